@@ -1,0 +1,109 @@
+// gguf.h — GGUF v3 files: a validating, zero-copy reader (mmap) and a writer.
+//
+// File layout (little-endian):
+//   magic "GGUF" | u32 version (3) | u64 n_tensors | u64 n_kv
+//   n_kv × { gguf_string key | u32 value_type | value }
+//     gguf_string = u64 len + len bytes (not NUL-terminated)
+//     value: scalars by type; STRING as above; ARRAY = u32 elem_type + u64 n + n elements
+//   n_tensors × { gguf_string name | u32 n_dims (1..4) | n_dims × u64 ne | u32 type | u64 offset }
+//   padding to `general.alignment` (default 32) | tensor data (offsets relative to its start)
+//
+// gguf_open validates every length, count, type, shape and offset against the file size before
+// anything is used, so a truncated or hostile file yields an error message, never a crash. After a
+// successful open, all Str and data pointers point into the mapping and live until gguf_close.
+#ifndef RS_GGUF_H
+#define RS_GGUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/str.h"
+#include "engine/quant.h"
+
+typedef enum {
+    GGUF_UINT8 = 0, GGUF_INT8 = 1, GGUF_UINT16 = 2, GGUF_INT16 = 3, GGUF_UINT32 = 4,
+    GGUF_INT32 = 5, GGUF_FLOAT32 = 6, GGUF_BOOL = 7, GGUF_STRING = 8, GGUF_ARRAY = 9,
+    GGUF_UINT64 = 10, GGUF_INT64 = 11, GGUF_FLOAT64 = 12, GGUF_TYPE_COUNT = 13,
+} GgufType;
+
+typedef struct {
+    Str key;
+    GgufType type;
+    GgufType arr_type;     // element type when type == GGUF_ARRAY
+    uint64_t arr_len;      // element count when type == GGUF_ARRAY
+    const uint8_t *value;  // start of the value's bytes in the mapping (after the type field;
+                           // for arrays, the first element)
+} GgufKv;
+
+#define GGUF_MAX_DIMS 4
+typedef struct {
+    Str name;
+    uint32_t n_dims;
+    int64_t ne[GGUF_MAX_DIMS];  // ne[0] is the contiguous (row) dimension; unused dims are 1
+    QuantType type;
+    uint64_t offset;            // relative to the data section
+    const void *data;           // into the mapping
+    size_t nbytes;
+} GgufTensor;
+
+typedef struct {
+    const uint8_t *base;  // the mapping (or caller's memory for gguf_open_mem)
+    size_t size;
+    bool mapped;          // true when gguf_close must munmap
+    uint32_t version;
+    uint32_t alignment;
+    uint64_t n_kv, n_tensors;
+    GgufKv *kv;           // owned array, n_kv entries
+    GgufTensor *tensors;  // owned array, n_tensors entries
+    size_t data_offset;   // start of the tensor data section
+} GgufFile;
+
+// Opens and validates path. On error returns a negative Err and writes one line naming what is
+// wrong (e.g. "tensor 'blk.0.attn_q.weight': data [1024, 4096) beyond end of file (2048 bytes)").
+int gguf_open(GgufFile *f, const char *path, char *err, size_t err_len);
+// The same over caller-owned memory (for fuzzing and tests); data must outlive f.
+int gguf_open_mem(GgufFile *f, const void *data, size_t size, char *err, size_t err_len);
+// Releases what gguf_open took. Safe on a zeroed or already-closed GgufFile.
+void gguf_close(GgufFile *f);
+
+// Lookups return NULL / -1 when absent.
+const GgufKv *gguf_find_kv(const GgufFile *f, const char *key);
+const GgufTensor *gguf_find_tensor(const GgufFile *f, const char *name);
+
+// Typed getters: 0 on success, ERR_NOTFOUND when the key is absent, ERR_FORMAT when its type
+// does not fit (integers of any width convert when the value is in range).
+int gguf_get_u32(const GgufFile *f, const char *key, uint32_t *out);
+int gguf_get_u64(const GgufFile *f, const char *key, uint64_t *out);
+int gguf_get_f32(const GgufFile *f, const char *key, float *out);
+int gguf_get_bool(const GgufFile *f, const char *key, bool *out);
+int gguf_get_str(const GgufFile *f, const char *key, Str *out);
+// Array access: the kv must be an array of the given element type.
+int gguf_get_arr(const GgufFile *f, const char *key, GgufType elem_type, const GgufKv **out);
+// Walks a (validated) string array: call with p = kv->value, returns the pointer past the string.
+const uint8_t *gguf_str_next(const uint8_t *p, Str *out);
+// Name of a value type ("u32", "string", ...), for messages and `gguf info`.
+const char *gguf_type_name(GgufType t);
+
+// ---- writer ----
+
+typedef struct GgufWriter GgufWriter;
+
+GgufWriter *gguf_writer_create(void);
+void gguf_writer_destroy(GgufWriter *w);
+// Setters copy key and value. Return 0 or ERR_NOMEM.
+int gguf_writer_set_u32(GgufWriter *w, const char *key, uint32_t v);
+int gguf_writer_set_i32(GgufWriter *w, const char *key, int32_t v);
+int gguf_writer_set_f32(GgufWriter *w, const char *key, float v);
+int gguf_writer_set_bool(GgufWriter *w, const char *key, bool v);
+int gguf_writer_set_str(GgufWriter *w, const char *key, const char *v);
+int gguf_writer_set_arr_str(GgufWriter *w, const char *key, const char *const *v, uint64_t n);
+int gguf_writer_set_arr_f32(GgufWriter *w, const char *key, const float *v, uint64_t n);
+int gguf_writer_set_arr_i32(GgufWriter *w, const char *key, const int32_t *v, uint64_t n);
+// Adds a tensor; data (nbytes = quant_row_bytes(type, ne[0]) * rows) is copied.
+int gguf_writer_add_tensor(GgufWriter *w, const char *name, QuantType type, uint32_t n_dims,
+                           const int64_t *ne, const void *data, size_t nbytes);
+// Writes the file (alignment 32). Returns 0 or a negative Err with a message.
+int gguf_writer_write(GgufWriter *w, const char *path, char *err, size_t err_len);
+
+#endif

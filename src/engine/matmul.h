@@ -1,0 +1,35 @@
+// matmul.h — the engine's matrix products: Y = X · Wᵀ for a batch of rows.
+//
+//   W: (rows, cols) in any supported QuantType, row-major, one row = quant_row_bytes(type, cols)
+//   X: (n, cols) float — n activation rows (a batch: prefill tokens and decode rows together)
+//   Y: (n, rows) float
+//
+// Each weight block is read once for all n rows (that is what makes batching cheap). For quantized
+// W, X is first quantized to Q8_0 blocks in `scratch` and the products use integer dot products, as
+// llama.cpp does; so results match a float reference only to quantization tolerance.
+// The work is split across the thread pool by output rows.
+#ifndef RS_MATMUL_H
+#define RS_MATMUL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/threadpool.h"
+#include "engine/quant.h"
+
+typedef struct {
+    QuantType type;
+    int64_t rows, cols;
+    const void *data;  // not owned (usually points into the mmap'ed GGUF)
+} WeightView;
+
+// Bytes of scratch mm_matmul needs for up to n_max rows of cols columns.
+size_t mm_scratch_bytes(int64_t cols, int64_t n_max);
+// Y = X · Wᵀ. scratch must hold mm_scratch_bytes(w->cols, n) bytes, 64-byte aligned.
+void mm_matmul(ThreadPool *tp, void *scratch, float *y, const WeightView *w, const float *x, int64_t n);
+// The plain-C path, always available (the truth the SIMD path is tested against).
+void mm_matmul_ref(ThreadPool *tp, void *scratch, float *y, const WeightView *w, const float *x, int64_t n);
+// Name of the kernel set chosen at start-up ("avx2" or "ref"); RIGHTSIZE_KERNELS=ref forces ref.
+const char *mm_kernel_name(void);
+
+#endif
