@@ -85,7 +85,8 @@ size_t tok_max_piece_bytes(const Tokenizer *t);
 // asks (add_bos / add_eos). parse_special: text equal to a control or unknown token's text (e.g.
 // "<s>", "<|im_start|>") becomes that token; user-defined tokens are always recognized.
 // Writes at most cap ids to ids (may be NULL when cap is 0) and returns the full count, so a
-// caller can retry with a larger buffer; a negative Err (ERR_NOMEM) on failure.
+// caller can retry with a larger buffer; a negative Err on failure (ERR_NOMEM; ERR_RANGE past
+// 512 MiB of text). Scratch is about 64 bytes per input byte, freed before returning.
 int64_t tok_encode(const Tokenizer *t, const char *text, size_t len, bool add_special,
                    bool parse_special, int32_t *ids, int64_t cap);
 
@@ -121,7 +122,7 @@ typedef struct {
 // stream starts at the beginning of the text (pass false to continue a prompt's text).
 void tok_stream_init(TokStream *s, const Tokenizer *t, bool special, bool strip_leading_space,
                      bool replace_invalid);
-// Smallest out capacity tok_stream_feed/flush accept: tok_max_piece_bytes + 16.
+// Smallest out capacity tok_stream_feed/flush accept: 3 · tok_max_piece_bytes + 16.
 size_t tok_stream_min_cap(const Tokenizer *t);
 // Feeds one id; writes the bytes that are now complete to out and returns their count (>= 0).
 // Returns ERR_ARG (state untouched) when cap < tok_stream_min_cap.
