@@ -14,6 +14,15 @@
 #include "engine/matmul_kernels.h"
 
 #define MM_TILE 4
+// Software prefetch of the weight stream this many bytes ahead, into L2. Without it one thread
+// reached about half the machine's read bandwidth on Q8_0 decode (the loads of a row are not
+// issued early enough for the hardware prefetcher); 2-8 KiB ahead measured best.
+#ifndef MM_PREFETCH_BYTES
+#define MM_PREFETCH_BYTES 4096
+#endif
+#ifndef MM_PREFETCH_HINT
+#define MM_PREFETCH_HINT _MM_HINT_T1
+#endif
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
 static ALWAYS_INLINE float hsum_ps(__m256 v) {
@@ -55,7 +64,9 @@ static ALWAYS_INLINE void q_tile(const MmArgs *a, int64_t r, int64_t i0, int nr,
     const BlockQ8_0 *x = (const BlockQ8_0 *)a->x + i0 * nb;
     __m256 acc[MM_TILE];
     for (int k = 0; k < nr; k++) acc[k] = _mm256_setzero_ps();
+    const size_t bs = is_q4 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
     for (int64_t b = 0; b < nb; b++) {
+        _mm_prefetch((const char *)row + (size_t)b * bs + MM_PREFETCH_BYTES, MM_PREFETCH_HINT);
         float dw;
         __m256i w = load_wq(row, b, is_q4, &dw);
         __m256i aw = _mm256_sign_epi8(w, w);
@@ -75,7 +86,11 @@ static ALWAYS_INLINE void q_row1(const MmArgs *a, int64_t r, int64_t i, int is_q
     const BlockQ8_0 *x = (const BlockQ8_0 *)a->x + i * nb;
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     int64_t b = 0;
+    const size_t bs = is_q4 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
     for (; b + 2 <= nb; b += 2) {
+        const char *pf = (const char *)row + (size_t)b * bs + MM_PREFETCH_BYTES;
+        _mm_prefetch(pf, MM_PREFETCH_HINT);
+        if (!is_q4) _mm_prefetch(pf + 64, MM_PREFETCH_HINT);
         float d0, d1;
         __m256i w0 = load_wq(row, b, is_q4, &d0), w1 = load_wq(row, b + 1, is_q4, &d1);
         __m256 p0 = dot_block(_mm256_sign_epi8(w0, w0), w0, x + b);
@@ -140,7 +155,10 @@ static ALWAYS_INLINE void f_tile(const MmArgs *a, int64_t r, int64_t i0, int nr,
     for (int k = 0; k < nr; k++) acc[k] = acc2[k] = _mm256_setzero_ps();
     int64_t c = 0;
     // Two accumulators per row: with few rows the FMA latency would otherwise bound the loop.
+    size_t es = wt == WF_F32 ? 4 : 2;
     for (; c + 16 <= cols; c += 16) {
+        _mm_prefetch((const char *)row + (size_t)c * es + MM_PREFETCH_BYTES, MM_PREFETCH_HINT);
+        if (wt == WF_F32) _mm_prefetch((const char *)row + (size_t)c * es + MM_PREFETCH_BYTES + 32, MM_PREFETCH_HINT);
         __m256 w0 = load_w8(row, c, wt), w1 = load_w8(row, c + 8, wt);
         for (int k = 0; k < nr; k++) {
             acc[k] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + k * cols + c), acc[k]);
