@@ -10,6 +10,7 @@
 #include "base/threadpool.h"
 #include "engine/kv_cache.h"
 #include "engine/model.h"
+#include "engine/tokenizer.h"
 
 struct Engine {
     Model model;
@@ -100,6 +101,19 @@ Engine *engine_create(const char *path, const EngineOptions *opt_in, char *err, 
     }
 
     EngineInfo *in = &e->info;
+    // The tokenizer is optional: without one (or with one we do not support) the engine still
+    // runs on token ids; the reason is kept for the caller to show.
+    char terr[160] = "";
+    if (!gguf_find_kv(&e->model.file, "tokenizer.ggml.model")) {
+        snprintf(in->tokenizer_error, sizeof in->tokenizer_error, "the file has no tokenizer.ggml.model");
+    } else if (!(e->tok = tok_create_from_gguf(&e->model.file, terr, sizeof terr))) {
+        snprintf(in->tokenizer_error, sizeof in->tokenizer_error, "%s", terr);
+    } else if (tok_n_vocab(e->tok) > hp->n_vocab) {
+        snprintf(in->tokenizer_error, sizeof in->tokenizer_error, "tokenizer has %lld tokens, the model %lld",
+                 (long long)tok_n_vocab(e->tok), (long long)hp->n_vocab);
+        tok_destroy(e->tok);
+        e->tok = NULL;
+    }
     snprintf(in->arch, sizeof in->arch, "%s", e->model.arch);
     snprintf(in->name, sizeof in->name, "%s", e->model.name);
     snprintf(in->quant, sizeof in->quant, "%s", e->model.quant);
@@ -132,6 +146,7 @@ void engine_destroy(Engine *e) {
     model_buffers_destroy(e->buf);
     kv_cache_destroy(e->kv);
     tp_destroy(e->tp);
+    tok_destroy(e->tok);
     model_free(&e->model);
     free(e->seen_call);
     free(e->next_pos);

@@ -62,6 +62,7 @@ typedef struct {
     int64_t kv_blocks_total;  // blocks in the pool
     size_t kv_block_bytes;    // bytes one block takes (all layers, K and V)
     QuantType kv_type;
+    char tokenizer_error[160]; // why engine_tokenizer is NULL ("" when there is one)
 } EngineInfo;
 
 // Maps and validates the model at path and allocates everything the engine needs. Returns NULL
@@ -73,8 +74,8 @@ void engine_destroy(Engine *e);
 
 // Model and engine facts; immutable, thread-safe, valid until engine_destroy.
 const EngineInfo *engine_info(const Engine *e);
-// The model's tokenizer (built from the GGUF metadata), or NULL when the file has none usable;
-// immutable, thread-safe, valid until engine_destroy.
+// The model's tokenizer (built from the GGUF metadata), or NULL when the file has none usable
+// (info->tokenizer_error says why); immutable, thread-safe, valid until engine_destroy.
 const Tokenizer *engine_tokenizer(const Engine *e);
 
 // ---- KV block accounting (engine thread only) ----
