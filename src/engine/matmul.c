@@ -15,10 +15,13 @@
 #include "base/check.h"
 #include "engine/matmul_kernels.h"
 
-// Rows per task: small enough to balance 2-16 threads on a 768-row matrix, large enough that
-// the per-task cost (an atomic, a function call, re-reading the X rows) stays negligible.
-#define MM_CHUNK_DECODE 32   // n <= 8: cheap tasks, want many for balance
-#define MM_CHUNK_BATCH  64   // n > 8: each task re-reads all of X, so fewer, bigger tasks
+// Rows per task: about MM_TASKS_PER_THREAD tasks per thread (enough to balance threads that a
+// busy machine slows unevenly), but never under MM_CHUNK_MIN rows (each task costs an atomic on a
+// line shared by all cores, ~100 ns, and re-reads X) nor over MM_CHUNK_MAX (a task's rows of W
+// should stay in L2 while the groups of X rows pass over them).
+#define MM_TASKS_PER_THREAD 8
+#define MM_CHUNK_MIN 16
+#define MM_CHUNK_MAX 256
 #define MM_PARALLEL_QUANTIZE_MIN 32768  // X elements below which quantizing on one thread wins
 
 // ---- reference kernels (plain C) ----
@@ -159,7 +162,13 @@ size_t mm_scratch_bytes(int64_t cols, int64_t n_max) {
 static void matmul_with(const MmKernels *k, ThreadPool *tp, void *scratch, int n_w, float *const *y,
                         const WeightView *const *w, const float *x, int64_t n) {
     CHECK(n_w >= 1 && n_w <= MM_MANY_MAX && n >= 0);
-    MmJob j = {.k = k, .n_w = n_w, .chunk = n <= 8 ? MM_CHUNK_DECODE : MM_CHUNK_BATCH, .cols = w[0]->cols};
+    MmJob j = {.k = k, .n_w = n_w, .cols = w[0]->cols};
+    int64_t total_rows = 0;
+    for (int i = 0; i < n_w; i++) total_rows += w[i]->rows;
+    int64_t want = MM_TASKS_PER_THREAD * tp_size(tp);
+    j.chunk = (total_rows + want - 1) / want;
+    j.chunk = (j.chunk + MM_CHUNK_MIN - 1) / MM_CHUNK_MIN * MM_CHUNK_MIN;
+    j.chunk = j.chunk < MM_CHUNK_MIN ? MM_CHUNK_MIN : j.chunk > MM_CHUNK_MAX ? MM_CHUNK_MAX : j.chunk;
     bool quantized = false;
     int64_t tasks = 0;
     for (int i = 0; i < n_w; i++) {
