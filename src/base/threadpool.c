@@ -3,25 +3,28 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "base/check.h"
 
 #define TP_SPIN_ITERS 200000
 
+// The three counters each have their own cache line: workers poll `generation` while the
+// others are being written, and a shared line would bounce between cores on every task.
 struct ThreadPool {
     int n_threads;
     pthread_t *threads;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    _Atomic uint64_t generation;  // bumped once per job; workers wait for it to change
-    _Atomic int64_t next_task;    // work stealing counter for the current job
-    _Atomic int n_done;           // workers finished with the current job
-    _Atomic int stop;
-    _Atomic int n_sleeping;
     TpFn fn;
     void *ctx;
     int64_t n_tasks;
+    _Atomic int stop;
+    _Atomic int n_sleeping;
+    _Alignas(64) _Atomic uint64_t generation;  // bumped once per job; workers wait for it to change
+    _Alignas(64) _Atomic int64_t next_task;    // work stealing counter for the current job
+    _Alignas(64) _Atomic int n_done;           // workers finished with the current job
 };
 
 typedef struct {
@@ -78,7 +81,8 @@ ThreadPool *tp_create(int n_threads) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         n_threads = n > 0 ? (int)n : 1;
     }
-    ThreadPool *tp = calloc(1, sizeof *tp);
+    ThreadPool *tp = aligned_alloc(64, (sizeof *tp + 63) & ~(size_t)63);
+    if (tp) memset(tp, 0, sizeof *tp);
     if (!tp) return NULL;
     tp->n_threads = n_threads;
     pthread_mutex_init(&tp->mu, NULL);
