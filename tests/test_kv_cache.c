@@ -223,5 +223,14 @@ TEST(kv_attn_kernels_match_ref) {
             r->axpy(out_b, 0.37f, k, n);
             for (int i = 0; i < n; i++) EXPECT_NEAR(out_a[i], out_b[i], 1e-5);
         }
+        // store is bit-exact with the reference conversion (round to nearest even)
+        uint16_t sa[77], sb[77];
+        float big[77];
+        for (int i = 0; i < 77; i++) big[i] = q[i] * (i % 7 == 0 ? 7000.0f : 1.0f) * (i % 11 == 0 ? 1e-6f : 1.0f);
+        if (t == QT_F16) {
+            a->store(sa, big, 77);
+            r->store(sb, big, 77);
+            EXPECT(memcmp(sa, sb, sizeof sa) == 0);
+        }
     }
 }

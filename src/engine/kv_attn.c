@@ -30,8 +30,15 @@ static void axpy_f16(float *out, float a, const void *v, int64_t n) {
     for (int64_t i = 0; i < n; i++) out[i] += a * quant_f16_to_f32(vh[i]);
 }
 
-static const KvAttnKernels REF_F32 = {dot_f32, axpy_f32};
-static const KvAttnKernels REF_F16 = {dot_f16, axpy_f16};
+static void store_f32(void *dst, const float *src, int64_t n) { memcpy(dst, src, (size_t)n * sizeof(float)); }
+
+static void store_f16(void *dst, const float *src, int64_t n) {
+    uint16_t *h = dst;
+    for (int64_t i = 0; i < n; i++) h[i] = quant_f32_to_f16(src[i]);
+}
+
+static const KvAttnKernels REF_F32 = {dot_f32, axpy_f32, store_f32};
+static const KvAttnKernels REF_F16 = {dot_f16, axpy_f16, store_f16};
 
 const KvAttnKernels *kv_attn_kernels_ref(QuantType t) {
     CHECK(t == QT_F32 || t == QT_F16);

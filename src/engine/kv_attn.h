@@ -1,6 +1,7 @@
 // kv_attn.h — the two inner loops of attention over stored K/V rows (F32 or F16 elements):
 //   dot:  q · k            (k one stored row of head_dim elements)
 //   axpy: out += a · v     (v one stored row)
+//   store: dst = src       (a float row converted to the stored type)
 // A plain-C set (the truth) and an AVX2/F16C set with the same signatures, chosen once by CPU
 // feature; RIGHTSIZE_KERNELS=ref forces the plain set (as for matmul).
 #ifndef RS_KV_ATTN_H
@@ -15,6 +16,7 @@
 typedef struct {
     float (*dot)(const float *q, const void *k, int64_t n);
     void (*axpy)(float *out, float a, const void *v, int64_t n);
+    void (*store)(void *dst, const float *src, int64_t n);
 } KvAttnKernels;
 
 // Kernels for stored type t (QT_F16 or QT_F32), dispatched by CPU feature.

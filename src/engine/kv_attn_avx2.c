@@ -3,6 +3,7 @@
 #include "engine/kv_attn.h"
 
 #include <immintrin.h>
+#include <string.h>
 
 #include "base/check.h"
 
@@ -63,8 +64,19 @@ static void axpy_f16(float *out, float a, const void *v, int64_t n) {
     for (; i < n; i++) out[i] += a * _cvtsh_ss(vh[i]);
 }
 
-static const KvAttnKernels AVX2_F32 = {dot_f32, axpy_f32};
-static const KvAttnKernels AVX2_F16 = {dot_f16, axpy_f16};
+static void store_f32(void *dst, const float *src, int64_t n) { memcpy(dst, src, (size_t)n * sizeof(float)); }
+
+// Round to nearest even, as quant_f32_to_f16 does.
+static void store_f16(void *dst, const float *src, int64_t n) {
+    uint16_t *h = dst;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(h + i), _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) h[i] = _cvtss_sh(src[i], _MM_FROUND_TO_NEAREST_INT);
+}
+
+static const KvAttnKernels AVX2_F32 = {dot_f32, axpy_f32, store_f32};
+static const KvAttnKernels AVX2_F16 = {dot_f16, axpy_f16, store_f16};
 
 const KvAttnKernels *kv_attn_kernels_avx2(QuantType t) {
     CHECK(t == QT_F32 || t == QT_F16);

@@ -146,24 +146,14 @@ static int32_t block_of(const KvCache *kv, int64_t seq, int64_t pos) {
     return kv->tables[seq * kv->max_blocks_per_seq + bi];
 }
 
-static void store_row(const KvCache *kv, uint8_t *dst, const float *src) {
-    int64_t hd = kv->cfg.head_dim;
-    if (kv->cfg.type == QT_F32) {
-        memcpy(dst, src, (size_t)hd * sizeof(float));
-    } else {
-        uint16_t *h = (uint16_t *)dst;
-        for (int64_t i = 0; i < hd; i++) h[i] = quant_f32_to_f16(src[i]);
-    }
-}
-
 void kv_cache_write(KvCache *kv, int64_t layer, int64_t seq, int64_t pos, const float *k,
                     const float *v) {
     CHECK(layer >= 0 && layer < kv->cfg.n_layer && seq >= 0 && seq < kv->cfg.max_seqs && pos >= 0);
     int32_t b = block_of(kv, seq, pos);
     size_t slot = (size_t)(pos % kv->cfg.block_tokens) * (size_t)kv->cfg.head_dim * kv->elem_bytes;
     for (int64_t h = 0; h < kv->cfg.n_kv_head; h++) {
-        store_row(kv, tile_ptr(kv, b, layer, 0, h) + slot, k + h * kv->cfg.head_dim);
-        store_row(kv, tile_ptr(kv, b, layer, 1, h) + slot, v + h * kv->cfg.head_dim);
+        kv->kern->store(tile_ptr(kv, b, layer, 0, h) + slot, k + h * kv->cfg.head_dim, kv->cfg.head_dim);
+        kv->kern->store(tile_ptr(kv, b, layer, 1, h) + slot, v + h * kv->cfg.head_dim, kv->cfg.head_dim);
     }
 }
 
