@@ -188,12 +188,12 @@ void kv_cache_attend(const KvCache *kv, int64_t layer, int64_t seq, int64_t kv_h
         const uint8_t *kt = tile_ptr(kv, table[bi], layer, 0, kv_head);
         int64_t t0 = bi * bt, nt = n_pos - t0 < bt ? n_pos - t0 : bt;
         for (int64_t t = 0; t < nt; t++)
-            for (int64_t g = 0; g < n_q; g++)
-                scores[g * n_pos + t0 + t] = kv->kern->dot(q + g * hd, kt + (size_t)t * row_bytes, hd) * scale;
+            kv->kern->dots(q, n_q, kt + (size_t)t * row_bytes, hd, scores + t0 + t, n_pos);
     }
-    // softmax per query head (max-subtracted)
+    // softmax per query head (max-subtracted), of the scaled scores
     for (int64_t g = 0; g < n_q; g++) {
         float *s = scores + g * n_pos;
+        for (int64_t t = 0; t < n_pos; t++) s[t] *= scale;
         float mx = s[0];
         for (int64_t t = 1; t < n_pos; t++) mx = s[t] > mx ? s[t] : mx;
         float sum = 0;
@@ -210,7 +210,6 @@ void kv_cache_attend(const KvCache *kv, int64_t layer, int64_t seq, int64_t kv_h
         const uint8_t *vt = tile_ptr(kv, table[bi], layer, 1, kv_head);
         int64_t t0 = bi * bt, nt = n_pos - t0 < bt ? n_pos - t0 : bt;
         for (int64_t t = 0; t < nt; t++)
-            for (int64_t g = 0; g < n_q; g++)
-                kv->kern->axpy(out + g * hd, scores[g * n_pos + t0 + t], vt + (size_t)t * row_bytes, hd);
+            kv->kern->axpys(out, n_q, scores + t0 + t, n_pos, vt + (size_t)t * row_bytes, hd);
     }
 }
