@@ -211,8 +211,9 @@ TEST(matmul_avx2_quantize_is_bit_exact) {
     for (int i = 64; i < 96; i++) x[i] = -1e-30f;   // tiny block
     BlockQ8_0 a[COLS / 32], b[COLS / 32], q[COLS / 32];
     int32_t sa[COLS / 32], sb[COLS / 32];
-    MM_KERNELS_REF.quantize_q8_0(x, a, sa, COLS);
-    MM_KERNELS_AVX2.quantize_q8_0(x, b, sb, COLS);
+    float da[COLS / 32], db[COLS / 32];
+    MM_KERNELS_REF.quantize_q8_0(x, a, sa, da, COLS);
+    MM_KERNELS_AVX2.quantize_q8_0(x, b, sb, db, COLS);
     quant_quantize_row(QT_Q8_0, x, q, COLS);
     EXPECT(memcmp(a, q, sizeof a) == 0);
     EXPECT(memcmp(a, b, sizeof a) == 0);
@@ -221,6 +222,8 @@ TEST(matmul_avx2_quantize_is_bit_exact) {
         for (int j = 0; j < 32; j++) s += q[i].qs[j];
         EXPECT_EQ_INT(sa[i], s);
         EXPECT_EQ_INT(sb[i], s);
+        EXPECT(da[i] == quant_f16_to_f32(q[i].d));
+        EXPECT(db[i] == quant_f16_to_f32(q[i].d));
     }
     int diffs = 0;
     for (int i = 0; i < COLS / 32; i++) diffs += memcmp(&a[i], &b[i], sizeof a[i]) != 0;

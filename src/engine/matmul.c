@@ -84,12 +84,13 @@ DEFINE_ROWS_REF(rows_bf16_ref, uint16_t, float, dot_bf16_ref, a->cols)
 DEFINE_ROWS_REF(rows_q8_0_ref, BlockQ8_0, BlockQ8_0, dot_q8_0_ref, a->cols / QK8_0)
 DEFINE_ROWS_REF(rows_q4_0_ref, BlockQ4_0, BlockQ8_0, dot_q4_0_ref, a->cols / QK8_0)
 
-static void quantize_q8_0_ref(const float *x, BlockQ8_0 *y, int32_t *sums, int64_t cols) {
+static void quantize_q8_0_ref(const float *x, BlockQ8_0 *y, int32_t *sums, float *scales, int64_t cols) {
     quant_quantize_row(QT_Q8_0, x, y, cols);
     for (int64_t b = 0; b < cols / QK8_0; b++) {
         int32_t s = 0;
         for (int j = 0; j < QK8_0; j++) s += y[b].qs[j];
         sums[b] = s;
+        scales[b] = quant_f16_to_f32(y[b].d);
     }
 }
 
@@ -140,6 +141,7 @@ typedef struct {
     const float *xf;
     BlockQ8_0 *xq;
     int32_t *xsum;
+    float *xd;
     int64_t cols;
 } MmJob;
 
@@ -158,11 +160,11 @@ static void task_quantize(void *ctx, int64_t i, int thread) {
     (void)thread;
     const MmJob *j = ctx;
     int64_t nb = j->cols / QK8_0;
-    j->k->quantize_q8_0(j->xf + i * j->cols, j->xq + i * nb, j->xsum + i * nb, j->cols);
+    j->k->quantize_q8_0(j->xf + i * j->cols, j->xq + i * nb, j->xsum + i * nb, j->xd + i * nb, j->cols);
 }
 
 // Scratch layout for n rows: the Q8_0 blocks of X, then (at the next 64-byte boundary) one int32
-// code sum per block.
+// code sum per block, then one float scale per block.
 static size_t scratch_blocks_bytes(int64_t cols, int64_t n) {
     size_t b = (size_t)n * (size_t)((cols + QK8_0 - 1) / QK8_0) * sizeof(BlockQ8_0);
     return (b + 63) & ~(size_t)63;
@@ -170,7 +172,7 @@ static size_t scratch_blocks_bytes(int64_t cols, int64_t n) {
 
 size_t mm_scratch_bytes(int64_t cols, int64_t n_max) {
     CHECK(cols >= 0 && n_max >= 0);
-    return scratch_blocks_bytes(cols, n_max) + (size_t)n_max * (size_t)((cols + QK8_0 - 1) / QK8_0) * 4 + 64;
+    return scratch_blocks_bytes(cols, n_max) + (size_t)n_max * (size_t)((cols + QK8_0 - 1) / QK8_0) * 8 + 64;
 }
 
 static void matmul_with(const MmKernels *k, ThreadPool *tp, void *scratch, int n_w, float *const *y,
@@ -204,6 +206,7 @@ static void matmul_with(const MmKernels *k, ThreadPool *tp, void *scratch, int n
         j.xf = x;
         j.xq = scratch;
         j.xsum = (int32_t *)((uint8_t *)scratch + scratch_blocks_bytes(j.cols, n));
+        j.xd = (float *)(j.xsum + n * (j.cols / QK8_0));
         if (n * j.cols >= MM_PARALLEL_QUANTIZE_MIN) {
             tp_run(tp, task_quantize, &j, n);
         } else {
@@ -213,6 +216,7 @@ static void matmul_with(const MmKernels *k, ThreadPool *tp, void *scratch, int n
             if (w[i]->type == QT_Q8_0 || w[i]->type == QT_Q4_0) {
                 j.args[i].x = j.xq;
                 j.args[i].xsum = j.xsum;
+                j.args[i].xd = j.xd;
             }
     }
     tp_run(tp, task_rows, &j, tasks);

@@ -35,19 +35,22 @@ static ALWAYS_INLINE float hsum_ps(__m256 v) {
 
 // ---- quantized weights × Q8_0 activations ----
 
-// Block b of a Q8_0 or Q4_0 row as 32 bytes in element order, and its scale. Q8_0: the signed
-// codes. Q4_0: the unsigned nibbles 0..15 (the -8 is applied after the product, see dot_block).
-static ALWAYS_INLINE __m256i load_wq(const uint8_t *row, int64_t b, int is_q4, float *d) {
+// Block b of a Q8_0 or Q4_0 row as 32 bytes in element order, and its scale in all 8 lanes
+// (broadcast as f16, then widened: no scalar round trip). Q8_0: the signed codes. Q4_0: the
+// unsigned nibbles 0..15 (the -8 is applied after the product, see dot_block).
+static ALWAYS_INLINE __m256 scale8(const uint16_t *d) { return _mm256_cvtph_ps(_mm_set1_epi16((short)*d)); }
+
+static ALWAYS_INLINE __m256i load_wq(const uint8_t *row, int64_t b, int is_q4, __m256 *d) {
     if (is_q4) {
         const BlockQ4_0 *blk = (const BlockQ4_0 *)row + b;
-        *d = _cvtsh_ss(blk->d);
+        *d = scale8(&blk->d);
         __m128i t = _mm_loadu_si128((const __m128i *)blk->qs);
         // low nibbles are elements 0..15 (low lane), high nibbles 16..31 (high lane)
         __m256i q = _mm256_set_m128i(_mm_srli_epi16(t, 4), t);
         return _mm256_and_si256(q, _mm256_set1_epi8(0x0f));
     }
     const BlockQ8_0 *blk = (const BlockQ8_0 *)row + b;
-    *d = _cvtsh_ss(blk->d);
+    *d = scale8(&blk->d);
     return _mm256_loadu_si256((const __m256i *)blk->qs);
 }
 
@@ -65,38 +68,43 @@ static ALWAYS_INLINE __m256 dot_block(__m256i aw, __m256i w, const BlockQ8_0 *x,
     return _mm256_cvtepi32_ps(p32);
 }
 
-// y[i0..i0+nr) at weight row r; nr is a compile-time constant after inlining.
+// y[i0..i0+nr) at weight row r; nr is a compile-time constant after inlining. Per block and
+// activation row: the integer product, one convert, and scale = d_w * d_x (d_x as float from the
+// quantizer, broadcast straight from memory) applied by one multiply and one FMA.
 static ALWAYS_INLINE void q_tile(const MmArgs *a, int64_t r, int64_t i0, int nr, int is_q4) {
     int64_t nb = a->cols / QK8_0;
     const uint8_t *row = a->w + (size_t)r * a->row_bytes;
     const BlockQ8_0 *x = (const BlockQ8_0 *)a->x + i0 * nb;
     const int32_t *xs = a->xsum + i0 * nb;
+    const float *xd = a->xd + i0 * nb;
     __m256 acc[MM_TILE];
 #pragma GCC unroll 4
     for (int k = 0; k < nr; k++) acc[k] = _mm256_setzero_ps();
     const size_t bs = is_q4 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
     for (int64_t b = 0; b < nb; b++) {
         _mm_prefetch((const char *)row + (size_t)b * bs + MM_PREFETCH_BYTES, MM_PREFETCH_HINT);
-        float dw;
+        __m256 dw;
         __m256i w = load_wq(row, b, is_q4, &dw);
         __m256i aw = abs_wq(w, is_q4);
 #pragma GCC unroll 4
-    for (int k = 0; k < nr; k++) {
-            const BlockQ8_0 *xb = x + k * nb + b;
-            __m256 p = dot_block(aw, w, xb, xs + k * nb + b, is_q4);
-            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(dw * _cvtsh_ss(xb->d)), p, acc[k]);
+        for (int k = 0; k < nr; k++) {
+            __m256 p = dot_block(aw, w, x + k * nb + b, xs + k * nb + b, is_q4);
+            __m256 d = _mm256_mul_ps(dw, _mm256_broadcast_ss(xd + k * nb + b));
+            acc[k] = _mm256_fmadd_ps(d, p, acc[k]);
         }
     }
 #pragma GCC unroll 4
     for (int k = 0; k < nr; k++) a->y[(i0 + k) * a->ldy + r] = hsum_ps(acc[k]);
 }
 
-// One activation row (decode): two accumulators so the FMA latency does not bound the loop.
+// One activation row (decode): two blocks per step into two accumulators, so the FMA latency
+// does not bound the loop, with the weight stream prefetched ahead.
 static ALWAYS_INLINE void q_row1(const MmArgs *a, int64_t r, int64_t i, int is_q4) {
     int64_t nb = a->cols / QK8_0;
     const uint8_t *row = a->w + (size_t)r * a->row_bytes;
     const BlockQ8_0 *x = (const BlockQ8_0 *)a->x + i * nb;
     const int32_t *xs = a->xsum + i * nb;
+    const float *xd = a->xd + i * nb;
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     int64_t b = 0;
     const size_t bs = is_q4 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
@@ -104,18 +112,18 @@ static ALWAYS_INLINE void q_row1(const MmArgs *a, int64_t r, int64_t i, int is_q
         const char *pf = (const char *)row + (size_t)b * bs + MM_PREFETCH_BYTES;
         _mm_prefetch(pf, MM_PREFETCH_HINT);
         if (!is_q4) _mm_prefetch(pf + 64, MM_PREFETCH_HINT);
-        float d0, d1;
+        __m256 d0, d1;
         __m256i w0 = load_wq(row, b, is_q4, &d0), w1 = load_wq(row, b + 1, is_q4, &d1);
         __m256 p0 = dot_block(abs_wq(w0, is_q4), w0, x + b, xs + b, is_q4);
         __m256 p1 = dot_block(abs_wq(w1, is_q4), w1, x + b + 1, xs + b + 1, is_q4);
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(d0 * _cvtsh_ss(x[b].d)), p0, acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(d1 * _cvtsh_ss(x[b + 1].d)), p1, acc1);
+        acc0 = _mm256_fmadd_ps(_mm256_mul_ps(d0, _mm256_broadcast_ss(xd + b)), p0, acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_mul_ps(d1, _mm256_broadcast_ss(xd + b + 1)), p1, acc1);
     }
     if (b < nb) {
-        float d0;
+        __m256 d0;
         __m256i w0 = load_wq(row, b, is_q4, &d0);
         __m256 p0 = dot_block(abs_wq(w0, is_q4), w0, x + b, xs + b, is_q4);
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(d0 * _cvtsh_ss(x[b].d)), p0, acc0);
+        acc0 = _mm256_fmadd_ps(_mm256_mul_ps(d0, _mm256_broadcast_ss(xd + b)), p0, acc0);
     }
     a->y[i * a->ldy + r] = hsum_ps(_mm256_add_ps(acc0, acc1));
 }
@@ -223,7 +231,7 @@ static ALWAYS_INLINE __m256 round_half_away(__m256 v) {
     return _mm256_add_ps(t, step);
 }
 
-static void quantize_q8_0_avx2(const float *x, BlockQ8_0 *y, int32_t *sums, int64_t cols) {
+static void quantize_q8_0_avx2(const float *x, BlockQ8_0 *y, int32_t *sums, float *scales, int64_t cols) {
     const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     for (int64_t b = 0; b < cols / QK8_0; b++) {
         const float *xb = x + b * QK8_0;
@@ -237,6 +245,7 @@ static void quantize_q8_0_avx2(const float *x, BlockQ8_0 *y, int32_t *sums, int6
         float amax = _mm_cvtss_f32(m4);
         float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
         y[b].d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
+        scales[b] = _cvtsh_ss(y[b].d);
         __m256 s = _mm256_set1_ps(id);
         __m256i i0 = _mm256_cvttps_epi32(round_half_away(_mm256_mul_ps(v0, s)));
         __m256i i1 = _mm256_cvttps_epi32(round_half_away(_mm256_mul_ps(v1, s)));
