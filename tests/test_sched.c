@@ -156,6 +156,7 @@ static int64_t driver_step(Driver *d) {
         REQUIRE(w->seq_slot >= 0 && w->seq_slot < d->cfg.max_num_seqs, -1);
         if (q->slot < 0) {  // newly running: its engine sequence must be free
             EXPECT(d->eng_owner[w->seq_slot] == -1);
+            EXPECT(b.n_preempted == 0);  // no admission in a step that had to preempt
             q->slot = w->seq_slot;
             d->eng_owner[q->slot] = qi;
             if (!q->ever_scheduled) {
