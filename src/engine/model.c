@@ -22,6 +22,7 @@ struct ModelBuffers {
     float *hb, *hb2;    // (R, n_ff)              gate, up; then silu(gate)*up in hb
     float *xl;          // (R, n_embd)            final-normed rows that want logits
     float *rope_cs;     // (R, n_rot/2, 2)        cos, sin of each row's rotation angles
+    double *inv_freq;   // (n_rot/2)              freq_scale · base^(-2i/n_rot) / rope_freqs[i]
     float *scores;      // (n_threads, group, n_ctx) attention probabilities, per thread
     void *mm_scratch;   // mm_matmul's quantized-activation scratch, for R rows
     int64_t *want;      // (R)                    indices of the rows that want logits
@@ -54,6 +55,7 @@ ModelBuffers *model_buffers_create(const Model *m, int64_t max_rows, int64_t n_c
         {(void **)&b->hb2, (size_t)(R * hp->n_ff) * sizeof(float)},
         {(void **)&b->xl, (size_t)(R * hp->n_embd) * sizeof(float)},
         {(void **)&b->rope_cs, (size_t)(R * hp->n_rot) * sizeof(float)},
+        {(void **)&b->inv_freq, (size_t)(hp->n_rot / 2) * sizeof(double)},
         {(void **)&b->scores, (size_t)b->n_threads * (size_t)(b->group * n_ctx) * sizeof(float)},
         {&b->mm_scratch, mm},
         {(void **)&b->want, (size_t)R * sizeof(int64_t)},
@@ -68,6 +70,10 @@ ModelBuffers *model_buffers_create(const Model *m, int64_t max_rows, int64_t n_c
     for (size_t i = 0; i < ARRAY_LEN(table); i++) {
         *table[i].ptr = p;
         p += (table[i].bytes + 63) & ~(size_t)63;
+    }
+    for (int64_t i = 0; i < hp->n_rot / 2; i++) {
+        b->inv_freq[i] = hp->rope_freq_scale * pow((double)hp->rope_base, -2.0 * (double)i / (double)hp->n_rot);
+        if (m->rope_freqs) b->inv_freq[i] /= m->rope_freqs[i];
     }
     return b;
 }
@@ -179,13 +185,11 @@ void model_forward(const Model *m, ModelBuffers *b, KvCache *kv, ThreadPool *tp,
         quant_dequantize_row(m->tok_embd.type, (const uint8_t *)m->tok_embd.data + (size_t)rows[r].token * emb_row,
                              b->x + r * d, d);
 
-    // RoPE angles per row, shared by every layer: pos · base^(-2i/n_rot) · freq_scale / freqs[i]
+    // RoPE angles per row, shared by every layer: pos · inv_freq[i]      rope_cs: (n, n_rot/2, 2)
     for (int64_t r = 0; r < n; r++) {
-        float *cs = b->rope_cs + r * hp->n_rot;                         // (n_rot/2, 2)
-        double p = (double)rows[r].pos * hp->rope_freq_scale;
+        float *cs = b->rope_cs + r * hp->n_rot;
         for (int64_t i = 0; i < hp->n_rot / 2; i++) {
-            double theta = p * pow((double)hp->rope_base, -2.0 * (double)i / (double)hp->n_rot);
-            if (m->rope_freqs) theta /= m->rope_freqs[i];
+            double theta = (double)rows[r].pos * b->inv_freq[i];
             cs[2 * i] = (float)cos(theta);
             cs[2 * i + 1] = (float)sin(theta);
         }
@@ -199,10 +203,10 @@ void model_forward(const Model *m, ModelBuffers *b, KvCache *kv, ThreadPool *tp,
         job.norm_w = L->attn_norm;
         job.add = l > 0;
         tp_run(tp, job_residual_norm, &job, n);
-        // q = xb·Wqᵀ (n, n_head*hd); k, v = xb·Wkᵀ, xb·Wvᵀ (n, n_head_kv*hd)
-        mm_matmul(tp, b->mm_scratch, b->q, &L->wq, b->xb, n);
-        mm_matmul(tp, b->mm_scratch, b->k, &L->wk, b->xb, n);
-        mm_matmul(tp, b->mm_scratch, b->v, &L->wv, b->xb, n);
+        // q = xb·Wqᵀ (n, n_head*hd); k, v = xb·Wkᵀ, xb·Wvᵀ (n, n_head_kv*hd) — one job
+        float *const qkv_out[3] = {b->q, b->k, b->v};
+        const WeightView *const qkv_w[3] = {&L->wq, &L->wk, &L->wv};
+        mm_matmul_many(tp, b->mm_scratch, 3, qkv_out, qkv_w, b->xb, n);
         // rotate q, k; append k, v to each row's sequence in the KV cache
         tp_run(tp, job_rope_store, &job, n);
         // att = softmax(q·Kᵀ/√hd)·V per (row, kv head)                  att: (n, n_head*hd)
@@ -215,8 +219,9 @@ void model_forward(const Model *m, ModelBuffers *b, KvCache *kv, ThreadPool *tp,
         job.add = true;
         tp_run(tp, job_residual_norm, &job, n);
         // hb = xb·Wgateᵀ, hb2 = xb·Wupᵀ (n, n_ff); hb = silu(hb)·hb2
-        mm_matmul(tp, b->mm_scratch, b->hb, &L->w_gate, b->xb, n);
-        mm_matmul(tp, b->mm_scratch, b->hb2, &L->w_up, b->xb, n);
+        float *const ffn_out[2] = {b->hb, b->hb2};
+        const WeightView *const ffn_w[2] = {&L->w_gate, &L->w_up};
+        mm_matmul_many(tp, b->mm_scratch, 2, ffn_out, ffn_w, b->xb, n);
         tp_run(tp, job_swiglu, &job, n);
         // xb = hb·Wdownᵀ                                                xb: (n, n_embd)
         mm_matmul(tp, b->mm_scratch, b->xb, &L->w_down, b->hb, n);

@@ -10,23 +10,25 @@ Checks and why the tolerances are what they are (err = max |ours - ref| / max |r
     each dot product carries ~1e-7 relative error and a few layers of peaked softmax amplify it
     by at most ~100x, so 1e-4 is tight but safe (observed ~1e-6).
   * q8_0/q4_0 weights: the engine rounds activations to Q8_0 blocks before every quantized
-    product (as llama.cpp does). Against the reference with the SAME activation rounding
-    (act_q8) the remaining difference is float32 arithmetic plus rare rounding flips at a
-    half-way point: 2e-3. Against the plain dequantized float64 reference, each activation
-    carries up to 1/254 of its block's max as rounding error (~0.3% per product, random), which
-    compounds over 2*layers+1 products: 5e-2.
+    product (as llama.cpp does); how much that moves the logits depends on the model (sharpened
+    attention amplifies it), so the bound is measured, not guessed: E = err(reference with the
+    same Q8_0 activation rounding, plain float64 reference). Ours must be within 1.5·E + 1e-4 of
+    the plain reference, and within 0.5·E + 1e-4 of the rounding-emulating reference (the
+    residual is float32 arithmetic, ~1e-7, plus the odd activation that lies within float noise
+    of a rounding half-way point and rounds the other way).
   * f16 KV cache (default): K and V rounded to f16 (relative 2^-11 ≈ 4.9e-4) shift each scaled
     score by up to ~2^-11·|score|; with q/k scaled up, scores reach tens, so attention weights
     move by a few percent and logits by ~1e-2 relative: bound 5e-2 (the C unit tests check the
     f16 cache itself exactly against round-to-nearest-even).
   * Greedy continuation: at every generated step where the reference's top-2 margin exceeds
-    twice the tolerance, the engine's token must be the reference's argmax; for f32 every step
-    must be decided that way.
+    twice our largest logit deviation in that row (so the argmax provably cannot differ), the
+    engine's token must be the reference's argmax (for quantized weights, the reference with
+    Q8_0 activations); for float weights every step must qualify.
   * RoPE variant: the same reference with the half-split (NeoX) rotation must differ from our
     logits by at least 100x the f32 tolerance — the proof that these checks would catch it.
   * Variants derived from the tiny f32 model (tests/ref/gguf_write.py): grouped-query attention
-    (K/V heads sliced to half), tied output (output.weight dropped), linear RoPE scaling, Llama 3
-    rope_freqs factors; plus a prompt longer than one KV block (all prompts: 40 tokens vs blocks
+    (K/V heads sliced to half), tied output (output.weight dropped), linear RoPE scaling, RoPE on
+    half of each head with another theta, Llama 3 rope_freqs factors; plus a prompt longer than one KV block (all prompts: 40 tokens vs blocks
     of 16) and a prefill split over several forward steps (--batch 16).
 """
 import os
@@ -44,8 +46,7 @@ from gguf_write import write_gguf  # noqa: E402
 from llama_ref import forward, load  # noqa: E402
 
 N_PROMPT, N_GEN = 40, 8
-TOL = {"f32": 1e-4, "f16": 1e-4, "bf16": 1e-4, "q8_0": 5e-2, "q4_0": 5e-2}
-TOL_ACT_Q8 = 2e-3
+TOL = {"f32": 1e-4, "f16": 1e-4, "bf16": 1e-4}
 TOL_KV_F16 = 5e-2
 failures = []
 
@@ -58,7 +59,7 @@ def check(cond, what):
 
 def synth(path, shape, wtype, seed):
     subprocess.run([BIN, "gguf", "synth", "--shape", shape, "--type", wtype, "--seed", str(seed),
-                    "--qk-scale", "8", "-o", path], check=True, stdout=subprocess.DEVNULL)
+                    "--qk-scale", "8", "-q", "-o", path], check=True, stdout=subprocess.DEVNULL)
 
 
 def run_engine(path, prompt, tmp, extra=()):
@@ -75,30 +76,40 @@ def rel_err(a, b):
     return float(np.abs(a - b).max() / np.abs(b).max())
 
 
-def compare(name, path, prompt, tmp, tol, extra=(), act_q8=False, strict_greedy=False):
-    """Runs the engine and the reference on one model; returns (our logits, reference model)."""
+def compare(name, path, prompt, tmp, tol, extra=(), quant=False, strict_greedy=False):
+    """Runs the engine and the reference on one model; returns (our logits, reference model, sequence)."""
     m = load(path)
     gen, ours = run_engine(path, prompt, tmp, extra)
     check(len(gen) == N_GEN, f"{name}: generated {len(gen)} of {N_GEN} tokens")
-    ref = forward(m, prompt + gen)
+    seq = prompt + gen
+    ref = forward(m, seq)
     err = rel_err(ours, ref)
-    check(err < tol, f"{name}: logits vs float64 reference, err {err:.2e} < {tol:g}")
-    if act_q8:
-        err_q = rel_err(ours, forward(m, prompt + gen, act_q8=True))
-        check(err_q < TOL_ACT_Q8, f"{name}: logits vs reference with Q8_0 activations, err {err_q:.2e} < {TOL_ACT_Q8:g}")
-    # Greedy: our token i is the reference's argmax at position P-1+i where the margin is clear.
-    scale = np.abs(ref).max()
+    if quant:
+        # What Q8_0 activation rounding alone does to this model, measured on the reference.
+        ref_q8 = forward(m, seq, act_q8=True)
+        effect = rel_err(ref_q8, ref)
+        bound = 1.5 * effect + 1e-4
+        check(err < bound, f"{name}: logits vs float64 reference, err {err:.2e} < 1.5 x Q8_0-activation effect "
+                           f"{effect:.2e} + 1e-4")
+        err_q = rel_err(ours, ref_q8)
+        bound_q = 0.5 * effect + 1e-4
+        check(err_q < bound_q, f"{name}: logits vs reference with Q8_0 activations, err {err_q:.2e} < {bound_q:.2e}")
+        ref = ref_q8  # greedy below: against the computation the engine specifies
+    else:
+        check(err < tol, f"{name}: logits vs float64 reference, err {err:.2e} < {tol:g}")
+    # Greedy: where the reference's top-2 margin exceeds twice our largest deviation in that row,
+    # the argmax cannot differ, so our token must be the reference's argmax.
     decided = agree = 0
     for i, tok in enumerate(gen):
-        row = ref[len(prompt) - 1 + i]
-        top2 = np.sort(row)[-2:]
-        if top2[1] - top2[0] > 2 * tol * scale:
+        r = len(prompt) - 1 + i
+        top2 = np.sort(ref[r])[-2:]
+        if top2[1] - top2[0] > 2 * np.abs(ours[r] - ref[r]).max():
             decided += 1
-            agree += int(row.argmax() == tok)
+            agree += int(ref[r].argmax() == tok)
     need = N_GEN if strict_greedy else 1
     check(decided >= need and agree == decided,
           f"{name}: greedy tokens match the reference at {agree}/{decided} decided steps (need >= {need})")
-    return ours, m, prompt + gen
+    return ours, m, seq
 
 
 def main():
@@ -114,8 +125,8 @@ def main():
                 n_vocab = load(path).n_vocab
                 prompt = [1] + [int(t) for t in rng.integers(3, n_vocab, N_PROMPT - 1)]
                 quant = wtype in ("q8_0", "q4_0")
-                ours, m, seq = compare(f"{shape} {wtype}", path, prompt, tmp, TOL[wtype],
-                                       extra=("--kv-type", "f32"), act_q8=quant, strict_greedy=not quant)
+                ours, m, seq = compare(f"{shape} {wtype}", path, prompt, tmp, TOL.get(wtype),
+                                       extra=("--kv-type", "f32"), quant=quant, strict_greedy=not quant)
                 if wtype == "f32":
                     neox = rel_err(ours, forward(m, seq, rope_variant="neox"))
                     check(neox > 100 * TOL["f32"],
@@ -169,6 +180,15 @@ def main():
         m_lin.freq_scale = 1.0
         d = rel_err(ours_lin, forward(m_lin, seq))
         check(d > 100 * TOL["f32"], f"linear RoPE scaling changes the logits (vs unscaled reference: {d:.2e})")
+
+        # Partial rotation (rope.dimension_count = head_dim / 2) and another theta.
+        kv_p = dict(kv)
+        kv_p["__kv_types__"] = dict(kv["__kv_types__"])
+        kv_p["llama.rope.dimension_count"] = hd // 2
+        kv_p["__kv_types__"].setdefault("llama.rope.dimension_count", 4)
+        kv_p["llama.rope.freq_base"] = 500000.0
+        compare("partial RoPE (half the head) with theta 500000", variant("partial", kv_p, tensors), prompt, tmp,
+                TOL["f32"], extra=f32_kv, strict_greedy=True)
 
         # Llama 3 rope_freqs: per-pair frequency divisors.
         n_rot = kv.get("llama.rope.dimension_count", hd)
