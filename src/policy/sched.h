@@ -151,7 +151,8 @@ typedef struct {
 // Builds the next step's batch plan at now_us into *out. Requests scheduled for the first time
 // get first_scheduled_us = now_us; KV blocks for every row are taken now. A plan with rows must be
 // closed with sched_step_done before the next sched_step (CHECK); an empty plan (n_rows == 0:
-// nothing to run) is not a step — no step number, nothing to close. Returns 0.
+// nothing to run) is not a step — no step number, nothing to close (a sched_step_done right after
+// it is accepted and does nothing). Returns 0.
 int sched_step(Sched *s, int64_t now_us, SchedBatch *out);
 
 // Closes the step planned by the last sched_step; now_us is when its forward finished. Every row
