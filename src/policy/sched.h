@@ -8,8 +8,8 @@
 // One step:
 //   1. Running requests, oldest first (FCFS: add order; priority: lower value, then add order):
 //      each decodes one token, or — if it is still prefilling — takes its next prefill chunk,
-//      leaving one token of budget for every running decode behind it, so a long prompt never
-//      stalls running streams. A request that needs a KV block when none is free preempts the
+//      leaving one token of budget for every running request behind it, so a long prompt never
+//      stalls running streams (hence max_num_batched_tokens >= max_num_seqs). A request that needs a KV block when none is free preempts the
 //      NEWEST running request (the last in that order, possibly itself): its blocks are freed,
 //      it goes back to the waiting queue (ahead of every request that came after it), and when
 //      rescheduled it recomputes its prompt and generated tokens as prefill (recompute policy).
