@@ -121,14 +121,17 @@ static int64_t select_mass(int32_t *ids, int64_t n, double target, const float *
 // ---- stages ----
 
 // Unmodified log-softmax normaliser and the top-n alternatives; -inf/NaN logits never win.
-static double log_normaliser(const float *logits, int64_t n, int n_top, SampleResult *out) {
+// e[i] receives exp(logit_i - max) (0 for masked tokens), reused when sampling at T = 1.
+static double log_normaliser(const float *logits, int64_t n, int n_top, float *e, SampleResult *out) {
     float m = -INFINITY;
     for (int64_t i = 0; i < n; i++)
         if (logits[i] > m) m = logits[i];
     if (m == -INFINITY) return NAN;
     double z = 0;  // float exponentials (relative error ~1e-7 each), summed in double
-    for (int64_t i = 0; i < n; i++)
-        if (logits[i] > -INFINITY) z += expf(logits[i] - m);
+    for (int64_t i = 0; i < n; i++) {
+        e[i] = logits[i] > -INFINITY ? expf(logits[i] - m) : 0.0f;
+        z += e[i];
+    }
     double lse = m + log(z);
     int k = 0;  // out->top[0..k) holds the best so far, as (id, raw logit)
     for (int64_t i = 0; i < n && n_top > 0; i++) {
@@ -144,10 +147,13 @@ static double log_normaliser(const float *logits, int64_t n, int n_top, SampleRe
     return lse;
 }
 
+static bool has_penalties(const SamplerParams *p) {
+    return p->repetition_penalty != 1.0f || p->frequency_penalty != 0.0f || p->presence_penalty != 0.0f;
+}
+
 static void apply_penalties(const SamplerParams *p, float *l, int64_t n, const int32_t *recent,
                             int64_t n_recent, int32_t *counts) {
-    if (p->repetition_penalty == 1.0f && p->frequency_penalty == 0.0f && p->presence_penalty == 0.0f)
-        return;
+    if (!has_penalties(p)) return;
     for (int64_t i = 0; i < n_recent; i++)
         if (recent[i] >= 0 && recent[i] < n) counts[recent[i]]++;
     for (int64_t i = 0; i < n_recent; i++) {
@@ -166,7 +172,7 @@ int sampler_sample(const SamplerParams *p, const float *logits, int64_t n_vocab,
                    const int32_t *recent, int64_t n_recent, int n_top, Rng *rng, SamplerWork *w,
                    SampleResult *out) {
     if (n_vocab != w->n_vocab || n_top < 0 || n_top > SAMPLER_MAX_TOP) return ERR_ARG;
-    double lse = log_normaliser(logits, n_vocab, n_top, out);
+    double lse = log_normaliser(logits, n_vocab, n_top, w->probs, out);
     if (isnan(lse)) return ERR_ARG;
 
     float *l = w->logits;  // (n_vocab) logits after penalties, NaN → -inf
@@ -193,9 +199,10 @@ int sampler_sample(const SamplerParams *p, const float *logits, int64_t n_vocab,
             if (l[ids[i]] > m) m = l[ids[i]];
         float *e = w->probs;  // indexed by token id
         double z = 0;
+        bool reuse = p->temperature == 1.0f && !has_penalties(p);  // e holds exactly these
         float inv_t = 1.0f / p->temperature;
         for (int64_t i = 0; i < nc; i++) {
-            e[ids[i]] = expf((l[ids[i]] - m) * inv_t);
+            if (!reuse) e[ids[i]] = expf((l[ids[i]] - m) * inv_t);
             z += e[ids[i]];
         }
         // Top-p and min-p both keep a prefix of the sorted order; keep the shorter one. The
