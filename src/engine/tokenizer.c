@@ -356,8 +356,13 @@ static void out_push(Out *o, int32_t id) {
 static void spm_encode(const Tokenizer *t, const char *s, int32_t len, Sym *sym, Heap *h, Out *o) {
     int32_t ns = 0;
     for (int32_t i = 0; i < len;) {
+        // One symbol per UTF-8 character. llama.cpp takes the length from the lead byte alone;
+        // stopping at the first non-continuation byte is the same on valid UTF-8 and keeps an
+        // invalid lead byte from swallowing the next character (e.g. half of an escaped space).
         int32_t n = utf8_len((uint8_t)s[i]);
         if (n > len - i) n = len - i;
+        for (int32_t j = 1; j < n; j++)
+            if (((uint8_t)s[i + j] & 0xC0) != 0x80) { n = j; break; }
         sym[ns] = (Sym){i, n, ns - 1, -1};
         if (ns > 0) sym[ns - 1].next = ns;
         ns++;

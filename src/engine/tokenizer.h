@@ -8,6 +8,11 @@
 // llama.cpp (checked against ../shared/data/vocab/ggml-vocab-llama-spm.gguf.inp/.out).
 // Any other tokenizer.ggml.model is refused by name.
 //
+// Round trips are exact (decode(encode(x)) == x) for any bytes, valid UTF-8 or not, except that
+// a literal U+2581 in the input decodes as ' ' (as in SentencePiece and llama.cpp). On invalid
+// UTF-8 the ids may differ from llama.cpp's, which lets a bad lead byte swallow the following
+// bytes into one symbol.
+//
 // A Tokenizer is immutable after creation: encode/decode may run on many threads at once.
 // Encoding allocates scratch per call (it is not on the per-token hot path); decoding does not.
 #ifndef RS_TOKENIZER_H
