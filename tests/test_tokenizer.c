@@ -34,9 +34,9 @@ static char *read_all(const char *path, size_t *len) {
     return b.data ? b.data : calloc(1, 1);
 }
 
-static Tokenizer *load_spm(void) {
+static Tokenizer *load_vocab(const char *name) {
     char path[1024], err[256] = "";
-    vocab_path("ggml-vocab-llama-spm.gguf", path, sizeof path);
+    vocab_path(name, path, sizeof path);
     GgufFile f;
     if (gguf_open(&f, path, err, sizeof err) != 0) {
         test_fail(__FILE__, __LINE__, "cannot open %s: %s (set RS_ROOT to the repo root)", path, err);
@@ -48,6 +48,8 @@ static Tokenizer *load_spm(void) {
     return t;
 }
 
+static Tokenizer *load_spm(void) { return load_vocab("ggml-vocab-llama-spm.gguf"); }
+
 typedef struct {
     Str text;
     int32_t ids[512];
@@ -57,12 +59,14 @@ typedef struct {
 #define SEP "\n__ggml_vocab_test__\n"
 
 // Reads the .inp/.out pair: inputs separated by SEP (one after the last), one line of ids each.
-static int load_cases(Case **out, char **inp_data, char **out_data) {
-    char path[1024];
+static int load_cases(const char *vocab, Case **out, char **inp_data, char **out_data) {
+    char path[1024], name[256];
     size_t ni, no;
-    vocab_path("ggml-vocab-llama-spm.gguf.inp", path, sizeof path);
+    snprintf(name, sizeof name, "%s.inp", vocab);
+    vocab_path(name, path, sizeof path);
     char *inp = read_all(path, &ni);
-    vocab_path("ggml-vocab-llama-spm.gguf.out", path, sizeof path);
+    snprintf(name, sizeof name, "%s.out", vocab);
+    vocab_path(name, path, sizeof path);
     char *res = read_all(path, &no);
     if (!inp || !res) {
         test_fail(__FILE__, __LINE__, "cannot read %s (and .inp)", path);
@@ -95,19 +99,20 @@ static void print_ids(Buf *b, const int32_t *ids, int64_t n) {
     for (int64_t i = 0; i < n; i++) buf_printf(b, " %d", (int)ids[i]);
 }
 
-TEST(tok_llama_spm_matches_llama_cpp_every_case) {
-    Tokenizer *t = load_spm();
+// Every case of a vocabulary's .inp/.out must give llama.cpp's ids.
+static void expect_every_case(const char *vocab) {
+    Tokenizer *t = load_vocab(vocab);
     ASSERT(t);
     Case *c;
     char *inp, *res;
-    int n = load_cases(&c, &inp, &res);
-    EXPECT(n == 46);  // the file's case count: none silently lost
+    int n = load_cases(vocab, &c, &inp, &res);
+    EXPECT(n == 46);  // the files' case count: none silently lost
     int32_t ids[1024];
     for (int i = 0; i < n; i++) {
         int64_t k = tok_encode(t, c[i].text.ptr, c[i].text.len, false, false, ids, 1024);
         if (k != c[i].n_ids || memcmp(ids, c[i].ids, (size_t)k * sizeof *ids) != 0) {
             Buf b = {0};
-            buf_printf(&b, "case %d '%.*s': got", i, (int)c[i].text.len, c[i].text.ptr);
+            buf_printf(&b, "%s case %d '%.*s': got", vocab, i, (int)c[i].text.len, c[i].text.ptr);
             print_ids(&b, ids, k);
             buf_printf(&b, " want");
             print_ids(&b, c[i].ids, c[i].n_ids);
@@ -115,9 +120,13 @@ TEST(tok_llama_spm_matches_llama_cpp_every_case) {
             buf_free(&b);
         }
     }
-    free(c), free(inp), free(res);
+    if (n > 0) free(c), free(inp), free(res);
     tok_destroy(t);
 }
+
+TEST(tok_llama_spm_matches_llama_cpp_every_case) { expect_every_case("ggml-vocab-llama-spm.gguf"); }
+TEST(tok_llama3_bpe_matches_llama_cpp_every_case) { expect_every_case("ggml-vocab-llama-bpe.gguf"); }
+TEST(tok_gpt2_bpe_matches_llama_cpp_every_case) { expect_every_case("ggml-vocab-gpt-2.gguf"); }
 
 // decode(encode(x)) == x, and the streaming decoder emits the same bytes in whole UTF-8 pieces.
 static void expect_round_trip(const Tokenizer *t, const char *x, size_t len, bool add_special) {
@@ -147,18 +156,24 @@ static void expect_round_trip(const Tokenizer *t, const char *x, size_t len, boo
     free(chunk), free(back), free(ids);
 }
 
-TEST(tok_llama_spm_round_trips_cases) {
-    Tokenizer *t = load_spm();
+static void round_trip_cases(const char *vocab) {
+    Tokenizer *t = load_vocab(vocab);
     ASSERT(t);
     Case *c;
     char *inp, *res;
-    int n = load_cases(&c, &inp, &res);
+    int n = load_cases(vocab, &c, &inp, &res);
     for (int i = 0; i < n; i++) {
         expect_round_trip(t, c[i].text.ptr, c[i].text.len, false);
         expect_round_trip(t, c[i].text.ptr, c[i].text.len, true);
     }
-    free(c), free(inp), free(res);
+    if (n > 0) free(c), free(inp), free(res);
     tok_destroy(t);
+}
+
+TEST(tok_llama_spm_round_trips_cases) { round_trip_cases("ggml-vocab-llama-spm.gguf"); }
+TEST(tok_bpe_round_trips_cases) {
+    round_trip_cases("ggml-vocab-llama-bpe.gguf");
+    round_trip_cases("ggml-vocab-gpt-2.gguf");
 }
 
 static size_t put_utf8(char *o, uint32_t cp) {
@@ -173,8 +188,8 @@ static size_t put_utf8(char *o, uint32_t cp) {
     return 4;
 }
 
-TEST(tok_llama_spm_round_trips_random_text) {
-    Tokenizer *t = load_spm();
+static void round_trip_random(const char *vocab) {
+    Tokenizer *t = load_vocab(vocab);
     ASSERT(t);
     Rng r;
     rng_seed(&r, 2026);
@@ -199,6 +214,12 @@ TEST(tok_llama_spm_round_trips_random_text) {
         expect_round_trip(t, s, len, false);
     }
     tok_destroy(t);
+}
+
+TEST(tok_llama_spm_round_trips_random_text) { round_trip_random("ggml-vocab-llama-spm.gguf"); }
+TEST(tok_bpe_round_trips_random_text) {
+    round_trip_random("ggml-vocab-llama-bpe.gguf");
+    round_trip_random("ggml-vocab-gpt-2.gguf");
 }
 
 static int32_t id_of(const Tokenizer *t, const char *text) {
@@ -278,17 +299,35 @@ TEST(tok_llama_spm_byte_fallback_and_specials) {
 
 TEST(tok_refuses_unknown_model_by_name) {
     char path[1024], err[256] = "";
-    vocab_path("ggml-vocab-gpt-2.gguf", path, sizeof path);
     GgufFile f;
-    int rc = gguf_open(&f, path, err, sizeof err);
-    if (rc) test_fail(__FILE__, __LINE__, "%s", err);
-    ASSERT(rc == 0);
+    GgufWriter *w = gguf_writer_create();
+    ASSERT(w);
+    const char *toks[3] = {"<unk>", "a", "b"};
+    snprintf(path, sizeof path, "%s/vocab.gguf", test_tmpdir());
+    EXPECT(gguf_writer_set_str(w, "tokenizer.ggml.model", "bert") == 0);
+    EXPECT(gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", toks, 3) == 0);
+    ASSERT(gguf_writer_write(w, path, err, sizeof err) == 0);
+    ASSERT(gguf_open(&f, path, err, sizeof err) == 0);
     EXPECT(tok_create_from_gguf(&f, err, sizeof err) == NULL);
-    EXPECT(strstr(err, "'gpt2' is not supported") != NULL);
+    EXPECT(strstr(err, "tokenizer.ggml.model 'bert' is not supported") != NULL);
     gguf_close(&f);
+    EXPECT(gguf_writer_set_str(w, "tokenizer.ggml.model", "gpt2") == 0);
+    EXPECT(gguf_writer_set_str(w, "tokenizer.ggml.pre", "qwen2") == 0);
+    ASSERT(gguf_writer_write(w, path, err, sizeof err) == 0);
+    ASSERT(gguf_open(&f, path, err, sizeof err) == 0);
+    EXPECT(tok_create_from_gguf(&f, err, sizeof err) == NULL);
+    EXPECT(strstr(err, "tokenizer.ggml.pre 'qwen2' is not supported") != NULL);
+    gguf_close(&f);
+    EXPECT(gguf_writer_set_str(w, "tokenizer.ggml.pre", "gpt-2") == 0);  // but no merges
+    ASSERT(gguf_writer_write(w, path, err, sizeof err) == 0);
+    ASSERT(gguf_open(&f, path, err, sizeof err) == 0);
+    EXPECT(tok_create_from_gguf(&f, err, sizeof err) == NULL);
+    EXPECT(strstr(err, "tokenizer.ggml.merges") != NULL);
+    gguf_close(&f);
+    gguf_writer_destroy(w);
 
     // a file without a vocabulary, and one whose arrays disagree
-    GgufWriter *w = gguf_writer_create();
+    w = gguf_writer_create();
     ASSERT(w);
     EXPECT(gguf_writer_set_str(w, "general.architecture", "llama") == 0);
     snprintf(path, sizeof path, "%s/novocab.gguf", test_tmpdir());
@@ -298,7 +337,6 @@ TEST(tok_refuses_unknown_model_by_name) {
     EXPECT(strstr(err, "tokenizer.ggml.model") != NULL);
     gguf_close(&f);
     EXPECT(gguf_writer_set_str(w, "tokenizer.ggml.model", "llama") == 0);
-    const char *toks[3] = {"<unk>", "a", "b"};
     float scores[2] = {0, -1};
     EXPECT(gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", toks, 3) == 0);
     EXPECT(gguf_writer_set_arr_f32(w, "tokenizer.ggml.scores", scores, 2) == 0);
