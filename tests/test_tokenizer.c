@@ -297,6 +297,29 @@ TEST(tok_llama_spm_byte_fallback_and_specials) {
     tok_destroy(t);
 }
 
+// Llama 3's chat markup: control tokens with parse_special, and the ids its model card shows.
+TEST(tok_llama3_specials_and_eog) {
+    Tokenizer *t = load_vocab("ggml-vocab-llama-bpe.gguf");
+    ASSERT(t);
+    const char *p = "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>";
+    int32_t ids[32];
+    int64_t n = tok_encode(t, p, strlen(p), false, true, ids, 32);
+    int32_t want[] = {128000, 128006, 882, 128007, 271, 13347, 128009};
+    EXPECT_EQ_INT(n, 7);
+    for (int i = 0; i < 7 && i < n; i++) EXPECT_EQ_INT(ids[i], want[i]);
+    EXPECT(tok_is_eog(t, 128009) && tok_is_eog(t, 128001) && !tok_is_eog(t, 128006));
+    EXPECT_EQ_INT(tok_bos(t), 128000);
+    EXPECT(tok_add_bos(t));
+    n = tok_encode(t, "Hi", 2, true, false, ids, 32);  // BOS, no space prefix
+    EXPECT_EQ_INT(n, 2);
+    EXPECT_EQ_INT(ids[0], 128000);
+    EXPECT_EQ_INT(ids[1], 13347);
+    char text[64];
+    EXPECT_EQ_INT(tok_token_to_piece(t, 271, false, text, sizeof text), 2);  // "ĊĊ" → "\n\n"
+    EXPECT(memcmp(text, "\n\n", 2) == 0);
+    tok_destroy(t);
+}
+
 TEST(tok_refuses_unknown_model_by_name) {
     char path[1024], err[256] = "";
     GgufFile f;
