@@ -14,10 +14,11 @@
 // bytes; no clean-up of spaces is applied, so round trips stay exact.
 // Any other tokenizer.ggml.model or tokenizer.ggml.pre is refused by name.
 //
-// Round trips are exact (decode(encode(x)) == x) for any bytes, valid UTF-8 or not, except that
-// a literal U+2581 in the input decodes as ' ' (as in SentencePiece and llama.cpp). On invalid
-// UTF-8 the ids may differ from llama.cpp's, which lets a bad lead byte swallow the following
-// bytes into one symbol.
+// Round trips are exact (decode(encode(x)) == x) for any bytes, valid UTF-8 or not, with two
+// SPM exceptions shared with SentencePiece and llama.cpp: a literal U+2581 in the input decodes
+// as ' ', and text right after a special token matched in it gets its own space prefix. On
+// invalid UTF-8 the ids may differ from llama.cpp's (SPM: llama.cpp lets a bad lead byte swallow
+// the following bytes into one symbol; BPE: a stray byte is classed as punctuation here).
 //
 // A Tokenizer is immutable after creation: encode/decode may run on many threads at once.
 // Encoding allocates scratch per call (it is not on the per-token hot path); decoding does not.
@@ -109,7 +110,8 @@ size_t tok_max_piece_bytes(const Tokenizer *t);
 // "<s>", "<|im_start|>") becomes that token; user-defined tokens are always recognized.
 // Writes at most cap ids to ids (may be NULL when cap is 0) and returns the full count, so a
 // caller can retry with a larger buffer; a negative Err on failure (ERR_NOMEM; ERR_RANGE past
-// 512 MiB of text). Scratch is about 64 bytes per input byte, freed before returning.
+// 512 MiB of text). Scratch is at most ~64 (SPM) or ~150 (BPE) bytes per input byte, freed
+// before returning.
 int64_t tok_encode(const Tokenizer *t, const char *text, size_t len, bool add_special,
                    bool parse_special, int32_t *ids, int64_t cap);
 
