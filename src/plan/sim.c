@@ -727,6 +727,7 @@ static int run_loop(Sim *s) {
     int rc = 0;
     while (s->n_heap > 0 && !rc) {
         if (s->arrivals_done && s->in_system == 0 && s->now >= s->horizon_us) break;
+        if (s->cfg->max_events > 0 && s->res->events >= s->cfg->max_events) { s->res->truncated = true; break; }
         Event e = pop_ev(s);
         s->now = e.t;
         s->res->events++;
@@ -806,6 +807,7 @@ int sim_run(const SimConfig *cfg, SimResult *res, char *err, size_t err_len) {
             if (ts->reps[i].st != R_DEAD) stop_replica(s, t, &ts->reps[i]);
     }
     area_to(s, end);
+    res->unfinished = s->in_system;
     res->end_s = (double)end / 1e6;
     res->ttft_ms = pct_of(&s->ttft);
     res->tpot_ms = pct_of(&s->tpot);

@@ -52,6 +52,7 @@ extern const char *const wl_class_names[WL_CLASS_COUNT];
 typedef struct {
     TokDist dist;
     double mean, cv;           // lognormal / fixed
+    double mean_eff;           // mean after clamping (cached by wl_load; 0 = not computed)
     int64_t min, max;          // clamp
     int n_bins;                // histogram: upper edges and cumulative weights
     double upper[WL_MAX_BINS], cum[WL_MAX_BINS];
@@ -123,6 +124,8 @@ WlRequest wl_next(const Workload *wl, WlArrivals *a, Rng *rng);
 int32_t wl_sample_tokens(const TokSpec *t, Rng *rng);
 // Mean of a token spec after clamping (numerical for lognormal, exact for the others).
 double wl_token_mean(const TokSpec *t);
+// The p-quantile of a token spec after clamping.
+double wl_token_quantile(const TokSpec *t, double p);
 // Monthly fixed costs (storage + network + orchestration + engineering).
 double wl_fixed_usd_month(const Workload *wl);
 // Peak intensity multiplier of the profile (max over minutes).
