@@ -39,7 +39,8 @@ typedef struct {
     int kind;
     LedgerReplica led;
     Sched *sched;
-    int64_t ver, t0, t_end, run_k;
+    int64_t ver, t0, t_end, run_k;   // ver: step events; life: start/ready/spot events
+    int64_t life;
     bool busy, is_run;
     SchedDecodeRun run;
     uint64_t *live, *pending, *running;   // cap ids each
@@ -220,13 +221,14 @@ static int start_replica(Sim *s, int t, bool instant) {
     rp->kind = kind;
     rp->st = R_STARTING;
     rp->ver++;
+    rp->life++;
     rp->n_live = rp->n_pending = rp->n_running = 0;
     ts->n_up++;
     if (ts->n_up > s->res->peak_replicas[t]) s->res->peak_replicas[t] = ts->n_up;
-    int rc = push_ev(s, s->now + llround(delay_s * 1e6), EV_READY, t, idx, rp->ver);
+    int rc = push_ev(s, s->now + llround(delay_s * 1e6), EV_READY, t, idx, rp->life);
     if (!rc && kind == PRICE_SPOT && c->spot_interruptions_per_hour > 0) {
         double dt = rng_exponential(&s->rng, 3600.0 / c->spot_interruptions_per_hour);
-        rc = push_ev(s, s->now + llround(dt * 1e6), EV_SPOT, t, idx, rp->ver);
+        rc = push_ev(s, s->now + llround(dt * 1e6), EV_SPOT, t, idx, rp->life);
     }
     return rc;
 }
@@ -243,6 +245,7 @@ static void stop_replica(Sim *s, int t, Rep *rp) {
     rp->st = R_DEAD;
     rp->busy = false;
     rp->ver++;
+    rp->life++;
     if (ts->warm_avail < ts->cfg.as.warm_pool) ts->warm_avail++;
 }
 
@@ -714,7 +717,7 @@ static SimPct pct_of(const LatHist *h) {
 static int on_ready(Sim *s, const Event *e) {
     TierState *ts = &s->tier[e->tier];
     Rep *rp = &ts->reps[e->rep];
-    if (rp->st != R_STARTING || rp->ver != e->ver) return 0;
+    if (rp->st != R_STARTING || rp->life != e->ver) return 0;
     if (!ts->cfg.one_shot) {
         rp->sched = sched_create(&ts->cfg.sched, NULL, 0);
         if (!rp->sched) return ERR_NOMEM;
@@ -726,7 +729,8 @@ static int on_ready(Sim *s, const Event *e) {
 static int run_loop(Sim *s) {
     int rc = 0;
     while (s->n_heap > 0 && !rc) {
-        if (s->arrivals_done && s->in_system == 0 && s->now >= s->horizon_us) break;
+        // Done: no arrivals left, nobody in the system, and nothing due before the horizon.
+        if (s->arrivals_done && s->in_system == 0 && s->heap[0].t >= s->horizon_us) break;
         if (s->cfg->max_events > 0 && s->res->events >= s->cfg->max_events) { s->res->truncated = true; break; }
         Event e = pop_ev(s);
         s->now = e.t;
@@ -747,7 +751,7 @@ static int run_loop(Sim *s) {
             break;
         case EV_SPOT: {
             Rep *rp = &s->tier[e.tier].reps[e.rep];
-            if (rp->ver == e.ver && (rp->st == R_READY || rp->st == R_STARTING || rp->st == R_DRAINING))
+            if (rp->life == e.ver && (rp->st == R_READY || rp->st == R_STARTING || rp->st == R_DRAINING))
                 rc = spot_interrupt(s, e.tier, e.rep);
             break;
         }
