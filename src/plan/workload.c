@@ -378,7 +378,7 @@ int wl_load(Workload *wl, const char *path, char *err, size_t err_len) {
     const YamlNode *cc = yaml_map_opt(d, r, "cascade");
     static const char *const ckeys[] = {"escalation_rate", "confidence", "threshold", NULL};
     yaml_check_keys(d, cc, ckeys);
-    wl->escalation_rate = yaml_f64_opt(d, cc, "escalation_rate", cc ? -1 : 0.25, 0, 1);
+    wl->escalation_rate = yaml_f64_opt(d, cc, "escalation_rate", cc ? -1 : 0, 0, 1);   // no cascade block: no cascade lever
     const YamlNode *conf = yaml_map_opt(d, cc, "confidence");
     if (cc && !d->rc && (wl->escalation_rate < 0) == (conf == NULL) )
         yaml_error(d, cc, "give exactly one of escalation_rate or confidence: {alpha, beta} with threshold");

@@ -17,7 +17,8 @@
 //   batch: {requests_per_run: 500000, start_hour: 1, deadline_hours: 4}   # class batch
 //   quality_min: 60                   # minimum catalog quality figure
 //   success_rate: 0.9                 # fraction of requests that are a successful outcome
-//   cascade: {escalation_rate: 0.2}   # or {confidence: {alpha: 5, beta: 2}, threshold: 0.6}
+//   cascade: {escalation_rate: 0.2}   # or {confidence: {alpha: 5, beta: 2}, threshold: 0.6};
+//                                     # without it the search tries no student-first cascade
 //   fixed_costs: {storage_usd_month: 40, network_gb_month: 300, network_usd_per_gb: 0.09,
 //                 orchestration_usd_month: 150, engineering_hours_month: 8,
 //                 engineering_usd_per_hour: 120}
