@@ -88,6 +88,9 @@ typedef struct {
     double busy_us, rep_us;
 } Sim;
 
+// Rounds a non-negative duration in microseconds (cheaper than llround in the hot loop).
+static inline int64_t round_us(double x) { return (int64_t)(x + 0.5); }
+
 // ---- event heap ----
 
 static bool ev_less(const Event *a, const Event *b) { return a->t < b->t || (a->t == b->t && a->seq < b->seq); }
@@ -350,7 +353,7 @@ static int start_work(Sim *s, int t, int ri) {
         rp->busy = true;
         rp->is_run = false;
         rp->t0 = s->now;
-        rp->t_end = s->now + fmax(1, llround(step_time_us(&c->step, &sh)));
+        rp->t_end = s->now + fmax(1, round_us(step_time_us(&c->step, &sh)));
         s->res->steps++;
         return push_ev(s, rp->t_end, EV_STEP, t, ri, rp->ver);
     }
@@ -374,7 +377,7 @@ static int start_work(Sim *s, int t, int ri) {
         rp->busy = rp->is_run = true;
         rp->run_k = k;
         rp->t0 = s->now;
-        rp->t_end = s->now + llround(step_decode_run_us(&c->step, rp->run.n_rows, rp->run.ctx_tokens, k));
+        rp->t_end = s->now + round_us(step_decode_run_us(&c->step, rp->run.n_rows, rp->run.ctx_tokens, k));
         if (rp->t_end <= s->now) rp->t_end = s->now + 1;
         return push_ev(s, rp->t_end, EV_STEP, t, ri, rp->ver);
     }
@@ -407,7 +410,7 @@ static int start_work(Sim *s, int t, int ri) {
     rp->busy = true;
     rp->is_run = false;
     rp->t0 = s->now;
-    rp->t_end = s->now + fmax(1, llround(step_time_us(&c->step, &sh)));
+    rp->t_end = s->now + fmax(1, round_us(step_time_us(&c->step, &sh)));
     s->res->steps++;
     return push_ev(s, rp->t_end, EV_STEP, t, ri, rp->ver);
 }
@@ -418,16 +421,23 @@ static int cut_run(Sim *s, int t, int ri) {
     Rep *rp = &s->tier[t].reps[ri];
     if (!rp->busy || !rp->is_run) return 0;
     const StepModel *sm = &s->tier[t].cfg.step;
-    int64_t lo = 0, hi = rp->run_k;   // steps done by now: largest j with end(j) <= now
+    // Steps done by now: the largest j with end(j) <= now. Steps only grow longer within a run,
+    // so (now - t0) / (first step) bounds j from above; search below that bound.
+    int64_t lo = 0, hi = rp->run_k;
+    double first = step_decode_run_us(sm, rp->run.n_rows, rp->run.ctx_tokens, 1);
+    if (first > 0) {
+        double guess = (double)(s->now - rp->t0) / first + 1;
+        if (guess < (double)hi) hi = (int64_t)guess;
+    }
     while (lo < hi) {
         int64_t mid = lo + (hi - lo + 1) / 2;
-        int64_t end = rp->t0 + llround(step_decode_run_us(sm, rp->run.n_rows, rp->run.ctx_tokens, mid));
+        int64_t end = rp->t0 + round_us(step_decode_run_us(sm, rp->run.n_rows, rp->run.ctx_tokens, mid));
         if (end <= s->now) lo = mid; else hi = mid - 1;
     }
     int64_t k = lo + 1;
     if (k >= rp->run_k) return 0;
     rp->run_k = k;
-    rp->t_end = rp->t0 + llround(step_decode_run_us(sm, rp->run.n_rows, rp->run.ctx_tokens, k));
+    rp->t_end = rp->t0 + round_us(step_decode_run_us(sm, rp->run.n_rows, rp->run.ctx_tokens, k));
     if (rp->t_end <= rp->t0) rp->t_end = rp->t0 + 1;
     rp->ver++;
     return push_ev(s, rp->t_end, EV_STEP, t, ri, rp->ver);
@@ -505,6 +515,7 @@ static int dispatch(Sim *s, int t) {
             Rep *rp = &ts->reps[i];
             if (rp->st != R_READY || rp->n_live >= rp->cap) continue;
             if (best < 0 || rp->n_live < ts->reps[best].n_live) best = i;
+            if (rp->n_live == 0) break;   // an empty replica cannot be beaten
         }
         if (best < 0) break;
         Rep *rp = &ts->reps[best];
