@@ -218,7 +218,18 @@ int report_json(FILE *f, const Catalog *cat, const Workload *wl, const SearchRes
     cJSON_AddNumberToObject(s, "simulated", (double)r->n_simulated);
     cJSON_AddNumberToObject(s, "horizon_hours", o->horizon_s / 3600);
     cJSON_AddNumberToObject(s, "seed", (double)o->seed);
-    cJSON_AddItemToObject(root, "plan", r->best >= 0 ? cand_json(cat, &r->cands[r->best]) : cJSON_CreateNull());
+    cJSON *plan = r->best >= 0 ? cand_json(cat, &r->cands[r->best]) : cJSON_CreateNull();
+    if (r->best >= 0) {   // queue depth and replicas over the simulated horizon (expected scenario)
+        const SimResult *e = &r->cands[r->best].sim[SCEN_EXPECTED];
+        cJSON *ser = cJSON_AddObjectToObject(plan, "series");
+        cJSON_AddNumberToObject(ser, "step_s", 60);
+        cJSON *q = cJSON_AddArrayToObject(ser, "queue_depth"), *rep = cJSON_AddArrayToObject(ser, "replicas");
+        for (int64_t i = 0; i < e->n_series; i++) {
+            cJSON_AddItemToArray(q, cJSON_CreateNumber(e->series_queue[i]));
+            cJSON_AddItemToArray(rep, cJSON_CreateNumber(e->series_replicas[i]));
+        }
+    }
+    cJSON_AddItemToObject(root, "plan", plan);
     cJSON *ru = cJSON_AddArrayToObject(root, "candidates");
     for (int64_t i = 0; i < r->n_cands; i++)
         if (r->cands[i].simulated) cJSON_AddItemToArray(ru, cand_json(cat, &r->cands[i]));
