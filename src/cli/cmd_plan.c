@@ -28,7 +28,7 @@ static void usage(FILE *f) {
             "  --seed S            random seed (default 1); a seed gives one result\n"
             "  --horizon-hours H   simulated hours per scenario (default 24)\n"
             "  --keep N            candidates simulated per savings lever (default 8)\n"
-            "  --quiet             no progress bar\n");
+            "  --quiet             no progress bar (it shows only when stderr is a terminal)\n");
 }
 
 static void progress(void *ctx, int64_t done, int64_t total) {
@@ -125,8 +125,7 @@ int cmd_plan(int argc, char **argv) {
         catalog_free(&cat);
         return status;
     }
-    if (!quiet && isatty(2)) { o.progress = progress; }
-    else if (!quiet) { o.progress = progress; }
+    if (!quiet && isatty(2)) o.progress = progress;   // a bar only on a terminal; logs stay clean
     SearchResult r;
     if (search_run(&cat, &wl, &o, &r, err, sizeof err)) {
         fprintf(stderr, "rightsize plan: %s\n", err);
