@@ -54,6 +54,12 @@ static void describe(FILE *f, const Catalog *cat, const Candidate *c) {
     fprintf(f, "  Model         %s at %s (quality %.1f), batch knob %lld, step times from %s\n", m->name,
             plan_quant_names[c->quant], m->quant[c->quant].quality, (long long)c->batch_knob,
             c->source == STEP_PROFILE ? "a calibrated profile" : "the roofline (uncalibrated)");
+    fprintf(f, "  Prices        per device-hour:");
+    for (int k = 0; k < PRICE_KIND_COUNT; k++)
+        if (hw->price[k].present)
+            fprintf(f, " %s $%.3f [%s, %s]", price_kind_names[k], hw->price[k].usd_per_hour, hw->price[k].confidence,
+                    hw->price[k].date);
+    fprintf(f, "\n");
     if (c->student >= 0)
         fprintf(f, "  Cascade       student %s (%s) first, %d..%d replicas; escalations go to the model above\n",
                 cat->models[c->student].name, plan_quant_names[c->student_quant], c->student_min, c->student_peak);
