@@ -108,7 +108,7 @@ static Series *series_for(Metric *m, const char *label) {
     if (!m->label_name[0] || !label) label = "";
     for (int i = 0; i < m->n_series; i++)
         if (strcmp(m->series[i].label, label) == 0) return &m->series[i];
-    if (strlen(label) >= sizeof m->series[0].label || m->n_series == METRICS_MAX_SERIES - 1) {
+    if (strlen(label) >= sizeof m->series[0].label || m->n_series >= METRICS_MAX_SERIES - 1) {
         label = "other";
         for (int i = 0; i < m->n_series; i++)
             if (strcmp(m->series[i].label, label) == 0) return &m->series[i];
