@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -445,6 +446,17 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls, e
 
 // ---- lifecycle ----
 
+// MHD's own messages (a client that hung up, a malformed request line) go to the debug log.
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+    (void)cls;
+    if (log_get_level() > LOG_DEBUG) return;
+    char line[512];
+    vsnprintf(line, sizeof line, fmt, ap);
+    size_t n = strlen(line);
+    while (n && line[n - 1] == '\n') line[--n] = 0;
+    LOG_D("http: %s", line);
+}
+
 HttpServer *http_server_create(const HttpServerConfig *cfg, GenBackend *backend, ServeMetrics *metrics,
                                char *err, size_t err_len) {
     HttpServer *s = calloc(1, sizeof *s);
@@ -469,6 +481,7 @@ HttpServer *http_server_create(const HttpServerConfig *cfg, GenBackend *backend,
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
+                                 MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                                  MHD_OPTION_END);
     if (!s->daemon) {
         err_set(err, err_len, ERR_IO, "cannot listen on %s:%d (port in use, or no permission)", cfg->host, cfg->port);
