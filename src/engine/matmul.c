@@ -1,49 +1,186 @@
-// matmul.c — placeholder float path until the kernel set lands: dequantizes each 32-weight block
-// into a local buffer and takes float dot products. Correct for every supported type.
+// matmul.c — Y = X · Wᵀ: kernel-set choice, the split over the thread pool, and the plain-C
+// (`_ref`) kernels that are the truth the AVX2 kernels are tested against.
+//
+// Work split: the output rows of W are cut into chunks of MM_CHUNK_* rows, one pool task each;
+// a task computes its rows for all n activation rows, so every weight row is read from memory
+// once per call whatever n is. For Q8_0/Q4_0 weights, X is first quantized to Q8_0 blocks in
+// the caller's scratch (in parallel over rows when there is enough of it).
 #include "engine/matmul.h"
 
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "base/check.h"
+#include "engine/matmul_kernels.h"
 
-typedef struct {
-    float *y;
-    const WeightView *w;
-    const float *x;
-    int64_t n;
-} RefJob;
+// Rows per task: small enough to balance 2-16 threads on a 768-row matrix, large enough that
+// the per-task cost (an atomic, a function call, re-reading the X rows) stays negligible.
+#define MM_CHUNK_DECODE 32   // n <= 8: cheap tasks, want many for balance
+#define MM_CHUNK_BATCH  64   // n > 8: each task re-reads all of X, so fewer, bigger tasks
+#define MM_PARALLEL_QUANTIZE_MIN 32768  // X elements below which quantizing on one thread wins
 
-static void ref_row(void *ctx, int64_t r, int thread) {
-    (void)thread;
-    const RefJob *j = ctx;
-    const WeightView *w = j->w;
-    size_t row_bytes = quant_row_bytes(w->type, w->cols);
-    const uint8_t *row = (const uint8_t *)w->data + (size_t)r * row_bytes;
-    int64_t bs = QUANT_TRAITS[w->type].block_size == 1 ? 32 : QUANT_TRAITS[w->type].block_size;
-    size_t blk_bytes = quant_row_bytes(w->type, bs);
-    for (int64_t i = 0; i < j->n; i++) {
-        const float *x = j->x + i * w->cols;
-        float acc = 0;
-        float tmp[32];
-        for (int64_t c = 0; c < w->cols; c += bs) {
-            int64_t m = w->cols - c < bs ? w->cols - c : bs;
-            if (m == bs) quant_dequantize_row(w->type, row + (c / bs) * blk_bytes, tmp, bs);
-            else quant_dequantize_row(w->type, row + (c / bs) * blk_bytes, tmp, m);
-            for (int64_t k = 0; k < m; k++) acc += tmp[k] * x[c + k];
-        }
-        j->y[i * w->rows + r] = acc;
-    }
+// ---- reference kernels (plain C) ----
+
+static float dot_f32_ref(const float *w, const float *x, int64_t cols) {
+    float acc = 0;
+    for (int64_t c = 0; c < cols; c++) acc += w[c] * x[c];
+    return acc;
 }
 
-size_t mm_scratch_bytes(int64_t cols, int64_t n_max) { return (size_t)(cols * n_max) * 2 + 64; }
+static float dot_f16_ref(const uint16_t *w, const float *x, int64_t cols) {
+    float acc = 0;
+    for (int64_t c = 0; c < cols; c++) acc += quant_f16_to_f32(w[c]) * x[c];
+    return acc;
+}
 
-void mm_matmul_ref(ThreadPool *tp, void *scratch, float *y, const WeightView *w, const float *x, int64_t n) {
-    (void)scratch;
-    CHECK(quant_traits((uint32_t)w->type) && QUANT_TRAITS[w->type].supported);
-    RefJob j = {y, w, x, n};
-    tp_run(tp, ref_row, &j, w->rows);
+static float dot_bf16_ref(const uint16_t *w, const float *x, int64_t cols) {
+    float acc = 0;
+    for (int64_t c = 0; c < cols; c++) acc += quant_bf16_to_f32(w[c]) * x[c];
+    return acc;
+}
+
+static float dot_q8_0_ref(const BlockQ8_0 *w, const BlockQ8_0 *x, int64_t nb) {
+    float acc = 0;
+    for (int64_t b = 0; b < nb; b++) {
+        int32_t s = 0;
+        for (int j = 0; j < QK8_0; j++) s += (int32_t)w[b].qs[j] * x[b].qs[j];
+        acc += (float)s * (quant_f16_to_f32(w[b].d) * quant_f16_to_f32(x[b].d));
+    }
+    return acc;
+}
+
+static float dot_q4_0_ref(const BlockQ4_0 *w, const BlockQ8_0 *x, int64_t nb) {
+    float acc = 0;
+    for (int64_t b = 0; b < nb; b++) {
+        int32_t s = 0;
+        for (int j = 0; j < QK4_0 / 2; j++) {
+            s += ((w[b].qs[j] & 0x0f) - 8) * x[b].qs[j];
+            s += ((w[b].qs[j] >> 4) - 8) * x[b].qs[j + QK4_0 / 2];
+        }
+        acc += (float)s * (quant_f16_to_f32(w[b].d) * quant_f16_to_f32(x[b].d));
+    }
+    return acc;
+}
+
+// One loop shape for every type: weight row r outer (it stays in L1 across the n rows of X).
+#define DEFINE_ROWS_REF(NAME, WTYPE, XTYPE, DOT, LEN)                                      \
+    static void NAME(const MmArgs *a, int64_t r0, int64_t r1) {                           \
+        int64_t len = (LEN);                                                              \
+        for (int64_t r = r0; r < r1; r++) {                                               \
+            const WTYPE *w = (const WTYPE *)(a->w + (size_t)r * a->row_bytes);            \
+            for (int64_t i = 0; i < a->n; i++)                                            \
+                a->y[i * a->ldy + r] = DOT(w, (const XTYPE *)a->x + i * len, len);        \
+        }                                                                                 \
+    }
+
+DEFINE_ROWS_REF(rows_f32_ref, float, float, dot_f32_ref, a->cols)
+DEFINE_ROWS_REF(rows_f16_ref, uint16_t, float, dot_f16_ref, a->cols)
+DEFINE_ROWS_REF(rows_bf16_ref, uint16_t, float, dot_bf16_ref, a->cols)
+DEFINE_ROWS_REF(rows_q8_0_ref, BlockQ8_0, BlockQ8_0, dot_q8_0_ref, a->cols / QK8_0)
+DEFINE_ROWS_REF(rows_q4_0_ref, BlockQ4_0, BlockQ8_0, dot_q4_0_ref, a->cols / QK8_0)
+
+static void quantize_q8_0_ref(const float *x, BlockQ8_0 *y, int64_t cols) {
+    quant_quantize_row(QT_Q8_0, x, y, cols);
+}
+
+const MmKernels MM_KERNELS_REF = {
+    .name = "ref",
+    .quantize_q8_0 = quantize_q8_0_ref,
+    .rows = {
+        [QT_F32] = rows_f32_ref,
+        [QT_F16] = rows_f16_ref,
+        [QT_BF16] = rows_bf16_ref,
+        [QT_Q8_0] = rows_q8_0_ref,
+        [QT_Q4_0] = rows_q4_0_ref,
+    },
+};
+
+// ---- choice of kernel set, once per process ----
+
+static const MmKernels *g_kernels = &MM_KERNELS_REF;
+static pthread_once_t g_kernels_once = PTHREAD_ONCE_INIT;
+
+static void choose_kernels(void) {
+    const char *force = getenv("RIGHTSIZE_KERNELS");
+    if (force && strcmp(force, "ref") == 0) return;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+        g_kernels = &MM_KERNELS_AVX2;
+#endif
+}
+
+static const MmKernels *kernels(void) {
+    pthread_once(&g_kernels_once, choose_kernels);
+    return g_kernels;
+}
+
+const char *mm_kernel_name(void) { return kernels()->name; }
+
+// ---- the split over the pool ----
+
+typedef struct {
+    const MmKernels *k;
+    MmArgs args;
+    MmRowsFn fn;
+    int64_t chunk;
+    // quantization pass
+    const float *xf;
+    BlockQ8_0 *xq;
+} MmJob;
+
+static void task_rows(void *ctx, int64_t task, int thread) {
+    (void)thread;
+    const MmJob *j = ctx;
+    int64_t r0 = task * j->chunk, r1 = r0 + j->chunk;
+    int64_t rows = j->args.ldy;
+    j->fn(&j->args, r0, r1 < rows ? r1 : rows);
+}
+
+static void task_quantize(void *ctx, int64_t i, int thread) {
+    (void)thread;
+    const MmJob *j = ctx;
+    int64_t cols = j->args.cols;
+    j->k->quantize_q8_0(j->xf + i * cols, j->xq + i * (cols / QK8_0), cols);
+}
+
+size_t mm_scratch_bytes(int64_t cols, int64_t n_max) {
+    CHECK(cols >= 0 && n_max >= 0);
+    return (size_t)n_max * (size_t)((cols + QK8_0 - 1) / QK8_0) * sizeof(BlockQ8_0) + 64;
+}
+
+static void matmul_with(const MmKernels *k, ThreadPool *tp, void *scratch, float *y, const WeightView *w,
+                        const float *x, int64_t n) {
+    CHECK(quant_traits((uint32_t)w->type) && QUANT_TRAITS[w->type].supported && k->rows[w->type]);
+    CHECK(w->rows >= 0 && w->cols >= 0 && n >= 0);
+    if (n == 0 || w->rows == 0) return;
+    size_t row_bytes = quant_row_bytes(w->type, w->cols);
+    CHECK(row_bytes > 0 || w->cols == 0);
+    MmJob j = {
+        .k = k,
+        .args = {.w = w->data, .row_bytes = row_bytes, .cols = w->cols, .x = x, .n = n, .y = y, .ldy = w->rows},
+        .fn = k->rows[w->type],
+        .chunk = n <= 8 ? MM_CHUNK_DECODE : MM_CHUNK_BATCH,
+    };
+    if (w->type == QT_Q8_0 || w->type == QT_Q4_0) {
+        CHECK(scratch && ((uintptr_t)scratch & 63) == 0);
+        j.xf = x;
+        j.xq = scratch;
+        if (n * w->cols >= MM_PARALLEL_QUANTIZE_MIN) {
+            tp_run(tp, task_quantize, &j, n);
+        } else {
+            for (int64_t i = 0; i < n; i++) task_quantize(&j, i, 0);
+        }
+        j.args.x = scratch;
+    }
+    tp_run(tp, task_rows, &j, (w->rows + j.chunk - 1) / j.chunk);
 }
 
 void mm_matmul(ThreadPool *tp, void *scratch, float *y, const WeightView *w, const float *x, int64_t n) {
-    mm_matmul_ref(tp, scratch, y, w, x, n);
+    matmul_with(kernels(), tp, scratch, y, w, x, n);
 }
 
-const char *mm_kernel_name(void) { return "ref"; }
+void mm_matmul_ref(ThreadPool *tp, void *scratch, float *y, const WeightView *w, const float *x, int64_t n) {
+    matmul_with(&MM_KERNELS_REF, tp, scratch, y, w, x, n);
+}
