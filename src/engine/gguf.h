@@ -136,6 +136,9 @@ int gguf_writer_add_tensor_info(GgufWriter *w, const char *name, QuantType type,
 // On any error the temporary file is removed. After finish or an error, the writer may be destroyed.
 int gguf_writer_begin(GgufWriter *w, const char *path, char *err, size_t err_len);
 int gguf_writer_put_tensor(GgufWriter *w, const void *data, size_t nbytes, char *err, size_t err_len);
+// Like put_tensor, but any number of bytes: they continue the tensor due next and spill over
+// into the following ones, so a large tensor can be produced and written in chunks.
+int gguf_writer_put_data(GgufWriter *w, const void *data, size_t nbytes, char *err, size_t err_len);
 int gguf_writer_finish(GgufWriter *w, char *err, size_t err_len);
 // Discards a begun write (removes the temporary file). Safe to call in any state.
 void gguf_writer_abort(GgufWriter *w);

@@ -37,6 +37,7 @@ struct GgufWriter {
     FILE *fp;
     char *path, *tmp;
     size_t next;       // index of the next tensor whose data is due
+    size_t partial;    // bytes of tensor `next` already written (streaming with put_data)
     uint64_t pos;      // bytes written into the data section so far
     uint32_t alignment;
 };
@@ -271,14 +272,19 @@ static int put_str(GgufWriter *w, const char *s, char *err, size_t err_len) {
     return rc ? rc : put(w, s, n, err, err_len);
 }
 
-// Writes tensor data due next: pads up to its offset, writes, and moves on.
+// Writes the next nbytes of the tensor due next (padding up to its offset first), and moves on
+// to the following tensor when it is complete.
 static int put_tensor_data(GgufWriter *w, const void *data, size_t nbytes, char *err, size_t err_len) {
     WTensor *t = &w->t[w->next];
-    int rc = put_zeros(w, (size_t)(t->offset - w->pos), err, err_len);
+    int rc = w->partial ? 0 : put_zeros(w, (size_t)(t->offset - w->pos), err, err_len);
     if (!rc) rc = put(w, data, nbytes, err, err_len);
     if (rc) return rc;
-    w->pos = t->offset + nbytes;
-    w->next++;
+    w->partial += nbytes;
+    w->pos = t->offset + w->partial;
+    if (w->partial == t->nbytes) {
+        w->next++;
+        w->partial = 0;
+    }
     return 0;
 }
 
@@ -324,6 +330,7 @@ int gguf_writer_begin(GgufWriter *w, const char *path, char *err, size_t err_len
     setvbuf(w->fp, NULL, _IOFBF, 1 << 20);
     w->next = 0;
     w->pos = 0;
+    w->partial = 0;
 
     uint32_t version = 3;
     uint64_t n_t = w->n_t, n_kv = w->n_kv;
@@ -361,7 +368,7 @@ int gguf_writer_put_tensor(GgufWriter *w, const void *data, size_t nbytes, char 
         return err_set(err, err_len, ERR_ARG, "gguf writer: more tensor data than declared tensors");
     }
     const WTensor *t = &w->t[w->next];
-    if (nbytes != t->nbytes) {
+    if (nbytes != t->nbytes || w->partial) {
         int rc = err_set(err, err_len, ERR_ARG, "gguf writer: tensor '%s' needs %zu bytes, got %zu", t->name,
                          t->nbytes, nbytes);
         gguf_writer_abort(w);
@@ -373,12 +380,32 @@ int gguf_writer_put_tensor(GgufWriter *w, const void *data, size_t nbytes, char 
     return rc;
 }
 
+int gguf_writer_put_data(GgufWriter *w, const void *data, size_t nbytes, char *err, size_t err_len) {
+    if (!w->fp) return err_set(err, err_len, ERR_ARG, "gguf writer: put_data before begin");
+    int rc = 0;
+    while (nbytes && !rc) {
+        if (w->next >= w->n_t) {
+            rc = err_set(err, err_len, ERR_ARG, "gguf writer: more tensor data than declared tensors");
+            break;
+        }
+        const WTensor *t = &w->t[w->next];
+        size_t k = t->nbytes - w->partial;
+        if (k > nbytes) k = nbytes;
+        rc = put_tensor_data(w, data, k, err, err_len);
+        data = (const uint8_t *)data + k;
+        nbytes -= k;
+        if (!rc && w->partial == 0) rc = flush_owned(w, err, err_len);
+    }
+    if (rc) gguf_writer_abort(w);
+    return rc;
+}
+
 int gguf_writer_finish(GgufWriter *w, char *err, size_t err_len) {
     if (!w->fp) return err_set(err, err_len, ERR_ARG, "gguf writer: finish before begin");
     int rc = 0;
     if (w->next != w->n_t)
-        rc = err_set(err, err_len, ERR_ARG, "gguf writer: tensor '%s' has no data (%zu of %zu written)",
-                     w->t[w->next].name, w->next, w->n_t);
+        rc = err_set(err, err_len, ERR_ARG, "gguf writer: tensor '%s' is missing data (%zu of its %zu bytes written)",
+                     w->t[w->next].name, w->partial, w->t[w->next].nbytes);
     if (!rc) rc = put_zeros(w, (w->alignment - (size_t)(w->pos % w->alignment)) % w->alignment, err, err_len);
     if (!rc && fflush(w->fp) != 0) rc = err_set(err, err_len, ERR_IO, "%s: write: %s", w->tmp, strerror(errno));
     if (rc) { gguf_writer_abort(w); return rc; }
