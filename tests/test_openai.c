@@ -378,6 +378,24 @@ TEST(openai_resp_stream_error_and_error_shape) {
     gen_job_unref(j);
 }
 
+// Replacement follows Unicode's maximal-subpart practice; the expected strings are what Python's
+// bytes.decode("utf-8", "replace") gives for the same bytes.
+TEST(openai_json_str_maximal_subparts) {
+    static const struct { const char *in; size_t len; const char *want; } cases[] = {
+        {"\xe2\x82" "A", 3, "\"\\ufffdA\""},              // truncated 3-byte char: one U+FFFD
+        {"\xf0\x9f\x98", 3, "\"\\ufffd\""},            // truncated 4-byte char at the end
+        {"\xc0\xaf", 2, "\"\\ufffd\\ufffd\""},        // overlong: each byte
+        {"\xed\xa0\x80", 3, "\"\\ufffd\\ufffd\\ufffd\""},  // surrogate: each byte
+        {"\x80\x80", 2, "\"\\ufffd\\ufffd\""},        // stray continuations
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        Buf b = {0};
+        ASSERT(oai_json_str(&b, cases[i].in, cases[i].len) == 0);
+        if (strcmp(b.data, cases[i].want) != 0) test_fail(__FILE__, __LINE__, "case %zu: got %s", i, b.data);
+        buf_free(&b);
+    }
+}
+
 TEST(openai_json_str_escapes_and_repairs) {
     Buf b = {0};
     const char s[] = "a\"b\\c\n\x01\xff\xe2\x82\xac";

@@ -127,8 +127,9 @@ static void finish_locked(GenJob *j, GenFinish why, const OaiError *err, bool cu
     notify_locked(j);
 }
 
-int gen_job_push(GenJob *j, int32_t id, const char *piece, size_t piece_len, float logprob,
-                 const GenAlt *alt, int32_t n_alt, int64_t now_us) {
+// Appends a token; eog: it ends generation (its text is not shown) and the job finishes "stop".
+static int push(GenJob *j, int32_t id, const char *piece, size_t piece_len, float logprob, const GenAlt *alt,
+                int32_t n_alt, bool eog, int64_t now_us) {
     pthread_mutex_lock(&j->mu);
     int rc = 0;
     if (j->finish != GEN_RUNNING) {
@@ -136,6 +137,7 @@ int gen_job_push(GenJob *j, int32_t id, const char *piece, size_t piece_len, flo
         goto done;
     }
     size_t before = j->out.len;
+    if (eog) piece_len = 0;
     if (buf_append(&j->out, piece, piece_len) ||
         (j->params.logprobs && record_logprobs(j, id, piece, piece_len, logprob, alt, n_alt, before))) {
         OaiError e;
@@ -147,6 +149,11 @@ int gen_job_push(GenJob *j, int32_t id, const char *piece, size_t piece_len, flo
     j->n_generated++;
     if (!j->t_first_token_us) j->t_first_token_us = now_us;
     j->t_last_token_us = now_us;
+    if (eog) {
+        finish_locked(j, GEN_STOP, NULL, false, now_us);
+        rc = 1;
+        goto done;
+    }
     // A stop string can only start at or after `released`, but may begin inside held-back bytes.
     int64_t hit = textout_find_stop(j->out.data, j->out.len, j->released, j->stop, j->n_stop);
     if (hit >= 0) {
@@ -168,6 +175,15 @@ int gen_job_push(GenJob *j, int32_t id, const char *piece, size_t piece_len, flo
 done:
     pthread_mutex_unlock(&j->mu);
     return rc;
+}
+
+int gen_job_push(GenJob *j, int32_t id, const char *piece, size_t piece_len, float logprob,
+                 const GenAlt *alt, int32_t n_alt, int64_t now_us) {
+    return push(j, id, piece, piece_len, logprob, alt, n_alt, false, now_us);
+}
+
+int gen_job_push_eog(GenJob *j, int32_t id, float logprob, const GenAlt *alt, int32_t n_alt, int64_t now_us) {
+    return push(j, id, "", 0, logprob, alt, n_alt, true, now_us);
 }
 
 void gen_job_finish(GenJob *j, GenFinish why, const OaiError *err, int64_t now_us) {

@@ -111,6 +111,9 @@ void gen_job_mark_scheduled(GenJob *j, int64_t now_us);
 // Returns 1 when the job is now finished, 0 when it goes on, ERR_NOMEM (job finished GEN_ERROR).
 int gen_job_push(GenJob *j, int32_t id, const char *piece, size_t piece_len, float logprob,
                  const GenAlt *alt, int32_t n_alt, int64_t now_us);
+// Appends an end-of-generation token (EOS/EOT): counted and reported in logprobs with empty
+// text; the job finishes GEN_STOP (even when it was also the max_tokens-th token). Returns 1.
+int gen_job_push_eog(GenJob *j, int32_t id, float logprob, const GenAlt *alt, int32_t n_alt, int64_t now_us);
 // Ends the job: releases any held-back text (except after a stop string) and notifies. `err` is
 // used when why == GEN_ERROR. Finishing twice keeps the first reason.
 void gen_job_finish(GenJob *j, GenFinish why, const OaiError *err, int64_t now_us);

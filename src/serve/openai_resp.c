@@ -32,7 +32,7 @@ int oai_json_str(Buf *out, const char *s, size_t len) {
         else if (c < 0x20) rc = buf_printf(out, "\\u%04x", c), i++;
         else {
             int n = textout_utf8_char_len(s + i, len - i);
-            if (n == 0) rc = buf_append(out, "\\ufffd", 6), i++;
+            if (n == 0) rc = buf_append(out, "\\ufffd", 6), i += (size_t)textout_utf8_invalid_len(s + i, len - i);
             else rc = buf_append(out, s + i, (size_t)n), i += (size_t)n;
         }
     }

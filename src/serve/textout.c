@@ -32,6 +32,15 @@ int textout_utf8_char_len(const char *s, size_t len) {
     return n;
 }
 
+int textout_utf8_invalid_len(const char *s, size_t len) {
+    const unsigned char *p = (const unsigned char *)s;
+    int n = utf8_seq_len(p[0]);
+    if (n <= 1 || len < 2 || !utf8_second_ok(p[0], p[1])) return 1;
+    int k = 2;
+    while (k < n && (size_t)k < len && (p[k] & 0xc0) == 0x80) k++;
+    return k;
+}
+
 bool textout_utf8_valid(const char *s, size_t len) {
     size_t i = 0;
     while (i < len) {

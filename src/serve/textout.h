@@ -17,6 +17,11 @@ bool textout_utf8_valid(const char *s, size_t len);
 // Bytes of the well-formed character at s[0] (1..4), or 0 when s[0..len) does not start with one.
 int textout_utf8_char_len(const char *s, size_t len);
 
+// At a position where textout_utf8_char_len is 0: the length of the "maximal subpart" to replace
+// by one U+FFFD (Unicode's recommended practice, as Python's errors="replace" and the WHATWG
+// TextDecoder do): a valid lead byte with the valid continuations that follow it, else 1.
+int textout_utf8_invalid_len(const char *s, size_t len);
+
 // Length of the longest prefix of s[0..len) that does not end inside an unfinished (but so far
 // well-formed) multi-byte character. Malformed bytes count as complete (they are final).
 size_t textout_utf8_complete_len(const char *s, size_t len);
