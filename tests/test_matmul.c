@@ -266,3 +266,39 @@ TEST(matmul_bounds_catch_a_wrong_block) {
     free(y);
     free_case(&c);
 }
+
+// mm_matmul_many computes each product exactly as a separate mm_matmul call would (same kernels,
+// same quantized X), for weights of mixed types and row counts sharing one X.
+TEST(matmul_many_equals_separate_calls) {
+    Rng r;
+    rng_seed(&r, 21);
+    static const QuantType types[] = {QT_Q8_0, QT_Q4_0, QT_F16, QT_Q4_0};
+    static const int64_t rows[] = {70, 33, 64, 129};
+    enum { NW = 4, COLS = 320 };
+    static const int64_t ns[] = {1, 6, 19};
+    ThreadPool *tp = tp_create(2);
+    ASSERT(tp);
+    for (size_t k = 0; k < ARRAY_LEN(ns); k++) {
+        Case c[NW];
+        const WeightView *wp[NW];
+        WeightView wv[NW];
+        float *y_many[NW], *y_one[NW];
+        for (int i = 0; i < NW; i++) {
+            make_case(&c[i], &r, types[i], rows[i], COLS, ns[k]);
+            if (i > 0) memcpy(c[i].x, c[0].x, sizeof(float) * (size_t)(ns[k] * COLS));  // one shared X
+            wv[i] = view(&c[i]);
+            wp[i] = &wv[i];
+            y_many[i] = calloc((size_t)(ns[k] * rows[i]), sizeof(float));
+            y_one[i] = calloc((size_t)(ns[k] * rows[i]), sizeof(float));
+            mm_matmul(tp, c[0].scratch, y_one[i], &wv[i], c[0].x, ns[k]);
+        }
+        mm_matmul_many(tp, c[0].scratch, NW, y_many, wp, c[0].x, ns[k]);
+        for (int i = 0; i < NW; i++) {
+            EXPECT(memcmp(y_many[i], y_one[i], sizeof(float) * (size_t)(ns[k] * rows[i])) == 0);
+            free(y_many[i]);
+            free(y_one[i]);
+            free_case(&c[i]);
+        }
+    }
+    tp_destroy(tp);
+}

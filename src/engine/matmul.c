@@ -8,6 +8,7 @@
 #include "engine/matmul.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,27 +123,32 @@ const char *mm_kernel_name(void) { return kernels()->name; }
 
 typedef struct {
     const MmKernels *k;
-    MmArgs args;
-    MmRowsFn fn;
+    int n_w;
+    MmArgs args[MM_MANY_MAX];
+    MmRowsFn fn[MM_MANY_MAX];
+    int64_t task_end[MM_MANY_MAX];  // tasks of weight i are [task_end[i-1], task_end[i])
     int64_t chunk;
     // quantization pass
     const float *xf;
     BlockQ8_0 *xq;
+    int64_t cols;
 } MmJob;
 
 static void task_rows(void *ctx, int64_t task, int thread) {
     (void)thread;
     const MmJob *j = ctx;
-    int64_t r0 = task * j->chunk, r1 = r0 + j->chunk;
-    int64_t rows = j->args.ldy;
-    j->fn(&j->args, r0, r1 < rows ? r1 : rows);
+    int i = 0;
+    while (task >= j->task_end[i]) i++;
+    int64_t first = i ? j->task_end[i - 1] : 0;
+    int64_t r0 = (task - first) * j->chunk, r1 = r0 + j->chunk;
+    int64_t rows = j->args[i].ldy;
+    j->fn[i](&j->args[i], r0, r1 < rows ? r1 : rows);
 }
 
 static void task_quantize(void *ctx, int64_t i, int thread) {
     (void)thread;
     const MmJob *j = ctx;
-    int64_t cols = j->args.cols;
-    j->k->quantize_q8_0(j->xf + i * cols, j->xq + i * (cols / QK8_0), cols);
+    j->k->quantize_q8_0(j->xf + i * j->cols, j->xq + i * (j->cols / QK8_0), j->cols);
 }
 
 size_t mm_scratch_bytes(int64_t cols, int64_t n_max) {
@@ -150,37 +156,50 @@ size_t mm_scratch_bytes(int64_t cols, int64_t n_max) {
     return (size_t)n_max * (size_t)((cols + QK8_0 - 1) / QK8_0) * sizeof(BlockQ8_0) + 64;
 }
 
-static void matmul_with(const MmKernels *k, ThreadPool *tp, void *scratch, float *y, const WeightView *w,
-                        const float *x, int64_t n) {
-    CHECK(quant_traits((uint32_t)w->type) && QUANT_TRAITS[w->type].supported && k->rows[w->type]);
-    CHECK(w->rows >= 0 && w->cols >= 0 && n >= 0);
-    if (n == 0 || w->rows == 0) return;
-    size_t row_bytes = quant_row_bytes(w->type, w->cols);
-    CHECK(row_bytes > 0 || w->cols == 0);
-    MmJob j = {
-        .k = k,
-        .args = {.w = w->data, .row_bytes = row_bytes, .cols = w->cols, .x = x, .n = n, .y = y, .ldy = w->rows},
-        .fn = k->rows[w->type],
-        .chunk = n <= 8 ? MM_CHUNK_DECODE : MM_CHUNK_BATCH,
-    };
-    if (w->type == QT_Q8_0 || w->type == QT_Q4_0) {
+static void matmul_with(const MmKernels *k, ThreadPool *tp, void *scratch, int n_w, float *const *y,
+                        const WeightView *const *w, const float *x, int64_t n) {
+    CHECK(n_w >= 1 && n_w <= MM_MANY_MAX && n >= 0);
+    MmJob j = {.k = k, .n_w = n_w, .chunk = n <= 8 ? MM_CHUNK_DECODE : MM_CHUNK_BATCH, .cols = w[0]->cols};
+    bool quantized = false;
+    int64_t tasks = 0;
+    for (int i = 0; i < n_w; i++) {
+        const WeightView *wi = w[i];
+        CHECK(quant_traits((uint32_t)wi->type) && QUANT_TRAITS[wi->type].supported && k->rows[wi->type]);
+        CHECK(wi->rows >= 0 && wi->cols == j.cols);
+        size_t row_bytes = quant_row_bytes(wi->type, wi->cols);
+        CHECK(row_bytes > 0 || wi->cols == 0);
+        j.args[i] = (MmArgs){.w = wi->data, .row_bytes = row_bytes, .cols = wi->cols, .x = x, .n = n, .y = y[i],
+                             .ldy = wi->rows};
+        j.fn[i] = k->rows[wi->type];
+        quantized |= wi->type == QT_Q8_0 || wi->type == QT_Q4_0;
+        tasks += (wi->rows + j.chunk - 1) / j.chunk;
+        j.task_end[i] = tasks;
+    }
+    if (n == 0 || tasks == 0) return;
+    if (quantized) {
         CHECK(scratch && ((uintptr_t)scratch & 63) == 0);
         j.xf = x;
         j.xq = scratch;
-        if (n * w->cols >= MM_PARALLEL_QUANTIZE_MIN) {
+        if (n * j.cols >= MM_PARALLEL_QUANTIZE_MIN) {
             tp_run(tp, task_quantize, &j, n);
         } else {
             for (int64_t i = 0; i < n; i++) task_quantize(&j, i, 0);
         }
-        j.args.x = scratch;
+        for (int i = 0; i < n_w; i++)
+            if (w[i]->type == QT_Q8_0 || w[i]->type == QT_Q4_0) j.args[i].x = scratch;
     }
-    tp_run(tp, task_rows, &j, (w->rows + j.chunk - 1) / j.chunk);
+    tp_run(tp, task_rows, &j, tasks);
 }
 
 void mm_matmul(ThreadPool *tp, void *scratch, float *y, const WeightView *w, const float *x, int64_t n) {
-    matmul_with(kernels(), tp, scratch, y, w, x, n);
+    matmul_with(kernels(), tp, scratch, 1, &y, &w, x, n);
 }
 
 void mm_matmul_ref(ThreadPool *tp, void *scratch, float *y, const WeightView *w, const float *x, int64_t n) {
-    matmul_with(&MM_KERNELS_REF, tp, scratch, y, w, x, n);
+    matmul_with(&MM_KERNELS_REF, tp, scratch, 1, &y, &w, x, n);
+}
+
+void mm_matmul_many(ThreadPool *tp, void *scratch, int n_w, float *const *y, const WeightView *const *w,
+                    const float *x, int64_t n) {
+    matmul_with(kernels(), tp, scratch, n_w, y, w, x, n);
 }

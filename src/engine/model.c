@@ -199,10 +199,10 @@ void model_forward(const Model *m, ModelBuffers *b, KvCache *kv, ThreadPool *tp,
         job.norm_w = L->attn_norm;
         job.add = l > 0;
         tp_run(tp, job_residual_norm, &job, n);
-        // q = xb·Wqᵀ (n, n_head*hd); k, v = xb·Wkᵀ, xb·Wvᵀ (n, n_head_kv*hd)
-        mm_matmul(tp, b->mm_scratch, b->q, &L->wq, b->xb, n);
-        mm_matmul(tp, b->mm_scratch, b->k, &L->wk, b->xb, n);
-        mm_matmul(tp, b->mm_scratch, b->v, &L->wv, b->xb, n);
+        // q = xb·Wqᵀ (n, n_head*hd); k, v = xb·Wkᵀ, xb·Wvᵀ (n, n_head_kv*hd) — one job
+        float *const qkv_out[3] = {b->q, b->k, b->v};
+        const WeightView *const qkv_w[3] = {&L->wq, &L->wk, &L->wv};
+        mm_matmul_many(tp, b->mm_scratch, 3, qkv_out, qkv_w, b->xb, n);
         // rotate q, k; append k, v to each row's sequence in the KV cache
         tp_run(tp, job_rope_store, &job, n);
         // att = softmax(q·Kᵀ/√hd)·V per (row, kv head)                  att: (n, n_head*hd)
@@ -215,8 +215,9 @@ void model_forward(const Model *m, ModelBuffers *b, KvCache *kv, ThreadPool *tp,
         job.add = true;
         tp_run(tp, job_residual_norm, &job, n);
         // hb = xb·Wgateᵀ, hb2 = xb·Wupᵀ (n, n_ff); hb = silu(hb)·hb2
-        mm_matmul(tp, b->mm_scratch, b->hb, &L->w_gate, b->xb, n);
-        mm_matmul(tp, b->mm_scratch, b->hb2, &L->w_up, b->xb, n);
+        float *const ffn_out[2] = {b->hb, b->hb2};
+        const WeightView *const ffn_w[2] = {&L->w_gate, &L->w_up};
+        mm_matmul_many(tp, b->mm_scratch, 2, ffn_out, ffn_w, b->xb, n);
         tp_run(tp, job_swiglu, &job, n);
         // xb = hb·Wdownᵀ                                                xb: (n, n_embd)
         mm_matmul(tp, b->mm_scratch, b->xb, &L->w_down, b->hb, n);
