@@ -194,6 +194,13 @@ static int64_t driver_step(Driver *d) {
     EXPECT(held <= d->cfg.kv_blocks_total);
     EXPECT_EQ_INT(sched_kv_blocks_used(d->s), held);
 
+    if (b.n_rows == 0) {  // an empty plan is not a step
+        EXPECT(!sched_in_flight(d->s));
+        free(seen);
+        d->step++;
+        return 0;
+    }
+    EXPECT(sched_in_flight(d->s));
     // Results: sample a stop with probability p_stop on rows with logits.
     bool *stop = calloc((size_t)(b.n_rows > 0 ? b.n_rows : 1), 1);
     for (int64_t i = 0; i < b.n_rows; i++) stop[i] = b.rows[i].logits && rng_uniform(&d->rng) < d->p_stop;
@@ -380,6 +387,9 @@ TEST(sched_single_request_chunks_then_decodes) {
     c.long_prefill_token_threshold = 4;
     Sched *s = sched_create(&c, NULL, 0);
     ASSERT(s);
+    SchedBatch e;
+    sched_step(s, 0, &e);  // nothing to run: an empty plan, not a step
+    EXPECT(e.n_rows == 0 && e.step == 0 && !sched_in_flight(s));
     EXPECT_EQ_INT(sched_add(s, 7, 10, 3, 0, 100), 0);
     // Prompt 10 in chunks of 4: [0,4) [4,8) [8,10)+logits → token 1; then decodes at 10, 11.
     const int64_t want_pos[] = {0, 4, 8, 10, 11}, want_n[] = {4, 4, 2, 1, 1};
@@ -389,6 +399,7 @@ TEST(sched_single_request_chunks_then_decodes) {
         SchedBatch b;
         sched_step(s, 1000 * (i + 1), &b);
         ASSERT(b.n_rows == 1);
+        EXPECT_EQ_INT(b.step, i);
         EXPECT_EQ_INT(b.rows[0].pos_start, want_pos[i]);
         EXPECT_EQ_INT(b.rows[0].n_tokens, want_n[i]);
         EXPECT(b.rows[0].logits == want_logits[i]);
@@ -748,9 +759,11 @@ TEST(sched_advance_decode_equals_single_steps) {
                 runs++;
                 step += kk - 1;
             } else {
-                SchedBatch b;
-                sched_step(slow.s, step * 1000, &b);
-                sched_step(fast.s, step * 1000, &b);
+                SchedBatch b1, b2;
+                sched_step(slow.s, step * 1000, &b1);
+                sched_step(fast.s, step * 1000, &b2);
+                EXPECT_EQ_INT(b1.n_rows, b2.n_rows);
+                if (b1.n_rows == 0 || b2.n_rows == 0) continue;  // idle until the next arrival
                 int64_t n1 = sched_step_done(slow.s, step * 1000 + 999, NULL);
                 int64_t n2 = sched_step_done(fast.s, step * 1000 + 999, NULL);
                 EXPECT_EQ_INT(n1, n2);

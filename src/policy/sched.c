@@ -473,6 +473,8 @@ int sched_step(Sched *s, int64_t now_us, SchedBatch *out) {
         budget -= n;
     }
 
+    // An empty plan is not a step: nothing to run, nothing to close.
+    s->in_flight = s->n_rows > 0;
     out->step = s->step_no;
     out->rows = s->rows;
     out->n_rows = s->n_rows;

@@ -26,7 +26,8 @@
 //   sched_add(s, id, n_prompt, max_tokens, priority, now_us);        // 0, ERR_FULL→429, ERR_RANGE→400
 //   for (;;) {
 //       SchedBatch b;
-//       if (sched_step(s, now_us, &b) == 0 && b.n_rows == 0) { wait for work; continue; }
+//       sched_step(s, now_us, &b);
+//       if (b.n_rows == 0) { wait for an arrival; continue; }            // empty: nothing to close
 //       for preempted p: engine_seq_free(p.seq_slot);                  // before the forward
 //       expand rows into engine rows; engine_forward; sample rows with logits; stop[i] = EOS/stop?
 //       sched_step_done(s, now_us, stop);
@@ -147,10 +148,10 @@ typedef struct {
                                     // step attends to (the step-time model's Σ context)
 } SchedBatch;
 
-// Builds the next step's batch plan at now_us into *out (rows may be 0 when nothing can run).
-// Requests scheduled for the first time get first_scheduled_us = now_us. KV blocks for every row
-// are taken now. A step must be closed with sched_step_done before the next sched_step
-// (CHECK). Returns 0.
+// Builds the next step's batch plan at now_us into *out. Requests scheduled for the first time
+// get first_scheduled_us = now_us; KV blocks for every row are taken now. A plan with rows must be
+// closed with sched_step_done before the next sched_step (CHECK); an empty plan (n_rows == 0:
+// nothing to run) is not a step — no step number, nothing to close. Returns 0.
 int sched_step(Sched *s, int64_t now_us, SchedBatch *out);
 
 // Closes the step planned by the last sched_step; now_us is when its forward finished. Every row
