@@ -69,26 +69,27 @@ static void count_reject(HttpServer *s, const char *reason) {
     if (s->metrics && reason) metric_inc(s->metrics->rejected, reason, 1);
 }
 
-// Queues a complete in-memory response (copied). Returns MHD's verdict.
+// Queues a complete in-memory response (copied). Returns MHD's verdict. Answers to POSTs are
+// counted in requests_total (GETs of /health and /metrics are not: scrapes would drown them).
 static enum MHD_Result reply(HttpServer *s, struct MHD_Connection *mc, unsigned status, const char *ctype,
-                             const char *body, size_t len, const char *retry_after) {
+                             const char *body, size_t len, const char *retry_after, bool count) {
     struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
     if (!r) return MHD_NO;
     MHD_add_response_header(r, "Content-Type", ctype);
     if (retry_after) MHD_add_response_header(r, "Retry-After", retry_after);
     enum MHD_Result ok = MHD_queue_response(mc, status, r);
     MHD_destroy_response(r);
-    count_status(s, status);
+    if (count) count_status(s, status);
     return ok;
 }
 
-static enum MHD_Result reply_error(HttpServer *s, struct MHD_Connection *mc, const OaiError *e) {
+static enum MHD_Result reply_error(HttpServer *s, struct MHD_Connection *mc, const OaiError *e, bool count) {
     Buf b = {0};
     if (oai_resp_error(&b, e)) return MHD_NO;
     char retry[16];
     snprintf(retry, sizeof retry, "%d", s->cfg.retry_after_s);
     enum MHD_Result ok = reply(s, mc, (unsigned)e->status, "application/json", b.data, b.len,
-                               e->status == 429 || e->status == 503 ? retry : NULL);
+                               e->status == 429 || e->status == 503 ? retry : NULL, count);
     buf_free(&b);
     return ok;
 }
@@ -178,7 +179,7 @@ static enum MHD_Result conn_progress(Conn *c) {
             oai_err(&e, 503, "service_unavailable", NULL, "aborted", "the server is shutting down; retry elsewhere");
         pthread_mutex_unlock(&j->mu);
         c->state = CONN_ANSWERED;
-        return reply_error(s, c->mc, &e);
+        return reply_error(s, c->mc, &e, true);
     }
     if (!c->stream) {
         Buf b = {0};
@@ -303,7 +304,7 @@ refuse:
     arena_free(&a);
     c->state = CONN_ANSWERED;
     if (e.status == 0) oai_err(&e, 500, "server_error", NULL, NULL, "internal error");
-    ok = reply_error(s, c->mc, &e);
+    ok = reply_error(s, c->mc, &e, true);
     return ok;
 }
 
@@ -313,16 +314,16 @@ static enum MHD_Result handle_get(HttpServer *s, struct MHD_Connection *mc, cons
     if (strcmp(url, "/health") == 0) {
         if (atomic_load(&s->draining)) {
             static const char body[] = "{\"status\":\"draining\"}";
-            return reply(s, mc, MHD_HTTP_SERVICE_UNAVAILABLE, "application/json", body, sizeof body - 1, NULL);
+            return reply(s, mc, MHD_HTTP_SERVICE_UNAVAILABLE, "application/json", body, sizeof body - 1, NULL, false);
         }
         static const char body[] = "{\"status\":\"ok\"}";
-        return reply(s, mc, MHD_HTTP_OK, "application/json", body, sizeof body - 1, NULL);
+        return reply(s, mc, MHD_HTTP_OK, "application/json", body, sizeof body - 1, NULL, false);
     }
     if (strcmp(url, "/metrics") == 0) {
         Buf b = {0};
         if (s->metrics && metrics_render(s->metrics->reg, &b)) return MHD_NO;
         enum MHD_Result ok = reply(s, mc, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
-                                   b.data ? b.data : "", b.len, NULL);
+                                   b.data ? b.data : "", b.len, NULL, false);
         buf_free(&b);
         return ok;
     }
@@ -332,17 +333,17 @@ static enum MHD_Result handle_get(HttpServer *s, struct MHD_Connection *mc, cons
             count_reject(s, "unauthorized");
             oai_err(&e, 401, "invalid_request_error", NULL, "invalid_api_key",
                     "missing or wrong API key; send 'Authorization: Bearer <key>'");
-            return reply_error(s, mc, &e);
+            return reply_error(s, mc, &e, false);
         }
         Buf b = {0};
         if (oai_resp_models(&b, s->model_name, 0, s->backend->n_ctx)) return MHD_NO;
-        enum MHD_Result ok = reply(s, mc, MHD_HTTP_OK, "application/json", b.data, b.len, NULL);
+        enum MHD_Result ok = reply(s, mc, MHD_HTTP_OK, "application/json", b.data, b.len, NULL, false);
         buf_free(&b);
         return ok;
     }
     OaiError e;
     oai_err(&e, 404, "invalid_request_error", NULL, "not_found", "no such endpoint: GET %.200s", url);
-    return reply_error(s, mc, &e);
+    return reply_error(s, mc, &e, false);
 }
 
 // First call for a POST: decide from the headers whether it will be refused (the body is still
@@ -381,7 +382,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
             OaiError e;
             oai_err(&e, 405, "invalid_request_error", NULL, "method_not_allowed", "method %.16s is not allowed",
                     method);
-            return reply_error(s, mc, &e);
+            return reply_error(s, mc, &e, true);
         }
         c = conn_begin(s, mc, url);
         if (!c) return MHD_NO;
@@ -402,7 +403,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         if (c->early.status) {
             c->state = CONN_ANSWERED;
             count_reject(s, c->early_reason);
-            return reply_error(s, mc, &c->early);
+            return reply_error(s, mc, &c->early, true);
         }
         return start_generation(c);
     }
@@ -414,7 +415,7 @@ too_large:
     OaiError e;
     oai_err(&e, 413, "invalid_request_error", NULL, "request_too_large",
             "the request body exceeds %zu bytes (--max-body-bytes)", s->cfg.max_body_bytes);
-    return reply_error(s, mc, &e);
+    return reply_error(s, mc, &e, true);
 }
 
 // MHD is done with a connection's request (answered, or the client went away).

@@ -38,7 +38,7 @@ int serve_metrics_init(ServeMetrics *m, const char *model, const char *quantizat
     m->gen_tokens = metrics_add(r, METRIC_COUNTER, "generation_tokens_total", "Tokens generated.", NULL, NULL, 0);
     m->preemptions = metrics_add(r, METRIC_COUNTER, "num_preemptions_total",
                                  "Sequences preempted to free KV blocks (recomputed later).", NULL, NULL, 0);
-    m->requests = metrics_add(r, METRIC_COUNTER, "requests_total", "Finished HTTP requests by status code.", "status",
+    m->requests = metrics_add(r, METRIC_COUNTER, "requests_total", "Answered generation requests (POST /v1/*) by HTTP status.", "status",
                               NULL, 0);
     m->rejected = metrics_add(r, METRIC_COUNTER, "rejected_total", "Requests refused before generation, by reason.",
                               "reason", NULL, 0);
