@@ -35,7 +35,8 @@ TEST(openai_req_completions_fields) {
     OaiError e = {0};
     const char *body = "{\"model\":\"m\",\"prompt\":\"Hello\",\"max_tokens\":7,\"temperature\":0,\"top_p\":0.9,"
                        "\"top_k\":40,\"min_p\":0.05,\"seed\":-3,\"stop\":[\"\\n\",\"END\"],\"stream\":true,"
-                       "\"stream_options\":{\"include_usage\":true},\"logprobs\":3,\"priority\":-2,\"user\":\"x\"}";
+                       "\"stream_options\":{\"include_usage\":true},\"logprobs\":3,\"priority\":-2,\"user\":\"x\","
+                       "\"ignore_eos\":true}";
     ASSERT(parse(OAI_COMPLETIONS, body, &q, &e, &a) == 0);
     EXPECT(strcmp(q.model, "m") == 0);
     EXPECT(strcmp(q.prompt, "Hello") == 0);
@@ -50,6 +51,7 @@ TEST(openai_req_completions_fields) {
     EXPECT(q.stream && q.include_usage);
     EXPECT(q.logprobs && q.top_logprobs == 3);
     EXPECT_EQ_INT(q.priority, -2);
+    EXPECT(q.ignore_eos);
     arena_free(&a);
 }
 
@@ -105,6 +107,7 @@ TEST(openai_req_rejects_bad_fields_by_name) {
     expect_bad(OAI_COMPLETIONS, "{\"prompt\":\"x\",\"stop\":[\"\"]}", "stop");
     expect_bad(OAI_COMPLETIONS, "{\"prompt\":\"x\",\"stop\":[1]}", "stop");
     expect_bad(OAI_COMPLETIONS, "{\"prompt\":\"x\",\"stream\":1}", "stream");
+    expect_bad(OAI_COMPLETIONS, "{\"prompt\":\"x\",\"ignore_eos\":\"yes\"}", "ignore_eos");
     expect_bad(OAI_COMPLETIONS, "{\"prompt\":\"x\",\"stream_options\":{\"include_usage\":true}}", "stream_options");
     expect_bad(OAI_COMPLETIONS, "{\"prompt\":\"x\",\"n\":2}", "n");
     expect_bad(OAI_COMPLETIONS, "{\"prompt\":\"x\",\"logprobs\":21}", "logprobs");

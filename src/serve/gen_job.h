@@ -38,6 +38,7 @@ typedef struct {
     uint64_t seed;
     bool logprobs;        // record the chosen token's logprob
     int32_t n_top;        // alternatives to record per token (0..20)
+    bool ignore_eos;      // end-of-generation tokens do not stop it (vLLM's ignore_eos)
 } GenParams;
 
 // One token as reported to the client: id, logprob and its text (bytes in job->pieces).

@@ -229,7 +229,8 @@ static int make_params(HttpServer *s, const OaiRequest *q, int64_t n_prompt, Gen
                        (long long)max, (long long)n_prompt, (long long)n_ctx, (long long)room);
     *p = (GenParams){.max_tokens = max, .temperature = (float)q->temperature, .top_p = (float)q->top_p,
                      .min_p = (float)q->min_p, .top_k = (int32_t)q->top_k, .seed = q->seed,
-                     .logprobs = q->logprobs, .n_top = (int32_t)q->top_logprobs};
+                     .logprobs = q->logprobs, .n_top = (int32_t)q->top_logprobs,
+                     .ignore_eos = q->ignore_eos};
     if (!q->has_seed) {
         pthread_mutex_lock(&s->mu);
         p->seed = rng_u64(&s->seed_rng);

@@ -269,6 +269,7 @@ static int parse_root(const cJSON *root, OaiEndpoint ep, Arena *a, OaiRequest *r
     }
     if (parse_logprobs(root, ep, r, err)) return -1;
     if (get_int(root, "priority", INT32_MIN, INT32_MAX, &r->priority, NULL, err)) return -1;
+    if (get_bool(root, "ignore_eos", &r->ignore_eos, err)) return -1;
     return 0;
 }
 

@@ -1,5 +1,5 @@
 // openai_req.h — parse and validate the body of POST /v1/completions and /v1/chat/completions
-// (OpenAI's request shapes, plus vLLM's top_k, min_p and priority) into an OaiRequest.
+// (OpenAI's request shapes, plus vLLM's top_k, min_p, priority and ignore_eos) into an OaiRequest.
 //
 // Every field is checked for type and range; a bad one yields a 400 OaiError whose `param` names
 // the field. The body must be UTF-8 JSON. Unknown fields are ignored (clients send extras such as
@@ -50,6 +50,7 @@ typedef struct {
     bool logprobs;              // return per-token logprobs
     int64_t top_logprobs;       // alternatives per token, 0..OAI_MAX_TOP_LOGPROBS
     int64_t priority;           // vLLM's field; lower is sooner; default 0
+    bool ignore_eos;            // vLLM's field: keep generating past end-of-sequence tokens
 } OaiRequest;
 
 // Parses body[0..len) for endpoint ep. Strings and arrays in *out live in arena a (the caller

@@ -187,7 +187,7 @@ static bool emit_token(WorkerLoop *w, Live *L, const float *logits, int64_t now_
         else metric_observe(w->m->ttft, NULL, (double)(now_us - j->t_arrival_us) / 1e6);
     }
     L->t_last_token_us = now_us;
-    if (tok_is_eog(w->tok, res.token)) return gen_job_push_eog(j, res.token, res.logprob, alt, res.n_top, now_us) != 0;
+    if (!p->ignore_eos && tok_is_eog(w->tok, res.token)) return gen_job_push_eog(j, res.token, res.logprob, alt, res.n_top, now_us) != 0;
     int64_t n = tok_token_to_piece(w->tok, res.token, false, w->piece, w->piece_cap);
     if (n > (int64_t)w->piece_cap) n = 0;  // cannot happen: piece_cap >= tok_max_piece_bytes
     return gen_job_push(j, res.token, w->piece, (size_t)n, res.logprob, alt, res.n_top, now_us) != 0;
@@ -219,7 +219,7 @@ static bool step(WorkerLoop *w) {
     sched_step(w->sched, now, &b);
     for (int64_t i = 0; i < b.n_preempted; i++) engine_seq_free(w->eng, b.preempted[i].seq_slot);
     if (b.n_rows == 0) {
-        sched_step_done(w->sched, now, NULL);
+        if (sched_in_flight(w->sched)) sched_step_done(w->sched, now, NULL);
         return false;
     }
     int64_t n_er = 0;
