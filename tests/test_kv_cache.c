@@ -201,13 +201,14 @@ static void attend_check(QuantType t) {
 TEST(kv_cache_attend_f32) { attend_check(QT_F32); }
 TEST(kv_cache_attend_f16) { attend_check(QT_F16); }
 
-// The SIMD attention kernels agree with the plain-C ones (both stored types, odd lengths).
+// The SIMD attention kernels agree with the plain-C ones (both stored types, odd lengths, groups
+// of 1..9 query heads — a group of four and the leftovers).
 TEST(kv_attn_kernels_match_ref) {
-    float q[77], out_a[77], out_b[77];
-    float kf[77];
-    uint16_t kh[77];
-    for (int i = 0; i < 77; i++) {
-        q[i] = kv_val(1, 2, 3, 0, i);
+    enum { N = 77, G = 9 };
+    float q[G * N], kf[N], big[N];
+    uint16_t kh[N], sa[N], sb[N];
+    for (int i = 0; i < G * N; i++) q[i] = kv_val(1, 2, 3, 0, i);
+    for (int i = 0; i < N; i++) {
         kf[i] = kv_val(4, 5, 6, 1, i);
         kh[i] = quant_f32_to_f16(kf[i]);
     }
@@ -215,13 +216,25 @@ TEST(kv_attn_kernels_match_ref) {
         QuantType t = ti ? QT_F16 : QT_F32;
         const void *k = ti ? (const void *)kh : (const void *)kf;
         const KvAttnKernels *a = kv_attn_kernels(t), *r = kv_attn_kernels_ref(t);
-        for (int n = 1; n <= 77; n += 19) {
-            float da = a->dot(q, k, n), dr = r->dot(q, k, n);
-            EXPECT_NEAR(da, dr, 1e-4 * (1 + fabsf(dr)));
-            for (int i = 0; i < n; i++) out_a[i] = out_b[i] = q[i];
-            a->axpy(out_a, 0.37f, k, n);
-            r->axpy(out_b, 0.37f, k, n);
-            for (int i = 0; i < n; i++) EXPECT_NEAR(out_a[i], out_b[i], 1e-5);
+        for (int n = 1; n <= N; n += 19)
+            for (int g = 1; g <= G; g += 2) {
+                float da[2 * G], dr[2 * G], oa[G * N], orf[G * N], coef[2 * G];
+                a->dots(q, g, k, n, da, 2);
+                r->dots(q, g, k, n, dr, 2);
+                for (int j = 0; j < g; j++) EXPECT_NEAR(da[2 * j], dr[2 * j], 1e-4 * (1 + fabsf(dr[2 * j])));
+                for (int j = 0; j < 2 * G; j++) coef[j] = 0.1f * (float)(j + 1);
+                memcpy(oa, q, sizeof(float) * (size_t)(g * n));
+                memcpy(orf, q, sizeof(float) * (size_t)(g * n));
+                a->axpys(oa, g, coef, 2, k, n);
+                r->axpys(orf, g, coef, 2, k, n);
+                for (int j = 0; j < g * n; j++) EXPECT_NEAR(oa[j], orf[j], 1e-5);
+            }
+        // store is bit-exact with the reference conversion (round to nearest even)
+        for (int i = 0; i < N; i++) big[i] = q[i] * (i % 7 == 0 ? 7000.0f : 1.0f) * (i % 11 == 0 ? 1e-6f : 1.0f);
+        if (t == QT_F16) {
+            a->store(sa, big, N);
+            r->store(sb, big, N);
+            EXPECT(memcmp(sa, sb, sizeof sa) == 0);
         }
     }
 }

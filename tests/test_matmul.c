@@ -209,10 +209,22 @@ TEST(matmul_avx2_quantize_is_bit_exact) {
     for (int i = 0; i < 32; i++) x[i] = (i == 0) ? 127.0f : (float)(i % 2 ? i - 16 : 16 - i) + 0.5f;
     for (int i = 32; i < 64; i++) x[i] = 0.0f;      // zero block: d = 0
     for (int i = 64; i < 96; i++) x[i] = -1e-30f;   // tiny block
-    BlockQ8_0 a[COLS / 32], b[COLS / 32];
-    MM_KERNELS_REF.quantize_q8_0(x, a, COLS);
-    MM_KERNELS_AVX2.quantize_q8_0(x, b, COLS);
+    BlockQ8_0 a[COLS / 32], b[COLS / 32], q[COLS / 32];
+    int32_t sa[COLS / 32], sb[COLS / 32];
+    float da[COLS / 32], db[COLS / 32];
+    MM_KERNELS_REF.quantize_q8_0(x, a, sa, da, COLS);
+    MM_KERNELS_AVX2.quantize_q8_0(x, b, sb, db, COLS);
+    quant_quantize_row(QT_Q8_0, x, q, COLS);
+    EXPECT(memcmp(a, q, sizeof a) == 0);
     EXPECT(memcmp(a, b, sizeof a) == 0);
+    for (int i = 0; i < COLS / 32; i++) {
+        int32_t s = 0;
+        for (int j = 0; j < 32; j++) s += q[i].qs[j];
+        EXPECT_EQ_INT(sa[i], s);
+        EXPECT_EQ_INT(sb[i], s);
+        EXPECT(da[i] == quant_f16_to_f32(q[i].d));
+        EXPECT(db[i] == quant_f16_to_f32(q[i].d));
+    }
     int diffs = 0;
     for (int i = 0; i < COLS / 32; i++) diffs += memcmp(&a[i], &b[i], sizeof a[i]) != 0;
     EXPECT_EQ_INT(diffs, 0);

@@ -223,7 +223,8 @@ int cmd_run(int argc, char **argv) {
     const Tokenizer *tok = engine_tokenizer(e);
     int64_t n_ctx = info->n_ctx, n_vocab = info->n_vocab, batch = info->max_rows;
     ids = malloc((size_t)n_ctx * sizeof *ids);
-    logits = malloc((size_t)batch * (size_t)n_vocab * sizeof *logits);
+    // Logits for every prompt row only when dumping them; else just the last row's.
+    logits = malloc((size_t)(o.dump_path ? batch : 1) * (size_t)n_vocab * sizeof *logits);
     rows = malloc((size_t)batch * sizeof *rows);
     size_t text_cap = tok ? tok_stream_min_cap(tok) : 0;
     text = malloc(text_cap + 1);

@@ -11,6 +11,12 @@
 // gguf_open validates every length, count, type, shape and offset against the file size before
 // anything is used, so a truncated or hostile file yields an error message, never a crash. After a
 // successful open, all Str and data pointers point into the mapping and live until gguf_close.
+// What a successful open guarantees: version 2 or 3; counts that fit the file (checked before any
+// allocation); every string inside the file; value types known, arrays not nested, bools 0/1;
+// keys non-empty and unique; general.alignment (if present) a u32 power of two; tensor names
+// unique, n_dims 1..4, every ne >= 1 with no 64-bit overflow of elements or bytes, type known and
+// supported (QUANT_TRAITS[type].supported), ne[0] a multiple of the block size, offset aligned,
+// data inside the file and no two tensors overlapping.
 #ifndef RS_GGUF_H
 #define RS_GGUF_H
 
@@ -72,7 +78,8 @@ const GgufKv *gguf_find_kv(const GgufFile *f, const char *key);
 const GgufTensor *gguf_find_tensor(const GgufFile *f, const char *name);
 
 // Typed getters: 0 on success, ERR_NOTFOUND when the key is absent, ERR_FORMAT when its type
-// does not fit (integers of any width convert when the value is in range).
+// does not fit (integers of any width convert when the value is in range; bools are not
+// integers; gguf_get_f32 also accepts an f64, rounded).
 int gguf_get_u32(const GgufFile *f, const char *key, uint32_t *out);
 int gguf_get_u64(const GgufFile *f, const char *key, uint64_t *out);
 int gguf_get_f32(const GgufFile *f, const char *key, float *out);

@@ -146,24 +146,14 @@ static int32_t block_of(const KvCache *kv, int64_t seq, int64_t pos) {
     return kv->tables[seq * kv->max_blocks_per_seq + bi];
 }
 
-static void store_row(const KvCache *kv, uint8_t *dst, const float *src) {
-    int64_t hd = kv->cfg.head_dim;
-    if (kv->cfg.type == QT_F32) {
-        memcpy(dst, src, (size_t)hd * sizeof(float));
-    } else {
-        uint16_t *h = (uint16_t *)dst;
-        for (int64_t i = 0; i < hd; i++) h[i] = quant_f32_to_f16(src[i]);
-    }
-}
-
 void kv_cache_write(KvCache *kv, int64_t layer, int64_t seq, int64_t pos, const float *k,
                     const float *v) {
     CHECK(layer >= 0 && layer < kv->cfg.n_layer && seq >= 0 && seq < kv->cfg.max_seqs && pos >= 0);
     int32_t b = block_of(kv, seq, pos);
     size_t slot = (size_t)(pos % kv->cfg.block_tokens) * (size_t)kv->cfg.head_dim * kv->elem_bytes;
     for (int64_t h = 0; h < kv->cfg.n_kv_head; h++) {
-        store_row(kv, tile_ptr(kv, b, layer, 0, h) + slot, k + h * kv->cfg.head_dim);
-        store_row(kv, tile_ptr(kv, b, layer, 1, h) + slot, v + h * kv->cfg.head_dim);
+        kv->kern->store(tile_ptr(kv, b, layer, 0, h) + slot, k + h * kv->cfg.head_dim, kv->cfg.head_dim);
+        kv->kern->store(tile_ptr(kv, b, layer, 1, h) + slot, v + h * kv->cfg.head_dim, kv->cfg.head_dim);
     }
 }
 
@@ -198,12 +188,12 @@ void kv_cache_attend(const KvCache *kv, int64_t layer, int64_t seq, int64_t kv_h
         const uint8_t *kt = tile_ptr(kv, table[bi], layer, 0, kv_head);
         int64_t t0 = bi * bt, nt = n_pos - t0 < bt ? n_pos - t0 : bt;
         for (int64_t t = 0; t < nt; t++)
-            for (int64_t g = 0; g < n_q; g++)
-                scores[g * n_pos + t0 + t] = kv->kern->dot(q + g * hd, kt + (size_t)t * row_bytes, hd) * scale;
+            kv->kern->dots(q, n_q, kt + (size_t)t * row_bytes, hd, scores + t0 + t, n_pos);
     }
-    // softmax per query head (max-subtracted)
+    // softmax per query head (max-subtracted), of the scaled scores
     for (int64_t g = 0; g < n_q; g++) {
         float *s = scores + g * n_pos;
+        for (int64_t t = 0; t < n_pos; t++) s[t] *= scale;
         float mx = s[0];
         for (int64_t t = 1; t < n_pos; t++) mx = s[t] > mx ? s[t] : mx;
         float sum = 0;
@@ -220,7 +210,6 @@ void kv_cache_attend(const KvCache *kv, int64_t layer, int64_t seq, int64_t kv_h
         const uint8_t *vt = tile_ptr(kv, table[bi], layer, 1, kv_head);
         int64_t t0 = bi * bt, nt = n_pos - t0 < bt ? n_pos - t0 : bt;
         for (int64_t t = 0; t < nt; t++)
-            for (int64_t g = 0; g < n_q; g++)
-                kv->kern->axpy(out + g * hd, scores[g * n_pos + t0 + t], vt + (size_t)t * row_bytes, hd);
+            kv->kern->axpys(out, n_q, scores + t0 + t, n_pos, vt + (size_t)t * row_bytes, hd);
     }
 }

@@ -15,10 +15,13 @@
 #include "base/check.h"
 #include "engine/matmul_kernels.h"
 
-// Rows per task: small enough to balance 2-16 threads on a 768-row matrix, large enough that
-// the per-task cost (an atomic, a function call, re-reading the X rows) stays negligible.
-#define MM_CHUNK_DECODE 32   // n <= 8: cheap tasks, want many for balance
-#define MM_CHUNK_BATCH  64   // n > 8: each task re-reads all of X, so fewer, bigger tasks
+// Rows per task: about MM_TASKS_PER_THREAD tasks per thread (enough to balance threads that a
+// busy machine slows unevenly), but never under MM_CHUNK_MIN rows (each task costs an atomic on a
+// line shared by all cores, ~100 ns, and re-reads X) nor over MM_CHUNK_MAX (a task's rows of W
+// should stay in L2 while the groups of X rows pass over them).
+#define MM_TASKS_PER_THREAD 8
+#define MM_CHUNK_MIN 16
+#define MM_CHUNK_MAX 256
 #define MM_PARALLEL_QUANTIZE_MIN 32768  // X elements below which quantizing on one thread wins
 
 // ---- reference kernels (plain C) ----
@@ -81,8 +84,14 @@ DEFINE_ROWS_REF(rows_bf16_ref, uint16_t, float, dot_bf16_ref, a->cols)
 DEFINE_ROWS_REF(rows_q8_0_ref, BlockQ8_0, BlockQ8_0, dot_q8_0_ref, a->cols / QK8_0)
 DEFINE_ROWS_REF(rows_q4_0_ref, BlockQ4_0, BlockQ8_0, dot_q4_0_ref, a->cols / QK8_0)
 
-static void quantize_q8_0_ref(const float *x, BlockQ8_0 *y, int64_t cols) {
+static void quantize_q8_0_ref(const float *x, BlockQ8_0 *y, int32_t *sums, float *scales, int64_t cols) {
     quant_quantize_row(QT_Q8_0, x, y, cols);
+    for (int64_t b = 0; b < cols / QK8_0; b++) {
+        int32_t s = 0;
+        for (int j = 0; j < QK8_0; j++) s += y[b].qs[j];
+        sums[b] = s;
+        scales[b] = quant_f16_to_f32(y[b].d);
+    }
 }
 
 const MmKernels MM_KERNELS_REF = {
@@ -131,6 +140,8 @@ typedef struct {
     // quantization pass
     const float *xf;
     BlockQ8_0 *xq;
+    int32_t *xsum;
+    float *xd;
     int64_t cols;
 } MmJob;
 
@@ -148,18 +159,32 @@ static void task_rows(void *ctx, int64_t task, int thread) {
 static void task_quantize(void *ctx, int64_t i, int thread) {
     (void)thread;
     const MmJob *j = ctx;
-    j->k->quantize_q8_0(j->xf + i * j->cols, j->xq + i * (j->cols / QK8_0), j->cols);
+    int64_t nb = j->cols / QK8_0;
+    j->k->quantize_q8_0(j->xf + i * j->cols, j->xq + i * nb, j->xsum + i * nb, j->xd + i * nb, j->cols);
+}
+
+// Scratch layout for n rows: the Q8_0 blocks of X, then (at the next 64-byte boundary) one int32
+// code sum per block, then one float scale per block.
+static size_t scratch_blocks_bytes(int64_t cols, int64_t n) {
+    size_t b = (size_t)n * (size_t)((cols + QK8_0 - 1) / QK8_0) * sizeof(BlockQ8_0);
+    return (b + 63) & ~(size_t)63;
 }
 
 size_t mm_scratch_bytes(int64_t cols, int64_t n_max) {
     CHECK(cols >= 0 && n_max >= 0);
-    return (size_t)n_max * (size_t)((cols + QK8_0 - 1) / QK8_0) * sizeof(BlockQ8_0) + 64;
+    return scratch_blocks_bytes(cols, n_max) + (size_t)n_max * (size_t)((cols + QK8_0 - 1) / QK8_0) * 8 + 64;
 }
 
 static void matmul_with(const MmKernels *k, ThreadPool *tp, void *scratch, int n_w, float *const *y,
                         const WeightView *const *w, const float *x, int64_t n) {
     CHECK(n_w >= 1 && n_w <= MM_MANY_MAX && n >= 0);
-    MmJob j = {.k = k, .n_w = n_w, .chunk = n <= 8 ? MM_CHUNK_DECODE : MM_CHUNK_BATCH, .cols = w[0]->cols};
+    MmJob j = {.k = k, .n_w = n_w, .cols = w[0]->cols};
+    int64_t total_rows = 0;
+    for (int i = 0; i < n_w; i++) total_rows += w[i]->rows;
+    int64_t want = MM_TASKS_PER_THREAD * tp_size(tp);
+    j.chunk = (total_rows + want - 1) / want;
+    j.chunk = (j.chunk + MM_CHUNK_MIN - 1) / MM_CHUNK_MIN * MM_CHUNK_MIN;
+    j.chunk = j.chunk < MM_CHUNK_MIN ? MM_CHUNK_MIN : j.chunk > MM_CHUNK_MAX ? MM_CHUNK_MAX : j.chunk;
     bool quantized = false;
     int64_t tasks = 0;
     for (int i = 0; i < n_w; i++) {
@@ -180,13 +205,19 @@ static void matmul_with(const MmKernels *k, ThreadPool *tp, void *scratch, int n
         CHECK(scratch && ((uintptr_t)scratch & 63) == 0);
         j.xf = x;
         j.xq = scratch;
+        j.xsum = (int32_t *)((uint8_t *)scratch + scratch_blocks_bytes(j.cols, n));
+        j.xd = (float *)(j.xsum + n * (j.cols / QK8_0));
         if (n * j.cols >= MM_PARALLEL_QUANTIZE_MIN) {
             tp_run(tp, task_quantize, &j, n);
         } else {
             for (int64_t i = 0; i < n; i++) task_quantize(&j, i, 0);
         }
         for (int i = 0; i < n_w; i++)
-            if (w[i]->type == QT_Q8_0 || w[i]->type == QT_Q4_0) j.args[i].x = scratch;
+            if (w[i]->type == QT_Q8_0 || w[i]->type == QT_Q4_0) {
+                j.args[i].x = j.xq;
+                j.args[i].xsum = j.xsum;
+                j.args[i].xd = j.xd;
+            }
     }
     tp_run(tp, task_rows, &j, tasks);
 }

@@ -7,8 +7,8 @@
 // Each weight block is read once for all n rows (that is what makes batching cheap). For quantized
 // W, X is first quantized to Q8_0 blocks in `scratch` and the products use integer dot products, as
 // llama.cpp does; so results match a float reference only to quantization tolerance.
-// The work is split across the thread pool in chunks of output rows (32 rows per task for up to
-// 8 activation rows, 64 beyond); every output element is computed by one task, so the result
+// The work is split across the thread pool in chunks of output rows (16-256 rows, about 8 tasks
+// per thread); every output element is computed by one task with the same kernel, so the result
 // does not depend on the number of threads.
 #ifndef RS_MATMUL_H
 #define RS_MATMUL_H

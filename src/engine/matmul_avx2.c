@@ -6,7 +6,8 @@
 // one unpack and one |w|) of each weight block, with one accumulator per row. Quantized products
 // follow ggml's AVX2 path: the signs of w move onto x (sign_epi8), so maddubs multiplies the
 // unsigned |w| by the signed x into int16 pairs (|w| <= 128, |x| <= 127: no saturation), madd
-// sums the pairs to int32, and one FMA per block applies the two scales.
+// sums the pairs to int32, and one FMA per block applies the two scales. Q4_0 nibbles are used
+// unsigned as they are and the -8 offset is taken off after the product (see dot_block).
 #if defined(__x86_64__) || defined(__i386__)
 
 #include <immintrin.h>
@@ -34,56 +35,76 @@ static ALWAYS_INLINE float hsum_ps(__m256 v) {
 
 // ---- quantized weights × Q8_0 activations ----
 
-// 32 signed weights of block b of a Q8_0 or Q4_0 row, as int8 in element order, and its scale.
-static ALWAYS_INLINE __m256i load_wq(const uint8_t *row, int64_t b, int is_q4, float *d) {
+// Block b of a Q8_0 or Q4_0 row as 32 bytes in element order, and its scale in all 8 lanes
+// (broadcast as f16, then widened: no scalar round trip). Q8_0: the signed codes. Q4_0: the
+// unsigned nibbles 0..15 (the -8 is applied after the product, see dot_block).
+static ALWAYS_INLINE __m256 scale8(const uint16_t *d) { return _mm256_cvtph_ps(_mm_set1_epi16((short)*d)); }
+
+static ALWAYS_INLINE __m256i load_wq(const uint8_t *row, int64_t b, int is_q4, __m256 *d) {
     if (is_q4) {
         const BlockQ4_0 *blk = (const BlockQ4_0 *)row + b;
-        *d = _cvtsh_ss(blk->d);
+        *d = scale8(&blk->d);
         __m128i t = _mm_loadu_si128((const __m128i *)blk->qs);
         // low nibbles are elements 0..15 (low lane), high nibbles 16..31 (high lane)
         __m256i q = _mm256_set_m128i(_mm_srli_epi16(t, 4), t);
-        q = _mm256_and_si256(q, _mm256_set1_epi8(0x0f));
-        return _mm256_sub_epi8(q, _mm256_set1_epi8(8));
+        return _mm256_and_si256(q, _mm256_set1_epi8(0x0f));
     }
     const BlockQ8_0 *blk = (const BlockQ8_0 *)row + b;
-    *d = _cvtsh_ss(blk->d);
+    *d = scale8(&blk->d);
     return _mm256_loadu_si256((const __m256i *)blk->qs);
 }
 
-// Sum of w[j] * x[j] over one block, as 8 float lanes; aw = |w|.
-static ALWAYS_INLINE __m256 dot_block(__m256i aw, __m256i w, const BlockQ8_0 *x) {
-    __m256i sx = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)x->qs), w);
-    __m256i p16 = _mm256_maddubs_epi16(aw, sx);
-    return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+// |w| for maddubs' unsigned operand: Q4_0 nibbles already are.
+static ALWAYS_INLINE __m256i abs_wq(__m256i w, int is_q4) { return is_q4 ? w : _mm256_sign_epi8(w, w); }
+
+// Sum over one block of w[j] * x[j] as 8 float lanes; aw = abs_wq(w). Q8_0: signs move onto x.
+// Q4_0: nibble * x directly (15 * 127 * 2 fits int16), then minus 8 * sum(x) spread as sum(x) off
+// each of the 8 int32 lanes (xsum from the quantizer; a broadcast load, no extra ALU op).
+static ALWAYS_INLINE __m256 dot_block(__m256i aw, __m256i w, const BlockQ8_0 *x, const int32_t *xsum, int is_q4) {
+    __m256i xq = _mm256_loadu_si256((const __m256i *)x->qs);
+    __m256i p16 = _mm256_maddubs_epi16(aw, is_q4 ? xq : _mm256_sign_epi8(xq, w));
+    __m256i p32 = _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
+    if (is_q4) p32 = _mm256_sub_epi32(p32, _mm256_set1_epi32(*xsum));
+    return _mm256_cvtepi32_ps(p32);
 }
 
-// y[i0..i0+nr) at weight row r; nr is a compile-time constant after inlining.
+// y[i0..i0+nr) at weight row r; nr is a compile-time constant after inlining. Per block and
+// activation row: the integer product, one convert, and scale = d_w * d_x (d_x as float from the
+// quantizer, broadcast straight from memory) applied by one multiply and one FMA.
 static ALWAYS_INLINE void q_tile(const MmArgs *a, int64_t r, int64_t i0, int nr, int is_q4) {
     int64_t nb = a->cols / QK8_0;
     const uint8_t *row = a->w + (size_t)r * a->row_bytes;
     const BlockQ8_0 *x = (const BlockQ8_0 *)a->x + i0 * nb;
+    const int32_t *xs = a->xsum + i0 * nb;
+    const float *xd = a->xd + i0 * nb;
     __m256 acc[MM_TILE];
+#pragma GCC unroll 4
     for (int k = 0; k < nr; k++) acc[k] = _mm256_setzero_ps();
     const size_t bs = is_q4 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
     for (int64_t b = 0; b < nb; b++) {
         _mm_prefetch((const char *)row + (size_t)b * bs + MM_PREFETCH_BYTES, MM_PREFETCH_HINT);
-        float dw;
+        __m256 dw;
         __m256i w = load_wq(row, b, is_q4, &dw);
-        __m256i aw = _mm256_sign_epi8(w, w);
+        __m256i aw = abs_wq(w, is_q4);
+#pragma GCC unroll 4
         for (int k = 0; k < nr; k++) {
-            const BlockQ8_0 *xb = x + k * nb + b;
-            __m256 p = dot_block(aw, w, xb);
-            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(dw * _cvtsh_ss(xb->d)), p, acc[k]);
+            __m256 p = dot_block(aw, w, x + k * nb + b, xs + k * nb + b, is_q4);
+            __m256 d = _mm256_mul_ps(dw, _mm256_broadcast_ss(xd + k * nb + b));
+            acc[k] = _mm256_fmadd_ps(d, p, acc[k]);
         }
     }
+#pragma GCC unroll 4
     for (int k = 0; k < nr; k++) a->y[(i0 + k) * a->ldy + r] = hsum_ps(acc[k]);
 }
 
-// One activation row (decode): two accumulators so the FMA latency does not bound the loop.
+// One activation row (decode): two blocks per step into two accumulators, so the FMA latency
+// does not bound the loop, with the weight stream prefetched ahead.
 static ALWAYS_INLINE void q_row1(const MmArgs *a, int64_t r, int64_t i, int is_q4) {
     int64_t nb = a->cols / QK8_0;
     const uint8_t *row = a->w + (size_t)r * a->row_bytes;
     const BlockQ8_0 *x = (const BlockQ8_0 *)a->x + i * nb;
+    const int32_t *xs = a->xsum + i * nb;
+    const float *xd = a->xd + i * nb;
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     int64_t b = 0;
     const size_t bs = is_q4 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
@@ -91,18 +112,18 @@ static ALWAYS_INLINE void q_row1(const MmArgs *a, int64_t r, int64_t i, int is_q
         const char *pf = (const char *)row + (size_t)b * bs + MM_PREFETCH_BYTES;
         _mm_prefetch(pf, MM_PREFETCH_HINT);
         if (!is_q4) _mm_prefetch(pf + 64, MM_PREFETCH_HINT);
-        float d0, d1;
+        __m256 d0, d1;
         __m256i w0 = load_wq(row, b, is_q4, &d0), w1 = load_wq(row, b + 1, is_q4, &d1);
-        __m256 p0 = dot_block(_mm256_sign_epi8(w0, w0), w0, x + b);
-        __m256 p1 = dot_block(_mm256_sign_epi8(w1, w1), w1, x + b + 1);
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(d0 * _cvtsh_ss(x[b].d)), p0, acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(d1 * _cvtsh_ss(x[b + 1].d)), p1, acc1);
+        __m256 p0 = dot_block(abs_wq(w0, is_q4), w0, x + b, xs + b, is_q4);
+        __m256 p1 = dot_block(abs_wq(w1, is_q4), w1, x + b + 1, xs + b + 1, is_q4);
+        acc0 = _mm256_fmadd_ps(_mm256_mul_ps(d0, _mm256_broadcast_ss(xd + b)), p0, acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_mul_ps(d1, _mm256_broadcast_ss(xd + b + 1)), p1, acc1);
     }
     if (b < nb) {
-        float d0;
+        __m256 d0;
         __m256i w0 = load_wq(row, b, is_q4, &d0);
-        __m256 p0 = dot_block(_mm256_sign_epi8(w0, w0), w0, x + b);
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(d0 * _cvtsh_ss(x[b].d)), p0, acc0);
+        __m256 p0 = dot_block(abs_wq(w0, is_q4), w0, x + b, xs + b, is_q4);
+        acc0 = _mm256_fmadd_ps(_mm256_mul_ps(d0, _mm256_broadcast_ss(xd + b)), p0, acc0);
     }
     a->y[i * a->ldy + r] = hsum_ps(_mm256_add_ps(acc0, acc1));
 }
@@ -152,6 +173,7 @@ static ALWAYS_INLINE void f_tile(const MmArgs *a, int64_t r, int64_t i0, int nr,
     const uint8_t *row = a->w + (size_t)r * a->row_bytes;
     const float *x = (const float *)a->x + i0 * cols;
     __m256 acc[MM_TILE], acc2[MM_TILE];
+#pragma GCC unroll 4
     for (int k = 0; k < nr; k++) acc[k] = acc2[k] = _mm256_setzero_ps();
     int64_t c = 0;
     // Two accumulators per row: with few rows the FMA latency would otherwise bound the loop.
@@ -160,20 +182,24 @@ static ALWAYS_INLINE void f_tile(const MmArgs *a, int64_t r, int64_t i0, int nr,
         _mm_prefetch((const char *)row + (size_t)c * es + MM_PREFETCH_BYTES, MM_PREFETCH_HINT);
         if (wt == WF_F32) _mm_prefetch((const char *)row + (size_t)c * es + MM_PREFETCH_BYTES + 32, MM_PREFETCH_HINT);
         __m256 w0 = load_w8(row, c, wt), w1 = load_w8(row, c + 8, wt);
-        for (int k = 0; k < nr; k++) {
+#pragma GCC unroll 4
+    for (int k = 0; k < nr; k++) {
             acc[k] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + k * cols + c), acc[k]);
             acc2[k] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x + k * cols + c + 8), acc2[k]);
         }
     }
     for (; c + 8 <= cols; c += 8) {
         __m256 w0 = load_w8(row, c, wt);
-        for (int k = 0; k < nr; k++) acc[k] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + k * cols + c), acc[k]);
+#pragma GCC unroll 4
+    for (int k = 0; k < nr; k++) acc[k] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + k * cols + c), acc[k]);
     }
     float tail[MM_TILE] = {0};
     for (; c < cols; c++) {
         float wc = load_w1(row, c, wt);
-        for (int k = 0; k < nr; k++) tail[k] += wc * x[k * cols + c];
+#pragma GCC unroll 4
+    for (int k = 0; k < nr; k++) tail[k] += wc * x[k * cols + c];
     }
+#pragma GCC unroll 4
     for (int k = 0; k < nr; k++) a->y[(i0 + k) * a->ldy + r] = hsum_ps(_mm256_add_ps(acc[k], acc2[k])) + tail[k];
 }
 
@@ -205,7 +231,7 @@ static ALWAYS_INLINE __m256 round_half_away(__m256 v) {
     return _mm256_add_ps(t, step);
 }
 
-static void quantize_q8_0_avx2(const float *x, BlockQ8_0 *y, int64_t cols) {
+static void quantize_q8_0_avx2(const float *x, BlockQ8_0 *y, int32_t *sums, float *scales, int64_t cols) {
     const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     for (int64_t b = 0; b < cols / QK8_0; b++) {
         const float *xb = x + b * QK8_0;
@@ -219,11 +245,17 @@ static void quantize_q8_0_avx2(const float *x, BlockQ8_0 *y, int64_t cols) {
         float amax = _mm_cvtss_f32(m4);
         float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
         y[b].d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
+        scales[b] = _cvtsh_ss(y[b].d);
         __m256 s = _mm256_set1_ps(id);
         __m256i i0 = _mm256_cvttps_epi32(round_half_away(_mm256_mul_ps(v0, s)));
         __m256i i1 = _mm256_cvttps_epi32(round_half_away(_mm256_mul_ps(v1, s)));
         __m256i i2 = _mm256_cvttps_epi32(round_half_away(_mm256_mul_ps(v2, s)));
         __m256i i3 = _mm256_cvttps_epi32(round_half_away(_mm256_mul_ps(v3, s)));
+        __m256i s4 = _mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3));
+        __m128i s2 = _mm_add_epi32(_mm256_castsi256_si128(s4), _mm256_extracti128_si256(s4, 1));
+        s2 = _mm_add_epi32(s2, _mm_shuffle_epi32(s2, 0x4e));
+        s2 = _mm_add_epi32(s2, _mm_shuffle_epi32(s2, 0xb1));
+        sums[b] = _mm_cvtsi128_si32(s2);
         // packs work per 128-bit lane; the permute restores element order
         __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
         p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));

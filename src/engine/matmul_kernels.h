@@ -20,14 +20,18 @@ typedef struct {
     size_t row_bytes;
     int64_t cols;
     const void *x;     // (n, cols) floats or (n, cols/32) BlockQ8_0, per the weight type
+    const int32_t *xsum;  // quantized types: (n, cols/32) sum of the 32 codes of each X block
+    const float *xd;      // quantized types: (n, cols/32) each X block's scale as float
     int64_t n;
     float *y;          // (n, ldy)
     int64_t ldy;
 } MmArgs;
 
 typedef void (*MmRowsFn)(const MmArgs *a, int64_t r0, int64_t r1);
-// Quantizes one row of cols floats (cols a multiple of 32) to Q8_0, exactly as quant_quantize_row.
-typedef void (*MmQuantizeFn)(const float *x, BlockQ8_0 *y, int64_t cols);
+// Quantizes one row of cols floats (cols a multiple of 32) to Q8_0, exactly as quant_quantize_row,
+// and writes each block's sum of codes to sums[cols/32] (Q4_0 kernels use it for the -8 offset)
+// and its f16 scale widened to float to scales[cols/32] (saves a conversion per weight row).
+typedef void (*MmQuantizeFn)(const float *x, BlockQ8_0 *y, int32_t *sums, float *scales, int64_t cols);
 
 typedef struct {
     const char *name;

@@ -22,6 +22,7 @@ struct ModelBuffers {
     float *hb, *hb2;    // (R, n_ff)              gate, up; then silu(gate)*up in hb
     float *xl;          // (R, n_embd)            final-normed rows that want logits
     float *rope_cs;     // (R, n_rot/2, 2)        cos, sin of each row's rotation angles
+    double *inv_freq;   // (n_rot/2)              freq_scale · base^(-2i/n_rot) / rope_freqs[i]
     float *scores;      // (n_threads, group, n_ctx) attention probabilities, per thread
     void *mm_scratch;   // mm_matmul's quantized-activation scratch, for R rows
     int64_t *want;      // (R)                    indices of the rows that want logits
@@ -54,6 +55,7 @@ ModelBuffers *model_buffers_create(const Model *m, int64_t max_rows, int64_t n_c
         {(void **)&b->hb2, (size_t)(R * hp->n_ff) * sizeof(float)},
         {(void **)&b->xl, (size_t)(R * hp->n_embd) * sizeof(float)},
         {(void **)&b->rope_cs, (size_t)(R * hp->n_rot) * sizeof(float)},
+        {(void **)&b->inv_freq, (size_t)(hp->n_rot / 2) * sizeof(double)},
         {(void **)&b->scores, (size_t)b->n_threads * (size_t)(b->group * n_ctx) * sizeof(float)},
         {&b->mm_scratch, mm},
         {(void **)&b->want, (size_t)R * sizeof(int64_t)},
@@ -68,6 +70,10 @@ ModelBuffers *model_buffers_create(const Model *m, int64_t max_rows, int64_t n_c
     for (size_t i = 0; i < ARRAY_LEN(table); i++) {
         *table[i].ptr = p;
         p += (table[i].bytes + 63) & ~(size_t)63;
+    }
+    for (int64_t i = 0; i < hp->n_rot / 2; i++) {
+        b->inv_freq[i] = hp->rope_freq_scale * pow((double)hp->rope_base, -2.0 * (double)i / (double)hp->n_rot);
+        if (m->rope_freqs) b->inv_freq[i] /= m->rope_freqs[i];
     }
     return b;
 }
@@ -179,13 +185,11 @@ void model_forward(const Model *m, ModelBuffers *b, KvCache *kv, ThreadPool *tp,
         quant_dequantize_row(m->tok_embd.type, (const uint8_t *)m->tok_embd.data + (size_t)rows[r].token * emb_row,
                              b->x + r * d, d);
 
-    // RoPE angles per row, shared by every layer: pos · base^(-2i/n_rot) · freq_scale / freqs[i]
+    // RoPE angles per row, shared by every layer: pos · inv_freq[i]      rope_cs: (n, n_rot/2, 2)
     for (int64_t r = 0; r < n; r++) {
-        float *cs = b->rope_cs + r * hp->n_rot;                         // (n_rot/2, 2)
-        double p = (double)rows[r].pos * hp->rope_freq_scale;
+        float *cs = b->rope_cs + r * hp->n_rot;
         for (int64_t i = 0; i < hp->n_rot / 2; i++) {
-            double theta = p * pow((double)hp->rope_base, -2.0 * (double)i / (double)hp->n_rot);
-            if (m->rope_freqs) theta /= m->rope_freqs[i];
+            double theta = (double)rows[r].pos * b->inv_freq[i];
             cs[2 * i] = (float)cos(theta);
             cs[2 * i + 1] = (float)sin(theta);
         }

@@ -58,6 +58,8 @@ typedef struct {
 // Opens path and loads a Llama model from it. Returns 0, or a negative Err with one line in err
 // ("unsupported architecture 'gpt2' (only llama)", "tensor 'blk.3.attn_k.weight': shape ...").
 int model_load(Model *m, const char *path, char *err, size_t err_len);
+// The same over caller-owned GGUF bytes (tests, fuzzing); data must outlive m.
+int model_load_mem(Model *m, const void *data, size_t size, char *err, size_t err_len);
 // Unmaps the file and frees what model_load took. Safe on a zeroed Model.
 void model_free(Model *m);
 

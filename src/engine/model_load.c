@@ -174,10 +174,23 @@ static void summarize(Model *m) {
     snprintf(m->quant, sizeof m->quant, "%s", QUANT_TRAITS[best].name ? QUANT_TRAITS[best].name : "?");
 }
 
+static int load_opened(Model *m, const char *path, char *err, size_t err_len);
+
 int model_load(Model *m, const char *path, char *err, size_t err_len) {
     memset(m, 0, sizeof *m);
     int rc = gguf_open(&m->file, path, err, err_len);
-    if (rc) return rc;
+    return rc ? rc : load_opened(m, path, err, err_len);
+}
+
+int model_load_mem(Model *m, const void *data, size_t size, char *err, size_t err_len) {
+    memset(m, 0, sizeof *m);
+    int rc = gguf_open_mem(&m->file, data, size, err, err_len);
+    return rc ? rc : load_opened(m, "(memory)", err, err_len);
+}
+
+// Everything after the file is open; on failure frees what it took, the file included.
+static int load_opened(Model *m, const char *path, char *err, size_t err_len) {
+    int rc;
     Str s;
     if (gguf_get_str(&m->file, "general.architecture", &s)) {
         rc = err_set(err, err_len, ERR_FORMAT, "%s: no general.architecture key", path);
@@ -203,6 +216,11 @@ int model_load(Model *m, const char *path, char *err, size_t err_len) {
         goto fail;
     }
     hp->n_vocab = te->ne[1];
+    if (hp->n_vocab < 1 || hp->n_vocab > INT32_MAX) {
+        rc = err_set(err, err_len, ERR_FORMAT, "token_embd.weight has %lld rows; a vocabulary needs 1..2^31-1",
+                     (long long)hp->n_vocab);
+        goto fail;
+    }
     int64_t q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
     if ((rc = weight(m, "token_embd.weight", hp->n_embd, hp->n_vocab, &m->tok_embd, err, err_len))) goto fail;
     if (gguf_find_tensor(&m->file, "output.weight")) {

@@ -149,6 +149,17 @@ static uint64_t mix_name(uint64_t seed, const char *name) {
     return h;
 }
 
+// Fills x[0..n) with N(mean, std²) draws: Box–Muller, both values of each pair used.
+static void fill_normal(Rng *r, float *x, int64_t n, float mean, float std) {
+    for (int64_t i = 0; i < n; i += 2) {
+        double u1 = rng_uniform(r), u2 = rng_uniform(r);
+        if (u1 < 1e-300) u1 = 1e-300;
+        double rad = sqrt(-2.0 * log(u1)), th = 2.0 * M_PI * u2;
+        x[i] = mean + std * (float)(rad * cos(th));
+        if (i + 1 < n) x[i + 1] = mean + std * (float)(rad * sin(th));
+    }
+}
+
 // One row: its own stream, so the values do not depend on chunking or threads.
 static void gen_row(void *ctx, int64_t task, int thread) {
     (void)thread;
@@ -158,15 +169,9 @@ static void gen_row(void *ctx, int64_t task, int thread) {
     Rng r;
     rng_seed(&r, j->stream + (uint64_t)row * 0xD1B54A32D192ED03ull);
     switch (j->t->init) {
-    case INIT_NORM:
-        for (int64_t i = 0; i < ne0; i++) x[i] = 1.0f + 0.02f * (float)rng_normal(&r);
-        break;
-    case INIT_QK:
-        for (int64_t i = 0; i < ne0; i++) x[i] = j->std * j->qk_scale * (float)rng_normal(&r);
-        break;
-    case INIT_MATRIX:
-        for (int64_t i = 0; i < ne0; i++) x[i] = j->std * (float)rng_normal(&r);
-        break;
+    case INIT_NORM: fill_normal(&r, x, ne0, 1.0f, 0.02f); break;
+    case INIT_QK: fill_normal(&r, x, ne0, 0.0f, j->std * j->qk_scale); break;
+    case INIT_MATRIX: fill_normal(&r, x, ne0, 0.0f, j->std); break;
     }
     if (j->t->type != QT_F32) quant_quantize_row(j->t->type, x, j->q + (size_t)task * j->row_bytes, ne0);
 }

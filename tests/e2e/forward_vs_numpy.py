@@ -27,8 +27,8 @@ Checks and why the tolerances are what they are (err = max |ours - ref| / max |r
   * RoPE variant: the same reference with the half-split (NeoX) rotation must differ from our
     logits by at least 100x the f32 tolerance — the proof that these checks would catch it.
   * Variants derived from the tiny f32 model (tests/ref/gguf_write.py): grouped-query attention
-    (K/V heads sliced to half), tied output (output.weight dropped), linear RoPE scaling, Llama 3
-    rope_freqs factors; plus a prompt longer than one KV block (all prompts: 40 tokens vs blocks
+    (K/V heads sliced to half), tied output (output.weight dropped), linear RoPE scaling, RoPE on
+    half of each head with another theta, Llama 3 rope_freqs factors; plus a prompt longer than one KV block (all prompts: 40 tokens vs blocks
     of 16) and a prefill split over several forward steps (--batch 16).
 """
 import os
@@ -180,6 +180,15 @@ def main():
         m_lin.freq_scale = 1.0
         d = rel_err(ours_lin, forward(m_lin, seq))
         check(d > 100 * TOL["f32"], f"linear RoPE scaling changes the logits (vs unscaled reference: {d:.2e})")
+
+        # Partial rotation (rope.dimension_count = head_dim / 2) and another theta.
+        kv_p = dict(kv)
+        kv_p["__kv_types__"] = dict(kv["__kv_types__"])
+        kv_p["llama.rope.dimension_count"] = hd // 2
+        kv_p["__kv_types__"].setdefault("llama.rope.dimension_count", 4)
+        kv_p["llama.rope.freq_base"] = 500000.0
+        compare("partial RoPE (half the head) with theta 500000", variant("partial", kv_p, tensors), prompt, tmp,
+                TOL["f32"], extra=f32_kv, strict_greedy=True)
 
         # Llama 3 rope_freqs: per-pair frequency divisors.
         n_rot = kv.get("llama.rope.dimension_count", hd)
