@@ -57,78 +57,81 @@ void sampler_work_free(SamplerWork *w) {
     memset(w, 0, sizeof *w);
 }
 
-// ---- ordering helpers: by value descending, ties by lower id (a total order) ----
+// ---- selection: by value descending, ties by lower id (a total order) ----
 
 static bool before(const float *v, int32_t a, int32_t b) {
     return v[a] > v[b] || (v[a] == v[b] && a < b);
 }
 
-// Rearranges ids[0..n) so that its first k entries are the k largest by v (quickselect).
+static void swap_ids(int32_t *ids, int64_t i, int64_t j) {
+    int32_t x = ids[i];
+    ids[i] = ids[j];
+    ids[j] = x;
+}
+
+// Partitions ids[lo..hi] (inclusive, hi > lo) around a median-of-three pivot: on return
+// ids[lo..p) come before ids[p] and ids(p..hi] after it. Returns p.
+static int64_t partition_desc(int32_t *ids, int64_t lo, int64_t hi, const float *v) {
+    int64_t mid = lo + (hi - lo) / 2;
+    if (before(v, ids[mid], ids[lo])) swap_ids(ids, mid, lo);
+    if (before(v, ids[hi], ids[lo])) swap_ids(ids, hi, lo);
+    if (before(v, ids[hi], ids[mid])) swap_ids(ids, hi, mid);
+    swap_ids(ids, mid, hi);  // the median is the pivot, parked at hi
+    int32_t pivot = ids[hi];
+    int64_t p = lo;
+    for (int64_t i = lo; i < hi; i++)
+        if (before(v, ids[i], pivot)) swap_ids(ids, i, p++);
+    swap_ids(ids, p, hi);
+    return p;
+}
+
+// Rearranges ids[0..n) so that its first k (0 < k < n) entries are the k first in order.
 static void select_top(int32_t *ids, int64_t n, int64_t k, const float *v) {
     int64_t lo = 0, hi = n - 1;
     while (lo < hi) {
-        int64_t mid = lo + (hi - lo) / 2;
-        // median of three to the front of the range as the pivot
-        if (before(v, ids[mid], ids[lo])) { int32_t x = ids[mid]; ids[mid] = ids[lo]; ids[lo] = x; }
-        if (before(v, ids[hi], ids[lo])) { int32_t x = ids[hi]; ids[hi] = ids[lo]; ids[lo] = x; }
-        if (before(v, ids[hi], ids[mid])) { int32_t x = ids[hi]; ids[hi] = ids[mid]; ids[mid] = x; }
-        int32_t pivot = ids[mid];
-        int64_t i = lo, j = hi;
-        while (i <= j) {
-            while (before(v, ids[i], pivot)) i++;
-            while (before(v, pivot, ids[j])) j--;
-            if (i <= j) {
-                int32_t x = ids[i]; ids[i] = ids[j]; ids[j] = x;
-                i++, j--;
-            }
-        }
-        if (k - 1 <= j) hi = j;
-        else if (k - 1 >= i) lo = i;
-        else break;
+        int64_t p = partition_desc(ids, lo, hi, v);
+        if (p == k - 1 || p == k) return;
+        if (p > k) hi = p - 1;
+        else lo = p + 1;
     }
 }
 
-// Insertion sort for short runs, otherwise a heap sort (no recursion, no allocation).
-static void sift(int32_t *ids, int64_t root, int64_t n, const float *v) {
-    for (;;) {
-        int64_t c = 2 * root + 1;
-        if (c >= n) return;
-        // max-heap on "after": the element that sorts last is on top
-        if (c + 1 < n && before(v, ids[c], ids[c + 1])) c++;
-        if (!before(v, ids[root], ids[c])) return;
-        int32_t x = ids[root]; ids[root] = ids[c]; ids[c] = x;
-        root = c;
-    }
-}
-
-static void sort_desc(int32_t *ids, int64_t n, const float *v) {
-    if (n <= 32) {
-        for (int64_t i = 1; i < n; i++) {
-            int32_t x = ids[i];
-            int64_t j = i - 1;
-            while (j >= 0 && before(v, x, ids[j])) ids[j + 1] = ids[j], j--;
-            ids[j + 1] = x;
+// Rearranges ids[0..n) so that its first `keep` entries are the shortest prefix of the sorted
+// order whose mass (sum of v) reaches target; returns keep (n when the total falls short).
+// Expected O(n): a quickselect that descends by mass instead of by count.
+static int64_t select_mass(int32_t *ids, int64_t n, double target, const float *v) {
+    int64_t lo = 0, hi = n - 1;
+    double acc = 0;  // mass of ids[0..lo), all before ids[lo..hi]
+    while (lo < hi) {
+        int64_t p = partition_desc(ids, lo, hi, v);
+        double left = 0;
+        for (int64_t i = lo; i < p; i++) left += v[ids[i]];
+        if (acc + left >= target) {
+            hi = p - 1;
+        } else if (acc + left + v[ids[p]] >= target) {
+            return p + 1;
+        } else {
+            acc += left + v[ids[p]];
+            lo = p + 1;
         }
-        return;
     }
-    for (int64_t i = n / 2 - 1; i >= 0; i--) sift(ids, i, n, v);
-    for (int64_t end = n - 1; end > 0; end--) {
-        int32_t x = ids[0]; ids[0] = ids[end]; ids[end] = x;
-        sift(ids, 0, end, v);
-    }
+    return lo + 1 <= n ? lo + 1 : n;
 }
 
 // ---- stages ----
 
 // Unmodified log-softmax normaliser and the top-n alternatives; -inf/NaN logits never win.
-static double log_normaliser(const float *logits, int64_t n, int n_top, SampleResult *out) {
+// e[i] receives exp(logit_i - max) (0 for masked tokens), reused when sampling at T = 1.
+static double log_normaliser(const float *logits, int64_t n, int n_top, float *e, SampleResult *out) {
     float m = -INFINITY;
     for (int64_t i = 0; i < n; i++)
         if (logits[i] > m) m = logits[i];
     if (m == -INFINITY) return NAN;
-    double z = 0;
-    for (int64_t i = 0; i < n; i++)
-        if (logits[i] > -INFINITY) z += exp((double)logits[i] - m);
+    double z = 0;  // float exponentials (relative error ~1e-7 each), summed in double
+    for (int64_t i = 0; i < n; i++) {
+        e[i] = logits[i] > -INFINITY ? expf(logits[i] - m) : 0.0f;
+        z += e[i];
+    }
     double lse = m + log(z);
     int k = 0;  // out->top[0..k) holds the best so far, as (id, raw logit)
     for (int64_t i = 0; i < n && n_top > 0; i++) {
@@ -144,10 +147,13 @@ static double log_normaliser(const float *logits, int64_t n, int n_top, SampleRe
     return lse;
 }
 
+static bool has_penalties(const SamplerParams *p) {
+    return p->repetition_penalty != 1.0f || p->frequency_penalty != 0.0f || p->presence_penalty != 0.0f;
+}
+
 static void apply_penalties(const SamplerParams *p, float *l, int64_t n, const int32_t *recent,
                             int64_t n_recent, int32_t *counts) {
-    if (p->repetition_penalty == 1.0f && p->frequency_penalty == 0.0f && p->presence_penalty == 0.0f)
-        return;
+    if (!has_penalties(p)) return;
     for (int64_t i = 0; i < n_recent; i++)
         if (recent[i] >= 0 && recent[i] < n) counts[recent[i]]++;
     for (int64_t i = 0; i < n_recent; i++) {
@@ -166,7 +172,7 @@ int sampler_sample(const SamplerParams *p, const float *logits, int64_t n_vocab,
                    const int32_t *recent, int64_t n_recent, int n_top, Rng *rng, SamplerWork *w,
                    SampleResult *out) {
     if (n_vocab != w->n_vocab || n_top < 0 || n_top > SAMPLER_MAX_TOP) return ERR_ARG;
-    double lse = log_normaliser(logits, n_vocab, n_top, out);
+    double lse = log_normaliser(logits, n_vocab, n_top, w->probs, out);
     if (isnan(lse)) return ERR_ARG;
 
     float *l = w->logits;  // (n_vocab) logits after penalties, NaN → -inf
@@ -193,41 +199,24 @@ int sampler_sample(const SamplerParams *p, const float *logits, int64_t n_vocab,
             if (l[ids[i]] > m) m = l[ids[i]];
         float *e = w->probs;  // indexed by token id
         double z = 0;
+        bool reuse = p->temperature == 1.0f && !has_penalties(p);  // e holds exactly these
         float inv_t = 1.0f / p->temperature;
         for (int64_t i = 0; i < nc; i++) {
-            e[ids[i]] = expf((l[ids[i]] - m) * inv_t);
+            if (!reuse) e[ids[i]] = expf((l[ids[i]] - m) * inv_t);
             z += e[ids[i]];
         }
-        // Shrink to a prefix of the sorted order that surely holds the final set before
-        // sorting: {e >= thr} holds it once thr <= min_p or its mass reaches top_p · z.
-        bool use_p = p->top_p < 1.0f;
-        double thr = use_p ? 1e-3 : (p->min_p > 0 ? p->min_p : 0);
-        int64_t ns;
-        for (;;) {
-            double mass = 0;
-            ns = 0;
-            for (int64_t i = 0; i < nc; i++) {
-                int32_t id = ids[i];
-                if (e[id] >= thr) {
-                    mass += e[id];
-                    int32_t x = ids[ns]; ids[ns] = id; ids[i] = x;
-                    ns++;
-                }
-            }
-            if (thr == 0 || (p->min_p > 0 && thr <= p->min_p) || (use_p && mass >= p->top_p * z))
-                break;
-            thr = thr < 1e-30 ? 0 : thr * 1e-3;
+        // Top-p and min-p both keep a prefix of the sorted order; keep the shorter one. The
+        // kept set is found by selection, not sorting, and is left unordered.
+        int64_t keep = nc;
+        if (p->top_p < 1.0f) keep = select_mass(ids, nc, p->top_p * z, e);
+        if (p->min_p > 0) {  // e_max = 1, so e_i < min_p is p_i < min_p·p_max
+            int64_t k2 = 0;
+            for (int64_t i = 0; i < keep; i++)
+                if (e[ids[i]] >= p->min_p) swap_ids(ids, i, k2++);
+            keep = k2;
         }
-        sort_desc(ids, ns, e);
-        int64_t keep = 0;
         double cum = 0;
-        for (int64_t i = 0; i < ns; i++) {
-            float ei = e[ids[i]];
-            if (p->min_p > 0 && ei < p->min_p) break;  // e_max = 1, so this is p_i < min_p·p_max
-            keep++;
-            cum += ei;
-            if (use_p && cum >= p->top_p * z) break;
-        }
+        for (int64_t i = 0; i < keep; i++) cum += e[ids[i]];
         CHECK(keep >= 1);  // the maximum always survives (e = 1)
         double u = rng_uniform(rng) * cum, acc = 0;
         chosen = ids[keep - 1];

@@ -7,33 +7,11 @@
 #include <string.h>
 
 #include "base/check.h"
-
-#define TOK_MAX_TOKENS (1 << 24)
-#define TOK_MAX_PIECE  (1 << 16)
-
-struct Tokenizer {
-    TokVocabKind kind;
-    int64_t n;
-    char *pool;          // every token text, then every decoded piece, back to back
-    uint32_t *text_off;  // (n) into pool
-    uint32_t *text_len;  // (n)
-    uint32_t *piece_off; // (n) decoded bytes (▁ → ' ', <0xXX> → byte) into pool
-    uint32_t *piece_len; // (n)
-    float *scores;       // (n)
-    uint8_t *types;      // (n) TokType
-    int32_t *slots;      // open-addressing table text → id, -1 empty; (slot_mask + 1) entries
-    uint32_t slot_mask;
-    int32_t byte_tok[256];  // id encoding each raw byte, -1 when none
-    int32_t *specials;   // ids matched in text (control, user-defined, unknown), longest first
-    int64_t n_specials;
-    int32_t bos, eos, unk, eot;
-    bool add_bos, add_eos, add_space_prefix;
-    size_t max_piece;
-};
+#include "engine/tokenizer_impl.h"
 
 // ---- lookup ----
 
-static uint32_t tok_hash(const char *s, size_t n) {
+uint32_t tok_hash(const char *s, size_t n) {
     uint32_t h = 2166136261u;  // FNV-1a
     for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 16777619u;
     return h;
@@ -45,7 +23,7 @@ static Str text_of(const Tokenizer *t, int32_t id) {
 
 // Id whose text is exactly s[0..n), or -1. With duplicate texts the highest id wins (as in
 // llama.cpp, whose map is filled in id order).
-static int32_t tok_lookup(const Tokenizer *t, const char *s, size_t n) {
+int32_t tok_lookup(const Tokenizer *t, const char *s, size_t n) {
     uint32_t i = tok_hash(s, n) & t->slot_mask;
     for (;;) {
         int32_t id = t->slots[i];
@@ -88,7 +66,7 @@ static bool is_special_type(uint8_t ty) {
 
 // Decoded length of a token (see tok_token_to_piece for the rules, special = true), and the
 // bytes when dst is non-NULL.
-static size_t piece_bytes(Str text, uint8_t ty, char *dst) {
+static size_t piece_bytes(const Tokenizer *t, Str text, uint8_t ty, char *dst) {
     if (ty == TOK_TYPE_BYTE && byte_of_text(text) >= 0) {
         if (dst) dst[0] = (char)byte_of_text(text);
         return 1;
@@ -98,6 +76,7 @@ static size_t piece_bytes(Str text, uint8_t ty, char *dst) {
         if (dst) memcpy(dst, text.ptr, text.len);
         return text.len;
     }
+    if (t->kind == TOK_VOCAB_BPE) return tok_bpe_piece(t, text, dst);
     size_t o = 0;  // normal: U+2581 (E2 96 81) → ' '
     for (size_t i = 0; i < text.len;) {
         if (i + 2 < text.len && (uint8_t)text.ptr[i] == 0xE2 && (uint8_t)text.ptr[i + 1] == 0x96 &&
@@ -142,7 +121,7 @@ static int check_id(int32_t id, int64_t n, const char *what, char *err, size_t e
 Tokenizer *tok_create_from_arrays(const TokSpec *spec, char *err, size_t err_len) {
     Tokenizer *t = NULL;
     int64_t n = spec->n_tokens;
-    if (spec->kind != TOK_VOCAB_SPM) {
+    if (spec->kind != TOK_VOCAB_SPM && spec->kind != TOK_VOCAB_BPE) {
         err_set(err, err_len, ERR_UNSUPP, "tokenizer: unsupported vocabulary kind %d", (int)spec->kind);
         goto fail;
     }
@@ -176,6 +155,8 @@ Tokenizer *tok_create_from_arrays(const TokSpec *spec, char *err, size_t err_len
     t = calloc(1, sizeof *t);
     if (!t) goto nomem;
     t->kind = spec->kind;
+    t->pre = spec->pre;
+    t->ignore_merges = spec->pre == TOK_PRE_LLAMA3;
     t->n = n;
     uint32_t slots = 1;
     while (slots < 2 * (uint64_t)n) slots <<= 1;
@@ -200,11 +181,13 @@ Tokenizer *tok_create_from_arrays(const TokSpec *spec, char *err, size_t err_len
         t->text_off[i] = (uint32_t)o;
         t->text_len[i] = (uint32_t)s.len;
         o += s.len;
+        if (s.len > t->max_text) t->max_text = s.len;
         t->scores[i] = spec->scores ? spec->scores[i] : 0.0f;
         t->types[i] = (uint8_t)(spec->types ? spec->types[i] : TOK_TYPE_NORMAL);
     }
+    if (t->kind == TOK_VOCAB_BPE && tok_bpe_init(t, spec, err, err_len)) goto fail;
     for (int64_t i = 0; i < n; i++) {
-        size_t len = piece_bytes(text_of(t, (int32_t)i), t->types[i], t->pool + o);
+        size_t len = piece_bytes(t, text_of(t, (int32_t)i), t->types[i], t->pool + o);
         t->piece_off[i] = (uint32_t)o;
         t->piece_len[i] = (uint32_t)len;
         o += len;
@@ -246,6 +229,7 @@ void tok_destroy(Tokenizer *t) {
     free(t->types);
     free(t->slots);
     free(t->specials);
+    tok_bpe_free(t);
     free(t);
 }
 
@@ -277,31 +261,14 @@ bool tok_is_eog(const Tokenizer *t, int32_t id) {
     return false;
 }
 
-// ---- SPM encoding of one raw fragment ----
-
-typedef struct {
-    int32_t off;  // into the escaped fragment
-    int32_t n;    // bytes; 0 once merged into its left neighbour
-    int32_t prev, next;
-} Sym;
-
-typedef struct {
-    float score;
-    int32_t left, right;
-    int32_t size;  // bytes of the merged text when pushed; stale when it no longer matches
-} Bigram;
-
-typedef struct {
-    Bigram *a;
-    int64_t n, cap;
-} Heap;
+// ---- merging symbols (SPM and BPE) ----
 
 // Heap order: higher score first; equal scores: lower left index first (llama.cpp's order).
-static bool bg_before(const Bigram *x, const Bigram *y) {
+static bool bg_before(const TokBigram *x, const TokBigram *y) {
     return x->score > y->score || (x->score == y->score && x->left < y->left);
 }
 
-static void heap_push(Heap *h, Bigram b) {
+static void heap_push(TokHeap *h, TokBigram b) {
     CHECK(h->n < h->cap);
     int64_t i = h->n++;
     while (i > 0) {
@@ -313,8 +280,8 @@ static void heap_push(Heap *h, Bigram b) {
     h->a[i] = b;
 }
 
-static Bigram heap_pop(Heap *h) {
-    Bigram top = h->a[0], last = h->a[--h->n];
+static TokBigram heap_pop(TokHeap *h) {
+    TokBigram top = h->a[0], last = h->a[--h->n];
     int64_t i = 0;
     for (;;) {
         int64_t c = 2 * i + 1;
@@ -328,12 +295,24 @@ static Bigram heap_pop(Heap *h) {
     return top;
 }
 
-static void try_bigram(const Tokenizer *t, const char *s, const Sym *sym, Heap *h, int32_t l,
-                       int32_t r) {
+// Queues the merge of symbols l and r when the vocabulary allows it: SPM when their
+// concatenation is a token (its score), BPE when "l r" is a merge (score −rank, exact in float
+// below 2^24).
+static void try_bigram(const Tokenizer *t, const char *s, const TokSym *sym, TokHeap *h, int32_t l,
+                       int32_t r, char *key) {
     if (l < 0 || r < 0) return;
-    int32_t id = tok_lookup(t, s + sym[l].off, (size_t)(sym[l].n + sym[r].n));
-    if (id < 0) return;
-    heap_push(h, (Bigram){t->scores[id], l, r, sym[l].n + sym[r].n});
+    float score;
+    if (t->kind == TOK_VOCAB_SPM) {
+        int32_t id = tok_lookup(t, s + sym[l].off, (size_t)(sym[l].n + sym[r].n));
+        if (id < 0) return;
+        score = t->scores[id];
+    } else {
+        int32_t rank = tok_bpe_rank(t, s + sym[l].off, (size_t)sym[l].n, s + sym[r].off,
+                                    (size_t)sym[r].n, key);
+        if (rank < 0) return;
+        score = -(float)rank;
+    }
+    heap_push(h, (TokBigram){score, l, r, sym[l].n + sym[r].n});
 }
 
 static int utf8_len(uint8_t c) {
@@ -341,48 +320,53 @@ static int utf8_len(uint8_t c) {
     return lookup[c >> 4];
 }
 
-typedef struct {
-    int32_t *ids;
-    int64_t cap, n;
-} Out;
-
-static void out_push(Out *o, int32_t id) {
+void tok_out_push(TokOut *o, int32_t id) {
     if (id < 0) return;  // a byte with neither a byte token nor an unknown token
     if (o->n < o->cap) o->ids[o->n] = id;
     o->n++;
 }
 
-// Encodes s (already escaped: spaces as ▁). sym and heap are scratch sized for len symbols.
-static void spm_encode(const Tokenizer *t, const char *s, int32_t len, Sym *sym, Heap *h, Out *o) {
+int32_t tok_merge(const Tokenizer *t, const char *s, int32_t len, TokSym *sym, TokHeap *h, char *key) {
     int32_t ns = 0;
     for (int32_t i = 0; i < len;) {
+        // One symbol per UTF-8 character. llama.cpp takes the length from the lead byte alone;
+        // stopping at the first non-continuation byte is the same on valid UTF-8 and keeps an
+        // invalid lead byte from swallowing the next character (e.g. half of an escaped space).
         int32_t n = utf8_len((uint8_t)s[i]);
         if (n > len - i) n = len - i;
-        sym[ns] = (Sym){i, n, ns - 1, -1};
+        for (int32_t j = 1; j < n; j++)
+            if (((uint8_t)s[i + j] & 0xC0) != 0x80) { n = j; break; }
+        sym[ns] = (TokSym){i, n, ns - 1, -1};
         if (ns > 0) sym[ns - 1].next = ns;
         ns++;
         i += n;
     }
     h->n = 0;
-    for (int32_t i = 1; i < ns; i++) try_bigram(t, s, sym, h, i - 1, i);
+    for (int32_t i = 1; i < ns; i++) try_bigram(t, s, sym, h, i - 1, i, key);
     while (h->n > 0) {
-        Bigram b = heap_pop(h);
-        Sym *l = &sym[b.left], *r = &sym[b.right];
+        TokBigram b = heap_pop(h);
+        TokSym *l = &sym[b.left], *r = &sym[b.right];
         if (l->n == 0 || r->n == 0 || l->n + r->n != b.size) continue;  // stale
         l->n += r->n;
         r->n = 0;
         l->next = r->next;
         if (r->next >= 0) sym[r->next].prev = b.left;
-        try_bigram(t, s, sym, h, l->prev, b.left);
-        try_bigram(t, s, sym, h, b.left, l->next);
+        try_bigram(t, s, sym, h, l->prev, b.left, key);
+        try_bigram(t, s, sym, h, b.left, l->next, key);
     }
+    return ns;
+}
+
+// Encodes s (already escaped: spaces as ▁); symbols with no token fall back to byte tokens.
+static void spm_encode(const Tokenizer *t, const char *s, int32_t len, TokSym *sym, TokHeap *h, TokOut *o) {
+    int32_t ns = tok_merge(t, s, len, sym, h, NULL);
     for (int32_t i = ns > 0 ? 0 : -1; i >= 0; i = sym[i].next) {
         const char *txt = s + sym[i].off;
         int32_t id = tok_lookup(t, txt, (size_t)sym[i].n);
         if (id >= 0) {
-            out_push(o, id);
+            tok_out_push(o, id);
         } else {  // no token for this symbol: one byte token per byte
-            for (int32_t j = 0; j < sym[i].n; j++) out_push(o, t->byte_tok[(uint8_t)txt[j]]);
+            for (int32_t j = 0; j < sym[i].n; j++) tok_out_push(o, t->byte_tok[(uint8_t)txt[j]]);
         }
     }
 }
@@ -458,16 +442,24 @@ static size_t escaped_len(const char *p, size_t n, bool prefix) {
 
 int64_t tok_encode(const Tokenizer *t, const char *text, size_t len, bool add_special,
                    bool parse_special, int32_t *ids, int64_t cap) {
-    Out o = {ids, ids ? cap : 0, 0};
+    TokOut o = {ids, ids ? cap : 0, 0};
     FragList fr = {0}, tmp = {0};
     char *esc = NULL;
-    Sym *sym = NULL;
-    Heap h = {0};
+    TokSym *sym = NULL;
+    TokHeap h = {0};
     int rc = 0;
-    if (add_special && t->add_bos) out_push(&o, t->bos);
+    if (add_special && t->add_bos) tok_out_push(&o, t->bos);
     if (len > (size_t)INT32_MAX / 4) return ERR_RANGE;
     if (len > 0) {
         if ((rc = partition(t, text, len, parse_special, &fr, &tmp))) goto done;
+        if (t->kind == TOK_VOCAB_BPE) {
+            for (int64_t f = 0; f < fr.n && !rc; f++) {
+                if (fr.a[f].id >= 0) tok_out_push(&o, fr.a[f].id);
+                else rc = tok_bpe_encode(t, text + fr.a[f].off, fr.a[f].len, &o);
+            }
+            if (rc) goto done;
+            goto specials;
+        }
         size_t max_esc = 0;  // scratch sized once for the longest fragment
         bool prev_special = true;
         for (int64_t f = 0; f < fr.n; f++) {
@@ -479,13 +471,13 @@ int64_t tok_encode(const Tokenizer *t, const char *text, size_t len, bool add_sp
         // Each merge pushes at most two bigrams: at most 3 per symbol in all.
         esc = malloc(max_esc + 1);
         sym = malloc((max_esc + 1) * sizeof *sym);
-        h = (Heap){malloc(3 * (max_esc + 1) * sizeof(Bigram)), 0, 3 * (int64_t)(max_esc + 1)};
+        h = (TokHeap){malloc(3 * (max_esc + 1) * sizeof(TokBigram)), 0, 3 * (int64_t)(max_esc + 1)};
         if (!esc || !sym || !h.a) { rc = ERR_NOMEM; goto done; }
         prev_special = true;  // the first raw fragment gets the space prefix
         for (int64_t f = 0; f < fr.n; f++) {
             Frag g = fr.a[f];
             if (g.id >= 0) {
-                out_push(&o, g.id);
+                tok_out_push(&o, g.id);
                 prev_special = true;
                 continue;
             }
@@ -500,7 +492,8 @@ int64_t tok_encode(const Tokenizer *t, const char *text, size_t len, bool add_sp
             prev_special = false;
         }
     }
-    if (add_special && t->add_eos) out_push(&o, t->eos);
+specials:
+    if (add_special && t->add_eos) tok_out_push(&o, t->eos);
 done:
     free(fr.a), free(tmp.a), free(esc), free(sym), free(h.a);
     return rc ? rc : o.n;

@@ -1,12 +1,24 @@
 // tokenizer.h — text ⇄ token ids for GGUF vocabularies.
 //
-// Supported: the SentencePiece-style `llama` vocabulary (tokenizer.ggml.model = "llama": Llama 1/2,
+// Supported: (1) the SentencePiece-style `llama` vocabulary (tokenizer.ggml.model = "llama": Llama 1/2,
 // TinyLlama, Mistral v0.1): pieces with scores, byte fallback tokens `<0xXX>`, the `▁` (U+2581)
 // space marker, and a leading space inserted before text that starts the prompt or follows a
 // special token (add_space_prefix, default true). Encoding merges adjacent symbols by highest
 // score with a bigram priority queue, exactly as llama.cpp's SPM tokenizer does, so ids match
 // llama.cpp (checked against ../shared/data/vocab/ggml-vocab-llama-spm.gguf.inp/.out).
-// Any other tokenizer.ggml.model is refused by name.
+// (2) the byte-level BPE `gpt2` vocabulary (Llama 3, GPT-2) with the `llama-bpe` or `gpt-2`
+// pre-tokenizer: text is split by the pre-tokenizer's regex (hand-coded, with Unicode letter /
+// number / White_Space tables), each piece's bytes are mapped to printable code points, and
+// merges apply lowest rank first — llama.cpp's algorithm, checked against its ids for
+// ggml-vocab-llama-bpe.gguf and ggml-vocab-gpt-2.gguf. Decoding maps the code points back to
+// bytes; no clean-up of spaces is applied, so round trips stay exact.
+// Any other tokenizer.ggml.model or tokenizer.ggml.pre is refused by name.
+//
+// Round trips are exact (decode(encode(x)) == x) for any bytes, valid UTF-8 or not, with two
+// SPM exceptions shared with SentencePiece and llama.cpp: a literal U+2581 in the input decodes
+// as ' ', and text right after a special token matched in it gets its own space prefix. On
+// invalid UTF-8 the ids may differ from llama.cpp's (SPM: llama.cpp lets a bad lead byte swallow
+// the following bytes into one symbol; BPE: a stray byte is classed as punctuation here).
 //
 // A Tokenizer is immutable after creation: encode/decode may run on many threads at once.
 // Encoding allocates scratch per call (it is not on the per-token hot path); decoding does not.
@@ -33,7 +45,15 @@ typedef enum {
 
 typedef enum {
     TOK_VOCAB_SPM = 1,  // "llama"
+    TOK_VOCAB_BPE = 2,  // "gpt2": byte-level BPE with ranked merges
 } TokVocabKind;
+
+// BPE pre-tokenizers (tokenizer.ggml.pre): how text is split before merging.
+typedef enum {
+    TOK_PRE_NONE = 0,    // SPM
+    TOK_PRE_GPT2 = 1,    // "gpt-2": 's|'t|...| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+    TOK_PRE_LLAMA3 = 2,  // "llama-bpe": case-insensitive contractions, \p{N}{1,3}, newline runs
+} TokPre;
 
 typedef struct Tokenizer Tokenizer;
 
@@ -50,6 +70,10 @@ typedef struct {
     int32_t eot_id;          // end-of-turn token (tokenizer.ggml.eot_token_id), -1 when absent
     bool add_bos, add_eos;   // added by tok_encode when add_special is set
     bool add_space_prefix;   // insert ' ' before text that starts the input or follows a special
+    // BPE only:
+    TokPre pre;
+    const Str *merges;       // (n_merges) "left right", best (rank 0) first
+    int64_t n_merges;
 } TokSpec;
 
 // Builds a tokenizer from arrays. NULL on error with a one-line message in err (n_tokens <= 0 or
@@ -59,8 +83,8 @@ Tokenizer *tok_create_from_arrays(const TokSpec *spec, char *err, size_t err_len
 // Builds a tokenizer from an open GGUF's tokenizer.ggml.* metadata (model, tokens, scores,
 // token_type, bos/eos/unknown/eot ids, add_bos_token, add_eos_token, add_space_prefix).
 // An unknown tokenizer.ggml.model yields NULL and e.g.
-// "tokenizer.ggml.model 'gpt2' is not supported (supported: llama)". Copies what it needs: f may
-// be closed afterwards.
+// "tokenizer.ggml.model 'bert' is not supported (supported: llama, gpt2)". For gpt2 it also reads
+// tokenizer.ggml.merges and tokenizer.ggml.pre. Copies what it needs: f may be closed afterwards.
 Tokenizer *tok_create_from_gguf(const GgufFile *f, char *err, size_t err_len);
 // Frees everything. NULL is a no-op.
 void tok_destroy(Tokenizer *t);
@@ -86,7 +110,8 @@ size_t tok_max_piece_bytes(const Tokenizer *t);
 // "<s>", "<|im_start|>") becomes that token; user-defined tokens are always recognized.
 // Writes at most cap ids to ids (may be NULL when cap is 0) and returns the full count, so a
 // caller can retry with a larger buffer; a negative Err on failure (ERR_NOMEM; ERR_RANGE past
-// 512 MiB of text). Scratch is about 64 bytes per input byte, freed before returning.
+// 512 MiB of text). Scratch is at most ~64 (SPM) or ~150 (BPE) bytes per input byte, freed
+// before returning.
 int64_t tok_encode(const Tokenizer *t, const char *text, size_t len, bool add_special,
                    bool parse_special, int32_t *ids, int64_t cap);
 

@@ -27,16 +27,35 @@ Tokenizer *tok_create_from_gguf(const GgufFile *f, char *err, size_t err_len) {
     Str *tokens = NULL;
     float *scores = NULL;
     int32_t *types = NULL;
+    Str *merges = NULL;
     Str model;
     char name[64];
     if (gguf_get_str(f, "tokenizer.ggml.model", &model)) {
         err_set(err, err_len, ERR_FORMAT, "tokenizer: tokenizer.ggml.model is missing (not a model with a vocabulary?)");
         goto fail;
     }
-    if (!str_eq_c(model, "llama")) {
-        err_set(err, err_len, ERR_UNSUPP, "tokenizer.ggml.model '%s' is not supported (supported: llama)",
+    bool bpe = str_eq_c(model, "gpt2");
+    if (!str_eq_c(model, "llama") && !bpe) {
+        err_set(err, err_len, ERR_UNSUPP, "tokenizer.ggml.model '%s' is not supported (supported: llama, gpt2)",
                 str_to_c(model, name, sizeof name));
         goto fail;
+    }
+    TokPre pre = TOK_PRE_NONE;
+    if (bpe) {
+        Str p;
+        if (gguf_get_str(f, "tokenizer.ggml.pre", &p)) {
+            err_set(err, err_len, ERR_UNSUPP, "tokenizer: gpt2 vocabulary without tokenizer.ggml.pre is not supported (supported: llama-bpe, gpt-2)");
+            goto fail;
+        }
+        if (str_eq_c(p, "llama-bpe") || str_eq_c(p, "llama3") || str_eq_c(p, "llama-v3")) {
+            pre = TOK_PRE_LLAMA3;
+        } else if (str_eq_c(p, "gpt-2") || str_eq_c(p, "gpt2")) {
+            pre = TOK_PRE_GPT2;
+        } else {
+            err_set(err, err_len, ERR_UNSUPP, "tokenizer.ggml.pre '%s' is not supported (supported: llama-bpe, gpt-2)",
+                    str_to_c(p, name, sizeof name));
+            goto fail;
+        }
     }
     const GgufKv *kt, *ks = NULL, *ky = NULL;
     if (gguf_get_arr(f, "tokenizer.ggml.tokens", GGUF_STRING, &kt)) {
@@ -77,12 +96,38 @@ Tokenizer *tok_create_from_gguf(const GgufFile *f, char *err, size_t err_len) {
     if (ks) memcpy(scores, ks->value, n * sizeof(float));
     if (ky) memcpy(types, ky->value, n * sizeof(int32_t));
 
-    // Defaults are those of a SentencePiece llama vocabulary (as llama.cpp assumes).
+    // Defaults are llama.cpp's: a SentencePiece vocabulary has <unk> <s> </s> first and adds BOS
+    // and a space prefix; a BPE one has no default ids, adds BOS for Llama 3 only, no prefix.
     TokSpec spec = {.kind = TOK_VOCAB_SPM, .n_tokens = (int64_t)n, .tokens = tokens,
                     .scores = scores, .types = types, .bos_id = 1, .eos_id = 2, .unk_id = 0,
                     .eot_id = -1, .add_bos = true, .add_eos = false, .add_space_prefix = true};
     if (n <= 1) spec.bos_id = -1;
     if (n <= 2) spec.eos_id = -1;
+    if (bpe) {
+        spec.kind = TOK_VOCAB_BPE;
+        spec.pre = pre;
+        spec.bos_id = spec.eos_id = spec.unk_id = -1;
+        spec.add_bos = pre == TOK_PRE_LLAMA3;
+        spec.add_space_prefix = false;
+        const GgufKv *km;
+        if (gguf_get_arr(f, "tokenizer.ggml.merges", GGUF_STRING, &km)) {
+            err_set(err, err_len, ERR_FORMAT, "tokenizer: tokenizer.ggml.merges is missing or not a string array");
+            goto fail;
+        }
+        if (km->arr_len >= (1u << 24)) {
+            err_set(err, err_len, ERR_RANGE, "tokenizer: %llu merges (allowed < %u)", (unsigned long long)km->arr_len, 1u << 24);
+            goto fail;
+        }
+        merges = malloc((km->arr_len ? km->arr_len : 1) * sizeof *merges);
+        if (!merges) {
+            err_set(err, err_len, ERR_NOMEM, "tokenizer: out of memory");
+            goto fail;
+        }
+        const uint8_t *q = km->value;
+        for (uint64_t i = 0; i < km->arr_len; i++) q = gguf_str_next(q, &merges[i]);
+        spec.merges = merges;
+        spec.n_merges = (int64_t)km->arr_len;
+    }
     if (get_id(f, "tokenizer.ggml.bos_token_id", &spec.bos_id, err, err_len) ||
         get_id(f, "tokenizer.ggml.eos_token_id", &spec.eos_id, err, err_len) ||
         get_id(f, "tokenizer.ggml.unknown_token_id", &spec.unk_id, err, err_len) ||
@@ -93,6 +138,7 @@ Tokenizer *tok_create_from_gguf(const GgufFile *f, char *err, size_t err_len) {
         goto fail;
     t = tok_create_from_arrays(&spec, err, err_len);
 fail:
+    free(merges);
     free(tokens);
     free(scores);
     free(types);
