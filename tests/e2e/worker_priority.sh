@@ -11,7 +11,9 @@
 # order POLICY — writes to $T/order which of "low" and "high" got its first token first.
 order() {
     start_worker "$T/m.gguf" -t 1 --max-num-seqs 1 --scheduling-policy "$1"
-    req() {  # req NAME PRIORITY TOKENS — streams; records the time of its first event
+    # req NAME PRIORITY TOKENS — streams; records when its first event arrived. Each request runs
+    # for 300+ tokens (~0.4 s alone), so the order of first events is not a matter of milliseconds.
+    req() {
         curl -sN --max-time 30 -H "Content-Type: application/json" "$URL/v1/completions" \
             -d "{\"prompt\":\"$1\",\"max_tokens\":$3,\"ignore_eos\":true,\"stream\":true,\"priority\":$2}" |
             { IFS= read -r first; date +%s%N >"$T/$1.first"; cat >/dev/null; }
@@ -19,10 +21,10 @@ order() {
     req hog 0 600 &
     p1=$!
     i=0; while [ "$(metric num_requests_running)" != 1 ] && [ $i -lt 200 ]; do sleep 0.01; i=$((i + 1)); done
-    req low 10 4 &
+    req low 10 300 &
     p2=$!
     i=0; while [ "$(metric num_requests_waiting)" != 1 ] && [ $i -lt 200 ]; do sleep 0.01; i=$((i + 1)); done
-    req high -5 4 &
+    req high -5 300 &
     p3=$!
     i=0; while [ "$(metric num_requests_waiting)" != 2 ] && [ $i -lt 200 ]; do sleep 0.01; i=$((i + 1)); done
     [ "$(metric num_requests_waiting)" = 2 ] || fail "$1: both requests should be waiting behind the hog"
