@@ -69,6 +69,7 @@ int32_t wl_sample_tokens(const TokSpec *t, Rng *rng) {
     double v;
     switch (t->dist) {
     case TOK_FIXED: v = t->mean; break;
+    case TOK_EXPONENTIAL: v = 1.0 + floor(rng_exponential(rng, t->mean)); break;
     case TOK_LOGNORMAL: {
         double s2 = log1p(t->cv * t->cv);
         v = exp(log(t->mean) - 0.5 * s2 + sqrt(s2) * rng_normal(rng));
@@ -92,6 +93,7 @@ int32_t wl_sample_tokens(const TokSpec *t, Rng *rng) {
 
 double wl_token_mean(const TokSpec *t) {
     if (t->dist == TOK_FIXED) return fmin(fmax(t->mean, (double)t->min), (double)t->max);
+    if (t->dist == TOK_EXPONENTIAL) return 1.0 / (1.0 - exp(-1.0 / t->mean));   // unclamped
     if (t->dist == TOK_HISTOGRAM) {
         double m = 0, prev = 0, lo = (double)t->min;
         for (int b = 0; b < t->n_bins; b++) {
@@ -179,13 +181,13 @@ double wl_fixed_usd_month(const Workload *wl) {
 
 static void load_tokens(YamlDoc *d, const YamlNode *tokens, const char *key, TokSpec *t, bool required) {
     static const char *const keys[] = {"dist", "mean", "cv", "min", "max", "bins", NULL};
-    static const char *const dists[] = {"lognormal", "histogram", "fixed"};
+    static const char *const dists[] = {"lognormal", "histogram", "fixed", "exponential"};
     const YamlNode *n = required ? yaml_map_req(d, tokens, key) : yaml_map_opt(d, tokens, key);
     t->min = 1;
     t->max = 1 << 20;
     if (!n) { t->dist = TOK_FIXED; t->mean = 1; return; }
     yaml_check_keys(d, n, keys);
-    t->dist = (TokDist)yaml_enum_opt(d, n, "dist", dists, 3, TOK_LOGNORMAL);
+    t->dist = (TokDist)yaml_enum_opt(d, n, "dist", dists, 4, TOK_LOGNORMAL);
     t->min = yaml_i64_opt(d, n, "min", 1, 0, 1 << 24);
     t->max = yaml_i64_opt(d, n, "max", 1 << 20, 1, 1 << 24);
     if (!d->rc && t->max < t->min) yaml_error(d, yaml_get(n, "max"), "max (%lld) is below min (%lld)", (long long)t->max, (long long)t->min);

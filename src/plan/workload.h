@@ -44,7 +44,8 @@
 
 typedef enum { WL_CHAT, WL_COMPLETION, WL_EMBEDDING, WL_BATCH, WL_CLASS_COUNT } WlClass;
 typedef enum { ARR_POISSON, ARR_GAMMA, ARR_TRACE } ArrProcess;
-typedef enum { TOK_LOGNORMAL, TOK_HISTOGRAM, TOK_FIXED } TokDist;
+// exponential: 1 + floor(X), X ~ Exp(mean) — a geometric count (queueing tests use it).
+typedef enum { TOK_LOGNORMAL, TOK_HISTOGRAM, TOK_FIXED, TOK_EXPONENTIAL } TokDist;
 
 extern const char *const wl_class_names[WL_CLASS_COUNT];
 

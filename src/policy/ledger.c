@@ -53,10 +53,11 @@ int64_t ledger_busy(Ledger *l, LedgerReplica *r, int64_t start_us, int64_t end_u
     // Cumulative rounding: shares telescope to d exactly.
     int64_t wsum = 0;
     for (int64_t i = 0; i < n; i++) { CHECK(weights[i] >= 0); wsum += weights[i]; }
-    int64_t cum = 0, prev = 0;
+    int64_t cum = 0, prev = 0, den = wsum ? wsum : n;
+    bool narrow = d >= 0 && (den == 0 || d <= INT64_MAX / den);   // d·cum fits in 64 bits
     for (int64_t i = 0; i < n; i++) {
         cum += wsum ? weights[i] : 1;
-        int64_t upto = (int64_t)((__int128)d * cum / (wsum ? wsum : n));
+        int64_t upto = narrow ? d * cum / den : (int64_t)((__int128)d * cum / den);
         out_nusd[i] = upto - prev;
         prev = upto;
     }
