@@ -62,7 +62,11 @@ static int spawn_worker(Gateway *g, Replica *r, int64_t now_us) {
     snprintf(queued, sizeof queued, "%lld", (long long)(t->max_concurrency * 2 + 16));
     char *argv[] = {g->worker_exe, "worker", "-m", (char *)t->model_path, "--listen", listen,
                     "--served-model-name", (char *)t->name, "--max-num-seqs", seqs, "--max-num-batched-tokens", btok,
-                    "-t", thr, "--max-num-queued-reqs", queued, "--shutdown-timeout", "30", NULL};
+                    "-t", thr, "--max-num-queued-reqs", queued, "--shutdown-timeout", "30", NULL, NULL, NULL};
+    if (t->chat_template[0]) {
+        argv[18] = "--chat-template";
+        argv[19] = (char *)t->chat_template;
+    }
     pid_t pid = fork();
     if (pid < 0) return ERR_IO;
     if (pid == 0) {

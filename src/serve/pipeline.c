@@ -87,7 +87,7 @@ static void guess_quant(PipeTier *t) {
 static void load_tier(YamlDoc *doc, Pipeline *p, const YamlNode *n, bool check_files) {
     static const char *const keys[] = {"name", "model", "url", "accelerator", "cost_per_hour", "replicas",
                                        "scheduler", "threads", "max_concurrency", "batching", "quantization",
-                                       NULL};
+                                       "chat_template", NULL};
     if (!n || n->kind != YAML_MAP) {
         yaml_error(doc, n, "a tier must be a map with name, model or url, cost_per_hour");
         return;
@@ -143,6 +143,9 @@ static void load_tier(YamlDoc *doc, Pipeline *p, const YamlNode *n, bool check_f
     t->max_num_seqs = yaml_i64_opt(doc, s, "max_num_seqs", 16, 1, 4096);
     t->max_num_batched_tokens = yaml_i64_opt(doc, s, "max_num_batched_tokens", 512, 1, 1 << 20);
     t->threads = (int)yaml_i64_opt(doc, n, "threads", 1, 1, 256);
+    static const char *const tmpl[] = {"", "llama2", "mistral", "llama3", "chatml", "zephyr"};
+    int ti = yaml_enum_opt(doc, n, "chat_template", tmpl, 6, 0);
+    copy_str(t->chat_template, sizeof t->chat_template, tmpl[ti < 0 ? 0 : ti]);
     t->max_concurrency = yaml_i64_opt(doc, n, "max_concurrency", t->local ? t->max_num_seqs : 64, 1, 1 << 16);
     const YamlNode *b = yaml_map_opt(doc, n, "batching");
     if (b) {

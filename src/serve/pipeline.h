@@ -32,6 +32,7 @@ typedef struct {
     int min_replicas, max_replicas;
     int64_t max_num_seqs, max_num_batched_tokens;   // local workers' scheduler
     int threads;                   // local workers' engine threads
+    char chat_template[16];        // local workers' --chat-template ("" = from the model)
     int64_t max_concurrency;       // in-flight requests per replica before the tier queues
     bool batching;                 // dynamic batching (batchable endpoints: embeddings)
     BatcherConfig batch;
