@@ -225,9 +225,13 @@ void gw_health_done(Gateway *g, CURL *easy, CURLcode rc) {
 }
 
 // A call could not reach the replica: look at the process now rather than at the next tick.
+// A local replica goes back to STARTING: no new calls until a health probe succeeds (or the
+// reaper sees the process gone and restarts it).
 void gw_replica_failed(Gateway *g, Replica *r, int64_t now_us) {
-    (void)g;
-    if (r->pid > 0 && r->state == REP_READY) r->next_health_us = now_us;
+    if (g->p.tiers[r->tier].local && r->state == REP_READY) {
+        set_state(r, REP_STARTING, now_us);
+        r->next_health_us = now_us + HEALTH_STARTING_US;
+    }
 }
 
 static void reap(Gateway *g, Replica *r, int64_t now_us) {
