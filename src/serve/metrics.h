@@ -13,7 +13,7 @@
 
 #include "base/buf.h"
 
-#define METRICS_MAX_SERIES 16
+#define METRICS_MAX_SERIES 96   // the gateway's replicas{tier,state}: 16 tiers x 5 states
 #define METRICS_MAX_BUCKETS 24
 
 typedef enum { METRIC_COUNTER = 0, METRIC_GAUGE = 1, METRIC_HISTOGRAM = 2 } MetricType;
