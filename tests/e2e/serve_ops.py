@@ -117,10 +117,27 @@ while time.time() - t0 < 10 and gw.metric("rightsize_replicas", 'tier="local",st
     time.sleep(0.1)
 check(gw.metric("rightsize_replicas", 'tier="local",state="ready"') == 1, "scaled back to one worker when idle")
 
-# 4. drain
+# 4. drain with a request in flight: it completes; health and new requests get 503
+res = {}
+
+
+def long_req():
+    g = Gateway.__new__(Gateway)
+    g.port, g.conn = gw.port, None
+    res["long"] = g.request("POST", "/v1/completions", {"prompt": "long", "max_tokens": 480, "ignore_eos": True})
+
+
+t = threading.Thread(target=long_req)
+t.start()
+time.sleep(0.1)
 st, _, _ = gw.admin("POST", "/admin/drain")
 check(st == 200, "drain accepted")
 st, _, _ = gw.request("GET", "/health")
 check(st == 503, "health 503 while draining")
+st, h, b = gw.post("/v1/completions", {"prompt": "late", "max_tokens": 2})
+check(st == 503 and h.get("retry-after"), "a new request while draining gets 503 with Retry-After (%d)" % st)
+t.join()
+check(res["long"][0] == 200 and json.loads(res["long"][2])["usage"]["completion_tokens"] == 480,
+      "the request in flight at the drain completed")
 check(gw.proc.wait(timeout=20) == 0, "serve exits 0 after the drain")
 finish()
