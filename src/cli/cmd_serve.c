@@ -37,7 +37,6 @@ static const char USAGE[] =
     "  --admin-key KEY           enable /admin/* with this key (or the config's admin_key)\n"
     "  --telemetry FILE          JSONL telemetry file (default '-': stdout)\n"
     "  --telemetry-max-mb N      rotate the telemetry file at N MiB (default 64; keeps 3)\n"
-    "  --http-threads N          HTTP threads (default 2)\n"
     "  --seed N                  seed of the canary split and shadow sampling (default 1)\n"
     "  --shutdown-timeout S      seconds to drain on SIGTERM (default 30)\n"
     "  --worker-log FILE         stderr of the local workers (default: inherited)\n"
@@ -62,7 +61,7 @@ static int parse_i64(const char *flag, const char *v, int64_t lo, int64_t hi, in
 
 int cmd_serve(int argc, char **argv) {
     const char *config = NULL, *listen = NULL, *port_file = NULL, *admin = NULL, *tel = "-", *wlog = NULL;
-    int64_t tel_mb = 64, http_threads = 2, seed = 1, shutdown_s = 30;
+    int64_t tel_mb = 64, seed = 1, shutdown_s = 30;
     bool check = false;
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -85,7 +84,6 @@ int cmd_serve(int argc, char **argv) {
             else wlog = v;
             i++;
         } else if (!strcmp(f, "--telemetry-max-mb")) rc = parse_i64(f, v, 1, 1 << 20, &tel_mb), i++;
-        else if (!strcmp(f, "--http-threads")) rc = parse_i64(f, v, 1, 64, &http_threads), i++;
         else if (!strcmp(f, "--seed")) rc = parse_i64(f, v, 0, INT64_MAX, &seed), i++;
         else if (!strcmp(f, "--shutdown-timeout")) rc = parse_i64(f, v, 0, 86400, &shutdown_s), i++;
         else if (f[0] == '-') {
@@ -154,7 +152,7 @@ int cmd_serve(int argc, char **argv) {
     sa.sa_handler = on_hup;
     sigaction(SIGHUP, &sa, NULL);
     GatewayOptions o = {.config_path = config, .worker_exe = exe, .admin_key = admin, .telemetry_path = tel,
-                        .telemetry_max_bytes = tel_mb << 20, .http_threads = (int)http_threads, .seed = (uint64_t)seed,
+                        .telemetry_max_bytes = tel_mb << 20, .seed = (uint64_t)seed,
                         .shutdown_timeout_us = shutdown_s * 1000000, .worker_log_fd = wfd};
     Gateway *g = gateway_create(p, &o, err, sizeof err);
     free(p);

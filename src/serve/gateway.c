@@ -1,5 +1,5 @@
 // gateway.c — the gateway's life cycle: create (front door, replicas, metrics, telemetry), the
-// loop (inbox, curl multi, timers, admin commands, reloads, drain), and each request's end
+// loop (MHD + curl multi on one thread, timers, admin commands, reloads, drain), and each request's end
 // (headers, telemetry record, metrics).
 #include "serve/gateway.h"
 
@@ -14,7 +14,6 @@
 #include "base/log.h"
 #include "serve/gw_int.h"
 
-void gw_route(Gateway *g, GwReq *r, int64_t now_us);   // gw_loop.c
 void gw_expire(Gateway *g, int64_t now_us);
 void gw_call_done(Gateway *g, CURL *easy, CURLcode rc);
 
@@ -308,17 +307,9 @@ int gateway_run(Gateway *g, volatile sig_atomic_t *stop, volatile sig_atomic_t *
             *reload_flag = 0;
             reload(g);
         }
-        // inbox
-        pthread_mutex_lock(&g->inbox_mu);
-        GwReq *in = g->inbox_head;
-        g->inbox_head = g->inbox_tail = NULL;
-        pthread_mutex_unlock(&g->inbox_mu);
-        while (in) {
-            GwReq *next = in->qnext;
-            in->qnext = NULL;
-            gw_route(g, in, now);
-            in = next;
-        }
+        // clients: accept, read, route (calls start here), send what is ready
+        g->mhd_dirty = false;
+        MHD_run(g->daemon);
         // transfers
         int running = 0;
         curl_multi_perform(g->multi, &running);
@@ -346,7 +337,8 @@ int gateway_run(Gateway *g, volatile sig_atomic_t *stop, volatile sig_atomic_t *
             g->next_scale_us = now + g->p.autoscale_interval_us;
             gw_autoscale(g, now);
         }
-        if (drain_deadline && (g->in_flight == 0 || now > drain_deadline)) {
+        // drained: nothing held by the loop and every answer handed to its client
+        if (drain_deadline && ((g->in_flight == 0 && g->n_open_reqs == 0) || now > drain_deadline)) {
             if (g->in_flight) LOG_W("drain timed out with %lld requests in flight", (long long)g->in_flight);
             break;
         }
@@ -358,7 +350,11 @@ int gateway_run(Gateway *g, volatile sig_atomic_t *stop, volatile sig_atomic_t *
                 if (t >= 0 && t < wake_at) wake_at = t;
             }
         int64_t wait_ms = (wake_at - now + 999) / 1000;
-        curl_multi_poll(g->multi, NULL, 0, (int)(wait_ms < 0 ? 0 : wait_ms > 50 ? 50 : wait_ms), NULL);
+        MHD_UNSIGNED_LONG_LONG mhd_ms;
+        if (MHD_get_timeout(g->daemon, &mhd_ms) == MHD_YES && (int64_t)mhd_ms < wait_ms) wait_ms = (int64_t)mhd_ms;
+        if (g->mhd_dirty) wait_ms = 0;
+        struct curl_waitfd wfd = {.fd = g->mhd_fd, .events = CURL_WAIT_POLLIN};
+        curl_multi_poll(g->multi, &wfd, 1, (int)(wait_ms < 0 ? 0 : wait_ms > 50 ? 50 : wait_ms), NULL);
         if (wait_ms <= 0) {
             now = clock_now_us();
             for (int i = 0; i < g->p.n_tiers; i++)

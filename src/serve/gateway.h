@@ -1,9 +1,10 @@
 // gateway.h — `rightsize serve`: the OpenAI-compatible pipeline gateway.
 //
-// Threads: libmicrohttpd's threads own client connections (parse, admit, suspend); one loop
-// thread (the caller of gateway_run) owns everything else — routing, tier queues, the libcurl
-// multi handle that talks to backends, the worker supervisor, the ledger, canaries, telemetry.
-// The two sides meet in GwReq (a mutex per request) and an inbox the loop drains.
+// One thread (the caller of gateway_run) runs one event loop over libmicrohttpd's epoll fd (client
+// connections, in external-select mode) and libcurl multi's sockets (backends): routing, tier
+// queues, the worker supervisor, the ledger, canaries and telemetry all live on it, so a request
+// never changes threads between the client and the backend. Admin status snapshots are guarded
+// by a mutex so that future readers on other threads stay safe.
 #ifndef RS_GATEWAY_H
 #define RS_GATEWAY_H
 
@@ -19,7 +20,6 @@ typedef struct {
     const char *admin_key;        // overrides the config's admin_key when non-NULL
     const char *telemetry_path;   // "-" or NULL: stdout
     int64_t telemetry_max_bytes;  // rotate size
-    int http_threads;
     uint64_t seed;                // canary split and shadow sampling
     int64_t shutdown_timeout_us;  // drain limit on SIGTERM
     int worker_log_fd;            // stderr for workers (-1: inherit)

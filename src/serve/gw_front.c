@@ -1,5 +1,6 @@
-// gw_front.c — the gateway's HTTP side (libmicrohttpd threads): reads and checks requests, hands
-// them to the loop through the inbox, and sends what the loop publishes (whole bodies or SSE).
+// gw_front.c — the gateway's HTTP side: libmicrohttpd driven from the gateway's one event loop
+// (external epoll mode, no threads of its own): reads and checks requests, routes them, parks
+// (suspends) their connections, and sends what the loop publishes (whole bodies or SSE).
 #include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@ static GwReq *req_new(Gateway *g, struct MHD_Connection *mc) {
     r->tier = r->first_tier = r->replica_slot = r->canary = -1;
     r->confidence = -1;
     r->prompt_tokens = r->output_tokens = -1;
+    g->n_open_reqs++;
     return r;
 }
 
@@ -52,6 +54,7 @@ static void wake(GwReq *r) {
     if (r->suspended) {
         r->suspended = false;
         MHD_resume_connection(r->mc);
+        r->gw->mhd_dirty = true;   // the loop runs MHD again before it sleeps
     }
 }
 
@@ -282,12 +285,7 @@ static enum MHD_Result submit(Gateway *g, GwReq *r) {
     r->t_arrival_us = clock_now_us();
     r->fstate = FRONT_WAITING;
     atomic_fetch_add(&r->refs, 1);  // the loop's reference
-    pthread_mutex_lock(&g->inbox_mu);
-    if (g->inbox_tail) g->inbox_tail->qnext = r;
-    else g->inbox_head = r;
-    g->inbox_tail = r;
-    pthread_mutex_unlock(&g->inbox_mu);
-    curl_multi_wakeup(g->multi);
+    gw_route(g, r, r->t_arrival_us);
     return progress(r);
 }
 
@@ -351,7 +349,6 @@ static enum MHD_Result admin(Gateway *g, struct MHD_Connection *mc, const char *
     } else {
         return reply_err(g, mc, 404, "not_found", "no such admin endpoint");
     }
-    curl_multi_wakeup(g->multi);
     static const char ok[] = "{\"ok\":true}";
     return reply(mc, 200, "application/json", ok, sizeof ok - 1);
 }
@@ -442,6 +439,7 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls, e
     GwReq *r = *con_cls;
     if (!r) return;
     *con_cls = NULL;
+    r->gw->n_open_reqs--;
     pthread_mutex_lock(&r->mu);
     r->client_gone = true;
     r->suspended = false;
@@ -465,9 +463,10 @@ int gw_front_start(Gateway *g, char *err, size_t err_len) {
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g->p.listen_port)};
     if (inet_pton(AF_INET, g->p.listen_host, &addr.sin_addr) != 1)
         return err_set(err, err_len, ERR_ARG, "listen address '%s' is not an IPv4 address", g->p.listen_host);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    // No MHD thread: the gateway loop polls MHD's epoll fd beside libcurl's sockets and calls
+    // MHD_run, so a request never crosses a thread on its way to a backend and back.
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     g->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, g, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-                                 MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(g->o.http_threads > 0 ? g->o.http_threads : 1),
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, g, MHD_OPTION_CONNECTION_TIMEOUT,
                                  (unsigned)300, MHD_OPTION_CONNECTION_LIMIT, (unsigned)8192,
                                  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
@@ -475,6 +474,9 @@ int gw_front_start(Gateway *g, char *err, size_t err_len) {
         return err_set(err, err_len, ERR_IO, "cannot listen on %s:%d (port in use?)", g->p.listen_host, g->p.listen_port);
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(g->daemon, MHD_DAEMON_INFO_BIND_PORT);
     g->port = info ? info->port : g->p.listen_port;
+    info = MHD_get_daemon_info(g->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+    if (!info) return err_set(err, err_len, ERR_IO, "libmicrohttpd has no epoll support");
+    g->mhd_fd = info->epoll_fd;
     return 0;
 }
 

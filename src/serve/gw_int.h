@@ -156,9 +156,10 @@ struct Gateway {
     atomic_uint_fast64_t next_id;
     atomic_size_t max_body;
     atomic_llong max_tokens;
-    // inbox (front → loop) and admin commands
+    int mhd_fd;                               // MHD's epoll fd, polled by the loop
+    bool mhd_dirty;                           // a connection was resumed: run MHD before sleeping
+    // admin commands and status snapshots
     pthread_mutex_t inbox_mu;
-    GwReq *inbox_head, *inbox_tail;
     double admin_weight[PIPE_MAX_CANARIES];   // -1: none pending
     bool admin_rollback, admin_drain;
     char canary_status[1024];                 // JSON for GET /admin/canary (under inbox_mu)
@@ -171,6 +172,7 @@ struct Gateway {
     Ledger ledger;
     int64_t shadow_nusd;
     int64_t in_flight;                        // requests the loop holds
+    int64_t n_open_reqs;                      // POSTs MHD has not finished sending (drain waits for 0)
     Telemetry tel;
     GwMetrics m;
     int64_t next_tick_us, next_scale_us;
@@ -214,5 +216,7 @@ const char *gw_replica_state_name(ReplicaState s);
 
 // ---- gw_loop.c ----
 void gw_dispatch(Gateway *g, int tier, int64_t now_us);
+// A request whose body was read and checked: route, admit, dispatch (or answer at once).
+void gw_route(Gateway *g, GwReq *r, int64_t now_us);
 
 #endif

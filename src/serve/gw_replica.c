@@ -284,6 +284,10 @@ void gw_replicas_tick(Gateway *g, int64_t now_us) {
             if (r->led.open) charge_segment(g, r, now_us);
             count[r->state]++;
         }
+        int64_t running = 0;
+        for (int k = 0; k < ts->n_reps; k++) running += ts->reps[k].n_inflight;
+        metric_set(g->m.waiting, g->p.tiers[i].name, (double)(ts->n + (ts->batcher ? batcher_len(ts->batcher) : 0)));
+        metric_set(g->m.running, g->p.tiers[i].name, (double)running);
         for (int s = 0; s < REP_STATES; s++) {
             char lab[80];
             snprintf(lab, sizeof lab, "%s|%s", g->p.tiers[i].name, gw_replica_state_name((ReplicaState)s));
@@ -301,8 +305,6 @@ void gw_autoscale(Gateway *g, int64_t now_us) {
         int64_t running = 0;
         for (int k = 0; k < ts->n_reps; k++) running += ts->reps[k].n_inflight;
         int64_t waiting = ts->n + (ts->batcher ? batcher_len(ts->batcher) : 0);
-        metric_set(g->m.waiting, t->name, (double)waiting);
-        metric_set(g->m.running, t->name, (double)running);
         if (!g->p.has_autoscaling) {
             metric_set(g->m.desired, t->name, gw_tier_active(g, i));
             continue;

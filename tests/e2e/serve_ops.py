@@ -32,6 +32,7 @@ tiers:
   - {name: local, model: %s, replicas: {min: 1, max: 2}, max_concurrency: 1}
 routes:
   - {match: {endpoint: embeddings}, tier: emb}
+  - {match: {endpoint: chat, header: {name: x-slow}}, tier: slow}
   - {match: {endpoint: chat}, tier: %s}
   - {match: {endpoint: completions}, tier: local}
 autoscaling: {target_per_replica: 1, upscale_delay_s: 0.2, downscale_delay_s: 1, interval_s: 0.1}
@@ -124,12 +125,15 @@ res = {}
 def long_req():
     g = Gateway.__new__(Gateway)
     g.port, g.conn = gw.port, None
-    res["long"] = g.request("POST", "/v1/completions", {"prompt": "long", "max_tokens": 480, "ignore_eos": True})
+    res["long"] = g.request("POST", "/v1/chat/completions", {"messages": [{"role": "user", "content": "long"}]},
+                            {"x-slow": "1"})
 
 
 t = threading.Thread(target=long_req)
 t.start()
-time.sleep(0.1)
+t0 = time.time()
+while time.time() - t0 < 10 and gw.metric("rightsize_num_requests_running", 'tier="slow"') < 1:
+    time.sleep(0.02)
 st, _, _ = gw.admin("POST", "/admin/drain")
 check(st == 200, "drain accepted")
 st, _, _ = gw.request("GET", "/health")
@@ -137,7 +141,6 @@ check(st == 503, "health 503 while draining")
 st, h, b = gw.post("/v1/completions", {"prompt": "late", "max_tokens": 2})
 check(st == 503 and h.get("retry-after"), "a new request while draining gets 503 with Retry-After (%d)" % st)
 t.join()
-check(res["long"][0] == 200 and json.loads(res["long"][2])["usage"]["completion_tokens"] == 480,
-      "the request in flight at the drain completed")
+check(res["long"][0] == 200 and res["long"][1]["x-rightsize-tier"] == "slow", "the request in flight at the drain completed")
 check(gw.proc.wait(timeout=20) == 0, "serve exits 0 after the drain")
 finish()
