@@ -521,23 +521,20 @@ void gw_call_done(Gateway *g, CURL *easy, CURLcode rc) {
     if (conn_failure(rc, c)) {
         gw_replica_failed(g, rep, now);
         metric_inc(g->m.retries, g->p.tiers[tier].name, 1);
-        if (c->kind == CALL_BATCH) {
+    }
+    if (c->kind == CALL_BATCH) {
+        if (!conn_failure(rc, c)) {
+            batch_done(g, c, rc, now);
+        } else {
+            // The failed call's (tiny) busy share goes to its members equally; each is retried
+            // in a later batch, or refused after GW_MAX_ATTEMPTS.
+            int64_t each = c->n_members ? c->cost_nusd / c->n_members : 0, rest = c->cost_nusd - each * c->n_members;
             for (int64_t i = 0; i < c->n_members; i++) {
                 GwReq *r = c->members[i];
-                r->cost_nusd += 0;
+                r->cost_nusd += each + (i == 0 ? rest : 0);
                 if (r->attempts < GW_MAX_ATTEMPTS) enqueue(g, r, tier, false, now);
                 else reject(g, r, 502, "backend_unreachable", "backend_unreachable", "no replica could be reached", now);
             }
-            g->shadow_nusd += 0;
-        }
-    }
-    if (c->kind == CALL_BATCH) {
-        if (!conn_failure(rc, c)) batch_done(g, c, rc, now);
-        else {
-            // the failed call's (tiny) busy share goes to its members equally
-            for (int64_t i = 0; i < c->n_members; i++) c->members[i]->cost_nusd += 0;
-            int64_t each = c->n_members ? c->cost_nusd / c->n_members : 0, rest = c->cost_nusd - each * c->n_members;
-            for (int64_t i = 0; i < c->n_members; i++) c->members[i]->cost_nusd += each + (i == 0 ? rest : 0);
         }
         call_free(g, c);
         gw_dispatch(g, tier, now);
