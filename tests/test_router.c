@@ -236,3 +236,36 @@ TEST(pipeline_rejects_non_maps_and_empty) {
         EXPECT(strncmp(err, "b.yaml", 6) == 0 || strstr(err, "b.yaml") != NULL);
     }
 }
+
+// ---- telemetry file rotation ----
+
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "serve/telemetry.h"
+
+static int64_t file_size(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 ? (int64_t)st.st_size : -1;
+}
+
+TEST(telemetry_rotates_by_size_and_keeps_three) {
+    char path[512], p1[530], p3[530], p4[530];
+    snprintf(path, sizeof path, "%s/tel.jsonl", test_tmpdir());
+    snprintf(p1, sizeof p1, "%s.1", path);
+    snprintf(p3, sizeof p3, "%s.3", path);
+    snprintf(p4, sizeof p4, "%s.4", path);
+    Telemetry t;
+    char err[256];
+    ASSERT(telemetry_open(&t, path, 100, err, sizeof err) == 0);
+    const char line[] = "{\"id\":\"req-1\",\"x\":\"0123456789012345678901234567890123456789\"}";   // 61 bytes + \n
+    for (int i = 0; i < 9; i++) telemetry_write(&t, line, strlen(line));
+    telemetry_close(&t);
+    // 62-byte records, 100-byte files: one record per file; 9 records → the live file and .1-.3.
+    EXPECT_EQ_INT(file_size(path), 62);
+    EXPECT_EQ_INT(file_size(p1), 62);
+    EXPECT_EQ_INT(file_size(p3), 62);
+    EXPECT_EQ_INT(file_size(p4), -1);
+    EXPECT_EQ_INT(t.records, 9);
+    EXPECT(telemetry_open(&t, "/nonexistent-dir/x.jsonl", 0, err, sizeof err) != 0 && strstr(err, "nonexistent-dir"));
+}
