@@ -32,8 +32,9 @@ typedef struct GwCall GwCall;
 typedef struct Replica Replica;
 
 // Replica states:  STARTING --(health ok)--> READY --(process exits)--> BACKOFF --(delay)--> STARTING
+//                  STARTING --(health ok, warm pool)--> WARM --(scale up)--> READY
 //                  READY|STARTING --(scale down / drain)--> DRAINING --(idle)--> STOPPED
-typedef enum { REP_STARTING = 0, REP_READY, REP_BACKOFF, REP_DRAINING, REP_STOPPED, REP_STATES } ReplicaState;
+typedef enum { REP_STARTING = 0, REP_READY, REP_BACKOFF, REP_DRAINING, REP_STOPPED, REP_WARM, REP_STATES } ReplicaState;
 
 struct Replica {
     int kind;                      // always CALL_HEALTH: tells curl's private pointers apart
@@ -47,6 +48,8 @@ struct Replica {
     int64_t backoff_us, restart_at_us;
     int64_t ready_since_us;
     int64_t restarts;
+    bool warm;                     // belongs to the warm pool: started and healthy, not dispatched to
+    bool term_sent;                // DRAINING: SIGTERM already sent
     CURL *health;                  // in-flight /health probe, or NULL
     int64_t next_health_us;
     LedgerReplica led;

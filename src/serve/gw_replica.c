@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,7 +27,7 @@
 const char *gw_replica_state_name(ReplicaState s) {
     static const char *const names[REP_STATES] = {
         [REP_STARTING] = "starting", [REP_READY] = "ready", [REP_BACKOFF] = "backoff",
-        [REP_DRAINING] = "draining", [REP_STOPPED] = "stopped",
+        [REP_DRAINING] = "draining", [REP_STOPPED] = "stopped", [REP_WARM] = "warm",
     };
     return (unsigned)s < REP_STATES ? names[s] : "?";
 }
@@ -67,9 +68,13 @@ static int spawn_worker(Gateway *g, Replica *r, int64_t now_us) {
         argv[18] = "--chat-template";
         argv[19] = (char *)t->chat_template;
     }
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) return ERR_IO;
     if (pid == 0) {
+        // A worker never outlives its gateway, even one killed with SIGKILL.
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent) _exit(1);
         int devnull = open("/dev/null", O_RDWR);
         if (devnull >= 0) dup2(devnull, 0), dup2(devnull, 1);
         if (g->o.worker_log_fd >= 0) dup2(g->o.worker_log_fd, 2);
@@ -80,18 +85,20 @@ static int spawn_worker(Gateway *g, Replica *r, int64_t now_us) {
         _exit(127);
     }
     r->pid = pid;
+    r->term_sent = false;
     r->next_health_us = now_us + HEALTH_STARTING_US;
     set_state(r, REP_STARTING, now_us);
     LOG_I("tier %s: started worker %d (pid %d) on port %d", t->name, r->slot, (int)pid, r->port);
     return 0;
 }
 
-static void open_replica(Gateway *g, int tier, int64_t now_us) {
+static void open_replica(Gateway *g, int tier, int64_t now_us, bool warm) {
     TierState *ts = &g->tiers[tier];
     const PipeTier *t = &g->p.tiers[tier];
     CHECK(ts->n_reps < PIPE_MAX_REPLICAS);
     Replica *r = &ts->reps[ts->n_reps];
     memset(r, 0, sizeof *r);
+    r->warm = warm;
     r->kind = CALL_HEALTH;
     r->tier = tier;
     r->slot = ts->n_reps++;
@@ -116,8 +123,11 @@ int gw_replicas_start(Gateway *g, char *err, size_t err_len) {
     for (int i = 0; i < g->p.n_tiers; i++) {
         const PipeTier *t = &g->p.tiers[i];
         int n = t->min_replicas > 0 ? t->min_replicas : 1;
-        for (int k = 0; k < n; k++) open_replica(g, i, now);
+        for (int k = 0; k < n; k++) open_replica(g, i, now, false);
         g->tiers[i].desired = n;
+        if (t->local && g->p.has_autoscaling)
+            for (int k = 0; k < g->p.autoscale.warm_pool && g->tiers[i].n_reps < PIPE_MAX_REPLICAS; k++)
+                open_replica(g, i, now, true);
         autoscale_init(&g->tiers[i].as);
     }
     return 0;
@@ -126,7 +136,8 @@ int gw_replicas_start(Gateway *g, char *err, size_t err_len) {
 int gw_tier_active(Gateway *g, int tier) {
     TierState *ts = &g->tiers[tier];
     int n = 0;
-    for (int i = 0; i < ts->n_reps; i++) n += ts->reps[i].state != REP_DRAINING && ts->reps[i].state != REP_STOPPED;
+    for (int i = 0; i < ts->n_reps; i++)
+        n += !ts->reps[i].warm && ts->reps[i].state != REP_DRAINING && ts->reps[i].state != REP_STOPPED;
     return n;
 }
 
@@ -216,12 +227,12 @@ void gw_health_done(Gateway *g, CURL *easy, CURLcode rc) {
     r->health = NULL;
     int64_t now = clock_now_us();
     if (rc == CURLE_OK && code == 200 && r->state == REP_STARTING) {
-        set_state(r, REP_READY, now);
+        set_state(r, r->warm ? REP_WARM : REP_READY, now);
         r->ready_since_us = now;
         LOG_I("tier %s: worker %d ready (pid %d)", g->p.tiers[r->tier].name, r->slot, (int)r->pid);
         gw_dispatch(g, r->tier, now);
     }
-    r->next_health_us = now + (r->state == REP_READY ? HEALTH_READY_US : HEALTH_STARTING_US);
+    r->next_health_us = now + (r->state == REP_READY || r->state == REP_WARM ? HEALTH_READY_US : HEALTH_STARTING_US);
 }
 
 // A call could not reach the replica: look at the process now rather than at the next tick.
@@ -274,11 +285,11 @@ void gw_replicas_tick(Gateway *g, int64_t now_us) {
                 if (spawn_worker(g, r, now_us)) r->restart_at_us = now_us + BACKOFF_MAX_US;
             }
             if (r->pid > 0 && !r->health && now_us >= r->next_health_us &&
-                (r->state == REP_STARTING || r->state == REP_READY))
+                (r->state == REP_STARTING || r->state == REP_READY || r->state == REP_WARM))
                 probe(g, r);
             if (r->state == REP_DRAINING && r->n_inflight == 0) {
-                if (r->pid > 0) kill(r->pid, SIGTERM);
-                else set_state(r, REP_STOPPED, now_us);
+                if (r->pid > 0 && !r->term_sent) kill(r->pid, SIGTERM), r->term_sent = true;
+                else if (r->pid <= 0) set_state(r, REP_STOPPED, now_us);
                 if (r->led.open) ledger_close(&g->ledger, &r->led, now_us);
             }
             if (r->led.open) charge_segment(g, r, now_us);
@@ -294,6 +305,27 @@ void gw_replicas_tick(Gateway *g, int64_t now_us) {
             metric_set(g->m.replicas, lab, count[s]);
         }
     }
+}
+
+// Starts a replica in a stopped slot, or in a new one; false when the tier has no room.
+static bool start_slot(Gateway *g, int tier, int64_t now_us, bool warm) {
+    TierState *ts = &g->tiers[tier];
+    for (int k = 0; k < ts->n_reps; k++) {
+        Replica *r = &ts->reps[k];
+        if (r->state != REP_STOPPED || r->pid != 0) continue;
+        g->closed_nusd += r->led.charged_nusd;
+        ledger_open(&g->ledger, &r->led, 0, g->p.tiers[tier].cost_per_hour, now_us);
+        r->warm = warm;
+        r->backoff_us = 0;
+        if (spawn_worker(g, r, now_us)) {
+            r->restart_at_us = now_us + BACKOFF_MIN_US;
+            set_state(r, REP_BACKOFF, now_us);
+        }
+        return true;
+    }
+    if (ts->n_reps >= PIPE_MAX_REPLICAS) return false;
+    open_replica(g, tier, now_us, warm);
+    return true;
 }
 
 // Applies the queue-aware autoscaler: local tiers start or drain workers; remote tiers only
@@ -318,20 +350,25 @@ void gw_autoscale(Gateway *g, int64_t now_us) {
         metric_set(g->m.desired, t->name, want);
         if (!t->local) continue;
         if (want > cur) {
-            for (int k = 0; k < ts->n_reps && cur < want; k++)   // reuse stopped slots first
-                if (ts->reps[k].state == REP_STOPPED && ts->reps[k].pid == 0) {
-                    Replica *r = &ts->reps[k];
-                    g->closed_nusd += r->led.charged_nusd;
-                    ledger_open(&g->ledger, &r->led, 0, t->cost_per_hour, now_us);
-                    if (spawn_worker(g, r, now_us) == 0) cur++;
+            // Promote warm replicas first (they start serving at once), then reuse stopped slots,
+            // then open new ones; finally top the warm pool up again.
+            for (int k = 0; k < ts->n_reps && cur < want; k++)
+                if (ts->reps[k].warm && ts->reps[k].state != REP_DRAINING && ts->reps[k].state != REP_STOPPED) {
+                    ts->reps[k].warm = false;
+                    if (ts->reps[k].state == REP_WARM) set_state(&ts->reps[k], REP_READY, now_us);
+                    cur++;
                 }
-            while (cur < want && ts->n_reps < PIPE_MAX_REPLICAS) open_replica(g, i, now_us), cur++;
+            while (cur < want && start_slot(g, i, now_us, false)) cur++;
             LOG_I("tier %s: scaled up to %d replicas (waiting %lld, running %lld)", t->name, want,
                   (long long)waiting, (long long)running);
+            int warm = 0;
+            for (int k = 0; k < ts->n_reps; k++)
+                warm += ts->reps[k].warm && ts->reps[k].state != REP_DRAINING && ts->reps[k].state != REP_STOPPED;
+            while (warm < g->p.autoscale.warm_pool && start_slot(g, i, now_us, true)) warm++;
         } else if (want < cur) {
             for (int k = ts->n_reps - 1; k >= 0 && cur > want; k--) {
                 Replica *r = &ts->reps[k];
-                if (r->state == REP_DRAINING || r->state == REP_STOPPED) continue;
+                if (r->warm || r->state == REP_DRAINING || r->state == REP_STOPPED) continue;
                 set_state(r, REP_DRAINING, now_us);
                 cur--;
             }

@@ -6,8 +6,9 @@
 2. SIGHUP reload: a route change takes effect without dropping in-flight requests (a slow
    request started before the reload completes), and a bad config is refused with the old one
    kept;
-3. the queue-aware autoscaler applied to a local tier: under load a second worker starts
-   (replicas ready 1 → 2, desired_replicas 2), and after the load it drains back to 1;
+3. the queue-aware autoscaler applied to a local tier with a warm pool of 1: the warm worker is
+   started but gets no traffic; under load it is promoted (replicas ready 1 → 2, desired_replicas
+   2) and a new warm one started; after the load the tier drains back to 1 ready + 1 warm;
 4. POST /admin/drain: health turns 503, new requests get 503, serve exits 0."""
 import json
 import os
@@ -35,7 +36,7 @@ routes:
   - {match: {endpoint: chat, header: {name: x-slow}}, tier: slow}
   - {match: {endpoint: chat}, tier: %s}
   - {match: {endpoint: completions}, tier: local}
-autoscaling: {target_per_replica: 1, upscale_delay_s: 0.2, downscale_delay_s: 1, interval_s: 0.1}
+autoscaling: {target_per_replica: 1, upscale_delay_s: 0.2, downscale_delay_s: 1, interval_s: 0.1, warm_pool: 1}
 """
 gw = Gateway(CFG % (emb, slow, fast, model, "slow"))
 if not check(gw.wait_ready("local"), "local worker ready"):
@@ -96,6 +97,15 @@ st, h, b = gw.post("/v1/chat/completions", {"messages": [{"role": "user", "conte
 check(st == 200 and h["x-rightsize-tier"] == "fast", "a bad config is refused and the running one kept")
 
 # 3. autoscaling a local tier
+t0 = time.time()
+while time.time() - t0 < 20 and gw.metric("rightsize_replicas", 'tier="local",state="warm"') != 1:
+    time.sleep(0.05)
+check(gw.metric("rightsize_replicas", 'tier="local",state="warm"') == 1, "one warm worker at rest")
+check(gw.metric("rightsize_replicas", 'tier="local",state="ready"') == 1, "one ready worker at rest")
+for i in range(6):
+    gw.post("/v1/completions", {"prompt": "rest %d" % i, "max_tokens": 4})
+recs = [r for r in gw.telemetry() if r["tier"] == "local"]
+check(len(recs) == 6 and all(r["replica"] == 0 for r in recs), "the warm worker got no traffic: %s" % [r["replica"] for r in recs])
 stop = time.time() + 4
 
 
@@ -117,6 +127,10 @@ t0 = time.time()
 while time.time() - t0 < 10 and gw.metric("rightsize_replicas", 'tier="local",state="ready"') != 1:
     time.sleep(0.1)
 check(gw.metric("rightsize_replicas", 'tier="local",state="ready"') == 1, "scaled back to one worker when idle")
+t0 = time.time()
+while time.time() - t0 < 20 and gw.metric("rightsize_replicas", 'tier="local",state="warm"') != 1:
+    time.sleep(0.05)
+check(gw.metric("rightsize_replicas", 'tier="local",state="warm"') == 1, "the warm pool was topped up again")
 
 # 4. drain with a request in flight: it completes; health and new requests get 503
 res = {}
