@@ -191,3 +191,37 @@ TEST(workload_diurnal_profile_shapes_arrivals) {
     EXPECT_NEAR((double)total / (20 * 86400.0), 2.0, 0.02);
     EXPECT_NEAR((double)peak / (20 * 1800.0), 2.0 * 3.0, 6.0 * 0.03);
 }
+
+// A trace workload replays its rows (times and token counts) and repeats with the trace's period;
+// its rate is rows / period.
+TEST(workload_trace_replays) {
+    char dir[512], path[600], err[512] = {0};
+    snprintf(dir, sizeof dir, "%s", test_tmpdir());
+    snprintf(path, sizeof path, "%s/trace.csv", dir);
+    write_file(path, "t_s,input_tokens,output_tokens\n0,100,10\n1.5,200,20\n2,300,30\n");
+    snprintf(path, sizeof path, "%s/tw.yaml", dir);
+    write_file(path, "name: t\narrivals: {process: trace, trace: trace.csv}\ntokens:\n  input: {mean: 1}\n  output: {mean: 1}\n"
+                     "slo: {e2e_p95_ms: 1000}\n");
+    Workload wl;
+    int rc = wl_load(&wl, path, err, sizeof err);
+    if (rc) test_fail(__FILE__, __LINE__, "%s", err);
+    ASSERT(rc == 0);
+    EXPECT_EQ_INT(wl.n_trace, 3);
+    EXPECT_NEAR(wl.trace_period_s, 3.0, 1e-12);   // span 2 s x 3 rows / 2 gaps
+    EXPECT_NEAR(wl.rate_per_s, 1.0, 1e-12);
+    WlArrivals a;
+    wl_arrivals_init(&a, &wl, 1.0, 0);
+    Rng rng;
+    rng_seed(&rng, 1);
+    const double t[] = {0, 1.5, 2, 3, 4.5, 5};
+    const int in[] = {100, 200, 300, 100, 200, 300};
+    for (int i = 0; i < 6; i++) {
+        WlRequest r = wl_next(&wl, &a, &rng);
+        EXPECT_NEAR(r.t_s, t[i], 1e-12);
+        EXPECT_EQ_INT(r.in_tokens, in[i]);
+    }
+    wl_free(&wl);
+    write_file(dir[0] ? path : path, "name: t\narrivals: {process: trace, trace: missing.csv}\ntokens:\n  input: {mean: 1}\n");
+    EXPECT(wl_load(&wl, path, err, sizeof err) == ERR_FORMAT);
+    EXPECT(strstr(err, "tw.yaml:2: key 'arrivals.trace': cannot open trace") != NULL);
+}

@@ -390,6 +390,7 @@ TEST(sched_single_request_chunks_then_decodes) {
     SchedBatch e;
     sched_step(s, 0, &e);  // nothing to run: an empty plan, not a step
     EXPECT(e.n_rows == 0 && e.step == 0 && !sched_in_flight(s));
+    EXPECT_EQ_INT(sched_step_done(s, 0, NULL), 0);  // closing it anyway is a no-op
     EXPECT_EQ_INT(sched_add(s, 7, 10, 3, 0, 100), 0);
     // Prompt 10 in chunks of 4: [0,4) [4,8) [8,10)+logits → token 1; then decodes at 10, 11.
     const int64_t want_pos[] = {0, 4, 8, 10, 11}, want_n[] = {4, 4, 2, 1, 1};

@@ -39,7 +39,8 @@ typedef struct {
     int kind;
     LedgerReplica led;
     Sched *sched;
-    int64_t ver, t0, t_end, run_k;
+    int64_t ver, t0, t_end, run_k;   // ver: step events; life: start/ready/spot events
+    int64_t life;
     bool busy, is_run;
     SchedDecodeRun run;
     uint64_t *live, *pending, *running;   // cap ids each
@@ -86,6 +87,9 @@ typedef struct {
     bool arrivals_done;
     double busy_us, rep_us;
 } Sim;
+
+// Rounds a non-negative duration in microseconds (cheaper than llround in the hot loop).
+static inline int64_t round_us(double x) { return (int64_t)(x + 0.5); }
 
 // ---- event heap ----
 
@@ -220,13 +224,14 @@ static int start_replica(Sim *s, int t, bool instant) {
     rp->kind = kind;
     rp->st = R_STARTING;
     rp->ver++;
+    rp->life++;
     rp->n_live = rp->n_pending = rp->n_running = 0;
     ts->n_up++;
     if (ts->n_up > s->res->peak_replicas[t]) s->res->peak_replicas[t] = ts->n_up;
-    int rc = push_ev(s, s->now + llround(delay_s * 1e6), EV_READY, t, idx, rp->ver);
+    int rc = push_ev(s, s->now + llround(delay_s * 1e6), EV_READY, t, idx, rp->life);
     if (!rc && kind == PRICE_SPOT && c->spot_interruptions_per_hour > 0) {
         double dt = rng_exponential(&s->rng, 3600.0 / c->spot_interruptions_per_hour);
-        rc = push_ev(s, s->now + llround(dt * 1e6), EV_SPOT, t, idx, rp->ver);
+        rc = push_ev(s, s->now + llround(dt * 1e6), EV_SPOT, t, idx, rp->life);
     }
     return rc;
 }
@@ -243,6 +248,7 @@ static void stop_replica(Sim *s, int t, Rep *rp) {
     rp->st = R_DEAD;
     rp->busy = false;
     rp->ver++;
+    rp->life++;
     if (ts->warm_avail < ts->cfg.as.warm_pool) ts->warm_avail++;
 }
 
@@ -347,7 +353,7 @@ static int start_work(Sim *s, int t, int ri) {
         rp->busy = true;
         rp->is_run = false;
         rp->t0 = s->now;
-        rp->t_end = s->now + fmax(1, llround(step_time_us(&c->step, &sh)));
+        rp->t_end = s->now + fmax(1, round_us(step_time_us(&c->step, &sh)));
         s->res->steps++;
         return push_ev(s, rp->t_end, EV_STEP, t, ri, rp->ver);
     }
@@ -371,7 +377,7 @@ static int start_work(Sim *s, int t, int ri) {
         rp->busy = rp->is_run = true;
         rp->run_k = k;
         rp->t0 = s->now;
-        rp->t_end = s->now + llround(step_decode_run_us(&c->step, rp->run.n_rows, rp->run.ctx_tokens, k));
+        rp->t_end = s->now + round_us(step_decode_run_us(&c->step, rp->run.n_rows, rp->run.ctx_tokens, k));
         if (rp->t_end <= s->now) rp->t_end = s->now + 1;
         return push_ev(s, rp->t_end, EV_STEP, t, ri, rp->ver);
     }
@@ -404,7 +410,7 @@ static int start_work(Sim *s, int t, int ri) {
     rp->busy = true;
     rp->is_run = false;
     rp->t0 = s->now;
-    rp->t_end = s->now + fmax(1, llround(step_time_us(&c->step, &sh)));
+    rp->t_end = s->now + fmax(1, round_us(step_time_us(&c->step, &sh)));
     s->res->steps++;
     return push_ev(s, rp->t_end, EV_STEP, t, ri, rp->ver);
 }
@@ -415,16 +421,23 @@ static int cut_run(Sim *s, int t, int ri) {
     Rep *rp = &s->tier[t].reps[ri];
     if (!rp->busy || !rp->is_run) return 0;
     const StepModel *sm = &s->tier[t].cfg.step;
-    int64_t lo = 0, hi = rp->run_k;   // steps done by now: largest j with end(j) <= now
+    // Steps done by now: the largest j with end(j) <= now. Steps only grow longer within a run,
+    // so (now - t0) / (first step) bounds j from above; search below that bound.
+    int64_t lo = 0, hi = rp->run_k;
+    double first = step_decode_run_us(sm, rp->run.n_rows, rp->run.ctx_tokens, 1);
+    if (first > 0) {
+        double guess = (double)(s->now - rp->t0) / first + 1;
+        if (guess < (double)hi) hi = (int64_t)guess;
+    }
     while (lo < hi) {
         int64_t mid = lo + (hi - lo + 1) / 2;
-        int64_t end = rp->t0 + llround(step_decode_run_us(sm, rp->run.n_rows, rp->run.ctx_tokens, mid));
+        int64_t end = rp->t0 + round_us(step_decode_run_us(sm, rp->run.n_rows, rp->run.ctx_tokens, mid));
         if (end <= s->now) lo = mid; else hi = mid - 1;
     }
     int64_t k = lo + 1;
     if (k >= rp->run_k) return 0;
     rp->run_k = k;
-    rp->t_end = rp->t0 + llround(step_decode_run_us(sm, rp->run.n_rows, rp->run.ctx_tokens, k));
+    rp->t_end = rp->t0 + round_us(step_decode_run_us(sm, rp->run.n_rows, rp->run.ctx_tokens, k));
     if (rp->t_end <= rp->t0) rp->t_end = rp->t0 + 1;
     rp->ver++;
     return push_ev(s, rp->t_end, EV_STEP, t, ri, rp->ver);
@@ -502,6 +515,7 @@ static int dispatch(Sim *s, int t) {
             Rep *rp = &ts->reps[i];
             if (rp->st != R_READY || rp->n_live >= rp->cap) continue;
             if (best < 0 || rp->n_live < ts->reps[best].n_live) best = i;
+            if (rp->n_live == 0) break;   // an empty replica cannot be beaten
         }
         if (best < 0) break;
         Rep *rp = &ts->reps[best];
@@ -714,7 +728,7 @@ static SimPct pct_of(const LatHist *h) {
 static int on_ready(Sim *s, const Event *e) {
     TierState *ts = &s->tier[e->tier];
     Rep *rp = &ts->reps[e->rep];
-    if (rp->st != R_STARTING || rp->ver != e->ver) return 0;
+    if (rp->st != R_STARTING || rp->life != e->ver) return 0;
     if (!ts->cfg.one_shot) {
         rp->sched = sched_create(&ts->cfg.sched, NULL, 0);
         if (!rp->sched) return ERR_NOMEM;
@@ -726,7 +740,9 @@ static int on_ready(Sim *s, const Event *e) {
 static int run_loop(Sim *s) {
     int rc = 0;
     while (s->n_heap > 0 && !rc) {
-        if (s->arrivals_done && s->in_system == 0 && s->now >= s->horizon_us) break;
+        // Done: no arrivals left, nobody in the system, and nothing due before the horizon.
+        if (s->arrivals_done && s->in_system == 0 && s->heap[0].t >= s->horizon_us) break;
+        if (s->cfg->max_events > 0 && s->res->events >= s->cfg->max_events) { s->res->truncated = true; break; }
         Event e = pop_ev(s);
         s->now = e.t;
         s->res->events++;
@@ -746,7 +762,7 @@ static int run_loop(Sim *s) {
             break;
         case EV_SPOT: {
             Rep *rp = &s->tier[e.tier].reps[e.rep];
-            if (rp->ver == e.ver && (rp->st == R_READY || rp->st == R_STARTING || rp->st == R_DRAINING))
+            if (rp->life == e.ver && (rp->st == R_READY || rp->st == R_STARTING || rp->st == R_DRAINING))
                 rc = spot_interrupt(s, e.tier, e.rep);
             break;
         }
@@ -806,6 +822,7 @@ int sim_run(const SimConfig *cfg, SimResult *res, char *err, size_t err_len) {
             if (ts->reps[i].st != R_DEAD) stop_replica(s, t, &ts->reps[i]);
     }
     area_to(s, end);
+    res->unfinished = s->in_system;
     res->end_s = (double)end / 1e6;
     res->ttft_ms = pct_of(&s->ttft);
     res->tpot_ms = pct_of(&s->tpot);

@@ -66,6 +66,7 @@ typedef struct {
     uint64_t seed;
     double series_step_s;          // > 0: sample queue depth and replicas at this period
     bool no_fast_path;             // step every decode step one by one (tests compare the two)
+    int64_t max_events;            // > 0: stop (truncated) after this many events — overload guard
 } SimConfig;
 
 typedef struct {
@@ -89,6 +90,8 @@ typedef struct {
     int64_t in_tokens, out_tokens;
     double end_s;                  // virtual time when the last request finished
     int64_t steps, advanced_steps, events;
+    bool truncated;                // stopped by max_events: the candidate is overloaded or stuck
+    int64_t unfinished;            // requests still in the system at the end
     int peak_replicas[2];
     // e2e latency CDF (ms at quantiles (i+1)/SIM_CDF_POINTS) for charts
     double e2e_cdf_ms[SIM_CDF_POINTS];

@@ -92,6 +92,7 @@ int32_t wl_sample_tokens(const TokSpec *t, Rng *rng) {
 }
 
 double wl_token_mean(const TokSpec *t) {
+    if (t->mean_eff > 0) return t->mean_eff;
     if (t->dist == TOK_FIXED) return fmin(fmax(t->mean, (double)t->min), (double)t->max);
     if (t->dist == TOK_EXPONENTIAL) return 1.0 / (1.0 - exp(-1.0 / t->mean));   // unclamped
     if (t->dist == TOK_HISTOGRAM) {
@@ -118,6 +119,37 @@ double wl_token_mean(const TokSpec *t) {
         m += fmin(fmax(round(v), (double)t->min), (double)t->max);
     }
     return m / n;
+}
+
+static double inv_normal(double p) {
+    double lo = -10, hi = 10;
+    for (int k = 0; k < 80; k++) {
+        double mid = 0.5 * (lo + hi);
+        if (0.5 * erfc(-mid / sqrt(2.0)) < p) lo = mid; else hi = mid;
+    }
+    return 0.5 * (lo + hi);
+}
+
+double wl_token_quantile(const TokSpec *t, double p) {
+    double v;
+    switch (t->dist) {
+    case TOK_LOGNORMAL: {
+        double s2 = log1p(t->cv * t->cv);
+        v = exp(log(t->mean) - 0.5 * s2 + sqrt(s2) * inv_normal(p));
+        break;
+    }
+    case TOK_EXPONENTIAL: v = 1.0 + floor(-t->mean * log(1.0 - p)); break;
+    case TOK_HISTOGRAM: {
+        int b = 0;
+        while (b < t->n_bins - 1 && t->cum[b] < p) b++;
+        double lo = b ? t->upper[b - 1] : (double)t->min, c0 = b ? t->cum[b - 1] : 0;
+        double f = t->cum[b] > c0 ? (p - c0) / (t->cum[b] - c0) : 1;
+        v = lo + f * (t->upper[b] - lo);
+        break;
+    }
+    default: v = t->mean;
+    }
+    return fmin(fmax(v, (double)t->min), (double)t->max);
 }
 
 // ---- arrivals ----
@@ -346,7 +378,7 @@ int wl_load(Workload *wl, const char *path, char *err, size_t err_len) {
     const YamlNode *cc = yaml_map_opt(d, r, "cascade");
     static const char *const ckeys[] = {"escalation_rate", "confidence", "threshold", NULL};
     yaml_check_keys(d, cc, ckeys);
-    wl->escalation_rate = yaml_f64_opt(d, cc, "escalation_rate", cc ? -1 : 0.25, 0, 1);
+    wl->escalation_rate = yaml_f64_opt(d, cc, "escalation_rate", cc ? -1 : 0, 0, 1);   // no cascade block: no cascade lever
     const YamlNode *conf = yaml_map_opt(d, cc, "confidence");
     if (cc && !d->rc && (wl->escalation_rate < 0) == (conf == NULL) )
         yaml_error(d, cc, "give exactly one of escalation_rate or confidence: {alpha, beta} with threshold");
@@ -374,7 +406,11 @@ int wl_load(Workload *wl, const char *path, char *err, size_t err_len) {
         snprintf(wl->models[i], sizeof wl->models[i], "%s", ms->vals[i]->str);
         wl->n_models = (int)i + 1;
     }
-    if (!d->rc) wl_build_profile(wl);
+    if (!d->rc) {
+        wl_build_profile(wl);
+        wl->in.mean_eff = wl_token_mean(&wl->in);
+        wl->out.mean_eff = wl->cls == WL_EMBEDDING ? 0 : wl_token_mean(&wl->out);
+    }
 done:
     rc = d->rc;
     if (rc) {

@@ -17,7 +17,8 @@
 //   batch: {requests_per_run: 500000, start_hour: 1, deadline_hours: 4}   # class batch
 //   quality_min: 60                   # minimum catalog quality figure
 //   success_rate: 0.9                 # fraction of requests that are a successful outcome
-//   cascade: {escalation_rate: 0.2}   # or {confidence: {alpha: 5, beta: 2}, threshold: 0.6}
+//   cascade: {escalation_rate: 0.2}   # or {confidence: {alpha: 5, beta: 2}, threshold: 0.6};
+//                                     # without it the search tries no student-first cascade
 //   fixed_costs: {storage_usd_month: 40, network_gb_month: 300, network_usd_per_gb: 0.09,
 //                 orchestration_usd_month: 150, engineering_hours_month: 8,
 //                 engineering_usd_per_hour: 120}
@@ -52,6 +53,7 @@ extern const char *const wl_class_names[WL_CLASS_COUNT];
 typedef struct {
     TokDist dist;
     double mean, cv;           // lognormal / fixed
+    double mean_eff;           // mean after clamping (cached by wl_load; 0 = not computed)
     int64_t min, max;          // clamp
     int n_bins;                // histogram: upper edges and cumulative weights
     double upper[WL_MAX_BINS], cum[WL_MAX_BINS];
@@ -123,6 +125,8 @@ WlRequest wl_next(const Workload *wl, WlArrivals *a, Rng *rng);
 int32_t wl_sample_tokens(const TokSpec *t, Rng *rng);
 // Mean of a token spec after clamping (numerical for lognormal, exact for the others).
 double wl_token_mean(const TokSpec *t);
+// The p-quantile of a token spec after clamping.
+double wl_token_quantile(const TokSpec *t, double p);
 // Monthly fixed costs (storage + network + orchestration + engineering).
 double wl_fixed_usd_month(const Workload *wl);
 // Peak intensity multiplier of the profile (max over minutes).

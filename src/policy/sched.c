@@ -48,6 +48,7 @@ struct Sched {
     int64_t next_seq_no;
     int64_t step_no;       // number of the next (or in-flight) step
     bool in_flight;
+    bool last_plan_empty;  // the last sched_step planned nothing (and no step_done came since)
     // The last step's plan and results.
     SchedRow *rows;
     int64_t *row_idx;      // pool index of each row
@@ -434,7 +435,6 @@ static int64_t chunk_len(const Sched *s, int64_t idx, int64_t budget) {
 
 int sched_step(Sched *s, int64_t now_us, SchedBatch *out) {
     CHECK(!s->in_flight);
-    s->in_flight = true;
     s->n_rows = 0;
     s->n_preempted = 0;
     memset(out, 0, sizeof *out);
@@ -473,8 +473,10 @@ int sched_step(Sched *s, int64_t now_us, SchedBatch *out) {
         budget -= n;
     }
 
-    // An empty plan is not a step: nothing to run, nothing to close.
+    // An empty plan is not a step: nothing to run, nothing to close (a sched_step_done after it
+    // is accepted as a no-op).
     s->in_flight = s->n_rows > 0;
+    s->last_plan_empty = s->n_rows == 0;
     out->step = s->step_no;
     out->rows = s->rows;
     out->n_rows = s->n_rows;
@@ -500,8 +502,12 @@ static void take_token(Sched *s, int64_t idx, bool stop, int64_t now_us) {
 }
 
 int64_t sched_step_done(Sched *s, int64_t now_us, const bool *stop) {
-    CHECK(s->in_flight);
     s->n_finished = 0;
+    if (!s->in_flight) {  // closing an empty plan: nothing happened
+        CHECK(s->last_plan_empty);
+        s->last_plan_empty = false;
+        return 0;
+    }
     for (int64_t i = 0; i < s->n_rows; i++) {
         int64_t idx = s->row_idx[i];
         const Slot *x = &s->pool[idx];

@@ -8,8 +8,8 @@
 // One step:
 //   1. Running requests, oldest first (FCFS: add order; priority: lower value, then add order):
 //      each decodes one token, or — if it is still prefilling — takes its next prefill chunk,
-//      leaving one token of budget for every running decode behind it, so a long prompt never
-//      stalls running streams. A request that needs a KV block when none is free preempts the
+//      leaving one token of budget for every running request behind it, so a long prompt never
+//      stalls running streams (hence max_num_batched_tokens >= max_num_seqs). A request that needs a KV block when none is free preempts the
 //      NEWEST running request (the last in that order, possibly itself): its blocks are freed,
 //      it goes back to the waiting queue (ahead of every request that came after it), and when
 //      rescheduled it recomputes its prompt and generated tokens as prefill (recompute policy).
@@ -151,7 +151,8 @@ typedef struct {
 // Builds the next step's batch plan at now_us into *out. Requests scheduled for the first time
 // get first_scheduled_us = now_us; KV blocks for every row are taken now. A plan with rows must be
 // closed with sched_step_done before the next sched_step (CHECK); an empty plan (n_rows == 0:
-// nothing to run) is not a step — no step number, nothing to close. Returns 0.
+// nothing to run) is not a step — no step number, nothing to close (a sched_step_done right after
+// it is accepted and does nothing). Returns 0.
 int sched_step(Sched *s, int64_t now_us, SchedBatch *out);
 
 // Closes the step planned by the last sched_step; now_us is when its forward finished. Every row
