@@ -327,10 +327,11 @@ static int load_doc(YamlDoc *doc, Pipeline *p, bool check_files) {
     yaml_check_keys(doc, root, keys);
     load_listen(doc, p, root);
     const YamlNode *slo = yaml_map_opt(doc, root, "slo");
-    static const char *const sk[] = {"ttft_p95_ms", "e2e_p99_ms", NULL};
+    static const char *const sk[] = {"ttft_p95_ms", "ttft_p99_ms", "tpot_p95_ms", "e2e_p95_ms", "e2e_p99_ms", NULL};
     yaml_check_keys(doc, slo, sk);
     p->slo_ttft_p95_ms = yaml_f64_opt(doc, slo, "ttft_p95_ms", 0, 0, 1e9);
     p->slo_e2e_p99_ms = yaml_f64_opt(doc, slo, "e2e_p99_ms", 0, 0, 1e9);
+    for (const char *const *k = sk; *k; k++) yaml_f64_opt(doc, slo, *k, 0, 0, 1e9);   // type-check the rest
     copy_str(p->admin_key, sizeof p->admin_key, yaml_str_opt(doc, root, "admin_key", ""));
     load_limits(doc, p, yaml_map_opt(doc, root, "limits"));
     const YamlNode *tiers = yaml_seq_opt(doc, root, "tiers");
