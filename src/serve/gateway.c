@@ -374,6 +374,7 @@ void gateway_destroy(Gateway *g) {
         batcher_destroy(g->tiers[i].batcher);
         free(g->tiers[i].bslots);
     }
+    for (int i = 0; i < g->n_easy_pool; i++) curl_easy_cleanup(g->easy_pool[i]);
     if (g->multi) curl_multi_cleanup(g->multi);
     if (g->m.reg) metrics_destroy(g->m.reg);
     telemetry_close(&g->tel);

@@ -184,6 +184,8 @@ struct Gateway {
     int64_t n_done;
     int64_t pub_busy, pub_idle, pub_shadow;   // cost_usd_total already published
     int64_t *scratch_w, *scratch_out;
+    CURL *easy_pool[256];                     // reset easy handles kept for the next calls
+    int n_easy_pool;
     int64_t scratch_cap;
 };
 

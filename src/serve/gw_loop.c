@@ -214,7 +214,7 @@ static GwCall *call_new(Gateway *g, CallKind kind, Replica *rep, const char *suf
     c->rep = rep;
     c->body = body;
     c->t_start_us = now_us;
-    c->easy = curl_easy_init();
+    c->easy = g->n_easy_pool ? g->easy_pool[--g->n_easy_pool] : curl_easy_init();
     CHECK(c->easy);
     char url[700];
     snprintf(url, sizeof url, "%s%s", rep->base_url, suffix);
@@ -239,7 +239,12 @@ static GwCall *call_new(Gateway *g, CallKind kind, Replica *rep, const char *suf
 
 static void call_free(Gateway *g, GwCall *c) {
     curl_multi_remove_handle(g->multi, c->easy);
-    curl_easy_cleanup(c->easy);
+    if (g->n_easy_pool < (int)ARRAY_LEN(g->easy_pool)) {   // reuse: no allocation per call
+        curl_easy_reset(c->easy);
+        g->easy_pool[g->n_easy_pool++] = c->easy;
+    } else {
+        curl_easy_cleanup(c->easy);
+    }
     curl_slist_free_all(c->hdrs);
     free(c->body);
     free(c->members);
