@@ -12,6 +12,8 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "serve/gw_int.h"
+#include "serve/openai_err.h"
+#include "serve/openai_resp.h"
 
 // ---- request objects ----
 
@@ -71,21 +73,18 @@ void gw_req_respond(GwReq *r, int status, const char *ctype, const char *body, s
 }
 
 void gw_req_error(GwReq *r, int status, const char *type, const char *code, const char *fmt, ...) {
-    char msg[400];
+    OaiError e = {.status = status};
+    snprintf(e.type, sizeof e.type, "%s", type);
+    snprintf(e.code, sizeof e.code, "%s", code);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    vsnprintf(e.message, sizeof e.message, fmt, ap);
     va_end(ap);
-    cJSON *o = cJSON_CreateObject(), *e = cJSON_AddObjectToObject(o, "error");
-    cJSON_AddStringToObject(e, "message", msg);
-    cJSON_AddStringToObject(e, "type", type);
-    cJSON_AddNullToObject(e, "param");
-    cJSON_AddStringToObject(e, "code", code);
-    char *s = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
+    Buf b = {0};
+    oai_resp_error(&b, &e);   // the worker's encoder: the same error shape everywhere
     if (status == 429 || status == 503) r->retry_after = true;
-    gw_req_respond(r, status, "application/json", s ? s : "{}", s ? strlen(s) : 2);
-    free(s);
+    gw_req_respond(r, status, "application/json", b.data ? b.data : "{}", b.data ? b.len : 2);
+    buf_free(&b);
 }
 
 void gw_req_stream_begin(GwReq *r) {
@@ -124,25 +123,23 @@ static enum MHD_Result reply(struct MHD_Connection *mc, unsigned status, const c
 
 static enum MHD_Result reply_err(Gateway *g, struct MHD_Connection *mc, unsigned status, const char *code,
                                  const char *msg) {
-    char body[600];
+    OaiError e;
+    oai_err(&e, (int)status, status == 429 ? "rate_limit_error" : status >= 500 ? "server_error" : "invalid_request_error",
+            NULL, code, "%s", msg);
     Buf b = {0};
-    metrics_escape_label(&b, "x", msg);  // reuse the escaper for JSON-safe quoting of plain text
-    snprintf(body, sizeof body, "{\"error\":{\"message\":%s,\"type\":\"%s\",\"param\":null,\"code\":\"%s\"}}",
-             b.data + 2, status == 429 ? "rate_limit_error" : status >= 500 ? "server_error" : "invalid_request_error",
-             code);
+    if (oai_resp_error(&b, &e)) return MHD_NO;
+    struct MHD_Response *resp = MHD_create_response_from_buffer(b.len, b.data, MHD_RESPMEM_MUST_COPY);
     buf_free(&b);
+    if (!resp) return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", "application/json");
     if (status == 429 || status == 503) {
-        struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_COPY);
-        if (!resp) return MHD_NO;
         char ra[16];
         snprintf(ra, sizeof ra, "%d", g->p.retry_after_s);
-        MHD_add_response_header(resp, "Content-Type", "application/json");
         MHD_add_response_header(resp, "Retry-After", ra);
-        enum MHD_Result ok = MHD_queue_response(mc, status, resp);
-        MHD_destroy_response(resp);
-        return ok;
     }
-    return reply(mc, status, "application/json", body, strlen(body));
+    enum MHD_Result ok = MHD_queue_response(mc, status, resp);
+    MHD_destroy_response(resp);
+    return ok;
 }
 
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
