@@ -359,6 +359,13 @@ static int load_doc(YamlDoc *doc, Pipeline *p, bool check_files) {
     return doc->rc;
 }
 
+// Messages quote offending values, which may span lines (multi-line plain scalars): keep them on
+// one line.
+static void one_line(char *err) {
+    for (char *c = err; c && *c; c++)
+        if (*c == '\n' || *c == '\r') *c = ' ';
+}
+
 int pipeline_load_buf(Pipeline *p, const char *name, const char *text, size_t len, bool check_files, char *err,
                       size_t err_len) {
     memset(p, 0, sizeof *p);
@@ -369,6 +376,7 @@ int pipeline_load_buf(Pipeline *p, const char *name, const char *text, size_t le
         if (rc) err_set(err, err_len, rc, "%s", doc.err);
     }
     yaml_doc_free(&doc);
+    if (rc && err) one_line(err);
     return rc;
 }
 
@@ -381,6 +389,7 @@ int pipeline_load(Pipeline *p, const char *path, bool check_files, char *err, si
         if (rc) err_set(err, err_len, rc, "%s", doc.err);
     }
     yaml_doc_free(&doc);
+    if (rc && err) one_line(err);
     return rc;
 }
 
