@@ -10,7 +10,8 @@
 #include "base/check.h"
 
 typedef struct {
-    char label[64];                       // variable label value ("" when the metric has none)
+    char label[128];                      // variable label value ("" when the metric has none); with
+                                          // several label names, the values joined by '|' 
     double value;                         // counter/gauge value; histogram sum
     uint64_t count;                       // histogram observations
     uint64_t buckets[METRICS_MAX_BUCKETS];  // histogram: observations <= bounds[i] (not cumulative)
@@ -67,9 +68,15 @@ static bool valid_name(const char *s) {
 Metric *metrics_add(MetricsRegistry *r, MetricType type, const char *name, const char *help,
                     const char *label_name, const double *bounds, int n_bounds) {
     if (!valid_name(name) || strlen(name) + strlen(r->prefix) >= sizeof((Metric *)0)->name) return NULL;
-    if (label_name && (!valid_name(label_name) || strlen(label_name) >= sizeof((Metric *)0)->label_name ||
-                       strcmp(label_name, "le") == 0))
-        return NULL;
+    if (label_name) {
+        // One name, or several separated by commas ("tier,state"): each must be a valid name.
+        char tmp[32];
+        if (strlen(label_name) >= sizeof tmp) return NULL;
+        snprintf(tmp, sizeof tmp, "%s", label_name);
+        for (char *save = NULL, *t = strtok_r(tmp, ",", &save); t; t = strtok_r(NULL, ",", &save))
+            if (!valid_name(t) || strcmp(t, "le") == 0) return NULL;
+        if (label_name[0] == ',' || label_name[strlen(label_name) - 1] == ',' || strstr(label_name, ",,")) return NULL;
+    }
     if (type == METRIC_HISTOGRAM) {
         if (n_bounds < 1 || n_bounds > METRICS_MAX_BUCKETS) return NULL;
         for (int i = 1; i < n_bounds; i++)
@@ -188,9 +195,19 @@ static int put_labels(Buf *out, const Metric *m, const Series *s, const char *le
     bool first = true;
     if (c[0]) rc = rc ? rc : buf_append_str(out, c), first = false;
     if (m->label_name[0]) {
-        if (!first) rc = rc ? rc : buf_append_str(out, ",");
-        rc = rc ? rc : metrics_escape_label(out, m->label_name, s->label);
-        first = false;
+        // Several names: the series label holds their values joined by '|', in the same order.
+        const char *name = m->label_name, *val = s->label;
+        while (*name && !rc) {
+            size_t nl = strcspn(name, ","), vl = strcspn(val, "|");
+            char nbuf[32], vbuf[128];
+            snprintf(nbuf, sizeof nbuf, "%.*s", (int)nl, name);
+            snprintf(vbuf, sizeof vbuf, "%.*s", (int)vl, val);
+            if (!first) rc = rc ? rc : buf_append_str(out, ",");
+            rc = rc ? rc : metrics_escape_label(out, nbuf, vbuf);
+            first = false;
+            name += nl + (name[nl] == ',');
+            val += vl + (val[vl] == '|');
+        }
     }
     if (le) {
         if (!first) rc = rc ? rc : buf_append_str(out, ",");

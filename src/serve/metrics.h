@@ -13,7 +13,7 @@
 
 #include "base/buf.h"
 
-#define METRICS_MAX_SERIES 16
+#define METRICS_MAX_SERIES 96   // the gateway's replicas{tier,state}: 16 tiers x 5 states
 #define METRICS_MAX_BUCKETS 24
 
 typedef enum { METRIC_COUNTER = 0, METRIC_GAUGE = 1, METRIC_HISTOGRAM = 2 } MetricType;
@@ -28,7 +28,8 @@ MetricsRegistry *metrics_create(const char *prefix, const char *const_labels);
 void metrics_destroy(MetricsRegistry *r);
 
 // Adds a metric. name excludes the prefix; counters' names end in "_total". label_name is the
-// variable label's name or NULL. For histograms, bounds are the n_bounds increasing upper bounds
+// variable label's name or NULL; several names may be given comma-separated ("tier,state"), and
+// then a series' label_value is their values joined by '|' ("student|ready"). For histograms, bounds are the n_bounds increasing upper bounds
 // (the +Inf bucket is implicit). Returns a handle valid until metrics_destroy, NULL on bad input.
 Metric *metrics_add(MetricsRegistry *r, MetricType type, const char *name, const char *help,
                     const char *label_name, const double *bounds, int n_bounds);

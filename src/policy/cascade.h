@@ -1,0 +1,23 @@
+// cascade.h — the confidence test of a student→teacher cascade, pure policy code.
+//
+// The first tier answers with per-token logprobs; its confidence is
+//   mean mode: exp(mean of the token logprobs)  (the geometric-mean token probability, in [0,1])
+//   min mode:  exp(min of the token logprobs)   (the least likely token's probability)
+// and the request is re-asked of the second tier exactly when confidence < min_confidence.
+// An answer with no tokens has confidence 0 (no evidence): it always escalates unless the
+// threshold is 0.
+#ifndef RS_CASCADE_H
+#define RS_CASCADE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum { CASCADE_MEAN = 0, CASCADE_MIN = 1 } CascadeMode;
+
+// Confidence in [0,1] of n token logprobs (each <= 0; NaN and +values are clamped to 0 nats,
+// -inf gives probability 0).
+double cascade_confidence(const double *logprobs, int64_t n, CascadeMode mode);
+// True when the answer must be re-asked of the next tier.
+bool cascade_escalate(double confidence, double min_confidence);
+
+#endif

@@ -1,0 +1,385 @@
+// gateway.c — the gateway's life cycle: create (front door, replicas, metrics, telemetry), the
+// loop (MHD + curl multi on one thread, timers, admin commands, reloads, drain), and each request's end
+// (headers, telemetry record, metrics).
+#include "serve/gateway.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/check.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "serve/gw_int.h"
+
+void gw_expire(Gateway *g, int64_t now_us);
+void gw_call_done(Gateway *g, CURL *easy, CURLcode rc);
+
+#define TICK_US 50000
+
+// ---- metrics ----
+
+static int metrics_setup(Gateway *g) {
+    static const double lat_s[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+    static const double batch_b[] = {1, 2, 4, 8, 16, 32, 64, 128};
+    GwMetrics *m = &g->m;
+    m->reg = metrics_create("rightsize_", "");
+    if (!m->reg) return ERR_NOMEM;
+    MetricsRegistry *r = m->reg;
+    int nl = (int)ARRAY_LEN(lat_s);
+    m->requests = metrics_add(r, METRIC_COUNTER, "requests_total", "Requests answered by the gateway, by HTTP status.", "status", NULL, 0);
+    m->rejected = metrics_add(r, METRIC_COUNTER, "rejected_total", "Requests refused or failed by the gateway, by reason.", "reason", NULL, 0);
+    m->decisions = metrics_add(r, METRIC_COUNTER, "routing_decisions_total", "Routing decisions by kind.", "decision", NULL, 0);
+    m->escalations = metrics_add(r, METRIC_COUNTER, "cascade_escalations_total", "Cascade answers re-asked of the next tier, by first tier.", "tier", NULL, 0);
+    m->cost = metrics_add(r, METRIC_COUNTER, "cost_usd_total", "Replica cost in USD: busy (attributed to requests), idle, shadow (canary shadows).", "kind", NULL, 0);
+    m->replicas = metrics_add(r, METRIC_GAUGE, "replicas", "Replicas by tier and state.", "tier,state", NULL, 0);
+    m->desired = metrics_add(r, METRIC_GAUGE, "desired_replicas", "Replicas the queue-aware autoscaler asks for (applied to local tiers; for KEDA/HPA on remote ones).", "tier", NULL, 0);
+    m->waiting = metrics_add(r, METRIC_GAUGE, "num_requests_waiting", "Requests waiting in the gateway's tier queue.", "tier", NULL, 0);
+    m->running = metrics_add(r, METRIC_GAUGE, "num_requests_running", "Requests in flight to the tier's replicas.", "tier", NULL, 0);
+    m->e2e = metrics_add(r, METRIC_HISTOGRAM, "e2e_request_latency_seconds", "Arrival to last byte, by final tier.", "tier", lat_s, nl);
+    m->ttft = metrics_add(r, METRIC_HISTOGRAM, "time_to_first_token_seconds", "Arrival to the first byte of the answering tier.", "tier", lat_s, nl);
+    m->queue = metrics_add(r, METRIC_HISTOGRAM, "request_queue_time_seconds", "Time in the gateway's tier queue.", "tier", lat_s, nl);
+    m->batch = metrics_add(r, METRIC_HISTOGRAM, "batch_size", "Requests per dynamic batch.", "tier", batch_b, (int)ARRAY_LEN(batch_b));
+    m->prompt_tok = metrics_add(r, METRIC_COUNTER, "prompt_tokens_total", "Prompt tokens reported by backends.", "tier", NULL, 0);
+    m->gen_tok = metrics_add(r, METRIC_COUNTER, "generation_tokens_total", "Generated tokens reported by backends.", "tier", NULL, 0);
+    m->rollbacks = metrics_add(r, METRIC_COUNTER, "canary_rollbacks_total", "Automatic canary rollbacks, by failed guard.", "guard", NULL, 0);
+    m->canary_weight = metrics_add(r, METRIC_GAUGE, "canary_weight_percent", "Current canary weight, by route.", "route", NULL, 0);
+    m->restarts = metrics_add(r, METRIC_COUNTER, "worker_restarts_total", "Local worker processes restarted after exiting.", "tier", NULL, 0);
+    m->retries = metrics_add(r, METRIC_COUNTER, "backend_retries_total", "Calls retried after failing before their first byte.", "tier", NULL, 0);
+    for (int i = 0; i < (int)(sizeof *m / sizeof(Metric *)) - 1; i++)
+        if (!((Metric **)&m->requests)[i]) return ERR_NOMEM;
+    metric_inc(m->cost, "busy", 0);
+    metric_inc(m->cost, "idle", 0);
+    metric_inc(m->cost, "shadow", 0);
+    return 0;
+}
+
+// ---- the end of a request ----
+
+static void json_str(Buf *b, const char *key, const char *v) {
+    buf_printf(b, ",\"%s\":", key);
+    if (!v) {
+        buf_append_str(b, "null");
+        return;
+    }
+    buf_append_str(b, "\"");
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+        if (*p == '"' || *p == '\\') buf_printf(b, "\\%c", *p);
+        else if (*p < 0x20) buf_printf(b, "\\u%04x", *p);
+        else buf_append(b, p, 1);
+    }
+    buf_append_str(b, "\"");
+}
+
+static void json_num(Buf *b, const char *key, double v, int digits) {
+    if (isnan(v) || v < 0) buf_printf(b, ",\"%s\":null", key);
+    else buf_printf(b, ",\"%s\":%.*f", key, digits, v);
+}
+
+// Counts the request, writes its telemetry record and drops the loop's reference.
+void gw_finish(Gateway *g, GwReq *r, int64_t now_us) {
+    if (r->shadow) {
+        gw_req_unref(r);
+        return;
+    }
+    g->in_flight--;
+    int status;
+    pthread_mutex_lock(&r->mu);
+    status = r->status ? r->status : 0;
+    pthread_mutex_unlock(&r->mu);
+    if (!status) status = r->status;
+    char code[8];
+    snprintf(code, sizeof code, "%d", status);
+    metric_inc(g->m.requests, code, 1);
+    g->ledger_attr_nusd += r->cost_nusd;
+    g->n_done++;
+    const char *tier = r->tier >= 0 ? g->p.tiers[r->tier].name : NULL;
+    double e2e_s = (double)(now_us - r->t_arrival_us) / 1e6;
+    if (tier) {
+        metric_observe(g->m.e2e, tier, e2e_s);
+        metric_observe(g->m.queue, tier, (double)r->queue_us / 1e6);
+        if (r->t_first_byte_us) metric_observe(g->m.ttft, tier, (double)(r->t_first_byte_us - r->t_arrival_us) / 1e6);
+        if (r->prompt_tokens > 0) metric_inc(g->m.prompt_tok, tier, (double)r->prompt_tokens);
+        if (r->output_tokens > 0) metric_inc(g->m.gen_tok, tier, (double)r->output_tokens);
+    }
+    Buf b = {0};
+    int64_t wall = clock_wall_us();
+    time_t secs = (time_t)(wall / 1000000);
+    struct tm tmv;
+    gmtime_r(&secs, &tmv);
+    char ts[48];
+    snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tmv.tm_year + 1900, tmv.tm_mon + 1, tmv.tm_mday,
+             tmv.tm_hour, tmv.tm_min, tmv.tm_sec, (long long)(wall % 1000000));
+    buf_printf(&b, "{\"id\":\"req-%llu\",\"time\":\"%s\"", (unsigned long long)r->id, ts);
+    json_str(&b, "endpoint", router_endpoint_name(r->ep));
+    json_str(&b, "route", r->dec.rule >= 0 ? g->p.routes[r->dec.rule].name : NULL);
+    json_str(&b, "decision", router_decision_name(r->dec.kind));
+    json_str(&b, "reason", r->reason);
+    json_str(&b, "tier", tier);
+    json_str(&b, "first_tier", r->escalated && r->first_tier >= 0 ? g->p.tiers[r->first_tier].name : NULL);
+    if (r->replica_slot >= 0) buf_printf(&b, ",\"replica\":%d", r->replica_slot);
+    else buf_append_str(&b, ",\"replica\":null");
+    json_str(&b, "model", tier ? g->p.tiers[r->tier].model : NULL);
+    json_str(&b, "requested_model", r->model[0] ? r->model : NULL);
+    json_str(&b, "accelerator", tier ? g->p.tiers[r->tier].accelerator : NULL);
+    json_str(&b, "quantization", tier && g->p.tiers[r->tier].quantization[0] ? g->p.tiers[r->tier].quantization : NULL);
+    buf_printf(&b, ",\"canary_candidate\":%s,\"escalated\":%s,\"stream\":%s", r->dec.candidate ? "true" : "false",
+               r->escalated ? "true" : "false", r->stream ? "true" : "false");
+    buf_printf(&b, ",\"prompt_chars\":%lld", (long long)r->prompt_chars);
+    json_num(&b, "prompt_tokens", (double)r->prompt_tokens, 0);
+    json_num(&b, "output_tokens", (double)r->output_tokens, 0);
+    json_num(&b, "queue_ms", (double)r->queue_us / 1000.0, 3);
+    buf_printf(&b, ",\"batch_size\":%lld", (long long)(r->batch_size ? r->batch_size : 1));
+    json_num(&b, "ttft_ms", r->t_first_byte_us ? (double)(r->t_first_byte_us - r->t_arrival_us) / 1000.0 : -1, 3);
+    double tpot = r->output_tokens > 1 && r->t_first_byte_us
+                      ? (double)(now_us - r->t_first_byte_us) / 1000.0 / (double)(r->output_tokens - 1) : -1;
+    json_num(&b, "tpot_ms", tpot, 3);
+    json_num(&b, "e2e_ms", e2e_s * 1000.0, 3);
+    json_str(&b, "finish_reason", r->finish[0] ? r->finish : NULL);
+    json_num(&b, "confidence", r->confidence, 6);
+    buf_printf(&b, ",\"status\":%d,\"attempts\":%d", status, r->attempts);
+    buf_printf(&b, ",\"cost_usd\":%.9f,\"cost_busy_usd\":%.9f,\"cost_idle_usd\":0,\"first_tier_cost_usd\":%.9f}",
+               (double)r->cost_nusd / 1e9, (double)r->cost_nusd / 1e9, (double)r->first_cost_nusd / 1e9);
+    telemetry_write(&g->tel, b.data, b.len);
+    buf_free(&b);
+    gw_req_unref(r);
+}
+
+// ---- periodic work ----
+
+static void publish_status(Gateway *g, int64_t now_us) {
+    char can[1024];
+    size_t u = (size_t)snprintf(can, sizeof can, "[");
+    for (int k = 0; k < g->p.n_canaries && u < sizeof can; k++) {
+        const Canary *c = &g->canaries[k];
+        int64_t n, na;
+        double p95, er, agr;
+        canary_stats(c, now_us, &n, &p95, &er, &na, &agr);
+        u += (size_t)snprintf(can + u, sizeof can - u,
+                              "%s{\"route\":\"%s\",\"candidate\":\"%s\",\"weight_percent\":%g,\"rolled_back\":%s,"
+                              "\"rollbacks\":%lld,\"window_answers\":%lld,\"p95_ms\":%.3f,\"error_rate\":%.4f,"
+                              "\"shadow_pairs\":%lld,\"agreement\":%.4f,\"reason\":\"%s\"}",
+                              k ? "," : "", g->p.routes[g->p.canaries[k].route].name,
+                              g->p.tiers[g->candidate_of[k]].name, c->weight_percent, c->rolled_back ? "true" : "false",
+                              (long long)c->rollbacks, (long long)n, p95, er, (long long)na, agr, c->reason);
+        metric_set(g->m.canary_weight, g->p.routes[g->p.canaries[k].route].name, c->weight_percent);
+    }
+    if (u < sizeof can) snprintf(can + u, sizeof can - u, "]");
+    int64_t total = 0;
+    for (int i = 0; i < g->p.n_tiers; i++)
+        for (int k = 0; k < g->tiers[i].n_reps; k++) total += g->tiers[i].reps[k].led.charged_nusd;
+    total += g->closed_nusd;
+    char led[1024];
+    snprintf(led, sizeof led,
+             "{\"busy_nusd\":%lld,\"idle_nusd\":%lld,\"charged_nusd\":%lld,\"attributed_nusd\":%lld,"
+             "\"shadow_nusd\":%lld,\"requests\":%lld,\"in_flight\":%lld,\"busy_usd\":%.9f,\"idle_usd\":%.9f,"
+             "\"total_usd\":%.9f}",
+             (long long)g->ledger.busy_nusd, (long long)g->ledger.idle_nusd, (long long)total,
+             (long long)g->ledger_attr_nusd, (long long)g->shadow_nusd, (long long)g->n_done, (long long)g->in_flight,
+             (double)g->ledger.busy_nusd / 1e9, (double)g->ledger.idle_nusd / 1e9,
+             (double)(g->ledger.busy_nusd + g->ledger.idle_nusd) / 1e9);
+    pthread_mutex_lock(&g->inbox_mu);
+    memcpy(g->canary_status, can, sizeof can);
+    memcpy(g->ledger_status, led, sizeof led);
+    pthread_mutex_unlock(&g->inbox_mu);
+    // cost_usd_total as counters: add what accrued since the last publish
+    int64_t busy_req = g->ledger.busy_nusd - g->shadow_nusd;
+    metric_inc(g->m.cost, "busy", (double)(busy_req - g->pub_busy) / 1e9);
+    metric_inc(g->m.cost, "idle", (double)(g->ledger.idle_nusd - g->pub_idle) / 1e9);
+    metric_inc(g->m.cost, "shadow", (double)(g->shadow_nusd - g->pub_shadow) / 1e9);
+    g->pub_busy = busy_req;
+    g->pub_idle = g->ledger.idle_nusd;
+    g->pub_shadow = g->shadow_nusd;
+}
+
+static void init_policies(Gateway *g) {
+    for (int k = 0; k < g->p.n_canaries; k++) {
+        const PipeCanary *c = &g->p.canaries[k];
+        canary_init(&g->canaries[k], c->weight_percent, c->shadow_percent, &c->guards);
+        g->candidate_of[k] = c->candidate;
+        g->admin_weight[k] = -1;
+    }
+}
+
+static void reload(Gateway *g) {
+    Pipeline *np = malloc(sizeof *np);
+    char err[600];
+    if (!np) return;
+    if (pipeline_load(np, g->config_path, true, err, sizeof err)) {
+        LOG_E("reload refused, keeping the running config: %s", err);
+    } else if (!pipeline_same_tiers(&g->p, np)) {
+        LOG_E("reload refused: the tiers changed (names, models, urls or batching); restart serve to change tiers");
+    } else {
+        for (int i = 0; i < np->n_tiers; i++) np->tiers[i].cost_per_hour = g->p.tiers[i].cost_per_hour;
+        snprintf(np->listen_host, sizeof np->listen_host, "%s", g->p.listen_host);
+        np->listen_port = g->p.listen_port;
+        if (g->o.admin_key) snprintf(np->admin_key, sizeof np->admin_key, "%s", g->o.admin_key);
+        g->p = *np;
+        atomic_store(&g->max_body, g->p.max_body_bytes);
+        atomic_store(&g->max_tokens, g->p.max_tokens);
+        init_policies(g);
+        LOG_I("reloaded %s: %d routes, %d canaries", g->config_path, g->p.n_routes, g->p.n_canaries);
+    }
+    free(np);
+}
+
+static void admin_commands(Gateway *g, int64_t now_us) {
+    pthread_mutex_lock(&g->inbox_mu);
+    double w[PIPE_MAX_CANARIES];
+    memcpy(w, g->admin_weight, sizeof w);
+    for (int k = 0; k < PIPE_MAX_CANARIES; k++) g->admin_weight[k] = -1;
+    bool rb = g->admin_rollback;
+    g->admin_rollback = false;
+    pthread_mutex_unlock(&g->inbox_mu);
+    for (int k = 0; k < g->p.n_canaries; k++) {
+        if (w[k] >= 0) {
+            canary_set_weight(&g->canaries[k], w[k]);
+            LOG_I("canary on route '%s': weight set to %g%%", g->p.routes[g->p.canaries[k].route].name, w[k]);
+        }
+        if (rb && g->canaries[k].weight_percent > 0) {
+            canary_rollback(&g->canaries[k], "manual rollback (POST /admin/rollback)");
+            metric_inc(g->m.rollbacks, "manual", 1);
+            LOG_W("canary on route '%s' rolled back by the admin API", g->p.routes[g->p.canaries[k].route].name);
+        }
+    }
+    (void)now_us;
+}
+
+// ---- life cycle ----
+
+Gateway *gateway_create(const Pipeline *p, const GatewayOptions *o, char *err, size_t err_len) {
+    Gateway *g = calloc(1, sizeof *g);
+    if (!g) return NULL;
+    g->p = *p;
+    g->o = *o;
+    snprintf(g->admin_key, sizeof g->admin_key, "%s", o->admin_key ? o->admin_key : p->admin_key);
+    snprintf(g->config_path, sizeof g->config_path, "%s", o->config_path ? o->config_path : "");
+    snprintf(g->worker_exe, sizeof g->worker_exe, "%s", o->worker_exe ? o->worker_exe : "rightsize");
+    pthread_mutex_init(&g->inbox_mu, NULL);
+    atomic_init(&g->next_id, 1);
+    atomic_store(&g->max_body, p->max_body_bytes);
+    atomic_store(&g->max_tokens, p->max_tokens);
+    rng_seed(&g->rng, o->seed);
+    ledger_init(&g->ledger);
+    init_policies(g);
+    if (metrics_setup(g)) {
+        err_set(err, err_len, ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    if (telemetry_open(&g->tel, o->telemetry_path, o->telemetry_max_bytes, err, err_len)) goto fail;
+    for (int i = 0; i < p->n_tiers; i++) {
+        if (!p->tiers[i].batching) continue;
+        TierState *ts = &g->tiers[i];
+        ts->batcher = batcher_create(&p->tiers[i].batch, err, err_len);
+        ts->bcap = p->tiers[i].batch.max_queue;
+        ts->bslots = calloc((size_t)ts->bcap, sizeof *ts->bslots);
+        if (!ts->batcher || !ts->bslots) goto fail;
+    }
+    g->multi = curl_multi_init();
+    if (!g->multi) {
+        err_set(err, err_len, ERR_NOMEM, "cannot create the HTTP client");
+        goto fail;
+    }
+    curl_multi_setopt(g->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
+    curl_multi_setopt(g->multi, CURLMOPT_MAXCONNECTS, 1024L);
+    if (gw_front_start(g, err, err_len)) goto fail;
+    if (gw_replicas_start(g, err, err_len)) goto fail;
+    return g;
+fail:
+    gateway_destroy(g);
+    return NULL;
+}
+
+int gateway_port(const Gateway *g) { return g->port; }
+
+int gateway_run(Gateway *g, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload_flag) {
+    int64_t drain_deadline = 0;
+    for (;;) {
+        int64_t now = clock_now_us();
+        if ((*stop || atomic_load(&g->draining)) && !drain_deadline) {
+            atomic_store(&g->draining, true);
+            drain_deadline = now + (g->o.shutdown_timeout_us > 0 ? g->o.shutdown_timeout_us : 30000000);
+            LOG_I("draining: %lld requests in flight", (long long)g->in_flight);
+        }
+        if (*reload_flag) {
+            *reload_flag = 0;
+            reload(g);
+        }
+        // clients: accept, read, route (calls start here), send what is ready
+        g->mhd_dirty = false;
+        MHD_run(g->daemon);
+        // transfers
+        int running = 0;
+        curl_multi_perform(g->multi, &running);
+        CURLMsg *msg;
+        int left;
+        while ((msg = curl_multi_info_read(g->multi, &left))) {
+            if (msg->msg != CURLMSG_DONE) continue;
+            CURL *e = msg->easy_handle;
+            CURLcode rc = msg->data.result;
+            char *priv = NULL;
+            curl_easy_getinfo(e, CURLINFO_PRIVATE, &priv);
+            if (*(int *)priv == CALL_HEALTH) gw_health_done(g, e, rc);
+            else gw_call_done(g, e, rc);
+        }
+        now = clock_now_us();
+        if (now >= g->next_tick_us) {
+            g->next_tick_us = now + TICK_US;
+            admin_commands(g, now);
+            gw_replicas_tick(g, now);
+            gw_expire(g, now);
+            for (int i = 0; i < g->p.n_tiers; i++) gw_dispatch(g, i, now);
+            publish_status(g, now);
+        }
+        if (now >= g->next_scale_us) {
+            g->next_scale_us = now + g->p.autoscale_interval_us;
+            gw_autoscale(g, now);
+        }
+        // drained: nothing held by the loop and every answer handed to its client
+        if (drain_deadline && ((g->in_flight == 0 && g->n_open_reqs == 0) || now > drain_deadline)) {
+            if (g->in_flight) LOG_W("drain timed out with %lld requests in flight", (long long)g->in_flight);
+            break;
+        }
+        // sleep until I/O, a wake-up, the next tick or the next batch deadline
+        int64_t wake_at = g->next_tick_us;
+        for (int i = 0; i < g->p.n_tiers; i++)
+            if (g->tiers[i].batcher) {
+                int64_t t = batcher_ready_at(g->tiers[i].batcher);
+                if (t >= 0 && t < wake_at) wake_at = t;
+            }
+        int64_t wait_ms = (wake_at - now + 999) / 1000;
+        MHD_UNSIGNED_LONG_LONG mhd_ms;
+        if (MHD_get_timeout(g->daemon, &mhd_ms) == MHD_YES && (int64_t)mhd_ms < wait_ms) wait_ms = (int64_t)mhd_ms;
+        if (g->mhd_dirty) wait_ms = 0;
+        struct curl_waitfd wfd = {.fd = g->mhd_fd, .events = CURL_WAIT_POLLIN};
+        curl_multi_poll(g->multi, &wfd, 1, (int)(wait_ms < 0 ? 0 : wait_ms > 50 ? 50 : wait_ms), NULL);
+        if (wait_ms <= 0) {
+            now = clock_now_us();
+            for (int i = 0; i < g->p.n_tiers; i++)
+                if (g->tiers[i].batcher) gw_dispatch(g, i, now);
+        }
+    }
+    publish_status(g, clock_now_us());
+    return 0;
+}
+
+void gateway_destroy(Gateway *g) {
+    if (!g) return;
+    gw_front_stop(g);
+    if (g->multi) gw_replicas_stop(g);
+    publish_status(g, clock_now_us());
+    for (int i = 0; i < PIPE_MAX_TIERS; i++) {
+        batcher_destroy(g->tiers[i].batcher);
+        free(g->tiers[i].bslots);
+    }
+    for (int i = 0; i < g->n_easy_pool; i++) curl_easy_cleanup(g->easy_pool[i]);
+    if (g->multi) curl_multi_cleanup(g->multi);
+    if (g->m.reg) metrics_destroy(g->m.reg);
+    telemetry_close(&g->tel);
+    free(g->scratch_w);
+    free(g->scratch_out);
+    pthread_mutex_destroy(&g->inbox_mu);
+    free(g);
+}

@@ -1,0 +1,483 @@
+// gw_front.c — the gateway's HTTP side: libmicrohttpd driven from the gateway's one event loop
+// (external epoll mode, no threads of its own): reads and checks requests, routes them, parks
+// (suspends) their connections, and sends what the loop publishes (whole bodies or SSE).
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/check.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "serve/gw_int.h"
+#include "serve/openai_err.h"
+#include "serve/openai_resp.h"
+
+// ---- request objects ----
+
+static GwReq *req_new(Gateway *g, struct MHD_Connection *mc) {
+    GwReq *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->gw = g;
+    r->mc = mc;
+    r->id = atomic_fetch_add(&g->next_id, 1);
+    atomic_init(&r->refs, 1);
+    pthread_mutex_init(&r->mu, NULL);
+    r->tier = r->first_tier = r->replica_slot = r->canary = -1;
+    r->confidence = -1;
+    r->prompt_tokens = r->output_tokens = -1;
+    g->n_open_reqs++;
+    return r;
+}
+
+void gw_req_unref(GwReq *r) {
+    if (!r || atomic_fetch_sub(&r->refs, 1) != 1) return;
+    buf_free(&r->body);
+    buf_free(&r->out);
+    if (r->json) cJSON_Delete(r->json);
+    for (int i = 0; i < r->n_hdrs; i++) free(r->hdr_name[i]), free(r->hdr_val[i]);
+    free(r->shadow_text);
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+}
+
+bool gw_req_gone(GwReq *r) {
+    if (r->shadow) return false;
+    pthread_mutex_lock(&r->mu);
+    bool gone = r->client_gone;
+    pthread_mutex_unlock(&r->mu);
+    return gone;
+}
+
+// Under r->mu: wakes the connection if it is parked.
+static void wake(GwReq *r) {
+    if (r->suspended) {
+        r->suspended = false;
+        MHD_resume_connection(r->mc);
+        r->gw->mhd_dirty = true;   // the loop runs MHD again before it sleeps
+    }
+}
+
+void gw_req_respond(GwReq *r, int status, const char *ctype, const char *body, size_t len) {
+    if (r->shadow) return;
+    (void)ctype;
+    pthread_mutex_lock(&r->mu);
+    r->status = status;
+    buf_clear(&r->out);
+    buf_append(&r->out, body, len);
+    r->resp_ready = r->out_done = true;
+    if (!r->client_gone) wake(r);
+    pthread_mutex_unlock(&r->mu);
+}
+
+void gw_req_error(GwReq *r, int status, const char *type, const char *code, const char *fmt, ...) {
+    OaiError e = {.status = status};
+    snprintf(e.type, sizeof e.type, "%s", type);
+    snprintf(e.code, sizeof e.code, "%s", code);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e.message, sizeof e.message, fmt, ap);
+    va_end(ap);
+    Buf b = {0};
+    oai_resp_error(&b, &e);   // the worker's encoder: the same error shape everywhere
+    if (status == 429 || status == 503) r->retry_after = true;
+    gw_req_respond(r, status, "application/json", b.data ? b.data : "{}", b.data ? b.len : 2);
+    buf_free(&b);
+}
+
+void gw_req_stream_begin(GwReq *r) {
+    pthread_mutex_lock(&r->mu);
+    r->status = 200;
+    r->resp_ready = true;
+    if (!r->client_gone) wake(r);
+    pthread_mutex_unlock(&r->mu);
+}
+
+void gw_req_stream_append(GwReq *r, const char *data, size_t len) {
+    pthread_mutex_lock(&r->mu);
+    buf_append(&r->out, data, len);
+    if (!r->client_gone) wake(r);
+    pthread_mutex_unlock(&r->mu);
+}
+
+void gw_req_stream_end(GwReq *r) {
+    pthread_mutex_lock(&r->mu);
+    r->out_done = true;
+    if (!r->client_gone) wake(r);
+    pthread_mutex_unlock(&r->mu);
+}
+
+// ---- responses from the MHD side ----
+
+static enum MHD_Result reply(struct MHD_Connection *mc, unsigned status, const char *ctype, const char *body,
+                             size_t len) {
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!resp) return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", ctype);
+    enum MHD_Result ok = MHD_queue_response(mc, status, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
+static enum MHD_Result reply_err(Gateway *g, struct MHD_Connection *mc, unsigned status, const char *code,
+                                 const char *msg) {
+    OaiError e;
+    oai_err(&e, (int)status, status == 429 ? "rate_limit_error" : status >= 500 ? "server_error" : "invalid_request_error",
+            NULL, code, "%s", msg);
+    Buf b = {0};
+    if (oai_resp_error(&b, &e)) return MHD_NO;
+    struct MHD_Response *resp = MHD_create_response_from_buffer(b.len, b.data, MHD_RESPMEM_MUST_COPY);
+    buf_free(&b);
+    if (!resp) return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    if (status == 429 || status == 503) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%d", g->p.retry_after_s);
+        MHD_add_response_header(resp, "Retry-After", ra);
+    }
+    enum MHD_Result ok = MHD_queue_response(mc, status, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
+    (void)pos;
+    GwReq *r = cls;
+    pthread_mutex_lock(&r->mu);
+    size_t avail = r->out.len - r->out_off;
+    if (avail == 0) {
+        buf_clear(&r->out);
+        r->out_off = 0;
+        if (r->out_done) {
+            if (r->h_cost[0] && r->stream_resp)
+                MHD_add_response_footer(r->stream_resp, "x-rightsize-cost-usd", r->h_cost);
+            pthread_mutex_unlock(&r->mu);
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        }
+        r->suspended = true;
+        MHD_suspend_connection(r->mc);
+        pthread_mutex_unlock(&r->mu);
+        return 0;
+    }
+    size_t n = avail < max ? avail : max;
+    memcpy(buf, r->out.data + r->out_off, n);
+    r->out_off += n;
+    pthread_mutex_unlock(&r->mu);
+    return (ssize_t)n;
+}
+
+static void add_headers(struct MHD_Response *resp, GwReq *r) {
+    if (r->h_tier[0]) MHD_add_response_header(resp, "x-rightsize-tier", r->h_tier);
+    if (r->h_queue[0]) MHD_add_response_header(resp, "x-rightsize-queue-ms", r->h_queue);
+    if (r->h_cost[0]) MHD_add_response_header(resp, "x-rightsize-cost-usd", r->h_cost);
+    if (r->retry_after) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%d", r->gw->p.retry_after_s);
+        MHD_add_response_header(resp, "Retry-After", ra);
+    }
+}
+
+// Sends whatever the loop has published, or parks the connection until it does.
+static enum MHD_Result progress(GwReq *r) {
+    pthread_mutex_lock(&r->mu);
+    if (!r->resp_ready) {
+        r->suspended = true;
+        MHD_suspend_connection(r->mc);
+        pthread_mutex_unlock(&r->mu);
+        return MHD_YES;
+    }
+    struct MHD_Response *resp;
+    bool streaming = r->stream && r->status == 200 && !r->out_done;
+    if (r->stream && r->status == 200) streaming = true;
+    if (streaming) {
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, r, NULL);
+        if (resp) {
+            MHD_add_response_header(resp, "Content-Type", "text/event-stream");
+            MHD_add_response_header(resp, "Cache-Control", "no-cache");
+            r->stream_resp = resp;
+        }
+        r->fstate = FRONT_STREAMING;
+    } else {
+        resp = MHD_create_response_from_buffer(r->out.len, r->out.data, MHD_RESPMEM_MUST_COPY);
+        if (resp) MHD_add_response_header(resp, "Content-Type", "application/json");
+        r->fstate = FRONT_ANSWERED;
+    }
+    if (resp) add_headers(resp, r);
+    pthread_mutex_unlock(&r->mu);
+    if (!resp) return MHD_NO;
+    enum MHD_Result ok = MHD_queue_response(r->mc, (unsigned)r->status, resp);
+    if (!streaming) MHD_destroy_response(resp);
+    return ok;
+}
+
+// ---- parsing the client's body (just what routing needs; the backend checks the rest) ----
+
+static int64_t text_len(const cJSON *v) {
+    if (cJSON_IsString(v)) return (int64_t)strlen(v->valuestring);
+    int64_t n = 0;
+    const cJSON *x;
+    if (cJSON_IsArray(v)) cJSON_ArrayForEach(x, v) n += cJSON_IsString(x) ? (int64_t)strlen(x->valuestring) : 1;
+    return n;
+}
+
+// 0, or an HTTP status with msg filled.
+static int parse_body(Gateway *g, GwReq *r, char *msg, size_t cap) {
+    r->json = cJSON_ParseWithLength(r->body.data ? r->body.data : "", r->body.len);
+    if (!r->json || !cJSON_IsObject(r->json)) return snprintf(msg, cap, "the body must be a JSON object"), 400;
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(r->json, "model");
+    if (m && !cJSON_IsString(m) && !cJSON_IsNull(m)) return snprintf(msg, cap, "'model' must be a string"), 400;
+    if (cJSON_IsString(m)) snprintf(r->model, sizeof r->model, "%s", m->valuestring);
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(r->json, "stream");
+    r->stream = cJSON_IsTrue(s);
+    const cJSON *lp = cJSON_GetObjectItemCaseSensitive(r->json, "logprobs");
+    r->client_logprobs = lp && !cJSON_IsNull(lp) && !cJSON_IsFalse(lp);
+    const cJSON *mt = cJSON_GetObjectItemCaseSensitive(r->json, "max_tokens");
+    if (cJSON_IsNumber(mt) && mt->valuedouble > (double)atomic_load(&g->max_tokens))
+        return snprintf(msg, cap, "max_tokens %.0f exceeds this gateway's limit of %lld", mt->valuedouble,
+                        (long long)atomic_load(&g->max_tokens)),
+               400;
+    if (r->ep == RT_EP_COMPLETIONS) {
+        const cJSON *pr = cJSON_GetObjectItemCaseSensitive(r->json, "prompt");
+        if (!pr) return snprintf(msg, cap, "'prompt' is required"), 400;
+        r->prompt_chars = text_len(pr);
+    } else if (r->ep == RT_EP_CHAT) {
+        const cJSON *ms = cJSON_GetObjectItemCaseSensitive(r->json, "messages"), *x;
+        if (!cJSON_IsArray(ms)) return snprintf(msg, cap, "'messages' must be an array"), 400;
+        cJSON_ArrayForEach(x, ms) r->prompt_chars += text_len(cJSON_GetObjectItemCaseSensitive(x, "content"));
+    } else {
+        const cJSON *in = cJSON_GetObjectItemCaseSensitive(r->json, "input");
+        if (!in || (!cJSON_IsString(in) && !cJSON_IsArray(in)))
+            return snprintf(msg, cap, "'input' must be a string or an array of strings"), 400;
+        const cJSON *x;
+        if (cJSON_IsArray(in))
+            cJSON_ArrayForEach(x, in) if (!cJSON_IsString(x)) return snprintf(msg, cap, "'input' items must be strings"), 400;
+        if (r->stream) return snprintf(msg, cap, "embeddings cannot be streamed"), 400;
+        r->prompt_chars = text_len(in);
+    }
+    return 0;
+}
+
+static enum MHD_Result copy_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+    (void)kind;
+    GwReq *r = cls;
+    if (r->n_hdrs >= GW_MAX_HEADERS || !key || !value) return MHD_YES;
+    r->hdr_name[r->n_hdrs] = strdup(key);
+    r->hdr_val[r->n_hdrs] = strdup(value);
+    if (r->hdr_name[r->n_hdrs] && r->hdr_val[r->n_hdrs]) r->n_hdrs++;
+    return MHD_YES;
+}
+
+// The body is complete: check it and hand it to the loop.
+static enum MHD_Result submit(Gateway *g, GwReq *r) {
+    char msg[240];
+    int st = parse_body(g, r, msg, sizeof msg);
+    if (st) {
+        r->fstate = FRONT_ANSWERED;
+        metric_inc(g->m.requests, "400", 1);
+        return reply_err(g, r->mc, (unsigned)st, "invalid_request", msg);
+    }
+    MHD_get_connection_values(r->mc, MHD_HEADER_KIND, copy_header, r);
+    r->t_arrival_us = clock_now_us();
+    r->fstate = FRONT_WAITING;
+    atomic_fetch_add(&r->refs, 1);  // the loop's reference
+    gw_route(g, r, r->t_arrival_us);
+    return progress(r);
+}
+
+// ---- admin ----
+
+static bool admin_ok(Gateway *g, struct MHD_Connection *mc) {
+    if (!g->admin_key[0]) return false;
+    const char *h = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Authorization");
+    const char *k = h && strncmp(h, "Bearer ", 7) == 0 ? h + 7 : MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "x-admin-key");
+    if (!k) return false;
+    size_t a = strlen(k), b = strlen(g->admin_key);
+    unsigned diff = (unsigned)(a ^ b);
+    for (size_t i = 0; i < a && i < b; i++) diff |= (unsigned char)(k[i] ^ g->admin_key[i]);
+    return diff == 0;
+}
+
+static enum MHD_Result admin(Gateway *g, struct MHD_Connection *mc, const char *url, const char *method, GwReq *r) {
+    if (!g->admin_key[0]) return reply_err(g, mc, 403, "admin_disabled", "the admin API is off: start serve with --admin-key KEY");
+    if (!admin_ok(g, mc)) return reply_err(g, mc, 401, "invalid_admin_key", "missing or wrong admin key (Authorization: Bearer KEY)");
+    char out[1200];
+    if (strcmp(method, "GET") == 0 && strcmp(url, "/admin/canary") == 0) {
+        pthread_mutex_lock(&g->inbox_mu);
+        snprintf(out, sizeof out, "%s", g->canary_status[0] ? g->canary_status : "[]");
+        pthread_mutex_unlock(&g->inbox_mu);
+        return reply(mc, 200, "application/json", out, strlen(out));
+    }
+    if (strcmp(method, "GET") == 0 && strcmp(url, "/admin/ledger") == 0) {
+        pthread_mutex_lock(&g->inbox_mu);
+        snprintf(out, sizeof out, "%s", g->ledger_status[0] ? g->ledger_status : "{}");
+        pthread_mutex_unlock(&g->inbox_mu);
+        return reply(mc, 200, "application/json", out, strlen(out));
+    }
+    if (strcmp(method, "POST") != 0) return reply_err(g, mc, 404, "not_found", "no such admin endpoint");
+    if (strcmp(url, "/admin/canary") == 0) {
+        cJSON *j = cJSON_ParseWithLength(r->body.data ? r->body.data : "", r->body.len);
+        const cJSON *w = cJSON_GetObjectItemCaseSensitive(j, "weight_percent");
+        const cJSON *rt = cJSON_GetObjectItemCaseSensitive(j, "route");
+        int k = g->p.n_canaries ? 0 : -1;
+        if (cJSON_IsString(rt)) {
+            k = -1;
+            for (int i = 0; i < g->p.n_canaries; i++)
+                if (strcmp(g->p.routes[g->p.canaries[i].route].name, rt->valuestring) == 0) k = i;
+        }
+        bool bad = !cJSON_IsNumber(w) || w->valuedouble < 0 || w->valuedouble > 100;
+        double wv = bad ? 0 : w->valuedouble;
+        cJSON_Delete(j);
+        if (bad) return reply_err(g, mc, 400, "invalid_request", "send {\"weight_percent\": 0..100, \"route\": NAME}");
+        if (k < 0) return reply_err(g, mc, 404, "no_canary", "no canary on that route (or none configured)");
+        pthread_mutex_lock(&g->inbox_mu);
+        g->admin_weight[k] = wv;
+        pthread_mutex_unlock(&g->inbox_mu);
+    } else if (strcmp(url, "/admin/rollback") == 0) {
+        pthread_mutex_lock(&g->inbox_mu);
+        g->admin_rollback = true;
+        pthread_mutex_unlock(&g->inbox_mu);
+    } else if (strcmp(url, "/admin/drain") == 0) {
+        pthread_mutex_lock(&g->inbox_mu);
+        g->admin_drain = true;
+        pthread_mutex_unlock(&g->inbox_mu);
+        atomic_store(&g->draining, true);
+    } else {
+        return reply_err(g, mc, 404, "not_found", "no such admin endpoint");
+    }
+    static const char ok[] = "{\"ok\":true}";
+    return reply(mc, 200, "application/json", ok, sizeof ok - 1);
+}
+
+static enum MHD_Result handle_get(Gateway *g, struct MHD_Connection *mc, const char *url) {
+    if (strcmp(url, "/health") == 0) {
+        if (atomic_load(&g->draining)) return reply(mc, 503, "application/json", "{\"status\":\"draining\"}", 21);
+        return reply(mc, 200, "application/json", "{\"status\":\"ok\"}", 15);
+    }
+    if (strcmp(url, "/metrics") == 0) {
+        Buf b = {0};
+        int rc = metrics_render(g->m.reg, &b);
+        enum MHD_Result ok = rc ? MHD_NO : reply(mc, 200, "text/plain; version=0.0.4; charset=utf-8", b.data ? b.data : "", b.len);
+        buf_free(&b);
+        return ok;
+    }
+    if (strcmp(url, "/v1/models") == 0) {
+        cJSON *o = cJSON_CreateObject(), *d = cJSON_AddArrayToObject(o, "data");
+        cJSON_AddStringToObject(o, "object", "list");
+        for (int i = 0; i < g->p.n_tiers; i++) {
+            cJSON *x = cJSON_CreateObject();
+            cJSON_AddStringToObject(x, "id", g->p.tiers[i].name);
+            cJSON_AddStringToObject(x, "object", "model");
+            cJSON_AddNumberToObject(x, "created", 0);
+            cJSON_AddStringToObject(x, "owned_by", "rightsize");
+            cJSON_AddItemToArray(d, x);
+        }
+        char *s = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        enum MHD_Result ok = s ? reply(mc, 200, "application/json", s, strlen(s)) : MHD_NO;
+        free(s);
+        return ok;
+    }
+    if (strncmp(url, "/admin/", 7) == 0) return admin(g, mc, url, "GET", NULL);
+    return reply_err(g, mc, 404, "not_found", "no such endpoint");
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_size, void **con_cls) {
+    (void)version;
+    Gateway *g = cls;
+    GwReq *r = *con_cls;
+    if (!r) {
+        if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) return handle_get(g, mc, url);
+        if (strcmp(method, "POST") != 0) return reply_err(g, mc, 405, "method_not_allowed", "method not allowed");
+        r = req_new(g, mc);
+        if (!r) return MHD_NO;
+        *con_cls = r;
+        if (strcmp(url, "/v1/completions") == 0) r->ep = RT_EP_COMPLETIONS, r->suffix = "/completions";
+        else if (strcmp(url, "/v1/chat/completions") == 0) r->ep = RT_EP_CHAT, r->suffix = "/chat/completions";
+        else if (strcmp(url, "/v1/embeddings") == 0) r->ep = RT_EP_EMBEDDINGS, r->suffix = "/embeddings";
+        else if (strncmp(url, "/admin/", 7) == 0) r->ep = RT_EP_ANY, r->suffix = NULL;
+        else r->early_status = 404, snprintf(r->early_msg, sizeof r->early_msg, "no such endpoint: POST %.100s", url);
+        if (!r->early_status && r->suffix && atomic_load(&g->draining))
+            r->early_status = 503, snprintf(r->early_msg, sizeof r->early_msg, "the gateway is draining; retry elsewhere");
+        const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Content-Length");
+        if (cl && strtoull(cl, NULL, 10) > atomic_load(&g->max_body)) r->too_large = true;
+        return MHD_YES;
+    }
+    if (r->fstate == FRONT_READING && *upload_size > 0) {
+        if (!r->too_large && !r->early_status) {
+            if (r->body.len + *upload_size > atomic_load(&g->max_body)) r->too_large = true;
+            else if (buf_append(&r->body, upload_data, *upload_size)) return MHD_NO;
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (r->fstate == FRONT_READING) {
+        r->fstate = FRONT_ANSWERED;
+        if (r->too_large) {
+            metric_inc(g->m.rejected, "body_too_large", 1);
+            return reply_err(g, mc, 413, "request_too_large", "the request body exceeds limits.max_body_bytes");
+        }
+        if (r->early_status) {
+            if (r->early_status == 503) metric_inc(g->m.rejected, "draining", 1);
+            return reply_err(g, mc, (unsigned)r->early_status, r->early_status == 503 ? "shutting_down" : "not_found",
+                             r->early_msg);
+        }
+        if (!r->suffix) return admin(g, mc, url, method, r);
+        return submit(g, r);
+    }
+    if (r->fstate == FRONT_WAITING) return progress(r);
+    return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls, enum MHD_RequestTerminationCode toe) {
+    (void)cls, (void)mc, (void)toe;
+    GwReq *r = *con_cls;
+    if (!r) return;
+    *con_cls = NULL;
+    r->gw->n_open_reqs--;
+    pthread_mutex_lock(&r->mu);
+    r->client_gone = true;
+    r->suspended = false;
+    if (r->stream_resp) {
+        MHD_destroy_response(r->stream_resp);
+        r->stream_resp = NULL;
+    }
+    pthread_mutex_unlock(&r->mu);
+    gw_req_unref(r);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+    (void)cls;
+    if (log_get_level() > LOG_DEBUG) return;
+    char line[512];
+    vsnprintf(line, sizeof line, fmt, ap);
+    LOG_D("http: %s", line);
+}
+
+int gw_front_start(Gateway *g, char *err, size_t err_len) {
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g->p.listen_port)};
+    if (inet_pton(AF_INET, g->p.listen_host, &addr.sin_addr) != 1)
+        return err_set(err, err_len, ERR_ARG, "listen address '%s' is not an IPv4 address", g->p.listen_host);
+    // No MHD thread: the gateway loop polls MHD's epoll fd beside libcurl's sockets and calls
+    // MHD_run, so a request never crosses a thread on its way to a backend and back.
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    g->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, g, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, g, MHD_OPTION_CONNECTION_TIMEOUT,
+                                 (unsigned)300, MHD_OPTION_CONNECTION_LIMIT, (unsigned)8192,
+                                 MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+    if (!g->daemon)
+        return err_set(err, err_len, ERR_IO, "cannot listen on %s:%d (port in use?)", g->p.listen_host, g->p.listen_port);
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(g->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    g->port = info ? info->port : g->p.listen_port;
+    info = MHD_get_daemon_info(g->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+    if (!info) return err_set(err, err_len, ERR_IO, "libmicrohttpd has no epoll support");
+    g->mhd_fd = info->epoll_fd;
+    return 0;
+}
+
+void gw_front_stop(Gateway *g) {
+    if (g->daemon) MHD_stop_daemon(g->daemon);
+    g->daemon = NULL;
+}

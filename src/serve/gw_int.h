@@ -1,0 +1,227 @@
+// gw_int.h — the gateway's internal types, shared by gw_front.c (HTTP side), gw_loop.c (routing,
+// dispatch, cascade, canary) and gw_replica.c (replicas: supervisor, health, ledger segments).
+// Not a public header.
+#ifndef RS_GW_INT_H
+#define RS_GW_INT_H
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "base/buf.h"
+#include "base/rng.h"
+#include "policy/autoscale.h"
+#include "policy/batcher.h"
+#include "policy/canary.h"
+#include "policy/ledger.h"
+#include "policy/router.h"
+#include "serve/gateway.h"
+#include "serve/metrics.h"
+#include "serve/pipeline.h"
+#include "serve/telemetry.h"
+
+#define GW_MAX_HEADERS 24
+#define GW_MAX_ATTEMPTS 3
+
+typedef struct GwReq GwReq;
+typedef struct GwCall GwCall;
+typedef struct Replica Replica;
+
+// Replica states:  STARTING --(health ok)--> READY --(process exits)--> BACKOFF --(delay)--> STARTING
+//                  STARTING --(health ok, warm pool)--> WARM --(scale up)--> READY
+//                  READY|STARTING --(scale down / drain)--> DRAINING --(idle)--> STOPPED
+typedef enum { REP_STARTING = 0, REP_READY, REP_BACKOFF, REP_DRAINING, REP_STOPPED, REP_WARM, REP_STATES } ReplicaState;
+
+struct Replica {
+    int kind;                      // always CALL_HEALTH: tells curl's private pointers apart
+    int tier;
+    int slot;
+    ReplicaState state;
+    char base_url[560];            // ".../v1"
+    pid_t pid;                     // local worker process (0: none)
+    int port;
+    int64_t t_state_us;
+    int64_t backoff_us, restart_at_us;
+    int64_t ready_since_us;
+    int64_t restarts;
+    bool warm;                     // belongs to the warm pool: started and healthy, not dispatched to
+    bool term_sent;                // DRAINING: SIGTERM already sent
+    CURL *health;                  // in-flight /health probe, or NULL
+    int64_t next_health_us;
+    LedgerReplica led;
+    GwCall **inflight;             // calls running on this replica (ledger segments split over them)
+    int64_t n_inflight, cap_inflight;
+};
+
+typedef enum { CALL_MAIN = 0, CALL_SHADOW, CALL_BATCH, CALL_HEALTH } CallKind;
+
+// One backend HTTP exchange. Owned by the loop.
+struct GwCall {
+    int kind;                      // CallKind (first, like Replica.kind)
+    GwReq *req;                    // MAIN/SHADOW: the request (a shadow's is loop-owned)
+    GwReq **members;               // BATCH: the requests in the batch
+    int64_t *member_weight;
+    int64_t n_members;
+    Replica *rep;
+    CURL *easy;
+    struct curl_slist *hdrs;
+    char *body;                    // request body sent (owned)
+    Buf resp;                      // buffered response
+    bool pass_stream;              // bytes go straight to the client
+    long status;
+    int64_t t_start_us, t_first_byte_us;
+    int64_t bytes;
+    int64_t cost_nusd;             // this call's busy share
+};
+
+typedef enum { FRONT_READING = 0, FRONT_WAITING, FRONT_STREAMING, FRONT_ANSWERED } FrontState;
+
+struct GwReq {
+    Gateway *gw;
+    uint64_t id;
+    atomic_int refs;               // front + loop
+    // ---- set by the front before submit, read-only afterwards ----
+    struct MHD_Connection *mc;
+    RouterEndpoint ep;
+    const char *suffix;            // "/completions", "/chat/completions", "/embeddings"
+    Buf body;
+    cJSON *json;                   // parsed body (the loop edits copies)
+    bool stream, client_logprobs;
+    char model[96];
+    int64_t prompt_chars;
+    int n_hdrs;
+    char *hdr_name[GW_MAX_HEADERS], *hdr_val[GW_MAX_HEADERS];
+    int64_t t_arrival_us;
+    bool shadow;                   // loop-owned shadow copy (no client)
+    FrontState fstate;
+    bool too_large;
+    int early_status;
+    char early_msg[200];
+    // ---- shared (mu) ----
+    pthread_mutex_t mu;
+    bool suspended, resp_ready, out_done, client_gone;
+    int status;
+    Buf out;                       // whole body, or SSE bytes not yet handed to MHD
+    size_t out_off;
+    char h_tier[48], h_queue[32], h_cost[40];
+    bool retry_after;
+    struct MHD_Response *stream_resp;
+    // ---- loop only ----
+    GwReq *qnext;                  // tier queue / inbox link
+    RouteDecision dec;
+    int tier, first_tier;
+    int attempts;
+    int64_t t_enqueue_us, t_dispatch_us, t_first_byte_us, queue_us;
+    int64_t cost_nusd, first_cost_nusd;
+    double confidence;
+    bool escalated, cascade_first_call;
+    int replica_slot;
+    int64_t prompt_tokens, output_tokens;
+    char finish[24];
+    int64_t batch_size;
+    char *shadow_text;             // shadow: the candidate's answer to compare with
+    int canary;                    // shadow: which canary
+    char reason[48];
+};
+
+typedef struct {
+    GwReq *head, *tail;
+    int64_t n;
+    Batcher *batcher;              // batching tiers: waiting requests by id (the queue is unused)
+    GwReq **bslots;                // batching: id % cap → request
+    int64_t bcap;
+    Replica reps[PIPE_MAX_REPLICAS];
+    int n_reps;
+    Autoscaler as;
+    int desired;
+} TierState;
+
+typedef struct {
+    MetricsRegistry *reg;
+    Metric *requests, *rejected, *decisions, *escalations, *cost, *replicas, *desired, *waiting, *running, *e2e,
+        *ttft, *queue, *batch, *prompt_tok, *gen_tok, *rollbacks, *canary_weight, *restarts, *retries;
+} GwMetrics;
+
+struct Gateway {
+    Pipeline p;
+    GatewayOptions o;
+    char admin_key[128];
+    char config_path[512];
+    char worker_exe[512];
+    struct MHD_Daemon *daemon;
+    int port;
+    CURLM *multi;
+    atomic_bool draining;
+    atomic_uint_fast64_t next_id;
+    atomic_size_t max_body;
+    atomic_llong max_tokens;
+    int mhd_fd;                               // MHD's epoll fd, polled by the loop
+    bool mhd_dirty;                           // a connection was resumed: run MHD before sleeping
+    // admin commands and status snapshots
+    pthread_mutex_t inbox_mu;
+    double admin_weight[PIPE_MAX_CANARIES];   // -1: none pending
+    bool admin_rollback, admin_drain;
+    char canary_status[1024];                 // JSON for GET /admin/canary (under inbox_mu)
+    char ledger_status[1024];                 // JSON for GET /admin/ledger (under inbox_mu)
+    // loop state
+    TierState tiers[PIPE_MAX_TIERS];
+    Canary canaries[PIPE_MAX_CANARIES];
+    int candidate_of[PIPE_MAX_CANARIES];
+    Rng rng;
+    Ledger ledger;
+    int64_t shadow_nusd;
+    int64_t in_flight;                        // requests the loop holds
+    int64_t n_open_reqs;                      // POSTs MHD has not finished sending (drain waits for 0)
+    Telemetry tel;
+    GwMetrics m;
+    int64_t next_tick_us, next_scale_us;
+    int64_t ledger_attr_nusd;                 // cost of finished requests
+    int64_t closed_nusd;                      // cost of replica slots closed and reopened
+    int64_t n_done;
+    int64_t pub_busy, pub_idle, pub_shadow;   // cost_usd_total already published
+    int64_t *scratch_w, *scratch_out;
+    CURL *easy_pool[256];                     // reset easy handles kept for the next calls
+    int n_easy_pool;
+    int64_t scratch_cap;
+};
+
+// ---- gw_front.c ----
+int gw_front_start(Gateway *g, char *err, size_t err_len);
+void gw_front_stop(Gateway *g);
+// Publishes a response (status, body) to the request's connection. Loop thread.
+void gw_req_respond(GwReq *r, int status, const char *ctype, const char *body, size_t len);
+// Streams: headers ready (status 200); bytes appended; end.
+void gw_req_stream_begin(GwReq *r);
+void gw_req_stream_append(GwReq *r, const char *data, size_t len);
+void gw_req_stream_end(GwReq *r);
+// OpenAI error JSON response.
+void gw_req_error(GwReq *r, int status, const char *type, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+void gw_req_unref(GwReq *r);
+bool gw_req_gone(GwReq *r);
+
+// ---- gw_replica.c ----
+int gw_replicas_start(Gateway *g, char *err, size_t err_len);
+void gw_replicas_tick(Gateway *g, int64_t now_us);
+void gw_replicas_stop(Gateway *g);
+// Least-loaded READY replica of a tier with room, or NULL.
+Replica *gw_replica_pick(Gateway *g, int tier);
+// Ledger segment bookkeeping: a call starts/ends on a replica.
+void gw_replica_call_start(Gateway *g, Replica *r, GwCall *c, int64_t now_us);
+void gw_replica_call_end(Gateway *g, Replica *r, GwCall *c, int64_t now_us);
+void gw_replica_failed(Gateway *g, Replica *r, int64_t now_us);
+void gw_health_done(Gateway *g, CURL *easy, CURLcode rc);
+int gw_tier_active(Gateway *g, int tier);
+void gw_autoscale(Gateway *g, int64_t now_us);
+const char *gw_replica_state_name(ReplicaState s);
+
+// ---- gw_loop.c ----
+void gw_dispatch(Gateway *g, int tier, int64_t now_us);
+// A request whose body was read and checked: route, admit, dispatch (or answer at once).
+void gw_route(Gateway *g, GwReq *r, int64_t now_us);
+
+#endif

@@ -1,0 +1,624 @@
+// gw_loop.c — the gateway's request path on the loop thread: route (rules, cascade, canary),
+// admit into the tier's bounded queue (or its dynamic batcher), dispatch to the least-loaded
+// replica over libcurl multi, retry a call that failed before its first byte on another
+// replica, check a cascade's confidence, feed canary guards and shadows, and finish each
+// request with its cost, headers, telemetry and metrics.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "base/check.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "serve/gw_int.h"
+
+void gw_finish(Gateway *g, GwReq *r, int64_t now_us);   // gateway.c
+static void start_call(Gateway *g, GwReq *r, Replica *rep, int64_t now_us);
+static void start_batch(Gateway *g, int tier, Replica *rep, int64_t now_us);
+
+// ---- small JSON readers of OpenAI responses ----
+
+static const cJSON *choice0(const cJSON *resp) {
+    const cJSON *ch = cJSON_GetObjectItemCaseSensitive(resp, "choices");
+    return cJSON_IsArray(ch) ? cJSON_GetArrayItem(ch, 0) : NULL;
+}
+
+static const char *answer_text(const cJSON *resp) {
+    const cJSON *c = choice0(resp);
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(c, "text");
+    if (!t) t = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(c, "message"), "content");
+    return cJSON_IsString(t) ? t->valuestring : "";
+}
+
+// Token logprobs of choice 0 into a malloc'ed array; *n = count (0 when absent).
+static double *answer_logprobs(const cJSON *resp, int64_t *n) {
+    const cJSON *lp = cJSON_GetObjectItemCaseSensitive(choice0(resp), "logprobs"), *x;
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(lp, "token_logprobs");
+    bool chat = false;
+    if (!cJSON_IsArray(arr)) arr = cJSON_GetObjectItemCaseSensitive(lp, "content"), chat = true;
+    *n = 0;
+    if (!cJSON_IsArray(arr)) return NULL;
+    int64_t k = cJSON_GetArraySize(arr);
+    double *v = malloc((size_t)(k > 0 ? k : 1) * sizeof *v);
+    if (!v) return NULL;
+    cJSON_ArrayForEach(x, arr) {
+        const cJSON *num = chat ? cJSON_GetObjectItemCaseSensitive(x, "logprob") : x;
+        v[(*n)++] = cJSON_IsNumber(num) ? num->valuedouble : -INFINITY;
+    }
+    return v;
+}
+
+static void read_usage(GwReq *r, const cJSON *resp) {
+    const cJSON *u = cJSON_GetObjectItemCaseSensitive(resp, "usage");
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens");
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(u, "completion_tokens");
+    if (cJSON_IsNumber(p)) r->prompt_tokens = (int64_t)p->valuedouble;
+    if (cJSON_IsNumber(c)) r->output_tokens = (int64_t)c->valuedouble;
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(choice0(resp), "finish_reason");
+    if (cJSON_IsString(f)) snprintf(r->finish, sizeof r->finish, "%s", f->valuestring);
+}
+
+// ---- routing and admission ----
+
+static const char *req_header(void *ctx, const char *name) {
+    GwReq *r = ctx;
+    for (int i = 0; i < r->n_hdrs; i++)
+        if (strcasecmp(r->hdr_name[i], name) == 0) return r->hdr_val[i];
+    return NULL;
+}
+
+static void reject(Gateway *g, GwReq *r, int status, const char *reason, const char *code, const char *msg,
+                   int64_t now_us) {
+    metric_inc(g->m.rejected, reason, 1);
+    snprintf(r->reason, sizeof r->reason, "%s", reason);
+    gw_req_error(r, status, status == 429 ? "rate_limit_error" : status >= 500 ? "server_error" : "invalid_request_error",
+                 code, "%s", msg);
+    gw_finish(g, r, now_us);
+}
+
+// Puts r on tier's queue (at the head for a retry) or into its batcher. False when refused.
+static bool enqueue(Gateway *g, GwReq *r, int tier, bool head, int64_t now_us) {
+    TierState *ts = &g->tiers[tier];
+    r->tier = tier;
+    r->t_enqueue_us = now_us;
+    if (ts->batcher && r->ep == RT_EP_EMBEDDINGS && !r->shadow) {
+        if (batcher_add(ts->batcher, r->id, r->prompt_chars, now_us)) goto full;
+        for (int64_t i = 0; i < ts->bcap; i++)
+            if (!ts->bslots[i]) {
+                ts->bslots[i] = r;
+                return true;
+            }
+        CHECK(0 && "batcher slots exhausted");
+    }
+    if (!head && !r->shadow && ts->n >= g->p.max_queue && !gw_replica_pick(g, tier)) goto full;
+    r->qnext = NULL;
+    if (head) {
+        r->qnext = ts->head;
+        ts->head = r;
+        if (!ts->tail) ts->tail = r;
+    } else {
+        if (ts->tail) ts->tail->qnext = r;
+        else ts->head = r;
+        ts->tail = r;
+    }
+    ts->n++;
+    return true;
+full:
+    if (r->shadow) {
+        gw_req_unref(r);
+        return false;
+    }
+    char msg[160];
+    snprintf(msg, sizeof msg, "tier '%s' has %lld requests waiting (limits.max_queue); retry after %d s",
+             g->p.tiers[tier].name, (long long)g->p.max_queue, g->p.retry_after_s);
+    reject(g, r, 429, "queue_full", "queue_full", msg, now_us);
+    return false;
+}
+
+// A new request from the inbox.
+void gw_route(Gateway *g, GwReq *r, int64_t now_us) {
+    g->in_flight++;
+    RouteInput in = {.endpoint = r->ep, .model = r->model[0] ? r->model : NULL, .prompt_chars = r->prompt_chars,
+                     .header = req_header, .header_ctx = r};
+    r->dec = router_decide(g->p.routes, g->p.n_routes, g->canaries, g->candidate_of, &in, &g->rng);
+    metric_inc(g->m.decisions, router_decision_name(r->dec.kind), 1);
+    if (r->dec.kind == DECISION_NONE) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "no route matches this %s request (model '%.60s')", router_endpoint_name(r->ep),
+                 r->model);
+        reject(g, r, 404, "no_route", "no_route", msg, now_us);
+        return;
+    }
+    r->first_tier = r->dec.tier;
+    r->cascade_first_call = r->dec.then >= 0;
+    snprintf(r->reason, sizeof r->reason, "%s", r->dec.then >= 0 ? "cascade-first" : r->dec.candidate ? "canary" : "rule");
+    if (enqueue(g, r, r->dec.tier, false, now_us)) gw_dispatch(g, r->dec.tier, now_us);
+}
+
+// Drops queued requests past their deadline (504), oldest first.
+void gw_expire(Gateway *g, int64_t now_us) {
+    for (int t = 0; t < g->p.n_tiers; t++) {
+        TierState *ts = &g->tiers[t];
+        while (ts->head && now_us - ts->head->t_arrival_us > g->p.request_timeout_us) {
+            GwReq *r = ts->head;
+            ts->head = r->qnext;
+            if (!ts->head) ts->tail = NULL;
+            ts->n--;
+            if (r->shadow) {
+                gw_req_unref(r);
+                continue;
+            }
+            reject(g, r, 504, "deadline", "timeout", "the request waited past limits.request_timeout_s", now_us);
+        }
+    }
+}
+
+void gw_dispatch(Gateway *g, int tier, int64_t now_us) {
+    TierState *ts = &g->tiers[tier];
+    if (ts->batcher) {
+        while (batcher_len(ts->batcher) > 0 && batcher_ready_at(ts->batcher) <= now_us) {
+            Replica *rep = gw_replica_pick(g, tier);
+            if (!rep) break;
+            start_batch(g, tier, rep, now_us);
+        }
+    }
+    while (ts->head) {
+        Replica *rep = gw_replica_pick(g, tier);
+        if (!rep) return;
+        GwReq *r = ts->head;
+        ts->head = r->qnext;
+        if (!ts->head) ts->tail = NULL;
+        ts->n--;
+        if (!r->shadow && gw_req_gone(r)) {
+            snprintf(r->reason, sizeof r->reason, "client_gone");
+            r->status = 499;
+            gw_finish(g, r, now_us);
+            continue;
+        }
+        start_call(g, r, rep, now_us);
+    }
+}
+
+// ---- backend calls ----
+
+static size_t on_data(char *p, size_t size, size_t n, void *u) {
+    GwCall *c = u;
+    size_t len = size * n;
+    if (c->t_first_byte_us == 0) {
+        c->t_first_byte_us = clock_now_us();
+        curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &c->status);
+        if (c->pass_stream && c->status == 200) {
+            GwReq *r = c->req;
+            pthread_mutex_lock(&r->mu);
+            snprintf(r->h_tier, sizeof r->h_tier, "%s", r->gw->p.tiers[r->tier].name);
+            snprintf(r->h_queue, sizeof r->h_queue, "%.3f", (double)r->queue_us / 1000.0);
+            pthread_mutex_unlock(&r->mu);
+            gw_req_stream_begin(r);
+        }
+    }
+    c->bytes += (int64_t)len;
+    if (c->kind == CALL_MAIN && gw_req_gone(c->req)) return 0;   // the client left: stop the transfer
+    if (c->pass_stream && c->status == 200) gw_req_stream_append(c->req, p, len);
+    else if (buf_append(&c->resp, p, len)) return 0;
+    return len;
+}
+
+static GwCall *call_new(Gateway *g, CallKind kind, Replica *rep, const char *suffix, char *body, int64_t deadline_us,
+                        int64_t now_us) {
+    GwCall *c = calloc(1, sizeof *c);
+    CHECK(c);
+    c->kind = kind;
+    c->rep = rep;
+    c->body = body;
+    c->t_start_us = now_us;
+    c->easy = g->n_easy_pool ? g->easy_pool[--g->n_easy_pool] : curl_easy_init();
+    CHECK(c->easy);
+    char url[700];
+    snprintf(url, sizeof url, "%s%s", rep->base_url, suffix);
+    c->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    c->hdrs = curl_slist_append(c->hdrs, "Expect:");
+    curl_easy_setopt(c->easy, CURLOPT_URL, url);
+    curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->hdrs);
+    curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, c);
+    curl_easy_setopt(c->easy, CURLOPT_PRIVATE, (char *)c);
+    curl_easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c->easy, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+    int64_t left_ms = (deadline_us - now_us) / 1000;
+    curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, (long)(left_ms > 1 ? left_ms : 1));
+    gw_replica_call_start(g, rep, c, now_us);
+    curl_multi_add_handle(g->multi, c->easy);
+    return c;
+}
+
+static void call_free(Gateway *g, GwCall *c) {
+    curl_multi_remove_handle(g->multi, c->easy);
+    if (g->n_easy_pool < (int)ARRAY_LEN(g->easy_pool)) {   // reuse: no allocation per call
+        curl_easy_reset(c->easy);
+        g->easy_pool[g->n_easy_pool++] = c->easy;
+    } else {
+        curl_easy_cleanup(c->easy);
+    }
+    curl_slist_free_all(c->hdrs);
+    free(c->body);
+    free(c->members);
+    free(c->member_weight);
+    buf_free(&c->resp);
+    free(c);
+}
+
+// The body sent to a tier: the client's, with the tier's model name; a cascade's first call is
+// asked without streaming and with token logprobs.
+static char *call_body(Gateway *g, GwReq *r, int tier, bool buffered) {
+    cJSON *j = cJSON_Duplicate(r->json, 1);
+    CHECK(j);
+    cJSON_DeleteItemFromObjectCaseSensitive(j, "model");
+    cJSON_AddStringToObject(j, "model", g->p.tiers[tier].model);
+    if (buffered) {
+        cJSON_DeleteItemFromObjectCaseSensitive(j, "stream");
+        cJSON_DeleteItemFromObjectCaseSensitive(j, "stream_options");
+        if (!r->client_logprobs) {
+            cJSON_DeleteItemFromObjectCaseSensitive(j, "logprobs");
+            if (r->ep == RT_EP_CHAT) cJSON_AddTrueToObject(j, "logprobs");
+            else cJSON_AddNumberToObject(j, "logprobs", 0);
+        }
+    }
+    char *s = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    CHECK(s);
+    return s;
+}
+
+static void start_call(Gateway *g, GwReq *r, Replica *rep, int64_t now_us) {
+    if (r->attempts == 0 && !r->escalated) r->queue_us = now_us - r->t_arrival_us;
+    r->attempts++;
+    r->t_dispatch_us = now_us;
+    r->replica_slot = rep->slot;
+    bool buffered = r->cascade_first_call || r->shadow;
+    GwCall *c = call_new(g, r->shadow ? CALL_SHADOW : CALL_MAIN, rep, r->suffix, call_body(g, r, r->tier, buffered),
+                         r->t_arrival_us + g->p.request_timeout_us + (r->shadow ? g->p.request_timeout_us : 0), now_us);
+    c->req = r;
+    c->pass_stream = r->stream && !buffered;
+}
+
+static void start_batch(Gateway *g, int tier, Replica *rep, int64_t now_us) {
+    TierState *ts = &g->tiers[tier];
+    int64_t cap = g->p.tiers[tier].batch.max_batch_size;
+    BatchItem *items = calloc((size_t)cap, sizeof *items);
+    CHECK(items);
+    int64_t n = batcher_take(ts->batcher, now_us, items, cap);
+    GwCall tmp = {0};
+    tmp.members = calloc((size_t)(n > 0 ? n : 1), sizeof *tmp.members);
+    tmp.member_weight = calloc((size_t)(n > 0 ? n : 1), sizeof *tmp.member_weight);
+    CHECK(tmp.members && tmp.member_weight);
+    cJSON *body = cJSON_CreateObject(), *inputs = cJSON_AddArrayToObject(body, "input");
+    cJSON_AddStringToObject(body, "model", g->p.tiers[tier].model);
+    for (int64_t i = 0; i < n; i++) {
+        GwReq *r = NULL;
+        for (int64_t k = 0; k < ts->bcap && !r; k++)
+            if (ts->bslots[k] && ts->bslots[k]->id == items[i].id) r = ts->bslots[k], ts->bslots[k] = NULL;
+        CHECK(r);
+        r->queue_us = now_us - r->t_arrival_us;
+        r->t_dispatch_us = now_us;
+        r->replica_slot = rep->slot;
+        r->batch_size = n;
+        r->attempts++;
+        tmp.members[i] = r;
+        tmp.member_weight[i] = items[i].tokens > 0 ? items[i].tokens : 1;
+        const cJSON *in = cJSON_GetObjectItemCaseSensitive(r->json, "input"), *x;
+        if (cJSON_IsString(in)) cJSON_AddItemToArray(inputs, cJSON_CreateString(in->valuestring));
+        else cJSON_ArrayForEach(x, in) cJSON_AddItemToArray(inputs, cJSON_CreateString(x->valuestring));
+    }
+    free(items);
+    char *s = cJSON_PrintUnformatted(body);
+    cJSON_Delete(body);
+    CHECK(s);
+    GwCall *c = call_new(g, CALL_BATCH, rep, "/embeddings", s, now_us + g->p.request_timeout_us, now_us);
+    c->members = tmp.members;
+    c->member_weight = tmp.member_weight;
+    c->n_members = n;
+    metric_observe(g->m.batch, g->p.tiers[tier].name, (double)n);
+}
+
+// ---- finishing calls ----
+
+static bool conn_failure(CURLcode rc, const GwCall *c) {
+    return c->bytes == 0 && (rc == CURLE_COULDNT_CONNECT || rc == CURLE_GOT_NOTHING || rc == CURLE_RECV_ERROR ||
+                             rc == CURLE_SEND_ERROR || rc == CURLE_PARTIAL_FILE);
+}
+
+static void set_headers(Gateway *g, GwReq *r) {
+    pthread_mutex_lock(&r->mu);
+    snprintf(r->h_tier, sizeof r->h_tier, "%s", g->p.tiers[r->tier].name);
+    snprintf(r->h_queue, sizeof r->h_queue, "%.3f", (double)r->queue_us / 1000.0);
+    snprintf(r->h_cost, sizeof r->h_cost, "%.9f", (double)r->cost_nusd / 1e9);
+    pthread_mutex_unlock(&r->mu);
+}
+
+// The kept first-tier answer for a client that asked for a stream: replayed as SSE chunks.
+static void replay_sse(GwReq *r, cJSON *resp) {
+    bool chat = r->ep == RT_EP_CHAT;
+    cJSON *chunk = cJSON_CreateObject();
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(resp, "id"), *model = cJSON_GetObjectItemCaseSensitive(resp, "model");
+    const cJSON *created = cJSON_GetObjectItemCaseSensitive(resp, "created");
+    cJSON_AddStringToObject(chunk, "id", cJSON_IsString(id) ? id->valuestring : "");
+    cJSON_AddStringToObject(chunk, "object", chat ? "chat.completion.chunk" : "text_completion");
+    cJSON_AddNumberToObject(chunk, "created", cJSON_IsNumber(created) ? created->valuedouble : 0);
+    cJSON_AddStringToObject(chunk, "model", cJSON_IsString(model) ? model->valuestring : "");
+    cJSON *choices = cJSON_AddArrayToObject(chunk, "choices"), *c = cJSON_CreateObject();
+    cJSON_AddNumberToObject(c, "index", 0);
+    if (chat) {
+        cJSON *d = cJSON_AddObjectToObject(c, "delta");
+        cJSON_AddStringToObject(d, "role", "assistant");
+        cJSON_AddStringToObject(d, "content", answer_text(resp));
+    } else {
+        cJSON_AddStringToObject(c, "text", answer_text(resp));
+    }
+    const cJSON *lp = cJSON_GetObjectItemCaseSensitive(choice0(resp), "logprobs");
+    cJSON_AddItemToObject(c, "logprobs", r->client_logprobs && lp ? cJSON_Duplicate(lp, 1) : cJSON_CreateNull());
+    cJSON_AddStringToObject(c, "finish_reason", r->finish[0] ? r->finish : "stop");
+    cJSON_AddItemToArray(choices, c);
+    Buf b = {0};
+    char *s = cJSON_PrintUnformatted(chunk);
+    buf_printf(&b, "data: %s\n\n", s);
+    free(s);
+    const cJSON *so = cJSON_GetObjectItemCaseSensitive(r->json, "stream_options");
+    const cJSON *usage = cJSON_GetObjectItemCaseSensitive(resp, "usage");
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage")) && usage) {
+        cJSON_DeleteItemFromObjectCaseSensitive(chunk, "choices");
+        cJSON_AddArrayToObject(chunk, "choices");
+        cJSON_AddItemToObject(chunk, "usage", cJSON_Duplicate(usage, 1));
+        s = cJSON_PrintUnformatted(chunk);
+        buf_printf(&b, "data: %s\n\n", s);
+        free(s);
+    }
+    buf_append_str(&b, "data: [DONE]\n\n");
+    cJSON_Delete(chunk);
+    pthread_mutex_lock(&r->mu);
+    r->status = 200;
+    buf_clear(&r->out);
+    buf_append(&r->out, b.data, b.len);
+    r->resp_ready = r->out_done = true;
+    if (r->suspended && !r->client_gone) {
+        r->suspended = false;
+        MHD_resume_connection(r->mc);
+    }
+    pthread_mutex_unlock(&r->mu);
+    buf_free(&b);
+}
+
+// Answers the client with a buffered backend response (the first tier's, kept, or any
+// non-streamed answer). resp may be NULL (not JSON): the bytes go as they came.
+static void answer_buffered(Gateway *g, GwReq *r, GwCall *c, cJSON *resp, int64_t now_us) {
+    set_headers(g, r);
+    if (r->stream && c->status == 200 && resp) {
+        replay_sse(r, resp);
+    } else if (resp && r->cascade_first_call && !r->client_logprobs && c->status == 200) {
+        cJSON *ch = (cJSON *)choice0(resp);
+        if (ch) cJSON_ReplaceItemInObjectCaseSensitive(ch, "logprobs", cJSON_CreateNull());
+        char *s = cJSON_PrintUnformatted(resp);
+        gw_req_respond(r, 200, "application/json", s, strlen(s));
+        free(s);
+    } else {
+        gw_req_respond(r, (int)c->status, "application/json", c->resp.data ? c->resp.data : "", c->resp.len);
+    }
+    r->status = (int)c->status;
+    gw_finish(g, r, now_us);
+}
+
+static void canary_feed(Gateway *g, GwReq *r, GwCall *c, bool error, int64_t now_us) {
+    int k = r->dec.canary;
+    if (k < 0 || !r->dec.candidate || r->tier != g->candidate_of[k]) return;
+    Canary *cn = &g->canaries[k];
+    canary_record(cn, now_us, now_us - r->t_arrival_us, error);
+    CanaryVerdict v = canary_check(cn, now_us);
+    if (v != CANARY_OK) {
+        metric_inc(g->m.rollbacks, canary_verdict_name(v), 1);
+        LOG_W("canary on route '%s' (candidate '%s') ROLLED BACK: %s", g->p.routes[g->p.canaries[k].route].name,
+              g->p.tiers[g->candidate_of[k]].name, cn->reason);
+    }
+    // A sample of the candidate's plain answers is shadowed to the baseline for agreement.
+    if (!error && !r->stream && c->status == 200 && cn->guards.min_agreement > 0 && canary_shadow(cn, &g->rng)) {
+        cJSON *resp = cJSON_ParseWithLength(c->resp.data ? c->resp.data : "", c->resp.len);
+        GwReq *s = calloc(1, sizeof *s);
+        CHECK(s);
+        s->gw = g;
+        s->id = atomic_fetch_add(&g->next_id, 1);
+        atomic_init(&s->refs, 1);
+        pthread_mutex_init(&s->mu, NULL);
+        s->shadow = true;
+        s->ep = r->ep;
+        s->suffix = r->suffix;
+        s->json = cJSON_Duplicate(r->json, 1);
+        s->shadow_text = strdup(answer_text(resp));
+        s->canary = k;
+        s->t_arrival_us = now_us;
+        cJSON_Delete(resp);
+        int base = g->p.canaries[k].baseline;
+        if (enqueue(g, s, base, false, now_us)) gw_dispatch(g, base, now_us);
+    }
+}
+
+static void shadow_done(Gateway *g, GwCall *c, CURLcode rc, int64_t now_us) {
+    GwReq *s = c->req;
+    g->shadow_nusd += c->cost_nusd;
+    if (rc == CURLE_OK && c->status == 200) {
+        cJSON *resp = cJSON_ParseWithLength(c->resp.data ? c->resp.data : "", c->resp.len);
+        double a = canary_agreement(s->shadow_text ? s->shadow_text : "", answer_text(resp));
+        cJSON_Delete(resp);
+        Canary *cn = &g->canaries[s->canary];
+        canary_record_agreement(cn, now_us, a);
+        CanaryVerdict v = canary_check(cn, now_us);
+        if (v != CANARY_OK) {
+            metric_inc(g->m.rollbacks, canary_verdict_name(v), 1);
+            LOG_W("canary on route '%s' ROLLED BACK: %s", g->p.routes[g->p.canaries[s->canary].route].name, cn->reason);
+        }
+    }
+    gw_req_unref(s);
+}
+
+static void batch_done(Gateway *g, GwCall *c, CURLcode rc, int64_t now_us) {
+    // Split the call's busy share over the members by their input size (cumulative rounding,
+    // as the ledger does, so the parts sum exactly).
+    int64_t W = 0, acc = 0, prev = 0;
+    for (int64_t i = 0; i < c->n_members; i++) W += c->member_weight[i];
+    cJSON *resp = rc == CURLE_OK && c->status == 200 ? cJSON_ParseWithLength(c->resp.data, c->resp.len) : NULL;
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(resp, "data");
+    int64_t off = 0;
+    for (int64_t i = 0; i < c->n_members; i++) {
+        GwReq *r = c->members[i];
+        acc += c->member_weight[i];
+        int64_t upto = (int64_t)((__int128)c->cost_nusd * acc / (W ? W : 1));
+        r->cost_nusd += upto - prev;
+        prev = upto;
+        const cJSON *in = cJSON_GetObjectItemCaseSensitive(r->json, "input");
+        int64_t k = cJSON_IsString(in) ? 1 : cJSON_GetArraySize(in);
+        if (!cJSON_IsArray(data) || cJSON_GetArraySize(data) < off + k) {
+            set_headers(g, r);
+            if (rc == CURLE_OK) gw_req_respond(r, (int)(c->status == 200 ? 502 : c->status), "application/json",
+                                               c->resp.data ? c->resp.data : "{}", c->resp.len ? c->resp.len : 2);
+            else gw_req_error(r, 502, "server_error", "backend_unreachable", "the embeddings backend failed (%s)",
+                              curl_easy_strerror(rc));
+            r->status = c->status == 200 || rc != CURLE_OK ? 502 : (int)c->status;
+            gw_finish(g, r, now_us);
+            off += k;
+            continue;
+        }
+        cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "data");
+        cJSON_AddStringToObject(o, "object", "list");
+        for (int64_t j = 0; j < k; j++) {
+            cJSON *item = cJSON_Duplicate(cJSON_GetArrayItem(data, (int)(off + j)), 1);
+            cJSON_ReplaceItemInObjectCaseSensitive(item, "index", cJSON_CreateNumber((double)j));
+            cJSON_AddItemToArray(arr, item);
+        }
+        off += k;
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(resp, "model");
+        cJSON_AddStringToObject(o, "model", cJSON_IsString(m) ? m->valuestring : "");
+        cJSON *u = cJSON_AddObjectToObject(o, "usage");
+        cJSON_AddNumberToObject(u, "prompt_tokens", (double)r->prompt_chars);
+        cJSON_AddNumberToObject(u, "total_tokens", (double)r->prompt_chars);
+        char *s = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        set_headers(g, r);
+        gw_req_respond(r, 200, "application/json", s, strlen(s));
+        free(s);
+        r->status = 200;
+        gw_finish(g, r, now_us);
+    }
+    cJSON_Delete(resp);
+}
+
+// A backend call finished (any outcome). Loop thread.
+void gw_call_done(Gateway *g, CURL *easy, CURLcode rc) {
+    GwCall *c = NULL;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&c);
+    if (c->status == 0) curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &c->status);
+    int64_t now = clock_now_us();
+    Replica *rep = c->rep;
+    gw_replica_call_end(g, rep, c, now);
+    int tier = rep->tier;
+    if (conn_failure(rc, c)) {
+        gw_replica_failed(g, rep, now);
+        metric_inc(g->m.retries, g->p.tiers[tier].name, 1);
+    }
+    if (c->kind == CALL_BATCH) {
+        if (!conn_failure(rc, c)) {
+            batch_done(g, c, rc, now);
+        } else {
+            // The failed call's (tiny) busy share goes to its members equally; each is retried
+            // in a later batch, or refused after GW_MAX_ATTEMPTS.
+            int64_t each = c->n_members ? c->cost_nusd / c->n_members : 0, rest = c->cost_nusd - each * c->n_members;
+            for (int64_t i = 0; i < c->n_members; i++) {
+                GwReq *r = c->members[i];
+                r->cost_nusd += each + (i == 0 ? rest : 0);
+                if (r->attempts < GW_MAX_ATTEMPTS) enqueue(g, r, tier, false, now);
+                else reject(g, r, 502, "backend_unreachable", "backend_unreachable", "no replica could be reached", now);
+            }
+        }
+        call_free(g, c);
+        gw_dispatch(g, tier, now);
+        return;
+    }
+    if (c->kind == CALL_SHADOW) {
+        shadow_done(g, c, rc, now);
+        call_free(g, c);
+        gw_dispatch(g, tier, now);
+        return;
+    }
+    GwReq *r = c->req;
+    r->cost_nusd += c->cost_nusd;
+    if (r->t_first_byte_us == 0 && c->t_first_byte_us) r->t_first_byte_us = c->t_first_byte_us;
+    if (conn_failure(rc, c) && r->attempts < GW_MAX_ATTEMPTS && !gw_req_gone(r)) {
+        LOG_D("request %llu: replica %d of tier %s unreachable (%s); retrying", (unsigned long long)r->id, rep->slot,
+              g->p.tiers[tier].name, curl_easy_strerror(rc));
+        call_free(g, c);
+        enqueue(g, r, tier, true, now);
+        gw_dispatch(g, tier, now);
+        return;
+    }
+    bool error = rc != CURLE_OK || c->status >= 500;
+    canary_feed(g, r, c, error, now);
+    if (rc != CURLE_OK) {
+        if (c->pass_stream && c->status == 200) {   // cut mid-stream: end what the client has
+            r->status = 200;
+            snprintf(r->reason + strlen(r->reason), sizeof r->reason - strlen(r->reason), "%s", "+cut");
+            set_headers(g, r);
+            gw_req_stream_end(r);
+            gw_finish(g, r, now);
+        } else if (gw_req_gone(r)) {
+            r->status = 499;
+            gw_finish(g, r, now);
+        } else {
+            bool timeout = rc == CURLE_OPERATION_TIMEDOUT;
+            set_headers(g, r);
+            metric_inc(g->m.rejected, timeout ? "timeout" : "backend_error", 1);
+            gw_req_error(r, timeout ? 504 : 502, "server_error", timeout ? "timeout" : "backend_error",
+                         "tier '%s' failed: %s", g->p.tiers[tier].name, curl_easy_strerror(rc));
+            r->status = timeout ? 504 : 502;
+            gw_finish(g, r, now);
+        }
+        call_free(g, c);
+        gw_dispatch(g, tier, now);
+        return;
+    }
+    if (c->pass_stream && c->status == 200) {
+        r->status = 200;
+        set_headers(g, r);
+        gw_req_stream_end(r);
+        gw_finish(g, r, now);
+        call_free(g, c);
+        gw_dispatch(g, tier, now);
+        return;
+    }
+    cJSON *resp = cJSON_ParseWithLength(c->resp.data ? c->resp.data : "", c->resp.len);
+    if (resp) read_usage(r, resp);
+    if (r->cascade_first_call) {
+        int64_t n = 0;
+        double *lps = c->status == 200 ? answer_logprobs(resp, &n) : NULL;
+        r->confidence = c->status == 200 ? cascade_confidence(lps, n, r->dec.mode) : 0;
+        free(lps);
+        if (cascade_escalate(r->confidence, r->dec.min_confidence)) {
+            r->escalated = true;
+            r->cascade_first_call = false;
+            r->first_cost_nusd = r->cost_nusd;
+            r->attempts = 0;
+            snprintf(r->reason, sizeof r->reason, "escalated");
+            metric_inc(g->m.escalations, g->p.tiers[tier].name, 1);
+            cJSON_Delete(resp);
+            call_free(g, c);
+            if (enqueue(g, r, r->dec.then, true, now)) gw_dispatch(g, r->dec.then, now);
+            gw_dispatch(g, tier, now);
+            return;
+        }
+    }
+    answer_buffered(g, r, c, resp, now);
+    cJSON_Delete(resp);
+    call_free(g, c);
+    gw_dispatch(g, tier, now);
+}

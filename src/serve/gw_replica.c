@@ -1,0 +1,409 @@
+// gw_replica.c — the gateway's replicas: local `rightsize worker` processes it starts, health-
+// checks and restarts with exponential backoff; remote endpoints it only accounts for; the cost
+// ledger's busy segments; and the autoscaler's decisions applied to local tiers.
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/check.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "serve/gw_int.h"
+
+#define BACKOFF_MIN_US 250000
+#define BACKOFF_MAX_US 10000000
+#define HEALTH_STARTING_US 100000
+#define HEALTH_READY_US 1000000
+
+const char *gw_replica_state_name(ReplicaState s) {
+    static const char *const names[REP_STATES] = {
+        [REP_STARTING] = "starting", [REP_READY] = "ready", [REP_BACKOFF] = "backoff",
+        [REP_DRAINING] = "draining", [REP_STOPPED] = "stopped", [REP_WARM] = "warm",
+    };
+    return (unsigned)s < REP_STATES ? names[s] : "?";
+}
+
+static void set_state(Replica *r, ReplicaState s, int64_t now_us) {
+    r->state = s;
+    r->t_state_us = now_us;
+}
+
+// A free loopback port (the kernel picks it; a tiny race with other binders is accepted).
+static int free_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return -1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    int port = -1;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+static int spawn_worker(Gateway *g, Replica *r, int64_t now_us) {
+    const PipeTier *t = &g->p.tiers[r->tier];
+    r->port = free_port();
+    if (r->port < 0) return ERR_IO;
+    snprintf(r->base_url, sizeof r->base_url, "http://127.0.0.1:%d/v1", r->port);
+    char listen[32], seqs[24], btok[24], thr[16], queued[24];
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", r->port);
+    snprintf(seqs, sizeof seqs, "%lld", (long long)t->max_num_seqs);
+    snprintf(btok, sizeof btok, "%lld", (long long)t->max_num_batched_tokens);
+    snprintf(thr, sizeof thr, "%d", t->threads);
+    snprintf(queued, sizeof queued, "%lld", (long long)(t->max_concurrency * 2 + 16));
+    char *argv[] = {g->worker_exe, "worker", "-m", (char *)t->model_path, "--listen", listen,
+                    "--served-model-name", (char *)t->name, "--max-num-seqs", seqs, "--max-num-batched-tokens", btok,
+                    "-t", thr, "--max-num-queued-reqs", queued, "--shutdown-timeout", "30", NULL, NULL, NULL};
+    if (t->chat_template[0]) {
+        argv[18] = "--chat-template";
+        argv[19] = (char *)t->chat_template;
+    }
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) return ERR_IO;
+    if (pid == 0) {
+        // A worker never outlives its gateway, even one killed with SIGKILL.
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent) _exit(1);
+        int devnull = open("/dev/null", O_RDWR);
+        if (devnull >= 0) dup2(devnull, 0), dup2(devnull, 1);
+        if (g->o.worker_log_fd >= 0) dup2(g->o.worker_log_fd, 2);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        execv(g->worker_exe, argv);
+        _exit(127);
+    }
+    r->pid = pid;
+    r->term_sent = false;
+    r->next_health_us = now_us + HEALTH_STARTING_US;
+    set_state(r, REP_STARTING, now_us);
+    LOG_I("tier %s: started worker %d (pid %d) on port %d", t->name, r->slot, (int)pid, r->port);
+    return 0;
+}
+
+static void open_replica(Gateway *g, int tier, int64_t now_us, bool warm) {
+    TierState *ts = &g->tiers[tier];
+    const PipeTier *t = &g->p.tiers[tier];
+    CHECK(ts->n_reps < PIPE_MAX_REPLICAS);
+    Replica *r = &ts->reps[ts->n_reps];
+    memset(r, 0, sizeof *r);
+    r->warm = warm;
+    r->kind = CALL_HEALTH;
+    r->tier = tier;
+    r->slot = ts->n_reps++;
+    ledger_open(&g->ledger, &r->led, 0, t->cost_per_hour, now_us);
+    if (t->local) {
+        if (spawn_worker(g, r, now_us)) {
+            r->restart_at_us = now_us + BACKOFF_MIN_US;
+            r->backoff_us = BACKOFF_MIN_US;
+            set_state(r, REP_BACKOFF, now_us);
+        }
+    } else {
+        size_t ul = strlen(t->url) < sizeof r->base_url - 1 ? strlen(t->url) : sizeof r->base_url - 1;
+        memcpy(r->base_url, t->url, ul);
+        r->base_url[ul] = 0;
+        set_state(r, REP_READY, now_us);
+    }
+}
+
+int gw_replicas_start(Gateway *g, char *err, size_t err_len) {
+    (void)err, (void)err_len;
+    int64_t now = clock_now_us();
+    for (int i = 0; i < g->p.n_tiers; i++) {
+        const PipeTier *t = &g->p.tiers[i];
+        int n = t->min_replicas > 0 ? t->min_replicas : 1;
+        for (int k = 0; k < n; k++) open_replica(g, i, now, false);
+        g->tiers[i].desired = n;
+        if (t->local && g->p.has_autoscaling)
+            for (int k = 0; k < g->p.autoscale.warm_pool && g->tiers[i].n_reps < PIPE_MAX_REPLICAS; k++)
+                open_replica(g, i, now, true);
+        autoscale_init(&g->tiers[i].as);
+    }
+    return 0;
+}
+
+int gw_tier_active(Gateway *g, int tier) {
+    TierState *ts = &g->tiers[tier];
+    int n = 0;
+    for (int i = 0; i < ts->n_reps; i++)
+        n += !ts->reps[i].warm && ts->reps[i].state != REP_DRAINING && ts->reps[i].state != REP_STOPPED;
+    return n;
+}
+
+Replica *gw_replica_pick(Gateway *g, int tier) {
+    TierState *ts = &g->tiers[tier];
+    int64_t cap = g->p.tiers[tier].max_concurrency;
+    Replica *best = NULL;
+    for (int i = 0; i < ts->n_reps; i++) {
+        Replica *r = &ts->reps[i];
+        if (r->state != REP_READY || r->n_inflight >= cap) continue;
+        if (!best || r->n_inflight < best->n_inflight) best = r;
+    }
+    return best;
+}
+
+// ---- ledger segments: [t_last, now) is split equally over the calls in flight ----
+
+static void charge_segment(Gateway *g, Replica *r, int64_t now_us) {
+    if (now_us < r->led.t_last_us) now_us = r->led.t_last_us;
+    if (r->n_inflight == 0) {
+        ledger_idle(&g->ledger, &r->led, now_us);
+        return;
+    }
+    if (g->scratch_cap < r->n_inflight) {
+        int64_t cap = r->n_inflight * 2;
+        int64_t *w = realloc(g->scratch_w, (size_t)cap * sizeof *w), *o;
+        if (w) g->scratch_w = w;
+        o = realloc(g->scratch_out, (size_t)cap * sizeof *o);
+        if (o) g->scratch_out = o;
+        CHECK(w && o);
+        g->scratch_cap = cap;
+    }
+    for (int64_t i = 0; i < r->n_inflight; i++) g->scratch_w[i] = 1;
+    ledger_busy(&g->ledger, &r->led, r->led.t_last_us, now_us, g->scratch_w, r->n_inflight, g->scratch_out);
+    for (int64_t i = 0; i < r->n_inflight; i++) r->inflight[i]->cost_nusd += g->scratch_out[i];
+}
+
+void gw_replica_call_start(Gateway *g, Replica *r, GwCall *c, int64_t now_us) {
+    charge_segment(g, r, now_us);
+    if (r->n_inflight == r->cap_inflight) {
+        int64_t cap = r->cap_inflight ? r->cap_inflight * 2 : 16;
+        GwCall **p = realloc(r->inflight, (size_t)cap * sizeof *p);
+        CHECK(p);
+        r->inflight = p;
+        r->cap_inflight = cap;
+    }
+    r->inflight[r->n_inflight++] = c;
+}
+
+void gw_replica_call_end(Gateway *g, Replica *r, GwCall *c, int64_t now_us) {
+    charge_segment(g, r, now_us);
+    for (int64_t i = 0; i < r->n_inflight; i++)
+        if (r->inflight[i] == c) {
+            r->inflight[i] = r->inflight[--r->n_inflight];
+            break;
+        }
+}
+
+// ---- health and restarts ----
+
+static size_t discard(char *p, size_t s, size_t n, void *u) {
+    (void)p, (void)u;
+    return s * n;
+}
+
+static void probe(Gateway *g, Replica *r) {
+    char url[600];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/health", r->port);
+    r->health = curl_easy_init();
+    if (!r->health) return;
+    curl_easy_setopt(r->health, CURLOPT_URL, url);
+    curl_easy_setopt(r->health, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(r->health, CURLOPT_TIMEOUT_MS, 2000L);
+    curl_easy_setopt(r->health, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(r->health, CURLOPT_PRIVATE, (char *)r);
+    curl_multi_add_handle(g->multi, r->health);
+}
+
+// The health probe of some replica finished.
+void gw_health_done(Gateway *g, CURL *easy, CURLcode rc) {
+    Replica *r = NULL;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
+    long code = 0;
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
+    curl_multi_remove_handle(g->multi, easy);
+    curl_easy_cleanup(easy);
+    r->health = NULL;
+    int64_t now = clock_now_us();
+    if (rc == CURLE_OK && code == 200 && r->state == REP_STARTING) {
+        set_state(r, r->warm ? REP_WARM : REP_READY, now);
+        r->ready_since_us = now;
+        LOG_I("tier %s: worker %d ready (pid %d)", g->p.tiers[r->tier].name, r->slot, (int)r->pid);
+        gw_dispatch(g, r->tier, now);
+    }
+    r->next_health_us = now + (r->state == REP_READY || r->state == REP_WARM ? HEALTH_READY_US : HEALTH_STARTING_US);
+}
+
+// A call could not reach the replica: look at the process now rather than at the next tick.
+// A local replica goes back to STARTING: no new calls until a health probe succeeds (or the
+// reaper sees the process gone and restarts it).
+void gw_replica_failed(Gateway *g, Replica *r, int64_t now_us) {
+    if (g->p.tiers[r->tier].local && r->state == REP_READY) {
+        set_state(r, REP_STARTING, now_us);
+        r->next_health_us = now_us + HEALTH_STARTING_US;
+    }
+}
+
+static void reap(Gateway *g, Replica *r, int64_t now_us) {
+    if (r->pid <= 0) return;
+    int status;
+    pid_t w = waitpid(r->pid, &status, WNOHANG);
+    if (w != r->pid) return;
+    r->pid = 0;
+    if (r->health) {
+        curl_multi_remove_handle(g->multi, r->health);
+        curl_easy_cleanup(r->health);
+        r->health = NULL;
+    }
+    if (r->state == REP_DRAINING || r->state == REP_STOPPED) {
+        set_state(r, REP_STOPPED, now_us);
+        return;
+    }
+    // Backoff doubles on each crash and resets after a minute of good health.
+    if (r->ready_since_us && now_us - r->ready_since_us > 60000000) r->backoff_us = 0;
+    r->backoff_us = r->backoff_us ? r->backoff_us * 2 : BACKOFF_MIN_US;
+    if (r->backoff_us > BACKOFF_MAX_US) r->backoff_us = BACKOFF_MAX_US;
+    r->restart_at_us = now_us + r->backoff_us;
+    r->restarts++;
+    r->ready_since_us = 0;
+    metric_inc(g->m.restarts, g->p.tiers[r->tier].name, 1);
+    LOG_W("tier %s: worker %d exited (%s %d); restarting in %.2f s", g->p.tiers[r->tier].name, r->slot,
+          WIFSIGNALED(status) ? "signal" : "status", WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
+          (double)r->backoff_us / 1e6);
+    set_state(r, REP_BACKOFF, now_us);
+}
+
+void gw_replicas_tick(Gateway *g, int64_t now_us) {
+    for (int i = 0; i < g->p.n_tiers; i++) {
+        TierState *ts = &g->tiers[i];
+        int count[REP_STATES] = {0};
+        for (int k = 0; k < ts->n_reps; k++) {
+            Replica *r = &ts->reps[k];
+            reap(g, r, now_us);
+            if (r->state == REP_BACKOFF && now_us >= r->restart_at_us) {
+                if (spawn_worker(g, r, now_us)) r->restart_at_us = now_us + BACKOFF_MAX_US;
+            }
+            if (r->pid > 0 && !r->health && now_us >= r->next_health_us &&
+                (r->state == REP_STARTING || r->state == REP_READY || r->state == REP_WARM))
+                probe(g, r);
+            if (r->state == REP_DRAINING && r->n_inflight == 0) {
+                if (r->pid > 0 && !r->term_sent) kill(r->pid, SIGTERM), r->term_sent = true;
+                else if (r->pid <= 0) set_state(r, REP_STOPPED, now_us);
+                if (r->led.open) ledger_close(&g->ledger, &r->led, now_us);
+            }
+            if (r->led.open) charge_segment(g, r, now_us);
+            count[r->state]++;
+        }
+        int64_t running = 0;
+        for (int k = 0; k < ts->n_reps; k++) running += ts->reps[k].n_inflight;
+        metric_set(g->m.waiting, g->p.tiers[i].name, (double)(ts->n + (ts->batcher ? batcher_len(ts->batcher) : 0)));
+        metric_set(g->m.running, g->p.tiers[i].name, (double)running);
+        for (int s = 0; s < REP_STATES; s++) {
+            char lab[80];
+            snprintf(lab, sizeof lab, "%s|%s", g->p.tiers[i].name, gw_replica_state_name((ReplicaState)s));
+            metric_set(g->m.replicas, lab, count[s]);
+        }
+    }
+}
+
+// Starts a replica in a stopped slot, or in a new one; false when the tier has no room.
+static bool start_slot(Gateway *g, int tier, int64_t now_us, bool warm) {
+    TierState *ts = &g->tiers[tier];
+    for (int k = 0; k < ts->n_reps; k++) {
+        Replica *r = &ts->reps[k];
+        if (r->state != REP_STOPPED || r->pid != 0) continue;
+        g->closed_nusd += r->led.charged_nusd;
+        ledger_open(&g->ledger, &r->led, 0, g->p.tiers[tier].cost_per_hour, now_us);
+        r->warm = warm;
+        r->backoff_us = 0;
+        if (spawn_worker(g, r, now_us)) {
+            r->restart_at_us = now_us + BACKOFF_MIN_US;
+            set_state(r, REP_BACKOFF, now_us);
+        }
+        return true;
+    }
+    if (ts->n_reps >= PIPE_MAX_REPLICAS) return false;
+    open_replica(g, tier, now_us, warm);
+    return true;
+}
+
+// Applies the queue-aware autoscaler: local tiers start or drain workers; remote tiers only
+// export the desired count (for KEDA/HPA).
+void gw_autoscale(Gateway *g, int64_t now_us) {
+    for (int i = 0; i < g->p.n_tiers; i++) {
+        TierState *ts = &g->tiers[i];
+        const PipeTier *t = &g->p.tiers[i];
+        int64_t running = 0;
+        for (int k = 0; k < ts->n_reps; k++) running += ts->reps[k].n_inflight;
+        int64_t waiting = ts->n + (ts->batcher ? batcher_len(ts->batcher) : 0);
+        if (!g->p.has_autoscaling) {
+            metric_set(g->m.desired, t->name, gw_tier_active(g, i));
+            continue;
+        }
+        AutoscaleConfig c = g->p.autoscale;
+        c.min_replicas = t->min_replicas;
+        c.max_replicas = t->max_replicas;
+        int cur = gw_tier_active(g, i);
+        int want = autoscale_eval(&ts->as, &c, now_us, cur, waiting, running);
+        ts->desired = want;
+        metric_set(g->m.desired, t->name, want);
+        if (!t->local) continue;
+        if (want > cur) {
+            // Promote warm replicas first (they start serving at once), then reuse stopped slots,
+            // then open new ones; finally top the warm pool up again.
+            for (int k = 0; k < ts->n_reps && cur < want; k++)
+                if (ts->reps[k].warm && ts->reps[k].state != REP_DRAINING && ts->reps[k].state != REP_STOPPED) {
+                    ts->reps[k].warm = false;
+                    if (ts->reps[k].state == REP_WARM) set_state(&ts->reps[k], REP_READY, now_us);
+                    cur++;
+                }
+            while (cur < want && start_slot(g, i, now_us, false)) cur++;
+            LOG_I("tier %s: scaled up to %d replicas (waiting %lld, running %lld)", t->name, want,
+                  (long long)waiting, (long long)running);
+            int warm = 0;
+            for (int k = 0; k < ts->n_reps; k++)
+                warm += ts->reps[k].warm && ts->reps[k].state != REP_DRAINING && ts->reps[k].state != REP_STOPPED;
+            while (warm < g->p.autoscale.warm_pool && start_slot(g, i, now_us, true)) warm++;
+        } else if (want < cur) {
+            for (int k = ts->n_reps - 1; k >= 0 && cur > want; k--) {
+                Replica *r = &ts->reps[k];
+                if (r->warm || r->state == REP_DRAINING || r->state == REP_STOPPED) continue;
+                set_state(r, REP_DRAINING, now_us);
+                cur--;
+            }
+            LOG_I("tier %s: scaling down to %d replicas", t->name, want);
+        }
+    }
+}
+
+void gw_replicas_stop(Gateway *g) {
+    int64_t now = clock_now_us();
+    for (int i = 0; i < g->p.n_tiers; i++)
+        for (int k = 0; k < g->tiers[i].n_reps; k++) {
+            Replica *r = &g->tiers[i].reps[k];
+            if (r->health) {
+                curl_multi_remove_handle(g->multi, r->health);
+                curl_easy_cleanup(r->health);
+                r->health = NULL;
+            }
+            if (r->pid > 0) kill(r->pid, SIGTERM);
+        }
+    // Give workers up to 5 s to drain, then kill what is left.
+    for (int i = 0; i < g->p.n_tiers; i++)
+        for (int k = 0; k < g->tiers[i].n_reps; k++) {
+            Replica *r = &g->tiers[i].reps[k];
+            for (int w = 0; r->pid > 0 && w < 500; w++) {
+                if (waitpid(r->pid, NULL, WNOHANG) == r->pid) r->pid = 0;
+                else clock_sleep_us(10000);
+            }
+            if (r->pid > 0) {
+                kill(r->pid, SIGKILL);
+                waitpid(r->pid, NULL, 0);
+                r->pid = 0;
+            }
+            if (r->led.open) ledger_close(&g->ledger, &r->led, now);
+            free(r->inflight);
+            r->inflight = NULL;
+        }
+}

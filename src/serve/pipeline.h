@@ -1,0 +1,82 @@
+// pipeline.h — the `serve` pipeline config (DESIGN.md §4): tiers, routes, canaries, autoscaling,
+// limits. pipeline_load reads and validates the whole file before anything starts; every error
+// names the file, the line and the key ("p.yaml:14: key 'routes[1].cascade.then': unknown tier
+// 'teachr' (tiers: student, teacher)"). The result is a plain value (fixed arrays, copied
+// strings): it owns nothing and may be copied or freed with free().
+#ifndef RS_PIPELINE_H
+#define RS_PIPELINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy/autoscale.h"
+#include "policy/batcher.h"
+#include "policy/canary.h"
+#include "policy/router.h"
+
+#define PIPE_MAX_TIERS 16
+#define PIPE_MAX_ROUTES 32
+#define PIPE_MAX_CANARIES 8
+#define PIPE_MAX_REPLICAS 16
+
+typedef struct {
+    char name[48];
+    bool local;                    // model: a GGUF run by supervised `rightsize worker` processes
+    char model_path[512];          // local
+    char url[512];                 // remote: base URL ending in /v1 (".../v1" appended when missing)
+    char model[128];               // model name sent to the backend (local: the tier name)
+    char accelerator[32];          // label for telemetry, metrics and cost
+    char quantization[16];         // label ("q8_0"); local: from the file name when not given
+    double cost_per_hour;          // $ per replica-hour
+    int min_replicas, max_replicas;
+    int64_t max_num_seqs, max_num_batched_tokens;   // local workers' scheduler
+    int threads;                   // local workers' engine threads
+    char chat_template[16];        // local workers' --chat-template ("" = from the model)
+    int64_t max_concurrency;       // in-flight requests per replica before the tier queues
+    bool batching;                 // dynamic batching (batchable endpoints: embeddings)
+    BatcherConfig batch;
+    int line;
+} PipeTier;
+
+typedef struct {
+    int route;                     // rule index
+    int baseline, candidate;       // tier indexes
+    double weight_percent, shadow_percent;
+    CanaryGuards guards;
+    int line;
+} PipeCanary;
+
+typedef struct {
+    char listen_host[64];
+    int listen_port;
+    double slo_ttft_p95_ms, slo_e2e_p99_ms;   // 0: not set
+    PipeTier tiers[PIPE_MAX_TIERS];
+    int n_tiers;
+    RouteRule routes[PIPE_MAX_ROUTES];
+    int n_routes;
+    PipeCanary canaries[PIPE_MAX_CANARIES];
+    int n_canaries;
+    bool has_autoscaling;
+    AutoscaleConfig autoscale;     // min/max are per tier (replaced at use)
+    int64_t autoscale_interval_us;
+    int64_t max_queue;             // waiting requests per tier
+    size_t max_body_bytes;
+    int64_t max_tokens;            // cap on a request's max_tokens
+    int64_t request_timeout_us;
+    int retry_after_s;
+    char admin_key[128];           // "" = admin API disabled unless --admin-key
+} Pipeline;
+
+// Loads and validates path (check_files: local model files must exist). 0, or a negative Err with
+// a one-line message in err.
+int pipeline_load(Pipeline *p, const char *path, bool check_files, char *err, size_t err_len);
+// Same from memory (name is used in messages). For tests and the fuzz target.
+int pipeline_load_buf(Pipeline *p, const char *name, const char *text, size_t len, bool check_files, char *err,
+                      size_t err_len);
+// Index of the tier with this name, or -1.
+int pipeline_tier(const Pipeline *p, const char *name);
+// True when a and b have the same tiers (names, kinds, models, urls): a reload may swap them.
+bool pipeline_same_tiers(const Pipeline *a, const Pipeline *b);
+
+#endif

@@ -1,0 +1,25 @@
+// telemetry.h — one JSON line per request (DESIGN.md §4 fields) to a file rotated by size, or
+// to stdout. Written from the gateway's loop thread only (not thread-safe by itself).
+#ifndef RS_TELEMETRY_H
+#define RS_TELEMETRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct {
+    FILE *f;
+    char path[512];          // "" or "-": stdout
+    int64_t max_bytes;       // rotate when the file would pass this (0: never)
+    int64_t bytes;
+    int keep;                // rotated files kept: path.1 .. path.keep
+    int64_t records;
+} Telemetry;
+
+// Opens path for appending ("-" or NULL: stdout). 0 or ERR_IO with a message.
+int telemetry_open(Telemetry *t, const char *path, int64_t max_bytes, char *err, size_t err_len);
+// Appends one line (line must not contain '\n'; the newline is added) and flushes.
+void telemetry_write(Telemetry *t, const char *line, size_t len);
+void telemetry_close(Telemetry *t);
+
+#endif

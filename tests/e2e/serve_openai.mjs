@@ -1,0 +1,117 @@
+// `rightsize serve` with the official `openai` npm client: the same calls made through the gateway
+// (a local tier on a synthesized model) and directly against a standalone `rightsize worker` on the
+// same model give the same results — completions and chat, streamed and not, with logprobs — and
+// the gateway adds its x-rightsize-* headers. Errors come back in OpenAI's shape (the SDK raises
+// them as APIError with the right status). Reuses tests/e2e/package.json's pinned client.
+import { execFileSync, spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+const BIN = process.env.RS_BIN ?? path.resolve('build/rightsize');
+const ROOT = process.env.RS_ROOT ?? process.cwd();
+const E2E = path.join(ROOT, 'tests/e2e');
+let failures = 0;
+const check = (cond, msg) => { if (!cond) { failures++; console.log(`FAIL: ${msg}`); } };
+
+if (!fs.existsSync(path.join(E2E, 'node_modules/openai/package.json'))) {
+  try {
+    execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--prefix', E2E], { stdio: 'inherit', timeout: 180000 });
+  } catch (e) {
+    console.log(`skip: cannot install the pinned openai client (${e.message}); is the npm registry reachable?`);
+    process.exit(77);
+  }
+}
+const { OpenAI } = createRequire(path.join(E2E, 'package.json'))('openai');
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-serve-openai-'));
+const procs = [];
+process.on('exit', () => {
+  for (const p of procs) if (p.exitCode === null) { try { process.kill(-p.pid, 'SIGKILL'); } catch { /* gone */ } }
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+for (const s of ['SIGINT', 'SIGTERM']) process.on(s, () => process.exit(1));
+const freePort = () => new Promise((resolve) => {
+  const s = net.createServer();
+  s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+});
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const start = (args) => {
+  const p = spawn(BIN, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  p.log = '';
+  p.stderr.on('data', (d) => { p.log += d; });
+  procs.push(p);
+  return p;
+};
+const waitHealth = async (url, p, what) => {
+  for (let i = 0; ; i++) {
+    try { if ((await fetch(`${url}/health`)).ok) return; } catch { /* not yet */ }
+    if (i > 400 || p.exitCode !== null) { console.log(`${what} did not come up:\n${p.log}`); process.exit(1); }
+    await sleep(50);
+  }
+};
+
+const model = path.join(tmp, 'tiny.gguf');
+execFileSync(BIN, ['gguf', 'synth', '--shape', 'tiny', '--type', 'q8_0', '--chat-template', 'chatml',
+  '--init-std', '0.2', '--seed', '7', '-q', '-o', model]);
+const wport = await freePort();
+const worker = start(['worker', '-m', model, '--listen', `127.0.0.1:${wport}`, '-t', '1', '--served-model-name', 'tiny']);
+await waitHealth(`http://127.0.0.1:${wport}`, worker, 'worker');
+const cfg = path.join(tmp, 'p.yaml');
+fs.writeFileSync(cfg, `tiers:\n  - {name: tiny, model: ${model}, cost_per_hour: 0.5}\nroutes:\n  - {match: {model: tiny}, tier: tiny}\n`);
+const gport = await freePort();
+const gw = start(['serve', cfg, '--listen', `127.0.0.1:${gport}`, '--telemetry', path.join(tmp, 't.jsonl')]);
+await waitHealth(`http://127.0.0.1:${gport}`, gw, 'serve');
+for (let i = 0; i < 400; i++) {   // the gateway answers /health at once; wait for its worker too
+  const m = await (await fetch(`http://127.0.0.1:${gport}/metrics`)).text();
+  if (m.includes('rightsize_replicas{tier="tiny",state="ready"} 1')) break;
+  await sleep(50);
+}
+const direct = new OpenAI({ baseURL: `http://127.0.0.1:${wport}/v1`, apiKey: 'none' });
+const viaGw = new OpenAI({ baseURL: `http://127.0.0.1:${gport}/v1`, apiKey: 'none' });
+
+const calls = [
+  ['completion', (c) => c.completions.create({ model: 'tiny', prompt: 'The quick brown', max_tokens: 12, temperature: 0 })
+    .then((r) => JSON.stringify([r.choices[0].text, r.choices[0].finish_reason, r.usage]))],
+  ['completion+logprobs', (c) => c.completions.create({ model: 'tiny', prompt: 'Once upon', max_tokens: 6, temperature: 0, logprobs: 2 })
+    .then((r) => JSON.stringify([r.choices[0].text, r.choices[0].logprobs.tokens, r.choices[0].logprobs.token_logprobs.map((x) => x.toFixed(4))]))],
+  ['chat', (c) => c.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'Say hi' }], max_tokens: 10, temperature: 0 })
+    .then((r) => JSON.stringify([r.choices[0].message.content, r.choices[0].finish_reason, r.usage]))],
+  ['chat stream', async (c) => {
+    const s = await c.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'Count' }], max_tokens: 10,
+      temperature: 0, stream: true, stream_options: { include_usage: true } });
+    let t = ''; let usage = null;
+    for await (const ch of s) { t += ch.choices[0]?.delta?.content ?? ''; if (ch.usage) usage = ch.usage; }
+    return JSON.stringify([t, usage]);
+  }],
+  ['completion stream', async (c) => {
+    const s = await c.completions.create({ model: 'tiny', prompt: 'Hello', max_tokens: 8, temperature: 0, stream: true });
+    let t = ''; for await (const ch of s) t += ch.choices[0]?.text ?? '';
+    return t;
+  }],
+];
+for (const [name, f] of calls) {
+  const [a, b] = [await f(direct), await f(viaGw)];
+  check(a === b, `${name}: gateway ${b} != worker ${a}`);
+}
+// headers through the SDK's raw response
+const { response } = await viaGw.completions.create({ model: 'tiny', prompt: 'x', max_tokens: 2 }).withResponse();
+check(response.headers.get('x-rightsize-tier') === 'tiny', 'x-rightsize-tier header');
+check(Number(response.headers.get('x-rightsize-cost-usd')) > 0, 'x-rightsize-cost-usd header');
+check(response.headers.get('x-rightsize-queue-ms') !== null, 'x-rightsize-queue-ms header');
+// errors: an unknown model has no route (404); a bad field is the worker's 400 passed through
+for (const [body, status] of [[{ model: 'nope', prompt: 'x' }, 404], [{ model: 'tiny', prompt: 'x', max_tokens: -3 }, 400]]) {
+  try {
+    await viaGw.completions.create(body);
+    check(false, `expected ${status} for ${JSON.stringify(body)}`);
+  } catch (e) {
+    check(e.status === status && typeof e.message === 'string', `error ${e.status} (want ${status}): ${e.message}`);
+  }
+}
+process.kill(gw.pid, 'SIGTERM');
+const code = await new Promise((r) => gw.on('exit', (c) => r(c)));
+check(code === 0, `serve exit code ${code}`);
+console.log(failures ? `${failures} checks failed` : 'all checks passed');
+process.exit(failures ? 1 : 0);
