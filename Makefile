@@ -25,7 +25,7 @@ TESTS := $(BUILD)/run_tests
 LIB   := $(BUILD)/librightsize.a
 
 .PHONY: all test unit asan fuzz bench demo install clean deps
-all: $(BIN) $(TESTS)
+all: $(BIN) $(TESTS) $(LIB)
 
 $(BUILD)/%_avx2.o: %_avx2.c
 	@mkdir -p $(dir $@)
@@ -34,13 +34,15 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
+# The library is a static archive for others to link; our own binaries link the objects directly
+# (two modules may share a file name in different folders, which an archive cannot hold).
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
-$(BIN): $(CLI_OBJ) $(LIB)
-	$(CC) $(CFLAGS) $(CLI_OBJ) $(LIB) $(LDLIBS) -o $@
-$(TESTS): $(TEST_OBJ) $(LIB)
-	$(CC) $(CFLAGS) $(TEST_OBJ) $(LIB) $(LDLIBS) -o $@
+	ar rcsP $@ $^
+$(BIN): $(CLI_OBJ) $(LIB_OBJ)
+	$(CC) $(CFLAGS) $(CLI_OBJ) $(LIB_OBJ) $(LDLIBS) -o $@
+$(TESTS): $(TEST_OBJ) $(LIB_OBJ)
+	$(CC) $(CFLAGS) $(TEST_OBJ) $(LIB_OBJ) $(LDLIBS) -o $@
 
 deps:
 	@scripts/deps
