@@ -1,0 +1,116 @@
+#include "bench/prompt.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/check.h"
+
+// Frequent English words, each a single BPE token after a space in common LLM vocabularies.
+static const char *const PROMPT_WORDS[] = {
+    "the", "of", "and", "to", "in", "is", "was", "for", "that", "on", "as", "with", "by", "it",
+    "he", "at", "from", "his", "an", "were", "are", "which", "this", "be", "or", "has", "had",
+    "not", "first", "one", "their", "its", "new", "after", "but", "who", "they", "two", "her",
+    "she", "been", "other", "when", "there", "all", "during", "into", "school", "time", "may",
+    "years", "more", "most", "only", "over", "city", "some", "world", "would", "where", "later",
+    "up", "such", "used", "many", "can", "state", "about", "national", "out", "known", "university",
+    "united", "then", "made", "year", "people", "while", "him", "war", "these", "both", "than",
+    "also", "three", "under", "team", "we", "between", "season", "through", "north", "well",
+    "being", "game", "film", "born", "series", "history", "second", "part", "south", "him",
+    "before", "early", "will", "each", "since", "work", "until", "high", "several", "album",
+    "party", "against", "name", "what", "life", "number", "last", "best", "city", "county",
+    "house", "same", "however", "world", "any", "could", "because", "end", "government", "group",
+    "long", "day", "four", "area", "company", "family", "local", "music", "small", "order",
+    "water", "under", "public", "since", "great", "home", "west", "east", "back", "river", "own",
+    "member", "song", "held", "town", "general", "book", "found", "five", "did", "state", "power",
+    "line", "court", "men", "include", "main", "played", "third", "large", "system", "church",
+    "set", "form", "league", "around", "station", "club", "old", "began", "led", "based", "point",
+    "police", "near", "land", "village", "given", "field", "road", "way", "army", "another",
+    "building", "season", "took", "along", "within", "very", "even", "six", "place", "same",
+};
+
+int prompt_init_builtin(PromptSource *p) {
+    *p = (PromptSource){0};
+    p->n_words = (int64_t)ARRAY_LEN(PROMPT_WORDS);
+    p->words = malloc(sizeof(char *) * (size_t)p->n_words);
+    if (!p->words) return ERR_NOMEM;
+    for (int64_t i = 0; i < p->n_words; i++) p->words[i] = PROMPT_WORDS[i];
+    return 0;
+}
+
+int prompt_init_file(PromptSource *p, const char *path, char *err, size_t err_len) {
+    *p = (PromptSource){0};
+    int rc = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return err_set(err, err_len, ERR_IO, "cannot open prompt file %s: %s", path, strerror(errno));
+    Buf b = {0};
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (buf_append(&b, chunk, n)) { rc = ERR_NOMEM; goto fail; }
+    }
+    if (ferror(f)) { rc = err_set(err, err_len, ERR_IO, "cannot read prompt file %s", path); goto fail; }
+    // Split in place: whitespace (and NUL bytes) become terminators.
+    int64_t cap = 0;
+    for (size_t i = 0; i < b.len; i++) {
+        char c = b.data[i];
+        bool sep = c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' || c == 0;
+        if (sep) b.data[i] = 0;
+        else if (i == 0 || b.data[i - 1] == 0) cap++;
+    }
+    if (cap == 0) { rc = err_set(err, err_len, ERR_FORMAT, "prompt file %s has no words", path); goto fail; }
+    p->words = malloc(sizeof(char *) * (size_t)cap);
+    if (!p->words) { rc = ERR_NOMEM; goto fail; }
+    for (size_t i = 0; i < b.len; i++)
+        if (b.data[i] && (i == 0 || b.data[i - 1] == 0)) p->words[p->n_words++] = b.data + i;
+    p->text = b.data;  // ownership moves to p
+    fclose(f);
+    return 0;
+fail:
+    buf_free(&b);
+    fclose(f);
+    free(p->words);
+    *p = (PromptSource){0};
+    return rc;
+}
+
+void prompt_free(PromptSource *p) {
+    if (!p) return;
+    free(p->words);
+    free(p->text);
+    *p = (PromptSource){0};
+}
+
+int prompt_append_escaped(Buf *out, const char *s) {
+    static const char hex[] = "0123456789abcdef";
+    const char *run = s;  // start of bytes not yet copied (they need no escape)
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c != '"' && c != '\\' && c >= 0x20) continue;
+        if (buf_append(out, run, (size_t)(s - run))) return ERR_NOMEM;
+        char esc[6] = {'\\', (char)c};
+        size_t n = 2;
+        if (c < 0x20) {
+            memcpy(esc, "\\u00", 4);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            n = 6;
+        }
+        if (buf_append(out, esc, n)) return ERR_NOMEM;
+        run = s + 1;
+    }
+    return buf_append(out, run, (size_t)(s - run));
+}
+
+int prompt_append_json(const PromptSource *p, int64_t n_words, Rng *rng, Buf *out) {
+    CHECK(p->n_words > 0 && n_words >= 0);
+    int64_t at = (int64_t)rng_below(rng, (uint64_t)p->n_words);
+    for (int64_t i = 0; i < n_words; i++) {
+        if (i && buf_append(out, " ", 1)) return ERR_NOMEM;
+        int64_t w = p->text ? (at + i) % p->n_words : (int64_t)rng_below(rng, (uint64_t)p->n_words);
+        if (prompt_append_escaped(out, p->words[w])) return ERR_NOMEM;
+    }
+    return 0;
+}
