@@ -1,0 +1,324 @@
+// Tests of src/bench: SSE framing (every split point of a stream gives the same events), the
+// OpenAI chunk reader (paths, escapes, malformed input), exact percentiles (golden values from
+// numpy.percentile, method "linear"), the Poisson schedule (closed-form moments), prompt building
+// (round trip through cJSON), and the load generator against a port where nothing listens.
+#include <cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/check.h"
+#include "bench/chunk.h"
+#include "bench/loadgen.h"
+#include "bench/prompt.h"
+#include "bench/schedule.h"
+#include "bench/sse.h"
+#include "bench/stats.h"
+#include "test.h"
+
+// ---- SSE ----
+
+typedef struct {
+    char ev[16][256];
+    int n;
+} Events;
+
+static int collect(void *ctx, Str data) {
+    Events *e = ctx;
+    if (e->n < 16) str_to_c(data, e->ev[e->n], sizeof e->ev[0]);
+    e->n++;
+    return 0;
+}
+
+static const char SSE_STREAM[] =
+    ": keep-alive\r\n"
+    "event: message\r\n"
+    "data: {\"a\":1}\r\n"
+    "\r\n"
+    "data:first\n"
+    "data: second\n"
+    "id: 7\n"
+    "\n"
+    "data: cr-only\r\r"
+    "retry: 10\n\n"         // an event with no data is not dispatched
+    "data\n\n"              // a bare "data" field is an empty data line
+    "data: [DONE]\n\n"
+    "data: unterminated";
+
+static void check_events(const Events *e) {
+    EXPECT_EQ_INT(e->n, 5);
+    EXPECT(strcmp(e->ev[0], "{\"a\":1}") == 0);
+    EXPECT(strcmp(e->ev[1], "first\nsecond") == 0);
+    EXPECT(strcmp(e->ev[2], "cr-only") == 0);
+    EXPECT(strcmp(e->ev[3], "") == 0);
+    EXPECT(strcmp(e->ev[4], "[DONE]") == 0);
+}
+
+TEST(sse_whole_stream) {
+    Events e = {0};
+    SseParser p;
+    sse_init(&p, 0, collect, &e);
+    EXPECT_EQ_INT(sse_feed(&p, SSE_STREAM, sizeof SSE_STREAM - 1), 0);
+    check_events(&e);
+    EXPECT_EQ_INT(sse_finish(&p), 1);  // "data: unterminated" was pending
+    sse_free(&p);
+}
+
+TEST(sse_every_split_point) {
+    size_t n = sizeof SSE_STREAM - 1;
+    for (size_t cut1 = 0; cut1 <= n; cut1++) {
+        for (size_t cut2 = cut1; cut2 <= n; cut2 += 7) {
+            Events e = {0};
+            SseParser p;
+            sse_init(&p, 0, collect, &e);
+            EXPECT_EQ_INT(sse_feed(&p, SSE_STREAM, cut1), 0);
+            EXPECT_EQ_INT(sse_feed(&p, SSE_STREAM + cut1, cut2 - cut1), 0);
+            EXPECT_EQ_INT(sse_feed(&p, SSE_STREAM + cut2, n - cut2), 0);
+            check_events(&e);
+            sse_free(&p);
+            if (e.n != 5) return;  // one failure message is enough
+        }
+    }
+    // Byte by byte.
+    Events e = {0};
+    SseParser p;
+    sse_init(&p, 0, collect, &e);
+    for (size_t i = 0; i < n; i++) EXPECT_EQ_INT(sse_feed(&p, SSE_STREAM + i, 1), 0);
+    check_events(&e);
+    sse_free(&p);
+}
+
+TEST(sse_bounds_and_callback_stop) {
+    Events e = {0};
+    SseParser p;
+    sse_init(&p, 16, collect, &e);
+    const char big[] = "data: 0123456789abcdefXYZ\n\n";
+    EXPECT_EQ_INT(sse_feed(&p, big, sizeof big - 1), ERR_RANGE);
+    sse_reset(&p);
+    // Split so that the over-long line is carried between feeds.
+    EXPECT_EQ_INT(sse_feed(&p, big, 10), 0);
+    EXPECT_EQ_INT(sse_feed(&p, big + 10, sizeof big - 11), ERR_RANGE);
+    sse_free(&p);
+    sse_free(&p);  // no-op on a zeroed parser
+}
+
+// ---- chunk reader ----
+
+static ChunkInfo scan(const char *s, int *rc) {
+    ChunkInfo ci;
+    *rc = chunk_scan(str_from_c(s), &ci);
+    return ci;
+}
+
+TEST(chunk_reads_openai_paths) {
+    int rc;
+    ChunkInfo c = scan("{\"id\":\"x\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+                       "\"delta\":{\"role\":\"assistant\",\"content\":\"Hel\\\"lo\"},\"finish_reason\":null}]}", &rc);
+    EXPECT_EQ_INT(rc, 0);
+    EXPECT_EQ_INT(c.content_bytes, 7);
+    EXPECT(!c.finished && !c.has_usage && !c.has_error);
+    EXPECT_EQ_INT(c.prompt_tokens, -1);
+
+    c = scan("{\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],"
+             "\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":345,\"total_tokens\":357}}", &rc);
+    EXPECT_EQ_INT(rc, 0);
+    EXPECT_EQ_INT(c.content_bytes, 0);
+    EXPECT(c.finished && c.has_usage);
+    EXPECT_EQ_INT(c.completion_tokens, 345);
+    EXPECT_EQ_INT(c.prompt_tokens, 12);
+
+    c = scan("{\"choices\":[{\"text\":\" the\",\"index\":0,\"logprobs\":null,\"finish_reason\":null}]}", &rc);
+    EXPECT_EQ_INT(rc, 0);
+    EXPECT_EQ_INT(c.content_bytes, 4);
+
+    c = scan("{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":\"abc\"},\"finish_reason\":\"length\"}],"
+             "\"usage\":{\"completion_tokens\":3}}", &rc);
+    EXPECT_EQ_INT(rc, 0);
+    EXPECT(c.content_bytes == 3 && c.finished && c.has_usage && c.completion_tokens == 3);
+
+    // Text that looks like keys, and a second choice, are not read as such.
+    c = scan("{\"choices\":[{\"delta\":{\"content\":\"\\\"usage\\\":{\\\"completion_tokens\\\":9}\"}},"
+             "{\"delta\":{\"content\":\"second\"},\"finish_reason\":\"stop\"}],"
+             "\"x\":{\"usage\":{\"completion_tokens\":5}}}", &rc);
+    EXPECT_EQ_INT(rc, 0);
+    EXPECT(!c.has_usage && !c.finished);
+    EXPECT_EQ_INT(c.content_bytes, 35);  // escaped bytes of the first choice only
+
+    c = scan("{\"error\":{\"message\":\"overloaded\",\"code\":503}}", &rc);
+    EXPECT(rc == 0 && c.has_error);
+    c = scan("{\"error\":null,\"choices\":[]}", &rc);
+    EXPECT(rc == 0 && !c.has_error);
+    c = scan(" {\"usage\":{\"completion_tokens\":1.5e3,\"prompt_tokens\":-2}} ", &rc);
+    EXPECT(rc == 0 && !c.has_usage && c.prompt_tokens == -1);
+}
+
+TEST(chunk_rejects_malformed) {
+    const char *bad[] = {
+        "", "[]", "{", "{\"a\":}", "{\"a\":1,}", "{\"a\" 1}", "{\"a\":\"x}", "{\"a\":tru}",
+        "{\"a\":01x}", "{\"a\":1} x", "{\"a\":\"\\q\"}", "{\"a\":\"\\u12g4\"}", "{\"a\":\"\x01\"}",
+        "{\"a\":[1,]}", "{\"a\":-}", "{\"a\":1.}", "{\"a\":1e}", "{1:2}",
+    };
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        int rc;
+        scan(bad[i], &rc);
+        if (rc != ERR_FORMAT) test_fail(__FILE__, __LINE__, "accepted malformed %s", bad[i]);
+    }
+    // Nesting: 64 levels below the root object are refused, 60 accepted.
+    char deep[512];
+    for (int depth = 60; depth <= 70; depth += 10) {
+        size_t k = 0;
+        deep[k++] = '{';
+        deep[k++] = '"'; deep[k++] = 'a'; deep[k++] = '"'; deep[k++] = ':';
+        for (int i = 0; i < depth; i++) deep[k++] = '[';
+        for (int i = 0; i < depth; i++) deep[k++] = ']';
+        deep[k++] = '}';
+        deep[k] = 0;
+        int rc;
+        scan(deep, &rc);
+        EXPECT_EQ_INT(rc, depth == 60 ? 0 : ERR_FORMAT);
+    }
+}
+
+// ---- percentiles ----
+
+TEST(stats_quantiles_match_numpy) {
+    Samples s;
+    stats_init(&s);
+    for (int i = 1; i <= 37; i++) EXPECT_EQ_INT(stats_add(&s, (i * 7919) % 1000 - 300), 0);
+    // numpy.percentile(v, [0,50,90,95,99,100]) with v = [(i*7919)%1000-300 for i in 1..37].
+    StatsSummary r = stats_summary(&s);
+    EXPECT_EQ_INT(r.n, 37);
+    EXPECT_NEAR(r.min, -297.0, 1e-9);
+    EXPECT_NEAR(r.p50, 189.0, 1e-9);
+    EXPECT_NEAR(r.p90, 577.2, 1e-9);
+    EXPECT_NEAR(r.p95, 624.6, 1e-9);
+    EXPECT_NEAR(r.p99, 664.92, 1e-9);
+    EXPECT_NEAR(r.max, 675.0, 1e-9);
+    EXPECT_NEAR(r.mean, 188.02702702702703, 1e-9);
+    stats_free(&s);
+
+    stats_add(&s, 5);
+    EXPECT_NEAR(stats_quantile(&s, 0.5), 5.0, 0);
+    stats_add(&s, 1);
+    stats_add(&s, 4);
+    stats_add(&s, 3);  // re-sorts after new samples
+    EXPECT_NEAR(stats_quantile(&s, 0.5), 3.5, 1e-12);
+    stats_free(&s);
+    EXPECT_NEAR(stats_summary(&s).p99, 0, 0);  // empty
+}
+
+// ---- schedule ----
+
+TEST(schedule_poisson_moments) {
+    Schedule s;
+    schedule_init(&s);
+    Rng rng;
+    rng_seed(&rng, 42);
+    const double rate = 1000, dur = 100;
+    ASSERT(schedule_poisson(&s, rate, dur, 10, 20, 1000000, &rng) == 0);
+    // Count ~ Poisson(100000): within 5 standard deviations (sqrt(1e5) = 316).
+    EXPECT(fabs((double)s.n - rate * dur) < 5 * sqrt(rate * dur));
+    double sum = 0, sum2 = 0;
+    int64_t below_median = 0;
+    for (int64_t i = 1; i < s.n; i++) {
+        double g = (double)(s.a[i].t_us - s.a[i - 1].t_us);
+        EXPECT(g >= 0);
+        sum += g;
+        sum2 += g * g;
+        below_median += g < 1000 * log(2.0);  // exponential median = mean·ln 2
+    }
+    double n = (double)(s.n - 1), mean = sum / n, sd = sqrt(sum2 / n - mean * mean);
+    EXPECT_NEAR(mean, 1000, 10);           // 1/rate in µs (sd of mean ≈ 3.2)
+    EXPECT_NEAR(sd / mean, 1.0, 0.02);     // exponential: CV = 1
+    EXPECT_NEAR(below_median / n, 0.5, 0.01);
+    EXPECT(s.a[0].input_tokens == 10 && s.a[0].output_tokens == 20);
+    EXPECT(s.a[s.n - 1].t_us < (int64_t)(dur * 1e6));
+    EXPECT_EQ_INT(schedule_poisson(&s, 0, 1, 1, 1, 10, &rng), ERR_ARG);
+    EXPECT_EQ_INT(schedule_poisson(&s, 1e6, 1e3, 1, 1, 1000, &rng), ERR_ARG);
+    EXPECT_EQ_INT(schedule_add(&s, 0, 1, 1), ERR_ARG);  // out of order
+    schedule_free(&s);
+}
+
+// ---- prompts ----
+
+TEST(prompt_builtin_word_count_and_json) {
+    PromptSource p;
+    ASSERT(prompt_init_builtin(&p) == 0);
+    Rng rng;
+    rng_seed(&rng, 3);
+    Buf b = {0};
+    buf_append_str(&b, "\"");
+    ASSERT(prompt_append_json(&p, 500, &rng, &b) == 0);
+    buf_append_str(&b, "\"");
+    cJSON *j = cJSON_Parse(b.data);
+    ASSERT(j && cJSON_IsString(j));
+    int words = 1;
+    for (const char *c = j->valuestring; *c; c++) words += *c == ' ';
+    EXPECT_EQ_INT(words, 500);
+    cJSON_Delete(j);
+    buf_free(&b);
+    prompt_free(&p);
+}
+
+TEST(prompt_file_escapes_and_cycles) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/prompt.txt", test_tmpdir());
+    FILE *f = fopen(path, "wb");
+    ASSERT(f);
+    fputs("say \"hi\"\n back\\slash\ttab\x01", f);
+    fclose(f);
+    PromptSource p;
+    char err[256];
+    ASSERT(prompt_init_file(&p, path, err, sizeof err) == 0);
+    EXPECT_EQ_INT(p.n_words, 4);
+    Rng rng;
+    rng_seed(&rng, 9);
+    Buf b = {0};
+    buf_append_str(&b, "\"");
+    ASSERT(prompt_append_json(&p, 9, &rng, &b) == 0);
+    buf_append_str(&b, "\"");
+    cJSON *j = cJSON_Parse(b.data);
+    ASSERT(j && cJSON_IsString(j));
+    // Nine words, cyclic in file order from some start: each word is followed by its successor.
+    const char *w[] = {"say", "\"hi\"", "back\\slash", "tab\x01"};
+    char *save, *tok = strtok_r(j->valuestring, " ", &save);
+    int prev = -1, count = 0;
+    while (tok) {
+        int k = -1;
+        for (int i = 0; i < 4; i++) if (strcmp(tok, w[i]) == 0) k = i;
+        EXPECT(k >= 0);
+        if (prev >= 0) EXPECT_EQ_INT(k, (prev + 1) % 4);
+        prev = k;
+        count++;
+        tok = strtok_r(NULL, " ", &save);
+    }
+    EXPECT_EQ_INT(count, 9);
+    cJSON_Delete(j);
+    buf_free(&b);
+    prompt_free(&p);
+    EXPECT_EQ_INT(prompt_init_file(&p, "/nonexistent/x", err, sizeof err), ERR_IO);
+}
+
+// ---- load generator without a server ----
+
+TEST(loadgen_refused_port_counts_connection_errors) {
+    PromptSource p;
+    ASSERT(prompt_init_builtin(&p) == 0);
+    LgConfig cfg = {.url = "http://127.0.0.1:1/v1", .model = "m", .concurrency = 3, .n_requests = 10,
+                    .input_tokens = 4, .output_tokens = 4, .max_in_flight = 3, .timeout_us = 2000000,
+                    .prompts = &p};
+    LgResult r;
+    char err[256];
+    ASSERT(lg_run(&cfg, &r, err, sizeof err) == 0);
+    EXPECT_EQ_INT(r.n, 10);
+    int conn = 0;
+    for (int64_t i = 0; i < r.n; i++) conn += r.rec[i].outcome == LG_ERR_CONNECTION;
+    EXPECT_EQ_INT(conn, 10);
+    EXPECT(r.max_in_flight_seen <= 3);
+    lg_result_free(&r);
+    cfg.max_in_flight = 0;
+    EXPECT_EQ_INT(lg_run(&cfg, &r, err, sizeof err), ERR_ARG);
+    lg_result_free(&r);
+    prompt_free(&p);
+}
