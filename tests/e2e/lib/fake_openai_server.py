@@ -79,6 +79,7 @@ def sleep_until(t_us):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # small SSE writes must not wait for delayed ACKs
 
     def log_message(self, fmt, *a):  # quiet
         pass
