@@ -1,0 +1,64 @@
+#!/usr/bin/python3
+"""bench (c): errors are counted by kind. The fake server scripts a fault by request number
+(x-request-id % 10): 1 drops the connection, 3 answers 429, 5 answers 500, 7 answers 400,
+8 sends a malformed chunk, 9 never answers (the 1 s --timeout fires). 100 requests, closed loop:
+exactly 10 of each kind and 40 ok. The x-rightsize-cost-usd header (0.25 on every 200) sums over
+the 50 responses that carried it. Also: usage errors exit 2 with a message, and a refused port
+counts connection errors and exits 1.
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from benchtest import BIN, FakeServer, bench, check, read_trace, tmpdir  # noqa: E402
+
+tmp = tmpdir()
+tr = os.path.join(tmp, "t.csv")
+faults = ["10:1=close", "10:3=429", "10:5=500", "10:7=400", "10:8=badjson", "10:9=hang"]
+args = []
+for f in faults:
+    args += ["--fault", f]
+with FakeServer(tmp, "--ttft-ms", "2", "--itl-ms", "1", "--tokens", "4", "--cost-usd", "0.25", *args) as srv:
+    out, err = bench("--url", srv.url, "--concurrency", "10", "--requests", "100", "--timeout", "1",
+                     "--output-tokens", "4", "--json", "-", "--trace", tr)
+rep = json.loads(out)
+e = rep["errors"]
+want = {"connection": 10, "http_429": 10, "http_5xx": 10, "http_4xx": 10, "protocol": 10, "timeout": 10,
+        "other": 0}
+for k, v in want.items():
+    check(e[k] == v, "errors.%s = %d, wanted %d (all: %s)" % (k, e[k], v, e))
+check(e["total"] == 60 and rep["requests"]["ok"] == 40, "total %d ok %d" % (e["total"], rep["requests"]["ok"]))
+# Each request's outcome matches its scripted fault.
+kinds = {1: "connection", 3: "http_429", 5: "http_5xx", 7: "http_4xx", 8: "protocol", 9: "timeout"}
+_, rows = read_trace(tr)
+for r in rows:
+    wantk = kinds.get(r["id"] % 10, "ok")
+    check(r["outcome"] == wantk, "request %d: %s, wanted %s" % (r["id"], r["outcome"], wantk))
+    if wantk == "timeout":
+        check(950000 <= r["e2e_us"] <= 1500000, "timeout after %d us, wanted ~1 s" % r["e2e_us"])
+check(abs(rep["cost_usd"]["total"] - 12.5) < 1e-9 and rep["cost_usd"]["responses_with_cost"] == 50,
+      "cost %s, wanted 12.5 over 50" % rep["cost_usd"])
+check(re.search(r"errors: http_429 10 http_4xx 10 http_5xx 10 timeout 10 connection 10 protocol 10", err),
+      "text summary (on stderr with --json -) lacks the errors line:\n" + err)
+
+# Usage errors: exit 2 and say what is wrong.
+for bad, words in ((["--rate", "10"], "--url is required"),
+                   (["--url", "http://127.0.0.1:1/v1", "--rate", "x", "--duration", "1"], "--rate 'x'"),
+                   (["--url", "http://127.0.0.1:1/v1", "--rate", "5"], "needs --duration"),
+                   (["--url", "http://127.0.0.1:1/v1", "--rate", "5", "--duration", "1", "--concurrency", "2"],
+                    "either"),
+                   (["--url", "ftp://x", "--concurrency", "1", "--requests", "1"], "http://"),
+                   (["--url", "http://127.0.0.1:1/v1", "--concurrency", "1", "--requests", "1",
+                     "--endpoint", "embeddings"], "chat or completions"),
+                   (["--url", "http://127.0.0.1:1/v1", "--concurrency", "1", "--requests", "1", "--bogus"],
+                    "unknown")):
+    p = subprocess.run([BIN, "bench"] + bad, capture_output=True, text=True, timeout=30)
+    check(p.returncode == 2 and words in p.stderr, "bench %s: rc %d, stderr %r" % (bad, p.returncode, p.stderr))
+
+# Nothing listening: every request is a connection error, exit 1.
+out, err = bench("--url", "http://127.0.0.1:1/v1", "--concurrency", "2", "--requests", "6", expect_rc=1)
+check("connection 6" in out and "no request succeeded" in err, "refused port: %r %r" % (out, err))
+print("errors ok: %s" % {k: e[k] for k in want})
