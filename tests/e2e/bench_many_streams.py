@@ -28,7 +28,9 @@ lag = rep["latency_ms"]["send_lag"]
 check(lag["p50"] < 100 and lag["p99"] < 750, "send lag p50 %.2f p99 %.2f ms with %d streams open"
       % (lag["p50"], lag["p99"], r["max_in_flight_seen"]))
 ttft = rep["latency_ms"]["ttft"]
-check(1500 <= ttft["p50"] < 1700, "ttft p50 %.1f ms, server holds 1500 ms" % ttft["p50"])
+# The server holds each request 1.5 s after reading it, which is after its scheduled time: no
+# TTFT can be shorter (an upper bound would time the Python server, not the client).
+check(ttft["min"] >= 1500, "ttft min %.1f ms, but the server holds every request 1500 ms" % ttft["min"])
 held = r["max_in_flight_seen"]
 
 with FakeServer(tmp, "--ttft-ms", "500", "--itl-ms", "1", "--tokens", "2") as srv:
