@@ -55,6 +55,20 @@ int report_summarize(LgResult *res, const BenchParams *p, BenchSummary *o) {
     o->tpot_ms = to_ms(stats_summary(&tpot));
     o->send_lag_ms = to_ms(stats_summary(&lag));
     o->itl_ms = to_ms(stats_summary(&res->itl_us));
+    const struct { const char *metric, *q; double limit, measured; int64_t n; } checks[] = {
+        {"ttft", "p95", p->slo_ttft_p95_ms, o->ttft_ms.p95, o->ttft_ms.n},
+        {"tpot", "p95", p->slo_tpot_p95_ms, o->tpot_ms.p95, o->tpot_ms.n},
+        {"e2e", "p95", p->slo_e2e_p95_ms, o->e2e_ms.p95, o->e2e_ms.n},
+        {"e2e", "p99", p->slo_e2e_p99_ms, o->e2e_ms.p99, o->e2e_ms.n},
+    };
+    o->slo_met = true;
+    for (size_t k = 0; k < ARRAY_LEN(checks); k++) {
+        if (checks[k].limit <= 0) continue;
+        SloCheck *c = &o->slo[o->n_slo++];
+        *c = (SloCheck){checks[k].metric, checks[k].q, checks[k].limit, checks[k].measured,
+                        checks[k].n > 0 && checks[k].measured <= checks[k].limit};
+        o->slo_met &= c->met;
+    }
     rc = 0;
 fail:
     stats_free(&ttft);
@@ -103,6 +117,9 @@ int report_text(const BenchParams *p, const BenchSummary *s, Buf *b) {
     rc |= text_row(b, "tpot", &s->tpot_ms);
     rc |= text_row(b, "e2e", &s->e2e_ms);
     rc |= text_row(b, "send_lag", &s->send_lag_ms);
+    for (int k = 0; k < s->n_slo; k++)
+        rc |= buf_printf(b, "slo: %s %s %.2f ms <= %.2f ms: %s\n", s->slo[k].metric, s->slo[k].quantile,
+                         s->slo[k].measured_ms, s->slo[k].limit_ms, s->slo[k].met ? "met" : "MISSED");
     rc |= buf_printf(b, "cost: %.6f USD summed over %lld responses with x-rightsize-cost-usd\n",
                      s->cost_usd, (long long)s->requests_with_cost);
     return rc ? ERR_NOMEM : 0;
@@ -173,6 +190,17 @@ int report_json(const BenchParams *p, const BenchSummary *s, Buf *out) {
     cJSON_AddItemToObject(l, "tpot", json_stats(&s->tpot_ms));
     cJSON_AddItemToObject(l, "e2e", json_stats(&s->e2e_ms));
     cJSON_AddItemToObject(l, "send_lag", json_stats(&s->send_lag_ms));
+    cJSON *checks = cJSON_AddArrayToObject(root, "slo_checks");
+    for (int k = 0; k < s->n_slo; k++) {
+        cJSON *ck = cJSON_CreateObject();
+        cJSON_AddStringToObject(ck, "metric", s->slo[k].metric);
+        cJSON_AddStringToObject(ck, "quantile", s->slo[k].quantile);
+        cJSON_AddNumberToObject(ck, "limit_ms", s->slo[k].limit_ms);
+        cJSON_AddNumberToObject(ck, "measured_ms", s->slo[k].measured_ms);
+        cJSON_AddBoolToObject(ck, "met", s->slo[k].met);
+        cJSON_AddItemToArray(checks, ck);
+    }
+    cJSON_AddBoolToObject(root, "slo_met", s->slo_met);
     cJSON *cost = cJSON_AddObjectToObject(root, "cost_usd");
     cJSON_AddNumberToObject(cost, "total", s->cost_usd);
     cJSON_AddNumberToObject(cost, "responses_with_cost", (double)s->requests_with_cost);

@@ -4,6 +4,7 @@
 #ifndef RS_REPORT_H
 #define RS_REPORT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "base/buf.h"
@@ -20,8 +21,18 @@ typedef struct {
     int64_t max_in_flight;
     double timeout_s;
     uint64_t seed;
-    double slo_ttft_ms, slo_e2e_ms;              // 0 = no SLO on that measure
+    double slo_ttft_ms, slo_e2e_ms;              // per-request bounds for goodput; 0 = none
+    // Percentile SLOs (from a workload): checked against the run's percentiles; 0 = none.
+    double slo_ttft_p95_ms, slo_tpot_p95_ms, slo_e2e_p95_ms, slo_e2e_p99_ms;
 } BenchParams;
+
+// One percentile SLO checked against the run.
+typedef struct {
+    const char *metric;    // "ttft", "tpot", "e2e"
+    const char *quantile;  // "p95", "p99"
+    double limit_ms, measured_ms;
+    bool met;              // measured <= limit, and the metric has samples
+} SloCheck;
 
 typedef struct {
     int64_t scheduled, sent, completed, ok, delayed_by_cap;
@@ -40,6 +51,9 @@ typedef struct {
     // of ok requests; TPOT = (e2e − TTFT)/(output_tokens − 1) per ok request with ≥ 2 tokens;
     // send lag = actual − scheduled send, over every sent request (the generator's own delay).
     StatsSummary ttft_ms, itl_ms, e2e_ms, tpot_ms, send_lag_ms;
+    SloCheck slo[4];
+    int n_slo;
+    bool slo_met;               // every check met (true when there are none)
 } BenchSummary;
 
 // Computes the summary. 0 or ERR_NOMEM. Sorts res->itl_us in place.

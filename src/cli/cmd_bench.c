@@ -54,6 +54,9 @@ static const char USAGE[] =
     "SLOs (a request is \"good\" when ok and within each SLO given):\n"
     "  --slo-ttft-ms X      TTFT bound\n"
     "  --slo-e2e-ms X       end-to-end bound\n"
+    "  --slo-ttft-p95-ms X, --slo-tpot-p95-ms X, --slo-e2e-p95-ms X, --slo-e2e-p99-ms X\n"
+    "                       percentile SLOs, reported as met/MISSED (a workload's slo: block sets them,\n"
+    "                       and its ttft/e2e p95 bounds also serve as the per-request goodput bounds)\n"
     "Output:\n"
     "  --json FILE|-        the report as JSON (schema rightsize.bench/1, docs/bench-json.md); with '-'\n"
     "                       JSON goes to stdout and the text summary to stderr\n"
@@ -139,7 +142,8 @@ static int ensure_fds(int64_t max_in_flight) {
 enum {
     OPT_URL = 256, OPT_RATE, OPT_DURATION, OPT_CONC, OPT_REQS, OPT_IN, OPT_OUT, OPT_MODEL,
     OPT_ENDPOINT, OPT_TIMEOUT, OPT_SEED, OPT_JSON, OPT_KEY, OPT_WORKLOAD, OPT_MAXIF, OPT_PFILE,
-    OPT_SLO_TTFT, OPT_SLO_E2E, OPT_TRACE, OPT_QUIET, OPT_EOS,
+    OPT_SLO_TTFT, OPT_SLO_E2E, OPT_TRACE, OPT_QUIET, OPT_EOS, OPT_P95_TTFT, OPT_P95_TPOT, OPT_P95_E2E,
+    OPT_P99_E2E,
 };
 
 static const struct option OPTS[] = {
@@ -153,12 +157,15 @@ static const struct option OPTS[] = {
     {"max-in-flight", required_argument, 0, OPT_MAXIF}, {"prompt-file", required_argument, 0, OPT_PFILE},
     {"slo-ttft-ms", required_argument, 0, OPT_SLO_TTFT}, {"slo-e2e-ms", required_argument, 0, OPT_SLO_E2E},
     {"trace", required_argument, 0, OPT_TRACE},       {"quiet", no_argument, 0, OPT_QUIET},
-    {"ignore-eos", no_argument, 0, OPT_EOS},          {0, 0, 0, 0},
+    {"ignore-eos", no_argument, 0, OPT_EOS},          {"slo-ttft-p95-ms", required_argument, 0, OPT_P95_TTFT},
+    {"slo-tpot-p95-ms", required_argument, 0, OPT_P95_TPOT}, {"slo-e2e-p95-ms", required_argument, 0, OPT_P95_E2E},
+    {"slo-e2e-p99-ms", required_argument, 0, OPT_P99_E2E}, {0, 0, 0, 0},
 };
 
 typedef struct {
     const char *url, *model, *endpoint, *json, *api_key, *workload, *prompt_file, *trace;
     double rate, duration, timeout_s, slo_ttft_ms, slo_e2e_ms;
+    double p95_ttft_ms, p95_tpot_ms, p95_e2e_ms, p99_e2e_ms;
     int64_t concurrency, requests, in_tokens, out_tokens, seed, max_in_flight;
     bool quiet, ignore_eos;
 } BenchArgs;
@@ -194,6 +201,10 @@ static int parse_args(int argc, char **argv, BenchArgs *a) {
         case OPT_TRACE: a->trace = optarg; break;
         case OPT_QUIET: a->quiet = true; break;
         case OPT_EOS: a->ignore_eos = true; break;
+        case OPT_P95_TTFT: bad = parse_double("--slo-ttft-p95-ms", optarg, 1e-3, 1e9, &a->p95_ttft_ms); break;
+        case OPT_P95_TPOT: bad = parse_double("--slo-tpot-p95-ms", optarg, 1e-3, 1e9, &a->p95_tpot_ms); break;
+        case OPT_P95_E2E: bad = parse_double("--slo-e2e-p95-ms", optarg, 1e-3, 1e9, &a->p95_e2e_ms); break;
+        case OPT_P99_E2E: bad = parse_double("--slo-e2e-p99-ms", optarg, 1e-3, 1e9, &a->p99_e2e_ms); break;
         default:
             fprintf(stderr, "rightsize bench: unknown or incomplete option '%s' (see rightsize bench --help)\n",
                     argv[optind - 1]);
@@ -315,6 +326,8 @@ int cmd_bench(int argc, char **argv) {
         .input_tokens = a.workload ? -1 : a.in_tokens, .output_tokens = a.workload ? -1 : a.out_tokens,
         .max_in_flight = a.max_in_flight, .timeout_s = a.timeout_s, .seed = (uint64_t)a.seed,
         .slo_ttft_ms = a.slo_ttft_ms, .slo_e2e_ms = a.slo_e2e_ms,
+        .slo_ttft_p95_ms = a.p95_ttft_ms, .slo_tpot_p95_ms = a.p95_tpot_ms,
+        .slo_e2e_p95_ms = a.p95_e2e_ms, .slo_e2e_p99_ms = a.p99_e2e_ms,
     };
     BenchSummary sum;
     if (report_summarize(&res, &bp, &sum) || report_text(&bp, &sum, &text)) goto nomem;

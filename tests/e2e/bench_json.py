@@ -16,6 +16,7 @@ js, tr = os.path.join(tmp, "b.json"), os.path.join(tmp, "t.csv")
 with FakeServer(tmp, "--ttft-ms", "5", "--ttft-jitter-ms", "40", "--itl-ms", "2", "--no-usage") as srv:
     text, _ = bench("--url", srv.url, "--endpoint", "completions", "--concurrency", "4", "--requests", "60",
                     "--output-tokens", "5", "--input-tokens", "16", "--slo-ttft-ms", "25", "--json", js,
+                    "--slo-ttft-p95-ms", "1000", "--slo-e2e-p99-ms", "1",
                     "--trace", tr)
 rep = read_json(js)
 t0, rows = read_trace(tr)
@@ -60,4 +61,13 @@ check(t["requests_with_usage"] == 0 and t["output_tokens"] == 5 * r["ok"], "toke
 good = sum(1 for x in rows if x["outcome"] == "ok" and 0 <= x["ttft_us"] <= 25000)
 check(good == r["good"] and 0 < good < r["ok"], "good %d (trace) vs %d (JSON) of %d" % (good, r["good"], r["ok"]))
 check(abs(rep["goodput"]["fraction"] - good / r["scheduled"]) < 1e-12, "goodput fraction")
+# Percentile SLOs: generous TTFT p95 is met, a 1 ms e2e p99 is not; text says the same.
+ck = rep["slo_checks"]
+check(len(ck) == 2 and ck[0]["metric"] == "ttft" and ck[0]["quantile"] == "p95" and ck[0]["met"]
+      and ck[0]["measured_ms"] == rep["latency_ms"]["ttft"]["p95"], "slo_checks[0] %s" % ck[:1])
+check(ck[1]["metric"] == "e2e" and ck[1]["quantile"] == "p99" and not ck[1]["met"] and ck[1]["limit_ms"] == 1
+      and ck[1]["measured_ms"] == rep["latency_ms"]["e2e"]["p99"], "slo_checks[1] %s" % ck[1:])
+check(rep["slo_met"] is False, "slo_met")
+check(re.search(r"^slo: ttft p95 [\d.]+ ms <= 1000.00 ms: met$", text, re.M) and
+      re.search(r"^slo: e2e p99 [\d.]+ ms <= 1.00 ms: MISSED$", text, re.M), "slo lines in:\n" + text)
 print("json ok: %d documented paths present, text == JSON, good %d of %d" % (len(paths), good, r["ok"]))
