@@ -54,11 +54,21 @@ for bad, words in ((["--rate", "10"], "--url is required"),
                    (["--url", "http://127.0.0.1:1/v1", "--concurrency", "1", "--requests", "1",
                      "--endpoint", "embeddings"], "chat or completions"),
                    (["--url", "http://127.0.0.1:1/v1", "--concurrency", "1", "--requests", "1", "--bogus"],
-                    "unknown")):
+                    "unknown"),
+                   (["--url", "http://127.0.0.1:1/v1", "--concurrency", "1", "--requests", "1",
+                     "--prompt-file", "/nonexistent/p.txt"], "cannot open prompt file")):
     p = subprocess.run([BIN, "bench"] + bad, capture_output=True, text=True, timeout=30)
     check(p.returncode == 2 and words in p.stderr, "bench %s: rc %d, stderr %r" % (bad, p.returncode, p.stderr))
 
 # Nothing listening: every request is a connection error, exit 1.
 out, err = bench("--url", "http://127.0.0.1:1/v1", "--concurrency", "2", "--requests", "6", expect_rc=1)
 check("connection 6" in out and "no request succeeded" in err, "refused port: %r %r" % (out, err))
+# Without --quiet a progress line goes to stderr once a second (and at the end); stdout stays clean.
+with FakeServer(tmp, "--ttft-ms", "400", "--tokens", "2") as srv:
+    p = subprocess.run([BIN, "bench", "--url", srv.url, "--rate", "5", "--duration", "2", "--output-tokens", "2"],
+                       capture_output=True, text=True, timeout=60)
+lines = [l for l in p.stderr.splitlines() if re.match(r"^\[ +\d+s\] sent \d+/\d+  done \d+  in-flight \d+  errors \d+  rps [\d.]+$", l)]
+check(p.returncode == 0 and len(lines) >= 2 and "in-flight" not in p.stdout, "progress lines: %r" % p.stderr)
+last = re.match(r"^\[ +\d+s\] sent (\d+)/(\d+)  done (\d+)  in-flight 0", lines[-1])
+check(last and last.group(1) == last.group(2) == last.group(3), "last progress line %r" % lines[-1])
 print("errors ok: %s" % {k: e[k] for k in want})
