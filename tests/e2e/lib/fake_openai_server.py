@@ -14,7 +14,8 @@ compare what the load generator reports with what the server actually did.
                                    connection before answering) | badjson (a malformed chunk)
   --cost-usd X                     send x-rightsize-cost-usd: X on every 200 response
   --no-usage                       omit the final usage chunk
-  --log FILE                       CSV: id,recv_us,ttft_us,first_us,done_us,tokens,kind
+  --log FILE                       CSV: id,recv_us,ttft_us,first_us,done_us,tokens,kind,
+                                   max_tokens,prompt_words
   --port-file FILE                 the chosen port is written there (listen port 0)
 """
 import argparse
@@ -40,7 +41,7 @@ class State:
         self.stall_end = None
         self.log = open(args.log, "w", buffering=1) if args.log else None
         if self.log:
-            self.log.write("id,recv_us,ttft_us,first_us,done_us,tokens,kind\n")
+            self.log.write("id,recv_us,ttft_us,first_us,done_us,tokens,kind,max_tokens,prompt_words\n")
         self.faults = {}
         for f in args.fault:
             mod_rem, kind = f.split("=")
@@ -108,6 +109,8 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             rid = -1
         kind = st.fault_for(rid)
+        prompt = body["messages"][-1]["content"] if "messages" in body else body.get("prompt", "")
+        req = (int(body.get("max_tokens", 0)), len(prompt.split()))
         if kind in ("429", "400", "500"):
             msg = json.dumps({"error": {"message": "scripted %s" % kind}}).encode()
             self.send_response(int(kind))
@@ -115,15 +118,15 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(msg)))
             self.end_headers()
             self.wfile.write(msg)
-            st.write_log(rid, t_recv, -1, -1, now_us(), 0, kind)
+            st.write_log(rid, t_recv, -1, -1, now_us(), 0, kind, *req)
             return
         if kind == "close":
-            st.write_log(rid, t_recv, -1, -1, now_us(), 0, kind)
+            st.write_log(rid, t_recv, -1, -1, now_us(), 0, kind, *req)
             self.close_connection = True
             self.connection.shutdown(2)
             return
         if kind == "hang":
-            st.write_log(rid, t_recv, -1, -1, -1, 0, kind)
+            st.write_log(rid, t_recv, -1, -1, -1, 0, kind, *req)
             time.sleep(3600)
             return
         rnd = random.Random(rid)
@@ -163,7 +166,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_chunk("data: [DONE]\n\n")
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
-        st.write_log(rid, t_recv, ttft_us, first_us, now_us(), tokens, kind or "ok")
+        st.write_log(rid, t_recv, ttft_us, first_us, now_us(), tokens, kind or "ok", *req)
 
 
 class Server(ThreadingHTTPServer):
