@@ -49,7 +49,7 @@ int report_summarize(LgResult *res, const BenchParams *p, BenchSummary *o) {
     o->output_tps = (double)o->output_tokens / d;
     o->input_tps = (double)o->prompt_tokens / d;
     o->goodput_rps = (double)o->good / d;
-    o->good_fraction = o->scheduled ? (double)o->good / (double)o->scheduled : 0;
+    o->good_fraction = o->sent ? (double)o->good / (double)o->sent : 0;  // sent == scheduled unless stopped
     o->ttft_ms = to_ms(stats_summary(&ttft));
     o->e2e_ms = to_ms(stats_summary(&e2e));
     o->tpot_ms = to_ms(stats_summary(&tpot));
@@ -107,7 +107,7 @@ int report_text(const BenchParams *p, const BenchSummary *s, Buf *b) {
                      (long long)s->delayed_by_cap);
     rc |= buf_printf(b, "throughput: %.3f req/s, %.3f output tok/s, %.3f input tok/s (usage from server on %lld of %lld)\n",
                      s->rps, s->output_tps, s->input_tps, (long long)s->requests_with_usage, (long long)s->ok);
-    rc |= buf_printf(b, "goodput: %.3f req/s, %lld good = %.4f of scheduled (SLO ttft %s%.1f ms, e2e %s%.1f ms)\n",
+    rc |= buf_printf(b, "goodput: %.3f req/s, %lld good = %.4f of sent (SLO ttft %s%.1f ms, e2e %s%.1f ms)\n",
                      s->goodput_rps, (long long)s->good, s->good_fraction,
                      p->slo_ttft_ms > 0 ? "<= " : "none ", p->slo_ttft_ms,
                      p->slo_e2e_ms > 0 ? "<= " : "none ", p->slo_e2e_ms);

@@ -43,7 +43,7 @@ typedef struct {
     double rps, output_tps, input_tps;  // ok requests and their tokens per second of duration_s
     int64_t output_tokens, prompt_tokens, requests_with_usage;
     int64_t good;               // ok and within every SLO set
-    double goodput_rps, good_fraction;  // good / duration_s, good / scheduled
+    double goodput_rps, good_fraction;  // good / duration_s, good / sent (= scheduled unless stopped)
     double cost_usd;
     int64_t requests_with_cost;
     int64_t max_in_flight_seen;
