@@ -71,4 +71,18 @@ lines = [l for l in p.stderr.splitlines() if re.match(r"^\[ +\d+s\] sent \d+/\d+
 check(p.returncode == 0 and len(lines) >= 2 and "in-flight" not in p.stdout, "progress lines: %r" % p.stderr)
 last = re.match(r"^\[ +\d+s\] sent (\d+)/(\d+)  done (\d+)  in-flight 0", lines[-1])
 check(last and last.group(1) == last.group(2) == last.group(3), "last progress line %r" % lines[-1])
+# SIGINT stops new sends, lets open streams finish, reports what completed, exits 0.
+import signal  # noqa: E402
+import time  # noqa: E402
+with FakeServer(tmp, "--ttft-ms", "200", "--tokens", "2") as srv:
+    p = subprocess.Popen([BIN, "bench", "--quiet", "--url", srv.url, "--rate", "20", "--duration", "30",
+                          "--output-tokens", "2", "--json", "-"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    time.sleep(1.5)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=30)
+check(p.returncode == 0 and "stopped by signal" in err, "after SIGINT: rc %d, %r" % (p.returncode, err))
+rep = json.loads(out)
+r = rep["requests"]
+check(0 < r["sent"] < r["scheduled"] and r["completed"] == r["sent"] == r["ok"], "after SIGINT: %s" % r)
 print("errors ok: %s" % {k: e[k] for k in want})
