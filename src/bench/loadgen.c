@@ -256,9 +256,18 @@ static int lg_send(Lg *lg, int64_t i) {
         id = lg->free_ids[--lg->n_free];
     } else {
         CHECK(lg->n_created < lg->cfg->max_in_flight);
-        id = lg->n_created++;
+        id = lg->n_created;
         int rc = slot_create(lg, &lg->slots[id]);
-        if (rc) return rc;
+        if (rc) {  // the slot is not kept; the request fails without being sent
+            slot_destroy(&lg->slots[id]);
+            lg->slots[id] = (Slot){0};
+            r->sent_us = lg_now(lg);
+            r->outcome = LG_ERR_OTHER;
+            lg->done++;
+            lg->errors++;
+            return rc;
+        }
+        lg->n_created++;
     }
     Slot *s = &lg->slots[id];
     s->req = i;
@@ -362,8 +371,14 @@ static void drain_finished(Lg *lg) {
     while ((m = curl_multi_info_read(lg->multi, &left))) {
         if (m->msg != CURLMSG_DONE) continue;
         lg_complete(lg, m->easy_handle, m->data.result);
-        if (!lg->cfg->schedule && !lg->stopping && lg->next < lg->res->n) lg_send(lg, lg->next++);
     }
+}
+
+// Closed loop: keep cfg.concurrency requests open while any remain (a failed send frees its
+// worker at once, so this also moves past requests that could not be sent).
+static void refill_closed(Lg *lg) {
+    while (!lg->stopping && lg->next < lg->res->n && lg->in_flight < lg->cfg->concurrency)
+        lg_send(lg, lg->next++);
 }
 
 // ---- the loop ----
@@ -438,60 +453,82 @@ static void report_progress(Lg *lg, int64_t *last_done) {
     lg->cfg->on_progress(lg->cfg->progress_ctx, &p);
 }
 
+static int records_init(const LgConfig *cfg, LgResult *out) {
+    out->n = cfg->schedule ? cfg->schedule->n : cfg->n_requests;
+    out->rec = calloc((size_t)(out->n ? out->n : 1), sizeof(LgRecord));
+    if (!out->rec) return ERR_NOMEM;
+    for (int64_t i = 0; i < out->n; i++) {
+        const Arrival *a = cfg->schedule ? &cfg->schedule->a[i] : NULL;
+        out->rec[i] = (LgRecord){.sched_us = a ? a->t_us : -1, .sent_us = -1, .ttft_us = -1, .e2e_us = -1,
+                                 .prompt_tokens = -1, .outcome = LG_NOT_SENT,
+                                 .input_tokens = a ? a->input_tokens : cfg->input_tokens,
+                                 .max_tokens = a ? a->output_tokens : cfg->output_tokens};
+    }
+    return 0;
+}
+
+// One turn of the loop: wait until a socket is ready, the send timer fires, curl's timeout or
+// wake_abs (absolute µs) passes; hand what is ready to curl. 0 or ERR_IO.
+static int lg_poll(Lg *lg, int64_t wake_abs) {
+    struct epoll_event evs[LG_EVENTS];
+    int64_t now_abs = clock_now_us();
+    if (lg->curl_deadline_us >= 0 && lg->curl_deadline_us < wake_abs) wake_abs = lg->curl_deadline_us;
+    int timeout_ms = wake_abs <= now_abs ? 0 : (int)((wake_abs - now_abs + 999) / 1000);
+    int n = epoll_wait(lg->epfd, evs, LG_EVENTS, timeout_ms);
+    if (n < 0 && errno != EINTR) return ERR_IO;
+    int running;
+    for (int k = 0; k < n; k++) {
+        if (evs[k].data.fd == lg->tfd) {  // the send timer: send_due runs next turn
+            uint64_t ticks;
+            ssize_t rd = read(lg->tfd, &ticks, sizeof ticks);
+            (void)rd;
+            continue;
+        }
+        uint32_t e = evs[k].events;
+        int flags = ((e & EPOLLIN) ? CURL_CSELECT_IN : 0) | ((e & EPOLLOUT) ? CURL_CSELECT_OUT : 0) |
+                    ((e & (EPOLLERR | EPOLLHUP)) ? CURL_CSELECT_ERR : 0);
+        curl_multi_socket_action(lg->multi, evs[k].data.fd, flags, &running);
+    }
+    if (lg->curl_deadline_us >= 0 && clock_now_us() >= lg->curl_deadline_us) {
+        lg->curl_deadline_us = -1;
+        curl_multi_socket_action(lg->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    }
+    drain_finished(lg);
+    return 0;
+}
+
+static void lg_teardown(Lg *lg) {
+    for (int64_t i = 0; i < lg->n_created; i++) {
+        if (lg->multi && lg->slots[i].easy) curl_multi_remove_handle(lg->multi, lg->slots[i].easy);
+        slot_destroy(&lg->slots[i]);
+    }
+    if (lg->multi) curl_multi_cleanup(lg->multi);
+    if (lg->epfd >= 0) close(lg->epfd);
+    if (lg->tfd >= 0) close(lg->tfd);
+    free(lg->slots);
+    free(lg->free_ids);
+}
+
 int lg_run(const LgConfig *cfg, LgResult *out, char *err, size_t err_len) {
     *out = (LgResult){0};
     Lg lg = {.cfg = cfg, .res = out, .epfd = -1, .tfd = -1, .curl_deadline_us = -1};
     int rc = lg_validate(cfg, err, err_len);
     if (rc) return rc;
     rng_seed(&lg.rng, cfg->seed);
-    out->n = cfg->schedule ? cfg->schedule->n : cfg->n_requests;
-    out->rec = calloc((size_t)(out->n ? out->n : 1), sizeof(LgRecord));
-    if (!out->rec) return ERR_NOMEM;
-    for (int64_t i = 0; i < out->n; i++) {
-        LgRecord *r = &out->rec[i];
-        const Arrival *a = cfg->schedule ? &cfg->schedule->a[i] : NULL;
-        *r = (LgRecord){.sched_us = a ? a->t_us : -1, .sent_us = -1, .ttft_us = -1, .e2e_us = -1,
-                        .prompt_tokens = -1, .outcome = LG_NOT_SENT,
-                        .input_tokens = a ? a->input_tokens : cfg->input_tokens,
-                        .max_tokens = a ? a->output_tokens : cfg->output_tokens};
-    }
-    rc = lg_setup(&lg, err, err_len);
+    rc = records_init(cfg, out);
+    if (!rc) rc = lg_setup(&lg, err, err_len);
     if (rc) goto done;
-
-    lg.t0 = clock_now_us();
-    out->t0_mono_us = lg.t0;
-    if (!cfg->schedule)
-        while (lg.next < out->n && lg.in_flight < cfg->concurrency) lg_send(&lg, lg.next++);
+    lg.t0 = out->t0_mono_us = clock_now_us();
     int64_t next_tick = 1000000, last_done = 0;
-    struct epoll_event evs[LG_EVENTS];
     for (;;) {
         if (cfg->stop && *cfg->stop && !lg.stopping) lg.stopping = out->stopped = true;
         if (cfg->schedule) send_due(&lg);
+        else refill_closed(&lg);
         if ((lg.next >= out->n || lg.stopping) && lg.in_flight == 0) break;
-        int64_t now_abs = clock_now_us();
-        int64_t wake = lg.t0 + next_tick;
-        if (lg.curl_deadline_us >= 0 && lg.curl_deadline_us < wake) wake = lg.curl_deadline_us;
-        int timeout_ms = wake <= now_abs ? 0 : (int)((wake - now_abs + 999) / 1000);
-        int n = epoll_wait(lg.epfd, evs, LG_EVENTS, timeout_ms);
-        if (n < 0 && errno != EINTR) { rc = err_set(err, err_len, ERR_IO, "epoll_wait: %s", strerror(errno)); goto done; }
-        int running;
-        for (int k = 0; k < n; k++) {
-            if (evs[k].data.fd == lg.tfd) {
-                uint64_t ticks;
-                ssize_t rd = read(lg.tfd, &ticks, sizeof ticks);
-                (void)rd;
-                continue;
-            }
-            uint32_t e = evs[k].events;
-            int flags = ((e & EPOLLIN) ? CURL_CSELECT_IN : 0) | ((e & EPOLLOUT) ? CURL_CSELECT_OUT : 0) |
-                        ((e & (EPOLLERR | EPOLLHUP)) ? CURL_CSELECT_ERR : 0);
-            curl_multi_socket_action(lg.multi, evs[k].data.fd, flags, &running);
+        if (lg_poll(&lg, lg.t0 + next_tick)) {
+            rc = err_set(err, err_len, ERR_IO, "epoll_wait: %s", strerror(errno));
+            goto done;
         }
-        if (lg.curl_deadline_us >= 0 && clock_now_us() >= lg.curl_deadline_us) {
-            lg.curl_deadline_us = -1;
-            curl_multi_socket_action(lg.multi, CURL_SOCKET_TIMEOUT, 0, &running);
-        }
-        drain_finished(&lg);
         if (lg_now(&lg) >= next_tick) {
             report_progress(&lg, &last_done);
             next_tick += 1000000;
@@ -499,15 +536,7 @@ int lg_run(const LgConfig *cfg, LgResult *out, char *err, size_t err_len) {
     }
     report_progress(&lg, &last_done);
 done:
-    for (int64_t i = 0; i < lg.n_created; i++) {
-        if (lg.multi && lg.slots[i].easy) curl_multi_remove_handle(lg.multi, lg.slots[i].easy);
-        slot_destroy(&lg.slots[i]);
-    }
-    if (lg.multi) curl_multi_cleanup(lg.multi);
-    if (lg.epfd >= 0) close(lg.epfd);
-    if (lg.tfd >= 0) close(lg.tfd);
-    free(lg.slots);
-    free(lg.free_ids);
+    lg_teardown(&lg);
     return rc;
 }
 

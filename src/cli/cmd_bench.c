@@ -299,6 +299,12 @@ int cmd_bench(int argc, char **argv) {
             status = 2;
             goto fail;
         }
+        if (sched.n == 0) {
+            fprintf(stderr, "rightsize bench: no arrival in %g s at %g req/s (seed %lld); raise --rate or --duration\n",
+                    a.duration, a.rate, (long long)a.seed);
+            status = 2;
+            goto fail;
+        }
     }
     bool open = a.rate > 0 || a.workload;
 
