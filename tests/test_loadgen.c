@@ -12,6 +12,7 @@
 #include "bench/chunk.h"
 #include "bench/loadgen.h"
 #include "bench/prompt.h"
+#include "bench/report.h"
 #include "bench/schedule.h"
 #include "bench/sse.h"
 #include "bench/stats.h"
@@ -321,4 +322,74 @@ TEST(loadgen_refused_port_counts_connection_errors) {
     EXPECT_EQ_INT(lg_run(&cfg, &r, err, sizeof err), ERR_ARG);
     lg_result_free(&r);
     prompt_free(&p);
+}
+
+// ---- report ----
+
+TEST(report_summary_from_known_records) {
+    // Five requests with hand-made outcomes; every expected figure below is worked out by hand
+    // (percentiles by the type-7 rule: h = q·(n−1)).
+    LgRecord rec[5] = {
+        {.sched_us = 0, .sent_us = 100, .ttft_us = 10000, .e2e_us = 50000, .output_tokens = 5,
+         .prompt_tokens = 20, .input_tokens = 8, .outcome = LG_OK, .usage_seen = true, .cost_seen = true,
+         .cost_usd = 0.5},
+        {.sched_us = 1000, .sent_us = 1000, .ttft_us = 30000, .e2e_us = 90000, .output_tokens = 1,
+         .prompt_tokens = -1, .input_tokens = 8, .outcome = LG_OK},
+        {.sched_us = 2000, .sent_us = 2050, .ttft_us = -1, .e2e_us = 3000, .prompt_tokens = -1,
+         .outcome = LG_ERR_429},
+        {.sched_us = 3000, .sent_us = 3300, .ttft_us = 20000, .e2e_us = 60000, .output_tokens = 5,
+         .prompt_tokens = -1, .input_tokens = 16, .outcome = LG_OK},
+        {.sched_us = 4000, .sent_us = -1, .ttft_us = -1, .e2e_us = -1, .prompt_tokens = -1, .outcome = LG_NOT_SENT},
+    };
+    LgResult res = {.rec = rec, .n = 5, .end_us = 100000, .max_in_flight_seen = 3};
+    const int64_t itl[] = {10000, 10000, 10000, 10000, 5000};
+    for (size_t i = 0; i < ARRAY_LEN(itl); i++) stats_add(&res.itl_us, itl[i]);
+    BenchParams p = {.url = "u", .endpoint = "chat", .model = "m", .mode = "open", .rate_rps = 50, .duration_s = 0.1,
+                     .slo_ttft_ms = 25, .slo_e2e_ms = 55, .slo_ttft_p95_ms = 29, .slo_e2e_p99_ms = 89};
+    BenchSummary s;
+    ASSERT(report_summarize(&res, &p, &s) == 0);
+    EXPECT_EQ_INT(s.scheduled, 5);
+    EXPECT_EQ_INT(s.sent, 4);
+    EXPECT_EQ_INT(s.completed, 4);
+    EXPECT_EQ_INT(s.ok, 3);
+    EXPECT_EQ_INT(s.errors_total, 1);
+    EXPECT_EQ_INT(s.errors[LG_ERR_429], 1);
+    EXPECT_NEAR(s.duration_s, 0.1, 1e-12);
+    EXPECT_NEAR(s.rps, 30, 1e-9);
+    EXPECT_NEAR(s.output_tps, 110, 1e-9);       // 5 + 1 + 5 tokens
+    EXPECT_NEAR(s.input_tps, 440, 1e-9);        // usage 20, then requested 8 and 16
+    EXPECT_EQ_INT(s.good, 1);                   // only request 0 is within 25 ms TTFT and 55 ms e2e
+    EXPECT_NEAR(s.goodput_rps, 10, 1e-9);
+    EXPECT_NEAR(s.good_fraction, 0.25, 1e-12);  // of 4 sent
+    EXPECT_NEAR(s.cost_usd, 0.5, 0);
+    EXPECT_EQ_INT(s.requests_with_cost, 1);
+    EXPECT_NEAR(s.ttft_ms.p50, 20, 1e-9);       // {10, 20, 30}
+    EXPECT_NEAR(s.ttft_ms.p90, 28, 1e-9);
+    EXPECT_NEAR(s.ttft_ms.p95, 29, 1e-9);
+    EXPECT_NEAR(s.e2e_ms.p50, 60, 1e-9);        // {50, 60, 90}
+    EXPECT_NEAR(s.e2e_ms.p99, 89.4, 1e-9);
+    EXPECT_EQ_INT(s.tpot_ms.n, 2);              // request 1 has one token: no TPOT
+    EXPECT_NEAR(s.tpot_ms.mean, 10, 1e-9);      // (50−10)/4 and (60−20)/4
+    EXPECT_NEAR(s.send_lag_ms.p50, 0.075, 1e-9);  // {0, 0.05, 0.1, 0.3}
+    EXPECT_NEAR(s.send_lag_ms.max, 0.3, 1e-9);
+    EXPECT_NEAR(s.itl_ms.p50, 10, 1e-9);
+    EXPECT_NEAR(s.itl_ms.min, 5, 1e-9);
+    ASSERT(s.n_slo == 2);
+    EXPECT(strcmp(s.slo[0].metric, "ttft") == 0 && s.slo[0].met);        // 29 <= 29
+    EXPECT(strcmp(s.slo[1].metric, "e2e") == 0 && !s.slo[1].met);        // 89.4 > 89
+    EXPECT(!s.slo_met);
+
+    Buf text = {0}, json = {0};
+    ASSERT(report_text(&p, &s, &text) == 0 && report_json(&p, &s, &json) == 0);
+    EXPECT(strstr(text.data, "errors: http_429 1\n") != NULL);
+    EXPECT(strstr(text.data, "slo: e2e p99 89.40 ms <= 89.00 ms: MISSED") != NULL);
+    cJSON *j = cJSON_Parse(json.data);
+    ASSERT(j);
+    EXPECT_NEAR(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "throughput"), "output_tokens_per_s")->valuedouble, 110, 1e-9);
+    EXPECT_EQ_INT(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "errors"), "http_429")->valueint, 1);
+    EXPECT(cJSON_IsFalse(cJSON_GetObjectItem(j, "slo_met")));
+    cJSON_Delete(j);
+    buf_free(&text);
+    buf_free(&json);
+    stats_free(&res.itl_us);
 }

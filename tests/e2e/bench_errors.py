@@ -44,6 +44,12 @@ check(abs(rep["cost_usd"]["total"] - 12.5) < 1e-9 and rep["cost_usd"]["responses
 check(re.search(r"errors: http_429 10 http_4xx 10 http_5xx 10 timeout 10 connection 10 protocol 10", err),
       "text summary (on stderr with --json -) lacks the errors line:\n" + err)
 
+# The cost may also come as an HTTP trailer (known only once the stream ends).
+with FakeServer(tmp, "--tokens", "3", "--cost-usd", "0.125", "--cost-trailer") as srv:
+    out, _ = bench("--url", srv.url, "--concurrency", "2", "--requests", "8", "--json", "-")
+c = json.loads(out)["cost_usd"]
+check(abs(c["total"] - 1.0) < 1e-9 and c["responses_with_cost"] == 8, "trailer cost %s, wanted 1.0 over 8" % c)
+
 # Usage errors: exit 2 and say what is wrong.
 for bad, words in ((["--rate", "10"], "--url is required"),
                    (["--url", "http://127.0.0.1:1/v1", "--rate", "x", "--duration", "1"], "--rate 'x'"),

@@ -30,8 +30,11 @@ class FakeServer:
     def __init__(self, tmp, *args):
         self.tmp = tmp
         self.args = list(args)
-        self.log = os.path.join(tmp, "server-%d.csv" % id(self))
-        self.port_file = os.path.join(tmp, "port-%d" % id(self))
+        # A fresh directory per server: names built from id(self) could repeat once an earlier
+        # server object is collected, and a stale port file would point at a dead server.
+        d = tempfile.mkdtemp(dir=tmp, prefix="srv-")
+        self.log = os.path.join(d, "server.csv")
+        self.port_file = os.path.join(d, "port")
         self.proc = None
 
     def __enter__(self):

@@ -13,6 +13,7 @@ compare what the load generator reports with what the server actually did.
                                    429 | 400 | 500 | hang (never answer) | close (drop the
                                    connection before answering) | badjson (a malformed chunk)
   --cost-usd X                     send x-rightsize-cost-usd: X on every 200 response
+  --cost-trailer                   ... as an HTTP trailer after the stream instead of a header
   --no-usage                       omit the final usage chunk
   --log FILE                       CSV: id,recv_us,ttft_us,first_us,done_us,tokens,kind,
                                    max_tokens,prompt_words
@@ -135,8 +136,10 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Transfer-Encoding", "chunked")
-        if a.cost_usd is not None:
+        if a.cost_usd is not None and not a.cost_trailer:
             self.send_header("x-rightsize-cost-usd", repr(a.cost_usd))
+        if a.cost_usd is not None and a.cost_trailer:
+            self.send_header("Trailer", "x-rightsize-cost-usd")
         self.end_headers()
         ttft_us = int((a.ttft_ms + rnd.random() * a.ttft_jitter_ms) * 1000)
         t = t_recv + ttft_us
@@ -164,7 +167,10 @@ class Handler(BaseHTTPRequestHandler):
                                               "total_tokens": 7 + tokens}}
                 self.send_chunk("data: " + json.dumps(u) + "\n\n")
             self.send_chunk("data: [DONE]\n\n")
-        self.wfile.write(b"0\r\n\r\n")
+        if a.cost_usd is not None and a.cost_trailer:
+            self.wfile.write(b"0\r\nx-rightsize-cost-usd: %s\r\n\r\n" % repr(a.cost_usd).encode())
+        else:
+            self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
         st.write_log(rid, t_recv, ttft_us, first_us, now_us(), tokens, kind or "ok", *req)
 
@@ -189,6 +195,7 @@ def main():
     p.add_argument("--fault", action="append", default=[])
     p.add_argument("--cost-usd", type=float)
     p.add_argument("--no-usage", action="store_true")
+    p.add_argument("--cost-trailer", action="store_true")
     p.add_argument("--log")
     a = p.parse_args()
     threading.stack_size(256 * 1024)
