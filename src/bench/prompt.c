@@ -31,13 +31,33 @@ static const char *const PROMPT_WORDS[] = {
     "building", "season", "took", "along", "within", "very", "even", "six", "place", "same",
 };
 
+// Escapes every word once into p->esc (called by both initialisers once p->words is set).
+static int prompt_index(PromptSource *p) {
+    Buf b = {0};
+    p->esc_off = malloc(sizeof(size_t) * (size_t)p->n_words);
+    p->esc_len = malloc(sizeof(uint32_t) * (size_t)p->n_words);
+    if (!p->esc_off || !p->esc_len) return ERR_NOMEM;
+    for (int64_t i = 0; i < p->n_words; i++) {
+        size_t at = b.len;
+        if (prompt_append_escaped(&b, p->words[i])) { buf_free(&b); return ERR_NOMEM; }
+        if (b.len - at > UINT32_MAX / 2) { buf_free(&b); return ERR_RANGE; }
+        p->esc_off[i] = at;
+        p->esc_len[i] = (uint32_t)(b.len - at);
+        if (p->esc_len[i] > p->esc_max) p->esc_max = p->esc_len[i];
+    }
+    p->esc = b.data;
+    return 0;
+}
+
 int prompt_init_builtin(PromptSource *p) {
     *p = (PromptSource){0};
     p->n_words = (int64_t)ARRAY_LEN(PROMPT_WORDS);
     p->words = malloc(sizeof(char *) * (size_t)p->n_words);
     if (!p->words) return ERR_NOMEM;
     for (int64_t i = 0; i < p->n_words; i++) p->words[i] = PROMPT_WORDS[i];
-    return 0;
+    int rc = prompt_index(p);
+    if (rc) prompt_free(p);
+    return rc;
 }
 
 int prompt_init_file(PromptSource *p, const char *path, char *err, size_t err_len) {
@@ -66,13 +86,16 @@ int prompt_init_file(PromptSource *p, const char *path, char *err, size_t err_le
     for (size_t i = 0; i < b.len; i++)
         if (b.data[i] && (i == 0 || b.data[i - 1] == 0)) p->words[p->n_words++] = b.data + i;
     p->text = b.data;  // ownership moves to p
+    b = (Buf){0};
     fclose(f);
+    f = NULL;
+    rc = prompt_index(p);
+    if (rc) goto fail;
     return 0;
 fail:
     buf_free(&b);
-    fclose(f);
-    free(p->words);
-    *p = (PromptSource){0};
+    if (f) fclose(f);
+    prompt_free(p);
     return rc;
 }
 
@@ -80,6 +103,9 @@ void prompt_free(PromptSource *p) {
     if (!p) return;
     free(p->words);
     free(p->text);
+    free(p->esc);
+    free(p->esc_off);
+    free(p->esc_len);
     *p = (PromptSource){0};
 }
 
@@ -106,11 +132,18 @@ int prompt_append_escaped(Buf *out, const char *s) {
 
 int prompt_append_json(const PromptSource *p, int64_t n_words, Rng *rng, Buf *out) {
     CHECK(p->n_words > 0 && n_words >= 0);
-    int64_t at = (int64_t)rng_below(rng, (uint64_t)p->n_words);
+    if (n_words == 0) return 0;
+    if ((uint64_t)n_words > (SIZE_MAX / 4) / ((size_t)p->esc_max + 1)) return ERR_NOMEM;
+    if (buf_reserve(out, (size_t)n_words * ((size_t)p->esc_max + 1))) return ERR_NOMEM;
+    char *w = out->data + out->len;
+    int64_t at = (int64_t)(rng_uniform(rng) * (double)p->n_words);
     for (int64_t i = 0; i < n_words; i++) {
-        if (i && buf_append(out, " ", 1)) return ERR_NOMEM;
-        int64_t w = p->text ? (at + i) % p->n_words : (int64_t)rng_below(rng, (uint64_t)p->n_words);
-        if (prompt_append_escaped(out, p->words[w])) return ERR_NOMEM;
+        int64_t k = p->text ? (at + i) % p->n_words : (int64_t)(rng_uniform(rng) * (double)p->n_words);
+        if (i) *w++ = ' ';
+        memcpy(w, p->esc + p->esc_off[k], p->esc_len[k]);
+        w += p->esc_len[k];
     }
+    out->len = (size_t)(w - out->data);
+    out->data[out->len] = 0;
     return 0;
 }

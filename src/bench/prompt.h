@@ -10,6 +10,7 @@
 #ifndef RS_PROMPT_H
 #define RS_PROMPT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/buf.h"
@@ -17,8 +18,14 @@
 
 typedef struct {
     char *text;         // owned copy of the prompt file (NULL for the built-in list)
-    const char **words; // owned array of pointers to NUL-terminated words
+    const char **words; // owned array of pointers to NUL-terminated words (as in the source)
     int64_t n_words;
+    // Every word JSON-escaped once up front, so building a prompt is copying: word i is
+    // esc[esc_off[i] .. esc_off[i] + esc_len[i]).
+    char *esc;          // owned
+    size_t *esc_off;    // owned, n_words
+    uint32_t *esc_len;  // owned, n_words
+    uint32_t esc_max;   // longest escaped word
 } PromptSource;
 
 // The built-in word list. Always succeeds except ERR_NOMEM.
