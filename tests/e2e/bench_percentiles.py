@@ -54,8 +54,10 @@ for name, truth in (("ttft", server_ttft), ("e2e", server_e2e)):
         want = np.percentile(truth, float(q[1:]))
         got = lat[name][q]
         check(abs(got - want) <= tol, "%s %s = %.3f ms, server-side truth %.3f ms" % (name, q, got, want))
-# And against the scripted distribution itself (what the server was told to do).
-for q, tol in (("p50", 6.0), ("p90", 6.0), ("p99", 10.0)):
+# And against the scripted distribution itself (what the server was told to do). Not p99: on a
+# loaded machine the Python server itself writes some first tokens late, and its own log (the
+# truth checked above) shows it; the scripted value is then no longer what happened.
+for q, tol in (("p50", 6.0), ("p90", 6.0)):
     want = np.percentile(scripted, float(q[1:]))
     got = lat["ttft"][q]
     check(want - 1.0 <= got <= want + tol, "ttft %s = %.3f ms, scripted %.3f ms" % (q, got, want))
