@@ -209,6 +209,32 @@ TEST(stats_quantiles_match_numpy) {
     EXPECT_NEAR(stats_summary(&s).p99, 0, 0);  // empty
 }
 
+TEST(stats_reservoir_past_the_limit) {
+    // 100000 samples 0..99999 into a 1000-sample reservoir: n, mean, min, max stay exact; the
+    // quantiles are those of a uniform random subset, within 5 standard errors of the rank
+    // (sqrt(q(1-q)/1000)·1e5 ≈ 1581 at the median, 949 at p90).
+    Samples s;
+    stats_init(&s);
+    s.limit = 1000;
+    for (int64_t i = 0; i < 100000; i++) ASSERT(stats_add(&s, i) == 0);
+    EXPECT_EQ_INT(s.n, 1000);
+    StatsSummary r = stats_summary(&s);
+    EXPECT_EQ_INT(r.n, 100000);
+    EXPECT_NEAR(r.mean, 49999.5, 1e-6);
+    EXPECT_NEAR(r.min, 0, 0);
+    EXPECT_NEAR(r.max, 99999, 0);
+    EXPECT_NEAR(r.p50, 50000, 5 * 1581);
+    EXPECT_NEAR(r.p90, 90000, 5 * 949);
+    EXPECT_NEAR(r.p99, 99000, 5 * 315);
+    // Later samples get in too: a second half of large values moves the median up.
+    for (int64_t i = 0; i < 100000; i++) ASSERT(stats_add(&s, 1000000 + i) == 0);
+    EXPECT(stats_quantile(&s, 0.5) > 90000);
+    EXPECT(stats_quantile(&s, 0.25) < 100000);
+    stats_clear(&s);
+    EXPECT_EQ_INT(stats_summary(&s).n, 0);
+    stats_free(&s);
+}
+
 // ---- schedule ----
 
 TEST(schedule_poisson_moments) {

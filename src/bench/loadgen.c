@@ -276,7 +276,7 @@ static int lg_send(Lg *lg, int64_t i) {
     s->errbuf[0] = 0;
     buf_clear(&s->raw);
     sse_reset(&s->sse);
-    s->itl.n = 0;
+    stats_clear(&s->itl);
     int rc = build_body(lg, s, r);
     if (rc) goto fail;
     // Same length as the placeholder, so the header node is rewritten in place.
@@ -350,11 +350,7 @@ static void lg_complete(Lg *lg, CURL *easy, CURLcode cc) {
     r->outcome = (uint8_t)classify(s, cc, status);
     if (!r->usage_seen) r->output_tokens = r->content_chunks;
     if (r->outcome == LG_OK) {
-        if (stats_reserve(&lg->res->itl_us, s->itl.n) == 0) {
-            memcpy(lg->res->itl_us.v + lg->res->itl_us.n, s->itl.v, (size_t)s->itl.n * sizeof(int64_t));
-            lg->res->itl_us.n += s->itl.n;
-            lg->res->itl_us.sorted = false;
-        }
+        stats_add_all(&lg->res->itl_us, &s->itl);  // on ERR_NOMEM this request's gaps are lost
     } else {
         lg->errors++;
     }

@@ -13,11 +13,21 @@ void stats_free(Samples *s) {
     *s = (Samples){0};
 }
 
+void stats_clear(Samples *s) {
+    s->n = s->seen = 0;
+    s->sum = 0;
+    s->sorted = false;
+}
+
+static int64_t stats_limit(const Samples *s) { return s->limit > 0 ? s->limit : STATS_DEFAULT_LIMIT; }
+
 int stats_reserve(Samples *s, int64_t n) {
     CHECK(n >= 0);
-    if (s->n + n <= s->cap) return 0;
+    int64_t want = s->n + n;
+    if (want > stats_limit(s)) want = stats_limit(s);
+    if (want <= s->cap) return 0;
     int64_t cap = s->cap ? s->cap : 256;
-    while (cap < s->n + n) {
+    while (cap < want) {
         if (cap > INT64_MAX / 2 / (int64_t)sizeof(int64_t)) return ERR_NOMEM;
         cap *= 2;
     }
@@ -28,10 +38,34 @@ int stats_reserve(Samples *s, int64_t n) {
     return 0;
 }
 
+// splitmix64: the reservoir's own stream, so results do not depend on any caller's Rng.
+static uint64_t next_random(Samples *s) {
+    uint64_t z = (s->rs += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
 int stats_add(Samples *s, int64_t v) {
-    if (s->n == s->cap && stats_reserve(s, 1)) return ERR_NOMEM;
-    s->v[s->n++] = v;
+    if (s->seen == 0 || v < s->min) s->min = v;
+    if (s->seen == 0 || v > s->max) s->max = v;
+    s->seen++;
+    s->sum += (double)v;
+    if (s->n < stats_limit(s)) {
+        if (s->n == s->cap && stats_reserve(s, 1)) return ERR_NOMEM;
+        s->v[s->n++] = v;
+    } else {  // algorithm R: keep the new sample with probability limit / seen
+        uint64_t j = next_random(s) % (uint64_t)s->seen;
+        if (j < (uint64_t)s->n) s->v[j] = v;
+    }
     s->sorted = false;
+    return 0;
+}
+
+int stats_add_all(Samples *s, const Samples *src) {
+    if (stats_reserve(s, src->n)) return ERR_NOMEM;
+    for (int64_t i = 0; i < src->n; i++)
+        if (stats_add(s, src->v[i])) return ERR_NOMEM;
     return 0;
 }
 
@@ -42,12 +76,12 @@ static int cmp_i64(const void *a, const void *b) {
 
 double stats_quantile(Samples *s, double q) {
     if (s->n == 0) return 0;
+    if (q <= 0) return (double)s->min;
+    if (q >= 1) return (double)s->max;
     if (!s->sorted) {
         qsort(s->v, (size_t)s->n, sizeof(int64_t), cmp_i64);
         s->sorted = true;
     }
-    if (q <= 0) return (double)s->v[0];
-    if (q >= 1) return (double)s->v[s->n - 1];
     double h = q * (double)(s->n - 1);
     int64_t lo = (int64_t)floor(h);
     if (lo >= s->n - 1) return (double)s->v[s->n - 1];
@@ -56,16 +90,14 @@ double stats_quantile(Samples *s, double q) {
 }
 
 StatsSummary stats_summary(Samples *s) {
-    StatsSummary r = {.n = s->n};
-    if (s->n == 0) return r;
-    double sum = 0;
-    for (int64_t i = 0; i < s->n; i++) sum += (double)s->v[i];
-    r.mean = sum / (double)s->n;
-    r.min = stats_quantile(s, 0);
+    StatsSummary r = {.n = s->seen};
+    if (s->seen == 0) return r;
+    r.mean = s->sum / (double)s->seen;
+    r.min = (double)s->min;
     r.p50 = stats_quantile(s, 0.50);
     r.p90 = stats_quantile(s, 0.90);
     r.p95 = stats_quantile(s, 0.95);
     r.p99 = stats_quantile(s, 0.99);
-    r.max = stats_quantile(s, 1);
+    r.max = (double)s->max;
     return r;
 }

@@ -66,7 +66,8 @@ static const char USAGE[] =
     "Measures: TTFT = scheduled send -> first chunk with generated text; ITL = gap between successive\n"
     "chunks with text (one such chunk counts as one token); e2e = scheduled send -> last byte;\n"
     "send_lag = actual - scheduled send (the load generator's own delay). Percentiles are exact\n"
-    "(every sample kept; linear interpolation between ranks, as numpy's default).\n"
+    "(every sample kept; linear interpolation between ranks, as numpy's default) up to 2^24 samples\n"
+    "per measure, then from a uniform reservoir of 2^24 (rank error < 1.3e-4; n/mean/min/max exact).\n"
     "Errors: http_429, http_4xx, http_5xx, timeout, connection, protocol (bad stream), other.\n"
     "Exit status: 0 when the run completed with at least one ok request, 1 otherwise, 2 usage.\n";
 
