@@ -185,8 +185,8 @@ static int parse_args(int argc, char **argv, BenchArgs *a) {
         case OPT_RATE: bad = parse_double("--rate", optarg, 1e-6, 1e6, &a->rate); break;
         case OPT_DURATION: bad = parse_double("--duration", optarg, 1e-3, 864000, &a->duration); break;
         case OPT_CONC: bad = parse_int("--concurrency", optarg, 1, 1000000, &a->concurrency); break;
-        case OPT_REQS: bad = parse_int("--requests", optarg, 1, 100000000, &a->requests); break;
-        case OPT_IN: bad = parse_int("--input-tokens", optarg, 0, 10000000, &a->in_tokens); break;
+        case OPT_REQS: bad = parse_int("--requests", optarg, 1, 10000000, &a->requests); break;
+        case OPT_IN: bad = parse_int("--input-tokens", optarg, 0, 2000000, &a->in_tokens); break;
         case OPT_OUT: bad = parse_int("--output-tokens", optarg, 1, 10000000, &a->out_tokens); break;
         case OPT_MODEL: a->model = optarg; break;
         case OPT_ENDPOINT: a->endpoint = optarg; break;
@@ -294,9 +294,9 @@ int cmd_bench(int argc, char **argv) {
         if (rc) { fprintf(stderr, "rightsize bench: %s\n", err); status = 2; goto fail; }
     } else if (a.rate > 0) {
         rc = schedule_poisson(&sched, a.rate, a.duration, (int32_t)a.in_tokens, (int32_t)a.out_tokens,
-                              100000000, &rng);
+                              10000000, &rng);
         if (rc) {
-            fprintf(stderr, "rightsize bench: --rate x --duration must stay below 1e8 requests\n");
+            fprintf(stderr, "rightsize bench: --rate x --duration must stay below 1e7 requests (about 1 GB of per-request records)\n");
             status = 2;
             goto fail;
         }
