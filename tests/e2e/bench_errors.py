@@ -84,9 +84,14 @@ with FakeServer(tmp, "--ttft-ms", "200", "--tokens", "2") as srv:
     p = subprocess.Popen([BIN, "bench", "--quiet", "--url", srv.url, "--rate", "20", "--duration", "30",
                           "--output-tokens", "2", "--json", "-"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
-    time.sleep(1.5)
-    p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=30)
+    try:
+        time.sleep(1.5)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
 check(p.returncode == 0 and "stopped by signal" in err, "after SIGINT: rc %d, %r" % (p.returncode, err))
 rep = json.loads(out)
 r = rep["requests"]
