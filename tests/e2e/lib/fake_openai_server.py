@@ -180,6 +180,12 @@ class Server(ThreadingHTTPServer):
     request_queue_size = 4096
     allow_reuse_address = True
 
+    def handle_error(self, request, client_address):
+        # Clients that hang up (a timed-out or interrupted bench) are expected, not news.
+        if isinstance(sys.exc_info()[1], (ConnectionError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
+
 
 def main():
     p = argparse.ArgumentParser()
