@@ -50,6 +50,17 @@ with FakeServer(tmp, "--tokens", "3", "--cost-usd", "0.125", "--cost-trailer") a
 c = json.loads(out)["cost_usd"]
 check(abs(c["total"] - 1.0) < 1e-9 and c["responses_with_cost"] == 8, "trailer cost %s, wanted 1.0 over 8" % c)
 
+# --api-key (or $OPENAI_API_KEY) is sent as a bearer token; without it the server says 401.
+with FakeServer(tmp, "--tokens", "2", "--require-key", "sk-test-42") as srv:
+    out, _ = bench("--url", srv.url, "--concurrency", "2", "--requests", "4", "--json", "-", expect_rc=1)
+    check(json.loads(out)["errors"]["http_4xx"] == 4, "no key: %s" % json.loads(out)["errors"])
+    out, _ = bench("--url", srv.url, "--concurrency", "2", "--requests", "4", "--api-key", "sk-test-42", "--json", "-")
+    check(json.loads(out)["requests"]["ok"] == 4, "with --api-key: %s" % json.loads(out)["errors"])
+    env = dict(os.environ, OPENAI_API_KEY="sk-test-42")
+    p = subprocess.run([BIN, "bench", "--quiet", "--url", srv.url, "--concurrency", "2", "--requests", "4", "--json", "-"],
+                       capture_output=True, text=True, timeout=60, env=env)
+    check(p.returncode == 0 and json.loads(p.stdout)["requests"]["ok"] == 4, "with $OPENAI_API_KEY: %r" % p.stderr)
+
 # Usage errors: exit 2 and say what is wrong.
 for bad, words in ((["--rate", "10"], "--url is required"),
                    (["--url", "http://127.0.0.1:1/v1", "--rate", "x", "--duration", "1"], "--rate 'x'"),

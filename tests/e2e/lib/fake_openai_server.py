@@ -15,6 +15,7 @@ compare what the load generator reports with what the server actually did.
   --cost-usd X                     send x-rightsize-cost-usd: X on every 200 response
   --cost-trailer                   ... as an HTTP trailer after the stream instead of a header
   --no-usage                       omit the final usage chunk
+  --require-key K                  answer 401 unless "Authorization: Bearer K" is sent
   --log FILE                       CSV: id,recv_us,ttft_us,first_us,done_us,tokens,kind,
                                    max_tokens,prompt_words
   --port-file FILE                 the chosen port is written there (listen port 0)
@@ -110,9 +111,11 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             rid = -1
         kind = st.fault_for(rid)
+        if a.require_key is not None and self.headers.get("Authorization") != "Bearer " + a.require_key:
+            kind = "401"
         prompt = body["messages"][-1]["content"] if "messages" in body else body.get("prompt", "")
         req = (int(body.get("max_tokens", 0)), len(prompt.split()))
-        if kind in ("429", "400", "500"):
+        if kind in ("401", "429", "400", "500"):
             msg = json.dumps({"error": {"message": "scripted %s" % kind}}).encode()
             self.send_response(int(kind))
             self.send_header("Content-Type", "application/json")
@@ -202,6 +205,7 @@ def main():
     p.add_argument("--cost-usd", type=float)
     p.add_argument("--no-usage", action="store_true")
     p.add_argument("--cost-trailer", action="store_true")
+    p.add_argument("--require-key")
     p.add_argument("--log")
     a = p.parse_args()
     threading.stack_size(256 * 1024)
