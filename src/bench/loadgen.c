@@ -6,6 +6,11 @@
 //
 // Requests live in Slots (an easy handle, its body, an SSE parser, its ITL gaps); a Slot is taken
 // at send and returned at completion, so after warm-up the hot path reuses memory.
+//
+// Slots are sharded over several curl multi handles, LG_SHARD_SLOTS slots each, all on the one
+// epoll set. libcurl 7.x walks every connection of a multi's pool when a transfer is removed and
+// when it looks for a connection to reuse, so one multi with thousands of streams costs O(streams)
+// per request; shards keep that walk at most LG_SHARD_SLOTS long.
 #include "bench/loadgen.h"
 
 #include <curl/curl.h>
@@ -23,7 +28,10 @@
 #include "bench/chunk.h"
 #include "bench/sse.h"
 
-enum { LG_MAX_JSON_BODY = 1 << 20, LG_EVENTS = 512 };
+enum { LG_MAX_JSON_BODY = 1 << 20, LG_EVENTS = 512, LG_SHARD_SLOTS = 256 };
+
+// epoll_event.data.u64 of the send timer; sockets carry (shard << 32) | fd.
+#define LG_TIMER_TAG UINT64_MAX
 
 static const char *const OUTCOME_NAMES[LG_N_OUTCOMES] = {
     [LG_OK] = "ok",
@@ -43,6 +51,14 @@ typedef struct Lg Lg;
 
 typedef struct {
     Lg *lg;
+    CURLM *multi;
+    uint32_t idx;
+    int64_t deadline_us;  // curl's next timeout, absolute; -1 none
+} Shard;
+
+typedef struct {
+    Lg *lg;
+    Shard *shard;
     CURL *easy;
     struct curl_slist *headers;
     struct curl_slist *id_header;  // node of headers whose text is rewritten per request
@@ -60,7 +76,8 @@ typedef struct {
 struct Lg {
     const LgConfig *cfg;
     LgResult *res;
-    CURLM *multi;
+    Shard *shards;        // ceil(max_in_flight / LG_SHARD_SLOTS); slot i belongs to shard i / LG_SHARD_SLOTS
+    int64_t n_shards;
     int epfd, tfd;
     Slot *slots;          // max_in_flight of them, created lazily
     int64_t n_created;
@@ -70,7 +87,6 @@ struct Lg {
     int64_t mark_upto;    // records below this index were checked for delayed_by_cap
     int64_t in_flight, done, errors;
     int64_t t0;
-    int64_t curl_deadline_us;  // absolute; -1 none
     bool stopping;
     Rng rng;
     char url[2048];
@@ -82,12 +98,13 @@ static int64_t lg_now(const Lg *lg) { return clock_now_us() - lg->t0; }
 
 static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
     (void)easy;
-    Lg *lg = userp;
+    Shard *sh = userp;
+    Lg *lg = sh->lg;
     if (what == CURL_POLL_REMOVE) {
         epoll_ctl(lg->epfd, EPOLL_CTL_DEL, fd, NULL);
         return 0;
     }
-    struct epoll_event ev = {.data.fd = fd};
+    struct epoll_event ev = {.data.u64 = ((uint64_t)sh->idx << 32) | (uint32_t)fd};
     ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
     int op = socketp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
     if (epoll_ctl(lg->epfd, op, fd, &ev) != 0) {
@@ -95,14 +112,14 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
         op = op == EPOLL_CTL_ADD ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
         if (epoll_ctl(lg->epfd, op, fd, &ev) != 0) return -1;
     }
-    if (!socketp) curl_multi_assign(lg->multi, fd, lg);
+    if (!socketp) curl_multi_assign(sh->multi, fd, sh);
     return 0;
 }
 
 static int on_timer(CURLM *multi, long timeout_ms, void *userp) {
     (void)multi;
-    Lg *lg = userp;
-    lg->curl_deadline_us = timeout_ms < 0 ? -1 : clock_now_us() + (int64_t)timeout_ms * 1000;
+    Shard *sh = userp;
+    sh->deadline_us = timeout_ms < 0 ? -1 : clock_now_us() + (int64_t)timeout_ms * 1000;
     return 0;
 }
 
@@ -187,9 +204,9 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ud) {
 
 // ---- slots ----
 
-static int slot_create(Lg *lg, Slot *s) {
+static int slot_create(Lg *lg, Slot *s, int64_t id) {
     const LgConfig *cfg = lg->cfg;
-    *s = (Slot){.lg = lg};
+    *s = (Slot){.lg = lg, .shard = &lg->shards[id / LG_SHARD_SLOTS]};
     sse_init(&s->sse, 0, on_event, s);
     s->easy = curl_easy_init();
     if (!s->easy) return ERR_NOMEM;
@@ -257,7 +274,7 @@ static int lg_send(Lg *lg, int64_t i) {
     } else {
         CHECK(lg->n_created < lg->cfg->max_in_flight);
         id = lg->n_created;
-        int rc = slot_create(lg, &lg->slots[id]);
+        int rc = slot_create(lg, &lg->slots[id], id);
         if (rc) {  // the slot is not kept; the request fails without being sent
             slot_destroy(&lg->slots[id]);
             lg->slots[id] = (Slot){0};
@@ -286,7 +303,7 @@ static int lg_send(Lg *lg, int64_t i) {
     curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)s->body.len);
     r->sent_us = lg_now(lg);
     if (!lg->cfg->schedule) r->sched_us = r->sent_us;
-    if (curl_multi_add_handle(lg->multi, s->easy) != CURLM_OK) { rc = ERR_IO; goto fail; }
+    if (curl_multi_add_handle(s->shard->multi, s->easy) != CURLM_OK) { rc = ERR_IO; goto fail; }
     lg->in_flight++;
     if (lg->in_flight > lg->res->max_in_flight_seen) lg->res->max_in_flight_seen = lg->in_flight;
     return 0;
@@ -355,16 +372,16 @@ static void lg_complete(Lg *lg, CURL *easy, CURLcode cc) {
         lg->errors++;
     }
     if (now > lg->res->end_us) lg->res->end_us = now;
-    curl_multi_remove_handle(lg->multi, easy);
+    curl_multi_remove_handle(s->shard->multi, easy);
     lg->free_ids[lg->n_free++] = s - lg->slots;
     lg->in_flight--;
     lg->done++;
 }
 
-static void drain_finished(Lg *lg) {
+static void drain_finished(Lg *lg, Shard *sh) {
     CURLMsg *m;
     int left;
-    while ((m = curl_multi_info_read(lg->multi, &left))) {
+    while ((m = curl_multi_info_read(sh->multi, &left))) {
         if (m->msg != CURLMSG_DONE) continue;
         lg_complete(lg, m->easy_handle, m->data.result);
     }
@@ -411,28 +428,34 @@ static int lg_setup(Lg *lg, char *err, size_t err_len) {
     lg->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     if (lg->epfd < 0 || lg->tfd < 0)
         return err_set(err, err_len, ERR_IO, "epoll/timerfd: %s", strerror(errno));
-    struct epoll_event ev = {.events = EPOLLIN, .data.fd = lg->tfd};
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = LG_TIMER_TAG};
     if (epoll_ctl(lg->epfd, EPOLL_CTL_ADD, lg->tfd, &ev) != 0)
         return err_set(err, err_len, ERR_IO, "epoll_ctl: %s", strerror(errno));
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return err_set(err, err_len, ERR_IO, "curl_global_init failed");
-    lg->multi = curl_multi_init();
     lg->slots = calloc((size_t)cfg->max_in_flight, sizeof(Slot));
     lg->free_ids = calloc((size_t)cfg->max_in_flight, sizeof(int64_t));
-    if (!lg->multi || !lg->slots || !lg->free_ids) return ERR_NOMEM;
-    curl_multi_setopt(lg->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-    curl_multi_setopt(lg->multi, CURLMOPT_SOCKETDATA, lg);
-    curl_multi_setopt(lg->multi, CURLMOPT_TIMERFUNCTION, on_timer);
-    curl_multi_setopt(lg->multi, CURLMOPT_TIMERDATA, lg);
-    curl_multi_setopt(lg->multi, CURLMOPT_MAXCONNECTS, (long)cfg->max_in_flight);
+    lg->n_shards = (cfg->max_in_flight + LG_SHARD_SLOTS - 1) / LG_SHARD_SLOTS;
+    lg->shards = calloc((size_t)lg->n_shards, sizeof(Shard));
+    if (!lg->slots || !lg->free_ids || !lg->shards) return ERR_NOMEM;
+    for (int64_t i = 0; i < lg->n_shards; i++) {
+        Shard *sh = &lg->shards[i];
+        *sh = (Shard){.lg = lg, .multi = curl_multi_init(), .idx = (uint32_t)i, .deadline_us = -1};
+        if (!sh->multi) return ERR_NOMEM;
+        curl_multi_setopt(sh->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+        curl_multi_setopt(sh->multi, CURLMOPT_SOCKETDATA, sh);
+        curl_multi_setopt(sh->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+        curl_multi_setopt(sh->multi, CURLMOPT_TIMERDATA, sh);
+        curl_multi_setopt(sh->multi, CURLMOPT_MAXCONNECTS, (long)LG_SHARD_SLOTS);
+    }
     return 0;
 }
 
 static int lg_validate(const LgConfig *c, char *err, size_t err_len) {
     if (!c->url || !c->model || !c->prompts || c->prompts->n_words <= 0)
         return err_set(err, err_len, ERR_ARG, "url, model and prompts are required");
-    if (c->max_in_flight < 1 || c->max_in_flight > 1000000)
-        return err_set(err, err_len, ERR_ARG, "max in flight must be in 1..1000000");
+    if (c->max_in_flight < 1 || c->max_in_flight > 100000)
+        return err_set(err, err_len, ERR_ARG, "max in flight must be in 1..100000");
     if (c->timeout_us < 1000) return err_set(err, err_len, ERR_ARG, "timeout must be at least 1 ms");
     if (!c->schedule && (c->concurrency < 1 || c->concurrency > c->max_in_flight || c->n_requests < 1))
         return err_set(err, err_len, ERR_ARG,
@@ -468,37 +491,49 @@ static int records_init(const LgConfig *cfg, LgResult *out) {
 static int lg_poll(Lg *lg, int64_t wake_abs) {
     struct epoll_event evs[LG_EVENTS];
     int64_t now_abs = clock_now_us();
-    if (lg->curl_deadline_us >= 0 && lg->curl_deadline_us < wake_abs) wake_abs = lg->curl_deadline_us;
+    for (int64_t i = 0; i < lg->n_shards; i++) {
+        int64_t d = lg->shards[i].deadline_us;
+        if (d >= 0 && d < wake_abs) wake_abs = d;
+    }
     int timeout_ms = wake_abs <= now_abs ? 0 : (int)((wake_abs - now_abs + 999) / 1000);
     int n = epoll_wait(lg->epfd, evs, LG_EVENTS, timeout_ms);
     if (n < 0 && errno != EINTR) return ERR_IO;
     int running;
     for (int k = 0; k < n; k++) {
-        if (evs[k].data.fd == lg->tfd) {  // the send timer: send_due runs next turn
+        if (evs[k].data.u64 == LG_TIMER_TAG) {  // the send timer: send_due runs next turn
             uint64_t ticks;
             ssize_t rd = read(lg->tfd, &ticks, sizeof ticks);
             (void)rd;
             continue;
         }
+        Shard *sh = &lg->shards[evs[k].data.u64 >> 32];
+        int fd = (int)(uint32_t)evs[k].data.u64;
         uint32_t e = evs[k].events;
         int flags = ((e & EPOLLIN) ? CURL_CSELECT_IN : 0) | ((e & EPOLLOUT) ? CURL_CSELECT_OUT : 0) |
                     ((e & (EPOLLERR | EPOLLHUP)) ? CURL_CSELECT_ERR : 0);
-        curl_multi_socket_action(lg->multi, evs[k].data.fd, flags, &running);
+        curl_multi_socket_action(sh->multi, fd, flags, &running);
     }
-    if (lg->curl_deadline_us >= 0 && clock_now_us() >= lg->curl_deadline_us) {
-        lg->curl_deadline_us = -1;
-        curl_multi_socket_action(lg->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    now_abs = clock_now_us();
+    for (int64_t i = 0; i < lg->n_shards; i++) {
+        Shard *sh = &lg->shards[i];
+        if (sh->deadline_us >= 0 && now_abs >= sh->deadline_us) {
+            sh->deadline_us = -1;
+            curl_multi_socket_action(sh->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        }
+        drain_finished(lg, sh);
     }
-    drain_finished(lg);
     return 0;
 }
 
 static void lg_teardown(Lg *lg) {
     for (int64_t i = 0; i < lg->n_created; i++) {
-        if (lg->multi && lg->slots[i].easy) curl_multi_remove_handle(lg->multi, lg->slots[i].easy);
-        slot_destroy(&lg->slots[i]);
+        Slot *s = &lg->slots[i];
+        if (s->easy) curl_multi_remove_handle(s->shard->multi, s->easy);
+        slot_destroy(s);
     }
-    if (lg->multi) curl_multi_cleanup(lg->multi);
+    for (int64_t i = 0; i < lg->n_shards; i++)
+        if (lg->shards[i].multi) curl_multi_cleanup(lg->shards[i].multi);
+    free(lg->shards);
     if (lg->epfd >= 0) close(lg->epfd);
     if (lg->tfd >= 0) close(lg->tfd);
     free(lg->slots);
@@ -507,7 +542,7 @@ static void lg_teardown(Lg *lg) {
 
 int lg_run(const LgConfig *cfg, LgResult *out, char *err, size_t err_len) {
     *out = (LgResult){0};
-    Lg lg = {.cfg = cfg, .res = out, .epfd = -1, .tfd = -1, .curl_deadline_us = -1};
+    Lg lg = {.cfg = cfg, .res = out, .epfd = -1, .tfd = -1};
     int rc = lg_validate(cfg, err, err_len);
     if (rc) return rc;
     rng_seed(&lg.rng, cfg->seed);

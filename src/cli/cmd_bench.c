@@ -184,7 +184,7 @@ static int parse_args(int argc, char **argv, BenchArgs *a) {
         case OPT_URL: a->url = optarg; break;
         case OPT_RATE: bad = parse_double("--rate", optarg, 1e-6, 1e6, &a->rate); break;
         case OPT_DURATION: bad = parse_double("--duration", optarg, 1e-3, 864000, &a->duration); break;
-        case OPT_CONC: bad = parse_int("--concurrency", optarg, 1, 1000000, &a->concurrency); break;
+        case OPT_CONC: bad = parse_int("--concurrency", optarg, 1, 100000, &a->concurrency); break;
         case OPT_REQS: bad = parse_int("--requests", optarg, 1, 10000000, &a->requests); break;
         case OPT_IN: bad = parse_int("--input-tokens", optarg, 0, 2000000, &a->in_tokens); break;
         case OPT_OUT: bad = parse_int("--output-tokens", optarg, 1, 10000000, &a->out_tokens); break;
@@ -195,7 +195,7 @@ static int parse_args(int argc, char **argv, BenchArgs *a) {
         case OPT_JSON: a->json = optarg; break;
         case OPT_KEY: a->api_key = optarg; break;
         case OPT_WORKLOAD: a->workload = optarg; break;
-        case OPT_MAXIF: bad = parse_int("--max-in-flight", optarg, 1, 1000000, &a->max_in_flight); break;
+        case OPT_MAXIF: bad = parse_int("--max-in-flight", optarg, 1, 100000, &a->max_in_flight); break;
         case OPT_PFILE: a->prompt_file = optarg; break;
         case OPT_SLO_TTFT: bad = parse_double("--slo-ttft-ms", optarg, 1e-3, 1e9, &a->slo_ttft_ms); break;
         case OPT_SLO_E2E: bad = parse_double("--slo-e2e-ms", optarg, 1e-3, 1e9, &a->slo_e2e_ms); break;
