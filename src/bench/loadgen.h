@@ -1,7 +1,7 @@
 // loadgen.h — an event-driven HTTP load generator for OpenAI-compatible streaming endpoints.
 //
-// One thread, one epoll set, libcurl multi in socket-action mode: thousands of concurrent SSE
-// streams cost a socket and a Slot each, not a thread. Two ways to drive it:
+// One thread, one epoll set, libcurl multi in socket-action mode (slots sharded over multi handles
+// of 256): thousands of concurrent SSE streams cost a socket and a Slot each, not a thread. Two ways to drive it:
 //   open loop   — cfg.schedule gives every send time up front. A request goes out at its time
 //                 whatever the server is doing (only cfg.max_in_flight can hold it back, and such
 //                 sends are counted), and TTFT/end-to-end latency are measured from the SCHEDULED
