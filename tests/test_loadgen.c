@@ -9,13 +9,13 @@
 #include <string.h>
 
 #include "base/check.h"
-#include "bench/chunk.h"
+#include "bench/oai_chunk.h"
 #include "bench/loadgen.h"
-#include "bench/prompt.h"
-#include "bench/report.h"
-#include "bench/schedule.h"
-#include "bench/sse.h"
-#include "bench/stats.h"
+#include "bench/promptgen.h"
+#include "bench/bench_report.h"
+#include "bench/arrivals.h"
+#include "bench/sse_parser.h"
+#include "bench/samples.h"
 #include "test.h"
 
 // ---- SSE ----
@@ -56,65 +56,65 @@ static void check_events(const Events *e) {
     EXPECT(strcmp(e->ev[4], "[DONE]") == 0);
 }
 
-TEST(sse_whole_stream) {
+TEST(sse_parser_whole_stream) {
     Events e = {0};
     SseParser p;
-    sse_init(&p, 0, collect, &e);
-    EXPECT_EQ_INT(sse_feed(&p, SSE_STREAM, sizeof SSE_STREAM - 1), 0);
+    sse_parser_init(&p, 0, collect, &e);
+    EXPECT_EQ_INT(sse_parser_feed(&p, SSE_STREAM, sizeof SSE_STREAM - 1), 0);
     check_events(&e);
-    EXPECT_EQ_INT(sse_finish(&p), 1);  // "data: unterminated" was pending
-    sse_free(&p);
+    EXPECT_EQ_INT(sse_parser_finish(&p), 1);  // "data: unterminated" was pending
+    sse_parser_free(&p);
 }
 
-TEST(sse_every_split_point) {
+TEST(sse_parser_every_split_point) {
     size_t n = sizeof SSE_STREAM - 1;
     for (size_t cut1 = 0; cut1 <= n; cut1++) {
         for (size_t cut2 = cut1; cut2 <= n; cut2 += 7) {
             Events e = {0};
             SseParser p;
-            sse_init(&p, 0, collect, &e);
-            EXPECT_EQ_INT(sse_feed(&p, SSE_STREAM, cut1), 0);
-            EXPECT_EQ_INT(sse_feed(&p, SSE_STREAM + cut1, cut2 - cut1), 0);
-            EXPECT_EQ_INT(sse_feed(&p, SSE_STREAM + cut2, n - cut2), 0);
+            sse_parser_init(&p, 0, collect, &e);
+            EXPECT_EQ_INT(sse_parser_feed(&p, SSE_STREAM, cut1), 0);
+            EXPECT_EQ_INT(sse_parser_feed(&p, SSE_STREAM + cut1, cut2 - cut1), 0);
+            EXPECT_EQ_INT(sse_parser_feed(&p, SSE_STREAM + cut2, n - cut2), 0);
             check_events(&e);
-            sse_free(&p);
+            sse_parser_free(&p);
             if (e.n != 5) return;  // one failure message is enough
         }
     }
     // Byte by byte.
     Events e = {0};
     SseParser p;
-    sse_init(&p, 0, collect, &e);
-    for (size_t i = 0; i < n; i++) EXPECT_EQ_INT(sse_feed(&p, SSE_STREAM + i, 1), 0);
+    sse_parser_init(&p, 0, collect, &e);
+    for (size_t i = 0; i < n; i++) EXPECT_EQ_INT(sse_parser_feed(&p, SSE_STREAM + i, 1), 0);
     check_events(&e);
-    sse_free(&p);
+    sse_parser_free(&p);
 }
 
-TEST(sse_bounds_and_callback_stop) {
+TEST(sse_parser_bounds_and_callback_stop) {
     Events e = {0};
     SseParser p;
-    sse_init(&p, 16, collect, &e);
+    sse_parser_init(&p, 16, collect, &e);
     const char big[] = "data: 0123456789abcdefXYZ\n\n";
-    EXPECT_EQ_INT(sse_feed(&p, big, sizeof big - 1), ERR_RANGE);
-    sse_reset(&p);
+    EXPECT_EQ_INT(sse_parser_feed(&p, big, sizeof big - 1), ERR_RANGE);
+    sse_parser_reset(&p);
     // Split so that the over-long line is carried between feeds.
-    EXPECT_EQ_INT(sse_feed(&p, big, 10), 0);
-    EXPECT_EQ_INT(sse_feed(&p, big + 10, sizeof big - 11), ERR_RANGE);
-    sse_free(&p);
-    sse_free(&p);  // no-op on a zeroed parser
+    EXPECT_EQ_INT(sse_parser_feed(&p, big, 10), 0);
+    EXPECT_EQ_INT(sse_parser_feed(&p, big + 10, sizeof big - 11), ERR_RANGE);
+    sse_parser_free(&p);
+    sse_parser_free(&p);  // no-op on a zeroed parser
 }
 
 // ---- chunk reader ----
 
-static ChunkInfo scan(const char *s, int *rc) {
-    ChunkInfo ci;
-    *rc = chunk_scan(str_from_c(s), &ci);
+static OaiChunk scan(const char *s, int *rc) {
+    OaiChunk ci;
+    *rc = oai_chunk_scan(str_from_c(s), &ci);
     return ci;
 }
 
-TEST(chunk_reads_openai_paths) {
+TEST(oai_chunk_reads_openai_paths) {
     int rc;
-    ChunkInfo c = scan("{\"id\":\"x\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+    OaiChunk c = scan("{\"id\":\"x\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
                        "\"delta\":{\"role\":\"assistant\",\"content\":\"Hel\\\"lo\"},\"finish_reason\":null}]}", &rc);
     EXPECT_EQ_INT(rc, 0);
     EXPECT_EQ_INT(c.content_bytes, 7);
@@ -154,7 +154,7 @@ TEST(chunk_reads_openai_paths) {
     EXPECT(rc == 0 && !c.has_usage && c.prompt_tokens == -1);
 }
 
-TEST(chunk_rejects_malformed) {
+TEST(oai_chunk_rejects_malformed) {
     const char *bad[] = {
         "", "[]", "{", "{\"a\":}", "{\"a\":1,}", "{\"a\" 1}", "{\"a\":\"x}", "{\"a\":tru}",
         "{\"a\":01x}", "{\"a\":1} x", "{\"a\":\"\\q\"}", "{\"a\":\"\\u12g4\"}", "{\"a\":\"\x01\"}",
@@ -183,12 +183,12 @@ TEST(chunk_rejects_malformed) {
 
 // ---- percentiles ----
 
-TEST(stats_quantiles_match_numpy) {
+TEST(samples_quantiles_match_numpy) {
     Samples s;
-    stats_init(&s);
-    for (int i = 1; i <= 37; i++) EXPECT_EQ_INT(stats_add(&s, (i * 7919) % 1000 - 300), 0);
+    samples_init(&s);
+    for (int i = 1; i <= 37; i++) EXPECT_EQ_INT(samples_add(&s, (i * 7919) % 1000 - 300), 0);
     // numpy.percentile(v, [0,50,90,95,99,100]) with v = [(i*7919)%1000-300 for i in 1..37].
-    StatsSummary r = stats_summary(&s);
+    SamplesSummary r = samples_summary(&s);
     EXPECT_EQ_INT(r.n, 37);
     EXPECT_NEAR(r.min, -297.0, 1e-9);
     EXPECT_NEAR(r.p50, 189.0, 1e-9);
@@ -197,28 +197,28 @@ TEST(stats_quantiles_match_numpy) {
     EXPECT_NEAR(r.p99, 664.92, 1e-9);
     EXPECT_NEAR(r.max, 675.0, 1e-9);
     EXPECT_NEAR(r.mean, 188.02702702702703, 1e-9);
-    stats_free(&s);
+    samples_free(&s);
 
-    stats_add(&s, 5);
-    EXPECT_NEAR(stats_quantile(&s, 0.5), 5.0, 0);
-    stats_add(&s, 1);
-    stats_add(&s, 4);
-    stats_add(&s, 3);  // re-sorts after new samples
-    EXPECT_NEAR(stats_quantile(&s, 0.5), 3.5, 1e-12);
-    stats_free(&s);
-    EXPECT_NEAR(stats_summary(&s).p99, 0, 0);  // empty
+    samples_add(&s, 5);
+    EXPECT_NEAR(samples_quantile(&s, 0.5), 5.0, 0);
+    samples_add(&s, 1);
+    samples_add(&s, 4);
+    samples_add(&s, 3);  // re-sorts after new samples
+    EXPECT_NEAR(samples_quantile(&s, 0.5), 3.5, 1e-12);
+    samples_free(&s);
+    EXPECT_NEAR(samples_summary(&s).p99, 0, 0);  // empty
 }
 
-TEST(stats_reservoir_past_the_limit) {
+TEST(samples_reservoir_past_the_limit) {
     // 100000 samples 0..99999 into a 1000-sample reservoir: n, mean, min, max stay exact; the
     // quantiles are those of a uniform random subset, within 5 standard errors of the rank
     // (sqrt(q(1-q)/1000)·1e5 ≈ 1581 at the median, 949 at p90).
     Samples s;
-    stats_init(&s);
+    samples_init(&s);
     s.limit = 1000;
-    for (int64_t i = 0; i < 100000; i++) ASSERT(stats_add(&s, i) == 0);
+    for (int64_t i = 0; i < 100000; i++) ASSERT(samples_add(&s, i) == 0);
     EXPECT_EQ_INT(s.n, 1000);
-    StatsSummary r = stats_summary(&s);
+    SamplesSummary r = samples_summary(&s);
     EXPECT_EQ_INT(r.n, 100000);
     EXPECT_NEAR(r.mean, 49999.5, 1e-6);
     EXPECT_NEAR(r.min, 0, 0);
@@ -227,23 +227,23 @@ TEST(stats_reservoir_past_the_limit) {
     EXPECT_NEAR(r.p90, 90000, 5 * 949);
     EXPECT_NEAR(r.p99, 99000, 5 * 315);
     // Later samples get in too: a second half of large values moves the median up.
-    for (int64_t i = 0; i < 100000; i++) ASSERT(stats_add(&s, 1000000 + i) == 0);
-    EXPECT(stats_quantile(&s, 0.5) > 90000);
-    EXPECT(stats_quantile(&s, 0.25) < 100000);
-    stats_clear(&s);
-    EXPECT_EQ_INT(stats_summary(&s).n, 0);
-    stats_free(&s);
+    for (int64_t i = 0; i < 100000; i++) ASSERT(samples_add(&s, 1000000 + i) == 0);
+    EXPECT(samples_quantile(&s, 0.5) > 90000);
+    EXPECT(samples_quantile(&s, 0.25) < 100000);
+    samples_clear(&s);
+    EXPECT_EQ_INT(samples_summary(&s).n, 0);
+    samples_free(&s);
 }
 
 // ---- schedule ----
 
-TEST(schedule_poisson_moments) {
-    Schedule s;
-    schedule_init(&s);
+TEST(arrivals_poisson_moments) {
+    ArrivalSchedule s;
+    arrivals_init(&s);
     Rng rng;
     rng_seed(&rng, 42);
     const double rate = 1000, dur = 100;
-    ASSERT(schedule_poisson(&s, rate, dur, 10, 20, 1000000, &rng) == 0);
+    ASSERT(arrivals_poisson(&s, rate, dur, 10, 20, 1000000, &rng) == 0);
     // Count ~ Poisson(100000): within 5 standard deviations (sqrt(1e5) = 316).
     EXPECT(fabs((double)s.n - rate * dur) < 5 * sqrt(rate * dur));
     double sum = 0, sum2 = 0;
@@ -261,22 +261,22 @@ TEST(schedule_poisson_moments) {
     EXPECT_NEAR(below_median / n, 0.5, 0.01);
     EXPECT(s.a[0].input_tokens == 10 && s.a[0].output_tokens == 20);
     EXPECT(s.a[s.n - 1].t_us < (int64_t)(dur * 1e6));
-    EXPECT_EQ_INT(schedule_poisson(&s, 0, 1, 1, 1, 10, &rng), ERR_ARG);
-    EXPECT_EQ_INT(schedule_poisson(&s, 1e6, 1e3, 1, 1, 1000, &rng), ERR_ARG);
-    EXPECT_EQ_INT(schedule_add(&s, 0, 1, 1), ERR_ARG);  // out of order
-    schedule_free(&s);
+    EXPECT_EQ_INT(arrivals_poisson(&s, 0, 1, 1, 1, 10, &rng), ERR_ARG);
+    EXPECT_EQ_INT(arrivals_poisson(&s, 1e6, 1e3, 1, 1, 1000, &rng), ERR_ARG);
+    EXPECT_EQ_INT(arrivals_add(&s, 0, 1, 1), ERR_ARG);  // out of order
+    arrivals_free(&s);
 }
 
 // ---- prompts ----
 
-TEST(prompt_builtin_word_count_and_json) {
-    PromptSource p;
-    ASSERT(prompt_init_builtin(&p) == 0);
+TEST(promptgen_builtin_word_count_and_json) {
+    PromptGen p;
+    ASSERT(promptgen_init_builtin(&p) == 0);
     Rng rng;
     rng_seed(&rng, 3);
     Buf b = {0};
     buf_append_str(&b, "\"");
-    ASSERT(prompt_append_json(&p, 500, &rng, &b) == 0);
+    ASSERT(promptgen_append_json(&p, 500, &rng, &b) == 0);
     buf_append_str(&b, "\"");
     cJSON *j = cJSON_Parse(b.data);
     ASSERT(j && cJSON_IsString(j));
@@ -285,25 +285,25 @@ TEST(prompt_builtin_word_count_and_json) {
     EXPECT_EQ_INT(words, 500);
     cJSON_Delete(j);
     buf_free(&b);
-    prompt_free(&p);
+    promptgen_free(&p);
 }
 
-TEST(prompt_file_escapes_and_cycles) {
+TEST(promptgen_file_escapes_and_cycles) {
     char path[512];
     snprintf(path, sizeof path, "%s/prompt.txt", test_tmpdir());
     FILE *f = fopen(path, "wb");
     ASSERT(f);
     fputs("say \"hi\"\n back\\slash\ttab\x01", f);
     fclose(f);
-    PromptSource p;
+    PromptGen p;
     char err[256];
-    ASSERT(prompt_init_file(&p, path, err, sizeof err) == 0);
+    ASSERT(promptgen_init_file(&p, path, err, sizeof err) == 0);
     EXPECT_EQ_INT(p.n_words, 4);
     Rng rng;
     rng_seed(&rng, 9);
     Buf b = {0};
     buf_append_str(&b, "\"");
-    ASSERT(prompt_append_json(&p, 9, &rng, &b) == 0);
+    ASSERT(promptgen_append_json(&p, 9, &rng, &b) == 0);
     buf_append_str(&b, "\"");
     cJSON *j = cJSON_Parse(b.data);
     ASSERT(j && cJSON_IsString(j));
@@ -323,15 +323,15 @@ TEST(prompt_file_escapes_and_cycles) {
     EXPECT_EQ_INT(count, 9);
     cJSON_Delete(j);
     buf_free(&b);
-    prompt_free(&p);
-    EXPECT_EQ_INT(prompt_init_file(&p, "/nonexistent/x", err, sizeof err), ERR_IO);
+    promptgen_free(&p);
+    EXPECT_EQ_INT(promptgen_init_file(&p, "/nonexistent/x", err, sizeof err), ERR_IO);
 }
 
 // ---- load generator without a server ----
 
 TEST(loadgen_refused_port_counts_connection_errors) {
-    PromptSource p;
-    ASSERT(prompt_init_builtin(&p) == 0);
+    PromptGen p;
+    ASSERT(promptgen_init_builtin(&p) == 0);
     LgConfig cfg = {.url = "http://127.0.0.1:1/v1", .model = "m", .concurrency = 3, .n_requests = 10,
                     .input_tokens = 4, .output_tokens = 4, .max_in_flight = 3, .timeout_us = 2000000,
                     .prompts = &p};
@@ -347,12 +347,12 @@ TEST(loadgen_refused_port_counts_connection_errors) {
     cfg.max_in_flight = 0;
     EXPECT_EQ_INT(lg_run(&cfg, &r, err, sizeof err), ERR_ARG);
     lg_result_free(&r);
-    prompt_free(&p);
+    promptgen_free(&p);
 }
 
 // ---- report ----
 
-TEST(report_summary_from_known_records) {
+TEST(bench_report_from_known_records) {
     // Five requests with hand-made outcomes; every expected figure below is worked out by hand
     // (percentiles by the type-7 rule: h = q·(n−1)).
     LgRecord rec[5] = {
@@ -369,11 +369,11 @@ TEST(report_summary_from_known_records) {
     };
     LgResult res = {.rec = rec, .n = 5, .end_us = 100000, .max_in_flight_seen = 3};
     const int64_t itl[] = {10000, 10000, 10000, 10000, 5000};
-    for (size_t i = 0; i < ARRAY_LEN(itl); i++) stats_add(&res.itl_us, itl[i]);
+    for (size_t i = 0; i < ARRAY_LEN(itl); i++) samples_add(&res.itl_us, itl[i]);
     BenchParams p = {.url = "u", .endpoint = "chat", .model = "m", .mode = "open", .rate_rps = 50, .duration_s = 0.1,
                      .slo_ttft_ms = 25, .slo_e2e_ms = 55, .slo_ttft_p95_ms = 29, .slo_e2e_p99_ms = 89};
     BenchSummary s;
-    ASSERT(report_summarize(&res, &p, &s) == 0);
+    ASSERT(bench_report_summarize(&res, &p, &s) == 0);
     EXPECT_EQ_INT(s.scheduled, 5);
     EXPECT_EQ_INT(s.sent, 4);
     EXPECT_EQ_INT(s.completed, 4);
@@ -406,7 +406,7 @@ TEST(report_summary_from_known_records) {
     EXPECT(!s.slo_met);
 
     Buf text = {0}, json = {0};
-    ASSERT(report_text(&p, &s, &text) == 0 && report_json(&p, &s, &json) == 0);
+    ASSERT(bench_report_text(&p, &s, &text) == 0 && bench_report_json(&p, &s, &json) == 0);
     EXPECT(strstr(text.data, "errors: http_429 1\n") != NULL);
     EXPECT(strstr(text.data, "slo: e2e p99 89.40 ms <= 89.00 ms: MISSED") != NULL);
     cJSON *j = cJSON_Parse(json.data);
@@ -417,5 +417,5 @@ TEST(report_summary_from_known_records) {
     cJSON_Delete(j);
     buf_free(&text);
     buf_free(&json);
-    stats_free(&res.itl_us);
+    samples_free(&res.itl_us);
 }

@@ -25,8 +25,8 @@
 
 #include "base/check.h"
 #include "base/clock.h"
-#include "bench/chunk.h"
-#include "bench/sse.h"
+#include "bench/oai_chunk.h"
+#include "bench/sse_parser.h"
 
 enum { LG_MAX_JSON_BODY = 1 << 20, LG_EVENTS = 512, LG_SHARD_SLOTS = 256 };
 
@@ -164,12 +164,12 @@ static int on_event(void *ctx, Str data) {
         s->saw_done = true;
         return 0;
     }
-    ChunkInfo ci;
-    if (chunk_scan(data, &ci)) return ERR_FORMAT;
+    OaiChunk ci;
+    if (oai_chunk_scan(data, &ci)) return ERR_FORMAT;
     if (ci.has_error) s->stream_error = true;
     if (ci.content_bytes > 0) {
         if (r->content_chunks == 0) r->ttft_us = s->now_us - r->sched_us;
-        else if (stats_add(&s->itl, s->now_us - s->last_chunk_us)) return ERR_NOMEM;
+        else if (samples_add(&s->itl, s->now_us - s->last_chunk_us)) return ERR_NOMEM;
         s->last_chunk_us = s->now_us;
         r->content_chunks++;
     }
@@ -195,7 +195,7 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ud) {
         }
         return n;
     }
-    if (sse_feed(&s->sse, p, n) != 0) {
+    if (sse_parser_feed(&s->sse, p, n) != 0) {
         s->bad_stream = true;
         return 0;  // aborts the transfer (CURLE_WRITE_ERROR)
     }
@@ -207,7 +207,7 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ud) {
 static int slot_create(Lg *lg, Slot *s, int64_t id) {
     const LgConfig *cfg = lg->cfg;
     *s = (Slot){.lg = lg, .shard = &lg->shards[id / LG_SHARD_SLOTS]};
-    sse_init(&s->sse, 0, on_event, s);
+    sse_parser_init(&s->sse, 0, on_event, s);
     s->easy = curl_easy_init();
     if (!s->easy) return ERR_NOMEM;
     char auth[1024];
@@ -243,8 +243,8 @@ static void slot_destroy(Slot *s) {
     curl_slist_free_all(s->headers);
     buf_free(&s->body);
     buf_free(&s->raw);
-    sse_free(&s->sse);
-    stats_free(&s->itl);
+    sse_parser_free(&s->sse);
+    samples_free(&s->itl);
 }
 
 // Builds the request JSON for record i into s->body.
@@ -253,14 +253,14 @@ static int build_body(Lg *lg, Slot *s, const LgRecord *r) {
     Buf *b = &s->body;
     buf_clear(b);
     int rc = buf_append_str(b, "{\"model\":\"");
-    if (!rc) rc = prompt_append_escaped(b, cfg->model);
+    if (!rc) rc = promptgen_append_escaped(b, cfg->model);
     if (!rc) rc = buf_printf(b, "\",\"max_tokens\":%d,\"stream\":true,"
                                 "\"stream_options\":{\"include_usage\":true},%s",
                              (int)r->max_tokens, cfg->ignore_eos ? "\"ignore_eos\":true," : "");
     if (!rc) rc = buf_append_str(b, cfg->api == LG_API_CHAT
                                         ? "\"messages\":[{\"role\":\"user\",\"content\":\""
                                         : "\"prompt\":\"");
-    if (!rc) rc = prompt_append_json(cfg->prompts, r->input_tokens, &lg->rng, b);
+    if (!rc) rc = promptgen_append_json(cfg->prompts, r->input_tokens, &lg->rng, b);
     if (!rc) rc = buf_append_str(b, cfg->api == LG_API_CHAT ? "\"}]}" : "\"}");
     return rc;
 }
@@ -292,8 +292,8 @@ static int lg_send(Lg *lg, int64_t i) {
     s->status_read = false;
     s->errbuf[0] = 0;
     buf_clear(&s->raw);
-    sse_reset(&s->sse);
-    stats_clear(&s->itl);
+    sse_parser_reset(&s->sse);
+    samples_clear(&s->itl);
     int rc = build_body(lg, s, r);
     if (rc) goto fail;
     // Same length as the placeholder, so the header node is rewritten in place.
@@ -349,8 +349,8 @@ static void lg_complete(Lg *lg, CURL *easy, CURLcode cc) {
     r->e2e_us = now - r->sched_us;
     if (cc == CURLE_OK && status == 200 && s->json_body) {
         // The server ignored "stream": one JSON body; the first token time is the whole time.
-        ChunkInfo ci;
-        if (chunk_scan((Str){s->raw.data ? s->raw.data : "", s->raw.len}, &ci) != 0) {
+        OaiChunk ci;
+        if (oai_chunk_scan((Str){s->raw.data ? s->raw.data : "", s->raw.len}, &ci) != 0) {
             s->bad_stream = true;
         } else {
             s->finished = true;
@@ -361,13 +361,13 @@ static void lg_complete(Lg *lg, CURL *easy, CURLcode cc) {
             if (ci.prompt_tokens >= 0) r->prompt_tokens = ci.prompt_tokens;
         }
     } else if (cc == CURLE_OK && status == 200) {
-        if (sse_finish(&s->sse) && !s->saw_done && !s->finished) s->bad_stream = true;
+        if (sse_parser_finish(&s->sse) && !s->saw_done && !s->finished) s->bad_stream = true;
         if (!s->saw_done && !s->finished && !r->usage_seen) s->bad_stream = true;  // truncated
     }
     r->outcome = (uint8_t)classify(s, cc, status);
     if (!r->usage_seen) r->output_tokens = r->content_chunks;
     if (r->outcome == LG_OK) {
-        stats_add_all(&lg->res->itl_us, &s->itl);  // on ERR_NOMEM this request's gaps are lost
+        samples_add_all(&lg->res->itl_us, &s->itl);  // on ERR_NOMEM this request's gaps are lost
     } else {
         lg->errors++;
     }
@@ -398,7 +398,7 @@ static void refill_closed(Lg *lg) {
 
 // Open loop: send everything due; mark what the in-flight bound holds back; arm the timer.
 static void send_due(Lg *lg) {
-    const Schedule *sch = lg->cfg->schedule;
+    const ArrivalSchedule *sch = lg->cfg->schedule;
     int64_t now = lg_now(lg);
     while (!lg->stopping && lg->next < lg->res->n && sch->a[lg->next].t_us <= now &&
            lg->in_flight < lg->cfg->max_in_flight)
@@ -574,6 +574,6 @@ done:
 void lg_result_free(LgResult *r) {
     if (!r) return;
     free(r->rec);
-    stats_free(&r->itl_us);
+    samples_free(&r->itl_us);
     *r = (LgResult){0};
 }

@@ -21,9 +21,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bench/prompt.h"
-#include "bench/schedule.h"
-#include "bench/stats.h"
+#include "bench/promptgen.h"
+#include "bench/arrivals.h"
+#include "bench/samples.h"
 
 typedef enum { LG_API_CHAT = 0, LG_API_COMPLETIONS = 1 } LgApi;
 
@@ -74,14 +74,14 @@ typedef struct {
     LgApi api;
     const char *model;         // "model" field of each request
     const char *api_key;       // sent as "Authorization: Bearer KEY" when non-NULL
-    const Schedule *schedule;  // open loop when non-NULL
+    const ArrivalSchedule *schedule;  // open loop when non-NULL
     int64_t concurrency;       // closed loop: workers
     int64_t n_requests;        // closed loop: requests in all
     int32_t input_tokens;      // closed loop: prompt words per request
     int32_t output_tokens;     // closed loop: max_tokens per request
     int64_t max_in_flight;     // bound on open streams (open loop); sockets needed ≈ this
     int64_t timeout_us;        // per request, from its send
-    const PromptSource *prompts;
+    const PromptGen *prompts;
     uint64_t seed;             // prompt word choice
     bool ignore_eos;           // add "ignore_eos": true (vLLM, llama.cpp) so output = max_tokens
     const volatile sig_atomic_t *stop;  // when it becomes non-zero: no new sends, finish the rest

@@ -14,9 +14,9 @@
 #include "base/buf.h"
 #include "base/check.h"
 #include "bench/loadgen.h"
-#include "bench/prompt.h"
-#include "bench/report.h"
-#include "bench/schedule.h"
+#include "bench/promptgen.h"
+#include "bench/bench_report.h"
+#include "bench/arrivals.h"
 #include "cli/cli.h"
 
 static const char USAGE[] =
@@ -256,7 +256,7 @@ static int parse_args(int argc, char **argv, BenchArgs *a) {
     return 0;
 }
 
-int bench_workload_schedule(const char *path, double duration_s, Rng *rng, Schedule *out,
+int bench_workload_schedule(const char *path, double duration_s, Rng *rng, ArrivalSchedule *out,
                             double *slo_ttft_ms, double *slo_e2e_ms, double *rate_rps, char *err,
                             size_t err_len) __attribute__((weak));
 
@@ -272,15 +272,15 @@ int cmd_bench(int argc, char **argv) {
 
     int status = 1;
     char err[512] = "";
-    Schedule sched;
-    schedule_init(&sched);
-    PromptSource prompts = {0};
+    ArrivalSchedule sched;
+    arrivals_init(&sched);
+    PromptGen prompts = {0};
     LgResult res = {0};
     Buf text = {0}, json = {0}, trace = {0};
     Rng rng;
     rng_seed(&rng, (uint64_t)a.seed);
 
-    rc = a.prompt_file ? prompt_init_file(&prompts, a.prompt_file, err, sizeof err) : prompt_init_builtin(&prompts);
+    rc = a.prompt_file ? promptgen_init_file(&prompts, a.prompt_file, err, sizeof err) : promptgen_init_builtin(&prompts);
     if (rc) { fprintf(stderr, "rightsize bench: %s\n", err[0] ? err : err_str(rc)); status = 2; goto fail; }
     double rate = a.rate;
     if (a.workload) {
@@ -293,7 +293,7 @@ int cmd_bench(int argc, char **argv) {
                                      &a.slo_e2e_ms, &rate, err, sizeof err);
         if (rc) { fprintf(stderr, "rightsize bench: %s\n", err); status = 2; goto fail; }
     } else if (a.rate > 0) {
-        rc = schedule_poisson(&sched, a.rate, a.duration, (int32_t)a.in_tokens, (int32_t)a.out_tokens,
+        rc = arrivals_poisson(&sched, a.rate, a.duration, (int32_t)a.in_tokens, (int32_t)a.out_tokens,
                               10000000, &rng);
         if (rc) {
             fprintf(stderr, "rightsize bench: --rate x --duration must stay below 1e7 requests (about 1 GB of per-request records)\n");
@@ -337,16 +337,16 @@ int cmd_bench(int argc, char **argv) {
         .slo_e2e_p95_ms = a.p95_e2e_ms, .slo_e2e_p99_ms = a.p99_e2e_ms,
     };
     BenchSummary sum;
-    if (report_summarize(&res, &bp, &sum) || report_text(&bp, &sum, &text)) goto nomem;
+    if (bench_report_summarize(&res, &bp, &sum) || bench_report_text(&bp, &sum, &text)) goto nomem;
     bool json_stdout = a.json && strcmp(a.json, "-") == 0;
     fputs(text.data, json_stdout ? stderr : stdout);
     fflush(stdout);
     if (a.json) {
-        if (report_json(&bp, &sum, &json)) goto nomem;
+        if (bench_report_json(&bp, &sum, &json)) goto nomem;
         if (write_file(a.json, &json)) goto fail;
     }
     if (a.trace) {
-        if (report_trace_csv(&res, &trace)) goto nomem;
+        if (bench_report_trace_csv(&res, &trace)) goto nomem;
         if (write_file(a.trace, &trace)) goto fail;
     }
     if (res.stopped) fprintf(stderr, "rightsize bench: stopped by signal; figures cover what completed\n");
@@ -360,7 +360,7 @@ fail:
     buf_free(&json);
     buf_free(&trace);
     lg_result_free(&res);
-    prompt_free(&prompts);
-    schedule_free(&sched);
+    promptgen_free(&prompts);
+    arrivals_free(&sched);
     return status;
 }

@@ -4,13 +4,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bench/chunk.h"
-#include "bench/sse.h"
+#include "bench/oai_chunk.h"
+#include "bench/sse_parser.h"
 
 static int on_event(void *ctx, Str data) {
     (void)ctx;
-    ChunkInfo ci;
-    chunk_scan(data, &ci);
+    OaiChunk ci;
+    oai_chunk_scan(data, &ci);
     return 0;
 }
 
@@ -21,11 +21,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t n = size - 1;
     if (split > n) split = n;
     SseParser p;
-    sse_init(&p, 4096, on_event, NULL);
-    if (sse_feed(&p, s, split) == 0) sse_feed(&p, s + split, n - split);
-    sse_finish(&p);
-    sse_free(&p);
-    ChunkInfo ci;
-    chunk_scan((Str){s, n}, &ci);  // the whole input as one (non-streamed) body
+    sse_parser_init(&p, 4096, on_event, NULL);
+    if (sse_parser_feed(&p, s, split) == 0) sse_parser_feed(&p, s + split, n - split);
+    sse_parser_finish(&p);
+    sse_parser_free(&p);
+    OaiChunk ci;
+    oai_chunk_scan((Str){s, n}, &ci);  // the whole input as one (non-streamed) body
     return 0;
 }

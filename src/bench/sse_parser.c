@@ -1,24 +1,24 @@
-#include "bench/sse.h"
+#include "bench/sse_parser.h"
 
 #include <string.h>
 
 #include "base/check.h"
 
-void sse_init(SseParser *p, size_t max_event_bytes, SseEventFn on_event, void *ctx) {
+void sse_parser_init(SseParser *p, size_t max_event_bytes, SseParserEventFn on_event, void *ctx) {
     *p = (SseParser){0};
     p->max_event_bytes = max_event_bytes ? max_event_bytes : (size_t)1 << 20;
     p->on_event = on_event;
     p->ctx = ctx;
 }
 
-void sse_free(SseParser *p) {
+void sse_parser_free(SseParser *p) {
     if (!p) return;
     buf_free(&p->line);
     buf_free(&p->data);
     *p = (SseParser){0};
 }
 
-void sse_reset(SseParser *p) {
+void sse_parser_reset(SseParser *p) {
     buf_clear(&p->line);
     buf_clear(&p->data);
     p->has_data = false;
@@ -26,7 +26,7 @@ void sse_reset(SseParser *p) {
 }
 
 // One complete line (without its terminator). Blank line dispatches the pending event.
-static int sse_line(SseParser *p, const char *s, size_t n) {
+static int sse_parser_line(SseParser *p, const char *s, size_t n) {
     if (n == 0) {
         if (!p->has_data) return 0;
         p->has_data = false;
@@ -53,7 +53,7 @@ static int sse_line(SseParser *p, const char *s, size_t n) {
     return 0;
 }
 
-int sse_feed(SseParser *p, const char *bytes, size_t n) {
+int sse_parser_feed(SseParser *p, const char *bytes, size_t n) {
     size_t i = 0;
     if (p->after_cr && n > 0 && bytes[0] == '\n') i = 1;  // "\r\n" split across feeds
     p->after_cr = false;
@@ -70,10 +70,10 @@ int sse_feed(SseParser *p, const char *bytes, size_t n) {
         if (p->line.len) {
             if (p->line.len + (j - i) > p->max_event_bytes) return ERR_RANGE;
             if (buf_append(&p->line, bytes + i, j - i)) return ERR_NOMEM;
-            rc = sse_line(p, p->line.data, p->line.len);
+            rc = sse_parser_line(p, p->line.data, p->line.len);
             buf_clear(&p->line);
         } else {
-            rc = sse_line(p, bytes + i, j - i);
+            rc = sse_parser_line(p, bytes + i, j - i);
         }
         if (bytes[j] == '\r') {
             if (j + 1 < n && bytes[j + 1] == '\n') j++;
@@ -85,8 +85,8 @@ int sse_feed(SseParser *p, const char *bytes, size_t n) {
     return 0;
 }
 
-int sse_finish(SseParser *p) {
+int sse_parser_finish(SseParser *p) {
     int pending = p->has_data || p->line.len > 0;
-    sse_reset(p);
+    sse_parser_reset(p);
     return pending;
 }

@@ -1,15 +1,15 @@
-// report.h — turns a load-generator run into figures: latency percentiles (exact, from every
+// bench_report.h — turns a load-generator run into figures: latency percentiles (exact, from every
 // sample), throughput, goodput under SLOs, errors by kind, summed cost; renders them as text, as
 // JSON (schema "rightsize.bench/1", documented in docs/bench-json.md) and as a per-request CSV.
-#ifndef RS_REPORT_H
-#define RS_REPORT_H
+#ifndef RS_BENCH_REPORT_H
+#define RS_BENCH_REPORT_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "base/buf.h"
 #include "bench/loadgen.h"
-#include "bench/stats.h"
+#include "bench/samples.h"
 
 // What the run was asked to do, echoed in the report.
 typedef struct {
@@ -32,7 +32,7 @@ typedef struct {
     const char *quantile;  // "p95", "p99"
     double limit_ms, measured_ms;
     bool met;              // measured <= limit, and the metric has samples
-} SloCheck;
+} BenchSloCheck;
 
 typedef struct {
     int64_t scheduled, sent, completed, ok, delayed_by_cap;
@@ -50,21 +50,21 @@ typedef struct {
     // Milliseconds. TTFT and e2e from the scheduled send, over ok requests; ITL over every gap
     // of ok requests; TPOT = (e2e − TTFT)/(output_tokens − 1) per ok request with ≥ 2 tokens;
     // send lag = actual − scheduled send, over every sent request (the generator's own delay).
-    StatsSummary ttft_ms, itl_ms, e2e_ms, tpot_ms, send_lag_ms;
-    SloCheck slo[4];
+    SamplesSummary ttft_ms, itl_ms, e2e_ms, tpot_ms, send_lag_ms;
+    BenchSloCheck slo[4];
     int n_slo;
     bool slo_met;               // every check met (true when there are none)
 } BenchSummary;
 
 // Computes the summary. 0 or ERR_NOMEM. Sorts res->itl_us in place.
-int report_summarize(LgResult *res, const BenchParams *p, BenchSummary *out);
+int bench_report_summarize(LgResult *res, const BenchParams *p, BenchSummary *out);
 // Human-readable summary. 0 or ERR_NOMEM.
-int report_text(const BenchParams *p, const BenchSummary *s, Buf *out);
+int bench_report_text(const BenchParams *p, const BenchSummary *s, Buf *out);
 // JSON document (one object, trailing newline). 0 or ERR_NOMEM.
-int report_json(const BenchParams *p, const BenchSummary *s, Buf *out);
+int bench_report_json(const BenchParams *p, const BenchSummary *s, Buf *out);
 // One CSV line per request: id,sched_us,sent_us,ttft_us,e2e_us,outcome,http_status,
 // input_tokens,max_tokens,output_tokens,content_chunks,prompt_tokens,cost_usd. Times are µs after
 // the run's time zero; the header comment carries t0 (CLOCK_MONOTONIC µs) to align server logs.
-int report_trace_csv(const LgResult *res, Buf *out);
+int bench_report_trace_csv(const LgResult *res, Buf *out);
 
 #endif

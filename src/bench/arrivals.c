@@ -1,19 +1,19 @@
-#include "bench/schedule.h"
+#include "bench/arrivals.h"
 
 #include <math.h>
 #include <stdlib.h>
 
 #include "base/check.h"
 
-void schedule_init(Schedule *s) { *s = (Schedule){0}; }
+void arrivals_init(ArrivalSchedule *s) { *s = (ArrivalSchedule){0}; }
 
-void schedule_free(Schedule *s) {
+void arrivals_free(ArrivalSchedule *s) {
     if (!s) return;
     free(s->a);
-    *s = (Schedule){0};
+    *s = (ArrivalSchedule){0};
 }
 
-int schedule_add(Schedule *s, int64_t t_us, int32_t input_tokens, int32_t output_tokens) {
+int arrivals_add(ArrivalSchedule *s, int64_t t_us, int32_t input_tokens, int32_t output_tokens) {
     if (t_us < 0 || (s->n > 0 && t_us < s->a[s->n - 1].t_us)) return ERR_ARG;
     if (s->n == s->cap) {
         int64_t cap = s->cap ? s->cap * 2 : 1024;
@@ -27,7 +27,7 @@ int schedule_add(Schedule *s, int64_t t_us, int32_t input_tokens, int32_t output
     return 0;
 }
 
-int schedule_poisson(Schedule *s, double rate_rps, double duration_s, int32_t input_tokens,
+int arrivals_poisson(ArrivalSchedule *s, double rate_rps, double duration_s, int32_t input_tokens,
                      int32_t output_tokens, int64_t max_arrivals, Rng *rng) {
     if (!(rate_rps > 0) || !isfinite(rate_rps) || !(duration_s > 0) || !isfinite(duration_s))
         return ERR_ARG;
@@ -36,7 +36,7 @@ int schedule_poisson(Schedule *s, double rate_rps, double duration_s, int32_t in
     for (;;) {
         t += rng_exponential(rng, mean_gap_us);
         if (t >= end_us) break;
-        int rc = schedule_add(s, (int64_t)t, input_tokens, output_tokens);
+        int rc = arrivals_add(s, (int64_t)t, input_tokens, output_tokens);
         if (rc) return rc;
     }
     return 0;

@@ -1,4 +1,4 @@
-#include "bench/report.h"
+#include "bench/bench_report.h"
 
 #include <cJSON.h>
 #include <stdlib.h>
@@ -6,25 +6,25 @@
 
 #include "base/check.h"
 
-static StatsSummary to_ms(StatsSummary s) {
+static SamplesSummary to_ms(SamplesSummary s) {
     s.mean /= 1000; s.min /= 1000; s.p50 /= 1000; s.p90 /= 1000;
     s.p95 /= 1000; s.p99 /= 1000; s.max /= 1000;
     return s;
 }
 
-int report_summarize(LgResult *res, const BenchParams *p, BenchSummary *o) {
+int bench_report_summarize(LgResult *res, const BenchParams *p, BenchSummary *o) {
     *o = (BenchSummary){.scheduled = res->n, .max_in_flight_seen = res->max_in_flight_seen};
     Samples ttft = {0}, e2e = {0}, tpot = {0}, lag = {0};
     int rc = ERR_NOMEM;
-    if (stats_reserve(&ttft, res->n) || stats_reserve(&e2e, res->n) || stats_reserve(&tpot, res->n) ||
-        stats_reserve(&lag, res->n))
+    if (samples_reserve(&ttft, res->n) || samples_reserve(&e2e, res->n) || samples_reserve(&tpot, res->n) ||
+        samples_reserve(&lag, res->n))
         goto fail;
     for (int64_t i = 0; i < res->n; i++) {
         const LgRecord *r = &res->rec[i];
         if (r->sent_us < 0) continue;
         o->sent++;
         o->delayed_by_cap += r->delayed_by_cap;
-        stats_add(&lag, r->sent_us - r->sched_us);
+        samples_add(&lag, r->sent_us - r->sched_us);
         if (r->outcome == LG_NOT_SENT) continue;
         o->completed++;
         if (r->cost_seen) { o->cost_usd += r->cost_usd; o->requests_with_cost++; }
@@ -33,10 +33,10 @@ int report_summarize(LgResult *res, const BenchParams *p, BenchSummary *o) {
         o->output_tokens += r->output_tokens;
         if (r->usage_seen) o->requests_with_usage++;
         o->prompt_tokens += r->prompt_tokens >= 0 ? r->prompt_tokens : r->input_tokens;
-        stats_add(&e2e, r->e2e_us);
-        if (r->ttft_us >= 0) stats_add(&ttft, r->ttft_us);
+        samples_add(&e2e, r->e2e_us);
+        if (r->ttft_us >= 0) samples_add(&ttft, r->ttft_us);
         if (r->ttft_us >= 0 && r->output_tokens >= 2)
-            stats_add(&tpot, (r->e2e_us - r->ttft_us) / (r->output_tokens - 1));
+            samples_add(&tpot, (r->e2e_us - r->ttft_us) / (r->output_tokens - 1));
         bool good = (p->slo_ttft_ms <= 0 || (r->ttft_us >= 0 && r->ttft_us <= p->slo_ttft_ms * 1000)) &&
                     (p->slo_e2e_ms <= 0 || r->e2e_us <= p->slo_e2e_ms * 1000);
         o->good += good;
@@ -50,11 +50,11 @@ int report_summarize(LgResult *res, const BenchParams *p, BenchSummary *o) {
     o->input_tps = (double)o->prompt_tokens / d;
     o->goodput_rps = (double)o->good / d;
     o->good_fraction = o->sent ? (double)o->good / (double)o->sent : 0;  // sent == scheduled unless stopped
-    o->ttft_ms = to_ms(stats_summary(&ttft));
-    o->e2e_ms = to_ms(stats_summary(&e2e));
-    o->tpot_ms = to_ms(stats_summary(&tpot));
-    o->send_lag_ms = to_ms(stats_summary(&lag));
-    o->itl_ms = to_ms(stats_summary(&res->itl_us));
+    o->ttft_ms = to_ms(samples_summary(&ttft));
+    o->e2e_ms = to_ms(samples_summary(&e2e));
+    o->tpot_ms = to_ms(samples_summary(&tpot));
+    o->send_lag_ms = to_ms(samples_summary(&lag));
+    o->itl_ms = to_ms(samples_summary(&res->itl_us));
     const struct { const char *metric, *q; double limit, measured; int64_t n; } checks[] = {
         {"ttft", "p95", p->slo_ttft_p95_ms, o->ttft_ms.p95, o->ttft_ms.n},
         {"tpot", "p95", p->slo_tpot_p95_ms, o->tpot_ms.p95, o->tpot_ms.n},
@@ -64,27 +64,27 @@ int report_summarize(LgResult *res, const BenchParams *p, BenchSummary *o) {
     o->slo_met = true;
     for (size_t k = 0; k < ARRAY_LEN(checks); k++) {
         if (checks[k].limit <= 0) continue;
-        SloCheck *c = &o->slo[o->n_slo++];
-        *c = (SloCheck){checks[k].metric, checks[k].q, checks[k].limit, checks[k].measured,
+        BenchSloCheck *c = &o->slo[o->n_slo++];
+        *c = (BenchSloCheck){checks[k].metric, checks[k].q, checks[k].limit, checks[k].measured,
                         checks[k].n > 0 && checks[k].measured <= checks[k].limit};
         o->slo_met &= c->met;
     }
     rc = 0;
 fail:
-    stats_free(&ttft);
-    stats_free(&e2e);
-    stats_free(&tpot);
-    stats_free(&lag);
+    samples_free(&ttft);
+    samples_free(&e2e);
+    samples_free(&tpot);
+    samples_free(&lag);
     return rc;
 }
 
-static int text_row(Buf *b, const char *name, const StatsSummary *s) {
+static int text_row(Buf *b, const char *name, const SamplesSummary *s) {
     if (s->n == 0) return buf_printf(b, "  %-10s %8s\n", name, "-");
     return buf_printf(b, "  %-10s %8lld %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f\n", name, (long long)s->n,
                       s->mean, s->p50, s->p90, s->p95, s->p99, s->max);
 }
 
-int report_text(const BenchParams *p, const BenchSummary *s, Buf *b) {
+int bench_report_text(const BenchParams *p, const BenchSummary *s, Buf *b) {
     int rc = 0;
     if (strcmp(p->mode, "open") == 0)
         rc |= buf_printf(b, "bench: open loop, %.3f req/s for %.3f s%s%s, %s endpoint, model %s\n",
@@ -125,7 +125,7 @@ int report_text(const BenchParams *p, const BenchSummary *s, Buf *b) {
     return rc ? ERR_NOMEM : 0;
 }
 
-static cJSON *json_stats(const StatsSummary *s) {
+static cJSON *json_stats(const SamplesSummary *s) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "n", (double)s->n);
     cJSON_AddNumberToObject(o, "mean", s->mean);
@@ -138,7 +138,7 @@ static cJSON *json_stats(const StatsSummary *s) {
     return o;
 }
 
-int report_json(const BenchParams *p, const BenchSummary *s, Buf *out) {
+int bench_report_json(const BenchParams *p, const BenchSummary *s, Buf *out) {
     cJSON *root = cJSON_CreateObject();
     if (!root) return ERR_NOMEM;
     cJSON_AddStringToObject(root, "schema", "rightsize.bench/1");
@@ -213,7 +213,7 @@ int report_json(const BenchParams *p, const BenchSummary *s, Buf *out) {
     return rc;
 }
 
-int report_trace_csv(const LgResult *res, Buf *b) {
+int bench_report_trace_csv(const LgResult *res, Buf *b) {
     int rc = buf_printf(b, "# t0_mono_us=%lld\nid,sched_us,sent_us,ttft_us,e2e_us,outcome,http_status,"
                            "input_tokens,max_tokens,output_tokens,content_chunks,prompt_tokens,cost_usd\n",
                         (long long)res->t0_mono_us);

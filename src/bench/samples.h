@@ -1,4 +1,4 @@
-// stats.h — latency percentiles from kept samples (8 bytes each), sorted once when summarised.
+// samples.h — latency percentiles from kept samples (8 bytes each), sorted once when summarised.
 //
 // Exact up to `limit` samples per measure (default 2^24 = 16.8 M, 128 MB): every sample is kept
 // and quantiles have no binning error. Past the limit the kept set becomes a uniform reservoir
@@ -8,20 +8,20 @@
 // Quantile definition: linear interpolation between closest ranks (the "type 7" estimator, numpy's
 // default np.percentile(method="linear")): for sorted x[0..n-1], h = q·(n-1),
 // Q(q) = x[floor h] + (h - floor h)·(x[floor h + 1] - x[floor h]).
-#ifndef RS_STATS_H
-#define RS_STATS_H
+#ifndef RS_BENCH_SAMPLES_H
+#define RS_BENCH_SAMPLES_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#define STATS_DEFAULT_LIMIT ((int64_t)1 << 24)
+#define SAMPLES_DEFAULT_LIMIT ((int64_t)1 << 24)
 
 typedef struct {
     int64_t *v;      // owned; kept samples (insertion order until sorted)
     int64_t n, cap;  // kept, allocated
     bool sorted;
     int64_t seen;    // samples offered (== n until the reservoir is full)
-    int64_t limit;   // most samples kept; 0 means STATS_DEFAULT_LIMIT
+    int64_t limit;   // most samples kept; 0 means SAMPLES_DEFAULT_LIMIT
     double sum;      // over all seen
     int64_t min, max;  // over all seen
     uint64_t rs;     // reservoir random state
@@ -30,22 +30,22 @@ typedef struct {
 typedef struct {
     int64_t n;  // samples seen
     double mean, min, p50, p90, p95, p99, max;  // in the samples' unit; 0 when n == 0
-} StatsSummary;
+} SamplesSummary;
 
-void stats_init(Samples *s);
-void stats_free(Samples *s);
+void samples_init(Samples *s);
+void samples_free(Samples *s);
 // Forgets every sample but keeps the memory (and the limit).
-void stats_clear(Samples *s);
+void samples_clear(Samples *s);
 // Pre-sizes for n more kept samples (so the hot path does not reallocate). 0 or ERR_NOMEM.
-int stats_reserve(Samples *s, int64_t n);
+int samples_reserve(Samples *s, int64_t n);
 // Offers one sample. 0 or ERR_NOMEM.
-int stats_add(Samples *s, int64_t v);
+int samples_add(Samples *s, int64_t v);
 // Offers every sample of src (src unchanged). 0 or ERR_NOMEM.
-int stats_add_all(Samples *s, const Samples *src);
+int samples_add_all(Samples *s, const Samples *src);
 // Quantile q in [0,1] per the definition above; sorts on first use. q <= 0 and q >= 1 give the
 // exact min and max. 0 when empty.
-double stats_quantile(Samples *s, double q);
+double samples_quantile(Samples *s, double q);
 // n, mean, min, p50/p90/p95/p99, max.
-StatsSummary stats_summary(Samples *s);
+SamplesSummary samples_summary(Samples *s);
 
 #endif

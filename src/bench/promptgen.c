@@ -1,4 +1,4 @@
-#include "bench/prompt.h"
+#include "bench/promptgen.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -9,7 +9,7 @@
 #include "base/check.h"
 
 // Frequent English words, each a single BPE token after a space in common LLM vocabularies.
-static const char *const PROMPT_WORDS[] = {
+static const char *const PROMPTGEN_WORDS[] = {
     "the", "of", "and", "to", "in", "is", "was", "for", "that", "on", "as", "with", "by", "it",
     "he", "at", "from", "his", "an", "were", "are", "which", "this", "be", "or", "has", "had",
     "not", "first", "one", "their", "its", "new", "after", "but", "who", "they", "two", "her",
@@ -32,14 +32,14 @@ static const char *const PROMPT_WORDS[] = {
 };
 
 // Escapes every word once into p->esc (called by both initialisers once p->words is set).
-static int prompt_index(PromptSource *p) {
+static int promptgen_index(PromptGen *p) {
     Buf b = {0};
     p->esc_off = malloc(sizeof(size_t) * (size_t)p->n_words);
     p->esc_len = malloc(sizeof(uint32_t) * (size_t)p->n_words);
     if (!p->esc_off || !p->esc_len) return ERR_NOMEM;
     for (int64_t i = 0; i < p->n_words; i++) {
         size_t at = b.len;
-        if (prompt_append_escaped(&b, p->words[i])) { buf_free(&b); return ERR_NOMEM; }
+        if (promptgen_append_escaped(&b, p->words[i])) { buf_free(&b); return ERR_NOMEM; }
         if (b.len - at > UINT32_MAX / 2) { buf_free(&b); return ERR_RANGE; }
         p->esc_off[i] = at;
         p->esc_len[i] = (uint32_t)(b.len - at);
@@ -49,19 +49,19 @@ static int prompt_index(PromptSource *p) {
     return 0;
 }
 
-int prompt_init_builtin(PromptSource *p) {
-    *p = (PromptSource){0};
-    p->n_words = (int64_t)ARRAY_LEN(PROMPT_WORDS);
+int promptgen_init_builtin(PromptGen *p) {
+    *p = (PromptGen){0};
+    p->n_words = (int64_t)ARRAY_LEN(PROMPTGEN_WORDS);
     p->words = malloc(sizeof(char *) * (size_t)p->n_words);
     if (!p->words) return ERR_NOMEM;
-    for (int64_t i = 0; i < p->n_words; i++) p->words[i] = PROMPT_WORDS[i];
-    int rc = prompt_index(p);
-    if (rc) prompt_free(p);
+    for (int64_t i = 0; i < p->n_words; i++) p->words[i] = PROMPTGEN_WORDS[i];
+    int rc = promptgen_index(p);
+    if (rc) promptgen_free(p);
     return rc;
 }
 
-int prompt_init_file(PromptSource *p, const char *path, char *err, size_t err_len) {
-    *p = (PromptSource){0};
+int promptgen_init_file(PromptGen *p, const char *path, char *err, size_t err_len) {
+    *p = (PromptGen){0};
     int rc = 0;
     FILE *f = fopen(path, "rb");
     if (!f) return err_set(err, err_len, ERR_IO, "cannot open prompt file %s: %s", path, strerror(errno));
@@ -89,27 +89,27 @@ int prompt_init_file(PromptSource *p, const char *path, char *err, size_t err_le
     b = (Buf){0};
     fclose(f);
     f = NULL;
-    rc = prompt_index(p);
+    rc = promptgen_index(p);
     if (rc) goto fail;
     return 0;
 fail:
     buf_free(&b);
     if (f) fclose(f);
-    prompt_free(p);
+    promptgen_free(p);
     return rc;
 }
 
-void prompt_free(PromptSource *p) {
+void promptgen_free(PromptGen *p) {
     if (!p) return;
     free(p->words);
     free(p->text);
     free(p->esc);
     free(p->esc_off);
     free(p->esc_len);
-    *p = (PromptSource){0};
+    *p = (PromptGen){0};
 }
 
-int prompt_append_escaped(Buf *out, const char *s) {
+int promptgen_append_escaped(Buf *out, const char *s) {
     static const char hex[] = "0123456789abcdef";
     const char *run = s;  // start of bytes not yet copied (they need no escape)
     for (; *s; s++) {
@@ -130,7 +130,7 @@ int prompt_append_escaped(Buf *out, const char *s) {
     return buf_append(out, run, (size_t)(s - run));
 }
 
-int prompt_append_json(const PromptSource *p, int64_t n_words, Rng *rng, Buf *out) {
+int promptgen_append_json(const PromptGen *p, int64_t n_words, Rng *rng, Buf *out) {
     CHECK(p->n_words > 0 && n_words >= 0);
     if (n_words == 0) return 0;
     if ((uint64_t)n_words > (SIZE_MAX / 4) / ((size_t)p->esc_max + 1)) return ERR_NOMEM;

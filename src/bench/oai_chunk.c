@@ -1,22 +1,22 @@
 // A recursive-descent JSON walker that tracks the path from the root (keys and array indices) and
-// reports string/number/null values at the few paths chunk.h lists. It checks the grammar
+// reports string/number/null values at the few paths oai_chunk.h lists. It checks the grammar
 // (RFC 8259) but does not decode strings or convert numbers it does not need.
-#include "bench/chunk.h"
+#include "bench/oai_chunk.h"
 
 #include <string.h>
 
 #include "base/check.h"
 
-enum { CHUNK_MAX_DEPTH = 64 };
+enum { OAI_CHUNK_MAX_DEPTH = 64 };
 
 typedef struct {
     const char *s, *end;
     // Path: key (when is_key) or array index per depth.
-    Str key[CHUNK_MAX_DEPTH];
-    int64_t index[CHUNK_MAX_DEPTH];
-    bool is_key[CHUNK_MAX_DEPTH];
+    Str key[OAI_CHUNK_MAX_DEPTH];
+    int64_t index[OAI_CHUNK_MAX_DEPTH];
+    bool is_key[OAI_CHUNK_MAX_DEPTH];
     int depth;
-    ChunkInfo *out;
+    OaiChunk *out;
 } Walker;
 
 static void ws(Walker *w) {
@@ -103,9 +103,9 @@ static int literal(Walker *w, const char *lit) {
     return 0;
 }
 
-// The scalar at the current path: record what chunk.h promises.
+// The scalar at the current path: record what oai_chunk.h promises.
 static void on_string(Walker *w, Str v) {
-    ChunkInfo *o = w->out;
+    OaiChunk *o = w->out;
     if (at_key(w, 0, "choices") && at_index(w, 1, 0)) {
         bool content = (w->depth == 4 && at_key(w, 2, "delta") &&
                         (at_key(w, 3, "content") || at_key(w, 3, "reasoning_content"))) ||
@@ -118,7 +118,7 @@ static void on_string(Walker *w, Str v) {
 }
 
 static void on_number(Walker *w, int64_t v) {
-    ChunkInfo *o = w->out;
+    OaiChunk *o = w->out;
     if (w->depth == 2 && at_key(w, 0, "usage")) {
         if (at_key(w, 1, "completion_tokens") && v >= 0) {
             o->has_usage = true;
@@ -132,7 +132,7 @@ static int parse_value(Walker *w);
 
 static int parse_object(Walker *w) {
     w->s++;  // '{'
-    if (w->depth >= CHUNK_MAX_DEPTH) return ERR_FORMAT;
+    if (w->depth >= OAI_CHUNK_MAX_DEPTH) return ERR_FORMAT;
     ws(w);
     if (w->s < w->end && *w->s == '}') { w->s++; return 0; }
     for (;;) {
@@ -158,7 +158,7 @@ static int parse_object(Walker *w) {
 
 static int parse_array(Walker *w) {
     w->s++;  // '['
-    if (w->depth >= CHUNK_MAX_DEPTH) return ERR_FORMAT;
+    if (w->depth >= OAI_CHUNK_MAX_DEPTH) return ERR_FORMAT;
     ws(w);
     if (w->s < w->end && *w->s == ']') { w->s++; return 0; }
     for (int64_t i = 0;; i++) {
@@ -202,8 +202,8 @@ static int parse_value(Walker *w) {
     }
 }
 
-int chunk_scan(Str json, ChunkInfo *out) {
-    *out = (ChunkInfo){.prompt_tokens = -1};
+int oai_chunk_scan(Str json, OaiChunk *out) {
+    *out = (OaiChunk){.prompt_tokens = -1};
     Walker w = {.s = json.ptr, .end = json.ptr + json.len, .out = out};
     ws(&w);
     if (w.s >= w.end || *w.s != '{') return ERR_FORMAT;

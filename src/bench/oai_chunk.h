@@ -1,4 +1,4 @@
-// chunk.h — reads one OpenAI-compatible response object (a streamed chunk of /v1/chat/completions
+// oai_chunk.h — reads one OpenAI-compatible response object (a streamed chunk of /v1/chat/completions
 // or /v1/completions, or a whole non-streamed response) without allocating: a small JSON walker
 // that validates the syntax and picks out only what the load generator needs.
 //
@@ -7,8 +7,8 @@
 //   choices[0].text                                                (completions)
 //   choices[0].message.content                                     (chat, not streamed)
 //   choices[0].finish_reason, usage.prompt_tokens, usage.completion_tokens, error
-#ifndef RS_CHUNK_H
-#define RS_CHUNK_H
+#ifndef RS_BENCH_OAI_CHUNK_H
+#define RS_BENCH_OAI_CHUNK_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -23,10 +23,10 @@ typedef struct {
     int64_t completion_tokens; // from usage (valid when has_usage)
     int64_t prompt_tokens;     // from usage, -1 when absent
     bool has_error;            // a top-level "error" member that is not null
-} ChunkInfo;
+} OaiChunk;
 
 // Parses json (one complete JSON object). Returns 0 and fills *out, or ERR_FORMAT for anything
 // that is not a well-formed JSON object (nesting deeper than 64 counts as malformed).
-int chunk_scan(Str json, ChunkInfo *out);
+int oai_chunk_scan(Str json, OaiChunk *out);
 
 #endif

@@ -1,30 +1,30 @@
-#include "bench/stats.h"
+#include "bench/samples.h"
 
 #include <math.h>
 #include <stdlib.h>
 
 #include "base/check.h"
 
-void stats_init(Samples *s) { *s = (Samples){0}; }
+void samples_init(Samples *s) { *s = (Samples){0}; }
 
-void stats_free(Samples *s) {
+void samples_free(Samples *s) {
     if (!s) return;
     free(s->v);
     *s = (Samples){0};
 }
 
-void stats_clear(Samples *s) {
+void samples_clear(Samples *s) {
     s->n = s->seen = 0;
     s->sum = 0;
     s->sorted = false;
 }
 
-static int64_t stats_limit(const Samples *s) { return s->limit > 0 ? s->limit : STATS_DEFAULT_LIMIT; }
+static int64_t samples_limit(const Samples *s) { return s->limit > 0 ? s->limit : SAMPLES_DEFAULT_LIMIT; }
 
-int stats_reserve(Samples *s, int64_t n) {
+int samples_reserve(Samples *s, int64_t n) {
     CHECK(n >= 0);
     int64_t want = s->n + n;
-    if (want > stats_limit(s)) want = stats_limit(s);
+    if (want > samples_limit(s)) want = samples_limit(s);
     if (want <= s->cap) return 0;
     int64_t cap = s->cap ? s->cap : 256;
     while (cap < want) {
@@ -46,13 +46,13 @@ static uint64_t next_random(Samples *s) {
     return z ^ (z >> 31);
 }
 
-int stats_add(Samples *s, int64_t v) {
+int samples_add(Samples *s, int64_t v) {
     if (s->seen == 0 || v < s->min) s->min = v;
     if (s->seen == 0 || v > s->max) s->max = v;
     s->seen++;
     s->sum += (double)v;
-    if (s->n < stats_limit(s)) {
-        if (s->n == s->cap && stats_reserve(s, 1)) return ERR_NOMEM;
+    if (s->n < samples_limit(s)) {
+        if (s->n == s->cap && samples_reserve(s, 1)) return ERR_NOMEM;
         s->v[s->n++] = v;
     } else {  // algorithm R: keep the new sample with probability limit / seen
         uint64_t j = next_random(s) % (uint64_t)s->seen;
@@ -62,10 +62,10 @@ int stats_add(Samples *s, int64_t v) {
     return 0;
 }
 
-int stats_add_all(Samples *s, const Samples *src) {
-    if (stats_reserve(s, src->n)) return ERR_NOMEM;
+int samples_add_all(Samples *s, const Samples *src) {
+    if (samples_reserve(s, src->n)) return ERR_NOMEM;
     for (int64_t i = 0; i < src->n; i++)
-        if (stats_add(s, src->v[i])) return ERR_NOMEM;
+        if (samples_add(s, src->v[i])) return ERR_NOMEM;
     return 0;
 }
 
@@ -74,7 +74,7 @@ static int cmp_i64(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-double stats_quantile(Samples *s, double q) {
+double samples_quantile(Samples *s, double q) {
     if (s->n == 0) return 0;
     if (q <= 0) return (double)s->min;
     if (q >= 1) return (double)s->max;
@@ -89,15 +89,15 @@ double stats_quantile(Samples *s, double q) {
     return (double)s->v[lo] + frac * (double)(s->v[lo + 1] - s->v[lo]);
 }
 
-StatsSummary stats_summary(Samples *s) {
-    StatsSummary r = {.n = s->seen};
+SamplesSummary samples_summary(Samples *s) {
+    SamplesSummary r = {.n = s->seen};
     if (s->seen == 0) return r;
     r.mean = s->sum / (double)s->seen;
     r.min = (double)s->min;
-    r.p50 = stats_quantile(s, 0.50);
-    r.p90 = stats_quantile(s, 0.90);
-    r.p95 = stats_quantile(s, 0.95);
-    r.p99 = stats_quantile(s, 0.99);
+    r.p50 = samples_quantile(s, 0.50);
+    r.p90 = samples_quantile(s, 0.90);
+    r.p95 = samples_quantile(s, 0.95);
+    r.p99 = samples_quantile(s, 0.99);
     r.max = (double)s->max;
     return r;
 }

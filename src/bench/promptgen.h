@@ -1,4 +1,4 @@
-// prompt.h — prompts of a requested length in tokens, without a tokenizer.
+// promptgen.h — prompts of a requested length in tokens, without a tokenizer.
 //
 // Assumption (documented in --help): one word ≈ one token. The built-in list holds common short
 // English words that GPT-2/Llama/Qwen BPE vocabularies encode as a single token when preceded by a
@@ -7,8 +7,8 @@
 // caching cannot serve the prompt from cache. With a prompt file, its whitespace-separated words
 // are used in file order, cyclically, starting at a random word per request. When the server
 // returns usage.prompt_tokens, the report gives the real count beside the requested one.
-#ifndef RS_PROMPT_H
-#define RS_PROMPT_H
+#ifndef RS_BENCH_PROMPTGEN_H
+#define RS_BENCH_PROMPTGEN_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -26,19 +26,19 @@ typedef struct {
     size_t *esc_off;    // owned, n_words
     uint32_t *esc_len;  // owned, n_words
     uint32_t esc_max;   // longest escaped word
-} PromptSource;
+} PromptGen;
 
 // The built-in word list. Always succeeds except ERR_NOMEM.
-int prompt_init_builtin(PromptSource *p);
+int promptgen_init_builtin(PromptGen *p);
 // Words of a text file. 0, ERR_IO (cannot read; message in err), ERR_FORMAT (no words), ERR_NOMEM.
-int prompt_init_file(PromptSource *p, const char *path, char *err, size_t err_len);
-void prompt_free(PromptSource *p);
+int promptgen_init_file(PromptGen *p, const char *path, char *err, size_t err_len);
+void promptgen_free(PromptGen *p);
 // Appends n_words words separated by single spaces to out, JSON-string-escaped (no quotes around).
 // Words are picked with rng as described above. 0 or ERR_NOMEM.
-int prompt_append_json(const PromptSource *p, int64_t n_words, Rng *rng, Buf *out);
+int promptgen_append_json(const PromptGen *p, int64_t n_words, Rng *rng, Buf *out);
 
 // Appends s JSON-string-escaped (quotes, backslashes, control bytes), without surrounding quotes.
 // 0 or ERR_NOMEM.
-int prompt_append_escaped(Buf *out, const char *s);
+int promptgen_append_escaped(Buf *out, const char *s);
 
 #endif
