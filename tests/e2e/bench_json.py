@@ -16,10 +16,12 @@ js, tr = os.path.join(tmp, "b.json"), os.path.join(tmp, "t.csv")
 with FakeServer(tmp, "--ttft-ms", "5", "--ttft-jitter-ms", "40", "--itl-ms", "2", "--no-usage") as srv:
     text, _ = bench("--url", srv.url, "--endpoint", "completions", "--concurrency", "4", "--requests", "60",
                     "--output-tokens", "5", "--input-tokens", "16", "--slo-ttft-ms", "25", "--json", js,
-                    "--slo-ttft-p95-ms", "1000", "--slo-e2e-p99-ms", "1",
+                    "--slo-ttft-p95-ms", "1000", "--slo-e2e-p99-ms", "1", "--ignore-eos",
                     "--trace", tr)
+    srv_rows, _ = srv.records()
 rep = read_json(js)
 t0, rows = read_trace(tr)
+check(len(srv_rows) == 60 and all(r["ignore_eos"] == 1 for r in srv_rows.values()), "--ignore-eos not sent")
 
 # Every documented path exists.
 doc = open(os.path.join(ROOT, "docs", "bench-json.md")).read()

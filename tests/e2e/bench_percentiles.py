@@ -35,7 +35,7 @@ diffs = []
 for r in ok:
     s = rows[r["id"]]
     diffs.append((r["ttft_us"] - s["ttft_us"]) / 1000)
-    check(s["prompt_words"] == 32 and s["max_tokens"] == 8, "request %d: server got %d words, max_tokens %d"
+    check(s["prompt_words"] == 32 and s["max_tokens"] == 8 and s["ignore_eos"] == 0, "request %d: server got %d words, max_tokens %d"
           % (r["id"], s["prompt_words"], s["max_tokens"]))
     check(r["output_tokens"] == 8 and r["content_chunks"] == 8, "request %d: tokens %d/%d, wanted 8"
           % (r["id"], r["output_tokens"], r["content_chunks"]))

@@ -71,7 +71,8 @@ class FakeServer:
                     p = line.strip().split(",")
                     rows[int(p[0])] = {"recv_us": int(p[1]), "ttft_us": int(p[2]), "first_us": int(p[3]),
                                        "done_us": int(p[4]), "tokens": int(p[5]), "kind": p[6],
-                                       "max_tokens": int(p[7]), "prompt_words": int(p[8])}
+                                       "max_tokens": int(p[7]), "prompt_words": int(p[8]),
+                                       "ignore_eos": int(p[9])}
         return rows, stall
 
 

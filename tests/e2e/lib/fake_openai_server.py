@@ -17,7 +17,7 @@ compare what the load generator reports with what the server actually did.
   --no-usage                       omit the final usage chunk
   --require-key K                  answer 401 unless "Authorization: Bearer K" is sent
   --log FILE                       CSV: id,recv_us,ttft_us,first_us,done_us,tokens,kind,
-                                   max_tokens,prompt_words
+                                   max_tokens,prompt_words,ignore_eos
   --port-file FILE                 the chosen port is written there (listen port 0)
 """
 import argparse
@@ -43,7 +43,7 @@ class State:
         self.stall_end = None
         self.log = open(args.log, "w", buffering=1) if args.log else None
         if self.log:
-            self.log.write("id,recv_us,ttft_us,first_us,done_us,tokens,kind,max_tokens,prompt_words\n")
+            self.log.write("id,recv_us,ttft_us,first_us,done_us,tokens,kind,max_tokens,prompt_words,ignore_eos\n")
         self.faults = {}
         for f in args.fault:
             mod_rem, kind = f.split("=")
@@ -114,7 +114,7 @@ class Handler(BaseHTTPRequestHandler):
         if a.require_key is not None and self.headers.get("Authorization") != "Bearer " + a.require_key:
             kind = "401"
         prompt = body["messages"][-1]["content"] if "messages" in body else body.get("prompt", "")
-        req = (int(body.get("max_tokens", 0)), len(prompt.split()))
+        req = (int(body.get("max_tokens", 0)), len(prompt.split()), int(body.get("ignore_eos", False) is True))
         if kind in ("401", "429", "400", "500"):
             msg = json.dumps({"error": {"message": "scripted %s" % kind}}).encode()
             self.send_response(int(kind))
