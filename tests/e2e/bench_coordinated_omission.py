@@ -37,8 +37,9 @@ in_stall = [r for r in ok if a <= t0 + r["sched_us"] < b]
 received_in_stall = [r for r in ok if a <= rows[r["id"]]["recv_us"] < b]
 check(len(in_stall) >= 70, "only %d requests scheduled in the stall" % len(in_stall))
 check(lags.min() > -0.5, "server got a request %.3f ms before its scheduled time" % -lags.min())
-# Bounds far below the 2 s stall (the machine is shared and its CPU quota can freeze every process
-# for ~100 ms, so no tight timing): a client that waited for the stalled responses would show lags
+# Bounds far below the 2 s stall (on the shared 2-core machine both client and server have been seen
+# unscheduled for ~70 ms at once, so no tight timing): a client that waited for the stalled responses
+# would show lags
 # up to ~2000 ms here.
 check(np.median(lags) < 5 and np.percentile(lags, 99) < 500,
       "receive lag behind schedule: median %.3f p99 %.3f ms" % (np.median(lags), np.percentile(lags, 99)))

@@ -48,7 +48,7 @@ server_ttft = np.array([(rows[r["id"]]["first_us"] - (t0 + r["sched_us"])) / 100
 server_e2e = np.array([(rows[r["id"]]["done_us"] - (t0 + r["sched_us"])) / 1000 for r in ok])
 scripted = np.array([rows[r["id"]]["ttft_us"] / 1000 for r in ok])
 # p99 gets more room: it is the 2nd-largest of ~150 samples, and one scheduling freeze on a
-# shared machine (its CPU quota can stop every process for ~100 ms) moves it.
+# shared machine (client and server have been seen unscheduled for ~70 ms at once) moves it.
 for name, truth in (("ttft", server_ttft), ("e2e", server_e2e)):
     for q, tol in (("p50", 3.0), ("p90", 5.0), ("p99", 30.0)):
         want = np.percentile(truth, float(q[1:]))
