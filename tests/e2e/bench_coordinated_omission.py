@@ -39,8 +39,7 @@ check(len(in_stall) >= 70, "only %d requests scheduled in the stall" % len(in_st
 check(lags.min() > -0.5, "server got a request %.3f ms before its scheduled time" % -lags.min())
 # Bounds far below the 2 s stall (on the shared 2-core machine both client and server have been seen
 # unscheduled for ~70 ms at once, so no tight timing): a client that waited for the stalled responses
-# would show lags
-# up to ~2000 ms here.
+# would show lags up to ~2000 ms here.
 check(np.median(lags) < 5 and np.percentile(lags, 99) < 500,
       "receive lag behind schedule: median %.3f p99 %.3f ms" % (np.median(lags), np.percentile(lags, 99)))
 check(abs(len(received_in_stall) - len(in_stall)) <= 2,
