@@ -146,6 +146,11 @@ TEST(oai_chunk_reads_openai_paths) {
     EXPECT(!c.has_usage && !c.finished);
     EXPECT_EQ_INT(c.content_bytes, 35);  // escaped bytes of the first choice only
 
+    c = scan("{\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"name\":\"f\","
+             "\"arguments\":\"{\\\"a\\\"\"}}]}}]}", &rc);
+    EXPECT_EQ_INT(rc, 0);
+    EXPECT_EQ_INT(c.content_bytes, 6);  // the 6 escaped bytes of {\"a\" — not the name
+
     c = scan("{\"error\":{\"message\":\"overloaded\",\"code\":503}}", &rc);
     EXPECT(rc == 0 && c.has_error);
     c = scan("{\"error\":null,\"choices\":[]}", &rc);

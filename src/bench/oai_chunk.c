@@ -110,7 +110,9 @@ static void on_string(Walker *w, Str v) {
         bool content = (w->depth == 4 && at_key(w, 2, "delta") &&
                         (at_key(w, 3, "content") || at_key(w, 3, "reasoning_content"))) ||
                        (w->depth == 4 && at_key(w, 2, "message") && at_key(w, 3, "content")) ||
-                       (w->depth == 3 && at_key(w, 2, "text"));
+                       (w->depth == 3 && at_key(w, 2, "text")) ||
+                       (w->depth == 7 && at_key(w, 2, "delta") && at_key(w, 3, "tool_calls") &&
+                        at_key(w, 5, "function") && at_key(w, 6, "arguments"));
         if (content) o->content_bytes += (int64_t)v.len;
         if (w->depth == 3 && at_key(w, 2, "finish_reason")) o->finished = true;
     }

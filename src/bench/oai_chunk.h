@@ -4,6 +4,7 @@
 //
 // Paths read (first choice only; a load generator sends n=1):
 //   choices[0].delta.content, choices[0].delta.reasoning_content   (chat stream)
+//   choices[0].delta.tool_calls[*].function.arguments               (chat stream, tool calls)
 //   choices[0].text                                                (completions)
 //   choices[0].message.content                                     (chat, not streamed)
 //   choices[0].finish_reason, usage.prompt_tokens, usage.completion_tokens, error
