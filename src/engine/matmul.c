@@ -1,49 +1,236 @@
-// matmul.c — placeholder float path until the kernel set lands: dequantizes each 32-weight block
-// into a local buffer and takes float dot products. Correct for every supported type.
+// matmul.c — Y = X · Wᵀ: kernel-set choice, the split over the thread pool, and the plain-C
+// (`_ref`) kernels that are the truth the AVX2 kernels are tested against.
+//
+// Work split: the output rows of W are cut into chunks of MM_CHUNK_* rows, one pool task each;
+// a task computes its rows for all n activation rows, so every weight row is read from memory
+// once per call whatever n is. For Q8_0/Q4_0 weights, X is first quantized to Q8_0 blocks in
+// the caller's scratch (in parallel over rows when there is enough of it).
 #include "engine/matmul.h"
 
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "base/check.h"
+#include "engine/matmul_kernels.h"
 
-typedef struct {
-    float *y;
-    const WeightView *w;
-    const float *x;
-    int64_t n;
-} RefJob;
+// Rows per task: about MM_TASKS_PER_THREAD tasks per thread (enough to balance threads that a
+// busy machine slows unevenly), but never under MM_CHUNK_MIN rows (each task costs an atomic on a
+// line shared by all cores, ~100 ns, and re-reads X) nor over MM_CHUNK_MAX (a task's rows of W
+// should stay in L2 while the groups of X rows pass over them).
+#define MM_TASKS_PER_THREAD 8
+#define MM_CHUNK_MIN 16
+#define MM_CHUNK_MAX 256
+#define MM_PARALLEL_QUANTIZE_MIN 32768  // X elements below which quantizing on one thread wins
 
-static void ref_row(void *ctx, int64_t r, int thread) {
-    (void)thread;
-    const RefJob *j = ctx;
-    const WeightView *w = j->w;
-    size_t row_bytes = quant_row_bytes(w->type, w->cols);
-    const uint8_t *row = (const uint8_t *)w->data + (size_t)r * row_bytes;
-    int64_t bs = QUANT_TRAITS[w->type].block_size == 1 ? 32 : QUANT_TRAITS[w->type].block_size;
-    size_t blk_bytes = quant_row_bytes(w->type, bs);
-    for (int64_t i = 0; i < j->n; i++) {
-        const float *x = j->x + i * w->cols;
-        float acc = 0;
-        float tmp[32];
-        for (int64_t c = 0; c < w->cols; c += bs) {
-            int64_t m = w->cols - c < bs ? w->cols - c : bs;
-            if (m == bs) quant_dequantize_row(w->type, row + (c / bs) * blk_bytes, tmp, bs);
-            else quant_dequantize_row(w->type, row + (c / bs) * blk_bytes, tmp, m);
-            for (int64_t k = 0; k < m; k++) acc += tmp[k] * x[c + k];
+// ---- reference kernels (plain C) ----
+
+static float dot_f32_ref(const float *w, const float *x, int64_t cols) {
+    float acc = 0;
+    for (int64_t c = 0; c < cols; c++) acc += w[c] * x[c];
+    return acc;
+}
+
+static float dot_f16_ref(const uint16_t *w, const float *x, int64_t cols) {
+    float acc = 0;
+    for (int64_t c = 0; c < cols; c++) acc += quant_f16_to_f32(w[c]) * x[c];
+    return acc;
+}
+
+static float dot_bf16_ref(const uint16_t *w, const float *x, int64_t cols) {
+    float acc = 0;
+    for (int64_t c = 0; c < cols; c++) acc += quant_bf16_to_f32(w[c]) * x[c];
+    return acc;
+}
+
+static float dot_q8_0_ref(const BlockQ8_0 *w, const BlockQ8_0 *x, int64_t nb) {
+    float acc = 0;
+    for (int64_t b = 0; b < nb; b++) {
+        int32_t s = 0;
+        for (int j = 0; j < QK8_0; j++) s += (int32_t)w[b].qs[j] * x[b].qs[j];
+        acc += (float)s * (quant_f16_to_f32(w[b].d) * quant_f16_to_f32(x[b].d));
+    }
+    return acc;
+}
+
+static float dot_q4_0_ref(const BlockQ4_0 *w, const BlockQ8_0 *x, int64_t nb) {
+    float acc = 0;
+    for (int64_t b = 0; b < nb; b++) {
+        int32_t s = 0;
+        for (int j = 0; j < QK4_0 / 2; j++) {
+            s += ((w[b].qs[j] & 0x0f) - 8) * x[b].qs[j];
+            s += ((w[b].qs[j] >> 4) - 8) * x[b].qs[j + QK4_0 / 2];
         }
-        j->y[i * w->rows + r] = acc;
+        acc += (float)s * (quant_f16_to_f32(w[b].d) * quant_f16_to_f32(x[b].d));
+    }
+    return acc;
+}
+
+// One loop shape for every type: weight row r outer (it stays in L1 across the n rows of X).
+#define DEFINE_ROWS_REF(NAME, WTYPE, XTYPE, DOT, LEN)                                      \
+    static void NAME(const MmArgs *a, int64_t r0, int64_t r1) {                           \
+        int64_t len = (LEN);                                                              \
+        for (int64_t r = r0; r < r1; r++) {                                               \
+            const WTYPE *w = (const WTYPE *)(a->w + (size_t)r * a->row_bytes);            \
+            for (int64_t i = 0; i < a->n; i++)                                            \
+                a->y[i * a->ldy + r] = DOT(w, (const XTYPE *)a->x + i * len, len);        \
+        }                                                                                 \
+    }
+
+DEFINE_ROWS_REF(rows_f32_ref, float, float, dot_f32_ref, a->cols)
+DEFINE_ROWS_REF(rows_f16_ref, uint16_t, float, dot_f16_ref, a->cols)
+DEFINE_ROWS_REF(rows_bf16_ref, uint16_t, float, dot_bf16_ref, a->cols)
+DEFINE_ROWS_REF(rows_q8_0_ref, BlockQ8_0, BlockQ8_0, dot_q8_0_ref, a->cols / QK8_0)
+DEFINE_ROWS_REF(rows_q4_0_ref, BlockQ4_0, BlockQ8_0, dot_q4_0_ref, a->cols / QK8_0)
+
+static void quantize_q8_0_ref(const float *x, BlockQ8_0 *y, int32_t *sums, float *scales, int64_t cols) {
+    quant_quantize_row(QT_Q8_0, x, y, cols);
+    for (int64_t b = 0; b < cols / QK8_0; b++) {
+        int32_t s = 0;
+        for (int j = 0; j < QK8_0; j++) s += y[b].qs[j];
+        sums[b] = s;
+        scales[b] = quant_f16_to_f32(y[b].d);
     }
 }
 
-size_t mm_scratch_bytes(int64_t cols, int64_t n_max) { return (size_t)(cols * n_max) * 2 + 64; }
+const MmKernels MM_KERNELS_REF = {
+    .name = "ref",
+    .quantize_q8_0 = quantize_q8_0_ref,
+    .rows = {
+        [QT_F32] = rows_f32_ref,
+        [QT_F16] = rows_f16_ref,
+        [QT_BF16] = rows_bf16_ref,
+        [QT_Q8_0] = rows_q8_0_ref,
+        [QT_Q4_0] = rows_q4_0_ref,
+    },
+};
 
-void mm_matmul_ref(ThreadPool *tp, void *scratch, float *y, const WeightView *w, const float *x, int64_t n) {
-    (void)scratch;
-    CHECK(quant_traits((uint32_t)w->type) && QUANT_TRAITS[w->type].supported);
-    RefJob j = {y, w, x, n};
-    tp_run(tp, ref_row, &j, w->rows);
+// ---- choice of kernel set, once per process ----
+
+static const MmKernels *g_kernels = &MM_KERNELS_REF;
+static pthread_once_t g_kernels_once = PTHREAD_ONCE_INIT;
+
+static void choose_kernels(void) {
+    const char *force = getenv("RIGHTSIZE_KERNELS");
+    if (force && strcmp(force, "ref") == 0) return;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+        g_kernels = &MM_KERNELS_AVX2;
+#endif
+}
+
+static const MmKernels *kernels(void) {
+    pthread_once(&g_kernels_once, choose_kernels);
+    return g_kernels;
+}
+
+const char *mm_kernel_name(void) { return kernels()->name; }
+
+// ---- the split over the pool ----
+
+typedef struct {
+    const MmKernels *k;
+    int n_w;
+    MmArgs args[MM_MANY_MAX];
+    MmRowsFn fn[MM_MANY_MAX];
+    int64_t task_end[MM_MANY_MAX];  // tasks of weight i are [task_end[i-1], task_end[i])
+    int64_t chunk;
+    // quantization pass
+    const float *xf;
+    BlockQ8_0 *xq;
+    int32_t *xsum;
+    float *xd;
+    int64_t cols;
+} MmJob;
+
+static void task_rows(void *ctx, int64_t task, int thread) {
+    (void)thread;
+    const MmJob *j = ctx;
+    int i = 0;
+    while (task >= j->task_end[i]) i++;
+    int64_t first = i ? j->task_end[i - 1] : 0;
+    int64_t r0 = (task - first) * j->chunk, r1 = r0 + j->chunk;
+    int64_t rows = j->args[i].ldy;
+    j->fn[i](&j->args[i], r0, r1 < rows ? r1 : rows);
+}
+
+static void task_quantize(void *ctx, int64_t i, int thread) {
+    (void)thread;
+    const MmJob *j = ctx;
+    int64_t nb = j->cols / QK8_0;
+    j->k->quantize_q8_0(j->xf + i * j->cols, j->xq + i * nb, j->xsum + i * nb, j->xd + i * nb, j->cols);
+}
+
+// Scratch layout for n rows: the Q8_0 blocks of X, then (at the next 64-byte boundary) one int32
+// code sum per block, then one float scale per block.
+static size_t scratch_blocks_bytes(int64_t cols, int64_t n) {
+    size_t b = (size_t)n * (size_t)((cols + QK8_0 - 1) / QK8_0) * sizeof(BlockQ8_0);
+    return (b + 63) & ~(size_t)63;
+}
+
+size_t mm_scratch_bytes(int64_t cols, int64_t n_max) {
+    CHECK(cols >= 0 && n_max >= 0);
+    return scratch_blocks_bytes(cols, n_max) + (size_t)n_max * (size_t)((cols + QK8_0 - 1) / QK8_0) * 8 + 64;
+}
+
+static void matmul_with(const MmKernels *k, ThreadPool *tp, void *scratch, int n_w, float *const *y,
+                        const WeightView *const *w, const float *x, int64_t n) {
+    CHECK(n_w >= 1 && n_w <= MM_MANY_MAX && n >= 0);
+    MmJob j = {.k = k, .n_w = n_w, .cols = w[0]->cols};
+    int64_t total_rows = 0;
+    for (int i = 0; i < n_w; i++) total_rows += w[i]->rows;
+    int64_t want = MM_TASKS_PER_THREAD * tp_size(tp);
+    j.chunk = (total_rows + want - 1) / want;
+    j.chunk = (j.chunk + MM_CHUNK_MIN - 1) / MM_CHUNK_MIN * MM_CHUNK_MIN;
+    j.chunk = j.chunk < MM_CHUNK_MIN ? MM_CHUNK_MIN : j.chunk > MM_CHUNK_MAX ? MM_CHUNK_MAX : j.chunk;
+    bool quantized = false;
+    int64_t tasks = 0;
+    for (int i = 0; i < n_w; i++) {
+        const WeightView *wi = w[i];
+        CHECK(quant_traits((uint32_t)wi->type) && QUANT_TRAITS[wi->type].supported && k->rows[wi->type]);
+        CHECK(wi->rows >= 0 && wi->cols == j.cols);
+        size_t row_bytes = quant_row_bytes(wi->type, wi->cols);
+        CHECK(row_bytes > 0 || wi->cols == 0);
+        j.args[i] = (MmArgs){.w = wi->data, .row_bytes = row_bytes, .cols = wi->cols, .x = x, .n = n, .y = y[i],
+                             .ldy = wi->rows};
+        j.fn[i] = k->rows[wi->type];
+        quantized |= wi->type == QT_Q8_0 || wi->type == QT_Q4_0;
+        tasks += (wi->rows + j.chunk - 1) / j.chunk;
+        j.task_end[i] = tasks;
+    }
+    if (n == 0 || tasks == 0) return;
+    if (quantized) {
+        CHECK(scratch && ((uintptr_t)scratch & 63) == 0);
+        j.xf = x;
+        j.xq = scratch;
+        j.xsum = (int32_t *)((uint8_t *)scratch + scratch_blocks_bytes(j.cols, n));
+        j.xd = (float *)(j.xsum + n * (j.cols / QK8_0));
+        if (n * j.cols >= MM_PARALLEL_QUANTIZE_MIN) {
+            tp_run(tp, task_quantize, &j, n);
+        } else {
+            for (int64_t i = 0; i < n; i++) task_quantize(&j, i, 0);
+        }
+        for (int i = 0; i < n_w; i++)
+            if (w[i]->type == QT_Q8_0 || w[i]->type == QT_Q4_0) {
+                j.args[i].x = j.xq;
+                j.args[i].xsum = j.xsum;
+                j.args[i].xd = j.xd;
+            }
+    }
+    tp_run(tp, task_rows, &j, tasks);
 }
 
 void mm_matmul(ThreadPool *tp, void *scratch, float *y, const WeightView *w, const float *x, int64_t n) {
-    mm_matmul_ref(tp, scratch, y, w, x, n);
+    matmul_with(kernels(), tp, scratch, 1, &y, &w, x, n);
 }
 
-const char *mm_kernel_name(void) { return "ref"; }
+void mm_matmul_ref(ThreadPool *tp, void *scratch, float *y, const WeightView *w, const float *x, int64_t n) {
+    matmul_with(&MM_KERNELS_REF, tp, scratch, 1, &y, &w, x, n);
+}
+
+void mm_matmul_many(ThreadPool *tp, void *scratch, int n_w, float *const *y, const WeightView *const *w,
+                    const float *x, int64_t n) {
+    matmul_with(kernels(), tp, scratch, n_w, y, w, x, n);
+}

@@ -1,0 +1,204 @@
+// cmd_calibrate.c — `rightsize calibrate`: measure the CPU engine's step times over a designed set
+// of batch compositions, fit the planner's step-time model and write the profile `plan` loads.
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/check.h"
+#include "bench/calibrate.h"
+#include "cli/cli.h"
+#include "engine/engine.h"
+#include "plan/catalog.h"
+#include "plan/steptime.h"
+
+static void calibrate_usage(FILE *out) {
+    fprintf(out,
+"usage: rightsize calibrate -m FILE [-o PROFILE.yaml] [options]\n"
+"\n"
+"Runs a designed set of batch compositions (prefill chunk x decode rows x context) through the\n"
+"CPU engine in-process, fits the planner's step-time model\n"
+"    step_us = b0 + b1*prefill_tokens + b2*decode_rows + b3*context_tokens\n"
+"(non-negative least squares on relative error), prints every point against the fit and the fit\n"
+"error, and writes the profile YAML that `rightsize plan` loads for this tier.\n"
+"\n"
+"  -m, --model FILE       GGUF model (general.architecture = llama)\n"
+"  -o, --out FILE         profile to write (default: print only)\n"
+"  --hardware ID          catalog hardware id this machine stands for (default: cpu)\n"
+"  --model-id ID          catalog model id (default: the GGUF's general.name)\n"
+"  --quantization Q       bf16|fp8|int8|int4 (default from the weights: q8_0 -> int8,\n"
+"                         q4_* -> int4, otherwise bf16)\n"
+"  --machine TEXT         free-text machine description (default: CPU model and cores)\n"
+"  -t, --threads N        compute threads (default: all cores)\n"
+"  --max-prefill N        largest prefill chunk (default 256)\n"
+"  --max-rows N           largest number of decode rows (default 16)\n"
+"  --max-ctx N            largest context per decode row (default 512)\n"
+"  --repeats N            timed forwards per composition, median kept (default 3, at most 15)\n"
+"  --seed S               token ids (default 1)\n"
+"  -q, --quiet            print only the fit\n"
+"  -h, --help             this help\n");
+}
+
+typedef struct {
+    const char *model, *out, *hardware, *model_id, *quant, *machine;
+    int threads;
+    bool quiet;
+    CalibDesign design;
+} CalOpts;
+
+static int parse_i64(const char *opt, const char *s, int64_t lo, int64_t hi, int64_t *out) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        fprintf(stderr, "calibrate: %s expects an integer in [%lld, %lld], got '%s'\n", opt, (long long)lo,
+                (long long)hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+// Returns 0, 1 for --help (printed), or 2 on a usage error (message printed).
+static int parse_opts(int argc, char **argv, CalOpts *o) {
+    *o = (CalOpts){.hardware = "cpu",
+                   .design = {.max_prefill = 256, .max_rows = 16, .max_ctx = 512, .repeats = 3, .seed = 1}};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        bool has_val = i + 1 < argc;
+        const char *v = has_val ? argv[i + 1] : NULL;
+        int64_t n;
+#define NEED_VAL() do { if (!has_val) { fprintf(stderr, "calibrate: %s needs a value (see --help)\n", a); return 2; } i++; } while (0)
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { calibrate_usage(stdout); return 1; }
+        else if (!strcmp(a, "-m") || !strcmp(a, "--model")) { NEED_VAL(); o->model = v; }
+        else if (!strcmp(a, "-o") || !strcmp(a, "--out")) { NEED_VAL(); o->out = v; }
+        else if (!strcmp(a, "--hardware")) { NEED_VAL(); o->hardware = v; }
+        else if (!strcmp(a, "--model-id")) { NEED_VAL(); o->model_id = v; }
+        else if (!strcmp(a, "--quantization")) { NEED_VAL(); o->quant = v; }
+        else if (!strcmp(a, "--machine")) { NEED_VAL(); o->machine = v; }
+        else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) o->quiet = true;
+        else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { NEED_VAL(); if (parse_i64(a, v, 1, 1024, &n)) return 2; o->threads = (int)n; }
+        else if (!strcmp(a, "--max-prefill")) { NEED_VAL(); if (parse_i64(a, v, 1, 65536, &o->design.max_prefill)) return 2; }
+        else if (!strcmp(a, "--max-rows")) { NEED_VAL(); if (parse_i64(a, v, 1, 4096, &o->design.max_rows)) return 2; }
+        else if (!strcmp(a, "--max-ctx")) { NEED_VAL(); if (parse_i64(a, v, 8, 1 << 20, &o->design.max_ctx)) return 2; }
+        else if (!strcmp(a, "--repeats")) { NEED_VAL(); if (parse_i64(a, v, 1, 15, &n)) return 2; o->design.repeats = (int)n; }
+        else if (!strcmp(a, "--seed")) { NEED_VAL(); if (parse_i64(a, v, 0, INT64_MAX, &n)) return 2; o->design.seed = (uint64_t)n; }
+        else { fprintf(stderr, "calibrate: unknown option '%s' (see --help)\n", a); return 2; }
+#undef NEED_VAL
+    }
+    if (!o->model) { fprintf(stderr, "calibrate: -m FILE is required (a GGUF model; see --help)\n"); return 2; }
+    if (o->quant) {
+        bool known = false;
+        for (int q = 0; q < QUANT_COUNT; q++) known |= !strcmp(o->quant, plan_quant_names[q]);
+        if (!known) {
+            fprintf(stderr, "calibrate: --quantization expects bf16, fp8, int8 or int4, got '%s'\n", o->quant);
+            return 2;
+        }
+    }
+    const char *texts[] = {o->hardware, o->model_id, o->machine};
+    for (size_t i = 0; i < ARRAY_LEN(texts); i++)
+        if (texts[i] && (strpbrk(texts[i], "\"\\\n") || strlen(texts[i]) > 60)) {
+            fprintf(stderr, "calibrate: '%s' must be at most 60 characters without quotes, backslashes or newlines\n",
+                    texts[i]);
+            return 2;
+        }
+    return 0;
+}
+
+// The planner's quantization class of the engine's weight type ("q8_0" -> "int8").
+static const char *quant_class(const char *engine_quant) {
+    if (!strncmp(engine_quant, "q8", 2)) return "int8";
+    if (!strncmp(engine_quant, "q4", 2)) return "int4";
+    return "bf16";
+}
+
+// "CPU model name, N cores, T threads" from /proc/cpuinfo (Linux), or "unknown CPU".
+static void machine_text(char *buf, size_t len, int threads) {
+    char model[96] = "unknown CPU", line[256];
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    while (f && fgets(line, sizeof line, f)) {
+        char *colon = strchr(line, ':');
+        if (strncmp(line, "model name", 10) || !colon) continue;
+        colon += 1 + (colon[1] == ' ');
+        colon[strcspn(colon, "\n\"\\")] = 0;
+        snprintf(model, sizeof model, "%s", colon);
+        break;
+    }
+    if (f) fclose(f);
+    snprintf(buf, len, "%.60s, %ld cores, %d threads", model, sysconf(_SC_NPROCESSORS_ONLN), threads);
+}
+
+static void print_point(void *ctx, int64_t i, int64_t n, const CalibPoint *p) {
+    if (*(const bool *)ctx || !isatty(2)) return;  // a live progress line on terminals only
+    fprintf(stderr, "\rcalibrate: %lld/%lld compositions measured", (long long)i + 1, (long long)n);
+    if (i + 1 == n) fprintf(stderr, "\n");
+    (void)p;
+}
+
+int cmd_calibrate(int argc, char **argv) {
+    CalOpts o;
+    int rc = parse_opts(argc, argv, &o);
+    if (rc) return rc == 1 ? 0 : 2;
+    char err[512] = "";
+    CalibShape shapes[CALIB_MAX_SHAPES];
+    if (calib_design(&o.design, shapes, err, sizeof err) < 0) {
+        fprintf(stderr, "calibrate: %s\n", err);
+        return 2;
+    }
+    EngineOptions eo;
+    calib_engine_options(&o.design, o.threads, &eo);
+    Engine *e = engine_create(o.model, &eo, err, sizeof err);
+    if (!e) {
+        fprintf(stderr, "calibrate: %s\n", err);
+        return 1;
+    }
+    const EngineInfo *info = engine_info(e);
+    CalibPoint pts[CALIB_MAX_SHAPES];
+    int64_t n = 0;
+    CalibFit fit;
+    rc = calib_run(e, &o.design, pts, &n, print_point, &o.quiet, err, sizeof err);
+    if (rc == 0) rc = calib_fit(pts, n, &fit);
+    if (rc) {
+        fprintf(stderr, "calibrate: %s\n", err[0] ? err : err_str(rc));
+        engine_destroy(e);
+        return 1;
+    }
+    if (!o.quiet) {
+        printf("%8s %6s %10s %12s %12s %8s\n", "prefill", "rows", "context", "measured_us", "fit_us", "err_%");
+        for (int64_t i = 0; i < n; i++)
+            printf("%8.0f %6.0f %10.1f %12.1f %12.1f %8.2f\n", pts[i].prefill_tokens, pts[i].decode_rows,
+                   pts[i].ctx_tokens, pts[i].step_us, pts[i].fit_us,
+                   100.0 * (pts[i].fit_us - pts[i].step_us) / pts[i].step_us);
+    }
+    printf("fit: step_us = %.3f + %.5f*prefill_tokens + %.4f*decode_rows + %.6f*context_tokens\n", fit.b0_us,
+           fit.prefill_token_us, fit.decode_row_us, fit.context_token_us);
+    printf("fit error over %lld points: rmse %.1f us, mean abs error %.2f%%\n", (long long)fit.n_points, fit.rmse_us,
+           100.0 * fit.mape);
+    if (o.out) {
+        StepProfile p = {.tp = 1, .b0_us = fit.b0_us, .prefill_token_us = fit.prefill_token_us,
+                         .decode_row_us = fit.decode_row_us, .context_token_us = fit.context_token_us,
+                         .n_points = fit.n_points, .rmse_us = fit.rmse_us, .mape = fit.mape};
+        snprintf(p.hardware, sizeof p.hardware, "%s", o.hardware);
+        snprintf(p.model, sizeof p.model, "%.63s", o.model_id ? o.model_id : info->name);
+        for (char *c = p.model; *c; c++)
+            if (*c == '"' || *c == '\\') *c = '_';
+        snprintf(p.quantization, sizeof p.quantization, "%s", o.quant ? o.quant : quant_class(info->quant));
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(p.date, sizeof p.date, "%Y-%m-%d", &tm);
+        if (o.machine) snprintf(p.machine, sizeof p.machine, "%s", o.machine);
+        else machine_text(p.machine, sizeof p.machine, info->n_threads);
+        rc = step_profile_save(&p, o.out, err, sizeof err);
+        if (rc) {
+            fprintf(stderr, "calibrate: %s\n", err);
+            engine_destroy(e);
+            return 1;
+        }
+        printf("wrote %s (hardware %s, model %s, quantization %s)\n", o.out, p.hardware, p.model, p.quantization);
+    }
+    engine_destroy(e);
+    return 0;
+}

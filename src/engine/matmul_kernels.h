@@ -1,0 +1,47 @@
+// matmul_kernels.h — the kernel sets behind mm_matmul (internal to src/engine).
+//
+// A kernel set is a table indexed by QuantType. Each entry computes a block of the product
+//   y[i * ldy + r] = dot(W row r, X row i)   for r in [r0, r1), i in [0, n)
+// where X is given in the form the weight type multiplies with: float rows (ldx = cols) for
+// F32/F16/BF16 weights, Q8_0 block rows (cols/32 blocks each) for Q8_0/Q4_0 weights.
+// The `_ref` set (matmul.c) is plain C and always present; the `_avx2` set (matmul_avx2.c, built
+// with -mavx2 -mfma -mf16c) has the same signatures and is chosen at start-up when the CPU has
+// AVX2, FMA and F16C. Both sets quantize X identically (bit for bit), so for Q8_0/Q4_0 weights
+// the two differ only in the order of float additions.
+#ifndef RS_MATMUL_KERNELS_H
+#define RS_MATMUL_KERNELS_H
+
+#include <stdint.h>
+
+#include "engine/matmul.h"
+
+typedef struct {
+    const uint8_t *w;  // weight rows, row_bytes apart
+    size_t row_bytes;
+    int64_t cols;
+    const void *x;     // (n, cols) floats or (n, cols/32) BlockQ8_0, per the weight type
+    const int32_t *xsum;  // quantized types: (n, cols/32) sum of the 32 codes of each X block
+    const float *xd;      // quantized types: (n, cols/32) each X block's scale as float
+    int64_t n;
+    float *y;          // (n, ldy)
+    int64_t ldy;
+} MmArgs;
+
+typedef void (*MmRowsFn)(const MmArgs *a, int64_t r0, int64_t r1);
+// Quantizes one row of cols floats (cols a multiple of 32) to Q8_0, exactly as quant_quantize_row,
+// and writes each block's sum of codes to sums[cols/32] (Q4_0 kernels use it for the -8 offset)
+// and its f16 scale widened to float to scales[cols/32] (saves a conversion per weight row).
+typedef void (*MmQuantizeFn)(const float *x, BlockQ8_0 *y, int32_t *sums, float *scales, int64_t cols);
+
+typedef struct {
+    const char *name;
+    MmQuantizeFn quantize_q8_0;
+    MmRowsFn rows[QT_COUNT];  // NULL for types the set cannot multiply
+} MmKernels;
+
+extern const MmKernels MM_KERNELS_REF;
+#if defined(__x86_64__) || defined(__i386__)
+extern const MmKernels MM_KERNELS_AVX2;
+#endif
+
+#endif

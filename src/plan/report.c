@@ -1,0 +1,395 @@
+// report.c — text, JSON, HTML, pipeline YAML and --explain output of a plan search.
+#include "plan/report.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <string.h>
+
+#include "base/check.h"
+
+// ---- shared pieces ----
+
+static const char *hw_id(const Catalog *cat, const Candidate *c) { return cat->hw[c->hw].id; }
+
+static void slo_line(FILE *f, const Workload *wl) {
+    fprintf(f, "SLOs:");
+    if (wl->cls == WL_BATCH) fprintf(f, " every nightly run done within %.1f h", wl->batch_deadline_hours);
+    if (wl->slo_ttft_p95_ms > 0) fprintf(f, " TTFT p95 <= %.0f ms", wl->slo_ttft_p95_ms);
+    if (wl->slo_tpot_p95_ms > 0) fprintf(f, " TPOT p95 <= %.0f ms", wl->slo_tpot_p95_ms);
+    if (wl->slo_e2e_p95_ms > 0) fprintf(f, " e2e p95 <= %.0f ms", wl->slo_e2e_p95_ms);
+    if (wl->slo_e2e_p99_ms > 0) fprintf(f, " e2e p99 <= %.0f ms", wl->slo_e2e_p99_ms);
+    if (wl->quality_min > 0) fprintf(f, "; quality >= %.1f", wl->quality_min);
+    fprintf(f, "\n");
+}
+
+static void cost_breakdown(FILE *f, const Workload *wl, const Candidate *c) {
+    fprintf(f, "  Monthly cost  $%.2f = accelerators $%.2f", c->usd_month, c->accel_usd_month);
+    for (int k = 0; k < PRICE_KIND_COUNT; k++)
+        if (c->replica_hours_month[k] > 0.01) fprintf(f, " [%.0f h %s]", c->replica_hours_month[k], price_kind_names[k]);
+    fprintf(f, "\n                + storage $%.2f + network $%.2f + orchestration $%.2f + engineering $%.2f\n",
+            wl->storage_usd_month, wl->network_gb_month * wl->network_usd_per_gb, wl->orchestration_usd_month,
+            wl->engineering_hours_month * wl->engineering_usd_per_hour);
+    fprintf(f, "  Unit costs    $%.4f per 1K requests, $%.4f per 1M tokens, $%.5f per successful outcome\n",
+            c->usd_per_1k_requests, c->usd_per_1m_tokens, c->usd_per_success);
+}
+
+static void scenario_table(FILE *f, const Workload *wl, const Candidate *c) {
+    fprintf(f, "  %-9s %9s %9s %9s %9s %9s %8s %6s %6s\n", "scenario", "TTFT p95", "TPOT p95", "e2e p50", "e2e p95",
+            "e2e p99", "util", "peak", "SLO");
+    for (int s = 0; s < SCEN_COUNT; s++) {
+        const SimResult *r = &c->sim[s];
+        fprintf(f, "  %-9s %7.0fms %7.1fms %7.0fms %7.0fms %7.0fms %7.0f%% %6d %6s\n", scenario_names[s], r->ttft_ms.p95,
+                r->tpot_ms.p95, r->e2e_ms.p50, r->e2e_ms.p95, r->e2e_ms.p99, r->utilization * 100,
+                r->peak_replicas[0] + r->peak_replicas[1], search_meets(wl, r, (Scenario)s, (char[160]){0}, 160) ? "ok" : "miss");
+    }
+}
+
+static void describe(FILE *f, const Catalog *cat, const Candidate *c) {
+    const CatHardware *hw = &cat->hw[c->hw];
+    const CatModel *m = &cat->models[c->model];
+    fprintf(f, "  Candidate     %s\n", c->id);
+    fprintf(f, "  Hardware      %s x%d per replica (%s), replicas %d..%d (%s, %s)\n", hw->name, c->devices,
+            hw_class_names[hw->cls], c->scale == SCALE_FIXED ? c->replicas_peak : c->replicas_min, c->replicas_peak,
+            c->scale == SCALE_FIXED ? "fixed" : "autoscaled", mix_names[c->mix]);
+    fprintf(f, "  Model         %s at %s (quality %.1f), batch knob %lld, step times from %s\n", m->name,
+            plan_quant_names[c->quant], m->quant[c->quant].quality, (long long)c->batch_knob,
+            c->source == STEP_PROFILE ? "a calibrated profile" : "the roofline (uncalibrated)");
+    fprintf(f, "  Prices        per device-hour:");
+    for (int k = 0; k < PRICE_KIND_COUNT; k++)
+        if (hw->price[k].present)
+            fprintf(f, " %s $%.3f [%s, %s]", price_kind_names[k], hw->price[k].usd_per_hour, hw->price[k].confidence,
+                    hw->price[k].date);
+    fprintf(f, "\n");
+    if (c->student >= 0)
+        fprintf(f, "  Cascade       student %s (%s) first, %d..%d replicas; escalations go to the model above\n",
+                cat->models[c->student].name, plan_quant_names[c->student_quant], c->student_min, c->student_peak);
+}
+
+// ---- text ----
+
+int report_text(FILE *f, const Catalog *cat, const Workload *wl, const SearchResult *r, const SearchOptions *o) {
+    fprintf(f, "rightsize plan — %s (%s, %.0f requests/month, %.0f input / %.0f output tokens on average)\n", wl->name,
+            wl_class_names[wl->cls], wl->rate_per_s * WL_MONTH_S, wl_token_mean(&wl->in), wl_token_mean(&wl->out));
+    slo_line(f, wl);
+    fprintf(f, "Searched %lld candidates: %lld pruned analytically, %lld simulated in 3 scenarios (%.0f h each, seed %llu)\n\n",
+            (long long)r->n_cands, (long long)r->n_pruned, (long long)r->n_simulated, o->horizon_s / 3600,
+            (unsigned long long)o->seed);
+    fprintf(f, "== Recommended plan\n");
+    if (r->best < 0) {
+        fprintf(f, "  No simulated candidate met the SLOs in all three scenarios. Closest misses:\n");
+        int shown = 0;
+        for (int64_t i = 0; i < r->n_cands && shown < 5; i++)
+            if (r->cands[i].simulated) { fprintf(f, "  %-70s %s\n", r->cands[i].id, r->cands[i].slo_miss); shown++; }
+        return ferror(f) ? ERR_IO : 0;
+    }
+    const Candidate *b = &r->cands[r->best];
+    describe(f, cat, b);
+    cost_breakdown(f, wl, b);
+    scenario_table(f, wl, b);
+    fprintf(f, "\n== Runners-up\n");
+    // Collect feasible simulated candidates by cost.
+    int64_t idx[64];
+    int n = 0;
+    for (int64_t i = 0; i < r->n_cands && n < 64; i++)
+        if (r->cands[i].simulated && r->cands[i].meets_slo && i != r->best) idx[n++] = i;
+    for (int a = 1; a < n; a++)
+        for (int k = a; k > 0 && r->cands[idx[k]].usd_month < r->cands[idx[k - 1]].usd_month; k--) {
+            int64_t t = idx[k]; idx[k] = idx[k - 1]; idx[k - 1] = t;
+        }
+    for (int i = 0, shown = 0; i < n && shown < 5; i++) {
+        const Candidate *c = &r->cands[idx[i]];
+        const Candidate *p = i ? &r->cands[idx[i - 1]] : b;
+        // Knobs the SLO leaves unused give identical plans: show one of them.
+        if (c->hw == p->hw && c->model == p->model && c->quant == p->quant && c->usd_month == p->usd_month &&
+            c->sim[SCEN_EXPECTED].e2e_ms.p95 == p->sim[SCEN_EXPECTED].e2e_ms.p95)
+            continue;
+        shown++;
+        fprintf(f, "  %d. %-66s $%9.2f/month  e2e p95 %6.0f ms  (+$%.2f)\n", shown + 1, c->id, c->usd_month,
+                c->sim[SCEN_EXPECTED].e2e_ms.p95, c->usd_month - b->usd_month);
+    }
+    if (n == 0) fprintf(f, "  (no other simulated candidate met the SLOs)\n");
+    fprintf(f, "\n== Pareto frontier (monthly cost vs e2e p95, expected scenario)\n");
+    for (int64_t i = 0; i < r->n_pareto; i++) {
+        const Candidate *c = &r->cands[r->pareto[i]];
+        fprintf(f, "  $%9.2f  %7.0f ms  %s\n", c->usd_month, c->sim[SCEN_EXPECTED].e2e_ms.p95, c->id);
+    }
+    fprintf(f, "\n== Decision matrix (cheapest simulated plan per hardware class)\n");
+    fprintf(f, "  %-5s %-58s %11s %9s %9s %10s %s\n", "class", "candidate", "$/month", "TTFT p95", "e2e p95", "$/1M tok", "verdict");
+    for (int k = 0; k < HW_CLASS_COUNT; k++) {
+        int64_t i = r->class_best[k];
+        if (i < 0) { fprintf(f, "  %-5s %-58s %s\n", hw_class_names[k], "-", "no candidate fits (memory or SLO on an idle replica)"); continue; }
+        const Candidate *c = &r->cands[i];
+        fprintf(f, "  %-5s %-58s %11.2f %7.0fms %7.0fms %10.4f %s\n", hw_class_names[k], c->id, c->usd_month,
+                c->sim[SCEN_EXPECTED].ttft_ms.p95, c->sim[SCEN_EXPECTED].e2e_ms.p95, c->usd_per_1m_tokens,
+                c->meets_slo ? (i == r->best ? "chosen" : "meets SLOs, costs more") : c->slo_miss);
+    }
+    fprintf(f, "\n== Savings waterfall (cheapest plan meeting the SLOs as each lever is allowed)\n");
+    double prev = -1;
+    for (int l = 0; l < LEVER_COUNT; l++) {
+        int64_t i = r->level_best[l];
+        if (i < 0) { fprintf(f, "  %-22s (no feasible plan yet)\n", lever_names[l]); continue; }
+        const Candidate *c = &r->cands[i];
+        if (prev < 0) fprintf(f, "  %-22s $%9.2f/month  %s\n", lever_names[l], c->usd_month, c->id);
+        else fprintf(f, "  + %-20s $%9.2f/month  saves $%8.2f  %s\n", lever_names[l], c->usd_month, prev - c->usd_month, c->id);
+        prev = c->usd_month;
+    }
+    return ferror(f) ? ERR_IO : 0;
+}
+
+// ---- JSON ----
+
+static cJSON *pct_json(const SimPct *p) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "p50", p->p50);
+    cJSON_AddNumberToObject(o, "p95", p->p95);
+    cJSON_AddNumberToObject(o, "p99", p->p99);
+    cJSON_AddNumberToObject(o, "mean", p->mean);
+    return o;
+}
+
+static cJSON *cand_json(const Catalog *cat, const Candidate *c) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", c->id);
+    cJSON_AddStringToObject(o, "hardware", hw_id(cat, c));
+    cJSON_AddStringToObject(o, "hardware_class", hw_class_names[cat->hw[c->hw].cls]);
+    cJSON_AddNumberToObject(o, "devices_per_replica", c->devices);
+    cJSON_AddStringToObject(o, "model", cat->models[c->model].id);
+    cJSON_AddStringToObject(o, "quantization", plan_quant_names[c->quant]);
+    cJSON_AddNumberToObject(o, "batch_knob", (double)c->batch_knob);
+    cJSON_AddStringToObject(o, "scaling", scale_names[c->scale]);
+    cJSON_AddStringToObject(o, "capacity_mix", mix_names[c->mix]);
+    cJSON_AddStringToObject(o, "lever", lever_names[c->lever]);
+    cJSON_AddStringToObject(o, "step_time_source", c->source == STEP_PROFILE ? "profile" : "roofline");
+    if (c->student >= 0) {
+        cJSON *s = cJSON_AddObjectToObject(o, "cascade");
+        cJSON_AddStringToObject(s, "student", cat->models[c->student].id);
+        cJSON_AddStringToObject(s, "student_quantization", plan_quant_names[c->student_quant]);
+        cJSON_AddNumberToObject(s, "student_replicas_min", c->student_min);
+        cJSON_AddNumberToObject(s, "student_replicas_peak", c->student_peak);
+    }
+    cJSON *rep = cJSON_AddObjectToObject(o, "replicas");
+    cJSON_AddNumberToObject(rep, "min", c->scale == SCALE_FIXED ? c->replicas_peak : c->replicas_min);
+    cJSON_AddNumberToObject(rep, "max", c->replicas_peak);
+    cJSON_AddNumberToObject(o, "analytic_usd_month", c->analytic_usd_month);
+    cJSON_AddBoolToObject(o, "meets_slo", c->meets_slo);
+    if (!c->meets_slo && c->slo_miss[0]) cJSON_AddStringToObject(o, "slo_miss", c->slo_miss);
+    if (!c->simulated) return o;
+    cJSON *cost = cJSON_AddObjectToObject(o, "cost");
+    cJSON_AddNumberToObject(cost, "usd_month", c->usd_month);
+    cJSON_AddNumberToObject(cost, "accelerator_usd_month", c->accel_usd_month);
+    cJSON_AddNumberToObject(cost, "fixed_usd_month", c->fixed_usd_month);
+    cJSON_AddNumberToObject(cost, "usd_per_1k_requests", c->usd_per_1k_requests);
+    cJSON_AddNumberToObject(cost, "usd_per_1m_tokens", c->usd_per_1m_tokens);
+    cJSON_AddNumberToObject(cost, "usd_per_successful_outcome", c->usd_per_success);
+    cJSON *hours = cJSON_AddObjectToObject(cost, "replica_hours_month");
+    for (int k = 0; k < PRICE_KIND_COUNT; k++) cJSON_AddNumberToObject(hours, price_kind_names[k], c->replica_hours_month[k]);
+    cJSON *sc = cJSON_AddObjectToObject(o, "scenarios");
+    for (int s = 0; s < SCEN_COUNT; s++) {
+        const SimResult *r = &c->sim[s];
+        cJSON *x = cJSON_AddObjectToObject(sc, scenario_names[s]);
+        cJSON_AddItemToObject(x, "ttft_ms", pct_json(&r->ttft_ms));
+        cJSON_AddItemToObject(x, "tpot_ms", pct_json(&r->tpot_ms));
+        cJSON_AddItemToObject(x, "e2e_ms", pct_json(&r->e2e_ms));
+        cJSON_AddNumberToObject(x, "throughput_rps", r->throughput_rps);
+        cJSON_AddNumberToObject(x, "utilization", r->utilization);
+        cJSON_AddNumberToObject(x, "completed", (double)r->completed);
+        cJSON_AddNumberToObject(x, "rejected", (double)r->rejected);
+        cJSON_AddNumberToObject(x, "escalated", (double)r->escalated);
+        cJSON_AddNumberToObject(x, "spot_interruptions", (double)r->interruptions);
+        cJSON_AddNumberToObject(x, "peak_replicas", r->peak_replicas[0] + r->peak_replicas[1]);
+        cJSON_AddNumberToObject(x, "accelerator_usd", r->accel_usd);
+    }
+    return o;
+}
+
+int report_json(FILE *f, const Catalog *cat, const Workload *wl, const SearchResult *r, const SearchOptions *o) {
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "schema", "rightsize.plan/1");
+    cJSON *w = cJSON_AddObjectToObject(root, "workload");
+    cJSON_AddStringToObject(w, "name", wl->name);
+    cJSON_AddStringToObject(w, "class", wl_class_names[wl->cls]);
+    cJSON_AddNumberToObject(w, "requests_per_month", wl->rate_per_s * WL_MONTH_S);
+    cJSON_AddNumberToObject(w, "input_tokens_mean", wl_token_mean(&wl->in));
+    cJSON_AddNumberToObject(w, "output_tokens_mean", wl_token_mean(&wl->out));
+    cJSON *slo = cJSON_AddObjectToObject(w, "slo");
+    if (wl->slo_ttft_p95_ms > 0) cJSON_AddNumberToObject(slo, "ttft_p95_ms", wl->slo_ttft_p95_ms);
+    if (wl->slo_tpot_p95_ms > 0) cJSON_AddNumberToObject(slo, "tpot_p95_ms", wl->slo_tpot_p95_ms);
+    if (wl->slo_e2e_p95_ms > 0) cJSON_AddNumberToObject(slo, "e2e_p95_ms", wl->slo_e2e_p95_ms);
+    if (wl->slo_e2e_p99_ms > 0) cJSON_AddNumberToObject(slo, "e2e_p99_ms", wl->slo_e2e_p99_ms);
+    if (wl->cls == WL_BATCH) cJSON_AddNumberToObject(slo, "deadline_hours", wl->batch_deadline_hours);
+    cJSON_AddNumberToObject(w, "fixed_usd_month", wl_fixed_usd_month(wl));
+    cJSON *s = cJSON_AddObjectToObject(root, "search");
+    cJSON_AddNumberToObject(s, "candidates", (double)r->n_cands);
+    cJSON_AddNumberToObject(s, "pruned", (double)r->n_pruned);
+    cJSON_AddNumberToObject(s, "simulated", (double)r->n_simulated);
+    cJSON_AddNumberToObject(s, "horizon_hours", o->horizon_s / 3600);
+    cJSON_AddNumberToObject(s, "seed", (double)o->seed);
+    cJSON *plan = r->best >= 0 ? cand_json(cat, &r->cands[r->best]) : cJSON_CreateNull();
+    if (r->best >= 0) {   // queue depth and replicas over the simulated horizon (expected scenario)
+        const SimResult *e = &r->cands[r->best].sim[SCEN_EXPECTED];
+        cJSON *ser = cJSON_AddObjectToObject(plan, "series");
+        cJSON_AddNumberToObject(ser, "step_s", 60);
+        cJSON *q = cJSON_AddArrayToObject(ser, "queue_depth"), *rep = cJSON_AddArrayToObject(ser, "replicas");
+        for (int64_t i = 0; i < e->n_series; i++) {
+            cJSON_AddItemToArray(q, cJSON_CreateNumber(e->series_queue[i]));
+            cJSON_AddItemToArray(rep, cJSON_CreateNumber(e->series_replicas[i]));
+        }
+    }
+    cJSON_AddItemToObject(root, "plan", plan);
+    cJSON *ru = cJSON_AddArrayToObject(root, "candidates");
+    for (int64_t i = 0; i < r->n_cands; i++)
+        if (r->cands[i].simulated) cJSON_AddItemToArray(ru, cand_json(cat, &r->cands[i]));
+    cJSON *pa = cJSON_AddArrayToObject(root, "pareto");
+    for (int64_t i = 0; i < r->n_pareto; i++) cJSON_AddItemToArray(pa, cJSON_CreateString(r->cands[r->pareto[i]].id));
+    cJSON *dm = cJSON_AddArrayToObject(root, "decision_matrix");
+    for (int k = 0; k < HW_CLASS_COUNT; k++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "class", hw_class_names[k]);
+        int64_t i = r->class_best[k];
+        if (i >= 0) {
+            cJSON_AddStringToObject(e, "candidate", r->cands[i].id);
+            cJSON_AddNumberToObject(e, "usd_month", r->cands[i].usd_month);
+            cJSON_AddBoolToObject(e, "meets_slo", r->cands[i].meets_slo);
+            cJSON_AddNumberToObject(e, "e2e_p95_ms", r->cands[i].sim[SCEN_EXPECTED].e2e_ms.p95);
+            cJSON_AddNumberToObject(e, "usd_per_1m_tokens", r->cands[i].usd_per_1m_tokens);
+        } else {
+            cJSON_AddNullToObject(e, "candidate");
+        }
+        cJSON_AddItemToArray(dm, e);
+    }
+    cJSON *wf = cJSON_AddArrayToObject(root, "waterfall");
+    double prev = -1;
+    for (int l = 0; l < LEVER_COUNT; l++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "lever", lever_names[l]);
+        int64_t i = r->level_best[l];
+        if (i >= 0) {
+            cJSON_AddStringToObject(e, "candidate", r->cands[i].id);
+            cJSON_AddNumberToObject(e, "usd_month", r->cands[i].usd_month);
+            cJSON_AddNumberToObject(e, "saved_usd_month", prev < 0 ? 0 : prev - r->cands[i].usd_month);
+            prev = r->cands[i].usd_month;
+        } else {
+            cJSON_AddNullToObject(e, "candidate");
+        }
+        cJSON_AddItemToArray(wf, e);
+    }
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (!text) return ERR_NOMEM;
+    fputs(text, f);
+    fputc('\n', f);
+    cJSON_free(text);
+    return ferror(f) ? ERR_IO : 0;
+}
+
+// ---- pipeline YAML (DESIGN.md §4) ----
+
+static void emit_tier(FILE *f, const Catalog *cat, const Workload *wl, const Candidate *c, bool student) {
+    const CatHardware *hw = &cat->hw[c->hw];
+    const CatModel *m = &cat->models[student ? c->student : c->model];
+    PlanQuant q = student ? c->student_quant : c->quant;
+    int devices = student ? 1 : c->devices;
+    int mn = student ? c->student_min : c->replicas_min, mx = student ? c->student_peak : c->replicas_peak;
+    if (c->scale == SCALE_FIXED) mn = mx;
+    if (wl->cls == WL_BATCH && c->scale == SCALE_AUTO) mn = 0;
+    PriceKind k = c->mix == MIX_RESERVED_SPOT ? PRICE_SPOT : PRICE_ON_DEMAND;
+    double price = (hw->price[k].present ? hw->price[k].usd_per_hour : hw->price[PRICE_ON_DEMAND].usd_per_hour) * devices;
+    fprintf(f, "  - name: %s\n", student ? "student" : (c->student >= 0 ? "teacher" : "main"));
+    if (hw->cls == HW_CPU && !m->encoder)
+        fprintf(f, "    model: data/models/%s.%s.gguf             # embedded engine, run as local workers\n", m->id,
+                q == QUANT_INT4 ? "q4_0" : q == QUANT_INT8 ? "q8_0" : "bf16");
+    else
+        fprintf(f, "    url: http://127.0.0.1:%d/v1                     # an OpenAI-compatible server (vLLM, TGI, ...)\n"
+                   "    model: %s\n", student ? 8001 : 8002, m->id);
+    fprintf(f, "    accelerator: %s%s\n", hw->id, devices > 1 ? "" : "");
+    if (devices > 1) fprintf(f, "    tensor_parallel: %d\n", devices);
+    fprintf(f, "    quantization: %s\n", plan_quant_names[q]);
+    fprintf(f, "    cost_per_hour: %.4f                          # $ per replica-hour (%s)\n", price, price_kind_names[k]);
+    fprintf(f, "    replicas: {min: %d, max: %d}\n", mn, mx);
+    if (m->encoder)
+        fprintf(f, "    batching: {max_batch_size: %lld, max_queue_delay_microseconds: 2000}\n", (long long)c->batch_knob);
+    else
+        fprintf(f, "    scheduler: {max_num_seqs: %lld, max_num_batched_tokens: %lld}\n", (long long)c->batch_knob,
+                (long long)(c->batch_knob > 2048 ? c->batch_knob : 2048));
+}
+
+int report_emit_pipeline(FILE *f, const Catalog *cat, const Workload *wl, const Candidate *c) {
+    fprintf(f, "# Pipeline for workload '%s', emitted by `rightsize plan` (candidate %s).\n", wl->name, c->id);
+    fprintf(f, "# Predicted: $%.2f/month; serve it with `rightsize serve THIS_FILE`.\n", c->usd_month);
+    fprintf(f, "listen: 127.0.0.1:8080\n");
+    fprintf(f, "slo: {");
+    int n = 0;
+    if (wl->slo_ttft_p95_ms > 0) fprintf(f, "%sttft_p95_ms: %.0f", n++ ? ", " : "", wl->slo_ttft_p95_ms);
+    if (wl->slo_tpot_p95_ms > 0) fprintf(f, "%stpot_p95_ms: %.0f", n++ ? ", " : "", wl->slo_tpot_p95_ms);
+    if (wl->slo_e2e_p95_ms > 0) fprintf(f, "%se2e_p95_ms: %.0f", n++ ? ", " : "", wl->slo_e2e_p95_ms);
+    if (wl->slo_e2e_p99_ms > 0) fprintf(f, "%se2e_p99_ms: %.0f", n++ ? ", " : "", wl->slo_e2e_p99_ms);
+    fprintf(f, "}\ntiers:\n");
+    if (c->student >= 0) emit_tier(f, cat, wl, c, true);
+    emit_tier(f, cat, wl, c, false);
+    fprintf(f, "routes:\n");
+    const char *endpoint = wl->cls == WL_EMBEDDING ? "embeddings" : wl->cls == WL_COMPLETION ? "completions" : "chat";
+    if (c->student >= 0) {
+        double thr = wl->escalation_rate < 0 ? wl->conf_threshold : 0.60;
+        fprintf(f, "  - match: {endpoint: %s}\n    cascade: {first: student, then: teacher, min_confidence: %.2f}\n", endpoint, thr);
+    } else {
+        fprintf(f, "  - match: {endpoint: %s}\n    tier: main\n", endpoint);
+    }
+    if (c->scale == SCALE_AUTO && wl->cls != WL_BATCH)
+        fprintf(f, "autoscaling: {metric: num_requests_waiting, target_per_replica: %lld,\n"
+                   "              upscale_delay_s: 15, downscale_delay_s: 300, warm_pool: 1}\n",
+                (long long)(c->batch_eff > 1 ? (int64_t)(0.8 * (double)c->batch_eff) : 1));
+    fprintf(f, "limits: {max_queue: 256, max_body_bytes: 1048576, max_tokens: %lld, request_timeout_s: 60}\n",
+            (long long)(wl->out.max > 0 && wl->out.max < 1000000 ? wl->out.max : 2048));
+    return ferror(f) ? ERR_IO : 0;
+}
+
+// ---- --explain ----
+
+int report_explain(FILE *f, const Catalog *cat, const Workload *wl, const Candidate *c) {
+    const CatHardware *hw = &cat->hw[c->hw];
+    const CatModel *m = &cat->models[c->model];
+    double in = wl_token_mean(&wl->in), out = wl_token_mean(&wl->out);
+    fprintf(f, "Candidate %s\n\n", c->id);
+    fprintf(f, "1. Model and memory\n");
+    fprintf(f, "   weights      = %.3f B params x %.4f bytes (%s) / %d device(s) = %.2f GB per device\n", m->params_b,
+            m->quant[c->quant].bytes_per_weight, plan_quant_names[c->quant], c->devices, c->kv.weight_bytes_per_dev / 1e9);
+    fprintf(f, "   activations  = %.2f GB (a max_num_batched_tokens forward + logits, vLLM's profiling run)\n",
+            c->kv.activation_bytes / 1e9);
+    fprintf(f, "   usable for KV= %.0f GB x 0.90 - weights - activations = %.2f GB\n", hw->memory_gb, c->kv.usable_bytes / 1e9);
+    if (!m->encoder)
+        fprintf(f, "   KV per token = 2 x %lld layers x %lld kv heads x %lld dims x 2 B / %d = %.0f B; blocks of %lld tokens = %lld blocks\n",
+                (long long)m->layers, (long long)m->kv_heads, (long long)m->head_dim, c->devices,
+                c->kv.kv_bytes_per_token_per_dev, (long long)c->kv.kv_block_tokens, (long long)c->kv.kv_blocks_total);
+    if (c->pruned) { fprintf(f, "\nPruned: %s\n", c->prune_reason); return ferror(f) ? ERR_IO : 0; }
+    fprintf(f, "   sequences of %.0f tokens that fit at once: %lld (batch knob %lld)\n\n", in + out,
+            (long long)c->kv.max_seqs_at_mean, (long long)c->batch_knob);
+    fprintf(f, "2. Step time (%s)\n", c->source == STEP_PROFILE ? "calibrated profile" : "roofline over catalog specs");
+    if (c->source == STEP_ROOFLINE)
+        fprintf(f, "   memory  = %.1f us weights + %.5f us per KV position read  (%.0f GB/s x %.2f derate)\n"
+                   "   compute = %.3f us per token + %.6f us per attention pair  (%.0f TFLOPS x %.2f derate)\n"
+                   "   fixed   = %.0f us per step (overhead + TP all-reduce latency)\n",
+                c->step.mem_fixed_us, c->step.mem_ctx_us, hw->memory_bw_gbs, hw->derate_bandwidth, c->step.comp_token_us,
+                c->step.comp_pair_us, cat_peak_flops(hw, c->quant) / 1e12, hw->derate_compute, c->step.b0_us);
+    int64_t b = c->batch_eff;
+    double ctx = (double)b * (in + out / 2);
+    StepShape d = {.decode_rows = b, .ctx_tokens = (int64_t)ctx, .attn_pairs = ctx};
+    StepShape p = {.prefill_tokens = (int64_t)in, .ctx_tokens = (int64_t)in, .attn_pairs = in * (in + 1) / 2};
+    fprintf(f, "   a %lld-row decode step at mean context %.0f: %.2f ms;  a %.0f-token prefill alone: %.2f ms\n\n",
+            (long long)b, in + out / 2, step_time_us(&c->step, &d) / 1e3, in, step_time_us(&c->step, &p) / 1e3);
+    fprintf(f, "3. Capacity per replica (mean field): concurrency %lld meets the latency targets -> %.3f requests/s\n", (long long)b,
+            c->mu_rps);
+    fprintf(f, "   replicas = ceil(rate x profile x 1.25 burst / (%.3f x 0.80 utilisation)): peak %d, floor %d\n",
+            c->mu_rps, c->replicas_peak, c->replicas_min);
+    if (c->student >= 0)
+        fprintf(f, "   cascade: student capacity %.3f req/s -> %d..%d replicas; teacher sized for the escalated share\n",
+                c->student_mu_rps, c->student_min, c->student_peak);
+    fprintf(f, "4. Analytic monthly cost: $%.2f (prices per device-hour: on-demand $%.3f, reserved-1y $%.3f, spot $%.3f; %s)\n\n",
+            c->analytic_usd_month, hw->price[PRICE_ON_DEMAND].usd_per_hour, hw->price[PRICE_RESERVED_1Y].usd_per_hour,
+            hw->price[PRICE_SPOT].usd_per_hour, hw->price[PRICE_ON_DEMAND].source);
+    if (!c->simulated) return ferror(f) ? ERR_IO : 0;
+    fprintf(f, "5. Simulation (scenario rates 0.8x / 1x / 1.25x, same arrivals seed for every candidate)\n");
+    scenario_table(f, wl, c);
+    cost_breakdown(f, wl, c);
+    fprintf(f, "   verdict: %s%s\n", c->meets_slo ? "meets the SLOs in all three scenarios" : "misses: ", c->slo_miss);
+    return ferror(f) ? ERR_IO : 0;
+}

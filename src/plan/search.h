@@ -1,0 +1,111 @@
+// search.h — enumerate deployment candidates for a workload, prune them with analytic bounds,
+// simulate the survivors in three scenarios, and rank them by monthly cost.
+//
+// A candidate = hardware × devices per replica (tensor parallel) × model × quantization
+//   × (optional cascade student) × batching knob × autoscaling (fixed at peak | autoscaled |
+//   scheduled window for batch jobs) × capacity mix (on-demand | reserved floor + on-demand |
+//   reserved floor + spot).
+// Pruning, in order (each pruned candidate keeps its reason): quality below the workload's
+// floor; weights + activations do not fit device memory (KV capacity < one sequence);
+// a lone request misses the latency SLO even on an idle replica (roofline lower bound);
+// then candidates are ranked by an analytic monthly cost (mean-field capacity per replica,
+// replicas per minute of the day's profile) and the best few per lever level are simulated.
+// Scenarios: best (0.8× rate), expected (as given), burst (1.25× rate, arrival CV ×1.5).
+// A plan meets its SLOs when every scenario does; its cost is the expected scenario's.
+#ifndef RS_PLAN_SEARCH_H
+#define RS_PLAN_SEARCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "plan/catalog.h"
+#include "plan/sim.h"
+#include "plan/steptime.h"
+#include "plan/workload.h"
+
+typedef enum { SCEN_BEST, SCEN_EXPECTED, SCEN_BURST, SCEN_COUNT } Scenario;
+typedef enum { SCALE_FIXED, SCALE_AUTO, SCALE_COUNT } ScaleMode;   // AUTO = scheduled window for batch jobs
+typedef enum { MIX_ON_DEMAND, MIX_RESERVED, MIX_RESERVED_SPOT, MIX_COUNT } CapMix;
+// Lever levels of the savings waterfall: a candidate's level is the highest lever it uses.
+typedef enum { LEVER_BASELINE, LEVER_BATCHING, LEVER_QUANT, LEVER_CASCADE, LEVER_AUTOSCALE, LEVER_MIX, LEVER_COUNT } Lever;
+
+extern const char *const scenario_names[SCEN_COUNT];
+extern const char *const scale_names[SCALE_COUNT];
+extern const char *const mix_names[MIX_COUNT];
+extern const char *const lever_names[LEVER_COUNT];
+
+typedef struct {
+    // identity
+    int hw, model, student;        // catalog indices; student -1 = no cascade
+    int devices;                   // per replica (tensor parallel degree)
+    PlanQuant quant, student_quant;
+    int64_t batch_knob;            // max_num_seqs (LLM) or max_batch_size (one-shot)
+    ScaleMode scale;
+    CapMix mix;
+    char id[160];                  // "l4x1/llama-3.1-8b/int4/b64/auto/reserved+spot[/cascade=...]"
+    Lever lever;
+    // analytic model
+    bool pruned;
+    char prune_reason[160];
+    StepModel step, student_step;
+    StepSource source;
+    KvCapacity kv, student_kv;
+    double mu_rps;                 // per-replica sustainable request rate (mean-field)
+    double student_mu_rps;
+    int64_t batch_eff;             // concurrency the SLO allows per replica
+    int replicas_peak, replicas_min, student_peak, student_min;
+    double analytic_usd_month;
+    // simulation
+    bool simulated, meets_slo;
+    char slo_miss[160];
+    SimResult *sim;                // [SCEN_COUNT] once simulated (series kept for the expected one)
+    double usd_month;              // accelerators (expected scenario, scaled to 30 days) + fixed
+    double accel_usd_month, fixed_usd_month;
+    double usd_per_1k_requests, usd_per_1m_tokens, usd_per_success;
+    double replica_hours_month[PRICE_KIND_COUNT];
+} Candidate;
+
+typedef struct {
+    double horizon_s;              // simulated span per scenario (default one day)
+    uint64_t seed;
+    int threads;
+    int keep_per_level;            // analytic survivors per lever level (default 8)
+    const char *profiles_dir;      // calibrated step-time profiles (*.yaml), or NULL
+    void (*progress)(void *ctx, int64_t done, int64_t total);
+    void *progress_ctx;
+} SearchOptions;
+
+typedef struct {
+    Candidate *cands;
+    int64_t n_cands, n_pruned, n_simulated;
+    int64_t best;                  // index of the cheapest plan meeting the SLOs (-1: none)
+    int64_t level_best[LEVER_COUNT];   // cheapest feasible with levers up to this level
+    int64_t class_best[HW_CLASS_COUNT];
+    int64_t *pareto;               // indices, by cost
+    int64_t n_pareto;
+    StepProfile *profiles;
+    int64_t n_profiles;
+} SearchResult;
+
+void search_options_default(SearchOptions *o);
+// Runs the whole search. Returns 0 or a negative Err with one line in err.
+int search_run(const Catalog *cat, const Workload *wl, const SearchOptions *o, SearchResult *out, char *err,
+               size_t err_len);
+void search_free(SearchResult *r);
+// Builds (analytically) the candidate named by id ("l4x1/llama-3.1-8b/int4/b64/auto/od");
+// for --explain. Returns 0 or ERR_NOTFOUND / ERR_FORMAT with the reason in err.
+int search_parse_id(const Catalog *cat, const Workload *wl, const char *id, Candidate *c, char *err, size_t err_len);
+// Analytic evaluation of one candidate (fills the analytic fields; may mark it pruned).
+void search_analyze(const Catalog *cat, const Workload *wl, const StepProfile *profiles, int64_t n_profiles,
+                    Candidate *c);
+// Simulates one candidate in the three scenarios and fills the cost fields.
+int search_simulate(const Catalog *cat, const Workload *wl, const SearchOptions *o, Candidate *c, bool keep_series,
+                    char *err, size_t err_len);
+// True when one scenario's result meets the workload's SLOs; else writes the first miss into why.
+bool search_meets(const Workload *wl, const SimResult *r, Scenario sc, char *why, size_t len);
+// Builds the simulator config of a candidate for one scenario (the caller owns nothing new).
+void search_sim_config(const Catalog *cat, const Workload *wl, const Candidate *c, Scenario sc, double horizon_s,
+                       uint64_t seed, SimConfig *cfg);
+
+#endif

@@ -1,0 +1,164 @@
+#include "plan/steptime.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/check.h"
+#include "base/yaml.h"
+
+#define TP_ALPHA_US 8.0   // latency of one all-reduce (NCCL-class small-message latency)
+
+void step_roofline(StepModel *sm, const CatHardware *hw, const CatModel *m, PlanQuant q, int tp) {
+    CHECK(tp >= 1);
+    *sm = (StepModel){.source = STEP_ROOFLINE};
+    double bw = hw->memory_bw_gbs * 1e9 * hw->derate_bandwidth;           // bytes/s per device
+    double flops = cat_peak_flops(hw, q) * hw->derate_compute * tp;       // FLOP/s of the group
+    double w = cat_weight_bytes(m, q) / tp;
+    sm->mem_fixed_us = w / bw * 1e6;
+    sm->mem_ctx_us = cat_kv_bytes_per_token(m) / tp / bw * 1e6;
+    sm->comp_token_us = 2.0 * m->params_b * 1e9 / flops * 1e6;
+    sm->comp_pair_us = 4.0 * (double)m->layers * (double)(m->heads * m->head_dim) / flops * 1e6;
+    sm->b0_us = hw->step_overhead_us;
+    if (tp > 1) {
+        // Two all-reduces per layer of n_tokens × hidden bf16 activations (ring: 2(TP−1)/TP of it).
+        double link = hw->interconnect_gbs * 1e9;
+        double per_token_us = 2.0 * (tp - 1) / tp * (double)m->hidden * 2.0 / link * 1e6;
+        sm->b0_us += 2.0 * (double)m->layers * TP_ALPHA_US;
+        sm->prefill_token_us += 2.0 * (double)m->layers * per_token_us;
+        sm->decode_row_us += 2.0 * (double)m->layers * per_token_us;
+    }
+}
+
+void step_from_profile(StepModel *sm, const StepProfile *p) {
+    *sm = (StepModel){.source = STEP_PROFILE};
+    sm->b0_us = p->b0_us;
+    sm->prefill_token_us = p->prefill_token_us;
+    sm->decode_row_us = p->decode_row_us;
+    sm->context_token_us = p->context_token_us;
+    sm->err_frac = p->mape;
+}
+
+double step_time_us(const StepModel *sm, const StepShape *s) {
+    double lin = sm->b0_us + sm->prefill_token_us * (double)s->prefill_tokens +
+                 sm->decode_row_us * (double)s->decode_rows + sm->context_token_us * (double)s->ctx_tokens;
+    if (sm->source == STEP_PROFILE) return lin;
+    double mem = sm->mem_fixed_us + sm->mem_ctx_us * (double)s->ctx_tokens;
+    double comp = sm->comp_token_us * (double)(s->prefill_tokens + s->decode_rows) + sm->comp_pair_us * s->attn_pairs;
+    return lin + fmax(mem, comp);
+}
+
+// Σ_{j=j0}^{j1-1} (a + b·j)
+static double sum_lin(double a, double b, double j0, double j1) {
+    if (j1 <= j0) return 0;
+    return (j1 - j0) * a + b * (j1 * (j1 - 1) - j0 * (j0 - 1)) / 2.0;
+}
+
+double step_decode_run_us(const StepModel *sm, int64_t n_rows, int64_t ctx0, int64_t k) {
+    if (k <= 0) return 0;
+    double n = (double)n_rows, c0 = (double)ctx0, K = (double)k;
+    // For a decode row, pos_start + 1 = its context, so attn_pairs = ctx_tokens.
+    double lin_a = sm->b0_us + sm->decode_row_us * n + sm->context_token_us * c0;
+    double lin_b = sm->context_token_us * n;
+    double total = sum_lin(lin_a, lin_b, 0, K);
+    if (sm->source == STEP_PROFILE) return total;
+    double ma = sm->mem_fixed_us + sm->mem_ctx_us * c0, mb = sm->mem_ctx_us * n;
+    double ca = sm->comp_token_us * n + sm->comp_pair_us * c0, cb = sm->comp_pair_us * n;
+    // max of two lines in j: split at the crossing point.
+    double da = ma - ca, db = mb - cb;   // mem − comp = da + db·j
+    if (db == 0) return total + (da >= 0 ? sum_lin(ma, mb, 0, K) : sum_lin(ca, cb, 0, K));
+    double jx = ceil(-da / db);          // first integer j where the sign of (mem − comp) flips side
+    if (jx < 0) jx = 0;
+    if (jx > K) jx = K;
+    if (db > 0) {   // comp wins before jx, mem from jx on
+        // Check j just before jx precisely: sign of da + db·j for j < jx is < 0 or == 0.
+        total += sum_lin(ca, cb, 0, jx) + sum_lin(ma, mb, jx, K);
+    } else {        // mem wins before jx, comp from jx on
+        total += sum_lin(ma, mb, 0, jx) + sum_lin(ca, cb, jx, K);
+    }
+    return total;
+}
+
+void step_kv_capacity(KvCapacity *kv, const CatHardware *hw, const CatModel *m, PlanQuant q, int tp,
+                      double mem_util, int64_t max_num_batched_tokens, int64_t max_num_seqs,
+                      int64_t block_tokens, double mean_seq_tokens) {
+    *kv = (KvCapacity){0};
+    kv->kv_block_tokens = block_tokens;
+    kv->weight_bytes_per_dev = cat_weight_bytes(m, q) / tp;
+    // vLLM's profiling run: one forward of max_num_batched_tokens tokens. Peak activations are
+    // about tokens × (2·ffn + 4·hidden) bf16 values, plus fp32 logits for each sequence's last token.
+    kv->activation_bytes = (double)max_num_batched_tokens * (2.0 * (double)m->ffn + 4.0 * (double)m->hidden) * 2.0 / tp +
+                           (double)max_num_seqs * (double)m->vocab * 4.0;
+    kv->usable_bytes = hw->memory_gb * 1e9 * mem_util - kv->weight_bytes_per_dev - kv->activation_bytes;
+    kv->kv_bytes_per_token_per_dev = cat_kv_bytes_per_token(m) / tp;
+    if (kv->usable_bytes <= 0) { kv->kv_blocks_total = 0; return; }
+    if (m->encoder) {   // no KV cache: capacity is bounded by activations only
+        kv->kv_blocks_total = INT64_MAX / 4;
+        kv->max_seqs_at_mean = max_num_seqs;
+        return;
+    }
+    double block_bytes = (double)block_tokens * kv->kv_bytes_per_token_per_dev;
+    kv->kv_blocks_total = (int64_t)floor(kv->usable_bytes / block_bytes);
+    double blocks_per_seq = ceil(fmax(1.0, mean_seq_tokens) / (double)block_tokens);
+    kv->max_seqs_at_mean = (int64_t)floor((double)kv->kv_blocks_total / blocks_per_seq);
+    if (kv->max_seqs_at_mean > max_num_seqs) kv->max_seqs_at_mean = max_num_seqs;
+}
+
+// ---- profile files ----
+
+int step_profile_load(StepProfile *p, const char *path, char *err, size_t err_len) {
+    *p = (StepProfile){0};
+    YamlDoc doc;
+    int rc = yaml_load_file(&doc, path, err, err_len);
+    if (rc) { yaml_doc_free(&doc); return rc; }
+    YamlDoc *d = &doc;
+    const YamlNode *pr = yaml_map_req(d, d->root, "profile");
+    static const char *const keys[] = {"hardware", "model", "quantization", "tp", "date", "machine", "betas",
+                                       "fit", "kv_blocks_total", "kv_block_tokens", NULL};
+    yaml_check_keys(d, pr, keys);
+    snprintf(p->hardware, sizeof p->hardware, "%s", yaml_str_req(d, pr, "hardware"));
+    snprintf(p->model, sizeof p->model, "%s", yaml_str_req(d, pr, "model"));
+    int q = yaml_enum_opt(d, pr, "quantization", plan_quant_names, QUANT_COUNT, QUANT_BF16);
+    snprintf(p->quantization, sizeof p->quantization, "%s", plan_quant_names[q]);
+    p->tp = (int)yaml_i64_opt(d, pr, "tp", 1, 1, 64);
+    snprintf(p->date, sizeof p->date, "%s", yaml_str_req(d, pr, "date"));
+    snprintf(p->machine, sizeof p->machine, "%s", yaml_str_opt(d, pr, "machine", ""));
+    const YamlNode *b = yaml_map_req(d, pr, "betas");
+    static const char *const bkeys[] = {"b0_us", "prefill_token_us", "decode_row_us", "context_token_us", NULL};
+    yaml_check_keys(d, b, bkeys);
+    p->b0_us = yaml_f64_req(d, b, "b0_us", 0, 1e8);
+    p->prefill_token_us = yaml_f64_req(d, b, "prefill_token_us", 0, 1e6);
+    p->decode_row_us = yaml_f64_req(d, b, "decode_row_us", 0, 1e6);
+    p->context_token_us = yaml_f64_opt(d, b, "context_token_us", 0, 0, 1e6);
+    const YamlNode *f = yaml_map_opt(d, pr, "fit");
+    static const char *const fkeys[] = {"n_points", "rmse_us", "mape", NULL};
+    yaml_check_keys(d, f, fkeys);
+    p->n_points = yaml_i64_opt(d, f, "n_points", 0, 0, 1 << 30);
+    p->rmse_us = yaml_f64_opt(d, f, "rmse_us", 0, 0, 1e9);
+    p->mape = yaml_f64_opt(d, f, "mape", 0, 0, 100);
+    p->kv_blocks_total = yaml_i64_opt(d, pr, "kv_blocks_total", 0, 0, (int64_t)1 << 40);
+    p->kv_block_tokens = yaml_i64_opt(d, pr, "kv_block_tokens", 16, 1, 1 << 16);
+    rc = d->rc;
+    if (rc) snprintf(err, err_len, "%s", d->err);
+    yaml_doc_free(&doc);
+    return rc;
+}
+
+int step_profile_save(const StepProfile *p, const char *path, char *err, size_t err_len) {
+    FILE *f = fopen(path, "w");
+    if (!f) return err_set(err, err_len, ERR_IO, "%s: cannot write", path);
+    fprintf(f,
+            "# step-time profile: step_us = b0 + prefill_token_us*prefill_tokens + decode_row_us*decode_rows\n"
+            "#                              + context_token_us*context_tokens\n"
+            "profile:\n  hardware: \"%s\"\n  model: \"%s\"\n  quantization: %s\n  tp: %d\n  date: \"%s\"\n"
+            "  machine: \"%s\"\n"
+            "  betas: {b0_us: %.17g, prefill_token_us: %.17g, decode_row_us: %.17g, context_token_us: %.17g}\n"
+            "  fit: {n_points: %lld, rmse_us: %.17g, mape: %.17g}\n",
+            p->hardware, p->model, p->quantization, p->tp, p->date, p->machine, p->b0_us, p->prefill_token_us,
+            p->decode_row_us, p->context_token_us, (long long)p->n_points, p->rmse_us, p->mape);
+    if (p->kv_blocks_total > 0)
+        fprintf(f, "  kv_blocks_total: %lld\n  kv_block_tokens: %lld\n", (long long)p->kv_blocks_total,
+                (long long)p->kv_block_tokens);
+    if (fclose(f) != 0) return err_set(err, err_len, ERR_IO, "%s: write failed", path);
+    return 0;
+}

@@ -1,0 +1,94 @@
+// steptime.h — how long one scheduler step takes on a tier (hardware × count × model × quant).
+//
+// Two sources, and the report says which one each tier used:
+//  * ROOFLINE over catalog specs:
+//      step = overhead + max(T_mem, T_comp) + T_comm
+//      T_mem  = (W/TP + ctx_tokens·kv_bytes_per_token/TP) / (BW·derate_bandwidth)
+//      T_comp = (2·P·(prefill_tokens + decode_rows) + 4·L·(heads·head_dim)·attn_pairs) / (TP·F·derate_compute)
+//      T_comm = 2·L·(alpha + 2·(TP−1)/TP · n_tokens·hidden·2 B / link_BW)        (TP > 1)
+//    (weights are read once per step for all rows; every attended KV position is read once;
+//    F is the peak for the quantization's compute type, see cat_peak_flops).
+//  * PROFILE, fitted from measurements by `rightsize calibrate` (it wins where present):
+//      step = β0 + β1·prefill_tokens + β2·decode_rows + β3·ctx_tokens
+//
+// Profile file (YAML), as `rightsize calibrate` writes it:
+//   profile:
+//     hardware: l4                # catalog hardware id (the tier's label)
+//     model: llama-3.1-8b         # catalog model id
+//     quantization: int4          # bf16 | fp8 | int8 | int4
+//     tp: 1
+//     date: 2026-11-29
+//     machine: "g6.xlarge, vLLM 0.9"
+//     betas: {b0_us: 1800, prefill_token_us: 0.9, decode_row_us: 40, context_token_us: 0.02}
+//     fit: {n_points: 48, rmse_us: 210, mape: 0.035}
+//     kv_blocks_total: 9000       # optional: the engine's real num_gpu_blocks
+//     kv_block_tokens: 16
+#ifndef RS_PLAN_STEPTIME_H
+#define RS_PLAN_STEPTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "plan/catalog.h"
+
+typedef enum { STEP_ROOFLINE = 0, STEP_PROFILE } StepSource;
+
+// The shape of one step, as the scheduler's batch describes it.
+typedef struct {
+    int64_t prefill_tokens;   // Σ n_tokens over prefill rows
+    int64_t decode_rows;      // decode rows (one token each)
+    int64_t ctx_tokens;       // Σ (pos_start + n_tokens) over rows: KV positions read
+    double attn_pairs;        // Σ n_tokens·(pos_start + (n_tokens+1)/2): query×key pairs
+} StepShape;
+
+typedef struct {
+    char hardware[64], model[64], quantization[16], date[16], machine[128];
+    int tp;
+    double b0_us, prefill_token_us, decode_row_us, context_token_us;
+    int64_t n_points;
+    double rmse_us, mape;
+    int64_t kv_blocks_total, kv_block_tokens;   // 0 = not measured
+} StepProfile;
+
+typedef struct {
+    StepSource source;
+    // Linear part (always added): overhead, communication, or the calibrated betas.
+    double b0_us, prefill_token_us, decode_row_us, context_token_us;
+    // Roofline max(memory, compute) part; all zero for a profile.
+    double mem_fixed_us, mem_ctx_us;      // weights; per KV position read
+    double comp_token_us, comp_pair_us;   // per computed token; per attention pair
+    double err_frac;                      // profile fit MAPE (0 for a roofline: unknown)
+} StepModel;
+
+// Builds a roofline model for model m at quantization q on tp devices of hw.
+void step_roofline(StepModel *sm, const CatHardware *hw, const CatModel *m, PlanQuant q, int tp);
+// Builds a model from a calibrated profile.
+void step_from_profile(StepModel *sm, const StepProfile *p);
+// Time of one step, microseconds.
+double step_time_us(const StepModel *sm, const StepShape *s);
+// Total time of k identical pure-decode steps of n_rows rows; step j reads ctx0 + j·n_rows
+// positions (sched_steps_until_change's run). Exact closed form of Σ_j step_time_us.
+double step_decode_run_us(const StepModel *sm, int64_t n_rows, int64_t ctx0, int64_t k);
+
+// Loads a profile file. Returns 0 or a negative Err with "FILE:LINE: key ..." in err.
+int step_profile_load(StepProfile *p, const char *path, char *err, size_t err_len);
+// Writes a profile file (calibrate uses it). Returns 0 or ERR_IO.
+int step_profile_save(const StepProfile *p, const char *path, char *err, size_t err_len);
+
+// KV capacity the way vLLM sizes its block pool: memory·util − weights/TP − activation peak of
+// a max_num_batched_tokens forward − logits buffers, divided by the bytes of one block per device.
+typedef struct {
+    double usable_bytes;          // per device, after weights and activations
+    double weight_bytes_per_dev;
+    double activation_bytes;
+    int64_t kv_blocks_total;      // <= 0: the model does not fit
+    int64_t kv_block_tokens;
+    double kv_bytes_per_token_per_dev;
+    int64_t max_seqs_at_mean;     // sequences of mean length (prompt + output) that fit at once
+} KvCapacity;
+
+void step_kv_capacity(KvCapacity *kv, const CatHardware *hw, const CatModel *m, PlanQuant q, int tp,
+                      double mem_util, int64_t max_num_batched_tokens, int64_t max_num_seqs,
+                      int64_t block_tokens, double mean_seq_tokens);
+
+#endif

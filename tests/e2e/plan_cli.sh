@@ -1,0 +1,60 @@
+#!/bin/sh
+# End-to-end: `rightsize plan` on the seed workload — text sections, JSON that parses, HTML with
+# inline SVG, an emitted pipeline YAML that parses, --explain, determinism across runs, and
+# error messages for bad workload files that name the key and line.
+set -u
+BIN=${RS_BIN:-build/rightsize}
+ROOT=${RS_ROOT:-.}
+PY=/usr/bin/python3
+cd "$ROOT" || exit 1
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail() { echo "plan_cli: FAIL: $*"; exit 1; }
+
+W=data/workloads/support-assistant.yaml
+"$BIN" plan "$W" --quiet --horizon-hours 6 --html "$T/r.html" --emit "$T/p.yaml" > "$T/out.txt" 2> "$T/err.txt" \
+    || fail "plan exited $? ($(cat "$T/err.txt"))"
+for s in "== Recommended plan" "== Runners-up" "== Pareto frontier" "== Decision matrix" "== Savings waterfall" \
+         "Monthly cost" "per 1K requests" "per 1M tokens" "per successful outcome" "baseline" "capacity mix"; do
+    grep -q -- "$s" "$T/out.txt" || fail "text output lacks '$s'"
+done
+grep -q "<svg" "$T/r.html" || fail "HTML has no inline SVG"
+[ "$(grep -c "<svg" "$T/r.html")" -ge 3 ] || fail "HTML has fewer than 3 charts"
+grep -q "<script" "$T/r.html" && fail "HTML must be script-free"
+$PY -c 'import sys, yaml' 2>/dev/null && HAVE_YAML=1 || HAVE_YAML=0
+# The emitted pipeline parses as YAML (PyYAML, Debian's python3-yaml) and has the DESIGN.md §4 shape.
+if [ $HAVE_YAML = 1 ]; then
+    $PY -c 'import sys, yaml; d = yaml.safe_load(open(sys.argv[1])); assert d["tiers"] and d["routes"] and d["slo"]' "$T/p.yaml" \
+        || fail "emitted pipeline does not parse or lacks tiers/routes/slo"
+else
+    grep -q "^tiers:" "$T/p.yaml" && grep -q "^routes:" "$T/p.yaml" || fail "emitted pipeline lacks tiers/routes"
+fi
+
+# JSON parses and carries the documented top-level keys; the run is deterministic for a seed.
+"$BIN" plan "$W" --quiet --horizon-hours 6 --json > "$T/a.json" || fail "--json exited $?"
+"$BIN" plan "$W" --quiet --horizon-hours 6 --json > "$T/b.json" || fail "--json (2nd) exited $?"
+$PY -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+for k in ("schema", "workload", "search", "plan", "candidates", "pareto", "decision_matrix", "waterfall"):
+    assert k in d, k
+p = d["plan"]
+assert p and p["meets_slo"] and p["cost"]["usd_month"] > 0, p
+assert len(d["waterfall"]) == 6 and len(d["decision_matrix"]) == 3
+' "$T/a.json" || fail "JSON does not parse or lacks keys"
+cmp -s "$T/a.json" "$T/b.json" || fail "two runs with the same seed differ"
+
+# --explain of the chosen plan shows the arithmetic.
+ID=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["plan"]["id"])' "$T/a.json")
+"$BIN" plan "$W" --horizon-hours 2 --explain "$ID" > "$T/x.txt" || fail "--explain exited $?"
+grep -q "KV per token" "$T/x.txt" && grep -q "Step time" "$T/x.txt" && grep -q "Simulation" "$T/x.txt" || fail "--explain lacks sections"
+"$BIN" plan "$W" --explain "nosuchx1/model/bf16/b1/fixed/od" > /dev/null 2> "$T/e.txt"; [ $? -eq 2 ] || fail "--explain bad id should exit 2"
+grep -q "no hardware 'nosuch'" "$T/e.txt" || fail "--explain bad id message: $(cat "$T/e.txt")"
+
+# Bad workload files: the message names the file, line and key.
+printf 'name: x\nclass: chat\nrequests_per_month: 1000\ntokens:\n  input: {mean: 10}\n  output: {mean: 5}\nslo:\n  ttft_p95_ms: fast\n' > "$T/bad.yaml"
+"$BIN" plan "$T/bad.yaml" --quiet > /dev/null 2> "$T/e.txt"; [ $? -eq 1 ] || fail "bad workload should exit 1"
+grep -q "bad.yaml:8: key 'slo.ttft_p95_ms': expected a number, got 'fast'" "$T/e.txt" || fail "bad workload message: $(cat "$T/e.txt")"
+"$BIN" plan --threads zero "$W" > /dev/null 2> "$T/e.txt"; [ $? -eq 2 ] || fail "bad option should exit 2"
+"$BIN" plan --help | grep -q "usage: rightsize plan" || fail "--help"
+echo "plan_cli: ok"

@@ -1,0 +1,316 @@
+// Tests of src/engine/matmul: the dispatched kernels (AVX2 on this CPU) and the plain-C `_ref`
+// kernels against a float64 product computed here from the dequantized weights, for every
+// supported weight type, on fresh random inputs and awkward shapes.
+//
+// Error bounds (u = 2^-24, S = sum over c of |w_c * x_c|, computed in float64):
+// - Any float32 sum of m products, in any order, is within about (m + 1) u S of the exact sum
+//   (Higham's gamma_m bound); the kernels only change the order. F32/F16/BF16 weights: m = cols.
+// - Q8_0/Q4_0 weights: each block's integer sum is exact, then scaled (2 roundings) and the nb
+//   block terms summed in float: (nb + 8) u S against the float64 product that uses X rounded
+//   through Q8_0 exactly as the kernels do ("tight").
+// - Against the unquantized X ("loose"): rounding x to Q8_0 moves each element by at most
+//   d/2 + 127 d 2^-11 (round to the step d = amax/127, then d stored as f16), so
+//   |error| <= sum over blocks of amax_b (1/254 + 1/2048) sum_b |w_c|, plus the float term.
+// A single wrong element, block or row breaks these bounds by orders of magnitude on the shapes
+// used (checked by test matmul_bounds_catch_a_wrong_block).
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/check.h"
+#include "base/rng.h"
+#include "base/threadpool.h"
+#include "engine/matmul.h"
+#include "engine/matmul_kernels.h"
+#include "test.h"
+
+#define U32 (1.0 / 16777216.0)
+
+typedef struct {
+    QuantType type;
+    int64_t rows, cols, n;
+    void *w;        // quantized weights
+    double *wd;     // (rows, cols) dequantized weights
+    float *x;       // (n, cols)
+    double *xq;     // (n, cols) x rounded through Q8_0 (quantized types), else x
+    void *scratch;
+} Case;
+
+static float rand_f(Rng *r, double scale) { return (float)(rng_normal(r) * scale); }
+
+// Random weights in the type's own format: raw random blocks for Q8_0/Q4_0 (every code,
+// including -128, and f16 scales of varied size), rounded random floats otherwise.
+static void make_weights(Case *c, Rng *r) {
+    size_t row_bytes = quant_row_bytes(c->type, c->cols);
+    c->w = malloc(row_bytes * (size_t)c->rows);
+    c->wd = malloc(sizeof(double) * (size_t)(c->rows * c->cols));
+    float *row = malloc(sizeof(float) * (size_t)c->cols);
+    for (int64_t i = 0; i < c->rows; i++) {
+        uint8_t *dst = (uint8_t *)c->w + (size_t)i * row_bytes;
+        if (c->type == QT_Q8_0 || c->type == QT_Q4_0) {
+            int64_t nb = c->cols / 32;
+            size_t bs = QUANT_TRAITS[c->type].type_size;
+            for (int64_t b = 0; b < nb; b++) {
+                uint8_t *blk = dst + b * bs;
+                uint16_t d = quant_f32_to_f16((float)(0.002 + 0.05 * rng_uniform(r)) * (rng_below(r, 2) ? 1 : -1));
+                memcpy(blk, &d, 2);
+                for (size_t k = 2; k < bs; k++) blk[k] = (uint8_t)rng_below(r, 256);
+            }
+        } else {
+            for (int64_t k = 0; k < c->cols; k++) row[k] = rand_f(r, 0.1);
+            quant_quantize_row(c->type, row, dst, c->cols);
+        }
+        quant_dequantize_row(c->type, dst, row, c->cols);
+        for (int64_t k = 0; k < c->cols; k++) c->wd[i * c->cols + k] = row[k];
+    }
+    free(row);
+}
+
+static void make_case(Case *c, Rng *r, QuantType t, int64_t rows, int64_t cols, int64_t n) {
+    *c = (Case){.type = t, .rows = rows, .cols = cols, .n = n};
+    make_weights(c, r);
+    c->x = malloc(sizeof(float) * (size_t)(n * cols));
+    c->xq = malloc(sizeof(double) * (size_t)(n * cols));
+    // rows of different magnitudes, with an occasional outlier (as activations have)
+    for (int64_t i = 0; i < n; i++) {
+        double scale = exp(rng_normal(r));
+        for (int64_t k = 0; k < cols; k++) {
+            c->x[i * cols + k] = rand_f(r, scale) * (rng_below(r, 50) == 0 ? 20.0f : 1.0f);
+        }
+    }
+    bool quantized = t == QT_Q8_0 || t == QT_Q4_0;
+    BlockQ8_0 *qb = malloc(sizeof(BlockQ8_0) * (size_t)(cols / 32 + 1));
+    float *tmp = malloc(sizeof(float) * (size_t)cols);
+    for (int64_t i = 0; i < n; i++) {
+        if (quantized) {
+            quant_quantize_row(QT_Q8_0, c->x + i * cols, qb, cols);
+            quant_dequantize_row(QT_Q8_0, qb, tmp, cols);
+        } else {
+            memcpy(tmp, c->x + i * cols, sizeof(float) * (size_t)cols);
+        }
+        for (int64_t k = 0; k < cols; k++) c->xq[i * cols + k] = tmp[k];
+    }
+    free(qb);
+    free(tmp);
+    size_t sb = (mm_scratch_bytes(cols, n) + 63) & ~(size_t)63;
+    c->scratch = aligned_alloc(64, sb);
+}
+
+static void free_case(Case *c) {
+    free(c->w);
+    free(c->wd);
+    free(c->x);
+    free(c->xq);
+    free(c->scratch);
+}
+
+static WeightView view(const Case *c) { return (WeightView){c->type, c->rows, c->cols, c->w}; }
+
+// Checks y (n, rows) against the float64 products; returns the number of failing entries.
+static int check_result(const Case *c, const float *y, const char *what, bool report) {
+    bool quantized = c->type == QT_Q8_0 || c->type == QT_Q4_0;
+    int64_t nb = (c->cols + 31) / 32;
+    int bad = 0;
+    for (int64_t i = 0; i < c->n; i++) {
+        for (int64_t r = 0; r < c->rows; r++) {
+            const double *w = c->wd + r * c->cols;
+            const double *xq = c->xq + i * c->cols;
+            const float *x = c->x + i * c->cols;
+            double exact_q = 0, exact = 0, s = 0, s_loose = 0, xbound = 0;
+            for (int64_t b = 0; b < nb; b++) {
+                double amax = 0, wabs = 0;
+                for (int64_t k = b * 32; k < c->cols && k < b * 32 + 32; k++) {
+                    exact_q += w[k] * xq[k];
+                    exact += w[k] * x[k];
+                    s += fabs(w[k] * xq[k]);
+                    s_loose += fabs(w[k] * x[k]);
+                    amax = fmax(amax, fabs(x[k]));
+                    wabs += fabs(w[k]);
+                }
+                xbound += amax * (1.0 / 254 + 1.0 / 2048) * wabs;
+            }
+            double m = quantized ? (double)(nb + 8) : (double)(c->cols + 1);
+            double tight = m * U32 * s * 1.01 + 1e-30;
+            double loose = quantized ? xbound * 1.01 + tight + m * U32 * s_loose : tight;
+            double got = y[i * c->rows + r];
+            if (fabs(got - exact_q) > tight || fabs(got - exact) > loose) {
+                if (report && bad < 3)
+                    test_fail(__FILE__, __LINE__, "%s %s %lldx%lld n=%lld y[%lld][%lld] = %.9g, want %.9g (tol %.3g), "
+                              "unquantized-x %.9g (tol %.3g)", what, QUANT_TRAITS[c->type].name, (long long)c->rows,
+                              (long long)c->cols, (long long)c->n, (long long)i, (long long)r, got, exact_q, tight,
+                              exact, loose);
+                bad++;
+            }
+        }
+    }
+    return bad;
+}
+
+static const QuantType TYPES[] = {QT_F32, QT_F16, QT_BF16, QT_Q8_0, QT_Q4_0};
+
+static void run_shapes(ThreadPool *tp, uint64_t seed) {
+    // (rows, cols): cols not a multiple of 64 (96, 160, 32), rows not a multiple of the task
+    // chunk (32 or 64 rows) and below it; float types also get cols not a multiple of 8/16.
+    static const int64_t shapes[][2] = {{1, 32}, {37, 96}, {100, 160}, {70, 256}, {130, 1088}};
+    static const int64_t float_shapes[][2] = {{5, 7}, {13, 33}, {33, 200}};
+    static const int64_t ns[] = {1, 2, 3, 4, 5, 17};
+    Rng r;
+    rng_seed(&r, seed);
+    for (size_t t = 0; t < ARRAY_LEN(TYPES); t++) {
+        bool quantized = TYPES[t] == QT_Q8_0 || TYPES[t] == QT_Q4_0;
+        size_t n_shapes = ARRAY_LEN(shapes) + (quantized ? 0 : ARRAY_LEN(float_shapes));
+        for (size_t s = 0; s < n_shapes; s++) {
+            const int64_t *sh = s < ARRAY_LEN(shapes) ? shapes[s] : float_shapes[s - ARRAY_LEN(shapes)];
+            for (size_t k = 0; k < ARRAY_LEN(ns); k++) {
+                Case c;
+                make_case(&c, &r, TYPES[t], sh[0], sh[1], ns[k]);
+                WeightView w = view(&c);
+                float *y = malloc(sizeof(float) * (size_t)(c.n * c.rows));
+                float *y_ref = malloc(sizeof(float) * (size_t)(c.n * c.rows));
+                mm_matmul(tp, c.scratch, y, &w, c.x, c.n);
+                mm_matmul_ref(tp, c.scratch, y_ref, &w, c.x, c.n);
+                EXPECT_EQ_INT(check_result(&c, y, mm_kernel_name(), true), 0);
+                EXPECT_EQ_INT(check_result(&c, y_ref, "ref", true), 0);
+                free(y);
+                free(y_ref);
+                free_case(&c);
+            }
+        }
+    }
+}
+
+TEST(matmul_kernels_match_float64_reference) {
+    ThreadPool *tp = tp_create(2);
+    ASSERT(tp);
+    run_shapes(tp, 1234);
+    run_shapes(NULL, 99);  // single-threaded path too
+    tp_destroy(tp);
+}
+
+#if defined(__x86_64__)
+TEST(matmul_avx2_chosen_when_cpu_has_it) {
+    __builtin_cpu_init();
+    bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    const char *forced = getenv("RIGHTSIZE_KERNELS");
+    if (forced && strcmp(forced, "ref") == 0) has = false;
+    EXPECT(strcmp(mm_kernel_name(), has ? "avx2" : "ref") == 0);
+}
+
+// The AVX2 activation quantizer must produce the reference's bytes, ties included: a block
+// whose amax is 127 has d = 1, so x.5 values round half away from zero.
+TEST(matmul_avx2_quantize_is_bit_exact) {
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("f16c")) return;  // nothing to compare
+    Rng r;
+    rng_seed(&r, 7);
+    enum { COLS = 32 * 64 };
+    float *x = malloc(sizeof(float) * COLS);
+    for (int i = 0; i < COLS; i++) x[i] = rand_f(&r, exp(rng_normal(&r)));
+    for (int i = 0; i < 32; i++) x[i] = (i == 0) ? 127.0f : (float)(i % 2 ? i - 16 : 16 - i) + 0.5f;
+    for (int i = 32; i < 64; i++) x[i] = 0.0f;      // zero block: d = 0
+    for (int i = 64; i < 96; i++) x[i] = -1e-30f;   // tiny block
+    BlockQ8_0 a[COLS / 32], b[COLS / 32], q[COLS / 32];
+    int32_t sa[COLS / 32], sb[COLS / 32];
+    float da[COLS / 32], db[COLS / 32];
+    MM_KERNELS_REF.quantize_q8_0(x, a, sa, da, COLS);
+    MM_KERNELS_AVX2.quantize_q8_0(x, b, sb, db, COLS);
+    quant_quantize_row(QT_Q8_0, x, q, COLS);
+    EXPECT(memcmp(a, q, sizeof a) == 0);
+    EXPECT(memcmp(a, b, sizeof a) == 0);
+    for (int i = 0; i < COLS / 32; i++) {
+        int32_t s = 0;
+        for (int j = 0; j < 32; j++) s += q[i].qs[j];
+        EXPECT_EQ_INT(sa[i], s);
+        EXPECT_EQ_INT(sb[i], s);
+        EXPECT(da[i] == quant_f16_to_f32(q[i].d));
+        EXPECT(db[i] == quant_f16_to_f32(q[i].d));
+    }
+    int diffs = 0;
+    for (int i = 0; i < COLS / 32; i++) diffs += memcmp(&a[i], &b[i], sizeof a[i]) != 0;
+    EXPECT_EQ_INT(diffs, 0);
+    free(x);
+}
+#endif
+
+// Results must not depend on the thread count: each output element is computed by one task.
+TEST(matmul_same_result_with_1_2_3_threads) {
+    Rng r;
+    rng_seed(&r, 5);
+    for (size_t t = 0; t < ARRAY_LEN(TYPES); t++) {
+        Case c;
+        make_case(&c, &r, TYPES[t], 301, 512, 9);
+        WeightView w = view(&c);
+        size_t yb = sizeof(float) * (size_t)(c.n * c.rows);
+        float *y[3];
+        for (int th = 1; th <= 3; th++) {
+            ThreadPool *tp = tp_create(th);
+            ASSERT(tp);
+            EXPECT_EQ_INT(tp_size(tp), th);
+            y[th - 1] = malloc(yb);
+            memset(y[th - 1], 0xff, yb);  // NaNs: any row left unwritten shows
+            mm_matmul(tp, c.scratch, y[th - 1], &w, c.x, c.n);
+            tp_destroy(tp);
+        }
+        EXPECT(memcmp(y[0], y[1], yb) == 0);
+        EXPECT(memcmp(y[0], y[2], yb) == 0);
+        EXPECT_EQ_INT(check_result(&c, y[2], "3 threads", true), 0);
+        for (int k = 0; k < 3; k++) free(y[k]);
+        free_case(&c);
+    }
+}
+
+// The bounds above are not vacuous: one flipped quant code (the smallest possible error in one
+// block) or one swapped row must fail them.
+TEST(matmul_bounds_catch_a_wrong_block) {
+    Rng r;
+    rng_seed(&r, 11);
+    Case c;
+    make_case(&c, &r, QT_Q8_0, 40, 1088, 3);
+    WeightView w = view(&c);
+    float *y = malloc(sizeof(float) * (size_t)(c.n * c.rows));
+    mm_matmul(NULL, c.scratch, y, &w, c.x, c.n);
+    EXPECT_EQ_INT(check_result(&c, y, "unchanged", true), 0);
+    // nudge one product by one step of the weight code in block 17 of row 5
+    BlockQ8_0 *blk = (BlockQ8_0 *)c.w + 5 * (c.cols / 32) + 17;
+    blk->qs[3] = (int8_t)(blk->qs[3] == 127 ? 126 : blk->qs[3] + 1);
+    mm_matmul(NULL, c.scratch, y, &w, c.x, c.n);
+    EXPECT(check_result(&c, y, "flipped", false) >= 1);
+    free(y);
+    free_case(&c);
+}
+
+// mm_matmul_many computes each product exactly as a separate mm_matmul call would (same kernels,
+// same quantized X), for weights of mixed types and row counts sharing one X.
+TEST(matmul_many_equals_separate_calls) {
+    Rng r;
+    rng_seed(&r, 21);
+    static const QuantType types[] = {QT_Q8_0, QT_Q4_0, QT_F16, QT_Q4_0};
+    static const int64_t rows[] = {70, 33, 64, 129};
+    enum { NW = 4, COLS = 320 };
+    static const int64_t ns[] = {1, 6, 19};
+    ThreadPool *tp = tp_create(2);
+    ASSERT(tp);
+    for (size_t k = 0; k < ARRAY_LEN(ns); k++) {
+        Case c[NW];
+        const WeightView *wp[NW];
+        WeightView wv[NW];
+        float *y_many[NW], *y_one[NW];
+        for (int i = 0; i < NW; i++) {
+            make_case(&c[i], &r, types[i], rows[i], COLS, ns[k]);
+            if (i > 0) memcpy(c[i].x, c[0].x, sizeof(float) * (size_t)(ns[k] * COLS));  // one shared X
+            wv[i] = view(&c[i]);
+            wp[i] = &wv[i];
+            y_many[i] = calloc((size_t)(ns[k] * rows[i]), sizeof(float));
+            y_one[i] = calloc((size_t)(ns[k] * rows[i]), sizeof(float));
+            mm_matmul(tp, c[0].scratch, y_one[i], &wv[i], c[0].x, ns[k]);
+        }
+        mm_matmul_many(tp, c[0].scratch, NW, y_many, wp, c[0].x, ns[k]);
+        for (int i = 0; i < NW; i++) {
+            EXPECT(memcmp(y_many[i], y_one[i], sizeof(float) * (size_t)(ns[k] * rows[i])) == 0);
+            free(y_many[i]);
+            free(y_one[i]);
+            free_case(&c[i]);
+        }
+    }
+    tp_destroy(tp);
+}

@@ -1,0 +1,101 @@
+// Tests of the pure policies the planner shares with the gateway: the cost ledger (exact
+// conservation in nano-dollars against rate × time computed independently), the dynamic batcher
+// (Triton's size/delay rule on scripted arrivals) and the autoscaler (delays, windows, clamps).
+#include <string.h>
+
+#include "base/check.h"
+#include "base/rng.h"
+#include "policy/autoscale.h"
+#include "policy/batcher.h"
+#include "policy/ledger.h"
+#include "test.h"
+
+TEST(ledger_conserves_cost_exactly) {
+    Ledger l;
+    ledger_init(&l);
+    LedgerReplica r;
+    ledger_open(&l, &r, 0, 6.88, 1000);
+    Rng rng;
+    rng_seed(&rng, 11);
+    int64_t t = 1000, attributed = 0, idle = 0, shares[64], w[64];
+    for (int step = 0; step < 200000; step++) {
+        int64_t gap = (int64_t)rng_below(&rng, 3) == 0 ? (int64_t)rng_below(&rng, 50000) : 0;
+        int64_t dur = 1 + (int64_t)rng_below(&rng, 40000);
+        int64_t n = 1 + (int64_t)rng_below(&rng, 64);
+        for (int64_t i = 0; i < n; i++) w[i] = (int64_t)rng_below(&rng, 600);
+        int64_t busy = ledger_busy(&l, &r, t + gap, t + gap + dur, w, n, shares);
+        int64_t s = 0;
+        for (int64_t i = 0; i < n; i++) s += shares[i];
+        EXPECT_EQ_INT(s, busy);   // shares sum to the step's charge
+        attributed += s;
+        t += gap + dur;
+    }
+    idle = r.idle_nusd;
+    int64_t total = ledger_close(&l, &r, t + 123456);
+    idle = r.idle_nusd;
+    EXPECT_EQ_INT(attributed + idle, total);
+    EXPECT_EQ_INT(l.busy_nusd + l.idle_nusd, total);
+    // Independent truth: rate × time. 6.88 $/h = 6.88e9 nUSD per 3.6e9 us.
+    double hours = (double)(t + 123456 - 1000) / 3.6e9;
+    EXPECT_NEAR((double)total, 6.88e9 * hours, 1.0);
+    EXPECT_EQ_INT(l.replica_us[0], t + 123456 - 1000);
+    // A share is within one nano-dollar of its exact proportional value.
+    int64_t ww[3] = {1, 1, 1}, out[3];
+    LedgerReplica r2;
+    ledger_open(&l, &r2, 1, 1.0, 0);
+    int64_t d = ledger_busy(&l, &r2, 0, 3600000000LL / 1000, ww, 3, out);   // 1/1000 h = 1e6 nUSD
+    EXPECT_EQ_INT(d, 1000000);
+    EXPECT(out[0] == 333333 && out[1] == 333333 && out[2] == 333334);
+}
+
+TEST(batcher_follows_size_and_delay) {
+    BatcherConfig c = {.max_batch_size = 4, .max_queue_delay_us = 2000, .max_queue = 8};
+    char err[128];
+    Batcher *b = batcher_create(&c, err, sizeof err);
+    ASSERT(b);
+    BatchItem out[8];
+    EXPECT_EQ_INT(batcher_ready_at(b), -1);
+    EXPECT_EQ_INT(batcher_add(b, 1, 10, 100), 0);
+    EXPECT_EQ_INT(batcher_ready_at(b), 2100);
+    EXPECT_EQ_INT(batcher_take(b, 2099, out, 8), 0);   // not due yet
+    EXPECT_EQ_INT(batcher_take(b, 2100, out, 8), 1);   // delay elapsed: partial batch
+    for (int i = 0; i < 6; i++) EXPECT_EQ_INT(batcher_add(b, 10 + (uint64_t)i, 5, 3000 + i), 0);
+    EXPECT_EQ_INT(batcher_ready_at(b), 3000);          // a full batch is due at once
+    EXPECT_EQ_INT(batcher_take(b, 3005, out, 8), 4);
+    EXPECT(out[0].id == 10 && out[3].id == 13);
+    EXPECT_EQ_INT(batcher_ready_at(b), 3004 + 2000);
+    for (int i = 0; i < 6; i++) batcher_add(b, 20 + (uint64_t)i, 1, 4000);
+    EXPECT_EQ_INT(batcher_len(b), 8);
+    EXPECT_EQ_INT(batcher_add(b, 99, 1, 4000), ERR_FULL);
+    batcher_destroy(b);
+    c.max_queue = 2;
+    EXPECT(batcher_create(&c, err, sizeof err) == NULL);
+    EXPECT(strstr(err, "max_queue") != NULL);
+}
+
+TEST(autoscale_delays_windows_and_clamps) {
+    AutoscaleConfig c = {.min_replicas = 1, .max_replicas = 10, .target_per_replica = 4,
+                         .upscale_delay_us = 10000000, .downscale_delay_us = 120000000};
+    c.windows[0] = (AutoscaleWindow){.start_hour = 9, .end_hour = 17, .min_replicas = 3};
+    c.n_windows = 1;
+    Autoscaler a;
+    autoscale_init(&a);
+    int64_t s = 1000000;
+    // 20 in flight → desired 5, but only after 10 s of sustained demand.
+    EXPECT_EQ_INT(autoscale_eval(&a, &c, 0, 1, 12, 8), 1);
+    EXPECT_EQ_INT(autoscale_eval(&a, &c, 9 * s, 1, 12, 8), 1);
+    EXPECT_EQ_INT(autoscale_eval(&a, &c, 10 * s, 1, 12, 8), 5);
+    // Load gone: scale down only after 120 s, to the largest desire seen meanwhile (2).
+    EXPECT_EQ_INT(autoscale_eval(&a, &c, 20 * s, 5, 0, 0), 5);
+    EXPECT_EQ_INT(autoscale_eval(&a, &c, 60 * s, 5, 0, 7), 5);
+    EXPECT_EQ_INT(autoscale_eval(&a, &c, 140 * s, 5, 0, 0), 2);
+    // Clamp to max.
+    autoscale_init(&a);
+    EXPECT_EQ_INT(autoscale_eval(&a, &c, 200 * s, 2, 1000, 0), 2);
+    EXPECT_EQ_INT(autoscale_eval(&a, &c, 210 * s, 2, 1000, 0), 10);
+    // Business-hours window raises the floor at once (10:00 on day 3).
+    int64_t ten = (2 * 24 + 10) * 3600 * s;
+    EXPECT_EQ_INT(autoscale_min_at(&c, ten), 3);
+    EXPECT_EQ_INT(autoscale_eval(&a, &c, ten, 1, 0, 0), 3);
+    EXPECT_EQ_INT(autoscale_min_at(&c, ten + 8 * 3600 * s), 1);   // 18:00
+}

@@ -1,0 +1,90 @@
+// Tests of src/plan/search and report: pruning reasons against hand arithmetic, the waterfall's
+// nesting (each lever level can only get cheaper), search determinism for a seed, and the
+// emitted pipeline reading back through our YAML loader with the DESIGN.md §4 keys.
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/check.h"
+#include "base/yaml.h"
+#include "plan/report.h"
+#include "plan/search.h"
+#include "test.h"
+
+TEST(search_prunes_with_reasons) {
+    Catalog cat;
+    Workload wl;
+    char err[512];
+    ASSERT(catalog_load(&cat, "data/catalog", err, sizeof err) == 0);
+    ASSERT(wl_load(&wl, "data/workloads/support-assistant.yaml", err, sizeof err) == 0);
+    Candidate c;
+    // 70B bf16: 70.554e9 x 2 = 141.1 GB of weights > 0.9 x 24 GB on one L4.
+    ASSERT(search_parse_id(&cat, &wl, "l4x1/llama-3.1-70b/bf16/b16/fixed/od", &c, err, sizeof err) == 0);
+    EXPECT(c.pruned);
+    EXPECT(strstr(c.prune_reason, "does not fit: 141.1 GB weights") != NULL);
+    // Llama 3.2 1B has quality 49.3 < the workload's floor of 65.
+    ASSERT(search_parse_id(&cat, &wl, "h100-sxmx1/llama-3.2-1b/bf16/b16/fixed/od", &c, err, sizeof err) == 0);
+    EXPECT(c.pruned && strstr(c.prune_reason, "quality 49.3 < floor 65.0"));
+    // 8B fits one H100: TP 2 is dominated.
+    ASSERT(search_parse_id(&cat, &wl, "h100-sxmx2/llama-3.1-8b/bf16/b16/fixed/od", &c, err, sizeof err) == 0);
+    EXPECT(c.pruned && strstr(c.prune_reason, "fits on 1 device"));
+    ASSERT(search_parse_id(&cat, &wl, "h100-sxmx1/llama-3.1-8b/fp8/b64/auto/reserved+spot", &c, err, sizeof err) == 0);
+    EXPECT(!c.pruned);
+    EXPECT(c.replicas_peak >= c.replicas_min && c.replicas_min >= 1);
+    EXPECT(c.mu_rps > 0 && c.analytic_usd_month > wl_fixed_usd_month(&wl));
+    EXPECT(search_parse_id(&cat, &wl, "h100-sxm/llama-3.1-8b/fp8", &c, err, sizeof err) == ERR_FORMAT);
+    wl_free(&wl);
+    catalog_free(&cat);
+}
+
+TEST(search_is_deterministic_and_waterfall_nests) {
+    Catalog cat;
+    Workload wl;
+    char err[512];
+    ASSERT(catalog_load(&cat, "data/catalog", err, sizeof err) == 0);
+    ASSERT(wl_load(&wl, "data/workloads/support-assistant.yaml", err, sizeof err) == 0);
+    SearchOptions o;
+    search_options_default(&o);
+    o.horizon_s = 3 * 3600;
+    o.keep_per_level = 4;
+    SearchResult a, b;
+    ASSERT(search_run(&cat, &wl, &o, &a, err, sizeof err) == 0);
+    o.threads = 1;   // a different thread count must not change the answer
+    ASSERT(search_run(&cat, &wl, &o, &b, err, sizeof err) == 0);
+    EXPECT(a.n_cands >= 1000);
+    ASSERT(a.best >= 0 && b.best >= 0);
+    EXPECT(strcmp(a.cands[a.best].id, b.cands[b.best].id) == 0);
+    EXPECT(a.cands[a.best].usd_month == b.cands[b.best].usd_month);
+    double prev = INFINITY;
+    for (int l = 0; l < LEVER_COUNT; l++) {
+        if (a.level_best[l] < 0) continue;
+        const Candidate *c = &a.cands[a.level_best[l]];
+        EXPECT(c->meets_slo && (int)c->lever <= l);
+        EXPECT(c->usd_month <= prev);
+        prev = c->usd_month;
+    }
+    EXPECT(a.level_best[LEVER_COUNT - 1] == a.best);
+    // Monthly cost = accelerators + the workload's fixed costs (the seed's formula).
+    const Candidate *best = &a.cands[a.best];
+    EXPECT_NEAR(best->usd_month, best->accel_usd_month + wl_fixed_usd_month(&wl), 1e-6);
+    EXPECT_NEAR(best->usd_per_1k_requests, best->usd_month / 2000000.0 * 1000, 1e-9);
+    // The emitted pipeline reads back with the keys `serve` expects.
+    char path[512];
+    snprintf(path, sizeof path, "%s/pipeline.yaml", test_tmpdir());
+    FILE *f = fopen(path, "w");
+    ASSERT(f);
+    EXPECT(report_emit_pipeline(f, &cat, &wl, best) == 0);
+    fclose(f);
+    YamlDoc d;
+    ASSERT(yaml_load_file(&d, path, err, sizeof err) == 0);
+    const YamlNode *tiers = yaml_get(d.root, "tiers");
+    ASSERT(tiers && tiers->kind == YAML_SEQ && tiers->n >= 1);
+    EXPECT(yaml_get(tiers->vals[0], "cost_per_hour") != NULL);
+    EXPECT(yaml_get(tiers->vals[0], "replicas") != NULL);
+    EXPECT(yaml_get(d.root, "routes") != NULL && yaml_at(d.root, "slo.ttft_p95_ms") != NULL);
+    yaml_doc_free(&d);
+    search_free(&a);
+    search_free(&b);
+    wl_free(&wl);
+    catalog_free(&cat);
+}
