@@ -65,7 +65,8 @@ FUZZ_SECONDS ?= 30
 fuzz: deps
 	@scripts/fuzz $(FUZZ_SECONDS) $(FUZZ_SRC)
 
-bench: deps all
+bench: all
+	@scripts/deps bench
 	@scripts/bench
 
 demo: deps all
