@@ -5,11 +5,16 @@
 // and later); float-weight kernels and the activation quantizer are the AVX2 set's.
 #if defined(__x86_64__) || defined(__i386__)
 
-#pragma GCC target("avxvnni")
-
 #include <immintrin.h>
 
 #include "engine/matmul_kernels.h"
+
+// Everything below may use AVX-VNNI (the Makefile gives this file AVX2/FMA/F16C only).
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avxvnni"))), apply_to = function)
+#else
+#pragma GCC target("avxvnni")
+#endif
 
 #define MM_TILE 4
 #define MM_PREFETCH_BYTES 4096
@@ -25,6 +30,10 @@ static ALWAYS_INLINE float hsum_ps(__m256 v) {
 
 #define MM_Q_VNNI 1
 #include "engine/matmul_q_avx2.inc"
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
 
 const MmKernels MM_KERNELS_AVXVNNI = {
     .name = "avxvnni",
