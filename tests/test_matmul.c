@@ -16,8 +16,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/check.h"
+#include "base/cpu.h"
 #include "base/rng.h"
 #include "base/threadpool.h"
 #include "engine/matmul.h"
@@ -153,10 +155,10 @@ static int kernel_sets(const MmKernels **sets) {
     int n = 0;
     sets[n++] = &MM_KERNELS_REF;
 #if defined(__x86_64__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) {
+    CpuFeatures f = cpu_features();
+    if (f.avx2 && f.fma && f.f16c) {
         sets[n++] = &MM_KERNELS_AVX2;
-        if (__builtin_cpu_supports("avxvnni")) sets[n++] = &MM_KERNELS_AVXVNNI;
+        if (f.avxvnni) sets[n++] = &MM_KERNELS_AVXVNNI;
     }
 #endif
     return n;
@@ -206,11 +208,33 @@ TEST(matmul_kernels_match_float64_reference) {
 }
 
 #if defined(__x86_64__)
+// The kernel choice follows the CPU's features, read independently here from the kernel's own
+// report in /proc/cpuinfo (Linux), and RIGHTSIZE_KERNELS caps it.
+static bool cpuinfo_has(const char *flag) {
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return false;
+    char line[8192];
+    bool has = false;
+    while (!has && fgets(line, sizeof line, f)) {
+        if (strncmp(line, "flags", 5) != 0) continue;
+        for (char *tok = strtok(strchr(line, ':') + 1, " \n"); tok; tok = strtok(NULL, " \n"))
+            if (strcmp(tok, flag) == 0) has = true;
+        break;
+    }
+    fclose(f);
+    return has;
+}
+
 TEST(matmul_best_kernels_chosen) {
-    __builtin_cpu_init();
+    CpuFeatures f = cpu_features();
+    if (access("/proc/cpuinfo", R_OK) == 0) {
+        EXPECT(f.avx2 == cpuinfo_has("avx2"));
+        EXPECT(f.fma == cpuinfo_has("fma"));
+        EXPECT(f.f16c == cpuinfo_has("f16c"));
+        EXPECT(f.avxvnni == cpuinfo_has("avx_vnni"));
+    }
     const char *want = "ref";
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
-        want = __builtin_cpu_supports("avxvnni") ? "avxvnni" : "avx2";
+    if (f.avx2 && f.fma && f.f16c) want = f.avxvnni ? "avxvnni" : "avx2";
     const char *forced = getenv("RIGHTSIZE_KERNELS");
     if (forced && strcmp(forced, "ref") == 0) want = "ref";
     if (forced && strcmp(forced, "avx2") == 0 && strcmp(want, "avxvnni") == 0) want = "avx2";
@@ -220,8 +244,8 @@ TEST(matmul_best_kernels_chosen) {
 // The AVX2 activation quantizer must produce the reference's bytes, ties included: a block
 // whose amax is 127 has d = 1, so x.5 values round half away from zero.
 TEST(matmul_avx2_quantize_is_bit_exact) {
-    __builtin_cpu_init();
-    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("f16c")) return;  // nothing to compare
+    CpuFeatures f = cpu_features();
+    if (!f.avx2 || !f.f16c) return;  // nothing to compare
     Rng r;
     rng_seed(&r, 7);
     enum { COLS = 32 * 64 };

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "base/check.h"
+#include "base/cpu.h"
 #include "engine/matmul_kernels.h"
 
 // Rows per task: about MM_TASKS_PER_THREAD tasks per thread (enough to balance threads that a
@@ -116,11 +117,11 @@ static void choose_kernels(void) {
     const char *force = getenv("RIGHTSIZE_KERNELS");
     if (force && strcmp(force, "ref") == 0) return;
 #if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma") || !__builtin_cpu_supports("f16c")) return;
+    CpuFeatures f = cpu_features();
+    if (!f.avx2 || !f.fma || !f.f16c) return;
     g_kernels = &MM_KERNELS_AVX2;
     if (force && strcmp(force, "avx2") == 0) return;
-    if (__builtin_cpu_supports("avxvnni")) g_kernels = &MM_KERNELS_AVXVNNI;
+    if (f.avxvnni) g_kernels = &MM_KERNELS_AVXVNNI;
 #endif
 }
 
