@@ -1,0 +1,45 @@
+// Thread pool job hand-off at the edges of its job word (generation:16 | tasks:24 | next:24):
+// task counts past 2^16, generations wrapping past 2^16 jobs, and the results of one job fully
+// visible to the caller when tp_run returns (the kernels rely on that: no extra barrier).
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/threadpool.h"
+#include "test.h"
+
+typedef struct {
+    unsigned char *mark;  // (n) written plainly by the task, read by the caller after tp_run
+    _Atomic int64_t runs;
+} MarkJob;
+
+static void mark_task(void *ctx, int64_t t, int thread) {
+    (void)thread;
+    MarkJob *j = ctx;
+    j->mark[t]++;
+    atomic_fetch_add_explicit(&j->runs, 1, memory_order_relaxed);
+}
+
+TEST(threadpool_large_jobs_and_wrapping_generations) {
+    ThreadPool *tp = tp_create(3);
+    ASSERT(tp);
+    enum { BIG = 300000 };
+    unsigned char *mark = calloc(BIG, 1);
+    ASSERT(mark);
+    MarkJob j = {.mark = mark};
+    int bad = 0;
+    // 70,000 jobs wrap the 16-bit generation; every 7,000th is big.
+    for (int job = 0; job < 70000; job++) {
+        int64_t n = job % 7000 == 0 ? BIG : 2 + job % 5;
+        atomic_store(&j.runs, 0);
+        tp_run(tp, mark_task, &j, n);
+        if (atomic_load(&j.runs) != n) bad++;
+        for (int64_t t = 0; t < n; t++) {
+            if (mark[t] != 1) bad++;
+            mark[t] = 0;
+        }
+    }
+    EXPECT_EQ_INT(bad, 0);
+    free(mark);
+    tp_destroy(tp);
+}
