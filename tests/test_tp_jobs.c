@@ -1,6 +1,7 @@
-// Thread pool job hand-off at the edges of its job word (generation:16 | tasks:24 | next:24):
-// task counts past 2^16, generations wrapping past 2^16 jobs, and the results of one job fully
-// visible to the caller when tp_run returns (the kernels rely on that: no extra barrier).
+// Thread pool job hand-off at sizes the kernels and the model reach: task counts well past 2^16,
+// tens of thousands of jobs back to back (counters that pack job numbers must not confuse
+// jobs), and the plain writes of one job fully visible to the caller when tp_run returns (the
+// kernels rely on that: no extra barrier).
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,7 @@ TEST(threadpool_large_jobs_and_wrapping_generations) {
     ASSERT(mark);
     MarkJob j = {.mark = mark};
     int bad = 0;
-    // 70,000 jobs wrap the 16-bit generation; every 7,000th is big.
+    // 70,000 jobs, every 7,000th a big one.
     for (int job = 0; job < 70000; job++) {
         int64_t n = job % 7000 == 0 ? BIG : 2 + job % 5;
         atomic_store(&j.runs, 0);

@@ -1,14 +1,3 @@
-// threadpool.c — fork-join pool. One 64-bit word describes the current job and hands out its
-// tasks:   job = generation:16 | n_tasks:24 | next task:24
-// tp_run writes fn/ctx, then publishes a new job word; every thread (the caller included) claims
-// tasks by compare-and-swap on that word until next == n_tasks, and the caller returns once
-// n_done == n_tasks. Completion counts tasks, not threads: a worker that is asleep or descheduled
-// when a job starts is simply not waited for (the caller and the awake workers do its share),
-// which matters on a small shared machine where a worker may not run for milliseconds.
-//
-// Why fn/ctx need no atomics: a thread reads them only after it has claimed a task of the current
-// job (its acquire CAS synchronizes with the release store that published the job), and tp_run
-// rewrites them only after every task of the previous job has finished.
 #include "base/threadpool.h"
 
 #include <pthread.h>
@@ -19,13 +8,10 @@
 
 #include "base/check.h"
 
-#define TP_SPIN_ITERS 200000          // pause loops (~10 ms) before an idle worker sleeps
-#define TP_TASK_BITS 24
-#define TP_TASK_MASK ((UINT64_C(1) << TP_TASK_BITS) - 1)
-#define TP_MAX_TASKS ((int64_t)TP_TASK_MASK)
+#define TP_SPIN_ITERS 200000
 
-// The job word and the done counter each have their own cache line: every claim writes the
-// first and every finished task the second.
+// The three counters each have their own cache line: workers poll `generation` while the
+// others are being written, and a shared line would bounce between cores on every task.
 struct ThreadPool {
     int n_threads;
     pthread_t *threads;
@@ -33,10 +19,12 @@ struct ThreadPool {
     pthread_cond_t cv;
     TpFn fn;
     void *ctx;
+    int64_t n_tasks;
     _Atomic int stop;
     _Atomic int n_sleeping;
-    _Alignas(64) _Atomic uint64_t job;
-    _Alignas(64) _Atomic int64_t n_done;
+    _Alignas(64) _Atomic uint64_t generation;  // bumped once per job; workers wait for it to change
+    _Alignas(64) _Atomic int64_t next_task;    // work stealing counter for the current job
+    _Alignas(64) _Atomic int n_done;           // workers finished with the current job
 };
 
 typedef struct {
@@ -50,17 +38,11 @@ static void cpu_relax(void) {
 #endif
 }
 
-// Claims and runs tasks of the current job until none is left.
 static void run_tasks(ThreadPool *tp, int thread) {
-    uint64_t v = atomic_load_explicit(&tp->job, memory_order_relaxed);
     for (;;) {
-        uint64_t n = (v >> TP_TASK_BITS) & TP_TASK_MASK, next = v & TP_TASK_MASK;
-        if (next >= n) return;
-        if (!atomic_compare_exchange_weak_explicit(&tp->job, &v, v + 1, memory_order_acquire, memory_order_relaxed))
-            continue;  // v now holds the current word
-        tp->fn(tp->ctx, (int64_t)next, thread);
-        atomic_fetch_add_explicit(&tp->n_done, 1, memory_order_release);
-        v = atomic_load_explicit(&tp->job, memory_order_relaxed);
+        int64_t t = atomic_fetch_add_explicit(&tp->next_task, 1, memory_order_relaxed);
+        if (t >= tp->n_tasks) break;
+        tp->fn(tp->ctx, t, thread);
     }
 }
 
@@ -71,25 +53,25 @@ static void *worker_main(void *p) {
     free(arg);
     uint64_t seen = 0;
     for (;;) {
-        uint64_t v;
+        uint64_t g;
         int spins = 0;
-        while ((v = atomic_load_explicit(&tp->job, memory_order_relaxed)) == seen && !atomic_load(&tp->stop)) {
+        while ((g = atomic_load_explicit(&tp->generation, memory_order_acquire)) == seen &&
+               !atomic_load(&tp->stop)) {
             if (++spins < TP_SPIN_ITERS) {
                 cpu_relax();
                 continue;
             }
-            // Sleep. n_sleeping and the job word are both seq_cst, so either tp_run sees a
-            // sleeper (and broadcasts under the mutex) or this thread sees the new job.
             pthread_mutex_lock(&tp->mu);
             atomic_fetch_add(&tp->n_sleeping, 1);
-            while (atomic_load(&tp->job) == seen && !atomic_load(&tp->stop)) pthread_cond_wait(&tp->cv, &tp->mu);
+            while (atomic_load(&tp->generation) == seen && !atomic_load(&tp->stop))
+                pthread_cond_wait(&tp->cv, &tp->mu);
             atomic_fetch_sub(&tp->n_sleeping, 1);
             pthread_mutex_unlock(&tp->mu);
-            spins = 0;
         }
         if (atomic_load(&tp->stop)) break;
+        seen = g;
         run_tasks(tp, index);
-        seen = atomic_load_explicit(&tp->job, memory_order_relaxed);  // nothing left to claim in it
+        atomic_fetch_add_explicit(&tp->n_done, 1, memory_order_release);
     }
     return NULL;
 }
@@ -100,8 +82,8 @@ ThreadPool *tp_create(int n_threads) {
         n_threads = n > 0 ? (int)n : 1;
     }
     ThreadPool *tp = aligned_alloc(64, (sizeof *tp + 63) & ~(size_t)63);
+    if (tp) memset(tp, 0, sizeof *tp);
     if (!tp) return NULL;
-    memset(tp, 0, sizeof *tp);
     tp->n_threads = n_threads;
     pthread_mutex_init(&tp->mu, NULL);
     pthread_cond_init(&tp->cv, NULL);
@@ -150,19 +132,17 @@ void tp_run(ThreadPool *tp, TpFn fn, void *ctx, int64_t n_tasks) {
         for (int64_t t = 0; t < n_tasks; t++) fn(ctx, t, 0);
         return;
     }
-    CHECK(n_tasks <= TP_MAX_TASKS);
-    // Every task of the previous job has finished, so no thread is reading fn/ctx or adding to
-    // n_done; the seq_cst store publishes them (release) and pairs with the sleepers' check.
     tp->fn = fn;
     tp->ctx = ctx;
+    tp->n_tasks = n_tasks;
+    atomic_store_explicit(&tp->next_task, 0, memory_order_relaxed);
     atomic_store_explicit(&tp->n_done, 0, memory_order_relaxed);
-    uint64_t gen = (atomic_load_explicit(&tp->job, memory_order_relaxed) >> (2 * TP_TASK_BITS)) + 1;
-    atomic_store(&tp->job, (gen << (2 * TP_TASK_BITS)) | ((uint64_t)n_tasks << TP_TASK_BITS));
+    atomic_fetch_add_explicit(&tp->generation, 1, memory_order_release);
     if (atomic_load(&tp->n_sleeping) > 0) {
         pthread_mutex_lock(&tp->mu);
         pthread_cond_broadcast(&tp->cv);
         pthread_mutex_unlock(&tp->mu);
     }
     run_tasks(tp, 0);
-    while (atomic_load_explicit(&tp->n_done, memory_order_acquire) < n_tasks) cpu_relax();
+    while (atomic_load_explicit(&tp->n_done, memory_order_acquire) < tp->n_threads - 1) cpu_relax();
 }
