@@ -21,7 +21,7 @@ static void mark_task(void *ctx, int64_t t, int thread) {
     atomic_fetch_add_explicit(&j->runs, 1, memory_order_relaxed);
 }
 
-TEST(threadpool_large_jobs_and_wrapping_generations) {
+TEST(threadpool_large_and_many_jobs) {
     ThreadPool *tp = tp_create(3);
     ASSERT(tp);
     enum { BIG = 300000 };
