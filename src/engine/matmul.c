@@ -144,7 +144,7 @@ typedef struct {
     // quantization pass
     const float *xf;
     BlockQ8_0 *xq;
-    int32_t *xsum;
+    int32_t *xnsum;
     float *xd;
     int64_t cols;
 } MmJob;
@@ -164,7 +164,7 @@ static void task_quantize(void *ctx, int64_t i, int thread) {
     (void)thread;
     const MmJob *j = ctx;
     int64_t nb = j->cols / QK8_0;
-    j->k->quantize_q8_0(j->xf + i * j->cols, j->xq + i * nb, j->xsum + i * nb, j->xd + i * nb, j->cols);
+    j->k->quantize_q8_0(j->xf + i * j->cols, j->xq + i * nb, j->xnsum + i * nb, j->xd + i * nb, j->cols);
 }
 
 // Scratch layout for n rows: the Q8_0 blocks of X, then (at the next 64-byte boundary) one int32
@@ -209,8 +209,8 @@ void mm_matmul_with(const MmKernels *k, ThreadPool *tp, void *scratch, int n_w, 
         CHECK(scratch && ((uintptr_t)scratch & 63) == 0);
         j.xf = x;
         j.xq = scratch;
-        j.xsum = (int32_t *)((uint8_t *)scratch + scratch_blocks_bytes(j.cols, n));
-        j.xd = (float *)(j.xsum + n * (j.cols / QK8_0));
+        j.xnsum = (int32_t *)((uint8_t *)scratch + scratch_blocks_bytes(j.cols, n));
+        j.xd = (float *)(j.xnsum + n * (j.cols / QK8_0));
         if (n * j.cols >= MM_PARALLEL_QUANTIZE_MIN) {
             tp_run(tp, task_quantize, &j, n);
         } else {
@@ -219,7 +219,7 @@ void mm_matmul_with(const MmKernels *k, ThreadPool *tp, void *scratch, int n_w, 
         for (int i = 0; i < n_w; i++)
             if (w[i]->type == QT_Q8_0 || w[i]->type == QT_Q4_0) {
                 j.args[i].x = j.xq;
-                j.args[i].xnsum = j.xsum;
+                j.args[i].xnsum = j.xnsum;
                 j.args[i].xd = j.xd;
             }
     }
