@@ -1,6 +1,7 @@
 #include "base/threadpool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,22 +10,37 @@
 #include "base/check.h"
 
 #define TP_SPIN_ITERS 200000
+#define TP_JOIN_SPINS 2000  // spins while joining before yielding the core to a late worker
 
-// The three counters each have their own cache line: workers poll `generation` while the
-// others are being written, and a shared line would bounce between cores on every task.
+// Claiming tasks: `next` packs (job number << 32) | next task index, and a task is claimed by a
+// compare-and-swap that only succeeds for the current job. The caller waits for its tasks to be
+// FINISHED (n_finished == n_tasks), not for every worker to check in: a worker that the OS has
+// not scheduled yet (a busy or oversubscribed machine) costs nothing — the caller and the other
+// workers take its share — instead of stalling every job until it runs. A late worker finds the
+// job closed (its CAS fails) and goes back to waiting.
+//
+// Publishing a job: next = (job, CLOSED) first, so stragglers of the previous job cannot claim;
+// then fn, ctx, n_tasks, n_finished; then next = (job, 0); then generation (wakes the workers).
+// All of these are sequentially consistent atomics, so a claim that succeeds for job j reads
+// job j's fn/ctx/n_tasks.
+#define TP_CLOSED 0xffffffffu
+
+// The counters each have their own cache line: workers poll `generation` while the others are
+// being written, and a shared line would bounce between cores on every task.
 struct ThreadPool {
     int n_threads;
     pthread_t *threads;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    TpFn fn;
-    void *ctx;
-    int64_t n_tasks;
+    _Atomic(TpFn) fn;
+    _Atomic(void *) ctx;
+    _Atomic int64_t n_tasks;
     _Atomic int stop;
     _Atomic int n_sleeping;
+    uint32_t job;                               // caller's job counter (caller thread only)
     _Alignas(64) _Atomic uint64_t generation;  // bumped once per job; workers wait for it to change
-    _Alignas(64) _Atomic int64_t next_task;    // work stealing counter for the current job
-    _Alignas(64) _Atomic int n_done;           // workers finished with the current job
+    _Alignas(64) _Atomic uint64_t next;        // (job << 32) | next task index
+    _Alignas(64) _Atomic int64_t n_finished;   // tasks of the current job completed
 };
 
 typedef struct {
@@ -38,11 +54,19 @@ static void cpu_relax(void) {
 #endif
 }
 
-static void run_tasks(ThreadPool *tp, int thread) {
+// Claims and runs tasks of job `job` until none is left (or the job is no longer current).
+static void run_tasks(ThreadPool *tp, uint32_t job, int thread) {
     for (;;) {
-        int64_t t = atomic_fetch_add_explicit(&tp->next_task, 1, memory_order_relaxed);
-        if (t >= tp->n_tasks) break;
-        tp->fn(tp->ctx, t, thread);
+        uint64_t w = atomic_load(&tp->next);
+        if ((uint32_t)(w >> 32) != job) return;
+        uint32_t t = (uint32_t)w;
+        TpFn fn = atomic_load(&tp->fn);
+        void *ctx = atomic_load(&tp->ctx);
+        int64_t n_tasks = atomic_load(&tp->n_tasks);
+        if (t == TP_CLOSED || (int64_t)t >= n_tasks) return;
+        if (!atomic_compare_exchange_weak(&tp->next, &w, w + 1)) continue;
+        fn(ctx, (int64_t)t, thread);
+        atomic_fetch_add(&tp->n_finished, 1);
     }
 }
 
@@ -70,8 +94,7 @@ static void *worker_main(void *p) {
         }
         if (atomic_load(&tp->stop)) break;
         seen = g;
-        run_tasks(tp, index);
-        atomic_fetch_add_explicit(&tp->n_done, 1, memory_order_release);
+        run_tasks(tp, (uint32_t)(atomic_load(&tp->next) >> 32), index);
     }
     return NULL;
 }
@@ -132,17 +155,24 @@ void tp_run(ThreadPool *tp, TpFn fn, void *ctx, int64_t n_tasks) {
         for (int64_t t = 0; t < n_tasks; t++) fn(ctx, t, 0);
         return;
     }
-    tp->fn = fn;
-    tp->ctx = ctx;
-    tp->n_tasks = n_tasks;
-    atomic_store_explicit(&tp->next_task, 0, memory_order_relaxed);
-    atomic_store_explicit(&tp->n_done, 0, memory_order_relaxed);
-    atomic_fetch_add_explicit(&tp->generation, 1, memory_order_release);
+    CHECK(n_tasks < (int64_t)TP_CLOSED);
+    uint32_t job = ++tp->job;
+    atomic_store(&tp->next, ((uint64_t)job << 32) | TP_CLOSED);
+    atomic_store(&tp->fn, fn);
+    atomic_store(&tp->ctx, ctx);
+    atomic_store(&tp->n_tasks, n_tasks);
+    atomic_store(&tp->n_finished, 0);
+    atomic_store(&tp->next, (uint64_t)job << 32);
+    atomic_fetch_add(&tp->generation, 1);
     if (atomic_load(&tp->n_sleeping) > 0) {
         pthread_mutex_lock(&tp->mu);
         pthread_cond_broadcast(&tp->cv);
         pthread_mutex_unlock(&tp->mu);
     }
-    run_tasks(tp, 0);
-    while (atomic_load_explicit(&tp->n_done, memory_order_acquire) < tp->n_threads - 1) cpu_relax();
+    run_tasks(tp, job, 0);
+    // Every task is claimed; wait for those still running on workers to finish.
+    for (int spins = 0; atomic_load(&tp->n_finished) < n_tasks; spins++) {
+        if (spins < TP_JOIN_SPINS) cpu_relax();
+        else sched_yield();
+    }
 }

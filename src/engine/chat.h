@@ -1,0 +1,59 @@
+// chat.h — chat templates: turn a list of messages into the prompt text a model was tuned on.
+//
+// Not a Jinja interpreter: the GGUF's tokenizer.chat_template is recognised by the markers each
+// family's template contains (as llama.cpp's llm_chat_detect_template does) and rendered by a
+// fixed formatter per family:
+//   llama2   Meta Llama 2 chat: "[INST] <<SYS>>\n{sys}\n<</SYS>>\n\n{user} [/INST] {asst} </s><s>[INST] ..."
+//            (contents stripped, as Meta's template does)
+//   mistral  Mistral 7B Instruct v0.1/v0.2: "[INST] {user} [/INST]{asst}</s>[INST] ..."; no system
+//            role: a system message is put before the first user message, followed by "\n"
+//   llama3   "<|start_header_id|>{role}<|end_header_id|>\n\n{content, trimmed}<|eot_id|>"
+//   chatml   "<|im_start|>{role}\n{content}<|im_end|>\n"
+//   zephyr   "<|{role}|>\n{content}{eos}\n" (eos = the vocabulary's EOS text, "</s>" by default)
+// The text never contains the initial BOS: encode it with tok_encode(add_special = true,
+// parse_special = true), which prepends BOS and turns "<|im_start|>", "</s>" etc. into tokens.
+#ifndef RS_CHAT_H
+#define RS_CHAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "base/str.h"
+
+typedef enum {
+    CHAT_LLAMA2 = 0,
+    CHAT_MISTRAL,
+    CHAT_LLAMA3,
+    CHAT_CHATML,
+    CHAT_ZEPHYR,
+    CHAT_FAMILY_COUNT,
+} ChatFamily;
+
+typedef enum { CHAT_SYSTEM = 0, CHAT_USER, CHAT_ASSISTANT, CHAT_ROLE_COUNT } ChatRole;
+
+typedef struct {
+    ChatRole role;
+    Str content;  // borrowed for the duration of chat_render
+} ChatMsg;
+
+// Recognises the family of a Jinja chat template by its markers. Returns 0, or ERR_UNSUPP with
+// "chat template not recognised (supported: llama2, mistral, llama3, chatml, zephyr): '{% for
+// message in messages %}...'" quoting its first 60 bytes.
+int chat_detect(Str tmpl, ChatFamily *out, char *err, size_t err_len);
+// By name: "llama2", "mistral", "llama3", "chatml", "zephyr". ERR_NOTFOUND with the list.
+int chat_family_from_name(const char *name, ChatFamily *out, char *err, size_t err_len);
+const char *chat_family_name(ChatFamily f);
+// "system" / "user" / "assistant" → role; ERR_NOTFOUND otherwise.
+int chat_role_from_name(Str name, ChatRole *out);
+
+// Appends the prompt for msgs (n ≥ 1) to out, ending with the assistant's turn opening when
+// add_generation_prompt is set. eos is the EOS token text (zephyr uses it; empty → "</s>").
+// Returns 0, ERR_NOMEM, or ERR_ARG with a message (n < 1, a role value out of range). A system
+// message after the first goes where the family's reference formatter puts it (llama2: a
+// <<SYS>> block inside the current [INST] turn; mistral: before the next user message).
+int chat_render(ChatFamily f, const ChatMsg *msgs, int64_t n, bool add_generation_prompt, Str eos,
+                Buf *out, char *err, size_t err_len);
+
+#endif

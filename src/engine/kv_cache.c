@@ -1,0 +1,215 @@
+// kv_cache.c — paged KV cache: block pool, per-sequence block tables, attention over blocks.
+#include "engine/kv_cache.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/check.h"
+#include "engine/kv_attn.h"
+
+struct KvCache {
+    KvCacheConfig cfg;
+    size_t elem_bytes;         // 2 (F16) or 4 (F32)
+    int64_t kv_dim;            // n_kv_head * head_dim
+    size_t tile_elems;         // block_tokens * head_dim: one head's K (or V) in one block
+    size_t block_elems;        // n_layer * 2 * n_kv_head * tile_elems
+    uint8_t *data;             // (n_blocks, block_elems) elements of cfg.type
+    int32_t *free_stack;       // (n_blocks) free block ids; top at free_stack[n_free - 1]
+    int64_t n_free;
+    int64_t max_blocks_per_seq;
+    int32_t *tables;           // (max_seqs, max_blocks_per_seq) block ids in position order
+    int64_t *seq_blocks;       // (max_seqs) blocks each sequence holds
+    int64_t *seq_len;          // (max_seqs) positions written
+    const KvAttnKernels *kern; // dot/axpy over stored rows of cfg.type
+};
+
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+static bool cfg_valid(const KvCacheConfig *c) {
+    return c->n_layer > 0 && c->n_kv_head > 0 && c->head_dim > 0 && c->head_dim <= KV_MAX_HEAD_DIM &&
+           c->block_tokens > 0 && c->n_blocks > 0 && c->n_blocks < INT32_MAX && c->max_seqs > 0 &&
+           c->max_seq_len > 0 && (c->type == QT_F16 || c->type == QT_F32);
+}
+
+size_t kv_cache_block_bytes(const KvCacheConfig *cfg) {
+    if (!cfg_valid(cfg)) return 0;
+    size_t elem = cfg->type == QT_F16 ? 2 : 4;
+    // Every factor is bounded (head_dim <= KV_MAX_HEAD_DIM); guard the product anyway.
+    double approx = (double)cfg->n_layer * 2.0 * (double)cfg->n_kv_head * (double)cfg->block_tokens *
+                    (double)cfg->head_dim * (double)elem;
+    if (approx > (double)SIZE_MAX / 4) return 0;
+    return (size_t)cfg->n_layer * 2 * (size_t)cfg->n_kv_head * (size_t)cfg->block_tokens *
+           (size_t)cfg->head_dim * elem;
+}
+
+KvCache *kv_cache_create(const KvCacheConfig *cfg) {
+    size_t block_bytes = kv_cache_block_bytes(cfg);
+    if (!block_bytes) return NULL;
+    if ((double)block_bytes * (double)cfg->n_blocks > (double)SIZE_MAX / 4) return NULL;
+    KvCache *kv = calloc(1, sizeof *kv);
+    if (!kv) return NULL;
+    kv->cfg = *cfg;
+    kv->elem_bytes = cfg->type == QT_F16 ? 2 : 4;
+    kv->kv_dim = cfg->n_kv_head * cfg->head_dim;
+    kv->tile_elems = (size_t)(cfg->block_tokens * cfg->head_dim);
+    kv->block_elems = (size_t)cfg->n_layer * 2 * (size_t)cfg->n_kv_head * kv->tile_elems;
+    kv->max_blocks_per_seq = ceil_div(cfg->max_seq_len, cfg->block_tokens);
+    kv->kern = kv_attn_kernels(cfg->type);
+    // 64-byte aligned pool so tiles start on cache lines (tile sizes are multiples of 32 bytes
+    // for the usual head_dim of 64/128).
+    size_t pool = block_bytes * (size_t)cfg->n_blocks;
+    if (posix_memalign((void **)&kv->data, 64, pool)) kv->data = NULL;
+    kv->free_stack = malloc((size_t)cfg->n_blocks * sizeof *kv->free_stack);
+    kv->tables = malloc((size_t)cfg->max_seqs * (size_t)kv->max_blocks_per_seq * sizeof *kv->tables);
+    kv->seq_blocks = calloc((size_t)cfg->max_seqs, sizeof *kv->seq_blocks);
+    kv->seq_len = calloc((size_t)cfg->max_seqs, sizeof *kv->seq_len);
+    if (!kv->data || !kv->free_stack || !kv->tables || !kv->seq_blocks || !kv->seq_len) goto fail;
+    // Block 0 on top of the stack, so a fresh cache hands out 0, 1, 2, ...
+    for (int64_t i = 0; i < cfg->n_blocks; i++) kv->free_stack[i] = (int32_t)(cfg->n_blocks - 1 - i);
+    kv->n_free = cfg->n_blocks;
+    return kv;
+fail:
+    kv_cache_destroy(kv);
+    return NULL;
+}
+
+void kv_cache_destroy(KvCache *kv) {
+    if (!kv) return;
+    free(kv->data);
+    free(kv->free_stack);
+    free(kv->tables);
+    free(kv->seq_blocks);
+    free(kv->seq_len);
+    free(kv);
+}
+
+// ---- accounting ----
+
+int64_t kv_cache_blocks_total(const KvCache *kv) { return kv->cfg.n_blocks; }
+int64_t kv_cache_blocks_free(const KvCache *kv) { return kv->n_free; }
+
+int64_t kv_cache_seq_len(const KvCache *kv, int64_t seq) {
+    CHECK(seq >= 0 && seq < kv->cfg.max_seqs);
+    return kv->seq_len[seq];
+}
+
+int64_t kv_cache_seq_blocks(const KvCache *kv, int64_t seq) {
+    CHECK(seq >= 0 && seq < kv->cfg.max_seqs);
+    return kv->seq_blocks[seq];
+}
+
+int64_t kv_cache_blocks_needed(const KvCache *kv, int64_t seq, int64_t new_len) {
+    CHECK(seq >= 0 && seq < kv->cfg.max_seqs && new_len >= 0);
+    int64_t need = ceil_div(new_len, kv->cfg.block_tokens) - kv->seq_blocks[seq];
+    return need > 0 ? need : 0;
+}
+
+int kv_cache_reserve(KvCache *kv, int64_t seq, int64_t new_len) {
+    CHECK(seq >= 0 && seq < kv->cfg.max_seqs && new_len >= 0);
+    if (new_len > kv->cfg.max_seq_len) return ERR_RANGE;
+    int64_t need = kv_cache_blocks_needed(kv, seq, new_len);
+    if (need > kv->n_free) return ERR_FULL;
+    int32_t *table = kv->tables + seq * kv->max_blocks_per_seq;
+    for (int64_t i = 0; i < need; i++) table[kv->seq_blocks[seq]++] = kv->free_stack[--kv->n_free];
+    return 0;
+}
+
+void kv_cache_set_len(KvCache *kv, int64_t seq, int64_t len) {
+    CHECK(seq >= 0 && seq < kv->cfg.max_seqs && len >= 0);
+    CHECK(ceil_div(len, kv->cfg.block_tokens) <= kv->seq_blocks[seq]);
+    kv->seq_len[seq] = len;
+}
+
+void kv_cache_seq_free(KvCache *kv, int64_t seq) {
+    CHECK(seq >= 0 && seq < kv->cfg.max_seqs);
+    const int32_t *table = kv->tables + seq * kv->max_blocks_per_seq;
+    // Push in reverse so the sequence's first block is handed out first next time.
+    for (int64_t i = kv->seq_blocks[seq] - 1; i >= 0; i--) kv->free_stack[kv->n_free++] = table[i];
+    CHECK(kv->n_free <= kv->cfg.n_blocks);
+    kv->seq_blocks[seq] = 0;
+    kv->seq_len[seq] = 0;
+}
+
+// ---- storage ----
+
+// Start of the (block_tokens, head_dim) tile of one head, K (sel 0) or V (sel 1), in a block.
+static uint8_t *tile_ptr(const KvCache *kv, int32_t block, int64_t layer, int sel, int64_t head) {
+    size_t idx = (size_t)block * kv->block_elems +
+                 ((size_t)(layer * 2 + sel) * (size_t)kv->cfg.n_kv_head + (size_t)head) * kv->tile_elems;
+    return kv->data + idx * kv->elem_bytes;
+}
+
+static int32_t block_of(const KvCache *kv, int64_t seq, int64_t pos) {
+    int64_t bi = pos / kv->cfg.block_tokens;
+    CHECK(bi < kv->seq_blocks[seq]);
+    return kv->tables[seq * kv->max_blocks_per_seq + bi];
+}
+
+void kv_cache_write(KvCache *kv, int64_t layer, int64_t seq, int64_t pos, const float *k,
+                    const float *v) {
+    CHECK(layer >= 0 && layer < kv->cfg.n_layer && seq >= 0 && seq < kv->cfg.max_seqs && pos >= 0);
+    int32_t b = block_of(kv, seq, pos);
+    size_t slot = (size_t)(pos % kv->cfg.block_tokens) * (size_t)kv->cfg.head_dim * kv->elem_bytes;
+    for (int64_t h = 0; h < kv->cfg.n_kv_head; h++) {
+        kv->kern->store(tile_ptr(kv, b, layer, 0, h) + slot, k + h * kv->cfg.head_dim, kv->cfg.head_dim);
+        kv->kern->store(tile_ptr(kv, b, layer, 1, h) + slot, v + h * kv->cfg.head_dim, kv->cfg.head_dim);
+    }
+}
+
+void kv_cache_read(const KvCache *kv, int64_t layer, int64_t seq, int64_t pos, int kv_sel,
+                   float *out) {
+    CHECK(layer >= 0 && layer < kv->cfg.n_layer && seq >= 0 && seq < kv->cfg.max_seqs && pos >= 0);
+    CHECK(kv_sel == 0 || kv_sel == 1);
+    int32_t b = block_of(kv, seq, pos);
+    int64_t hd = kv->cfg.head_dim;
+    size_t slot = (size_t)(pos % kv->cfg.block_tokens) * (size_t)hd * kv->elem_bytes;
+    for (int64_t h = 0; h < kv->cfg.n_kv_head; h++) {
+        const uint8_t *src = tile_ptr(kv, b, layer, kv_sel, h) + slot;
+        for (int64_t i = 0; i < hd; i++)
+            out[h * hd + i] = kv->cfg.type == QT_F32 ? ((const float *)src)[i]
+                                                     : quant_f16_to_f32(((const uint16_t *)src)[i]);
+    }
+}
+
+// ---- attention ----
+
+void kv_cache_attend(const KvCache *kv, int64_t layer, int64_t seq, int64_t kv_head, int64_t n_pos,
+                     const float *q, int64_t n_q, float scale, float *scores, float *out) {
+    CHECK(layer >= 0 && layer < kv->cfg.n_layer && kv_head >= 0 && kv_head < kv->cfg.n_kv_head);
+    CHECK(seq >= 0 && seq < kv->cfg.max_seqs && n_pos > 0 && n_pos <= kv->seq_len[seq]);
+    int64_t hd = kv->cfg.head_dim, bt = kv->cfg.block_tokens;
+    size_t row_bytes = (size_t)hd * kv->elem_bytes;
+    const int32_t *table = kv->tables + seq * kv->max_blocks_per_seq;
+    int64_t n_blk = ceil_div(n_pos, bt);
+
+    // scores[g][t] = (q_g · k_t) * scale, reading each key tile once for all query heads
+    for (int64_t bi = 0; bi < n_blk; bi++) {
+        const uint8_t *kt = tile_ptr(kv, table[bi], layer, 0, kv_head);
+        int64_t t0 = bi * bt, nt = n_pos - t0 < bt ? n_pos - t0 : bt;
+        for (int64_t t = 0; t < nt; t++)
+            kv->kern->dots(q, n_q, kt + (size_t)t * row_bytes, hd, scores + t0 + t, n_pos);
+    }
+    // softmax per query head (max-subtracted), of the scaled scores
+    for (int64_t g = 0; g < n_q; g++) {
+        float *s = scores + g * n_pos;
+        for (int64_t t = 0; t < n_pos; t++) s[t] *= scale;
+        float mx = s[0];
+        for (int64_t t = 1; t < n_pos; t++) mx = s[t] > mx ? s[t] : mx;
+        float sum = 0;
+        for (int64_t t = 0; t < n_pos; t++) {
+            s[t] = expf(s[t] - mx);
+            sum += s[t];
+        }
+        float inv = 1.0f / sum;
+        for (int64_t t = 0; t < n_pos; t++) s[t] *= inv;
+    }
+    // out_g = Σ_t p[g][t] · v_t
+    memset(out, 0, (size_t)(n_q * hd) * sizeof(float));
+    for (int64_t bi = 0; bi < n_blk; bi++) {
+        const uint8_t *vt = tile_ptr(kv, table[bi], layer, 1, kv_head);
+        int64_t t0 = bi * bt, nt = n_pos - t0 < bt ? n_pos - t0 : bt;
+        for (int64_t t = 0; t < nt; t++)
+            kv->kern->axpys(out, n_q, scores + t0 + t, n_pos, vt + (size_t)t * row_bytes, hd);
+    }
+}

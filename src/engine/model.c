@@ -1,0 +1,243 @@
+// model.c — the Llama forward pass over a batch of rows (prefill chunks and decode tokens of any
+// sequences together). Reads top to bottom: embed, then per layer attention and SwiGLU FFN with
+// residuals, then the final norm and the output projection for the rows that want logits.
+// Every matrix product goes through mm_matmul over all rows at once, so each weight is read once
+// per step. Elementwise work and attention are spread over the thread pool by row / (row, head).
+#include "engine/model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/check.h"
+
+struct ModelBuffers {
+    int64_t max_rows, n_ctx, group;  // group: query heads per KV head
+    int n_threads;
+    float *x;           // (R, n_embd)            residual stream
+    float *xb;          // (R, n_embd)            normed sublayer input, then sublayer output
+    float *q;           // (R, n_head*head_dim)   queries (rotated in place)
+    float *k, *v;       // (R, n_head_kv*head_dim) new keys (rotated) and values
+    float *att;         // (R, n_head*head_dim)   attention output, heads side by side
+    float *hb, *hb2;    // (R, n_ff)              gate, up; then silu(gate)*up in hb
+    float *xl;          // (R, n_embd)            final-normed rows that want logits
+    float *rope_cs;     // (R, n_rot/2, 2)        cos, sin of each row's rotation angles
+    double *inv_freq;   // (n_rot/2)              freq_scale · base^(-2i/n_rot) / rope_freqs[i]
+    float *scores;      // (n_threads, group, n_ctx) attention probabilities, per thread
+    void *mm_scratch;   // mm_matmul's quantized-activation scratch, for R rows
+    int64_t *want;      // (R)                    indices of the rows that want logits
+    void *mem;          // the one allocation everything above is carved from
+};
+
+// ---- buffers: one allocation carved by a table of sizes (llm.c style) ----
+
+ModelBuffers *model_buffers_create(const Model *m, int64_t max_rows, int64_t n_ctx, int n_threads) {
+    const LlamaHparams *hp = &m->hp;
+    ModelBuffers *b = calloc(1, sizeof *b);
+    if (!b) return NULL;
+    int64_t R = max_rows, q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
+    b->max_rows = R;
+    b->n_ctx = n_ctx;
+    b->group = hp->n_head / hp->n_head_kv;
+    b->n_threads = n_threads < 1 ? 1 : n_threads;
+    size_t mm = mm_scratch_bytes(hp->n_embd, R);
+    size_t mm2 = mm_scratch_bytes(q_dim, R), mm3 = mm_scratch_bytes(hp->n_ff, R);
+    mm = mm2 > mm ? mm2 : mm;
+    mm = mm3 > mm ? mm3 : mm;
+    struct { void **ptr; size_t bytes; } table[] = {
+        {(void **)&b->x, (size_t)(R * hp->n_embd) * sizeof(float)},
+        {(void **)&b->xb, (size_t)(R * hp->n_embd) * sizeof(float)},
+        {(void **)&b->q, (size_t)(R * q_dim) * sizeof(float)},
+        {(void **)&b->k, (size_t)(R * kv_dim) * sizeof(float)},
+        {(void **)&b->v, (size_t)(R * kv_dim) * sizeof(float)},
+        {(void **)&b->att, (size_t)(R * q_dim) * sizeof(float)},
+        {(void **)&b->hb, (size_t)(R * hp->n_ff) * sizeof(float)},
+        {(void **)&b->hb2, (size_t)(R * hp->n_ff) * sizeof(float)},
+        {(void **)&b->xl, (size_t)(R * hp->n_embd) * sizeof(float)},
+        {(void **)&b->rope_cs, (size_t)(R * hp->n_rot) * sizeof(float)},
+        {(void **)&b->inv_freq, (size_t)(hp->n_rot / 2) * sizeof(double)},
+        {(void **)&b->scores, (size_t)b->n_threads * (size_t)(b->group * n_ctx) * sizeof(float)},
+        {&b->mm_scratch, mm},
+        {(void **)&b->want, (size_t)R * sizeof(int64_t)},
+    };
+    size_t total = 0;
+    for (size_t i = 0; i < ARRAY_LEN(table); i++) total += (table[i].bytes + 63) & ~(size_t)63;
+    if (posix_memalign(&b->mem, 64, total)) {
+        free(b);
+        return NULL;
+    }
+    uint8_t *p = b->mem;
+    for (size_t i = 0; i < ARRAY_LEN(table); i++) {
+        *table[i].ptr = p;
+        p += (table[i].bytes + 63) & ~(size_t)63;
+    }
+    for (int64_t i = 0; i < hp->n_rot / 2; i++) {
+        b->inv_freq[i] = hp->rope_freq_scale * pow((double)hp->rope_base, -2.0 * (double)i / (double)hp->n_rot);
+        if (m->rope_freqs) b->inv_freq[i] /= m->rope_freqs[i];
+    }
+    return b;
+}
+
+void model_buffers_destroy(ModelBuffers *b) {
+    if (!b) return;
+    free(b->mem);
+    free(b);
+}
+
+// ---- building blocks (plain C, per row) ----
+
+// out = x / rms(x) * w   (sum of squares in double, as ggml does)
+static void rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps) {
+    double ss = 0;
+    for (int64_t i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    float scale = (float)(1.0 / sqrt(ss / (double)n + eps));
+    for (int64_t i = 0; i < n; i++) out[i] = x[i] * scale * w[i];
+}
+
+// Rotates adjacent pairs (x[2i], x[2i+1]) of each of n_heads heads by the row's angles
+// (GGUF `llama` rope, mode 0). cs: (n_rot/2, 2) cos, sin.
+static void rope(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, const float *cs) {
+    for (int64_t h = 0; h < n_heads; h++) {
+        float *xh = x + h * head_dim;
+        for (int64_t i = 0; i < n_rot / 2; i++) {
+            float c = cs[2 * i], s = cs[2 * i + 1];
+            float a = xh[2 * i], b = xh[2 * i + 1];
+            xh[2 * i] = a * c - b * s;
+            xh[2 * i + 1] = a * s + b * c;
+        }
+    }
+}
+
+// ---- row jobs for the thread pool ----
+
+typedef struct {
+    const Model *m;
+    ModelBuffers *b;
+    KvCache *kv;
+    const EngineRow *rows;
+    int64_t layer;
+    const float *norm_w;   // norm weight of the current job
+    bool add;              // residual add before the norm
+} Job;
+
+// x[r] += xb[r] (when add); xb[r] = rmsnorm(x[r]) · w
+static void job_residual_norm(void *ctx, int64_t r, int thread) {
+    (void)thread;
+    const Job *j = ctx;
+    int64_t d = j->m->hp.n_embd;
+    float *x = j->b->x + r * d, *xb = j->b->xb + r * d;
+    if (j->add)
+        for (int64_t i = 0; i < d; i++) x[i] += xb[i];
+    rmsnorm(xb, x, j->norm_w, d, j->m->hp.norm_eps);
+}
+
+// Rotate row r's q and k, then store its k and v at (seq, pos) of the current layer.
+static void job_rope_store(void *ctx, int64_t r, int thread) {
+    (void)thread;
+    const Job *j = ctx;
+    const LlamaHparams *hp = &j->m->hp;
+    int64_t q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
+    const float *cs = j->b->rope_cs + r * hp->n_rot;
+    float *q = j->b->q + r * q_dim, *k = j->b->k + r * kv_dim;
+    rope(q, hp->n_head, hp->head_dim, hp->n_rot, cs);
+    rope(k, hp->n_head_kv, hp->head_dim, hp->n_rot, cs);
+    kv_cache_write(j->kv, j->layer, j->rows[r].seq_id, j->rows[r].pos, k, j->b->v + r * kv_dim);
+}
+
+// Task (r, h): the `group` query heads of row r that share KV head h attend over positions
+// 0..pos of the row's sequence.
+static void job_attention(void *ctx, int64_t task, int thread) {
+    const Job *j = ctx;
+    const LlamaHparams *hp = &j->m->hp;
+    const ModelBuffers *b = j->b;
+    int64_t r = task / hp->n_head_kv, h = task % hp->n_head_kv;
+    int64_t q_dim = hp->n_head * hp->head_dim, hd = hp->head_dim;
+    const float *q = b->q + r * q_dim + h * b->group * hd;
+    float *out = b->att + r * q_dim + h * b->group * hd;
+    float *scores = b->scores + (size_t)thread * (size_t)(b->group * b->n_ctx);
+    float scale = 1.0f / sqrtf((float)hd);
+    kv_cache_attend(j->kv, j->layer, j->rows[r].seq_id, h, j->rows[r].pos + 1, q, b->group, scale,
+                    scores, out);
+}
+
+// hb[r] = silu(hb[r]) * hb2[r]
+static void job_swiglu(void *ctx, int64_t r, int thread) {
+    (void)thread;
+    const Job *j = ctx;
+    int64_t f = j->m->hp.n_ff;
+    float *g = j->b->hb + r * f;
+    const float *u = j->b->hb2 + r * f;
+    for (int64_t i = 0; i < f; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
+// ---- the forward pass ----
+
+void model_forward(const Model *m, ModelBuffers *b, KvCache *kv, ThreadPool *tp,
+                   const EngineRow *rows, int64_t n, float *logits) {
+    const LlamaHparams *hp = &m->hp;
+    CHECK(n >= 1 && n <= b->max_rows);
+    int64_t d = hp->n_embd;
+    Job job = {.m = m, .b = b, .kv = kv, .rows = rows};
+
+    // Token embeddings: x[r] = token_embd[token_r]                       x: (n, n_embd)
+    size_t emb_row = quant_row_bytes(m->tok_embd.type, d);
+    for (int64_t r = 0; r < n; r++)
+        quant_dequantize_row(m->tok_embd.type, (const uint8_t *)m->tok_embd.data + (size_t)rows[r].token * emb_row,
+                             b->x + r * d, d);
+
+    // RoPE angles per row, shared by every layer: pos · inv_freq[i]      rope_cs: (n, n_rot/2, 2)
+    for (int64_t r = 0; r < n; r++) {
+        float *cs = b->rope_cs + r * hp->n_rot;
+        for (int64_t i = 0; i < hp->n_rot / 2; i++) {
+            double theta = (double)rows[r].pos * b->inv_freq[i];
+            cs[2 * i] = (float)cos(theta);
+            cs[2 * i + 1] = (float)sin(theta);
+        }
+    }
+
+    for (int64_t l = 0; l < hp->n_layer; l++) {
+        const LlamaLayer *L = &m->layers[l];
+        job.layer = l;
+
+        // Attention sublayer. xb = rmsnorm(x) (adding the previous FFN output first)
+        job.norm_w = L->attn_norm;
+        job.add = l > 0;
+        tp_run(tp, job_residual_norm, &job, n);
+        // q = xb·Wqᵀ (n, n_head*hd); k, v = xb·Wkᵀ, xb·Wvᵀ (n, n_head_kv*hd) — one job
+        float *const qkv_out[3] = {b->q, b->k, b->v};
+        const WeightView *const qkv_w[3] = {&L->wq, &L->wk, &L->wv};
+        mm_matmul_many(tp, b->mm_scratch, 3, qkv_out, qkv_w, b->xb, n);
+        // rotate q, k; append k, v to each row's sequence in the KV cache
+        tp_run(tp, job_rope_store, &job, n);
+        // att = softmax(q·Kᵀ/√hd)·V per (row, kv head)                  att: (n, n_head*hd)
+        tp_run(tp, job_attention, &job, n * hp->n_head_kv);
+        // xb = att·Woᵀ                                                  xb: (n, n_embd)
+        mm_matmul(tp, b->mm_scratch, b->xb, &L->wo, b->att, n);
+
+        // FFN sublayer. x += xb; xb = rmsnorm(x)
+        job.norm_w = L->ffn_norm;
+        job.add = true;
+        tp_run(tp, job_residual_norm, &job, n);
+        // hb = xb·Wgateᵀ, hb2 = xb·Wupᵀ (n, n_ff); hb = silu(hb)·hb2
+        float *const ffn_out[2] = {b->hb, b->hb2};
+        const WeightView *const ffn_w[2] = {&L->w_gate, &L->w_up};
+        mm_matmul_many(tp, b->mm_scratch, 2, ffn_out, ffn_w, b->xb, n);
+        tp_run(tp, job_swiglu, &job, n);
+        // xb = hb·Wdownᵀ                                                xb: (n, n_embd)
+        mm_matmul(tp, b->mm_scratch, b->xb, &L->w_down, b->hb, n);
+    }
+
+    // Final norm, only for the rows that want logits: xl[j] = rmsnorm(x[r] + xb[r])
+    int64_t n_want = 0;
+    for (int64_t r = 0; r < n; r++)
+        if (rows[r].want_logits) b->want[n_want++] = r;
+    for (int64_t j = 0; j < n_want; j++) {
+        int64_t r = b->want[j];
+        float *x = b->x + r * d;
+        const float *xb = b->xb + r * d;
+        for (int64_t i = 0; i < d; i++) x[i] += xb[i];
+        rmsnorm(b->xl + j * d, x, m->output_norm, d, hp->norm_eps);
+    }
+    // logits = xl·Woutputᵀ                                              (n_want, n_vocab)
+    if (n_want > 0) mm_matmul(tp, b->mm_scratch, logits, &m->output, b->xl, n_want);
+}

@@ -1,0 +1,232 @@
+// sampler.c — penalties → temperature → top-k → top-p → min-p → draw, over one logits row,
+// in caller-provided scratch. See sampler.h for the definitions.
+#include "engine/sampler.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/check.h"
+
+SamplerParams sampler_params_default(void) {
+    return (SamplerParams){.temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .min_p = 0.0f,
+                           .repetition_penalty = 1.0f};
+}
+
+int sampler_params_validate(const SamplerParams *p, char *err, size_t err_len) {
+    if (!isfinite(p->temperature) || p->temperature < 0)
+        return err_set(err, err_len, ERR_RANGE, "temperature must be >= 0, got %g", p->temperature);
+    if (p->top_k < -1)
+        return err_set(err, err_len, ERR_RANGE, "top_k must be >= -1 (-1 or 0: off), got %d", (int)p->top_k);
+    if (!(p->top_p > 0 && p->top_p <= 1))
+        return err_set(err, err_len, ERR_RANGE, "top_p must be in (0, 1], got %g", p->top_p);
+    if (!(p->min_p >= 0 && p->min_p <= 1))
+        return err_set(err, err_len, ERR_RANGE, "min_p must be in [0, 1], got %g", p->min_p);
+    if (!(p->repetition_penalty > 0) || !isfinite(p->repetition_penalty))
+        return err_set(err, err_len, ERR_RANGE, "repetition_penalty must be > 0, got %g",
+                       p->repetition_penalty);
+    if (!(p->frequency_penalty >= -2 && p->frequency_penalty <= 2))
+        return err_set(err, err_len, ERR_RANGE, "frequency_penalty must be in [-2, 2], got %g",
+                       p->frequency_penalty);
+    if (!(p->presence_penalty >= -2 && p->presence_penalty <= 2))
+        return err_set(err, err_len, ERR_RANGE, "presence_penalty must be in [-2, 2], got %g",
+                       p->presence_penalty);
+    return 0;
+}
+
+int sampler_work_init(SamplerWork *w, int64_t n_vocab) {
+    memset(w, 0, sizeof *w);
+    if (n_vocab <= 0 || n_vocab > INT32_MAX) return ERR_ARG;
+    w->n_vocab = n_vocab;
+    w->logits = malloc((size_t)n_vocab * sizeof(float));
+    w->ids = malloc((size_t)n_vocab * sizeof(int32_t));
+    w->probs = malloc((size_t)n_vocab * sizeof(float));
+    w->counts = calloc((size_t)n_vocab, sizeof(int32_t));
+    if (!w->logits || !w->ids || !w->probs || !w->counts) {
+        sampler_work_free(w);
+        return ERR_NOMEM;
+    }
+    return 0;
+}
+
+void sampler_work_free(SamplerWork *w) {
+    free(w->logits);
+    free(w->ids);
+    free(w->probs);
+    free(w->counts);
+    memset(w, 0, sizeof *w);
+}
+
+// ---- selection: by value descending, ties by lower id (a total order) ----
+
+static bool before(const float *v, int32_t a, int32_t b) {
+    return v[a] > v[b] || (v[a] == v[b] && a < b);
+}
+
+static void swap_ids(int32_t *ids, int64_t i, int64_t j) {
+    int32_t x = ids[i];
+    ids[i] = ids[j];
+    ids[j] = x;
+}
+
+// Partitions ids[lo..hi] (inclusive, hi > lo) around a median-of-three pivot: on return
+// ids[lo..p) come before ids[p] and ids(p..hi] after it. Returns p.
+static int64_t partition_desc(int32_t *ids, int64_t lo, int64_t hi, const float *v) {
+    int64_t mid = lo + (hi - lo) / 2;
+    if (before(v, ids[mid], ids[lo])) swap_ids(ids, mid, lo);
+    if (before(v, ids[hi], ids[lo])) swap_ids(ids, hi, lo);
+    if (before(v, ids[hi], ids[mid])) swap_ids(ids, hi, mid);
+    swap_ids(ids, mid, hi);  // the median is the pivot, parked at hi
+    int32_t pivot = ids[hi];
+    int64_t p = lo;
+    for (int64_t i = lo; i < hi; i++)
+        if (before(v, ids[i], pivot)) swap_ids(ids, i, p++);
+    swap_ids(ids, p, hi);
+    return p;
+}
+
+// Rearranges ids[0..n) so that its first k (0 < k < n) entries are the k first in order.
+static void select_top(int32_t *ids, int64_t n, int64_t k, const float *v) {
+    int64_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        int64_t p = partition_desc(ids, lo, hi, v);
+        if (p == k - 1 || p == k) return;
+        if (p > k) hi = p - 1;
+        else lo = p + 1;
+    }
+}
+
+// Rearranges ids[0..n) so that its first `keep` entries are the shortest prefix of the sorted
+// order whose mass (sum of v) reaches target; returns keep (n when the total falls short).
+// Expected O(n): a quickselect that descends by mass instead of by count.
+static int64_t select_mass(int32_t *ids, int64_t n, double target, const float *v) {
+    int64_t lo = 0, hi = n - 1;
+    double acc = 0;  // mass of ids[0..lo), all before ids[lo..hi]
+    while (lo < hi) {
+        int64_t p = partition_desc(ids, lo, hi, v);
+        double left = 0;
+        for (int64_t i = lo; i < p; i++) left += v[ids[i]];
+        if (acc + left >= target) {
+            hi = p - 1;
+        } else if (acc + left + v[ids[p]] >= target) {
+            return p + 1;
+        } else {
+            acc += left + v[ids[p]];
+            lo = p + 1;
+        }
+    }
+    return lo + 1 <= n ? lo + 1 : n;
+}
+
+// ---- stages ----
+
+// Unmodified log-softmax normaliser and the top-n alternatives; -inf/NaN logits never win.
+// e[i] receives exp(logit_i - max) (0 for masked tokens), reused when sampling at T = 1.
+static double log_normaliser(const float *logits, int64_t n, int n_top, float *e, SampleResult *out) {
+    float m = -INFINITY;
+    for (int64_t i = 0; i < n; i++)
+        if (logits[i] > m) m = logits[i];
+    if (m == -INFINITY) return NAN;
+    double z = 0;  // float exponentials (relative error ~1e-7 each), summed in double
+    for (int64_t i = 0; i < n; i++) {
+        e[i] = logits[i] > -INFINITY ? expf(logits[i] - m) : 0.0f;
+        z += e[i];
+    }
+    double lse = m + log(z);
+    int k = 0;  // out->top[0..k) holds the best so far, as (id, raw logit)
+    for (int64_t i = 0; i < n && n_top > 0; i++) {
+        float x = logits[i];
+        if (!(x > -INFINITY)) continue;
+        if (k == n_top && !(x > out->top[k - 1].logprob)) continue;
+        int j = k < n_top ? k++ : k - 1;
+        while (j > 0 && x > out->top[j - 1].logprob) out->top[j] = out->top[j - 1], j--;
+        out->top[j] = (SampleCand){(int32_t)i, x};
+    }
+    for (int j = 0; j < k; j++) out->top[j].logprob = (float)(out->top[j].logprob - lse);
+    out->n_top = k;
+    return lse;
+}
+
+static bool has_penalties(const SamplerParams *p) {
+    return p->repetition_penalty != 1.0f || p->frequency_penalty != 0.0f || p->presence_penalty != 0.0f;
+}
+
+static void apply_penalties(const SamplerParams *p, float *l, int64_t n, const int32_t *recent,
+                            int64_t n_recent, int32_t *counts) {
+    if (!has_penalties(p)) return;
+    for (int64_t i = 0; i < n_recent; i++)
+        if (recent[i] >= 0 && recent[i] < n) counts[recent[i]]++;
+    for (int64_t i = 0; i < n_recent; i++) {
+        int32_t id = recent[i];
+        if (id < 0 || id >= n || counts[id] == 0) continue;  // out of range, or done already
+        float x = l[id];
+        if (p->repetition_penalty != 1.0f)
+            x = x > 0 ? x / p->repetition_penalty : x * p->repetition_penalty;
+        x -= (float)counts[id] * p->frequency_penalty + p->presence_penalty;
+        l[id] = x;
+        counts[id] = 0;  // leaves counts all zero for the next call
+    }
+}
+
+int sampler_sample(const SamplerParams *p, const float *logits, int64_t n_vocab,
+                   const int32_t *recent, int64_t n_recent, int n_top, Rng *rng, SamplerWork *w,
+                   SampleResult *out) {
+    if (n_vocab != w->n_vocab || n_top < 0 || n_top > SAMPLER_MAX_TOP) return ERR_ARG;
+    double lse = log_normaliser(logits, n_vocab, n_top, w->probs, out);
+    if (isnan(lse)) return ERR_ARG;
+
+    float *l = w->logits;  // (n_vocab) logits after penalties, NaN → -inf
+    for (int64_t i = 0; i < n_vocab; i++) l[i] = logits[i] > -INFINITY ? logits[i] : -INFINITY;
+    apply_penalties(p, l, n_vocab, recent, n_recent, w->counts);
+
+    int32_t chosen = -1;
+    if (p->temperature <= 0) {
+        for (int64_t i = 0; i < n_vocab; i++)
+            if (l[i] > -INFINITY && (chosen < 0 || l[i] > l[chosen])) chosen = (int32_t)i;
+    } else {
+        // candidates: finite logits; top-k keeps the k largest
+        int32_t *ids = w->ids;
+        int64_t nc = 0;
+        for (int64_t i = 0; i < n_vocab; i++)
+            if (l[i] > -INFINITY) ids[nc++] = (int32_t)i;
+        if (p->top_k > 0 && p->top_k < nc) {
+            select_top(ids, nc, p->top_k, l);
+            nc = p->top_k;
+        }
+        // e_i = exp((l_i - max) / T) over the candidates; z their sum (top-p's total)
+        float m = -INFINITY;
+        for (int64_t i = 0; i < nc; i++)
+            if (l[ids[i]] > m) m = l[ids[i]];
+        float *e = w->probs;  // indexed by token id
+        double z = 0;
+        bool reuse = p->temperature == 1.0f && !has_penalties(p);  // e holds exactly these
+        float inv_t = 1.0f / p->temperature;
+        for (int64_t i = 0; i < nc; i++) {
+            if (!reuse) e[ids[i]] = expf((l[ids[i]] - m) * inv_t);
+            z += e[ids[i]];
+        }
+        // Top-p and min-p both keep a prefix of the sorted order; keep the shorter one. The
+        // kept set is found by selection, not sorting, and is left unordered.
+        int64_t keep = nc;
+        if (p->top_p < 1.0f) keep = select_mass(ids, nc, p->top_p * z, e);
+        if (p->min_p > 0) {  // e_max = 1, so e_i < min_p is p_i < min_p·p_max
+            int64_t k2 = 0;
+            for (int64_t i = 0; i < keep; i++)
+                if (e[ids[i]] >= p->min_p) swap_ids(ids, i, k2++);
+            keep = k2;
+        }
+        double cum = 0;
+        for (int64_t i = 0; i < keep; i++) cum += e[ids[i]];
+        CHECK(keep >= 1);  // the maximum always survives (e = 1)
+        double u = rng_uniform(rng) * cum, acc = 0;
+        chosen = ids[keep - 1];
+        for (int64_t i = 0; i < keep; i++) {
+            acc += e[ids[i]];
+            if (u < acc) { chosen = ids[i]; break; }
+        }
+    }
+    if (chosen < 0) return ERR_ARG;  // every logit masked by penalties (cannot happen: finite)
+    out->token = chosen;
+    out->logprob = logits[chosen] > -INFINITY ? (float)(logits[chosen] - lse) : -INFINITY;
+    return 0;
+}

@@ -1,0 +1,85 @@
+// synth.h — random-weight Llama-architecture GGUF models, for tests, benchmarks and for measuring
+// a model's speed before downloading its weights.
+//
+// A synthesized file carries exactly the metadata keys and tensor names llama.cpp writes for a
+// Llama model, so both our engine and llama.cpp load it. Weights are seeded and deterministic:
+// every row of every tensor draws from its own xoshiro stream seeded by (seed, tensor name, row),
+// so the same seed gives the same floats whatever the output type or thread count — a Q8_0 file
+// and an F32 file of one seed hold the same model up to quantization error.
+//
+//   matrices (attn_q/k/v/output, ffn_gate/up/down, token_embd, output): N(0, init_std²), std 0.02
+//     as in GPT-2/Llama initialisation; attn_q and attn_k are further multiplied by qk_scale
+//     (larger values make attention far from uniform, which tests of RoPE/attention need);
+//   norms (attn_norm, ffn_norm, output_norm): 1 + N(0, 0.02²), always F32.
+#ifndef RS_SYNTH_H
+#define RS_SYNTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/threadpool.h"
+#include "engine/gguf.h"
+#include "engine/quant.h"
+
+typedef struct {
+    const char *name;   // "tiny", "110m", ...; NULL for explicit dimensions
+    int64_t dim;        // embedding length
+    int64_t n_layers;
+    int64_t n_heads;
+    int64_t n_kv_heads;
+    int64_t ffn;        // feed-forward hidden length
+    int64_t vocab;
+    int64_t ctx;        // context length
+    float rope_theta;
+    float rms_eps;
+    bool tied;          // output.weight absent: the output projection reuses token_embd
+} SynthShape;
+
+extern const SynthShape SYNTH_SHAPES[];
+extern const size_t SYNTH_N_SHAPES;
+
+// The named shape, or NULL.
+const SynthShape *synth_shape_find(const char *name);
+// Checks a shape for the given weight types; 0 or ERR_ARG with a message saying what to change.
+int synth_shape_check(const SynthShape *s, QuantType type, QuantType output_type, char *err, size_t err_len);
+// Parameter count of the model (every tensor, norms included).
+int64_t synth_shape_params(const SynthShape *s);
+
+typedef void (*SynthProgressFn)(void *ctx, uint64_t done_bytes, uint64_t total_bytes, const char *tensor);
+
+typedef struct {
+    SynthShape shape;
+    QuantType type;           // matrices and token_embd
+    QuantType output_type;    // output.weight (ignored when tied)
+    uint64_t seed;
+    float init_std;           // 0 → 0.02
+    float qk_scale;           // 0 → 1
+    const char *name;         // general.name; NULL → "synth-<shape>"
+    const char *vocab_path;   // copy every tokenizer.* key from this GGUF (vocab then comes from it)
+    const char *chat_template;// family name (see synth_chat_template) or NULL
+    ThreadPool *pool;         // NULL → the calling thread only
+    SynthProgressFn progress; // called after each chunk of tensor data; may be NULL
+    void *progress_ctx;
+} SynthOptions;
+
+// Writes the model to path (via path.tmp, renamed on success), streaming tensor by tensor so
+// memory stays bounded (~64 MB of floats) whatever the model size. Returns 0 or a negative Err
+// with a one-line message. When vocab_path is set, o->shape.vocab is ignored (the file's token
+// count is used); `vocab_out` (may be NULL) receives the vocab size written.
+int synth_write(const SynthOptions *o, const char *path, int64_t *vocab_out, char *err, size_t err_len);
+
+// ---- tokenizer (synth_vocab.c) ----
+
+// Sets the keys of a synthetic SentencePiece-style `llama` vocabulary of exactly n tokens
+// (n >= 259): <unk>, <s>, </s>, the 256 byte tokens <0x00>..<0xFF>, then pieces by decreasing
+// score. Returns 0, ERR_ARG (n too small) or ERR_NOMEM.
+int synth_vocab_set(GgufWriter *w, int64_t n);
+// Copies every tokenizer.* key of the GGUF at path into w; *n_vocab = its token count.
+int synth_vocab_copy(GgufWriter *w, const char *path, int64_t *n_vocab, char *err, size_t err_len);
+// The chat template a model family ships ("llama2", "llama3", "chatml", "zephyr", "mistral"),
+// or NULL for an unknown name. synth_chat_template_names lists the names, comma-separated.
+const char *synth_chat_template(const char *family);
+extern const char *const synth_chat_template_names;
+
+#endif

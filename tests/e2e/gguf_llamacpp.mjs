@@ -1,0 +1,103 @@
+// Synthesized models load and run in llama.cpp itself (through the npm package node-llama-cpp,
+// the benchmark peer), and its own JavaScript GGUF parser reads our metadata. llama.cpp checks
+// every tensor's shape against the hyperparameters when it loads a model, so this is the
+// compatibility test. Skips (77) when node-llama-cpp@3 is not installed: set NODE_LLAMA_CPP_DIR
+// to a folder whose node_modules holds it, or install it under tests/e2e/ or the repo root.
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+
+const ROOT = process.env.RS_ROOT ?? process.cwd();
+const BIN = process.env.RS_BIN ?? join(ROOT, "build", "rightsize");
+const dirs = [process.env.NODE_LLAMA_CPP_DIR, join(ROOT, "tests", "e2e"), ROOT, join(ROOT, ".bench")].filter(Boolean);
+const pkg = dirs.map((d) => join(d, "node_modules", "node-llama-cpp", "dist", "index.js")).find(existsSync);
+if (!pkg) {
+    console.log("node-llama-cpp is not installed (looked in " + dirs.join(", ") + "): skipped");
+    process.exit(77);
+}
+const { getLlama, LlamaLogLevel, readGgufFileInfo } = await import(pathToFileURL(pkg).href);
+
+let failures = 0;
+const check = (cond, msg) => { if (!cond) { failures++; console.log("FAIL: " + msg); } };
+
+const tmp = mkdtempSync(join(tmpdir(), "rs-gguf-llamacpp."));
+try {
+    const synth = (name, args) => {
+        const path = join(tmp, name);
+        execFileSync(BIN, ["gguf", "synth", ...args, "-q", "-o", path], { stdio: "inherit" });
+        return path;
+    };
+    let llama;
+    try {
+        llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
+    } catch (e) {
+        console.log("node-llama-cpp has no usable prebuilt binary here (" + e.message + "): skipped");
+        process.exit(77);
+    }
+    const models = [
+        ["small-q8_0", ["small", "--type", "q8_0", "--qk-scale", "4"], { dim: 256, layers: 4, vocab: 4096 }],
+        ["tiny-q4_0", ["tiny", "--type", "q4_0", "--output-type", "q8_0"], { dim: 64, layers: 2, vocab: 512 }],
+        ["tied-f16", ["--dim", "128", "--layers", "2", "--heads", "4", "--kv-heads", "1", "--ffn", "256", "--vocab", "1000",
+            "--tied", "--rope-theta", "500000", "--type", "f16"], { dim: 128, layers: 2, vocab: 1000 }],
+        ["tiny-bf16", ["tiny", "--type", "bf16"], { dim: 64, layers: 2, vocab: 512 }],
+    ];
+    let vocab = join(ROOT, "..", "shared", "data", "vocab", "ggml-vocab-llama-spm.gguf");
+    if (!existsSync(vocab)) vocab = join(ROOT, "..", "..", "shared", "data", "vocab", "ggml-vocab-llama-spm.gguf");
+    if (existsSync(vocab))
+        models.push(["spm-q4_0", ["tiny", "--type", "q4_0", "--vocab", vocab, "--chat-template", "llama2"], { dim: 64, layers: 2, vocab: 32000 }]);
+
+    const text = "Once upon a time, the little dog saw a big red ball in the park.";
+    for (const [name, args, want] of models) {
+        const path = synth(name + ".gguf", args);
+        // llama.cpp's project also ships a GGUF parser in JS: our metadata, read by someone else's code.
+        const info = await readGgufFileInfo(path);
+        const md = info.metadata;
+        check(md.general.architecture === "llama", `${name}: architecture ${md.general?.architecture}`);
+        check(md.llama.embedding_length === want.dim && md.llama.block_count === want.layers,
+            `${name}: dims ${md.llama.embedding_length}/${md.llama.block_count}`);
+        check(md.tokenizer.ggml.tokens.length === want.vocab, `${name}: ${md.tokenizer.ggml.tokens.length} tokens`);
+        check(info.tensorInfo.length === 3 + 9 * want.layers - (args.includes("--tied") ? 1 : 0), `${name}: tensor count`);
+
+        let model;
+        try {
+            model = await llama.loadModel({ modelPath: path });
+        } catch (e) {
+            check(false, `${name}: llama.cpp refused the file: ${e.message}`);
+            continue;
+        }
+        const toks = model.tokenize(text);
+        check(model.detokenize(toks) === text, `${name}: llama.cpp's tokenize/detokenize round trip`);
+        // Pieces merge: whole words with 1000+ tokens; with 512 (253 pieces) at least some merges.
+        const most = want.vocab >= 1000 ? text.length / 2 : text.length * 0.8;
+        check(toks.length > 0 && toks.length < most, `${name}: ${toks.length} tokens for ${text.length} chars (pieces not merging?)`);
+        check(toks.every((t) => t >= 0 && t < want.vocab), `${name}: token ids out of range`);
+        const ctx = await model.createContext({ contextSize: 128, threads: 1 });
+        const seq = ctx.getSequence();
+        const out = [];
+        for await (const t of seq.evaluate(toks, { temperature: 0 })) { out.push(t); if (out.length >= 4) break; }
+        check(out.length === 4 && out.every((t) => t >= 0 && t < want.vocab), `${name}: greedy generation ${out}`);
+        if (name === "spm-q4_0") {
+            // The copied Llama 2 vocabulary tokenizes as llama.cpp's own test expects.
+            const inp = readFileSync(vocab + ".inp", "utf8").split("\n__ggml_vocab_test__\n");
+            const exp = readFileSync(vocab + ".out", "utf8").split("\n");
+            let bad = 0, n = 0;
+            for (let i = 0; i < Math.min(inp.length, exp.length); i++) {
+                if (inp[i] === "") continue;
+                const got = Array.from(model.tokenize(inp[i])).join(" ");
+                if (got !== exp[i].trim()) bad++;
+                n++;
+            }
+            check(n > 20 && bad === 0, `spm: ${bad} of ${n} vocab test cases tokenize differently`);
+        }
+        console.log(`${name}: llama.cpp loaded it; ${toks.length} tokens; greedy ${out.join(" ")}`);
+        await ctx.dispose();
+        await model.dispose();
+    }
+    await llama.dispose();
+} finally {
+    rmSync(tmp, { recursive: true, force: true });
+}
+if (failures) { console.log(`${failures} failures`); process.exit(1); }
+console.log("gguf llama.cpp: all checks passed");

@@ -1,0 +1,339 @@
+// Tests of src/engine/sampler against an independent float64 truth computed here: the exact
+// renormalised distribution each setting defines (temperature, top-k, top-p, min-p, penalties),
+// compared with the empirical frequencies of many seeded draws by a chi-square statistic;
+// greedy = argmax; logprobs and top-N = float64 log-softmax of the raw logits.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/sampler.h"
+#include "test.h"
+
+// ---- the float64 reference ----
+
+typedef struct {
+    double temperature, top_p, min_p;
+    int top_k;
+} RefParams;
+
+static const double *ref_vals;  // what cmp_desc orders by (tests run one at a time)
+static int cmp_desc(const void *a, const void *b) {
+    int x = *(const int *)a, y = *(const int *)b;
+    if (ref_vals[x] != ref_vals[y]) return ref_vals[x] > ref_vals[y] ? -1 : 1;
+    return x - y;
+}
+
+// Exact sampling distribution (prob[n]) for logits under p, per sampler.h's definitions.
+static void ref_dist(const float *logits, int n, RefParams p, double *prob) {
+    double *s = malloc((size_t)n * sizeof *s);
+    int *order = malloc((size_t)n * sizeof *order);
+    for (int i = 0; i < n; i++) s[i] = (double)logits[i] / p.temperature, order[i] = i;
+    ref_vals = s;
+    qsort(order, (size_t)n, sizeof *order, cmp_desc);
+    int k = p.top_k > 0 && p.top_k < n ? p.top_k : n;
+    double z = 0;
+    for (int r = 0; r < k; r++) z += exp(s[order[r]] - s[order[0]]);
+    int keep = 0;
+    double cum = 0;
+    for (int r = 0; r < k; r++) {
+        double pr = exp(s[order[r]] - s[order[0]]) / z;
+        if (p.min_p > 0 && pr < p.min_p * (1.0 / z)) break;  // p_max = 1/z
+        keep++;
+        cum += pr;
+        if (p.top_p < 1 && cum >= p.top_p) break;
+    }
+    memset(prob, 0, (size_t)n * sizeof *prob);
+    double zk = 0;
+    for (int r = 0; r < keep; r++) zk += exp(s[order[r]] - s[order[0]]);
+    for (int r = 0; r < keep; r++) prob[order[r]] = exp(s[order[r]] - s[order[0]]) / zk;
+    free(s);
+    free(order);
+}
+
+// Chi-square of counts against prob (bins with expected < 5 are pooled); fails on any draw of a
+// zero-probability token.
+static double chi_square(const int64_t *count, const double *prob, int n, int64_t draws, int *df) {
+    double chi = 0, pool_o = 0, pool_e = 0;
+    int bins = 0;
+    for (int i = 0; i < n; i++) {
+        double e = prob[i] * (double)draws;
+        if (prob[i] == 0) {
+            if (count[i] != 0) test_fail(__FILE__, __LINE__, "token %d drawn %lld times, probability 0", i, (long long)count[i]);
+            continue;
+        }
+        if (e < 5) { pool_o += (double)count[i]; pool_e += e; continue; }
+        chi += ((double)count[i] - e) * ((double)count[i] - e) / e;
+        bins++;
+    }
+    if (pool_e > 0) chi += (pool_o - pool_e) * (pool_o - pool_e) / pool_e, bins++;
+    *df = bins - 1;
+    return chi;
+}
+
+static SamplerParams params(float t, int k, float top_p, float min_p) {
+    SamplerParams p = sampler_params_default();
+    p.temperature = t, p.top_k = k, p.top_p = top_p, p.min_p = min_p;
+    return p;
+}
+
+// Draws `draws` tokens and checks the frequencies against the reference distribution. The
+// chi-square bound is df + 8·sqrt(2·df) + 8 (far beyond the 1e-9 tail); an error of one token
+// with probability ≥ 1% in the support gives a statistic in the hundreds at these draw counts.
+static void check_distribution(const float *logits, int n, SamplerParams sp, int64_t draws, uint64_t seed) {
+    RefParams rp = {sp.temperature, sp.top_p, sp.min_p, sp.top_k};
+    double *prob = malloc((size_t)n * sizeof *prob);
+    int64_t *count = calloc((size_t)n, sizeof *count);
+    ref_dist(logits, n, rp, prob);
+    SamplerWork w;
+    ASSERT(sampler_work_init(&w, n) == 0);
+    Rng rng;
+    rng_seed(&rng, seed);
+    SampleResult r;
+    for (int64_t d = 0; d < draws; d++) {
+        if (sampler_sample(&sp, logits, n, NULL, 0, 0, &rng, &w, &r) != 0) {
+            test_fail(__FILE__, __LINE__, "sampler_sample failed");
+            break;
+        }
+        count[r.token]++;
+    }
+    int df;
+    double chi = chi_square(count, prob, n, draws, &df);
+    double bound = df + 8 * sqrt(2.0 * (df > 0 ? df : 1)) + 8;
+    if (!(chi <= bound))
+        test_fail(__FILE__, __LINE__, "T=%g k=%d top_p=%g min_p=%g: chi2 %.1f > %.1f (df %d)", sp.temperature,
+                  sp.top_k, sp.top_p, sp.min_p, chi, bound, df);
+    sampler_work_free(&w);
+    free(prob);
+    free(count);
+}
+
+// 16 well-separated logits (no ties, no top-p boundary within 1e-3 of a cumulative sum).
+static const float small[16] = {2.1f, -0.3f, 1.7f, 0.4f, -1.2f, 3.0f, 0.9f, -2.5f,
+                                1.1f, 0.0f,  -0.7f, 2.6f, -3.1f, 0.6f, 1.4f, -1.9f};
+
+TEST(sampler_temperature_matches_softmax) {
+    check_distribution(small, 16, params(1.0f, 0, 1.0f, 0.0f), 200000, 1);
+    check_distribution(small, 16, params(0.6f, 0, 1.0f, 0.0f), 200000, 2);
+    check_distribution(small, 16, params(1.8f, 0, 1.0f, 0.0f), 200000, 3);
+}
+
+TEST(sampler_top_k_top_p_min_p_match_reference) {
+    check_distribution(small, 16, params(1.0f, 4, 1.0f, 0.0f), 200000, 4);
+    check_distribution(small, 16, params(1.0f, 0, 0.8f, 0.0f), 200000, 5);
+    check_distribution(small, 16, params(1.0f, 0, 1.0f, 0.12f), 200000, 6);
+    check_distribution(small, 16, params(1.3f, 6, 0.9f, 0.05f), 200000, 7);
+    check_distribution(small, 16, params(0.7f, 10, 0.95f, 0.0f), 200000, 8);
+    check_distribution(small, 16, params(2.0f, 0, 0.6f, 0.2f), 200000, 9);
+}
+
+// A real vocabulary's size: top-p keeps thousands of tokens, exercising the threshold search.
+TEST(sampler_large_vocab_top_p) {
+    int n = 32000;
+    float *l = malloc((size_t)n * sizeof *l);
+    Rng g;
+    rng_seed(&g, 42);
+    for (int i = 0; i < n; i++) l[i] = (float)(rng_normal(&g) * 1.5);
+    for (int i = 0; i < 8; i++) l[i * 997] += 9.0f;  // a few likely tokens
+    check_distribution(l, n, params(1.0f, 0, 0.9f, 0.0f), 3000, 11);
+    check_distribution(l, n, params(0.8f, 0, 0.5f, 0.0f), 3000, 12);
+    check_distribution(l, n, params(1.0f, 40, 0.95f, 0.01f), 5000, 13);
+    free(l);
+}
+
+TEST(sampler_greedy_is_argmax_and_draws_nothing) {
+    Rng g;
+    rng_seed(&g, 7);
+    SamplerWork w;
+    ASSERT(sampler_work_init(&w, 1000) == 0);
+    float l[1000];
+    SamplerParams p = params(0.0f, 0, 1.0f, 0.0f);
+    for (int trial = 0; trial < 200; trial++) {
+        int best = 0;
+        for (int i = 0; i < 1000; i++) {
+            l[i] = (float)rng_normal(&g);
+            if (l[i] > l[best]) best = i;
+        }
+        Rng r, before;
+        rng_seed(&r, (uint64_t)trial);
+        before = r;
+        SampleResult res;
+        ASSERT(sampler_sample(&p, l, 1000, NULL, 0, 0, &r, &w, &res) == 0);
+        EXPECT_EQ_INT(res.token, best);
+        EXPECT(memcmp(&r, &before, sizeof r) == 0);
+    }
+    for (int i = 0; i < 1000; i++) l[i] = 0.0f;
+    l[500] = l[300] = 1.0f;  // tie: the lower id
+    l[10] = NAN;             // NaN never wins
+    SampleResult res;
+    Rng r;
+    rng_seed(&r, 1);
+    ASSERT(sampler_sample(&p, l, 1000, NULL, 0, 0, &r, &w, &res) == 0);
+    EXPECT_EQ_INT(res.token, 300);
+    sampler_work_free(&w);
+}
+
+TEST(sampler_logprobs_are_raw_log_softmax) {
+    int n = 5000;
+    float *l = malloc((size_t)n * sizeof *l);
+    Rng g;
+    rng_seed(&g, 9);
+    for (int i = 0; i < n; i++) l[i] = (float)(rng_normal(&g) * 4.0);
+    double m = -INFINITY, z = 0;
+    for (int i = 0; i < n; i++) m = l[i] > m ? l[i] : m;
+    for (int i = 0; i < n; i++) z += exp(l[i] - m);
+    double lse = m + log(z);
+    int *order = malloc((size_t)n * sizeof *order);
+    double *dv = malloc((size_t)n * sizeof *dv);
+    for (int i = 0; i < n; i++) order[i] = i, dv[i] = l[i];
+    ref_vals = dv;
+    qsort(order, (size_t)n, sizeof *order, cmp_desc);
+    SamplerWork w;
+    ASSERT(sampler_work_init(&w, n) == 0);
+    // Sampling settings must not change the reported logprobs.
+    SamplerParams ps[3] = {params(0.0f, 0, 1.0f, 0.0f), params(0.5f, 10, 0.5f, 0.1f), params(1.0f, 0, 1.0f, 0.0f)};
+    ps[1].repetition_penalty = 1.3f;
+    int32_t recent[3] = {order[0], order[1], 17};
+    for (int k = 0; k < 3; k++) {
+        Rng r;
+        rng_seed(&r, (uint64_t)k);
+        SampleResult res;
+        ASSERT(sampler_sample(&ps[k], l, n, recent, 3, 20, &r, &w, &res) == 0);
+        EXPECT_NEAR(res.logprob, l[res.token] - lse, 1e-4);
+        EXPECT_EQ_INT(res.n_top, 20);
+        for (int j = 0; j < 20; j++) {
+            EXPECT_EQ_INT(res.top[j].id, order[j]);
+            EXPECT_NEAR(res.top[j].logprob, l[order[j]] - lse, 1e-4);
+        }
+    }
+    // fewer tokens than N: all of them
+    SampleResult res;
+    Rng r;
+    rng_seed(&r, 3);
+    SamplerWork w3;
+    ASSERT(sampler_work_init(&w3, 3) == 0);
+    float l3[3] = {0.0f, -INFINITY, 1.0f};
+    ASSERT(sampler_sample(&ps[2], l3, 3, NULL, 0, 5, &r, &w3, &res) == 0);
+    EXPECT_EQ_INT(res.n_top, 2);  // -inf is not an alternative
+    EXPECT_EQ_INT(res.top[0].id, 2);
+    EXPECT_NEAR(res.top[0].logprob, 1.0 - log(1.0 + exp(1.0)), 1e-6);
+    EXPECT(res.token != 1);
+    sampler_work_free(&w3);
+    sampler_work_free(&w);
+    free(l);
+    free(order);
+    free(dv);
+}
+
+TEST(sampler_penalties) {
+    SamplerWork w;
+    ASSERT(sampler_work_init(&w, 4) == 0);
+    Rng r;
+    rng_seed(&r, 1);
+    SampleResult res;
+    float l[4] = {1.0f, 0.9f, -0.5f, 0.2f};
+    SamplerParams p = params(0.0f, 0, 1.0f, 0.0f);
+    int32_t rec[3] = {0, 0, 0};
+    p.repetition_penalty = 1.5f;  // 1.0 / 1.5 = 0.667 < 0.9
+    ASSERT(sampler_sample(&p, l, 4, rec, 1, 0, &r, &w, &res) == 0);
+    EXPECT_EQ_INT(res.token, 1);
+    EXPECT_NEAR(res.logprob, 0.9 - log(exp(1.0) + exp(0.9) + exp(-0.5) + exp(0.2)), 1e-5);
+    ASSERT(sampler_sample(&p, l, 4, NULL, 0, 0, &r, &w, &res) == 0);  // counts were reset
+    EXPECT_EQ_INT(res.token, 0);
+    p.repetition_penalty = 1.0f;
+    p.frequency_penalty = 0.05f;  // 1.0 - 3·0.05 = 0.85 < 0.9
+    ASSERT(sampler_sample(&p, l, 4, rec, 3, 0, &r, &w, &res) == 0);
+    EXPECT_EQ_INT(res.token, 1);
+    ASSERT(sampler_sample(&p, l, 4, rec, 1, 0, &r, &w, &res) == 0);  // 0.95 > 0.9
+    EXPECT_EQ_INT(res.token, 0);
+    p.frequency_penalty = 0.0f;
+    p.presence_penalty = 0.2f;  // once, whatever the count: 0.8
+    ASSERT(sampler_sample(&p, l, 4, rec, 3, 0, &r, &w, &res) == 0);
+    EXPECT_EQ_INT(res.token, 1);
+    float neg[4] = {-1.0f, -1.2f, -3.0f, -5.0f};
+    p.presence_penalty = 0.0f;
+    p.repetition_penalty = 1.5f;  // negative logits are multiplied: -1.5 < -1.2
+    int32_t rec2[2] = {0, 99};    // out-of-range ids are ignored
+    ASSERT(sampler_sample(&p, neg, 4, rec2, 2, 0, &r, &w, &res) == 0);
+    EXPECT_EQ_INT(res.token, 1);
+    sampler_work_free(&w);
+
+    // The sampling distribution with a penalty equals the reference on the penalised logits.
+    float pen[16];
+    memcpy(pen, small, sizeof pen);
+    pen[5] /= 1.4f, pen[11] /= 1.4f, pen[12] *= 1.4f;
+    int32_t rec3[3] = {5, 11, 12};
+    SamplerParams sp = params(1.0f, 0, 0.9f, 0.0f);
+    sp.repetition_penalty = 1.4f;
+    RefParams rp = {1.0, 0.9, 0.0, 0};
+    double prob[16];
+    ref_dist(pen, 16, rp, prob);
+    int64_t count[16] = {0};
+    SamplerWork w16;
+    ASSERT(sampler_work_init(&w16, 16) == 0);
+    rng_seed(&r, 77);
+    for (int d = 0; d < 100000; d++) {
+        ASSERT(sampler_sample(&sp, small, 16, rec3, 3, 0, &r, &w16, &res) == 0);
+        count[res.token]++;
+    }
+    int df;
+    double chi = chi_square(count, prob, 16, 100000, &df);
+    EXPECT(chi <= df + 8 * sqrt(2.0 * df) + 8);
+    sampler_work_free(&w16);
+}
+
+TEST(sampler_seed_determinism) {
+    SamplerWork w;
+    ASSERT(sampler_work_init(&w, 16) == 0);
+    SamplerParams p = params(1.0f, 0, 0.95f, 0.0f);
+    int32_t a[200], b[200], c[200];
+    Rng r;
+    SampleResult res;
+    rng_seed(&r, 1234);
+    for (int i = 0; i < 200; i++) {
+        ASSERT(sampler_sample(&p, small, 16, NULL, 0, 0, &r, &w, &res) == 0);
+        a[i] = res.token;
+    }
+    rng_seed(&r, 1234);
+    for (int i = 0; i < 200; i++) {
+        ASSERT(sampler_sample(&p, small, 16, NULL, 0, 0, &r, &w, &res) == 0);
+        b[i] = res.token;
+    }
+    rng_seed(&r, 1235);
+    for (int i = 0; i < 200; i++) {
+        ASSERT(sampler_sample(&p, small, 16, NULL, 0, 0, &r, &w, &res) == 0);
+        c[i] = res.token;
+    }
+    EXPECT(memcmp(a, b, sizeof a) == 0);
+    EXPECT(memcmp(a, c, sizeof a) != 0);
+    sampler_work_free(&w);
+}
+
+TEST(sampler_rejects_bad_input) {
+    SamplerWork w;
+    ASSERT(sampler_work_init(&w, 4) == 0);
+    SamplerParams p = sampler_params_default();
+    Rng r;
+    rng_seed(&r, 1);
+    SampleResult res;
+    float l[4] = {-INFINITY, -INFINITY, NAN, -INFINITY};
+    EXPECT_EQ_INT(sampler_sample(&p, l, 4, NULL, 0, 0, &r, &w, &res), -8);
+    float ok[4] = {0, 1, 2, 3};
+    EXPECT_EQ_INT(sampler_sample(&p, ok, 4, NULL, 0, 21, &r, &w, &res), -8);
+    EXPECT_EQ_INT(sampler_sample(&p, ok, 5, NULL, 0, 0, &r, &w, &res), -8);
+    sampler_work_free(&w);
+    sampler_work_free(&w);  // freed twice: no-op
+    EXPECT(sampler_work_init(&w, 0) < 0);
+
+    char err[128] = "";
+    EXPECT_EQ_INT(sampler_params_validate(&p, err, sizeof err), 0);
+    p.top_p = 1.5f;
+    EXPECT(sampler_params_validate(&p, err, sizeof err) < 0 && strstr(err, "top_p"));
+    p = sampler_params_default(), p.temperature = -1;
+    EXPECT(sampler_params_validate(&p, err, sizeof err) < 0 && strstr(err, "temperature"));
+    p = sampler_params_default(), p.min_p = 2;
+    EXPECT(sampler_params_validate(&p, err, sizeof err) < 0 && strstr(err, "min_p"));
+    p = sampler_params_default(), p.top_k = -5;
+    EXPECT(sampler_params_validate(&p, err, sizeof err) < 0 && strstr(err, "top_k"));
+    p = sampler_params_default(), p.repetition_penalty = 0;
+    EXPECT(sampler_params_validate(&p, err, sizeof err) < 0 && strstr(err, "repetition_penalty"));
+}
