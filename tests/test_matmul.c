@@ -1,6 +1,6 @@
-// Tests of src/engine/matmul: the dispatched kernels (AVX2 on this CPU) and the plain-C `_ref`
-// kernels against a float64 product computed here from the dequantized weights, for every
-// supported weight type, on fresh random inputs and awkward shapes.
+// Tests of src/engine/matmul: every kernel set the CPU runs (plain-C `ref`, `avx2`, `avxvnni`)
+// and the dispatched entry point, against a float64 product computed here from the dequantized
+// weights, for every supported weight type, on fresh random inputs and awkward shapes.
 //
 // Error bounds (u = 2^-24, S = sum over c of |w_c * x_c|, computed in float64):
 // - Any float32 sum of m products, in any order, is within about (m + 1) u S of the exact sum
@@ -16,8 +16,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/check.h"
+#include "base/cpu.h"
 #include "base/rng.h"
 #include "base/threadpool.h"
 #include "engine/matmul.h"
@@ -148,12 +150,28 @@ static int check_result(const Case *c, const float *y, const char *what, bool re
 
 static const QuantType TYPES[] = {QT_F32, QT_F16, QT_BF16, QT_Q8_0, QT_Q4_0};
 
+// Every kernel set this CPU can run (ref always; the x86 sets when the CPU has their features).
+static int kernel_sets(const MmKernels **sets) {
+    int n = 0;
+    sets[n++] = &MM_KERNELS_REF;
+#if defined(__x86_64__)
+    CpuFeatures f = cpu_features();
+    if (f.avx2 && f.fma && f.f16c) {
+        sets[n++] = &MM_KERNELS_AVX2;
+        if (f.avxvnni) sets[n++] = &MM_KERNELS_AVXVNNI;
+    }
+#endif
+    return n;
+}
+
 static void run_shapes(ThreadPool *tp, uint64_t seed) {
     // (rows, cols): cols not a multiple of 64 (96, 160, 32), rows not a multiple of the task
-    // chunk (32 or 64 rows) and below it; float types also get cols not a multiple of 8/16.
+    // chunk (16-256 rows) and below it; float types also get cols not a multiple of 8/16.
     static const int64_t shapes[][2] = {{1, 32}, {37, 96}, {100, 160}, {70, 256}, {130, 1088}};
     static const int64_t float_shapes[][2] = {{5, 7}, {13, 33}, {33, 200}};
     static const int64_t ns[] = {1, 2, 3, 4, 5, 17};
+    const MmKernels *sets[4];
+    int n_sets = kernel_sets(sets);
     Rng r;
     rng_seed(&r, seed);
     for (size_t t = 0; t < ARRAY_LEN(TYPES); t++) {
@@ -165,14 +183,16 @@ static void run_shapes(ThreadPool *tp, uint64_t seed) {
                 Case c;
                 make_case(&c, &r, TYPES[t], sh[0], sh[1], ns[k]);
                 WeightView w = view(&c);
+                const WeightView *wp = &w;
                 float *y = malloc(sizeof(float) * (size_t)(c.n * c.rows));
-                float *y_ref = malloc(sizeof(float) * (size_t)(c.n * c.rows));
-                mm_matmul(tp, c.scratch, y, &w, c.x, c.n);
-                mm_matmul_ref(tp, c.scratch, y_ref, &w, c.x, c.n);
+                for (int ks = 0; ks < n_sets; ks++) {
+                    memset(y, 0xff, sizeof(float) * (size_t)(c.n * c.rows));
+                    mm_matmul_with(sets[ks], tp, c.scratch, 1, &y, &wp, c.x, c.n);
+                    EXPECT_EQ_INT(check_result(&c, y, sets[ks]->name, true), 0);
+                }
+                mm_matmul(tp, c.scratch, y, &w, c.x, c.n);  // the dispatched entry point too
                 EXPECT_EQ_INT(check_result(&c, y, mm_kernel_name(), true), 0);
-                EXPECT_EQ_INT(check_result(&c, y_ref, "ref", true), 0);
                 free(y);
-                free(y_ref);
                 free_case(&c);
             }
         }
@@ -188,19 +208,44 @@ TEST(matmul_kernels_match_float64_reference) {
 }
 
 #if defined(__x86_64__)
-TEST(matmul_avx2_chosen_when_cpu_has_it) {
-    __builtin_cpu_init();
-    bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+// The kernel choice follows the CPU's features, read independently here from the kernel's own
+// report in /proc/cpuinfo (Linux), and RIGHTSIZE_KERNELS caps it.
+static bool cpuinfo_has(const char *flag) {
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return false;
+    char line[8192];
+    bool has = false;
+    while (!has && fgets(line, sizeof line, f)) {
+        if (strncmp(line, "flags", 5) != 0) continue;
+        for (char *tok = strtok(strchr(line, ':') + 1, " \n"); tok; tok = strtok(NULL, " \n"))
+            if (strcmp(tok, flag) == 0) has = true;
+        break;
+    }
+    fclose(f);
+    return has;
+}
+
+TEST(matmul_best_kernels_chosen) {
+    CpuFeatures f = cpu_features();
+    if (access("/proc/cpuinfo", R_OK) == 0) {
+        EXPECT(f.avx2 == cpuinfo_has("avx2"));
+        EXPECT(f.fma == cpuinfo_has("fma"));
+        EXPECT(f.f16c == cpuinfo_has("f16c"));
+        EXPECT(f.avxvnni == cpuinfo_has("avx_vnni"));
+    }
+    const char *want = "ref";
+    if (f.avx2 && f.fma && f.f16c) want = f.avxvnni ? "avxvnni" : "avx2";
     const char *forced = getenv("RIGHTSIZE_KERNELS");
-    if (forced && strcmp(forced, "ref") == 0) has = false;
-    EXPECT(strcmp(mm_kernel_name(), has ? "avx2" : "ref") == 0);
+    if (forced && strcmp(forced, "ref") == 0) want = "ref";
+    if (forced && strcmp(forced, "avx2") == 0 && strcmp(want, "avxvnni") == 0) want = "avx2";
+    EXPECT(strcmp(mm_kernel_name(), want) == 0);
 }
 
 // The AVX2 activation quantizer must produce the reference's bytes, ties included: a block
 // whose amax is 127 has d = 1, so x.5 values round half away from zero.
 TEST(matmul_avx2_quantize_is_bit_exact) {
-    __builtin_cpu_init();
-    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("f16c")) return;  // nothing to compare
+    CpuFeatures f = cpu_features();
+    if (!f.avx2 || !f.f16c) return;  // nothing to compare
     Rng r;
     rng_seed(&r, 7);
     enum { COLS = 32 * 64 };
@@ -220,8 +265,8 @@ TEST(matmul_avx2_quantize_is_bit_exact) {
     for (int i = 0; i < COLS / 32; i++) {
         int32_t s = 0;
         for (int j = 0; j < 32; j++) s += q[i].qs[j];
-        EXPECT_EQ_INT(sa[i], s);
-        EXPECT_EQ_INT(sb[i], s);
+        EXPECT_EQ_INT(sa[i], -s);
+        EXPECT_EQ_INT(sb[i], -s);
         EXPECT(da[i] == quant_f16_to_f32(q[i].d));
         EXPECT(db[i] == quant_f16_to_f32(q[i].d));
     }

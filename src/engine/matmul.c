@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "base/check.h"
+#include "base/cpu.h"
 #include "engine/matmul_kernels.h"
 
 // Rows per task: about MM_TASKS_PER_THREAD tasks per thread (enough to balance threads that a
@@ -84,12 +85,12 @@ DEFINE_ROWS_REF(rows_bf16_ref, uint16_t, float, dot_bf16_ref, a->cols)
 DEFINE_ROWS_REF(rows_q8_0_ref, BlockQ8_0, BlockQ8_0, dot_q8_0_ref, a->cols / QK8_0)
 DEFINE_ROWS_REF(rows_q4_0_ref, BlockQ4_0, BlockQ8_0, dot_q4_0_ref, a->cols / QK8_0)
 
-static void quantize_q8_0_ref(const float *x, BlockQ8_0 *y, int32_t *sums, float *scales, int64_t cols) {
+static void quantize_q8_0_ref(const float *x, BlockQ8_0 *y, int32_t *nsums, float *scales, int64_t cols) {
     quant_quantize_row(QT_Q8_0, x, y, cols);
     for (int64_t b = 0; b < cols / QK8_0; b++) {
         int32_t s = 0;
         for (int j = 0; j < QK8_0; j++) s += y[b].qs[j];
-        sums[b] = s;
+        nsums[b] = -s;
         scales[b] = quant_f16_to_f32(y[b].d);
     }
 }
@@ -111,13 +112,16 @@ const MmKernels MM_KERNELS_REF = {
 static const MmKernels *g_kernels = &MM_KERNELS_REF;
 static pthread_once_t g_kernels_once = PTHREAD_ONCE_INIT;
 
+// The best set the CPU runs; RIGHTSIZE_KERNELS=ref|avx2 caps it (for tests and comparisons).
 static void choose_kernels(void) {
     const char *force = getenv("RIGHTSIZE_KERNELS");
     if (force && strcmp(force, "ref") == 0) return;
 #if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
-        g_kernels = &MM_KERNELS_AVX2;
+    CpuFeatures f = cpu_features();
+    if (!f.avx2 || !f.fma || !f.f16c) return;
+    g_kernels = &MM_KERNELS_AVX2;
+    if (force && strcmp(force, "avx2") == 0) return;
+    if (f.avxvnni) g_kernels = &MM_KERNELS_AVXVNNI;
 #endif
 }
 
@@ -140,7 +144,7 @@ typedef struct {
     // quantization pass
     const float *xf;
     BlockQ8_0 *xq;
-    int32_t *xsum;
+    int32_t *xnsum;
     float *xd;
     int64_t cols;
 } MmJob;
@@ -160,11 +164,11 @@ static void task_quantize(void *ctx, int64_t i, int thread) {
     (void)thread;
     const MmJob *j = ctx;
     int64_t nb = j->cols / QK8_0;
-    j->k->quantize_q8_0(j->xf + i * j->cols, j->xq + i * nb, j->xsum + i * nb, j->xd + i * nb, j->cols);
+    j->k->quantize_q8_0(j->xf + i * j->cols, j->xq + i * nb, j->xnsum + i * nb, j->xd + i * nb, j->cols);
 }
 
 // Scratch layout for n rows: the Q8_0 blocks of X, then (at the next 64-byte boundary) one int32
-// code sum per block, then one float scale per block.
+// code sum per block (negated), then one float scale per block.
 static size_t scratch_blocks_bytes(int64_t cols, int64_t n) {
     size_t b = (size_t)n * (size_t)((cols + QK8_0 - 1) / QK8_0) * sizeof(BlockQ8_0);
     return (b + 63) & ~(size_t)63;
@@ -175,8 +179,8 @@ size_t mm_scratch_bytes(int64_t cols, int64_t n_max) {
     return scratch_blocks_bytes(cols, n_max) + (size_t)n_max * (size_t)((cols + QK8_0 - 1) / QK8_0) * 8 + 64;
 }
 
-static void matmul_with(const MmKernels *k, ThreadPool *tp, void *scratch, int n_w, float *const *y,
-                        const WeightView *const *w, const float *x, int64_t n) {
+void mm_matmul_with(const MmKernels *k, ThreadPool *tp, void *scratch, int n_w, float *const *y,
+                    const WeightView *const *w, const float *x, int64_t n) {
     CHECK(n_w >= 1 && n_w <= MM_MANY_MAX && n >= 0);
     MmJob j = {.k = k, .n_w = n_w, .cols = w[0]->cols};
     int64_t total_rows = 0;
@@ -205,8 +209,8 @@ static void matmul_with(const MmKernels *k, ThreadPool *tp, void *scratch, int n
         CHECK(scratch && ((uintptr_t)scratch & 63) == 0);
         j.xf = x;
         j.xq = scratch;
-        j.xsum = (int32_t *)((uint8_t *)scratch + scratch_blocks_bytes(j.cols, n));
-        j.xd = (float *)(j.xsum + n * (j.cols / QK8_0));
+        j.xnsum = (int32_t *)((uint8_t *)scratch + scratch_blocks_bytes(j.cols, n));
+        j.xd = (float *)(j.xnsum + n * (j.cols / QK8_0));
         if (n * j.cols >= MM_PARALLEL_QUANTIZE_MIN) {
             tp_run(tp, task_quantize, &j, n);
         } else {
@@ -215,7 +219,7 @@ static void matmul_with(const MmKernels *k, ThreadPool *tp, void *scratch, int n
         for (int i = 0; i < n_w; i++)
             if (w[i]->type == QT_Q8_0 || w[i]->type == QT_Q4_0) {
                 j.args[i].x = j.xq;
-                j.args[i].xsum = j.xsum;
+                j.args[i].xnsum = j.xnsum;
                 j.args[i].xd = j.xd;
             }
     }
@@ -223,14 +227,14 @@ static void matmul_with(const MmKernels *k, ThreadPool *tp, void *scratch, int n
 }
 
 void mm_matmul(ThreadPool *tp, void *scratch, float *y, const WeightView *w, const float *x, int64_t n) {
-    matmul_with(kernels(), tp, scratch, 1, &y, &w, x, n);
+    mm_matmul_with(kernels(), tp, scratch, 1, &y, &w, x, n);
 }
 
 void mm_matmul_ref(ThreadPool *tp, void *scratch, float *y, const WeightView *w, const float *x, int64_t n) {
-    matmul_with(&MM_KERNELS_REF, tp, scratch, 1, &y, &w, x, n);
+    mm_matmul_with(&MM_KERNELS_REF, tp, scratch, 1, &y, &w, x, n);
 }
 
 void mm_matmul_many(ThreadPool *tp, void *scratch, int n_w, float *const *y, const WeightView *const *w,
                     const float *x, int64_t n) {
-    matmul_with(kernels(), tp, scratch, n_w, y, w, x, n);
+    mm_matmul_with(kernels(), tp, scratch, n_w, y, w, x, n);
 }

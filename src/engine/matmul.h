@@ -38,7 +38,8 @@ void mm_matmul_many(ThreadPool *tp, void *scratch, int n_w, float *const *y, con
                     const float *x, int64_t n);
 // The plain-C path, always available (the truth the SIMD path is tested against).
 void mm_matmul_ref(ThreadPool *tp, void *scratch, float *y, const WeightView *w, const float *x, int64_t n);
-// Name of the kernel set chosen at start-up ("avx2" or "ref"); RIGHTSIZE_KERNELS=ref forces ref.
+// Name of the kernel set chosen once per process: "avxvnni" (AVX2 + AVX-VNNI), "avx2" (AVX2 + FMA
+// + F16C) or "ref" (plain C). RIGHTSIZE_KERNELS=ref forces ref; RIGHTSIZE_KERNELS=avx2 caps at avx2.
 const char *mm_kernel_name(void);
 
 #endif

@@ -4,10 +4,11 @@
 //   y[i * ldy + r] = dot(W row r, X row i)   for r in [r0, r1), i in [0, n)
 // where X is given in the form the weight type multiplies with: float rows (ldx = cols) for
 // F32/F16/BF16 weights, Q8_0 block rows (cols/32 blocks each) for Q8_0/Q4_0 weights.
-// The `_ref` set (matmul.c) is plain C and always present; the `_avx2` set (matmul_avx2.c, built
+// The `_ref` set (matmul.c) is plain C and always present; the `avx2` set (matmul_avx2.c, built
 // with -mavx2 -mfma -mf16c) has the same signatures and is chosen at start-up when the CPU has
-// AVX2, FMA and F16C. Both sets quantize X identically (bit for bit), so for Q8_0/Q4_0 weights
-// the two differ only in the order of float additions.
+// AVX2, FMA and F16C; the `avxvnni` set (matmul_vnni_avx2.c) replaces its quantized products by
+// AVX-VNNI ones when the CPU also has that. All sets quantize X identically (bit for bit), so
+// for Q8_0/Q4_0 weights they differ only in the order of float additions.
 #ifndef RS_MATMUL_KERNELS_H
 #define RS_MATMUL_KERNELS_H
 
@@ -20,7 +21,7 @@ typedef struct {
     size_t row_bytes;
     int64_t cols;
     const void *x;     // (n, cols) floats or (n, cols/32) BlockQ8_0, per the weight type
-    const int32_t *xsum;  // quantized types: (n, cols/32) sum of the 32 codes of each X block
+    const int32_t *xnsum; // quantized types: (n, cols/32) minus the sum of the 32 codes of each X block
     const float *xd;      // quantized types: (n, cols/32) each X block's scale as float
     int64_t n;
     float *y;          // (n, ldy)
@@ -29,9 +30,9 @@ typedef struct {
 
 typedef void (*MmRowsFn)(const MmArgs *a, int64_t r0, int64_t r1);
 // Quantizes one row of cols floats (cols a multiple of 32) to Q8_0, exactly as quant_quantize_row,
-// and writes each block's sum of codes to sums[cols/32] (Q4_0 kernels use it for the -8 offset)
-// and its f16 scale widened to float to scales[cols/32] (saves a conversion per weight row).
-typedef void (*MmQuantizeFn)(const float *x, BlockQ8_0 *y, int32_t *sums, float *scales, int64_t cols);
+// and writes minus each block's sum of codes to nsums[cols/32] (Q4_0 kernels use it for the -8
+// offset) and its f16 scale widened to float to scales[cols/32] (saves a conversion per weight row).
+typedef void (*MmQuantizeFn)(const float *x, BlockQ8_0 *y, int32_t *nsums, float *scales, int64_t cols);
 
 typedef struct {
     const char *name;
@@ -39,9 +40,19 @@ typedef struct {
     MmRowsFn rows[QT_COUNT];  // NULL for types the set cannot multiply
 } MmKernels;
 
+// mm_matmul_many with a given kernel set (tests compare the sets through this).
+void mm_matmul_with(const MmKernels *k, ThreadPool *tp, void *scratch, int n_w, float *const *y,
+                    const WeightView *const *w, const float *x, int64_t n);
+
 extern const MmKernels MM_KERNELS_REF;
 #if defined(__x86_64__) || defined(__i386__)
-extern const MmKernels MM_KERNELS_AVX2;
+extern const MmKernels MM_KERNELS_AVX2;     // AVX2 + FMA + F16C
+extern const MmKernels MM_KERNELS_AVXVNNI;  // the same plus AVX-VNNI for the quantized products
+// Shared by both x86 sets (defined in matmul_avx2.c).
+void mm_quantize_q8_0_avx2(const float *x, BlockQ8_0 *y, int32_t *nsums, float *scales, int64_t cols);
+void mm_rows_f32_avx2(const MmArgs *a, int64_t r0, int64_t r1);
+void mm_rows_f16_avx2(const MmArgs *a, int64_t r0, int64_t r1);
+void mm_rows_bf16_avx2(const MmArgs *a, int64_t r0, int64_t r1);
 #endif
 
 #endif

@@ -1,0 +1,28 @@
+#include "base/cpu.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#include <stdint.h>
+
+static uint64_t xgetbv0(void) {
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+CpuFeatures cpu_features(void) {
+    CpuFeatures f = {0};
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
+    bool osxsave = c & (1u << 27), avx = c & (1u << 28);
+    // the OS must save XMM and YMM state (XCR0 bits 1 and 2) for any VEX-encoded 256-bit code
+    if (!osxsave || !avx || (xgetbv0() & 6) != 6) return f;
+    f.fma = c & (1u << 12);
+    f.f16c = c & (1u << 29);
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) f.avx2 = b & (1u << 5);
+    if (__get_cpuid_count(7, 1, &a, &b, &c, &d)) f.avxvnni = a & (1u << 4);
+    return f;
+}
+#else
+CpuFeatures cpu_features(void) { return (CpuFeatures){0}; }
+#endif

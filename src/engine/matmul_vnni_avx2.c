@@ -1,0 +1,50 @@
+// matmul_vnni_avx2.c — the `avxvnni` kernel set: the AVX2 set with its quantized products done by
+// AVX-VNNI's vpdpbusd (u8 x s8 products summed in fours straight into int32 lanes: one
+// instruction where AVX2 needs maddubs + madd, and for Q4_0 the -8 offset rides in as its
+// accumulator). Chosen at start-up only when the CPU reports avxvnni (Alder Lake, Sapphire Rapids
+// and later); float-weight kernels and the activation quantizer are the AVX2 set's.
+#if defined(__x86_64__) || defined(__i386__)
+
+#include <immintrin.h>
+
+#include "engine/matmul_kernels.h"
+
+// Everything below may use AVX-VNNI (the Makefile gives this file AVX2/FMA/F16C only).
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avxvnni"))), apply_to = function)
+#else
+#pragma GCC target("avxvnni")
+#endif
+
+#define MM_TILE 4
+#define MM_PREFETCH_BYTES 4096
+#define MM_PREFETCH_HINT _MM_HINT_T1
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+static ALWAYS_INLINE float hsum_ps(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+#define MM_Q_VNNI 1
+#include "engine/matmul_q_avx2.inc"
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
+
+const MmKernels MM_KERNELS_AVXVNNI = {
+    .name = "avxvnni",
+    .quantize_q8_0 = mm_quantize_q8_0_avx2,
+    .rows = {
+        [QT_F32] = mm_rows_f32_avx2,
+        [QT_F16] = mm_rows_f16_avx2,
+        [QT_BF16] = mm_rows_bf16_avx2,
+        [QT_Q8_0] = rows_q8_0,
+        [QT_Q4_0] = rows_q4_0,
+    },
+};
+
+#endif
