@@ -1,6 +1,8 @@
 // kv_attn.c — plain-C attention inner loops and the run-time choice of kernel set.
 #include "engine/kv_attn.h"
 
+#include "base/cpu.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,10 +59,8 @@ static bool use_avx2(void) {
 #if defined(__x86_64__)
     const char *force = getenv("RIGHTSIZE_KERNELS");
     if (force && strcmp(force, "ref") == 0) return false;
-    __builtin_cpu_init();
-    // Every x86 CPU with AVX2 has F16C (Haswell, Zen and later); clang's builtin does not know
-    // the name "f16c", so it is not asked for separately.
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    CpuFeatures f = cpu_features();  // the AVX2 file converts F16 with F16C, so all three
+    return f.avx2 && f.fma && f.f16c;
 #else
     return false;
 #endif
