@@ -229,6 +229,17 @@ static int load_opened(Model *m, const char *path, char *err, size_t err_len) {
         m->output = m->tok_embd;  // tied embeddings
     }
 
+    // Every layer holds 9 tensors and every norm n_embd floats of file data: a block_count or an
+    // embedding width the file cannot back is refused before anything is sized from it.
+    if ((uint64_t)hp->n_layer > m->file.n_tensors / 9 ||
+        (uint64_t)hp->n_embd > m->file.size / sizeof(float)) {
+        rc = err_set(err, err_len, ERR_FORMAT,
+                     "llama.block_count %lld and embedding_length %lld need more tensors or data than the file has "
+                     "(%llu tensors, %zu bytes)",
+                     (long long)hp->n_layer, (long long)hp->n_embd, (unsigned long long)m->file.n_tensors,
+                     m->file.size);
+        goto fail;
+    }
     m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
     m->owned = malloc((size_t)(2 * hp->n_layer + 1) * (size_t)hp->n_embd * sizeof(float));
     if (!m->layers || !m->owned) {
