@@ -1,0 +1,35 @@
+#!/bin/sh
+# A client that hangs up mid-stream frees its sequence at once: the worker stops generating for
+# it (generation_tokens_total stops growing long before max_tokens), num_requests_running and
+# the KV usage go back to 0, and the next request is served normally.
+. "$(dirname "$0")/lib/worker_env.sh"
+
+"$BIN" gguf synth --dim 256 --layers 8 --heads 8 --kv-heads 8 --ffn 768 --vocab 512 --ctx 4096 --type q8_0 \
+    -q -o "$T/m.gguf" || exit 1
+start_worker "$T/m.gguf" -t 1 --max-num-seqs 4
+MAX=3500   # ~5 s of generation on this model if nobody stopped it
+
+# A streamed request, abandoned after 0.7 s (curl exits on --max-time: the socket closes).
+curl -sN --max-time 0.7 -H "Content-Type: application/json" "$URL/v1/completions" \
+    -d "{\"prompt\":\"tell me everything\",\"max_tokens\":$MAX,\"ignore_eos\":true,\"stream\":true}" >"$T/partial" 2>/dev/null
+grep -q '^data: {' "$T/partial" || fail "no streamed data before the disconnect"
+grep -q '\[DONE\]' "$T/partial" && fail "the stream finished before the client left (model too fast?)"
+# Within a second the sequence is gone and generation has stopped.
+i=0
+while [ "$(metric num_requests_running)" != 0 ] && [ $i -lt 40 ]; do sleep 0.025; i=$((i + 1)); done
+[ "$(metric num_requests_running)" = 0 ] || fail "num_requests_running $(metric num_requests_running) after the disconnect"
+g1=$(metric generation_tokens_total)
+sleep 0.5
+g2=$(metric generation_tokens_total)
+[ "$g1" = "$g2" ] || fail "generation went on after the disconnect ($g1 -> $g2 tokens)"
+[ "$g2" -lt "$MAX" ] || fail "all $MAX tokens were generated for a client that left"
+[ "$(metric kv_cache_usage_perc)" = 0 ] || fail "KV blocks still held: usage $(metric kv_cache_usage_perc)"
+grep -q "client went away" "$T/worker.log" || fail "the worker did not log the disconnect"
+echo "disconnected after ~0.7 s: $g2 of $MAX tokens generated, running back to 0"
+
+# The worker is healthy afterwards.
+out=$(curl -s -H "Content-Type: application/json" "$URL/v1/completions" -d '{"prompt":"again","max_tokens":4}')
+echo "$out" | grep -q '"completion_tokens":4' || fail "request after the disconnect: $out"
+stop_worker
+[ "$WRC" -eq 0 ] || fail "worker exit $WRC"
+finish
