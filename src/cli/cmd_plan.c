@@ -80,12 +80,28 @@ typedef struct {
 static int html_fn(FILE *f, void *p) { Ctx *c = p; return report_html(f, c->cat, c->wl, c->r, c->o); }
 static int emit_fn(FILE *f, void *p) { Ctx *c = p; return report_emit_pipeline(f, c->cat, c->wl, &c->r->cands[c->r->best]); }
 
+// Prints s as a JSON string (quotes, backslashes and control characters escaped).
+static void json_str(const char *s) {
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') printf("\\%c", c);
+        else if (c < 0x20) printf("\\u%04x", c);
+        else putchar(c);
+    }
+    putchar('"');
+}
+
 // Prints one fixed deployment's prediction (text or JSON) to stdout.
 static void print_prediction(const char *wl_path, const char *prof_path, const StepProfile *p, const PredictConfig *pc,
                              const Prediction *pr, bool json) {
     const SimResult *r = &pr->sim;
     if (json) {
-        printf("{\"schema\": \"rightsize.predict/1\", \"workload\": \"%s\", \"profile\": \"%s\",\n", wl_path, prof_path);
+        printf("{\"schema\": \"rightsize.predict/1\", \"workload\": ");
+        json_str(wl_path);
+        printf(", \"profile\": ");
+        json_str(prof_path);
+        printf(",\n");
         printf(" \"config\": {\"replicas\": %d, \"max_num_seqs\": %lld, \"max_num_batched_tokens\": %lld, "
                "\"max_queue\": %lld, \"horizon_s\": %g, \"seed\": %llu},\n", pc->replicas, (long long)pc->max_num_seqs,
                (long long)pc->max_num_batched_tokens, (long long)pc->max_queue, pc->horizon_s,
