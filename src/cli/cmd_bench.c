@@ -16,7 +16,6 @@
 #include "bench/loadgen.h"
 #include "bench/promptgen.h"
 #include "bench/bench_report.h"
-#include "bench/bench_workload.h"
 #include "bench/arrivals.h"
 #include "cli/cli.h"
 
@@ -257,6 +256,10 @@ static int parse_args(int argc, char **argv, BenchArgs *a) {
     return 0;
 }
 
+int bench_workload_schedule(const char *path, double duration_s, Rng *rng, ArrivalSchedule *out,
+                            double *slo_ttft_ms, double *slo_e2e_ms, double *rate_rps, char *err,
+                            size_t err_len) __attribute__((weak));
+
 int cmd_bench(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         fputs(USAGE, stdout);
@@ -281,6 +284,11 @@ int cmd_bench(int argc, char **argv) {
     if (rc) { fprintf(stderr, "rightsize bench: %s\n", err[0] ? err : err_str(rc)); status = 2; goto fail; }
     double rate = a.rate;
     if (a.workload) {
+        if (!bench_workload_schedule) {
+            fprintf(stderr, "rightsize bench: --workload is not available in this build\n");
+            status = 2;
+            goto fail;
+        }
         rc = bench_workload_schedule(a.workload, a.duration, &rng, &sched, &a.slo_ttft_ms,
                                      &a.slo_e2e_ms, &rate, err, sizeof err);
         if (rc) { fprintf(stderr, "rightsize bench: %s\n", err); status = 2; goto fail; }
