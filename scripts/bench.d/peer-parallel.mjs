@@ -6,8 +6,9 @@
 //       --model FILE --streams C --prompt-tokens P --gen M --threads T
 //
 // Each sequence evaluates its own P fixed token ids, then is driven M greedy steps (EOS ignored).
-// Prints one JSON line: {"streams":C,"tokens":C*M,"wall_ms":..,"agg_tps":..} where wall_ms runs
-// from the first prompt evaluation to the last token of the last sequence.
+// Prints one JSON line: {"streams":C,"tokens":C*M,"wall_ms":..,"agg_tps":..,"cpu_s":..,
+// "tokens_per_cpu_s":..} where wall_ms runs from the first prompt evaluation to the last token of
+// the last sequence, and cpu_s is the process's CPU time (all threads) over the same span.
 import { createRequire } from "node:module";
 import path from "node:path";
 
@@ -42,6 +43,7 @@ const context = await model.createContext({
 // The same ordinary token ids the worker bench sends (see 30-worker): 100 + (i*7919 + s*31) mod 31000.
 const promptOf = (s) => Array.from({ length: nPrompt }, (_, i) => 100 + ((i * 7919 + s * 31) % 31000));
 const seqs = Array.from({ length: streams }, () => context.getSequence());
+const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 const counts = await Promise.all(seqs.map(async (seq, s) => {
     let n = 0;
@@ -52,8 +54,11 @@ const counts = await Promise.all(seqs.map(async (seq, s) => {
     return n;
 }));
 const wallMs = performance.now() - t0;
+const cpu = process.cpuUsage(cpu0);
+const cpuS = (cpu.user + cpu.system) / 1e6;  // every thread of the process, llama.cpp's included
 const tokens = counts.reduce((a, b) => a + b, 0);
-console.log(JSON.stringify({ streams, tokens, wall_ms: wallMs, agg_tps: (tokens * 1000) / wallMs }));
+console.log(JSON.stringify({ streams, tokens, wall_ms: wallMs, agg_tps: (tokens * 1000) / wallMs, cpu_s: cpuS,
+    tokens_per_cpu_s: tokens / cpuS }));
 await context.dispose();
 await model.dispose();
 await llama.dispose();

@@ -1,6 +1,7 @@
 #include "bench/bench_report.h"
 
 #include <cJSON.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,10 +87,14 @@ static int text_row(Buf *b, const char *name, const SamplesSummary *s) {
 
 int bench_report_text(const BenchParams *p, const BenchSummary *s, Buf *b) {
     int rc = 0;
-    if (strcmp(p->mode, "open") == 0)
-        rc |= buf_printf(b, "bench: open loop, %.3f req/s for %.3f s%s%s, %s endpoint, model %s\n",
-                         p->rate_rps, p->duration_s, p->workload ? " from " : "",
-                         p->workload ? p->workload : "", p->endpoint, p->model);
+    if (strcmp(p->mode, "open") == 0 && p->workload)
+        rc |= buf_printf(b, "bench: open loop from workload %s (%s): %.3f s window at %02d:%02d, rate x %g, "
+                            "%.3f req/s offered, %s endpoint, model %s\n",
+                         p->workload_name, p->workload, p->duration_s, (int)(p->window_start_s / 3600),
+                         (int)fmod(p->window_start_s / 60, 60), p->rate_scale, p->rate_rps, p->endpoint, p->model);
+    else if (strcmp(p->mode, "open") == 0)
+        rc |= buf_printf(b, "bench: open loop, %.3f req/s for %.3f s, %s endpoint, model %s\n",
+                         p->rate_rps, p->duration_s, p->endpoint, p->model);
     else
         rc |= buf_printf(b, "bench: closed loop, concurrency %lld, %lld requests, %s endpoint, model %s\n",
                          (long long)p->concurrency, (long long)p->requests, p->endpoint, p->model);
@@ -147,8 +152,17 @@ int bench_report_json(const BenchParams *p, const BenchSummary *s, Buf *out) {
     cJSON_AddStringToObject(c, "endpoint", p->endpoint);
     cJSON_AddStringToObject(c, "model", p->model);
     cJSON_AddStringToObject(c, "mode", p->mode);
-    if (p->workload) cJSON_AddStringToObject(c, "workload", p->workload);
-    else cJSON_AddNullToObject(c, "workload");
+    if (p->workload) {
+        cJSON_AddStringToObject(c, "workload", p->workload);
+        cJSON_AddStringToObject(c, "workload_name", p->workload_name);
+        cJSON_AddNumberToObject(c, "window_start_s", p->window_start_s);
+        cJSON_AddNumberToObject(c, "rate_scale", p->rate_scale);
+    } else {
+        cJSON_AddNullToObject(c, "workload");
+        cJSON_AddNullToObject(c, "workload_name");
+        cJSON_AddNullToObject(c, "window_start_s");
+        cJSON_AddNullToObject(c, "rate_scale");
+    }
     cJSON_AddNumberToObject(c, "rate_rps", p->rate_rps);
     cJSON_AddNumberToObject(c, "duration_s", p->duration_s);
     cJSON_AddNumberToObject(c, "concurrency", (double)p->concurrency);

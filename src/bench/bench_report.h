@@ -24,6 +24,9 @@ typedef struct {
     double slo_ttft_ms, slo_e2e_ms;              // per-request bounds for goodput; 0 = none
     // Percentile SLOs (from a workload): checked against the run's percentiles; 0 = none.
     double slo_ttft_p95_ms, slo_tpot_p95_ms, slo_e2e_p95_ms, slo_e2e_p99_ms;
+    char workload_name[64];                      // workload mode: its name
+    double window_start_s;                       // workload mode: window start in its day (-1 otherwise)
+    double rate_scale;                           // workload mode: rate multiplier
 } BenchParams;
 
 // One percentile SLO checked against the run.

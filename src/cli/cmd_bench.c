@@ -17,11 +17,12 @@
 #include "bench/promptgen.h"
 #include "bench/bench_report.h"
 #include "bench/arrivals.h"
+#include "bench/wlsched.h"
 #include "cli/cli.h"
 
 static const char USAGE[] =
-    "usage: rightsize bench --url http://HOST:PORT/v1 (--rate R --duration S | --concurrency C --requests N)\n"
-    "                       [options]\n"
+    "usage: rightsize bench --url http://HOST:PORT/v1 (--rate R --duration S | --workload FILE --duration S |\n"
+    "                       --concurrency C --requests N) [options]\n"
     "\n"
     "Load-tests an OpenAI-compatible endpoint with streamed requests (\"stream\": true) and reports\n"
     "TTFT, inter-token latency (ITL), time per output token (TPOT) and end-to-end latency\n"
@@ -34,8 +35,11 @@ static const char USAGE[] =
     "  --duration S         open loop: length of the arrival window in seconds\n"
     "  --concurrency C      closed loop: C workers, each sends when its previous request ends\n"
     "  --requests N         closed loop: N requests in all\n"
-    "  --workload FILE      open loop from the planner's workload YAML (arrivals, token counts, SLOs),\n"
-    "                       over a --duration window\n"
+    "  --workload FILE      open loop from the planner's workload YAML: its arrival process (Poisson,\n"
+    "                       gamma, trace; diurnal profile and bursts), input/output token distributions\n"
+    "                       and SLOs, over a --duration window of its day\n"
+    "  --start-hour H       workload: where the window starts in the day (default: the busiest minute)\n"
+    "  --rate-scale K       workload: multiply its arrival rate by K (default 1)\n"
     "  --max-in-flight N    bound on open streams (default 4096 open loop, C closed loop); sends held back\n"
     "                       by it still count latency from their scheduled time\n"
     "Requests:\n"
@@ -46,8 +50,9 @@ static const char USAGE[] =
     "                       built-in list of common words, each ~1 token in GPT-2/Llama/Qwen vocabularies,\n"
     "                       so N words ~ N tokens (+ the chat template); usage.prompt_tokens is reported\n"
     "  --prompt-file FILE   take the words from FILE instead (in file order, random start per request)\n"
-    "  --output-tokens M    max_tokens (default 128); add --ignore-eos to make servers that support it\n"
-    "                       (vLLM, llama.cpp) generate exactly M\n"
+    "  --output-tokens M    max_tokens (default 128)\n"
+    "  --ignore-eos         send \"ignore_eos\": true so that servers supporting it (vLLM, llama.cpp)\n"
+    "                       generate exactly max_tokens\n"
     "  --api-key K          Authorization: Bearer K (default: $OPENAI_API_KEY when set)\n"
     "  --timeout S          per-request timeout in seconds from its send (default 120)\n"
     "  --seed S             seed of the arrival schedule and prompt words (default 1)\n"
@@ -144,7 +149,7 @@ enum {
     OPT_URL = 256, OPT_RATE, OPT_DURATION, OPT_CONC, OPT_REQS, OPT_IN, OPT_OUT, OPT_MODEL,
     OPT_ENDPOINT, OPT_TIMEOUT, OPT_SEED, OPT_JSON, OPT_KEY, OPT_WORKLOAD, OPT_MAXIF, OPT_PFILE,
     OPT_SLO_TTFT, OPT_SLO_E2E, OPT_TRACE, OPT_QUIET, OPT_EOS, OPT_P95_TTFT, OPT_P95_TPOT, OPT_P95_E2E,
-    OPT_P99_E2E,
+    OPT_P99_E2E, OPT_START_HOUR, OPT_RATE_SCALE,
 };
 
 static const struct option OPTS[] = {
@@ -160,21 +165,24 @@ static const struct option OPTS[] = {
     {"trace", required_argument, 0, OPT_TRACE},       {"quiet", no_argument, 0, OPT_QUIET},
     {"ignore-eos", no_argument, 0, OPT_EOS},          {"slo-ttft-p95-ms", required_argument, 0, OPT_P95_TTFT},
     {"slo-tpot-p95-ms", required_argument, 0, OPT_P95_TPOT}, {"slo-e2e-p95-ms", required_argument, 0, OPT_P95_E2E},
-    {"slo-e2e-p99-ms", required_argument, 0, OPT_P99_E2E}, {0, 0, 0, 0},
+    {"slo-e2e-p99-ms", required_argument, 0, OPT_P99_E2E}, {"start-hour", required_argument, 0, OPT_START_HOUR},
+    {"rate-scale", required_argument, 0, OPT_RATE_SCALE}, {0, 0, 0, 0},
 };
 
 typedef struct {
     const char *url, *model, *endpoint, *json, *api_key, *workload, *prompt_file, *trace;
     double rate, duration, timeout_s, slo_ttft_ms, slo_e2e_ms;
     double p95_ttft_ms, p95_tpot_ms, p95_e2e_ms, p99_e2e_ms;
+    double start_hour, rate_scale;  // workload window; start_hour < 0: the busiest minute
     int64_t concurrency, requests, in_tokens, out_tokens, seed, max_in_flight;
-    bool quiet, ignore_eos;
+    bool quiet, ignore_eos, tokens_set, window_set;
 } BenchArgs;
 
 // Parses argv into a; returns 0 or 2 (usage error, message printed).
 static int parse_args(int argc, char **argv, BenchArgs *a) {
     *a = (BenchArgs){.model = "default", .endpoint = "chat", .timeout_s = 120, .in_tokens = 128,
-                     .out_tokens = 128, .seed = 1, .api_key = getenv("OPENAI_API_KEY")};
+                     .out_tokens = 128, .seed = 1, .api_key = getenv("OPENAI_API_KEY"),
+                     .start_hour = -1, .rate_scale = 1};
     optind = 1;
     opterr = 0;
     int c;
@@ -186,8 +194,22 @@ static int parse_args(int argc, char **argv, BenchArgs *a) {
         case OPT_DURATION: bad = parse_double("--duration", optarg, 1e-3, 864000, &a->duration); break;
         case OPT_CONC: bad = parse_int("--concurrency", optarg, 1, 100000, &a->concurrency); break;
         case OPT_REQS: bad = parse_int("--requests", optarg, 1, 10000000, &a->requests); break;
-        case OPT_IN: bad = parse_int("--input-tokens", optarg, 0, 2000000, &a->in_tokens); break;
-        case OPT_OUT: bad = parse_int("--output-tokens", optarg, 1, 10000000, &a->out_tokens); break;
+        case OPT_IN:
+            bad = parse_int("--input-tokens", optarg, 0, 2000000, &a->in_tokens);
+            a->tokens_set = true;
+            break;
+        case OPT_OUT:
+            bad = parse_int("--output-tokens", optarg, 1, 10000000, &a->out_tokens);
+            a->tokens_set = true;
+            break;
+        case OPT_START_HOUR:
+            bad = parse_double("--start-hour", optarg, 0, 23.999, &a->start_hour);
+            a->window_set = true;
+            break;
+        case OPT_RATE_SCALE:
+            bad = parse_double("--rate-scale", optarg, 1e-6, 1e6, &a->rate_scale);
+            a->window_set = true;
+            break;
         case OPT_MODEL: a->model = optarg; break;
         case OPT_ENDPOINT: a->endpoint = optarg; break;
         case OPT_TIMEOUT: bad = parse_double("--timeout", optarg, 0.001, 86400, &a->timeout_s); break;
@@ -239,6 +261,15 @@ static int parse_args(int argc, char **argv, BenchArgs *a) {
         fprintf(stderr, "rightsize bench: --rate and --workload both set the arrival rate; give one\n");
         return 2;
     }
+    if (a->workload && a->tokens_set) {
+        fprintf(stderr, "rightsize bench: --input-tokens/--output-tokens come from the workload's token "
+                        "distributions; drop them or drop --workload\n");
+        return 2;
+    }
+    if (!a->workload && a->window_set) {
+        fprintf(stderr, "rightsize bench: --start-hour and --rate-scale apply to --workload only\n");
+        return 2;
+    }
     if (open && a->duration <= 0) {
         fprintf(stderr, "rightsize bench: open loop needs --duration S (the arrival window in seconds)\n");
         return 2;
@@ -256,9 +287,89 @@ static int parse_args(int argc, char **argv, BenchArgs *a) {
     return 0;
 }
 
-int bench_workload_schedule(const char *path, double duration_s, Rng *rng, ArrivalSchedule *out,
-                            double *slo_ttft_ms, double *slo_e2e_ms, double *rate_rps, char *err,
-                            size_t err_len) __attribute__((weak));
+// Open loop from a workload: arrivals, token counts, and the SLOs the flags did not set.
+// Returns 0, or 2 with a message printed.
+static int workload_schedule(BenchArgs *a, Rng *rng, ArrivalSchedule *sched, BenchParams *bp) {
+    char err[512] = "";
+    WlWindow w = {.duration_s = a->duration, .start_s = a->start_hour < 0 ? -1 : a->start_hour * 3600,
+                  .rate_scale = a->rate_scale, .max_arrivals = 10000000};
+    WlInfo info;
+    int rc = wlsched_build(a->workload, &w, rng, sched, &info, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "rightsize bench: %s\n", err[0] ? err : err_str(rc));
+        return 2;
+    }
+    snprintf(bp->workload_name, sizeof bp->workload_name, "%s", info.name);
+    bp->window_start_s = info.start_s;
+    bp->rate_scale = a->rate_scale;
+    bp->rate_rps = (double)sched->n / a->duration;
+    // Per-request goodput bounds: the workload's p95 targets (e2e p99 when it has no p95).
+    if (bp->slo_ttft_ms <= 0) bp->slo_ttft_ms = info.slo_ttft_p95_ms;
+    if (bp->slo_e2e_ms <= 0) bp->slo_e2e_ms = info.slo_e2e_p95_ms > 0 ? info.slo_e2e_p95_ms : info.slo_e2e_p99_ms;
+    if (bp->slo_ttft_p95_ms <= 0) bp->slo_ttft_p95_ms = info.slo_ttft_p95_ms;
+    if (bp->slo_tpot_p95_ms <= 0) bp->slo_tpot_p95_ms = info.slo_tpot_p95_ms;
+    if (bp->slo_e2e_p95_ms <= 0) bp->slo_e2e_p95_ms = info.slo_e2e_p95_ms;
+    if (bp->slo_e2e_p99_ms <= 0) bp->slo_e2e_p99_ms = info.slo_e2e_p99_ms;
+    return 0;
+}
+
+// Builds the open-loop schedule from the flags or the workload. 0, or 2 with a message printed.
+static int make_schedule(BenchArgs *a, Rng *rng, ArrivalSchedule *sched, BenchParams *bp) {
+    if (a->workload) return workload_schedule(a, rng, sched, bp);
+    if (arrivals_poisson(sched, a->rate, a->duration, (int32_t)a->in_tokens, (int32_t)a->out_tokens, 10000000, rng)) {
+        fprintf(stderr, "rightsize bench: --rate x --duration must stay below 1e7 requests (about 1 GB of per-request records)\n");
+        return 2;
+    }
+    if (sched->n == 0) {
+        fprintf(stderr, "rightsize bench: no arrival in %g s at %g req/s (seed %lld); raise --rate or --duration\n",
+                a->duration, a->rate, (long long)a->seed);
+        return 2;
+    }
+    return 0;
+}
+
+static BenchParams params_from(const BenchArgs *a, bool open) {
+    return (BenchParams){
+        .url = a->url, .endpoint = a->endpoint, .model = a->model, .mode = open ? "open" : "closed",
+        .workload = a->workload, .rate_rps = open ? a->rate : 0, .duration_s = open ? a->duration : 0,
+        .concurrency = a->concurrency, .requests = a->requests,
+        .input_tokens = a->workload ? -1 : a->in_tokens, .output_tokens = a->workload ? -1 : a->out_tokens,
+        .max_in_flight = a->max_in_flight, .timeout_s = a->timeout_s, .seed = (uint64_t)a->seed,
+        .slo_ttft_ms = a->slo_ttft_ms, .slo_e2e_ms = a->slo_e2e_ms,
+        .slo_ttft_p95_ms = a->p95_ttft_ms, .slo_tpot_p95_ms = a->p95_tpot_ms,
+        .slo_e2e_p95_ms = a->p95_e2e_ms, .slo_e2e_p99_ms = a->p99_e2e_ms, .window_start_s = -1, .rate_scale = 1,
+    };
+}
+
+// Summary to stdout (stderr with --json -), then --json and --trace. Returns the exit status.
+static int emit_reports(const BenchArgs *a, const BenchParams *bp, LgResult *res) {
+    Buf text = {0}, json = {0}, trace = {0};
+    int status = 1;
+    BenchSummary sum;
+    if (bench_report_summarize(res, bp, &sum) || bench_report_text(bp, &sum, &text)) goto nomem;
+    bool json_stdout = a->json && strcmp(a->json, "-") == 0;
+    fputs(text.data, json_stdout ? stderr : stdout);
+    fflush(stdout);
+    if (a->json) {
+        if (bench_report_json(bp, &sum, &json)) goto nomem;
+        if (write_file(a->json, &json)) goto done;
+    }
+    if (a->trace) {
+        if (bench_report_trace_csv(res, &trace)) goto nomem;
+        if (write_file(a->trace, &trace)) goto done;
+    }
+    if (res->stopped) fprintf(stderr, "rightsize bench: stopped by signal; figures cover what completed\n");
+    if (sum.ok == 0) fprintf(stderr, "rightsize bench: no request succeeded (see errors above)\n");
+    status = sum.ok > 0 ? 0 : 1;
+    goto done;
+nomem:
+    fprintf(stderr, "rightsize bench: out of memory\n");
+done:
+    buf_free(&text);
+    buf_free(&json);
+    buf_free(&trace);
+    return status;
+}
 
 int cmd_bench(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
@@ -270,44 +381,20 @@ int cmd_bench(int argc, char **argv) {
     if (rc) return rc;
     if (ensure_fds(a.max_in_flight)) return 2;
 
-    int status = 1;
+    int status = 2;
     char err[512] = "";
     ArrivalSchedule sched;
     arrivals_init(&sched);
     PromptGen prompts = {0};
     LgResult res = {0};
-    Buf text = {0}, json = {0}, trace = {0};
     Rng rng;
     rng_seed(&rng, (uint64_t)a.seed);
+    bool open = a.rate > 0 || a.workload;
+    BenchParams bp = params_from(&a, open);
 
     rc = a.prompt_file ? promptgen_init_file(&prompts, a.prompt_file, err, sizeof err) : promptgen_init_builtin(&prompts);
-    if (rc) { fprintf(stderr, "rightsize bench: %s\n", err[0] ? err : err_str(rc)); status = 2; goto fail; }
-    double rate = a.rate;
-    if (a.workload) {
-        if (!bench_workload_schedule) {
-            fprintf(stderr, "rightsize bench: --workload is not available in this build\n");
-            status = 2;
-            goto fail;
-        }
-        rc = bench_workload_schedule(a.workload, a.duration, &rng, &sched, &a.slo_ttft_ms,
-                                     &a.slo_e2e_ms, &rate, err, sizeof err);
-        if (rc) { fprintf(stderr, "rightsize bench: %s\n", err); status = 2; goto fail; }
-    } else if (a.rate > 0) {
-        rc = arrivals_poisson(&sched, a.rate, a.duration, (int32_t)a.in_tokens, (int32_t)a.out_tokens,
-                              10000000, &rng);
-        if (rc) {
-            fprintf(stderr, "rightsize bench: --rate x --duration must stay below 1e7 requests (about 1 GB of per-request records)\n");
-            status = 2;
-            goto fail;
-        }
-        if (sched.n == 0) {
-            fprintf(stderr, "rightsize bench: no arrival in %g s at %g req/s (seed %lld); raise --rate or --duration\n",
-                    a.duration, a.rate, (long long)a.seed);
-            status = 2;
-            goto fail;
-        }
-    }
-    bool open = a.rate > 0 || a.workload;
+    if (rc) { fprintf(stderr, "rightsize bench: %s\n", err[0] ? err : err_str(rc)); goto done; }
+    if (open && make_schedule(&a, &rng, &sched, &bp)) goto done;
 
     Progress pr = {.tty = isatty(2)};
     struct sigaction sa = {.sa_handler = on_sigint, .sa_flags = SA_RESETHAND};
@@ -324,41 +411,13 @@ int cmd_bench(int argc, char **argv) {
     };
     rc = lg_run(&cfg, &res, err, sizeof err);
     if (!a.quiet && pr.tty) fputc('\n', stderr);
-    if (rc) { fprintf(stderr, "rightsize bench: %s\n", err[0] ? err : err_str(rc)); goto fail; }
-
-    BenchParams bp = {
-        .url = a.url, .endpoint = a.endpoint, .model = a.model, .mode = open ? "open" : "closed",
-        .workload = a.workload, .rate_rps = open ? rate : 0, .duration_s = open ? a.duration : 0,
-        .concurrency = a.concurrency, .requests = a.requests,
-        .input_tokens = a.workload ? -1 : a.in_tokens, .output_tokens = a.workload ? -1 : a.out_tokens,
-        .max_in_flight = a.max_in_flight, .timeout_s = a.timeout_s, .seed = (uint64_t)a.seed,
-        .slo_ttft_ms = a.slo_ttft_ms, .slo_e2e_ms = a.slo_e2e_ms,
-        .slo_ttft_p95_ms = a.p95_ttft_ms, .slo_tpot_p95_ms = a.p95_tpot_ms,
-        .slo_e2e_p95_ms = a.p95_e2e_ms, .slo_e2e_p99_ms = a.p99_e2e_ms,
-    };
-    BenchSummary sum;
-    if (bench_report_summarize(&res, &bp, &sum) || bench_report_text(&bp, &sum, &text)) goto nomem;
-    bool json_stdout = a.json && strcmp(a.json, "-") == 0;
-    fputs(text.data, json_stdout ? stderr : stdout);
-    fflush(stdout);
-    if (a.json) {
-        if (bench_report_json(&bp, &sum, &json)) goto nomem;
-        if (write_file(a.json, &json)) goto fail;
+    if (rc) {
+        fprintf(stderr, "rightsize bench: %s\n", err[0] ? err : err_str(rc));
+        status = 1;
+        goto done;
     }
-    if (a.trace) {
-        if (bench_report_trace_csv(&res, &trace)) goto nomem;
-        if (write_file(a.trace, &trace)) goto fail;
-    }
-    if (res.stopped) fprintf(stderr, "rightsize bench: stopped by signal; figures cover what completed\n");
-    if (sum.ok == 0) fprintf(stderr, "rightsize bench: no request succeeded (see errors above)\n");
-    status = sum.ok > 0 ? 0 : 1;
-    goto fail;
-nomem:
-    fprintf(stderr, "rightsize bench: out of memory\n");
-fail:
-    buf_free(&text);
-    buf_free(&json);
-    buf_free(&trace);
+    status = emit_reports(&a, &bp, &res);
+done:
     lg_result_free(&res);
     promptgen_free(&prompts);
     arrivals_free(&sched);

@@ -1,12 +1,14 @@
 #include "serve/http_server.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "base/arena.h"
@@ -51,9 +53,12 @@ struct HttpServer {
     int port;
     atomic_bool draining;
     atomic_int_fast64_t in_flight;
-    pthread_mutex_t mu;     // guards conns and seed_rng
+    pthread_mutex_t mu;     // guards conns, seed_rng and stop_watch
+    pthread_cond_t cv;      // wakes the watcher early when stopping
     Conn *conns;
     Rng seed_rng;           // seeds for requests that do not send one
+    pthread_t watcher;      // notices clients that leave while their connection is suspended
+    bool watcher_started, stop_watch;
 };
 
 // ---- small helpers ----
@@ -446,6 +451,44 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls, e
     free(c);
 }
 
+// ---- the disconnect watcher ----
+
+// MHD does not watch a suspended connection's socket, so a client that hangs up while its request
+// waits in the queue (or, unstreamed, while it generates) would hold its sequence to the end.
+// Every 50 ms this thread peeks at the sockets of suspended connections; EOF or a reset cancels
+// the job, the engine frees its sequence at its next step, and the job's end resumes the
+// connection so MHD closes it. (A client that half-closes its sending side counts as gone.)
+static void *watch_main(void *arg) {
+    HttpServer *s = arg;
+    pthread_mutex_lock(&s->mu);
+    while (!s->stop_watch) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 50 * 1000000;
+        if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
+        pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+        bool woke = false;
+        for (Conn *c = s->conns; c && !s->stop_watch; c = c->next) {
+            GenJob *j = c->job;
+            pthread_mutex_lock(&j->mu);
+            if (c->suspended && j->finish == GEN_RUNNING && !gen_job_cancelled(j)) {
+                const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c->mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+                char byte;
+                ssize_t n = ci ? recv(ci->connect_fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) : 1;
+                if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+                    LOG_I("client of request %llu went away while it waited; freeing its sequence", (unsigned long long)j->id);
+                    gen_job_cancel(j);
+                    woke = true;
+                }
+            }
+            pthread_mutex_unlock(&j->mu);
+        }
+        if (woke && s->backend->wake) s->backend->wake(s->backend->self);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
 // ---- lifecycle ----
 
 // MHD's own messages (a client that hung up, a malformed request line) go to the debug log.
@@ -467,6 +510,7 @@ HttpServer *http_server_create(const HttpServerConfig *cfg, GenBackend *backend,
     s->backend = backend;
     s->metrics = metrics;
     pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
     rng_seed(&s->seed_rng, (uint64_t)clock_wall_us());
     s->model_name = strdup(cfg->model_name);
     s->api_key = cfg->api_key && cfg->api_key[0] ? strdup(cfg->api_key) : NULL;
@@ -491,10 +535,17 @@ HttpServer *http_server_create(const HttpServerConfig *cfg, GenBackend *backend,
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : cfg->port;
+    if (pthread_create(&s->watcher, NULL, watch_main, s) != 0) {
+        err_set(err, err_len, ERR_IO, "cannot start the disconnect watcher thread");
+        goto fail;
+    }
+    s->watcher_started = true;
     return s;
 fail:
+    if (s->daemon) MHD_stop_daemon(s->daemon);
     free(s->model_name);
     free(s->api_key);
+    pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
     free(s);
     return NULL;
@@ -508,6 +559,13 @@ int64_t http_server_in_flight(HttpServer *s) { return atomic_load(&s->in_flight)
 
 void http_server_destroy(HttpServer *s) {
     if (!s) return;
+    if (s->watcher_started) {
+        pthread_mutex_lock(&s->mu);
+        s->stop_watch = true;
+        pthread_cond_signal(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->watcher, NULL);
+    }
     // MHD must not be stopped with suspended connections: resume them all first.
     pthread_mutex_lock(&s->mu);
     for (Conn *c = s->conns; c; c = c->next) {
@@ -519,6 +577,7 @@ void http_server_destroy(HttpServer *s) {
     MHD_stop_daemon(s->daemon);
     free(s->model_name);
     free(s->api_key);
+    pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }

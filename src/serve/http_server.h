@@ -4,7 +4,9 @@
 // Endpoints: POST /v1/completions, POST /v1/chat/completions, GET /v1/models, GET /health,
 // GET /metrics. HTTP threads never wait on the engine: a request is parsed, tokenized and handed
 // to the backend, then its connection is suspended; the engine thread resumes it whenever the
-// job publishes output (GenJob.notify). A client that goes away cancels its job at once.
+// job publishes output (GenJob.notify). A client that goes away cancels its job at once: MHD
+// reports a closed connection it is serving, and a watcher thread peeks at the sockets of
+// suspended ones (queued or waiting for an unstreamed answer) every 50 ms.
 #ifndef RS_HTTP_SERVER_H
 #define RS_HTTP_SERVER_H
 

@@ -1,12 +1,13 @@
 #!/bin/sh
-# A client that hangs up mid-stream frees its sequence at once: the worker stops generating for
-# it (generation_tokens_total stops growing long before max_tokens), num_requests_running and
-# the KV usage go back to 0, and the next request is served normally.
+# A client that hangs up frees its sequence at once — mid-stream, while waiting for a whole
+# (unstreamed) answer, or while queued: the worker stops generating for it
+# (generation_tokens_total stops growing long before max_tokens), num_requests_running/waiting
+# and the KV usage go back to 0, and the next request is served normally.
 . "$(dirname "$0")/lib/worker_env.sh"
 
 "$BIN" gguf synth --dim 256 --layers 8 --heads 8 --kv-heads 8 --ffn 768 --vocab 512 --ctx 4096 --type q8_0 \
     -q -o "$T/m.gguf" || exit 1
-start_worker "$T/m.gguf" -t 1 --max-num-seqs 4
+start_worker "$T/m.gguf" -t 1 --max-num-seqs 1
 MAX=3500   # ~5 s of generation on this model if nobody stopped it
 
 # A streamed request, abandoned after 0.7 s (curl exits on --max-time: the socket closes).
@@ -26,6 +27,36 @@ g2=$(metric generation_tokens_total)
 [ "$(metric kv_cache_usage_perc)" = 0 ] || fail "KV blocks still held: usage $(metric kv_cache_usage_perc)"
 grep -q "client went away" "$T/worker.log" || fail "the worker did not log the disconnect"
 echo "disconnected after ~0.7 s: $g2 of $MAX tokens generated, running back to 0"
+
+# wait_metric NAME VALUE — polls /metrics for up to 1 s.
+wait_metric() {
+    i=0
+    while [ "$(metric "$1")" != "$2" ] && [ $i -lt 40 ]; do sleep 0.025; i=$((i + 1)); done
+    [ "$(metric "$1")" = "$2" ]
+}
+
+# Unstreamed: the client gives up waiting for the whole answer.
+curl -s --max-time 0.7 -H "Content-Type: application/json" "$URL/v1/completions" \
+    -d "{\"prompt\":\"all at once\",\"max_tokens\":$MAX,\"ignore_eos\":true}" >/dev/null 2>&1
+wait_metric num_requests_running 0 || fail "unstreamed: num_requests_running $(metric num_requests_running) after the disconnect"
+g3=$(metric generation_tokens_total)
+sleep 0.5
+[ "$(metric generation_tokens_total)" = "$g3" ] || fail "unstreamed: generation went on after the disconnect"
+[ $((g3 - g2)) -lt "$MAX" ] || fail "unstreamed: all tokens generated for a client that left"
+
+# Queued: with one sequence slot busy, a second request waits; its client leaves before it runs.
+curl -sN --max-time 3 -H "Content-Type: application/json" "$URL/v1/completions" \
+    -d "{\"prompt\":\"hog\",\"max_tokens\":$MAX,\"ignore_eos\":true,\"stream\":true}" >/dev/null 2>&1 &
+HOG=$!
+PIDS="$PIDS $HOG"
+wait_metric num_requests_running 1 || fail "the first request is not running"
+curl -s --max-time 0.5 -H "Content-Type: application/json" "$URL/v1/completions" \
+    -d '{"prompt":"queued","max_tokens":5}' >/dev/null 2>&1
+wait_metric num_requests_waiting 0 || fail "queued: num_requests_waiting $(metric num_requests_waiting) after its client left"
+[ "$(metric num_requests_running)" = 1 ] || fail "queued: the running request was disturbed"
+kill "$HOG" 2>/dev/null; wait "$HOG" 2>/dev/null
+wait_metric num_requests_running 0 || fail "the first request was not freed"
+grep -q "went away while it waited" "$T/worker.log" || fail "the queued disconnect was not noticed by the watcher"
 
 # The worker is healthy afterwards.
 out=$(curl -s -H "Content-Type: application/json" "$URL/v1/completions" -d '{"prompt":"again","max_tokens":4}')
