@@ -52,7 +52,7 @@ static void calibrate_usage(FILE *out) {
 "  --prompt-words LIST    prompt lengths in words (default 16,64,128)\n"
 "  --concurrency LIST     concurrent streams, must include 1 (default 1,2,4,8)\n"
 "  --output-tokens N      tokens per request (default 32)\n"
-"  --rounds N             requests per stream at each point (default 2)\n"
+"  --rounds N             rounds per point: max(C, 4) x N requests at concurrency C (default 2)\n"
 "  --prompt-file FILE     take prompt words from FILE (one word should be one token)\n"
 "  --api-key K            Authorization: Bearer K\n"
 "  --timeout S            per-request timeout in seconds (default 120)\n"
