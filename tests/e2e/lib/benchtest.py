@@ -1,8 +1,10 @@
 """Helpers for the `rightsize bench` end-to-end tests: start the scripted fake server on
 127.0.0.1 (and always stop it), run the bench verb, read the server's log and the bench trace."""
+import atexit
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -106,4 +108,7 @@ def read_json(path):
 
 
 def tmpdir():
-    return tempfile.mkdtemp(prefix="rs-bench-")
+    """A temporary directory, removed when the test exits."""
+    d = tempfile.mkdtemp(prefix="rs-bench-")
+    atexit.register(shutil.rmtree, d, True)
+    return d
