@@ -175,96 +175,119 @@ done:
 
 // ---- fit ----
 
-// Least squares min ||A x - b|| for A (m × k, row-major with stride N_BETA; k <= N_BETA, m >= k)
-// by Householder QR on a copy. Returns false when A is (numerically) rank-deficient.
+// Least squares min ||A x - b|| for A (m × k, row-major with stride CALIB_MAX_FEATURES; k <=
+// CALIB_MAX_FEATURES, m >= k) by Householder QR on a copy. Returns false when A is (numerically)
+// rank-deficient.
+enum { NF = CALIB_MAX_FEATURES };
 static bool lsq_qr(const double *A, const double *b, int64_t m, int k, double *x, double *work) {
-    double *a = work, *y = work + m * N_BETA;
-    memcpy(a, A, (size_t)m * N_BETA * sizeof *a);
+    double *a = work, *y = work + m * NF;
+    memcpy(a, A, (size_t)m * NF * sizeof *a);
     memcpy(y, b, (size_t)m * sizeof *y);
     double diag_max = 0;
     for (int j = 0; j < k; j++) {
         double norm = 0;
-        for (int64_t i = j; i < m; i++) norm += a[i * N_BETA + j] * a[i * N_BETA + j];
+        for (int64_t i = j; i < m; i++) norm += a[i * NF + j] * a[i * NF + j];
         norm = sqrt(norm);
         if (norm > diag_max) diag_max = norm;
         if (norm <= 1e-12 * diag_max || norm == 0) return false;
-        double alpha = a[j * N_BETA + j] > 0 ? -norm : norm;
+        double alpha = a[j * NF + j] > 0 ? -norm : norm;
         // v = a[j:, j] - alpha e_j, stored in place; H = I - 2 v vᵀ / (vᵀ v).
-        a[j * N_BETA + j] -= alpha;
+        a[j * NF + j] -= alpha;
         double vv = 0;
-        for (int64_t i = j; i < m; i++) vv += a[i * N_BETA + j] * a[i * N_BETA + j];
+        for (int64_t i = j; i < m; i++) vv += a[i * NF + j] * a[i * NF + j];
         for (int c = j + 1; c < k; c++) {
             double s = 0;
-            for (int64_t i = j; i < m; i++) s += a[i * N_BETA + j] * a[i * N_BETA + c];
+            for (int64_t i = j; i < m; i++) s += a[i * NF + j] * a[i * NF + c];
             s = 2 * s / vv;
-            for (int64_t i = j; i < m; i++) a[i * N_BETA + c] -= s * a[i * N_BETA + j];
+            for (int64_t i = j; i < m; i++) a[i * NF + c] -= s * a[i * NF + j];
         }
         double s = 0;
-        for (int64_t i = j; i < m; i++) s += a[i * N_BETA + j] * y[i];
+        for (int64_t i = j; i < m; i++) s += a[i * NF + j] * y[i];
         s = 2 * s / vv;
-        for (int64_t i = j; i < m; i++) y[i] -= s * a[i * N_BETA + j];
-        a[j * N_BETA + j] = alpha;  // R's diagonal
+        for (int64_t i = j; i < m; i++) y[i] -= s * a[i * NF + j];
+        a[j * NF + j] = alpha;  // R's diagonal
     }
     for (int j = k - 1; j >= 0; j--) {
         double s = y[j];
-        for (int c = j + 1; c < k; c++) s -= a[j * N_BETA + c] * x[c];
-        x[j] = s / a[j * N_BETA + j];
+        for (int c = j + 1; c < k; c++) s -= a[j * NF + c] * x[c];
+        x[j] = s / a[j * NF + j];
     }
     return true;
 }
 
-int calib_fit(CalibPoint *pts, int64_t n, CalibFit *out) {
-    if (n < N_BETA) return ERR_ARG;
+int calib_nnls_rel(const double *F, const double *y, int64_t n, int k, double *beta) {
+    if (k < 1 || k > NF || n < k) return ERR_ARG;
     for (int64_t i = 0; i < n; i++)
-        if (!(pts[i].step_us > 0)) return ERR_ARG;
+        if (!(y[i] > 0)) return ERR_ARG;
     // Relative error: row i scaled by 1 / y_i, target 1. Columns scaled to unit norm so the
     // intercept, token counts and context sums (which differ by 10^4) condition alike.
-    double *X = malloc((size_t)n * N_BETA * sizeof *X), *A = malloc((size_t)n * N_BETA * sizeof *A);
-    double *b = malloc((size_t)n * sizeof *b), *work = malloc((size_t)n * (N_BETA + 1) * sizeof *work);
+    double *X = malloc((size_t)n * NF * sizeof *X), *A = malloc((size_t)n * NF * sizeof *A);
+    double *b = malloc((size_t)n * sizeof *b), *work = malloc((size_t)n * (NF + 1) * sizeof *work);
     if (!X || !A || !b || !work) {
         free(X); free(A); free(b); free(work);
         return ERR_NOMEM;
     }
-    double scale[N_BETA] = {0};
+    double scale[NF] = {0};
     for (int64_t i = 0; i < n; i++) {
-        const double f[N_BETA] = {1, pts[i].prefill_tokens, pts[i].decode_rows, pts[i].ctx_tokens};
-        for (int j = 0; j < N_BETA; j++) {
-            X[i * N_BETA + j] = f[j] / pts[i].step_us;
-            scale[j] += X[i * N_BETA + j] * X[i * N_BETA + j];
+        for (int j = 0; j < k; j++) {
+            X[i * NF + j] = F[i * k + j] / y[i];
+            scale[j] += X[i * NF + j] * X[i * NF + j];
         }
         b[i] = 1;
     }
-    for (int j = 0; j < N_BETA; j++) scale[j] = scale[j] > 0 ? sqrt(scale[j]) : 1;
-    // Exact NNLS for four unknowns: the optimum is the unconstrained solution on its support,
-    // so solve every support set and keep the feasible one with the least residual.
-    double best[N_BETA] = {0}, best_sse = (double)n;  // all betas 0: residual 1 per point
-    for (int mask = 1; mask < (1 << N_BETA); mask++) {
-        int cols[N_BETA], k = 0;
-        for (int j = 0; j < N_BETA; j++)
-            if (mask & (1 << j)) cols[k++] = j;
+    for (int j = 0; j < k; j++) scale[j] = scale[j] > 0 ? sqrt(scale[j]) : 1;
+    // Exact NNLS for a handful of unknowns: the optimum is the unconstrained solution on its
+    // support, so solve every support set and keep the feasible one with the least residual.
+    double best[NF] = {0}, best_sse = (double)n;  // all betas 0: residual 1 per point
+    for (int mask = 1; mask < (1 << k); mask++) {
+        int cols[NF], m = 0;
+        for (int j = 0; j < k; j++)
+            if (mask & (1 << j)) cols[m++] = j;
         for (int64_t i = 0; i < n; i++)
-            for (int c = 0; c < N_BETA; c++)
-                A[i * N_BETA + c] = c < k ? X[i * N_BETA + cols[c]] / scale[cols[c]] : 0;
-        double x[N_BETA] = {0};
-        if (n < k || !lsq_qr(A, b, n, k, x, work)) continue;
-        double beta[N_BETA] = {0};
+            for (int c = 0; c < NF; c++)
+                A[i * NF + c] = c < m ? X[i * NF + cols[c]] / scale[cols[c]] : 0;
+        double x[NF] = {0};
+        if (n < m || !lsq_qr(A, b, n, m, x, work)) continue;
+        double cand[NF] = {0};
         bool feasible = true;
-        for (int c = 0; c < k; c++) {
-            beta[cols[c]] = x[c] / scale[cols[c]];
-            if (beta[cols[c]] < 0) feasible = false;
+        for (int c = 0; c < m; c++) {
+            cand[cols[c]] = x[c] / scale[cols[c]];
+            if (cand[cols[c]] < 0) feasible = false;
         }
         if (!feasible) continue;
         double sse = 0;
         for (int64_t i = 0; i < n; i++) {
             double r = -1;
-            for (int j = 0; j < N_BETA; j++) r += X[i * N_BETA + j] * beta[j];
+            for (int j = 0; j < k; j++) r += X[i * NF + j] * cand[j];
             sse += r * r;
         }
         if (sse < best_sse) {
             best_sse = sse;
-            memcpy(best, beta, sizeof best);
+            memcpy(best, cand, sizeof best);
         }
     }
+    memcpy(beta, best, (size_t)k * sizeof *beta);
+    free(X); free(A); free(b); free(work);
+    return 0;
+}
+
+int calib_fit(CalibPoint *pts, int64_t n, CalibFit *out) {
+    if (n < N_BETA) return ERR_ARG;
+    double *F = malloc((size_t)n * N_BETA * sizeof *F), *y = malloc((size_t)n * sizeof *y);
+    if (!F || !y) {
+        free(F); free(y);
+        return ERR_NOMEM;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        const double f[N_BETA] = {1, pts[i].prefill_tokens, pts[i].decode_rows, pts[i].ctx_tokens};
+        memcpy(&F[i * N_BETA], f, sizeof f);
+        y[i] = pts[i].step_us;
+    }
+    double best[N_BETA];
+    int rc = calib_nnls_rel(F, y, n, N_BETA, best);
+    free(F);
+    free(y);
+    if (rc) return rc;
     double se = 0, ape = 0;
     for (int64_t i = 0; i < n; i++) {
         CalibPoint *p = &pts[i];
@@ -275,6 +298,5 @@ int calib_fit(CalibPoint *pts, int64_t n, CalibFit *out) {
     *out = (CalibFit){.b0_us = best[0], .prefill_token_us = best[1], .decode_row_us = best[2],
                       .context_token_us = best[3], .n_points = n, .rmse_us = sqrt(se / (double)n),
                       .mape = ape / (double)n};
-    free(X); free(A); free(b); free(work);
     return 0;
 }

@@ -82,4 +82,13 @@ int calib_run(Engine *e, const CalibDesign *d, CalibPoint *pts, int64_t *n_point
 // pts[i].fit_us and *out). Returns 0; ERR_ARG when n < 4 or a step_us is not > 0.
 int calib_fit(CalibPoint *pts, int64_t n, CalibFit *out);
 
+// The most unknowns calib_nnls_rel solves.
+#define CALIB_MAX_FEATURES 6
+// Non-negative least squares on relative error: beta[0..k) >= 0 minimising
+// Σ_i ((F[i,·]·beta − y[i]) / y[i])² over n rows of features F (row-major, n × k). Exact (every
+// support set solved by Householder QR, the best feasible kept). Shared by the in-process and
+// the endpoint calibrations. Returns 0; ERR_ARG when k is outside [1, CALIB_MAX_FEATURES],
+// n < k or a y[i] is not > 0; ERR_NOMEM.
+int calib_nnls_rel(const double *F, const double *y, int64_t n, int k, double *beta);
+
 #endif

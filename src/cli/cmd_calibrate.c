@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "base/check.h"
+#include "bench/calib_url.h"
 #include "bench/calibrate.h"
 #include "cli/cli.h"
 #include "engine/engine.h"
@@ -17,6 +18,7 @@
 static void calibrate_usage(FILE *out) {
     fprintf(out,
 "usage: rightsize calibrate -m FILE [-o PROFILE.yaml] [options]\n"
+"       rightsize calibrate --url http://HOST:PORT/v1 --served-model NAME [-o PROFILE.yaml] [options]\n"
 "\n"
 "Runs a designed set of batch compositions (prefill chunk x decode rows x context) through the\n"
 "CPU engine in-process, fits the planner's step-time model\n"
@@ -38,6 +40,22 @@ static void calibrate_usage(FILE *out) {
 "  --repeats N            timed forwards per composition, median kept (default 3, at most 15)\n"
 "  --seed S               token ids (default 1)\n"
 "  -q, --quiet            print only the fit\n"
+"\n"
+"Live endpoint (--url; any OpenAI-compatible server that streams and honours ignore_eos):\n"
+"closed-loop request mixes of prompt lengths x concurrency, each request asking for exactly\n"
+"--output-tokens tokens. Median inter-token gap at concurrency C = one decode step of C rows;\n"
+"median TTFT at concurrency 1 = per-request overhead (HTTP, tokenization) + one prefill. Fits\n"
+"b0..b3 and request_overhead_us jointly (non-negative, relative error) and reports the error.\n"
+"  --url URL              base URL ending in /v1\n"
+"  --served-model NAME    the \"model\" field the server expects (default \"default\")\n"
+"  --endpoint E           completions (default) or chat\n"
+"  --prompt-words LIST    prompt lengths in words (default 16,64,128)\n"
+"  --concurrency LIST     concurrent streams, must include 1 (default 1,2,4,8)\n"
+"  --output-tokens N      tokens per request (default 32)\n"
+"  --rounds N             rounds per point: max(C, 4) x N requests at concurrency C (default 2)\n"
+"  --prompt-file FILE     take prompt words from FILE (one word should be one token)\n"
+"  --api-key K            Authorization: Bearer K\n"
+"  --timeout S            per-request timeout in seconds (default 120)\n"
 "  -h, --help             this help\n");
 }
 
@@ -46,7 +64,29 @@ typedef struct {
     int threads;
     bool quiet;
     CalibDesign design;
+    const char *url, *served, *endpoint, *prompt_file, *api_key;
+    CalibUrlDesign ud;
 } CalOpts;
+
+// Parses "a,b,c" into at most CALIB_URL_MAX_LEVELS integers in [lo, hi]. 0 or -1 (printed).
+static int parse_list(const char *opt, const char *s, int64_t lo, int64_t hi, int64_t *out, int *n) {
+    *n = 0;
+    const char *p = s;
+    while (*p) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(p, &end, 10);
+        if (errno || end == p || (*end && *end != ',') || v < lo || v > hi || *n == CALIB_URL_MAX_LEVELS) {
+            fprintf(stderr, "calibrate: %s expects up to %d comma-separated integers in [%lld, %lld], got '%s'\n",
+                    opt, CALIB_URL_MAX_LEVELS, (long long)lo, (long long)hi, s);
+            return -1;
+        }
+        out[(*n)++] = v;
+        p = *end ? end + 1 : end;
+    }
+    if (*n == 0) { fprintf(stderr, "calibrate: %s is empty\n", opt); return -1; }
+    return 0;
+}
 
 static int parse_i64(const char *opt, const char *s, int64_t lo, int64_t hi, int64_t *out) {
     char *end;
@@ -63,8 +103,10 @@ static int parse_i64(const char *opt, const char *s, int64_t lo, int64_t hi, int
 
 // Returns 0, 1 for --help (printed), or 2 on a usage error (message printed).
 static int parse_opts(int argc, char **argv, CalOpts *o) {
-    *o = (CalOpts){.hardware = "cpu",
-                   .design = {.max_prefill = 256, .max_rows = 16, .max_ctx = 512, .repeats = 3, .seed = 1}};
+    *o = (CalOpts){.hardware = "cpu", .served = "default", .endpoint = "completions",
+                   .design = {.max_prefill = 256, .max_rows = 16, .max_ctx = 512, .repeats = 3, .seed = 1},
+                   .ud = {.prompt_words = {16, 64, 128}, .n_prompts = 3, .concurrency = {1, 2, 4, 8}, .n_conc = 4,
+                          .output_tokens = 32, .rounds = 2, .timeout_us = 120000000}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool has_val = i + 1 < argc;
@@ -85,10 +127,32 @@ static int parse_opts(int argc, char **argv, CalOpts *o) {
         else if (!strcmp(a, "--max-ctx")) { NEED_VAL(); if (parse_i64(a, v, 8, 1 << 20, &o->design.max_ctx)) return 2; }
         else if (!strcmp(a, "--repeats")) { NEED_VAL(); if (parse_i64(a, v, 1, 15, &n)) return 2; o->design.repeats = (int)n; }
         else if (!strcmp(a, "--seed")) { NEED_VAL(); if (parse_i64(a, v, 0, INT64_MAX, &n)) return 2; o->design.seed = (uint64_t)n; }
+        else if (!strcmp(a, "--url")) { NEED_VAL(); o->url = v; }
+        else if (!strcmp(a, "--served-model")) { NEED_VAL(); o->served = v; }
+        else if (!strcmp(a, "--endpoint")) { NEED_VAL(); o->endpoint = v; }
+        else if (!strcmp(a, "--prompt-file")) { NEED_VAL(); o->prompt_file = v; }
+        else if (!strcmp(a, "--api-key")) { NEED_VAL(); o->api_key = v; }
+        else if (!strcmp(a, "--prompt-words")) { NEED_VAL(); if (parse_list(a, v, 1, 100000, o->ud.prompt_words, &o->ud.n_prompts)) return 2; }
+        else if (!strcmp(a, "--concurrency")) { NEED_VAL(); if (parse_list(a, v, 1, 4096, o->ud.concurrency, &o->ud.n_conc)) return 2; }
+        else if (!strcmp(a, "--output-tokens")) { NEED_VAL(); if (parse_i64(a, v, 4, 100000, &o->ud.output_tokens)) return 2; }
+        else if (!strcmp(a, "--rounds")) { NEED_VAL(); if (parse_i64(a, v, 1, 1000, &o->ud.rounds)) return 2; }
+        else if (!strcmp(a, "--timeout")) { NEED_VAL(); if (parse_i64(a, v, 1, 86400, &n)) return 2; o->ud.timeout_us = n * 1000000; }
         else { fprintf(stderr, "calibrate: unknown option '%s' (see --help)\n", a); return 2; }
 #undef NEED_VAL
     }
-    if (!o->model) { fprintf(stderr, "calibrate: -m FILE is required (a GGUF model; see --help)\n"); return 2; }
+    if (!o->model == !o->url) {
+        fprintf(stderr, "calibrate: give either -m FILE (in-process engine) or --url URL (a live endpoint); see --help\n");
+        return 2;
+    }
+    if (strcmp(o->endpoint, "completions") && strcmp(o->endpoint, "chat")) {
+        fprintf(stderr, "calibrate: --endpoint expects completions or chat, got '%s'\n", o->endpoint);
+        return 2;
+    }
+    if (o->url) {
+        char err[256];
+        o->ud.url = o->url;
+        if (calib_url_check(&o->ud, err, sizeof err)) { fprintf(stderr, "calibrate: %s\n", err); return 2; }
+    }
     if (o->quant) {
         bool known = false;
         for (int q = 0; q < QUANT_COUNT; q++) known |= !strcmp(o->quant, plan_quant_names[q]);
@@ -137,10 +201,90 @@ static void print_point(void *ctx, int64_t i, int64_t n, const CalibPoint *p) {
     (void)p;
 }
 
+// Writes the profile of a fit to o->out (when given) and says so. Returns 0 or 1 (printed).
+static int write_profile(const CalOpts *o, const CalibFit *fit, double overhead_us, const char *model_name,
+                         const char *quant, int threads) {
+    if (!o->out) return 0;
+    StepProfile p = {.tp = 1, .b0_us = fit->b0_us, .prefill_token_us = fit->prefill_token_us,
+                     .decode_row_us = fit->decode_row_us, .context_token_us = fit->context_token_us,
+                     .n_points = fit->n_points, .rmse_us = fit->rmse_us, .mape = fit->mape,
+                     .request_overhead_us = overhead_us};
+    snprintf(p.hardware, sizeof p.hardware, "%s", o->hardware);
+    snprintf(p.model, sizeof p.model, "%.63s", o->model_id ? o->model_id : model_name);
+    for (char *c = p.model; *c; c++)
+        if (*c == '"' || *c == '\\') *c = '_';
+    snprintf(p.quantization, sizeof p.quantization, "%s", o->quant ? o->quant : quant);
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(p.date, sizeof p.date, "%Y-%m-%d", &tm);
+    if (o->machine) snprintf(p.machine, sizeof p.machine, "%s", o->machine);
+    else if (o->url) snprintf(p.machine, sizeof p.machine, "endpoint %.100s", o->url);
+    else machine_text(p.machine, sizeof p.machine, threads);
+    char err[512];
+    if (step_profile_save(&p, o->out, err, sizeof err)) {
+        fprintf(stderr, "calibrate: %s\n", err);
+        return 1;
+    }
+    printf("wrote %s (hardware %s, model %s, quantization %s)\n", o->out, p.hardware, p.model, p.quantization);
+    return 0;
+}
+
+static void print_url_point(void *ctx, int64_t i, int64_t n, const CalibUrlPoint *p) {
+    if (*(const bool *)ctx || !isatty(2)) return;
+    fprintf(stderr, "\rcalibrate: %lld/%lld request mixes measured", (long long)i + 1, (long long)n);
+    if (i + 1 == n) fprintf(stderr, "\n");
+    (void)p;
+}
+
+// `calibrate --url`: the live endpoint's step times from streamed responses.
+static int calibrate_url(CalOpts *o) {
+    char err[512] = "";
+    PromptGen pg = {0};
+    int rc = o->prompt_file ? promptgen_init_file(&pg, o->prompt_file, err, sizeof err) : promptgen_init_builtin(&pg);
+    if (rc) { fprintf(stderr, "calibrate: %s\n", err[0] ? err : err_str(rc)); return 2; }
+    o->ud.model = o->served;
+    o->ud.api_key = o->api_key ? o->api_key : getenv("OPENAI_API_KEY");
+    o->ud.api = strcmp(o->endpoint, "chat") ? LG_API_COMPLETIONS : LG_API_CHAT;
+    o->ud.prompts = &pg;
+    o->ud.seed = o->design.seed;
+    CalibUrlPoint pts[CALIB_URL_MAX_LEVELS * CALIB_URL_MAX_LEVELS];
+    int64_t n = 0;
+    CalibUrlFit fit;
+    rc = calib_url_run(&o->ud, pts, &n, print_url_point, &o->quiet, err, sizeof err);
+    if (!rc) rc = calib_url_fit(pts, n, &fit, err, sizeof err);
+    promptgen_free(&pg);
+    if (rc) { fprintf(stderr, "calibrate: %s\n", err[0] ? err : err_str(rc)); return 1; }
+    if (!o->quiet) {
+        printf("%6s %5s %8s %7s %5s %10s %10s %7s %10s %10s %7s\n", "words", "conc", "prompt", "output", "ok",
+               "ttft_ms", "fit_ms", "err_%", "itl_ms", "fit_ms", "err_%");
+        for (int64_t i = 0; i < n; i++) {
+            const CalibUrlPoint *p = &pts[i];
+            printf("%6lld %5lld %8.0f %7.0f %5lld", (long long)p->words, (long long)p->conc, p->prompt_tokens,
+                   p->output_tokens, (long long)p->n_ok);
+            if (p->conc == 1)
+                printf(" %10.2f %10.2f %7.2f", p->ttft_us / 1e3, p->ttft_fit_us / 1e3,
+                       100 * (p->ttft_fit_us - p->ttft_us) / p->ttft_us);
+            else
+                printf(" %10s %10s %7s", "-", "-", "-");
+            printf(" %10.2f %10.2f %7.2f\n", p->itl_us / 1e3, p->itl_fit_us / 1e3,
+                   p->itl_us > 0 ? 100 * (p->itl_fit_us - p->itl_us) / p->itl_us : 0);
+        }
+    }
+    printf("fit: step_us = %.3f + %.5f*prefill_tokens + %.4f*decode_rows + %.6f*context_tokens; "
+           "request_overhead_us = %.1f\n", fit.step.b0_us, fit.step.prefill_token_us, fit.step.decode_row_us,
+           fit.step.context_token_us, fit.overhead_us);
+    printf("fit error over %lld rows: rmse %.1f us, mean abs error %.2f%% (TTFT rows %lld: %.2f%%, inter-token "
+           "rows %lld: %.2f%%)\n", (long long)fit.step.n_points, fit.step.rmse_us, 100 * fit.step.mape,
+           (long long)fit.n_ttft_rows, 100 * fit.mape_ttft, (long long)fit.n_itl_rows, 100 * fit.mape_itl);
+    return write_profile(o, &fit.step, fit.overhead_us, o->served, "bf16", 0);
+}
+
 int cmd_calibrate(int argc, char **argv) {
     CalOpts o;
     int rc = parse_opts(argc, argv, &o);
     if (rc) return rc == 1 ? 0 : 2;
+    if (o.url) return calibrate_url(&o);
     char err[512] = "";
     CalibShape shapes[CALIB_MAX_SHAPES];
     if (calib_design(&o.design, shapes, err, sizeof err) < 0) {
@@ -176,29 +320,7 @@ int cmd_calibrate(int argc, char **argv) {
            fit.prefill_token_us, fit.decode_row_us, fit.context_token_us);
     printf("fit error over %lld points: rmse %.1f us, mean abs error %.2f%%\n", (long long)fit.n_points, fit.rmse_us,
            100.0 * fit.mape);
-    if (o.out) {
-        StepProfile p = {.tp = 1, .b0_us = fit.b0_us, .prefill_token_us = fit.prefill_token_us,
-                         .decode_row_us = fit.decode_row_us, .context_token_us = fit.context_token_us,
-                         .n_points = fit.n_points, .rmse_us = fit.rmse_us, .mape = fit.mape};
-        snprintf(p.hardware, sizeof p.hardware, "%s", o.hardware);
-        snprintf(p.model, sizeof p.model, "%.63s", o.model_id ? o.model_id : info->name);
-        for (char *c = p.model; *c; c++)
-            if (*c == '"' || *c == '\\') *c = '_';
-        snprintf(p.quantization, sizeof p.quantization, "%s", o.quant ? o.quant : quant_class(info->quant));
-        time_t now = time(NULL);
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        strftime(p.date, sizeof p.date, "%Y-%m-%d", &tm);
-        if (o.machine) snprintf(p.machine, sizeof p.machine, "%s", o.machine);
-        else machine_text(p.machine, sizeof p.machine, info->n_threads);
-        rc = step_profile_save(&p, o.out, err, sizeof err);
-        if (rc) {
-            fprintf(stderr, "calibrate: %s\n", err);
-            engine_destroy(e);
-            return 1;
-        }
-        printf("wrote %s (hardware %s, model %s, quantization %s)\n", o.out, p.hardware, p.model, p.quantization);
-    }
+    rc = write_profile(&o, &fit, 0, info->name, quant_class(info->quant), info->n_threads);
     engine_destroy(e);
-    return 0;
+    return rc;
 }

@@ -6,8 +6,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/check.h"
 #include "cli/cli.h"
 #include "plan/catalog.h"
+#include "plan/predict.h"
 #include "plan/report.h"
 #include "plan/search.h"
 #include "plan/workload.h"
@@ -28,7 +30,16 @@ static void usage(FILE *f) {
             "  --seed S            random seed (default 1); a seed gives one result\n"
             "  --horizon-hours H   simulated hours per scenario (default 24)\n"
             "  --keep N            candidates simulated per savings lever (default 8)\n"
-            "  --quiet             no progress bar (it shows only when stderr is a terminal)\n");
+            "  --quiet             no progress bar (it shows only when stderr is a terminal)\n\n"
+            "Evaluate one given deployment instead of searching (prints predicted TTFT, e2e, throughput):\n"
+            "  --profile FILE      the tier's calibrated step-time profile (`rightsize calibrate -o FILE`)\n"
+            "  --replicas N        fixed replicas (default 1)\n"
+            "  --max-num-seqs N    sequences per step, as the worker's flag (default 16)\n"
+            "  --max-num-batched-tokens N   tokens per step (default 512)\n"
+            "  --max-num-queued-reqs N      waiting requests before 429 (default 64)\n"
+            "  --kv-blocks N       KV blocks per replica (default: the profile's, else enough for every sequence)\n"
+            "  --warmup-s S        do not count requests arriving in the first S seconds (default 0)\n"
+            "  (--horizon-hours defaults to 1 here; --seed, --json apply)\n");
 }
 
 static void progress(void *ctx, int64_t done, int64_t total) {
@@ -69,10 +80,100 @@ typedef struct {
 static int html_fn(FILE *f, void *p) { Ctx *c = p; return report_html(f, c->cat, c->wl, c->r, c->o); }
 static int emit_fn(FILE *f, void *p) { Ctx *c = p; return report_emit_pipeline(f, c->cat, c->wl, &c->r->cands[c->r->best]); }
 
+// Prints s as a JSON string (quotes, backslashes and control characters escaped).
+static void json_str(const char *s) {
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') printf("\\%c", c);
+        else if (c < 0x20) printf("\\u%04x", c);
+        else putchar(c);
+    }
+    putchar('"');
+}
+
+// Prints one fixed deployment's prediction (text or JSON) to stdout.
+static void print_prediction(const char *wl_path, const char *prof_path, const StepProfile *p, const PredictConfig *pc,
+                             const Prediction *pr, bool json) {
+    const SimResult *r = &pr->sim;
+    if (json) {
+        printf("{\"schema\": \"rightsize.predict/1\", \"workload\": ");
+        json_str(wl_path);
+        printf(", \"profile\": ");
+        json_str(prof_path);
+        printf(",\n");
+        printf(" \"config\": {\"replicas\": %d, \"max_num_seqs\": %lld, \"max_num_batched_tokens\": %lld, "
+               "\"max_queue\": %lld, \"horizon_s\": %g, \"seed\": %llu},\n", pc->replicas, (long long)pc->max_num_seqs,
+               (long long)pc->max_num_batched_tokens, (long long)pc->max_queue, pc->horizon_s,
+               (unsigned long long)pc->seed);
+        printf(" \"profile_fit_mape\": %.6g, \"request_overhead_ms\": %.6g,\n", p->mape, pr->overhead_ms);
+        const struct { const char *name; const SimPct *v; } m[] = {{"ttft", &r->ttft_ms}, {"tpot", &r->tpot_ms},
+                                                                   {"e2e", &r->e2e_ms}, {"queue_wait", &r->wait_ms}};
+        printf(" \"latency_ms\": {");
+        for (size_t i = 0; i < ARRAY_LEN(m); i++)
+            printf("%s\"%s\": {\"mean\": %.6g, \"p50\": %.6g, \"p95\": %.6g, \"p99\": %.6g, \"max\": %.6g}",
+                   i ? ", " : "", m[i].name, m[i].v->mean, m[i].v->p50, m[i].v->p95, m[i].v->p99, m[i].v->max);
+        printf("},\n \"throughput\": {\"requests_per_s\": %.6g, \"tokens_per_s\": %.6g, \"output_tokens_per_s\": %.6g},\n",
+               r->throughput_rps, r->tokens_per_s,
+               (double)r->out_tokens / (pc->horizon_s - pc->warmup_s));
+        printf(" \"requests\": {\"arrived\": %lld, \"completed\": %lld, \"rejected\": %lld, \"unfinished\": %lld},\n",
+               (long long)r->arrived, (long long)r->completed, (long long)r->rejected, (long long)r->unfinished);
+        printf(" \"utilization\": %.6g, \"steps\": %lld, \"truncated\": %s}\n", r->utilization, (long long)r->steps,
+               r->truncated ? "true" : "false");
+        return;
+    }
+    printf("prediction for %s on %s (%s, %s, %s; fit error %.1f%% over %lld points)\n", wl_path, prof_path,
+           p->hardware, p->model, p->quantization, 100 * p->mape, (long long)p->n_points);
+    printf("  deployment: %d replica(s), max_num_seqs %lld, max_num_batched_tokens %lld, queue %lld; "
+           "%.0f s simulated, seed %llu\n", pc->replicas, (long long)pc->max_num_seqs,
+           (long long)pc->max_num_batched_tokens, (long long)pc->max_queue, pc->horizon_s, (unsigned long long)pc->seed);
+    printf("  step_us = %.1f + %.3f*prefill_tokens + %.3f*decode_rows + %.5f*context_tokens; "
+           "per-request overhead %.2f ms\n", p->b0_us, p->prefill_token_us, p->decode_row_us, p->context_token_us,
+           pr->overhead_ms);
+    printf("  %-12s %10s %10s %10s %10s\n", "latency_ms", "mean", "p50", "p95", "p99");
+    const struct { const char *name; const SimPct *v; } m[] = {{"ttft", &r->ttft_ms}, {"tpot", &r->tpot_ms},
+                                                               {"e2e", &r->e2e_ms}, {"queue_wait", &r->wait_ms}};
+    for (size_t i = 0; i < ARRAY_LEN(m); i++)
+        printf("  %-12s %10.1f %10.1f %10.1f %10.1f\n", m[i].name, m[i].v->mean, m[i].v->p50, m[i].v->p95, m[i].v->p99);
+    printf("  throughput: %.3f requests/s, %.1f tokens/s (%.1f output tokens/s); utilization %.0f%%\n",
+           r->throughput_rps, r->tokens_per_s, (double)r->out_tokens / (pc->horizon_s - pc->warmup_s),
+           100 * r->utilization);
+    printf("  requests: %lld arrived, %lld completed, %lld rejected, %lld unfinished%s\n", (long long)r->arrived,
+           (long long)r->completed, (long long)r->rejected, (long long)r->unfinished,
+           r->truncated ? " (overloaded: simulation truncated)" : "");
+}
+
+// `plan WORKLOAD --profile FILE ...`: evaluate the one deployment. Returns the exit status.
+static int run_prediction(const char *wl_path, const char *prof_path, PredictConfig *pc, bool json) {
+    char err[1024];
+    Workload wl;
+    StepProfile p;
+    if (step_profile_load(&p, prof_path, err, sizeof err)) { fprintf(stderr, "rightsize plan: --profile: %s\n", err); return 1; }
+    if (wl_load(&wl, wl_path, err, sizeof err)) { fprintf(stderr, "rightsize plan: %s\n", err); return 1; }
+    Prediction pr;
+    int rc = predict_run(&wl, &p, pc, &pr, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "rightsize plan: %s\n", err);
+        wl_free(&wl);
+        return rc == ERR_ARG ? 2 : 1;
+    }
+    print_prediction(wl_path, prof_path, &p, pc, &pr, json);
+    int status = pr.sim.completed > 0 ? 0 : 1;
+    if (!status && (pr.sim.truncated || pr.sim.unfinished > 0))
+        fprintf(stderr, "rightsize plan: the deployment cannot keep up with this workload (requests left unfinished)\n");
+    predict_free(&pr);
+    wl_free(&wl);
+    return status;
+}
+
 int cmd_plan(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) { usage(stdout); return 0; }
     const char *wl_path = NULL, *cat_dir = "data/catalog", *html = NULL, *emit = NULL, *explain = NULL, *profiles = NULL;
     bool json = false, quiet = false;
+    const char *profile = NULL;
+    bool horizon_set = false;
+    PredictConfig pc;
+    predict_config_default(&pc);
     SearchOptions o;
     search_options_default(&o);
     for (int i = 1; i < argc; i++) {
@@ -89,7 +190,14 @@ int cmd_plan(int argc, char **argv) {
         else if (!strcmp(a, "--explain")) { NEED_VAL(); explain = argv[++i]; }
         else if (!strcmp(a, "--threads")) { NEED_VAL(); if (parse_num(a, argv[++i], 1, 256, &v)) return 2; o.threads = (int)v; }
         else if (!strcmp(a, "--seed")) { NEED_VAL(); if (parse_num(a, argv[++i], 0, 9e15, &v)) return 2; o.seed = (uint64_t)v; }
-        else if (!strcmp(a, "--horizon-hours")) { NEED_VAL(); if (parse_num(a, argv[++i], 0.1, 24 * 31, &v)) return 2; o.horizon_s = v * 3600; }
+        else if (!strcmp(a, "--horizon-hours")) { NEED_VAL(); if (parse_num(a, argv[++i], 0.001, 24 * 31, &v)) return 2; o.horizon_s = v * 3600; horizon_set = true; }
+        else if (!strcmp(a, "--profile")) { NEED_VAL(); profile = argv[++i]; }
+        else if (!strcmp(a, "--replicas")) { NEED_VAL(); if (parse_num(a, argv[++i], 1, 4096, &v)) return 2; pc.replicas = (int)v; }
+        else if (!strcmp(a, "--max-num-seqs")) { NEED_VAL(); if (parse_num(a, argv[++i], 1, 65536, &v)) return 2; pc.max_num_seqs = (int64_t)v; }
+        else if (!strcmp(a, "--max-num-batched-tokens")) { NEED_VAL(); if (parse_num(a, argv[++i], 1, 1 << 20, &v)) return 2; pc.max_num_batched_tokens = (int64_t)v; }
+        else if (!strcmp(a, "--max-num-queued-reqs")) { NEED_VAL(); if (parse_num(a, argv[++i], 1, 1 << 20, &v)) return 2; pc.max_queue = (int64_t)v; }
+        else if (!strcmp(a, "--kv-blocks")) { NEED_VAL(); if (parse_num(a, argv[++i], 1, 1e12, &v)) return 2; pc.kv_blocks = (int64_t)v; }
+        else if (!strcmp(a, "--warmup-s")) { NEED_VAL(); if (parse_num(a, argv[++i], 0, 1e7, &v)) return 2; pc.warmup_s = v; }
         else if (!strcmp(a, "--keep")) { NEED_VAL(); if (parse_num(a, argv[++i], 1, 1000, &v)) return 2; o.keep_per_level = (int)v; }
         else if (a[0] == '-') { fprintf(stderr, "rightsize plan: unknown option '%s' (see --help)\n", a); return 2; }
         else if (!wl_path) wl_path = a;
@@ -97,6 +205,15 @@ int cmd_plan(int argc, char **argv) {
 #undef NEED_VAL
     }
     if (!wl_path) { fprintf(stderr, "rightsize plan: missing WORKLOAD.yaml (see --help)\n"); return 2; }
+    if (profile) {
+        if (html || emit || explain || profiles) {
+            fprintf(stderr, "rightsize plan: --profile evaluates one deployment; drop --html/--emit/--explain/--profiles\n");
+            return 2;
+        }
+        pc.seed = o.seed;
+        if (horizon_set) pc.horizon_s = o.horizon_s;
+        return run_prediction(wl_path, profile, &pc, json);
+    }
     char err[1024];
     Catalog cat;
     Workload wl;

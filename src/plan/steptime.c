@@ -114,7 +114,8 @@ int step_profile_load(StepProfile *p, const char *path, char *err, size_t err_le
     YamlDoc *d = &doc;
     const YamlNode *pr = yaml_map_req(d, d->root, "profile");
     static const char *const keys[] = {"hardware", "model", "quantization", "tp", "date", "machine", "betas",
-                                       "fit", "kv_blocks_total", "kv_block_tokens", NULL};
+                                       "fit", "kv_blocks_total", "kv_block_tokens",
+                                       "request_overhead_us", NULL};
     yaml_check_keys(d, pr, keys);
     snprintf(p->hardware, sizeof p->hardware, "%s", yaml_str_req(d, pr, "hardware"));
     snprintf(p->model, sizeof p->model, "%s", yaml_str_req(d, pr, "model"));
@@ -138,6 +139,7 @@ int step_profile_load(StepProfile *p, const char *path, char *err, size_t err_le
     p->mape = yaml_f64_opt(d, f, "mape", 0, 0, 100);
     p->kv_blocks_total = yaml_i64_opt(d, pr, "kv_blocks_total", 0, 0, (int64_t)1 << 40);
     p->kv_block_tokens = yaml_i64_opt(d, pr, "kv_block_tokens", 16, 1, 1 << 16);
+    p->request_overhead_us = yaml_f64_opt(d, pr, "request_overhead_us", 0, 0, 1e9);
     rc = d->rc;
     if (rc) snprintf(err, err_len, "%s", d->err);
     yaml_doc_free(&doc);
@@ -159,6 +161,7 @@ int step_profile_save(const StepProfile *p, const char *path, char *err, size_t 
     if (p->kv_blocks_total > 0)
         fprintf(f, "  kv_blocks_total: %lld\n  kv_block_tokens: %lld\n", (long long)p->kv_blocks_total,
                 (long long)p->kv_block_tokens);
+    if (p->request_overhead_us > 0) fprintf(f, "  request_overhead_us: %.17g\n", p->request_overhead_us);
     if (fclose(f) != 0) return err_set(err, err_len, ERR_IO, "%s: write failed", path);
     return 0;
 }

@@ -23,6 +23,8 @@
 //     fit: {n_points: 48, rmse_us: 210, mape: 0.035}
 //     kv_blocks_total: 9000       # optional: the engine's real num_gpu_blocks
 //     kv_block_tokens: 16
+//     request_overhead_us: 900    # optional (`calibrate --url`): per-request time outside engine
+//                                 # steps, added to TTFT and e2e by `plan --profile`
 #ifndef RS_PLAN_STEPTIME_H
 #define RS_PLAN_STEPTIME_H
 
@@ -48,6 +50,7 @@ typedef struct {
     int64_t n_points;
     double rmse_us, mape;
     int64_t kv_blocks_total, kv_block_tokens;   // 0 = not measured
+    double request_overhead_us;   // per request outside engine steps (HTTP, tokenize); 0 = not measured
 } StepProfile;
 
 typedef struct {

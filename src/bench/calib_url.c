@@ -1,0 +1,191 @@
+// calib_url.c — step-time calibration of a live endpoint from streamed responses (calib_url.h).
+#include "bench/calib_url.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/check.h"
+
+enum { F_B0, F_PREFILL, F_ROWS, F_CTX, F_OVERHEAD, N_F };
+
+int calib_url_check(const CalibUrlDesign *d, char *err, size_t err_len) {
+    if (!d->url) return err_set(err, err_len, ERR_ARG, "no URL");
+    if (d->n_prompts < 2 || d->n_prompts > CALIB_URL_MAX_LEVELS)
+        return err_set(err, err_len, ERR_ARG, "need 2 to %d prompt lengths, got %d", CALIB_URL_MAX_LEVELS, d->n_prompts);
+    if (d->n_conc < 1 || d->n_conc > CALIB_URL_MAX_LEVELS)
+        return err_set(err, err_len, ERR_ARG, "need 1 to %d concurrency levels, got %d", CALIB_URL_MAX_LEVELS, d->n_conc);
+    bool has_one = false;
+    for (int i = 0; i < d->n_prompts; i++)
+        if (d->prompt_words[i] < 1 || d->prompt_words[i] > 100000)
+            return err_set(err, err_len, ERR_ARG, "prompt length %lld is outside [1, 100000] words",
+                           (long long)d->prompt_words[i]);
+    for (int i = 0; i < d->n_conc; i++) {
+        if (d->concurrency[i] < 1 || d->concurrency[i] > 4096)
+            return err_set(err, err_len, ERR_ARG, "concurrency %lld is outside [1, 4096]", (long long)d->concurrency[i]);
+        has_one |= d->concurrency[i] == 1;
+    }
+    if (!has_one)
+        return err_set(err, err_len, ERR_ARG, "the concurrency levels must include 1 (TTFT rows place the per-request overhead)");
+    if (d->output_tokens < 4 || d->output_tokens > 100000)
+        return err_set(err, err_len, ERR_ARG, "output tokens %lld is outside [4, 100000]", (long long)d->output_tokens);
+    if (d->rounds < 1 || d->rounds > 1000)
+        return err_set(err, err_len, ERR_ARG, "rounds %lld is outside [1, 1000]", (long long)d->rounds);
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+// Median of v[0..n) (sorts v); 0 when n == 0.
+static double median(double *v, int64_t n) {
+    if (n == 0) return 0;
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+int calib_url_reduce(LgResult *res, int64_t words, int64_t conc, CalibUrlPoint *out) {
+    *out = (CalibUrlPoint){.words = words, .conc = conc};
+    int64_t n = res->n;
+    double *ttft = malloc((size_t)(n ? n : 1) * sizeof *ttft), *pt = malloc((size_t)(n ? n : 1) * sizeof *pt);
+    double *ot = malloc((size_t)(n ? n : 1) * sizeof *ot);
+    if (!ttft || !pt || !ot) {
+        free(ttft); free(pt); free(ot);
+        return ERR_NOMEM;
+    }
+    int64_t k = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const LgRecord *r = &res->rec[i];
+        if (r->outcome != LG_OK) {
+            if (r->outcome != LG_NOT_SENT) out->n_err++;
+            continue;
+        }
+        if (r->ttft_us < 0) continue;
+        ttft[k] = (double)r->ttft_us;
+        pt[k] = r->prompt_tokens >= 0 ? (double)r->prompt_tokens : (double)words;
+        ot[k] = (double)r->output_tokens;
+        k++;
+    }
+    out->n_ok = k;
+    out->ttft_us = median(ttft, k);
+    out->prompt_tokens = k ? median(pt, k) : (double)words;
+    out->output_tokens = median(ot, k);
+    out->itl_us = res->itl_us.n ? samples_quantile(&res->itl_us, 0.5) : 0;
+    free(ttft); free(pt); free(ot);
+    return 0;
+}
+
+int calib_url_run(const CalibUrlDesign *d, CalibUrlPoint *pts, int64_t *n_points, CalibUrlProgressFn progress,
+                  void *progress_ctx, char *err, size_t err_len) {
+    int rc = calib_url_check(d, err, err_len);
+    if (rc) return rc;
+    int64_t total = (int64_t)d->n_prompts * d->n_conc, k = 0;
+    LgConfig cfg = {.url = d->url, .api = d->api, .model = d->model, .api_key = d->api_key, .concurrency = 1,
+                    .n_requests = 1, .input_tokens = (int32_t)d->prompt_words[0], .output_tokens = 4,
+                    .max_in_flight = 1, .timeout_us = d->timeout_us, .prompts = d->prompts, .seed = d->seed,
+                    .ignore_eos = true};
+    LgResult res = {0};
+    // Warm-up: one short request (connections, page cache, the server's first-request costs).
+    rc = lg_run(&cfg, &res, err, err_len);
+    lg_result_free(&res);
+    if (rc) return rc;
+    for (int p = 0; p < d->n_prompts; p++)
+        for (int c = 0; c < d->n_conc; c++) {
+            cfg.concurrency = cfg.max_in_flight = d->concurrency[c];
+            // At least 4 requests per round so concurrency-1 points have TTFT samples to take a median of.
+            cfg.n_requests = (d->concurrency[c] > 4 ? d->concurrency[c] : 4) * d->rounds;
+            cfg.input_tokens = (int32_t)d->prompt_words[p];
+            cfg.output_tokens = (int32_t)d->output_tokens;
+            cfg.seed = d->seed + (uint64_t)k;
+            memset(&res, 0, sizeof res);
+            rc = lg_run(&cfg, &res, err, err_len);
+            if (!rc) rc = calib_url_reduce(&res, d->prompt_words[p], d->concurrency[c], &pts[k]);
+            lg_result_free(&res);
+            if (rc) return rc;
+            if (pts[k].n_ok == 0)
+                return err_set(err, err_len, ERR_IO, "every request of the point (%lld words, concurrency %lld) failed; "
+                               "check the URL, --model and the server's limits", (long long)d->prompt_words[p],
+                               (long long)d->concurrency[c]);
+            if (progress) progress(progress_ctx, k, total, &pts[k]);
+            k++;
+        }
+    *n_points = k;
+    return 0;
+}
+
+// Features of the TTFT row (C = 1) and of the ITL row of point p.
+static void ttft_row(const CalibUrlPoint *p, double f[N_F]) {
+    memset(f, 0, N_F * sizeof *f);
+    f[F_B0] = 1;
+    f[F_PREFILL] = p->prompt_tokens;
+    f[F_CTX] = p->prompt_tokens;
+    f[F_OVERHEAD] = 1;
+}
+static void itl_row(const CalibUrlPoint *p, double f[N_F]) {
+    memset(f, 0, N_F * sizeof *f);
+    f[F_B0] = 1;
+    f[F_ROWS] = (double)p->conc;
+    f[F_CTX] = (double)p->conc * (p->prompt_tokens + 0.5 * p->output_tokens);
+}
+static double dot(const double *f, const double *b) {
+    double s = 0;
+    for (int j = 0; j < N_F; j++) s += f[j] * b[j];
+    return s;
+}
+
+int calib_url_fit(CalibUrlPoint *pts, int64_t n, CalibUrlFit *out, char *err, size_t err_len) {
+    double *F = malloc((size_t)(2 * n + 1) * N_F * sizeof *F), *y = malloc((size_t)(2 * n + 1) * sizeof *y);
+    if (!F || !y) {
+        free(F); free(y);
+        return err_set(err, err_len, ERR_NOMEM, "out of memory");
+    }
+    int64_t m = 0, n_ttft = 0, n_itl = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (pts[i].conc == 1 && pts[i].ttft_us > 0) {
+            ttft_row(&pts[i], &F[m * N_F]);
+            y[m++] = pts[i].ttft_us;
+            n_ttft++;
+        }
+        if (pts[i].itl_us > 0 && pts[i].output_tokens >= 2) {
+            itl_row(&pts[i], &F[m * N_F]);
+            y[m++] = pts[i].itl_us;
+            n_itl++;
+        }
+    }
+    int rc = 0;
+    if (m < N_F || n_ttft == 0 || n_itl == 0) {
+        rc = err_set(err, err_len, ERR_ARG, "too few usable measurements (%lld TTFT rows, %lld ITL rows; need both "
+                     "kinds and 5 in all)", (long long)n_ttft, (long long)n_itl);
+        goto done;
+    }
+    double b[N_F];
+    if ((rc = calib_nnls_rel(F, y, m, N_F, b))) {
+        err_set(err, err_len, rc, "fit failed: %s", err_str(rc));
+        goto done;
+    }
+    double se = 0, ape = 0, ape_t = 0, ape_i = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double f[N_F];
+        ttft_row(&pts[i], f);
+        pts[i].ttft_fit_us = dot(f, b);
+        itl_row(&pts[i], f);
+        pts[i].itl_fit_us = dot(f, b);
+    }
+    for (int64_t r = 0; r < m; r++) {
+        double fit = dot(&F[r * N_F], b), e = fabs(fit - y[r]) / y[r];
+        se += (fit - y[r]) * (fit - y[r]);
+        ape += e;
+        if (F[r * N_F + F_OVERHEAD] > 0) ape_t += e; else ape_i += e;
+    }
+    *out = (CalibUrlFit){.step = {.b0_us = b[F_B0], .prefill_token_us = b[F_PREFILL], .decode_row_us = b[F_ROWS],
+                                  .context_token_us = b[F_CTX], .n_points = m, .rmse_us = sqrt(se / (double)m),
+                                  .mape = ape / (double)m},
+                         .overhead_us = b[F_OVERHEAD], .n_ttft_rows = n_ttft, .n_itl_rows = n_itl,
+                         .mape_ttft = ape_t / (double)n_ttft, .mape_itl = ape_i / (double)n_itl};
+done:
+    free(F);
+    free(y);
+    return rc;
+}

@@ -1,0 +1,83 @@
+// calib_url.h — calibrate a LIVE OpenAI-compatible endpoint (`rightsize calibrate --url`): drive
+// it with designed request mixes through the load generator (src/bench/loadgen.h) and fit the
+// planner's step-time model from what streamed responses reveal, with the shared NNLS
+// (calib_nnls_rel in calibrate.h).
+//
+// Design: prompt lengths P (words) × closed-loop concurrency C. Each point runs C workers,
+// max(C, 4)·rounds requests in all, every request asking for exactly M tokens (ignore_eos). The C workers
+// start together and, with equal lengths, finish together, so a point's steps are one prefill
+// of the C prompts then M−1 pure decode steps of C rows. Observables per point (medians over
+// requests, so a stray slow step does not move them):
+//   ITL  ≈ one decode step of C rows, context per row Pt + i on step i (Pt = usage.prompt_tokens):
+//          itl = b0 + b2·C + b3·C·(Pt + M/2)                       (mean context over the steps)
+//   TTFT at C = 1 ≈ the request's time outside engine steps (HTTP, tokenization) + one prefill:
+//          ttft = overhead + b0 + b1·Pt + b3·Pt
+// Five unknowns (b0..b3 and the per-request overhead), fitted jointly on relative error with
+// every unknown >= 0. b1 and b3 are told apart only by the ITL rows' context term, b0 and the
+// overhead only by ITL rows (no overhead) against TTFT rows: with few levels the split is
+// loose, and the per-row errors are reported so the reader can judge.
+#ifndef RS_BENCH_CALIB_URL_H
+#define RS_BENCH_CALIB_URL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bench/calibrate.h"
+#include "bench/loadgen.h"
+#include "bench/promptgen.h"
+
+#define CALIB_URL_MAX_LEVELS 8
+
+typedef struct {
+    const char *url, *model, *api_key;
+    LgApi api;
+    int64_t prompt_words[CALIB_URL_MAX_LEVELS];
+    int n_prompts;
+    int64_t concurrency[CALIB_URL_MAX_LEVELS];
+    int n_conc;
+    int64_t output_tokens;   // M per request (>= 4)
+    int64_t rounds;          // requests per worker at each point (>= 1)
+    int64_t timeout_us;
+    const PromptGen *prompts;
+    uint64_t seed;
+} CalibUrlDesign;
+
+// One measured point (medians over the point's ok requests).
+typedef struct {
+    int64_t words, conc;
+    double prompt_tokens;    // usage.prompt_tokens (the requested words when the server omits it)
+    double output_tokens;
+    double ttft_us, itl_us;  // 0 when there was no sample
+    int64_t n_ok, n_err;
+    double ttft_fit_us, itl_fit_us;  // filled by calib_url_fit
+} CalibUrlPoint;
+
+typedef struct {
+    CalibFit step;           // b0..b3 and the error over every row used (rmse, mape)
+    double overhead_us;      // per-request time outside engine steps
+    int64_t n_ttft_rows, n_itl_rows;
+    double mape_ttft, mape_itl;   // mean |fit − y| / y over each kind of row
+} CalibUrlFit;
+
+// Checks the design (levels in range, at least one C = 1 point and two prompt levels so the fit
+// has TTFT rows to place the overhead). 0 or ERR_ARG with one line in err.
+int calib_url_check(const CalibUrlDesign *d, char *err, size_t err_len);
+
+// Reduces one load-generator run of a point to its medians (pure; res->itl_us is sorted).
+// 0, or ERR_NOMEM.
+int calib_url_reduce(LgResult *res, int64_t words, int64_t conc, CalibUrlPoint *out);
+
+typedef void (*CalibUrlProgressFn)(void *ctx, int64_t i, int64_t n, const CalibUrlPoint *p);
+
+// Runs the design against the endpoint (a warm-up request first). pts must hold
+// n_prompts × n_conc points; *n_points gets the count. Returns 0, or ERR_IO/ERR_ARG with one
+// line in err (the endpoint failed every request of a point, the load generator could not start).
+int calib_url_run(const CalibUrlDesign *d, CalibUrlPoint *pts, int64_t *n_points, CalibUrlProgressFn progress,
+                  void *progress_ctx, char *err, size_t err_len);
+
+// Fits the five unknowns over the points (rows as in the header comment; points without a
+// sample are skipped) and fills each point's fitted values. Returns 0; ERR_ARG with one line in
+// err when fewer than 5 rows are usable or no TTFT row exists.
+int calib_url_fit(CalibUrlPoint *pts, int64_t n, CalibUrlFit *out, char *err, size_t err_len);
+
+#endif

@@ -1,0 +1,115 @@
+// test_calib_url.c — the endpoint calibration's reduction and fit, against closed-form truths.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/check.h"
+#include "bench/calib_url.h"
+#include "test.h"
+
+// Points generated from known unknowns with the model the header states: the fit must give them
+// back (the design identifies all five: ITL rows at several C and contexts place b0, b2, b3; TTFT
+// rows at several prompt lengths place b1 + b3 and overhead + b0).
+TEST(calib_url_fit_recovers_known_step_model_and_overhead) {
+    const double b0 = 9000, b1 = 3500, b2 = 4200, b3 = 12, ovh = 1800;
+    const int64_t words[] = {16, 64, 128}, conc[] = {1, 2, 4, 8};
+    CalibUrlPoint pts[12];
+    int64_t n = 0;
+    for (int p = 0; p < 3; p++)
+        for (int c = 0; c < 4; c++) {
+            CalibUrlPoint *q = &pts[n++];
+            *q = (CalibUrlPoint){.words = words[p], .conc = conc[c], .prompt_tokens = (double)words[p] + 1,
+                                 .output_tokens = 32, .n_ok = 4};
+            q->ttft_us = ovh + b0 + (b1 + b3) * q->prompt_tokens;
+            q->itl_us = b0 + b2 * (double)conc[c] + b3 * (double)conc[c] * (q->prompt_tokens + 16);
+        }
+    CalibUrlFit f;
+    char err[256];
+    ASSERT(calib_url_fit(pts, n, &f, err, sizeof err) == 0);
+    EXPECT_NEAR(f.step.b0_us, b0, 1e-6 * b0);
+    EXPECT_NEAR(f.step.prefill_token_us, b1, 1e-6 * b1);
+    EXPECT_NEAR(f.step.decode_row_us, b2, 1e-6 * b2);
+    EXPECT_NEAR(f.step.context_token_us, b3, 1e-6 * b3);
+    EXPECT_NEAR(f.overhead_us, ovh, 1e-5 * ovh);
+    EXPECT_EQ_INT(f.n_ttft_rows, 3);
+    EXPECT_EQ_INT(f.n_itl_rows, 12);
+    EXPECT(f.step.mape < 1e-9);
+    EXPECT_NEAR(pts[5].itl_fit_us, pts[5].itl_us, 1e-6 * pts[5].itl_us);
+}
+
+// Without TTFT rows (no concurrency-1 point) the overhead cannot be placed: refused.
+TEST(calib_url_fit_needs_both_kinds_of_rows) {
+    CalibUrlPoint pts[6];
+    for (int i = 0; i < 6; i++)
+        pts[i] = (CalibUrlPoint){.words = 16 << (i % 3), .conc = 2 + i / 3, .prompt_tokens = 16 << (i % 3),
+                                 .output_tokens = 16, .ttft_us = 1000, .itl_us = 500 + i};
+    CalibUrlFit f;
+    char err[256] = "";
+    EXPECT(calib_url_fit(pts, 6, &f, err, sizeof err) == ERR_ARG);
+    EXPECT(strstr(err, "TTFT") != NULL);
+}
+
+// Medians over ok requests only: TTFT, usage.prompt_tokens (words when absent), output tokens,
+// and the pooled inter-token gaps; errors counted, unsent requests not.
+TEST(calib_url_reduce_takes_medians_of_ok_requests) {
+    LgResult r = {0};
+    LgRecord rec[5] = {
+        {.outcome = LG_OK, .ttft_us = 300, .prompt_tokens = 17, .output_tokens = 8},
+        {.outcome = LG_OK, .ttft_us = 100, .prompt_tokens = 17, .output_tokens = 8},
+        {.outcome = LG_ERR_5XX, .ttft_us = -1, .prompt_tokens = -1},
+        {.outcome = LG_OK, .ttft_us = 200, .prompt_tokens = -1, .output_tokens = 7},
+        {.outcome = LG_NOT_SENT, .ttft_us = -1, .prompt_tokens = -1},
+    };
+    r.rec = rec;
+    r.n = 5;
+    samples_init(&r.itl_us);
+    const int64_t gaps[] = {50, 10, 40, 20, 30, 1000};
+    for (size_t i = 0; i < ARRAY_LEN(gaps); i++) ASSERT(samples_add(&r.itl_us, gaps[i]) == 0);
+    CalibUrlPoint p;
+    ASSERT(calib_url_reduce(&r, 16, 1, &p) == 0);
+    EXPECT_EQ_INT(p.n_ok, 3);
+    EXPECT_EQ_INT(p.n_err, 1);
+    EXPECT_NEAR(p.ttft_us, 200, 1e-12);
+    EXPECT_NEAR(p.prompt_tokens, 17, 1e-12);   // median of {17, 17, 16}
+    EXPECT_NEAR(p.output_tokens, 8, 1e-12);
+    EXPECT_NEAR(p.itl_us, 35, 1e-12);          // median of the six gaps
+    samples_free(&r.itl_us);
+}
+
+TEST(calib_url_check_rejects_designs_without_concurrency_one) {
+    CalibUrlDesign d = {.url = "http://127.0.0.1:1/v1", .prompt_words = {16, 64}, .n_prompts = 2,
+                        .concurrency = {2, 4}, .n_conc = 2, .output_tokens = 16, .rounds = 1};
+    char err[256] = "";
+    EXPECT(calib_url_check(&d, err, sizeof err) == ERR_ARG);
+    EXPECT(strstr(err, "include 1") != NULL);
+    d.concurrency[0] = 1;
+    EXPECT(calib_url_check(&d, err, sizeof err) == 0);
+    d.n_prompts = 1;
+    EXPECT(calib_url_check(&d, err, sizeof err) == ERR_ARG);
+}
+
+// The shared NNLS on more unknowns than the step model: exact recovery, and a negative truth
+// clamped to 0 (non-negativity holds).
+TEST(calib_nnls_rel_five_unknowns_nonnegative) {
+    enum { N = 40, K = 5 };
+    double F[N * K], y[N], b[K];
+    const double truth[K] = {100, 2, 0, 7, 30};
+    unsigned s = 12345;
+    for (int i = 0; i < N; i++) {
+        for (int j = 0; j < K; j++) {
+            s = s * 1103515245u + 12345u;
+            F[i * K + j] = j == 0 ? 1 : (double)(s >> 16 & 1023) / 10.0;
+        }
+        y[i] = 0;
+        for (int j = 0; j < K; j++) y[i] += F[i * K + j] * truth[j];
+    }
+    ASSERT(calib_nnls_rel(F, y, N, K, b) == 0);
+    for (int j = 0; j < K; j++) EXPECT_NEAR(b[j], truth[j], 1e-6 * (truth[j] + 1));
+    // A truth with a negative coefficient: the constrained optimum has it at exactly 0.
+    for (int i = 0; i < N; i++) y[i] = 500 + 3 * F[i * K + 1] - 0.5 * F[i * K + 2];
+    for (int i = 0; i < N; i++) y[i] = y[i] > 1 ? y[i] : 1;
+    ASSERT(calib_nnls_rel(F, y, N, K, b) == 0);
+    for (int j = 0; j < K; j++) EXPECT(b[j] >= 0);
+    EXPECT_NEAR(b[2], 0, 1e-12);
+    EXPECT(calib_nnls_rel(F, y, N, 7, b) == ERR_ARG);
+}
