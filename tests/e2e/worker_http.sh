@@ -28,7 +28,7 @@ code() {
 [ "$(code GET /v1/models)" = 401 ] && grep -q '"code":"invalid_api_key"' "$T/body" || fail "models without key: $(cat "$T/body")"
 [ "$(code GET /v1/models '' -H "Authorization: Bearer wrong")" = 401 ] || fail "models with a wrong key"
 [ "$(code GET /v1/models '' -H "$AUTH")" = 200 ] && grep -q '"id":"tiny"' "$T/body" || fail "models with key"
-[ "$(code POST /v1/completions '{"prompt":"Hello","max_tokens":5}' -H "$AUTH")" = 200 ] || fail "completion: $(cat "$T/body")"
+[ "$(code POST /v1/completions '{"prompt":"Hello","max_tokens":5,"ignore_eos":true}' -H "$AUTH")" = 200 ] || fail "completion: $(cat "$T/body")"
 grep -q '"object":"text_completion"' "$T/body" && grep -q '"completion_tokens":5' "$T/body" || fail "completion body: $(cat "$T/body")"
 grep -qi '^x-rightsize-queue-ms: [0-9.]*' "$T/hdr" && grep -qi '^x-rightsize-ttft-ms: [0-9.]*' "$T/hdr" || fail "timing headers: $(cat "$T/hdr")"
 "$PY" -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/body" || fail "completion body is not JSON"
@@ -48,7 +48,7 @@ $PY -c 'print("{\"prompt\":\"" + "a"*5000 + "\"}")' >"$T/big"
 
 # SSE: every event is "data: <json>" and the stream ends with [DONE].
 curl -sN -H "$AUTH" -H "Content-Type: application/json" "$URL/v1/chat/completions" \
-    -d '{"messages":[{"role":"user","content":"Hi"}],"max_tokens":6,"stream":true,"stream_options":{"include_usage":true}}' >"$T/sse"
+    -d '{"messages":[{"role":"user","content":"Hi"}],"max_tokens":6,"ignore_eos":true,"stream":true,"stream_options":{"include_usage":true}}' >"$T/sse"
 $PY - "$T/sse" <<'PYEOF' || fail "SSE framing: $(head -c 600 "$T/sse")"
 import json, sys
 raw = open(sys.argv[1], encoding="utf-8").read()

@@ -62,7 +62,17 @@ class FakeServer:
         self.stop()
 
     def records(self):
-        """Rows of the server log keyed by request id, and the stall window (or None)."""
+        """Rows of the server log keyed by request id, and the stall window (or None).
+        The server logs a request after its last byte is sent, so the client can be done first:
+        wait until the log has not grown for 300 ms (at most 5 s) before reading it."""
+        last, stable_since, deadline = -1, time.time(), time.time() + 5
+        while time.time() < deadline:
+            size = os.path.getsize(self.log)
+            if size != last:
+                last, stable_since = size, time.time()
+            elif time.time() - stable_since >= 0.3:
+                break
+            time.sleep(0.05)
         rows, stall = {}, None
         with open(self.log) as f:
             for line in f:
