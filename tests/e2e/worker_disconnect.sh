@@ -59,7 +59,7 @@ wait_metric num_requests_running 0 || fail "the first request was not freed"
 grep -q "went away while it waited" "$T/worker.log" || fail "the queued disconnect was not noticed by the watcher"
 
 # The worker is healthy afterwards.
-out=$(curl -s -H "Content-Type: application/json" "$URL/v1/completions" -d '{"prompt":"again","max_tokens":4}')
+out=$(curl -s -H "Content-Type: application/json" "$URL/v1/completions" -d '{"prompt":"again","max_tokens":4,"ignore_eos":true}')
 echo "$out" | grep -q '"completion_tokens":4' || fail "request after the disconnect: $out"
 stop_worker
 [ "$WRC" -eq 0 ] || fail "worker exit $WRC"
