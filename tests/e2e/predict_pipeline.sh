@@ -34,7 +34,7 @@ grep -q "request_overhead_us = " "$T/curl.out" && grep -q "TTFT rows 2" "$T/curl
     || fail "calibrate --url output: $(cat "$T/curl.out")"
 "$BIN" calibrate --url "$URL/v1" --served-model nonesuch --prompt-words 4,12 --concurrency 1 --output-tokens 4 \
     --rounds 1 >"$T/bad.out" 2>&1; [ $? -eq 1 ] && grep -q "failed" "$T/bad.out" || fail "wrong model name: $(cat "$T/bad.out")"
-"$BIN" bench --url "$URL/v1" --endpoint completions --model tiny --workload "$T/wl.yaml" --duration 3 --seed 3 \
+"$BIN" bench --url "$URL/v1" --endpoint completions --model tiny --workload "$T/wl.yaml" --duration 3 --seed 3 --ignore-eos \
     --quiet --json "$T/bench.json" >"$T/bench.out" 2>&1 || fail "bench --workload: $(cat "$T/bench.out")"
 stop_worker
 [ "$WRC" -eq 0 ] || fail "worker exit status $WRC"
