@@ -132,6 +132,16 @@ static void on_number(Walker *w, int64_t v) {
 
 static int parse_value(Walker *w);
 
+// After an object member or array element: ',' → 1 (another follows), the closing character →
+// 0 (consumed), anything else → ERR_FORMAT.
+static int list_next(Walker *w, char close) {
+    ws(w);
+    if (w->s >= w->end) return ERR_FORMAT;
+    if (*w->s == ',') { w->s++; return 1; }
+    if (*w->s == close) { w->s++; return 0; }
+    return ERR_FORMAT;
+}
+
 static int parse_object(Walker *w) {
     w->s++;  // '{'
     if (w->depth >= OAI_CHUNK_MAX_DEPTH) return ERR_FORMAT;
@@ -150,11 +160,7 @@ static int parse_object(Walker *w) {
         int rc = parse_value(w);
         w->depth--;
         if (rc) return rc;
-        ws(w);
-        if (w->s >= w->end) return ERR_FORMAT;
-        if (*w->s == ',') { w->s++; continue; }
-        if (*w->s == '}') { w->s++; return 0; }
-        return ERR_FORMAT;
+        if ((rc = list_next(w, '}')) <= 0) return rc;
     }
 }
 
@@ -170,11 +176,7 @@ static int parse_array(Walker *w) {
         int rc = parse_value(w);
         w->depth--;
         if (rc) return rc;
-        ws(w);
-        if (w->s >= w->end) return ERR_FORMAT;
-        if (*w->s == ',') { w->s++; continue; }
-        if (*w->s == ']') { w->s++; return 0; }
-        return ERR_FORMAT;
+        if ((rc = list_next(w, ']')) <= 0) return rc;
     }
 }
 
