@@ -1,6 +1,7 @@
 # rightsize — one binary, one static library, one test runner.
 # Sources are found by wildcard, so adding a module is adding its .c/.h (and tests/test_<module>.c).
-# AVX2/FMA/F16C flags go only on *_avx2.c files; the binary dispatches at run time.
+# AVX2/FMA/F16C flags go only on *_avx2.c files, AVX-512 ones only on *_avx512.c; the binary
+# dispatches at run time.
 
 CC      ?= gcc
 PREFIX  ?= /usr/local
@@ -10,6 +11,7 @@ WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wvla
 CFLAGS  += $(OPT) -g $(WARN) -D_GNU_SOURCE -pthread -Isrc $(shell pkg-config --cflags libcjson yaml-0.1 libmicrohttpd libcurl 2>/dev/null)
 LDLIBS  += -lcjson -lyaml -lmicrohttpd -lcurl -lm -pthread
 SIMD    := -mavx2 -mfma -mf16c
+SIMD512 := $(SIMD) -mavx512f -mavx512bw -mavx512vl -mavx512vnni
 
 LIB_SRC  := $(sort $(filter-out src/cli/%,$(wildcard src/*/*.c)))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
@@ -27,6 +29,9 @@ LIB   := $(BUILD)/librightsize.a
 .PHONY: all test unit asan fuzz bench demo install clean deps
 all: $(BIN) $(TESTS) $(LIB)
 
+$(BUILD)/%_avx512.o: %_avx512.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SIMD512) -MMD -MP -c $< -o $@
 $(BUILD)/%_avx2.o: %_avx2.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SIMD) -MMD -MP -c $< -o $@

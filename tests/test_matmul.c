@@ -106,7 +106,21 @@ static void free_case(Case *c) {
     free(c->scratch);
 }
 
-static WeightView view(const Case *c) { return (WeightView){c->type, c->rows, c->cols, c->w}; }
+static WeightView view(const Case *c) {
+    return (WeightView){.type = c->type, .rows = c->rows, .cols = c->cols, .data = c->w};
+}
+
+// w packed by kernel set k into a fresh buffer (*buf, to free), when k has a packed form of w.
+static bool view_packed_by(const MmKernels *k, WeightView *w, void **buf) {
+    *buf = NULL;
+    size_t b = k->pack_bytes ? k->pack_bytes(w) : 0;
+    if (!b) return false;
+    *buf = aligned_alloc(64, (b + 63) & ~(size_t)63);
+    k->pack(w, *buf);
+    w->packed = *buf;
+    w->packed_layout = k->layout;
+    return true;
+}
 
 // Checks y (n, rows) against the float64 products; returns the number of failing entries.
 static int check_result(const Case *c, const float *y, const char *what, bool report) {
@@ -159,6 +173,7 @@ static int kernel_sets(const MmKernels **sets) {
     if (f.avx2 && f.fma && f.f16c) {
         sets[n++] = &MM_KERNELS_AVX2;
         if (f.avxvnni) sets[n++] = &MM_KERNELS_AVXVNNI;
+        if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni) sets[n++] = &MM_KERNELS_AVX512VNNI;
     }
 #endif
     return n;
@@ -169,8 +184,8 @@ static void run_shapes(ThreadPool *tp, uint64_t seed) {
     // chunk (16-256 rows) and below it; float types also get cols not a multiple of 8/16.
     static const int64_t shapes[][2] = {{1, 32}, {37, 96}, {100, 160}, {70, 256}, {130, 1088}};
     static const int64_t float_shapes[][2] = {{5, 7}, {13, 33}, {33, 200}};
-    static const int64_t ns[] = {1, 2, 3, 4, 5, 17};
-    const MmKernels *sets[4];
+    static const int64_t ns[] = {1, 2, 3, 4, 5, 16, 17, 35};
+    const MmKernels *sets[5];
     int n_sets = kernel_sets(sets);
     Rng r;
     rng_seed(&r, seed);
@@ -189,9 +204,32 @@ static void run_shapes(ThreadPool *tp, uint64_t seed) {
                     memset(y, 0xff, sizeof(float) * (size_t)(c.n * c.rows));
                     mm_matmul_with(sets[ks], tp, c.scratch, 1, &y, &wp, c.x, c.n);
                     EXPECT_EQ_INT(check_result(&c, y, sets[ks]->name, true), 0);
+                    WeightView wk = w;  // the set's packed layout, when it has one for this type
+                    const WeightView *wkp = &wk;
+                    void *buf;
+                    if (view_packed_by(sets[ks], &wk, &buf)) {
+                        memset(y, 0xff, sizeof(float) * (size_t)(c.n * c.rows));
+                        mm_matmul_with(sets[ks], tp, c.scratch, 1, &y, &wkp, c.x, c.n);
+                        EXPECT_EQ_INT(check_result(&c, y, "packed", true), 0);
+                        // another set ignores a layout that is not its own
+                        memset(y, 0xff, sizeof(float) * (size_t)(c.n * c.rows));
+                        mm_matmul_with(&MM_KERNELS_REF, tp, c.scratch, 1, &y, &wkp, c.x, c.n);
+                        EXPECT_EQ_INT(check_result(&c, y, "ref given packed", true), 0);
+                    }
+                    free(buf);
                 }
                 mm_matmul(tp, c.scratch, y, &w, c.x, c.n);  // the dispatched entry point too
                 EXPECT_EQ_INT(check_result(&c, y, mm_kernel_name(), true), 0);
+                size_t pb = mm_pack_bytes(&w);
+                if (pb) {  // and its packed form, as models use it
+                    void *buf = aligned_alloc(64, (pb + 63) & ~(size_t)63);
+                    mm_pack(&w, buf);
+                    EXPECT(w.packed == buf);
+                    memset(y, 0xff, sizeof(float) * (size_t)(c.n * c.rows));
+                    mm_matmul(tp, c.scratch, y, &w, c.x, c.n);
+                    EXPECT_EQ_INT(check_result(&c, y, "mm_pack", true), 0);
+                    free(buf);
+                }
                 free(y);
                 free_case(&c);
             }
@@ -232,13 +270,26 @@ TEST(matmul_best_kernels_chosen) {
         EXPECT(f.fma == cpuinfo_has("fma"));
         EXPECT(f.f16c == cpuinfo_has("f16c"));
         EXPECT(f.avxvnni == cpuinfo_has("avx_vnni"));
+        // Linux lists AVX-512 flags only when it enables their register state, as we require
+        EXPECT(f.avx512f == cpuinfo_has("avx512f"));
+        EXPECT(f.avx512bw == cpuinfo_has("avx512bw"));
+        EXPECT(f.avx512vl == cpuinfo_has("avx512vl"));
+        EXPECT(f.avx512vnni == cpuinfo_has("avx512_vnni"));
     }
-    const char *want = "ref";
-    if (f.avx2 && f.fma && f.f16c) want = f.avxvnni ? "avxvnni" : "avx2";
+    // the ladder, best last; RIGHTSIZE_KERNELS stops the climb at its rung
     const char *forced = getenv("RIGHTSIZE_KERNELS");
-    if (forced && strcmp(forced, "ref") == 0) want = "ref";
-    if (forced && strcmp(forced, "avx2") == 0 && strcmp(want, "avxvnni") == 0) want = "avx2";
+    const char *want = "ref";
+    if (!(forced && strcmp(forced, "ref") == 0) && f.avx2 && f.fma && f.f16c) {
+        want = "avx2";
+        bool stop = forced && strcmp(forced, "avx2") == 0;
+        if (!stop && f.avxvnni) want = "avxvnni";
+        stop = stop || (forced && strcmp(forced, "avxvnni") == 0);
+        if (!stop && f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni) want = "avx512vnni";
+    }
     EXPECT(strcmp(mm_kernel_name(), want) == 0);
+    // packing is offered exactly by the set that has a layout
+    WeightView w = {.type = QT_Q8_0, .rows = 20, .cols = 64};
+    EXPECT((mm_pack_bytes(&w) > 0) == (strcmp(want, "avx512vnni") == 0));
 }
 
 // The AVX2 activation quantizer must produce the reference's bytes, ties included: a block
@@ -285,6 +336,9 @@ TEST(matmul_same_result_with_1_2_3_threads) {
         Case c;
         make_case(&c, &r, TYPES[t], 301, 512, 9);
         WeightView w = view(&c);
+        size_t pb = mm_pack_bytes(&w);  // the form models use, where the chosen set packs
+        void *packed = pb ? aligned_alloc(64, (pb + 63) & ~(size_t)63) : NULL;
+        if (packed) mm_pack(&w, packed);
         size_t yb = sizeof(float) * (size_t)(c.n * c.rows);
         float *y[3];
         for (int th = 1; th <= 3; th++) {
@@ -300,6 +354,7 @@ TEST(matmul_same_result_with_1_2_3_threads) {
         EXPECT(memcmp(y[0], y[2], yb) == 0);
         EXPECT_EQ_INT(check_result(&c, y[2], "3 threads", true), 0);
         for (int k = 0; k < 3; k++) free(y[k]);
+        free(packed);
         free_case(&c);
     }
 }

@@ -16,10 +16,18 @@ CpuFeatures cpu_features(void) {
     if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
     bool osxsave = c & (1u << 27), avx = c & (1u << 28);
     // the OS must save XMM and YMM state (XCR0 bits 1 and 2) for any VEX-encoded 256-bit code
-    if (!osxsave || !avx || (xgetbv0() & 6) != 6) return f;
+    uint64_t xcr0 = xgetbv0();
+    if (!osxsave || !avx || (xcr0 & 6) != 6) return f;
+    bool zmm = (xcr0 & 0xe0) == 0xe0;  // opmask, upper halves of ZMM0-15, ZMM16-31
     f.fma = c & (1u << 12);
     f.f16c = c & (1u << 29);
-    if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) f.avx2 = b & (1u << 5);
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
+        f.avx2 = b & (1u << 5);
+        f.avx512f = zmm && (b & (1u << 16));
+        f.avx512bw = zmm && (b & (1u << 30));
+        f.avx512vl = zmm && (b & (1u << 31));
+        f.avx512vnni = zmm && (c & (1u << 11));
+    }
     if (__get_cpuid_count(7, 1, &a, &b, &c, &d)) f.avxvnni = a & (1u << 4);
     return f;
 }

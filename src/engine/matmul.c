@@ -112,7 +112,8 @@ const MmKernels MM_KERNELS_REF = {
 static const MmKernels *g_kernels = &MM_KERNELS_REF;
 static pthread_once_t g_kernels_once = PTHREAD_ONCE_INIT;
 
-// The best set the CPU runs; RIGHTSIZE_KERNELS=ref|avx2 caps it (for tests and comparisons).
+// The best set the CPU runs; RIGHTSIZE_KERNELS=ref|avx2|avxvnni caps it (for tests and
+// comparisons).
 static void choose_kernels(void) {
     const char *force = getenv("RIGHTSIZE_KERNELS");
     if (force && strcmp(force, "ref") == 0) return;
@@ -122,6 +123,8 @@ static void choose_kernels(void) {
     g_kernels = &MM_KERNELS_AVX2;
     if (force && strcmp(force, "avx2") == 0) return;
     if (f.avxvnni) g_kernels = &MM_KERNELS_AVXVNNI;
+    if (force && strcmp(force, "avxvnni") == 0) return;
+    if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni) g_kernels = &MM_KERNELS_AVX512VNNI;
 #endif
 }
 
@@ -131,6 +134,19 @@ static const MmKernels *kernels(void) {
 }
 
 const char *mm_kernel_name(void) { return kernels()->name; }
+
+size_t mm_pack_bytes(const WeightView *w) {
+    const MmKernels *k = kernels();
+    return k->pack_bytes ? k->pack_bytes(w) : 0;
+}
+
+void mm_pack(WeightView *w, void *dst) {
+    const MmKernels *k = kernels();
+    CHECK(k->pack && k->pack_bytes(w) > 0 && ((uintptr_t)dst & 63) == 0);
+    k->pack(w, dst);
+    w->packed = dst;
+    w->packed_layout = k->layout;
+}
 
 // ---- the split over the pool ----
 
@@ -200,6 +216,10 @@ void mm_matmul_with(const MmKernels *k, ThreadPool *tp, void *scratch, int n_w, 
         j.args[i] = (MmArgs){.w = wi->data, .row_bytes = row_bytes, .cols = wi->cols, .x = x, .n = n, .y = y[i],
                              .ldy = wi->rows};
         j.fn[i] = k->rows[wi->type];
+        if (wi->packed && k->layout && wi->packed_layout == k->layout && k->rows_packed[wi->type]) {
+            j.args[i].w = wi->packed;
+            j.fn[i] = k->rows_packed[wi->type];
+        }
         quantized |= wi->type == QT_Q8_0 || wi->type == QT_Q4_0;
         tasks += (wi->rows + j.chunk - 1) / j.chunk;
         j.task_end[i] = tasks;

@@ -22,7 +22,11 @@
 typedef struct {
     QuantType type;
     int64_t rows, cols;
-    const void *data;  // not owned (usually points into the mmap'ed GGUF)
+    const void *data;    // not owned (usually points into the mmap'ed GGUF)
+    // Optional copy of the same weights in a kernel set's own layout (see mm_pack), used instead
+    // of data by the set that made it; NULL when there is none. Not owned.
+    const void *packed;
+    int packed_layout;   // the layout `packed` is in (MM_LAYOUT_*); 0 when packed is NULL
 } WeightView;
 
 // Bytes of scratch mm_matmul needs for up to n_max rows of cols columns.
@@ -36,10 +40,23 @@ void mm_matmul(ThreadPool *tp, void *scratch, float *y, const WeightView *w, con
 #define MM_MANY_MAX 8
 void mm_matmul_many(ThreadPool *tp, void *scratch, int n_w, float *const *y, const WeightView *const *w,
                     const float *x, int64_t n);
+// Packed weights. Some kernel sets multiply faster from a layout of their own: the avx512vnni set
+// interleaves 16 rows so that one vpdpbusd yields 16 output rows at once (MM_LAYOUT_X16: for each
+// group of 16 rows and each 32-column block, the codes as 8 stripes of 16 rows x 4 bytes, biased to
+// unsigned; then the group's f16 scales). The packed copy holds the same numbers in the same
+// number of bytes per row; results equal the unpacked path's to float rounding.
+#define MM_LAYOUT_X16 1
+// Bytes the chosen kernel set's packed copy of w takes, or 0 when that set multiplies w as it is
+// (type without a packed layout, a set without packing, or RIGHTSIZE_KERNELS capping below it).
+size_t mm_pack_bytes(const WeightView *w);
+// Writes that copy to dst (mm_pack_bytes(w) bytes, 64-byte aligned) and points w->packed at it.
+void mm_pack(WeightView *w, void *dst);
+
 // The plain-C path, always available (the truth the SIMD path is tested against).
 void mm_matmul_ref(ThreadPool *tp, void *scratch, float *y, const WeightView *w, const float *x, int64_t n);
-// Name of the kernel set chosen once per process: "avxvnni" (AVX2 + AVX-VNNI), "avx2" (AVX2 + FMA
-// + F16C) or "ref" (plain C). RIGHTSIZE_KERNELS=ref forces ref; RIGHTSIZE_KERNELS=avx2 caps at avx2.
+// Name of the kernel set chosen once per process: "avx512vnni" (AVX-512 F/BW/VL/VNNI, packed
+// quantized weights), "avxvnni" (AVX2 + AVX-VNNI), "avx2" (AVX2 + FMA + F16C) or "ref" (plain C).
+// RIGHTSIZE_KERNELS=ref|avx2|avxvnni caps the choice at that set.
 const char *mm_kernel_name(void);
 
 #endif

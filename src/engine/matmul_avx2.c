@@ -35,6 +35,9 @@ static ALWAYS_INLINE float hsum_ps(__m256 v) {
 #define MM_Q_VNNI 0
 #include "engine/matmul_q_avx2.inc"
 
+void mm_rows_q8_0_avx2(const MmArgs *a, int64_t r0, int64_t r1) { rows_q8_0(a, r0, r1); }
+void mm_rows_q4_0_avx2(const MmArgs *a, int64_t r0, int64_t r1) { rows_q4_0(a, r0, r1); }
+
 
 // ---- float weights × float activations ----
 

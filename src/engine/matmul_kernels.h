@@ -8,7 +8,9 @@
 // with -mavx2 -mfma -mf16c) has the same signatures and is chosen at start-up when the CPU has
 // AVX2, FMA and F16C; the `avxvnni` set (matmul_vnni_avx2.c) replaces its quantized products by
 // AVX-VNNI ones when the CPU also has that. All sets quantize X identically (bit for bit), so
-// for Q8_0/Q4_0 weights they differ only in the order of float additions.
+// for Q8_0/Q4_0 weights they differ only in the order of float additions. The `avx512vnni` set
+// (matmul_avx512.c, built with AVX-512 flags) multiplies Q8_0/Q4_0 weights from its own packed
+// layout (MM_LAYOUT_X16, see matmul.h) and otherwise uses the AVX2 set's kernels.
 #ifndef RS_MATMUL_KERNELS_H
 #define RS_MATMUL_KERNELS_H
 
@@ -34,10 +36,20 @@ typedef void (*MmRowsFn)(const MmArgs *a, int64_t r0, int64_t r1);
 // offset) and its f16 scale widened to float to scales[cols/32] (saves a conversion per weight row).
 typedef void (*MmQuantizeFn)(const float *x, BlockQ8_0 *y, int32_t *nsums, float *scales, int64_t cols);
 
+// Packing of one weight matrix into the set's layout (dst: pack_bytes(w) bytes, 64-byte aligned).
+typedef size_t (*MmPackBytesFn)(const WeightView *w);
+typedef void (*MmPackFn)(const WeightView *w, void *dst);
+
 typedef struct {
     const char *name;
     MmQuantizeFn quantize_q8_0;
     MmRowsFn rows[QT_COUNT];  // NULL for types the set cannot multiply
+    // Packed weights (all NULL/0 for sets without a layout of their own): for a WeightView whose
+    // packed_layout is this set's, rows_packed[type] is called with MmArgs.w = the packed copy.
+    int layout;
+    MmPackBytesFn pack_bytes;  // 0 for types without a packed form
+    MmPackFn pack;
+    MmRowsFn rows_packed[QT_COUNT];
 } MmKernels;
 
 // mm_matmul_many with a given kernel set (tests compare the sets through this).
@@ -48,11 +60,14 @@ extern const MmKernels MM_KERNELS_REF;
 #if defined(__x86_64__) || defined(__i386__)
 extern const MmKernels MM_KERNELS_AVX2;     // AVX2 + FMA + F16C
 extern const MmKernels MM_KERNELS_AVXVNNI;  // the same plus AVX-VNNI for the quantized products
-// Shared by both x86 sets (defined in matmul_avx2.c).
+extern const MmKernels MM_KERNELS_AVX512VNNI;  // AVX-512 VNNI on packed Q8_0/Q4_0 weights
+// Shared by the x86 sets (defined in matmul_avx2.c).
 void mm_quantize_q8_0_avx2(const float *x, BlockQ8_0 *y, int32_t *nsums, float *scales, int64_t cols);
 void mm_rows_f32_avx2(const MmArgs *a, int64_t r0, int64_t r1);
 void mm_rows_f16_avx2(const MmArgs *a, int64_t r0, int64_t r1);
 void mm_rows_bf16_avx2(const MmArgs *a, int64_t r0, int64_t r1);
+void mm_rows_q8_0_avx2(const MmArgs *a, int64_t r0, int64_t r1);
+void mm_rows_q4_0_avx2(const MmArgs *a, int64_t r0, int64_t r1);
 #endif
 
 #endif

@@ -4,8 +4,11 @@
 // Hyperparameters come only from the file's metadata (llama.embedding_length, block_count,
 // feed_forward_length, attention.head_count, attention.head_count_kv, attention.key_length,
 // attention.layer_norm_rms_epsilon, context_length, rope.freq_base, rope.dimension_count,
-// rope.scaling.type/factor or rope.scale_linear); weights are WeightViews into the mmap'ed file,
-// never copied. output.weight absent means the output projection is tied to token_embd.
+// rope.scaling.type/factor or rope.scale_linear); weights are WeightViews into the mmap'ed file.
+// When the chosen matmul kernel set has a packed layout (mm_pack_bytes, matmul.h), the quantized
+// matrices are copied once at load into that layout (one allocation, `packed`) and their pages of
+// the mapping are released; token_embd keeps serving embedding lookups from the mapping.
+// output.weight absent means the output projection is tied to token_embd.
 // RoPE is GGUF's `llama` style ("normal", mode 0): it rotates ADJACENT pairs (x[2i], x[2i+1])
 // by pos · base^(-2i/n_rot) (divided by the linear scaling factor and by rope_freqs[i] when the
 // file has a rope_freqs.weight tensor, as Llama 3.1+ files do).
@@ -50,6 +53,8 @@ typedef struct {
     WeightView output;               // (n_vocab, n_embd); token_embd when tied
     const float *rope_freqs;         // (n_rot/2) frequency divisors, or NULL
     float *owned;                    // norms stored as F16/BF16 in the file, converted to F32
+    void *packed;                    // the packed copies of the matrices (NULL when none)
+    size_t packed_bytes;
     char arch[32], name[128], quant[16];
     int64_t n_params;
     size_t weight_bytes;

@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "base/check.h"
 #include "engine/model.h"
@@ -176,6 +178,55 @@ static void summarize(Model *m) {
 
 static int load_opened(Model *m, const char *path, char *err, size_t err_len);
 
+// Every matrix the forward pass multiplies (token_embd is only looked up, never multiplied).
+static int matrices(Model *m, WeightView **out) {
+    int n = 0;
+    for (int64_t l = 0; l < m->hp.n_layer; l++) {
+        LlamaLayer *L = &m->layers[l];
+        WeightView *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) out[n++] = ws[i];
+    }
+    out[n++] = &m->output;
+    return n;
+}
+
+// Copies the matrices into the kernel set's packed layout (see model.h). The mapping's pages of a
+// packed matrix are dropped from this process (MADV_DONTNEED: they are clean file pages, read
+// back only if touched again), so resident memory holds one copy; a tied output keeps its pages,
+// which embedding lookups still read.
+static int pack_weights(Model *m, const char *path, char *err, size_t err_len) {
+    int cap = (int)m->hp.n_layer * 7 + 1;
+    WeightView **ws = malloc((size_t)cap * sizeof *ws);
+    if (!ws) return err_set(err, err_len, ERR_NOMEM, "out of memory loading %s", path);
+    int n = matrices(m, ws);
+    size_t total = 0;
+    for (int i = 0; i < n; i++) total += mm_pack_bytes(ws[i]);
+    if (total == 0) {
+        free(ws);
+        return 0;
+    }
+    m->packed = aligned_alloc(64, total);
+    if (!m->packed) {
+        free(ws);
+        return err_set(err, err_len, ERR_NOMEM, "out of memory packing %s's weights (%zu MiB)", path, total >> 20);
+    }
+    m->packed_bytes = total;
+    size_t off = 0, page = (size_t)sysconf(_SC_PAGESIZE);
+    for (int i = 0; i < n; i++) {
+        size_t b = mm_pack_bytes(ws[i]);
+        if (!b) continue;
+        mm_pack(ws[i], (uint8_t *)m->packed + off);
+        off += b;
+        if (!m->file.mapped || ws[i]->data == m->tok_embd.data) continue;
+        uintptr_t lo = ((uintptr_t)ws[i]->data + page - 1) & ~(uintptr_t)(page - 1);
+        uintptr_t hi = ((uintptr_t)ws[i]->data + quant_row_bytes(ws[i]->type, ws[i]->cols) * (size_t)ws[i]->rows) &
+                       ~(uintptr_t)(page - 1);
+        if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+    }
+    free(ws);
+    return 0;
+}
+
 int model_load(Model *m, const char *path, char *err, size_t err_len) {
     memset(m, 0, sizeof *m);
     int rc = gguf_open(&m->file, path, err, err_len);
@@ -274,6 +325,7 @@ static int load_opened(Model *m, const char *path, char *err, size_t err_len) {
         m->rope_freqs = rf->data;
     }
     summarize(m);
+    if ((rc = pack_weights(m, path, err, err_len))) goto fail;
     return 0;
 fail:
     model_free(m);
@@ -284,5 +336,6 @@ void model_free(Model *m) {
     gguf_close(&m->file);
     free(m->layers);
     free(m->owned);
+    free(m->packed);
     memset(m, 0, sizeof *m);
 }

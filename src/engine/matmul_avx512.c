@@ -1,0 +1,206 @@
+// matmul_avx512.c — the `avx512vnni` kernel set: Q8_0 and Q4_0 weights multiplied from a packed
+// layout of 16 interleaved rows by AVX-512 VNNI, so that one vpdpbusd computes 4 products for each
+// of 16 output rows and the result lands in a register already in output order (no horizontal
+// sums, one float scale step per 16 outputs). Float weights, unpacked quantized weights and the
+// activation quantizer are the AVX2 set's. This file alone is compiled with AVX-512 flags and is
+// only called when the CPU reports AVX-512 F/BW/VL/VNNI and the OS saves ZMM state.
+//
+// Layout MM_LAYOUT_X16 (matmul.h). Rows are taken 16 at a time (the last group padded with zero
+// scales); a group is one contiguous, 64-byte aligned record:
+//   codes  nb blocks x 8 stripes x 64 bytes: stripe j of block b holds, for rows t = 0..15, the
+//          4 codes of columns 32b+4j .. 32b+4j+3 of row t at bytes 4t..4t+3, biased to unsigned
+//          (Q8_0: code + 128). Q4_0 keeps its 16 bytes per block and row as they are (nibbles are
+//          code + 8): 4 stripes of 64 bytes, whose low nibbles are columns 4j.. and high nibbles
+//          columns 16+4j.. (Q4_0's own order), so a stripe gives two after an AND and a shift.
+//   scales nb x 16 f16, row t's scale at t.
+// Both are the bytes per row of the unpacked type (34 for Q8_0, 18 for Q4_0), plus padding.
+//
+// The unsigned bias is removed with the activations' block sums, which the quantizer already
+// provides (xnsum = -sum of a block's codes): sum((w + B) x) + B * xnsum = sum(w x), with the
+// correction as the starting value of the integer accumulator (B = 128 or 8). |sum| <= 32*255*127,
+// far inside int32.
+#if defined(__x86_64__) || defined(__i386__)
+
+#include <immintrin.h>
+#include <string.h>
+
+#include "base/check.h"
+#include "engine/matmul_kernels.h"
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"))), \
+                             apply_to = function)
+#endif
+
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#define X16_ROWS 16
+#define X16_TILE 16  // activation rows per pass over a group (one float accumulator each)
+// Prefetch of the weight stream, as for the AVX2 set (matmul_avx2.c): about 4 KiB ahead, into L2.
+#define X16_PREFETCH_BYTES 4096
+
+static int64_t x16_code_bytes(int is_q4) { return is_q4 ? 256 : 512; }  // per block and group
+
+static size_t x16_group_bytes(int64_t nb, int is_q4) {
+    size_t b = (size_t)nb * (size_t)(x16_code_bytes(is_q4) + 32);
+    return (b + 63) & ~(size_t)63;
+}
+
+static size_t pack_bytes(const WeightView *w) {
+    if (w->type != QT_Q8_0 && w->type != QT_Q4_0) return 0;
+    if (w->rows <= 0 || w->cols <= 0 || w->cols % QK8_0) return 0;
+    int64_t groups = (w->rows + X16_ROWS - 1) / X16_ROWS;
+    return (size_t)groups * x16_group_bytes(w->cols / QK8_0, w->type == QT_Q4_0);
+}
+
+static void pack(const WeightView *w, void *dst) {
+    int is_q4 = w->type == QT_Q4_0;
+    int64_t nb = w->cols / QK8_0, groups = (w->rows + X16_ROWS - 1) / X16_ROWS;
+    size_t row_bytes = quant_row_bytes(w->type, w->cols), gbytes = x16_group_bytes(nb, is_q4);
+    int64_t cb = x16_code_bytes(is_q4);
+    for (int64_t g = 0; g < groups; g++) {
+        uint8_t *codes = (uint8_t *)dst + (size_t)g * gbytes;
+        uint16_t *scales = (uint16_t *)(codes + nb * cb);
+        memset(codes, 0, gbytes);
+        for (int t = 0; t < X16_ROWS; t++) {
+            int64_t r = g * X16_ROWS + t;
+            const uint8_t *row = (const uint8_t *)w->data + (size_t)r * row_bytes;
+            for (int64_t b = 0; b < nb; b++) {
+                uint8_t *blk = codes + b * cb;
+                if (r >= w->rows) {  // padding row: zero weights, zero scale
+                    if (!is_q4)
+                        for (int j = 0; j < 8; j++) memset(blk + j * 64 + t * 4, 0x80, 4);
+                    else
+                        for (int j = 0; j < 4; j++) memset(blk + j * 64 + t * 4, 0x88, 4);
+                    scales[b * X16_ROWS + t] = 0;
+                    continue;
+                }
+                if (is_q4) {
+                    const BlockQ4_0 *q = (const BlockQ4_0 *)row + b;
+                    for (int j = 0; j < 4; j++) memcpy(blk + j * 64 + t * 4, q->qs + 4 * j, 4);
+                    scales[b * X16_ROWS + t] = q->d;
+                } else {
+                    const BlockQ8_0 *q = (const BlockQ8_0 *)row + b;
+                    for (int j = 0; j < 8; j++) {
+                        uint32_t v;
+                        memcpy(&v, q->qs + 4 * j, 4);
+                        v ^= 0x80808080u;
+                        memcpy(blk + j * 64 + t * 4, &v, 4);
+                    }
+                    scales[b * X16_ROWS + t] = q->d;
+                }
+            }
+        }
+    }
+}
+
+// 4 bytes of an activation block, as one int32 for the broadcast operand.
+static ALWAYS_INLINE int32_t load4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+// y[i0..i0+nr) x rows 16g..16g+15 (fewer when the group is the padded last one); nr is a
+// compile-time constant after inlining. Per block: the 8 stripes (and scales) are loaded once
+// and stay in registers while the nr activation rows pass: 8 vpdpbusd with a broadcast operand,
+// one convert, one multiply and one FMA per row.
+static ALWAYS_INLINE void x16_tile(const MmArgs *a, int64_t g, int64_t i0, int nr, int is_q4) {
+    int64_t nb = a->cols / QK8_0, cb = x16_code_bytes(is_q4);
+    const uint8_t *codes = a->w + (size_t)g * x16_group_bytes(nb, is_q4);
+    const uint16_t *scales = (const uint16_t *)(codes + nb * cb);
+    const BlockQ8_0 *x = (const BlockQ8_0 *)a->x + i0 * nb;
+    const int32_t *xs = a->xnsum + i0 * nb;
+    const float *xd = a->xd + i0 * nb;
+    const int shift = is_q4 ? 3 : 7;  // bias 8 or 128
+    __m512 acc[X16_TILE];
+#pragma GCC unroll 16
+    for (int k = 0; k < nr; k++) acc[k] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *blk = codes + b * cb;
+        __m512i w[8];
+        if (is_q4) {
+            _mm_prefetch((const char *)blk + X16_PREFETCH_BYTES, _MM_HINT_T1);
+            _mm_prefetch((const char *)blk + X16_PREFETCH_BYTES + 128, _MM_HINT_T1);
+            const __m512i lo = _mm512_set1_epi8(0x0f);
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) {
+                __m512i v = _mm512_load_si512((const void *)(blk + j * 64));
+                w[j] = _mm512_and_si512(v, lo);
+                w[j + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), lo);
+            }
+        } else {
+#pragma GCC unroll 8
+            for (int j = 0; j < 8; j++) {
+                _mm_prefetch((const char *)blk + X16_PREFETCH_BYTES + j * 64, _MM_HINT_T1);
+                w[j] = _mm512_load_si512((const void *)(blk + j * 64));
+            }
+        }
+        __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(scales + b * X16_ROWS)));
+#pragma GCC unroll 16
+        for (int k = 0; k < nr; k++) {
+            const int8_t *xq = x[k * nb + b].qs;
+            __m512i t = _mm512_set1_epi32(xs[k * nb + b] * (1 << shift));
+            // two chains of four, so the dpbusd latency does not serialise a row's block
+            __m512i u = _mm512_setzero_si512();
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) {
+                t = _mm512_dpbusd_epi32(t, w[2 * j], _mm512_set1_epi32(load4(xq + 8 * j)));
+                u = _mm512_dpbusd_epi32(u, w[2 * j + 1], _mm512_set1_epi32(load4(xq + 8 * j + 4)));
+            }
+            __m512 p = _mm512_cvtepi32_ps(_mm512_add_epi32(t, u));
+            acc[k] = _mm512_fmadd_ps(p, _mm512_mul_ps(dw, _mm512_set1_ps(xd[k * nb + b])), acc[k]);
+        }
+    }
+    int64_t r = g * X16_ROWS, left = a->ldy - r;
+    __mmask16 m = left >= X16_ROWS ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+#pragma GCC unroll 16
+    for (int k = 0; k < nr; k++) _mm512_mask_storeu_ps(a->y + (i0 + k) * a->ldy + r, m, acc[k]);
+}
+
+#define X16_CASE(N) \
+    case N: for (int64_t g = g0; g < g1; g++) x16_tile(a, g, i, N, is_q4); break;
+
+// Activation rows in tiles of up to X16_TILE (outer: the tile stays in L1), groups of the task's
+// rows inner (its part of W stays in L2 across tiles). Tasks start on a multiple of 16 rows
+// (matmul.c's chunks are multiples of MM_CHUNK_MIN = 16).
+static ALWAYS_INLINE void x16_rows(const MmArgs *a, int64_t r0, int64_t r1, int is_q4) {
+    CHECK(r0 % X16_ROWS == 0);
+    int64_t g0 = r0 / X16_ROWS, g1 = (r1 + X16_ROWS - 1) / X16_ROWS;
+    for (int64_t i = 0; i < a->n; i += X16_TILE) {
+        int64_t nr = a->n - i < X16_TILE ? a->n - i : X16_TILE;
+        switch (nr) {
+            X16_CASE(1) X16_CASE(2) X16_CASE(3) X16_CASE(4) X16_CASE(5) X16_CASE(6) X16_CASE(7) X16_CASE(8)
+            X16_CASE(9) X16_CASE(10) X16_CASE(11) X16_CASE(12) X16_CASE(13) X16_CASE(14) X16_CASE(15)
+            X16_CASE(16)
+        default: break;
+        }
+    }
+}
+
+static void rows_q8_0_x16(const MmArgs *a, int64_t r0, int64_t r1) { x16_rows(a, r0, r1, 0); }
+static void rows_q4_0_x16(const MmArgs *a, int64_t r0, int64_t r1) { x16_rows(a, r0, r1, 1); }
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
+
+const MmKernels MM_KERNELS_AVX512VNNI = {
+    .name = "avx512vnni",
+    .quantize_q8_0 = mm_quantize_q8_0_avx2,
+    .rows = {
+        [QT_F32] = mm_rows_f32_avx2,
+        [QT_F16] = mm_rows_f16_avx2,
+        [QT_BF16] = mm_rows_bf16_avx2,
+        [QT_Q8_0] = mm_rows_q8_0_avx2,
+        [QT_Q4_0] = mm_rows_q4_0_avx2,
+    },
+    .layout = MM_LAYOUT_X16,
+    .pack_bytes = pack_bytes,
+    .pack = pack,
+    .rows_packed = {
+        [QT_Q8_0] = rows_q8_0_x16,
+        [QT_Q4_0] = rows_q4_0_x16,
+    },
+};
+
+#endif
