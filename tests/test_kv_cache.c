@@ -202,33 +202,42 @@ TEST(kv_cache_attend_f32) { attend_check(QT_F32); }
 TEST(kv_cache_attend_f16) { attend_check(QT_F16); }
 
 // The SIMD attention kernels agree with the plain-C ones (both stored types, odd lengths, groups
-// of 1..9 query heads — a group of four and the leftovers).
+// of 1..9 query heads — a group of four and the leftovers — and tiles of 1..13 stored rows, padded
+// apart, so both the four-rows-at-once path and its leftovers run).
 TEST(kv_attn_kernels_match_ref) {
-    enum { N = 77, G = 9 };
-    float q[G * N], kf[N], big[N];
-    uint16_t kh[N], sa[N], sb[N];
+    enum { N = 77, G = 9, R = 13, PAD = 3 };
+    enum { S = N + PAD };  // elements from one stored row to the next
+    float q[G * N], kf[R * S], big[N];
+    uint16_t kh[R * S], sa[N], sb[N];
     for (int i = 0; i < G * N; i++) q[i] = kv_val(1, 2, 3, 0, i);
-    for (int i = 0; i < N; i++) {
+    for (int i = 0; i < R * S; i++) {
         kf[i] = kv_val(4, 5, 6, 1, i);
         kh[i] = quant_f32_to_f16(kf[i]);
     }
+    static const int ns[] = {1, 8, 20, 64, 77};
     for (int ti = 0; ti < 2; ti++) {
         QuantType t = ti ? QT_F16 : QT_F32;
         const void *k = ti ? (const void *)kh : (const void *)kf;
+        size_t stride = (size_t)S * (ti ? 2 : 4);
         const KvAttnKernels *a = kv_attn_kernels(t), *r = kv_attn_kernels_ref(t);
-        for (int n = 1; n <= N; n += 19)
-            for (int g = 1; g <= G; g += 2) {
-                float da[2 * G], dr[2 * G], oa[G * N], orf[G * N], coef[2 * G];
-                a->dots(q, g, k, n, da, 2);
-                r->dots(q, g, k, n, dr, 2);
-                for (int j = 0; j < g; j++) EXPECT_NEAR(da[2 * j], dr[2 * j], 1e-4 * (1 + fabsf(dr[2 * j])));
-                for (int j = 0; j < 2 * G; j++) coef[j] = 0.1f * (float)(j + 1);
-                memcpy(oa, q, sizeof(float) * (size_t)(g * n));
-                memcpy(orf, q, sizeof(float) * (size_t)(g * n));
-                a->axpys(oa, g, coef, 2, k, n);
-                r->axpys(orf, g, coef, 2, k, n);
-                for (int j = 0; j < g * n; j++) EXPECT_NEAR(oa[j], orf[j], 1e-5);
-            }
+        for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++)
+            for (int g = 1; g <= G; g += 2)
+                for (int nk = 1; nk <= R; nk += 3) {
+                    int n = ns[ni];
+                    enum { OS = R + 2 };  // out_stride / a_stride, wider than the tile
+                    float da[G * OS], dr[G * OS], oa[G * N], orf[G * N], coef[G * OS];
+                    a->dots(q, g, k, nk, stride, n, da, OS);
+                    r->dots(q, g, k, nk, stride, n, dr, OS);
+                    for (int j = 0; j < g; j++)
+                        for (int c = 0; c < nk; c++)
+                            EXPECT_NEAR(da[j * OS + c], dr[j * OS + c], 1e-4 * (1 + fabsf(dr[j * OS + c])));
+                    for (int j = 0; j < G * OS; j++) coef[j] = 0.1f * (float)(j % 7 + 1) - 0.3f;
+                    memcpy(oa, q, sizeof(float) * (size_t)(g * n));
+                    memcpy(orf, q, sizeof(float) * (size_t)(g * n));
+                    a->axpys(oa, g, coef, OS, k, nk, stride, n);
+                    r->axpys(orf, g, coef, OS, k, nk, stride, n);
+                    for (int j = 0; j < g * n; j++) EXPECT_NEAR(oa[j], orf[j], 1e-4);
+                }
         // store is bit-exact with the reference conversion (round to nearest even)
         for (int i = 0; i < N; i++) big[i] = q[i] * (i % 7 == 0 ? 7000.0f : 1.0f) * (i % 11 == 0 ? 1e-6f : 1.0f);
         if (t == QT_F16) {

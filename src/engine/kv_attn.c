@@ -12,32 +12,42 @@ static float elem(QuantType t, const void *row, int64_t i) {
     return t == QT_F32 ? ((const float *)row)[i] : quant_f16_to_f32(((const uint16_t *)row)[i]);
 }
 
-static void dots_t(QuantType t, const float *q, int64_t n_q, const void *k, int64_t n, float *out,
-                   int64_t out_stride) {
-    for (int64_t g = 0; g < n_q; g++) {
-        float acc = 0;
-        for (int64_t i = 0; i < n; i++) acc += q[g * n + i] * elem(t, k, i);
-        out[g * out_stride] = acc;
+static void dots_t(QuantType t, const float *q, int64_t n_q, const void *k, int64_t n_k, size_t stride, int64_t n,
+                   float *out, int64_t out_stride) {
+    for (int64_t r = 0; r < n_k; r++) {
+        const void *row = (const uint8_t *)k + (size_t)r * stride;
+        for (int64_t g = 0; g < n_q; g++) {
+            float acc = 0;
+            for (int64_t i = 0; i < n; i++) acc += q[g * n + i] * elem(t, row, i);
+            out[g * out_stride + r] = acc;
+        }
     }
 }
 
 static void axpys_t(QuantType t, float *out, int64_t n_q, const float *a, int64_t a_stride, const void *v,
-                    int64_t n) {
-    for (int64_t g = 0; g < n_q; g++)
-        for (int64_t i = 0; i < n; i++) out[g * n + i] += a[g * a_stride] * elem(t, v, i);
+                    int64_t n_k, size_t stride, int64_t n) {
+    for (int64_t r = 0; r < n_k; r++) {
+        const void *row = (const uint8_t *)v + (size_t)r * stride;
+        for (int64_t g = 0; g < n_q; g++)
+            for (int64_t i = 0; i < n; i++) out[g * n + i] += a[g * a_stride + r] * elem(t, row, i);
+    }
 }
 
-static void dots_f32(const float *q, int64_t n_q, const void *k, int64_t n, float *out, int64_t s) {
-    dots_t(QT_F32, q, n_q, k, n, out, s);
+static void dots_f32(const float *q, int64_t n_q, const void *k, int64_t n_k, size_t st, int64_t n, float *out,
+                     int64_t s) {
+    dots_t(QT_F32, q, n_q, k, n_k, st, n, out, s);
 }
-static void dots_f16(const float *q, int64_t n_q, const void *k, int64_t n, float *out, int64_t s) {
-    dots_t(QT_F16, q, n_q, k, n, out, s);
+static void dots_f16(const float *q, int64_t n_q, const void *k, int64_t n_k, size_t st, int64_t n, float *out,
+                     int64_t s) {
+    dots_t(QT_F16, q, n_q, k, n_k, st, n, out, s);
 }
-static void axpys_f32(float *out, int64_t n_q, const float *a, int64_t s, const void *v, int64_t n) {
-    axpys_t(QT_F32, out, n_q, a, s, v, n);
+static void axpys_f32(float *out, int64_t n_q, const float *a, int64_t s, const void *v, int64_t n_k, size_t st,
+                      int64_t n) {
+    axpys_t(QT_F32, out, n_q, a, s, v, n_k, st, n);
 }
-static void axpys_f16(float *out, int64_t n_q, const float *a, int64_t s, const void *v, int64_t n) {
-    axpys_t(QT_F16, out, n_q, a, s, v, n);
+static void axpys_f16(float *out, int64_t n_q, const float *a, int64_t s, const void *v, int64_t n_k, size_t st,
+                      int64_t n) {
+    axpys_t(QT_F16, out, n_q, a, s, v, n_k, st, n);
 }
 
 static void store_f32(void *dst, const float *src, int64_t n) { memcpy(dst, src, (size_t)n * sizeof(float)); }

@@ -174,6 +174,8 @@ void kv_cache_read(const KvCache *kv, int64_t layer, int64_t seq, int64_t pos, i
 
 // ---- attention ----
 
+#define KV_SOFTMAX_FLOOR (-64.0f)
+
 void kv_cache_attend(const KvCache *kv, int64_t layer, int64_t seq, int64_t kv_head, int64_t n_pos,
                      const float *q, int64_t n_q, float scale, float *scores, float *out) {
     CHECK(layer >= 0 && layer < kv->cfg.n_layer && kv_head >= 0 && kv_head < kv->cfg.n_kv_head);
@@ -187,8 +189,7 @@ void kv_cache_attend(const KvCache *kv, int64_t layer, int64_t seq, int64_t kv_h
     for (int64_t bi = 0; bi < n_blk; bi++) {
         const uint8_t *kt = tile_ptr(kv, table[bi], layer, 0, kv_head);
         int64_t t0 = bi * bt, nt = n_pos - t0 < bt ? n_pos - t0 : bt;
-        for (int64_t t = 0; t < nt; t++)
-            kv->kern->dots(q, n_q, kt + (size_t)t * row_bytes, hd, scores + t0 + t, n_pos);
+        kv->kern->dots(q, n_q, kt, nt, row_bytes, hd, scores + t0, n_pos);
     }
     // softmax per query head (max-subtracted), of the scaled scores
     for (int64_t g = 0; g < n_q; g++) {
@@ -198,7 +199,11 @@ void kv_cache_attend(const KvCache *kv, int64_t layer, int64_t seq, int64_t kv_h
         for (int64_t t = 1; t < n_pos; t++) mx = s[t] > mx ? s[t] : mx;
         float sum = 0;
         for (int64_t t = 0; t < n_pos; t++) {
-            s[t] = expf(s[t] - mx);
+            // weights under e^-64 (1.6e-28; their total is below float resolution next to the
+            // maximum's 1) are zero: kept, they and their products with V become denormals, each
+            // a microcode assist costing ~100 cycles
+            float d = s[t] - mx;
+            s[t] = d < KV_SOFTMAX_FLOOR ? 0.0f : expf(d);
             sum += s[t];
         }
         float inv = 1.0f / sum;
@@ -209,7 +214,6 @@ void kv_cache_attend(const KvCache *kv, int64_t layer, int64_t seq, int64_t kv_h
     for (int64_t bi = 0; bi < n_blk; bi++) {
         const uint8_t *vt = tile_ptr(kv, table[bi], layer, 1, kv_head);
         int64_t t0 = bi * bt, nt = n_pos - t0 < bt ? n_pos - t0 : bt;
-        for (int64_t t = 0; t < nt; t++)
-            kv->kern->axpys(out, n_q, scores + t0 + t, n_pos, vt + (size_t)t * row_bytes, hd);
+        kv->kern->axpys(out, n_q, scores + t0, n_pos, vt, nt, row_bytes, hd);
     }
 }
