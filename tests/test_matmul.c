@@ -173,7 +173,10 @@ static int kernel_sets(const MmKernels **sets) {
     if (f.avx2 && f.fma && f.f16c) {
         sets[n++] = &MM_KERNELS_AVX2;
         if (f.avxvnni) sets[n++] = &MM_KERNELS_AVXVNNI;
-        if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni) sets[n++] = &MM_KERNELS_AVX512VNNI;
+        if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni) {
+            sets[n++] = &MM_KERNELS_AVX512VNNI;
+            if (f.amx_tile && f.amx_int8 && mm_amx_enable()) sets[n++] = &MM_KERNELS_AMX;
+        }
     }
 #endif
     return n;
@@ -185,7 +188,7 @@ static void run_shapes(ThreadPool *tp, uint64_t seed) {
     static const int64_t shapes[][2] = {{1, 32}, {37, 96}, {100, 160}, {70, 256}, {130, 1088}};
     static const int64_t float_shapes[][2] = {{5, 7}, {13, 33}, {33, 200}};
     static const int64_t ns[] = {1, 2, 3, 4, 5, 16, 17, 35};
-    const MmKernels *sets[5];
+    const MmKernels *sets[6];
     int n_sets = kernel_sets(sets);
     Rng r;
     rng_seed(&r, seed);
@@ -275,6 +278,8 @@ TEST(matmul_best_kernels_chosen) {
         EXPECT(f.avx512bw == cpuinfo_has("avx512bw"));
         EXPECT(f.avx512vl == cpuinfo_has("avx512vl"));
         EXPECT(f.avx512vnni == cpuinfo_has("avx512_vnni"));
+        EXPECT(f.amx_tile == cpuinfo_has("amx_tile"));
+        EXPECT(f.amx_int8 == cpuinfo_has("amx_int8"));
     }
     // the ladder, best last; RIGHTSIZE_KERNELS stops the climb at its rung
     const char *forced = getenv("RIGHTSIZE_KERNELS");
@@ -284,12 +289,17 @@ TEST(matmul_best_kernels_chosen) {
         bool stop = forced && strcmp(forced, "avx2") == 0;
         if (!stop && f.avxvnni) want = "avxvnni";
         stop = stop || (forced && strcmp(forced, "avxvnni") == 0);
-        if (!stop && f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni) want = "avx512vnni";
+        if (!stop && f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni) {
+            want = "avx512vnni";
+            stop = stop || (forced && strcmp(forced, "avx512vnni") == 0);
+            if (!stop && f.amx_tile && f.amx_int8 && cpu_amx_permit()) want = "amx";
+        }
     }
     EXPECT(strcmp(mm_kernel_name(), want) == 0);
-    // packing is offered exactly by the set that has a layout
+    // packing is offered exactly by the sets that have a layout
     WeightView w = {.type = QT_Q8_0, .rows = 20, .cols = 64};
-    EXPECT((mm_pack_bytes(&w) > 0) == (strcmp(want, "avx512vnni") == 0));
+    bool packs = strcmp(want, "avx512vnni") == 0 || strcmp(want, "amx") == 0;
+    EXPECT((mm_pack_bytes(&w) > 0) == packs);
 }
 
 // The AVX2 activation quantizer must produce the reference's bytes, ties included: a block

@@ -3,6 +3,8 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #include <stdint.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 static uint64_t xgetbv0(void) {
     uint32_t lo, hi;
@@ -27,10 +29,23 @@ CpuFeatures cpu_features(void) {
         f.avx512bw = zmm && (b & (1u << 30));
         f.avx512vl = zmm && (b & (1u << 31));
         f.avx512vnni = zmm && (c & (1u << 11));
+        bool tiles = (xcr0 & 0x60000) == 0x60000;  // XTILECFG and XTILEDATA
+        f.amx_tile = tiles && (d & (1u << 24));
+        f.amx_int8 = tiles && (d & (1u << 25));
     }
     if (__get_cpuid_count(7, 1, &a, &b, &c, &d)) f.avxvnni = a & (1u << 4);
     return f;
 }
+
+bool cpu_amx_permit(void) {
+#if defined(__linux__) && defined(SYS_arch_prctl)
+    enum { ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18 };
+    return syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+#else
+    return false;
+#endif
+}
 #else
 CpuFeatures cpu_features(void) { return (CpuFeatures){0}; }
+bool cpu_amx_permit(void) { return false; }
 #endif

@@ -13,9 +13,16 @@ typedef struct {
     // each true only when the OS also saves the opmask and ZMM state (XCR0 bits 5-7): Ice Lake,
     // Sapphire Rapids, Zen 4 and later. The avx512vnni kernel set needs all four.
     bool avx512f, avx512bw, avx512vl, avx512vnni;
+    // AMX tiles and their int8 products (Sapphire Rapids and later), when the OS supports the tile
+    // state (XCR0 bits 17-18). Linux also wants each process to ask before its first tile
+    // instruction (arch_prctl ARCH_REQ_XCOMP_PERM, see cpu_amx_permit).
+    bool amx_tile, amx_int8;
 } CpuFeatures;
 
 // The features of the CPU running this process (all false on non-x86 builds). Thread-safe.
 CpuFeatures cpu_features(void);
+// Asks the OS for this process's permission to use AMX tile data (Linux 5.16+); true when granted
+// (or already held). Call only when cpu_features() reports amx_tile. Thread-safe, idempotent.
+bool cpu_amx_permit(void);
 
 #endif

@@ -112,8 +112,8 @@ const MmKernels MM_KERNELS_REF = {
 static const MmKernels *g_kernels = &MM_KERNELS_REF;
 static pthread_once_t g_kernels_once = PTHREAD_ONCE_INIT;
 
-// The best set the CPU runs; RIGHTSIZE_KERNELS=ref|avx2|avxvnni caps it (for tests and
-// comparisons).
+// The best set the CPU runs; RIGHTSIZE_KERNELS=ref|avx2|avxvnni|avx512vnni caps it (for tests
+// and comparisons).
 static void choose_kernels(void) {
     const char *force = getenv("RIGHTSIZE_KERNELS");
     if (force && strcmp(force, "ref") == 0) return;
@@ -124,7 +124,10 @@ static void choose_kernels(void) {
     if (force && strcmp(force, "avx2") == 0) return;
     if (f.avxvnni) g_kernels = &MM_KERNELS_AVXVNNI;
     if (force && strcmp(force, "avxvnni") == 0) return;
-    if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni) g_kernels = &MM_KERNELS_AVX512VNNI;
+    if (!(f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni)) return;
+    g_kernels = &MM_KERNELS_AVX512VNNI;
+    if (force && strcmp(force, "avx512vnni") == 0) return;
+    if (f.amx_tile && f.amx_int8 && mm_amx_enable()) g_kernels = &MM_KERNELS_AMX;
 #endif
 }
 

@@ -41,7 +41,7 @@ void mm_matmul(ThreadPool *tp, void *scratch, float *y, const WeightView *w, con
 void mm_matmul_many(ThreadPool *tp, void *scratch, int n_w, float *const *y, const WeightView *const *w,
                     const float *x, int64_t n);
 // Packed weights. Some kernel sets multiply faster from a layout of their own: the avx512vnni set
-// interleaves 16 rows so that one vpdpbusd yields 16 output rows at once (MM_LAYOUT_X16: for each
+// (and amx) interleaves 16 rows so that one vpdpbusd yields 16 output rows at once (MM_LAYOUT_X16: for each
 // group of 16 rows and each 32-column block, the codes as 8 stripes of 16 rows x 4 bytes, biased to
 // unsigned; then the group's f16 scales). The packed copy holds the same numbers in the same
 // number of bytes per row; results equal the unpacked path's to float rounding.
@@ -54,9 +54,10 @@ void mm_pack(WeightView *w, void *dst);
 
 // The plain-C path, always available (the truth the SIMD path is tested against).
 void mm_matmul_ref(ThreadPool *tp, void *scratch, float *y, const WeightView *w, const float *x, int64_t n);
-// Name of the kernel set chosen once per process: "avx512vnni" (AVX-512 F/BW/VL/VNNI, packed
-// quantized weights), "avxvnni" (AVX2 + AVX-VNNI), "avx2" (AVX2 + FMA + F16C) or "ref" (plain C).
-// RIGHTSIZE_KERNELS=ref|avx2|avxvnni caps the choice at that set.
+// Name of the kernel set chosen once per process: "amx" (avx512vnni with Q8_0 products on AMX
+// int8 tiles), "avx512vnni" (AVX-512 F/BW/VL/VNNI, packed quantized weights), "avxvnni" (AVX2 +
+// AVX-VNNI), "avx2" (AVX2 + FMA + F16C) or "ref" (plain C).
+// RIGHTSIZE_KERNELS=ref|avx2|avxvnni|avx512vnni caps the choice at that set.
 const char *mm_kernel_name(void);
 
 #endif

@@ -25,18 +25,25 @@
 #include <string.h>
 
 #include "base/check.h"
+#include "base/cpu.h"
 #include "engine/matmul_kernels.h"
 
 #if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"))), \
-                             apply_to = function)
+#pragma clang attribute push(                                                                      \
+    __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni,amx-tile,amx-int8"))),  \
+    apply_to = function)
 #endif
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 #define X16_ROWS 16
 #define X16_TILE 16  // activation rows per pass over a group (one float accumulator each)
 // Prefetch of the weight stream, as for the AVX2 set (matmul_avx2.c): about 4 KiB ahead, into L2.
+#ifndef X16_HINT
+#define X16_HINT _MM_HINT_T1
+#endif
+#ifndef X16_PREFETCH_BYTES
 #define X16_PREFETCH_BYTES 4096
+#endif
 
 static int64_t x16_code_bytes(int is_q4) { return is_q4 ? 256 : 512; }  // per block and group
 
@@ -119,8 +126,8 @@ static ALWAYS_INLINE void x16_tile(const MmArgs *a, int64_t g, int64_t i0, int n
         const uint8_t *blk = codes + b * cb;
         __m512i w[8];
         if (is_q4) {
-            _mm_prefetch((const char *)blk + X16_PREFETCH_BYTES, _MM_HINT_T1);
-            _mm_prefetch((const char *)blk + X16_PREFETCH_BYTES + 128, _MM_HINT_T1);
+            _mm_prefetch((const char *)blk + X16_PREFETCH_BYTES, X16_HINT);
+            _mm_prefetch((const char *)blk + X16_PREFETCH_BYTES + 128, X16_HINT);
             const __m512i lo = _mm512_set1_epi8(0x0f);
 #pragma GCC unroll 4
             for (int j = 0; j < 4; j++) {
@@ -131,7 +138,7 @@ static ALWAYS_INLINE void x16_tile(const MmArgs *a, int64_t g, int64_t i0, int n
         } else {
 #pragma GCC unroll 8
             for (int j = 0; j < 8; j++) {
-                _mm_prefetch((const char *)blk + X16_PREFETCH_BYTES + j * 64, _MM_HINT_T1);
+                _mm_prefetch((const char *)blk + X16_PREFETCH_BYTES + j * 64, X16_HINT);
                 w[j] = _mm512_load_si512((const void *)(blk + j * 64));
             }
         }
@@ -180,6 +187,122 @@ static ALWAYS_INLINE void x16_rows(const MmArgs *a, int64_t r0, int64_t r1, int 
 static void rows_q8_0_x16(const MmArgs *a, int64_t r0, int64_t r1) { x16_rows(a, r0, r1, 0); }
 static void rows_q4_0_x16(const MmArgs *a, int64_t r0, int64_t r1) { x16_rows(a, r0, r1, 1); }
 
+// ---- AMX: the same layout, the integer products by tile multiplies ----
+//
+// A Q8_0 group's block is exactly an AMX B tile (8 rows of 64 bytes: 4 codes of 16 columns), and
+// the block's codes of up to 16 activation rows (34-byte BlockQ8_0 apart) an A tile of 32 bytes
+// per row; TDPBSUD (signed A, unsigned B) gives the 16 x 16 integer products of one block in one
+// instruction. Per block the tile is stored and each activation row's 16 sums take the bias
+// correction, the convert and the scale FMA, as in x16_tile. Two blocks per step, in separate
+// tiles, so one block's multiply overlaps the other's float work. Tiles of fewer than
+// AMX_MIN_ROWS activation rows are memory-bound, and go to x16_tile.
+#define AMX_MIN_ROWS 4
+
+typedef struct {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} AmxConfig;
+
+// tmm0/1: C (m x 16 int32), tmm2/3: A (m x 32 int8), tmm4/5: B (8 x 64 uint8)
+static void amx_configure(int m) {
+    AmxConfig c;
+    memset(&c, 0, sizeof c);
+    c.palette = 1;
+    for (int t = 0; t < 2; t++) {
+        c.rows[t] = (uint8_t)m, c.colsb[t] = 64;
+        c.rows[2 + t] = (uint8_t)m, c.colsb[2 + t] = 32;
+        c.rows[4 + t] = 8, c.colsb[4 + t] = 64;
+    }
+    _tile_loadconfig(&c);
+}
+
+// The float step of one block: acc[k] += (C[k] + bias * xsum) * d_w * d_x for k < m.
+static ALWAYS_INLINE void amx_scale_block(const int32_t *cbuf, const uint16_t *scales, const int32_t *xs,
+                                          const float *xd, int64_t nb, int m, __m512 *acc) {
+    __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)scales));
+#pragma GCC unroll 16
+    for (int k = 0; k < m; k++) {
+        __m512i t = _mm512_add_epi32(_mm512_load_si512((const void *)(cbuf + 16 * k)),
+                                     _mm512_set1_epi32(xs[k * nb] * 128));
+        acc[k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t), _mm512_mul_ps(dw, _mm512_set1_ps(xd[k * nb])), acc[k]);
+    }
+}
+
+static ALWAYS_INLINE void amx_tile_group(const MmArgs *a, int64_t g, int64_t i0, int m) {
+    int64_t nb = a->cols / QK8_0;
+    const uint8_t *codes = a->w + (size_t)g * x16_group_bytes(nb, 0);
+    const uint16_t *scales = (const uint16_t *)(codes + nb * 512);
+    const BlockQ8_0 *x = (const BlockQ8_0 *)a->x + i0 * nb;
+    const int32_t *xs = a->xnsum + i0 * nb;
+    const float *xd = a->xd + i0 * nb;
+    size_t xstride = (size_t)nb * sizeof(BlockQ8_0);
+    int32_t cbuf[2][16 * 16] __attribute__((aligned(64)));
+    __m512 acc[X16_TILE];
+#pragma GCC unroll 16
+    for (int k = 0; k < m; k++) acc[k] = _mm512_setzero_ps();
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        _mm_prefetch((const char *)codes + b * 512 + X16_PREFETCH_BYTES, X16_HINT);
+        _mm_prefetch((const char *)codes + b * 512 + X16_PREFETCH_BYTES + 512, X16_HINT);
+        _tile_zero(0);
+        _tile_zero(1);
+        _tile_loadd(2, x[b].qs, xstride);
+        _tile_loadd(4, codes + b * 512, 64);
+        _tile_dpbsud(0, 2, 4);
+        _tile_loadd(3, x[b + 1].qs, xstride);
+        _tile_loadd(5, codes + (b + 1) * 512, 64);
+        _tile_dpbsud(1, 3, 5);
+        _tile_stored(0, cbuf[0], 64);
+        amx_scale_block(cbuf[0], scales + b * X16_ROWS, xs + b, xd + b, nb, m, acc);
+        _tile_stored(1, cbuf[1], 64);
+        amx_scale_block(cbuf[1], scales + (b + 1) * X16_ROWS, xs + b + 1, xd + b + 1, nb, m, acc);
+    }
+    if (b < nb) {
+        _tile_zero(0);
+        _tile_loadd(2, x[b].qs, xstride);
+        _tile_loadd(4, codes + b * 512, 64);
+        _tile_dpbsud(0, 2, 4);
+        _tile_stored(0, cbuf[0], 64);
+        amx_scale_block(cbuf[0], scales + b * X16_ROWS, xs + b, xd + b, nb, m, acc);
+    }
+    int64_t r = g * X16_ROWS, left = a->ldy - r;
+    __mmask16 mask = left >= X16_ROWS ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+#pragma GCC unroll 16
+    for (int k = 0; k < m; k++) _mm512_mask_storeu_ps(a->y + (i0 + k) * a->ldy + r, mask, acc[k]);
+}
+
+#define AMX_CASE(N) \
+    case N: for (int64_t g = g0; g < g1; g++) amx_tile_group(a, g, i, N); break;
+
+static void rows_q8_0_amx(const MmArgs *a, int64_t r0, int64_t r1) {
+    CHECK(r0 % X16_ROWS == 0);
+    int64_t g0 = r0 / X16_ROWS, g1 = (r1 + X16_ROWS - 1) / X16_ROWS;
+    int configured = 0;  // the m the tiles are configured for
+    for (int64_t i = 0; i < a->n; i += X16_TILE) {
+        int64_t nr = a->n - i < X16_TILE ? a->n - i : X16_TILE;
+        if (nr < AMX_MIN_ROWS) {
+            MmArgs rest = *a;
+            rest.x = (const BlockQ8_0 *)a->x + i * (a->cols / QK8_0);
+            rest.xnsum = a->xnsum + i * (a->cols / QK8_0);
+            rest.xd = a->xd + i * (a->cols / QK8_0);
+            rest.y = a->y + i * a->ldy;
+            rest.n = nr;
+            x16_rows(&rest, r0, r1, 0);
+            continue;
+        }
+        if (configured != nr) amx_configure((int)nr), configured = (int)nr;
+        switch (nr) {
+            AMX_CASE(4) AMX_CASE(5) AMX_CASE(6) AMX_CASE(7) AMX_CASE(8) AMX_CASE(9) AMX_CASE(10) AMX_CASE(11)
+            AMX_CASE(12) AMX_CASE(13) AMX_CASE(14) AMX_CASE(15) AMX_CASE(16)
+        default: break;
+        }
+    }
+    if (configured) _tile_release();
+}
+
+bool mm_amx_enable(void) { return cpu_amx_permit(); }
+
 #if defined(__clang__)
 #pragma clang attribute pop
 #endif
@@ -199,6 +322,27 @@ const MmKernels MM_KERNELS_AVX512VNNI = {
     .pack = pack,
     .rows_packed = {
         [QT_Q8_0] = rows_q8_0_x16,
+        [QT_Q4_0] = rows_q4_0_x16,
+    },
+};
+
+// The avx512vnni set with Q8_0 products on AMX tiles (Q4_0 stays on VNNI: its nibbles would need
+// unpacking to bytes before a tile load).
+const MmKernels MM_KERNELS_AMX = {
+    .name = "amx",
+    .quantize_q8_0 = mm_quantize_q8_0_avx2,
+    .rows = {
+        [QT_F32] = mm_rows_f32_avx2,
+        [QT_F16] = mm_rows_f16_avx2,
+        [QT_BF16] = mm_rows_bf16_avx2,
+        [QT_Q8_0] = mm_rows_q8_0_avx2,
+        [QT_Q4_0] = mm_rows_q4_0_avx2,
+    },
+    .layout = MM_LAYOUT_X16,
+    .pack_bytes = pack_bytes,
+    .pack = pack,
+    .rows_packed = {
+        [QT_Q8_0] = rows_q8_0_amx,
         [QT_Q4_0] = rows_q4_0_x16,
     },
 };

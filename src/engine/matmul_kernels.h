@@ -14,6 +14,7 @@
 #ifndef RS_MATMUL_KERNELS_H
 #define RS_MATMUL_KERNELS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "engine/matmul.h"
@@ -61,6 +62,9 @@ extern const MmKernels MM_KERNELS_REF;
 extern const MmKernels MM_KERNELS_AVX2;     // AVX2 + FMA + F16C
 extern const MmKernels MM_KERNELS_AVXVNNI;  // the same plus AVX-VNNI for the quantized products
 extern const MmKernels MM_KERNELS_AVX512VNNI;  // AVX-512 VNNI on packed Q8_0/Q4_0 weights
+extern const MmKernels MM_KERNELS_AMX;         // the same with Q8_0 products on AMX tiles
+// Asks the OS for AMX tile state for this process (matmul_avx512.c); true when the AMX set may run.
+bool mm_amx_enable(void);
 // Shared by the x86 sets (defined in matmul_avx2.c).
 void mm_quantize_q8_0_avx2(const float *x, BlockQ8_0 *y, int32_t *nsums, float *scales, int64_t cols);
 void mm_rows_f32_avx2(const MmArgs *a, int64_t r0, int64_t r1);
