@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/bigalloc.h"
 #include "base/check.h"
 #include "engine/kv_attn.h"
 
@@ -59,7 +60,7 @@ KvCache *kv_cache_create(const KvCacheConfig *cfg) {
     // 64-byte aligned pool so tiles start on cache lines (tile sizes are multiples of 32 bytes
     // for the usual head_dim of 64/128).
     size_t pool = block_bytes * (size_t)cfg->n_blocks;
-    if (posix_memalign((void **)&kv->data, 64, pool)) kv->data = NULL;
+    kv->data = big_alloc(pool);
     kv->free_stack = malloc((size_t)cfg->n_blocks * sizeof *kv->free_stack);
     kv->tables = malloc((size_t)cfg->max_seqs * (size_t)kv->max_blocks_per_seq * sizeof *kv->tables);
     kv->seq_blocks = calloc((size_t)cfg->max_seqs, sizeof *kv->seq_blocks);

@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "base/bigalloc.h"
 #include "base/check.h"
 #include "engine/model.h"
 
@@ -205,7 +206,7 @@ static int pack_weights(Model *m, const char *path, char *err, size_t err_len) {
         free(ws);
         return 0;
     }
-    m->packed = aligned_alloc(64, total);
+    m->packed = big_alloc(total);
     if (!m->packed) {
         free(ws);
         return err_set(err, err_len, ERR_NOMEM, "out of memory packing %s's weights (%zu MiB)", path, total >> 20);
