@@ -241,10 +241,15 @@ static ALWAYS_INLINE void amx_tile_group(const MmArgs *a, int64_t g, int64_t i0,
     __m512 acc[X16_TILE];
 #pragma GCC unroll 16
     for (int k = 0; k < m; k++) acc[k] = _mm512_setzero_ps();
+    // The next group's lines are prefetched, spread evenly over this group's steps (with 4+ rows
+    // a step is long enough that a fixed distance ahead left DRAM latency exposed: -12% time).
+    size_t gbytes = x16_group_bytes(nb, 0);
+    const char *next = (const char *)codes + gbytes;
+    int64_t lines = (int64_t)(gbytes / 64), steps = nb / 2 > 0 ? nb / 2 : 1, per = (lines + steps - 1) / steps;
     int64_t b = 0;
     for (; b + 2 <= nb; b += 2) {
-        _mm_prefetch((const char *)codes + b * 512 + X16_PREFETCH_BYTES, X16_HINT);
-        _mm_prefetch((const char *)codes + b * 512 + X16_PREFETCH_BYTES + 512, X16_HINT);
+        for (int64_t l = (b / 2) * per, end = l + per < lines ? l + per : lines; l < end; l++)
+            _mm_prefetch(next + l * 64, _MM_HINT_T1);
         _tile_zero(0);
         _tile_zero(1);
         _tile_loadd(2, x[b].qs, xstride);
