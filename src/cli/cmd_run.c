@@ -9,6 +9,7 @@
 #include "base/clock.h"
 #include "base/rng.h"
 #include "cli/cli.h"
+#include "engine/matmul.h"
 #include "engine/engine.h"
 #include "engine/sampler.h"
 #include "engine/tokenizer.h"
@@ -19,8 +20,10 @@ static void run_usage(FILE *out) {
 "\n"
 "Generates from a Llama-family GGUF model with the CPU engine. Text streams to stdout as tokens\n"
 "arrive; at the end one line goes to stderr:\n"
-"  prompt eval: N tokens in X ms (Y tokens/s); generation: M tokens in X ms (Z tokens/s)\n"
-"(generation time counts sampling and the forward pass of each generated token).\n"
+"  prompt eval: N tokens in X ms (Y tokens/s); generation: M tokens in X ms (Z tokens/s); kernels K\n"
+"(generation time counts sampling and the forward pass of each generated token; K is the matrix\n"
+"kernel set this CPU got: amx, avx512vnni, avxvnni, avx2 or ref — RIGHTSIZE_KERNELS=ref|avx2|\n"
+"avxvnni|avx512vnni caps it).\n"
 "\n"
 "  -m, --model FILE       GGUF model (general.architecture = llama)\n"
 "  -p, --prompt TEXT      prompt, tokenized with the model's tokenizer (BOS added as it asks)\n"
@@ -309,9 +312,11 @@ int cmd_run(int argc, char **argv) {
     fflush(stdout);
     if (n_gen < o.n_predict && pos >= n_ctx)
         fprintf(stderr, "run: stopped at the context limit (%lld positions; raise --ctx)\n", (long long)n_ctx);
-    fprintf(stderr, "prompt eval: %lld tokens in %.2f ms (%.2f tokens/s); generation: %lld tokens in %.2f ms (%.2f tokens/s)\n",
+    fprintf(stderr,
+            "prompt eval: %lld tokens in %.2f ms (%.2f tokens/s); generation: %lld tokens in %.2f ms (%.2f tokens/s); "
+            "kernels %s\n",
             (long long)n_prompt, (double)t_prompt_us / 1000.0, rate(n_prompt, t_prompt_us), (long long)n_gen,
-            (double)t_gen_us / 1000.0, rate(n_gen, t_gen_us));
+            (double)t_gen_us / 1000.0, rate(n_gen, t_gen_us), mm_kernel_name());
     status = 0;
     goto done;
 dump_fail:

@@ -11,6 +11,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "cli/cli.h"
+#include "engine/matmul.h"
 #include "engine/engine.h"
 #include "policy/sched.h"
 #include "serve/http_server.h"
@@ -219,9 +220,9 @@ int cmd_worker(int argc, char **argv) {
     const char *why = NULL;
     const char *chat = worker_loop_chat_family(loop, &why);
     if (!chat) LOG_W("chat completions disabled: %s", why);
-    LOG_I("model %s (%s, %lld params, ctx %lld), %d threads, KV %lld blocks x %lld positions", name, info->quant,
-          (long long)info->n_params, (long long)info->n_ctx, info->n_threads, (long long)info->kv_blocks_total,
-          (long long)info->kv_block_tokens);
+    LOG_I("model %s (%s, %lld params, ctx %lld), %d threads, kernels %s, KV %lld blocks x %lld positions", name,
+          info->quant, (long long)info->n_params, (long long)info->n_ctx, info->n_threads, mm_kernel_name(),
+          (long long)info->kv_blocks_total, (long long)info->kv_block_tokens);
     LOG_I("max_num_seqs %lld, max_num_batched_tokens %lld, max_num_queued_reqs %lld, policy %s, chat template %s",
           (long long)a.max_seqs, (long long)a.max_tokens, (long long)a.max_queued, a.policy, chat ? chat : "none");
     LOG_I("listening on http://%s:%d", host, http_server_port(srv));

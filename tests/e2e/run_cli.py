@@ -17,7 +17,8 @@ from gguf_read import read_gguf  # noqa: E402
 from gguf_write import write_gguf  # noqa: E402
 
 TIMING = re.compile(r"^prompt eval: (\d+) tokens in (\d+\.\d+) ms \((\d+\.\d+) tokens/s\); "
-                    r"generation: (\d+) tokens in (\d+\.\d+) ms \((\d+\.\d+) tokens/s\)$")
+                    r"generation: (\d+) tokens in (\d+\.\d+) ms \((\d+\.\d+) tokens/s\); "
+                    r"kernels (amx|avx512vnni|avxvnni|avx2|ref)$")
 failures = []
 
 
