@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/check.h"
+#include "engine/vexp.h"
 
 SamplerParams sampler_params_default(void) {
     return (SamplerParams){.temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .min_p = 0.0f,
@@ -38,6 +39,7 @@ int sampler_work_init(SamplerWork *w, int64_t n_vocab) {
     memset(w, 0, sizeof *w);
     if (n_vocab <= 0 || n_vocab > INT32_MAX) return ERR_ARG;
     w->n_vocab = n_vocab;
+    w->vk = vexp_kernels();
     w->logits = malloc((size_t)n_vocab * sizeof(float));
     w->ids = malloc((size_t)n_vocab * sizeof(int32_t));
     w->probs = malloc((size_t)n_vocab * sizeof(float));
@@ -120,19 +122,9 @@ static int64_t select_mass(int32_t *ids, int64_t n, double target, const float *
 
 // ---- stages ----
 
-// Unmodified log-softmax normaliser and the top-n alternatives; -inf/NaN logits never win.
-// e[i] receives exp(logit_i - max) (0 for masked tokens), reused when sampling at T = 1.
-static double log_normaliser(const float *logits, int64_t n, int n_top, float *e, SampleResult *out) {
-    float m = -INFINITY;
-    for (int64_t i = 0; i < n; i++)
-        if (logits[i] > m) m = logits[i];
-    if (m == -INFINITY) return NAN;
-    double z = 0;  // float exponentials (relative error ~1e-7 each), summed in double
-    for (int64_t i = 0; i < n; i++) {
-        e[i] = logits[i] > -INFINITY ? expf(logits[i] - m) : 0.0f;
-        z += e[i];
-    }
-    double lse = m + log(z);
+// The n_top most likely tokens (most likely first, ties by lower id) with their logprobs under
+// the unmodified distribution; -inf/NaN logits are never alternatives.
+static void top_alternatives(const float *logits, int64_t n, int n_top, double lse, SampleResult *out) {
     int k = 0;  // out->top[0..k) holds the best so far, as (id, raw logit)
     for (int64_t i = 0; i < n && n_top > 0; i++) {
         float x = logits[i];
@@ -144,7 +136,6 @@ static double log_normaliser(const float *logits, int64_t n, int n_top, float *e
     }
     for (int j = 0; j < k; j++) out->top[j].logprob = (float)(out->top[j].logprob - lse);
     out->n_top = k;
-    return lse;
 }
 
 static bool has_penalties(const SamplerParams *p) {
@@ -168,64 +159,85 @@ static void apply_penalties(const SamplerParams *p, float *l, int64_t n, const i
     }
 }
 
-int sampler_sample(const SamplerParams *p, const float *logits, int64_t n_vocab,
-                   const int32_t *recent, int64_t n_recent, int n_top, Rng *rng, SamplerWork *w,
-                   SampleResult *out) {
-    if (n_vocab != w->n_vocab || n_top < 0 || n_top > SAMPLER_MAX_TOP) return ERR_ARG;
-    double lse = log_normaliser(logits, n_vocab, n_top, w->probs, out);
-    if (isnan(lse)) return ERR_ARG;
-
-    float *l = w->logits;  // (n_vocab) logits after penalties, NaN → -inf
-    for (int64_t i = 0; i < n_vocab; i++) l[i] = logits[i] > -INFINITY ? logits[i] : -INFINITY;
-    apply_penalties(p, l, n_vocab, recent, n_recent, w->counts);
-
-    int32_t chosen = -1;
-    if (p->temperature <= 0) {
-        for (int64_t i = 0; i < n_vocab; i++)
-            if (l[i] > -INFINITY && (chosen < 0 || l[i] > l[chosen])) chosen = (int32_t)i;
-    } else {
-        // candidates: finite logits; top-k keeps the k largest
-        int32_t *ids = w->ids;
-        int64_t nc = 0;
-        for (int64_t i = 0; i < n_vocab; i++)
-            if (l[i] > -INFINITY) ids[nc++] = (int32_t)i;
-        if (p->top_k > 0 && p->top_k < nc) {
-            select_top(ids, nc, p->top_k, l);
-            nc = p->top_k;
-        }
-        // e_i = exp((l_i - max) / T) over the candidates; z their sum (top-p's total)
-        float m = -INFINITY;
-        for (int64_t i = 0; i < nc; i++)
-            if (l[ids[i]] > m) m = l[ids[i]];
-        float *e = w->probs;  // indexed by token id
-        double z = 0;
-        bool reuse = p->temperature == 1.0f && !has_penalties(p);  // e holds exactly these
-        float inv_t = 1.0f / p->temperature;
+// Draws a token from l (n logits after penalties; -inf/NaN masked) under temperature, top-k,
+// top-p and min-p. m is the largest l. When reuse, e = w->probs already holds exp(l_i - m) (T = 1,
+// raw logits) and z_reuse their sum. Returns the token, or -1 when no logit is finite (or the
+// penalties sent one to +inf).
+static int32_t draw(const SamplerParams *p, const VexpKernels *k, const float *l, int64_t n, float m,
+                    bool reuse, double z_reuse, Rng *rng, SamplerWork *w) {
+    int32_t *ids = w->ids;  // candidates: finite logits, in id order
+    float *e = w->probs;    // (n) e_i = exp((l_i - m) / T), indexed by token id
+    int64_t nc = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (l[i] > -INFINITY) ids[nc++] = (int32_t)i;
+    if (nc == 0 || !(m < INFINITY)) return -1;  // all masked, or a penalty overflowed to +inf
+    float inv_t = 1.0f / p->temperature;
+    double z;  // the candidates' sum of e (top-p's total)
+    if (p->top_k > 0 && p->top_k < nc) {  // top-k keeps the k largest: exp over those alone
+        select_top(ids, nc, p->top_k, l);
+        nc = p->top_k;
+        z = 0;
         for (int64_t i = 0; i < nc; i++) {
             if (!reuse) e[ids[i]] = expf((l[ids[i]] - m) * inv_t);
             z += e[ids[i]];
         }
-        // Top-p and min-p both keep a prefix of the sorted order; keep the shorter one. The
-        // kept set is found by selection, not sorting, and is left unordered.
-        int64_t keep = nc;
-        if (p->top_p < 1.0f) keep = select_mass(ids, nc, p->top_p * z, e);
-        if (p->min_p > 0) {  // e_max = 1, so e_i < min_p is p_i < min_p·p_max
-            int64_t k2 = 0;
-            for (int64_t i = 0; i < keep; i++)
-                if (e[ids[i]] >= p->min_p) swap_ids(ids, i, k2++);
-            keep = k2;
-        }
-        double cum = 0;
-        for (int64_t i = 0; i < keep; i++) cum += e[ids[i]];
-        CHECK(keep >= 1);  // the maximum always survives (e = 1)
-        double u = rng_uniform(rng) * cum, acc = 0;
-        chosen = ids[keep - 1];
-        for (int64_t i = 0; i < keep; i++) {
-            acc += e[ids[i]];
-            if (u < acc) { chosen = ids[i]; break; }
-        }
+    } else {  // every candidate: one pass over the row (masked ids get 0 and are not candidates)
+        z = reuse ? z_reuse : k->exp_sum(l, n, m, inv_t, e);
     }
-    if (chosen < 0) return ERR_ARG;  // every logit masked by penalties (cannot happen: finite)
+    // Top-p and min-p both keep a prefix of the sorted order; keep the shorter one. The kept set
+    // is found by selection, not sorting, and is left unordered.
+    int64_t keep = nc;
+    if (p->top_p < 1.0f) keep = select_mass(ids, nc, p->top_p * z, e);
+    if (p->min_p > 0) {  // e_max = 1, so e_i < min_p is p_i < min_p·p_max
+        int64_t k2 = 0;
+        for (int64_t i = 0; i < keep; i++)
+            if (e[ids[i]] >= p->min_p) swap_ids(ids, i, k2++);
+        keep = k2;
+    }
+    CHECK(keep >= 1);  // the maximum always survives (e = 1)
+    double cum = z;    // nothing cut: the total is known
+    if (keep < nc) {
+        cum = 0;
+        for (int64_t i = 0; i < keep; i++) cum += e[ids[i]];
+    }
+    // u < cum; should rounding leave u past the running sum, the last kept token with e > 0 wins
+    double u = rng_uniform(rng) * cum, acc = 0;
+    int32_t last = ids[0];
+    for (int64_t i = 0; i < keep; i++) {
+        float ei = e[ids[i]];
+        acc += ei;
+        if (u < acc) return ids[i];
+        if (ei > 0) last = ids[i];
+    }
+    return last;
+}
+
+int sampler_sample(const SamplerParams *p, const float *logits, int64_t n_vocab,
+                   const int32_t *recent, int64_t n_recent, int n_top, Rng *rng, SamplerWork *w,
+                   SampleResult *out) {
+    if (n_vocab != w->n_vocab || n_top < 0 || n_top > SAMPLER_MAX_TOP) return ERR_ARG;
+    const VexpKernels *k = w->vk;
+    bool pen = has_penalties(p), greedy = p->temperature <= 0;
+    // The unmodified log-softmax normaliser lse = m + log Σ exp(logit_i - m): always needed, for
+    // the token's logprob. A +inf logit (inf - inf) or none finite is an error.
+    int64_t first = -1;  // lowest id holding m: the greedy choice when there are no penalties
+    float m = k->max(logits, n_vocab, greedy && !pen ? &first : NULL);
+    if (!isfinite(m)) return ERR_ARG;
+    double z = k->exp_sum(logits, n_vocab, m, 1.0f, w->probs);  // float terms, double sum
+    double lse = m + log(z);
+    top_alternatives(logits, n_vocab, n_top, lse, out);
+
+    const float *l = logits;  // (n_vocab) logits after penalties (NaN counts as -inf throughout)
+    if (pen) {
+        float *lp = w->logits;
+        for (int64_t i = 0; i < n_vocab; i++) lp[i] = logits[i] > -INFINITY ? logits[i] : -INFINITY;
+        apply_penalties(p, lp, n_vocab, recent, n_recent, w->counts);
+        l = lp;
+        m = k->max(l, n_vocab, greedy ? &first : NULL);
+    }
+    int32_t chosen = greedy ? (int32_t)first
+                            : draw(p, k, l, n_vocab, m, p->temperature == 1.0f && !pen, z, rng, w);
+    if (chosen < 0) return ERR_ARG;  // every logit masked by penalties
     out->token = chosen;
     out->logprob = logits[chosen] > -INFINITY ? (float)(logits[chosen] - lse) : -INFINITY;
     return 0;
