@@ -14,7 +14,8 @@
 //      so both halves are normal powers of two, the first product is exact, and the one rounding
 //      of the second lands a subnormal result correctly (a single 2^n could not be built for
 //      n < -126) and sends n = 128 with e^r >= 1 to +inf.
-// Measured against float64 exp (tests/test_sampler.c): at most 2 ulp over normal results.
+// Measured against float64 exp over a dense sweep (tests/test_sampler.c): 1.23 ulp at worst over
+// normal results, 0.77·2^-149 over subnormal ones.
 //
 // The sum: each lane's float exponential is widened to double and added into four double
 // accumulators, so the result carries only double rounding — at most (n-1)·2^-53 relative to the
