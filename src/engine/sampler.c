@@ -44,7 +44,8 @@ int sampler_work_init(SamplerWork *w, int64_t n_vocab) {
     w->ids = malloc((size_t)n_vocab * sizeof(int32_t));
     w->probs = malloc((size_t)n_vocab * sizeof(float));
     w->counts = calloc((size_t)n_vocab, sizeof(int32_t));
-    if (!w->logits || !w->ids || !w->probs || !w->counts) {
+    w->hist = calloc(SAMPLER_BUCKETS, sizeof(double));
+    if (!w->logits || !w->ids || !w->probs || !w->counts || !w->hist) {
         sampler_work_free(w);
         return ERR_NOMEM;
     }
@@ -56,6 +57,7 @@ void sampler_work_free(SamplerWork *w) {
     free(w->ids);
     free(w->probs);
     free(w->counts);
+    free(w->hist);
     memset(w, 0, sizeof *w);
 }
 
@@ -88,7 +90,7 @@ static int64_t partition_desc(int32_t *ids, int64_t lo, int64_t hi, const float 
 }
 
 // Rearranges ids[0..n) so that its first k (0 < k < n) entries are the k first in order.
-static void select_top(int32_t *ids, int64_t n, int64_t k, const float *v) {
+static void select_top_qs(int32_t *ids, int64_t n, int64_t k, const float *v) {
     int64_t lo = 0, hi = n - 1;
     while (lo < hi) {
         int64_t p = partition_desc(ids, lo, hi, v);
@@ -101,7 +103,7 @@ static void select_top(int32_t *ids, int64_t n, int64_t k, const float *v) {
 // Rearranges ids[0..n) so that its first `keep` entries are the shortest prefix of the sorted
 // order whose mass (sum of v) reaches target; returns keep (n when the total falls short).
 // Expected O(n): a quickselect that descends by mass instead of by count.
-static int64_t select_mass(int32_t *ids, int64_t n, double target, const float *v) {
+static int64_t select_mass_qs(int32_t *ids, int64_t n, double target, const float *v) {
     int64_t lo = 0, hi = n - 1;
     double acc = 0;  // mass of ids[0..lo), all before ids[lo..hi]
     while (lo < hi) {
@@ -118,6 +120,106 @@ static int64_t select_mass(int32_t *ids, int64_t n, double target, const float *
         }
     }
     return lo + 1 <= n ? lo + 1 : n;
+}
+
+// Over a whole vocabulary the quickselects above cost hundreds of µs (every comparison an
+// unpredictable branch through two indirections). So first one pass files each candidate in one
+// of SAMPLER_BUCKETS buckets by the top bits of an order-preserving key of its value, summing
+// counts (top-k) or mass (top-p) per bucket; a walk down the buckets finds the one where the
+// running total crosses the target; everything above it is kept whole, everything below it
+// dropped, and only the crossing bucket (a few dozen to a few hundred ids) goes to the
+// quickselect. Same kept set as the quickselect alone (up to the rounding of the sums).
+#define BUCKET_MIN_N 1024  // below this the quickselect alone is as fast
+
+// Bucket of a non-NaN float: a > b whenever bucket(a) > bucket(b).
+static uint32_t bucket_of(float x) {
+    x += 0.0f;  // -0 → +0, so equal values share a bucket
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    u = (u & 0x80000000u) ? ~u : (u | 0x80000000u);  // sign-magnitude → unsigned order
+    return u >> (32 - SAMPLER_BUCKET_BITS);
+}
+
+// Fills hist (all zero on entry) with the count of values above -inf (by_mass false) or the sum
+// of v (by_mass: v >= 0) over ids[0..n) (over v[0..n) when ids is NULL) per bucket; then walks down from the top bucket to the first B whose running total reaches
+// target, sets *above to the total of the buckets over B, clears hist again and returns B; -1
+// when the whole total falls short.
+static int64_t crossing_bucket(const int32_t *ids, int64_t n, const float *v, bool by_mass, double target,
+                               double *hist, double *above) {
+    uint32_t lo = SAMPLER_BUCKETS - 1, hi = 0;
+    for (int64_t i = 0; i < n; i++) {
+        float x = ids ? v[ids[i]] : v[i];
+        uint32_t b = bucket_of(x);
+        hist[b] += by_mass ? (double)x : (double)(x > -INFINITY);
+        lo = b < lo ? b : lo;
+        hi = b > hi ? b : hi;
+    }
+    int64_t B = -1;
+    double acc = 0;
+    for (int64_t b = hi; b >= lo && n > 0; b--) {
+        if (B < 0 && acc + hist[b] >= target) B = b;
+        if (B < 0) acc += hist[b];
+        hist[b] = 0;  // leaves hist all zero for the next call
+    }
+    *above = acc;
+    return B;
+}
+
+// Moves the ids in buckets over B to ids[0..*n_above) and those in B right after them; returns
+// the end of those in B. Branch-free (swap always, advance on a match): which side an id falls
+// on is unpredictable.
+static int64_t split_at_bucket(int32_t *ids, int64_t n, const float *v, uint32_t B, int64_t *n_above) {
+    int64_t c = 0;  // buckets >= B to the front; ids[c..i) are all below B
+    for (int64_t i = 0; i < n; i++) {
+        int32_t id = ids[i];
+        int64_t take = bucket_of(v[id]) >= B;
+        ids[i] = ids[c];
+        ids[c] = id;
+        c += take;
+    }
+    int64_t a = 0;  // then, among those, the ones over B first
+    for (int64_t i = 0; i < c; i++) {
+        int32_t id = ids[i];
+        int64_t take = bucket_of(v[id]) > B;
+        ids[i] = ids[a];
+        ids[a] = id;
+        a += take;
+    }
+    *n_above = a;
+    return c;
+}
+
+// Writes to ids the min(k, number finite) largest of l[0..n) (0 < k), in no order; returns how
+// many. hist is scratch (SAMPLER_BUCKETS zeros).
+static int64_t gather_top(const float *l, int64_t n, int64_t k, int32_t *ids, double *hist) {
+    int64_t nc = 0;
+    if (n < BUCKET_MIN_N) {
+        for (int64_t i = 0; i < n; i++)
+            if (l[i] > -INFINITY) ids[nc++] = (int32_t)i;
+        if (k < nc) select_top_qs(ids, nc, k, l);
+        return k < nc ? k : nc;
+    }
+    double above;
+    int64_t B = crossing_bucket(NULL, n, l, false, (double)k, hist, &above);
+    uint32_t cut = B < 0 ? 0 : (uint32_t)B;  // B < 0: fewer than k are finite, all of them
+    for (int64_t i = 0; i < n; i++) {       // branch-free, as in split_at_bucket
+        ids[nc] = (int32_t)i;
+        nc += (l[i] > -INFINITY) & (bucket_of(l[i]) >= cut);
+    }
+    if (B < 0) return nc;
+    int64_t a, c = split_at_bucket(ids, nc, l, cut, &a);  // those over B first
+    if (k - a < c - a) select_top_qs(ids + a, c - a, k - a, l);
+    return k;
+}
+
+// select_mass_qs's contract, with hist as scratch (SAMPLER_BUCKETS zeros).
+static int64_t select_mass(int32_t *ids, int64_t n, double target, const float *v, double *hist) {
+    if (n < BUCKET_MIN_N) return select_mass_qs(ids, n, target, v);
+    double above;
+    int64_t B = crossing_bucket(ids, n, v, true, target, hist, &above);
+    if (B < 0) return n;
+    int64_t a, c = split_at_bucket(ids, n, v, (uint32_t)B, &a);
+    return a + select_mass_qs(ids + a, c - a, target - above, v);
 }
 
 // ---- stages ----
@@ -159,35 +261,56 @@ static void apply_penalties(const SamplerParams *p, float *l, int64_t n, const i
     }
 }
 
+// Draws u·total from the running sum of e over ids[0..n) (or over 0..n in id order when ids is
+// NULL). Should rounding leave u past the last sum, the last token with e > 0 wins.
+static int32_t draw_from(const int32_t *ids, int64_t n, const float *e, double total, Rng *rng) {
+    double u = rng_uniform(rng) * total, acc = 0;
+    int32_t last = -1;
+    for (int64_t i = 0; i < n; i++) {
+        int32_t id = ids ? ids[i] : (int32_t)i;
+        acc += e[id];
+        if (u < acc) return id;
+        if (e[id] > 0) last = id;
+    }
+    return last;
+}
+
 // Draws a token from l (n logits after penalties; -inf/NaN masked) under temperature, top-k,
 // top-p and min-p. m is the largest l. When reuse, e = w->probs already holds exp(l_i - m) (T = 1,
 // raw logits) and z_reuse their sum. Returns the token, or -1 when no logit is finite (or the
 // penalties sent one to +inf).
 static int32_t draw(const SamplerParams *p, const VexpKernels *k, const float *l, int64_t n, float m,
                     bool reuse, double z_reuse, Rng *rng, SamplerWork *w) {
-    int32_t *ids = w->ids;  // candidates: finite logits, in id order
+    if (!(m > -INFINITY && m < INFINITY)) return -1;  // all masked, or a penalty overflowed to +inf
+    int32_t *ids = w->ids;  // candidates
     float *e = w->probs;    // (n) e_i = exp((l_i - m) / T), indexed by token id
-    int64_t nc = 0;
-    for (int64_t i = 0; i < n; i++)
-        if (l[i] > -INFINITY) ids[nc++] = (int32_t)i;
-    if (nc == 0 || !(m < INFINITY)) return -1;  // all masked, or a penalty overflowed to +inf
     float inv_t = 1.0f / p->temperature;
+    int64_t nc = 0;
     double z;  // the candidates' sum of e (top-p's total)
-    if (p->top_k > 0 && p->top_k < nc) {  // top-k keeps the k largest: exp over those alone
-        select_top(ids, nc, p->top_k, l);
-        nc = p->top_k;
+    if (p->top_k > 0 && p->top_k < n) {  // top-k keeps the k largest: exp over those alone
+        nc = gather_top(l, n, p->top_k, ids, w->hist);
         z = 0;
         for (int64_t i = 0; i < nc; i++) {
             if (!reuse) e[ids[i]] = expf((l[ids[i]] - m) * inv_t);
             z += e[ids[i]];
         }
-    } else {  // every candidate: one pass over the row (masked ids get 0 and are not candidates)
+    } else {  // every finite logit is a candidate: one vectorised pass over the row
         z = reuse ? z_reuse : k->exp_sum(l, n, m, inv_t, e);
+        if (p->top_p >= 1.0f && p->min_p <= 0) return draw_from(NULL, n, e, z, rng);  // nothing cut
+        // Gather only the tokens top-p and min-p could keep. Those with e < eps = (1 - top_p)·z/n
+        // weigh less than (1 - top_p)·z all together, so the tokens above them already reach
+        // top_p·z: top-p drops them all. Min-p drops e < min_p. (1 - 1e-6: margin for rounding.)
+        double eps = p->top_p < 1.0f ? (1.0 - (double)p->top_p) * z / (double)n * (1 - 1e-6) : 0;
+        float cut = (float)(eps > p->min_p ? eps : p->min_p);  // > 0: masked tokens (e = 0) fail
+        for (int64_t i = 0; i < n; i++) {  // branch-free: which tokens pass is unpredictable
+            ids[nc] = (int32_t)i;
+            nc += e[i] >= cut;
+        }
     }
     // Top-p and min-p both keep a prefix of the sorted order; keep the shorter one. The kept set
     // is found by selection, not sorting, and is left unordered.
     int64_t keep = nc;
-    if (p->top_p < 1.0f) keep = select_mass(ids, nc, p->top_p * z, e);
+    if (p->top_p < 1.0f) keep = select_mass(ids, nc, p->top_p * z, e, w->hist);
     if (p->min_p > 0) {  // e_max = 1, so e_i < min_p is p_i < min_p·p_max
         int64_t k2 = 0;
         for (int64_t i = 0; i < keep; i++)
@@ -195,21 +318,9 @@ static int32_t draw(const SamplerParams *p, const VexpKernels *k, const float *l
         keep = k2;
     }
     CHECK(keep >= 1);  // the maximum always survives (e = 1)
-    double cum = z;    // nothing cut: the total is known
-    if (keep < nc) {
-        cum = 0;
-        for (int64_t i = 0; i < keep; i++) cum += e[ids[i]];
-    }
-    // u < cum; should rounding leave u past the running sum, the last kept token with e > 0 wins
-    double u = rng_uniform(rng) * cum, acc = 0;
-    int32_t last = ids[0];
-    for (int64_t i = 0; i < keep; i++) {
-        float ei = e[ids[i]];
-        acc += ei;
-        if (u < acc) return ids[i];
-        if (ei > 0) last = ids[i];
-    }
-    return last;
+    double cum = 0;
+    for (int64_t i = 0; i < keep; i++) cum += e[ids[i]];
+    return draw_from(ids, keep, e, cum, rng);
 }
 
 int sampler_sample(const SamplerParams *p, const float *logits, int64_t n_vocab,

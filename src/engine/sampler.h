@@ -31,6 +31,8 @@
 #include "engine/vexp.h"
 
 #define SAMPLER_MAX_TOP 20
+#define SAMPLER_BUCKET_BITS 12  // top-k/top-p file candidates in 2^12 buckets by value first
+#define SAMPLER_BUCKETS (1 << SAMPLER_BUCKET_BITS)
 
 typedef struct {
     float temperature;         // <= 0: greedy
@@ -67,6 +69,8 @@ typedef struct {
     int32_t *ids;      // (n_vocab) candidate ids
     float *probs;      // (n_vocab) candidate probabilities
     int32_t *counts;   // (n_vocab) occurrences in recent; all zero between calls
+    double *hist;      // (SAMPLER_BUCKETS) count or mass per value bucket (top-k/top-p); all zero
+                       // between calls
     const VexpKernels *vk;  // max / exp-sum kernels: vexp_kernels() at init (tests may swap in
                             // vexp_kernels_ref() to compare)
 } SamplerWork;
