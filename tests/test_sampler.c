@@ -445,7 +445,7 @@ TEST(vexp_exp_sum_shift_scale_lengths) {
             }
 }
 
-TEST(vexp_max_and_first_index) {
+TEST(vexp_max_first_index_and_above) {
     const VexpKernels *sets[2];
     int ns = vexp_sets(sets);
     Rng g;
@@ -471,6 +471,20 @@ TEST(vexp_max_and_first_index) {
                 test_fail(__FILE__, __LINE__, "%s n=%d: max %g at %lld, want %g at %lld", sets[s]->name, n, m,
                           (long long)at, want, (long long)want_at);
             EXPECT(sets[s]->max(x, n, NULL) == want);
+            // above: the first index past a bar, from every start (NaN and -inf never pass)
+            float bar = (float)(int)(rng_uniform(&g) * 45) - 2.0f;
+            for (int from = 0; from <= n; from += 1 + from / 8) {
+                int64_t want_above = n - from;
+                for (int i = from; i < n; i++)
+                    if (x[i] > bar) {
+                        want_above = i - from;
+                        break;
+                    }
+                int64_t got = sets[s]->above(x + from, n - from, bar);
+                if (got != want_above)
+                    test_fail(__FILE__, __LINE__, "%s n=%d from %d bar %g: above %lld, want %lld", sets[s]->name, n,
+                              from, bar, (long long)got, (long long)want_above);
+            }
         }
     }
 }

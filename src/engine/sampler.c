@@ -225,13 +225,15 @@ static int64_t select_mass(int32_t *ids, int64_t n, double target, const float *
 // ---- stages ----
 
 // The n_top most likely tokens (most likely first, ties by lower id) with their logprobs under
-// the unmodified distribution; -inf/NaN logits are never alternatives.
-static void top_alternatives(const float *logits, int64_t n, int n_top, double lse, SampleResult *out) {
+// the unmodified distribution; -inf/NaN logits are never alternatives. Once n_top are held, the
+// kernel's `above` skips ahead to the next logit that beats the worst of them.
+static void top_alternatives(const VexpKernels *kern, const float *logits, int64_t n, int n_top, double lse,
+                             SampleResult *out) {
     int k = 0;  // out->top[0..k) holds the best so far, as (id, raw logit)
     for (int64_t i = 0; i < n && n_top > 0; i++) {
+        if (k == n_top && (i = kern->above(logits + i, n - i, out->top[k - 1].logprob) + i) == n) break;
         float x = logits[i];
         if (!(x > -INFINITY)) continue;
-        if (k == n_top && !(x > out->top[k - 1].logprob)) continue;
         int j = k < n_top ? k++ : k - 1;
         while (j > 0 && x > out->top[j - 1].logprob) out->top[j] = out->top[j - 1], j--;
         out->top[j] = (SampleCand){(int32_t)i, x};
@@ -336,7 +338,7 @@ int sampler_sample(const SamplerParams *p, const float *logits, int64_t n_vocab,
     if (!isfinite(m)) return ERR_ARG;
     double z = k->exp_sum(logits, n_vocab, m, 1.0f, w->probs);  // float terms, double sum
     double lse = m + log(z);
-    top_alternatives(logits, n_vocab, n_top, lse, out);
+    top_alternatives(k, logits, n_vocab, n_top, lse, out);
 
     const float *l = logits;  // (n_vocab) logits after penalties (NaN counts as -inf throughout)
     if (pen) {

@@ -27,7 +27,13 @@ static double exp_sum_ref(const float *x, int64_t n, float shift, float scale, f
     return z;
 }
 
-static const VexpKernels VEXP_REF = {.max = max_ref, .exp_sum = exp_sum_ref, .name = "ref"};
+static int64_t above_ref(const float *x, int64_t n, float bar) {
+    int64_t i = 0;
+    while (i < n && !(x[i] > bar)) i++;
+    return i;
+}
+
+static const VexpKernels VEXP_REF = {.max = max_ref, .exp_sum = exp_sum_ref, .above = above_ref, .name = "ref"};
 
 const VexpKernels *vexp_kernels_ref(void) { return &VEXP_REF; }
 

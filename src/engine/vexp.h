@@ -1,6 +1,7 @@
-// vexp.h — the two passes a softmax makes over a row of logits, as a kernel pair:
+// vexp.h — the passes a softmax (and its top-N) makes over a row of logits, as kernel sets:
 //   max:     the largest value and the first index holding it (NaN never wins)
 //   exp_sum: out[i] = exp((x[i] - shift) · scale), returning Σ out[i] in double
+//   above:   the first index whose value exceeds a bar (the skip-ahead of a top-N scan)
 // A plain-C set (the truth: libm expf) and an AVX2/FMA set with the same signatures, chosen once
 // by CPU feature; RIGHTSIZE_KERNELS=ref forces the plain set (as for matmul and kv_attn).
 //
@@ -21,6 +22,8 @@ typedef struct {
     // out[i] = exp((x[i] - shift) · scale) for i in [0, n), 0 where x[i] is -inf or NaN; returns
     // the sum of out[0..n) accumulated in double. out may equal x. shift must be finite.
     double (*exp_sum)(const float *x, int64_t n, float shift, float scale, float *out);
+    // The lowest i in [0, n) with x[i] > bar (NaN never is), or n when there is none.
+    int64_t (*above)(const float *x, int64_t n, float bar);
     const char *name;  // "avx2" or "ref"
 } VexpKernels;
 

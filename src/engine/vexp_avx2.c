@@ -124,7 +124,28 @@ static float max_avx2(const float *x, int64_t n, int64_t *first) {
     return best;
 }
 
-static const VexpKernels VEXP_AVX2 = {.max = max_avx2, .exp_sum = exp_sum_avx2, .name = "avx2"};
+static int64_t above_avx2(const float *x, int64_t n, float bar) {
+    const __m256 b = _mm256_set1_ps(bar);
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {  // four vectors per test: a hit is rare once the bar is high
+        __m256 c0 = _mm256_cmp_ps(_mm256_loadu_ps(x + i), b, _CMP_GT_OQ);
+        __m256 c1 = _mm256_cmp_ps(_mm256_loadu_ps(x + i + 8), b, _CMP_GT_OQ);
+        __m256 c2 = _mm256_cmp_ps(_mm256_loadu_ps(x + i + 16), b, _CMP_GT_OQ);
+        __m256 c3 = _mm256_cmp_ps(_mm256_loadu_ps(x + i + 24), b, _CMP_GT_OQ);
+        if (!_mm256_testz_ps(_mm256_or_ps(_mm256_or_ps(c0, c1), _mm256_or_ps(c2, c3)),
+                             _mm256_castsi256_ps(_mm256_set1_epi32(-1))))
+            break;
+    }
+    for (; i + 8 <= n; i += 8) {
+        int bits = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i), b, _CMP_GT_OQ));
+        if (bits) return i + __builtin_ctz((unsigned)bits);
+    }
+    while (i < n && !(x[i] > bar)) i++;
+    return i;
+}
+
+static const VexpKernels VEXP_AVX2 = {
+    .max = max_avx2, .exp_sum = exp_sum_avx2, .above = above_avx2, .name = "avx2"};
 
 const VexpKernels *vexp_kernels_avx2(void) { return &VEXP_AVX2; }
 
