@@ -140,6 +140,12 @@ TEST(sampler_large_vocab_top_p) {
     check_distribution(l, n, params(1.0f, 0, 0.9f, 0.0f), 3000, 11);
     check_distribution(l, n, params(0.8f, 0, 0.5f, 0.0f), 3000, 12);
     check_distribution(l, n, params(1.0f, 40, 0.95f, 0.01f), 5000, 13);
+    // top-k by heap (k <= 256) and by value-bucket histogram (larger k), at and past the switch
+    check_distribution(l, n, params(2.0f, 256, 1.0f, 0.0f), 5000, 14);
+    check_distribution(l, n, params(2.0f, 257, 0.9f, 0.0f), 5000, 15);
+    check_distribution(l, n, params(3.0f, 3000, 1.0f, 0.0f), 5000, 16);
+    check_distribution(l, n, params(0.5f, 0, 1.0f, 0.0f), 3000, 17);  // plain temperature
+    check_distribution(l, n, params(1.5f, 0, 1.0f, 0.001f), 3000, 18);  // min-p alone
     free(l);
 }
 
@@ -518,11 +524,14 @@ TEST(sampler_avx2_matches_ref) {
     SamplerWork wr, wa;
     ASSERT(sampler_work_init(&wr, n) == 0 && sampler_work_init(&wa, n) == 0);
     wr.vk = sets[0], wa.vk = sets[ns - 1];
-    SamplerParams ps[6] = {params(0.0f, 0, 1.0f, 0.0f), params(1.0f, 0, 1.0f, 0.0f), params(0.8f, 0, 0.95f, 0.0f),
-                           params(1.3f, 40, 0.9f, 0.0f), params(0.7f, 0, 1.0f, 0.02f), params(0.0f, 0, 1.0f, 0.0f)};
+    enum { NS = 8 };
+    SamplerParams ps[NS] = {params(0.0f, 0, 1.0f, 0.0f),   params(1.0f, 0, 1.0f, 0.0f),
+                            params(0.8f, 0, 0.95f, 0.0f),  params(1.3f, 40, 0.9f, 0.0f),
+                            params(0.7f, 0, 1.0f, 0.02f),  params(0.0f, 0, 1.0f, 0.0f),
+                            params(2.0f, 700, 0.8f, 0.0f), params(1.0f, 0, 0.5f, 0.0f)};
     ps[4].repetition_penalty = 1.3f, ps[5].frequency_penalty = 0.5f;
     int32_t recent[4] = {7, 4008, 7, 99};
-    for (int k = 0; k < 6; k++) {
+    for (int k = 0; k < NS; k++) {
         Rng ra, rb;
         rng_seed(&ra, (uint64_t)k + 100);
         rng_seed(&rb, (uint64_t)k + 100);

@@ -212,6 +212,41 @@ static int64_t gather_top(const float *l, int64_t n, int64_t k, int32_t *ids, do
     return k;
 }
 
+// ---- top-k for small k: a heap of the k best so far, skipping ahead with the `above` kernel ----
+
+#define HEAP_MAX_K 256  // above this, gather_top's histogram (whose worst case is linear)
+
+// h[0..k) is a min-heap under "worse": lower value, ties the higher id (the reverse of before).
+static bool worse(const float *v, int32_t a, int32_t b) { return v[a] < v[b] || (v[a] == v[b] && a > b); }
+
+static void sift_down(int32_t *h, int64_t k, int64_t i, const float *v) {
+    for (;;) {
+        int64_t c = 2 * i + 1;
+        if (c >= k) return;
+        if (c + 1 < k && worse(v, h[c + 1], h[c])) c++;
+        if (!worse(v, h[c], h[i])) return;
+        swap_ids(h, i, c);
+        i = c;
+    }
+}
+
+// gather_top's contract for k <= HEAP_MAX_K. Scanning in id order, a later token joins only if
+// strictly above the worst held (a tie loses to the lower id held), so the scan is one `above`
+// call per newcomer: about k·ln(n/k) of them on logits in no particular order.
+static int64_t heap_top(const VexpKernels *kern, const float *l, int64_t n, int64_t k, int32_t *h) {
+    int64_t nc = 0, i = 0;
+    for (; i < n && nc < k; i++) {
+        if (!(l[i] > -INFINITY)) continue;
+        h[nc] = (int32_t)i;
+        for (int64_t c = nc++; c > 0 && worse(l, h[c], h[(c - 1) / 2]); c = (c - 1) / 2) swap_ids(h, c, (c - 1) / 2);
+    }
+    while (nc == k && (i += kern->above(l + i, n - i, l[h[0]])) < n) {
+        h[0] = (int32_t)i++;
+        sift_down(h, k, 0, l);
+    }
+    return nc;
+}
+
 // select_mass_qs's contract, with hist as scratch (SAMPLER_BUCKETS zeros).
 static int64_t select_mass(int32_t *ids, int64_t n, double target, const float *v, double *hist) {
     if (n < BUCKET_MIN_N) return select_mass_qs(ids, n, target, v);
@@ -290,7 +325,7 @@ static int32_t draw(const SamplerParams *p, const VexpKernels *k, const float *l
     int64_t nc = 0;
     double z;  // the candidates' sum of e (top-p's total)
     if (p->top_k > 0 && p->top_k < n) {  // top-k keeps the k largest: exp over those alone
-        nc = gather_top(l, n, p->top_k, ids, w->hist);
+        nc = p->top_k <= HEAP_MAX_K ? heap_top(k, l, n, p->top_k, ids) : gather_top(l, n, p->top_k, ids, w->hist);
         z = 0;
         for (int64_t i = 0; i < nc; i++) {
             if (!reuse) e[ids[i]] = expf((l[ids[i]] - m) * inv_t);
