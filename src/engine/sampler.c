@@ -140,10 +140,11 @@ static uint32_t bucket_of(float x) {
     return u >> (32 - SAMPLER_BUCKET_BITS);
 }
 
-// Fills hist (all zero on entry) with the count of values above -inf (by_mass false) or the sum
-// of v (by_mass: v >= 0) over ids[0..n) (over v[0..n) when ids is NULL) per bucket; then walks down from the top bucket to the first B whose running total reaches
-// target, sets *above to the total of the buckets over B, clears hist again and returns B; -1
-// when the whole total falls short.
+// Fills hist (all zero on entry), per bucket, with the count of values above -inf (by_mass
+// false) or the sum of v (by_mass: v >= 0) over ids[0..n) (over v[0..n) when ids is NULL); then
+// walks down from the top bucket to the first B whose running total reaches target, sets *above
+// to the total of the buckets over B, clears hist again and returns B; -1 when the whole total
+// falls short.
 static int64_t crossing_bucket(const int32_t *ids, int64_t n, const float *v, bool by_mass, double target,
                                double *hist, double *above) {
     uint32_t lo = SAMPLER_BUCKETS - 1, hi = 0;
@@ -238,7 +239,8 @@ static int64_t heap_top(const VexpKernels *kern, const float *l, int64_t n, int6
     for (; i < n && nc < k; i++) {
         if (!(l[i] > -INFINITY)) continue;
         h[nc] = (int32_t)i;
-        for (int64_t c = nc++; c > 0 && worse(l, h[c], h[(c - 1) / 2]); c = (c - 1) / 2) swap_ids(h, c, (c - 1) / 2);
+        for (int64_t c = nc++; c > 0 && worse(l, h[c], h[(c - 1) / 2]); c = (c - 1) / 2)
+            swap_ids(h, c, (c - 1) / 2);  // sift up
     }
     while (nc == k && (i += kern->above(l + i, n - i, l[h[0]])) < n) {
         h[0] = (int32_t)i++;
@@ -325,7 +327,8 @@ static int32_t draw(const SamplerParams *p, const VexpKernels *k, const float *l
     int64_t nc = 0;
     double z;  // the candidates' sum of e (top-p's total)
     if (p->top_k > 0 && p->top_k < n) {  // top-k keeps the k largest: exp over those alone
-        nc = p->top_k <= HEAP_MAX_K ? heap_top(k, l, n, p->top_k, ids) : gather_top(l, n, p->top_k, ids, w->hist);
+        nc = p->top_k <= HEAP_MAX_K ? heap_top(k, l, n, p->top_k, ids)
+                                    : gather_top(l, n, p->top_k, ids, w->hist);
         z = 0;
         for (int64_t i = 0; i < nc; i++) {
             if (!reuse) e[ids[i]] = expf((l[ids[i]] - m) * inv_t);

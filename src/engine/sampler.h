@@ -14,9 +14,13 @@
 // whatever sampling settings the request chose. The top-N alternatives are the N most likely
 // tokens under that same distribution (the chosen token may or may not be among them).
 //
-// Cost per call: one max pass and one exp pass over the row (vectorised, see vexp.h) for the
-// logprobs, whatever the settings; greedy without penalties adds nothing else; sampling adds a
-// candidate gather, an exp pass at T != 1, and the selections top-k/top-p ask for.
+// Cost per call: one max pass and one exp pass over the row (AVX2 when the CPU has it, see
+// vexp.h) for the logprobs, whatever the settings; greedy without penalties adds nothing else.
+// Sampling adds a second exp pass at T != 1; top-p and min-p gather only the tokens they could
+// keep and select by a value-bucket histogram then a quickselect within one bucket; top-k up to
+// 256 keeps a heap fed by a vectorised skip-ahead scan. The kept set is drawn from in an order
+// those selections leave, so a seed fixes the sequence for a given build, not across changes to
+// the selection.
 //
 // No allocation per call: the caller creates one SamplerWork per concurrent sampler (per engine
 // thread) sized for the vocabulary, and reuses it.

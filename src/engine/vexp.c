@@ -33,7 +33,8 @@ static int64_t above_ref(const float *x, int64_t n, float bar) {
     return i;
 }
 
-static const VexpKernels VEXP_REF = {.max = max_ref, .exp_sum = exp_sum_ref, .above = above_ref, .name = "ref"};
+static const VexpKernels VEXP_REF = {
+    .max = max_ref, .exp_sum = exp_sum_ref, .above = above_ref, .name = "ref"};
 
 const VexpKernels *vexp_kernels_ref(void) { return &VEXP_REF; }
 
