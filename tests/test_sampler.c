@@ -2,11 +2,14 @@
 // renormalised distribution each setting defines (temperature, top-k, top-p, min-p, penalties),
 // compared with the empirical frequencies of many seeded draws by a chi-square statistic;
 // greedy = argmax; logprobs and top-N = float64 log-softmax of the raw logits.
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/cpu.h"
 #include "engine/sampler.h"
+#include "engine/vexp.h"
 #include "test.h"
 
 // ---- the float64 reference ----
@@ -137,6 +140,12 @@ TEST(sampler_large_vocab_top_p) {
     check_distribution(l, n, params(1.0f, 0, 0.9f, 0.0f), 3000, 11);
     check_distribution(l, n, params(0.8f, 0, 0.5f, 0.0f), 3000, 12);
     check_distribution(l, n, params(1.0f, 40, 0.95f, 0.01f), 5000, 13);
+    // top-k by heap (k <= 256) and by value-bucket histogram (larger k), at and past the switch
+    check_distribution(l, n, params(2.0f, 256, 1.0f, 0.0f), 5000, 14);
+    check_distribution(l, n, params(2.0f, 257, 0.9f, 0.0f), 5000, 15);
+    check_distribution(l, n, params(3.0f, 3000, 1.0f, 0.0f), 5000, 16);
+    check_distribution(l, n, params(0.5f, 0, 1.0f, 0.0f), 3000, 17);  // plain temperature
+    check_distribution(l, n, params(1.5f, 0, 1.0f, 0.001f), 3000, 18);  // min-p alone
     free(l);
 }
 
@@ -336,4 +345,210 @@ TEST(sampler_rejects_bad_input) {
     EXPECT(sampler_params_validate(&p, err, sizeof err) < 0 && strstr(err, "top_k"));
     p = sampler_params_default(), p.repetition_penalty = 0;
     EXPECT(sampler_params_validate(&p, err, sizeof err) < 0 && strstr(err, "repetition_penalty"));
+}
+
+// ---- vexp: the softmax passes against float64 exp and the definition of max ----
+
+// The kernel sets this machine can run: the plain-C truth always, AVX2 when the CPU has it.
+static int vexp_sets(const VexpKernels *sets[2]) {
+    int n = 0;
+    sets[n++] = vexp_kernels_ref();
+    CpuFeatures f = cpu_features();
+    if (f.avx2 && f.fma && vexp_kernels_avx2()) sets[n++] = vexp_kernels_avx2();
+    return n;
+}
+
+// Error of y against the exact r in float ulps of r; below FLT_MIN the ulp is the subnormal step
+// 2^-149.
+static double ulps(float y, double r) {
+    double ulp = r >= FLT_MIN ? ldexp(1.0, ilogb(r) - 23) : ldexp(1.0, -149);
+    return fabs((double)y - r) / ulp;
+}
+
+TEST(vexp_exp_within_ulps_of_float64) {
+    // Dense sweeps: the whole finite range at 1/1024 steps, the subnormal results (-87.3 down to
+    // -104) at 1e-4, and around 0 at 1e-6; then special inputs.
+    int64_t cap = 600000, n = 0;
+    float *x = malloc((size_t)cap * sizeof *x), *y = malloc((size_t)(cap + 1) * sizeof *y);
+    for (double t = -110; t <= 88.7; t += 1.0 / 1024) x[n++] = (float)t;
+    for (double t = -104.5; t <= -87.0; t += 1e-4) x[n++] = (float)t;
+    for (double t = -0.05; t <= 0.05; t += 1e-6) x[n++] = (float)t;
+    const float special[] = {0.0f, -0.0f, 1e-30f, -1e-30f, 1e-45f, -1e-45f, FLT_MIN, -FLT_MIN, -1.0f,
+                             -87.33654f, -87.33655f, -103.27893f, -103.97208f, -103.97209f, 88.72283f};
+    for (size_t i = 0; i < sizeof special / sizeof *special; i++) x[n++] = special[i];
+    ASSERT(n <= cap);
+    const VexpKernels *sets[2];
+    int ns = vexp_sets(sets);
+    for (int s = 0; s < ns; s++) {
+        y[n] = 12345.0f;  // guard: nothing past n is written
+        double z = sets[s]->exp_sum(x, n, 0.0f, 1.0f, y);
+        double worst_normal = 0, worst_sub = 0, zr = 0;
+        int64_t at = 0;
+        for (int64_t i = 0; i < n; i++) {
+            double r = exp((double)x[i]), u = ulps(y[i], r);
+            zr += r;
+            if (r >= FLT_MIN && u > worst_normal) worst_normal = u, at = i;
+            if (r < FLT_MIN && u > worst_sub) worst_sub = u;
+            if (!(y[i] >= 0)) test_fail(__FILE__, __LINE__, "%s: exp(%g) = %g", sets[s]->name, x[i], y[i]);
+        }
+        if (!(worst_normal <= 2.0))  // measured: ref (libm expf) 0.50, avx2 1.23
+            test_fail(__FILE__, __LINE__, "%s: %.2f ulp at x = %.9g", sets[s]->name, worst_normal, x[at]);
+        EXPECT(worst_sub <= 1.0);    // subnormal results: within one step 2^-149 (avx2: 0.77)
+        EXPECT(y[n] == 12345.0f);
+        EXPECT(fabs(z - zr) <= 3e-7 * zr);  // every term within 2 ulp, all positive
+    }
+    // Masks and the ends of the range.
+    const float edge[] = {-INFINITY, NAN, -NAN, -FLT_MAX, -1e30f, -104.0f, -200.0f, 89.0f, 1000.0f, INFINITY};
+    const float want[] = {0, 0, 0, 0, 0, 0, 0, INFINITY, INFINITY, INFINITY};
+    const int n_edge = (int)(sizeof edge / sizeof *edge);
+    for (int s = 0; s < ns; s++) {
+        float out[16];
+        sets[s]->exp_sum(edge, 7, 0.0f, 1.0f, out);  // the masked and underflowing ones: sum 0
+        EXPECT(sets[s]->exp_sum(edge, 7, 0.0f, 1.0f, out) == 0.0);
+        sets[s]->exp_sum(edge, n_edge, 0.0f, 1.0f, out);
+        for (int i = 0; i < n_edge; i++)
+            if (memcmp(&out[i], &want[i], sizeof(float)) != 0)  // bit-exact: 0 is +0, never NaN
+                test_fail(__FILE__, __LINE__, "%s: exp(%g) = %g, want %g", sets[s]->name, edge[i], out[i], want[i]);
+        // a masked logit gives 0 whatever the shift and temperature
+        float masked[3] = {-INFINITY, NAN, -INFINITY};
+        EXPECT(sets[s]->exp_sum(masked, 3, -5.0f, 0.01f, out) == 0.0 && out[0] == 0 && out[1] == 0);
+    }
+    free(x);
+    free(y);
+}
+
+// Shift and scale as the sampler uses them (t = (x - max) / T in float), every length 0..40 and
+// a few long ones (the vector body and its masked tail), written in place.
+TEST(vexp_exp_sum_shift_scale_lengths) {
+    const VexpKernels *sets[2];
+    int ns = vexp_sets(sets);
+    Rng g;
+    rng_seed(&g, 31);
+    float x[1100], y[1101];
+    for (int i = 0; i < 1100; i++) x[i] = (float)(rng_normal(&g) * 6.0);
+    x[5] = -INFINITY, x[17] = NAN, x[1031] = -INFINITY;
+    const float scales[3] = {1.0f, 1.0f / 0.8f, 1.0f / 0.05f};
+    for (int s = 0; s < ns; s++)
+        for (int sc = 0; sc < 3; sc++)
+            for (int n = 0; n <= 1100; n = n < 40 ? n + 1 : n + 353) {
+                float shift = 18.0f;  // about the max: most results normal, some subnormal or 0
+                double zr = 0;
+                for (int i = 0; i < n; i++) y[i] = x[i];
+                y[n] = -7.0f;
+                double z = sets[s]->exp_sum(y, n, shift, scales[sc], y);
+                double worst = 0;
+                for (int i = 0; i < n; i++) {
+                    float t = (x[i] - shift) * scales[sc];
+                    double r = x[i] > -INFINITY ? exp((double)t) : 0.0;
+                    zr += r;
+                    double u = ulps(y[i], r);
+                    worst = u > worst ? u : worst;
+                }
+                double tol = 3e-7 * zr + n * ldexp(1.0, -149);  // 2 ulp, or 1 subnormal step
+                if (!(worst <= 2.0 && y[n] == -7.0f && fabs(z - zr) <= tol))
+                    test_fail(__FILE__, __LINE__, "%s n=%d scale=%g: %.2f ulp, sum %.9g vs %.9g", sets[s]->name, n,
+                              scales[sc], worst, z, zr);
+            }
+}
+
+TEST(vexp_max_first_index_and_above) {
+    const VexpKernels *sets[2];
+    int ns = vexp_sets(sets);
+    Rng g;
+    rng_seed(&g, 5);
+    float x[300];
+    for (int trial = 0; trial < 400; trial++) {
+        int n = trial % 150 + (trial % 3 == 0 ? 150 : 0);
+        for (int i = 0; i < n; i++) {
+            double u = rng_uniform(&g);
+            x[i] = u < 0.1 ? NAN : u < 0.2 ? -INFINITY : (float)(int)(rng_uniform(&g) * 40);  // ties
+        }
+        if (trial % 7 == 0)
+            for (int i = 0; i < n; i++) x[i] = i % 2 ? NAN : -INFINITY;  // nothing finite
+        // the definition: largest non-NaN value, lowest index holding it, -1 when none is > -inf
+        float want = -INFINITY;
+        int64_t want_at = -1;
+        for (int i = 0; i < n; i++)
+            if (!isnan(x[i]) && x[i] > -INFINITY && (want_at < 0 || x[i] > want)) want = x[i], want_at = i;
+        for (int s = 0; s < ns; s++) {
+            int64_t at = 99;
+            float m = sets[s]->max(x, n, &at);
+            if (!(m == want && at == want_at))
+                test_fail(__FILE__, __LINE__, "%s n=%d: max %g at %lld, want %g at %lld", sets[s]->name, n, m,
+                          (long long)at, want, (long long)want_at);
+            EXPECT(sets[s]->max(x, n, NULL) == want);
+            // above: the first index past a bar, from every start (NaN and -inf never pass)
+            float bar = (float)(int)(rng_uniform(&g) * 45) - 2.0f;
+            for (int from = 0; from <= n; from += 1 + from / 8) {
+                int64_t want_above = n - from;
+                for (int i = from; i < n; i++)
+                    if (x[i] > bar) {
+                        want_above = i - from;
+                        break;
+                    }
+                int64_t got = sets[s]->above(x + from, n - from, bar);
+                if (got != want_above)
+                    test_fail(__FILE__, __LINE__, "%s n=%d from %d bar %g: above %lld, want %lld", sets[s]->name, n,
+                              from, bar, (long long)got, (long long)want_above);
+            }
+        }
+    }
+}
+
+TEST(vexp_dispatch_follows_cpu) {
+    CpuFeatures f = cpu_features();
+    const char *force = getenv("RIGHTSIZE_KERNELS");
+    bool ref = (force && strcmp(force, "ref") == 0) || !(f.avx2 && f.fma);
+    EXPECT(strcmp(vexp_kernels()->name, ref ? "ref" : "avx2") == 0);
+    SamplerWork w;
+    ASSERT(sampler_work_init(&w, 10) == 0);
+    EXPECT(w.vk == vexp_kernels());
+    sampler_work_free(&w);
+}
+
+// The sampler on the AVX2 kernels chooses the same tokens as on the plain-C ones, with the same
+// logprobs to float rounding, across greedy, temperature, top-k/top-p/min-p and penalties, on a
+// real vocabulary's size with masked (-inf) and NaN logits. Without AVX2 the test has nothing to
+// compare and checks only that the reference runs.
+TEST(sampler_avx2_matches_ref) {
+    int n = 32000;
+    float *l = malloc((size_t)n * sizeof *l);
+    Rng g;
+    rng_seed(&g, 77);
+    for (int i = 0; i < n; i++) l[i] = (float)(rng_normal(&g) * 3.0);
+    for (int i = 0; i < 50; i++) l[i * 611] = -INFINITY;
+    l[1234] = NAN;
+    for (int i = 0; i < 6; i++) l[i * 4001 + 7] += 12.0f;
+    const VexpKernels *sets[2];
+    int ns = vexp_sets(sets);
+    SamplerWork wr, wa;
+    ASSERT(sampler_work_init(&wr, n) == 0 && sampler_work_init(&wa, n) == 0);
+    wr.vk = sets[0], wa.vk = sets[ns - 1];
+    enum { NS = 8 };
+    SamplerParams ps[NS] = {params(0.0f, 0, 1.0f, 0.0f),   params(1.0f, 0, 1.0f, 0.0f),
+                            params(0.8f, 0, 0.95f, 0.0f),  params(1.3f, 40, 0.9f, 0.0f),
+                            params(0.7f, 0, 1.0f, 0.02f),  params(0.0f, 0, 1.0f, 0.0f),
+                            params(2.0f, 700, 0.8f, 0.0f), params(1.0f, 0, 0.5f, 0.0f)};
+    ps[4].repetition_penalty = 1.3f, ps[5].frequency_penalty = 0.5f;
+    int32_t recent[4] = {7, 4008, 7, 99};
+    for (int k = 0; k < NS; k++) {
+        Rng ra, rb;
+        rng_seed(&ra, (uint64_t)k + 100);
+        rng_seed(&rb, (uint64_t)k + 100);
+        for (int d = 0; d < 40; d++) {
+            SampleResult a, b;
+            ASSERT(sampler_sample(&ps[k], l, n, recent, 4, 20, &ra, &wr, &a) == 0);
+            ASSERT(sampler_sample(&ps[k], l, n, recent, 4, 20, &rb, &wa, &b) == 0);
+            if (a.token != b.token) test_fail(__FILE__, __LINE__, "setting %d draw %d: %d vs %d", k, d, a.token, b.token);
+            EXPECT_NEAR(a.logprob, b.logprob, 2e-6);
+            EXPECT_EQ_INT(a.n_top, b.n_top);
+            for (int j = 0; j < a.n_top; j++) {
+                EXPECT_EQ_INT(a.top[j].id, b.top[j].id);
+                EXPECT_NEAR(a.top[j].logprob, b.top[j].logprob, 2e-6);
+            }
+        }
+    }
+    sampler_work_free(&wr);
+    sampler_work_free(&wa);
+    free(l);
 }

@@ -14,6 +14,14 @@
 // whatever sampling settings the request chose. The top-N alternatives are the N most likely
 // tokens under that same distribution (the chosen token may or may not be among them).
 //
+// Cost per call: one max pass and one exp pass over the row (AVX2 when the CPU has it, see
+// vexp.h) for the logprobs, whatever the settings; greedy without penalties adds nothing else.
+// Sampling adds a second exp pass at T != 1; top-p and min-p gather only the tokens they could
+// keep and select by a value-bucket histogram then a quickselect within one bucket; top-k up to
+// 256 keeps a heap fed by a vectorised skip-ahead scan. The kept set is drawn from in an order
+// those selections leave, so a seed fixes the sequence for a given build, not across changes to
+// the selection.
+//
 // No allocation per call: the caller creates one SamplerWork per concurrent sampler (per engine
 // thread) sized for the vocabulary, and reuses it.
 #ifndef RS_SAMPLER_H
@@ -24,8 +32,11 @@
 #include <stdint.h>
 
 #include "base/rng.h"
+#include "engine/vexp.h"
 
 #define SAMPLER_MAX_TOP 20
+#define SAMPLER_BUCKET_BITS 12  // top-k/top-p file candidates in 2^12 buckets by value first
+#define SAMPLER_BUCKETS (1 << SAMPLER_BUCKET_BITS)
 
 typedef struct {
     float temperature;         // <= 0: greedy
@@ -62,6 +73,10 @@ typedef struct {
     int32_t *ids;      // (n_vocab) candidate ids
     float *probs;      // (n_vocab) candidate probabilities
     int32_t *counts;   // (n_vocab) occurrences in recent; all zero between calls
+    double *hist;      // (SAMPLER_BUCKETS) count or mass per value bucket (top-k/top-p); all zero
+                       // between calls
+    const VexpKernels *vk;  // max / exp-sum kernels: vexp_kernels() at init (tests may swap in
+                            // vexp_kernels_ref() to compare)
 } SamplerWork;
 
 int sampler_work_init(SamplerWork *w, int64_t n_vocab);  // 0 or ERR_NOMEM / ERR_ARG
@@ -71,7 +86,8 @@ void sampler_work_free(SamplerWork *w);                 // zeroed or freed: no-o
 // recent (n_recent ids, may be NULL) feeds the penalties; ids out of range are ignored.
 // n_top in [0, SAMPLER_MAX_TOP] alternatives are reported. rng is only drawn from when sampling
 // is not greedy (one rng_uniform per call), so a seed fixes the whole sequence.
-// Returns 0, or ERR_ARG (n_vocab does not match w, n_top out of range, every logit -inf).
+// Returns 0, or ERR_ARG (n_vocab does not match w, n_top out of range, every logit -inf, a logit
+// +inf, every logit masked by the penalties).
 int sampler_sample(const SamplerParams *p, const float *logits, int64_t n_vocab,
                    const int32_t *recent, int64_t n_recent, int n_top, Rng *rng, SamplerWork *w,
                    SampleResult *out);
