@@ -8,6 +8,7 @@
 #include "base/bigalloc.h"
 #include "base/check.h"
 #include "engine/kv_attn.h"
+#include "engine/vexp.h"
 
 struct KvCache {
     KvCacheConfig cfg;
@@ -175,8 +176,6 @@ void kv_cache_read(const KvCache *kv, int64_t layer, int64_t seq, int64_t pos, i
 
 // ---- attention ----
 
-#define KV_SOFTMAX_FLOOR (-64.0f)
-
 void kv_cache_attend(const KvCache *kv, int64_t layer, int64_t seq, int64_t kv_head, int64_t n_pos,
                      const float *q, int64_t n_q, float scale, float *scores, float *out) {
     CHECK(layer >= 0 && layer < kv->cfg.n_layer && kv_head >= 0 && kv_head < kv->cfg.n_kv_head);
@@ -192,22 +191,13 @@ void kv_cache_attend(const KvCache *kv, int64_t layer, int64_t seq, int64_t kv_h
         int64_t t0 = bi * bt, nt = n_pos - t0 < bt ? n_pos - t0 : bt;
         kv->kern->dots(q, n_q, kt, nt, row_bytes, hd, scores + t0, n_pos);
     }
-    // softmax per query head (max-subtracted), of the scaled scores
+    // softmax per query head of the scaled scores: exp((s - max) · scale) / sum (scale > 0, so
+    // the raw maximum is the scaled one's)
+    const VexpKernels *vx = vexp_kernels();
     for (int64_t g = 0; g < n_q; g++) {
         float *s = scores + g * n_pos;
-        for (int64_t t = 0; t < n_pos; t++) s[t] *= scale;
-        float mx = s[0];
-        for (int64_t t = 1; t < n_pos; t++) mx = s[t] > mx ? s[t] : mx;
-        float sum = 0;
-        for (int64_t t = 0; t < n_pos; t++) {
-            // weights under e^-64 (1.6e-28; their total is below float resolution next to the
-            // maximum's 1) are zero: kept, they and their products with V become denormals, each
-            // a microcode assist costing ~100 cycles
-            float d = s[t] - mx;
-            s[t] = d < KV_SOFTMAX_FLOOR ? 0.0f : expf(d);
-            sum += s[t];
-        }
-        float inv = 1.0f / sum;
+        float mx = vx->max(s, n_pos, NULL);
+        float inv = (float)(1.0 / vx->exp_sum(s, n_pos, mx, scale, s));
         for (int64_t t = 0; t < n_pos; t++) s[t] *= inv;
     }
     // out_g = Σ_t p[g][t] · v_t

@@ -4,6 +4,7 @@
 // Every matrix product goes through mm_matmul over all rows at once, so each weight is read once
 // per step. Elementwise work and attention are spread over the thread pool by row / (row, head).
 #include "engine/model.h"
+#include "engine/vexp.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -167,7 +168,13 @@ static void job_swiglu(void *ctx, int64_t r, int thread) {
     int64_t f = j->m->hp.n_ff;
     float *g = j->b->hb + r * f;
     const float *u = j->b->hb2 + r * f;
-    for (int64_t i = 0; i < f; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+    const VexpKernels *vx = vexp_kernels();
+    float e[256];  // exp(-g), a chunk at a time
+    for (int64_t c = 0; c < f; c += 256) {
+        int64_t len = f - c < 256 ? f - c : 256;
+        vx->exp_sum(g + c, len, 0.0f, -1.0f, e);
+        for (int64_t i = 0; i < len; i++) g[c + i] = g[c + i] / (1.0f + e[i]) * u[c + i];
+    }
 }
 
 // ---- the forward pass ----
