@@ -195,7 +195,8 @@ static void rows_q4_0_x16(const MmArgs *a, int64_t r0, int64_t r1) { x16_rows(a,
 // instruction. Per block the tile is stored and each activation row's 16 sums take the bias
 // correction, the convert and the scale FMA, as in x16_tile. Two blocks per step, in separate
 // tiles, so one block's multiply overlaps the other's float work. Tiles of fewer than
-// AMX_MIN_ROWS activation rows are memory-bound, and go to x16_tile.
+// AMX_MIN_ROWS activation rows are memory-bound, and go to x16_tile. A Q4_0 block is first
+// unpacked to that B tile's bytes (nibbles = code + 8, so the bias is 8).
 #define AMX_MIN_ROWS 4
 
 typedef struct {
@@ -214,25 +215,48 @@ static void amx_configure(int m) {
         c.rows[2 + t] = (uint8_t)m, c.colsb[2 + t] = 32;
         c.rows[4 + t] = 8, c.colsb[4 + t] = 64;
     }
-    _tile_loadconfig(&c);
+    // Not _tile_loadconfig: GCC 12's version tells the compiler it reads only 8 bytes of the
+    // config, so the stores of the rest may be dropped (seen: ldtilecfg faulting on garbage).
+    __asm__ volatile("ldtilecfg %0" : : "m"(c));
 }
 
 // The float step of one block: acc[k] += (C[k] + bias * xsum) * d_w * d_x for k < m.
 static ALWAYS_INLINE void amx_scale_block(const int32_t *cbuf, const uint16_t *scales, const int32_t *xs,
-                                          const float *xd, int64_t nb, int m, __m512 *acc) {
+                                          const float *xd, int64_t nb, int m, int is_q4, __m512 *acc) {
     __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)scales));
+    const int bias = is_q4 ? 8 : 128;
 #pragma GCC unroll 16
     for (int k = 0; k < m; k++) {
         __m512i t = _mm512_add_epi32(_mm512_load_si512((const void *)(cbuf + 16 * k)),
-                                     _mm512_set1_epi32(xs[k * nb] * 128));
+                                     _mm512_set1_epi32(xs[k * nb] * bias));
         acc[k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t), _mm512_mul_ps(dw, _mm512_set1_ps(xd[k * nb])), acc[k]);
     }
 }
 
-static ALWAYS_INLINE void amx_tile_group(const MmArgs *a, int64_t g, int64_t i0, int m) {
+// A Q4_0 block of the layout as the B tile Q8_0's would be: stripe j's low nibbles are stripe j,
+// its high nibbles stripe j + 4 (values 0..15, i.e. code + 8).
+static ALWAYS_INLINE void amx_q4_unpack(const uint8_t *blk, uint8_t *dst) {
+    const __m512i lo = _mm512_set1_epi8(0x0f);
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+        __m512i v = _mm512_load_si512((const void *)(blk + j * 64));
+        _mm512_store_si512((void *)(dst + j * 64), _mm512_and_si512(v, lo));
+        _mm512_store_si512((void *)(dst + (j + 4) * 64), _mm512_and_si512(_mm512_srli_epi16(v, 4), lo));
+    }
+}
+
+// The B tile of block b: Q8_0 straight from the layout, Q4_0 unpacked into buf first.
+static ALWAYS_INLINE const uint8_t *amx_b_tile(const uint8_t *codes, int64_t b, int is_q4, uint8_t *buf) {
+    if (!is_q4) return codes + b * 512;
+    amx_q4_unpack(codes + b * 256, buf);
+    return buf;
+}
+
+static ALWAYS_INLINE void amx_tile_group(const MmArgs *a, int64_t g, int64_t i0, int m, int is_q4) {
     int64_t nb = a->cols / QK8_0;
-    const uint8_t *codes = a->w + (size_t)g * x16_group_bytes(nb, 0);
-    const uint16_t *scales = (const uint16_t *)(codes + nb * 512);
+    const uint8_t *codes = a->w + (size_t)g * x16_group_bytes(nb, is_q4);
+    const uint16_t *scales = (const uint16_t *)(codes + nb * x16_code_bytes(is_q4));
+    uint8_t wbuf[2][512] __attribute__((aligned(64)));
     const BlockQ8_0 *x = (const BlockQ8_0 *)a->x + i0 * nb;
     const int32_t *xs = a->xnsum + i0 * nb;
     const float *xd = a->xd + i0 * nb;
@@ -243,7 +267,7 @@ static ALWAYS_INLINE void amx_tile_group(const MmArgs *a, int64_t g, int64_t i0,
     for (int k = 0; k < m; k++) acc[k] = _mm512_setzero_ps();
     // The next group's lines are prefetched, spread evenly over this group's steps (with 4+ rows
     // a step is long enough that a fixed distance ahead left DRAM latency exposed: -12% time).
-    size_t gbytes = x16_group_bytes(nb, 0);
+    size_t gbytes = x16_group_bytes(nb, is_q4);
     const char *next = (const char *)codes + gbytes;
     int64_t lines = (int64_t)(gbytes / 64), steps = nb / 2 > 0 ? nb / 2 : 1, per = (lines + steps - 1) / steps;
     int64_t b = 0;
@@ -253,23 +277,23 @@ static ALWAYS_INLINE void amx_tile_group(const MmArgs *a, int64_t g, int64_t i0,
         _tile_zero(0);
         _tile_zero(1);
         _tile_loadd(2, x[b].qs, xstride);
-        _tile_loadd(4, codes + b * 512, 64);
+        _tile_loadd(4, amx_b_tile(codes, b, is_q4, wbuf[0]), 64);
         _tile_dpbsud(0, 2, 4);
         _tile_loadd(3, x[b + 1].qs, xstride);
-        _tile_loadd(5, codes + (b + 1) * 512, 64);
+        _tile_loadd(5, amx_b_tile(codes, b + 1, is_q4, wbuf[1]), 64);
         _tile_dpbsud(1, 3, 5);
         _tile_stored(0, cbuf[0], 64);
-        amx_scale_block(cbuf[0], scales + b * X16_ROWS, xs + b, xd + b, nb, m, acc);
+        amx_scale_block(cbuf[0], scales + b * X16_ROWS, xs + b, xd + b, nb, m, is_q4, acc);
         _tile_stored(1, cbuf[1], 64);
-        amx_scale_block(cbuf[1], scales + (b + 1) * X16_ROWS, xs + b + 1, xd + b + 1, nb, m, acc);
+        amx_scale_block(cbuf[1], scales + (b + 1) * X16_ROWS, xs + b + 1, xd + b + 1, nb, m, is_q4, acc);
     }
     if (b < nb) {
         _tile_zero(0);
         _tile_loadd(2, x[b].qs, xstride);
-        _tile_loadd(4, codes + b * 512, 64);
+        _tile_loadd(4, amx_b_tile(codes, b, is_q4, wbuf[0]), 64);
         _tile_dpbsud(0, 2, 4);
         _tile_stored(0, cbuf[0], 64);
-        amx_scale_block(cbuf[0], scales + b * X16_ROWS, xs + b, xd + b, nb, m, acc);
+        amx_scale_block(cbuf[0], scales + b * X16_ROWS, xs + b, xd + b, nb, m, is_q4, acc);
     }
     int64_t r = g * X16_ROWS, left = a->ldy - r;
     __mmask16 mask = left >= X16_ROWS ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
@@ -278,9 +302,9 @@ static ALWAYS_INLINE void amx_tile_group(const MmArgs *a, int64_t g, int64_t i0,
 }
 
 #define AMX_CASE(N) \
-    case N: for (int64_t g = g0; g < g1; g++) amx_tile_group(a, g, i, N); break;
+    case N: for (int64_t g = g0; g < g1; g++) amx_tile_group(a, g, i, N, is_q4); break;
 
-static void rows_q8_0_amx(const MmArgs *a, int64_t r0, int64_t r1) {
+static ALWAYS_INLINE void amx_rows(const MmArgs *a, int64_t r0, int64_t r1, int is_q4) {
     CHECK(r0 % X16_ROWS == 0);
     int64_t g0 = r0 / X16_ROWS, g1 = (r1 + X16_ROWS - 1) / X16_ROWS;
     int configured = 0;  // the m the tiles are configured for
@@ -293,7 +317,7 @@ static void rows_q8_0_amx(const MmArgs *a, int64_t r0, int64_t r1) {
             rest.xd = a->xd + i * (a->cols / QK8_0);
             rest.y = a->y + i * a->ldy;
             rest.n = nr;
-            x16_rows(&rest, r0, r1, 0);
+            x16_rows(&rest, r0, r1, is_q4);
             continue;
         }
         if (configured != nr) amx_configure((int)nr), configured = (int)nr;
@@ -305,6 +329,9 @@ static void rows_q8_0_amx(const MmArgs *a, int64_t r0, int64_t r1) {
     }
     if (configured) _tile_release();
 }
+
+static void rows_q8_0_amx(const MmArgs *a, int64_t r0, int64_t r1) { amx_rows(a, r0, r1, 0); }
+static void rows_q4_0_amx(const MmArgs *a, int64_t r0, int64_t r1) { amx_rows(a, r0, r1, 1); }
 
 bool mm_amx_enable(void) { return cpu_amx_permit(); }
 
@@ -331,8 +358,8 @@ const MmKernels MM_KERNELS_AVX512VNNI = {
     },
 };
 
-// The avx512vnni set with Q8_0 products on AMX tiles (Q4_0 stays on VNNI: its nibbles would need
-// unpacking to bytes before a tile load).
+// The avx512vnni set with the products of 4+ activation rows on AMX tiles (Q4_0 blocks unpacked to
+// bytes on the way, once for all the rows).
 const MmKernels MM_KERNELS_AMX = {
     .name = "amx",
     .quantize_q8_0 = mm_quantize_q8_0_avx2,
@@ -348,7 +375,7 @@ const MmKernels MM_KERNELS_AMX = {
     .pack = pack,
     .rows_packed = {
         [QT_Q8_0] = rows_q8_0_amx,
-        [QT_Q4_0] = rows_q4_0_x16,
+        [QT_Q4_0] = rows_q4_0_amx,
     },
 };
 
