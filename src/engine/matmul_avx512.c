@@ -339,44 +339,19 @@ bool mm_amx_enable(void) { return cpu_amx_permit(); }
 #pragma clang attribute pop
 #endif
 
-const MmKernels MM_KERNELS_AVX512VNNI = {
-    .name = "avx512vnni",
-    .quantize_q8_0 = mm_quantize_q8_0_avx2,
-    .rows = {
-        [QT_F32] = mm_rows_f32_avx2,
-        [QT_F16] = mm_rows_f16_avx2,
-        [QT_BF16] = mm_rows_bf16_avx2,
-        [QT_Q8_0] = mm_rows_q8_0_avx2,
-        [QT_Q4_0] = mm_rows_q4_0_avx2,
-    },
-    .layout = MM_LAYOUT_X16,
-    .pack_bytes = pack_bytes,
-    .pack = pack,
-    .rows_packed = {
-        [QT_Q8_0] = rows_q8_0_x16,
-        [QT_Q4_0] = rows_q4_0_x16,
-    },
-};
+// Both sets: the AVX2 set's kernels for float and unpacked weights, and the X16 packing.
+#define X16_SET(NAME, Q8, Q4)                                                                     \
+    {                                                                                             \
+        .name = NAME, .quantize_q8_0 = mm_quantize_q8_0_avx2,                                     \
+        .rows = {[QT_F32] = mm_rows_f32_avx2, [QT_F16] = mm_rows_f16_avx2, [QT_BF16] = mm_rows_bf16_avx2, \
+                 [QT_Q8_0] = mm_rows_q8_0_avx2, [QT_Q4_0] = mm_rows_q4_0_avx2},                   \
+        .layout = MM_LAYOUT_X16, .pack_bytes = pack_bytes, .pack = pack,                          \
+        .rows_packed = {[QT_Q8_0] = Q8, [QT_Q4_0] = Q4},                                          \
+    }
 
-// The avx512vnni set with the products of 4+ activation rows on AMX tiles (Q4_0 blocks unpacked to
-// bytes on the way, once for all the rows).
-const MmKernels MM_KERNELS_AMX = {
-    .name = "amx",
-    .quantize_q8_0 = mm_quantize_q8_0_avx2,
-    .rows = {
-        [QT_F32] = mm_rows_f32_avx2,
-        [QT_F16] = mm_rows_f16_avx2,
-        [QT_BF16] = mm_rows_bf16_avx2,
-        [QT_Q8_0] = mm_rows_q8_0_avx2,
-        [QT_Q4_0] = mm_rows_q4_0_avx2,
-    },
-    .layout = MM_LAYOUT_X16,
-    .pack_bytes = pack_bytes,
-    .pack = pack,
-    .rows_packed = {
-        [QT_Q8_0] = rows_q8_0_amx,
-        [QT_Q4_0] = rows_q4_0_amx,
-    },
-};
+const MmKernels MM_KERNELS_AVX512VNNI = X16_SET("avx512vnni", rows_q8_0_x16, rows_q4_0_x16);
+// The products of 4+ activation rows on AMX tiles (Q4_0 blocks unpacked to bytes on the way, once
+// for all the rows).
+const MmKernels MM_KERNELS_AMX = X16_SET("amx", rows_q8_0_amx, rows_q4_0_amx);
 
 #endif
