@@ -1,6 +1,6 @@
-// sampler_bench.c — by-hand timing of sampler_sample on one 32000-float row of N(0, 3²) logits
-// (a Llama-2 vocabulary's size), median of 5 repetitions per setting. Not a test and not part of
-// `make bench`; build and run from the repository root:
+// sampler_bench.c — timing of sampler_sample on one 32000-float row of N(0, 3²) logits (a
+// Llama-2 vocabulary's size), median of 5 repetitions per setting. Run by `make bench`
+// (scripts/bench.d/25-sampler, which builds it and compares with numpy); by hand:
 //   make
 //   cc -O2 -std=c11 -D_GNU_SOURCE -Isrc scripts/sampler_bench.c build/librightsize.a -lm -pthread -o build/sampler_bench
 //   build/sampler_bench                          (the kernels this CPU runs)

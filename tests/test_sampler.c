@@ -427,9 +427,10 @@ TEST(vexp_exp_sum_shift_scale_lengths) {
     float x[1100], y[1101];
     for (int i = 0; i < 1100; i++) x[i] = (float)(rng_normal(&g) * 6.0);
     x[5] = -INFINITY, x[17] = NAN, x[1031] = -INFINITY;
-    const float scales[3] = {1.0f, 1.0f / 0.8f, 1.0f / 0.05f};
+    // temperatures, and -1 (SwiGLU's exp(-x)): a masked -inf must give 0 whatever the sign
+    const float scales[4] = {1.0f, 1.0f / 0.8f, 1.0f / 0.05f, -1.0f};
     for (int s = 0; s < ns; s++)
-        for (int sc = 0; sc < 3; sc++)
+        for (int sc = 0; sc < 4; sc++)
             for (int n = 0; n <= 1100; n = n < 40 ? n + 1 : n + 353) {
                 float shift = 18.0f;  // about the max: most results normal, some subnormal or 0
                 double zr = 0;

@@ -126,8 +126,8 @@ static ALWAYS_INLINE void x16_tile(const MmArgs *a, int64_t g, int64_t i0, int n
         const uint8_t *blk = codes + b * cb;
         __m512i w[8];
         if (is_q4) {
-            _mm_prefetch((const char *)blk + X16_PREFETCH_BYTES, X16_HINT);
-            _mm_prefetch((const char *)blk + X16_PREFETCH_BYTES + 128, X16_HINT);
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) _mm_prefetch((const char *)blk + X16_PREFETCH_BYTES + j * 64, X16_HINT);
             const __m512i lo = _mm512_set1_epi8(0x0f);
 #pragma GCC unroll 4
             for (int j = 0; j < 4; j++) {
@@ -142,6 +142,7 @@ static ALWAYS_INLINE void x16_tile(const MmArgs *a, int64_t g, int64_t i0, int n
                 w[j] = _mm512_load_si512((const void *)(blk + j * 64));
             }
         }
+        if (!(b & 1)) _mm_prefetch((const char *)(scales + b * X16_ROWS) + 512, X16_HINT);  // 16 blocks on
         __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(scales + b * X16_ROWS)));
 #pragma GCC unroll 16
         for (int k = 0; k < nr; k++) {

@@ -63,9 +63,13 @@ static double exp_sum_avx2(const float *x, int64_t n, float shift, float scale, 
     const __m256 sh = _mm256_set1_ps(shift), sc = _mm256_set1_ps(scale);
     __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
     int64_t i = 0;
+    const __m256 ninf = _mm256_set1_ps(-INFINITY);
     for (; i + 16 <= n; i += 16) {
-        __m256 e0 = exp8(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), sh), sc));
-        __m256 e1 = exp8(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i + 8), sh), sc));
+        // x = -inf or NaN gives 0 whatever the sign of scale (exp8 alone maps them to 0 only
+        // when t comes out NaN or -inf)
+        __m256 v0 = _mm256_loadu_ps(x + i), v1 = _mm256_loadu_ps(x + i + 8);
+        __m256 e0 = _mm256_and_ps(exp8(_mm256_mul_ps(_mm256_sub_ps(v0, sh), sc)), _mm256_cmp_ps(v0, ninf, _CMP_GT_OQ));
+        __m256 e1 = _mm256_and_ps(exp8(_mm256_mul_ps(_mm256_sub_ps(v1, sh), sc)), _mm256_cmp_ps(v1, ninf, _CMP_GT_OQ));
         _mm256_storeu_ps(out + i, e0);
         _mm256_storeu_ps(out + i + 8, e1);
         a0 = add_lo(a0, e0), a1 = add_hi(a1, e0), a2 = add_lo(a2, e1), a3 = add_hi(a3, e1);
@@ -75,7 +79,8 @@ static double exp_sum_avx2(const float *x, int64_t n, float shift, float scale, 
         __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(left < 8 ? (int)left : 8),
                                           _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
         __m256 v = _mm256_maskload_ps(x + i, mask);
-        __m256 e = _mm256_and_ps(exp8(_mm256_mul_ps(_mm256_sub_ps(v, sh), sc)), _mm256_castsi256_ps(mask));
+        __m256 e = _mm256_and_ps(exp8(_mm256_mul_ps(_mm256_sub_ps(v, sh), sc)),
+                                 _mm256_and_ps(_mm256_castsi256_ps(mask), _mm256_cmp_ps(v, ninf, _CMP_GT_OQ)));
         _mm256_maskstore_ps(out + i, mask, e);
         a0 = add_lo(a0, e), a1 = add_hi(a1, e);
     }
