@@ -26,8 +26,12 @@ grep -q "^fit: step_us" "$T/cal.out" || fail "calibrate -m printed no fit"
 grep -q "^  e2e " "$T/plan.out" && grep -q "^  ttft " "$T/plan.out" && grep -q "throughput:" "$T/plan.out" \
     || fail "plan --profile text: $(cat "$T/plan.out")"
 
-# 2. The live worker: endpoint calibration and a workload bench.
-start_worker "$T/tiny.gguf" -t 1 --max-num-seqs 4 --max-num-batched-tokens 128 --served-model-name tiny
+# 2. The live worker: endpoint calibration and a workload bench. A model some 30x tiny's size, so a
+# token takes a fraction of a millisecond: tiny's tokens can come so fast that a loaded machine's
+# HTTP thread sends a whole answer in one or two writes, leaving no inter-token gaps to measure.
+"$BIN" gguf synth --dim 256 --layers 8 --heads 8 --kv-heads 8 --ffn 768 --vocab 512 --ctx 512 --type q8_0 \
+    -q -o "$T/w.gguf" || exit 1
+start_worker "$T/w.gguf" -t 1 --max-num-seqs 4 --max-num-batched-tokens 128 --served-model-name tiny
 "$BIN" calibrate --url "$URL/v1" --served-model tiny --prompt-words 4,12 --concurrency 1,2 --output-tokens 6 \
     --rounds 1 -o "$T/purl.yaml" >"$T/curl.out" 2>&1 || fail "calibrate --url: $(cat "$T/curl.out")"
 grep -q "request_overhead_us = " "$T/curl.out" && grep -q "TTFT rows 2" "$T/curl.out" \
