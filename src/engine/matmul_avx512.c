@@ -107,6 +107,14 @@ static ALWAYS_INLINE int32_t load4(const int8_t *p) {
     return v;
 }
 
+// Output rows 16g..16g+15 (fewer in a padded last group) of activation rows i0..i0+nr.
+static ALWAYS_INLINE void x16_store(const MmArgs *a, int64_t g, int64_t i0, int nr, const __m512 *acc) {
+    int64_t r = g * X16_ROWS, left = a->ldy - r;
+    __mmask16 m = left >= X16_ROWS ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+#pragma GCC unroll 16
+    for (int k = 0; k < nr; k++) _mm512_mask_storeu_ps(a->y + (i0 + k) * a->ldy + r, m, acc[k]);
+}
+
 // y[i0..i0+nr) x rows 16g..16g+15 (fewer when the group is the padded last one); nr is a
 // compile-time constant after inlining. Per block: the 8 stripes (and scales) are loaded once
 // and stay in registers while the nr activation rows pass: 8 vpdpbusd with a broadcast operand,
@@ -159,10 +167,7 @@ static ALWAYS_INLINE void x16_tile(const MmArgs *a, int64_t g, int64_t i0, int n
             acc[k] = _mm512_fmadd_ps(p, _mm512_mul_ps(dw, _mm512_set1_ps(xd[k * nb + b])), acc[k]);
         }
     }
-    int64_t r = g * X16_ROWS, left = a->ldy - r;
-    __mmask16 m = left >= X16_ROWS ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
-#pragma GCC unroll 16
-    for (int k = 0; k < nr; k++) _mm512_mask_storeu_ps(a->y + (i0 + k) * a->ldy + r, m, acc[k]);
+    x16_store(a, g, i0, nr, acc);
 }
 
 #define X16_CASE(N) \
@@ -296,10 +301,7 @@ static ALWAYS_INLINE void amx_tile_group(const MmArgs *a, int64_t g, int64_t i0,
         _tile_stored(0, cbuf[0], 64);
         amx_scale_block(cbuf[0], scales + b * X16_ROWS, xs + b, xd + b, nb, m, is_q4, acc);
     }
-    int64_t r = g * X16_ROWS, left = a->ldy - r;
-    __mmask16 mask = left >= X16_ROWS ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
-#pragma GCC unroll 16
-    for (int k = 0; k < m; k++) _mm512_mask_storeu_ps(a->y + (i0 + k) * a->ldy + r, mask, acc[k]);
+    x16_store(a, g, i0, m, acc);
 }
 
 #define AMX_CASE(N) \
