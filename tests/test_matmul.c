@@ -116,7 +116,7 @@ static bool view_packed_by(const MmKernels *k, WeightView *w, void **buf) {
     size_t b = k->pack_bytes ? k->pack_bytes(w) : 0;
     if (!b) return false;
     *buf = aligned_alloc(64, (b + 63) & ~(size_t)63);
-    k->pack(w, *buf);
+    k->pack(w, *buf, 0, (w->rows + k->pack_rows - 1) / k->pack_rows);
     w->packed = *buf;
     w->packed_layout = k->layout;
     return true;
@@ -226,7 +226,7 @@ static void run_shapes(ThreadPool *tp, uint64_t seed) {
                 size_t pb = mm_pack_bytes(&w);
                 if (pb) {  // and its packed form, as models use it
                     void *buf = aligned_alloc(64, (pb + 63) & ~(size_t)63);
-                    mm_pack(&w, buf);
+                    mm_pack(tp, &w, buf);
                     EXPECT(w.packed == buf);
                     memset(y, 0xff, sizeof(float) * (size_t)(c.n * c.rows));
                     mm_matmul(tp, c.scratch, y, &w, c.x, c.n);
@@ -348,7 +348,7 @@ TEST(matmul_same_result_with_1_2_3_threads) {
         WeightView w = view(&c);
         size_t pb = mm_pack_bytes(&w);  // the form models use, where the chosen set packs
         void *packed = pb ? aligned_alloc(64, (pb + 63) & ~(size_t)63) : NULL;
-        if (packed) mm_pack(&w, packed);
+        if (packed) mm_pack(NULL, &w, packed);
         size_t yb = sizeof(float) * (size_t)(c.n * c.rows);
         float *y[3];
         for (int th = 1; th <= 3; th++) {

@@ -91,6 +91,7 @@ Engine *engine_create(const char *path, const EngineOptions *opt_in, char *err, 
         err_set(err, err_len, ERR_NOMEM, "cannot start %d threads", opt.n_threads);
         goto fail;
     }
+    if (model_pack(&e->model, e->tp, err, err_len)) goto fail;
     e->buf = model_buffers_create(&e->model, max_rows, n_ctx, tp_size(e->tp));
     e->seen_call = calloc((size_t)max_seqs, sizeof *e->seen_call);
     e->next_pos = calloc((size_t)max_seqs, sizeof *e->next_pos);

@@ -143,10 +143,27 @@ size_t mm_pack_bytes(const WeightView *w) {
     return k->pack_bytes ? k->pack_bytes(w) : 0;
 }
 
-void mm_pack(WeightView *w, void *dst) {
+typedef struct {
+    const MmKernels *k;
+    const WeightView *w;
+    void *dst;
+    int64_t groups;
+} PackJob;
+
+#define MM_PACK_GROUPS_PER_TASK 32
+
+static void task_pack(void *ctx, int64_t task, int thread) {
+    (void)thread;
+    const PackJob *j = ctx;
+    int64_t g0 = task * MM_PACK_GROUPS_PER_TASK, g1 = g0 + MM_PACK_GROUPS_PER_TASK;
+    j->k->pack(j->w, j->dst, g0, g1 < j->groups ? g1 : j->groups);
+}
+
+void mm_pack(ThreadPool *tp, WeightView *w, void *dst) {
     const MmKernels *k = kernels();
     CHECK(k->pack && k->pack_bytes(w) > 0 && ((uintptr_t)dst & 63) == 0);
-    k->pack(w, dst);
+    PackJob j = {.k = k, .w = w, .dst = dst, .groups = (w->rows + k->pack_rows - 1) / k->pack_rows};
+    tp_run(tp, task_pack, &j, (j.groups + MM_PACK_GROUPS_PER_TASK - 1) / MM_PACK_GROUPS_PER_TASK);
     w->packed = dst;
     w->packed_layout = k->layout;
 }

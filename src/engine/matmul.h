@@ -49,8 +49,9 @@ void mm_matmul_many(ThreadPool *tp, void *scratch, int n_w, float *const *y, con
 // Bytes the chosen kernel set's packed copy of w takes, or 0 when that set multiplies w as it is
 // (type without a packed layout, a set without packing, or RIGHTSIZE_KERNELS capping below it).
 size_t mm_pack_bytes(const WeightView *w);
-// Writes that copy to dst (mm_pack_bytes(w) bytes, 64-byte aligned) and points w->packed at it.
-void mm_pack(WeightView *w, void *dst);
+// Writes that copy to dst (mm_pack_bytes(w) bytes, 64-byte aligned), split over tp's threads (tp
+// may be NULL), and points w->packed at it.
+void mm_pack(ThreadPool *tp, WeightView *w, void *dst);
 
 // The plain-C path, always available (the truth the SIMD path is tested against).
 void mm_matmul_ref(ThreadPool *tp, void *scratch, float *y, const WeightView *w, const float *x, int64_t n);

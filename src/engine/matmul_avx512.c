@@ -59,43 +59,33 @@ static size_t pack_bytes(const WeightView *w) {
     return (size_t)groups * x16_group_bytes(w->cols / QK8_0, w->type == QT_Q4_0);
 }
 
-static void pack(const WeightView *w, void *dst) {
+// Groups [g0, g1) of w. Each stripe is one gather of 4 bytes from each of the group's 16 rows (the
+// padding rows of a last group masked off and filled with the code of a zero weight), biased for
+// Q8_0; the scales are one gather of the 4 bytes at each row's block start, narrowed to their f16.
+static void pack(const WeightView *w, void *dst, int64_t g0, int64_t g1) {
     int is_q4 = w->type == QT_Q4_0;
-    int64_t nb = w->cols / QK8_0, groups = (w->rows + X16_ROWS - 1) / X16_ROWS;
+    int64_t nb = w->cols / QK8_0, cb = x16_code_bytes(is_q4);
     size_t row_bytes = quant_row_bytes(w->type, w->cols), gbytes = x16_group_bytes(nb, is_q4);
-    int64_t cb = x16_code_bytes(is_q4);
-    for (int64_t g = 0; g < groups; g++) {
+    int bs = is_q4 ? (int)sizeof(BlockQ4_0) : (int)sizeof(BlockQ8_0), stripes = is_q4 ? 4 : 8;
+    const __m512i rows = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                            _mm512_set1_epi32((int)row_bytes));
+    const __m512i bias = _mm512_set1_epi32(is_q4 ? 0 : (int)0x80808080u);
+    const __m512i zero_code = _mm512_set1_epi32(is_q4 ? (int)0x88888888u : 0);  // before the bias
+    for (int64_t g = g0; g < g1; g++) {
+        int64_t left = w->rows - g * X16_ROWS;
+        __mmask16 valid = left >= X16_ROWS ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+        const uint8_t *base = (const uint8_t *)w->data + (size_t)(g * X16_ROWS) * row_bytes;
         uint8_t *codes = (uint8_t *)dst + (size_t)g * gbytes;
         uint16_t *scales = (uint16_t *)(codes + nb * cb);
-        memset(codes, 0, gbytes);
-        for (int t = 0; t < X16_ROWS; t++) {
-            int64_t r = g * X16_ROWS + t;
-            const uint8_t *row = (const uint8_t *)w->data + (size_t)r * row_bytes;
-            for (int64_t b = 0; b < nb; b++) {
-                uint8_t *blk = codes + b * cb;
-                if (r >= w->rows) {  // padding row: zero weights, zero scale
-                    if (!is_q4)
-                        for (int j = 0; j < 8; j++) memset(blk + j * 64 + t * 4, 0x80, 4);
-                    else
-                        for (int j = 0; j < 4; j++) memset(blk + j * 64 + t * 4, 0x88, 4);
-                    scales[b * X16_ROWS + t] = 0;
-                    continue;
-                }
-                if (is_q4) {
-                    const BlockQ4_0 *q = (const BlockQ4_0 *)row + b;
-                    for (int j = 0; j < 4; j++) memcpy(blk + j * 64 + t * 4, q->qs + 4 * j, 4);
-                    scales[b * X16_ROWS + t] = q->d;
-                } else {
-                    const BlockQ8_0 *q = (const BlockQ8_0 *)row + b;
-                    for (int j = 0; j < 8; j++) {
-                        uint32_t v;
-                        memcpy(&v, q->qs + 4 * j, 4);
-                        v ^= 0x80808080u;
-                        memcpy(blk + j * 64 + t * 4, &v, 4);
-                    }
-                    scales[b * X16_ROWS + t] = q->d;
-                }
+        for (int64_t b = 0; b < nb; b++) {
+            __m512i at = _mm512_add_epi32(rows, _mm512_set1_epi32((int)(b * bs)));
+            for (int j = 0; j < stripes; j++) {
+                __m512i v = _mm512_mask_i32gather_epi32(zero_code, valid, _mm512_add_epi32(at, _mm512_set1_epi32(2 + 4 * j)),
+                                                        base, 1);
+                _mm512_store_si512((void *)(codes + b * cb + j * 64), _mm512_xor_si512(v, bias));
             }
+            __m512i d = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), valid, at, base, 1);
+            _mm256_storeu_si256((__m256i *)(scales + b * X16_ROWS), _mm512_cvtepi32_epi16(d));
         }
     }
 }
@@ -348,7 +338,7 @@ bool mm_amx_enable(void) { return cpu_amx_permit(); }
         .name = NAME, .quantize_q8_0 = mm_quantize_q8_0_avx2,                                     \
         .rows = {[QT_F32] = mm_rows_f32_avx2, [QT_F16] = mm_rows_f16_avx2, [QT_BF16] = mm_rows_bf16_avx2, \
                  [QT_Q8_0] = mm_rows_q8_0_avx2, [QT_Q4_0] = mm_rows_q4_0_avx2},                   \
-        .layout = MM_LAYOUT_X16, .pack_bytes = pack_bytes, .pack = pack,                          \
+        .layout = MM_LAYOUT_X16, .pack_rows = X16_ROWS, .pack_bytes = pack_bytes, .pack = pack,   \
         .rows_packed = {[QT_Q8_0] = Q8, [QT_Q4_0] = Q4},                                          \
     }
 

@@ -37,9 +37,11 @@ typedef void (*MmRowsFn)(const MmArgs *a, int64_t r0, int64_t r1);
 // offset) and its f16 scale widened to float to scales[cols/32] (saves a conversion per weight row).
 typedef void (*MmQuantizeFn)(const float *x, BlockQ8_0 *y, int32_t *nsums, float *scales, int64_t cols);
 
-// Packing of one weight matrix into the set's layout (dst: pack_bytes(w) bytes, 64-byte aligned).
+// Packing of one weight matrix into the set's layout (dst: pack_bytes(w) bytes, 64-byte aligned),
+// in groups of pack_rows rows: MmPackFn writes groups [g0, g1) (independent, so they can run in
+// parallel).
 typedef size_t (*MmPackBytesFn)(const WeightView *w);
-typedef void (*MmPackFn)(const WeightView *w, void *dst);
+typedef void (*MmPackFn)(const WeightView *w, void *dst, int64_t g0, int64_t g1);
 
 typedef struct {
     const char *name;
@@ -48,6 +50,7 @@ typedef struct {
     // Packed weights (all NULL/0 for sets without a layout of their own): for a WeightView whose
     // packed_layout is this set's, rows_packed[type] is called with MmArgs.w = the packed copy.
     int layout;
+    int pack_rows;             // rows per group of the layout
     MmPackBytesFn pack_bytes;  // 0 for types without a packed form
     MmPackFn pack;
     MmRowsFn rows_packed[QT_COUNT];

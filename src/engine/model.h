@@ -5,9 +5,9 @@
 // feed_forward_length, attention.head_count, attention.head_count_kv, attention.key_length,
 // attention.layer_norm_rms_epsilon, context_length, rope.freq_base, rope.dimension_count,
 // rope.scaling.type/factor or rope.scale_linear); weights are WeightViews into the mmap'ed file.
-// When the chosen matmul kernel set has a packed layout (mm_pack_bytes, matmul.h), the quantized
-// matrices are copied once at load into that layout (one allocation, `packed`) and their pages of
-// the mapping are released; token_embd keeps serving embedding lookups from the mapping.
+// When the chosen matmul kernel set has a packed layout (mm_pack_bytes, matmul.h), model_pack
+// copies the quantized matrices once into that layout (one allocation, `packed`) and releases
+// their pages of the mapping; token_embd keeps serving embedding lookups from the mapping.
 // output.weight absent means the output projection is tied to token_embd.
 // RoPE is GGUF's `llama` style ("normal", mode 0): it rotates ADJACENT pairs (x[2i], x[2i+1])
 // by pos · base^(-2i/n_rot) (divided by the linear scaling factor and by rope_freqs[i] when the
@@ -65,6 +65,10 @@ typedef struct {
 int model_load(Model *m, const char *path, char *err, size_t err_len);
 // The same over caller-owned GGUF bytes (tests, fuzzing); data must outlive m.
 int model_load_mem(Model *m, const void *data, size_t size, char *err, size_t err_len);
+// Packs the multiplied matrices for the chosen kernel set (see the top; the engine calls it once
+// after load), split over tp's threads; a no-op when the set has no packed layout or when packed
+// already. Without it the model runs from the file's layout, only slower. Returns 0 or ERR_NOMEM.
+int model_pack(Model *m, ThreadPool *tp, char *err, size_t err_len);
 // Unmaps the file and frees what model_load took. Safe on a zeroed Model.
 void model_free(Model *m);
 

@@ -195,10 +195,11 @@ static int matrices(Model *m, WeightView **out) {
 // packed matrix are dropped from this process (MADV_DONTNEED: they are clean file pages, read
 // back only if touched again), so resident memory holds one copy; a tied output keeps its pages,
 // which embedding lookups still read.
-static int pack_weights(Model *m, const char *path, char *err, size_t err_len) {
+int model_pack(Model *m, ThreadPool *tp, char *err, size_t err_len) {
+    if (m->packed) return 0;  // done already
     int cap = (int)m->hp.n_layer * 7 + 1;
     WeightView **ws = malloc((size_t)cap * sizeof *ws);
-    if (!ws) return err_set(err, err_len, ERR_NOMEM, "out of memory loading %s", path);
+    if (!ws) return err_set(err, err_len, ERR_NOMEM, "out of memory packing %s's weights", m->name);
     int n = matrices(m, ws);
     size_t total = 0;
     for (int i = 0; i < n; i++) total += mm_pack_bytes(ws[i]);
@@ -209,14 +210,14 @@ static int pack_weights(Model *m, const char *path, char *err, size_t err_len) {
     m->packed = big_alloc(total);
     if (!m->packed) {
         free(ws);
-        return err_set(err, err_len, ERR_NOMEM, "out of memory packing %s's weights (%zu MiB)", path, total >> 20);
+        return err_set(err, err_len, ERR_NOMEM, "out of memory packing %s's weights (%zu MiB)", m->name, total >> 20);
     }
     m->packed_bytes = total;
     size_t off = 0, page = (size_t)sysconf(_SC_PAGESIZE);
     for (int i = 0; i < n; i++) {
         size_t b = mm_pack_bytes(ws[i]);
         if (!b) continue;
-        mm_pack(ws[i], (uint8_t *)m->packed + off);
+        mm_pack(tp, ws[i], (uint8_t *)m->packed + off);
         off += b;
         if (!m->file.mapped || ws[i]->data == m->tok_embd.data) continue;
         uintptr_t lo = ((uintptr_t)ws[i]->data + page - 1) & ~(uintptr_t)(page - 1);
@@ -326,7 +327,6 @@ static int load_opened(Model *m, const char *path, char *err, size_t err_len) {
         m->rope_freqs = rf->data;
     }
     summarize(m);
-    if ((rc = pack_weights(m, path, err, err_len))) goto fail;
     return 0;
 fail:
     model_free(m);
