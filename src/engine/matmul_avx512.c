@@ -1,9 +1,9 @@
 // matmul_avx512.c — the `avx512vnni` and `amx` kernel sets: Q8_0 and Q4_0 weights multiplied from
 // a packed layout of 16 interleaved rows by AVX-512 VNNI (or AMX tiles, below), so that one
 // vpdpbusd computes 4 products for each of 16 output rows and the result lands in a register
-// already in output order (no horizontal sums, one float scale step per 16 outputs). Float weights, unpacked quantized weights and the
-// activation quantizer are the AVX2 set's. This file alone is compiled with AVX-512 (and AMX)
-// flags and is only called when the CPU reports AVX-512 F/BW/VL/VNNI and the OS saves ZMM state
+// already in output order (no horizontal sums, one float scale step per 16 outputs). Float
+// weights, unpacked quantized weights and the activation quantizer are the AVX2 set's. This file
+// alone is compiled with AVX-512 (and AMX) flags and is only called when the CPU reports AVX-512 F/BW/VL/VNNI and the OS saves ZMM state
 // (the AMX set: also AMX tile/int8, with the process's tile permission granted).
 //
 // Layout MM_LAYOUT_X16 (matmul.h). Rows are taken 16 at a time (the last group padded with zero
