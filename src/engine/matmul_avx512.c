@@ -3,8 +3,9 @@
 // vpdpbusd computes 4 products for each of 16 output rows and the result lands in a register
 // already in output order (no horizontal sums, one float scale step per 16 outputs). Float
 // weights, unpacked quantized weights and the activation quantizer are the AVX2 set's. This file
-// alone is compiled with AVX-512 (and AMX) flags and is only called when the CPU reports AVX-512 F/BW/VL/VNNI and the OS saves ZMM state
-// (the AMX set: also AMX tile/int8, with the process's tile permission granted).
+// alone is compiled with AVX-512 (and AMX) flags and is only called when the CPU reports AVX-512
+// F/BW/VL/VNNI and the OS saves ZMM state (the AMX set: also AMX tile/int8, with the process's
+// tile permission granted).
 //
 // Layout MM_LAYOUT_X16 (matmul.h). Rows are taken 16 at a time (the last group padded with zero
 // scales); a group is one contiguous, 64-byte aligned record:
