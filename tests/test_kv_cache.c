@@ -201,8 +201,7 @@ static void attend_check(QuantType t) {
 TEST(kv_cache_attend_f32) { attend_check(QT_F32); }
 TEST(kv_cache_attend_f16) { attend_check(QT_F16); }
 
-// The SIMD attention kernels (AVX-512 where the CPU has it, its AVX2 fallback for lengths that
-// are not a multiple of 16) agree with the plain-C ones (both stored types, odd lengths, groups
+// The SIMD attention kernels agree with the plain-C ones (both stored types, odd lengths, groups
 // of 1..9 query heads — a group of four and the leftovers — and tiles of 1..13 stored rows, padded
 // apart, so both the four-rows-at-once path and its leftovers run).
 TEST(kv_attn_kernels_match_ref) {
@@ -215,7 +214,7 @@ TEST(kv_attn_kernels_match_ref) {
         kf[i] = kv_val(4, 5, 6, 1, i);
         kh[i] = quant_f32_to_f16(kf[i]);
     }
-    static const int ns[] = {1, 8, 20, 32, 64, 77, 144};  // 16-multiples take the AVX-512 path
+    static const int ns[] = {1, 8, 20, 32, 64, 77, 144};
     for (int ti = 0; ti < 2; ti++) {
         QuantType t = ti ? QT_F16 : QT_F32;
         const void *k = ti ? (const void *)kh : (const void *)kf;

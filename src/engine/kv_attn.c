@@ -65,26 +65,17 @@ const KvAttnKernels *kv_attn_kernels_ref(QuantType t) {
     return t == QT_F32 ? &REF_F32 : &REF_F16;
 }
 
-// 0: plain C, 1: AVX2, 2: AVX-512 — the best the CPU runs, capped by RIGHTSIZE_KERNELS.
-static int level(void) {
+static bool use_avx2(void) {
 #if defined(__x86_64__)
     const char *force = getenv("RIGHTSIZE_KERNELS");
-    if (force && strcmp(force, "ref") == 0) return 0;
+    if (force && strcmp(force, "ref") == 0) return false;
     CpuFeatures f = cpu_features();  // the AVX2 file converts F16 with F16C, so all three
-    if (!(f.avx2 && f.fma && f.f16c)) return 0;
-    if (force && (strcmp(force, "avx2") == 0 || strcmp(force, "avxvnni") == 0)) return 1;
-    return f.avx512f ? 2 : 1;
+    return f.avx2 && f.fma && f.f16c;
 #else
-    return 0;
+    return false;
 #endif
 }
 
 const KvAttnKernels *kv_attn_kernels(QuantType t) {
-    switch (level()) {
-#if defined(__x86_64__)
-    case 2: return kv_attn_kernels_avx512(t);
-    case 1: return kv_attn_kernels_avx2(t);
-#endif
-    default: return kv_attn_kernels_ref(t);
-    }
+    return use_avx2() ? kv_attn_kernels_avx2(t) : kv_attn_kernels_ref(t);
 }

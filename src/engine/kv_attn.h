@@ -6,9 +6,8 @@
 //   store: dst = src                                     a float row converted to the stored type
 // Whole tiles per call: with one query head per KV head (no GQA) and short contexts, a call per
 // stored row cost more in overhead and reductions than the arithmetic.
-// A plain-C set (the truth), an AVX2/F16C set and an AVX-512 set with the same signatures, chosen
-// once by CPU feature; RIGHTSIZE_KERNELS=ref forces the plain set and =avx2|avxvnni the AVX2 one
-// (as for matmul).
+// A plain-C set (the truth) and an AVX2/F16C set with the same signatures, chosen once by CPU
+// feature; RIGHTSIZE_KERNELS=ref forces the plain set (as for matmul).
 #ifndef RS_KV_ATTN_H
 #define RS_KV_ATTN_H
 
@@ -32,7 +31,5 @@ const KvAttnKernels *kv_attn_kernels(QuantType t);
 const KvAttnKernels *kv_attn_kernels_ref(QuantType t);
 // AVX2 kernels for t (defined in kv_attn_avx2.c; call only when the CPU has AVX2 and FMA).
 const KvAttnKernels *kv_attn_kernels_avx2(QuantType t);
-// AVX-512 kernels for t (kv_attn_avx512.c; call only when the CPU also has AVX-512 F).
-const KvAttnKernels *kv_attn_kernels_avx512(QuantType t);
 
 #endif
