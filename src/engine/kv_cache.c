@@ -24,6 +24,7 @@ struct KvCache {
     int64_t *seq_blocks;       // (max_seqs) blocks each sequence holds
     int64_t *seq_len;          // (max_seqs) positions written
     const KvAttnKernels *kern; // dot/axpy over stored rows of cfg.type
+    const VexpKernels *vx;     // the softmax's max and exp passes
 };
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -58,6 +59,7 @@ KvCache *kv_cache_create(const KvCacheConfig *cfg) {
     kv->block_elems = (size_t)cfg->n_layer * 2 * (size_t)cfg->n_kv_head * kv->tile_elems;
     kv->max_blocks_per_seq = ceil_div(cfg->max_seq_len, cfg->block_tokens);
     kv->kern = kv_attn_kernels(cfg->type);
+    kv->vx = vexp_kernels();
     // 64-byte aligned pool so tiles start on cache lines (tile sizes are multiples of 32 bytes
     // for the usual head_dim of 64/128).
     size_t pool = block_bytes * (size_t)cfg->n_blocks;
@@ -193,7 +195,7 @@ void kv_cache_attend(const KvCache *kv, int64_t layer, int64_t seq, int64_t kv_h
     }
     // softmax per query head of the scaled scores: exp((s - max) · scale) / sum (scale > 0, so
     // the raw maximum is the scaled one's)
-    const VexpKernels *vx = vexp_kernels();
+    const VexpKernels *vx = kv->vx;
     for (int64_t g = 0; g < n_q; g++) {
         float *s = scores + g * n_pos;
         float mx = vx->max(s, n_pos, NULL);
