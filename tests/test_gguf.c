@@ -473,12 +473,10 @@ TEST(gguf_writer_streams_tensor_data) {
 // ---- a real file written by llama.cpp ----
 
 TEST(gguf_reads_real_llama_vocab) {
-    // Beside the clone in CI (../shared); worktrees sit one level deeper.
+    // Vendored from llama.cpp's models/ (tests/data/vocab/README.md).
     const char *root = getenv("RS_ROOT");
     char path[1024], err[512] = "";
-    snprintf(path, sizeof path, "%s/../shared/data/vocab/ggml-vocab-llama-spm.gguf", root ? root : ".");
-    if (access(path, R_OK) != 0)
-        snprintf(path, sizeof path, "%s/../../shared/data/vocab/ggml-vocab-llama-spm.gguf", root ? root : ".");
+    snprintf(path, sizeof path, "%s/tests/data/vocab/ggml-vocab-llama-spm.gguf", root ? root : ".");
     GgufFile f;
     int rc = gguf_open(&f, path, err, sizeof err);
     if (rc) test_fail(__FILE__, __LINE__, "%s", err);

@@ -226,10 +226,7 @@ TEST(synth_vocab_is_wellformed) {
 TEST(synth_copies_a_real_vocab_and_chat_template) {
     const char *root = getenv("RS_ROOT");
     char vocab[1024], path[512], err[512] = "";
-    snprintf(vocab, sizeof vocab, "%s/../shared/data/vocab/ggml-vocab-llama-spm.gguf", root ? root : ".");
-    FILE *probe = fopen(vocab, "rb");
-    if (!probe) snprintf(vocab, sizeof vocab, "%s/../../shared/data/vocab/ggml-vocab-llama-spm.gguf", root ? root : ".");
-    else fclose(probe);
+    snprintf(vocab, sizeof vocab, "%s/tests/data/vocab/ggml-vocab-llama-spm.gguf", root ? root : ".");
     snprintf(path, sizeof path, "%s/rv.gguf", test_tmpdir());
     SynthOptions o = {.shape = *synth_shape_find("tiny"), .type = QT_Q8_0, .output_type = QT_F16, .seed = 3,
                       .vocab_path = vocab, .chat_template = "llama2"};

@@ -1,5 +1,5 @@
 // Tests of src/engine/tokenizer. Truth: llama.cpp's own token ids for Llama 2's real 32,000-token
-// vocabulary (../shared/data/vocab/ggml-vocab-llama-spm.gguf.inp/.out, every case), exact round
+// vocabulary (tests/data/vocab/ggml-vocab-llama-spm.gguf.inp/.out, every case), exact round
 // trips decode(encode(x)) == x on those inputs, on random UTF-8 and on random bytes, and merges
 // on small hand-built vocabularies whose result is worked out by hand from the score rule.
 #include <stdlib.h>
@@ -14,12 +14,11 @@
 
 // ---- the real vocabulary ----
 
-// Path of a file in shared/data/vocab: beside the clone in CI ($RS_ROOT/../shared), one level
-// further up from a worktree. Missing data is a failure, not a skip.
+// Path of a vendored vocabulary in tests/data/vocab (see its README). Missing data is a failure,
+// not a skip.
 static void vocab_path(const char *name, char *path, size_t cap) {
     const char *root = getenv("RS_ROOT");
-    snprintf(path, cap, "%s/../shared/data/vocab/%s", root ? root : ".", name);
-    if (access(path, R_OK) != 0) snprintf(path, cap, "%s/../../shared/data/vocab/%s", root ? root : ".", name);
+    snprintf(path, cap, "%s/tests/data/vocab/%s", root ? root : ".", name);
 }
 
 static char *read_all(const char *path, size_t *len) {

@@ -5,7 +5,7 @@
 // space marker, and a leading space inserted before text that starts the prompt or follows a
 // special token (add_space_prefix, default true). Encoding merges adjacent symbols by highest
 // score with a bigram priority queue, exactly as llama.cpp's SPM tokenizer does, so ids match
-// llama.cpp (checked against ../shared/data/vocab/ggml-vocab-llama-spm.gguf.inp/.out).
+// llama.cpp (checked against tests/data/vocab/ggml-vocab-llama-spm.gguf.inp/.out).
 // (2) the byte-level BPE `gpt2` vocabulary (Llama 3, GPT-2) with the `llama-bpe` or `gpt-2`
 // pre-tokenizer: text is split by the pre-tokenizer's regex (hand-coded, with Unicode letter /
 // number / White_Space tables), each piece's bytes are mapped to printable code points, and

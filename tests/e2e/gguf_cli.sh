@@ -61,8 +61,7 @@ expect 0 "" "$BIN" gguf synth tiny --type q8_0 --output-type f16 --chat-template
 grep -q "output.weight *f16" "$T/info" || fail "--output-type f16"
 grep -q "token_embd.weight *q8_0" "$T/info" || fail "token_embd in --type"
 grep -q "tokenizer.chat_template .*im_start" "$T/info" || fail "chat template"
-VOCAB="$RS_ROOT/../shared/data/vocab/ggml-vocab-llama-spm.gguf"
-[ -f "$VOCAB" ] || VOCAB="$RS_ROOT/../../shared/data/vocab/ggml-vocab-llama-spm.gguf"
+VOCAB="$RS_ROOT/tests/data/vocab/ggml-vocab-llama-spm.gguf"
 expect 0 "" "$BIN" gguf synth tiny --vocab "$VOCAB" -q -o "$T/v.gguf"
 "$BIN" gguf info "$T/v.gguf" >"$T/info" 2>&1
 grep -q "llama.vocab_size *u32 *32000" "$T/info" || fail "--vocab FILE sets vocab size"
