@@ -213,8 +213,7 @@ static void reload(Gateway *g) {
         LOG_E("reload refused: the tiers changed (names, models, urls or batching); restart serve to change tiers");
     } else {
         for (int i = 0; i < np->n_tiers; i++) np->tiers[i].cost_per_hour = g->p.tiers[i].cost_per_hour;
-        snprintf(np->listen_host, sizeof np->listen_host, "%s", g->p.listen_host);
-        np->listen_port = g->p.listen_port;
+        np->listen = g->p.listen;
         if (g->o.admin_key) snprintf(np->admin_key, sizeof np->admin_key, "%s", g->o.admin_key);
         g->p = *np;
         atomic_store(&g->max_body, g->p.max_body_bytes);

@@ -7,6 +7,7 @@
 
 #include "base/check.h"
 #include "base/yaml.h"
+#include "policy/sched.h"
 
 // ---- helpers ----
 
@@ -62,17 +63,8 @@ int pipeline_tier(const Pipeline *p, const char *name) {
 
 static void load_listen(YamlDoc *doc, Pipeline *p, const YamlNode *root) {
     const char *s = yaml_str_opt(doc, root, "listen", "127.0.0.1:8080");
-    const char *colon = strrchr(s, ':');
-    char *end = NULL;
-    long port = colon ? strtol(colon + 1, &end, 10) : -1;
-    if (!colon || colon == s || (size_t)(colon - s) >= sizeof p->listen_host || !end || *end || port < 0 ||
-        port > 65535 || end == colon + 1) {
-        yaml_error(doc, yaml_get(root, "listen"), "expected HOST:PORT (e.g. 127.0.0.1:8080), got '%s'", s);
-        return;
-    }
-    memcpy(p->listen_host, s, (size_t)(colon - s));
-    p->listen_host[colon - s] = 0;
-    p->listen_port = (int)port;
+    char why[256];
+    if (listen_addr_parse(s, &p->listen, why, sizeof why)) yaml_error(doc, yaml_get(root, "listen"), "%s", why);
 }
 
 static void guess_quant(PipeTier *t) {
@@ -142,6 +134,14 @@ static void load_tier(YamlDoc *doc, Pipeline *p, const YamlNode *n, bool check_f
     yaml_check_keys(doc, s, sk);
     t->max_num_seqs = yaml_i64_opt(doc, s, "max_num_seqs", 16, 1, 4096);
     t->max_num_batched_tokens = yaml_i64_opt(doc, s, "max_num_batched_tokens", 512, 1, 1 << 20);
+    if (t->local && !doc->rc) {  // the worker's own rule, checked here so --check catches it
+        SchedConfig sc;
+        sched_config_default(&sc);
+        sc.max_num_seqs = t->max_num_seqs;
+        sc.max_num_batched_tokens = t->max_num_batched_tokens;
+        char why[256];
+        if (sched_config_check(&sc, why, sizeof why)) yaml_error(doc, s ? s : n, "%s", why);
+    }
     t->threads = (int)yaml_i64_opt(doc, n, "threads", 1, 1, 256);
     static const char *const tmpl[] = {"", "llama2", "mistral", "llama3", "chatml", "zephyr"};
     int ti = yaml_enum_opt(doc, n, "chat_template", tmpl, 6, 0);

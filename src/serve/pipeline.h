@@ -14,6 +14,7 @@
 #include "policy/batcher.h"
 #include "policy/canary.h"
 #include "policy/router.h"
+#include "serve/listen_addr.h"
 
 #define PIPE_MAX_TIERS 16
 #define PIPE_MAX_ROUTES 32
@@ -48,8 +49,7 @@ typedef struct {
 } PipeCanary;
 
 typedef struct {
-    char listen_host[64];
-    int listen_port;
+    ListenAddr listen;                         // where serve listens (`listen:`, --listen)
     double slo_ttft_p95_ms, slo_e2e_p99_ms;   // 0: not set
     PipeTier tiers[PIPE_MAX_TIERS];
     int n_tiers;
