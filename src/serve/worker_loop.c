@@ -244,6 +244,7 @@ static bool step(WorkerLoop *w) {
         return true;
     }
     int64_t done_us = clock_now_us();
+    for (int64_t i = 0; i < b.n_rows; i++) gen_job_add_step(w->row_live[i]->job, b.n_rows);   // the batch it ran in
     int64_t k = 0;
     for (int64_t i = 0; i < b.n_rows; i++) {
         w->stops[i] = false;
