@@ -51,16 +51,6 @@ static double *answer_logprobs(const cJSON *resp, int64_t *n) {
     return v;
 }
 
-static void read_usage(GwReq *r, const cJSON *resp) {
-    const cJSON *u = cJSON_GetObjectItemCaseSensitive(resp, "usage");
-    const cJSON *p = cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens");
-    const cJSON *c = cJSON_GetObjectItemCaseSensitive(u, "completion_tokens");
-    if (cJSON_IsNumber(p)) r->prompt_tokens = (int64_t)p->valuedouble;
-    if (cJSON_IsNumber(c)) r->output_tokens = (int64_t)c->valuedouble;
-    const cJSON *f = cJSON_GetObjectItemCaseSensitive(choice0(resp), "finish_reason");
-    if (cJSON_IsString(f)) snprintf(r->finish, sizeof r->finish, "%s", f->valuestring);
-}
-
 // ---- routing and admission ----
 
 static const char *req_header(void *ctx, const char *name) {
@@ -201,7 +191,7 @@ static size_t on_data(char *p, size_t size, size_t n, void *u) {
     }
     c->bytes += (int64_t)len;
     if (c->kind == CALL_MAIN && gw_req_gone(c->req)) return 0;   // the client left: stop the transfer
-    if (c->pass_stream && c->status == 200) gw_req_stream_append(c->req, p, len);
+    if (c->pass_stream && c->status == 200) gw_stream_feed(c, p, len, clock_now_us());
     else if (buf_append(&c->resp, p, len)) return 0;
     return len;
 }
@@ -250,16 +240,33 @@ static void call_free(Gateway *g, GwCall *c) {
     free(c->members);
     free(c->member_weight);
     buf_free(&c->resp);
+    buf_free(&c->sse);
     free(c);
 }
 
+// Whether the client asked for the usage chunk of a stream.
+static bool client_wants_usage(const GwReq *r) {
+    const cJSON *so = cJSON_GetObjectItemCaseSensitive(r->json, "stream_options");
+    return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage"));
+}
+
 // The body sent to a tier: the client's, with the tier's model name; a cascade's first call is
-// asked without streaming and with token logprobs.
+// asked without streaming and with token logprobs; a stream always asks for its usage chunk
+// (telemetry counts the backend's tokens; the chunk is dropped when the client did not ask).
 static char *call_body(Gateway *g, GwReq *r, int tier, bool buffered) {
     cJSON *j = cJSON_Duplicate(r->json, 1);
     CHECK(j);
     cJSON_DeleteItemFromObjectCaseSensitive(j, "model");
     cJSON_AddStringToObject(j, "model", g->p.tiers[tier].model);
+    if (r->stream && !buffered && !client_wants_usage(r)) {
+        cJSON *so = cJSON_GetObjectItemCaseSensitive(j, "stream_options");
+        if (!cJSON_IsObject(so)) {
+            cJSON_DeleteItemFromObjectCaseSensitive(j, "stream_options");
+            so = cJSON_AddObjectToObject(j, "stream_options");
+        }
+        cJSON_DeleteItemFromObjectCaseSensitive(so, "include_usage");
+        cJSON_AddTrueToObject(so, "include_usage");
+    }
     if (buffered) {
         cJSON_DeleteItemFromObjectCaseSensitive(j, "stream");
         cJSON_DeleteItemFromObjectCaseSensitive(j, "stream_options");
@@ -285,6 +292,7 @@ static void start_call(Gateway *g, GwReq *r, Replica *rep, int64_t now_us) {
                          r->t_arrival_us + g->p.request_timeout_us + (r->shadow ? g->p.request_timeout_us : 0), now_us);
     c->req = r;
     c->pass_stream = r->stream && !buffered;
+    c->drop_usage = c->pass_stream && !client_wants_usage(r);
 }
 
 static void start_batch(Gateway *g, int tier, Replica *rep, int64_t now_us) {
@@ -368,9 +376,8 @@ static void replay_sse(GwReq *r, cJSON *resp) {
     char *s = cJSON_PrintUnformatted(chunk);
     buf_printf(&b, "data: %s\n\n", s);
     free(s);
-    const cJSON *so = cJSON_GetObjectItemCaseSensitive(r->json, "stream_options");
     const cJSON *usage = cJSON_GetObjectItemCaseSensitive(resp, "usage");
-    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage")) && usage) {
+    if (client_wants_usage(r) && usage) {
         cJSON_DeleteItemFromObjectCaseSensitive(chunk, "choices");
         cJSON_AddArrayToObject(chunk, "choices");
         cJSON_AddItemToObject(chunk, "usage", cJSON_Duplicate(usage, 1));
@@ -398,6 +405,7 @@ static void replay_sse(GwReq *r, cJSON *resp) {
 static void answer_buffered(Gateway *g, GwReq *r, GwCall *c, cJSON *resp, int64_t now_us) {
     set_headers(g, r);
     if (r->stream && c->status == 200 && resp) {
+        r->t_first_token_us = r->t_last_token_us = now_us;   // the client's text arrives now, in one event
         replay_sse(r, resp);
     } else if (resp && r->cascade_first_call && !r->client_logprobs && c->status == 200) {
         cJSON *ch = (cJSON *)choice0(resp);
@@ -565,10 +573,10 @@ void gw_call_done(Gateway *g, CURL *easy, CURLcode rc) {
     bool error = rc != CURLE_OK || c->status >= 500;
     canary_feed(g, r, c, error, now);
     if (rc != CURLE_OK) {
-        if (c->pass_stream && c->status == 200) {   // cut mid-stream: end what the client has
-            r->status = 200;
+        if (c->pass_stream && c->status == 200) {   // cut mid-stream: say so in the stream, then end it
             snprintf(r->reason + strlen(r->reason), sizeof r->reason - strlen(r->reason), "%s", "+cut");
             set_headers(g, r);
+            gw_stream_end(c, false, curl_easy_strerror(rc));
             gw_req_stream_end(r);
             gw_finish(g, r, now);
         } else if (gw_req_gone(r)) {
@@ -590,6 +598,7 @@ void gw_call_done(Gateway *g, CURL *easy, CURLcode rc) {
     if (c->pass_stream && c->status == 200) {
         r->status = 200;
         set_headers(g, r);
+        gw_stream_end(c, true, NULL);
         gw_req_stream_end(r);
         gw_finish(g, r, now);
         call_free(g, c);
@@ -597,7 +606,7 @@ void gw_call_done(Gateway *g, CURL *easy, CURLcode rc) {
         return;
     }
     cJSON *resp = cJSON_ParseWithLength(c->resp.data ? c->resp.data : "", c->resp.len);
-    if (resp) read_usage(r, resp);
+    if (resp) gw_read_answer(r, resp);
     if (r->cascade_first_call) {
         int64_t n = 0;
         double *lps = c->status == 200 ? answer_logprobs(resp, &n) : NULL;
@@ -606,6 +615,14 @@ void gw_call_done(Gateway *g, CURL *easy, CURLcode rc) {
         if (cascade_escalate(r->confidence, r->dec.min_confidence)) {
             r->escalated = true;
             r->cascade_first_call = false;
+            // The record's tokens are the answering tier's (what the client's usage says); the
+            // first tier's are kept apart.
+            r->first_prompt_tokens = r->prompt_tokens;
+            r->first_output_tokens = r->output_tokens;
+            r->prompt_tokens = r->output_tokens = -1;
+            r->usage_source = NULL;
+            r->finish[0] = 0;
+            r->backend_ttft_ms = r->backend_tpot_ms = r->backend_queue_ms = r->batch_size_mean = -1;
             r->first_cost_nusd = r->cost_nusd;
             r->attempts = 0;
             snprintf(r->reason, sizeof r->reason, "escalated");
