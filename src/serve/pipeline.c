@@ -393,13 +393,35 @@ int pipeline_load(Pipeline *p, const char *path, bool check_files, char *err, si
     return rc;
 }
 
-bool pipeline_same_tiers(const Pipeline *a, const Pipeline *b) {
-    if (a->n_tiers != b->n_tiers) return false;
-    for (int i = 0; i < a->n_tiers; i++) {
-        const PipeTier *x = &a->tiers[i], *y = &b->tiers[i];
-        if (strcmp(x->name, y->name) || x->local != y->local || strcmp(x->model_path, y->model_path) ||
-            strcmp(x->url, y->url) || strcmp(x->model, y->model) || x->batching != y->batching)
-            return false;
+int pipeline_reload_check(const Pipeline *cur, const Pipeline *next, char *why, size_t cap) {
+    static const char fix[] = "restart serve to change it";
+    if (cur->n_tiers != next->n_tiers)
+        return snprintf(why, cap, "the number of tiers changed (%d -> %d): %s", cur->n_tiers, next->n_tiers, fix), -1;
+    for (int i = 0; i < cur->n_tiers; i++) {
+        const PipeTier *x = &cur->tiers[i], *y = &next->tiers[i];
+        const struct { const char *field, *a, *b; } strs[] = {
+            {"name", x->name, y->name},           {"model", x->model_path, y->model_path},
+            {"url", x->url, y->url},              {"model", x->model, y->model},
+            {"chat_template", x->chat_template, y->chat_template},
+        };
+        for (size_t k = 0; k < ARRAY_LEN(strs); k++)
+            if (strcmp(strs[k].a, strs[k].b))
+                return snprintf(why, cap, "tiers[%d].%s changed ('%s' -> '%s'): %s", i, strs[k].field, strs[k].a,
+                                strs[k].b, fix),
+                       -1;
+        const struct { const char *field; double a, b; } nums[] = {
+            {"kind (local model: vs remote url:)", x->local, y->local},
+            {"batching", x->batching, y->batching},
+            {"cost_per_hour", x->cost_per_hour, y->cost_per_hour},
+            {"scheduler.max_num_seqs", (double)x->max_num_seqs, (double)y->max_num_seqs},
+            {"scheduler.max_num_batched_tokens", (double)x->max_num_batched_tokens, (double)y->max_num_batched_tokens},
+            {"threads", x->threads, y->threads},
+        };
+        for (size_t k = 0; k < ARRAY_LEN(nums); k++)
+            if (nums[k].a != nums[k].b)
+                return snprintf(why, cap, "tiers[%d].%s changed (%g -> %g): %s", i, nums[k].field, nums[k].a, nums[k].b,
+                                fix),
+                       -1;
     }
-    return true;
+    return 0;
 }
