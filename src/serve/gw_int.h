@@ -245,8 +245,10 @@ const char *gw_replica_state_name(ReplicaState s);
 void gw_stream_feed(GwCall *c, const char *p, size_t len, int64_t now_us);
 // The transfer ended. ok: the backend closed cleanly. Forwards any incomplete tail; a stream that
 // ended without its final chunk (or with a transport error) gets a final chunk with
-// finish_reason "error", an error event and [DONE]; the request's telemetry status becomes 502 (the client's HTTP status stays 200).
-void gw_stream_end(GwCall *c, bool ok, const char *why);
+// finish_reason "error", an error event and [DONE], and the request's telemetry status becomes
+// `status` (502, 504 on a timeout; the client's HTTP status stays 200). A client that left first
+// is recorded as 499.
+void gw_stream_end(GwCall *c, bool ok, int status, const char *why);
 // Reads usage, finish_reason and the backend's timings from a whole (non-streamed) answer.
 void gw_read_answer(GwReq *r, const cJSON *resp);
 

@@ -576,7 +576,7 @@ void gw_call_done(Gateway *g, CURL *easy, CURLcode rc) {
         if (c->pass_stream && c->status == 200) {   // cut mid-stream: say so in the stream, then end it
             snprintf(r->reason + strlen(r->reason), sizeof r->reason - strlen(r->reason), "%s", "+cut");
             set_headers(g, r);
-            gw_stream_end(c, false, curl_easy_strerror(rc));
+            gw_stream_end(c, false, rc == CURLE_OPERATION_TIMEDOUT ? 504 : 502, curl_easy_strerror(rc));
             gw_req_stream_end(r);
             gw_finish(g, r, now);
         } else if (gw_req_gone(r)) {
@@ -598,7 +598,7 @@ void gw_call_done(Gateway *g, CURL *easy, CURLcode rc) {
     if (c->pass_stream && c->status == 200) {
         r->status = 200;
         set_headers(g, r);
-        gw_stream_end(c, true, NULL);
+        gw_stream_end(c, true, 502, NULL);
         gw_req_stream_end(r);
         gw_finish(g, r, now);
         call_free(g, c);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/check.h"
+#include "base/clock.h"
 #include "serve/gw_int.h"
 #include "serve/openai_err.h"
 #include "serve/openai_resp.h"
@@ -170,18 +171,23 @@ void gw_stream_feed(GwCall *c, const char *p, size_t len, int64_t now_us) {
     }
 }
 
-void gw_stream_end(GwCall *c, bool ok, const char *why) {
+void gw_stream_end(GwCall *c, bool ok, int status, const char *why) {
     GwReq *r = c->req;
     if (c->sse.len) {   // a last event without its blank line: read and forward it as it is
         size_t n = c->sse.len;
         c->sse.len = 0;
-        one_event(c, c->sse.data, n, r->t_last_token_us ? r->t_last_token_us : 0);
+        one_event(c, c->sse.data, n, clock_now_us());
     }
     if (r->output_tokens < 0 && r->n_content_events > 0) {
         r->output_tokens = r->n_content_events;   // the backend sent no usage: events with text
         r->usage_source = "counted";
     }
     if (ok && (c->saw_done || c->saw_finish) && !c->saw_error) return;
+    if (gw_req_gone(r)) {   // the client left first: nothing to tell it
+        r->tel_status = 499;
+        snprintf(r->error, sizeof r->error, "the client left after %lld events", (long long)c->n_events);
+        return;
+    }
     if (c->saw_error) {
         snprintf(r->finish, sizeof r->finish, "error");
         r->tel_status = 502;
@@ -192,7 +198,7 @@ void gw_stream_end(GwCall *c, bool ok, const char *why) {
         snprintf(r->error, sizeof r->error, "tier '%s' stream ended after %lld events without a final chunk: %s",
                  r->gw->p.tiers[r->tier].name, (long long)c->n_events, why && why[0] ? why : "connection closed");
     snprintf(r->finish, sizeof r->finish, "error");
-    r->tel_status = 502;
+    r->tel_status = status;
     Buf b = {0};
     bool chat = c->chunk_id[0] ? c->chunk_chat : r->ep == RT_EP_CHAT;
     buf_append_str(&b, "data: {\"id\":");
@@ -203,7 +209,7 @@ void gw_stream_end(GwCall *c, bool ok, const char *why) {
     buf_printf(&b, ",\"choices\":[{\"index\":0,%s,\"logprobs\":null,\"finish_reason\":\"error\"}]}\n\n",
                chat ? "\"delta\":{}" : "\"text\":\"\"");
     OaiError e;
-    oai_err(&e, 502, "server_error", NULL, "backend_stream_broken", "%s", r->error);
+    oai_err(&e, status, "server_error", NULL, status == 504 ? "timeout" : "backend_stream_broken", "%s", r->error);
     buf_append_str(&b, "data: ");
     oai_resp_error(&b, &e);
     buf_append_str(&b, "\n\ndata: [DONE]\n\n");

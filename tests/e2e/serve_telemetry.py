@@ -165,6 +165,16 @@ check(gw.metric("rightsize_e2e_request_latency_seconds_count", 'tier="nu"') == 1
       "the 400 is not in the e2e histogram (only the answered stream is)")
 check(gw.metric("rightsize_requests_total", 'status="400"') == 1, "the 400 is counted as a request")
 check(gw.metric("rightsize_request_cost_usd_total", 'tier="fs",route="chatty-fs"') > 0, "cost by tier and route")
+# 7. a client that leaves mid-stream is recorded as 499, not as a broken backend
+subprocess.run(["curl", "-sN", "--max-time", "0.3", "-H", "Content-Type: application/json", "-d",
+                json.dumps({"model": "m", "messages": msgs, "stream": True}),
+                "http://127.0.0.1:%d/v1/chat/completions" % gw.port], capture_output=True, timeout=10)
+t0 = time.time()
+while len(gw.telemetry()) < 6 and time.time() - t0 < 10:
+    time.sleep(0.05)
+last = gw.telemetry()[-1]
+check(last["status"] == 499 and last["http_status"] == 200 and "client left" in (last["error"] or ""),
+      "a client that left mid-stream: 499 (%s)" % {k: last[k] for k in ("status", "http_status", "error")})
 check(gw.stop() == 0, "serve exits 0")
 
 # 6. #15 D16: CR and malformed UTF-8 in a worker's model name keep /metrics valid
