@@ -458,6 +458,10 @@ static void shadow_done(Gateway *g, GwCall *c, CURLcode rc, int64_t now_us) {
     g->shadow_nusd += c->cost_nusd;
     if (rc == CURLE_OK && c->status == 200) {
         cJSON *resp = cJSON_ParseWithLength(c->resp.data ? c->resp.data : "", c->resp.len);
+        gw_read_answer(s, resp);   // a shadow's tokens were generated too: they count in the tier's totals
+        const char *tn = g->p.tiers[c->rep->tier].name;
+        if (s->prompt_tokens > 0) metric_inc(g->m.prompt_tok, tn, (double)s->prompt_tokens);
+        if (s->output_tokens > 0) metric_inc(g->m.gen_tok, tn, (double)s->output_tokens);
         double a = canary_agreement(s->shadow_text ? s->shadow_text : "", answer_text(resp));
         cJSON_Delete(resp);
         Canary *cn = &g->canaries[s->canary];
