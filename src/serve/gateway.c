@@ -349,7 +349,11 @@ static void identify_models(Gateway *g) {
         if (t->local && id->quantization[0] && t->quantization[0] && strcasecmp(id->quantization, t->quantization))
             LOG_W("tier '%s': quantization '%s' in the config, but the file says '%s' (using the file's)", t->name,
                   t->quantization, id->quantization);
-        if (!id->quantization[0]) snprintf(id->quantization, sizeof id->quantization, "%s", t->quantization);
+        if (!id->quantization[0]) {   // (memcpy: both live inside *g, which -Wrestrict cannot tell apart)
+            size_t n = strnlen(t->quantization, sizeof id->quantization - 1);
+            memcpy(id->quantization, t->quantization, n);
+            id->quantization[n] = 0;
+        }
     }
 }
 
