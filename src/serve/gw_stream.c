@@ -55,10 +55,18 @@ void gw_read_answer(GwReq *r, const cJSON *resp) {
     if (cJSON_IsObject(e)) read_error(r, e);
 }
 
+// Generated text in a chunk's choice: text, delta content, or tool-call arguments.
 static bool has_text(const cJSON *choice) {
+    const cJSON *delta = cJSON_GetObjectItemCaseSensitive(choice, "delta");
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(choice, "text");
-    if (!t) t = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(choice, "delta"), "content");
-    return cJSON_IsString(t) && t->valuestring[0];
+    if (!t) t = cJSON_GetObjectItemCaseSensitive(delta, "content");
+    if (cJSON_IsString(t) && t->valuestring[0]) return true;
+    const cJSON *tc = cJSON_GetObjectItemCaseSensitive(delta, "tool_calls"), *x;
+    cJSON_ArrayForEach(x, tc) {
+        const cJSON *a = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(x, "function"), "arguments");
+        if (cJSON_IsString(a) && a->valuestring[0]) return true;
+    }
+    return false;
 }
 
 // Reads one chunk. Returns false when the event is to be dropped (the usage chunk the gateway
@@ -116,30 +124,120 @@ static bool event_data(const char *ev, size_t len, Buf *out) {
     return any;
 }
 
-static void one_event(GwCall *c, const char *ev, size_t len, int64_t now_us) {
-    Buf d = {0};
-    bool keep = true;
-    c->n_events++;
-    if (event_data(ev, len, &d) && d.data) {
-        if (d.len == 6 && memcmp(d.data, "[DONE]", 6) == 0) {
-            c->saw_done = true;
+// What one pass over a chunk's JSON text finds, without parsing it: whether it has a key that
+// needs the full parse (a non-null usage, timings, error or finish_reason) and whether it carries
+// generated text (a non-empty string under "content", "text" or "arguments"). Strings are skipped
+// whole (escapes included) and a key is a string followed by a colon, so the same words inside
+// text never match.
+typedef struct {
+    bool needs_parse, text;
+} ChunkScan;
+
+// The closing quote of the JSON string opened at *open (an even run of backslashes before it),
+// or NULL when the text ends first.
+static const char *string_end(const char *open, const char *end) {
+    for (const char *e = open + 1; e < end && (e = memchr(e, '"', (size_t)(end - e))) != NULL; e++) {
+        size_t bs = 0;
+        for (const char *b = e - 1; b > open && *b == '\\'; b--) bs++;
+        if (bs % 2 == 0) return e;
+    }
+    return NULL;
+}
+
+static const char *skip_blanks(const char *v, const char *end) {
+    while (v < end && (*v == ' ' || *v == '\t' || *v == '\n' || *v == '\r')) v++;
+    return v;
+}
+
+static ChunkScan scan_chunk(const char *s, size_t len) {
+    static const struct { const char *key; size_t len; int kind; } keys[] = {
+        {"usage", 5, 0}, {"timings", 7, 0}, {"error", 5, 0}, {"finish_reason", 13, 0},
+        {"content", 7, 1}, {"text", 4, 1}, {"arguments", 9, 1},
+    };
+    ChunkScan out = {0};
+    const char *end = s + len, *p = s;
+    // Strings are skipped whole, so p is at an opening quote whenever it is at a quote at all.
+    while (p < end && (p = memchr(p, '"', (size_t)(end - p))) != NULL) {
+        const char *q = string_end(p, end);
+        if (!q) break;
+        const char *v = skip_blanks(q + 1, end);
+        if (v >= end || *v != ':') {   // a string value (in an array): not a key
+            p = q + 1;
+            continue;
+        }
+        v = skip_blanks(v + 1, end);
+        size_t kl = (size_t)(q - p - 1);
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+            if (keys[k].len != kl || memcmp(p + 1, keys[k].key, kl) != 0) continue;
+            if (keys[k].kind == 0 && v < end && *v != 'n') out.needs_parse = true;
+            if (keys[k].kind == 1 && v + 1 < end && *v == '"' && v[1] != '"') out.text = true;
+        }
+        if (v < end && *v == '"') {   // the key's string value, skipped whole
+            const char *e = string_end(v, end);
+            p = e ? e + 1 : end;
         } else {
-            cJSON *j = cJSON_ParseWithLength(d.data, d.len);
-            if (j) keep = read_chunk(c, j, now_us);
-            cJSON_Delete(j);
+            p = v;
         }
     }
-    buf_free(&d);
+    return out;
+}
+
+// Reads one chunk's JSON text. Most events of a stream are plain text deltas: once the stream's
+// first chunk was read in full, an event without usage, timings, error or a finish_reason is
+// only scanned for text (no parse, no allocation on the loop thread); anything else is parsed.
+static bool read_data(GwCall *c, const char *d, size_t len, int64_t now_us) {
+    if (c->chunk_id[0]) {
+        ChunkScan sc = scan_chunk(d, len);
+        if (!sc.needs_parse) {
+            if (sc.text) {
+                GwReq *r = c->req;
+                if (!r->t_first_token_us) r->t_first_token_us = now_us;
+                r->t_last_token_us = now_us;
+                r->n_content_events++;
+            }
+            return true;
+        }
+    }
+    cJSON *j = cJSON_ParseWithLength(d, len);
+    bool keep = j ? read_chunk(c, j, now_us) : true;
+    cJSON_Delete(j);
+    return keep;
+}
+
+static void one_event(GwCall *c, const char *ev, size_t len, int64_t now_us) {
+    bool keep = true;
+    c->n_events++;
+    // The common shape, one "data: " line, is read in place; several data lines are joined.
+    const char *d = NULL;
+    size_t dl = 0;
+    Buf joined = {0};
+    size_t body = len;
+    while (body > 6 && (ev[body - 1] == '\n' || ev[body - 1] == '\r')) body--;
+    if (body > 6 && memcmp(ev, "data: ", 6) == 0 && !memchr(ev + 6, '\n', body - 6)) {
+        d = ev + 6;
+        dl = body - 6;
+    } else if (event_data(ev, len, &joined) && joined.data) {
+        d = joined.data;
+        dl = joined.len;
+    }
+    if (d && dl == 6 && memcmp(d, "[DONE]", 6) == 0) c->saw_done = true;
+    else if (d && dl) keep = read_data(c, d, dl, now_us);
+    buf_free(&joined);
     if (keep) gw_req_stream_append(c->req, ev, len);
 }
 
-// End of the first event in [p, p+len): the offset just past its blank line, or 0.
+// End of the first event in [p, p+len): the offset just past its blank line, or 0. Lines end
+// in LF or CRLF (found with memchr); a stream that ends its lines with CR alone is framed by the
+// byte loop.
 static size_t event_end(const char *p, size_t len) {
-    for (size_t i = 0; i + 1 < len; i++) {
-        if (p[i] == '\n' && p[i + 1] == '\n') return i + 2;
-        if (p[i] == '\r' && p[i + 1] == '\r') return i + 2;
-        if (p[i] == '\r' && p[i + 1] == '\n' && i + 3 < len && p[i + 2] == '\r' && p[i + 3] == '\n') return i + 4;
+    const char *end = p + len;
+    for (const char *q = p; q < end && (q = memchr(q, '\n', (size_t)(end - q))) != NULL; q++) {
+        if (q + 1 < end && q[1] == '\n') return (size_t)(q + 2 - p);
+        if (q + 2 < end && q[1] == '\r' && q[2] == '\n') return (size_t)(q + 3 - p);
     }
+    if (!memchr(p, '\r', len) || memchr(p, '\n', len)) return 0;
+    for (size_t i = 0; i + 1 < len; i++)
+        if (p[i] == '\r' && p[i + 1] == '\r') return i + 2;
     return 0;
 }
 
