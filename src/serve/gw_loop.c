@@ -482,9 +482,19 @@ static void batch_done(Gateway *g, GwCall *c, CURLcode rc, int64_t now_us) {
     for (int64_t i = 0; i < c->n_members; i++) W += c->member_weight[i];
     cJSON *resp = rc == CURLE_OK && c->status == 200 ? cJSON_ParseWithLength(c->resp.data, c->resp.len) : NULL;
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(resp, "data");
+    // The backend's usage is for the whole batch: each member's prompt tokens are its share by
+    // input size, rounded cumulatively so the shares sum to the backend's figure.
+    const cJSON *btok = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(resp, "usage"), "prompt_tokens");
+    int64_t tok_total = cJSON_IsNumber(btok) ? (int64_t)btok->valuedouble : -1, tok_w = 0, tok_prev = 0, tok_share = -1;
     int64_t off = 0;
     for (int64_t i = 0; i < c->n_members; i++) {
         GwReq *r = c->members[i];
+        tok_w += c->member_weight[i];
+        if (tok_total >= 0) {
+            int64_t upto_tok = (int64_t)((__int128)tok_total * tok_w / (W ? W : 1));
+            tok_share = upto_tok - tok_prev;
+            tok_prev = upto_tok;
+        }
         acc += c->member_weight[i];
         int64_t upto = (int64_t)((__int128)c->cost_nusd * acc / (W ? W : 1));
         r->cost_nusd += upto - prev;
@@ -513,8 +523,12 @@ static void batch_done(Gateway *g, GwCall *c, CURLcode rc, int64_t now_us) {
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(resp, "model");
         cJSON_AddStringToObject(o, "model", cJSON_IsString(m) ? m->valuestring : "");
         cJSON *u = cJSON_AddObjectToObject(o, "usage");
-        cJSON_AddNumberToObject(u, "prompt_tokens", (double)r->prompt_chars);
-        cJSON_AddNumberToObject(u, "total_tokens", (double)r->prompt_chars);
+        if (tok_share >= 0) {
+            r->prompt_tokens = tok_share;
+            r->usage_source = "batch_split";
+        }
+        cJSON_AddNumberToObject(u, "prompt_tokens", (double)(tok_share >= 0 ? tok_share : r->prompt_chars));
+        cJSON_AddNumberToObject(u, "total_tokens", (double)(tok_share >= 0 ? tok_share : r->prompt_chars));
         char *s = cJSON_PrintUnformatted(o);
         cJSON_Delete(o);
         set_headers(g, r);
