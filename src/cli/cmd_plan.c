@@ -9,6 +9,7 @@
 #include "base/check.h"
 #include "cli/cli.h"
 #include "plan/catalog.h"
+#include "plan/emit.h"
 #include "plan/predict.h"
 #include "plan/report.h"
 #include "plan/search.h"
@@ -78,7 +79,7 @@ typedef struct {
 } Ctx;
 
 static int html_fn(FILE *f, void *p) { Ctx *c = p; return report_html(f, c->cat, c->wl, c->r, c->o); }
-static int emit_fn(FILE *f, void *p) { Ctx *c = p; return report_emit_pipeline(f, c->cat, c->wl, &c->r->cands[c->r->best]); }
+static int emit_fn(FILE *f, void *p) { Ctx *c = p; return emit_pipeline(f, c->cat, c->wl, &c->r->cands[c->r->best]); }
 
 // Prints s as a JSON string (quotes, backslashes and control characters escaped).
 static void json_str(const char *s) {
