@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/check.h"
+#include "plan/emit.h"
 
 // ---- shared pieces ----
 
@@ -226,6 +227,10 @@ int report_json(FILE *f, const Catalog *cat, const Workload *wl, const SearchRes
     cJSON_AddNumberToObject(s, "seed", (double)o->seed);
     cJSON *plan = r->best >= 0 ? cand_json(cat, &r->cands[r->best]) : cJSON_CreateNull();
     if (r->best >= 0) {   // queue depth and replicas over the simulated horizon (expected scenario)
+        EmitPlan ep;   // the configuration the simulation ran (what --emit writes)
+        char err[160];
+        if (!emit_plan_init(&ep, cat, wl, &r->cands[r->best], NULL, err, sizeof err))
+            cJSON_AddItemToObject(plan, "simulated_config", emit_sim_config_json(&ep));
         const SimResult *e = &r->cands[r->best].sim[SCEN_EXPECTED];
         cJSON *ser = cJSON_AddObjectToObject(plan, "series");
         cJSON_AddNumberToObject(ser, "step_s", 60);

@@ -175,11 +175,14 @@ static void publish_status(Gateway *g, int64_t now_us) {
     snprintf(led, sizeof led,
              "{\"busy_nusd\":%lld,\"idle_nusd\":%lld,\"charged_nusd\":%lld,\"attributed_nusd\":%lld,"
              "\"shadow_nusd\":%lld,\"requests\":%lld,\"in_flight\":%lld,\"busy_usd\":%.9f,\"idle_usd\":%.9f,"
-             "\"total_usd\":%.9f}",
+             "\"total_usd\":%.9f,\"cost_nusd_by_kind\":{\"on_demand\":%lld,\"reserved_1y\":%lld,\"reserved_3y\":%lld,"
+             "\"spot\":%lld}}",
              (long long)g->ledger.busy_nusd, (long long)g->ledger.idle_nusd, (long long)total,
              (long long)g->ledger_attr_nusd, (long long)g->shadow_nusd, (long long)g->n_done, (long long)g->in_flight,
              (double)g->ledger.busy_nusd / 1e9, (double)g->ledger.idle_nusd / 1e9,
-             (double)(g->ledger.busy_nusd + g->ledger.idle_nusd) / 1e9);
+             (double)(g->ledger.busy_nusd + g->ledger.idle_nusd) / 1e9, (long long)g->ledger.cost_nusd[PIPE_ON_DEMAND],
+             (long long)g->ledger.cost_nusd[PIPE_RESERVED_1Y], (long long)g->ledger.cost_nusd[PIPE_RESERVED_3Y],
+             (long long)g->ledger.cost_nusd[PIPE_SPOT]);
     pthread_mutex_lock(&g->inbox_mu);
     memcpy(g->canary_status, can, sizeof can);
     memcpy(g->ledger_status, led, sizeof led);
@@ -212,7 +215,15 @@ static void reload(Gateway *g) {
     } else if (!pipeline_same_tiers(&g->p, np)) {
         LOG_E("reload refused: the tiers changed (names, models, urls or batching); restart serve to change tiers");
     } else {
-        for (int i = 0; i < np->n_tiers; i++) np->tiers[i].cost_per_hour = g->p.tiers[i].cost_per_hour;
+        for (int i = 0; i < np->n_tiers; i++) {   // prices are fixed for the replicas' lifetime
+            PipeTier *nt = &np->tiers[i];
+            const PipeTier *ot = &g->p.tiers[i];
+            nt->cost_per_hour = ot->cost_per_hour;
+            nt->capacity_kind = ot->capacity_kind;
+            nt->reserved_replicas = ot->reserved_replicas;
+            nt->reserved_kind = ot->reserved_kind;
+            nt->reserved_cost_per_hour = ot->reserved_cost_per_hour;
+        }
         snprintf(np->listen_host, sizeof np->listen_host, "%s", g->p.listen_host);
         np->listen_port = g->p.listen_port;
         if (g->o.admin_key) snprintf(np->admin_key, sizeof np->admin_key, "%s", g->o.admin_key);
