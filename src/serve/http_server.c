@@ -178,6 +178,14 @@ static enum MHD_Result conn_progress(Conn *c) {
         return MHD_YES;
     }
     enum MHD_Result ok;
+    if (finished && j->finish == GEN_ABORT && gen_job_cancelled(j)) {
+        // The client left (the watcher saw its socket close): nobody reads an answer. Counted as
+        // nginx's 499 "client closed request", not as a 503 the server chose.
+        pthread_mutex_unlock(&j->mu);
+        c->state = CONN_ANSWERED;
+        count_status(s, 499);
+        return MHD_NO;
+    }
     if (finished && (j->finish == GEN_ERROR || j->finish == GEN_ABORT) && (!c->stream || j->n_generated == 0)) {
         OaiError e = j->error;
         if (j->finish == GEN_ABORT)
