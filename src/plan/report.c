@@ -34,7 +34,29 @@ static void cost_breakdown(FILE *f, const Workload *wl, const Candidate *c) {
             c->usd_per_1k_requests, c->usd_per_1m_tokens, c->usd_per_success);
 }
 
+// A batch run's latency is its completion time against the deadline (every request of a run
+// arrives at its start, so the run is done when its slowest request is).
+static void batch_table(FILE *f, const Workload *wl, const Candidate *c) {
+    fprintf(f, "  %-9s %12s %10s %12s %8s %6s %6s\n", "scenario", "run done in", "deadline", "requests/s", "util", "peak",
+            "SLO");
+    for (int s = 0; s < SCEN_COUNT; s++) {
+        const SimResult *r = &c->sim[s];
+        bool done = !r->truncated && r->unfinished == 0;
+        char took[32];
+        if (done) snprintf(took, sizeof took, "%.2f h", r->e2e_ms.max / 3.6e6);
+        else snprintf(took, sizeof took, "> %.2f h", wl->batch_deadline_hours);
+        fprintf(f, "  %-9s %12s %8.2f h %12.1f %7.0f%% %6d %6s\n", scenario_names[s], took, wl->batch_deadline_hours,
+                r->e2e_ms.max > 0 ? (double)r->completed / (r->e2e_ms.max / 1e3) : 0, r->utilization * 100,
+                r->peak_replicas[0] + r->peak_replicas[1],
+                search_meets(wl, r, (Scenario)s, (char[160]){0}, 160) ? "ok" : "miss");
+    }
+}
+
 static void scenario_table(FILE *f, const Workload *wl, const Candidate *c) {
+    if (wl->cls == WL_BATCH) {
+        batch_table(f, wl, c);
+        return;
+    }
     fprintf(f, "  %-9s %9s %9s %9s %9s %9s %8s %6s %6s\n", "scenario", "TTFT p95", "TPOT p95", "e2e p50", "e2e p95",
             "e2e p99", "util", "peak", "SLO");
     for (int s = 0; s < SCEN_COUNT; s++) {
@@ -67,6 +89,15 @@ static void describe(FILE *f, const Catalog *cat, const Candidate *c) {
 }
 
 // ---- text ----
+
+// The expected scenario's latency in a line: e2e p95, or for batch work the run's completion time.
+static const char *lat_text(char *buf, size_t cap, const Workload *wl, const Candidate *c) {
+    const SimResult *r = &c->sim[SCEN_EXPECTED];
+    if (wl->cls == WL_BATCH) snprintf(buf, cap, "run %5.2f h", r->e2e_ms.max / 3.6e6);
+    else snprintf(buf, cap, "%7.0f ms", r->e2e_ms.p95);
+    return buf;
+}
+#define LAT(c) lat_text((char[40]){0}, 40, wl, (c))
 
 int report_text(FILE *f, const Catalog *cat, const Workload *wl, const SearchResult *r, const SearchOptions *o) {
     fprintf(f, "rightsize plan — %s (%s, %.0f requests/month, %.0f input / %.0f output tokens on average)\n", wl->name,
@@ -105,23 +136,27 @@ int report_text(FILE *f, const Catalog *cat, const Workload *wl, const SearchRes
             c->sim[SCEN_EXPECTED].e2e_ms.p95 == p->sim[SCEN_EXPECTED].e2e_ms.p95)
             continue;
         shown++;
-        fprintf(f, "  %d. %-66s $%9.2f/month  e2e p95 %6.0f ms  (+$%.2f)\n", shown + 1, c->id, c->usd_month,
-                c->sim[SCEN_EXPECTED].e2e_ms.p95, c->usd_month - b->usd_month);
+        fprintf(f, "  %d. %-66s $%9.2f/month  %s %s  (+$%.2f)\n", shown + 1, c->id, c->usd_month,
+                wl->cls == WL_BATCH ? "" : "e2e p95", LAT(c), c->usd_month - b->usd_month);
     }
     if (n == 0) fprintf(f, "  (no other simulated candidate met the SLOs)\n");
-    fprintf(f, "\n== Pareto frontier (monthly cost vs e2e p95, expected scenario)\n");
+    fprintf(f, "\n== Pareto frontier (monthly cost vs %s, expected scenario)\n",
+            wl->cls == WL_BATCH ? "run completion time" : "e2e p95");
     for (int64_t i = 0; i < r->n_pareto; i++) {
         const Candidate *c = &r->cands[r->pareto[i]];
-        fprintf(f, "  $%9.2f  %7.0f ms  %s\n", c->usd_month, c->sim[SCEN_EXPECTED].e2e_ms.p95, c->id);
+        fprintf(f, "  $%9.2f  %s  %s\n", c->usd_month, LAT(c), c->id);
     }
     fprintf(f, "\n== Decision matrix (cheapest simulated plan per hardware class)\n");
-    fprintf(f, "  %-5s %-58s %11s %9s %9s %10s %s\n", "class", "candidate", "$/month", "TTFT p95", "e2e p95", "$/1M tok", "verdict");
+    fprintf(f, "  %-5s %-58s %11s %9s %10s %10s %s\n", "class", "candidate", "$/month", "TTFT p95",
+            wl->cls == WL_BATCH ? "run" : "e2e p95", "$/1M tok", "verdict");
     for (int k = 0; k < HW_CLASS_COUNT; k++) {
         int64_t i = r->class_best[k];
         if (i < 0) { fprintf(f, "  %-5s %-58s %s\n", hw_class_names[k], "-", "no candidate fits (memory or SLO on an idle replica)"); continue; }
         const Candidate *c = &r->cands[i];
-        fprintf(f, "  %-5s %-58s %11.2f %7.0fms %7.0fms %10.4f %s\n", hw_class_names[k], c->id, c->usd_month,
-                c->sim[SCEN_EXPECTED].ttft_ms.p95, c->sim[SCEN_EXPECTED].e2e_ms.p95, c->usd_per_1m_tokens,
+        char ttft[24];
+        snprintf(ttft, sizeof ttft, wl->cls == WL_BATCH ? "-" : "%.0fms", c->sim[SCEN_EXPECTED].ttft_ms.p95);
+        fprintf(f, "  %-5s %-58s %11.2f %9s %s %10.4f %s\n", hw_class_names[k], c->id, c->usd_month, ttft, LAT(c),
+                c->usd_per_1m_tokens,
                 c->meets_slo ? (i == r->best ? "chosen" : "meets SLOs, costs more") : c->slo_miss);
     }
     fprintf(f, "\n== Savings waterfall (cheapest plan meeting the SLOs as each lever is allowed)\n");
@@ -148,7 +183,7 @@ static cJSON *pct_json(const SimPct *p) {
     return o;
 }
 
-static cJSON *cand_json(const Catalog *cat, const Candidate *c) {
+static cJSON *cand_json(const Catalog *cat, const Workload *wl, const Candidate *c) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "id", c->id);
     cJSON_AddStringToObject(o, "hardware", hw_id(cat, c));
@@ -191,6 +226,8 @@ static cJSON *cand_json(const Catalog *cat, const Candidate *c) {
         cJSON_AddItemToObject(x, "ttft_ms", pct_json(&r->ttft_ms));
         cJSON_AddItemToObject(x, "tpot_ms", pct_json(&r->tpot_ms));
         cJSON_AddItemToObject(x, "e2e_ms", pct_json(&r->e2e_ms));
+        if (wl->cls == WL_BATCH)   // -1: not done by the deadline
+            cJSON_AddNumberToObject(x, "run_completion_hours", r->truncated || r->unfinished ? -1 : r->e2e_ms.max / 3.6e6);
         cJSON_AddNumberToObject(x, "throughput_rps", r->throughput_rps);
         cJSON_AddNumberToObject(x, "utilization", r->utilization);
         cJSON_AddNumberToObject(x, "completed", (double)r->completed);
@@ -225,7 +262,7 @@ int report_json(FILE *f, const Catalog *cat, const Workload *wl, const SearchRes
     cJSON_AddNumberToObject(s, "simulated", (double)r->n_simulated);
     cJSON_AddNumberToObject(s, "horizon_hours", o->horizon_s / 3600);
     cJSON_AddNumberToObject(s, "seed", (double)o->seed);
-    cJSON *plan = r->best >= 0 ? cand_json(cat, &r->cands[r->best]) : cJSON_CreateNull();
+    cJSON *plan = r->best >= 0 ? cand_json(cat, wl, &r->cands[r->best]) : cJSON_CreateNull();
     if (r->best >= 0) {   // queue depth and replicas over the simulated horizon (expected scenario)
         EmitPlan ep;   // the configuration the simulation ran (what --emit writes)
         char err[160];
@@ -243,7 +280,7 @@ int report_json(FILE *f, const Catalog *cat, const Workload *wl, const SearchRes
     cJSON_AddItemToObject(root, "plan", plan);
     cJSON *ru = cJSON_AddArrayToObject(root, "candidates");
     for (int64_t i = 0; i < r->n_cands; i++)
-        if (r->cands[i].simulated) cJSON_AddItemToArray(ru, cand_json(cat, &r->cands[i]));
+        if (r->cands[i].simulated) cJSON_AddItemToArray(ru, cand_json(cat, wl, &r->cands[i]));
     cJSON *pa = cJSON_AddArrayToObject(root, "pareto");
     for (int64_t i = 0; i < r->n_pareto; i++) cJSON_AddItemToArray(pa, cJSON_CreateString(r->cands[r->pareto[i]].id));
     cJSON *dm = cJSON_AddArrayToObject(root, "decision_matrix");
