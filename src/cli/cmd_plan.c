@@ -33,7 +33,8 @@ static void usage(FILE *f) {
             "                      PodDisruptionBudgets and Prometheus rules\n"
             "  --image ENGINE=REF  container image for an engine in --emit/--emit-k8s (worker, vllm, vllm-rocm,\n"
             "                      vllm-neuron, vllm-tpu, vllm-gaudi, tei); repeatable\n"
-            "  --explain ID        show one candidate's arithmetic step by step (IDs appear in the output)\n"
+            "  --explain ID        show one candidate's arithmetic step by step (IDs appear in the output);\n"
+            "                      with --emit/--emit-k8s, emit that candidate instead of the chosen one\n"
             "  --threads N         simulation threads (default 2)\n"
             "  --seed S            random seed (default 1); a seed gives one result\n"
             "  --horizon-hours H   simulated hours per scenario (default 24)\n"
@@ -88,6 +89,31 @@ typedef struct {
 
 static int html_fn(FILE *f, void *p) { Ctx *c = p; return report_html(f, c->cat, c->wl, c->r, c->o); }
 static int emit_fn(FILE *f, void *p) { Ctx *c = p; return emit_pipeline(f, c->ep); }
+
+// --emit / --emit-k8s of one simulated candidate. Returns the exit status.
+static int emit_candidate(const Catalog *cat, const Workload *wl, const Candidate *c, const char *const *images,
+                          const char *emit, const char *k8s_dir) {
+    char err[512];
+    if (c->pruned || !c->simulated) {
+        fprintf(stderr, "rightsize plan: %s was not simulated (pruned: %s); nothing to emit\n", c->id, c->prune_reason);
+        return 1;
+    }
+    EmitPlan *ep = malloc(sizeof *ep);
+    int status = 0;
+    if (!ep || emit_plan_init(ep, cat, wl, c, images, err, sizeof err)) {
+        fprintf(stderr, "rightsize plan: --emit: %s\n", ep ? err : "out of memory");
+        status = 1;
+    } else {
+        Ctx ctx = {cat, wl, NULL, NULL, ep};
+        if (emit && write_file(emit, "pipeline", emit_fn, &ctx)) status = 1;
+        if (k8s_dir && emit_k8s(ep, k8s_dir, err, sizeof err)) {
+            fprintf(stderr, "rightsize plan: --emit-k8s: %s\n", err);
+            status = 1;
+        }
+    }
+    free(ep);
+    return status;
+}
 
 // Prints s as a JSON string (quotes, backslashes and control characters escaped).
 static void json_str(const char *s) {
@@ -251,6 +277,7 @@ int cmd_plan(int argc, char **argv) {
                 status = 1;
             }
             if (!status && report_explain(stdout, &cat, &wl, &c)) status = 1;
+            if (!status && (emit || emit_k8s_dir)) status = emit_candidate(&cat, &wl, &c, images, emit, emit_k8s_dir);
             if (c.sim) { for (int s = 0; s < SCEN_COUNT; s++) sim_result_free(&c.sim[s]); free(c.sim); }
         }
         wl_free(&wl);
@@ -270,20 +297,8 @@ int cmd_plan(int argc, char **argv) {
     if ((emit || emit_k8s_dir) && r.best < 0) {
         fprintf(stderr, "rightsize plan: no plan met the SLOs; nothing to --emit\n");
         status = 1;
-    } else if (emit || emit_k8s_dir) {
-        EmitPlan *ep = malloc(sizeof *ep);
-        if (!ep || emit_plan_init(ep, &cat, &wl, &r.cands[r.best], images, err, sizeof err)) {
-            fprintf(stderr, "rightsize plan: --emit: %s\n", ep ? err : "out of memory");
-            status = 1;
-        } else {
-            ctx.ep = ep;
-            if (emit && write_file(emit, "pipeline", emit_fn, &ctx)) status = 1;
-            if (emit_k8s_dir && emit_k8s(ep, emit_k8s_dir, err, sizeof err)) {
-                fprintf(stderr, "rightsize plan: --emit-k8s: %s\n", err);
-                status = 1;
-            }
-        }
-        free(ep);
+    } else if ((emit || emit_k8s_dir) && emit_candidate(&cat, &wl, &r.cands[r.best], images, emit, emit_k8s_dir)) {
+        status = 1;
     }
     if (r.best < 0 && !status) status = 1;
 done:

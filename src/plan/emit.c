@@ -314,8 +314,12 @@ static void emit_tier(FILE *f, const EmitPlan *p, const EmitTier *t, bool k8s) {
                 (long long)s->batch.max_batch_size, (long long)s->batch.max_queue_delay_us);
     } else {
         fprintf(f, "    max_concurrency: %lld\n", (long long)s->sched.max_num_seqs);
-        fprintf(f, "    scheduler: {max_num_seqs: %lld, max_num_batched_tokens: %lld}\n", (long long)s->sched.max_num_seqs,
+        fprintf(f, "    scheduler: {max_num_seqs: %lld, max_num_batched_tokens: %lld", (long long)s->sched.max_num_seqs,
                 (long long)s->sched.max_num_batched_tokens);
+        if (t->engine == ENGINE_WORKER && !k8s)   // local workers: the simulated KV pool and model length
+            fprintf(f, ", max_model_len: %lld, kv_blocks: %lld", (long long)s->sched.max_model_len,
+                    (long long)s->sched.kv_blocks_total);
+        fprintf(f, "}\n");
     }
     if (t->target_per_replica > 0) emit_autoscaling(f, t);
     (void)p;

@@ -61,12 +61,25 @@ static int spawn_worker(Gateway *g, Replica *r, int64_t now_us) {
     snprintf(btok, sizeof btok, "%lld", (long long)t->max_num_batched_tokens);
     snprintf(thr, sizeof thr, "%d", t->threads);
     snprintf(queued, sizeof queued, "%lld", (long long)(t->max_concurrency * 2 + 16));
+    char mlen[24], kvb[24];
+    snprintf(mlen, sizeof mlen, "%lld", (long long)t->max_model_len);
+    snprintf(kvb, sizeof kvb, "%lld", (long long)t->kv_blocks);
     char *argv[] = {g->worker_exe, "worker", "-m", (char *)t->model_path, "--listen", listen,
                     "--served-model-name", (char *)t->name, "--max-num-seqs", seqs, "--max-num-batched-tokens", btok,
-                    "-t", thr, "--max-num-queued-reqs", queued, "--shutdown-timeout", "30", NULL, NULL, NULL};
+                    "-t", thr, "--max-num-queued-reqs", queued, "--shutdown-timeout", "30", NULL, NULL, NULL, NULL,
+                    NULL, NULL, NULL};
+    int na = 18;
     if (t->chat_template[0]) {
-        argv[18] = "--chat-template";
-        argv[19] = (char *)t->chat_template;
+        argv[na++] = "--chat-template";
+        argv[na++] = (char *)t->chat_template;
+    }
+    if (t->max_model_len > 0) {   // the simulated scheduler's knobs (plan --emit writes them)
+        argv[na++] = "--max-model-len";
+        argv[na++] = mlen;
+    }
+    if (t->kv_blocks > 0) {
+        argv[na++] = "--kv-blocks";
+        argv[na++] = kvb;
     }
     pid_t parent = getpid();
     pid_t pid = fork();

@@ -156,10 +156,12 @@ static void load_tier(YamlDoc *doc, Pipeline *p, const YamlNode *n, bool check_f
                        t->reserved_replicas, t->min_replicas);
     }
     const YamlNode *s = yaml_map_opt(doc, n, "scheduler");
-    static const char *const sk[] = {"max_num_seqs", "max_num_batched_tokens", NULL};
+    static const char *const sk[] = {"max_num_seqs", "max_num_batched_tokens", "max_model_len", "kv_blocks", NULL};
     yaml_check_keys(doc, s, sk);
     t->max_num_seqs = yaml_i64_opt(doc, s, "max_num_seqs", 16, 1, 4096);
     t->max_num_batched_tokens = yaml_i64_opt(doc, s, "max_num_batched_tokens", 512, 1, 1 << 20);
+    t->max_model_len = yaml_i64_opt(doc, s, "max_model_len", 0, 1, 1 << 24);
+    t->kv_blocks = yaml_i64_opt(doc, s, "kv_blocks", 0, 1, (int64_t)1 << 30);
     t->threads = (int)yaml_i64_opt(doc, n, "threads", 1, 1, 256);
     static const char *const tmpl[] = {"", "llama2", "mistral", "llama3", "chatml", "zephyr"};
     int ti = yaml_enum_opt(doc, n, "chat_template", tmpl, 6, 0);

@@ -18,7 +18,7 @@
 #define PIPE_MAX_TIERS 16
 #define PIPE_MAX_ROUTES 32
 #define PIPE_MAX_CANARIES 8
-#define PIPE_MAX_REPLICAS 16
+#define PIPE_MAX_REPLICAS 128   // per tier (the planner sizes tiers up to ~100 replicas)
 
 // Pricing kinds of a replica, as the ledger counts them (LedgerReplica.kind; the planner's
 // PriceKind has the same order).
@@ -41,6 +41,7 @@ typedef struct {
     char launch[1024];             // remote tiers: the command that starts the backend ("" = none)
     int min_replicas, max_replicas;
     int64_t max_num_seqs, max_num_batched_tokens;   // local workers' scheduler
+    int64_t max_model_len, kv_blocks;               // local workers' (0: the worker's default)
     int threads;                   // local workers' engine threads
     char chat_template[16];        // local workers' --chat-template ("" = from the model)
     int64_t max_concurrency;       // in-flight requests per replica before the tier queues

@@ -79,9 +79,10 @@ def check_tier(wname, y, s):
         check(y.get("max_concurrency") == b["max_batch_size"], "%s: max_concurrency" % n)
     else:
         sc = s["scheduler"]
-        check(y.get("scheduler") == {"max_num_seqs": sc["max_num_seqs"],
-                                     "max_num_batched_tokens": sc["max_num_batched_tokens"]},
-              "%s: scheduler %s != %s" % (n, y.get("scheduler"), sc))
+        want = {"max_num_seqs": sc["max_num_seqs"], "max_num_batched_tokens": sc["max_num_batched_tokens"]}
+        if "launch" not in y:   # a local worker tier: the simulated KV pool and model length too
+            want.update(max_model_len=sc["max_model_len"], kv_blocks=sc["kv_blocks_total"])
+        check(y.get("scheduler") == want, "%s: scheduler %s != %s" % (n, y.get("scheduler"), want))
         check(y.get("max_concurrency") == sc["max_num_seqs"], "%s: max_concurrency" % n)
     if "launch" in y:   # the engine's command carries the same knobs
         argv = shlex.split(y["launch"])
@@ -132,8 +133,10 @@ def check_k8s(wname, kdir, emitted, sc):
     check(r.returncode == 0, "%s: ConfigMap pipeline fails serve --check: %s" % (wname, r.stdout + r.stderr))
     kp = yaml.safe_load(cm)
     for a, b in zip(kp["tiers"], emitted["tiers"]):
-        for k in ("replicas", "reserved", "capacity", "cost_per_hour", "autoscaling", "scheduler", "batching"):
+        for k in ("replicas", "reserved", "capacity", "cost_per_hour", "autoscaling", "batching"):
             check(a.get(k) == b.get(k), "%s: ConfigMap tier %s %s differs from --emit" % (wname, a["name"], k))
+        for k in ("max_num_seqs", "max_num_batched_tokens"):
+            check(a.get("scheduler", {}).get(k) == b.get("scheduler", {}).get(k), "%s: ConfigMap scheduler.%s" % (wname, k))
     check(kp["limits"] == emitted["limits"], "%s: ConfigMap limits differ from --emit" % wname)
     gw = [d for d in by["Deployment"] if d["metadata"]["name"] == "rightsize-gateway"][0]
     pod = gw["spec"]["template"]["spec"]
@@ -227,6 +230,60 @@ def plan_one(wpath):
 emitted = {}
 for w in sorted(glob.glob(os.path.join(ROOT, "data/workloads/*.yaml"))):
     emitted[os.path.basename(w)[:-5]] = plan_one(w)
+
+# Candidates other than the chosen ones (plan --explain ID --emit): a local CPU worker tier, a
+# cascade, embeddings on a GPU (TEI). Their files pass serve --check and their objects validate.
+named = [("nightly-batch-scoring", "cpu-c7i-8xlx1/llama-3.2-3b/int8/b64/auto/reserved+spot", "worker"),
+         ("support-assistant", "inferentia2x1/llama-3.1-8b/int8/b16/auto/reserved+spot/cascade=support-student-1b:int8",
+          "cascade"),
+         ("embedding-service", "l4x1/bge-small-en/bf16/b32/auto/od", "tei")]
+for wname, cid, tag in named:
+    out, kdir = os.path.join(T, tag + ".yaml"), os.path.join(T, tag + ".k8s")
+    r = subprocess.run([BIN, "plan", os.path.join(ROOT, "data/workloads", wname + ".yaml"), "--horizon-hours", HORIZON,
+                        "--explain", cid, "--emit", out, "--emit-k8s", kdir], capture_output=True, text=True, timeout=300)
+    if not check(r.returncode == 0, "%s: plan --explain --emit: %s" % (tag, r.stderr[-300:])):
+        continue
+    y = yaml.safe_load(open(out))
+    models = os.path.join(T, "data", "models")   # a local tier's GGUF must exist for serve --check
+    os.makedirs(models, exist_ok=True)
+    for t in y["tiers"]:
+        if "url" not in t:
+            open(os.path.join(T, t["model"]), "w").close()
+    r = subprocess.run([BIN, "serve", "--check", out], capture_output=True, text=True, cwd=T)
+    check(r.returncode == 0, "%s: serve --check: %s" % (tag, r.stdout + r.stderr))
+    files = sorted(glob.glob(os.path.join(kdir, "[0-9]*.yaml")))
+    r = subprocess.run(["node", os.path.join(ROOT, "tests/e2e/lib/k8s_validate.mjs")] + files, capture_output=True,
+                       text=True, timeout=300)
+    check(r.returncode == 0, "%s: k8s objects invalid: %s" % (tag, [l for l in r.stdout.splitlines() if '"ok":false' in l]))
+    docs = [d for f in files for d in yaml.safe_load_all(open(f)) if d]
+    engines = [c["name"] for d in docs if d["kind"] == "Deployment" for c in d["spec"]["template"]["spec"]["containers"]]
+    want = {"worker": "worker", "cascade": "vllm-neuron", "tei": "tei"}[tag]
+    check(want in engines, "%s: a %s Deployment (got %s)" % (tag, want, engines))
+    if tag == "cascade":
+        check([t["name"] for t in y["tiers"]] == ["student", "teacher"] and "cascade" in y["routes"][0],
+              "cascade: student then teacher")
+        check(sum(d["kind"] == "ScaledObject" for d in docs) == 2, "cascade: one ScaledObject per tier")
+    if tag == "tei":
+        gpu = [c["resources"]["limits"].get("nvidia.com/gpu") for d in docs if d["kind"] == "Deployment"
+               for c in d["spec"]["template"]["spec"]["containers"] if c["name"] == "tei"]
+        check(gpu and gpu[0] == "1", "tei: one GPU per replica")
+    print("ok: %s (%s)" % (tag, cid), flush=True)
+
+# A local tier's worker gets the scheduler's model length and KV pool.
+from serve_env import synth  # noqa: E402
+model = synth("tiny", 7)
+g = Gateway("""listen: 127.0.0.1:0
+tiers:
+  - name: main
+    model: %s
+    scheduler: {max_num_seqs: 4, max_num_batched_tokens: 64, max_model_len: 256, kv_blocks: 48}
+routes:
+  - {match: {endpoint: any}, tier: main}
+""" % model, name="local")
+check(g.wait_ready("main"), "local worker comes up")
+log = open(os.path.join(T, "serve.log"), errors="replace").read()
+check("KV 48 blocks" in log, "the worker runs the emitted KV pool: %s" % [l for l in log.splitlines() if "KV" in l][-1:])
+g.stop()
 
 f = emitted.get("support-assistant")
 if f:
