@@ -67,13 +67,17 @@ static void scenario_table(FILE *f, const Workload *wl, const Candidate *c) {
     }
 }
 
-static void describe(FILE *f, const Catalog *cat, const Candidate *c) {
+static void describe(FILE *f, const Catalog *cat, const Workload *wl, const Candidate *c) {
     const CatHardware *hw = &cat->hw[c->hw];
     const CatModel *m = &cat->models[c->model];
     fprintf(f, "  Candidate     %s\n", c->id);
-    fprintf(f, "  Hardware      %s x%d per replica (%s), replicas %d..%d (%s, %s)\n", hw->name, c->devices,
-            hw_class_names[hw->cls], c->scale == SCALE_FIXED ? c->replicas_peak : c->replicas_min, c->replicas_peak,
-            c->scale == SCALE_FIXED ? "fixed" : "autoscaled", mix_names[c->mix]);
+    // The bounds the simulation ran with (what --emit writes), not the analytic sizing alone.
+    SimConfig sc;
+    search_sim_config(cat, wl, c, SCEN_EXPECTED, 86400, 0, &sc);
+    const SimTier *main_t = &sc.tier[sc.n_tiers - 1];
+    fprintf(f, "  Hardware      %s x%d per replica (%s), replicas %d..%d (sized for a peak of %d; %s, %s)\n", hw->name,
+            c->devices, hw_class_names[hw->cls], main_t->as.min_replicas, main_t->as.max_replicas, c->replicas_peak,
+            c->scale == SCALE_FIXED ? "fixed" : wl->cls == WL_BATCH ? "run window" : "autoscaled", mix_names[c->mix]);
     fprintf(f, "  Model         %s at %s (quality %.1f), batch knob %lld, step times from %s\n", m->name,
             plan_quant_names[c->quant], m->quant[c->quant].quality, (long long)c->batch_knob,
             c->source == STEP_PROFILE ? "a calibrated profile" : "the roofline (uncalibrated)");
@@ -85,7 +89,8 @@ static void describe(FILE *f, const Catalog *cat, const Candidate *c) {
     fprintf(f, "\n");
     if (c->student >= 0)
         fprintf(f, "  Cascade       student %s (%s) first, %d..%d replicas; escalations go to the model above\n",
-                cat->models[c->student].name, plan_quant_names[c->student_quant], c->student_min, c->student_peak);
+                cat->models[c->student].name, plan_quant_names[c->student_quant], sc.tier[0].as.min_replicas,
+                sc.tier[0].as.max_replicas);
 }
 
 // ---- text ----
@@ -115,7 +120,7 @@ int report_text(FILE *f, const Catalog *cat, const Workload *wl, const SearchRes
         return ferror(f) ? ERR_IO : 0;
     }
     const Candidate *b = &r->cands[r->best];
-    describe(f, cat, b);
+    describe(f, cat, wl, b);
     cost_breakdown(f, wl, b);
     scenario_table(f, wl, b);
     fprintf(f, "\n== Runners-up\n");
