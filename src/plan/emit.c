@@ -309,7 +309,7 @@ static void emit_tier(FILE *f, const EmitPlan *p, const EmitTier *t, bool k8s) {
         fprintf(f, "    reserved: {replicas: %d, term: %s, cost_per_hour: %s}\n", s->reserved,
                 t->reserved_kind == PRICE_RESERVED_3Y ? "3y" : "1y", NUM(t->reserved_usd_per_hour));
     if (s->one_shot) {
-        fprintf(f, "    max_concurrency: %lld\n", (long long)s->batch.max_batch_size);
+        fprintf(f, "    max_concurrency: 1                 # one batch call in flight per replica, as simulated\n");
         fprintf(f, "    batching: {max_batch_size: %lld, max_queue_delay_microseconds: %lld}\n",
                 (long long)s->batch.max_batch_size, (long long)s->batch.max_queue_delay_us);
     } else {
