@@ -77,88 +77,119 @@ static void arg(EmitTier *t, size_t *used, const char *fmt, ...) {
 // checkpoint; int8 a W8A8 checkpoint (vLLM reads its method from the checkpoint).
 static const char *vllm_quant(PlanQuant q) { return q == QUANT_FP8 ? "fp8" : q == QUANT_INT4 ? "awq" : NULL; }
 
-static void build_command(EmitTier *t, const Workload *wl) {
+static void scheduler_args(EmitTier *t, size_t *u) {
     const SimTier *s = t->sim;
-    const char *weights = t->repo[0] ? t->repo : t->model->id;
+    arg(t, u, "--max-num-seqs");
+    arg(t, u, "%lld", (long long)s->sched.max_num_seqs);
+    arg(t, u, "--max-num-batched-tokens");
+    arg(t, u, "%lld", (long long)s->sched.max_num_batched_tokens);
+    arg(t, u, "--max-model-len");
+    arg(t, u, "%lld", (long long)s->sched.max_model_len);
+}
+
+// rightsize worker on a CPU: the simulated scheduler, queue and KV pool.
+static void worker_command(EmitTier *t, size_t *u) {
+    const SimTier *s = t->sim;
+    arg(t, u, "rightsize");
+    arg(t, u, "worker");
+    arg(t, u, "-m");
+    arg(t, u, "/models/%s", t->gguf);
+    arg(t, u, "--listen");
+    arg(t, u, "0.0.0.0:%d", t->port);
+    arg(t, u, "--served-model-name");
+    arg(t, u, "%s", t->model->id);
+    scheduler_args(t, u);
+    arg(t, u, "--max-num-queued-reqs");
+    arg(t, u, "%lld", (long long)s->sched.max_num_queued_reqs);
+    arg(t, u, "--kv-blocks");
+    arg(t, u, "%lld", (long long)s->sched.kv_blocks_total);
+    if (t->cores > 0) {   // the roofline's compute is the whole instance's
+        arg(t, u, "-t");
+        arg(t, u, "%d", t->cores);
+    }
+    arg(t, u, "--shutdown-timeout");
+    arg(t, u, "30");
+}
+
+// Cores of a CPU instance, from its catalog name ("AWS c7i.8xlarge (16 cores ...)"); 0 if unsaid.
+static int cores_of(const CatHardware *hw) {
+    if (hw->cls != HW_CPU || !hw->name) return 0;
+    for (const char *p = hw->name; *p; p++)
+        if (*p == '(' || *p == ' ') {
+            char *end;
+            long n = strtol(p + 1, &end, 10);
+            if (end != p + 1 && n > 0 && n < 1024 && strncmp(end, " core", 5) == 0) return (int)n;
+        }
+    return 0;
+}
+
+// text-embeddings-inference: the gateway batches (batching: in the pipeline) and sends a batch
+// as one call, so the server takes batches of that size.
+static void tei_command(EmitTier *t, size_t *u, const Workload *wl) {
+    int64_t b = t->sim->batch.max_batch_size;
+    arg(t, u, "text-embeddings-router");
+    arg(t, u, "--model-id");
+    arg(t, u, "%s", t->repo[0] ? t->repo : t->model->id);
+    arg(t, u, "--port");
+    arg(t, u, "%d", t->port);
+    arg(t, u, "--served-model-name");
+    arg(t, u, "%s", t->model->id);
+    arg(t, u, "--max-client-batch-size");
+    arg(t, u, "%lld", (long long)b);
+    arg(t, u, "--max-batch-requests");
+    arg(t, u, "%lld", (long long)b);
+    arg(t, u, "--max-batch-tokens");
+    arg(t, u, "%lld", (long long)(b * (wl->in.max > 0 ? (int64_t)wl->in.max : 512)));
+}
+
+// vLLM (any device): the simulated KV pool (block size, blocks), batch and model length.
+static void vllm_command(EmitTier *t, size_t *u) {
+    const SimTier *s = t->sim;
+    arg(t, u, "vllm");
+    arg(t, u, "serve");
+    arg(t, u, "%s", t->repo[0] ? t->repo : t->model->id);
+    arg(t, u, "--host");
+    arg(t, u, "0.0.0.0");
+    arg(t, u, "--port");
+    arg(t, u, "%d", t->port);
+    arg(t, u, "--served-model-name");
+    arg(t, u, "%s", t->model->id);
+    if (t->engine == ENGINE_VLLM_NEURON) {
+        arg(t, u, "--device");
+        arg(t, u, "neuron");
+    }
+    arg(t, u, "--tensor-parallel-size");   // Neuron: two NeuronCores per chip
+    arg(t, u, "%d", t->engine == ENGINE_VLLM_NEURON ? 2 * t->devices : t->devices);
+    if (t->model->encoder) {
+        arg(t, u, "--task");
+        arg(t, u, "embed");
+        arg(t, u, "--max-num-seqs");
+        arg(t, u, "%lld", (long long)s->batch.max_batch_size);
+        return;
+    }
+    arg(t, u, "--dtype");
+    arg(t, u, "bfloat16");
+    if (vllm_quant(t->quant)) {
+        arg(t, u, "--quantization");
+        arg(t, u, "%s", vllm_quant(t->quant));
+    }
+    arg(t, u, "--kv-cache-dtype");
+    arg(t, u, "auto");   // bf16, as the simulated KV pool
+    arg(t, u, "--gpu-memory-utilization");
+    arg(t, u, MEM_UTIL);
+    arg(t, u, "--block-size");
+    arg(t, u, "%lld", (long long)s->sched.kv_block_tokens);
+    arg(t, u, "--num-gpu-blocks-override");
+    arg(t, u, "%lld", (long long)s->sched.kv_blocks_total);
+    scheduler_args(t, u);
+}
+
+static void build_command(EmitTier *t, const Workload *wl) {
     size_t u = 0;
     t->argc = 0;
-    if (t->engine == ENGINE_WORKER) {
-        arg(t, &u, "rightsize");
-        arg(t, &u, "worker");
-        arg(t, &u, "-m");
-        arg(t, &u, "/models/%s", t->gguf);
-        arg(t, &u, "--listen");
-        arg(t, &u, "0.0.0.0:%d", t->port);
-        arg(t, &u, "--served-model-name");
-        arg(t, &u, "%s", t->model->id);
-    } else if (t->engine == ENGINE_TEI) {
-        arg(t, &u, "text-embeddings-router");
-        arg(t, &u, "--model-id");
-        arg(t, &u, "%s", weights);
-        arg(t, &u, "--port");
-        arg(t, &u, "%d", t->port);
-        arg(t, &u, "--served-model-name");
-        arg(t, &u, "%s", t->model->id);
-        // The gateway batches (batching: below) and sends a batch as one call.
-        arg(t, &u, "--max-client-batch-size");
-        arg(t, &u, "%lld", (long long)s->batch.max_batch_size);
-        arg(t, &u, "--max-batch-requests");
-        arg(t, &u, "%lld", (long long)s->batch.max_batch_size);
-        arg(t, &u, "--max-batch-tokens");
-        arg(t, &u, "%lld", (long long)(s->batch.max_batch_size * (wl->in.max > 0 ? (int64_t)wl->in.max : 512)));
-        return;
-    } else {
-        arg(t, &u, "vllm");
-        arg(t, &u, "serve");
-        arg(t, &u, "%s", weights);
-        arg(t, &u, "--host");
-        arg(t, &u, "0.0.0.0");
-        arg(t, &u, "--port");
-        arg(t, &u, "%d", t->port);
-        arg(t, &u, "--served-model-name");
-        arg(t, &u, "%s", t->model->id);
-        if (t->engine == ENGINE_VLLM_NEURON) {
-            arg(t, &u, "--device");
-            arg(t, &u, "neuron");
-        }
-        arg(t, &u, "--tensor-parallel-size");   // Neuron: two NeuronCores per chip
-        arg(t, &u, "%d", t->engine == ENGINE_VLLM_NEURON ? 2 * t->devices : t->devices);
-        if (t->model->encoder) {
-            arg(t, &u, "--task");
-            arg(t, &u, "embed");
-            arg(t, &u, "--max-num-seqs");
-            arg(t, &u, "%lld", (long long)s->batch.max_batch_size);
-            return;
-        }
-        arg(t, &u, "--dtype");
-        arg(t, &u, "bfloat16");
-        if (vllm_quant(t->quant)) {
-            arg(t, &u, "--quantization");
-            arg(t, &u, "%s", vllm_quant(t->quant));
-        }
-        arg(t, &u, "--kv-cache-dtype");
-        arg(t, &u, "auto");   // bf16, as the simulated KV pool
-        arg(t, &u, "--gpu-memory-utilization");
-        arg(t, &u, MEM_UTIL);
-        arg(t, &u, "--block-size");
-        arg(t, &u, "%lld", (long long)s->sched.kv_block_tokens);
-        arg(t, &u, "--num-gpu-blocks-override");
-        arg(t, &u, "%lld", (long long)s->sched.kv_blocks_total);
-    }
-    arg(t, &u, "--max-num-seqs");
-    arg(t, &u, "%lld", (long long)s->sched.max_num_seqs);
-    arg(t, &u, "--max-num-batched-tokens");
-    arg(t, &u, "%lld", (long long)s->sched.max_num_batched_tokens);
-    arg(t, &u, "--max-model-len");
-    arg(t, &u, "%lld", (long long)s->sched.max_model_len);
-    if (t->engine == ENGINE_WORKER) {
-        arg(t, &u, "--max-num-queued-reqs");
-        arg(t, &u, "%lld", (long long)s->sched.max_num_queued_reqs);
-        arg(t, &u, "--kv-blocks");
-        arg(t, &u, "%lld", (long long)s->sched.kv_blocks_total);
-        arg(t, &u, "--shutdown-timeout");
-        arg(t, &u, "30");
-    }
+    if (t->engine == ENGINE_WORKER) worker_command(t, &u);
+    else if (t->engine == ENGINE_TEI) tei_command(t, &u, wl);
+    else vllm_command(t, &u);
 }
 
 // TGI and TensorRT-LLM with the same knobs (NVIDIA GPU decoders).
@@ -192,6 +223,7 @@ static void fill_tier(EmitPlan *p, int i, bool student) {
     t->model = &p->cat->models[student ? c->student : c->model];
     t->quant = student ? c->student_quant : c->quant;
     t->devices = student ? 1 : c->devices;
+    t->cores = cores_of(t->hw);
     t->sim = s;
     t->engine = engine_of(t->hw, t->model);
     t->image = p->images[t->engine] ? p->images[t->engine]
@@ -287,6 +319,7 @@ static void emit_tier(FILE *f, const EmitPlan *p, const EmitTier *t, bool k8s) {
     fprintf(f, "  - name: %s\n", t->name);
     if (t->engine == ENGINE_WORKER && !k8s) {
         fprintf(f, "    model: data/models/%s          # run as local workers (rightsize worker)\n", t->gguf);
+        if (t->cores > 0) fprintf(f, "    threads: %d                        # the instance's cores, as simulated\n", t->cores);
     } else {
         if (k8s) fprintf(f, "    url: http://rightsize-%s:%d/v1\n", t->name, t->port);
         else fprintf(f, "    url: http://127.0.0.1:%d/v1\n", t->port);

@@ -42,6 +42,7 @@ typedef struct {
     const CatModel *model;
     PlanQuant quant;
     int devices;                 // per replica
+    int cores;                   // CPU hardware: cores per replica (engine threads), else 0
     const SimTier *sim;          // the simulated tier (owned by the EmitPlan's SimConfig)
     EmitEngine engine;
     const char *image;           // container image of the engine

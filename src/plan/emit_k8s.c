@@ -219,31 +219,10 @@ static cJSON *http_probe(const char *path, int period, int failures) {
     return p;
 }
 
-static void tier_deployment(cJSON *docs, const EmitPlan *p, const EmitTier *t, const char *name, int replicas,
-                            bool spot, bool reserved) {
-    char comp[80];
-    snprintf(comp, sizeof comp, "tier-%s", t->name);
-    cJSON *d = object(docs, "apps/v1", "Deployment", name, comp);
-    cJSON *ann = obj(cJSON_GetObjectItem(d, "metadata"), "annotations");
-    strf(ann, "rightsize.dev/candidate", "%s", p->c->id);
-    strf(ann, "rightsize.dev/capacity", "%s", reserved ? (t->reserved_kind == PRICE_RESERVED_3Y ? "reserved_3y" : "reserved_1y")
-                                                       : price_kind_names[t->burst_kind]);
-    strf(ann, "rightsize.dev/cost-per-hour", "%.6g", reserved ? t->reserved_usd_per_hour : t->burst_usd_per_hour);
-    // The tier's Service selects both Deployments; each Deployment only its own pods.
-    const char *cap = reserved ? "reserved" : "burst";
-    str(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "metadata"), "labels"), "rightsize.dev/capacity", cap);
-    cJSON *spec = obj(d, "spec");
-    numv(spec, "replicas", replicas);
-    str(selector_labels(obj(spec, "selector"), "matchLabels", comp), "rightsize.dev/capacity", cap);
-    cJSON *tpl = obj(spec, "template");
-    str(selector_labels(obj(tpl, "metadata"), "labels", comp), "rightsize.dev/capacity", cap);
-    cJSON *ps = obj(tpl, "spec");
-    numv(ps, "terminationGracePeriodSeconds", 60);
-    cJSON *ns = obj(ps, "nodeSelector");
-    node_selector(ns, t);
-    capacity_selector(ns, ps, t, spot);
+// The engine's container: its program and the simulated knobs, probes (the startup probe waits
+// out the hardware's weight-loading time), devices or CPU and memory.
+static cJSON *engine_container(const EmitTier *t) {
     cJSON *c = cJSON_CreateObject();
-    cJSON_AddItemToArray(arr(ps, "containers"), c);
     str(c, "name", emit_engine_names[t->engine]);
     str(c, "image", t->image);
     // The program explicitly ("vllm serve", "text-embeddings-router", "rightsize"), whatever the
@@ -268,9 +247,37 @@ static void tier_deployment(cJSON *docs, const EmitPlan *p, const EmitTier *t, c
         strf(lim, dev, "%d", t->devices);
     } else {
         cJSON *req = obj(res, "requests");
-        str(req, "cpu", "1");
+        strf(req, "cpu", "%d", t->cores > 0 ? t->cores : 1);
         strf(req, "memory", "%.0fMi", fmax(256, t->hw->memory_gb * 1e9 * 0.9 / 1048576.0));
     }
+    return c;
+}
+
+static void tier_deployment(cJSON *docs, const EmitPlan *p, const EmitTier *t, const char *name, int replicas,
+                            bool spot, bool reserved) {
+    char comp[80];
+    snprintf(comp, sizeof comp, "tier-%s", t->name);
+    cJSON *d = object(docs, "apps/v1", "Deployment", name, comp);
+    cJSON *ann = obj(cJSON_GetObjectItem(d, "metadata"), "annotations");
+    strf(ann, "rightsize.dev/candidate", "%s", p->c->id);
+    strf(ann, "rightsize.dev/capacity", "%s", reserved ? (t->reserved_kind == PRICE_RESERVED_3Y ? "reserved_3y" : "reserved_1y")
+                                                       : price_kind_names[t->burst_kind]);
+    strf(ann, "rightsize.dev/cost-per-hour", "%.6g", reserved ? t->reserved_usd_per_hour : t->burst_usd_per_hour);
+    // The tier's Service selects both Deployments; each Deployment only its own pods.
+    const char *cap = reserved ? "reserved" : "burst";
+    str(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "metadata"), "labels"), "rightsize.dev/capacity", cap);
+    cJSON *spec = obj(d, "spec");
+    numv(spec, "replicas", replicas);
+    str(selector_labels(obj(spec, "selector"), "matchLabels", comp), "rightsize.dev/capacity", cap);
+    cJSON *tpl = obj(spec, "template");
+    str(selector_labels(obj(tpl, "metadata"), "labels", comp), "rightsize.dev/capacity", cap);
+    cJSON *ps = obj(tpl, "spec");
+    numv(ps, "terminationGracePeriodSeconds", 60);
+    cJSON *ns = obj(ps, "nodeSelector");
+    node_selector(ns, t);
+    capacity_selector(ns, ps, t, spot);
+    cJSON *c = engine_container(t);
+    cJSON_AddItemToArray(arr(ps, "containers"), c);
     if (t->engine == ENGINE_WORKER) {   // GGUF files from a volume the operator provides
         cJSON *vm = cJSON_CreateObject();
         str(vm, "name", "models");
@@ -312,7 +319,7 @@ static void tier_objects(cJSON *docs, const EmitPlan *p, const EmitTier *t) {
 
 // ---- gateway ----
 
-static int gateway_objects(cJSON *docs, const EmitPlan *p, char *err, size_t err_len) {
+static int gateway_configmap(cJSON *docs, const EmitPlan *p, char *err, size_t err_len) {
     char *text = NULL;
     size_t len = 0;
     FILE *m = open_memstream(&text, &len);
@@ -325,28 +332,13 @@ static int gateway_objects(cJSON *docs, const EmitPlan *p, char *err, size_t err
     cJSON *cm = object(docs, "v1", "ConfigMap", "rightsize-pipeline", "gateway");
     str(obj(cm, "data"), "pipeline.yaml", text);
     free(text);
-    cJSON *d = object(docs, "apps/v1", "Deployment", "rightsize-gateway", "gateway");
-    cJSON *spec = obj(d, "spec");
-    numv(spec, "replicas", 1);   // one gateway: one queue per tier, as simulated
-    selector_labels(obj(spec, "selector"), "matchLabels", "gateway");
-    cJSON *st = obj(spec, "strategy");
-    str(st, "type", "RollingUpdate");
-    cJSON *ru = obj(st, "rollingUpdate");
-    numv(ru, "maxSurge", 1);
-    numv(ru, "maxUnavailable", 0);
-    cJSON *tpl = obj(spec, "template");
-    cJSON *tm = obj(tpl, "metadata");
-    selector_labels(tm, "labels", "gateway");
-    cJSON *ann = obj(tm, "annotations");
-    str(ann, "prometheus.io/scrape", "true");
-    str(ann, "prometheus.io/port", "8080");
-    str(ann, "prometheus.io/path", "/metrics");
-    cJSON *ps = obj(tpl, "spec");
-    // Drain contract: SIGTERM → 503 + /health draining, in-flight requests finish within
-    // --shutdown-timeout; the grace period covers preStop + drain.
-    numv(ps, "terminationGracePeriodSeconds", GATEWAY_PRESTOP_S + GATEWAY_DRAIN_S + 10);
+    return 0;
+}
+
+// The gateway's container: serve on the ConfigMap, drain contract (SIGTERM → 503 + /health
+// draining, in-flight requests finish within --shutdown-timeout; preStop lets endpoints update).
+static cJSON *gateway_container(const EmitPlan *p) {
     cJSON *c = cJSON_CreateObject();
-    cJSON_AddItemToArray(arr(ps, "containers"), c);
     str(c, "name", "gateway");
     str(c, "image", p->images[ENGINE_WORKER] ? p->images[ENGINE_WORKER] : "rightsize:0.1.0");
     cJSON *args = arr(c, "args");
@@ -374,6 +366,30 @@ static int gateway_objects(cJSON *docs, const EmitPlan *p, char *err, size_t err
     str(rq, "cpu", "500m");
     str(rq, "memory", "128Mi");
     str(obj(res, "limits"), "memory", "512Mi");
+    return c;
+}
+
+static void gateway_objects(cJSON *docs, const EmitPlan *p) {
+    cJSON *d = object(docs, "apps/v1", "Deployment", "rightsize-gateway", "gateway");
+    cJSON *spec = obj(d, "spec");
+    numv(spec, "replicas", 1);   // one gateway: one queue per tier, as simulated
+    selector_labels(obj(spec, "selector"), "matchLabels", "gateway");
+    cJSON *st = obj(spec, "strategy");
+    str(st, "type", "RollingUpdate");
+    cJSON *ru = obj(st, "rollingUpdate");
+    numv(ru, "maxSurge", 1);
+    numv(ru, "maxUnavailable", 0);
+    cJSON *tpl = obj(spec, "template");
+    cJSON *tm = obj(tpl, "metadata");
+    selector_labels(tm, "labels", "gateway");
+    cJSON *ann = obj(tm, "annotations");
+    str(ann, "prometheus.io/scrape", "true");
+    str(ann, "prometheus.io/port", "8080");
+    str(ann, "prometheus.io/path", "/metrics");
+    cJSON *ps = obj(tpl, "spec");
+    numv(ps, "terminationGracePeriodSeconds", GATEWAY_PRESTOP_S + GATEWAY_DRAIN_S + 10);
+    cJSON *c = gateway_container(p);
+    cJSON_AddItemToArray(arr(ps, "containers"), c);
     cJSON *vms = arr(c, "volumeMounts");
     const char *vn[] = {"pipeline", "telemetry"}, *mp[] = {"/etc/rightsize", "/var/log/rightsize"};
     cJSON *vols = arr(ps, "volumes");
@@ -396,7 +412,6 @@ static int gateway_objects(cJSON *docs, const EmitPlan *p, char *err, size_t err
     numv(sp, "port", 80);
     str(sp, "targetPort", "http");
     cJSON_AddItemToArray(arr(ss, "ports"), sp);
-    return 0;
 }
 
 // ---- autoscaling (KEDA) ----
@@ -532,7 +547,8 @@ int emit_k8s(const EmitPlan *p, const char *dir, char *err, size_t err_len) {
         if (p->tier[i].target_per_replica > 0) scaled_object(files[2], p, &p->tier[i]);
         disruption_budget(files[3], &p->tier[i]);
     }
-    int rc = gateway_objects(files[1], p, err, err_len);
+    int rc = gateway_configmap(files[1], p, err, err_len);
+    gateway_objects(files[1], p);
     cJSON *pr = object(files[4], "monitoring.coreos.com/v1", "PrometheusRule", "rightsize", "gateway");
     cJSON_AddItemToObject(obj(pr, "spec"), "groups", rule_groups(p));
     static const char *const names[] = {"10-tiers.yaml", "20-gateway.yaml", "30-autoscaling.yaml", "40-disruption.yaml",
