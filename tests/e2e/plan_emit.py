@@ -259,6 +259,11 @@ for wname, cid, tag in named:
     engines = [c["name"] for d in docs if d["kind"] == "Deployment" for c in d["spec"]["template"]["spec"]["containers"]]
     want = {"worker": "worker", "cascade": "vllm-neuron", "tei": "tei"}[tag]
     check(want in engines, "%s: a %s Deployment (got %s)" % (tag, want, engines))
+    if tag == "worker":   # the roofline computed with all 16 cores of a c7i.8xlarge
+        w = [c for d in docs if d["kind"] == "Deployment" for c in d["spec"]["template"]["spec"]["containers"]
+             if c["name"] == "worker"][0]
+        check(y["tiers"][0].get("threads") == 16 and flag(w["args"], "-t") == "16" and w["resources"]["requests"]["cpu"] == "16",
+              "worker: 16 engine threads and cores (%s, %s)" % (y["tiers"][0].get("threads"), w["resources"]))
     if tag == "cascade":
         check([t["name"] for t in y["tiers"]] == ["student", "teacher"] and "cascade" in y["routes"][0],
               "cascade: student then teacher")
