@@ -139,7 +139,8 @@ static void tei_command(EmitTier *t, size_t *u, const Workload *wl) {
     arg(t, u, "--max-batch-requests");
     arg(t, u, "%lld", (long long)b);
     arg(t, u, "--max-batch-tokens");
-    arg(t, u, "%lld", (long long)(b * (wl->in.max > 0 ? (int64_t)wl->in.max : 512)));
+    int64_t longest = wl->in.max > 0 && (int64_t)wl->in.max < t->model->context ? (int64_t)wl->in.max : t->model->context;
+    arg(t, u, "%lld", (long long)(b * (longest > 0 ? longest : 512)));
 }
 
 // vLLM (any device): the simulated KV pool (block size, blocks), batch and model length.
