@@ -30,7 +30,8 @@ static void usage(FILE *f) {
             "  --html FILE         also write a self-contained HTML page\n"
             "  --since T, --until T  only records with since <= time < until (YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]Z)\n"
             "  --metrics FILE      a scrape of the gateway's /metrics taken at the end of the period: adds the idle\n"
-            "                      replicas' cost (rightsize_cost_usd_total{kind=\"idle\"}) when the records carry none\n"
+            "                      replicas' cost (rightsize_cost_usd_total{kind=\"idle\"}) when the records carry none;\n"
+            "                      given twice (start, end), the idle cost between the two scrapes\n"
             "  --slo-e2e-p95-ms MS, --slo-e2e-p99-ms MS, --slo-ttft-p95-ms MS, --slo-tpot-p95-ms MS\n"
             "                      SLOs to hold latency against (override the plan's)\n"
             "  --quiet             no progress line (it shows on a terminal, or always with --progress)\n"
@@ -58,7 +59,7 @@ static int parse_ms(const char *opt, const char *v, double *out) {
 }
 
 typedef struct {
-    const char *plan, *html, *metrics, *since, *until;
+    const char *plan, *html, *metrics, *metrics_start, *since, *until;
     bool json, quiet, force_progress;
     ReviewSlo slo;
     const char **files;
@@ -76,7 +77,12 @@ static int parse_args(int argc, char **argv, ReportArgs *a) {
         else if (!strcmp(s, "--progress")) a->force_progress = true;
         else if (!strcmp(s, "--plan")) { NEED_VAL(); a->plan = argv[++i]; }
         else if (!strcmp(s, "--html")) { NEED_VAL(); a->html = argv[++i]; }
-        else if (!strcmp(s, "--metrics")) { NEED_VAL(); a->metrics = argv[++i]; }
+        else if (!strcmp(s, "--metrics")) {
+            NEED_VAL();
+            if (a->metrics_start) { fprintf(stderr, "rightsize report: --metrics at most twice (start and end)\n"); return 2; }
+            if (a->metrics) a->metrics_start = a->metrics;
+            a->metrics = argv[++i];
+        }
         else if (!strcmp(s, "--since")) { NEED_VAL(); a->since = argv[++i]; }
         else if (!strcmp(s, "--until")) { NEED_VAL(); a->until = argv[++i]; }
         else if (!strcmp(s, "--slo-e2e-p95-ms")) { NEED_VAL(); if (parse_ms(s, argv[++i], &a->slo.e2e_p95_ms)) return 2; }
@@ -150,8 +156,13 @@ int cmd_report(int argc, char **argv) {
         goto done;
     }
     if (a.metrics) {
-        double idle;
-        if (review_scrape_idle(a.metrics, &idle, err, sizeof err)) { fprintf(stderr, "rightsize report: %s\n", err); goto done; }
+        double idle, idle0 = 0;
+        if (review_scrape_idle(a.metrics, &idle, err, sizeof err) ||
+            (a.metrics_start && review_scrape_idle(a.metrics_start, &idle0, err, sizeof err))) {
+            fprintf(stderr, "rightsize report: %s\n", err);
+            goto done;
+        }
+        idle -= idle0;
         if (rv->all.idle_nusd == 0) {
             int64_t n = (int64_t)llround(idle * 1e9);
             rv->all.idle_nusd += n;

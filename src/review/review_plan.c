@@ -150,6 +150,11 @@ int review_plan_compare(const ReviewPlan *p, const Review *rv, const ReviewFit *
     n = row(rows, n, cap, "output tokens, mean", "tokens", p->output_tokens_mean, out_mean);
     n = row(rows, n, cap, "accelerator $/1K requests", "USD", p->accel_usd_per_1k_requests,
             (double)(a->busy_nusd + a->idle_nusd) / 1e9 / (double)a->n * 1000.0);
+    // The same prediction for the traffic that came (arrivals are random: a short run's count is
+    // off the planned rate by its Poisson noise, and a fixed deployment costs the same either way).
+    n = row(rows, n, cap, "accelerator $/1K at the measured rate", "USD",
+            p->accelerator_usd_month / (f->rate_per_s * 30.0 * 86400.0) * 1000.0,
+            (double)(a->busy_nusd + a->idle_nusd) / 1e9 / (double)a->n * 1000.0);
     n = row(rows, n, cap, "all-in $/1K requests", "USD", p->usd_per_1k_requests,
             a->n ? ((double)a->cost_nusd / 1e9 + (isnan(p->fixed_usd_month) ? 0 : p->fixed_usd_month) * f->span_s / (30.0 * 86400.0)) / (double)a->n * 1000.0 : NAN);
     n = row(rows, n, cap, "e2e p50", "ms", p->e2e_p50, loghist_quantile(&a->e2e_ms, 0.50));

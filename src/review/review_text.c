@@ -156,8 +156,7 @@ int review_print_text(FILE *out, const ReviewReport *r) {
     int nc = review_canary_verdicts(r->rv, cv, REVIEW_MAX_GROUPS);
     if (nc) fprintf(out, "\ncanaries\n");
     for (int i = 0; i < nc; i++)
-        fprintf(out, "  route %s: %s — %lld candidate / %lld baseline requests; %s\n", cv[i].route, cv[i].verdict,
-                (long long)cv[i].candidate->n, (long long)(cv[i].baseline ? cv[i].baseline->n : 0), cv[i].why);
+        fprintf(out, "  route %s: %s (%s)\n", cv[i].route, cv[i].verdict, cv[i].why);
     ReviewAdvice adv[REVIEW_MAX_ADVICE];
     int na = review_advise(r->rv, r->f, r->plan, &r->slo, adv, REVIEW_MAX_ADVICE);
     fprintf(out, "\nrecommendations\n");
