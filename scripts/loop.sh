@@ -11,7 +11,7 @@
 # Writes DIR/plan.json, DIR/pipeline.yaml, DIR/bench.json, DIR/telemetry.jsonl, DIR/report.json
 # and DIR/report.txt. Env: RS_BIN (default build/rightsize), LOOP_RATE (req/s, default 2),
 # LOOP_OUT_TOKENS (default 16), LOOP_IN_WORDS (default 24), LOOP_PRICE (USD/replica-hour, default 1),
-# LOOP_MIN_CONFIDENCE (the cascade's threshold; the default escalates about 30% of a synthesized
+# LOOP_SLO_E2E_P95_MS (the workload's SLO, default 30000), LOOP_MIN_CONFIDENCE (the cascade's threshold; the default escalates about 30% of a synthesized
 # 512-token vocabulary model's answers, whose mean token probability is near 1/512).
 # Every process it starts is stopped on exit.
 set -eu
@@ -138,7 +138,7 @@ esac
     echo "tokens:"
     echo "  input: {dist: fixed, mean: $IN_W}"
     echo "  output: {dist: fixed, mean: $OUT_T}"
-    echo "slo: {e2e_p95_ms: 30000}"
+    echo "slo: {e2e_p95_ms: ${LOOP_SLO_E2E_P95_MS:-30000}}"
     echo "quality_min: 60"
     [ "$KIND" = cascade ] && echo "cascade: {escalation_rate: 0.3}"
     if [ "$KIND" = cascade ]; then echo "models: [synth-main, synth-student]"; else echo "models: [synth-main]"; fi

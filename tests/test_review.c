@@ -71,6 +71,21 @@ static int cmp_d(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+TEST(loghist_constants) {
+    double lg = log((1 + LOGHIST_REL_ERR) / (1 - LOGHIST_REL_ERR));
+    EXPECT_NEAR(LOGHIST_LOG_GAMMA, lg, 1e-15);
+    EXPECT_EQ_INT(LOGHIST_OFFSET, (int)ceil(log(LOGHIST_MIN) / lg));
+    EXPECT(LOGHIST_BUCKETS >= (int)ceil(log(LOGHIST_MAX) / lg) - LOGHIST_OFFSET + 1);
+    // The ends: MIN and MAX land inside, each within the bound.
+    LogHist *h = calloc(1, sizeof *h);
+    ASSERT(h);
+    for (int i = 0; i < 3; i++) loghist_add(h, LOGHIST_MAX * 0.999);
+    for (int i = 0; i < 3; i++) loghist_add(h, 1e6);
+    EXPECT_NEAR(loghist_quantile(h, 0.5), 1e6, 1e6 * LOGHIST_REL_ERR);
+    EXPECT_EQ_INT(h->n_clamped, 0);
+    free(h);
+}
+
 TEST(loghist_quantiles_within_bound) {
     enum { N = 50001 };
     double *v = malloc(N * sizeof *v);

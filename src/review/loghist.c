@@ -3,24 +3,19 @@
 #include <math.h>
 #include <string.h>
 
-// gamma = (1 + a) / (1 - a); bucket i holds (gamma^(i-1), gamma^i]; offset so MIN maps to 0.
+// gamma = (1 + a) / (1 - a); bucket i holds (gamma^(i-1+OFFSET), gamma^(i+OFFSET)]. The two
+// constants are checked against log() in tests/test_review.c.
 static double lh_gamma(void) { return (1.0 + LOGHIST_REL_ERR) / (1.0 - LOGHIST_REL_ERR); }
-static double lh_log_gamma(void) {
-    static double lg;
-    if (lg == 0) lg = log(lh_gamma());
-    return lg;
-}
-static int lh_offset(void) { return (int)ceil(log(LOGHIST_MIN) / lh_log_gamma()); }
 
 static int lh_index(double v) {
-    int i = (int)ceil(log(v) / lh_log_gamma()) - lh_offset();
+    int i = (int)ceil(log(v) / LOGHIST_LOG_GAMMA) - LOGHIST_OFFSET;
     if (i < 0) return 0;
     if (i >= LOGHIST_BUCKETS) return LOGHIST_BUCKETS - 1;
     return i;
 }
 
 static double lh_value(int i) {
-    return 2.0 * exp((double)(i + lh_offset()) * lh_log_gamma()) / (lh_gamma() + 1.0);
+    return 2.0 * exp((double)(i + LOGHIST_OFFSET) * LOGHIST_LOG_GAMMA) / (lh_gamma() + 1.0);
 }
 
 void loghist_init(LogHist *h) { memset(h, 0, sizeof *h); }

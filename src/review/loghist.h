@@ -14,7 +14,9 @@
 #define LOGHIST_REL_ERR 0.005
 #define LOGHIST_MIN 1e-4       // smallest distinguishable positive value (e.g. ms: 0.1 us)
 #define LOGHIST_MAX 1e9        // largest (ms: 11.5 days; tokens: a billion)
-#define LOGHIST_BUCKETS 2560   // covers log(MAX/MIN)/log(gamma) = 2533 buckets
+#define LOGHIST_BUCKETS 3000   // covers log(MAX/MIN)/log(gamma) = 2994 buckets
+#define LOGHIST_LOG_GAMMA 0.010000083334583179   // log((1 + REL_ERR) / (1 - REL_ERR))
+#define LOGHIST_OFFSET (-921)  // ceil(log(MIN) / LOG_GAMMA): MIN's bucket is bucket 0
 
 typedef struct {
     int64_t n, n_zero, n_clamped;

@@ -196,38 +196,23 @@ void review_bad_line(Review *rv, const char *file, int64_t line, const char *why
     }
 }
 
-bool review_add(Review *rv, const TelRec *r) {
-    if ((rv->since_us && r->t_us < rv->since_us) || (rv->until_us && r->t_us >= rv->until_us)) {
-        rv->filtered_out++;
-        return false;
-    }
-    rv->records++;
-    rv->schema_count[r->schema >= 0 && r->schema < 8 ? r->schema : 7]++;
-    bool success = is_success(r);
-    group_add(&rv->all, r, success);
-    if (r->tier.len) { ReviewGroup *g = groups_get(&rv->tiers, r->tier); if (g) group_add(g, r, success); }
-    Str route = r->route.len ? r->route : STR_LIT("(none)");
-    ReviewGroup *rg = groups_get(&rv->routes, route);
-    if (rg) group_add(rg, r, success);
-    if (r->canary_candidate || str_eq_c(r->decision, "canary")) {
-        // Both arms of a canary route: records on a route that has seen a candidate.
-        char name[REVIEW_NAME_LEN];
-        snprintf(name, sizeof name, "%.*s candidate", (int)(route.len < 40 ? route.len : 40), route.ptr);
-        ReviewGroup *g = groups_get(&rv->canary, str_from_c(name));
-        if (g) group_add(g, r, success);
-    } else if (rv->canary.n) {
-        char name[REVIEW_NAME_LEN];
-        snprintf(name, sizeof name, "%.*s baseline", (int)(route.len < 40 ? route.len : 40), route.ptr);
-        // Only routes that have a candidate arm get a baseline arm.
-        char cand[REVIEW_NAME_LEN];
-        snprintf(cand, sizeof cand, "%.*s candidate", (int)(route.len < 40 ? route.len : 40), route.ptr);
+// Both arms of a canary: a candidate record goes to "ROUTE candidate"; other records of a route
+// that has seen a candidate go to "ROUTE baseline".
+static void canary_arm_add(Review *rv, const TelRec *r, Str route, bool success) {
+    int n = (int)(route.len < 40 ? route.len : 40);
+    char cand[REVIEW_NAME_LEN], base[REVIEW_NAME_LEN];
+    snprintf(cand, sizeof cand, "%.*s candidate", n, route.ptr);
+    snprintf(base, sizeof base, "%.*s baseline", n, route.ptr);
+    ReviewGroup *g = NULL;
+    if (r->canary_candidate || str_eq_c(r->decision, "canary")) g = groups_get(&rv->canary, str_from_c(cand));
+    else
         for (int i = 0; i < rv->canary.n; i++)
-            if (!strcmp(rv->canary.g[i].name, cand)) {
-                ReviewGroup *g = groups_get(&rv->canary, str_from_c(name));
-                if (g) group_add(g, r, success);
-                break;
-            }
-    }
+            if (!strcmp(rv->canary.g[i].name, cand)) { g = groups_get(&rv->canary, str_from_c(base)); break; }
+    if (g) group_add(g, r, success);
+}
+
+// Token counts, finish reasons and endpoints of every record.
+static void record_mix(Review *rv, const TelRec *r) {
     if (r->prompt_tokens >= 0 && r->output_tokens >= 0) {
         loghist_add(&rv->prompt_tokens, r->prompt_tokens);
         loghist_add(&rv->output_tokens, r->output_tokens);
@@ -242,6 +227,23 @@ bool review_add(Review *rv, const TelRec *r) {
     else if (str_eq_c(r->finish_reason, "length")) rv->finish_length++;
     else if (str_eq_c(r->finish_reason, "error")) rv->finish_error++;
     else rv->finish_other++;
+}
+
+bool review_add(Review *rv, const TelRec *r) {
+    if ((rv->since_us && r->t_us < rv->since_us) || (rv->until_us && r->t_us >= rv->until_us)) {
+        rv->filtered_out++;
+        return false;
+    }
+    rv->records++;
+    rv->schema_count[r->schema >= 0 && r->schema < 8 ? r->schema : 7]++;
+    bool success = is_success(r);
+    group_add(&rv->all, r, success);
+    if (r->tier.len) { ReviewGroup *g = groups_get(&rv->tiers, r->tier); if (g) group_add(g, r, success); }
+    Str route = r->route.len ? r->route : STR_LIT("(none)");
+    ReviewGroup *rg = groups_get(&rv->routes, route);
+    if (rg) group_add(rg, r, success);
+    canary_arm_add(rv, r, route, success);
+    record_mix(rv, r);
     int64_t arrival = r->t_us;
     if (r->e2e_ms >= 0) arrival -= (int64_t)llround(r->e2e_ms * 1000.0);
     else rv->n_missing_e2e++;

@@ -97,6 +97,59 @@ static void day_chart(FILE *o, const Review *rv) {
     bars(o, "Cost by day (USD, arrival date)", v, lab, n, "USD");
 }
 
+static void latency_table(FILE *o, const ReviewReport *r) {
+    const Review *rv = r->rv;
+    fputs("<h2>Latency (successful requests, ms)</h2><table><tr><th></th><th>p50</th><th>p95</th><th>p99</th><th>SLO</th></tr>", o);
+    const struct { const char *n; const LogHist *h; double slo; } l[] = {
+        {"e2e", &rv->all.e2e_ms, r->slo.e2e_p95_ms}, {"TTFT", &rv->all.ttft_ms, r->slo.ttft_p95_ms},
+        {"TPOT", &rv->all.tpot_ms, r->slo.tpot_p95_ms}, {"queue", &rv->all.queue_ms, 0}};
+    for (int i = 0; i < 4; i++) {
+        double p95 = loghist_quantile(l[i].h, .95);
+        fprintf(o, "<tr><td>%s</td>", l[i].n);
+        cell(o, "%.1f", loghist_quantile(l[i].h, .5));
+        cell(o, "%.1f", p95);
+        cell(o, "%.1f", loghist_quantile(l[i].h, .99));
+        if (l[i].slo > 0) fprintf(o, "<td%s>p95 &le; %.0f</td></tr>", p95 > l[i].slo ? " class=\"miss\"" : "", l[i].slo);
+        else fputs("<td>&ndash;</td></tr>", o);
+    }
+    fputs("</table>\n", o);
+}
+
+static void plan_table(FILE *o, const ReviewReport *r) {
+    const Review *rv = r->rv;
+    const ReviewFit *f = r->f;
+    if (r->plan) {
+        ReviewCompare rows[REVIEW_MAX_COMPARE];
+        int n = review_plan_compare(r->plan, rv, f, rows, REVIEW_MAX_COMPARE);
+        fputs("<h2>Predicted vs measured</h2><p>", o);
+        esc(o, r->plan_path);
+        fputs(" ", o);
+        esc(o, r->plan->id);
+        fputs("</p><table><tr><th>figure</th><th>predicted</th><th>measured</th><th>error</th></tr>", o);
+        for (int i = 0; i < n; i++) {
+            fprintf(o, "<tr><td>%s</td>", rows[i].name);
+            cell(o, "%.5g", rows[i].predicted);
+            cell(o, "%.5g", rows[i].measured);
+            cell(o, "%+.1f%%", 100 * rows[i].error);
+            fputs("</tr>", o);
+        }
+        fputs("</table>\n", o);
+    }
+}
+
+static void advice_list(FILE *o, const ReviewReport *r) {
+    ReviewAdvice adv[REVIEW_MAX_ADVICE];
+    int na = review_advise(r->rv, r->f, r->plan, &r->slo, adv, REVIEW_MAX_ADVICE);
+    fputs("<h2>Recommendations</h2><ul>", o);
+    if (!na) fputs("<li>None: every figure is within the thresholds.</li>", o);
+    for (int i = 0; i < na; i++) {
+        fprintf(o, "<li><b>%s</b>: ", adv[i].topic);
+        esc(o, adv[i].text);
+        fputs("</li>", o);
+    }
+    fputs("</ul>", o);
+}
+
 int review_print_html(FILE *o, const ReviewReport *r) {
     const Review *rv = r->rv;
     const ReviewFit *f = r->f;
@@ -135,46 +188,9 @@ int review_print_html(FILE *o, const ReviewReport *r) {
     day_chart(o, rv);
     group_table(o, "By tier", &rv->tiers, rv->all.n);
     group_table(o, "By route", &rv->routes, rv->all.n);
-    fputs("<h2>Latency (successful requests, ms)</h2><table><tr><th></th><th>p50</th><th>p95</th><th>p99</th><th>SLO</th></tr>", o);
-    const struct { const char *n; const LogHist *h; double slo; } l[] = {
-        {"e2e", &rv->all.e2e_ms, r->slo.e2e_p95_ms}, {"TTFT", &rv->all.ttft_ms, r->slo.ttft_p95_ms},
-        {"TPOT", &rv->all.tpot_ms, r->slo.tpot_p95_ms}, {"queue", &rv->all.queue_ms, 0}};
-    for (int i = 0; i < 4; i++) {
-        double p95 = loghist_quantile(l[i].h, .95);
-        fprintf(o, "<tr><td>%s</td>", l[i].n);
-        cell(o, "%.1f", loghist_quantile(l[i].h, .5));
-        cell(o, "%.1f", p95);
-        cell(o, "%.1f", loghist_quantile(l[i].h, .99));
-        if (l[i].slo > 0) fprintf(o, "<td%s>p95 &le; %.0f</td></tr>", p95 > l[i].slo ? " class=\"miss\"" : "", l[i].slo);
-        else fputs("<td>&ndash;</td></tr>", o);
-    }
-    fputs("</table>\n", o);
-    if (r->plan) {
-        ReviewCompare rows[REVIEW_MAX_COMPARE];
-        int n = review_plan_compare(r->plan, rv, f, rows, REVIEW_MAX_COMPARE);
-        fputs("<h2>Predicted vs measured</h2><p>", o);
-        esc(o, r->plan_path);
-        fputs(" ", o);
-        esc(o, r->plan->id);
-        fputs("</p><table><tr><th>figure</th><th>predicted</th><th>measured</th><th>error</th></tr>", o);
-        for (int i = 0; i < n; i++) {
-            fprintf(o, "<tr><td>%s</td>", rows[i].name);
-            cell(o, "%.5g", rows[i].predicted);
-            cell(o, "%.5g", rows[i].measured);
-            cell(o, "%+.1f%%", 100 * rows[i].error);
-            fputs("</tr>", o);
-        }
-        fputs("</table>\n", o);
-    }
-    ReviewAdvice adv[REVIEW_MAX_ADVICE];
-    int na = review_advise(rv, f, r->plan, &r->slo, adv, REVIEW_MAX_ADVICE);
-    fputs("<h2>Recommendations</h2><ul>", o);
-    if (!na) fputs("<li>None: every figure is within the thresholds.</li>", o);
-    for (int i = 0; i < na; i++) {
-        fprintf(o, "<li><b>%s</b>: ", adv[i].topic);
-        esc(o, adv[i].text);
-        fputs("</li>", o);
-    }
-    fputs("</ul></body></html>\n", o);
+    latency_table(o, r);
+    plan_table(o, r);
+    advice_list(o, r);
+    fputs("</body></html>\n", o);
     return ferror(o) ? -1 : 0;
 }

@@ -89,11 +89,11 @@ try:
     check(any("429" in x["text"] for x in r["recommendations"]), "no 429 recommendation at 1.5%% rejected: %s" % r["recommendations"])
 
     # 2. Text output and HTML.
-    html = os.path.join(T, "r.html")
-    p = run(f, "--html", html, "--slo-e2e-p95-ms", "100")
+    html_path = os.path.join(T, "r.html")
+    p = run(f, "--html", html_path, "--slo-e2e-p95-ms", "100")
     check("share by tier" in p.stdout and "predicted vs measured" not in p.stdout, "text sections")
     check("MISSED" in p.stdout and "[slo]" in p.stdout, "an SLO of 100 ms must be missed: " + p.stdout[-600:])
-    h = open(html).read()
+    h = open(html_path).read()
     check(h.startswith("<!DOCTYPE html>") and h.rstrip().endswith("</html>") and "<svg" in h, "HTML page")
     check("<script" not in h and "src=" not in h and "href=" not in h, "HTML is not self-contained")
     import html.parser
@@ -166,6 +166,21 @@ try:
     check(abs(e["error"] - (e["predicted"] - e["measured"]) / e["measured"]) < 1e-12 and e["predicted"] == 3000, "compare row %s" % e)
     check(r4["slo"]["e2e_p95_ms"]["target"] == 4000, "plan's SLO %s" % r4["slo"])
     check(any(x["topic"] == "cascade" for x in r4["recommendations"]), "escalation 25%% vs planned 10%%: %s" % r4["recommendations"])
+    # A one-deployment prediction (plan --profile --json) compares too; HTML carries the table.
+    pred = {"schema": "rightsize.predict/1", "config": {"horizon_s": 3600}, "utilization": 0.4,
+            "requests": {"arrived": 10800, "completed": 10800, "rejected": 0, "unfinished": 0},
+            "latency_ms": {k: {"mean": 1, "p50": 1000, "p95": 2500, "p99": 4000, "max": 5000} for k in ("ttft", "tpot", "e2e")}}
+    pp = os.path.join(T, "pred.json")
+    json.dump(pred, open(pp, "w"))
+    r5 = json.loads(run(f, "--json", "--plan", pp).stdout)
+    rows = {x["figure"]: x for x in r5["plan"]["compare"]}
+    check(rows["arrival rate"]["predicted"] == 3 and rows["e2e p95"]["predicted"] == 2500, "predict/1 rows %s" % rows)
+    run(f, "--plan", pp, "--html", html_path)
+    check("Predicted vs measured" in open(html_path).read(), "HTML lacks the plan table")
+    junk = os.path.join(T, "junk.json")
+    open(junk, "w").write('{"schema": "other/1"}')
+    p = run(f, "--plan", junk, code=1)
+    check("rightsize.plan/1" in p.stderr, "unknown plan schema: " + p.stderr)
     p = run(f, "--plan", os.path.join(T, "missing.json"), code=1)
     check("missing.json" in p.stderr, "missing plan: " + p.stderr)
 
