@@ -27,6 +27,9 @@ TEST(telrec_fields) {
     EXPECT_EQ_INT(r.cost_idle_nusd, -1);
     // 2026-03-02T01:02:03.5Z = 1772413323.5 s since 1970 (date -u -d 2026-03-02T01:02:03Z +%s).
     EXPECT_EQ_INT(r.t_us, 1772413323500000LL);
+    const char *v2 = "{\"schema\":\"rightsize.telemetry/2\",\"time\":\"2026-03-02\"}";
+    ASSERT(telrec_parse(v2, strlen(v2), &r, err, sizeof err) == 0);
+    EXPECT_EQ_INT(r.schema, 2);
     const char *bad[] = {"", "[1]", "{\"time\":\"2026-03-02T00:00:00Z\"", "{\"time\":\"x\"}", "{\"status\":200}",
                          "{\"time\":\"2026-03-02T00:00:00Z\",\"e2e_ms\":1.}", "{\"time\":\"2026-03-02\"} x"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) EXPECT(telrec_parse(bad[i], strlen(bad[i]), &r, err, sizeof err) != 0);

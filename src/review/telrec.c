@@ -10,7 +10,7 @@
 
 // ---- the fields we read, by key ----
 
-typedef enum { F_STR, F_BOOL, F_NUM, F_INT, F_USD, F_TIME } FieldKind;
+typedef enum { F_STR, F_BOOL, F_NUM, F_INT, F_USD, F_TIME, F_SCHEMA } FieldKind;
 
 typedef struct {
     const char *key;
@@ -20,7 +20,7 @@ typedef struct {
 
 #define FLD(k, kind, m) {k, kind, offsetof(TelRec, m)}
 static const Field FIELDS[] = {
-    FLD("schema_version", F_INT, schema), FLD("time", F_TIME, t_us), FLD("id", F_STR, id),
+    FLD("schema_version", F_INT, schema), FLD("schema", F_SCHEMA, schema), FLD("time", F_TIME, t_us), FLD("id", F_STR, id),
     FLD("endpoint", F_STR, endpoint), FLD("route", F_STR, route), FLD("decision", F_STR, decision),
     FLD("tier", F_STR, tier), FLD("first_tier", F_STR, first_tier), FLD("model", F_STR, model),
     FLD("finish_reason", F_STR, finish_reason), FLD("error", F_STR, error),
@@ -198,6 +198,18 @@ static const char *read_field(const Field *f, const char *p, const char *e, TelR
     case F_USD: {
         double v;
         return scan_number(p, e, &v, (int64_t *)dst);
+    }
+    case F_SCHEMA: {   // "schema": N or "NAME/N"
+        if (*p != '"') return read_field(&(Field){f->key, F_INT, f->off}, p, e, r);
+        Str s;
+        const char *q = scan_string(p, e, &s);
+        if (!q) return NULL;
+        size_t i = s.len;
+        while (i > 0 && s.ptr[i - 1] >= '0' && s.ptr[i - 1] <= '9') i--;
+        int v = 0;
+        for (size_t k = i; k < s.len && k < i + 6; k++) v = v * 10 + (s.ptr[k] - '0');
+        *(int *)dst = v;
+        return q;
     }
     case F_TIME: {
         Str s;

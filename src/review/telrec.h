@@ -20,7 +20,7 @@
 #include "base/str.h"
 
 typedef struct {
-    int schema;                 // "schema_version" (absent in the first records: 0)
+    int schema;                 // "schema_version": N, or "schema": N or "NAME/N" (absent: 0)
     int64_t t_us;               // "time": when the record was written (the request's end), µs since 1970 UTC
     bool has_time;
     Str id, endpoint, route, decision, tier, first_tier, model, finish_reason, error, quantization, accelerator;
