@@ -26,7 +26,15 @@ SEQS=8
 TOKS=256
 mkdir -p "$DIR/catalog" "$DIR/profiles"
 PIDS=""
-cleanup() { for p in $PIDS; do kill -9 "$p" 2>/dev/null || true; done; }
+# SIGTERM first: a gateway stops the workers it started; SIGKILL what is left after 5 s.
+cleanup() {
+    for p in $PIDS; do kill -TERM "$p" 2>/dev/null || true; done
+    i=0
+    for p in $PIDS; do
+        while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+        kill -9 "$p" 2>/dev/null || true
+    done
+}
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 log() { echo "loop[$KIND]: $*" >&2; }
