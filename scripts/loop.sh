@@ -164,6 +164,7 @@ $PY - "$DIR" "$MODEL" "$KIND" "${LOOP_MIN_CONFIDENCE:-0.00195}" <<'PYEOF'
 import re, sys
 d, model, kind, conf = sys.argv[1:5]
 y = open(f"{d}/pipeline.emitted.yaml").read()
+y = re.sub(r"\n    threads: [^\n]*", "", y)   # one engine thread, as calibrated
 y, n = re.subn(r"(\n    model: )\S+\.gguf[^\n]*", r"\g<1>" + model + r"\n    threads: 1", y)
 assert n >= 1, "the emitted pipeline has no local tier: " + y
 if kind == "cascade":
