@@ -126,8 +126,8 @@ int review_advise(const Review *rv, const ReviewFit *f, const ReviewPlan *plan, 
         const ReviewGroup *worst = NULL;
         for (int i = 0; i < rv->tiers.n; i++)
             if (!worst || err_rate(&rv->tiers.g[i]) > err_rate(worst)) worst = &rv->tiers.g[i];
-        n = add(out, n, cap, "errors", "%.2f%% of requests failed (besides 429s)%s%s%s", 100 * (f->error_rate - f->rate_429),
-                worst ? "; the worst tier is " : "", worst ? worst->name : "", worst ? "" : "");
+        n = add(out, n, cap, "errors", "%.2f%% of requests failed (besides 429s)%s%s", 100 * (f->error_rate - f->rate_429),
+                worst ? "; the worst tier is " : "", worst ? worst->name : "");
     }
     n = advise_cost(rv, f, out, n, cap);
     if (plan) {
