@@ -185,7 +185,9 @@ static JxNode *member_args(P *p) {  // inside [ ]: an index or a slice
 }
 
 static JxNode *member(P *p, JxNode *obj) {
+    int extra = 0;
     while (is(p, JT_DOT) || is(p, JT_LBRACKET)) {
+        enter(p), extra++;
         bool computed = is(p, JT_LBRACKET);
         p->i++;
         JxNode *m = node(p, JN_MEMBER);
@@ -199,15 +201,19 @@ static JxNode *member(P *p, JxNode *obj) {
         }
         obj = m;
     }
+    p->depth -= extra;
     return obj;
 }
 
 static JxNode *call(P *p, JxNode *callee) {
+    enter(p);
     JxNode *c = node(p, JN_CALL);
     c->a = callee;
     c->body = args(p, false);
     JxNode *e = member(p, c);
-    return is(p, JT_LPAREN) ? call(p, e) : e;
+    e = is(p, JT_LPAREN) ? call(p, e) : e;
+    p->depth--;
+    return e;
 }
 
 static JxNode *primary(P *p) {
@@ -283,8 +289,10 @@ static JxNode *unary_sign(P *p) {
 }
 
 static JxNode *filter_expr(P *p) {
+    int extra = 0;
     JxNode *e = unary_sign(p);
     while (is(p, JT_PIPE)) {
+        enter(p), extra++;
         p->i++;
         JxNode *f = primary(p);
         if (f->kind != JN_NAME) perr(p, "expected identifier for the filter");
@@ -293,12 +301,15 @@ static JxNode *filter_expr(P *p) {
         n->a = e, n->b = f;
         e = n;
     }
+    p->depth -= extra;
     return e;
 }
 
 static JxNode *test_expr(P *p) {
+    int extra = 0;
     JxNode *e = filter_expr(p);
     while (is_name(p, "is")) {
+        enter(p), extra++;
         p->i++;
         JxNode *t = node(p, JN_TEST);
         t->flag = is_name(p, "not");
@@ -308,45 +319,58 @@ static JxNode *test_expr(P *p) {
         t->a = e, t->s = name->s;
         e = t;
     }
+    p->depth -= extra;
     return e;
 }
 
 static JxNode *power(P *p) {
+    int extra = 0;
     JxNode *l = test_expr(p);
     while (is(p, JT_POW)) {
+        enter(p), extra++;
         Str op = p->t[p->i++].text;
         l = binary(p, op, l, test_expr(p));
     }
+    p->depth -= extra;
     return l;
 }
 
 static JxNode *mult(P *p) {
+    int extra = 0;
     JxNode *l = power(p);
     while (is(p, JT_MUL)) {
+        enter(p), extra++;
         Str op = p->t[p->i++].text;
         l = binary(p, op, l, power(p));
     }
+    p->depth -= extra;
     return l;
 }
 
 static JxNode *additive(P *p) {
+    int extra = 0;
     JxNode *l = mult(p);
     while (is(p, JT_ADD)) {
+        enter(p), extra++;
         Str op = p->t[p->i++].text;
         l = binary(p, op, l, mult(p));
     }
+    p->depth -= extra;
     return l;
 }
 
 static JxNode *comparison(P *p) {
+    int extra = 0;
     JxNode *l = additive(p);
     for (;;) {
         Str op;
         if (is_name2(p, "not", "in")) op = STR_LIT("not in"), p->i += 2;
         else if (is_name(p, "in") || is(p, JT_CMP)) op = p->t[p->i++].text;
         else break;
+        enter(p), extra++;
         l = binary(p, op, l, additive(p));
     }
+    p->depth -= extra;
     return l;
 }
 
@@ -361,20 +385,26 @@ static JxNode *negation(P *p) {
 }
 
 static JxNode *and_expr(P *p) {
+    int extra = 0;
     JxNode *l = negation(p);
     while (is_name(p, "and")) {
+        enter(p), extra++;
         Str op = p->t[p->i++].text;
         l = binary(p, op, l, negation(p));
     }
+    p->depth -= extra;
     return l;
 }
 
 static JxNode *or_expr(P *p) {
+    int extra = 0;
     JxNode *l = and_expr(p);
     while (is_name(p, "or")) {
+        enter(p), extra++;
         Str op = p->t[p->i++].text;
         l = binary(p, op, l, and_expr(p));
     }
+    p->depth -= extra;
     return l;
 }
 
