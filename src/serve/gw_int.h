@@ -75,7 +75,7 @@ struct GwCall {
     long status;
     int64_t t_start_us, t_first_byte_us;
     int64_t bytes;
-    int64_t cost_nusd;             // this call's busy share
+    int64_t cost_nusd;             // this call's charge (policy/ledger's rule)
 };
 
 typedef enum { FRONT_READING = 0, FRONT_WAITING, FRONT_STREAMING, FRONT_ANSWERED } FrontState;
@@ -171,7 +171,8 @@ struct Gateway {
     TierState tiers[PIPE_MAX_TIERS];
     Canary canaries[PIPE_MAX_CANARIES];
     int candidate_of[PIPE_MAX_CANARIES];
-    Rng rng;
+    Rng rng;                                  // routing: one canary draw per routed request
+    Rng shadow_rng;                           // shadow sampling (kept apart so routing draws match the planner's)
     Ledger ledger;
     int64_t shadow_nusd;
     int64_t in_flight;                        // requests the loop holds
@@ -183,10 +184,8 @@ struct Gateway {
     int64_t closed_nusd;                      // cost of replica slots closed and reopened
     int64_t n_done;
     int64_t pub_busy, pub_idle, pub_shadow;   // cost_usd_total already published
-    int64_t *scratch_w, *scratch_out;
     CURL *easy_pool[256];                     // reset easy handles kept for the next calls
     int n_easy_pool;
-    int64_t scratch_cap;
 };
 
 // ---- gw_front.c ----
@@ -210,7 +209,7 @@ void gw_replicas_tick(Gateway *g, int64_t now_us);
 void gw_replicas_stop(Gateway *g);
 // Least-loaded READY replica of a tier with room, or NULL.
 Replica *gw_replica_pick(Gateway *g, int tier);
-// Ledger segment bookkeeping: a call starts/ends on a replica.
+// A call starts/ends on a replica (in-flight list; the replica's cost accrues).
 void gw_replica_call_start(Gateway *g, Replica *r, GwCall *c, int64_t now_us);
 void gw_replica_call_end(Gateway *g, Replica *r, GwCall *c, int64_t now_us);
 void gw_replica_failed(Gateway *g, Replica *r, int64_t now_us);
@@ -221,6 +220,8 @@ const char *gw_replica_state_name(ReplicaState s);
 
 // ---- gw_loop.c ----
 void gw_dispatch(Gateway *g, int tier, int64_t now_us);
+// A request header's value (case-insensitive name), or NULL.
+const char *gw_req_header(const GwReq *r, const char *name);
 // A request whose body was read and checked: route, admit, dispatch (or answer at once).
 void gw_route(Gateway *g, GwReq *r, int64_t now_us);
 

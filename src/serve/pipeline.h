@@ -36,6 +36,10 @@ typedef struct {
     int64_t max_concurrency;       // in-flight requests per replica before the tier queues
     bool batching;                 // dynamic batching (batchable endpoints: embeddings)
     BatcherConfig batch;
+    // step: the planner's step-time model (µs; plan --pipeline), unused by serve
+    bool has_step;
+    double step_b0_us, step_prefill_token_us, step_decode_row_us, step_context_token_us;
+    int step_line;
     int line;
 } PipeTier;
 

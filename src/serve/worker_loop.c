@@ -9,6 +9,7 @@
 
 #include "base/check.h"
 #include "base/clock.h"
+#include "policy/ledger.h"
 #include "base/log.h"
 #include "base/rng.h"
 #include "engine/chat.h"
@@ -54,6 +55,7 @@ struct WorkerLoop {
     float *logits;             // (max_num_seqs, n_vocab)
     Live **row_live;           // (max_num_seqs) the Live of each SchedRow
     bool *stops;               // (max_num_seqs)
+    int64_t *row_w, *row_ns;   // (max_num_seqs) each row's tokens and busy share of a step
     SamplerWork sw;
     char *piece;               // (piece_cap) one token's text
     char *alt_text;            // (SAMPLER_MAX_TOP, piece_cap) alternatives' text
@@ -244,6 +246,11 @@ static bool step(WorkerLoop *w) {
         return true;
     }
     int64_t done_us = clock_now_us();
+    // The ledger's rule: the step's time is split over its rows by tokens; each request's sum is
+    // its busy share, reported with its final answer (timings.rightsize.busy_ns).
+    for (int64_t i = 0; i < b.n_rows; i++) w->row_w[i] = b.rows[i].n_tokens, w->row_ns[i] = 0;
+    ledger_split((done_us - now) * 1000, w->row_w, b.n_rows, w->row_ns);
+    for (int64_t i = 0; i < b.n_rows; i++) gen_job_add_busy(w->row_live[i]->job, w->row_ns[i]);
     int64_t k = 0;
     for (int64_t i = 0; i < b.n_rows; i++) {
         w->stops[i] = false;
@@ -470,9 +477,11 @@ WorkerLoop *worker_loop_create(Engine *e, const WorkerLoopConfig *cfg, ServeMetr
     w->logits = malloc((size_t)seqs * (size_t)n_vocab * sizeof *w->logits);
     w->row_live = calloc((size_t)seqs, sizeof *w->row_live);
     w->stops = calloc((size_t)seqs, sizeof *w->stops);
+    w->row_w = calloc((size_t)seqs, sizeof *w->row_w);
+    w->row_ns = calloc((size_t)seqs, sizeof *w->row_ns);
     w->piece = malloc(w->piece_cap);
     w->alt_text = malloc(w->piece_cap * SAMPLER_MAX_TOP);
-    if (!w->inbox || !w->live || !w->rows || !w->logits || !w->row_live || !w->stops || !w->piece || !w->alt_text ||
+    if (!w->inbox || !w->live || !w->rows || !w->logits || !w->row_live || !w->stops || !w->row_w || !w->row_ns || !w->piece || !w->alt_text ||
         sampler_work_init(&w->sw, n_vocab) != 0) {
         err_set(err, err_len, ERR_NOMEM, "out of memory allocating the worker's buffers");
         goto fail;
@@ -523,6 +532,8 @@ void worker_loop_destroy(WorkerLoop *w) {
     free(w->rows);
     free(w->logits);
     free(w->row_live);
+    free(w->row_w);
+    free(w->row_ns);
     free(w->stops);
     free(w->piece);
     free(w->alt_text);
