@@ -17,7 +17,7 @@
 static void trace_record(Sim *s, const SimReq *r, int status) {
     if (r->trace_i < 0 || !s->cfg->records) return;
     s->cfg->records[r->trace_i] = (SimRecord){
-        .route = r->route, .first_tier = r->first_tier, .tier = status == 429 || status == 404 ? -1 : r->tier,
+        .route = r->route, .first_tier = r->first_tier, .tier = status == 404 ? -1 : r->tier,
         .escalated = r->escalated, .candidate = r->candidate, .status = status, .cost_nusd = r->cost_nusd,
         .e2e_ms = (double)(s->now - r->arrival_us) / 1e3};
 }

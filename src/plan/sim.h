@@ -78,7 +78,7 @@ typedef struct {
 // What happened to one trace request.
 typedef struct {
     int route;                     // rule index, -1: none matched (404)
-    int first_tier, tier;          // tier asked first; tier that answered (-1: none)
+    int first_tier, tier;          // tier asked first; tier that answered or refused it (-1: no route)
     bool escalated, candidate;
     int status;                    // the answer's status: 200, the scripted error, 429, 404, 400
     int64_t cost_nusd;             // Σ charges over its tiers

@@ -35,6 +35,7 @@ typedef struct {
     CascadeMode mode;                   // ROUTE_CASCADE
     bool escalate_on_error;             // ROUTE_CASCADE: re-ask on a 5xx or failed call (never a 4xx)
     int canary;                         // index into the canary array, or -1
+    int line;                           // line in the pipeline file (messages), 0 when none
 } RouteRule;
 
 typedef struct {

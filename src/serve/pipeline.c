@@ -180,6 +180,7 @@ static void load_route(YamlDoc *doc, Pipeline *p, const YamlNode *n, int idx) {
     yaml_check_keys(doc, n, keys);
     RouteRule *r = &p->routes[idx];
     memset(r, 0, sizeof *r);
+    r->line = n->line;
     r->max_prompt_chars = -1;
     r->canary = -1;
     const YamlNode *m = yaml_map_opt(doc, n, "match");
