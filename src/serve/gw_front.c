@@ -485,20 +485,20 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
 }
 
 int gw_front_start(Gateway *g, char *err, size_t err_len) {
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g->p.listen_port)};
-    if (inet_pton(AF_INET, g->p.listen_host, &addr.sin_addr) != 1)
-        return err_set(err, err_len, ERR_ARG, "listen address '%s' is not an IPv4 address", g->p.listen_host);
+    const ListenAddr *la = &g->p.listen;
+    char where[96];
+    listen_addr_format(la, la->port, where, sizeof where);
     // No MHD thread: the gateway loop polls MHD's epoll fd beside libcurl's sockets and calls
     // MHD_run, so a request never crosses a thread on its way to a backend and back.
-    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-    g->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, g, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | (la->ipv6 ? MHD_USE_IPv6 : 0);
+    g->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, g, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&la->sa,
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, g, MHD_OPTION_CONNECTION_TIMEOUT,
                                  (unsigned)300, MHD_OPTION_CONNECTION_LIMIT, (unsigned)8192,
                                  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
     if (!g->daemon)
-        return err_set(err, err_len, ERR_IO, "cannot listen on %s:%d (port in use?)", g->p.listen_host, g->p.listen_port);
+        return err_set(err, err_len, ERR_IO, "cannot listen on %s (port in use?)", where);
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(g->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    g->port = info ? info->port : g->p.listen_port;
+    g->port = info ? info->port : la->port;
     info = MHD_get_daemon_info(g->daemon, MHD_DAEMON_INFO_EPOLL_FD);
     if (!info) return err_set(err, err_len, ERR_IO, "libmicrohttpd has no epoll support");
     g->mhd_fd = info->epoll_fd;

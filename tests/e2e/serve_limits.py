@@ -5,7 +5,8 @@
 2. a key given twice (`{"max_tokens":1,"max_tokens":100000}`) is refused — cJSON would check the
    first copy and a Python backend would obey the last;
 3. a NUL character in a prompt (`\\u0000`, which would silently cut the prompt) and bytes after
-   the JSON value are refused with 400, and none of these reach the backend."""
+   the JSON value are refused with 400, and none of these reach the backend;
+4. an IPv6 listen address ([::1]:0) works."""
 import http.client
 import json
 import os
@@ -75,4 +76,18 @@ st, b = raw(b'{"messages":[{"role":"user","content":"a\\\\u0000b"}],"max_tokens"
 check(st == 200, "an escaped backslash followed by u0000 is plain text: %d %s" % (st, b))
 check(len(forwarded()) == 4, "only the valid requests reached the backend: %d" % len(forwarded()))
 check(gw.stop() == 0, "serve exits 0")
+
+# 4. listen addresses the worker and the gateway share: [::1] (IPv6) and localhost.
+gw6 = Gateway("""
+listen: "[::1]:0"
+tiers:
+  - {name: b, url: "http://127.0.0.1:%d/v1", model: m}
+routes:
+  - {match: {endpoint: any}, tier: b}
+""" % port, extra=["--listen", "[::1]:0"], name="v6")
+c = http.client.HTTPConnection("::1", gw6.port, timeout=10)
+c.request("GET", "/health")
+check(c.getresponse().status == 200, "the gateway answers on [::1]")
+c.close()
+check(gw6.stop() == 0, "serve on [::1] exits 0")
 finish()
