@@ -1,6 +1,12 @@
 // gw_int.h — the gateway's internal types, shared by gw_front.c (HTTP side), gw_loop.c (routing,
 // dispatch, cascade, canary) and gw_replica.c (replicas: supervisor, health, ledger segments).
 // Not a public header.
+//
+// Out of memory — one policy for src/serve: at start-up (config, replicas, buffers sized once) the
+// verb fails with a message; on a request's path the request is answered 500 server_error ("out
+// of memory"; the gateway's out_of_memory, the worker's oai_err) and the process keeps serving
+// every other request. Optional work (a canary shadow) is skipped. Nothing on a request path
+// aborts: CHECK stays for our own invariants.
 #ifndef RS_GW_INT_H
 #define RS_GW_INT_H
 
@@ -64,7 +70,8 @@ struct GwCall {
     int kind;                      // CallKind (first, like Replica.kind)
     GwReq *req;                    // MAIN/SHADOW: the request (a shadow's is loop-owned)
     GwReq **members;               // BATCH: the requests in the batch
-    int64_t *member_weight;
+    int64_t *member_weight;        // BATCH: input sizes (the cost split's weights)
+    int64_t *member_share;         // BATCH: each member's busy share (ns)
     int64_t n_members;
     Replica *rep;
     CURL *easy;
@@ -210,7 +217,7 @@ void gw_replicas_stop(Gateway *g);
 // Least-loaded READY replica of a tier with room, or NULL.
 Replica *gw_replica_pick(Gateway *g, int tier);
 // A call starts/ends on a replica (in-flight list; the replica's cost accrues).
-void gw_replica_call_start(Gateway *g, Replica *r, GwCall *c, int64_t now_us);
+int gw_replica_call_start(Gateway *g, Replica *r, GwCall *c, int64_t now_us);   // 0 or ERR_NOMEM
 void gw_replica_call_end(Gateway *g, Replica *r, GwCall *c, int64_t now_us);
 void gw_replica_failed(Gateway *g, Replica *r, int64_t now_us);
 void gw_health_done(Gateway *g, CURL *easy, CURLcode rc);

@@ -20,7 +20,7 @@ void gw_finish(Gateway *g, GwReq *r, int64_t now_us);   // gateway.c
 static void start_call(Gateway *g, GwReq *r, Replica *rep, int64_t now_us);
 
 #define STREAM_TAIL 16384   // bytes of a passed-through stream kept to read its final chunk
-static void start_batch(Gateway *g, int tier, Replica *rep, int64_t now_us);
+static bool start_batch(Gateway *g, int tier, Replica *rep, int64_t now_us);
 
 // ---- small JSON readers of OpenAI responses ----
 
@@ -166,8 +166,7 @@ void gw_dispatch(Gateway *g, int tier, int64_t now_us) {
     if (ts->batcher) {
         while (batcher_len(ts->batcher) > 0 && batcher_ready_at(ts->batcher) <= now_us) {
             Replica *rep = gw_replica_pick(g, tier);
-            if (!rep) break;
-            start_batch(g, tier, rep, now_us);
+            if (!rep || !start_batch(g, tier, rep, now_us)) break;
         }
     }
     while (ts->head) {
@@ -220,16 +219,25 @@ static size_t on_data(char *p, size_t size, size_t n, void *u) {
     return size * n;
 }
 
+// A new call on rep with body (taken: freed on failure). NULL when memory runs out.
 static GwCall *call_new(Gateway *g, CallKind kind, Replica *rep, const char *suffix, char *body, int64_t deadline_us,
                         int64_t now_us) {
-    GwCall *c = calloc(1, sizeof *c);
-    CHECK(c);
+    GwCall *c = body ? calloc(1, sizeof *c) : NULL;
+    if (!c) {
+        free(body);
+        return NULL;
+    }
     c->kind = kind;
     c->rep = rep;
     c->body = body;
     c->t_start_us = now_us;
     c->easy = g->n_easy_pool ? g->easy_pool[--g->n_easy_pool] : curl_easy_init();
-    CHECK(c->easy);
+    if (!c->easy || gw_replica_call_start(g, rep, c, now_us)) {
+        if (c->easy) curl_easy_cleanup(c->easy);
+        free(body);
+        free(c);
+        return NULL;
+    }
     char url[700];
     snprintf(url, sizeof url, "%s%s", rep->base_url, suffix);
     c->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
@@ -246,7 +254,6 @@ static GwCall *call_new(Gateway *g, CallKind kind, Replica *rep, const char *suf
     curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
     int64_t left_ms = (deadline_us - now_us) / 1000;
     curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, (long)(left_ms > 1 ? left_ms : 1));
-    gw_replica_call_start(g, rep, c, now_us);
     curl_multi_add_handle(g->multi, c->easy);
     return c;
 }
@@ -263,15 +270,16 @@ static void call_free(Gateway *g, GwCall *c) {
     free(c->body);
     free(c->members);
     free(c->member_weight);
+    free(c->member_share);
     buf_free(&c->resp);
     free(c);
 }
 
 // The body sent to a tier: the client's, with the tier's model name; a cascade's first call is
-// asked without streaming and with token logprobs.
+// asked without streaming and with token logprobs. NULL when memory runs out.
 static char *call_body(Gateway *g, GwReq *r, int tier, bool buffered) {
     cJSON *j = cJSON_Duplicate(r->json, 1);
-    CHECK(j);
+    if (!j) return NULL;
     cJSON_DeleteItemFromObjectCaseSensitive(j, "model");
     cJSON_AddStringToObject(j, "model", g->p.tiers[tier].model);
     if (buffered) {
@@ -285,8 +293,17 @@ static char *call_body(Gateway *g, GwReq *r, int tier, bool buffered) {
     }
     char *s = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
-    CHECK(s);
     return s;
+}
+
+// The out-of-memory policy (gw_int.h): the request is answered 500 and the loop goes on.
+static void out_of_memory(Gateway *g, GwReq *r, int64_t now_us) {
+    LOG_E("request %llu: out of memory on the gateway's loop", (unsigned long long)r->id);
+    if (r->shadow) {
+        gw_req_unref(r);
+        return;
+    }
+    reject(g, r, 500, "out_of_memory", "out_of_memory", "the gateway ran out of memory for this request", now_us);
 }
 
 static void start_call(Gateway *g, GwReq *r, Replica *rep, int64_t now_us) {
@@ -297,21 +314,29 @@ static void start_call(Gateway *g, GwReq *r, Replica *rep, int64_t now_us) {
     bool buffered = r->cascade_first_call || r->shadow;
     GwCall *c = call_new(g, r->shadow ? CALL_SHADOW : CALL_MAIN, rep, r->suffix, call_body(g, r, r->tier, buffered),
                          r->t_arrival_us + g->p.request_timeout_us + (r->shadow ? g->p.request_timeout_us : 0), now_us);
+    if (!c) {
+        out_of_memory(g, r, now_us);
+        return;
+    }
     c->req = r;
     c->pass_stream = r->stream && !buffered;
 }
 
-static void start_batch(Gateway *g, int tier, Replica *rep, int64_t now_us) {
+// Sends the due batch to rep. False (nothing taken) when memory for it cannot be had.
+static bool start_batch(Gateway *g, int tier, Replica *rep, int64_t now_us) {
     TierState *ts = &g->tiers[tier];
     int64_t cap = g->p.tiers[tier].batch.max_batch_size;
     BatchItem *items = calloc((size_t)cap, sizeof *items);
-    CHECK(items);
+    GwReq **members = calloc((size_t)cap, sizeof *members);
+    int64_t *weight = calloc((size_t)cap, sizeof *weight), *share = calloc((size_t)cap, sizeof *share);
+    cJSON *body = cJSON_CreateObject(), *inputs = body ? cJSON_AddArrayToObject(body, "input") : NULL;
+    if (!items || !members || !weight || !share || !inputs) {
+        LOG_E("tier %s: out of memory for a batch; its requests wait", g->p.tiers[tier].name);
+        free(items), free(members), free(weight), free(share);
+        cJSON_Delete(body);
+        return false;
+    }
     int64_t n = batcher_take(ts->batcher, now_us, items, cap);
-    GwCall tmp = {0};
-    tmp.members = calloc((size_t)(n > 0 ? n : 1), sizeof *tmp.members);
-    tmp.member_weight = calloc((size_t)(n > 0 ? n : 1), sizeof *tmp.member_weight);
-    CHECK(tmp.members && tmp.member_weight);
-    cJSON *body = cJSON_CreateObject(), *inputs = cJSON_AddArrayToObject(body, "input");
     cJSON_AddStringToObject(body, "model", g->p.tiers[tier].model);
     for (int64_t i = 0; i < n; i++) {
         GwReq *r = NULL;
@@ -323,8 +348,8 @@ static void start_batch(Gateway *g, int tier, Replica *rep, int64_t now_us) {
         r->replica_slot = rep->slot;
         r->batch_size = n;
         r->attempts++;
-        tmp.members[i] = r;
-        tmp.member_weight[i] = items[i].tokens > 0 ? items[i].tokens : 1;
+        members[i] = r;
+        weight[i] = items[i].tokens > 0 ? items[i].tokens : 1;
         const cJSON *in = cJSON_GetObjectItemCaseSensitive(r->json, "input"), *x;
         if (cJSON_IsString(in)) cJSON_AddItemToArray(inputs, cJSON_CreateString(in->valuestring));
         else cJSON_ArrayForEach(x, in) cJSON_AddItemToArray(inputs, cJSON_CreateString(x->valuestring));
@@ -332,12 +357,18 @@ static void start_batch(Gateway *g, int tier, Replica *rep, int64_t now_us) {
     free(items);
     char *s = cJSON_PrintUnformatted(body);
     cJSON_Delete(body);
-    CHECK(s);
     GwCall *c = call_new(g, CALL_BATCH, rep, "/embeddings", s, now_us + g->p.request_timeout_us, now_us);
-    c->members = tmp.members;
-    c->member_weight = tmp.member_weight;
+    if (!c) {
+        for (int64_t i = 0; i < n; i++) out_of_memory(g, members[i], now_us);
+        free(members), free(weight), free(share);
+        return true;
+    }
+    c->members = members;
+    c->member_weight = weight;
+    c->member_share = share;
     c->n_members = n;
     metric_observe(g->m.batch, g->p.tiers[tier].name, (double)n);
+    return true;
 }
 
 // ---- finishing calls ----
@@ -440,7 +471,10 @@ static void canary_feed(Gateway *g, GwReq *r, GwCall *c, bool error, int64_t now
     if (!error && !r->stream && c->status == 200 && cn->guards.min_agreement > 0 && canary_shadow(cn, &g->shadow_rng)) {
         cJSON *resp = cJSON_ParseWithLength(c->resp.data ? c->resp.data : "", c->resp.len);
         GwReq *s = calloc(1, sizeof *s);
-        CHECK(s);
+        if (!s) {   // a shadow is optional: skip it
+            cJSON_Delete(resp);
+            return;
+        }
         s->gw = g;
         s->id = atomic_fetch_add(&g->next_id, 1);
         atomic_init(&s->refs, 1);
@@ -500,15 +534,12 @@ static void charge_call(Gateway *g, GwCall *c, int64_t now_us) {
         c->cost_nusd = ledger_charge(&g->ledger, &c->rep->led, busy, now_us);
         return;
     }
-    int64_t *share = calloc((size_t)(c->n_members ? c->n_members : 1), sizeof *share);
-    CHECK(share);
-    ledger_split(busy, c->member_weight, c->n_members, share);
+    ledger_split(busy, c->member_weight, c->n_members, c->member_share);
     for (int64_t i = 0; i < c->n_members; i++) {
-        int64_t v = ledger_charge(&g->ledger, &c->rep->led, share[i], now_us);
+        int64_t v = ledger_charge(&g->ledger, &c->rep->led, c->member_share[i], now_us);
         c->members[i]->cost_nusd += v;
         c->cost_nusd += v;
     }
-    free(share);
 }
 
 static void batch_done(Gateway *g, GwCall *c, CURLcode rc, int64_t now_us) {

@@ -154,16 +154,17 @@ Replica *gw_replica_pick(Gateway *g, int tier) {
 
 // ---- calls in flight (the drain waits for none); cost is charged per call by the ledger's rule ----
 
-void gw_replica_call_start(Gateway *g, Replica *r, GwCall *c, int64_t now_us) {
+int gw_replica_call_start(Gateway *g, Replica *r, GwCall *c, int64_t now_us) {
     ledger_advance(&g->ledger, &r->led, now_us);
     if (r->n_inflight == r->cap_inflight) {
         int64_t cap = r->cap_inflight ? r->cap_inflight * 2 : 16;
         GwCall **p = realloc(r->inflight, (size_t)cap * sizeof *p);
-        CHECK(p);
+        if (!p) return ERR_NOMEM;
         r->inflight = p;
         r->cap_inflight = cap;
     }
     r->inflight[r->n_inflight++] = c;
+    return 0;
 }
 
 void gw_replica_call_end(Gateway *g, Replica *r, GwCall *c, int64_t now_us) {

@@ -43,6 +43,7 @@ struct WorkerLoop {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     GenJob **inbox;            // (max_num_queued_reqs) jobs submitted, not yet given to sched
+    GenJob **taken;            // (max_num_queued_reqs) the engine thread's copy of the inbox
     int64_t n_inbox;
     bool stop, abort_all;
     atomic_int_fast64_t n_live;         // inbox + admitted, not finished
@@ -277,8 +278,7 @@ static bool step(WorkerLoop *w) {
 
 static void *loop_main(void *arg) {
     WorkerLoop *w = arg;
-    GenJob **batch = malloc((size_t)sched_config(w->sched)->max_num_queued_reqs * sizeof *batch);
-    CHECK(batch);
+    GenJob **batch = w->taken;   // sized at create: nothing is allocated on the thread
     bool idle = false;  // the last step ran nothing although jobs are live
     for (;;) {
         pthread_mutex_lock(&w->mu);
@@ -309,7 +309,6 @@ static void *loop_main(void *arg) {
         update_gauges(w);
     }
     update_gauges(w);
-    free(batch);
     return NULL;
 }
 
@@ -472,6 +471,7 @@ WorkerLoop *worker_loop_create(Engine *e, const WorkerLoopConfig *cfg, ServeMetr
     w->n_slots = sc.max_num_seqs + sc.max_num_queued_reqs;
     w->piece_cap = tok_max_piece_bytes(w->tok) + 8;
     w->inbox = calloc((size_t)sc.max_num_queued_reqs, sizeof *w->inbox);
+    w->taken = calloc((size_t)sc.max_num_queued_reqs, sizeof *w->taken);
     w->live = calloc((size_t)w->n_slots, sizeof *w->live);
     w->rows = calloc((size_t)sc.max_num_batched_tokens, sizeof *w->rows);
     w->logits = malloc((size_t)seqs * (size_t)n_vocab * sizeof *w->logits);
@@ -481,8 +481,8 @@ WorkerLoop *worker_loop_create(Engine *e, const WorkerLoopConfig *cfg, ServeMetr
     w->row_ns = calloc((size_t)seqs, sizeof *w->row_ns);
     w->piece = malloc(w->piece_cap);
     w->alt_text = malloc(w->piece_cap * SAMPLER_MAX_TOP);
-    if (!w->inbox || !w->live || !w->rows || !w->logits || !w->row_live || !w->stops || !w->row_w || !w->row_ns || !w->piece || !w->alt_text ||
-        sampler_work_init(&w->sw, n_vocab) != 0) {
+    if (!w->inbox || !w->taken || !w->live || !w->rows || !w->logits || !w->row_live || !w->stops || !w->row_w ||
+        !w->row_ns || !w->piece || !w->alt_text || sampler_work_init(&w->sw, n_vocab) != 0) {
         err_set(err, err_len, ERR_NOMEM, "out of memory allocating the worker's buffers");
         goto fail;
     }
@@ -528,6 +528,7 @@ void worker_loop_destroy(WorkerLoop *w) {
     sched_destroy(w->sched);
     sampler_work_free(&w->sw);
     free(w->inbox);
+    free(w->taken);
     free(w->live);
     free(w->rows);
     free(w->logits);
