@@ -57,25 +57,6 @@ TEST(ledger_conserves_cost_exactly) {
     EXPECT_EQ_INT(ledger_share_cost(&r2, 1), 0);
 }
 
-// The decode-run form gives exactly what step-by-step splitting gives.
-TEST(ledger_split_equal_steps_matches_per_step) {
-    Rng rng;
-    rng_seed(&rng, 5);
-    for (int trial = 0; trial < 300; trial++) {
-        int64_t n = 1 + (int64_t)rng_below(&rng, 40), k = 1 + (int64_t)rng_below(&rng, 200);
-        int64_t a[40] = {0}, b[40] = {0}, rem[40] = {0}, ones[40], q = 0;
-        for (int64_t i = 0; i < n; i++) ones[i] = 1;
-        for (int64_t j = 0; j < k; j++) {
-            int64_t d = (int64_t)rng_below(&rng, 90000) * (trial % 3 ? 1000 : 1);
-            ledger_split(d, ones, n, a);
-            q += d / n;
-            rem[d % n]++;
-        }
-        ledger_split_equal_steps(q, rem, n, b);
-        for (int64_t i = 0; i < n; i++) EXPECT_EQ_INT(a[i], b[i]);
-    }
-}
-
 TEST(batcher_follows_size_and_delay) {
     BatcherConfig c = {.max_batch_size = 4, .max_queue_delay_us = 2000, .max_queue = 8};
     char err[128];

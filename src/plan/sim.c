@@ -245,9 +245,8 @@ static int tier_init(Sim *s, int t, char *err, size_t err_len) {
         rp->running = malloc((size_t)cap * sizeof *rp->running);
         rp->w = malloc((size_t)cap * sizeof *rp->w);
         rp->share = malloc((size_t)cap * sizeof *rp->share);
-        rp->rem = malloc((size_t)cap * sizeof *rp->rem);
         rp->batch = c->one_shot ? malloc((size_t)cap * sizeof *rp->batch) : NULL;
-        if (!rp->live || !rp->pending || !rp->running || !rp->w || !rp->share || !rp->rem || (c->one_shot && !rp->batch))
+        if (!rp->live || !rp->pending || !rp->running || !rp->w || !rp->share || (c->one_shot && !rp->batch))
             return err_set(err, err_len, ERR_NOMEM, "out of memory");
     }
     if (!c->one_shot) {   // validate the scheduler config once, with its own words
@@ -267,7 +266,6 @@ static void tier_free(TierState *ts) {
         free(rp->running);
         free(rp->w);
         free(rp->share);
-        free(rp->rem);
         free(rp->batch);
     }
     free(ts->reps);

@@ -51,7 +51,7 @@ typedef struct {
     SchedDecodeRun run;
     uint64_t *live, *pending, *running;   // cap ids each
     int64_t n_live, n_pending, n_running, cap;
-    int64_t *w, *share, *rem;             // cap each: step weights, shares (ns), run remainders
+    int64_t *w, *share;                   // cap each: step weights, shares (ns)
     BatchItem *batch;
     int64_t n_batch;
 } Rep;

@@ -69,22 +69,14 @@ static void step_shares(Rep *rp, int64_t step_us, int64_t n) {
     ledger_split(step_us * 1000, rp->w, n, rp->share);
 }
 
-// A decode run of k steps of n rows (one token each) over [t0, t_end): the shares the k steps give
-// one by one (each step's time from the run's closed form), summed in one move.
-static void run_shares(const StepModel *sm, Rep *rp) {
-    int64_t n = rp->n_running, k = rp->run_k, total = rp->t_end - rp->t0, prev = 0, q = 0;
-    memset(rp->rem, 0, (size_t)n * sizeof *rp->rem);
-    memset(rp->share, 0, (size_t)n * sizeof *rp->share);
-    for (int64_t j = 1; j <= k; j++) {
-        int64_t end = j == k ? total : round_us(step_decode_run_us(sm, rp->run.n_rows, rp->run.ctx_tokens, j));
-        if (end > total) end = total;
-        if (end < prev) end = prev;
-        int64_t ns = (end - prev) * 1000;
-        prev = end;
-        q += ns / n;
-        rp->rem[ns % n]++;
-    }
-    ledger_split_equal_steps(q, rp->rem, n, rp->share);
+// A decode run of k steps over the same n rows, one token each: every row has the same share of
+// every step, so the run's time is split over its rows as one unit (ledger_split with equal
+// weights). Per-step rounding would differ by under 1 ns per step and row — the run's steps are
+// not materialised one by one, just as their times are summed in closed form.
+static void run_shares(Rep *rp) {
+    int64_t n = rp->n_running;
+    for (int64_t i = 0; i < n; i++) rp->w[i] = 1;
+    step_shares(rp, rp->t_end - rp->t0, n);
 }
 
 void sim_leave_replica(Sim *s, int t, Rep *rp, uint64_t id) {
@@ -229,7 +221,7 @@ int sim_step_end(Sim *s, int t, int ri) {
         int64_t nf;
         if (rp->is_run) {
             CHECK(rp->n_running == rp->run.n_rows);
-            run_shares(&ts->cfg.step, rp);
+            run_shares(rp);
             sched_advance_decode(rp->sched, rp->run_k, s->now);
             s->res->advanced_steps += rp->run_k;
             s->res->steps += rp->run_k;

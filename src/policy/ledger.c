@@ -51,16 +51,6 @@ void ledger_split(int64_t step_ns, const int64_t *weights, int64_t n, int64_t *o
     }
 }
 
-void ledger_split_equal_steps(int64_t q_sum, const int64_t *rem_count, int64_t n, int64_t *out_ns) {
-    // A step of d = q·n + r ns gives row i q + [floor(r(i+1)/n) − floor(r·i/n)]; the bracket is 1
-    // exactly for the r rows i = ceil(m·n/r) − 1, m = 1..r (the multiples of n in (r·i, r(i+1)]).
-    for (int64_t i = 0; i < n; i++) out_ns[i] += q_sum;
-    for (int64_t r = 1; r < n; r++) {
-        if (!rem_count[r]) continue;
-        for (int64_t m = 1; m <= r; m++) out_ns[(m * n + r - 1) / r - 1] += rem_count[r];
-    }
-}
-
 int64_t ledger_share_cost(const LedgerReplica *r, int64_t busy_ns) {
     CHECK(busy_ns >= 0);
     unsigned __int128 p = (unsigned __int128)(uint64_t)r->rate_nusd_per_hour * (uint64_t)busy_ns;

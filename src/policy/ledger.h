@@ -10,7 +10,7 @@
 //      (ledger_split: cumulative rounding, so the shares sum to the step exactly);
 //   2. a request's busy share on a replica is the sum of its shares over the steps it was in (the
 //      worker reports it in the final response as timings.rightsize.busy_ns; the simulator adds
-//      the same shares of its virtual steps);
+//      the same shares of its virtual steps, a fast-forwarded decode run split as one unit);
 //   3. its charge is floor(rate_nusd_per_hour × busy_ns / 3.6e12) (ledger_charge);
 //   4. whatever of C that no request was charged — time between steps, failed calls, rounding —
 //      is idle (ledger_idle_nusd). A call that fails reports nothing and is charged nothing.
@@ -53,10 +53,6 @@ int64_t ledger_cost_at(const LedgerReplica *r, int64_t t_us);
 // Rule step 1: splits step_ns over n rows by weights[i] (>= 0; all zero → equal split) with
 // cumulative rounding — out_ns[i] = floor(d·W≤i/W) − floor(d·W<i/W) — and ADDS to out_ns[i].
 void ledger_split(int64_t step_ns, const int64_t *weights, int64_t n, int64_t *out_ns);
-// The same as ledger_split with all weights equal, applied to k steps at once: given
-// q_sum = Σ_j floor(step_ns[j] / n) and rem_count[r] = #{j : step_ns[j] mod n = r} (r < n), ADDS each
-// row's total to out_ns[i]. O(n + Σ r over remainders present): the simulator's decode runs.
-void ledger_split_equal_steps(int64_t q_sum, const int64_t *rem_count, int64_t n, int64_t *out_ns);
 // Rule step 3: what busy_ns of this replica's time costs a request (no charge is made).
 int64_t ledger_share_cost(const LedgerReplica *r, int64_t busy_ns);
 // Charges a request's busy share on replica r (accruing the replica's cost to now_us first).
