@@ -249,15 +249,17 @@ int sim_step_end(Sim *s, int t, int ri) {
 
 // ---- dispatch (policy/dispatch) ----
 
-static int pick(Sim *s, int t) {
-    TierState *ts = &s->tier[t];
+// Fills the tier's dispatch slots from its replicas.
+static void fill_slots(TierState *ts) {
     for (int i = 0; i < ts->n_reps; i++)
         ts->slots[i] = (DispatchSlot){.ready = ts->reps[i].st == R_READY, .load = ts->reps[i].n_live,
                                       .cap = ts->reps[i].cap};
-    return dispatch_pick(ts->slots, ts->n_reps);
 }
 
-bool sim_replica_free(Sim *s, int t) { return pick(s, t) >= 0; }
+bool sim_replica_free(Sim *s, int t) {
+    fill_slots(&s->tier[t]);
+    return dispatch_pick(s->tier[t].slots, s->tier[t].n_reps) >= 0;
+}
 
 // Moves queued requests to the replicas dispatch_pick chooses and starts idle ones. A request
 // whose first tier answers with a scripted error (trace) ends there at once: no engine step.
@@ -277,8 +279,11 @@ int sim_dispatch(Sim *s, int t) {
         }
         return rc;
     }
+    // Slots are filled once and the chosen replica's is refreshed after each dispatch: nothing
+    // else changes this tier's replicas meanwhile (a scripted error finishes without one).
+    fill_slots(ts);
     while (ts->qlen > 0 && !rc) {
-        int best = pick(s, t);
+        int best = dispatch_pick(ts->slots, ts->n_reps);
         if (best < 0) break;
         Rep *rp = &ts->reps[best];
         uint64_t id = sim_queue_pop(ts);
@@ -294,6 +299,7 @@ int sim_dispatch(Sim *s, int t) {
         rp->pending[rp->n_pending++] = id;
         ts->live++;
         rc = rp->busy ? cut_run(s, t, best) : start_work(s, t, best);
+        ts->slots[best].load = rp->n_live;   // start_work may have refused one (too long)
     }
     return rc;
 }

@@ -43,9 +43,10 @@ void ledger_split(int64_t step_ns, const int64_t *weights, int64_t n, int64_t *o
     int64_t wsum = 0;
     for (int64_t i = 0; i < n; i++) { CHECK(weights[i] >= 0); wsum += weights[i]; }
     int64_t cum = 0, prev = 0, den = wsum ? wsum : n;
+    bool narrow = den == 0 || step_ns <= INT64_MAX / den;   // step_ns × cum fits in 64 bits
     for (int64_t i = 0; i < n; i++) {
         cum += wsum ? weights[i] : 1;
-        int64_t upto = (int64_t)((__int128)step_ns * cum / den);
+        int64_t upto = narrow ? step_ns * cum / den : (int64_t)((__int128)step_ns * cum / den);
         out_ns[i] += upto - prev;
         prev = upto;
     }
