@@ -16,8 +16,13 @@ static int tier_config(SimTier *st, const Pipeline *p, const PipeTier *t, const 
                        "step: {b0_us, prefill_token_us, decode_row_us, context_token_us} (µs, e.g. the betas "
                        "of `rightsize calibrate`)", path, t->line, ti, t->name);
     memset(st, 0, sizeof *st);
-    st->step = (StepModel){.source = STEP_PROFILE, .b0_us = t->step_b0_us, .prefill_token_us = t->step_prefill_token_us,
-                           .decode_row_us = t->step_decode_row_us, .context_token_us = t->step_context_token_us};
+    bool roofline = t->step_mem_fixed_us > 0 || t->step_mem_ctx_us > 0 || t->step_comp_token_us > 0 ||
+                    t->step_comp_pair_us > 0;
+    st->step = (StepModel){.source = roofline ? STEP_ROOFLINE : STEP_PROFILE, .b0_us = t->step_b0_us,
+                           .prefill_token_us = t->step_prefill_token_us, .decode_row_us = t->step_decode_row_us,
+                           .context_token_us = t->step_context_token_us, .mem_fixed_us = t->step_mem_fixed_us,
+                           .mem_ctx_us = t->step_mem_ctx_us, .comp_token_us = t->step_comp_token_us,
+                           .comp_pair_us = t->step_comp_pair_us};
     sched_config_default(&st->sched);
     st->sched.max_num_seqs = t->max_num_seqs;
     st->sched.max_num_batched_tokens = t->max_num_batched_tokens;

@@ -5,8 +5,11 @@
 // Each tier becomes a SimTier: its scheduler (max_num_seqs, max_num_batched_tokens), its
 // max_concurrency, its replicas (fixed, or autoscaling's min/max/target), its cost_per_hour
 // (on-demand), the pipeline's limits.max_queue, its dynamic batching, and its step-time model —
-// the tier's `step:` map (µs: b0_us, prefill_token_us, decode_row_us, context_token_us). The
-// routes and canaries go in as they are; the routing seed is the gateway's --seed.
+// the tier's `step:` map: the StepModel of steptime.h in µs — the linear part (b0_us,
+// prefill_token_us, decode_row_us, context_token_us: a calibrated profile's betas) and, for a
+// roofline, mem_fixed_us, mem_ctx_us, comp_token_us, comp_pair_us (plan --emit can write exactly
+// the model it simulated). The routes and canaries go in as they are; the routing seed is the
+// gateway's --seed.
 //
 // Trace file (CSV, one header line, then one request a line):
 //   id,t_s,prompt_chars,in_tokens,out_tokens,confidence,status

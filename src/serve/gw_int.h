@@ -1,5 +1,6 @@
 // gw_int.h — the gateway's internal types, shared by gw_front.c (HTTP side), gw_loop.c (routing,
-// dispatch, cascade, canary) and gw_replica.c (replicas: supervisor, health, ledger segments).
+// dispatch, cascade, canary, charging calls) and gw_replica.c (replicas: supervisor, health, cost
+// accrual, replica choice). Every decision is a call into src/policy.
 // Not a public header.
 //
 // Out of memory — one policy for src/serve: at start-up (config, replicas, buffers sized once) the
@@ -59,7 +60,7 @@ struct Replica {
     CURL *health;                  // in-flight /health probe, or NULL
     int64_t next_health_us;
     LedgerReplica led;
-    GwCall **inflight;             // calls running on this replica (ledger segments split over them)
+    GwCall **inflight;             // calls running on this replica (a drain waits for none)
     int64_t n_inflight, cap_inflight;
 };
 

@@ -37,9 +37,11 @@ typedef struct {
     int64_t max_concurrency;       // in-flight requests per replica before the tier queues
     bool batching;                 // dynamic batching (batchable endpoints: embeddings)
     BatcherConfig batch;
-    // step: the planner's step-time model (µs; plan --pipeline), unused by serve
+    // step: the planner's step-time model (µs; plan --pipeline), unused by serve: the linear part
+    // (calibrated betas) plus an optional roofline max(memory, compute) part (steptime.h)
     bool has_step;
     double step_b0_us, step_prefill_token_us, step_decode_row_us, step_context_token_us;
+    double step_mem_fixed_us, step_mem_ctx_us, step_comp_token_us, step_comp_pair_us;
     int step_line;
     int line;
 } PipeTier;

@@ -69,6 +69,20 @@ for rid, _, _, n_in, n_out in rows:
           "%s: cost %s nUSD, expected %d" % (rid, r.get("cost_nusd"), int(rate * busy_us * 1000 // 3.6e12)))
     check(r.get("route") == "all" and r.get("tier") == "only" and r.get("status") == 200, "%s: %s" % (rid, r))
 
+# 1b. a roofline step model (linear + max(memory, compute), steptime.h) — memory-bound here:
+# step = b0 + prefill·tokens + decode·rows + mem_fixed + mem_ctx·Σ context
+roof = write("roof.yaml", PIPE.replace("step: {b0_us: 1200, prefill_token_us: 3, decode_row_us: 900}",
+                                       "step: {b0_us: 1200, prefill_token_us: 3, decode_row_us: 900, mem_fixed_us: 500, "
+                                       "mem_ctx_us: 1, comp_token_us: 1, comp_pair_us: 0.001}"))
+out = plan("--pipeline", roof, "--trace", trace, "--records", recs, "--json")
+check(out.returncode == 0, "roofline trace replay failed: " + out.stderr)
+got = {json.loads(l)["request_id"]: json.loads(l) for l in open(recs)} if out.returncode == 0 else {}
+for rid, _, _, n_in, n_out in rows:
+    busy_us = (1200 + 3 * n_in + 500 + n_in) + sum(1200 + 900 + 500 + (n_in + j + 1) for j in range(n_out - 1))
+    r = got.get(rid, {})
+    check(abs(r.get("e2e_ms", -1) - busy_us / 1000) < 1e-9, "roofline %s: e2e %s ms, expected %.3f" %
+          (rid, r.get("e2e_ms"), busy_us / 1000))
+
 # 2. a shipped workload
 out = plan(os.path.join(ROOT, "data/workloads/support-assistant.yaml"), "--pipeline", pipe, "--json",
            "--horizon-hours", "0.25")
