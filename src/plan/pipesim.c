@@ -27,18 +27,24 @@ static int tier_config(SimTier *st, const Pipeline *p, const PipeTier *t, const 
     st->sched.max_num_seqs = t->max_num_seqs;
     st->sched.max_num_batched_tokens = t->max_num_batched_tokens;
     st->sched.max_num_queued_reqs = t->max_concurrency;   // the gateway sends no more than this
-    st->sched.max_model_len = max_len;
-    int64_t per_seq = (max_len + st->sched.kv_block_tokens - 1) / st->sched.kv_block_tokens;
-    st->sched.kv_blocks_total = per_seq * t->max_num_seqs;
+    st->sched.max_model_len = t->max_model_len > 0 ? t->max_model_len : max_len;
+    int64_t per_seq = (st->sched.max_model_len + st->sched.kv_block_tokens - 1) / st->sched.kv_block_tokens;
+    st->sched.kv_blocks_total = t->kv_blocks > 0 ? t->kv_blocks : per_seq * t->max_num_seqs;
     st->max_concurrency = t->max_concurrency;
     st->one_shot = t->batching;
     st->batch = t->batch;
     st->max_queue = p->max_queue;
-    st->usd_per_hour[PRICE_ON_DEMAND] = t->cost_per_hour;
-    // The gateway starts max(min, 1) replicas; with autoscaling it moves them in [min, max].
+    // Prices as the gateway's ledger bills them: the first reserved_replicas up at the reserved
+    // price, the rest at cost_per_hour as on-demand or spot capacity (pipeline_tier_price).
+    st->spot = t->capacity_kind == PIPE_SPOT;
+    st->usd_per_hour[t->capacity_kind] = t->cost_per_hour;
+    st->reserved = t->reserved_replicas;
+    st->reserved_kind = t->reserved_kind;
+    if (t->reserved_replicas > 0) st->usd_per_hour[t->reserved_kind] = t->reserved_cost_per_hour;
+    // The gateway starts max(min, 1) replicas; autoscaled, it moves them in [min, max].
     int n0 = t->min_replicas > 0 ? t->min_replicas : 1;
-    if (p->has_autoscaling) {
-        st->as = p->autoscale;
+    if (t->autoscaled) {
+        st->as = t->autoscale;
         st->as.min_replicas = n0;
         st->as.max_replicas = t->max_replicas > n0 ? t->max_replicas : n0;
         st->autoscale_period_s = (double)p->autoscale_interval_us / 1e6;

@@ -95,6 +95,8 @@ typedef struct {
     WlArrivals arr;
     int64_t trace_next;
     bool arrivals_done;
+    int64_t n_generated;              // arrivals drawn (a sampled run stops at batch_sample)
+    int64_t run_done, run_t20_us, run_t80_us;   // sampled run: completions, and when 20% / 80% were done
 } Sim;
 
 // Rounds a non-negative duration in microseconds (cheaper than llround in the hot loop).
