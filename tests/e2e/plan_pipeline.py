@@ -94,6 +94,24 @@ if out.returncode == 0:
     check(abs(p["cost_nusd"] - 2 * 0.25 * rate) <= 2, "2 replicas x 0.25 h x $2.5 = %d nUSD, got %d"
           % (2 * 0.25 * rate, p["cost_nusd"]))
 
+# 2b. plan -> --emit -> --pipeline: the emitted file (with its step model) is plannable, and its
+# prediction is the plan's expected scenario within 15% (the routing, tiers, scheduler, prices and
+# step model are the same; the search's startup delays and its scenario seed are not in the file).
+wl_bc = os.path.join(ROOT, "data/workloads/bursty-chat.yaml")
+emitted = os.path.join(T, "emitted.yaml")
+out = plan(wl_bc, "--quiet", "--json", "--horizon-hours", "2", "--emit", emitted)
+check(out.returncode == 0, "plan --emit failed: " + out.stderr)
+if out.returncode == 0:
+    exp = json.loads(out.stdout)["plan"]["scenarios"]["expected"]
+    out = plan(wl_bc, "--pipeline", emitted, "--json", "--horizon-hours", "2")
+    check(out.returncode == 0, "plan --pipeline on the emitted file failed: " + out.stderr)
+    if out.returncode == 0:
+        got = json.loads(out.stdout)
+        for key in ("ttft_ms", "e2e_ms"):
+            a, b = got[key]["p95"], exp[key]["p95"]
+            check(abs(a - b) <= 0.15 * b, "emitted round trip: %s p95 %.1f vs the plan's %.1f" % (key, a, b))
+        check(got["completed"] > 0.9 * exp["completed"], "completed %d vs %d" % (got["completed"], exp["completed"]))
+
 # 3. what it cannot run
 nostep = write("nostep.yaml", PIPE.replace("    step: {b0_us: 1200, prefill_token_us: 3, decode_row_us: 900}\n", ""))
 out = plan("--workload", os.path.join(ROOT, "data/workloads/support-assistant.yaml"), "--pipeline", nostep)
