@@ -15,6 +15,7 @@
 #include "plan/report.h"
 #include "plan/search.h"
 #include "plan/workload.h"
+#include "review/fit_workload.h"
 #include "serve/pipeline.h"
 
 static void usage(FILE *f) {
@@ -59,6 +60,7 @@ static void usage(FILE *f) {
             "  --records FILE      write what happened to each trace request (JSON lines: route, tiers,\n"
             "                      escalation, canary, status, cost in nano-dollars)\n"
             "  (--horizon-hours defaults to 1; --seed is the gateway's --seed: the canary draws)\n");
+    fitwl_cli_help(f);
 }
 
 static void progress(void *ctx, int64_t done, int64_t total) {
@@ -318,10 +320,14 @@ int cmd_plan(int argc, char **argv) {
     predict_config_default(&pc);
     SearchOptions o;
     search_options_default(&o);
+    FitWlArgs fit = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool has_val = i + 1 < argc;
         double v;
+        int fr = fitwl_cli_arg(&fit, argc, argv, &i);
+        if (fr < 0) return 2;
+        if (fr > 0) continue;
 #define NEED_VAL() do { if (!has_val) { fprintf(stderr, "rightsize plan: %s needs a value (see --help)\n", a); return 2; } } while (0)
         if (!strcmp(a, "--json")) json = true;
         else if (!strcmp(a, "--quiet")) quiet = true;
@@ -355,10 +361,15 @@ int cmd_plan(int argc, char **argv) {
         else { fprintf(stderr, "rightsize plan: one workload file only (got '%s' and '%s')\n", wl_path, a); return 2; }
 #undef NEED_VAL
     }
+    if (fit.n_files) {   // --from-telemetry: fit the workload, then plan it like any other
+        if (wl_path) { fprintf(stderr, "rightsize plan: give WORKLOAD.yaml or --from-telemetry, not both\n"); return 2; }
+        if (fitwl_run(&fit, err, sizeof err)) { fprintf(stderr, "rightsize plan: %s\n", err); return 1; }
+        wl_path = fit.out_path;
+    }
     if (pipeline || trace || records) {
         if (!pipeline) { fprintf(stderr, "rightsize plan: --trace/--records replay through a --pipeline FILE\n"); return 2; }
-        if (profile || html || emit || explain || profiles) {
-            fprintf(stderr, "rightsize plan: --pipeline predicts the given pipeline; drop --profile/--html/--emit/--explain/--profiles\n");
+        if (profile || html || emit || emit_k8s_dir || explain || profiles) {
+            fprintf(stderr, "rightsize plan: --pipeline predicts the given pipeline; drop --profile/--html/--emit/--emit-k8s/--explain/--profiles\n");
             return 2;
         }
         if (!wl_path == !trace) {
