@@ -46,9 +46,9 @@ TEST(catalog_ships_valid_with_sourced_prices) {
     EXPECT(strcmp(inf->price[PRICE_ON_DEMAND].confidence, "V") == 0);
     EXPECT_NEAR(inf->memory_gb, 32 * 1.073741824, 0.01);                      // 32 GiB
     // Llama 3.1 8B KV: 2 x 32 layers x 8 kv heads x 128 x 2 bytes = 131072 B/token (anchors §2.1).
-    EXPECT_NEAR(cat_kv_bytes_per_token(catalog_model(&c, "llama-3.1-8b")), 131072, 0);
+    EXPECT_NEAR(cat_kv_bytes_per_token(catalog_model(&c, "llama-3.1-8b"), KV_BF16), 131072, 0);
     // Llama 2 7B (MHA): 2 x 32 x 32 x 128 x 2 = 524288 B/token.
-    EXPECT_NEAR(cat_kv_bytes_per_token(catalog_model(&c, "llama-2-7b")), 524288, 0);
+    EXPECT_NEAR(cat_kv_bytes_per_token(catalog_model(&c, "llama-2-7b"), KV_BF16), 524288, 0);
     EXPECT_NEAR(cat_peak_flops(h, QUANT_FP8), 1978.9e12, 1);
     EXPECT_NEAR(cat_peak_flops(catalog_hw(&c, "a10g"), QUANT_INT4), 70e12, 1);  // weight-only: bf16 units
     catalog_free(&c);

@@ -14,6 +14,10 @@ const char *const plan_quant_names[QUANT_COUNT] = {
     [QUANT_BF16] = "bf16", [QUANT_FP8] = "fp8", [QUANT_INT8] = "int8", [QUANT_INT4] = "int4",
 };
 const char *const hw_class_names[HW_CLASS_COUNT] = {[HW_GPU] = "gpu", [HW_ASIC] = "asic", [HW_CPU] = "cpu"};
+const char *const link_kind_names[LINK_COUNT] = {[LINK_NVLINK] = "nvlink", [LINK_PCIE] = "pcie", [LINK_FABRIC] = "fabric"};
+const char *const kv_dtype_names[KV_DTYPE_COUNT] = {[KV_BF16] = "bf16", [KV_FP8] = "fp8"};
+const char *const mem_rule_names[MEMRULE_COUNT] = {[MEMRULE_UTIL_OF_TOTAL] = "util_of_total",
+                                                   [MEMRULE_FRACTION_OF_FREE] = "fraction_of_free"};
 
 static const char *const confidence_tags[] = {"V", "D", "3P", "R", "est"};
 
@@ -26,7 +30,7 @@ static bool valid_date(const char *s) {
 }
 
 static void load_price(YamlDoc *d, const YamlNode *p, CatHardware *hw) {
-    static const char *const keys[] = {"kind", "usd_per_hour", "source", "date", "confidence", NULL};
+    static const char *const keys[] = {"kind", "usd_per_hour", "source", "date", "confidence", "provider", "region", NULL};
     if (p->kind != YAML_MAP) { yaml_error(d, p, "expected a map {kind, usd_per_hour, source, date, confidence}"); return; }
     yaml_check_keys(d, p, keys);
     int kind = yaml_enum_opt(d, p, "kind", price_kind_names, PRICE_KIND_COUNT, -1);
@@ -41,11 +45,13 @@ static void load_price(YamlDoc *d, const YamlNode *p, CatHardware *hw) {
     int tag = yaml_enum_opt(d, p, "confidence", confidence_tags, (int)ARRAY_LEN(confidence_tags), -1);
     if (tag < 0) { if (!d->rc) yaml_error(d, p, "price without 'confidence' (V, D, 3P, R or est)"); return; }
     cp->confidence = confidence_tags[tag];
+    cp->provider = yaml_str_opt(d, p, "provider", NULL);
+    cp->region = yaml_str_opt(d, p, "region", NULL);
 }
 
 static void load_hw(YamlDoc *d, const YamlNode *n, CatHardware *hw) {
     static const char *const keys[] = {"id", "name", "class", "tflops", "memory_gb", "memory_bw_gbs",
-        "interconnect_gbs", "max_devices", "quantizations", "derate", "startup_s",
+        "interconnect_gbs", "link", "max_devices", "quantizations", "derate", "startup_s",
         "spot_interruptions_per_day", "spec_source", "prices", NULL};
     if (n->kind != YAML_MAP) { yaml_error(d, n, "expected a map describing one device"); return; }
     yaml_check_keys(d, n, keys);
@@ -62,6 +68,8 @@ static void load_hw(YamlDoc *d, const YamlNode *n, CatHardware *hw) {
     hw->memory_gb = yaml_f64_req(d, n, "memory_gb", 0.1, 1e5);
     hw->memory_bw_gbs = yaml_f64_req(d, n, "memory_bw_gbs", 0.1, 1e6);
     hw->interconnect_gbs = yaml_f64_req(d, n, "interconnect_gbs", 0.01, 1e6);
+    hw->link = (LinkKind)yaml_enum_opt(d, n, "link", link_kind_names, LINK_COUNT,
+                                       hw->interconnect_gbs >= 100 ? LINK_NVLINK : LINK_PCIE);
     hw->max_devices = (int)yaml_i64_req(d, n, "max_devices", 1, 64);
     const YamlNode *qs = yaml_seq_opt(d, n, "quantizations");
     if (!qs && !d->rc) yaml_error(d, n, "missing 'quantizations' (a list such as [bf16, int8])");
@@ -162,6 +170,130 @@ done:
     return d->rc;
 }
 
+// ---- serving stacks ----
+
+// The reference stack: what hardware.yaml's derates describe (a vLLM-class engine, bf16 KV
+// unless the weights are fp8, gpu_memory_utilization 0.90 of total). Used when a catalog has no
+// stacks.yaml and by tests.
+static const CatStack reference_stack = {
+    .id = "reference", .name = "reference engine (hardware.yaml derates)", .runs_on = {"gpu", "asic", "cpu"},
+    .n_runs_on = 3, .kv_ok = {[KV_BF16] = true, [KV_FP8] = true}, .kv_auto = true,
+    .mem_rule = MEMRULE_UTIL_OF_TOTAL, .mem_fraction = 0.90, .logits_buffer = true,
+    .max_num_seqs = 256, .max_num_batched_tokens = 2048, .block_tokens = 16,
+    .eff_prefill = 1.0, .eff_decode = 1.0, .eff_overhead = 1.0, .allreduce_alpha_us = 8.0,
+    .allreduce_eff = {[LINK_NVLINK] = 1.0, [LINK_PCIE] = 1.0, [LINK_FABRIC] = 1.0},
+    .memory_source = "built in", .scheduler_source = "built in", .efficiency_source = "built in",
+};
+
+const CatStack *cat_stack_reference(void) { return &reference_stack; }
+
+static void load_stack(YamlDoc *d, const YamlNode *n, CatStack *s) {
+    static const char *const keys[] = {"id", "name", "runs_on", "kv_dtypes", "kv_dtype", "memory", "scheduler",
+                                       "efficiency", NULL};
+    if (n->kind != YAML_MAP) { yaml_error(d, n, "expected a map describing one serving stack"); return; }
+    yaml_check_keys(d, n, keys);
+    s->id = yaml_str_req(d, n, "id");
+    s->name = yaml_str_opt(d, n, "name", s->id);
+    const YamlNode *ro = yaml_seq_opt(d, n, "runs_on");
+    if (!ro && !d->rc) yaml_error(d, n, "missing 'runs_on' (hardware ids or classes: gpu, asic, cpu)");
+    for (int64_t i = 0; ro && i < ro->n && !d->rc; i++) {
+        if (ro->vals[i]->kind != YAML_SCALAR || i >= CAT_STACK_MAX_RUNS_ON) {
+            yaml_error(d, ro->vals[i], "expected a hardware id or class (at most %d)", CAT_STACK_MAX_RUNS_ON);
+            break;
+        }
+        s->runs_on[s->n_runs_on++] = ro->vals[i]->str;
+    }
+    const YamlNode *kd = yaml_seq_opt(d, n, "kv_dtypes");
+    if (!kd && !d->rc) yaml_error(d, n, "missing 'kv_dtypes' (a list such as [bf16, fp8])");
+    for (int64_t i = 0; kd && i < kd->n && !d->rc; i++) {
+        int k = -1;
+        for (int j = 0; j < KV_DTYPE_COUNT && kd->vals[i]->kind == YAML_SCALAR; j++)
+            if (!strcmp(kd->vals[i]->str, kv_dtype_names[j])) k = j;
+        if (k < 0) { yaml_error(d, kd->vals[i], "expected one of: bf16, fp8"); break; }
+        s->kv_ok[k] = true;
+    }
+    static const char *const kv_choice[] = {"bf16", "fp8", "auto"};
+    int kc = yaml_enum_opt(d, n, "kv_dtype", kv_choice, 3, 2);
+    s->kv_auto = kc == 2;
+    s->kv_default = kc == 1 ? KV_FP8 : KV_BF16;
+    if (!d->rc && !s->kv_auto && !s->kv_ok[s->kv_default])
+        yaml_error(d, yaml_get(n, "kv_dtype"), "kv_dtype '%s' is not in kv_dtypes", kv_choice[kc]);
+    const YamlNode *me = yaml_map_req(d, n, "memory");
+    static const char *const mkeys[] = {"rule", "fraction", "logits_buffer", "source", NULL};
+    yaml_check_keys(d, me, mkeys);
+    s->mem_rule = (MemRule)yaml_enum_opt(d, me, "rule", mem_rule_names, MEMRULE_COUNT, -1);
+    if (!d->rc && (int)s->mem_rule < 0) yaml_error(d, me, "missing 'rule' (util_of_total or fraction_of_free)");
+    s->mem_fraction = yaml_f64_req(d, me, "fraction", 0.05, 1.0);
+    s->logits_buffer = yaml_bool_opt(d, me, "logits_buffer", false);
+    s->memory_source = yaml_str_req(d, me, "source");
+    const YamlNode *sc = yaml_map_req(d, n, "scheduler");
+    static const char *const skeys[] = {"max_num_seqs", "max_num_batched_tokens", "block_tokens", "source", NULL};
+    yaml_check_keys(d, sc, skeys);
+    s->max_num_seqs = yaml_i64_req(d, sc, "max_num_seqs", 1, 1 << 20);
+    s->max_num_batched_tokens = yaml_i64_req(d, sc, "max_num_batched_tokens", 1, 1 << 24);
+    s->block_tokens = yaml_i64_opt(d, sc, "block_tokens", 16, 1, 1 << 16);
+    s->scheduler_source = yaml_str_req(d, sc, "source");
+    const YamlNode *ef = yaml_map_req(d, n, "efficiency");
+    static const char *const ekeys[] = {"prefill_compute", "decode_bandwidth", "step_overhead", "allreduce_alpha_us",
+                                        "allreduce_nvlink", "allreduce_pcie", "allreduce_fabric", "source", NULL};
+    yaml_check_keys(d, ef, ekeys);
+    s->eff_prefill = yaml_f64_req(d, ef, "prefill_compute", 0.05, 5.0);
+    s->eff_decode = yaml_f64_req(d, ef, "decode_bandwidth", 0.05, 5.0);
+    s->eff_overhead = yaml_f64_req(d, ef, "step_overhead", 0.0, 20.0);
+    s->allreduce_alpha_us = yaml_f64_req(d, ef, "allreduce_alpha_us", 0.0, 1e4);
+    s->allreduce_eff[LINK_NVLINK] = yaml_f64_req(d, ef, "allreduce_nvlink", 0.01, 1.0);
+    s->allreduce_eff[LINK_PCIE] = yaml_f64_req(d, ef, "allreduce_pcie", 0.01, 1.0);
+    s->allreduce_eff[LINK_FABRIC] = yaml_f64_req(d, ef, "allreduce_fabric", 0.01, 1.0);
+    s->efficiency_source = yaml_str_req(d, ef, "source");
+}
+
+static void load_stack_fn(YamlDoc *d, const YamlNode *n, void *item) { load_stack(d, n, item); }
+
+static int load_stacks(Catalog *cat, const char *dir, char *err, size_t err_len) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/stacks.yaml", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;   // optional: the reference stack serves every candidate
+    fclose(f);
+    int rc = load_list(&cat->stack_doc, dir, "stacks.yaml", "stacks", load_stack_fn, sizeof(CatStack),
+                       (void **)&cat->stacks, &cat->n_stacks, err, err_len);
+    if (rc) return rc;
+    // Every runs_on entry must name a class or a catalog hardware id: a typo would silently
+    // leave a device without its stack.
+    YamlDoc *d = &cat->stack_doc;
+    const YamlNode *list = yaml_get(d->root, "stacks");
+    for (int64_t i = 0; i < cat->n_stacks && !d->rc; i++)
+        for (int j = 0; j < cat->stacks[i].n_runs_on && !d->rc; j++) {
+            const char *r = cat->stacks[i].runs_on[j];
+            bool ok = catalog_hw(cat, r) != NULL;
+            for (int k = 0; k < HW_CLASS_COUNT; k++) ok |= !strcmp(r, hw_class_names[k]);
+            if (!ok)
+                yaml_error(d, yaml_get(list->vals[i], "runs_on")->vals[j],
+                           "'%s' is neither a hardware id in hardware.yaml nor a class (gpu, asic, cpu)", r);
+        }
+    if (d->rc) snprintf(err, err_len, "%s", d->err);
+    return d->rc;
+}
+
+const CatStack *catalog_stack(const Catalog *cat, const char *id) {
+    for (int64_t i = 0; i < cat->n_stacks; i++)
+        if (!strcmp(cat->stacks[i].id, id)) return &cat->stacks[i];
+    if (!strcmp(id, reference_stack.id)) return &reference_stack;
+    return NULL;
+}
+
+bool cat_stack_runs_on(const CatStack *s, const CatHardware *hw) {
+    for (int i = 0; i < s->n_runs_on; i++)
+        if (!strcmp(s->runs_on[i], hw->id) || !strcmp(s->runs_on[i], hw_class_names[hw->cls])) return true;
+    return false;
+}
+
+KvDtype cat_stack_kv_dtype(const CatStack *s, const CatHardware *hw, PlanQuant q) {
+    bool fp8_ok = s->kv_ok[KV_FP8] && hw->quant_ok[QUANT_FP8];
+    if (s->kv_auto) return q == QUANT_FP8 && fp8_ok ? KV_FP8 : KV_BF16;
+    return s->kv_default == KV_FP8 && fp8_ok ? KV_FP8 : KV_BF16;
+}
+
 int catalog_load(Catalog *cat, const char *dir, char *err, size_t err_len) {
     *cat = (Catalog){0};
     int rc = load_list(&cat->hw_doc, dir, "hardware.yaml", "hardware", load_hw_fn, sizeof(CatHardware),
@@ -171,6 +303,8 @@ int catalog_load(Catalog *cat, const char *dir, char *err, size_t err_len) {
                    (void **)&cat->models, &cat->n_models, err, err_len);
     if (rc) goto fail;
     cat->quality_metric = yaml_str_opt(&cat->model_doc, cat->model_doc.root, "quality_metric", "quality");
+    rc = load_stacks(cat, dir, err, err_len);
+    if (rc) goto fail;
     return 0;
 fail:
     catalog_free(cat);
@@ -181,8 +315,10 @@ void catalog_free(Catalog *cat) {
     if (!cat) return;
     free(cat->hw);
     free(cat->models);
+    free(cat->stacks);
     yaml_doc_free(&cat->hw_doc);
     yaml_doc_free(&cat->model_doc);
+    yaml_doc_free(&cat->stack_doc);
     *cat = (Catalog){0};
 }
 
@@ -210,7 +346,8 @@ double cat_weight_bytes(const CatModel *m, PlanQuant q) {
     return m->params_b * 1e9 * m->quant[q].bytes_per_weight;
 }
 
-double cat_kv_bytes_per_token(const CatModel *m) {
+double cat_kv_bytes_per_token(const CatModel *m, KvDtype kv) {
+    static const double elem_bytes[KV_DTYPE_COUNT] = {[KV_BF16] = 2.0, [KV_FP8] = 1.0};
     if (m->encoder) return 0;
-    return 2.0 * (double)m->layers * (double)m->kv_heads * (double)m->head_dim * 2.0;
+    return 2.0 * (double)m->layers * (double)m->kv_heads * (double)m->head_dim * elem_bytes[kv];
 }

@@ -14,13 +14,13 @@
 const char *const scenario_names[SCEN_COUNT] = {"best", "expected", "burst"};
 const char *const scale_names[SCALE_COUNT] = {"fixed", "auto"};
 const char *const mix_names[MIX_COUNT] = {"od", "reserved", "reserved+spot"};
+const char *const constraint_names[CONS_COUNT] = {[CONS_HARDWARE] = "hardware", [CONS_CLASS] = "classes",
+                                                  [CONS_PROVIDER] = "providers", [CONS_SPOT] = "allow_spot"};
 const char *const lever_names[LEVER_COUNT] = {"baseline", "batching", "quantization", "distillation/cascade",
                                               "autoscaling", "capacity mix"};
 
 #define MONTH_HOURS 720.0      // 30 days, as WL_MONTH_S
 #define TARGET_UTIL 0.80       // analytic sizing keeps replicas below this busy fraction
-#define BLOCK_TOKENS 16
-#define MEM_UTIL 0.90          // vLLM's gpu_memory_utilization default
 
 static const int64_t llm_knobs[] = {1, 16, 64, 256};
 static const int64_t shot_knobs[] = {1, 8, 32, 128};
@@ -66,9 +66,26 @@ static const StepProfile *find_profile(const StepProfile *p, int64_t n, const ch
     return NULL;
 }
 
+const CatStack *search_stack(const Catalog *cat, const Candidate *c) {
+    return c->stack >= 0 ? &cat->stacks[c->stack] : cat_stack_reference();
+}
+
+// The stack a device runs when the workload names none: the first in stacks.yaml that runs on it.
+static int default_stack(const Catalog *cat, const CatHardware *hw) {
+    for (int64_t i = 0; i < cat->n_stacks; i++)
+        if (cat_stack_runs_on(&cat->stacks[i], hw)) return (int)i;
+    return -1;
+}
+
 static void make_id(const Catalog *cat, Candidate *c) {
     const char *scale = scale_names[c->scale];
-    int k = snprintf(c->id, sizeof c->id, "%sx%d/%s/%s/b%lld/%s/%s", cat->hw[c->hw].id, c->devices,
+    char hw_part[96];
+    const CatHardware *hw = &cat->hw[c->hw];
+    if (c->stack >= 0 && c->stack != default_stack(cat, hw))
+        snprintf(hw_part, sizeof hw_part, "%sx%d@%s", hw->id, c->devices, cat->stacks[c->stack].id);
+    else
+        snprintf(hw_part, sizeof hw_part, "%sx%d", hw->id, c->devices);
+    int k = snprintf(c->id, sizeof c->id, "%s/%s/%s/b%lld/%s/%s", hw_part,
                      cat->models[c->model].id, plan_quant_names[c->quant], (long long)c->batch_knob, scale,
                      mix_names[c->mix]);
     if (c->student >= 0 && k > 0 && (size_t)k < sizeof c->id)
@@ -139,19 +156,23 @@ static TierCap tier_capacity(const Workload *wl, const StepModel *sm, bool one_s
 }
 
 // Replicas needed at each minute of the day for rate λ·profile·scale at capacity mu.
-static void size_replicas(const Workload *wl, double rate_per_s, double mu, int *peak, int *min, double *mean) {
+// Returns true when the workload's min_replicas raised the floor.
+static bool size_replicas(const Workload *wl, double rate_per_s, double mu, int *peak, int *min, double *mean) {
     double scale = 1.25;   // burst scenario headroom
+    int floor_r = wl->min_replicas > 1 ? wl->min_replicas : 1;
+    bool raised = false;
     *peak = 1;
     *min = 1 << 30;
     *mean = 0;
     for (int i = 0; i < WL_PROFILE_BINS; i++) {
         int r = (int)ceil(rate_per_s * wl->profile[i] * scale / (mu * TARGET_UTIL));
-        if (r < 1) r = 1;
+        if (r < floor_r) { raised = true; r = floor_r; }
         if (r > *peak) *peak = r;
         if (r < *min) *min = r;
         *mean += r;
     }
     *mean /= WL_PROFILE_BINS;
+    return raised;
 }
 
 // Monthly accelerator dollars for one tier of a candidate (analytic).
@@ -173,6 +194,37 @@ static double tier_usd_month(const Workload *wl, const CatHardware *hw, int devi
     return (min * floor_price + (mean - min) * top * 1.05) * MONTH_HOURS;   // 5% for start-up time
 }
 
+static bool name_in(const char (*names)[64], int n, const char *s) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(names[i], s)) return true;
+    return false;
+}
+
+static Constraint constraint_broken(const Catalog *cat, const Workload *wl, const Candidate *c) {
+    const CatHardware *hw = &cat->hw[c->hw];
+    if (wl->n_allow_hw && !name_in(wl->allow_hw, wl->n_allow_hw, hw->id)) return CONS_HARDWARE;
+    if (wl->n_allow_classes) {
+        bool ok = false;
+        for (int i = 0; i < wl->n_allow_classes; i++) ok |= !strcmp(wl->allow_classes[i], hw_class_names[hw->cls]);
+        if (!ok) return CONS_CLASS;
+    }
+    if (wl->n_allow_providers) {   // every price kind the candidate pays must come from an allowed provider
+        bool ok = true;
+        for (int k = 0; k < PRICE_KIND_COUNT; k++) {
+            bool used = k == PRICE_ON_DEMAND || (k == PRICE_RESERVED_1Y && c->mix != MIX_ON_DEMAND) ||
+                        (k == PRICE_SPOT && c->mix == MIX_RESERVED_SPOT);
+            const CatPrice *p = hw->price[k].present ? &hw->price[k] : &hw->price[PRICE_ON_DEMAND];
+            if (!used) continue;
+            bool in = false;
+            for (int i = 0; p->provider && i < wl->n_allow_providers; i++) in |= !strcmp(wl->allow_providers[i], p->provider);
+            ok &= in;
+        }
+        if (!ok) return CONS_PROVIDER;
+    }
+    if (wl->forbid_spot && c->mix == MIX_RESERVED_SPOT) return CONS_SPOT;
+    return CONS_NONE;
+}
+
 void search_analyze(const Catalog *cat, const Workload *wl, const StepProfile *profiles, int64_t n_profiles,
                     Candidate *c) {
     const CatHardware *hw = &cat->hw[c->hw];
@@ -184,22 +236,25 @@ void search_analyze(const Catalog *cat, const Workload *wl, const StepProfile *p
 #define PRUNE(...) do { c->pruned = true; snprintf(c->prune_reason, sizeof c->prune_reason, __VA_ARGS__); return; } while (0)
     if (m->quant[c->quant].quality < wl->quality_min)
         PRUNE("quality %.1f < floor %.1f", m->quant[c->quant].quality, wl->quality_min);
+    const CatStack *st = search_stack(cat, c);
     const StepProfile *p = find_profile(profiles, n_profiles, hw->id, m->id, c->quant, c->devices);
-    if (p) step_from_profile(&c->step, p); else step_roofline(&c->step, hw, m, c->quant, c->devices);
+    if (p) step_from_profile(&c->step, p); else step_roofline(&c->step, hw, m, c->quant, c->devices, st);
     c->source = c->step.source;
     double in = wl_token_mean(&wl->in), out = wl_token_mean(&wl->out);
-    int64_t mnbt = one_shot ? c->batch_knob * (int64_t)fmax(1, wl_token_quantile(&wl->in, 0.99)) : (c->batch_knob > 2048 ? c->batch_knob : 2048);
-    step_kv_capacity(&c->kv, hw, m, c->quant, c->devices, MEM_UTIL, mnbt, c->batch_knob, BLOCK_TOKENS, in + out);
+    int64_t mnbt = one_shot ? c->batch_knob * (int64_t)fmax(1, wl_token_quantile(&wl->in, 0.99))
+                            : (c->batch_knob > st->max_num_batched_tokens ? c->batch_knob : st->max_num_batched_tokens);
+    step_kv_capacity(&c->kv, hw, m, c->quant, c->devices, st, mnbt, c->batch_knob, in + out);
     if (p && p->kv_blocks_total > 0) {
         c->kv.kv_blocks_total = p->kv_blocks_total;
         c->kv.kv_block_tokens = p->kv_block_tokens;
     }
     if (c->kv.kv_blocks_total <= 0 || (!one_shot && c->kv.max_seqs_at_mean < 1))
-        PRUNE("does not fit: %.1f GB weights + %.1f GB activations per device > %.0f%% of %.0f GB",
-              c->kv.weight_bytes_per_dev / 1e9, c->kv.activation_bytes / 1e9, MEM_UTIL * 100, hw->memory_gb);
+        PRUNE("does not fit: %.1f GB weights + %.1f GB activations per device > %.0f%% of %.0f GB (%s)",
+              c->kv.weight_bytes_per_dev / 1e9, c->kv.activation_bytes / 1e9, st->mem_fraction * 100, hw->memory_gb,
+              mem_rule_names[st->mem_rule]);
     if (c->devices > 1) {   // tensor parallel only where fewer devices cannot hold the batch
         KvCapacity half;
-        step_kv_capacity(&half, hw, m, c->quant, c->devices / 2, MEM_UTIL, mnbt, c->batch_knob, BLOCK_TOKENS, in + out);
+        step_kv_capacity(&half, hw, m, c->quant, c->devices / 2, st, mnbt, c->batch_knob, in + out);
         if (half.kv_blocks_total > 0 && half.max_seqs_at_mean >= (c->batch_knob < 64 ? c->batch_knob : 64))
             PRUNE("fits on %d device(s) with room for the batch", c->devices / 2);
     }
@@ -220,7 +275,7 @@ void search_analyze(const Catalog *cat, const Workload *wl, const StepProfile *p
         c->replicas_peak = c->replicas_min = (int)ceil(need * esc) < 1 ? 1 : (int)ceil(need * esc);
         mean_r = c->replicas_peak;
     } else {
-        size_replicas(wl, rate_main, c->mu_rps, &c->replicas_peak, &c->replicas_min, &mean_r);
+        c->floor_raised = size_replicas(wl, rate_main, c->mu_rps, &c->replicas_peak, &c->replicas_min, &mean_r);
     }
     if (c->replicas_peak > 64) PRUNE("needs %d replicas at peak (> 64): too small for this load", c->replicas_peak);
     if (wl->cls == WL_BATCH && c->scale == SCALE_AUTO && c->mix == MIX_RESERVED)
@@ -228,20 +283,25 @@ void search_analyze(const Catalog *cat, const Workload *wl, const StepProfile *p
     double usd = tier_usd_month(wl, hw, c->devices, c->scale, c->mix, c->replicas_peak, c->replicas_min, mean_r);
     if (c->student >= 0) {
         const CatModel *sm = &cat->models[c->student];
-        step_roofline(&c->student_step, hw, sm, c->student_quant, 1);
+        step_roofline(&c->student_step, hw, sm, c->student_quant, 1, st);
         const StepProfile *sp = find_profile(profiles, n_profiles, hw->id, sm->id, c->student_quant, 1);
         if (sp) step_from_profile(&c->student_step, sp);
-        step_kv_capacity(&c->student_kv, hw, sm, c->student_quant, 1, MEM_UTIL, 2048, c->batch_knob, BLOCK_TOKENS, in + out);
+        step_kv_capacity(&c->student_kv, hw, sm, c->student_quant, 1, st, st->max_num_batched_tokens, c->batch_knob,
+                         in + out);
         if (c->student_kv.kv_blocks_total <= 0 || c->student_kv.max_seqs_at_mean < 1) PRUNE("student does not fit");
         int64_t sb = c->student_kv.max_seqs_at_mean < c->batch_knob ? c->student_kv.max_seqs_at_mean : c->batch_knob;
-        TierCap st = tier_capacity(wl, &c->student_step, false, sb);
-        if (st.batch == 0) PRUNE("student misses the SLO on an idle replica");
-        c->student_mu_rps = st.mu_rps;
+        TierCap stc = tier_capacity(wl, &c->student_step, false, sb);
+        if (stc.batch == 0) PRUNE("student misses the SLO on an idle replica");
+        c->student_mu_rps = stc.mu_rps;
         double smean;
-        size_replicas(wl, wl->rate_per_s, st.mu_rps, &c->student_peak, &c->student_min, &smean);
+        c->floor_raised |= size_replicas(wl, wl->rate_per_s, stc.mu_rps, &c->student_peak, &c->student_min, &smean);
         usd += tier_usd_month(wl, hw, 1, c->scale, c->mix, c->student_peak, c->student_min, smean);
     }
     c->analytic_usd_month = usd + wl_fixed_usd_month(wl);
+    // Constraints last, so an excluded candidate keeps its analytic cost: that is how the plan
+    // tells which constraint bound (search_run compares the cheapest excluded one with the plan).
+    c->broke = constraint_broken(cat, wl, c);
+    if (c->broke != CONS_NONE) PRUNE("excluded by the workload constraint '%s'", constraint_names[c->broke]);
 #undef PRUNE
 }
 
@@ -265,7 +325,8 @@ static void fill_tier(const Catalog *cat, const Workload *wl, const Candidate *c
     } else {
         sched_config_default(&t->sched);
         t->sched.max_num_seqs = c->batch_knob;
-        t->sched.max_num_batched_tokens = c->batch_knob > 2048 ? c->batch_knob : 2048;
+        int64_t mnbt = search_stack(cat, c)->max_num_batched_tokens;
+        t->sched.max_num_batched_tokens = c->batch_knob > mnbt ? c->batch_knob : mnbt;
         t->sched.max_num_queued_reqs = c->batch_knob;
         int64_t need = (int64_t)(wl->in.max + (wl->out.max > 0 ? wl->out.max : 1));
         t->sched.max_model_len = need < m->context ? need : m->context;
@@ -382,6 +443,8 @@ int search_simulate(const Catalog *cat, const Workload *wl, const SearchOptions 
     for (int k = 0; k < PRICE_KIND_COUNT; k++) c->replica_hours_month[k] = e->replica_hours[k] * scale;
     c->fixed_usd_month = wl_fixed_usd_month(wl);
     c->usd_month = c->accel_usd_month + c->fixed_usd_month;
+    const SimResult *b = &c->sim[SCEN_BURST];
+    c->burst_usd_month = b->end_s > 0 ? b->accel_usd * WL_MONTH_S / b->end_s + c->fixed_usd_month : c->usd_month;
     double req_month = wl->rate_per_s * WL_MONTH_S;
     double tok_month = e->completed > 0 ? req_month * (double)(e->in_tokens + e->out_tokens) / (double)e->completed : 0;
     c->usd_per_1k_requests = c->usd_month / req_month * 1000;
@@ -407,6 +470,17 @@ static bool model_allowed(const Workload *wl, const CatModel *m) {
     return false;
 }
 
+// Stacks a device is planned with: those the workload names that run on it, else its default.
+static int stacks_for(const Catalog *cat, const Workload *wl, const CatHardware *hw, int *out) {
+    int n = 0;
+    for (int i = 0; i < wl->n_stacks; i++) {
+        const CatStack *s = catalog_stack(cat, wl->stacks[i]);
+        if (s && s != cat_stack_reference() && cat_stack_runs_on(s, hw)) out[n++] = (int)(s - cat->stacks);
+    }
+    if (wl->n_stacks == 0) out[n++] = default_stack(cat, hw);
+    return n;
+}
+
 static int64_t enumerate(const Catalog *cat, const Workload *wl, Candidate *out, int64_t cap) {
     int64_t n = 0;
     bool cascade = wants_cascade(wl);
@@ -415,6 +489,9 @@ static int64_t enumerate(const Catalog *cat, const Workload *wl, Candidate *out,
         if (!model_allowed(wl, m) || (m->student && cascade)) continue;   // students serve as first tiers
         for (int64_t hi = 0; hi < cat->n_hw; hi++) {
             const CatHardware *hw = &cat->hw[hi];
+            int stk[8];
+            int n_stk = stacks_for(cat, wl, hw, stk);
+            for (int sti = 0; sti < n_stk; sti++)
             for (int dev = 1; dev <= hw->max_devices && dev <= 8; dev *= 2) {
                 if (m->heads % dev) continue;
                 for (int q = 0; q < QUANT_COUNT; q++) {
@@ -431,6 +508,7 @@ static int64_t enumerate(const Catalog *cat, const Workload *wl, Candidate *out,
                                     if (n == cap) return n;
                                     Candidate *c = &out[n++];
                                     *c = (Candidate){.hw = (int)hi, .model = (int)mi, .student = (int)si, .devices = dev,
+                                                     .stack = stk[sti],
                                                      .quant = (PlanQuant)q, .batch_knob = knob, .scale = (ScaleMode)sc,
                                                      .mix = (CapMix)mix};
                                     if (si >= 0) c->student_quant = student_quant_for(hw, &cat->models[si]);
@@ -511,6 +589,16 @@ int search_run(const Catalog *cat, const Workload *wl, const SearchOptions *o, S
     for (int k = 0; k < HW_CLASS_COUNT; k++) out->class_best[k] = -1;
     int rc = load_profiles(o->profiles_dir, out, err, err_len);
     if (rc) return rc;
+    for (int i = 0; i < wl->n_stacks; i++) {
+        const CatStack *s = catalog_stack(cat, wl->stacks[i]);
+        if (!s || s == cat_stack_reference())
+            return err_set(err, err_len, ERR_NOTFOUND, "constraints.stacks: no serving stack '%s' in the catalog's stacks.yaml",
+                           wl->stacks[i]);
+    }
+    for (int i = 0; i < wl->n_allow_hw; i++)
+        if (!catalog_hw(cat, wl->allow_hw[i]))
+            return err_set(err, err_len, ERR_NOTFOUND, "constraints.hardware: no hardware '%s' in the catalog", wl->allow_hw[i]);
+    for (int k = 0; k < CONS_COUNT; k++) out->bound_by[k] = -1;
     int64_t cap = 400000;
     out->cands = calloc((size_t)cap, sizeof *out->cands);
     if (!out->cands) return err_set(err, err_len, ERR_NOMEM, "out of memory");
@@ -525,6 +613,7 @@ int search_run(const Catalog *cat, const Workload *wl, const SearchOptions *o, S
     int64_t n_ok = 0;
     for (int64_t i = 0; i < out->n_cands; i++) {
         search_analyze(cat, wl, out->profiles, out->n_profiles, &out->cands[i]);
+        if (out->cands[i].broke != CONS_NONE) out->n_excluded[out->cands[i].broke]++;
         if (out->cands[i].pruned) out->n_pruned++;
         else order[n_ok++] = i;
     }
@@ -586,6 +675,18 @@ int search_run(const Catalog *cat, const Workload *wl, const SearchOptions *o, S
     for (int k = 0; k < HW_CLASS_COUNT; k++)
         for (int64_t i = 0; i < n_sim && out->class_best[k] < 0; i++)
             if ((int)cat->hw[out->cands[order[i]].hw].cls == k) out->class_best[k] = order[i];
+    // Which constraints bound: the cheapest excluded candidate per constraint that the analytic
+    // model rates below the chosen plan (it would have been considered without the constraint).
+    if (out->best >= 0) {
+        double plan_usd = out->cands[out->best].analytic_usd_month;
+        for (int64_t i = 0; i < out->n_cands; i++) {
+            const Candidate *c = &out->cands[i];
+            if (c->broke == CONS_NONE || c->analytic_usd_month <= 0 || c->analytic_usd_month >= plan_usd) continue;
+            int64_t *b = &out->bound_by[c->broke];
+            if (*b < 0 || c->analytic_usd_month < out->cands[*b].analytic_usd_month) *b = i;
+        }
+        out->over_budget = wl->budget_usd_month > 0 && out->cands[out->best].usd_month > wl->budget_usd_month;
+    }
     // The chosen plan keeps its time series for the report's charts.
     if (out->best >= 0) rc = search_simulate(cat, wl, o, &out->cands[out->best], true, err, err_len);
 done:
@@ -619,6 +720,8 @@ int search_parse_id(const Catalog *cat, const Workload *wl, const char *id, Cand
         return err_set(err, err_len, ERR_FORMAT, "candidate '%s': expected HWxN/MODEL/QUANT/bK/fixed|auto/od|reserved|reserved+spot"
                        "[/cascade=STUDENT:QUANT] (copy one from the plan's output)", id);
     *c = (Candidate){.student = -1};
+    char *at = strchr(parts[0], '@');
+    if (at) *at++ = 0;
     char *x = strrchr(parts[0], 'x');
     if (!x) return err_set(err, err_len, ERR_FORMAT, "candidate '%s': '%s' is not HWxDEVICES", id, parts[0]);
     *x = 0;
@@ -628,6 +731,15 @@ int search_parse_id(const Catalog *cat, const Workload *wl, const char *id, Cand
     if (!m) return err_set(err, err_len, ERR_NOTFOUND, "candidate '%s': no model '%s' in the catalog", id, parts[1]);
     c->hw = (int)(hw - cat->hw);
     c->model = (int)(m - cat->models);
+    c->stack = default_stack(cat, hw);
+    if (at) {
+        const CatStack *st = catalog_stack(cat, at);
+        if (!st || st == cat_stack_reference())
+            return err_set(err, err_len, ERR_NOTFOUND, "candidate '%s': no serving stack '%s' in stacks.yaml", id, at);
+        if (!cat_stack_runs_on(st, hw))
+            return err_set(err, err_len, ERR_FORMAT, "candidate '%s': stack '%s' does not run on '%s'", id, at, hw->id);
+        c->stack = (int)(st - cat->stacks);
+    }
     c->devices = atoi(x + 1);
     int q = -1, sc = -1, mix = -1;
     for (int i = 0; i < QUANT_COUNT; i++) if (!strcmp(parts[2], plan_quant_names[i])) q = i;
