@@ -3,6 +3,7 @@
 // emitted pipeline reading back through our YAML loader with the DESIGN.md §4 keys.
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/check.h"
@@ -85,6 +86,46 @@ TEST(search_is_deterministic_and_waterfall_nests) {
     yaml_doc_free(&d);
     search_free(&a);
     search_free(&b);
+    wl_free(&wl);
+    catalog_free(&cat);
+}
+
+// Constraints: the support assistant's cheapest plan is an Inferentia2 one with spot capacity;
+// restricted to GPUs without spot, with two replicas at least and a budget it cannot meet, the
+// plan is a GPU one, pays no spot hour, keeps two replicas, says the class constraint bound
+// (an excluded ASIC candidate undercuts it) and flags the budget.
+TEST(search_constraints_exclude_and_say_which_bound) {
+    Catalog cat;
+    Workload wl;
+    char err[512], path[512], cmd[1200];
+    ASSERT(catalog_load(&cat, "data/catalog", err, sizeof err) == 0);
+    snprintf(path, sizeof path, "%s/constrained.yaml", test_tmpdir());
+    snprintf(cmd, sizeof cmd, "cp data/workloads/support-assistant.yaml %s && printf '%%s\\n' 'constraints:' "
+             "'  classes: [gpu]' '  allow_spot: false' '  min_replicas: 2' '  budget_usd_month: 100' >> %s", path, path);
+    ASSERT(system(cmd) == 0);
+    int rc = wl_load(&wl, path, err, sizeof err);
+    if (rc) test_fail(__FILE__, __LINE__, "%s", err);
+    ASSERT(rc == 0);
+    EXPECT(wl.forbid_spot && wl.min_replicas == 2 && wl.n_allow_classes == 1);
+    SearchOptions o;
+    search_options_default(&o);
+    o.horizon_s = 3 * 3600;
+    o.keep_per_level = 4;
+    SearchResult r;
+    ASSERT(search_run(&cat, &wl, &o, &r, err, sizeof err) == 0);
+    ASSERT(r.best >= 0);
+    const Candidate *b = &r.cands[r.best];
+    EXPECT(cat.hw[b->hw].cls == HW_GPU);
+    EXPECT(b->mix != MIX_RESERVED_SPOT);
+    EXPECT(b->replica_hours_month[PRICE_SPOT] == 0);
+    EXPECT((b->scale == SCALE_FIXED ? b->replicas_peak : b->replicas_min) >= 2);
+    EXPECT(r.n_excluded[CONS_CLASS] > 0 && r.n_excluded[CONS_SPOT] > 0);
+    ASSERT(r.bound_by[CONS_CLASS] >= 0);
+    EXPECT(cat.hw[r.cands[r.bound_by[CONS_CLASS]].hw].cls != HW_GPU);
+    EXPECT(r.cands[r.bound_by[CONS_CLASS]].analytic_usd_month < b->analytic_usd_month);
+    EXPECT(r.over_budget);
+    EXPECT(b->burst_usd_month >= b->usd_month * 0.999);
+    search_free(&r);
     wl_free(&wl);
     catalog_free(&cat);
 }

@@ -29,8 +29,38 @@ static void cost_breakdown(FILE *f, const Workload *wl, const Candidate *c) {
     fprintf(f, "\n                + storage $%.2f + network $%.2f + orchestration $%.2f + engineering $%.2f\n",
             wl->storage_usd_month, wl->network_gb_month * wl->network_usd_per_gb, wl->orchestration_usd_month,
             wl->engineering_hours_month * wl->engineering_usd_per_hour);
+    fprintf(f, "  Burst month   $%.2f (every day at the burst scenario's 1.25x rate and 1.5x arrival CV)\n",
+            c->burst_usd_month);
     fprintf(f, "  Unit costs    $%.4f per 1K requests, $%.4f per 1M tokens, $%.5f per successful outcome\n",
             c->usd_per_1k_requests, c->usd_per_1m_tokens, c->usd_per_success);
+}
+
+// Which workload constraints bound the plan, and the budget verdict.
+static void constraints_text(FILE *f, const Workload *wl, const SearchResult *r) {
+    bool any = false;
+    for (int k = 0; k < CONS_COUNT; k++) {
+        if (r->n_excluded[k] == 0) continue;
+        any = true;
+        const Candidate *x = r->bound_by[k] >= 0 ? &r->cands[r->bound_by[k]] : NULL;
+        if (x)
+            fprintf(f, "  %-12s BOUND: excluded %lld candidates; the cheapest, %s, rates $%.2f/month analytically\n",
+                    constraint_names[k], (long long)r->n_excluded[k], x->id, x->analytic_usd_month);
+        else
+            fprintf(f, "  %-12s not binding (excluded %lld candidates, none cheaper than the plan)\n", constraint_names[k],
+                    (long long)r->n_excluded[k]);
+    }
+    if (wl->min_replicas > 1) {
+        any = true;
+        const Candidate *b = r->best >= 0 ? &r->cands[r->best] : NULL;
+        fprintf(f, "  %-12s %s: at least %d replicas per tier\n", "min_replicas",
+                b && b->floor_raised ? "BOUND" : "not binding", wl->min_replicas);
+    }
+    if (wl->budget_usd_month > 0) {
+        any = true;
+        fprintf(f, "  %-12s %s: $%.2f/month\n", "budget", r->over_budget ? "EXCEEDED — no plan meeting the SLOs fits it" : "met",
+                wl->budget_usd_month);
+    }
+    if (!any) fprintf(f, "  (none given)\n");
 }
 
 static void scenario_table(FILE *f, const Workload *wl, const Candidate *c) {
@@ -54,6 +84,10 @@ static void describe(FILE *f, const Catalog *cat, const Candidate *c) {
     fprintf(f, "  Model         %s at %s (quality %.1f), batch knob %lld, step times from %s\n", m->name,
             plan_quant_names[c->quant], m->quant[c->quant].quality, (long long)c->batch_knob,
             c->source == STEP_PROFILE ? "a calibrated profile" : "the roofline (uncalibrated)");
+    const CatStack *st = search_stack(cat, c);
+    fprintf(f, "  Stack         %s: %s KV cache, %s %.2f, %lld blocks of %lld tokens per replica\n", st->name,
+            kv_dtype_names[c->kv.kv_dtype], mem_rule_names[st->mem_rule], st->mem_fraction,
+            (long long)c->kv.kv_blocks_total, (long long)c->kv.kv_block_tokens);
     fprintf(f, "  Prices        per device-hour:");
     for (int k = 0; k < PRICE_KIND_COUNT; k++)
         if (hw->price[k].present)
@@ -86,6 +120,8 @@ int report_text(FILE *f, const Catalog *cat, const Workload *wl, const SearchRes
     describe(f, cat, b);
     cost_breakdown(f, wl, b);
     scenario_table(f, wl, b);
+    fprintf(f, "\n== Constraints\n");
+    constraints_text(f, wl, r);
     fprintf(f, "\n== Runners-up\n");
     // Collect feasible simulated candidates by cost.
     int64_t idx[64];
@@ -155,6 +191,8 @@ static cJSON *cand_json(const Catalog *cat, const Candidate *c) {
     cJSON_AddNumberToObject(o, "devices_per_replica", c->devices);
     cJSON_AddStringToObject(o, "model", cat->models[c->model].id);
     cJSON_AddStringToObject(o, "quantization", plan_quant_names[c->quant]);
+    cJSON_AddStringToObject(o, "stack", search_stack(cat, c)->id);
+    cJSON_AddStringToObject(o, "kv_cache_dtype", kv_dtype_names[c->kv.kv_dtype]);
     cJSON_AddNumberToObject(o, "batch_knob", (double)c->batch_knob);
     cJSON_AddStringToObject(o, "scaling", scale_names[c->scale]);
     cJSON_AddStringToObject(o, "capacity_mix", mix_names[c->mix]);
@@ -176,6 +214,7 @@ static cJSON *cand_json(const Catalog *cat, const Candidate *c) {
     if (!c->simulated) return o;
     cJSON *cost = cJSON_AddObjectToObject(o, "cost");
     cJSON_AddNumberToObject(cost, "usd_month", c->usd_month);
+    cJSON_AddNumberToObject(cost, "burst_usd_month", c->burst_usd_month);
     cJSON_AddNumberToObject(cost, "accelerator_usd_month", c->accel_usd_month);
     cJSON_AddNumberToObject(cost, "fixed_usd_month", c->fixed_usd_month);
     cJSON_AddNumberToObject(cost, "usd_per_1k_requests", c->usd_per_1k_requests);
@@ -224,6 +263,27 @@ int report_json(FILE *f, const Catalog *cat, const Workload *wl, const SearchRes
     cJSON_AddNumberToObject(s, "simulated", (double)r->n_simulated);
     cJSON_AddNumberToObject(s, "horizon_hours", o->horizon_s / 3600);
     cJSON_AddNumberToObject(s, "seed", (double)o->seed);
+    cJSON *cons = cJSON_AddObjectToObject(root, "constraints");
+    for (int k = 0; k < CONS_COUNT; k++) {
+        if (!r->n_excluded[k]) continue;
+        cJSON *x = cJSON_AddObjectToObject(cons, constraint_names[k]);
+        cJSON_AddNumberToObject(x, "excluded", (double)r->n_excluded[k]);
+        cJSON_AddBoolToObject(x, "bound", r->bound_by[k] >= 0);
+        if (r->bound_by[k] >= 0) {
+            cJSON_AddStringToObject(x, "cheapest_excluded", r->cands[r->bound_by[k]].id);
+            cJSON_AddNumberToObject(x, "cheapest_excluded_analytic_usd_month", r->cands[r->bound_by[k]].analytic_usd_month);
+        }
+    }
+    if (wl->min_replicas > 1) {
+        cJSON *x = cJSON_AddObjectToObject(cons, "min_replicas");
+        cJSON_AddNumberToObject(x, "value", wl->min_replicas);
+        cJSON_AddBoolToObject(x, "bound", r->best >= 0 && r->cands[r->best].floor_raised);
+    }
+    if (wl->budget_usd_month > 0) {
+        cJSON *x = cJSON_AddObjectToObject(cons, "budget_usd_month");
+        cJSON_AddNumberToObject(x, "value", wl->budget_usd_month);
+        cJSON_AddBoolToObject(x, "exceeded", r->over_budget);
+    }
     cJSON *plan = r->best >= 0 ? cand_json(cat, &r->cands[r->best]) : cJSON_CreateNull();
     if (r->best >= 0) {   // queue depth and replicas over the simulated horizon (expected scenario)
         const SimResult *e = &r->cands[r->best].sim[SCEN_EXPECTED];
@@ -368,8 +428,8 @@ int report_explain(FILE *f, const Catalog *cat, const Workload *wl, const Candid
         fprintf(f, "   memory  = %.1f us weights + %.5f us per KV position read  (%.0f GB/s x %.2f derate)\n"
                    "   compute = %.3f us per token + %.6f us per attention pair  (%.0f TFLOPS x %.2f derate)\n"
                    "   fixed   = %.0f us per step (overhead + TP all-reduce latency)\n",
-                c->step.mem_fixed_us, c->step.mem_ctx_us, hw->memory_bw_gbs, hw->derate_bandwidth, c->step.comp_token_us,
-                c->step.comp_pair_us, cat_peak_flops(hw, c->quant) / 1e12, hw->derate_compute, c->step.b0_us);
+                c->step.mem_fixed_us, c->step.mem_ctx_us, hw->memory_bw_gbs, step_eff_bandwidth(hw, search_stack(cat, c)), c->step.comp_token_us,
+                c->step.comp_pair_us, cat_peak_flops(hw, c->quant) / 1e12, step_eff_compute(hw, search_stack(cat, c)), c->step.b0_us);
     int64_t b = c->batch_eff;
     double ctx = (double)b * (in + out / 2);
     StepShape d = {.decode_rows = b, .ctx_tokens = (int64_t)ctx, .attn_pairs = ctx};

@@ -233,6 +233,8 @@ void search_analyze(const Catalog *cat, const Workload *wl, const StepProfile *p
     make_id(cat, c);
     c->lever = lever_of(c);
     c->pruned = false;
+    c->broke = CONS_NONE;
+    c->floor_raised = false;
 #define PRUNE(...) do { c->pruned = true; snprintf(c->prune_reason, sizeof c->prune_reason, __VA_ARGS__); return; } while (0)
     if (m->quant[c->quant].quality < wl->quality_min)
         PRUNE("quality %.1f < floor %.1f", m->quant[c->quant].quality, wl->quality_min);
