@@ -225,3 +225,40 @@ TEST(workload_trace_replays) {
     EXPECT(wl_load(&wl, path, err, sizeof err) == ERR_FORMAT);
     EXPECT(strstr(err, "tw.yaml:2: key 'arrivals.trace': cannot open trace") != NULL);
 }
+
+// Price sanity at load: a reservation above on-demand and a spot rate from another provider are
+// reported with file and line; the shipped catalog has no commitment above its on-demand rate.
+TEST(catalog_warns_on_incomparable_prices) {
+    char dir[400], path[1200], err[512] = {0};
+    snprintf(dir, sizeof dir, "%s/pricecat", test_tmpdir());
+    snprintf(path, sizeof path, "mkdir -p %s && cp data/catalog/models.yaml %s/", dir, dir);
+    ASSERT(system(path) == 0);
+    snprintf(path, sizeof path, "%s/hardware.yaml", dir);
+    write_file(path,
+               "hardware:\n"
+               "  - id: x\n"
+               "    tflops: {bf16: 100}\n"
+               "    memory_gb: 16\n"
+               "    memory_bw_gbs: 300\n"
+               "    interconnect_gbs: 10\n"
+               "    max_devices: 1\n"
+               "    quantizations: [bf16]\n"
+               "    derate: {compute: 0.5, bandwidth: 0.8, step_overhead_us: 100}\n"
+               "    startup_s: 60\n"
+               "    spec_source: test\n"
+               "    prices:\n"
+               "      - {kind: on_demand, usd_per_hour: 1.0, source: somewhere, date: 2026-01-01, provider: aws, confidence: V}\n"
+               "      - {kind: reserved_1y, usd_per_hour: 2.0, source: somewhere, date: 2026-01-01, provider: aws, confidence: V}\n"
+               "      - {kind: spot, usd_per_hour: 0.5, source: somewhere, date: 2026-01-01, provider: runpod, confidence: V}\n");
+    Catalog c;
+    int rc = catalog_load(&c, dir, err, sizeof err);
+    if (rc) test_fail(__FILE__, __LINE__, "%s", err);
+    ASSERT(rc == 0);
+    EXPECT_EQ_INT(c.n_warnings, 2);
+    EXPECT(strstr(c.warnings[0], "hardware.yaml:14: x reserved_1y $2.000/h is above on_demand $1.000/h") != NULL);
+    EXPECT(strstr(c.warnings[1], "hardware.yaml:15: x spot price is from runpod but on_demand is from aws") != NULL);
+    catalog_free(&c);
+    ASSERT(catalog_load(&c, "data/catalog", err, sizeof err) == 0);
+    for (int i = 0; i < c.n_warnings; i++) EXPECT(strstr(c.warnings[i], "is above") == NULL);
+    catalog_free(&c);
+}

@@ -218,6 +218,7 @@ int cmd_plan(int argc, char **argv) {
     Catalog cat;
     Workload wl;
     if (catalog_load(&cat, cat_dir, err, sizeof err)) { fprintf(stderr, "rightsize plan: catalog: %s\n", err); return 1; }
+    for (int i = 0; i < cat.n_warnings; i++) fprintf(stderr, "rightsize plan: warning: %s\n", cat.warnings[i]);
     if (wl_load(&wl, wl_path, err, sizeof err)) {
         fprintf(stderr, "rightsize plan: %s\n", err);
         catalog_free(&cat);

@@ -1,5 +1,6 @@
 #include "plan/catalog.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,7 @@ static void load_price(YamlDoc *d, const YamlNode *p, CatHardware *hw) {
     if (tag < 0) { if (!d->rc) yaml_error(d, p, "price without 'confidence' (V, D, 3P, R or est)"); return; }
     cp->confidence = confidence_tags[tag];
     cp->provider = yaml_str_opt(d, p, "provider", NULL);
+    cp->line = p->line;
     cp->region = yaml_str_opt(d, p, "region", NULL);
 }
 
@@ -168,6 +170,45 @@ static int load_list(YamlDoc *d, const char *dir, const char *file, const char *
 done:
     if (d->rc) snprintf(err, err_len, "%s", d->err);
     return d->rc;
+}
+
+// ---- price sanity ----
+
+static void warn(Catalog *cat, const char *path, int line, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void warn(Catalog *cat, const char *path, int line, const char *fmt, ...) {
+    if (cat->n_warnings >= (int)ARRAY_LEN(cat->warnings)) return;
+    char *w = cat->warnings[cat->n_warnings++];
+    int k = snprintf(w, sizeof cat->warnings[0], "%s:%d: ", path, line);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w + k, sizeof cat->warnings[0] - (size_t)k, fmt, ap);
+    va_end(ap);
+}
+
+// Prices of one device must be comparable: a commitment cheaper than on-demand from the same
+// provider, a 3-year rate at most the 1-year one, spot below on-demand and from the same provider
+// (mixing one marketplace's spot with another's on-demand overstates the saving).
+static void check_prices(Catalog *cat, const char *path) {
+    for (int64_t i = 0; i < cat->n_hw; i++) {
+        const CatHardware *hw = &cat->hw[i];
+        const CatPrice *od = &hw->price[PRICE_ON_DEMAND];
+        for (int k = 0; k < PRICE_KIND_COUNT; k++) {
+            const CatPrice *p = &hw->price[k];
+            if (!p->present) continue;
+            if (!p->provider) { warn(cat, path, p->line, "%s %s price has no provider", hw->id, price_kind_names[k]); continue; }
+            if (k == PRICE_ON_DEMAND || !od->provider) continue;
+            if (strcmp(p->provider, od->provider))
+                warn(cat, path, p->line, "%s %s price is from %s but on_demand is from %s: not comparable", hw->id,
+                     price_kind_names[k], p->provider, od->provider);
+            if (p->usd_per_hour > od->usd_per_hour)
+                warn(cat, path, p->line, "%s %s $%.3f/h is above on_demand $%.3f/h", hw->id, price_kind_names[k],
+                     p->usd_per_hour, od->usd_per_hour);
+        }
+        const CatPrice *r1 = &hw->price[PRICE_RESERVED_1Y], *r3 = &hw->price[PRICE_RESERVED_3Y];
+        if (r1->present && r3->present && r3->usd_per_hour > r1->usd_per_hour)
+            warn(cat, path, r3->line, "%s reserved_3y $%.3f/h is above reserved_1y $%.3f/h", hw->id, r3->usd_per_hour,
+                 r1->usd_per_hour);
+    }
 }
 
 // ---- serving stacks ----
@@ -305,6 +346,9 @@ int catalog_load(Catalog *cat, const char *dir, char *err, size_t err_len) {
     cat->quality_metric = yaml_str_opt(&cat->model_doc, cat->model_doc.root, "quality_metric", "quality");
     rc = load_stacks(cat, dir, err, err_len);
     if (rc) goto fail;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/hardware.yaml", dir);
+    check_prices(cat, path);
     return 0;
 fail:
     catalog_free(cat);

@@ -35,6 +35,7 @@ typedef struct {
     double usd_per_hour;       // per device-hour
     const char *source, *date, *confidence;
     const char *provider, *region;   // "aws", "us-east-1"; NULL when not given
+    int line;                  // in hardware.yaml, for warnings
 } CatPrice;
 
 typedef struct {
@@ -101,6 +102,9 @@ typedef struct {
     CatStack *stacks;
     int64_t n_stacks;
     const char *quality_metric;
+    // Price sanity warnings found at load ("hardware.yaml:LINE: ..."), for the CLI to print.
+    char warnings[32][256];
+    int n_warnings;
 } Catalog;
 
 // Loads DIR/hardware.yaml, DIR/models.yaml and DIR/stacks.yaml (optional: without it every
