@@ -262,3 +262,27 @@ TEST(catalog_warns_on_incomparable_prices) {
     for (int i = 0; i < c.n_warnings; i++) EXPECT(strstr(c.warnings[i], "is above") == NULL);
     catalog_free(&c);
 }
+
+// A replica is priced as an instance SKU (hardware-facts.md, AWS us-east-1), not N x one device:
+// 4 x L40S = g6e.12xlarge $10.493 (N x g6e.xlarge would be $7.444); 2 x L40S shares it, $5.2465;
+// 12 Inferentia2 = inf2.48xlarge $12.981; 2 share an inf2.24xlarge (6 chips): 6.49 x 2 / 6.
+// Spot applies the device's discount ratio (0.79 / 1.861) to the SKU.
+TEST(catalog_replica_priced_as_instance_sku) {
+    Catalog c;
+    char err[512];
+    ASSERT(catalog_load(&c, "data/catalog", err, sizeof err) == 0);
+    const CatHardware *l40s = catalog_hw(&c, "l40s"), *inf2 = catalog_hw(&c, "inferentia2");
+    const CatInstance *in = NULL;
+    EXPECT_NEAR(cat_replica_usd_per_hour(l40s, 1, PRICE_ON_DEMAND, &in), 1.861, 1e-9);
+    EXPECT_NEAR(cat_replica_usd_per_hour(l40s, 4, PRICE_ON_DEMAND, &in), 10.493, 1e-9);
+    ASSERT(in != NULL);
+    EXPECT(strcmp(in->name, "g6e.12xlarge") == 0);
+    EXPECT_NEAR(cat_replica_usd_per_hour(l40s, 2, PRICE_ON_DEMAND, NULL), 10.493 / 2, 1e-9);
+    EXPECT_NEAR(cat_replica_usd_per_hour(l40s, 4, PRICE_SPOT, NULL), 10.493 * 0.79 / 1.861, 1e-9);
+    EXPECT_NEAR(cat_replica_usd_per_hour(inf2, 12, PRICE_ON_DEMAND, NULL), 12.981, 1e-9);
+    EXPECT_NEAR(cat_replica_usd_per_hour(inf2, 2, PRICE_ON_DEMAND, NULL), 6.49 * 2 / 6, 1e-9);
+    // No SKU from the on-demand provider (H200 on Nebius): devices x the per-device price.
+    EXPECT_NEAR(cat_replica_usd_per_hour(catalog_hw(&c, "h200"), 2, PRICE_ON_DEMAND, &in), 9.0, 1e-9);
+    EXPECT(in == NULL);
+    catalog_free(&c);
+}

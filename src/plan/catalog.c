@@ -51,10 +51,31 @@ static void load_price(YamlDoc *d, const YamlNode *p, CatHardware *hw) {
     cp->region = yaml_str_opt(d, p, "region", NULL);
 }
 
+static void load_instance(YamlDoc *d, const YamlNode *p, CatHardware *hw) {
+    static const char *const keys[] = {"name", "devices", "provider", "region", "on_demand", "source", "date",
+                                       "confidence", NULL};
+    if (p->kind != YAML_MAP) { yaml_error(d, p, "expected {name, devices, provider, region, on_demand, source, date, confidence}"); return; }
+    if (hw->n_inst == CAT_MAX_INSTANCES) { yaml_error(d, p, "at most %d instances per device", CAT_MAX_INSTANCES); return; }
+    yaml_check_keys(d, p, keys);
+    CatInstance *in = &hw->inst[hw->n_inst++];
+    in->name = yaml_str_req(d, p, "name");
+    in->devices = (int)yaml_i64_req(d, p, "devices", 1, 64);
+    in->provider = yaml_str_req(d, p, "provider");
+    in->region = yaml_str_opt(d, p, "region", NULL);
+    in->usd_per_hour = yaml_f64_req(d, p, "on_demand", 1e-6, 1e5);
+    in->source = yaml_str_req(d, p, "source");
+    in->date = yaml_str_req(d, p, "date");
+    if (!d->rc && !valid_date(in->date)) yaml_error(d, yaml_get(p, "date"), "expected a date YYYY-MM-DD, got '%s'", in->date);
+    int tag = yaml_enum_opt(d, p, "confidence", confidence_tags, (int)ARRAY_LEN(confidence_tags), -1);
+    if (tag < 0) { if (!d->rc) yaml_error(d, p, "instance without 'confidence' (V, D, 3P, R or est)"); return; }
+    in->confidence = confidence_tags[tag];
+    in->line = p->line;
+}
+
 static void load_hw(YamlDoc *d, const YamlNode *n, CatHardware *hw) {
     static const char *const keys[] = {"id", "name", "class", "tflops", "memory_gb", "memory_bw_gbs",
         "interconnect_gbs", "link", "max_devices", "quantizations", "derate", "startup_s",
-        "spot_interruptions_per_day", "spec_source", "prices", NULL};
+        "spot_interruptions_per_day", "spec_source", "prices", "instances", NULL};
     if (n->kind != YAML_MAP) { yaml_error(d, n, "expected a map describing one device"); return; }
     yaml_check_keys(d, n, keys);
     hw->id = yaml_str_req(d, n, "id");
@@ -97,6 +118,8 @@ static void load_hw(YamlDoc *d, const YamlNode *n, CatHardware *hw) {
     if (!ps && !d->rc) yaml_error(d, n, "missing 'prices' (a list of {kind, usd_per_hour, source, date, confidence})");
     for (int64_t i = 0; ps && i < ps->n && !d->rc; i++) load_price(d, ps->vals[i], hw);
     if (!d->rc && !hw->price[PRICE_ON_DEMAND].present) yaml_error(d, ps, "an on_demand price is required");
+    const YamlNode *is = yaml_seq_opt(d, n, "instances");
+    for (int64_t i = 0; is && i < is->n && !d->rc; i++) load_instance(d, is->vals[i], hw);
 }
 
 static void load_model(YamlDoc *d, const YamlNode *n, CatModel *m) {
@@ -204,6 +227,10 @@ static void check_prices(Catalog *cat, const char *path) {
                 warn(cat, path, p->line, "%s %s $%.3f/h is above on_demand $%.3f/h", hw->id, price_kind_names[k],
                      p->usd_per_hour, od->usd_per_hour);
         }
+        for (int j = 0; j < hw->n_inst; j++)
+            if (od->provider && strcmp(hw->inst[j].provider, od->provider))
+                warn(cat, path, hw->inst[j].line, "%s instance %s is from %s but on_demand is from %s: not used", hw->id,
+                     hw->inst[j].name, hw->inst[j].provider, od->provider);
         const CatPrice *r1 = &hw->price[PRICE_RESERVED_1Y], *r3 = &hw->price[PRICE_RESERVED_3Y];
         if (r1->present && r3->present && r3->usd_per_hour > r1->usd_per_hour)
             warn(cat, path, r3->line, "%s reserved_3y $%.3f/h is above reserved_1y $%.3f/h", hw->id, r3->usd_per_hour,
@@ -376,6 +403,22 @@ const CatModel *catalog_model(const Catalog *cat, const char *id) {
     for (int64_t i = 0; i < cat->n_models; i++)
         if (!strcmp(cat->models[i].id, id)) return &cat->models[i];
     return NULL;
+}
+
+double cat_replica_usd_per_hour(const CatHardware *hw, int devices, PriceKind k, const CatInstance **used) {
+    const CatPrice *od = &hw->price[PRICE_ON_DEMAND];
+    const CatPrice *pk = hw->price[k].present ? &hw->price[k] : od;
+    double ratio = pk->usd_per_hour / od->usd_per_hour;   // the device's discount at this kind
+    const CatInstance *best = NULL;
+    double best_usd = 0;
+    for (int i = 0; i < hw->n_inst; i++) {
+        const CatInstance *in = &hw->inst[i];
+        if (in->devices % devices || (od->provider && strcmp(in->provider, od->provider))) continue;
+        double usd = in->usd_per_hour * devices / in->devices;
+        if (!best || usd < best_usd) { best = in; best_usd = usd; }
+    }
+    if (used) *used = best;
+    return best ? best_usd * ratio : pk->usd_per_hour * devices;
 }
 
 double cat_peak_flops(const CatHardware *hw, PlanQuant q) {

@@ -38,6 +38,16 @@ typedef struct {
     int line;                  // in hardware.yaml, for warnings
 } CatPrice;
 
+// A rentable instance SKU holding `devices` of one device type, at its own hourly price.
+#define CAT_MAX_INSTANCES 8
+typedef struct {
+    const char *name;          // "g6e.12xlarge"
+    int devices;               // 1..64 devices of this hardware
+    double usd_per_hour;       // on-demand, whole instance
+    const char *provider, *region, *source, *date, *confidence;
+    int line;
+} CatInstance;
+
 typedef struct {
     const char *id, *name, *spec_source;
     HwClass cls;
@@ -54,6 +64,8 @@ typedef struct {
     double startup_s;          // new replica: boot + weights load
     double spot_interruptions_per_day;
     CatPrice price[PRICE_KIND_COUNT];
+    CatInstance inst[CAT_MAX_INSTANCES];
+    int n_inst;
 } CatHardware;
 
 typedef struct {
@@ -121,6 +133,13 @@ const CatStack *cat_stack_reference(void);
 bool cat_stack_runs_on(const CatStack *s, const CatHardware *hw);
 // The KV-cache dtype a stack uses for weights at quantization q on hw.
 KvDtype cat_stack_kv_dtype(const CatStack *s, const CatHardware *hw, PlanQuant q);
+
+// What one replica of `devices` devices costs per hour at price kind k. With instance SKUs from
+// the on-demand price's provider: the cheapest SKU holding a multiple of `devices` devices,
+// sharing it among devices-sized replicas (price × devices / instance devices); reserved and spot
+// apply the device's discount ratio (k / on_demand) to the SKU's on-demand rate. Without SKUs:
+// devices × the per-device price. *used (may be NULL) gets the SKU or NULL.
+double cat_replica_usd_per_hour(const CatHardware *hw, int devices, PriceKind k, const CatInstance **used);
 
 // Peak dense FLOP/s a quantization computes at on this hardware: fp8 and int8 use their own
 // units when present (W8A8), int8 without them and int4 compute in bf16 (weight-only quant).

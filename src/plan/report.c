@@ -88,6 +88,11 @@ static void describe(FILE *f, const Catalog *cat, const Candidate *c) {
     fprintf(f, "  Stack         %s: %s KV cache, %s %.2f, %lld blocks of %lld tokens per replica\n", st->name,
             kv_dtype_names[c->kv.kv_dtype], mem_rule_names[st->mem_rule], st->mem_fraction,
             (long long)c->kv.kv_blocks_total, (long long)c->kv.kv_block_tokens);
+    const CatInstance *in = NULL;
+    double od = cat_replica_usd_per_hour(hw, c->devices, PRICE_ON_DEMAND, &in);
+    if (in)
+        fprintf(f, "  Instance      %s (%d devices, %s %s, $%.3f/h [%s, %s]); a replica pays $%.3f/h on demand\n", in->name,
+                in->devices, in->provider, in->region ? in->region : "", in->usd_per_hour, in->confidence, in->date, od);
     fprintf(f, "  Prices        per device-hour:");
     for (int k = 0; k < PRICE_KIND_COUNT; k++)
         if (hw->price[k].present)
@@ -192,6 +197,10 @@ static cJSON *cand_json(const Catalog *cat, const Candidate *c) {
     cJSON_AddStringToObject(o, "model", cat->models[c->model].id);
     cJSON_AddStringToObject(o, "quantization", plan_quant_names[c->quant]);
     cJSON_AddStringToObject(o, "stack", search_stack(cat, c)->id);
+    const CatInstance *inst = NULL;
+    cJSON_AddNumberToObject(o, "replica_on_demand_usd_per_hour",
+                            cat_replica_usd_per_hour(&cat->hw[c->hw], c->devices, PRICE_ON_DEMAND, &inst));
+    if (inst) cJSON_AddStringToObject(o, "instance", inst->name);
     cJSON_AddStringToObject(o, "kv_cache_dtype", kv_dtype_names[c->kv.kv_dtype]);
     cJSON_AddNumberToObject(o, "batch_knob", (double)c->batch_knob);
     cJSON_AddStringToObject(o, "scaling", scale_names[c->scale]);
@@ -353,7 +362,7 @@ static void emit_tier(FILE *f, const Catalog *cat, const Workload *wl, const Can
     if (c->scale == SCALE_FIXED) mn = mx;
     if (wl->cls == WL_BATCH && c->scale == SCALE_AUTO) mn = 0;
     PriceKind k = c->mix == MIX_RESERVED_SPOT ? PRICE_SPOT : PRICE_ON_DEMAND;
-    double price = (hw->price[k].present ? hw->price[k].usd_per_hour : hw->price[PRICE_ON_DEMAND].usd_per_hour) * devices;
+    double price = cat_replica_usd_per_hour(hw, devices, k, NULL);
     fprintf(f, "  - name: %s\n", student ? "student" : (c->student >= 0 ? "teacher" : "main"));
     if (hw->cls == HW_CPU && !m->encoder)
         fprintf(f, "    model: data/models/%s.%s.gguf             # embedded engine, run as local workers\n", m->id,

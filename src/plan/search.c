@@ -31,10 +31,6 @@ void search_options_default(SearchOptions *o) {
 
 // ---- helpers ----
 
-static double price_of(const CatHardware *hw, PriceKind k) {
-    return hw->price[k].present ? hw->price[k].usd_per_hour : hw->price[PRICE_ON_DEMAND].usd_per_hour;
-}
-
 // P(Beta(a, b) < x) by Simpson's rule on the density (normalised numerically).
 static double beta_cdf(double a, double b, double x) {
     const int n = 4000;
@@ -178,8 +174,9 @@ static bool size_replicas(const Workload *wl, double rate_per_s, double mu, int 
 // Monthly accelerator dollars for one tier of a candidate (analytic).
 static double tier_usd_month(const Workload *wl, const CatHardware *hw, int devices, ScaleMode sm, CapMix mix,
                              int peak, int min, double mean) {
-    double od = price_of(hw, PRICE_ON_DEMAND) * devices, rs = price_of(hw, PRICE_RESERVED_1Y) * devices;
-    double sp = price_of(hw, PRICE_SPOT) * devices * 1.05;   // 5% for interruptions and restarts
+    double od = cat_replica_usd_per_hour(hw, devices, PRICE_ON_DEMAND, NULL);
+    double rs = cat_replica_usd_per_hour(hw, devices, PRICE_RESERVED_1Y, NULL);
+    double sp = cat_replica_usd_per_hour(hw, devices, PRICE_SPOT, NULL) * 1.05;   // 5% for interruptions and restarts
     double top = mix == MIX_RESERVED_SPOT ? sp : od;
     if (wl->cls == WL_BATCH) {
         if (sm == SCALE_AUTO) return peak * (wl->batch_deadline_hours + 0.25) * 30 * (mix == MIX_RESERVED_SPOT ? sp : od);
@@ -338,7 +335,7 @@ static void fill_tier(const Catalog *cat, const Workload *wl, const Candidate *c
     t->startup_s = hw->startup_s;
     t->warm_start_s = 30;
     t->reserved_kind = PRICE_RESERVED_1Y;
-    for (int k = 0; k < PRICE_KIND_COUNT; k++) t->usd_per_hour[k] = price_of(hw, (PriceKind)k) * devices;
+    for (int k = 0; k < PRICE_KIND_COUNT; k++) t->usd_per_hour[k] = cat_replica_usd_per_hour(hw, devices, (PriceKind)k, NULL);
     t->spot_interruptions_per_hour = hw->spot_interruptions_per_day / 24.0;
     t->spot_replace_s = 120;
     t->max_queue = wl->cls == WL_BATCH ? wl->batch_requests_per_run * 2 + 16 : 200000;
