@@ -91,7 +91,7 @@ static void describe(FILE *f, const Catalog *cat, const Candidate *c) {
     const CatInstance *in = NULL;
     double od = cat_replica_usd_per_hour(hw, c->devices, PRICE_ON_DEMAND, &in);
     if (in)
-        fprintf(f, "  Instance      %s (%d devices, %s %s, $%.3f/h [%s, %s]); a replica pays $%.3f/h on demand\n", in->name,
+        fprintf(f, "  Instance      %s (%d device(s), %s %s, $%.3f/h [%s, %s]); a replica pays $%.3f/h on demand\n", in->name,
                 in->devices, in->provider, in->region ? in->region : "", in->usd_per_hour, in->confidence, in->date, od);
     fprintf(f, "  Prices        per device-hour:");
     for (int k = 0; k < PRICE_KIND_COUNT; k++)
@@ -105,6 +105,39 @@ static void describe(FILE *f, const Catalog *cat, const Candidate *c) {
 }
 
 // ---- text ----
+
+static void wf_cell(FILE *f, double saved, const Candidate *v) {
+    double cost = search_wf_cost(v);
+    if (cost < 0) fprintf(f, "  %-26s", v->pruned ? "(does not fit)" : "(misses the SLOs)");
+    else fprintf(f, "  $%9.2f ($%9.2f/mo) ", saved, cost);
+}
+
+// Savings by lever, each alone (waterfall.c): added to the baseline, and removed from the plan.
+static void savings_text(FILE *f, const Catalog *cat, const SearchResult *r) {
+    (void)cat;
+    fprintf(f, "\n== Savings by lever (each lever alone, so the order does not matter)\n");
+    if (!r->wf_done) { fprintf(f, "  (no plan)\n"); return; }
+    const Candidate *b = &r->wf_base, *p = &r->cands[r->best];
+    double base = search_wf_cost(b), plan = p->usd_month;
+    if (base < 0) fprintf(f, "  baseline %s %s\n", b->id, b->pruned ? "does not fit" : "misses the SLOs");
+    else fprintf(f, "  baseline  $%9.2f/month  %s  (on demand, fixed replicas, no cascade, stack-default batch)\n", base, b->id);
+    fprintf(f, "  %-22s %-26s %-26s\n", "lever", "saves added to baseline", "saves in the plan");
+    const Lever levers[] = {LEVER_QUANT, LEVER_CASCADE, LEVER_AUTOSCALE, LEVER_MIX};
+    for (size_t i = 0; i < sizeof levers / sizeof levers[0]; i++) {
+        Lever l = levers[i];
+        fprintf(f, "  %-22s", lever_names[l]);
+        if (l == LEVER_QUANT && r->wf_quant_required) {
+            fprintf(f, " required: bf16 does not fit one replica, so the baseline is %s too\n", plan_quant_names[p->quant]);
+            continue;
+        }
+        if (!r->wf_used[l]) { fprintf(f, " not used by the plan\n"); continue; }
+        const Candidate *a = &r->wf_added[l], *m = &r->wf_removed[l];
+        wf_cell(f, base >= 0 && search_wf_cost(a) >= 0 ? base - search_wf_cost(a) : 0, a);
+        wf_cell(f, search_wf_cost(m) >= 0 ? search_wf_cost(m) - plan : 0, m);
+        fprintf(f, "\n");
+    }
+    fprintf(f, "  plan      $%9.2f/month  %s\n", plan, p->id);
+}
 
 int report_text(FILE *f, const Catalog *cat, const Workload *wl, const SearchResult *r, const SearchOptions *o) {
     fprintf(f, "rightsize plan — %s (%s, %.0f requests/month, %.0f input / %.0f output tokens on average)\n", wl->name,
@@ -164,16 +197,7 @@ int report_text(FILE *f, const Catalog *cat, const Workload *wl, const SearchRes
                 c->sim[SCEN_EXPECTED].ttft_ms.p95, c->sim[SCEN_EXPECTED].e2e_ms.p95, c->usd_per_1m_tokens,
                 c->meets_slo ? (i == r->best ? "chosen" : "meets SLOs, costs more") : c->slo_miss);
     }
-    fprintf(f, "\n== Savings waterfall (cheapest plan meeting the SLOs as each lever is allowed)\n");
-    double prev = -1;
-    for (int l = 0; l < LEVER_COUNT; l++) {
-        int64_t i = r->level_best[l];
-        if (i < 0) { fprintf(f, "  %-22s (no feasible plan yet)\n", lever_names[l]); continue; }
-        const Candidate *c = &r->cands[i];
-        if (prev < 0) fprintf(f, "  %-22s $%9.2f/month  %s\n", lever_names[l], c->usd_month, c->id);
-        else fprintf(f, "  + %-20s $%9.2f/month  saves $%8.2f  %s\n", lever_names[l], c->usd_month, prev - c->usd_month, c->id);
-        prev = c->usd_month;
-    }
+    savings_text(f, cat, r);
     return ferror(f) ? ERR_IO : 0;
 }
 
@@ -341,6 +365,32 @@ int report_json(FILE *f, const Catalog *cat, const Workload *wl, const SearchRes
             cJSON_AddNullToObject(e, "candidate");
         }
         cJSON_AddItemToArray(wf, e);
+    }
+    if (r->wf_done) {
+        cJSON *sv = cJSON_AddObjectToObject(root, "savings_by_lever");
+        cJSON_AddStringToObject(sv, "baseline", r->wf_base.id);
+        double base = search_wf_cost(&r->wf_base), plan_usd = r->cands[r->best].usd_month;
+        if (base >= 0) cJSON_AddNumberToObject(sv, "baseline_usd_month", base); else cJSON_AddNullToObject(sv, "baseline_usd_month");
+        cJSON_AddNumberToObject(sv, "plan_usd_month", plan_usd);
+        cJSON *lv = cJSON_AddArrayToObject(sv, "levers");
+        const Lever levers[] = {LEVER_QUANT, LEVER_CASCADE, LEVER_AUTOSCALE, LEVER_MIX};
+        for (size_t i = 0; i < sizeof levers / sizeof levers[0]; i++) {
+            Lever l = levers[i];
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddStringToObject(e, "lever", lever_names[l]);
+            cJSON_AddBoolToObject(e, "used", r->wf_used[l]);
+            if (l == LEVER_QUANT) cJSON_AddBoolToObject(e, "required_to_fit", r->wf_quant_required);
+            if (r->wf_used[l]) {
+                double a = search_wf_cost(&r->wf_added[l]), m = search_wf_cost(&r->wf_removed[l]);
+                cJSON_AddStringToObject(e, "added_candidate", r->wf_added[l].id);
+                cJSON_AddStringToObject(e, "removed_candidate", r->wf_removed[l].id);
+                if (a >= 0 && base >= 0) cJSON_AddNumberToObject(e, "saves_added_to_baseline_usd_month", base - a);
+                else cJSON_AddNullToObject(e, "saves_added_to_baseline_usd_month");
+                if (m >= 0) cJSON_AddNumberToObject(e, "saves_in_plan_usd_month", m - plan_usd);
+                else cJSON_AddNullToObject(e, "saves_in_plan_usd_month");
+            }
+            cJSON_AddItemToArray(lv, e);
+        }
     }
     char *text = cJSON_Print(root);
     cJSON_Delete(root);

@@ -85,8 +85,9 @@ static void make_id(const Catalog *cat, Candidate *c) {
                      cat->models[c->model].id, plan_quant_names[c->quant], (long long)c->batch_knob, scale,
                      mix_names[c->mix]);
     if (c->student >= 0 && k > 0 && (size_t)k < sizeof c->id)
-        snprintf(c->id + k, sizeof c->id - (size_t)k, "/cascade=%s:%s", cat->models[c->student].id,
-                 plan_quant_names[c->student_quant]);
+        snprintf(c->id + k, sizeof c->id - (size_t)k, "/cascade=%s:%s%s%s", cat->models[c->student].id,
+                 plan_quant_names[c->student_quant], c->student_hw >= 0 && c->student_hw != c->hw ? "@" : "",
+                 c->student_hw >= 0 && c->student_hw != c->hw ? cat->hw[c->student_hw].id : "");
 }
 
 static Lever lever_of(const Candidate *c) {
@@ -197,6 +198,46 @@ static bool name_in(const char (*names)[64], int n, const char *s) {
     return false;
 }
 
+static PlanQuant student_quant_for(const CatHardware *hw, const CatModel *s);
+
+// The stack a tier on hardware h runs: the candidate's when it runs there, else h's default.
+static const CatStack *stack_on(const Catalog *cat, const Candidate *c, const CatHardware *h) {
+    const CatStack *st = search_stack(cat, c);
+    if (c->stack >= 0 && cat_stack_runs_on(st, h)) return st;
+    int d = default_stack(cat, h);
+    return d >= 0 ? &cat->stacks[d] : cat_stack_reference();
+}
+
+// Analytic student tier of c on c->student_hw (its quantization chosen there when choose_quant):
+// fills the student fields and returns its monthly dollars, or -1 when it does not fit, misses
+// the SLO alone, or its hardware breaks a hardware/class constraint.
+static double student_tier(const Catalog *cat, const Workload *wl, const StepProfile *profiles, int64_t n_profiles,
+                           Candidate *c, bool choose_quant, double seq_tokens) {
+    const CatHardware *h = &cat->hw[c->student_hw];
+    const CatModel *sm = &cat->models[c->student];
+    if (wl->n_allow_hw && !name_in(wl->allow_hw, wl->n_allow_hw, h->id)) return -1;
+    if (wl->n_allow_classes) {
+        bool ok = false;
+        for (int i = 0; i < wl->n_allow_classes; i++) ok |= !strcmp(wl->allow_classes[i], hw_class_names[h->cls]);
+        if (!ok) return -1;
+    }
+    if (choose_quant) c->student_quant = student_quant_for(h, sm);
+    if (!h->quant_ok[c->student_quant] || !sm->quant[c->student_quant].present) return -1;
+    const CatStack *st = stack_on(cat, c, h);
+    step_roofline(&c->student_step, h, sm, c->student_quant, 1, st);
+    const StepProfile *sp = find_profile(profiles, n_profiles, h->id, sm->id, c->student_quant, 1);
+    if (sp) step_from_profile(&c->student_step, sp);
+    step_kv_capacity(&c->student_kv, h, sm, c->student_quant, 1, st, st->max_num_batched_tokens, c->batch_knob, seq_tokens);
+    if (c->student_kv.kv_blocks_total <= 0 || c->student_kv.max_seqs_at_mean < 1) return -1;
+    int64_t sb = c->student_kv.max_seqs_at_mean < c->batch_knob ? c->student_kv.max_seqs_at_mean : c->batch_knob;
+    TierCap stc = tier_capacity(wl, &c->student_step, false, sb);
+    if (stc.batch == 0) return -1;
+    c->student_mu_rps = stc.mu_rps;
+    double smean;
+    if (size_replicas(wl, wl->rate_per_s, stc.mu_rps, &c->student_peak, &c->student_min, &smean)) c->floor_raised = true;
+    return tier_usd_month(wl, h, 1, c->scale, c->mix, c->student_peak, c->student_min, smean);
+}
+
 static Constraint constraint_broken(const Catalog *cat, const Workload *wl, const Candidate *c) {
     const CatHardware *hw = &cat->hw[c->hw];
     if (wl->n_allow_hw && !name_in(wl->allow_hw, wl->n_allow_hw, hw->id)) return CONS_HARDWARE;
@@ -281,20 +322,21 @@ void search_analyze(const Catalog *cat, const Workload *wl, const StepProfile *p
         PRUNE("reserved capacity would idle outside the batch window");
     double usd = tier_usd_month(wl, hw, c->devices, c->scale, c->mix, c->replicas_peak, c->replicas_min, mean_r);
     if (c->student >= 0) {
-        const CatModel *sm = &cat->models[c->student];
-        step_roofline(&c->student_step, hw, sm, c->student_quant, 1, st);
-        const StepProfile *sp = find_profile(profiles, n_profiles, hw->id, sm->id, c->student_quant, 1);
-        if (sp) step_from_profile(&c->student_step, sp);
-        step_kv_capacity(&c->student_kv, hw, sm, c->student_quant, 1, st, st->max_num_batched_tokens, c->batch_knob,
-                         in + out);
-        if (c->student_kv.kv_blocks_total <= 0 || c->student_kv.max_seqs_at_mean < 1) PRUNE("student does not fit");
-        int64_t sb = c->student_kv.max_seqs_at_mean < c->batch_knob ? c->student_kv.max_seqs_at_mean : c->batch_knob;
-        TierCap stc = tier_capacity(wl, &c->student_step, false, sb);
-        if (stc.batch == 0) PRUNE("student misses the SLO on an idle replica");
-        c->student_mu_rps = stc.mu_rps;
-        double smean;
-        c->floor_raised |= size_replicas(wl, wl->rate_per_s, stc.mu_rps, &c->student_peak, &c->student_min, &smean);
-        usd += tier_usd_month(wl, hw, 1, c->scale, c->mix, c->student_peak, c->student_min, smean);
+        // The student tier runs on one device of its own hardware: the one given (ids, waterfall
+        // variants), else the cheapest (analytic) device that fits it and meets the SLO alone.
+        int first = c->student_hw >= 0 ? c->student_hw : 0, last = c->student_hw >= 0 ? c->student_hw + 1 : (int)cat->n_hw;
+        Candidate best = *c;
+        double best_usd = -1;
+        for (int h = first; h < last; h++) {
+            Candidate t = *c;
+            t.student_hw = h;
+            double u = student_tier(cat, wl, profiles, n_profiles, &t, c->student_hw < 0, in + out);
+            if (u >= 0 && (best_usd < 0 || u < best_usd)) { best = t; best_usd = u; }
+        }
+        if (best_usd < 0) PRUNE("the student fits no device or misses the SLO on an idle replica");
+        *c = best;
+        make_id(cat, c);
+        usd += best_usd;
     }
     c->analytic_usd_month = usd + wl_fixed_usd_month(wl);
     // Constraints last, so an excluded candidate keeps its analytic cost: that is how the plan
@@ -307,7 +349,7 @@ void search_analyze(const Catalog *cat, const Workload *wl, const StepProfile *p
 // ---- simulation of one candidate ----
 
 static void fill_tier(const Catalog *cat, const Workload *wl, const Candidate *c, bool student, SimTier *t) {
-    const CatHardware *hw = &cat->hw[c->hw];
+    const CatHardware *hw = &cat->hw[student ? c->student_hw : c->hw];
     const CatModel *m = &cat->models[student ? c->student : c->model];
     int devices = student ? 1 : c->devices;
     const KvCapacity *kv = student ? &c->student_kv : &c->kv;
@@ -324,7 +366,7 @@ static void fill_tier(const Catalog *cat, const Workload *wl, const Candidate *c
     } else {
         sched_config_default(&t->sched);
         t->sched.max_num_seqs = c->batch_knob;
-        int64_t mnbt = search_stack(cat, c)->max_num_batched_tokens;
+        int64_t mnbt = stack_on(cat, c, hw)->max_num_batched_tokens;
         t->sched.max_num_batched_tokens = c->batch_knob > mnbt ? c->batch_knob : mnbt;
         t->sched.max_num_queued_reqs = c->batch_knob;
         int64_t need = (int64_t)(wl->in.max + (wl->out.max > 0 ? wl->out.max : 1));
@@ -507,7 +549,7 @@ static int64_t enumerate(const Catalog *cat, const Workload *wl, Candidate *out,
                                     if (n == cap) return n;
                                     Candidate *c = &out[n++];
                                     *c = (Candidate){.hw = (int)hi, .model = (int)mi, .student = (int)si, .devices = dev,
-                                                     .stack = stk[sti],
+                                                     .stack = stk[sti], .student_hw = -1,
                                                      .quant = (PlanQuant)q, .batch_knob = knob, .scale = (ScaleMode)sc,
                                                      .mix = (CapMix)mix};
                                     if (si >= 0) c->student_quant = student_quant_for(hw, &cat->models[si]);
@@ -688,6 +730,7 @@ int search_run(const Catalog *cat, const Workload *wl, const SearchOptions *o, S
     }
     // The chosen plan keeps its time series for the report's charts.
     if (out->best >= 0) rc = search_simulate(cat, wl, o, &out->cands[out->best], true, err, err_len);
+    if (!rc) rc = search_waterfall(cat, wl, o, out, err, err_len);
 done:
     tp_destroy(tp);
     free(job.todo);
@@ -695,13 +738,21 @@ done:
     return rc;
 }
 
+void search_free_candidate(Candidate *c) {
+    if (!c->sim) return;
+    for (int s = 0; s < SCEN_COUNT; s++) sim_result_free(&c->sim[s]);
+    free(c->sim);
+    c->sim = NULL;
+}
+
 void search_free(SearchResult *r) {
     if (!r) return;
-    for (int64_t i = 0; r->cands && i < r->n_cands; i++)
-        if (r->cands[i].sim) {
-            for (int s = 0; s < SCEN_COUNT; s++) sim_result_free(&r->cands[i].sim[s]);
-            free(r->cands[i].sim);
-        }
+    for (int64_t i = 0; r->cands && i < r->n_cands; i++) search_free_candidate(&r->cands[i]);
+    search_free_candidate(&r->wf_base);
+    for (int l = 0; l < LEVER_COUNT; l++) {
+        search_free_candidate(&r->wf_added[l]);
+        search_free_candidate(&r->wf_removed[l]);
+    }
     free(r->cands);
     free(r->pareto);
     free(r->profiles);
@@ -717,8 +768,8 @@ int search_parse_id(const Catalog *cat, const Workload *wl, const char *id, Cand
     for (char *p = strtok(buf, "/"); p && n < 8; p = strtok(NULL, "/")) parts[n++] = p;
     if (n < 6)
         return err_set(err, err_len, ERR_FORMAT, "candidate '%s': expected HWxN/MODEL/QUANT/bK/fixed|auto/od|reserved|reserved+spot"
-                       "[/cascade=STUDENT:QUANT] (copy one from the plan's output)", id);
-    *c = (Candidate){.student = -1};
+                       "[/cascade=STUDENT:QUANT[@HW]] (copy one from the plan's output)", id);
+    *c = (Candidate){.student = -1, .student_hw = -1};
     char *at = strchr(parts[0], '@');
     if (at) *at++ = 0;
     char *x = strrchr(parts[0], 'x');
@@ -756,10 +807,15 @@ int search_parse_id(const Catalog *cat, const Workload *wl, const char *id, Cand
         if (strncmp(s, "cascade=", 8)) return err_set(err, err_len, ERR_FORMAT, "candidate '%s': expected cascade=STUDENT:QUANT", id);
         char *colon = strchr(s + 8, ':');
         if (colon) *colon = 0;
+        char *shw = strchr(colon ? colon + 1 : s + 8, '@');
+        if (shw) *shw++ = 0;
         const CatModel *sm = catalog_model(cat, s + 8);
         if (!sm) return err_set(err, err_len, ERR_NOTFOUND, "candidate '%s': no student model '%s'", id, s + 8);
         c->student = (int)(sm - cat->models);
-        c->student_quant = student_quant_for(hw, sm);
+        const CatHardware *sh = shw ? catalog_hw(cat, shw) : hw;
+        if (!sh) return err_set(err, err_len, ERR_NOTFOUND, "candidate '%s': no student hardware '%s'", id, shw);
+        c->student_hw = (int)(sh - cat->hw);
+        c->student_quant = student_quant_for(sh, sm);
         if (colon)
             for (int i = 0; i < QUANT_COUNT; i++) if (!strcmp(colon + 1, plan_quant_names[i])) c->student_quant = (PlanQuant)i;
     }

@@ -42,6 +42,7 @@ extern const char *const lever_names[LEVER_COUNT];
 typedef struct {
     // identity
     int hw, model, student;        // catalog indices; student -1 = no cascade
+    int student_hw;                // the student tier's hardware (1 device; may differ from hw)
     int devices;                   // per replica (tensor parallel degree)
     int stack;                     // catalog stack index; -1 = the reference stack
     PlanQuant quant, student_quant;
@@ -99,6 +100,14 @@ typedef struct {
     int64_t bound_by[CONS_COUNT];
     int64_t n_excluded[CONS_COUNT];
     bool over_budget;
+    // Order-independent savings (waterfall.c): each lever both added alone to the baseline and
+    // removed alone from the plan, every variant simulated. Levers: quantization, cascade,
+    // autoscaling, capacity mix (batching at the stack's defaults is part of the baseline).
+    bool wf_done;
+    Candidate wf_base;                   // on demand, fixed, bf16, no cascade, stack-default batch
+    Candidate wf_added[LEVER_COUNT], wf_removed[LEVER_COUNT];
+    bool wf_used[LEVER_COUNT];           // the plan uses this lever
+    bool wf_quant_required;              // bf16 does not fit: the baseline keeps the plan's quantization
 } SearchResult;
 
 void search_options_default(SearchOptions *o);
@@ -106,6 +115,8 @@ void search_options_default(SearchOptions *o);
 int search_run(const Catalog *cat, const Workload *wl, const SearchOptions *o, SearchResult *out, char *err,
                size_t err_len);
 void search_free(SearchResult *r);
+// Frees one candidate's simulation results (search_free does it for every candidate).
+void search_free_candidate(Candidate *c);
 // The stack a candidate runs (the catalog's, or the reference stack).
 const CatStack *search_stack(const Catalog *cat, const Candidate *c);
 // Builds (analytically) the candidate named by id ("l4x1/llama-3.1-8b/int4/b64/auto/od"; a stack
@@ -120,6 +131,11 @@ int search_simulate(const Catalog *cat, const Workload *wl, const SearchOptions 
                     char *err, size_t err_len);
 // True when one scenario's result meets the workload's SLOs; else writes the first miss into why.
 bool search_meets(const Workload *wl, const SimResult *r, Scenario sc, char *why, size_t len);
+// Builds and simulates the waterfall variants of r->best (fills r->wf_*). Returns 0 or an Err.
+int search_waterfall(const Catalog *cat, const Workload *wl, const SearchOptions *o, SearchResult *r, char *err,
+                     size_t err_len);
+// A waterfall variant's monthly cost, or -1 when it cannot meet the SLOs (or does not fit).
+double search_wf_cost(const Candidate *c);
 // Builds the simulator config of a candidate for one scenario (the caller owns nothing new).
 void search_sim_config(const Catalog *cat, const Workload *wl, const Candidate *c, Scenario sc, double horizon_s,
                        uint64_t seed, SimConfig *cfg);
