@@ -29,7 +29,7 @@ static void usage(FILE *f) {
             "  --threads N         simulation threads (default 2)\n"
             "  --seed S            random seed (default 1); a seed gives one result\n"
             "  --horizon-hours H   simulated hours per scenario (default 24)\n"
-            "  --keep N            candidates simulated per savings lever (default 8)\n"
+            "  --keep N            candidates simulated per lever level (default 3)\n"
             "  --quiet             no progress bar (it shows only when stderr is a terminal)\n\n"
             "Evaluate one given deployment instead of searching (prints predicted TTFT, e2e, throughput):\n"
             "  --profile FILE      the tier's calibrated step-time profile (`rightsize calibrate -o FILE`)\n"

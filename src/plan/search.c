@@ -26,7 +26,7 @@ static const int64_t llm_knobs[] = {1, 16, 64, 256};
 static const int64_t shot_knobs[] = {1, 8, 32, 128};
 
 void search_options_default(SearchOptions *o) {
-    *o = (SearchOptions){.horizon_s = 86400, .seed = 1, .threads = 2, .keep_per_level = 8};
+    *o = (SearchOptions){.horizon_s = 86400, .seed = 1, .threads = 2, .keep_per_level = 3};
 }
 
 // ---- helpers ----
@@ -263,8 +263,38 @@ static Constraint constraint_broken(const Catalog *cat, const Workload *wl, cons
     return CONS_NONE;
 }
 
+// The student tier does not depend on the teacher's hardware or model: one search caches the
+// chosen student device per (student, batch knob, scaling, mix, stack) — many teachers share it.
+typedef struct {
+    bool done;
+    double usd;                    // < 0: no device holds the student within the SLO
+    Candidate pick;                // student_* fields of the choice
+} StudentPick;
+typedef struct {
+    StudentPick *e;
+    int64_t n, n_stacks;
+} StudentCache;
+
+static StudentPick *student_cached(StudentCache *sc, const Candidate *c) {
+    if (!sc || c->student_hw >= 0) return NULL;
+    int ki = -1;
+    for (int i = 0; i < 4; i++) if (llm_knobs[i] == c->batch_knob) ki = i;
+    if (ki < 0) return NULL;
+    int64_t k = ((((int64_t)c->student * 4 + ki) * SCALE_COUNT + c->scale) * MIX_COUNT + c->mix) * (sc->n_stacks + 1) +
+                (c->stack + 1);
+    return k < sc->n ? &sc->e[k] : NULL;
+}
+
+static void analyze(const Catalog *cat, const Workload *wl, const StepProfile *profiles, int64_t n_profiles,
+                    Candidate *c, StudentCache *cache);
+
 void search_analyze(const Catalog *cat, const Workload *wl, const StepProfile *profiles, int64_t n_profiles,
                     Candidate *c) {
+    analyze(cat, wl, profiles, n_profiles, c, NULL);
+}
+
+static void analyze(const Catalog *cat, const Workload *wl, const StepProfile *profiles, int64_t n_profiles,
+                    Candidate *c, StudentCache *cache) {
     const CatHardware *hw = &cat->hw[c->hw];
     const CatModel *m = &cat->models[c->model];
     bool one_shot = m->encoder;
@@ -324,14 +354,32 @@ void search_analyze(const Catalog *cat, const Workload *wl, const StepProfile *p
     if (c->student >= 0) {
         // The student tier runs on one device of its own hardware: the one given (ids, waterfall
         // variants), else the cheapest (analytic) device that fits it and meets the SLO alone.
-        int first = c->student_hw >= 0 ? c->student_hw : 0, last = c->student_hw >= 0 ? c->student_hw + 1 : (int)cat->n_hw;
+        StudentPick *sp = student_cached(cache, c);
         Candidate best = *c;
         double best_usd = -1;
-        for (int h = first; h < last; h++) {
-            Candidate t = *c;
-            t.student_hw = h;
-            double u = student_tier(cat, wl, profiles, n_profiles, &t, c->student_hw < 0, in + out);
-            if (u >= 0 && (best_usd < 0 || u < best_usd)) { best = t; best_usd = u; }
+        if (sp && sp->done) {
+            best_usd = sp->usd;
+            const Candidate *k = &sp->pick;
+            best.student_hw = k->student_hw;
+            best.student_quant = k->student_quant;
+            best.student_step = k->student_step;
+            best.student_kv = k->student_kv;
+            best.student_mu_rps = k->student_mu_rps;
+            best.student_peak = k->student_peak;
+            best.student_min = k->student_min;
+            best.floor_raised |= k->floor_raised;
+        } else {
+            int first = c->student_hw >= 0 ? c->student_hw : 0;
+            int last = c->student_hw >= 0 ? c->student_hw + 1 : (int)cat->n_hw;
+            for (int h = first; h < last; h++) {
+                Candidate t = *c;
+                t.student_hw = h;
+                t.floor_raised = false;
+                double u = student_tier(cat, wl, profiles, n_profiles, &t, c->student_hw < 0, in + out);
+                if (u >= 0 && (best_usd < 0 || u < best_usd)) { best = t; best_usd = u; }
+            }
+            if (sp) *sp = (StudentPick){.done = true, .usd = best_usd, .pick = best};
+            best.floor_raised |= c->floor_raised;
         }
         if (best_usd < 0) PRUNE("the student fits no device or misses the SLO on an idle replica");
         *c = best;
@@ -580,7 +628,8 @@ static void sim_task(void *ctx, int64_t task, int thread) {
     SimJob *j = ctx;
     if (atomic_load(&j->failed)) return;
     char err[256];
-    if (search_simulate(j->cat, j->wl, j->o, &j->cands[j->todo[task]], false, err, sizeof err) != 0) {
+    // Every survivor keeps its expected-scenario series (1440 points): the chosen one needs no rerun.
+    if (search_simulate(j->cat, j->wl, j->o, &j->cands[j->todo[task]], true, err, sizeof err) != 0) {
         if (!atomic_exchange(&j->failed, 1)) snprintf(j->err, sizeof j->err, "%s", err);
     }
     int64_t d = atomic_fetch_add(&j->done, 1) + 1;
@@ -647,13 +696,16 @@ int search_run(const Catalog *cat, const Workload *wl, const SearchOptions *o, S
     if (out->n_cands == 0)
         return err_set(err, err_len, ERR_NOTFOUND, "no catalog model fits this workload's class '%s'%s",
                        wl_class_names[wl->cls], wl->n_models ? " and its models: list" : "");
+    StudentCache cache = {.n_stacks = cat->n_stacks,
+                          .n = cat->n_models * 4 * SCALE_COUNT * MIX_COUNT * (cat->n_stacks + 1)};
+    cache.e = calloc((size_t)cache.n, sizeof *cache.e);
     int64_t *order = malloc((size_t)out->n_cands * sizeof *order);
     ThreadPool *tp = NULL;
     SimJob job = {.cat = cat, .wl = wl, .o = o, .cands = out->cands};
-    if (!order) { rc = err_set(err, err_len, ERR_NOMEM, "out of memory"); goto done; }
+    if (!order || !cache.e) { rc = err_set(err, err_len, ERR_NOMEM, "out of memory"); goto done; }
     int64_t n_ok = 0;
     for (int64_t i = 0; i < out->n_cands; i++) {
-        search_analyze(cat, wl, out->profiles, out->n_profiles, &out->cands[i]);
+        analyze(cat, wl, out->profiles, out->n_profiles, &out->cands[i], &cache);
         if (out->cands[i].broke != CONS_NONE) out->n_excluded[out->cands[i].broke]++;
         if (out->cands[i].pruned) out->n_pruned++;
         else order[n_ok++] = i;
@@ -663,7 +715,7 @@ int search_run(const Catalog *cat, const Workload *wl, const SearchOptions *o, S
     // and the best three per hardware class for the decision matrix.
     bool *pick = calloc((size_t)out->n_cands, sizeof *pick);
     if (!pick) { rc = err_set(err, err_len, ERR_NOMEM, "out of memory"); goto done; }
-    int keep = o->keep_per_level > 0 ? o->keep_per_level : 8;
+    int keep = o->keep_per_level > 0 ? o->keep_per_level : 3;
     for (int l = 0; l < LEVER_COUNT; l++) {
         int taken = 0;
         for (int64_t i = 0; i < n_ok && taken < keep; i++) {
@@ -729,9 +781,9 @@ int search_run(const Catalog *cat, const Workload *wl, const SearchOptions *o, S
         out->over_budget = wl->budget_usd_month > 0 && out->cands[out->best].usd_month > wl->budget_usd_month;
     }
     // The chosen plan keeps its time series for the report's charts.
-    if (out->best >= 0) rc = search_simulate(cat, wl, o, &out->cands[out->best], true, err, err_len);
-    if (!rc) rc = search_waterfall(cat, wl, o, out, err, err_len);
+    rc = search_waterfall(cat, wl, o, out, err, err_len);
 done:
+    free(cache.e);
     tp_destroy(tp);
     free(job.todo);
     free(order);

@@ -79,7 +79,7 @@ typedef struct {
     double horizon_s;              // simulated span per scenario (default one day)
     uint64_t seed;
     int threads;
-    int keep_per_level;            // analytic survivors per lever level (default 8)
+    int keep_per_level;            // analytic survivors per lever level (default 3)
     const char *profiles_dir;      // calibrated step-time profiles (*.yaml), or NULL
     void (*progress)(void *ctx, int64_t done, int64_t total);
     void *progress_ctx;

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/check.h"
+#include "base/threadpool.h"
 #include "plan/search.h"
 
 double search_wf_cost(const Candidate *c) {
@@ -19,14 +21,40 @@ double search_wf_cost(const Candidate *c) {
     return c->usd_month;
 }
 
-// Analyses and simulates one variant in place.
-static int run_variant(const Catalog *cat, const Workload *wl, const SearchOptions *o, Candidate *c, char *err,
-                       size_t err_len) {
+// Variants are analysed one by one (cheap), then simulated on the search's threads.
+typedef struct {
+    const Catalog *cat;
+    const Workload *wl;
+    const SearchOptions *o;
+    Candidate *v[1 + 2 * LEVER_COUNT];
+    int n;
+    int rc[1 + 2 * LEVER_COUNT];
+    char err[1 + 2 * LEVER_COUNT][256];
+} VariantJob;
+
+static void variant_task(void *ctx, int64_t task, int thread) {
+    (void)thread;
+    VariantJob *j = ctx;
+    j->rc[task] = search_simulate(j->cat, j->wl, j->o, j->v[task], false, j->err[task], sizeof j->err[task]);
+}
+
+// Analyses one variant in place; queues it for simulation unless pruned.
+static void add_variant(VariantJob *j, Candidate *c) {
     c->sim = NULL;
     c->simulated = c->meets_slo = false;
-    search_analyze(cat, wl, NULL, 0, c);
-    if (c->pruned) return 0;
-    return search_simulate(cat, wl, o, c, false, err, err_len);
+    search_analyze(j->cat, j->wl, NULL, 0, c);
+    if (!c->pruned) j->v[j->n++] = c;
+}
+
+static int run_variants(VariantJob *j, char *err, size_t err_len) {
+    ThreadPool *tp = tp_create(j->o->threads > 0 ? j->o->threads : 1);
+    if (!tp) return err_set(err, err_len, ERR_NOMEM, "out of memory");
+    tp_run(tp, variant_task, j, j->n);
+    tp_destroy(tp);
+    for (int i = 0; i < j->n; i++)
+        if (j->rc[i]) return err_set(err, err_len, j->rc[i], "%s", j->err[i]);
+    j->n = 0;
+    return 0;
 }
 
 static Candidate identity_of(const Candidate *c) {
@@ -58,16 +86,16 @@ int search_waterfall(const Catalog *cat, const Workload *wl, const SearchOptions
     base.quant = m->quant[QUANT_BF16].present && cat->hw[plan->hw].quant_ok[QUANT_BF16] ? QUANT_BF16 : plan->quant;
     int64_t knob = search_stack(cat, plan)->max_num_seqs;
     base.batch_knob = m->encoder ? plan->batch_knob : knob;
+    VariantJob *j = calloc(1, sizeof *j);
+    if (!j) return err_set(err, err_len, ERR_NOMEM, "out of memory");
+    *j = (VariantJob){.cat = cat, .wl = wl, .o = o};
     r->wf_base = base;
-    int rc = run_variant(cat, wl, o, &r->wf_base, err, err_len);
-    if (rc) return rc;
+    add_variant(j, &r->wf_base);
     if (r->wf_base.pruned && base.quant != plan->quant) {   // bf16 does not fit: the plan's quantization is the baseline's
-        search_free_candidate(&r->wf_base);
         base.quant = plan->quant;
         r->wf_quant_required = true;
         r->wf_base = base;
-        rc = run_variant(cat, wl, o, &r->wf_base, err, err_len);
-        if (rc) return rc;
+        add_variant(j, &r->wf_base);
     }
     const Lever levers[] = {LEVER_QUANT, LEVER_CASCADE, LEVER_AUTOSCALE, LEVER_MIX};
     for (size_t i = 0; i < sizeof levers / sizeof levers[0]; i++) {
@@ -82,10 +110,11 @@ int search_waterfall(const Catalog *cat, const Workload *wl, const SearchOptions
         if (!used) continue;
         r->wf_added[l] = add;
         r->wf_removed[l] = rem;
-        rc = run_variant(cat, wl, o, &r->wf_added[l], err, err_len);
-        if (!rc) rc = run_variant(cat, wl, o, &r->wf_removed[l], err, err_len);
-        if (rc) return rc;
+        add_variant(j, &r->wf_added[l]);
+        add_variant(j, &r->wf_removed[l]);
     }
-    r->wf_done = true;
-    return 0;
+    int rc = run_variants(j, err, err_len);
+    free(j);
+    r->wf_done = rc == 0;
+    return rc;
 }
