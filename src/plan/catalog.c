@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/check.h"
 
@@ -326,21 +327,21 @@ static int load_stacks(Catalog *cat, const char *dir, char *err, size_t err_len)
     int rc = load_list(&cat->stack_doc, dir, "stacks.yaml", "stacks", load_stack_fn, sizeof(CatStack),
                        (void **)&cat->stacks, &cat->n_stacks, err, err_len);
     if (rc) return rc;
-    // Every runs_on entry must name a class or a catalog hardware id: a typo would silently
-    // leave a device without its stack.
+    // A runs_on entry that names neither a class nor a catalog hardware id is a typo or a device
+    // this catalog leaves out: warn (a trimmed hardware.yaml must still load).
     YamlDoc *d = &cat->stack_doc;
     const YamlNode *list = yaml_get(d->root, "stacks");
-    for (int64_t i = 0; i < cat->n_stacks && !d->rc; i++)
-        for (int j = 0; j < cat->stacks[i].n_runs_on && !d->rc; j++) {
+    for (int64_t i = 0; i < cat->n_stacks; i++)
+        for (int j = 0; j < cat->stacks[i].n_runs_on; j++) {
             const char *r = cat->stacks[i].runs_on[j];
             bool ok = catalog_hw(cat, r) != NULL;
             for (int k = 0; k < HW_CLASS_COUNT; k++) ok |= !strcmp(r, hw_class_names[k]);
             if (!ok)
-                yaml_error(d, yaml_get(list->vals[i], "runs_on")->vals[j],
-                           "'%s' is neither a hardware id in hardware.yaml nor a class (gpu, asic, cpu)", r);
+                warn(cat, path, yaml_get(list->vals[i], "runs_on")->vals[j]->line,
+                     "stack %s runs_on '%s': neither a hardware id in hardware.yaml nor a class (gpu, asic, cpu)",
+                     cat->stacks[i].id, r);
         }
-    if (d->rc) snprintf(err, err_len, "%s", d->err);
-    return d->rc;
+    return 0;
 }
 
 const CatStack *catalog_stack(const Catalog *cat, const char *id) {
@@ -380,6 +381,40 @@ int catalog_load(Catalog *cat, const char *dir, char *err, size_t err_len) {
 fail:
     catalog_free(cat);
     return rc;
+}
+
+#ifndef RS_DATADIR
+#define RS_DATADIR "/usr/local/share/rightsize"
+#endif
+
+static bool has_hardware_yaml(const char *dir) {
+    char path[1200];
+    int n = snprintf(path, sizeof path, "%s/hardware.yaml", dir);
+    if (n < 0 || (size_t)n >= sizeof path) return false;
+    FILE *f = fopen(path, "r");
+    if (f) fclose(f);
+    return f != NULL;
+}
+
+int catalog_find_dir(char *buf, size_t len, char *err, size_t err_len) {
+    char cand[4][1024] = {{0}};
+    const char *env = getenv("RIGHTSIZE_DATA");
+    if (env && *env) snprintf(cand[0], sizeof cand[0], "%s/catalog", env);
+    snprintf(cand[1], sizeof cand[1], "data/catalog");
+    char exe[900];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = 0;
+        snprintf(cand[2], sizeof cand[2], "%s/../share/rightsize/catalog", exe);
+    }
+    snprintf(cand[3], sizeof cand[3], "%s/catalog", RS_DATADIR);
+    for (int i = 0; i < 4; i++)
+        if (cand[i][0] && has_hardware_yaml(cand[i])) { snprintf(buf, len, "%s", cand[i]); return 0; }
+    return err_set(err, err_len, ERR_NOTFOUND,
+                   "no catalog found (tried $RIGHTSIZE_DATA/catalog%s%s, ./data/catalog, %s, %s); give --catalog DIR or set "
+                   "RIGHTSIZE_DATA to the folder holding catalog/", env ? "=" : "", env ? cand[0] : "", cand[2], cand[3]);
 }
 
 void catalog_free(Catalog *cat) {

@@ -124,6 +124,11 @@ typedef struct {
 // "FILE:LINE: key '...': ..." message in err.
 int catalog_load(Catalog *cat, const char *dir, char *err, size_t err_len);
 void catalog_free(Catalog *cat);
+// The catalog directory a command uses when none is given, first that holds hardware.yaml of:
+// $RIGHTSIZE_DATA/catalog, ./data/catalog (a source tree), <binary's dir>/../share/rightsize/catalog
+// (an install, as `make install` lays it out), RS_DATADIR/catalog (the PREFIX compiled in).
+// Writes it into buf; returns 0, or ERR_NOTFOUND with every place tried in err.
+int catalog_find_dir(char *buf, size_t len, char *err, size_t err_len);
 const CatHardware *catalog_hw(const Catalog *cat, const char *id);
 const CatModel *catalog_model(const Catalog *cat, const char *id);
 const CatStack *catalog_stack(const Catalog *cat, const char *id);
