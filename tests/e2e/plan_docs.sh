@@ -28,10 +28,11 @@ for f in "$T"/example*.yaml; do
     grep -q "No simulated candidate met" "$T/out.txt" && fail "$(sed -n 's/^name: //p' "$f"): no candidate meets its SLOs"
 done
 n=0
+ln -s "$ROOT/data" "$T/data"
 grep '^rightsize plan data/' README.md | sed 's/ *#.*$//' > "$T/readme.txt"
 while IFS= read -r line; do
     n=$((n + 1))
-    (cd "$T" && ln -sf "$ROOT/data" data 2>/dev/null; set -f; eval "\"$BIN\" ${line#rightsize } --quiet --horizon-hours 1 --keep 1" \
+    (cd "$T" && set -f && eval "\"$BIN\" ${line#rightsize } --quiet --horizon-hours 1 --keep 1" \
         > "$T/r$n.out" 2> "$T/r$n.err") || fail "README: '$line' exited $? ($(grep -v warning "$T/r$n.err" | head -2))"
 done < "$T/readme.txt"
 [ "$n" -ge 3 ] || fail "README has fewer plan examples than expected ($n)"
