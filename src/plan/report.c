@@ -472,12 +472,21 @@ int report_explain(FILE *f, const Catalog *cat, const Workload *wl, const Candid
     fprintf(f, "1. Model and memory\n");
     fprintf(f, "   weights      = %.3f B params x %.4f bytes (%s) / %d device(s) = %.2f GB per device\n", m->params_b,
             m->quant[c->quant].bytes_per_weight, plan_quant_names[c->quant], c->devices, c->kv.weight_bytes_per_dev / 1e9);
-    fprintf(f, "   activations  = %.2f GB (a max_num_batched_tokens forward + logits, vLLM's profiling run)\n",
-            c->kv.activation_bytes / 1e9);
-    fprintf(f, "   usable for KV= %.0f GB x 0.90 - weights - activations = %.2f GB\n", hw->memory_gb, c->kv.usable_bytes / 1e9);
+    const CatStack *xst = search_stack(cat, c);
+    fprintf(f, "   stack        = %s (KV pool: %s %.2f; %s)\n", xst->name, mem_rule_names[xst->mem_rule], xst->mem_fraction,
+            xst->memory_source);
+    fprintf(f, "   activations  = %.2f GB (the profiling forward of max_num_batched_tokens%s)\n", c->kv.activation_bytes / 1e9,
+            xst->logits_buffer ? " + max_num_seqs x vocab fp32 logits" : "");
+    if (xst->mem_rule == MEMRULE_UTIL_OF_TOTAL)
+        fprintf(f, "   usable for KV= %.0f GB x %.2f - weights - activations = %.2f GB\n", hw->memory_gb, xst->mem_fraction,
+                c->kv.usable_bytes / 1e9);
+    else
+        fprintf(f, "   usable for KV= (%.0f GB - weights - activations) x %.2f = %.2f GB\n", hw->memory_gb, xst->mem_fraction,
+                c->kv.usable_bytes / 1e9);
     if (!m->encoder)
-        fprintf(f, "   KV per token = 2 x %lld layers x %lld kv heads x %lld dims x 2 B / %d = %.0f B; blocks of %lld tokens = %lld blocks\n",
-                (long long)m->layers, (long long)m->kv_heads, (long long)m->head_dim, c->devices,
+        fprintf(f, "   KV per token = 2 x %lld layers x %lld kv heads x %lld dims x %d B (%s) / %d = %.0f B; blocks of %lld tokens = %lld blocks\n",
+                (long long)m->layers, (long long)m->kv_heads, (long long)m->head_dim, c->kv.kv_dtype == KV_FP8 ? 1 : 2,
+                kv_dtype_names[c->kv.kv_dtype], c->devices,
                 c->kv.kv_bytes_per_token_per_dev, (long long)c->kv.kv_block_tokens, (long long)c->kv.kv_blocks_total);
     if (c->pruned) { fprintf(f, "\nPruned: %s\n", c->prune_reason); return ferror(f) ? ERR_IO : 0; }
     fprintf(f, "   sequences of %.0f tokens that fit at once: %lld (batch knob %lld)\n\n", in + out,

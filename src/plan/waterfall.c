@@ -38,12 +38,22 @@ static void variant_task(void *ctx, int64_t task, int thread) {
     j->rc[task] = search_simulate(j->cat, j->wl, j->o, j->v[task], false, j->err[task], sizeof j->err[task]);
 }
 
-// Analyses one variant in place; queues it for simulation unless pruned.
-static void add_variant(VariantJob *j, Candidate *c) {
+// Analyses one variant in place; reuses the search's result when it simulated the same
+// candidate, else queues it for simulation (unless pruned).
+static void add_variant(VariantJob *j, const SearchResult *r, Candidate *c) {
     c->sim = NULL;
     c->simulated = c->meets_slo = false;
     search_analyze(j->cat, j->wl, NULL, 0, c);
-    if (!c->pruned) j->v[j->n++] = c;
+    if (c->pruned) return;
+    for (int64_t i = 0; i < r->n_cands; i++) {
+        const Candidate *s = &r->cands[i];
+        if (!s->simulated || strcmp(s->id, c->id)) continue;
+        Candidate copy = *s;
+        copy.sim = NULL;   // the search keeps the results; the variant needs only the costs
+        *c = copy;
+        return;
+    }
+    j->v[j->n++] = c;
 }
 
 static int run_variants(VariantJob *j, char *err, size_t err_len) {
@@ -90,12 +100,12 @@ int search_waterfall(const Catalog *cat, const Workload *wl, const SearchOptions
     if (!j) return err_set(err, err_len, ERR_NOMEM, "out of memory");
     *j = (VariantJob){.cat = cat, .wl = wl, .o = o};
     r->wf_base = base;
-    add_variant(j, &r->wf_base);
+    add_variant(j, r, &r->wf_base);
     if (r->wf_base.pruned && base.quant != plan->quant) {   // bf16 does not fit: the plan's quantization is the baseline's
         base.quant = plan->quant;
         r->wf_quant_required = true;
         r->wf_base = base;
-        add_variant(j, &r->wf_base);
+        add_variant(j, r, &r->wf_base);
     }
     const Lever levers[] = {LEVER_QUANT, LEVER_CASCADE, LEVER_AUTOSCALE, LEVER_MIX};
     for (size_t i = 0; i < sizeof levers / sizeof levers[0]; i++) {
@@ -110,8 +120,8 @@ int search_waterfall(const Catalog *cat, const Workload *wl, const SearchOptions
         if (!used) continue;
         r->wf_added[l] = add;
         r->wf_removed[l] = rem;
-        add_variant(j, &r->wf_added[l]);
-        add_variant(j, &r->wf_removed[l]);
+        add_variant(j, r, &r->wf_added[l]);
+        add_variant(j, r, &r->wf_removed[l]);
     }
     int rc = run_variants(j, err, err_len);
     free(j);
