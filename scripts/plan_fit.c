@@ -24,7 +24,7 @@ int main(int argc, char **argv) {
     int64_t n;
     if (bench_points_load(csv, &cat, &pts, &n, err, sizeof err)) { fprintf(stderr, "%s\n", err); return 1; }
     printf("### Fitted on the train split (copy into data/catalog/stacks.yaml)\n\n");
-    printf("| stack | train points | prefill_compute | decode_bandwidth | step_overhead | allreduce nvlink / pcie / fabric | train median abs log err (committed -> fitted) |\n|---|---|---|---|---|---|---|\n");
+    printf("| stack | train points | prefill_compute | decode_bandwidth | step_overhead | allreduce nvlink / pcie / fabric | allreduce alpha us | train median abs log err (committed -> fitted) |\n|---|---|---|---|---|---|---|---|\n");
     for (int64_t s = 0; s < cat.n_stacks; s++) {
         CatStack fit;
         int64_t nt = bench_fit(&cat, pts, n, (int)s, &fit);
@@ -34,9 +34,10 @@ int main(int argc, char **argv) {
         cat.stacks[s] = fit;
         BenchErr after = bench_error(&cat, pts, n, false, -1, (int)s);
         cat.stacks[s] = keep;
-        printf("| %s | %lld | %.3f | %.3f | %.3f | %.2f / %.2f / %.2f | %.3f -> %.3f |\n", fit.id, (long long)nt,
+        printf("| %s | %lld | %.3f | %.3f | %.3f | %.2f / %.2f / %.2f | %.2f | %.3f -> %.3f |\n", fit.id, (long long)nt,
                fit.eff_prefill, fit.eff_decode, fit.eff_overhead, fit.allreduce_eff[LINK_NVLINK],
-               fit.allreduce_eff[LINK_PCIE], fit.allreduce_eff[LINK_FABRIC], before.median_abs_log, after.median_abs_log);
+               fit.allreduce_eff[LINK_PCIE], fit.allreduce_eff[LINK_FABRIC], fit.allreduce_alpha_us, before.median_abs_log,
+               after.median_abs_log);
     }
     printf("\n### Held-out error of the committed catalog (test split, never used by the fit)\n\n");
     printf("| slice | points | median abs log err | max abs log err | geo-mean pred/published |\n|---|---|---|---|---|\n");
@@ -52,7 +53,7 @@ int main(int argc, char **argv) {
     }
     row("(train split, for comparison)", bench_error(&cat, pts, n, false, -1, -1));
     printf("\n| held-out point (CSV line) | hardware x tp | stack | model | quant | isl/osl | conc | metric | published | predicted | ratio |\n"
-           "|---|---|---|---|---|---|---|---|---|---|---|\n");
+           "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (int64_t i = 0; i < n; i++) {
         const BenchPoint *p = &pts[i];
         if (!p->test) continue;

@@ -212,6 +212,7 @@ int64_t bench_fit(const Catalog *cat, const BenchPoint *pts, int64_t n, int stac
     *out = cat->stacks[stack];
     out->eff_prefill = out->eff_decode = out->eff_overhead = 1.0;
     for (int k = 0; k < LINK_COUNT; k++) out->allreduce_eff[k] = cat_stack_reference()->allreduce_eff[k] * 0.8;
+    out->allreduce_alpha_us = cat_stack_reference()->allreduce_alpha_us;
     int64_t n_train = 0;
     bool link_used[LINK_COUNT] = {0};
     double hi_pre = 5.0, hi_dec = 5.0;   // beyond these the 0.98-of-peak cap makes a factor inert
@@ -224,13 +225,15 @@ int64_t bench_fit(const Catalog *cat, const BenchPoint *pts, int64_t n, int stac
         }
     if (!n_train) return 0;
     // Parameters: (pointer, lower, upper). Multiplicative coordinate search on a shrinking step.
-    FitParam prm[3 + LINK_COUNT];
+    FitParam prm[4 + LINK_COUNT];
     int np = 0;
     prm[np++] = (FitParam){&out->eff_prefill, 0.05, hi_pre};
     prm[np++] = (FitParam){&out->eff_decode, 0.05, hi_dec};
     prm[np++] = (FitParam){&out->eff_overhead, 0.01, 20.0};
+    bool any_tp = false;
     for (int k = 0; k < LINK_COUNT; k++)
-        if (link_used[k]) prm[np++] = (FitParam){&out->allreduce_eff[k], 0.05, 1.0};
+        if (link_used[k]) { prm[np++] = (FitParam){&out->allreduce_eff[k], 0.05, 1.0}; any_tp = true; }
+    if (any_tp) prm[np++] = (FitParam){&out->allreduce_alpha_us, 0.5, 500.0};
     double best = train_loss(cat, pts, n, stack, out);
     for (double step = 2.0; step > 1.0005; step = sqrt(step)) {
         bool moved = true;
