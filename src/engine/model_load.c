@@ -110,7 +110,7 @@ static int load_arch_hparams(Model *m, char *err, size_t err_len) {
             rc != ERR_NOTFOUND)
             return rc;
     }
-    if (period < 0 || period > hp->n_layer + 1)
+    if (period < 0 || period > (int64_t)1 << 20)
         return err_set(err, err_len, ERR_FORMAT, "%s.attention.sliding_window_pattern = %lld is out of range", a,
                        (long long)period);
     hp->swa_period = period;
