@@ -181,3 +181,47 @@ TEST(model_arch_refuses_missing_tensors_and_unknown_archs) {
     }
     gguf_close(&f);
 }
+
+// Copies the GGUF at src to dst with one more key set by add (a pattern), for the loader to read.
+static const char *with_key(const char *src, const char *dst_name, void (*add)(GgufWriter *)) {
+    static char dst[512];
+    snprintf(dst, sizeof dst, "%s/%s", test_tmpdir(), dst_name);
+    GgufFile f;
+    char err[256];
+    if (gguf_open(&f, src, err, sizeof err)) return NULL;
+    GgufWriter *w = gguf_writer_create();
+    int rc = w ? 0 : -1;
+    for (uint64_t i = 0; i < f.n_kv && !rc; i++) rc = gguf_writer_copy_kv(w, &f, &f.kv[i]);
+    if (!rc) add(w);
+    for (uint64_t i = 0; i < f.n_tensors && !rc; i++) {
+        const GgufTensor *t = &f.tensors[i];
+        char name[96];
+        snprintf(name, sizeof name, "%.*s", (int)t->name.len, t->name.ptr);
+        rc = gguf_writer_add_tensor(w, name, t->type, t->n_dims, t->ne, t->data, t->nbytes);
+    }
+    if (!rc) rc = gguf_writer_write(w, dst, err, sizeof err);
+    gguf_writer_destroy(w);
+    gguf_close(&f);
+    return rc ? NULL : dst;
+}
+
+static void add_bool_pattern(GgufWriter *w) {
+    const bool local[6] = {true, false, true, false, false, true};
+    gguf_writer_set_arr(w, "gemma3.attention.sliding_window_pattern", GGUF_BOOL, local, 6);
+}
+static void add_period_3(GgufWriter *w) { gguf_writer_set_u32(w, "gemma2.attention.sliding_window_pattern", 3); }
+
+// attention.sliding_window_pattern: a period (l % p < p - 1 is local) or one bool per layer.
+TEST(model_arch_window_pattern_key) {
+    char err[256];
+    Model m;
+    const char *p = with_key(synth_arch(ARCH_GEMMA3, QT_F32, 5), "g3-bools.gguf", add_bool_pattern);
+    ASSERT(p && model_load(&m, p, err, sizeof err) == 0);
+    const bool want[6] = {true, false, true, false, false, true};
+    for (int l = 0; l < 6; l++) EXPECT(m.layers[l].swa == want[l]);
+    model_free(&m);
+    p = with_key(synth_arch(ARCH_GEMMA2, QT_F32, 5), "g2-period3.gguf", add_period_3);
+    ASSERT(p && model_load(&m, p, err, sizeof err) == 0);
+    EXPECT(m.layers[0].swa && m.layers[1].swa);  // 2 layers: 0 % 3 and 1 % 3 are < 2
+    model_free(&m);
+}

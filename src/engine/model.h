@@ -93,6 +93,7 @@ typedef struct {
     float embd_scale;                     // token embeddings multiplied by this (1: none)
     int64_t n_swa;                        // sliding window of local layers, in positions (0: none)
     int64_t swa_period;                   // layer l is local when l % p < p - 1 (p = 0: every layer)
+    const uint8_t *swa_layers;            // or, when the pattern key is a bool array, (n_layer) flags
 } LlamaHparams;
 
 typedef struct {

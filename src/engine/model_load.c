@@ -106,9 +106,19 @@ static int load_arch_hparams(Model *m, char *err, size_t err_len) {
     if (at->window_key) {
         if ((rc = meta_int(f, a, "attention.sliding_window", &hp->n_swa, false, err, err_len)) && rc != ERR_NOTFOUND)
             return rc;
-        if ((rc = meta_int(f, a, "attention.sliding_window_pattern", &period, false, err, err_len)) &&
-            rc != ERR_NOTFOUND)
+        // The pattern is a period, or (newer converters) one bool per layer: true = local.
+        char key[128];
+        const GgufKv *arr;
+        snprintf(key, sizeof key, "%s.attention.sliding_window_pattern", a);
+        if (gguf_get_arr(f, key, GGUF_BOOL, &arr) == 0) {
+            if (arr->arr_len != (uint64_t)hp->n_layer)
+                return err_set(err, err_len, ERR_FORMAT, "%s has %llu entries for %lld layers", key,
+                               (unsigned long long)arr->arr_len, (long long)hp->n_layer);
+            hp->swa_layers = arr->value;
+        } else if ((rc = meta_int(f, a, "attention.sliding_window_pattern", &period, false, err, err_len)) &&
+                   rc != ERR_NOTFOUND) {
             return rc;
+        }
     }
     if (period < 0 || period > (int64_t)1 << 20)
         return err_set(err, err_len, ERR_FORMAT, "%s.attention.sliding_window_pattern = %lld is out of range", a,
@@ -489,7 +499,8 @@ static int load_opened(Model *m, const char *path, char *err, size_t err_len) {
     if (at->output_bias && (rc = opt_vector(m, "output.bias", hp->n_vocab, &m->output_b, &spare, err, err_len)))
         goto fail;
     for (int64_t l = 0; l < hp->n_layer; l++) {
-        m->layers[l].swa = hp->n_swa > 0 && (hp->swa_period == 0 || l % hp->swa_period < hp->swa_period - 1);
+        m->layers[l].swa = hp->n_swa > 0 && (hp->swa_layers ? hp->swa_layers[l] != 0
+                                                            : hp->swa_period == 0 || l % hp->swa_period < hp->swa_period - 1);
         if ((rc = load_layer(m, l, &spare, err, err_len))) goto fail;
     }
     if ((rc = rope_factors(m, "rope_freqs.weight", &m->rope_freqs, err, err_len)) ||
