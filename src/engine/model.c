@@ -22,7 +22,7 @@ struct ModelBuffers {
     float *q;           // (R, n_head*head_dim)   queries (rotated in place)
     float *k, *v;       // (R, n_head_kv*head_dim) new keys (rotated) and values
     float *att;         // (R, n_head*head_dim)   attention output, heads side by side
-    float *hb, *hb2;    // (R, n_ff)              gate, up; then silu(gate)*up in hb
+    float *hb, *hb2;    // (R, n_ff)              gate, up; then silu(gate)*up or gelu(gate)*up in hb
     float *xl;          // (R, n_embd)            final-normed rows that want logits
     float *rope_cs;     // (R, n_rot/2, 2)        cos, sin of each row's rotation angles (global layers)
     float *rope_cs_swa; // (R, n_rot/2, 2)        the same for sliding-window layers
