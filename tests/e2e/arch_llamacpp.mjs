@@ -18,10 +18,9 @@
 // must differ from llama.cpp's logits of every other arch by more than 100x the tolerance — the
 // arch's features are what the comparison measures.
 //
-// Skips (77) when node-llama-cpp@3 is not installed: set NODE_LLAMA_CPP_DIR to a folder whose
-// node_modules holds it (npm i -E node-llama-cpp@3.21.1), or install it under tests/e2e/ or the
-// repository root (`make bench` installs it under $RS_PEER, default /tmp/rs-peer, which is looked
-// at too).
+// node-llama-cpp is looked for in NODE_LLAMA_CPP_DIR, tests/e2e/, the repository root and
+// `make bench`'s $RS_PEER (default /tmp/rs-peer); when tests/e2e/package.json pins it, it is
+// installed there if missing. Skips (77) only when none of that gives a usable copy.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -32,7 +31,17 @@ const ROOT = process.env.RS_ROOT ?? process.cwd();
 const BIN = process.env.RS_BIN ?? join(ROOT, "build", "rightsize");
 const dirs = [process.env.NODE_LLAMA_CPP_DIR, join(ROOT, "tests", "e2e"), ROOT, join(ROOT, ".bench"),
     process.env.RS_PEER ?? "/tmp/rs-peer"].filter(Boolean);  // RS_PEER: where `make bench` installs it
-const pkg = dirs.map((d) => join(d, "node_modules", "node-llama-cpp", "dist", "index.js")).find(existsSync);
+let pkg = dirs.map((d) => join(d, "node_modules", "node-llama-cpp", "dist", "index.js")).find(existsSync);
+const e2e = join(ROOT, "tests", "e2e");
+if (!pkg && JSON.parse(readFileSync(join(e2e, "package.json"), "utf8")).dependencies?.["node-llama-cpp"]) {
+    // pinned in tests/e2e/package.json: install it as the other npm-client tests do
+    try {
+        execFileSync("npm", ["ci", "--no-audit", "--no-fund", "--prefix", e2e], { stdio: "ignore", timeout: 240000 });
+        pkg = [join(e2e, "node_modules", "node-llama-cpp", "dist", "index.js")].find(existsSync);
+    } catch (e) {
+        console.log(`cannot install node-llama-cpp (${e.message}); is the npm registry reachable?`);
+    }
+}
 if (!pkg) {
     console.log("node-llama-cpp is not installed (looked in " + dirs.join(", ") + "): skipped");
     process.exit(77);
