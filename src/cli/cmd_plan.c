@@ -14,6 +14,7 @@
 #include "plan/report.h"
 #include "plan/search.h"
 #include "plan/workload.h"
+#include "review/fit_workload.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -49,6 +50,7 @@ static void usage(FILE *f) {
             "  --kv-blocks N       KV blocks per replica (default: the profile's, else enough for every sequence)\n"
             "  --warmup-s S        do not count requests arriving in the first S seconds (default 0)\n"
             "  (--horizon-hours defaults to 1 here; --seed, --json apply)\n");
+    fitwl_cli_help(f);
 }
 
 static void progress(void *ctx, int64_t done, int64_t total) {
@@ -213,10 +215,14 @@ int cmd_plan(int argc, char **argv) {
     predict_config_default(&pc);
     SearchOptions o;
     search_options_default(&o);
+    FitWlArgs fit = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool has_val = i + 1 < argc;
         double v;
+        int fr = fitwl_cli_arg(&fit, argc, argv, &i);
+        if (fr < 0) return 2;
+        if (fr > 0) continue;
 #define NEED_VAL() do { if (!has_val) { fprintf(stderr, "rightsize plan: %s needs a value (see --help)\n", a); return 2; } } while (0)
         if (!strcmp(a, "--json")) json = true;
         else if (!strcmp(a, "--quiet")) quiet = true;
@@ -245,6 +251,11 @@ int cmd_plan(int argc, char **argv) {
         else if (!wl_path) wl_path = a;
         else { fprintf(stderr, "rightsize plan: one workload file only (got '%s' and '%s')\n", wl_path, a); return 2; }
 #undef NEED_VAL
+    }
+    if (fit.n_files) {   // --from-telemetry: fit the workload, then plan it like any other
+        if (wl_path) { fprintf(stderr, "rightsize plan: give WORKLOAD.yaml or --from-telemetry, not both\n"); return 2; }
+        if (fitwl_run(&fit, err, sizeof err)) { fprintf(stderr, "rightsize plan: %s\n", err); return 1; }
+        wl_path = fit.out_path;
     }
     if (!wl_path) { fprintf(stderr, "rightsize plan: missing WORKLOAD.yaml (see --help)\n"); return 2; }
     if (profile) {
