@@ -23,8 +23,16 @@ static const char USAGE[] =
     "info   prints a GGUF file's metadata (long arrays abbreviated) and its tensor table\n"
     "       (name, type, shape, bytes, offset), with totals: parameters, bytes, bits per weight.\n"
     "\n"
-    "synth  writes a random-weight Llama-architecture model with a valid tokenizer, seeded and\n"
-    "       deterministic. Matrices are N(0, 0.02^2), norms 1 + N(0, 0.02^2) (always f32).\n"
+    "synth  writes a random-weight model with a valid tokenizer, seeded and deterministic, with\n"
+    "       the metadata keys and tensor names llama.cpp uses for its architecture. Matrices are\n"
+    "       N(0, 0.02^2), norms 1 + N(0, 0.02^2), biases N(0, 0.1^2) (vectors always f32).\n"
+    "  --arch A              llama (default), qwen2 (q/k/v biases), qwen3 (q/k norms), gemma2\n"
+    "                        (post-norms, soft-caps, window every other layer, tied output), gemma3\n"
+    "                        (q/k norms, post-norms, 5 local : 1 global layers), phi3 (fused qkv\n"
+    "                        and gate_up, rope_factors_long/short)\n"
+    "  --sliding-window N    attention.sliding_window (gemma2 default 4096; gemma3, llama: none)\n"
+    "  --attn-softcap F --final-softcap F       gemma2 soft-caps (default 50, 30); gemma3 final\n"
+    "  --rope-attn-factor F  phi3 rope.scaling.attn_factor (default: absent, i.e. 1)\n"
     "  SHAPE, --shape NAME   a named shape (see --list-shapes); explicit options below override it\n"
     "  --dim N --layers N --heads N --kv-heads N --ffn N --vocab N --ctx N\n"
     "  --rope-theta F --rms-eps F --tied        explicit dimensions (without SHAPE: --dim, --layers,\n"
@@ -230,6 +238,15 @@ static int gguf_synth(int argc, char **argv) {
         } else if (strcmp(a, "--type") == 0) type_s = v;
         else if (strcmp(a, "--output-type") == 0) otype_s = v;
         else if (strcmp(a, "--name") == 0) o.name = v;
+        else if (strcmp(a, "--arch") == 0) {
+            Str as = {v, strlen(v)};
+            int ai = model_arch_find(as);
+            if (ai < 0) return usage_error("--arch '%s' is not one of " MODEL_ARCH_NAMES, v);
+            o.arch = (ModelArch)ai;
+        } else if (strcmp(a, "--sliding-window") == 0) num = &o.sliding_window;
+        else if (strcmp(a, "--attn-softcap") == 0) fnum = &o.attn_softcap;
+        else if (strcmp(a, "--final-softcap") == 0) fnum = &o.final_softcap;
+        else if (strcmp(a, "--rope-attn-factor") == 0) fnum = &o.rope_attn_factor;
         else if (strcmp(a, "--vocab-from") == 0) o.vocab_path = v;
         else if (strcmp(a, "--chat-template") == 0) o.chat_template = v;
         else if (strcmp(a, "--vocab") == 0 && v[strspn(v, "0123456789")] != 0) o.vocab_path = v;  // a file
@@ -313,7 +330,7 @@ static int gguf_synth(int argc, char **argv) {
     }
     o.shape = s;
     Progress pr = {-1, out};
-    int64_t total_bytes = synth_shape_params(&s) * (int64_t)QUANT_TRAITS[o.type].type_size /
+    int64_t total_bytes = synth_params(&o) * (int64_t)QUANT_TRAITS[o.type].type_size /
                           QUANT_TRAITS[o.type].block_size;
     if (!quiet && total_bytes > (64 << 20)) { o.progress = on_progress; o.progress_ctx = &pr; }
     ThreadPool *pool = tp_create((int)threads);
@@ -325,10 +342,10 @@ static int gguf_synth(int argc, char **argv) {
         fprintf(stderr, "rightsize gguf synth: %s\n", err);
         return rc == ERR_ARG ? 2 : 1;
     }
-    s.vocab = nv;
+    o.shape.vocab = nv;
     if (!quiet)
-        fprintf(stderr, "synth: wrote %s (%s, %" PRId64 " parameters, vocab %" PRId64 ", seed %" PRIu64 ")\n", out,
-                QUANT_TRAITS[o.type].name, synth_shape_params(&s), nv, o.seed);
+        fprintf(stderr, "synth: wrote %s (%s %s, %" PRId64 " parameters, vocab %" PRId64 ", seed %" PRIu64 ")\n", out,
+                ARCH_TRAITS[o.arch].name, QUANT_TRAITS[o.type].name, synth_params(&o), nv, o.seed);
     return 0;
 }
 
