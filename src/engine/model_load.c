@@ -9,6 +9,7 @@
 #include "base/bigalloc.h"
 #include "base/check.h"
 #include "engine/model.h"
+#include "engine/model_check.h"
 
 // ---- metadata ----
 
@@ -131,7 +132,7 @@ static int weight(const Model *m, const char *name, int64_t cols, int64_t rows, 
                        name, (long long)t->ne[0], (long long)t->ne[1], t->n_dims, (long long)cols, (long long)rows);
     const QuantTraits *tr = quant_traits((uint32_t)t->type);
     if (!tr || !tr->supported)
-        return err_set(err, err_len, ERR_UNSUPP, "tensor '%s': type %s is not supported (f32, f16, bf16, q8_0, q4_0)",
+        return err_set(err, err_len, ERR_UNSUPP, "tensor '%s': type %s is not supported (see `rightsize gguf info`)",
                        name, tr ? tr->name : "unknown");
     size_t row_bytes = quant_row_bytes(t->type, cols);
     if (!row_bytes || t->nbytes < row_bytes * (size_t)rows)
@@ -250,10 +251,10 @@ static int load_opened(Model *m, const char *path, char *err, size_t err_len) {
         goto fail;
     }
     str_copy(m->arch, sizeof m->arch, s);
-    if (!str_eq_c(s, "llama")) {
-        rc = err_set(err, err_len, ERR_UNSUPP, "unsupported architecture '%.*s' (only llama)", (int)s.len, s.ptr);
-        goto fail;
-    }
+    // Everything this engine cannot run (architecture, tensor types, tokenizer) in one message.
+    char arch_err[160];
+    snprintf(arch_err, sizeof arch_err, "unsupported architecture '%.*s' (only llama)", (int)s.len, s.ptr);
+    if ((rc = model_check_support(&m->file, str_eq_c(s, "llama") ? NULL : arch_err, err, err_len))) goto fail;
     if (gguf_get_str(&m->file, "general.name", &s) == 0) {
         str_copy(m->name, sizeof m->name, s);
     } else {
