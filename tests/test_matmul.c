@@ -465,3 +465,42 @@ TEST(matmul_many_equals_separate_calls) {
     }
     tp_destroy(tp);
 }
+
+#if defined(__x86_64__)
+// #15 D15: a non-finite activation (NaN, ±Inf) used to convert to INT32_MIN and be summed (and
+// negated) as such: UB under UBSan and a wrong code sum. Now every set stores saturated codes and
+// sums those, and the reference agrees with the SIMD quantizers bit for bit on such rows.
+TEST(matmul_quantize_non_finite_activations) {
+    CpuFeatures f = cpu_features();
+    enum { COLS = 256 * 2 };
+    float x[COLS];
+    for (int i = 0; i < COLS; i++) x[i] = (float)((i * 37) % 19) - 9.0f;
+    x[3] = NAN;
+    x[40] = INFINITY;
+    x[41] = -INFINITY;
+    for (int i = 64; i < 96; i++) x[i] = NAN;  // a whole block of NaN
+    x[300] = INFINITY;                           // the second Q8_K block
+    BlockQ8_0 a[COLS / 32], b[COLS / 32];
+    int32_t sa[COLS / 32], sb[COLS / 32];
+    float da[COLS / 32], db[COLS / 32];
+    MM_KERNELS_REF.quantize_q8_0(x, a, sa, da, COLS);
+    for (int i = 0; i < COLS / 32; i++) {
+        int32_t s = 0;
+        for (int j = 0; j < 32; j++) s += a[i].qs[j];
+        EXPECT_EQ_INT(sa[i], -s);
+    }
+    if (f.avx2 && f.fma && f.f16c) {
+        MM_KERNELS_AVX2.quantize_q8_0(x, b, sb, db, COLS);
+        EXPECT(memcmp(a, b, sizeof a) == 0);
+        EXPECT(memcmp(sa, sb, sizeof sa) == 0);
+    }
+    BlockQ8K k[COLS / 256];
+    quant_quantize_row(QT_Q8_K, x, k, COLS);
+    for (int i = 0; i < COLS / 256; i++)
+        for (int g = 0; g < 16; g++) {
+            int s = 0;
+            for (int j = 0; j < 16; j++) s += k[i].qs[g * 16 + j];
+            EXPECT_EQ_INT(k[i].bsums[g], s);
+        }
+}
+#endif

@@ -142,8 +142,12 @@ void mm_quantize_q8_0_avx2(const float *x, BlockQ8_0 *y, int32_t *nsums, float *
         const float *xb = x + b * QK8_0;
         __m256 v0 = _mm256_loadu_ps(xb), v1 = _mm256_loadu_ps(xb + 8);
         __m256 v2 = _mm256_loadu_ps(xb + 16), v3 = _mm256_loadu_ps(xb + 24);
-        __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(v0, abs_mask), _mm256_and_ps(v1, abs_mask)),
-                                 _mm256_max_ps(_mm256_and_ps(v2, abs_mask), _mm256_and_ps(v3, abs_mask)));
+        // maxps returns its second operand when either is NaN: with the running maximum second, a
+        // NaN activation is skipped, as fmaxf skips it in the reference.
+        __m256 m = _mm256_max_ps(_mm256_and_ps(v0, abs_mask), _mm256_setzero_ps());
+        m = _mm256_max_ps(_mm256_and_ps(v1, abs_mask), m);
+        m = _mm256_max_ps(_mm256_and_ps(v2, abs_mask), m);
+        m = _mm256_max_ps(_mm256_and_ps(v3, abs_mask), m);
         __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
         m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
         m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
