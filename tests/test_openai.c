@@ -131,6 +131,22 @@ TEST(openai_req_rejects_bad_fields_by_name) {
     expect_bad(OAI_COMPLETIONS, "{\"prompt\":\"\xc3\x28\"}", NULL);
     expect_bad(OAI_COMPLETIONS, "{\"prompt\":\"x\"} x", NULL);
     expect_bad(OAI_COMPLETIONS, "", NULL);
+    // A NUL in a string would cut the prompt; a key given twice could carry a second, unchecked
+    // value (cJSON reads the first, Python backends the last). Nested objects too.
+    expect_bad(OAI_COMPLETIONS, "{\"prompt\":\"a\\u0000b\"}", NULL);
+    expect_bad(OAI_COMPLETIONS, "{\"prompt\":\"x\",\"max_tokens\":1,\"max_tokens\":100000}", NULL);
+    expect_bad(OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\",\"content\":\"y\"}]}", NULL);
+}
+
+TEST(openai_req_escaped_backslash_before_u0000_is_text) {
+    Arena a;
+    arena_init(&a, 0);
+    OaiRequest q;
+    OaiError e = {0};
+    // JSON text "a\\u0000b" is the five characters a \ u 0 0 0 0 b: legal, nothing cut.
+    EXPECT(parse(OAI_COMPLETIONS, "{\"prompt\":\"a\\\\u0000b\"}", &q, &e, &a) == 0);
+    EXPECT(q.prompt && strcmp(q.prompt, "a\\u0000b") == 0);
+    arena_free(&a);
 }
 
 TEST(textout_utf8_rules) {

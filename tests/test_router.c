@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 #include <strings.h>
+#include <netinet/in.h>
 
 #include "policy/canary.h"
 #include "policy/cascade.h"
@@ -187,7 +188,7 @@ TEST(pipeline_loads_the_design_example) {
     EXPECT_NEAR(p.canaries[0].guards.p95_ms, 900, 0);
     EXPECT(p.has_autoscaling && p.autoscale.target_per_replica == 4 && p.autoscale.upscale_delay_us == 10000000);
     EXPECT_EQ_INT(p.max_tokens, 2048);
-    EXPECT(strcmp(p.listen_host, "127.0.0.1") == 0 && p.listen_port == 9000);
+    EXPECT(strcmp(p.listen.host, "127.0.0.1") == 0 && p.listen.port == 9000 && !p.listen.ipv6);
 }
 
 // Replaces the first occurrence of from in GOOD by to; loads; expects an error naming line and text.
@@ -212,7 +213,9 @@ TEST(pipeline_errors_name_line_and_key) {
     expect_error("candidate: student-q4", "candidate: student", "the candidate must differ");
     expect_error("min_confidence: 0.60", "min_confidence: 1.5", "p.yaml:20: key 'routes[2].cascade.min_confidence': 1.5 is out of range [0, 1]");
     expect_error("weight_percent: 5", "weight_percent: 101", "out of range [0, 100]");
-    expect_error("listen: 127.0.0.1:9000", "listen: nowhere", "p.yaml:1: key 'listen': expected HOST:PORT");
+    expect_error("listen: 127.0.0.1:9000", "listen: nowhere", "p.yaml:1: key 'listen': listen address 'nowhere': expected HOST:PORT");
+    expect_error("listen: 127.0.0.1:9000", "listen: example.com:80", "p.yaml:1: key 'listen': listen address 'example.com:80': 'example.com' is not an IP address");
+    expect_error("listen: 127.0.0.1:9000", "listen: 127.0.0.1:70000", "p.yaml:1: key 'listen': listen address '127.0.0.1:70000': expected HOST:PORT");
     expect_error("url: http://127.0.0.1:8001", "url: ftp://x", "p.yaml:5: key 'tiers[0].url': expected an http:// URL");
     expect_error("{name: teacher,", "{name: student,", "p.yaml:9: key 'tiers[1].name': duplicate tier name 'student'");
     expect_error("replicas: {min: 1, max: 3}", "replicas: {min: 3, max: 1}", "max (1) is below min (3)");
@@ -268,4 +271,43 @@ TEST(telemetry_rotates_by_size_and_keeps_three) {
     EXPECT_EQ_INT(file_size(p4), -1);
     EXPECT_EQ_INT(t.records, 9);
     EXPECT(telemetry_open(&t, "/nonexistent-dir/x.jsonl", 0, err, sizeof err) != 0 && strstr(err, "nonexistent-dir"));
+}
+
+// ---- listen addresses (shared by the worker's --listen and the pipeline's listen:) ----
+
+TEST(listen_addr_forms) {
+    ListenAddr a;
+    char err[256];
+    ASSERT(listen_addr_parse("localhost:8080", &a, err, sizeof err) == 0);
+    EXPECT(!a.ipv6 && a.port == 8080 && a.sa.ss_family == AF_INET && strcmp(a.host, "localhost") == 0);
+    ASSERT(listen_addr_parse("[::1]:0", &a, err, sizeof err) == 0);
+    EXPECT(a.ipv6 && a.port == 0 && a.sa.ss_family == AF_INET6 && strcmp(a.host, "::1") == 0);
+    ASSERT(listen_addr_parse("0.0.0.0:1", &a, err, sizeof err) == 0);
+    EXPECT(!a.ipv6 && a.sa_len == sizeof(struct sockaddr_in));
+    char buf[64];
+    ASSERT(listen_addr_parse("[::]:9", &a, err, sizeof err) == 0);
+    listen_addr_format(&a, 1234, buf, sizeof buf);
+    EXPECT(strcmp(buf, "[::]:1234") == 0);
+    const char *bad[] = {"::1:80", "[::1]80", "[127.0.0.1]:80", ":80", "host:", "1.2.3.4:-1", "[::1]:", "a.b:80", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = 0;
+        if (listen_addr_parse(bad[i], &a, err, sizeof err) != -1 || !strstr(err, "listen address"))
+            test_fail(__FILE__, __LINE__, "'%s' accepted or no reason: %s", bad[i], err);
+    }
+}
+
+// A local tier's scheduler knobs are checked by the worker's own rule before anything starts
+// (a worker that refuses them at start would restart forever behind a healthy-looking gateway).
+TEST(pipeline_checks_local_scheduler_knobs_like_the_worker) {
+    static const char cfg[] = "tiers:\n"
+                              "  - name: local\n"
+                              "    model: m.gguf\n"
+                              "    scheduler: {max_num_seqs: 8, max_num_batched_tokens: 1}\n"
+                              "routes:\n"
+                              "  - {match: {endpoint: any}, tier: local}\n";
+    Pipeline p;
+    char err[600] = "";
+    EXPECT(pipeline_load_buf(&p, "p.yaml", cfg, strlen(cfg), false, err, sizeof err) != 0);
+    if (!strstr(err, "p.yaml:4: key 'tiers[0].scheduler'") || !strstr(err, "max_num_batched_tokens (1) < max_num_seqs (8)"))
+        test_fail(__FILE__, __LINE__, "got '%s'", err);
 }

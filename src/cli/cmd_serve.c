@@ -117,17 +117,12 @@ int cmd_serve(int argc, char **argv) {
         return 0;
     }
     if (listen) {
-        const char *colon = strrchr(listen, ':');
-        int64_t port;
-        if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof p->listen_host ||
-            parse_i64("--listen port", colon + 1, 0, 65535, &port)) {
-            fprintf(stderr, "rightsize serve: --listen needs HOST:PORT, got '%s'\n", listen);
+        char why[256];
+        if (listen_addr_parse(listen, &p->listen, why, sizeof why)) {
+            fprintf(stderr, "rightsize serve: --listen: %s\n", why);
             free(p);
             return 2;
         }
-        memcpy(p->listen_host, listen, (size_t)(colon - listen));
-        p->listen_host[colon - listen] = 0;
-        p->listen_port = (int)port;
     }
     char exe[512];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);

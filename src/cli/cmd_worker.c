@@ -15,6 +15,7 @@
 #include "engine/engine.h"
 #include "policy/sched.h"
 #include "serve/http_server.h"
+#include "serve/listen_addr.h"
 #include "serve/serve_metrics.h"
 #include "serve/worker_loop.h"
 
@@ -27,7 +28,8 @@ static const char USAGE[] =
     "SIGTERM/SIGINT drain: new requests get 503, running ones finish (up to --shutdown-timeout).\n"
     "\n"
     "  -m, --model FILE              the GGUF model (required)\n"
-    "  --listen HOST:PORT            address to listen on (default 127.0.0.1:8001; port 0 picks one)\n"
+    "  --listen HOST:PORT            address to listen on: IPv4, [IPv6] or localhost (default 127.0.0.1:8001;\n"
+    "                                port 0 picks one)\n"
     "  -t, --threads N               compute threads (default: all cores)\n"
     "  --http-threads N              HTTP threads (default 2)\n"
     "  --max-num-seqs N              sequences per engine step (default 16)\n"
@@ -117,17 +119,16 @@ static int parse_args(int argc, char **argv, WorkerArgs *a) {
     return 0;
 }
 
-// "HOST:PORT" → host (into buf) and port.
+// "HOST:PORT" (listen_addr.h: IPv4, [IPv6] or localhost) → host (into buf) and port.
 static int split_listen(const char *s, char *host, size_t cap, int *port) {
-    const char *colon = strrchr(s, ':');
-    int64_t p;
-    if (!colon || colon == s || (size_t)(colon - s) >= cap || parse_int("--listen port", colon + 1, 0, 65535, &p)) {
-        fprintf(stderr, "rightsize worker: --listen wants HOST:PORT (e.g. 127.0.0.1:8001), got '%s'\n", s);
+    ListenAddr la;
+    char why[256];
+    if (listen_addr_parse(s, &la, why, sizeof why)) {
+        fprintf(stderr, "rightsize worker: --listen: %s\n", why);
         return -1;
     }
-    memcpy(host, s, (size_t)(colon - s));
-    host[colon - s] = 0;
-    *port = (int)p;
+    snprintf(host, cap, "%s", la.host);
+    *port = la.port;
     return 0;
 }
 
@@ -225,7 +226,7 @@ int cmd_worker(int argc, char **argv) {
           (long long)info->kv_blocks_total, (long long)info->kv_block_tokens);
     LOG_I("max_num_seqs %lld, max_num_batched_tokens %lld, max_num_queued_reqs %lld, policy %s, chat template %s",
           (long long)a.max_seqs, (long long)a.max_tokens, (long long)a.max_queued, a.policy, chat ? chat : "none");
-    LOG_I("listening on http://%s:%d", host, http_server_port(srv));
+    LOG_I(strchr(host, ':') ? "listening on http://[%s]:%d" : "listening on http://%s:%d", host, http_server_port(srv));
     status = serve_until_signal(srv, loop, &sigs, a.shutdown_s);
 done:
     http_server_destroy(srv);

@@ -208,36 +208,41 @@ static void running_remove(Sched *s, int64_t idx) {
 
 #define KNOB_MAX ((int64_t)1 << 40)
 
-Sched *sched_create(const SchedConfig *cfg, char *err, size_t err_len) {
-    Sched *s = NULL;
-    const SchedConfig *c = cfg;
+int sched_config_check(const SchedConfig *c, char *err, size_t err_len) {
     const struct { const char *name; int64_t v, lo, hi; } knobs[] = {
         {"max_num_seqs", c->max_num_seqs, 1, (int64_t)1 << 20},
         {"max_num_batched_tokens", c->max_num_batched_tokens, 1, KNOB_MAX},
         {"max_num_queued_reqs", c->max_num_queued_reqs, 1, (int64_t)1 << 24},
         {"max_model_len", c->max_model_len, 2, KNOB_MAX},
         {"kv_block_tokens", c->kv_block_tokens, 1, (int64_t)1 << 20},
-        {"kv_blocks_total", c->kv_blocks_total, 1, KNOB_MAX},
+        {"kv_blocks_total", c->kv_blocks_total, 0, KNOB_MAX},
         {"long_prefill_token_threshold", c->long_prefill_token_threshold, 0, KNOB_MAX},
     };
     for (size_t i = 0; i < ARRAY_LEN(knobs); i++) {
         if (knobs[i].v < knobs[i].lo || knobs[i].v > knobs[i].hi) {
-            err_set(err, err_len, ERR_RANGE, "scheduler: %s = %lld is outside [%lld, %lld]",
-                    knobs[i].name, (long long)knobs[i].v, (long long)knobs[i].lo,
-                    (long long)knobs[i].hi);
-            return NULL;
+            return err_set(err, err_len, ERR_RANGE, "scheduler: %s = %lld is outside [%lld, %lld]",
+                           knobs[i].name, (long long)knobs[i].v, (long long)knobs[i].lo,
+                           (long long)knobs[i].hi);
         }
     }
-    if (c->max_num_batched_tokens < c->max_num_seqs) {
-        err_set(err, err_len, ERR_RANGE,
-                "scheduler: max_num_batched_tokens (%lld) < max_num_seqs (%lld): every running "
-                "sequence needs one token of budget per step; raise it or lower max_num_seqs",
-                (long long)c->max_num_batched_tokens, (long long)c->max_num_seqs);
-        return NULL;
-    }
-    if (c->policy != SCHED_FCFS && c->policy != SCHED_PRIORITY) {
-        err_set(err, err_len, ERR_RANGE, "scheduler: unknown policy %d (fcfs or priority)",
-                (int)c->policy);
+    if (c->max_num_batched_tokens < c->max_num_seqs)
+        return err_set(err, err_len, ERR_RANGE,
+                       "scheduler: max_num_batched_tokens (%lld) < max_num_seqs (%lld): every running "
+                       "sequence needs one token of budget per step; raise it or lower max_num_seqs",
+                       (long long)c->max_num_batched_tokens, (long long)c->max_num_seqs);
+    if (c->policy != SCHED_FCFS && c->policy != SCHED_PRIORITY)
+        return err_set(err, err_len, ERR_RANGE, "scheduler: unknown policy %d (fcfs or priority)",
+                       (int)c->policy);
+    return 0;
+}
+
+Sched *sched_create(const SchedConfig *cfg, char *err, size_t err_len) {
+    Sched *s = NULL;
+    const SchedConfig *c = cfg;
+    if (sched_config_check(c, err, err_len)) return NULL;
+    if (c->kv_blocks_total < 1) {
+        err_set(err, err_len, ERR_RANGE, "scheduler: kv_blocks_total = %lld: the KV pool needs at least one block",
+                (long long)c->kv_blocks_total);
         return NULL;
     }
     s = calloc(1, sizeof *s);

@@ -77,6 +77,11 @@ typedef struct Sched Sched;
 // in err when a knob is out of range ("max_num_batched_tokens (64) < max_num_seqs (128)") or
 // memory runs out. The config is copied.
 Sched *sched_create(const SchedConfig *cfg, char *err, size_t err_len);
+
+// The checks sched_create makes on a config, for callers that validate before anything starts
+// (`serve --check` on a local tier's scheduler knobs). kv_blocks_total 0 means "sized later" here.
+// Returns 0, or a negative Err with the reason in err.
+int sched_config_check(const SchedConfig *c, char *err, size_t err_len);
 // Frees everything. NULL is a no-op.
 void sched_destroy(Sched *s);
 const SchedConfig *sched_config(const Sched *s);

@@ -203,25 +203,58 @@ static void init_policies(Gateway *g) {
     }
 }
 
+// After a reload, each canary that still splits the same route to the same candidate keeps its
+// state — weight, windows, a rollback — so SIGHUP never revives a rolled-back candidate; its new
+// guards apply, and a weight changed in the file applies unless the canary is rolled back (the
+// admin API's weight call (POST /admin/canary) is how a rollback is undone). Other canaries start fresh.
+static void carry_canaries(Gateway *g, const Pipeline *old, const Canary *old_state) {
+    for (int k = 0; k < g->p.n_canaries; k++) {
+        const PipeCanary *c = &g->p.canaries[k];
+        int prev = -1;
+        for (int j = 0; j < old->n_canaries && prev < 0; j++)
+            if (old->canaries[j].route == c->route && old->canaries[j].candidate == c->candidate &&
+                old->canaries[j].baseline == c->baseline)
+                prev = j;
+        if (prev < 0) continue;
+        g->canaries[k] = old_state[prev];
+        g->canaries[k].guards = c->guards;
+        g->canaries[k].shadow_percent = c->shadow_percent;
+        if (c->weight_percent != old->canaries[prev].weight_percent) {
+            if (g->canaries[k].rolled_back)
+                LOG_W("canary on route '%s' stays rolled back (%s); the file's new weight %g%% does not revive it "
+                      "(POST /admin/canary with weight_percent does)",
+                      g->p.routes[c->route].name, g->canaries[k].reason, c->weight_percent);
+            else
+                canary_set_weight(&g->canaries[k], c->weight_percent);
+        }
+    }
+}
+
 static void reload(Gateway *g) {
-    Pipeline *np = malloc(sizeof *np);
+    Pipeline *np = malloc(sizeof *np), *old = malloc(sizeof *old);
+    Canary *state = malloc(sizeof g->canaries);
     char err[600];
-    if (!np) return;
-    if (pipeline_load(np, g->config_path, true, err, sizeof err)) {
+    if (!np || !old || !state) {
+        LOG_E("reload refused: out of memory");
+    } else if (pipeline_load(np, g->config_path, true, err, sizeof err)) {
         LOG_E("reload refused, keeping the running config: %s", err);
-    } else if (!pipeline_same_tiers(&g->p, np)) {
-        LOG_E("reload refused: the tiers changed (names, models, urls or batching); restart serve to change tiers");
+    } else if (pipeline_reload_check(&g->p, np, err, sizeof err)) {
+        LOG_E("reload refused, keeping the running config: %s", err);
     } else {
-        for (int i = 0; i < np->n_tiers; i++) np->tiers[i].cost_per_hour = g->p.tiers[i].cost_per_hour;
-        snprintf(np->listen_host, sizeof np->listen_host, "%s", g->p.listen_host);
-        np->listen_port = g->p.listen_port;
-        if (g->o.admin_key) snprintf(np->admin_key, sizeof np->admin_key, "%s", g->o.admin_key);
+        *old = g->p;
+        memcpy(state, g->canaries, sizeof g->canaries);
+        np->listen = g->p.listen;  // bound at start (and --listen may have overridden the file)
         g->p = *np;
+        snprintf(g->admin_key, sizeof g->admin_key, "%s", g->o.admin_key ? g->o.admin_key : g->p.admin_key);
         atomic_store(&g->max_body, g->p.max_body_bytes);
         atomic_store(&g->max_tokens, g->p.max_tokens);
         init_policies(g);
-        LOG_I("reloaded %s: %d routes, %d canaries", g->config_path, g->p.n_routes, g->p.n_canaries);
+        carry_canaries(g, old, state);
+        LOG_I("reloaded %s: %d routes, %d canaries; admin API %s", g->config_path, g->p.n_routes, g->p.n_canaries,
+              g->admin_key[0] ? "on" : "off");
     }
+    free(state);
+    free(old);
     free(np);
 }
 

@@ -12,6 +12,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "serve/gw_int.h"
+#include "serve/json_check.h"
 #include "serve/openai_err.h"
 #include "serve/openai_resp.h"
 
@@ -222,10 +223,37 @@ static int64_t text_len(const cJSON *v) {
     return n;
 }
 
+// limits.max_tokens holds whichever way a client asks for tokens: `max_tokens` and
+// `max_completion_tokens` (chat's newer name) are each checked, and a request that gives neither
+// gets `max_tokens` set to its default (OpenAI's 16 for completions; chat's "to the end of the
+// context" becomes the limit), so a backend never generates past the limit on the gateway's
+// behalf. 0, or 400 with msg filled.
+static int limit_tokens(cJSON *json, int64_t limit, int64_t dflt, char *msg, size_t cap) {
+    static const char *const names[] = {"max_tokens", "max_completion_tokens"};
+    bool given = false;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(json, names[i]);
+        if (!v || cJSON_IsNull(v)) continue;
+        if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble != (double)(int64_t)v->valuedouble)
+            return snprintf(msg, cap, "'%s' must be a positive integer", names[i]), 400;
+        if (v->valuedouble > (double)limit)
+            return snprintf(msg, cap, "%s %.0f exceeds this gateway's limit of %lld", names[i], v->valuedouble,
+                            (long long)limit),
+                   400;
+        given = true;
+    }
+    if (!given) {
+        cJSON_DeleteItemFromObjectCaseSensitive(json, "max_tokens");  // a JSON null one
+        cJSON_AddNumberToObject(json, "max_tokens", (double)(dflt < limit ? dflt : limit));
+    }
+    return 0;
+}
+
 // 0, or an HTTP status with msg filled.
 static int parse_body(Gateway *g, GwReq *r, char *msg, size_t cap) {
-    r->json = cJSON_ParseWithLength(r->body.data ? r->body.data : "", r->body.len);
-    if (!r->json || !cJSON_IsObject(r->json)) return snprintf(msg, cap, "the body must be a JSON object"), 400;
+    r->json = json_check_parse(r->body.data, r->body.len, msg, cap);
+    if (!r->json) return 400;
+    if (!cJSON_IsObject(r->json)) return snprintf(msg, cap, "the body must be a JSON object"), 400;
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(r->json, "model");
     if (m && !cJSON_IsString(m) && !cJSON_IsNull(m)) return snprintf(msg, cap, "'model' must be a string"), 400;
     if (cJSON_IsString(m)) snprintf(r->model, sizeof r->model, "%s", m->valuestring);
@@ -233,11 +261,11 @@ static int parse_body(Gateway *g, GwReq *r, char *msg, size_t cap) {
     r->stream = cJSON_IsTrue(s);
     const cJSON *lp = cJSON_GetObjectItemCaseSensitive(r->json, "logprobs");
     r->client_logprobs = lp && !cJSON_IsNull(lp) && !cJSON_IsFalse(lp);
-    const cJSON *mt = cJSON_GetObjectItemCaseSensitive(r->json, "max_tokens");
-    if (cJSON_IsNumber(mt) && mt->valuedouble > (double)atomic_load(&g->max_tokens))
-        return snprintf(msg, cap, "max_tokens %.0f exceeds this gateway's limit of %lld", mt->valuedouble,
-                        (long long)atomic_load(&g->max_tokens)),
-               400;
+    if (r->ep != RT_EP_EMBEDDINGS) {
+        int64_t limit = (int64_t)atomic_load(&g->max_tokens);
+        int st = limit_tokens(r->json, limit, r->ep == RT_EP_COMPLETIONS ? 16 : limit, msg, cap);
+        if (st) return st;
+    }
     if (r->ep == RT_EP_COMPLETIONS) {
         const cJSON *pr = cJSON_GetObjectItemCaseSensitive(r->json, "prompt");
         if (!pr) return snprintf(msg, cap, "'prompt' is required"), 400;
@@ -457,20 +485,20 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
 }
 
 int gw_front_start(Gateway *g, char *err, size_t err_len) {
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g->p.listen_port)};
-    if (inet_pton(AF_INET, g->p.listen_host, &addr.sin_addr) != 1)
-        return err_set(err, err_len, ERR_ARG, "listen address '%s' is not an IPv4 address", g->p.listen_host);
+    const ListenAddr *la = &g->p.listen;
+    char where[96];
+    listen_addr_format(la, la->port, where, sizeof where);
     // No MHD thread: the gateway loop polls MHD's epoll fd beside libcurl's sockets and calls
     // MHD_run, so a request never crosses a thread on its way to a backend and back.
-    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-    g->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, g, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | (la->ipv6 ? MHD_USE_IPv6 : 0);
+    g->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, g, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&la->sa,
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, g, MHD_OPTION_CONNECTION_TIMEOUT,
                                  (unsigned)300, MHD_OPTION_CONNECTION_LIMIT, (unsigned)8192,
                                  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
     if (!g->daemon)
-        return err_set(err, err_len, ERR_IO, "cannot listen on %s:%d (port in use?)", g->p.listen_host, g->p.listen_port);
+        return err_set(err, err_len, ERR_IO, "cannot listen on %s (port in use?)", where);
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(g->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    g->port = info ? info->port : g->p.listen_port;
+    g->port = info ? info->port : la->port;
     info = MHD_get_daemon_info(g->daemon, MHD_DAEMON_INFO_EPOLL_FD);
     if (!info) return err_set(err, err_len, ERR_IO, "libmicrohttpd has no epoll support");
     g->mhd_fd = info->epoll_fd;

@@ -16,6 +16,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/rng.h"
+#include "serve/listen_addr.h"
 #include "serve/openai_resp.h"
 
 // One HTTP request that carries a body (every POST). States:
@@ -178,6 +179,14 @@ static enum MHD_Result conn_progress(Conn *c) {
         return MHD_YES;
     }
     enum MHD_Result ok;
+    if (finished && j->finish == GEN_ABORT && gen_job_cancelled(j)) {
+        // The client left (the watcher saw its socket close): nobody reads an answer. Counted as
+        // nginx's 499 "client closed request", not as a 503 the server chose.
+        pthread_mutex_unlock(&j->mu);
+        c->state = CONN_ANSWERED;
+        count_status(s, 499);
+        return MHD_NO;
+    }
     if (finished && (j->finish == GEN_ERROR || j->finish == GEN_ABORT) && (!c->stream || j->n_generated == 0)) {
         OaiError e = j->error;
         if (j->finish == GEN_ABORT)
@@ -515,14 +524,17 @@ HttpServer *http_server_create(const HttpServerConfig *cfg, GenBackend *backend,
     s->model_name = strdup(cfg->model_name);
     s->api_key = cfg->api_key && cfg->api_key[0] ? strdup(cfg->api_key) : NULL;
     if (!s->model_name || (cfg->api_key && cfg->api_key[0] && !s->api_key)) goto fail;
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg->port)};
-    if (inet_pton(AF_INET, cfg->host, &addr.sin_addr) != 1) {
-        err_set(err, err_len, ERR_ARG, "listen address '%s' is not an IPv4 address (e.g. 127.0.0.1)", cfg->host);
+    ListenAddr la;
+    char spec[96], why[256];
+    snprintf(spec, sizeof spec, strchr(cfg->host, ':') ? "[%s]:%d" : "%s:%d", cfg->host, cfg->port);
+    if (listen_addr_parse(spec, &la, why, sizeof why)) {
+        err_set(err, err_len, ERR_ARG, "%s", why);
         goto fail;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+                     (la.ipv6 ? MHD_USE_IPv6 : 0);
     s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
-                                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+                                 MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&la.sa,
                                  MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(cfg->n_threads > 0 ? cfg->n_threads : 1),
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
@@ -530,7 +542,7 @@ HttpServer *http_server_create(const HttpServerConfig *cfg, GenBackend *backend,
                                  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                                  MHD_OPTION_END);
     if (!s->daemon) {
-        err_set(err, err_len, ERR_IO, "cannot listen on %s:%d (port in use, or no permission)", cfg->host, cfg->port);
+        err_set(err, err_len, ERR_IO, "cannot listen on %s (port in use, or no permission)", spec);
         goto fail;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);

@@ -33,7 +33,7 @@ typedef struct {
 } GenBackend;
 
 typedef struct {
-    const char *host;       // "127.0.0.1"; an IPv4 address
+    const char *host;       // "127.0.0.1", "::1" or "localhost" (see listen_addr.h)
     int port;               // 0 picks a free port (see http_server_port)
     const char *model_name; // served name, reported by /v1/models and checked against "model"
     const char *api_key;    // NULL or "": no auth; else /v1/* need "Authorization: Bearer KEY"

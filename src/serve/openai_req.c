@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "serve/json_check.h"
 #include "serve/textout.h"
 
 #define BAD(param, ...) oai_err(err, 400, "invalid_request_error", param, "invalid_value", __VA_ARGS__)
@@ -277,20 +278,9 @@ int oai_req_parse(OaiEndpoint ep, const char *body, size_t len, Arena *a, OaiReq
     *out = (OaiRequest){.endpoint = ep, .max_tokens = -1, .temperature = 1.0, .top_p = 1.0};
     if (!textout_utf8_valid(body, len))
         return oai_err(err, 400, "invalid_request_error", NULL, "invalid_utf8", "the request body is not valid UTF-8");
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
-    if (!root) {
-        size_t at = end ? (size_t)(end - body) : 0;
-        if (at > len) at = len;
-        return oai_err(err, 400, "invalid_request_error", NULL, "invalid_json",
-                       "the request body is not valid JSON (error near byte %zu)", at);
-    }
-    for (const char *p = end; p && p < body + len; p++)
-        if (!strchr(" \t\r\n", *p)) {
-            cJSON_Delete(root);
-            return oai_err(err, 400, "invalid_request_error", NULL, "invalid_json",
-                           "the request body has bytes after its JSON value (near byte %zu)", (size_t)(p - body));
-        }
+    char why[200];
+    cJSON *root = json_check_parse(body, len, why, sizeof why);
+    if (!root) return oai_err(err, 400, "invalid_request_error", NULL, "invalid_json", "%s", why);
     int rc = parse_root(root, ep, a, out, err);
     cJSON_Delete(root);
     return rc;

@@ -7,6 +7,7 @@
 
 #include "base/check.h"
 #include "base/yaml.h"
+#include "policy/sched.h"
 
 // ---- helpers ----
 
@@ -62,17 +63,8 @@ int pipeline_tier(const Pipeline *p, const char *name) {
 
 static void load_listen(YamlDoc *doc, Pipeline *p, const YamlNode *root) {
     const char *s = yaml_str_opt(doc, root, "listen", "127.0.0.1:8080");
-    const char *colon = strrchr(s, ':');
-    char *end = NULL;
-    long port = colon ? strtol(colon + 1, &end, 10) : -1;
-    if (!colon || colon == s || (size_t)(colon - s) >= sizeof p->listen_host || !end || *end || port < 0 ||
-        port > 65535 || end == colon + 1) {
-        yaml_error(doc, yaml_get(root, "listen"), "expected HOST:PORT (e.g. 127.0.0.1:8080), got '%s'", s);
-        return;
-    }
-    memcpy(p->listen_host, s, (size_t)(colon - s));
-    p->listen_host[colon - s] = 0;
-    p->listen_port = (int)port;
+    char why[256];
+    if (listen_addr_parse(s, &p->listen, why, sizeof why)) yaml_error(doc, yaml_get(root, "listen"), "%s", why);
 }
 
 static void guess_quant(PipeTier *t) {
@@ -142,6 +134,14 @@ static void load_tier(YamlDoc *doc, Pipeline *p, const YamlNode *n, bool check_f
     yaml_check_keys(doc, s, sk);
     t->max_num_seqs = yaml_i64_opt(doc, s, "max_num_seqs", 16, 1, 4096);
     t->max_num_batched_tokens = yaml_i64_opt(doc, s, "max_num_batched_tokens", 512, 1, 1 << 20);
+    if (t->local && !doc->rc) {  // the worker's own rule, checked here so --check catches it
+        SchedConfig sc;
+        sched_config_default(&sc);
+        sc.max_num_seqs = t->max_num_seqs;
+        sc.max_num_batched_tokens = t->max_num_batched_tokens;
+        char why[256];
+        if (sched_config_check(&sc, why, sizeof why)) yaml_error(doc, s ? s : n, "%s", why);
+    }
     t->threads = (int)yaml_i64_opt(doc, n, "threads", 1, 1, 256);
     static const char *const tmpl[] = {"", "llama2", "mistral", "llama3", "chatml", "zephyr"};
     int ti = yaml_enum_opt(doc, n, "chat_template", tmpl, 6, 0);
@@ -393,13 +393,35 @@ int pipeline_load(Pipeline *p, const char *path, bool check_files, char *err, si
     return rc;
 }
 
-bool pipeline_same_tiers(const Pipeline *a, const Pipeline *b) {
-    if (a->n_tiers != b->n_tiers) return false;
-    for (int i = 0; i < a->n_tiers; i++) {
-        const PipeTier *x = &a->tiers[i], *y = &b->tiers[i];
-        if (strcmp(x->name, y->name) || x->local != y->local || strcmp(x->model_path, y->model_path) ||
-            strcmp(x->url, y->url) || strcmp(x->model, y->model) || x->batching != y->batching)
-            return false;
+int pipeline_reload_check(const Pipeline *cur, const Pipeline *next, char *why, size_t cap) {
+    static const char fix[] = "restart serve to change it";
+    if (cur->n_tiers != next->n_tiers)
+        return snprintf(why, cap, "the number of tiers changed (%d -> %d): %s", cur->n_tiers, next->n_tiers, fix), -1;
+    for (int i = 0; i < cur->n_tiers; i++) {
+        const PipeTier *x = &cur->tiers[i], *y = &next->tiers[i];
+        const struct { const char *field, *a, *b; } strs[] = {
+            {"name", x->name, y->name},           {"model", x->model_path, y->model_path},
+            {"url", x->url, y->url},              {"model", x->model, y->model},
+            {"chat_template", x->chat_template, y->chat_template},
+        };
+        for (size_t k = 0; k < ARRAY_LEN(strs); k++)
+            if (strcmp(strs[k].a, strs[k].b))
+                return snprintf(why, cap, "tiers[%d].%s changed ('%s' -> '%s'): %s", i, strs[k].field, strs[k].a,
+                                strs[k].b, fix),
+                       -1;
+        const struct { const char *field; double a, b; } nums[] = {
+            {"kind (local model: vs remote url:)", x->local, y->local},
+            {"batching", x->batching, y->batching},
+            {"cost_per_hour", x->cost_per_hour, y->cost_per_hour},
+            {"scheduler.max_num_seqs", (double)x->max_num_seqs, (double)y->max_num_seqs},
+            {"scheduler.max_num_batched_tokens", (double)x->max_num_batched_tokens, (double)y->max_num_batched_tokens},
+            {"threads", x->threads, y->threads},
+        };
+        for (size_t k = 0; k < ARRAY_LEN(nums); k++)
+            if (nums[k].a != nums[k].b)
+                return snprintf(why, cap, "tiers[%d].%s changed (%g -> %g): %s", i, nums[k].field, nums[k].a, nums[k].b,
+                                fix),
+                       -1;
     }
-    return true;
+    return 0;
 }

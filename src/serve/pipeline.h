@@ -14,6 +14,7 @@
 #include "policy/batcher.h"
 #include "policy/canary.h"
 #include "policy/router.h"
+#include "serve/listen_addr.h"
 
 #define PIPE_MAX_TIERS 16
 #define PIPE_MAX_ROUTES 32
@@ -48,8 +49,7 @@ typedef struct {
 } PipeCanary;
 
 typedef struct {
-    char listen_host[64];
-    int listen_port;
+    ListenAddr listen;                         // where serve listens (`listen:`, --listen)
     double slo_ttft_p95_ms, slo_e2e_p99_ms;   // 0: not set
     PipeTier tiers[PIPE_MAX_TIERS];
     int n_tiers;
@@ -76,7 +76,12 @@ int pipeline_load_buf(Pipeline *p, const char *name, const char *text, size_t le
                       size_t err_len);
 // Index of the tier with this name, or -1.
 int pipeline_tier(const Pipeline *p, const char *name);
-// True when a and b have the same tiers (names, kinds, models, urls): a reload may swap them.
-bool pipeline_same_tiers(const Pipeline *a, const Pipeline *b);
+// Whether a running gateway configured by `cur` can take `next` on SIGHUP. Routes, canaries,
+// autoscaling, replica bounds, SLOs and limits apply live; a change to anything that lives in a
+// started process or in the ledger's running segments (a tier's name, kind, model, url, batching,
+// price, worker scheduler, threads or chat template) cannot, and is named (the listen address is
+// the caller's: it applies at start only, and --listen may override it):
+// returns 0, or -1 with why = "tiers[1].cost_per_hour changed (0.3 -> 0.4): restart serve ...".
+int pipeline_reload_check(const Pipeline *cur, const Pipeline *next, char *why, size_t cap);
 
 #endif

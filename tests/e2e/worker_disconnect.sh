@@ -2,7 +2,8 @@
 # A client that hangs up frees its sequence at once — mid-stream, while waiting for a whole
 # (unstreamed) answer, or while queued: the worker stops generating for it
 # (generation_tokens_total stops growing long before max_tokens), num_requests_running/waiting
-# and the KV usage go back to 0, and the next request is served normally.
+# and the KV usage go back to 0, requests_total counts them as 499 (not 503), and the next request
+# is served normally.
 . "$(dirname "$0")/lib/worker_env.sh"
 
 "$BIN" gguf synth --dim 256 --layers 8 --heads 8 --kv-heads 8 --ffn 768 --vocab 512 --ctx 4096 --type q8_0 \
@@ -57,6 +58,9 @@ wait_metric num_requests_waiting 0 || fail "queued: num_requests_waiting $(metri
 kill "$HOG" 2>/dev/null; wait "$HOG" 2>/dev/null
 wait_metric num_requests_running 0 || fail "the first request was not freed"
 grep -q "went away while it waited" "$T/worker.log" || fail "the queued disconnect was not noticed by the watcher"
+# Clients that left are counted as 499 (client closed request), never as the server's 503.
+[ -z "$(metric requests_total 'status="503"')" ] || fail "a client that left was counted as 503"
+[ "$(metric requests_total 'status="499"')" -ge 2 ] 2>/dev/null || fail "requests_total{status=499} is $(metric requests_total 'status="499"'), wanted >= 2"
 
 # The worker is healthy afterwards.
 out=$(curl -s -H "Content-Type: application/json" "$URL/v1/completions" -d '{"prompt":"again","max_tokens":4,"ignore_eos":true}')

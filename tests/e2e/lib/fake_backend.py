@@ -4,8 +4,8 @@
 Answers POST /v1/completions and /v1/chat/completions with the text "<name>:<prompt>" (plain or
 as one SSE chunk + [DONE] when stream is true) and POST /v1/embeddings with one vector per
 input ([len(input), name-hash]). --delay-ms adds a fixed delay per request. Every request is
-logged to --log as a JSON line {"path", "n_inputs", "model"} so a test can count calls and
-batch sizes. --port-file receives the chosen port.
+logged to --log as a JSON line {"path", "n_inputs", "model", "max_tokens"} so a test can count
+calls and batch sizes and see what the gateway forwarded. --port-file receives the chosen port.
 """
 import argparse
 import json
@@ -62,7 +62,8 @@ class H(BaseHTTPRequestHandler):
         text = "%s:%s" % (args.name, prompt)
         if log:
             with lock:
-                log.write(json.dumps({"path": path, "n_inputs": 1, "model": req.get("model")}) + "\n")
+                log.write(json.dumps({"path": path, "n_inputs": 1, "model": req.get("model"),
+                                      "max_tokens": req.get("max_tokens")}) + "\n")
         usage = {"prompt_tokens": len(prompt.split()), "completion_tokens": 3, "total_tokens": len(prompt.split()) + 3}
         if chat:
             choice = {"index": 0, "message": {"role": "assistant", "content": text}, "logprobs": None,
