@@ -58,7 +58,7 @@ static void weight_magnitudes(QuantType t, const uint8_t *row, const float *wf, 
             MmKUnpacked u;
             mm_unpack_k_ref(t, row + (size_t)b * bs, &u);
             for (int e = 0; e < QK_K; e++)
-                mag[b * QK_K + e] = fabs((double)u.d * u.sc[e / 16] * u.q[e]) + fabs((double)u.c[e / 16]);
+                mag[b * QK_K + e] = fabs((double)u.d * u.sc[e / 16] * u.q[e]) + fabs((double)u.doff * u.off[e / 16]);
         }
     } else if (t == QT_Q4_1 || t == QT_Q5_1) {
         size_t bs = QUANT_TRAITS[t].type_size;

@@ -81,13 +81,13 @@ void mm_rows_q5_k_ref(const MmArgs *a, int64_t r0, int64_t r1);
 void mm_rows_q6_k_ref(const MmArgs *a, int64_t r0, int64_t r1);
 
 // A K-quant super-block unpacked for an integer product with Q8_K activations: 256 unsigned codes
-// q (the type's bias not removed), an integer scale sc and a float offset c per 16 weights, so
-// that dot(w, x) = d_x * (d * Σ_g sc[g] Σ_{16} q x  -  Σ_g c[g] bsum_x[g]).
+// q (the type's bias not removed), an integer scale sc and an integer offset off per 16 weights,
+// so that dot(w, x) = d_x * (d * Σ_g sc[g] Σ_{16} q x  -  doff * Σ_g off[g] bsum_x[g]).
+// Q4_K/Q5_K/Q2_K: off = the min code, doff = dmin; Q6_K: off = 32 sc, Q3_K: off = 4 sc, doff = d.
 typedef struct {
     uint8_t q[QK_K];
-    int16_t sc[16];
-    float c[16];
-    float d;
+    int16_t sc[16], off[16];
+    float d, doff;
 } MmKUnpacked;
 void mm_unpack_k_ref(QuantType t, const void *blk, MmKUnpacked *u);
 #if defined(__x86_64__) || defined(__i386__)

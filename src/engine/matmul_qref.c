@@ -5,9 +5,10 @@
 // with the activation codes in int32, as llama.cpp does, so the only float rounding is in applying
 // the scales:
 //   32-weight types × Q8_0:  d_w d_x Σ q x  (+ m_w s_x for Q4_1/Q5_1, s_x = d_x Σ x codes)
-//   K-quants × Q8_K:         d_x (d_w Σ_g sc_g Σ_16 q x  -  Σ_g c_g bsum_g)
+//   K-quants × Q8_K:         d_x (d_w Σ_g sc_g Σ_16 q x  -  doff Σ_g off_g bsum_g)
 // where for the K-quants q is the unsigned code, sc_g the integer scale of 16-weight group g and
-// c_g its float offset (the min term: dmin m_g, or d sc_g times the code bias).
+// off_g its integer offset in units of doff (the min term: dmin m_g, or d sc_g times the code
+// bias), all integer sums exact.
 #include "base/check.h"
 #include "engine/matmul_kernels.h"
 #include "engine/quant.h"
@@ -106,17 +107,18 @@ void mm_unpack_k_ref(QuantType t, const void *blk, MmKUnpacked *u) {
         const BlockQ2K *w = blk;
         float d = quant_f16_to_f32(w->d), dmin = quant_f16_to_f32(w->dmin);
         u->d = d;
+        u->doff = dmin;
         for (int e = 0; e < QK_K; e++) u->q[e] = (uint8_t)((w->qs[(e / 128) * 32 + e % 32] >> (2 * ((e % 128) / 32))) & 3);
         for (int g = 0; g < 16; g++) {
             u->sc[g] = (int16_t)(w->scales[g] & 0x0f);
-            u->c[g] = dmin * (float)(w->scales[g] >> 4);
+            u->off[g] = (int16_t)(w->scales[g] >> 4);
         }
         break;
     }
     case QT_Q3_K: {
         const BlockQ3K *w = blk;
         float d = quant_f16_to_f32(w->d);
-        u->d = d;
+        u->d = u->doff = d;
         for (int e = 0; e < QK_K; e++) {
             int lo = (w->qs[(e / 128) * 32 + e % 32] >> (2 * ((e % 128) / 32))) & 3;
             int hi = (w->hmask[e % 32] >> (e / 32)) & 1;
@@ -125,7 +127,7 @@ void mm_unpack_k_ref(QuantType t, const void *blk, MmKUnpacked *u) {
         for (int g = 0; g < 16; g++) {
             int lo = (w->scales[g % 8] >> (4 * (g / 8))) & 0x0f, hi = (w->scales[8 + g % 4] >> (2 * (g / 4))) & 3;
             u->sc[g] = (int16_t)((lo | hi << 4) - 32);
-            u->c[g] = 4.0f * d * (float)u->sc[g];
+            u->off[g] = (int16_t)(4 * u->sc[g]);
         }
         break;
     }
@@ -141,12 +143,12 @@ void mm_unpack_k_ref(QuantType t, const void *blk, MmKUnpacked *u) {
             scales = w->scales, qs = w->qs, qh = w->qh, d16 = w->d, dmin16 = w->dmin;
         }
         u->d = quant_f16_to_f32(d16);
-        float dmin = quant_f16_to_f32(dmin16);
+        u->doff = quant_f16_to_f32(dmin16);
         for (int s = 0; s < 8; s++) {
             int sc, m;
             scale_min_k4(s, scales, &sc, &m);
             u->sc[2 * s] = u->sc[2 * s + 1] = (int16_t)sc;
-            u->c[2 * s] = u->c[2 * s + 1] = dmin * (float)m;
+            u->off[2 * s] = u->off[2 * s + 1] = (int16_t)m;
             for (int l = 0; l < 32; l++) {
                 int v = s % 2 ? qs[(s / 2) * 32 + l] >> 4 : qs[(s / 2) * 32 + l] & 0x0f;
                 if (qh) v |= ((qh[l] >> s) & 1) << 4;
@@ -157,8 +159,7 @@ void mm_unpack_k_ref(QuantType t, const void *blk, MmKUnpacked *u) {
     }
     case QT_Q6_K: {
         const BlockQ6K *w = blk;
-        float d = quant_f16_to_f32(w->d);
-        u->d = d;
+        u->d = u->doff = quant_f16_to_f32(w->d);
         for (int e = 0; e < QK_K; e++) {
             int h = e / 128, g = (e % 128) / 32, l = e % 32;
             int lo = w->ql[h * 64 + (g % 2) * 32 + l] >> (4 * (g / 2)) & 0x0f;
@@ -166,7 +167,7 @@ void mm_unpack_k_ref(QuantType t, const void *blk, MmKUnpacked *u) {
         }
         for (int g = 0; g < 16; g++) {
             u->sc[g] = w->scales[g];
-            u->c[g] = 32.0f * d * (float)w->scales[g];
+            u->off[g] = (int16_t)(32 * w->scales[g]);
         }
         break;
     }
@@ -185,15 +186,14 @@ static void rows_k_ref(const MmArgs *a, int64_t r0, int64_t r1, QuantType t) {
             for (int64_t b = 0; b < nb; b++) {
                 MmKUnpacked u;
                 mm_unpack_k_ref(t, row + (size_t)b * bs, &u);
-                int32_t isum = 0;
-                float bias = 0;
+                int32_t isum = 0, ioff = 0;
                 for (int g = 0; g < 16; g++) {
                     int32_t s = 0;
                     for (int j = 0; j < 16; j++) s += (int32_t)u.q[g * 16 + j] * x[b].qs[g * 16 + j];
                     isum += u.sc[g] * s;
-                    bias += u.c[g] * (float)x[b].bsums[g];
+                    ioff += u.off[g] * x[b].bsums[g];
                 }
-                acc += x[b].d * (u.d * (float)isum - bias);
+                acc += x[b].d * (u.d * (float)isum - u.doff * (float)ioff);
             }
             a->y[i * a->ldy + r] = acc;
         }
