@@ -375,6 +375,19 @@ TEST(matmul_avx2_quantize_is_bit_exact) {
     int diffs = 0;
     for (int i = 0; i < COLS / 32; i++) diffs += memcmp(&a[i], &b[i], sizeof a[i]) != 0;
     EXPECT_EQ_INT(diffs, 0);
+    // Q8_K (float scale -127/max, nearest-even codes): a block whose extreme is -127 has iscale 1,
+    // so x.5 values are ties; and a block whose extreme appears with both signs (the first wins).
+    for (int i = 256; i < 512; i++) x[i] = (i == 256) ? -127.0f : (float)((i % 200) - 100) + 0.5f;
+    for (int i = 512; i < 768; i++) x[i] = (float)((i % 7) - 3);
+    x[520] = 9.0f;
+    x[530] = -9.0f;
+    BlockQ8K ka[COLS / 256], kb[COLS / 256];
+    quant_quantize_row(QT_Q8_K, x, ka, COLS);
+    MM_KERNELS_AVX2.quantize_q8_k(x, kb, COLS);
+    for (int i = 0; i < COLS / 256; i++) EXPECT(memcmp(&ka[i], &kb[i], sizeof ka[i]) == 0);
+    EXPECT_EQ_INT(ka[1].qs[1], -42);  // -42.5 and -41.5 both round to the even -42
+    EXPECT_EQ_INT(ka[1].qs[2], -42);
+    EXPECT_EQ_INT(ka[2].qs[8], -127);  // the first extreme (+9) maps to -127
     free(x);
 }
 #endif
@@ -494,8 +507,12 @@ TEST(matmul_quantize_non_finite_activations) {
         EXPECT(memcmp(a, b, sizeof a) == 0);
         EXPECT(memcmp(sa, sb, sizeof sa) == 0);
     }
-    BlockQ8K k[COLS / 256];
+    BlockQ8K k[COLS / 256], k2[COLS / 256];
     quant_quantize_row(QT_Q8_K, x, k, COLS);
+    if (f.avx2 && f.fma && f.f16c) {
+        MM_KERNELS_AVX2.quantize_q8_k(x, k2, COLS);
+        EXPECT(memcmp(k, k2, sizeof k) == 0);
+    }
     for (int i = 0; i < COLS / 256; i++)
         for (int g = 0; g < 16; g++) {
             int s = 0;

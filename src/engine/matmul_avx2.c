@@ -174,10 +174,62 @@ void mm_quantize_q8_0_avx2(const float *x, BlockQ8_0 *y, int32_t *nsums, float *
     }
 }
 
+// ---- activations to Q8_K, bit-exact with quant_quantize_row ----
+
+// 8 int32 -> 8 int8 codes are not needed here: 32 codes at a time from 4 vectors of 8 floats.
+static ALWAYS_INLINE __m256i codes32(__m256 v0, __m256 v1, __m256 v2, __m256 v3, __m256 s) {
+    // cvtps rounds to nearest even (the reference's nearbyintf); NaN gives INT32_MIN -> -128
+    __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(v0, s)), i1 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, s));
+    __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(v2, s)), i3 = _mm256_cvtps_epi32(_mm256_mul_ps(v3, s));
+    __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+    return _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+void mm_quantize_q8_k_avx2(const float *x, BlockQ8K *y, int64_t cols) {
+    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    for (int64_t b = 0; b < cols / QK_K; b++) {
+        const float *xb = x + b * QK_K;
+        __m256 m = _mm256_setzero_ps();  // NaN skipped, as in the reference (see mm_quantize_q8_0_avx2)
+        for (int j = 0; j < QK_K; j += 8) m = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(xb + j), abs_mask), m);
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        float amax = _mm_cvtss_f32(m4);
+        if (amax == 0) {
+            memset(&y[b], 0, sizeof y[b]);
+            continue;
+        }
+        // the signed value of the first element of largest magnitude, as the reference picks it
+        float max = 0;
+        __m256 va = _mm256_set1_ps(amax);
+        for (int j = 0; j < QK_K; j += 8) {
+            int hit = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_and_ps(_mm256_loadu_ps(xb + j), abs_mask), va, _CMP_EQ_OQ));
+            if (hit) {
+                max = xb[j + __builtin_ctz((unsigned)hit)];
+                break;
+            }
+        }
+        float iscale = -127.0f / max;
+        __m256 s = _mm256_set1_ps(iscale);
+        for (int j = 0; j < QK_K; j += 32) {
+            __m256i p = codes32(_mm256_loadu_ps(xb + j), _mm256_loadu_ps(xb + j + 8), _mm256_loadu_ps(xb + j + 16),
+                                _mm256_loadu_ps(xb + j + 24), s);
+            _mm256_storeu_si256((__m256i *)(y[b].qs + j), p);
+            // sums of the two groups of 16: pairs, then fours, then within each 128-bit lane
+            __m256i s32 = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), p), _mm256_set1_epi16(1));
+            s32 = _mm256_hadd_epi32(s32, s32);
+            s32 = _mm256_hadd_epi32(s32, s32);
+            y[b].bsums[j / 16] = (int16_t)_mm256_extract_epi32(s32, 0);
+            y[b].bsums[j / 16 + 1] = (int16_t)_mm256_extract_epi32(s32, 4);
+        }
+        y[b].d = 1.0f / iscale;
+    }
+}
+
 const MmKernels MM_KERNELS_AVX2 = {
     .name = "avx2",
     .quantize_q8_0 = mm_quantize_q8_0_avx2,
-    .quantize_q8_k = mm_quantize_q8_k_ref,
+    .quantize_q8_k = mm_quantize_q8_k_avx2,
     .rows = {
         [QT_F32] = mm_rows_f32_avx2,
         [QT_F16] = mm_rows_f16_avx2,

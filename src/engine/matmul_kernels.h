@@ -67,7 +67,7 @@ void mm_matmul_with(const MmKernels *k, ThreadPool *tp, void *scratch, int n_w, 
 
 extern const MmKernels MM_KERNELS_REF;
 
-// Q8_K activations for every set: ggml's x86 build quantizes them with its reference code too.
+// Q8_K activations, plain C (the ref set's; matmul.c).
 void mm_quantize_q8_k_ref(const float *x, BlockQ8K *y, int64_t cols);
 // Reference products (matmul_qref.c) of the types beyond Q8_0/Q4_0.
 void mm_rows_q4_1_ref(const MmArgs *a, int64_t r0, int64_t r1);
@@ -99,6 +99,7 @@ extern const MmKernels MM_KERNELS_AMX;         // the same with Q8_0 products on
 bool mm_amx_enable(void);
 // Shared by the x86 sets (defined in matmul_avx2.c).
 void mm_quantize_q8_0_avx2(const float *x, BlockQ8_0 *y, int32_t *nsums, float *scales, int64_t cols);
+void mm_quantize_q8_k_avx2(const float *x, BlockQ8K *y, int64_t cols);
 void mm_rows_f32_avx2(const MmArgs *a, int64_t r0, int64_t r1);
 void mm_rows_f16_avx2(const MmArgs *a, int64_t r0, int64_t r1);
 void mm_rows_bf16_avx2(const MmArgs *a, int64_t r0, int64_t r1);

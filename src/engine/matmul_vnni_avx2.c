@@ -40,7 +40,7 @@ static ALWAYS_INLINE float hsum_ps(__m256 v) {
 const MmKernels MM_KERNELS_AVXVNNI = {
     .name = "avxvnni",
     .quantize_q8_0 = mm_quantize_q8_0_avx2,
-    .quantize_q8_k = mm_quantize_q8_k_ref,
+    .quantize_q8_k = mm_quantize_q8_k_avx2,
     .rows = {
         [QT_F32] = mm_rows_f32_avx2,
         [QT_F16] = mm_rows_f16_avx2,
