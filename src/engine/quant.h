@@ -2,11 +2,15 @@
 // reference (plain C) conversions between them and float.
 //
 // The enum values are GGML's type ids, so a GGUF tensor's type field indexes QUANT_TRAITS
-// directly. Block structs match the file bytes exactly (checked by _Static_assert):
+// directly; every id ggml defines has traits (so any valid file opens), and `supported` says
+// whether the engine computes with it. Block structs match the file bytes exactly (checked by
+// _Static_assert; each struct's comment gives its formula), for example:
 //
 //   Q8_0: 32 weights = f16 scale d, then 32 int8 q;     w = d * q              (34 bytes)
 //   Q4_0: 32 weights = f16 scale d, then 16 bytes qs;   element j (j < 16) is the low nibble of
 //         qs[j], element j+16 the high nibble;           w = d * (nibble - 8)   (18 bytes)
+//   Q4_K: 256 weights = f16 d, dmin; 12 bytes of six-bit scales and mins for 8 sub-blocks of 32;
+//         128 bytes of nibbles;                          w = d * sc * q - dmin * m (144 bytes)
 //   F16 / BF16: one 16-bit value per weight; F32: one float.
 #ifndef RS_QUANT_H
 #define RS_QUANT_H
