@@ -161,7 +161,7 @@ static const char GOOD[] =
     "canary:\n"
     "  - {route: chat, baseline: student, candidate: student-q4, weight_percent: 5,\n"
     "     rollback: {p95_ms: 900, error_rate: 0.01, min_agreement: 0.90}}\n"
-    "autoscaling: {metric: num_requests_waiting, target_per_replica: 4,\n"
+    "autoscaling: {metric: num_requests_in_flight, target_per_replica: 4,\n"
     "              upscale_delay_s: 10, downscale_delay_s: 120, warm_pool: 1}\n"
     "limits: {max_queue: 256, max_body_bytes: 1048576, max_tokens: 2048, request_timeout_s: 60}\n";
 

@@ -7,6 +7,7 @@
 
 #include "base/check.h"
 #include "base/yaml.h"
+#include "plan/emit.h"
 #include "plan/report.h"
 #include "plan/search.h"
 #include "test.h"
@@ -73,7 +74,9 @@ TEST(search_is_deterministic_and_waterfall_nests) {
     snprintf(path, sizeof path, "%s/pipeline.yaml", test_tmpdir());
     FILE *f = fopen(path, "w");
     ASSERT(f);
-    EXPECT(report_emit_pipeline(f, &cat, &wl, best) == 0);
+    EmitPlan ep;
+    ASSERT(emit_plan_init(&ep, &cat, &wl, best, NULL, err, sizeof err) == 0);
+    EXPECT(emit_pipeline(f, &ep) == 0);
     fclose(f);
     YamlDoc d;
     ASSERT(yaml_load_file(&d, path, err, sizeof err) == 0);

@@ -9,10 +9,12 @@
 #include "base/check.h"
 #include "cli/cli.h"
 #include "plan/catalog.h"
+#include "plan/emit.h"
 #include "plan/predict.h"
 #include "plan/report.h"
 #include "plan/search.h"
 #include "plan/workload.h"
+#include "review/fit_workload.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -24,8 +26,16 @@ static void usage(FILE *f) {
             "  --profiles DIR      calibrated step-time profiles (*.yaml from `rightsize calibrate`)\n"
             "  --json              print the result as JSON (schema: docs/plan-json.md) instead of text\n"
             "  --html FILE         also write a self-contained HTML report with charts\n"
-            "  --emit FILE         also write the serve pipeline YAML of the chosen plan\n"
-            "  --explain ID        show one candidate's arithmetic step by step (IDs appear in the output)\n"
+            "  --emit FILE         also write the serve pipeline YAML of the chosen plan: the configuration\n"
+            "                      that was simulated (prices per capacity kind, replica bounds, autoscaler,\n"
+            "                      queue bound, SLOs, batch run window, engine knobs and launch commands)\n"
+            "  --emit-k8s DIR      also write Kubernetes manifests of the chosen plan into DIR: a Deployment\n"
+            "                      per tier, the gateway (Deployment, Service, ConfigMap), KEDA ScaledObjects,\n"
+            "                      PodDisruptionBudgets and Prometheus rules\n"
+            "  --image ENGINE=REF  container image for an engine in --emit/--emit-k8s (worker, vllm, vllm-rocm,\n"
+            "                      vllm-neuron, vllm-tpu, vllm-gaudi, tei); repeatable\n"
+            "  --explain ID        show one candidate's arithmetic step by step (IDs appear in the output);\n"
+            "                      with --emit/--emit-k8s, emit that candidate instead of the chosen one\n"
             "  --threads N         simulation threads (default 2)\n"
             "  --seed S            random seed (default 1); a seed gives one result\n"
             "  --horizon-hours H   simulated hours per scenario (default 24)\n"
@@ -40,6 +50,7 @@ static void usage(FILE *f) {
             "  --kv-blocks N       KV blocks per replica (default: the profile's, else enough for every sequence)\n"
             "  --warmup-s S        do not count requests arriving in the first S seconds (default 0)\n"
             "  (--horizon-hours defaults to 1 here; --seed, --json apply)\n");
+    fitwl_cli_help(f);
 }
 
 static void progress(void *ctx, int64_t done, int64_t total) {
@@ -75,10 +86,36 @@ typedef struct {
     const Workload *wl;
     const SearchResult *r;
     const SearchOptions *o;
+    const EmitPlan *ep;
 } Ctx;
 
 static int html_fn(FILE *f, void *p) { Ctx *c = p; return report_html(f, c->cat, c->wl, c->r, c->o); }
-static int emit_fn(FILE *f, void *p) { Ctx *c = p; return report_emit_pipeline(f, c->cat, c->wl, &c->r->cands[c->r->best]); }
+static int emit_fn(FILE *f, void *p) { Ctx *c = p; return emit_pipeline(f, c->ep); }
+
+// --emit / --emit-k8s of one simulated candidate. Returns the exit status.
+static int emit_candidate(const Catalog *cat, const Workload *wl, const Candidate *c, const char *const *images,
+                          const char *emit, const char *k8s_dir) {
+    char err[512];
+    if (c->pruned || !c->simulated) {
+        fprintf(stderr, "rightsize plan: %s was not simulated (pruned: %s); nothing to emit\n", c->id, c->prune_reason);
+        return 1;
+    }
+    EmitPlan *ep = malloc(sizeof *ep);
+    int status = 0;
+    if (!ep || emit_plan_init(ep, cat, wl, c, images, err, sizeof err)) {
+        fprintf(stderr, "rightsize plan: --emit: %s\n", ep ? err : "out of memory");
+        status = 1;
+    } else {
+        Ctx ctx = {cat, wl, NULL, NULL, ep};
+        if (emit && write_file(emit, "pipeline", emit_fn, &ctx)) status = 1;
+        if (k8s_dir && emit_k8s(ep, k8s_dir, err, sizeof err)) {
+            fprintf(stderr, "rightsize plan: --emit-k8s: %s\n", err);
+            status = 1;
+        }
+    }
+    free(ep);
+    return status;
+}
 
 // Prints s as a JSON string (quotes, backslashes and control characters escaped).
 static void json_str(const char *s) {
@@ -169,6 +206,8 @@ static int run_prediction(const char *wl_path, const char *prof_path, PredictCon
 int cmd_plan(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) { usage(stdout); return 0; }
     const char *wl_path = NULL, *cat_dir = "data/catalog", *html = NULL, *emit = NULL, *explain = NULL, *profiles = NULL;
+    const char *emit_k8s_dir = NULL, *images[ENGINE_COUNT] = {0};
+    char err[1024];
     bool json = false, quiet = false;
     const char *profile = NULL;
     bool horizon_set = false;
@@ -176,10 +215,14 @@ int cmd_plan(int argc, char **argv) {
     predict_config_default(&pc);
     SearchOptions o;
     search_options_default(&o);
+    FitWlArgs fit = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool has_val = i + 1 < argc;
         double v;
+        int fr = fitwl_cli_arg(&fit, argc, argv, &i);
+        if (fr < 0) return 2;
+        if (fr > 0) continue;
 #define NEED_VAL() do { if (!has_val) { fprintf(stderr, "rightsize plan: %s needs a value (see --help)\n", a); return 2; } } while (0)
         if (!strcmp(a, "--json")) json = true;
         else if (!strcmp(a, "--quiet")) quiet = true;
@@ -187,6 +230,11 @@ int cmd_plan(int argc, char **argv) {
         else if (!strcmp(a, "--profiles")) { NEED_VAL(); profiles = argv[++i]; }
         else if (!strcmp(a, "--html")) { NEED_VAL(); html = argv[++i]; }
         else if (!strcmp(a, "--emit")) { NEED_VAL(); emit = argv[++i]; }
+        else if (!strcmp(a, "--emit-k8s")) { NEED_VAL(); emit_k8s_dir = argv[++i]; }
+        else if (!strcmp(a, "--image")) {
+            NEED_VAL();
+            if (emit_parse_image(argv[++i], images, err, sizeof err)) { fprintf(stderr, "rightsize plan: %s\n", err); return 2; }
+        }
         else if (!strcmp(a, "--explain")) { NEED_VAL(); explain = argv[++i]; }
         else if (!strcmp(a, "--threads")) { NEED_VAL(); if (parse_num(a, argv[++i], 1, 256, &v)) return 2; o.threads = (int)v; }
         else if (!strcmp(a, "--seed")) { NEED_VAL(); if (parse_num(a, argv[++i], 0, 9e15, &v)) return 2; o.seed = (uint64_t)v; }
@@ -204,17 +252,21 @@ int cmd_plan(int argc, char **argv) {
         else { fprintf(stderr, "rightsize plan: one workload file only (got '%s' and '%s')\n", wl_path, a); return 2; }
 #undef NEED_VAL
     }
+    if (fit.n_files) {   // --from-telemetry: fit the workload, then plan it like any other
+        if (wl_path) { fprintf(stderr, "rightsize plan: give WORKLOAD.yaml or --from-telemetry, not both\n"); return 2; }
+        if (fitwl_run(&fit, err, sizeof err)) { fprintf(stderr, "rightsize plan: %s\n", err); return 1; }
+        wl_path = fit.out_path;
+    }
     if (!wl_path) { fprintf(stderr, "rightsize plan: missing WORKLOAD.yaml (see --help)\n"); return 2; }
     if (profile) {
-        if (html || emit || explain || profiles) {
-            fprintf(stderr, "rightsize plan: --profile evaluates one deployment; drop --html/--emit/--explain/--profiles\n");
+        if (html || emit || emit_k8s_dir || explain || profiles) {
+            fprintf(stderr, "rightsize plan: --profile evaluates one deployment; drop --html/--emit/--emit-k8s/--explain/--profiles\n");
             return 2;
         }
         pc.seed = o.seed;
         if (horizon_set) pc.horizon_s = o.horizon_s;
         return run_prediction(wl_path, profile, &pc, json);
     }
-    char err[1024];
     Catalog cat;
     Workload wl;
     if (catalog_load(&cat, cat_dir, err, sizeof err)) { fprintf(stderr, "rightsize plan: catalog: %s\n", err); return 1; }
@@ -236,6 +288,7 @@ int cmd_plan(int argc, char **argv) {
                 status = 1;
             }
             if (!status && report_explain(stdout, &cat, &wl, &c)) status = 1;
+            if (!status && (emit || emit_k8s_dir)) status = emit_candidate(&cat, &wl, &c, images, emit, emit_k8s_dir);
             if (c.sim) { for (int s = 0; s < SCEN_COUNT; s++) sim_result_free(&c.sim[s]); free(c.sim); }
         }
         wl_free(&wl);
@@ -249,12 +302,14 @@ int cmd_plan(int argc, char **argv) {
         status = 1;
         goto done;
     }
-    Ctx ctx = {&cat, &wl, &r, &o};
+    Ctx ctx = {&cat, &wl, &r, &o, NULL};
     if (json ? report_json(stdout, &cat, &wl, &r, &o) : report_text(stdout, &cat, &wl, &r, &o)) status = 1;
     if (html && write_file(html, "HTML report", html_fn, &ctx)) status = 1;
-    if (emit) {
-        if (r.best < 0) { fprintf(stderr, "rightsize plan: no plan met the SLOs; nothing to --emit\n"); status = 1; }
-        else if (write_file(emit, "pipeline", emit_fn, &ctx)) status = 1;
+    if ((emit || emit_k8s_dir) && r.best < 0) {
+        fprintf(stderr, "rightsize plan: no plan met the SLOs; nothing to --emit\n");
+        status = 1;
+    } else if ((emit || emit_k8s_dir) && emit_candidate(&cat, &wl, &r.cands[r.best], images, emit, emit_k8s_dir)) {
+        status = 1;
     }
     if (r.best < 0 && !status) status = 1;
 done:

@@ -1,4 +1,4 @@
-// report.c — text, JSON, HTML, pipeline YAML and --explain output of a plan search.
+// report.c — text, JSON, HTML and --explain output of a plan search (pipeline YAML: plan/emit.c).
 #include "plan/report.h"
 
 #include <cjson/cJSON.h>
@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/check.h"
+#include "plan/emit.h"
 
 // ---- shared pieces ----
 
@@ -33,7 +34,29 @@ static void cost_breakdown(FILE *f, const Workload *wl, const Candidate *c) {
             c->usd_per_1k_requests, c->usd_per_1m_tokens, c->usd_per_success);
 }
 
+// A batch run's latency is its completion time against the deadline (every request of a run
+// arrives at its start, so the run is done when its slowest request is).
+static void batch_table(FILE *f, const Workload *wl, const Candidate *c) {
+    fprintf(f, "  %-9s %12s %10s %12s %8s %6s %6s\n", "scenario", "run done in", "deadline", "requests/s", "util", "peak",
+            "SLO");
+    for (int s = 0; s < SCEN_COUNT; s++) {
+        const SimResult *r = &c->sim[s];
+        bool done = !r->truncated && r->unfinished == 0;
+        char took[32];
+        if (done) snprintf(took, sizeof took, "%.2f h", r->e2e_ms.max / 3.6e6);
+        else snprintf(took, sizeof took, "> %.2f h", wl->batch_deadline_hours);
+        fprintf(f, "  %-9s %12s %8.2f h %12.1f %7.0f%% %6d %6s\n", scenario_names[s], took, wl->batch_deadline_hours,
+                r->e2e_ms.max > 0 ? (double)r->completed / (r->e2e_ms.max / 1e3) : 0, r->utilization * 100,
+                r->peak_replicas[0] + r->peak_replicas[1],
+                search_meets(wl, r, (Scenario)s, (char[160]){0}, 160) ? "ok" : "miss");
+    }
+}
+
 static void scenario_table(FILE *f, const Workload *wl, const Candidate *c) {
+    if (wl->cls == WL_BATCH) {
+        batch_table(f, wl, c);
+        return;
+    }
     fprintf(f, "  %-9s %9s %9s %9s %9s %9s %8s %6s %6s\n", "scenario", "TTFT p95", "TPOT p95", "e2e p50", "e2e p95",
             "e2e p99", "util", "peak", "SLO");
     for (int s = 0; s < SCEN_COUNT; s++) {
@@ -44,13 +67,17 @@ static void scenario_table(FILE *f, const Workload *wl, const Candidate *c) {
     }
 }
 
-static void describe(FILE *f, const Catalog *cat, const Candidate *c) {
+static void describe(FILE *f, const Catalog *cat, const Workload *wl, const Candidate *c) {
     const CatHardware *hw = &cat->hw[c->hw];
     const CatModel *m = &cat->models[c->model];
     fprintf(f, "  Candidate     %s\n", c->id);
-    fprintf(f, "  Hardware      %s x%d per replica (%s), replicas %d..%d (%s, %s)\n", hw->name, c->devices,
-            hw_class_names[hw->cls], c->scale == SCALE_FIXED ? c->replicas_peak : c->replicas_min, c->replicas_peak,
-            c->scale == SCALE_FIXED ? "fixed" : "autoscaled", mix_names[c->mix]);
+    // The bounds the simulation ran with (what --emit writes), not the analytic sizing alone.
+    SimConfig sc;
+    search_sim_config(cat, wl, c, SCEN_EXPECTED, 86400, 0, &sc);
+    const SimTier *main_t = &sc.tier[sc.n_tiers - 1];
+    fprintf(f, "  Hardware      %s x%d per replica (%s), replicas %d..%d (sized for a peak of %d; %s, %s)\n", hw->name,
+            c->devices, hw_class_names[hw->cls], main_t->as.min_replicas, main_t->as.max_replicas, c->replicas_peak,
+            c->scale == SCALE_FIXED ? "fixed" : wl->cls == WL_BATCH ? "run window" : "autoscaled", mix_names[c->mix]);
     fprintf(f, "  Model         %s at %s (quality %.1f), batch knob %lld, step times from %s\n", m->name,
             plan_quant_names[c->quant], m->quant[c->quant].quality, (long long)c->batch_knob,
             c->source == STEP_PROFILE ? "a calibrated profile" : "the roofline (uncalibrated)");
@@ -62,10 +89,20 @@ static void describe(FILE *f, const Catalog *cat, const Candidate *c) {
     fprintf(f, "\n");
     if (c->student >= 0)
         fprintf(f, "  Cascade       student %s (%s) first, %d..%d replicas; escalations go to the model above\n",
-                cat->models[c->student].name, plan_quant_names[c->student_quant], c->student_min, c->student_peak);
+                cat->models[c->student].name, plan_quant_names[c->student_quant], sc.tier[0].as.min_replicas,
+                sc.tier[0].as.max_replicas);
 }
 
 // ---- text ----
+
+// The expected scenario's latency in a line: e2e p95, or for batch work the run's completion time.
+static const char *lat_text(char *buf, size_t cap, const Workload *wl, const Candidate *c) {
+    const SimResult *r = &c->sim[SCEN_EXPECTED];
+    if (wl->cls == WL_BATCH) snprintf(buf, cap, "run %5.2f h", r->e2e_ms.max / 3.6e6);
+    else snprintf(buf, cap, "%7.0f ms", r->e2e_ms.p95);
+    return buf;
+}
+#define LAT(c) lat_text((char[40]){0}, 40, wl, (c))
 
 int report_text(FILE *f, const Catalog *cat, const Workload *wl, const SearchResult *r, const SearchOptions *o) {
     fprintf(f, "rightsize plan — %s (%s, %.0f requests/month, %.0f input / %.0f output tokens on average)\n", wl->name,
@@ -83,7 +120,7 @@ int report_text(FILE *f, const Catalog *cat, const Workload *wl, const SearchRes
         return ferror(f) ? ERR_IO : 0;
     }
     const Candidate *b = &r->cands[r->best];
-    describe(f, cat, b);
+    describe(f, cat, wl, b);
     cost_breakdown(f, wl, b);
     scenario_table(f, wl, b);
     fprintf(f, "\n== Runners-up\n");
@@ -104,23 +141,27 @@ int report_text(FILE *f, const Catalog *cat, const Workload *wl, const SearchRes
             c->sim[SCEN_EXPECTED].e2e_ms.p95 == p->sim[SCEN_EXPECTED].e2e_ms.p95)
             continue;
         shown++;
-        fprintf(f, "  %d. %-66s $%9.2f/month  e2e p95 %6.0f ms  (+$%.2f)\n", shown + 1, c->id, c->usd_month,
-                c->sim[SCEN_EXPECTED].e2e_ms.p95, c->usd_month - b->usd_month);
+        fprintf(f, "  %d. %-66s $%9.2f/month  %s %s  (+$%.2f)\n", shown + 1, c->id, c->usd_month,
+                wl->cls == WL_BATCH ? "" : "e2e p95", LAT(c), c->usd_month - b->usd_month);
     }
     if (n == 0) fprintf(f, "  (no other simulated candidate met the SLOs)\n");
-    fprintf(f, "\n== Pareto frontier (monthly cost vs e2e p95, expected scenario)\n");
+    fprintf(f, "\n== Pareto frontier (monthly cost vs %s, expected scenario)\n",
+            wl->cls == WL_BATCH ? "run completion time" : "e2e p95");
     for (int64_t i = 0; i < r->n_pareto; i++) {
         const Candidate *c = &r->cands[r->pareto[i]];
-        fprintf(f, "  $%9.2f  %7.0f ms  %s\n", c->usd_month, c->sim[SCEN_EXPECTED].e2e_ms.p95, c->id);
+        fprintf(f, "  $%9.2f  %s  %s\n", c->usd_month, LAT(c), c->id);
     }
     fprintf(f, "\n== Decision matrix (cheapest simulated plan per hardware class)\n");
-    fprintf(f, "  %-5s %-58s %11s %9s %9s %10s %s\n", "class", "candidate", "$/month", "TTFT p95", "e2e p95", "$/1M tok", "verdict");
+    fprintf(f, "  %-5s %-58s %11s %9s %10s %10s %s\n", "class", "candidate", "$/month", "TTFT p95",
+            wl->cls == WL_BATCH ? "run" : "e2e p95", "$/1M tok", "verdict");
     for (int k = 0; k < HW_CLASS_COUNT; k++) {
         int64_t i = r->class_best[k];
         if (i < 0) { fprintf(f, "  %-5s %-58s %s\n", hw_class_names[k], "-", "no candidate fits (memory or SLO on an idle replica)"); continue; }
         const Candidate *c = &r->cands[i];
-        fprintf(f, "  %-5s %-58s %11.2f %7.0fms %7.0fms %10.4f %s\n", hw_class_names[k], c->id, c->usd_month,
-                c->sim[SCEN_EXPECTED].ttft_ms.p95, c->sim[SCEN_EXPECTED].e2e_ms.p95, c->usd_per_1m_tokens,
+        char ttft[24];
+        snprintf(ttft, sizeof ttft, wl->cls == WL_BATCH ? "-" : "%.0fms", c->sim[SCEN_EXPECTED].ttft_ms.p95);
+        fprintf(f, "  %-5s %-58s %11.2f %9s %s %10.4f %s\n", hw_class_names[k], c->id, c->usd_month, ttft, LAT(c),
+                c->usd_per_1m_tokens,
                 c->meets_slo ? (i == r->best ? "chosen" : "meets SLOs, costs more") : c->slo_miss);
     }
     fprintf(f, "\n== Savings waterfall (cheapest plan meeting the SLOs as each lever is allowed)\n");
@@ -147,7 +188,7 @@ static cJSON *pct_json(const SimPct *p) {
     return o;
 }
 
-static cJSON *cand_json(const Catalog *cat, const Candidate *c) {
+static cJSON *cand_json(const Catalog *cat, const Workload *wl, const Candidate *c) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "id", c->id);
     cJSON_AddStringToObject(o, "hardware", hw_id(cat, c));
@@ -190,6 +231,8 @@ static cJSON *cand_json(const Catalog *cat, const Candidate *c) {
         cJSON_AddItemToObject(x, "ttft_ms", pct_json(&r->ttft_ms));
         cJSON_AddItemToObject(x, "tpot_ms", pct_json(&r->tpot_ms));
         cJSON_AddItemToObject(x, "e2e_ms", pct_json(&r->e2e_ms));
+        if (wl->cls == WL_BATCH)   // -1: not done by the deadline
+            cJSON_AddNumberToObject(x, "run_completion_hours", r->truncated || r->unfinished ? -1 : r->e2e_ms.max / 3.6e6);
         cJSON_AddNumberToObject(x, "throughput_rps", r->throughput_rps);
         cJSON_AddNumberToObject(x, "utilization", r->utilization);
         cJSON_AddNumberToObject(x, "completed", (double)r->completed);
@@ -224,8 +267,12 @@ int report_json(FILE *f, const Catalog *cat, const Workload *wl, const SearchRes
     cJSON_AddNumberToObject(s, "simulated", (double)r->n_simulated);
     cJSON_AddNumberToObject(s, "horizon_hours", o->horizon_s / 3600);
     cJSON_AddNumberToObject(s, "seed", (double)o->seed);
-    cJSON *plan = r->best >= 0 ? cand_json(cat, &r->cands[r->best]) : cJSON_CreateNull();
+    cJSON *plan = r->best >= 0 ? cand_json(cat, wl, &r->cands[r->best]) : cJSON_CreateNull();
     if (r->best >= 0) {   // queue depth and replicas over the simulated horizon (expected scenario)
+        EmitPlan ep;   // the configuration the simulation ran (what --emit writes)
+        char err[160];
+        if (!emit_plan_init(&ep, cat, wl, &r->cands[r->best], NULL, err, sizeof err))
+            cJSON_AddItemToObject(plan, "simulated_config", emit_sim_config_json(&ep));
         const SimResult *e = &r->cands[r->best].sim[SCEN_EXPECTED];
         cJSON *ser = cJSON_AddObjectToObject(plan, "series");
         cJSON_AddNumberToObject(ser, "step_s", 60);
@@ -238,7 +285,7 @@ int report_json(FILE *f, const Catalog *cat, const Workload *wl, const SearchRes
     cJSON_AddItemToObject(root, "plan", plan);
     cJSON *ru = cJSON_AddArrayToObject(root, "candidates");
     for (int64_t i = 0; i < r->n_cands; i++)
-        if (r->cands[i].simulated) cJSON_AddItemToArray(ru, cand_json(cat, &r->cands[i]));
+        if (r->cands[i].simulated) cJSON_AddItemToArray(ru, cand_json(cat, wl, &r->cands[i]));
     cJSON *pa = cJSON_AddArrayToObject(root, "pareto");
     for (int64_t i = 0; i < r->n_pareto; i++) cJSON_AddItemToArray(pa, cJSON_CreateString(r->cands[r->pareto[i]].id));
     cJSON *dm = cJSON_AddArrayToObject(root, "decision_matrix");
@@ -279,67 +326,6 @@ int report_json(FILE *f, const Catalog *cat, const Workload *wl, const SearchRes
     fputs(text, f);
     fputc('\n', f);
     cJSON_free(text);
-    return ferror(f) ? ERR_IO : 0;
-}
-
-// ---- pipeline YAML (DESIGN.md §4) ----
-
-static void emit_tier(FILE *f, const Catalog *cat, const Workload *wl, const Candidate *c, bool student) {
-    const CatHardware *hw = &cat->hw[c->hw];
-    const CatModel *m = &cat->models[student ? c->student : c->model];
-    PlanQuant q = student ? c->student_quant : c->quant;
-    int devices = student ? 1 : c->devices;
-    int mn = student ? c->student_min : c->replicas_min, mx = student ? c->student_peak : c->replicas_peak;
-    if (c->scale == SCALE_FIXED) mn = mx;
-    if (wl->cls == WL_BATCH && c->scale == SCALE_AUTO) mn = 0;
-    PriceKind k = c->mix == MIX_RESERVED_SPOT ? PRICE_SPOT : PRICE_ON_DEMAND;
-    double price = (hw->price[k].present ? hw->price[k].usd_per_hour : hw->price[PRICE_ON_DEMAND].usd_per_hour) * devices;
-    fprintf(f, "  - name: %s\n", student ? "student" : (c->student >= 0 ? "teacher" : "main"));
-    if (hw->cls == HW_CPU && !m->encoder)
-        fprintf(f, "    model: data/models/%s.%s.gguf             # embedded engine, run as local workers\n", m->id,
-                q == QUANT_INT4 ? "q4_0" : q == QUANT_INT8 ? "q8_0" : "bf16");
-    else
-        fprintf(f, "    url: http://127.0.0.1:%d/v1                     # an OpenAI-compatible server (vLLM, TGI, ...)\n"
-                   "    model: %s\n", student ? 8001 : 8002, m->id);
-    fprintf(f, "    accelerator: %s%s\n", hw->id, devices > 1 ? "" : "");
-    if (devices > 1) fprintf(f, "    tensor_parallel: %d\n", devices);
-    fprintf(f, "    quantization: %s\n", plan_quant_names[q]);
-    fprintf(f, "    cost_per_hour: %.4f                          # $ per replica-hour (%s)\n", price, price_kind_names[k]);
-    fprintf(f, "    replicas: {min: %d, max: %d}\n", mn, mx);
-    if (m->encoder)
-        fprintf(f, "    batching: {max_batch_size: %lld, max_queue_delay_microseconds: 2000}\n", (long long)c->batch_knob);
-    else
-        fprintf(f, "    scheduler: {max_num_seqs: %lld, max_num_batched_tokens: %lld}\n", (long long)c->batch_knob,
-                (long long)(c->batch_knob > 2048 ? c->batch_knob : 2048));
-}
-
-int report_emit_pipeline(FILE *f, const Catalog *cat, const Workload *wl, const Candidate *c) {
-    fprintf(f, "# Pipeline for workload '%s', emitted by `rightsize plan` (candidate %s).\n", wl->name, c->id);
-    fprintf(f, "# Predicted: $%.2f/month; serve it with `rightsize serve THIS_FILE`.\n", c->usd_month);
-    fprintf(f, "listen: 127.0.0.1:8080\n");
-    fprintf(f, "slo: {");
-    int n = 0;
-    if (wl->slo_ttft_p95_ms > 0) fprintf(f, "%sttft_p95_ms: %.0f", n++ ? ", " : "", wl->slo_ttft_p95_ms);
-    if (wl->slo_tpot_p95_ms > 0) fprintf(f, "%stpot_p95_ms: %.0f", n++ ? ", " : "", wl->slo_tpot_p95_ms);
-    if (wl->slo_e2e_p95_ms > 0) fprintf(f, "%se2e_p95_ms: %.0f", n++ ? ", " : "", wl->slo_e2e_p95_ms);
-    if (wl->slo_e2e_p99_ms > 0) fprintf(f, "%se2e_p99_ms: %.0f", n++ ? ", " : "", wl->slo_e2e_p99_ms);
-    fprintf(f, "}\ntiers:\n");
-    if (c->student >= 0) emit_tier(f, cat, wl, c, true);
-    emit_tier(f, cat, wl, c, false);
-    fprintf(f, "routes:\n");
-    const char *endpoint = wl->cls == WL_EMBEDDING ? "embeddings" : wl->cls == WL_COMPLETION ? "completions" : "chat";
-    if (c->student >= 0) {
-        double thr = wl->escalation_rate < 0 ? wl->conf_threshold : 0.60;
-        fprintf(f, "  - match: {endpoint: %s}\n    cascade: {first: student, then: teacher, min_confidence: %.2f}\n", endpoint, thr);
-    } else {
-        fprintf(f, "  - match: {endpoint: %s}\n    tier: main\n", endpoint);
-    }
-    if (c->scale == SCALE_AUTO && wl->cls != WL_BATCH)
-        fprintf(f, "autoscaling: {metric: num_requests_waiting, target_per_replica: %lld,\n"
-                   "              upscale_delay_s: 15, downscale_delay_s: 300, warm_pool: 1}\n",
-                (long long)(c->batch_eff > 1 ? (int64_t)(0.8 * (double)c->batch_eff) : 1));
-    fprintf(f, "limits: {max_queue: 256, max_body_bytes: 1048576, max_tokens: %lld, request_timeout_s: 60}\n",
-            (long long)(wl->out.max > 0 && wl->out.max < 1000000 ? wl->out.max : 2048));
     return ferror(f) ? ERR_IO : 0;
 }
 

@@ -1,6 +1,5 @@
 // report.h — what `rightsize plan` prints: text, JSON (schema in docs/plan-json.md), a
-// self-contained HTML page with inline SVG charts, the serve pipeline YAML of the chosen plan
-// (DESIGN.md §4), and one candidate's arithmetic step by step (--explain).
+// self-contained HTML page with inline SVG charts, and one candidate's arithmetic step by step (--explain).
 // Every function writes to the FILE * it is given (the CLI decides where) and returns 0 or ERR_IO.
 #ifndef RS_PLAN_REPORT_H
 #define RS_PLAN_REPORT_H
@@ -14,8 +13,6 @@
 int report_text(FILE *f, const Catalog *cat, const Workload *wl, const SearchResult *r, const SearchOptions *o);
 int report_json(FILE *f, const Catalog *cat, const Workload *wl, const SearchResult *r, const SearchOptions *o);
 int report_html(FILE *f, const Catalog *cat, const Workload *wl, const SearchResult *r, const SearchOptions *o);
-// The serve pipeline config for candidate c.
-int report_emit_pipeline(FILE *f, const Catalog *cat, const Workload *wl, const Candidate *c);
 // One candidate's arithmetic: memory fit, KV blocks, step times, capacity, sizing, cost, and (if
 // simulated) the simulated scenarios.
 int report_explain(FILE *f, const Catalog *cat, const Workload *wl, const Candidate *c);

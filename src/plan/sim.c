@@ -86,6 +86,8 @@ typedef struct {
     WlArrivals arr;
     bool arrivals_done;
     double busy_us, rep_us;
+    int64_t n_generated;              // arrivals drawn (a sampled run stops at batch_sample)
+    int64_t run_done, run_t20_us, run_t80_us;   // sampled run: completions, and when 20% / 80% were done
 } Sim;
 
 // Rounds a non-negative duration in microseconds (cheaper than llround in the hot loop).
@@ -266,6 +268,11 @@ static void record_final(Sim *s, SimReq *r, int64_t first_token_us, int64_t last
     s->done_all++;
     if (!r->counted) return;
     SimResult *res = s->res;
+    if (s->cfg->batch_sample > 0) {   // a sampled run: when 20% and 80% of it were done
+        s->run_done++;
+        if (s->run_done == s->cfg->batch_sample / 5) s->run_t20_us = s->now;
+        if (s->run_done == s->cfg->batch_sample * 4 / 5) s->run_t80_us = s->now;
+    }
     res->completed++;
     res->in_tokens += r->in;
     res->out_tokens += n_gen;
@@ -621,6 +628,8 @@ static void sample(Sim *s) {
 }
 
 static int arrival(Sim *s) {
+    if (s->cfg->batch_sample > 0 && s->n_generated >= s->cfg->batch_sample) { s->arrivals_done = true; return 0; }
+    s->n_generated++;
     WlRequest wr = wl_next(s->cfg->wl, &s->arr, &s->rng);
     int64_t t_next = llround(wr.t_s * 1e6);
     if (t_next < s->now) t_next = s->now;
@@ -737,12 +746,51 @@ static int on_ready(Sim *s, const Event *e) {
     return dispatch(s, e->tier);
 }
 
+// A run sampled by its first batch_sample requests (all arriving at its start): the rest of the
+// run's requests are served at the steady throughput the sample measured between 20% and 80%
+// of its completions, after the sample and before its tail. Latencies stretch to the run's
+// completion time; counts and tokens grow to the whole run.
+static void extrapolate_run(Sim *s) {
+    const SimConfig *c = s->cfg;
+    SimResult *res = s->res;
+    int64_t m = s->n_generated, n = c->batch_run_requests;
+    if (c->batch_sample <= 0 || n <= m || res->truncated || res->unfinished > 0 || s->run_t80_us <= s->run_t20_us ||
+        res->e2e_ms.max <= 0)
+        return;
+    double per_s = (double)(s->run_done * 4 / 5 - s->run_done / 5) / ((double)(s->run_t80_us - s->run_t20_us) / 1e6);
+    double f = (res->e2e_ms.max + (double)(n - m) / per_s * 1e3) / res->e2e_ms.max;
+    SimPct *p[] = {&res->e2e_ms, &res->ttft_ms, &res->wait_ms};
+    for (size_t i = 0; i < ARRAY_LEN(p); i++) {
+        p[i]->p50 *= f, p[i]->p95 *= f, p[i]->p99 *= f, p[i]->mean *= f, p[i]->max *= f;
+    }
+    for (int i = 0; i < SIM_CDF_POINTS; i++) res->e2e_cdf_ms[i] *= f;
+    double g = (double)n / (double)m;
+    res->extrapolated = n - m;
+    res->arrived += n - m;
+    res->completed += n - m;
+    res->in_tokens = (int64_t)((double)res->in_tokens * g);
+    res->out_tokens = (int64_t)((double)res->out_tokens * g);
+    res->utilization = fmin(1, res->utilization * g);
+}
+
+// drain_to_floor: after the last request the autoscaler keeps running until the tier is down to
+// its floor (a batch run's replicas go away when its window ends, even past the horizon).
+static bool above_floor(const Sim *s, int t) {
+    return s->cfg->drain_to_floor && s->tier[t].n_up > s->tier[t].cfg.as.min_replicas;
+}
+
 static int run_loop(Sim *s) {
     int rc = 0;
     while (s->n_heap > 0 && !rc) {
         // Done: no arrivals left, nobody in the system, and nothing due before the horizon.
-        if (s->arrivals_done && s->in_system == 0 && s->heap[0].t >= s->horizon_us) break;
+        if (s->arrivals_done && s->in_system == 0 && s->heap[0].t >= s->horizon_us &&
+            !(above_floor(s, 0) || (s->cfg->n_tiers > 1 && above_floor(s, 1))))
+            break;
         if (s->cfg->max_events > 0 && s->res->events >= s->cfg->max_events) { s->res->truncated = true; break; }
+        if (s->cfg->stop_at_s > 0 && s->heap[0].t > llround(s->cfg->stop_at_s * 1e6) && s->in_system > 0) {
+            s->res->truncated = true;   // past the batch deadline with work left: the job missed
+            break;
+        }
         Event e = pop_ev(s);
         s->now = e.t;
         s->res->events++;
@@ -755,7 +803,7 @@ static int run_loop(Sim *s) {
         }
         case EV_READY: rc = on_ready(s, &e); break;
         case EV_SCALE:
-            if (!(s->arrivals_done && s->in_system == 0)) rc = scale_tick(s, e.tier);
+            if (!(s->arrivals_done && s->in_system == 0) || above_floor(s, e.tier)) rc = scale_tick(s, e.tier);
             break;
         case EV_BATCH:
             if (e.ver == s->tier[e.tier].batch_ver) { s->tier[e.tier].batch_due = -1; rc = dispatch(s, e.tier); }
@@ -846,6 +894,7 @@ int sim_run(const SimConfig *cfg, SimResult *res, char *err, size_t err_len) {
     res->mean_in_system = s->area / (double)end;
     res->mean_response_s = s->done_all ? s->e2e_sum_all_us / (double)s->done_all / 1e6 : 0;
     res->arrival_rate_per_s = (double)s->done_all / ((double)end / 1e6);
+    extrapolate_run(s);
 done:
     for (int t = 0; t < 2; t++) tier_free(&s->tier[t]);
     free(s->heap);

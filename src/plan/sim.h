@@ -67,6 +67,11 @@ typedef struct {
     double series_step_s;          // > 0: sample queue depth and replicas at this period
     bool no_fast_path;             // step every decode step one by one (tests compare the two)
     int64_t max_events;            // > 0: stop (truncated) after this many events — overload guard
+    double stop_at_s;              // > 0: stop (truncated) when work is left at this time (a batch deadline)
+    bool drain_to_floor;           // after the last request, scale every tier down to its floor first
+    // A batch run (all its requests arriving at once) of batch_run_requests, simulated for its
+    // first batch_sample requests and extrapolated at the measured steady throughput (0: all).
+    int64_t batch_sample, batch_run_requests;
 } SimConfig;
 
 typedef struct {
@@ -92,6 +97,7 @@ typedef struct {
     int64_t steps, advanced_steps, events;
     bool truncated;                // stopped by max_events: the candidate is overloaded or stuck
     int64_t unfinished;            // requests still in the system at the end
+    int64_t extrapolated;          // requests of a sampled batch run not simulated (batch_sample)
     int peak_replicas[2];
     // e2e latency CDF (ms at quantiles (i+1)/SIM_CDF_POINTS) for charts
     double e2e_cdf_ms[SIM_CDF_POINTS];

@@ -175,11 +175,14 @@ static void publish_status(Gateway *g, int64_t now_us) {
     snprintf(led, sizeof led,
              "{\"busy_nusd\":%lld,\"idle_nusd\":%lld,\"charged_nusd\":%lld,\"attributed_nusd\":%lld,"
              "\"shadow_nusd\":%lld,\"requests\":%lld,\"in_flight\":%lld,\"busy_usd\":%.9f,\"idle_usd\":%.9f,"
-             "\"total_usd\":%.9f}",
+             "\"total_usd\":%.9f,\"cost_nusd_by_kind\":{\"on_demand\":%lld,\"reserved_1y\":%lld,\"reserved_3y\":%lld,"
+             "\"spot\":%lld}}",
              (long long)g->ledger.busy_nusd, (long long)g->ledger.idle_nusd, (long long)total,
              (long long)g->ledger_attr_nusd, (long long)g->shadow_nusd, (long long)g->n_done, (long long)g->in_flight,
              (double)g->ledger.busy_nusd / 1e9, (double)g->ledger.idle_nusd / 1e9,
-             (double)(g->ledger.busy_nusd + g->ledger.idle_nusd) / 1e9);
+             (double)(g->ledger.busy_nusd + g->ledger.idle_nusd) / 1e9, (long long)g->ledger.cost_nusd[PIPE_ON_DEMAND],
+             (long long)g->ledger.cost_nusd[PIPE_RESERVED_1Y], (long long)g->ledger.cost_nusd[PIPE_RESERVED_3Y],
+             (long long)g->ledger.cost_nusd[PIPE_SPOT]);
     pthread_mutex_lock(&g->inbox_mu);
     memcpy(g->canary_status, can, sizeof can);
     memcpy(g->ledger_status, led, sizeof led);

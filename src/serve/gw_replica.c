@@ -61,12 +61,25 @@ static int spawn_worker(Gateway *g, Replica *r, int64_t now_us) {
     snprintf(btok, sizeof btok, "%lld", (long long)t->max_num_batched_tokens);
     snprintf(thr, sizeof thr, "%d", t->threads);
     snprintf(queued, sizeof queued, "%lld", (long long)(t->max_concurrency * 2 + 16));
+    char mlen[24], kvb[24];
+    snprintf(mlen, sizeof mlen, "%lld", (long long)t->max_model_len);
+    snprintf(kvb, sizeof kvb, "%lld", (long long)t->kv_blocks);
     char *argv[] = {g->worker_exe, "worker", "-m", (char *)t->model_path, "--listen", listen,
                     "--served-model-name", (char *)t->name, "--max-num-seqs", seqs, "--max-num-batched-tokens", btok,
-                    "-t", thr, "--max-num-queued-reqs", queued, "--shutdown-timeout", "30", NULL, NULL, NULL};
+                    "-t", thr, "--max-num-queued-reqs", queued, "--shutdown-timeout", "30", NULL, NULL, NULL, NULL,
+                    NULL, NULL, NULL};
+    int na = 18;
     if (t->chat_template[0]) {
-        argv[18] = "--chat-template";
-        argv[19] = (char *)t->chat_template;
+        argv[na++] = "--chat-template";
+        argv[na++] = (char *)t->chat_template;
+    }
+    if (t->max_model_len > 0) {   // the simulated scheduler's knobs (plan --emit writes them)
+        argv[na++] = "--max-model-len";
+        argv[na++] = mlen;
+    }
+    if (t->kv_blocks > 0) {
+        argv[na++] = "--kv-blocks";
+        argv[na++] = kvb;
     }
     pid_t parent = getpid();
     pid_t pid = fork();
@@ -92,6 +105,19 @@ static int spawn_worker(Gateway *g, Replica *r, int64_t now_us) {
     return 0;
 }
 
+// Starts charging a replica: reserved while fewer than the tier's reserved replicas are open,
+// else at the burst price (pipeline_tier_price; the simulator bills the same way).
+static void charge_replica(Gateway *g, int tier, Replica *r, int64_t now_us) {
+    const PipeTier *t = &g->p.tiers[tier];
+    int up = 0;
+    for (int k = 0; k < g->tiers[tier].n_reps; k++)
+        up += &g->tiers[tier].reps[k] != r && g->tiers[tier].reps[k].led.open &&
+              t->reserved_replicas > 0 && g->tiers[tier].reps[k].led.kind == t->reserved_kind;
+    double usd;
+    int kind = pipeline_tier_price(t, up, &usd);
+    ledger_open(&g->ledger, &r->led, kind, usd, now_us);
+}
+
 static void open_replica(Gateway *g, int tier, int64_t now_us, bool warm) {
     TierState *ts = &g->tiers[tier];
     const PipeTier *t = &g->p.tiers[tier];
@@ -102,7 +128,7 @@ static void open_replica(Gateway *g, int tier, int64_t now_us, bool warm) {
     r->kind = CALL_HEALTH;
     r->tier = tier;
     r->slot = ts->n_reps++;
-    ledger_open(&g->ledger, &r->led, 0, t->cost_per_hour, now_us);
+    charge_replica(g, tier, r, now_us);
     if (t->local) {
         if (spawn_worker(g, r, now_us)) {
             r->restart_at_us = now_us + BACKOFF_MIN_US;
@@ -125,8 +151,8 @@ int gw_replicas_start(Gateway *g, char *err, size_t err_len) {
         int n = t->min_replicas > 0 ? t->min_replicas : 1;
         for (int k = 0; k < n; k++) open_replica(g, i, now, false);
         g->tiers[i].desired = n;
-        if (t->local && g->p.has_autoscaling)
-            for (int k = 0; k < g->p.autoscale.warm_pool && g->tiers[i].n_reps < PIPE_MAX_REPLICAS; k++)
+        if (t->local && t->autoscaled)
+            for (int k = 0; k < t->autoscale.warm_pool && g->tiers[i].n_reps < PIPE_MAX_REPLICAS; k++)
                 open_replica(g, i, now, true);
         autoscale_init(&g->tiers[i].as);
     }
@@ -314,7 +340,7 @@ static bool start_slot(Gateway *g, int tier, int64_t now_us, bool warm) {
         Replica *r = &ts->reps[k];
         if (r->state != REP_STOPPED || r->pid != 0) continue;
         g->closed_nusd += r->led.charged_nusd;
-        ledger_open(&g->ledger, &r->led, 0, g->p.tiers[tier].cost_per_hour, now_us);
+        charge_replica(g, tier, r, now_us);
         r->warm = warm;
         r->backoff_us = 0;
         if (spawn_worker(g, r, now_us)) {
@@ -337,13 +363,11 @@ void gw_autoscale(Gateway *g, int64_t now_us) {
         int64_t running = 0;
         for (int k = 0; k < ts->n_reps; k++) running += ts->reps[k].n_inflight;
         int64_t waiting = ts->n + (ts->batcher ? batcher_len(ts->batcher) : 0);
-        if (!g->p.has_autoscaling) {
+        if (!t->autoscaled) {
             metric_set(g->m.desired, t->name, gw_tier_active(g, i));
             continue;
         }
-        AutoscaleConfig c = g->p.autoscale;
-        c.min_replicas = t->min_replicas;
-        c.max_replicas = t->max_replicas;
+        AutoscaleConfig c = t->autoscale;   // min/max are the tier's replicas
         int cur = gw_tier_active(g, i);
         int want = autoscale_eval(&ts->as, &c, now_us, cur, waiting, running);
         ts->desired = want;
@@ -364,7 +388,7 @@ void gw_autoscale(Gateway *g, int64_t now_us) {
             int warm = 0;
             for (int k = 0; k < ts->n_reps; k++)
                 warm += ts->reps[k].warm && ts->reps[k].state != REP_DRAINING && ts->reps[k].state != REP_STOPPED;
-            while (warm < g->p.autoscale.warm_pool && start_slot(g, i, now_us, true)) warm++;
+            while (warm < t->autoscale.warm_pool && start_slot(g, i, now_us, true)) warm++;
         } else if (want < cur) {
             for (int k = ts->n_reps - 1; k >= 0 && cur > want; k--) {
                 Replica *r = &ts->reps[k];

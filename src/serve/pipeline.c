@@ -79,7 +79,7 @@ static void guess_quant(PipeTier *t) {
 static void load_tier(YamlDoc *doc, Pipeline *p, const YamlNode *n, bool check_files) {
     static const char *const keys[] = {"name", "model", "url", "accelerator", "cost_per_hour", "replicas",
                                        "scheduler", "threads", "max_concurrency", "batching", "quantization",
-                                       "chat_template", NULL};
+                                       "chat_template", "capacity", "reserved", "launch", "autoscaling", NULL};
     if (!n || n->kind != YAML_MAP) {
         yaml_error(doc, n, "a tier must be a map with name, model or url, cost_per_hour");
         return;
@@ -116,6 +116,12 @@ static void load_tier(YamlDoc *doc, Pipeline *p, const YamlNode *n, bool check_f
     const char *q = yaml_str_opt(doc, n, "quantization", NULL);
     if (q) copy_str(t->quantization, sizeof t->quantization, q);
     t->cost_per_hour = yaml_f64_opt(doc, n, "cost_per_hour", 0, 0, 1e6);
+    static const char *const burst[] = {"on_demand", "spot"};
+    t->capacity_kind = yaml_enum_opt(doc, n, "capacity", burst, 2, 0) == 1 ? PIPE_SPOT : PIPE_ON_DEMAND;
+    const char *launch = yaml_str_opt(doc, n, "launch", "");
+    if (strlen(launch) >= sizeof t->launch) yaml_error(doc, yaml_get(n, "launch"), "longer than %zu bytes", sizeof t->launch - 1);
+    if (t->local && launch[0]) yaml_error(doc, yaml_get(n, "launch"), "a local tier is launched by serve itself; 'launch:' is for url: tiers");
+    copy_str(t->launch, sizeof t->launch, launch);
     t->min_replicas = t->max_replicas = 1;
     const YamlNode *r = yaml_get(n, "replicas");
     if (r && r->kind == YAML_SCALAR) {
@@ -129,16 +135,31 @@ static void load_tier(YamlDoc *doc, Pipeline *p, const YamlNode *n, bool check_f
         if (t->max_replicas < t->min_replicas)
             yaml_error(doc, yaml_get(r, "max"), "max (%d) is below min (%d)", t->max_replicas, t->min_replicas);
     }
+    const YamlNode *rs = yaml_map_opt(doc, n, "reserved");
+    if (rs) {
+        static const char *const rk[] = {"replicas", "term", "cost_per_hour", NULL};
+        static const char *const terms[] = {"1y", "3y"};
+        yaml_check_keys(doc, rs, rk);
+        t->reserved_replicas = (int)yaml_i64_req(doc, rs, "replicas", 0, PIPE_MAX_REPLICAS);
+        t->reserved_kind = yaml_enum_opt(doc, rs, "term", terms, 2, 0) == 1 ? PIPE_RESERVED_3Y : PIPE_RESERVED_1Y;
+        t->reserved_cost_per_hour = yaml_f64_req(doc, rs, "cost_per_hour", 0, 1e6);
+        if (!doc->rc && t->reserved_replicas > t->min_replicas)
+            yaml_error(doc, yaml_get(rs, "replicas"), "%d reserved replicas are always on: raise replicas.min (%d) to at least that",
+                       t->reserved_replicas, t->min_replicas);
+    }
     const YamlNode *s = yaml_map_opt(doc, n, "scheduler");
-    static const char *const sk[] = {"max_num_seqs", "max_num_batched_tokens", NULL};
+    static const char *const sk[] = {"max_num_seqs", "max_num_batched_tokens", "max_model_len", "kv_blocks", NULL};
     yaml_check_keys(doc, s, sk);
     t->max_num_seqs = yaml_i64_opt(doc, s, "max_num_seqs", 16, 1, 4096);
     t->max_num_batched_tokens = yaml_i64_opt(doc, s, "max_num_batched_tokens", 512, 1, 1 << 20);
+    t->max_model_len = yaml_i64_opt(doc, s, "max_model_len", 0, 1, 1 << 24);
+    t->kv_blocks = yaml_i64_opt(doc, s, "kv_blocks", 0, 1, (int64_t)1 << 30);
     if (t->local && !doc->rc) {  // the worker's own rule, checked here so --check catches it
         SchedConfig sc;
         sched_config_default(&sc);
         sc.max_num_seqs = t->max_num_seqs;
         sc.max_num_batched_tokens = t->max_num_batched_tokens;
+        if (t->max_model_len > 0) sc.max_model_len = t->max_model_len;
         char why[256];
         if (sched_config_check(&sc, why, sizeof why)) yaml_error(doc, s ? s : n, "%s", why);
     }
@@ -275,20 +296,33 @@ static void load_canary(YamlDoc *doc, Pipeline *p, const YamlNode *n) {
     r->canary = p->n_canaries++;
 }
 
-static void load_autoscaling(YamlDoc *doc, Pipeline *p, const YamlNode *a) {
+const char *const pipe_price_kind_names[PIPE_PRICE_KINDS] = {
+    [PIPE_ON_DEMAND] = "on_demand", [PIPE_RESERVED_1Y] = "reserved_1y", [PIPE_RESERVED_3Y] = "reserved_3y", [PIPE_SPOT] = "spot"};
+
+int pipeline_tier_price(const PipeTier *t, int reserved_up, double *usd_per_hour) {
+    bool reserved = reserved_up < t->reserved_replicas;
+    *usd_per_hour = reserved ? t->reserved_cost_per_hour : t->cost_per_hour;
+    return reserved ? t->reserved_kind : t->capacity_kind;
+}
+
+// One `autoscaling:` map (the pipeline's, or a tier's): keys given replace c's values.
+static void load_autoscale_map(YamlDoc *doc, const YamlNode *a, AutoscaleConfig *c, bool top) {
     static const char *const keys[] = {"metric", "target_per_replica", "upscale_delay_s", "downscale_delay_s",
                                        "warm_pool", "interval_s", "schedule", NULL};
-    static const char *const metrics[] = {"num_requests_waiting", "num_requests_running"};
-    yaml_check_keys(doc, a, keys);
-    p->has_autoscaling = true;
-    AutoscaleConfig *c = &p->autoscale;
-    yaml_enum_opt(doc, a, "metric", metrics, 2, 0);
-    c->target_per_replica = yaml_f64_opt(doc, a, "target_per_replica", 4, 0.01, 1e6);
-    c->upscale_delay_us = (int64_t)(yaml_f64_opt(doc, a, "upscale_delay_s", 10, 0, 86400) * 1e6);
-    c->downscale_delay_us = (int64_t)(yaml_f64_opt(doc, a, "downscale_delay_s", 120, 0, 86400) * 1e6);
-    c->warm_pool = (int)yaml_i64_opt(doc, a, "warm_pool", 0, 0, PIPE_MAX_REPLICAS);
-    p->autoscale_interval_us = (int64_t)(yaml_f64_opt(doc, a, "interval_s", 1, 0.05, 3600) * 1e6);
+    static const char *const tier_keys[] = {"metric", "target_per_replica", "upscale_delay_s", "downscale_delay_s",
+                                            "warm_pool", "schedule", NULL};
+    // The autoscaler counts waiting + running requests per replica (policy/autoscale).
+    static const char *const metrics[] = {"num_requests_in_flight"};
+    yaml_check_keys(doc, a, top ? keys : tier_keys);
+    yaml_enum_opt(doc, a, "metric", metrics, 1, 0);
+    // 1e12 = "never on load": a batch tier's schedule alone sets its count.
+    c->target_per_replica = yaml_f64_opt(doc, a, "target_per_replica", c->target_per_replica, 0.01, 1e12);
+    c->upscale_delay_us = (int64_t)(yaml_f64_opt(doc, a, "upscale_delay_s", (double)c->upscale_delay_us / 1e6, 0, 86400) * 1e6);
+    c->downscale_delay_us =
+        (int64_t)(yaml_f64_opt(doc, a, "downscale_delay_s", (double)c->downscale_delay_us / 1e6, 0, 86400) * 1e6);
+    c->warm_pool = (int)yaml_i64_opt(doc, a, "warm_pool", c->warm_pool, 0, PIPE_MAX_REPLICAS);
     const YamlNode *s = yaml_seq_opt(doc, a, "schedule");
+    if (s) c->n_windows = 0;
     for (int64_t i = 0; s && i < s->n; i++) {
         static const char *const wk[] = {"start_hour", "end_hour", "min_replicas", NULL};
         const YamlNode *w = s->vals[i];
@@ -305,6 +339,33 @@ static void load_autoscaling(YamlDoc *doc, Pipeline *p, const YamlNode *a) {
         c->windows[i].end_hour = yaml_f64_req(doc, w, "end_hour", 0, 24);
         c->windows[i].min_replicas = (int)yaml_i64_req(doc, w, "min_replicas", 0, PIPE_MAX_REPLICAS);
         c->n_windows = (int)i + 1;
+    }
+}
+
+static void load_autoscaling(YamlDoc *doc, Pipeline *p, const YamlNode *a) {
+    p->autoscale = (AutoscaleConfig){.target_per_replica = 4, .upscale_delay_us = 10000000, .downscale_delay_us = 120000000};
+    if (a) {
+        p->has_autoscaling = true;
+        load_autoscale_map(doc, a, &p->autoscale, true);
+    }
+    p->autoscale_interval_us = (int64_t)(yaml_f64_opt(doc, a, "interval_s", 1, 0.05, 3600) * 1e6);
+}
+
+// Each tier's autoscaler: the pipeline's section with the tier's own `autoscaling:` over it.
+static void resolve_tier_autoscaling(YamlDoc *doc, Pipeline *p, const YamlNode *tiers) {
+    for (int i = 0; i < p->n_tiers && !doc->rc; i++) {
+        PipeTier *t = &p->tiers[i];
+        const YamlNode *a = yaml_map_opt(doc, tiers->vals[i], "autoscaling");
+        t->autoscale = p->autoscale;
+        t->autoscaled = p->has_autoscaling || a;
+        if (a) load_autoscale_map(doc, a, &t->autoscale, false);
+        t->autoscale.min_replicas = t->min_replicas;
+        t->autoscale.max_replicas = t->max_replicas;
+        for (int w = 0; w < t->autoscale.n_windows && !doc->rc; w++)
+            if (t->autoscale.windows[w].min_replicas > t->max_replicas)
+                yaml_error(doc, a ? a : tiers->vals[i], "tier '%s': a schedule window asks for %d replicas > replicas.max %d",
+                           t->name, t->autoscale.windows[w].min_replicas, t->max_replicas);
+        if (t->autoscaled) p->has_autoscaling = true;
     }
 }
 
@@ -327,11 +388,15 @@ static int load_doc(YamlDoc *doc, Pipeline *p, bool check_files) {
     yaml_check_keys(doc, root, keys);
     load_listen(doc, p, root);
     const YamlNode *slo = yaml_map_opt(doc, root, "slo");
-    static const char *const sk[] = {"ttft_p95_ms", "ttft_p99_ms", "tpot_p95_ms", "e2e_p95_ms", "e2e_p99_ms", NULL};
+    static const char *const sk[] = {"ttft_p95_ms", "ttft_p99_ms", "tpot_p95_ms", "e2e_p95_ms", "e2e_p99_ms",
+                                     "job_deadline_hours", NULL};
     yaml_check_keys(doc, slo, sk);
     p->slo_ttft_p95_ms = yaml_f64_opt(doc, slo, "ttft_p95_ms", 0, 0, 1e9);
+    p->slo_ttft_p99_ms = yaml_f64_opt(doc, slo, "ttft_p99_ms", 0, 0, 1e9);
+    p->slo_tpot_p95_ms = yaml_f64_opt(doc, slo, "tpot_p95_ms", 0, 0, 1e9);
+    p->slo_e2e_p95_ms = yaml_f64_opt(doc, slo, "e2e_p95_ms", 0, 0, 1e9);
     p->slo_e2e_p99_ms = yaml_f64_opt(doc, slo, "e2e_p99_ms", 0, 0, 1e9);
-    for (const char *const *k = sk; *k; k++) yaml_f64_opt(doc, slo, *k, 0, 0, 1e9);   // type-check the rest
+    p->slo_job_deadline_hours = yaml_f64_opt(doc, slo, "job_deadline_hours", 0, 0, 24);
     copy_str(p->admin_key, sizeof p->admin_key, yaml_str_opt(doc, root, "admin_key", ""));
     load_limits(doc, p, yaml_map_opt(doc, root, "limits"));
     const YamlNode *tiers = yaml_seq_opt(doc, root, "tiers");
@@ -353,9 +418,8 @@ static int load_doc(YamlDoc *doc, Pipeline *p, bool check_files) {
     const YamlNode *can = yaml_seq_opt(doc, root, "canary");
     if (!doc->rc && can && can->n > PIPE_MAX_CANARIES) return yaml_error(doc, can, "at most %d canaries", PIPE_MAX_CANARIES);
     for (int64_t i = 0; !doc->rc && can && i < can->n; i++) load_canary(doc, p, can->vals[i]);
-    const YamlNode *as = yaml_map_opt(doc, root, "autoscaling");
-    if (!doc->rc && as) load_autoscaling(doc, p, as);
-    if (!p->has_autoscaling) p->autoscale_interval_us = 1000000;
+    if (!doc->rc) load_autoscaling(doc, p, yaml_map_opt(doc, root, "autoscaling"));
+    if (!doc->rc) resolve_tier_autoscaling(doc, p, tiers);
     return doc->rc;
 }
 
@@ -416,6 +480,12 @@ int pipeline_reload_check(const Pipeline *cur, const Pipeline *next, char *why, 
             {"scheduler.max_num_seqs", (double)x->max_num_seqs, (double)y->max_num_seqs},
             {"scheduler.max_num_batched_tokens", (double)x->max_num_batched_tokens, (double)y->max_num_batched_tokens},
             {"threads", x->threads, y->threads},
+            {"capacity", x->capacity_kind, y->capacity_kind},
+            {"reserved.replicas", x->reserved_replicas, y->reserved_replicas},
+            {"reserved.term", x->reserved_kind, y->reserved_kind},
+            {"reserved.cost_per_hour", x->reserved_cost_per_hour, y->reserved_cost_per_hour},
+            {"scheduler.max_model_len", (double)x->max_model_len, (double)y->max_model_len},
+            {"scheduler.kv_blocks", (double)x->kv_blocks, (double)y->kv_blocks},
         };
         for (size_t k = 0; k < ARRAY_LEN(nums); k++)
             if (nums[k].a != nums[k].b)

@@ -19,7 +19,12 @@
 #define PIPE_MAX_TIERS 16
 #define PIPE_MAX_ROUTES 32
 #define PIPE_MAX_CANARIES 8
-#define PIPE_MAX_REPLICAS 16
+#define PIPE_MAX_REPLICAS 128   // per tier (the planner sizes tiers up to ~100 replicas)
+
+// Pricing kinds of a replica, as the ledger counts them (LedgerReplica.kind; the planner's
+// PriceKind has the same order).
+enum { PIPE_ON_DEMAND, PIPE_RESERVED_1Y, PIPE_RESERVED_3Y, PIPE_SPOT, PIPE_PRICE_KINDS };
+extern const char *const pipe_price_kind_names[PIPE_PRICE_KINDS];   // "on_demand", "reserved_1y", ...
 
 typedef struct {
     char name[48];
@@ -29,14 +34,22 @@ typedef struct {
     char model[128];               // model name sent to the backend (local: the tier name)
     char accelerator[32];          // label for telemetry, metrics and cost
     char quantization[16];         // label ("q8_0"); local: from the file name when not given
-    double cost_per_hour;          // $ per replica-hour
+    double cost_per_hour;          // $ per replica-hour above the reserved floor (burst capacity)
+    int capacity_kind;             // what cost_per_hour buys: PIPE_ON_DEMAND or PIPE_SPOT
+    int reserved_replicas;         // the first replicas up are billed as reserved (<= min_replicas)
+    int reserved_kind;             // PIPE_RESERVED_1Y or PIPE_RESERVED_3Y
+    double reserved_cost_per_hour; // $ per reserved replica-hour
+    char launch[1024];             // remote tiers: the command that starts the backend ("" = none)
     int min_replicas, max_replicas;
     int64_t max_num_seqs, max_num_batched_tokens;   // local workers' scheduler
+    int64_t max_model_len, kv_blocks;               // local workers' (0: the worker's default)
     int threads;                   // local workers' engine threads
     char chat_template[16];        // local workers' --chat-template ("" = from the model)
     int64_t max_concurrency;       // in-flight requests per replica before the tier queues
     bool batching;                 // dynamic batching (batchable endpoints: embeddings)
     BatcherConfig batch;
+    bool autoscaled;               // the pipeline's or the tier's own `autoscaling:` applies
+    AutoscaleConfig autoscale;     // the pipeline's section, overridden by the tier's; min/max = replicas
     int line;
 } PipeTier;
 
@@ -51,14 +64,16 @@ typedef struct {
 typedef struct {
     ListenAddr listen;                         // where serve listens (`listen:`, --listen)
     double slo_ttft_p95_ms, slo_e2e_p99_ms;   // 0: not set
+    double slo_ttft_p99_ms, slo_tpot_p95_ms, slo_e2e_p95_ms;
+    double slo_job_deadline_hours; // batch work: every run done within this many hours
     PipeTier tiers[PIPE_MAX_TIERS];
     int n_tiers;
     RouteRule routes[PIPE_MAX_ROUTES];
     int n_routes;
     PipeCanary canaries[PIPE_MAX_CANARIES];
     int n_canaries;
-    bool has_autoscaling;
-    AutoscaleConfig autoscale;     // min/max are per tier (replaced at use)
+    bool has_autoscaling;          // some tier is autoscaled
+    AutoscaleConfig autoscale;     // the top-level section (each tier's resolved copy: PipeTier.autoscale)
     int64_t autoscale_interval_us;
     int64_t max_queue;             // waiting requests per tier
     size_t max_body_bytes;
@@ -74,6 +89,9 @@ int pipeline_load(Pipeline *p, const char *path, bool check_files, char *err, si
 // Same from memory (name is used in messages). For tests and the fuzz target.
 int pipeline_load_buf(Pipeline *p, const char *name, const char *text, size_t len, bool check_files, char *err,
                       size_t err_len);
+// The pricing kind and $/hour of the next replica a tier opens while reserved_up of its replicas
+// are billed as reserved: the first reserved_replicas are reserved, the rest burst capacity.
+int pipeline_tier_price(const PipeTier *t, int reserved_up, double *usd_per_hour);
 // Index of the tier with this name, or -1.
 int pipeline_tier(const Pipeline *p, const char *name);
 // Whether a running gateway configured by `cur` can take `next` on SIGHUP. Routes, canaries,

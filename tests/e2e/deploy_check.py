@@ -1,6 +1,9 @@
-"""The deployment files say what the code does: the ConfigMap's pipeline passes `serve --check`,
-the Prometheus rules pass `promtool check rules`, and every rightsize_ series that the rules and
-the KEDA trigger query is exported by a running gateway with the labels they use."""
+"""The Kubernetes objects `rightsize plan --emit-k8s` writes say what the code does: the
+ConfigMap's pipeline passes `serve --check`, the gateway's drain contract holds (grace period >
+preStop + --shutdown-timeout, every flag is one serve accepts), the Prometheus rules pass
+`promtool check rules`, and every rightsize_ series that the rules and the KEDA triggers query is
+exported by a running gateway with the labels they use. (Schema validation of every object is in
+plan_emit.py.)"""
 import os
 import re
 import shutil
@@ -15,7 +18,6 @@ import yaml
 
 ROOT = os.environ.get("RS_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.environ.get("RS_BIN", os.path.join(ROOT, "build", "rightsize"))
-DEPLOY = os.path.join(ROOT, "deploy")
 tmp = tempfile.mkdtemp(prefix="rs-deploy-")
 failures = []
 
@@ -26,21 +28,29 @@ def check(cond, what):
         failures.append(what)
 
 
+K8S = os.path.join(tmp, "k8s")
+r = subprocess.run([BIN, "plan", os.path.join(ROOT, "data/workloads/support-assistant.yaml"), "--quiet",
+                    "--horizon-hours", "2", "--emit-k8s", K8S], capture_output=True, text=True, timeout=300)
+check(r.returncode == 0, "plan --emit-k8s: " + r.stderr[-300:])
 docs = {}
-for name in sorted(os.listdir(os.path.join(DEPLOY, "kubernetes"))):
-    with open(os.path.join(DEPLOY, "kubernetes", name)) as f:
-        docs[name] = list(yaml.safe_load_all(f))
-check(all(d.get("apiVersion") and d.get("kind") for ds in docs.values() for d in ds),
-      "every manifest has apiVersion and kind")
+for name in sorted(os.listdir(K8S)):
+    if name[0].isdigit():
+        with open(os.path.join(K8S, name)) as f:
+            docs[name] = [d for d in yaml.safe_load_all(f) if d]
+objs = [d for ds in docs.values() for d in ds]
+check(all(d.get("apiVersion") and d.get("kind") for d in objs), "every manifest has apiVersion and kind")
+by_kind = {}
+for d in objs:
+    by_kind.setdefault(d["kind"], []).append(d)
 
-cm = docs["pipeline-configmap.yaml"][0]
+cm = by_kind["ConfigMap"][0]
 pipeline = os.path.join(tmp, "pipeline.yaml")
 with open(pipeline, "w") as f:
     f.write(cm["data"]["pipeline.yaml"])
 r = subprocess.run([BIN, "serve", "--check", pipeline], capture_output=True, text=True)
 check(r.returncode == 0, "ConfigMap pipeline passes serve --check: " + (r.stdout + r.stderr).strip())
 
-dep = docs["gateway.yaml"][0]
+dep = [d for d in by_kind["Deployment"] if d["metadata"]["name"] == "rightsize-gateway"][0]
 pod = dep["spec"]["template"]["spec"]
 args = pod["containers"][0]["args"]
 drain = int(args[args.index("--shutdown-timeout") + 1])
@@ -50,7 +60,7 @@ r = subprocess.run([BIN, "serve", "--help"], capture_output=True, text=True)
 for flag in [a for a in args if a.startswith("--")]:
     check(flag in r.stdout + r.stderr, f"serve accepts {flag}")
 
-rules = os.path.join(DEPLOY, "prometheus-rules.yaml")
+rules = os.path.join(K8S, "prometheus-rules.yaml")
 promtool = shutil.which("promtool")
 if promtool:
     r = subprocess.run([promtool, "check", "rules", rules], capture_output=True, text=True)
@@ -61,7 +71,9 @@ else:
 # For every expression the rules and KEDA evaluate: each rightsize_ series it names, with every
 # label it filters or groups by.
 exprs = [r["expr"] for g in yaml.safe_load(open(rules))["groups"] for r in g["rules"]]
-exprs.append(docs["keda-scaledobject.yaml"][0]["spec"]["triggers"][0]["metadata"]["query"])
+exprs += [t["metadata"]["query"] for so in by_kind.get("ScaledObject", []) for t in so["spec"]["triggers"]
+          if t["type"] == "prometheus"]
+check(len(exprs) > 3, "rules and KEDA queries found")
 wanted = []  # (metric, label)
 for e in exprs:
     names = [m.group(1) for m in re.finditer(r"(rightsize_[a-z0-9_]+)", e)]
