@@ -11,6 +11,7 @@
 #include "base/bigalloc.h"
 #include "base/check.h"
 #include "engine/model.h"
+#include "engine/model_check.h"
 
 // ---- architectures ----
 
@@ -233,7 +234,7 @@ static int weight(const Model *m, const char *name, int64_t cols, int64_t rows, 
                        name, (long long)t->ne[0], (long long)t->ne[1], t->n_dims, (long long)cols, (long long)rows);
     const QuantTraits *tr = quant_traits((uint32_t)t->type);
     if (!tr || !tr->supported)
-        return err_set(err, err_len, ERR_UNSUPP, "tensor '%s': type %s is not supported (f32, f16, bf16, q8_0, q4_0)",
+        return err_set(err, err_len, ERR_UNSUPP, "tensor '%s': type %s is not supported (see `rightsize gguf info`)",
                        name, tr ? tr->name : "unknown");
     size_t row_bytes = quant_row_bytes(t->type, cols);
     if (!row_bytes || t->nbytes < row_bytes * (size_t)rows)
@@ -437,12 +438,12 @@ static int load_opened(Model *m, const char *path, char *err, size_t err_len) {
         goto fail;
     }
     str_copy(m->arch, sizeof m->arch, s);
+    // Everything this engine cannot run (architecture, tensor types, tokenizer) in one message.
     int arch = model_arch_find(s);
-    if (arch < 0) {
-        rc = err_set(err, err_len, ERR_UNSUPP, "unsupported architecture '%.*s' (supported: %s)", (int)s.len, s.ptr,
-                     MODEL_ARCH_NAMES);
-        goto fail;
-    }
+    char arch_err[256];
+    snprintf(arch_err, sizeof arch_err, "unsupported architecture '%.*s' (supported: %s)", (int)s.len, s.ptr,
+             MODEL_ARCH_NAMES);
+    if ((rc = model_check_support(&m->file, arch < 0 ? arch_err : NULL, err, err_len))) goto fail;
     m->hp.arch = (ModelArch)arch;
     if (gguf_get_str(&m->file, "general.name", &s) == 0) {
         str_copy(m->name, sizeof m->name, s);

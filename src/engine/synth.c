@@ -37,7 +37,7 @@ const SynthShape *synth_shape_find(const char *name) {
 int synth_shape_check(const SynthShape *s, QuantType type, QuantType output_type, char *err, size_t err_len) {
     const QuantTraits *t = quant_traits((uint32_t)type), *ot = quant_traits((uint32_t)output_type);
     if (!t || !t->supported || !ot || !ot->supported)
-        return err_set(err, err_len, ERR_ARG, "unsupported weight type (use f32, f16, bf16, q8_0 or q4_0)");
+        return err_set(err, err_len, ERR_ARG, "unsupported weight type (see rightsize gguf --help for the types the engine writes)");
     if (s->dim < 1 || s->dim > SYNTH_MAX_DIM) return err_set(err, err_len, ERR_ARG, "--dim %lld is outside 1..%d", (long long)s->dim, SYNTH_MAX_DIM);
     if (s->n_layers < 1 || s->n_layers > SYNTH_MAX_LAYERS)
         return err_set(err, err_len, ERR_ARG, "--layers %lld is outside 1..%d", (long long)s->n_layers, SYNTH_MAX_LAYERS);
