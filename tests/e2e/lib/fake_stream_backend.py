@@ -4,7 +4,8 @@
 POST /v1/chat/completions and /v1/completions with "stream": true answer with one SSE event per
 token, each written and flushed as its own HTTP chunk: (chat) a `role` chunk at once, then after
 --first-ms the first of --tokens content chunks ("t0 ", "t1 ", ...) spaced by --gap-ms, a final
-chunk with finish_reason "length", the usage chunk when the request asked for
+chunk with finish_reason "length" (carrying timings.rightsize.busy_ns as a rightsize worker's does,
+unless --no-usage), the usage chunk when the request asked for
 stream_options.include_usage (unless --no-usage), and [DONE]. A non-streamed request gets the
 whole answer with usage. A prompt/message "bad" gets a 400 in OpenAI's shape. Each request is
 logged to --log as {"path", "include_usage", "events", "model"} when it ends, so a test can
@@ -25,6 +26,7 @@ ap.add_argument("--log")
 args = ap.parse_args()
 log = open(args.log, "a", buffering=1) if args.log else None
 PROMPT_TOKENS = 7
+BUSY_NS = 1000000   # the busy share the final chunk reports (timings.rightsize.busy_ns), 1 ms
 
 
 class H(BaseHTTPRequestHandler):
@@ -95,7 +97,10 @@ class H(BaseHTTPRequestHandler):
             self.event(dict(head, choices=[ch]))
         ch = {"index": 0, "logprobs": None, "finish_reason": "length"}
         ch.update({"delta": {}} if chat else {"text": ""})
-        self.event(dict(head, choices=[ch]))
+        final = dict(head, choices=[ch])
+        if not args.no_usage:   # a rightsize worker reports its busy share with the final chunk
+            final["timings"] = {"rightsize": {"busy_ns": BUSY_NS}}
+        self.event(final)
         if want_usage and not args.no_usage:
             self.event(dict(head, choices=[], usage=usage))
         self.event("[DONE]")
