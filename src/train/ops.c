@@ -2,12 +2,16 @@
 #include "train/ops.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "base/cpu.h"
+#include "train/ops_kernels.h"
 
 // ---- matmul ----
 
-// Dot product with 8 partial sums in a fixed order (vectorizable, same result on any thread).
-static float dot(const float *a, const float *b, int64_t n) {
+// Reference dot product: 8 partial sums in a fixed order (same result on any thread).
+static float dot_ref(const float *a, const float *b, int64_t n) {
     float acc[8] = {0};
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
@@ -16,6 +20,26 @@ static float dot(const float *a, const float *b, int64_t n) {
     for (; i < n; i++) s += a[i] * b[i];
     return s;
 }
+
+static void axpy_ref(float *y, float a, const float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+static const OpsKernels OPS_REF = {"ref", dot_ref, axpy_ref};
+static const OpsKernels OPS_AVX2 = {"avx2", ops_dot_avx2, ops_axpy_avx2};
+
+const OpsKernels *ops_kernels(void) {
+    static const OpsKernels *chosen;
+    if (!chosen) {
+        CpuFeatures f = cpu_features();
+        const char *cap = getenv("RIGHTSIZE_KERNELS");
+        bool ref = cap && !strcmp(cap, "ref");
+        chosen = f.avx2 && f.fma && !ref ? &OPS_AVX2 : &OPS_REF;
+    }
+    return chosen;
+}
+
+static float dot(const float *a, const float *b, int64_t n) { return ops_kernels()->dot(a, b, n); }
 
 typedef struct {
     float *out, *dinp, *dw;
@@ -55,8 +79,7 @@ static void mm_bwd_task(void *ctx, int64_t task, int thread) {
             for (int64_t o = 0; o < j->O; o++) {
                 float s = d[o];
                 if (s == 0.0f) continue;
-                const float *wr = j->w + o * j->I;
-                for (int64_t i = 0; i < j->I; i++) di[i] += s * wr[i];
+                ops_kernels()->axpy(di, s, j->w + o * j->I, j->I);
             }
         }
         return;
@@ -67,8 +90,7 @@ static void mm_bwd_task(void *ctx, int64_t task, int thread) {
         for (int64_t r = 0; r < j->N; r++) {
             float s = j->dout[r * j->O + o];
             if (s == 0.0f) continue;
-            const float *x = j->inp + r * j->I;
-            for (int64_t i = 0; i < j->I; i++) dwr[i] += s * x[i];
+            ops_kernels()->axpy(dwr, s, j->inp + r * j->I, j->I);
         }
     }
 }
