@@ -39,7 +39,7 @@ static const struct { const char *name, *summary; } VERBS[] = {
     {"quantize", "convert a GGUF model to another weight type"},
     {"eval", "measure a model's quality on a task"},
     {"distill", "train a small student from a teacher"},
-    {"report", "turn production telemetry into a measured workload and costs"},
+    {"report", "review production telemetry: traffic, cost, latency vs the SLOs and the plan"},
 };
 
 static void usage(FILE *out) {

@@ -43,7 +43,8 @@ void wl_build_profile(Workload *wl) {
     for (int i = 0; i < WL_PROFILE_BINS; i++) {
         double hour = (i + 0.5) / 60.0;
         double theta = 2 * M_PI * (hour - wl->peak_hour) / 24.0;
-        double m = exp(kappa * cos(theta)) / i0;
+        double m = wl->n_day_profile ? wl->day_profile[i * wl->n_day_profile / WL_PROFILE_BINS]
+                                     : exp(kappa * cos(theta)) / i0;
         for (int b = 0; b < wl->n_bursts; b++) {
             const BurstWindow *bw = &wl->bursts[b];
             double start = bw->start_hour * 60, end = start + bw->minutes, minute = i + 0.5;
@@ -293,8 +294,23 @@ static int load_trace(YamlDoc *d, const YamlNode *node, const char *wl_path, Wor
     return 0;
 }
 
+// arrivals.profile: a relative rate per equal bin of the day (replaces diurnal).
+static void load_day_profile(YamlDoc *d, const YamlNode *n, Workload *wl) {
+    const YamlNode *pr = yaml_seq_opt(d, n, "profile");
+    if (!pr || d->rc) return;
+    if (yaml_get(n, "diurnal")) { yaml_error(d, pr, "give either 'profile' or 'diurnal', not both"); return; }
+    if (pr->n != 24 && pr->n != 48 && pr->n != 96 && pr->n != 288 && pr->n != WL_PROFILE_BINS) {
+        yaml_error(d, pr, "expected 24, 48, 96, 288 or 1440 values (equal bins of the day), got %lld", (long long)pr->n);
+        return;
+    }
+    double sum = 0;
+    for (int64_t i = 0; i < pr->n && !d->rc; i++) sum += wl->day_profile[i] = yaml_node_f64(d, pr->vals[i], 0, 1e6);
+    if (!d->rc && !(sum > 0)) { yaml_error(d, pr, "every value is 0: no arrivals at any time of day"); return; }
+    wl->n_day_profile = (int)pr->n;
+}
+
 static void load_arrivals(YamlDoc *d, const YamlNode *n, const char *path, Workload *wl) {
-    static const char *const keys[] = {"process", "cv", "diurnal", "bursts", "trace", NULL};
+    static const char *const keys[] = {"process", "cv", "diurnal", "bursts", "trace", "profile", NULL};
     static const char *const procs[] = {"poisson", "gamma", "trace"};
     wl->process = ARR_POISSON;
     wl->cv = 1;
@@ -321,6 +337,7 @@ static void load_arrivals(YamlDoc *d, const YamlNode *n, const char *path, Workl
         wl->bursts[i].multiplier = yaml_f64_req(d, b, "multiplier", 0.01, 1000);
         wl->n_bursts = (int)i + 1;
     }
+    load_day_profile(d, n, wl);
     const YamlNode *tr = yaml_get(n, "trace");
     if (wl->process == ARR_TRACE && !d->rc) {
         if (!tr || tr->kind != YAML_SCALAR) yaml_error(d, n, "process: trace needs 'trace: FILE.csv'");

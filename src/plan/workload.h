@@ -9,6 +9,9 @@
 //     cv: 1.0                         # gamma: coefficient of variation of inter-arrival times
 //     diurnal: {peak_to_average: 2.5, peak_hour: 14}
 //     bursts: [{start_hour: 10, minutes: 15, multiplier: 4}]     # daily windows
+//     profile: [0.4, 0.3, ..., 1.2]   # instead of diurnal: relative arrival rate per equal bin of the
+//                                     # day from 00:00 UTC (24, 48, 96, 288 or 1440 bins; `plan
+//                                     # --from-telemetry` writes it)
 //     trace: file.csv                 # "t_s,input_tokens,output_tokens" per line; replayed
 //   tokens:
 //     input:  {dist: lognormal, mean: 900, cv: 0.8, max: 8000}
@@ -78,6 +81,8 @@ typedef struct {
     double peak_hour;
     BurstWindow bursts[WL_MAX_BURSTS];
     int n_bursts;
+    double day_profile[WL_PROFILE_BINS];   // arrivals.profile as given (n_day_profile bins; 0 = none)
+    int n_day_profile;
     TraceRow *trace;               // owned
     int64_t n_trace;
     double trace_period_s;

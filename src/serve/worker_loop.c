@@ -9,6 +9,7 @@
 
 #include "base/check.h"
 #include "base/clock.h"
+#include "policy/ledger.h"
 #include "base/log.h"
 #include "base/rng.h"
 #include "engine/chat.h"
@@ -36,12 +37,15 @@ struct WorkerLoop {
     bool has_chat;
     ChatFamily chat;
     char chat_why[240];
+    JinjaTemplate *jinja;  // the model's own chat template, when it parses (else the family above)
+    Str bos_text;
     Str eos_text;
 
     // ---- shared with HTTP threads (under mu) ----
     pthread_mutex_t mu;
     pthread_cond_t cv;
     GenJob **inbox;            // (max_num_queued_reqs) jobs submitted, not yet given to sched
+    GenJob **taken;            // (max_num_queued_reqs) the engine thread's copy of the inbox
     int64_t n_inbox;
     bool stop, abort_all;
     atomic_int_fast64_t n_live;         // inbox + admitted, not finished
@@ -54,6 +58,7 @@ struct WorkerLoop {
     float *logits;             // (max_num_seqs, n_vocab)
     Live **row_live;           // (max_num_seqs) the Live of each SchedRow
     bool *stops;               // (max_num_seqs)
+    int64_t *row_w, *row_ns;   // (max_num_seqs) each row's tokens and busy share of a step
     SamplerWork sw;
     char *piece;               // (piece_cap) one token's text
     char *alt_text;            // (SAMPLER_MAX_TOP, piece_cap) alternatives' text
@@ -244,6 +249,11 @@ static bool step(WorkerLoop *w) {
         return true;
     }
     int64_t done_us = clock_now_us();
+    // The ledger's rule: the step's time is split over its rows by tokens; each request's sum is
+    // its busy share, reported with its final answer (timings.rightsize.busy_ns).
+    for (int64_t i = 0; i < b.n_rows; i++) w->row_w[i] = b.rows[i].n_tokens, w->row_ns[i] = 0;
+    ledger_split((done_us - now) * 1000, w->row_w, b.n_rows, w->row_ns);
+    for (int64_t i = 0; i < b.n_rows; i++) gen_job_add_busy(w->row_live[i]->job, w->row_ns[i]);
     int64_t k = 0;
     for (int64_t i = 0; i < b.n_rows; i++) {
         w->stops[i] = false;
@@ -270,8 +280,7 @@ static bool step(WorkerLoop *w) {
 
 static void *loop_main(void *arg) {
     WorkerLoop *w = arg;
-    GenJob **batch = malloc((size_t)sched_config(w->sched)->max_num_queued_reqs * sizeof *batch);
-    CHECK(batch);
+    GenJob **batch = w->taken;   // sized at create: nothing is allocated on the thread
     bool idle = false;  // the last step ran nothing although jobs are live
     for (;;) {
         pthread_mutex_lock(&w->mu);
@@ -302,7 +311,6 @@ static void *loop_main(void *arg) {
         update_gauges(w);
     }
     update_gauges(w);
-    free(batch);
     return NULL;
 }
 
@@ -326,7 +334,9 @@ static int render_chat(WorkerLoop *w, const OaiRequest *q, Buf *text, OaiError *
         msgs[i].content = str_from_c(q->messages[i].content);
     }
     char err[240];
-    if (!rc && chat_render(w->chat, msgs, q->n_messages, true, w->eos_text, text, err, sizeof err) != 0)
+    if (!rc && w->jinja && chat_render_jinja(w->jinja, msgs, q->n_messages, true, w->bos_text, w->eos_text, text, err, sizeof err) != 0)
+        rc = oai_err(e, 400, "invalid_request_error", "messages", "invalid_value", "%s", err);
+    else if (!rc && !w->jinja && chat_render(w->chat, msgs, q->n_messages, true, w->eos_text, text, err, sizeof err) != 0)
         rc = oai_err(e, 400, "invalid_request_error", "messages", "invalid_value", "%s", err);
     free(msgs);
     return rc;
@@ -426,8 +436,10 @@ static int resolve_chat(WorkerLoop *w, const WorkerLoopConfig *cfg, char *err, s
         snprintf(w->chat_why, sizeof w->chat_why,
                  "the model has no tokenizer.chat_template; start the worker with --chat-template "
                  "llama2|mistral|llama3|chatml|zephyr to serve chat");
+    } else if ((w->jinja = jinja_parse(tmpl, w->chat_why, sizeof w->chat_why)) != NULL) {
+        w->has_chat = true;  // the interpreter runs the model's template itself
     } else if (chat_detect(tmpl, &w->chat, w->chat_why, sizeof w->chat_why) == 0) {
-        w->has_chat = true;
+        w->has_chat = true;  // a template the interpreter cannot parse, of a known family
     }
     gguf_close(&f);
     return 0;
@@ -450,6 +462,8 @@ WorkerLoop *worker_loop_create(Engine *e, const WorkerLoopConfig *cfg, ServeMetr
     if (resolve_chat(w, cfg, err, err_len)) goto fail;
     int32_t eos = tok_eos(w->tok);
     w->eos_text = eos >= 0 ? tok_text(w->tok, eos) : STR_LIT("</s>");
+    int32_t bos = tok_bos(w->tok);
+    w->bos_text = bos >= 0 && tok_add_bos(w->tok) ? tok_text(w->tok, bos) : STR_LIT("");
     SchedConfig sc = cfg->sched;
     sc.max_model_len = w->info->n_ctx;
     sc.kv_block_tokens = w->info->kv_block_tokens;
@@ -465,15 +479,18 @@ WorkerLoop *worker_loop_create(Engine *e, const WorkerLoopConfig *cfg, ServeMetr
     w->n_slots = sc.max_num_seqs + sc.max_num_queued_reqs;
     w->piece_cap = tok_max_piece_bytes(w->tok) + 8;
     w->inbox = calloc((size_t)sc.max_num_queued_reqs, sizeof *w->inbox);
+    w->taken = calloc((size_t)sc.max_num_queued_reqs, sizeof *w->taken);
     w->live = calloc((size_t)w->n_slots, sizeof *w->live);
     w->rows = calloc((size_t)sc.max_num_batched_tokens, sizeof *w->rows);
     w->logits = malloc((size_t)seqs * (size_t)n_vocab * sizeof *w->logits);
     w->row_live = calloc((size_t)seqs, sizeof *w->row_live);
     w->stops = calloc((size_t)seqs, sizeof *w->stops);
+    w->row_w = calloc((size_t)seqs, sizeof *w->row_w);
+    w->row_ns = calloc((size_t)seqs, sizeof *w->row_ns);
     w->piece = malloc(w->piece_cap);
     w->alt_text = malloc(w->piece_cap * SAMPLER_MAX_TOP);
-    if (!w->inbox || !w->live || !w->rows || !w->logits || !w->row_live || !w->stops || !w->piece || !w->alt_text ||
-        sampler_work_init(&w->sw, n_vocab) != 0) {
+    if (!w->inbox || !w->taken || !w->live || !w->rows || !w->logits || !w->row_live || !w->stops || !w->row_w ||
+        !w->row_ns || !w->piece || !w->alt_text || sampler_work_init(&w->sw, n_vocab) != 0) {
         err_set(err, err_len, ERR_NOMEM, "out of memory allocating the worker's buffers");
         goto fail;
     }
@@ -496,7 +513,7 @@ int64_t worker_loop_live(WorkerLoop *w) { return atomic_load(&w->n_live); }
 
 const char *worker_loop_chat_family(const WorkerLoop *w, const char **why) {
     if (why) *why = w->chat_why;
-    return w->has_chat ? chat_family_name(w->chat) : NULL;
+    return !w->has_chat ? NULL : w->jinja ? "the model's own (Jinja)" : chat_family_name(w->chat);
 }
 
 void worker_loop_abort_all(WorkerLoop *w) {
@@ -517,12 +534,16 @@ void worker_loop_destroy(WorkerLoop *w) {
     }
     for (int64_t i = 0; i < w->n_inbox; i++) refuse(w, w->inbox[i], GEN_ABORT, NULL);
     sched_destroy(w->sched);
+    jinja_free(w->jinja);
     sampler_work_free(&w->sw);
     free(w->inbox);
+    free(w->taken);
     free(w->live);
     free(w->rows);
     free(w->logits);
     free(w->row_live);
+    free(w->row_w);
+    free(w->row_ns);
     free(w->stops);
     free(w->piece);
     free(w->alt_text);

@@ -1,0 +1,202 @@
+#!/bin/sh
+# scripts/loop.sh — the whole loop on this machine, for one workload:
+#   calibrate a local worker (`calibrate --url`, HTTP included) -> a CPU hardware entry and a model
+#   entry carrying that profile (a one-machine catalog) -> `plan --json --emit` -> `serve` the
+#   emitted pipeline with its tier pointed at the worker -> `bench --workload` open loop through
+#   the gateway -> `report --plan` on the gateway's telemetry, with /metrics scraped at the start
+#   and end of the bench for the idle cost.
+# usage: scripts/loop.sh DIR MODEL.gguf KIND DURATION_S [SEED]
+#   KIND: steady (Poisson chat) | bursty (gamma CV 2.5 chat) | cascade (a student/teacher cascade
+#   of two workers, with a canary of a third on the student's place)
+# Writes DIR/plan.json, DIR/pipeline.yaml, DIR/bench.json, DIR/telemetry.jsonl, DIR/report.json
+# and DIR/report.txt. Env: RS_BIN (default build/rightsize), LOOP_RATE (req/s, default 2),
+# LOOP_OUT_TOKENS (default 16), LOOP_IN_WORDS (default 24), LOOP_PRICE (USD/replica-hour, default 1),
+# LOOP_SLO_E2E_P95_MS (the workload's SLO, default 30000), LOOP_MIN_CONFIDENCE (the cascade's threshold; the default escalates about 30% of a synthesized
+# 512-token vocabulary model's answers, whose mean token probability is near 1/512).
+# Every process it starts is stopped on exit.
+set -eu
+DIR=$1 MODEL=$2 KIND=$3 DUR=$4 SEED=${5:-1}
+BIN=${RS_BIN:-build/rightsize}
+RATE=${LOOP_RATE:-2}
+OUT_T=${LOOP_OUT_TOKENS:-16}
+IN_W=${LOOP_IN_WORDS:-24}
+PRICE=${LOOP_PRICE:-1}
+PY=/usr/bin/python3
+SEQS=8
+TOKS=256
+mkdir -p "$DIR/catalog" "$DIR/profiles"
+PIDS=""
+# SIGTERM first: a gateway stops the workers it started; SIGKILL what is left after 5 s.
+cleanup() {
+    for p in $PIDS; do kill -TERM "$p" 2>/dev/null || true; done
+    i=0
+    for p in $PIDS; do
+        while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+        kill -9 "$p" 2>/dev/null || true
+    done
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+log() { echo "loop[$KIND]: $*" >&2; }
+free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_up() {   # URL PID LOG
+    i=0
+    until curl -sf "$1/health" >/dev/null 2>&1; do
+        i=$((i + 1))
+        if [ $i -gt 400 ] || ! kill -0 "$2" 2>/dev/null; then log "did not come up: $(tail -5 "$3")"; exit 1; fi
+        sleep 0.05
+    done
+}
+# start_worker NAME -> sets WURL_NAME, one compute thread, the knobs the plan is told about.
+start_worker() {
+    port=$(free_port)
+    "$BIN" worker -m "$MODEL" --listen "127.0.0.1:$port" -t 1 --max-num-seqs $SEQS --max-num-batched-tokens $TOKS \
+        --max-num-queued-reqs 64 --served-model-name "$1" 2>>"$DIR/worker-$1.log" &
+    pid=$!
+    PIDS="$PIDS $pid"
+    wait_up "http://127.0.0.1:$port" "$pid" "$DIR/worker-$1.log"
+    eval "WURL_$1=http://127.0.0.1:$port/v1"
+}
+# Words that are one token each in the synthesized vocabulary.
+echo "the and to a of was he she in it you that his her is for on with they said had but at as be \
+not we so one all there what this from by were have are up out can day very an or him them little \
+big time go went saw like happy play wanted once upon" >"$DIR/words.txt"
+
+# 1. Workers and their calibration against the live endpoint.
+start_worker main
+# Calibrated against the worker itself (as scripts/bench.d/70-predict does): the gateway's own hop
+# is not in the profile, so it shows in the e2e error.
+models="main"
+[ "$KIND" = cascade ] && models="main student"
+for m in $models; do
+    u=$WURL_main
+    log "calibrating synth-$m at $u"
+    "$BIN" calibrate --url "$u" --served-model main --prompt-file "$DIR/words.txt" --prompt-words 8,24,48 \
+        --concurrency 1,2,4 --output-tokens "$OUT_T" --rounds 1 --hardware local-cpu --model-id "synth-$m" \
+        --quantization int8 -o "$DIR/profiles/$m.yaml" >"$DIR/calibrate-$m.txt" 2>&1 \
+        || { log "calibrate failed: $(tail -3 "$DIR/calibrate-$m.txt")"; exit 1; }
+done
+
+# 2. A one-machine catalog: this CPU at LOOP_PRICE per hour, on demand only; the model's shape
+# from the GGUF (quality: the student is marked lower so a cascade has a reason to exist).
+shape=$("$BIN" gguf info "$MODEL" | $PY -c '
+import re, sys
+t = sys.stdin.read()
+g = lambda k: re.search(r"llama\." + k + r"\s+u32\s+(\d+)", t).group(1)
+print(g("block_count"), g("embedding_length"), g("attention.head_count"), g("attention.head_count_kv"),
+      g("feed_forward_length"), g("vocab_size"), g("context_length"))')
+set -- $shape
+cat >"$DIR/catalog/hardware.yaml" <<HW
+hardware:
+  - id: local-cpu
+    name: this machine, one engine thread
+    class: cpu
+    tflops: {bf16: 0.05, int8: 0.1}
+    memory_gb: 4
+    memory_bw_gbs: 5
+    interconnect_gbs: 1
+    max_devices: 1
+    quantizations: [int8]
+    derate: {compute: 0.5, bandwidth: 0.5, step_overhead_us: 100}
+    startup_s: 1
+    spot_interruptions_per_day: 0
+    spec_source: "calibrated: profiles/ (rightsize calibrate --url)"
+    prices:
+      - {kind: on_demand, usd_per_hour: $PRICE, source: "loop test price", date: 2026-12-01, confidence: est}
+HW
+params=$($PY -c "L,D,F,V=$1,$2,$5,$6; print((L*(4*D*D+3*D*F)+2*V*D)/1e9)")
+{
+    echo "quality_metric: synthetic"
+    echo "models:"
+    for m in $models; do
+        q=70; [ "$m" = student ] && q=50
+        cat <<MD
+  - id: synth-$m
+    name: synthesized $m
+    kind: decoder
+    params_b: $params
+    layers: $1
+    hidden: $2
+    heads: $3
+    kv_heads: $4
+    head_dim: $(($2 / $3))
+    ffn: $5
+    vocab: $6
+    context: $7
+    source: "rightsize gguf synth"
+    quant:
+      - {name: bf16, bytes_per_weight: 2.0, quality: $q}
+      - {name: int8, bytes_per_weight: 1.0625, quality: $q}
+MD
+    done
+} >"$DIR/catalog/models.yaml"
+
+# 3. The workload and its plan.
+case "$KIND" in
+    steady) arr="{process: poisson}" ;;
+    bursty) arr="{process: gamma, cv: 2.5}" ;;
+    cascade) arr="{process: poisson}" ;;
+    *) log "KIND is steady, bursty or cascade"; exit 2 ;;
+esac
+{
+    echo "name: loop-$KIND"
+    echo "class: completion"
+    echo "rate_per_s: $RATE"
+    echo "arrivals: $arr"
+    echo "tokens:"
+    echo "  input: {dist: fixed, mean: $IN_W}"
+    echo "  output: {dist: fixed, mean: $OUT_T}"
+    echo "slo: {e2e_p95_ms: ${LOOP_SLO_E2E_P95_MS:-30000}}"
+    echo "quality_min: 60"
+    [ "$KIND" = cascade ] && echo "cascade: {escalation_rate: 0.3}"
+    if [ "$KIND" = cascade ]; then echo "models: [synth-main, synth-student]"; else echo "models: [synth-main]"; fi
+} >"$DIR/workload.yaml"
+"$BIN" plan "$DIR/workload.yaml" --catalog "$DIR/catalog" --profiles "$DIR/profiles" --horizon-hours 1 --keep 2 \
+    --seed "$SEED" --quiet --json --emit "$DIR/pipeline.emitted.yaml" >"$DIR/plan.json" 2>"$DIR/plan.err" \
+    || { log "plan failed: $(tail -3 "$DIR/plan.err")"; exit 1; }
+
+# 4. Serve the emitted pipeline as emitted, its local tier running MODEL with one engine thread (as
+# calibrated). The calibration workers stop first: the machine is small.
+for p in $PIDS; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+PIDS=""
+GPORT=$(free_port)
+$PY - "$DIR" "$MODEL" "$KIND" "${LOOP_MIN_CONFIDENCE:-0.00195}" <<'PYEOF'
+import re, sys
+d, model, kind, conf = sys.argv[1:5]
+y = open(f"{d}/pipeline.emitted.yaml").read()
+y = re.sub(r"\n    threads: [^\n]*", "", y)   # one engine thread, as calibrated
+y, n = re.subn(r"(\n    model: )\S+\.gguf[^\n]*", r"\g<1>" + model + r"\n    threads: 1", y)
+assert n >= 1, "the emitted pipeline has no local tier: " + y
+if kind == "cascade":
+    # A student/teacher cascade in front of the planned tier, and a canary putting a candidate in
+    # the student's place for 30% of the route (thresholds that never roll it back in a short run).
+    cost = re.search(r"cost_per_hour: ([0-9.]+)", y).group(1)
+    tiers = "".join(f"  - name: {t}\n    model: {model}\n    threads: 1\n    accelerator: local-cpu\n"
+                    f"    cost_per_hour: {cost}\n    replicas: 1\n" for t in ("student", "candidate"))
+    y = y.replace("routes:\n", tiers + "routes:\n", 1)
+    y = re.sub(r"(routes:\n  - match: \{endpoint: completions\}\n)    tier: (\S+)\n",
+               r"\1    cascade: {first: student, then: \2, min_confidence: " + conf + r"}\n", y)
+    y += ("canary:\n  - {route: completions, baseline: student, candidate: candidate, weight_percent: 30,\n"
+          "     rollback: {p95_ms: 600000, error_rate: 0.5, window_s: 60, min_samples: 1024}}\n")
+open(f"{d}/pipeline.yaml", "w").write(y)
+PYEOF
+"$BIN" serve "$DIR/pipeline.yaml" --listen "127.0.0.1:$GPORT" --telemetry "$DIR/telemetry.jsonl" 2>"$DIR/serve.log" &
+SPID=$!
+PIDS="$PIDS $SPID"
+wait_up "http://127.0.0.1:$GPORT" "$SPID" "$DIR/serve.log"
+
+# 5. Open-loop bench through the gateway, /metrics scraped before and after.
+curl -sf "http://127.0.0.1:$GPORT/metrics" >"$DIR/metrics-start.txt"
+log "bench $DUR s at $RATE req/s"
+"$BIN" bench --url "http://127.0.0.1:$GPORT/v1" --endpoint completions --model main --prompt-file "$DIR/words.txt" \
+    --ignore-eos --workload "$DIR/workload.yaml" --duration "$DUR" --seed "$SEED" --quiet --json "$DIR/bench.json" \
+    >"$DIR/bench.txt" 2>&1 || { log "bench failed: $(tail -3 "$DIR/bench.txt")"; exit 1; }
+curl -sf "http://127.0.0.1:$GPORT/metrics" >"$DIR/metrics-end.txt"
+kill -TERM "$SPID"; wait "$SPID" || true
+
+# 6. The review against the plan.
+"$BIN" report "$DIR/telemetry.jsonl" --plan "$DIR/plan.json" --metrics "$DIR/metrics-start.txt" \
+    --metrics "$DIR/metrics-end.txt" --quiet --json >"$DIR/report.json"
+"$BIN" report "$DIR/telemetry.jsonl" --plan "$DIR/plan.json" --metrics "$DIR/metrics-start.txt" \
+    --metrics "$DIR/metrics-end.txt" --quiet >"$DIR/report.txt"
+log "done: $DIR/report.json"

@@ -1,0 +1,65 @@
+#!/bin/sh
+# The loop end to end on the `tiny` shape, in seconds (scripts/loop.sh): calibrate a live worker ->
+# a one-machine CPU catalog with that profile -> plan --json --emit -> serve the emitted pipeline
+# -> bench --workload through it -> report --plan with /metrics scraped at both ends. Checks the
+# plumbing and the accounting, not the accuracy (scripts/bench.d/90-loop measures that): every
+# benched request is a telemetry record, the cost is busy + idle and matches the price times the
+# time between the scrapes, and predicted vs measured has its rows; a cascade with a canary shows
+# its escalations, tiers and canary arms.
+set -u
+BIN=${RS_BIN:-build/rightsize}
+ROOT=${RS_ROOT:-.}
+T=$(mktemp -d /tmp/rs-loop.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+fails=0
+"$BIN" gguf synth --shape tiny --type q8_0 -q -o "$T/tiny.gguf" || exit 1
+for kind in steady cascade; do
+    if ! LOOP_RATE=6 RS_BIN="$BIN" timeout 120 sh "$ROOT/scripts/loop.sh" "$T/$kind" "$T/tiny.gguf" "$kind" 4 2 \
+        2>"$T/$kind.log"; then
+        echo "FAIL: loop $kind: $(tail -5 "$T/$kind.log")"; fails=$((fails + 1)); continue
+    fi
+    /usr/bin/python3 - "$T/$kind" "$kind" <<'PYEOF' || fails=$((fails + 1))
+import json, math, re, sys
+d, kind = sys.argv[1:3]
+r = json.load(open(f"{d}/report.json"))
+b = json.load(open(f"{d}/bench.json"))
+p = json.load(open(f"{d}/plan.json"))
+bad = []
+def check(c, m):
+    if not c: bad.append(m)
+check(r["inputs"]["records"] == b["requests"]["sent"] and r["inputs"]["corrupt_lines"] == 0,
+      "records %s vs sent %s" % (r["inputs"]["records"], b["requests"]["sent"]))
+check(r["overall"]["successful"] == b["requests"]["ok"], "successful %s vs ok %s" % (r["overall"]["successful"], b["requests"]["ok"]))
+c = r["cost"]
+check(c["idle_source"] == "metrics" and c["idle_usd"] > 0, "idle cost from the scrapes: %s" % c)
+check(abs(c["usd"] - (c["busy_usd"] + c["idle_usd"])) < 1e-9, "busy + idle != total: %s" % c)
+# Replica time x price: every replica the pipeline runs is charged between the two scrapes.
+price = sum(float(x) for x in re.findall(r"cost_per_hour: ([0-9.]+)", open(f"{d}/pipeline.yaml").read()))
+def scrape_total(f):
+    return sum(float(l.split()[-1]) for l in open(f) if l.startswith("rightsize_cost_usd_total{") and 'kind="shadow"' not in l)
+span_cost = scrape_total(f"{d}/metrics-end.txt") - scrape_total(f"{d}/metrics-start.txt")
+check(0.5 * price * 2 / 3600 < span_cost < price * 60 / 3600, "cost between scrapes %g at $%g/h" % (span_cost, price))
+check(abs(c["usd"] - span_cost) <= 0.05 * span_cost + 1e-7, "report total %g vs the scrapes' %g" % (c["usd"], span_cost))
+rows = {x["figure"]: x for x in r["plan"]["compare"]}
+for k in ("accelerator $/1K requests", "accelerator $/1K at the measured rate", "e2e p50", "e2e p95"):
+    check(k in rows and rows[k]["measured"] > 0 and rows[k]["predicted"] > 0 and math.isfinite(rows[k]["error"]), "row %s: %s" % (k, rows.get(k)))
+check(r["plan"]["id"] == p["plan"]["id"], "plan id")
+if kind == "cascade":
+    tiers = {t["name"]: t["requests"] for t in r["tiers"]}
+    check({"student", "main"} <= set(tiers), "tiers %s" % tiers)
+    check(r["traffic"]["escalation_rate"] is not None and r["overall"]["escalated"] > 0, "escalations %s" % r["overall"]["escalated"])
+    check(len(r["canaries"]) == 1 and r["canaries"][0]["candidate"]["requests"] > 0, "canary arms %s" % r["canaries"])
+else:
+    # One fixed replica: the cost per request at the measured rate is the plan's, up to the
+    # few seconds of the gateway's life outside the bench.
+    e = rows["accelerator $/1K at the measured rate"]["error"]
+    check(abs(e) < 0.35, "$/1K at the measured rate off by %.0f%%" % (100 * e))
+for m in bad: print("FAIL (%s):" % kind, m)
+print("%s: %d records, $/1K %.4g measured vs %.4g planned, e2e p50 %.1f vs %.1f ms" % (kind, r["inputs"]["records"],
+      rows["accelerator $/1K requests"]["measured"], rows["accelerator $/1K requests"]["predicted"],
+      rows["e2e p50"]["measured"], rows["e2e p50"]["predicted"]))
+sys.exit(1 if bad else 0)
+PYEOF
+done
+[ $fails -eq 0 ] && echo "all checks passed" && exit 0
+echo "$fails checks failed"; exit 1
