@@ -166,8 +166,10 @@ static int run_eval(const char *model, const DistillOpts *o) {
         fprintf(stderr, "distill: eval: %s\n", err);
         return 1;
     }
-    printf("eval %s on %s: intent accuracy %.2f%% (%lld/%lld, greedy generated label, engine) in %.1f s\n", model,
-           o->eval, r.n ? 100.0 * (double)r.correct / (double)r.n : 0.0, (long long)r.correct, (long long)r.n, r.seconds);
+    printf("eval %s on %s: intent accuracy %.2f%% (%lld/%lld), priority %.2f%% (%lld/%lld); greedy generated labels, "
+           "engine, %.1f s\n", model, o->eval, r.n ? 100.0 * (double)r.correct / (double)r.n : 0.0, (long long)r.correct,
+           (long long)r.n, r.n_priority ? 100.0 * (double)r.priority_correct / (double)r.n_priority : 0.0,
+           (long long)r.priority_correct, (long long)r.n_priority, r.seconds);
     return 0;
 }
 

@@ -11,7 +11,7 @@
 #include "engine/engine.h"
 #include "engine/tokenizer.h"
 
-#define EVAL_MAX_GEN 8
+#define EVAL_MAX_GEN 16
 #define EVAL_MAX_PROMPT 1024
 
 static int32_t argmax(const float *x, int64_t n) {
@@ -21,7 +21,8 @@ static int32_t argmax(const float *x, int64_t n) {
     return b;
 }
 
-// Generates the label for one prompt into out (NUL-terminated, trimmed).
+// Generates greedily after one prompt into out (NUL-terminated): up to the second newline (the
+// intent line and the priority line), end of generation or EVAL_MAX_GEN tokens.
 static int label_for(Engine *e, const Tokenizer *t, const char *prompt, float *logits, char *out, size_t cap,
                      char *err, size_t err_len) {
     static int32_t ids[EVAL_MAX_PROMPT + EVAL_MAX_GEN];
@@ -34,32 +35,35 @@ static int label_for(Engine *e, const Tokenizer *t, const char *prompt, float *l
     int rc = engine_forward(e, rows, n, logits, err, err_len);
     int64_t g = 0;
     size_t len = 0;
+    int lines = 0;
     out[0] = 0;
-    while (!rc && g < EVAL_MAX_GEN) {
+    while (!rc && g < EVAL_MAX_GEN && lines < 2) {
         int32_t id = argmax(logits, engine_info(e)->n_vocab);
         if (tok_is_eog(t, id)) break;
         char piece[64];
         int64_t pl = tok_token_to_piece(t, id, false, piece, sizeof piece);
         if (pl < 0) pl = 0;
-        char *nl = memchr(piece, '\n', (size_t)pl);
-        if (nl) pl = nl - piece;
-        if (len + (size_t)pl + 1 < cap) {
-            memcpy(out + len, piece, (size_t)pl);
-            len += (size_t)pl;
-            out[len] = 0;
+        for (int64_t i = 0; i < pl && lines < 2; i++) {
+            if (piece[i] == '\n') lines++;
+            if (lines < 2 && len + 2 < cap) out[len++] = piece[i];
         }
-        if (nl) break;
+        out[len] = 0;
         EngineRow row = {0, n + g, id, true};
         rc = engine_forward(e, &row, 1, logits, err, err_len);
         g++;
     }
     engine_seq_free(e, 0);
-    char *s = out;
-    while (*s == ' ') s++;
-    memmove(out, s, strlen(s) + 1);
-    len = strlen(out);
-    while (len && (out[len - 1] == ' ' || out[len - 1] == '\r')) out[--len] = 0;
     return rc;
+}
+
+// The trimmed text of s up to its first newline into out.
+static void first_line(const char *s, char *out, size_t cap) {
+    while (*s == ' ') s++;
+    size_t n = strcspn(s, "\n");
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\r')) n--;
+    if (n >= cap) n = cap - 1;
+    memcpy(out, s, n);
+    out[n] = 0;
 }
 
 int task_eval_intent(const char *model_path, const char *jsonl, int n_threads, int64_t limit, TaskEvalResult *r,
@@ -76,7 +80,7 @@ int task_eval_intent(const char *model_path, const char *jsonl, int n_threads, i
     const Tokenizer *t = engine_tokenizer(e);
     FILE *f = fopen(jsonl, "r");
     float *logits = malloc((size_t)engine_info(e)->n_vocab * sizeof *logits);
-    char *line = NULL, label[256];
+    char *line = NULL, text[512], label[256], prio[64];
     size_t lcap = 0;
     int64_t lineno = 0;
     int rc = 0;
@@ -89,12 +93,21 @@ int task_eval_intent(const char *model_path, const char *jsonl, int n_threads, i
         if (line[0] == '\n' || !line[0]) continue;
         cJSON *j = cJSON_Parse(line);
         const cJSON *p = cJSON_GetObjectItemCaseSensitive(j, "prompt"), *in = cJSON_GetObjectItemCaseSensitive(j, "intent");
+        const cJSON *pr = cJSON_GetObjectItemCaseSensitive(j, "priority");
         if (!cJSON_IsString(p) || !cJSON_IsString(in)) {
             rc = err_set(err, err_len, ERR_FORMAT, "%s:%lld: needs \"prompt\" and \"intent\" strings", jsonl, (long long)lineno);
         } else {
-            rc = label_for(e, t, p->valuestring, logits, label, sizeof label, err, err_len);
+            rc = label_for(e, t, p->valuestring, logits, text, sizeof text, err, err_len);
+            first_line(text, label, sizeof label);
+            const char *nl = strchr(text, '\n'), *pp = nl ? strstr(nl, "Priority:") : NULL;
+            prio[0] = 0;
+            if (pp) first_line(pp + 9, prio, sizeof prio);
             r->n++;
             r->correct += !rc && strcmp(label, in->valuestring) == 0;
+            if (cJSON_IsString(pr)) {
+                r->n_priority++;
+                r->priority_correct += !rc && strcmp(prio, pr->valuestring) == 0;
+            }
         }
         cJSON_Delete(j);
     }
