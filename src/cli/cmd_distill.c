@@ -116,7 +116,8 @@ static int parse_opts(int argc, char **argv, DistillOpts *o) {
         for (size_t k = 0; k < ARRAY_LEN(ints) && !done; k++)
             if (!strcmp(a, ints[k].flag)) {
                 if (!v) goto need;
-                if (num(a, v, ints[k].lo, ints[k].hi, &x) || x != floor(x)) { if (x != floor(x)) fprintf(stderr, "distill: %s expects an integer\n", a); return 2; }
+                if (num(a, v, ints[k].lo, ints[k].hi, &x)) return 2;
+                if (x != floor(x)) { fprintf(stderr, "distill: %s expects an integer, got '%s'\n", a, v); return 2; }
                 *ints[k].dst = (int64_t)x; i++; done = true;
             }
         for (size_t k = 0; k < ARRAY_LEN(flts) && !done; k++)
@@ -124,7 +125,15 @@ static int parse_opts(int argc, char **argv, DistillOpts *o) {
         if (done) continue;
         if (!strcmp(a, "--from-scratch")) o->scratch = true;
         else if (!strcmp(a, "--resume")) o->resume = true;
-        else if (!strcmp(a, "--seed")) { if (!v || num(a, v, 0, 1.8e19, &x)) return 2; o->seed = (uint64_t)x; i++; }
+        else if (!strcmp(a, "--seed")) {
+            char *end;
+            errno = 0;
+            if (!v || !*v || *v == '-' || ((o->seed = strtoull(v, &end, 10)), errno || *end)) {
+                fprintf(stderr, "distill: --seed expects a non-negative integer\n");
+                return 2;
+            }
+            i++;
+        }
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { if (!v || num(a, v, 1, 1024, &x)) return 2; o->threads = (int)x; i++; }
         else { fprintf(stderr, "distill: unknown option '%s' (see --help)\n", a); return 2; }
         continue;
