@@ -3,9 +3,10 @@
 // embedding from `rightsize gguf embed` against llama.cpp's embedding context on the same text.
 // Pass: cosine >= 0.9999 on F32 and on F16 weights (derivation below).
 // node-llama-cpp is looked for in NODE_LLAMA_CPP_DIR, tests/e2e/, the repository root and
-// $RS_PEER (default /tmp/rs-peer); skips (77) when there is no usable copy.
+// $RS_PEER (default /tmp/rs-peer), and installed when tests/e2e/package.json pins it; skips (77)
+// when there is no usable copy.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -14,7 +15,17 @@ const ROOT = process.env.RS_ROOT ?? process.cwd();
 const BIN = process.env.RS_BIN ?? join(ROOT, "build", "rightsize");
 const dirs = [process.env.NODE_LLAMA_CPP_DIR, join(ROOT, "tests", "e2e"), ROOT, join(ROOT, ".bench"),
     process.env.RS_PEER ?? "/tmp/rs-peer"].filter(Boolean);
-const pkg = dirs.map((d) => join(d, "node_modules", "node-llama-cpp", "dist", "index.js")).find(existsSync);
+let pkg = dirs.map((d) => join(d, "node_modules", "node-llama-cpp", "dist", "index.js")).find(existsSync);
+const e2e = join(ROOT, "tests", "e2e");
+if (!pkg && JSON.parse(readFileSync(join(e2e, "package.json"), "utf8")).dependencies?.["node-llama-cpp"]) {
+    // pinned in tests/e2e/package.json: install it as the other npm-client tests do
+    try {
+        execFileSync("npm", ["ci", "--no-audit", "--no-fund", "--prefix", e2e], { stdio: "ignore", timeout: 240000 });
+        pkg = [join(e2e, "node_modules", "node-llama-cpp", "dist", "index.js")].find(existsSync);
+    } catch (e) {
+        console.log(`cannot install node-llama-cpp (${e.message}); is the npm registry reachable?`);
+    }
+}
 if (!pkg) {
     console.log("node-llama-cpp is not installed (looked in " + dirs.join(", ") + "): skipped");
     process.exit(77);
