@@ -121,6 +121,11 @@ let j = await err({ prompt: 'hi' }, 400, null, '/v1/completions');
 check(/embedding model/.test(j.error?.message), `completions refusal says why: ${j.error?.message}`);
 await err({ messages: [{ role: 'user', content: 'hi' }] }, 400, null, '/v1/chat/completions');
 
+// rightsize bench drives the endpoint too (--endpoint embeddings).
+const bench = execFileSync(BIN, ['bench', '--url', `${base}/v1`, '--endpoint', 'embeddings', '--model', 'emb',
+  '--concurrency', '2', '--requests', '6', '--input-tokens', '8'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+check(/completed 6, ok 6, errors 0/.test(bench), `bench: ${bench.slice(0, 400)}`);
+
 // A generation worker refuses embeddings, and says so.
 const llama = path.join(tmp, 'tiny.gguf');
 execFileSync(BIN, ['gguf', 'synth', 'tiny', '-q', '-o', llama]);
