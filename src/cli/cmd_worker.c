@@ -224,7 +224,7 @@ int cmd_worker(int argc, char **argv) {
 
     if (embed_service_is_encoder(a.model)) return serve_embeddings(&a, host, port, &sigs);
     int status = 1;
-    char err[320];
+    char err[1024];
     Engine *eng = NULL;
     WorkerLoop *loop = NULL;
     HttpServer *srv = NULL;
