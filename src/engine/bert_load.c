@@ -21,30 +21,11 @@ bool bert_is_encoder_arch(const GgufFile *f) {
 }
 
 // <arch>.key as a count; ERR_NOTFOUND (no message) when absent and not required.
-static int meta_i64(const GgufFile *f, const char *arch, const char *key, int64_t *out, bool required,
-                    char *err, size_t err_len) {
-    char full[128];
-    snprintf(full, sizeof full, "%s.%s", arch, key);
-    uint64_t v;
-    int rc = gguf_get_u64(f, full, &v);
-    if (rc == ERR_NOTFOUND && !required) return ERR_NOTFOUND;
-    if (rc == ERR_NOTFOUND) return err_set(err, err_len, ERR_FORMAT, "missing metadata key '%s'", full);
-    if (rc) return err_set(err, err_len, ERR_FORMAT, "metadata key '%s' is not a non-negative integer", full);
-    if (v > (uint64_t)1 << 30) return err_set(err, err_len, ERR_RANGE, "metadata key '%s' = %llu is too large", full, (unsigned long long)v);
-    *out = (int64_t)v;
-    return 0;
+static int meta_i64(const GgufFile *f, const char *arch, const char *key, int64_t *out, bool required, char *err,
+                  size_t err_len) {
+    return gguf_meta_i64(f, arch, key, (int64_t)1 << 30, out, required, err, err_len);
 }
 
-static int meta_f32(const GgufFile *f, const char *arch, const char *key, float *out, bool required,
-                    char *err, size_t err_len) {
-    char full[128];
-    snprintf(full, sizeof full, "%s.%s", arch, key);
-    int rc = gguf_get_f32(f, full, out);
-    if (rc == ERR_NOTFOUND && !required) return ERR_NOTFOUND;
-    if (rc == ERR_NOTFOUND) return err_set(err, err_len, ERR_FORMAT, "missing metadata key '%s'", full);
-    if (rc) return err_set(err, err_len, ERR_FORMAT, "metadata key '%s' is not a float", full);
-    return 0;
-}
 
 static int load_hparams(BertModel *m, char *err, size_t err_len) {
     const GgufFile *f = &m->file;
@@ -57,7 +38,7 @@ static int load_hparams(BertModel *m, char *err, size_t err_len) {
         (rc = meta_i64(f, a, "feed_forward_length", &hp->n_ff, true, err, err_len)) ||
         (rc = meta_i64(f, a, "attention.head_count", &hp->n_head, true, err, err_len)) ||
         (rc = meta_i64(f, a, "context_length", &hp->n_ctx_train, true, err, err_len)) ||
-        (rc = meta_f32(f, a, "attention.layer_norm_epsilon", &hp->norm_eps, true, err, err_len)))
+        (rc = gguf_meta_f32(f, a, "attention.layer_norm_epsilon", &hp->norm_eps, true, err, err_len)))
         return rc;
     rc = meta_i64(f, a, "pooling_type", &pool, false, err, err_len);
     if (rc == ERR_NOTFOUND) pool = BERT_POOL_NONE;
@@ -69,7 +50,7 @@ static int load_hparams(BertModel *m, char *err, size_t err_len) {
                        a, (long long)n_head_kv, (long long)hp->n_head);
     if (hp->nomic) {
         hp->rope_base = 10000.0f;
-        rc = meta_f32(f, a, "rope.freq_base", &hp->rope_base, false, err, err_len);
+        rc = gguf_meta_f32(f, a, "rope.freq_base", &hp->rope_base, false, err, err_len);
         if (rc && rc != ERR_NOTFOUND) return rc;
     }
     if (pool != BERT_POOL_MEAN && pool != BERT_POOL_CLS && pool != BERT_POOL_LAST)

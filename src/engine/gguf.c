@@ -530,3 +530,29 @@ int gguf_get_arr(const GgufFile *f, const char *key, GgufType elem_type, const G
     *out = kv;
     return 0;
 }
+
+int gguf_meta_i64(const GgufFile *f, const char *arch, const char *key, int64_t max, int64_t *out, bool required,
+                  char *err, size_t err_len) {
+    char full[128];
+    snprintf(full, sizeof full, "%s.%s", arch, key);
+    uint64_t v;
+    int rc = gguf_get_u64(f, full, &v);
+    if (rc == ERR_NOTFOUND && !required) return ERR_NOTFOUND;
+    if (rc == ERR_NOTFOUND) return err_set(err, err_len, ERR_FORMAT, "missing metadata key '%s'", full);
+    if (rc) return err_set(err, err_len, ERR_FORMAT, "metadata key '%s' is not a non-negative integer", full);
+    if (v > (uint64_t)max)
+        return err_set(err, err_len, ERR_RANGE, "metadata key '%s' = %llu is too large", full, (unsigned long long)v);
+    *out = (int64_t)v;
+    return 0;
+}
+
+int gguf_meta_f32(const GgufFile *f, const char *arch, const char *key, float *out, bool required, char *err,
+                  size_t err_len) {
+    char full[128];
+    snprintf(full, sizeof full, "%s.%s", arch, key);
+    int rc = gguf_get_f32(f, full, out);
+    if (rc == ERR_NOTFOUND && !required) return ERR_NOTFOUND;
+    if (rc == ERR_NOTFOUND) return err_set(err, err_len, ERR_FORMAT, "missing metadata key '%s'", full);
+    if (rc) return err_set(err, err_len, ERR_FORMAT, "metadata key '%s' is not a float", full);
+    return 0;
+}

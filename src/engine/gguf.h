@@ -83,6 +83,12 @@ const GgufTensor *gguf_find_tensor(const GgufFile *f, const char *name);
 int gguf_get_u32(const GgufFile *f, const char *key, uint32_t *out);
 int gguf_get_u64(const GgufFile *f, const char *key, uint64_t *out);
 int gguf_get_f32(const GgufFile *f, const char *key, float *out);
+// "<arch>.<key>" as a count in [0, max], or as a float, with a one-line message naming the key.
+// Absent: ERR_NOTFOUND without a message when !required, an error with one when required.
+int gguf_meta_i64(const GgufFile *f, const char *arch, const char *key, int64_t max, int64_t *out, bool required,
+                  char *err, size_t err_len);
+int gguf_meta_f32(const GgufFile *f, const char *arch, const char *key, float *out, bool required, char *err,
+                  size_t err_len);
 int gguf_get_bool(const GgufFile *f, const char *key, bool *out);
 int gguf_get_str(const GgufFile *f, const char *key, Str *out);
 // Array access: the kv must be an array of the given element type.

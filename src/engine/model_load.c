@@ -42,30 +42,11 @@ int model_arch_find(Str s) {
 // ---- metadata ----
 
 // Reads "<arch>.<key>" as an integer; ERR_NOTFOUND when absent and !required is not an error.
-static int meta_int(const GgufFile *f, const char *arch, const char *key, int64_t *out, bool required,
-                    char *err, size_t err_len) {
-    char full[128];
-    snprintf(full, sizeof full, "%s.%s", arch, key);
-    uint64_t v;
-    int rc = gguf_get_u64(f, full, &v);
-    if (rc == ERR_NOTFOUND && !required) return ERR_NOTFOUND;
-    if (rc == ERR_NOTFOUND) return err_set(err, err_len, ERR_FORMAT, "missing metadata key '%s'", full);
-    if (rc) return err_set(err, err_len, ERR_FORMAT, "metadata key '%s' is not a non-negative integer", full);
-    if (v > (uint64_t)1 << 40) return err_set(err, err_len, ERR_RANGE, "metadata key '%s' = %llu is too large", full, (unsigned long long)v);
-    *out = (int64_t)v;
-    return 0;
+static int meta_int(const GgufFile *f, const char *arch, const char *key, int64_t *out, bool required, char *err,
+                  size_t err_len) {
+    return gguf_meta_i64(f, arch, key, (int64_t)1 << 40, out, required, err, err_len);
 }
 
-static int meta_f32(const GgufFile *f, const char *arch, const char *key, float *out, bool required,
-                    char *err, size_t err_len) {
-    char full[128];
-    snprintf(full, sizeof full, "%s.%s", arch, key);
-    int rc = gguf_get_f32(f, full, out);
-    if (rc == ERR_NOTFOUND && !required) return ERR_NOTFOUND;
-    if (rc == ERR_NOTFOUND) return err_set(err, err_len, ERR_FORMAT, "missing metadata key '%s'", full);
-    if (rc) return err_set(err, err_len, ERR_FORMAT, "metadata key '%s' is not a float", full);
-    return 0;
-}
 
 static void str_copy(char *dst, size_t cap, Str s) {
     size_t n = s.len < cap - 1 ? s.len : cap - 1;
@@ -87,7 +68,7 @@ static int load_arch_hparams(Model *m, char *err, size_t err_len) {
         return rc;
     if (hp->n_ctx_orig <= 0) hp->n_ctx_orig = hp->n_ctx_train;
     hp->rope_attn_factor = 1.0f;
-    if ((rc = meta_f32(f, a, "rope.scaling.attn_factor", &hp->rope_attn_factor, false, err, err_len)) &&
+    if ((rc = gguf_meta_f32(f, a, "rope.scaling.attn_factor", &hp->rope_attn_factor, false, err, err_len)) &&
         rc != ERR_NOTFOUND)
         return rc;
     if (!(hp->rope_attn_factor > 0.0f && hp->rope_attn_factor < 16.0f))
@@ -95,7 +76,7 @@ static int load_arch_hparams(Model *m, char *err, size_t err_len) {
                        (double)hp->rope_attn_factor);
     hp->rope_base_swa = at->rope_base_swa > 0 ? at->rope_base_swa : hp->rope_base;
     hp->rope_freq_scale_swa = at->swa_unscaled ? 1.0f : hp->rope_freq_scale;
-    if ((rc = meta_f32(f, a, "rope.freq_base_swa", &hp->rope_base_swa, false, err, err_len)) && rc != ERR_NOTFOUND)
+    if ((rc = gguf_meta_f32(f, a, "rope.freq_base_swa", &hp->rope_base_swa, false, err, err_len)) && rc != ERR_NOTFOUND)
         return rc;
     if (!(hp->rope_base_swa > 1.0f))
         return err_set(err, err_len, ERR_FORMAT, "%s.rope.freq_base_swa = %g must be > 1", a, (double)hp->rope_base_swa);
@@ -129,10 +110,10 @@ static int load_arch_hparams(Model *m, char *err, size_t err_len) {
     hp->attn_softcap = at->attn_softcap;
     hp->final_softcap = at->final_softcap;
     if (at->attn_softcap > 0 &&
-        (rc = meta_f32(f, a, "attn_logit_softcapping", &hp->attn_softcap, false, err, err_len)) && rc != ERR_NOTFOUND)
+        (rc = gguf_meta_f32(f, a, "attn_logit_softcapping", &hp->attn_softcap, false, err, err_len)) && rc != ERR_NOTFOUND)
         return rc;
     if (at->final_softcap_key &&
-        (rc = meta_f32(f, a, "final_logit_softcapping", &hp->final_softcap, false, err, err_len)) &&
+        (rc = gguf_meta_f32(f, a, "final_logit_softcapping", &hp->final_softcap, false, err, err_len)) &&
         rc != ERR_NOTFOUND)
         return rc;
     if (!(hp->attn_softcap >= 0.0f && hp->final_softcap >= 0.0f))
@@ -154,7 +135,7 @@ static int load_hparams(Model *m, char *err, size_t err_len) {
         (rc = meta_int(f, a, "feed_forward_length", &hp->n_ff, true, err, err_len)) ||
         (rc = meta_int(f, a, "attention.head_count", &hp->n_head, true, err, err_len)) ||
         (rc = meta_int(f, a, "context_length", &hp->n_ctx_train, true, err, err_len)) ||
-        (rc = meta_f32(f, a, "attention.layer_norm_rms_epsilon", &hp->norm_eps, true, err, err_len)))
+        (rc = gguf_meta_f32(f, a, "attention.layer_norm_rms_epsilon", &hp->norm_eps, true, err, err_len)))
         return rc;
     if (hp->n_embd <= 0 || hp->n_layer <= 0 || hp->n_ff <= 0 || hp->n_head <= 0 || hp->n_ctx_train <= 0)
         return err_set(err, err_len, ERR_FORMAT, "%s: embedding_length, block_count, feed_forward_length, "
@@ -186,7 +167,7 @@ static int load_hparams(Model *m, char *err, size_t err_len) {
     if (hp->n_rot <= 0 || hp->n_rot > hp->head_dim || hp->n_rot % 2)
         return err_set(err, err_len, ERR_FORMAT, "%s.rope.dimension_count = %lld must be even and at most the head "
                        "dimension %lld", a, (long long)hp->n_rot, (long long)hp->head_dim);
-    rc = meta_f32(f, a, "rope.freq_base", &hp->rope_base, false, err, err_len);
+    rc = gguf_meta_f32(f, a, "rope.freq_base", &hp->rope_base, false, err, err_len);
     if (rc == ERR_NOTFOUND) hp->rope_base = 10000.0f;
     else if (rc) return rc;
     if (!(hp->rope_base > 1.0f))
@@ -205,7 +186,7 @@ static int load_hparams(Model *m, char *err, size_t err_len) {
     snprintf(key, sizeof key, "%s.rope.scaling.type", a);
     if (gguf_get_str(f, key, &type) == 0) {
         if (str_eq_c(type, "linear") || str_eq_c(type, "longrope")) {
-            rc = meta_f32(f, a, "rope.scaling.factor", &factor, false, err, err_len);
+            rc = gguf_meta_f32(f, a, "rope.scaling.factor", &factor, false, err, err_len);
             if (rc && rc != ERR_NOTFOUND) return rc;
         } else if (!str_eq_c(type, "none")) {
             return err_set(err, err_len, ERR_UNSUPP,
@@ -213,7 +194,7 @@ static int load_hparams(Model *m, char *err, size_t err_len) {
                            type.ptr);
         }
     } else {
-        rc = meta_f32(f, a, "rope.scale_linear", &factor, false, err, err_len);
+        rc = gguf_meta_f32(f, a, "rope.scale_linear", &factor, false, err, err_len);
         if (rc && rc != ERR_NOTFOUND) return rc;
     }
     if (factor == 0.0f) factor = 1.0f;  // llama.cpp treats a zero factor as "no scaling"
