@@ -3,6 +3,7 @@
 // that `plan` reads as measured quality.
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "engine/tokenizer.h"
 #include "eval/ppl.h"
 #include "eval/results.h"
+#include "eval/task.h"
 
 
 static void eval_usage(FILE *out) {
@@ -51,6 +53,7 @@ static void eval_usage(FILE *out) {
 "  --max-tokens N         per request (default 16)\n"
 "  --timeout S            per request (default 60)\n"
 "  --completions          send prompt lines to /v1/completions instead of as one user message\n"
+"  --predictions FILE     write one JSON line per prompt: label, reply, correct, tier, cost\n"
 "  cost comes from the x-rightsize-cost-usd response header that `serve` sets, so accuracy\n"
 "  and cost per 1K requests come from the same run\n"
 "\n"
@@ -62,7 +65,7 @@ static void eval_usage(FILE *out) {
 }
 
 typedef struct {
-    const char *text, *model, *ref, *task, *url, *req_model, *out, *save_tokens, *name;
+    const char *text, *model, *ref, *task, *url, *req_model, *out, *save_tokens, *name, *predictions;
     int64_t n_ctx, batch, chunks, concurrency, max_tokens, timeout_s;
     int threads;
     bool quiet, completions;
@@ -99,6 +102,7 @@ static int parse_opts(int argc, char **argv, EvalOpts *o) {
         else if (!strcmp(a, "--out")) { NEED_VAL(); o->out = v; }
         else if (!strcmp(a, "--name")) { NEED_VAL(); o->name = v; }
         else if (!strcmp(a, "--save-tokens")) { NEED_VAL(); o->save_tokens = v; }
+        else if (!strcmp(a, "--predictions")) { NEED_VAL(); o->predictions = v; }
         else if (!strcmp(a, "--ctx")) { NEED_VAL(); if (parse_i64(a, v, 4, 1 << 20, &o->n_ctx)) return 2; }
         else if (!strcmp(a, "--batch")) { NEED_VAL(); if (parse_i64(a, v, 1, 1 << 16, &o->batch)) return 2; batch_set = true; }
         else if (!strcmp(a, "--chunks")) { NEED_VAL(); if (parse_i64(a, v, 1, INT32_MAX, &o->chunks)) return 2; }
@@ -267,11 +271,91 @@ fail:
     return rc;
 }
 
+static int write_predictions(const char *path, const Task *t, const TaskResult *r) {
+    FILE *f = fopen(path, "w");
+    if (!f) { fprintf(stderr, "eval: cannot write '%s': %s\n", path, strerror(errno)); return 1; }
+    for (int64_t i = 0; i < r->n; i++) {
+        const TaskOutcome *oc = &r->outcomes[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "index", (double)i);
+        if (t->items[i].id) cJSON_AddRawToObject(o, "id", t->items[i].id);
+        cJSON_AddStringToObject(o, "label", t->items[i].label);
+        cJSON_AddStringToObject(o, "reply", oc->reply);
+        cJSON_AddBoolToObject(o, "correct", oc->correct);
+        cJSON_AddBoolToObject(o, "error", oc->error);
+        cJSON_AddStringToObject(o, "tier", oc->tier);
+        if (!isnan(oc->cost_usd)) cJSON_AddNumberToObject(o, "cost_usd", oc->cost_usd);
+        cJSON_AddNumberToObject(o, "latency_s", oc->latency_s);
+        char *line = cJSON_PrintUnformatted(o);
+        if (line) fprintf(f, "%s\n", line);
+        free(line);
+        cJSON_Delete(o);
+    }
+    if (fclose(f)) { fprintf(stderr, "eval: cannot write '%s'\n", path); return 1; }
+    return 0;
+}
+
+static cJSON *task_json(const EvalOpts *o, const TaskResult *r) {
+    char date[16];
+    results_date(date, sizeof date);
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "model", o->req_model ? o->req_model : o->url);
+    cJSON_AddStringToObject(root, "name", o->name ? o->name : (o->req_model ? o->req_model : o->url));
+    cJSON_AddStringToObject(root, "dataset", base_name(o->task));
+    cJSON_AddStringToObject(root, "date", date);
+    cJSON_AddNumberToObject(root, "quality", r->accuracy);
+    cJSON *k = cJSON_AddObjectToObject(root, "task");
+    cJSON_AddStringToObject(k, "url", o->url);
+    cJSON_AddNumberToObject(k, "requests", (double)r->n);
+    cJSON_AddNumberToObject(k, "correct", (double)r->correct);
+    cJSON_AddNumberToObject(k, "errors", (double)r->errors);
+    cJSON_AddNumberToObject(k, "accuracy", r->accuracy);
+    if (r->n_cost) {
+        cJSON_AddNumberToObject(k, "cost_usd", r->cost_usd);
+        cJSON_AddNumberToObject(k, "cost_per_1k_usd", r->cost_per_1k_usd);
+        cJSON_AddNumberToObject(k, "priced_requests", (double)r->n_cost);
+    }
+    cJSON_AddNumberToObject(k, "latency_mean_s", r->latency_mean_s);
+    cJSON_AddNumberToObject(k, "wall_s", r->wall_s);
+    cJSON *tiers = cJSON_AddObjectToObject(k, "tiers");
+    for (int64_t i = 0; i < r->n; i++) {
+        const char *tn = r->outcomes[i].tier[0] ? r->outcomes[i].tier : "(none)";
+        cJSON *c = cJSON_GetObjectItemCaseSensitive(tiers, tn);
+        if (c) cJSON_SetNumberValue(c, c->valuedouble + 1);
+        else cJSON_AddNumberToObject(tiers, tn, 1);
+    }
+    return root;
+}
+
+static int run_task(const EvalOpts *o) {
+    char err[320];
+    Task t;
+    if (task_load(&t, o->task, err, sizeof err)) { fprintf(stderr, "eval: %s\n", err); return 1; }
+    TaskOptions to = {.url = o->url, .model = o->req_model, .concurrency = o->concurrency,
+                      .max_tokens = o->max_tokens, .timeout_s = o->timeout_s, .completions = o->completions};
+    TaskResult r;
+    if (task_run(&t, &to, &r, err, sizeof err)) { fprintf(stderr, "eval: %s\n", err); task_free(&t); return 1; }
+    printf("accuracy: %.4f  (%lld of %lld correct, %lld errors, %s)\n", r.accuracy, (long long)r.correct,
+           (long long)r.n, (long long)r.errors, base_name(o->task));
+    if (r.n_cost)
+        printf("cost: $%.6f for %lld priced requests = $%.6f per 1K requests\n", r.cost_usd, (long long)r.n_cost,
+               r.cost_per_1k_usd);
+    else
+        printf("cost: no x-rightsize-cost-usd headers (not a rightsize serve endpoint?)\n");
+    int rc = 0;
+    if (r.errors == r.n) { fprintf(stderr, "eval: every request failed (first: %s)\n", r.outcomes[0].reply); rc = 1; }
+    if (o->predictions && write_predictions(o->predictions, &t, &r)) rc = 1;
+    if (write_results(o, task_json(o, &r))) rc = 1;
+    task_result_free(&r);
+    task_free(&t);
+    return rc;
+}
+
 int cmd_eval(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) { eval_usage(stdout); return 0; }
     EvalOpts o;
     int rc = parse_opts(argc, argv, &o);
     if (rc) return rc;
     if (o.text) return run_perplexity(&o);
-    return 1;
+    return run_task(&o);
 }
