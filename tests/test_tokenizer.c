@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/check.h"
 #include "base/rng.h"
 #include "engine/gguf.h"
 #include "engine/tokenizer.h"
@@ -99,13 +100,13 @@ static void print_ids(Buf *b, const int32_t *ids, int64_t n) {
 }
 
 // Every case of a vocabulary's .inp/.out must give llama.cpp's ids.
-static void expect_every_case(const char *vocab) {
+static void expect_every_case(const char *vocab, int n_cases) {
     Tokenizer *t = load_vocab(vocab);
     ASSERT(t);
     Case *c;
     char *inp, *res;
     int n = load_cases(vocab, &c, &inp, &res);
-    EXPECT(n == 46);  // the files' case count: none silently lost
+    EXPECT_EQ_INT(n, n_cases);  // the files' case count: none silently lost
     int32_t ids[1024];
     for (int i = 0; i < n; i++) {
         int64_t k = tok_encode(t, c[i].text.ptr, c[i].text.len, false, false, ids, 1024);
@@ -123,9 +124,22 @@ static void expect_every_case(const char *vocab) {
     tok_destroy(t);
 }
 
-TEST(tok_llama_spm_matches_llama_cpp_every_case) { expect_every_case("ggml-vocab-llama-spm.gguf"); }
-TEST(tok_llama3_bpe_matches_llama_cpp_every_case) { expect_every_case("ggml-vocab-llama-bpe.gguf"); }
-TEST(tok_gpt2_bpe_matches_llama_cpp_every_case) { expect_every_case("ggml-vocab-gpt-2.gguf"); }
+TEST(tok_llama_spm_matches_llama_cpp_every_case) { expect_every_case("ggml-vocab-llama-spm.gguf", 46); }
+TEST(tok_phi3_spm_matches_llama_cpp_every_case) { expect_every_case("ggml-vocab-phi-3.gguf", 46); }
+TEST(tok_llama3_bpe_matches_llama_cpp_every_case) { expect_every_case("ggml-vocab-llama-bpe.gguf", 46); }
+TEST(tok_gpt2_bpe_matches_llama_cpp_every_case) { expect_every_case("ggml-vocab-gpt-2.gguf", 46); }
+TEST(tok_mpt_bpe_matches_llama_cpp_every_case) { expect_every_case("ggml-vocab-mpt.gguf", 46); }
+TEST(tok_qwen2_bpe_matches_llama_cpp_every_case) { expect_every_case("ggml-vocab-qwen2.gguf", 46); }
+TEST(tok_qwen35_bpe_matches_llama_cpp_every_case) { expect_every_case("ggml-vocab-qwen35.gguf", 50); }
+TEST(tok_starcoder_bpe_matches_llama_cpp_every_case) { expect_every_case("ggml-vocab-starcoder.gguf", 46); }
+TEST(tok_refact_bpe_matches_llama_cpp_every_case) { expect_every_case("ggml-vocab-refact.gguf", 46); }
+TEST(tok_command_r_bpe_matches_llama_cpp_every_case) { expect_every_case("ggml-vocab-command-r.gguf", 46); }
+TEST(tok_falcon_bpe_matches_llama_cpp_every_case) { expect_every_case("ggml-vocab-falcon.gguf", 46); }
+TEST(tok_deepseek_llm_bpe_matches_llama_cpp_every_case) { expect_every_case("ggml-vocab-deepseek-llm.gguf", 46); }
+TEST(tok_deepseek_coder_bpe_matches_llama_cpp_every_case) {
+    expect_every_case("ggml-vocab-deepseek-coder.gguf", 46);
+}
+TEST(tok_bert_wordpiece_matches_llama_cpp_every_case) { expect_every_case("ggml-vocab-bert-bge.gguf", 46); }
 
 // decode(encode(x)) == x, and the streaming decoder emits the same bytes in whole UTF-8 pieces.
 static void expect_round_trip(const Tokenizer *t, const char *x, size_t len, bool add_special) {
@@ -171,8 +185,11 @@ static void round_trip_cases(const char *vocab) {
 
 TEST(tok_llama_spm_round_trips_cases) { round_trip_cases("ggml-vocab-llama-spm.gguf"); }
 TEST(tok_bpe_round_trips_cases) {
-    round_trip_cases("ggml-vocab-llama-bpe.gguf");
-    round_trip_cases("ggml-vocab-gpt-2.gguf");
+    static const char *const v[] = {"ggml-vocab-llama-bpe.gguf", "ggml-vocab-gpt-2.gguf",
+                                    "ggml-vocab-qwen2.gguf", "ggml-vocab-falcon.gguf",
+                                    "ggml-vocab-deepseek-llm.gguf", "ggml-vocab-deepseek-coder.gguf",
+                                    "ggml-vocab-starcoder.gguf"};
+    for (size_t i = 0; i < ARRAY_LEN(v); i++) round_trip_cases(v[i]);
 }
 
 static size_t put_utf8(char *o, uint32_t cp) {
@@ -219,6 +236,9 @@ TEST(tok_llama_spm_round_trips_random_text) { round_trip_random("ggml-vocab-llam
 TEST(tok_bpe_round_trips_random_text) {
     round_trip_random("ggml-vocab-llama-bpe.gguf");
     round_trip_random("ggml-vocab-gpt-2.gguf");
+    round_trip_random("ggml-vocab-qwen2.gguf");
+    // not falcon's or starcoder's vocabulary (some bytes have no token: lossy on raw bytes), nor
+    // DeepSeek's (user-defined duplicates of byte tokens, e.g. "ú", decode as their text)
 }
 
 static int32_t id_of(const Tokenizer *t, const char *text) {
@@ -326,19 +346,19 @@ TEST(tok_refuses_unknown_model_by_name) {
     ASSERT(w);
     const char *toks[3] = {"<unk>", "a", "b"};
     snprintf(path, sizeof path, "%s/vocab.gguf", test_tmpdir());
-    EXPECT(gguf_writer_set_str(w, "tokenizer.ggml.model", "bert") == 0);
+    EXPECT(gguf_writer_set_str(w, "tokenizer.ggml.model", "t5") == 0);
     EXPECT(gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", toks, 3) == 0);
     ASSERT(gguf_writer_write(w, path, err, sizeof err) == 0);
     ASSERT(gguf_open(&f, path, err, sizeof err) == 0);
     EXPECT(tok_create_from_gguf(&f, err, sizeof err) == NULL);
-    EXPECT(strstr(err, "tokenizer.ggml.model 'bert' is not supported") != NULL);
+    EXPECT(strstr(err, "tokenizer.ggml.model 't5' is not supported") != NULL);
     gguf_close(&f);
     EXPECT(gguf_writer_set_str(w, "tokenizer.ggml.model", "gpt2") == 0);
-    EXPECT(gguf_writer_set_str(w, "tokenizer.ggml.pre", "qwen2") == 0);
+    EXPECT(gguf_writer_set_str(w, "tokenizer.ggml.pre", "tekken") == 0);
     ASSERT(gguf_writer_write(w, path, err, sizeof err) == 0);
     ASSERT(gguf_open(&f, path, err, sizeof err) == 0);
     EXPECT(tok_create_from_gguf(&f, err, sizeof err) == NULL);
-    EXPECT(strstr(err, "tokenizer.ggml.pre 'qwen2' is not supported") != NULL);
+    EXPECT(strstr(err, "tokenizer.ggml.pre 'tekken' is not supported") != NULL);
     gguf_close(&f);
     EXPECT(gguf_writer_set_str(w, "tokenizer.ggml.pre", "gpt-2") == 0);  // but no merges
     ASSERT(gguf_writer_write(w, path, err, sizeof err) == 0);

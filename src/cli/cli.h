@@ -20,6 +20,11 @@ RS_VERB(cmd_eval);
 RS_VERB(cmd_distill);
 RS_VERB(cmd_report);
 
+// `rightsize gguf tokenize` (cmd_gguf_tokenize.c); argv[0] is "tokenize".
+int cmd_gguf_tokenize(int argc, char **argv);
+// `rightsize gguf render-chat` (cmd_gguf_chat.c); argv[0] is "render-chat".
+int cmd_gguf_render_chat(int argc, char **argv);
+
 // True when argv holds -h or --help.
 int cli_wants_help(int argc, char **argv);
 

@@ -17,6 +17,8 @@ static const char USAGE[] =
     "usage: rightsize gguf info FILE\n"
     "       rightsize gguf synth [SHAPE] -o FILE [options]\n"
     "       rightsize gguf synth --list-shapes\n"
+    "       rightsize gguf tokenize MODEL [--no-bos] TEXT   (see rightsize gguf tokenize --help)\n"
+    "       rightsize gguf render-chat SOURCE --messages FILE  (see rightsize gguf render-chat --help)\n"
     "\n"
     "info   prints a GGUF file's metadata (long arrays abbreviated) and its tensor table\n"
     "       (name, type, shape, bytes, offset), with totals: parameters, bytes, bits per weight.\n"
@@ -331,6 +333,8 @@ static int gguf_synth(int argc, char **argv) {
 }
 
 int cmd_gguf(int argc, char **argv) {
+    if (argc >= 2 && strcmp(argv[1], "tokenize") == 0) return cmd_gguf_tokenize(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "render-chat") == 0) return cmd_gguf_render_chat(argc - 1, argv + 1);
     if (argc < 2 || cli_wants_help(argc, argv)) {
         fputs(USAGE, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
@@ -343,6 +347,6 @@ int cmd_gguf(int argc, char **argv) {
         return gguf_info(argv[2]);
     }
     if (strcmp(argv[1], "synth") == 0) return gguf_synth(argc - 1, argv + 1);
-    fprintf(stderr, "rightsize gguf: unknown subcommand '%s' (info or synth; see rightsize gguf --help)\n", argv[1]);
+    fprintf(stderr, "rightsize gguf: unknown subcommand '%s' (info, synth, tokenize or render-chat; see rightsize gguf --help)\n", argv[1]);
     return 2;
 }

@@ -41,8 +41,10 @@ static const char USAGE[] =
     "  --scheduling-policy P         fcfs (default) or priority (request field 'priority', lower first)\n"
     "  --served-model-name NAME      name clients send as 'model' (default: the file's general.name)\n"
     "  --api-key KEY                 require 'Authorization: Bearer KEY' on /v1/* (or RIGHTSIZE_API_KEY)\n"
-    "  --chat-template FAMILY        llama2, mistral, llama3, chatml or zephyr (default: detected from\n"
-    "                                the model's tokenizer.chat_template)\n"
+    "  --chat-template FAMILY        llama2, mistral, llama3, chatml or zephyr: a built-in formatter\n"
+    "                                (default: the model's own tokenizer.chat_template, run by the\n"
+    "                                Jinja interpreter; a template it cannot parse falls back to the\n"
+    "                                family its markers name)\n"
     "  --shutdown-timeout S          seconds to let running requests finish on SIGTERM (default 30)\n"
     "  --max-body-bytes B            largest request body (default 1048576; larger gets 413)\n"
     "  -v, --verbose                 debug logs on stderr\n";

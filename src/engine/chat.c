@@ -1,6 +1,8 @@
 // chat.c — chat template families: detection by markers, one formatter per family. See chat.h.
 #include "engine/chat.h"
 
+#include <cjson/cJSON.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/check.h"
@@ -181,4 +183,47 @@ int chat_render(ChatFamily f, const ChatMsg *msgs, int64_t n, bool add_generatio
         return err_set(err, err_len, ERR_NOMEM, "chat: out of memory");
     }
     return 0;
+}
+
+// ---- the model's own template ----
+
+static cJSON *add_str(cJSON *o, const char *key, Str s) {
+    char *c = malloc(s.len + 1);
+    if (!c) return NULL;
+    memcpy(c, s.ptr, s.len);
+    c[s.len] = 0;
+    cJSON *v = cJSON_AddStringToObject(o, key, c);
+    free(c);
+    return v;
+}
+
+int chat_render_jinja(const JinjaTemplate *t, const ChatMsg *msgs, int64_t n, bool add_generation_prompt,
+                      Str bos, Str eos, Buf *out, char *err, size_t err_len) {
+    if (n < 1) return err_set(err, err_len, ERR_ARG, "chat: no messages");
+    cJSON *vars = cJSON_CreateObject(), *list = vars ? cJSON_AddArrayToObject(vars, "messages") : NULL;
+    bool ok = list && cJSON_AddBoolToObject(vars, "add_generation_prompt", add_generation_prompt) &&
+              add_str(vars, "bos_token", bos) && add_str(vars, "eos_token", eos);
+    for (int64_t i = 0; ok && i < n; i++) {
+        cJSON *m = cJSON_CreateObject();
+        ok = m && cJSON_AddItemToArray(list, m);
+        if (msgs[i].role < 0 || msgs[i].role >= CHAT_ROLE_COUNT) {
+            cJSON_Delete(vars);
+            return err_set(err, err_len, ERR_ARG, "chat: message %lld has an invalid role", (long long)i);
+        }
+        ok = ok && cJSON_AddStringToObject(m, "role", role_names[msgs[i].role]) && add_str(m, "content", msgs[i].content);
+    }
+    if (!ok) {
+        cJSON_Delete(vars);
+        return err_set(err, err_len, ERR_NOMEM, "chat: out of memory");
+    }
+    Buf text = {0};
+    int rc = jinja_render(t, vars, NULL, &text, err, err_len);
+    cJSON_Delete(vars);
+    if (!rc) {
+        size_t skip = bos.len && text.len >= bos.len && memcmp(text.data, bos.ptr, bos.len) == 0 ? bos.len : 0;
+        if (text.len > skip && buf_append(out, text.data + skip, text.len - skip))
+            rc = err_set(err, err_len, ERR_NOMEM, "chat: out of memory");
+    }
+    buf_free(&text);
+    return rc;
 }

@@ -1,6 +1,9 @@
 // chat.h — chat templates: turn a list of messages into the prompt text a model was tuned on.
 //
-// Not a Jinja interpreter: the GGUF's tokenizer.chat_template is recognised by the markers each
+// First choice: the model's own tokenizer.chat_template, run by the Jinja interpreter (jinja.h)
+// through chat_render_jinja — every template llama.cpp collects renders exactly as Hugging Face
+// renders it, default system prompts included. Fallback, for a template the interpreter cannot
+// parse or when a family is named explicitly: the template is recognised by the markers each
 // family's template contains (as llama.cpp's llm_chat_detect_template does) and rendered by a
 // fixed formatter per family:
 //   llama2   Meta Llama 2 chat: "[INST] <<SYS>>\n{sys}\n<</SYS>>\n\n{user} [/INST] {asst} </s><s>[INST] ..."
@@ -21,6 +24,7 @@
 
 #include "base/buf.h"
 #include "base/str.h"
+#include "engine/jinja.h"
 
 typedef enum {
     CHAT_LLAMA2 = 0,
@@ -55,5 +59,14 @@ int chat_role_from_name(Str name, ChatRole *out);
 // <<SYS>> block inside the current [INST] turn; mistral: before the next user message).
 int chat_render(ChatFamily f, const ChatMsg *msgs, int64_t n, bool add_generation_prompt, Str eos,
                 Buf *out, char *err, size_t err_len);
+
+// Renders msgs with a model template parsed by jinja_parse. The template sees messages (role,
+// content), add_generation_prompt, bos_token and eos_token (bos/eos: the vocabulary's texts),
+// and no tools. A leading bos text is removed from the result (tok_encode adds BOS itself, as
+// llama.cpp's server does). Returns 0, or an error code with a message: the template's own
+// raise_exception text (e.g. "System role not supported"), a limit, or a type error. On error out
+// is unchanged.
+int chat_render_jinja(const JinjaTemplate *t, const ChatMsg *msgs, int64_t n, bool add_generation_prompt,
+                      Str bos, Str eos, Buf *out, char *err, size_t err_len);
 
 #endif

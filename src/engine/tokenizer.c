@@ -121,7 +121,7 @@ static int check_id(int32_t id, int64_t n, const char *what, char *err, size_t e
 Tokenizer *tok_create_from_arrays(const TokSpec *spec, char *err, size_t err_len) {
     Tokenizer *t = NULL;
     int64_t n = spec->n_tokens;
-    if (spec->kind != TOK_VOCAB_SPM && spec->kind != TOK_VOCAB_BPE) {
+    if (spec->kind != TOK_VOCAB_SPM && spec->kind != TOK_VOCAB_BPE && spec->kind != TOK_VOCAB_WPM) {
         err_set(err, err_len, ERR_UNSUPP, "tokenizer: unsupported vocabulary kind %d", (int)spec->kind);
         goto fail;
     }
@@ -199,7 +199,8 @@ Tokenizer *tok_create_from_arrays(const TokSpec *spec, char *err, size_t err_len
     t->bos = spec->bos_id, t->eos = spec->eos_id, t->unk = spec->unk_id, t->eot = spec->eot_id;
     t->add_bos = spec->add_bos && t->bos >= 0;
     t->add_eos = spec->add_eos && t->eos >= 0;
-    t->add_space_prefix = spec->add_space_prefix;
+    t->add_space_prefix = spec->add_space_prefix && t->kind == TOK_VOCAB_SPM;
+    t->lowercase = spec->lowercase;
     for (int b = 0; b < 256; b++) {
         char hex[7];
         snprintf(hex, sizeof hex, "<0x%02X>", b);
@@ -452,10 +453,11 @@ int64_t tok_encode(const Tokenizer *t, const char *text, size_t len, bool add_sp
     if (len > (size_t)INT32_MAX / 4) return ERR_RANGE;
     if (len > 0) {
         if ((rc = partition(t, text, len, parse_special, &fr, &tmp))) goto done;
-        if (t->kind == TOK_VOCAB_BPE) {
+        if (t->kind != TOK_VOCAB_SPM) {
             for (int64_t f = 0; f < fr.n && !rc; f++) {
                 if (fr.a[f].id >= 0) tok_out_push(&o, fr.a[f].id);
-                else rc = tok_bpe_encode(t, text + fr.a[f].off, fr.a[f].len, &o);
+                else if (t->kind == TOK_VOCAB_BPE) rc = tok_bpe_encode(t, text + fr.a[f].off, fr.a[f].len, &o);
+                else rc = tok_wpm_encode(t, text + fr.a[f].off, fr.a[f].len, &o);
             }
             if (rc) goto done;
             goto specials;
@@ -517,7 +519,7 @@ int64_t tok_token_to_piece(const Tokenizer *t, int32_t id, bool special, char *b
 int64_t tok_decode(const Tokenizer *t, const int32_t *ids, int64_t n, bool special, char *out,
                    size_t cap) {
     size_t total = 0;
-    bool strip = t->add_space_prefix;
+    bool strip = t->add_space_prefix || t->kind == TOK_VOCAB_WPM;  // WordPiece: ▁ of the first word
     for (int64_t i = 0; i < n; i++) {
         Str p = piece_of(t, ids[i], special);
         if (p.len == 0) continue;
@@ -535,7 +537,7 @@ int64_t tok_decode(const Tokenizer *t, const int32_t *ids, int64_t n, bool speci
 void tok_stream_init(TokStream *s, const Tokenizer *t, bool special, bool strip_leading_space,
                      bool replace_invalid) {
     *s = (TokStream){.tok = t, .special = special,
-                     .strip_space = strip_leading_space && t->add_space_prefix,
+                     .strip_space = strip_leading_space && (t->add_space_prefix || t->kind == TOK_VOCAB_WPM),
                      .replace_invalid = replace_invalid};
 }
 

@@ -1,17 +1,22 @@
 // tokenizer.h — text ⇄ token ids for GGUF vocabularies.
 //
 // Supported: (1) the SentencePiece-style `llama` vocabulary (tokenizer.ggml.model = "llama": Llama 1/2,
-// TinyLlama, Mistral v0.1): pieces with scores, byte fallback tokens `<0xXX>`, the `▁` (U+2581)
-// space marker, and a leading space inserted before text that starts the prompt or follows a
-// special token (add_space_prefix, default true). Encoding merges adjacent symbols by highest
-// score with a bigram priority queue, exactly as llama.cpp's SPM tokenizer does, so ids match
-// llama.cpp (checked against tests/data/vocab/ggml-vocab-llama-spm.gguf.inp/.out).
-// (2) the byte-level BPE `gpt2` vocabulary (Llama 3, GPT-2) with the `llama-bpe` or `gpt-2`
-// pre-tokenizer: text is split by the pre-tokenizer's regex (hand-coded, with Unicode letter /
-// number / White_Space tables), each piece's bytes are mapped to printable code points, and
-// merges apply lowest rank first — llama.cpp's algorithm, checked against its ids for
-// ggml-vocab-llama-bpe.gguf and ggml-vocab-gpt-2.gguf. Decoding maps the code points back to
-// bytes; no clean-up of spaces is applied, so round trips stay exact.
+// TinyLlama, Mistral v0.1, Phi-3): pieces with scores, byte fallback tokens `<0xXX>`, the `▁`
+// (U+2581) space marker, and a leading space inserted before text that starts the prompt or
+// follows a special token (add_space_prefix, default true). Encoding merges adjacent symbols by
+// highest score with a bigram priority queue, exactly as llama.cpp's SPM tokenizer does.
+// (2) the byte-level BPE `gpt2` vocabulary with the pre-tokenizer tokenizer.ggml.pre names
+// (see TokPre; tokenizer_pre.c has each family's split rules): text is split into words, each
+// word's bytes are mapped to printable code points, and merges apply lowest rank first —
+// llama.cpp's algorithm. Decoding maps the code points back to bytes; no clean-up of spaces is
+// applied, so round trips stay exact.
+// (3) WordPiece (`bert`: BERT, bge, e5, MiniLM): text is NFD-decomposed with accents dropped,
+// lowercased (tokenizer.ggml.normalizer.lowercase, default true), split at white space and around
+// punctuation and CJK ideographs, and each word is covered greedily by the longest vocabulary
+// pieces, word starts marked with `▁` (a word with an uncovered rest becomes [UNK]). add_special
+// puts [CLS] first and [SEP] last. WordPiece is lossy: decoding gives the normalized words.
+// Every supported vocabulary reproduces llama.cpp's ids on every case of its test file
+// (tests/data/vocab/*.inp/.out).
 // Any other tokenizer.ggml.model or tokenizer.ggml.pre is refused by name.
 //
 // Round trips are exact (decode(encode(x)) == x) for any bytes, valid UTF-8 or not, with two
@@ -46,13 +51,22 @@ typedef enum {
 typedef enum {
     TOK_VOCAB_SPM = 1,  // "llama"
     TOK_VOCAB_BPE = 2,  // "gpt2": byte-level BPE with ranked merges
+    TOK_VOCAB_WPM = 3,  // "bert": WordPiece
 } TokVocabKind;
 
 // BPE pre-tokenizers (tokenizer.ggml.pre): how text is split before merging.
 typedef enum {
-    TOK_PRE_NONE = 0,    // SPM
-    TOK_PRE_GPT2 = 1,    // "gpt-2": 's|'t|...| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
-    TOK_PRE_LLAMA3 = 2,  // "llama-bpe": case-insensitive contractions, \p{N}{1,3}, newline runs
+    TOK_PRE_NONE = 0,       // SPM, WordPiece
+    TOK_PRE_GPT2,           // "gpt-2", "mpt": 's|'t|...| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+    TOK_PRE_LLAMA3,         // "llama-bpe": case-insensitive contractions, \p{N}{1,3}, newline runs
+    TOK_PRE_QWEN2,          // "qwen2": Llama 3's with single digits
+    TOK_PRE_QWEN35,         // "qwen35": Qwen2's with marks (\p{M}) joining letters
+    TOK_PRE_STARCODER,      // "starcoder", "refact", "command-r": single digits, then GPT-2's
+    TOK_PRE_FALCON,         // "falcon": punctuation runs, GPT-2's, then 3-digit groups
+    TOK_PRE_DEEPSEEK_LLM,   // "deepseek-llm": newlines, cased letters, punctuation, trailing
+                            // space, CJK, digit runs
+    TOK_PRE_DEEPSEEK_CODER, // "deepseek-coder": newlines, letters, punctuation, CJK, digits
+    TOK_PRE_COUNT
 } TokPre;
 
 typedef struct Tokenizer Tokenizer;
@@ -70,6 +84,7 @@ typedef struct {
     int32_t eot_id;          // end-of-turn token (tokenizer.ggml.eot_token_id), -1 when absent
     bool add_bos, add_eos;   // added by tok_encode when add_special is set
     bool add_space_prefix;   // insert ' ' before text that starts the input or follows a special
+    bool lowercase;          // WordPiece: lowercase and strip accents
     // BPE only:
     TokPre pre;
     const Str *merges;       // (n_merges) "left right", best (rank 0) first
@@ -83,7 +98,7 @@ Tokenizer *tok_create_from_arrays(const TokSpec *spec, char *err, size_t err_len
 // Builds a tokenizer from an open GGUF's tokenizer.ggml.* metadata (model, tokens, scores,
 // token_type, bos/eos/unknown/eot ids, add_bos_token, add_eos_token, add_space_prefix).
 // An unknown tokenizer.ggml.model yields NULL and e.g.
-// "tokenizer.ggml.model 'bert' is not supported (supported: llama, gpt2)". For gpt2 it also reads
+// "tokenizer.ggml.model 't5' is not supported (supported: llama, gpt2, bert)". For gpt2 it also reads
 // tokenizer.ggml.merges and tokenizer.ggml.pre. Copies what it needs: f may be closed afterwards.
 Tokenizer *tok_create_from_gguf(const GgufFile *f, char *err, size_t err_len);
 // Frees everything. NULL is a no-op.

@@ -1,5 +1,6 @@
-// tokenizer_bpe.c — byte-level BPE (tokenizer.ggml.model = "gpt2"): the GPT-2 and Llama 3
-// pre-tokenizers, the byte ⇄ code point mapping, and the ranked merges table. See tokenizer.h.
+// tokenizer_bpe.c — byte-level BPE (tokenizer.ggml.model = "gpt2"): the byte ⇄ code point
+// mapping, the ranked merges table, and encoding pre-tokenized words (the split itself is in
+// tokenizer_pre.c). See tokenizer.h.
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,8 +47,8 @@ size_t tok_bpe_piece(const Tokenizer *t, Str text, char *dst) {
 // ---- merges ----
 
 int tok_bpe_init(Tokenizer *t, const TokSpec *spec, char *err, size_t err_len) {
-    if (spec->pre != TOK_PRE_GPT2 && spec->pre != TOK_PRE_LLAMA3)
-        return err_set(err, err_len, ERR_UNSUPP, "tokenizer: BPE needs a pre-tokenizer (gpt-2 or llama-bpe)");
+    if (spec->pre <= TOK_PRE_NONE || spec->pre >= TOK_PRE_COUNT)
+        return err_set(err, err_len, ERR_UNSUPP, "tokenizer: BPE needs a pre-tokenizer (TokPre %d is none)", (int)spec->pre);
     byte_maps(t);
     int64_t n = spec->n_merges;
     if (n < 0 || n >= TOK_MAX_TOKENS)
@@ -112,83 +113,6 @@ int32_t tok_bpe_rank(const Tokenizer *t, const char *l, size_t ln, const char *r
     }
 }
 
-// ---- pre-tokenizers ----
-// Each returns the end (in characters) of the match at i, the regex's leftmost alternative that
-// matches, as the pattern in tokenizer.h's TokPre comment reads.
-
-enum { C_OTHER = 0, C_LETTER, C_NUMBER, C_SPACE };
-
-typedef struct {
-    const uint32_t *cp;  // (n) code points (UNI_INVALID for a stray byte)
-    const uint8_t *cls;  // (n) C_*
-    int64_t n;
-} Chars;
-
-static int64_t space_run_end(const Chars *c, int64_t i) {
-    while (i < c->n && c->cls[i] == C_SPACE) i++;
-    return i;
-}
-
-// \s+(?!\S) then \s+: a run of spaces, leaving its last one to the next word if one follows.
-static int64_t match_spaces(const Chars *c, int64_t i) {
-    int64_t k = space_run_end(c, i);
-    if (k < c->n && k - i >= 2) return k - 1;
-    return k;
-}
-
-static int64_t run_of(const Chars *c, int64_t k, int cls) {
-    while (k < c->n && c->cls[k] == cls) k++;
-    return k;
-}
-
-static int64_t contraction(const Chars *c, int64_t i, bool fold) {
-    if (c->cp[i] != '\'' || i + 1 >= c->n) return 0;
-    uint32_t a = c->cp[i + 1], b = i + 2 < c->n ? c->cp[i + 2] : 0;
-    if (fold) {
-        if (a >= 'A' && a <= 'Z') a += 32;
-        if (b >= 'A' && b <= 'Z') b += 32;
-    }
-    if (a == 's' || a == 't' || a == 'm' || a == 'd') return i + 2;
-    if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l')) return i + 3;
-    return 0;
-}
-
-// 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
-static int64_t match_gpt2(const Chars *c, int64_t i) {
-    int64_t k = contraction(c, i, false);
-    if (k) return k;
-    int64_t j = c->cp[i] == ' ' && i + 1 < c->n ? i + 1 : i;  // the optional leading space
-    if (c->cls[j] != C_SPACE) return run_of(c, j, c->cls[j]);
-    return match_spaces(c, i);
-}
-
-// (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|
-// \s*[\r\n]+|\s+(?!\S)|\s+
-static int64_t match_llama3(const Chars *c, int64_t i) {
-    int64_t k = contraction(c, i, true);
-    if (k) return k;
-    uint32_t cp = c->cp[i];
-    uint8_t cl = c->cls[i];
-    if (cl == C_LETTER) return run_of(c, i, C_LETTER);
-    if (cp != '\r' && cp != '\n' && cl != C_NUMBER && i + 1 < c->n && c->cls[i + 1] == C_LETTER)
-        return run_of(c, i + 1, C_LETTER);
-    if (cl == C_NUMBER) {
-        for (k = i; k < c->n && k < i + 3 && c->cls[k] == C_NUMBER; k++) {}
-        return k;
-    }
-    int64_t j = cp == ' ' && i + 1 < c->n && c->cls[i + 1] == C_OTHER ? i + 1 : i;
-    if (c->cls[j] == C_OTHER) {
-        k = run_of(c, j, C_OTHER);
-        while (k < c->n && (c->cp[k] == '\r' || c->cp[k] == '\n')) k++;
-        return k;
-    }
-    int64_t end = space_run_end(c, i), last_nl = -1;  // \s*[\r\n]+: up to the run's last newline
-    for (k = i; k < end; k++)
-        if (c->cp[k] == '\r' || c->cp[k] == '\n') last_nl = k;
-    if (last_nl >= 0) return last_nl + 1;
-    return match_spaces(c, i);
-}
-
 // BPE of one pre-token: its bytes, mapped, merged by rank; each surviving symbol is a token (or,
 // failing that, its single characters are, as llama.cpp falls back).
 static void bpe_word(const Tokenizer *t, const char *w, size_t len, char *mapped, TokSym *sym,
@@ -219,39 +143,31 @@ static void bpe_word(const Tokenizer *t, const char *w, size_t len, char *mapped
 int tok_bpe_encode(const Tokenizer *t, const char *text, size_t len, TokOut *o) {
     // scratch: per character (≤ len); mapped text ≤ 2 bytes per byte; 3 bigrams per symbol
     uint32_t *cp = malloc((len + 1) * sizeof *cp);
-    uint8_t *cls = malloc(len + 1);
     int64_t *off = malloc((len + 2) * sizeof *off);
+    int64_t *ends = malloc((len + 1) * sizeof *ends), *tmp = malloc((len + 1) * sizeof *tmp);
     char *mapped = malloc(2 * len + 1);
     TokSym *sym = malloc((2 * len + 1) * sizeof *sym);
     TokHeap h = {malloc(3 * (2 * len + 1) * sizeof(TokBigram)), 0, 3 * (int64_t)(2 * len + 1)};
     char *key = malloc(2 * t->max_text + 2);
     int rc = 0;
-    if (!cp || !cls || !off || !mapped || !sym || !h.a || !key) {
+    if (!cp || !off || !ends || !tmp || !mapped || !sym || !h.a || !key) {
         rc = ERR_NOMEM;
         goto done;
     }
     int64_t n = 0;
     for (size_t i = 0; i < len;) {
-        uint32_t c;
-        int k = uni_decode(text + i, len - i, &c);
-        cp[n] = c;
-        cls[n] = c == UNI_INVALID ? C_OTHER
-                 : uni_is_space(c) ? C_SPACE
-                 : uni_is_letter(c) ? C_LETTER
-                 : uni_is_number(c) ? C_NUMBER
-                 : C_OTHER;
-        off[n++] = (int64_t)i;
-        i += (size_t)k;
+        off[n] = (int64_t)i;
+        i += (size_t)uni_decode(text + i, len - i, &cp[n++]);
     }
     off[n] = (int64_t)len;
-    Chars chars = {cp, cls, n};
-    for (int64_t i = 0; i < n;) {
-        int64_t e = t->pre == TOK_PRE_LLAMA3 ? match_llama3(&chars, i) : match_gpt2(&chars, i);
-        CHECK(e > i);
-        bpe_word(t, text + off[i], (size_t)(off[e] - off[i]), mapped, sym, &h, key, o);
-        i = e;
+    int64_t ne = tok_pre_split(t->pre, cp, n, ends, tmp);
+    if (ne < 0) {
+        rc = (int)ne;
+        goto done;
     }
+    for (int64_t j = 0, s = 0; j < ne; s = ends[j++])
+        bpe_word(t, text + off[s], (size_t)(off[ends[j]] - off[s]), mapped, sym, &h, key, o);
 done:
-    free(cp), free(cls), free(off), free(mapped), free(sym), free(h.a), free(key);
+    free(cp), free(off), free(ends), free(tmp), free(mapped), free(sym), free(h.a), free(key);
     return rc;
 }

@@ -22,6 +22,46 @@ static int get_flag(const GgufFile *f, const char *key, bool *out, char *err, si
     return 0;
 }
 
+// tokenizer.ggml.pre names and the split rules they use (llama.cpp's grouping).
+static const struct {
+    const char *name;
+    TokPre pre;
+} pre_names[] = {
+    {"llama-bpe", TOK_PRE_LLAMA3}, {"llama3", TOK_PRE_LLAMA3}, {"llama-v3", TOK_PRE_LLAMA3},
+    {"dbrx", TOK_PRE_LLAMA3}, {"smaug-bpe", TOK_PRE_LLAMA3}, {"falcon3", TOK_PRE_LLAMA3},
+    {"pixtral", TOK_PRE_LLAMA3}, {"chatglm-bpe", TOK_PRE_LLAMA3},
+    {"gpt-2", TOK_PRE_GPT2}, {"gpt2", TOK_PRE_GPT2}, {"mpt", TOK_PRE_GPT2}, {"olmo", TOK_PRE_GPT2},
+    {"jais", TOK_PRE_GPT2}, {"phi-2", TOK_PRE_GPT2}, {"jina-es", TOK_PRE_GPT2},
+    {"jina-de", TOK_PRE_GPT2}, {"roberta-bpe", TOK_PRE_GPT2},
+    {"qwen2", TOK_PRE_QWEN2}, {"stablelm2", TOK_PRE_QWEN2}, {"hunyuan", TOK_PRE_QWEN2},
+    {"deepseek-r1-qwen", TOK_PRE_QWEN2}, {"megrez", TOK_PRE_QWEN2},
+    {"qwen35", TOK_PRE_QWEN35},
+    {"starcoder", TOK_PRE_STARCODER}, {"refact", TOK_PRE_STARCODER},
+    {"command-r", TOK_PRE_STARCODER}, {"smollm", TOK_PRE_STARCODER},
+    {"codeshell", TOK_PRE_STARCODER}, {"exaone", TOK_PRE_STARCODER},
+    {"minerva-7b", TOK_PRE_STARCODER},
+    {"falcon", TOK_PRE_FALCON},
+    {"deepseek-llm", TOK_PRE_DEEPSEEK_LLM},
+    {"deepseek-coder", TOK_PRE_DEEPSEEK_CODER},
+};
+
+// The pre-tokenizer a gpt2 vocabulary names; TOK_PRE_NONE with err set when absent or unknown.
+static TokPre pre_of(const GgufFile *f, char *err, size_t err_len) {
+    Str p;
+    char name[64];
+    if (gguf_get_str(f, "tokenizer.ggml.pre", &p)) {
+        err_set(err, err_len, ERR_UNSUPP, "tokenizer: gpt2 vocabulary without tokenizer.ggml.pre is not supported "
+                "(its split rules are unknown; convert the model with a current llama.cpp)");
+        return TOK_PRE_NONE;
+    }
+    for (size_t i = 0; i < ARRAY_LEN(pre_names); i++)
+        if (str_eq_c(p, pre_names[i].name)) return pre_names[i].pre;
+    err_set(err, err_len, ERR_UNSUPP, "tokenizer.ggml.pre '%s' is not supported (supported: llama-bpe, gpt-2, mpt, "
+            "qwen2, qwen35, starcoder, refact, command-r, falcon, deepseek-llm, deepseek-coder and aliases)",
+            str_to_c(p, name, sizeof name));
+    return TOK_PRE_NONE;
+}
+
 Tokenizer *tok_create_from_gguf(const GgufFile *f, char *err, size_t err_len) {
     Tokenizer *t = NULL;
     Str *tokens = NULL;
@@ -34,29 +74,14 @@ Tokenizer *tok_create_from_gguf(const GgufFile *f, char *err, size_t err_len) {
         err_set(err, err_len, ERR_FORMAT, "tokenizer: tokenizer.ggml.model is missing (not a model with a vocabulary?)");
         goto fail;
     }
-    bool bpe = str_eq_c(model, "gpt2");
-    if (!str_eq_c(model, "llama") && !bpe) {
-        err_set(err, err_len, ERR_UNSUPP, "tokenizer.ggml.model '%s' is not supported (supported: llama, gpt2)",
+    bool bpe = str_eq_c(model, "gpt2"), wpm = str_eq_c(model, "bert");
+    if (!str_eq_c(model, "llama") && !bpe && !wpm) {
+        err_set(err, err_len, ERR_UNSUPP, "tokenizer.ggml.model '%s' is not supported (supported: llama, gpt2, bert)",
                 str_to_c(model, name, sizeof name));
         goto fail;
     }
     TokPre pre = TOK_PRE_NONE;
-    if (bpe) {
-        Str p;
-        if (gguf_get_str(f, "tokenizer.ggml.pre", &p)) {
-            err_set(err, err_len, ERR_UNSUPP, "tokenizer: gpt2 vocabulary without tokenizer.ggml.pre is not supported (supported: llama-bpe, gpt-2)");
-            goto fail;
-        }
-        if (str_eq_c(p, "llama-bpe") || str_eq_c(p, "llama3") || str_eq_c(p, "llama-v3")) {
-            pre = TOK_PRE_LLAMA3;
-        } else if (str_eq_c(p, "gpt-2") || str_eq_c(p, "gpt2")) {
-            pre = TOK_PRE_GPT2;
-        } else {
-            err_set(err, err_len, ERR_UNSUPP, "tokenizer.ggml.pre '%s' is not supported (supported: llama-bpe, gpt-2)",
-                    str_to_c(p, name, sizeof name));
-            goto fail;
-        }
-    }
+    if (bpe && (pre = pre_of(f, err, err_len)) == TOK_PRE_NONE) goto fail;
     const GgufKv *kt, *ks = NULL, *ky = NULL;
     if (gguf_get_arr(f, "tokenizer.ggml.tokens", GGUF_STRING, &kt)) {
         err_set(err, err_len, ERR_FORMAT, "tokenizer: tokenizer.ggml.tokens is missing or not a string array");
@@ -127,6 +152,20 @@ Tokenizer *tok_create_from_gguf(const GgufFile *f, char *err, size_t err_len) {
         for (uint64_t i = 0; i < km->arr_len; i++) q = gguf_str_next(q, &merges[i]);
         spec.merges = merges;
         spec.n_merges = (int64_t)km->arr_len;
+    }
+    if (wpm) {  // llama.cpp's defaults: [CLS] 101 first, [SEP] 102 last, [UNK] 100
+        spec.kind = TOK_VOCAB_WPM;
+        spec.bos_id = n > 101 ? 101 : -1;
+        spec.eos_id = n > 102 ? 102 : -1;
+        spec.unk_id = n > 100 ? 100 : -1;
+        spec.add_bos = spec.add_eos = true;
+        spec.add_space_prefix = false;
+        spec.lowercase = true;
+        if (get_id(f, "tokenizer.ggml.cls_token_id", &spec.bos_id, err, err_len) ||
+            get_id(f, "tokenizer.ggml.seperator_token_id", &spec.eos_id, err, err_len) ||
+            get_flag(f, "tokenizer.ggml.add_sep_token", &spec.add_eos, err, err_len) ||
+            get_flag(f, "tokenizer.ggml.normalizer.lowercase", &spec.lowercase, err, err_len))
+            goto fail;
     }
     if (get_id(f, "tokenizer.ggml.bos_token_id", &spec.bos_id, err, err_len) ||
         get_id(f, "tokenizer.ggml.eos_token_id", &spec.eos_id, err, err_len) ||

@@ -26,6 +26,7 @@ struct Tokenizer {
     int64_t n_specials;
     int32_t bos, eos, unk, eot;
     bool add_bos, add_eos, add_space_prefix;
+    bool lowercase;      // WordPiece normalization
     bool ignore_merges;  // BPE: a pre-token that is a whole token skips merging (Llama 3)
     size_t max_piece;
     size_t max_text;     // longest token text, bytes
@@ -84,7 +85,16 @@ int32_t tok_bpe_rank(const Tokenizer *t, const char *l, size_t ln, const char *r
 // Bytes a byte-level token text stands for (each code point → its byte); writes to dst when
 // non-NULL, returns the length (≤ text.len).
 size_t tok_bpe_piece(const Tokenizer *t, Str text, char *dst);
+// Splits code points cp[0..n) into pre-tokens for pre (tokenizer_pre.c): writes each piece's
+// end (exclusive, in code points) to ends, in order, and returns the count (≤ n), or ERR_NOMEM.
+// ends and tmp have room for n + 1 entries.
+int64_t tok_pre_split(TokPre pre, const uint32_t *cp, int64_t n, int64_t *ends, int64_t *tmp);
 // Pre-tokenizes and encodes one raw fragment. 0 or ERR_NOMEM.
 int tok_bpe_encode(const Tokenizer *t, const char *text, size_t len, TokOut *o);
+
+// ---- WordPiece (tokenizer_wpm.c) ----
+
+// Normalizes, splits and encodes one raw fragment. 0 or ERR_NOMEM.
+int tok_wpm_encode(const Tokenizer *t, const char *text, size_t len, TokOut *o);
 
 #endif

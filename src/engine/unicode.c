@@ -15,6 +15,24 @@ static bool in_ranges(const UniRange *r, int n, uint32_t cp) {
 bool uni_is_letter(uint32_t cp) { return in_ranges(uni_letters, uni_letters_count, cp); }
 bool uni_is_number(uint32_t cp) { return in_ranges(uni_numbers, uni_numbers_count, cp); }
 bool uni_is_space(uint32_t cp) { return in_ranges(uni_spaces, uni_spaces_count, cp); }
+bool uni_is_punct(uint32_t cp) { return in_ranges(uni_puncts, uni_puncts_count, cp); }
+bool uni_is_mark(uint32_t cp) { return in_ranges(uni_marks, uni_marks_count, cp); }
+bool uni_is_symbol(uint32_t cp) { return in_ranges(uni_symbols, uni_symbols_count, cp); }
+bool uni_is_control(uint32_t cp) { return in_ranges(uni_controls, uni_controls_count, cp); }
+
+static uint32_t map_cp(const UniMap *m, int n, uint32_t cp) {
+    int lo = 0, hi = n - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        if (cp < m[mid].lo) hi = mid - 1;
+        else if (cp > m[mid].hi) lo = mid + 1;
+        else return m[mid].to;
+    }
+    return cp;
+}
+
+uint32_t uni_tolower(uint32_t cp) { return map_cp(uni_lower_map, uni_lower_map_count, cp); }
+uint32_t uni_nfd_first(uint32_t cp) { return map_cp(uni_nfd_map, uni_nfd_map_count, cp); }
 
 int uni_decode(const char *s, size_t n, uint32_t *cp) {
     const uint8_t *u = (const uint8_t *)s;

@@ -36,6 +36,8 @@ struct WorkerLoop {
     bool has_chat;
     ChatFamily chat;
     char chat_why[240];
+    JinjaTemplate *jinja;  // the model's own chat template, when it parses (else the family above)
+    Str bos_text;
     Str eos_text;
 
     // ---- shared with HTTP threads (under mu) ----
@@ -326,7 +328,9 @@ static int render_chat(WorkerLoop *w, const OaiRequest *q, Buf *text, OaiError *
         msgs[i].content = str_from_c(q->messages[i].content);
     }
     char err[240];
-    if (!rc && chat_render(w->chat, msgs, q->n_messages, true, w->eos_text, text, err, sizeof err) != 0)
+    if (!rc && w->jinja && chat_render_jinja(w->jinja, msgs, q->n_messages, true, w->bos_text, w->eos_text, text, err, sizeof err) != 0)
+        rc = oai_err(e, 400, "invalid_request_error", "messages", "invalid_value", "%s", err);
+    else if (!rc && !w->jinja && chat_render(w->chat, msgs, q->n_messages, true, w->eos_text, text, err, sizeof err) != 0)
         rc = oai_err(e, 400, "invalid_request_error", "messages", "invalid_value", "%s", err);
     free(msgs);
     return rc;
@@ -426,8 +430,10 @@ static int resolve_chat(WorkerLoop *w, const WorkerLoopConfig *cfg, char *err, s
         snprintf(w->chat_why, sizeof w->chat_why,
                  "the model has no tokenizer.chat_template; start the worker with --chat-template "
                  "llama2|mistral|llama3|chatml|zephyr to serve chat");
+    } else if ((w->jinja = jinja_parse(tmpl, w->chat_why, sizeof w->chat_why)) != NULL) {
+        w->has_chat = true;  // the interpreter runs the model's template itself
     } else if (chat_detect(tmpl, &w->chat, w->chat_why, sizeof w->chat_why) == 0) {
-        w->has_chat = true;
+        w->has_chat = true;  // a template the interpreter cannot parse, of a known family
     }
     gguf_close(&f);
     return 0;
@@ -450,6 +456,8 @@ WorkerLoop *worker_loop_create(Engine *e, const WorkerLoopConfig *cfg, ServeMetr
     if (resolve_chat(w, cfg, err, err_len)) goto fail;
     int32_t eos = tok_eos(w->tok);
     w->eos_text = eos >= 0 ? tok_text(w->tok, eos) : STR_LIT("</s>");
+    int32_t bos = tok_bos(w->tok);
+    w->bos_text = bos >= 0 && tok_add_bos(w->tok) ? tok_text(w->tok, bos) : STR_LIT("");
     SchedConfig sc = cfg->sched;
     sc.max_model_len = w->info->n_ctx;
     sc.kv_block_tokens = w->info->kv_block_tokens;
@@ -496,7 +504,7 @@ int64_t worker_loop_live(WorkerLoop *w) { return atomic_load(&w->n_live); }
 
 const char *worker_loop_chat_family(const WorkerLoop *w, const char **why) {
     if (why) *why = w->chat_why;
-    return w->has_chat ? chat_family_name(w->chat) : NULL;
+    return !w->has_chat ? NULL : w->jinja ? "the model's own (Jinja)" : chat_family_name(w->chat);
 }
 
 void worker_loop_abort_all(WorkerLoop *w) {
@@ -517,6 +525,7 @@ void worker_loop_destroy(WorkerLoop *w) {
     }
     for (int64_t i = 0; i < w->n_inbox; i++) refuse(w, w->inbox[i], GEN_ABORT, NULL);
     sched_destroy(w->sched);
+    jinja_free(w->jinja);
     sampler_work_free(&w->sw);
     free(w->inbox);
     free(w->live);

@@ -49,7 +49,7 @@ static Tokenizer *vocab(void) {
 
 // Byte-level BPE: the 256 byte code points (GPT-2's mapping), a few merges, two specials.
 static Tokenizer *bpe_vocab(TokPre pre) {
-    static Tokenizer *t[3];
+    static Tokenizer *t[TOK_PRE_COUNT];
     if (t[pre]) return t[pre];
     static char bytes[256][4];
     static Str toks[256 + 8];
@@ -92,7 +92,7 @@ static int valid_utf8(const uint8_t *s, size_t n) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size == 0 || size > 4096) return 0;
     bool add_special = data[0] & 1, parse_special = data[0] & 2;
-    Tokenizer *t = data[0] & 4 ? bpe_vocab(data[0] & 8 ? TOK_PRE_LLAMA3 : TOK_PRE_GPT2) : vocab();
+    Tokenizer *t = data[0] & 4 ? bpe_vocab((TokPre)(1 + (data[0] >> 3) % (TOK_PRE_COUNT - 1))) : vocab();
     int32_t bos = tok_bos(t), eos = tok_eos(t);
     const char *text = (const char *)data + 1;
     size_t len = size - 1;
