@@ -1,7 +1,12 @@
 // test_eval.c — the eval module's math against closed forms.
 #include <math.h>
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "eval/ppl.h"
+#include "plan/catalog.h"
 #include "test.h"
 
 TEST(eval_logsumexp_closed_form) {
@@ -19,4 +24,64 @@ TEST(eval_kl_closed_form) {
     // Shifting all logits changes nothing.
     float c[2] = {5.0f, 5.0f};
     EXPECT_NEAR(ppl_kl(a, c, 2), 0.0, 1e-12);
+}
+
+// ---- a catalog entry reads `rightsize eval --out` results as measured quality ----
+
+static void put_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    if (!f) return;
+    fputs(text, f);
+    fclose(f);
+}
+
+static const char HW_YAML[] =
+    "hardware:\n"
+    "  - id: x\n    class: gpu\n    tflops: {bf16: 100}\n    memory_gb: 16\n    memory_bw_gbs: 300\n"
+    "    interconnect_gbs: 10\n    max_devices: 1\n    quantizations: [bf16, int4]\n"
+    "    derate: {compute: 0.5, bandwidth: 0.8, step_overhead_us: 100}\n    startup_s: 60\n    spec_source: test\n"
+    "    prices:\n      - {kind: on_demand, usd_per_hour: 1.0, source: s, date: 2026-01-01, confidence: V}\n";
+
+static const char MODELS_YAML[] =
+    "models:\n"
+    "  - {id: m, source: test, params_b: 1, layers: 2, hidden: 64, heads: 4, kv_heads: 4, head_dim: 16, ffn: 128,\n"
+    "     vocab: 512, context: 512, quant: [{name: bf16, bytes_per_weight: 2, quality: 50},\n"
+    "     {name: int4, bytes_per_weight: 0.5625, measured: %s}]}\n";
+
+TEST(eval_catalog_reads_measured_quality) {
+    char dir[512], path[600], err[512] = {0}, models[1024];
+    snprintf(dir, sizeof dir, "%s/evalcat", test_tmpdir());
+    snprintf(path, sizeof path, "mkdir -p %s/evals", dir);
+    ASSERT(system(path) == 0);
+    snprintf(path, sizeof path, "%s/hardware.yaml", dir);
+    put_file(path, HW_YAML);
+    // What `rightsize eval --out` writes (YAML flavour), relative to the catalog folder.
+    snprintf(path, sizeof path, "%s/evals/m-int4.yaml", dir);
+    put_file(path, "# rightsize eval results\nmodel: \"m.gguf\"\nname: \"m\"\ndataset: \"support-desk-dev.jsonl\"\n"
+                   "date: \"2026-12-03\"\nquality: 0.8125\ntask:\n  accuracy: 0.8125\n");
+    snprintf(models, sizeof models, MODELS_YAML, "evals/m-int4.yaml");
+    snprintf(path, sizeof path, "%s/models.yaml", dir);
+    put_file(path, models);
+    Catalog c;
+    ASSERT(catalog_load(&c, dir, err, sizeof err) == 0);
+    const CatModel *m = catalog_model(&c, "m");
+    ASSERT(m != NULL);
+    EXPECT(!m->quant[QUANT_BF16].measured);
+    EXPECT(m->quant[QUANT_INT4].measured);
+    EXPECT_NEAR(m->quant[QUANT_INT4].quality, 81.25, 1e-9);
+    EXPECT(strcmp(m->quant[QUANT_INT4].measured_date, "2026-12-03") == 0);
+    EXPECT(strcmp(m->quant[QUANT_INT4].measured_dataset, "support-desk-dev.jsonl") == 0);
+    catalog_free(&c);
+    // A missing or incomplete results file is an error that names it.
+    snprintf(models, sizeof models, MODELS_YAML, "evals/none.yaml");
+    put_file(path, models);
+    EXPECT(catalog_load(&c, dir, err, sizeof err) != 0);
+    EXPECT(strstr(err, "none.yaml") != NULL);
+    snprintf(path, sizeof path, "%s/evals/bad.yaml", dir);
+    put_file(path, "quality: 3\n");
+    snprintf(models, sizeof models, MODELS_YAML, "evals/bad.yaml");
+    snprintf(path, sizeof path, "%s/models.yaml", dir);
+    put_file(path, models);
+    EXPECT(catalog_load(&c, dir, err, sizeof err) != 0);
+    EXPECT(strstr(err, "need quality (0..1)") != NULL);
 }
