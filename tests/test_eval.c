@@ -1,10 +1,12 @@
 // test_eval.c — the eval module's math against closed forms.
 #include <math.h>
+#include <stdbool.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "eval/choose.h"
 #include "eval/ppl.h"
 #include "plan/catalog.h"
 #include "test.h"
@@ -84,4 +86,31 @@ TEST(eval_catalog_reads_measured_quality) {
     put_file(path, models);
     EXPECT(catalog_load(&c, dir, err, sizeof err) != 0);
     EXPECT(strstr(err, "need quality (0..1)") != NULL);
+}
+
+// ---- choosing min_confidence ----
+
+TEST(eval_choose_min_confidence_by_hand) {
+    // Items sorted by confidence; the student is wrong on the two least confident ones.
+    double c[6] = {0.9, 0.2, 0.5, 0.1, 0.7, NAN};
+    bool s[6] = {true, false, true, false, true, false}, t[6] = {true, true, true, true, true, false};
+    ChooseResult r;
+    // Teacher accuracy 5/6. keep 1.0: items with c < m escalate; need the 0.1 and 0.2 items escalated
+    // (and NaN = 0, whose teacher is also wrong): m between 0.2 and 0.5 -> 0.35, escalation 3/6.
+    choose_min_confidence(c, s, t, 6, 1.0, &r);
+    EXPECT(r.met);
+    EXPECT_NEAR(r.min_confidence, 0.35, 1e-12);
+    EXPECT_NEAR(r.escalation, 0.5, 1e-12);
+    EXPECT_NEAR(r.accuracy, 5.0 / 6.0, 1e-12);
+    EXPECT_NEAR(r.teacher_accuracy, 5.0 / 6.0, 1e-12);
+    EXPECT_NEAR(r.student_accuracy, 0.5, 1e-12);
+    // keep 0.8: 0.8 x 5/6 = 2/3 -> 4 correct of 6: escalating 0 and 0.1 gives s(0.2)=wrong -> 4/6. m = 0.15.
+    choose_min_confidence(c, s, t, 6, 0.8, &r);
+    EXPECT(r.met);
+    EXPECT_NEAR(r.min_confidence, 0.15, 1e-12);
+    EXPECT_NEAR(r.accuracy, 4.0 / 6.0, 1e-12);
+    // keep 0.6: 0.5 -> 3 of 6: the student alone (3/6) is enough: m = 0.
+    choose_min_confidence(c, s, t, 6, 0.6, &r);
+    EXPECT_NEAR(r.min_confidence, 0.0, 1e-12);
+    EXPECT_NEAR(r.escalation, 0.0, 1e-12);
 }

@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "engine/engine.h"
 #include "engine/tokenizer.h"
+#include "eval/choose.h"
 #include "eval/ppl.h"
 #include "eval/results.h"
 #include "eval/task.h"
@@ -54,6 +55,13 @@ static void eval_usage(FILE *out) {
 "  --timeout S            per request (default 60)\n"
 "  --completions          send prompt lines to /v1/completions instead of as one user message\n"
 "  --predictions FILE     write one JSON line per prompt: label, reply, correct, tier, cost\n"
+"\n"
+"Choosing a cascade's min_confidence for a target quality (on a dev set):\n"
+"  --choose-min-confidence  ask --url (the cascade's first tier) with logprobs and --teacher-url\n"
+"                         the same prompts; sweep thresholds and print the lowest-escalation\n"
+"                         min_confidence whose cascade keeps >= --keep of the teacher's accuracy\n"
+"  --teacher-url URL      the second tier's endpoint    --teacher-model NAME  its model field\n"
+"  --keep F               fraction of teacher accuracy to keep (default 0.97)\n"
 "  cost comes from the x-rightsize-cost-usd response header that `serve` sets, so accuracy\n"
 "  and cost per 1K requests come from the same run\n"
 "\n"
@@ -65,7 +73,9 @@ static void eval_usage(FILE *out) {
 }
 
 typedef struct {
-    const char *text, *model, *ref, *task, *url, *req_model, *out, *save_tokens, *name, *predictions;
+    const char *text, *model, *ref, *task, *url, *req_model, *out, *save_tokens, *name, *predictions, *teacher_url, *teacher_model;
+    double keep;
+    bool choose;
     int64_t n_ctx, batch, chunks, concurrency, max_tokens, timeout_s;
     int threads;
     bool quiet, completions;
@@ -86,7 +96,7 @@ static int parse_i64(const char *opt, const char *s, int64_t lo, int64_t hi, int
 }
 
 static int parse_opts(int argc, char **argv, EvalOpts *o) {
-    *o = (EvalOpts){.n_ctx = 512, .batch = 512, .concurrency = 4, .max_tokens = 16, .timeout_s = 60,
+    *o = (EvalOpts){.keep = 0.97, .n_ctx = 512, .batch = 512, .concurrency = 4, .max_tokens = 16, .timeout_s = 60,
                     .kv_type = QT_F16};
     bool batch_set = false;
     for (int i = 1; i < argc; i++) {
@@ -103,6 +113,15 @@ static int parse_opts(int argc, char **argv, EvalOpts *o) {
         else if (!strcmp(a, "--name")) { NEED_VAL(); o->name = v; }
         else if (!strcmp(a, "--save-tokens")) { NEED_VAL(); o->save_tokens = v; }
         else if (!strcmp(a, "--predictions")) { NEED_VAL(); o->predictions = v; }
+        else if (!strcmp(a, "--teacher-url")) { NEED_VAL(); o->teacher_url = v; }
+        else if (!strcmp(a, "--teacher-model")) { NEED_VAL(); o->teacher_model = v; }
+        else if (!strcmp(a, "--choose-min-confidence")) o->choose = true;
+        else if (!strcmp(a, "--keep")) {
+            NEED_VAL();
+            char *end;
+            o->keep = strtod(v, &end);
+            if (*end || !(o->keep > 0 && o->keep <= 1)) { fprintf(stderr, "eval: --keep expects a fraction in (0, 1], got '%s'\n", v); return 2; }
+        }
         else if (!strcmp(a, "--ctx")) { NEED_VAL(); if (parse_i64(a, v, 4, 1 << 20, &o->n_ctx)) return 2; }
         else if (!strcmp(a, "--batch")) { NEED_VAL(); if (parse_i64(a, v, 1, 1 << 16, &o->batch)) return 2; batch_set = true; }
         else if (!strcmp(a, "--chunks")) { NEED_VAL(); if (parse_i64(a, v, 1, INT32_MAX, &o->chunks)) return 2; }
@@ -128,6 +147,10 @@ static int parse_opts(int argc, char **argv, EvalOpts *o) {
     }
     if (o->text && !o->model) { fprintf(stderr, "eval: --perplexity needs -m MODEL (a GGUF file)\n"); return 2; }
     if (o->task && !o->url) { fprintf(stderr, "eval: --task needs --url ENDPOINT (e.g. http://127.0.0.1:8080)\n"); return 2; }
+    if (o->choose && (!o->task || !o->teacher_url)) {
+        fprintf(stderr, "eval: --choose-min-confidence needs --task FILE (a dev set), --url FIRST_TIER and --teacher-url TEACHER\n");
+        return 2;
+    }
     if (o->ref && !o->text) { fprintf(stderr, "eval: --kl-reference goes with --perplexity FILE.txt\n"); return 2; }
     return 0;
 }
@@ -351,11 +374,77 @@ static int run_task(const EvalOpts *o) {
     return rc;
 }
 
+// Runs the dev set on the first tier (with logprobs) and the teacher, then picks min_confidence.
+static int run_choose(const EvalOpts *o) {
+    char err[320];
+    Task t;
+    if (task_load(&t, o->task, err, sizeof err)) { fprintf(stderr, "eval: %s\n", err); return 1; }
+    TaskOptions so = {.url = o->url, .model = o->req_model, .concurrency = o->concurrency, .max_tokens = o->max_tokens,
+                      .timeout_s = o->timeout_s, .completions = o->completions, .want_logprobs = true};
+    TaskOptions to = so;
+    to.url = o->teacher_url;
+    to.model = o->teacher_model;
+    to.want_logprobs = false;
+    TaskResult rs = {0}, rt = {0};
+    int rc = 1;
+    double *conf = malloc((size_t)t.n * sizeof *conf);
+    bool *sok = malloc((size_t)t.n * sizeof *sok), *tok = malloc((size_t)t.n * sizeof *tok);
+    if (!conf || !sok || !tok) { fprintf(stderr, "eval: out of memory\n"); goto fail; }
+    if (task_run(&t, &so, &rs, err, sizeof err) || task_run(&t, &to, &rt, err, sizeof err)) {
+        fprintf(stderr, "eval: %s\n", err);
+        goto fail;
+    }
+    int64_t no_lp = 0;
+    for (int64_t i = 0; i < t.n; i++) {
+        conf[i] = rs.outcomes[i].confidence;
+        no_lp += isnan(conf[i]) && !rs.outcomes[i].error;
+        sok[i] = rs.outcomes[i].correct;
+        tok[i] = rt.outcomes[i].correct;
+    }
+    if (rs.errors == t.n || rt.errors == t.n) { fprintf(stderr, "eval: every request to the %s failed\n", rs.errors == t.n ? "first tier" : "teacher"); goto fail; }
+    if (no_lp) fprintf(stderr, "eval: warning: %lld first-tier replies carried no logprobs (counted as confidence 0)\n", (long long)no_lp);
+    ChooseResult c;
+    choose_min_confidence(conf, sok, tok, t.n, o->keep, &c);
+    printf("first tier accuracy %.4f, teacher %.4f (%lld prompts, %s)\n", c.student_accuracy, c.teacher_accuracy,
+           (long long)t.n, base_name(o->task));
+    printf("min_confidence: %.9f  escalates %.1f%%, cascade accuracy %.4f = %.1f%% of the teacher's (target %.1f%%)%s\n",
+           c.min_confidence, 100 * c.escalation, c.accuracy,
+           c.teacher_accuracy > 0 ? 100 * c.accuracy / c.teacher_accuracy : 100.0, 100 * o->keep,
+           c.met ? "" : "  -- NOT MET even escalating everything");
+    printf("pipeline:   cascade: {first: ..., then: ..., min_confidence: %.9f}\n", c.min_confidence);
+    char date[16];
+    results_date(date, sizeof date);
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "model", o->req_model ? o->req_model : o->url);
+    cJSON_AddStringToObject(root, "name", o->name ? o->name : "cascade");
+    cJSON_AddStringToObject(root, "dataset", base_name(o->task));
+    cJSON_AddStringToObject(root, "date", date);
+    cJSON_AddNumberToObject(root, "quality", c.accuracy);
+    cJSON *k = cJSON_AddObjectToObject(root, "cascade_choice");
+    cJSON_AddNumberToObject(k, "min_confidence", c.min_confidence);
+    cJSON_AddNumberToObject(k, "keep", o->keep);
+    cJSON_AddBoolToObject(k, "met", c.met);
+    cJSON_AddNumberToObject(k, "escalation", c.escalation);
+    cJSON_AddNumberToObject(k, "cascade_accuracy", c.accuracy);
+    cJSON_AddNumberToObject(k, "student_accuracy", c.student_accuracy);
+    cJSON_AddNumberToObject(k, "teacher_accuracy", c.teacher_accuracy);
+    rc = write_results(o, root) || !c.met;
+fail:
+    free(conf);
+    free(sok);
+    free(tok);
+    task_result_free(&rs);
+    task_result_free(&rt);
+    task_free(&t);
+    return rc;
+}
+
 int cmd_eval(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) { eval_usage(stdout); return 0; }
     EvalOpts o;
     int rc = parse_opts(argc, argv, &o);
     if (rc) return rc;
     if (o.text) return run_perplexity(&o);
+    if (o.choose) return run_choose(&o);
     return run_task(&o);
 }

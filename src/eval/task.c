@@ -14,6 +14,7 @@
 
 #include "base/check.h"
 #include "base/clock.h"
+#include "policy/cascade.h"
 
 static const char *const MATCH_NAMES[TASK_MATCH_COUNT] = {
     [TASK_MATCH_EXACT] = "exact", [TASK_MATCH_CONTAINS] = "contains", [TASK_MATCH_REGEX] = "regex",
@@ -187,12 +188,12 @@ static char *request_body(const TaskItem *it, const TaskOptions *o) {
         cJSON_Delete(s);
     }
     if (it->is_chat || !o->completions)
-        snprintf(b, n, "{%s\"messages\":%s%s%s,\"max_tokens\":%lld,\"temperature\":0}", model,
+        snprintf(b, n, "{%s\"messages\":%s%s%s,\"max_tokens\":%lld,\"temperature\":0%s}", model,
                  it->is_chat ? "" : "[{\"role\":\"user\",\"content\":", it->body_input, it->is_chat ? "" : "}]",
-                 (long long)o->max_tokens);
+                 (long long)o->max_tokens, o->want_logprobs ? ",\"logprobs\":true" : "");
     else
-        snprintf(b, n, "{%s\"prompt\":%s,\"max_tokens\":%lld,\"temperature\":0}", model, it->body_input,
-                 (long long)o->max_tokens);
+        snprintf(b, n, "{%s\"prompt\":%s,\"max_tokens\":%lld,\"temperature\":0%s}", model, it->body_input,
+                 (long long)o->max_tokens, o->want_logprobs ? ",\"logprobs\":0" : "");
     return b;
 }
 
@@ -222,13 +223,34 @@ static int start_request(CURLM *multi, Slot *s, const Task *t, int64_t item, con
     return 0;
 }
 
-// The reply text: choices[0].message.content (chat) or choices[0].text.
-static char *reply_text(const char *body) {
+// Confidence from choices[0].logprobs: chat "content"[].logprob or completions "token_logprobs"[].
+static double reply_confidence(const cJSON *ch) {
+    const cJSON *lp = cJSON_GetObjectItemCaseSensitive(ch, "logprobs");
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(lp, "content");
+    bool chat = arr != NULL;
+    if (!chat) arr = cJSON_GetObjectItemCaseSensitive(lp, "token_logprobs");
+    if (!cJSON_IsArray(arr)) return NAN;
+    int n = cJSON_GetArraySize(arr);
+    double *v = malloc((size_t)(n > 0 ? n : 1) * sizeof *v);
+    if (!v) return NAN;
+    int k = 0;
+    for (const cJSON *e = arr->child; e; e = e->next) {
+        const cJSON *x = chat ? cJSON_GetObjectItemCaseSensitive(e, "logprob") : e;
+        if (cJSON_IsNumber(x)) v[k++] = x->valuedouble;
+    }
+    double c = cascade_confidence(v, k, CASCADE_MEAN);
+    free(v);
+    return c;
+}
+
+// The reply text: choices[0].message.content (chat) or choices[0].text; *conf from its logprobs.
+static char *reply_text(const char *body, double *conf) {
     cJSON *o = cJSON_Parse(body ? body : "");
     const cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(o, "choices"), 0);
     const cJSON *msg = cJSON_GetObjectItemCaseSensitive(ch, "message");
     const cJSON *txt = msg ? cJSON_GetObjectItemCaseSensitive(msg, "content") : cJSON_GetObjectItemCaseSensitive(ch, "text");
     char *r = cJSON_IsString(txt) ? first_line(txt->valuestring) : NULL;
+    *conf = ch ? reply_confidence(ch) : NAN;
     cJSON_Delete(o);
     return r;
 }
@@ -243,7 +265,8 @@ static void finish_request(CURLM *multi, CURL *c, CURLcode code, const Task *t, 
     out->latency_s = (double)(clock_now_us() - s->t0_us) / 1e6;
     out->cost_usd = s->cost_usd;
     snprintf(out->tier, sizeof out->tier, "%s", s->tier);
-    out->reply = code == CURLE_OK && status == 200 ? reply_text(s->body) : NULL;
+    out->confidence = NAN;
+    out->reply = code == CURLE_OK && status == 200 ? reply_text(s->body, &out->confidence) : NULL;
     out->error = out->reply == NULL;
     if (out->error) {
         char msg[200];

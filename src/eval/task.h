@@ -44,6 +44,7 @@ typedef struct {
     const char *model;        // request "model" (NULL: omitted)
     int64_t concurrency, max_tokens, timeout_s;
     bool completions;         // prompt items go to /v1/completions
+    bool want_logprobs;       // ask for token logprobs; TaskOutcome.confidence is then set
 } TaskOptions;
 
 typedef struct {
@@ -51,6 +52,7 @@ typedef struct {
     bool correct, error;
     double cost_usd;          // from x-rightsize-cost-usd; NaN when absent
     double latency_s;
+    double confidence;        // exp(mean token logprob), as the cascade computes it; NaN if none
     char tier[32];            // from x-rightsize-tier ("" when absent)
     int http_status;
 } TaskOutcome;
