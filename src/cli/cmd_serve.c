@@ -157,9 +157,13 @@ int cmd_serve(int argc, char **argv) {
         return 1;
     }
     LOG_I("serving on port %d", gateway_port(g));
-    if (port_file) {
-        FILE *f = fopen(port_file, "w");
-        if (f) fprintf(f, "%d\n", gateway_port(g)), fclose(f);
+    if (port_file) {  // written whole, then renamed: a reader never sees an empty or partial file
+        char tmp[1100];
+        snprintf(tmp, sizeof tmp, "%s.tmp", port_file);
+        FILE *f = fopen(tmp, "w");
+        bool ok = f && fprintf(f, "%d\n", gateway_port(g)) > 0;
+        if (f && fclose(f) != 0) ok = false;
+        if (!ok || rename(tmp, port_file) != 0) LOG_W("cannot write the port file '%s'", port_file);
     }
     int rc = gateway_run(g, &g_stop, &g_reload);
     gateway_destroy(g);
