@@ -9,6 +9,7 @@
 #include "eval/choose.h"
 #include "eval/ppl.h"
 #include "plan/catalog.h"
+#include "policy/canary.h"
 #include "test.h"
 
 TEST(eval_logsumexp_closed_form) {
@@ -113,4 +114,36 @@ TEST(eval_choose_min_confidence_by_hand) {
     choose_min_confidence(c, s, t, 6, 0.6, &r);
     EXPECT_NEAR(r.min_confidence, 0.0, 1e-12);
     EXPECT_NEAR(r.escalation, 0.0, 1e-12);
+}
+
+// ---- the canary's accuracy guard on labelled traffic ----
+
+TEST(eval_canary_accuracy_guard) {
+    EXPECT(canary_label_match("Billing", "  billing \nmore text"));
+    EXPECT(!canary_label_match("billing", "billing issue"));
+    EXPECT(canary_label_match("", "\n"));
+    CanaryGuards g = {.error_rate = 1, .min_accuracy = 0.75, .window_us = 1000000, .min_samples = 4};
+    Canary c;
+    canary_init(&c, 50, 0, &g);
+    // 4 answers, 3 labelled: 2 of 3 right = 0.667 < 0.75 -> rollback once 3 labelled answers are in.
+    canary_record(&c, 10, 1000, false);
+    canary_record_accuracy(&c, 10, true);
+    canary_record(&c, 20, 1000, false);
+    canary_record_accuracy(&c, 20, true);
+    canary_record(&c, 30, 1000, false);
+    EXPECT(canary_check(&c, 30) == CANARY_OK);   // 3 answers < min_samples
+    canary_record(&c, 40, 1000, false);
+    EXPECT(canary_check(&c, 40) == CANARY_OK);   // 2 labelled < 3 needed
+    canary_record_accuracy(&c, 40, false);
+    int64_t n;
+    EXPECT_NEAR(canary_accuracy(&c, 40, &n), 2.0 / 3.0, 1e-6);
+    EXPECT(n == 3);
+    EXPECT(canary_check(&c, 40) == CANARY_ROLLBACK_ACCURACY);
+    EXPECT(c.weight_percent == 0 && strstr(c.reason, "accuracy on labelled requests 0.667 < 0.750") != NULL);
+    EXPECT(strcmp(canary_verdict_name(CANARY_ROLLBACK_ACCURACY), "accuracy") == 0);
+    // Old samples leave the window.
+    canary_set_weight(&c, 50);
+    canary_record_accuracy(&c, 100, false);
+    EXPECT_NEAR(canary_accuracy(&c, 2000000, &n), 1.0, 1e-12);
+    EXPECT(n == 0);
 }

@@ -55,6 +55,8 @@ static void eval_usage(FILE *out) {
 "  --timeout S            per request (default 60)\n"
 "  --completions          send prompt lines to /v1/completions instead of as one user message\n"
 "  --predictions FILE     write one JSON line per prompt: label, reply, correct, tier, cost\n"
+"  --send-labels          send each exact-match label in the x-rightsize-label header, so a serve\n"
+"                         canary with rollback.min_accuracy scores its candidate on them\n"
 "\n"
 "Choosing a cascade's min_confidence for a target quality (on a dev set):\n"
 "  --choose-min-confidence  ask --url (the cascade's first tier) with logprobs and --teacher-url\n"
@@ -78,7 +80,7 @@ typedef struct {
     bool choose;
     int64_t n_ctx, batch, chunks, concurrency, max_tokens, timeout_s;
     int threads;
-    bool quiet, completions;
+    bool quiet, completions, send_labels;
     QuantType kv_type;
 } EvalOpts;
 
@@ -136,6 +138,7 @@ static int parse_opts(int argc, char **argv, EvalOpts *o) {
             else { fprintf(stderr, "eval: --kv-type must be f16 or f32, got '%s'\n", v); return 2; }
         }
         else if (!strcmp(a, "--completions")) o->completions = true;
+        else if (!strcmp(a, "--send-labels")) o->send_labels = true;
         else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) o->quiet = true;
         else { fprintf(stderr, "eval: unknown option '%s' (see rightsize eval --help)\n", a); return 2; }
 #undef NEED_VAL
@@ -355,7 +358,8 @@ static int run_task(const EvalOpts *o) {
     Task t;
     if (task_load(&t, o->task, err, sizeof err)) { fprintf(stderr, "eval: %s\n", err); return 1; }
     TaskOptions to = {.url = o->url, .model = o->req_model, .concurrency = o->concurrency,
-                      .max_tokens = o->max_tokens, .timeout_s = o->timeout_s, .completions = o->completions};
+                      .max_tokens = o->max_tokens, .timeout_s = o->timeout_s, .completions = o->completions,
+                      .send_labels = o->send_labels};
     TaskResult r;
     if (task_run(&t, &to, &r, err, sizeof err)) { fprintf(stderr, "eval: %s\n", err); task_free(&t); return 1; }
     printf("accuracy: %.4f  (%lld of %lld correct, %lld errors, %s)\n", r.accuracy, (long long)r.correct,

@@ -206,6 +206,16 @@ static int start_request(CURLM *multi, Slot *s, const Task *t, int64_t item, con
     s->cost_usd = NAN;
     s->req = request_body(it, o);
     s->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    if (s->hdrs && o->send_labels && it->match == TASK_MATCH_EXACT && !strpbrk(it->label, "\r\n")) {
+        size_t hl = strlen(it->label) + 32;
+        char *h = malloc(hl);
+        if (h) {
+            snprintf(h, hl, "x-rightsize-label: %s", it->label);
+            struct curl_slist *nh = curl_slist_append(s->hdrs, h);
+            if (nh) s->hdrs = nh;
+            free(h);
+        }
+    }
     CURL *c = curl_easy_init();
     if (!s->req || !s->hdrs || !c) { curl_easy_cleanup(c); return ERR_NOMEM; }
     curl_easy_setopt(c, CURLOPT_URL, url);

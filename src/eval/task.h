@@ -45,6 +45,8 @@ typedef struct {
     int64_t concurrency, max_tokens, timeout_s;
     bool completions;         // prompt items go to /v1/completions
     bool want_logprobs;       // ask for token logprobs; TaskOutcome.confidence is then set
+    bool send_labels;         // exact-match labels go out in x-rightsize-label (a serve canary's
+                              // min_accuracy guard scores the candidate on them)
 } TaskOptions;
 
 typedef struct {
