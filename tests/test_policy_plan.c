@@ -17,35 +17,44 @@ TEST(ledger_conserves_cost_exactly) {
     ledger_open(&l, &r, 0, 6.88, 1000);
     Rng rng;
     rng_seed(&rng, 11);
-    int64_t t = 1000, attributed = 0, idle = 0, shares[64], w[64];
+    // Engine steps with idle gaps; requests of 1-64 rows each; each row charged when it "ends".
+    int64_t t = 1000, attributed = 0, shares[64], w[64], busy_ns_all = 0;
     for (int step = 0; step < 200000; step++) {
         int64_t gap = (int64_t)rng_below(&rng, 3) == 0 ? (int64_t)rng_below(&rng, 50000) : 0;
         int64_t dur = 1 + (int64_t)rng_below(&rng, 40000);
         int64_t n = 1 + (int64_t)rng_below(&rng, 64);
-        for (int64_t i = 0; i < n; i++) w[i] = (int64_t)rng_below(&rng, 600);
-        int64_t busy = ledger_busy(&l, &r, t + gap, t + gap + dur, w, n, shares);
+        for (int64_t i = 0; i < n; i++) w[i] = (int64_t)rng_below(&rng, 600), shares[i] = 0;
+        ledger_split(dur * 1000, w, n, shares);
         int64_t s = 0;
         for (int64_t i = 0; i < n; i++) s += shares[i];
-        EXPECT_EQ_INT(s, busy);   // shares sum to the step's charge
-        attributed += s;
+        EXPECT_EQ_INT(s, dur * 1000);   // shares sum to the step exactly
         t += gap + dur;
+        for (int64_t i = 0; i < n; i++) attributed += ledger_charge(&l, &r, shares[i], t);
+        busy_ns_all += s;
     }
-    idle = r.idle_nusd;
     int64_t total = ledger_close(&l, &r, t + 123456);
-    idle = r.idle_nusd;
-    EXPECT_EQ_INT(attributed + idle, total);
-    EXPECT_EQ_INT(l.busy_nusd + l.idle_nusd, total);
+    EXPECT_EQ_INT(attributed, l.busy_nusd);
+    EXPECT_EQ_INT(attributed + ledger_idle_nusd(&l), total);
+    EXPECT_EQ_INT(l.busy_ns, busy_ns_all);
     // Independent truth: rate × time. 6.88 $/h = 6.88e9 nUSD per 3.6e9 us.
     double hours = (double)(t + 123456 - 1000) / 3.6e9;
     EXPECT_NEAR((double)total, 6.88e9 * hours, 1.0);
     EXPECT_EQ_INT(l.replica_us[0], t + 123456 - 1000);
-    // A share is within one nano-dollar of its exact proportional value.
-    int64_t ww[3] = {1, 1, 1}, out[3];
+    // Busy charges: each is floor(rate × share), so their sum is within one nUSD per charge below
+    // rate × busy time.
+    EXPECT(attributed <= (int64_t)(6.88e9 * (double)busy_ns_all / 3.6e12) + 1);
+    EXPECT(attributed >= (int64_t)(6.88e9 * (double)busy_ns_all / 3.6e12) - 200000 * 64);
+    // Cumulative rounding by hand: 1000 ns over weights 1:1:1 → 333, 333, 334; by tokens 1:3.
+    int64_t ww[3] = {1, 1, 1}, out[3] = {0, 0, 0}, w2[2] = {1, 3}, o2[2] = {0, 0};
+    ledger_split(1000, ww, 3, out);
+    EXPECT(out[0] == 333 && out[1] == 333 && out[2] == 334);
+    ledger_split(1001, w2, 2, o2);
+    EXPECT(o2[0] == 250 && o2[1] == 751);
+    // A request busy for 1/1000 h at $1/h costs 1e6 nUSD; 1 ns at $1/h is under one nUSD.
     LedgerReplica r2;
     ledger_open(&l, &r2, 1, 1.0, 0);
-    int64_t d = ledger_busy(&l, &r2, 0, 3600000000LL / 1000, ww, 3, out);   // 1/1000 h = 1e6 nUSD
-    EXPECT_EQ_INT(d, 1000000);
-    EXPECT(out[0] == 333333 && out[1] == 333333 && out[2] == 333334);
+    EXPECT_EQ_INT(ledger_share_cost(&r2, 3600000000000LL / 1000), 1000000);
+    EXPECT_EQ_INT(ledger_share_cost(&r2, 1), 0);
 }
 
 TEST(batcher_follows_size_and_delay) {

@@ -8,6 +8,7 @@
 
 #include "policy/canary.h"
 #include "policy/cascade.h"
+#include "policy/dispatch.h"
 #include "policy/router.h"
 #include "serve/pipeline.h"
 #include "test.h"
@@ -34,6 +35,37 @@ static const char *hdr(void *ctx, const char *name) {
     for (int i = 0; kv[i]; i += 2)
         if (strcasecmp(kv[i], name) == 0) return kv[i + 1];
     return NULL;
+}
+
+// The escalation rule, case by case: 4xx never, 5xx per the route, 200 under the threshold.
+TEST(cascade_decide_never_reasks_a_4xx) {
+    EXPECT(!cascade_decide(400, 0.0, 0.5, true));
+    EXPECT(!cascade_decide(404, 0.0, 0.5, true));
+    EXPECT(!cascade_decide(429, 0.0, 0.5, true));
+    EXPECT(cascade_decide(500, 0.9, 0.5, true));
+    EXPECT(cascade_decide(503, 0.9, 0.5, true));
+    EXPECT(!cascade_decide(500, 0.0, 0.5, false));
+    EXPECT(cascade_decide(200, 0.49, 0.5, false));
+    EXPECT(!cascade_decide(200, 0.5, 0.5, true));
+    EXPECT(!cascade_decide(200, 0.0, 0.0, true));
+}
+
+// Replica choice and queue admission, against hand-worked cases.
+TEST(dispatch_picks_least_loaded_ready_and_bounds_the_queue) {
+    DispatchSlot s[4] = {{.ready = true, .load = 2, .cap = 4}, {.ready = false, .load = 0, .cap = 4},
+                         {.ready = true, .load = 1, .cap = 4}, {.ready = true, .load = 1, .cap = 4}};
+    EXPECT_EQ_INT(dispatch_pick(s, 4), 2);      // least loaded ready; the tie goes to the lower index
+    s[2].cap = 1;                                // full
+    EXPECT_EQ_INT(dispatch_pick(s, 4), 3);
+    s[3].ready = false;
+    EXPECT_EQ_INT(dispatch_pick(s, 4), 0);
+    s[0].load = 4;
+    EXPECT_EQ_INT(dispatch_pick(s, 4), -1);     // nobody has room
+    EXPECT_EQ_INT(dispatch_pick(s, 0), -1);
+    EXPECT(dispatch_admit(0, 1, false));
+    EXPECT(!dispatch_admit(1, 1, false));        // full queue, no replica: 429
+    EXPECT(dispatch_admit(1, 1, true));          // a replica takes it at once
+    EXPECT(!dispatch_admit(0, 0, false));
 }
 
 TEST(router_first_matching_rule_wins) {

@@ -10,11 +10,13 @@
 #include "cli/cli.h"
 #include "plan/catalog.h"
 #include "plan/emit.h"
+#include "plan/pipesim.h"
 #include "plan/predict.h"
 #include "plan/report.h"
 #include "plan/search.h"
 #include "plan/workload.h"
 #include "review/fit_workload.h"
+#include "serve/pipeline.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -22,7 +24,8 @@ static void usage(FILE *f) {
             "Finds the cheapest deployment (hardware x count x model x quantization x cascade x batching x\n"
             "autoscaling x capacity mix) that meets the workload's SLOs in best, expected and burst scenarios.\n\n"
             "options:\n"
-            "  --catalog DIR       hardware.yaml + models.yaml (default: data/catalog)\n"
+            "  --catalog DIR       hardware.yaml, models.yaml, stacks.yaml (default: $RIGHTSIZE_DATA/catalog,\n"
+            "                      ./data/catalog, else the installed share/rightsize/catalog)\n"
             "  --profiles DIR      calibrated step-time profiles (*.yaml from `rightsize calibrate`)\n"
             "  --json              print the result as JSON (schema: docs/plan-json.md) instead of text\n"
             "  --html FILE         also write a self-contained HTML report with charts\n"
@@ -39,7 +42,7 @@ static void usage(FILE *f) {
             "  --threads N         simulation threads (default 2)\n"
             "  --seed S            random seed (default 1); a seed gives one result\n"
             "  --horizon-hours H   simulated hours per scenario (default 24)\n"
-            "  --keep N            candidates simulated per savings lever (default 8)\n"
+            "  --keep N            candidates simulated per lever level (default 3)\n"
             "  --quiet             no progress bar (it shows only when stderr is a terminal)\n\n"
             "Evaluate one given deployment instead of searching (prints predicted TTFT, e2e, throughput):\n"
             "  --profile FILE      the tier's calibrated step-time profile (`rightsize calibrate -o FILE`)\n"
@@ -49,7 +52,15 @@ static void usage(FILE *f) {
             "  --max-num-queued-reqs N      waiting requests before 429 (default 64)\n"
             "  --kv-blocks N       KV blocks per replica (default: the profile's, else enough for every sequence)\n"
             "  --warmup-s S        do not count requests arriving in the first S seconds (default 0)\n"
-            "  (--horizon-hours defaults to 1 here; --seed, --json apply)\n");
+            "  (--horizon-hours defaults to 1 here; --seed, --json apply)\n\n"
+            "A given pipeline (the YAML `rightsize serve` runs, hand-written or emitted):\n"
+            "  --pipeline FILE     predict this pipeline: its routes, cascades, canaries, tiers and limits,\n"
+            "                      each tier timed by its `step:` model; on WORKLOAD (or --workload FILE)\n"
+            "  --trace FILE        replay a recorded trace instead (CSV: id,t_s,prompt_chars,in_tokens,\n"
+            "                      out_tokens,confidence,status — docs/serve.md)\n"
+            "  --records FILE      write what happened to each trace request (JSON lines: route, tiers,\n"
+            "                      escalation, canary, status, cost in nano-dollars)\n"
+            "  (--horizon-hours defaults to 1; --seed is the gateway's --seed: the canary draws)\n");
     fitwl_cli_help(f);
 }
 
@@ -180,6 +191,101 @@ static void print_prediction(const char *wl_path, const char *prof_path, const S
            r->truncated ? " (overloaded: simulation truncated)" : "");
 }
 
+static const char *tier_name(const Pipeline *p, int t) { return t >= 0 ? p->tiers[t].name : NULL; }
+
+static void json_name(FILE *f, const char *key, const char *v) {
+    if (v) fprintf(f, ",\"%s\":\"%s\"", key, v);   // pipeline names are [A-Za-z0-9_.-]
+    else fprintf(f, ",\"%s\":null", key);
+}
+
+static int write_records(const char *path, const PipeSim *ps, const Pipeline *p, const SimRecord *rec) {
+    FILE *f = fopen(path, "w");
+    if (!f) { fprintf(stderr, "rightsize plan: --records: cannot write '%s'\n", path); return 1; }
+    for (int64_t i = 0; i < ps->n_trace; i++) {
+        const SimRecord *r = &rec[i];
+        fprintf(f, "{\"request_id\":\"");
+        for (const char *c = ps->trace[i].id; *c; c++) fprintf(f, *c == '"' || *c == '\\' ? "\\%c" : "%c", *c);
+        fprintf(f, "\"");
+        json_name(f, "route", r->route >= 0 ? p->routes[r->route].name : NULL);
+        json_name(f, "first_tier", tier_name(p, r->first_tier));
+        json_name(f, "tier", tier_name(p, r->tier));
+        fprintf(f, ",\"escalated\":%s,\"canary_candidate\":%s,\"status\":%d,\"cost_nusd\":%lld,\"e2e_ms\":%.3f}\n",
+                r->escalated ? "true" : "false", r->candidate ? "true" : "false", r->status, (long long)r->cost_nusd,
+                r->e2e_ms);
+    }
+    return fclose(f) ? 1 : 0;
+}
+
+static void print_pipeline_result(const char *what, const SimResult *r, bool json) {
+    if (json) {
+        printf("{\"input\":\"%s\",\"arrived\":%lld,\"completed\":%lld,\"failed\":%lld,\"rejected\":%lld,"
+               "\"unrouted\":%lld,\"escalated\":%lld,\"canary_rollbacks\":%lld,\"unfinished\":%lld,"
+               "\"ttft_ms\":{\"p50\":%.3f,\"p95\":%.3f,\"p99\":%.3f},\"e2e_ms\":{\"p50\":%.3f,\"p95\":%.3f,"
+               "\"p99\":%.3f},\"cost_nusd\":%lld,\"attributed_nusd\":%lld,\"idle_nusd\":%lld,"
+               "\"utilization\":%.4f,\"peak_replicas\":[",
+               what, (long long)r->arrived, (long long)r->completed, (long long)r->failed, (long long)r->rejected,
+               (long long)r->unrouted, (long long)r->escalated, (long long)r->rollbacks, (long long)r->unfinished,
+               r->ttft_ms.p50, r->ttft_ms.p95, r->ttft_ms.p99, r->e2e_ms.p50, r->e2e_ms.p95, r->e2e_ms.p99,
+               (long long)r->accel_nusd, (long long)r->attributed_nusd, (long long)r->idle_nusd, r->utilization);
+        for (int t = 0; t < SIM_MAX_TIERS; t++) printf("%s%d", t ? "," : "", r->peak_replicas[t]);
+        printf("]}\n");
+        return;
+    }
+    printf("pipeline prediction (%s)\n", what);
+    printf("  requests: %lld arrived, %lld completed, %lld failed, %lld rejected (429), %lld unrouted (404), "
+           "%lld escalated, %lld unfinished\n", (long long)r->arrived, (long long)r->completed, (long long)r->failed,
+           (long long)r->rejected, (long long)r->unrouted, (long long)r->escalated, (long long)r->unfinished);
+    printf("  canary rollbacks: %lld\n", (long long)r->rollbacks);
+    printf("  ttft ms p50 %.1f  p95 %.1f  p99 %.1f | e2e ms p50 %.1f  p95 %.1f  p99 %.1f\n", r->ttft_ms.p50,
+           r->ttft_ms.p95, r->ttft_ms.p99, r->e2e_ms.p50, r->e2e_ms.p95, r->e2e_ms.p99);
+    printf("  cost $%.9f = attributed $%.9f + idle $%.9f (utilization %.1f%%)\n", (double)r->accel_nusd / 1e9,
+           (double)r->attributed_nusd / 1e9, (double)r->idle_nusd / 1e9, 100 * r->utilization);
+}
+
+// `plan --pipeline FILE (WORKLOAD | --trace FILE)`: predict a given pipeline. Returns the exit status.
+static int run_pipeline(const char *pipe_path, const char *wl_path, const char *trace, const char *records,
+                        uint64_t seed, double horizon_s, bool json) {
+    char err[1024];
+    Pipeline *p = malloc(sizeof *p);
+    PipeSim *ps = calloc(1, sizeof *ps);
+    Workload wl;
+    bool have_wl = false;
+    int status = 1;
+    SimRecord *rec = NULL;
+    SimResult res = {0};
+    if (!p || !ps) { fprintf(stderr, "rightsize plan: out of memory\n"); goto done; }
+    if (pipeline_load(p, pipe_path, false, err, sizeof err)) { fprintf(stderr, "rightsize plan: %s\n", err); goto done; }
+    if (trace && pipesim_trace_load(ps, trace, err, sizeof err)) { fprintf(stderr, "rightsize plan: %s\n", err); goto done; }
+    if (!trace) {
+        if (wl_load(&wl, wl_path, err, sizeof err)) { fprintf(stderr, "rightsize plan: %s\n", err); goto done; }
+        have_wl = true;
+    } else {
+        horizon_s = ps->trace[ps->n_trace - 1].t_s + 1;
+    }
+    if (pipesim_build(ps, p, pipe_path, have_wl ? &wl : NULL, seed, horizon_s, err, sizeof err)) {
+        fprintf(stderr, "rightsize plan: %s\n", err);
+        status = 2;
+        goto done;
+    }
+    if (records) {
+        if (!trace) { fprintf(stderr, "rightsize plan: --records needs --trace\n"); status = 2; goto done; }
+        rec = calloc((size_t)ps->n_trace, sizeof *rec);
+        if (!rec) { fprintf(stderr, "rightsize plan: out of memory\n"); goto done; }
+        ps->cfg.records = rec;
+    }
+    if (sim_run(&ps->cfg, &res, err, sizeof err)) { fprintf(stderr, "rightsize plan: %s\n", err); goto done; }
+    print_pipeline_result(trace ? trace : wl_path, &res, json);
+    status = records ? write_records(records, ps, p, rec) : 0;
+done:
+    sim_result_free(&res);
+    free(rec);
+    if (have_wl) wl_free(&wl);
+    pipesim_free(ps);
+    free(ps);
+    free(p);
+    return status;
+}
+
 // `plan WORKLOAD --profile FILE ...`: evaluate the one deployment. Returns the exit status.
 static int run_prediction(const char *wl_path, const char *prof_path, PredictConfig *pc, bool json) {
     char err[1024];
@@ -205,11 +311,11 @@ static int run_prediction(const char *wl_path, const char *prof_path, PredictCon
 
 int cmd_plan(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) { usage(stdout); return 0; }
-    const char *wl_path = NULL, *cat_dir = "data/catalog", *html = NULL, *emit = NULL, *explain = NULL, *profiles = NULL;
+    const char *wl_path = NULL, *cat_dir = NULL, *html = NULL, *emit = NULL, *explain = NULL, *profiles = NULL;
     const char *emit_k8s_dir = NULL, *images[ENGINE_COUNT] = {0};
     char err[1024];
     bool json = false, quiet = false;
-    const char *profile = NULL;
+    const char *profile = NULL, *pipeline = NULL, *trace = NULL, *records = NULL;
     bool horizon_set = false;
     PredictConfig pc;
     predict_config_default(&pc);
@@ -240,6 +346,10 @@ int cmd_plan(int argc, char **argv) {
         else if (!strcmp(a, "--seed")) { NEED_VAL(); if (parse_num(a, argv[++i], 0, 9e15, &v)) return 2; o.seed = (uint64_t)v; }
         else if (!strcmp(a, "--horizon-hours")) { NEED_VAL(); if (parse_num(a, argv[++i], 0.001, 24 * 31, &v)) return 2; o.horizon_s = v * 3600; horizon_set = true; }
         else if (!strcmp(a, "--profile")) { NEED_VAL(); profile = argv[++i]; }
+        else if (!strcmp(a, "--pipeline")) { NEED_VAL(); pipeline = argv[++i]; }
+        else if (!strcmp(a, "--workload")) { NEED_VAL(); if (wl_path) { fprintf(stderr, "rightsize plan: one workload file only\n"); return 2; } wl_path = argv[++i]; }
+        else if (!strcmp(a, "--trace")) { NEED_VAL(); trace = argv[++i]; }
+        else if (!strcmp(a, "--records")) { NEED_VAL(); records = argv[++i]; }
         else if (!strcmp(a, "--replicas")) { NEED_VAL(); if (parse_num(a, argv[++i], 1, 4096, &v)) return 2; pc.replicas = (int)v; }
         else if (!strcmp(a, "--max-num-seqs")) { NEED_VAL(); if (parse_num(a, argv[++i], 1, 65536, &v)) return 2; pc.max_num_seqs = (int64_t)v; }
         else if (!strcmp(a, "--max-num-batched-tokens")) { NEED_VAL(); if (parse_num(a, argv[++i], 1, 1 << 20, &v)) return 2; pc.max_num_batched_tokens = (int64_t)v; }
@@ -257,6 +367,18 @@ int cmd_plan(int argc, char **argv) {
         if (fitwl_run(&fit, err, sizeof err)) { fprintf(stderr, "rightsize plan: %s\n", err); return 1; }
         wl_path = fit.out_path;
     }
+    if (pipeline || trace || records) {
+        if (!pipeline) { fprintf(stderr, "rightsize plan: --trace/--records replay through a --pipeline FILE\n"); return 2; }
+        if (profile || html || emit || emit_k8s_dir || explain || profiles) {
+            fprintf(stderr, "rightsize plan: --pipeline predicts the given pipeline; drop --profile/--html/--emit/--emit-k8s/--explain/--profiles\n");
+            return 2;
+        }
+        if (!wl_path == !trace) {
+            fprintf(stderr, "rightsize plan: --pipeline needs a workload (WORKLOAD.yaml or --workload FILE) or a --trace FILE, not both\n");
+            return 2;
+        }
+        return run_pipeline(pipeline, wl_path, trace, records, o.seed, horizon_set ? o.horizon_s : 3600, json);
+    }
     if (!wl_path) { fprintf(stderr, "rightsize plan: missing WORKLOAD.yaml (see --help)\n"); return 2; }
     if (profile) {
         if (html || emit || emit_k8s_dir || explain || profiles) {
@@ -269,7 +391,13 @@ int cmd_plan(int argc, char **argv) {
     }
     Catalog cat;
     Workload wl;
+    char found[1024];
+    if (!cat_dir) {
+        if (catalog_find_dir(found, sizeof found, err, sizeof err)) { fprintf(stderr, "rightsize plan: %s\n", err); return 1; }
+        cat_dir = found;
+    }
     if (catalog_load(&cat, cat_dir, err, sizeof err)) { fprintf(stderr, "rightsize plan: catalog: %s\n", err); return 1; }
+    for (int i = 0; i < cat.n_warnings; i++) fprintf(stderr, "rightsize plan: warning: %s\n", cat.warnings[i]);
     if (wl_load(&wl, wl_path, err, sizeof err)) {
         fprintf(stderr, "rightsize plan: %s\n", err);
         catalog_free(&cat);

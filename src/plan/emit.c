@@ -220,7 +220,7 @@ static void fill_tier(EmitPlan *p, int i, bool student) {
     const SimTier *s = &p->cfg.tier[i];
     memset(t, 0, sizeof *t);
     t->name = student ? "student" : (c->student >= 0 ? "teacher" : "main");
-    t->hw = &p->cat->hw[c->hw];
+    t->hw = &p->cat->hw[student && c->student_hw >= 0 ? c->student_hw : c->hw];   // a student may sit on other hardware
     t->model = &p->cat->models[student ? c->student : c->model];
     t->quant = student ? c->student_quant : c->quant;
     t->devices = student ? 1 : c->devices;
@@ -355,6 +355,14 @@ static void emit_tier(FILE *f, const EmitPlan *p, const EmitTier *t, bool k8s) {
                     (long long)s->sched.kv_blocks_total);
         fprintf(f, "}\n");
     }
+    // The step-time model simulated, exactly (%.17g), for `plan --pipeline` (serve ignores it).
+    const StepModel *m = &s->step;
+    fprintf(f, "    step: {b0_us: %.17g, prefill_token_us: %.17g, decode_row_us: %.17g, context_token_us: %.17g",
+            m->b0_us, m->prefill_token_us, m->decode_row_us, m->context_token_us);
+    if (m->source == STEP_ROOFLINE)
+        fprintf(f, ",\n           mem_fixed_us: %.17g, mem_ctx_us: %.17g, comp_token_us: %.17g, comp_pair_us: %.17g",
+                m->mem_fixed_us, m->mem_ctx_us, m->comp_token_us, m->comp_pair_us);
+    fprintf(f, "}\n");
     if (t->target_per_replica > 0) emit_autoscaling(f, t);
     (void)p;
 }

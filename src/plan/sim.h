@@ -3,11 +3,15 @@
 // scheduler (policy/sched), the dynamic batcher (policy/batcher), the autoscaler
 // (policy/autoscale) and the cost ledger (policy/ledger) — with step times from plan/steptime.
 //
-// Model of a deployment (one or two tiers; two = a cascade, student first):
-//  * each tier has a central FIFO queue (bounded: beyond max_queue a request is rejected, the
-//    gateway's 429); a dispatcher hands the head request to the READY replica with the fewest
-//    requests, as long as that replica holds fewer than max_num_seqs (continuous batching) —
-//    so with max_num_seqs = 1 a tier is exactly an M/G/c queue;
+// Model of a deployment — a pipeline as `serve` runs it: tiers, routes, cascades, canaries:
+//  * every request is routed by policy/router (router_decide: rules, cascade, canary split, one
+//    draw from a routing Rng seeded like the gateway's --seed); without rules the deployment is
+//    tier 0, or a cascade tier 0 → tier 1 when n_tiers == 2;
+//  * each tier has a central FIFO queue, admitted by policy/dispatch (dispatch_admit: beyond
+//    max_queue with no replica free a request is rejected, the gateway's 429); the head request
+//    goes to the replica dispatch_pick chooses (the least-loaded READY one with room, room being
+//    max_concurrency, default max_num_seqs) — so with max_num_seqs = 1 a tier is exactly an M/G/c
+//    queue;
 //  * LLM tiers run one Sched per replica; a run of identical decode steps is advanced in one move
 //    (sched_steps_until_change / sched_advance_decode) with its time summed in closed form
 //    (step_decode_run_us); a request dispatched mid-run cuts the run at the step in flight;
@@ -18,8 +22,12 @@
 //  * capacity mix: the first `reserved` replicas are reserved (always on), the rest on-demand or
 //    spot; spot replicas are interrupted at spot_interruptions_per_hour (their requests restart
 //    from the tier queue) and their replacement waits spot_replace_s more;
-//  * cascade: when the student finishes a request, it escalates to the teacher with probability
-//    escalation_rate, or when a Beta(alpha, beta) confidence draw is below threshold.
+//  * cascade: when the first tier answers, policy/cascade's cascade_decide says whether to re-ask
+//    the next tier; the answer's confidence is the trace's, else a Beta(alpha, beta) draw, else 0
+//    with probability escalation_rate and 1 otherwise; a canary candidate's answers feed its
+//    guards (canary_answer) and can roll it back;
+//  * cost: policy/ledger's one rule — each step's time split over its rows by tokens, each
+//    request charged its busy share at its replica's rate when it leaves the replica.
 #ifndef RS_PLAN_SIM_H
 #define RS_PLAN_SIM_H
 
@@ -33,7 +41,11 @@
 #include "plan/workload.h"
 #include "policy/autoscale.h"
 #include "policy/batcher.h"
+#include "policy/router.h"
 #include "policy/sched.h"
+
+#define SIM_MAX_TIERS 16
+#define SIM_MAX_CANARIES 8
 
 typedef struct {
     StepModel step;
@@ -50,12 +62,47 @@ typedef struct {
     double spot_interruptions_per_hour;
     double spot_replace_s;
     int64_t max_queue;             // tier queue bound (0: 1,000,000)
+    int64_t max_concurrency;       // requests a replica holds (0: max_num_seqs, or the batch size)
 } SimTier;
+
+// One recorded request (trace replay): what the gateway saw and what its first tier answered.
+typedef struct {
+    char id[48];                   // the client's X-Request-Id
+    double t_s;                    // arrival
+    int64_t prompt_chars;          // route matching
+    int32_t in_tokens, out_tokens;
+    double confidence;             // the first tier's answer confidence, in [0,1]
+    int status;                    // the first tier's HTTP status (an error answer runs no step)
+} SimTraceReq;
+
+// What happened to one trace request.
+typedef struct {
+    int route;                     // rule index, -1: none matched (404)
+    int first_tier, tier;          // tier asked first; tier that answered or refused it (-1: no route)
+    bool escalated, candidate;
+    int status;                    // the answer's status: 200, the scripted error, 429, 404, 400
+    int64_t cost_nusd;             // Σ charges over its tiers
+    double e2e_ms;
+} SimRecord;
 
 typedef struct {
     const Workload *wl;
-    SimTier tier[2];
-    int n_tiers;                   // 2: cascade (tier 0 student, tier 1 teacher)
+    SimTier tier[SIM_MAX_TIERS];
+    int n_tiers;                   // without routes: 2 = a cascade (tier 0 student, tier 1 teacher)
+    // ---- routing (optional): a pipeline's rules and canaries, by tier index ----
+    const RouteRule *routes;
+    int n_routes;
+    const Canary *canaries;        // initial states (copied): weight, guards
+    const int *candidate_of;       // canary k's candidate tier
+    int n_canaries;
+    RouterEndpoint endpoint;       // endpoint of generated requests (RT_EP_ANY: from the workload class)
+    const char *model;             // requested model of generated requests (NULL: none)
+    double chars_per_token;        // prompt bytes per token for generated requests (0: 4)
+    uint64_t route_seed;           // the gateway's --seed (canary draws)
+    // ---- trace replay (optional): these requests instead of the workload's arrivals ----
+    const SimTraceReq *trace;
+    int64_t n_trace;
+    SimRecord *records;            // NULL, or n_trace records filled by sim_run
     double escalation_rate;
     bool conf_model;               // use Beta(conf_alpha, conf_beta) < conf_threshold instead
     double conf_alpha, conf_beta, conf_threshold;
@@ -82,6 +129,9 @@ typedef struct {
 
 typedef struct {
     int64_t arrived, completed, rejected, escalated, interruptions, preemptions;
+    int64_t failed;                // answered with an error status (trace replay's scripted errors)
+    int64_t unrouted;              // no route matched (404)
+    int64_t rollbacks;             // canary rollbacks by its guards
     SimPct ttft_ms, tpot_ms, e2e_ms, wait_ms;
     double mean_wait_s, p_wait;    // tier-0 queue wait (arrival → first scheduled) and P(wait > 0)
     double throughput_rps, tokens_per_s;
@@ -98,7 +148,7 @@ typedef struct {
     bool truncated;                // stopped by max_events: the candidate is overloaded or stuck
     int64_t unfinished;            // requests still in the system at the end
     int64_t extrapolated;          // requests of a sampled batch run not simulated (batch_sample)
-    int peak_replicas[2];
+    int peak_replicas[SIM_MAX_TIERS];
     // e2e latency CDF (ms at quantiles (i+1)/SIM_CDF_POINTS) for charts
     double e2e_cdf_ms[SIM_CDF_POINTS];
     // time series (owned; n_series points at series_step_s)

@@ -177,3 +177,8 @@ const char *canary_verdict_name(CanaryVerdict v) {
     };
     return (unsigned)v < ARRAY_LEN(names) ? names[v] : "?";
 }
+
+CanaryVerdict canary_answer(Canary *c, int64_t now_us, int64_t latency_us, bool error) {
+    canary_record(c, now_us, latency_us, error);
+    return canary_check(c, now_us);
+}

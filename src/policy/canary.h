@@ -71,6 +71,8 @@ bool canary_pick(const Canary *c, Rng *rng);
 bool canary_shadow(const Canary *c, Rng *rng);
 // Records one candidate answer (latency_us from arrival to the last byte; error = 5xx or failure).
 void canary_record(Canary *c, int64_t now_us, int64_t latency_us, bool error);
+// One candidate answer seen by the gateway or the simulator: canary_record + canary_check.
+CanaryVerdict canary_answer(Canary *c, int64_t now_us, int64_t latency_us, bool error);
 // Records the agreement in [0,1] of one shadow pair.
 void canary_record_agreement(Canary *c, int64_t now_us, double agreement);
 // Records whether one labelled candidate answer was correct (canary_label_match).

@@ -16,3 +16,9 @@ double cascade_confidence(const double *logprobs, int64_t n, CascadeMode mode) {
 }
 
 bool cascade_escalate(double confidence, double min_confidence) { return confidence < min_confidence; }
+
+bool cascade_decide(int status, double confidence, double min_confidence, bool escalate_on_error) {
+    if (status >= 400 && status < 500) return false;
+    if (status != 200) return escalate_on_error;
+    return cascade_escalate(confidence, min_confidence);
+}

@@ -20,52 +20,58 @@ int64_t ledger_cost_at(const LedgerReplica *r, int64_t t_us) {
     return (int64_t)(p / 3600000000u);
 }
 
-// Advances the charged point to t; returns C(t) − C(t_last).
-static int64_t advance(Ledger *l, LedgerReplica *r, int64_t t) {
-    CHECK(r->open && t >= r->t_last_us);
-    int64_t c = ledger_cost_at(r, t);
+int64_t ledger_advance(Ledger *l, LedgerReplica *r, int64_t now_us) {
+    CHECK(r->open);
+    if (now_us <= r->t_last_us) return 0;
+    int64_t c = ledger_cost_at(r, now_us);
     int64_t d = c - r->charged_nusd;
-    l->replica_us[r->kind] += t - r->t_last_us;
+    l->replica_us[r->kind] += now_us - r->t_last_us;
     l->cost_nusd[r->kind] += d;
     r->charged_nusd = c;
-    r->t_last_us = t;
-    return d;
-}
-
-int64_t ledger_idle(Ledger *l, LedgerReplica *r, int64_t now_us) {
-    int64_t t0 = r->t_last_us;
-    int64_t d = advance(l, r, now_us);
-    r->idle_nusd += d;
-    r->idle_us += now_us - t0;
-    l->idle_nusd += d;
-    return d;
-}
-
-int64_t ledger_busy(Ledger *l, LedgerReplica *r, int64_t start_us, int64_t end_us, const int64_t *weights,
-                    int64_t n, int64_t *out_nusd) {
-    CHECK(start_us <= end_us && n >= 0);
-    ledger_idle(l, r, start_us);
-    int64_t d = advance(l, r, end_us);
-    r->busy_nusd += d;
-    r->busy_us += end_us - start_us;
-    l->busy_nusd += d;
-    if (n == 0 || !out_nusd) return d;
-    // Cumulative rounding: shares telescope to d exactly.
-    int64_t wsum = 0;
-    for (int64_t i = 0; i < n; i++) { CHECK(weights[i] >= 0); wsum += weights[i]; }
-    int64_t cum = 0, prev = 0, den = wsum ? wsum : n;
-    bool narrow = d >= 0 && (den == 0 || d <= INT64_MAX / den);   // d·cum fits in 64 bits
-    for (int64_t i = 0; i < n; i++) {
-        cum += wsum ? weights[i] : 1;
-        int64_t upto = narrow ? d * cum / den : (int64_t)((__int128)d * cum / den);
-        out_nusd[i] = upto - prev;
-        prev = upto;
-    }
+    r->t_last_us = now_us;
     return d;
 }
 
 int64_t ledger_close(Ledger *l, LedgerReplica *r, int64_t now_us) {
-    ledger_idle(l, r, now_us);
+    ledger_advance(l, r, now_us);
     r->open = false;
     return r->charged_nusd;
 }
+
+void ledger_split(int64_t step_ns, const int64_t *weights, int64_t n, int64_t *out_ns) {
+    CHECK(step_ns >= 0 && n >= 0);
+    int64_t wsum = 0;
+    for (int64_t i = 0; i < n; i++) { CHECK(weights[i] >= 0); wsum += weights[i]; }
+    int64_t cum = 0, prev = 0, den = wsum ? wsum : n;
+    bool narrow = den == 0 || step_ns <= INT64_MAX / den;   // step_ns × cum fits in 64 bits
+    for (int64_t i = 0; i < n; i++) {
+        cum += wsum ? weights[i] : 1;
+        int64_t upto = narrow ? step_ns * cum / den : (int64_t)((__int128)step_ns * cum / den);
+        out_ns[i] += upto - prev;
+        prev = upto;
+    }
+}
+
+int64_t ledger_share_cost(const LedgerReplica *r, int64_t busy_ns) {
+    CHECK(busy_ns >= 0);
+    unsigned __int128 p = (unsigned __int128)(uint64_t)r->rate_nusd_per_hour * (uint64_t)busy_ns;
+    return (int64_t)(p / 3600000000000ull);
+}
+
+int64_t ledger_charge(Ledger *l, LedgerReplica *r, int64_t busy_ns, int64_t now_us) {
+    if (r->open) ledger_advance(l, r, now_us);
+    int64_t c = ledger_share_cost(r, busy_ns);
+    r->busy_nusd += c;
+    r->busy_ns += busy_ns;
+    l->busy_nusd += c;
+    l->busy_ns += busy_ns;
+    return c;
+}
+
+int64_t ledger_total_nusd(const Ledger *l) {
+    int64_t t = 0;
+    for (int k = 0; k < LEDGER_KINDS; k++) t += l->cost_nusd[k];
+    return t;
+}
+
+int64_t ledger_idle_nusd(const Ledger *l) { return ledger_total_nusd(l) - l->busy_nusd; }

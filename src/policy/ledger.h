@@ -1,13 +1,20 @@
-// ledger.h — the cost ledger: attributes every replica-second to requests (busy) or to idle time,
-// so that attributed + idle equals replica time × rate exactly. Pure: times are parameters.
+// ledger.h — the cost ledger and the one cost-attribution rule, shared by the live gateway and the
+// planner's simulator. Pure: times are parameters.
 //
 // Money is integer nano-dollars (nUSD). A replica's cost from its open time to t is
 //   C(t) = floor(rate_nusd_per_hour × (t − t_open_us) / 3.6e9)
-// and every charge is a difference C(t1) − C(t0), so charges telescope: the sum of all busy
-// and idle charges of a replica is exactly C(t_close). A busy charge is split over the step's
-// rows by weight (tokens) by cumulative rounding — share i = floor(d·W≤i/W) − floor(d·W<i/W) —
-// so the shares sum exactly too and each is within one nano-dollar of its exact value.
-// The live gateway and the planner's simulator both use it.
+// and it accrues in differences C(t1) − C(t0), so the replica's charges telescope to C(t_close).
+//
+// The rule — charge by step share:
+//   1. every engine step's replica time (ns) is split over the rows it served by their tokens
+//      (ledger_split: cumulative rounding, so the shares sum to the step exactly);
+//   2. a request's busy share on a replica is the sum of its shares over the steps it was in (the
+//      worker reports it in the final response as timings.rightsize.busy_ns; the simulator adds
+//      the same shares of its virtual steps, a fast-forwarded decode run split as one unit);
+//   3. its charge is floor(rate_nusd_per_hour × busy_ns / 3.6e12) (ledger_charge);
+//   4. whatever of C that no request was charged — time between steps, failed calls, rounding —
+//      is idle (ledger_idle_nusd). A call that fails reports nothing and is charged nothing.
+// So Σ charges + idle = Σ C exactly, and both clocks charge the same traffic the same.
 #ifndef RS_LEDGER_H
 #define RS_LEDGER_H
 
@@ -20,32 +27,39 @@ typedef struct {
     int64_t rate_nusd_per_hour;
     int kind;                // pricing kind index, < LEDGER_KINDS
     int64_t t_open_us;
-    int64_t t_last_us;       // charged up to here
+    int64_t t_last_us;       // cost accrued up to here
     int64_t charged_nusd;    // C(t_last)
-    int64_t busy_nusd, idle_nusd;
-    int64_t busy_us, idle_us;
+    int64_t busy_nusd;       // charged to requests
+    int64_t busy_ns;         // busy shares charged to requests
     bool open;
 } LedgerReplica;
 
 typedef struct {
-    int64_t busy_nusd, idle_nusd;            // over all replicas
+    int64_t busy_nusd, busy_ns;              // charged to requests, over all replicas
     int64_t replica_us[LEDGER_KINDS];        // replica time by pricing kind
-    int64_t cost_nusd[LEDGER_KINDS];         // cost by pricing kind
+    int64_t cost_nusd[LEDGER_KINDS];         // cost by pricing kind (Σ C)
 } Ledger;
 
 void ledger_init(Ledger *l);
-// Starts charging a replica at now_us at usd_per_hour (rounded to the nano-dollar).
+// Starts a replica's clock at now_us at usd_per_hour (rounded to the nano-dollar).
 void ledger_open(Ledger *l, LedgerReplica *r, int kind, double usd_per_hour, int64_t now_us);
-// Charges [t_last, start_us) as idle and [start_us, end_us) as busy, split over n rows by
-// weights[i] (>= 0; all zero → equal split); out_nusd[i] gets row i's share. Returns the busy
-// charge. Requires t_last <= start_us <= end_us (CHECK).
-int64_t ledger_busy(Ledger *l, LedgerReplica *r, int64_t start_us, int64_t end_us, const int64_t *weights,
-                    int64_t n, int64_t *out_nusd);
-// Charges [t_last, now_us) as idle. Returns the charge.
-int64_t ledger_idle(Ledger *l, LedgerReplica *r, int64_t now_us);
-// Charges the rest as idle and stops the replica. Returns its total cost C(now_us).
+// Accrues the replica's cost up to now_us (no-op for an earlier time). Returns the accrued amount.
+int64_t ledger_advance(Ledger *l, LedgerReplica *r, int64_t now_us);
+// Accrues the rest and stops the replica. Returns its total cost C(now_us).
 int64_t ledger_close(Ledger *l, LedgerReplica *r, int64_t now_us);
-// C(t) for a replica: what its time up to t costs in all (no charge is made).
+// C(t) for a replica (no charge is made).
 int64_t ledger_cost_at(const LedgerReplica *r, int64_t t_us);
+
+// Rule step 1: splits step_ns over n rows by weights[i] (>= 0; all zero → equal split) with
+// cumulative rounding — out_ns[i] = floor(d·W≤i/W) − floor(d·W<i/W) — and ADDS to out_ns[i].
+void ledger_split(int64_t step_ns, const int64_t *weights, int64_t n, int64_t *out_ns);
+// Rule step 3: what busy_ns of this replica's time costs a request (no charge is made).
+int64_t ledger_share_cost(const LedgerReplica *r, int64_t busy_ns);
+// Charges a request's busy share on replica r (accruing the replica's cost to now_us first).
+// Returns the request's charge.
+int64_t ledger_charge(Ledger *l, LedgerReplica *r, int64_t busy_ns, int64_t now_us);
+// Rule step 4: Σ C − Σ charges over all replicas so far.
+int64_t ledger_idle_nusd(const Ledger *l);
+int64_t ledger_total_nusd(const Ledger *l);
 
 #endif

@@ -41,6 +41,7 @@ RouteDecision router_decide(const RouteRule *rules, int n_rules, const Canary *c
         d.then = r->then;
         d.min_confidence = r->min_confidence;
         d.mode = r->mode;
+        d.escalate_on_error = r->escalate_on_error;
     }
     if (r->canary >= 0 && canaries[r->canary].weight_percent > 0 && canary_pick(&canaries[r->canary], rng)) {
         d.tier = candidate_of[r->canary];

@@ -33,7 +33,9 @@ typedef struct {
     int first, then;                    // ROUTE_CASCADE: tier indexes
     double min_confidence;              // ROUTE_CASCADE
     CascadeMode mode;                   // ROUTE_CASCADE
+    bool escalate_on_error;             // ROUTE_CASCADE: re-ask on a 5xx or failed call (never a 4xx)
     int canary;                         // index into the canary array, or -1
+    int line;                           // line in the pipeline file (messages), 0 when none
 } RouteRule;
 
 typedef struct {
@@ -54,6 +56,7 @@ typedef struct {
     int then;            // cascade's second tier, or -1
     double min_confidence;
     CascadeMode mode;
+    bool escalate_on_error;
     bool candidate;      // the canary's candidate replaced the baseline
     int canary;          // the rule's canary, or -1
 } RouteDecision;

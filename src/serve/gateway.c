@@ -113,6 +113,7 @@ void gw_finish(Gateway *g, GwReq *r, int64_t now_us) {
     snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tmv.tm_year + 1900, tmv.tm_mon + 1, tmv.tm_mday,
              tmv.tm_hour, tmv.tm_min, tmv.tm_sec, (long long)(wall % 1000000));
     buf_printf(&b, "{\"id\":\"req-%llu\",\"time\":\"%s\"", (unsigned long long)r->id, ts);
+    json_str(&b, "request_id", gw_req_header(r, "x-request-id"));
     json_str(&b, "endpoint", router_endpoint_name(r->ep));
     json_str(&b, "route", r->dec.rule >= 0 ? g->p.routes[r->dec.rule].name : NULL);
     json_str(&b, "decision", router_decision_name(r->dec.kind));
@@ -171,18 +172,18 @@ static void publish_status(Gateway *g, int64_t now_us) {
     for (int i = 0; i < g->p.n_tiers; i++)
         for (int k = 0; k < g->tiers[i].n_reps; k++) total += g->tiers[i].reps[k].led.charged_nusd;
     total += g->closed_nusd;
+    int64_t idle = ledger_idle_nusd(&g->ledger);
     char led[1024];
     snprintf(led, sizeof led,
              "{\"busy_nusd\":%lld,\"idle_nusd\":%lld,\"charged_nusd\":%lld,\"attributed_nusd\":%lld,"
              "\"shadow_nusd\":%lld,\"requests\":%lld,\"in_flight\":%lld,\"busy_usd\":%.9f,\"idle_usd\":%.9f,"
              "\"total_usd\":%.9f,\"cost_nusd_by_kind\":{\"on_demand\":%lld,\"reserved_1y\":%lld,\"reserved_3y\":%lld,"
              "\"spot\":%lld}}",
-             (long long)g->ledger.busy_nusd, (long long)g->ledger.idle_nusd, (long long)total,
+             (long long)g->ledger.busy_nusd, (long long)idle, (long long)total,
              (long long)g->ledger_attr_nusd, (long long)g->shadow_nusd, (long long)g->n_done, (long long)g->in_flight,
-             (double)g->ledger.busy_nusd / 1e9, (double)g->ledger.idle_nusd / 1e9,
-             (double)(g->ledger.busy_nusd + g->ledger.idle_nusd) / 1e9, (long long)g->ledger.cost_nusd[PIPE_ON_DEMAND],
-             (long long)g->ledger.cost_nusd[PIPE_RESERVED_1Y], (long long)g->ledger.cost_nusd[PIPE_RESERVED_3Y],
-             (long long)g->ledger.cost_nusd[PIPE_SPOT]);
+             (double)g->ledger.busy_nusd / 1e9, (double)idle / 1e9, (double)(g->ledger.busy_nusd + idle) / 1e9,
+             (long long)g->ledger.cost_nusd[PIPE_ON_DEMAND], (long long)g->ledger.cost_nusd[PIPE_RESERVED_1Y],
+             (long long)g->ledger.cost_nusd[PIPE_RESERVED_3Y], (long long)g->ledger.cost_nusd[PIPE_SPOT]);
     pthread_mutex_lock(&g->inbox_mu);
     memcpy(g->canary_status, can, sizeof can);
     memcpy(g->ledger_status, led, sizeof led);
@@ -190,10 +191,12 @@ static void publish_status(Gateway *g, int64_t now_us) {
     // cost_usd_total as counters: add what accrued since the last publish
     int64_t busy_req = g->ledger.busy_nusd - g->shadow_nusd;
     metric_inc(g->m.cost, "busy", (double)(busy_req - g->pub_busy) / 1e9);
-    metric_inc(g->m.cost, "idle", (double)(g->ledger.idle_nusd - g->pub_idle) / 1e9);
+    // Idle is what accrued and no request was charged; a charge lands when its call ends, so the
+    // counter only moves up (a dip until then is not published).
+    if (idle > g->pub_idle) metric_inc(g->m.cost, "idle", (double)(idle - g->pub_idle) / 1e9);
     metric_inc(g->m.cost, "shadow", (double)(g->shadow_nusd - g->pub_shadow) / 1e9);
     g->pub_busy = busy_req;
-    g->pub_idle = g->ledger.idle_nusd;
+    if (idle > g->pub_idle) g->pub_idle = idle;
     g->pub_shadow = g->shadow_nusd;
 }
 
@@ -298,6 +301,7 @@ Gateway *gateway_create(const Pipeline *p, const GatewayOptions *o, char *err, s
     atomic_store(&g->max_body, p->max_body_bytes);
     atomic_store(&g->max_tokens, p->max_tokens);
     rng_seed(&g->rng, o->seed);
+    rng_seed(&g->shadow_rng, o->seed ^ 0x5eed5eed5eed5eedULL);
     ledger_init(&g->ledger);
     init_policies(g);
     if (metrics_setup(g)) {
@@ -414,8 +418,6 @@ void gateway_destroy(Gateway *g) {
     if (g->multi) curl_multi_cleanup(g->multi);
     if (g->m.reg) metrics_destroy(g->m.reg);
     telemetry_close(&g->tel);
-    free(g->scratch_w);
-    free(g->scratch_out);
     pthread_mutex_destroy(&g->inbox_mu);
     free(g);
 }

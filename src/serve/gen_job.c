@@ -64,6 +64,12 @@ static void notify_locked(GenJob *j) {
     if (j->notify) j->notify(j->notify_ctx);
 }
 
+void gen_job_add_busy(GenJob *j, int64_t ns) {
+    pthread_mutex_lock(&j->mu);
+    j->busy_ns += ns;
+    pthread_mutex_unlock(&j->mu);
+}
+
 void gen_job_mark_scheduled(GenJob *j, int64_t now_us) {
     pthread_mutex_lock(&j->mu);
     if (!j->t_scheduled_us) j->t_scheduled_us = now_us;

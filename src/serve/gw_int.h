@@ -1,6 +1,13 @@
 // gw_int.h — the gateway's internal types, shared by gw_front.c (HTTP side), gw_loop.c (routing,
-// dispatch, cascade, canary) and gw_replica.c (replicas: supervisor, health, ledger segments).
+// dispatch, cascade, canary, charging calls) and gw_replica.c (replicas: supervisor, health, cost
+// accrual, replica choice). Every decision is a call into src/policy.
 // Not a public header.
+//
+// Out of memory — one policy for src/serve: at start-up (config, replicas, buffers sized once) the
+// verb fails with a message; on a request's path the request is answered 500 server_error ("out
+// of memory"; the gateway's out_of_memory, the worker's oai_err) and the process keeps serving
+// every other request. Optional work (a canary shadow) is skipped. Nothing on a request path
+// aborts: CHECK stays for our own invariants.
 #ifndef RS_GW_INT_H
 #define RS_GW_INT_H
 
@@ -53,7 +60,7 @@ struct Replica {
     CURL *health;                  // in-flight /health probe, or NULL
     int64_t next_health_us;
     LedgerReplica led;
-    GwCall **inflight;             // calls running on this replica (ledger segments split over them)
+    GwCall **inflight;             // calls running on this replica (a drain waits for none)
     int64_t n_inflight, cap_inflight;
 };
 
@@ -64,7 +71,8 @@ struct GwCall {
     int kind;                      // CallKind (first, like Replica.kind)
     GwReq *req;                    // MAIN/SHADOW: the request (a shadow's is loop-owned)
     GwReq **members;               // BATCH: the requests in the batch
-    int64_t *member_weight;
+    int64_t *member_weight;        // BATCH: input sizes (the cost split's weights)
+    int64_t *member_share;         // BATCH: each member's busy share (ns)
     int64_t n_members;
     Replica *rep;
     CURL *easy;
@@ -75,7 +83,7 @@ struct GwCall {
     long status;
     int64_t t_start_us, t_first_byte_us;
     int64_t bytes;
-    int64_t cost_nusd;             // this call's busy share
+    int64_t cost_nusd;             // this call's charge (policy/ledger's rule)
 };
 
 typedef enum { FRONT_READING = 0, FRONT_WAITING, FRONT_STREAMING, FRONT_ANSWERED } FrontState;
@@ -171,7 +179,8 @@ struct Gateway {
     TierState tiers[PIPE_MAX_TIERS];
     Canary canaries[PIPE_MAX_CANARIES];
     int candidate_of[PIPE_MAX_CANARIES];
-    Rng rng;
+    Rng rng;                                  // routing: one canary draw per routed request
+    Rng shadow_rng;                           // shadow sampling (kept apart so routing draws match the planner's)
     Ledger ledger;
     int64_t shadow_nusd;
     int64_t in_flight;                        // requests the loop holds
@@ -183,10 +192,8 @@ struct Gateway {
     int64_t closed_nusd;                      // cost of replica slots closed and reopened
     int64_t n_done;
     int64_t pub_busy, pub_idle, pub_shadow;   // cost_usd_total already published
-    int64_t *scratch_w, *scratch_out;
     CURL *easy_pool[256];                     // reset easy handles kept for the next calls
     int n_easy_pool;
-    int64_t scratch_cap;
 };
 
 // ---- gw_front.c ----
@@ -210,8 +217,8 @@ void gw_replicas_tick(Gateway *g, int64_t now_us);
 void gw_replicas_stop(Gateway *g);
 // Least-loaded READY replica of a tier with room, or NULL.
 Replica *gw_replica_pick(Gateway *g, int tier);
-// Ledger segment bookkeeping: a call starts/ends on a replica.
-void gw_replica_call_start(Gateway *g, Replica *r, GwCall *c, int64_t now_us);
+// A call starts/ends on a replica (in-flight list; the replica's cost accrues).
+int gw_replica_call_start(Gateway *g, Replica *r, GwCall *c, int64_t now_us);   // 0 or ERR_NOMEM
 void gw_replica_call_end(Gateway *g, Replica *r, GwCall *c, int64_t now_us);
 void gw_replica_failed(Gateway *g, Replica *r, int64_t now_us);
 void gw_health_done(Gateway *g, CURL *easy, CURLcode rc);
@@ -221,6 +228,8 @@ const char *gw_replica_state_name(ReplicaState s);
 
 // ---- gw_loop.c ----
 void gw_dispatch(Gateway *g, int tier, int64_t now_us);
+// A request header's value (case-insensitive name), or NULL.
+const char *gw_req_header(const GwReq *r, const char *name);
 // A request whose body was read and checked: route, admit, dispatch (or answer at once).
 void gw_route(Gateway *g, GwReq *r, int64_t now_us);
 

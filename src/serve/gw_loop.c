@@ -13,11 +13,14 @@
 #include "base/check.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "policy/dispatch.h"
 #include "serve/gw_int.h"
 
 void gw_finish(Gateway *g, GwReq *r, int64_t now_us);   // gateway.c
 static void start_call(Gateway *g, GwReq *r, Replica *rep, int64_t now_us);
-static void start_batch(Gateway *g, int tier, Replica *rep, int64_t now_us);
+
+#define STREAM_TAIL 16384   // bytes of a passed-through stream kept to read its final chunk
+static bool start_batch(Gateway *g, int tier, Replica *rep, int64_t now_us);
 
 // ---- small JSON readers of OpenAI responses ----
 
@@ -63,12 +66,13 @@ static void read_usage(GwReq *r, const cJSON *resp) {
 
 // ---- routing and admission ----
 
-static const char *req_header(void *ctx, const char *name) {
-    GwReq *r = ctx;
+const char *gw_req_header(const GwReq *r, const char *name) {
     for (int i = 0; i < r->n_hdrs; i++)
         if (strcasecmp(r->hdr_name[i], name) == 0) return r->hdr_val[i];
     return NULL;
 }
+
+static const char *req_header(void *ctx, const char *name) { return gw_req_header(ctx, name); }
 
 static void reject(Gateway *g, GwReq *r, int status, const char *reason, const char *code, const char *msg,
                    int64_t now_us) {
@@ -93,7 +97,8 @@ static bool enqueue(Gateway *g, GwReq *r, int tier, bool head, int64_t now_us) {
             }
         CHECK(0 && "batcher slots exhausted");
     }
-    if (!head && !r->shadow && ts->n >= g->p.max_queue && !gw_replica_pick(g, tier)) goto full;
+    // Retries and escalations go to the head and are always admitted; new requests obey the bound.
+    if (!head && !r->shadow && !dispatch_admit(ts->n, g->p.max_queue, gw_replica_pick(g, tier) != NULL)) goto full;
     r->qnext = NULL;
     if (head) {
         r->qnext = ts->head;
@@ -161,8 +166,7 @@ void gw_dispatch(Gateway *g, int tier, int64_t now_us) {
     if (ts->batcher) {
         while (batcher_len(ts->batcher) > 0 && batcher_ready_at(ts->batcher) <= now_us) {
             Replica *rep = gw_replica_pick(g, tier);
-            if (!rep) break;
-            start_batch(g, tier, rep, now_us);
+            if (!rep || !start_batch(g, tier, rep, now_us)) break;
         }
     }
     while (ts->head) {
@@ -201,21 +205,39 @@ static size_t on_data(char *p, size_t size, size_t n, void *u) {
     }
     c->bytes += (int64_t)len;
     if (c->kind == CALL_MAIN && gw_req_gone(c->req)) return 0;   // the client left: stop the transfer
-    if (c->pass_stream && c->status == 200) gw_req_stream_append(c->req, p, len);
-    else if (buf_append(&c->resp, p, len)) return 0;
-    return len;
+    if (c->pass_stream && c->status == 200) {
+        gw_req_stream_append(c->req, p, len);
+        // Keep the stream's tail: its final chunk carries the busy share (timings.rightsize).
+        if (c->resp.len + len > STREAM_TAIL) {
+            size_t keep = c->resp.len > STREAM_TAIL / 2 ? STREAM_TAIL / 2 : c->resp.len;
+            memmove(c->resp.data, c->resp.data + c->resp.len - keep, keep);
+            c->resp.len = keep;
+        }
+        if (len > STREAM_TAIL) p += len - STREAM_TAIL, len = STREAM_TAIL;
+    }
+    if (buf_append(&c->resp, p, len)) return 0;
+    return size * n;
 }
 
+// A new call on rep with body (taken: freed on failure). NULL when memory runs out.
 static GwCall *call_new(Gateway *g, CallKind kind, Replica *rep, const char *suffix, char *body, int64_t deadline_us,
                         int64_t now_us) {
-    GwCall *c = calloc(1, sizeof *c);
-    CHECK(c);
+    GwCall *c = body ? calloc(1, sizeof *c) : NULL;
+    if (!c) {
+        free(body);
+        return NULL;
+    }
     c->kind = kind;
     c->rep = rep;
     c->body = body;
     c->t_start_us = now_us;
     c->easy = g->n_easy_pool ? g->easy_pool[--g->n_easy_pool] : curl_easy_init();
-    CHECK(c->easy);
+    if (!c->easy || gw_replica_call_start(g, rep, c, now_us)) {
+        if (c->easy) curl_easy_cleanup(c->easy);
+        free(body);
+        free(c);
+        return NULL;
+    }
     char url[700];
     snprintf(url, sizeof url, "%s%s", rep->base_url, suffix);
     c->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
@@ -232,7 +254,6 @@ static GwCall *call_new(Gateway *g, CallKind kind, Replica *rep, const char *suf
     curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
     int64_t left_ms = (deadline_us - now_us) / 1000;
     curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, (long)(left_ms > 1 ? left_ms : 1));
-    gw_replica_call_start(g, rep, c, now_us);
     curl_multi_add_handle(g->multi, c->easy);
     return c;
 }
@@ -249,15 +270,16 @@ static void call_free(Gateway *g, GwCall *c) {
     free(c->body);
     free(c->members);
     free(c->member_weight);
+    free(c->member_share);
     buf_free(&c->resp);
     free(c);
 }
 
 // The body sent to a tier: the client's, with the tier's model name; a cascade's first call is
-// asked without streaming and with token logprobs.
+// asked without streaming and with token logprobs. NULL when memory runs out.
 static char *call_body(Gateway *g, GwReq *r, int tier, bool buffered) {
     cJSON *j = cJSON_Duplicate(r->json, 1);
-    CHECK(j);
+    if (!j) return NULL;
     cJSON_DeleteItemFromObjectCaseSensitive(j, "model");
     cJSON_AddStringToObject(j, "model", g->p.tiers[tier].model);
     if (buffered) {
@@ -271,8 +293,17 @@ static char *call_body(Gateway *g, GwReq *r, int tier, bool buffered) {
     }
     char *s = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
-    CHECK(s);
     return s;
+}
+
+// The out-of-memory policy (gw_int.h): the request is answered 500 and the loop goes on.
+static void out_of_memory(Gateway *g, GwReq *r, int64_t now_us) {
+    LOG_E("request %llu: out of memory on the gateway's loop", (unsigned long long)r->id);
+    if (r->shadow) {
+        gw_req_unref(r);
+        return;
+    }
+    reject(g, r, 500, "out_of_memory", "out_of_memory", "the gateway ran out of memory for this request", now_us);
 }
 
 static void start_call(Gateway *g, GwReq *r, Replica *rep, int64_t now_us) {
@@ -283,21 +314,29 @@ static void start_call(Gateway *g, GwReq *r, Replica *rep, int64_t now_us) {
     bool buffered = r->cascade_first_call || r->shadow;
     GwCall *c = call_new(g, r->shadow ? CALL_SHADOW : CALL_MAIN, rep, r->suffix, call_body(g, r, r->tier, buffered),
                          r->t_arrival_us + g->p.request_timeout_us + (r->shadow ? g->p.request_timeout_us : 0), now_us);
+    if (!c) {
+        out_of_memory(g, r, now_us);
+        return;
+    }
     c->req = r;
     c->pass_stream = r->stream && !buffered;
 }
 
-static void start_batch(Gateway *g, int tier, Replica *rep, int64_t now_us) {
+// Sends the due batch to rep. False (nothing taken) when memory for it cannot be had.
+static bool start_batch(Gateway *g, int tier, Replica *rep, int64_t now_us) {
     TierState *ts = &g->tiers[tier];
     int64_t cap = g->p.tiers[tier].batch.max_batch_size;
     BatchItem *items = calloc((size_t)cap, sizeof *items);
-    CHECK(items);
+    GwReq **members = calloc((size_t)cap, sizeof *members);
+    int64_t *weight = calloc((size_t)cap, sizeof *weight), *share = calloc((size_t)cap, sizeof *share);
+    cJSON *body = cJSON_CreateObject(), *inputs = body ? cJSON_AddArrayToObject(body, "input") : NULL;
+    if (!items || !members || !weight || !share || !inputs) {
+        LOG_E("tier %s: out of memory for a batch; its requests wait", g->p.tiers[tier].name);
+        free(items), free(members), free(weight), free(share);
+        cJSON_Delete(body);
+        return false;
+    }
     int64_t n = batcher_take(ts->batcher, now_us, items, cap);
-    GwCall tmp = {0};
-    tmp.members = calloc((size_t)(n > 0 ? n : 1), sizeof *tmp.members);
-    tmp.member_weight = calloc((size_t)(n > 0 ? n : 1), sizeof *tmp.member_weight);
-    CHECK(tmp.members && tmp.member_weight);
-    cJSON *body = cJSON_CreateObject(), *inputs = cJSON_AddArrayToObject(body, "input");
     cJSON_AddStringToObject(body, "model", g->p.tiers[tier].model);
     for (int64_t i = 0; i < n; i++) {
         GwReq *r = NULL;
@@ -309,8 +348,8 @@ static void start_batch(Gateway *g, int tier, Replica *rep, int64_t now_us) {
         r->replica_slot = rep->slot;
         r->batch_size = n;
         r->attempts++;
-        tmp.members[i] = r;
-        tmp.member_weight[i] = items[i].tokens > 0 ? items[i].tokens : 1;
+        members[i] = r;
+        weight[i] = items[i].tokens > 0 ? items[i].tokens : 1;
         const cJSON *in = cJSON_GetObjectItemCaseSensitive(r->json, "input"), *x;
         if (cJSON_IsString(in)) cJSON_AddItemToArray(inputs, cJSON_CreateString(in->valuestring));
         else cJSON_ArrayForEach(x, in) cJSON_AddItemToArray(inputs, cJSON_CreateString(x->valuestring));
@@ -318,12 +357,18 @@ static void start_batch(Gateway *g, int tier, Replica *rep, int64_t now_us) {
     free(items);
     char *s = cJSON_PrintUnformatted(body);
     cJSON_Delete(body);
-    CHECK(s);
     GwCall *c = call_new(g, CALL_BATCH, rep, "/embeddings", s, now_us + g->p.request_timeout_us, now_us);
-    c->members = tmp.members;
-    c->member_weight = tmp.member_weight;
+    if (!c) {
+        for (int64_t i = 0; i < n; i++) out_of_memory(g, members[i], now_us);
+        free(members), free(weight), free(share);
+        return true;
+    }
+    c->members = members;
+    c->member_weight = weight;
+    c->member_share = share;
     c->n_members = n;
     metric_observe(g->m.batch, g->p.tiers[tier].name, (double)n);
+    return true;
 }
 
 // ---- finishing calls ----
@@ -423,7 +468,6 @@ static void canary_feed(Gateway *g, GwReq *r, GwCall *c, bool error, int64_t now
     int k = r->dec.canary;
     if (k < 0 || !r->dec.candidate || r->tier != g->candidate_of[k]) return;
     Canary *cn = &g->canaries[k];
-    canary_record(cn, now_us, now_us - r->t_arrival_us, error);
     const char *label = req_label(r);
     if (label && cn->guards.min_accuracy > 0 && !r->stream) {
         // Labelled traffic: the candidate's answer is right or wrong (errors count as wrong).
@@ -431,17 +475,20 @@ static void canary_feed(Gateway *g, GwReq *r, GwCall *c, bool error, int64_t now
         canary_record_accuracy(cn, now_us, resp && canary_label_match(label, answer_text(resp)));
         cJSON_Delete(resp);
     }
-    CanaryVerdict v = canary_check(cn, now_us);
+    CanaryVerdict v = canary_answer(cn, now_us, now_us - r->t_arrival_us, error);
     if (v != CANARY_OK) {
         metric_inc(g->m.rollbacks, canary_verdict_name(v), 1);
         LOG_W("canary on route '%s' (candidate '%s') ROLLED BACK: %s", g->p.routes[g->p.canaries[k].route].name,
               g->p.tiers[g->candidate_of[k]].name, cn->reason);
     }
     // A sample of the candidate's plain answers is shadowed to the baseline for agreement.
-    if (!error && !r->stream && c->status == 200 && cn->guards.min_agreement > 0 && canary_shadow(cn, &g->rng)) {
+    if (!error && !r->stream && c->status == 200 && cn->guards.min_agreement > 0 && canary_shadow(cn, &g->shadow_rng)) {
         cJSON *resp = cJSON_ParseWithLength(c->resp.data ? c->resp.data : "", c->resp.len);
         GwReq *s = calloc(1, sizeof *s);
-        CHECK(s);
+        if (!s) {   // a shadow is optional: skip it
+            cJSON_Delete(resp);
+            return;
+        }
         s->gw = g;
         s->id = atomic_fetch_add(&g->next_id, 1);
         atomic_init(&s->refs, 1);
@@ -477,20 +524,54 @@ static void shadow_done(Gateway *g, GwCall *c, CURLcode rc, int64_t now_us) {
     gw_req_unref(s);
 }
 
+// The busy share the backend reported for this call (timings.rightsize.busy_ns of its final
+// response or final stream chunk: the last occurrence in what was kept), or -1.
+static int64_t reported_busy_ns(const GwCall *c) {
+    static const char key[] = "\"busy_ns\":";
+    const char *d = c->resp.data;
+    if (!d || c->resp.len < sizeof key) return -1;
+    for (size_t i = c->resp.len - (sizeof key - 1) + 1; i-- > 0;) {
+        if (memcmp(d + i, key, sizeof key - 1) != 0) continue;
+        char *end = NULL;
+        long long v = strtoll(d + i + sizeof key - 1, &end, 10);
+        return end != d + i + sizeof key - 1 && v >= 0 ? (int64_t)v : -1;
+    }
+    return -1;
+}
+
+// Charges the call by the ledger's rule: its reported busy share at its replica's rate. A batch
+// splits its share over the members by input size first (one engine step, rows by tokens).
+static void charge_call(Gateway *g, GwCall *c, int64_t now_us) {
+    int64_t busy = reported_busy_ns(c);
+    if (busy < 0) return;   // failed or unreported: the time stays idle
+    if (c->kind != CALL_BATCH) {
+        c->cost_nusd = ledger_charge(&g->ledger, &c->rep->led, busy, now_us);
+        return;
+    }
+    ledger_split(busy, c->member_weight, c->n_members, c->member_share);
+    for (int64_t i = 0; i < c->n_members; i++) {
+        int64_t v = ledger_charge(&g->ledger, &c->rep->led, c->member_share[i], now_us);
+        c->members[i]->cost_nusd += v;
+        c->cost_nusd += v;
+    }
+}
+
 static void batch_done(Gateway *g, GwCall *c, CURLcode rc, int64_t now_us) {
-    // Split the call's busy share over the members by their input size (cumulative rounding,
-    // as the ledger does, so the parts sum exactly).
-    int64_t W = 0, acc = 0, prev = 0;
-    for (int64_t i = 0; i < c->n_members; i++) W += c->member_weight[i];
+    int tier = c->rep->tier;
+    if (conn_failure(rc, c)) {
+        // Each member is retried in a later batch, or refused after GW_MAX_ATTEMPTS.
+        for (int64_t i = 0; i < c->n_members; i++) {
+            GwReq *r = c->members[i];
+            if (r->attempts < GW_MAX_ATTEMPTS) enqueue(g, r, tier, false, now_us);
+            else reject(g, r, 502, "backend_unreachable", "backend_unreachable", "no replica could be reached", now_us);
+        }
+        return;
+    }
     cJSON *resp = rc == CURLE_OK && c->status == 200 ? cJSON_ParseWithLength(c->resp.data, c->resp.len) : NULL;
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(resp, "data");
     int64_t off = 0;
     for (int64_t i = 0; i < c->n_members; i++) {
         GwReq *r = c->members[i];
-        acc += c->member_weight[i];
-        int64_t upto = (int64_t)((__int128)c->cost_nusd * acc / (W ? W : 1));
-        r->cost_nusd += upto - prev;
-        prev = upto;
         const cJSON *in = cJSON_GetObjectItemCaseSensitive(r->json, "input");
         int64_t k = cJSON_IsString(in) ? 1 : cJSON_GetArraySize(in);
         if (!cJSON_IsArray(data) || cJSON_GetArraySize(data) < off + k) {
@@ -528,111 +609,98 @@ static void batch_done(Gateway *g, GwCall *c, CURLcode rc, int64_t now_us) {
     cJSON_Delete(resp);
 }
 
-// A backend call finished (any outcome). Loop thread.
+// A transport failure with no answer: the client gets what it already has (a cut stream), a
+// 499 when it left, or a 502/504.
+static void main_failed(Gateway *g, GwReq *r, GwCall *c, CURLcode rc, int64_t now_us) {
+    if (c->pass_stream && c->status == 200) {   // cut mid-stream: end what the client has
+        r->status = 200;
+        snprintf(r->reason + strlen(r->reason), sizeof r->reason - strlen(r->reason), "%s", "+cut");
+        set_headers(g, r);
+        gw_req_stream_end(r);
+    } else if (gw_req_gone(r)) {
+        r->status = 499;
+    } else {
+        bool timeout = rc == CURLE_OPERATION_TIMEDOUT;
+        set_headers(g, r);
+        metric_inc(g->m.rejected, timeout ? "timeout" : "backend_error", 1);
+        gw_req_error(r, timeout ? 504 : 502, "server_error", timeout ? "timeout" : "backend_error",
+                     "tier '%s' failed: %s", g->p.tiers[r->tier].name, curl_easy_strerror(rc));
+        r->status = timeout ? 504 : 502;
+    }
+    gw_finish(g, r, now_us);
+}
+
+// A cascade's first answer: re-ask the next tier by policy/cascade's rule. True when
+// the request went on to the next tier.
+static bool maybe_escalate(Gateway *g, GwReq *r, GwCall *c, const cJSON *resp, int64_t now_us) {
+    int status = (int)c->status;
+    int64_t n = 0;
+    double *lps = status == 200 ? answer_logprobs(resp, &n) : NULL;
+    r->confidence = status == 200 ? cascade_confidence(lps, n, r->dec.mode) : 0;
+    free(lps);
+    if (!cascade_decide(status, r->confidence, r->dec.min_confidence, r->dec.escalate_on_error)) return false;
+    metric_inc(g->m.escalations, g->p.tiers[r->tier].name, 1);
+    r->escalated = true;
+    r->cascade_first_call = false;
+    r->first_cost_nusd = r->cost_nusd;
+    r->attempts = 0;
+    snprintf(r->reason, sizeof r->reason, "escalated");
+    if (enqueue(g, r, r->dec.then, true, now_us)) gw_dispatch(g, r->dec.then, now_us);
+    return true;
+}
+
+// A main call ended: retry, escalate, or answer.
+static void main_done(Gateway *g, GwCall *c, CURLcode rc, int64_t now_us) {
+    GwReq *r = c->req;
+    int tier = c->rep->tier;
+    r->cost_nusd += c->cost_nusd;
+    if (r->t_first_byte_us == 0 && c->t_first_byte_us) r->t_first_byte_us = c->t_first_byte_us;
+    if (conn_failure(rc, c) && r->attempts < GW_MAX_ATTEMPTS && !gw_req_gone(r)) {
+        LOG_D("request %llu: replica %d of tier %s unreachable (%s); retrying", (unsigned long long)r->id,
+              c->rep->slot, g->p.tiers[tier].name, curl_easy_strerror(rc));
+        enqueue(g, r, tier, true, now_us);
+        return;
+    }
+    canary_feed(g, r, c, rc != CURLE_OK || c->status >= 500, now_us);
+    bool streamed = c->pass_stream && c->status == 200;
+    cJSON *resp = rc == CURLE_OK && !streamed ? cJSON_ParseWithLength(c->resp.data ? c->resp.data : "", c->resp.len)
+                                              : NULL;
+    if (resp) read_usage(r, resp);
+    if (r->cascade_first_call && rc == CURLE_OK && maybe_escalate(g, r, c, resp, now_us)) {
+        // on its way to the next tier
+    } else if (rc != CURLE_OK) {
+        main_failed(g, r, c, rc, now_us);
+    } else if (streamed) {
+        r->status = 200;
+        set_headers(g, r);
+        gw_req_stream_end(r);
+        gw_finish(g, r, now_us);
+    } else {
+        answer_buffered(g, r, c, resp, now_us);
+    }
+    cJSON_Delete(resp);
+}
+
+// A backend call finished (any outcome): account for it, hand it to its kind, free it, and
+// dispatch what waits on its tier. Loop thread.
 void gw_call_done(Gateway *g, CURL *easy, CURLcode rc) {
     GwCall *c = NULL;
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&c);
     if (c->status == 0) curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &c->status);
     int64_t now = clock_now_us();
     Replica *rep = c->rep;
-    gw_replica_call_end(g, rep, c, now);
     int tier = rep->tier;
+    gw_replica_call_end(g, rep, c, now);
+    charge_call(g, c, now);
     if (conn_failure(rc, c)) {
         gw_replica_failed(g, rep, now);
         metric_inc(g->m.retries, g->p.tiers[tier].name, 1);
     }
-    if (c->kind == CALL_BATCH) {
-        if (!conn_failure(rc, c)) {
-            batch_done(g, c, rc, now);
-        } else {
-            // The failed call's (tiny) busy share goes to its members equally; each is retried
-            // in a later batch, or refused after GW_MAX_ATTEMPTS.
-            int64_t each = c->n_members ? c->cost_nusd / c->n_members : 0, rest = c->cost_nusd - each * c->n_members;
-            for (int64_t i = 0; i < c->n_members; i++) {
-                GwReq *r = c->members[i];
-                r->cost_nusd += each + (i == 0 ? rest : 0);
-                if (r->attempts < GW_MAX_ATTEMPTS) enqueue(g, r, tier, false, now);
-                else reject(g, r, 502, "backend_unreachable", "backend_unreachable", "no replica could be reached", now);
-            }
-        }
-        call_free(g, c);
-        gw_dispatch(g, tier, now);
-        return;
+    switch ((CallKind)c->kind) {
+    case CALL_BATCH: batch_done(g, c, rc, now); break;
+    case CALL_SHADOW: shadow_done(g, c, rc, now); break;
+    default: main_done(g, c, rc, now); break;
     }
-    if (c->kind == CALL_SHADOW) {
-        shadow_done(g, c, rc, now);
-        call_free(g, c);
-        gw_dispatch(g, tier, now);
-        return;
-    }
-    GwReq *r = c->req;
-    r->cost_nusd += c->cost_nusd;
-    if (r->t_first_byte_us == 0 && c->t_first_byte_us) r->t_first_byte_us = c->t_first_byte_us;
-    if (conn_failure(rc, c) && r->attempts < GW_MAX_ATTEMPTS && !gw_req_gone(r)) {
-        LOG_D("request %llu: replica %d of tier %s unreachable (%s); retrying", (unsigned long long)r->id, rep->slot,
-              g->p.tiers[tier].name, curl_easy_strerror(rc));
-        call_free(g, c);
-        enqueue(g, r, tier, true, now);
-        gw_dispatch(g, tier, now);
-        return;
-    }
-    bool error = rc != CURLE_OK || c->status >= 500;
-    canary_feed(g, r, c, error, now);
-    if (rc != CURLE_OK) {
-        if (c->pass_stream && c->status == 200) {   // cut mid-stream: end what the client has
-            r->status = 200;
-            snprintf(r->reason + strlen(r->reason), sizeof r->reason - strlen(r->reason), "%s", "+cut");
-            set_headers(g, r);
-            gw_req_stream_end(r);
-            gw_finish(g, r, now);
-        } else if (gw_req_gone(r)) {
-            r->status = 499;
-            gw_finish(g, r, now);
-        } else {
-            bool timeout = rc == CURLE_OPERATION_TIMEDOUT;
-            set_headers(g, r);
-            metric_inc(g->m.rejected, timeout ? "timeout" : "backend_error", 1);
-            gw_req_error(r, timeout ? 504 : 502, "server_error", timeout ? "timeout" : "backend_error",
-                         "tier '%s' failed: %s", g->p.tiers[tier].name, curl_easy_strerror(rc));
-            r->status = timeout ? 504 : 502;
-            gw_finish(g, r, now);
-        }
-        call_free(g, c);
-        gw_dispatch(g, tier, now);
-        return;
-    }
-    if (c->pass_stream && c->status == 200) {
-        r->status = 200;
-        set_headers(g, r);
-        gw_req_stream_end(r);
-        gw_finish(g, r, now);
-        call_free(g, c);
-        gw_dispatch(g, tier, now);
-        return;
-    }
-    cJSON *resp = cJSON_ParseWithLength(c->resp.data ? c->resp.data : "", c->resp.len);
-    if (resp) read_usage(r, resp);
-    if (r->cascade_first_call) {
-        int64_t n = 0;
-        double *lps = c->status == 200 ? answer_logprobs(resp, &n) : NULL;
-        r->confidence = c->status == 200 ? cascade_confidence(lps, n, r->dec.mode) : 0;
-        free(lps);
-        if (cascade_escalate(r->confidence, r->dec.min_confidence)) {
-            r->escalated = true;
-            r->cascade_first_call = false;
-            r->first_cost_nusd = r->cost_nusd;
-            r->attempts = 0;
-            snprintf(r->reason, sizeof r->reason, "escalated");
-            metric_inc(g->m.escalations, g->p.tiers[tier].name, 1);
-            cJSON_Delete(resp);
-            call_free(g, c);
-            if (enqueue(g, r, r->dec.then, true, now)) gw_dispatch(g, r->dec.then, now);
-            gw_dispatch(g, tier, now);
-            return;
-        }
-    }
-    answer_buffered(g, r, c, resp, now);
-    cJSON_Delete(resp);
     call_free(g, c);
     gw_dispatch(g, tier, now);
 }

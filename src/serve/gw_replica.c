@@ -1,6 +1,6 @@
 // gw_replica.c — the gateway's replicas: local `rightsize worker` processes it starts, health-
-// checks and restarts with exponential backoff; remote endpoints it only accounts for; the cost
-// ledger's busy segments; and the autoscaler's decisions applied to local tiers.
+// checks and restarts with exponential backoff; remote endpoints it only accounts for; the replica
+// choice (policy/dispatch); and the autoscaler's decisions applied to local tiers.
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +17,7 @@
 #include "base/check.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "policy/dispatch.h"
 #include "serve/gw_int.h"
 
 #define BACKOFF_MIN_US 250000
@@ -169,52 +170,31 @@ int gw_tier_active(Gateway *g, int tier) {
 
 Replica *gw_replica_pick(Gateway *g, int tier) {
     TierState *ts = &g->tiers[tier];
-    int64_t cap = g->p.tiers[tier].max_concurrency;
-    Replica *best = NULL;
-    for (int i = 0; i < ts->n_reps; i++) {
-        Replica *r = &ts->reps[i];
-        if (r->state != REP_READY || r->n_inflight >= cap) continue;
-        if (!best || r->n_inflight < best->n_inflight) best = r;
-    }
-    return best;
+    DispatchSlot slots[PIPE_MAX_REPLICAS];
+    for (int i = 0; i < ts->n_reps; i++)
+        slots[i] = (DispatchSlot){.ready = ts->reps[i].state == REP_READY, .load = ts->reps[i].n_inflight,
+                                  .cap = g->p.tiers[tier].max_concurrency};
+    int i = dispatch_pick(slots, ts->n_reps);
+    return i >= 0 ? &ts->reps[i] : NULL;
 }
 
-// ---- ledger segments: [t_last, now) is split equally over the calls in flight ----
+// ---- calls in flight (the drain waits for none); cost is charged per call by the ledger's rule ----
 
-static void charge_segment(Gateway *g, Replica *r, int64_t now_us) {
-    if (now_us < r->led.t_last_us) now_us = r->led.t_last_us;
-    if (r->n_inflight == 0) {
-        ledger_idle(&g->ledger, &r->led, now_us);
-        return;
-    }
-    if (g->scratch_cap < r->n_inflight) {
-        int64_t cap = r->n_inflight * 2;
-        int64_t *w = realloc(g->scratch_w, (size_t)cap * sizeof *w), *o;
-        if (w) g->scratch_w = w;
-        o = realloc(g->scratch_out, (size_t)cap * sizeof *o);
-        if (o) g->scratch_out = o;
-        CHECK(w && o);
-        g->scratch_cap = cap;
-    }
-    for (int64_t i = 0; i < r->n_inflight; i++) g->scratch_w[i] = 1;
-    ledger_busy(&g->ledger, &r->led, r->led.t_last_us, now_us, g->scratch_w, r->n_inflight, g->scratch_out);
-    for (int64_t i = 0; i < r->n_inflight; i++) r->inflight[i]->cost_nusd += g->scratch_out[i];
-}
-
-void gw_replica_call_start(Gateway *g, Replica *r, GwCall *c, int64_t now_us) {
-    charge_segment(g, r, now_us);
+int gw_replica_call_start(Gateway *g, Replica *r, GwCall *c, int64_t now_us) {
+    ledger_advance(&g->ledger, &r->led, now_us);
     if (r->n_inflight == r->cap_inflight) {
         int64_t cap = r->cap_inflight ? r->cap_inflight * 2 : 16;
         GwCall **p = realloc(r->inflight, (size_t)cap * sizeof *p);
-        CHECK(p);
+        if (!p) return ERR_NOMEM;
         r->inflight = p;
         r->cap_inflight = cap;
     }
     r->inflight[r->n_inflight++] = c;
+    return 0;
 }
 
 void gw_replica_call_end(Gateway *g, Replica *r, GwCall *c, int64_t now_us) {
-    charge_segment(g, r, now_us);
+    ledger_advance(&g->ledger, &r->led, now_us);
     for (int64_t i = 0; i < r->n_inflight; i++)
         if (r->inflight[i] == c) {
             r->inflight[i] = r->inflight[--r->n_inflight];
@@ -318,7 +298,7 @@ void gw_replicas_tick(Gateway *g, int64_t now_us) {
                 else if (r->pid <= 0) set_state(r, REP_STOPPED, now_us);
                 if (r->led.open) ledger_close(&g->ledger, &r->led, now_us);
             }
-            if (r->led.open) charge_segment(g, r, now_us);
+            if (r->led.open) ledger_advance(&g->ledger, &r->led, now_us);
             count[r->state]++;
         }
         int64_t running = 0;

@@ -79,7 +79,8 @@ static void guess_quant(PipeTier *t) {
 static void load_tier(YamlDoc *doc, Pipeline *p, const YamlNode *n, bool check_files) {
     static const char *const keys[] = {"name", "model", "url", "accelerator", "cost_per_hour", "replicas",
                                        "scheduler", "threads", "max_concurrency", "batching", "quantization",
-                                       "chat_template", "capacity", "reserved", "launch", "autoscaling", NULL};
+                                       "chat_template", "capacity", "reserved", "launch", "autoscaling", "step",
+                                       NULL};
     if (!n || n->kind != YAML_MAP) {
         yaml_error(doc, n, "a tier must be a map with name, model or url, cost_per_hour");
         return;
@@ -176,6 +177,23 @@ static void load_tier(YamlDoc *doc, Pipeline *p, const YamlNode *n, bool check_f
         t->batch.max_batch_size = yaml_i64_opt(doc, b, "max_batch_size", 8, 1, 4096);
         t->batch.max_queue_delay_us = yaml_i64_opt(doc, b, "max_queue_delay_microseconds", 0, 0, 60000000);
     }
+    // The planner's step-time model of this tier (plan --pipeline); serve ignores it.
+    const YamlNode *st = yaml_map_opt(doc, n, "step");
+    if (st) {
+        static const char *const stk[] = {"b0_us", "prefill_token_us", "decode_row_us", "context_token_us",
+                                          "mem_fixed_us", "mem_ctx_us", "comp_token_us", "comp_pair_us", NULL};
+        yaml_check_keys(doc, st, stk);
+        t->has_step = true;
+        t->step_b0_us = yaml_f64_opt(doc, st, "b0_us", 0, 0, 1e9);
+        t->step_prefill_token_us = yaml_f64_opt(doc, st, "prefill_token_us", 0, 0, 1e9);
+        t->step_decode_row_us = yaml_f64_opt(doc, st, "decode_row_us", 0, 0, 1e9);
+        t->step_context_token_us = yaml_f64_opt(doc, st, "context_token_us", 0, 0, 1e9);
+        t->step_mem_fixed_us = yaml_f64_opt(doc, st, "mem_fixed_us", 0, 0, 1e9);
+        t->step_mem_ctx_us = yaml_f64_opt(doc, st, "mem_ctx_us", 0, 0, 1e9);
+        t->step_comp_token_us = yaml_f64_opt(doc, st, "comp_token_us", 0, 0, 1e9);
+        t->step_comp_pair_us = yaml_f64_opt(doc, st, "comp_pair_us", 0, 0, 1e9);
+        t->step_line = st->line;
+    }
     if (!doc->rc) p->n_tiers++;
 }
 
@@ -189,6 +207,7 @@ static void load_route(YamlDoc *doc, Pipeline *p, const YamlNode *n, int idx) {
     yaml_check_keys(doc, n, keys);
     RouteRule *r = &p->routes[idx];
     memset(r, 0, sizeof *r);
+    r->line = n->line;
     r->max_prompt_chars = -1;
     r->canary = -1;
     const YamlNode *m = yaml_map_opt(doc, n, "match");
@@ -234,7 +253,7 @@ static void load_route(YamlDoc *doc, Pipeline *p, const YamlNode *n, int idx) {
         r->tier = tier_ref(doc, p, n, "tier", true);
         return;
     }
-    static const char *const ck[] = {"first", "then", "min_confidence", "confidence", NULL};
+    static const char *const ck[] = {"first", "then", "min_confidence", "confidence", "escalate_on_error", NULL};
     static const char *const modes[] = {"mean", "min"};
     const YamlNode *c = yaml_map_req(doc, n, "cascade");
     yaml_check_keys(doc, c, ck);
@@ -243,6 +262,7 @@ static void load_route(YamlDoc *doc, Pipeline *p, const YamlNode *n, int idx) {
     r->then = tier_ref(doc, p, c, "then", true);
     r->min_confidence = yaml_f64_req(doc, c, "min_confidence", 0, 1);
     r->mode = (CascadeMode)yaml_enum_opt(doc, c, "confidence", modes, 2, CASCADE_MEAN);
+    r->escalate_on_error = yaml_bool_opt(doc, c, "escalate_on_error", true);
     if (!doc->rc && r->first == r->then) yaml_error(doc, yaml_get(c, "then"), "the cascade's two tiers must differ");
     if (!doc->rc && p->tiers[r->first].batching)
         yaml_error(doc, yaml_get(c, "first"), "a batching tier answers embeddings and has no logprobs to cascade on");

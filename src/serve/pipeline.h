@@ -50,6 +50,12 @@ typedef struct {
     BatcherConfig batch;
     bool autoscaled;               // the pipeline's or the tier's own `autoscaling:` applies
     AutoscaleConfig autoscale;     // the pipeline's section, overridden by the tier's; min/max = replicas
+    // step: the planner's step-time model (µs; plan --pipeline), unused by serve: the linear part
+    // (calibrated betas) plus an optional roofline max(memory, compute) part (steptime.h)
+    bool has_step;
+    double step_b0_us, step_prefill_token_us, step_decode_row_us, step_context_token_us;
+    double step_mem_fixed_us, step_mem_ctx_us, step_comp_token_us, step_comp_pair_us;
+    int step_line;
     int line;
 } PipeTier;
 

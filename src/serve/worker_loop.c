@@ -9,6 +9,7 @@
 
 #include "base/check.h"
 #include "base/clock.h"
+#include "policy/ledger.h"
 #include "base/log.h"
 #include "base/rng.h"
 #include "engine/chat.h"
@@ -44,6 +45,7 @@ struct WorkerLoop {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     GenJob **inbox;            // (max_num_queued_reqs) jobs submitted, not yet given to sched
+    GenJob **taken;            // (max_num_queued_reqs) the engine thread's copy of the inbox
     int64_t n_inbox;
     bool stop, abort_all;
     atomic_int_fast64_t n_live;         // inbox + admitted, not finished
@@ -56,6 +58,7 @@ struct WorkerLoop {
     float *logits;             // (max_num_seqs, n_vocab)
     Live **row_live;           // (max_num_seqs) the Live of each SchedRow
     bool *stops;               // (max_num_seqs)
+    int64_t *row_w, *row_ns;   // (max_num_seqs) each row's tokens and busy share of a step
     SamplerWork sw;
     char *piece;               // (piece_cap) one token's text
     char *alt_text;            // (SAMPLER_MAX_TOP, piece_cap) alternatives' text
@@ -246,6 +249,11 @@ static bool step(WorkerLoop *w) {
         return true;
     }
     int64_t done_us = clock_now_us();
+    // The ledger's rule: the step's time is split over its rows by tokens; each request's sum is
+    // its busy share, reported with its final answer (timings.rightsize.busy_ns).
+    for (int64_t i = 0; i < b.n_rows; i++) w->row_w[i] = b.rows[i].n_tokens, w->row_ns[i] = 0;
+    ledger_split((done_us - now) * 1000, w->row_w, b.n_rows, w->row_ns);
+    for (int64_t i = 0; i < b.n_rows; i++) gen_job_add_busy(w->row_live[i]->job, w->row_ns[i]);
     int64_t k = 0;
     for (int64_t i = 0; i < b.n_rows; i++) {
         w->stops[i] = false;
@@ -272,8 +280,7 @@ static bool step(WorkerLoop *w) {
 
 static void *loop_main(void *arg) {
     WorkerLoop *w = arg;
-    GenJob **batch = malloc((size_t)sched_config(w->sched)->max_num_queued_reqs * sizeof *batch);
-    CHECK(batch);
+    GenJob **batch = w->taken;   // sized at create: nothing is allocated on the thread
     bool idle = false;  // the last step ran nothing although jobs are live
     for (;;) {
         pthread_mutex_lock(&w->mu);
@@ -304,7 +311,6 @@ static void *loop_main(void *arg) {
         update_gauges(w);
     }
     update_gauges(w);
-    free(batch);
     return NULL;
 }
 
@@ -473,15 +479,18 @@ WorkerLoop *worker_loop_create(Engine *e, const WorkerLoopConfig *cfg, ServeMetr
     w->n_slots = sc.max_num_seqs + sc.max_num_queued_reqs;
     w->piece_cap = tok_max_piece_bytes(w->tok) + 8;
     w->inbox = calloc((size_t)sc.max_num_queued_reqs, sizeof *w->inbox);
+    w->taken = calloc((size_t)sc.max_num_queued_reqs, sizeof *w->taken);
     w->live = calloc((size_t)w->n_slots, sizeof *w->live);
     w->rows = calloc((size_t)sc.max_num_batched_tokens, sizeof *w->rows);
     w->logits = malloc((size_t)seqs * (size_t)n_vocab * sizeof *w->logits);
     w->row_live = calloc((size_t)seqs, sizeof *w->row_live);
     w->stops = calloc((size_t)seqs, sizeof *w->stops);
+    w->row_w = calloc((size_t)seqs, sizeof *w->row_w);
+    w->row_ns = calloc((size_t)seqs, sizeof *w->row_ns);
     w->piece = malloc(w->piece_cap);
     w->alt_text = malloc(w->piece_cap * SAMPLER_MAX_TOP);
-    if (!w->inbox || !w->live || !w->rows || !w->logits || !w->row_live || !w->stops || !w->piece || !w->alt_text ||
-        sampler_work_init(&w->sw, n_vocab) != 0) {
+    if (!w->inbox || !w->taken || !w->live || !w->rows || !w->logits || !w->row_live || !w->stops || !w->row_w ||
+        !w->row_ns || !w->piece || !w->alt_text || sampler_work_init(&w->sw, n_vocab) != 0) {
         err_set(err, err_len, ERR_NOMEM, "out of memory allocating the worker's buffers");
         goto fail;
     }
@@ -528,10 +537,13 @@ void worker_loop_destroy(WorkerLoop *w) {
     jinja_free(w->jinja);
     sampler_work_free(&w->sw);
     free(w->inbox);
+    free(w->taken);
     free(w->live);
     free(w->rows);
     free(w->logits);
     free(w->row_live);
+    free(w->row_w);
+    free(w->row_ns);
     free(w->stops);
     free(w->piece);
     free(w->alt_text);

@@ -7,7 +7,8 @@ batched embeddings on remote tiers; concurrent clients):
     requests' total, to the nano-dollar;
   * charged agrees with sum(cost_per_hour) x wall time measured by this script (an independent
     clock), within the gateway's 50 ms accounting tick — at $3600/h per replica a cent is 10 ms;
-  * /metrics cost_usd_total{kind} match the ledger."""
+  * /metrics cost_usd_total{kind} match the ledger;
+  * a student answer's cost is floor(rate x its reported busy share, timings.rightsize.busy_ns)."""
 import json
 import os
 import sys
@@ -38,6 +39,7 @@ t_after = time.time()
 check(gw.wait_ready("student") and gw.wait_ready("teacher"), "workers ready")
 
 header_nusd = [0]
+busy_checked = [0]
 lock = threading.Lock()
 
 
@@ -58,6 +60,17 @@ def client(k):
         if kind != 1:   # streams carry their cost as a trailer (checked through telemetry)
             with lock:
                 header_nusd[0] += round(float(h["x-rightsize-cost-usd"]) * 1e9)
+        if kind == 0 and st == 200 and h.get("x-rightsize-tier") == "student":
+            # The worker's busy share, and the one cost rule: at $3600/h ($1/s) one nanosecond of
+            # busy share costs one nano-dollar.
+            tm = json.loads(b)["timings"]
+            busy = tm["rightsize"]["busy_ns"]
+            with lock:
+                busy_checked[0] += 1
+            check(0 < busy <= tm["e2e_ms"] * 1e6 + 1e6, "busy share %d ns within the request's %.3f ms" %
+                  (busy, tm["e2e_ms"]))
+            check(round(float(h["x-rightsize-cost-usd"]) * 1e9) == busy,
+                  "cost %s $ == floor(rate x busy %d ns)" % (h["x-rightsize-cost-usd"], busy))
 
 
 ts = [threading.Thread(target=client, args=(k,)) for k in range(6)]
@@ -70,6 +83,7 @@ t_read0 = time.time()
 led = gw.ledger()
 t_read1 = time.time()
 recs = gw.telemetry()
+check(busy_checked[0] > 5, "student answers checked against their busy share: %d" % busy_checked[0])
 print(json.dumps(led))
 check(led["in_flight"] == 0 and led["requests"] == 180 and len(recs) == 180, "all 180 requests finished")
 check(led["busy_nusd"] == led["attributed_nusd"] + led["shadow_nusd"], "busy == attributed + shadow (exact)")

@@ -57,7 +57,8 @@ def finish():
 
 def _wait_file(path, proc, what, timeout=20):
     t0 = time.time()
-    while not os.path.exists(path):
+    # The file may exist before its contents are written: wait for a whole number.
+    while not os.path.exists(path) or not open(path).read().strip().isdigit():
         if proc.poll() is not None or time.time() - t0 > timeout:
             print("%s did not come up" % what)
             log = os.path.join(T, "serve.log")

@@ -1,0 +1,305 @@
+// sim_replica.c — the simulator's replicas: start and stop, steps (continuous batching, decode
+// runs in one move, one-shot batches), each step's cost shares (policy/ledger's rule) and the
+// dispatch of queued requests (policy/dispatch).
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/check.h"
+#include "plan/sim_int.h"
+
+// ---- replica lifecycle ----
+
+int sim_start_replica(Sim *s, int t, bool instant) {
+    TierState *ts = &s->tier[t];
+    int idx = -1;
+    for (int i = 0; i < ts->n_reps && idx < 0; i++)
+        if (ts->reps[i].st == R_DEAD && !ts->reps[i].busy) idx = i;
+    if (idx < 0) return ERR_FULL;
+    Rep *rp = &ts->reps[idx];
+    const SimTier *c = &ts->cfg;
+    int kind = ts->n_reserved_up < c->reserved ? c->reserved_kind : (c->spot ? PRICE_SPOT : PRICE_ON_DEMAND);
+    if (kind == c->reserved_kind && ts->n_reserved_up < c->reserved) ts->n_reserved_up++;
+    double delay_s = 0;
+    if (!instant) {
+        if (ts->warm_avail > 0) { ts->warm_avail--; delay_s = c->warm_start_s; }
+        else delay_s = c->startup_s;
+        if (kind == PRICE_SPOT && ts->spot_debt > 0) { ts->spot_debt--; delay_s += c->spot_replace_s; }
+    }
+    ledger_open(&s->ledger, &rp->led, kind, c->usd_per_hour[kind], s->now);
+    rp->kind = kind;
+    rp->st = R_STARTING;
+    rp->ver++;
+    rp->life++;
+    rp->n_live = rp->n_pending = rp->n_running = 0;
+    ts->n_up++;
+    if (ts->n_up > s->res->peak_replicas[t]) s->res->peak_replicas[t] = ts->n_up;
+    int rc = sim_push_ev(s, s->now + llround(delay_s * 1e6), EV_READY, t, idx, rp->life);
+    if (!rc && kind == PRICE_SPOT && c->spot_interruptions_per_hour > 0) {
+        double dt = rng_exponential(&s->rng, 3600.0 / c->spot_interruptions_per_hour);
+        rc = sim_push_ev(s, s->now + llround(dt * 1e6), EV_SPOT, t, idx, rp->life);
+    }
+    return rc;
+}
+
+void sim_stop_replica(Sim *s, int t, Rep *rp) {
+    TierState *ts = &s->tier[t];
+    if (rp->st == R_STARTING || rp->st == R_READY) ts->n_up--;
+    if (rp->kind == ts->cfg.reserved_kind && ts->cfg.reserved > 0 && ts->n_reserved_up > 0) ts->n_reserved_up--;
+    ledger_close(&s->ledger, &rp->led, s->now);
+    sched_destroy(rp->sched);
+    rp->sched = NULL;
+    rp->st = R_DEAD;
+    rp->busy = false;
+    rp->ver++;
+    rp->life++;
+    if (ts->warm_avail < ts->cfg.as.warm_pool) ts->warm_avail++;
+}
+
+// ---- cost shares (policy/ledger's rule) ----
+
+// Adds each row's share of the step (rp->share) to its request's busy share.
+static void add_shares(Sim *s, Rep *rp, const uint64_t *ids, int64_t n) {
+    for (int64_t i = 0; i < n; i++) sim_req(s, ids[i])->busy_ns += rp->share[i];
+}
+
+// Splits one step of rows with weights rp->w over rp->share.
+static void step_shares(Rep *rp, int64_t step_us, int64_t n) {
+    memset(rp->share, 0, (size_t)n * sizeof *rp->share);
+    ledger_split(step_us * 1000, rp->w, n, rp->share);
+}
+
+// A decode run of k steps over the same n rows, one token each: every row has the same share of
+// every step, so the run's time is split over its rows as one unit (ledger_split with equal
+// weights). Per-step rounding would differ by under 1 ns per step and row — the run's steps are
+// not materialised one by one, just as their times are summed in closed form.
+static void run_shares(Rep *rp) {
+    int64_t n = rp->n_running;
+    for (int64_t i = 0; i < n; i++) rp->w[i] = 1;
+    step_shares(rp, rp->t_end - rp->t0, n);
+}
+
+void sim_leave_replica(Sim *s, int t, Rep *rp, uint64_t id) {
+    SimReq *r = sim_req(s, id);
+    int64_t pos = r->rep_pos;
+    CHECK(pos >= 0 && pos < rp->n_live && rp->live[pos] == id);
+    rp->live[pos] = rp->live[--rp->n_live];
+    if (pos < rp->n_live) sim_req(s, rp->live[pos])->rep_pos = (int32_t)pos;
+    r->rep_pos = -1;
+    r->rep = -1;
+    s->tier[t].live--;
+    r->cost_nusd += ledger_charge(&s->ledger, &rp->led, r->busy_ns, s->now);
+    r->busy_ns = 0;
+}
+
+// ---- work on a replica ----
+
+static double attn_pairs_of(const SchedBatch *b) {
+    double p = 0;
+    for (int64_t i = 0; i < b->n_rows; i++) {
+        const SchedRow *row = &b->rows[i];
+        p += (double)row->n_tokens * ((double)row->pos_start + 0.5 * (double)(row->n_tokens + 1));
+    }
+    return p;
+}
+
+// Starts the next step (or decode run, or batch) on an idle READY/DRAINING replica.
+static int start_work(Sim *s, int t, int ri) {
+    TierState *ts = &s->tier[t];
+    Rep *rp = &ts->reps[ri];
+    CHECK(!rp->busy);
+    const SimTier *c = &ts->cfg;
+    if (c->one_shot) {
+        int64_t due = batcher_ready_at(ts->batcher);
+        if (due < 0 || due > s->now) return 0;
+        rp->n_batch = batcher_take(ts->batcher, s->now, rp->batch, rp->cap);
+        StepShape sh = {0};
+        for (int64_t i = 0; i < rp->n_batch; i++) {
+            BatchItem *it = &rp->batch[i];
+            SimReq *r = sim_req(s, it->id);
+            r->rep = (int16_t)ri;
+            r->rep_pos = (int32_t)rp->n_live;
+            rp->live[rp->n_live++] = it->id;
+            ts->live++;
+            sim_note_wait(s, r);
+            sh.prefill_tokens += it->tokens;
+            sh.ctx_tokens += it->tokens;
+            sh.attn_pairs += (double)it->tokens * 0.5 * (double)(it->tokens + 1);
+        }
+        rp->busy = true;
+        rp->is_run = false;
+        rp->t0 = s->now;
+        rp->t_end = s->now + fmax(1, round_us(step_time_us(&c->step, &sh)));
+        s->res->steps++;
+        return sim_push_ev(s, rp->t_end, EV_STEP, t, ri, rp->ver);
+    }
+    // Continuous batching: hand pending requests to the scheduler first.
+    for (int64_t i = 0; i < rp->n_pending; i++) {
+        uint64_t id = rp->pending[i];
+        SimReq *r = sim_req(s, id);
+        int rc = sched_add(rp->sched, id, r->in, r->out > 0 ? r->out : 1, 0, r->tier_arrival_us);
+        if (rc != 0) {   // can never run here (too long): rejected, like the worker's 400
+            sim_leave_replica(s, t, rp, id);
+            sim_drop_request(s, id, 400);
+        }
+    }
+    rp->n_pending = 0;
+    int64_t k = s->cfg->no_fast_path ? 0 : sched_steps_until_change(rp->sched, &rp->run);
+    if (k > 0) {
+        rp->busy = rp->is_run = true;
+        rp->run_k = k;
+        rp->t0 = s->now;
+        rp->t_end = s->now + round_us(step_decode_run_us(&c->step, rp->run.n_rows, rp->run.ctx_tokens, k));
+        if (rp->t_end <= s->now) rp->t_end = s->now + 1;
+        return sim_push_ev(s, rp->t_end, EV_STEP, t, ri, rp->ver);
+    }
+    SchedBatch b;
+    sched_step(rp->sched, s->now, &b);
+    if (b.n_rows == 0) {
+        sched_step_done(rp->sched, s->now, NULL);
+        return 0;
+    }
+    for (int64_t i = 0; i < b.n_rows; i++) sim_note_wait(s, sim_req(s, b.rows[i].id));
+    s->res->preemptions += b.n_preempted;
+    // The running set after this step = its rows minus those that finish (sched.h).
+    rp->n_running = b.n_rows;
+    for (int64_t i = 0; i < b.n_rows; i++) {
+        rp->running[i] = b.rows[i].id;
+        rp->w[i] = b.rows[i].n_tokens;
+    }
+    StepShape sh = {.prefill_tokens = b.n_prefill_tokens, .decode_rows = b.n_decode_rows,
+                    .ctx_tokens = b.ctx_tokens, .attn_pairs = attn_pairs_of(&b)};
+    rp->busy = true;
+    rp->is_run = false;
+    rp->t0 = s->now;
+    rp->t_end = s->now + fmax(1, round_us(step_time_us(&c->step, &sh)));
+    s->res->steps++;
+    return sim_push_ev(s, rp->t_end, EV_STEP, t, ri, rp->ver);
+}
+
+// A request was dispatched to a replica in the middle of a decode run: end the run with the
+// step in flight at s->now (the request joins at the next step).
+static int cut_run(Sim *s, int t, int ri) {
+    Rep *rp = &s->tier[t].reps[ri];
+    if (!rp->busy || !rp->is_run) return 0;
+    const StepModel *sm = &s->tier[t].cfg.step;
+    // Steps done by now: the largest j with end(j) <= now. Steps only grow longer within a run,
+    // so (now - t0) / (first step) bounds j from above; search below that bound.
+    int64_t lo = 0, hi = rp->run_k;
+    double first = step_decode_run_us(sm, rp->run.n_rows, rp->run.ctx_tokens, 1);
+    if (first > 0) {
+        double guess = (double)(s->now - rp->t0) / first + 1;
+        if (guess < (double)hi) hi = (int64_t)guess;
+    }
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo + 1) / 2;
+        int64_t end = rp->t0 + round_us(step_decode_run_us(sm, rp->run.n_rows, rp->run.ctx_tokens, mid));
+        if (end <= s->now) lo = mid; else hi = mid - 1;
+    }
+    int64_t k = lo + 1;
+    if (k >= rp->run_k) return 0;
+    rp->run_k = k;
+    rp->t_end = rp->t0 + round_us(step_decode_run_us(sm, rp->run.n_rows, rp->run.ctx_tokens, k));
+    if (rp->t_end <= rp->t0) rp->t_end = rp->t0 + 1;
+    rp->ver++;
+    return sim_push_ev(s, rp->t_end, EV_STEP, t, ri, rp->ver);
+}
+
+int sim_step_end(Sim *s, int t, int ri) {
+    TierState *ts = &s->tier[t];
+    Rep *rp = &ts->reps[ri];
+    rp->busy = false;
+    int rc = 0;
+    if (ts->cfg.one_shot) {
+        for (int64_t i = 0; i < rp->n_batch; i++) rp->w[i] = rp->batch[i].tokens, rp->running[i] = rp->batch[i].id;
+        step_shares(rp, rp->t_end - rp->t0, rp->n_batch);
+        add_shares(s, rp, rp->running, rp->n_batch);
+        for (int64_t i = 0; i < rp->n_batch && !rc; i++)
+            rc = sim_finish_request(s, t, rp, rp->batch[i].id, s->now, s->now, 0, 200);
+        rp->n_batch = 0;
+    } else {
+        int64_t nf;
+        if (rp->is_run) {
+            CHECK(rp->n_running == rp->run.n_rows);
+            run_shares(rp);
+            sched_advance_decode(rp->sched, rp->run_k, s->now);
+            s->res->advanced_steps += rp->run_k;
+            s->res->steps += rp->run_k;
+        } else {
+            // rp->running / rp->w hold the ended step's rows and their tokens (set in start_work).
+            sched_step_done(rp->sched, s->now, NULL);
+            step_shares(rp, rp->t_end - rp->t0, rp->n_running);
+        }
+        add_shares(s, rp, rp->running, rp->n_running);
+        const ReqInfo *fin = sched_finished(rp->sched, &nf);
+        for (int64_t i = 0; i < nf && !rc; i++) {
+            for (int64_t j = 0; j < rp->n_running; j++)
+                if (rp->running[j] == fin[i].id) { rp->running[j] = rp->running[--rp->n_running]; break; }
+            rc = sim_finish_request(s, t, rp, fin[i].id, fin[i].first_token_us, fin[i].last_token_us,
+                                    fin[i].n_generated, 200);
+        }
+    }
+    if (rc) return rc;
+    if (rp->st == R_DRAINING && rp->n_live == 0) { sim_stop_replica(s, t, rp); return sim_dispatch(s, t); }
+    if (rp->st == R_DEAD) return 0;
+    rc = sim_dispatch(s, t);
+    if (!rc && !rp->busy && rp->n_live > 0) rc = start_work(s, t, ri);
+    return rc;
+}
+
+// ---- dispatch (policy/dispatch) ----
+
+// Fills the tier's dispatch slots from its replicas.
+static void fill_slots(TierState *ts) {
+    for (int i = 0; i < ts->n_reps; i++)
+        ts->slots[i] = (DispatchSlot){.ready = ts->reps[i].st == R_READY, .load = ts->reps[i].n_live,
+                                      .cap = ts->reps[i].cap};
+}
+
+bool sim_replica_free(Sim *s, int t) {
+    fill_slots(&s->tier[t]);
+    return dispatch_pick(s->tier[t].slots, s->tier[t].n_reps) >= 0;
+}
+
+// Moves queued requests to the replicas dispatch_pick chooses and starts idle ones. A request
+// whose first tier answers with a scripted error (trace) ends there at once: no engine step.
+int sim_dispatch(Sim *s, int t) {
+    TierState *ts = &s->tier[t];
+    int rc = 0;
+    if (ts->cfg.one_shot) {
+        // Idle ready replicas take due batches; otherwise wake up when the next one is due.
+        for (int i = 0; i < ts->n_reps && !rc; i++) {
+            Rep *rp = &ts->reps[i];
+            if (rp->st == R_READY && !rp->busy) rc = start_work(s, t, i);
+        }
+        int64_t due = batcher_ready_at(ts->batcher);
+        if (!rc && due >= 0 && due > s->now && due != ts->batch_due) {
+            ts->batch_due = due;
+            rc = sim_push_ev(s, due, EV_BATCH, t, -1, ++ts->batch_ver);
+        }
+        return rc;
+    }
+    // Slots are filled once and the chosen replica's is refreshed after each dispatch: nothing
+    // else changes this tier's replicas meanwhile (a scripted error finishes without one).
+    fill_slots(ts);
+    while (ts->qlen > 0 && !rc) {
+        int best = dispatch_pick(ts->slots, ts->n_reps);
+        if (best < 0) break;
+        Rep *rp = &ts->reps[best];
+        uint64_t id = sim_queue_pop(ts);
+        SimReq *r = sim_req(s, id);
+        if (r->status != 200 && !r->escalated) {
+            sim_note_wait(s, r);
+            rc = sim_finish_request(s, t, NULL, id, s->now, s->now, 0, r->status);
+            continue;
+        }
+        r->rep = (int16_t)best;
+        r->rep_pos = (int32_t)rp->n_live;
+        rp->live[rp->n_live++] = id;
+        rp->pending[rp->n_pending++] = id;
+        ts->live++;
+        rc = rp->busy ? cut_run(s, t, best) : start_work(s, t, best);
+        ts->slots[best].load = rp->n_live;   // start_work may have refused one (too long)
+    }
+    return rc;
+}

@@ -1,0 +1,131 @@
+#!/usr/bin/python3
+"""`rightsize plan --pipeline`: a given pipeline through the simulator.
+1. A trace of requests that never overlap, on one tier timed by `step:`: each request's e2e time
+   is its steps' sum and its cost floor(rate × busy / 3.6e12) nUSD, computed here by hand.
+2. The same pipeline on a shipped workload: the prediction's money adds up (attributed + idle =
+   total), requests complete, and the tier's cost is its replicas × hours × rate.
+3. What the simulator cannot run says why with FILE:LINE: key — a tier without a step model, a
+   route on a request header — and a malformed trace line names its line."""
+import atexit
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+BIN = os.environ.get("RS_BIN", "build/rightsize")
+ROOT = os.environ.get("RS_ROOT", ".")
+T = tempfile.mkdtemp(prefix="rs-plan-pipeline.")
+atexit.register(lambda: shutil.rmtree(T, ignore_errors=True))
+fails = []
+
+
+def check(cond, msg):
+    if not cond:
+        fails.append(msg)
+        print("FAIL:", msg)
+
+
+def write(name, text):
+    p = os.path.join(T, name)
+    with open(p, "w") as f:
+        f.write(text)
+    return p
+
+
+def plan(*args):
+    return subprocess.run([BIN, "plan"] + list(args), capture_output=True, text=True, timeout=120)
+
+
+PIPE = """tiers:
+  - name: only
+    url: http://127.0.0.1:9/v1
+    model: m
+    cost_per_hour: 2.5
+    replicas: 2
+    scheduler: {max_num_seqs: 8, max_num_batched_tokens: 4096}
+    step: {b0_us: 1200, prefill_token_us: 3, decode_row_us: 900}
+routes:
+  - {name: all, match: {endpoint: any}, tier: only}
+"""
+pipe = write("p.yaml", PIPE)
+
+# 1. closed form on a sparse trace
+rows = [("a", 0.0, 400, 100, 20), ("b", 5.0, 800, 200, 7), ("c", 10.0, 40, 10, 1)]
+trace = write("t.csv", "id,t_s,prompt_chars,in_tokens,out_tokens,confidence,status\n" +
+              "".join("%s,%.1f,%d,%d,%d,1,200\n" % r for r in rows))
+recs = os.path.join(T, "r.jsonl")
+out = plan("--pipeline", pipe, "--trace", trace, "--records", recs, "--json")
+check(out.returncode == 0, "trace replay failed: " + out.stderr)
+got = {json.loads(l)["request_id"]: json.loads(l) for l in open(recs)} if out.returncode == 0 else {}
+rate = 2.5e9   # nUSD per hour
+for rid, _, _, n_in, n_out in rows:
+    busy_us = (1200 + 3 * n_in) + (n_out - 1) * (1200 + 900)
+    r = got.get(rid, {})
+    check(abs(r.get("e2e_ms", -1) - busy_us / 1000) < 1e-9, "%s: e2e %s ms, expected %.3f" % (rid, r.get("e2e_ms"),
+                                                                                           busy_us / 1000))
+    check(r.get("cost_nusd") == int(rate * busy_us * 1000 // 3.6e12),
+          "%s: cost %s nUSD, expected %d" % (rid, r.get("cost_nusd"), int(rate * busy_us * 1000 // 3.6e12)))
+    check(r.get("route") == "all" and r.get("tier") == "only" and r.get("status") == 200, "%s: %s" % (rid, r))
+
+# 1b. a roofline step model (linear + max(memory, compute), steptime.h) — memory-bound here:
+# step = b0 + prefill·tokens + decode·rows + mem_fixed + mem_ctx·Σ context
+roof = write("roof.yaml", PIPE.replace("step: {b0_us: 1200, prefill_token_us: 3, decode_row_us: 900}",
+                                       "step: {b0_us: 1200, prefill_token_us: 3, decode_row_us: 900, mem_fixed_us: 500, "
+                                       "mem_ctx_us: 1, comp_token_us: 1, comp_pair_us: 0.001}"))
+out = plan("--pipeline", roof, "--trace", trace, "--records", recs, "--json")
+check(out.returncode == 0, "roofline trace replay failed: " + out.stderr)
+got = {json.loads(l)["request_id"]: json.loads(l) for l in open(recs)} if out.returncode == 0 else {}
+for rid, _, _, n_in, n_out in rows:
+    busy_us = (1200 + 3 * n_in + 500 + n_in) + sum(1200 + 900 + 500 + (n_in + j + 1) for j in range(n_out - 1))
+    r = got.get(rid, {})
+    check(abs(r.get("e2e_ms", -1) - busy_us / 1000) < 1e-9, "roofline %s: e2e %s ms, expected %.3f" %
+          (rid, r.get("e2e_ms"), busy_us / 1000))
+
+# 2. a shipped workload
+out = plan(os.path.join(ROOT, "data/workloads/support-assistant.yaml"), "--pipeline", pipe, "--json",
+           "--horizon-hours", "0.25")
+check(out.returncode == 0, "workload prediction failed: " + out.stderr)
+if out.returncode == 0:
+    p = json.loads(out.stdout)
+    check(p["completed"] > 100 and p["unfinished"] == 0, "completed %d unfinished %d" % (p["completed"], p["unfinished"]))
+    check(p["attributed_nusd"] + p["idle_nusd"] == p["cost_nusd"], "money does not add up: %s" % p)
+    check(abs(p["cost_nusd"] - 2 * 0.25 * rate) <= 2, "2 replicas x 0.25 h x $2.5 = %d nUSD, got %d"
+          % (2 * 0.25 * rate, p["cost_nusd"]))
+
+# 2b. plan -> --emit -> --pipeline: the emitted file (with its step model) is plannable, and its
+# prediction is the plan's expected scenario within 15% (the routing, tiers, scheduler, prices and
+# step model are the same; the search's startup delays and its scenario seed are not in the file).
+wl_bc = os.path.join(ROOT, "data/workloads/bursty-chat.yaml")
+emitted = os.path.join(T, "emitted.yaml")
+out = plan(wl_bc, "--quiet", "--json", "--horizon-hours", "2", "--emit", emitted)
+check(out.returncode == 0, "plan --emit failed: " + out.stderr)
+if out.returncode == 0:
+    exp = json.loads(out.stdout)["plan"]["scenarios"]["expected"]
+    out = plan(wl_bc, "--pipeline", emitted, "--json", "--horizon-hours", "2")
+    check(out.returncode == 0, "plan --pipeline on the emitted file failed: " + out.stderr)
+    if out.returncode == 0:
+        got = json.loads(out.stdout)
+        for key in ("ttft_ms", "e2e_ms"):
+            a, b = got[key]["p95"], exp[key]["p95"]
+            check(abs(a - b) <= 0.15 * b, "emitted round trip: %s p95 %.1f vs the plan's %.1f" % (key, a, b))
+        check(got["completed"] > 0.9 * exp["completed"], "completed %d vs %d" % (got["completed"], exp["completed"]))
+
+# 3. what it cannot run
+nostep = write("nostep.yaml", PIPE.replace("    step: {b0_us: 1200, prefill_token_us: 3, decode_row_us: 900}\n", ""))
+out = plan("--workload", os.path.join(ROOT, "data/workloads/support-assistant.yaml"), "--pipeline", nostep)
+check(out.returncode == 2 and "nostep.yaml:2: key 'tiers[0].step'" in out.stderr, "no step model: " + out.stderr)
+hdr = write("hdr.yaml", PIPE.replace("match: {endpoint: any}", "match: {header: {name: x-tenant}}"))
+out = plan("--workload", os.path.join(ROOT, "data/workloads/support-assistant.yaml"), "--pipeline", hdr)
+check(out.returncode == 2 and "hdr.yaml:10: key 'routes[0].match.header'" in out.stderr, "header route: " + out.stderr)
+bad = write("bad.csv", "id,t_s,prompt_chars,in_tokens,out_tokens,confidence,status\na,0,10,5,5,1,200\nb,1,10,5\n")
+out = plan("--pipeline", pipe, "--trace", bad)
+check(out.returncode != 0 and "bad.csv:3:" in out.stderr, "bad trace: " + out.stderr)
+out = plan("--pipeline", pipe)
+check(out.returncode == 2 and "needs a workload" in out.stderr, "no input: " + out.stderr)
+
+if fails:
+    print("%d checks failed" % len(fails))
+    sys.exit(1)
+print("all checks passed")

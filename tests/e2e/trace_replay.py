@@ -1,0 +1,152 @@
+#!/usr/bin/python3
+"""The contract of the architecture — one policy, two clocks — as a trace replay.
+
+One recorded trace (arrival times, prompt and output lengths, the first tier's answer
+confidence and status) is fed
+  (a) to the live gateway (`rightsize serve`) in front of a scripted OpenAI-shaped backend with
+      fixed step times (lib/trace_backend.py: it reports each request's busy share as
+      timings.rightsize.busy_ns), and
+  (b) to the simulator (`rightsize plan --pipeline P --trace T --records R`) with the same step
+      times (each tier's `step:` map).
+For every request, matched by its X-Request-Id, both must agree on the route, the tier asked
+first, the tier that answered, the escalation, the canary decision and the status — and charge
+the same cost to the nano-dollar. The trace exercises a cascade with low-confidence, 5xx (re-ask)
+and 4xx (never re-ask) answers, a canary split whose candidate fails into a rollback, streamed
+answers on a plain tier, and a burst refused by the bounded tier queue (429)."""
+import http.client
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from serve_env import BIN, PY, ROOT, T, Gateway, _wait_file, check, finish, spawn  # noqa: E402
+
+# ---- the trace ----
+CONFS = [0.9, 0.2, 0.8, 0.35, 0.95, 0.1, 0.7, 0.92, 0.3, 0.85, 0.15, 0.75, 0.88, 0.4, 0.97]
+ERR500 = {3, 9, 14, 20, 26}
+ERR400 = {6, 17}
+rows = []
+for i in range(30):   # the main route: a cascade with a canary, one request every 80 ms
+    rows.append(dict(id="r%02d" % i, t=0.10 + 0.08 * i, chars=400 + 16 * (i % 7), out=4 + i % 4,
+                     conf=CONFS[i % len(CONFS)], status=500 if i in ERR500 else 400 if i in ERR400 else 200))
+for k, t in enumerate([0.14, 1.30, 2.62, 2.623, 2.626]):   # the short route, streamed; a burst of 3
+    rows.append(dict(id="s%d" % k, t=t, chars=80, out=10, conf=0.9, status=200))
+rows.sort(key=lambda r: r["t"])
+trace = os.path.join(T, "trace.csv")
+with open(trace, "w") as f:
+    f.write("id,t_s,prompt_chars,in_tokens,out_tokens,confidence,status\n")
+    for r in rows:
+        f.write("%s,%.3f,%d,%d,%d,%.2f,%d\n" % (r["id"], r["t"], r["chars"], r["chars"] // 4, r["out"], r["conf"],
+                                               r["status"]))
+
+# ---- the backend and the pipeline ----
+STEPS = {"student": [1500, 10, 2500], "student-b": [1000, 8, 2000], "teacher": [3000, 20, 4000],
+         "small": [2000, 5, 3000]}
+pf = os.path.join(T, "backend.port")
+be = spawn([PY, os.path.join(ROOT, "tests/e2e/lib/trace_backend.py"), "--port-file", pf, "--tiers",
+            json.dumps(STEPS)], "backend.log")
+port = _wait_file(pf, be, "trace backend")
+
+
+def tier(name, cost, replicas):
+    b0, tok, row = STEPS[name]
+    return ("  - {name: %s, url: \"http://127.0.0.1:%d/v1\", model: %s, cost_per_hour: %s, replicas: %d,\n"
+            "     max_concurrency: 1, scheduler: {max_num_seqs: 1, max_num_batched_tokens: 2048},\n"
+            "     step: {b0_us: %d, prefill_token_us: %d, decode_row_us: %d}}\n" % (name, port, name, cost, replicas,
+                                                                                 b0, tok, row))
+
+
+PIPE = ("tiers:\n" + tier("student", "2.7", 2) + tier("student-b", "1.9", 1) + tier("teacher", "7.3", 1) +
+        tier("small", "1.1", 1) + """routes:
+  - {name: short, match: {endpoint: chat, max_prompt_chars: 120}, tier: small}
+  - name: main
+    match: {endpoint: chat}
+    cascade: {first: student, then: teacher, min_confidence: 0.5, escalate_on_error: true}
+canary:
+  - {route: main, baseline: student, candidate: student-b, weight_percent: 40, shadow_percent: 0,
+     rollback: {error_rate: 0.2, window_s: 60, min_samples: 3}}
+limits: {max_queue: 1, request_timeout_s: 20}
+""")
+
+# ---- (a) the live gateway ----
+t_wall = time.time()
+gw = Gateway(PIPE, extra=["--seed", "3"])
+results = {}
+
+
+def send(r):
+    content = ("rid=%s;conf=%.2f;status=%d;" % (r["id"], r["conf"], r["status"])).ljust(r["chars"], "x")
+    body = {"model": "assistant", "max_tokens": r["out"], "messages": [{"role": "user", "content": content}]}
+    if r["id"].startswith("s"):
+        body["stream"] = True
+    c = http.client.HTTPConnection("127.0.0.1", gw.port, timeout=30)
+    c.request("POST", "/v1/chat/completions", body=json.dumps(body),
+              headers={"Content-Type": "application/json", "X-Request-Id": r["id"]})
+    resp = c.getresponse()
+    resp.read()
+    results[r["id"]] = resp.status
+    c.close()
+
+
+t0 = time.time() + 0.2
+threads = []
+for r in rows:
+    time.sleep(max(0.0, t0 + r["t"] - time.time()))
+    th = threading.Thread(target=send, args=(r,))
+    th.start()
+    threads.append(th)
+for th in threads:
+    th.join(30)
+deadline = time.time() + 10
+while time.time() < deadline and len(gw.telemetry()) < len(rows):
+    time.sleep(0.05)
+live = {}
+for rec in gw.telemetry():
+    live[rec["request_id"]] = rec
+check(len(live) == len(rows), "telemetry has %d of %d requests" % (len(live), len(rows)))
+
+# ---- (b) the simulator ----
+recs = os.path.join(T, "records.jsonl")
+out = subprocess.run([BIN, "plan", "--pipeline", gw.cfg, "--trace", trace, "--records", recs, "--seed", "3",
+                      "--json"], capture_output=True, text=True, timeout=60)
+check(out.returncode == 0, "plan --pipeline --trace failed: %s" % out.stderr)
+sim = {}
+for line in open(recs):
+    rec = json.loads(line)
+    sim[rec["request_id"]] = rec
+
+# ---- the contract ----
+n_esc = n_cand = n_429 = n_400 = n_500 = 0
+for r in rows:
+    a, b = live.get(r["id"]), sim.get(r["id"])
+    if not check(a is not None and b is not None, "%s: missing on one side" % r["id"]):
+        continue
+    first_a = a["first_tier"] if a["escalated"] else a["tier"]
+    got_a = (a["route"], first_a, a["tier"], a["escalated"], a["canary_candidate"], a["status"],
+             round(a["cost_usd"] * 1e9))
+    got_b = (b["route"], b["first_tier"], b["tier"], b["escalated"], b["canary_candidate"], b["status"],
+             b["cost_nusd"])
+    check(got_a == got_b, "%s: gateway (route, first, tier, escalated, candidate, status, nUSD) %s != planner %s"
+          % (r["id"], got_a, got_b))
+    check(results.get(r["id"]) == a["status"], "%s: client saw %s, telemetry says %s" % (r["id"], results.get(r["id"]),
+                                                                                     a["status"]))
+    n_esc += a["escalated"]
+    n_cand += a["canary_candidate"]
+    n_429 += a["status"] == 429
+    n_400 += a["status"] == 400
+    n_500 += r["status"] == 500 and a["escalated"]
+# The trace must exercise every rule it is meant to.
+check(n_esc >= 5 and n_cand >= 3 and n_429 == 1 and n_400 == 2 and n_500 == 5,
+      "trace coverage: %d escalated, %d canary, %d 429, %d 400, %d 5xx re-asked" % (n_esc, n_cand, n_429, n_400, n_500))
+cand_after = [r["id"] for r in rows if live.get(r["id"], {}).get("canary_candidate")]
+pred = json.loads(out.stdout) if out.returncode == 0 else {}
+check(pred.get("canary_rollbacks") == 1, "the candidate's failures roll the canary back once (got %s)" %
+      pred.get("canary_rollbacks"))
+cost_live = sum(round(a["cost_usd"] * 1e9) for a in live.values())
+print("%d requests: %d escalated, %d canary (last %s), %d refused 429, %d 4xx kept; %d nUSD on both sides; %.1f s"
+      % (len(rows), n_esc, n_cand, cand_after[-1] if cand_after else "-", n_429, n_400, cost_live,
+         time.time() - t_wall))
+finish()
