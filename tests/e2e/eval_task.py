@@ -3,7 +3,8 @@
 
 A fake OpenAI backend (tests/e2e/lib/fake_backend.py: answers "<name>:<prompt>") sits behind
 `rightsize serve`, so every reply is known in advance and the expected accuracy follows from the
-task file alone. Checks: accuracy and per-item correctness under exact / contains / regex rules
+task file alone; the same prompts sent as completions go to a real worker tier, whose reported
+busy share the gateway charges (the fake backend reports none, so its calls cost nothing). Checks: accuracy and per-item correctness under exact / contains / regex rules
 (chat messages and plain prompts), the total cost equals the sum of the gateway's own telemetry
 cost_usd records (the same numbers the ledger bills), cost per 1K = 1000 x mean, requests really
 run --concurrency at a time, the same task against the bare backend (no cost header) says so,
@@ -14,15 +15,21 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from serve_env import BIN, T, Gateway, check, fake_backend, finish  # noqa: E402
+from serve_env import BIN, T, Gateway, check, fake_backend, finish, synth  # noqa: E402
 
 _, port = fake_backend("fast", delay_ms=150)
+# The fake backend reports no busy time, so the gateway charges its calls nothing; completions go
+# to a real worker (which reports its busy share) so the cost check has money to count.
+model = synth("w", 5)
 gw = Gateway("""
 tiers:
   - {name: fast, url: "http://127.0.0.1:%d/v1", model: m, cost_per_hour: 360}
+  - {name: w, model: %s, cost_per_hour: 3600}
 routes:
   - {match: {endpoint: chat}, tier: fast}
-""" % port)
+  - {match: {endpoint: completions}, tier: w}
+""" % (port, model))
+check(gw.wait_ready("w"), "worker ready")
 
 items = [  # (line, expected correct)
     ({"prompt": "billing", "label": "fast:billing"}, True),
@@ -61,14 +68,42 @@ for line in open(out):
     vals.setdefault(k, v.strip())
 check(abs(float(vals["quality"]) - acc) < 1e-12 and abs(float(vals["accuracy"]) - acc) < 1e-12,
       "results: quality = accuracy = %s" % acc)
-tel = gw.telemetry()
-tel_cost = sum(r["cost_usd"] for r in tel)
-check(len(tel) == len(items), "the gateway saw %d requests" % len(tel))
-# Headers carry 9 decimals: the sum may differ from telemetry by 5e-10 per request.
-check(abs(float(vals["cost_usd"]) - tel_cost) <= 5e-10 * len(items) + 1e-12,
-      "cost %s = sum of telemetry cost_usd %.9f" % (vals["cost_usd"], tel_cost))
-check(abs(float(vals["cost_per_1k_usd"]) - 1000 * float(vals["cost_usd"]) / len(items)) < 1e-9, "cost per 1K = 1000 x mean")
-check(tel_cost > 0, "requests cost something")
+import time  # noqa: E402
+
+
+def records(endpoint, n):
+    """The gateway's telemetry records of one endpoint, once all n are written (bounded wait)."""
+    for _ in range(50):
+        recs = [r for r in gw.telemetry() if r["endpoint"] == endpoint]
+        if len(recs) >= n:
+            return recs
+        time.sleep(0.1)
+    return recs
+
+
+tel = records("chat", len(items))
+check(len(tel) == len(items), "the gateway saw %d chat requests" % len(tel))
+# Cost: the same task as plain prompts to /v1/completions, answered by the real worker.
+out_w = os.path.join(T, "w.json")
+pw = subprocess.run([BIN, "eval", "--task", task, "--completions", "--url", "http://127.0.0.1:%d" % gw.port,
+                     "--max-tokens", "4", "--out", out_w], capture_output=True, text=True, timeout=60)
+check(pw.returncode == 0, "eval --completions exits 0 %s" % pw.stderr.strip()[-200:])
+rw = json.load(open(out_w))["task"]
+n_prompt = sum("prompt" in it for it, _ in items)   # message items still go to chat
+tel_w = records("completions", n_prompt)
+check(len(tel_w) == n_prompt and all(r["tier"] == "w" for r in tel_w), "prompt lines went to the worker tier")
+for _ in range(50):   # both runs' records written
+    if len(gw.telemetry()) >= 2 * len(items):
+        break
+    time.sleep(0.1)
+tel_all = gw.telemetry()
+tel_cost = sum(r["cost_usd"] for r in tel_w)
+check(len(tel_all) == 2 * len(items) and tel_cost > 0, "worker requests cost something ($%.9f)" % tel_cost)
+# Headers carry 9 decimals: sums may differ from telemetry by 5e-10 per request.
+both = rw.get("cost_usd", -1) + float(vals["cost_usd"])
+check(abs(both - sum(r["cost_usd"] for r in tel_all)) <= 5e-10 * len(tel_all) + 1e-12,
+      "eval's costs of both runs = sum of the gateway's telemetry cost_usd")
+check(abs(rw["cost_per_1k_usd"] - 1000 * rw["cost_usd"] / len(items)) < 1e-9, "cost per 1K = 1000 x mean")
 # 10 requests of >= 150 ms, 5 at a time: about 0.3 s, surely under the 1.5 s they take one by one.
 wall = float(vals["wall_s"])
 check(wall < 1.2, "concurrency 5: 10 requests of 150 ms in %.2f s" % wall)
