@@ -11,6 +11,9 @@
 //   * quantized targets: output.weight (or token_embd.weight when the output is tied to it) gets
 //     Q6_K when its rows are a multiple of 256 (else Q8_0), unless --output-type names a type;
 //     a tensor whose row length is not a multiple of the block size becomes F16.
+// Every tensor is converted with the engine's reference quantizers (quant_quantize_row), which
+// equal ggml's for F16/BF16/Q8_0/Q4_0; its Q6_K is not llama.cpp's search, so a Q6_K output.weight
+// is the one tensor that can differ from llama-quantize's file.
 // Tensors are written in llama.cpp's order: non-layer tensors by name, then blk.0.*, blk.1.*, ...
 // by name; metadata is copied in order, then general.quantization_version (2) and
 // general.file_type are appended; general.alignment (default 32) pads every tensor.

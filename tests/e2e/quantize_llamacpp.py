@@ -8,6 +8,7 @@ installed: set NODE_LLAMA_CPP_DIR to a folder whose node_modules holds it (npm i
 node-llama-cpp@3.21.1), or install it under tests/e2e/ or the repo root.
 """
 import glob
+import json
 import os
 import subprocess
 import sys
@@ -87,14 +88,43 @@ def main():
                 same = p.returncode == 0 and open(ours, "rb").read() == open(theirs, "rb").read()
                 check(same, f"{name} -> {t}: byte-identical to llama.cpp ({os.path.getsize(theirs)} bytes)")
 
-        # A 256-wide model: llama.cpp gives output.weight Q6_K for q4_0; with --output-type q8_0
-        # (its --output-tensor-type) both agree again.
+        # A 256-wide model: llama.cpp gives output.weight Q6_K for q4_0. This build writes Q6_K
+        # with the engine's own Q6_K quantizer, which is not llama.cpp's search (make_qx_quants):
+        # everything else must be identical, and that one tensor within Q6_K's error. With
+        # --output-type q8_0 (its --output-tensor-type) the whole file is identical again.
+        text = os.path.join(tmp, "t.txt")
+        with open(text, "w") as f:
+            f.write("the parcel arrived late and the refund is missing " * 20)
         wide = synth("wide.gguf", "--dim", "256", "--layers", "1", "--heads", "4", "--ffn", "512", "--vocab", "600",
                      "--type", "f32")
-        p = subprocess.run([BIN, "quantize", wide, os.path.join(tmp, "w.gguf"), "--type", "q4_0", "-q"],
-                           capture_output=True, text=True)
-        check(p.returncode == 1 and "q6_k" in p.stderr and "--output-type" in p.stderr,
-              f"q4_0 of a 256-wide model names the Q6_K output it cannot write: {p.stderr.strip()}")
+        ours, theirs = os.path.join(tmp, "w6.ours.gguf"), os.path.join(tmp, "w6.ref.gguf")
+        p = subprocess.run([BIN, "quantize", wide, ours, "--type", "q4_0", "-q"], capture_output=True, text=True)
+        r = subprocess.run([lq, bins, wide, theirs, str(FTYPE["q4_0"])], capture_output=True, text=True)
+        if p.returncode != 0:
+            check("q6_k" in p.stderr and "--output-type" in p.stderr,
+                  f"q4_0 of a 256-wide model names the Q6_K output it cannot write: {p.stderr.strip()}")
+        else:
+            info = subprocess.run([BIN, "gguf", "info", ours], capture_output=True, text=True).stdout
+            row = [ln.split() for ln in info.splitlines() if ln.strip().startswith("output.weight ")]
+            a, b = open(ours, "rb").read(), open(theirs, "rb").read() if r.returncode == 0 else b""
+            check(row and row[0][1] == "q6_k" and len(a) == len(b), "q4_0 of a 256-wide model: output.weight is Q6_K, same size")
+            if row and len(a) == len(b):
+                nbytes = int(row[0][-2])
+                diff = [k for k in range(len(a)) if a[k] != b[k]]
+                # output.weight is the first tensor of the data section: all differences must fall
+                # inside one window of its size (so metadata and every other tensor are identical).
+                check(not diff or diff[-1] - diff[0] < nbytes,
+                      f"only output.weight differs ({len(diff)} bytes in a {nbytes}-byte tensor)")
+                print(f"   note output.weight Q6_K: {len(diff)} of {nbytes} bytes differ from llama.cpp's "
+                      "(its make_qx_quants search is not reproduced)")
+            for path, who in ((ours, "ours"), (theirs, "llama.cpp's")):
+                q = subprocess.run([BIN, "eval", "--perplexity", text, "-m", path, "--kl-reference", wide, "--ctx", "32",
+                                    "-q", "-t", "2", "--kv-type", "f32", "--out", path + ".json"],
+                                   capture_output=True, text=True, timeout=120)
+                check(q.returncode == 0, f"{who} Q6_K file runs: {q.stderr.strip()[-200:]}")
+            ko = json.load(open(ours + ".json"))["kl_reference"]["kl_mean"]
+            kt = json.load(open(theirs + ".json"))["kl_reference"]["kl_mean"]
+            check(ko <= 1.5 * kt + 1e-6, f"KL from f32: ours {ko:.3g} vs llama.cpp's file {kt:.3g} (<= 1.5x)")
         ours, theirs = os.path.join(tmp, "w.ours.gguf"), os.path.join(tmp, "w.ref.gguf")
         p = subprocess.run([BIN, "quantize", wide, ours, "--type", "q4_0", "--output-type", "q8_0", "-q"],
                            capture_output=True, text=True)
