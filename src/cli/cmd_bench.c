@@ -44,8 +44,8 @@ static const char USAGE[] =
     "                       by it still count latency from their scheduled time\n"
     "Requests:\n"
     "  --url URL            base URL ending in /v1 (or a full .../completions URL)\n"
-    "  --endpoint chat|completions   /v1/chat/completions (default) or /v1/completions\n"
-    "  --model NAME         \"model\" field (default \"default\")\n"
+    "  --endpoint completions|chat   /v1/completions (default, as calibrate) or /v1/chat/completions\n"
+    "  --served-model-name NAME  \"model\" field (default \"default\"; --model is an alias)\n"
     "  --input-tokens N     prompt length (default 128). Prompts are N words drawn at random from a\n"
     "                       built-in list of common words, each ~1 token in GPT-2/Llama/Qwen vocabularies,\n"
     "                       so N words ~ N tokens (+ the chat template); usage.prompt_tokens is reported\n"
@@ -157,6 +157,7 @@ static const struct option OPTS[] = {
     {"duration", required_argument, 0, OPT_DURATION}, {"concurrency", required_argument, 0, OPT_CONC},
     {"requests", required_argument, 0, OPT_REQS},     {"input-tokens", required_argument, 0, OPT_IN},
     {"output-tokens", required_argument, 0, OPT_OUT}, {"model", required_argument, 0, OPT_MODEL},
+    {"served-model-name", required_argument, 0, OPT_MODEL},
     {"endpoint", required_argument, 0, OPT_ENDPOINT}, {"timeout", required_argument, 0, OPT_TIMEOUT},
     {"seed", required_argument, 0, OPT_SEED},         {"json", required_argument, 0, OPT_JSON},
     {"api-key", required_argument, 0, OPT_KEY},       {"workload", required_argument, 0, OPT_WORKLOAD},
@@ -180,7 +181,7 @@ typedef struct {
 
 // Parses argv into a; returns 0 or 2 (usage error, message printed).
 static int parse_args(int argc, char **argv, BenchArgs *a) {
-    *a = (BenchArgs){.model = "default", .endpoint = "chat", .timeout_s = 120, .in_tokens = 128,
+    *a = (BenchArgs){.model = "default", .endpoint = "completions", .timeout_s = 120, .in_tokens = 128,
                      .out_tokens = 128, .seed = 1, .api_key = getenv("OPENAI_API_KEY"),
                      .start_hour = -1, .rate_scale = 1};
     optind = 1;
