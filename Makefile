@@ -26,7 +26,7 @@ BIN   := $(BUILD)/rightsize
 TESTS := $(BUILD)/run_tests
 LIB   := $(BUILD)/librightsize.a
 
-.PHONY: all test unit asan fuzz bench demo install clean deps
+.PHONY: all test unit asan fuzz bench demo models install clean deps
 all: $(BIN) $(TESTS) $(LIB)
 
 $(BUILD)/%_avx512.o: %_avx512.c
@@ -78,6 +78,10 @@ bench: all
 
 demo: deps all
 	@scripts/demo
+
+# The bundled support-desk teacher and student, retrained bit for bit (about 15 minutes on 2 cores).
+models: all
+	@scripts/make-models
 
 # The binary finds the installed data (catalog, workloads, benchmarks) in $(PREFIX)/share/rightsize
 # (next to its bin/ folder, or RS_DATADIR compiled in); RIGHTSIZE_DATA overrides both.
