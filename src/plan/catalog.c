@@ -123,6 +123,35 @@ static void load_hw(YamlDoc *d, const YamlNode *n, CatHardware *hw) {
     for (int64_t i = 0; is && i < is->n && !d->rc; i++) load_instance(d, is->vals[i], hw);
 }
 
+// `measured: FILE` (relative to the catalog file's folder): a `rightsize eval --out` results
+// file whose `quality` (a fraction in [0, 1]) replaces the entry's quality, as percent.
+static void load_measured(YamlDoc *d, const YamlNode *at, const char *file, CatModelQuant *mq) {
+    char path[1024];
+    const char *slash = strrchr(d->file, '/');
+    if (file[0] == '/' || !slash) snprintf(path, sizeof path, "%s", file);
+    else snprintf(path, sizeof path, "%.*s/%s", (int)(slash - d->file), d->file, file);
+    YamlDoc r;
+    char err[512];
+    if (yaml_load_file(&r, path, err, sizeof err)) {
+        yaml_error(d, at, "measured results: %s", err);
+        yaml_doc_free(&r);
+        return;
+    }
+    const YamlNode *qn = yaml_get(r.root, "quality");
+    const char *date = yaml_str_opt(&r, r.root, "date", NULL), *ds = yaml_str_opt(&r, r.root, "dataset", NULL);
+    double v = qn ? yaml_node_f64(&r, qn, 0, 1) : -1;
+    if (r.rc || v < 0 || !date || !ds || !valid_date(date))
+        yaml_error(d, at, "measured results '%s' need quality (0..1), date (YYYY-MM-DD) and dataset (write them with "
+                   "rightsize eval --out)", path);
+    else {
+        mq->measured = true;
+        mq->quality = 100.0 * v;
+        snprintf(mq->measured_date, sizeof mq->measured_date, "%s", date);
+        snprintf(mq->measured_dataset, sizeof mq->measured_dataset, "%s", ds);
+    }
+    yaml_doc_free(&r);
+}
+
 static void load_model(YamlDoc *d, const YamlNode *n, CatModel *m) {
     static const char *const keys[] = {"id", "name", "kind", "params_b", "layers", "hidden", "heads",
         "kv_heads", "head_dim", "ffn", "vocab", "context", "student", "source", "quant", NULL};
@@ -148,7 +177,7 @@ static void load_model(YamlDoc *d, const YamlNode *n, CatModel *m) {
                    (long long)m->heads, (long long)m->kv_heads);
     const YamlNode *qs = yaml_seq_opt(d, n, "quant");
     if (!qs && !d->rc) yaml_error(d, n, "missing 'quant' (a list of {name, bytes_per_weight, quality})");
-    static const char *const qkeys[] = {"name", "bytes_per_weight", "quality", NULL};
+    static const char *const qkeys[] = {"name", "bytes_per_weight", "quality", "measured", NULL};
     for (int64_t i = 0; qs && i < qs->n && !d->rc; i++) {
         const YamlNode *q = qs->vals[i];
         if (q->kind != YAML_MAP) { yaml_error(d, q, "expected {name, bytes_per_weight, quality}"); break; }
@@ -158,6 +187,8 @@ static void load_model(YamlDoc *d, const YamlNode *n, CatModel *m) {
         m->quant[k].present = true;
         m->quant[k].bytes_per_weight = yaml_f64_req(d, q, "bytes_per_weight", 0.1, 8);
         m->quant[k].quality = yaml_f64_opt(d, q, "quality", 0, 0, 1e6);
+        const char *mf = yaml_str_opt(d, q, "measured", NULL);
+        if (mf && !d->rc) load_measured(d, yaml_get(q, "measured"), mf, &m->quant[k]);
     }
     if (!d->rc && !m->quant[QUANT_BF16].present) yaml_error(d, qs, "a bf16 entry is required");
 }

@@ -72,6 +72,10 @@ typedef struct {
     bool present;
     double bytes_per_weight;
     double quality;            // on the catalog's quality_metric
+    // Set when the entry names a `rightsize eval --out` results file (`measured: FILE`): quality
+    // is then 100 x that file's quality (a fraction), measured on measured_dataset.
+    bool measured;
+    char measured_date[16], measured_dataset[96];
 } CatModelQuant;
 
 typedef struct {

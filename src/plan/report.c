@@ -108,8 +108,12 @@ static void describe(FILE *f, const Catalog *cat, const Workload *wl, const Cand
     fprintf(f, "  Hardware      %s x%d per replica (%s), replicas %d..%d (sized for a peak of %d; %s, %s)\n", hw->name,
             c->devices, hw_class_names[hw->cls], main_t->as.min_replicas, main_t->as.max_replicas, c->replicas_peak,
             c->scale == SCALE_FIXED ? "fixed" : wl->cls == WL_BATCH ? "run window" : "autoscaled", mix_names[c->mix]);
-    fprintf(f, "  Model         %s at %s (quality %.1f), batch knob %lld, step times from %s\n", m->name,
-            plan_quant_names[c->quant], m->quant[c->quant].quality, (long long)c->batch_knob,
+    const CatModelQuant *mq = &m->quant[c->quant];
+    char qual[160];
+    if (mq->measured) snprintf(qual, sizeof qual, "quality %.1f, measured %s on %s", mq->quality, mq->measured_date, mq->measured_dataset);
+    else snprintf(qual, sizeof qual, "quality %.1f", mq->quality);
+    fprintf(f, "  Model         %s at %s (%s), batch knob %lld, step times from %s\n", m->name,
+            plan_quant_names[c->quant], qual, (long long)c->batch_knob,
             c->source == STEP_PROFILE ? "a calibrated profile" : "the roofline (uncalibrated)");
     const CatStack *st = search_stack(cat, c);
     fprintf(f, "  Stack         %s: %s KV cache, %s %.2f, %lld blocks of %lld tokens per replica\n", st->name,

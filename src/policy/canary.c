@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/check.h"
 
@@ -16,7 +17,7 @@ void canary_init(Canary *c, double weight_percent, double shadow_percent, const 
 
 void canary_set_weight(Canary *c, double weight_percent) {
     c->weight_percent = weight_percent < 0 ? 0 : (weight_percent > 100 ? 100 : weight_percent);
-    c->lat_head = c->lat_n = c->agr_head = c->agr_n = 0;
+    c->lat_head = c->lat_n = c->agr_head = c->agr_n = c->acc_head = c->acc_n = 0;
     c->rolled_back = false;
     c->last_verdict = CANARY_OK;
     c->reason[0] = 0;
@@ -102,7 +103,9 @@ CanaryVerdict canary_check(Canary *c, int64_t now_us) {
     int64_t since = now_us - c->guards.window_us;
     ring_expire(c->lat, &c->lat_head, &c->lat_n, since);
     ring_expire(c->agr, &c->agr_head, &c->agr_n, since);
-    int64_t n, na;
+    ring_expire(c->acc, &c->acc_head, &c->acc_n, since);
+    int64_t n, na, nl;
+    double acc = canary_accuracy(c, now_us, &nl);
     double p95, er, agr;
     canary_stats(c, now_us, &n, &p95, &er, &na, &agr);
     if (n < c->guards.min_samples) return CANARY_OK;
@@ -120,12 +123,40 @@ CanaryVerdict canary_check(Canary *c, int64_t now_us) {
         v = CANARY_ROLLBACK_AGREEMENT;
         snprintf(why, sizeof why, "agreement with the baseline %.3f < %.3f over %lld shadow pairs", agr,
                  c->guards.min_agreement, (long long)na);
+    } else if (c->guards.min_accuracy > 0 && nl >= min_agr && acc < c->guards.min_accuracy) {
+        v = CANARY_ROLLBACK_ACCURACY;
+        snprintf(why, sizeof why, "accuracy on labelled requests %.3f < %.3f over %lld answers", acc,
+                 c->guards.min_accuracy, (long long)nl);
     }
     if (v != CANARY_OK) {
         canary_rollback(c, why);
         c->last_verdict = v;
     }
     return v;
+}
+
+void canary_record_accuracy(Canary *c, int64_t now_us, bool correct) {
+    ring_push(c->acc, &c->acc_head, &c->acc_n, (CanarySample){.t_us = now_us, .value = correct ? 1.0f : 0.0f});
+}
+
+double canary_accuracy(const Canary *c, int64_t now_us, int64_t *n) {
+    int64_t since = now_us - c->guards.window_us, k = 0;
+    double sum = 0;
+    for (int64_t i = 0; i < c->acc_n; i++) {
+        const CanarySample *s = &c->acc[(c->acc_head + i) % CANARY_WINDOW_MAX];
+        if (s->t_us < since) continue;
+        sum += s->value;
+        k++;
+    }
+    *n = k;
+    return k ? sum / (double)k : 1.0;
+}
+
+bool canary_label_match(const char *label, const char *reply) {
+    while (*reply == ' ' || *reply == '\t' || *reply == '\r' || *reply == '\n') reply++;
+    size_t n = strcspn(reply, "\r\n");
+    while (n > 0 && (reply[n - 1] == ' ' || reply[n - 1] == '\t')) n--;
+    return strlen(label) == n && strncasecmp(label, reply, n) == 0;
 }
 
 double canary_agreement(const char *a, const char *b) {
@@ -142,6 +173,7 @@ const char *canary_verdict_name(CanaryVerdict v) {
         [CANARY_ROLLBACK_LATENCY] = "latency",
         [CANARY_ROLLBACK_ERRORS] = "errors",
         [CANARY_ROLLBACK_AGREEMENT] = "agreement",
+        [CANARY_ROLLBACK_ACCURACY] = "accuracy",
     };
     return (unsigned)v < ARRAY_LEN(names) ? names[v] : "?";
 }

@@ -7,7 +7,10 @@
 // samples of the last window_us: once min_samples are there, the candidate is rolled back
 // (weight → 0, reason kept) when its p95 latency exceeds p95_ms, its error rate exceeds
 // error_rate, or its mean agreement falls under min_agreement (agreement needs min_samples/4
-// shadow pairs, at least 3). States: ACTIVE --(guard fails)--> ROLLED_BACK --(set weight)--> ACTIVE.
+// shadow pairs, at least 3), or its accuracy on labelled requests falls under min_accuracy
+// (a client or `rightsize eval --task` sends the expected answer in the x-rightsize-label header;
+// the candidate's reply's first line must equal it, ignoring case; needs as many labelled
+// answers as agreement needs pairs). States: ACTIVE --(guard fails)--> ROLLED_BACK --(set weight)--> ACTIVE.
 #ifndef RS_CANARY_H
 #define RS_CANARY_H
 
@@ -22,6 +25,7 @@ typedef struct {
     double p95_ms;          // 0: no latency guard
     double error_rate;      // in [0,1]; 1: no error guard
     double min_agreement;   // in [0,1]; 0: no agreement guard
+    double min_accuracy;    // in [0,1]; 0: no accuracy guard (labelled requests only)
     int64_t window_us;      // sliding window
     int64_t min_samples;    // candidate answers needed before any guard acts
 } CanaryGuards;
@@ -31,6 +35,7 @@ typedef enum {
     CANARY_ROLLBACK_LATENCY,
     CANARY_ROLLBACK_ERRORS,
     CANARY_ROLLBACK_AGREEMENT,
+    CANARY_ROLLBACK_ACCURACY,
 } CanaryVerdict;
 
 typedef struct {
@@ -47,6 +52,8 @@ typedef struct {
     int64_t lat_head, lat_n;
     CanarySample agr[CANARY_WINDOW_MAX];
     int64_t agr_head, agr_n;
+    CanarySample acc[CANARY_WINDOW_MAX];   // labelled answers: value 1 correct, 0 wrong
+    int64_t acc_head, acc_n;
     bool rolled_back;
     CanaryVerdict last_verdict;
     char reason[160];        // why it was rolled back ("" when active)
@@ -68,6 +75,12 @@ void canary_record(Canary *c, int64_t now_us, int64_t latency_us, bool error);
 CanaryVerdict canary_answer(Canary *c, int64_t now_us, int64_t latency_us, bool error);
 // Records the agreement in [0,1] of one shadow pair.
 void canary_record_agreement(Canary *c, int64_t now_us, double agreement);
+// Records whether one labelled candidate answer was correct (canary_label_match).
+void canary_record_accuracy(Canary *c, int64_t now_us, bool correct);
+// Labelled answers in the window ending at now_us and their accuracy (1 when there are none).
+double canary_accuracy(const Canary *c, int64_t now_us, int64_t *n);
+// True when the first line of reply (whitespace-trimmed) equals label ignoring ASCII case.
+bool canary_label_match(const char *label, const char *reply);
 // Evaluates the guards over the window ending at now_us; on a failure rolls back (weight 0,
 // reason filled) and returns the verdict. A rolled-back canary returns CANARY_OK.
 CanaryVerdict canary_check(Canary *c, int64_t now_us);

@@ -466,10 +466,24 @@ static void answer_buffered(Gateway *g, GwReq *r, GwCall *c, cJSON *resp, int64_
     gw_finish(g, r, now_us);
 }
 
+// The expected answer a client sent in x-rightsize-label, or NULL.
+static const char *req_label(const GwReq *r) {
+    for (int i = 0; i < r->n_hdrs; i++)
+        if (strcasecmp(r->hdr_name[i], "x-rightsize-label") == 0) return r->hdr_val[i];
+    return NULL;
+}
+
 static void canary_feed(Gateway *g, GwReq *r, GwCall *c, bool error, int64_t now_us) {
     int k = r->dec.canary;
     if (k < 0 || !r->dec.candidate || r->tier != g->candidate_of[k]) return;
     Canary *cn = &g->canaries[k];
+    const char *label = req_label(r);
+    if (label && cn->guards.min_accuracy > 0 && !r->stream) {
+        // Labelled traffic: the candidate's answer is right or wrong (errors count as wrong).
+        cJSON *resp = !error && c->status == 200 ? cJSON_ParseWithLength(c->resp.data ? c->resp.data : "", c->resp.len) : NULL;
+        canary_record_accuracy(cn, now_us, resp && canary_label_match(label, answer_text(resp)));
+        cJSON_Delete(resp);
+    }
     CanaryVerdict v = canary_answer(cn, now_us, now_us - r->t_arrival_us, error);
     if (v != CANARY_OK) {
         metric_inc(g->m.rollbacks, canary_verdict_name(v), 1);

@@ -271,7 +271,7 @@ static void load_route(YamlDoc *doc, Pipeline *p, const YamlNode *n, int idx) {
 static void load_canary(YamlDoc *doc, Pipeline *p, const YamlNode *n) {
     static const char *const keys[] = {"route", "baseline", "candidate", "weight_percent", "shadow_percent",
                                        "rollback", NULL};
-    static const char *const rk[] = {"p95_ms", "error_rate", "min_agreement", "window_s", "min_samples", NULL};
+    static const char *const rk[] = {"p95_ms", "error_rate", "min_agreement", "min_accuracy", "window_s", "min_samples", NULL};
     if (!n || n->kind != YAML_MAP) {
         yaml_error(doc, n, "a canary must be a map with route, baseline, candidate, weight_percent");
         return;
@@ -300,6 +300,7 @@ static void load_canary(YamlDoc *doc, Pipeline *p, const YamlNode *n) {
     c->guards.p95_ms = yaml_f64_opt(doc, rb, "p95_ms", 0, 0, 1e9);
     c->guards.error_rate = yaml_f64_opt(doc, rb, "error_rate", 1, 0, 1);
     c->guards.min_agreement = yaml_f64_opt(doc, rb, "min_agreement", 0, 0, 1);
+    c->guards.min_accuracy = yaml_f64_opt(doc, rb, "min_accuracy", 0, 0, 1);
     c->guards.window_us = (int64_t)(yaml_f64_opt(doc, rb, "window_s", 60, 0.1, 86400) * 1e6);
     c->guards.min_samples = yaml_i64_opt(doc, rb, "min_samples", 20, 1, CANARY_WINDOW_MAX);
     if (doc->rc) return;

@@ -1,0 +1,82 @@
+// cmd_quantize.c — `rightsize quantize IN.gguf OUT.gguf --type TYPE`: convert a model's weights,
+// choosing each tensor's type as llama.cpp's llama-quantize does.
+#include <stdio.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "cli/cli.h"
+#include "engine/quant.h"
+#include "quantize/quantize.h"
+
+static void quantize_usage(FILE *out) {
+    fprintf(out,
+"usage: rightsize quantize IN.gguf OUT.gguf --type TYPE [options]\n"
+"\n"
+"Converts a GGUF model's weights to TYPE, tensor by tensor, with the choices llama.cpp's\n"
+"llama-quantize makes (so the output is the same file, byte for byte): norms and 1-D tensors\n"
+"keep their type; with a quantized TYPE, output.weight (or the tied token_embd.weight) gets\n"
+"Q6_K when its rows are a multiple of 256, else Q8_0; a row length the block does not divide\n"
+"falls back to F16. Metadata is copied, general.file_type and general.quantization_version set.\n"
+"One progress line per tensor goes to stderr.\n"
+"\n"
+"  --type TYPE            f32, f16, bf16, q8_0, q4_0 (case-insensitive; also as the 3rd argument)\n"
+"  --output-type TYPE     type of output.weight instead of llama-quantize's choice (like its\n"
+"                         --output-tensor-type); with q4_0 the Q6_K choice is written by the\n"
+"                         engine's Q6_K quantizer, not llama.cpp's search, so only that tensor\n"
+"                         differs from llama-quantize's file: --output-type q8_0 matches it whole\n"
+"  --allow-requantize     accept an input that is already quantized (error compounds)\n"
+"  -q, --quiet            no progress lines\n"
+"  -h, --help             this help\n"
+"\n"
+"The output is written to OUT.gguf.tmp and renamed at the end; OUT.gguf may not be IN.gguf.\n");
+}
+
+static void progress(void *ctx, int64_t i, int64_t n, const char *name, QuantType from, QuantType to,
+                     const int64_t *ne) {
+    (void)ctx;
+    fprintf(stderr, "[%4lld/%4lld] %-36s %5s -> %-5s [%lld x %lld]\n", (long long)i, (long long)n, name,
+            QUANT_TRAITS[from].name, QUANT_TRAITS[to].name, (long long)ne[0], (long long)ne[1]);
+}
+
+int cmd_quantize(int argc, char **argv) {
+    if (cli_wants_help(argc, argv)) { quantize_usage(stdout); return 0; }
+    const char *pos[3] = {0}, *type = NULL, *out_type = NULL;
+    int n_pos = 0;
+    bool quiet = false, requant = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--type") || !strcmp(a, "--output-type")) {
+            if (i + 1 >= argc) { fprintf(stderr, "quantize: %s needs a value (see --help)\n", a); return 2; }
+            if (!strcmp(a, "--type")) type = argv[++i]; else out_type = argv[++i];
+        } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) quiet = true;
+        else if (!strcmp(a, "--allow-requantize")) requant = true;
+        else if (a[0] == '-' && a[1]) { fprintf(stderr, "quantize: unknown option '%s' (see rightsize quantize --help)\n", a); return 2; }
+        else if (n_pos < 3) pos[n_pos++] = a;
+        else { fprintf(stderr, "quantize: unexpected argument '%s'\n", a); return 2; }
+    }
+    if (n_pos == 3 && !type) type = pos[2];
+    else if (n_pos != 2) { fprintf(stderr, "quantize: give IN.gguf OUT.gguf and --type TYPE (see --help)\n"); return 2; }
+    if (!type) { fprintf(stderr, "quantize: --type TYPE is required (%s)\n", quantize_ftype_names()); return 2; }
+    QuantizeOptions o = {.ftype = quantize_ftype_by_name(type), .output_type = -1, .allow_requantize = requant,
+                         .progress = quiet ? NULL : progress};
+    if (!o.ftype) {
+        fprintf(stderr, "quantize: unknown --type '%s' (this build writes %s)\n", type, quantize_ftype_names());
+        return 2;
+    }
+    if (out_type) {
+        const QuantizeFtype *ot = quantize_ftype_by_name(out_type);
+        if (!ot) { fprintf(stderr, "quantize: unknown --output-type '%s' (%s)\n", out_type, quantize_ftype_names()); return 2; }
+        o.output_type = (int)ot->type;
+    }
+    char err[320];
+    QuantizeStats st;
+    int64_t t0 = clock_now_us();
+    if (quantize_file(pos[0], pos[1], &o, &st, err, sizeof err)) {
+        fprintf(stderr, "quantize: %s\n", err);
+        return 1;
+    }
+    fprintf(stderr, "quantize: %s -> %s (%s): %lld tensors, %lld converted, %.2f MiB -> %.2f MiB in %.2f s\n", pos[0],
+            pos[1], o.ftype->name, (long long)st.n_tensors, (long long)st.n_quantized, (double)st.bytes_in / 1048576.0,
+            (double)st.bytes_out / 1048576.0, (double)(clock_now_us() - t0) / 1e6);
+    return 0;
+}
