@@ -19,7 +19,7 @@ tail = [(s * 101 + i * 13) % 4000 + 10 for i in range(8)]
 print(json.dumps({"prompt": prefix + tail, "max_tokens": 6, "temperature": 0, "ignore_eos": True}))
 PYEOF
 }
-for s in 1 2 3; do body $s >"$T/req$s"; done
+for s in 1 2 3 4 5; do body $s >"$T/req$s"; done
 # run NAME TAIL — POSTs request TAIL, saves the answer as $T/NAME.json.
 run() {
     c=$(curl -s -o "$T/$1.json" -w '%{http_code}' -H "Content-Type: application/json" --data-binary @"$T/req$2" "$URL/v1/completions")
@@ -28,7 +28,7 @@ run() {
 field() { $PY -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$T/$1.json" "$2"; }
 
 start_worker "$T/small.gguf" -t 1 --no-enable-prefix-caching
-for s in 1 2 3; do run off$s $s; done
+for s in 1 2 3 4 5; do run off$s $s; done
 [ "$(metric prefix_cache_hits_total)" = 0 ] || fail "hits with the cache off"
 [ "$(field off2 'd["usage"]["prompt_tokens_details"]["cached_tokens"]')" = 0 ] || fail "cached_tokens with the cache off"
 stop_worker
@@ -56,5 +56,18 @@ q=$(metric prefix_cache_queries_total); h=$(metric prefix_cache_hits_total)
 cold=$(field cold1 'd["timings"]["rightsize"]["busy_ns"]'); warm=$(field warm1 'd["timings"]["rightsize"]["busy_ns"]')
 [ "$warm" -lt "$cold" ] || fail "busy_ns warm $warm not below cold $cold"
 echo "busy_ns cold $cold warm $warm"
+stop_worker
+
+# A pool of 40 blocks (640 positions) for five concurrent 398-position requests: admission waits,
+# cached blocks are evicted and shared ones reused; every answer is still the cache-off one.
+start_worker "$T/small.gguf" -t 1 --kv-blocks 40
+pids=""
+for s in 1 2 3 4 5; do run con$s $s & pids="$pids $!"; done
+for p in $pids; do wait $p; done
+for s in 1 2 3 4 5; do
+    [ "$(field con$s 'd["choices"][0]["text"]')" = "$(field off$s 'd["choices"][0]["text"]')" ] || fail "concurrent $s differs"
+done
+[ "$(metric prefix_cache_hits_total)" -gt 0 ] || fail "no hits under the small pool"
+echo "small pool: hits $(metric prefix_cache_hits_total) of $(metric prefix_cache_queries_total), preemptions $(metric num_preemptions_total)"
 stop_worker
 finish
