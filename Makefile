@@ -35,6 +35,8 @@ $(BUILD)/%_avx512.o: %_avx512.c
 $(BUILD)/%_avx2.o: %_avx2.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SIMD) -MMD -MP -c $< -o $@
+# The catalog finds installed data under the PREFIX it was built for (catalog_find_dir).
+$(BUILD)/src/plan/catalog.o: CFLAGS += -DRS_DATADIR='"$(PREFIX)/share/rightsize"'
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
@@ -77,9 +79,12 @@ bench: all
 demo: deps all
 	@scripts/demo
 
+# The binary finds the installed data (catalog, workloads, benchmarks) in $(PREFIX)/share/rightsize
+# (next to its bin/ folder, or RS_DATADIR compiled in); RIGHTSIZE_DATA overrides both.
 install: $(BIN)
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/rightsize
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/rightsize
+	cp -R data/catalog data/workloads data/benchmarks $(DESTDIR)$(PREFIX)/share/rightsize/
 
 clean:
 	rm -rf build build-asan build-fuzz

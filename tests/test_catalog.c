@@ -46,9 +46,9 @@ TEST(catalog_ships_valid_with_sourced_prices) {
     EXPECT(strcmp(inf->price[PRICE_ON_DEMAND].confidence, "V") == 0);
     EXPECT_NEAR(inf->memory_gb, 32 * 1.073741824, 0.01);                      // 32 GiB
     // Llama 3.1 8B KV: 2 x 32 layers x 8 kv heads x 128 x 2 bytes = 131072 B/token (anchors §2.1).
-    EXPECT_NEAR(cat_kv_bytes_per_token(catalog_model(&c, "llama-3.1-8b")), 131072, 0);
+    EXPECT_NEAR(cat_kv_bytes_per_token(catalog_model(&c, "llama-3.1-8b"), KV_BF16), 131072, 0);
     // Llama 2 7B (MHA): 2 x 32 x 32 x 128 x 2 = 524288 B/token.
-    EXPECT_NEAR(cat_kv_bytes_per_token(catalog_model(&c, "llama-2-7b")), 524288, 0);
+    EXPECT_NEAR(cat_kv_bytes_per_token(catalog_model(&c, "llama-2-7b"), KV_BF16), 524288, 0);
     EXPECT_NEAR(cat_peak_flops(h, QUANT_FP8), 1978.9e12, 1);
     EXPECT_NEAR(cat_peak_flops(catalog_hw(&c, "a10g"), QUANT_INT4), 70e12, 1);  // weight-only: bf16 units
     catalog_free(&c);
@@ -224,4 +224,65 @@ TEST(workload_trace_replays) {
     write_file(dir[0] ? path : path, "name: t\narrivals: {process: trace, trace: missing.csv}\ntokens:\n  input: {mean: 1}\n");
     EXPECT(wl_load(&wl, path, err, sizeof err) == ERR_FORMAT);
     EXPECT(strstr(err, "tw.yaml:2: key 'arrivals.trace': cannot open trace") != NULL);
+}
+
+// Price sanity at load: a reservation above on-demand and a spot rate from another provider are
+// reported with file and line; the shipped catalog has no commitment above its on-demand rate.
+TEST(catalog_warns_on_incomparable_prices) {
+    char dir[400], path[1200], err[512] = {0};
+    snprintf(dir, sizeof dir, "%s/pricecat", test_tmpdir());
+    snprintf(path, sizeof path, "mkdir -p %s && cp data/catalog/models.yaml %s/", dir, dir);
+    ASSERT(system(path) == 0);
+    snprintf(path, sizeof path, "%s/hardware.yaml", dir);
+    write_file(path,
+               "hardware:\n"
+               "  - id: x\n"
+               "    tflops: {bf16: 100}\n"
+               "    memory_gb: 16\n"
+               "    memory_bw_gbs: 300\n"
+               "    interconnect_gbs: 10\n"
+               "    max_devices: 1\n"
+               "    quantizations: [bf16]\n"
+               "    derate: {compute: 0.5, bandwidth: 0.8, step_overhead_us: 100}\n"
+               "    startup_s: 60\n"
+               "    spec_source: test\n"
+               "    prices:\n"
+               "      - {kind: on_demand, usd_per_hour: 1.0, source: somewhere, date: 2026-01-01, provider: aws, confidence: V}\n"
+               "      - {kind: reserved_1y, usd_per_hour: 2.0, source: somewhere, date: 2026-01-01, provider: aws, confidence: V}\n"
+               "      - {kind: spot, usd_per_hour: 0.5, source: somewhere, date: 2026-01-01, provider: runpod, confidence: V}\n");
+    Catalog c;
+    int rc = catalog_load(&c, dir, err, sizeof err);
+    if (rc) test_fail(__FILE__, __LINE__, "%s", err);
+    ASSERT(rc == 0);
+    EXPECT_EQ_INT(c.n_warnings, 2);
+    EXPECT(strstr(c.warnings[0], "hardware.yaml:14: x reserved_1y $2.000/h is above on_demand $1.000/h") != NULL);
+    EXPECT(strstr(c.warnings[1], "hardware.yaml:15: x spot price is from runpod but on_demand is from aws") != NULL);
+    catalog_free(&c);
+    ASSERT(catalog_load(&c, "data/catalog", err, sizeof err) == 0);
+    for (int i = 0; i < c.n_warnings; i++) EXPECT(strstr(c.warnings[i], "is above") == NULL);
+    catalog_free(&c);
+}
+
+// A replica is priced as an instance SKU (hardware-facts.md, AWS us-east-1), not N x one device:
+// 4 x L40S = g6e.12xlarge $10.493 (N x g6e.xlarge would be $7.444); 2 x L40S shares it, $5.2465;
+// 12 Inferentia2 = inf2.48xlarge $12.981; 2 share an inf2.24xlarge (6 chips): 6.49 x 2 / 6.
+// Spot applies the device's discount ratio (0.79 / 1.861) to the SKU.
+TEST(catalog_replica_priced_as_instance_sku) {
+    Catalog c;
+    char err[512];
+    ASSERT(catalog_load(&c, "data/catalog", err, sizeof err) == 0);
+    const CatHardware *l40s = catalog_hw(&c, "l40s"), *inf2 = catalog_hw(&c, "inferentia2");
+    const CatInstance *in = NULL;
+    EXPECT_NEAR(cat_replica_usd_per_hour(l40s, 1, PRICE_ON_DEMAND, &in), 1.861, 1e-9);
+    EXPECT_NEAR(cat_replica_usd_per_hour(l40s, 4, PRICE_ON_DEMAND, &in), 10.493, 1e-9);
+    ASSERT(in != NULL);
+    EXPECT(strcmp(in->name, "g6e.12xlarge") == 0);
+    EXPECT_NEAR(cat_replica_usd_per_hour(l40s, 2, PRICE_ON_DEMAND, NULL), 10.493 / 2, 1e-9);
+    EXPECT_NEAR(cat_replica_usd_per_hour(l40s, 4, PRICE_SPOT, NULL), 10.493 * 0.79 / 1.861, 1e-9);
+    EXPECT_NEAR(cat_replica_usd_per_hour(inf2, 12, PRICE_ON_DEMAND, NULL), 12.981, 1e-9);
+    EXPECT_NEAR(cat_replica_usd_per_hour(inf2, 2, PRICE_ON_DEMAND, NULL), 6.49 * 2 / 6, 1e-9);
+    // No SKU from the on-demand provider (H200 on Nebius): devices x the per-device price.
+    EXPECT_NEAR(cat_replica_usd_per_hour(catalog_hw(&c, "h200"), 2, PRICE_ON_DEMAND, &in), 9.0, 1e-9);
+    EXPECT(in == NULL);
+    catalog_free(&c);
 }

@@ -148,8 +148,9 @@ TEST(kv_cache_interleaved_f32) { interleaved(QT_F32); }
 TEST(kv_cache_interleaved_f16) { interleaved(QT_F16); }
 
 // Attention over a sequence that spans several blocks (with another sequence's blocks between
-// them) against float64 softmax attention over the stored values.
-static void attend_check(QuantType t) {
+// them) against float64 softmax attention over the stored values; pos0 > 0 is a sliding window
+// (starting inside a block), softcap > 0 Gemma 2's c·tanh(s/c) on the scaled scores.
+static void attend_check(QuantType t, int64_t pos0, float softcap) {
     KvCacheConfig c = small_cfg(t, 16);
     c.head_dim = 32;
     KvCache *kv = kv_cache_create(&c);
@@ -173,21 +174,22 @@ static void attend_check(QuantType t) {
     float q[3 * 32], scores[3 * 11], out[3 * 32];
     for (int64_t i = 0; i < n_q * hd; i++) q[i] = kv_val(9, 9, i, 0, i) * 0.7f;
     float scale = 1.0f / sqrtf((float)hd);
-    kv_cache_attend(kv, layer, seq, head, n_pos, q, n_q, scale, scores, out);
+    kv_cache_attend(kv, layer, seq, head, pos0, n_pos, q, n_q, scale, softcap, scores, out);
     double max_err = 0;
     for (int64_t g = 0; g < n_q; g++) {
         double s[11], mx = -1e300, sum = 0;
-        for (int64_t p = 0; p < n_pos; p++) {
+        for (int64_t p = pos0; p < n_pos; p++) {
             s[p] = 0;
             for (int64_t i = 0; i < hd; i++)
                 s[p] += (double)q[g * hd + i] * stored(t, kv_val(layer, seq, p, 0, head * hd + i) * 0.5f);
             s[p] *= scale;
+            if (softcap > 0) s[p] = softcap * tanh(s[p] / softcap);
             mx = s[p] > mx ? s[p] : mx;
         }
-        for (int64_t p = 0; p < n_pos; p++) sum += (s[p] = exp(s[p] - mx));
+        for (int64_t p = pos0; p < n_pos; p++) sum += (s[p] = exp(s[p] - mx));
         for (int64_t i = 0; i < hd; i++) {
             double o = 0;
-            for (int64_t p = 0; p < n_pos; p++) o += s[p] / sum * stored(t, kv_val(layer, seq, p, 1, head * hd + i));
+            for (int64_t p = pos0; p < n_pos; p++) o += s[p] / sum * stored(t, kv_val(layer, seq, p, 1, head * hd + i));
             double e = fabs(o - out[g * hd + i]);
             max_err = e > max_err ? e : max_err;
         }
@@ -198,8 +200,10 @@ static void attend_check(QuantType t) {
     kv_cache_destroy(kv);
 }
 
-TEST(kv_cache_attend_f32) { attend_check(QT_F32); }
-TEST(kv_cache_attend_f16) { attend_check(QT_F16); }
+TEST(kv_cache_attend_f32) { attend_check(QT_F32, 0, 0.0f); }
+TEST(kv_cache_attend_f16) { attend_check(QT_F16, 0, 0.0f); }
+TEST(kv_cache_attend_window) { attend_check(QT_F32, 6, 0.0f); attend_check(QT_F16, 1, 0.0f); }
+TEST(kv_cache_attend_softcap) { attend_check(QT_F32, 0, 3.0f); attend_check(QT_F32, 5, 2.0f); }
 
 // The SIMD attention kernels agree with the plain-C ones (both stored types, odd lengths, groups
 // of 1..9 query heads — a group of four and the leftovers — and tiles of 1..13 stored rows, padded

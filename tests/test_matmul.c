@@ -11,6 +11,11 @@
 // - Against the unquantized X ("loose"): rounding x to Q8_0 moves each element by at most
 //   d/2 + 127 d 2^-11 (round to the step d = amax/127, then d stored as f16), so
 //   |error| <= sum over blocks of amax_b (1/254 + 1/2048) sum_b |w_c|, plus the float term.
+// - Types with a min or an offset applied separately (Q4_1, Q5_1, the K-quants) compute
+//   d*q*x and m*x (or c_g*bsum) apart and subtract: S then sums |d q x| + |m x| per weight
+//   (wmag), and K-quant products round about 24 times per 256-weight block, not 8 per 32.
+// - K-quant activations are Q8_K: float d = amax/127 per 256 values, so the loose bound uses the
+//   256-block amax and no f16 term.
 // A single wrong element, block or row breaks these bounds by orders of magnitude on the shapes
 // used (checked by test matmul_bounds_catch_a_wrong_block).
 #include <math.h>
@@ -33,6 +38,7 @@ typedef struct {
     int64_t rows, cols, n;
     void *w;        // quantized weights
     double *wd;     // (rows, cols) dequantized weights
+    double *wmag;   // (rows, cols) magnitude of each weight's terms in the kernels' sums (see below)
     float *x;       // (n, cols)
     double *xq;     // (n, cols) x rounded through Q8_0 (quantized types), else x
     void *scratch;
@@ -40,12 +46,38 @@ typedef struct {
 
 static float rand_f(Rng *r, double scale) { return (float)(rng_normal(r) * scale); }
 
+static bool is_k(QuantType t) { return QUANT_TRAITS[t].act == QA_Q8_K; }
+static bool is_q(QuantType t) { return QUANT_TRAITS[t].act != QA_FLOAT; }
+
+// |terms| of each weight of a row (see the header): |w| for the symmetric types.
+static void weight_magnitudes(QuantType t, const uint8_t *row, const float *wf, double *mag, int64_t cols) {
+    for (int64_t k = 0; k < cols; k++) mag[k] = fabs(wf[k]);
+    if (is_k(t)) {
+        size_t bs = QUANT_TRAITS[t].type_size;
+        for (int64_t b = 0; b < cols / QK_K; b++) {
+            MmKUnpacked u;
+            mm_unpack_k_ref(t, row + (size_t)b * bs, &u);
+            for (int e = 0; e < QK_K; e++)
+                mag[b * QK_K + e] = fabs((double)u.d * u.sc[e / 16] * u.q[e]) + fabs((double)u.doff * u.off[e / 16]);
+        }
+    } else if (t == QT_Q4_1 || t == QT_Q5_1) {
+        size_t bs = QUANT_TRAITS[t].type_size;
+        for (int64_t b = 0; b < cols / 32; b++) {
+            uint16_t m16;
+            memcpy(&m16, row + (size_t)b * bs + 2, 2);
+            double m = fabs((double)quant_f16_to_f32(m16));
+            for (int e = 0; e < 32; e++) mag[b * 32 + e] = fabs(wf[b * 32 + e]) + 2 * m;
+        }
+    }
+}
+
 // Random weights in the type's own format: raw random blocks for Q8_0/Q4_0 (every code,
 // including -128, and f16 scales of varied size), rounded random floats otherwise.
 static void make_weights(Case *c, Rng *r) {
     size_t row_bytes = quant_row_bytes(c->type, c->cols);
     c->w = malloc(row_bytes * (size_t)c->rows);
     c->wd = malloc(sizeof(double) * (size_t)(c->rows * c->cols));
+    c->wmag = malloc(sizeof(double) * (size_t)(c->rows * c->cols));
     float *row = malloc(sizeof(float) * (size_t)c->cols);
     for (int64_t i = 0; i < c->rows; i++) {
         uint8_t *dst = (uint8_t *)c->w + (size_t)i * row_bytes;
@@ -64,6 +96,7 @@ static void make_weights(Case *c, Rng *r) {
         }
         quant_dequantize_row(c->type, dst, row, c->cols);
         for (int64_t k = 0; k < c->cols; k++) c->wd[i * c->cols + k] = row[k];
+        weight_magnitudes(c->type, dst, row, c->wmag + i * c->cols, c->cols);
     }
     free(row);
 }
@@ -80,11 +113,14 @@ static void make_case(Case *c, Rng *r, QuantType t, int64_t rows, int64_t cols, 
             c->x[i * cols + k] = rand_f(r, scale) * (rng_below(r, 50) == 0 ? 20.0f : 1.0f);
         }
     }
-    bool quantized = t == QT_Q8_0 || t == QT_Q4_0;
     BlockQ8_0 *qb = malloc(sizeof(BlockQ8_0) * (size_t)(cols / 32 + 1));
+    BlockQ8K *kb = malloc(sizeof(BlockQ8K) * (size_t)(cols / QK_K + 1));
     float *tmp = malloc(sizeof(float) * (size_t)cols);
     for (int64_t i = 0; i < n; i++) {
-        if (quantized) {
+        if (is_k(t)) {
+            quant_quantize_row(QT_Q8_K, c->x + i * cols, kb, cols);
+            for (int64_t k = 0; k < cols; k++) tmp[k] = kb[k / QK_K].d * (float)kb[k / QK_K].qs[k % QK_K];
+        } else if (is_q(t)) {
             quant_quantize_row(QT_Q8_0, c->x + i * cols, qb, cols);
             quant_dequantize_row(QT_Q8_0, qb, tmp, cols);
         } else {
@@ -93,6 +129,7 @@ static void make_case(Case *c, Rng *r, QuantType t, int64_t rows, int64_t cols, 
         for (int64_t k = 0; k < cols; k++) c->xq[i * cols + k] = tmp[k];
     }
     free(qb);
+    free(kb);
     free(tmp);
     size_t sb = (mm_scratch_bytes(cols, n) + 63) & ~(size_t)63;
     c->scratch = aligned_alloc(64, sb);
@@ -101,6 +138,7 @@ static void make_case(Case *c, Rng *r, QuantType t, int64_t rows, int64_t cols, 
 static void free_case(Case *c) {
     free(c->w);
     free(c->wd);
+    free(c->wmag);
     free(c->x);
     free(c->xq);
     free(c->scratch);
@@ -124,28 +162,28 @@ static bool view_packed_by(const MmKernels *k, WeightView *w, void **buf) {
 
 // Checks y (n, rows) against the float64 products; returns the number of failing entries.
 static int check_result(const Case *c, const float *y, const char *what, bool report) {
-    bool quantized = c->type == QT_Q8_0 || c->type == QT_Q4_0;
-    int64_t nb = (c->cols + 31) / 32;
+    bool quantized = is_q(c->type), k = is_k(c->type);
+    int64_t bl = k ? QK_K : 32, nb = (c->cols + bl - 1) / bl;
     int bad = 0;
     for (int64_t i = 0; i < c->n; i++) {
         for (int64_t r = 0; r < c->rows; r++) {
-            const double *w = c->wd + r * c->cols;
+            const double *w = c->wd + r * c->cols, *wm = c->wmag + r * c->cols;
             const double *xq = c->xq + i * c->cols;
             const float *x = c->x + i * c->cols;
             double exact_q = 0, exact = 0, s = 0, s_loose = 0, xbound = 0;
             for (int64_t b = 0; b < nb; b++) {
                 double amax = 0, wabs = 0;
-                for (int64_t k = b * 32; k < c->cols && k < b * 32 + 32; k++) {
-                    exact_q += w[k] * xq[k];
-                    exact += w[k] * x[k];
-                    s += fabs(w[k] * xq[k]);
-                    s_loose += fabs(w[k] * x[k]);
-                    amax = fmax(amax, fabs(x[k]));
-                    wabs += fabs(w[k]);
+                for (int64_t e = b * bl; e < c->cols && e < b * bl + bl; e++) {
+                    exact_q += w[e] * xq[e];
+                    exact += w[e] * x[e];
+                    s += wm[e] * fabs(xq[e]);
+                    s_loose += wm[e] * fabs(x[e]);
+                    amax = fmax(amax, fabs(x[e]));
+                    wabs += fabs(w[e]);
                 }
-                xbound += amax * (1.0 / 254 + 1.0 / 2048) * wabs;
+                xbound += amax * (1.0 / 254 + (k ? 0.0 : 1.0 / 2048)) * wabs;
             }
-            double m = quantized ? (double)(nb + 8) : (double)(c->cols + 1);
+            double m = k ? (double)(24 * nb + 16) : quantized ? (double)(nb + 8) : (double)(c->cols + 1);
             double tight = m * U32 * s * 1.01 + 1e-30;
             double loose = quantized ? xbound * 1.01 + tight + m * U32 * s_loose : tight;
             double got = y[i * c->rows + r];
@@ -162,7 +200,8 @@ static int check_result(const Case *c, const float *y, const char *what, bool re
     return bad;
 }
 
-static const QuantType TYPES[] = {QT_F32, QT_F16, QT_BF16, QT_Q8_0, QT_Q4_0};
+static const QuantType TYPES[] = {QT_F32,  QT_F16,  QT_BF16, QT_Q8_0, QT_Q4_0, QT_Q4_1, QT_Q5_0, QT_Q5_1,
+                                  QT_IQ4_NL, QT_Q2_K, QT_Q3_K, QT_Q4_K, QT_Q5_K, QT_Q6_K};
 
 // Every kernel set this CPU can run (ref always; the x86 sets when the CPU has their features).
 static int kernel_sets(const MmKernels **sets) {
@@ -187,16 +226,18 @@ static void run_shapes(ThreadPool *tp, uint64_t seed) {
     // chunk (16-256 rows) and below it; float types also get cols not a multiple of 8/16.
     static const int64_t shapes[][2] = {{1, 32}, {37, 96}, {100, 160}, {70, 256}, {130, 1088}};
     static const int64_t float_shapes[][2] = {{5, 7}, {13, 33}, {33, 200}};
+    static const int64_t k_shapes[][2] = {{1, 256}, {37, 512}, {70, 256}, {130, 1280}, {17, 256}};
     static const int64_t ns[] = {1, 2, 3, 4, 5, 16, 17, 35};
     const MmKernels *sets[6];
     int n_sets = kernel_sets(sets);
     Rng r;
     rng_seed(&r, seed);
     for (size_t t = 0; t < ARRAY_LEN(TYPES); t++) {
-        bool quantized = TYPES[t] == QT_Q8_0 || TYPES[t] == QT_Q4_0;
+        bool quantized = is_q(TYPES[t]);
         size_t n_shapes = ARRAY_LEN(shapes) + (quantized ? 0 : ARRAY_LEN(float_shapes));
         for (size_t s = 0; s < n_shapes; s++) {
-            const int64_t *sh = s < ARRAY_LEN(shapes) ? shapes[s] : float_shapes[s - ARRAY_LEN(shapes)];
+            const int64_t *sh = is_k(TYPES[t]) ? k_shapes[s]
+                                : s < ARRAY_LEN(shapes) ? shapes[s] : float_shapes[s - ARRAY_LEN(shapes)];
             for (size_t k = 0; k < ARRAY_LEN(ns); k++) {
                 Case c;
                 make_case(&c, &r, TYPES[t], sh[0], sh[1], ns[k]);
@@ -334,6 +375,19 @@ TEST(matmul_avx2_quantize_is_bit_exact) {
     int diffs = 0;
     for (int i = 0; i < COLS / 32; i++) diffs += memcmp(&a[i], &b[i], sizeof a[i]) != 0;
     EXPECT_EQ_INT(diffs, 0);
+    // Q8_K (float scale -127/max, nearest-even codes): a block whose extreme is -127 has iscale 1,
+    // so x.5 values are ties; and a block whose extreme appears with both signs (the first wins).
+    for (int i = 256; i < 512; i++) x[i] = (i == 256) ? -127.0f : (float)((i % 200) - 100) + 0.5f;
+    for (int i = 512; i < 768; i++) x[i] = (float)((i % 7) - 3);
+    x[520] = 9.0f;
+    x[530] = -9.0f;
+    BlockQ8K ka[COLS / 256], kb[COLS / 256];
+    quant_quantize_row(QT_Q8_K, x, ka, COLS);
+    MM_KERNELS_AVX2.quantize_q8_k(x, kb, COLS);
+    for (int i = 0; i < COLS / 256; i++) EXPECT(memcmp(&ka[i], &kb[i], sizeof ka[i]) == 0);
+    EXPECT_EQ_INT(ka[1].qs[1], -42);  // -42.5 and -41.5 both round to the even -42
+    EXPECT_EQ_INT(ka[1].qs[2], -42);
+    EXPECT_EQ_INT(ka[2].qs[8], -127);  // the first extreme (+9) maps to -127
     free(x);
 }
 #endif
@@ -424,3 +478,46 @@ TEST(matmul_many_equals_separate_calls) {
     }
     tp_destroy(tp);
 }
+
+#if defined(__x86_64__)
+// #15 D15: a non-finite activation (NaN, ±Inf) used to convert to INT32_MIN and be summed (and
+// negated) as such: UB under UBSan and a wrong code sum. Now every set stores saturated codes and
+// sums those, and the reference agrees with the SIMD quantizers bit for bit on such rows.
+TEST(matmul_quantize_non_finite_activations) {
+    CpuFeatures f = cpu_features();
+    enum { COLS = 256 * 2 };
+    float x[COLS];
+    for (int i = 0; i < COLS; i++) x[i] = (float)((i * 37) % 19) - 9.0f;
+    x[3] = NAN;
+    x[40] = INFINITY;
+    x[41] = -INFINITY;
+    for (int i = 64; i < 96; i++) x[i] = NAN;  // a whole block of NaN
+    x[300] = INFINITY;                           // the second Q8_K block
+    BlockQ8_0 a[COLS / 32], b[COLS / 32];
+    int32_t sa[COLS / 32], sb[COLS / 32];
+    float da[COLS / 32], db[COLS / 32];
+    MM_KERNELS_REF.quantize_q8_0(x, a, sa, da, COLS);
+    for (int i = 0; i < COLS / 32; i++) {
+        int32_t s = 0;
+        for (int j = 0; j < 32; j++) s += a[i].qs[j];
+        EXPECT_EQ_INT(sa[i], -s);
+    }
+    if (f.avx2 && f.fma && f.f16c) {
+        MM_KERNELS_AVX2.quantize_q8_0(x, b, sb, db, COLS);
+        EXPECT(memcmp(a, b, sizeof a) == 0);
+        EXPECT(memcmp(sa, sb, sizeof sa) == 0);
+    }
+    BlockQ8K k[COLS / 256], k2[COLS / 256];
+    quant_quantize_row(QT_Q8_K, x, k, COLS);
+    if (f.avx2 && f.fma && f.f16c) {
+        MM_KERNELS_AVX2.quantize_q8_k(x, k2, COLS);
+        EXPECT(memcmp(k, k2, sizeof k) == 0);
+    }
+    for (int i = 0; i < COLS / 256; i++)
+        for (int g = 0; g < 16; g++) {
+            int s = 0;
+            for (int j = 0; j < 16; j++) s += k[i].qs[g * 16 + j];
+            EXPECT_EQ_INT(k[i].bsums[g], s);
+        }
+}
+#endif

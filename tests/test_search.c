@@ -3,6 +3,7 @@
 // emitted pipeline reading back through our YAML loader with the DESIGN.md §4 keys.
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/check.h"
@@ -65,6 +66,20 @@ TEST(search_is_deterministic_and_waterfall_nests) {
         prev = c->usd_month;
     }
     EXPECT(a.level_best[LEVER_COUNT - 1] == a.best);
+    // Savings by lever: each variant differs from the baseline (added) or the plan (removed) in
+    // that lever alone, and each was simulated like a candidate.
+    ASSERT(a.wf_done);
+    const Candidate *pl = &a.cands[a.best];
+    EXPECT(a.wf_base.mix == MIX_ON_DEMAND && a.wf_base.scale == SCALE_FIXED && a.wf_base.student < 0);
+    EXPECT(a.wf_base.hw == pl->hw && a.wf_base.model == pl->model);
+    for (int l = 0; l < LEVER_COUNT; l++) {
+        if (!a.wf_used[l]) continue;
+        const Candidate *ad = &a.wf_added[l], *rm = &a.wf_removed[l];
+        EXPECT(ad->simulated || ad->pruned);
+        EXPECT(rm->simulated || rm->pruned);
+        if (l == LEVER_MIX) { EXPECT(ad->mix == pl->mix && ad->scale == SCALE_FIXED); EXPECT(rm->mix == MIX_ON_DEMAND && rm->scale == pl->scale); }
+        if (l == LEVER_AUTOSCALE) { EXPECT(ad->scale == pl->scale && ad->mix == MIX_ON_DEMAND); EXPECT(rm->scale == SCALE_FIXED && rm->mix == pl->mix); }
+    }
     // Monthly cost = accelerators + the workload's fixed costs (the seed's formula).
     const Candidate *best = &a.cands[a.best];
     EXPECT_NEAR(best->usd_month, best->accel_usd_month + wl_fixed_usd_month(&wl), 1e-6);
@@ -88,6 +103,76 @@ TEST(search_is_deterministic_and_waterfall_nests) {
     yaml_doc_free(&d);
     search_free(&a);
     search_free(&b);
+    wl_free(&wl);
+    catalog_free(&cat);
+}
+
+// A cascade's student may sit on other hardware than its teacher: named in the id after '@', or
+// chosen (the cheapest device that holds it and meets the SLO alone) when not named.
+TEST(search_cascade_student_on_other_hardware) {
+    Catalog cat;
+    Workload wl;
+    char err[512];
+    ASSERT(catalog_load(&cat, "data/catalog", err, sizeof err) == 0);
+    ASSERT(wl_load(&wl, "data/workloads/support-assistant.yaml", err, sizeof err) == 0);
+    Candidate c;
+    int rc = search_parse_id(&cat, &wl, "h100-sxmx1/llama-3.1-8b/fp8/b64/fixed/od/cascade=support-student-1b:int4@l4", &c,
+                             err, sizeof err);
+    if (rc) test_fail(__FILE__, __LINE__, "%s", err);
+    ASSERT(rc == 0);
+    EXPECT(!c.pruned);
+    EXPECT(strcmp(cat.hw[c.student_hw].id, "l4") == 0 && strcmp(cat.hw[c.hw].id, "h100-sxm") == 0);
+    EXPECT(strstr(c.id, "cascade=support-student-1b:int4@l4") != NULL);
+    SimConfig cfg;
+    search_sim_config(&cat, &wl, &c, SCEN_EXPECTED, 3600, 1, &cfg);
+    ASSERT(cfg.n_tiers == 2);
+    // The student tier pays an L4 replica (g6.xlarge), the teacher an H100 (p5.48xlarge / 8).
+    EXPECT_NEAR(cfg.tier[0].usd_per_hour[PRICE_ON_DEMAND], 0.805, 1e-9);
+    EXPECT_NEAR(cfg.tier[1].usd_per_hour[PRICE_ON_DEMAND], 55.04 / 8, 1e-9);
+    // Without '@' the search picks the student's device itself.
+    ASSERT(search_parse_id(&cat, &wl, "h100-sxmx1/llama-3.1-8b/fp8/b64/fixed/od/cascade=support-student-1b", &c, err,
+                           sizeof err) == 0);
+    EXPECT(!c.pruned && c.student_hw >= 0);
+    wl_free(&wl);
+    catalog_free(&cat);
+}
+
+// Constraints: the support assistant's cheapest plan is an ASIC (TPU) one with spot capacity;
+// restricted to GPUs without spot, with two replicas at least and a budget it cannot meet, the
+// plan is a GPU one, pays no spot hour, keeps two replicas, says the class constraint bound
+// (an excluded ASIC candidate undercuts it) and flags the budget.
+TEST(search_constraints_exclude_and_say_which_bound) {
+    Catalog cat;
+    Workload wl;
+    char err[512], path[512], cmd[1200];
+    ASSERT(catalog_load(&cat, "data/catalog", err, sizeof err) == 0);
+    snprintf(path, sizeof path, "%s/constrained.yaml", test_tmpdir());
+    snprintf(cmd, sizeof cmd, "cp data/workloads/support-assistant.yaml %s && printf '%%s\\n' 'constraints:' "
+             "'  classes: [gpu]' '  allow_spot: false' '  min_replicas: 2' '  budget_usd_month: 100' >> %s", path, path);
+    ASSERT(system(cmd) == 0);
+    int rc = wl_load(&wl, path, err, sizeof err);
+    if (rc) test_fail(__FILE__, __LINE__, "%s", err);
+    ASSERT(rc == 0);
+    EXPECT(wl.forbid_spot && wl.min_replicas == 2 && wl.n_allow_classes == 1);
+    SearchOptions o;
+    search_options_default(&o);
+    o.horizon_s = 3 * 3600;
+    o.keep_per_level = 4;
+    SearchResult r;
+    ASSERT(search_run(&cat, &wl, &o, &r, err, sizeof err) == 0);
+    ASSERT(r.best >= 0);
+    const Candidate *b = &r.cands[r.best];
+    EXPECT(cat.hw[b->hw].cls == HW_GPU);
+    EXPECT(b->mix != MIX_RESERVED_SPOT);
+    EXPECT(b->replica_hours_month[PRICE_SPOT] == 0);
+    EXPECT((b->scale == SCALE_FIXED ? b->replicas_peak : b->replicas_min) >= 2);
+    EXPECT(r.n_excluded[CONS_CLASS] > 0 && r.n_excluded[CONS_SPOT] > 0);
+    ASSERT(r.bound_by[CONS_CLASS] >= 0);
+    EXPECT(cat.hw[r.cands[r.bound_by[CONS_CLASS]].hw].cls != HW_GPU);
+    EXPECT(r.cands[r.bound_by[CONS_CLASS]].analytic_usd_month < b->analytic_usd_month);
+    EXPECT(r.over_budget);
+    EXPECT(b->burst_usd_month >= b->usd_month * 0.999);
+    search_free(&r);
     wl_free(&wl);
     catalog_free(&cat);
 }

@@ -27,7 +27,7 @@ TEST(steptime_roofline_h100_llama8b_decode_by_hand) {
     load_cat();
     ASSERT(cat_ok);
     StepModel sm;
-    step_roofline(&sm, catalog_hw(&cat, "h100-sxm"), catalog_model(&cat, "llama-3.1-8b"), QUANT_BF16, 1);
+    step_roofline(&sm, catalog_hw(&cat, "h100-sxm"), catalog_model(&cat, "llama-3.1-8b"), QUANT_BF16, 1, NULL);
     StepShape s = {.prefill_tokens = 0, .decode_rows = 1, .ctx_tokens = 1000, .attn_pairs = 1000};
     EXPECT_NEAR(step_time_us(&sm, &s), 7541.444776, 1e-3);
     EXPECT_NEAR(sm.comp_token_us + sm.comp_pair_us * 1000, 37.249, 1e-3);
@@ -44,7 +44,7 @@ TEST(steptime_roofline_l4_llama1b_prefill_by_hand) {
     load_cat();
     ASSERT(cat_ok);
     StepModel sm;
-    step_roofline(&sm, catalog_hw(&cat, "l4"), catalog_model(&cat, "llama-3.2-1b"), QUANT_BF16, 1);
+    step_roofline(&sm, catalog_hw(&cat, "l4"), catalog_model(&cat, "llama-3.2-1b"), QUANT_BF16, 1, NULL);
     StepShape s = {.prefill_tokens = 512, .decode_rows = 0, .ctx_tokens = 512, .attn_pairs = 512 * 256.5};
     EXPECT_NEAR(step_time_us(&sm, &s), 25060.654, 0.01);
     EXPECT_NEAR(sm.mem_fixed_us + sm.mem_ctx_us * 512, 10369.905, 0.01);
@@ -57,7 +57,7 @@ TEST(steptime_tensor_parallel_comm_by_hand) {
     load_cat();
     ASSERT(cat_ok);
     StepModel sm;
-    step_roofline(&sm, catalog_hw(&cat, "h100-sxm"), catalog_model(&cat, "llama-3.1-70b"), QUANT_BF16, 4);
+    step_roofline(&sm, catalog_hw(&cat, "h100-sxm"), catalog_model(&cat, "llama-3.1-70b"), QUANT_BF16, 4, NULL);
     EXPECT_NEAR(sm.b0_us, 1500 + 1280, 1e-9);
     EXPECT_NEAR(sm.decode_row_us, 8.738133, 1e-5);
     // Weights per device: 70.554e9 x 2 / 4 = 35.277e9 B over 2680e9 B/s = 13163.06 us.
@@ -71,7 +71,7 @@ TEST(steptime_decode_run_closed_form_matches_step_sum) {
     const char *hw[] = {"h100-sxm", "t4", "cpu-c7i-8xl", "l4"};
     for (size_t h = 0; h < 4; h++) {
         StepModel sm;
-        step_roofline(&sm, catalog_hw(&cat, hw[h]), catalog_model(&cat, "llama-3.2-1b"), QUANT_INT4, 1);
+        step_roofline(&sm, catalog_hw(&cat, hw[h]), catalog_model(&cat, "llama-3.2-1b"), QUANT_INT4, 1, NULL);
         int64_t rows[] = {1, 7, 64, 256};
         for (int r = 0; r < 4; r++) {
             int64_t ctx0 = rows[r] * 300, k = 777;
@@ -100,14 +100,14 @@ TEST(steptime_kv_capacity_by_hand) {
     load_cat();
     ASSERT(cat_ok);
     KvCapacity kv;
-    step_kv_capacity(&kv, catalog_hw(&cat, "h100-sxm"), catalog_model(&cat, "llama-3.1-8b"), QUANT_BF16, 1, 0.9,
-                     2048, 256, 16, 1150);
+    step_kv_capacity(&kv, catalog_hw(&cat, "h100-sxm"), catalog_model(&cat, "llama-3.1-8b"), QUANT_BF16, 1, NULL,
+                     2048, 256, 1150);
     EXPECT_NEAR(kv.usable_bytes, 55.62411648e9, 1);
     EXPECT_EQ_INT(kv.kv_blocks_total, 26523);
     EXPECT_EQ_INT(kv.max_seqs_at_mean, 256);   // 368 fit, capped at max_num_seqs
     // 70B bf16 does not fit one H100.
-    step_kv_capacity(&kv, catalog_hw(&cat, "h100-sxm"), catalog_model(&cat, "llama-3.1-70b"), QUANT_BF16, 1, 0.9,
-                     2048, 256, 16, 1150);
+    step_kv_capacity(&kv, catalog_hw(&cat, "h100-sxm"), catalog_model(&cat, "llama-3.1-70b"), QUANT_BF16, 1, NULL,
+                     2048, 256, 1150);
     EXPECT(kv.kv_blocks_total <= 0);
 }
 

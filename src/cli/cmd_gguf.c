@@ -1,4 +1,4 @@
-// cmd_gguf.c — `rightsize gguf info FILE` and `rightsize gguf synth ...`.
+// cmd_gguf.c — `rightsize gguf info FILE`, `rightsize gguf dump FILE TENSOR` and `rightsize gguf synth ...`.
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -15,6 +15,7 @@
 
 static const char USAGE[] =
     "usage: rightsize gguf info FILE\n"
+    "       rightsize gguf dump FILE TENSOR\n"
     "       rightsize gguf synth [SHAPE] -o FILE [options]\n"
     "       rightsize gguf synth --list-shapes\n"
     "       rightsize gguf tokenize MODEL [--no-bos] TEXT   (see rightsize gguf tokenize --help)\n"
@@ -22,14 +23,31 @@ static const char USAGE[] =
     "\n"
     "info   prints a GGUF file's metadata (long arrays abbreviated) and its tensor table\n"
     "       (name, type, shape, bytes, offset), with totals: parameters, bytes, bits per weight.\n"
+    "       Any valid file opens, whatever its tensor types (every type ggml defines: f32, f16,\n"
+    "       bf16, q4_0, q4_1, q5_0, q5_1, q8_0, q8_1, q2_k..q8_k, iq*, i8..i64, f64, tq1_0, tq2_0,\n"
+    "       mxfp4, ...); a type the engine cannot compute with is marked '*' and listed at the end.\n"
+    "       The engine runs f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl, q2_k, q3_k,\n"
+    "       q4_k, q5_k and q6_k (so Q4_K_M, Q5_K_M, Q6_K and the other K-quant mixes load).\n"
     "\n"
-    "synth  writes a random-weight Llama-architecture model with a valid tokenizer, seeded and\n"
-    "       deterministic. Matrices are N(0, 0.02^2), norms 1 + N(0, 0.02^2) (always f32).\n"
+    "dump   prints one tensor's values, dequantized to float (%.9g, exact), one row per line.\n"
+    "\n"
+    "synth  writes a random-weight model with a valid tokenizer, seeded and deterministic, with\n"
+    "       the metadata keys and tensor names llama.cpp uses for its architecture. Matrices are\n"
+    "       N(0, 0.02^2), norms 1 + N(0, 0.02^2), biases N(0, 0.1^2) (vectors always f32).\n"
+    "  --arch A              llama (default), qwen2 (q/k/v biases), qwen3 (q/k norms), gemma2\n"
+    "                        (post-norms, soft-caps, window every other layer, tied output), gemma3\n"
+    "                        (q/k norms, post-norms, 5 local : 1 global layers), phi3 (fused qkv\n"
+    "                        and gate_up, rope_factors_long/short)\n"
+    "  --sliding-window N    attention.sliding_window (gemma2 default 4096; gemma3, llama: none)\n"
+    "  --attn-softcap F --final-softcap F       gemma2 soft-caps (default 50, 30); gemma3 final\n"
+    "  --rope-attn-factor F  phi3 rope.scaling.attn_factor (default: absent, i.e. 1)\n"
     "  SHAPE, --shape NAME   a named shape (see --list-shapes); explicit options below override it\n"
     "  --dim N --layers N --heads N --kv-heads N --ffn N --vocab N --ctx N\n"
     "  --rope-theta F --rms-eps F --tied        explicit dimensions (without SHAPE: --dim, --layers,\n"
     "                                           --heads, --ffn and --vocab are required)\n"
-    "  --type T              weight type: f32 (default), f16, bf16, q8_0, q4_0 (token_embd too)\n"
+    "  --type T              weight type (token_embd too): f32 (default), f16, bf16, q8_0, q4_0,\n"
+    "                        q4_1, q5_0, q5_1, iq4_nl, q2_k, q3_k, q4_k, q5_k, q6_k (K-quants need\n"
+    "                        --dim and --ffn multiples of 256; a plain round-to-nearest quantizer)\n"
     "  --output-type T       type of output.weight (default: --type)\n"
     "  --seed N              random seed (default 1)\n"
     "  --qk-scale S          multiply attn_q/attn_k weights by S (default 1; >1 sharpens attention)\n"
@@ -121,9 +139,10 @@ static int gguf_info(const char *path) {
         }
         putchar('\n');
     }
-    printf("\ntensors:\n  %-32s %-5s %-24s %14s %14s\n", "name", "type", "shape", "bytes", "offset");
+    printf("\ntensors:\n  %-32s %-8s %-24s %14s %14s\n", "name", "type", "shape", "bytes", "offset");
     int64_t params = 0;
     size_t bytes = 0;
+    int64_t unsupported[QT_COUNT] = {0};
     for (uint64_t i = 0; i < f.n_tensors; i++) {
         const GgufTensor *t = &f.tensors[i];
         char shape[96];
@@ -131,16 +150,68 @@ static int gguf_info(const char *path) {
         for (uint32_t d = 0; d < t->n_dims && n > 0 && (size_t)n < sizeof shape; d++)
             n += snprintf(shape + n, sizeof shape - (size_t)n, "%s%" PRId64, d ? ", " : "", t->ne[d]);
         if (n > 0 && (size_t)n < sizeof shape) snprintf(shape + n, sizeof shape - (size_t)n, "]");
-        printf("  %-32.*s %-5s %-24s %14zu %14" PRIu64 "\n", (int)t->name.len, t->name.ptr,
-               QUANT_TRAITS[t->type].name, shape, t->nbytes, t->offset);
+        char type[16];
+        bool ok = QUANT_TRAITS[t->type].supported;
+        snprintf(type, sizeof type, "%s%s", QUANT_TRAITS[t->type].name, ok ? "" : "*");
+        if (!ok) unsupported[t->type]++;
+        printf("  %-32.*s %-8s %-24s %14zu %14" PRIu64 "\n", (int)t->name.len, t->name.ptr, type, shape, t->nbytes,
+               t->offset);
         params += gguf_tensor_nelements(t);
         bytes += t->nbytes;
     }
     printf("\ntotals: %" PRIu64 " tensors, %" PRId64 " parameters (%.2f M), %zu bytes (%.2f MiB), %.3f bits per weight\n",
            f.n_tensors, params, (double)params / 1e6, bytes, (double)bytes / (1024.0 * 1024.0),
            params ? 8.0 * (double)bytes / (double)params : 0.0);
+    int n_unsupported = 0;
+    for (int t = 0; t < QT_COUNT; t++) n_unsupported += unsupported[t] > 0;
+    if (n_unsupported) {
+        printf("\n* the engine cannot compute with:");
+        for (int t = 0; t < QT_COUNT; t++)
+            if (unsupported[t]) printf(" %s (%" PRId64 " tensors)", QUANT_TRAITS[t].name, unsupported[t]);
+        printf("\n");
+    }
     gguf_close(&f);
     return 0;
+}
+
+// ---- dump ----
+
+static int gguf_dump(const char *path, const char *name) {
+    GgufFile f;
+    char err[512];
+    if (gguf_open(&f, path, err, sizeof err)) {
+        fprintf(stderr, "rightsize gguf dump: %s\n", err);
+        return 1;
+    }
+    int rc = 1;
+    float *row = NULL;
+    const GgufTensor *t = gguf_find_tensor(&f, name);
+    if (!t) {
+        fprintf(stderr, "rightsize gguf dump: no tensor '%s' in %s (see rightsize gguf info)\n", name, path);
+        goto done;
+    }
+    if (!QUANT_TRAITS[t->type].supported) {
+        fprintf(stderr, "rightsize gguf dump: tensor '%s' is %s, which this engine cannot dequantize\n", name,
+                QUANT_TRAITS[t->type].name);
+        goto done;
+    }
+    int64_t cols = t->ne[0], rows = gguf_tensor_nelements(t) / cols;
+    size_t rb = quant_row_bytes(t->type, cols);
+    row = malloc(sizeof(float) * (size_t)cols);
+    if (!row) {
+        fprintf(stderr, "rightsize gguf dump: out of memory\n");
+        goto done;
+    }
+    for (int64_t r = 0; r < rows; r++) {
+        quant_dequantize_row(t->type, (const uint8_t *)t->data + (size_t)r * rb, row, cols);
+        for (int64_t c = 0; c < cols; c++) printf(c ? " %.9g" : "%.9g", row[c]);
+        putchar('\n');
+    }
+    rc = 0;
+done:
+    free(row);
+    gguf_close(&f);
+    return rc;
 }
 
 // ---- synth ----
@@ -230,6 +301,15 @@ static int gguf_synth(int argc, char **argv) {
         } else if (strcmp(a, "--type") == 0) type_s = v;
         else if (strcmp(a, "--output-type") == 0) otype_s = v;
         else if (strcmp(a, "--name") == 0) o.name = v;
+        else if (strcmp(a, "--arch") == 0) {
+            Str as = {v, strlen(v)};
+            int ai = model_arch_find(as);
+            if (ai < 0) return usage_error("--arch '%s' is not one of " MODEL_ARCH_NAMES, v);
+            o.arch = (ModelArch)ai;
+        } else if (strcmp(a, "--sliding-window") == 0) num = &o.sliding_window;
+        else if (strcmp(a, "--attn-softcap") == 0) fnum = &o.attn_softcap;
+        else if (strcmp(a, "--final-softcap") == 0) fnum = &o.final_softcap;
+        else if (strcmp(a, "--rope-attn-factor") == 0) fnum = &o.rope_attn_factor;
         else if (strcmp(a, "--vocab-from") == 0) o.vocab_path = v;
         else if (strcmp(a, "--chat-template") == 0) o.chat_template = v;
         else if (strcmp(a, "--vocab") == 0 && v[strspn(v, "0123456789")] != 0) o.vocab_path = v;  // a file
@@ -289,9 +369,9 @@ static int gguf_synth(int argc, char **argv) {
         s.name = NULL;  // a modified shape is no longer the named one
     if (o.vocab_path && !s.vocab) s.vocab = 32000;  // placeholder until the file's count is known
     int t = quant_from_name(type_s);
-    if (t < 0) return usage_error("--type '%s' is not one of f32, f16, bf16, q8_0, q4_0", type_s);
+    if (t < 0) return usage_error("--type '%s' is not a type the engine writes (see rightsize gguf --help)", type_s);
     int ot = otype_s ? quant_from_name(otype_s) : t;
-    if (ot < 0) return usage_error("--output-type '%s' is not one of f32, f16, bf16, q8_0, q4_0", otype_s);
+    if (ot < 0) return usage_error("--output-type '%s' is not a type the engine writes (see rightsize gguf --help)", otype_s);
     o.type = (QuantType)t;
     o.output_type = (QuantType)ot;
     if (o.chat_template && !synth_chat_template(o.chat_template)) {
@@ -313,7 +393,7 @@ static int gguf_synth(int argc, char **argv) {
     }
     o.shape = s;
     Progress pr = {-1, out};
-    int64_t total_bytes = synth_shape_params(&s) * (int64_t)QUANT_TRAITS[o.type].type_size /
+    int64_t total_bytes = synth_params(&o) * (int64_t)QUANT_TRAITS[o.type].type_size /
                           QUANT_TRAITS[o.type].block_size;
     if (!quiet && total_bytes > (64 << 20)) { o.progress = on_progress; o.progress_ctx = &pr; }
     ThreadPool *pool = tp_create((int)threads);
@@ -325,10 +405,10 @@ static int gguf_synth(int argc, char **argv) {
         fprintf(stderr, "rightsize gguf synth: %s\n", err);
         return rc == ERR_ARG ? 2 : 1;
     }
-    s.vocab = nv;
+    o.shape.vocab = nv;
     if (!quiet)
-        fprintf(stderr, "synth: wrote %s (%s, %" PRId64 " parameters, vocab %" PRId64 ", seed %" PRIu64 ")\n", out,
-                QUANT_TRAITS[o.type].name, synth_shape_params(&s), nv, o.seed);
+        fprintf(stderr, "synth: wrote %s (%s %s, %" PRId64 " parameters, vocab %" PRId64 ", seed %" PRIu64 ")\n", out,
+                ARCH_TRAITS[o.arch].name, QUANT_TRAITS[o.type].name, synth_params(&o), nv, o.seed);
     return 0;
 }
 
@@ -346,7 +426,16 @@ int cmd_gguf(int argc, char **argv) {
         }
         return gguf_info(argv[2]);
     }
+    if (strcmp(argv[1], "dump") == 0) {
+        if (argc != 4) {
+            fprintf(stderr, "rightsize gguf dump: expected FILE and TENSOR (usage: rightsize gguf dump FILE TENSOR)\n");
+            return 2;
+        }
+        return gguf_dump(argv[2], argv[3]);
+    }
     if (strcmp(argv[1], "synth") == 0) return gguf_synth(argc - 1, argv + 1);
-    fprintf(stderr, "rightsize gguf: unknown subcommand '%s' (info, synth, tokenize or render-chat; see rightsize gguf --help)\n", argv[1]);
+    fprintf(stderr,
+            "rightsize gguf: unknown subcommand '%s' (info, dump, synth, tokenize or render-chat; see rightsize gguf --help)\n",
+            argv[1]);
     return 2;
 }

@@ -24,7 +24,8 @@ static void usage(FILE *f) {
             "Finds the cheapest deployment (hardware x count x model x quantization x cascade x batching x\n"
             "autoscaling x capacity mix) that meets the workload's SLOs in best, expected and burst scenarios.\n\n"
             "options:\n"
-            "  --catalog DIR       hardware.yaml + models.yaml (default: data/catalog)\n"
+            "  --catalog DIR       hardware.yaml, models.yaml, stacks.yaml (default: $RIGHTSIZE_DATA/catalog,\n"
+            "                      ./data/catalog, else the installed share/rightsize/catalog)\n"
             "  --profiles DIR      calibrated step-time profiles (*.yaml from `rightsize calibrate`)\n"
             "  --json              print the result as JSON (schema: docs/plan-json.md) instead of text\n"
             "  --html FILE         also write a self-contained HTML report with charts\n"
@@ -41,7 +42,7 @@ static void usage(FILE *f) {
             "  --threads N         simulation threads (default 2)\n"
             "  --seed S            random seed (default 1); a seed gives one result\n"
             "  --horizon-hours H   simulated hours per scenario (default 24)\n"
-            "  --keep N            candidates simulated per savings lever (default 8)\n"
+            "  --keep N            candidates simulated per lever level (default 3)\n"
             "  --quiet             no progress bar (it shows only when stderr is a terminal)\n\n"
             "Evaluate one given deployment instead of searching (prints predicted TTFT, e2e, throughput):\n"
             "  --profile FILE      the tier's calibrated step-time profile (`rightsize calibrate -o FILE`)\n"
@@ -310,7 +311,7 @@ static int run_prediction(const char *wl_path, const char *prof_path, PredictCon
 
 int cmd_plan(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) { usage(stdout); return 0; }
-    const char *wl_path = NULL, *cat_dir = "data/catalog", *html = NULL, *emit = NULL, *explain = NULL, *profiles = NULL;
+    const char *wl_path = NULL, *cat_dir = NULL, *html = NULL, *emit = NULL, *explain = NULL, *profiles = NULL;
     const char *emit_k8s_dir = NULL, *images[ENGINE_COUNT] = {0};
     char err[1024];
     bool json = false, quiet = false;
@@ -390,7 +391,13 @@ int cmd_plan(int argc, char **argv) {
     }
     Catalog cat;
     Workload wl;
+    char found[1024];
+    if (!cat_dir) {
+        if (catalog_find_dir(found, sizeof found, err, sizeof err)) { fprintf(stderr, "rightsize plan: %s\n", err); return 1; }
+        cat_dir = found;
+    }
     if (catalog_load(&cat, cat_dir, err, sizeof err)) { fprintf(stderr, "rightsize plan: catalog: %s\n", err); return 1; }
+    for (int i = 0; i < cat.n_warnings; i++) fprintf(stderr, "rightsize plan: warning: %s\n", cat.warnings[i]);
     if (wl_load(&wl, wl_path, err, sizeof err)) {
         fprintf(stderr, "rightsize plan: %s\n", err);
         catalog_free(&cat);

@@ -208,7 +208,7 @@ int cmd_run(int argc, char **argv) {
     EngineRow *rows = NULL;
     FILE *dump = NULL;
     SamplerWork work = {0};
-    char err[256] = "", *text = NULL;
+    char err[1024] = "", *text = NULL;
 
     EngineOptions eo;
     engine_options_default(&eo);

@@ -184,7 +184,7 @@ int cmd_worker(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
 
     int status = 1;
-    char err[320];
+    char err[1024];
     Engine *eng = NULL;
     WorkerLoop *loop = NULL;
     HttpServer *srv = NULL;

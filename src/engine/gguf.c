@@ -217,10 +217,12 @@ static int parse_tensor_info(Cursor *c, GgufTensor *t, uint64_t index) {
     t->offset = load_u64(c->base + c->pos + 4);
     c->pos += 12;
     const QuantTraits *tr = quant_traits(type);
-    if (!tr) return err_set(c->err, c->err_len, ERR_UNSUPP, "tensor '%s': unknown tensor type id %u", nm, type);
-    if (!tr->supported)
-        return err_set(c->err, c->err_len, ERR_UNSUPP, "tensor '%s': tensor type %s (id %u) is not supported",
-                       nm, tr->name, type);
+    // Every type ggml defines is accepted here (the file is valid); whether the engine can compute
+    // with it is the loader's question (QUANT_TRAITS[type].supported).
+    if (!tr)
+        return err_set(c->err, c->err_len, ERR_FORMAT,
+                       "tensor '%s': tensor type id %u is not a GGML type (ggml defines 0-3, 6-30, 34, 35, 39-42)",
+                       nm, type);
     t->type = (QuantType)type;
     if (t->ne[0] % tr->block_size)
         return err_set(c->err, c->err_len, ERR_FORMAT,

@@ -200,8 +200,8 @@ void gguf_writer_remove(GgufWriter *w, const char *key) {
 static int tensor_declare(GgufWriter *w, const char *name, QuantType type, uint32_t n_dims,
                           const int64_t *ne, WTensor **out) {
     if (!name || !*name || n_dims < 1 || n_dims > GGUF_MAX_DIMS || w->fp) return ERR_ARG;
-    const QuantTraits *tr = quant_traits((uint32_t)type);
-    if (!tr || !tr->supported) return ERR_ARG;
+    const QuantTraits *tr = quant_traits((uint32_t)type);  // any type ggml defines (the data is the caller's)
+    if (!tr) return ERR_ARG;
     for (size_t i = 0; i < w->n_t; i++)
         if (strcmp(w->t[i].name, name) == 0) return ERR_ARG;
     WTensor t = {.type = type, .n_dims = n_dims, .ne = {1, 1, 1, 1}};

@@ -366,35 +366,46 @@ void kv_cache_read(const KvCache *kv, int64_t layer, int64_t seq, int64_t pos, i
 
 // ---- attention ----
 
-void kv_cache_attend(const KvCache *kv, int64_t layer, int64_t seq, int64_t kv_head, int64_t n_pos,
-                     const float *q, int64_t n_q, float scale, float *scores, float *out) {
+void kv_cache_attend(const KvCache *kv, int64_t layer, int64_t seq, int64_t kv_head, int64_t pos0,
+                     int64_t n_pos, const float *q, int64_t n_q, float scale, float softcap, float *scores,
+                     float *out) {
     CHECK(layer >= 0 && layer < kv->cfg.n_layer && kv_head >= 0 && kv_head < kv->cfg.n_kv_head);
     CHECK(seq >= 0 && seq < kv->cfg.max_seqs && n_pos > 0 && n_pos <= kv->seq_len[seq]);
+    CHECK(pos0 >= 0 && pos0 < n_pos);
     int64_t hd = kv->cfg.head_dim, bt = kv->cfg.block_tokens;
     size_t row_bytes = (size_t)hd * kv->elem_bytes;
     const int32_t *table = kv->tables + seq * kv->max_blocks_per_seq;
+    // Whole blocks from the one holding pos0: scores[g][t] covers positions base + t.
+    int64_t b0 = pos0 / bt, base = b0 * bt, n = n_pos - base, skip = pos0 - base;
     int64_t n_blk = ceil_div(n_pos, bt);
 
-    // scores[g][t] = (q_g · k_t) * scale, reading each key tile once for all query heads
-    for (int64_t bi = 0; bi < n_blk; bi++) {
+    // scores[g][t] = q_g · k_t, reading each key tile once for all query heads
+    for (int64_t bi = b0; bi < n_blk; bi++) {
         const uint8_t *kt = tile_ptr(kv, table[bi], layer, 0, kv_head);
         int64_t t0 = bi * bt, nt = n_pos - t0 < bt ? n_pos - t0 : bt;
-        kv->kern->dots(q, n_q, kt, nt, row_bytes, hd, scores + t0, n_pos);
+        kv->kern->dots(q, n_q, kt, nt, row_bytes, hd, scores + (t0 - base), n);
     }
-    // softmax per query head of the scaled scores: exp((s - max) · scale) / sum (scale > 0, so
-    // the raw maximum is the scaled one's)
+    // softmax per query head over the window [skip, n): exp((s - max) · scale) / sum (scale > 0,
+    // so the raw maximum is the scaled one's); soft-capped scores are scaled first. The masked
+    // leading positions get probability 0.
     const VexpKernels *vx = kv->vx;
     for (int64_t g = 0; g < n_q; g++) {
-        float *s = scores + g * n_pos;
-        float mx = vx->max(s, n_pos, NULL);
-        float inv = (float)(1.0 / vx->exp_sum(s, n_pos, mx, scale, s));
-        for (int64_t t = 0; t < n_pos; t++) s[t] *= inv;
+        float *s = scores + g * n + skip, sc = scale;
+        int64_t len = n - skip;
+        if (softcap > 0) {
+            for (int64_t t = 0; t < len; t++) s[t] = softcap * tanhf(s[t] * scale / softcap);
+            sc = 1.0f;
+        }
+        float mx = vx->max(s, len, NULL);
+        float inv = (float)(1.0 / vx->exp_sum(s, len, mx, sc, s));
+        for (int64_t t = 0; t < len; t++) s[t] *= inv;
+        for (int64_t t = 0; t < skip; t++) s[t - skip] = 0.0f;
     }
     // out_g = Σ_t p[g][t] · v_t
     memset(out, 0, (size_t)(n_q * hd) * sizeof(float));
-    for (int64_t bi = 0; bi < n_blk; bi++) {
+    for (int64_t bi = b0; bi < n_blk; bi++) {
         const uint8_t *vt = tile_ptr(kv, table[bi], layer, 1, kv_head);
         int64_t t0 = bi * bt, nt = n_pos - t0 < bt ? n_pos - t0 : bt;
-        kv->kern->axpys(out, n_q, scores + t0, n_pos, vt, nt, row_bytes, hd);
+        kv->kern->axpys(out, n_q, scores + (t0 - base), n, vt, nt, row_bytes, hd);
     }
 }

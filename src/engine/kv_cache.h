@@ -91,11 +91,15 @@ void kv_cache_write(KvCache *kv, int64_t layer, int64_t seq, int64_t pos, const 
 
 // Causal attention for one KV head and the n_q query heads that share it (grouped-query):
 //   q:      (n_q, head_dim)    queries, already rotated
-//   out:    (n_q, head_dim)    softmax(q·kᵀ · scale) · v over positions [0, n_pos) of seq
+//   out:    (n_q, head_dim)    softmax(s) · v over positions [pos0, n_pos) of seq, where
+//                              s = q·kᵀ · scale, or softcap · tanh(q·kᵀ · scale / softcap) when
+//                              softcap > 0 (Gemma 2's attention logit soft-capping)
 //   scores: (n_q, n_pos)       caller's scratch
-// n_pos must be covered by seq's blocks and written. Reads each key and value once for all n_q.
-void kv_cache_attend(const KvCache *kv, int64_t layer, int64_t seq, int64_t kv_head, int64_t n_pos,
-                     const float *q, int64_t n_q, float scale, float *scores, float *out);
+// pos0 > 0 is a sliding window (the positions before it are masked out). n_pos must be covered by
+// seq's blocks and written. Reads each key and value once for all n_q.
+void kv_cache_attend(const KvCache *kv, int64_t layer, int64_t seq, int64_t kv_head, int64_t pos0,
+                     int64_t n_pos, const float *q, int64_t n_q, float scale, float softcap, float *scores,
+                     float *out);
 
 // Reads back K (kv = 0) or V (kv = 1) of one position as floats (head-major, n_kv_head*head_dim);
 // for tests and debugging.

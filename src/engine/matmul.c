@@ -85,6 +85,8 @@ DEFINE_ROWS_REF(rows_bf16_ref, uint16_t, float, dot_bf16_ref, a->cols)
 DEFINE_ROWS_REF(rows_q8_0_ref, BlockQ8_0, BlockQ8_0, dot_q8_0_ref, a->cols / QK8_0)
 DEFINE_ROWS_REF(rows_q4_0_ref, BlockQ4_0, BlockQ8_0, dot_q4_0_ref, a->cols / QK8_0)
 
+void mm_quantize_q8_k_ref(const float *x, BlockQ8K *y, int64_t cols) { quant_quantize_row(QT_Q8_K, x, y, cols); }
+
 static void quantize_q8_0_ref(const float *x, BlockQ8_0 *y, int32_t *nsums, float *scales, int64_t cols) {
     quant_quantize_row(QT_Q8_0, x, y, cols);
     for (int64_t b = 0; b < cols / QK8_0; b++) {
@@ -98,12 +100,22 @@ static void quantize_q8_0_ref(const float *x, BlockQ8_0 *y, int32_t *nsums, floa
 const MmKernels MM_KERNELS_REF = {
     .name = "ref",
     .quantize_q8_0 = quantize_q8_0_ref,
+    .quantize_q8_k = mm_quantize_q8_k_ref,
     .rows = {
         [QT_F32] = rows_f32_ref,
         [QT_F16] = rows_f16_ref,
         [QT_BF16] = rows_bf16_ref,
         [QT_Q8_0] = rows_q8_0_ref,
         [QT_Q4_0] = rows_q4_0_ref,
+        [QT_Q4_1] = mm_rows_q4_1_ref,
+        [QT_Q5_0] = mm_rows_q5_0_ref,
+        [QT_Q5_1] = mm_rows_q5_1_ref,
+        [QT_IQ4_NL] = mm_rows_iq4_nl_ref,
+        [QT_Q2_K] = mm_rows_q2_k_ref,
+        [QT_Q3_K] = mm_rows_q3_k_ref,
+        [QT_Q4_K] = mm_rows_q4_k_ref,
+        [QT_Q5_K] = mm_rows_q5_k_ref,
+        [QT_Q6_K] = mm_rows_q6_k_ref,
     },
 };
 
@@ -182,6 +194,8 @@ typedef struct {
     BlockQ8_0 *xq;
     int32_t *xnsum;
     float *xd;
+    BlockQ8K *xk;
+    bool want_q8_0, want_q8_k;
     int64_t cols;
 } MmJob;
 
@@ -200,19 +214,27 @@ static void task_quantize(void *ctx, int64_t i, int thread) {
     (void)thread;
     const MmJob *j = ctx;
     int64_t nb = j->cols / QK8_0;
-    j->k->quantize_q8_0(j->xf + i * j->cols, j->xq + i * nb, j->xnsum + i * nb, j->xd + i * nb, j->cols);
+    if (j->want_q8_0)
+        j->k->quantize_q8_0(j->xf + i * j->cols, j->xq + i * nb, j->xnsum + i * nb, j->xd + i * nb, j->cols);
+    if (j->want_q8_k) j->k->quantize_q8_k(j->xf + i * j->cols, j->xk + i * (j->cols / QK_K), j->cols);
 }
 
 // Scratch layout for n rows: the Q8_0 blocks of X, then (at the next 64-byte boundary) one int32
-// code sum per block (negated), then one float scale per block.
+// code sum per block (negated), then one float scale per block; then (64-byte aligned) the Q8_K
+// blocks of X. Each part is filled only when a weight of the call multiplies with it.
 static size_t scratch_blocks_bytes(int64_t cols, int64_t n) {
     size_t b = (size_t)n * (size_t)((cols + QK8_0 - 1) / QK8_0) * sizeof(BlockQ8_0);
     return (b + 63) & ~(size_t)63;
 }
 
+static size_t scratch_q8_0_bytes(int64_t cols, int64_t n) {
+    size_t b = scratch_blocks_bytes(cols, n) + (size_t)n * (size_t)((cols + QK8_0 - 1) / QK8_0) * 8;
+    return (b + 63) & ~(size_t)63;
+}
+
 size_t mm_scratch_bytes(int64_t cols, int64_t n_max) {
     CHECK(cols >= 0 && n_max >= 0);
-    return scratch_blocks_bytes(cols, n_max) + (size_t)n_max * (size_t)((cols + QK8_0 - 1) / QK8_0) * 8 + 64;
+    return scratch_q8_0_bytes(cols, n_max) + (size_t)n_max * (size_t)((cols + QK_K - 1) / QK_K) * sizeof(BlockQ8K) + 64;
 }
 
 void mm_matmul_with(const MmKernels *k, ThreadPool *tp, void *scratch, int n_w, float *const *y,
@@ -225,7 +247,6 @@ void mm_matmul_with(const MmKernels *k, ThreadPool *tp, void *scratch, int n_w, 
     j.chunk = (total_rows + want - 1) / want;
     j.chunk = (j.chunk + MM_CHUNK_MIN - 1) / MM_CHUNK_MIN * MM_CHUNK_MIN;
     j.chunk = j.chunk < MM_CHUNK_MIN ? MM_CHUNK_MIN : j.chunk > MM_CHUNK_MAX ? MM_CHUNK_MAX : j.chunk;
-    bool quantized = false;
     int64_t tasks = 0;
     for (int i = 0; i < n_w; i++) {
         const WeightView *wi = w[i];
@@ -240,28 +261,33 @@ void mm_matmul_with(const MmKernels *k, ThreadPool *tp, void *scratch, int n_w, 
             j.args[i].w = wi->packed;
             j.fn[i] = k->rows_packed[wi->type];
         }
-        quantized |= wi->type == QT_Q8_0 || wi->type == QT_Q4_0;
+        j.want_q8_0 |= QUANT_TRAITS[wi->type].act == QA_Q8_0;
+        j.want_q8_k |= QUANT_TRAITS[wi->type].act == QA_Q8_K;
         tasks += (wi->rows + j.chunk - 1) / j.chunk;
         j.task_end[i] = tasks;
     }
     if (n == 0 || tasks == 0) return;
-    if (quantized) {
+    if (j.want_q8_0 || j.want_q8_k) {
         CHECK(scratch && ((uintptr_t)scratch & 63) == 0);
         j.xf = x;
         j.xq = scratch;
         j.xnsum = (int32_t *)((uint8_t *)scratch + scratch_blocks_bytes(j.cols, n));
         j.xd = (float *)(j.xnsum + n * (j.cols / QK8_0));
+        j.xk = (BlockQ8K *)((uint8_t *)scratch + scratch_q8_0_bytes(j.cols, n));
         if (n * j.cols >= MM_PARALLEL_QUANTIZE_MIN) {
             tp_run(tp, task_quantize, &j, n);
         } else {
             for (int64_t i = 0; i < n; i++) task_quantize(&j, i, 0);
         }
-        for (int i = 0; i < n_w; i++)
-            if (w[i]->type == QT_Q8_0 || w[i]->type == QT_Q4_0) {
+        for (int i = 0; i < n_w; i++) {
+            if (QUANT_TRAITS[w[i]->type].act == QA_Q8_0) {
                 j.args[i].x = j.xq;
                 j.args[i].xnsum = j.xnsum;
                 j.args[i].xd = j.xd;
+            } else if (QUANT_TRAITS[w[i]->type].act == QA_Q8_K) {
+                j.args[i].x = j.xk;
             }
+        }
     }
     tp_run(tp, task_rows, &j, tasks);
 }

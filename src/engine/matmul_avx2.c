@@ -8,6 +8,7 @@
 #if defined(__x86_64__) || defined(__i386__)
 
 #include <immintrin.h>
+#include <string.h>
 
 #include "engine/matmul_kernels.h"
 
@@ -34,9 +35,19 @@ static ALWAYS_INLINE float hsum_ps(__m256 v) {
 
 #define MM_Q_VNNI 0
 #include "engine/matmul_q_avx2.inc"
+#include "engine/matmul_k_avx2.inc"
 
 void mm_rows_q8_0_avx2(const MmArgs *a, int64_t r0, int64_t r1) { rows_q8_0(a, r0, r1); }
 void mm_rows_q4_0_avx2(const MmArgs *a, int64_t r0, int64_t r1) { rows_q4_0(a, r0, r1); }
+void mm_rows_q4_1_avx2(const MmArgs *a, int64_t r0, int64_t r1) { rows_q4_1(a, r0, r1); }
+void mm_rows_q5_0_avx2(const MmArgs *a, int64_t r0, int64_t r1) { rows_q5_0(a, r0, r1); }
+void mm_rows_q5_1_avx2(const MmArgs *a, int64_t r0, int64_t r1) { rows_q5_1(a, r0, r1); }
+void mm_rows_iq4_nl_avx2(const MmArgs *a, int64_t r0, int64_t r1) { rows_iq4_nl(a, r0, r1); }
+void mm_rows_q2_k_avx2(const MmArgs *a, int64_t r0, int64_t r1) { rows_q2_k(a, r0, r1); }
+void mm_rows_q3_k_avx2(const MmArgs *a, int64_t r0, int64_t r1) { rows_q3_k(a, r0, r1); }
+void mm_rows_q4_k_avx2(const MmArgs *a, int64_t r0, int64_t r1) { rows_q4_k(a, r0, r1); }
+void mm_rows_q5_k_avx2(const MmArgs *a, int64_t r0, int64_t r1) { rows_q5_k(a, r0, r1); }
+void mm_rows_q6_k_avx2(const MmArgs *a, int64_t r0, int64_t r1) { rows_q6_k(a, r0, r1); }
 
 
 // ---- float weights × float activations ----
@@ -131,8 +142,12 @@ void mm_quantize_q8_0_avx2(const float *x, BlockQ8_0 *y, int32_t *nsums, float *
         const float *xb = x + b * QK8_0;
         __m256 v0 = _mm256_loadu_ps(xb), v1 = _mm256_loadu_ps(xb + 8);
         __m256 v2 = _mm256_loadu_ps(xb + 16), v3 = _mm256_loadu_ps(xb + 24);
-        __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(v0, abs_mask), _mm256_and_ps(v1, abs_mask)),
-                                 _mm256_max_ps(_mm256_and_ps(v2, abs_mask), _mm256_and_ps(v3, abs_mask)));
+        // maxps returns its second operand when either is NaN: with the running maximum second, a
+        // NaN activation is skipped, as fmaxf skips it in the reference.
+        __m256 m = _mm256_max_ps(_mm256_and_ps(v0, abs_mask), _mm256_setzero_ps());
+        m = _mm256_max_ps(_mm256_and_ps(v1, abs_mask), m);
+        m = _mm256_max_ps(_mm256_and_ps(v2, abs_mask), m);
+        m = _mm256_max_ps(_mm256_and_ps(v3, abs_mask), m);
         __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
         m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
         m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
@@ -145,27 +160,91 @@ void mm_quantize_q8_0_avx2(const float *x, BlockQ8_0 *y, int32_t *nsums, float *
         __m256i i1 = _mm256_cvttps_epi32(round_half_away(_mm256_mul_ps(v1, s)));
         __m256i i2 = _mm256_cvttps_epi32(round_half_away(_mm256_mul_ps(v2, s)));
         __m256i i3 = _mm256_cvttps_epi32(round_half_away(_mm256_mul_ps(v3, s)));
-        __m256i s4 = _mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3));
-        __m128i s2 = _mm_add_epi32(_mm256_castsi256_si128(s4), _mm256_extracti128_si256(s4, 1));
-        s2 = _mm_add_epi32(s2, _mm_shuffle_epi32(s2, 0x4e));
-        s2 = _mm_add_epi32(s2, _mm_shuffle_epi32(s2, 0xb1));
-        nsums[b] = -_mm_cvtsi128_si32(s2);
         // packs work per 128-bit lane; the permute restores element order
         __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
         p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
         _mm256_storeu_si256((__m256i *)y[b].qs, p);
+        // The code sum is taken from the stored (saturated) codes, not from the int32 conversions:
+        // a non-finite activation converts to INT32_MIN, whose sum would overflow (and be wrong).
+        __m256i s4 = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), p), _mm256_set1_epi16(1));
+        __m128i s2 = _mm_add_epi32(_mm256_castsi256_si128(s4), _mm256_extracti128_si256(s4, 1));
+        s2 = _mm_add_epi32(s2, _mm_shuffle_epi32(s2, 0x4e));
+        s2 = _mm_add_epi32(s2, _mm_shuffle_epi32(s2, 0xb1));
+        nsums[b] = -_mm_cvtsi128_si32(s2);
+    }
+}
+
+// ---- activations to Q8_K, bit-exact with quant_quantize_row ----
+
+// 8 int32 -> 8 int8 codes are not needed here: 32 codes at a time from 4 vectors of 8 floats.
+static ALWAYS_INLINE __m256i codes32(__m256 v0, __m256 v1, __m256 v2, __m256 v3, __m256 s) {
+    // cvtps rounds to nearest even (the reference's nearbyintf); NaN gives INT32_MIN -> -128
+    __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(v0, s)), i1 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, s));
+    __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(v2, s)), i3 = _mm256_cvtps_epi32(_mm256_mul_ps(v3, s));
+    __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+    return _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+void mm_quantize_q8_k_avx2(const float *x, BlockQ8K *y, int64_t cols) {
+    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    for (int64_t b = 0; b < cols / QK_K; b++) {
+        const float *xb = x + b * QK_K;
+        __m256 m = _mm256_setzero_ps();  // NaN skipped, as in the reference (see mm_quantize_q8_0_avx2)
+        for (int j = 0; j < QK_K; j += 8) m = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(xb + j), abs_mask), m);
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        float amax = _mm_cvtss_f32(m4);
+        if (amax == 0) {
+            memset(&y[b], 0, sizeof y[b]);
+            continue;
+        }
+        // the signed value of the first element of largest magnitude, as the reference picks it
+        float max = 0;
+        __m256 va = _mm256_set1_ps(amax);
+        for (int j = 0; j < QK_K; j += 8) {
+            int hit = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_and_ps(_mm256_loadu_ps(xb + j), abs_mask), va, _CMP_EQ_OQ));
+            if (hit) {
+                max = xb[j + __builtin_ctz((unsigned)hit)];
+                break;
+            }
+        }
+        float iscale = -127.0f / max;
+        __m256 s = _mm256_set1_ps(iscale);
+        for (int j = 0; j < QK_K; j += 32) {
+            __m256i p = codes32(_mm256_loadu_ps(xb + j), _mm256_loadu_ps(xb + j + 8), _mm256_loadu_ps(xb + j + 16),
+                                _mm256_loadu_ps(xb + j + 24), s);
+            _mm256_storeu_si256((__m256i *)(y[b].qs + j), p);
+            // sums of the two groups of 16: pairs, then fours, then within each 128-bit lane
+            __m256i s32 = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), p), _mm256_set1_epi16(1));
+            s32 = _mm256_hadd_epi32(s32, s32);
+            s32 = _mm256_hadd_epi32(s32, s32);
+            y[b].bsums[j / 16] = (int16_t)_mm256_extract_epi32(s32, 0);
+            y[b].bsums[j / 16 + 1] = (int16_t)_mm256_extract_epi32(s32, 4);
+        }
+        y[b].d = 1.0f / iscale;
     }
 }
 
 const MmKernels MM_KERNELS_AVX2 = {
     .name = "avx2",
     .quantize_q8_0 = mm_quantize_q8_0_avx2,
+    .quantize_q8_k = mm_quantize_q8_k_avx2,
     .rows = {
         [QT_F32] = mm_rows_f32_avx2,
         [QT_F16] = mm_rows_f16_avx2,
         [QT_BF16] = mm_rows_bf16_avx2,
         [QT_Q8_0] = rows_q8_0,
         [QT_Q4_0] = rows_q4_0,
+        [QT_Q4_1] = rows_q4_1,
+        [QT_Q5_0] = rows_q5_0,
+        [QT_Q5_1] = rows_q5_1,
+        [QT_IQ4_NL] = rows_iq4_nl,
+        [QT_Q2_K] = rows_q2_k,
+        [QT_Q3_K] = rows_q3_k,
+        [QT_Q4_K] = rows_q4_k,
+        [QT_Q5_K] = rows_q5_k,
+        [QT_Q6_K] = rows_q6_k,
     },
 };
 

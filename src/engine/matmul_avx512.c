@@ -334,12 +334,16 @@ bool mm_amx_enable(void) { return cpu_amx_permit(); }
 #pragma clang attribute pop
 #endif
 
-// Both sets: the AVX2 set's kernels for float and unpacked weights, and the X16 packing.
+// Both sets: the AVX2 set's kernels for float and unpacked weights (all the types beyond Q8_0 and
+// Q4_0 multiply unpacked, with AVX2 kernels), and the X16 packing.
 #define X16_SET(NAME, Q8, Q4)                                                                     \
     {                                                                                             \
-        .name = NAME, .quantize_q8_0 = mm_quantize_q8_0_avx2,                                     \
+        .name = NAME, .quantize_q8_0 = mm_quantize_q8_0_avx2, .quantize_q8_k = mm_quantize_q8_k_avx2, \
         .rows = {[QT_F32] = mm_rows_f32_avx2, [QT_F16] = mm_rows_f16_avx2, [QT_BF16] = mm_rows_bf16_avx2, \
-                 [QT_Q8_0] = mm_rows_q8_0_avx2, [QT_Q4_0] = mm_rows_q4_0_avx2},                   \
+                 [QT_Q8_0] = mm_rows_q8_0_avx2, [QT_Q4_0] = mm_rows_q4_0_avx2, [QT_Q4_1] = mm_rows_q4_1_avx2, \
+                 [QT_Q5_0] = mm_rows_q5_0_avx2, [QT_Q5_1] = mm_rows_q5_1_avx2, [QT_IQ4_NL] = mm_rows_iq4_nl_avx2, \
+                 [QT_Q2_K] = mm_rows_q2_k_avx2, [QT_Q3_K] = mm_rows_q3_k_avx2, [QT_Q4_K] = mm_rows_q4_k_avx2, \
+                 [QT_Q5_K] = mm_rows_q5_k_avx2, [QT_Q6_K] = mm_rows_q6_k_avx2},                   \
         .layout = MM_LAYOUT_X16, .pack_rows = X16_ROWS, .pack_bytes = pack_bytes, .pack = pack,   \
         .rows_packed = {[QT_Q8_0] = Q8, [QT_Q4_0] = Q4},                                          \
     }

@@ -2,8 +2,10 @@
 //
 // A kernel set is a table indexed by QuantType. Each entry computes a block of the product
 //   y[i * ldy + r] = dot(W row r, X row i)   for r in [r0, r1), i in [0, n)
-// where X is given in the form the weight type multiplies with: float rows (ldx = cols) for
-// F32/F16/BF16 weights, Q8_0 block rows (cols/32 blocks each) for Q8_0/Q4_0 weights.
+// where X is given in the form the weight type multiplies with (QUANT_TRAITS[type].act): float
+// rows (ldx = cols) for F32/F16/BF16 weights, Q8_0 block rows (cols/32 blocks each) for the
+// 32-weight types (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL), Q8_K block rows (cols/256) for the
+// K-quants (Q2_K..Q6_K), as llama.cpp pairs them.
 // The `_ref` set (matmul.c) is plain C and always present; the `avx2` set (matmul_avx2.c, built
 // with -mavx2 -mfma -mf16c) has the same signatures and is chosen at start-up when the CPU has
 // AVX2, FMA and F16C; the `avxvnni` set (matmul_vnni_avx2.c) replaces its quantized products by
@@ -23,9 +25,9 @@ typedef struct {
     const uint8_t *w;  // weight rows, row_bytes apart
     size_t row_bytes;
     int64_t cols;
-    const void *x;     // (n, cols) floats or (n, cols/32) BlockQ8_0, per the weight type
-    const int32_t *xnsum; // quantized types: (n, cols/32) minus the sum of the 32 codes of each X block
-    const float *xd;      // quantized types: (n, cols/32) each X block's scale as float
+    const void *x;     // (n, cols) floats, (n, cols/32) BlockQ8_0 or (n, cols/256) BlockQ8K, per the weight type
+    const int32_t *xnsum; // Q8_0 activations: (n, cols/32) minus the sum of the 32 codes of each X block
+    const float *xd;      // Q8_0 activations: (n, cols/32) each X block's scale as float
     int64_t n;
     float *y;          // (n, ldy)
     int64_t ldy;
@@ -36,6 +38,8 @@ typedef void (*MmRowsFn)(const MmArgs *a, int64_t r0, int64_t r1);
 // and writes minus each block's sum of codes to nsums[cols/32] (Q4_0 kernels use it for the -8
 // offset) and its f16 scale widened to float to scales[cols/32] (saves a conversion per weight row).
 typedef void (*MmQuantizeFn)(const float *x, BlockQ8_0 *y, int32_t *nsums, float *scales, int64_t cols);
+// Quantizes one row of cols floats (cols a multiple of 256) to Q8_K, exactly as quant_quantize_row.
+typedef void (*MmQuantizeKFn)(const float *x, BlockQ8K *y, int64_t cols);
 
 // Packing of one weight matrix into the set's layout (dst: pack_bytes(w) bytes, 64-byte aligned),
 // in groups of pack_rows rows: MmPackFn writes groups [g0, g1) (independent, so they can run in
@@ -46,6 +50,7 @@ typedef void (*MmPackFn)(const WeightView *w, void *dst, int64_t g0, int64_t g1)
 typedef struct {
     const char *name;
     MmQuantizeFn quantize_q8_0;
+    MmQuantizeKFn quantize_q8_k;
     MmRowsFn rows[QT_COUNT];  // NULL for types the set cannot multiply
     // Packed weights (all NULL/0 for sets without a layout of their own): for a WeightView whose
     // packed_layout is this set's, rows_packed[type] is called with MmArgs.w = the packed copy.
@@ -61,6 +66,30 @@ void mm_matmul_with(const MmKernels *k, ThreadPool *tp, void *scratch, int n_w, 
                     const WeightView *const *w, const float *x, int64_t n);
 
 extern const MmKernels MM_KERNELS_REF;
+
+// Q8_K activations, plain C (the ref set's; matmul.c).
+void mm_quantize_q8_k_ref(const float *x, BlockQ8K *y, int64_t cols);
+// Reference products (matmul_qref.c) of the types beyond Q8_0/Q4_0.
+void mm_rows_q4_1_ref(const MmArgs *a, int64_t r0, int64_t r1);
+void mm_rows_q5_0_ref(const MmArgs *a, int64_t r0, int64_t r1);
+void mm_rows_q5_1_ref(const MmArgs *a, int64_t r0, int64_t r1);
+void mm_rows_iq4_nl_ref(const MmArgs *a, int64_t r0, int64_t r1);
+void mm_rows_q2_k_ref(const MmArgs *a, int64_t r0, int64_t r1);
+void mm_rows_q3_k_ref(const MmArgs *a, int64_t r0, int64_t r1);
+void mm_rows_q4_k_ref(const MmArgs *a, int64_t r0, int64_t r1);
+void mm_rows_q5_k_ref(const MmArgs *a, int64_t r0, int64_t r1);
+void mm_rows_q6_k_ref(const MmArgs *a, int64_t r0, int64_t r1);
+
+// A K-quant super-block unpacked for an integer product with Q8_K activations: 256 unsigned codes
+// q (the type's bias not removed), an integer scale sc and an integer offset off per 16 weights,
+// so that dot(w, x) = d_x * (d * Σ_g sc[g] Σ_{16} q x  -  doff * Σ_g off[g] bsum_x[g]).
+// Q4_K/Q5_K/Q2_K: off = the min code, doff = dmin; Q6_K: off = 32 sc, Q3_K: off = 4 sc, doff = d.
+typedef struct {
+    uint8_t q[QK_K];
+    int16_t sc[16], off[16];
+    float d, doff;
+} MmKUnpacked;
+void mm_unpack_k_ref(QuantType t, const void *blk, MmKUnpacked *u);
 #if defined(__x86_64__) || defined(__i386__)
 extern const MmKernels MM_KERNELS_AVX2;     // AVX2 + FMA + F16C
 extern const MmKernels MM_KERNELS_AVXVNNI;  // the same plus AVX-VNNI for the quantized products
@@ -70,11 +99,21 @@ extern const MmKernels MM_KERNELS_AMX;         // the same with Q8_0 products on
 bool mm_amx_enable(void);
 // Shared by the x86 sets (defined in matmul_avx2.c).
 void mm_quantize_q8_0_avx2(const float *x, BlockQ8_0 *y, int32_t *nsums, float *scales, int64_t cols);
+void mm_quantize_q8_k_avx2(const float *x, BlockQ8K *y, int64_t cols);
 void mm_rows_f32_avx2(const MmArgs *a, int64_t r0, int64_t r1);
 void mm_rows_f16_avx2(const MmArgs *a, int64_t r0, int64_t r1);
 void mm_rows_bf16_avx2(const MmArgs *a, int64_t r0, int64_t r1);
 void mm_rows_q8_0_avx2(const MmArgs *a, int64_t r0, int64_t r1);
 void mm_rows_q4_0_avx2(const MmArgs *a, int64_t r0, int64_t r1);
+void mm_rows_q4_1_avx2(const MmArgs *a, int64_t r0, int64_t r1);
+void mm_rows_q5_0_avx2(const MmArgs *a, int64_t r0, int64_t r1);
+void mm_rows_q5_1_avx2(const MmArgs *a, int64_t r0, int64_t r1);
+void mm_rows_iq4_nl_avx2(const MmArgs *a, int64_t r0, int64_t r1);
+void mm_rows_q2_k_avx2(const MmArgs *a, int64_t r0, int64_t r1);
+void mm_rows_q3_k_avx2(const MmArgs *a, int64_t r0, int64_t r1);
+void mm_rows_q4_k_avx2(const MmArgs *a, int64_t r0, int64_t r1);
+void mm_rows_q5_k_avx2(const MmArgs *a, int64_t r0, int64_t r1);
+void mm_rows_q6_k_avx2(const MmArgs *a, int64_t r0, int64_t r1);
 #endif
 
 #endif

@@ -6,6 +6,7 @@
 #if defined(__x86_64__) || defined(__i386__)
 
 #include <immintrin.h>
+#include <string.h>
 
 #include "engine/matmul_kernels.h"
 
@@ -30,6 +31,7 @@ static ALWAYS_INLINE float hsum_ps(__m256 v) {
 
 #define MM_Q_VNNI 1
 #include "engine/matmul_q_avx2.inc"
+#include "engine/matmul_k_avx2.inc"
 
 #if defined(__clang__)
 #pragma clang attribute pop
@@ -38,12 +40,22 @@ static ALWAYS_INLINE float hsum_ps(__m256 v) {
 const MmKernels MM_KERNELS_AVXVNNI = {
     .name = "avxvnni",
     .quantize_q8_0 = mm_quantize_q8_0_avx2,
+    .quantize_q8_k = mm_quantize_q8_k_avx2,
     .rows = {
         [QT_F32] = mm_rows_f32_avx2,
         [QT_F16] = mm_rows_f16_avx2,
         [QT_BF16] = mm_rows_bf16_avx2,
         [QT_Q8_0] = rows_q8_0,
         [QT_Q4_0] = rows_q4_0,
+        [QT_Q4_1] = rows_q4_1,
+        [QT_Q5_0] = rows_q5_0,
+        [QT_Q5_1] = rows_q5_1,
+        [QT_IQ4_NL] = rows_iq4_nl,
+        [QT_Q2_K] = rows_q2_k,
+        [QT_Q3_K] = rows_q3_k,
+        [QT_Q4_K] = rows_q4_k,
+        [QT_Q5_K] = rows_q5_k,
+        [QT_Q6_K] = rows_q6_k,
     },
 };
 

@@ -1,6 +1,8 @@
-// model.c — the Llama forward pass over a batch of rows (prefill chunks and decode tokens of any
-// sequences together). Reads top to bottom: embed, then per layer attention and SwiGLU FFN with
-// residuals, then the final norm and the output projection for the rows that want logits.
+// model.c — the forward pass of every architecture in ARCH_TRAITS over a batch of rows (prefill
+// chunks and decode tokens of any sequences together). Reads top to bottom: embed, then per layer
+// attention and a gated FFN (SwiGLU or GeGLU) with residuals, then the final norm and the output
+// projection for the rows that want logits. The architectures differ only where a trait or a
+// hyperparameter says so (biases, q/k norms, RoPE style, post-norms, windows, soft-caps).
 // Every matrix product goes through mm_matmul over all rows at once, so each weight is read once
 // per step. Elementwise work and attention are spread over the thread pool by row / (row, head).
 #include "engine/model.h"
@@ -20,10 +22,12 @@ struct ModelBuffers {
     float *q;           // (R, n_head*head_dim)   queries (rotated in place)
     float *k, *v;       // (R, n_head_kv*head_dim) new keys (rotated) and values
     float *att;         // (R, n_head*head_dim)   attention output, heads side by side
-    float *hb, *hb2;    // (R, n_ff)              gate, up; then silu(gate)*up in hb
+    float *hb, *hb2;    // (R, n_ff)              gate, up; then silu(gate)*up or gelu(gate)*up in hb
     float *xl;          // (R, n_embd)            final-normed rows that want logits
-    float *rope_cs;     // (R, n_rot/2, 2)        cos, sin of each row's rotation angles
-    double *inv_freq;   // (n_rot/2)              freq_scale · base^(-2i/n_rot) / rope_freqs[i]
+    float *rope_cs;     // (R, n_rot/2, 2)        cos, sin of each row's rotation angles (global layers)
+    float *rope_cs_swa; // (R, n_rot/2, 2)        the same for sliding-window layers
+    double *inv_freq;   // (n_rot/2)              freq_scale · base^(-2i/n_rot) / factor[i]
+    double *inv_freq_swa; // (n_rot/2)            the same with the local layers' base and scale
     float *scores;      // (n_threads, group, n_ctx) attention probabilities, per thread
     void *mm_scratch;   // mm_matmul's quantized-activation scratch, for R rows
     int64_t *want;      // (R)                    indices of the rows that want logits
@@ -56,7 +60,9 @@ ModelBuffers *model_buffers_create(const Model *m, int64_t max_rows, int64_t n_c
         {(void **)&b->hb2, (size_t)(R * hp->n_ff) * sizeof(float)},
         {(void **)&b->xl, (size_t)(R * hp->n_embd) * sizeof(float)},
         {(void **)&b->rope_cs, (size_t)(R * hp->n_rot) * sizeof(float)},
+        {(void **)&b->rope_cs_swa, (size_t)(R * hp->n_rot) * sizeof(float)},
         {(void **)&b->inv_freq, (size_t)(hp->n_rot / 2) * sizeof(double)},
+        {(void **)&b->inv_freq_swa, (size_t)(hp->n_rot / 2) * sizeof(double)},
         {(void **)&b->scores, (size_t)b->n_threads * (size_t)(b->group * n_ctx) * sizeof(float)},
         {&b->mm_scratch, mm},
         {(void **)&b->want, (size_t)R * sizeof(int64_t)},
@@ -72,9 +78,14 @@ ModelBuffers *model_buffers_create(const Model *m, int64_t max_rows, int64_t n_c
         *table[i].ptr = p;
         p += (table[i].bytes + 63) & ~(size_t)63;
     }
+    // Frequency divisors as llama.cpp picks them: rope_freqs, else phi3's long factors when this
+    // context is longer than the one the model was trained at, else the short ones (or none).
+    const float *factors = m->rope_freqs ? m->rope_freqs : n_ctx > hp->n_ctx_orig ? m->rope_long : m->rope_short;
     for (int64_t i = 0; i < hp->n_rot / 2; i++) {
-        b->inv_freq[i] = hp->rope_freq_scale * pow((double)hp->rope_base, -2.0 * (double)i / (double)hp->n_rot);
-        if (m->rope_freqs) b->inv_freq[i] /= m->rope_freqs[i];
+        double e = -2.0 * (double)i / (double)hp->n_rot;
+        b->inv_freq[i] = hp->rope_freq_scale * pow((double)hp->rope_base, e);
+        b->inv_freq_swa[i] = hp->rope_freq_scale_swa * pow((double)hp->rope_base_swa, e);
+        if (factors) b->inv_freq[i] /= factors[i], b->inv_freq_swa[i] /= factors[i];
     }
     return b;
 }
@@ -95,18 +106,36 @@ static void rmsnorm(float *out, const float *x, const float *w, int64_t n, float
     for (int64_t i = 0; i < n; i++) out[i] = x[i] * scale * w[i];
 }
 
-// Rotates adjacent pairs (x[2i], x[2i+1]) of each of n_heads heads by the row's angles
-// (GGUF `llama` rope, mode 0). cs: (n_rot/2, 2) cos, sin.
-static void rope(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, const float *cs) {
+// Rotates each of n_heads heads by the row's angles, cs: (n_rot/2, 2) cos, sin. Pair i is
+// (x[2i], x[2i+1]) in GGUF's `llama` style (mode 0), (x[i], x[i + n_rot/2]) in NeoX style.
+static void rope(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, const float *cs, bool neox) {
+    int64_t half = n_rot / 2, stride = neox ? 1 : 2, off = neox ? half : 1;
     for (int64_t h = 0; h < n_heads; h++) {
         float *xh = x + h * head_dim;
-        for (int64_t i = 0; i < n_rot / 2; i++) {
+        for (int64_t i = 0; i < half; i++) {
             float c = cs[2 * i], s = cs[2 * i + 1];
-            float a = xh[2 * i], b = xh[2 * i + 1];
-            xh[2 * i] = a * c - b * s;
-            xh[2 * i + 1] = a * s + b * c;
+            float *pa = xh + i * stride, *pb = pa + off;
+            float a = *pa, b = *pb;
+            *pa = a * c - b * s;
+            *pb = a * s + b * c;
         }
     }
+}
+
+// RMSNorm of each of n_heads heads of x in place, with the head's weights w (head_dim).
+static void head_norm(float *x, int64_t n_heads, int64_t head_dim, const float *w, float eps) {
+    for (int64_t h = 0; h < n_heads; h++) rmsnorm(x + h * head_dim, x + h * head_dim, w, head_dim, eps);
+}
+
+static void add_bias(float *x, const float *b, int64_t n) {
+    if (b)
+        for (int64_t i = 0; i < n; i++) x[i] += b[i];
+}
+
+// gelu(x) with the tanh approximation, as ggml and Gemma's gelu_pytorch_tanh define it.
+static float gelu_tanh(float x) {
+    const float k = 0.79788456080286535588f;  // sqrt(2/pi)
+    return 0.5f * x * (1.0f + tanhf(k * x * (1.0f + 0.044715f * x * x)));
 }
 
 // ---- row jobs for the thread pool ----
@@ -132,21 +161,38 @@ static void job_residual_norm(void *ctx, int64_t r, int thread) {
     rmsnorm(xb, x, j->norm_w, d, j->m->hp.norm_eps);
 }
 
-// Rotate row r's q and k, then store its k and v at (seq, pos) of the current layer.
+// xb[r] = rmsnorm(xb[r]) · w — a sublayer's post-norm (gemma), before the residual add
+static void job_post_norm(void *ctx, int64_t r, int thread) {
+    (void)thread;
+    const Job *j = ctx;
+    int64_t d = j->m->hp.n_embd;
+    float *xb = j->b->xb + r * d;
+    rmsnorm(xb, xb, j->norm_w, d, j->m->hp.norm_eps);
+}
+
+// Row r's q, k, v: add the biases, norm each head of q and k, rotate them, then store k and v at
+// (seq, pos) of the current layer.
 static void job_rope_store(void *ctx, int64_t r, int thread) {
     (void)thread;
     const Job *j = ctx;
     const LlamaHparams *hp = &j->m->hp;
+    const LlamaLayer *L = &j->m->layers[j->layer];
     int64_t q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
-    const float *cs = j->b->rope_cs + r * hp->n_rot;
-    float *q = j->b->q + r * q_dim, *k = j->b->k + r * kv_dim;
-    rope(q, hp->n_head, hp->head_dim, hp->n_rot, cs);
-    rope(k, hp->n_head_kv, hp->head_dim, hp->n_rot, cs);
-    kv_cache_write(j->kv, j->layer, j->rows[r].seq_id, j->rows[r].pos, k, j->b->v + r * kv_dim);
+    const float *cs = (L->swa ? j->b->rope_cs_swa : j->b->rope_cs) + r * hp->n_rot;
+    float *q = j->b->q + r * q_dim, *k = j->b->k + r * kv_dim, *v = j->b->v + r * kv_dim;
+    add_bias(q, L->bq, q_dim);
+    add_bias(k, L->bk, kv_dim);
+    add_bias(v, L->bv, kv_dim);
+    if (L->q_norm) head_norm(q, hp->n_head, hp->head_dim, L->q_norm, hp->norm_eps);
+    if (L->k_norm) head_norm(k, hp->n_head_kv, hp->head_dim, L->k_norm, hp->norm_eps);
+    bool neox = ARCH_TRAITS[hp->arch].rope_neox;
+    rope(q, hp->n_head, hp->head_dim, hp->n_rot, cs, neox);
+    rope(k, hp->n_head_kv, hp->head_dim, hp->n_rot, cs, neox);
+    kv_cache_write(j->kv, j->layer, j->rows[r].seq_id, j->rows[r].pos, k, v);
 }
 
 // Task (r, h): the `group` query heads of row r that share KV head h attend over positions
-// 0..pos of the row's sequence.
+// 0..pos of the row's sequence (the last n_swa of them in a sliding-window layer).
 static void job_attention(void *ctx, int64_t task, int thread) {
     const Job *j = ctx;
     const LlamaHparams *hp = &j->m->hp;
@@ -156,9 +202,10 @@ static void job_attention(void *ctx, int64_t task, int thread) {
     const float *q = b->q + r * q_dim + h * b->group * hd;
     float *out = b->att + r * q_dim + h * b->group * hd;
     float *scores = b->scores + (size_t)thread * (size_t)(b->group * b->n_ctx);
-    float scale = 1.0f / sqrtf((float)hd);
-    kv_cache_attend(j->kv, j->layer, j->rows[r].seq_id, h, j->rows[r].pos + 1, q, b->group, scale,
-                    scores, out);
+    int64_t pos = j->rows[r].pos, pos0 = 0;
+    if (j->m->layers[j->layer].swa && hp->n_swa > 0 && pos >= hp->n_swa) pos0 = pos - hp->n_swa + 1;
+    kv_cache_attend(j->kv, j->layer, j->rows[r].seq_id, h, pos0, pos + 1, q, b->group, hp->attn_scale,
+                    hp->attn_softcap, scores, out);
 }
 
 // hb[r] = silu(hb[r]) * hb2[r]
@@ -177,28 +224,46 @@ static void job_swiglu(void *ctx, int64_t r, int thread) {
     }
 }
 
+// hb[r] = gelu(hb[r]) * hb2[r]
+static void job_geglu(void *ctx, int64_t r, int thread) {
+    (void)thread;
+    const Job *j = ctx;
+    int64_t f = j->m->hp.n_ff;
+    float *g = j->b->hb + r * f;
+    const float *u = j->b->hb2 + r * f;
+    for (int64_t i = 0; i < f; i++) g[i] = gelu_tanh(g[i]) * u[i];
+}
+
 // ---- the forward pass ----
 
 void model_forward(const Model *m, ModelBuffers *b, KvCache *kv, ThreadPool *tp,
                    const EngineRow *rows, int64_t n, float *logits) {
     const LlamaHparams *hp = &m->hp;
+    const ArchTraits *at = &ARCH_TRAITS[hp->arch];
     CHECK(n >= 1 && n <= b->max_rows);
     int64_t d = hp->n_embd;
     Job job = {.m = m, .b = b, .kv = kv, .rows = rows};
 
-    // Token embeddings: x[r] = token_embd[token_r]                       x: (n, n_embd)
+    // Token embeddings: x[r] = token_embd[token_r] · embd_scale           x: (n, n_embd)
     size_t emb_row = quant_row_bytes(m->tok_embd.type, d);
-    for (int64_t r = 0; r < n; r++)
-        quant_dequantize_row(m->tok_embd.type, (const uint8_t *)m->tok_embd.data + (size_t)rows[r].token * emb_row,
-                             b->x + r * d, d);
-
-    // RoPE angles per row, shared by every layer: pos · inv_freq[i]      rope_cs: (n, n_rot/2, 2)
     for (int64_t r = 0; r < n; r++) {
-        float *cs = b->rope_cs + r * hp->n_rot;
+        float *x = b->x + r * d;
+        quant_dequantize_row(m->tok_embd.type, (const uint8_t *)m->tok_embd.data + (size_t)rows[r].token * emb_row,
+                             x, d);
+        if (hp->embd_scale != 1.0f)
+            for (int64_t i = 0; i < d; i++) x[i] *= hp->embd_scale;
+    }
+
+    // RoPE angles per row, shared by every layer of a kind: pos · inv_freq[i], cos and sin times
+    // the attention factor                                rope_cs, rope_cs_swa: (n, n_rot/2, 2)
+    for (int64_t r = 0; r < n; r++) {
+        float *cs = b->rope_cs + r * hp->n_rot, *cs_swa = b->rope_cs_swa + r * hp->n_rot;
         for (int64_t i = 0; i < hp->n_rot / 2; i++) {
-            double theta = (double)rows[r].pos * b->inv_freq[i];
-            cs[2 * i] = (float)cos(theta);
-            cs[2 * i + 1] = (float)sin(theta);
+            double theta = (double)rows[r].pos * b->inv_freq[i], theta_swa = (double)rows[r].pos * b->inv_freq_swa[i];
+            cs[2 * i] = (float)cos(theta) * hp->rope_attn_factor;
+            cs[2 * i + 1] = (float)sin(theta) * hp->rope_attn_factor;
+            cs_swa[2 * i] = (float)cos(theta_swa) * hp->rope_attn_factor;
+            cs_swa[2 * i + 1] = (float)sin(theta_swa) * hp->rope_attn_factor;
         }
     }
 
@@ -214,24 +279,32 @@ void model_forward(const Model *m, ModelBuffers *b, KvCache *kv, ThreadPool *tp,
         float *const qkv_out[3] = {b->q, b->k, b->v};
         const WeightView *const qkv_w[3] = {&L->wq, &L->wk, &L->wv};
         mm_matmul_many(tp, b->mm_scratch, 3, qkv_out, qkv_w, b->xb, n);
-        // rotate q, k; append k, v to each row's sequence in the KV cache
+        // biases, q/k head norms; rotate q, k; append k, v to each row's sequence in the KV cache
         tp_run(tp, job_rope_store, &job, n);
         // att = softmax(q·Kᵀ/√hd)·V per (row, kv head)                  att: (n, n_head*hd)
         tp_run(tp, job_attention, &job, n * hp->n_head_kv);
         // xb = att·Woᵀ                                                  xb: (n, n_embd)
         mm_matmul(tp, b->mm_scratch, b->xb, &L->wo, b->att, n);
+        if (L->attn_post_norm) {  // xb = rmsnorm(xb) (gemma)
+            job.norm_w = L->attn_post_norm;
+            tp_run(tp, job_post_norm, &job, n);
+        }
 
         // FFN sublayer. x += xb; xb = rmsnorm(x)
         job.norm_w = L->ffn_norm;
         job.add = true;
         tp_run(tp, job_residual_norm, &job, n);
-        // hb = xb·Wgateᵀ, hb2 = xb·Wupᵀ (n, n_ff); hb = silu(hb)·hb2
+        // hb = xb·Wgateᵀ, hb2 = xb·Wupᵀ (n, n_ff); hb = silu(hb)·hb2, or gelu(hb)·hb2
         float *const ffn_out[2] = {b->hb, b->hb2};
         const WeightView *const ffn_w[2] = {&L->w_gate, &L->w_up};
         mm_matmul_many(tp, b->mm_scratch, 2, ffn_out, ffn_w, b->xb, n);
-        tp_run(tp, job_swiglu, &job, n);
+        tp_run(tp, at->geglu ? job_geglu : job_swiglu, &job, n);
         // xb = hb·Wdownᵀ                                                xb: (n, n_embd)
         mm_matmul(tp, b->mm_scratch, b->xb, &L->w_down, b->hb, n);
+        if (L->ffn_post_norm) {  // xb = rmsnorm(xb) (gemma)
+            job.norm_w = L->ffn_post_norm;
+            tp_run(tp, job_post_norm, &job, n);
+        }
     }
 
     // Final norm, only for the rows that want logits: xl[j] = rmsnorm(x[r] + xb[r])
@@ -245,6 +318,13 @@ void model_forward(const Model *m, ModelBuffers *b, KvCache *kv, ThreadPool *tp,
         for (int64_t i = 0; i < d; i++) x[i] += xb[i];
         rmsnorm(b->xl + j * d, x, m->output_norm, d, hp->norm_eps);
     }
-    // logits = xl·Woutputᵀ                                              (n_want, n_vocab)
-    if (n_want > 0) mm_matmul(tp, b->mm_scratch, logits, &m->output, b->xl, n_want);
+    // logits = xl·Woutputᵀ (+ bias), soft-capped as c·tanh(l/c) (gemma2)  (n_want, n_vocab)
+    if (n_want == 0) return;
+    mm_matmul(tp, b->mm_scratch, logits, &m->output, b->xl, n_want);
+    if (m->output_b)
+        for (int64_t j = 0; j < n_want; j++) add_bias(logits + j * hp->n_vocab, m->output_b, hp->n_vocab);
+    if (hp->final_softcap > 0) {
+        float c = hp->final_softcap, inv = 1.0f / c;
+        for (int64_t i = 0; i < n_want * hp->n_vocab; i++) logits[i] = tanhf(logits[i] * inv) * c;
+    }
 }

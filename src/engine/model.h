@@ -1,20 +1,32 @@
-// model.h — the Llama architecture as GGUF describes it (general.architecture = "llama"), and its
-// batched forward pass over a paged KV cache.
+// model.h — decoder-only transformers as GGUF describes them, and their one batched forward pass
+// over a paged KV cache.
 //
-// Hyperparameters come only from the file's metadata (llama.embedding_length, block_count,
-// feed_forward_length, attention.head_count, attention.head_count_kv, attention.key_length,
-// attention.layer_norm_rms_epsilon, context_length, rope.freq_base, rope.dimension_count,
-// rope.scaling.type/factor or rope.scale_linear); weights are WeightViews into the mmap'ed file.
+// general.architecture picks a row of ARCH_TRAITS (llama, qwen2, qwen3, gemma2, gemma3, phi3; a
+// Mistral file says "llama"): the per-architecture switches of one forward pass, not copies of it.
+// Hyperparameters come only from the file's metadata under that prefix (<arch>.embedding_length,
+// block_count, feed_forward_length, attention.head_count, attention.head_count_kv,
+// attention.key_length, attention.layer_norm_rms_epsilon, context_length, rope.freq_base,
+// rope.dimension_count, rope.scaling.type/factor or rope.scale_linear, attention.sliding_window,
+// attention.sliding_window_pattern, rope.freq_base_swa, rope.scaling.original_context_length,
+// rope.scaling.attn_factor, attn_logit_softcapping, final_logit_softcapping), with llama.cpp's
+// defaults where a key is optional. Weights are WeightViews into the mmap'ed file; a fused
+// attn_qkv (any arch) or a fused ffn_up holding gate then up (phi3) is viewed as its parts.
 // When the chosen matmul kernel set has a packed layout (mm_pack_bytes, matmul.h), model_pack
 // copies the quantized matrices once into that layout (one allocation, `packed`) and releases
 // their pages of the mapping; token_embd keeps serving embedding lookups from the mapping.
-// output.weight absent means the output projection is tied to token_embd.
-// RoPE is GGUF's `llama` style ("normal", mode 0): it rotates ADJACENT pairs (x[2i], x[2i+1])
-// by pos · base^(-2i/n_rot) (divided by the linear scaling factor and by rope_freqs[i] when the
-// file has a rope_freqs.weight tensor, as Llama 3.1+ files do).
+// output.weight absent (always, for gemma2) means the output projection is tied to token_embd.
+//
+// RoPE: GGUF's `llama` style (mode 0) rotates ADJACENT pairs (x[2i], x[2i+1]); NeoX style (qwen2,
+// qwen3, gemma, phi3) rotates (x[i], x[i + n_rot/2]). Either way pair i turns by
+// pos · freq_scale · base^(-2i/n_rot) / factor[i], where factor is rope_freqs.weight (Llama 3.1+)
+// or phi3's rope_factors_long/short.weight (long when the engine's context exceeds
+// rope.scaling.original_context_length), and cos/sin are multiplied by rope.scaling.attn_factor.
+// Sliding-window layers attend to the last n_swa positions only (and gemma3's use their own
+// RoPE base); the KV cache still keeps every position (masking, not eviction).
 #ifndef RS_MODEL_H
 #define RS_MODEL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,24 +36,79 @@
 #include "engine/kv_cache.h"
 #include "engine/matmul.h"
 
+// The architectures the forward pass runs, by general.architecture.
+typedef enum {
+    ARCH_LLAMA,    // llama (also Mistral, whose files say "llama")
+    ARCH_QWEN2,    // q/k/v biases, NeoX RoPE
+    ARCH_QWEN3,    // per-head q/k RMSNorm, NeoX RoPE
+    ARCH_GEMMA2,   // GeGLU, sqrt(dim) embedding scale, post-norms, soft-capping, SWA every other layer
+    ARCH_GEMMA3,   // gemma2 less the soft-caps, plus q/k norm; SWA 5 local : 1 global, own local RoPE base
+    ARCH_PHI3,     // fused qkv and gate_up, longrope factors
+    ARCH_COUNT
+} ModelArch;
+
+// What sets one architecture apart; ARCH_TRAITS is indexed by ModelArch.
 typedef struct {
+    const char *name;          // general.architecture
+    bool rope_neox;            // rotate (x[i], x[i + n_rot/2]) instead of adjacent pairs
+    bool qk_norm;              // attn_q_norm/attn_k_norm: RMSNorm of each head of q and k before RoPE
+    bool post_norms;           // post_attention_norm/post_ffw_norm: RMSNorm of each sublayer's output
+    bool geglu;                // FFN gelu(gate)·up (tanh approximation) instead of silu(gate)·up
+    bool embd_scale;           // token embeddings multiplied by sqrt(n_embd)
+    bool fused_gate_up;        // ffn_up is (2·n_ff, n_embd): gate rows then up rows; no ffn_gate
+    bool always_tied;          // output.weight is never read: the output projection is token_embd
+    bool output_bias;          // output.bias is read when present
+    bool window_key;           // reads attention.sliding_window (and applies it)
+    int64_t swa_period;        // default sliding-window pattern: layer l is local when l % p < p-1
+    int64_t swa_default;       // window when the key is absent (0: no sliding window)
+    float attn_softcap;        // default attn_logit_softcapping (0: none, and the key is not read)
+    float final_softcap;       // default final_logit_softcapping (0: none)
+    bool final_softcap_key;    // reads final_logit_softcapping
+    float rope_base_swa;       // default RoPE base of local layers (0: the global one)
+    bool swa_unscaled;         // local layers ignore the RoPE scaling factor
+    int64_t q_scale_embd_layers; // at this block count q is scaled by 1/sqrt(n_embd/n_head), not 1/sqrt(head_dim)
+} ArchTraits;
+
+extern const ArchTraits ARCH_TRAITS[ARCH_COUNT];
+#define MODEL_ARCH_NAMES "llama, qwen2, qwen3, gemma2, gemma3, phi3"
+// The architecture named s, or -1.
+int model_arch_find(Str s);
+
+typedef struct {
+    ModelArch arch;
     int64_t n_vocab, n_embd, n_layer, n_ff;
     int64_t n_head, n_head_kv, head_dim;  // q has n_head*head_dim features, k and v n_head_kv*head_dim
     int64_t n_rot;                        // leading features of each head that RoPE rotates
     int64_t n_ctx_train;
-    float rope_base;                      // theta
+    int64_t n_ctx_orig;                   // rope.scaling.original_context_length (n_ctx_train when absent)
+    float rope_base;                      // theta of global layers
     float rope_freq_scale;                // 1 / linear scaling factor (1 when none)
+    float rope_base_swa;                  // theta of sliding-window layers
+    float rope_freq_scale_swa;            // their scaling (1: gemma3's local layers are not scaled)
+    float rope_attn_factor;               // cos/sin multiplier (rope.scaling.attn_factor, 1 when none)
     float norm_eps;                       // RMSNorm epsilon
+    float attn_scale;                     // multiplier of q·k before the softmax
+    float attn_softcap;                   // scores become c·tanh(s/c) (0: none)
+    float final_softcap;                  // logits become c·tanh(l/c) (0: none)
+    float embd_scale;                     // token embeddings multiplied by this (1: none)
+    int64_t n_swa;                        // sliding window of local layers, in positions (0: none)
+    int64_t swa_period;                   // layer l is local when l % p < p - 1 (p = 0: every layer)
+    const uint8_t *swa_layers;            // or, when the pattern key is a bool array, (n_layer) flags
 } LlamaHparams;
 
 typedef struct {
     const float *attn_norm;          // (n_embd)
     WeightView wq;                   // (n_head*head_dim, n_embd)
     WeightView wk, wv;               // (n_head_kv*head_dim, n_embd)
+    const float *bq, *bk, *bv;       // (n_head*head_dim), (n_head_kv*head_dim) ×2, or NULL
+    const float *q_norm, *k_norm;    // (head_dim) per-head RMSNorm weights, or NULL
     WeightView wo;                   // (n_embd, n_head*head_dim)
+    const float *attn_post_norm;     // (n_embd) or NULL
     const float *ffn_norm;           // (n_embd)
     WeightView w_gate, w_up;         // (n_ff, n_embd)
     WeightView w_down;               // (n_embd, n_ff)
+    const float *ffn_post_norm;      // (n_embd) or NULL
+    bool swa;                        // a sliding-window (local) layer
 } LlamaLayer;
 
 typedef struct {
@@ -51,8 +118,10 @@ typedef struct {
     LlamaLayer *layers;              // (n_layer)
     const float *output_norm;        // (n_embd)
     WeightView output;               // (n_vocab, n_embd); token_embd when tied
+    const float *output_b;           // (n_vocab) or NULL
     const float *rope_freqs;         // (n_rot/2) frequency divisors, or NULL
-    float *owned;                    // norms stored as F16/BF16 in the file, converted to F32
+    const float *rope_long, *rope_short; // (n_rot/2) phi3 longrope divisors, or NULL
+    float *owned;                    // vectors stored as F16/BF16 in the file, converted to F32
     void *packed;                    // the packed copies of the matrices (NULL when none)
     size_t packed_bytes;
     char arch[32], name[128], quant[16];
@@ -60,8 +129,9 @@ typedef struct {
     size_t weight_bytes;
 } Model;
 
-// Opens path and loads a Llama model from it. Returns 0, or a negative Err with one line in err
-// ("unsupported architecture 'gpt2' (only llama)", "tensor 'blk.3.attn_k.weight': shape ...").
+// Opens path and loads a model of any architecture in ARCH_TRAITS from it. Returns 0, or a negative
+// Err with one line in err ("unsupported architecture 'gpt2' (supported: llama, ...)",
+// "tensor 'blk.3.attn_k.weight': shape ...").
 int model_load(Model *m, const char *path, char *err, size_t err_len);
 // The same over caller-owned GGUF bytes (tests, fuzzing); data must outlive m.
 int model_load_mem(Model *m, const void *data, size_t size, char *err, size_t err_len);

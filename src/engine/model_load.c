@@ -1,5 +1,7 @@
-// model_load.c — reading a Llama model's hyperparameters and weight views out of a GGUF file.
-// Every shape and type is checked here, so the forward pass can trust them.
+// model_load.c — reading a model's hyperparameters and weight views out of a GGUF file, for every
+// architecture in ARCH_TRAITS. Every shape and type is checked here, so the forward pass can trust
+// them. Defaults and key names follow llama.cpp (src/llama-arch.cpp, src/models/<arch>.cpp).
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,33 @@
 #include "base/bigalloc.h"
 #include "base/check.h"
 #include "engine/model.h"
+#include "engine/model_check.h"
+
+// ---- architectures ----
+
+// Where an architecture leaves a value to its model size, llama.cpp decides by block count: the
+// 27B Gemma models scale queries by 1/sqrt(n_embd/n_head) (their query_pre_attn_scalar), the
+// others by 1/sqrt(head_dim).
+const ArchTraits ARCH_TRAITS[ARCH_COUNT] = {
+    [ARCH_LLAMA] = {.name = "llama", .window_key = true},
+    [ARCH_QWEN2] = {.name = "qwen2", .rope_neox = true, .output_bias = true},
+    [ARCH_QWEN3] = {.name = "qwen3", .rope_neox = true, .qk_norm = true},
+    [ARCH_GEMMA2] = {.name = "gemma2", .rope_neox = true, .post_norms = true, .geglu = true, .embd_scale = true,
+                     .always_tied = true, .window_key = true, .swa_period = 2, .swa_default = 4096,
+                     .attn_softcap = 50.0f, .final_softcap = 30.0f, .final_softcap_key = true,
+                     .q_scale_embd_layers = 46},
+    [ARCH_GEMMA3] = {.name = "gemma3", .rope_neox = true, .qk_norm = true, .post_norms = true, .geglu = true,
+                     .embd_scale = true, .window_key = true, .final_softcap_key = true, .swa_period = 6,
+                     .rope_base_swa = 10000.0f,
+                     .swa_unscaled = true, .q_scale_embd_layers = 62},
+    [ARCH_PHI3] = {.name = "phi3", .rope_neox = true, .fused_gate_up = true, .output_bias = true},
+};
+
+int model_arch_find(Str s) {
+    for (int i = 0; i < ARCH_COUNT; i++)
+        if (str_eq_c(s, ARCH_TRAITS[i].name)) return i;
+    return -1;
+}
 
 // ---- metadata ----
 
@@ -42,6 +71,77 @@ static void str_copy(char *dst, size_t cap, Str s) {
     size_t n = s.len < cap - 1 ? s.len : cap - 1;
     memcpy(dst, s.ptr, n);
     dst[n] = 0;
+}
+
+// The keys only some architectures have (windows, soft-caps, RoPE extras), with llama.cpp's
+// defaults from the trait table.
+static int load_arch_hparams(Model *m, char *err, size_t err_len) {
+    const GgufFile *f = &m->file;
+    LlamaHparams *hp = &m->hp;
+    const ArchTraits *at = &ARCH_TRAITS[hp->arch];
+    const char *a = m->arch;
+    int rc;
+    hp->n_ctx_orig = hp->n_ctx_train;
+    if ((rc = meta_int(f, a, "rope.scaling.original_context_length", &hp->n_ctx_orig, false, err, err_len)) &&
+        rc != ERR_NOTFOUND)
+        return rc;
+    if (hp->n_ctx_orig <= 0) hp->n_ctx_orig = hp->n_ctx_train;
+    hp->rope_attn_factor = 1.0f;
+    if ((rc = meta_f32(f, a, "rope.scaling.attn_factor", &hp->rope_attn_factor, false, err, err_len)) &&
+        rc != ERR_NOTFOUND)
+        return rc;
+    if (!(hp->rope_attn_factor > 0.0f && hp->rope_attn_factor < 16.0f))
+        return err_set(err, err_len, ERR_FORMAT, "%s.rope.scaling.attn_factor = %g must be in (0, 16)", a,
+                       (double)hp->rope_attn_factor);
+    hp->rope_base_swa = at->rope_base_swa > 0 ? at->rope_base_swa : hp->rope_base;
+    hp->rope_freq_scale_swa = at->swa_unscaled ? 1.0f : hp->rope_freq_scale;
+    if ((rc = meta_f32(f, a, "rope.freq_base_swa", &hp->rope_base_swa, false, err, err_len)) && rc != ERR_NOTFOUND)
+        return rc;
+    if (!(hp->rope_base_swa > 1.0f))
+        return err_set(err, err_len, ERR_FORMAT, "%s.rope.freq_base_swa = %g must be > 1", a, (double)hp->rope_base_swa);
+
+    // Sliding window: gemma2 has one by default, gemma3 and llama (Mistral) only with the key;
+    // phi3's key is ignored, as llama.cpp does (its converters wrote windows the models do not use).
+    hp->n_swa = at->swa_default;
+    int64_t period = at->swa_period;
+    if (at->window_key) {
+        if ((rc = meta_int(f, a, "attention.sliding_window", &hp->n_swa, false, err, err_len)) && rc != ERR_NOTFOUND)
+            return rc;
+        // The pattern is a period, or (newer converters) one bool per layer: true = local.
+        char key[128];
+        const GgufKv *arr;
+        snprintf(key, sizeof key, "%s.attention.sliding_window_pattern", a);
+        if (gguf_get_arr(f, key, GGUF_BOOL, &arr) == 0) {
+            if (arr->arr_len != (uint64_t)hp->n_layer)
+                return err_set(err, err_len, ERR_FORMAT, "%s has %llu entries for %lld layers", key,
+                               (unsigned long long)arr->arr_len, (long long)hp->n_layer);
+            hp->swa_layers = arr->value;
+        } else if ((rc = meta_int(f, a, "attention.sliding_window_pattern", &period, false, err, err_len)) &&
+                   rc != ERR_NOTFOUND) {
+            return rc;
+        }
+    }
+    if (period < 0 || period > (int64_t)1 << 20)
+        return err_set(err, err_len, ERR_FORMAT, "%s.attention.sliding_window_pattern = %lld is out of range", a,
+                       (long long)period);
+    hp->swa_period = period;
+
+    hp->attn_softcap = at->attn_softcap;
+    hp->final_softcap = at->final_softcap;
+    if (at->attn_softcap > 0 &&
+        (rc = meta_f32(f, a, "attn_logit_softcapping", &hp->attn_softcap, false, err, err_len)) && rc != ERR_NOTFOUND)
+        return rc;
+    if (at->final_softcap_key &&
+        (rc = meta_f32(f, a, "final_logit_softcapping", &hp->final_softcap, false, err, err_len)) &&
+        rc != ERR_NOTFOUND)
+        return rc;
+    if (!(hp->attn_softcap >= 0.0f && hp->final_softcap >= 0.0f))
+        return err_set(err, err_len, ERR_FORMAT, "%s: soft-capping values must not be negative", a);
+
+    int64_t q_len = hp->n_layer == at->q_scale_embd_layers ? hp->n_embd / hp->n_head : hp->head_dim;
+    hp->attn_scale = 1.0f / sqrtf((float)q_len);
+    hp->embd_scale = at->embd_scale ? sqrtf((float)hp->n_embd) : 1.0f;
+    return 0;
 }
 
 static int load_hparams(Model *m, char *err, size_t err_len) {
@@ -95,19 +195,22 @@ static int load_hparams(Model *m, char *err, size_t err_len) {
         return err_set(err, err_len, ERR_FORMAT, "%s.attention.layer_norm_rms_epsilon = %g must be in (0, 1)", a,
                        (double)hp->norm_eps);
 
-    // RoPE scaling: "none" or "linear" (factor f: positions divided by f); the older
-    // rope.scale_linear key means the same. Other kinds (yarn, longrope) are refused by name.
+    // RoPE scaling: "linear" (factor f: positions divided by f; llama.cpp's default when the type
+    // is absent, and the older rope.scale_linear key means the same), "none" (no factor), or
+    // "longrope" (phi3: the factor, if any, as linear, plus the rope_factors tensors). Other kinds
+    // (yarn, ...) are refused by name.
     float factor = 1.0f;
     char key[128];
     Str type;
     snprintf(key, sizeof key, "%s.rope.scaling.type", a);
     if (gguf_get_str(f, key, &type) == 0) {
-        if (str_eq_c(type, "linear")) {
+        if (str_eq_c(type, "linear") || str_eq_c(type, "longrope")) {
             rc = meta_f32(f, a, "rope.scaling.factor", &factor, false, err, err_len);
             if (rc && rc != ERR_NOTFOUND) return rc;
         } else if (!str_eq_c(type, "none")) {
-            return err_set(err, err_len, ERR_UNSUPP, "%s.rope.scaling.type '%.*s' is not supported (none, linear)",
-                           a, (int)type.len, type.ptr);
+            return err_set(err, err_len, ERR_UNSUPP,
+                           "%s.rope.scaling.type '%.*s' is not supported (none, linear, longrope)", a, (int)type.len,
+                           type.ptr);
         }
     } else {
         rc = meta_f32(f, a, "rope.scale_linear", &factor, false, err, err_len);
@@ -117,7 +220,7 @@ static int load_hparams(Model *m, char *err, size_t err_len) {
     if (!(factor >= 1.0f / 1024 && factor <= 1024.0f))
         return err_set(err, err_len, ERR_FORMAT, "rope scaling factor %g out of range", (double)factor);
     hp->rope_freq_scale = 1.0f / factor;
-    return 0;
+    return load_arch_hparams(m, err, err_len);
 }
 
 // ---- tensors ----
@@ -131,7 +234,7 @@ static int weight(const Model *m, const char *name, int64_t cols, int64_t rows, 
                        name, (long long)t->ne[0], (long long)t->ne[1], t->n_dims, (long long)cols, (long long)rows);
     const QuantTraits *tr = quant_traits((uint32_t)t->type);
     if (!tr || !tr->supported)
-        return err_set(err, err_len, ERR_UNSUPP, "tensor '%s': type %s is not supported (f32, f16, bf16, q8_0, q4_0)",
+        return err_set(err, err_len, ERR_UNSUPP, "tensor '%s': type %s is not supported (see `rightsize gguf info`)",
                        name, tr ? tr->name : "unknown");
     size_t row_bytes = quant_row_bytes(t->type, cols);
     if (!row_bytes || t->nbytes < row_bytes * (size_t)rows)
@@ -158,6 +261,91 @@ static int vector(const Model *m, const char *name, int64_t n, const float **out
     quant_dequantize_row(t->type, t->data, *spare, n);
     *out = *spare;
     *spare += n;
+    return 0;
+}
+
+// vector() for a tensor the model may lack: *out stays NULL when it is absent.
+static int opt_vector(const Model *m, const char *name, int64_t n, const float **out, float **spare,
+                      char *err, size_t err_len) {
+    *out = NULL;
+    return gguf_find_tensor(&m->file, name) ? vector(m, name, n, out, spare, err, err_len) : 0;
+}
+
+// A view of rows [row0, row0 + rows) of a matrix: a fused tensor's part.
+static WeightView weight_part(const WeightView *w, int64_t row0, int64_t rows) {
+    WeightView p = *w;
+    p.rows = rows;
+    p.data = (const uint8_t *)w->data + quant_row_bytes(w->type, w->cols) * (size_t)row0;
+    return p;
+}
+
+// RoPE frequency divisors (rope_freqs, rope_factors_long/short): f32 [n_rot/2], or absent.
+static int rope_factors(const Model *m, const char *name, const float **out, char *err, size_t err_len) {
+    const GgufTensor *t = gguf_find_tensor(&m->file, name);
+    int64_t n = m->hp.n_rot / 2;
+    if (!t) return 0;
+    if (t->type != QT_F32 || t->n_dims != 1 || t->ne[0] != n || t->nbytes < (size_t)n * 4 ||
+        (uintptr_t)t->data % sizeof(float))
+        return err_set(err, err_len, ERR_FORMAT, "tensor '%s' must be f32 [%lld]", name, (long long)n);
+    *out = t->data;
+    for (int64_t i = 0; i < n; i++)
+        if (!((*out)[i] > 0.0f))
+            return err_set(err, err_len, ERR_FORMAT, "tensor '%s' element %lld = %g must be positive", name,
+                           (long long)i, (double)(*out)[i]);
+    return 0;
+}
+
+// Layer l's tensors: attention as attn_qkv (fused, with an optional bias) or attn_q/k/v (each
+// with an optional bias), the FFN as ffn_gate + ffn_up or (phi3) one ffn_up holding both, and
+// the norms the architecture has.
+static int load_layer(Model *m, int64_t l, float **spare, char *err, size_t err_len) {
+    const LlamaHparams *hp = &m->hp;
+    const ArchTraits *at = &ARCH_TRAITS[hp->arch];
+    LlamaLayer *L = &m->layers[l];
+    int64_t d = hp->n_embd, q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
+    char n[96];
+    int rc;
+#define NAME(suffix) (snprintf(n, sizeof n, "blk.%lld." suffix, (long long)l), n)
+    if ((rc = vector(m, NAME("attn_norm.weight"), d, &L->attn_norm, spare, err, err_len))) return rc;
+    if (gguf_find_tensor(&m->file, NAME("attn_qkv.weight"))) {
+        WeightView qkv;
+        const float *b;
+        if ((rc = weight(m, n, d, q_dim + 2 * kv_dim, &qkv, err, err_len)) ||
+            (rc = opt_vector(m, NAME("attn_qkv.bias"), q_dim + 2 * kv_dim, &b, spare, err, err_len)))
+            return rc;
+        L->wq = weight_part(&qkv, 0, q_dim);
+        L->wk = weight_part(&qkv, q_dim, kv_dim);
+        L->wv = weight_part(&qkv, q_dim + kv_dim, kv_dim);
+        if (b) L->bq = b, L->bk = b + q_dim, L->bv = b + q_dim + kv_dim;
+    } else if ((rc = weight(m, NAME("attn_q.weight"), d, q_dim, &L->wq, err, err_len)) ||
+               (rc = weight(m, NAME("attn_k.weight"), d, kv_dim, &L->wk, err, err_len)) ||
+               (rc = weight(m, NAME("attn_v.weight"), d, kv_dim, &L->wv, err, err_len)) ||
+               (rc = opt_vector(m, NAME("attn_q.bias"), q_dim, &L->bq, spare, err, err_len)) ||
+               (rc = opt_vector(m, NAME("attn_k.bias"), kv_dim, &L->bk, spare, err, err_len)) ||
+               (rc = opt_vector(m, NAME("attn_v.bias"), kv_dim, &L->bv, spare, err, err_len))) {
+        return rc;
+    }
+    if (at->qk_norm && ((rc = vector(m, NAME("attn_q_norm.weight"), hp->head_dim, &L->q_norm, spare, err, err_len)) ||
+                        (rc = vector(m, NAME("attn_k_norm.weight"), hp->head_dim, &L->k_norm, spare, err, err_len))))
+        return rc;
+    if ((rc = weight(m, NAME("attn_output.weight"), q_dim, d, &L->wo, err, err_len)) ||
+        (rc = vector(m, NAME("ffn_norm.weight"), d, &L->ffn_norm, spare, err, err_len)) ||
+        (rc = weight(m, NAME("ffn_down.weight"), hp->n_ff, d, &L->w_down, err, err_len)))
+        return rc;
+    if (at->post_norms &&
+        ((rc = vector(m, NAME("post_attention_norm.weight"), d, &L->attn_post_norm, spare, err, err_len)) ||
+         (rc = vector(m, NAME("post_ffw_norm.weight"), d, &L->ffn_post_norm, spare, err, err_len))))
+        return rc;
+    if (at->fused_gate_up) {
+        WeightView gate_up;
+        if ((rc = weight(m, NAME("ffn_up.weight"), d, 2 * hp->n_ff, &gate_up, err, err_len))) return rc;
+        L->w_gate = weight_part(&gate_up, 0, hp->n_ff);
+        L->w_up = weight_part(&gate_up, hp->n_ff, hp->n_ff);
+    } else if ((rc = weight(m, NAME("ffn_gate.weight"), d, hp->n_ff, &L->w_gate, err, err_len)) ||
+               (rc = weight(m, NAME("ffn_up.weight"), d, hp->n_ff, &L->w_up, err, err_len))) {
+        return rc;
+    }
+#undef NAME
     return 0;
 }
 
@@ -250,10 +438,13 @@ static int load_opened(Model *m, const char *path, char *err, size_t err_len) {
         goto fail;
     }
     str_copy(m->arch, sizeof m->arch, s);
-    if (!str_eq_c(s, "llama")) {
-        rc = err_set(err, err_len, ERR_UNSUPP, "unsupported architecture '%.*s' (only llama)", (int)s.len, s.ptr);
-        goto fail;
-    }
+    // Everything this engine cannot run (architecture, tensor types, tokenizer) in one message.
+    int arch = model_arch_find(s);
+    char arch_err[256];
+    snprintf(arch_err, sizeof arch_err, "unsupported architecture '%.*s' (supported: %s)", (int)s.len, s.ptr,
+             MODEL_ARCH_NAMES);
+    if ((rc = model_check_support(&m->file, arch < 0 ? arch_err : NULL, err, err_len))) goto fail;
+    m->hp.arch = (ModelArch)arch;
     if (gguf_get_str(&m->file, "general.name", &s) == 0) {
         str_copy(m->name, sizeof m->name, s);
     } else {
@@ -263,6 +454,7 @@ static int load_opened(Model *m, const char *path, char *err, size_t err_len) {
     if ((rc = load_hparams(m, err, err_len))) goto fail;
 
     LlamaHparams *hp = &m->hp;
+    const ArchTraits *at = &ARCH_TRAITS[hp->arch];
     const GgufTensor *te = gguf_find_tensor(&m->file, "token_embd.weight");
     if (!te || te->n_dims != 2) {
         rc = err_set(err, err_len, ERR_FORMAT, "missing 2-D tensor 'token_embd.weight'");
@@ -274,58 +466,48 @@ static int load_opened(Model *m, const char *path, char *err, size_t err_len) {
                      (long long)hp->n_vocab);
         goto fail;
     }
-    int64_t q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
     if ((rc = weight(m, "token_embd.weight", hp->n_embd, hp->n_vocab, &m->tok_embd, err, err_len))) goto fail;
-    if (gguf_find_tensor(&m->file, "output.weight")) {
+    if (!at->always_tied && gguf_find_tensor(&m->file, "output.weight")) {
         if ((rc = weight(m, "output.weight", hp->n_embd, hp->n_vocab, &m->output, err, err_len))) goto fail;
     } else {
         m->output = m->tok_embd;  // tied embeddings
     }
 
-    // Every layer holds 9 tensors and every norm n_embd floats of file data: a block_count or an
-    // embedding width the file cannot back is refused before anything is sized from it.
-    if ((uint64_t)hp->n_layer > m->file.n_tensors / 9 ||
-        (uint64_t)hp->n_embd > m->file.size / sizeof(float)) {
+    // Every layer holds at least 6 tensors and every norm n_embd floats of file data: a
+    // block_count or an embedding width the file cannot back is refused before anything is sized
+    // from it.
+    if ((uint64_t)hp->n_layer > m->file.n_tensors / 6 || (uint64_t)hp->n_embd > m->file.size / sizeof(float)) {
         rc = err_set(err, err_len, ERR_FORMAT,
-                     "llama.block_count %lld and embedding_length %lld need more tensors or data than the file has "
+                     "%s.block_count %lld and embedding_length %lld need more tensors or data than the file has "
                      "(%llu tensors, %zu bytes)",
-                     (long long)hp->n_layer, (long long)hp->n_embd, (unsigned long long)m->file.n_tensors,
+                     m->arch, (long long)hp->n_layer, (long long)hp->n_embd, (unsigned long long)m->file.n_tensors,
                      m->file.size);
         goto fail;
     }
+    int64_t q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
+    // Room for every vector the file may store as F16/BF16: per layer 4 norms, 2 head norms and
+    // the q/k/v biases; the output norm, output bias and 3 RoPE factor vectors.
+    int64_t per_layer = 4 * hp->n_embd + 2 * hp->head_dim + q_dim + 2 * kv_dim;
+    int64_t n_owned = hp->n_layer * per_layer + hp->n_embd + hp->n_vocab + 3 * hp->n_rot;
     m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
-    m->owned = malloc((size_t)(2 * hp->n_layer + 1) * (size_t)hp->n_embd * sizeof(float));
+    m->owned = malloc((size_t)n_owned * sizeof(float));
     if (!m->layers || !m->owned) {
         rc = err_set(err, err_len, ERR_NOMEM, "out of memory loading %s", path);
         goto fail;
     }
     float *spare = m->owned;
     if ((rc = vector(m, "output_norm.weight", hp->n_embd, &m->output_norm, &spare, err, err_len))) goto fail;
+    if (at->output_bias && (rc = opt_vector(m, "output.bias", hp->n_vocab, &m->output_b, &spare, err, err_len)))
+        goto fail;
     for (int64_t l = 0; l < hp->n_layer; l++) {
-        LlamaLayer *L = &m->layers[l];
-        char n[96];
-#define NAME(suffix) (snprintf(n, sizeof n, "blk.%lld." suffix, (long long)l), n)
-        if ((rc = vector(m, NAME("attn_norm.weight"), hp->n_embd, &L->attn_norm, &spare, err, err_len)) ||
-            (rc = weight(m, NAME("attn_q.weight"), hp->n_embd, q_dim, &L->wq, err, err_len)) ||
-            (rc = weight(m, NAME("attn_k.weight"), hp->n_embd, kv_dim, &L->wk, err, err_len)) ||
-            (rc = weight(m, NAME("attn_v.weight"), hp->n_embd, kv_dim, &L->wv, err, err_len)) ||
-            (rc = weight(m, NAME("attn_output.weight"), q_dim, hp->n_embd, &L->wo, err, err_len)) ||
-            (rc = vector(m, NAME("ffn_norm.weight"), hp->n_embd, &L->ffn_norm, &spare, err, err_len)) ||
-            (rc = weight(m, NAME("ffn_gate.weight"), hp->n_embd, hp->n_ff, &L->w_gate, err, err_len)) ||
-            (rc = weight(m, NAME("ffn_up.weight"), hp->n_embd, hp->n_ff, &L->w_up, err, err_len)) ||
-            (rc = weight(m, NAME("ffn_down.weight"), hp->n_ff, hp->n_embd, &L->w_down, err, err_len)))
-            goto fail;
-#undef NAME
+        m->layers[l].swa = hp->n_swa > 0 && (hp->swa_layers ? hp->swa_layers[l] != 0
+                                                            : hp->swa_period == 0 || l % hp->swa_period < hp->swa_period - 1);
+        if ((rc = load_layer(m, l, &spare, err, err_len))) goto fail;
     }
-    const GgufTensor *rf = gguf_find_tensor(&m->file, "rope_freqs.weight");
-    if (rf) {
-        if (rf->type != QT_F32 || rf->n_dims != 1 || rf->ne[0] != hp->n_rot / 2 || rf->nbytes < (size_t)rf->ne[0] * 4) {
-            rc = err_set(err, err_len, ERR_FORMAT, "tensor 'rope_freqs.weight' must be f32 [%lld]",
-                         (long long)(hp->n_rot / 2));
-            goto fail;
-        }
-        m->rope_freqs = rf->data;
-    }
+    if ((rc = rope_factors(m, "rope_freqs.weight", &m->rope_freqs, err, err_len)) ||
+        (rc = rope_factors(m, "rope_factors_long.weight", &m->rope_long, err, err_len)) ||
+        (rc = rope_factors(m, "rope_factors_short.weight", &m->rope_short, err, err_len)))
+        goto fail;
     summarize(m);
     return 0;
 fail:

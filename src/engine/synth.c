@@ -1,4 +1,5 @@
-// synth.c — the shape table and the streaming writer of random-weight Llama models.
+// synth.c — the shape table and the streaming writer of random-weight models of every
+// architecture in ARCH_TRAITS (tensor names and metadata keys as llama.cpp's converter writes them).
 #include "engine/synth.h"
 
 #include <math.h>
@@ -36,7 +37,7 @@ const SynthShape *synth_shape_find(const char *name) {
 int synth_shape_check(const SynthShape *s, QuantType type, QuantType output_type, char *err, size_t err_len) {
     const QuantTraits *t = quant_traits((uint32_t)type), *ot = quant_traits((uint32_t)output_type);
     if (!t || !t->supported || !ot || !ot->supported)
-        return err_set(err, err_len, ERR_ARG, "unsupported weight type (use f32, f16, bf16, q8_0 or q4_0)");
+        return err_set(err, err_len, ERR_ARG, "unsupported weight type (see rightsize gguf --help for the types the engine writes)");
     if (s->dim < 1 || s->dim > SYNTH_MAX_DIM) return err_set(err, err_len, ERR_ARG, "--dim %lld is outside 1..%d", (long long)s->dim, SYNTH_MAX_DIM);
     if (s->n_layers < 1 || s->n_layers > SYNTH_MAX_LAYERS)
         return err_set(err, err_len, ERR_ARG, "--layers %lld is outside 1..%d", (long long)s->n_layers, SYNTH_MAX_LAYERS);
@@ -84,10 +85,10 @@ static uint32_t file_type(QuantType t) {
 
 // ---- tensor list ----
 
-typedef enum { INIT_MATRIX, INIT_QK, INIT_NORM } InitKind;
+typedef enum { INIT_MATRIX, INIT_QK, INIT_NORM, INIT_BIAS, INIT_FACTOR } InitKind;
 
 typedef struct {
-    char name[48];
+    char name[64];
     QuantType type;
     uint32_t n_dims;
     int64_t ne[2];
@@ -104,31 +105,70 @@ static void add_spec(TensorSpec *t, const char *name, QuantType type, uint32_t n
     t->init = init;
 }
 
-// The tensors in llama.cpp's order. Returns the count (specs must hold 3 + 9 * n_layers).
+// The most tensors one layer has (gemma3: 13), and outside the layers (phi3: 5).
+#define SYNTH_LAYER_TENSORS 13
+#define SYNTH_OTHER_TENSORS 5
+
+// The tensors of o's architecture in llama.cpp's order. Returns the count (specs must hold
+// SYNTH_OTHER_TENSORS + SYNTH_LAYER_TENSORS * n_layers).
 static int64_t list_tensors(const SynthOptions *o, TensorSpec *specs) {
     const SynthShape *s = &o->shape;
-    int64_t kv_dim = s->dim / s->n_heads * s->n_kv_heads, n = 0;
+    const ArchTraits *at = &ARCH_TRAITS[o->arch];
+    int64_t hd = s->dim / s->n_heads, kv_dim = hd * s->n_kv_heads, n = 0;
+    bool fused = o->arch == ARCH_PHI3, biases = o->arch == ARCH_QWEN2;
 #define ADD(nm, ty, nd, e0, e1, ini) add_spec(&specs[n++], nm, ty, nd, e0, e1, ini)
 #define BLK(suffix, ty, nd, e0, e1, ini) \
     (snprintf(name, sizeof name, "blk.%d." suffix, l), ADD(name, ty, nd, e0, e1, ini))
-    char name[48];
+    char name[64];
     ADD("token_embd.weight", o->type, 2, s->dim, s->vocab, INIT_MATRIX);
     for (int l = 0; l < (int)s->n_layers; l++) {
         BLK("attn_norm.weight", QT_F32, 1, s->dim, 1, INIT_NORM);
-        BLK("attn_q.weight", o->type, 2, s->dim, s->dim, INIT_QK);
-        BLK("attn_k.weight", o->type, 2, s->dim, kv_dim, INIT_QK);
-        BLK("attn_v.weight", o->type, 2, s->dim, kv_dim, INIT_MATRIX);
+        if (fused) {
+            BLK("attn_qkv.weight", o->type, 2, s->dim, s->dim + 2 * kv_dim, INIT_QK);
+        } else {
+            BLK("attn_q.weight", o->type, 2, s->dim, s->dim, INIT_QK);
+            BLK("attn_k.weight", o->type, 2, s->dim, kv_dim, INIT_QK);
+            BLK("attn_v.weight", o->type, 2, s->dim, kv_dim, INIT_MATRIX);
+        }
+        if (biases) {
+            BLK("attn_q.bias", QT_F32, 1, s->dim, 1, INIT_BIAS);
+            BLK("attn_k.bias", QT_F32, 1, kv_dim, 1, INIT_BIAS);
+            BLK("attn_v.bias", QT_F32, 1, kv_dim, 1, INIT_BIAS);
+        }
+        if (at->qk_norm) {
+            BLK("attn_q_norm.weight", QT_F32, 1, hd, 1, INIT_NORM);
+            BLK("attn_k_norm.weight", QT_F32, 1, hd, 1, INIT_NORM);
+        }
         BLK("attn_output.weight", o->type, 2, s->dim, s->dim, INIT_MATRIX);
+        if (at->post_norms) BLK("post_attention_norm.weight", QT_F32, 1, s->dim, 1, INIT_NORM);
         BLK("ffn_norm.weight", QT_F32, 1, s->dim, 1, INIT_NORM);
-        BLK("ffn_gate.weight", o->type, 2, s->dim, s->ffn, INIT_MATRIX);
-        BLK("ffn_up.weight", o->type, 2, s->dim, s->ffn, INIT_MATRIX);
+        if (at->fused_gate_up) {
+            BLK("ffn_up.weight", o->type, 2, s->dim, 2 * s->ffn, INIT_MATRIX);
+        } else {
+            BLK("ffn_gate.weight", o->type, 2, s->dim, s->ffn, INIT_MATRIX);
+            BLK("ffn_up.weight", o->type, 2, s->dim, s->ffn, INIT_MATRIX);
+        }
         BLK("ffn_down.weight", o->type, 2, s->ffn, s->dim, INIT_MATRIX);
+        if (at->post_norms) BLK("post_ffw_norm.weight", QT_F32, 1, s->dim, 1, INIT_NORM);
     }
     ADD("output_norm.weight", QT_F32, 1, s->dim, 1, INIT_NORM);
-    if (!s->tied) ADD("output.weight", o->output_type, 2, s->dim, s->vocab, INIT_MATRIX);
+    if (!s->tied && !at->always_tied) ADD("output.weight", o->output_type, 2, s->dim, s->vocab, INIT_MATRIX);
+    if (o->arch == ARCH_PHI3) {
+        ADD("rope_factors_long.weight", QT_F32, 1, hd / 2, 1, INIT_FACTOR);
+        ADD("rope_factors_short.weight", QT_F32, 1, hd / 2, 1, INIT_FACTOR);
+    }
 #undef BLK
 #undef ADD
     return n;
+}
+
+int64_t synth_params(const SynthOptions *o) {
+    TensorSpec *specs = calloc((size_t)(SYNTH_OTHER_TENSORS + SYNTH_LAYER_TENSORS * o->shape.n_layers), sizeof *specs);
+    if (!specs) return synth_shape_params(&o->shape);
+    int64_t n = list_tensors(o, specs), total = 0;
+    for (int64_t i = 0; i < n; i++) total += specs[i].ne[0] * specs[i].ne[1];
+    free(specs);
+    return total;
 }
 
 // ---- generation ----
@@ -172,6 +212,11 @@ static void gen_row(void *ctx, int64_t task, int thread) {
     case INIT_NORM: fill_normal(&r, x, ne0, 1.0f, 0.02f); break;
     case INIT_QK: fill_normal(&r, x, ne0, 0.0f, j->std * j->qk_scale); break;
     case INIT_MATRIX: fill_normal(&r, x, ne0, 0.0f, j->std); break;
+    case INIT_BIAS: fill_normal(&r, x, ne0, 0.0f, 0.1f); break;
+    case INIT_FACTOR:
+        fill_normal(&r, x, ne0, 0.0f, 2.0f);
+        for (int64_t i = 0; i < ne0; i++) x[i] = 1.0f + fabsf(x[i]);
+        break;
     }
     if (j->t->type != QT_F32) quant_quantize_row(j->t->type, x, j->q + (size_t)task * j->row_bytes, ne0);
 }
@@ -213,23 +258,45 @@ fail:
     return rc;
 }
 
+// The hyperparameters under "<arch>." (llama.cpp's key order), plus each architecture's extras.
 static int set_metadata(const SynthOptions *o, GgufWriter *w, const SynthShape *s) {
-    char name[96];
+    const char *arch = ARCH_TRAITS[o->arch].name;
+    char name[96], key[96];
     snprintf(name, sizeof name, "synth-%s", s->name ? s->name : "custom");
-    int rc = gguf_writer_set_str(w, "general.architecture", "llama");
+#define KEY(k) (snprintf(key, sizeof key, "%s." k, arch), key)
+    int rc = gguf_writer_set_str(w, "general.architecture", arch);
     if (!rc) rc = gguf_writer_set_str(w, "general.name", o->name ? o->name : name);
     if (!rc) rc = gguf_writer_set_u32(w, "general.alignment", 32);
-    if (!rc) rc = gguf_writer_set_u32(w, "llama.context_length", (uint32_t)s->ctx);
-    if (!rc) rc = gguf_writer_set_u32(w, "llama.embedding_length", (uint32_t)s->dim);
-    if (!rc) rc = gguf_writer_set_u32(w, "llama.block_count", (uint32_t)s->n_layers);
-    if (!rc) rc = gguf_writer_set_u32(w, "llama.feed_forward_length", (uint32_t)s->ffn);
-    if (!rc) rc = gguf_writer_set_u32(w, "llama.attention.head_count", (uint32_t)s->n_heads);
-    if (!rc) rc = gguf_writer_set_u32(w, "llama.attention.head_count_kv", (uint32_t)s->n_kv_heads);
-    if (!rc) rc = gguf_writer_set_f32(w, "llama.rope.freq_base", s->rope_theta);
-    if (!rc) rc = gguf_writer_set_u32(w, "llama.rope.dimension_count", (uint32_t)(s->dim / s->n_heads));
-    if (!rc) rc = gguf_writer_set_f32(w, "llama.attention.layer_norm_rms_epsilon", s->rms_eps);
-    if (!rc) rc = gguf_writer_set_u32(w, "llama.vocab_size", (uint32_t)s->vocab);
+    if (!rc) rc = gguf_writer_set_u32(w, KEY("context_length"), (uint32_t)s->ctx);
+    if (!rc) rc = gguf_writer_set_u32(w, KEY("embedding_length"), (uint32_t)s->dim);
+    if (!rc) rc = gguf_writer_set_u32(w, KEY("block_count"), (uint32_t)s->n_layers);
+    if (!rc) rc = gguf_writer_set_u32(w, KEY("feed_forward_length"), (uint32_t)s->ffn);
+    if (!rc) rc = gguf_writer_set_u32(w, KEY("attention.head_count"), (uint32_t)s->n_heads);
+    if (!rc) rc = gguf_writer_set_u32(w, KEY("attention.head_count_kv"), (uint32_t)s->n_kv_heads);
+    if (!rc) rc = gguf_writer_set_f32(w, KEY("rope.freq_base"), s->rope_theta);
+    if (!rc) rc = gguf_writer_set_u32(w, KEY("rope.dimension_count"), (uint32_t)(s->dim / s->n_heads));
+    if (!rc) rc = gguf_writer_set_f32(w, KEY("attention.layer_norm_rms_epsilon"), s->rms_eps);
+    if (!rc) rc = gguf_writer_set_u32(w, KEY("vocab_size"), (uint32_t)s->vocab);
+    if (!rc && (o->arch == ARCH_GEMMA2 || o->arch == ARCH_GEMMA3))
+        rc = gguf_writer_set_u32(w, KEY("attention.key_length"), (uint32_t)(s->dim / s->n_heads));
+    if (!rc && (o->arch == ARCH_GEMMA2 || o->arch == ARCH_GEMMA3))
+        rc = gguf_writer_set_u32(w, KEY("attention.value_length"), (uint32_t)(s->dim / s->n_heads));
+    if (!rc && o->arch == ARCH_GEMMA2) {
+        rc = gguf_writer_set_f32(w, KEY("attn_logit_softcapping"), o->attn_softcap > 0 ? o->attn_softcap : 50.0f);
+        if (!rc)
+            rc = gguf_writer_set_f32(w, KEY("final_logit_softcapping"), o->final_softcap > 0 ? o->final_softcap : 30.0f);
+    }
+    if (!rc && o->arch == ARCH_GEMMA3 && o->final_softcap > 0)
+        rc = gguf_writer_set_f32(w, KEY("final_logit_softcapping"), o->final_softcap);
+    int64_t window = o->sliding_window ? o->sliding_window : o->arch == ARCH_GEMMA2 ? 4096 : 0;
+    if (!rc && window) rc = gguf_writer_set_u32(w, KEY("attention.sliding_window"), (uint32_t)window);
+    if (!rc && o->arch == ARCH_PHI3) {
+        rc = gguf_writer_set_u32(w, KEY("rope.scaling.original_context_length"), (uint32_t)s->ctx);
+        if (!rc && o->rope_attn_factor > 0)
+            rc = gguf_writer_set_f32(w, KEY("rope.scaling.attn_factor"), o->rope_attn_factor);
+    }
     if (!rc) rc = gguf_writer_set_u32(w, "general.file_type", file_type(o->type));
+#undef KEY
     return rc;
 }
 
@@ -239,6 +306,10 @@ int synth_write(const SynthOptions *o, const char *path, int64_t *vocab_out, cha
     TensorSpec *specs = NULL;
     int rc = 0;
     if (!w) return err_set(err, err_len, ERR_NOMEM, "out of memory");
+    if ((unsigned)o->arch >= ARCH_COUNT) {
+        rc = err_set(err, err_len, ERR_ARG, "unknown architecture %d", (int)o->arch);
+        goto fail;
+    }
     if (o->chat_template && !synth_chat_template(o->chat_template)) {
         rc = err_set(err, err_len, ERR_ARG, "unknown chat template '%s' (known: %s)", o->chat_template,
                      synth_chat_template_names);
@@ -249,7 +320,9 @@ int synth_write(const SynthOptions *o, const char *path, int64_t *vocab_out, cha
     if ((rc = set_metadata(o, w, &s))) { err_set(err, err_len, rc, "out of memory"); goto fail; }
     if (o->vocab_path) {
         if ((rc = synth_vocab_copy(w, o->vocab_path, &s.vocab, err, err_len))) goto fail;
-        if ((rc = gguf_writer_set_u32(w, "llama.vocab_size", (uint32_t)s.vocab))) goto fail;
+        char key[64];
+        snprintf(key, sizeof key, "%s.vocab_size", ARCH_TRAITS[o->arch].name);
+        if ((rc = gguf_writer_set_u32(w, key, (uint32_t)s.vocab))) goto fail;
     }
     if ((rc = synth_shape_check(&s, o->type, o->output_type, err, err_len))) goto fail;
     if (!o->vocab_path && (rc = synth_vocab_set(w, s.vocab))) {
@@ -264,7 +337,7 @@ int synth_write(const SynthOptions *o, const char *path, int64_t *vocab_out, cha
 
     SynthOptions eff = *o;
     eff.shape = s;
-    specs = calloc((size_t)(3 + 9 * s.n_layers), sizeof *specs);
+    specs = calloc((size_t)(SYNTH_OTHER_TENSORS + SYNTH_LAYER_TENSORS * s.n_layers), sizeof *specs);
     if (!specs) { rc = err_set(err, err_len, ERR_NOMEM, "out of memory"); goto fail; }
     int64_t n = list_tensors(&eff, specs);
     for (int64_t i = 0; i < n && !rc; i++)

@@ -1,8 +1,13 @@
-// synth.h — random-weight Llama-architecture GGUF models, for tests, benchmarks and for measuring
-// a model's speed before downloading its weights.
+// synth.h — random-weight GGUF models of every architecture the engine runs (llama, qwen2, qwen3,
+// gemma2, gemma3, phi3), for tests, benchmarks and for measuring a model's speed before
+// downloading its weights.
 //
-// A synthesized file carries exactly the metadata keys and tensor names llama.cpp writes for a
-// Llama model, so both our engine and llama.cpp load it. Weights are seeded and deterministic:
+// A synthesized file carries exactly the metadata keys and tensor names llama.cpp's converter
+// writes for that architecture (and no other tensor, since llama.cpp refuses extra ones), so both
+// our engine and llama.cpp load it. Per architecture, beyond Llama's tensors: qwen2 q/k/v biases;
+// qwen3 and gemma3 attn_q_norm/attn_k_norm; gemma2/3 post_attention_norm and post_ffw_norm (and
+// gemma2 never an output.weight); phi3 a fused attn_qkv, a fused ffn_up (gate rows then up rows)
+// and rope_factors_long/short. Weights are seeded and deterministic:
 // every row of every tensor draws from its own xoshiro stream seeded by (seed, tensor name, row),
 // so the same seed gives the same floats whatever the output type or thread count — a Q8_0 file
 // and an F32 file of one seed hold the same model up to quantization error.
@@ -10,7 +15,9 @@
 //   matrices (attn_q/k/v/output, ffn_gate/up/down, token_embd, output): N(0, init_std²), std 0.02
 //     as in GPT-2/Llama initialisation; attn_q and attn_k are further multiplied by qk_scale
 //     (larger values make attention far from uniform, which tests of RoPE/attention need);
-//   norms (attn_norm, ffn_norm, output_norm): 1 + N(0, 0.02²), always F32.
+//   norms (attn_norm, ffn_norm, output_norm, q/k and post norms): 1 + N(0, 0.02²), always F32
+//     (Gemma's GGUF norms hold 1 + w already: llama.cpp's converter adds the 1);
+//   biases: N(0, 0.1²), F32; phi3 RoPE factors: 1 + |N(0, 2²)|, F32.
 #ifndef RS_SYNTH_H
 #define RS_SYNTH_H
 
@@ -20,6 +27,7 @@
 
 #include "base/threadpool.h"
 #include "engine/gguf.h"
+#include "engine/model.h"
 #include "engine/quant.h"
 
 typedef struct {
@@ -43,13 +51,19 @@ extern const size_t SYNTH_N_SHAPES;
 const SynthShape *synth_shape_find(const char *name);
 // Checks a shape for the given weight types; 0 or ERR_ARG with a message saying what to change.
 int synth_shape_check(const SynthShape *s, QuantType type, QuantType output_type, char *err, size_t err_len);
-// Parameter count of the model (every tensor, norms included).
+// Parameter count of a llama model of that shape (every tensor, norms included).
 int64_t synth_shape_params(const SynthShape *s);
 
 typedef void (*SynthProgressFn)(void *ctx, uint64_t done_bytes, uint64_t total_bytes, const char *tensor);
 
 typedef struct {
     SynthShape shape;
+    ModelArch arch;           // general.architecture (ARCH_LLAMA when zeroed)
+    int64_t sliding_window;   // attention.sliding_window: 0 → gemma2 4096, none elsewhere (phi3 and
+                              // llama write it only when set)
+    float attn_softcap;       // gemma2 attn_logit_softcapping (0 → 50)
+    float final_softcap;      // gemma2/3 final_logit_softcapping (0 → 30 on gemma2, absent on gemma3)
+    float rope_attn_factor;   // phi3 rope.scaling.attn_factor (0 → absent)
     QuantType type;           // matrices and token_embd
     QuantType output_type;    // output.weight (ignored when tied)
     uint64_t seed;
@@ -62,6 +76,9 @@ typedef struct {
     SynthProgressFn progress; // called after each chunk of tensor data; may be NULL
     void *progress_ctx;
 } SynthOptions;
+
+// Parameter count of the model o describes (its architecture's tensors).
+int64_t synth_params(const SynthOptions *o);
 
 // Writes the model to path (via path.tmp, renamed on success), streaming tensor by tensor so
 // memory stays bounded (~64 MB of floats) whatever the model size. Returns 0 or a negative Err

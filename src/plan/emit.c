@@ -220,7 +220,7 @@ static void fill_tier(EmitPlan *p, int i, bool student) {
     const SimTier *s = &p->cfg.tier[i];
     memset(t, 0, sizeof *t);
     t->name = student ? "student" : (c->student >= 0 ? "teacher" : "main");
-    t->hw = &p->cat->hw[c->hw];
+    t->hw = &p->cat->hw[student && c->student_hw >= 0 ? c->student_hw : c->hw];   // a student may sit on other hardware
     t->model = &p->cat->models[student ? c->student : c->model];
     t->quant = student ? c->student_quant : c->quant;
     t->devices = student ? 1 : c->devices;

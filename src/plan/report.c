@@ -30,8 +30,38 @@ static void cost_breakdown(FILE *f, const Workload *wl, const Candidate *c) {
     fprintf(f, "\n                + storage $%.2f + network $%.2f + orchestration $%.2f + engineering $%.2f\n",
             wl->storage_usd_month, wl->network_gb_month * wl->network_usd_per_gb, wl->orchestration_usd_month,
             wl->engineering_hours_month * wl->engineering_usd_per_hour);
+    fprintf(f, "  Burst month   $%.2f (every day at the burst scenario's 1.25x rate and 1.5x arrival CV)\n",
+            c->burst_usd_month);
     fprintf(f, "  Unit costs    $%.4f per 1K requests, $%.4f per 1M tokens, $%.5f per successful outcome\n",
             c->usd_per_1k_requests, c->usd_per_1m_tokens, c->usd_per_success);
+}
+
+// Which workload constraints bound the plan, and the budget verdict.
+static void constraints_text(FILE *f, const Workload *wl, const SearchResult *r) {
+    bool any = false;
+    for (int k = 0; k < CONS_COUNT; k++) {
+        if (r->n_excluded[k] == 0) continue;
+        any = true;
+        const Candidate *x = r->bound_by[k] >= 0 ? &r->cands[r->bound_by[k]] : NULL;
+        if (x)
+            fprintf(f, "  %-12s BOUND: excluded %lld candidates; the cheapest, %s, rates $%.2f/month analytically\n",
+                    constraint_names[k], (long long)r->n_excluded[k], x->id, x->analytic_usd_month);
+        else
+            fprintf(f, "  %-12s not binding (excluded %lld candidates, none cheaper than the plan)\n", constraint_names[k],
+                    (long long)r->n_excluded[k]);
+    }
+    if (wl->min_replicas > 1) {
+        any = true;
+        const Candidate *b = r->best >= 0 ? &r->cands[r->best] : NULL;
+        fprintf(f, "  %-12s %s: at least %d replicas per tier\n", "min_replicas",
+                b && b->floor_raised ? "BOUND" : "not binding", wl->min_replicas);
+    }
+    if (wl->budget_usd_month > 0) {
+        any = true;
+        fprintf(f, "  %-12s %s: $%.2f/month\n", "budget", r->over_budget ? "EXCEEDED — no plan meeting the SLOs fits it" : "met",
+                wl->budget_usd_month);
+    }
+    if (!any) fprintf(f, "  (none given)\n");
 }
 
 // A batch run's latency is its completion time against the deadline (every request of a run
@@ -81,6 +111,15 @@ static void describe(FILE *f, const Catalog *cat, const Workload *wl, const Cand
     fprintf(f, "  Model         %s at %s (quality %.1f), batch knob %lld, step times from %s\n", m->name,
             plan_quant_names[c->quant], m->quant[c->quant].quality, (long long)c->batch_knob,
             c->source == STEP_PROFILE ? "a calibrated profile" : "the roofline (uncalibrated)");
+    const CatStack *st = search_stack(cat, c);
+    fprintf(f, "  Stack         %s: %s KV cache, %s %.2f, %lld blocks of %lld tokens per replica\n", st->name,
+            kv_dtype_names[c->kv.kv_dtype], mem_rule_names[st->mem_rule], st->mem_fraction,
+            (long long)c->kv.kv_blocks_total, (long long)c->kv.kv_block_tokens);
+    const CatInstance *in = NULL;
+    double od = cat_replica_usd_per_hour(hw, c->devices, PRICE_ON_DEMAND, &in);
+    if (in)
+        fprintf(f, "  Instance      %s (%d device(s), %s %s, $%.3f/h [%s, %s]); a replica pays $%.3f/h on demand\n", in->name,
+                in->devices, in->provider, in->region ? in->region : "", in->usd_per_hour, in->confidence, in->date, od);
     fprintf(f, "  Prices        per device-hour:");
     for (int k = 0; k < PRICE_KIND_COUNT; k++)
         if (hw->price[k].present)
@@ -94,6 +133,39 @@ static void describe(FILE *f, const Catalog *cat, const Workload *wl, const Cand
 }
 
 // ---- text ----
+
+static void wf_cell(FILE *f, double saved, const Candidate *v) {
+    double cost = search_wf_cost(v);
+    if (cost < 0) fprintf(f, "  %-26s", v->pruned ? "(does not fit)" : "(misses the SLOs)");
+    else fprintf(f, "  $%9.2f ($%9.2f/mo) ", saved, cost);
+}
+
+// Savings by lever, each alone (waterfall.c): added to the baseline, and removed from the plan.
+static void savings_text(FILE *f, const Catalog *cat, const SearchResult *r) {
+    (void)cat;
+    fprintf(f, "\n== Savings by lever (each lever alone, so the order does not matter)\n");
+    if (!r->wf_done) { fprintf(f, "  (no plan)\n"); return; }
+    const Candidate *b = &r->wf_base, *p = &r->cands[r->best];
+    double base = search_wf_cost(b), plan = p->usd_month;
+    if (base < 0) fprintf(f, "  baseline %s %s\n", b->id, b->pruned ? "does not fit" : "misses the SLOs");
+    else fprintf(f, "  baseline  $%9.2f/month  %s  (on demand, fixed replicas, no cascade, stack-default batch)\n", base, b->id);
+    fprintf(f, "  %-22s %-26s %-26s\n", "lever", "saves added to baseline", "saves in the plan");
+    const Lever levers[] = {LEVER_QUANT, LEVER_CASCADE, LEVER_AUTOSCALE, LEVER_MIX};
+    for (size_t i = 0; i < sizeof levers / sizeof levers[0]; i++) {
+        Lever l = levers[i];
+        fprintf(f, "  %-22s", lever_names[l]);
+        if (l == LEVER_QUANT && r->wf_quant_required) {
+            fprintf(f, " required: bf16 does not fit one replica, so the baseline is %s too\n", plan_quant_names[p->quant]);
+            continue;
+        }
+        if (!r->wf_used[l]) { fprintf(f, " not used by the plan\n"); continue; }
+        const Candidate *a = &r->wf_added[l], *m = &r->wf_removed[l];
+        wf_cell(f, base >= 0 && search_wf_cost(a) >= 0 ? base - search_wf_cost(a) : 0, a);
+        wf_cell(f, search_wf_cost(m) >= 0 ? search_wf_cost(m) - plan : 0, m);
+        fprintf(f, "\n");
+    }
+    fprintf(f, "  plan      $%9.2f/month  %s\n", plan, p->id);
+}
 
 // The expected scenario's latency in a line: e2e p95, or for batch work the run's completion time.
 static const char *lat_text(char *buf, size_t cap, const Workload *wl, const Candidate *c) {
@@ -123,6 +195,8 @@ int report_text(FILE *f, const Catalog *cat, const Workload *wl, const SearchRes
     describe(f, cat, wl, b);
     cost_breakdown(f, wl, b);
     scenario_table(f, wl, b);
+    fprintf(f, "\n== Constraints\n");
+    constraints_text(f, wl, r);
     fprintf(f, "\n== Runners-up\n");
     // Collect feasible simulated candidates by cost.
     int64_t idx[64];
@@ -164,16 +238,7 @@ int report_text(FILE *f, const Catalog *cat, const Workload *wl, const SearchRes
                 c->usd_per_1m_tokens,
                 c->meets_slo ? (i == r->best ? "chosen" : "meets SLOs, costs more") : c->slo_miss);
     }
-    fprintf(f, "\n== Savings waterfall (cheapest plan meeting the SLOs as each lever is allowed)\n");
-    double prev = -1;
-    for (int l = 0; l < LEVER_COUNT; l++) {
-        int64_t i = r->level_best[l];
-        if (i < 0) { fprintf(f, "  %-22s (no feasible plan yet)\n", lever_names[l]); continue; }
-        const Candidate *c = &r->cands[i];
-        if (prev < 0) fprintf(f, "  %-22s $%9.2f/month  %s\n", lever_names[l], c->usd_month, c->id);
-        else fprintf(f, "  + %-20s $%9.2f/month  saves $%8.2f  %s\n", lever_names[l], c->usd_month, prev - c->usd_month, c->id);
-        prev = c->usd_month;
-    }
+    savings_text(f, cat, r);
     return ferror(f) ? ERR_IO : 0;
 }
 
@@ -196,6 +261,12 @@ static cJSON *cand_json(const Catalog *cat, const Workload *wl, const Candidate 
     cJSON_AddNumberToObject(o, "devices_per_replica", c->devices);
     cJSON_AddStringToObject(o, "model", cat->models[c->model].id);
     cJSON_AddStringToObject(o, "quantization", plan_quant_names[c->quant]);
+    cJSON_AddStringToObject(o, "stack", search_stack(cat, c)->id);
+    const CatInstance *inst = NULL;
+    cJSON_AddNumberToObject(o, "replica_on_demand_usd_per_hour",
+                            cat_replica_usd_per_hour(&cat->hw[c->hw], c->devices, PRICE_ON_DEMAND, &inst));
+    if (inst) cJSON_AddStringToObject(o, "instance", inst->name);
+    cJSON_AddStringToObject(o, "kv_cache_dtype", kv_dtype_names[c->kv.kv_dtype]);
     cJSON_AddNumberToObject(o, "batch_knob", (double)c->batch_knob);
     cJSON_AddStringToObject(o, "scaling", scale_names[c->scale]);
     cJSON_AddStringToObject(o, "capacity_mix", mix_names[c->mix]);
@@ -217,6 +288,7 @@ static cJSON *cand_json(const Catalog *cat, const Workload *wl, const Candidate 
     if (!c->simulated) return o;
     cJSON *cost = cJSON_AddObjectToObject(o, "cost");
     cJSON_AddNumberToObject(cost, "usd_month", c->usd_month);
+    cJSON_AddNumberToObject(cost, "burst_usd_month", c->burst_usd_month);
     cJSON_AddNumberToObject(cost, "accelerator_usd_month", c->accel_usd_month);
     cJSON_AddNumberToObject(cost, "fixed_usd_month", c->fixed_usd_month);
     cJSON_AddNumberToObject(cost, "usd_per_1k_requests", c->usd_per_1k_requests);
@@ -267,6 +339,27 @@ int report_json(FILE *f, const Catalog *cat, const Workload *wl, const SearchRes
     cJSON_AddNumberToObject(s, "simulated", (double)r->n_simulated);
     cJSON_AddNumberToObject(s, "horizon_hours", o->horizon_s / 3600);
     cJSON_AddNumberToObject(s, "seed", (double)o->seed);
+    cJSON *cons = cJSON_AddObjectToObject(root, "constraints");
+    for (int k = 0; k < CONS_COUNT; k++) {
+        if (!r->n_excluded[k]) continue;
+        cJSON *x = cJSON_AddObjectToObject(cons, constraint_names[k]);
+        cJSON_AddNumberToObject(x, "excluded", (double)r->n_excluded[k]);
+        cJSON_AddBoolToObject(x, "bound", r->bound_by[k] >= 0);
+        if (r->bound_by[k] >= 0) {
+            cJSON_AddStringToObject(x, "cheapest_excluded", r->cands[r->bound_by[k]].id);
+            cJSON_AddNumberToObject(x, "cheapest_excluded_analytic_usd_month", r->cands[r->bound_by[k]].analytic_usd_month);
+        }
+    }
+    if (wl->min_replicas > 1) {
+        cJSON *x = cJSON_AddObjectToObject(cons, "min_replicas");
+        cJSON_AddNumberToObject(x, "value", wl->min_replicas);
+        cJSON_AddBoolToObject(x, "bound", r->best >= 0 && r->cands[r->best].floor_raised);
+    }
+    if (wl->budget_usd_month > 0) {
+        cJSON *x = cJSON_AddObjectToObject(cons, "budget_usd_month");
+        cJSON_AddNumberToObject(x, "value", wl->budget_usd_month);
+        cJSON_AddBoolToObject(x, "exceeded", r->over_budget);
+    }
     cJSON *plan = r->best >= 0 ? cand_json(cat, wl, &r->cands[r->best]) : cJSON_CreateNull();
     if (r->best >= 0) {   // queue depth and replicas over the simulated horizon (expected scenario)
         EmitPlan ep;   // the configuration the simulation ran (what --emit writes)
@@ -320,6 +413,32 @@ int report_json(FILE *f, const Catalog *cat, const Workload *wl, const SearchRes
         }
         cJSON_AddItemToArray(wf, e);
     }
+    if (r->wf_done) {
+        cJSON *sv = cJSON_AddObjectToObject(root, "savings_by_lever");
+        cJSON_AddStringToObject(sv, "baseline", r->wf_base.id);
+        double base = search_wf_cost(&r->wf_base), plan_usd = r->cands[r->best].usd_month;
+        if (base >= 0) cJSON_AddNumberToObject(sv, "baseline_usd_month", base); else cJSON_AddNullToObject(sv, "baseline_usd_month");
+        cJSON_AddNumberToObject(sv, "plan_usd_month", plan_usd);
+        cJSON *lv = cJSON_AddArrayToObject(sv, "levers");
+        const Lever levers[] = {LEVER_QUANT, LEVER_CASCADE, LEVER_AUTOSCALE, LEVER_MIX};
+        for (size_t i = 0; i < sizeof levers / sizeof levers[0]; i++) {
+            Lever l = levers[i];
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddStringToObject(e, "lever", lever_names[l]);
+            cJSON_AddBoolToObject(e, "used", r->wf_used[l]);
+            if (l == LEVER_QUANT) cJSON_AddBoolToObject(e, "required_to_fit", r->wf_quant_required);
+            if (r->wf_used[l]) {
+                double a = search_wf_cost(&r->wf_added[l]), m = search_wf_cost(&r->wf_removed[l]);
+                cJSON_AddStringToObject(e, "added_candidate", r->wf_added[l].id);
+                cJSON_AddStringToObject(e, "removed_candidate", r->wf_removed[l].id);
+                if (a >= 0 && base >= 0) cJSON_AddNumberToObject(e, "saves_added_to_baseline_usd_month", base - a);
+                else cJSON_AddNullToObject(e, "saves_added_to_baseline_usd_month");
+                if (m >= 0) cJSON_AddNumberToObject(e, "saves_in_plan_usd_month", m - plan_usd);
+                else cJSON_AddNullToObject(e, "saves_in_plan_usd_month");
+            }
+            cJSON_AddItemToArray(lv, e);
+        }
+    }
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
     if (!text) return ERR_NOMEM;
@@ -339,12 +458,21 @@ int report_explain(FILE *f, const Catalog *cat, const Workload *wl, const Candid
     fprintf(f, "1. Model and memory\n");
     fprintf(f, "   weights      = %.3f B params x %.4f bytes (%s) / %d device(s) = %.2f GB per device\n", m->params_b,
             m->quant[c->quant].bytes_per_weight, plan_quant_names[c->quant], c->devices, c->kv.weight_bytes_per_dev / 1e9);
-    fprintf(f, "   activations  = %.2f GB (a max_num_batched_tokens forward + logits, vLLM's profiling run)\n",
-            c->kv.activation_bytes / 1e9);
-    fprintf(f, "   usable for KV= %.0f GB x 0.90 - weights - activations = %.2f GB\n", hw->memory_gb, c->kv.usable_bytes / 1e9);
+    const CatStack *xst = search_stack(cat, c);
+    fprintf(f, "   stack        = %s (KV pool: %s %.2f; %s)\n", xst->name, mem_rule_names[xst->mem_rule], xst->mem_fraction,
+            xst->memory_source);
+    fprintf(f, "   activations  = %.2f GB (the profiling forward of max_num_batched_tokens%s)\n", c->kv.activation_bytes / 1e9,
+            xst->logits_buffer ? " + max_num_seqs x vocab fp32 logits" : "");
+    if (xst->mem_rule == MEMRULE_UTIL_OF_TOTAL)
+        fprintf(f, "   usable for KV= %.0f GB x %.2f - weights - activations = %.2f GB\n", hw->memory_gb, xst->mem_fraction,
+                c->kv.usable_bytes / 1e9);
+    else
+        fprintf(f, "   usable for KV= (%.0f GB - weights - activations) x %.2f = %.2f GB\n", hw->memory_gb, xst->mem_fraction,
+                c->kv.usable_bytes / 1e9);
     if (!m->encoder)
-        fprintf(f, "   KV per token = 2 x %lld layers x %lld kv heads x %lld dims x 2 B / %d = %.0f B; blocks of %lld tokens = %lld blocks\n",
-                (long long)m->layers, (long long)m->kv_heads, (long long)m->head_dim, c->devices,
+        fprintf(f, "   KV per token = 2 x %lld layers x %lld kv heads x %lld dims x %d B (%s) / %d = %.0f B; blocks of %lld tokens = %lld blocks\n",
+                (long long)m->layers, (long long)m->kv_heads, (long long)m->head_dim, c->kv.kv_dtype == KV_FP8 ? 1 : 2,
+                kv_dtype_names[c->kv.kv_dtype], c->devices,
                 c->kv.kv_bytes_per_token_per_dev, (long long)c->kv.kv_block_tokens, (long long)c->kv.kv_blocks_total);
     if (c->pruned) { fprintf(f, "\nPruned: %s\n", c->prune_reason); return ferror(f) ? ERR_IO : 0; }
     fprintf(f, "   sequences of %.0f tokens that fit at once: %lld (batch knob %lld)\n\n", in + out,
@@ -354,8 +482,8 @@ int report_explain(FILE *f, const Catalog *cat, const Workload *wl, const Candid
         fprintf(f, "   memory  = %.1f us weights + %.5f us per KV position read  (%.0f GB/s x %.2f derate)\n"
                    "   compute = %.3f us per token + %.6f us per attention pair  (%.0f TFLOPS x %.2f derate)\n"
                    "   fixed   = %.0f us per step (overhead + TP all-reduce latency)\n",
-                c->step.mem_fixed_us, c->step.mem_ctx_us, hw->memory_bw_gbs, hw->derate_bandwidth, c->step.comp_token_us,
-                c->step.comp_pair_us, cat_peak_flops(hw, c->quant) / 1e12, hw->derate_compute, c->step.b0_us);
+                c->step.mem_fixed_us, c->step.mem_ctx_us, hw->memory_bw_gbs, step_eff_bandwidth(hw, search_stack(cat, c)), c->step.comp_token_us,
+                c->step.comp_pair_us, cat_peak_flops(hw, c->quant) / 1e12, step_eff_compute(hw, search_stack(cat, c)), c->step.b0_us);
     int64_t b = c->batch_eff;
     double ctx = (double)b * (in + out / 2);
     StepShape d = {.decode_rows = b, .ctx_tokens = (int64_t)ctx, .attn_pairs = ctx};

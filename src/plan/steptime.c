@@ -7,24 +7,34 @@
 #include "base/check.h"
 #include "base/yaml.h"
 
-#define TP_ALPHA_US 8.0   // latency of one all-reduce (NCCL-class small-message latency)
+#define EFF_CAP 0.98   // no engine reaches more than this fraction of a peak
 
-void step_roofline(StepModel *sm, const CatHardware *hw, const CatModel *m, PlanQuant q, int tp) {
+double step_eff_compute(const CatHardware *hw, const CatStack *st) {
+    return fmin(EFF_CAP, hw->derate_compute * st->eff_prefill);
+}
+
+double step_eff_bandwidth(const CatHardware *hw, const CatStack *st) {
+    return fmin(EFF_CAP, hw->derate_bandwidth * st->eff_decode);
+}
+
+void step_roofline(StepModel *sm, const CatHardware *hw, const CatModel *m, PlanQuant q, int tp, const CatStack *st) {
     CHECK(tp >= 1);
+    if (!st) st = cat_stack_reference();
     *sm = (StepModel){.source = STEP_ROOFLINE};
-    double bw = hw->memory_bw_gbs * 1e9 * hw->derate_bandwidth;           // bytes/s per device
-    double flops = cat_peak_flops(hw, q) * hw->derate_compute * tp;       // FLOP/s of the group
+    double bw = hw->memory_bw_gbs * 1e9 * step_eff_bandwidth(hw, st);     // bytes/s per device
+    double flops = cat_peak_flops(hw, q) * step_eff_compute(hw, st) * tp; // FLOP/s of the group
     double w = cat_weight_bytes(m, q) / tp;
     sm->mem_fixed_us = w / bw * 1e6;
-    sm->mem_ctx_us = cat_kv_bytes_per_token(m) / tp / bw * 1e6;
+    sm->mem_ctx_us = cat_kv_bytes_per_token(m, cat_stack_kv_dtype(st, hw, q)) / tp / bw * 1e6;
     sm->comp_token_us = 2.0 * m->params_b * 1e9 / flops * 1e6;
     sm->comp_pair_us = 4.0 * (double)m->layers * (double)(m->heads * m->head_dim) / flops * 1e6;
-    sm->b0_us = hw->step_overhead_us;
+    sm->b0_us = hw->step_overhead_us * st->eff_overhead;
     if (tp > 1) {
-        // Two all-reduces per layer of n_tokens × hidden bf16 activations (ring: 2(TP−1)/TP of it).
-        double link = hw->interconnect_gbs * 1e9;
+        // Two all-reduces per layer of n_tokens × hidden bf16 activations (ring: 2(TP−1)/TP of it)
+        // at the stack's achieved fraction of this link kind's bandwidth.
+        double link = hw->interconnect_gbs * 1e9 * st->allreduce_eff[hw->link];
         double per_token_us = 2.0 * (tp - 1) / tp * (double)m->hidden * 2.0 / link * 1e6;
-        sm->b0_us += 2.0 * (double)m->layers * TP_ALPHA_US;
+        sm->b0_us += 2.0 * (double)m->layers * st->allreduce_alpha_us;
         sm->prefill_token_us += 2.0 * (double)m->layers * per_token_us;
         sm->decode_row_us += 2.0 * (double)m->layers * per_token_us;
     }
@@ -80,17 +90,25 @@ double step_decode_run_us(const StepModel *sm, int64_t n_rows, int64_t ctx0, int
 }
 
 void step_kv_capacity(KvCapacity *kv, const CatHardware *hw, const CatModel *m, PlanQuant q, int tp,
-                      double mem_util, int64_t max_num_batched_tokens, int64_t max_num_seqs,
-                      int64_t block_tokens, double mean_seq_tokens) {
+                      const CatStack *st, int64_t max_num_batched_tokens, int64_t max_num_seqs,
+                      double mean_seq_tokens) {
+    if (!st) st = cat_stack_reference();
     *kv = (KvCapacity){0};
+    int64_t block_tokens = st->block_tokens;
     kv->kv_block_tokens = block_tokens;
+    kv->kv_dtype = cat_stack_kv_dtype(st, hw, q);
     kv->weight_bytes_per_dev = cat_weight_bytes(m, q) / tp;
-    // vLLM's profiling run: one forward of max_num_batched_tokens tokens. Peak activations are
-    // about tokens × (2·ffn + 4·hidden) bf16 values, plus fp32 logits for each sequence's last token.
-    kv->activation_bytes = (double)max_num_batched_tokens * (2.0 * (double)m->ffn + 4.0 * (double)m->hidden) * 2.0 / tp +
-                           (double)max_num_seqs * (double)m->vocab * 4.0;
-    kv->usable_bytes = hw->memory_gb * 1e9 * mem_util - kv->weight_bytes_per_dev - kv->activation_bytes;
-    kv->kv_bytes_per_token_per_dev = cat_kv_bytes_per_token(m) / tp;
+    // The engine's profiling forward of max_num_batched_tokens tokens: peak activations are about
+    // tokens × (2·ffn + 4·hidden) bf16 values per device; stacks whose profiling run also samples
+    // (vLLM) hold fp32 logits for max_num_seqs rows.
+    kv->activation_bytes = (double)max_num_batched_tokens * (2.0 * (double)m->ffn + 4.0 * (double)m->hidden) * 2.0 / tp;
+    if (st->logits_buffer) kv->activation_bytes += (double)max_num_seqs * (double)m->vocab * 4.0;
+    double total = hw->memory_gb * 1e9;
+    if (st->mem_rule == MEMRULE_UTIL_OF_TOTAL)   // vLLM, SGLang: a fraction of all memory, minus the peak
+        kv->usable_bytes = total * st->mem_fraction - kv->weight_bytes_per_dev - kv->activation_bytes;
+    else                                          // TensorRT-LLM: a fraction of what is free after the peak
+        kv->usable_bytes = (total - kv->weight_bytes_per_dev - kv->activation_bytes) * st->mem_fraction;
+    kv->kv_bytes_per_token_per_dev = cat_kv_bytes_per_token(m, kv->kv_dtype) / tp;
     if (kv->usable_bytes <= 0) { kv->kv_blocks_total = 0; return; }
     if (m->encoder) {   // no KV cache: capacity is bounded by activations only
         kv->kv_blocks_total = INT64_MAX / 4;

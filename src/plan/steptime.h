@@ -3,9 +3,11 @@
 // Two sources, and the report says which one each tier used:
 //  * ROOFLINE over catalog specs:
 //      step = overhead + max(T_mem, T_comp) + T_comm
-//      T_mem  = (W/TP + ctx_tokens·kv_bytes_per_token/TP) / (BW·derate_bandwidth)
-//      T_comp = (2·P·(prefill_tokens + decode_rows) + 4·L·(heads·head_dim)·attn_pairs) / (TP·F·derate_compute)
-//      T_comm = 2·L·(alpha + 2·(TP−1)/TP · n_tokens·hidden·2 B / link_BW)        (TP > 1)
+//      T_mem  = (W/TP + ctx_tokens·kv_bytes_per_token/TP) / (BW·derate_bandwidth·stack.decode_bandwidth)
+//      T_comp = (2·P·(prefill_tokens + decode_rows) + 4·L·(heads·head_dim)·attn_pairs)
+//               / (TP·F·derate_compute·stack.prefill_compute)
+//      T_comm = 2·L·(alpha + 2·(TP−1)/TP · n_tokens·hidden·2 B / (link_BW·stack.allreduce[link]))  (TP > 1)
+//    kv_bytes_per_token in the stack's KV dtype (fp8 = 1 B per element, bf16 = 2).
 //    (weights are read once per step for all rows; every attended KV position is read once;
 //    F is the peak for the quantization's compute type, see cat_peak_flops).
 //  * PROFILE, fitted from measurements by `rightsize calibrate` (it wins where present):
@@ -63,8 +65,12 @@ typedef struct {
     double err_frac;                      // profile fit MAPE (0 for a roofline: unknown)
 } StepModel;
 
-// Builds a roofline model for model m at quantization q on tp devices of hw.
-void step_roofline(StepModel *sm, const CatHardware *hw, const CatModel *m, PlanQuant q, int tp);
+// Builds a roofline model for model m at quantization q on tp devices of hw served by stack st
+// (NULL = cat_stack_reference()): the stack scales the hardware's derates and picks the KV dtype.
+void step_roofline(StepModel *sm, const CatHardware *hw, const CatModel *m, PlanQuant q, int tp, const CatStack *st);
+// Achieved fraction of peak FLOP/s (prefill) and of peak memory bandwidth (decode) of st on hw.
+double step_eff_compute(const CatHardware *hw, const CatStack *st);
+double step_eff_bandwidth(const CatHardware *hw, const CatStack *st);
 // Builds a model from a calibrated profile.
 void step_from_profile(StepModel *sm, const StepProfile *p);
 // Time of one step, microseconds.
@@ -78,8 +84,11 @@ int step_profile_load(StepProfile *p, const char *path, char *err, size_t err_le
 // Writes a profile file (calibrate uses it). Returns 0 or ERR_IO.
 int step_profile_save(const StepProfile *p, const char *path, char *err, size_t err_len);
 
-// KV capacity the way vLLM sizes its block pool: memory·util − weights/TP − activation peak of
-// a max_num_batched_tokens forward − logits buffers, divided by the bytes of one block per device.
+// KV capacity the way the stack sizes its block pool: vLLM/SGLang (util_of_total) keep
+// memory·fraction − weights/TP − the activation peak of a max_num_batched_tokens forward (− the
+// sampler's logits where the stack reserves them); TensorRT-LLM (fraction_of_free) keeps
+// fraction·(memory − weights/TP − peak). Divided by the bytes of one block per device in the
+// stack's KV dtype.
 typedef struct {
     double usable_bytes;          // per device, after weights and activations
     double weight_bytes_per_dev;
@@ -87,11 +96,12 @@ typedef struct {
     int64_t kv_blocks_total;      // <= 0: the model does not fit
     int64_t kv_block_tokens;
     double kv_bytes_per_token_per_dev;
+    KvDtype kv_dtype;
     int64_t max_seqs_at_mean;     // sequences of mean length (prompt + output) that fit at once
 } KvCapacity;
 
 void step_kv_capacity(KvCapacity *kv, const CatHardware *hw, const CatModel *m, PlanQuant q, int tp,
-                      double mem_util, int64_t max_num_batched_tokens, int64_t max_num_seqs,
-                      int64_t block_tokens, double mean_seq_tokens);
+                      const CatStack *st, int64_t max_num_batched_tokens, int64_t max_num_seqs,
+                      double mean_seq_tokens);
 
 #endif

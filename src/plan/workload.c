@@ -345,6 +345,41 @@ static void load_arrivals(YamlDoc *d, const YamlNode *n, const char *path, Workl
     }
 }
 
+// A list of names (ids) under key into rows of width w; at most cap.
+static void load_names(YamlDoc *d, const YamlNode *map, const char *key, char *rows, int cap, size_t w, int *n,
+                       const char *what) {
+    const YamlNode *ms = yaml_seq_opt(d, map, key);
+    for (int64_t i = 0; ms && i < ms->n && !d->rc; i++) {
+        if (i == cap) { yaml_error(d, ms->vals[i], "at most %d entries", cap); break; }
+        if (ms->vals[i]->kind != YAML_SCALAR || strlen(ms->vals[i]->str) >= w) {
+            yaml_error(d, ms->vals[i], "expected %s", what);
+            break;
+        }
+        snprintf(rows + (size_t)i * w, w, "%s", ms->vals[i]->str);
+        *n = (int)i + 1;
+    }
+}
+
+static void load_constraints(YamlDoc *d, const YamlNode *c, Workload *wl) {
+    static const char *const keys[] = {"hardware", "classes", "providers", "stacks", "allow_spot", "min_replicas",
+                                       "budget_usd_month", NULL};
+    wl->min_replicas = 1;
+    if (!c) return;
+    yaml_check_keys(d, c, keys);
+    load_names(d, c, "hardware", &wl->allow_hw[0][0], 16, sizeof wl->allow_hw[0], &wl->n_allow_hw, "a catalog hardware id");
+    load_names(d, c, "classes", &wl->allow_classes[0][0], 3, sizeof wl->allow_classes[0], &wl->n_allow_classes,
+               "a hardware class (gpu, asic, cpu)");
+    for (int i = 0; i < wl->n_allow_classes && !d->rc; i++)
+        if (strcmp(wl->allow_classes[i], "gpu") && strcmp(wl->allow_classes[i], "asic") && strcmp(wl->allow_classes[i], "cpu"))
+            yaml_error(d, yaml_get(c, "classes")->vals[i], "expected one of: gpu, asic, cpu; got '%s'", wl->allow_classes[i]);
+    load_names(d, c, "providers", &wl->allow_providers[0][0], 8, sizeof wl->allow_providers[0], &wl->n_allow_providers,
+               "a provider name (aws, gcp, azure, ...)");
+    load_names(d, c, "stacks", &wl->stacks[0][0], 8, sizeof wl->stacks[0], &wl->n_stacks, "a serving stack id");
+    wl->forbid_spot = !yaml_bool_opt(d, c, "allow_spot", true);
+    wl->min_replicas = (int)yaml_i64_opt(d, c, "min_replicas", 1, 1, 64);
+    wl->budget_usd_month = yaml_f64_opt(d, c, "budget_usd_month", 0, 0.01, 1e12);
+}
+
 int wl_load(Workload *wl, const char *path, char *err, size_t err_len) {
     *wl = (Workload){0};
     YamlDoc doc;
@@ -354,7 +389,7 @@ int wl_load(Workload *wl, const char *path, char *err, size_t err_len) {
     const YamlNode *r = d->root;
     if (!r || r->kind != YAML_MAP) { yaml_error(d, NULL, "expected a map at the top (name:, class:, ...)"); goto done; }
     static const char *const keys[] = {"name", "class", "requests_per_month", "rate_per_s", "arrivals", "tokens",
-        "slo", "batch", "quality_min", "success_rate", "cascade", "fixed_costs", "models", "description", NULL};
+        "slo", "batch", "quality_min", "success_rate", "cascade", "fixed_costs", "models", "description", "constraints", NULL};
     yaml_check_keys(d, r, keys);
     snprintf(wl->name, sizeof wl->name, "%s", yaml_str_req(d, r, "name"));
     wl->cls = (WlClass)yaml_enum_opt(d, r, "class", wl_class_names, WL_CLASS_COUNT, WL_CHAT);
@@ -416,13 +451,8 @@ int wl_load(Workload *wl, const char *path, char *err, size_t err_len) {
     wl->orchestration_usd_month = yaml_f64_opt(d, fc, "orchestration_usd_month", 0, 0, 1e9);
     wl->engineering_hours_month = yaml_f64_opt(d, fc, "engineering_hours_month", 0, 0, 1e5);
     wl->engineering_usd_per_hour = yaml_f64_opt(d, fc, "engineering_usd_per_hour", 0, 0, 1e5);
-    const YamlNode *ms = yaml_seq_opt(d, r, "models");
-    for (int64_t i = 0; ms && i < ms->n && !d->rc; i++) {
-        if (i == 8) { yaml_error(d, ms->vals[i], "at most 8 models"); break; }
-        if (ms->vals[i]->kind != YAML_SCALAR) { yaml_error(d, ms->vals[i], "expected a catalog model id"); break; }
-        snprintf(wl->models[i], sizeof wl->models[i], "%s", ms->vals[i]->str);
-        wl->n_models = (int)i + 1;
-    }
+    load_names(d, r, "models", &wl->models[0][0], 8, sizeof wl->models[0], &wl->n_models, "a catalog model id");
+    load_constraints(d, yaml_map_opt(d, r, "constraints"), wl);
     if (!d->rc) {
         wl_build_profile(wl);
         wl->in.mean_eff = wl_token_mean(&wl->in);

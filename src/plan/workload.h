@@ -26,6 +26,14 @@
 //                 orchestration_usd_month: 150, engineering_hours_month: 8,
 //                 engineering_usd_per_hour: 120}
 //   models: [llama-3.1-8b]            # optional: restrict the search to these catalog models
+//   constraints:                      # optional; docs/workload.md lists every key
+//     hardware: [l4, h100-sxm]        # only these catalog hardware ids
+//     classes: [gpu]                  # only these hardware classes (gpu | asic | cpu)
+//     providers: [aws]                # only prices from these providers
+//     stacks: [vllm, trtllm]          # serving stacks to compare (default: each device's first)
+//     allow_spot: false               # no spot capacity (default true)
+//     min_replicas: 2                 # never fewer replicas (availability), per tier
+//     budget_usd_month: 5000          # plans above it are reported as over budget
 //
 // Arrivals are a renewal process in "operational time": the intensity profile (diurnal × bursts,
 // normalised so the mean rate is the configured one) is integrated per minute of the day, and
@@ -98,6 +106,12 @@ typedef struct {
     double engineering_hours_month, engineering_usd_per_hour;
     char models[8][64];
     int n_models;
+    // constraints (empty lists = no restriction)
+    char allow_hw[16][64], allow_classes[3][16], allow_providers[8][32], stacks[8][32];
+    int n_allow_hw, n_allow_classes, n_allow_providers, n_stacks;
+    bool forbid_spot;              // allow_spot: false
+    int min_replicas;              // >= 1
+    double budget_usd_month;       // 0 = none
     double profile[WL_PROFILE_BINS];   // intensity multiplier per minute of day, mean 1
 } Workload;
 

@@ -76,9 +76,9 @@ def rel_err(a, b):
     return float(np.abs(a - b).max() / np.abs(b).max())
 
 
-def compare(name, path, prompt, tmp, tol, extra=(), quant=False, strict_greedy=False):
+def compare(name, path, prompt, tmp, tol, extra=(), quant=False, strict_greedy=False, ref_ctx=None):
     """Runs the engine and the reference on one model; returns (our logits, reference model, sequence)."""
-    m = load(path)
+    m = load(path, n_ctx=ref_ctx)
     gen, ours = run_engine(path, prompt, tmp, extra)
     check(len(gen) == N_GEN, f"{name}: generated {len(gen)} of {N_GEN} tokens")
     seq = prompt + gen
@@ -201,8 +201,43 @@ def main():
         d = rel_err(ours_f, forward(m_f, seq))
         check(d > 100 * TOL["f32"], f"rope_freqs changes the logits (vs reference without: {d:.2e})")
 
+        arch_models(tmp, rng)
+
     print(f"{len(failures)} failures")
     return 1 if failures else 0
+
+
+# Each architecture's tiny model (gguf synth --arch) against the reference's definition of it:
+# f32 (every greedy step decided) and q8_0 (the quantized path through fused tensor views too).
+ARCH_ARGS = {
+    "llama (Mistral-style window 8)": ("llama", ["--sliding-window", "8"]),
+    "qwen2": ("qwen2", []),
+    "qwen3": ("qwen3", []),
+    "gemma2": ("gemma2", ["--sliding-window", "8", "--attn-softcap", "3", "--final-softcap", "0.4"]),
+    "gemma3": ("gemma3", ["--layers", "6", "--sliding-window", "8", "--rope-theta", "1000000", "--final-softcap", "2"]),
+    "phi3": ("phi3", ["--rope-attn-factor", "1.2"]),
+}
+
+
+def arch_models(tmp, rng):
+    base = ["--dim", "64", "--layers", "2", "--heads", "4", "--kv-heads", "2", "--ffn", "128", "--vocab", "512",
+            "--ctx", "512", "--qk-scale", "4"]
+    prompt = [1] + [int(t) for t in rng.integers(3, 512, N_PROMPT - 1)]
+    f32_kv = ("--kv-type", "f32")
+    for name, (arch, extra) in ARCH_ARGS.items():
+        for wtype in ("f32", "q8_0"):
+            path = os.path.join(tmp, f"arch-{arch}-{wtype}.gguf")
+            subprocess.run([BIN, "gguf", "synth", "--arch", arch, *base, *extra, "--type", wtype, "--seed", "5",
+                            "-q", "-o", path], check=True, stdout=subprocess.DEVNULL)
+            quant = wtype != "f32"
+            ours, m, seq = compare(f"{name} {wtype}", path, prompt, tmp, TOL.get(wtype), extra=f32_kv, quant=quant,
+                                   strict_greedy=not quant)
+            if arch == "phi3" and wtype == "f32":
+                # A context past rope.scaling.original_context_length (512) switches to the long factors.
+                ours_l, _, _ = compare("phi3 f32, --ctx 1024 (rope_factors_long)", path, prompt, tmp, TOL["f32"],
+                                       extra=(*f32_kv, "--ctx", "1024"), strict_greedy=True, ref_ctx=1024)
+                d = rel_err(ours_l, ours)
+                check(d > 100 * TOL["f32"], f"phi3: long vs short rope factors change the logits ({d:.2e})")
 
 
 if __name__ == "__main__":

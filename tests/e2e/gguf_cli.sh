@@ -75,7 +75,8 @@ expect 0 "usage: rightsize gguf" "$BIN" gguf --help
 # Refusals: usage errors exit 2 with a message naming the problem; an existing file exits 1.
 expect 2 "unknown shape 'huge'" "$BIN" gguf synth huge -o "$T/z.gguf"
 expect 2 "-o FILE is required" "$BIN" gguf synth tiny
-expect 2 "--type 'q3_k'" "$BIN" gguf synth tiny --type q3_k -o "$T/z.gguf"
+expect 2 "--type 'iq2_xxs' is not a type the engine writes" "$BIN" gguf synth tiny --type iq2_xxs -o "$T/z.gguf"
+expect 2 "must be multiples of 256 for q3_k" "$BIN" gguf synth tiny --type q3_k -o "$T/z.gguf"
 expect 2 "multiples of 32" "$BIN" gguf synth tiny --dim 48 --heads 4 --type q8_0 -o "$T/z.gguf"
 expect 2 "--kv-heads 3" "$BIN" gguf synth tiny --kv-heads 3 -o "$T/z.gguf"
 expect 2 "--layers 'x'" "$BIN" gguf synth tiny --layers x -o "$T/z.gguf"
@@ -83,7 +84,8 @@ expect 2 "unknown option '--bogus'" "$BIN" gguf synth tiny --bogus 1 -o "$T/z.gg
 expect 2 "unknown --chat-template 'vicuna'" "$BIN" gguf synth tiny --chat-template vicuna -o "$T/z.gguf"
 expect 2 "give a SHAPE" "$BIN" gguf synth --dim 64 -o "$T/z.gguf"
 expect 2 "needs a value" "$BIN" gguf synth tiny -o
-expect 2 "unknown subcommand 'dump'" "$BIN" gguf dump x
+expect 2 "unknown subcommand 'frobnicate'" "$BIN" gguf frobnicate x
+expect 2 "expected FILE and TENSOR" "$BIN" gguf dump x
 expect 2 "exactly one FILE" "$BIN" gguf info
 expect 1 "exists (add --force" "$BIN" gguf synth tiny -o "$T/x.gguf"
 expect 0 "" "$BIN" gguf synth tiny --force -q -o "$T/x.gguf"

@@ -14,8 +14,8 @@ fail() { echo "plan_cli: FAIL: $*"; exit 1; }
 W=data/workloads/support-assistant.yaml
 "$BIN" plan "$W" --quiet --horizon-hours 6 --html "$T/r.html" --emit "$T/p.yaml" > "$T/out.txt" 2> "$T/err.txt" \
     || fail "plan exited $? ($(cat "$T/err.txt"))"
-for s in "== Recommended plan" "== Runners-up" "== Pareto frontier" "== Decision matrix" "== Savings waterfall" \
-         "Monthly cost" "per 1K requests" "per 1M tokens" "per successful outcome" "baseline" "capacity mix"; do
+for s in "== Recommended plan" "== Runners-up" "== Pareto frontier" "== Decision matrix" "== Savings by lever" \
+         "== Constraints" "Stack " "Burst month" "Monthly cost" "per 1K requests" "per 1M tokens" "per successful outcome" "baseline" "capacity mix"; do
     grep -q -- "$s" "$T/out.txt" || fail "text output lacks '$s'"
 done
 grep -q "<svg" "$T/r.html" || fail "HTML has no inline SVG"
@@ -36,10 +36,14 @@ fi
 $PY -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
-for k in ("schema", "workload", "search", "plan", "candidates", "pareto", "decision_matrix", "waterfall"):
+for k in ("schema", "workload", "search", "plan", "candidates", "pareto", "decision_matrix", "waterfall",
+          "savings_by_lever", "constraints"):
     assert k in d, k
 p = d["plan"]
 assert p and p["meets_slo"] and p["cost"]["usd_month"] > 0, p
+assert p["cost"]["burst_usd_month"] > 0 and p["stack"] and p["kv_cache_dtype"] in ("bf16", "fp8"), p
+sv = d["savings_by_lever"]
+assert sv["plan_usd_month"] == p["cost"]["usd_month"] and len(sv["levers"]) == 4, sv
 assert len(d["waterfall"]) == 6 and len(d["decision_matrix"]) == 3
 ' "$T/a.json" || fail "JSON does not parse or lacks keys"
 cmp -s "$T/a.json" "$T/b.json" || fail "two runs with the same seed differ"

@@ -1,4 +1,5 @@
-"""llama_ref.py — an independent float64 numpy forward pass of a GGUF `llama` model, for tests.
+"""llama_ref.py — an independent float64 numpy forward pass of a GGUF decoder model, for tests:
+llama, qwen2, qwen3, gemma2, gemma3 and phi3 (their differences are listed at the bottom).
 
 Written from the architecture's definition (and GGUF's conventions), not from our C code:
 full causal self-attention over the whole sequence at once (no KV cache, no batching, no
@@ -20,6 +21,20 @@ GGUF llama conventions used here:
     angle pos * freq_scale * base^(-2i/n_rot) / rope_freqs[i]; features past n_rot stay as is
   * query head h reads KV head h // (n_head / n_head_kv)
   * output.weight absent: logits use token_embd (tied)
+
+The other architectures, as their GGUF files and llama.cpp define them:
+  * qwen2: q/k/v biases; NeoX RoPE (half-split pairs). qwen3: RMSNorm of each q and k head
+    (attn_q_norm/attn_k_norm) before RoPE; NeoX RoPE.
+  * gemma2/gemma3: embeddings times sqrt(n_embd); NeoX RoPE; RMSNorm of each sublayer's output
+    (post_attention_norm, post_ffw_norm) before its residual add; FFN gelu_tanh(gate) * up;
+    queries scaled by 1/sqrt(head_dim); sliding-window layers (gemma2: even layers, window 4096
+    unless the key says; gemma3: l % 6 < 5 when the key is present) see only the last n_swa
+    positions; gemma3's local layers rotate with base 10000 unscaled, and it has q/k norms;
+    gemma2 soft-caps scores c*tanh(s/c) (attn_logit_softcapping, 50) and logits
+    (final_logit_softcapping, 30); output always tied on gemma2.
+  * phi3: attn_qkv holds q, k, v rows; ffn_up holds gate rows then up rows; NeoX RoPE divided by
+    rope_factors_short (rope_factors_long when the context exceeds
+    rope.scaling.original_context_length), cos/sin times rope.scaling.attn_factor.
 """
 import os
 import sys
@@ -34,14 +49,18 @@ class Model:
     pass
 
 
-def load(path):
+ARCHS = ("llama", "qwen2", "qwen3", "gemma2", "gemma3", "phi3")
+
+
+def load(path, n_ctx=None):
     kv, tensors = read_gguf(path)
     arch = kv["general.architecture"]
-    if arch != "llama":
-        raise ValueError(f"not a llama model: {arch}")
+    if arch not in ARCHS:
+        raise ValueError(f"unsupported architecture: {arch}")
     m = Model()
     m.kv = kv
-    g = lambda k, d=None: kv.get(f"llama.{k}", d)  # noqa: E731
+    m.arch = arch
+    g = lambda k, d=None: kv.get(f"{arch}.{k}", d)  # noqa: E731
     m.n_embd = g("embedding_length")
     m.n_layer = g("block_count")
     m.n_ff = g("feed_forward_length")
@@ -57,17 +76,58 @@ def load(path):
     elif g("rope.scale_linear") is not None:
         factor = g("rope.scale_linear")
     m.freq_scale = 1.0 / factor if factor else 1.0
+    m.gemma = arch in ("gemma2", "gemma3")
+    m.rope_default = "normal" if arch == "llama" else "neox"
+    m.attn_factor = g("rope.scaling.attn_factor", 1.0)
+    m.n_swa, period = 0, 0
+    if arch == "gemma2":
+        m.n_swa, period = g("attention.sliding_window", 4096), 2
+    elif arch == "gemma3" and g("attention.sliding_window"):
+        m.n_swa, period = g("attention.sliding_window"), 6
+    elif arch == "llama" and g("attention.sliding_window"):
+        m.n_swa = g("attention.sliding_window")
+    period = g("attention.sliding_window_pattern", period)
+    m.swa = [m.n_swa > 0 and (period == 0 or l % period < period - 1) for l in range(m.n_layer)]
+    m.base_swa = g("rope.freq_base_swa", 10000.0 if arch == "gemma3" else m.base)
+    m.freq_scale_swa = 1.0 if arch == "gemma3" else m.freq_scale
+    m.attn_softcap = g("attn_logit_softcapping", 50.0) if arch == "gemma2" else 0.0
+    m.final_softcap = g("final_logit_softcapping", 30.0 if arch == "gemma2" else 0.0) if m.gemma else 0.0
+    big = {"gemma2": 46, "gemma3": 62}.get(arch)
+    m.q_scale = 1.0 / np.sqrt(m.n_embd // m.n_head if m.n_layer == big else m.head_dim)
 
     m.w = {}
     m.qtype = {}
     for name, (ttype, ne, raw) in tensors.items():
         m.w[name] = dequant(ttype, raw, ne)
         m.qtype[name] = ttype
-    m.tied = "output.weight" not in m.w
+    m.tied = "output.weight" not in m.w or arch == "gemma2"
     m.out_name = "token_embd.weight" if m.tied else "output.weight"
     m.rope_freqs = m.w.get("rope_freqs.weight")
+    if m.rope_freqs is None:
+        long_ctx = n_ctx is not None and n_ctx > g("rope.scaling.original_context_length", g("context_length"))
+        m.rope_freqs = m.w.get("rope_factors_long.weight" if long_ctx else "rope_factors_short.weight")
+    split(m)
     m.n_vocab = m.w["token_embd.weight"].shape[0]
     return m
+
+
+def split(m):
+    """Views fused tensors as their parts: attn_qkv as attn_q/k/v, phi3's ffn_up as ffn_gate + ffn_up."""
+    q_dim, kv_dim = m.n_head * m.head_dim, m.n_head_kv * m.head_dim
+    for l in range(m.n_layer):
+        p = f"blk.{l}."
+        for suffix in ("weight", "bias"):
+            w = m.w.pop(p + "attn_qkv." + suffix, None)
+            if w is None:
+                continue
+            qt = m.qtype.get(p + "attn_qkv." + suffix)
+            parts = (w[:q_dim], w[q_dim:q_dim + kv_dim], w[q_dim + kv_dim:])
+            for nm, part in zip(("attn_q", "attn_k", "attn_v"), parts):
+                m.w[f"{p}{nm}.{suffix}"], m.qtype[f"{p}{nm}.{suffix}"] = part, qt
+        if m.arch == "phi3":
+            w, qt = m.w[p + "ffn_up.weight"], m.qtype[p + "ffn_up.weight"]
+            m.w[p + "ffn_gate.weight"], m.w[p + "ffn_up.weight"] = w[:m.n_ff], w[m.n_ff:]
+            m.qtype[p + "ffn_gate.weight"] = qt
 
 
 def q8_round(x):
@@ -94,14 +154,16 @@ def rmsnorm(x, w, eps):
     return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * w
 
 
-def rope(x, pos, m, variant):
+def rope(x, pos, m, variant, base=None, freq_scale=None):
     """x: (T, heads, head_dim); rotates the first n_rot features of each head."""
     half = m.n_rot // 2
+    base = m.base if base is None else base
+    freq_scale = m.freq_scale if freq_scale is None else freq_scale
     i = np.arange(half, dtype=np.float64)
-    theta = np.outer(np.asarray(pos, dtype=np.float64) * m.freq_scale, m.base ** (-2.0 * i / m.n_rot))
+    theta = np.outer(np.asarray(pos, dtype=np.float64) * freq_scale, base ** (-2.0 * i / m.n_rot))
     if m.rope_freqs is not None:
         theta = theta / m.rope_freqs[None, :]
-    c, s = np.cos(theta)[:, None, :], np.sin(theta)[:, None, :]
+    c, s = np.cos(theta)[:, None, :] * m.attn_factor, np.sin(theta)[:, None, :] * m.attn_factor
     y = x.copy()
     if variant == "normal":       # GGUF llama: adjacent pairs
         a, b = x[..., 0:m.n_rot:2], x[..., 1:m.n_rot:2]
@@ -116,32 +178,65 @@ def rope(x, pos, m, variant):
     return y
 
 
-def forward(m, tokens, rope_variant="normal", act_q8=False):
+def gelu_tanh(x):
+    return 0.5 * x * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * x * (1.0 + 0.044715 * x * x)))
+
+
+def forward(m, tokens, rope_variant=None, act_q8=False):
+    rope_variant = rope_variant or m.rope_default
     tokens = np.asarray(tokens, dtype=np.int64)
     T, hd, group = len(tokens), m.head_dim, m.n_head // m.n_head_kv
     pos = np.arange(T)
     x = m.w["token_embd.weight"][tokens].copy()                      # (T, n_embd)
+    if m.gemma:
+        x *= np.sqrt(m.n_embd)
     mask = np.triu(np.full((T, T), -np.inf), k=1)                    # causal
+    window = mask + np.tril(np.full((T, T), -np.inf), k=-m.n_swa) if m.n_swa else mask
+    w = lambda name: m.w.get(name)  # noqa: E731  (optional tensors)
     for l in range(m.n_layer):
         p = f"blk.{l}."
         h = rmsnorm(x, m.w[p + "attn_norm.weight"], m.eps)
-        q = matmul(m, h, p + "attn_q.weight", act_q8).reshape(T, m.n_head, hd)
-        k = matmul(m, h, p + "attn_k.weight", act_q8).reshape(T, m.n_head_kv, hd)
-        v = matmul(m, h, p + "attn_v.weight", act_q8).reshape(T, m.n_head_kv, hd)
-        q, k = rope(q, pos, m, rope_variant), rope(k, pos, m, rope_variant)
+        q = matmul(m, h, p + "attn_q.weight", act_q8)
+        k = matmul(m, h, p + "attn_k.weight", act_q8)
+        v = matmul(m, h, p + "attn_v.weight", act_q8)
+        for t, nm in ((q, "attn_q.bias"), (k, "attn_k.bias"), (v, "attn_v.bias")):
+            if w(p + nm) is not None:
+                t += w(p + nm)
+        q, k, v = q.reshape(T, m.n_head, hd), k.reshape(T, m.n_head_kv, hd), v.reshape(T, m.n_head_kv, hd)
+        if w(p + "attn_q_norm.weight") is not None:
+            q = rmsnorm(q, m.w[p + "attn_q_norm.weight"], m.eps)
+            k = rmsnorm(k, m.w[p + "attn_k_norm.weight"], m.eps)
+        local = m.swa[l]
+        rb = (m.base_swa, m.freq_scale_swa) if local else (m.base, m.freq_scale)
+        q, k = rope(q, pos, m, rope_variant, *rb), rope(k, pos, m, rope_variant, *rb)
         att = np.empty((T, m.n_head, hd))
         for head in range(m.n_head):
             kvh = head // group
-            s = q[:, head, :] @ k[:, kvh, :].T / np.sqrt(hd) + mask  # (T, T)
+            s = q[:, head, :] @ k[:, kvh, :].T * (m.q_scale if m.gemma else 1.0 / np.sqrt(hd))
+            if m.attn_softcap:
+                s = m.attn_softcap * np.tanh(s / m.attn_softcap)
+            s = s + (window if local else mask)                      # (T, T)
             s = np.exp(s - s.max(axis=1, keepdims=True))
             att[:, head, :] = (s / s.sum(axis=1, keepdims=True)) @ v[:, kvh, :]
-        x = x + matmul(m, att.reshape(T, m.n_head * hd), p + "attn_output.weight", act_q8)
+        o = matmul(m, att.reshape(T, m.n_head * hd), p + "attn_output.weight", act_q8)
+        if m.gemma:
+            o = rmsnorm(o, m.w[p + "post_attention_norm.weight"], m.eps)
+        x = x + o
         h = rmsnorm(x, m.w[p + "ffn_norm.weight"], m.eps)
         gate = matmul(m, h, p + "ffn_gate.weight", act_q8)
         up = matmul(m, h, p + "ffn_up.weight", act_q8)
-        x = x + matmul(m, gate / (1.0 + np.exp(-gate)) * up, p + "ffn_down.weight", act_q8)
+        act = gelu_tanh(gate) if m.gemma else gate / (1.0 + np.exp(-gate))
+        o = matmul(m, act * up, p + "ffn_down.weight", act_q8)
+        if m.gemma:
+            o = rmsnorm(o, m.w[p + "post_ffw_norm.weight"], m.eps)
+        x = x + o
     h = rmsnorm(x, m.w["output_norm.weight"], m.eps)
-    return matmul(m, h, m.out_name, act_q8)                          # (T, n_vocab)
+    logits = matmul(m, h, m.out_name, act_q8)                        # (T, n_vocab)
+    if m.arch in ("qwen2", "phi3") and w("output.bias") is not None:
+        logits = logits + m.w["output.bias"]
+    if m.final_softcap:
+        logits = m.final_softcap * np.tanh(logits / m.final_softcap)
+    return logits
 
 
 if __name__ == "__main__":

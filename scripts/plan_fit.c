@@ -1,0 +1,68 @@
+// plan_fit: fits every serving stack's efficiencies on the train split of
+// data/benchmarks/published.csv and prints (1) the fitted values, (2) the held-out error of the
+// catalog's committed values per stack, per hardware and per point, as markdown.
+// Usage: plan_fit [CATALOG_DIR] [POINTS_CSV]   (scripts/bench.d/45-plan-fit builds and runs it)
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "plan/benchfit.h"
+
+static void row(const char *what, BenchErr e) {
+    if (!e.n) return;
+    printf("| %s | %lld | %.3f | %.3f (x%.2f) | %.2f |\n", what, (long long)e.n, e.median_abs_log, e.max_abs_log,
+           exp(e.max_abs_log), e.geo_mean_ratio);
+}
+
+int main(int argc, char **argv) {
+    const char *dir = argc > 1 ? argv[1] : "data/catalog";
+    const char *csv = argc > 2 ? argv[2] : "data/benchmarks/published.csv";
+    Catalog cat;
+    char err[512];
+    if (catalog_load(&cat, dir, err, sizeof err)) { fprintf(stderr, "%s\n", err); return 1; }
+    BenchPoint *pts;
+    int64_t n;
+    if (bench_points_load(csv, &cat, &pts, &n, err, sizeof err)) { fprintf(stderr, "%s\n", err); return 1; }
+    printf("### Fitted on the train split (copy into data/catalog/stacks.yaml)\n\n");
+    printf("| stack | train points | prefill_compute | decode_bandwidth | step_overhead | allreduce nvlink / pcie / fabric | allreduce alpha us | train median abs log err (committed -> fitted) |\n|---|---|---|---|---|---|---|---|\n");
+    for (int64_t s = 0; s < cat.n_stacks; s++) {
+        CatStack fit;
+        int64_t nt = bench_fit(&cat, pts, n, (int)s, &fit);
+        if (!nt) continue;
+        BenchErr before = bench_error(&cat, pts, n, false, -1, (int)s);
+        CatStack keep = cat.stacks[s];
+        cat.stacks[s] = fit;
+        BenchErr after = bench_error(&cat, pts, n, false, -1, (int)s);
+        cat.stacks[s] = keep;
+        printf("| %s | %lld | %.3f | %.3f | %.3f | %.2f / %.2f / %.2f | %.2f | %.3f -> %.3f |\n", fit.id, (long long)nt,
+               fit.eff_prefill, fit.eff_decode, fit.eff_overhead, fit.allreduce_eff[LINK_NVLINK],
+               fit.allreduce_eff[LINK_PCIE], fit.allreduce_eff[LINK_FABRIC], fit.allreduce_alpha_us, before.median_abs_log,
+               after.median_abs_log);
+    }
+    printf("\n### Held-out error of the committed catalog (test split, never used by the fit)\n\n");
+    printf("| slice | points | median abs log err | max abs log err | geo-mean pred/published |\n|---|---|---|---|---|\n");
+    row("**all held-out**", bench_error(&cat, pts, n, true, -1, -1));
+    char what[128];
+    for (int64_t s = 0; s < cat.n_stacks; s++) {
+        snprintf(what, sizeof what, "stack %s", cat.stacks[s].id);
+        row(what, bench_error(&cat, pts, n, true, -1, (int)s));
+    }
+    for (int64_t h = 0; h < cat.n_hw; h++) {
+        snprintf(what, sizeof what, "hardware %s", cat.hw[h].id);
+        row(what, bench_error(&cat, pts, n, true, (int)h, -1));
+    }
+    row("(train split, for comparison)", bench_error(&cat, pts, n, false, -1, -1));
+    printf("\n| held-out point (CSV line) | hardware x tp | stack | model | quant | isl/osl | conc | metric | published | predicted | ratio |\n"
+           "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for (int64_t i = 0; i < n; i++) {
+        const BenchPoint *p = &pts[i];
+        if (!p->test) continue;
+        double pred = bench_predict(&cat, &cat.stacks[p->stack], p);
+        printf("| %d | %s x%d | %s | %s | %s | %lld/%lld | %lld | %s | %.6g | %.6g | %.2f |\n", p->line, cat.hw[p->hw].id,
+               p->tp, cat.stacks[p->stack].id, cat.models[p->model].id, plan_quant_names[p->quant], (long long)p->isl,
+               (long long)p->osl, (long long)p->concurrency, bench_metric_names[p->metric], p->value, pred, pred / p->value);
+    }
+    free(pts);
+    catalog_free(&cat);
+    return 0;
+}

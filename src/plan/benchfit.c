@@ -1,0 +1,255 @@
+// benchfit.c — published benchmark points, their prediction and the efficiency fit (benchfit.h).
+#include "plan/benchfit.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/check.h"
+#include "plan/steptime.h"
+
+const char *const bench_metric_names[BM_METRIC_COUNT] = {
+    [BM_OUTPUT_TOK_S] = "output_tok_s", [BM_TOTAL_TOK_S] = "total_tok_s", [BM_ITL_MS] = "itl_ms", [BM_TTFT_MS] = "ttft_ms",
+};
+
+enum { COL_SPLIT, COL_SOURCE, COL_PUBLISHED, COL_READ, COL_HW, COL_STACK, COL_MODEL, COL_QUANT, COL_TP, COL_ISL,
+       COL_OSL, COL_CONC, COL_METRIC, COL_VALUE, COL_NOTE, COL_COUNT };
+static const char *const col_names[COL_COUNT] = {"split", "source", "published", "read", "hardware", "stack", "model",
+    "quant", "tp", "isl", "osl", "concurrency", "metric", "value", "note"};
+
+// Splits one CSV line (RFC 4180 quotes, no embedded newlines) in place. Returns the field count.
+static int csv_split(char *line, char **f, int cap) {
+    int n = 0;
+    char *p = line;
+    while (n < cap) {
+        if (*p == '"') {
+            char *w = ++p;
+            f[n++] = w;
+            while (*p && !(*p == '"' && p[1] != '"')) { if (*p == '"') p++; *w++ = *p++; }
+            if (*p == '"') p++;
+            *w = 0;
+            if (*p != ',') break;
+            p++;
+        } else {
+            f[n++] = p;
+            char *c = strchr(p, ',');
+            if (!c) break;
+            *c = 0;
+            p = c + 1;
+        }
+    }
+    return n;
+}
+
+static int find_index(const char *want, const char *const *names, int n) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(want, names[i])) return i;
+    return -1;
+}
+
+static int parse_row(char **f, int line, const char *path, const Catalog *cat, BenchPoint *p, char *err, size_t err_len) {
+#define BAD(col, ...) do { char m_[256]; snprintf(m_, sizeof m_, __VA_ARGS__); \
+        return err_set(err, err_len, ERR_FORMAT, "%s:%d: column '%s': %s", path, line, col_names[col], m_); } while (0)
+    *p = (BenchPoint){.line = line};
+    if (!strcmp(f[COL_SPLIT], "test")) p->test = true;
+    else if (strcmp(f[COL_SPLIT], "train")) BAD(COL_SPLIT, "expected train or test, got '%s'", f[COL_SPLIT]);
+    snprintf(p->source, sizeof p->source, "%s", f[COL_SOURCE]);
+    snprintf(p->published, sizeof p->published, "%s", f[COL_PUBLISHED]);
+    snprintf(p->read, sizeof p->read, "%s", f[COL_READ]);
+    if (strlen(f[COL_SOURCE]) < 10) BAD(COL_SOURCE, "every point needs its source");
+    const CatHardware *hw = catalog_hw(cat, f[COL_HW]);
+    const CatModel *m = catalog_model(cat, f[COL_MODEL]);
+    const CatStack *st = catalog_stack(cat, f[COL_STACK]);
+    if (!hw) BAD(COL_HW, "no hardware '%s' in the catalog", f[COL_HW]);
+    if (!m) BAD(COL_MODEL, "no model '%s' in the catalog", f[COL_MODEL]);
+    if (!st || st == cat_stack_reference()) BAD(COL_STACK, "no stack '%s' in stacks.yaml", f[COL_STACK]);
+    p->hw = (int)(hw - cat->hw);
+    p->model = (int)(m - cat->models);
+    p->stack = (int)(st - cat->stacks);
+    int q = find_index(f[COL_QUANT], plan_quant_names, QUANT_COUNT);
+    if (q < 0 || !m->quant[q].present) BAD(COL_QUANT, "'%s' is not a quantization of %s", f[COL_QUANT], m->id);
+    p->quant = (PlanQuant)q;
+    char *end;
+    p->tp = (int)strtol(f[COL_TP], &end, 10);
+    if (*end || p->tp < 1 || p->tp > 64) BAD(COL_TP, "expected 1..64, got '%s'", f[COL_TP]);
+    p->isl = strtoll(f[COL_ISL], &end, 10);
+    if (*end || p->isl < 1) BAD(COL_ISL, "expected a token count, got '%s'", f[COL_ISL]);
+    p->osl = strtoll(f[COL_OSL], &end, 10);
+    if (*end || p->osl < 1) BAD(COL_OSL, "expected a token count, got '%s'", f[COL_OSL]);
+    p->concurrency = strtoll(f[COL_CONC], &end, 10);
+    if (*end || p->concurrency < 0) BAD(COL_CONC, "expected 0 (offline) or a count, got '%s'", f[COL_CONC]);
+    int mt = find_index(f[COL_METRIC], bench_metric_names, BM_METRIC_COUNT);
+    if (mt < 0) BAD(COL_METRIC, "expected output_tok_s, total_tok_s, itl_ms or ttft_ms, got '%s'", f[COL_METRIC]);
+    p->metric = (BenchMetric)mt;
+    p->value = strtod(f[COL_VALUE], &end);
+    if (*end || !(p->value > 0)) BAD(COL_VALUE, "expected a positive number, got '%s'", f[COL_VALUE]);
+    return 0;
+#undef BAD
+}
+
+int bench_points_load(const char *path, const Catalog *cat, BenchPoint **pts, int64_t *n, char *err, size_t err_len) {
+    *pts = NULL;
+    *n = 0;
+    FILE *fp = fopen(path, "r");
+    if (!fp) return err_set(err, err_len, ERR_IO, "%s: cannot open", path);
+    char line[2048];
+    int rc = 0, ln = 0;
+    int64_t cap = 0;
+    while (fgets(line, sizeof line, fp)) {
+        ln++;
+        line[strcspn(line, "\r\n")] = 0;
+        if (!line[0]) continue;
+        char *f[COL_COUNT + 1];
+        int nf = csv_split(line, f, COL_COUNT + 1);
+        if (ln == 1) {   // header: the columns, in order
+            for (int i = 0; i < COL_COUNT && !rc; i++)
+                if (i >= nf || strcmp(f[i], col_names[i]))
+                    rc = err_set(err, err_len, ERR_FORMAT, "%s:1: expected column %d to be '%s'", path, i + 1, col_names[i]);
+            if (rc) break;
+            continue;
+        }
+        if (nf != COL_COUNT) { rc = err_set(err, err_len, ERR_FORMAT, "%s:%d: expected %d columns, got %d", path, ln, COL_COUNT, nf); break; }
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 64;
+            BenchPoint *g = realloc(*pts, (size_t)cap * sizeof *g);
+            if (!g) { rc = err_set(err, err_len, ERR_NOMEM, "out of memory"); break; }
+            *pts = g;
+        }
+        rc = parse_row(f, ln, path, cat, &(*pts)[*n], err, err_len);
+        if (rc) break;
+        (*n)++;
+    }
+    fclose(fp);
+    if (rc) { free(*pts); *pts = NULL; *n = 0; }
+    return rc;
+}
+
+// ---- prediction ----
+
+// Time of prefilling b prompts of isl tokens in chunks of at most mnbt tokens (pure prefill steps).
+static double prefill_cycle_us(const StepModel *sm, int64_t b, int64_t isl, int64_t mnbt) {
+    double tokens = (double)b * (double)isl;
+    double steps = ceil(tokens / (double)mnbt);
+    double pairs = (double)b * (double)isl * ((double)isl + 1) / 2;
+    StepShape s = {.prefill_tokens = (int64_t)ceil(tokens / steps), .decode_rows = 0,
+                   .ctx_tokens = (int64_t)ceil(tokens / steps), .attn_pairs = pairs / steps};
+    return steps * step_time_us(sm, &s);
+}
+
+double bench_predict(const Catalog *cat, const CatStack *st, const BenchPoint *p) {
+    const CatHardware *hw = &cat->hw[p->hw];
+    const CatModel *m = &cat->models[p->model];
+    StepModel sm;
+    step_roofline(&sm, hw, m, p->quant, p->tp, st);
+    KvCapacity kv;
+    int64_t seq = p->isl + p->osl;
+    step_kv_capacity(&kv, hw, m, p->quant, p->tp, st, st->max_num_batched_tokens, st->max_num_seqs, (double)seq);
+    if (kv.kv_blocks_total <= 0 || kv.max_seqs_at_mean < 1) return 0;
+    int64_t b = kv.max_seqs_at_mean;   // already capped at max_num_seqs
+    if (p->concurrency > 0 && p->concurrency < b) b = p->concurrency;
+    double t_pre = prefill_cycle_us(&sm, b, p->isl, st->max_num_batched_tokens);
+    double t_dec = step_decode_run_us(&sm, b, b * (p->isl + 1), p->osl - 1);
+    double cycle_s = (t_pre + t_dec) * 1e-6;
+    switch (p->metric) {
+    case BM_OUTPUT_TOK_S: return (double)b * (double)p->osl / cycle_s;
+    case BM_TOTAL_TOK_S: return (double)b * (double)seq / cycle_s;
+    case BM_ITL_MS: return p->osl > 1 ? t_dec / (double)(p->osl - 1) / 1e3 : 0;
+    case BM_TTFT_MS: return prefill_cycle_us(&sm, 1, p->isl, st->max_num_batched_tokens) / 1e3;
+    case BM_METRIC_COUNT: break;
+    }
+    CHECK(0);
+    return 0;
+}
+
+// ---- error and fit ----
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+BenchErr bench_error(const Catalog *cat, const BenchPoint *pts, int64_t n, bool test, int hw, int stack) {
+    BenchErr e = {0};
+    double *a = malloc((size_t)(n ? n : 1) * sizeof *a);
+    CHECK(a);
+    double sum = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const BenchPoint *p = &pts[i];
+        if (p->test != test || (hw >= 0 && p->hw != hw) || (stack >= 0 && p->stack != stack)) continue;
+        double pred = bench_predict(cat, &cat->stacks[p->stack], p);
+        double l = pred > 0 ? log(pred / p->value) : 10.0;   // a model that does not fit: off by e^10
+        sum += l;
+        a[e.n++] = fabs(l);
+        if (fabs(l) > e.max_abs_log) e.max_abs_log = fabs(l);
+    }
+    if (e.n) {
+        qsort(a, (size_t)e.n, sizeof *a, cmp_double);
+        e.median_abs_log = e.n % 2 ? a[e.n / 2] : (a[e.n / 2 - 1] + a[e.n / 2]) / 2;
+        e.geo_mean_ratio = exp(sum / (double)e.n);
+    }
+    free(a);
+    return e;
+}
+
+typedef struct {
+    double *v, lo, hi;
+} FitParam;
+
+static double train_loss(const Catalog *cat, const BenchPoint *pts, int64_t n, int stack, const CatStack *st) {
+    double loss = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (pts[i].test || pts[i].stack != stack) continue;
+        double pred = bench_predict(cat, st, &pts[i]);
+        double l = pred > 0 ? log(pred / pts[i].value) : 10.0;
+        loss += l * l;
+    }
+    return loss;
+}
+
+int64_t bench_fit(const Catalog *cat, const BenchPoint *pts, int64_t n, int stack, CatStack *out) {
+    // A fixed start (the reference engine) so a refit reproduces the committed figures.
+    *out = cat->stacks[stack];
+    out->eff_prefill = out->eff_decode = out->eff_overhead = 1.0;
+    for (int k = 0; k < LINK_COUNT; k++) out->allreduce_eff[k] = cat_stack_reference()->allreduce_eff[k] * 0.8;
+    out->allreduce_alpha_us = cat_stack_reference()->allreduce_alpha_us;
+    int64_t n_train = 0;
+    bool link_used[LINK_COUNT] = {0};
+    double hi_pre = 5.0, hi_dec = 5.0;   // beyond these the 0.98-of-peak cap makes a factor inert
+    for (int64_t i = 0; i < n; i++)
+        if (!pts[i].test && pts[i].stack == stack) {
+            n_train++;
+            hi_pre = fmin(hi_pre, 0.98 / cat->hw[pts[i].hw].derate_compute);
+            hi_dec = fmin(hi_dec, 0.98 / cat->hw[pts[i].hw].derate_bandwidth);
+            if (pts[i].tp > 1) link_used[cat->hw[pts[i].hw].link] = true;
+        }
+    if (!n_train) return 0;
+    // Parameters: (pointer, lower, upper). Multiplicative coordinate search on a shrinking step.
+    FitParam prm[4 + LINK_COUNT];
+    int np = 0;
+    prm[np++] = (FitParam){&out->eff_prefill, 0.05, hi_pre};
+    prm[np++] = (FitParam){&out->eff_decode, 0.05, hi_dec};
+    prm[np++] = (FitParam){&out->eff_overhead, 0.01, 20.0};
+    bool any_tp = false;
+    for (int k = 0; k < LINK_COUNT; k++)
+        if (link_used[k]) { prm[np++] = (FitParam){&out->allreduce_eff[k], 0.05, 1.0}; any_tp = true; }
+    if (any_tp) prm[np++] = (FitParam){&out->allreduce_alpha_us, 0.5, 500.0};
+    double best = train_loss(cat, pts, n, stack, out);
+    for (double step = 2.0; step > 1.0005; step = sqrt(step)) {
+        bool moved = true;
+        for (int round = 0; moved && round < 200; round++) {
+            moved = false;
+            for (int j = 0; j < np; j++) {
+                for (int dir = -1; dir <= 1; dir += 2) {
+                    double old = *prm[j].v, nv = old * (dir > 0 ? step : 1 / step);
+                    if (nv < prm[j].lo || nv > prm[j].hi) continue;
+                    *prm[j].v = nv;
+                    double l = train_loss(cat, pts, n, stack, out);
+                    if (l < best - 1e-12) { best = l; moved = true; break; }
+                    *prm[j].v = old;
+                }
+            }
+        }
+    }
+    return n_train;
+}

@@ -1,0 +1,58 @@
+// benchfit.h — published benchmark points (data/benchmarks/published.csv) predicted by the
+// planner's own step model, and the serving-stack efficiencies fitted to them.
+//
+// A point is a fixed-shape run (isl input, osl output tokens per request) of one replica at a
+// concurrency (0 = offline: every request queued at once). The prediction runs the production
+// roofline (steptime.h) for the stack: batch B = min(concurrency, stack max_num_seqs, KV pool in
+// sequences of isl + osl tokens); one cycle = the B prompts prefilled in max_num_batched_tokens
+// chunks, then osl − 1 decode steps of B rows (step_decode_run_us). Throughput = B·osl / cycle.
+// The fit (bench_fit) moves one stack's efficiencies to minimise the squared log error over that
+// stack's `train` points only; `test` points are never seen by it.
+#ifndef RS_PLAN_BENCHFIT_H
+#define RS_PLAN_BENCHFIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "plan/catalog.h"
+
+typedef enum { BM_OUTPUT_TOK_S, BM_TOTAL_TOK_S, BM_ITL_MS, BM_TTFT_MS, BM_METRIC_COUNT } BenchMetric;
+extern const char *const bench_metric_names[BM_METRIC_COUNT];
+
+typedef struct {
+    bool test;                 // held out
+    char source[256], published[16], read[16];
+    int hw, model, stack;      // catalog indices
+    PlanQuant quant;
+    int tp;
+    int64_t isl, osl, concurrency;
+    BenchMetric metric;
+    double value;
+    int line;                  // in the CSV, for messages
+} BenchPoint;
+
+// Loads the CSV; every id must name a catalog entry. Returns 0 or a negative Err with
+// "FILE:LINE: column '...': ..." in err. *pts is malloc'ed (caller frees).
+int bench_points_load(const char *path, const Catalog *cat, BenchPoint **pts, int64_t *n, char *err, size_t err_len);
+// The planner's prediction of p's metric with stack st (which may be a modified copy of the
+// catalog's). Returns a value <= 0 when the model does not fit the hardware.
+double bench_predict(const Catalog *cat, const CatStack *st, const BenchPoint *p);
+
+typedef struct {
+    int64_t n;
+    double median_abs_log, max_abs_log;   // |ln(pred / published)|
+    double geo_mean_ratio;                // exp(mean ln(pred / published))
+} BenchErr;
+
+// Error over the points whose split is `test` (or train when test is false) that pass the filter
+// (hw / stack index, -1 = any).
+BenchErr bench_error(const Catalog *cat, const BenchPoint *pts, int64_t n, bool test, int hw, int stack);
+
+// Fits stack `stack`'s efficiencies (prefill_compute, decode_bandwidth, step_overhead and the
+// all-reduce efficiency of each link kind its multi-device points use) on its train points,
+// by multiplicative coordinate descent from the reference engine (1.0, links 0.8); writes the
+// result into *out (other fields: the catalog's). Returns the number of train points used (0: nothing to fit).
+int64_t bench_fit(const Catalog *cat, const BenchPoint *pts, int64_t n, int stack, CatStack *out);
+
+#endif

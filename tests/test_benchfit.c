@@ -1,0 +1,82 @@
+// Tests of src/plan/benchfit: the published points load with their sources; the committed
+// catalog predicts the held-out points (never used by the fit) within the bound the issue sets;
+// the fit reproduces the committed efficiencies; the KV dtype rule halves fp8 KV bytes.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plan/benchfit.h"
+#include "plan/steptime.h"
+#include "test.h"
+
+// Committed bound on the held-out median |ln(pred/published)| (docs/BENCHMARKS.md, 45-plan-fit).
+#define HELDOUT_MEDIAN_BOUND 0.15
+
+TEST(benchfit_points_load_with_sources_and_a_fixed_split) {
+    Catalog cat;
+    char err[512] = {0};
+    ASSERT(catalog_load(&cat, "data/catalog", err, sizeof err) == 0);
+    BenchPoint *pts;
+    int64_t n;
+    int rc = bench_points_load("data/benchmarks/published.csv", &cat, &pts, &n, err, sizeof err);
+    if (rc) test_fail(__FILE__, __LINE__, "%s", err);
+    ASSERT(rc == 0);
+    EXPECT(n >= 40);
+    int64_t n_test = 0;
+    for (int64_t i = 0; i < n; i++) {
+        EXPECT(strlen(pts[i].source) > 20);
+        n_test += pts[i].test;
+    }
+    EXPECT(n_test >= 15 && n - n_test >= 20);
+    free(pts);
+    catalog_free(&cat);
+}
+
+TEST(benchfit_heldout_error_within_committed_bound) {
+    Catalog cat;
+    char err[512] = {0};
+    ASSERT(catalog_load(&cat, "data/catalog", err, sizeof err) == 0);
+    BenchPoint *pts;
+    int64_t n;
+    ASSERT(bench_points_load("data/benchmarks/published.csv", &cat, &pts, &n, err, sizeof err) == 0);
+    BenchErr e = bench_error(&cat, pts, n, true, -1, -1);
+    EXPECT(e.n >= 15);
+    EXPECT(e.median_abs_log <= HELDOUT_MEDIAN_BOUND);
+    EXPECT(e.max_abs_log <= log(2.0));   // no held-out cell off by more than 2x
+    // The fit, rerun on the train split, lands on the committed figures (stacks.yaml is its output).
+    for (int64_t s = 0; s < cat.n_stacks; s++) {
+        CatStack fit;
+        if (!bench_fit(&cat, pts, n, (int)s, &fit)) continue;
+        EXPECT_NEAR(fit.eff_prefill, cat.stacks[s].eff_prefill, 0.01 * cat.stacks[s].eff_prefill);
+        EXPECT_NEAR(fit.eff_decode, cat.stacks[s].eff_decode, 0.01 * cat.stacks[s].eff_decode);
+        EXPECT_NEAR(fit.eff_overhead, cat.stacks[s].eff_overhead, 0.01 * cat.stacks[s].eff_overhead + 0.001);
+    }
+    free(pts);
+    catalog_free(&cat);
+}
+
+// Llama 3.1 8B KV bytes per token: 2 x 32 x 8 x 128 x 2 B = 131072 in bf16, half in fp8. A stack
+// with kv_dtype auto caches fp8 only with fp8 weights on fp8 hardware.
+TEST(benchfit_kv_dtype_rule_and_fraction_of_free_budget) {
+    Catalog cat;
+    char err[512] = {0};
+    ASSERT(catalog_load(&cat, "data/catalog", err, sizeof err) == 0);
+    const CatModel *m = catalog_model(&cat, "llama-3.1-8b");
+    EXPECT_NEAR(cat_kv_bytes_per_token(m, KV_FP8), 65536, 0);
+    const CatStack *trt = catalog_stack(&cat, "trtllm");
+    ASSERT(trt != NULL);
+    const CatHardware *h100 = catalog_hw(&cat, "h100-sxm"), *a100 = catalog_hw(&cat, "a100-80gb");
+    EXPECT(cat_stack_kv_dtype(trt, h100, QUANT_FP8) == KV_FP8);
+    EXPECT(cat_stack_kv_dtype(trt, h100, QUANT_BF16) == KV_BF16);
+    EXPECT(cat_stack_kv_dtype(trt, a100, QUANT_INT8) == KV_BF16);
+    // TensorRT-LLM budget, 8B fp8 on one H100, 8192-token activation peak, fraction 0.9 of free:
+    //   weights 8.03e9 x 1.0 = 8.03e9; activations 8192 x (2 x 14336 + 4 x 4096) x 2 = 738.197504e6
+    //   usable = 0.9 x (80e9 - 8.03e9 - 0.738197504e9) = 64.1086222464e9
+    //   block = 32 tokens x 65536 B = 2097152 -> 30569 blocks
+    KvCapacity kv;
+    step_kv_capacity(&kv, h100, m, QUANT_FP8, 1, trt, 8192, 2048, 2176);
+    EXPECT_NEAR(kv.usable_bytes, 64.1086222464e9, 1);
+    EXPECT_EQ_INT(kv.kv_blocks_total, 30569);
+    EXPECT(kv.kv_dtype == KV_FP8);
+    catalog_free(&cat);
+}
