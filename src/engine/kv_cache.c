@@ -291,9 +291,9 @@ void kv_cache_seal(KvCache *kv, int64_t seq) {
     kv->seq_sealed[seq] = kv->seq_len[seq] / kv->cfg.block_tokens;
 }
 
-// Walks the cached blocks matching tokens[0, n), up to max_pos positions; with seq >= 0 they are
-// attached to it. Returns the positions matched.
-static int64_t prefix_walk(KvCache *kv, int64_t seq, const int32_t *tokens, int64_t n, int64_t max_pos) {
+// The cached blocks holding tokens[0, n), up to max_pos positions, in order: their count, and
+// their ids into out when out is non-NULL.
+static int64_t prefix_walk(const KvCache *kv, const int32_t *tokens, int64_t n, int64_t max_pos, int32_t *out) {
     if (!kv->tok) return 0;
     int64_t bt = kv->cfg.block_tokens, i = 0;
     uint64_t parent = ROOT_HASH;
@@ -301,26 +301,28 @@ static int64_t prefix_walk(KvCache *kv, int64_t seq, const int32_t *tokens, int6
         uint64_t name = block_name(kv, parent, tokens + i * bt);
         int32_t b = find_named(kv, name, parent, tokens + i * bt);
         if (b < 0) break;
+        if (out) out[i] = b;
         parent = name;
-        if (seq < 0) continue;
-        if (kv->ref[b]++ == 0) lru_remove(kv, b);
-        kv->tables[seq * kv->max_blocks_per_seq + kv->seq_blocks[seq]++] = b;
     }
-    return i * bt;
+    return i;
 }
 
 int64_t kv_cache_prefix_lookup(const KvCache *kv, const int32_t *tokens, int64_t n, int64_t max_pos) {
     CHECK(n >= 0);
-    return prefix_walk((KvCache *)kv, -1, tokens, n, max_pos);
+    return prefix_walk(kv, tokens, n, max_pos, NULL) * kv->cfg.block_tokens;
 }
 
 int64_t kv_cache_seq_attach(KvCache *kv, int64_t seq, const int32_t *tokens, int64_t n_pos) {
     CHECK(seq >= 0 && seq < kv->cfg.max_seqs && n_pos >= 0 && n_pos <= kv->cfg.max_seq_len);
     CHECK(kv->seq_blocks[seq] == 0 && kv->seq_len[seq] == 0);
-    int64_t got = prefix_walk(kv, seq, tokens, n_pos, n_pos);
-    kv->seq_len[seq] = got;
-    if (kv->seq_sealed) kv->seq_sealed[seq] = got / kv->cfg.block_tokens;
-    return got;
+    int32_t *table = kv->tables + seq * kv->max_blocks_per_seq;
+    int64_t nb = prefix_walk(kv, tokens, n_pos, n_pos, table);
+    for (int64_t i = 0; i < nb; i++)
+        if (kv->ref[table[i]]++ == 0) lru_remove(kv, table[i]);  // cached → in use again
+    kv->seq_blocks[seq] = nb;
+    kv->seq_len[seq] = nb * kv->cfg.block_tokens;
+    if (kv->seq_sealed) kv->seq_sealed[seq] = nb;
+    return kv->seq_len[seq];
 }
 
 // ---- storage ----
