@@ -55,6 +55,10 @@ TEST(metrics_label_escaping_and_cardinality_bound) {
     ASSERT(metrics_escape_label(&b, "model", "a\"b\\c\nd") == 0);
     EXPECT(strcmp(b.data, "model=\"a\\\"b\\\\c\\nd\"") == 0);
     buf_free(&b);
+    // #15 D16: malformed UTF-8 and CR become U+FFFD (a scrape must stay valid), valid UTF-8 stays.
+    ASSERT(metrics_escape_label(&b, "model", "m\r\xff\xc3(\xc3\xa9\xe2\x82") == 0);
+    EXPECT(strcmp(b.data, "model=\"m\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd(\xc3\xa9\xef\xbf\xbd\"") == 0);
+    buf_free(&b);
     MetricsRegistry *r = metrics_create("", "");
     Metric *c = metrics_add(r, METRIC_COUNTER, "x_total", "X.", "k", NULL, 0);
     char v[16];

@@ -376,8 +376,15 @@ TEST(openai_resp_stream_error_and_error_shape) {
     ASSERT(oai_resp_sse(&b, &c, j, &pos) == 0);
     static char ev[8][4096];
     int n = sse_events(b.data, ev, 8);
-    ASSERT(n == 2);
+    ASSERT(n == 3);   // final chunk (finish_reason "error", what was released), error event, [DONE]
     cJSON *r = cJSON_Parse(ev[0]);
+    ASSERT(r);
+    const cJSON *ch0 = cJSON_GetArrayItem(cJSON_GetObjectItem(r, "choices"), 0);
+    EXPECT(strcmp(cJSON_GetObjectItem(ch0, "finish_reason")->valuestring, "error") == 0);
+    EXPECT(strcmp(cJSON_GetObjectItem(ch0, "text")->valuestring, "a") == 0);
+    cJSON_Delete(r);
+    EXPECT(strcmp(ev[2], "[DONE]") == 0);
+    r = cJSON_Parse(ev[1]);
     ASSERT(r);
     cJSON *er = cJSON_GetObjectItem(r, "error");
     EXPECT(strcmp(cJSON_GetObjectItem(er, "message")->valuestring, "engine failed") == 0);

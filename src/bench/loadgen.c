@@ -254,6 +254,12 @@ static int build_body(Lg *lg, Slot *s, const LgRecord *r) {
     buf_clear(b);
     int rc = buf_append_str(b, "{\"model\":\"");
     if (!rc) rc = promptgen_append_escaped(b, cfg->model);
+    if (cfg->api == LG_API_EMBEDDINGS) {
+        if (!rc) rc = buf_append_str(b, "\",\"input\":\"");
+        if (!rc) rc = promptgen_append_json(cfg->prompts, r->input_tokens, &lg->rng, b);
+        if (!rc) rc = buf_append_str(b, "\"}");
+        return rc;
+    }
     if (!rc) rc = buf_printf(b, "\",\"max_tokens\":%d,\"stream\":true,"
                                 "\"stream_options\":{\"include_usage\":true},%s",
                              (int)r->max_tokens, cfg->ignore_eos ? "\"ignore_eos\":true," : "");
@@ -418,8 +424,9 @@ static void send_due(Lg *lg) {
 static int lg_setup(Lg *lg, char *err, size_t err_len) {
     const LgConfig *cfg = lg->cfg;
     size_t ul = strlen(cfg->url);
-    const char *suffix = cfg->api == LG_API_CHAT ? "/chat/completions" : "/completions";
-    if (ul >= 11 && strcmp(cfg->url + ul - 11, "completions") == 0) suffix = "";
+    const char *suffix = cfg->api == LG_API_CHAT ? "/chat/completions" : cfg->api == LG_API_EMBEDDINGS ? "/embeddings" : "/completions";
+    if ((ul >= 11 && strcmp(cfg->url + ul - 11, "completions") == 0) || (ul >= 10 && strcmp(cfg->url + ul - 10, "embeddings") == 0))
+        suffix = "";
     while (ul > 0 && cfg->url[ul - 1] == '/' && suffix[0]) ul--;
     if (ul + strlen(suffix) + 1 > sizeof lg->url)
         return err_set(err, err_len, ERR_ARG, "URL is too long (%zu bytes)", ul);

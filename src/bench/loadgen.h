@@ -25,7 +25,8 @@
 #include "bench/arrivals.h"
 #include "bench/samples.h"
 
-typedef enum { LG_API_CHAT = 0, LG_API_COMPLETIONS = 1 } LgApi;
+// EMBEDDINGS: POST /embeddings {"input": prompt}, one JSON answer (no stream, no output tokens).
+typedef enum { LG_API_CHAT = 0, LG_API_COMPLETIONS = 1, LG_API_EMBEDDINGS = 2 } LgApi;
 
 // How a request ended. Transitions: NOT_SENT → (sent) → exactly one of the others at completion.
 typedef enum {

@@ -22,6 +22,10 @@ RS_VERB(cmd_report);
 
 // `rightsize gguf tokenize` (cmd_gguf_tokenize.c); argv[0] is "tokenize".
 int cmd_gguf_tokenize(int argc, char **argv);
+// `rightsize gguf embed` and `gguf synth --arch bert|nomic-bert` (cmd_gguf_bert.c).
+int cmd_gguf_embed(int argc, char **argv);
+int gguf_synth_is_encoder(int argc, char **argv);
+int gguf_synth_encoder(int argc, char **argv);
 // `rightsize gguf render-chat` (cmd_gguf_chat.c); argv[0] is "render-chat".
 int cmd_gguf_render_chat(int argc, char **argv);
 

@@ -44,8 +44,10 @@ static const char USAGE[] =
     "                       by it still count latency from their scheduled time\n"
     "Requests:\n"
     "  --url URL            base URL ending in /v1 (or a full .../completions URL)\n"
-    "  --endpoint chat|completions   /v1/chat/completions (default) or /v1/completions\n"
-    "  --model NAME         \"model\" field (default \"default\")\n"
+    "  --endpoint completions|chat|embeddings   /v1/completions (default, as calibrate),\n"
+    "                       /v1/chat/completions, or /v1/embeddings ({\"input\": prompt}; one JSON\n"
+    "                       answer, latency = TTFT)\n"
+    "  --served-model-name NAME  \"model\" field (default \"default\"; --model is an alias)\n"
     "  --input-tokens N     prompt length (default 128). Prompts are N words drawn at random from a\n"
     "                       built-in list of common words, each ~1 token in GPT-2/Llama/Qwen vocabularies,\n"
     "                       so N words ~ N tokens (+ the chat template); usage.prompt_tokens is reported\n"
@@ -157,6 +159,7 @@ static const struct option OPTS[] = {
     {"duration", required_argument, 0, OPT_DURATION}, {"concurrency", required_argument, 0, OPT_CONC},
     {"requests", required_argument, 0, OPT_REQS},     {"input-tokens", required_argument, 0, OPT_IN},
     {"output-tokens", required_argument, 0, OPT_OUT}, {"model", required_argument, 0, OPT_MODEL},
+    {"served-model-name", required_argument, 0, OPT_MODEL},
     {"endpoint", required_argument, 0, OPT_ENDPOINT}, {"timeout", required_argument, 0, OPT_TIMEOUT},
     {"seed", required_argument, 0, OPT_SEED},         {"json", required_argument, 0, OPT_JSON},
     {"api-key", required_argument, 0, OPT_KEY},       {"workload", required_argument, 0, OPT_WORKLOAD},
@@ -180,7 +183,7 @@ typedef struct {
 
 // Parses argv into a; returns 0 or 2 (usage error, message printed).
 static int parse_args(int argc, char **argv, BenchArgs *a) {
-    *a = (BenchArgs){.model = "default", .endpoint = "chat", .timeout_s = 120, .in_tokens = 128,
+    *a = (BenchArgs){.model = "default", .endpoint = "completions", .timeout_s = 120, .in_tokens = 128,
                      .out_tokens = 128, .seed = 1, .api_key = getenv("OPENAI_API_KEY"),
                      .start_hour = -1, .rate_scale = 1};
     optind = 1;
@@ -247,8 +250,8 @@ static int parse_args(int argc, char **argv, BenchArgs *a) {
         fprintf(stderr, "rightsize bench: --url '%s' must start with http:// or https://\n", a->url);
         return 2;
     }
-    if (strcmp(a->endpoint, "chat") != 0 && strcmp(a->endpoint, "completions") != 0) {
-        fprintf(stderr, "rightsize bench: --endpoint '%s' must be chat or completions\n", a->endpoint);
+    if (strcmp(a->endpoint, "chat") != 0 && strcmp(a->endpoint, "completions") != 0 && strcmp(a->endpoint, "embeddings") != 0) {
+        fprintf(stderr, "rightsize bench: --endpoint '%s' must be chat, completions or embeddings\n", a->endpoint);
         return 2;
     }
     bool open = a->rate > 0 || a->workload, closed = a->concurrency > 0 || a->requests > 0;
@@ -401,7 +404,7 @@ int cmd_bench(int argc, char **argv) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     LgConfig cfg = {
-        .url = a.url, .api = strcmp(a.endpoint, "chat") == 0 ? LG_API_CHAT : LG_API_COMPLETIONS,
+        .url = a.url, .api = strcmp(a.endpoint, "chat") == 0 ? LG_API_CHAT : strcmp(a.endpoint, "embeddings") == 0 ? LG_API_EMBEDDINGS : LG_API_COMPLETIONS,
         .model = a.model, .api_key = a.api_key, .schedule = open ? &sched : NULL,
         .concurrency = a.concurrency, .n_requests = a.requests,
         .input_tokens = (int32_t)a.in_tokens, .output_tokens = (int32_t)a.out_tokens,

@@ -18,7 +18,7 @@
 static void calibrate_usage(FILE *out) {
     fprintf(out,
 "usage: rightsize calibrate -m FILE [-o PROFILE.yaml] [options]\n"
-"       rightsize calibrate --url http://HOST:PORT/v1 --served-model NAME [-o PROFILE.yaml] [options]\n"
+"       rightsize calibrate --url http://HOST:PORT/v1 --served-model-name NAME [-o PROFILE.yaml] [options]\n"
 "\n"
 "Runs a designed set of batch compositions (prefill chunk x decode rows x context) through the\n"
 "CPU engine in-process, fits the planner's step-time model\n"
@@ -47,8 +47,9 @@ static void calibrate_usage(FILE *out) {
 "median TTFT at concurrency 1 = per-request overhead (HTTP, tokenization) + one prefill. Fits\n"
 "b0..b3 and request_overhead_us jointly (non-negative, relative error) and reports the error.\n"
 "  --url URL              base URL ending in /v1\n"
-"  --served-model NAME    the \"model\" field the server expects (default \"default\")\n"
-"  --endpoint E           completions (default) or chat\n"
+"  --served-model-name NAME  the \"model\" field the server expects (default \"default\";\n"
+"                         --served-model is an alias)\n"
+"  --endpoint E           completions (default, as bench) or chat\n"
 "  --prompt-words LIST    prompt lengths in words (default 16,64,128)\n"
 "  --concurrency LIST     concurrent streams, must include 1 (default 1,2,4,8)\n"
 "  --output-tokens N      tokens per request (default 32)\n"
@@ -128,7 +129,7 @@ static int parse_opts(int argc, char **argv, CalOpts *o) {
         else if (!strcmp(a, "--repeats")) { NEED_VAL(); if (parse_i64(a, v, 1, 15, &n)) return 2; o->design.repeats = (int)n; }
         else if (!strcmp(a, "--seed")) { NEED_VAL(); if (parse_i64(a, v, 0, INT64_MAX, &n)) return 2; o->design.seed = (uint64_t)n; }
         else if (!strcmp(a, "--url")) { NEED_VAL(); o->url = v; }
-        else if (!strcmp(a, "--served-model")) { NEED_VAL(); o->served = v; }
+        else if (!strcmp(a, "--served-model-name") || !strcmp(a, "--served-model")) { NEED_VAL(); o->served = v; }
         else if (!strcmp(a, "--endpoint")) { NEED_VAL(); o->endpoint = v; }
         else if (!strcmp(a, "--prompt-file")) { NEED_VAL(); o->prompt_file = v; }
         else if (!strcmp(a, "--api-key")) { NEED_VAL(); o->api_key = v; }

@@ -21,6 +21,11 @@ static const char USAGE[] =
     "       rightsize gguf tokenize MODEL [--no-bos] TEXT   (see rightsize gguf tokenize --help)\n"
     "       rightsize gguf render-chat SOURCE --messages FILE  (see rightsize gguf render-chat --help)\n"
     "\n"
+    "embed  MODEL TEXT... prints each TEXT's embedding (bert, nomic-bert models; see gguf embed -h)\n"
+    "synth --arch bert|nomic-bert  writes a random-weight encoder (llama.cpp's keys and tensor\n"
+    "       names) with the WordPiece vocabulary of --vocab-from FILE (required); options --dim,\n"
+    "       --layers, --heads, --ffn, --ctx, --pooling mean|cls|last, --type f32|f16|bf16|q8_0, --seed\n"
+    "\n"
     "info   prints a GGUF file's metadata (long arrays abbreviated) and its tensor table\n"
     "       (name, type, shape, bytes, offset), with totals: parameters, bytes, bits per weight.\n"
     "       Any valid file opens, whatever its tensor types (every type ggml defines: f32, f16,\n"
@@ -413,6 +418,9 @@ static int gguf_synth(int argc, char **argv) {
 }
 
 int cmd_gguf(int argc, char **argv) {
+    if (argc >= 2 && strcmp(argv[1], "embed") == 0) return cmd_gguf_embed(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "synth") == 0 && gguf_synth_is_encoder(argc - 1, argv + 1))
+        return gguf_synth_encoder(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "tokenize") == 0) return cmd_gguf_tokenize(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "render-chat") == 0) return cmd_gguf_render_chat(argc - 1, argv + 1);
     if (argc < 2 || cli_wants_help(argc, argv)) {

@@ -14,6 +14,7 @@
 #include "engine/matmul.h"
 #include "engine/engine.h"
 #include "policy/sched.h"
+#include "serve/embed_service.h"
 #include "serve/http_server.h"
 #include "serve/listen_addr.h"
 #include "serve/serve_metrics.h"
@@ -26,6 +27,9 @@ static const char USAGE[] =
     "  POST /v1/completions, POST /v1/chat/completions (stream, logprobs, stop, seed, ...),\n"
     "  GET /v1/models, GET /health, GET /metrics (Prometheus text, prefix rightsize_).\n"
     "SIGTERM/SIGINT drain: new requests get 503, running ones finish (up to --shutdown-timeout).\n"
+    "On an embedding model (GGUF bert, nomic-bert) it serves POST /v1/embeddings only: requests\n"
+    "waiting together (up to --http-threads of them, --max-num-batched-tokens tokens) share one\n"
+    "encoder pass.\n"
     "\n"
     "  -m, --model FILE              the GGUF model (required)\n"
     "  --listen HOST:PORT            address to listen on: IPv4, [IPv6] or localhost (default 127.0.0.1:8001;\n"
@@ -166,6 +170,49 @@ static int serve_until_signal(HttpServer *srv, WorkerLoop *loop, const sigset_t 
     return 0;
 }
 
+// A worker on an encoder model: /v1/embeddings only, batched by the embedding service.
+static int serve_embeddings(const WorkerArgs *a, const char *host, int port, const sigset_t *sigs) {
+    char err[320];
+    int status = 1;
+    HttpServer *srv = NULL;
+    ServeMetrics metrics = {0};
+    EmbedService *es = embed_service_create(a->model, (int)a->threads, a->max_tokens, err, sizeof err);
+    if (!es) {
+        fprintf(stderr, "rightsize worker: %s\n", err);
+        return 1;
+    }
+    const char *name = a->served_name ? a->served_name : embed_service_name(es);
+    if (serve_metrics_init(&metrics, name, "embedding")) {
+        fprintf(stderr, "rightsize worker: out of memory\n");
+        goto done;
+    }
+    HttpServerConfig hc = {.host = host, .port = port, .model_name = name, .api_key = a->api_key,
+                           .max_body_bytes = (size_t)a->max_body, .n_threads = (int)a->http_threads,
+                           .retry_after_s = 1, .embed = es};
+    srv = http_server_create(&hc, NULL, &metrics, err, sizeof err);
+    if (!srv) {
+        fprintf(stderr, "rightsize worker: %s\n", err);
+        goto done;
+    }
+    LOG_I("embedding model %s (%lld params, width %lld, ctx %lld), kernels %s; serving /v1/embeddings only", name,
+          (long long)embed_service_n_params(es), (long long)embed_service_dim(es), (long long)embed_service_n_ctx(es),
+          mm_kernel_name());
+    LOG_I(strchr(host, ':') ? "listening on http://[%s]:%d" : "listening on http://%s:%d", host, http_server_port(srv));
+    int sig = 0;
+    while (sigwait(sigs, &sig) != 0) {}
+    LOG_I("got %s: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    http_server_set_draining(srv, true);
+    int64_t deadline = clock_now_us() + a->shutdown_s * 1000000;
+    while (http_server_in_flight(srv) > 0 && clock_now_us() < deadline) clock_sleep_us(5000);
+    LOG_I("drained; exiting");
+    status = 0;
+done:
+    http_server_destroy(srv);
+    embed_service_destroy(es);
+    serve_metrics_free(&metrics);
+    return status;
+}
+
 int cmd_worker(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         fputs(USAGE, stdout);
@@ -183,6 +230,7 @@ int cmd_worker(int argc, char **argv) {
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    if (embed_service_is_encoder(a.model)) return serve_embeddings(&a, host, port, &sigs);
     int status = 1;
     char err[1024];
     Engine *eng = NULL;

@@ -71,7 +71,7 @@ static void group_table(FILE *o, const char *title, const ReviewGroups *gs, int6
 static void charts(FILE *o, const Review *rv) {
     double v[168];
     const char *lab[168];
-    char names[32][12];
+    char names[32][16];   // "HH:00", sized for any int the compiler can see
     for (int h = 0; h < 24; h++) {
         v[h] = (double)rv->by_hour[h];
         snprintf(names[h], sizeof names[h], "%02d:00", h);

@@ -88,7 +88,7 @@ static void add_inputs(cJSON *root, const ReviewReport *r) {
     cJSON *sv = cJSON_AddObjectToObject(in, "schema_versions");
     for (int i = 0; i < 8; i++)
         if (rv->schema_count[i]) {
-            char k[8];
+            char k[12];
             snprintf(k, sizeof k, "%d", i);
             cJSON_AddNumberToObject(sv, k, (double)rv->schema_count[i]);
         }

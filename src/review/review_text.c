@@ -59,7 +59,7 @@ static void print_traffic(FILE *out, const ReviewReport *r) {
     for (int h = 0; h < 24; h++) if (rv->by_hour[h] > mx) mx = rv->by_hour[h];
     fprintf(out, "  arrivals by hour of day:\n");
     for (int h = 0; h < 24; h++) {
-        char l[8];
+        char l[16];
         snprintf(l, sizeof l, "%02d", h);
         bar_row(out, l, rv->by_hour[h], mx);
     }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "base/check.h"
@@ -38,16 +39,18 @@ static int metrics_setup(Gateway *g) {
     m->desired = metrics_add(r, METRIC_GAUGE, "desired_replicas", "Replicas the queue-aware autoscaler asks for (applied to local tiers; for KEDA/HPA on remote ones).", "tier", NULL, 0);
     m->waiting = metrics_add(r, METRIC_GAUGE, "num_requests_waiting", "Requests waiting in the gateway's tier queue.", "tier", NULL, 0);
     m->running = metrics_add(r, METRIC_GAUGE, "num_requests_running", "Requests in flight to the tier's replicas.", "tier", NULL, 0);
-    m->e2e = metrics_add(r, METRIC_HISTOGRAM, "e2e_request_latency_seconds", "Arrival to last byte, by final tier.", "tier", lat_s, nl);
-    m->ttft = metrics_add(r, METRIC_HISTOGRAM, "time_to_first_token_seconds", "Arrival to the first byte of the answering tier.", "tier", lat_s, nl);
-    m->queue = metrics_add(r, METRIC_HISTOGRAM, "request_queue_time_seconds", "Time in the gateway's tier queue.", "tier", lat_s, nl);
+    m->e2e = metrics_add(r, METRIC_HISTOGRAM, "e2e_request_latency_seconds", "Arrival to last byte of answered (2xx) requests, by final tier.", "tier", lat_s, nl);
+    m->ttft = metrics_add(r, METRIC_HISTOGRAM, "time_to_first_token_seconds", "Arrival to the first generated text of answered requests, by final tier.", "tier", lat_s, nl);
+    m->tpot = metrics_add(r, METRIC_HISTOGRAM, "time_per_output_token_seconds", "Mean time per output token after the first, answered requests, by final tier.", "tier", lat_s, nl);
+    m->queue = metrics_add(r, METRIC_HISTOGRAM, "request_queue_time_seconds", "Time in the gateway's tier queue of answered requests.", "tier", lat_s, nl);
     m->batch = metrics_add(r, METRIC_HISTOGRAM, "batch_size", "Requests per dynamic batch.", "tier", batch_b, (int)ARRAY_LEN(batch_b));
-    m->prompt_tok = metrics_add(r, METRIC_COUNTER, "prompt_tokens_total", "Prompt tokens reported by backends.", "tier", NULL, 0);
-    m->gen_tok = metrics_add(r, METRIC_COUNTER, "generation_tokens_total", "Generated tokens reported by backends.", "tier", NULL, 0);
+    m->prompt_tok = metrics_add(r, METRIC_COUNTER, "prompt_tokens_total", "Prompt tokens of every call (backend usage), by tier.", "tier", NULL, 0);
+    m->gen_tok = metrics_add(r, METRIC_COUNTER, "generation_tokens_total", "Generated tokens of every call (backend usage; counted stream events where a backend gives none), by tier.", "tier", NULL, 0);
     m->rollbacks = metrics_add(r, METRIC_COUNTER, "canary_rollbacks_total", "Automatic canary rollbacks, by failed guard.", "guard", NULL, 0);
     m->canary_weight = metrics_add(r, METRIC_GAUGE, "canary_weight_percent", "Current canary weight, by route.", "route", NULL, 0);
     m->restarts = metrics_add(r, METRIC_COUNTER, "worker_restarts_total", "Local worker processes restarted after exiting.", "tier", NULL, 0);
     m->retries = metrics_add(r, METRIC_COUNTER, "backend_retries_total", "Calls retried after failing before their first byte.", "tier", NULL, 0);
+    m->req_cost = metrics_add(r, METRIC_COUNTER, "request_cost_usd_total", "Busy cost attributed to finished requests, by the tier that served each call and the route.", "tier,route", NULL, 0);
     for (int i = 0; i < (int)(sizeof *m / sizeof(Metric *)) - 1; i++)
         if (!((Metric **)&m->requests)[i]) return ERR_NOMEM;
     metric_inc(m->cost, "busy", 0);
@@ -78,32 +81,76 @@ static void json_num(Buf *b, const char *key, double v, int digits) {
     else buf_printf(b, ",\"%s\":%.*f", key, digits, v);
 }
 
-// Counts the request, writes its telemetry record and drops the loop's reference.
+static void json_int(Buf *b, const char *key, int64_t v) {
+    if (v < 0) buf_printf(b, ",\"%s\":null", key);
+    else buf_printf(b, ",\"%s\":%lld", key, (long long)v);
+}
+
+// The request's times in µs since arrival (-1: unknown): TTFT at the first generated text
+// (streams: the first event with text; a replayed or buffered answer: the backend's own TTFT
+// after the gateway's dispatch, else when the answer arrived) and TPOT.
+static void req_times(const GwReq *r, int64_t now_us, double *ttft_ms, double *tpot_ms) {
+    *ttft_ms = *tpot_ms = -1;
+    if (r->t_first_token_us) {
+        *ttft_ms = (double)(r->t_first_token_us - r->t_arrival_us) / 1000.0;
+        if (r->output_tokens > 1 && r->t_last_token_us > r->t_first_token_us)
+            *tpot_ms = (double)(r->t_last_token_us - r->t_first_token_us) / 1000.0 / (double)(r->output_tokens - 1);
+    } else if (r->backend_ttft_ms >= 0 && r->t_dispatch_us) {
+        *ttft_ms = (double)(r->t_dispatch_us - r->t_arrival_us) / 1000.0 + r->backend_ttft_ms;
+    } else if (r->t_first_byte_us) {
+        *ttft_ms = (double)(r->t_first_byte_us - r->t_arrival_us) / 1000.0;
+    }
+    if (*tpot_ms < 0 && r->backend_tpot_ms > 0) *tpot_ms = r->backend_tpot_ms;
+    (void)now_us;
+}
+
+// Metrics of a finished request: latency histograms only for answered requests (2xx), so
+// refusals (429) and client errors never make the percentiles look better under overload.
+static void finish_metrics(Gateway *g, const GwReq *r, int status, double e2e_s, double ttft_ms, double tpot_ms) {
+    char code[8];
+    snprintf(code, sizeof code, "%d", status);
+    metric_inc(g->m.requests, code, 1);
+    const char *tier = r->tier >= 0 ? g->p.tiers[r->tier].name : NULL;
+    if (!tier) return;
+    if (r->prompt_tokens > 0) metric_inc(g->m.prompt_tok, tier, (double)r->prompt_tokens);
+    if (r->output_tokens > 0) metric_inc(g->m.gen_tok, tier, (double)r->output_tokens);
+    const char *first = r->escalated && r->first_tier >= 0 ? g->p.tiers[r->first_tier].name : NULL;
+    if (first && r->first_prompt_tokens > 0) metric_inc(g->m.prompt_tok, first, (double)r->first_prompt_tokens);
+    if (first && r->first_output_tokens > 0) metric_inc(g->m.gen_tok, first, (double)r->first_output_tokens);
+    char lab[128];
+    const char *route = r->dec.rule >= 0 ? g->p.routes[r->dec.rule].name : "";
+    if (first) {
+        snprintf(lab, sizeof lab, "%s|%s", first, route);
+        metric_inc(g->m.req_cost, lab, (double)r->first_cost_nusd / 1e9);
+    }
+    snprintf(lab, sizeof lab, "%s|%s", tier, route);
+    metric_inc(g->m.req_cost, lab, (double)(r->cost_nusd - r->first_cost_nusd) / 1e9);
+    if (status < 200 || status >= 300) return;
+    metric_observe(g->m.e2e, tier, e2e_s);
+    metric_observe(g->m.queue, tier, (double)r->queue_us / 1e6);
+    if (ttft_ms >= 0) metric_observe(g->m.ttft, tier, ttft_ms / 1000.0);
+    if (tpot_ms >= 0) metric_observe(g->m.tpot, tier, tpot_ms / 1000.0);
+}
+
+// Counts the request, writes its telemetry record (docs/telemetry.md) and drops the loop's
+// reference.
 void gw_finish(Gateway *g, GwReq *r, int64_t now_us) {
     if (r->shadow) {
         gw_req_unref(r);
         return;
     }
     g->in_flight--;
-    int status;
+    int http;
     pthread_mutex_lock(&r->mu);
-    status = r->status ? r->status : 0;
+    http = r->status;
     pthread_mutex_unlock(&r->mu);
-    if (!status) status = r->status;
-    char code[8];
-    snprintf(code, sizeof code, "%d", status);
-    metric_inc(g->m.requests, code, 1);
+    int status = r->tel_status ? r->tel_status : http;
     g->ledger_attr_nusd += r->cost_nusd;
     g->n_done++;
     const char *tier = r->tier >= 0 ? g->p.tiers[r->tier].name : NULL;
-    double e2e_s = (double)(now_us - r->t_arrival_us) / 1e6;
-    if (tier) {
-        metric_observe(g->m.e2e, tier, e2e_s);
-        metric_observe(g->m.queue, tier, (double)r->queue_us / 1e6);
-        if (r->t_first_byte_us) metric_observe(g->m.ttft, tier, (double)(r->t_first_byte_us - r->t_arrival_us) / 1e6);
-        if (r->prompt_tokens > 0) metric_inc(g->m.prompt_tok, tier, (double)r->prompt_tokens);
-        if (r->output_tokens > 0) metric_inc(g->m.gen_tok, tier, (double)r->output_tokens);
-    }
+    double e2e_s = (double)(now_us - r->t_arrival_us) / 1e6, ttft_ms, tpot_ms;
+    req_times(r, now_us, &ttft_ms, &tpot_ms);
+    finish_metrics(g, r, status, e2e_s, ttft_ms, tpot_ms);
     Buf b = {0};
     int64_t wall = clock_wall_us();
     time_t secs = (time_t)(wall / 1000000);
@@ -112,7 +159,7 @@ void gw_finish(Gateway *g, GwReq *r, int64_t now_us) {
     char ts[48];
     snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tmv.tm_year + 1900, tmv.tm_mon + 1, tmv.tm_mday,
              tmv.tm_hour, tmv.tm_min, tmv.tm_sec, (long long)(wall % 1000000));
-    buf_printf(&b, "{\"id\":\"req-%llu\",\"time\":\"%s\"", (unsigned long long)r->id, ts);
+    buf_printf(&b, "{\"schema\":\"%s\",\"id\":\"req-%llu\",\"time\":\"%s\"", TELEMETRY_SCHEMA, (unsigned long long)r->id, ts);
     json_str(&b, "request_id", gw_req_header(r, "x-request-id"));
     json_str(&b, "endpoint", router_endpoint_name(r->ep));
     json_str(&b, "route", r->dec.rule >= 0 ? g->p.routes[r->dec.rule].name : NULL);
@@ -122,25 +169,33 @@ void gw_finish(Gateway *g, GwReq *r, int64_t now_us) {
     json_str(&b, "first_tier", r->escalated && r->first_tier >= 0 ? g->p.tiers[r->first_tier].name : NULL);
     if (r->replica_slot >= 0) buf_printf(&b, ",\"replica\":%d", r->replica_slot);
     else buf_append_str(&b, ",\"replica\":null");
-    json_str(&b, "model", tier ? g->p.tiers[r->tier].model : NULL);
+    const TierState *t = r->tier >= 0 ? &g->tiers[r->tier] : NULL;
+    json_str(&b, "model", r->tier >= 0 ? g->p.tiers[r->tier].model : NULL);
+    json_str(&b, "model_version", t && t->id.version[0] ? t->id.version : NULL);
+    json_str(&b, "model_digest", t && t->id.digest[0] ? t->id.digest : NULL);
     json_str(&b, "requested_model", r->model[0] ? r->model : NULL);
-    json_str(&b, "accelerator", tier ? g->p.tiers[r->tier].accelerator : NULL);
-    json_str(&b, "quantization", tier && g->p.tiers[r->tier].quantization[0] ? g->p.tiers[r->tier].quantization : NULL);
+    json_str(&b, "accelerator", r->tier >= 0 ? g->p.tiers[r->tier].accelerator : NULL);
+    json_str(&b, "quantization", t && t->id.quantization[0] ? t->id.quantization : NULL);
     buf_printf(&b, ",\"canary_candidate\":%s,\"escalated\":%s,\"stream\":%s", r->dec.candidate ? "true" : "false",
                r->escalated ? "true" : "false", r->stream ? "true" : "false");
     buf_printf(&b, ",\"prompt_chars\":%lld", (long long)r->prompt_chars);
-    json_num(&b, "prompt_tokens", (double)r->prompt_tokens, 0);
-    json_num(&b, "output_tokens", (double)r->output_tokens, 0);
+    json_int(&b, "prompt_tokens", r->prompt_tokens);
+    json_int(&b, "output_tokens", r->output_tokens);
+    json_str(&b, "usage_source", r->usage_source);
+    json_int(&b, "first_tier_prompt_tokens", r->escalated ? r->first_prompt_tokens : -1);
+    json_int(&b, "first_tier_output_tokens", r->escalated ? r->first_output_tokens : -1);
     json_num(&b, "queue_ms", (double)r->queue_us / 1000.0, 3);
-    buf_printf(&b, ",\"batch_size\":%lld", (long long)(r->batch_size ? r->batch_size : 1));
-    json_num(&b, "ttft_ms", r->t_first_byte_us ? (double)(r->t_first_byte_us - r->t_arrival_us) / 1000.0 : -1, 3);
-    double tpot = r->output_tokens > 1 && r->t_first_byte_us
-                      ? (double)(now_us - r->t_first_byte_us) / 1000.0 / (double)(r->output_tokens - 1) : -1;
-    json_num(&b, "tpot_ms", tpot, 3);
+    json_num(&b, "backend_queue_ms", r->backend_queue_ms, 3);
+    if (r->batch_size) buf_printf(&b, ",\"batch_size\":%lld", (long long)r->batch_size);
+    else json_num(&b, "batch_size", r->batch_size_mean, 3);
+    json_num(&b, "ttft_ms", ttft_ms, 3);
+    json_num(&b, "tpot_ms", tpot_ms, 3);
     json_num(&b, "e2e_ms", e2e_s * 1000.0, 3);
     json_str(&b, "finish_reason", r->finish[0] ? r->finish : NULL);
     json_num(&b, "confidence", r->confidence, 6);
-    buf_printf(&b, ",\"status\":%d,\"attempts\":%d", status, r->attempts);
+    buf_printf(&b, ",\"status\":%d,\"http_status\":%d", status, http);
+    json_str(&b, "error", status >= 400 && r->error[0] ? r->error : NULL);
+    buf_printf(&b, ",\"attempts\":%d", r->attempts);
     buf_printf(&b, ",\"cost_usd\":%.9f,\"cost_busy_usd\":%.9f,\"cost_idle_usd\":0,\"first_tier_cost_usd\":%.9f}",
                (double)r->cost_nusd / 1e9, (double)r->cost_nusd / 1e9, (double)r->first_cost_nusd / 1e9);
     telemetry_write(&g->tel, b.data, b.len);
@@ -288,6 +343,26 @@ static void admin_commands(Gateway *g, int64_t now_us) {
 
 // ---- life cycle ----
 
+// Each tier's model identity for telemetry: a local tier's from its GGUF file (header and
+// digest; the file wins over a configured `quantization`), a remote tier's from its config.
+static void identify_models(Gateway *g) {
+    for (int i = 0; i < g->p.n_tiers; i++) {
+        const PipeTier *t = &g->p.tiers[i];
+        ModelId *id = &g->tiers[i].id;
+        char why[600];
+        if (t->local && model_id_read(t->model_path, id, why, sizeof why) != 0)
+            LOG_W("tier '%s': cannot identify its model (%s); telemetry has no digest for it", t->name, why);
+        if (t->local && id->quantization[0] && t->quantization[0] && strcasecmp(id->quantization, t->quantization))
+            LOG_W("tier '%s': quantization '%s' in the config, but the file says '%s' (using the file's)", t->name,
+                  t->quantization, id->quantization);
+        if (!id->quantization[0]) {   // (memcpy: both live inside *g, which -Wrestrict cannot tell apart)
+            size_t n = strnlen(t->quantization, sizeof id->quantization - 1);
+            memcpy(id->quantization, t->quantization, n);
+            id->quantization[n] = 0;
+        }
+    }
+}
+
 Gateway *gateway_create(const Pipeline *p, const GatewayOptions *o, char *err, size_t err_len) {
     Gateway *g = calloc(1, sizeof *g);
     if (!g) return NULL;
@@ -309,6 +384,7 @@ Gateway *gateway_create(const Pipeline *p, const GatewayOptions *o, char *err, s
         goto fail;
     }
     if (telemetry_open(&g->tel, o->telemetry_path, o->telemetry_max_bytes, err, err_len)) goto fail;
+    identify_models(g);
     for (int i = 0; i < p->n_tiers; i++) {
         if (!p->tiers[i].batching) continue;
         TierState *ts = &g->tiers[i];

@@ -70,6 +70,13 @@ void gen_job_set_cached(GenJob *j, int64_t n_cached) {
     pthread_mutex_unlock(&j->mu);
 }
 
+void gen_job_add_step(GenJob *j, int64_t n_seqs) {
+    pthread_mutex_lock(&j->mu);
+    j->n_steps++;
+    j->step_seqs += n_seqs;
+    pthread_mutex_unlock(&j->mu);
+}
+
 void gen_job_add_busy(GenJob *j, int64_t ns) {
     pthread_mutex_lock(&j->mu);
     j->busy_ns += ns;

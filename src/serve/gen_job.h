@@ -89,6 +89,7 @@ typedef struct GenJob {
     OaiError error;           // when finish == GEN_ERROR (status/message for the client)
     int64_t t_scheduled_us;   // first time the scheduler admitted it (0 until then)
     int64_t t_first_token_us, t_last_token_us, t_done_us;
+    int64_t n_steps, step_seqs;   // engine steps it was in, and the sum of their batch sizes (sequences)
     int64_t busy_ns;          // its share of the engine steps it was in (policy/ledger's rule)
     int64_t n_cached;         // prompt tokens taken from the prefix cache, not computed
                               // (usage.prompt_tokens_details.cached_tokens, timings.cache_n)
@@ -108,6 +109,8 @@ void gen_job_unref(GenJob *j);
 
 // ---- producer side (the engine thread) ----
 
+// Counts one engine step the job took part in, run with n_seqs sequences.
+void gen_job_add_step(GenJob *j, int64_t n_seqs);
 // Adds the job's share of one engine step (ns) to busy_ns.
 void gen_job_add_busy(GenJob *j, int64_t ns);
 // Records how many prompt tokens its latest admission found in the prefix cache.

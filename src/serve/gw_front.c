@@ -28,7 +28,8 @@ static GwReq *req_new(Gateway *g, struct MHD_Connection *mc) {
     pthread_mutex_init(&r->mu, NULL);
     r->tier = r->first_tier = r->replica_slot = r->canary = -1;
     r->confidence = -1;
-    r->prompt_tokens = r->output_tokens = -1;
+    r->prompt_tokens = r->output_tokens = r->first_prompt_tokens = r->first_output_tokens = -1;
+    r->backend_ttft_ms = r->backend_tpot_ms = r->backend_queue_ms = r->batch_size_mean = -1;
     g->n_open_reqs++;
     return r;
 }
@@ -81,6 +82,7 @@ void gw_req_error(GwReq *r, int status, const char *type, const char *code, cons
     va_start(ap, fmt);
     vsnprintf(e.message, sizeof e.message, fmt, ap);
     va_end(ap);
+    snprintf(r->error, sizeof r->error, "%.199s", e.message);
     Buf b = {0};
     oai_resp_error(&b, &e);   // the worker's encoder: the same error shape everywhere
     if (status == 429 || status == 503) r->retry_after = true;

@@ -28,6 +28,7 @@
 #include "policy/router.h"
 #include "serve/gateway.h"
 #include "serve/metrics.h"
+#include "serve/model_id.h"
 #include "serve/pipeline.h"
 #include "serve/telemetry.h"
 
@@ -84,6 +85,14 @@ struct GwCall {
     int64_t t_start_us, t_first_byte_us;
     int64_t bytes;
     int64_t cost_nusd;             // this call's charge (policy/ledger's rule)
+    // pass-through streams (gw_stream.c)
+    Buf sse;                       // bytes of the SSE event not yet complete
+    bool drop_usage;               // usage was asked for the gateway, not the client: drop that chunk
+    bool saw_done, saw_finish, saw_error;
+    int64_t n_events;              // whole events received
+    char chunk_id[64], chunk_model[128];
+    double chunk_created;
+    bool chunk_chat;
 };
 
 typedef enum { FRONT_READING = 0, FRONT_WAITING, FRONT_STREAMING, FRONT_ANSWERED } FrontState;
@@ -134,6 +143,14 @@ struct GwReq {
     char *shadow_text;             // shadow: the candidate's answer to compare with
     int canary;                    // shadow: which canary
     char reason[48];
+    // ---- telemetry (loop only; docs/telemetry.md) ----
+    int64_t t_first_token_us, t_last_token_us;   // first/last event with generated text (streams)
+    int64_t n_content_events;      // pass-through events with generated text
+    int64_t first_prompt_tokens, first_output_tokens;   // an escalated cascade's first tier
+    const char *usage_source;      // "backend", "counted", NULL (none)
+    double backend_ttft_ms, backend_tpot_ms, backend_queue_ms, batch_size_mean;   // -1: not reported
+    int tel_status;                // outcome when it differs from the HTTP status (a stream that broke: 502)
+    char error[200];               // why the request failed
 };
 
 typedef struct {
@@ -146,12 +163,14 @@ typedef struct {
     int n_reps;
     Autoscaler as;
     int desired;
+    ModelId id;                    // quantization, version, digest (local: from the GGUF; remote: config)
 } TierState;
 
 typedef struct {
     MetricsRegistry *reg;
     Metric *requests, *rejected, *decisions, *escalations, *cost, *replicas, *desired, *waiting, *running, *e2e,
-        *ttft, *queue, *batch, *prompt_tok, *gen_tok, *rollbacks, *canary_weight, *restarts, *retries;
+        *ttft, *queue, *batch, *prompt_tok, *gen_tok, *rollbacks, *canary_weight, *restarts, *retries, *tpot,
+        *req_cost;
 } GwMetrics;
 
 struct Gateway {
@@ -225,6 +244,20 @@ void gw_health_done(Gateway *g, CURL *easy, CURLcode rc);
 int gw_tier_active(Gateway *g, int tier);
 void gw_autoscale(Gateway *g, int64_t now_us);
 const char *gw_replica_state_name(ReplicaState s);
+
+// ---- gw_stream.c ----
+// Pass-through stream bytes from a backend: framed by SSE event boundaries, each whole event
+// read for telemetry (usage, finish_reason, first content token, errors) and forwarded as
+// received (one event per backend event).
+void gw_stream_feed(GwCall *c, const char *p, size_t len, int64_t now_us);
+// The transfer ended. ok: the backend closed cleanly. Forwards any incomplete tail; a stream that
+// ended without its final chunk (or with a transport error) gets a final chunk with
+// finish_reason "error", an error event and [DONE], and the request's telemetry status becomes
+// `status` (502, 504 on a timeout; the client's HTTP status stays 200). A client that left first
+// is recorded as 499.
+void gw_stream_end(GwCall *c, bool ok, int status, const char *why);
+// Reads usage, finish_reason and the backend's timings from a whole (non-streamed) answer.
+void gw_read_answer(GwReq *r, const cJSON *resp);
 
 // ---- gw_loop.c ----
 void gw_dispatch(Gateway *g, int tier, int64_t now_us);

@@ -54,16 +54,6 @@ static double *answer_logprobs(const cJSON *resp, int64_t *n) {
     return v;
 }
 
-static void read_usage(GwReq *r, const cJSON *resp) {
-    const cJSON *u = cJSON_GetObjectItemCaseSensitive(resp, "usage");
-    const cJSON *p = cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens");
-    const cJSON *c = cJSON_GetObjectItemCaseSensitive(u, "completion_tokens");
-    if (cJSON_IsNumber(p)) r->prompt_tokens = (int64_t)p->valuedouble;
-    if (cJSON_IsNumber(c)) r->output_tokens = (int64_t)c->valuedouble;
-    const cJSON *f = cJSON_GetObjectItemCaseSensitive(choice0(resp), "finish_reason");
-    if (cJSON_IsString(f)) snprintf(r->finish, sizeof r->finish, "%s", f->valuestring);
-}
-
 // ---- routing and admission ----
 
 const char *gw_req_header(const GwReq *r, const char *name) {
@@ -206,7 +196,7 @@ static size_t on_data(char *p, size_t size, size_t n, void *u) {
     c->bytes += (int64_t)len;
     if (c->kind == CALL_MAIN && gw_req_gone(c->req)) return 0;   // the client left: stop the transfer
     if (c->pass_stream && c->status == 200) {
-        gw_req_stream_append(c->req, p, len);
+        gw_stream_feed(c, p, len, clock_now_us());   // forwarded to the client event by event
         // Keep the stream's tail: its final chunk carries the busy share (timings.rightsize).
         if (c->resp.len + len > STREAM_TAIL) {
             size_t keep = c->resp.len > STREAM_TAIL / 2 ? STREAM_TAIL / 2 : c->resp.len;
@@ -272,16 +262,34 @@ static void call_free(Gateway *g, GwCall *c) {
     free(c->member_weight);
     free(c->member_share);
     buf_free(&c->resp);
+    buf_free(&c->sse);
     free(c);
 }
 
+// Whether the client asked for the usage chunk of a stream.
+static bool client_wants_usage(const GwReq *r) {
+    const cJSON *so = cJSON_GetObjectItemCaseSensitive(r->json, "stream_options");
+    return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage"));
+}
+
 // The body sent to a tier: the client's, with the tier's model name; a cascade's first call is
-// asked without streaming and with token logprobs. NULL when memory runs out.
+// asked without streaming and with token logprobs; a stream always asks for its usage chunk
+// (telemetry counts the backend's tokens; the chunk is dropped when the client did not ask).
+// NULL when memory runs out.
 static char *call_body(Gateway *g, GwReq *r, int tier, bool buffered) {
     cJSON *j = cJSON_Duplicate(r->json, 1);
     if (!j) return NULL;
     cJSON_DeleteItemFromObjectCaseSensitive(j, "model");
     cJSON_AddStringToObject(j, "model", g->p.tiers[tier].model);
+    if (r->stream && !buffered && !client_wants_usage(r)) {
+        cJSON *so = cJSON_GetObjectItemCaseSensitive(j, "stream_options");
+        if (!cJSON_IsObject(so)) {
+            cJSON_DeleteItemFromObjectCaseSensitive(j, "stream_options");
+            so = cJSON_AddObjectToObject(j, "stream_options");
+        }
+        cJSON_DeleteItemFromObjectCaseSensitive(so, "include_usage");
+        cJSON_AddTrueToObject(so, "include_usage");
+    }
     if (buffered) {
         cJSON_DeleteItemFromObjectCaseSensitive(j, "stream");
         cJSON_DeleteItemFromObjectCaseSensitive(j, "stream_options");
@@ -320,6 +328,7 @@ static void start_call(Gateway *g, GwReq *r, Replica *rep, int64_t now_us) {
     }
     c->req = r;
     c->pass_stream = r->stream && !buffered;
+    c->drop_usage = c->pass_stream && !client_wants_usage(r);
 }
 
 // Sends the due batch to rep. False (nothing taken) when memory for it cannot be had.
@@ -413,9 +422,8 @@ static void replay_sse(GwReq *r, cJSON *resp) {
     char *s = cJSON_PrintUnformatted(chunk);
     buf_printf(&b, "data: %s\n\n", s);
     free(s);
-    const cJSON *so = cJSON_GetObjectItemCaseSensitive(r->json, "stream_options");
     const cJSON *usage = cJSON_GetObjectItemCaseSensitive(resp, "usage");
-    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage")) && usage) {
+    if (client_wants_usage(r) && usage) {
         cJSON_DeleteItemFromObjectCaseSensitive(chunk, "choices");
         cJSON_AddArrayToObject(chunk, "choices");
         cJSON_AddItemToObject(chunk, "usage", cJSON_Duplicate(usage, 1));
@@ -443,6 +451,7 @@ static void replay_sse(GwReq *r, cJSON *resp) {
 static void answer_buffered(Gateway *g, GwReq *r, GwCall *c, cJSON *resp, int64_t now_us) {
     set_headers(g, r);
     if (r->stream && c->status == 200 && resp) {
+        r->t_first_token_us = r->t_last_token_us = now_us;   // the client's text arrives now, in one event
         replay_sse(r, resp);
     } else if (resp && r->cascade_first_call && !r->client_logprobs && c->status == 200) {
         cJSON *ch = (cJSON *)choice0(resp);
@@ -497,6 +506,10 @@ static void shadow_done(Gateway *g, GwCall *c, CURLcode rc, int64_t now_us) {
     g->shadow_nusd += c->cost_nusd;
     if (rc == CURLE_OK && c->status == 200) {
         cJSON *resp = cJSON_ParseWithLength(c->resp.data ? c->resp.data : "", c->resp.len);
+        gw_read_answer(s, resp);   // a shadow's tokens were generated too: they count in the tier's totals
+        const char *tn = g->p.tiers[c->rep->tier].name;
+        if (s->prompt_tokens > 0) metric_inc(g->m.prompt_tok, tn, (double)s->prompt_tokens);
+        if (s->output_tokens > 0) metric_inc(g->m.gen_tok, tn, (double)s->output_tokens);
         double a = canary_agreement(s->shadow_text ? s->shadow_text : "", answer_text(resp));
         cJSON_Delete(resp);
         Canary *cn = &g->canaries[s->canary];
@@ -555,9 +568,20 @@ static void batch_done(Gateway *g, GwCall *c, CURLcode rc, int64_t now_us) {
     }
     cJSON *resp = rc == CURLE_OK && c->status == 200 ? cJSON_ParseWithLength(c->resp.data, c->resp.len) : NULL;
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(resp, "data");
-    int64_t off = 0;
+    // The backend's usage is for the whole batch: each member's prompt tokens are its share by
+    // input size, rounded cumulatively so the shares sum to the backend's figure.
+    const cJSON *btok = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(resp, "usage"), "prompt_tokens");
+    int64_t tok_total = cJSON_IsNumber(btok) ? (int64_t)btok->valuedouble : -1, tok_w = 0, tok_prev = 0, tok_share = -1;
+    int64_t W = 0, off = 0;
+    for (int64_t i = 0; i < c->n_members; i++) W += c->member_weight[i];
     for (int64_t i = 0; i < c->n_members; i++) {
         GwReq *r = c->members[i];
+        tok_w += c->member_weight[i];
+        if (tok_total >= 0) {
+            int64_t upto_tok = (int64_t)((__int128)tok_total * tok_w / (W ? W : 1));
+            tok_share = upto_tok - tok_prev;
+            tok_prev = upto_tok;
+        }
         const cJSON *in = cJSON_GetObjectItemCaseSensitive(r->json, "input");
         int64_t k = cJSON_IsString(in) ? 1 : cJSON_GetArraySize(in);
         if (!cJSON_IsArray(data) || cJSON_GetArraySize(data) < off + k) {
@@ -582,8 +606,12 @@ static void batch_done(Gateway *g, GwCall *c, CURLcode rc, int64_t now_us) {
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(resp, "model");
         cJSON_AddStringToObject(o, "model", cJSON_IsString(m) ? m->valuestring : "");
         cJSON *u = cJSON_AddObjectToObject(o, "usage");
-        cJSON_AddNumberToObject(u, "prompt_tokens", (double)r->prompt_chars);
-        cJSON_AddNumberToObject(u, "total_tokens", (double)r->prompt_chars);
+        if (tok_share >= 0) {
+            r->prompt_tokens = tok_share;
+            r->usage_source = "batch_split";
+        }
+        cJSON_AddNumberToObject(u, "prompt_tokens", (double)(tok_share >= 0 ? tok_share : r->prompt_chars));
+        cJSON_AddNumberToObject(u, "total_tokens", (double)(tok_share >= 0 ? tok_share : r->prompt_chars));
         char *s = cJSON_PrintUnformatted(o);
         cJSON_Delete(o);
         set_headers(g, r);
@@ -598,10 +626,11 @@ static void batch_done(Gateway *g, GwCall *c, CURLcode rc, int64_t now_us) {
 // A transport failure with no answer: the client gets what it already has (a cut stream), a
 // 499 when it left, or a 502/504.
 static void main_failed(Gateway *g, GwReq *r, GwCall *c, CURLcode rc, int64_t now_us) {
-    if (c->pass_stream && c->status == 200) {   // cut mid-stream: end what the client has
+    if (c->pass_stream && c->status == 200) {   // cut mid-stream: say so in the stream, then end it
         r->status = 200;
         snprintf(r->reason + strlen(r->reason), sizeof r->reason - strlen(r->reason), "%s", "+cut");
         set_headers(g, r);
+        gw_stream_end(c, false, rc == CURLE_OPERATION_TIMEDOUT ? 504 : 502, curl_easy_strerror(rc));
         gw_req_stream_end(r);
     } else if (gw_req_gone(r)) {
         r->status = 499;
@@ -628,6 +657,14 @@ static bool maybe_escalate(Gateway *g, GwReq *r, GwCall *c, const cJSON *resp, i
     metric_inc(g->m.escalations, g->p.tiers[r->tier].name, 1);
     r->escalated = true;
     r->cascade_first_call = false;
+    // The record's tokens are the answering tier's (what the client's usage says); the first
+    // tier's are kept apart.
+    r->first_prompt_tokens = r->prompt_tokens;
+    r->first_output_tokens = r->output_tokens;
+    r->prompt_tokens = r->output_tokens = -1;
+    r->usage_source = NULL;
+    r->finish[0] = 0;
+    r->backend_ttft_ms = r->backend_tpot_ms = r->backend_queue_ms = r->batch_size_mean = -1;
     r->first_cost_nusd = r->cost_nusd;
     r->attempts = 0;
     snprintf(r->reason, sizeof r->reason, "escalated");
@@ -651,7 +688,7 @@ static void main_done(Gateway *g, GwCall *c, CURLcode rc, int64_t now_us) {
     bool streamed = c->pass_stream && c->status == 200;
     cJSON *resp = rc == CURLE_OK && !streamed ? cJSON_ParseWithLength(c->resp.data ? c->resp.data : "", c->resp.len)
                                               : NULL;
-    if (resp) read_usage(r, resp);
+    if (resp) gw_read_answer(r, resp);
     if (r->cascade_first_call && rc == CURLE_OK && maybe_escalate(g, r, c, resp, now_us)) {
         // on its way to the next tier
     } else if (rc != CURLE_OK) {
@@ -659,6 +696,7 @@ static void main_done(Gateway *g, GwCall *c, CURLcode rc, int64_t now_us) {
     } else if (streamed) {
         r->status = 200;
         set_headers(g, r);
+        gw_stream_end(c, true, 502, NULL);
         gw_req_stream_end(r);
         gw_finish(g, r, now_us);
     } else {

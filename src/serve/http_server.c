@@ -18,6 +18,7 @@
 #include "base/rng.h"
 #include "serve/listen_addr.h"
 #include "serve/openai_resp.h"
+#include "serve/embed_service.h"
 
 // One HTTP request that carries a body (every POST). States:
 //   READING --(body complete)--> WAITING --(job output/finish)--> STREAMING | (answered)
@@ -31,6 +32,7 @@ typedef struct Conn {
     ConnState state;
     OaiEndpoint endpoint;
     bool is_generate;       // a /v1/*completions POST
+    bool is_embed;          // a /v1/embeddings POST
     OaiError early;         // refusal decided from the headers (status 0 = none)
     const char *early_reason;  // rejected_total reason for it
     Buf body;
@@ -323,6 +325,35 @@ refuse:
     return ok;
 }
 
+// ---- embeddings ----
+
+// The body of a /v1/embeddings POST is complete (or a generation POST reached an embedding
+// worker): answer it on this thread; the encoder batches it with whatever else is waiting.
+static enum MHD_Result answer_embeddings(Conn *c) {
+    HttpServer *s = c->srv;
+    OaiError e = {0};
+    c->state = CONN_ANSWERED;
+    if (!c->is_embed) {
+        oai_err(&e, 400, "invalid_request_error", NULL, "wrong_model_kind",
+                "this worker serves an embedding model ('%.100s'); it answers POST /v1/embeddings only", s->model_name);
+        return reply_error(s, c->mc, &e, true);
+    }
+    if (!s->cfg.embed) {
+        oai_err(&e, 400, "invalid_request_error", NULL, "wrong_model_kind",
+                "this worker serves a generation model ('%.100s'); /v1/embeddings needs a worker started on an "
+                "embedding model (bert, nomic-bert)", s->model_name);
+        return reply_error(s, c->mc, &e, true);
+    }
+    Buf out = {0};
+    atomic_fetch_add(&s->in_flight, 1);
+    int rc = embed_service_handle(s->cfg.embed, s->model_name, c->body.data ? c->body.data : "", c->body.len, &out, &e);
+    atomic_fetch_sub(&s->in_flight, 1);
+    enum MHD_Result ok = rc ? reply_error(s, c->mc, &e, true)
+                            : reply(s, c->mc, MHD_HTTP_OK, "application/json", out.data, out.len, NULL, false);
+    buf_free(&out);
+    return ok;
+}
+
 // ---- routing ----
 
 static enum MHD_Result handle_get(HttpServer *s, struct MHD_Connection *mc, const char *url) {
@@ -351,7 +382,8 @@ static enum MHD_Result handle_get(HttpServer *s, struct MHD_Connection *mc, cons
             return reply_error(s, mc, &e, false);
         }
         Buf b = {0};
-        if (oai_resp_models(&b, s->model_name, 0, s->backend->n_ctx)) return MHD_NO;
+        int64_t n_ctx = s->backend ? s->backend->n_ctx : embed_service_n_ctx(s->cfg.embed);
+        if (oai_resp_models(&b, s->model_name, 0, n_ctx)) return MHD_NO;
         enum MHD_Result ok = reply(s, mc, MHD_HTTP_OK, "application/json", b.data, b.len, NULL, false);
         buf_free(&b);
         return ok;
@@ -370,7 +402,8 @@ static Conn *conn_begin(HttpServer *s, struct MHD_Connection *mc, const char *ur
     c->mc = mc;
     if (strcmp(url, "/v1/completions") == 0) c->endpoint = OAI_COMPLETIONS, c->is_generate = true;
     else if (strcmp(url, "/v1/chat/completions") == 0) c->endpoint = OAI_CHAT, c->is_generate = true;
-    if (!c->is_generate) {
+    else if (strcmp(url, "/v1/embeddings") == 0) c->is_embed = true;
+    if (!c->is_generate && !c->is_embed) {
         oai_err(&c->early, 404, "invalid_request_error", NULL, "not_found", "no such endpoint: POST %.200s", url);
     } else if (!authorized(s, mc)) {
         oai_err(&c->early, 401, "invalid_request_error", NULL, "invalid_api_key",
@@ -420,6 +453,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
             count_reject(s, c->early_reason);
             return reply_error(s, mc, &c->early, true);
         }
+        if (c->is_embed || !s->backend) return answer_embeddings(c);
         return start_generation(c);
     }
     if (c->state == CONN_WAITING) return conn_progress(c);

@@ -1,7 +1,8 @@
 // http_server.h — the worker's HTTP front: libmicrohttpd (threads polling with epoll, connections
 // suspended while they wait for the engine) mapping OpenAI's API onto a generation backend.
 //
-// Endpoints: POST /v1/completions, POST /v1/chat/completions, GET /v1/models, GET /health,
+// Endpoints: POST /v1/completions, POST /v1/chat/completions, POST /v1/embeddings (embed_service.h),
+// GET /v1/models, GET /health,
 // GET /metrics. HTTP threads never wait on the engine: a request is parsed, tokenized and handed
 // to the backend, then its connection is suspended; the engine thread resumes it whenever the
 // job publishes output (GenJob.notify). A client that goes away cancels its job at once: MHD
@@ -40,6 +41,10 @@ typedef struct {
     size_t max_body_bytes;  // larger bodies get 413
     int n_threads;          // HTTP threads (>= 1)
     int retry_after_s;      // Retry-After on 429
+    // An embedding worker: POST /v1/embeddings is answered by this service and the generation
+    // endpoints get a 400 that says so (backend is then NULL). NULL for a generation worker, whose
+    // /v1/embeddings gets the converse 400. Borrowed; must outlive the server.
+    struct EmbedService *embed;
 } HttpServerConfig;
 
 typedef struct HttpServer HttpServer;

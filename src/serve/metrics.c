@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/check.h"
+#include "serve/textout.h"
 
 typedef struct {
     char label[128];                      // variable label value ("" when the metric has none); with
@@ -167,13 +168,26 @@ double metric_value(Metric *m, const char *label_value) {
     return v;
 }
 
+// Label values must be UTF-8 with \\, \" and \n escaped; anything else that would break a
+// scrape (malformed UTF-8, CR and other control bytes) becomes U+FFFD, so one bad model or route
+// name cannot take the whole exposition down.
 int metrics_escape_label(Buf *out, const char *key, const char *value) {
     int rc = buf_printf(out, "%s=\"", key);
-    for (const char *p = value; *p && !rc; p++) {
-        if (*p == '\\') rc = buf_append_str(out, "\\\\");
-        else if (*p == '"') rc = buf_append_str(out, "\\\"");
-        else if (*p == '\n') rc = buf_append_str(out, "\\n");
-        else rc = buf_append(out, p, 1);
+    size_t len = strlen(value);
+    for (size_t i = 0; i < len && !rc;) {
+        unsigned char ch = (unsigned char)value[i];
+        int n = textout_utf8_char_len(value + i, len - i);
+        if (n == 0) {
+            rc = buf_append_str(out, "\xef\xbf\xbd");
+            i += (size_t)textout_utf8_invalid_len(value + i, len - i);
+            continue;
+        }
+        if (ch == '\\') rc = buf_append_str(out, "\\\\");
+        else if (ch == '"') rc = buf_append_str(out, "\\\"");
+        else if (ch == '\n') rc = buf_append_str(out, "\\n");
+        else if (ch < 0x20 || ch == 0x7f) rc = buf_append_str(out, "\xef\xbf\xbd");
+        else rc = buf_append(out, value + i, (size_t)n);
+        i += (size_t)n;
     }
     return rc ? rc : buf_append_str(out, "\"");
 }

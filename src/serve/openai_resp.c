@@ -126,10 +126,13 @@ int oai_resp_timings(Buf *out, const GenJob *j) {
     return buf_printf(out,
                       "{\"queue_ms\":%.3f,\"cache_n\":%lld,\"prompt_n\":%lld,\"prompt_ms\":%.3f,\"ttft_ms\":%.3f,"
                       "\"predicted_n\":%lld,\"predicted_ms\":%.3f,\"predicted_per_token_ms\":%.3f,"
-                      "\"predicted_per_second\":%.3f,\"e2e_ms\":%.3f,\"rightsize\":{\"busy_ns\":%lld}}",
-                      oai_resp_queue_ms(j), (long long)j->n_cached, (long long)j->n_prompt, ms_between(j->t_scheduled_us, j->t_first_token_us),
+                      "\"predicted_per_second\":%.3f,\"e2e_ms\":%.3f,\"batch_size\":%.3f,\"steps\":%lld,"
+                      "\"rightsize\":{\"busy_ns\":%lld}}",
+                      oai_resp_queue_ms(j), (long long)j->n_cached, (long long)j->n_prompt,
+                      ms_between(j->t_scheduled_us, j->t_first_token_us),
                       oai_resp_ttft_ms(j), (long long)j->n_generated, gen_ms < 0 ? 0 : gen_ms, per_tok,
                       per_tok > 0 ? 1000.0 / per_tok : 0, ms_between(j->t_arrival_us, j->t_done_us),
+                      j->n_steps ? (double)j->step_seqs / (double)j->n_steps : 0, (long long)j->n_steps,
                       (long long)j->busy_ns);
 }
 
@@ -241,6 +244,9 @@ int oai_resp_sse(Buf *out, const OaiRespCtx *c, const GenJob *j, OaiStreamPos *p
         OaiError e = j->error;
         if (j->finish == GEN_ABORT)
             oai_err(&e, 503, "service_unavailable", NULL, "aborted", "the request was aborted (server shutting down)");
+        // A final chunk with what was released, finish_reason "error"/"abort" and the timings,
+        // then the error event (the openai clients raise it) and [DONE].
+        rc = rc ? rc : sse_chunk(out, c, j, pos->text, t1, pos->toks, k1, false, true);
         rc = rc ? rc : buf_append_str(out, "data: ");
         rc = rc ? rc : oai_resp_error(out, &e);
         rc = rc ? rc : buf_append_str(out, "\n\ndata: [DONE]\n\n");

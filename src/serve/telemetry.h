@@ -1,4 +1,4 @@
-// telemetry.h — one JSON line per request (DESIGN.md §4 fields) to a file rotated by size, or
+// telemetry.h — one JSON line per request (fields: docs/telemetry.md) to a file rotated by size, or
 // to stdout. Written from the gateway's loop thread only (not thread-safe by itself).
 #ifndef RS_TELEMETRY_H
 #define RS_TELEMETRY_H
@@ -6,6 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+// Every record's "schema" field (docs/telemetry.md). Records without one are version 1.
+#define TELEMETRY_SCHEMA "rightsize.telemetry/2"
 
 typedef struct {
     FILE *f;

@@ -256,6 +256,7 @@ static bool step(WorkerLoop *w) {
         return true;
     }
     int64_t done_us = clock_now_us();
+    for (int64_t i = 0; i < b.n_rows; i++) gen_job_add_step(w->row_live[i]->job, b.n_rows);   // the batch it ran in
     // The ledger's rule: the step's time is split over its rows by tokens; each request's sum is
     // its busy share, reported with its final answer (timings.rightsize.busy_ns).
     for (int64_t i = 0; i < b.n_rows; i++) w->row_w[i] = b.rows[i].n_tokens, w->row_ns[i] = 0;

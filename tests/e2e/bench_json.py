@@ -14,7 +14,8 @@ from benchtest import ROOT, FakeServer, bench, check, read_json, read_trace, tmp
 tmp = tmpdir()
 js, tr = os.path.join(tmp, "b.json"), os.path.join(tmp, "t.csv")
 with FakeServer(tmp, "--ttft-ms", "5", "--ttft-jitter-ms", "40", "--itl-ms", "2", "--no-usage") as srv:
-    text, _ = bench("--url", srv.url, "--endpoint", "completions", "--concurrency", "4", "--requests", "60",
+    # no --endpoint: completions is the default (as in calibrate); --served-model-name as in the worker
+    text, _ = bench("--url", srv.url, "--served-model-name", "mx", "--concurrency", "4", "--requests", "60",
                     "--output-tokens", "5", "--input-tokens", "16", "--slo-ttft-ms", "25", "--json", js,
                     "--slo-ttft-p95-ms", "1000", "--slo-e2e-p99-ms", "1", "--ignore-eos",
                     "--trace", tr)
@@ -35,7 +36,8 @@ for p in paths:
     if p.startswith("latency_ms."):
         for k in ("n", "mean", "min", "p50", "p90", "p95", "p99", "max"):
             check(k in node, "%s.%s missing" % (p, k))
-check(rep["schema"] == "rightsize.bench/1" and rep["config"]["endpoint"] == "completions", "schema/config")
+check(rep["schema"] == "rightsize.bench/1" and rep["config"]["endpoint"] == "completions"
+      and rep["config"]["model"] == "mx", "schema/config")
 
 # Text and JSON agree.
 m = re.search(r"requests: scheduled (\d+), sent (\d+), completed (\d+), ok (\d+), errors (\d+)", text)

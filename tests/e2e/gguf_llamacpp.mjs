@@ -61,10 +61,8 @@ try {
     for (const [t, o] of [["f32", "f32"], ["q8_0", "q8_0"], ["q4_0", "q8_0"], ["q4_k", "q6_k"], ["q5_k", "q6_k"], ["q6_k", "q6_k"], ["q2_k", "q3_k"], ["q5_0", "q8_0"],
                           ["q4_1", "q5_1"], ["iq4_nl", "q8_0"]])
         models.push([`k-${t}`, [...k, "--type", t, "--output-type", o], { dim: 256, layers: 2, vocab: 1000, t }]);
-    let vocab = join(ROOT, "..", "shared", "data", "vocab", "ggml-vocab-llama-spm.gguf");
-    if (!existsSync(vocab)) vocab = join(ROOT, "..", "..", "shared", "data", "vocab", "ggml-vocab-llama-spm.gguf");
-    if (existsSync(vocab))
-        models.push(["spm-q4_0", ["tiny", "--type", "q4_0", "--vocab", vocab, "--chat-template", "llama2"], { dim: 64, layers: 2, vocab: 32000 }]);
+    const vocab = join(ROOT, "tests", "data", "vocab", "ggml-vocab-llama-spm.gguf");
+    models.push(["spm-q4_0", ["tiny", "--type", "q4_0", "--vocab", vocab, "--chat-template", "llama2"], { dim: 64, layers: 2, vocab: 32000 }]);
 
     const text = "Once upon a time, the little dog saw a big red ball in the park.";
     for (const [name, args, want] of models) {

@@ -177,9 +177,7 @@ def main():
                     check(rms < (0.01 if t == Q8_0 else 0.12), f"{type_}: {name} relative rms error {rms}")
             check(mism == 0, f"{type_}: {mism} tensors differ from numpy's own quantization of the f32 weights")
         # The copy of a real vocabulary keeps it intact.
-        vocab = os.path.join(ROOT, "..", "shared", "data", "vocab", "ggml-vocab-llama-spm.gguf")
-        if not os.path.exists(vocab):
-            vocab = os.path.join(ROOT, "..", "..", "shared", "data", "vocab", "ggml-vocab-llama-spm.gguf")
+        vocab = os.path.join(ROOT, "tests", "data", "vocab", "ggml-vocab-llama-spm.gguf")
         kv, tens = synth(tmp, "q8_0", ["--vocab", vocab, "--chat-template", "zephyr", "--force"])
         vkv, _ = read_gguf(vocab)
         for k, v in vkv.items():

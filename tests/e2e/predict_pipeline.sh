@@ -32,7 +32,7 @@ grep -q "^  e2e " "$T/plan.out" && grep -q "^  ttft " "$T/plan.out" && grep -q "
 "$BIN" gguf synth --dim 256 --layers 8 --heads 8 --kv-heads 8 --ffn 768 --vocab 512 --ctx 512 --type q8_0 \
     -q -o "$T/w.gguf" || exit 1
 start_worker "$T/w.gguf" -t 1 --max-num-seqs 4 --max-num-batched-tokens 128 --served-model-name tiny
-"$BIN" calibrate --url "$URL/v1" --served-model tiny --prompt-words 4,12 --concurrency 1,2 --output-tokens 6 \
+"$BIN" calibrate --url "$URL/v1" --served-model-name tiny --prompt-words 4,12 --concurrency 1,2 --output-tokens 6 \
     --rounds 1 -o "$T/purl.yaml" >"$T/curl.out" 2>&1 || fail "calibrate --url: $(cat "$T/curl.out")"
 grep -q "request_overhead_us = " "$T/curl.out" && grep -q "TTFT rows 2" "$T/curl.out" \
     || fail "calibrate --url output: $(cat "$T/curl.out")"

@@ -16,7 +16,7 @@ student, teacher = synth("student", 11), synth("teacher", 12)
 _, sport = start_worker(student)
 _, tport = start_worker(teacher)
 prompts = ["question %d about the weather in town %d" % (i, i * 7) for i in range(24)]
-truth = []
+truth, usage = [], []
 for p in prompts:
     body = {"prompt": p, "max_tokens": 6, "temperature": 0, "logprobs": 0}
     st, s = post_direct(sport, "/v1/completions", body)
@@ -25,6 +25,7 @@ for p in prompts:
     lps = s["choices"][0]["logprobs"]["token_logprobs"]
     conf = math.exp(sum(lps) / len(lps))
     truth.append((conf, s["choices"][0]["text"], t["choices"][0]["text"]))
+    usage.append((s["usage"], t["usage"], s["choices"][0]["finish_reason"], t["choices"][0]["finish_reason"]))
 confs = sorted(c for c, _, _ in truth)
 thr = (confs[len(confs) // 2 - 1] + confs[len(confs) // 2]) / 2   # half escalate
 print("student confidences %.4f..%.4f, threshold %.6f" % (confs[0], confs[-1], thr))
@@ -67,6 +68,17 @@ for rec, (conf, _, _) in zip(recs, truth):
     if rec["escalated"]:
         check(rec["first_tier"] == "student" and rec["first_tier_cost_usd"] > 0 and
               rec["cost_usd"] > rec["first_tier_cost_usd"], "escalated record costs both attempts: %s" % rec)
+for rec, (su, tu, sf, tf) in zip(recs, usage):
+    # tokens are the answering tier's (the client's usage), the first tier's apart (docs/telemetry.md)
+    u, f = (tu, tf) if rec["escalated"] else (su, sf)
+    check(rec["prompt_tokens"] == u["prompt_tokens"] and rec["output_tokens"] == u["completion_tokens"]
+          and rec["usage_source"] == "backend", "%s: record tokens %s/%s = answering tier's usage %s"
+          % (rec["id"], rec["prompt_tokens"], rec["output_tokens"], u))
+    check(rec["finish_reason"] == f, "%s: finish_reason %s (want %s)" % (rec["id"], rec["finish_reason"], f))
+    check(rec["ttft_ms"] is not None and 0 < rec["ttft_ms"] <= rec["e2e_ms"], "%s: ttft_ms %s" % (rec["id"], rec["ttft_ms"]))
+    if rec["escalated"]:
+        check(rec["first_tier_prompt_tokens"] == su["prompt_tokens"] and
+              rec["first_tier_output_tokens"] == su["completion_tokens"], "%s: first tier's tokens kept apart" % rec["id"])
 check(gw.metric("rightsize_cascade_escalations_total", 'tier="student"') == n_esc,
       "cascade_escalations_total == %d" % n_esc)
 check(gw.metric("rightsize_routing_decisions_total", 'decision="cascade"') == len(prompts), "routing decisions")

@@ -110,6 +110,35 @@ for (const [body, status] of [[{ model: 'nope', prompt: 'x' }, 404], [{ model: '
     check(e.status === status && typeof e.message === 'string', `error ${e.status} (want ${status}): ${e.message}`);
   }
 }
+// telemetry against what the client received (docs/telemetry.md): a stream without
+// include_usage still records the backend's exact usage; the client sees no usage chunk; the
+// model's quantization comes from its GGUF header and its digest is the file's sha256.
+const telPath = path.join(tmp, 't.jsonl');
+const ref = await viaGw.completions.create({ model: 'tiny', prompt: 'Tell me', max_tokens: 12, temperature: 0 });
+const s2 = await viaGw.completions.create({ model: 'tiny', prompt: 'Tell me', max_tokens: 12, temperature: 0, stream: true });
+let chunks = 0; let sawUsage = false; let text = '';
+for await (const ch of s2) { chunks++; if (ch.usage) sawUsage = true; text += ch.choices[0]?.text ?? ''; }
+check(!sawUsage && chunks >= 1, `${chunks} chunks, no usage chunk for a client that did not ask for it`);
+check(text === ref.choices[0].text, 'streamed text equals the plain answer');
+await sleep(100);
+const recs = fs.readFileSync(telPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+const last = recs[recs.length - 1];
+const digest = 'sha256:' + (await import('node:crypto')).createHash('sha256').update(fs.readFileSync(model)).digest('hex');
+check(last.schema === 'rightsize.telemetry/2', `schema ${last.schema}`);
+check(last.output_tokens === ref.usage.completion_tokens && last.prompt_tokens === ref.usage.prompt_tokens
+  && last.usage_source === 'backend', `streamed record's usage ${last.prompt_tokens}/${last.output_tokens} `
+  + `(${last.usage_source}) = the client's ${ref.usage.prompt_tokens}/${ref.usage.completion_tokens}`);
+check(last.finish_reason === ref.choices[0].finish_reason, `finish_reason ${last.finish_reason}`);
+check(last.ttft_ms > 0 && last.ttft_ms <= last.e2e_ms, `ttft_ms ${last.ttft_ms} within e2e ${last.e2e_ms}`);
+check(last.batch_size >= 1, `batch_size reported by the worker: ${last.batch_size}`);
+check(last.quantization === 'q8_0', `quantization from the GGUF header: ${last.quantization}`);
+check(last.model_digest === digest, `model_digest ${last.model_digest} = sha256 of the file`);
+const prev = recs[recs.length - 2];
+check(prev.output_tokens === ref.usage.completion_tokens && prev.stream === false, 'plain answer record');
+const metricsText = await (await fetch(`http://127.0.0.1:${gport}/metrics`)).text();
+const gen = Number((metricsText.match(/^rightsize_generation_tokens_total\{tier="tiny"\} (\S+)$/m) || [])[1]);
+const sumTel = recs.filter((r) => r.tier === 'tiny' && r.output_tokens > 0).reduce((a, r) => a + r.output_tokens, 0);
+check(gen === sumTel, `generation_tokens_total ${gen} = the records' output tokens ${sumTel}`);
 process.kill(gw.pid, 'SIGTERM');
 const code = await new Promise((r) => gw.on('exit', (c) => r(c)));
 check(code === 0, `serve exit code ${code}`);

@@ -64,6 +64,13 @@ for i, (st, r, inp) in enumerate(out):
     ok = st == 200 and [d["embedding"][0] for d in r["data"]] == [float(len(s)) for s in texts] and \
         [d["index"] for d in r["data"]] == list(range(len(texts)))
     check(ok, "embedding %d: %s %s" % (i, st, r))
+    # the backend's usage is per batch (here: characters); each member gets its share by input size
+    check(r.get("usage", {}).get("prompt_tokens") == sum(len(s) for s in texts),
+          "embedding %d: usage.prompt_tokens is its share of the batch's (%s)" % (i, r.get("usage")))
+time.sleep(0.2)
+emb_recs = [x for x in gw.telemetry() if x["endpoint"] == "embeddings"]
+check(len(emb_recs) == 40 and all(x["usage_source"] == "batch_split" and x["prompt_tokens"] == x["prompt_chars"]
+                                  for x in emb_recs), "embedding records: prompt tokens split from the batch's usage")
 calls = [json.loads(l) for l in open(log)]
 sizes = [c["n_inputs"] for c in calls]
 print("40 embedding requests reached the backend in %d calls of sizes %s" % (len(calls), sizes))

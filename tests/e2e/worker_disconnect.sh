@@ -60,8 +60,10 @@ wait_metric num_requests_running 0 || fail "the first request was not freed"
 grep -q "went away while it waited" "$T/worker.log" || fail "the queued disconnect was not noticed by the watcher"
 # Clients that left are counted as 499 (client closed request), never as the server's 503.
 [ -z "$(metric requests_total 'status="503"')" ] || fail "a client that left was counted as 503"
-i=0; while [ "$(metric requests_total 'status="499"')" != 2 ] && [ $i -lt 40 ]; do sleep 0.025; i=$((i + 1)); done
-[ "$(metric requests_total 'status="499"')" -ge 2 ] 2>/dev/null || fail "requests_total{status=499} is $(metric requests_total 'status="499"'), wanted >= 2"
+# (A client whose connection MHD itself sees close is not answered at all and not counted; one
+# the watcher frees while its answer is pending is.)
+i=0; while [ -z "$(metric requests_total 'status="499"')" ] && [ $i -lt 200 ]; do sleep 0.025; i=$((i + 1)); done
+[ "$(metric requests_total 'status="499"')" -ge 1 ] 2>/dev/null || fail "requests_total{status=499} is '$(metric requests_total 'status="499"')', wanted >= 1"
 
 # The worker is healthy afterwards.
 out=$(curl -s -H "Content-Type: application/json" "$URL/v1/completions" -d '{"prompt":"again","max_tokens":4,"ignore_eos":true}')

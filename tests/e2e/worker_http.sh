@@ -40,7 +40,8 @@ printf '{"prompt":"\377"}' >"$T/bad_utf8"
 [ "$(code POST /v1/completions @"$T/bad_utf8" -H "$AUTH")" = 400 ] && grep -q '"code":"invalid_utf8"' "$T/body" || fail "invalid utf-8: $(cat "$T/body")"
 [ "$(code POST /v1/chat/completions '{"messages":[{"role":"user","content":"hi"}],"n":3}' -H "$AUTH")" = 400 ] && grep -q '"param":"n"' "$T/body" || fail "n=3: $(cat "$T/body")"
 [ "$(code POST /v1/completions '{"prompt":"x","model":"other"}' -H "$AUTH")" = 404 ] && grep -q '"code":"model_not_found"' "$T/body" || fail "unknown model: $(cat "$T/body")"
-[ "$(code POST /v1/embeddings '{}' -H "$AUTH")" = 404 ] || fail "unknown path"
+[ "$(code POST /v1/rerank '{}' -H "$AUTH")" = 404 ] || fail "unknown path"
+[ "$(code POST /v1/embeddings '{"input":"hi"}' -H "$AUTH")" = 400 ] || fail "embeddings on a generation worker: 400"
 
 # 413: a body over --max-body-bytes (2048).
 $PY -c 'print("{\"prompt\":\"" + "a"*5000 + "\"}")' >"$T/big"
