@@ -251,3 +251,105 @@ TEST(kv_attn_kernels_match_ref) {
         }
     }
 }
+
+// ---- prefix caching ----
+
+static KvCacheConfig prefix_cfg(int64_t n_blocks) {
+    KvCacheConfig c = small_cfg(QT_F32, n_blocks);
+    c.prefix_caching = true;
+    return c;
+}
+
+// Writes positions [from, to) of seq with tokens[pos] and K/V of (seq `as`, pos), then seals.
+static void fill_seq(KvCache *kv, const KvCacheConfig *c, int64_t seq, int64_t as, const int32_t *tokens,
+                     int64_t from, int64_t to) {
+    ASSERT(kv_cache_reserve(kv, seq, to) == 0);
+    kv_cache_set_len(kv, seq, to);
+    for (int64_t p = from; p < to; p++) {
+        float k[64], v[64];
+        for (int64_t l = 0; l < c->n_layer; l++) {
+            for (int64_t i = 0; i < c->n_kv_head * c->head_dim; i++)
+                k[i] = kv_val(l, as, p, 0, i), v[i] = kv_val(l, as, p, 1, i);
+            kv_cache_write(kv, l, seq, p, k, v);
+        }
+        kv_cache_set_token(kv, seq, p, tokens[p]);
+    }
+    kv_cache_seal(kv, seq);
+}
+
+TEST(kv_cache_prefix_share_and_refcount) {
+    KvCacheConfig c = prefix_cfg(8);
+    KvCache *kv = kv_cache_create(&c);
+    ASSERT(kv);
+    int32_t a[16], b[16];
+    for (int i = 0; i < 16; i++) a[i] = b[i] = 100 + i;
+    b[6] = 7;  // b shares a's first 6 tokens: one full block of 4
+    fill_seq(kv, &c, 0, 0, a, 0, 11);  // two full blocks named, a partial third
+    EXPECT_EQ_INT(kv_cache_blocks_free(kv), 5);
+    EXPECT_EQ_INT(kv_cache_prefix_lookup(kv, a, 16, 16), 8);
+    EXPECT_EQ_INT(kv_cache_prefix_lookup(kv, a, 16, 7), 4);   // capped by max_pos
+    EXPECT_EQ_INT(kv_cache_prefix_lookup(kv, a, 3, 16), 0);   // shorter than a block
+    EXPECT_EQ_INT(kv_cache_prefix_lookup(kv, b, 16, 16), 4);  // diverges inside block 1
+    // A running sequence's full blocks are shared at once.
+    EXPECT_EQ_INT(kv_cache_seq_attach(kv, 1, a, 8), 8);
+    EXPECT_EQ_INT(kv_cache_seq_len(kv, 1), 8);
+    EXPECT_EQ_INT(kv_cache_seq_blocks(kv, 1), 2);
+    EXPECT_EQ_INT(kv_cache_blocks_free(kv), 5);  // shared: nothing taken
+    float got[64];
+    for (int64_t p = 0; p < 8; p++) {
+        kv_cache_read(kv, 1, 1, p, 1, got);
+        for (int64_t i = 0; i < c.n_kv_head * c.head_dim; i++) EXPECT(got[i] == kv_val(1, 0, p, 1, i));
+    }
+    // seq 1 continues privately from position 8: a new block, never a shared one.
+    fill_seq(kv, &c, 1, 1, a, 8, 10);
+    EXPECT_EQ_INT(kv_cache_blocks_free(kv), 4);
+    kv_cache_read(kv, 0, 0, 9, 0, got);
+    EXPECT(got[0] == kv_val(0, 0, 9, 0, 0));  // seq 0's position 9 untouched
+    // Freeing seq 0: its two named blocks are still held by seq 1, the third goes back.
+    kv_cache_seq_free(kv, 0);
+    EXPECT_EQ_INT(kv_cache_blocks_free(kv), 5);
+    EXPECT_EQ_INT(kv_cache_blocks_cached(kv), 0);
+    kv_cache_seq_free(kv, 1);
+    EXPECT_EQ_INT(kv_cache_blocks_free(kv), 8);
+    EXPECT_EQ_INT(kv_cache_blocks_cached(kv), 2);  // kept, evictable
+    EXPECT_EQ_INT(kv_cache_prefix_lookup(kv, a, 16, 16), 8);
+    kv_cache_destroy(kv);
+}
+
+TEST(kv_cache_prefix_evicts_lru_tail_first) {
+    KvCacheConfig c = prefix_cfg(4);
+    KvCache *kv = kv_cache_create(&c);
+    ASSERT(kv);
+    int32_t a[16], d[16];
+    for (int i = 0; i < 16; i++) a[i] = 1 + i, d[i] = 500 + i;
+    fill_seq(kv, &c, 0, 0, a, 0, 12);  // three named blocks
+    kv_cache_seq_free(kv, 0);
+    EXPECT_EQ_INT(kv_cache_blocks_cached(kv), 3);
+    // Needs 2 blocks: the never-named one, then the least recently freed cached one — a's last
+    // block (freed first), so a's first two blocks stay findable.
+    fill_seq(kv, &c, 1, 1, d, 0, 5);
+    EXPECT_EQ_INT(kv_cache_blocks_cached(kv), 2);
+    EXPECT_EQ_INT(kv_cache_prefix_lookup(kv, a, 16, 16), 8);
+    // Taking everything evicts the rest; a block is never handed out while a sequence holds it.
+    EXPECT_EQ_INT(kv_cache_reserve(kv, 1, 16), 0);
+    EXPECT_EQ_INT(kv_cache_blocks_free(kv), 0);
+    EXPECT_EQ_INT(kv_cache_prefix_lookup(kv, a, 16, 16), 0);
+    EXPECT_EQ_INT(kv_cache_reserve(kv, 2, 1), ERR_FULL);
+    kv_cache_seq_free(kv, 1);
+    EXPECT_EQ_INT(kv_cache_blocks_free(kv), 4);
+    EXPECT_EQ_INT(kv_cache_blocks_cached(kv), 1);  // d's one full block
+    EXPECT_EQ_INT(kv_cache_prefix_lookup(kv, d, 16, 16), 4);
+    kv_cache_destroy(kv);
+}
+
+TEST(kv_cache_prefix_off_names_nothing) {
+    KvCacheConfig c = small_cfg(QT_F32, 4);
+    KvCache *kv = kv_cache_create(&c);
+    ASSERT(kv);
+    int32_t a[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    fill_seq(kv, &c, 0, 0, a, 0, 8);
+    kv_cache_seq_free(kv, 0);
+    EXPECT_EQ_INT(kv_cache_blocks_cached(kv), 0);
+    EXPECT_EQ_INT(kv_cache_prefix_lookup(kv, a, 8, 8), 0);
+    kv_cache_destroy(kv);
+}

@@ -284,3 +284,126 @@ TEST(engine_forward_errors_change_nothing) {
     engine_destroy(e);
     engine_destroy(clean);
 }
+
+// ---- prefix caching ----
+
+// Prompts sharing a 30-token base: in full, 11 tokens (not a block multiple), 8 (two blocks), 3
+// (under one block), and again in full.
+enum { PC_N = 5, PC_MAXLEN = 32 };
+static const int pc_len[PC_N] = {30, 20, 14, 16, 30};
+static const int pc_shared[PC_N] = {30, 11, 8, 3, 30};
+static int32_t pc_token(int s, int p) {
+    return p < pc_shared[s] ? (int32_t)((p * 13 + 7) % T_VOCAB) : (int32_t)((s * 29 + p * 5 + 1) % T_VOCAB);
+}
+
+static Engine *open_engine_pc(const char *path, int64_t n_blocks, bool prefix_caching) {
+    EngineOptions o;
+    engine_options_default(&o);
+    o.n_threads = 1;
+    o.kv_block_tokens = 4;
+    o.kv_blocks = n_blocks;
+    o.max_rows = 64;
+    o.max_seqs = 8;
+    o.n_ctx = 128;
+    o.kv_type = QT_F32;
+    o.prefix_caching = prefix_caching;
+    char err[256] = "";
+    Engine *e = engine_create(path, &o, err, sizeof err);
+    if (!e) printf("  engine_create: %s\n", err);
+    return e;
+}
+
+// Runs prompt s in seq 0 one row per step from its cached prefix on; logits of every computed
+// position into out (PC_MAXLEN, VOCAB). Returns the cached positions.
+static int64_t pc_run_one(Engine *e, int s, float *out) {
+    int32_t toks[PC_MAXLEN];
+    for (int p = 0; p < pc_len[s]; p++) toks[p] = pc_token(s, p);
+    int64_t c = engine_prefix_lookup(e, toks, pc_len[s]);
+    CHECK(engine_seq_attach_prefix(e, 0, toks, c) == c);
+    for (int p = (int)c; p < pc_len[s]; p++) {
+        EngineRow row = {.seq_id = 0, .pos = p, .token = toks[p], .want_logits = true};
+        CHECK(engine_forward(e, &row, 1, out + (size_t)p * T_VOCAB, NULL, 0) == 0);
+    }
+    engine_seq_free(e, 0);
+    return c;
+}
+
+// Same rows in the same steps: the logits with the cache on are bit-for-bit those with it off,
+// for every sharing length, with a pool of 10 blocks small enough that later prompts evict
+// earlier prefixes (prompt 4 repeats prompt 0 but finds only what survived).
+TEST(model_prefix_cache_bit_exact_with_evictions) {
+    const char *path = model_path("prefix", QT_F32, 0);
+    ASSERT(write_model(path, QT_F32, 0, "llama", 11) == 0);
+    Engine *on = open_engine_pc(path, 10, true), *off = open_engine_pc(path, 10, false);
+    ASSERT(on && off);
+    static float lon[PC_MAXLEN * T_VOCAB], loff[PC_MAXLEN * T_VOCAB];
+    static const int64_t want[PC_N] = {0, 8, 8, 0, 8};
+    for (int s = 0; s < PC_N; s++) {
+        int64_t c = pc_run_one(on, s, lon);
+        EXPECT_EQ_INT(pc_run_one(off, s, loff), 0);
+        EXPECT_EQ_INT(c, want[s]);
+        EXPECT(memcmp(lon + c * T_VOCAB, loff + c * T_VOCAB, (size_t)(pc_len[s] - c) * T_VOCAB * sizeof(float)) == 0);
+    }
+    EXPECT(engine_kv_blocks_cached(on) > 0);
+    EXPECT_EQ_INT(engine_kv_blocks_cached(off), 0);
+    EXPECT_EQ_INT(engine_kv_blocks_free(on), 10);
+    engine_destroy(on);
+    engine_destroy(off);
+}
+
+// Prompts 1, 2 and 4 attached to prompt 0's cached blocks and then prefilled and decoded
+// interleaved in shared multi-row steps: every logit matches each prompt computed alone with the
+// cache off (float rounding of multi-row kernels only), and the greedy token is the same.
+TEST(model_prefix_cache_interleaved_matches_alone) {
+    const char *path = model_path("prefix", QT_F32, 0);
+    ASSERT(write_model(path, QT_F32, 0, "llama", 11) == 0);
+    Engine *off = open_engine_pc(path, 64, false), *on = open_engine_pc(path, 64, true);
+    ASSERT(on && off);
+    static float ref[PC_N][PC_MAXLEN * T_VOCAB], lg[64 * T_VOCAB];
+    for (int s = 0; s < PC_N; s++) pc_run_one(off, s, ref[s]);
+    pc_run_one(on, 0, lg);  // fills the cache
+    static const int run[3] = {1, 2, 4};
+    int done[3];
+    for (int i = 0; i < 3; i++) {
+        int32_t toks[PC_MAXLEN];
+        int s = run[i];
+        for (int p = 0; p < pc_len[s]; p++) toks[p] = pc_token(s, p);
+        int64_t c = engine_prefix_lookup(on, toks, pc_len[s]);
+        EXPECT_EQ_INT(c, s == 4 ? 28 : 8);
+        ASSERT(engine_seq_attach_prefix(on, 1 + i, toks, c) == c);
+        done[i] = (int)c;
+    }
+    double max_diff = 0;
+    int argmax_differs = 0;
+    for (int step = 0; step < 20; step++) {
+        EngineRow rows[64];
+        int owner[64], n = 0;
+        for (int k = 0; k < 3; k++)
+            for (int i = 0; i < 3; i++) {
+                int s = run[i];
+                if (k >= (i == 1 ? 3 : 2) || done[i] >= pc_len[s]) continue;
+                rows[n] = (EngineRow){1 + i, done[i], pc_token(s, done[i]), true};
+                owner[n++] = s;
+                done[i]++;
+            }
+        if (!n) break;
+        ASSERT(engine_forward(on, rows, n, lg, NULL, 0) == 0);
+        for (int r = 0; r < n; r++) {
+            const float *a = lg + r * T_VOCAB, *b = ref[owner[r]] + rows[r].pos * T_VOCAB;
+            int ia = 0, ib = 0;
+            for (int v = 0; v < T_VOCAB; v++) {
+                double d = fabs((double)a[v] - b[v]) / (1.0 + fabs(b[v]));
+                max_diff = d > max_diff ? d : max_diff;
+                if (a[v] > a[ia]) ia = v;
+                if (b[v] > b[ib]) ib = v;
+            }
+            argmax_differs += ia != ib;
+        }
+    }
+    for (int i = 0; i < 3; i++) EXPECT_EQ_INT(done[i], pc_len[run[i]]);
+    if (max_diff >= 1e-4) printf("  max relative diff %g\n", max_diff);
+    EXPECT(max_diff < 1e-4);
+    EXPECT_EQ_INT(argmax_differs, 0);
+    engine_destroy(on);
+    engine_destroy(off);
+}

@@ -786,3 +786,47 @@ TEST(sched_advance_decode_equals_single_steps) {
     EXPECT(runs > 100 && advanced > 5 * runs);  // the fast path really skipped many steps
     EXPECT(limited_by_kv > 0);                  // and the KV bound was exercised
 }
+
+// A prefix-cache query that says request 2 has 8 positions cached (of any length > 8).
+static int64_t fake_lookup(void *ctx, uint64_t id, int64_t n_tokens) {
+    (*(int64_t *)ctx)++;
+    return id == 2 && n_tokens > 8 ? 8 : 0;
+}
+
+TEST(sched_prefix_cache_admits_after_the_cached_prefix) {
+    SchedConfig c = small_cfg();
+    c.kv_blocks_total = 10;
+    int64_t calls = 0;
+    c.prefix_lookup = fake_lookup;
+    c.prefix_ctx = &calls;
+    char err[256];
+    Sched *s = sched_create(&c, err, sizeof err);
+    ASSERT(s);
+    ASSERT(sched_add(s, 1, 13, 2, 0, 0) == 0);
+    ASSERT(sched_add(s, 2, 13, 2, 0, 0) == 0);
+    SchedBatch b;
+    sched_step(s, 1, &b);
+    ASSERT(b.n_rows == 2);
+    EXPECT_EQ_INT(b.rows[0].pos_start, 0);
+    EXPECT_EQ_INT(b.rows[0].n_cached, 0);
+    EXPECT_EQ_INT(b.rows[1].pos_start, 8);   // computes only positions 8..12
+    EXPECT_EQ_INT(b.rows[1].n_tokens, 5);
+    EXPECT_EQ_INT(b.rows[1].n_cached, 8);
+    EXPECT(b.rows[1].logits);
+    EXPECT_EQ_INT(b.n_prefill_tokens, 13 + 5);
+    // Blocks are counted as if each request held its own: ceil(13/4) each.
+    EXPECT_EQ_INT(sched_kv_blocks_used(s), 8);
+    const SchedCounters *k = sched_counters(s);
+    EXPECT_EQ_INT(k->prefix_queries, 26);
+    EXPECT_EQ_INT(k->prefix_hits, 8);
+    EXPECT_EQ_INT(k->prompt_tokens, 18);
+    EXPECT(calls >= 2);
+    ReqInfo info;
+    ASSERT(sched_get(s, 2, &info) == 0);
+    EXPECT_EQ_INT(info.n_cached, 8);
+    sched_step_done(s, 2, NULL);
+    sched_step(s, 3, &b);  // decodes: no n_cached on later rows
+    for (int64_t i = 0; i < b.n_rows; i++) EXPECT_EQ_INT(b.rows[i].n_cached, 0);
+    sched_step_done(s, 4, NULL);
+    sched_destroy(s);
+}

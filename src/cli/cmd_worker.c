@@ -42,6 +42,10 @@ static const char USAGE[] =
     "  --max-model-len N             positions per sequence (default: min(model context, 4096))\n"
     "  --kv-blocks N                 KV-cache blocks of 16 positions (default: from --kv-memory-mb)\n"
     "  --kv-memory-mb M              KV-cache budget in MiB (default 512)\n"
+"  --enable-prefix-caching       keep full KV blocks of finished prompts and share them with later requests\n"
+    "                                that start with the same tokens (e.g. a system prompt): only the rest is\n"
+    "                                prefilled, the outputs are identical (default: on)\n"
+    "  --no-enable-prefix-caching    compute every prompt in full\n"
     "  --scheduling-policy P         fcfs (default) or priority (request field 'priority', lower first)\n"
     "  --served-model-name NAME      name clients send as 'model' (default: the file's general.name)\n"
     "  --api-key KEY                 require 'Authorization: Bearer KEY' on /v1/* (or RIGHTSIZE_API_KEY)\n"
@@ -57,6 +61,7 @@ typedef struct {
     const char *model, *listen, *served_name, *api_key, *chat_template, *policy;
     int64_t threads, http_threads, max_seqs, max_tokens, max_queued, max_model_len, kv_blocks, kv_mb;
     int64_t shutdown_s, max_body;
+    bool prefix_caching;
 } WorkerArgs;
 
 // Parses a whole decimal integer in [lo, hi]; prints why not and returns -1.
@@ -75,7 +80,8 @@ static int parse_int(const char *flag, const char *v, int64_t lo, int64_t hi, in
 
 static int parse_args(int argc, char **argv, WorkerArgs *a) {
     *a = (WorkerArgs){.listen = "127.0.0.1:8001", .policy = "fcfs", .http_threads = 2, .max_seqs = 16,
-                      .max_tokens = 512, .max_queued = 64, .kv_mb = 512, .shutdown_s = 30, .max_body = 1 << 20};
+                      .max_tokens = 512, .max_queued = 64, .kv_mb = 512, .shutdown_s = 30, .max_body = 1 << 20,
+                      .prefix_caching = true};
     a->api_key = getenv("RIGHTSIZE_API_KEY");
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -96,6 +102,8 @@ static int parse_args(int argc, char **argv, WorkerArgs *a) {
         INT_OPT("--kv-memory-mb", kv_mb, 1, (int64_t)1 << 22)
         INT_OPT("--shutdown-timeout", shutdown_s, 0, 86400)
         INT_OPT("--max-body-bytes", max_body, 64, (int64_t)1 << 30)
+        else if (strcmp(f, "--enable-prefix-caching") == 0) a->prefix_caching = true;
+        else if (strcmp(f, "--no-enable-prefix-caching") == 0) a->prefix_caching = false;
         else if (strcmp(f, "-v") == 0 || strcmp(f, "--verbose") == 0) log_set_level(LOG_DEBUG);
         else {
             fprintf(stderr, "rightsize worker: unknown option '%s' (see rightsize worker --help)\n", f);
@@ -237,6 +245,7 @@ int cmd_worker(int argc, char **argv) {
     eo.kv_mem_bytes = a.kv_blocks ? 0 : (size_t)a.kv_mb << 20;
     eo.max_rows = a.max_tokens;
     eo.max_seqs = a.max_seqs;
+    eo.prefix_caching = a.prefix_caching;
     eng = engine_create(a.model, &eo, err, sizeof err);
     if (!eng) {
         fprintf(stderr, "rightsize worker: %s\n", err);

@@ -29,6 +29,7 @@ struct Engine {
 void engine_options_default(EngineOptions *o) {
     memset(o, 0, sizeof *o);
     o->kv_type = QT_F16;
+    o->prefix_caching = true;
 }
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -65,7 +66,7 @@ Engine *engine_create(const char *path, const EngineOptions *opt_in, char *err, 
     }
     KvCacheConfig kc = {.n_layer = hp->n_layer, .n_kv_head = hp->n_head_kv, .head_dim = hp->head_dim,
                         .block_tokens = bt, .n_blocks = 1, .max_seqs = max_seqs, .max_seq_len = n_ctx,
-                        .type = opt.kv_type};
+                        .type = opt.kv_type, .prefix_caching = opt.prefix_caching};
     size_t block_bytes = kv_cache_block_bytes(&kc);
     if (!block_bytes) {
         err_set(err, err_len, ERR_RANGE, "KV block size overflows");
@@ -136,6 +137,7 @@ Engine *engine_create(const char *path, const EngineOptions *opt_in, char *err, 
     in->kv_blocks_total = n_blocks;
     in->kv_block_bytes = block_bytes;
     in->kv_type = opt.kv_type;
+    in->prefix_caching = opt.prefix_caching;
     return e;
 fail:
     engine_destroy(e);
@@ -189,6 +191,18 @@ void engine_seq_free(Engine *e, int64_t seq_id) {
     if (seq_ok(e, seq_id)) kv_cache_seq_free(e->kv, seq_id);
 }
 
+int64_t engine_prefix_lookup(const Engine *e, const int32_t *tokens, int64_t n) {
+    if (n < 1) return 0;
+    return kv_cache_prefix_lookup(e->kv, tokens, n, (n - 1 < e->info.n_ctx ? n - 1 : e->info.n_ctx));
+}
+
+int64_t engine_seq_attach_prefix(Engine *e, int64_t seq_id, const int32_t *tokens, int64_t n_pos) {
+    CHECK(seq_ok(e, seq_id) && n_pos >= 0 && n_pos <= e->info.n_ctx);
+    return kv_cache_seq_attach(e->kv, seq_id, tokens, n_pos);
+}
+
+int64_t engine_kv_blocks_cached(const Engine *e) { return kv_cache_blocks_cached(e->kv); }
+
 // ---- forward ----
 
 int engine_forward(Engine *e, const EngineRow *rows, int64_t n_rows, float *logits, char *err,
@@ -236,6 +250,9 @@ int engine_forward(Engine *e, const EngineRow *rows, int64_t n_rows, float *logi
         CHECK(kv_cache_reserve(e->kv, s, e->next_pos[s]) == 0);
         kv_cache_set_len(e->kv, s, e->next_pos[s]);
     }
+    for (int64_t r = 0; r < n_rows; r++) kv_cache_set_token(e->kv, rows[r].seq_id, rows[r].pos, rows[r].token);
     model_forward(&e->model, e->buf, e->kv, e->tp, rows, n_rows, logits);
+    // The step's full blocks are written: name them so later sequences can share them.
+    for (int64_t i = 0; i < n_touched; i++) kv_cache_seal(e->kv, e->touched[i]);
     return 0;
 }

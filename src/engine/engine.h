@@ -41,9 +41,11 @@ typedef struct {
     int64_t max_rows;         // max rows per engine_forward (max_num_batched_tokens); 0: 512
     int64_t max_seqs;         // seq_id must be in [0, max_seqs); 0: 64
     QuantType kv_type;        // QT_F16 (default) or QT_F32 storage for K and V
+    bool prefix_caching;      // share full KV blocks of common prompt prefixes (default on)
 } EngineOptions;
 
-// Fills o with the defaults above (all zero means "default", except kv_type = QT_F16).
+// Fills o with the defaults above (all zero means "default", except kv_type = QT_F16 and
+// prefix_caching = true).
 void engine_options_default(EngineOptions *o);
 
 typedef struct {
@@ -62,6 +64,7 @@ typedef struct {
     int64_t kv_blocks_total;  // blocks in the pool
     size_t kv_block_bytes;    // bytes one block takes (all layers, K and V)
     QuantType kv_type;
+    bool prefix_caching;
     char tokenizer_error[160]; // why engine_tokenizer is NULL ("" when there is one)
 } EngineInfo;
 
@@ -94,6 +97,21 @@ bool engine_seq_can_grow(const Engine *e, int64_t seq_id, int64_t n_tokens);
 // Drops seq_id's cached positions and returns its blocks to the pool (finished or preempted).
 // An unknown or already-free seq_id is a no-op.
 void engine_seq_free(Engine *e, int64_t seq_id);
+
+// ---- prefix caching (engine thread only; see kv_cache.h) ----
+// Every full block an engine_forward completes is kept by content; a freed sequence's blocks stay
+// in the pool as evictable (they count as free) until a block is needed. A new sequence whose
+// tokens start with cached blocks attaches them and continues at the first uncached position.
+
+// Positions of tokens[0, n) already cached: a multiple of kv_block_tokens, below n (the last
+// token is always computed, for its logits). 0 when prefix caching is off. Changes nothing.
+int64_t engine_prefix_lookup(const Engine *e, const int32_t *tokens, int64_t n);
+// Gives the free sequence seq_id the cached blocks of tokens[0, n_pos), n_pos from
+// engine_prefix_lookup with no engine_forward in between; its length becomes the positions
+// attached, which it returns (n_pos in that case).
+int64_t engine_seq_attach_prefix(Engine *e, int64_t seq_id, const int32_t *tokens, int64_t n_pos);
+// Free blocks that hold a cached prefix (evictable, least recently freed first).
+int64_t engine_kv_blocks_cached(const Engine *e);
 
 // ---- the batched forward step (engine thread only) ----
 

@@ -23,11 +23,26 @@ struct KvCache {
     int32_t *tables;           // (max_seqs, max_blocks_per_seq) block ids in position order
     int64_t *seq_blocks;       // (max_seqs) blocks each sequence holds
     int64_t *seq_len;          // (max_seqs) positions written
+    // Prefix caching (all NULL when off):
+    int32_t *ref;              // (n_blocks) sequences holding each block
+    int32_t *tok;              // (n_blocks, block_tokens) token id of each slot
+    uint64_t *bhash, *bparent; // (n_blocks) a full block's name and its parent's name
+    bool *named;               // (n_blocks) registered in the table (findable by content)
+    int32_t *bucket;           // (n_bucket) first named block of each hash bucket, -1: none
+    int32_t *hnext;            // (n_blocks) next named block in the same bucket
+    uint64_t bucket_mask;
+    int32_t *lru_prev, *lru_next;  // (n_blocks) the evictable list, oldest at lru_head
+    int32_t lru_head, lru_tail;
+    int64_t n_lru;
+    int64_t *seq_sealed;       // (max_seqs) leading full blocks of each sequence already named
     const KvAttnKernels *kern; // dot/axpy over stored rows of cfg.type
     const VexpKernels *vx;     // the softmax's max and exp passes
 };
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+static int32_t take_block(KvCache *kv);
+static void lru_push(KvCache *kv, int32_t b);
+static int32_t block_of(const KvCache *kv, int64_t seq, int64_t pos);
 
 static bool cfg_valid(const KvCacheConfig *c) {
     return c->n_layer > 0 && c->n_kv_head > 0 && c->head_dim > 0 && c->head_dim <= KV_MAX_HEAD_DIM &&
@@ -69,6 +84,27 @@ KvCache *kv_cache_create(const KvCacheConfig *cfg) {
     kv->seq_blocks = calloc((size_t)cfg->max_seqs, sizeof *kv->seq_blocks);
     kv->seq_len = calloc((size_t)cfg->max_seqs, sizeof *kv->seq_len);
     if (!kv->data || !kv->free_stack || !kv->tables || !kv->seq_blocks || !kv->seq_len) goto fail;
+    kv->lru_head = kv->lru_tail = -1;
+    if (cfg->prefix_caching) {
+        uint64_t nb = 16;
+        while (nb < 2 * (uint64_t)cfg->n_blocks) nb <<= 1;
+        size_t n = (size_t)cfg->n_blocks;
+        kv->bucket_mask = nb - 1;
+        kv->ref = calloc(n, sizeof *kv->ref);
+        kv->tok = calloc(n * (size_t)cfg->block_tokens, sizeof *kv->tok);
+        kv->bhash = calloc(n, sizeof *kv->bhash);
+        kv->bparent = calloc(n, sizeof *kv->bparent);
+        kv->named = calloc(n, sizeof *kv->named);
+        kv->bucket = malloc((size_t)nb * sizeof *kv->bucket);
+        kv->hnext = calloc(n, sizeof *kv->hnext);
+        kv->lru_prev = calloc(n, sizeof *kv->lru_prev);
+        kv->lru_next = calloc(n, sizeof *kv->lru_next);
+        kv->seq_sealed = calloc((size_t)cfg->max_seqs, sizeof *kv->seq_sealed);
+        if (!kv->ref || !kv->tok || !kv->bhash || !kv->bparent || !kv->named || !kv->bucket || !kv->hnext ||
+            !kv->lru_prev || !kv->lru_next || !kv->seq_sealed)
+            goto fail;
+        for (uint64_t i = 0; i < nb; i++) kv->bucket[i] = -1;
+    }
     // Block 0 on top of the stack, so a fresh cache hands out 0, 1, 2, ...
     for (int64_t i = 0; i < cfg->n_blocks; i++) kv->free_stack[i] = (int32_t)(cfg->n_blocks - 1 - i);
     kv->n_free = cfg->n_blocks;
@@ -85,13 +121,24 @@ void kv_cache_destroy(KvCache *kv) {
     free(kv->tables);
     free(kv->seq_blocks);
     free(kv->seq_len);
+    free(kv->ref);
+    free(kv->tok);
+    free(kv->bhash);
+    free(kv->bparent);
+    free(kv->named);
+    free(kv->bucket);
+    free(kv->hnext);
+    free(kv->lru_prev);
+    free(kv->lru_next);
+    free(kv->seq_sealed);
     free(kv);
 }
 
 // ---- accounting ----
 
 int64_t kv_cache_blocks_total(const KvCache *kv) { return kv->cfg.n_blocks; }
-int64_t kv_cache_blocks_free(const KvCache *kv) { return kv->n_free; }
+int64_t kv_cache_blocks_free(const KvCache *kv) { return kv->n_free + kv->n_lru; }
+int64_t kv_cache_blocks_cached(const KvCache *kv) { return kv->n_lru; }
 
 int64_t kv_cache_seq_len(const KvCache *kv, int64_t seq) {
     CHECK(seq >= 0 && seq < kv->cfg.max_seqs);
@@ -113,9 +160,9 @@ int kv_cache_reserve(KvCache *kv, int64_t seq, int64_t new_len) {
     CHECK(seq >= 0 && seq < kv->cfg.max_seqs && new_len >= 0);
     if (new_len > kv->cfg.max_seq_len) return ERR_RANGE;
     int64_t need = kv_cache_blocks_needed(kv, seq, new_len);
-    if (need > kv->n_free) return ERR_FULL;
+    if (need > kv_cache_blocks_free(kv)) return ERR_FULL;
     int32_t *table = kv->tables + seq * kv->max_blocks_per_seq;
-    for (int64_t i = 0; i < need; i++) table[kv->seq_blocks[seq]++] = kv->free_stack[--kv->n_free];
+    for (int64_t i = 0; i < need; i++) table[kv->seq_blocks[seq]++] = take_block(kv);
     return 0;
 }
 
@@ -128,11 +175,154 @@ void kv_cache_set_len(KvCache *kv, int64_t seq, int64_t len) {
 void kv_cache_seq_free(KvCache *kv, int64_t seq) {
     CHECK(seq >= 0 && seq < kv->cfg.max_seqs);
     const int32_t *table = kv->tables + seq * kv->max_blocks_per_seq;
-    // Push in reverse so the sequence's first block is handed out first next time.
-    for (int64_t i = kv->seq_blocks[seq] - 1; i >= 0; i--) kv->free_stack[kv->n_free++] = table[i];
-    CHECK(kv->n_free <= kv->cfg.n_blocks);
+    // Last block first: a freed sequence's first block is handed out first next time, and with
+    // prefix caching its tail blocks are evicted before the prefix they extend.
+    for (int64_t i = kv->seq_blocks[seq] - 1; i >= 0; i--) {
+        int32_t b = table[i];
+        if (kv->ref) {
+            CHECK(kv->ref[b] > 0);
+            if (--kv->ref[b] > 0) continue;
+            if (kv->named[b]) {
+                lru_push(kv, b);
+                continue;
+            }
+        }
+        kv->free_stack[kv->n_free++] = b;
+    }
+    CHECK(kv->n_free + kv->n_lru <= kv->cfg.n_blocks);
     kv->seq_blocks[seq] = 0;
     kv->seq_len[seq] = 0;
+    if (kv->seq_sealed) kv->seq_sealed[seq] = 0;
+}
+
+// ---- prefix caching ----
+
+static uint64_t mix64(uint64_t x) {
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+#define ROOT_HASH 0x9e3779b97f4a7c15ULL  // the parent name of a sequence's first block
+
+// The name of a block holding tokens[0, block_tokens) after the block named parent.
+static uint64_t block_name(const KvCache *kv, uint64_t parent, const int32_t *tokens) {
+    uint64_t h = mix64(parent);
+    for (int64_t i = 0; i < kv->cfg.block_tokens; i++) h = mix64(h ^ (uint64_t)(uint32_t)tokens[i]);
+    return h;
+}
+
+// The named block with this name, parent and tokens, or -1.
+static int32_t find_named(const KvCache *kv, uint64_t name, uint64_t parent, const int32_t *tokens) {
+    size_t bt = (size_t)kv->cfg.block_tokens;
+    for (int32_t b = kv->bucket[name & kv->bucket_mask]; b >= 0; b = kv->hnext[b])
+        if (kv->bhash[b] == name && kv->bparent[b] == parent &&
+            !memcmp(kv->tok + (size_t)b * bt, tokens, bt * sizeof *tokens))
+            return b;
+    return -1;
+}
+
+static void unname(KvCache *kv, int32_t b) {
+    int32_t *link = &kv->bucket[kv->bhash[b] & kv->bucket_mask];
+    while (*link != b) link = &kv->hnext[*link];
+    *link = kv->hnext[b];
+    kv->named[b] = false;
+}
+
+static void lru_push(KvCache *kv, int32_t b) {
+    kv->lru_prev[b] = kv->lru_tail;
+    kv->lru_next[b] = -1;
+    if (kv->lru_tail >= 0) kv->lru_next[kv->lru_tail] = b;
+    else kv->lru_head = b;
+    kv->lru_tail = b;
+    kv->n_lru++;
+}
+
+static void lru_remove(KvCache *kv, int32_t b) {
+    if (kv->lru_prev[b] >= 0) kv->lru_next[kv->lru_prev[b]] = kv->lru_next[b];
+    else kv->lru_head = kv->lru_next[b];
+    if (kv->lru_next[b] >= 0) kv->lru_prev[kv->lru_next[b]] = kv->lru_prev[b];
+    else kv->lru_tail = kv->lru_prev[b];
+    kv->n_lru--;
+}
+
+// A block for a reserve: a never-named free one, else the least recently freed cached one
+// (forgotten: it is no longer findable). Caller checked kv_cache_blocks_free.
+static int32_t take_block(KvCache *kv) {
+    int32_t b;
+    if (kv->n_free > 0) {
+        b = kv->free_stack[--kv->n_free];
+    } else {
+        b = kv->lru_head;
+        CHECK(b >= 0);
+        lru_remove(kv, b);
+        unname(kv, b);
+    }
+    if (kv->ref) kv->ref[b] = 1;
+    return b;
+}
+
+void kv_cache_set_token(KvCache *kv, int64_t seq, int64_t pos, int32_t token) {
+    if (!kv->tok) return;
+    CHECK(seq >= 0 && seq < kv->cfg.max_seqs && pos >= 0);
+    kv->tok[(size_t)block_of(kv, seq, pos) * (size_t)kv->cfg.block_tokens + (size_t)(pos % kv->cfg.block_tokens)] =
+        token;
+}
+
+void kv_cache_seal(KvCache *kv, int64_t seq) {
+    if (!kv->tok) return;
+    CHECK(seq >= 0 && seq < kv->cfg.max_seqs);
+    const int32_t *table = kv->tables + seq * kv->max_blocks_per_seq;
+    size_t bt = (size_t)kv->cfg.block_tokens;
+    for (int64_t i = kv->seq_sealed[seq]; i < kv->seq_len[seq] / kv->cfg.block_tokens; i++) {
+        int32_t b = table[i];
+        uint64_t parent = i > 0 ? kv->bhash[table[i - 1]] : ROOT_HASH;
+        const int32_t *tokens = kv->tok + (size_t)b * bt;
+        kv->bhash[b] = block_name(kv, parent, tokens);
+        kv->bparent[b] = parent;
+        if (find_named(kv, kv->bhash[b], parent, tokens) >= 0) continue;  // a twin is shared already
+        int32_t *head = &kv->bucket[kv->bhash[b] & kv->bucket_mask];
+        kv->hnext[b] = *head;
+        *head = b;
+        kv->named[b] = true;
+    }
+    kv->seq_sealed[seq] = kv->seq_len[seq] / kv->cfg.block_tokens;
+}
+
+// The cached blocks holding tokens[0, n), up to max_pos positions, in order: their count, and
+// their ids into out when out is non-NULL.
+static int64_t prefix_walk(const KvCache *kv, const int32_t *tokens, int64_t n, int64_t max_pos, int32_t *out) {
+    if (!kv->tok) return 0;
+    int64_t bt = kv->cfg.block_tokens, i = 0;
+    uint64_t parent = ROOT_HASH;
+    for (; (i + 1) * bt <= n && (i + 1) * bt <= max_pos; i++) {
+        uint64_t name = block_name(kv, parent, tokens + i * bt);
+        int32_t b = find_named(kv, name, parent, tokens + i * bt);
+        if (b < 0) break;
+        if (out) out[i] = b;
+        parent = name;
+    }
+    return i;
+}
+
+int64_t kv_cache_prefix_lookup(const KvCache *kv, const int32_t *tokens, int64_t n, int64_t max_pos) {
+    CHECK(n >= 0);
+    return prefix_walk(kv, tokens, n, max_pos, NULL) * kv->cfg.block_tokens;
+}
+
+int64_t kv_cache_seq_attach(KvCache *kv, int64_t seq, const int32_t *tokens, int64_t n_pos) {
+    CHECK(seq >= 0 && seq < kv->cfg.max_seqs && n_pos >= 0 && n_pos <= kv->cfg.max_seq_len);
+    CHECK(kv->seq_blocks[seq] == 0 && kv->seq_len[seq] == 0);
+    int32_t *table = kv->tables + seq * kv->max_blocks_per_seq;
+    int64_t nb = prefix_walk(kv, tokens, n_pos, n_pos, table);
+    for (int64_t i = 0; i < nb; i++)
+        if (kv->ref[table[i]]++ == 0) lru_remove(kv, table[i]);  // cached → in use again
+    kv->seq_blocks[seq] = nb;
+    kv->seq_len[seq] = nb * kv->cfg.block_tokens;
+    if (kv->seq_sealed) kv->seq_sealed[seq] = nb;
+    return kv->seq_len[seq];
 }
 
 // ---- storage ----

@@ -54,6 +54,7 @@ typedef struct {
     int64_t n_computed;       // tokens whose KV is cached (positions [0, n_computed))
     int64_t n_preemptions;    // times preempted (each costs a recompute of n_prompt+n_generated)
     int64_t n_recomputed;     // tokens computed again after preemptions (wasted work)
+    int64_t n_cached;         // prompt tokens taken from the prefix cache at its last admission
     int32_t seq_slot;         // engine sequence index in [0, max_num_seqs) while RUNNING, else -1;
                               // a FINISHED/ABORTED record keeps the slot it held when it ended
                               // (-1 if it held none) so the worker can free that engine sequence

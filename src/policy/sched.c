@@ -427,6 +427,15 @@ static void emit_row(Sched *s, int64_t idx, int64_t n, int64_t now_us, SchedBatc
     else b->n_prefill_tokens += n;
 }
 
+// Positions the prefix cache holds for waiting pool[idx] (0 without prefix caching).
+static int64_t cached_for(const Sched *s, int64_t idx) {
+    if (!s->cfg.prefix_lookup) return 0;
+    const ReqInfo *r = &s->pool[idx].info;
+    int64_t c = s->cfg.prefix_lookup(s->cfg.prefix_ctx, r->id, req_n_tokens(r));
+    CHECK(c >= 0 && c < req_n_tokens(r));
+    return c;
+}
+
 // Tokens of pool[idx]'s next chunk given `budget`, before KV blocks are considered.
 static int64_t chunk_len(const Sched *s, int64_t idx, int64_t budget) {
     const ReqInfo *r = &s->pool[idx].info;
@@ -468,13 +477,24 @@ int sched_step(Sched *s, int64_t now_us, SchedBatch *out) {
            budget > 0) {
         int64_t idx = s->heap[0];
         Slot *x = &s->pool[idx];
+        int64_t cached = cached_for(s, idx);
+        x->info.n_computed = cached;  // the chunk starts after the cached prefix
         int64_t n = chunk_len(s, idx, budget);
-        if (n > budget || blocks_for(s, n) > s->blocks_free) break;  // head of line waits
+        if (n > budget || blocks_for(s, cached + n) > s->blocks_free) {  // head of line waits
+            x->info.n_computed = 0;
+            break;
+        }
         heap_remove(s, idx);
         req_move(&x->info, REQ_RUNNING);
         x->info.seq_slot = s->seq_free[--s->n_seq_free];
+        x->info.n_cached = cached;
+        if (s->cfg.prefix_lookup) {
+            s->counters.prefix_queries += req_n_tokens(&x->info);
+            s->counters.prefix_hits += cached;
+        }
         running_insert(s, idx);
         emit_row(s, idx, n, now_us, out);
+        s->rows[s->n_rows - 1].n_cached = cached;
         budget -= n;
     }
 
@@ -562,8 +582,14 @@ int64_t sched_steps_until_change(const Sched *s, SchedDecodeRun *run) {
     if (f1 > s->blocks_free) return 0;  // the first decode step preempts
     int64_t budget = s->cfg.max_num_batched_tokens - s->n_running;
     if (s->n_heap > 0 && s->n_running < s->cfg.max_num_seqs && budget > 0) {
-        int64_t n = chunk_len(s, s->heap[0], budget);
-        if (n <= budget && blocks_for(s, n) <= s->blocks_free - f1) return 0;
+        const ReqInfo *h = &s->pool[s->heap[0]].info;
+        int64_t cached = cached_for(s, s->heap[0]);
+        int64_t n = req_n_tokens(h) - cached;  // chunk_len with n_computed = cached
+        if (s->cfg.enable_chunked_prefill) {
+            if (s->cfg.long_prefill_token_threshold > 0) n = min64(n, s->cfg.long_prefill_token_threshold);
+            n = min64(n, budget);
+        }
+        if (n <= budget && blocks_for(s, cached + n) <= s->blocks_free - f1) return 0;
     }
     // Largest k <= kmax whose cumulative block need fits (need is nondecreasing in k).
     int64_t k = kmax;

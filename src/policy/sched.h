@@ -63,6 +63,15 @@ typedef struct {
     bool enable_chunked_prefill;      // split prefills across steps (vLLM's default: on)
     int64_t long_prefill_token_threshold;  // > 0: cap on one prefill chunk; 0: budget only
     SchedPolicy policy;
+    // Prefix caching (vLLM's automatic prefix caching): when set, admitting a waiting request asks
+    // how many of its first n_tokens positions the KV cache already holds (a multiple of
+    // kv_block_tokens, < n_tokens); the request starts with that many computed and prefills only
+    // the rest. Must have no side effect: the caller attaches the cached blocks when it runs the
+    // row (SchedRow.n_cached). Blocks stay counted as if each request held its own (shared ones
+    // included), so every budget above still holds for the engine, which holds fewer. NULL: off
+    // (the planner's simulator).
+    int64_t (*prefix_lookup)(void *ctx, uint64_t id, int64_t n_tokens);
+    void *prefix_ctx;
 } SchedConfig;
 
 // vLLM's CPU defaults where they exist: max_num_seqs 128, max_num_batched_tokens 2048,
@@ -131,6 +140,9 @@ typedef struct {
                           // last position (false for a prefill chunk that is not the last)
     bool last;            // logits and the sampled token will be number max_new_tokens: the
                           // request finishes by length at sched_step_done
+    int64_t n_cached;     // > 0 only on a request's first row after admission: positions
+                          // [0, n_cached) = [0, pos_start) come from the prefix cache; the caller
+                          // attaches them to the (empty) engine sequence before the forward
 } SchedRow;
 
 typedef struct {
@@ -220,6 +232,8 @@ typedef struct {
     int64_t prompt_tokens;      // prompt tokens computed the first time
     int64_t recomputed_tokens;  // tokens computed again after preemption
     int64_t generation_tokens;  // tokens produced
+    int64_t prefix_queries;     // tokens looked up in the prefix cache at admission
+    int64_t prefix_hits;        // of those, tokens found cached (not computed)
 } SchedCounters;
 
 const SchedCounters *sched_counters(const Sched *s);

@@ -64,6 +64,12 @@ static void notify_locked(GenJob *j) {
     if (j->notify) j->notify(j->notify_ctx);
 }
 
+void gen_job_set_cached(GenJob *j, int64_t n_cached) {
+    pthread_mutex_lock(&j->mu);
+    j->n_cached = n_cached;
+    pthread_mutex_unlock(&j->mu);
+}
+
 void gen_job_add_step(GenJob *j, int64_t n_seqs) {
     pthread_mutex_lock(&j->mu);
     j->n_steps++;

@@ -91,6 +91,8 @@ typedef struct GenJob {
     int64_t t_first_token_us, t_last_token_us, t_done_us;
     int64_t n_steps, step_seqs;   // engine steps it was in, and the sum of their batch sizes (sequences)
     int64_t busy_ns;          // its share of the engine steps it was in (policy/ledger's rule)
+    int64_t n_cached;         // prompt tokens taken from the prefix cache, not computed
+                              // (usage.prompt_tokens_details.cached_tokens, timings.cache_n)
     void (*notify)(void *ctx);  // called with mu held after each change; may be NULL
     void *notify_ctx;
 
@@ -111,6 +113,8 @@ void gen_job_unref(GenJob *j);
 void gen_job_add_step(GenJob *j, int64_t n_seqs);
 // Adds the job's share of one engine step (ns) to busy_ns.
 void gen_job_add_busy(GenJob *j, int64_t ns);
+// Records how many prompt tokens its latest admission found in the prefix cache.
+void gen_job_set_cached(GenJob *j, int64_t n_cached);
 // Records that the scheduler admitted the job (first admission only).
 void gen_job_mark_scheduled(GenJob *j, int64_t now_us);
 // Appends one sampled token with its text and (when params.logprobs) its logprob and n_alt

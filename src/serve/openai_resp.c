@@ -124,11 +124,12 @@ int oai_resp_timings(Buf *out, const GenJob *j) {
     int64_t n_after_first = j->n_generated > 1 ? j->n_generated - 1 : 0;
     double per_tok = n_after_first && gen_ms > 0 ? gen_ms / (double)n_after_first : 0;
     return buf_printf(out,
-                      "{\"queue_ms\":%.3f,\"prompt_n\":%lld,\"prompt_ms\":%.3f,\"ttft_ms\":%.3f,"
+                      "{\"queue_ms\":%.3f,\"cache_n\":%lld,\"prompt_n\":%lld,\"prompt_ms\":%.3f,\"ttft_ms\":%.3f,"
                       "\"predicted_n\":%lld,\"predicted_ms\":%.3f,\"predicted_per_token_ms\":%.3f,"
                       "\"predicted_per_second\":%.3f,\"e2e_ms\":%.3f,\"batch_size\":%.3f,\"steps\":%lld,"
                       "\"rightsize\":{\"busy_ns\":%lld}}",
-                      oai_resp_queue_ms(j), (long long)j->n_prompt, ms_between(j->t_scheduled_us, j->t_first_token_us),
+                      oai_resp_queue_ms(j), (long long)j->n_cached, (long long)j->n_prompt,
+                      ms_between(j->t_scheduled_us, j->t_first_token_us),
                       oai_resp_ttft_ms(j), (long long)j->n_generated, gen_ms < 0 ? 0 : gen_ms, per_tok,
                       per_tok > 0 ? 1000.0 / per_tok : 0, ms_between(j->t_arrival_us, j->t_done_us),
                       j->n_steps ? (double)j->step_seqs / (double)j->n_steps : 0, (long long)j->n_steps,
@@ -136,8 +137,11 @@ int oai_resp_timings(Buf *out, const GenJob *j) {
 }
 
 static int usage(Buf *out, const GenJob *j) {
-    return buf_printf(out, "\"usage\":{\"prompt_tokens\":%lld,\"completion_tokens\":%lld,\"total_tokens\":%lld}",
-                      (long long)j->n_prompt, (long long)j->n_generated, (long long)(j->n_prompt + j->n_generated));
+    return buf_printf(out,
+                      "\"usage\":{\"prompt_tokens\":%lld,\"completion_tokens\":%lld,\"total_tokens\":%lld,"
+                      "\"prompt_tokens_details\":{\"cached_tokens\":%lld}}",
+                      (long long)j->n_prompt, (long long)j->n_generated, (long long)(j->n_prompt + j->n_generated),
+                      (long long)j->n_cached);
 }
 
 // The finish_reason value: a JSON string, or null while running. Aborted and failed jobs report

@@ -35,6 +35,10 @@ int serve_metrics_init(ServeMetrics *m, const char *model, const char *quantizat
     m->batch = metrics_add(r, METRIC_HISTOGRAM, "batch_size", "Sequences in each engine step.", NULL, batch,
                            (int)ARRAY_LEN(batch));
     m->prompt_tokens = metrics_add(r, METRIC_COUNTER, "prompt_tokens_total", "Prompt tokens processed.", NULL, NULL, 0);
+    m->prefix_queries = metrics_add(r, METRIC_COUNTER, "prefix_cache_queries_total",
+                                    "Tokens looked up in the prefix cache when requests are admitted.", NULL, NULL, 0);
+    m->prefix_hits = metrics_add(r, METRIC_COUNTER, "prefix_cache_hits_total",
+                                 "Of the tokens looked up, those found in the prefix cache (not computed).", NULL, NULL, 0);
     m->gen_tokens = metrics_add(r, METRIC_COUNTER, "generation_tokens_total", "Tokens generated.", NULL, NULL, 0);
     m->preemptions = metrics_add(r, METRIC_COUNTER, "num_preemptions_total",
                                  "Sequences preempted to free KV blocks (recomputed later).", NULL, NULL, 0);
@@ -43,7 +47,7 @@ int serve_metrics_init(ServeMetrics *m, const char *model, const char *quantizat
     m->rejected = metrics_add(r, METRIC_COUNTER, "rejected_total", "Requests refused before generation, by reason.",
                               "reason", NULL, 0);
     if (!m->running || !m->waiting || !m->kv_usage || !m->ttft || !m->itl || !m->e2e || !m->queue || !m->batch ||
-        !m->prompt_tokens || !m->gen_tokens || !m->preemptions || !m->requests || !m->rejected) {
+        !m->prompt_tokens || !m->prefix_queries || !m->prefix_hits || !m->gen_tokens || !m->preemptions || !m->requests || !m->rejected) {
         serve_metrics_free(m);
         return ERR_NOMEM;
     }

@@ -17,6 +17,8 @@ typedef struct {
     Metric *queue;          // histogram, seconds from arrival to first admission
     Metric *batch;          // histogram, sequences per engine step
     Metric *prompt_tokens;  // counter
+    Metric *prefix_queries; // counter: prompt tokens looked up in the prefix cache
+    Metric *prefix_hits;    // counter: of those, tokens found cached
     Metric *gen_tokens;     // counter
     Metric *preemptions;    // counter
     Metric *requests;       // counter{status}: HTTP status of each finished request

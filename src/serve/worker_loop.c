@@ -102,6 +102,8 @@ static void update_gauges(WorkerLoop *w) {
     metric_set(w->m->kv_usage, NULL, sched_kv_usage(w->sched));
     const SchedCounters *c = sched_counters(w->sched);
     metric_inc(w->m->prompt_tokens, NULL, (double)(c->prompt_tokens - w->last_counters.prompt_tokens));
+    metric_inc(w->m->prefix_queries, NULL, (double)(c->prefix_queries - w->last_counters.prefix_queries));
+    metric_inc(w->m->prefix_hits, NULL, (double)(c->prefix_hits - w->last_counters.prefix_hits));
     metric_inc(w->m->gen_tokens, NULL, (double)(c->generation_tokens - w->last_counters.generation_tokens));
     metric_inc(w->m->preemptions, NULL, (double)(c->preemptions - w->last_counters.preemptions));
     w->last_counters = *c;
@@ -233,6 +235,11 @@ static bool step(WorkerLoop *w) {
         Live *L = live_find(w, r->id);
         CHECK(L && r->pos_start + r->n_tokens <= L->n_tokens);
         w->row_live[i] = L;
+        if (r->n_cached > 0) {  // admitted after a cached prefix: share its blocks, compute the rest
+            CHECK(engine_seq_attach_prefix(w->eng, r->seq_slot, L->tokens, r->n_cached) == r->n_cached);
+        }
+        if (r->n_cached > 0 || r->pos_start == 0)  // its first row since (re)admission
+            gen_job_set_cached(L->job, r->n_cached < L->job->n_prompt ? r->n_cached : L->job->n_prompt);
         if (!L->scheduled) {
             L->scheduled = true;
             gen_job_mark_scheduled(L->job, now);
@@ -275,6 +282,15 @@ static bool step(WorkerLoop *w) {
         live_release(w, L);
     }
     return true;
+}
+
+// The scheduler's prefix-cache query (no side effect): positions of job id's first n_tokens
+// tokens the engine holds cached.
+static int64_t prefix_lookup(void *ctx, uint64_t id, int64_t n_tokens) {
+    WorkerLoop *w = ctx;
+    const Live *L = live_find(w, id);
+    CHECK(L && n_tokens <= L->n_tokens);
+    return engine_prefix_lookup(w->eng, L->tokens, n_tokens);
 }
 
 // ---- the thread ----
@@ -469,6 +485,7 @@ WorkerLoop *worker_loop_create(Engine *e, const WorkerLoopConfig *cfg, ServeMetr
     sc.max_model_len = w->info->n_ctx;
     sc.kv_block_tokens = w->info->kv_block_tokens;
     sc.kv_blocks_total = w->info->kv_blocks_total;
+    if (w->info->prefix_caching) sc.prefix_lookup = prefix_lookup, sc.prefix_ctx = w;
     if (sc.max_num_seqs > w->info->max_seqs || sc.max_num_batched_tokens > w->info->max_rows) {
         err_set(err, err_len, ERR_ARG, "scheduler limits exceed the engine's (max_seqs %lld, max_rows %lld)",
                 (long long)w->info->max_seqs, (long long)w->info->max_rows);
