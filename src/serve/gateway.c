@@ -426,6 +426,7 @@ int gateway_run(Gateway *g, volatile sig_atomic_t *stop, volatile sig_atomic_t *
         // clients: accept, read, route (calls start here), send what is ready
         g->mhd_dirty = false;
         MHD_run(g->daemon);
+        gw_front_collect(g);   // big bodies the check thread has finished
         // transfers
         int running = 0;
         curl_multi_perform(g->multi, &running);

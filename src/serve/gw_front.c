@@ -2,6 +2,8 @@
 // (external epoll mode, no threads of its own): reads and checks requests, routes them, parks
 // (suspends) their connections, and sends what the loop publishes (whole bodies or SSE).
 #include <arpa/inet.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,9 +14,10 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "serve/gw_int.h"
-#include "serve/json_check.h"
 #include "serve/openai_err.h"
 #include "serve/openai_resp.h"
+
+#define GW_CHECK_NICE 10
 
 // ---- request objects ----
 
@@ -38,7 +41,7 @@ void gw_req_unref(GwReq *r) {
     if (!r || atomic_fetch_sub(&r->refs, 1) != 1) return;
     buf_free(&r->body);
     buf_free(&r->out);
-    if (r->json) cJSON_Delete(r->json);
+    gw_body_free(&r->parts);
     for (int i = 0; i < r->n_hdrs; i++) free(r->hdr_name[i]), free(r->hdr_val[i]);
     free(r->shadow_text);
     pthread_mutex_destroy(&r->mu);
@@ -215,78 +218,65 @@ static enum MHD_Result progress(GwReq *r) {
     return ok;
 }
 
-// ---- parsing the client's body (just what routing needs; the backend checks the rest) ----
+// ---- checking the client's body (just what routing needs; the backend checks the rest) ----
 
-static int64_t text_len(const cJSON *v) {
-    if (cJSON_IsString(v)) return (int64_t)strlen(v->valuestring);
-    int64_t n = 0;
-    const cJSON *x;
-    if (cJSON_IsArray(v)) cJSON_ArrayForEach(x, v) n += cJSON_IsString(x) ? (int64_t)strlen(x->valuestring) : 1;
-    return n;
-}
-
-// limits.max_tokens holds whichever way a client asks for tokens: `max_tokens` and
-// `max_completion_tokens` (chat's newer name) are each checked, and a request that gives neither
-// gets `max_tokens` set to its default (OpenAI's 16 for completions; chat's "to the end of the
-// context" becomes the limit), so a backend never generates past the limit on the gateway's
-// behalf. 0, or 400 with msg filled.
-static int limit_tokens(cJSON *json, int64_t limit, int64_t dflt, char *msg, size_t cap) {
-    static const char *const names[] = {"max_tokens", "max_completion_tokens"};
-    bool given = false;
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(json, names[i]);
-        if (!v || cJSON_IsNull(v)) continue;
-        if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble != (double)(int64_t)v->valuedouble)
-            return snprintf(msg, cap, "'%s' must be a positive integer", names[i]), 400;
-        if (v->valuedouble > (double)limit)
-            return snprintf(msg, cap, "%s %.0f exceeds this gateway's limit of %lld", names[i], v->valuedouble,
-                            (long long)limit),
-                   400;
-        given = true;
-    }
-    if (!given) {
-        cJSON_DeleteItemFromObjectCaseSensitive(json, "max_tokens");  // a JSON null one
-        cJSON_AddNumberToObject(json, "max_tokens", (double)(dflt < limit ? dflt : limit));
-    }
+// gw_body_check, and the fields the loop reads. 0, or an HTTP status with msg filled.
+static int check_body(Gateway *g, GwReq *r, char *msg, size_t cap) {
+    int st = gw_body_check(&r->parts, r->body.data, r->body.len, r->ep, (int64_t)atomic_load(&g->max_tokens), msg, cap);
+    if (st) return st;
+    snprintf(r->model, sizeof r->model, "%s", r->parts.model);
+    r->stream = r->parts.stream;
+    r->client_logprobs = r->parts.client_logprobs;
+    r->prompt_chars = r->parts.prompt_chars;
     return 0;
 }
 
-// 0, or an HTTP status with msg filled.
-static int parse_body(Gateway *g, GwReq *r, char *msg, size_t cap) {
-    r->json = json_check_parse(r->body.data, r->body.len, msg, cap);
-    if (!r->json) return 400;
-    if (!cJSON_IsObject(r->json)) return snprintf(msg, cap, "the body must be a JSON object"), 400;
-    const cJSON *m = cJSON_GetObjectItemCaseSensitive(r->json, "model");
-    if (m && !cJSON_IsString(m) && !cJSON_IsNull(m)) return snprintf(msg, cap, "'model' must be a string"), 400;
-    if (cJSON_IsString(m)) snprintf(r->model, sizeof r->model, "%s", m->valuestring);
-    const cJSON *s = cJSON_GetObjectItemCaseSensitive(r->json, "stream");
-    r->stream = cJSON_IsTrue(s);
-    const cJSON *lp = cJSON_GetObjectItemCaseSensitive(r->json, "logprobs");
-    r->client_logprobs = lp && !cJSON_IsNull(lp) && !cJSON_IsFalse(lp);
-    if (r->ep != RT_EP_EMBEDDINGS) {
-        int64_t limit = (int64_t)atomic_load(&g->max_tokens);
-        int st = limit_tokens(r->json, limit, r->ep == RT_EP_COMPLETIONS ? 16 : limit, msg, cap);
-        if (st) return st;
+// The check thread: checks big bodies and hands them back to the loop (woken through curl). It
+// runs at a lower priority than the loop (nice +GW_CHECK_NICE, this thread only), so on a busy
+// machine the loop's short turns come first and the big bodies take what CPU is left.
+static void *check_main(void *arg) {
+    Gateway *g = arg;
+    if (setpriority(PRIO_PROCESS, (id_t)gettid(), GW_CHECK_NICE) != 0) LOG_D("check thread: cannot lower its priority");
+    pthread_mutex_lock(&g->check_mu);
+    for (;;) {
+        while (!g->check_todo && !g->check_stop) pthread_cond_wait(&g->check_cv, &g->check_mu);
+        if (g->check_stop) break;
+        GwReq *r = g->check_todo;
+        g->check_todo = r->check_next;
+        if (!g->check_todo) g->check_todo_tail = NULL;
+        pthread_mutex_unlock(&g->check_mu);
+        r->check_status = check_body(g, r, r->check_msg, sizeof r->check_msg);
+        pthread_mutex_lock(&g->check_mu);
+        r->check_next = NULL;
+        if (g->check_done_tail) g->check_done_tail->check_next = r;
+        else g->check_done = r;
+        g->check_done_tail = r;
+        curl_multi_wakeup(g->multi);
     }
-    if (r->ep == RT_EP_COMPLETIONS) {
-        const cJSON *pr = cJSON_GetObjectItemCaseSensitive(r->json, "prompt");
-        if (!pr) return snprintf(msg, cap, "'prompt' is required"), 400;
-        r->prompt_chars = text_len(pr);
-    } else if (r->ep == RT_EP_CHAT) {
-        const cJSON *ms = cJSON_GetObjectItemCaseSensitive(r->json, "messages"), *x;
-        if (!cJSON_IsArray(ms)) return snprintf(msg, cap, "'messages' must be an array"), 400;
-        cJSON_ArrayForEach(x, ms) r->prompt_chars += text_len(cJSON_GetObjectItemCaseSensitive(x, "content"));
-    } else {
-        const cJSON *in = cJSON_GetObjectItemCaseSensitive(r->json, "input");
-        if (!in || (!cJSON_IsString(in) && !cJSON_IsArray(in)))
-            return snprintf(msg, cap, "'input' must be a string or an array of strings"), 400;
-        const cJSON *x;
-        if (cJSON_IsArray(in))
-            cJSON_ArrayForEach(x, in) if (!cJSON_IsString(x)) return snprintf(msg, cap, "'input' items must be strings"), 400;
-        if (r->stream) return snprintf(msg, cap, "embeddings cannot be streamed"), 400;
-        r->prompt_chars = text_len(in);
+    pthread_mutex_unlock(&g->check_mu);
+    return NULL;
+}
+
+void gw_front_collect(Gateway *g) {
+    if (!g->check_started) return;
+    pthread_mutex_lock(&g->check_mu);
+    GwReq *r = g->check_done;
+    g->check_done = g->check_done_tail = NULL;
+    pthread_mutex_unlock(&g->check_mu);
+    while (r) {
+        GwReq *next = r->check_next;
+        if (r->check_status) {
+            char code[8];
+            snprintf(code, sizeof code, "%d", r->check_status);
+            metric_inc(g->m.requests, code, 1);
+            gw_req_error(r, r->check_status, r->check_status >= 500 ? "server_error" : "invalid_request_error",
+                         "invalid_request", "%s", r->check_msg);
+            gw_req_unref(r);   // the check's reference: the client gets its answer through the front
+        } else {
+            gw_route(g, r, clock_now_us());   // the check's reference becomes the loop's
+        }
+        r = next;
     }
-    return 0;
 }
 
 static enum MHD_Result copy_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
@@ -299,13 +289,30 @@ static enum MHD_Result copy_header(void *cls, enum MHD_ValueKind kind, const cha
     return MHD_YES;
 }
 
-// The body is complete: check it and hand it to the loop.
+// The body is complete: check it and hand it to the loop. A big body goes to the check thread
+// first; its connection waits parked, and gw_front_collect routes it when the check is done.
 static enum MHD_Result submit(Gateway *g, GwReq *r) {
+    if (g->check_started && r->body.len > GW_INLINE_CHECK_BYTES) {
+        MHD_get_connection_values(r->mc, MHD_HEADER_KIND, copy_header, r);
+        r->t_arrival_us = clock_now_us();
+        r->fstate = FRONT_WAITING;
+        atomic_fetch_add(&r->refs, 1);   // the check's reference (then the loop's)
+        pthread_mutex_lock(&g->check_mu);
+        r->check_next = NULL;
+        if (g->check_todo_tail) g->check_todo_tail->check_next = r;
+        else g->check_todo = r;
+        g->check_todo_tail = r;
+        pthread_cond_signal(&g->check_cv);
+        pthread_mutex_unlock(&g->check_mu);
+        return progress(r);
+    }
     char msg[240];
-    int st = parse_body(g, r, msg, sizeof msg);
+    int st = check_body(g, r, msg, sizeof msg);
     if (st) {
+        char code[8];
+        snprintf(code, sizeof code, "%d", st);
         r->fstate = FRONT_ANSWERED;
-        metric_inc(g->m.requests, "400", 1);
+        metric_inc(g->m.requests, code, 1);
         return reply_err(g, r->mc, (unsigned)st, "invalid_request", msg);
     }
     MHD_get_connection_values(r->mc, MHD_HEADER_KIND, copy_header, r);
@@ -504,10 +511,39 @@ int gw_front_start(Gateway *g, char *err, size_t err_len) {
     info = MHD_get_daemon_info(g->daemon, MHD_DAEMON_INFO_EPOLL_FD);
     if (!info) return err_set(err, err_len, ERR_IO, "libmicrohttpd has no epoll support");
     g->mhd_fd = info->epoll_fd;
+    pthread_mutex_init(&g->check_mu, NULL);
+    pthread_cond_init(&g->check_cv, NULL);
+    if (pthread_create(&g->check_thread, NULL, check_main, g) != 0) {
+        pthread_cond_destroy(&g->check_cv);
+        pthread_mutex_destroy(&g->check_mu);
+        return err_set(err, err_len, ERR_IO, "cannot start the gateway's body-check thread");
+    }
+    g->check_started = true;
     return 0;
 }
 
+// Stops the check thread and drops the references it and its lists hold.
+static void check_stop(Gateway *g) {
+    if (!g->check_started) return;
+    pthread_mutex_lock(&g->check_mu);
+    g->check_stop = true;
+    pthread_cond_signal(&g->check_cv);
+    pthread_mutex_unlock(&g->check_mu);
+    pthread_join(g->check_thread, NULL);
+    g->check_started = false;
+    GwReq *lists[2] = {g->check_todo, g->check_done};
+    for (int i = 0; i < 2; i++)
+        for (GwReq *r = lists[i], *next; r; r = next) {
+            next = r->check_next;
+            gw_req_unref(r);
+        }
+    g->check_todo = g->check_todo_tail = g->check_done = g->check_done_tail = NULL;
+    pthread_cond_destroy(&g->check_cv);
+    pthread_mutex_destroy(&g->check_mu);
+}
+
 void gw_front_stop(Gateway *g) {
+    check_stop(g);
     if (g->daemon) MHD_stop_daemon(g->daemon);
     g->daemon = NULL;
 }

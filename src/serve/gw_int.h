@@ -27,6 +27,7 @@
 #include "policy/ledger.h"
 #include "policy/router.h"
 #include "serve/gateway.h"
+#include "serve/gw_body.h"
 #include "serve/metrics.h"
 #include "serve/model_id.h"
 #include "serve/pipeline.h"
@@ -105,8 +106,8 @@ struct GwReq {
     struct MHD_Connection *mc;
     RouterEndpoint ep;
     const char *suffix;            // "/completions", "/chat/completions", "/embeddings"
-    Buf body;
-    cJSON *json;                   // parsed body (the loop edits copies)
+    Buf body;                      // the client's bytes, forwarded with the gateway's edits spliced in
+    GwBody parts;                  // what the check found in body (gw_body.h)
     bool stream, client_logprobs;
     char model[96];
     int64_t prompt_chars;
@@ -118,6 +119,9 @@ struct GwReq {
     bool too_large;
     int early_status;
     char early_msg[200];
+    GwReq *check_next;             // the check thread's lists (Gateway.check_mu)
+    int check_status;              // its verdict: 0, or the HTTP status of check_msg
+    char check_msg[240];
     // ---- shared (mu) ----
     pthread_mutex_t mu;
     bool suspended, resp_ready, out_done, client_gone;
@@ -213,7 +217,18 @@ struct Gateway {
     int64_t pub_busy, pub_idle, pub_shadow;   // cost_usd_total already published
     CURL *easy_pool[256];                     // reset easy handles kept for the next calls
     int n_easy_pool;
+    // the check thread (gw_front.c): bodies over GW_INLINE_CHECK_BYTES are checked off the loop
+    pthread_t check_thread;
+    bool check_started, check_stop;           // check_stop under check_mu
+    pthread_mutex_t check_mu;
+    pthread_cond_t check_cv;
+    GwReq *check_todo, *check_todo_tail;      // waiting for the check thread
+    GwReq *check_done, *check_done_tail;      // checked, waiting for the loop
 };
+
+// Bodies up to this size are checked on the loop thread (well under a millisecond); bigger ones
+// on the check thread, so a 1 MiB body never holds the loop that every other client waits on.
+#define GW_INLINE_CHECK_BYTES (16 * 1024)
 
 // ---- gw_front.c ----
 int gw_front_start(Gateway *g, char *err, size_t err_len);
@@ -229,6 +244,8 @@ void gw_req_error(GwReq *r, int status, const char *type, const char *code, cons
     __attribute__((format(printf, 5, 6)));
 void gw_req_unref(GwReq *r);
 bool gw_req_gone(GwReq *r);
+// Loop thread: routes the requests the check thread has finished (or answers their 400s).
+void gw_front_collect(Gateway *g);
 
 // ---- gw_replica.c ----
 int gw_replicas_start(Gateway *g, char *err, size_t err_len);

@@ -267,41 +267,19 @@ static void call_free(Gateway *g, GwCall *c) {
 }
 
 // Whether the client asked for the usage chunk of a stream.
-static bool client_wants_usage(const GwReq *r) {
-    const cJSON *so = cJSON_GetObjectItemCaseSensitive(r->json, "stream_options");
-    return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage"));
-}
+static bool client_wants_usage(const GwReq *r) { return r->parts.client_usage; }
 
-// The body sent to a tier: the client's, with the tier's model name; a cascade's first call is
-// asked without streaming and with token logprobs; a stream always asks for its usage chunk
-// (telemetry counts the backend's tokens; the chunk is dropped when the client did not ask).
-// NULL when memory runs out.
+// The body sent to a tier: the client's bytes with the tier's model name spliced in (gw_body.h);
+// a cascade's first call is asked without streaming and with token logprobs; a stream always
+// asks for its usage chunk (telemetry counts the backend's tokens; the chunk is dropped when the
+// client did not ask). One copy of the body, no JSON tree. NULL when memory runs out.
 static char *call_body(Gateway *g, GwReq *r, int tier, bool buffered) {
-    cJSON *j = cJSON_Duplicate(r->json, 1);
-    if (!j) return NULL;
-    cJSON_DeleteItemFromObjectCaseSensitive(j, "model");
-    cJSON_AddStringToObject(j, "model", g->p.tiers[tier].model);
-    if (r->stream && !buffered && !client_wants_usage(r)) {
-        cJSON *so = cJSON_GetObjectItemCaseSensitive(j, "stream_options");
-        if (!cJSON_IsObject(so)) {
-            cJSON_DeleteItemFromObjectCaseSensitive(j, "stream_options");
-            so = cJSON_AddObjectToObject(j, "stream_options");
-        }
-        cJSON_DeleteItemFromObjectCaseSensitive(so, "include_usage");
-        cJSON_AddTrueToObject(so, "include_usage");
+    Buf out = {0};
+    if (gw_body_for_call(&out, &r->parts, r->body.data, g->p.tiers[tier].model, buffered, r->ep == RT_EP_CHAT)) {
+        buf_free(&out);
+        return NULL;
     }
-    if (buffered) {
-        cJSON_DeleteItemFromObjectCaseSensitive(j, "stream");
-        cJSON_DeleteItemFromObjectCaseSensitive(j, "stream_options");
-        if (!r->client_logprobs) {
-            cJSON_DeleteItemFromObjectCaseSensitive(j, "logprobs");
-            if (r->ep == RT_EP_CHAT) cJSON_AddTrueToObject(j, "logprobs");
-            else cJSON_AddNumberToObject(j, "logprobs", 0);
-        }
-    }
-    char *s = cJSON_PrintUnformatted(j);
-    cJSON_Delete(j);
-    return s;
+    return out.data;
 }
 
 // The out-of-memory policy (gw_int.h): the request is answered 500 and the loop goes on.
@@ -338,15 +316,18 @@ static bool start_batch(Gateway *g, int tier, Replica *rep, int64_t now_us) {
     BatchItem *items = calloc((size_t)cap, sizeof *items);
     GwReq **members = calloc((size_t)cap, sizeof *members);
     int64_t *weight = calloc((size_t)cap, sizeof *weight), *share = calloc((size_t)cap, sizeof *share);
-    cJSON *body = cJSON_CreateObject(), *inputs = body ? cJSON_AddArrayToObject(body, "input") : NULL;
-    if (!items || !members || !weight || !share || !inputs) {
+    Buf body = {0};
+    int rc = buf_append_str(&body, "{\"model\":");
+    if (!rc) rc = gw_body_put_string(&body, g->p.tiers[tier].model);
+    if (!rc) rc = buf_append_str(&body, ",\"input\":[");
+    if (!items || !members || !weight || !share || rc) {
         LOG_E("tier %s: out of memory for a batch; its requests wait", g->p.tiers[tier].name);
         free(items), free(members), free(weight), free(share);
-        cJSON_Delete(body);
+        buf_free(&body);
         return false;
     }
     int64_t n = batcher_take(ts->batcher, now_us, items, cap);
-    cJSON_AddStringToObject(body, "model", g->p.tiers[tier].model);
+    bool first = true;
     for (int64_t i = 0; i < n; i++) {
         GwReq *r = NULL;
         for (int64_t k = 0; k < ts->bcap && !r; k++)
@@ -359,13 +340,12 @@ static bool start_batch(Gateway *g, int tier, Replica *rep, int64_t now_us) {
         r->attempts++;
         members[i] = r;
         weight[i] = items[i].tokens > 0 ? items[i].tokens : 1;
-        const cJSON *in = cJSON_GetObjectItemCaseSensitive(r->json, "input"), *x;
-        if (cJSON_IsString(in)) cJSON_AddItemToArray(inputs, cJSON_CreateString(in->valuestring));
-        else cJSON_ArrayForEach(x, in) cJSON_AddItemToArray(inputs, cJSON_CreateString(x->valuestring));
+        if (!rc) rc = gw_body_append_inputs(&body, &r->parts, r->body.data, &first);   // the client's bytes
     }
     free(items);
-    char *s = cJSON_PrintUnformatted(body);
-    cJSON_Delete(body);
+    if (!rc) rc = buf_append_str(&body, "]}");
+    char *s = rc ? NULL : body.data;
+    if (rc) buf_free(&body);
     GwCall *c = call_new(g, CALL_BATCH, rep, "/embeddings", s, now_us + g->p.request_timeout_us, now_us);
     if (!c) {
         for (int64_t i = 0; i < n; i++) out_of_memory(g, members[i], now_us);
@@ -505,8 +485,15 @@ static void canary_feed(Gateway *g, GwReq *r, GwCall *c, bool error, int64_t now
         s->shadow = true;
         s->ep = r->ep;
         s->suffix = r->suffix;
-        s->json = cJSON_Duplicate(r->json, 1);
+        s->parts = r->parts;   // the same body, asked buffered with logprobs as a shadow
+        s->parts.usage_options = NULL;
+        s->parts.client_logprobs = false;
         s->shadow_text = strdup(answer_text(resp));
+        if (buf_append(&s->body, r->body.data, r->body.len) || !s->shadow_text) {
+            cJSON_Delete(resp);
+            gw_req_unref(s);
+            return;
+        }
         s->canary = k;
         s->t_arrival_us = now_us;
         cJSON_Delete(resp);
@@ -596,8 +583,7 @@ static void batch_done(Gateway *g, GwCall *c, CURLcode rc, int64_t now_us) {
             tok_share = upto_tok - tok_prev;
             tok_prev = upto_tok;
         }
-        const cJSON *in = cJSON_GetObjectItemCaseSensitive(r->json, "input");
-        int64_t k = cJSON_IsString(in) ? 1 : cJSON_GetArraySize(in);
+        int64_t k = r->parts.n_inputs;
         if (!cJSON_IsArray(data) || cJSON_GetArraySize(data) < off + k) {
             set_headers(g, r);
             if (rc == CURLE_OK) gw_req_respond(r, (int)(c->status == 200 ? 502 : c->status), "application/json",
