@@ -51,6 +51,8 @@ static int metrics_setup(Gateway *g) {
     m->restarts = metrics_add(r, METRIC_COUNTER, "worker_restarts_total", "Local worker processes restarted after exiting.", "tier", NULL, 0);
     m->retries = metrics_add(r, METRIC_COUNTER, "backend_retries_total", "Calls retried after failing before their first byte.", "tier", NULL, 0);
     m->req_cost = metrics_add(r, METRIC_COUNTER, "request_cost_usd_total", "Busy cost attributed to finished requests, by the tier that served each call and the route.", "tier,route", NULL, 0);
+    m->tier_ready = metrics_add(r, METRIC_GAUGE, "tier_ready", "1 when the tier has a replica taking calls (local: healthy worker; remote: its last probe answered), else 0 (see /health/ready for why).", "tier", NULL, 0);
+    m->last_exit = metrics_add(r, METRIC_GAUGE, "worker_last_exit_code", "Exit code of the tier's last worker to exit (128 + signal when killed); absent until one exits.", "tier", NULL, 0);
     for (int i = 0; i < (int)(sizeof *m / sizeof(Metric *)) - 1; i++)
         if (!((Metric **)&m->requests)[i]) return ERR_NOMEM;
     metric_inc(m->cost, "busy", 0);

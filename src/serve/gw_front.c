@@ -392,6 +392,16 @@ static enum MHD_Result handle_get(Gateway *g, struct MHD_Connection *mc, const c
         if (atomic_load(&g->draining)) return reply(mc, 503, "application/json", "{\"status\":\"draining\"}", 21);
         return reply(mc, 200, "application/json", "{\"status\":\"ok\"}", 15);
     }
+    if (strcmp(url, "/health/live") == 0)   // the process is up and its loop answers
+        return reply(mc, 200, "application/json", "{\"status\":\"live\"}", 17);
+    if (strcmp(url, "/health/ready") == 0) {
+        if (atomic_load(&g->draining)) return reply(mc, 503, "application/json", "{\"status\":\"draining\"}", 21);
+        Buf b = {0};
+        int st = gw_health_ready(g, clock_now_us(), &b);
+        enum MHD_Result ok = b.data ? reply(mc, (unsigned)st, "application/json", b.data, b.len) : MHD_NO;
+        buf_free(&b);
+        return ok;
+    }
     if (strcmp(url, "/metrics") == 0) {
         Buf b = {0};
         int rc = metrics_render(g->m.reg, &b);

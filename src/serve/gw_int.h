@@ -64,6 +64,10 @@ struct Replica {
     LedgerReplica led;
     GwCall **inflight;             // calls running on this replica (a drain waits for none)
     int64_t n_inflight, cap_inflight;
+    // ---- health (/health/ready, /metrics) ----
+    char why[160];                 // the last failure: how the worker exited, or why it could not start or be reached
+    int last_exit;                 // the worker's last exit code (128 + signal when killed), -1: none yet
+    bool unreachable;              // remote: the last probe (GET base_url/models) got no HTTP answer
 };
 
 typedef enum { CALL_MAIN = 0, CALL_SHADOW, CALL_BATCH, CALL_HEALTH } CallKind;
@@ -174,7 +178,7 @@ typedef struct {
     MetricsRegistry *reg;
     Metric *requests, *rejected, *decisions, *escalations, *cost, *replicas, *desired, *waiting, *running, *e2e,
         *ttft, *queue, *batch, *prompt_tok, *gen_tok, *rollbacks, *canary_weight, *restarts, *retries, *tpot,
-        *req_cost;
+        *req_cost, *tier_ready, *last_exit;
 } GwMetrics;
 
 struct Gateway {
@@ -261,6 +265,13 @@ void gw_health_done(Gateway *g, CURL *easy, CURLcode rc);
 int gw_tier_active(Gateway *g, int tier);
 void gw_autoscale(Gateway *g, int64_t now_us);
 const char *gw_replica_state_name(ReplicaState s);
+// Whether the tier has a replica that takes calls now (local: READY; remote: READY and its last
+// probe answered). When not, why says what is wrong ("worker 0 exited with status 1; 3 restarts,
+// next try in 2.0 s", "no replica is ready (1 starting)").
+bool gw_tier_ready(const Gateway *g, int tier, int64_t now_us, char *why, size_t cap);
+// GET /health/ready's answer: 200 when every route's tiers are ready (a cascade's both, an active
+// canary's candidate), else 503 naming each route and tier that is not and why. Loop thread.
+int gw_health_ready(const Gateway *g, int64_t now_us, Buf *out);
 
 // ---- gw_stream.c ----
 // Pass-through stream bytes from a backend: framed by SSE event boundaries, each whole event

@@ -54,7 +54,10 @@ static int free_port(void) {
 static int spawn_worker(Gateway *g, Replica *r, int64_t now_us) {
     const PipeTier *t = &g->p.tiers[r->tier];
     r->port = free_port();
-    if (r->port < 0) return ERR_IO;
+    if (r->port < 0) {
+        snprintf(r->why, sizeof r->why, "worker %d could not start: no free loopback port", r->slot);
+        return ERR_IO;
+    }
     snprintf(r->base_url, sizeof r->base_url, "http://127.0.0.1:%d/v1", r->port);
     char listen[32], seqs[24], btok[24], thr[16], queued[24];
     snprintf(listen, sizeof listen, "127.0.0.1:%d", r->port);
@@ -84,7 +87,10 @@ static int spawn_worker(Gateway *g, Replica *r, int64_t now_us) {
     }
     pid_t parent = getpid();
     pid_t pid = fork();
-    if (pid < 0) return ERR_IO;
+    if (pid < 0) {
+        snprintf(r->why, sizeof r->why, "worker %d could not start: fork: %s", r->slot, strerror(errno));
+        return ERR_IO;
+    }
     if (pid == 0) {
         // A worker never outlives its gateway, even one killed with SIGKILL.
         prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -125,6 +131,7 @@ static void open_replica(Gateway *g, int tier, int64_t now_us, bool warm) {
     CHECK(ts->n_reps < PIPE_MAX_REPLICAS);
     Replica *r = &ts->reps[ts->n_reps];
     memset(r, 0, sizeof *r);
+    r->last_exit = -1;
     r->warm = warm;
     r->kind = CALL_HEALTH;
     r->tier = tier;
@@ -209,9 +216,12 @@ static size_t discard(char *p, size_t s, size_t n, void *u) {
     return s * n;
 }
 
+// A local worker's /health, or a remote endpoint's /models (any HTTP answer means reachable: a
+// hosted API may want a key the probe does not send).
 static void probe(Gateway *g, Replica *r) {
     char url[600];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/health", r->port);
+    if (g->p.tiers[r->tier].local) snprintf(url, sizeof url, "http://127.0.0.1:%d/health", r->port);
+    else snprintf(url, sizeof url, "%s/models", r->base_url);
     r->health = curl_easy_init();
     if (!r->health) return;
     curl_easy_setopt(r->health, CURLOPT_URL, url);
@@ -232,6 +242,14 @@ void gw_health_done(Gateway *g, CURL *easy, CURLcode rc) {
     curl_easy_cleanup(easy);
     r->health = NULL;
     int64_t now = clock_now_us();
+    if (!g->p.tiers[r->tier].local) {
+        bool was = r->unreachable;
+        r->unreachable = rc != CURLE_OK;
+        if (r->unreachable) snprintf(r->why, sizeof r->why, "%.100s/models: %s", r->base_url, curl_easy_strerror(rc));
+        if (r->unreachable != was)
+            LOG_W("tier %s: endpoint %s %s", g->p.tiers[r->tier].name, r->base_url,
+                  r->unreachable ? "does not answer" : "answers again");
+    }
     if (rc == CURLE_OK && code == 200 && r->state == REP_STARTING) {
         set_state(r, r->warm ? REP_WARM : REP_READY, now);
         r->ready_since_us = now;
@@ -273,7 +291,12 @@ static void reap(Gateway *g, Replica *r, int64_t now_us) {
     r->restart_at_us = now_us + r->backoff_us;
     r->restarts++;
     r->ready_since_us = 0;
+    r->last_exit = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) snprintf(r->why, sizeof r->why, "worker %d was killed by signal %d", r->slot, WTERMSIG(status));
+    else if (WEXITSTATUS(status) == 127) snprintf(r->why, sizeof r->why, "worker %d could not run %.100s (status 127)", r->slot, g->worker_exe);
+    else snprintf(r->why, sizeof r->why, "worker %d exited with status %d", r->slot, WEXITSTATUS(status));
     metric_inc(g->m.restarts, g->p.tiers[r->tier].name, 1);
+    metric_set(g->m.last_exit, g->p.tiers[r->tier].name, r->last_exit);
     LOG_W("tier %s: worker %d exited (%s %d); restarting in %.2f s", g->p.tiers[r->tier].name, r->slot,
           WIFSIGNALED(status) ? "signal" : "status", WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
           (double)r->backoff_us / 1e6);
@@ -290,7 +313,7 @@ void gw_replicas_tick(Gateway *g, int64_t now_us) {
             if (r->state == REP_BACKOFF && now_us >= r->restart_at_us) {
                 if (spawn_worker(g, r, now_us)) r->restart_at_us = now_us + BACKOFF_MAX_US;
             }
-            if (r->pid > 0 && !r->health && now_us >= r->next_health_us &&
+            if ((r->pid > 0 || !g->p.tiers[i].local) && !r->health && now_us >= r->next_health_us &&
                 (r->state == REP_STARTING || r->state == REP_READY || r->state == REP_WARM))
                 probe(g, r);
             if (r->state == REP_DRAINING && r->n_inflight == 0) {
@@ -305,6 +328,7 @@ void gw_replicas_tick(Gateway *g, int64_t now_us) {
         for (int k = 0; k < ts->n_reps; k++) running += ts->reps[k].n_inflight;
         metric_set(g->m.waiting, g->p.tiers[i].name, (double)(ts->n + (ts->batcher ? batcher_len(ts->batcher) : 0)));
         metric_set(g->m.running, g->p.tiers[i].name, (double)running);
+        metric_set(g->m.tier_ready, g->p.tiers[i].name, gw_tier_ready(g, i, now_us, NULL, 0));
         for (int s = 0; s < REP_STATES; s++) {
             char lab[80];
             snprintf(lab, sizeof lab, "%s|%s", g->p.tiers[i].name, gw_replica_state_name((ReplicaState)s));
@@ -410,4 +434,91 @@ void gw_replicas_stop(Gateway *g) {
             free(r->inflight);
             r->inflight = NULL;
         }
+}
+
+// ---- readiness ----
+
+bool gw_tier_ready(const Gateway *g, int tier, int64_t now_us, char *why, size_t cap) {
+    const TierState *ts = &g->tiers[tier];
+    bool local = g->p.tiers[tier].local;
+    int count[REP_STATES] = {0};
+    const Replica *failed = NULL;
+    for (int k = 0; k < ts->n_reps; k++) {
+        const Replica *r = &ts->reps[k];
+        if (r->state == REP_READY && !r->warm && (local || !r->unreachable)) return true;
+        count[r->state]++;
+        if (r->why[0] && (local || r->unreachable) && (!failed || r->t_state_us > failed->t_state_us)) failed = r;
+    }
+    if (!why || !cap) return false;
+    if (failed && failed->state == REP_BACKOFF)
+        snprintf(why, cap, "%s; %lld restarts, next try in %.1f s", failed->why, (long long)failed->restarts,
+                 (double)(failed->restart_at_us > now_us ? failed->restart_at_us - now_us : 0) / 1e6);
+    else if (failed && !local)
+        snprintf(why, cap, "the endpoint does not answer (%s)", failed->why);
+    else if (failed)
+        snprintf(why, cap, "no replica is ready (%d starting, %d restarting); last failure: %s", count[REP_STARTING],
+                 count[REP_BACKOFF], failed->why);
+    else
+        snprintf(why, cap, "no replica is ready (%d starting, %d warm, %d draining, %d stopped)", count[REP_STARTING],
+                 count[REP_WARM], count[REP_DRAINING], count[REP_STOPPED]);
+    return false;
+}
+
+// The tiers a route needs: its tier (a cascade's first and then) and an active canary's candidate.
+static int route_tiers(const Gateway *g, int i, int *out) {
+    const RouteRule *rt = &g->p.routes[i];
+    int n = 0;
+    out[n++] = rt->kind == ROUTE_CASCADE ? rt->first : rt->tier;
+    if (rt->kind == ROUTE_CASCADE) out[n++] = rt->then;
+    int k = rt->canary;
+    if (k >= 0 && g->canaries[k].weight_percent > 0 && !g->canaries[k].rolled_back) out[n++] = g->candidate_of[k];
+    return n;
+}
+
+int gw_health_ready(const Gateway *g, int64_t now_us, Buf *out) {
+    bool ok = true, tier_ok[PIPE_MAX_TIERS];
+    char why[PIPE_MAX_TIERS][300];
+    for (int t = 0; t < g->p.n_tiers; t++) tier_ok[t] = gw_tier_ready(g, t, now_us, why[t], sizeof why[t]);
+    buf_append_str(out, "{\"routes\":[");
+    for (int i = 0; i < g->p.n_routes; i++) {
+        int tiers[3], n = route_tiers(g, i, tiers);
+        bool ready = true;
+        for (int j = 0; j < n; j++) ready &= tier_ok[tiers[j]];
+        ok &= ready;
+        buf_printf(out, "%s{\"route\":", i ? "," : "");
+        gw_body_put_string(out, g->p.routes[i].name);
+        buf_printf(out, ",\"ready\":%s", ready ? "true" : "false");
+        if (!ready) {
+            buf_append_str(out, ",\"not_ready\":[");
+            for (int j = 0, m = 0; j < n; j++) {
+                if (tier_ok[tiers[j]]) continue;
+                buf_printf(out, "%s{\"tier\":", m++ ? "," : "");
+                gw_body_put_string(out, g->p.tiers[tiers[j]].name);
+                buf_append_str(out, ",\"reason\":");
+                gw_body_put_string(out, why[tiers[j]]);
+                buf_append_str(out, "}");
+            }
+            buf_append_str(out, "]");
+        }
+        buf_append_str(out, "}");
+    }
+    buf_append_str(out, "],\"tiers\":[");
+    for (int t = 0; t < g->p.n_tiers; t++) {
+        const TierState *ts = &g->tiers[t];
+        int count[REP_STATES] = {0};
+        for (int k = 0; k < ts->n_reps; k++) count[ts->reps[k].state]++;
+        buf_printf(out, "%s{\"tier\":", t ? "," : "");
+        gw_body_put_string(out, g->p.tiers[t].name);
+        buf_printf(out, ",\"ready\":%s,\"replicas\":{", tier_ok[t] ? "true" : "false");
+        for (int s = 0; s < REP_STATES; s++)
+            buf_printf(out, "%s\"%s\":%d", s ? "," : "", gw_replica_state_name((ReplicaState)s), count[s]);
+        buf_append_str(out, "}");
+        if (!tier_ok[t]) {
+            buf_append_str(out, ",\"reason\":");
+            gw_body_put_string(out, why[t]);
+        }
+        buf_append_str(out, "}");
+    }
+    buf_printf(out, "],\"status\":\"%s\"}", ok ? "ready" : "not_ready");
+    return ok ? 200 : 503;
 }
