@@ -148,7 +148,8 @@ int cmd_serve(int argc, char **argv) {
     sigaction(SIGHUP, &sa, NULL);
     GatewayOptions o = {.config_path = config, .worker_exe = exe, .admin_key = admin, .telemetry_path = tel,
                         .telemetry_max_bytes = tel_mb << 20, .seed = (uint64_t)seed,
-                        .shutdown_timeout_us = shutdown_s * 1000000, .worker_log_fd = wfd};
+                        .shutdown_timeout_us = shutdown_s * 1000000, .worker_log_fd = wfd,
+                        .listen_from_cli = listen != NULL};
     Gateway *g = gateway_create(p, &o, err, sizeof err);
     free(p);
     if (!g) {

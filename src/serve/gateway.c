@@ -51,6 +51,7 @@ static int metrics_setup(Gateway *g) {
     m->restarts = metrics_add(r, METRIC_COUNTER, "worker_restarts_total", "Local worker processes restarted after exiting.", "tier", NULL, 0);
     m->retries = metrics_add(r, METRIC_COUNTER, "backend_retries_total", "Calls retried after failing before their first byte.", "tier", NULL, 0);
     m->req_cost = metrics_add(r, METRIC_COUNTER, "request_cost_usd_total", "Busy cost attributed to finished requests, by the tier that served each call and the route.", "tier,route", NULL, 0);
+    m->reloads = metrics_add(r, METRIC_COUNTER, "config_reloads_total", "SIGHUP reloads, by result (applied, refused); GET /admin/reload says what changed or why.", "result", NULL, 0);
     m->tier_ready = metrics_add(r, METRIC_GAUGE, "tier_ready", "1 when the tier has a replica taking calls (local: healthy worker; remote: its last probe answered), else 0 (see /health/ready for why).", "tier", NULL, 0);
     m->last_exit = metrics_add(r, METRIC_GAUGE, "worker_last_exit_code", "Exit code of the tier's last worker to exit (128 + signal when killed); absent until one exits.", "tier", NULL, 0);
     for (int i = 0; i < (int)(sizeof *m / sizeof(Metric *)) - 1; i++)
@@ -266,61 +267,6 @@ static void init_policies(Gateway *g) {
     }
 }
 
-// After a reload, each canary that still splits the same route to the same candidate keeps its
-// state — weight, windows, a rollback — so SIGHUP never revives a rolled-back candidate; its new
-// guards apply, and a weight changed in the file applies unless the canary is rolled back (the
-// admin API's weight call (POST /admin/canary) is how a rollback is undone). Other canaries start fresh.
-static void carry_canaries(Gateway *g, const Pipeline *old, const Canary *old_state) {
-    for (int k = 0; k < g->p.n_canaries; k++) {
-        const PipeCanary *c = &g->p.canaries[k];
-        int prev = -1;
-        for (int j = 0; j < old->n_canaries && prev < 0; j++)
-            if (old->canaries[j].route == c->route && old->canaries[j].candidate == c->candidate &&
-                old->canaries[j].baseline == c->baseline)
-                prev = j;
-        if (prev < 0) continue;
-        g->canaries[k] = old_state[prev];
-        g->canaries[k].guards = c->guards;
-        g->canaries[k].shadow_percent = c->shadow_percent;
-        if (c->weight_percent != old->canaries[prev].weight_percent) {
-            if (g->canaries[k].rolled_back)
-                LOG_W("canary on route '%s' stays rolled back (%s); the file's new weight %g%% does not revive it "
-                      "(POST /admin/canary with weight_percent does)",
-                      g->p.routes[c->route].name, g->canaries[k].reason, c->weight_percent);
-            else
-                canary_set_weight(&g->canaries[k], c->weight_percent);
-        }
-    }
-}
-
-static void reload(Gateway *g) {
-    Pipeline *np = malloc(sizeof *np), *old = malloc(sizeof *old);
-    Canary *state = malloc(sizeof g->canaries);
-    char err[600];
-    if (!np || !old || !state) {
-        LOG_E("reload refused: out of memory");
-    } else if (pipeline_load(np, g->config_path, true, err, sizeof err)) {
-        LOG_E("reload refused, keeping the running config: %s", err);
-    } else if (pipeline_reload_check(&g->p, np, err, sizeof err)) {
-        LOG_E("reload refused, keeping the running config: %s", err);
-    } else {
-        *old = g->p;
-        memcpy(state, g->canaries, sizeof g->canaries);
-        np->listen = g->p.listen;  // bound at start (and --listen may have overridden the file)
-        g->p = *np;
-        snprintf(g->admin_key, sizeof g->admin_key, "%s", g->o.admin_key ? g->o.admin_key : g->p.admin_key);
-        atomic_store(&g->max_body, g->p.max_body_bytes);
-        atomic_store(&g->max_tokens, g->p.max_tokens);
-        init_policies(g);
-        carry_canaries(g, old, state);
-        LOG_I("reloaded %s: %d routes, %d canaries; admin API %s", g->config_path, g->p.n_routes, g->p.n_canaries,
-              g->admin_key[0] ? "on" : "off");
-    }
-    free(state);
-    free(old);
-    free(np);
-}
-
 static void admin_commands(Gateway *g, int64_t now_us) {
     pthread_mutex_lock(&g->inbox_mu);
     double w[PIPE_MAX_CANARIES];
@@ -373,6 +319,7 @@ Gateway *gateway_create(const Pipeline *p, const GatewayOptions *o, char *err, s
     snprintf(g->admin_key, sizeof g->admin_key, "%s", o->admin_key ? o->admin_key : p->admin_key);
     snprintf(g->config_path, sizeof g->config_path, "%s", o->config_path ? o->config_path : "");
     snprintf(g->worker_exe, sizeof g->worker_exe, "%s", o->worker_exe ? o->worker_exe : "rightsize");
+    g->file_listen = p->listen;   // the file's (reloads refuse a change) unless --listen overrode it
     pthread_mutex_init(&g->inbox_mu, NULL);
     atomic_init(&g->next_id, 1);
     atomic_store(&g->max_body, p->max_body_bytes);
@@ -423,7 +370,7 @@ int gateway_run(Gateway *g, volatile sig_atomic_t *stop, volatile sig_atomic_t *
         }
         if (*reload_flag) {
             *reload_flag = 0;
-            reload(g);
+            gw_reload(g);
         }
         // clients: accept, read, route (calls start here), send what is ready
         g->mhd_dirty = false;

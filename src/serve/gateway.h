@@ -9,6 +9,7 @@
 #define RS_GATEWAY_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,7 @@ typedef struct {
     uint64_t seed;                // canary split and shadow sampling
     int64_t shutdown_timeout_us;  // drain limit on SIGTERM
     int worker_log_fd;            // stderr for workers (-1: inherit)
+    bool listen_from_cli;         // --listen overrode the file's address (a reload ignores the file's)
 } GatewayOptions;
 
 typedef struct Gateway Gateway;

@@ -352,6 +352,15 @@ static enum MHD_Result admin(Gateway *g, struct MHD_Connection *mc, const char *
         pthread_mutex_unlock(&g->inbox_mu);
         return reply(mc, 200, "application/json", out, strlen(out));
     }
+    if (strcmp(method, "GET") == 0 && strcmp(url, "/admin/reload") == 0) {
+        pthread_mutex_lock(&g->inbox_mu);
+        Buf b = {0};
+        buf_append_str(&b, g->reload_status[0] ? g->reload_status : "{\"ok\":null,\"refused\":null,\"applied\":[]}");
+        pthread_mutex_unlock(&g->inbox_mu);
+        enum MHD_Result ok = b.data ? reply(mc, 200, "application/json", b.data, b.len) : MHD_NO;
+        buf_free(&b);
+        return ok;
+    }
     if (strcmp(method, "POST") != 0) return reply_err(g, mc, 404, "not_found", "no such admin endpoint");
     if (strcmp(url, "/admin/canary") == 0) {
         cJSON *j = cJSON_ParseWithLength(r->body.data ? r->body.data : "", r->body.len);

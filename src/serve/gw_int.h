@@ -178,7 +178,7 @@ typedef struct {
     MetricsRegistry *reg;
     Metric *requests, *rejected, *decisions, *escalations, *cost, *replicas, *desired, *waiting, *running, *e2e,
         *ttft, *queue, *batch, *prompt_tok, *gen_tok, *rollbacks, *canary_weight, *restarts, *retries, *tpot,
-        *req_cost, *tier_ready, *last_exit;
+        *req_cost, *tier_ready, *last_exit, *reloads;
 } GwMetrics;
 
 struct Gateway {
@@ -202,6 +202,8 @@ struct Gateway {
     bool admin_rollback, admin_drain;
     char canary_status[1024];                 // JSON for GET /admin/canary (under inbox_mu)
     char ledger_status[1024];                 // JSON for GET /admin/ledger (under inbox_mu)
+    char reload_status[12288];                // JSON for GET /admin/reload: the last reload's result (under inbox_mu)
+    ListenAddr file_listen;                   // the listen address the file gave at start
     // loop state
     TierState tiers[PIPE_MAX_TIERS];
     Canary canaries[PIPE_MAX_CANARIES];
@@ -286,6 +288,11 @@ void gw_stream_feed(GwCall *c, const char *p, size_t len, int64_t now_us);
 void gw_stream_end(GwCall *c, bool ok, int status, const char *why);
 // Reads usage, finish_reason and the backend's timings from a whole (non-streamed) answer.
 void gw_read_answer(GwReq *r, const cJSON *resp);
+
+// ---- gw_reload.c ----
+// SIGHUP: re-reads the config; applies it (each change named in the log and GET /admin/reload)
+// or refuses it by name and keeps the running config. Loop thread.
+void gw_reload(Gateway *g);
 
 // ---- gw_loop.c ----
 void gw_dispatch(Gateway *g, int tier, int64_t now_us);

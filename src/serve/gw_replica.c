@@ -367,13 +367,13 @@ void gw_autoscale(Gateway *g, int64_t now_us) {
         int64_t running = 0;
         for (int k = 0; k < ts->n_reps; k++) running += ts->reps[k].n_inflight;
         int64_t waiting = ts->n + (ts->batcher ? batcher_len(ts->batcher) : 0);
-        if (!t->autoscaled) {
-            metric_set(g->m.desired, t->name, gw_tier_active(g, i));
-            continue;
+        int cur = gw_tier_active(g, i), want;
+        if (!t->autoscaled) {   // a fixed count (a reload may change it: local workers start or drain)
+            want = t->local ? (t->min_replicas > 0 ? t->min_replicas : 1) : cur;
+        } else {
+            AutoscaleConfig c = t->autoscale;   // min/max are the tier's replicas
+            want = autoscale_eval(&ts->as, &c, now_us, cur, waiting, running);
         }
-        AutoscaleConfig c = t->autoscale;   // min/max are the tier's replicas
-        int cur = gw_tier_active(g, i);
-        int want = autoscale_eval(&ts->as, &c, now_us, cur, waiting, running);
         ts->desired = want;
         metric_set(g->m.desired, t->name, want);
         if (!t->local) continue;

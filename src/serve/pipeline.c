@@ -488,6 +488,7 @@ int pipeline_reload_check(const Pipeline *cur, const Pipeline *next, char *why, 
             {"name", x->name, y->name},           {"model", x->model_path, y->model_path},
             {"url", x->url, y->url},              {"model", x->model, y->model},
             {"chat_template", x->chat_template, y->chat_template},
+            {"quantization", x->quantization, y->quantization},   // read once at start (with the digest)
         };
         for (size_t k = 0; k < ARRAY_LEN(strs); k++)
             if (strcmp(strs[k].a, strs[k].b))
@@ -507,6 +508,12 @@ int pipeline_reload_check(const Pipeline *cur, const Pipeline *next, char *why, 
             {"reserved.cost_per_hour", x->reserved_cost_per_hour, y->reserved_cost_per_hour},
             {"scheduler.max_model_len", (double)x->max_model_len, (double)y->max_model_len},
             {"scheduler.kv_blocks", (double)x->kv_blocks, (double)y->kv_blocks},
+            {"batching.max_batch_size", (double)x->batch.max_batch_size, (double)y->batch.max_batch_size},
+            {"batching.max_queue_delay_microseconds", (double)x->batch.max_queue_delay_us, (double)y->batch.max_queue_delay_us},
+            {"batching queue (limits.max_queue)", (double)x->batch.max_queue, (double)y->batch.max_queue},
+            // a remote tier's replicas are ledger slots opened at start (local tiers start or drain workers)
+            {"replicas (remote tier without autoscaling)", !y->local && !y->autoscaled && !x->autoscaled ? x->min_replicas : 0,
+             !y->local && !y->autoscaled && !x->autoscaled ? y->min_replicas : 0},
         };
         for (size_t k = 0; k < ARRAY_LEN(nums); k++)
             if (nums[k].a != nums[k].b)

@@ -102,9 +102,10 @@ int pipeline_tier_price(const PipeTier *t, int reserved_up, double *usd_per_hour
 int pipeline_tier(const Pipeline *p, const char *name);
 // Whether a running gateway configured by `cur` can take `next` on SIGHUP. Routes, canaries,
 // autoscaling, replica bounds, SLOs and limits apply live; a change to anything that lives in a
-// started process or in the ledger's running segments (a tier's name, kind, model, url, batching,
-// price, worker scheduler, threads or chat template) cannot, and is named (the listen address is
-// the caller's: it applies at start only, and --listen may override it):
+// started process or in the ledger's running segments (a tier's name, kind, model, url, batching
+// and its batcher's sizes, quantization label, price, worker scheduler, threads or chat template;
+// a remote tier's fixed replica count) cannot, and is named (the listen address is the caller's:
+// it applies at start only, and --listen may override it):
 // returns 0, or -1 with why = "tiers[1].cost_per_hour changed (0.3 -> 0.4): restart serve ...".
 int pipeline_reload_check(const Pipeline *cur, const Pipeline *next, char *why, size_t cap);
 
