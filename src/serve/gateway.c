@@ -419,6 +419,7 @@ int gateway_run(Gateway *g, volatile sig_atomic_t *stop, volatile sig_atomic_t *
         MHD_UNSIGNED_LONG_LONG mhd_ms;
         if (MHD_get_timeout(g->daemon, &mhd_ms) == MHD_YES && (int64_t)mhd_ms < wait_ms) wait_ms = (int64_t)mhd_ms;
         if (g->mhd_dirty) wait_ms = 0;
+        telemetry_flush(&g->tel);   // one write(2) per loop turn for every record of the turn
         struct curl_waitfd wfd = {.fd = g->mhd_fd, .events = CURL_WAIT_POLLIN};
         curl_multi_poll(g->multi, &wfd, 1, (int)(wait_ms < 0 ? 0 : wait_ms > 50 ? 50 : wait_ms), NULL);
         if (wait_ms <= 0) {

@@ -25,7 +25,8 @@ int telemetry_open(Telemetry *t, const char *path, int64_t max_bytes, char *err,
 
 // path.(keep-1) → path.keep, ..., path → path.1, then a fresh path.
 static void rotate(Telemetry *t) {
-    fclose(t->f);
+    fclose(t->f);   // (flushes what is buffered into the file being rotated)
+    t->unflushed = false;
     char from[600], to[600];
     for (int i = t->keep - 1; i >= 1; i--) {
         snprintf(from, sizeof from, "%s.%d", t->path, i);
@@ -47,12 +48,19 @@ void telemetry_write(Telemetry *t, const char *line, size_t len) {
     }
     fwrite(line, 1, len, t->f);
     fputc('\n', t->f);
-    fflush(t->f);
     t->bytes += (int64_t)len + 1;
     t->records++;
+    t->unflushed = true;
+}
+
+void telemetry_flush(Telemetry *t) {
+    if (!t->f || !t->unflushed) return;
+    fflush(t->f);
+    t->unflushed = false;
 }
 
 void telemetry_close(Telemetry *t) {
+    telemetry_flush(t);
     if (t->f && t->f != stdout) fclose(t->f);
     t->f = NULL;
 }
