@@ -146,7 +146,8 @@ int gw_keys_start(Gateway *g, char *err, size_t err_len) {
     if (!k->m_spend || !k->m_requests || !k->m_tokens || !k->m_rejected)
         return err_set(err, err_len, ERR_NOMEM, "out of memory");
     bind_keys(g);
-    return load_upstream(&g->p, k, err, err_len);
+    if (load_upstream(&g->p, k, err, err_len)) return ERR_ARG;
+    return gw_keys_shared_start(g, err, err_len);
 }
 
 void gw_keys_reload(Gateway *g) {
@@ -167,6 +168,7 @@ void gw_keys_reload(Gateway *g) {
 void gw_keys_stop(Gateway *g) {
     GwKeys *k = g->keys;
     if (!k) return;
+    gw_keys_shared_stop(k);
     free_upstream(k);
     pthread_mutex_destroy(&k->mu);
     free(k);

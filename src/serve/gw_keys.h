@@ -7,6 +7,8 @@
 #include <curl/curl.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 
 #include "base/buf.h"
 #include "policy/quota.h"
@@ -37,6 +39,14 @@ typedef struct {
     char *up[PIPE_MAX_TIERS][PIPE_MAX_HEADERS + 1];   // "Name: value" lines per tier (owned; secret)
     int n_up[PIPE_MAX_TIERS];
     Metric *m_spend, *m_requests, *m_tokens, *m_rejected;
+    // shared counters (gw_keys_shared.c): a thread syncs states[].use with Redis
+    bool sync_on;
+    atomic_bool sync_stop;
+    pthread_t sync_thread;
+    char redis_host[128], redis_prefix[64], redis_password[256];
+    int redis_port;
+    int64_t sync_us;
+    Metric *m_store_up, *m_store_errors;
 } GwKeys;
 
 // Start-up: key states, metrics, upstream credentials read (an error names the tier).
@@ -59,6 +69,16 @@ const char *gw_keys_name(const Gateway *g, const GwReq *r);
 enum MHD_Result gw_keys_models(Gateway *g, struct MHD_Connection *mc);
 // GET /admin/keys: every configured key's usage and limits, JSON.
 void gw_keys_status(Gateway *g, Buf *out);
+// ---- gw_keys_shared.c ----
+// Starts the thread that shares the keys' counters through Redis when the pipeline has `shared:`
+// (nothing otherwise). It never blocks the loop: every sync_us it moves each counter's pending
+// count to Redis (INCRBY on a per-window key that expires) and reads back the total every replica
+// has added; the loop only takes `mu` for a few loads and stores. Unreachable Redis: a warning,
+// rightsize_shared_store_up 0, and the counts stay local (pending), so every limit still holds
+// per replica with the last totals seen. 0, or an error (a missing password variable).
+int gw_keys_shared_start(Gateway *g, char *err, size_t err_len);
+void gw_keys_shared_stop(GwKeys *k);
+
 // Adds a tier's upstream Authorization and extra headers to h (NULL stays NULL).
 struct curl_slist *gw_keys_upstream_headers(Gateway *g, int tier, struct curl_slist *h);
 

@@ -404,7 +404,7 @@ static void load_limits(YamlDoc *doc, Pipeline *p, const YamlNode *l) {
 
 static int load_doc(YamlDoc *doc, Pipeline *p, bool check_files) {
     static const char *const keys[] = {"listen", "slo", "tiers", "routes", "canary", "autoscaling", "limits",
-                                       "admin_key", "models", "keys", "keys_file", NULL};
+                                       "admin_key", "models", "keys", "keys_file", "shared", NULL};
     const YamlNode *root = doc->root;
     if (!root || root->kind != YAML_MAP) return yaml_error(doc, root, "the pipeline must be a map (listen, tiers, routes, ...)");
     yaml_check_keys(doc, root, keys);
@@ -444,6 +444,7 @@ static int load_doc(YamlDoc *doc, Pipeline *p, bool check_files) {
     if (!doc->rc) resolve_tier_autoscaling(doc, p, tiers);
     if (!doc->rc) pipe_load_models(doc, p, root);
     if (!doc->rc) pipe_load_keys(doc, p, root);
+    if (!doc->rc) pipe_load_shared(doc, p, root, check_files);
     return doc->rc;
 }
 
@@ -483,6 +484,10 @@ int pipeline_load(Pipeline *p, const char *path, bool check_files, char *err, si
 
 int pipeline_reload_check(const Pipeline *cur, const Pipeline *next, char *why, size_t cap) {
     static const char fix[] = "restart serve to change it";
+    if (strcmp(cur->redis_host, next->redis_host) || cur->redis_port != next->redis_port ||
+        strcmp(cur->redis_prefix, next->redis_prefix) || strcmp(cur->redis_password_env, next->redis_password_env) ||
+        cur->shared_sync_us != next->shared_sync_us)
+        return snprintf(why, cap, "shared (the Redis of the keys' counters) changed: %s", fix), -1;
     if (cur->n_tiers != next->n_tiers)
         return snprintf(why, cap, "the number of tiers changed (%d -> %d): %s", cur->n_tiers, next->n_tiers, fix), -1;
     for (int i = 0; i < cur->n_tiers; i++) {

@@ -121,6 +121,12 @@ typedef struct {
     PipeKey keys[PIPE_MAX_KEYS];   // `keys:` and `keys_file:`; none: no client key is asked for
     int n_keys;
     char keys_file[256];
+    // `shared:` — replicas of this gateway share the keys' counters through Redis (gw_keys_shared.c)
+    char redis_host[128];          // "" = none: each gateway counts alone
+    int redis_port;
+    char redis_password_env[64];   // environment variable holding Redis's AUTH password ("" = none)
+    char redis_prefix[64];         // prefix of every Redis key (default "rightsize")
+    int64_t shared_sync_us;        // how often local counts are pushed and totals pulled
 } Pipeline;
 
 // Loads and validates path (check_files: local model files must exist). 0, or a negative Err with

@@ -299,3 +299,37 @@ void pipe_load_keys(YamlDoc *doc, Pipeline *p, const YamlNode *root) {
     }
     yaml_doc_free(&kd);
 }
+
+// ---- shared counters ----
+
+void pipe_load_shared(YamlDoc *doc, Pipeline *p, const YamlNode *root, bool check_files) {
+    static const char *const keys[] = {"redis", "password_env", "prefix", "sync_ms", NULL};
+    const YamlNode *s = yaml_map_opt(doc, root, "shared");
+    copy_str(p->redis_prefix, sizeof p->redis_prefix, "rightsize");
+    p->shared_sync_us = 50000;
+    if (!s) return;
+    yaml_check_keys(doc, s, keys);
+    const char *addr = yaml_str_req(doc, s, "redis");
+    if (!addr) return;
+    const char *a = strncmp(addr, "redis://", 8) == 0 ? addr + 8 : addr;
+    const char *colon = strrchr(a, ':');
+    char *end = NULL;
+    long port = colon ? strtol(colon + 1, &end, 10) : 6379;
+    size_t hl = colon ? (size_t)(colon - a) : strlen(a);
+    if (hl == 0 || hl >= sizeof p->redis_host || (colon && (!end || *end || port < 1 || port > 65535))) {
+        yaml_error(doc, yaml_get(s, "redis"), "expected HOST:PORT of a Redis server (redis://HOST:PORT), got '%s'", addr);
+        return;
+    }
+    memcpy(p->redis_host, a, hl);
+    p->redis_host[hl] = 0;
+    p->redis_port = (int)port;
+    const char *pw = yaml_str_opt(doc, s, "password_env", "");
+    if (strlen(pw) >= sizeof p->redis_password_env) yaml_error(doc, yaml_get(s, "password_env"), "too long");
+    copy_str(p->redis_password_env, sizeof p->redis_password_env, pw);
+    if (!doc->rc && check_files && pw[0] && !getenv(pw))
+        yaml_error(doc, yaml_get(s, "password_env"), "environment variable %s (Redis's password) is not set", pw);
+    const char *prefix = yaml_str_opt(doc, s, "prefix", "rightsize");
+    if (!pipe_valid_name(prefix)) yaml_error(doc, yaml_get(s, "prefix"), "a prefix is 1-47 of [A-Za-z0-9_.-]");
+    copy_str(p->redis_prefix, sizeof p->redis_prefix, prefix);
+    p->shared_sync_us = (int64_t)(yaml_f64_opt(doc, s, "sync_ms", 50, 5, 10000) * 1000);
+}

@@ -16,5 +16,7 @@ void pipe_load_tier_access(YamlDoc *doc, PipeTier *t, const YamlNode *n, bool ch
 void pipe_load_models(YamlDoc *doc, Pipeline *p, const YamlNode *root);
 // `keys:` and `keys_file:` (after the models).
 void pipe_load_keys(YamlDoc *doc, Pipeline *p, const YamlNode *root);
+// `shared:` (Redis for the keys' counters).
+void pipe_load_shared(YamlDoc *doc, Pipeline *p, const YamlNode *root, bool check_files);
 
 #endif
