@@ -164,12 +164,20 @@ check(ka && Math.abs(ka.spend_day_usd - 0.003) < 1e-12 && ka.budget_day_usd === 
   `admin keys: ${JSON.stringify(ka)}`);
 const kb = adm.keys.find((k) => k.name === 'team-b');
 check(kb && kb.requests_minute === 2 && kb.rpm === 2, `admin keys team-b: ${JSON.stringify(kb)}`);
+// SIGHUP: a new key applies, and the counters of kept keys survive (team-a's budget stays spent)
+fs.appendFileSync(path.join(tmp, 'keys.yaml'), `  - {name: team-d, sha256: "${sha('sk-team-d-0c4f')}"}\n`);
+process.kill(gw.pid, 'SIGHUP');
+let rd = null;
+for (let i = 0; i < 100 && !rd; i++) { await sleep(50); rd = await ask(client('sk-team-d-0c4f'), 'big-bot').catch(() => null); }
+check(rd && rd.response.status === 200, 'a key added by SIGHUP works');
+e = await fails(ask(A, 'support-bot'));
+check(e?.code === 'insufficient_quota', `team-a's spend survives the reload: ${e}`);
 process.kill(gw.pid, 'SIGTERM');
 for (let i = 0; i < 200 && gw.exitCode === null; i++) await sleep(25);
 check(gw.exitCode === 0, `serve exits 0 (${gw.exitCode})`);
 const recs = fs.readFileSync(tel, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 const byKey = (k) => recs.filter((r) => r.key === k);
-check(byKey('team-a').length === 5 && byKey('team-b').length === 4 && byKey('team-c').length === 3,
+check(byKey('team-a').length === 6 && byKey('team-b').length === 4 && byKey('team-c').length === 3,
   `telemetry key names: ${recs.map((r) => r.key)}`);
 const spentA = byKey('team-a').reduce((s, r) => s + r.cost_usd, 0);
 check(Math.abs(spentA - 0.003) < 1e-12, `telemetry team-a spend ${spentA}`);
