@@ -5,61 +5,19 @@
 // tokens per minute and a daily USD budget (charged from the ledger: the backend reports its busy
 // share) answer 429 with Retry-After; spend per key is in /metrics, GET /admin/keys and the
 // telemetry (by name: the secret appears nowhere). Loopback only; every process is stopped.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createRequire } from 'node:module';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
+import { BIN, E2E, check, failed, finish, requirePinned, sleep, start, tempDir, waitPortFile } from './lib/harness.mjs';
 
-const BIN = process.env.RS_BIN ?? path.resolve('build/rightsize');
-const ROOT = process.env.RS_ROOT ?? process.cwd();
-const E2E = path.join(ROOT, 'tests/e2e');
-let failures = 0;
-const check = (cond, msg) => { if (!cond) { failures++; console.log(`FAIL: ${msg}`); } };
-
-if (!fs.existsSync(path.join(E2E, 'node_modules/openai/package.json'))) {
-  try {
-    execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--prefix', E2E], { stdio: 'inherit', timeout: 180000 });
-  } catch (e) {
-    console.log(`skip: cannot install the pinned openai client (${e.message}); is the npm registry reachable?`);
-    process.exit(77);
-  }
-}
-const { OpenAI } = createRequire(path.join(E2E, 'package.json'))('openai');
-
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-serve-keys-'));
-const procs = [];
-process.on('exit', () => {
-  for (const p of procs) if (p.exitCode === null) { try { process.kill(-p.pid, 'SIGKILL'); } catch { /* gone */ } }
-  fs.rmSync(tmp, { recursive: true, force: true });
-});
-for (const s of ['SIGINT', 'SIGTERM']) process.on(s, () => process.exit(1));
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const start = (cmd, args, logName) => {
-  const log = fs.openSync(path.join(tmp, logName), 'a');
-  const p = spawn(cmd, args, { stdio: ['ignore', 'ignore', log], detached: true });
-  procs.push(p);
-  return p;
-};
-const waitPort = async (file, p, what) => {
-  for (let i = 0; i < 400; i++) {
-    if (fs.existsSync(file) && /^\d+$/.test(fs.readFileSync(file, 'utf8').trim())) return +fs.readFileSync(file, 'utf8');
-    if (p.exitCode !== null) break;
-    await sleep(25);
-  }
-  console.log(`${what} did not come up`);
-  for (const f of fs.readdirSync(tmp)) if (f.endsWith('.log')) console.log(fs.readFileSync(path.join(tmp, f), 'utf8'));
-  process.exit(1);
-};
+const { OpenAI } = requirePinned('openai');
+const tmp = tempDir('rs-serve-keys-');
 
 // A backend that reports 1 ms of busy time per answer: at $3600/h that is $0.001 a request.
-const bport = await (async () => {
-  const pf = path.join(tmp, 'b.port');
-  const p = start('/usr/bin/python3', [path.join(E2E, 'lib/fake_backend.py'), '--name', 'b', '--port-file', pf,
-    '--busy-ns', '1000000'], 'fake.log');
-  return waitPort(pf, p, 'fake backend');
-})();
+const bpf = path.join(tmp, 'b.port');
+const bport = await waitPortFile(bpf, start('/usr/bin/python3', [path.join(E2E, 'lib/fake_backend.py'), '--name', 'b',
+  '--port-file', bpf, '--busy-ns', '1000000']), 'fake backend');
 const sha = (s) => createHash('sha256').update(s).digest('hex');
 const SECRETS = { a: 'sk-team-a-6f1d2c', b: 'sk-team-b-93ae0b', c: 'sk-team-c-11d0f7' };
 const cfg = path.join(tmp, 'p.yaml');
@@ -90,8 +48,8 @@ try {
 const pf = path.join(tmp, 'gw.port');
 const tel = path.join(tmp, 't.jsonl');
 const gw = start(BIN, ['serve', cfg, '--listen', '127.0.0.1:0', '--port-file', pf, '--telemetry', tel,
-  '--admin-key', 'adm1n'], 'serve.log');
-const gport = await waitPort(pf, gw, 'serve');
+  '--admin-key', 'adm1n']);
+const gport = await waitPortFile(pf, gw, 'serve');
 const base = `http://127.0.0.1:${gport}`;
 const client = (key) => new OpenAI({ baseURL: `${base}/v1`, apiKey: key, maxRetries: 0 });
 const A = client(SECRETS.a), B = client(SECRETS.b), C = client(SECRETS.c);
@@ -173,8 +131,7 @@ check(rd && rd.response.status === 200, 'a key added by SIGHUP works');
 e = await fails(ask(A, 'support-bot'));
 check(e?.code === 'insufficient_quota', `team-a's spend survives the reload: ${e}`);
 process.kill(gw.pid, 'SIGTERM');
-for (let i = 0; i < 200 && gw.exitCode === null; i++) await sleep(25);
-check(gw.exitCode === 0, `serve exits 0 (${gw.exitCode})`);
+check(await gw.exited === 0, 'serve exits 0');
 const recs = fs.readFileSync(tel, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 const byKey = (k) => recs.filter((r) => r.key === k);
 check(byKey('team-a').length === 6 && byKey('team-b').length === 4 && byKey('team-c').length === 3,
@@ -182,8 +139,8 @@ check(byKey('team-a').length === 6 && byKey('team-b').length === 4 && byKey('tea
 const spentA = byKey('team-a').reduce((s, r) => s + r.cost_usd, 0);
 check(Math.abs(spentA - 0.003) < 1e-12, `telemetry team-a spend ${spentA}`);
 check(byKey('team-a').some((r) => r.status === 429 && r.reason === 'budget_day'), 'telemetry says why team-a was refused');
-const everything = fs.readFileSync(tel, 'utf8') + fs.readFileSync(path.join(tmp, 'serve.log'), 'utf8') + metrics + JSON.stringify(adm);
+const everything = fs.readFileSync(tel, 'utf8') + gw.log + metrics + JSON.stringify(adm);
 for (const s of Object.values(SECRETS)) check(!everything.includes(s), `secret ${s.slice(0, 8)}… never written`);
 
-if (failures) { console.log(fs.readFileSync(path.join(tmp, 'serve.log'), 'utf8').slice(-3000)); process.exit(1); }
-console.log('all checks passed');
+if (failed()) console.log(gw.log.slice(-3000));
+finish('serve_keys');
