@@ -220,9 +220,45 @@ static void refuse(Gateway *g, GwReq *r, int status, const char *type, const cha
     gw_finish(g, r, now_us);
 }
 
+// The key's rate limits and budgets: counts the request, or refuses it with 429 + Retry-After.
+static bool admit_limits(Gateway *g, GwReq *r, int64_t now_us) {
+    GwKeys *k = g->keys;
+    char msg[240];
+    int64_t ra = 0, t = wall_s();
+    KeyState *ks = &k->states[r->key];
+    pthread_mutex_lock(&k->mu);
+    int over = quota_admit(&ks->limits, &ks->use, t, &ra);
+    int64_t used = over >= 0 ? quota_used(&ks->use, (QuotaKind)over, t) : 0;
+    if (over < 0) quota_add(&ks->use, QUOTA_RPM, 1, t);
+    pthread_mutex_unlock(&k->mu);
+    if (over < 0) {
+        metric_inc(k->m_requests, ks->name, 1);
+        return true;
+    }
+    bool budget = over == QUOTA_DAY_NUSD || over == QUOTA_MONTH_NUSD;
+    if (budget)
+        snprintf(msg, sizeof msg, "API key '%s' spent $%.6f of its %s budget of $%.6f; retry after %lld s", ks->name,
+                 (double)used / 1e9, over == QUOTA_DAY_NUSD ? "daily" : "monthly", (double)ks->limits.limit[over] / 1e9,
+                 (long long)ra);
+    else
+        snprintf(msg, sizeof msg, "Rate limit reached for API key '%s': %lld of %lld %s; retry after %lld s", ks->name,
+                 (long long)used, (long long)ks->limits.limit[over],
+                 over == QUOTA_RPM ? "requests per minute" : "tokens per minute", (long long)ra);
+    r->retry_after_s = (int)(ra < 1 ? 1 : ra > 86400 * 31 ? 86400 * 31 : ra);
+    // OpenAI's shapes: type "requests"/"tokens" + code rate_limit_exceeded, or insufficient_quota
+    const char *type = budget ? "insufficient_quota" : over == QUOTA_RPM ? "requests" : "tokens";
+    refuse(g, r, 429, type, budget ? "insufficient_quota" : "rate_limit_exceeded", quota_kind_name((QuotaKind)over), msg,
+           now_us);
+    return false;
+}
+
 bool gw_keys_route(Gateway *g, GwReq *r, const RouteInput *in, int64_t now_us) {
     GwKeys *k = g->keys;
-    if (r->key >= 0) k->states[r->key].inflight++;   // until gw_keys_finish
+    if (r->key >= 0) {   // held until gw_keys_finish (a removed key's state is not reused meanwhile)
+        pthread_mutex_lock(&k->mu);
+        k->states[r->key].inflight++;
+        pthread_mutex_unlock(&k->mu);
+    }
     int model = r->model[0] && g->p.n_models ? pipeline_model(&g->p, r->model) : -1;
     const PipeKey *pk = key_cfg(g, r->key);
     char msg[240];
@@ -247,30 +283,7 @@ bool gw_keys_route(Gateway *g, GwReq *r, const RouteInput *in, int64_t now_us) {
         refuse(g, r, 403, "permission_error", "model_not_allowed", "key_forbidden", msg, now_us);
         return false;
     }
-    int64_t ra = 0, t = wall_s();
-    KeyState *ks = &k->states[r->key];
-    pthread_mutex_lock(&k->mu);
-    int over = quota_admit(&ks->limits, &ks->use, t, &ra);
-    int64_t used = over >= 0 ? quota_used(&ks->use, (QuotaKind)over, t) : 0;
-    if (over < 0) quota_add(&ks->use, QUOTA_RPM, 1, t);
-    pthread_mutex_unlock(&k->mu);
-    if (over < 0) {
-        metric_inc(k->m_requests, ks->name, 1);
-        return true;
-    }
-    bool budget = over == QUOTA_DAY_NUSD || over == QUOTA_MONTH_NUSD;
-    if (budget)
-        snprintf(msg, sizeof msg, "API key '%s' spent $%.6f of its %s budget of $%.6f; retry after %lld s", ks->name,
-                 (double)used / 1e9, over == QUOTA_DAY_NUSD ? "daily" : "monthly", (double)ks->limits.limit[over] / 1e9,
-                 (long long)ra);
-    else
-        snprintf(msg, sizeof msg, "Rate limit reached for API key '%s': %lld of %lld %s; retry after %lld s", ks->name,
-                 (long long)used, (long long)ks->limits.limit[over],
-                 over == QUOTA_RPM ? "requests per minute" : "tokens per minute", (long long)ra);
-    r->retry_after_s = (int)(ra < 1 ? 1 : ra > 86400 * 31 ? 86400 * 31 : ra);
-    refuse(g, r, 429, budget ? "insufficient_quota" : over == QUOTA_RPM ? "requests" : "tokens", budget ? "insufficient_quota" : "rate_limit_exceeded",
-           quota_kind_name((QuotaKind)over), msg, now_us);
-    return false;
+    return admit_limits(g, r, now_us);
 }
 
 void gw_keys_finish(Gateway *g, GwReq *r) {
