@@ -63,7 +63,6 @@ TEST(pipeline_access_errors_name_line_and_key) {
          "p.yaml:9: key 'keys[1].sha256': the same key hash is given twice"},
         {"keys:\n  - {name: a, sha256: \"" SHA_A "\", rpm: -1}\n", "key 'keys[0].rpm'"},
         {"keys:\n  - {name: a, sha256: \"" SHA_A "\", budget_usd: {week: 1}}\n", "key 'keys[0].budget_usd.week'"},
-        {"keys_file: /nonexistent/keys.yaml\n", "key 'keys_file'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char text[2048], err[600] = "";
@@ -84,12 +83,16 @@ TEST(pipeline_keys_file_errors_name_the_keys_file) {
     close(fd);
     char text[1024], err[600] = "";
     snprintf(text, sizeof text, BASE "keys_file: %s\n", path);
-    EXPECT(load(&p, text, false, err, sizeof err) != 0);
+    EXPECT(load(&p, text, false, err, sizeof err) == 0);   // plan --pipeline does not read it
+    EXPECT(load(&p, text, true, err, sizeof err) != 0);
     char want[300];
     snprintf(want, sizeof want, "%s:3: key 'keys[1].name': duplicate key name 'a'", path);
     if (!strstr(err, want)) printf("got \"%s\"\n", err);
     EXPECT(strstr(err, want) != NULL);
     unlink(path);
+    snprintf(text, sizeof text, BASE "keys_file: /nonexistent/keys.yaml\n");
+    EXPECT(load(&p, text, true, err, sizeof err) != 0);
+    EXPECT(strstr(err, "p.yaml:7: key 'keys_file'") != NULL);
 }
 
 TEST(pipeline_upstream_credentials) {

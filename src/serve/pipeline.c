@@ -443,7 +443,7 @@ static int load_doc(YamlDoc *doc, Pipeline *p, bool check_files) {
     if (!doc->rc) load_autoscaling(doc, p, yaml_map_opt(doc, root, "autoscaling"));
     if (!doc->rc) resolve_tier_autoscaling(doc, p, tiers);
     if (!doc->rc) pipe_load_models(doc, p, root);
-    if (!doc->rc) pipe_load_keys(doc, p, root);
+    if (!doc->rc) pipe_load_keys(doc, p, root, check_files);
     if (!doc->rc) pipe_load_shared(doc, p, root, check_files);
     return doc->rc;
 }

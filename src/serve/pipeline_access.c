@@ -273,7 +273,7 @@ static void load_key_list(YamlDoc *doc, Pipeline *p, const YamlNode *seq) {
     for (int64_t i = 0; seq && !doc->rc && i < seq->n; i++) load_key(doc, p, seq->vals[i]);
 }
 
-void pipe_load_keys(YamlDoc *doc, Pipeline *p, const YamlNode *root) {
+void pipe_load_keys(YamlDoc *doc, Pipeline *p, const YamlNode *root, bool check_files) {
     load_key_list(doc, p, yaml_seq_opt(doc, root, "keys"));
     const char *file = yaml_str_opt(doc, root, "keys_file", NULL);
     if (!file || doc->rc) return;
@@ -282,6 +282,7 @@ void pipe_load_keys(YamlDoc *doc, Pipeline *p, const YamlNode *root) {
         return;
     }
     copy_str(p->keys_file, sizeof p->keys_file, file);
+    if (!check_files) return;   // plan --pipeline: keys do not change a prediction; the file may live elsewhere
     YamlDoc kd;
     char err[600];
     if (yaml_load_file(&kd, file, err, sizeof err)) {

@@ -14,8 +14,8 @@ bool pipe_valid_name(const char *s);
 void pipe_load_tier_access(YamlDoc *doc, PipeTier *t, const YamlNode *n, bool check_files);
 // `models:` (after the routes).
 void pipe_load_models(YamlDoc *doc, Pipeline *p, const YamlNode *root);
-// `keys:` and `keys_file:` (after the models).
-void pipe_load_keys(YamlDoc *doc, Pipeline *p, const YamlNode *root);
+// `keys:` and `keys_file:` (after the models; the file is read when check_files).
+void pipe_load_keys(YamlDoc *doc, Pipeline *p, const YamlNode *root, bool check_files);
 // `shared:` (Redis for the keys' counters).
 void pipe_load_shared(YamlDoc *doc, Pipeline *p, const YamlNode *root, bool check_files);
 
