@@ -113,8 +113,9 @@ int cmd_serve(int argc, char **argv) {
     if (check) {
         int local = 0;
         for (int i = 0; i < p->n_tiers; i++) local += p->tiers[i].local;
-        printf("%s: ok (%d tiers, %d local; %d routes; %d canaries; autoscaling %s)\n", config, p->n_tiers, local,
-               p->n_routes, p->n_canaries, p->has_autoscaling ? "on" : "off");
+        printf("%s: ok (%d tiers, %d local; %d routes; %d canaries; autoscaling %s; %d models; %d client keys%s)\n",
+               config, p->n_tiers, local, p->n_routes, p->n_canaries, p->has_autoscaling ? "on" : "off", p->n_models,
+               p->n_keys, p->redis_host[0] ? ", shared through Redis" : "");
         free(p);
         return 0;
     }

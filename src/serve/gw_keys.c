@@ -31,6 +31,7 @@ static enum MHD_Result reply_json(struct MHD_Connection *mc, unsigned status, co
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
     if (!resp) return MHD_NO;
     MHD_add_response_header(resp, "Content-Type", "application/json");
+    if (status == 401) MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");   // RFC 9110 15.5.2
     if (retry_after_s > 0) {
         char ra[24];
         snprintf(ra, sizeof ra, "%d", retry_after_s);

@@ -69,6 +69,7 @@ check(e?.constructor?.name === 'AuthenticationError' && e.status === 401 && e.co
 const nokey = await fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
   body: JSON.stringify({ model: 'support-bot', messages: [{ role: 'user', content: 'x' }] }) });
 const nk = await nokey.json();
+check(nokey.headers.get('www-authenticate') === 'Bearer', 'a 401 says how to authenticate (WWW-Authenticate: Bearer)');
 check(nokey.status === 401 && nk.error?.code === 'invalid_api_key' && nk.error?.type === 'invalid_request_error' && 'param' in nk.error,
   `no key: ${nokey.status} ${JSON.stringify(nk)}`);
 e = await fails(client('sk-wrong').models.list());
