@@ -79,6 +79,11 @@ static void diff_tiers(const Pipeline *a, const Pipeline *b, Notes *ns) {
         ax.min_replicas = ay.min_replicas = ax.max_replicas = ay.max_replicas = 0;
         if (x->autoscaled != y->autoscaled || memcmp(&ax, &ay, sizeof ax))
             note(ns, "tiers[%d] ('%s') autoscaling changed", i, y->name);
+        if (strcmp(x->api_key_env, y->api_key_env) || strcmp(x->api_key_file, y->api_key_file))
+            note(ns, "tiers[%d] ('%s') upstream credentials changed (the key is read again)", i, y->name);
+        if (x->n_headers != y->n_headers || memcmp(x->header_name, y->header_name, sizeof x->header_name) ||
+            memcmp(x->header_value, y->header_value, sizeof x->header_value))
+            note(ns, "tiers[%d] ('%s') headers changed", i, y->name);
         if (strcmp(x->launch, y->launch))
             note(ns, "tiers[%d].launch changed (used by deploy output; serve runs no launch command)", i);
         if (x->has_step != y->has_step || x->step_b0_us != y->step_b0_us ||
@@ -87,6 +92,27 @@ static void diff_tiers(const Pipeline *a, const Pipeline *b, Notes *ns) {
             x->step_mem_ctx_us != y->step_mem_ctx_us || x->step_comp_token_us != y->step_comp_token_us ||
             x->step_comp_pair_us != y->step_comp_pair_us)
             note(ns, "tiers[%d].step changed (the planner's model; serve does not use it)", i);
+    }
+}
+
+// Public model names and client keys (gw_keys rebinds keys by name, keeping their counters; a key
+// is named, never shown).
+static void diff_access(const Pipeline *a, const Pipeline *b, Notes *ns) {
+    bool models = a->n_models != b->n_models;
+    for (int i = 0; i < a->n_models && i < b->n_models && !models; i++)
+        models = strcmp(a->models[i].name, b->models[i].name) || a->models[i].route != b->models[i].route;
+    if (models) note(ns, "models: %d -> %d public names (the map is replaced)", a->n_models, b->n_models);
+    if (a->n_keys != b->n_keys) note(ns, "keys: %d -> %d", a->n_keys, b->n_keys);
+    for (int i = 0; i < b->n_keys; i++) {
+        int j = 0;
+        while (j < a->n_keys && strcmp(a->keys[j].name, b->keys[i].name)) j++;
+        if (j == a->n_keys) {
+            if (a->n_keys == b->n_keys) note(ns, "keys['%s'] is new", b->keys[i].name);
+            continue;
+        }
+        PipeKey x = a->keys[j], y = b->keys[i];
+        x.line = y.line = 0;
+        if (memcmp(&x, &y, sizeof x)) note(ns, "keys['%s'] changed (its counters are kept)", b->keys[i].name);
     }
 }
 
@@ -190,6 +216,7 @@ static void apply(Gateway *g, Pipeline *np, Pipeline *old, Canary *state) {
     diff_limits(old, np, ns);
     diff_routes(old, np, ns);
     diff_tiers(old, np, ns);
+    diff_access(old, np, ns);
     if (strcmp(old->admin_key, np->admin_key))
         note(ns, g->o.admin_key ? "admin_key changed in the file (--admin-key overrides it; not applied)"
                  : np->admin_key[0] ? (old->admin_key[0] ? "admin_key replaced" : "admin_key set: the admin API is on")
@@ -206,6 +233,7 @@ static void apply(Gateway *g, Pipeline *np, Pipeline *old, Canary *state) {
         g->admin_weight[k] = -1;
     }
     carry_canaries(g, old, state, ns);
+    gw_keys_reload(g);   // client keys rebound by name (their counters kept), upstream credentials re-read
     Buf line = {0};
     for (int i = 0; i < ns->n; i++) buf_printf(&line, "%s%s", i ? "; " : "", ns->item[i]);
     LOG_I("reloaded %s: %s", g->config_path, ns->n ? line.data : "no changes");
