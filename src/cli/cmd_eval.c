@@ -56,7 +56,8 @@ static void eval_usage(FILE *out) {
 "  --label-field KEY      read each line's label from KEY instead of \"label\" (the bundled\n"
 "                         data/tasks/support-desk files: --label-field intent or priority)\n"
 "  --completions          send prompt lines to /v1/completions instead of as one user message\n"
-"  --predictions FILE     write one JSON line per prompt: label, reply, correct, tier, cost\n"
+"  --predictions FILE     write one JSON line per prompt: label, reply (the first line), text (the\n"
+"                         whole answer), correct, tier, cost\n"
 "  --send-labels          send each exact-match label in the x-rightsize-label header, so a serve\n"
 "                         canary with rollback.min_accuracy scores its candidate on them\n"
 "\n"
@@ -310,6 +311,7 @@ static int write_predictions(const char *path, const Task *t, const TaskResult *
         if (t->items[i].id) cJSON_AddRawToObject(o, "id", t->items[i].id);
         cJSON_AddStringToObject(o, "label", t->items[i].label);
         cJSON_AddStringToObject(o, "reply", oc->reply);
+        if (oc->text) cJSON_AddStringToObject(o, "text", oc->text);
         cJSON_AddBoolToObject(o, "correct", oc->correct);
         cJSON_AddBoolToObject(o, "error", oc->error);
         cJSON_AddStringToObject(o, "tier", oc->tier);

@@ -254,13 +254,13 @@ static double reply_confidence(const cJSON *ch) {
     return c;
 }
 
-// The reply text: choices[0].message.content (chat) or choices[0].text; *conf from its logprobs.
+// The reply text: choices[0].message.content (chat) or choices[0].text, whole; *conf from its logprobs.
 static char *reply_text(const char *body, double *conf) {
     cJSON *o = cJSON_Parse(body ? body : "");
     const cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(o, "choices"), 0);
     const cJSON *msg = cJSON_GetObjectItemCaseSensitive(ch, "message");
     const cJSON *txt = msg ? cJSON_GetObjectItemCaseSensitive(msg, "content") : cJSON_GetObjectItemCaseSensitive(ch, "text");
-    char *r = cJSON_IsString(txt) ? first_line(txt->valuestring) : NULL;
+    char *r = cJSON_IsString(txt) ? strdup(txt->valuestring) : NULL;
     *conf = ch ? reply_confidence(ch) : NAN;
     cJSON_Delete(o);
     return r;
@@ -277,7 +277,8 @@ static void finish_request(CURLM *multi, CURL *c, CURLcode code, const Task *t, 
     out->cost_usd = s->cost_usd;
     snprintf(out->tier, sizeof out->tier, "%s", s->tier);
     out->confidence = NAN;
-    out->reply = code == CURLE_OK && status == 200 ? reply_text(s->body, &out->confidence) : NULL;
+    out->text = code == CURLE_OK && status == 200 ? reply_text(s->body, &out->confidence) : NULL;
+    out->reply = out->text ? first_line(out->text) : NULL;
     out->error = out->reply == NULL;
     if (out->error) {
         char msg[200];
@@ -356,7 +357,10 @@ fail:
 }
 
 void task_result_free(TaskResult *r) {
-    for (int64_t i = 0; r->outcomes && i < r->n; i++) free(r->outcomes[i].reply);
+    for (int64_t i = 0; r->outcomes && i < r->n; i++) {
+        free(r->outcomes[i].reply);
+        free(r->outcomes[i].text);
+    }
     free(r->outcomes);
     memset(r, 0, sizeof *r);
 }

@@ -51,6 +51,7 @@ typedef struct {
 
 typedef struct {
     char *reply;              // the first line compared (owned)
+    char *text;               // the whole reply text (owned; NULL on an error)
     bool correct, error;
     double cost_usd;          // from x-rightsize-cost-usd; NaN when absent
     double latency_s;

@@ -74,7 +74,8 @@ for t in tickets:
     lps = s["logprobs"]["token_logprobs"]
     conf = math.exp(sum(lps) / len(lps)) if lps else 0.0
     te = ask("teacher", t["prompt"])
-    rows.append((conf, first_line(s["text"]).lower() == t["intent"], first_line(te["text"]).lower() == t["intent"]))
+    rows.append((conf, first_line(s["text"]).lower() == t["intent"], first_line(te["text"]).lower() == t["intent"],
+                 s["text"], te["text"]))
 stu_acc = sum(r[1] for r in rows) / N
 tea_acc = sum(r[2] for r in rows) / N
 # min_confidence in the widest gap between sorted confidences, among those escalating 25-75 %.
@@ -111,7 +112,7 @@ def run_eval(model, out):
     before, n0 = settled_ledger()
     p = subprocess.run([BIN, "eval", "--task", task, "--label-field", "intent", "--completions", "--max-tokens",
                         str(MAX_TOKENS), "--concurrency", "1", "--url", "http://127.0.0.1:%d" % gw.port, "--model", model,
-                        "--out", out], capture_output=True, text=True, timeout=120)
+                        "--out", out, "--predictions", out + ".predictions"], capture_output=True, text=True, timeout=120)
     print(p.stdout, p.stderr)
     check(p.returncode == 0, "eval through %s exits 0" % model)
     after, _ = settled_ledger()
@@ -124,6 +125,10 @@ check(abs(r["accuracy"] - pred_acc) < 1e-12, "eval's cascade accuracy %.4f == in
       % (r["accuracy"], pred_acc))
 check(r["tiers"].get("teacher", 0) == esc and r["tiers"].get("student", 0) == N - esc,
       "teacher answered %s, predicted %d of %d" % (r["tiers"], esc, N))
+preds = [json.loads(line) for line in open(os.path.join(T, "cascade.json.predictions"))]
+want = [(r[4] if r[0] < thr else r[3]) for r in rows]
+check([p["text"] for p in preds] == want, "eval's predictions hold each whole answer, as the direct asks got it")
+check(all(p["reply"] == first_line(p["text"]) for p in preds), "and its first line as the scored reply")
 mine = [x for x in recs if x["requested_model"] == "tickets"]
 check(len(mine) == N and sum(x["escalated"] for x in mine) == esc, "telemetry: %d records, %d escalated"
       % (len(mine), sum(x["escalated"] for x in mine)))
