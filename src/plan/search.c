@@ -533,10 +533,17 @@ int search_simulate(const Catalog *cat, const Workload *wl, const SearchOptions 
         if (!c->sim) return err_set(err, err_len, ERR_NOMEM, "out of memory");
     }
     // Up to two repairs: when a scenario misses for lack of capacity, add replicas and retry.
+    // Before the last attempt the scenarios run hardest first (burst, expected, best) and the first
+    // miss goes straight to the repair: the results a repair discards are never computed. The
+    // last attempt, or one that meets every SLO, has all three (each is deterministic in its
+    // config and seed, so the order does not change them).
+    static const Scenario probe[SCEN_COUNT] = {SCEN_BURST, SCEN_EXPECTED, SCEN_BEST};
     for (int attempt = 0; attempt < 3; attempt++) {
         c->meets_slo = true;
         c->slo_miss[0] = 0;
-        for (int sc = 0; sc < SCEN_COUNT; sc++) {
+        bool last = attempt == 2 || o->every_scenario;
+        for (int k = 0; k < SCEN_COUNT; k++) {
+            int sc = last ? k : (int)probe[k];
             SimConfig cfg;
             search_sim_config(cat, wl, c, (Scenario)sc, o->horizon_s, o->seed, &cfg);
             if (keep_series && sc == SCEN_EXPECTED) cfg.series_step_s = 60;
@@ -546,6 +553,7 @@ int search_simulate(const Catalog *cat, const Workload *wl, const SearchOptions 
             int rc = sim_run(&cfg, &c->sim[sc], err, err_len);
             if (rc) return rc;
             if (c->meets_slo && !search_meets(wl, &c->sim[sc], (Scenario)sc, c->slo_miss, sizeof c->slo_miss)) c->meets_slo = false;
+            if (!c->meets_slo && !last) break;
         }
         if (c->meets_slo || attempt == 2) break;
         // Capacity repair: one more replica at peak (and at the floor for autoscaled plans).
@@ -671,6 +679,14 @@ static int cmp_cost(const void *a, const void *b, void *ctx) {
     return *(const int64_t *)a < *(const int64_t *)b ? -1 : 1;
 }
 
+static int cmp_work(const void *a, const void *b, void *ctx) {
+    const Candidate *c = ctx;
+    int64_t i = *(const int64_t *)a, j = *(const int64_t *)b;
+    bool x = c[i].student >= 0, y = c[j].student >= 0;
+    if (x != y) return x ? -1 : 1;
+    return cmp_cost(a, b, ctx);
+}
+
 static int cmp_final(const void *a, const void *b, void *ctx) {
     const Candidate *c = ctx;
     double x = c[*(const int64_t *)a].usd_month, y = c[*(const int64_t *)b].usd_month;
@@ -769,6 +785,8 @@ int search_run(const Catalog *cat, const Workload *wl, const SearchOptions *o, S
     for (int64_t i = 0; i < n_ok; i++)
         if (pick[order[i]]) job.todo[job.n_todo++] = order[i];
     free(pick);
+    // Longest first, so the threads finish together: a cascade (two tiers) before one tier.
+    qsort_r(job.todo, (size_t)job.n_todo, sizeof *job.todo, cmp_work, out->cands);
     tp = tp_create(o->threads > 0 ? o->threads : 1);
     tp_run(tp, sim_task, &job, job.n_todo);
     if (atomic_load(&job.failed)) { rc = err_set(err, err_len, ERR_ARG, "%s", job.err); goto done; }
