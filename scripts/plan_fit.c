@@ -67,6 +67,9 @@ int main(int argc, char **argv) {
         snprintf(what, sizeof what, "hardware %s", cat.hw[h].id);
         row(what, bench_error(&cat, pts, n, true, (int)h, -1));
     }
+    for (int64_t h = 0; h < cat.n_hw; h++)   // devices the planner may recommend on estimates alone
+        if (!bench_error(&cat, pts, n, true, (int)h, -1).n && !bench_error(&cat, pts, n, false, (int)h, -1).n)
+            printf("| hardware %s | 0 | no published point yet: reference derates (est) | - | - |\n", cat.hw[h].id);
     row("(train split, for comparison)", bench_error(&cat, pts, n, false, -1, -1));
     printf("\n| held-out point (CSV line) | hardware x tp | stack | model | quant | isl/osl | conc | metric | published | predicted | ratio |\n"
            "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
