@@ -2,83 +2,17 @@
 // quantize.h).
 #include "quantize/quantize.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 
 #include "base/check.h"
 #include "engine/gguf.h"
-
-#define QT_Q6_K_ID 14   // GGML_TYPE_Q6_K: what llama-quantize gives output.weight
-#define QK_K 256
-
-static const QuantizeFtype FTYPES[] = {
-    {"f32", 0, QT_F32}, {"f16", 1, QT_F16}, {"q4_0", 2, QT_Q4_0}, {"q8_0", 7, QT_Q8_0}, {"bf16", 32, QT_BF16},
-};
-
-const QuantizeFtype *quantize_ftype_by_name(const char *name) {
-    for (size_t i = 0; i < sizeof FTYPES / sizeof FTYPES[0]; i++)
-        if (strcasecmp(FTYPES[i].name, name) == 0) return &FTYPES[i];
-    return NULL;
-}
-
-const char *quantize_ftype_names(void) { return "f32, f16, bf16, q8_0, q4_0"; }
+#include "quantize/mix.h"
+#include "quantize/qref.h"
 
 static bool is_quantized(QuantType t) { return QUANT_TRAITS[t].block_size > 1; }
-
-static bool ends_with(Str s, const char *suffix) {
-    size_t n = strlen(suffix);
-    return s.len >= n && memcmp(s.ptr + s.len - n, suffix, n) == 0;
-}
-
-static bool contains(Str s, const char *needle) {
-    size_t n = strlen(needle);
-    for (size_t i = 0; i + n <= s.len; i++)
-        if (memcmp(s.ptr + i, needle, n) == 0) return true;
-    return false;
-}
-
-static bool str_is(Str s, const char *lit) { return s.len == strlen(lit) && memcmp(s.ptr, lit, s.len) == 0; }
-
-// GGML counts dimensions up to the last one above 1 (a [64, 1] tensor is 1-D).
-static uint32_t n_dims_of(const GgufTensor *t) {
-    uint32_t n = 1;
-    for (uint32_t i = 1; i < GGUF_MAX_DIMS; i++)
-        if (t->ne[i] > 1) n = i + 1;
-    return n;
-}
-
-// llama.cpp's tensor_allows_quantization, for the tensors a Llama-family file holds.
-static bool allows_quantization(const GgufTensor *t) {
-    static const char *const keep[] = {"_norm.weight", "ffn_gate_inp.weight", "ssm_conv1d", "attn_rel_b.weight",
-                                       "altup", "laurel", "per_layer_model_proj", "shortconv.conv.weight"};
-    if (n_dims_of(t) < 2 || !ends_with(t->name, "weight")) return false;
-    for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++)
-        if (contains(t->name, keep[i])) return false;
-    return !str_is(t->name, "position_embd.weight") && !str_is(t->name, "token_types.weight");
-}
-
-// The type llama-quantize gives tensor t (ERR_UNSUPP, via *out = -1, when it is a type this
-// build cannot write).
-static int target_type(const GgufTensor *t, const QuantizeOptions *o, bool tied) {
-    if (!allows_quantization(t)) return (int)t->type;
-    bool is_output = str_is(t->name, "output.weight") || (tied && str_is(t->name, "token_embd.weight"));
-    if (is_output && o->output_type >= 0) return o->output_type;
-    int type = (int)o->ftype->type;
-    if (!is_quantized(o->ftype->type)) return type;
-    const int64_t nx = t->ne[0];
-    if (is_output) {
-        if (nx % QUANT_TRAITS[type].block_size != 0) type = QT_Q8_0;
-        else if (type != QT_Q8_0) type = QT_Q6_K_ID;
-    }
-    // Fallback for rows the block does not divide: Q6_K -> Q8_0; 32-blocks -> F16.
-    if (type == QT_Q6_K_ID) return nx % QK_K == 0 ? QT_Q6_K_ID : (nx % QK8_0 == 0 ? QT_Q8_0 : QT_F16);
-    if (nx % QUANT_TRAITS[type].block_size != 0) return QT_F16;
-    return type;
-}
 
 // llama.cpp's weight_name_comparer: layer number (-1 outside blk.N.) first, then the name.
 static int layer_of(Str s) {
@@ -113,7 +47,7 @@ static void convert_rows(const GgufTensor *t, QuantType to, float *row, void *ds
     const size_t src_row = quant_row_bytes(t->type, ne0), dst_row = quant_row_bytes(to, ne0);
     for (int64_t r = 0; r < rows; r++) {
         quant_dequantize_row(t->type, (const uint8_t *)t->data + (size_t)r * src_row, row, ne0);
-        quant_quantize_row(to, row, (uint8_t *)dst + (size_t)r * dst_row, ne0);
+        qref_quantize_row(to, row, (uint8_t *)dst + (size_t)r * dst_row, ne0);
     }
 }
 
@@ -131,24 +65,29 @@ static int copy_metadata(GgufWriter *w, const GgufFile *f, uint32_t ftype) {
 
 static int plan_types(const GgufFile *f, const GgufTensor **order, int *types, const QuantizeOptions *o,
                       char *err, size_t err_len) {
-    bool tied = gguf_find_tensor(f, "output.weight") == NULL;
+    QuantizeMix mix;
+    int rc = quantize_mix_init(&mix, f, o->ftype, o->output_type, err, err_len);
+    if (rc) return rc;
     for (uint64_t i = 0; i < f->n_tensors; i++) {
         const GgufTensor *t = order[i];
-        int to = target_type(t, o, tied);
-        if (to >= QT_COUNT || !QUANT_TRAITS[to].supported)
+        QuantType to = quantize_mix_type(&mix, t);
+        if (to != t->type && !qref_supported(to))
             return err_set(err, err_len, ERR_UNSUPP,
-                           "tensor '%.*s' gets type %s as llama-quantize chooses, which this build cannot write yet; "
-                           "pass --output-type q8_0 (or f16) to choose its type",
-                           (int)t->name.len, t->name.ptr, to == QT_Q6_K_ID ? "q6_k" : "unknown");
-        if (to != (int)t->type && is_quantized(t->type) && !o->allow_requantize)
+                           "tensor '%.*s' gets type %s as llama-quantize chooses, which this build cannot write; "
+                           "pass --output-type q8_0 (or f16) when it is the output tensor",
+                           (int)t->name.len, t->name.ptr, QUANT_TRAITS[to].name ? QUANT_TRAITS[to].name : "unknown");
+        if (to != t->type && is_quantized(t->type) && !o->allow_requantize)
             return err_set(err, err_len, ERR_ARG,
                            "tensor '%.*s' is already %s: requantizing compounds the error (pass --allow-requantize to do it anyway, "
                            "or start from the f16/f32 model)",
                            (int)t->name.len, t->name.ptr, QUANT_TRAITS[t->type].name);
-        if (quant_row_bytes((QuantType)to, t->ne[0]) == 0)
+        if (to != t->type && !QUANT_TRAITS[t->type].supported)
+            return err_set(err, err_len, ERR_UNSUPP, "tensor '%.*s' is %s, which this build cannot read",
+                           (int)t->name.len, t->name.ptr, QUANT_TRAITS[t->type].name);
+        if (quant_row_bytes(to, t->ne[0]) == 0)
             return err_set(err, err_len, ERR_UNSUPP, "tensor '%.*s': rows of %lld do not fit type %s",
                            (int)t->name.len, t->name.ptr, (long long)t->ne[0], QUANT_TRAITS[to].name);
-        types[i] = to;
+        types[i] = (int)to;
     }
     return 0;
 }
@@ -177,7 +116,7 @@ int quantize_file(const char *in_path, const char *out_path, const QuantizeOptio
         const GgufTensor *t = order[i];
         char name[256];
         snprintf(name, sizeof name, "%.*s", (int)t->name.len, t->name.ptr);
-        if ((rc = gguf_writer_add_tensor_info(w, name, (QuantType)types[i], n_dims_of(t), t->ne))) {
+        if ((rc = gguf_writer_add_tensor_info(w, name, (QuantType)types[i], quantize_tensor_dims(t), t->ne))) {
             err_set(err, err_len, rc, "cannot declare tensor '%s'", name);
             goto fail;
         }
