@@ -1,6 +1,7 @@
 // cmd_quantize.c — `rightsize quantize IN.gguf OUT.gguf --type TYPE`: convert a model's weights,
 // choosing each tensor's type and quantizing it as llama.cpp's llama-quantize does.
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/clock.h"
@@ -35,6 +36,7 @@ static void quantize_usage(FILE *out) {
 "                         --output-tensor-type): f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1,\n"
 "                         iq4_nl, q2_k, q3_k, q4_k, q5_k, q6_k\n"
 "  --allow-requantize     accept an input that is already quantized (error compounds)\n"
+"  -t, --threads N        conversion threads (default: all cores; the bytes do not depend on it)\n"
 "  -q, --quiet            no progress lines\n"
 "  -h, --help             this help\n"
 "\n"
@@ -54,11 +56,21 @@ int cmd_quantize(int argc, char **argv) {
     const char *pos[3] = {0}, *type = NULL, *out_type = NULL;
     int n_pos = 0;
     bool quiet = false, requant = false;
+    int n_threads = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--type") || !strcmp(a, "--output-type")) {
             if (i + 1 >= argc) { fprintf(stderr, "quantize: %s needs a value (see --help)\n", a); return 2; }
             if (!strcmp(a, "--type")) type = argv[++i]; else out_type = argv[++i];
+        } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
+            char *end = NULL;
+            long v = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : -1;
+            if (i + 1 >= argc || !end || *end || v < 1 || v > 1024) {
+                fprintf(stderr, "quantize: %s needs a thread count from 1 to 1024 (see --help)\n", a);
+                return 2;
+            }
+            n_threads = (int)v;
+            i++;
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) quiet = true;
         else if (!strcmp(a, "--allow-requantize")) requant = true;
         else if (a[0] == '-' && a[1]) { fprintf(stderr, "quantize: unknown option '%s' (see rightsize quantize --help)\n", a); return 2; }
@@ -68,7 +80,7 @@ int cmd_quantize(int argc, char **argv) {
     if (n_pos == 3 && !type) type = pos[2];
     else if (n_pos != 2) { fprintf(stderr, "quantize: give IN.gguf OUT.gguf and --type TYPE (see --help)\n"); return 2; }
     if (!type) { fprintf(stderr, "quantize: --type TYPE is required (%s)\n", quantize_ftype_names()); return 2; }
-    QuantizeOptions o = {.ftype = quantize_ftype_by_name(type), .output_type = -1, .allow_requantize = requant,
+    QuantizeOptions o = {.ftype = quantize_ftype_by_name(type), .output_type = -1, .allow_requantize = requant, .n_threads = n_threads,
                          .progress = quiet ? NULL : progress};
     if (!o.ftype) {
         fprintf(stderr, "quantize: unknown --type '%s' (this build writes %s)\n", type, quantize_ftype_names());

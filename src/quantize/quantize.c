@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "base/check.h"
+#include "base/threadpool.h"
 #include "engine/gguf.h"
 #include "quantize/mix.h"
 #include "quantize/qref.h"
@@ -41,14 +42,34 @@ static bool same_file(const char *a, const char *b) {
     return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
-// Converts one tensor's rows from its type to `to` into dst (rows × quant_row_bytes(to, ne0)).
-static void convert_rows(const GgufTensor *t, QuantType to, float *row, void *dst) {
-    const int64_t ne0 = t->ne[0], rows = gguf_tensor_nelements(t) / ne0;
-    const size_t src_row = quant_row_bytes(t->type, ne0), dst_row = quant_row_bytes(to, ne0);
-    for (int64_t r = 0; r < rows; r++) {
-        quant_dequantize_row(t->type, (const uint8_t *)t->data + (size_t)r * src_row, row, ne0);
-        qref_quantize_row(to, row, (uint8_t *)dst + (size_t)r * dst_row, ne0);
+// One tensor's conversion, split into chunks of rows over the pool (rows are independent, so
+// the bytes do not depend on the thread count). row holds one max_ne0 floats buffer per thread.
+typedef struct {
+    const GgufTensor *t;
+    QuantType to;
+    float *row;
+    int64_t max_ne0, rows_per_task;
+    void *dst;
+} ConvertJob;
+
+static void convert_task(void *ctx, int64_t task, int thread) {
+    const ConvertJob *j = ctx;
+    const int64_t ne0 = j->t->ne[0], rows = gguf_tensor_nelements(j->t) / ne0;
+    const size_t src_row = quant_row_bytes(j->t->type, ne0), dst_row = quant_row_bytes(j->to, ne0);
+    float *row = j->row + (size_t)thread * (size_t)j->max_ne0;
+    const int64_t end = (task + 1) * j->rows_per_task < rows ? (task + 1) * j->rows_per_task : rows;
+    for (int64_t r = task * j->rows_per_task; r < end; r++) {
+        quant_dequantize_row(j->t->type, (const uint8_t *)j->t->data + (size_t)r * src_row, row, ne0);
+        qref_quantize_row(j->to, row, (uint8_t *)j->dst + (size_t)r * dst_row, ne0);
     }
+}
+
+static void convert_rows(ThreadPool *pool, const GgufTensor *t, QuantType to, float *row, int64_t max_ne0, void *dst) {
+    const int64_t rows = gguf_tensor_nelements(t) / t->ne[0];
+    // About 64K weights per task: enough to amortize the fork, small enough to balance.
+    int64_t per = (65536 + t->ne[0] - 1) / t->ne[0];
+    ConvertJob j = {.t = t, .to = to, .row = row, .max_ne0 = max_ne0, .rows_per_task = per, .dst = dst};
+    tp_run(pool, convert_task, &j, (rows + per - 1) / per);
 }
 
 // Metadata: every key in order, then quantization_version and file_type appended.
@@ -92,6 +113,23 @@ static int plan_types(const GgufFile *f, const GgufTensor **order, int *types, c
     return 0;
 }
 
+// Declares every tensor with its new type; *max_ne0 and *max_bytes get the longest row and the
+// largest converted tensor (the buffers' sizes).
+static int declare_tensors(GgufWriter *w, const GgufTensor **order, const int *types, uint64_t n, int64_t *max_ne0,
+                           size_t *max_bytes, char *err, size_t err_len) {
+    for (uint64_t i = 0; i < n; i++) {
+        const GgufTensor *t = order[i];
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)t->name.len, t->name.ptr);
+        int rc = gguf_writer_add_tensor_info(w, name, (QuantType)types[i], quantize_tensor_dims(t), t->ne);
+        if (rc) return err_set(err, err_len, rc, "cannot declare tensor '%s'", name);
+        size_t nb = quant_row_bytes((QuantType)types[i], t->ne[0]) * (size_t)(gguf_tensor_nelements(t) / t->ne[0]);
+        if (t->ne[0] > *max_ne0) *max_ne0 = t->ne[0];
+        if (nb > *max_bytes) *max_bytes = nb;
+    }
+    return 0;
+}
+
 int quantize_file(const char *in_path, const char *out_path, const QuantizeOptions *o,
                   QuantizeStats *st, char *err, size_t err_len) {
     memset(st, 0, sizeof *st);
@@ -101,6 +139,7 @@ int quantize_file(const char *in_path, const char *out_path, const QuantizeOptio
     int rc = gguf_open(&f, in_path, err, err_len);
     if (rc) return rc;
     GgufWriter *w = gguf_writer_create();
+    ThreadPool *pool = o->n_threads == 1 ? NULL : tp_create(o->n_threads);
     const GgufTensor **order = calloc(f.n_tensors ? f.n_tensors : 1, sizeof *order);
     int *types = calloc(f.n_tensors ? f.n_tensors : 1, sizeof *types);
     float *row = NULL;
@@ -112,19 +151,9 @@ int quantize_file(const char *in_path, const char *out_path, const QuantizeOptio
     if ((rc = copy_metadata(w, &f, o->ftype->ftype))) { err_set(err, err_len, rc, "out of memory copying metadata"); goto fail; }
     int64_t max_ne0 = 1;
     size_t max_bytes = 1;
-    for (uint64_t i = 0; i < f.n_tensors; i++) {
-        const GgufTensor *t = order[i];
-        char name[256];
-        snprintf(name, sizeof name, "%.*s", (int)t->name.len, t->name.ptr);
-        if ((rc = gguf_writer_add_tensor_info(w, name, (QuantType)types[i], quantize_tensor_dims(t), t->ne))) {
-            err_set(err, err_len, rc, "cannot declare tensor '%s'", name);
-            goto fail;
-        }
-        size_t nb = quant_row_bytes((QuantType)types[i], t->ne[0]) * (size_t)(gguf_tensor_nelements(t) / t->ne[0]);
-        if (t->ne[0] > max_ne0) max_ne0 = t->ne[0];
-        if (nb > max_bytes) max_bytes = nb;
-    }
-    row = malloc((size_t)max_ne0 * sizeof *row);
+    if ((rc = declare_tensors(w, order, types, f.n_tensors, &max_ne0, &max_bytes, err, err_len))) goto fail;
+    const int n_threads = pool ? tp_size(pool) : 1;
+    row = malloc((size_t)n_threads * (size_t)max_ne0 * sizeof *row);
     buf = malloc(max_bytes);
     if (!row || !buf) { rc = err_set(err, err_len, ERR_NOMEM, "out of memory for a %zu-byte tensor", max_bytes); goto fail; }
     if ((rc = gguf_writer_begin(w, out_path, err, err_len))) goto fail;
@@ -139,7 +168,7 @@ int quantize_file(const char *in_path, const char *out_path, const QuantizeOptio
         size_t nb = quant_row_bytes(to, t->ne[0]) * (size_t)(gguf_tensor_nelements(t) / t->ne[0]);
         const void *data = t->data;
         if (to != t->type) {
-            convert_rows(t, to, row, buf);
+            convert_rows(pool, t, to, row, max_ne0, buf);
             data = buf;
             st->n_quantized++;
         }
@@ -152,6 +181,7 @@ int quantize_file(const char *in_path, const char *out_path, const QuantizeOptio
 fail:
     if (rc) gguf_writer_abort(w);
     gguf_writer_destroy(w);
+    tp_destroy(pool);
     free(order);
     free(types);
     free(row);

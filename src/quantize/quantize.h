@@ -21,6 +21,7 @@ typedef struct {
     const QuantizeFtype *ftype;
     int output_type;          // -1: llama.cpp's choice; else a QuantType for the output tensor
     bool allow_requantize;    // allow quantized inputs (quality loss compounds)
+    int n_threads;            // conversion threads: 0 = one per core, 1 = the calling thread only
     // Called once per tensor before it is written (may be NULL).
     void (*progress)(void *ctx, int64_t i, int64_t n, const char *name, QuantType from, QuantType to,
                      const int64_t *ne);

@@ -159,6 +159,14 @@ def main():
         check(all(t in kl for t in order) and all(kl[a] < kl[b] for a, b in zip(order, order[1:])),
               "KL from f32 grows as bits shrink: " + ", ".join(f"{t} {kl.get(t, float('nan')):.3g}" for t in kl))
 
+        # One thread or several: the same bytes.
+        one = os.path.join(tmp, "one.gguf")
+        p = subprocess.run([BIN, "quantize", llama8, one, "q5_k_m", "-q", "-t", "1"], capture_output=True, text=True,
+                           timeout=60)
+        ref = os.path.join(tmp, "llama8.q5_k_m.ref.gguf")
+        check(p.returncode == 0 and os.path.exists(ref) and open(one, "rb").read() == open(ref, "rb").read(),
+              "-t 1 writes the same bytes as the default thread count")
+
         # --output-type is llama-quantize's --output-tensor-type.
         both("llama8-outq8", llama8, "q4_k_m", "--output-type", "q8_0", str(GGML_Q8_0))
 
