@@ -309,6 +309,9 @@ static void reload(Gateway *g) {
         snprintf(g->admin_key, sizeof g->admin_key, "%s", g->o.admin_key ? g->o.admin_key : g->p.admin_key);
         atomic_store(&g->max_body, g->p.max_body_bytes);
         atomic_store(&g->max_tokens, g->p.max_tokens);
+        ConnGuardConfig gc = {.header_timeout_us = g->p.header_timeout_us, .body_timeout_us = g->p.body_timeout_us,
+                              .idle_timeout_us = g->p.idle_timeout_us, .body_budget_bytes = g->p.max_buffered_body_bytes};
+        conn_guard_configure(g->guard, &gc);
         init_policies(g);
         carry_canaries(g, old, state);
         LOG_I("reloaded %s: %d routes, %d canaries; admin API %s", g->config_path, g->p.n_routes, g->p.n_canaries,
@@ -446,6 +449,7 @@ int gateway_run(Gateway *g, volatile sig_atomic_t *stop, volatile sig_atomic_t *
             admin_commands(g, now);
             gw_replicas_tick(g, now);
             gw_expire(g, now);
+            gw_front_watch(g, now);
             for (int i = 0; i < g->p.n_tiers; i++) gw_dispatch(g, i, now);
             publish_status(g, now);
         }

@@ -26,6 +26,7 @@
 #include "policy/canary.h"
 #include "policy/ledger.h"
 #include "policy/router.h"
+#include "serve/conn_guard.h"
 #include "serve/gateway.h"
 #include "serve/metrics.h"
 #include "serve/model_id.h"
@@ -81,6 +82,8 @@ struct GwCall {
     char *body;                    // request body sent (owned)
     Buf resp;                      // buffered response
     bool pass_stream;              // bytes go straight to the client
+    size_t max_resp_bytes;         // limits.max_response_bytes for a buffered answer
+    bool too_large;                // cut off at max_resp_bytes (502 response_too_large)
     long status;
     int64_t t_start_us, t_first_byte_us;
     int64_t bytes;
@@ -115,7 +118,11 @@ struct GwReq {
     int64_t t_arrival_us;
     bool shadow;                   // loop-owned shadow copy (no client)
     FrontState fstate;
-    bool too_large;
+    bool too_large, over_budget;
+    bool http11;                   // may be sent a 1xx probe (conn_peer_check)
+    size_t reserved;               // bytes of the body budget held for body
+    PeerProbe probe;
+    GwReq *lprev, *lnext;          // Gateway.live: requests whose client may still be waiting (loop thread)
     int early_status;
     char early_msg[200];
     // ---- shared (mu) ----
@@ -128,6 +135,7 @@ struct GwReq {
     bool retry_after;
     struct MHD_Response *stream_resp;
     // ---- loop only ----
+    GwCall *call;                  // the main call running for it, or NULL
     GwReq *qnext;                  // tier queue / inbox link
     RouteDecision dec;
     int tier, first_tier;
@@ -187,6 +195,8 @@ struct Gateway {
     atomic_size_t max_body;
     atomic_llong max_tokens;
     int mhd_fd;                               // MHD's epoll fd, polled by the loop
+    ConnGuard *guard;                         // deadlines, connection cap, body budget, drain (conn_guard.h)
+    GwReq *live;                              // POSTs whose connection is open (gw_front_watch checks them)
     bool mhd_dirty;                           // a connection was resumed: run MHD before sleeping
     // admin commands and status snapshots
     pthread_mutex_t inbox_mu;
@@ -229,6 +239,9 @@ void gw_req_error(GwReq *r, int status, const char *type, const char *code, cons
     __attribute__((format(printf, 5, 6)));
 void gw_req_unref(GwReq *r);
 bool gw_req_gone(GwReq *r);
+// Checks the sockets of parked requests (a client that left: gw_abandon) and sweeps the
+// connection deadlines; on drain closes every connection without a complete request. Loop thread.
+void gw_front_watch(Gateway *g, int64_t now_us);
 
 // ---- gw_replica.c ----
 int gw_replicas_start(Gateway *g, char *err, size_t err_len);
@@ -265,5 +278,8 @@ void gw_dispatch(Gateway *g, int tier, int64_t now_us);
 const char *gw_req_header(const GwReq *r, const char *name);
 // A request whose body was read and checked: route, admit, dispatch (or answer at once).
 void gw_route(Gateway *g, GwReq *r, int64_t now_us);
+// The client of r left while the loop held r: its backend call is stopped (the backend's
+// connection closes, so a worker frees the sequence) or it leaves its queue; recorded as 499.
+void gw_abandon(Gateway *g, GwReq *r, int64_t now_us);
 
 #endif

@@ -392,13 +392,24 @@ static void resolve_tier_autoscaling(YamlDoc *doc, Pipeline *p, const YamlNode *
 
 static void load_limits(YamlDoc *doc, Pipeline *p, const YamlNode *l) {
     static const char *const keys[] = {"max_queue", "max_body_bytes", "max_tokens", "request_timeout_s",
-                                       "retry_after_s", NULL};
+                                       "retry_after_s", "header_timeout_s", "body_timeout_s", "idle_timeout_s",
+                                       "max_buffered_body_bytes", "max_response_bytes", NULL};
     yaml_check_keys(doc, l, keys);
     p->max_queue = yaml_i64_opt(doc, l, "max_queue", 256, 0, 1 << 20);
     p->max_body_bytes = (size_t)yaml_i64_opt(doc, l, "max_body_bytes", 1 << 20, 256, (int64_t)1 << 30);
     p->max_tokens = yaml_i64_opt(doc, l, "max_tokens", 4096, 1, 1 << 24);
     p->request_timeout_us = (int64_t)(yaml_f64_opt(doc, l, "request_timeout_s", 60, 0.01, 86400) * 1e6);
     p->retry_after_s = (int)yaml_i64_opt(doc, l, "retry_after_s", 1, 0, 3600);
+    // The connection layer (conn_guard.h): fixed deadlines, the body budget, the answer cap.
+    p->header_timeout_us = (int64_t)(yaml_f64_opt(doc, l, "header_timeout_s", 10, 0.1, 3600) * 1e6);
+    p->body_timeout_us = (int64_t)(yaml_f64_opt(doc, l, "body_timeout_s", 30, 0.1, 3600) * 1e6);
+    p->idle_timeout_us = (int64_t)(yaml_f64_opt(doc, l, "idle_timeout_s", 75, 0.1, 86400) * 1e6);
+    p->max_buffered_body_bytes =
+        (size_t)yaml_i64_opt(doc, l, "max_buffered_body_bytes", (int64_t)256 << 20, 4096, (int64_t)1 << 40);
+    p->max_response_bytes = (size_t)yaml_i64_opt(doc, l, "max_response_bytes", (int64_t)32 << 20, 4096, (int64_t)1 << 34);
+    if (l && !doc->rc && p->max_buffered_body_bytes < p->max_body_bytes)
+        yaml_error(doc, l, "limits.max_buffered_body_bytes (%zu) is below limits.max_body_bytes (%zu): no body could be "
+                   "buffered; raise it", p->max_buffered_body_bytes, p->max_body_bytes);
 }
 
 static int load_doc(YamlDoc *doc, Pipeline *p, bool check_files) {

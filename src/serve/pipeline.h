@@ -86,6 +86,11 @@ typedef struct {
     int64_t max_tokens;            // cap on a request's max_tokens
     int64_t request_timeout_us;
     int retry_after_s;
+    int64_t header_timeout_us;     // accept → complete request header (not reset by each byte)
+    int64_t body_timeout_us;       // complete header → complete body
+    int64_t idle_timeout_us;       // keep-alive: previous answer → next complete header
+    size_t max_buffered_body_bytes;   // request bodies buffered at once, all connections
+    size_t max_response_bytes;     // a backend answer larger than this is cut: 502 response_too_large
     char admin_key[128];           // "" = admin API disabled unless --admin-key
 } Pipeline;
 
