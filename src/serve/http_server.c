@@ -510,6 +510,9 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls, e
     conn_guard_request_done(s->guard, mc, clock_now_us());   // keep-alive: the next header's deadline starts
     if (!c) return;
     *con_cls = NULL;
+    // A request still waiting for its answer when MHD ends it: the client left (MHD saw the
+    // hang-up before the engine's wake-up reached conn_progress). nginx's 499, counted once.
+    if (c->job && c->state == CONN_WAITING) count_status(s, 499);
     if (c->job) {
         GenJob *j = c->job;
         pthread_mutex_lock(&j->mu);
