@@ -12,6 +12,7 @@
 #include "base/check.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "serve/metrics.h"
 
 typedef enum { PH_HEADER = 0, PH_BODY, PH_IDLE, PH_SERVING, PH_CLOSING, PH_COUNT } Phase;
 
@@ -33,6 +34,7 @@ struct ConnGuard {
     int64_t n_phase[PH_COUNT];
     int64_t n_open;
     ConnGuardStats st;
+    ConnGuardStats published;       // closed counts already added to the metric
     size_t body_bytes;              // reserved now
     size_t freed_since_trim;        // body bytes released since the last malloc_trim
     int64_t closed_since_trim;
@@ -241,6 +243,26 @@ void conn_guard_stats(ConnGuard *g, ConnGuardStats *out) {
     out->serving = g->n_phase[PH_SERVING];
     out->body_bytes = g->body_bytes;
     pthread_mutex_unlock(&g->mu);
+}
+
+void conn_guard_publish(ConnGuard *g, Metric *conns, Metric *closed) {
+    pthread_mutex_lock(&g->mu);
+    ConnGuardStats now = g->st, was = g->published;
+    g->published = g->st;
+    int64_t reading = g->n_phase[PH_HEADER] + g->n_phase[PH_BODY] + g->n_phase[PH_IDLE];
+    int64_t serving = g->n_phase[PH_SERVING];
+    pthread_mutex_unlock(&g->mu);
+    if (conns) {
+        metric_set(conns, "reading", (double)reading);
+        metric_set(conns, "serving", (double)serving);
+    }
+    if (closed) {
+        metric_inc(closed, "header_deadline", (double)(now.closed_header - was.closed_header));
+        metric_inc(closed, "body_deadline", (double)(now.closed_body - was.closed_body));
+        metric_inc(closed, "idle_deadline", (double)(now.closed_idle - was.closed_idle));
+        metric_inc(closed, "evicted", (double)(now.closed_evicted - was.closed_evicted));
+        metric_inc(closed, "drain", (double)(now.closed_drain - was.closed_drain));
+    }
 }
 
 // ---- parked connections ----

@@ -82,6 +82,13 @@ int64_t conn_guard_sweep(ConnGuard *g, int64_t now_us, bool draining);
 
 void conn_guard_stats(ConnGuard *g, ConnGuardStats *out);
 
+// Publishes the guard's figures into a metrics registry (call before rendering /metrics):
+// the gauge `connections{state}` (reading, serving) and the counter
+// `connections_closed_total{reason}` (header_deadline, body_deadline, idle_deadline, evicted,
+// drain). Either metric may be NULL.
+struct Metric;
+void conn_guard_publish(ConnGuard *g, struct Metric *conns, struct Metric *closed);
+
 // ---- is the client of a parked (suspended) connection still there? ----
 //
 // libmicrohttpd does not watch a suspended connection's socket, so the server peeks at it. A FIN

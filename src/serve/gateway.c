@@ -51,6 +51,8 @@ static int metrics_setup(Gateway *g) {
     m->restarts = metrics_add(r, METRIC_COUNTER, "worker_restarts_total", "Local worker processes restarted after exiting.", "tier", NULL, 0);
     m->retries = metrics_add(r, METRIC_COUNTER, "backend_retries_total", "Calls retried after failing before their first byte.", "tier", NULL, 0);
     m->req_cost = metrics_add(r, METRIC_COUNTER, "request_cost_usd_total", "Busy cost attributed to finished requests, by the tier that served each call and the route.", "tier,route", NULL, 0);
+    m->conns = metrics_add(r, METRIC_GAUGE, "connections", "Client connections open, by state (reading a request, serving one).", "state", NULL, 0);
+    m->conns_closed = metrics_add(r, METRIC_COUNTER, "connections_closed_total", "Client connections closed by the gateway: deadlines, evicted at the connection cap, drain.", "reason", NULL, 0);
     for (int i = 0; i < (int)(sizeof *m / sizeof(Metric *)) - 1; i++)
         if (!((Metric **)&m->requests)[i]) return ERR_NOMEM;
     metric_inc(m->cost, "busy", 0);

@@ -417,6 +417,7 @@ static enum MHD_Result handle_get(Gateway *g, struct MHD_Connection *mc, const c
     }
     if (strcmp(url, "/metrics") == 0) {
         Buf b = {0};
+        conn_guard_publish(g->guard, g->m.conns, g->m.conns_closed);
         int rc = metrics_render(g->m.reg, &b);
         enum MHD_Result ok = rc ? MHD_NO : reply(mc, 200, "text/plain; version=0.0.4; charset=utf-8", b.data ? b.data : "", b.len);
         buf_free(&b);

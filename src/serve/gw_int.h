@@ -178,7 +178,7 @@ typedef struct {
     MetricsRegistry *reg;
     Metric *requests, *rejected, *decisions, *escalations, *cost, *replicas, *desired, *waiting, *running, *e2e,
         *ttft, *queue, *batch, *prompt_tok, *gen_tok, *rollbacks, *canary_weight, *restarts, *retries, *tpot,
-        *req_cost;
+        *req_cost, *conns, *conns_closed;
 } GwMetrics;
 
 struct Gateway {

@@ -372,6 +372,7 @@ static enum MHD_Result handle_get(HttpServer *s, struct MHD_Connection *mc, cons
     }
     if (strcmp(url, "/metrics") == 0) {
         Buf b = {0};
+        if (s->metrics) conn_guard_publish(s->guard, s->metrics->conns, s->metrics->conns_closed);
         if (s->metrics && metrics_render(s->metrics->reg, &b)) return MHD_NO;
         enum MHD_Result ok = reply(s, mc, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
                                    b.data ? b.data : "", b.len, NULL, false);

@@ -154,6 +154,9 @@ closed = A.closed_by_server(socks)
 check(early is not None and early < 10, "D6: %s of the 200 newest connections were closed before their deadline" % early)
 check(len(socks) >= 1900 and closed >= 0.95 * len(socks),
       "D6: %d of %d trickling slowloris connections closed after 1.8 s (header deadline 1 s)" % (closed, len(socks)))
+check(gw.metric("rightsize_connections_closed_total", 'reason="header_deadline"') >= 0.95 * len(socks),
+      "D6: connections_closed_total{reason=header_deadline} = %d"
+      % gw.metric("rightsize_connections_closed_total", 'reason="header_deadline"'))
 ok = sum(x != float("inf") for x in lat)
 check(ok == len(lat), "D6: %d of %d well-behaved requests failed during the attack" % (len(lat) - ok, len(lat)))
 print("D6: %d slowloris connections trickling: %d closed at the header deadline; well-behaved /health p50 %.1f ms, "
@@ -172,6 +175,8 @@ lat = A.latencies(gw2.port, 30)
 ok = sum(x != float("inf") for x in lat)
 check(ok == len(lat), "D6 cap: %d of %d well-behaved requests failed behind 2,000 half-open connections" % (len(lat) - ok, len(lat)))
 evicted = A.closed_by_server(socks)
+check(gw2.metric("rightsize_connections_closed_total", 'reason="evicted"') >= evicted,
+      "D6 cap: connections_closed_total{reason=evicted} = %d" % gw2.metric("rightsize_connections_closed_total", 'reason="evicted"'))
 check(evicted >= 1500, "D6 cap: only %d of 2,000 half-open connections evicted under a ~400-connection cap" % evicted)
 print("D6 cap: 2,000 half-open connections over a ~400 cap: %d evicted, well-behaved /health p99 %.1f ms"
       % (evicted, A.pct(lat, 99) * 1e3))

@@ -111,6 +111,8 @@ closed = A.closed_by_server(socks)
 check(early is not None and early < 10, "D6: %s of the 200 newest connections were closed before their deadline" % early)
 check(len(socks) >= 1900 and closed >= 0.95 * len(socks),
       "D6: %d of %d trickling slowloris connections closed after 1.8 s (header deadline 1 s)" % (closed, len(socks)))
+check(metric("connections_closed_total", 'reason="header_deadline"') >= 0.95 * len(socks),
+      "D6: connections_closed_total{reason=header_deadline} = %d" % metric("connections_closed_total", 'reason="header_deadline"'))
 bad = sum(x == float("inf") for x in lat)
 check(bad == 0, "D6: %d of %d /health requests failed during the attack" % (bad, len(lat)))
 print("D6: %d slowloris connections trickling: %d closed at the header deadline; /health p50 %.1f ms, p99 %.1f ms"
@@ -118,7 +120,7 @@ print("D6: %d slowloris connections trickling: %d closed at the header deadline;
 A.close_all()
 
 # ---- D8 ----
-run = A.raw_post(port, "/v1/completions", {"prompt": "drain", "max_tokens": 400, "ignore_eos": True})
+run = A.raw_post(port, "/v1/completions", {"prompt": "drain", "max_tokens": 2000, "ignore_eos": True})
 check(wait_until(lambda: metric("num_requests_running") == 1, 5), "D8: the request is not running")
 partial = A.stalled_upload(port, 5000, 100)
 time.sleep(0.1)
