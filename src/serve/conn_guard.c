@@ -36,6 +36,7 @@ struct ConnGuard {
     ConnGuardStats st;
     ConnGuardStats published;       // closed counts already added to the metric
     size_t body_bytes;              // reserved now
+    int64_t drain_start_us;         // when the drain began (0: not draining)
     size_t freed_since_trim;        // body bytes released since the last malloc_trim
     int64_t closed_since_trim;
 };
@@ -218,14 +219,21 @@ int64_t conn_guard_sweep(ConnGuard *g, int64_t now_us, bool draining) {
     int64_t before, after;
     pthread_mutex_lock(&g->mu);
     before = g->st.closed_header + g->st.closed_body + g->st.closed_idle + g->st.closed_drain;
-    GuardConn *c;
-    while ((c = g->lists[PH_HEADER].head) &&
-           (draining || now_us - c->t_phase_us > g->cfg.header_timeout_us))
-        hang_up(g, c, draining ? &g->st.closed_drain : &g->st.closed_header);
-    while ((c = g->lists[PH_BODY].head) && (draining || now_us - c->t_phase_us > g->cfg.body_timeout_us))
-        hang_up(g, c, draining ? &g->st.closed_drain : &g->st.closed_body);
-    while ((c = g->lists[PH_IDLE].head) && (draining || now_us - c->t_phase_us > g->cfg.idle_timeout_us))
-        hang_up(g, c, draining ? &g->st.closed_drain : &g->st.closed_idle);
+    if (!draining) g->drain_start_us = 0;
+    else if (!g->drain_start_us) g->drain_start_us = now_us;
+    // On drain, whoever was reading a request (or idle) when it began goes at once; a connection
+    // that arrives later keeps its deadlines, so a new request still gets its 503 "draining".
+    int64_t ds = g->drain_start_us;
+    const int64_t limit[3] = {g->cfg.header_timeout_us, g->cfg.body_timeout_us, g->cfg.idle_timeout_us};
+    int64_t *counter[3] = {&g->st.closed_header, &g->st.closed_body, &g->st.closed_idle};
+    for (Phase p = PH_HEADER; p <= PH_IDLE; p++) {
+        GuardConn *c;
+        while ((c = g->lists[p].head)) {
+            if (ds && c->t_phase_us <= ds) hang_up(g, c, &g->st.closed_drain);
+            else if (now_us - c->t_phase_us > limit[p]) hang_up(g, c, counter[p]);
+            else break;
+        }
+    }
     after = g->st.closed_header + g->st.closed_body + g->st.closed_idle + g->st.closed_drain;
     // Give freed memory back to the system once enough of it went (stalled uploads that closed).
     bool trim = g->freed_since_trim >= ((size_t)8 << 20) || g->closed_since_trim >= 1024;

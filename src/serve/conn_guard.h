@@ -10,7 +10,7 @@
 //  - the bytes of request bodies buffered across every connection stay under a budget: a POST
 //    that would pass it is refused early (503) instead of growing the process;
 //  - on drain every connection that has not delivered a complete request is closed at once,
-//    while requests already accepted finish.
+//    while requests already accepted finish (and later arrivals are answered 503).
 //
 // A connection is closed by shutdown(2) of its socket under the guard's lock: libmicrohttpd
 // wakes on the hang-up and closes it itself (the descriptor stays MHD's, so it cannot be reused
@@ -76,8 +76,10 @@ bool conn_guard_reserve(ConnGuard *g, size_t bytes);
 // Gives back bytes reserved; memory freed by the caller is returned to the system in batches.
 void conn_guard_release(ConnGuard *g, size_t bytes);
 
-// Closes the connections past their deadline; draining: every connection not serving a request.
-// Call a few times a second from any thread. Returns how many were closed.
+// Closes the connections past their deadline; draining: also, at once, every connection that was
+// not serving a request when the drain began (one that arrives later keeps its deadlines, so its
+// request is answered 503 "draining"). Call a few times a second from any thread. Returns how
+// many were closed.
 int64_t conn_guard_sweep(ConnGuard *g, int64_t now_us, bool draining);
 
 void conn_guard_stats(ConnGuard *g, ConnGuardStats *out);
