@@ -28,6 +28,7 @@
 #include "policy/router.h"
 #include "serve/conn_guard.h"
 #include "serve/gateway.h"
+#include "serve/gw_keys.h"
 #include "serve/metrics.h"
 #include "serve/model_id.h"
 #include "serve/pipeline.h"
@@ -123,6 +124,8 @@ struct GwReq {
     size_t reserved;               // bytes of the body budget held for body
     PeerProbe probe;
     GwReq *lprev, *lnext;          // Gateway.live: requests whose client may still be waiting (loop thread)
+    int key;                       // client key state slot (gw_keys.h), -1: none
+    int retry_after_s;             // > 0: Retry-After for this refusal (else limits.retry_after_s)
     int early_status;
     char early_msg[200];
     // ---- shared (mu) ----
@@ -221,6 +224,7 @@ struct Gateway {
     int64_t closed_nusd;                      // cost of replica slots closed and reopened
     int64_t n_done;
     int64_t pub_busy, pub_idle, pub_shadow;   // cost_usd_total already published
+    GwKeys *keys;                             // client keys, models map, upstream credentials (gw_keys.c)
     CURL *easy_pool[256];                     // reset easy handles kept for the next calls
     int n_easy_pool;
 };
