@@ -41,6 +41,7 @@ void gw_req_unref(GwReq *r) {
     if (r->json) cJSON_Delete(r->json);
     for (int i = 0; i < r->n_hdrs; i++) free(r->hdr_name[i]), free(r->hdr_val[i]);
     free(r->shadow_text);
+    gw_cache_req_free(r);
     pthread_mutex_destroy(&r->mu);
     free(r);
 }
@@ -99,6 +100,7 @@ void gw_req_stream_begin(GwReq *r) {
 }
 
 void gw_req_stream_append(GwReq *r, const char *data, size_t len) {
+    gw_cache_capture(r, data, len);
     pthread_mutex_lock(&r->mu);
     buf_append(&r->out, data, len);
     if (!r->client_gone) wake(r);
@@ -175,6 +177,7 @@ static void add_headers(struct MHD_Response *resp, GwReq *r) {
     if (r->h_tier[0]) MHD_add_response_header(resp, "x-rightsize-tier", r->h_tier);
     if (r->h_queue[0]) MHD_add_response_header(resp, "x-rightsize-queue-ms", r->h_queue);
     if (r->h_cost[0]) MHD_add_response_header(resp, "x-rightsize-cost-usd", r->h_cost);
+    if (r->cache_state) MHD_add_response_header(resp, "x-rightsize-cache", r->cache_state);
     if (r->retry_after) {
         char ra[16];
         snprintf(ra, sizeof ra, "%d", r->gw->p.retry_after_s);

@@ -118,6 +118,7 @@ void gw_route(Gateway *g, GwReq *r, int64_t now_us) {
     g->in_flight++;
     RouteInput in = {.endpoint = r->ep, .model = r->model[0] ? r->model : NULL, .prompt_chars = r->prompt_chars,
                      .header = req_header, .header_ctx = r};
+    if (g->cache && gw_cache_lookup(g, r, router_match(g->p.routes, g->p.n_routes, &in), now_us)) return;
     r->dec = router_decide(g->p.routes, g->p.n_routes, g->canaries, g->candidate_of, &in, &g->rng);
     metric_inc(g->m.decisions, router_decision_name(r->dec.kind), 1);
     if (r->dec.kind == DECISION_NONE) {
