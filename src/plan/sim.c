@@ -188,6 +188,34 @@ static int next_arrival(Sim *s) {
     return sim_push_ev(s, t_next, EV_ARRIVAL, 0, (int)(id & 0xffffffffu), (int64_t)(id >> 32));
 }
 
+// The workload's caches (cache: in docs/workload.md), for generated arrivals (a replayed trace
+// says nothing of them). A response-cache hit is answered at once by the gateway before any
+// routing draw, as `serve` does: no replica time, cost 0. A prefix hit is admitted by the
+// scheduler after its shared prefix (prefix_lookup), so the prefill, its time and its cost
+// shrink by the cached blocks. True when the request was answered from the response cache.
+static bool cache_draws(Sim *s, SimReq *r, uint64_t id) {
+    const Workload *wl = s->cfg->wl;
+    if (s->cfg->trace) return false;
+    if (wl->cache_shared_prefix_tokens > 0)
+        r->prefix_hit = rng_uniform(&s->cache_rng) < wl->cache_prefix_hit_rate;
+    if (wl->cache_response_hit_rate <= 0 || rng_uniform(&s->cache_rng) >= wl->cache_response_hit_rate) return false;
+    if (r->counted) s->res->cache_hits++;
+    r->cost_nusd = 0;
+    record_final(s, r, s->now, s->now, 0, 200);
+    leave_system(s, id);
+    return true;
+}
+
+// SchedConfig.prefix_lookup: the whole blocks of the shared prefix, short of the last token.
+static int64_t prefix_lookup(void *ctx, uint64_t id, int64_t n_tokens) {
+    Sim *s = ctx;
+    const SimReq *r = sim_req(s, id);
+    if (!r->prefix_hit) return 0;
+    int64_t bt = s->tier[r->tier].cfg.sched.kv_block_tokens, p = s->cfg->wl->cache_shared_prefix_tokens;
+    if (p > n_tokens - 1) p = n_tokens - 1;
+    return p / bt * bt;
+}
+
 static int on_arrival(Sim *s, const Event *e) {
     uint64_t id = (uint64_t)e->ver << 32 | (uint32_t)e->rep;
     SimReq *r = sim_req(s, id);
@@ -195,6 +223,8 @@ static int on_arrival(Sim *s, const Event *e) {
     s->in_system++;
     r->counted = r->arrival_us >= s->warmup_us;
     if (r->counted) s->res->arrived++;
+    if (cache_draws(s, r, id)) return next_arrival(s);
+    if (r->prefix_hit && r->counted) s->res->prefix_hits++;
     route(s, r);
     if (r->route < 0) {   // no rule matches: the gateway's 404
         s->res->unrouted++;
@@ -229,6 +259,10 @@ static int tier_init(Sim *s, int t, char *err, size_t err_len) {
         return err_set(err, err_len, ERR_ARG, "tier %d: need reserved <= min_replicas <= max_replicas, max >= 1, "
                        "target_per_replica > 0", t);
     autoscale_init(&ts->as);
+    if (!c->one_shot && !s->cfg->trace && s->cfg->wl->cache_shared_prefix_tokens > 0) {
+        ts->cfg.sched.prefix_lookup = prefix_lookup;
+        ts->cfg.sched.prefix_ctx = s;
+    }
     ts->warm_avail = c->as.warm_pool;
     ts->qcap = 64;
     ts->queue = malloc((size_t)ts->qcap * sizeof *ts->queue);
@@ -393,6 +427,7 @@ int sim_run(const SimConfig *cfg, SimResult *res, char *err, size_t err_len) {
     s->res = res;
     rng_seed(&s->rng, cfg->seed);
     rng_seed(&s->route_rng, cfg->route_seed ? cfg->route_seed : 1);
+    rng_seed(&s->cache_rng, cfg->seed ^ 0xcac4ec0ffee5eedULL);
     routing_init(s);
     ledger_init(&s->ledger);
     stats_init(&s->ttft);

@@ -145,6 +145,8 @@ typedef struct {
     int64_t in_tokens, out_tokens;
     double end_s;                  // virtual time when the last request finished
     int64_t steps, advanced_steps, events;
+    int64_t cache_hits;            // answered by the gateway's response cache (no replica time, cost 0)
+    int64_t prefix_hits;           // admitted with their shared prompt prefix cached
     bool truncated;                // stopped by max_events: the candidate is overloaded or stuck
     int64_t unfinished;            // requests still in the system at the end
     int64_t extrapolated;          // requests of a sampled batch run not simulated (batch_sample)

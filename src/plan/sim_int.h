@@ -36,6 +36,7 @@ typedef struct {
     uint8_t mode;             // CascadeMode
     uint32_t gen;
     bool counted, waited, escalated, live, candidate, escalate_on_error;
+    bool prefix_hit;          // its shared prompt prefix is in the replica's prefix cache (workload cache:)
 } SimReq;
 
 typedef enum { R_DEAD, R_STARTING, R_READY, R_DRAINING } RState;
@@ -76,6 +77,7 @@ typedef struct {
     const SimConfig *cfg;
     SimResult *res;
     Rng rng, route_rng;
+    Rng cache_rng;            // response-cache and prefix-cache draws (workload cache:), apart from the others
     Ledger ledger;
     Event *heap;
     int64_t n_heap, cap_heap, ev_seq;
