@@ -235,7 +235,9 @@ static double student_tier(const Catalog *cat, const Workload *wl, const StepPro
     if (stc.batch == 0) return -1;
     c->student_mu_rps = stc.mu_rps;
     double smean;
-    if (size_replicas(wl, wl->rate_per_s, stc.mu_rps, &c->student_peak, &c->student_min, &smean)) c->floor_raised = true;
+    if (size_replicas(wl, wl->rate_per_s * (1 - wl->cache_response_hit_rate), stc.mu_rps, &c->student_peak,
+                      &c->student_min, &smean))
+        c->floor_raised = true;
     return tier_usd_month(wl, h, 1, c->scale, c->mix, c->student_peak, c->student_min, smean);
 }
 
@@ -339,10 +341,10 @@ static void analyze(const Catalog *cat, const Workload *wl, const StepProfile *p
     c->batch_eff = tc.batch;
     c->mu_rps = tc.mu_rps;
     double esc = c->student >= 0 ? escalation_of(wl) : 1.0;
-    double rate_main = wl->rate_per_s * esc;
+    double rate_main = wl->rate_per_s * (1 - wl->cache_response_hit_rate) * esc;   // response-cache hits reach no replica
     double mean_r = 0;
     if (wl->cls == WL_BATCH) {
-        double need = (double)wl->batch_requests_per_run / (c->mu_rps * wl->batch_deadline_hours * 3600 * TARGET_UTIL);
+        double need = (double)wl->batch_requests_per_run * (1 - wl->cache_response_hit_rate) / (c->mu_rps * wl->batch_deadline_hours * 3600 * TARGET_UTIL);
         c->replicas_peak = c->replicas_min = (int)ceil(need * esc) < 1 ? 1 : (int)ceil(need * esc);
         mean_r = c->replicas_peak;
     } else {
@@ -810,6 +812,7 @@ int search_run(const Catalog *cat, const Workload *wl, const SearchOptions *o, S
     }
     // The chosen plan keeps its time series for the report's charts.
     rc = search_waterfall(cat, wl, o, out, err, err_len);
+    if (!rc) rc = search_cache_savings(cat, wl, o, out, err, err_len);
 done:
     free(cache.e);
     tp_destroy(tp);
