@@ -453,6 +453,7 @@ int gateway_run(Gateway *g, volatile sig_atomic_t *stop, volatile sig_atomic_t *
             for (int i = 0; i < g->p.n_tiers; i++) gw_dispatch(g, i, now);
             publish_status(g, now);
             gw_cache_tick(g, now);
+            gw_dash_tick(g, clock_wall_us());
         }
         if (now >= g->next_scale_us) {
             g->next_scale_us = now + g->p.autoscale_interval_us;

@@ -412,6 +412,7 @@ static enum MHD_Result handle_get(Gateway *g, struct MHD_Connection *mc, const c
         free(s);
         return ok;
     }
+    if (strcmp(url, "/dashboard") == 0 || strcmp(url, "/admin/dashboard.json") == 0) return gw_dash_get(g, mc, url);
     if (strncmp(url, "/admin/", 7) == 0) return admin(g, mc, url, "GET", NULL);
     return reply_err(g, mc, 404, "not_found", "no such endpoint");
 }

@@ -186,6 +186,17 @@ typedef struct {   // gw_cache.c
 
 typedef struct GwCache GwCache;
 
+// The dashboard's hourly buckets (dashboard.c): counters at the start of each UTC hour and now.
+#define GW_DASH_HOURS 24
+typedef struct {
+    int64_t hour;                            // hours since the epoch
+    int64_t req0, cost0, busy0, req1, cost1, busy1;
+} GwDashHour;
+typedef struct {
+    GwDashHour hours[GW_DASH_HOURS];         // ring: oldest at head
+    int head, n;
+} GwDash;
+
 struct Gateway {
     Pipeline p;
     GatewayOptions o;
@@ -228,6 +239,7 @@ struct Gateway {
     int n_easy_pool;
     GwCache *cache;                           // the response cache, or NULL when off
     GwCacheMetrics cm;
+    GwDash dash;
 };
 
 // ---- gw_front.c ----
@@ -290,6 +302,12 @@ void gw_cache_store(Gateway *g, GwReq *r, int status, int64_t now_us);
 void gw_cache_req_free(GwReq *r);
 // Expires entries past their TTL and publishes the gauges and eviction counters.
 void gw_cache_tick(Gateway *g, int64_t now_us);
+
+// ---- dashboard.c ----
+// GET /dashboard and /admin/dashboard.json (admin key required).
+enum MHD_Result gw_dash_get(Gateway *g, struct MHD_Connection *mc, const char *url);
+// Updates the hourly buckets (every tick).
+void gw_dash_tick(Gateway *g, int64_t wall_us);
 
 // ---- gw_loop.c ----
 void gw_dispatch(Gateway *g, int tier, int64_t now_us);
