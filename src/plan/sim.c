@@ -11,6 +11,7 @@
 #include "base/check.h"
 #include "base/rng.h"
 #include "plan/sim_int.h"
+#include "policy/respcache.h"
 
 // ---- records ----
 
@@ -47,6 +48,8 @@ void sim_drop_request(Sim *s, uint64_t id, int status) {
 
 static void record_final(Sim *s, SimReq *r, int64_t first_token_us, int64_t last_token_us, int64_t n_gen, int status) {
     double e2e = (double)(s->now - r->arrival_us);
+    // The trace's size of an answer is not known: the store counts entries (bytes 1 each).
+    if (r->cache_store && status == 200 && s->rcache) respcache_insert(s->rcache, r->cache_key, 1, s->now);
     s->e2e_sum_all_us += e2e;
     s->done_all++;
     trace_record(s, r, status);
@@ -206,6 +209,35 @@ static bool cache_draws(Sim *s, SimReq *r, uint64_t id) {
     return true;
 }
 
+// A replayed request through the gateway's response cache, with policy/respcache's rule and store
+// as `serve` applies them: cacheable rows are looked up by (matched route, cache_key) before
+// routing; a hit is answered at once at cost 0 with no tier; a miss stores its answer when it
+// succeeds (record_final). True when answered from the cache.
+static bool trace_cache(Sim *s, SimReq *r, uint64_t id) {
+    const SimConfig *c = s->cfg;
+    const SimTraceReq *t = &c->trace[r->trace_i];
+    RespCacheReq q = {.endpoint = generated_endpoint(c), .has_temperature = t->has_temperature,
+                      .temperature = t->temperature, .has_seed = t->has_seed};
+    if (!t->cache_key[0] || respcache_cacheable(&q) != RESPCACHE_OK) return false;
+    RouteInput in = {.endpoint = q.endpoint, .model = c->model, .prompt_chars = r->prompt_chars};
+    int rule = router_match(c->n_routes ? c->routes : &s->default_rule, c->n_routes ? c->n_routes : 1, &in);
+    if (rule < 0) return false;
+    uint64_t key = respcache_hash(RESPCACHE_HASH_INIT, &rule, sizeof rule);
+    key = respcache_hash(key, t->cache_key, strlen(t->cache_key));
+    if (respcache_lookup(s->rcache, key, s->now) < 0) {
+        r->cache_store = true;
+        r->cache_key = key;
+        return false;
+    }
+    r->route = (int16_t)rule;
+    r->first_tier = r->tier = r->then = r->canary = -1;
+    r->cost_nusd = 0;
+    if (r->counted) s->res->cache_hits++;
+    record_final(s, r, s->now, s->now, 0, 200);
+    leave_system(s, id);
+    return true;
+}
+
 // SchedConfig.prefix_lookup: the whole blocks of the shared prefix, short of the last token.
 static int64_t prefix_lookup(void *ctx, uint64_t id, int64_t n_tokens) {
     Sim *s = ctx;
@@ -224,6 +256,7 @@ static int on_arrival(Sim *s, const Event *e) {
     r->counted = r->arrival_us >= s->warmup_us;
     if (r->counted) s->res->arrived++;
     if (cache_draws(s, r, id)) return next_arrival(s);
+    if (s->rcache && r->trace_i >= 0 && trace_cache(s, r, id)) return next_arrival(s);
     if (r->prefix_hit && r->counted) s->res->prefix_hits++;
     route(s, r);
     if (r->route < 0) {   // no rule matches: the gateway's 404
@@ -428,6 +461,15 @@ int sim_run(const SimConfig *cfg, SimResult *res, char *err, size_t err_len) {
     rng_seed(&s->rng, cfg->seed);
     rng_seed(&s->route_rng, cfg->route_seed ? cfg->route_seed : 1);
     rng_seed(&s->cache_rng, cfg->seed ^ 0xcac4ec0ffee5eedULL);
+    if (cfg->resp_cache && cfg->trace) {
+        RespCacheConfig rc = {.max_bytes = cfg->resp_cache_max_entries, .max_entries = cfg->resp_cache_max_entries,
+                              .ttl_us = cfg->resp_cache_ttl_us};
+        s->rcache = respcache_create(&rc, err, err_len);
+        if (!s->rcache) {
+            free(s);
+            return ERR_ARG;
+        }
+    }
     routing_init(s);
     ledger_init(&s->ledger);
     stats_init(&s->ttft);
@@ -496,6 +538,7 @@ done:
     free(s->heap);
     free(s->reqs);
     free(s->free_slots);
+    respcache_destroy(s->rcache);
     free(s);
     if (rc) sim_result_free(res);
     return rc;
