@@ -12,6 +12,7 @@
   * `serve --check` refuses a cache section whose entry bound exceeds its byte bound."""
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -135,6 +136,29 @@ check(sum(1 for r in recs if r.get("cache") == "miss") == 9, "9 miss records")
 total = sum(round(r["cost_usd"] * 1e9) for r in recs)
 check(led["attributed_nusd"] == total, "ledger attributed %d == telemetry %d" % (led["attributed_nusd"], total))
 check(led["busy_nusd"] == led["attributed_nusd"], "busy == attributed (no shadows)")
+
+# ---- SIGHUP: an unchanged section keeps the entries; a changed one starts an empty cache ----
+req = dict(req, prompt="reload")
+curl("/v1/completions", req)
+_, hk, _ = curl("/v1/completions", req)
+check(hk.get("x-rightsize-cache") == "hit", "before the reload: hit")
+cfg = open(gw.cfg).read()
+os.kill(gw.proc.pid, signal.SIGHUP)
+time.sleep(0.4)
+_, hk, _ = curl("/v1/completions", req)
+check(hk.get("x-rightsize-cache") == "hit", "same cache: section after SIGHUP: entries kept")
+with open(gw.cfg, "w") as f:
+    f.write(cfg.replace("ttl_s: 1.5", "ttl_s: 30"))
+os.kill(gw.proc.pid, signal.SIGHUP)
+time.sleep(0.4)
+_, hk, _ = curl("/v1/completions", req)
+check(hk.get("x-rightsize-cache") == "miss", "changed cache: section after SIGHUP: an empty cache")
+with open(gw.cfg, "w") as f:
+    f.write(cfg.replace("cache: {max_bytes: 6000, max_entries: 100, ttl_s: 1.5, max_entry_bytes: 4000}", ""))
+os.kill(gw.proc.pid, signal.SIGHUP)
+time.sleep(0.4)
+_, hk, _ = curl("/v1/completions", req)
+check("x-rightsize-cache" not in hk, "section removed after SIGHUP: no cache")
 check(gw.stop() == 0, "serve drained")
 
 # ---- serve --check ----
