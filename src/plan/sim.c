@@ -192,8 +192,8 @@ static int next_arrival(Sim *s) {
 }
 
 // The workload's caches (cache: in docs/workload.md), for generated arrivals (a replayed trace
-// says nothing of them). A response-cache hit is answered at once by the gateway before any
-// routing draw, as `serve` does: no replica time, cost 0. A prefix hit is admitted by the
+// says nothing of them). A response-cache hit is answered at once by the gateway after routing,
+// as `serve` does: no replica time, cost 0. A prefix hit is admitted by the
 // scheduler after its shared prefix (prefix_lookup), so the prefill, its time and its cost
 // shrink by the cached blocks. True when the request was answered from the response cache.
 static bool cache_draws(Sim *s, SimReq *r, uint64_t id) {
@@ -203,15 +203,17 @@ static bool cache_draws(Sim *s, SimReq *r, uint64_t id) {
         r->prefix_hit = rng_uniform(&s->cache_rng) < wl->cache_prefix_hit_rate;
     if (wl->cache_response_hit_rate <= 0 || rng_uniform(&s->cache_rng) >= wl->cache_response_hit_rate) return false;
     if (r->counted) s->res->cache_hits++;
+    r->first_tier = r->tier = r->then = -1;   // routed, but no tier answers
+    r->candidate = false;
     r->cost_nusd = 0;
     record_final(s, r, s->now, s->now, 0, 200);
     leave_system(s, id);
     return true;
 }
 
-// A replayed request through the gateway's response cache, with policy/respcache's rule and store
-// as `serve` applies them: cacheable rows are looked up by (matched route, cache_key) before
-// routing; a hit is answered at once at cost 0 with no tier; a miss stores its answer when it
+// A routed replayed request through the gateway's response cache, with policy/respcache's rule
+// and store as `serve` applies them: cacheable rows are looked up by (route, cache_key) before any
+// tier is asked; a hit is answered at once at cost 0 with no tier; a miss stores its answer when it
 // succeeds (record_final). True when answered from the cache.
 static bool trace_cache(Sim *s, SimReq *r, uint64_t id) {
     const SimConfig *c = s->cfg;
@@ -219,9 +221,7 @@ static bool trace_cache(Sim *s, SimReq *r, uint64_t id) {
     RespCacheReq q = {.endpoint = generated_endpoint(c), .has_temperature = t->has_temperature,
                       .temperature = t->temperature, .has_seed = t->has_seed};
     if (!t->cache_key[0] || respcache_cacheable(&q) != RESPCACHE_OK) return false;
-    RouteInput in = {.endpoint = q.endpoint, .model = c->model, .prompt_chars = r->prompt_chars};
-    int rule = router_match(c->n_routes ? c->routes : &s->default_rule, c->n_routes ? c->n_routes : 1, &in);
-    if (rule < 0) return false;
+    int rule = r->route;
     uint64_t key = respcache_hash(RESPCACHE_HASH_INIT, &rule, sizeof rule);
     key = respcache_hash(key, t->cache_key, strlen(t->cache_key));
     if (respcache_lookup(s->rcache, key, s->now) < 0) {
@@ -229,8 +229,8 @@ static bool trace_cache(Sim *s, SimReq *r, uint64_t id) {
         r->cache_key = key;
         return false;
     }
-    r->route = (int16_t)rule;
-    r->first_tier = r->tier = r->then = r->canary = -1;
+    r->first_tier = r->tier = r->then = -1;   // routed (its draw made, as the gateway does), no tier answers
+    r->candidate = false;
     r->cost_nusd = 0;
     if (r->counted) s->res->cache_hits++;
     record_final(s, r, s->now, s->now, 0, 200);
@@ -255,15 +255,15 @@ static int on_arrival(Sim *s, const Event *e) {
     s->in_system++;
     r->counted = r->arrival_us >= s->warmup_us;
     if (r->counted) s->res->arrived++;
-    if (cache_draws(s, r, id)) return next_arrival(s);
-    if (s->rcache && r->trace_i >= 0 && trace_cache(s, r, id)) return next_arrival(s);
-    if (r->prefix_hit && r->counted) s->res->prefix_hits++;
     route(s, r);
     if (r->route < 0) {   // no rule matches: the gateway's 404
         s->res->unrouted++;
         sim_drop_request(s, id, 404);
         return next_arrival(s);
     }
+    if (cache_draws(s, r, id)) return next_arrival(s);
+    if (s->rcache && r->trace_i >= 0 && trace_cache(s, r, id)) return next_arrival(s);
+    if (r->prefix_hit && r->counted) s->res->prefix_hits++;
     int t = r->first_tier;
     TierState *ts = &s->tier[t];
     int rc = 0;

@@ -184,7 +184,10 @@ static RespCacheSkip cacheable(const GwReq *r) {
 // ---- lookups and answers ----
 
 static void answer_hit(Gateway *g, GwReq *r, const Entry *e, int rule, int64_t now_us) {
-    r->dec = (RouteDecision){.rule = rule, .kind = DECISION_RULE, .tier = -1, .then = -1, .canary = -1};
+    // routed (the decision's draw was made, as the planner makes it), but no tier answers
+    r->dec.tier = r->dec.then = -1;
+    r->dec.candidate = false;
+    (void)rule;
     snprintf(r->reason, sizeof r->reason, "cache_hit");
     r->prompt_tokens = e->prompt_tokens;
     r->output_tokens = e->output_tokens;

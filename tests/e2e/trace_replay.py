@@ -78,14 +78,14 @@ PIPE = ("tiers:\n" + tier("student", "2.7", 2) + tier("student-b", "1.9", 1) + t
     cascade: {first: student, then: teacher, min_confidence: 0.5, escalate_on_error: true}
 canary:
   - {route: main, baseline: student, candidate: student-b, weight_percent: 40, shadow_percent: 0,
-     rollback: {error_rate: 0.15, window_s: 60, min_samples: 3}}
+     rollback: {error_rate: 0.2, window_s: 60, min_samples: 3}}
 limits: {max_queue: 1, request_timeout_s: 20}
 cache: {ttl_s: 1}
 """)
 
 # ---- (a) the live gateway ----
 t_wall = time.time()
-gw = Gateway(PIPE, extra=["--seed", "3"])
+gw = Gateway(PIPE, extra=["--seed", "4"])
 results = {}
 
 
@@ -127,7 +127,7 @@ check(len(live) == len(rows), "telemetry has %d of %d requests" % (len(live), le
 
 # ---- (b) the simulator ----
 recs = os.path.join(T, "records.jsonl")
-out = subprocess.run([BIN, "plan", "--pipeline", gw.cfg, "--trace", trace, "--records", recs, "--seed", "3",
+out = subprocess.run([BIN, "plan", "--pipeline", gw.cfg, "--trace", trace, "--records", recs, "--seed", "4",
                       "--json"], capture_output=True, text=True, timeout=60)
 check(out.returncode == 0, "plan --pipeline --trace failed: %s" % out.stderr)
 sim = {}
