@@ -5,6 +5,7 @@
 // some traffic (a cascade that escalates, a canary split, cache hits) every figure on the page
 // equals what this test computes from a /metrics scrape taken at the same moment (cost figures,
 // which grow with idle time, lie between a scrape just before and one just after the page's).
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { BIN, ROOT, check, failed, requirePinned, start, tempDir, waitPortFile } from './lib/harness.mjs';
@@ -36,6 +37,9 @@ routes:
 canary:
   - {route: chat, baseline: student, candidate: cand, weight_percent: 50}
 cache: {ttl_s: 600}
+keys:
+  - {name: team-a, sha256: "${crypto.createHash('sha256').update('k-team-a').digest('hex')}"}
+  - {name: team-b, sha256: "${crypto.createHash('sha256').update('k-team-b').digest('hex')}"}
 `);
 const pf = path.join(tmp, 'gw.port');
 const gw = start(BIN, ['serve', cfg, '--listen', '127.0.0.1:0', '--port-file', pf, '--admin-key', 's3cret', '--seed', '7']);
@@ -54,7 +58,9 @@ check(r.status === 200 && served === fs.readFileSync(path.join(ROOT, 'src/serve/
 
 // ---- traffic: cascades (the fake's answers carry no logprobs: every one escalates), chat split
 // by the canary, repeats answered by the response cache ----
-const post = (p, body) => fetch(`${base}${p}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+let nPost = 0;   // alternate the two client keys
+const post = (p, body) => fetch(`${base}${p}`, { method: 'POST', body: JSON.stringify(body),
+  headers: { 'Content-Type': 'application/json', Authorization: `Bearer k-team-${nPost++ % 2 ? 'b' : 'a'}` } });
 const sent = [];
 for (let i = 0; i < 12; i++) sent.push(post('/v1/completions', { prompt: `c${i}`, max_tokens: 4 }));
 for (let i = 0; i < 20; i++) sent.push(post('/v1/chat/completions', { messages: [{ role: 'user', content: `m${i % 5}` }], temperature: 0 }));
@@ -175,7 +181,7 @@ try {
     `canary row ${JSON.stringify(cans)} vs weight ${w}`);
   const keySeries = s2.filter((x) => x.name === 'rightsize_key_spend_usd_total');
   const keys = await table('keys');
-  check(keys.length === keySeries.length, `spend per key: ${keys.length} rows for ${keySeries.length} series`);
+  check(keys.length === keySeries.length && keySeries.length === 2, `spend per key: ${keys.length} rows for ${keySeries.length} series`);
   for (const s of keySeries) check(keys.some((x) => x[0] === s.labels.key && x[1] === s.value.toFixed(6)), `key ${s.labels.key} spend`);
   if (!keySeries.length) check(await page.$eval('#keys-none', (e) => !e.hidden), 'no key spend: says so');
 
