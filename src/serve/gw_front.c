@@ -45,6 +45,7 @@ void gw_req_unref(GwReq *r) {
     if (r->json) cJSON_Delete(r->json);
     for (int i = 0; i < r->n_hdrs; i++) free(r->hdr_name[i]), free(r->hdr_val[i]);
     free(r->shadow_text);
+    gw_cache_req_free(r);
     pthread_mutex_destroy(&r->mu);
     free(r);
 }
@@ -103,6 +104,7 @@ void gw_req_stream_begin(GwReq *r) {
 }
 
 void gw_req_stream_append(GwReq *r, const char *data, size_t len) {
+    gw_cache_capture(r, data, len);
     pthread_mutex_lock(&r->mu);
     buf_append(&r->out, data, len);
     if (!r->client_gone) wake(r);
@@ -200,6 +202,7 @@ static void add_headers(struct MHD_Response *resp, GwReq *r) {
     if (r->h_tier[0]) MHD_add_response_header(resp, "x-rightsize-tier", r->h_tier);
     if (r->h_queue[0]) MHD_add_response_header(resp, "x-rightsize-queue-ms", r->h_queue);
     if (r->h_cost[0]) MHD_add_response_header(resp, "x-rightsize-cost-usd", r->h_cost);
+    if (r->cache_state) MHD_add_response_header(resp, "x-rightsize-cache", r->cache_state);
     if (r->retry_after) {
         char ra[16];
         snprintf(ra, sizeof ra, "%d", r->retry_after_s > 0 ? r->retry_after_s : r->gw->p.retry_after_s);
@@ -431,6 +434,7 @@ static enum MHD_Result handle_get(Gateway *g, struct MHD_Connection *mc, const c
         return ok;
     }
     if (strcmp(url, "/v1/models") == 0) return gw_keys_models(g, mc);
+    if (strcmp(url, "/dashboard") == 0 || strcmp(url, "/admin/dashboard.json") == 0) return gw_dash_get(g, mc, url);
     if (strncmp(url, "/admin/", 7) == 0) return admin(g, mc, url, "GET", NULL);
     return reply_err(g, mc, 404, "not_found", "no such endpoint");
 }

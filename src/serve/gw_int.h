@@ -162,6 +162,13 @@ struct GwReq {
     double backend_ttft_ms, backend_tpot_ms, backend_queue_ms, batch_size_mean;   // -1: not reported
     int tel_status;                // outcome when it differs from the HTTP status (a stream that broke: 502)
     char error[200];               // why the request failed
+    // ---- response cache (gw_cache.c; loop only) ----
+    const char *cache_state;       // "hit", "miss" (looked up, not found), NULL (not looked up)
+    uint64_t cache_key;
+    char *cache_canon;             // a miss's canonical request, kept to store its answer (owned)
+    size_t cache_canon_len;
+    bool cache_capture;            // a streamed miss: copy what the client is sent into cache_cap
+    Buf cache_cap;
 };
 
 typedef struct {
@@ -183,6 +190,23 @@ typedef struct {
         *ttft, *queue, *batch, *prompt_tok, *gen_tok, *rollbacks, *canary_weight, *restarts, *retries, *tpot,
         *req_cost, *conns, *conns_closed;
 } GwMetrics;
+
+typedef struct {   // gw_cache.c
+    Metric *hits, *misses, *skipped, *evictions, *bytes, *entries;
+} GwCacheMetrics;
+
+typedef struct GwCache GwCache;
+
+// The dashboard's hourly buckets (dashboard.c): counters at the start of each UTC hour and now.
+#define GW_DASH_HOURS 24
+typedef struct {
+    int64_t hour;                            // hours since the epoch
+    int64_t req0, cost0, busy0, req1, cost1, busy1;
+} GwDashHour;
+typedef struct {
+    GwDashHour hours[GW_DASH_HOURS];         // ring: oldest at head
+    int head, n;
+} GwDash;
 
 struct Gateway {
     Pipeline p;
@@ -227,6 +251,9 @@ struct Gateway {
     GwKeys *keys;                             // client keys, models map, upstream credentials (gw_keys.c)
     CURL *easy_pool[256];                     // reset easy handles kept for the next calls
     int n_easy_pool;
+    GwCache *cache;                           // the response cache, or NULL when off
+    GwCacheMetrics cm;
+    GwDash dash;
 };
 
 // ---- gw_front.c ----
@@ -275,6 +302,29 @@ void gw_stream_feed(GwCall *c, const char *p, size_t len, int64_t now_us);
 void gw_stream_end(GwCall *c, bool ok, int status, const char *why);
 // Reads usage, finish_reason and the backend's timings from a whole (non-streamed) answer.
 void gw_read_answer(GwReq *r, const cJSON *resp);
+
+// ---- gw_cache.c ----
+// Registers the cache's metrics and creates the cache when the pipeline turns it on.
+int gw_cache_start(Gateway *g, char *err, size_t err_len);
+void gw_cache_stop(Gateway *g);
+// After a reload: a changed `cache:` section starts an empty cache (or turns it off).
+void gw_cache_reload(Gateway *g);
+// A routed-to-be request (rule: router_match's index): true when it was answered from the cache
+// (and finished); else a cacheable miss keeps its key to store its answer at the end.
+bool gw_cache_lookup(Gateway *g, GwReq *r, int rule, int64_t now_us);
+// Bytes sent to a streaming client (called as they are appended).
+void gw_cache_capture(GwReq *r, const char *data, size_t len);
+// At the end of a request: stores a successful miss's answer.
+void gw_cache_store(Gateway *g, GwReq *r, int status, int64_t now_us);
+void gw_cache_req_free(GwReq *r);
+// Expires entries past their TTL and publishes the gauges and eviction counters.
+void gw_cache_tick(Gateway *g, int64_t now_us);
+
+// ---- dashboard.c ----
+// GET /dashboard and /admin/dashboard.json (admin key required).
+enum MHD_Result gw_dash_get(Gateway *g, struct MHD_Connection *mc, const char *url);
+// Updates the hourly buckets (every tick).
+void gw_dash_tick(Gateway *g, int64_t wall_us);
 
 // ---- gw_loop.c ----
 void gw_dispatch(Gateway *g, int tier, int64_t now_us);

@@ -119,6 +119,9 @@ void gw_route(Gateway *g, GwReq *r, int64_t now_us) {
     RouteInput in = {.endpoint = r->ep, .model = r->model[0] ? r->model : NULL, .prompt_chars = r->prompt_chars,
                      .header = req_header, .header_ctx = r};
     if (!gw_keys_route(g, r, &in, now_us)) return;   // model map, key permissions and limits
+    // The response cache answers after routing (the key's permissions and limits hold for a hit)
+    // and before any tier is asked.
+    if (g->cache && gw_cache_lookup(g, r, r->dec.rule, now_us)) return;
     metric_inc(g->m.decisions, router_decision_name(r->dec.kind), 1);
     if (r->dec.kind == DECISION_NONE) {
         char msg[200];

@@ -413,9 +413,24 @@ static void load_limits(YamlDoc *doc, Pipeline *p, const YamlNode *l) {
                    "buffered; raise it", p->max_buffered_body_bytes, p->max_body_bytes);
 }
 
+// `cache:` — the response cache; present means on (docs/serve.md, Response cache).
+static void load_cache(YamlDoc *doc, PipeCache *c, const YamlNode *n) {
+    static const char *const keys[] = {"enabled", "max_bytes", "max_entries", "max_entry_bytes", "ttl_s", NULL};
+    yaml_check_keys(doc, n, keys);
+    c->enabled = n && yaml_bool_opt(doc, n, "enabled", true);
+    c->max_bytes = yaml_i64_opt(doc, n, "max_bytes", (int64_t)64 << 20, 4096, (int64_t)1 << 40);
+    c->max_entries = yaml_i64_opt(doc, n, "max_entries", 16384, 1, (int64_t)1 << 24);
+    c->max_entry_bytes = yaml_i64_opt(doc, n, "max_entry_bytes", (int64_t)1 << 20, 256, (int64_t)1 << 40);
+    c->ttl_us = (int64_t)(yaml_f64_opt(doc, n, "ttl_s", 300, 0.001, 30 * 86400.0) * 1e6);
+    c->line = n ? n->line : 0;
+    if (!doc->rc && c->max_entry_bytes > c->max_bytes)
+        yaml_error(doc, yaml_get(n, "max_entry_bytes"), "max_entry_bytes %lld exceeds max_bytes %lld: one entry must fit",
+                   (long long)c->max_entry_bytes, (long long)c->max_bytes);
+}
+
 static int load_doc(YamlDoc *doc, Pipeline *p, bool check_files) {
     static const char *const keys[] = {"listen", "slo", "tiers", "routes", "canary", "autoscaling", "limits",
-                                       "admin_key", "models", "keys", "keys_file", "shared", NULL};
+                                       "admin_key", "models", "keys", "keys_file", "shared", "cache", NULL};
     const YamlNode *root = doc->root;
     if (!root || root->kind != YAML_MAP) return yaml_error(doc, root, "the pipeline must be a map (listen, tiers, routes, ...)");
     yaml_check_keys(doc, root, keys);
@@ -432,6 +447,7 @@ static int load_doc(YamlDoc *doc, Pipeline *p, bool check_files) {
     p->slo_job_deadline_hours = yaml_f64_opt(doc, slo, "job_deadline_hours", 0, 0, 24);
     copy_str(p->admin_key, sizeof p->admin_key, yaml_str_opt(doc, root, "admin_key", ""));
     load_limits(doc, p, yaml_map_opt(doc, root, "limits"));
+    load_cache(doc, &p->cache, yaml_map_opt(doc, root, "cache"));
     const YamlNode *tiers = yaml_seq_opt(doc, root, "tiers");
     if (!tiers || tiers->n == 0) return yaml_error(doc, tiers ? tiers : root, "'tiers:' must list at least one tier");
     if (tiers->n > PIPE_MAX_TIERS) return yaml_error(doc, tiers, "at most %d tiers", PIPE_MAX_TIERS);
