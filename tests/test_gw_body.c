@@ -59,7 +59,7 @@ static const char *const BODIES[] = {
 static void check_one(const char *body, RouterEndpoint ep, bool buffered) {
     GwBody b;
     char msg[240];
-    int st = gw_body_check(&b, body, strlen(body), ep, 50, msg, sizeof msg);
+    int st = gw_body_check(&b, body, strlen(body), ep, 50, msg, sizeof msg, NULL);
     EXPECT_EQ_INT(st, 0);
     if (st) return;
     Buf out = {0};
@@ -93,7 +93,7 @@ TEST(gw_body_keeps_client_bytes) {
     const char *body = "{\"prompt\":[1.50, 2e3, 0.1],\"temperature\":0.70,\"model\":\"m\"}";
     GwBody b;
     char msg[240];
-    ASSERT(gw_body_check(&b, body, strlen(body), RT_EP_COMPLETIONS, 50, msg, sizeof msg) == 0);
+    ASSERT(gw_body_check(&b, body, strlen(body), RT_EP_COMPLETIONS, 50, msg, sizeof msg, NULL) == 0);
     EXPECT_EQ_INT(b.prompt_chars, 3);
     EXPECT_EQ_INT(b.add_max_tokens, 16);
     Buf out = {0};
@@ -119,22 +119,22 @@ TEST(gw_body_refuses_what_json_check_refuses) {
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         GwBody b;
         char msg[240] = "";
-        EXPECT_EQ_INT(gw_body_check(&b, bad[i], strlen(bad[i]), RT_EP_CHAT, 50, msg, sizeof msg), 400);
+        EXPECT_EQ_INT(gw_body_check(&b, bad[i], strlen(bad[i]), RT_EP_CHAT, 50, msg, sizeof msg, NULL), 400);
         EXPECT(msg[0] != 0);
     }
     GwBody b;
     char msg[240];
-    EXPECT_EQ_INT(gw_body_check(&b, "{\"input\":[1]}", 13, RT_EP_EMBEDDINGS, 50, msg, sizeof msg), 400);
-    EXPECT_EQ_INT(gw_body_check(&b, "{\"input\":\"a\",\"stream\":true}", 27, RT_EP_EMBEDDINGS, 50, msg, sizeof msg), 400);
+    EXPECT_EQ_INT(gw_body_check(&b, "{\"input\":[1]}", 13, RT_EP_EMBEDDINGS, 50, msg, sizeof msg, NULL), 400);
+    EXPECT_EQ_INT(gw_body_check(&b, "{\"input\":\"a\",\"stream\":true}", 27, RT_EP_EMBEDDINGS, 50, msg, sizeof msg, NULL), 400);
 }
 
 TEST(gw_body_batch_inputs) {
     const char *a = "{\"input\":\"x\\\"y\"}", *c = "{\"input\": [ \"p\" , \"q\" ] }", *e = "{\"input\":[]}";
     GwBody ba, bc, be;
     char msg[240];
-    ASSERT(gw_body_check(&ba, a, strlen(a), RT_EP_EMBEDDINGS, 50, msg, sizeof msg) == 0);
-    ASSERT(gw_body_check(&bc, c, strlen(c), RT_EP_EMBEDDINGS, 50, msg, sizeof msg) == 0);
-    ASSERT(gw_body_check(&be, e, strlen(e), RT_EP_EMBEDDINGS, 50, msg, sizeof msg) == 0);
+    ASSERT(gw_body_check(&ba, a, strlen(a), RT_EP_EMBEDDINGS, 50, msg, sizeof msg, NULL) == 0);
+    ASSERT(gw_body_check(&bc, c, strlen(c), RT_EP_EMBEDDINGS, 50, msg, sizeof msg, NULL) == 0);
+    ASSERT(gw_body_check(&be, e, strlen(e), RT_EP_EMBEDDINGS, 50, msg, sizeof msg, NULL) == 0);
     EXPECT_EQ_INT(ba.n_inputs, 1);
     EXPECT_EQ_INT(bc.n_inputs, 2);
     EXPECT_EQ_INT(be.n_inputs, 0);

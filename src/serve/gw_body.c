@@ -150,8 +150,9 @@ static char *usage_options(const cJSON *json) {
 }
 
 int gw_body_check(GwBody *b, const char *body, size_t len, RouterEndpoint ep, int64_t max_tokens_limit, char *msg,
-                  size_t cap) {
+                  size_t cap, cJSON **tree) {
     memset(b, 0, sizeof *b);
+    if (tree) *tree = NULL;
     int st = 400;
     cJSON *json = json_check_parse(body, len, msg, cap);
     if (!json) return 400;
@@ -184,7 +185,8 @@ int gw_body_check(GwBody *b, const char *body, size_t len, RouterEndpoint ep, in
         snprintf(msg, cap, "out of memory");
         goto fail;
     }
-    cJSON_Delete(json);
+    if (tree) *tree = json;
+    else cJSON_Delete(json);
     return 0;
 fail:
     cJSON_Delete(json);

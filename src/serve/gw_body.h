@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 #include "base/buf.h"
 #include "policy/router.h"
 
@@ -39,8 +41,10 @@ typedef struct {
 // an HTTP status (400) with msg filled. The body must stay unchanged while *b is used.
 // Thread-safe (no shared state): the gateway calls it on its loop thread for small bodies and on
 // its check thread for big ones.
+// tree: when non-NULL, receives the parsed body (the caller frees it with cJSON_Delete; NULL on
+// failure); else the tree is freed here.
 int gw_body_check(GwBody *b, const char *body, size_t len, RouterEndpoint ep, int64_t max_tokens_limit, char *msg,
-                  size_t cap);
+                  size_t cap, cJSON **tree);
 void gw_body_free(GwBody *b);
 
 // Appends to out the body sent to a tier: the client's members with "model" set to model; with

@@ -26,6 +26,7 @@
 #include "policy/canary.h"
 #include "policy/ledger.h"
 #include "policy/router.h"
+#include "serve/conn_guard.h"
 #include "serve/gateway.h"
 #include "serve/gw_body.h"
 #include "serve/gw_keys.h"
@@ -87,6 +88,8 @@ struct GwCall {
     char *body;                    // request body sent (owned)
     Buf resp;                      // buffered response
     bool pass_stream;              // bytes go straight to the client
+    size_t max_resp_bytes;         // limits.max_response_bytes for a buffered answer
+    bool too_large;                // cut off at max_resp_bytes (502 response_too_large)
     long status;
     int64_t t_start_us, t_first_byte_us;
     int64_t bytes;
@@ -113,6 +116,8 @@ struct GwReq {
     const char *suffix;            // "/completions", "/chat/completions", "/embeddings"
     Buf body;                      // the client's bytes, forwarded with the gateway's edits spliced in
     GwBody parts;                  // what the check found in body (gw_body.h)
+    bool keep_json;                // the response cache is on: the check keeps the parsed body
+    cJSON *json;                   // the parsed body when keep_json (gw_cache keys on it), else NULL
     bool stream, client_logprobs;
     char model[96];
     int64_t prompt_chars;
@@ -121,7 +126,11 @@ struct GwReq {
     int64_t t_arrival_us;
     bool shadow;                   // loop-owned shadow copy (no client)
     FrontState fstate;
-    bool too_large;
+    bool too_large, over_budget;
+    bool http11;                   // may be sent a 1xx probe (conn_peer_check)
+    size_t reserved;               // bytes of the body budget held for body
+    PeerProbe probe;
+    GwReq *lprev, *lnext;          // Gateway.live: requests whose client may still be waiting (loop thread)
     int key;                       // client key state slot (gw_keys.h), -1: none
     int retry_after_s;             // > 0: Retry-After for this refusal (else limits.retry_after_s)
     int early_status;
@@ -139,6 +148,7 @@ struct GwReq {
     bool retry_after;
     struct MHD_Response *stream_resp;
     // ---- loop only ----
+    GwCall *call;                  // the main call running for it, or NULL
     GwReq *qnext;                  // tier queue / inbox link
     RouteDecision dec;
     int tier, first_tier;
@@ -162,6 +172,13 @@ struct GwReq {
     double backend_ttft_ms, backend_tpot_ms, backend_queue_ms, batch_size_mean;   // -1: not reported
     int tel_status;                // outcome when it differs from the HTTP status (a stream that broke: 502)
     char error[200];               // why the request failed
+    // ---- response cache (gw_cache.c; loop only) ----
+    const char *cache_state;       // "hit", "miss" (looked up, not found), NULL (not looked up)
+    uint64_t cache_key;
+    char *cache_canon;             // a miss's canonical request, kept to store its answer (owned)
+    size_t cache_canon_len;
+    bool cache_capture;            // a streamed miss: copy what the client is sent into cache_cap
+    Buf cache_cap;
 };
 
 typedef struct {
@@ -181,8 +198,25 @@ typedef struct {
     MetricsRegistry *reg;
     Metric *requests, *rejected, *decisions, *escalations, *cost, *replicas, *desired, *waiting, *running, *e2e,
         *ttft, *queue, *batch, *prompt_tok, *gen_tok, *rollbacks, *canary_weight, *restarts, *retries, *tpot,
-        *req_cost, *tier_ready, *last_exit, *reloads;
+        *req_cost, *conns, *conns_closed, *tier_ready, *last_exit, *reloads;
 } GwMetrics;
+
+typedef struct {   // gw_cache.c
+    Metric *hits, *misses, *skipped, *evictions, *bytes, *entries;
+} GwCacheMetrics;
+
+typedef struct GwCache GwCache;
+
+// The dashboard's hourly buckets (dashboard.c): counters at the start of each UTC hour and now.
+#define GW_DASH_HOURS 24
+typedef struct {
+    int64_t hour;                            // hours since the epoch
+    int64_t req0, cost0, busy0, req1, cost1, busy1;
+} GwDashHour;
+typedef struct {
+    GwDashHour hours[GW_DASH_HOURS];         // ring: oldest at head
+    int head, n;
+} GwDash;
 
 struct Gateway {
     Pipeline p;
@@ -198,6 +232,8 @@ struct Gateway {
     atomic_size_t max_body;
     atomic_llong max_tokens;
     int mhd_fd;                               // MHD's epoll fd, polled by the loop
+    ConnGuard *guard;                         // deadlines, connection cap, body budget, drain (conn_guard.h)
+    GwReq *live;                              // POSTs whose connection is open (gw_front_watch checks them)
     bool mhd_dirty;                           // a connection was resumed: run MHD before sleeping
     // admin commands and status snapshots
     pthread_mutex_t inbox_mu;
@@ -234,6 +270,9 @@ struct Gateway {
     pthread_cond_t check_cv;
     GwReq *check_todo, *check_todo_tail;      // waiting for the check thread
     GwReq *check_done, *check_done_tail;      // checked, waiting for the loop
+    GwCache *cache;                           // the response cache, or NULL when off
+    GwCacheMetrics cm;
+    GwDash dash;
 };
 
 // Bodies up to this size are checked on the loop thread (well under a millisecond); bigger ones
@@ -256,6 +295,9 @@ void gw_req_unref(GwReq *r);
 bool gw_req_gone(GwReq *r);
 // Loop thread: routes the requests the check thread has finished (or answers their 400s).
 void gw_front_collect(Gateway *g);
+// Checks the sockets of parked requests (a client that left: gw_abandon) and sweeps the
+// connection deadlines; on drain closes every connection without a complete request. Loop thread.
+void gw_front_watch(Gateway *g, int64_t now_us);
 
 // ---- gw_replica.c ----
 int gw_replicas_start(Gateway *g, char *err, size_t err_len);
@@ -297,6 +339,28 @@ void gw_read_answer(GwReq *r, const cJSON *resp);
 // SIGHUP: re-reads the config; applies it (each change named in the log and GET /admin/reload)
 // or refuses it by name and keeps the running config. Loop thread.
 void gw_reload(Gateway *g);
+// ---- gw_cache.c ----
+// Registers the cache's metrics and creates the cache when the pipeline turns it on.
+int gw_cache_start(Gateway *g, char *err, size_t err_len);
+void gw_cache_stop(Gateway *g);
+// After a reload: a changed `cache:` section starts an empty cache (or turns it off).
+void gw_cache_reload(Gateway *g);
+// A routed-to-be request (rule: router_match's index): true when it was answered from the cache
+// (and finished); else a cacheable miss keeps its key to store its answer at the end.
+bool gw_cache_lookup(Gateway *g, GwReq *r, int rule, int64_t now_us);
+// Bytes sent to a streaming client (called as they are appended).
+void gw_cache_capture(GwReq *r, const char *data, size_t len);
+// At the end of a request: stores a successful miss's answer.
+void gw_cache_store(Gateway *g, GwReq *r, int status, int64_t now_us);
+void gw_cache_req_free(GwReq *r);
+// Expires entries past their TTL and publishes the gauges and eviction counters.
+void gw_cache_tick(Gateway *g, int64_t now_us);
+
+// ---- dashboard.c ----
+// GET /dashboard and /admin/dashboard.json (admin key required).
+enum MHD_Result gw_dash_get(Gateway *g, struct MHD_Connection *mc, const char *url);
+// Updates the hourly buckets (every tick).
+void gw_dash_tick(Gateway *g, int64_t wall_us);
 
 // ---- gw_loop.c ----
 void gw_dispatch(Gateway *g, int tier, int64_t now_us);
@@ -304,5 +368,8 @@ void gw_dispatch(Gateway *g, int tier, int64_t now_us);
 const char *gw_req_header(const GwReq *r, const char *name);
 // A request whose body was read and checked: route, admit, dispatch (or answer at once).
 void gw_route(Gateway *g, GwReq *r, int64_t now_us);
+// The client of r left while the loop held r: its backend call is stopped (the backend's
+// connection closes, so a worker frees the sequence) or it leaves its queue; recorded as 499.
+void gw_abandon(Gateway *g, GwReq *r, int64_t now_us);
 
 #endif

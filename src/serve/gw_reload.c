@@ -41,6 +41,10 @@ static void diff_limits(const Pipeline *a, const Pipeline *b, Notes *ns) {
         {"limits.max_tokens", (double)a->max_tokens, (double)b->max_tokens},
         {"limits.request_timeout_s", (double)a->request_timeout_us / 1e6, (double)b->request_timeout_us / 1e6},
         {"limits.retry_after_s", a->retry_after_s, b->retry_after_s},
+ {"limits.header_timeout_s", (double)a->header_timeout_us / 1e6, (double)b->header_timeout_us / 1e6},
+        {"limits.body_timeout_s", (double)a->body_timeout_us / 1e6, (double)b->body_timeout_us / 1e6},
+        {"limits.idle_timeout_s", (double)a->idle_timeout_us / 1e6, (double)b->idle_timeout_us / 1e6},
+        {"limits.max_buffered_body_bytes", (double)a->max_buffered_body_bytes, (double)b->max_buffered_body_bytes},
         {"autoscaling.interval_s", (double)a->autoscale_interval_us / 1e6, (double)b->autoscale_interval_us / 1e6},
         {"slo.ttft_p95_ms", a->slo_ttft_p95_ms, b->slo_ttft_p95_ms},
         {"slo.ttft_p99_ms", a->slo_ttft_p99_ms, b->slo_ttft_p99_ms},
@@ -232,7 +236,11 @@ static void apply(Gateway *g, Pipeline *np, Pipeline *old, Canary *state) {
         g->candidate_of[k] = c->candidate;
         g->admin_weight[k] = -1;
     }
+    ConnGuardConfig gc = {.header_timeout_us = g->p.header_timeout_us, .body_timeout_us = g->p.body_timeout_us,
+                          .idle_timeout_us = g->p.idle_timeout_us, .body_budget_bytes = g->p.max_buffered_body_bytes};
+    conn_guard_configure(g->guard, &gc);
     carry_canaries(g, old, state, ns);
+    gw_cache_reload(g);
     gw_keys_reload(g);   // client keys rebound by name (their counters kept), upstream credentials re-read
     Buf line = {0};
     for (int i = 0; i < ns->n; i++) buf_printf(&line, "%s%s", i ? "; " : "", ns->item[i]);
