@@ -6,7 +6,8 @@ per request what it scripted and when it wrote. Truths:
   - per request, measured TTFT (from the scheduled send) >= scripted TTFT (from receipt), and
     exceeds it by little (loopback + scheduling);
   - TTFT and e2e percentiles equal numpy's percentiles of the server-side times within a few ms;
-  - ITL percentiles match the closed-form quantiles of 10 + U[0,4) ms.
+  - ITL mean equals the server's own mean gap, and ITL percentiles match the closed-form
+    quantiles of 10 + U[0,4) ms whenever the server kept that schedule.
 """
 import os
 import sys
@@ -61,12 +62,22 @@ for q, tol in (("p50", 6.0), ("p90", 6.0)):
     want = np.percentile(scripted, float(q[1:]))
     got = lat["ttft"][q]
     check(want - 1.0 <= got <= want + tol, "ttft %s = %.3f ms, scripted %.3f ms" % (q, got, want))
-# ITL: 10 + U[0,4) ms has quantile 10 + 4q.
+# ITL against the server's own clock: its mean gap per request is (last write - first write) / 7.
 check(lat["itl"]["n"] == 7 * len(ok), "ITL samples %d, wanted %d" % (lat["itl"]["n"], 7 * len(ok)))
-for q, frac, tol in (("p50", 0.5, 1.0), ("p90", 0.9, 1.5)):
-    want = 10 + 4 * frac
-    check(abs(lat["itl"][q] - want) <= tol, "itl %s = %.3f ms, closed form %.3f" % (q, lat["itl"][q], want))
-check(abs(lat["itl"]["mean"] - 12.0) <= 0.6, "itl mean %.3f ms, closed form 12" % lat["itl"]["mean"])
+server_itl = np.array([(rows[r["id"]]["done_us"] - rows[r["id"]]["first_us"]) / 7000 for r in ok])
+check(abs(lat["itl"]["mean"] - server_itl.mean()) <= 0.6,
+      "itl mean %.3f ms, server-side %.3f ms" % (lat["itl"]["mean"], server_itl.mean()))
+# And against the closed form of what it was told to do, 10 + U[0,4) ms (quantile 10 + 4q), when
+# the server kept that schedule: on a loaded machine its sleeps overrun, which its own clock shows
+# (the check above still holds then; the scripted distribution is no longer what happened).
+if abs(server_itl.mean() - 12.0) <= 0.5:
+    for q, frac, tol in (("p50", 0.5, 1.0), ("p90", 0.9, 1.5)):
+        want = 10 + 4 * frac
+        check(abs(lat["itl"][q] - want) <= tol, "itl %s = %.3f ms, closed form %.3f" % (q, lat["itl"][q], want))
+    check(abs(lat["itl"]["mean"] - 12.0) <= 0.6, "itl mean %.3f ms, closed form 12" % lat["itl"]["mean"])
+else:
+    print("note: the server's gaps averaged %.3f ms against the scripted 12 (a loaded machine); "
+          "ITL checked against the server's clock only" % server_itl.mean())
 check(lat["send_lag"]["p50"] < 2.0, "median send lag %.3f ms" % lat["send_lag"]["p50"])
 print("percentiles ok: ttft p50 %.2f p99 %.2f, itl p50 %.2f, e2e p50 %.2f ms over %d requests"
       % (lat["ttft"]["p50"], lat["ttft"]["p99"], lat["itl"]["p50"], lat["e2e"]["p50"], len(ok)))
