@@ -84,12 +84,16 @@ static void routing_init(Sim *s) {
     for (int k = 0; k < c->n_canaries; k++) s->canaries[k] = c->canaries[k];
 }
 
-static RouterEndpoint generated_endpoint(const SimConfig *c) {
-    if (c->endpoint != RT_EP_ANY) return c->endpoint;
+RouterEndpoint sim_class_endpoint(WlClass cls) {
     static const RouterEndpoint by_class[WL_CLASS_COUNT] = {
         [WL_CHAT] = RT_EP_CHAT, [WL_COMPLETION] = RT_EP_COMPLETIONS, [WL_EMBEDDING] = RT_EP_EMBEDDINGS,
         [WL_BATCH] = RT_EP_COMPLETIONS};
-    return by_class[c->wl->cls];
+    CHECK(cls >= 0 && cls < WL_CLASS_COUNT);
+    return by_class[cls];
+}
+
+static RouterEndpoint generated_endpoint(const SimConfig *c) {
+    return c->endpoint != RT_EP_ANY ? c->endpoint : sim_class_endpoint(c->wl->cls);
 }
 
 // router_decide, as the gateway calls it for each request it reads (one canary draw at most).
@@ -381,6 +385,27 @@ static int run_loop(Sim *s) {
     return rc;
 }
 
+void sim_config_batch_run(SimConfig *cfg) {
+    const Workload *wl = cfg->wl;
+    if (wl->cls != WL_BATCH) return;
+    // One day holds one run: its replicas live for the run window and go after it; a run still
+    // going past its deadline (x1.1, to report by how much) has missed.
+    cfg->horizon_s = 86400;
+    cfg->drain_to_floor = true;
+    cfg->stop_at_s = (wl->batch_start_hour + wl->batch_deadline_hours * 1.1) * 3600;
+    // The run's requests all wait at its start: after a few waves of the deployment's whole
+    // concurrency the throughput is steady, so a sample of them times the run.
+    int64_t conc = 0;
+    for (int t = 0; t < cfg->n_tiers; t++) {
+        const SimTier *st = &cfg->tier[t];
+        conc += (int64_t)st->as.max_replicas * (st->one_shot ? st->batch.max_batch_size : st->sched.max_num_seqs);
+    }
+    int64_t per_run = llround((double)wl->batch_requests_per_run * cfg->rate_scale);
+    cfg->batch_run_requests = per_run < 1 ? 1 : per_run;
+    cfg->batch_sample = conc * 4 > SIM_BATCH_SAMPLE_MIN ? conc * 4 : SIM_BATCH_SAMPLE_MIN;
+    if (cfg->batch_sample >= cfg->batch_run_requests) cfg->batch_sample = 0;   // small run: all of it
+}
+
 int sim_run(const SimConfig *cfg, SimResult *res, char *err, size_t err_len) {
     memset(res, 0, sizeof *res);
     if (cfg->n_tiers < 1 || cfg->n_tiers > SIM_MAX_TIERS || !cfg->wl || cfg->horizon_s <= 0 ||
@@ -413,7 +438,7 @@ int sim_run(const SimConfig *cfg, SimResult *res, char *err, size_t err_len) {
     }
     // The deployment is already running at t = 0 with its minimum replicas.
     for (int t = 0; t < cfg->n_tiers && !rc; t++) {
-        int m = autoscale_min_at(&cfg->tier[t].as, 0);
+        int m = autoscale_initial(&cfg->tier[t].as, 0);   // as the gateway starts a tier
         for (int i = 0; i < m && !rc; i++) rc = sim_start_replica(s, t, true);
         if (!rc) rc = sim_push_ev(s, llround(s->tier[t].cfg.autoscale_period_s * 1e6), EV_SCALE, t, -1, 0);
     }

@@ -117,6 +117,7 @@ static void charge_replica(Gateway *g, int tier, Replica *r, int64_t now_us) {
     double usd;
     int kind = pipeline_tier_price(t, up, &usd);
     ledger_open(&g->ledger, &r->led, kind, usd, now_us);
+    ledger_share_reset(&r->share, now_us);
 }
 
 static void open_replica(Gateway *g, int tier, int64_t now_us, bool warm) {
@@ -149,7 +150,7 @@ int gw_replicas_start(Gateway *g, char *err, size_t err_len) {
     int64_t now = clock_now_us();
     for (int i = 0; i < g->p.n_tiers; i++) {
         const PipeTier *t = &g->p.tiers[i];
-        int n = t->min_replicas > 0 ? t->min_replicas : 1;
+        int n = autoscale_initial(&t->autoscale, clock_wall_us());   // the simulator's rule too
         for (int k = 0; k < n; k++) open_replica(g, i, now, false);
         g->tiers[i].desired = n;
         if (t->local && t->autoscaled)
@@ -190,6 +191,7 @@ int gw_replica_call_start(Gateway *g, Replica *r, GwCall *c, int64_t now_us) {
         r->cap_inflight = cap;
     }
     r->inflight[r->n_inflight++] = c;
+    c->share_mark = ledger_share_enter(&r->share, now_us);
     return 0;
 }
 
@@ -198,6 +200,7 @@ void gw_replica_call_end(Gateway *g, Replica *r, GwCall *c, int64_t now_us) {
     for (int64_t i = 0; i < r->n_inflight; i++)
         if (r->inflight[i] == c) {
             r->inflight[i] = r->inflight[--r->n_inflight];
+            c->share_ns = ledger_share_leave(&r->share, c->share_mark, now_us);
             break;
         }
 }

@@ -56,6 +56,15 @@ typedef struct {
     double step_b0_us, step_prefill_token_us, step_decode_row_us, step_context_token_us;
     double step_mem_fixed_us, step_mem_ctx_us, step_comp_token_us, step_comp_pair_us;
     int step_line;
+    // planner: the rest of what the planner simulated for this tier (plan --pipeline; serve
+    // ignores it): replica start-up (cold, and from the warm pool), spot interruptions and their
+    // replacement delay, the KV block size. Absent: replicas ready at once, no interruptions.
+    double plan_startup_s, plan_warm_start_s;
+    double plan_spot_interruptions_per_hour, plan_spot_replace_s;
+    int64_t plan_kv_block_tokens;          // 0: the scheduler's default
+    // cost_share: in_flight — the backend reports no busy share (vLLM, TGI, llama.cpp's server):
+    // the ledger charges each call its in-flight share of the replica's time (policy/ledger).
+    bool cost_in_flight;
     int line;
 } PipeTier;
 
@@ -87,6 +96,11 @@ typedef struct {
     int64_t request_timeout_us;
     int retry_after_s;
     char admin_key[128];           // "" = admin API disabled unless --admin-key
+    // planner: the run the planner simulated (plan --pipeline's defaults; serve ignores it): the
+    // arrivals' seed and the simulated horizon. has_plan_run false: none given.
+    bool has_plan_run;
+    uint64_t plan_seed;
+    double plan_horizon_s;
 } Pipeline;
 
 // Loads and validates path (check_files: local model files must exist). 0, or a negative Err with
