@@ -183,14 +183,13 @@ typedef struct {
     float std, qk_scale;
 } ChunkJob;
 
-static uint64_t mix_name(uint64_t seed, const char *name) {
+uint64_t synth_stream_seed(uint64_t seed, const char *name) {
     uint64_t h = 1469598103934665603ull ^ (seed * 0x9E3779B97F4A7C15ull);
     while (*name) h = (h ^ (unsigned char)*name++) * 1099511628211ull;
     return h;
 }
 
-// Fills x[0..n) with N(mean, std²) draws: Box–Muller, both values of each pair used.
-static void fill_normal(Rng *r, float *x, int64_t n, float mean, float std) {
+void synth_fill_normal(Rng *r, float *x, int64_t n, float mean, float std) {
     for (int64_t i = 0; i < n; i += 2) {
         double u1 = rng_uniform(r), u2 = rng_uniform(r);
         if (u1 < 1e-300) u1 = 1e-300;
@@ -209,12 +208,12 @@ static void gen_row(void *ctx, int64_t task, int thread) {
     Rng r;
     rng_seed(&r, j->stream + (uint64_t)row * 0xD1B54A32D192ED03ull);
     switch (j->t->init) {
-    case INIT_NORM: fill_normal(&r, x, ne0, 1.0f, 0.02f); break;
-    case INIT_QK: fill_normal(&r, x, ne0, 0.0f, j->std * j->qk_scale); break;
-    case INIT_MATRIX: fill_normal(&r, x, ne0, 0.0f, j->std); break;
-    case INIT_BIAS: fill_normal(&r, x, ne0, 0.0f, 0.1f); break;
+    case INIT_NORM: synth_fill_normal(&r, x, ne0, 1.0f, 0.02f); break;
+    case INIT_QK: synth_fill_normal(&r, x, ne0, 0.0f, j->std * j->qk_scale); break;
+    case INIT_MATRIX: synth_fill_normal(&r, x, ne0, 0.0f, j->std); break;
+    case INIT_BIAS: synth_fill_normal(&r, x, ne0, 0.0f, 0.1f); break;
     case INIT_FACTOR:
-        fill_normal(&r, x, ne0, 0.0f, 2.0f);
+        synth_fill_normal(&r, x, ne0, 0.0f, 2.0f);
         for (int64_t i = 0; i < ne0; i++) x[i] = 1.0f + fabsf(x[i]);
         break;
     }
@@ -239,7 +238,7 @@ static int write_tensors(const SynthOptions *o, GgufWriter *w, const TensorSpec 
     if (!x || !q) { rc = err_set(err, err_len, ERR_NOMEM, "out of memory for a %lld-row chunk", (long long)chunk_rows); goto fail; }
     for (int64_t i = 0; i < n && !rc; i++) {
         const TensorSpec *t = &specs[i];
-        ChunkJob j = {.t = t, .stream = mix_name(o->seed, t->name), .x = x, .q = q,
+        ChunkJob j = {.t = t, .stream = synth_stream_seed(o->seed, t->name), .x = x, .q = q,
                       .row_bytes = quant_row_bytes(t->type, t->ne[0]),
                       .std = o->init_std > 0 ? o->init_std : 0.02f, .qk_scale = o->qk_scale > 0 ? o->qk_scale : 1.0f};
         if (t->type == QT_F32) j.q = (uint8_t *)x;  // the floats are the data

@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/rng.h"
 #include "base/threadpool.h"
 #include "engine/gguf.h"
 #include "engine/model.h"
@@ -97,6 +98,12 @@ int synth_vocab_copy(GgufWriter *w, const char *path, int64_t *n_vocab, char *er
 // The chat template a model family ships ("llama2", "llama3", "chatml", "zephyr", "mistral"),
 // or NULL for an unknown name. synth_chat_template_names lists the names, comma-separated.
 const char *synth_chat_template(const char *family);
+
+// The seed of one tensor's random stream: a hash of (seed, tensor name), so a tensor's values do
+// not depend on which other tensors a file holds (synth.c and synth_bert.c both draw from it).
+uint64_t synth_stream_seed(uint64_t seed, const char *name);
+// Fills x[0..n) with N(mean, std²) draws: Box–Muller, both values of each pair used.
+void synth_fill_normal(Rng *r, float *x, int64_t n, float mean, float std);
 extern const char *const synth_chat_template_names;
 
 #endif

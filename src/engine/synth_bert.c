@@ -71,36 +71,20 @@ static int64_t list_tensors(const SynthBertOptions *o, BTensor *t) {
     return n;
 }
 
-static uint64_t mix_name(uint64_t seed, const char *name) {
-    uint64_t h = 1469598103934665603ull ^ (seed * 0x9E3779B97F4A7C15ull);
-    while (*name) h = (h ^ (unsigned char)*name++) * 1099511628211ull;
-    return h;
-}
-
-static void fill_normal(Rng *r, float *x, int64_t n, float mean, float std) {
-    for (int64_t i = 0; i < n; i += 2) {
-        double u1 = rng_uniform(r), u2 = rng_uniform(r);
-        if (u1 < 1e-300) u1 = 1e-300;
-        double rad = sqrt(-2.0 * log(u1)), th = 2.0 * M_PI * u2;
-        x[i] = mean + std * (float)(rad * cos(th));
-        if (i + 1 < n) x[i + 1] = mean + std * (float)(rad * sin(th));
-    }
-}
-
 // Writes one tensor row by row (each row its own stream: values independent of the type).
 static int write_tensor(const SynthBertOptions *o, GgufWriter *w, const BTensor *t, float *x, uint8_t *q, char *err,
                         size_t err_len) {
-    uint64_t stream = mix_name(o->seed, t->name);
+    uint64_t stream = synth_stream_seed(o->seed, t->name);
     size_t row_bytes = quant_row_bytes(t->type, t->ne[0]);
     float std = o->init_std > 0 ? o->init_std : 0.02f, qk = o->qk_scale > 0 ? o->qk_scale : 1.0f;
     for (int64_t row = 0; row < t->ne[1]; row++) {
         Rng r;
         rng_seed(&r, stream + (uint64_t)row * 0xD1B54A32D192ED03ull);
         switch (t->init) {
-        case INIT_NORM: fill_normal(&r, x, t->ne[0], 1.0f, 0.02f); break;
-        case INIT_BIAS: fill_normal(&r, x, t->ne[0], 0.0f, 0.1f); break;
-        case INIT_QK: fill_normal(&r, x, t->ne[0], 0.0f, std * qk); break;
-        case INIT_MATRIX: fill_normal(&r, x, t->ne[0], 0.0f, std); break;
+        case INIT_NORM: synth_fill_normal(&r, x, t->ne[0], 1.0f, 0.02f); break;
+        case INIT_BIAS: synth_fill_normal(&r, x, t->ne[0], 0.0f, 0.1f); break;
+        case INIT_QK: synth_fill_normal(&r, x, t->ne[0], 0.0f, std * qk); break;
+        case INIT_MATRIX: synth_fill_normal(&r, x, t->ne[0], 0.0f, std); break;
         }
         const void *src = x;
         if (t->type != QT_F32) {

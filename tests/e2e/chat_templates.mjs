@@ -6,27 +6,13 @@
 // reference raises (a template that needs variables we do not pass, or raise_exception), ours
 // must fail with the same message. Installs the pinned package (tests/e2e/package.json + lock)
 // into tests/e2e/node_modules if missing.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
+import { BIN, ROOT, importPinned, tempDir } from './lib/harness.mjs';
 
-const BIN = process.env.RS_BIN ?? path.resolve('build/rightsize');
-const ROOT = process.env.RS_ROOT ?? process.cwd();
-const E2E = path.join(ROOT, 'tests/e2e');
 const DIR = path.join(ROOT, 'tests/data/templates');
-
-if (!fs.existsSync(path.join(E2E, 'node_modules/@huggingface/jinja/package.json'))) {
-  try {
-    execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--prefix', E2E], { stdio: 'inherit', timeout: 180000 });
-  } catch (e) {
-    console.log(`skip: cannot install the pinned @huggingface/jinja (${e.message}); is the npm registry reachable?`);
-    process.exit(77);
-  }
-}
-const req = createRequire(path.join(E2E, 'package.json'));
-const { Template } = await import(req.resolve('@huggingface/jinja'));
+const { Template } = await importPinned('@huggingface/jinja');
 
 const tool = {
   type: 'function',
@@ -46,9 +32,7 @@ const conversations = [
   { messages: [{ role: 'user', content: 'What is the weather in Paris?' }], add_generation_prompt: true, tools: [tool] },
 ];
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-chat-templates-'));
-process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
-for (const s of ['SIGINT', 'SIGTERM']) process.on(s, () => process.exit(1));
+const tmp = tempDir('rs-chat-templates-');
 
 const files = fs.readdirSync(DIR).filter((f) => f.endsWith('.jinja')).sort();
 const mismatches = [];

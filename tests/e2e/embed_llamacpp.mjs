@@ -6,31 +6,12 @@
 // $RS_PEER (default /tmp/rs-peer), and installed when tests/e2e/package.json pins it; skips (77)
 // when there is no usable copy.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { BIN, ROOT, importLlamaCpp } from "./lib/harness.mjs";
 
-const ROOT = process.env.RS_ROOT ?? process.cwd();
-const BIN = process.env.RS_BIN ?? join(ROOT, "build", "rightsize");
-const dirs = [process.env.NODE_LLAMA_CPP_DIR, join(ROOT, "tests", "e2e"), ROOT, join(ROOT, ".bench"),
-    process.env.RS_PEER ?? "/tmp/rs-peer"].filter(Boolean);
-let pkg = dirs.map((d) => join(d, "node_modules", "node-llama-cpp", "dist", "index.js")).find(existsSync);
-const e2e = join(ROOT, "tests", "e2e");
-if (!pkg && JSON.parse(readFileSync(join(e2e, "package.json"), "utf8")).dependencies?.["node-llama-cpp"]) {
-    // pinned in tests/e2e/package.json: install it as the other npm-client tests do
-    try {
-        execFileSync("npm", ["ci", "--no-audit", "--no-fund", "--prefix", e2e], { stdio: "ignore", timeout: 240000 });
-        pkg = [join(e2e, "node_modules", "node-llama-cpp", "dist", "index.js")].find(existsSync);
-    } catch (e) {
-        console.log(`cannot install node-llama-cpp (${e.message}); is the npm registry reachable?`);
-    }
-}
-if (!pkg) {
-    console.log("node-llama-cpp is not installed (looked in " + dirs.join(", ") + "): skipped");
-    process.exit(77);
-}
-const { getLlama, LlamaLogLevel } = await import(pathToFileURL(pkg).href);
+const { getLlama, LlamaLogLevel } = await importLlamaCpp();
 
 // F32: both engines compute in float32; the differences are summation order, libm and ggml's GELU
 // (a table over f16 inputs: up to 2^-11 relative per activation), far below 1e-4 of the angle.

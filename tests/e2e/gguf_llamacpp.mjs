@@ -6,29 +6,12 @@
 // tests/e2e/package.json and installed there when missing (NODE_LLAMA_CPP_DIR may name another
 // folder whose node_modules holds it); skips (77) only when it cannot be installed.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { BIN, ROOT, importLlamaCpp } from "./lib/harness.mjs";
 
-const ROOT = process.env.RS_ROOT ?? process.cwd();
-const BIN = process.env.RS_BIN ?? join(ROOT, "build", "rightsize");
-const dirs = [process.env.NODE_LLAMA_CPP_DIR, join(ROOT, "tests", "e2e"), ROOT, join(ROOT, ".bench")].filter(Boolean);
-let pkg = dirs.map((d) => join(d, "node_modules", "node-llama-cpp", "dist", "index.js")).find(existsSync);
-if (!pkg) {  // pinned in tests/e2e/package.json: install it as the other npm-client tests do
-    const e2e = join(ROOT, "tests", "e2e");
-    try {
-        execFileSync("npm", ["ci", "--no-audit", "--no-fund", "--prefix", e2e], { stdio: "ignore", timeout: 240000 });
-        pkg = [join(e2e, "node_modules", "node-llama-cpp", "dist", "index.js")].find(existsSync);
-    } catch (e) {
-        console.log(`cannot install node-llama-cpp (${e.message}); is the npm registry reachable?`);
-    }
-}
-if (!pkg) {
-    console.log("node-llama-cpp is not installed (looked in " + dirs.join(", ") + "): skipped");
-    process.exit(77);
-}
-const { getLlama, LlamaLogLevel, readGgufFileInfo } = await import(pathToFileURL(pkg).href);
+const { getLlama, LlamaLogLevel, readGgufFileInfo } = await importLlamaCpp();
 
 let failures = 0;
 const check = (cond, msg) => { if (!cond) { failures++; console.log("FAIL: " + msg); } };

@@ -3,33 +3,15 @@
 // no horizontal scrolling at desktop or phone width, every chart has titled axes with units and
 // tick labels without e-notation, and every figure the summary shows equals the same run's --json.
 import { execFileSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
+import { BIN, ROOT, check, failed, requirePinned, tempDir } from './lib/harness.mjs';
 
-const BIN = process.env.RS_BIN ?? path.resolve('build/rightsize');
-const ROOT = process.env.RS_ROOT ?? process.cwd();
-const E2E = path.join(ROOT, 'tests/e2e');
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => fs.existsSync(p));
-let failures = 0;
-const check = (cond, msg) => { if (!cond) { failures++; console.log(`FAIL: ${msg}`); } };
-
 if (!CHROMIUM) { console.log('skip: no chromium (scripts/deps installs it)'); process.exit(77); }
-if (!fs.existsSync(path.join(E2E, 'node_modules/puppeteer-core/package.json'))) {
-  try {
-    execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--prefix', E2E], { stdio: 'inherit', timeout: 180000 });
-  } catch (e) {
-    console.log(`skip: cannot install the pinned puppeteer-core (${e.message}); is the npm registry reachable?`);
-    process.exit(77);
-  }
-}
-const puppeteer = createRequire(path.join(E2E, 'package.json'))('puppeteer-core');
-
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-plan-html-'));
+const puppeteer = requirePinned('puppeteer-core');
+const tmp = tempDir('rs-plan-html-');
 let browser = null;
-const cleanup = () => { fs.rmSync(tmp, { recursive: true, force: true }); };
-process.on('exit', cleanup);
 for (const s of ['SIGINT', 'SIGTERM']) process.on(s, () => { if (browser) browser.process()?.kill('SIGKILL'); process.exit(1); });
 
 const html = path.join(tmp, 'r.html');
@@ -86,5 +68,5 @@ try {
   clearTimeout(timer);
   if (browser) await browser.close();
 }
-console.log(failures ? `plan_html: ${failures} failure(s)` : 'plan_html: ok');
-process.exit(failures ? 1 : 0);
+console.log(failed() ? `plan_html: ${failed()} failure(s)` : 'plan_html: ok');
+process.exit(failed() ? 1 : 0);

@@ -3,48 +3,14 @@
 // same model give the same results — completions and chat, streamed and not, with logprobs — and
 // the gateway adds its x-rightsize-* headers. Errors come back in OpenAI's shape (the SDK raises
 // them as APIError with the right status). Reuses tests/e2e/package.json's pinned client.
-import { execFileSync, spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
+import { BIN, check, finish, freePort, requirePinned, sleep, start as startCmd, tempDir } from './lib/harness.mjs';
 
-const BIN = process.env.RS_BIN ?? path.resolve('build/rightsize');
-const ROOT = process.env.RS_ROOT ?? process.cwd();
-const E2E = path.join(ROOT, 'tests/e2e');
-let failures = 0;
-const check = (cond, msg) => { if (!cond) { failures++; console.log(`FAIL: ${msg}`); } };
-
-if (!fs.existsSync(path.join(E2E, 'node_modules/openai/package.json'))) {
-  try {
-    execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--prefix', E2E], { stdio: 'inherit', timeout: 180000 });
-  } catch (e) {
-    console.log(`skip: cannot install the pinned openai client (${e.message}); is the npm registry reachable?`);
-    process.exit(77);
-  }
-}
-const { OpenAI } = createRequire(path.join(E2E, 'package.json'))('openai');
-
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-serve-openai-'));
-const procs = [];
-process.on('exit', () => {
-  for (const p of procs) if (p.exitCode === null) { try { process.kill(-p.pid, 'SIGKILL'); } catch { /* gone */ } }
-  fs.rmSync(tmp, { recursive: true, force: true });
-});
-for (const s of ['SIGINT', 'SIGTERM']) process.on(s, () => process.exit(1));
-const freePort = () => new Promise((resolve) => {
-  const s = net.createServer();
-  s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
-});
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const start = (args) => {
-  const p = spawn(BIN, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
-  p.log = '';
-  p.stderr.on('data', (d) => { p.log += d; });
-  procs.push(p);
-  return p;
-};
+const { OpenAI } = requirePinned('openai');
+const tmp = tempDir('rs-serve-openai-');
+const start = (args) => startCmd(BIN, args);
 const waitHealth = async (url, p, what) => {
   for (let i = 0; ; i++) {
     try { if ((await fetch(`${url}/health`)).ok) return; } catch { /* not yet */ }
@@ -142,5 +108,4 @@ check(gen === sumTel, `generation_tokens_total ${gen} = the records' output toke
 process.kill(gw.pid, 'SIGTERM');
 const code = await new Promise((r) => gw.on('exit', (c) => r(c)));
 check(code === 0, `serve exit code ${code}`);
-console.log(failures ? `${failures} checks failed` : 'all checks passed');
-process.exit(failures ? 1 : 0);
+finish('serve_openai');

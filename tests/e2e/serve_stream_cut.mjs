@@ -3,53 +3,13 @@
 // gateway's error event as an APIError — never a stream that looks finished. The gateway's
 // telemetry says status 502 (HTTP 200) with the error. Backend: tests/e2e/lib/fake_stream_backend.py
 // (one SSE event per token, 40 ms apart), killed with SIGKILL after the client saw 5 tokens.
-import { execFileSync, spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
 import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
+import { BIN, E2E, check, finish as finishTest, freePort, requirePinned, sleep, start, tempDir, waitHttp,
+  waitPortFile as waitFile } from './lib/harness.mjs';
 
-const BIN = process.env.RS_BIN ?? path.resolve('build/rightsize');
-const ROOT = process.env.RS_ROOT ?? process.cwd();
-const E2E = path.join(ROOT, 'tests/e2e');
-let failures = 0;
-const check = (cond, msg) => { if (!cond) { failures++; console.log(`FAIL: ${msg}`); } };
-if (!fs.existsSync(path.join(E2E, 'node_modules/openai/package.json'))) {
-  try {
-    execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--prefix', E2E], { stdio: 'inherit', timeout: 180000 });
-  } catch (e) {
-    console.log(`skip: cannot install the pinned openai client (${e.message}); is the npm registry reachable?`);
-    process.exit(77);
-  }
-}
-const { OpenAI } = createRequire(path.join(E2E, 'package.json'))('openai');
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-stream-cut-'));
-const procs = [];
-process.on('exit', () => {
-  for (const p of procs) if (p.exitCode === null && p.signalCode === null) { try { process.kill(-p.pid, 'SIGKILL'); } catch { /* gone */ } }
-  fs.rmSync(tmp, { recursive: true, force: true });
-});
-for (const s of ['SIGINT', 'SIGTERM']) process.on(s, () => process.exit(1));
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const freePort = () => new Promise((resolve) => {
-  const s = net.createServer();
-  s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
-});
-const start = (cmd, args) => {
-  const p = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
-  p.log = '';
-  p.stderr.on('data', (d) => { p.log += d; });
-  procs.push(p);
-  return p;
-};
-const waitFile = async (f, p, what) => {
-  for (let i = 0; !fs.existsSync(f); i++) {
-    if (i > 400 || p.exitCode !== null) { console.log(`${what} did not come up:\n${p.log}`); process.exit(1); }
-    await sleep(50);
-  }
-  return Number(fs.readFileSync(f, 'utf8'));
-};
+const { OpenAI } = requirePinned('openai');
+const tmp = tempDir('rs-stream-cut-');
 
 const pf = path.join(tmp, 'b.port');
 const backend = start('/usr/bin/python3', [path.join(E2E, 'lib/fake_stream_backend.py'), '--port-file', pf,
@@ -61,11 +21,7 @@ fs.writeFileSync(cfg, `tiers:\n  - {name: b, url: "http://127.0.0.1:${bport}/v1"
 const gport = await freePort();
 const tel = path.join(tmp, 't.jsonl');
 const gw = start(BIN, ['serve', cfg, '--listen', `127.0.0.1:${gport}`, '--telemetry', tel]);
-for (let i = 0; ; i++) {
-  try { if ((await fetch(`http://127.0.0.1:${gport}/health`)).ok) break; } catch { /* not yet */ }
-  if (i > 400 || gw.exitCode !== null) { console.log(`serve did not come up:\n${gw.log}`); process.exit(1); }
-  await sleep(50);
-}
+await waitHttp(`http://127.0.0.1:${gport}/health`, gw, 'serve');
 
 const client = new OpenAI({ baseURL: `http://127.0.0.1:${gport}/v1`, apiKey: 'none', maxRetries: 0, timeout: 20000 });
 const stream = await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'go' }],
@@ -91,5 +47,4 @@ check(rec.status === 502 && rec.http_status === 200 && rec.finish_reason === 'er
 process.kill(gw.pid, 'SIGTERM');
 const code = await new Promise((r) => gw.on('exit', (c) => r(c)));
 check(code === 0, `serve exit code ${code}`);
-console.log(failures ? `${failures} checks failed` : 'all checks passed');
-process.exit(failures ? 1 : 0);
+finishTest('serve_stream_cut');

@@ -4,42 +4,13 @@
 // `rightsize run` answers the prompt @huggingface/jinja (the reference) renders for it, and
 // report as many prompt tokens as `gguf tokenize` counts in that text. Installs the pinned
 // packages (tests/e2e/package.json + lock) into tests/e2e/node_modules if missing.
-import { execFileSync, spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
-import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
+import { BIN, ROOT, check, failed, freePort, importPinned, start, tempDir, waitHttp } from './lib/harness.mjs';
 
-const BIN = process.env.RS_BIN ?? path.resolve('build/rightsize');
-const ROOT = process.env.RS_ROOT ?? process.cwd();
-const E2E = path.join(ROOT, 'tests/e2e');
 const VOCAB = path.join(ROOT, 'tests/data/vocab/ggml-vocab-qwen2.gguf');
-let failures = 0;
-const check = (cond, msg) => { if (!cond) { failures++; console.log(`FAIL: ${msg}`); } };
-
-if (!fs.existsSync(path.join(E2E, 'node_modules/@huggingface/jinja/package.json'))) {
-  try {
-    execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--prefix', E2E], { stdio: 'inherit', timeout: 180000 });
-  } catch (e) {
-    console.log(`skip: cannot install the pinned @huggingface/jinja (${e.message}); is the npm registry reachable?`);
-    process.exit(77);
-  }
-}
-const { Template } = await import(createRequire(path.join(E2E, 'package.json')).resolve('@huggingface/jinja'));
-
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-worker-chat-'));
-let worker = null;
-process.on('exit', () => {
-  if (worker && worker.exitCode === null) worker.kill('SIGKILL');
-  fs.rmSync(tmp, { recursive: true, force: true });
-});
-for (const s of ['SIGINT', 'SIGTERM']) process.on(s, () => process.exit(1));
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const freePort = () => new Promise((resolve) => {
-  const s = net.createServer();
-  s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
-});
+const { Template } = await importPinned('@huggingface/jinja');
+const tmp = tempDir('rs-worker-chat-');
 
 const model = path.join(tmp, 'qwen.gguf');
 execFileSync(BIN, ['gguf', 'synth', '--shape', 'tiny', '--type', 'q8_0', '--vocab-from', VOCAB,
@@ -61,15 +32,10 @@ const render = (messages) => new Template(tmplText).render({ messages, add_gener
 
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
-worker = spawn(BIN, ['worker', '-m', model, '--listen', `127.0.0.1:${port}`, '-t', '1', '--served-model-name', 'q'],
+const worker = start(BIN, ['worker', '-m', model, '--listen', `127.0.0.1:${port}`, '-t', '1', '--served-model-name', 'q'],
   { stdio: ['ignore', 'inherit', 'pipe'] });
-let log = '';
-worker.stderr.on('data', (d) => { log += d; });
-for (let i = 0; ; i++) {
-  try { if ((await fetch(`${base}/health`, { signal: AbortSignal.timeout(2000) })).ok) break; } catch { /* not up yet */ }
-  if (i > 300 || worker.exitCode !== null) { console.log(`worker did not come up:\n${log}`); process.exit(1); }
-  await sleep(50);
-}
+await waitHttp(`${base}/health`, worker, 'worker');
+const log = worker.log;
 check(log.includes("chat template the model's own (Jinja)"), `worker log names the model's template: ${log}`);
 
 const N = 12;
@@ -89,6 +55,6 @@ for (const messages of [[{ role: 'user', content: 'Hi there' }],
   check(j.choices[0].message.content === want, `chat ${JSON.stringify(messages)}: ${JSON.stringify(j.choices[0].message.content)} != run ${JSON.stringify(want)}`);
   check(String(j.usage.prompt_tokens) === count, `prompt tokens ${j.usage.prompt_tokens} != ${count} of the reference prompt`);
 }
-if (failures) process.exit(1);
+if (failed()) process.exit(1);
 console.log('worker chat template: the model\'s own template, as the reference renders it');
 process.exit(0);

@@ -4,57 +4,21 @@
 // checked against an independent path, `rightsize gguf embed` (one input per pass, no HTTP, no
 // batching) — plus usage, errors naming the field, and the refusal of completions (and, on a
 // generation worker, of embeddings). Installs the pinned client into tests/e2e/node_modules.
-import { execFileSync, spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
-import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
+import { BIN, ROOT, check, failed, finish, freePort, requirePinned, start as startCmd, tempDir, waitHttp }
+  from './lib/harness.mjs';
 
-const BIN = process.env.RS_BIN ?? path.resolve('build/rightsize');
-const ROOT = process.env.RS_ROOT ?? process.cwd();
-const E2E = path.join(ROOT, 'tests/e2e');
-let failures = 0;
-const check = (cond, msg) => { if (!cond) { failures++; console.log(`FAIL: ${msg}`); } };
-
-if (!fs.existsSync(path.join(E2E, 'node_modules/openai/package.json'))) {
-  try {
-    execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--prefix', E2E], { stdio: 'inherit', timeout: 180000 });
-  } catch (e) {
-    console.log(`skip: cannot install the pinned openai client (${e.message}); is the npm registry reachable?`);
-    process.exit(77);
-  }
-}
-const { OpenAI } = createRequire(path.join(E2E, 'package.json'))('openai');
-
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-worker-embed-'));
-const procs = [];
-process.on('exit', () => {
-  for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
-  fs.rmSync(tmp, { recursive: true, force: true });
-});
-for (const s of ['SIGINT', 'SIGTERM']) process.on(s, () => process.exit(1));
+const { OpenAI } = requirePinned('openai');
+const tmp = tempDir('rs-worker-embed-');
 setTimeout(() => { console.log('timed out'); process.exit(1); }, 90000).unref();
 
-const freePort = () => new Promise((resolve) => {
-  const s = net.createServer();
-  s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
-});
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const start = async (model, name) => {
   const port = await freePort();
-  const w = spawn(BIN, ['worker', '-m', model, '--listen', `127.0.0.1:${port}`, '-t', '1', '--served-model-name', name],
+  const w = startCmd(BIN, ['worker', '-m', model, '--listen', `127.0.0.1:${port}`, '-t', '1', '--served-model-name', name],
     { stdio: ['ignore', 'inherit', 'pipe'] });
-  procs.push(w);
-  w.log = '';
-  w.stderr.on('data', (d) => { w.log += d; });
-  w.exited = new Promise((resolve) => w.on('exit', (code) => resolve(code)));
   const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    try { if ((await fetch(`${base}/health`)).ok) break; } catch { /* not up yet */ }
-    if (i > 200 || w.exitCode !== null) { console.log(`worker did not come up:\n${w.log}`); process.exit(1); }
-    await sleep(50);
-  }
+  await waitHttp(`${base}/health`, w, 'worker');
   return { w, base };
 };
 
@@ -136,6 +100,5 @@ check(res.status === 400 && /generation model/.test(j.error?.message), `generati
 
 for (const p of [w, g.w]) p.kill('SIGTERM');
 check((await w.exited) === 0 && (await g.w.exited) === 0, 'workers exit 0 after SIGTERM');
-if (failures) console.log(`worker log:\n${w.log.slice(-2000)}`);
-console.log(failures ? `${failures} checks failed` : 'worker_embeddings: all checks passed');
-process.exit(failures ? 1 : 0);
+if (failed()) console.log(`worker log:\n${w.log.slice(-2000)}`);
+finish('worker_embeddings');

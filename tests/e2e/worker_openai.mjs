@@ -3,44 +3,12 @@
 // truth: `rightsize run --temp 0` (the single-sequence CLI path) for the same prompt must give
 // exactly the text the server returns, also when 8 requests run batched together.
 // Installs the pinned client (tests/e2e/package.json + lock) into tests/e2e/node_modules if missing.
-import { execFileSync, spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
-import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
+import { BIN, check, fail, failed, finish, freePort, requirePinned, start, tempDir, waitHttp } from './lib/harness.mjs';
 
-const BIN = process.env.RS_BIN ?? path.resolve('build/rightsize');
-const ROOT = process.env.RS_ROOT ?? process.cwd();
-const E2E = path.join(ROOT, 'tests/e2e');
-let failures = 0;
-const fail = (msg) => { failures++; console.log(`FAIL: ${msg}`); };
-const check = (cond, msg) => { if (!cond) fail(msg); };
-
-if (!fs.existsSync(path.join(E2E, 'node_modules/openai/package.json'))) {
-  try {
-    execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--prefix', E2E], { stdio: 'inherit', timeout: 180000 });
-  } catch (e) {
-    console.log(`skip: cannot install the pinned openai client (${e.message}); is the npm registry reachable?`);
-    process.exit(77);
-  }
-}
-const { OpenAI } = createRequire(path.join(E2E, 'package.json'))('openai');
-
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-worker-openai-'));
-let worker = null;
-const cleanup = () => {
-  if (worker && worker.exitCode === null) worker.kill('SIGKILL');
-  fs.rmSync(tmp, { recursive: true, force: true });
-};
-process.on('exit', cleanup);
-for (const s of ['SIGINT', 'SIGTERM']) process.on(s, () => process.exit(1));
-
-const freePort = () => new Promise((resolve) => {
-  const s = net.createServer();
-  s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
-});
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const { OpenAI } = requirePinned('openai');
+const tmp = tempDir('rs-worker-openai-');
 
 // ---- a model and a worker ----
 const model = path.join(tmp, 'tiny.gguf');
@@ -49,16 +17,9 @@ execFileSync(BIN, ['gguf', 'synth', '--shape', 'tiny', '--type', 'q8_0', '--chat
   '--init-std', '0.2', '--seed', '7', '-q', '-o', model]);
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
-worker = spawn(BIN, ['worker', '-m', model, '--listen', `127.0.0.1:${port}`, '-t', '1',
+const worker = start(BIN, ['worker', '-m', model, '--listen', `127.0.0.1:${port}`, '-t', '1',
   '--max-num-seqs', '8', '--served-model-name', 'tiny'], { stdio: ['ignore', 'inherit', 'pipe'] });
-let workerLog = '';
-worker.stderr.on('data', (d) => { workerLog += d; });
-const exited = new Promise((resolve) => worker.on('exit', (code, sig) => resolve({ code, sig })));
-for (let i = 0; ; i++) {
-  try { if ((await fetch(`${base}/health`)).ok) break; } catch { /* not up yet */ }
-  if (i > 200 || worker.exitCode !== null) { console.log(`worker did not come up:\n${workerLog}`); process.exit(1); }
-  await sleep(50);
-}
+await waitHttp(`${base}/health`, worker, 'worker');
 
 // ---- the reference: rightsize run, greedy, one sequence ----
 const decoder = new TextDecoder('utf-8');  // replaces invalid bytes the way the server does
@@ -200,8 +161,7 @@ await expectError('max_tokens overflow', () => client.chat.completions.create({ 
 
 // Drain and exit 0.
 worker.kill('SIGTERM');
-const { code } = await exited;
+const code = await worker.exited;
 check(code === 0, `worker exit code ${code} after SIGTERM`);
-if (failures) console.log(`worker log:\n${workerLog.slice(-2000)}`);
-console.log(failures ? `${failures} checks failed` : 'worker_openai: all checks passed');
-process.exit(failures ? 1 : 0);
+if (failed()) console.log(`worker log:\n${worker.log.slice(-2000)}`);
+finish('worker_openai');
