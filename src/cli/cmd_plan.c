@@ -219,9 +219,22 @@ static int write_records(const char *path, const PipeSim *ps, const Pipeline *p,
     return fclose(f) ? 1 : 0;
 }
 
-static void print_pipeline_result(const char *what, const SimResult *r, bool json) {
+// wl: the workload predicted (NULL for a trace replay).
+static void print_pipeline_result(const char *what, const Workload *wl, const SimResult *r, bool json) {
     if (json) {
-        printf("{\"input\":\"%s\",\"arrived\":%lld,\"completed\":%lld,\"failed\":%lld,\"rejected\":%lld,"
+        // rightsize.pipeline/1 (docs/plan-json.md): `report --plan` reads it beside telemetry.
+        printf("{\"schema\":\"rightsize.pipeline/1\",");
+        if (wl) {
+            printf("\"workload\":{\"name\":");
+            json_str(wl->name);
+            printf(",\"requests_per_month\":%.17g,\"input_tokens_mean\":%.17g,\"output_tokens_mean\":%.17g,"
+                   "\"slo\":{\"ttft_p95_ms\":%.17g,\"tpot_p95_ms\":%.17g,\"e2e_p95_ms\":%.17g,\"e2e_p99_ms\":%.17g}},",
+                   wl->rate_per_s * WL_MONTH_S, wl_token_mean(&wl->in), wl_token_mean(&wl->out), wl->slo_ttft_p95_ms,
+                   wl->slo_tpot_p95_ms, wl->slo_e2e_p95_ms, wl->slo_e2e_p99_ms);
+        }
+        printf("\"end_s\":%.17g,\"tpot_ms\":{\"p50\":%.3f,\"p95\":%.3f,\"p99\":%.3f},", r->end_s, r->tpot_ms.p50,
+               r->tpot_ms.p95, r->tpot_ms.p99);
+        printf("\"input\":\"%s\",\"arrived\":%lld,\"completed\":%lld,\"failed\":%lld,\"rejected\":%lld,"
                "\"unrouted\":%lld,\"escalated\":%lld,\"canary_rollbacks\":%lld,\"unfinished\":%lld,"
                "\"ttft_ms\":{\"p50\":%.3f,\"p95\":%.3f,\"p99\":%.3f},\"e2e_ms\":{\"p50\":%.3f,\"p95\":%.3f,"
                "\"p99\":%.3f},\"cost_nusd\":%lld,\"attributed_nusd\":%lld,\"idle_nusd\":%lld,"
@@ -280,7 +293,7 @@ static int run_pipeline(const char *pipe_path, const char *wl_path, const char *
         ps->cfg.records = rec;
     }
     if (sim_run(&ps->cfg, &res, err, sizeof err)) { fprintf(stderr, "rightsize plan: %s\n", err); goto done; }
-    print_pipeline_result(trace ? trace : wl_path, &res, json);
+    print_pipeline_result(trace ? trace : wl_path, have_wl ? &wl : NULL, &res, json);
     status = records ? write_records(records, ps, p, rec) : 0;
 done:
     sim_result_free(&res);

@@ -22,7 +22,8 @@ static int tier_config(SimTier *st, const Pipeline *p, const PipeTier *t, const 
                            .prefill_token_us = t->step_prefill_token_us, .decode_row_us = t->step_decode_row_us,
                            .context_token_us = t->step_context_token_us, .mem_fixed_us = t->step_mem_fixed_us,
                            .mem_ctx_us = t->step_mem_ctx_us, .comp_token_us = t->step_comp_token_us,
-                           .comp_pair_us = t->step_comp_pair_us};
+                           .comp_pair_us = t->step_comp_pair_us,
+                           .request_overhead_us = t->step_request_overhead_us};
     sched_config_default(&st->sched);
     st->sched.max_num_seqs = t->max_num_seqs;
     st->sched.max_num_batched_tokens = t->max_num_batched_tokens;

@@ -19,7 +19,7 @@ static void trace_record(Sim *s, const SimReq *r, int status) {
     s->cfg->records[r->trace_i] = (SimRecord){
         .route = r->route, .first_tier = r->first_tier, .tier = status == 404 ? -1 : r->tier,
         .escalated = r->escalated, .candidate = r->candidate, .status = status, .cost_nusd = r->cost_nusd,
-        .e2e_ms = (double)(s->now - r->arrival_us) / 1e3};
+        .e2e_ms = (double)(s->now + r->overhead_us - r->arrival_us) / 1e3};
 }
 
 void sim_note_wait(Sim *s, SimReq *r) {
@@ -46,7 +46,8 @@ void sim_drop_request(Sim *s, uint64_t id, int status) {
 }
 
 static void record_final(Sim *s, SimReq *r, int64_t first_token_us, int64_t last_token_us, int64_t n_gen, int status) {
-    double e2e = (double)(s->now - r->arrival_us);
+    // Each call's time outside engine steps (StepModel.request_overhead_us) delays the answer.
+    double e2e = (double)(s->now + r->overhead_us - r->arrival_us);
     s->e2e_sum_all_us += e2e;
     s->done_all++;
     trace_record(s, r, status);
@@ -64,7 +65,7 @@ static void record_final(Sim *s, SimReq *r, int64_t first_token_us, int64_t last
     res->in_tokens += r->in;
     res->out_tokens += n_gen;
     stats_add(&s->e2e, e2e);
-    stats_add(&s->ttft, (double)((first_token_us >= 0 ? first_token_us : s->now) - r->arrival_us));
+    stats_add(&s->ttft, (double)((first_token_us >= 0 ? first_token_us : s->now) + r->overhead_us - r->arrival_us));
     if (n_gen > 1) stats_add(&s->tpot, (double)(last_token_us - first_token_us) / (double)(n_gen - 1));
 }
 
@@ -131,6 +132,7 @@ int sim_finish_request(Sim *s, int t, Rep *rp, uint64_t id, int64_t first_token_
     SimReq *r = sim_req(s, id);
     if (rp) sim_leave_replica(s, t, rp, id);
     const SimConfig *c = s->cfg;
+    if (rp) r->overhead_us += llround(s->tier[t].cfg.step.request_overhead_us);
     // A canary candidate's answers feed its guards, as the gateway's do.
     if (r->candidate && r->canary >= 0 && t == c->candidate_of[r->canary] &&
         canary_answer(&s->canaries[r->canary], s->now, s->now - r->arrival_us, status >= 500) != CANARY_OK)

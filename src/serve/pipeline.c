@@ -181,7 +181,8 @@ static void load_tier(YamlDoc *doc, Pipeline *p, const YamlNode *n, bool check_f
     const YamlNode *st = yaml_map_opt(doc, n, "step");
     if (st) {
         static const char *const stk[] = {"b0_us", "prefill_token_us", "decode_row_us", "context_token_us",
-                                          "mem_fixed_us", "mem_ctx_us", "comp_token_us", "comp_pair_us", NULL};
+                                          "mem_fixed_us", "mem_ctx_us", "comp_token_us", "comp_pair_us",
+                                          "request_overhead_us", NULL};
         yaml_check_keys(doc, st, stk);
         t->has_step = true;
         t->step_b0_us = yaml_f64_opt(doc, st, "b0_us", 0, 0, 1e9);
@@ -192,6 +193,7 @@ static void load_tier(YamlDoc *doc, Pipeline *p, const YamlNode *n, bool check_f
         t->step_mem_ctx_us = yaml_f64_opt(doc, st, "mem_ctx_us", 0, 0, 1e9);
         t->step_comp_token_us = yaml_f64_opt(doc, st, "comp_token_us", 0, 0, 1e9);
         t->step_comp_pair_us = yaml_f64_opt(doc, st, "comp_pair_us", 0, 0, 1e9);
+        t->step_request_overhead_us = yaml_f64_opt(doc, st, "request_overhead_us", 0, 0, 1e9);
         t->step_line = st->line;
     }
     static const char *const shares[] = {"steps", "in_flight"};

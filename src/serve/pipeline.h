@@ -55,6 +55,7 @@ typedef struct {
     bool has_step;
     double step_b0_us, step_prefill_token_us, step_decode_row_us, step_context_token_us;
     double step_mem_fixed_us, step_mem_ctx_us, step_comp_token_us, step_comp_pair_us;
+    double step_request_overhead_us;   // per call outside engine steps (HTTP, the gateway's hop)
     int step_line;
     // planner: the rest of what the planner simulated for this tier (plan --pipeline; serve
     // ignores it): replica start-up (cold, and from the warm pool), spot interruptions and their
