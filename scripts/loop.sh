@@ -50,10 +50,15 @@ wait_up() {   # URL PID LOG
         sleep 0.05
     done
 }
-# Words that are one token each in the synthesized vocabulary.
-echo "the and to a of was he she in it you that his her is for on with they said had but at as be \
-not we so one all there what this from by were have are up out can day very an or him them little \
-big time go went saw like happy play wanted once upon" >"$DIR/words.txt"
+# Prompt words that are one token each (after a space) in MODEL's vocabulary, so an N-word prompt
+# is the N tokens the workload and the plan say.
+for w in the and to a of was he she in it you that his her is for on with they said had but at as be \
+    not we so one all there what this from by were have are up out can day very an or him them little \
+    big time go went saw like happy play wanted once upon; do
+    ids=$("$BIN" gguf tokenize "$MODEL" --no-bos "a $w" 2>/dev/null) || continue
+    [ "$(printf '%s' "$ids" | tr -cd ',' | wc -c)" = 1 ] && printf '%s ' "$w"
+done >"$DIR/words.txt"
+[ "$(wc -w <"$DIR/words.txt")" -ge 8 ] || { log "fewer than 8 one-token words in $MODEL's vocabulary"; exit 1; }
 
 # 1. Calibration through a gateway in front of one worker, as the bench will run it (one engine
 # thread, the same scheduler knobs): the profile's request_overhead_us then holds the HTTP and the
