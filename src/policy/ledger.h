@@ -82,7 +82,8 @@ typedef struct {
     LedgerMark s;            // the share clock at t_last_us
 } LedgerShare;
 
-// Starts the share clock of a replica with nothing in flight (also after a restart).
+// Starts the share clock of a replica with nothing in flight (a zeroed LedgerShare is one too);
+// only when no call that entered it can still leave.
 void ledger_share_reset(LedgerShare *p, int64_t now_us);
 // A call is sent to the replica at now_us: returns its mark (the share clock then).
 LedgerMark ledger_share_enter(LedgerShare *p, int64_t now_us);

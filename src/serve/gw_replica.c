@@ -117,7 +117,8 @@ static void charge_replica(Gateway *g, int tier, Replica *r, int64_t now_us) {
     double usd;
     int kind = pipeline_tier_price(t, up, &usd);
     ledger_open(&g->ledger, &r->led, kind, usd, now_us);
-    ledger_share_reset(&r->share, now_us);
+    // r->share is not reset: calls of the slot's previous life may still end (each leaves what it
+    // entered), and a clock with nothing in flight accrues nothing.
 }
 
 static void open_replica(Gateway *g, int tier, int64_t now_us, bool warm) {
