@@ -119,6 +119,47 @@ const MmKernels MM_KERNELS_REF = {
     },
 };
 
+// ---- the X16 layout, portable packer ----
+
+size_t mm_x16_pack_bytes(const WeightView *w) {
+    if (w->type != QT_Q8_0 && w->type != QT_Q4_0) return 0;
+    if (w->rows <= 0 || w->cols <= 0 || w->cols % QK8_0) return 0;
+    int64_t groups = (w->rows + MM_X16_ROWS - 1) / MM_X16_ROWS;
+    return (size_t)groups * mm_x16_group_bytes(w->cols / QK8_0, w->type == QT_Q4_0);
+}
+
+// Stripe j of block b holds the 4 code bytes at qs[4j..4j+3] of each of the group's 16 rows, row t
+// at bytes 4t..4t+3: Q8_0 codes biased to unsigned (xor 0x80 = + 128), Q4_0 nibble bytes as they
+// are; rows past the matrix (a last group's padding) hold a zero weight's code and a zero scale.
+void mm_x16_pack(const WeightView *w, void *dst, int64_t g0, int64_t g1) {
+    int is_q4 = w->type == QT_Q4_0;
+    int64_t nb = w->cols / QK8_0, cb = mm_x16_code_bytes(is_q4);
+    size_t row_bytes = quant_row_bytes(w->type, w->cols), gbytes = mm_x16_group_bytes(nb, is_q4);
+    size_t bs = is_q4 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
+    int stripes = is_q4 ? 4 : 8;
+    for (int64_t g = g0; g < g1; g++) {
+        uint8_t *codes = (uint8_t *)dst + (size_t)g * gbytes;
+        uint16_t *scales = (uint16_t *)(codes + nb * cb);
+        for (int t = 0; t < MM_X16_ROWS; t++) {
+            int64_t r = g * MM_X16_ROWS + t;
+            const uint8_t *row = r < w->rows ? (const uint8_t *)w->data + (size_t)r * row_bytes : NULL;
+            for (int64_t b = 0; b < nb; b++) {
+                const uint8_t *blk = row ? row + (size_t)b * bs : NULL;
+                uint16_t d = 0;
+                if (blk) memcpy(&d, blk, 2);  // both blocks start with their f16 scale
+                scales[b * MM_X16_ROWS + t] = d;
+                for (int j = 0; j < stripes; j++) {
+                    uint8_t *out = codes + b * cb + j * 64 + 4 * t;
+                    for (int i = 0; i < 4; i++) {
+                        uint8_t c = blk ? blk[2 + 4 * j + i] : (is_q4 ? 0x88 : 0);
+                        out[i] = is_q4 ? c : (uint8_t)(c ^ 0x80);
+                    }
+                }
+            }
+        }
+    }
+}
+
 // ---- choice of kernel set, once per process ----
 
 static const MmKernels *g_kernels = &MM_KERNELS_REF;

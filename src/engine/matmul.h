@@ -40,8 +40,9 @@ void mm_matmul(ThreadPool *tp, void *scratch, float *y, const WeightView *w, con
 #define MM_MANY_MAX 8
 void mm_matmul_many(ThreadPool *tp, void *scratch, int n_w, float *const *y, const WeightView *const *w,
                     const float *x, int64_t n);
-// Packed weights. Some kernel sets multiply faster from a layout of their own: the avx512vnni set
-// (and amx) interleaves 16 rows so that one vpdpbusd yields 16 output rows at once (MM_LAYOUT_X16: for each
+// Packed weights. Some kernel sets multiply faster from a layout of their own: the avxvnni,
+// avx512vnni and amx sets interleave 16 rows so that one vpdpbusd yields 8 or 16 output rows at
+// once (MM_LAYOUT_X16: for each
 // group of 16 rows and each 32-column block, the codes as 8 stripes of 16 rows x 4 bytes, biased to
 // unsigned; then the group's f16 scales). The packed copy holds the same numbers in the same
 // number of bytes per row; results equal the unpacked path's to float rounding.

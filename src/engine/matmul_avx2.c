@@ -4,12 +4,14 @@
 //
 // Register tiling: up to MM_TILE activation rows share one load (and, for quantized weights,
 // one unpack and one |w|) of each weight block, with one accumulator per row. The quantized
-// kernels live in matmul_q_avx2.inc, shared with the AVX-VNNI set (matmul_vnni_avx2.c).
+// kernels live in matmul_q_avx2.inc, shared with the AVX-VNNI set (matmul_vnni_avx2.c), and
+// Q8_0/Q4_0 from the packed X16 layout in matmul_x16_avx2.inc.
 #if defined(__x86_64__) || defined(__i386__)
 
 #include <immintrin.h>
 #include <string.h>
 
+#include "base/check.h"
 #include "engine/matmul_kernels.h"
 
 #define MM_TILE 4
@@ -36,6 +38,10 @@ static ALWAYS_INLINE float hsum_ps(__m256 v) {
 #define MM_Q_VNNI 0
 #include "engine/matmul_q_avx2.inc"
 #include "engine/matmul_k_avx2.inc"
+#include "engine/matmul_x16_avx2.inc"
+
+static void rows_q8_0_x16(const MmArgs *a, int64_t r0, int64_t r1) { x8_rows(a, r0, r1, 0); }
+static void rows_q4_0_x16(const MmArgs *a, int64_t r0, int64_t r1) { x8_rows(a, r0, r1, 1); }
 
 void mm_rows_q8_0_avx2(const MmArgs *a, int64_t r0, int64_t r1) { rows_q8_0(a, r0, r1); }
 void mm_rows_q4_0_avx2(const MmArgs *a, int64_t r0, int64_t r1) { rows_q4_0(a, r0, r1); }
@@ -246,6 +252,11 @@ const MmKernels MM_KERNELS_AVX2 = {
         [QT_Q5_K] = rows_q5_k,
         [QT_Q6_K] = rows_q6_k,
     },
+    .layout = MM_LAYOUT_X16,
+    .pack_rows = MM_X16_ROWS,
+    .pack_bytes = mm_x16_pack_bytes,
+    .pack = mm_x16_pack,
+    .rows_packed = {[QT_Q8_0] = rows_q8_0_x16, [QT_Q4_0] = rows_q4_0_x16},
 };
 
 #endif

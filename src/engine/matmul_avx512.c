@@ -37,7 +37,7 @@
 #endif
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
-#define X16_ROWS 16
+#define X16_ROWS MM_X16_ROWS
 #define X16_TILE 16  // activation rows per pass over a group (one float accumulator each)
 // Prefetch of the weight stream, as for the AVX2 set (matmul_avx2.c): about 4 KiB ahead, into L2.
 #ifndef X16_HINT
@@ -47,27 +47,13 @@
 #define X16_PREFETCH_BYTES 4096
 #endif
 
-static int64_t x16_code_bytes(int is_q4) { return is_q4 ? 256 : 512; }  // per block and group
-
-static size_t x16_group_bytes(int64_t nb, int is_q4) {
-    size_t b = (size_t)nb * (size_t)(x16_code_bytes(is_q4) + 32);
-    return (b + 63) & ~(size_t)63;
-}
-
-static size_t pack_bytes(const WeightView *w) {
-    if (w->type != QT_Q8_0 && w->type != QT_Q4_0) return 0;
-    if (w->rows <= 0 || w->cols <= 0 || w->cols % QK8_0) return 0;
-    int64_t groups = (w->rows + X16_ROWS - 1) / X16_ROWS;
-    return (size_t)groups * x16_group_bytes(w->cols / QK8_0, w->type == QT_Q4_0);
-}
-
 // Groups [g0, g1) of w. Each stripe is one gather of 4 bytes from each of the group's 16 rows (the
 // padding rows of a last group masked off and filled with the code of a zero weight), biased for
 // Q8_0; the scales are one gather of the 4 bytes at each row's block start, narrowed to their f16.
 static void pack(const WeightView *w, void *dst, int64_t g0, int64_t g1) {
     int is_q4 = w->type == QT_Q4_0;
-    int64_t nb = w->cols / QK8_0, cb = x16_code_bytes(is_q4);
-    size_t row_bytes = quant_row_bytes(w->type, w->cols), gbytes = x16_group_bytes(nb, is_q4);
+    int64_t nb = w->cols / QK8_0, cb = mm_x16_code_bytes(is_q4);
+    size_t row_bytes = quant_row_bytes(w->type, w->cols), gbytes = mm_x16_group_bytes(nb, is_q4);
     int bs = is_q4 ? (int)sizeof(BlockQ4_0) : (int)sizeof(BlockQ8_0), stripes = is_q4 ? 4 : 8;
     const __m512i rows = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                             _mm512_set1_epi32((int)row_bytes));
@@ -112,8 +98,8 @@ static ALWAYS_INLINE void x16_store(const MmArgs *a, int64_t g, int64_t i0, int 
 // and stay in registers while the nr activation rows pass: 8 vpdpbusd with a broadcast operand,
 // one convert, one multiply and one FMA per row.
 static ALWAYS_INLINE void x16_tile(const MmArgs *a, int64_t g, int64_t i0, int nr, int is_q4) {
-    int64_t nb = a->cols / QK8_0, cb = x16_code_bytes(is_q4);
-    const uint8_t *codes = a->w + (size_t)g * x16_group_bytes(nb, is_q4);
+    int64_t nb = a->cols / QK8_0, cb = mm_x16_code_bytes(is_q4);
+    const uint8_t *codes = a->w + (size_t)g * mm_x16_group_bytes(nb, is_q4);
     const uint16_t *scales = (const uint16_t *)(codes + nb * cb);
     const BlockQ8_0 *x = (const BlockQ8_0 *)a->x + i0 * nb;
     const int32_t *xs = a->xnsum + i0 * nb;
@@ -252,8 +238,8 @@ static ALWAYS_INLINE const uint8_t *amx_b_tile(const uint8_t *codes, int64_t b, 
 
 static ALWAYS_INLINE void amx_tile_group(const MmArgs *a, int64_t g, int64_t i0, int m, int is_q4) {
     int64_t nb = a->cols / QK8_0;
-    const uint8_t *codes = a->w + (size_t)g * x16_group_bytes(nb, is_q4);
-    const uint16_t *scales = (const uint16_t *)(codes + nb * x16_code_bytes(is_q4));
+    const uint8_t *codes = a->w + (size_t)g * mm_x16_group_bytes(nb, is_q4);
+    const uint16_t *scales = (const uint16_t *)(codes + nb * mm_x16_code_bytes(is_q4));
     uint8_t wbuf[2][512] __attribute__((aligned(64)));
     const BlockQ8_0 *x = (const BlockQ8_0 *)a->x + i0 * nb;
     const int32_t *xs = a->xnsum + i0 * nb;
@@ -265,7 +251,7 @@ static ALWAYS_INLINE void amx_tile_group(const MmArgs *a, int64_t g, int64_t i0,
     for (int k = 0; k < m; k++) acc[k] = _mm512_setzero_ps();
     // The next group's lines are prefetched, spread evenly over this group's steps (with 4+ rows
     // a step is long enough that a fixed distance ahead left DRAM latency exposed: -12% time).
-    size_t gbytes = x16_group_bytes(nb, is_q4);
+    size_t gbytes = mm_x16_group_bytes(nb, is_q4);
     const char *next = (const char *)codes + gbytes;
     int64_t lines = (int64_t)(gbytes / 64), steps = nb / 2 > 0 ? nb / 2 : 1, per = (lines + steps - 1) / steps;
     int64_t b = 0;
@@ -344,7 +330,7 @@ bool mm_amx_enable(void) { return cpu_amx_permit(); }
                  [QT_Q5_0] = mm_rows_q5_0_avx2, [QT_Q5_1] = mm_rows_q5_1_avx2, [QT_IQ4_NL] = mm_rows_iq4_nl_avx2, \
                  [QT_Q2_K] = mm_rows_q2_k_avx2, [QT_Q3_K] = mm_rows_q3_k_avx2, [QT_Q4_K] = mm_rows_q4_k_avx2, \
                  [QT_Q5_K] = mm_rows_q5_k_avx2, [QT_Q6_K] = mm_rows_q6_k_avx2},                   \
-        .layout = MM_LAYOUT_X16, .pack_rows = X16_ROWS, .pack_bytes = pack_bytes, .pack = pack,   \
+        .layout = MM_LAYOUT_X16, .pack_rows = X16_ROWS, .pack_bytes = mm_x16_pack_bytes, .pack = pack,   \
         .rows_packed = {[QT_Q8_0] = Q8, [QT_Q4_0] = Q4},                                          \
     }
 

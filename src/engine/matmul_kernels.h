@@ -9,9 +9,9 @@
 // The `_ref` set (matmul.c) is plain C and always present; the `avx2` set (matmul_avx2.c, built
 // with -mavx2 -mfma -mf16c) has the same signatures and is chosen at start-up when the CPU has
 // AVX2, FMA and F16C; the `avxvnni` set (matmul_vnni_avx2.c) replaces its quantized products by
-// AVX-VNNI ones when the CPU also has that. All sets quantize X identically (bit for bit), so
+// AVX-VNNI ones when the CPU also has that (Q8_0/Q4_0 from the packed MM_LAYOUT_X16). All sets quantize X identically (bit for bit), so
 // for Q8_0/Q4_0 weights they differ only in the order of float additions. The `avx512vnni` set
-// (matmul_avx512.c, built with AVX-512 flags) multiplies Q8_0/Q4_0 weights from its own packed
+// (matmul_avx512.c, built with AVX-512 flags) multiplies Q8_0/Q4_0 weights from the same packed
 // layout (MM_LAYOUT_X16, see matmul.h) and otherwise uses the AVX2 set's kernels.
 #ifndef RS_MATMUL_KERNELS_H
 #define RS_MATMUL_KERNELS_H
@@ -91,6 +91,20 @@ typedef struct {
 } MmKUnpacked;
 void mm_unpack_k_ref(QuantType t, const void *blk, MmKUnpacked *u);
 #if defined(__x86_64__) || defined(__i386__)
+// Layout MM_LAYOUT_X16 (matmul.h; described in matmul_avx512.c), shared by the sets that multiply
+// from it: groups of 16 rows, per 32-column block 8 stripes of 64 bytes (Q4_0: 4, nibbles kept),
+// then the group's f16 scales, each group one 64-byte aligned record.
+#define MM_X16_ROWS 16
+static inline int64_t mm_x16_code_bytes(int is_q4) { return is_q4 ? 256 : 512; }  // per block and group
+static inline size_t mm_x16_group_bytes(int64_t nb, int is_q4) {
+    size_t b = (size_t)nb * (size_t)(mm_x16_code_bytes(is_q4) + 32);
+    return (b + 63) & ~(size_t)63;
+}
+// Bytes of w in that layout (0 for types it does not hold), and a portable packer of groups
+// [g0, g1) (matmul.c; the AVX-512 set packs with gathers of its own, to the same bytes).
+size_t mm_x16_pack_bytes(const WeightView *w);
+void mm_x16_pack(const WeightView *w, void *dst, int64_t g0, int64_t g1);
+
 extern const MmKernels MM_KERNELS_AVX2;     // AVX2 + FMA + F16C
 extern const MmKernels MM_KERNELS_AVXVNNI;  // the same plus AVX-VNNI for the quantized products
 extern const MmKernels MM_KERNELS_AVX512VNNI;  // AVX-512 VNNI on packed Q8_0/Q4_0 weights

@@ -2,12 +2,14 @@
 // AVX-VNNI's vpdpbusd (u8 x s8 products summed in fours straight into int32 lanes: one
 // instruction where AVX2 needs maddubs + madd, and for Q4_0 the -8 offset rides in as its
 // accumulator). Chosen at start-up only when the CPU reports avxvnni (Alder Lake, Sapphire Rapids
-// and later); float-weight kernels and the activation quantizer are the AVX2 set's.
+// and later); float-weight kernels and the activation quantizer are the AVX2 set's. Q8_0 and Q4_0
+// weights are multiplied from the packed MM_LAYOUT_X16 (matmul_x16_avx2.inc) when the model packs them.
 #if defined(__x86_64__) || defined(__i386__)
 
 #include <immintrin.h>
 #include <string.h>
 
+#include "base/check.h"
 #include "engine/matmul_kernels.h"
 
 // Everything below may use AVX-VNNI (the Makefile gives this file AVX2/FMA/F16C only).
@@ -33,6 +35,11 @@ static ALWAYS_INLINE float hsum_ps(__m256 v) {
 #include "engine/matmul_q_avx2.inc"
 #include "engine/matmul_k_avx2.inc"
 
+#include "engine/matmul_x16_avx2.inc"
+
+static void rows_q8_0_x16(const MmArgs *a, int64_t r0, int64_t r1) { x8_rows(a, r0, r1, 0); }
+static void rows_q4_0_x16(const MmArgs *a, int64_t r0, int64_t r1) { x8_rows(a, r0, r1, 1); }
+
 #if defined(__clang__)
 #pragma clang attribute pop
 #endif
@@ -57,6 +64,11 @@ const MmKernels MM_KERNELS_AVXVNNI = {
         [QT_Q5_K] = rows_q5_k,
         [QT_Q6_K] = rows_q6_k,
     },
+    .layout = MM_LAYOUT_X16,
+    .pack_rows = MM_X16_ROWS,
+    .pack_bytes = mm_x16_pack_bytes,
+    .pack = mm_x16_pack,
+    .rows_packed = {[QT_Q8_0] = rows_q8_0_x16, [QT_Q4_0] = rows_q4_0_x16},
 };
 
 #endif
