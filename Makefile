@@ -9,7 +9,7 @@ BUILD   ?= build
 OPT     ?= -O2
 WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wvla
 CFLAGS  += $(OPT) -g $(WARN) -D_GNU_SOURCE -pthread -Isrc $(shell pkg-config --cflags libcjson yaml-0.1 libmicrohttpd libcurl 2>/dev/null)
-LDLIBS  += -lcjson -lyaml -lmicrohttpd -lcurl -lcrypto -lm -pthread
+LDLIBS  += -lcjson -lyaml -lmicrohttpd -lcurl -lcrypto -lhiredis -lm -pthread
 SIMD    := -mavx2 -mfma -mf16c
 SIMD512 := $(SIMD) -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mamx-tile -mamx-int8
 

@@ -39,6 +39,22 @@ int main(int argc, char **argv) {
                fit.allreduce_eff[LINK_PCIE], fit.allreduce_eff[LINK_FABRIC], fit.allreduce_alpha_us, before.median_abs_log,
                after.median_abs_log);
     }
+    printf("\n### Device derates fitted on each device's train points, stack factors as committed (copy into hardware.yaml)\n\n");
+    printf("| hardware | train points | derate.compute | derate.bandwidth | committed | train median abs log err (committed -> fitted) |\n|---|---|---|---|---|---|\n");
+    for (int64_t h = 0; h < cat.n_hw; h++) {
+        double c, b;
+        int64_t nt = bench_fit_hw(&cat, pts, n, (int)h, &c, &b);
+        if (!nt) continue;
+        BenchErr before = bench_error(&cat, pts, n, false, (int)h, -1);
+        double kc = cat.hw[h].derate_compute, kb = cat.hw[h].derate_bandwidth;
+        cat.hw[h].derate_compute = c;
+        cat.hw[h].derate_bandwidth = b;
+        BenchErr after = bench_error(&cat, pts, n, false, (int)h, -1);
+        cat.hw[h].derate_compute = kc;
+        cat.hw[h].derate_bandwidth = kb;
+        printf("| %s | %lld | %.3f | %.3f | %.3f / %.3f | %.3f -> %.3f |\n", cat.hw[h].id, (long long)nt, c, b, kc, kb,
+               before.median_abs_log, after.median_abs_log);
+    }
     printf("\n### Held-out error of the committed catalog (test split, never used by the fit)\n\n");
     printf("| slice | points | median abs log err | max abs log err | geo-mean pred/published |\n|---|---|---|---|---|\n");
     row("**all held-out**", bench_error(&cat, pts, n, true, -1, -1));
@@ -51,6 +67,9 @@ int main(int argc, char **argv) {
         snprintf(what, sizeof what, "hardware %s", cat.hw[h].id);
         row(what, bench_error(&cat, pts, n, true, (int)h, -1));
     }
+    for (int64_t h = 0; h < cat.n_hw; h++)   // devices the planner may recommend on estimates alone
+        if (!bench_error(&cat, pts, n, true, (int)h, -1).n && !bench_error(&cat, pts, n, false, (int)h, -1).n)
+            printf("| hardware %s | 0 | no published point yet: reference derates (est) | - | - |\n", cat.hw[h].id);
     row("(train split, for comparison)", bench_error(&cat, pts, n, false, -1, -1));
     printf("\n| held-out point (CSV line) | hardware x tp | stack | model | quant | isl/osl | conc | metric | published | predicted | ratio |\n"
            "|---|---|---|---|---|---|---|---|---|---|---|---|\n");

@@ -51,6 +51,23 @@ TEST(benchfit_heldout_error_within_committed_bound) {
         EXPECT_NEAR(fit.eff_decode, cat.stacks[s].eff_decode, 0.01 * cat.stacks[s].eff_decode);
         EXPECT_NEAR(fit.eff_overhead, cat.stacks[s].eff_overhead, 0.01 * cat.stacks[s].eff_overhead + 0.001);
     }
+    // Every GPU the planner recommends from published points has them, held out too, and each
+    // device's slice stays within the targets; the fitted derates (a100-80gb, l40s) are the fit's output.
+    static const char *const fitted[] = {"a100-80gb", "l40s"};
+    static const char *const covered[] = {"h100-sxm", "h200", "a100-80gb", "l40s"};
+    for (size_t i = 0; i < sizeof covered / sizeof *covered; i++) {
+        int h = (int)(catalog_hw(&cat, covered[i]) - cat.hw);
+        BenchErr he = bench_error(&cat, pts, n, true, h, -1);
+        EXPECT(he.n >= 3);
+        EXPECT(he.median_abs_log <= HELDOUT_MEDIAN_BOUND && he.max_abs_log <= log(2.0));
+    }
+    for (size_t i = 0; i < sizeof fitted / sizeof *fitted; i++) {
+        int h = (int)(catalog_hw(&cat, fitted[i]) - cat.hw);
+        double c, b;
+        EXPECT(bench_fit_hw(&cat, pts, n, h, &c, &b) >= 10);
+        EXPECT_NEAR(c, cat.hw[h].derate_compute, 0.03 * cat.hw[h].derate_compute);
+        EXPECT(b * catalog_stack(&cat, "trtllm")->eff_decode >= 0.98 || fabs(b - cat.hw[h].derate_bandwidth) <= 0.03 * b);
+    }
     free(pts);
     catalog_free(&cat);
 }

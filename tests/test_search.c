@@ -57,6 +57,23 @@ TEST(search_is_deterministic_and_waterfall_nests) {
     ASSERT(a.best >= 0 && b.best >= 0);
     EXPECT(strcmp(a.cands[a.best].id, b.cands[b.best].id) == 0);
     EXPECT(a.cands[a.best].usd_month == b.cands[b.best].usd_month);
+    // The repair loop's early exit (hardest scenario first, stop at the first miss) changes no
+    // result: every scenario on every attempt gives the same candidates, costs and verdicts.
+    SearchResult full;
+    o.every_scenario = true;
+    ASSERT(search_run(&cat, &wl, &o, &full, err, sizeof err) == 0);
+    ASSERT(full.n_cands == a.n_cands && full.best == a.best);
+    int64_t n_missed = 0;
+    for (int64_t i = 0; i < a.n_cands; i++) {
+        const Candidate *x = &a.cands[i], *y = &full.cands[i];
+        if (!x->simulated) continue;
+        EXPECT(y->simulated && x->meets_slo == y->meets_slo && !strcmp(x->slo_miss, y->slo_miss));
+        EXPECT(x->usd_month == y->usd_month && x->replicas_peak == y->replicas_peak);
+        EXPECT(x->sim[SCEN_BEST].e2e_ms.p95 == y->sim[SCEN_BEST].e2e_ms.p95);
+        n_missed += !x->meets_slo;
+    }
+    EXPECT(n_missed >= 1);   // the early exit was exercised
+    search_free(&full);
     double prev = INFINITY;
     for (int l = 0; l < LEVER_COUNT; l++) {
         if (a.level_best[l] < 0) continue;

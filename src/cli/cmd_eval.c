@@ -53,8 +53,11 @@ static void eval_usage(FILE *out) {
 "  --concurrency N        requests in flight (default 4)\n"
 "  --max-tokens N         per request (default 16)\n"
 "  --timeout S            per request (default 60)\n"
+"  --label-field KEY      read each line's label from KEY instead of \"label\" (the bundled\n"
+"                         data/tasks/support-desk files: --label-field intent or priority)\n"
 "  --completions          send prompt lines to /v1/completions instead of as one user message\n"
-"  --predictions FILE     write one JSON line per prompt: label, reply, correct, tier, cost\n"
+"  --predictions FILE     write one JSON line per prompt: label, reply (the first line), text (the\n"
+"                         whole answer), correct, tier, cost\n"
 "  --send-labels          send each exact-match label in the x-rightsize-label header, so a serve\n"
 "                         canary with rollback.min_accuracy scores its candidate on them\n"
 "\n"
@@ -75,7 +78,7 @@ static void eval_usage(FILE *out) {
 }
 
 typedef struct {
-    const char *text, *model, *ref, *task, *url, *req_model, *out, *save_tokens, *name, *predictions, *teacher_url, *teacher_model;
+    const char *text, *model, *ref, *task, *url, *req_model, *out, *save_tokens, *name, *predictions, *teacher_url, *teacher_model, *label_field;
     double keep;
     bool choose;
     int64_t n_ctx, batch, chunks, concurrency, max_tokens, timeout_s;
@@ -115,6 +118,7 @@ static int parse_opts(int argc, char **argv, EvalOpts *o) {
         else if (!strcmp(a, "--name")) { NEED_VAL(); o->name = v; }
         else if (!strcmp(a, "--save-tokens")) { NEED_VAL(); o->save_tokens = v; }
         else if (!strcmp(a, "--predictions")) { NEED_VAL(); o->predictions = v; }
+        else if (!strcmp(a, "--label-field")) { NEED_VAL(); o->label_field = v; }
         else if (!strcmp(a, "--teacher-url")) { NEED_VAL(); o->teacher_url = v; }
         else if (!strcmp(a, "--teacher-model")) { NEED_VAL(); o->teacher_model = v; }
         else if (!strcmp(a, "--choose-min-confidence")) o->choose = true;
@@ -307,6 +311,7 @@ static int write_predictions(const char *path, const Task *t, const TaskResult *
         if (t->items[i].id) cJSON_AddRawToObject(o, "id", t->items[i].id);
         cJSON_AddStringToObject(o, "label", t->items[i].label);
         cJSON_AddStringToObject(o, "reply", oc->reply);
+        if (oc->text) cJSON_AddStringToObject(o, "text", oc->text);
         cJSON_AddBoolToObject(o, "correct", oc->correct);
         cJSON_AddBoolToObject(o, "error", oc->error);
         cJSON_AddStringToObject(o, "tier", oc->tier);
@@ -356,7 +361,7 @@ static cJSON *task_json(const EvalOpts *o, const TaskResult *r) {
 static int run_task(const EvalOpts *o) {
     char err[320];
     Task t;
-    if (task_load(&t, o->task, err, sizeof err)) { fprintf(stderr, "eval: %s\n", err); return 1; }
+    if (task_load(&t, o->task, o->label_field, err, sizeof err)) { fprintf(stderr, "eval: %s\n", err); return 1; }
     TaskOptions to = {.url = o->url, .model = o->req_model, .concurrency = o->concurrency,
                       .max_tokens = o->max_tokens, .timeout_s = o->timeout_s, .completions = o->completions,
                       .send_labels = o->send_labels};
@@ -382,7 +387,7 @@ static int run_task(const EvalOpts *o) {
 static int run_choose(const EvalOpts *o) {
     char err[320];
     Task t;
-    if (task_load(&t, o->task, err, sizeof err)) { fprintf(stderr, "eval: %s\n", err); return 1; }
+    if (task_load(&t, o->task, o->label_field, err, sizeof err)) { fprintf(stderr, "eval: %s\n", err); return 1; }
     TaskOptions so = {.url = o->url, .model = o->req_model, .concurrency = o->concurrency, .max_tokens = o->max_tokens,
                       .timeout_s = o->timeout_s, .completions = o->completions, .want_logprobs = true};
     TaskOptions to = so;

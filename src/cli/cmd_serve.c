@@ -29,7 +29,9 @@ static const char USAGE[] =
     "JSONL telemetry record. SIGHUP reloads routes, canaries and limits; SIGTERM drains.\n"
     "Admin (with --admin-key KEY, sent as 'Authorization: Bearer KEY'): POST /admin/canary\n"
     "{\"weight_percent\":N[,\"route\":R]}, POST /admin/rollback, POST /admin/drain, GET /admin/canary,\n"
-    "GET /admin/ledger. The config format is in README.md (serve) and DESIGN.md section 4.\n"
+    "GET /admin/ledger, GET /admin/keys. Client keys (keys:, keys_file:; SHA-256 only) get 401/403/429 with\n"
+    "per-key rpm, tpm and USD budgets per day/month; models: maps public model names to routes.\n"
+    "The config format is in docs/serve.md.\n"
     "\n"
     "  --check                   validate the config (every error names its line and key) and exit\n"
     "  --listen HOST:PORT        override the config's listen address (port 0 picks a free one)\n"
@@ -111,8 +113,9 @@ int cmd_serve(int argc, char **argv) {
     if (check) {
         int local = 0;
         for (int i = 0; i < p->n_tiers; i++) local += p->tiers[i].local;
-        printf("%s: ok (%d tiers, %d local; %d routes; %d canaries; autoscaling %s)\n", config, p->n_tiers, local,
-               p->n_routes, p->n_canaries, p->has_autoscaling ? "on" : "off");
+        printf("%s: ok (%d tiers, %d local; %d routes; %d canaries; autoscaling %s; %d models; %d client keys%s)\n",
+               config, p->n_tiers, local, p->n_routes, p->n_canaries, p->has_autoscaling ? "on" : "off", p->n_models,
+               p->n_keys, p->redis_host[0] ? ", shared through Redis" : "");
         free(p);
         return 0;
     }

@@ -42,6 +42,7 @@ static ALWAYS_INLINE float hsum_ps(__m256 v) {
 
 static void rows_q8_0_x16(const MmArgs *a, int64_t r0, int64_t r1) { x8_rows(a, r0, r1, 0); }
 static void rows_q4_0_x16(const MmArgs *a, int64_t r0, int64_t r1) { x8_rows(a, r0, r1, 1); }
+static void rows_q4_k_x16(const MmArgs *a, int64_t r0, int64_t r1) { x8k_rows(a, r0, r1); }
 
 void mm_rows_q8_0_avx2(const MmArgs *a, int64_t r0, int64_t r1) { rows_q8_0(a, r0, r1); }
 void mm_rows_q4_0_avx2(const MmArgs *a, int64_t r0, int64_t r1) { rows_q4_0(a, r0, r1); }
@@ -256,7 +257,7 @@ const MmKernels MM_KERNELS_AVX2 = {
     .pack_rows = MM_X16_ROWS,
     .pack_bytes = mm_x16_pack_bytes,
     .pack = mm_x16_pack,
-    .rows_packed = {[QT_Q8_0] = rows_q8_0_x16, [QT_Q4_0] = rows_q4_0_x16},
+    .rows_packed = {[QT_Q8_0] = rows_q8_0_x16, [QT_Q4_0] = rows_q4_0_x16, [QT_Q4_K] = rows_q4_k_x16},
 };
 
 #endif

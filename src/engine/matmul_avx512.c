@@ -51,6 +51,10 @@
 // padding rows of a last group masked off and filled with the code of a zero weight), biased for
 // Q8_0; the scales are one gather of the 4 bytes at each row's block start, narrowed to their f16.
 static void pack(const WeightView *w, void *dst, int64_t g0, int64_t g1) {
+    if (w->type == QT_Q4_K) {  // its records are not gathers of whole dwords: the portable packer
+        mm_x16_pack(w, dst, g0, g1);
+        return;
+    }
     int is_q4 = w->type == QT_Q4_0;
     int64_t nb = w->cols / QK8_0, cb = mm_x16_code_bytes(is_q4);
     size_t row_bytes = quant_row_bytes(w->type, w->cols), gbytes = mm_x16_group_bytes(nb, is_q4);
@@ -167,6 +171,14 @@ static ALWAYS_INLINE void x16_rows(const MmArgs *a, int64_t r0, int64_t r1, int 
         }
     }
 }
+
+// Q4_K from the layout's K records: the 256-bit kernels (8 rows per vpdpbusd) of the AVX2 sets.
+#define MM_Q_VNNI 1
+#define X8_DPBUSD _mm256_dpbusd_epi32
+#define MM_PREFETCH_BYTES X16_PREFETCH_BYTES
+#define MM_PREFETCH_HINT X16_HINT
+#include "engine/matmul_x16_avx2.inc"
+static void rows_q4_k_x16(const MmArgs *a, int64_t r0, int64_t r1) { x8k_rows(a, r0, r1); }
 
 static void rows_q8_0_x16(const MmArgs *a, int64_t r0, int64_t r1) { x16_rows(a, r0, r1, 0); }
 static void rows_q4_0_x16(const MmArgs *a, int64_t r0, int64_t r1) { x16_rows(a, r0, r1, 1); }
@@ -331,7 +343,7 @@ bool mm_amx_enable(void) { return cpu_amx_permit(); }
                  [QT_Q2_K] = mm_rows_q2_k_avx2, [QT_Q3_K] = mm_rows_q3_k_avx2, [QT_Q4_K] = mm_rows_q4_k_avx2, \
                  [QT_Q5_K] = mm_rows_q5_k_avx2, [QT_Q6_K] = mm_rows_q6_k_avx2},                   \
         .layout = MM_LAYOUT_X16, .pack_rows = X16_ROWS, .pack_bytes = mm_x16_pack_bytes, .pack = pack,   \
-        .rows_packed = {[QT_Q8_0] = Q8, [QT_Q4_0] = Q4},                                          \
+        .rows_packed = {[QT_Q8_0] = Q8, [QT_Q4_0] = Q4, [QT_Q4_K] = rows_q4_k_x16},                                          \
     }
 
 const MmKernels MM_KERNELS_AVX512VNNI = X16_SET("avx512vnni", rows_q8_0_x16, rows_q4_0_x16);

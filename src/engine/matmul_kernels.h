@@ -100,6 +100,13 @@ static inline size_t mm_x16_group_bytes(int64_t nb, int is_q4) {
     size_t b = (size_t)nb * (size_t)(mm_x16_code_bytes(is_q4) + 32);
     return (b + 63) & ~(size_t)63;
 }
+// Q4_K in the same layout: per 256-column super-block of a group, one 64-byte aligned record of
+// MM_X16_K_BYTES: its 8 sub-blocks' codes as Q4_0's 4 stripes each (stripe i of sub-block j: for
+// row t at bytes 4t..4t+3, low nibbles columns 32j+4i.., high nibbles 32j+16+4i..; codes 0..15),
+// then the 6-bit scales (sub-block j: 16 bytes, row t at t), the 6-bit mins likewise, then the 16
+// rows' f16 d and the 16 f16 dmin: 148 bytes per row and super-block (Q4_K's own: 144).
+#define MM_X16_K_BYTES (8 * 256 + 8 * 16 * 2 + 16 * 2 * 2)
+static inline size_t mm_x16_k_group_bytes(int64_t nbk) { return (size_t)nbk * MM_X16_K_BYTES; }
 // Bytes of w in that layout (0 for types it does not hold), and a portable packer of groups
 // [g0, g1) (matmul.c; the AVX-512 set packs with gathers of its own, to the same bytes).
 size_t mm_x16_pack_bytes(const WeightView *w);

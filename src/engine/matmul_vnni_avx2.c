@@ -39,6 +39,7 @@ static ALWAYS_INLINE float hsum_ps(__m256 v) {
 
 static void rows_q8_0_x16(const MmArgs *a, int64_t r0, int64_t r1) { x8_rows(a, r0, r1, 0); }
 static void rows_q4_0_x16(const MmArgs *a, int64_t r0, int64_t r1) { x8_rows(a, r0, r1, 1); }
+static void rows_q4_k_x16(const MmArgs *a, int64_t r0, int64_t r1) { x8k_rows(a, r0, r1); }
 
 #if defined(__clang__)
 #pragma clang attribute pop
@@ -68,7 +69,7 @@ const MmKernels MM_KERNELS_AVXVNNI = {
     .pack_rows = MM_X16_ROWS,
     .pack_bytes = mm_x16_pack_bytes,
     .pack = mm_x16_pack,
-    .rows_packed = {[QT_Q8_0] = rows_q8_0_x16, [QT_Q4_0] = rows_q4_0_x16},
+    .rows_packed = {[QT_Q8_0] = rows_q8_0_x16, [QT_Q4_0] = rows_q4_0_x16, [QT_Q4_K] = rows_q4_k_x16},
 };
 
 #endif

@@ -32,10 +32,10 @@ void task_free(Task *t) {
     memset(t, 0, sizeof *t);
 }
 
-static int parse_item(const cJSON *o, TaskItem *it, char *why, size_t why_len) {
+static int parse_item(const cJSON *o, const char *label_key, TaskItem *it, char *why, size_t why_len) {
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, "prompt");
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "messages");
-    const cJSON *l = cJSON_GetObjectItemCaseSensitive(o, "label");
+    const cJSON *l = cJSON_GetObjectItemCaseSensitive(o, label_key);
     const cJSON *mt = cJSON_GetObjectItemCaseSensitive(o, "match");
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
     if (!cJSON_IsObject(o)) return snprintf(why, why_len, "not a JSON object"), -1;
@@ -43,7 +43,7 @@ static int parse_item(const cJSON *o, TaskItem *it, char *why, size_t why_len) {
     if (p && !cJSON_IsString(p)) return snprintf(why, why_len, "\"prompt\" must be a string"), -1;
     if (m && (!cJSON_IsArray(m) || cJSON_GetArraySize(m) == 0))
         return snprintf(why, why_len, "\"messages\" must be a non-empty array"), -1;
-    if (!cJSON_IsString(l)) return snprintf(why, why_len, "\"label\" (a string) is required"), -1;
+    if (!cJSON_IsString(l)) return snprintf(why, why_len, "\"%s\" (a string: the label) is required; --label-field KEY reads it from another key", label_key), -1;
     it->match = TASK_MATCH_EXACT;
     if (mt) {
         int k = -1;
@@ -66,8 +66,9 @@ static int parse_item(const cJSON *o, TaskItem *it, char *why, size_t why_len) {
     return 0;
 }
 
-int task_load(Task *t, const char *path, char *err, size_t err_len) {
+int task_load(Task *t, const char *path, const char *label_key, char *err, size_t err_len) {
     memset(t, 0, sizeof *t);
+    if (!label_key) label_key = "label";
     FILE *f = fopen(path, "r");
     if (!f) return err_set(err, err_len, ERR_IO, "cannot read '%s': %s", path, strerror(errno));
     char *line = NULL;
@@ -90,7 +91,7 @@ int task_load(Task *t, const char *path, char *err, size_t err_len) {
         cJSON *o = cJSON_Parse(s);
         char why[160];
         if (!o) snprintf(why, sizeof why, "not valid JSON");
-        int bad = !o || parse_item(o, it, why, sizeof why);
+        int bad = !o || parse_item(o, label_key, it, why, sizeof why);
         cJSON_Delete(o);
         t->n++;
         if (bad) { rc = err_set(err, err_len, ERR_FORMAT, "%s:%lld: %s", path, (long long)lineno, why); break; }
@@ -253,13 +254,13 @@ static double reply_confidence(const cJSON *ch) {
     return c;
 }
 
-// The reply text: choices[0].message.content (chat) or choices[0].text; *conf from its logprobs.
+// The reply text: choices[0].message.content (chat) or choices[0].text, whole; *conf from its logprobs.
 static char *reply_text(const char *body, double *conf) {
     cJSON *o = cJSON_Parse(body ? body : "");
     const cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(o, "choices"), 0);
     const cJSON *msg = cJSON_GetObjectItemCaseSensitive(ch, "message");
     const cJSON *txt = msg ? cJSON_GetObjectItemCaseSensitive(msg, "content") : cJSON_GetObjectItemCaseSensitive(ch, "text");
-    char *r = cJSON_IsString(txt) ? first_line(txt->valuestring) : NULL;
+    char *r = cJSON_IsString(txt) ? strdup(txt->valuestring) : NULL;
     *conf = ch ? reply_confidence(ch) : NAN;
     cJSON_Delete(o);
     return r;
@@ -276,7 +277,8 @@ static void finish_request(CURLM *multi, CURL *c, CURLcode code, const Task *t, 
     out->cost_usd = s->cost_usd;
     snprintf(out->tier, sizeof out->tier, "%s", s->tier);
     out->confidence = NAN;
-    out->reply = code == CURLE_OK && status == 200 ? reply_text(s->body, &out->confidence) : NULL;
+    out->text = code == CURLE_OK && status == 200 ? reply_text(s->body, &out->confidence) : NULL;
+    out->reply = out->text ? first_line(out->text) : NULL;
     out->error = out->reply == NULL;
     if (out->error) {
         char msg[200];
@@ -355,7 +357,10 @@ fail:
 }
 
 void task_result_free(TaskResult *r) {
-    for (int64_t i = 0; r->outcomes && i < r->n; i++) free(r->outcomes[i].reply);
+    for (int64_t i = 0; r->outcomes && i < r->n; i++) {
+        free(r->outcomes[i].reply);
+        free(r->outcomes[i].text);
+    }
     free(r->outcomes);
     memset(r, 0, sizeof *r);
 }

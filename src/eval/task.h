@@ -2,7 +2,7 @@
 //
 // Task file (JSON Lines, one object a line; blank lines and lines starting with # skipped):
 //   {"prompt": "text"}  or  {"messages": [{"role": "user", "content": "..."}, ...]}
-//   "label": "expected"          required
+//   "label": "expected"          required (task_load's label_key names another key; NULL = "label")
 //   "match": "exact" | "contains" | "regex"   default "exact"
 //   "id": any                    optional, copied to the predictions
 // The reply's first line (leading/trailing whitespace trimmed) is compared with the label:
@@ -36,7 +36,7 @@ typedef struct {
 } Task;
 
 // Parses a task file. Returns 0, or a negative Err with "FILE:LINE: what is wrong" in err.
-int task_load(Task *t, const char *path, char *err, size_t err_len);
+int task_load(Task *t, const char *path, const char *label_key, char *err, size_t err_len);
 void task_free(Task *t);
 
 typedef struct {
@@ -51,6 +51,7 @@ typedef struct {
 
 typedef struct {
     char *reply;              // the first line compared (owned)
+    char *text;               // the whole reply text (owned; NULL on an error)
     bool correct, error;
     double cost_usd;          // from x-rightsize-cost-usd; NaN when absent
     double latency_s;

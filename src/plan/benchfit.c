@@ -196,15 +196,49 @@ typedef struct {
     double *v, lo, hi;
 } FitParam;
 
-static double train_loss(const Catalog *cat, const BenchPoint *pts, int64_t n, int stack, const CatStack *st) {
+typedef struct {
+    const Catalog *cat;
+    const BenchPoint *pts;
+    int64_t n;
+    int stack, hw;          // filter (-1 = any)
+    const CatStack *st;     // the stack to predict with (NULL: each point's catalog stack)
+} LossCtx;
+
+// Sum of squared log errors over the train points that pass the filter.
+static double train_loss(const LossCtx *c) {
     double loss = 0;
-    for (int64_t i = 0; i < n; i++) {
-        if (pts[i].test || pts[i].stack != stack) continue;
-        double pred = bench_predict(cat, st, &pts[i]);
-        double l = pred > 0 ? log(pred / pts[i].value) : 10.0;
+    for (int64_t i = 0; i < c->n; i++) {
+        const BenchPoint *p = &c->pts[i];
+        if (p->test || (c->stack >= 0 && p->stack != c->stack) || (c->hw >= 0 && p->hw != c->hw)) continue;
+        double pred = bench_predict(c->cat, c->st ? c->st : &c->cat->stacks[p->stack], p);
+        double l = pred > 0 ? log(pred / p->value) : 10.0;
         loss += l * l;
     }
     return loss;
+}
+
+static double ctx_loss(const void *ctx) { return train_loss(ctx); }
+
+// Multiplicative coordinate search on a shrinking step: each parameter in turn is multiplied or
+// divided by the step while that lowers the loss, within its bounds.
+static void coord_search(FitParam *prm, int np, double (*loss)(const void *), const void *ctx) {
+    double best = loss(ctx);
+    for (double step = 2.0; step > 1.0005; step = sqrt(step)) {
+        bool moved = true;
+        for (int round = 0; moved && round < 200; round++) {
+            moved = false;
+            for (int j = 0; j < np; j++) {
+                for (int dir = -1; dir <= 1; dir += 2) {
+                    double old = *prm[j].v, nv = old * (dir > 0 ? step : 1 / step);
+                    if (nv < prm[j].lo || nv > prm[j].hi) continue;
+                    *prm[j].v = nv;
+                    double l = loss(ctx);
+                    if (l < best - 1e-12) { best = l; moved = true; break; }
+                    *prm[j].v = old;
+                }
+            }
+        }
+    }
 }
 
 int64_t bench_fit(const Catalog *cat, const BenchPoint *pts, int64_t n, int stack, CatStack *out) {
@@ -234,22 +268,23 @@ int64_t bench_fit(const Catalog *cat, const BenchPoint *pts, int64_t n, int stac
     for (int k = 0; k < LINK_COUNT; k++)
         if (link_used[k]) { prm[np++] = (FitParam){&out->allreduce_eff[k], 0.05, 1.0}; any_tp = true; }
     if (any_tp) prm[np++] = (FitParam){&out->allreduce_alpha_us, 0.5, 500.0};
-    double best = train_loss(cat, pts, n, stack, out);
-    for (double step = 2.0; step > 1.0005; step = sqrt(step)) {
-        bool moved = true;
-        for (int round = 0; moved && round < 200; round++) {
-            moved = false;
-            for (int j = 0; j < np; j++) {
-                for (int dir = -1; dir <= 1; dir += 2) {
-                    double old = *prm[j].v, nv = old * (dir > 0 ? step : 1 / step);
-                    if (nv < prm[j].lo || nv > prm[j].hi) continue;
-                    *prm[j].v = nv;
-                    double l = train_loss(cat, pts, n, stack, out);
-                    if (l < best - 1e-12) { best = l; moved = true; break; }
-                    *prm[j].v = old;
-                }
-            }
-        }
-    }
+    coord_search(prm, np, ctx_loss, &(LossCtx){cat, pts, n, stack, -1, out});
+    return n_train;
+}
+
+int64_t bench_fit_hw(Catalog *cat, const BenchPoint *pts, int64_t n, int hw, double *compute, double *bandwidth) {
+    CatHardware *h = &cat->hw[hw];
+    double keep_c = h->derate_compute, keep_b = h->derate_bandwidth;
+    int64_t n_train = 0;
+    for (int64_t i = 0; i < n; i++) n_train += !pts[i].test && pts[i].hw == hw;
+    *compute = keep_c;
+    *bandwidth = keep_b;
+    if (!n_train) return 0;
+    FitParam prm[2] = {{&h->derate_compute, 0.05, 0.98}, {&h->derate_bandwidth, 0.05, 0.98}};
+    coord_search(prm, 2, ctx_loss, &(LossCtx){cat, pts, n, -1, hw, NULL});
+    *compute = h->derate_compute;
+    *bandwidth = h->derate_bandwidth;
+    h->derate_compute = keep_c;
+    h->derate_bandwidth = keep_b;
     return n_train;
 }

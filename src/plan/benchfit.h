@@ -54,5 +54,9 @@ BenchErr bench_error(const Catalog *cat, const BenchPoint *pts, int64_t n, bool 
 // by multiplicative coordinate descent from the reference engine (1.0, links 0.8); writes the
 // result into *out (other fields: the catalog's). Returns the number of train points used (0: nothing to fit).
 int64_t bench_fit(const Catalog *cat, const BenchPoint *pts, int64_t n, int stack, CatStack *out);
+// Fits device `hw`'s reference derates (hardware.yaml derate.compute, derate.bandwidth) on its
+// train points, every stack's factors held at the catalog's; *cat is restored before returning.
+// Returns the number of train points used (0: nothing to fit; the outputs are the catalog's).
+int64_t bench_fit_hw(Catalog *cat, const BenchPoint *pts, int64_t n, int hw, double *compute, double *bandwidth);
 
 #endif

@@ -81,6 +81,8 @@ typedef struct {
     int threads;
     int keep_per_level;            // analytic survivors per lever level (default 3)
     const char *profiles_dir;      // calibrated step-time profiles (*.yaml), or NULL
+    bool every_scenario;           // simulate all three scenarios on every repair attempt (slower;
+                                   // the reference the early exit is tested against: same results)
     void (*progress)(void *ctx, int64_t done, int64_t total);
     void *progress_ctx;
 } SearchOptions;

@@ -146,6 +146,7 @@ void gw_finish(Gateway *g, GwReq *r, int64_t now_us) {
     pthread_mutex_unlock(&r->mu);
     int status = r->tel_status ? r->tel_status : http;
     g->ledger_attr_nusd += r->cost_nusd;
+    gw_keys_finish(g, r);
     g->n_done++;
     const char *tier = r->tier >= 0 ? g->p.tiers[r->tier].name : NULL;
     double e2e_s = (double)(now_us - r->t_arrival_us) / 1e6, ttft_ms, tpot_ms;
@@ -174,6 +175,7 @@ void gw_finish(Gateway *g, GwReq *r, int64_t now_us) {
     json_str(&b, "model_version", t && t->id.version[0] ? t->id.version : NULL);
     json_str(&b, "model_digest", t && t->id.digest[0] ? t->id.digest : NULL);
     json_str(&b, "requested_model", r->model[0] ? r->model : NULL);
+    json_str(&b, "key", gw_keys_name(g, r));
     json_str(&b, "accelerator", r->tier >= 0 ? g->p.tiers[r->tier].accelerator : NULL);
     json_str(&b, "quantization", t && t->id.quantization[0] ? t->id.quantization : NULL);
     buf_printf(&b, ",\"canary_candidate\":%s,\"escalated\":%s,\"stream\":%s", r->dec.candidate ? "true" : "false",
@@ -311,6 +313,7 @@ static void reload(Gateway *g) {
         atomic_store(&g->max_tokens, g->p.max_tokens);
         init_policies(g);
         carry_canaries(g, old, state);
+        gw_keys_reload(g);
         LOG_I("reloaded %s: %d routes, %d canaries; admin API %s", g->config_path, g->p.n_routes, g->p.n_canaries,
               g->admin_key[0] ? "on" : "off");
     }
@@ -383,6 +386,7 @@ Gateway *gateway_create(const Pipeline *p, const GatewayOptions *o, char *err, s
         err_set(err, err_len, ERR_NOMEM, "out of memory");
         goto fail;
     }
+    if (gw_keys_start(g, err, err_len)) goto fail;
     if (telemetry_open(&g->tel, o->telemetry_path, o->telemetry_max_bytes, err, err_len)) goto fail;
     identify_models(g);
     for (int i = 0; i < p->n_tiers; i++) {
@@ -492,6 +496,7 @@ void gateway_destroy(Gateway *g) {
     }
     for (int i = 0; i < g->n_easy_pool; i++) curl_easy_cleanup(g->easy_pool[i]);
     if (g->multi) curl_multi_cleanup(g->multi);
+    gw_keys_stop(g);
     if (g->m.reg) metrics_destroy(g->m.reg);
     telemetry_close(&g->tel);
     pthread_mutex_destroy(&g->inbox_mu);

@@ -26,7 +26,7 @@ static GwReq *req_new(Gateway *g, struct MHD_Connection *mc) {
     r->id = atomic_fetch_add(&g->next_id, 1);
     atomic_init(&r->refs, 1);
     pthread_mutex_init(&r->mu, NULL);
-    r->tier = r->first_tier = r->replica_slot = r->canary = -1;
+    r->tier = r->first_tier = r->replica_slot = r->canary = r->key = -1;
     r->confidence = -1;
     r->prompt_tokens = r->output_tokens = r->first_prompt_tokens = r->first_output_tokens = -1;
     r->backend_ttft_ms = r->backend_tpot_ms = r->backend_queue_ms = r->batch_size_mean = -1;
@@ -177,7 +177,7 @@ static void add_headers(struct MHD_Response *resp, GwReq *r) {
     if (r->h_cost[0]) MHD_add_response_header(resp, "x-rightsize-cost-usd", r->h_cost);
     if (r->retry_after) {
         char ra[16];
-        snprintf(ra, sizeof ra, "%d", r->gw->p.retry_after_s);
+        snprintf(ra, sizeof ra, "%d", r->retry_after_s > 0 ? r->retry_after_s : r->gw->p.retry_after_s);
         MHD_add_response_header(resp, "Retry-After", ra);
     }
 }
@@ -339,6 +339,13 @@ static enum MHD_Result admin(Gateway *g, struct MHD_Connection *mc, const char *
         pthread_mutex_unlock(&g->inbox_mu);
         return reply(mc, 200, "application/json", out, strlen(out));
     }
+    if (strcmp(method, "GET") == 0 && strcmp(url, "/admin/keys") == 0) {
+        Buf b = {0};
+        gw_keys_status(g, &b);
+        enum MHD_Result ok = b.data ? reply(mc, 200, "application/json", b.data, b.len) : MHD_NO;
+        buf_free(&b);
+        return ok;
+    }
     if (strcmp(method, "GET") == 0 && strcmp(url, "/admin/ledger") == 0) {
         pthread_mutex_lock(&g->inbox_mu);
         snprintf(out, sizeof out, "%s", g->ledger_status[0] ? g->ledger_status : "{}");
@@ -392,23 +399,7 @@ static enum MHD_Result handle_get(Gateway *g, struct MHD_Connection *mc, const c
         buf_free(&b);
         return ok;
     }
-    if (strcmp(url, "/v1/models") == 0) {
-        cJSON *o = cJSON_CreateObject(), *d = cJSON_AddArrayToObject(o, "data");
-        cJSON_AddStringToObject(o, "object", "list");
-        for (int i = 0; i < g->p.n_tiers; i++) {
-            cJSON *x = cJSON_CreateObject();
-            cJSON_AddStringToObject(x, "id", g->p.tiers[i].name);
-            cJSON_AddStringToObject(x, "object", "model");
-            cJSON_AddNumberToObject(x, "created", 0);
-            cJSON_AddStringToObject(x, "owned_by", "rightsize");
-            cJSON_AddItemToArray(d, x);
-        }
-        char *s = cJSON_PrintUnformatted(o);
-        cJSON_Delete(o);
-        enum MHD_Result ok = s ? reply(mc, 200, "application/json", s, strlen(s)) : MHD_NO;
-        free(s);
-        return ok;
-    }
+    if (strcmp(url, "/v1/models") == 0) return gw_keys_models(g, mc);
     if (strncmp(url, "/admin/", 7) == 0) return admin(g, mc, url, "GET", NULL);
     return reply_err(g, mc, 404, "not_found", "no such endpoint");
 }
@@ -429,6 +420,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         else if (strcmp(url, "/v1/embeddings") == 0) r->ep = RT_EP_EMBEDDINGS, r->suffix = "/embeddings";
         else if (strncmp(url, "/admin/", 7) == 0) r->ep = RT_EP_ANY, r->suffix = NULL;
         else r->early_status = 404, snprintf(r->early_msg, sizeof r->early_msg, "no such endpoint: POST %.100s", url);
+        if (!r->early_status && r->suffix) {   // the client's key, before its body is read
+            int st = gw_keys_auth(g, mc, &r->key, r->early_msg, sizeof r->early_msg);
+            if (st) r->early_status = st;
+        }
         if (!r->early_status && r->suffix && atomic_load(&g->draining))
             r->early_status = 503, snprintf(r->early_msg, sizeof r->early_msg, "the gateway is draining; retry elsewhere");
         const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Content-Length");
@@ -451,6 +446,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         }
         if (r->early_status) {
             if (r->early_status == 503) metric_inc(g->m.rejected, "draining", 1);
+            if (r->early_status == 401 || r->early_status == 500) {
+                metric_inc(g->m.rejected, "invalid_api_key", 1);
+                return gw_keys_reply_auth(mc, r->early_status, r->early_msg);
+            }
             return reply_err(g, mc, (unsigned)r->early_status, r->early_status == 503 ? "shutting_down" : "not_found",
                              r->early_msg);
         }

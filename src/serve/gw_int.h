@@ -27,6 +27,7 @@
 #include "policy/ledger.h"
 #include "policy/router.h"
 #include "serve/gateway.h"
+#include "serve/gw_keys.h"
 #include "serve/metrics.h"
 #include "serve/model_id.h"
 #include "serve/pipeline.h"
@@ -119,6 +120,8 @@ struct GwReq {
     bool shadow;                   // loop-owned shadow copy (no client)
     FrontState fstate;
     bool too_large;
+    int key;                       // client key state slot (gw_keys.h), -1: none
+    int retry_after_s;             // > 0: Retry-After for this refusal (else limits.retry_after_s)
     int early_status;
     char early_msg[200];
     // ---- shared (mu) ----
@@ -214,6 +217,7 @@ struct Gateway {
     int64_t closed_nusd;                      // cost of replica slots closed and reopened
     int64_t n_done;
     int64_t pub_busy, pub_idle, pub_shadow;   // cost_usd_total already published
+    GwKeys *keys;                             // client keys, models map, upstream credentials (gw_keys.c)
     CURL *easy_pool[256];                     // reset easy handles kept for the next calls
     int n_easy_pool;
 };

@@ -118,7 +118,7 @@ void gw_route(Gateway *g, GwReq *r, int64_t now_us) {
     g->in_flight++;
     RouteInput in = {.endpoint = r->ep, .model = r->model[0] ? r->model : NULL, .prompt_chars = r->prompt_chars,
                      .header = req_header, .header_ctx = r};
-    r->dec = router_decide(g->p.routes, g->p.n_routes, g->canaries, g->candidate_of, &in, &g->rng);
+    if (!gw_keys_route(g, r, &in, now_us)) return;   // model map, key permissions and limits
     metric_inc(g->m.decisions, router_decision_name(r->dec.kind), 1);
     if (r->dec.kind == DECISION_NONE) {
         char msg[200];
@@ -232,6 +232,7 @@ static GwCall *call_new(Gateway *g, CallKind kind, Replica *rep, const char *suf
     snprintf(url, sizeof url, "%s%s", rep->base_url, suffix);
     c->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
     c->hdrs = curl_slist_append(c->hdrs, "Expect:");
+    c->hdrs = gw_keys_upstream_headers(g, rep->tier, c->hdrs);
     curl_easy_setopt(c->easy, CURLOPT_URL, url);
     curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->hdrs);
     curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, body);

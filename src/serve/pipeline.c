@@ -8,6 +8,7 @@
 #include "base/check.h"
 #include "base/yaml.h"
 #include "policy/sched.h"
+#include "serve/pipeline_int.h"
 
 // ---- helpers ----
 
@@ -18,8 +19,7 @@ static void copy_str(char *dst, size_t cap, const char *src) {
     dst[n] = 0;
 }
 
-// Names used in metrics labels and telemetry: short, [A-Za-z0-9_.-].
-static bool valid_name(const char *s) {
+bool pipe_valid_name(const char *s) {
     size_t n = strlen(s);
     if (n == 0 || n >= 48) return false;
     for (; *s; s++)
@@ -80,7 +80,7 @@ static void load_tier(YamlDoc *doc, Pipeline *p, const YamlNode *n, bool check_f
     static const char *const keys[] = {"name", "model", "url", "accelerator", "cost_per_hour", "replicas",
                                        "scheduler", "threads", "max_concurrency", "batching", "quantization",
                                        "chat_template", "capacity", "reserved", "launch", "autoscaling", "step",
-                                       "planner", "cost_share", NULL};
+                                       "api_key_env", "api_key_file", "headers", "planner", "cost_share", NULL};
     if (!n || n->kind != YAML_MAP) {
         yaml_error(doc, n, "a tier must be a map with name, model or url, cost_per_hour");
         return;
@@ -90,7 +90,7 @@ static void load_tier(YamlDoc *doc, Pipeline *p, const YamlNode *n, bool check_f
     memset(t, 0, sizeof *t);
     t->line = n->line;
     const char *name = yaml_str_req(doc, n, "name");
-    if (name && !valid_name(name)) yaml_error(doc, yaml_get(n, "name"), "tier names are 1-47 of [A-Za-z0-9_.-]");
+    if (name && !pipe_valid_name(name)) yaml_error(doc, yaml_get(n, "name"), "tier names are 1-47 of [A-Za-z0-9_.-]");
     if (name && pipeline_tier(p, name) >= 0) yaml_error(doc, yaml_get(n, "name"), "duplicate tier name '%s'", name);
     copy_str(t->name, sizeof t->name, name);
     const char *url = yaml_str_opt(doc, n, "url", NULL), *model = yaml_str_opt(doc, n, "model", NULL);
@@ -208,6 +208,7 @@ static void load_tier(YamlDoc *doc, Pipeline *p, const YamlNode *n, bool check_f
     t->plan_spot_interruptions_per_hour = yaml_f64_opt(doc, pl, "spot_interruptions_per_hour", 0, 0, 3600);
     t->plan_spot_replace_s = yaml_f64_opt(doc, pl, "spot_replace_s", 0, 0, 86400);
     t->plan_kv_block_tokens = yaml_i64_opt(doc, pl, "kv_block_tokens", 0, 1, 1 << 16);
+    pipe_load_tier_access(doc, t, n, check_files);
     if (!doc->rc) p->n_tiers++;
 }
 
@@ -248,7 +249,7 @@ static void load_route(YamlDoc *doc, Pipeline *p, const YamlNode *n, int idx) {
         copy_str(r->header_value, sizeof r->header_value, hv);
     }
     const char *name = yaml_str_opt(doc, n, "name", NULL);
-    if (name && !valid_name(name)) yaml_error(doc, yaml_get(n, "name"), "route names are 1-47 of [A-Za-z0-9_.-]");
+    if (name && !pipe_valid_name(name)) yaml_error(doc, yaml_get(n, "name"), "route names are 1-47 of [A-Za-z0-9_.-]");
     if (name) copy_str(r->name, sizeof r->name, name);
     else if (e > RT_EP_ANY) copy_str(r->name, sizeof r->name, ep);
     for (int i = 0; i < idx; i++)
@@ -417,7 +418,7 @@ static void load_limits(YamlDoc *doc, Pipeline *p, const YamlNode *l) {
 
 static int load_doc(YamlDoc *doc, Pipeline *p, bool check_files) {
     static const char *const keys[] = {"listen", "slo", "tiers", "routes", "canary", "autoscaling", "limits",
-                                       "admin_key", "planner", NULL};
+                                       "admin_key", "models", "keys", "keys_file", "shared", "planner", NULL};
     const YamlNode *root = doc->root;
     if (!root || root->kind != YAML_MAP) return yaml_error(doc, root, "the pipeline must be a map (listen, tiers, routes, ...)");
     yaml_check_keys(doc, root, keys);
@@ -461,6 +462,9 @@ static int load_doc(YamlDoc *doc, Pipeline *p, bool check_files) {
     for (int64_t i = 0; !doc->rc && can && i < can->n; i++) load_canary(doc, p, can->vals[i]);
     if (!doc->rc) load_autoscaling(doc, p, yaml_map_opt(doc, root, "autoscaling"));
     if (!doc->rc) resolve_tier_autoscaling(doc, p, tiers);
+    if (!doc->rc) pipe_load_models(doc, p, root);
+    if (!doc->rc) pipe_load_keys(doc, p, root, check_files);
+    if (!doc->rc) pipe_load_shared(doc, p, root, check_files);
     return doc->rc;
 }
 
@@ -500,6 +504,10 @@ int pipeline_load(Pipeline *p, const char *path, bool check_files, char *err, si
 
 int pipeline_reload_check(const Pipeline *cur, const Pipeline *next, char *why, size_t cap) {
     static const char fix[] = "restart serve to change it";
+    if (strcmp(cur->redis_host, next->redis_host) || cur->redis_port != next->redis_port ||
+        strcmp(cur->redis_prefix, next->redis_prefix) || strcmp(cur->redis_password_env, next->redis_password_env) ||
+        cur->shared_sync_us != next->shared_sync_us)
+        return snprintf(why, cap, "shared (the Redis of the keys' counters) changed: %s", fix), -1;
     if (cur->n_tiers != next->n_tiers)
         return snprintf(why, cap, "the number of tiers changed (%d -> %d): %s", cur->n_tiers, next->n_tiers, fix), -1;
     for (int i = 0; i < cur->n_tiers; i++) {

@@ -20,6 +20,9 @@
 #define PIPE_MAX_ROUTES 32
 #define PIPE_MAX_CANARIES 8
 #define PIPE_MAX_REPLICAS 128   // per tier (the planner sizes tiers up to ~100 replicas)
+#define PIPE_MAX_MODELS 64      // public model names (`models:`)
+#define PIPE_MAX_HEADERS 8      // extra headers sent to one remote tier
+#define PIPE_MAX_KEYS 256       // client API keys (`keys:` + `keys_file:`)
 
 // Pricing kinds of a replica, as the ledger counts them (LedgerReplica.kind; the planner's
 // PriceKind has the same order).
@@ -66,8 +69,34 @@ typedef struct {
     // cost_share: in_flight — the backend reports no busy share (vLLM, TGI, llama.cpp's server):
     // the ledger charges each call its in-flight share of the replica's time (policy/ledger).
     bool cost_in_flight;
+    // upstream credentials (remote tiers; pipeline_access.c): the key is read when serve starts,
+    // never kept in the Pipeline, and sent as "Authorization: Bearer KEY"
+    char api_key_env[64];          // environment variable holding the key ("" = none)
+    char api_key_file[256];        // file whose first line is the key ("" = none)
+    int n_headers;                 // extra headers sent with every call
+    char header_name[PIPE_MAX_HEADERS][64];
+    char header_value[PIPE_MAX_HEADERS][256];
     int line;
 } PipeTier;
+
+// A public model name clients ask for (`models: {NAME: ROUTE}`): the request goes to that route.
+typedef struct {
+    char name[96];
+    int route;                     // rule index
+    int line;
+} PipeModel;
+
+// A client API key: only its SHA-256 is configured. Limits < 0 mean none.
+typedef struct {
+    char name[48];                 // telemetry, metrics and the admin API show this, never the key
+    unsigned char sha256[32];
+    uint64_t models;               // allowed public models (bit i: models[i]); all_models: any
+    uint32_t routes;               // allowed routes (bit i: routes[i]); all_routes: any
+    bool all_models, all_routes;
+    int64_t rpm, tpm;              // requests / tokens per minute (-1: no limit)
+    int64_t budget_day_nusd, budget_month_nusd;   // USD budgets in nano-dollars (-1: none)
+    int line;
+} PipeKey;
 
 typedef struct {
     int route;                     // rule index
@@ -102,6 +131,17 @@ typedef struct {
     bool has_plan_run;
     uint64_t plan_seed;
     double plan_horizon_s;
+    PipeModel models[PIPE_MAX_MODELS];         // `models:`; none: the request's model only feeds match.model
+    int n_models;
+    PipeKey keys[PIPE_MAX_KEYS];   // `keys:` and `keys_file:`; none: no client key is asked for
+    int n_keys;
+    char keys_file[256];
+    // `shared:` — replicas of this gateway share the keys' counters through Redis (gw_keys_shared.c)
+    char redis_host[128];          // "" = none: each gateway counts alone
+    int redis_port;
+    char redis_password_env[64];   // environment variable holding Redis's AUTH password ("" = none)
+    char redis_prefix[64];         // prefix of every Redis key (default "rightsize")
+    int64_t shared_sync_us;        // how often local counts are pushed and totals pulled
 } Pipeline;
 
 // Loads and validates path (check_files: local model files must exist). 0, or a negative Err with
@@ -115,6 +155,14 @@ int pipeline_load_buf(Pipeline *p, const char *name, const char *text, size_t le
 int pipeline_tier_price(const PipeTier *t, int reserved_up, double *usd_per_hour);
 // Index of the tier with this name, or -1.
 int pipeline_tier(const Pipeline *p, const char *name);
+// Index of the public model name in `models:`, or -1.
+int pipeline_model(const Pipeline *p, const char *name);
+// Index of the client key whose SHA-256 is sha256, or -1.
+int pipeline_key_by_hash(const Pipeline *p, const unsigned char sha256[32]);
+// Reads a tier's upstream API key (api_key_env or api_key_file) into out: 1 when found, 0 when
+// the tier has none, a negative Err with a message naming the tier when it cannot be read.
+int pipeline_tier_api_key(const PipeTier *t, char *out, size_t cap, char *err, size_t err_len);
+
 // Whether a running gateway configured by `cur` can take `next` on SIGHUP. Routes, canaries,
 // autoscaling, replica bounds, SLOs and limits apply live; a change to anything that lives in a
 // started process or in the ledger's running segments (a tier's name, kind, model, url, batching,

@@ -116,17 +116,19 @@ check(p.returncode == 0 and r["task"]["accuracy"] == acc and "cost_usd" not in r
       "bare endpoint: same accuracy, no cost")
 
 # Bad input.
-def bad(lines, needle, what):
+def bad(lines, needle, what, extra=()):
     path = os.path.join(T, "bad.jsonl")
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
-    q = subprocess.run([BIN, "eval", "--task", path, "--url", "http://127.0.0.1:%d" % port], capture_output=True,
-                       text=True, timeout=30)
+    q = subprocess.run([BIN, "eval", "--task", path, "--url", "http://127.0.0.1:%d" % port] + list(extra),
+                       capture_output=True, text=True, timeout=30)
     check(q.returncode == 1 and needle in q.stderr, "%s: %s" % (what, q.stderr.strip()))
 
 ok = json.dumps(items[0][0])
 bad([ok, "{not json"], "bad.jsonl:2: not valid JSON", "malformed JSON names its line")
 bad([ok, '{"prompt": "x"}'], "bad.jsonl:2: \"label\"", "a missing label")
+bad(['{"prompt": "x", "label": "y"}'], "bad.jsonl:1: \"intent\" (a string: the label) is required", "--label-field names the key",
+    ("--label-field", "intent"))
 bad(['{"prompt": "x", "label": "y", "match": "fuzzy"}'], "\"match\" must be", "an unknown match rule")
 bad(['{"prompt": "x", "label": "(", "match": "regex"}'], "regex", "a bad regex")
 bad(['{"prompt": "x", "messages": [], "label": "y"}'], "one of \"prompt\"", "prompt and messages together")

@@ -6,6 +6,9 @@ as one SSE chunk + [DONE] when stream is true) and POST /v1/embeddings with one 
 input ([len(input), name-hash]). --delay-ms adds a fixed delay per request. Every request is
 logged to --log as a JSON line {"path", "n_inputs", "model", "max_tokens"} so a test can count
 calls and batch sizes and see what the gateway forwarded. --port-file receives the chosen port.
+--require-header 'Name: value' (repeatable) refuses every request that lacks one of them with
+401, as `vllm --api-key` or a hosted endpoint does. --busy-ns N reports a busy share of N ns per
+answer (timings.rightsize.busy_ns, what `rightsize worker` reports), so the gateway charges it.
 """
 import argparse
 import json
@@ -19,7 +22,10 @@ ap.add_argument("--name", default="fake")
 ap.add_argument("--delay-ms", type=float, default=0)
 ap.add_argument("--port-file", required=True)
 ap.add_argument("--log")
+ap.add_argument("--require-header", action="append", default=[])
+ap.add_argument("--busy-ns", type=int, default=0)
 args = ap.parse_args()
+required = [h.split(":", 1) for h in args.require_header]
 lock = threading.Lock()
 log = open(args.log, "a", buffering=1) if args.log else None
 
@@ -43,6 +49,11 @@ class H(BaseHTTPRequestHandler):
     def do_POST(self):
         n = int(self.headers.get("Content-Length", 0))
         req = json.loads(self.rfile.read(n) or b"{}")
+        for name, value in required:
+            if self.headers.get(name.strip()) != value.strip():
+                return self.send(401, json.dumps({"error": {"message": "missing or wrong %s" % name.strip(),
+                                                            "type": "invalid_request_error", "param": None,
+                                                            "code": "invalid_api_key"}}).encode())
         if args.delay_ms:
             time.sleep(args.delay_ms / 1000)
         path = self.path
@@ -72,6 +83,8 @@ class H(BaseHTTPRequestHandler):
             choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": "stop"}
         resp = {"id": "x", "object": "chat.completion" if chat else "text_completion", "created": 0,
                 "model": req.get("model"), "choices": [choice], "usage": usage}
+        if args.busy_ns:
+            resp["timings"] = {"rightsize": {"busy_ns": args.busy_ns}}
         if req.get("stream"):
             if chat:
                 ch = {"index": 0, "delta": {"role": "assistant", "content": text}, "finish_reason": "stop"}

@@ -77,10 +77,10 @@ def spawn(argv, log_name):
     return p
 
 
-def fake_backend(name, delay_ms=0, log=None):
+def fake_backend(name, delay_ms=0, log=None, extra=()):
     pf = os.path.join(T, "fake-%s.port" % name)
     argv = [PY, os.path.join(ROOT, "tests/e2e/lib/fake_backend.py"), "--name", name, "--port-file", pf,
-            "--delay-ms", str(delay_ms)]
+            "--delay-ms", str(delay_ms)] + list(extra)
     if log:
         argv += ["--log", log]
     p = spawn(argv, "fake-%s.log" % name)
