@@ -36,7 +36,7 @@ static const struct { const char *name, *summary; } VERBS[] = {
     {"plan", "find the cheapest pipeline that meets a workload's SLOs"},
     {"bench", "load-test any OpenAI-compatible endpoint, open loop"},
     {"calibrate", "measure an engine's step times and fit the planner's model"},
-    {"quantize", "convert a GGUF model to another weight type"},
+    {"quantize", "convert a GGUF model to another weight type or mix (Q4_K_M, Q5_K_M, Q6_K, ...)"},
     {"eval", "measure a model's quality on a task"},
     {"distill", "train a small student from a teacher"},
     {"report", "review production telemetry: traffic, cost, latency vs the SLOs and the plan"},

@@ -2,83 +2,18 @@
 // quantize.h).
 #include "quantize/quantize.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 
 #include "base/check.h"
+#include "base/threadpool.h"
 #include "engine/gguf.h"
-
-#define QT_Q6_K_ID 14   // GGML_TYPE_Q6_K: what llama-quantize gives output.weight
-#define QK_K 256
-
-static const QuantizeFtype FTYPES[] = {
-    {"f32", 0, QT_F32}, {"f16", 1, QT_F16}, {"q4_0", 2, QT_Q4_0}, {"q8_0", 7, QT_Q8_0}, {"bf16", 32, QT_BF16},
-};
-
-const QuantizeFtype *quantize_ftype_by_name(const char *name) {
-    for (size_t i = 0; i < sizeof FTYPES / sizeof FTYPES[0]; i++)
-        if (strcasecmp(FTYPES[i].name, name) == 0) return &FTYPES[i];
-    return NULL;
-}
-
-const char *quantize_ftype_names(void) { return "f32, f16, bf16, q8_0, q4_0"; }
+#include "quantize/mix.h"
+#include "quantize/qref.h"
 
 static bool is_quantized(QuantType t) { return QUANT_TRAITS[t].block_size > 1; }
-
-static bool ends_with(Str s, const char *suffix) {
-    size_t n = strlen(suffix);
-    return s.len >= n && memcmp(s.ptr + s.len - n, suffix, n) == 0;
-}
-
-static bool contains(Str s, const char *needle) {
-    size_t n = strlen(needle);
-    for (size_t i = 0; i + n <= s.len; i++)
-        if (memcmp(s.ptr + i, needle, n) == 0) return true;
-    return false;
-}
-
-static bool str_is(Str s, const char *lit) { return s.len == strlen(lit) && memcmp(s.ptr, lit, s.len) == 0; }
-
-// GGML counts dimensions up to the last one above 1 (a [64, 1] tensor is 1-D).
-static uint32_t n_dims_of(const GgufTensor *t) {
-    uint32_t n = 1;
-    for (uint32_t i = 1; i < GGUF_MAX_DIMS; i++)
-        if (t->ne[i] > 1) n = i + 1;
-    return n;
-}
-
-// llama.cpp's tensor_allows_quantization, for the tensors a Llama-family file holds.
-static bool allows_quantization(const GgufTensor *t) {
-    static const char *const keep[] = {"_norm.weight", "ffn_gate_inp.weight", "ssm_conv1d", "attn_rel_b.weight",
-                                       "altup", "laurel", "per_layer_model_proj", "shortconv.conv.weight"};
-    if (n_dims_of(t) < 2 || !ends_with(t->name, "weight")) return false;
-    for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++)
-        if (contains(t->name, keep[i])) return false;
-    return !str_is(t->name, "position_embd.weight") && !str_is(t->name, "token_types.weight");
-}
-
-// The type llama-quantize gives tensor t (ERR_UNSUPP, via *out = -1, when it is a type this
-// build cannot write).
-static int target_type(const GgufTensor *t, const QuantizeOptions *o, bool tied) {
-    if (!allows_quantization(t)) return (int)t->type;
-    bool is_output = str_is(t->name, "output.weight") || (tied && str_is(t->name, "token_embd.weight"));
-    if (is_output && o->output_type >= 0) return o->output_type;
-    int type = (int)o->ftype->type;
-    if (!is_quantized(o->ftype->type)) return type;
-    const int64_t nx = t->ne[0];
-    if (is_output) {
-        if (nx % QUANT_TRAITS[type].block_size != 0) type = QT_Q8_0;
-        else if (type != QT_Q8_0) type = QT_Q6_K_ID;
-    }
-    // Fallback for rows the block does not divide: Q6_K -> Q8_0; 32-blocks -> F16.
-    if (type == QT_Q6_K_ID) return nx % QK_K == 0 ? QT_Q6_K_ID : (nx % QK8_0 == 0 ? QT_Q8_0 : QT_F16);
-    if (nx % QUANT_TRAITS[type].block_size != 0) return QT_F16;
-    return type;
-}
 
 // llama.cpp's weight_name_comparer: layer number (-1 outside blk.N.) first, then the name.
 static int layer_of(Str s) {
@@ -107,14 +42,34 @@ static bool same_file(const char *a, const char *b) {
     return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
-// Converts one tensor's rows from its type to `to` into dst (rows × quant_row_bytes(to, ne0)).
-static void convert_rows(const GgufTensor *t, QuantType to, float *row, void *dst) {
-    const int64_t ne0 = t->ne[0], rows = gguf_tensor_nelements(t) / ne0;
-    const size_t src_row = quant_row_bytes(t->type, ne0), dst_row = quant_row_bytes(to, ne0);
-    for (int64_t r = 0; r < rows; r++) {
-        quant_dequantize_row(t->type, (const uint8_t *)t->data + (size_t)r * src_row, row, ne0);
-        quant_quantize_row(to, row, (uint8_t *)dst + (size_t)r * dst_row, ne0);
+// One tensor's conversion, split into chunks of rows over the pool (rows are independent, so
+// the bytes do not depend on the thread count). row holds one max_ne0 floats buffer per thread.
+typedef struct {
+    const GgufTensor *t;
+    QuantType to;
+    float *row;
+    int64_t max_ne0, rows_per_task;
+    void *dst;
+} ConvertJob;
+
+static void convert_task(void *ctx, int64_t task, int thread) {
+    const ConvertJob *j = ctx;
+    const int64_t ne0 = j->t->ne[0], rows = gguf_tensor_nelements(j->t) / ne0;
+    const size_t src_row = quant_row_bytes(j->t->type, ne0), dst_row = quant_row_bytes(j->to, ne0);
+    float *row = j->row + (size_t)thread * (size_t)j->max_ne0;
+    const int64_t end = (task + 1) * j->rows_per_task < rows ? (task + 1) * j->rows_per_task : rows;
+    for (int64_t r = task * j->rows_per_task; r < end; r++) {
+        quant_dequantize_row(j->t->type, (const uint8_t *)j->t->data + (size_t)r * src_row, row, ne0);
+        qref_quantize_row(j->to, row, (uint8_t *)j->dst + (size_t)r * dst_row, ne0);
     }
+}
+
+static void convert_rows(ThreadPool *pool, const GgufTensor *t, QuantType to, float *row, int64_t max_ne0, void *dst) {
+    const int64_t rows = gguf_tensor_nelements(t) / t->ne[0];
+    // About 64K weights per task: enough to amortize the fork, small enough to balance.
+    int64_t per = (65536 + t->ne[0] - 1) / t->ne[0];
+    ConvertJob j = {.t = t, .to = to, .row = row, .max_ne0 = max_ne0, .rows_per_task = per, .dst = dst};
+    tp_run(pool, convert_task, &j, (rows + per - 1) / per);
 }
 
 // Metadata: every key in order, then quantization_version and file_type appended.
@@ -131,24 +86,46 @@ static int copy_metadata(GgufWriter *w, const GgufFile *f, uint32_t ftype) {
 
 static int plan_types(const GgufFile *f, const GgufTensor **order, int *types, const QuantizeOptions *o,
                       char *err, size_t err_len) {
-    bool tied = gguf_find_tensor(f, "output.weight") == NULL;
+    QuantizeMix mix;
+    int rc = quantize_mix_init(&mix, f, o->ftype, o->output_type, err, err_len);
+    if (rc) return rc;
     for (uint64_t i = 0; i < f->n_tensors; i++) {
         const GgufTensor *t = order[i];
-        int to = target_type(t, o, tied);
-        if (to >= QT_COUNT || !QUANT_TRAITS[to].supported)
+        QuantType to = quantize_mix_type(&mix, t);
+        if (to != t->type && !qref_supported(to))
             return err_set(err, err_len, ERR_UNSUPP,
-                           "tensor '%.*s' gets type %s as llama-quantize chooses, which this build cannot write yet; "
-                           "pass --output-type q8_0 (or f16) to choose its type",
-                           (int)t->name.len, t->name.ptr, to == QT_Q6_K_ID ? "q6_k" : "unknown");
-        if (to != (int)t->type && is_quantized(t->type) && !o->allow_requantize)
+                           "tensor '%.*s' gets type %s as llama-quantize chooses, which this build cannot write; "
+                           "pass --output-type q8_0 (or f16) when it is the output tensor",
+                           (int)t->name.len, t->name.ptr, QUANT_TRAITS[to].name ? QUANT_TRAITS[to].name : "unknown");
+        if (to != t->type && is_quantized(t->type) && !o->allow_requantize)
             return err_set(err, err_len, ERR_ARG,
                            "tensor '%.*s' is already %s: requantizing compounds the error (pass --allow-requantize to do it anyway, "
                            "or start from the f16/f32 model)",
                            (int)t->name.len, t->name.ptr, QUANT_TRAITS[t->type].name);
-        if (quant_row_bytes((QuantType)to, t->ne[0]) == 0)
+        if (to != t->type && !QUANT_TRAITS[t->type].supported)
+            return err_set(err, err_len, ERR_UNSUPP, "tensor '%.*s' is %s, which this build cannot read",
+                           (int)t->name.len, t->name.ptr, QUANT_TRAITS[t->type].name);
+        if (quant_row_bytes(to, t->ne[0]) == 0)
             return err_set(err, err_len, ERR_UNSUPP, "tensor '%.*s': rows of %lld do not fit type %s",
                            (int)t->name.len, t->name.ptr, (long long)t->ne[0], QUANT_TRAITS[to].name);
-        types[i] = to;
+        types[i] = (int)to;
+    }
+    return 0;
+}
+
+// Declares every tensor with its new type; *max_ne0 and *max_bytes get the longest row and the
+// largest converted tensor (the buffers' sizes).
+static int declare_tensors(GgufWriter *w, const GgufTensor **order, const int *types, uint64_t n, int64_t *max_ne0,
+                           size_t *max_bytes, char *err, size_t err_len) {
+    for (uint64_t i = 0; i < n; i++) {
+        const GgufTensor *t = order[i];
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)t->name.len, t->name.ptr);
+        int rc = gguf_writer_add_tensor_info(w, name, (QuantType)types[i], quantize_tensor_dims(t), t->ne);
+        if (rc) return err_set(err, err_len, rc, "cannot declare tensor '%s'", name);
+        size_t nb = quant_row_bytes((QuantType)types[i], t->ne[0]) * (size_t)(gguf_tensor_nelements(t) / t->ne[0]);
+        if (t->ne[0] > *max_ne0) *max_ne0 = t->ne[0];
+        if (nb > *max_bytes) *max_bytes = nb;
     }
     return 0;
 }
@@ -162,6 +139,7 @@ int quantize_file(const char *in_path, const char *out_path, const QuantizeOptio
     int rc = gguf_open(&f, in_path, err, err_len);
     if (rc) return rc;
     GgufWriter *w = gguf_writer_create();
+    ThreadPool *pool = o->n_threads == 1 ? NULL : tp_create(o->n_threads);
     const GgufTensor **order = calloc(f.n_tensors ? f.n_tensors : 1, sizeof *order);
     int *types = calloc(f.n_tensors ? f.n_tensors : 1, sizeof *types);
     float *row = NULL;
@@ -173,19 +151,9 @@ int quantize_file(const char *in_path, const char *out_path, const QuantizeOptio
     if ((rc = copy_metadata(w, &f, o->ftype->ftype))) { err_set(err, err_len, rc, "out of memory copying metadata"); goto fail; }
     int64_t max_ne0 = 1;
     size_t max_bytes = 1;
-    for (uint64_t i = 0; i < f.n_tensors; i++) {
-        const GgufTensor *t = order[i];
-        char name[256];
-        snprintf(name, sizeof name, "%.*s", (int)t->name.len, t->name.ptr);
-        if ((rc = gguf_writer_add_tensor_info(w, name, (QuantType)types[i], n_dims_of(t), t->ne))) {
-            err_set(err, err_len, rc, "cannot declare tensor '%s'", name);
-            goto fail;
-        }
-        size_t nb = quant_row_bytes((QuantType)types[i], t->ne[0]) * (size_t)(gguf_tensor_nelements(t) / t->ne[0]);
-        if (t->ne[0] > max_ne0) max_ne0 = t->ne[0];
-        if (nb > max_bytes) max_bytes = nb;
-    }
-    row = malloc((size_t)max_ne0 * sizeof *row);
+    if ((rc = declare_tensors(w, order, types, f.n_tensors, &max_ne0, &max_bytes, err, err_len))) goto fail;
+    const int n_threads = pool ? tp_size(pool) : 1;
+    row = malloc((size_t)n_threads * (size_t)max_ne0 * sizeof *row);
     buf = malloc(max_bytes);
     if (!row || !buf) { rc = err_set(err, err_len, ERR_NOMEM, "out of memory for a %zu-byte tensor", max_bytes); goto fail; }
     if ((rc = gguf_writer_begin(w, out_path, err, err_len))) goto fail;
@@ -200,7 +168,7 @@ int quantize_file(const char *in_path, const char *out_path, const QuantizeOptio
         size_t nb = quant_row_bytes(to, t->ne[0]) * (size_t)(gguf_tensor_nelements(t) / t->ne[0]);
         const void *data = t->data;
         if (to != t->type) {
-            convert_rows(t, to, row, buf);
+            convert_rows(pool, t, to, row, max_ne0, buf);
             data = buf;
             st->n_quantized++;
         }
@@ -213,6 +181,7 @@ int quantize_file(const char *in_path, const char *out_path, const QuantizeOptio
 fail:
     if (rc) gguf_writer_abort(w);
     gguf_writer_destroy(w);
+    tp_destroy(pool);
     free(order);
     free(types);
     free(row);

@@ -96,7 +96,7 @@ def main():
         p = subprocess.run([BIN, "quantize", os.path.join(tmp, "q8_0.gguf"), os.path.join(tmp, "x.gguf"), "--type", "q4_0",
                             "--allow-requantize", "-q"], capture_output=True, text=True)
         check(p.returncode == 0, "--allow-requantize requantizes")
-        bad([src, os.path.join(tmp, "y.gguf"), "--type", "q3_k"], 2, "unknown --type 'q3_k'", "names an unknown type")
+        bad([src, os.path.join(tmp, "y.gguf"), "--type", "iq2_xxs"], 2, "unknown --type 'iq2_xxs'", "names an unknown type")
         bad([os.path.join(tmp, "none.gguf"), os.path.join(tmp, "y.gguf"), "--type", "q8_0"], 1, "none.gguf", "names a missing input")
         bad([src], 2, "IN.gguf OUT.gguf", "usage without an output")
         check(not os.path.exists(os.path.join(tmp, "y.gguf")) and not os.path.exists(os.path.join(tmp, "y.gguf.tmp")),

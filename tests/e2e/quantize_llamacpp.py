@@ -3,9 +3,15 @@
 llama.cpp's llama_model_quantize (what its llama-quantize tool calls) is run from the prebuilt
 libllama in the node-llama-cpp npm package, through tests/e2e/lib/llama_quantize.c compiled
 against the llama.h of the same release (read from the package's source bundle). For each input
-model and type, both outputs must be identical files. Skips (77) when node-llama-cpp@3 is not
-installed: set NODE_LLAMA_CPP_DIR to a folder whose node_modules holds it (npm i -E
-node-llama-cpp@3.21.1), or install it under tests/e2e/ or the repo root.
+model and file type (every single type and every mix this build writes), both outputs must be
+identical files. The inputs cover llama (untied, 8 layers, so the use_more_bits layers of the
+_M mixes differ from the rest), qwen2 with grouped-query attention (n_head/n_head_kv = 4 changes
+Q2_K's and IQ4_NL's attn_v), phi3 (fused attn_qkv) and a tied model whose rows are not
+multiples of 256 (K-quant fallbacks) nor of 32 for ffn_down (F16). The quantized files must load
+(`gguf info`) and run (`run`), and their KL divergence from the f32 model must order as their
+bits do. Skips (77) when node-llama-cpp@3 is not installed: set NODE_LLAMA_CPP_DIR to a folder
+whose node_modules holds it (npm i -E node-llama-cpp@3.21.1), or install it under tests/e2e/ or
+the repo root.
 """
 import glob
 import json
@@ -17,7 +23,11 @@ import tempfile
 ROOT = os.environ.get("RS_ROOT", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 BIN = os.environ.get("RS_BIN", os.path.join(ROOT, "build", "rightsize"))
 VOCAB = os.path.join(ROOT, "tests", "data", "vocab", "ggml-vocab-llama-spm.gguf")
-FTYPE = {"f32": 0, "f16": 1, "q4_0": 2, "q8_0": 7, "bf16": 32}
+# llama.cpp's LLAMA_FTYPE_* numbers (include/llama.h), independent of the code under test.
+FTYPE = {"f32": 0, "f16": 1, "q4_0": 2, "q4_1": 3, "q8_0": 7, "q5_0": 8, "q5_1": 9, "q2_k": 10, "q3_k_s": 11,
+         "q3_k_m": 12, "q3_k_l": 13, "q4_k_s": 14, "q4_k_m": 15, "q5_k_s": 16, "q5_k_m": 17, "q6_k": 18,
+         "iq4_nl": 25, "bf16": 32}
+MIXES = ["q4_k_m", "q5_k_m", "q4_k_s", "q5_k_s", "q6_k", "q3_k_m", "q2_k", "iq4_nl"]
 GGML_Q8_0 = 8
 failures = []
 
@@ -40,7 +50,10 @@ def find_package():
 
 def build_driver(bundle, bins, tmp):
     src = os.path.join(tmp, "llama.cpp")
-    subprocess.run(["git", "clone", "-q", bundle, src], check=True, capture_output=True, timeout=120)
+    # Only the public headers are needed: check out just those (the whole tree is slow to write).
+    subprocess.run(["git", "clone", "-q", "-n", bundle, src], check=True, capture_output=True, timeout=120)
+    subprocess.run(["git", "-C", src, "checkout", "-q", "HEAD", "--", "include", "ggml/include"], check=True,
+                   capture_output=True, timeout=120)
     exe = os.path.join(tmp, "llama_quantize")
     libs = [os.path.join(bins, n) for n in os.listdir(bins) if n.startswith(("libllama.", "libllama.v", "libggml.", "libggml-base"))]
     libs = [p for p in libs if "common" not in p]
@@ -48,6 +61,19 @@ def build_driver(bundle, bins, tmp):
                     os.path.join(ROOT, "tests", "e2e", "lib", "llama_quantize.c"), "-o", exe, *libs,
                     "-Wl,-rpath," + bins], check=True, timeout=120)
     return exe
+
+
+def tensor_types(path):
+    """name -> type, from `gguf info`'s tensor table."""
+    out = subprocess.run([BIN, "gguf", "info", path], capture_output=True, text=True, timeout=30)
+    rows, in_table = {}, False
+    for ln in out.stdout.splitlines():
+        f = ln.split()
+        if f[:2] == ["name", "type"]:
+            in_table = True
+        elif in_table and len(f) >= 3 and f[2].startswith("["):
+            rows[f[0]] = f[1]
+    return out.returncode, rows
 
 
 def main():
@@ -67,70 +93,90 @@ def main():
             subprocess.run([BIN, "gguf", "synth", *args, "--init-std", "0.05", "-q", "-o", path], check=True)
             return path
 
+        def both(name, path, t, *extra):
+            ours, theirs = os.path.join(tmp, f"{name}.{t}.ours.gguf"), os.path.join(tmp, f"{name}.{t}.ref.gguf")
+            p = subprocess.run([BIN, "quantize", path, ours, "--type", t, "-q", *extra[:2]], capture_output=True, text=True,
+                               timeout=60)
+            r = subprocess.run([lq, bins, path, theirs, str(FTYPE[t]), *extra[2:]], capture_output=True, text=True, timeout=60)
+            if p.returncode != 0 or r.returncode != 0:
+                check(False, f"{name} -> {t}: ours rc {p.returncode} {p.stderr.strip()[-200:]}; llama.cpp rc {r.returncode} "
+                             f"{r.stderr.strip()[-200:]}")
+                return None
+            same = open(ours, "rb").read() == open(theirs, "rb").read()
+            check(same, f"{name} -> {t}: byte-identical to llama.cpp ({os.path.getsize(theirs)} bytes)")
+            return ours
+
+        llama8 = synth("llama8.gguf", "--dim", "256", "--layers", "8", "--heads", "4", "--ffn", "256", "--vocab", "300",
+                       "--type", "f32")
         inputs = [
-            ("tiny-f32", synth("tiny-f32.gguf", "tiny", "--type", "f32", "--vocab-from", VOCAB), list(FTYPE)),
-            ("tiny-f16", synth("tiny-f16.gguf", "tiny", "--type", "f16", "--seed", "3"), ["q8_0", "q4_0", "bf16", "f32"]),
-            ("tied-bf16", synth("tied.gguf", "--dim", "128", "--layers", "2", "--heads", "4", "--kv-heads", "2",
-                                "--ffn", "320", "--vocab", "1000", "--tied", "--type", "bf16"), ["q8_0", "q4_0", "f16"]),
-            # ffn 200 is not a multiple of 32: ffn_down falls back to F16.
-            ("odd-ffn", synth("odd.gguf", "--dim", "64", "--layers", "1", "--heads", "2", "--ffn", "200",
-                              "--vocab", "512", "--type", "f32"), ["q4_0", "q8_0"]),
+            ("llama8", llama8, [t for t in FTYPE if t != "f32"]),
+            # a real 32000-token SentencePiece vocabulary in the metadata
+            ("tiny-spm", synth("tiny.gguf", "tiny", "--type", "f16", "--seed", "3", "--vocab-from", VOCAB), ["q4_k_m"]),
+            ("qwen2-gqa", synth("qwen2.gguf", "--arch", "qwen2", "--dim", "256", "--layers", "3", "--heads", "8",
+                                "--kv-heads", "2", "--ffn", "256", "--vocab", "300", "--type", "f16"),
+             MIXES + ["q5_1"]),
+            ("phi3-qkv", synth("phi3.gguf", "--arch", "phi3", "--dim", "256", "--layers", "2", "--heads", "4", "--ffn", "256",
+                               "--vocab", "300", "--type", "bf16"), ["q4_k_m", "q5_k_m", "q3_k_m"]),
+            # rows of 320 (K-quants fall back to 32-blocks) and ffn 200 (ffn_down falls back to F16); tied output.
+            ("odd-tied", synth("odd.gguf", "--dim", "320", "--layers", "2", "--heads", "5", "--ffn", "200", "--vocab", "300",
+                               "--tied", "--type", "f32"), MIXES + ["q4_1", "q5_0", "q8_0", "f32"]),
         ]
+        outs = {}
         for name, path, types in inputs:
             for t in types:
-                ours, theirs = os.path.join(tmp, f"{name}.{t}.ours.gguf"), os.path.join(tmp, f"{name}.{t}.ref.gguf")
-                p = subprocess.run([BIN, "quantize", path, ours, "--type", t, "-q"], capture_output=True, text=True, timeout=60)
-                check(p.returncode == 0, f"{name} -> {t}: rightsize quantize exits 0 {p.stderr.strip()[-200:]}")
-                r = subprocess.run([lq, bins, path, theirs, str(FTYPE[t])], capture_output=True, text=True, timeout=60)
-                if r.returncode != 0:
-                    check(False, f"{name} -> {t}: llama.cpp's quantizer failed: {r.stderr[-300:]}")
-                    continue
-                same = p.returncode == 0 and open(ours, "rb").read() == open(theirs, "rb").read()
-                check(same, f"{name} -> {t}: byte-identical to llama.cpp ({os.path.getsize(theirs)} bytes)")
+                outs[(name, t)] = both(name, path, t)
 
-        # A 256-wide model: llama.cpp gives output.weight Q6_K for q4_0. This build writes Q6_K
-        # with the engine's own Q6_K quantizer, which is not llama.cpp's search (make_qx_quants):
-        # everything else must be identical, and that one tensor within Q6_K's error. With
-        # --output-type q8_0 (its --output-tensor-type) the whole file is identical again.
+        # The mixes are mixes: what llama.cpp gives llama8 (8 layers: use_more_bits picks 0, 3, 6, 7).
+        rc, ty = tensor_types(outs[("llama8", "q4_k_m")] or llama8)
+        check(rc == 0 and ty.get("output.weight") == "q6_k" and ty.get("token_embd.weight") == "q4_k"
+              and [ty.get(f"blk.{i}.attn_v.weight") for i in range(8)] == ["q6_k", "q4_k", "q4_k", "q6_k", "q4_k", "q4_k",
+                                                                           "q6_k", "q6_k"]
+              and ty.get("blk.0.attn_norm.weight") == "f32",
+              "q4_k_m of llama8: Q6_K output and attn_v of layers 0, 3, 6, 7; Q4_K token_embd; f32 norms")
+        rc, ty = tensor_types(outs[("odd-tied", "q4_k_m")] or llama8)
+        check(rc == 0 and ty.get("token_embd.weight") == "q8_0" and ty.get("blk.0.attn_q.weight") == "q5_0"
+              and ty.get("blk.0.ffn_down.weight") == "f16",
+              "q4_k_m of rows 320/200: tied embedding Q8_0, Q4_K -> Q5_0, ffn_down -> F16")
+
+        # They load and run, and their error orders as their bits do.
         text = os.path.join(tmp, "t.txt")
         with open(text, "w") as f:
-            f.write("the parcel arrived late and the refund is missing " * 20)
-        wide = synth("wide.gguf", "--dim", "256", "--layers", "1", "--heads", "4", "--ffn", "512", "--vocab", "600",
-                     "--type", "f32")
-        ours, theirs = os.path.join(tmp, "w6.ours.gguf"), os.path.join(tmp, "w6.ref.gguf")
-        p = subprocess.run([BIN, "quantize", wide, ours, "--type", "q4_0", "-q"], capture_output=True, text=True)
-        r = subprocess.run([lq, bins, wide, theirs, str(FTYPE["q4_0"])], capture_output=True, text=True)
-        if p.returncode != 0:
-            check("q6_k" in p.stderr and "--output-type" in p.stderr,
-                  f"q4_0 of a 256-wide model names the Q6_K output it cannot write: {p.stderr.strip()}")
-        else:
-            info = subprocess.run([BIN, "gguf", "info", ours], capture_output=True, text=True).stdout
-            row = [ln.split() for ln in info.splitlines() if ln.strip().startswith("output.weight ")]
-            a, b = open(ours, "rb").read(), open(theirs, "rb").read() if r.returncode == 0 else b""
-            check(row and row[0][1] == "q6_k" and len(a) == len(b), "q4_0 of a 256-wide model: output.weight is Q6_K, same size")
-            if row and len(a) == len(b):
-                nbytes = int(row[0][-2])
-                diff = [k for k in range(len(a)) if a[k] != b[k]]
-                # output.weight is the first tensor of the data section: all differences must fall
-                # inside one window of its size (so metadata and every other tensor are identical).
-                check(not diff or diff[-1] - diff[0] < nbytes,
-                      f"only output.weight differs ({len(diff)} bytes in a {nbytes}-byte tensor)")
-                print(f"   note output.weight Q6_K: {len(diff)} of {nbytes} bytes differ from llama.cpp's "
-                      "(its make_qx_quants search is not reproduced)")
-            for path, who in ((ours, "ours"), (theirs, "llama.cpp's")):
-                q = subprocess.run([BIN, "eval", "--perplexity", text, "-m", path, "--kl-reference", wide, "--ctx", "32",
-                                    "-q", "-t", "2", "--kv-type", "f32", "--out", path + ".json"],
-                                   capture_output=True, text=True, timeout=120)
-                check(q.returncode == 0, f"{who} Q6_K file runs: {q.stderr.strip()[-200:]}")
-            ko = json.load(open(ours + ".json"))["kl_reference"]["kl_mean"]
-            kt = json.load(open(theirs + ".json"))["kl_reference"]["kl_mean"]
-            check(ko <= 1.5 * kt + 1e-6, f"KL from f32: ours {ko:.3g} vs llama.cpp's file {kt:.3g} (<= 1.5x)")
-        ours, theirs = os.path.join(tmp, "w.ours.gguf"), os.path.join(tmp, "w.ref.gguf")
-        p = subprocess.run([BIN, "quantize", wide, ours, "--type", "q4_0", "--output-type", "q8_0", "-q"],
-                           capture_output=True, text=True)
-        r = subprocess.run([lq, bins, wide, theirs, str(FTYPE["q4_0"]), str(GGML_Q8_0)], capture_output=True, text=True)
-        check(p.returncode == 0 and r.returncode == 0 and open(ours, "rb").read() == open(theirs, "rb").read(),
-              "q4_0 with output q8_0: byte-identical to llama.cpp with --output-tensor-type q8_0")
+            f.write("the parcel arrived late and the refund is missing " * 8)
+        kl = {}
+        for t in ["q8_0", "q6_k", "q5_k_m", "q4_k_m", "q3_k_m", "q2_k"]:
+            path = outs.get(("llama8", t))
+            if not path:
+                continue
+            g = subprocess.run([BIN, "run", "-m", path, "--prompt-ids", "1,5,9,13", "-n", "4", "--temp", "0", "-t", "2",
+                                "--print-ids"], capture_output=True, text=True, timeout=60)
+            check(g.returncode == 0 and len(g.stdout.split()) >= 1, f"llama8 {t} runs: {g.stderr.strip()[-150:]}")
+            q = subprocess.run([BIN, "eval", "--perplexity", text, "-m", path, "--kl-reference", llama8, "--ctx", "32",
+                                "-q", "-t", "2", "--kv-type", "f32", "--out", path + ".json"],
+                               capture_output=True, text=True, timeout=120)
+            if q.returncode == 0:
+                kl[t] = json.load(open(path + ".json"))["kl_reference"]["kl_mean"]
+        order = ["q8_0", "q6_k", "q4_k_m", "q2_k"]
+        check(all(t in kl for t in order) and all(kl[a] < kl[b] for a, b in zip(order, order[1:])),
+              "KL from f32 grows as bits shrink: " + ", ".join(f"{t} {kl.get(t, float('nan')):.3g}" for t in kl))
+
+        # One thread or several: the same bytes.
+        one = os.path.join(tmp, "one.gguf")
+        p = subprocess.run([BIN, "quantize", llama8, one, "q5_k_m", "-q", "-t", "1"], capture_output=True, text=True,
+                           timeout=60)
+        ref = os.path.join(tmp, "llama8.q5_k_m.ref.gguf")
+        check(p.returncode == 0 and os.path.exists(ref) and open(one, "rb").read() == open(ref, "rb").read(),
+              "-t 1 writes the same bytes as the default thread count")
+
+        # --output-type is llama-quantize's --output-tensor-type.
+        both("llama8-outq8", llama8, "q4_k_m", "--output-type", "q8_0", str(GGML_Q8_0))
+
+        # The progress line: one per tensor, with the type each gets.
+        p = subprocess.run([BIN, "quantize", llama8, os.path.join(tmp, "p.gguf"), "q4_k_m"], capture_output=True, text=True,
+                           timeout=60)
+        lines = [ln for ln in p.stderr.splitlines() if ln.startswith("[")]
+        check(p.returncode == 0 and len(lines) == len(tensor_types(llama8)[1])
+              and any("blk.0.attn_v.weight" in ln and "q6_k" in ln for ln in lines),
+              f"one progress line per tensor ({len(lines)}), e.g. {lines[0] if lines else ''}")
     if failures:
         print(f"{len(failures)} failures")
         return 1
