@@ -55,12 +55,18 @@ static const char USAGE[] =
     "                                family its markers name)\n"
     "  --shutdown-timeout S          seconds to let running requests finish on SIGTERM (default 30)\n"
     "  --max-body-bytes B            largest request body (default 1048576; larger gets 413)\n"
+    "  --max-buffered-body-mb M      request bodies buffered at once over all connections (default 64);\n"
+    "                                a POST that would pass it gets 503 before its body is read\n"
+    "  --header-timeout S            seconds a new connection has to send a complete request header\n"
+    "                                (default 10; a fixed deadline, not reset by each byte)\n"
+    "  --body-timeout S              seconds from the header to the complete body (default 30)\n"
+    "  --idle-timeout S              seconds a keep-alive connection may wait for its next request (default 120)\n"
     "  -v, --verbose                 debug logs on stderr\n";
 
 typedef struct {
     const char *model, *listen, *served_name, *api_key, *chat_template, *policy;
     int64_t threads, http_threads, max_seqs, max_tokens, max_queued, max_model_len, kv_blocks, kv_mb;
-    int64_t shutdown_s, max_body;
+    int64_t shutdown_s, max_body, max_buffered_mb, header_timeout_s, body_timeout_s, idle_timeout_s;
     bool prefix_caching;
 } WorkerArgs;
 
@@ -81,6 +87,7 @@ static int parse_int(const char *flag, const char *v, int64_t lo, int64_t hi, in
 static int parse_args(int argc, char **argv, WorkerArgs *a) {
     *a = (WorkerArgs){.listen = "127.0.0.1:8001", .policy = "fcfs", .http_threads = 2, .max_seqs = 16,
                       .max_tokens = 512, .max_queued = 64, .kv_mb = 512, .shutdown_s = 30, .max_body = 1 << 20,
+                      .max_buffered_mb = 64, .header_timeout_s = 10, .body_timeout_s = 30, .idle_timeout_s = 120,
                       .prefix_caching = true};
     a->api_key = getenv("RIGHTSIZE_API_KEY");
     for (int i = 1; i < argc; i++) {
@@ -102,6 +109,10 @@ static int parse_args(int argc, char **argv, WorkerArgs *a) {
         INT_OPT("--kv-memory-mb", kv_mb, 1, (int64_t)1 << 22)
         INT_OPT("--shutdown-timeout", shutdown_s, 0, 86400)
         INT_OPT("--max-body-bytes", max_body, 64, (int64_t)1 << 30)
+        INT_OPT("--max-buffered-body-mb", max_buffered_mb, 1, (int64_t)1 << 20)
+        INT_OPT("--header-timeout", header_timeout_s, 1, 3600)
+        INT_OPT("--body-timeout", body_timeout_s, 1, 3600)
+        INT_OPT("--idle-timeout", idle_timeout_s, 1, 86400)
         else if (strcmp(f, "--enable-prefix-caching") == 0) a->prefix_caching = true;
         else if (strcmp(f, "--no-enable-prefix-caching") == 0) a->prefix_caching = false;
         else if (strcmp(f, "-v") == 0 || strcmp(f, "--verbose") == 0) log_set_level(LOG_DEBUG);
@@ -123,6 +134,11 @@ static int parse_args(int argc, char **argv, WorkerArgs *a) {
     }
     if (strcmp(a->policy, "fcfs") != 0 && strcmp(a->policy, "priority") != 0) {
         fprintf(stderr, "rightsize worker: --scheduling-policy must be fcfs or priority, got '%s'\n", a->policy);
+        return -1;
+    }
+    if ((a->max_buffered_mb << 20) < a->max_body) {
+        fprintf(stderr, "rightsize worker: --max-buffered-body-mb (%lld MiB) is below --max-body-bytes (%lld): no body "
+                "that large could be buffered; raise it\n", (long long)a->max_buffered_mb, (long long)a->max_body);
         return -1;
     }
     if (a->max_tokens < a->max_seqs) {
@@ -188,7 +204,9 @@ static int serve_embeddings(const WorkerArgs *a, const char *host, int port, con
     }
     HttpServerConfig hc = {.host = host, .port = port, .model_name = name, .api_key = a->api_key,
                            .max_body_bytes = (size_t)a->max_body, .n_threads = (int)a->http_threads,
-                           .retry_after_s = 1, .embed = es};
+                           .retry_after_s = 1, .embed = es, .header_timeout_s = (int)a->header_timeout_s,
+                           .body_timeout_s = (int)a->body_timeout_s, .idle_timeout_s = (int)a->idle_timeout_s,
+                           .max_buffered_body_bytes = (size_t)a->max_buffered_mb << 20};
     srv = http_server_create(&hc, NULL, &metrics, err, sizeof err);
     if (!srv) {
         fprintf(stderr, "rightsize worker: %s\n", err);
@@ -271,7 +289,9 @@ int cmd_worker(int argc, char **argv) {
     }
     HttpServerConfig hc = {.host = host, .port = port, .model_name = name, .api_key = a.api_key,
                            .max_body_bytes = (size_t)a.max_body, .n_threads = (int)a.http_threads,
-                           .retry_after_s = 1};
+                           .retry_after_s = 1, .header_timeout_s = (int)a.header_timeout_s,
+                           .body_timeout_s = (int)a.body_timeout_s, .idle_timeout_s = (int)a.idle_timeout_s,
+                           .max_buffered_body_bytes = (size_t)a.max_buffered_mb << 20};
     srv = http_server_create(&hc, worker_loop_backend(loop), &metrics, err, sizeof err);
     if (!srv) {
         fprintf(stderr, "rightsize worker: %s\n", err);

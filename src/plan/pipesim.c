@@ -89,6 +89,9 @@ int pipesim_build(PipeSim *ps, const Pipeline *p, const char *path, const Worklo
     *c = (SimConfig){.wl = wl, .n_tiers = p->n_tiers, .rate_scale = 1.0, .horizon_s = horizon_s, .seed = seed,
                      .route_seed = seed, .routes = p->routes, .n_routes = p->n_routes, .endpoint = RT_EP_ANY,
                      .trace = ps->trace, .n_trace = ps->n_trace};
+    c->resp_cache = p->cache.enabled;
+    c->resp_cache_max_entries = p->cache.max_entries;
+    c->resp_cache_ttl_us = p->cache.ttl_us;
     c->escalation_rate = wl->escalation_rate >= 0 ? wl->escalation_rate : 0;
     c->conf_model = wl->escalation_rate < 0;
     c->conf_alpha = wl->conf_alpha;
@@ -111,6 +114,33 @@ int pipesim_build(PipeSim *ps, const Pipeline *p, const char *path, const Worklo
     return 0;
 }
 
+// The optional columns after status: temperature, seed, cache_key (each may be empty). 0 or -1.
+static int trace_cache_cols(const char *p, SimTraceReq *t) {
+    char f[3][64] = {{0}};
+    for (int k = 0; k < 3 && *p == ','; k++) {
+        p++;
+        size_t n = strcspn(p, ",\r\n");
+        if (n >= sizeof f[k]) return -1;
+        memcpy(f[k], p, n);
+        p += n;
+    }
+    if (*p && *p != '\n' && *p != '\r') return -1;
+    char *end;
+    if (f[0][0]) {
+        t->temperature = strtod(f[0], &end);
+        if (*end || !(t->temperature >= 0)) return -1;
+        t->has_temperature = true;
+    }
+    if (f[1][0]) {
+        (void)strtoll(f[1], &end, 10);
+        if (*end) return -1;
+        t->has_seed = true;
+    }
+    if (strlen(f[2]) >= sizeof t->cache_key) return -1;
+    memcpy(t->cache_key, f[2], strlen(f[2]) + 1);
+    return 0;
+}
+
 int pipesim_trace_load(PipeSim *ps, const char *path, char *err, size_t err_len) {
     FILE *f = fopen(path, "r");
     if (!f) return err_set(err, err_len, ERR_IO, "%s: cannot open the trace", path);
@@ -122,8 +152,14 @@ int pipesim_trace_load(PipeSim *ps, const char *path, char *err, size_t err_len)
         if (lineno == 1 || line[0] == '\n' || line[0] == '#') continue;   // header
         SimTraceReq t = {0};
         long long chars, in, out;
-        int n = sscanf(line, "%47[^,],%lf,%lld,%lld,%lld,%lf,%d", t.id, &t.t_s, &chars, &in, &out, &t.confidence,
-                       &t.status);
+        int used = 0;
+        int n = sscanf(line, "%47[^,],%lf,%lld,%lld,%lld,%lf,%d%n", t.id, &t.t_s, &chars, &in, &out, &t.confidence,
+                       &t.status, &used);
+        if (n == 7 && trace_cache_cols(line + used, &t)) {
+            rc = err_set(err, err_len, ERR_ARG, "%s:%lld: the optional columns are temperature,seed,cache_key "
+                         "(a number or empty, an integer or empty, up to 47 bytes)", path, (long long)lineno);
+            break;
+        }
         if (n != 7 || !(t.t_s >= 0) || chars < 0 || in < 1 || out < 1 || in > 1 << 20 || out > 1 << 20 ||
             !(t.confidence >= 0 && t.confidence <= 1) || t.status < 100 || t.status > 599) {
             rc = err_set(err, err_len, ERR_ARG, "%s:%lld: expected id,t_s,prompt_chars,in_tokens,out_tokens,"

@@ -171,6 +171,27 @@ static void savings_text(FILE *f, const Catalog *cat, const SearchResult *r) {
     fprintf(f, "  plan      $%9.2f/month  %s\n", plan, p->id);
 }
 
+// What the workload's caches save (cachesave.c): the plan without each.
+static void cache_text(FILE *f, const Workload *wl, const SearchResult *r) {
+    if (!r->cache_done) return;
+    double plan = r->cands[r->best].usd_month;
+    fprintf(f, "\n== Caches (workload cache: response hit rate %.3f, shared prefix %lld tokens at hit rate %.3f)\n",
+            wl->cache_response_hit_rate, (long long)wl->cache_shared_prefix_tokens,
+            wl->cache_shared_prefix_tokens > 0 ? wl->cache_prefix_hit_rate : 0.0);
+    fprintf(f, "  %-28s %-16s %-18s %s\n", "", "plan cost", "busy replica time", "saved by the cache(s)");
+    fprintf(f, "  %-28s $%9.2f/mo   $%9.2f/mo\n", "with the caches (the plan)", plan, r->plan_busy_usd_month);
+    for (int v = 0; v < CACHE_VARIANTS; v++) {
+        if (!r->cache_used[v]) continue;
+        const Candidate *c = &r->cache_var[v];
+        double cost = search_wf_cost(c);
+        fprintf(f, "  %-28s", search_cache_variant_names[v]);
+        if (cost < 0) fprintf(f, " %s\n", c->pruned ? "(does not fit)" : "(misses the SLOs)");
+        else fprintf(f, " $%9.2f/mo   $%9.2f/mo      $%.2f/mo (busy $%.2f/mo)\n", cost, r->cache_busy_usd_month[v],
+                     fabs(cost - plan) < 0.005 ? 0.0 : cost - plan, r->cache_busy_usd_month[v] - r->plan_busy_usd_month);
+    }
+    fprintf(f, "  (busy time is what the requests used; the plan cost falls only when fewer replicas are needed)\n");
+}
+
 // The expected scenario's latency in a line: e2e p95, or for batch work the run's completion time.
 static const char *lat_text(char *buf, size_t cap, const Workload *wl, const Candidate *c) {
     const SimResult *r = &c->sim[SCEN_EXPECTED];
@@ -243,6 +264,7 @@ int report_text(FILE *f, const Catalog *cat, const Workload *wl, const SearchRes
                 c->meets_slo ? (i == r->best ? "chosen" : "meets SLOs, costs more") : c->slo_miss);
     }
     savings_text(f, cat, r);
+    cache_text(f, wl, r);
     return ferror(f) ? ERR_IO : 0;
 }
 
@@ -441,6 +463,31 @@ int report_json(FILE *f, const Catalog *cat, const Workload *wl, const SearchRes
                 else cJSON_AddNullToObject(e, "saves_in_plan_usd_month");
             }
             cJSON_AddItemToArray(lv, e);
+        }
+    }
+    if (r->cache_done) {
+        cJSON *cs = cJSON_AddObjectToObject(root, "cache_savings");
+        double plan_usd = r->cands[r->best].usd_month;
+        cJSON_AddNumberToObject(cs, "response_hit_rate", wl->cache_response_hit_rate);
+        cJSON_AddNumberToObject(cs, "shared_prefix_tokens", (double)wl->cache_shared_prefix_tokens);
+        cJSON_AddNumberToObject(cs, "prefix_hit_rate", wl->cache_prefix_hit_rate);
+        cJSON_AddNumberToObject(cs, "plan_usd_month", plan_usd);
+        cJSON_AddNumberToObject(cs, "plan_busy_usd_month", r->plan_busy_usd_month);
+        static const char *const keys[CACHE_VARIANTS] = {"without_caches", "without_response_cache", "without_prefix_cache"};
+        for (int v = 0; v < CACHE_VARIANTS; v++) {
+            if (!r->cache_used[v]) continue;
+            cJSON *e = cJSON_AddObjectToObject(cs, keys[v]);
+            double c = search_wf_cost(&r->cache_var[v]);
+            cJSON_AddStringToObject(e, "candidate", r->cache_var[v].id);
+            cJSON_AddNumberToObject(e, "busy_usd_month", r->cache_busy_usd_month[v]);
+            cJSON_AddNumberToObject(e, "saves_busy_usd_month", r->cache_busy_usd_month[v] - r->plan_busy_usd_month);
+            if (c >= 0) {
+                cJSON_AddNumberToObject(e, "usd_month", c);
+                cJSON_AddNumberToObject(e, "saves_usd_month", c - plan_usd);
+            } else {
+                cJSON_AddNullToObject(e, "usd_month");
+                cJSON_AddNullToObject(e, "saves_usd_month");
+            }
         }
     }
     char *text = cJSON_Print(root);

@@ -323,6 +323,7 @@ int search_run(const Catalog *cat, const Workload *wl, const SearchOptions *o, S
     rank(cat, wl, out, order, job.n_todo);
     // The chosen plan keeps its time series for the report's charts.
     rc = search_waterfall(cat, wl, o, out, err, err_len);
+    if (!rc) rc = search_cache_savings(cat, wl, o, out, err, err_len);
 done:
     tp_destroy(tp);
     free(job.todo);

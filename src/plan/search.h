@@ -28,6 +28,10 @@ typedef enum { SCEN_BEST, SCEN_EXPECTED, SCEN_BURST, SCEN_COUNT } Scenario;
 typedef enum { SCALE_FIXED, SCALE_AUTO, SCALE_COUNT } ScaleMode;   // AUTO = scheduled window for batch jobs
 typedef enum { MIX_ON_DEMAND, MIX_RESERVED, MIX_RESERVED_SPOT, MIX_COUNT } CapMix;
 // Lever levels of the savings waterfall: a candidate's level is the highest lever it uses.
+// The plan re-simulated without the workload's caches (cachesave.c).
+typedef enum { CACHE_NONE, CACHE_NO_RESPONSE, CACHE_NO_PREFIX, CACHE_VARIANTS } CacheVariant;
+extern const char *const search_cache_variant_names[CACHE_VARIANTS];
+
 typedef enum { LEVER_BASELINE, LEVER_BATCHING, LEVER_QUANT, LEVER_CASCADE, LEVER_AUTOSCALE, LEVER_MIX, LEVER_COUNT } Lever;
 // Workload constraints a candidate can break (workload.h `constraints:`); min_replicas and the
 // budget do not exclude candidates: the first raises replica floors, the second flags the plan.
@@ -110,6 +114,12 @@ typedef struct {
     Candidate wf_added[LEVER_COUNT], wf_removed[LEVER_COUNT];
     bool wf_used[LEVER_COUNT];           // the plan uses this lever
     bool wf_quant_required;              // bf16 does not fit: the baseline keeps the plan's quantization
+    // What the workload's caches save (cachesave.c): the plan simulated without them.
+    bool cache_done;
+    Candidate cache_var[CACHE_VARIANTS];
+    bool cache_used[CACHE_VARIANTS];
+    double cache_busy_usd_month[CACHE_VARIANTS];   // replica time the requests used, per month
+    double plan_busy_usd_month;
 } SearchResult;
 
 void search_options_default(SearchOptions *o);
@@ -136,6 +146,10 @@ bool search_meets(const Workload *wl, const SimResult *r, Scenario sc, char *why
 // Builds and simulates the waterfall variants of r->best (fills r->wf_*). Returns 0 or an Err.
 int search_waterfall(const Catalog *cat, const Workload *wl, const SearchOptions *o, SearchResult *r, char *err,
                      size_t err_len);
+// Simulates r->best without the workload's caches (none / no response cache / no prefix cache)
+// when the workload has a cache: section (fills r->cache_*). Returns 0 or an Err.
+int search_cache_savings(const Catalog *cat, const Workload *wl, const SearchOptions *o, SearchResult *r, char *err,
+                         size_t err_len);
 // A waterfall variant's monthly cost, or -1 when it cannot meet the SLOs (or does not fit).
 double search_wf_cost(const Candidate *c);
 // Builds the simulator config of a candidate for one scenario (the caller owns nothing new).

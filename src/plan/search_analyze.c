@@ -189,7 +189,9 @@ static double student_tier(const Catalog *cat, const Workload *wl, const StepPro
     if (stc.batch == 0) return -1;
     c->student_mu_rps = stc.mu_rps;
     double smean;
-    if (size_replicas(wl, wl->rate_per_s, stc.mu_rps, &c->student_peak, &c->student_min, &smean)) c->floor_raised = true;
+    if (size_replicas(wl, wl->rate_per_s * (1 - wl->cache_response_hit_rate), stc.mu_rps, &c->student_peak,
+                      &c->student_min, &smean))
+        c->floor_raised = true;
     return tier_usd_month(wl, h, 1, c->scale, c->mix, c->student_peak, c->student_min, smean);
 }
 
@@ -282,10 +284,10 @@ static bool analyze_tier(const Catalog *cat, const Workload *wl, const StepProfi
 // dollars in *usd. False: pruned.
 static bool analyze_replicas(const Catalog *cat, const Workload *wl, Candidate *c, double *usd) {
     double esc = c->student >= 0 ? escalation_of(wl) : 1.0;
-    double rate_main = wl->rate_per_s * esc;
+    double rate_main = wl->rate_per_s * (1 - wl->cache_response_hit_rate) * esc;   // response-cache hits reach no replica
     double mean_r = 0;
     if (wl->cls == WL_BATCH) {
-        double need = (double)wl->batch_requests_per_run / (c->mu_rps * wl->batch_deadline_hours * 3600 * TARGET_UTIL);
+        double need = (double)wl->batch_requests_per_run * (1 - wl->cache_response_hit_rate) / (c->mu_rps * wl->batch_deadline_hours * 3600 * TARGET_UTIL);
         c->replicas_peak = c->replicas_min = (int)ceil(need * esc) < 1 ? 1 : (int)ceil(need * esc);
         mean_r = c->replicas_peak;
     } else {

@@ -11,6 +11,7 @@
 #include "base/check.h"
 #include "base/rng.h"
 #include "plan/sim_int.h"
+#include "policy/respcache.h"
 
 // ---- records ----
 
@@ -48,6 +49,8 @@ void sim_drop_request(Sim *s, uint64_t id, int status) {
 static void record_final(Sim *s, SimReq *r, int64_t first_token_us, int64_t last_token_us, int64_t n_gen, int status) {
     // Each call's time outside engine steps (StepModel.request_overhead_us) delays the answer.
     double e2e = (double)(s->now + r->overhead_us - r->arrival_us);
+    // The trace's size of an answer is not known: the store counts entries (bytes 1 each).
+    if (r->cache_store && status == 200 && s->rcache) respcache_insert(s->rcache, r->cache_key, 1, s->now);
     s->e2e_sum_all_us += e2e;
     s->done_all++;
     trace_record(s, r, status);
@@ -194,6 +197,63 @@ static int next_arrival(Sim *s) {
     return sim_push_ev(s, t_next, EV_ARRIVAL, 0, (int)(id & 0xffffffffu), (int64_t)(id >> 32));
 }
 
+// The workload's caches (cache: in docs/workload.md), for generated arrivals (a replayed trace
+// says nothing of them). A response-cache hit is answered at once by the gateway after routing,
+// as `serve` does: no replica time, cost 0. A prefix hit is admitted by the
+// scheduler after its shared prefix (prefix_lookup), so the prefill, its time and its cost
+// shrink by the cached blocks. True when the request was answered from the response cache.
+static bool cache_draws(Sim *s, SimReq *r, uint64_t id) {
+    const Workload *wl = s->cfg->wl;
+    if (s->cfg->trace) return false;
+    if (wl->cache_shared_prefix_tokens > 0)
+        r->prefix_hit = rng_uniform(&s->cache_rng) < wl->cache_prefix_hit_rate;
+    if (wl->cache_response_hit_rate <= 0 || rng_uniform(&s->cache_rng) >= wl->cache_response_hit_rate) return false;
+    if (r->counted) s->res->cache_hits++;
+    r->first_tier = r->tier = r->then = -1;   // routed, but no tier answers
+    r->candidate = false;
+    r->cost_nusd = 0;
+    record_final(s, r, s->now, s->now, 0, 200);
+    leave_system(s, id);
+    return true;
+}
+
+// A routed replayed request through the gateway's response cache, with policy/respcache's rule
+// and store as `serve` applies them: cacheable rows are looked up by (route, cache_key) before any
+// tier is asked; a hit is answered at once at cost 0 with no tier; a miss stores its answer when it
+// succeeds (record_final). True when answered from the cache.
+static bool trace_cache(Sim *s, SimReq *r, uint64_t id) {
+    const SimConfig *c = s->cfg;
+    const SimTraceReq *t = &c->trace[r->trace_i];
+    RespCacheReq q = {.endpoint = generated_endpoint(c), .has_temperature = t->has_temperature,
+                      .temperature = t->temperature, .has_seed = t->has_seed};
+    if (!t->cache_key[0] || respcache_cacheable(&q) != RESPCACHE_OK) return false;
+    int rule = r->route;
+    uint64_t key = respcache_hash(RESPCACHE_HASH_INIT, &rule, sizeof rule);
+    key = respcache_hash(key, t->cache_key, strlen(t->cache_key));
+    if (respcache_lookup(s->rcache, key, s->now) < 0) {
+        r->cache_store = true;
+        r->cache_key = key;
+        return false;
+    }
+    r->first_tier = r->tier = r->then = -1;   // routed (its draw made, as the gateway does), no tier answers
+    r->candidate = false;
+    r->cost_nusd = 0;
+    if (r->counted) s->res->cache_hits++;
+    record_final(s, r, s->now, s->now, 0, 200);
+    leave_system(s, id);
+    return true;
+}
+
+// SchedConfig.prefix_lookup: the whole blocks of the shared prefix, short of the last token.
+static int64_t prefix_lookup(void *ctx, uint64_t id, int64_t n_tokens) {
+    Sim *s = ctx;
+    const SimReq *r = sim_req(s, id);
+    if (!r->prefix_hit) return 0;
+    int64_t bt = s->tier[r->tier].cfg.sched.kv_block_tokens, p = s->cfg->wl->cache_shared_prefix_tokens;
+    if (p > n_tokens - 1) p = n_tokens - 1;
+    return p / bt * bt;
+}
+
 static int on_arrival(Sim *s, const Event *e) {
     uint64_t id = (uint64_t)e->ver << 32 | (uint32_t)e->rep;
     SimReq *r = sim_req(s, id);
@@ -207,6 +267,9 @@ static int on_arrival(Sim *s, const Event *e) {
         sim_drop_request(s, id, 404);
         return next_arrival(s);
     }
+    if (cache_draws(s, r, id)) return next_arrival(s);
+    if (s->rcache && r->trace_i >= 0 && trace_cache(s, r, id)) return next_arrival(s);
+    if (r->prefix_hit && r->counted) s->res->prefix_hits++;
     int t = r->first_tier;
     TierState *ts = &s->tier[t];
     int rc = 0;
@@ -235,6 +298,10 @@ static int tier_init(Sim *s, int t, char *err, size_t err_len) {
         return err_set(err, err_len, ERR_ARG, "tier %d: need reserved <= min_replicas <= max_replicas, max >= 1, "
                        "target_per_replica > 0", t);
     autoscale_init(&ts->as);
+    if (!c->one_shot && !s->cfg->trace && s->cfg->wl->cache_shared_prefix_tokens > 0) {
+        ts->cfg.sched.prefix_lookup = prefix_lookup;
+        ts->cfg.sched.prefix_ctx = s;
+    }
     ts->warm_avail = c->as.warm_pool;
     ts->qcap = 64;
     ts->queue = malloc((size_t)ts->qcap * sizeof *ts->queue);
@@ -420,6 +487,16 @@ int sim_run(const SimConfig *cfg, SimResult *res, char *err, size_t err_len) {
     s->res = res;
     rng_seed(&s->rng, cfg->seed);
     rng_seed(&s->route_rng, cfg->route_seed ? cfg->route_seed : 1);
+    rng_seed(&s->cache_rng, cfg->seed ^ 0xcac4ec0ffee5eedULL);
+    if (cfg->resp_cache && cfg->trace) {
+        RespCacheConfig rc = {.max_bytes = cfg->resp_cache_max_entries, .max_entries = cfg->resp_cache_max_entries,
+                              .ttl_us = cfg->resp_cache_ttl_us};
+        s->rcache = respcache_create(&rc, err, err_len);
+        if (!s->rcache) {
+            free(s);
+            return ERR_ARG;
+        }
+    }
     routing_init(s);
     ledger_init(&s->ledger);
     stats_init(&s->ttft);
@@ -488,6 +565,7 @@ done:
     free(s->heap);
     free(s->reqs);
     free(s->free_slots);
+    respcache_destroy(s->rcache);
     free(s);
     if (rc) sim_result_free(res);
     return rc;

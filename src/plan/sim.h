@@ -75,6 +75,11 @@ typedef struct {
     int32_t in_tokens, out_tokens;
     double confidence;             // the first tier's answer confidence, in [0,1]
     int status;                    // the first tier's HTTP status (an error answer runs no step)
+    // the response cache (optional columns): the sampling fields policy/respcache's rule reads,
+    // and the request's identity — rows with the same cache_key are the same request body
+    bool has_temperature, has_seed;
+    double temperature;
+    char cache_key[48];            // "": not known (never looked up)
 } SimTraceReq;
 
 // What happened to one trace request.
@@ -101,6 +106,9 @@ typedef struct {
     const char *model;             // requested model of generated requests (NULL: none)
     double chars_per_token;        // prompt bytes per token for generated requests (0: 4)
     uint64_t route_seed;           // the gateway's --seed (canary draws)
+    // ---- the gateway's response cache on a replayed trace (a pipeline's `cache:` section) ----
+    bool resp_cache;
+    int64_t resp_cache_max_entries, resp_cache_ttl_us;
     // ---- trace replay (optional): these requests instead of the workload's arrivals ----
     const SimTraceReq *trace;
     int64_t n_trace;
@@ -147,6 +155,8 @@ typedef struct {
     int64_t in_tokens, out_tokens;
     double end_s;                  // virtual time when the last request finished
     int64_t steps, advanced_steps, events;
+    int64_t cache_hits;            // answered by the gateway's response cache (no replica time, cost 0)
+    int64_t prefix_hits;           // admitted with their shared prompt prefix cached
     bool truncated;                // stopped by max_events: the candidate is overloaded or stuck
     int64_t unfinished;            // requests still in the system at the end
     int64_t extrapolated;          // requests of a sampled batch run not simulated (batch_sample)

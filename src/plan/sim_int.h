@@ -38,6 +38,9 @@ typedef struct {
     uint8_t mode;             // CascadeMode
     uint32_t gen;
     bool counted, waited, escalated, live, candidate, escalate_on_error;
+    bool prefix_hit;          // its shared prompt prefix is in the replica's prefix cache (workload cache:)
+    bool cache_store;         // a response-cache miss: store its answer when it succeeds
+    uint64_t cache_key;
 } SimReq;
 
 typedef enum { R_DEAD, R_STARTING, R_READY, R_DRAINING } RState;
@@ -79,6 +82,8 @@ typedef struct {
     const SimConfig *cfg;
     SimResult *res;
     Rng rng, route_rng;
+    Rng cache_rng;
+    struct RespCache *rcache; // the pipeline's response cache on a replayed trace, or NULL            // response-cache and prefix-cache draws (workload cache:), apart from the others
     Ledger ledger;
     Event *heap;
     int64_t n_heap, cap_heap, ev_seq;

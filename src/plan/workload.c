@@ -389,7 +389,7 @@ int wl_load(Workload *wl, const char *path, char *err, size_t err_len) {
     const YamlNode *r = d->root;
     if (!r || r->kind != YAML_MAP) { yaml_error(d, NULL, "expected a map at the top (name:, class:, ...)"); goto done; }
     static const char *const keys[] = {"name", "class", "requests_per_month", "rate_per_s", "arrivals", "tokens",
-        "slo", "batch", "quality_min", "success_rate", "cascade", "fixed_costs", "models", "description", "constraints", NULL};
+        "slo", "batch", "quality_min", "success_rate", "cascade", "fixed_costs", "models", "description", "constraints", "cache", NULL};
     yaml_check_keys(d, r, keys);
     snprintf(wl->name, sizeof wl->name, "%s", yaml_str_req(d, r, "name"));
     wl->cls = (WlClass)yaml_enum_opt(d, r, "class", wl_class_names, WL_CLASS_COUNT, WL_CHAT);
@@ -441,6 +441,12 @@ int wl_load(Workload *wl, const char *path, char *err, size_t err_len) {
         wl->conf_beta = yaml_f64_req(d, conf, "beta", 0.01, 1e4);
         wl->conf_threshold = yaml_f64_req(d, cc, "threshold", 0, 1);
     }
+    const YamlNode *ca = yaml_map_opt(d, r, "cache");
+    static const char *const cakeys[] = {"response_hit_rate", "shared_prefix_tokens", "prefix_hit_rate", NULL};
+    yaml_check_keys(d, ca, cakeys);
+    wl->cache_response_hit_rate = yaml_f64_opt(d, ca, "response_hit_rate", 0, 0, 0.999);
+    wl->cache_shared_prefix_tokens = yaml_i64_opt(d, ca, "shared_prefix_tokens", 0, 0, 1 << 20);
+    wl->cache_prefix_hit_rate = yaml_f64_opt(d, ca, "prefix_hit_rate", 1, 0, 1);
     const YamlNode *fc = yaml_map_opt(d, r, "fixed_costs");
     static const char *const fkeys[] = {"storage_usd_month", "network_gb_month", "network_usd_per_gb",
         "orchestration_usd_month", "engineering_hours_month", "engineering_usd_per_hour", NULL};

@@ -22,6 +22,8 @@
 //   success_rate: 0.9                 # fraction of requests that are a successful outcome
 //   cascade: {escalation_rate: 0.2}   # or {confidence: {alpha: 5, beta: 2}, threshold: 0.6};
 //                                     # without it the search tries no student-first cascade
+//   cache: {response_hit_rate: 0.2, shared_prefix_tokens: 512, prefix_hit_rate: 0.9}
+//                                     # the gateway's response cache and the workers' prefix cache
 //   fixed_costs: {storage_usd_month: 40, network_gb_month: 300, network_usd_per_gb: 0.09,
 //                 orchestration_usd_month: 150, engineering_hours_month: 8,
 //                 engineering_usd_per_hour: 120}
@@ -102,6 +104,12 @@ typedef struct {
     double success_rate;
     double escalation_rate;        // cascade: fraction escalated; < 0 when a confidence model is given
     double conf_alpha, conf_beta, conf_threshold;
+    // cache: (0 = no cache modelled) the fraction answered by the gateway's response cache; the
+    // prompt tokens every request shares (a system prompt) and the fraction of requests that find
+    // them in the replica's prefix cache
+    double cache_response_hit_rate;
+    int64_t cache_shared_prefix_tokens;
+    double cache_prefix_hit_rate;
     double storage_usd_month, network_gb_month, network_usd_per_gb, orchestration_usd_month;
     double engineering_hours_month, engineering_usd_per_hour;
     char models[8][64];

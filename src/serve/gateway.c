@@ -51,6 +51,8 @@ static int metrics_setup(Gateway *g) {
     m->restarts = metrics_add(r, METRIC_COUNTER, "worker_restarts_total", "Local worker processes restarted after exiting.", "tier", NULL, 0);
     m->retries = metrics_add(r, METRIC_COUNTER, "backend_retries_total", "Calls retried after failing before their first byte.", "tier", NULL, 0);
     m->req_cost = metrics_add(r, METRIC_COUNTER, "request_cost_usd_total", "Busy cost attributed to finished requests, by the tier that served each call and the route.", "tier,route", NULL, 0);
+    m->conns = metrics_add(r, METRIC_GAUGE, "connections", "Client connections open, by state (reading a request, serving one).", "state", NULL, 0);
+    m->conns_closed = metrics_add(r, METRIC_COUNTER, "connections_closed_total", "Client connections closed by the gateway: deadlines, evicted at the connection cap, drain.", "reason", NULL, 0);
     for (int i = 0; i < (int)(sizeof *m / sizeof(Metric *)) - 1; i++)
         if (!((Metric **)&m->requests)[i]) return ERR_NOMEM;
     metric_inc(m->cost, "busy", 0);
@@ -145,6 +147,7 @@ void gw_finish(Gateway *g, GwReq *r, int64_t now_us) {
     http = r->status;
     pthread_mutex_unlock(&r->mu);
     int status = r->tel_status ? r->tel_status : http;
+    gw_cache_store(g, r, status, now_us);
     g->ledger_attr_nusd += r->cost_nusd;
     gw_keys_finish(g, r);
     g->n_done++;
@@ -166,6 +169,7 @@ void gw_finish(Gateway *g, GwReq *r, int64_t now_us) {
     json_str(&b, "route", r->dec.rule >= 0 ? g->p.routes[r->dec.rule].name : NULL);
     json_str(&b, "decision", router_decision_name(r->dec.kind));
     json_str(&b, "reason", r->reason);
+    json_str(&b, "cache", r->cache_state);
     json_str(&b, "tier", tier);
     json_str(&b, "first_tier", r->escalated && r->first_tier >= 0 ? g->p.tiers[r->first_tier].name : NULL);
     if (r->replica_slot >= 0) buf_printf(&b, ",\"replica\":%d", r->replica_slot);
@@ -311,8 +315,12 @@ static void reload(Gateway *g) {
         snprintf(g->admin_key, sizeof g->admin_key, "%s", g->o.admin_key ? g->o.admin_key : g->p.admin_key);
         atomic_store(&g->max_body, g->p.max_body_bytes);
         atomic_store(&g->max_tokens, g->p.max_tokens);
+        ConnGuardConfig gc = {.header_timeout_us = g->p.header_timeout_us, .body_timeout_us = g->p.body_timeout_us,
+                              .idle_timeout_us = g->p.idle_timeout_us, .body_budget_bytes = g->p.max_buffered_body_bytes};
+        conn_guard_configure(g->guard, &gc);
         init_policies(g);
         carry_canaries(g, old, state);
+        gw_cache_reload(g);
         gw_keys_reload(g);
         LOG_I("reloaded %s: %d routes, %d canaries; admin API %s", g->config_path, g->p.n_routes, g->p.n_canaries,
               g->admin_key[0] ? "on" : "off");
@@ -386,6 +394,7 @@ Gateway *gateway_create(const Pipeline *p, const GatewayOptions *o, char *err, s
         err_set(err, err_len, ERR_NOMEM, "out of memory");
         goto fail;
     }
+    if (gw_cache_start(g, err, err_len)) goto fail;
     if (gw_keys_start(g, err, err_len)) goto fail;
     if (telemetry_open(&g->tel, o->telemetry_path, o->telemetry_max_bytes, err, err_len)) goto fail;
     identify_models(g);
@@ -450,8 +459,11 @@ int gateway_run(Gateway *g, volatile sig_atomic_t *stop, volatile sig_atomic_t *
             admin_commands(g, now);
             gw_replicas_tick(g, now);
             gw_expire(g, now);
+            gw_front_watch(g, now);
             for (int i = 0; i < g->p.n_tiers; i++) gw_dispatch(g, i, now);
             publish_status(g, now);
+            gw_cache_tick(g, now);
+            gw_dash_tick(g, clock_wall_us());
         }
         if (now >= g->next_scale_us) {
             g->next_scale_us = now + g->p.autoscale_interval_us;
@@ -496,6 +508,7 @@ void gateway_destroy(Gateway *g) {
     }
     for (int i = 0; i < g->n_easy_pool; i++) curl_easy_cleanup(g->easy_pool[i]);
     if (g->multi) curl_multi_cleanup(g->multi);
+    gw_cache_stop(g);
     gw_keys_stop(g);
     if (g->m.reg) metrics_destroy(g->m.reg);
     telemetry_close(&g->tel);

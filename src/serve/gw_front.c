@@ -18,11 +18,15 @@
 
 // ---- request objects ----
 
-static GwReq *req_new(Gateway *g, struct MHD_Connection *mc) {
+static GwReq *req_new(Gateway *g, struct MHD_Connection *mc, const char *version) {
     GwReq *r = calloc(1, sizeof *r);
     if (!r) return NULL;
     r->gw = g;
     r->mc = mc;
+    r->http11 = strcmp(version, MHD_HTTP_VERSION_1_1) == 0;
+    r->lnext = g->live;
+    if (g->live) g->live->lprev = r;
+    g->live = r;
     r->id = atomic_fetch_add(&g->next_id, 1);
     atomic_init(&r->refs, 1);
     pthread_mutex_init(&r->mu, NULL);
@@ -41,6 +45,7 @@ void gw_req_unref(GwReq *r) {
     if (r->json) cJSON_Delete(r->json);
     for (int i = 0; i < r->n_hdrs; i++) free(r->hdr_name[i]), free(r->hdr_val[i]);
     free(r->shadow_text);
+    gw_cache_req_free(r);
     pthread_mutex_destroy(&r->mu);
     free(r);
 }
@@ -99,6 +104,7 @@ void gw_req_stream_begin(GwReq *r) {
 }
 
 void gw_req_stream_append(GwReq *r, const char *data, size_t len) {
+    gw_cache_capture(r, data, len);
     pthread_mutex_lock(&r->mu);
     buf_append(&r->out, data, len);
     if (!r->client_gone) wake(r);
@@ -110,6 +116,23 @@ void gw_req_stream_end(GwReq *r) {
     r->out_done = true;
     if (!r->client_gone) wake(r);
     pthread_mutex_unlock(&r->mu);
+}
+
+// ---- request bodies (the connection guard's budget) ----
+
+// Takes n more bytes of the body budget for r; false (nothing taken) when it is spent.
+static bool body_reserve(GwReq *r, size_t n) {
+    if (!conn_guard_reserve(r->gw->guard, n)) return false;
+    r->reserved += n;
+    buf_reserve(&r->body, n);   // sized once from Content-Length (no doubling); append retries on failure
+    return true;
+}
+
+// The body was parsed (or refused): its memory and its budget go back.
+static void body_drop(GwReq *r) {
+    buf_free(&r->body);
+    if (r->reserved) conn_guard_release(r->gw->guard, r->reserved);
+    r->reserved = 0;
 }
 
 // ---- responses from the MHD side ----
@@ -149,6 +172,10 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
     (void)pos;
     GwReq *r = cls;
     pthread_mutex_lock(&r->mu);
+    if (r->client_gone) {
+        pthread_mutex_unlock(&r->mu);
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
     size_t avail = r->out.len - r->out_off;
     if (avail == 0) {
         buf_clear(&r->out);
@@ -175,6 +202,7 @@ static void add_headers(struct MHD_Response *resp, GwReq *r) {
     if (r->h_tier[0]) MHD_add_response_header(resp, "x-rightsize-tier", r->h_tier);
     if (r->h_queue[0]) MHD_add_response_header(resp, "x-rightsize-queue-ms", r->h_queue);
     if (r->h_cost[0]) MHD_add_response_header(resp, "x-rightsize-cost-usd", r->h_cost);
+    if (r->cache_state) MHD_add_response_header(resp, "x-rightsize-cache", r->cache_state);
     if (r->retry_after) {
         char ra[16];
         snprintf(ra, sizeof ra, "%d", r->retry_after_s > 0 ? r->retry_after_s : r->gw->p.retry_after_s);
@@ -185,6 +213,10 @@ static void add_headers(struct MHD_Response *resp, GwReq *r) {
 // Sends whatever the loop has published, or parks the connection until it does.
 static enum MHD_Result progress(GwReq *r) {
     pthread_mutex_lock(&r->mu);
+    if (r->client_gone) {   // gw_front_watch saw the client leave: MHD closes the connection
+        pthread_mutex_unlock(&r->mu);
+        return MHD_NO;
+    }
     if (!r->resp_ready) {
         r->suspended = true;
         MHD_suspend_connection(r->mc);
@@ -303,6 +335,7 @@ static enum MHD_Result copy_header(void *cls, enum MHD_ValueKind kind, const cha
 static enum MHD_Result submit(Gateway *g, GwReq *r) {
     char msg[240];
     int st = parse_body(g, r, msg, sizeof msg);
+    body_drop(r);   // parsed into r->json: the text and its budget go back now
     if (st) {
         r->fstate = FRONT_ANSWERED;
         metric_inc(g->m.requests, "400", 1);
@@ -394,25 +427,27 @@ static enum MHD_Result handle_get(Gateway *g, struct MHD_Connection *mc, const c
     }
     if (strcmp(url, "/metrics") == 0) {
         Buf b = {0};
+        conn_guard_publish(g->guard, g->m.conns, g->m.conns_closed);
         int rc = metrics_render(g->m.reg, &b);
         enum MHD_Result ok = rc ? MHD_NO : reply(mc, 200, "text/plain; version=0.0.4; charset=utf-8", b.data ? b.data : "", b.len);
         buf_free(&b);
         return ok;
     }
     if (strcmp(url, "/v1/models") == 0) return gw_keys_models(g, mc);
+    if (strcmp(url, "/dashboard") == 0 || strcmp(url, "/admin/dashboard.json") == 0) return gw_dash_get(g, mc, url);
     if (strncmp(url, "/admin/", 7) == 0) return admin(g, mc, url, "GET", NULL);
     return reply_err(g, mc, 404, "not_found", "no such endpoint");
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_size, void **con_cls) {
-    (void)version;
     Gateway *g = cls;
     GwReq *r = *con_cls;
     if (!r) {
+        conn_guard_header_done(g->guard, mc, clock_now_us());
         if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) return handle_get(g, mc, url);
         if (strcmp(method, "POST") != 0) return reply_err(g, mc, 405, "method_not_allowed", "method not allowed");
-        r = req_new(g, mc);
+        r = req_new(g, mc, version);
         if (!r) return MHD_NO;
         *con_cls = r;
         if (strcmp(url, "/v1/completions") == 0) r->ep = RT_EP_COMPLETIONS, r->suffix = "/completions";
@@ -427,19 +462,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         if (!r->early_status && r->suffix && atomic_load(&g->draining))
             r->early_status = 503, snprintf(r->early_msg, sizeof r->early_msg, "the gateway is draining; retry elsewhere");
         const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Content-Length");
-        if (cl && strtoull(cl, NULL, 10) > atomic_load(&g->max_body)) r->too_large = true;
+        unsigned long long n = cl ? strtoull(cl, NULL, 10) : 0;
+        if (n > atomic_load(&g->max_body)) r->too_large = true;
+        else if (n > 0 && !r->early_status && !body_reserve(r, (size_t)n)) goto over_budget;
         return MHD_YES;
     }
     if (r->fstate == FRONT_READING && *upload_size > 0) {
-        if (!r->too_large && !r->early_status) {
-            if (r->body.len + *upload_size > atomic_load(&g->max_body)) r->too_large = true;
+        if (!r->too_large && !r->early_status && !r->over_budget) {
+            size_t need = r->body.len + *upload_size;
+            if (need > atomic_load(&g->max_body)) r->too_large = true;
+            else if (need > r->reserved && !body_reserve(r, need - r->reserved)) r->over_budget = true;
             else if (buf_append(&r->body, upload_data, *upload_size)) return MHD_NO;
         }
         *upload_size = 0;
         return MHD_YES;
     }
     if (r->fstate == FRONT_READING) {
+        conn_guard_body_done(g->guard, mc, clock_now_us());
         r->fstate = FRONT_ANSWERED;
+        if (r->over_budget) goto over_budget;
         if (r->too_large) {
             metric_inc(g->m.rejected, "body_too_large", 1);
             return reply_err(g, mc, 413, "request_too_large", "the request body exceeds limits.max_body_bytes");
@@ -458,14 +499,28 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     }
     if (r->fstate == FRONT_WAITING) return progress(r);
     return MHD_YES;
+over_budget:
+    // Refused before the body is read: a stalled upload must not hold memory it was never given.
+    r->fstate = FRONT_ANSWERED;
+    body_drop(r);
+    metric_inc(g->m.rejected, "body_budget", 1);
+    return reply_err(g, mc, 503, "server_busy",
+                     "the gateway holds its limit of buffered request bodies (limits.max_buffered_body_bytes); retry later");
 }
 
 static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls, enum MHD_RequestTerminationCode toe) {
-    (void)cls, (void)mc, (void)toe;
+    (void)toe;
+    Gateway *g = cls;
+    conn_guard_request_done(g->guard, mc, clock_now_us());   // keep-alive: the idle deadline starts
     GwReq *r = *con_cls;
     if (!r) return;
     *con_cls = NULL;
     r->gw->n_open_reqs--;
+    body_drop(r);
+    if (r->lprev) r->lprev->lnext = r->lnext;
+    else g->live = r->lnext;
+    if (r->lnext) r->lnext->lprev = r->lprev;
+    r->lprev = r->lnext = NULL;
     pthread_mutex_lock(&r->mu);
     r->client_gone = true;
     r->suspended = false;
@@ -475,6 +530,27 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls, e
     }
     pthread_mutex_unlock(&r->mu);
     gw_req_unref(r);
+}
+
+// ---- clients that leave, deadlines, drain ----
+
+void gw_front_watch(Gateway *g, int64_t now_us) {
+    for (GwReq *r = g->live, *next; r; r = next) {
+        next = r->lnext;
+        pthread_mutex_lock(&r->mu);
+        bool check = r->suspended && !r->client_gone && !r->out_done;
+        bool started = r->fstate == FRONT_STREAMING;
+        bool gone = check && conn_peer_check(r->mc, &r->probe, started, r->http11, now_us) == PEER_GONE;
+        if (gone) {
+            r->client_gone = true;
+            r->suspended = false;
+            MHD_resume_connection(r->mc);   // progress() answers MHD_NO: MHD closes it
+            g->mhd_dirty = true;
+        }
+        pthread_mutex_unlock(&r->mu);
+        if (gone) gw_abandon(g, r, now_us);   // the loop still holds r (its answer is not done)
+    }
+    conn_guard_sweep(g->guard, now_us, atomic_load(&g->draining));
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
@@ -492,9 +568,19 @@ int gw_front_start(Gateway *g, char *err, size_t err_len) {
     // No MHD thread: the gateway loop polls MHD's epoll fd beside libcurl's sockets and calls
     // MHD_run, so a request never crosses a thread on its way to a backend and back.
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | (la->ipv6 ? MHD_USE_IPv6 : 0);
+    // Room for every client the descriptor limit allows, less the backends' sockets (curl keeps up
+    // to 1024 connections) and the process's own files; past it the oldest unfinished reader goes.
+    int64_t max_conns = conn_guard_conn_limit(1024 + 256);
+    ConnGuardConfig gc = {.header_timeout_us = g->p.header_timeout_us, .body_timeout_us = g->p.body_timeout_us,
+                          .idle_timeout_us = g->p.idle_timeout_us, .max_conns = max_conns - 32,
+                          .body_budget_bytes = g->p.max_buffered_body_bytes};
+    g->guard = conn_guard_create(&gc);
+    if (!g->guard) return err_set(err, err_len, ERR_NOMEM, "out of memory");
     g->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, g, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&la->sa,
-                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, g, MHD_OPTION_CONNECTION_TIMEOUT,
-                                 (unsigned)300, MHD_OPTION_CONNECTION_LIMIT, (unsigned)8192,
+                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, g,
+                                 MHD_OPTION_NOTIFY_CONNECTION, conn_guard_notify, g->guard,
+                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
+                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)max_conns,
                                  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
     if (!g->daemon)
         return err_set(err, err_len, ERR_IO, "cannot listen on %s (port in use?)", where);
@@ -509,4 +595,6 @@ int gw_front_start(Gateway *g, char *err, size_t err_len) {
 void gw_front_stop(Gateway *g) {
     if (g->daemon) MHD_stop_daemon(g->daemon);
     g->daemon = NULL;
+    conn_guard_destroy(g->guard);
+    g->guard = NULL;
 }

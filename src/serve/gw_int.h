@@ -26,6 +26,7 @@
 #include "policy/canary.h"
 #include "policy/ledger.h"
 #include "policy/router.h"
+#include "serve/conn_guard.h"
 #include "serve/gateway.h"
 #include "serve/gw_keys.h"
 #include "serve/metrics.h"
@@ -83,6 +84,8 @@ struct GwCall {
     char *body;                    // request body sent (owned)
     Buf resp;                      // buffered response
     bool pass_stream;              // bytes go straight to the client
+    size_t max_resp_bytes;         // limits.max_response_bytes for a buffered answer
+    bool too_large;                // cut off at max_resp_bytes (502 response_too_large)
     long status;
     int64_t t_start_us, t_first_byte_us;
     int64_t bytes;
@@ -119,7 +122,11 @@ struct GwReq {
     int64_t t_arrival_us;
     bool shadow;                   // loop-owned shadow copy (no client)
     FrontState fstate;
-    bool too_large;
+    bool too_large, over_budget;
+    bool http11;                   // may be sent a 1xx probe (conn_peer_check)
+    size_t reserved;               // bytes of the body budget held for body
+    PeerProbe probe;
+    GwReq *lprev, *lnext;          // Gateway.live: requests whose client may still be waiting (loop thread)
     int key;                       // client key state slot (gw_keys.h), -1: none
     int retry_after_s;             // > 0: Retry-After for this refusal (else limits.retry_after_s)
     int early_status;
@@ -134,6 +141,7 @@ struct GwReq {
     bool retry_after;
     struct MHD_Response *stream_resp;
     // ---- loop only ----
+    GwCall *call;                  // the main call running for it, or NULL
     GwReq *qnext;                  // tier queue / inbox link
     RouteDecision dec;
     int tier, first_tier;
@@ -157,6 +165,13 @@ struct GwReq {
     double backend_ttft_ms, backend_tpot_ms, backend_queue_ms, batch_size_mean;   // -1: not reported
     int tel_status;                // outcome when it differs from the HTTP status (a stream that broke: 502)
     char error[200];               // why the request failed
+    // ---- response cache (gw_cache.c; loop only) ----
+    const char *cache_state;       // "hit", "miss" (looked up, not found), NULL (not looked up)
+    uint64_t cache_key;
+    char *cache_canon;             // a miss's canonical request, kept to store its answer (owned)
+    size_t cache_canon_len;
+    bool cache_capture;            // a streamed miss: copy what the client is sent into cache_cap
+    Buf cache_cap;
 };
 
 typedef struct {
@@ -176,8 +191,25 @@ typedef struct {
     MetricsRegistry *reg;
     Metric *requests, *rejected, *decisions, *escalations, *cost, *replicas, *desired, *waiting, *running, *e2e,
         *ttft, *queue, *batch, *prompt_tok, *gen_tok, *rollbacks, *canary_weight, *restarts, *retries, *tpot,
-        *req_cost;
+        *req_cost, *conns, *conns_closed;
 } GwMetrics;
+
+typedef struct {   // gw_cache.c
+    Metric *hits, *misses, *skipped, *evictions, *bytes, *entries;
+} GwCacheMetrics;
+
+typedef struct GwCache GwCache;
+
+// The dashboard's hourly buckets (dashboard.c): counters at the start of each UTC hour and now.
+#define GW_DASH_HOURS 24
+typedef struct {
+    int64_t hour;                            // hours since the epoch
+    int64_t req0, cost0, busy0, req1, cost1, busy1;
+} GwDashHour;
+typedef struct {
+    GwDashHour hours[GW_DASH_HOURS];         // ring: oldest at head
+    int head, n;
+} GwDash;
 
 struct Gateway {
     Pipeline p;
@@ -193,6 +225,8 @@ struct Gateway {
     atomic_size_t max_body;
     atomic_llong max_tokens;
     int mhd_fd;                               // MHD's epoll fd, polled by the loop
+    ConnGuard *guard;                         // deadlines, connection cap, body budget, drain (conn_guard.h)
+    GwReq *live;                              // POSTs whose connection is open (gw_front_watch checks them)
     bool mhd_dirty;                           // a connection was resumed: run MHD before sleeping
     // admin commands and status snapshots
     pthread_mutex_t inbox_mu;
@@ -220,6 +254,9 @@ struct Gateway {
     GwKeys *keys;                             // client keys, models map, upstream credentials (gw_keys.c)
     CURL *easy_pool[256];                     // reset easy handles kept for the next calls
     int n_easy_pool;
+    GwCache *cache;                           // the response cache, or NULL when off
+    GwCacheMetrics cm;
+    GwDash dash;
 };
 
 // ---- gw_front.c ----
@@ -236,6 +273,9 @@ void gw_req_error(GwReq *r, int status, const char *type, const char *code, cons
     __attribute__((format(printf, 5, 6)));
 void gw_req_unref(GwReq *r);
 bool gw_req_gone(GwReq *r);
+// Checks the sockets of parked requests (a client that left: gw_abandon) and sweeps the
+// connection deadlines; on drain closes every connection without a complete request. Loop thread.
+void gw_front_watch(Gateway *g, int64_t now_us);
 
 // ---- gw_replica.c ----
 int gw_replicas_start(Gateway *g, char *err, size_t err_len);
@@ -266,11 +306,37 @@ void gw_stream_end(GwCall *c, bool ok, int status, const char *why);
 // Reads usage, finish_reason and the backend's timings from a whole (non-streamed) answer.
 void gw_read_answer(GwReq *r, const cJSON *resp);
 
+// ---- gw_cache.c ----
+// Registers the cache's metrics and creates the cache when the pipeline turns it on.
+int gw_cache_start(Gateway *g, char *err, size_t err_len);
+void gw_cache_stop(Gateway *g);
+// After a reload: a changed `cache:` section starts an empty cache (or turns it off).
+void gw_cache_reload(Gateway *g);
+// A routed-to-be request (rule: router_match's index): true when it was answered from the cache
+// (and finished); else a cacheable miss keeps its key to store its answer at the end.
+bool gw_cache_lookup(Gateway *g, GwReq *r, int rule, int64_t now_us);
+// Bytes sent to a streaming client (called as they are appended).
+void gw_cache_capture(GwReq *r, const char *data, size_t len);
+// At the end of a request: stores a successful miss's answer.
+void gw_cache_store(Gateway *g, GwReq *r, int status, int64_t now_us);
+void gw_cache_req_free(GwReq *r);
+// Expires entries past their TTL and publishes the gauges and eviction counters.
+void gw_cache_tick(Gateway *g, int64_t now_us);
+
+// ---- dashboard.c ----
+// GET /dashboard and /admin/dashboard.json (admin key required).
+enum MHD_Result gw_dash_get(Gateway *g, struct MHD_Connection *mc, const char *url);
+// Updates the hourly buckets (every tick).
+void gw_dash_tick(Gateway *g, int64_t wall_us);
+
 // ---- gw_loop.c ----
 void gw_dispatch(Gateway *g, int tier, int64_t now_us);
 // A request header's value (case-insensitive name), or NULL.
 const char *gw_req_header(const GwReq *r, const char *name);
 // A request whose body was read and checked: route, admit, dispatch (or answer at once).
 void gw_route(Gateway *g, GwReq *r, int64_t now_us);
+// The client of r left while the loop held r: its backend call is stopped (the backend's
+// connection closes, so a worker frees the sequence) or it leaves its queue; recorded as 499.
+void gw_abandon(Gateway *g, GwReq *r, int64_t now_us);
 
 #endif

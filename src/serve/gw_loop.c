@@ -119,6 +119,9 @@ void gw_route(Gateway *g, GwReq *r, int64_t now_us) {
     RouteInput in = {.endpoint = r->ep, .model = r->model[0] ? r->model : NULL, .prompt_chars = r->prompt_chars,
                      .header = req_header, .header_ctx = r};
     if (!gw_keys_route(g, r, &in, now_us)) return;   // model map, key permissions and limits
+    // The response cache answers after routing (the key's permissions and limits hold for a hit)
+    // and before any tier is asked.
+    if (g->cache && gw_cache_lookup(g, r, r->dec.rule, now_us)) return;
     metric_inc(g->m.decisions, router_decision_name(r->dec.kind), 1);
     if (r->dec.kind == DECISION_NONE) {
         char msg[200];
@@ -151,6 +154,29 @@ void gw_expire(Gateway *g, int64_t now_us) {
     }
 }
 
+void gw_call_done(Gateway *g, CURL *easy, CURLcode rc);
+
+void gw_abandon(Gateway *g, GwReq *r, int64_t now_us) {
+    snprintf(r->error, sizeof r->error, "the client closed its connection before the answer was complete");
+    if (r->call) {   // the call ends as aborted: main_failed records 499 for a client that left
+        gw_call_done(g, r->call->easy, CURLE_ABORTED_BY_CALLBACK);
+        return;
+    }
+    if (r->tier < 0) return;
+    TierState *ts = &g->tiers[r->tier];
+    for (GwReq **p = &ts->head, *prev = NULL; *p; prev = *p, p = &(*p)->qnext) {
+        if (*p != r) continue;
+        *p = r->qnext;
+        if (ts->tail == r) ts->tail = prev;
+        ts->n--;
+        snprintf(r->reason, sizeof r->reason, "client_gone");
+        r->status = 499;
+        gw_finish(g, r, now_us);
+        return;
+    }
+    // Otherwise it waits in a batcher or between calls: its turn sees the client gone.
+}
+
 void gw_dispatch(Gateway *g, int tier, int64_t now_us) {
     TierState *ts = &g->tiers[tier];
     if (ts->batcher) {
@@ -168,6 +194,7 @@ void gw_dispatch(Gateway *g, int tier, int64_t now_us) {
         ts->n--;
         if (!r->shadow && gw_req_gone(r)) {
             snprintf(r->reason, sizeof r->reason, "client_gone");
+            snprintf(r->error, sizeof r->error, "the client closed its connection before the answer was complete");
             r->status = 499;
             gw_finish(g, r, now_us);
             continue;
@@ -195,6 +222,12 @@ static size_t on_data(char *p, size_t size, size_t n, void *u) {
     }
     c->bytes += (int64_t)len;
     if (c->kind == CALL_MAIN && gw_req_gone(c->req)) return 0;   // the client left: stop the transfer
+    // limits.max_response_bytes: a buffered answer that grows past it is cut off (502
+    // response_too_large); a passed-through stream is not buffered, so it is not capped.
+    if (!(c->pass_stream && c->status == 200) && (uint64_t)c->bytes > (uint64_t)c->max_resp_bytes) {
+        c->too_large = true;
+        return 0;
+    }
     if (c->pass_stream && c->status == 200) {
         gw_stream_feed(c, p, len, clock_now_us());   // forwarded to the client event by event
         // Keep the stream's tail: its final chunk carries the busy share (timings.rightsize).
@@ -221,6 +254,7 @@ static GwCall *call_new(Gateway *g, CallKind kind, Replica *rep, const char *suf
     c->rep = rep;
     c->body = body;
     c->t_start_us = now_us;
+    c->max_resp_bytes = g->p.max_response_bytes;
     c->easy = g->n_easy_pool ? g->easy_pool[--g->n_easy_pool] : curl_easy_init();
     if (!c->easy || gw_replica_call_start(g, rep, c, now_us)) {
         if (c->easy) curl_easy_cleanup(c->easy);
@@ -328,6 +362,7 @@ static void start_call(Gateway *g, GwReq *r, Replica *rep, int64_t now_us) {
         return;
     }
     c->req = r;
+    if (!r->shadow) r->call = c;
     c->pass_stream = r->stream && !buffered;
     c->drop_usage = c->pass_stream && !client_wants_usage(r);
 }
@@ -607,6 +642,10 @@ static void batch_done(Gateway *g, GwCall *c, CURLcode rc, int64_t now_us) {
             set_headers(g, r);
             if (rc == CURLE_OK) gw_req_respond(r, (int)(c->status == 200 ? 502 : c->status), "application/json",
                                                c->resp.data ? c->resp.data : "{}", c->resp.len ? c->resp.len : 2);
+            else if (c->too_large)
+                gw_req_error(r, 502, "server_error", "response_too_large",
+                             "tier '%s' answered more than limits.max_response_bytes (%zu bytes); the answer was dropped",
+                             g->p.tiers[tier].name, c->max_resp_bytes);
             else gw_req_error(r, 502, "server_error", "backend_unreachable", "the embeddings backend failed (%s)",
                               curl_easy_strerror(rc));
             r->status = c->status == 200 || rc != CURLE_OK ? 502 : (int)c->status;
@@ -653,6 +692,14 @@ static void main_failed(Gateway *g, GwReq *r, GwCall *c, CURLcode rc, int64_t no
         gw_req_stream_end(r);
     } else if (gw_req_gone(r)) {
         r->status = 499;
+    } else if (c->too_large) {
+        set_headers(g, r);
+        metric_inc(g->m.rejected, "response_too_large", 1);
+        snprintf(r->reason, sizeof r->reason, "response_too_large");
+        gw_req_error(r, 502, "server_error", "response_too_large",
+                     "tier '%s' answered more than limits.max_response_bytes (%zu bytes); the answer was dropped",
+                     g->p.tiers[r->tier].name, c->max_resp_bytes);
+        r->status = 502;
     } else {
         bool timeout = rc == CURLE_OPERATION_TIMEDOUT;
         set_headers(g, r);
@@ -695,6 +742,7 @@ static bool maybe_escalate(Gateway *g, GwReq *r, GwCall *c, const cJSON *resp, i
 static void main_done(Gateway *g, GwCall *c, CURLcode rc, int64_t now_us) {
     GwReq *r = c->req;
     int tier = c->rep->tier;
+    r->call = NULL;
     r->cost_nusd += c->cost_nusd;
     if (r->t_first_byte_us == 0 && c->t_first_byte_us) r->t_first_byte_us = c->t_first_byte_us;
     if (conn_failure(rc, c) && r->attempts < GW_MAX_ATTEMPTS && !gw_req_gone(r)) {
@@ -703,7 +751,7 @@ static void main_done(Gateway *g, GwCall *c, CURLcode rc, int64_t now_us) {
         enqueue(g, r, tier, true, now_us);
         return;
     }
-    canary_feed(g, r, c, rc != CURLE_OK || c->status >= 500, now_us);
+    if (!gw_req_gone(r)) canary_feed(g, r, c, rc != CURLE_OK || c->status >= 500, now_us);   // a client leaving is no verdict
     bool streamed = c->pass_stream && c->status == 200;
     cJSON *resp = rc == CURLE_OK && !streamed ? cJSON_ParseWithLength(c->resp.data ? c->resp.data : "", c->resp.len)
                                               : NULL;

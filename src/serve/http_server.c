@@ -16,6 +16,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/rng.h"
+#include "serve/conn_guard.h"
 #include "serve/listen_addr.h"
 #include "serve/openai_resp.h"
 #include "serve/embed_service.h"
@@ -36,7 +37,10 @@ typedef struct Conn {
     OaiError early;         // refusal decided from the headers (status 0 = none)
     const char *early_reason;  // rejected_total reason for it
     Buf body;
-    bool too_large;
+    size_t reserved;        // bytes of the guard's body budget held for body
+    bool too_large, over_budget;
+    bool http11;            // may be sent a 1xx probe (conn_peer_check)
+    PeerProbe probe;
     GenJob *job;
     bool stream;
     bool suspended;         // under job->mu
@@ -53,6 +57,7 @@ struct HttpServer {
     GenBackend *backend;
     ServeMetrics *metrics;
     struct MHD_Daemon *daemon;
+    ConnGuard *guard;       // deadlines, connection cap, body budget, drain (conn_guard.h)
     int port;
     atomic_bool draining;
     atomic_int_fast64_t in_flight;
@@ -367,6 +372,7 @@ static enum MHD_Result handle_get(HttpServer *s, struct MHD_Connection *mc, cons
     }
     if (strcmp(url, "/metrics") == 0) {
         Buf b = {0};
+        if (s->metrics) conn_guard_publish(s->guard, s->metrics->conns, s->metrics->conns_closed);
         if (s->metrics && metrics_render(s->metrics->reg, &b)) return MHD_NO;
         enum MHD_Result ok = reply(s, mc, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
                                    b.data ? b.data : "", b.len, NULL, false);
@@ -393,11 +399,27 @@ static enum MHD_Result handle_get(HttpServer *s, struct MHD_Connection *mc, cons
     return reply_error(s, mc, &e, false);
 }
 
+// Takes n more bytes of the body budget for c; false (and nothing taken) when it is spent.
+static bool body_reserve(Conn *c, size_t n) {
+    if (!conn_guard_reserve(c->srv->guard, n)) return false;
+    c->reserved += n;
+    buf_reserve(&c->body, n);   // sized once from Content-Length (no doubling); append retries on failure
+    return true;
+}
+
+// Frees the body and gives its budget back.
+static void body_drop(Conn *c) {
+    buf_free(&c->body);
+    if (c->reserved) conn_guard_release(c->srv->guard, c->reserved);
+    c->reserved = 0;
+}
+
 // First call for a POST: decide from the headers whether it will be refused (the body is still
 // read, so the connection stays usable for keep-alive clients).
-static Conn *conn_begin(HttpServer *s, struct MHD_Connection *mc, const char *url) {
+static Conn *conn_begin(HttpServer *s, struct MHD_Connection *mc, const char *url, const char *version) {
     Conn *c = calloc(1, sizeof *c);
     if (!c) return NULL;
+    c->http11 = strcmp(version, MHD_HTTP_VERSION_1_1) == 0;
     c->srv = s;
     c->mc = mc;
     if (strcmp(url, "/v1/completions") == 0) c->endpoint = OAI_COMPLETIONS, c->is_generate = true;
@@ -415,65 +437,83 @@ static Conn *conn_begin(HttpServer *s, struct MHD_Connection *mc, const char *ur
         c->early_reason = "draining";
     }
     const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Content-Length");
-    if (cl && strtoull(cl, NULL, 10) > s->cfg.max_body_bytes) c->too_large = true;
+    unsigned long long n = cl ? strtoull(cl, NULL, 10) : 0;
+    if (n > s->cfg.max_body_bytes) c->too_large = true;
+    else if (n > 0 && !c->early.status && !body_reserve(c, (size_t)n)) c->over_budget = true;
     return c;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_size, void **con_cls) {
-    (void)version;
     HttpServer *s = cls;
     Conn *c = *con_cls;
+    OaiError e;
     if (!c) {
+        conn_guard_header_done(s->guard, mc, clock_now_us());
         if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) return handle_get(s, mc, url);
         if (strcmp(method, "POST") != 0) {
-            OaiError e;
             oai_err(&e, 405, "invalid_request_error", NULL, "method_not_allowed", "method %.16s is not allowed",
                     method);
             return reply_error(s, mc, &e, true);
         }
-        c = conn_begin(s, mc, url);
+        c = conn_begin(s, mc, url, version);
         if (!c) return MHD_NO;
         *con_cls = c;
         if (c->too_large) goto too_large;  // refuse before reading a body we would not keep
+        if (c->over_budget) goto over_budget;
         return MHD_YES;
     }
     if (c->state == CONN_READING && *upload_size > 0) {
-        if (!c->too_large && !c->early.status) {
-            if (c->body.len + *upload_size > s->cfg.max_body_bytes) c->too_large = true;
+        if (!c->too_large && !c->early.status && !c->over_budget) {
+            size_t need = c->body.len + *upload_size;
+            if (need > s->cfg.max_body_bytes) c->too_large = true;
+            else if (need > c->reserved && !body_reserve(c, need - c->reserved)) c->over_budget = true;
             else if (buf_append(&c->body, upload_data, *upload_size)) return MHD_NO;
         }
         *upload_size = 0;
         return MHD_YES;
     }
     if (c->state == CONN_READING) {
+        conn_guard_body_done(s->guard, mc, clock_now_us());
         if (c->too_large) goto too_large;
+        if (c->over_budget) goto over_budget;
         if (c->early.status) {
             c->state = CONN_ANSWERED;
             count_reject(s, c->early_reason);
             return reply_error(s, mc, &c->early, true);
         }
-        if (c->is_embed || !s->backend) return answer_embeddings(c);
-        return start_generation(c);
+        enum MHD_Result ok = c->is_embed || !s->backend ? answer_embeddings(c) : start_generation(c);
+        body_drop(c);   // parsed and tokenized: its memory goes back now, not when the answer ends
+        return ok;
     }
     if (c->state == CONN_WAITING) return conn_progress(c);
     return MHD_YES;
 too_large:
     c->state = CONN_ANSWERED;
     count_reject(s, "body_too_large");
-    OaiError e;
     oai_err(&e, 413, "invalid_request_error", NULL, "request_too_large",
             "the request body exceeds %zu bytes (--max-body-bytes)", s->cfg.max_body_bytes);
+    return reply_error(s, mc, &e, true);
+over_budget:
+    // Refused before the body is read: a stalled upload must not hold memory it was never given.
+    c->state = CONN_ANSWERED;
+    count_reject(s, "body_budget");
+    oai_err(&e, 503, "service_unavailable", NULL, "server_busy",
+            "the server holds its limit of buffered request bodies (%zu bytes); retry after %d s",
+            s->cfg.max_buffered_body_bytes, s->cfg.retry_after_s);
     return reply_error(s, mc, &e, true);
 }
 
 // MHD is done with a connection's request (answered, or the client went away).
 static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls, enum MHD_RequestTerminationCode toe) {
-    (void)mc;
     HttpServer *s = cls;
     Conn *c = *con_cls;
+    conn_guard_request_done(s->guard, mc, clock_now_us());   // keep-alive: the next header's deadline starts
     if (!c) return;
     *con_cls = NULL;
+    // A request still waiting for its answer when MHD ends it: the client left (MHD saw the
+    // hang-up before the engine's wake-up reached conn_progress). nginx's 499, counted once.
+    if (c->job && c->state == CONN_WAITING) count_status(s, 499);
     if (c->job) {
         GenJob *j = c->job;
         pthread_mutex_lock(&j->mu);
@@ -489,7 +529,7 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls, e
         conn_unlink(s, c);
         gen_job_unref(j);
     }
-    buf_free(&c->body);
+    body_drop(c);
     buf_free(&c->pending);
     free(c);
 }
@@ -498,9 +538,11 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls, e
 
 // MHD does not watch a suspended connection's socket, so a client that hangs up while its request
 // waits in the queue (or, unstreamed, while it generates) would hold its sequence to the end.
-// Every 50 ms this thread peeks at the sockets of suspended connections; EOF or a reset cancels
-// the job, the engine frees its sequence at its next step, and the job's end resumes the
-// connection so MHD closes it. (A client that half-closes its sending side counts as gone.)
+// Every 50 ms this thread checks the sockets of suspended connections (conn_peer_check: a reset,
+// or an end-of-file that a 100-Continue probe shows to be a closed socket); a client that left
+// cancels its job, the engine frees its sequence at its next step, and the job's end resumes the
+// connection so MHD closes it. A client that only half-closed keeps its request and gets its
+// answer. The same thread sweeps the connection deadlines (conn_guard_sweep).
 static void *watch_main(void *arg) {
     HttpServer *s = arg;
     pthread_mutex_lock(&s->mu);
@@ -515,10 +557,7 @@ static void *watch_main(void *arg) {
             GenJob *j = c->job;
             pthread_mutex_lock(&j->mu);
             if (c->suspended && j->finish == GEN_RUNNING && !gen_job_cancelled(j)) {
-                const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c->mc, MHD_CONNECTION_INFO_CONNECTION_FD);
-                char byte;
-                ssize_t n = ci ? recv(ci->connect_fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) : 1;
-                if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+                if (conn_peer_check(c->mc, &c->probe, c->state == CONN_STREAMING, c->http11, clock_now_us()) == PEER_GONE) {
                     LOG_I("client of request %llu went away while it waited; freeing its sequence", (unsigned long long)j->id);
                     gen_job_cancel(j);
                     woke = true;
@@ -527,6 +566,7 @@ static void *watch_main(void *arg) {
             pthread_mutex_unlock(&j->mu);
         }
         if (woke && s->backend->wake) s->backend->wake(s->backend->self);
+        conn_guard_sweep(s->guard, clock_now_us(), atomic_load(&s->draining));
     }
     pthread_mutex_unlock(&s->mu);
     return NULL;
@@ -558,6 +598,19 @@ HttpServer *http_server_create(const HttpServerConfig *cfg, GenBackend *backend,
     s->model_name = strdup(cfg->model_name);
     s->api_key = cfg->api_key && cfg->api_key[0] ? strdup(cfg->api_key) : NULL;
     if (!s->model_name || (cfg->api_key && cfg->api_key[0] && !s->api_key)) goto fail;
+    if (!s->cfg.header_timeout_s) s->cfg.header_timeout_s = 10;
+    if (!s->cfg.body_timeout_s) s->cfg.body_timeout_s = 30;
+    if (!s->cfg.idle_timeout_s) s->cfg.idle_timeout_s = 120;
+    if (!s->cfg.max_buffered_body_bytes) s->cfg.max_buffered_body_bytes = (size_t)64 << 20;
+    // Room for every connection the descriptor limit allows, less what the engine and logs need.
+    int64_t max_conns = conn_guard_conn_limit(256);
+    ConnGuardConfig gc = {.header_timeout_us = (int64_t)s->cfg.header_timeout_s * 1000000,
+                          .body_timeout_us = (int64_t)s->cfg.body_timeout_s * 1000000,
+                          .idle_timeout_us = (int64_t)s->cfg.idle_timeout_s * 1000000,
+                          .max_conns = max_conns - 32,
+                          .body_budget_bytes = s->cfg.max_buffered_body_bytes};
+    s->guard = conn_guard_create(&gc);
+    if (!s->guard) goto fail;
     ListenAddr la;
     char spec[96], why[256];
     snprintf(spec, sizeof spec, strchr(cfg->host, ':') ? "[%s]:%d" : "%s:%d", cfg->host, cfg->port);
@@ -571,8 +624,9 @@ HttpServer *http_server_create(const HttpServerConfig *cfg, GenBackend *backend,
                                  MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&la.sa,
                                  MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(cfg->n_threads > 0 ? cfg->n_threads : 1),
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                                 MHD_OPTION_NOTIFY_CONNECTION, conn_guard_notify, s->guard,
                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
+                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)max_conns,
                                  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                                  MHD_OPTION_END);
     if (!s->daemon) {
@@ -589,6 +643,7 @@ HttpServer *http_server_create(const HttpServerConfig *cfg, GenBackend *backend,
     return s;
 fail:
     if (s->daemon) MHD_stop_daemon(s->daemon);
+    conn_guard_destroy(s->guard);
     free(s->model_name);
     free(s->api_key);
     pthread_cond_destroy(&s->cv);
@@ -621,6 +676,7 @@ void http_server_destroy(HttpServer *s) {
     }
     pthread_mutex_unlock(&s->mu);
     MHD_stop_daemon(s->daemon);
+    conn_guard_destroy(s->guard);
     free(s->model_name);
     free(s->api_key);
     pthread_cond_destroy(&s->cv);

@@ -6,8 +6,10 @@
 // GET /metrics. HTTP threads never wait on the engine: a request is parsed, tokenized and handed
 // to the backend, then its connection is suspended; the engine thread resumes it whenever the
 // job publishes output (GenJob.notify). A client that goes away cancels its job at once: MHD
-// reports a closed connection it is serving, and a watcher thread peeks at the sockets of
-// suspended ones (queued or waiting for an unstreamed answer) every 50 ms.
+// reports a closed connection it is serving, and a watcher thread checks the sockets of
+// suspended ones (queued or waiting for an unstreamed answer) every 50 ms; a client that only
+// half-closed its sending side still gets its answer. Connection deadlines, the connection cap
+// (from RLIMIT_NOFILE) and the budget of buffered request bodies are conn_guard.h's.
 #ifndef RS_HTTP_SERVER_H
 #define RS_HTTP_SERVER_H
 
@@ -45,6 +47,11 @@ typedef struct {
     // endpoints get a 400 that says so (backend is then NULL). NULL for a generation worker, whose
     // /v1/embeddings gets the converse 400. Borrowed; must outlive the server.
     struct EmbedService *embed;
+    // Connection defences (conn_guard.h); 0 picks the default in brackets.
+    int header_timeout_s;           // accept / previous answer → complete request header [10]
+    int body_timeout_s;             // complete header → complete body [30]
+    int idle_timeout_s;             // keep-alive: previous answer → next complete header [120]
+    size_t max_buffered_body_bytes; // request bodies buffered at once, all connections [64 MiB]
 } HttpServerConfig;
 
 typedef struct HttpServer HttpServer;

@@ -407,18 +407,44 @@ static void resolve_tier_autoscaling(YamlDoc *doc, Pipeline *p, const YamlNode *
 
 static void load_limits(YamlDoc *doc, Pipeline *p, const YamlNode *l) {
     static const char *const keys[] = {"max_queue", "max_body_bytes", "max_tokens", "request_timeout_s",
-                                       "retry_after_s", NULL};
+                                       "retry_after_s", "header_timeout_s", "body_timeout_s", "idle_timeout_s",
+                                       "max_buffered_body_bytes", "max_response_bytes", NULL};
     yaml_check_keys(doc, l, keys);
     p->max_queue = yaml_i64_opt(doc, l, "max_queue", 256, 0, 1 << 20);
     p->max_body_bytes = (size_t)yaml_i64_opt(doc, l, "max_body_bytes", 1 << 20, 256, (int64_t)1 << 30);
     p->max_tokens = yaml_i64_opt(doc, l, "max_tokens", 4096, 1, 1 << 24);
     p->request_timeout_us = (int64_t)(yaml_f64_opt(doc, l, "request_timeout_s", 60, 0.01, 86400) * 1e6);
     p->retry_after_s = (int)yaml_i64_opt(doc, l, "retry_after_s", 1, 0, 3600);
+    // The connection layer (conn_guard.h): fixed deadlines, the body budget, the answer cap.
+    p->header_timeout_us = (int64_t)(yaml_f64_opt(doc, l, "header_timeout_s", 10, 0.1, 3600) * 1e6);
+    p->body_timeout_us = (int64_t)(yaml_f64_opt(doc, l, "body_timeout_s", 30, 0.1, 3600) * 1e6);
+    p->idle_timeout_us = (int64_t)(yaml_f64_opt(doc, l, "idle_timeout_s", 75, 0.1, 86400) * 1e6);
+    p->max_buffered_body_bytes =
+        (size_t)yaml_i64_opt(doc, l, "max_buffered_body_bytes", (int64_t)256 << 20, 4096, (int64_t)1 << 40);
+    p->max_response_bytes = (size_t)yaml_i64_opt(doc, l, "max_response_bytes", (int64_t)32 << 20, 4096, (int64_t)1 << 34);
+    if (l && !doc->rc && p->max_buffered_body_bytes < p->max_body_bytes)
+        yaml_error(doc, l, "limits.max_buffered_body_bytes (%zu) is below limits.max_body_bytes (%zu): no body could be "
+                   "buffered; raise it", p->max_buffered_body_bytes, p->max_body_bytes);
+}
+
+// `cache:` — the response cache; present means on (docs/serve.md, Response cache).
+static void load_cache(YamlDoc *doc, PipeCache *c, const YamlNode *n) {
+    static const char *const keys[] = {"enabled", "max_bytes", "max_entries", "max_entry_bytes", "ttl_s", NULL};
+    yaml_check_keys(doc, n, keys);
+    c->enabled = n && yaml_bool_opt(doc, n, "enabled", true);
+    c->max_bytes = yaml_i64_opt(doc, n, "max_bytes", (int64_t)64 << 20, 4096, (int64_t)1 << 40);
+    c->max_entries = yaml_i64_opt(doc, n, "max_entries", 16384, 1, (int64_t)1 << 24);
+    c->max_entry_bytes = yaml_i64_opt(doc, n, "max_entry_bytes", (int64_t)1 << 20, 256, (int64_t)1 << 40);
+    c->ttl_us = (int64_t)(yaml_f64_opt(doc, n, "ttl_s", 300, 0.001, 30 * 86400.0) * 1e6);
+    c->line = n ? n->line : 0;
+    if (!doc->rc && c->max_entry_bytes > c->max_bytes)
+        yaml_error(doc, yaml_get(n, "max_entry_bytes"), "max_entry_bytes %lld exceeds max_bytes %lld: one entry must fit",
+                   (long long)c->max_entry_bytes, (long long)c->max_bytes);
 }
 
 static int load_doc(YamlDoc *doc, Pipeline *p, bool check_files) {
     static const char *const keys[] = {"listen", "slo", "tiers", "routes", "canary", "autoscaling", "limits",
-                                       "admin_key", "models", "keys", "keys_file", "shared", "planner", NULL};
+                                       "admin_key", "models", "keys", "keys_file", "shared", "cache", "planner", NULL};
     const YamlNode *root = doc->root;
     if (!root || root->kind != YAML_MAP) return yaml_error(doc, root, "the pipeline must be a map (listen, tiers, routes, ...)");
     yaml_check_keys(doc, root, keys);
@@ -441,6 +467,7 @@ static int load_doc(YamlDoc *doc, Pipeline *p, bool check_files) {
     p->plan_horizon_s = yaml_f64_opt(doc, pl, "horizon_s", 3600, 1, 86400.0 * 366);
     copy_str(p->admin_key, sizeof p->admin_key, yaml_str_opt(doc, root, "admin_key", ""));
     load_limits(doc, p, yaml_map_opt(doc, root, "limits"));
+    load_cache(doc, &p->cache, yaml_map_opt(doc, root, "cache"));
     const YamlNode *tiers = yaml_seq_opt(doc, root, "tiers");
     if (!tiers || tiers->n == 0) return yaml_error(doc, tiers ? tiers : root, "'tiers:' must list at least one tier");
     if (tiers->n > PIPE_MAX_TIERS) return yaml_error(doc, tiers, "at most %d tiers", PIPE_MAX_TIERS);

@@ -106,6 +106,16 @@ typedef struct {
     int line;
 } PipeCanary;
 
+// The gateway's exact-match response cache (`cache:`; policy/respcache).
+typedef struct {
+    bool enabled;                  // the section is present and not `enabled: false`
+    int64_t max_bytes;             // all entries (answer + canonical request), bytes
+    int64_t max_entries;
+    int64_t max_entry_bytes;       // one answer larger than this is not stored
+    int64_t ttl_us;
+    int line;
+} PipeCache;
+
 typedef struct {
     ListenAddr listen;                         // where serve listens (`listen:`, --listen)
     double slo_ttft_p95_ms, slo_e2e_p99_ms;   // 0: not set
@@ -125,6 +135,11 @@ typedef struct {
     int64_t max_tokens;            // cap on a request's max_tokens
     int64_t request_timeout_us;
     int retry_after_s;
+    int64_t header_timeout_us;     // accept → complete request header (not reset by each byte)
+    int64_t body_timeout_us;       // complete header → complete body
+    int64_t idle_timeout_us;       // keep-alive: previous answer → next complete header
+    size_t max_buffered_body_bytes;   // request bodies buffered at once, all connections
+    size_t max_response_bytes;     // a backend answer larger than this is cut: 502 response_too_large
     char admin_key[128];           // "" = admin API disabled unless --admin-key
     // planner: the run the planner simulated (plan --pipeline's defaults; serve ignores it): the
     // arrivals' seed and the simulated horizon. has_plan_run false: none given.
@@ -142,6 +157,7 @@ typedef struct {
     char redis_password_env[64];   // environment variable holding Redis's AUTH password ("" = none)
     char redis_prefix[64];         // prefix of every Redis key (default "rightsize")
     int64_t shared_sync_us;        // how often local counts are pushed and totals pulled
+    PipeCache cache;
 } Pipeline;
 
 // Loads and validates path (check_files: local model files must exist). 0, or a negative Err with

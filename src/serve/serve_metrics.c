@@ -46,7 +46,12 @@ int serve_metrics_init(ServeMetrics *m, const char *model, const char *quantizat
                               NULL, 0);
     m->rejected = metrics_add(r, METRIC_COUNTER, "rejected_total", "Requests refused before generation, by reason.",
                               "reason", NULL, 0);
-    if (!m->running || !m->waiting || !m->kv_usage || !m->ttft || !m->itl || !m->e2e || !m->queue || !m->batch ||
+    m->conns = metrics_add(r, METRIC_GAUGE, "connections", "Client connections open, by state (reading a request, serving one).",
+                           "state", NULL, 0);
+    m->conns_closed = metrics_add(r, METRIC_COUNTER, "connections_closed_total",
+                                  "Client connections closed by the server: deadlines, evicted at the connection cap, drain.",
+                                  "reason", NULL, 0);
+    if (!m->conns || !m->conns_closed || !m->running || !m->waiting || !m->kv_usage || !m->ttft || !m->itl || !m->e2e || !m->queue || !m->batch ||
         !m->prompt_tokens || !m->prefix_queries || !m->prefix_hits || !m->gen_tokens || !m->preemptions || !m->requests || !m->rejected) {
         serve_metrics_free(m);
         return ERR_NOMEM;

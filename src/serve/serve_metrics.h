@@ -23,6 +23,8 @@ typedef struct {
     Metric *preemptions;    // counter
     Metric *requests;       // counter{status}: HTTP status of each finished request
     Metric *rejected;       // counter{reason}: queue_full, body_too_large, unauthorized, draining
+    Metric *conns;          // gauge{state}: client connections reading a request / being served
+    Metric *conns_closed;   // counter{reason}: closed by a deadline, evicted at the cap, on drain
 } ServeMetrics;
 
 // Registers the set under prefix "rightsize_" with model/quantization labels. 0 or ERR_NOMEM.

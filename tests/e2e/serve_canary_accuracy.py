@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from serve_env import BIN, T, Gateway, check, fake_backend, finish  # noqa: E402
@@ -59,7 +60,13 @@ check(gw.stop() == 0, "serve exits 0")
 # 2. Labels the candidate gets wrong: rolled back after min_samples (4) labelled answers.
 gw = Gateway(CONFIG, name="rollback")
 r = run_eval(gw, task("base"))
-st = json.loads(gw.admin("GET", "/admin/canary")[2])[0]
+# /admin/canary is a snapshot the loop publishes every tick (50 ms): wait for the one after the run.
+t0 = time.time()
+while True:
+    st = json.loads(gw.admin("GET", "/admin/canary")[2])[0]
+    if st["rolled_back"] or time.time() - t0 > 2:
+        break
+    time.sleep(0.02)
 check(st["rolled_back"] and "accuracy on labelled requests 0.000 < 0.800 over 4 answers" in st["reason"],
       "rolled back on accuracy: %s" % st["reason"])
 check(gw.metric("rightsize_canary_rollbacks_total", 'guard="accuracy"') == 1, "rollback metric says accuracy")

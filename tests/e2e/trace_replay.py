@@ -16,7 +16,9 @@ gateway from its clock, the simulator from its intervals): there the simulator's
 closed form of its steps and the gateway's is that plus what its own clock saw beyond the
 backend's scripted time (HTTP and scheduling), never less. The trace exercises a cascade with low-confidence, 5xx (re-ask)
 and 4xx (never re-ask) answers, a canary split whose candidate fails into a rollback, streamed
-answers on a plain tier, and a burst refused by the bounded tier queue (429)."""
+answers on a plain tier, a burst refused by the bounded tier queue (429), and the response cache
+(policy/respcache on both sides): repeated deterministic requests answered at cost 0 without a
+routing draw, a seeded one cached, a sampled one never, and an entry past its TTL asked again."""
 import http.client
 import json
 import os
@@ -36,15 +38,24 @@ rows = []
 for i in range(30):   # the main route: a cascade with a canary, one request every 80 ms
     rows.append(dict(id="r%02d" % i, t=0.10 + 0.08 * i, chars=400 + 16 * (i % 7), out=4 + i % 4,
                      conf=CONFS[i % len(CONFS)], status=500 if i in ERR500 else 400 if i in ERR400 else 200))
-for k, t in enumerate([0.14, 1.30, 2.62, 2.623, 2.626]):   # the short route, streamed; a burst of 3
+# the short route, streamed; a burst of 3 within one ~47 ms answer (12 ms apart, so a busy
+# machine's thread scheduling cannot reorder them)
+for k, t in enumerate([0.14, 1.30, 2.62, 2.632, 2.644]):
     rows.append(dict(id="s%d" % k, t=t, chars=80, out=10, conf=0.9, status=200))
+# The response cache (cache: ttl_s 1): key k1 at temperature 0 (a miss, a hit, then a miss past
+# the TTL), k2 sampled with a fixed seed (a miss, a hit), k3 sampled without one (never looked up).
+for rid, t, key, temp, seed in [("c0", 0.54, "k1", 0, None), ("c1", 0.86, "k1", 0, None), ("c2", 1.18, "k2", 0.8, 7),
+                                 ("c3", 1.50, "k2", 0.8, 7), ("c4", 1.82, "k3", 0.9, None),
+                                 ("c5", 2.06, "k3", 0.9, None), ("c6", 2.30, "k1", 0, None)]:
+    rows.append(dict(id=rid, t=t, chars=300, out=4, conf=0.9, status=200, key=key, temp=temp, seed=seed))
 rows.sort(key=lambda r: r["t"])
 trace = os.path.join(T, "trace.csv")
 with open(trace, "w") as f:
-    f.write("id,t_s,prompt_chars,in_tokens,out_tokens,confidence,status\n")
+    f.write("id,t_s,prompt_chars,in_tokens,out_tokens,confidence,status,temperature,seed,cache_key\n")
     for r in rows:
-        f.write("%s,%.3f,%d,%d,%d,%.2f,%d\n" % (r["id"], r["t"], r["chars"], r["chars"] // 4, r["out"], r["conf"],
-                                               r["status"]))
+        f.write("%s,%.3f,%d,%d,%d,%.2f,%d,%s,%s,%s\n" % (
+            r["id"], r["t"], r["chars"], r["chars"] // 4, r["out"], r["conf"], r["status"],
+            "" if r.get("temp") is None else r["temp"], "" if r.get("seed") is None else r["seed"], r.get("key", "")))
 
 # ---- the backend and the pipeline ----
 STEPS = {"student": [1500, 10, 2500], "student-b": [1000, 8, 2000], "teacher": [3000, 20, 4000],
@@ -73,17 +84,23 @@ canary:
   - {route: main, baseline: student, candidate: student-b, weight_percent: 40, shadow_percent: 0,
      rollback: {error_rate: 0.2, window_s: 60, min_samples: 3}}
 limits: {max_queue: 1, request_timeout_s: 20}
+cache: {ttl_s: 1}
 """)
 
 # ---- (a) the live gateway ----
 t_wall = time.time()
-gw = Gateway(PIPE, extra=["--seed", "3"])
+gw = Gateway(PIPE, extra=["--seed", "4"])
 results = {}
 
 
 def send(r):
-    content = ("rid=%s;conf=%.2f;status=%d;" % (r["id"], r["conf"], r["status"])).ljust(r["chars"], "x")
+    # rows with one cache key send one body (only the X-Request-Id differs)
+    content = ("rid=%s;conf=%.2f;status=%d;" % (r.get("key", r["id"]), r["conf"], r["status"])).ljust(r["chars"], "x")
     body = {"model": "assistant", "max_tokens": r["out"], "messages": [{"role": "user", "content": content}]}
+    if r.get("temp") is not None:
+        body["temperature"] = r["temp"]
+    if r.get("seed") is not None:
+        body["seed"] = r["seed"]
     if r["id"].startswith("s"):
         body["stream"] = True
     c = http.client.HTTPConnection("127.0.0.1", gw.port, timeout=30)
@@ -114,7 +131,7 @@ check(len(live) == len(rows), "telemetry has %d of %d requests" % (len(live), le
 
 # ---- (b) the simulator ----
 recs = os.path.join(T, "records.jsonl")
-out = subprocess.run([BIN, "plan", "--pipeline", gw.cfg, "--trace", trace, "--records", recs, "--seed", "3",
+out = subprocess.run([BIN, "plan", "--pipeline", gw.cfg, "--trace", trace, "--records", recs, "--seed", "4",
                       "--json"], capture_output=True, text=True, timeout=60)
 check(out.returncode == 0, "plan --pipeline --trace failed: %s" % out.stderr)
 sim = {}
@@ -153,6 +170,13 @@ for r in rows:
     n_429 += a["status"] == 429
     n_400 += a["status"] == 400
     n_500 += r["status"] == 500 and a["escalated"]
+# The response cache: the same hits on both sides (no tier, cost 0), looked up as the rule says.
+hits_live = sorted(i for i, a in live.items() if a.get("cache") == "hit")
+hits_sim = sorted(i for i, b in sim.items() if b["tier"] is None and b["status"] == 200)
+check(hits_live == ["c1", "c3"] and hits_sim == hits_live, "cache hits: gateway %s, planner %s (c1, c3 expected)"
+      % (hits_live, hits_sim))
+check([live.get(i, {}).get("cache") for i in ("c0", "c2", "c4", "c5", "c6")] == ["miss", "miss", None, None, "miss"],
+      "misses and skips: c0, c2, c6 (past the TTL) looked up; c4, c5 sampled, never")
 # The trace must exercise every rule it is meant to.
 check(n_esc >= 5 and n_cand >= 3 and n_429 == 1 and n_400 == 2 and n_500 == 5 and n_inflight == 4,
       "trace coverage: %d escalated, %d canary, %d 429, %d 400, %d 5xx re-asked, %d charged in flight"
