@@ -1,15 +1,18 @@
 #!/bin/sh
 # scripts/loop.sh — the whole loop on this machine, for one workload:
-#   calibrate a local worker (`calibrate --url`, HTTP included) -> a CPU hardware entry and a model
-#   entry carrying that profile (a one-machine catalog) -> `plan --json --emit` -> `serve` the
-#   emitted pipeline with its tier pointed at the worker -> `bench --workload` open loop through
-#   the gateway -> `report --plan` on the gateway's telemetry, with /metrics scraped at the start
-#   and end of the bench for the idle cost.
+#   calibrate a local worker through a gateway (`serve` + `calibrate --url`: the gateway's hop is
+#   in the profile's request_overhead_us, and the machine runs the processes the bench will) -> a
+#   CPU hardware entry and a model entry carrying that profile (a one-machine catalog) ->
+#   `plan --json --emit` -> `serve` the emitted pipeline with its tier pointed at the worker
+#   (the cascade: the served pipeline, student + teacher + canary, predicted by `plan --pipeline`)
+#   -> `bench --workload` open loop through the gateway -> `report --plan` on the gateway's
+#   telemetry, with /metrics scraped at the start and end of the bench for the idle cost.
 # usage: scripts/loop.sh DIR MODEL.gguf KIND DURATION_S [SEED]
 #   KIND: steady (Poisson chat) | bursty (gamma CV 2.5 chat) | cascade (a student/teacher cascade
 #   of two workers, with a canary of a third on the student's place)
-# Writes DIR/plan.json, DIR/pipeline.yaml, DIR/bench.json, DIR/telemetry.jsonl, DIR/report.json
-# and DIR/report.txt. Env: RS_BIN (default build/rightsize), LOOP_RATE (req/s, default 2),
+# Writes DIR/plan.json (the cascade: the served pipeline's prediction; DIR/search.json the
+# search's plan), DIR/pipeline.yaml, DIR/bench.json, DIR/telemetry.jsonl, DIR/report.json,
+# DIR/report.txt and DIR/load.txt (the load average at calibration, before and after the bench). Env: RS_BIN (default build/rightsize), LOOP_RATE (req/s, default 2),
 # LOOP_OUT_TOKENS (default 16), LOOP_IN_WORDS (default 24), LOOP_PRICE (USD/replica-hour, default 1),
 # LOOP_SLO_E2E_P95_MS (the workload's SLO, default 30000), LOOP_MIN_CONFIDENCE (the cascade's threshold; the default escalates about 30% of a synthesized
 # 512-token vocabulary model's answers, whose mean token probability is near 1/512).
@@ -47,40 +50,57 @@ wait_up() {   # URL PID LOG
         sleep 0.05
     done
 }
-# start_worker NAME -> sets WURL_NAME, one compute thread, the knobs the plan is told about.
-start_worker() {
-    port=$(free_port)
-    "$BIN" worker -m "$MODEL" --listen "127.0.0.1:$port" -t 1 --max-num-seqs $SEQS --max-num-batched-tokens $TOKS \
-        --max-num-queued-reqs 64 --served-model-name "$1" 2>>"$DIR/worker-$1.log" &
-    pid=$!
-    PIDS="$PIDS $pid"
-    wait_up "http://127.0.0.1:$port" "$pid" "$DIR/worker-$1.log"
-    eval "WURL_$1=http://127.0.0.1:$port/v1"
-}
-# Words that are one token each in the synthesized vocabulary.
-echo "the and to a of was he she in it you that his her is for on with they said had but at as be \
-not we so one all there what this from by were have are up out can day very an or him them little \
-big time go went saw like happy play wanted once upon" >"$DIR/words.txt"
+# Prompt words that are one token each (after a space) in MODEL's vocabulary, so an N-word prompt
+# is the N tokens the workload and the plan say.
+for w in the and to a of was he she in it you that his her is for on with they said had but at as be \
+    not we so one all there what this from by were have are up out can day very an or him them little \
+    big time go went saw like happy play wanted once upon; do
+    ids=$("$BIN" gguf tokenize "$MODEL" --no-bos "a $w" 2>/dev/null) || continue
+    [ "$(printf '%s' "$ids" | tr -cd ',' | wc -c)" = 1 ] && printf '%s ' "$w"
+done >"$DIR/words.txt"
+[ "$(wc -w <"$DIR/words.txt")" -ge 8 ] || { log "fewer than 8 one-token words in $MODEL's vocabulary"; exit 1; }
 
-# 1. Workers and their calibration against the live endpoint.
-start_worker main
-# Calibrated against the worker itself (as scripts/bench.d/70-predict does): the gateway's own hop
-# is not in the profile, so it shows in the e2e error.
-models="main"
-[ "$KIND" = cascade ] && models="main student"
-for m in $models; do
-    u=$WURL_main
-    log "calibrating synth-$m at $u"
-    # One round is enough on a quiet machine; a busy one can leave too few usable cells (tokens
-    # bunched into few stream events), so a failed calibration is repeated once with more rounds.
-    for rounds in 1 3; do
-        "$BIN" calibrate --url "$u" --served-model main --prompt-file "$DIR/words.txt" --prompt-words 8,24,48 \
-            --concurrency 1,2,4 --output-tokens "$OUT_T" --rounds $rounds --hardware local-cpu --model-id "synth-$m" \
-            --quantization int8 -o "$DIR/profiles/$m.yaml" >"$DIR/calibrate-$m.txt" 2>&1 && break
-        [ $rounds = 3 ] && { log "calibrate failed: $(tail -3 "$DIR/calibrate-$m.txt")"; exit 1; }
-        log "calibrate: $(tail -1 "$DIR/calibrate-$m.txt"); again with 3 rounds"
-    done
+# 1. Calibration through a gateway in front of one worker, as the bench will run it (one engine
+# thread, the same scheduler knobs): the profile's request_overhead_us then holds the HTTP and the
+# gateway's hop, and the step times are measured among the same processes. The cascade's two
+# models are the same file, so one calibration serves both (the student's profile is a copy).
+GPORT=$(free_port)
+cat >"$DIR/calibration.yaml" <<CAL
+tiers:
+  - name: main
+    model: $MODEL
+    threads: 1
+    cost_per_hour: $PRICE
+    replicas: 1
+    max_concurrency: $SEQS
+    scheduler: {max_num_seqs: $SEQS, max_num_batched_tokens: $TOKS}
+routes:
+  - {match: {endpoint: completions}, tier: main}
+limits: {max_queue: 64}
+CAL
+"$BIN" serve "$DIR/calibration.yaml" --listen "127.0.0.1:$GPORT" >/dev/null 2>"$DIR/calibration-serve.log" &
+CPID=$!
+PIDS="$PIDS $CPID"
+wait_up "http://127.0.0.1:$GPORT" "$CPID" "$DIR/calibration-serve.log"
+echo "calibration: $(cut -d' ' -f1-3 /proc/loadavg)" >"$DIR/load.txt"
+log "calibrating synth-main through the gateway at :$GPORT"
+# One round is enough on a quiet machine; a busy one can leave too few usable cells (tokens
+# bunched into few stream events), so a failed calibration is repeated once with more rounds.
+for rounds in 1 3; do
+    "$BIN" calibrate --url "http://127.0.0.1:$GPORT/v1" --served-model main --prompt-file "$DIR/words.txt" \
+        --prompt-words 8,24,48 --concurrency 1,2,4 --output-tokens "$OUT_T" --rounds $rounds --hardware local-cpu \
+        --model-id synth-main --quantization int8 -o "$DIR/profiles/main.yaml" >"$DIR/calibrate-main.txt" 2>&1 && break
+    [ $rounds = 3 ] && { log "calibrate failed: $(tail -3 "$DIR/calibrate-main.txt")"; exit 1; }
+    log "calibrate: $(tail -1 "$DIR/calibrate-main.txt"); again with 3 rounds"
 done
+models="main"
+if [ "$KIND" = cascade ]; then
+    models="main student"
+    sed 's/^  model: "synth-main"/  model: "synth-student"/' "$DIR/profiles/main.yaml" >"$DIR/profiles/student.yaml"
+fi
+kill -TERM "$CPID" 2>/dev/null || true
+wait "$CPID" 2>/dev/null || true
+PIDS=""
 
 # 2. A one-machine catalog: this CPU at LOOP_PRICE per hour, on demand only; the model's shape
 # from the GGUF (quality: the student is marked lower so a cascade has a reason to exist).
@@ -161,9 +181,7 @@ esac
     || { log "plan failed: $(tail -3 "$DIR/plan.err")"; exit 1; }
 
 # 4. Serve the emitted pipeline as emitted, its local tier running MODEL with one engine thread (as
-# calibrated). The calibration workers stop first: the machine is small.
-for p in $PIDS; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-PIDS=""
+# calibrated).
 GPORT=$(free_port)
 $PY - "$DIR" "$MODEL" "$KIND" "${LOOP_MIN_CONFIDENCE:-0.00195}" <<'PYEOF'
 import re, sys
@@ -175,9 +193,14 @@ assert n >= 1, "the emitted pipeline has no local tier: " + y
 if kind == "cascade":
     # A student/teacher cascade in front of the planned tier, and a canary putting a candidate in
     # the student's place for 30% of the route (thresholds that never roll it back in a short run).
-    cost = re.search(r"cost_per_hour: ([0-9.]+)", y).group(1)
+    # Student and candidate run the same model file as the planned tier, so they take its price,
+    # scheduler, step model and planner facts.
+    main = re.search(r"  - name: main\n(.*?)(?=\n  - name: |\nroutes:)", y, re.S).group(1)
+    cost = re.search(r"cost_per_hour: ([0-9.]+)", main).group(1)
+    knobs = main[main.index("    max_concurrency:"):]
+    knobs = re.sub(r"\n    autoscaling: .*", "", knobs, flags=re.S)
     tiers = "".join(f"  - name: {t}\n    model: {model}\n    threads: 1\n    accelerator: local-cpu\n"
-                    f"    cost_per_hour: {cost}\n    replicas: 1\n" for t in ("student", "candidate"))
+                    f"    cost_per_hour: {cost}\n    replicas: 1\n{knobs}\n" for t in ("student", "candidate"))
     y = y.replace("routes:\n", tiers + "routes:\n", 1)
     y = re.sub(r"(routes:\n  - match: \{endpoint: completions\}\n)    tier: (\S+)\n",
                r"\1    cascade: {first: student, then: \2, min_confidence: " + conf + r"}\n", y)
@@ -185,6 +208,13 @@ if kind == "cascade":
           "     rollback: {p95_ms: 600000, error_rate: 0.5, window_s: 60, min_samples: 1024}}\n")
 open(f"{d}/pipeline.yaml", "w").write(y)
 PYEOF
+if [ "$KIND" = cascade ]; then
+    # The prediction to hold the measurement against is the pipeline served (student, teacher,
+    # canary), not the search's one-tier plan: `plan --pipeline` runs it on the same workload.
+    mv "$DIR/plan.json" "$DIR/search.json"
+    "$BIN" plan "$DIR/workload.yaml" --pipeline "$DIR/pipeline.yaml" --json >"$DIR/plan.json" 2>"$DIR/plan.err" \
+        || { log "plan --pipeline failed: $(tail -3 "$DIR/plan.err")"; exit 1; }
+fi
 "$BIN" serve "$DIR/pipeline.yaml" --listen "127.0.0.1:$GPORT" --telemetry "$DIR/telemetry.jsonl" 2>"$DIR/serve.log" &
 SPID=$!
 PIDS="$PIDS $SPID"
@@ -192,11 +222,13 @@ wait_up "http://127.0.0.1:$GPORT" "$SPID" "$DIR/serve.log"
 
 # 5. Open-loop bench through the gateway, /metrics scraped before and after.
 curl -sf "http://127.0.0.1:$GPORT/metrics" >"$DIR/metrics-start.txt"
+echo "bench start: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$DIR/load.txt"
 log "bench $DUR s at $RATE req/s"
 "$BIN" bench --url "http://127.0.0.1:$GPORT/v1" --endpoint completions --model main --prompt-file "$DIR/words.txt" \
     --ignore-eos --workload "$DIR/workload.yaml" --duration "$DUR" --seed "$SEED" --quiet --json "$DIR/bench.json" \
     >"$DIR/bench.txt" 2>&1 || { log "bench failed: $(tail -3 "$DIR/bench.txt")"; exit 1; }
 curl -sf "http://127.0.0.1:$GPORT/metrics" >"$DIR/metrics-end.txt"
+echo "bench end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$DIR/load.txt"
 kill -TERM "$SPID"; wait "$SPID" || true
 
 # 6. The review against the plan.

@@ -1,6 +1,7 @@
 // Tests of the pure policies the planner shares with the gateway: the cost ledger (exact
 // conservation in nano-dollars against rate × time computed independently), the dynamic batcher
 // (Triton's size/delay rule on scripted arrivals) and the autoscaler (delays, windows, clamps).
+#include <stdint.h>
 #include <string.h>
 
 #include "base/check.h"
@@ -55,6 +56,76 @@ TEST(ledger_conserves_cost_exactly) {
     ledger_open(&l, &r2, 1, 1.0, 0);
     EXPECT_EQ_INT(ledger_share_cost(&r2, 3600000000000LL / 1000), 1000000);
     EXPECT_EQ_INT(ledger_share_cost(&r2, 1), 0);
+}
+
+// In-flight sharing (backends that report no busy share): random overlapping calls on one
+// replica; each call's share against a float64 processor-sharing reference computed here from
+// the intervals alone (Σ over the elementary intervals it spans of length / calls in flight), the
+// shares never exceeding the time something was in flight, and a closed-form case by hand.
+TEST(ledger_in_flight_shares_match_processor_sharing) {
+    enum { N = 400 };
+    int64_t t_in[N], t_out[N], got[N];
+    Rng rng;
+    rng_seed(&rng, 5);
+    for (int i = 0; i < N; i++) {
+        t_in[i] = (i ? t_in[i - 1] : 0) + (int64_t)rng_below(&rng, 30000);
+        t_out[i] = t_in[i] + 1 + (int64_t)rng_below(&rng, 200000);
+    }
+    // Replay the enters and leaves in time order (a leave before an enter at the same time).
+    LedgerShare sh;
+    ledger_share_reset(&sh, 0);
+    LedgerMark mark[N];
+    int next_in = 0;
+    bool left[N] = {false};
+    for (int done = 0; done < N;) {
+        int64_t best = INT64_MAX;
+        int who = -1;
+        for (int i = 0; i < next_in; i++)
+            if (!left[i] && t_out[i] < best) { best = t_out[i]; who = i; }
+        if (next_in < N && t_in[next_in] < best) {
+            mark[next_in] = ledger_share_enter(&sh, t_in[next_in]);
+            next_in++;
+            continue;
+        }
+        got[who] = ledger_share_leave(&sh, mark[who], t_out[who]);
+        left[who] = true;
+        done++;
+    }
+    EXPECT_EQ_INT(sh.n_in_flight, 0);
+    // Reference: elementary intervals between consecutive event times, in float64.
+    static int64_t ev[2 * N];
+    for (int i = 0; i < N; i++) ev[2 * i] = t_in[i], ev[2 * i + 1] = t_out[i];
+    for (int i = 1; i < 2 * N; i++)   // insertion sort
+        for (int j = i; j > 0 && ev[j - 1] > ev[j]; j--) { int64_t x = ev[j]; ev[j] = ev[j - 1]; ev[j - 1] = x; }
+    static double ref[N];
+    double busy_ns = 0, sum_got = 0;
+    for (int k = 0; k + 1 < 2 * N; k++) {
+        int64_t a = ev[k], b = ev[k + 1];
+        if (b == a) continue;
+        int n = 0;
+        for (int i = 0; i < N; i++) n += t_in[i] <= a && t_out[i] >= b;
+        if (n == 0) continue;
+        busy_ns += (double)(b - a) * 1000;
+        for (int i = 0; i < N; i++)
+            if (t_in[i] <= a && t_out[i] >= b) ref[i] += (double)(b - a) * 1000 / n;
+    }
+    for (int i = 0; i < N; i++) {
+        // floor per elementary interval: at most one ns short per interval it spans
+        if (!(got[i] <= ref[i] + 1e-6 && got[i] >= ref[i] - 2 * N))
+            test_fail(__FILE__, __LINE__, "call %d: share %lld ns, processor sharing %.3f ns", i, (long long)got[i], ref[i]);
+        sum_got += (double)got[i];
+    }
+    EXPECT(sum_got <= busy_ns);
+    // By hand: A alone 0..10 us, A and B 10..40, B alone 40..50: A = 10 + 15 = 25 us, B = 15 + 10.
+    ledger_share_reset(&sh, 0);
+    LedgerMark a = ledger_share_enter(&sh, 0), b = ledger_share_enter(&sh, 10);
+    EXPECT_EQ_INT(ledger_share_leave(&sh, a, 40), 25000);
+    EXPECT_EQ_INT(ledger_share_leave(&sh, b, 50), 25000);
+    // Three calls over 1 us: a third each, floored (333 ns), never more than the time.
+    ledger_share_reset(&sh, 100);
+    LedgerMark m3[3];
+    for (int i = 0; i < 3; i++) m3[i] = ledger_share_enter(&sh, 100);
+    for (int i = 0; i < 3; i++) EXPECT_EQ_INT(ledger_share_leave(&sh, m3[i], 101), 333);
 }
 
 TEST(batcher_follows_size_and_delay) {

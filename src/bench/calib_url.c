@@ -50,12 +50,12 @@ int calib_url_reduce(LgResult *res, int64_t words, int64_t conc, CalibUrlPoint *
     *out = (CalibUrlPoint){.words = words, .conc = conc};
     int64_t n = res->n;
     double *ttft = malloc((size_t)(n ? n : 1) * sizeof *ttft), *pt = malloc((size_t)(n ? n : 1) * sizeof *pt);
-    double *ot = malloc((size_t)(n ? n : 1) * sizeof *ot);
-    if (!ttft || !pt || !ot) {
-        free(ttft); free(pt); free(ot);
+    double *ot = malloc((size_t)(n ? n : 1) * sizeof *ot), *tpot = malloc((size_t)(n ? n : 1) * sizeof *tpot);
+    if (!ttft || !pt || !ot || !tpot) {
+        free(ttft); free(pt); free(ot); free(tpot);
         return ERR_NOMEM;
     }
-    int64_t k = 0;
+    int64_t k = 0, n_tpot = 0;
     for (int64_t i = 0; i < n; i++) {
         const LgRecord *r = &res->rec[i];
         if (r->outcome != LG_OK) {
@@ -66,14 +66,19 @@ int calib_url_reduce(LgResult *res, int64_t words, int64_t conc, CalibUrlPoint *
         ttft[k] = (double)r->ttft_us;
         pt[k] = r->prompt_tokens >= 0 ? (double)r->prompt_tokens : (double)words;
         ot[k] = (double)r->output_tokens;
+        // The request's decode time per token: when the server's HTTP thread lags, several tokens
+        // arrive in one stream event and the gaps between events say little, but the span from
+        // the first token to the end does not depend on how the tokens were grouped.
+        if (r->output_tokens >= 2 && r->e2e_us > r->ttft_us)
+            tpot[n_tpot++] = (double)(r->e2e_us - r->ttft_us) / (double)(r->output_tokens - 1);
         k++;
     }
     out->n_ok = k;
     out->ttft_us = median(ttft, k);
     out->prompt_tokens = k ? median(pt, k) : (double)words;
     out->output_tokens = median(ot, k);
-    out->itl_us = res->itl_us.n ? samples_quantile(&res->itl_us, 0.5) : 0;
-    free(ttft); free(pt); free(ot);
+    out->itl_us = n_tpot ? median(tpot, n_tpot) : res->itl_us.n ? samples_quantile(&res->itl_us, 0.5) : 0;
+    free(ttft); free(pt); free(ot); free(tpot);
     return 0;
 }
 

@@ -47,7 +47,10 @@ typedef struct {
     int64_t words, conc;
     double prompt_tokens;    // usage.prompt_tokens (the requested words when the server omits it)
     double output_tokens;
-    double ttft_us, itl_us;  // 0 when there was no sample
+    double ttft_us;          // 0 when there was no sample
+    double itl_us;           // decode time per token: the median over requests of (e2e − TTFT) /
+                             // (output tokens − 1) (robust to tokens bunched into one event);
+                             // the median event gap when no request had two tokens
     int64_t n_ok, n_err;
     double ttft_fit_us, itl_fit_us;  // filled by calib_url_fit
 } CalibUrlPoint;

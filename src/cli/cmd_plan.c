@@ -60,7 +60,9 @@ static void usage(FILE *f) {
             "                      out_tokens,confidence,status — docs/serve.md)\n"
             "  --records FILE      write what happened to each trace request (JSON lines: route, tiers,\n"
             "                      escalation, canary, status, cost in nano-dollars)\n"
-            "  (--horizon-hours defaults to 1; --seed is the gateway's --seed: the canary draws)\n");
+            "  (--seed and --horizon-hours default to the file's `planner: {seed, horizon_s}` — an emitted\n"
+            "  plan's expected scenario, so plan -> --emit -> --pipeline predicts the same — else 1 and 1 h;\n"
+            "  --seed seeds the arrivals and the canary draws, as the gateway's --seed)\n");
     fitwl_cli_help(f);
 }
 
@@ -104,8 +106,8 @@ static int html_fn(FILE *f, void *p) { Ctx *c = p; return report_html(f, c->cat,
 static int emit_fn(FILE *f, void *p) { Ctx *c = p; return emit_pipeline(f, c->ep); }
 
 // --emit / --emit-k8s of one simulated candidate. Returns the exit status.
-static int emit_candidate(const Catalog *cat, const Workload *wl, const Candidate *c, const char *const *images,
-                          const char *emit, const char *k8s_dir) {
+static int emit_candidate(const Catalog *cat, const Workload *wl, const SearchOptions *o, const Candidate *c,
+                          const char *const *images, const char *emit, const char *k8s_dir) {
     char err[512];
     if (c->pruned || !c->simulated) {
         fprintf(stderr, "rightsize plan: %s was not simulated (pruned: %s); nothing to emit\n", c->id, c->prune_reason);
@@ -117,6 +119,7 @@ static int emit_candidate(const Catalog *cat, const Workload *wl, const Candidat
         fprintf(stderr, "rightsize plan: --emit: %s\n", ep ? err : "out of memory");
         status = 1;
     } else {
+        emit_plan_set_run(ep, o->seed, o->horizon_s);   // the run the plan simulated, for plan --pipeline
         Ctx ctx = {cat, wl, NULL, NULL, ep};
         if (emit && write_file(emit, "pipeline", emit_fn, &ctx)) status = 1;
         if (k8s_dir && emit_k8s(ep, k8s_dir, err, sizeof err)) {
@@ -216,9 +219,22 @@ static int write_records(const char *path, const PipeSim *ps, const Pipeline *p,
     return fclose(f) ? 1 : 0;
 }
 
-static void print_pipeline_result(const char *what, const SimResult *r, bool json) {
+// wl: the workload predicted (NULL for a trace replay).
+static void print_pipeline_result(const char *what, const Workload *wl, const SimResult *r, bool json) {
     if (json) {
-        printf("{\"input\":\"%s\",\"arrived\":%lld,\"completed\":%lld,\"failed\":%lld,\"rejected\":%lld,"
+        // rightsize.pipeline/1 (docs/plan-json.md): `report --plan` reads it beside telemetry.
+        printf("{\"schema\":\"rightsize.pipeline/1\",");
+        if (wl) {
+            printf("\"workload\":{\"name\":");
+            json_str(wl->name);
+            printf(",\"requests_per_month\":%.17g,\"input_tokens_mean\":%.17g,\"output_tokens_mean\":%.17g,"
+                   "\"slo\":{\"ttft_p95_ms\":%.17g,\"tpot_p95_ms\":%.17g,\"e2e_p95_ms\":%.17g,\"e2e_p99_ms\":%.17g}},",
+                   wl->rate_per_s * WL_MONTH_S, wl_token_mean(&wl->in), wl_token_mean(&wl->out), wl->slo_ttft_p95_ms,
+                   wl->slo_tpot_p95_ms, wl->slo_e2e_p95_ms, wl->slo_e2e_p99_ms);
+        }
+        printf("\"end_s\":%.17g,\"tpot_ms\":{\"p50\":%.3f,\"p95\":%.3f,\"p99\":%.3f},", r->end_s, r->tpot_ms.p50,
+               r->tpot_ms.p95, r->tpot_ms.p99);
+        printf("\"input\":\"%s\",\"arrived\":%lld,\"completed\":%lld,\"failed\":%lld,\"rejected\":%lld,"
                "\"unrouted\":%lld,\"escalated\":%lld,\"canary_rollbacks\":%lld,\"unfinished\":%lld,"
                "\"ttft_ms\":{\"p50\":%.3f,\"p95\":%.3f,\"p99\":%.3f},\"e2e_ms\":{\"p50\":%.3f,\"p95\":%.3f,"
                "\"p99\":%.3f},\"cost_nusd\":%lld,\"attributed_nusd\":%lld,\"idle_nusd\":%lld,"
@@ -243,8 +259,9 @@ static void print_pipeline_result(const char *what, const SimResult *r, bool jso
 }
 
 // `plan --pipeline FILE (WORKLOAD | --trace FILE)`: predict a given pipeline. Returns the exit status.
+// seed / horizon_s < 0: the file's `planner:` run (an emitted plan's), else 1 and one hour.
 static int run_pipeline(const char *pipe_path, const char *wl_path, const char *trace, const char *records,
-                        uint64_t seed, double horizon_s, bool json) {
+                        int64_t seed, double horizon_s, bool json) {
     char err[1024];
     Pipeline *p = malloc(sizeof *p);
     PipeSim *ps = calloc(1, sizeof *ps);
@@ -255,6 +272,8 @@ static int run_pipeline(const char *pipe_path, const char *wl_path, const char *
     SimResult res = {0};
     if (!p || !ps) { fprintf(stderr, "rightsize plan: out of memory\n"); goto done; }
     if (pipeline_load(p, pipe_path, false, err, sizeof err)) { fprintf(stderr, "rightsize plan: %s\n", err); goto done; }
+    if (seed < 0) seed = p->has_plan_run ? (int64_t)p->plan_seed : 1;
+    if (horizon_s < 0) horizon_s = p->has_plan_run ? p->plan_horizon_s : 3600;
     if (trace && pipesim_trace_load(ps, trace, err, sizeof err)) { fprintf(stderr, "rightsize plan: %s\n", err); goto done; }
     if (!trace) {
         if (wl_load(&wl, wl_path, err, sizeof err)) { fprintf(stderr, "rightsize plan: %s\n", err); goto done; }
@@ -262,7 +281,7 @@ static int run_pipeline(const char *pipe_path, const char *wl_path, const char *
     } else {
         horizon_s = ps->trace[ps->n_trace - 1].t_s + 1;
     }
-    if (pipesim_build(ps, p, pipe_path, have_wl ? &wl : NULL, seed, horizon_s, err, sizeof err)) {
+    if (pipesim_build(ps, p, pipe_path, have_wl ? &wl : NULL, (uint64_t)seed, horizon_s, err, sizeof err)) {
         fprintf(stderr, "rightsize plan: %s\n", err);
         status = 2;
         goto done;
@@ -274,7 +293,7 @@ static int run_pipeline(const char *pipe_path, const char *wl_path, const char *
         ps->cfg.records = rec;
     }
     if (sim_run(&ps->cfg, &res, err, sizeof err)) { fprintf(stderr, "rightsize plan: %s\n", err); goto done; }
-    print_pipeline_result(trace ? trace : wl_path, &res, json);
+    print_pipeline_result(trace ? trace : wl_path, have_wl ? &wl : NULL, &res, json);
     status = records ? write_records(records, ps, p, rec) : 0;
 done:
     sim_result_free(&res);
@@ -316,7 +335,7 @@ int cmd_plan(int argc, char **argv) {
     char err[1024];
     bool json = false, quiet = false;
     const char *profile = NULL, *pipeline = NULL, *trace = NULL, *records = NULL;
-    bool horizon_set = false;
+    bool horizon_set = false, seed_set = false;
     PredictConfig pc;
     predict_config_default(&pc);
     SearchOptions o;
@@ -343,7 +362,7 @@ int cmd_plan(int argc, char **argv) {
         }
         else if (!strcmp(a, "--explain")) { NEED_VAL(); explain = argv[++i]; }
         else if (!strcmp(a, "--threads")) { NEED_VAL(); if (parse_num(a, argv[++i], 1, 256, &v)) return 2; o.threads = (int)v; }
-        else if (!strcmp(a, "--seed")) { NEED_VAL(); if (parse_num(a, argv[++i], 0, 9e15, &v)) return 2; o.seed = (uint64_t)v; }
+        else if (!strcmp(a, "--seed")) { NEED_VAL(); if (parse_num(a, argv[++i], 0, 9e15, &v)) return 2; o.seed = (uint64_t)v; seed_set = true; }
         else if (!strcmp(a, "--horizon-hours")) { NEED_VAL(); if (parse_num(a, argv[++i], 0.001, 24 * 31, &v)) return 2; o.horizon_s = v * 3600; horizon_set = true; }
         else if (!strcmp(a, "--profile")) { NEED_VAL(); profile = argv[++i]; }
         else if (!strcmp(a, "--pipeline")) { NEED_VAL(); pipeline = argv[++i]; }
@@ -377,7 +396,8 @@ int cmd_plan(int argc, char **argv) {
             fprintf(stderr, "rightsize plan: --pipeline needs a workload (WORKLOAD.yaml or --workload FILE) or a --trace FILE, not both\n");
             return 2;
         }
-        return run_pipeline(pipeline, wl_path, trace, records, o.seed, horizon_set ? o.horizon_s : 3600, json);
+        return run_pipeline(pipeline, wl_path, trace, records, seed_set ? (int64_t)o.seed : -1,
+                            horizon_set ? o.horizon_s : -1, json);
     }
     if (!wl_path) { fprintf(stderr, "rightsize plan: missing WORKLOAD.yaml (see --help)\n"); return 2; }
     if (profile) {
@@ -416,7 +436,7 @@ int cmd_plan(int argc, char **argv) {
                 status = 1;
             }
             if (!status && report_explain(stdout, &cat, &wl, &c)) status = 1;
-            if (!status && (emit || emit_k8s_dir)) status = emit_candidate(&cat, &wl, &c, images, emit, emit_k8s_dir);
+            if (!status && (emit || emit_k8s_dir)) status = emit_candidate(&cat, &wl, &o, &c, images, emit, emit_k8s_dir);
             if (c.sim) { for (int s = 0; s < SCEN_COUNT; s++) sim_result_free(&c.sim[s]); free(c.sim); }
         }
         wl_free(&wl);
@@ -436,7 +456,7 @@ int cmd_plan(int argc, char **argv) {
     if ((emit || emit_k8s_dir) && r.best < 0) {
         fprintf(stderr, "rightsize plan: no plan met the SLOs; nothing to --emit\n");
         status = 1;
-    } else if ((emit || emit_k8s_dir) && emit_candidate(&cat, &wl, &r.cands[r.best], images, emit, emit_k8s_dir)) {
+    } else if ((emit || emit_k8s_dir) && emit_candidate(&cat, &wl, &o, &r.cands[r.best], images, emit, emit_k8s_dir)) {
         status = 1;
     }
     if (r.best < 0 && !status) status = 1;

@@ -265,6 +265,14 @@ int emit_plan_init(EmitPlan *p, const Catalog *cat, const Workload *wl, const Ca
     return 0;
 }
 
+void emit_plan_set_run(EmitPlan *p, uint64_t search_seed, double horizon_s) {
+    // The same configuration again (the tiers do not depend on the seed or the horizon), now with
+    // the run's seed; EmitTier.sim points into p->cfg and stays valid.
+    search_sim_config(p->cat, p->wl, p->c, SCEN_EXPECTED, horizon_s, search_seed, &p->cfg);
+    p->seed = p->cfg.seed;
+    p->horizon_s = horizon_s;
+}
+
 int emit_parse_image(const char *spec, const char *images[ENGINE_COUNT], char *err, size_t err_len) {
     const char *eq = strchr(spec, '=');
     for (int e = 0; eq && eq[1] && e < ENGINE_COUNT; e++)
@@ -334,6 +342,7 @@ static void emit_tier(FILE *f, const EmitPlan *p, const EmitTier *t, bool k8s) {
             if (t->alt[i][0]) fprintf(f, "    # or %s\n", t->alt[i]);
     }
     fprintf(f, "    accelerator: %s\n", t->hw->id);
+    if (s->cost_in_flight) fprintf(f, "    cost_share: in_flight              # the engine reports no busy share\n");
     fprintf(f, "    quantization: %s\n", plan_quant_names[t->quant]);
     fprintf(f, "    replicas: {min: %d, max: %d}\n", s->as.min_replicas, s->as.max_replicas);
     fprintf(f, "    capacity: %s\n", price_kind_names[t->burst_kind]);
@@ -348,12 +357,11 @@ static void emit_tier(FILE *f, const EmitPlan *p, const EmitTier *t, bool k8s) {
                 (long long)s->batch.max_batch_size, (long long)s->batch.max_queue_delay_us);
     } else {
         fprintf(f, "    max_concurrency: %lld\n", (long long)s->sched.max_num_seqs);
-        fprintf(f, "    scheduler: {max_num_seqs: %lld, max_num_batched_tokens: %lld", (long long)s->sched.max_num_seqs,
-                (long long)s->sched.max_num_batched_tokens);
-        if (t->engine == ENGINE_WORKER && !k8s)   // local workers: the simulated KV pool and model length
-            fprintf(f, ", max_model_len: %lld, kv_blocks: %lld", (long long)s->sched.max_model_len,
-                    (long long)s->sched.kv_blocks_total);
-        fprintf(f, "}\n");
+        // The simulated KV pool and model length: a local worker runs them; for other engines
+        // they are the launch command's (e.g. vLLM's --max-model-len, --num-gpu-blocks-override).
+        fprintf(f, "    scheduler: {max_num_seqs: %lld, max_num_batched_tokens: %lld, max_model_len: %lld, "
+                "kv_blocks: %lld}\n", (long long)s->sched.max_num_seqs, (long long)s->sched.max_num_batched_tokens,
+                (long long)s->sched.max_model_len, (long long)s->sched.kv_blocks_total);
     }
     // The step-time model simulated, exactly (%.17g), for `plan --pipeline` (serve ignores it).
     const StepModel *m = &s->step;
@@ -362,6 +370,12 @@ static void emit_tier(FILE *f, const EmitPlan *p, const EmitTier *t, bool k8s) {
     if (m->source == STEP_ROOFLINE)
         fprintf(f, ",\n           mem_fixed_us: %.17g, mem_ctx_us: %.17g, comp_token_us: %.17g, comp_pair_us: %.17g",
                 m->mem_fixed_us, m->mem_ctx_us, m->comp_token_us, m->comp_pair_us);
+    if (m->request_overhead_us > 0) fprintf(f, ",\n           request_overhead_us: %.17g", m->request_overhead_us);
+    fprintf(f, "}\n");
+    // The rest of the simulated tier (plan --pipeline; serve ignores it).
+    fprintf(f, "    planner: {startup_s: %s, warm_start_s: %s, spot_interruptions_per_hour: %s, spot_replace_s: %s",
+            NUM(s->startup_s), NUM(s->warm_start_s), NUM(s->spot_interruptions_per_hour), NUM(s->spot_replace_s));
+    if (!s->one_shot) fprintf(f, ", kv_block_tokens: %lld", (long long)s->sched.kv_block_tokens);
     fprintf(f, "}\n");
     if (t->target_per_replica > 0) emit_autoscaling(f, t);
     (void)p;
@@ -381,10 +395,16 @@ static int write_pipeline(FILE *f, const EmitPlan *p, bool k8s) {
     if (wl->slo_tpot_p95_ms > 0) fprintf(f, "%stpot_p95_ms: %s", n++ ? ", " : "", NUM(wl->slo_tpot_p95_ms));
     if (wl->slo_e2e_p95_ms > 0) fprintf(f, "%se2e_p95_ms: %s", n++ ? ", " : "", NUM(wl->slo_e2e_p95_ms));
     if (wl->slo_e2e_p99_ms > 0) fprintf(f, "%se2e_p99_ms: %s", n++ ? ", " : "", NUM(wl->slo_e2e_p99_ms));
-    fprintf(f, "}\ntiers:\n");
+    fprintf(f, "}\n");
+    if (p->horizon_s > 0)   // the run the plan simulated: `plan WORKLOAD --pipeline THIS_FILE` replays it
+        fprintf(f, "planner: {seed: %llu, horizon_s: %s}     # the expected scenario's run, for plan --pipeline\n",
+                (unsigned long long)p->seed, NUM(p->horizon_s));
+    fprintf(f, "tiers:\n");
     for (int i = 0; i < p->n_tiers; i++) emit_tier(f, p, &p->tier[i], k8s);
     fprintf(f, "routes:\n");
-    const char *endpoint = wl->cls == WL_EMBEDDING ? "embeddings" : wl->cls == WL_COMPLETION ? "completions" : "chat";
+    static const char *const ep_names[RT_EP_COUNT] = {
+        [RT_EP_ANY] = "any", [RT_EP_COMPLETIONS] = "completions", [RT_EP_CHAT] = "chat", [RT_EP_EMBEDDINGS] = "embeddings"};
+    const char *endpoint = ep_names[sim_class_endpoint(wl->cls)];   // what the simulated requests asked
     if (p->n_tiers == 2) {
         double thr = p->cfg.conf_model ? p->cfg.conf_threshold : 0.60;
         fprintf(f, "  - match: {endpoint: %s}\n    cascade: {first: student, then: teacher, min_confidence: %s}\n", endpoint,
@@ -451,6 +471,11 @@ cJSON *emit_sim_config_json(const EmitPlan *p) {
             cJSON_AddItemToArray(ws, wj);
         }
         cJSON_AddNumberToObject(x, "max_queue", (double)s->max_queue);
+        cJSON_AddNumberToObject(x, "startup_s", s->startup_s);
+        cJSON_AddNumberToObject(x, "warm_start_s", s->warm_start_s);
+        cJSON_AddNumberToObject(x, "spot_interruptions_per_hour", s->spot_interruptions_per_hour);
+        cJSON_AddNumberToObject(x, "spot_replace_s", s->spot_replace_s);
+        cJSON_AddBoolToObject(x, "cost_in_flight", s->cost_in_flight);
         if (s->one_shot) {
             cJSON *b = cJSON_AddObjectToObject(x, "batcher");
             cJSON_AddNumberToObject(b, "max_batch_size", (double)s->batch.max_batch_size);

@@ -69,12 +69,17 @@ typedef struct {
     double autoscale_interval_s;
     int64_t max_queue;
     const char *images[ENGINE_COUNT];   // overrides of the default images (NULL = default)
+    uint64_t seed;               // the expected scenario's seed (0 until emit_plan_set_run)
+    double horizon_s;            // the search's simulated horizon (0 until emit_plan_set_run)
 } EmitPlan;
 
 // Builds the plan of a simulated candidate; images (may be NULL) overrides engines' images.
 // 0, or ERR_ARG with the reason in err.
 int emit_plan_init(EmitPlan *p, const Catalog *cat, const Workload *wl, const Candidate *c,
                    const char *const images[ENGINE_COUNT], char *err, size_t err_len);
+// Names the run the plan simulated (the search's seed and horizon): the emitted pipeline then
+// carries `planner: {seed, horizon_s}` so `plan --pipeline` replays exactly that run.
+void emit_plan_set_run(EmitPlan *p, uint64_t search_seed, double horizon_s);
 // Parses `ENGINE=IMAGE` (plan --image) into images[engine]. 0 or ERR_ARG.
 int emit_parse_image(const char *spec, const char *images[ENGINE_COUNT], char *err, size_t err_len);
 // The serve pipeline config (docs/serve.md). Returns 0 or ERR_IO.

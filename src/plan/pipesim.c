@@ -22,11 +22,13 @@ static int tier_config(SimTier *st, const Pipeline *p, const PipeTier *t, const 
                            .prefill_token_us = t->step_prefill_token_us, .decode_row_us = t->step_decode_row_us,
                            .context_token_us = t->step_context_token_us, .mem_fixed_us = t->step_mem_fixed_us,
                            .mem_ctx_us = t->step_mem_ctx_us, .comp_token_us = t->step_comp_token_us,
-                           .comp_pair_us = t->step_comp_pair_us};
+                           .comp_pair_us = t->step_comp_pair_us,
+                           .request_overhead_us = t->step_request_overhead_us};
     sched_config_default(&st->sched);
     st->sched.max_num_seqs = t->max_num_seqs;
     st->sched.max_num_batched_tokens = t->max_num_batched_tokens;
     st->sched.max_num_queued_reqs = t->max_concurrency;   // the gateway sends no more than this
+    if (t->plan_kv_block_tokens > 0) st->sched.kv_block_tokens = t->plan_kv_block_tokens;
     st->sched.max_model_len = t->max_model_len > 0 ? t->max_model_len : max_len;
     int64_t per_seq = (st->sched.max_model_len + st->sched.kv_block_tokens - 1) / st->sched.kv_block_tokens;
     st->sched.kv_blocks_total = t->kv_blocks > 0 ? t->kv_blocks : per_seq * t->max_num_seqs;
@@ -34,6 +36,11 @@ static int tier_config(SimTier *st, const Pipeline *p, const PipeTier *t, const 
     st->one_shot = t->batching;
     st->batch = t->batch;
     st->max_queue = p->max_queue;
+    st->cost_in_flight = t->cost_in_flight;
+    st->startup_s = t->plan_startup_s;
+    st->warm_start_s = t->plan_warm_start_s;
+    st->spot_interruptions_per_hour = t->plan_spot_interruptions_per_hour;
+    st->spot_replace_s = t->plan_spot_replace_s;
     // Prices as the gateway's ledger bills them: the first reserved_replicas up at the reserved
     // price, the rest at cost_per_hour as on-demand or spot capacity (pipeline_tier_price).
     st->spot = t->capacity_kind == PIPE_SPOT;
@@ -41,12 +48,11 @@ static int tier_config(SimTier *st, const Pipeline *p, const PipeTier *t, const 
     st->reserved = t->reserved_replicas;
     st->reserved_kind = t->reserved_kind;
     if (t->reserved_replicas > 0) st->usd_per_hour[t->reserved_kind] = t->reserved_cost_per_hour;
-    // The gateway starts max(min, 1) replicas; autoscaled, it moves them in [min, max].
+    // The gateway starts autoscale_initial replicas (at least one); autoscaled, it moves them in
+    // [min, max] (a floor of 0 scales to zero); fixed, it keeps what it started.
     int n0 = t->min_replicas > 0 ? t->min_replicas : 1;
     if (t->autoscaled) {
         st->as = t->autoscale;
-        st->as.min_replicas = n0;
-        st->as.max_replicas = t->max_replicas > n0 ? t->max_replicas : n0;
         st->autoscale_period_s = (double)p->autoscale_interval_us / 1e6;
     } else {
         st->as = (AutoscaleConfig){.min_replicas = n0, .max_replicas = n0, .target_per_replica = 1e12};
@@ -103,6 +109,7 @@ int pipesim_build(PipeSim *ps, const Pipeline *p, const char *path, const Worklo
     c->canaries = ps->canaries;
     c->candidate_of = ps->candidate_of;
     c->n_canaries = p->n_canaries;
+    if (!ps->trace) sim_config_batch_run(c);   // a batch workload: its day as the planner runs it
     c->max_events = ps->trace ? 0 : (int64_t)(60.0 * wl->rate_per_s * horizon_s) + 1000000;
     return 0;
 }

@@ -8,8 +8,12 @@
 // the tier's `step:` map: the StepModel of steptime.h in µs — the linear part (b0_us,
 // prefill_token_us, decode_row_us, context_token_us: a calibrated profile's betas) and, for a
 // roofline, mem_fixed_us, mem_ctx_us, comp_token_us, comp_pair_us (plan --emit can write exactly
-// the model it simulated). The routes and canaries go in as they are; the routing seed is the
-// gateway's --seed.
+// the model it simulated) — and its `planner:` map: start-up and warm-start times, spot
+// interruptions and their replacement delay, the KV block size. The routes and canaries go in as
+// they are; the routing seed is the gateway's --seed. A batch workload runs its day as the
+// planner does (sim_config_batch_run). An emitted file also names the run the plan simulated
+// (top-level `planner: {seed, horizon_s}`), which `plan --pipeline` uses unless told otherwise:
+// plan -> --emit -> --pipeline gives the plan's expected scenario, number for number.
 //
 // Trace file (CSV, one header line, then one request a line):
 //   id,t_s,prompt_chars,in_tokens,out_tokens,confidence,status

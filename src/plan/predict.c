@@ -49,14 +49,6 @@ int predict_sim_config(const Workload *wl, const StepProfile *prof, const Predic
     return 0;
 }
 
-static void shift(SimPct *p, double ms) {
-    p->p50 += ms;
-    p->p95 += ms;
-    p->p99 += ms;
-    p->mean += ms;
-    p->max += ms;
-}
-
 int predict_run(const Workload *wl, const StepProfile *prof, const PredictConfig *pc, Prediction *out, char *err,
                 size_t err_len) {
     memset(out, 0, sizeof *out);
@@ -65,12 +57,7 @@ int predict_run(const Workload *wl, const StepProfile *prof, const PredictConfig
     if (rc) return rc;
     rc = sim_run(&cfg, &out->sim, err, err_len);
     if (rc) return rc;
-    out->overhead_ms = prof->request_overhead_us / 1e3;
-    if (out->overhead_ms > 0) {
-        shift(&out->sim.ttft_ms, out->overhead_ms);
-        shift(&out->sim.e2e_ms, out->overhead_ms);
-        for (int i = 0; i < SIM_CDF_POINTS; i++) out->sim.e2e_cdf_ms[i] += out->overhead_ms;
-    }
+    out->overhead_ms = prof->request_overhead_us / 1e3;   // in the step model: the simulator adds it
     out->utilization = out->sim.utilization;
     return 0;
 }

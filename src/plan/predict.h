@@ -8,8 +8,9 @@
 // max_num_seqs / max_num_batched_tokens, a FIFO queue of max_queue requests in front (beyond it
 // requests are rejected, the worker's 429), fixed replicas from t = 0 (no autoscaling, no start-up).
 // The profile's request_overhead_us (HTTP, tokenization, detokenization: time a request spends
-// outside engine steps, measured by `calibrate --url`) is added to every request's TTFT and
-// end-to-end time; a constant shift moves every percentile by exactly that amount.
+// outside engine steps, measured by `calibrate --url`) is in the step model
+// (StepModel.request_overhead_us): the simulator adds it to every request's TTFT and end-to-end
+// time, as it does for every call to a tier in the planner's search and in `plan --pipeline`.
 #ifndef RS_PLAN_PREDICT_H
 #define RS_PLAN_PREDICT_H
 
@@ -34,7 +35,7 @@ typedef struct {
 } PredictConfig;
 
 typedef struct {
-    SimResult sim;                    // the simulator's result (latencies shifted by the overhead)
+    SimResult sim;                    // the simulator's result (latencies include the overhead)
     double overhead_ms;               // added to TTFT and e2e
     double utilization;               // busy replica time / replica time
 } Prediction;

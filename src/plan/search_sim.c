@@ -8,7 +8,6 @@
 #include "base/check.h"
 #include "plan/search_int.h"
 
-#define BATCH_SAMPLE_MIN 16000 // requests of a batch run simulated at least (the rest extrapolated)
 
 static void fill_tier(const Catalog *cat, const Workload *wl, const Candidate *c, bool student, SimTier *t) {
     const CatHardware *hw = &cat->hw[student ? c->student_hw : c->hw];
@@ -69,13 +68,6 @@ static void fill_tier(const Catalog *cat, const Workload *wl, const Candidate *c
 void search_sim_config(const Catalog *cat, const Workload *wl, const Candidate *c, Scenario sc, double horizon_s,
                        uint64_t seed, SimConfig *cfg) {
     *cfg = (SimConfig){.wl = wl, .horizon_s = horizon_s, .seed = seed + (uint64_t)sc, .series_step_s = 0};
-    if (wl->cls == WL_BATCH) {
-        // One day holds one run: its replicas live for the run window and go after it; a run
-        // still going past its deadline (x1.1, to report by how much) has missed.
-        cfg->horizon_s = 86400;
-        cfg->drain_to_floor = true;
-        cfg->stop_at_s = (wl->batch_start_hour + wl->batch_deadline_hours * 1.1) * 3600;
-    }
     cfg->rate_scale = sc == SCEN_BEST ? 0.8 : sc == SCEN_BURST ? 1.25 : 1.0;
     if (sc == SCEN_BURST && wl->cls != WL_BATCH) cfg->cv_override = (wl->process == ARR_GAMMA ? wl->cv : 1.0) * 1.5;
     if (c->student >= 0) {
@@ -91,19 +83,7 @@ void search_sim_config(const Catalog *cat, const Workload *wl, const Candidate *
         cfg->n_tiers = 1;
         fill_tier(cat, wl, c, false, &cfg->tier[0]);
     }
-    if (wl->cls == WL_BATCH) {
-        // The run's requests all wait at its start: after a few waves of the deployment's whole
-        // concurrency the throughput is steady, so a sample of them times the run (sim.h).
-        int64_t conc = 0;
-        for (int t = 0; t < cfg->n_tiers; t++) {
-            const SimTier *st = &cfg->tier[t];
-            conc += (int64_t)st->as.max_replicas * (st->one_shot ? st->batch.max_batch_size : st->sched.max_num_seqs);
-        }
-        int64_t per_run = llround((double)wl->batch_requests_per_run * cfg->rate_scale);
-        cfg->batch_run_requests = per_run < 1 ? 1 : per_run;
-        cfg->batch_sample = conc * 4 > BATCH_SAMPLE_MIN ? conc * 4 : BATCH_SAMPLE_MIN;
-        if (cfg->batch_sample >= cfg->batch_run_requests) cfg->batch_sample = 0;   // small run: all of it
-    }
+    sim_config_batch_run(cfg);   // a batch workload's day: one run, its window, a sample (sim.h)
 }
 
 // Checks one scenario's result against the SLOs; writes the first miss into why.

@@ -20,7 +20,7 @@ static void trace_record(Sim *s, const SimReq *r, int status) {
     s->cfg->records[r->trace_i] = (SimRecord){
         .route = r->route, .first_tier = r->first_tier, .tier = status == 404 ? -1 : r->tier,
         .escalated = r->escalated, .candidate = r->candidate, .status = status, .cost_nusd = r->cost_nusd,
-        .e2e_ms = (double)(s->now - r->arrival_us) / 1e3};
+        .e2e_ms = (double)(s->now + r->overhead_us - r->arrival_us) / 1e3};
 }
 
 void sim_note_wait(Sim *s, SimReq *r) {
@@ -47,7 +47,8 @@ void sim_drop_request(Sim *s, uint64_t id, int status) {
 }
 
 static void record_final(Sim *s, SimReq *r, int64_t first_token_us, int64_t last_token_us, int64_t n_gen, int status) {
-    double e2e = (double)(s->now - r->arrival_us);
+    // Each call's time outside engine steps (StepModel.request_overhead_us) delays the answer.
+    double e2e = (double)(s->now + r->overhead_us - r->arrival_us);
     // The trace's size of an answer is not known: the store counts entries (bytes 1 each).
     if (r->cache_store && status == 200 && s->rcache) respcache_insert(s->rcache, r->cache_key, 1, s->now);
     s->e2e_sum_all_us += e2e;
@@ -67,7 +68,7 @@ static void record_final(Sim *s, SimReq *r, int64_t first_token_us, int64_t last
     res->in_tokens += r->in;
     res->out_tokens += n_gen;
     stats_add(&s->e2e, e2e);
-    stats_add(&s->ttft, (double)((first_token_us >= 0 ? first_token_us : s->now) - r->arrival_us));
+    stats_add(&s->ttft, (double)((first_token_us >= 0 ? first_token_us : s->now) + r->overhead_us - r->arrival_us));
     if (n_gen > 1) stats_add(&s->tpot, (double)(last_token_us - first_token_us) / (double)(n_gen - 1));
 }
 
@@ -87,12 +88,16 @@ static void routing_init(Sim *s) {
     for (int k = 0; k < c->n_canaries; k++) s->canaries[k] = c->canaries[k];
 }
 
-static RouterEndpoint generated_endpoint(const SimConfig *c) {
-    if (c->endpoint != RT_EP_ANY) return c->endpoint;
+RouterEndpoint sim_class_endpoint(WlClass cls) {
     static const RouterEndpoint by_class[WL_CLASS_COUNT] = {
         [WL_CHAT] = RT_EP_CHAT, [WL_COMPLETION] = RT_EP_COMPLETIONS, [WL_EMBEDDING] = RT_EP_EMBEDDINGS,
         [WL_BATCH] = RT_EP_COMPLETIONS};
-    return by_class[c->wl->cls];
+    CHECK(cls >= 0 && cls < WL_CLASS_COUNT);
+    return by_class[cls];
+}
+
+static RouterEndpoint generated_endpoint(const SimConfig *c) {
+    return c->endpoint != RT_EP_ANY ? c->endpoint : sim_class_endpoint(c->wl->cls);
 }
 
 // router_decide, as the gateway calls it for each request it reads (one canary draw at most).
@@ -130,6 +135,7 @@ int sim_finish_request(Sim *s, int t, Rep *rp, uint64_t id, int64_t first_token_
     SimReq *r = sim_req(s, id);
     if (rp) sim_leave_replica(s, t, rp, id);
     const SimConfig *c = s->cfg;
+    if (rp) r->overhead_us += llround(s->tier[t].cfg.step.request_overhead_us);
     // A canary candidate's answers feed its guards, as the gateway's do.
     if (r->candidate && r->canary >= 0 && t == c->candidate_of[r->canary] &&
         canary_answer(&s->canaries[r->canary], s->now, s->now - r->arrival_us, status >= 500) != CANARY_OK)
@@ -448,6 +454,27 @@ static int run_loop(Sim *s) {
     return rc;
 }
 
+void sim_config_batch_run(SimConfig *cfg) {
+    const Workload *wl = cfg->wl;
+    if (wl->cls != WL_BATCH) return;
+    // One day holds one run: its replicas live for the run window and go after it; a run still
+    // going past its deadline (x1.1, to report by how much) has missed.
+    cfg->horizon_s = 86400;
+    cfg->drain_to_floor = true;
+    cfg->stop_at_s = (wl->batch_start_hour + wl->batch_deadline_hours * 1.1) * 3600;
+    // The run's requests all wait at its start: after a few waves of the deployment's whole
+    // concurrency the throughput is steady, so a sample of them times the run.
+    int64_t conc = 0;
+    for (int t = 0; t < cfg->n_tiers; t++) {
+        const SimTier *st = &cfg->tier[t];
+        conc += (int64_t)st->as.max_replicas * (st->one_shot ? st->batch.max_batch_size : st->sched.max_num_seqs);
+    }
+    int64_t per_run = llround((double)wl->batch_requests_per_run * cfg->rate_scale);
+    cfg->batch_run_requests = per_run < 1 ? 1 : per_run;
+    cfg->batch_sample = conc * 4 > SIM_BATCH_SAMPLE_MIN ? conc * 4 : SIM_BATCH_SAMPLE_MIN;
+    if (cfg->batch_sample >= cfg->batch_run_requests) cfg->batch_sample = 0;   // small run: all of it
+}
+
 int sim_run(const SimConfig *cfg, SimResult *res, char *err, size_t err_len) {
     memset(res, 0, sizeof *res);
     if (cfg->n_tiers < 1 || cfg->n_tiers > SIM_MAX_TIERS || !cfg->wl || cfg->horizon_s <= 0 ||
@@ -490,7 +517,7 @@ int sim_run(const SimConfig *cfg, SimResult *res, char *err, size_t err_len) {
     }
     // The deployment is already running at t = 0 with its minimum replicas.
     for (int t = 0; t < cfg->n_tiers && !rc; t++) {
-        int m = autoscale_min_at(&cfg->tier[t].as, 0);
+        int m = autoscale_initial(&cfg->tier[t].as, 0);   // as the gateway starts a tier
         for (int i = 0; i < m && !rc; i++) rc = sim_start_replica(s, t, true);
         if (!rc) rc = sim_push_ev(s, llround(s->tier[t].cfg.autoscale_period_s * 1e6), EV_SCALE, t, -1, 0);
     }

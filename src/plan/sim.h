@@ -63,6 +63,8 @@ typedef struct {
     double spot_replace_s;
     int64_t max_queue;             // tier queue bound (0: 1,000,000)
     int64_t max_concurrency;       // requests a replica holds (0: max_num_seqs, or the batch size)
+    bool cost_in_flight;           // the backend reports no busy share: charge by in-flight sharing
+                                   // (policy/ledger: LedgerShare), else by step share
 } SimTier;
 
 // One recorded request (trace replay): what the gateway saw and what its first tier answered.
@@ -166,6 +168,18 @@ typedef struct {
     float *series_queue;           // waiting requests, all tiers
     float *series_replicas;        // replicas up (ready or starting), all tiers
 } SimResult;
+
+// A batch workload's day as the planner simulates it, for search and `plan --pipeline` alike: one
+// run in the day (horizon 86400 s), its replicas scaled to their floor after it, stopped at 1.1x
+// its deadline, and a run of more than SIM_BATCH_SAMPLE_MIN requests (and of four waves of the
+// tiers' whole concurrency) timed on a sample. Needs cfg->wl, rate_scale and the tiers; other
+// classes are left as they are.
+#define SIM_BATCH_SAMPLE_MIN 16000
+void sim_config_batch_run(SimConfig *cfg);
+
+// The endpoint a workload class's generated requests ask (batch work: completions); what an
+// emitted pipeline's route must match.
+RouterEndpoint sim_class_endpoint(WlClass cls);
 
 // Runs one simulation. Returns 0, or a negative Err with one line in err (bad tier config).
 // The result's series arrays are owned by it: sim_result_free.

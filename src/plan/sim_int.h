@@ -26,6 +26,8 @@ typedef struct {
 typedef struct {
     int64_t arrival_us, tier_arrival_us, cost_nusd, first_cost_nusd;
     int64_t busy_ns;          // busy share on the replica it is on (charged when it leaves)
+    LedgerMark share_mark;    // its entry on the replica's share clock (cost_in_flight tiers)
+    int64_t overhead_us;      // Σ the request_overhead_us of the tiers that answered it so far
     int64_t prompt_chars;
     int64_t trace_i;          // index in cfg->trace, or -1
     int32_t in, out, rep_pos;
@@ -47,6 +49,7 @@ typedef struct {
     RState st;
     int kind;
     LedgerReplica led;
+    LedgerShare inflight;     // in-flight sharing (cost_in_flight tiers)
     Sched *sched;
     int64_t ver, t0, t_end, run_k;   // ver: step events; life: start/ready/spot events
     int64_t life;

@@ -27,6 +27,7 @@ int sim_start_replica(Sim *s, int t, bool instant) {
         if (kind == PRICE_SPOT && ts->spot_debt > 0) { ts->spot_debt--; delay_s += c->spot_replace_s; }
     }
     ledger_open(&s->ledger, &rp->led, kind, c->usd_per_hour[kind], s->now);
+    ledger_share_reset(&rp->inflight, s->now);
     rp->kind = kind;
     rp->st = R_STARTING;
     rp->ver++;
@@ -88,6 +89,9 @@ void sim_leave_replica(Sim *s, int t, Rep *rp, uint64_t id) {
     r->rep_pos = -1;
     r->rep = -1;
     s->tier[t].live--;
+    // The rule's step 2: the step share the engine adds up, or (a backend that reports none) the
+    // in-flight share, as the gateway takes it from its own clock.
+    if (s->tier[t].cfg.cost_in_flight) r->busy_ns = ledger_share_leave(&rp->inflight, r->share_mark, s->now);
     r->cost_nusd += ledger_charge(&s->ledger, &rp->led, r->busy_ns, s->now);
     r->busy_ns = 0;
 }
@@ -120,6 +124,7 @@ static int start_work(Sim *s, int t, int ri) {
             r->rep = (int16_t)ri;
             r->rep_pos = (int32_t)rp->n_live;
             rp->live[rp->n_live++] = it->id;
+            if (c->cost_in_flight) r->share_mark = ledger_share_enter(&rp->inflight, s->now);
             ts->live++;
             sim_note_wait(s, r);
             sh.prefill_tokens += it->tokens;
@@ -297,6 +302,7 @@ int sim_dispatch(Sim *s, int t) {
         r->rep_pos = (int32_t)rp->n_live;
         rp->live[rp->n_live++] = id;
         rp->pending[rp->n_pending++] = id;
+        if (ts->cfg.cost_in_flight) r->share_mark = ledger_share_enter(&rp->inflight, s->now);
         ts->live++;
         rc = rp->busy ? cut_run(s, t, best) : start_work(s, t, best);
         ts->slots[best].load = rp->n_live;   // start_work may have refused one (too long)

@@ -47,6 +47,7 @@ void step_from_profile(StepModel *sm, const StepProfile *p) {
     sm->decode_row_us = p->decode_row_us;
     sm->context_token_us = p->context_token_us;
     sm->err_frac = p->mape;
+    sm->request_overhead_us = p->request_overhead_us;
 }
 
 double step_time_us(const StepModel *sm, const StepShape *s) {

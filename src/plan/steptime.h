@@ -63,6 +63,9 @@ typedef struct {
     double mem_fixed_us, mem_ctx_us;      // weights; per KV position read
     double comp_token_us, comp_pair_us;   // per computed token; per attention pair
     double err_frac;                      // profile fit MAPE (0 for a roofline: unknown)
+    // Per call, outside engine steps (HTTP, tokenization, the gateway's hop: a profile's
+    // request_overhead_us); the simulator adds it to the TTFT and e2e of every call to the tier.
+    double request_overhead_us;
 } StepModel;
 
 // Builds a roofline model for model m at quantization q on tp devices of hw served by stack st

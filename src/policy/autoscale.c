@@ -19,6 +19,11 @@ int autoscale_min_at(const AutoscaleConfig *c, int64_t now_us) {
     return m > c->max_replicas ? c->max_replicas : m;
 }
 
+int autoscale_initial(const AutoscaleConfig *c, int64_t now_us) {
+    int m = autoscale_min_at(c, now_us);
+    return m > 0 ? m : 1;
+}
+
 int autoscale_eval(Autoscaler *a, const AutoscaleConfig *c, int64_t now_us, int current, int64_t waiting,
                    int64_t running) {
     CHECK(c->target_per_replica > 0 && c->min_replicas <= c->max_replicas);

@@ -37,6 +37,9 @@ typedef struct {
 void autoscale_init(Autoscaler *a);
 // Minimum replicas at now_us: min_replicas raised by any window covering the time of day.
 int autoscale_min_at(const AutoscaleConfig *c, int64_t now_us);
+// Replicas a tier starts with at now_us, before its first evaluation: its minimum then, and at
+// least one (the gateway and the simulator both open these at start).
+int autoscale_initial(const AutoscaleConfig *c, int64_t now_us);
 // Replicas to have after this evaluation (equal to current when nothing changes). current
 // counts replicas ready or starting (not draining).
 int autoscale_eval(Autoscaler *a, const AutoscaleConfig *c, int64_t now_us, int current, int64_t waiting,

@@ -75,3 +75,29 @@ int64_t ledger_total_nusd(const Ledger *l) {
 }
 
 int64_t ledger_idle_nusd(const Ledger *l) { return ledger_total_nusd(l) - l->busy_nusd; }
+
+// ---- in-flight sharing ----
+
+void ledger_share_reset(LedgerShare *p, int64_t now_us) { *p = (LedgerShare){.t_last_us = now_us}; }
+
+// Each of the n calls in flight accrues floor(dt·2^32 / n): n shares never exceed the time.
+static void share_advance(LedgerShare *p, int64_t now_us) {
+    if (now_us <= p->t_last_us) return;
+    if (p->n_in_flight > 0)
+        p->s += ((LedgerMark)(uint64_t)((now_us - p->t_last_us) * 1000) << LEDGER_SHARE_FRAC_BITS) /
+                (uint64_t)p->n_in_flight;
+    p->t_last_us = now_us;
+}
+
+LedgerMark ledger_share_enter(LedgerShare *p, int64_t now_us) {
+    share_advance(p, now_us);
+    p->n_in_flight++;
+    return p->s;
+}
+
+int64_t ledger_share_leave(LedgerShare *p, LedgerMark m, int64_t now_us) {
+    CHECK(p->n_in_flight > 0 && m <= p->s);
+    share_advance(p, now_us);
+    p->n_in_flight--;
+    return (int64_t)((p->s - m) >> LEDGER_SHARE_FRAC_BITS);
+}

@@ -15,6 +15,14 @@
 //   4. whatever of C that no request was charged — time between steps, failed calls, rounding —
 //      is idle (ledger_idle_nusd). A call that fails reports nothing and is charged nothing.
 // So Σ charges + idle = Σ C exactly, and both clocks charge the same traffic the same.
+//
+// Backends that report no busy share (vLLM, TGI, llama.cpp's server: a tier with
+// `cost_share: in_flight`) are charged by the same steps 3 and 4 with step 2's share taken from
+// the replica's in-flight intervals instead — processor sharing, equal shares: while n calls
+// are in flight on the replica each accrues 1/n of the time (LedgerShare). A call's share is
+// what it accrued from the moment it was sent to the moment its answer ended; time with no call
+// in flight, failed calls and rounding stay idle. The gateway feeds it its own clock (call sent,
+// call done); the simulator its simulated intervals (dispatched to the replica, left it).
 #ifndef RS_LEDGER_H
 #define RS_LEDGER_H
 
@@ -61,5 +69,25 @@ int64_t ledger_charge(Ledger *l, LedgerReplica *r, int64_t busy_ns, int64_t now_
 // Rule step 4: Σ C − Σ charges over all replicas so far.
 int64_t ledger_idle_nusd(const Ledger *l);
 int64_t ledger_total_nusd(const Ledger *l);
+
+// ---- in-flight sharing (backends that report no busy share) ----
+
+// A point on a replica's share clock: Σ over its in-flight time of dt_ns / n, in ns × 2^32.
+typedef unsigned __int128 LedgerMark;
+#define LEDGER_SHARE_FRAC_BITS 32
+
+typedef struct {
+    int64_t t_last_us;       // accrued up to here
+    int64_t n_in_flight;
+    LedgerMark s;            // the share clock at t_last_us
+} LedgerShare;
+
+// Starts the share clock of a replica with nothing in flight (a zeroed LedgerShare is one too);
+// only when no call that entered it can still leave.
+void ledger_share_reset(LedgerShare *p, int64_t now_us);
+// A call is sent to the replica at now_us: returns its mark (the share clock then).
+LedgerMark ledger_share_enter(LedgerShare *p, int64_t now_us);
+// The call that entered at mark m ends at now_us: returns its share in ns (floor).
+int64_t ledger_share_leave(LedgerShare *p, LedgerMark m, int64_t now_us);
 
 #endif

@@ -104,6 +104,36 @@ static void load_predict1(ReviewPlan *p, const cJSON *root) {
     if (done + rej > 0) p->reject_rate = rej / (done + rej);
 }
 
+// `plan WORKLOAD --pipeline FILE --json`: a given pipeline's prediction (its cascades, canaries
+// and tiers as served), its money over the simulated span scaled to a month.
+static void load_pipeline1(ReviewPlan *p, const cJSON *root) {
+    const cJSON *wl = cJSON_GetObjectItemCaseSensitive(root, "workload");
+    str_at(wl, "name", p->workload, sizeof p->workload);
+    p->requests_per_month = num_at(wl, "requests_per_month");
+    p->rate_per_s = p->requests_per_month / (30.0 * 86400.0);
+    p->input_tokens_mean = num_at(wl, "input_tokens_mean");
+    p->output_tokens_mean = num_at(wl, "output_tokens_mean");
+    p->slo_ttft_p95_ms = num_at(wl, "slo.ttft_p95_ms");
+    p->slo_tpot_p95_ms = num_at(wl, "slo.tpot_p95_ms");
+    p->slo_e2e_p95_ms = num_at(wl, "slo.e2e_p95_ms");
+    p->slo_e2e_p99_ms = num_at(wl, "slo.e2e_p99_ms");
+    double end_s = num_at(root, "end_s");
+    if (end_s > 0) p->accelerator_usd_month = num_at(root, "cost_nusd") / 1e9 * (30.0 * 86400.0) / end_s;
+    p->accel_usd_per_1k_requests = p->accelerator_usd_month / p->requests_per_month * 1000.0;
+    p->e2e_p50 = num_at(root, "e2e_ms.p50");
+    p->e2e_p95 = num_at(root, "e2e_ms.p95");
+    p->e2e_p99 = num_at(root, "e2e_ms.p99");
+    p->ttft_p50 = num_at(root, "ttft_ms.p50");
+    p->ttft_p95 = num_at(root, "ttft_ms.p95");
+    p->tpot_p50 = num_at(root, "tpot_ms.p50");
+    p->tpot_p95 = num_at(root, "tpot_ms.p95");
+    p->utilization = num_at(root, "utilization");
+    double done = num_at(root, "completed"), rej = num_at(root, "rejected"), esc = num_at(root, "escalated");
+    p->cascade = esc > 0;
+    if (done > 0 && p->cascade) p->escalation_rate = esc / done;
+    if (done + rej > 0) p->reject_rate = rej / (done + rej);
+}
+
 int review_plan_load(ReviewPlan *p, const char *path, char *err, size_t err_len) {
     memset(p, 0, sizeof *p);
     double *nums[] = {&p->requests_per_month, &p->rate_per_s, &p->input_tokens_mean, &p->output_tokens_mean,
@@ -124,8 +154,9 @@ int review_plan_load(ReviewPlan *p, const char *path, char *err, size_t err_len)
     int rc = 0;
     if (!strcmp(p->schema, "rightsize.plan/1")) load_plan1(p, root);
     else if (!strcmp(p->schema, "rightsize.predict/1")) load_predict1(p, root);
-    else rc = err_set(err, err_len, ERR_FORMAT, "plan '%s': schema '%s' is not rightsize.plan/1 or rightsize.predict/1",
-                      path, p->schema[0] ? p->schema : "(none)");
+    else if (!strcmp(p->schema, "rightsize.pipeline/1")) load_pipeline1(p, root);
+    else rc = err_set(err, err_len, ERR_FORMAT, "plan '%s': schema '%s' is not rightsize.plan/1, rightsize.predict/1 or "
+                      "rightsize.pipeline/1", path, p->schema[0] ? p->schema : "(none)");
     if (!rc && !strcmp(p->schema, "rightsize.plan/1") && !p->id[0])
         rc = err_set(err, err_len, ERR_FORMAT, "plan '%s' has no chosen plan (\"plan\": null: no candidate met the SLOs)", path);
     cJSON_Delete(root);

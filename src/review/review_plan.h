@@ -1,5 +1,6 @@
-// review_plan.h — the plan a deployment was built from (`plan --json`, docs/plan-json.md, or a
-// one-deployment `plan --profile --json` prediction), read back to set it beside what telemetry
+// review_plan.h — the plan a deployment was built from (`plan --json`, docs/plan-json.md, a
+// one-deployment `plan --profile --json` prediction, or a given pipeline's `plan --pipeline
+// --json` prediction), read back to set it beside what telemetry
 // measured: each figure predicted, measured, and the prediction's error.
 #ifndef RS_REVIEW_PLAN_H
 #define RS_REVIEW_PLAN_H
@@ -11,7 +12,7 @@
 
 // What a plan predicted. NAN where the plan does not say.
 typedef struct {
-    char schema[32];                 // "rightsize.plan/1" or "rightsize.predict/1"
+    char schema[32];                 // "rightsize.plan/1", "rightsize.predict/1" or "rightsize.pipeline/1"
     char id[160];                    // the chosen candidate's id ("" for a prediction)
     char workload[64];
     double requests_per_month, rate_per_s, input_tokens_mean, output_tokens_mean;

@@ -64,6 +64,7 @@ struct Replica {
     CURL *health;                  // in-flight /health probe, or NULL
     int64_t next_health_us;
     LedgerReplica led;
+    LedgerShare share;             // in-flight sharing (cost_share: in_flight tiers)
     GwCall **inflight;             // calls running on this replica (a drain waits for none)
     int64_t n_inflight, cap_inflight;
     // ---- health (/health/ready, /metrics) ----
@@ -94,6 +95,8 @@ struct GwCall {
     int64_t t_start_us, t_first_byte_us;
     int64_t bytes;
     int64_t cost_nusd;             // this call's charge (policy/ledger's rule)
+    LedgerMark share_mark;         // its entry on the replica's share clock
+    int64_t share_ns;              // its in-flight share once ended (cost_share: in_flight)
     // pass-through streams (gw_stream.c)
     Buf sse;                       // bytes of the SSE event not yet complete
     bool drop_usage;               // usage was asked for the gateway, not the client: drop that chunk

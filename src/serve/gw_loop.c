@@ -575,10 +575,14 @@ static int64_t reported_busy_ns(const GwCall *c) {
     return -1;
 }
 
-// Charges the call by the ledger's rule: its reported busy share at its replica's rate. A batch
-// splits its share over the members by input size first (one engine step, rows by tokens).
-static void charge_call(Gateway *g, GwCall *c, int64_t now_us) {
-    int64_t busy = reported_busy_ns(c);
+// Charges the call by the ledger's rule: its reported busy share at its replica's rate — or, on a
+// tier whose backend reports none (cost_share: in_flight), its in-flight share of the replica's
+// time when the call answered 2xx. A batch splits its share over the members by input size first
+// (one engine step, rows by tokens).
+static void charge_call(Gateway *g, GwCall *c, CURLcode rc, int64_t now_us) {
+    int64_t busy = g->p.tiers[c->rep->tier].cost_in_flight
+                       ? (rc == CURLE_OK && c->status >= 200 && c->status < 300 ? c->share_ns : -1)
+                       : reported_busy_ns(c);
     if (busy < 0) return;   // failed or unreported: the time stays idle
     if (c->kind != CALL_BATCH) {
         c->cost_nusd = ledger_charge(&g->ledger, &c->rep->led, busy, now_us);
@@ -764,7 +768,7 @@ void gw_call_done(Gateway *g, CURL *easy, CURLcode rc) {
     Replica *rep = c->rep;
     int tier = rep->tier;
     gw_replica_call_end(g, rep, c, now);
-    charge_call(g, c, now);
+    charge_call(g, c, rc, now);
     if (conn_failure(rc, c)) {
         gw_replica_failed(g, rep, now);
         metric_inc(g->m.retries, g->p.tiers[tier].name, 1);

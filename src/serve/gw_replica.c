@@ -123,6 +123,8 @@ static void charge_replica(Gateway *g, int tier, Replica *r, int64_t now_us) {
     double usd;
     int kind = pipeline_tier_price(t, up, &usd);
     ledger_open(&g->ledger, &r->led, kind, usd, now_us);
+    // r->share is not reset: calls of the slot's previous life may still end (each leaves what it
+    // entered), and a clock with nothing in flight accrues nothing.
 }
 
 static void open_replica(Gateway *g, int tier, int64_t now_us, bool warm) {
@@ -156,7 +158,7 @@ int gw_replicas_start(Gateway *g, char *err, size_t err_len) {
     int64_t now = clock_now_us();
     for (int i = 0; i < g->p.n_tiers; i++) {
         const PipeTier *t = &g->p.tiers[i];
-        int n = t->min_replicas > 0 ? t->min_replicas : 1;
+        int n = autoscale_initial(&t->autoscale, clock_wall_us());   // the simulator's rule too
         for (int k = 0; k < n; k++) open_replica(g, i, now, false);
         g->tiers[i].desired = n;
         if (t->local && t->autoscaled)
@@ -197,6 +199,7 @@ int gw_replica_call_start(Gateway *g, Replica *r, GwCall *c, int64_t now_us) {
         r->cap_inflight = cap;
     }
     r->inflight[r->n_inflight++] = c;
+    c->share_mark = ledger_share_enter(&r->share, now_us);
     return 0;
 }
 
@@ -205,6 +208,7 @@ void gw_replica_call_end(Gateway *g, Replica *r, GwCall *c, int64_t now_us) {
     for (int64_t i = 0; i < r->n_inflight; i++)
         if (r->inflight[i] == c) {
             r->inflight[i] = r->inflight[--r->n_inflight];
+            c->share_ns = ledger_share_leave(&r->share, c->share_mark, now_us);
             break;
         }
 }

@@ -80,7 +80,7 @@ static void load_tier(YamlDoc *doc, Pipeline *p, const YamlNode *n, bool check_f
     static const char *const keys[] = {"name", "model", "url", "accelerator", "cost_per_hour", "replicas",
                                        "scheduler", "threads", "max_concurrency", "batching", "quantization",
                                        "chat_template", "capacity", "reserved", "launch", "autoscaling", "step",
-                                       "api_key_env", "api_key_file", "headers", NULL};
+                                       "api_key_env", "api_key_file", "headers", "planner", "cost_share", NULL};
     if (!n || n->kind != YAML_MAP) {
         yaml_error(doc, n, "a tier must be a map with name, model or url, cost_per_hour");
         return;
@@ -181,7 +181,8 @@ static void load_tier(YamlDoc *doc, Pipeline *p, const YamlNode *n, bool check_f
     const YamlNode *st = yaml_map_opt(doc, n, "step");
     if (st) {
         static const char *const stk[] = {"b0_us", "prefill_token_us", "decode_row_us", "context_token_us",
-                                          "mem_fixed_us", "mem_ctx_us", "comp_token_us", "comp_pair_us", NULL};
+                                          "mem_fixed_us", "mem_ctx_us", "comp_token_us", "comp_pair_us",
+                                          "request_overhead_us", NULL};
         yaml_check_keys(doc, st, stk);
         t->has_step = true;
         t->step_b0_us = yaml_f64_opt(doc, st, "b0_us", 0, 0, 1e9);
@@ -192,8 +193,21 @@ static void load_tier(YamlDoc *doc, Pipeline *p, const YamlNode *n, bool check_f
         t->step_mem_ctx_us = yaml_f64_opt(doc, st, "mem_ctx_us", 0, 0, 1e9);
         t->step_comp_token_us = yaml_f64_opt(doc, st, "comp_token_us", 0, 0, 1e9);
         t->step_comp_pair_us = yaml_f64_opt(doc, st, "comp_pair_us", 0, 0, 1e9);
+        t->step_request_overhead_us = yaml_f64_opt(doc, st, "request_overhead_us", 0, 0, 1e9);
         t->step_line = st->line;
     }
+    static const char *const shares[] = {"steps", "in_flight"};
+    t->cost_in_flight = yaml_enum_opt(doc, n, "cost_share", shares, 2, 0) == 1;
+    // The rest of the planner's facts about this tier (plan --pipeline); serve ignores them.
+    const YamlNode *pl = yaml_map_opt(doc, n, "planner");
+    static const char *const plk[] = {"startup_s", "warm_start_s", "spot_interruptions_per_hour", "spot_replace_s",
+                                      "kv_block_tokens", NULL};
+    yaml_check_keys(doc, pl, plk);
+    t->plan_startup_s = yaml_f64_opt(doc, pl, "startup_s", 0, 0, 86400);
+    t->plan_warm_start_s = yaml_f64_opt(doc, pl, "warm_start_s", t->plan_startup_s, 0, 86400);
+    t->plan_spot_interruptions_per_hour = yaml_f64_opt(doc, pl, "spot_interruptions_per_hour", 0, 0, 3600);
+    t->plan_spot_replace_s = yaml_f64_opt(doc, pl, "spot_replace_s", 0, 0, 86400);
+    t->plan_kv_block_tokens = yaml_i64_opt(doc, pl, "kv_block_tokens", 0, 1, 1 << 16);
     pipe_load_tier_access(doc, t, n, check_files);
     if (!doc->rc) p->n_tiers++;
 }
@@ -430,7 +444,7 @@ static void load_cache(YamlDoc *doc, PipeCache *c, const YamlNode *n) {
 
 static int load_doc(YamlDoc *doc, Pipeline *p, bool check_files) {
     static const char *const keys[] = {"listen", "slo", "tiers", "routes", "canary", "autoscaling", "limits",
-                                       "admin_key", "models", "keys", "keys_file", "shared", "cache", NULL};
+                                       "admin_key", "models", "keys", "keys_file", "shared", "cache", "planner", NULL};
     const YamlNode *root = doc->root;
     if (!root || root->kind != YAML_MAP) return yaml_error(doc, root, "the pipeline must be a map (listen, tiers, routes, ...)");
     yaml_check_keys(doc, root, keys);
@@ -445,6 +459,12 @@ static int load_doc(YamlDoc *doc, Pipeline *p, bool check_files) {
     p->slo_e2e_p95_ms = yaml_f64_opt(doc, slo, "e2e_p95_ms", 0, 0, 1e9);
     p->slo_e2e_p99_ms = yaml_f64_opt(doc, slo, "e2e_p99_ms", 0, 0, 1e9);
     p->slo_job_deadline_hours = yaml_f64_opt(doc, slo, "job_deadline_hours", 0, 0, 24);
+    const YamlNode *pl = yaml_map_opt(doc, root, "planner");   // plan --pipeline's run; serve ignores it
+    static const char *const plk[] = {"seed", "horizon_s", NULL};
+    yaml_check_keys(doc, pl, plk);
+    p->has_plan_run = pl != NULL;
+    p->plan_seed = (uint64_t)yaml_i64_opt(doc, pl, "seed", 1, 0, (int64_t)9e15);
+    p->plan_horizon_s = yaml_f64_opt(doc, pl, "horizon_s", 3600, 1, 86400.0 * 366);
     copy_str(p->admin_key, sizeof p->admin_key, yaml_str_opt(doc, root, "admin_key", ""));
     load_limits(doc, p, yaml_map_opt(doc, root, "limits"));
     load_cache(doc, &p->cache, yaml_map_opt(doc, root, "cache"));

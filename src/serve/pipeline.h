@@ -58,7 +58,17 @@ typedef struct {
     bool has_step;
     double step_b0_us, step_prefill_token_us, step_decode_row_us, step_context_token_us;
     double step_mem_fixed_us, step_mem_ctx_us, step_comp_token_us, step_comp_pair_us;
+    double step_request_overhead_us;   // per call outside engine steps (HTTP, the gateway's hop)
     int step_line;
+    // planner: the rest of what the planner simulated for this tier (plan --pipeline; serve
+    // ignores it): replica start-up (cold, and from the warm pool), spot interruptions and their
+    // replacement delay, the KV block size. Absent: replicas ready at once, no interruptions.
+    double plan_startup_s, plan_warm_start_s;
+    double plan_spot_interruptions_per_hour, plan_spot_replace_s;
+    int64_t plan_kv_block_tokens;          // 0: the scheduler's default
+    // cost_share: in_flight — the backend reports no busy share (vLLM, TGI, llama.cpp's server):
+    // the ledger charges each call its in-flight share of the replica's time (policy/ledger).
+    bool cost_in_flight;
     // upstream credentials (remote tiers; pipeline_access.c): the key is read when serve starts,
     // never kept in the Pipeline, and sent as "Authorization: Bearer KEY"
     char api_key_env[64];          // environment variable holding the key ("" = none)
@@ -131,6 +141,11 @@ typedef struct {
     size_t max_buffered_body_bytes;   // request bodies buffered at once, all connections
     size_t max_response_bytes;     // a backend answer larger than this is cut: 502 response_too_large
     char admin_key[128];           // "" = admin API disabled unless --admin-key
+    // planner: the run the planner simulated (plan --pipeline's defaults; serve ignores it): the
+    // arrivals' seed and the simulated horizon. has_plan_run false: none given.
+    bool has_plan_run;
+    uint64_t plan_seed;
+    double plan_horizon_s;
     PipeModel models[PIPE_MAX_MODELS];         // `models:`; none: the request's model only feeds match.model
     int n_models;
     PipeKey keys[PIPE_MAX_KEYS];   // `keys:` and `keys_file:`; none: no client key is asked for

@@ -5,7 +5,7 @@
 # plumbing and the accounting, not the accuracy (scripts/bench.d/90-loop measures that): every
 # benched request is a telemetry record, the cost is busy + idle and matches the price times the
 # time between the scrapes, and predicted vs measured has its rows; a cascade with a canary shows
-# its escalations, tiers and canary arms.
+# its escalations, tiers and canary arms, and is set against `plan --pipeline` of what was served.
 set -u
 BIN=${RS_BIN:-build/rightsize}
 ROOT=${RS_ROOT:-.}
@@ -43,7 +43,14 @@ check(abs(c["usd"] - span_cost) <= 0.05 * span_cost + 1e-7, "report total %g vs 
 rows = {x["figure"]: x for x in r["plan"]["compare"]}
 for k in ("accelerator $/1K requests", "accelerator $/1K at the measured rate", "e2e p50", "e2e p95"):
     check(k in rows and rows[k]["measured"] > 0 and rows[k]["predicted"] > 0 and math.isfinite(rows[k]["error"]), "row %s: %s" % (k, rows.get(k)))
-check(r["plan"]["id"] == p["plan"]["id"], "plan id")
+if kind == "cascade":
+    # the prediction is the served pipeline's (plan --pipeline), with its escalations
+    check(p["schema"] == "rightsize.pipeline/1" and r["plan"]["schema"] == "rightsize.pipeline/1", "pipeline prediction")
+    check("escalation rate" in rows and rows["escalation rate"]["predicted"] > 0, "predicted escalation %s" % rows.get("escalation rate"))
+    y = open(f"{d}/pipeline.yaml").read()
+    check(y.count("request_overhead_us:") == 3, "every served tier carries the calibrated overhead (the gateway's hop)")
+else:
+    check(r["plan"]["id"] == p["plan"]["id"], "plan id")
 if kind == "cascade":
     tiers = {t["name"]: t["requests"] for t in r["tiers"]}
     check({"student", "main"} <= set(tiers), "tiers %s" % tiers)

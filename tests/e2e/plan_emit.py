@@ -46,6 +46,11 @@ def check_tier(wname, y, s):
     check(y["replicas"] == {"min": s["min_replicas"], "max": s["max_replicas"]},
           "%s: replicas %s != simulated %s..%s" % (n, y["replicas"], s["min_replicas"], s["max_replicas"]))
     price = s["usd_per_replica_hour"]
+    pl = y.get("planner", {})
+    for k in ("startup_s", "warm_start_s", "spot_interruptions_per_hour", "spot_replace_s"):
+        check(close(pl.get(k, -1), s[k]), "%s: planner.%s %s != simulated %s" % (n, k, pl.get(k), s[k]))
+    check(("cost_share" in y) == s["cost_in_flight"], "%s: cost_share %s, simulated in flight: %s"
+          % (n, y.get("cost_share"), s["cost_in_flight"]))
     check(y["capacity"] == s["burst_kind"], "%s: capacity %s != %s" % (n, y["capacity"], s["burst_kind"]))
     check(close(y["cost_per_hour"], price[s["burst_kind"]]),
           "%s: cost_per_hour %s != simulated %s price %s" % (n, y["cost_per_hour"], s["burst_kind"], price[s["burst_kind"]]))
@@ -79,10 +84,12 @@ def check_tier(wname, y, s):
         check(y.get("max_concurrency") == 1, "%s: one batch per replica at a time, as simulated" % n)
     else:
         sc = s["scheduler"]
-        want = {"max_num_seqs": sc["max_num_seqs"], "max_num_batched_tokens": sc["max_num_batched_tokens"]}
-        if "launch" not in y:   # a local worker tier: the simulated KV pool and model length too
-            want.update(max_model_len=sc["max_model_len"], kv_blocks=sc["kv_blocks_total"])
+        # every LLM tier: the simulated KV pool and model length too (a local worker runs them;
+        # for another engine they are its launch flags), and the KV block size under planner:
+        want = {"max_num_seqs": sc["max_num_seqs"], "max_num_batched_tokens": sc["max_num_batched_tokens"],
+                "max_model_len": sc["max_model_len"], "kv_blocks": sc["kv_blocks_total"]}
         check(y.get("scheduler") == want, "%s: scheduler %s != %s" % (n, y.get("scheduler"), want))
+        check(y.get("planner", {}).get("kv_block_tokens") == sc["kv_block_tokens"], "%s: planner.kv_block_tokens" % n)
         check(y.get("max_concurrency") == sc["max_num_seqs"], "%s: max_concurrency" % n)
     if "launch" in y:   # the engine's command carries the same knobs
         argv = shlex.split(y["launch"])

@@ -10,7 +10,11 @@ confidence and status) is fed
       times (each tier's `step:` map).
 For every request, matched by its X-Request-Id, both must agree on the route, the tier asked
 first, the tier that answered, the escalation, the canary decision and the status — and charge
-the same cost to the nano-dollar. The trace exercises a cascade with low-confidence, 5xx (re-ask)
+the same cost to the nano-dollar. The short route's tier is a backend that reports no busy share
+(`cost_share: in_flight`: each call is charged its in-flight share of the replica's time, the
+gateway from its clock, the simulator from its intervals): there the simulator's charge is the
+closed form of its steps and the gateway's is that plus what its own clock saw beyond the
+backend's scripted time (HTTP and scheduling), never less. The trace exercises a cascade with low-confidence, 5xx (re-ask)
 and 4xx (never re-ask) answers, a canary split whose candidate fails into a rollback, streamed
 answers on a plain tier, a burst refused by the bounded tier queue (429), and the response cache
 (policy/respcache on both sides): repeated deterministic requests answered at cost 0 without a
@@ -58,20 +62,20 @@ STEPS = {"student": [1500, 10, 2500], "student-b": [1000, 8, 2000], "teacher": [
          "small": [2000, 5, 3000]}
 pf = os.path.join(T, "backend.port")
 be = spawn([PY, os.path.join(ROOT, "tests/e2e/lib/trace_backend.py"), "--port-file", pf, "--tiers",
-            json.dumps(STEPS)], "backend.log")
+            json.dumps(STEPS), "--silent", "small"], "backend.log")
 port = _wait_file(pf, be, "trace backend")
 
 
-def tier(name, cost, replicas):
+def tier(name, cost, replicas, extra=""):
     b0, tok, row = STEPS[name]
     return ("  - {name: %s, url: \"http://127.0.0.1:%d/v1\", model: %s, cost_per_hour: %s, replicas: %d,\n"
-            "     max_concurrency: 1, scheduler: {max_num_seqs: 1, max_num_batched_tokens: 2048},\n"
+            "     max_concurrency: 1, scheduler: {max_num_seqs: 1, max_num_batched_tokens: 2048},%s\n"
             "     step: {b0_us: %d, prefill_token_us: %d, decode_row_us: %d}}\n" % (name, port, name, cost, replicas,
-                                                                                 b0, tok, row))
+                                                                                 extra, b0, tok, row))
 
 
 PIPE = ("tiers:\n" + tier("student", "2.7", 2) + tier("student-b", "1.9", 1) + tier("teacher", "7.3", 1) +
-        tier("small", "1.1", 1) + """routes:
+        tier("small", "1.1", 1, " cost_share: in_flight,") + """routes:
   - {name: short, match: {endpoint: chat, max_prompt_chars: 120}, tier: small}
   - name: main
     match: {endpoint: chat}
@@ -136,7 +140,7 @@ for line in open(recs):
     sim[rec["request_id"]] = rec
 
 # ---- the contract ----
-n_esc = n_cand = n_429 = n_400 = n_500 = 0
+n_esc = n_cand = n_429 = n_400 = n_500 = n_inflight = 0
 for r in rows:
     a, b = live.get(r["id"]), sim.get(r["id"])
     if not check(a is not None and b is not None, "%s: missing on one side" % r["id"]):
@@ -146,6 +150,17 @@ for r in rows:
              round(a["cost_usd"] * 1e9))
     got_b = (b["route"], b["first_tier"], b["tier"], b["escalated"], b["canary_candidate"], b["status"],
              b["cost_nusd"])
+    if a["tier"] == "small" and a["status"] == 200:
+        # in-flight sharing: the simulator's share is its steps' sum (one call at a time); the
+        # gateway's is what its clock saw of the call, the backend's sleep plus the HTTP hop
+        b0, tok, row = STEPS["small"]
+        closed = int(1.1e9 * ((b0 + tok * (r["chars"] // 4)) + (r["out"] - 1) * (b0 + row)) * 1000 // 3.6e12)
+        check(got_b[6] == closed, "%s: the simulator's in-flight charge %d nUSD, closed form %d" % (r["id"], got_b[6], closed))
+        hop = 0.25 * 1.1e9 / 3600   # up to 250 ms of the gateway's clock beyond the scripted steps
+        check(closed <= got_a[6] <= closed + hop, "%s: the gateway's in-flight charge %d nUSD, steps %d (+%.0f at most)"
+              % (r["id"], got_a[6], closed, hop))
+        got_a, got_b = got_a[:6], got_b[:6]
+        n_inflight += 1
     check(got_a == got_b, "%s: gateway (route, first, tier, escalated, candidate, status, nUSD) %s != planner %s"
           % (r["id"], got_a, got_b))
     check(results.get(r["id"]) == a["status"], "%s: client saw %s, telemetry says %s" % (r["id"], results.get(r["id"]),
@@ -163,8 +178,9 @@ check(hits_live == ["c1", "c3"] and hits_sim == hits_live, "cache hits: gateway 
 check([live.get(i, {}).get("cache") for i in ("c0", "c2", "c4", "c5", "c6")] == ["miss", "miss", None, None, "miss"],
       "misses and skips: c0, c2, c6 (past the TTL) looked up; c4, c5 sampled, never")
 # The trace must exercise every rule it is meant to.
-check(n_esc >= 5 and n_cand >= 3 and n_429 == 1 and n_400 == 2 and n_500 == 5,
-      "trace coverage: %d escalated, %d canary, %d 429, %d 400, %d 5xx re-asked" % (n_esc, n_cand, n_429, n_400, n_500))
+check(n_esc >= 5 and n_cand >= 3 and n_429 == 1 and n_400 == 2 and n_500 == 5 and n_inflight == 4,
+      "trace coverage: %d escalated, %d canary, %d 429, %d 400, %d 5xx re-asked, %d charged in flight"
+      % (n_esc, n_cand, n_429, n_400, n_500, n_inflight))
 cand_after = [r["id"] for r in rows if live.get(r["id"], {}).get("canary_candidate")]
 pred = json.loads(out.stdout) if out.returncode == 0 else {}
 check(pred.get("canary_rollbacks") == 1, "the candidate's failures roll the canary back once (got %s)" %

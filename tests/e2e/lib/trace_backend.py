@@ -7,7 +7,8 @@ gateway sends one at a time per replica: max_concurrency 1):
   decode step  = b0 + decode_row_us                  (out_tokens - 1 of them)
 It sleeps that long, then answers max_tokens tokens, each with logprob ln(C) (so the cascade's
 mean confidence is C), and reports its busy share as timings.rightsize.busy_ns (one row per step:
-the request's share is the whole step). The first call for a request id answers status S
+the request's share is the whole step) — except for the models named by --silent, which report
+none, as vLLM, TGI or llama.cpp's server do. The first call for a request id answers status S
 instead when S != 200 (no step is run: no busy share); later calls (an escalation) answer 200.
 """
 import argparse
@@ -20,7 +21,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 ap = argparse.ArgumentParser()
 ap.add_argument("--port-file", required=True)
 ap.add_argument("--tiers", required=True, help='JSON {"model": [b0_us, prefill_token_us, decode_row_us]}')
+ap.add_argument("--silent", default="", help="comma-separated models that report no busy share")
 args = ap.parse_args()
+SILENT = set(m for m in args.silent.split(",") if m)
 STEPS = json.loads(args.tiers)
 seen = set()
 lock = threading.Lock()
@@ -64,7 +67,7 @@ class H(BaseHTTPRequestHandler):
         lp = math.log(conf)
         toks = [{"token": "t", "logprob": lp, "bytes": [116], "top_logprobs": []} for _ in range(n_out)]
         usage = {"prompt_tokens": n_in, "completion_tokens": n_out, "total_tokens": n_in + n_out}
-        timings = {"rightsize": {"busy_ns": busy_ns}}
+        timings = {} if model in SILENT else {"rightsize": {"busy_ns": busy_ns}}
         head = {"id": "chatcmpl-" + rid, "created": int(time.time()), "model": model}
         if req.get("stream"):
             chunks = []
