@@ -412,7 +412,7 @@ int gateway_run(Gateway *g, volatile sig_atomic_t *stop, volatile sig_atomic_t *
         }
         if (now >= g->next_scale_us) {
             g->next_scale_us = now + g->p.autoscale_interval_us;
-            gw_autoscale(g, now);
+            gw_autoscale(g, now, clock_wall_us());
         }
         // drained: nothing held by the loop and every answer handed to its client
         if (drain_deadline && ((g->in_flight == 0 && g->n_open_reqs == 0) || now > drain_deadline)) {

@@ -314,7 +314,9 @@ void gw_replica_call_end(Gateway *g, Replica *r, GwCall *c, int64_t now_us);
 void gw_replica_failed(Gateway *g, Replica *r, int64_t now_us);
 void gw_health_done(Gateway *g, CURL *easy, CURLcode rc);
 int gw_tier_active(Gateway *g, int tier);
-void gw_autoscale(Gateway *g, int64_t now_us);
+// now_us: the loop's monotonic clock (replica state times); utc_us: wall-clock UTC, which the
+// autoscaler's time-of-day schedule windows and delays read (as the simulator's clock does).
+void gw_autoscale(Gateway *g, int64_t now_us, int64_t utc_us);
 const char *gw_replica_state_name(ReplicaState s);
 // Whether the tier has a replica that takes calls now (local: READY; remote: READY and its last
 // probe answered). When not, why says what is wrong ("worker 0 exited with status 1; 3 restarts,

@@ -364,7 +364,7 @@ static bool start_slot(Gateway *g, int tier, int64_t now_us, bool warm) {
 
 // Applies the queue-aware autoscaler: local tiers start or drain workers; remote tiers only
 // export the desired count (for KEDA/HPA).
-void gw_autoscale(Gateway *g, int64_t now_us) {
+void gw_autoscale(Gateway *g, int64_t now_us, int64_t utc_us) {
     for (int i = 0; i < g->p.n_tiers; i++) {
         TierState *ts = &g->tiers[i];
         const PipeTier *t = &g->p.tiers[i];
@@ -376,7 +376,7 @@ void gw_autoscale(Gateway *g, int64_t now_us) {
             want = t->local ? (t->min_replicas > 0 ? t->min_replicas : 1) : cur;
         } else {
             AutoscaleConfig c = t->autoscale;   // min/max are the tier's replicas
-            want = autoscale_eval(&ts->as, &c, now_us, cur, waiting, running);
+            want = autoscale_eval(&ts->as, &c, utc_us, cur, waiting, running);
         }
         ts->desired = want;
         metric_set(g->m.desired, t->name, want);
