@@ -18,6 +18,9 @@ static void fill_tier(const Catalog *cat, const Workload *wl, const Candidate *c
     int64_t bmax = student ? c->batch_knob : c->batch_eff;
     *t = (SimTier){0};
     t->step = student ? c->student_step : c->step;
+    // Engines other than our worker report no busy share per request: the ledger charges them
+    // by in-flight sharing (policy/ledger), in the simulation and in the emitted pipeline alike.
+    t->cost_in_flight = strcmp(search_stack_on(cat, c, hw)->id, "rightsize-worker") != 0;
     t->one_shot = m->encoder;
     if (m->encoder) {
         double slo = wl->slo_e2e_p95_ms > 0 ? wl->slo_e2e_p95_ms : (wl->slo_e2e_p99_ms > 0 ? wl->slo_e2e_p99_ms : 1000);
