@@ -8,6 +8,7 @@
 
 #include "base/check.h"
 #include "cli/cli.h"
+#include "plan/benchfit.h"
 #include "plan/catalog.h"
 #include "plan/emit.h"
 #include "plan/pipesim.h"
@@ -418,6 +419,12 @@ int cmd_plan(int argc, char **argv) {
     }
     if (catalog_load(&cat, cat_dir, err, sizeof err)) { fprintf(stderr, "rightsize plan: catalog: %s\n", err); return 1; }
     for (int i = 0; i < cat.n_warnings; i++) fprintf(stderr, "rightsize plan: warning: %s\n", cat.warnings[i]);
+    {   // the published points beside the catalog (data/benchmarks): the report says which devices have none
+        char csv[1200], berr[256];
+        snprintf(csv, sizeof csv, "%s/../benchmarks/published.csv", cat_dir);
+        if (access(csv, R_OK) == 0 && bench_count_points(csv, &cat, berr, sizeof berr))
+            fprintf(stderr, "rightsize plan: warning: %s (the report will not say which devices were fitted)\n", berr);
+    }
     if (wl_load(&wl, wl_path, err, sizeof err)) {
         fprintf(stderr, "rightsize plan: %s\n", err);
         catalog_free(&cat);

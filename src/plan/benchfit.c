@@ -288,3 +288,14 @@ int64_t bench_fit_hw(Catalog *cat, const BenchPoint *pts, int64_t n, int hw, dou
     h->derate_bandwidth = keep_b;
     return n_train;
 }
+
+int bench_count_points(const char *path, Catalog *cat, char *err, size_t err_len) {
+    BenchPoint *pts = NULL;
+    int64_t n = 0;
+    int rc = bench_points_load(path, cat, &pts, &n, err, err_len);
+    if (rc) return rc;
+    for (int64_t i = 0; i < cat->n_hw; i++) cat->hw[i].published_points = 0;
+    for (int64_t i = 0; i < n; i++) cat->hw[pts[i].hw].published_points++;
+    free(pts);
+    return 0;
+}

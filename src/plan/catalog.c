@@ -405,6 +405,7 @@ int catalog_load(Catalog *cat, const char *dir, char *err, size_t err_len) {
     cat->quality_metric = yaml_str_opt(&cat->model_doc, cat->model_doc.root, "quality_metric", "quality");
     rc = load_stacks(cat, dir, err, err_len);
     if (rc) goto fail;
+    for (int64_t i = 0; i < cat->n_hw; i++) cat->hw[i].published_points = -1;
     char path[1024];
     snprintf(path, sizeof path, "%s/hardware.yaml", dir);
     check_prices(cat, path);

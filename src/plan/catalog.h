@@ -66,6 +66,10 @@ typedef struct {
     CatPrice price[PRICE_KIND_COUNT];
     CatInstance inst[CAT_MAX_INSTANCES];
     int n_inst;
+    // Published benchmark points for this device in the benchmarks file beside the catalog
+    // (data/benchmarks/published.csv, what its derates were fitted or checked against); -1 when
+    // that file was not read. catalog_load sets -1; benchfit.h's bench_count_points fills it.
+    int64_t published_points;
 } CatHardware;
 
 typedef struct {

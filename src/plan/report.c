@@ -115,6 +115,13 @@ static void describe(FILE *f, const Catalog *cat, const Workload *wl, const Cand
     fprintf(f, "  Model         %s at %s (%s), batch knob %lld, step times from %s\n", m->name,
             plan_quant_names[c->quant], qual, (long long)c->batch_knob,
             c->source == STEP_PROFILE ? "a calibrated profile" : "the roofline (uncalibrated)");
+    if (hw->published_points > 0)
+        fprintf(f, "  Derates       fitted or checked against %lld published benchmark points for %s (data/benchmarks)\n",
+                (long long)hw->published_points, hw->id);
+    else if (hw->published_points == 0)
+        fprintf(f, "  Derates       estimates: no published benchmark point for %s in data/benchmarks; its step times\n"
+                   "                are the roofline at reference derates (`rightsize calibrate` a replica, then plan --profile)\n",
+                hw->id);
     const CatStack *st = search_stack(cat, c);
     fprintf(f, "  Stack         %s: %s KV cache, %s %.2f, %lld blocks of %lld tokens per replica\n", st->name,
             kv_dtype_names[c->kv.kv_dtype], mem_rule_names[st->mem_rule], st->mem_fraction,

@@ -18,6 +18,14 @@ for s in "== Recommended plan" "== Runners-up" "== Pareto frontier" "== Decision
          "== Constraints" "Stack " "Burst month" "Monthly cost" "per 1K requests" "per 1M tokens" "per successful outcome" "baseline" "capacity mix"; do
     grep -q -- "$s" "$T/out.txt" || fail "text output lacks '$s'"
 done
+# What its derates rest on, from data/benchmarks/published.csv: the support-assistant's TPU v5e has
+# no published point (an estimate); the nightly batch's Inferentia2 has points (counted from the CSV).
+grep -q "Derates       estimates: no published benchmark point for tpu-v5e" "$T/out.txt" \
+    || fail "the report does not say tpu-v5e's derates are estimates: $(grep Derates "$T/out.txt")"
+n_inf2=$(awk -F, 'NR > 1 && $0 !~ /^#/' data/benchmarks/published.csv | grep -c ",inferentia2,")
+"$BIN" plan data/workloads/nightly-batch-scoring.yaml --quiet --horizon-hours 2 > "$T/nb.txt" 2>/dev/null || fail "nightly plan"
+grep -q "Derates       fitted or checked against $n_inf2 published benchmark points for inferentia2" "$T/nb.txt" \
+    || fail "nightly: want $n_inf2 inferentia2 points, report says: $(grep Derates "$T/nb.txt")"
 grep -q "<svg" "$T/r.html" || fail "HTML has no inline SVG"
 [ "$(grep -c "<svg" "$T/r.html")" -ge 3 ] || fail "HTML has fewer than 3 charts"
 grep -q "<script" "$T/r.html" && fail "HTML must be script-free"
