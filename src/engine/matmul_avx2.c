@@ -40,9 +40,6 @@ static ALWAYS_INLINE float hsum_ps(__m256 v) {
 #include "engine/matmul_k_avx2.inc"
 #include "engine/matmul_x16_avx2.inc"
 
-static void rows_q8_0_x16(const MmArgs *a, int64_t r0, int64_t r1) { x8_rows(a, r0, r1, 0); }
-static void rows_q4_0_x16(const MmArgs *a, int64_t r0, int64_t r1) { x8_rows(a, r0, r1, 1); }
-static void rows_q4_k_x16(const MmArgs *a, int64_t r0, int64_t r1) { x8k_rows(a, r0, r1); }
 
 void mm_rows_q8_0_avx2(const MmArgs *a, int64_t r0, int64_t r1) { rows_q8_0(a, r0, r1); }
 void mm_rows_q4_0_avx2(const MmArgs *a, int64_t r0, int64_t r1) { rows_q4_0(a, r0, r1); }
@@ -233,31 +230,8 @@ void mm_quantize_q8_k_avx2(const float *x, BlockQ8K *y, int64_t cols) {
     }
 }
 
-const MmKernels MM_KERNELS_AVX2 = {
-    .name = "avx2",
-    .quantize_q8_0 = mm_quantize_q8_0_avx2,
-    .quantize_q8_k = mm_quantize_q8_k_avx2,
-    .rows = {
-        [QT_F32] = mm_rows_f32_avx2,
-        [QT_F16] = mm_rows_f16_avx2,
-        [QT_BF16] = mm_rows_bf16_avx2,
-        [QT_Q8_0] = rows_q8_0,
-        [QT_Q4_0] = rows_q4_0,
-        [QT_Q4_1] = rows_q4_1,
-        [QT_Q5_0] = rows_q5_0,
-        [QT_Q5_1] = rows_q5_1,
-        [QT_IQ4_NL] = rows_iq4_nl,
-        [QT_Q2_K] = rows_q2_k,
-        [QT_Q3_K] = rows_q3_k,
-        [QT_Q4_K] = rows_q4_k,
-        [QT_Q5_K] = rows_q5_k,
-        [QT_Q6_K] = rows_q6_k,
-    },
-    .layout = MM_LAYOUT_X16,
-    .pack_rows = MM_X16_ROWS,
-    .pack_bytes = mm_x16_pack_bytes,
-    .pack = mm_x16_pack,
-    .rows_packed = {[QT_Q8_0] = rows_q8_0_x16, [QT_Q4_0] = rows_q4_0_x16, [QT_Q4_K] = rows_q4_k_x16},
-};
+#define MM_SET_VAR MM_KERNELS_AVX2
+#define MM_SET_NAME "avx2"
+#include "engine/matmul_set_avx2.inc"
 
 #endif
