@@ -13,7 +13,9 @@ import os
 import select
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
+
+from fake_http import QuietHandler
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--work-ms", type=float, default=3000)
@@ -29,19 +31,7 @@ def event(**kw):
         log.write(json.dumps(kw) + "\n")
 
 
-class H(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *a):
-        pass
-
-    def do_GET(self):
-        body = b'{"status":"ok"}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+class H(QuietHandler):
 
     def do_POST(self):
         n = int(self.headers.get("Content-Length", 0))

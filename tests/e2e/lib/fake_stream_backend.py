@@ -14,7 +14,9 @@ compare what was sent with what its client received. GET answers 200 (health pro
 import argparse
 import json
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
+
+from fake_http import QuietHandler
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--port-file", required=True)
@@ -29,19 +31,7 @@ PROMPT_TOKENS = 7
 BUSY_NS = 1000000   # the busy share the final chunk reports (timings.rightsize.busy_ns), 1 ms
 
 
-class H(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *a):
-        pass
-
-    def do_GET(self):
-        body = b'{"status":"ok"}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+class H(QuietHandler):
 
     def event(self, obj):
         data = ("data: %s\n\n" % (obj if isinstance(obj, str) else json.dumps(obj))).encode()
