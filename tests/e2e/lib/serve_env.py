@@ -154,7 +154,8 @@ class Gateway:
         return False
 
     def telemetry(self):
-        return [json.loads(l) for l in open(self.tel) if l.strip()]
+        # Complete lines only: a record the gateway is appending at this moment may be half there.
+        return [json.loads(l) for l in open(self.tel) if l.endswith("\n") and l.strip()]
 
     def stop(self):
         if self.conn:
