@@ -73,7 +73,7 @@ ev = events_of(raw)
 def backend_log(path, n):
     t0 = time.time()
     while time.time() - t0 < 10:
-        lines = [json.loads(l) for l in open(path)] if os.path.exists(path) else []
+        lines = [json.loads(l) for l in open(path) if l.endswith("\n")] if os.path.exists(path) else []  # complete lines only
         if len(lines) >= n:
             return lines
         time.sleep(0.02)
