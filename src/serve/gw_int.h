@@ -339,6 +339,9 @@ void gw_stream_feed(GwCall *c, const char *p, size_t len, int64_t now_us);
 void gw_stream_end(GwCall *c, bool ok, int status, const char *why);
 // Reads usage, finish_reason and the backend's timings from a whole (non-streamed) answer.
 void gw_read_answer(GwReq *r, const cJSON *resp);
+// The same, read from the answer's bytes without a tree (only the small members are parsed): what
+// the loop uses when it needs nothing else of the answer, so a big one is not parsed on it.
+void gw_read_answer_raw(GwReq *r, const char *s, size_t len);
 
 // ---- gw_reload.c ----
 // SIGHUP: re-reads the config; applies it (each change named in the log and GET /admin/reload)

@@ -223,8 +223,9 @@ static size_t on_data(char *p, size_t size, size_t n, void *u) {
     c->bytes += (int64_t)len;
     if (c->kind == CALL_MAIN && gw_req_gone(c->req)) return 0;   // the client left: stop the transfer
     // limits.max_response_bytes: a buffered answer that grows past it is cut off (502
-    // response_too_large); a passed-through stream is not buffered, so it is not capped.
-    if (!(c->pass_stream && c->status == 200) && (uint64_t)c->bytes > (uint64_t)c->max_resp_bytes) {
+    // response_too_large); a passed-through stream is cut there too (what came before it went to
+    // the client; the stream ends with the typed error event).
+    if ((uint64_t)c->bytes > (uint64_t)c->max_resp_bytes) {
         c->too_large = true;
         return 0;
     }
@@ -672,6 +673,13 @@ static void batch_done(Gateway *g, GwCall *c, CURLcode rc, int64_t now_us) {
 static void main_failed(Gateway *g, GwReq *r, GwCall *c, CURLcode rc, int64_t now_us) {
     if (c->pass_stream && c->status == 200) {   // cut mid-stream: say so in the stream, then end it
         r->status = 200;
+        if (c->too_large && !gw_req_gone(r)) {
+            metric_inc(g->m.rejected, "response_too_large", 1);
+            snprintf(r->error, sizeof r->error,
+                     "tier '%s' streamed more than limits.max_response_bytes (%zu bytes); the stream was cut there",
+                     g->p.tiers[r->tier].name, c->max_resp_bytes);
+            snprintf(r->reason, sizeof r->reason, "response_too_large");
+        }
         snprintf(r->reason + strlen(r->reason), sizeof r->reason - strlen(r->reason), "%s", "+cut");
         set_headers(g, r);
         gw_stream_end(c, false, rc == CURLE_OPERATION_TIMEDOUT ? 504 : 502, curl_easy_strerror(rc));
@@ -739,9 +747,12 @@ static void main_done(Gateway *g, GwCall *c, CURLcode rc, int64_t now_us) {
     }
     if (!gw_req_gone(r)) canary_feed(g, r, c, rc != CURLE_OK || c->status >= 500, now_us);   // a client leaving is no verdict
     bool streamed = c->pass_stream && c->status == 200;
-    cJSON *resp = rc == CURLE_OK && !streamed ? cJSON_ParseWithLength(c->resp.data ? c->resp.data : "", c->resp.len)
-                                              : NULL;
+    // The tree only where the answer is reworked (a cascade's verdict, a replay as SSE); else
+    // the few members the record needs are read from the bytes.
+    bool tree = rc == CURLE_OK && !streamed && (r->cascade_first_call || r->stream);
+    cJSON *resp = tree ? cJSON_ParseWithLength(c->resp.data ? c->resp.data : "", c->resp.len) : NULL;
     if (resp) gw_read_answer(r, resp);
+    else if (rc == CURLE_OK && !streamed) gw_read_answer_raw(r, c->resp.data, c->resp.len);
     if (r->cascade_first_call && rc == CURLE_OK && maybe_escalate(g, r, c, resp, now_us)) {
         // on its way to the next tier
     } else if (rc != CURLE_OK) {
