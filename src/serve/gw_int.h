@@ -95,6 +95,7 @@ struct GwCall {
     int64_t t_start_us, t_first_byte_us;
     int64_t bytes;
     int64_t cost_nusd;             // this call's charge (policy/ledger's rule)
+    int64_t idle_nusd;             // the replica's idle its request takes (the rule's step 5)
     LedgerMark share_mark;         // its entry on the replica's share clock
     int64_t share_ns;              // its in-flight share once ended (cost_share: in_flight)
     // pass-through streams (gw_stream.c)
@@ -157,7 +158,8 @@ struct GwReq {
     int tier, first_tier;
     int attempts;
     int64_t t_enqueue_us, t_dispatch_us, t_first_byte_us, queue_us;
-    int64_t cost_nusd, first_cost_nusd;
+    int64_t cost_nusd, first_cost_nusd;   // busy charges (all tiers; the first tier's)
+    int64_t idle_nusd, first_idle_nusd;   // idle taken (the ledger's step 5)
     double confidence;
     bool escalated, cascade_first_call;
     int replica_slot;
@@ -306,6 +308,9 @@ void gw_front_watch(Gateway *g, int64_t now_us);
 int gw_replicas_start(Gateway *g, char *err, size_t err_len);
 void gw_replicas_tick(Gateway *g, int64_t now_us);
 void gw_replicas_stop(Gateway *g);
+// Stops charging replica r (ledger_close) and writes its telemetry record: its cost, busy
+// charges, idle taken by requests and the idle after its last request (unattributed). gateway.c.
+void gw_replica_close_ledger(Gateway *g, Replica *r, int64_t now_us);
 // Least-loaded READY replica of a tier with room, or NULL.
 Replica *gw_replica_pick(Gateway *g, int tier);
 // A call starts/ends on a replica (in-flight list; the replica's cost accrues).

@@ -587,6 +587,8 @@ static void charge_call(Gateway *g, GwCall *c, CURLcode rc, int64_t now_us) {
     if (busy < 0) return;   // failed or unreported: the time stays idle
     if (c->kind != CALL_BATCH) {
         c->cost_nusd = ledger_charge(&g->ledger, &c->rep->led, busy, now_us);
+        // A shadow is no request: the replica's idle waits for the next answer it gives.
+        if (c->kind == CALL_MAIN) c->idle_nusd = ledger_take_idle(&g->ledger, &c->rep->led, now_us);
         return;
     }
     ledger_split(busy, c->member_weight, c->n_members, c->member_share);
@@ -595,6 +597,12 @@ static void charge_call(Gateway *g, GwCall *c, CURLcode rc, int64_t now_us) {
         c->members[i]->cost_nusd += v;
         c->cost_nusd += v;
     }
+    // The idle the batch takes is split over its members by the same weights.
+    int64_t idle = ledger_take_idle(&g->ledger, &c->rep->led, now_us);
+    for (int64_t i = 0; i < c->n_members; i++) c->member_share[i] = 0;
+    ledger_split(idle, c->member_weight, c->n_members, c->member_share);
+    for (int64_t i = 0; i < c->n_members; i++) c->members[i]->idle_nusd += c->member_share[i];
+    c->idle_nusd = idle;
 }
 
 static void batch_done(Gateway *g, GwCall *c, CURLcode rc, int64_t now_us) {
@@ -726,6 +734,7 @@ static bool maybe_escalate(Gateway *g, GwReq *r, GwCall *c, const cJSON *resp, i
     r->finish[0] = 0;
     r->backend_ttft_ms = r->backend_tpot_ms = r->backend_queue_ms = r->batch_size_mean = -1;
     r->first_cost_nusd = r->cost_nusd;
+    r->first_idle_nusd = r->idle_nusd;
     r->attempts = 0;
     snprintf(r->reason, sizeof r->reason, "escalated");
     if (enqueue(g, r, r->dec.then, true, now_us)) gw_dispatch(g, r->dec.then, now_us);
@@ -738,6 +747,7 @@ static void main_done(Gateway *g, GwCall *c, CURLcode rc, int64_t now_us) {
     int tier = c->rep->tier;
     r->call = NULL;
     r->cost_nusd += c->cost_nusd;
+    r->idle_nusd += c->idle_nusd;
     if (r->t_first_byte_us == 0 && c->t_first_byte_us) r->t_first_byte_us = c->t_first_byte_us;
     if (conn_failure(rc, c) && r->attempts < GW_MAX_ATTEMPTS && !gw_req_gone(r)) {
         LOG_D("request %llu: replica %d of tier %s unreachable (%s); retrying", (unsigned long long)r->id,

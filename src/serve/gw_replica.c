@@ -323,7 +323,7 @@ void gw_replicas_tick(Gateway *g, int64_t now_us) {
             if (r->state == REP_DRAINING && r->n_inflight == 0) {
                 if (r->pid > 0 && !r->term_sent) kill(r->pid, SIGTERM), r->term_sent = true;
                 else if (r->pid <= 0) set_state(r, REP_STOPPED, now_us);
-                if (r->led.open) ledger_close(&g->ledger, &r->led, now_us);
+                if (r->led.open) gw_replica_close_ledger(g, r, now_us);
             }
             if (r->led.open) ledger_advance(&g->ledger, &r->led, now_us);
             count[r->state]++;
@@ -434,7 +434,7 @@ void gw_replicas_stop(Gateway *g) {
                 waitpid(r->pid, NULL, 0);
                 r->pid = 0;
             }
-            if (r->led.open) ledger_close(&g->ledger, &r->led, now);
+            if (r->led.open) gw_replica_close_ledger(g, r, now);
             free(r->inflight);
             r->inflight = NULL;
         }

@@ -137,7 +137,7 @@ const recs = fs.readFileSync(tel, 'utf8').trim().split('\n').map((l) => JSON.par
 const byKey = (k) => recs.filter((r) => r.key === k);
 check(byKey('team-a').length === 6 && byKey('team-b').length === 4 && byKey('team-c').length === 3,
   `telemetry key names: ${recs.map((r) => r.key)}`);
-const spentA = byKey('team-a').reduce((s, r) => s + r.cost_usd, 0);
+const spentA = byKey('team-a').reduce((s, r) => s + r.cost_busy_usd, 0);
 check(Math.abs(spentA - 0.003) < 1e-12, `telemetry team-a spend ${spentA}`);
 check(byKey('team-a').some((r) => r.status === 429 && r.reason === 'budget_day'), 'telemetry says why team-a was refused');
 const everything = fs.readFileSync(tel, 'utf8') + gw.log + metrics + JSON.stringify(adm);
