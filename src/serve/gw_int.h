@@ -62,6 +62,7 @@ struct Replica {
     bool warm;                     // belongs to the warm pool: started and healthy, not dispatched to
     bool term_sent;                // DRAINING: SIGTERM already sent
     CURL *health;                  // in-flight /health probe, or NULL
+    struct curl_slist *health_hdrs; // its headers (a remote tier's credentials), or NULL
     int64_t next_health_us;
     LedgerReplica led;
     LedgerShare share;             // in-flight sharing (cost_share: in_flight tiers)
@@ -71,6 +72,7 @@ struct Replica {
     char why[160];                 // the last failure: how the worker exited, or why it could not start or be reached
     int last_exit;                 // the worker's last exit code (128 + signal when killed), -1: none yet
     bool unreachable;              // remote: the last probe (GET base_url/models) got no HTTP answer
+    bool refused;                  // remote: the last probe, sent with the tier's credentials, got 401/403
 };
 
 typedef enum { CALL_MAIN = 0, CALL_SHADOW, CALL_BATCH, CALL_HEALTH } CallKind;
