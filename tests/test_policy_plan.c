@@ -186,6 +186,29 @@ TEST(batcher_follows_size_and_delay) {
     EXPECT(strstr(err, "max_queue") != NULL);
 }
 
+// A request whose client left is pulled out of the ring (wrapped around its end too): the others
+// keep their order, the due time follows the new oldest, and an unknown id changes nothing.
+TEST(batcher_remove_keeps_the_order_of_the_rest) {
+    BatcherConfig c = {.max_batch_size = 4, .max_queue_delay_us = 1000, .max_queue = 4};
+    char err[128];
+    Batcher *b = batcher_create(&c, err, sizeof err);
+    ASSERT(b);
+    BatchItem out[4];
+    for (int i = 0; i < 3; i++) batcher_add(b, 1 + (uint64_t)i, 1, 10 + i);
+    EXPECT_EQ_INT(batcher_take(b, 2000, out, 2), 2);   // head moves to slot 2: the ring wraps below
+    for (int i = 0; i < 3; i++) EXPECT_EQ_INT(batcher_add(b, 4 + (uint64_t)i, 1, 20 + i), 0);
+    EXPECT(batcher_remove(b, 3));                       // the oldest: the due time moves
+    EXPECT_EQ_INT(batcher_ready_at(b), 20 + 1000);
+    EXPECT(batcher_remove(b, 5));                       // one in the middle, across the wrap
+    EXPECT(!batcher_remove(b, 5));
+    EXPECT(!batcher_remove(b, 99));
+    EXPECT_EQ_INT(batcher_len(b), 2);
+    EXPECT_EQ_INT(batcher_take(b, 5000, out, 4), 2);
+    EXPECT(out[0].id == 4 && out[1].id == 6);
+    EXPECT_EQ_INT(batcher_ready_at(b), -1);
+    batcher_destroy(b);
+}
+
 TEST(autoscale_delays_windows_and_clamps) {
     AutoscaleConfig c = {.min_replicas = 1, .max_replicas = 10, .target_per_replica = 4,
                          .upscale_delay_us = 10000000, .downscale_delay_us = 120000000};

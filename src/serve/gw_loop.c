@@ -174,7 +174,17 @@ void gw_abandon(Gateway *g, GwReq *r, int64_t now_us) {
         gw_finish(g, r, now_us);
         return;
     }
-    // Otherwise it waits in a batcher or between calls: its turn sees the client gone.
+    // Waiting in the batcher: pulled out before its batch goes (never sent, never charged).
+    for (int64_t k = 0; ts->batcher && k < ts->bcap; k++) {
+        if (ts->bslots[k] != r) continue;
+        ts->bslots[k] = NULL;
+        CHECK(batcher_remove(ts->batcher, r->id));
+        snprintf(r->reason, sizeof r->reason, "client_gone");
+        r->status = 499;
+        gw_finish(g, r, now_us);
+        return;
+    }
+    // Otherwise it is between calls: its turn sees the client gone.
 }
 
 void gw_dispatch(Gateway *g, int tier, int64_t now_us) {
@@ -363,23 +373,38 @@ static bool start_batch(Gateway *g, int tier, Replica *rep, int64_t now_us) {
         buf_free(&body);
         return false;
     }
-    int64_t n = batcher_take(ts->batcher, now_us, items, cap);
+    int64_t taken = batcher_take(ts->batcher, now_us, items, cap), n = 0;
     bool first = true;
-    for (int64_t i = 0; i < n; i++) {
+    for (int64_t i = 0; i < taken; i++) {
         GwReq *r = NULL;
         for (int64_t k = 0; k < ts->bcap && !r; k++)
             if (ts->bslots[k] && ts->bslots[k]->id == items[i].id) r = ts->bslots[k], ts->bslots[k] = NULL;
         CHECK(r);
+        if (gw_req_gone(r)) {   // left since the last watch: not sent, not charged
+            snprintf(r->reason, sizeof r->reason, "client_gone");
+            snprintf(r->error, sizeof r->error, "the client closed its connection before the answer was complete");
+            r->status = 499;
+            gw_finish(g, r, now_us);
+            continue;
+        }
+        members[n] = r;
+        weight[n++] = items[i].tokens > 0 ? items[i].tokens : 1;
+        if (!rc) rc = gw_body_append_inputs(&body, &r->parts, r->body.data, &first);   // the client's bytes
+    }
+    free(items);
+    for (int64_t i = 0; i < n; i++) {
+        GwReq *r = members[i];
         r->queue_us = now_us - r->t_arrival_us;
         r->t_dispatch_us = now_us;
         r->replica_slot = rep->slot;
         r->batch_size = n;
         r->attempts++;
-        members[i] = r;
-        weight[i] = items[i].tokens > 0 ? items[i].tokens : 1;
-        if (!rc) rc = gw_body_append_inputs(&body, &r->parts, r->body.data, &first);   // the client's bytes
     }
-    free(items);
+    if (n == 0) {   // every member left
+        free(members), free(weight), free(share);
+        buf_free(&body);
+        return true;
+    }
     if (!rc) rc = buf_append_str(&body, "]}");
     char *s = rc ? NULL : body.data;
     if (rc) buf_free(&body);
