@@ -122,8 +122,7 @@ struct GwReq {
     const char *suffix;            // "/completions", "/chat/completions", "/embeddings"
     Buf body;                      // the client's bytes, forwarded with the gateway's edits spliced in
     GwBody parts;                  // what the check found in body (gw_body.h)
-    bool keep_json;                // the response cache is on: the check keeps the parsed body
-    cJSON *json;                   // the parsed body when keep_json (gw_cache keys on it), else NULL
+    bool cache_on;                 // the response cache is on: the check prepares the cache's view of the body
     bool stream, client_logprobs;
     char model[96];
     int64_t prompt_chars;
@@ -182,7 +181,11 @@ struct GwReq {
     // ---- response cache (gw_cache.c; loop only) ----
     const char *cache_state;       // "hit", "miss" (looked up, not found), NULL (not looked up)
     uint64_t cache_key;
-    char *cache_canon;             // a miss's canonical request, kept to store its answer (owned)
+    int cache_rule;                // the route rule a miss was looked up for
+    bool cache_ready;              // gw_cache_prepare ran: cache_skip, and the canonical body when cacheable
+    int cache_skip;                // RespCacheSkip of the body (RESPCACHE_OK: cacheable)
+    uint64_t cache_body_hash;      // respcache_hash of cache_canon
+    char *cache_canon;             // the canonical body (sorted keys), kept by a miss to store its answer (owned)
     size_t cache_canon_len;
     bool cache_capture;            // a streamed miss: copy what the client is sent into cache_cap
     Buf cache_cap;
@@ -363,6 +366,10 @@ void gw_cache_reload(Gateway *g);
 // A routed-to-be request (rule: router_match's index): true when it was answered from the cache
 // (and finished); else a cacheable miss keeps its key to store its answer at the end.
 bool gw_cache_lookup(Gateway *g, GwReq *r, int rule, int64_t now_us);
+// The cache's view of a checked body, taken from its tree where the body was checked (the check
+// thread for a big one): whether it is cacheable and its canonical text and hash. No tree is
+// kept, so the loop neither walks nor frees one. Thread-safe (touches only r).
+void gw_cache_prepare(GwReq *r, const cJSON *json);
 // Bytes sent to a streaming client (called as they are appended).
 void gw_cache_capture(GwReq *r, const char *data, size_t len);
 // At the end of a request: stores a successful miss's answer.
