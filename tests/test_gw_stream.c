@@ -160,3 +160,24 @@ TEST(gw_read_answer_raw_matches_the_tree_reader) {
     pthread_mutex_destroy(&r.mu);
     buf_free(&big);
 }
+
+// Only the top-level "model" is replaced (not one inside a string or a nested object), the rest
+// stays byte for byte; text without it is left alone. Truth: cJSON's reading of the result.
+TEST(gw_json_set_model_replaces_the_top_level_member_only) {
+    const char *in = "{\"id\":\"a \\\"model\\\": x\",\"choices\":[{\"model\":\"inner\"}], \"model\" : \"m-small\" ,\"n\":1}";
+    Buf out = {0};
+    EXPECT_EQ_INT(gw_json_set_model(&out, in, strlen(in), "support-bot \"v2\""), 0);
+    buf_append(&out, "", 1);
+    cJSON *j = cJSON_Parse(out.data);
+    ASSERT(j);
+    EXPECT(strcmp(cJSON_GetObjectItemCaseSensitive(j, "model")->valuestring, "support-bot \"v2\"") == 0);
+    EXPECT(strcmp(cJSON_GetObjectItemCaseSensitive(j, "id")->valuestring, "a \"model\": x") == 0);
+    const cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "choices"), 0);
+    EXPECT(strcmp(cJSON_GetObjectItemCaseSensitive(ch, "model")->valuestring, "inner") == 0);
+    EXPECT(strncmp(out.data, in, strstr(in, "\"model\" : ") - in + 10) == 0);   // the bytes before, unchanged
+    cJSON_Delete(j);
+    buf_free(&out);
+    EXPECT_EQ_INT(gw_json_set_model(&out, "{\"id\":1}", 8, "x"), 1);
+    EXPECT_EQ_INT(gw_json_set_model(&out, "not json", 8, "x"), 1);
+    EXPECT(out.len == 0);
+}

@@ -123,6 +123,7 @@ struct GwReq {
     Buf body;                      // the client's bytes, forwarded with the gateway's edits spliced in
     GwBody parts;                  // what the check found in body (gw_body.h)
     bool cache_on;                 // the response cache is on: the check prepares the cache's view of the body
+    bool rewrite_model;            // the `models:` map resolved r->model: answers carry it as their "model"
     bool stream, client_logprobs;
     char model[96];
     int64_t prompt_chars;
@@ -352,6 +353,9 @@ void gw_read_answer(GwReq *r, const cJSON *resp);
 // The same, read from the answer's bytes without a tree (only the small members are parsed): what
 // the loop uses when it needs nothing else of the answer, so a big one is not parsed on it.
 void gw_read_answer_raw(GwReq *r, const char *s, size_t len);
+// The JSON object text s with its top-level "model" member's value replaced by the string name,
+// appended to out: 0; 1 when s has no "model" member (out untouched); ERR_NOMEM.
+int gw_json_set_model(Buf *out, const char *s, size_t len, const char *name);
 
 // ---- gw_reload.c ----
 // SIGHUP: re-reads the config; applies it (each change named in the log and GET /admin/reload)

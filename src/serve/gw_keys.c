@@ -268,6 +268,7 @@ bool gw_keys_route(Gateway *g, GwReq *r, const RouteInput *in, int64_t now_us) {
         refuse(g, r, 404, "invalid_request_error", "model_not_found", "unknown_model", msg, now_us);
         return false;
     }
+    r->rewrite_model = model >= 0;   // answers name the public model the client asked for
     if (model >= 0) {   // the map names the route: its other conditions (endpoint, ...) still hold
         RouteRule rule = g->p.routes[g->p.models[model].route];
         rule.model[0] = 0;

@@ -502,7 +502,11 @@ static void answer_buffered(Gateway *g, GwReq *r, GwCall *c, cJSON *resp, int64_
         gw_req_respond(r, 200, "application/json", s, strlen(s));
         free(s);
     } else {
-        gw_req_respond(r, (int)c->status, "application/json", c->resp.data ? c->resp.data : "", c->resp.len);
+        Buf m = {0};   // the public model name the client asked for in place of the backend's
+        if (r->rewrite_model && c->status == 200 && !gw_json_set_model(&m, c->resp.data, c->resp.len, r->model) && m.data)
+            gw_req_respond(r, 200, "application/json", m.data, m.len);
+        else gw_req_respond(r, (int)c->status, "application/json", c->resp.data ? c->resp.data : "", c->resp.len);
+        buf_free(&m);
     }
     r->status = (int)c->status;
     gw_finish(g, r, now_us);
@@ -682,7 +686,7 @@ static void batch_done(Gateway *g, GwCall *c, CURLcode rc, int64_t now_us) {
         }
         off += k;
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(resp, "model");
-        cJSON_AddStringToObject(o, "model", cJSON_IsString(m) ? m->valuestring : "");
+        cJSON_AddStringToObject(o, "model", r->rewrite_model ? r->model : cJSON_IsString(m) ? m->valuestring : "");
         cJSON *u = cJSON_AddObjectToObject(o, "usage");
         if (tok_share >= 0) {
             r->prompt_tokens = tok_share;
@@ -787,6 +791,8 @@ static void main_done(Gateway *g, GwCall *c, CURLcode rc, int64_t now_us) {
     bool tree = rc == CURLE_OK && !streamed && (r->cascade_first_call || r->stream);
     cJSON *resp = tree ? cJSON_ParseWithLength(c->resp.data ? c->resp.data : "", c->resp.len) : NULL;
     if (resp) gw_read_answer(r, resp);
+    if (resp && r->rewrite_model && cJSON_HasObjectItem(resp, "model"))   // replayed or printed: the public name
+        cJSON_ReplaceItemInObjectCaseSensitive(resp, "model", cJSON_CreateString(r->model));
     else if (rc == CURLE_OK && !streamed) gw_read_answer_raw(r, c->resp.data, c->resp.len);
     if (r->cascade_first_call && rc == CURLE_OK && maybe_escalate(g, r, c, resp, now_us)) {
         // on its way to the next tier

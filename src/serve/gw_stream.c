@@ -12,6 +12,7 @@
 
 #include "base/check.h"
 #include "base/clock.h"
+#include "serve/gw_body.h"
 #include "serve/gw_int.h"
 #include "serve/json_walk.h"
 #include "serve/openai_err.h"
@@ -102,6 +103,24 @@ void gw_read_answer_raw(GwReq *r, const char *s, size_t len) {
         if (k == ERROR && cJSON_IsObject(j)) read_error(r, j);
         cJSON_Delete(j);
     }
+}
+
+// The span of the top-level "model" member's value in the object text s; false when none.
+static bool model_span(const char *s, size_t len, JsonItem *m) {
+    JsonIter it;
+    if (!json_iter_object(&it, s, len, 0)) return false;
+    while (json_iter_next_member(&it, m))
+        if (json_item_key_is(&it, m, "model")) return true;
+    return false;
+}
+
+int gw_json_set_model(Buf *out, const char *s, size_t len, const char *name) {
+    JsonItem m;
+    if (!s || !model_span(s, len, &m)) return 1;
+    int rc = buf_append(out, s, m.value);
+    if (!rc) rc = gw_body_put_string(out, name);
+    if (!rc) rc = buf_append(out, s + m.end, len - m.end);
+    return rc;
 }
 
 // Generated text in a chunk's choice: text, delta content, or tool-call arguments.
@@ -271,8 +290,25 @@ static void one_event(GwCall *c, const char *ev, size_t len, int64_t now_us) {
     }
     if (d && dl == 6 && memcmp(d, "[DONE]", 6) == 0) c->saw_done = true;
     else if (d && dl) keep = read_data(c, d, dl, now_us);
+    bool one_line = d && !joined.data;   // d points into ev
     buf_free(&joined);
-    if (keep) gw_req_stream_append(c->req, ev, len);
+    if (!keep) return;
+    // The public model name the client asked for in place of the backend's (a one-line event).
+    JsonItem m;
+    if (c->req->rewrite_model && one_line && model_span(d, dl, &m)) {
+        size_t at = (size_t)(d - ev);
+        Buf b = {0};
+        int rc = buf_append(&b, ev, at + m.value);
+        if (!rc) rc = gw_body_put_string(&b, c->req->model);
+        if (!rc) rc = buf_append(&b, ev + at + m.end, len - at - m.end);
+        if (!rc && b.data) {
+            gw_req_stream_append(c->req, b.data, b.len);
+            buf_free(&b);
+            return;
+        }
+        buf_free(&b);
+    }
+    gw_req_stream_append(c->req, ev, len);
 }
 
 // End of the first event in [p, p+len): the offset just past its blank line, or 0. Lines end
@@ -353,7 +389,8 @@ void gw_stream_end(GwCall *c, bool ok, int status, const char *why) {
     oai_json_str(&b, c->chunk_id, strlen(c->chunk_id));
     buf_printf(&b, ",\"object\":\"%s\",\"created\":%.0f,\"model\":", chat ? "chat.completion.chunk" : "text_completion",
                c->chunk_created);
-    oai_json_str(&b, c->chunk_model, strlen(c->chunk_model));
+    const char *model = r->rewrite_model ? r->model : c->chunk_model;
+    oai_json_str(&b, model, strlen(model));
     buf_printf(&b, ",\"choices\":[{\"index\":0,%s,\"logprobs\":null,\"finish_reason\":\"error\"}]}\n\n",
                chat ? "\"delta\":{}" : "\"text\":\"\"");
     OaiError e;
