@@ -124,6 +124,10 @@ struct GwReq {
     GwBody parts;                  // what the check found in body (gw_body.h)
     bool cache_on;                 // the response cache is on: the check prepares the cache's view of the body
     bool rewrite_model;            // the `models:` map resolved r->model: answers carry it as their "model"
+    // the client key's reservation at admission (gw_keys.c): tokens and nano-dollars counted in
+    // the key's windows while the request runs, settled against what it used when it ends
+    int64_t resv_tokens, resv_nusd;
+    int64_t resv_window[3];        // the TPM, day and month windows they were counted in
     bool stream, client_logprobs;
     char model[96];
     int64_t prompt_chars;
