@@ -17,7 +17,9 @@
 
 #include "plan/catalog.h"
 
-typedef enum { BM_OUTPUT_TOK_S, BM_TOTAL_TOK_S, BM_ITL_MS, BM_TTFT_MS, BM_METRIC_COUNT } BenchMetric;
+// latency_s: seconds from submitting `concurrency` requests at once to the last output token
+// (vLLM benchmark_latency: one batch, its prefill and osl - 1 decode steps).
+typedef enum { BM_OUTPUT_TOK_S, BM_TOTAL_TOK_S, BM_ITL_MS, BM_TTFT_MS, BM_LATENCY_S, BM_METRIC_COUNT } BenchMetric;
 extern const char *const bench_metric_names[BM_METRIC_COUNT];
 
 typedef struct {
@@ -61,5 +63,11 @@ int64_t bench_fit(const Catalog *cat, const BenchPoint *pts, int64_t n, int stac
 // train points, every stack's factors held at the catalog's; *cat is restored before returning.
 // Returns the number of train points used (0: nothing to fit; the outputs are the catalog's).
 int64_t bench_fit_hw(Catalog *cat, const BenchPoint *pts, int64_t n, int hw, double *compute, double *bandwidth);
+
+// Fits stack `stack` and the derates of devices hw[0..n_hw) in turn (bench_fit, then bench_fit_hw
+// of each device with the new stack factors) until neither moves by more than 0.1%, writing both
+// into *cat. A refit of either from the result lands on it again, so the committed figures are
+// reproducible. Returns the rounds taken (0: the stack has no train points).
+int bench_fit_joint(Catalog *cat, const BenchPoint *pts, int64_t n, int stack, const int *hw, int n_hw);
 
 #endif
