@@ -11,7 +11,7 @@
 
 const char *const bench_metric_names[BM_METRIC_COUNT] = {
     [BM_OUTPUT_TOK_S] = "output_tok_s", [BM_TOTAL_TOK_S] = "total_tok_s", [BM_ITL_MS] = "itl_ms", [BM_TTFT_MS] = "ttft_ms",
-    [BM_LATENCY_S] = "latency_s",
+    [BM_LATENCY_S] = "latency_s", [BM_LATENCY_MS] = "latency_ms",
 };
 
 enum { COL_SPLIT, COL_SOURCE, COL_PUBLISHED, COL_READ, COL_HW, COL_STACK, COL_MODEL, COL_QUANT, COL_TP, COL_ISL,
@@ -81,7 +81,7 @@ static int parse_row(char **f, int line, const char *path, const Catalog *cat, B
     p->concurrency = strtoll(f[COL_CONC], &end, 10);
     if (*end || p->concurrency < 0) BAD(COL_CONC, "expected 0 (offline) or a count, got '%s'", f[COL_CONC]);
     int mt = find_index(f[COL_METRIC], bench_metric_names, BM_METRIC_COUNT);
-    if (mt < 0) BAD(COL_METRIC, "expected output_tok_s, total_tok_s, itl_ms, ttft_ms or latency_s, got '%s'", f[COL_METRIC]);
+    if (mt < 0) BAD(COL_METRIC, "expected output_tok_s, total_tok_s, itl_ms, ttft_ms, latency_s or latency_ms, got '%s'", f[COL_METRIC]);
     p->metric = (BenchMetric)mt;
     p->value = strtod(f[COL_VALUE], &end);
     if (*end || !(p->value > 0)) BAD(COL_VALUE, "expected a positive number, got '%s'", f[COL_VALUE]);
@@ -158,6 +158,7 @@ double bench_predict(const Catalog *cat, const CatStack *st, const BenchPoint *p
     case BM_ITL_MS: return p->osl > 1 ? t_dec / (double)(p->osl - 1) / 1e3 : 0;
     case BM_TTFT_MS: return prefill_cycle_us(&sm, 1, p->isl, st->max_num_batched_tokens) / 1e3;
     case BM_LATENCY_S: return cycle_s;
+    case BM_LATENCY_MS: return cycle_s * 1e3;
     case BM_METRIC_COUNT: break;
     }
     CHECK(0);

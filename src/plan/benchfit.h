@@ -17,9 +17,10 @@
 
 #include "plan/catalog.h"
 
-// latency_s: seconds from submitting `concurrency` requests at once to the last output token
-// (vLLM benchmark_latency: one batch, its prefill and osl - 1 decode steps).
-typedef enum { BM_OUTPUT_TOK_S, BM_TOTAL_TOK_S, BM_ITL_MS, BM_TTFT_MS, BM_LATENCY_S, BM_METRIC_COUNT } BenchMetric;
+// latency_s / latency_ms: time from submitting `concurrency` requests at once to the last output
+// token (vLLM benchmark_latency: one batch, its prefill and osl - 1 decode steps), in the unit the
+// source publishes.
+typedef enum { BM_OUTPUT_TOK_S, BM_TOTAL_TOK_S, BM_ITL_MS, BM_TTFT_MS, BM_LATENCY_S, BM_LATENCY_MS, BM_METRIC_COUNT } BenchMetric;
 extern const char *const bench_metric_names[BM_METRIC_COUNT];
 
 typedef struct {
