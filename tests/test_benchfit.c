@@ -159,3 +159,19 @@ TEST(benchfit_few_points_fit_few_parameters_and_latency_bound) {
     free(pts);
     catalog_free(&cat);
 }
+
+// The plan report's derate line: each device's points and the error on its held-out ones, from the
+// CSV beside the catalog (bench_count_points). Trainium1 carries its known 70B gap (> 2x); H100 does not.
+TEST(benchfit_count_points_carries_heldout_error) {
+    Catalog cat;
+    char err[512] = {0};
+    ASSERT(catalog_load(&cat, "data/catalog", err, sizeof err) == 0);
+    EXPECT(catalog_hw(&cat, "t4")->published_points == -1);
+    ASSERT(bench_count_points("data/benchmarks/published.csv", &cat, err, sizeof err) == 0);
+    const CatHardware *trn = catalog_hw(&cat, "trainium1"), *h100 = catalog_hw(&cat, "h100-sxm"), *t4 = catalog_hw(&cat, "t4");
+    EXPECT(trn->published_points == 5 && trn->published_heldout == 2);
+    EXPECT(trn->published_worst_ratio > 2.0 && trn->published_worst_ratio >= trn->published_median_ratio);
+    EXPECT(h100->published_heldout >= 3 && h100->published_worst_ratio < 1.25 && h100->published_median_ratio >= 1.0);
+    EXPECT(t4->published_points == 0 && t4->published_heldout == 0);
+    catalog_free(&cat);
+}

@@ -326,6 +326,13 @@ int bench_count_points(const char *path, Catalog *cat, char *err, size_t err_len
     if (rc) return rc;
     for (int64_t i = 0; i < cat->n_hw; i++) cat->hw[i].published_points = 0;
     for (int64_t i = 0; i < n; i++) cat->hw[pts[i].hw].published_points++;
+    for (int64_t h = 0; h < cat->n_hw; h++) {
+        CatHardware *hw = &cat->hw[h];
+        BenchErr e = hw->published_points ? bench_error(cat, pts, n, true, (int)h, -1) : (BenchErr){0};
+        hw->published_heldout = e.n;
+        hw->published_median_ratio = e.n ? exp(e.median_abs_log) : 0;
+        hw->published_worst_ratio = e.n ? exp(e.max_abs_log) : 0;
+    }
     free(pts);
     return 0;
 }

@@ -38,8 +38,10 @@ typedef struct {
 // Loads the CSV; every id must name a catalog entry. Returns 0 or a negative Err with
 // "FILE:LINE: column '...': ..." in err. *pts is malloc'ed (caller frees).
 int bench_points_load(const char *path, const Catalog *cat, BenchPoint **pts, int64_t *n, char *err, size_t err_len);
-// Counts each device's points in the CSV at path into cat->hw[].published_points (what the report
-// says of the chosen hardware's derates). Returns 0, or bench_points_load's error (counts untouched).
+// Counts each device's points in the CSV at path into cat->hw[].published_points, and the held-out
+// ones with their median and worst error under the catalog as loaded (published_heldout,
+// published_median_ratio, published_worst_ratio: what the report says of the chosen hardware's
+// derates). Returns 0, or bench_points_load's error (counts untouched).
 int bench_count_points(const char *path, Catalog *cat, char *err, size_t err_len);
 // The planner's prediction of p's metric with stack st (which may be a modified copy of the
 // catalog's). Returns a value <= 0 when the model does not fit the hardware.
