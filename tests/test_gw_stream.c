@@ -181,3 +181,16 @@ TEST(gw_json_set_model_replaces_the_top_level_member_only) {
     EXPECT_EQ_INT(gw_json_set_model(&out, "not json", 8, "x"), 1);
     EXPECT(out.len == 0);
 }
+
+// The busy share of a buffered answer is the top-level timings.rightsize.busy_ns, found by walking
+// the answer (a "busy_ns" inside its text does not count), whatever its size.
+TEST(gw_answer_busy_ns_reads_the_timings_member) {
+    const char *a = "{\"choices\":[{\"text\":\"\\\"busy_ns\\\": 7\"}],\"timings\":{\"ttft_ms\":1,\"rightsize\":{\"busy_ns\":123456}}}";
+    EXPECT_EQ_INT(gw_answer_busy_ns(a, strlen(a)), 123456);
+    const char *b = "{\"choices\":[{\"text\":\"\\\"busy_ns\\\": 7\"}]}";
+    EXPECT_EQ_INT(gw_answer_busy_ns(b, strlen(b)), -1);
+    const char *c = "{\"timings\":{\"rightsize\":{\"busy_ns\":-5}}}";
+    EXPECT_EQ_INT(gw_answer_busy_ns(c, strlen(c)), -1);
+    EXPECT_EQ_INT(gw_answer_busy_ns("not json", 8), -1);
+    EXPECT_EQ_INT(gw_answer_busy_ns(a, strlen(a) - 10), -1);   // cut short: no read past the end
+}

@@ -39,6 +39,7 @@ struct ConnGuard {
     int64_t drain_start_us;         // when the drain began (0: not draining)
     size_t freed_since_trim;        // body bytes released since the last malloc_trim
     int64_t closed_since_trim;
+    int64_t t_trim_us;              // the last malloc_trim
 };
 
 // ---- process limits ----
@@ -61,6 +62,9 @@ int64_t conn_guard_conn_limit(int64_t reserve) {
     // too), not by munmap. A fixed threshold: glibc's sliding one would follow the largest body
     // freed. Bigger buffers (a 32 MiB answer) still get their own mapping.
     mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
+    // Nor is the heap's top given back on every free (to be faulted in again by the next body):
+    // the sweep's malloc_trim does it in batches.
+    mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
     n -= reserve;
     return n < 64 ? 64 : n;
 }
@@ -239,9 +243,12 @@ int64_t conn_guard_sweep(ConnGuard *g, int64_t now_us, bool draining) {
         }
     }
     after = g->st.closed_header + g->st.closed_body + g->st.closed_idle + g->st.closed_drain;
-    // Give freed memory back to the system once enough of it went (stalled uploads that closed).
-    bool trim = g->freed_since_trim >= ((size_t)8 << 20) || g->closed_since_trim >= 1024;
-    if (trim) g->freed_since_trim = 0, g->closed_since_trim = 0;
+    // Give freed memory back to the system once enough of it went (stalled uploads that closed),
+    // and at least once a second while any went.
+    bool some = g->freed_since_trim > 0 || g->closed_since_trim > 0;
+    bool trim = g->freed_since_trim >= ((size_t)8 << 20) || g->closed_since_trim >= 1024 ||
+                (some && now_us - g->t_trim_us >= 1000000);
+    if (trim) g->freed_since_trim = 0, g->closed_since_trim = 0, g->t_trim_us = now_us;
     pthread_mutex_unlock(&g->mu);
     if (trim) malloc_trim(0);
     return after - before;

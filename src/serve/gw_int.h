@@ -357,6 +357,8 @@ void gw_read_answer(GwReq *r, const cJSON *resp);
 // The same, read from the answer's bytes without a tree (only the small members are parsed): what
 // the loop uses when it needs nothing else of the answer, so a big one is not parsed on it.
 void gw_read_answer_raw(GwReq *r, const char *s, size_t len);
+// timings.rightsize.busy_ns of a buffered answer (walked, the one small member parsed), or -1.
+int64_t gw_answer_busy_ns(const char *s, size_t len);
 // The JSON object text s with its top-level "model" member's value replaced by the string name,
 // appended to out: 0; 1 when s has no "model" member (out untouched); ERR_NOMEM.
 int gw_json_set_model(Buf *out, const char *s, size_t len, const char *name);

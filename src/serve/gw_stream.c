@@ -105,6 +105,26 @@ void gw_read_answer_raw(GwReq *r, const char *s, size_t len) {
     }
 }
 
+int64_t gw_answer_busy_ns(const char *s, size_t len) {
+    JsonIter it, t;
+    JsonItem m, k;
+    if (!s || !json_iter_object(&it, s, len, 0)) return -1;
+    while (json_iter_next_member(&it, &m)) {
+        if (!json_item_key_is(&it, &m, "timings")) continue;
+        if (!json_iter_object(&t, s, m.end, m.value)) return -1;
+        while (json_iter_next_member(&t, &k)) {
+            if (!json_item_key_is(&t, &k, "rightsize")) continue;
+            cJSON *j = parse_member(s, &k);
+            const cJSON *b = cJSON_GetObjectItemCaseSensitive(j, "busy_ns");
+            int64_t v = cJSON_IsNumber(b) && b->valuedouble >= 0 ? (int64_t)b->valuedouble : -1;
+            cJSON_Delete(j);
+            return v;
+        }
+        return -1;
+    }
+    return -1;
+}
+
 // The span of the top-level "model" member's value in the object text s; false when none.
 static bool model_span(const char *s, size_t len, JsonItem *m) {
     JsonIter it;
