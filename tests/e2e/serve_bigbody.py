@@ -187,7 +187,8 @@ for rnd in range(3):
     check(ok_on and ok_off, "big cacheable requests answered 200")
 on.sort(), off.sort()
 print("loop CPU per 1 MiB cacheable request: cache on %.2f ms, off %.2f ms (medians of 3 x 4)" % (on[1], off[1]))
-check(on[1] < 2 * off[1] + 1, "the cache's key does not cost the loop a tree walk: %.2f ms vs %.2f ms per big request"
+# (before: ~50x; the bound leaves room for a sanitizer build, where freeing costs more)
+check(on[1] < 3 * off[1] + 2, "the cache's key does not cost the loop a tree walk: %.2f ms vs %.2f ms per big request"
       % (on[1], off[1]))
 st, h, _ = gwc.request("POST", "/v1/completions", json.loads(bodies[0]))   # spaces: the same canonical body
 check(st == 200 and h.get("x-rightsize-cache") == "hit", "a big body seen before is a cache hit (%d %s)"
