@@ -41,7 +41,14 @@ static int joint(const char *spec, const char *dir, const BenchPoint *pts, int64
                st->allreduce_alpha_us);
         for (int i = 0; i < n_hw; i++)
             printf(" %s %.3f / %.3f;", c.hw[hw[i]].id, c.hw[hw[i]].derate_compute, c.hw[hw[i]].derate_bandwidth);
-        printf(" %.3f |\n", bench_error(&c, pts, n, false, -1, s).median_abs_log);
+        printf(" %.3f |", bench_error(&c, pts, n, false, -1, s).median_abs_log);
+        BenchErr hs = bench_error(&c, pts, n, true, -1, s);
+        printf(" stack %.3f / x%.2f;", hs.median_abs_log, exp(hs.max_abs_log));
+        for (int i = 0; i < n_hw; i++) {
+            BenchErr he = bench_error(&c, pts, n, true, hw[i], -1);
+            if (he.n) printf(" %s %.3f / x%.2f;", c.hw[hw[i]].id, he.median_abs_log, exp(he.max_abs_log));
+        }
+        printf(" |\n");
     }
     catalog_free(&c);
     return rc;
@@ -77,7 +84,7 @@ int main(int argc, char **argv) {
     }
     if (n_joint) {
         printf("\n### Stack and device derates fitted in turn until both settle (copy into stacks.yaml and hardware.yaml)\n\n");
-        printf("| stack | rounds | prefill_compute / decode_bandwidth / step_overhead | allreduce nvlink / pcie / fabric, alpha | device derate.compute / derate.bandwidth | train median abs log err |\n|---|---|---|---|---|---|\n");
+        printf("| stack | rounds | prefill_compute / decode_bandwidth / step_overhead | allreduce nvlink / pcie / fabric, alpha | device derate.compute / derate.bandwidth | train median abs log err | held-out median / worst with these figures |\n|---|---|---|---|---|---|---|\n");
         for (int j = 0; j < n_joint; j++)
             if (joint(joints[j], dir, pts, n)) { free(pts); catalog_free(&cat); return 1; }
     }
