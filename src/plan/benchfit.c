@@ -290,24 +290,34 @@ int64_t bench_fit(const Catalog *cat, const BenchPoint *pts, int64_t n, int stac
     return n_train;
 }
 
-int64_t bench_fit_hw(Catalog *cat, const BenchPoint *pts, int64_t n, int hw, double *compute, double *bandwidth) {
+// bench_fit_hw with the device's step_overhead_us fitted too when overhead_us is not NULL.
+static int64_t fit_hw(Catalog *cat, const BenchPoint *pts, int64_t n, int hw, double *compute, double *bandwidth,
+                      double *overhead_us) {
     CatHardware *h = &cat->hw[hw];
-    double keep_c = h->derate_compute, keep_b = h->derate_bandwidth;
+    double keep_c = h->derate_compute, keep_b = h->derate_bandwidth, keep_o = h->step_overhead_us;
     int64_t n_train = 0;
     for (int64_t i = 0; i < n; i++) n_train += !pts[i].test && pts[i].hw == hw;
     *compute = keep_c;
     *bandwidth = keep_b;
+    if (overhead_us) *overhead_us = keep_o;
     if (!n_train) return 0;
-    FitParam prm[2] = {{&h->derate_compute, 0.05, 0.98}, {&h->derate_bandwidth, 0.05, 0.98}};
-    coord_search(prm, 2, ctx_loss, &(LossCtx){cat, pts, n, -1, hw, NULL});
+    FitParam prm[3] = {{&h->derate_compute, 0.05, 0.98}, {&h->derate_bandwidth, 0.05, 0.98},
+                       {&h->step_overhead_us, 10, 100000}};
+    coord_search(prm, overhead_us && n_train > 3 ? 3 : 2, ctx_loss, &(LossCtx){cat, pts, n, -1, hw, NULL});
     *compute = h->derate_compute;
     *bandwidth = h->derate_bandwidth;
+    if (overhead_us) *overhead_us = h->step_overhead_us;
     h->derate_compute = keep_c;
     h->derate_bandwidth = keep_b;
+    h->step_overhead_us = keep_o;
     return n_train;
 }
 
-int bench_fit_joint(Catalog *cat, const BenchPoint *pts, int64_t n, int stack, const int *hw, int n_hw) {
+int64_t bench_fit_hw(Catalog *cat, const BenchPoint *pts, int64_t n, int hw, double *compute, double *bandwidth) {
+    return fit_hw(cat, pts, n, hw, compute, bandwidth, NULL);
+}
+
+int bench_fit_joint(Catalog *cat, const BenchPoint *pts, int64_t n, int stack, const int *hw, int n_hw, bool overhead) {
     for (int round = 1; round <= 200; round++) {
         CatStack fit;
         if (!bench_fit(cat, pts, n, stack, &fit)) return 0;
@@ -318,12 +328,16 @@ int bench_fit_joint(Catalog *cat, const BenchPoint *pts, int64_t n, int stack, c
         moved = fmax(moved, fabs(log(fit.eff_overhead / old->eff_overhead)));
         cat->stacks[stack] = fit;
         for (int i = 0; i < n_hw; i++) {
-            double c, b;
-            if (!bench_fit_hw(cat, pts, n, hw[i], &c, &b)) continue;
+            double c, b, o;
+            if (!fit_hw(cat, pts, n, hw[i], &c, &b, overhead ? &o : NULL)) continue;
             moved = fmax(moved, fabs(log(c / cat->hw[hw[i]].derate_compute)));
             moved = fmax(moved, fabs(log(b / cat->hw[hw[i]].derate_bandwidth)));
             cat->hw[hw[i]].derate_compute = c;
             cat->hw[hw[i]].derate_bandwidth = b;
+            if (overhead) {
+                moved = fmax(moved, fabs(log(o / cat->hw[hw[i]].step_overhead_us)));
+                cat->hw[hw[i]].step_overhead_us = o;
+            }
         }
         if (moved < 1e-3) return round;
     }

@@ -74,8 +74,9 @@ int64_t bench_fit_hw(Catalog *cat, const BenchPoint *pts, int64_t n, int hw, dou
 
 // Fits stack `stack` and the derates of devices hw[0..n_hw) in turn (bench_fit, then bench_fit_hw
 // of each device with the new stack factors) until neither moves by more than 0.1%, writing both
-// into *cat. A refit of either from the result lands on it again, so the committed figures are
-// reproducible. Returns the rounds taken (0: the stack has no train points).
-int bench_fit_joint(Catalog *cat, const BenchPoint *pts, int64_t n, int stack, const int *hw, int n_hw);
+// into *cat. With overhead, each device's step_overhead_us is fitted too (devices with more than
+// three train points). A refit of either from the result lands on it again, so the committed
+// figures are reproducible. Returns the rounds taken (0: the stack has no train points).
+int bench_fit_joint(Catalog *cat, const BenchPoint *pts, int64_t n, int stack, const int *hw, int n_hw, bool overhead);
 
 #endif
