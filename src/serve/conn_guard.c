@@ -61,10 +61,9 @@ int64_t conn_guard_conn_limit(int64_t reserve) {
     // is given back by conn_guard_sweep's malloc_trim (every arena, free pages inside the heap
     // too), not by munmap. A fixed threshold: glibc's sliding one would follow the largest body
     // freed. Bigger buffers (a 32 MiB answer) still get their own mapping.
+    // (The trim threshold stays glibc's 128 KiB: a thread arena's top — where the worker's HTTP
+    // threads' freed bodies end up — is given back only by free(), never by malloc_trim.)
     mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
-    // Nor is the heap's top given back on every free (to be faulted in again by the next body):
-    // the sweep's malloc_trim does it in batches.
-    mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
     n -= reserve;
     return n < 64 ? 64 : n;
 }

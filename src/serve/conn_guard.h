@@ -52,7 +52,8 @@ typedef struct ConnGuardStats {
 // process can hold: the limit less `reserve` descriptors kept for everything else (model files,
 // backend sockets, logs), at least 64. Also fixes glibc's mmap threshold at 4 MiB, so body and
 // answer buffers come from the heap (reused, not faulted in afresh per request) and what stalled
-// uploads leave behind goes back through conn_guard_sweep's malloc_trim.
+// uploads leave behind goes back through free() (a heap top past 128 KiB) and conn_guard_sweep's
+// malloc_trim (free pages inside the heaps).
 int64_t conn_guard_conn_limit(int64_t reserve);
 
 // NULL when out of memory. Destroy after MHD_stop_daemon (MHD reports every close first).
