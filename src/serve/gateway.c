@@ -19,6 +19,7 @@ void gw_expire(Gateway *g, int64_t now_us);
 void gw_call_done(Gateway *g, CURL *easy, CURLcode rc);
 
 #define TICK_US 50000
+#define FRONT_RUNS_MAX 8   // MHD passes per loop turn before the transfers get theirs
 
 // ---- metrics ----
 
@@ -367,6 +368,19 @@ fail:
 
 int gateway_port(const Gateway *g) { return g->port; }
 
+// Runs MHD until it has no more work it can do without waiting (bounded, so transfers get their
+// turn): each MHD_run moves a connection by one step (read a request, send the header, send a
+// chunk, send the end), and a resumed connection would otherwise wait one poll per step.
+static void run_front(Gateway *g) {
+    for (int i = 0; i < FRONT_RUNS_MAX; i++) {
+        g->mhd_dirty = false;
+        MHD_run(g->daemon);
+        gw_front_collect(g);   // big bodies the check thread has finished
+        MHD_UNSIGNED_LONG_LONG ms;
+        if (!g->mhd_dirty && !(MHD_get_timeout(g->daemon, &ms) == MHD_YES && ms == 0)) return;
+    }
+}
+
 int gateway_run(Gateway *g, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload_flag) {
     int64_t drain_deadline = 0;
     for (;;) {
@@ -381,9 +395,7 @@ int gateway_run(Gateway *g, volatile sig_atomic_t *stop, volatile sig_atomic_t *
             gw_reload(g);
         }
         // clients: accept, read, route (calls start here), send what is ready
-        g->mhd_dirty = false;
-        MHD_run(g->daemon);
-        gw_front_collect(g);   // big bodies the check thread has finished
+        run_front(g);
         // transfers
         int running = 0;
         curl_multi_perform(g->multi, &running);
@@ -398,6 +410,8 @@ int gateway_run(Gateway *g, volatile sig_atomic_t *stop, volatile sig_atomic_t *
             if (*(int *)priv == CALL_HEALTH) gw_health_done(g, e, rc);
             else gw_call_done(g, e, rc);
         }
+        // answers the transfers just published go out in this turn, not after another poll
+        if (g->mhd_dirty) run_front(g);
         now = clock_now_us();
         if (now >= g->next_tick_us) {
             g->next_tick_us = now + TICK_US;
