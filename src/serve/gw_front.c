@@ -234,9 +234,19 @@ static enum MHD_Result progress(GwReq *r) {
         return MHD_YES;
     }
     struct MHD_Response *resp;
-    bool streaming = r->stream && r->status == 200 && !r->out_done;
-    if (r->stream && r->status == 200) streaming = true;
-    if (streaming) {
+    bool sse = r->stream && r->status == 200, streaming = sse && !r->out_done;
+    if (sse && !streaming) {
+        // The whole stream is here before its first byte goes out (a fast backend, a replayed
+        // or cached answer): one sized buffer, sent with its header in one write (MHD sends a
+        // chunked body as header, chunk and end: three writes). Its cost is known, so it comes
+        // in the x-rightsize-cost-usd header instead of a trailer.
+        resp = MHD_create_response_from_buffer(r->out.len, r->out.data, MHD_RESPMEM_MUST_COPY);
+        if (resp) {
+            MHD_add_response_header(resp, "Content-Type", "text/event-stream");
+            MHD_add_response_header(resp, "Cache-Control", "no-cache");
+        }
+        r->fstate = FRONT_ANSWERED;
+    } else if (streaming) {
         resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, r, NULL);
         if (resp) {
             MHD_add_response_header(resp, "Content-Type", "text/event-stream");
