@@ -105,6 +105,7 @@ struct GwCall {
     char chunk_id[64], chunk_model[128];
     double chunk_created;
     bool chunk_chat;
+    bool chunk_read;               // a chunk was parsed in full: later plain text deltas are only scanned
 };
 
 typedef enum { FRONT_READING = 0, FRONT_WAITING, FRONT_STREAMING, FRONT_ANSWERED } FrontState;
