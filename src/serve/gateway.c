@@ -14,6 +14,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "serve/gw_int.h"
+#include "serve/jsonw.h"
 
 void gw_expire(Gateway *g, int64_t now_us);
 void gw_call_done(Gateway *g, CURL *easy, CURLcode rc);
@@ -66,31 +67,6 @@ static int metrics_setup(Gateway *g) {
 }
 
 // ---- the end of a request ----
-
-static void json_str(Buf *b, const char *key, const char *v) {
-    buf_printf(b, ",\"%s\":", key);
-    if (!v) {
-        buf_append_str(b, "null");
-        return;
-    }
-    buf_append_str(b, "\"");
-    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-        if (*p == '"' || *p == '\\') buf_printf(b, "\\%c", *p);
-        else if (*p < 0x20) buf_printf(b, "\\u%04x", *p);
-        else buf_append(b, p, 1);
-    }
-    buf_append_str(b, "\"");
-}
-
-static void json_num(Buf *b, const char *key, double v, int digits) {
-    if (isnan(v) || v < 0) buf_printf(b, ",\"%s\":null", key);
-    else buf_printf(b, ",\"%s\":%.*f", key, digits, v);
-}
-
-static void json_int(Buf *b, const char *key, int64_t v) {
-    if (v < 0) buf_printf(b, ",\"%s\":null", key);
-    else buf_printf(b, ",\"%s\":%lld", key, (long long)v);
-}
 
 // The request's times in µs since arrival (-1: unknown): TTFT at the first generated text
 // (streams: the first event with text; a replayed or buffered answer: the backend's own TTFT
@@ -160,54 +136,59 @@ void gw_finish(Gateway *g, GwReq *r, int64_t now_us) {
     req_times(r, now_us, &ttft_ms, &tpot_ms);
     finish_metrics(g, r, status, e2e_s, ttft_ms, tpot_ms);
     Buf b = {0};
-    int64_t wall = clock_wall_us();
-    time_t secs = (time_t)(wall / 1000000);
-    struct tm tmv;
-    gmtime_r(&secs, &tmv);
-    char ts[48];
-    snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tmv.tm_year + 1900, tmv.tm_mon + 1, tmv.tm_mday,
-             tmv.tm_hour, tmv.tm_min, tmv.tm_sec, (long long)(wall % 1000000));
-    buf_printf(&b, "{\"schema\":\"%s\",\"id\":\"req-%llu\",\"time\":\"%s\"", TELEMETRY_SCHEMA, (unsigned long long)r->id, ts);
-    json_str(&b, "request_id", gw_req_header(r, "x-request-id"));
-    json_str(&b, "endpoint", router_endpoint_name(r->ep));
-    json_str(&b, "route", r->dec.rule >= 0 ? g->p.routes[r->dec.rule].name : NULL);
-    json_str(&b, "decision", router_decision_name(r->dec.kind));
-    json_str(&b, "reason", r->reason);
-    json_str(&b, "cache", r->cache_state);
-    json_str(&b, "tier", tier);
-    json_str(&b, "first_tier", r->escalated && r->first_tier >= 0 ? g->p.tiers[r->first_tier].name : NULL);
-    if (r->replica_slot >= 0) buf_printf(&b, ",\"replica\":%d", r->replica_slot);
-    else buf_append_str(&b, ",\"replica\":null");
+    buf_reserve(&b, 1024);
+    buf_append_str(&b, "{\"schema\":\"" TELEMETRY_SCHEMA "\",\"id\":\"req-");
+    char idt[24];
+    buf_append(&b, idt, jsonw_u64(idt, r->id));
+    buf_append(&b, "\"", 1);
+    jsonw_time(&b, "time", &g->rec_clock, clock_wall_us());
+    jsonw_str(&b, "request_id", gw_req_header(r, "x-request-id"));
+    jsonw_str(&b, "endpoint", router_endpoint_name(r->ep));
+    jsonw_str(&b, "route", r->dec.rule >= 0 ? g->p.routes[r->dec.rule].name : NULL);
+    jsonw_str(&b, "decision", router_decision_name(r->dec.kind));
+    jsonw_str(&b, "reason", r->reason);
+    jsonw_str(&b, "cache", r->cache_state);
+    jsonw_str(&b, "tier", tier);
+    jsonw_str(&b, "first_tier", r->escalated && r->first_tier >= 0 ? g->p.tiers[r->first_tier].name : NULL);
+    jsonw_int(&b, "replica", r->replica_slot);
     const TierState *t = r->tier >= 0 ? &g->tiers[r->tier] : NULL;
-    json_str(&b, "model", r->tier >= 0 ? g->p.tiers[r->tier].model : NULL);
-    json_str(&b, "model_version", t && t->id.version[0] ? t->id.version : NULL);
-    json_str(&b, "model_digest", t && t->id.digest[0] ? t->id.digest : NULL);
-    json_str(&b, "requested_model", r->model[0] ? r->model : NULL);
-    json_str(&b, "key", gw_keys_name(g, r));
-    json_str(&b, "accelerator", r->tier >= 0 ? g->p.tiers[r->tier].accelerator : NULL);
-    json_str(&b, "quantization", t && t->id.quantization[0] ? t->id.quantization : NULL);
-    buf_printf(&b, ",\"canary_candidate\":%s,\"escalated\":%s,\"stream\":%s", r->dec.candidate ? "true" : "false",
-               r->escalated ? "true" : "false", r->stream ? "true" : "false");
-    buf_printf(&b, ",\"prompt_chars\":%lld", (long long)r->prompt_chars);
-    json_int(&b, "prompt_tokens", r->prompt_tokens);
-    json_int(&b, "output_tokens", r->output_tokens);
-    json_str(&b, "usage_source", r->usage_source);
-    json_int(&b, "first_tier_prompt_tokens", r->escalated ? r->first_prompt_tokens : -1);
-    json_int(&b, "first_tier_output_tokens", r->escalated ? r->first_output_tokens : -1);
-    json_num(&b, "queue_ms", (double)r->queue_us / 1000.0, 3);
-    json_num(&b, "backend_queue_ms", r->backend_queue_ms, 3);
-    if (r->batch_size) buf_printf(&b, ",\"batch_size\":%lld", (long long)r->batch_size);
-    else json_num(&b, "batch_size", r->batch_size_mean, 3);
-    json_num(&b, "ttft_ms", ttft_ms, 3);
-    json_num(&b, "tpot_ms", tpot_ms, 3);
-    json_num(&b, "e2e_ms", e2e_s * 1000.0, 3);
-    json_str(&b, "finish_reason", r->finish[0] ? r->finish : NULL);
-    json_num(&b, "confidence", r->confidence, 6);
-    buf_printf(&b, ",\"status\":%d,\"http_status\":%d", status, http);
-    json_str(&b, "error", status >= 400 && r->error[0] ? r->error : NULL);
-    buf_printf(&b, ",\"attempts\":%d", r->attempts);
-    buf_printf(&b, ",\"cost_usd\":%.9f,\"cost_busy_usd\":%.9f,\"cost_idle_usd\":0,\"first_tier_cost_usd\":%.9f}",
-               (double)r->cost_nusd / 1e9, (double)r->cost_nusd / 1e9, (double)r->first_cost_nusd / 1e9);
+    jsonw_str(&b, "model", r->tier >= 0 ? g->p.tiers[r->tier].model : NULL);
+    jsonw_str(&b, "model_version", t && t->id.version[0] ? t->id.version : NULL);
+    jsonw_str(&b, "model_digest", t && t->id.digest[0] ? t->id.digest : NULL);
+    jsonw_str(&b, "requested_model", r->model[0] ? r->model : NULL);
+    jsonw_str(&b, "key", gw_keys_name(g, r));
+    jsonw_str(&b, "accelerator", r->tier >= 0 ? g->p.tiers[r->tier].accelerator : NULL);
+    jsonw_str(&b, "quantization", t && t->id.quantization[0] ? t->id.quantization : NULL);
+    jsonw_bool(&b, "canary_candidate", r->dec.candidate);
+    jsonw_bool(&b, "escalated", r->escalated);
+    jsonw_bool(&b, "stream", r->stream);
+    jsonw_sint(&b, "prompt_chars", r->prompt_chars);
+    jsonw_int(&b, "prompt_tokens", r->prompt_tokens);
+    jsonw_int(&b, "output_tokens", r->output_tokens);
+    jsonw_str(&b, "usage_source", r->usage_source);
+    jsonw_int(&b, "first_tier_prompt_tokens", r->escalated ? r->first_prompt_tokens : -1);
+    jsonw_int(&b, "first_tier_output_tokens", r->escalated ? r->first_output_tokens : -1);
+    jsonw_fixed(&b, "queue_ms", r->queue_us, 3);   // µs: exact to the ms's third decimal
+    jsonw_num(&b, "backend_queue_ms", r->backend_queue_ms, 3);
+    if (r->batch_size) jsonw_int(&b, "batch_size", r->batch_size);
+    else jsonw_num(&b, "batch_size", r->batch_size_mean, 3);
+    jsonw_num(&b, "ttft_ms", ttft_ms, 3);
+    jsonw_num(&b, "tpot_ms", tpot_ms, 3);
+    jsonw_fixed(&b, "e2e_ms", now_us - r->t_arrival_us, 3);
+    jsonw_str(&b, "finish_reason", r->finish[0] ? r->finish : NULL);
+    jsonw_num(&b, "confidence", r->confidence, 6);
+    jsonw_sint(&b, "status", status);
+    jsonw_sint(&b, "http_status", http);
+    jsonw_str(&b, "error", status >= 400 && r->error[0] ? r->error : NULL);
+    jsonw_sint(&b, "attempts", r->attempts);
+    jsonw_key(&b, "cost_usd");   // nano-dollars: exact
+    jsonw_fixed_text(&b, r->cost_nusd, 9);
+    jsonw_key(&b, "cost_busy_usd");
+    jsonw_fixed_text(&b, r->cost_nusd, 9);
+    buf_append_str(&b, ",\"cost_idle_usd\":0");
+    jsonw_key(&b, "first_tier_cost_usd");
+    jsonw_fixed_text(&b, r->first_cost_nusd, 9);
+    buf_append(&b, "}", 1);
     telemetry_write(&g->tel, b.data, b.len);
     buf_free(&b);
     gw_req_unref(r);

@@ -30,6 +30,7 @@
 #include "serve/gateway.h"
 #include "serve/gw_body.h"
 #include "serve/gw_keys.h"
+#include "serve/jsonw.h"
 #include "serve/metrics.h"
 #include "serve/model_id.h"
 #include "serve/pipeline.h"
@@ -263,6 +264,7 @@ struct Gateway {
     int64_t ledger_attr_nusd;                 // cost of finished requests
     int64_t closed_nusd;                      // cost of replica slots closed and reopened
     int64_t n_done;
+    JsonwClock rec_clock;                     // telemetry records' time text, its calendar part per second
     int64_t pub_busy, pub_idle, pub_shadow;   // cost_usd_total already published
     GwKeys *keys;                             // client keys, models map, upstream credentials (gw_keys.c)
     CURL *easy_pool[256];                     // reset easy handles kept for the next calls
