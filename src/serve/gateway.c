@@ -354,6 +354,9 @@ int gateway_port(const Gateway *g) { return g->port; }
 // chunk, send the end), and a resumed connection would otherwise wait one poll per step.
 static void run_front(Gateway *g) {
     for (int i = 0; i < FRONT_RUNS_MAX; i++) {
+        // A finished request's record is written before its answer goes out (one write(2) for
+        // every record since the last pass; none when there is none).
+        telemetry_flush(&g->tel);
         g->mhd_dirty = false;
         MHD_run(g->daemon);
         gw_front_collect(g);   // big bodies the check thread has finished
