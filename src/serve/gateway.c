@@ -456,6 +456,7 @@ void gateway_destroy(Gateway *g) {
     gw_keys_stop(g);
     if (g->m.reg) metrics_destroy(g->m.reg);
     telemetry_close(&g->tel);
+    gw_req_pool_free(g);
     pthread_mutex_destroy(&g->inbox_mu);
     free(g);
 }
