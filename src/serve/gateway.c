@@ -114,6 +114,33 @@ static void finish_metrics(Gateway *g, const GwReq *r, int status, double e2e_s,
     if (tpot_ms >= 0) metric_observe(g->m.tpot, tier, tpot_ms / 1000.0);
 }
 
+static void record_time(char *ts, size_t cap) {
+    int64_t wall = clock_wall_us();
+    time_t secs = (time_t)(wall / 1000000);
+    struct tm tmv;
+    gmtime_r(&secs, &tmv);
+    snprintf(ts, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tmv.tm_year + 1900, tmv.tm_mon + 1, tmv.tm_mday,
+             tmv.tm_hour, tmv.tm_min, tmv.tm_sec, (long long)(wall % 1000000));
+}
+
+void gw_replica_close_ledger(Gateway *g, Replica *r, int64_t now_us) {
+    ledger_close(&g->ledger, &r->led, now_us);
+    const LedgerReplica *l = &r->led;
+    int64_t left = ledger_unattributed_nusd(l);
+    char ts[48];
+    record_time(ts, sizeof ts);
+    Buf b = {0};
+    buf_printf(&b, "{\"schema\":\"%s\",\"record\":\"replica\",\"time\":\"%s\"", TELEMETRY_SCHEMA, ts);
+    jsonw_str(&b, "tier", g->p.tiers[r->tier].name);
+    jsonw_str(&b, "accelerator", g->p.tiers[r->tier].accelerator);
+    buf_printf(&b, ",\"replica\":%d,\"replica_seconds\":%.6f,\"replica_cost_usd\":%.9f,\"replica_busy_usd\":%.9f,"
+               "\"idle_taken_usd\":%.9f,\"cost_usd\":%.9f,\"cost_busy_usd\":0,\"cost_idle_usd\":%.9f}",
+               r->slot, (double)(l->t_last_us - l->t_open_us) / 1e6, (double)l->charged_nusd / 1e9,
+               (double)l->busy_nusd / 1e9, (double)l->idle_taken_nusd / 1e9, (double)left / 1e9, (double)left / 1e9);
+    telemetry_write(&g->tel, b.data, b.len);
+    buf_free(&b);
+}
+
 // Counts the request, writes its telemetry record (docs/telemetry.md) and drops the loop's
 // reference.
 void gw_finish(Gateway *g, GwReq *r, int64_t now_us) {
@@ -181,13 +208,16 @@ void gw_finish(Gateway *g, GwReq *r, int64_t now_us) {
     jsonw_sint(&b, "http_status", http);
     jsonw_str(&b, "error", status >= 400 && r->error[0] ? r->error : NULL);
     jsonw_sint(&b, "attempts", r->attempts);
-    jsonw_key(&b, "cost_usd");   // nano-dollars: exact
-    jsonw_fixed_text(&b, r->cost_nusd, 9);
+    // All-in: the busy charges and the idle the request took (policy/ledger's steps 3 and 5), from
+    // the integer nano-dollars (exact).
+    jsonw_key(&b, "cost_usd");
+    jsonw_fixed_text(&b, r->cost_nusd + r->idle_nusd, 9);
     jsonw_key(&b, "cost_busy_usd");
     jsonw_fixed_text(&b, r->cost_nusd, 9);
-    buf_append_str(&b, ",\"cost_idle_usd\":0");
+    jsonw_key(&b, "cost_idle_usd");
+    jsonw_fixed_text(&b, r->idle_nusd, 9);
     jsonw_key(&b, "first_tier_cost_usd");
-    jsonw_fixed_text(&b, r->first_cost_nusd, 9);
+    jsonw_fixed_text(&b, r->first_cost_nusd + r->first_idle_nusd, 9);
     buf_append(&b, "}", 1);
     telemetry_write(&g->tel, b.data, b.len);
     buf_free(&b);
