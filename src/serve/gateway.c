@@ -382,16 +382,23 @@ int gateway_port(const Gateway *g) { return g->port; }
 // Runs MHD until it has no more work it can do without waiting (bounded, so transfers get their
 // turn): each MHD_run moves a connection by one step (read a request, send the header, send a
 // chunk, send the end), and a resumed connection would otherwise wait one poll per step.
+// A connection resumed in these passes goes back into MHD's epoll set edge-triggered and
+// writable, which makes MHD's fd readable at once: one more pass takes that edge here, instead of
+// a whole loop turn woken for it after the poll.
 static void run_front(Gateway *g) {
+    bool resumed = false;
     for (int i = 0; i < FRONT_RUNS_MAX; i++) {
         // A finished request's record is written before its answer goes out (one write(2) for
         // every record since the last pass; none when there is none).
         telemetry_flush(&g->tel);
+        resumed |= g->mhd_dirty;
         g->mhd_dirty = false;
         MHD_run(g->daemon);
         gw_front_collect(g);   // big bodies the check thread has finished
         MHD_UNSIGNED_LONG_LONG ms;
-        if (!g->mhd_dirty && !(MHD_get_timeout(g->daemon, &ms) == MHD_YES && ms == 0)) return;
+        if (g->mhd_dirty || (MHD_get_timeout(g->daemon, &ms) == MHD_YES && ms == 0)) continue;
+        if (!resumed) return;
+        resumed = false;   // the extra pass (it may find more work: the loop goes on as above)
     }
 }
 
