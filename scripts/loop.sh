@@ -129,6 +129,20 @@ hardware:
     prices:
       - {kind: on_demand, usd_per_hour: $PRICE, source: "loop test price", date: 2026-12-01, confidence: est}
 HW
+# The stack: our worker (it reports each request's busy share, so the tier is charged by steps),
+# its entry as the repository's catalog has it.
+$PY - "$(dirname "$0")/../data/catalog/stacks.yaml" >"$DIR/catalog/stacks.yaml" <<'PY'
+import sys
+out, keep = ["stacks:"], False
+for line in open(sys.argv[1]):
+    if line.startswith("  - id:"):
+        keep = line.split(":", 1)[1].strip() == "rightsize-worker"
+    if keep:
+        out.append(line.rstrip("\n"))
+if len(out) < 2:
+    sys.exit("scripts/loop.sh: no rightsize-worker stack in " + sys.argv[1])
+print("\n".join(out))
+PY
 params=$($PY -c "L,D,F,V=$1,$2,$5,$6; print((L*(4*D*D+3*D*F)+2*V*D)/1e9)")
 {
     echo "quality_metric: synthetic"

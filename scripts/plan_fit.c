@@ -1,10 +1,13 @@
 // plan_fit: fits every serving stack's efficiencies on the train split of
 // data/benchmarks/published.csv and prints (1) the fitted values, (2) the held-out error of the
 // catalog's committed values per stack, per hardware and per point, as markdown.
-// Usage: plan_fit [CATALOG_DIR] [POINTS_CSV]   (scripts/bench.d/45-plan-fit builds and runs it)
+// Usage: plan_fit [--joint STACK:HW[,HW...]]... [CATALOG_DIR] [POINTS_CSV]
+//   --joint fits the stack and those devices' derates in turn until both settle (bench_fit_joint)
+//   and prints the result to copy into stacks.yaml and hardware.yaml (scripts/bench.d/45-plan-fit)
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "plan/benchfit.h"
 
@@ -14,9 +17,42 @@ static void row(const char *what, BenchErr e) {
            exp(e.max_abs_log), e.geo_mean_ratio);
 }
 
+// Prints the joint fit of "STACK:HW,HW" on a copy of the catalog. Returns 0, or 1 on a bad spec.
+static int joint(const char *spec, const char *dir, const BenchPoint *pts, int64_t n) {
+    Catalog c;
+    char err[512], buf[256];
+    if (catalog_load(&c, dir, err, sizeof err)) { fprintf(stderr, "%s\n", err); return 1; }
+    snprintf(buf, sizeof buf, "%s", spec);
+    char *colon = strchr(buf, ':');
+    int hw[16], n_hw = 0, rc = 0;
+    if (colon) *colon = 0;
+    const CatStack *st = catalog_stack(&c, buf);
+    if (!colon || !st) { fprintf(stderr, "--joint %s: expected STACK:HW[,HW...] with a stack of stacks.yaml\n", spec); catalog_free(&c); return 1; }
+    for (char *t = strtok(colon + 1, ","); t && n_hw < 16; t = strtok(NULL, ",")) {
+        const CatHardware *h = catalog_hw(&c, t);
+        if (!h) { fprintf(stderr, "--joint %s: no hardware '%s' in hardware.yaml\n", spec, t); rc = 1; break; }
+        hw[n_hw++] = (int)(h - c.hw);
+    }
+    int s = (int)(st - c.stacks);
+    int rounds = rc ? 0 : bench_fit_joint(&c, pts, n, s, hw, n_hw);
+    if (rounds) {
+        printf("| %s | %d | %.3f / %.3f / %.3f | %.2f / %.2f / %.2f, %.2f us |", st->id, rounds, st->eff_prefill, st->eff_decode,
+               st->eff_overhead, st->allreduce_eff[LINK_NVLINK], st->allreduce_eff[LINK_PCIE], st->allreduce_eff[LINK_FABRIC],
+               st->allreduce_alpha_us);
+        for (int i = 0; i < n_hw; i++)
+            printf(" %s %.3f / %.3f;", c.hw[hw[i]].id, c.hw[hw[i]].derate_compute, c.hw[hw[i]].derate_bandwidth);
+        printf(" %.3f |\n", bench_error(&c, pts, n, false, -1, s).median_abs_log);
+    }
+    catalog_free(&c);
+    return rc;
+}
+
 int main(int argc, char **argv) {
-    const char *dir = argc > 1 ? argv[1] : "data/catalog";
-    const char *csv = argc > 2 ? argv[2] : "data/benchmarks/published.csv";
+    const char *joints[8];
+    int n_joint = 0, a = 1;
+    for (; a + 1 < argc && !strcmp(argv[a], "--joint") && n_joint < 8; a += 2) joints[n_joint++] = argv[a + 1];
+    const char *dir = argc > a ? argv[a] : "data/catalog";
+    const char *csv = argc > a + 1 ? argv[a + 1] : "data/benchmarks/published.csv";
     Catalog cat;
     char err[512];
     if (catalog_load(&cat, dir, err, sizeof err)) { fprintf(stderr, "%s\n", err); return 1; }
@@ -38,6 +74,12 @@ int main(int argc, char **argv) {
                fit.eff_prefill, fit.eff_decode, fit.eff_overhead, fit.allreduce_eff[LINK_NVLINK],
                fit.allreduce_eff[LINK_PCIE], fit.allreduce_eff[LINK_FABRIC], fit.allreduce_alpha_us, before.median_abs_log,
                after.median_abs_log);
+    }
+    if (n_joint) {
+        printf("\n### Stack and device derates fitted in turn until both settle (copy into stacks.yaml and hardware.yaml)\n\n");
+        printf("| stack | rounds | prefill_compute / decode_bandwidth / step_overhead | allreduce nvlink / pcie / fabric, alpha | device derate.compute / derate.bandwidth | train median abs log err |\n|---|---|---|---|---|---|\n");
+        for (int j = 0; j < n_joint; j++)
+            if (joint(joints[j], dir, pts, n)) { free(pts); catalog_free(&cat); return 1; }
     }
     printf("\n### Device derates fitted on each device's train points, stack factors as committed (copy into hardware.yaml)\n\n");
     printf("| hardware | train points | derate.compute | derate.bandwidth | committed | train median abs log err (committed -> fitted) |\n|---|---|---|---|---|---|\n");

@@ -102,3 +102,82 @@ TEST(gw_stream_cut_short_ends_with_error_chunk_and_event) {
     buf_free(&r.out);
     pthread_mutex_destroy(&r.mu);
 }
+
+// The fields gw_read_answer fills, side by side.
+static bool same_answer(const GwReq *a, const GwReq *b) {
+    return a->prompt_tokens == b->prompt_tokens && a->output_tokens == b->output_tokens &&
+           (a->usage_source == b->usage_source || (a->usage_source && b->usage_source &&
+                                                   strcmp(a->usage_source, b->usage_source) == 0)) &&
+           strcmp(a->finish, b->finish) == 0 && strcmp(a->error, b->error) == 0 &&
+           a->backend_ttft_ms == b->backend_ttft_ms && a->backend_tpot_ms == b->backend_tpot_ms &&
+           a->backend_queue_ms == b->backend_queue_ms && a->batch_size_mean == b->batch_size_mean;
+}
+
+// Truth: the tree reader (cJSON). The walk over the bytes reads the same fields from every
+// answer, whatever its text holds (quotes, escapes, member names inside strings), and nothing
+// from text that is not a JSON object.
+TEST(gw_read_answer_raw_matches_the_tree_reader) {
+    static Gateway g;
+    static const char *const answers[] = {
+        "{\"id\":\"x\",\"object\":\"text_completion\",\"choices\":[{\"index\":0,\"text\":\"a \\\"usage\\\": {} \\\\\","
+        "\"logprobs\":null,\"finish_reason\":\"length\"}],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":2},"
+        "\"timings\":{\"ttft_ms\":1.5,\"predicted_per_token_ms\":0.25,\"queue_ms\":3,\"batch_size\":2.5}}",
+        " { \"choices\" : [ { \"message\" : {\"content\":\"}]\\\\\"\"} , \"finish_reason\" : \"stop\" } ] ,"
+        " \"usage\" : { \"prompt_tokens\" : 1 } } ",
+        "{\"error\":{\"message\":\"model overloaded\",\"type\":\"server_error\"}}",
+        "{\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1},\"usage\":{\"prompt_tokens\":9}}",
+        "{\"choices\":[],\"usage\":null}",
+        "{\"choices\":[{\"finish_reason\":null}]}",
+        "[1,2,3]",
+        "not json",
+        "",
+    };
+    for (size_t i = 0; i < sizeof answers / sizeof answers[0]; i++) {
+        GwReq a, b;
+        req_init(&a, &g);
+        req_init(&b, &g);
+        const char *s = answers[i];
+        cJSON *j = cJSON_Parse(s);
+        if (j) gw_read_answer(&a, j);
+        cJSON_Delete(j);
+        gw_read_answer_raw(&b, s, strlen(s));
+        EXPECT(same_answer(&a, &b));
+        pthread_mutex_destroy(&a.mu);
+        pthread_mutex_destroy(&b.mu);
+    }
+    // A 2 MiB answer's text is skipped, not parsed; its usage and finish_reason after it are read.
+    Buf big = {0};
+    buf_append_str(&big, "{\"choices\":[{\"text\":\"");
+    for (int k = 0; k < (2 << 20) / 64; k++) buf_append_str(&big, "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy\\\"yy");
+    buf_append_str(&big, "\",\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":4}}");
+    GwReq r;
+    req_init(&r, &g);
+    gw_read_answer_raw(&r, big.data, big.len);
+    EXPECT(strcmp(r.finish, "stop") == 0);
+    EXPECT_EQ_INT(r.prompt_tokens, 5);
+    EXPECT_EQ_INT(r.output_tokens, 4);
+    gw_read_answer_raw(&r, big.data, big.len - 3);   // truncated: no crash, no read past the end
+    pthread_mutex_destroy(&r.mu);
+    buf_free(&big);
+}
+
+// Only the top-level "model" is replaced (not one inside a string or a nested object), the rest
+// stays byte for byte; text without it is left alone. Truth: cJSON's reading of the result.
+TEST(gw_json_set_model_replaces_the_top_level_member_only) {
+    const char *in = "{\"id\":\"a \\\"model\\\": x\",\"choices\":[{\"model\":\"inner\"}], \"model\" : \"m-small\" ,\"n\":1}";
+    Buf out = {0};
+    EXPECT_EQ_INT(gw_json_set_model(&out, in, strlen(in), "support-bot \"v2\""), 0);
+    buf_append(&out, "", 1);
+    cJSON *j = cJSON_Parse(out.data);
+    ASSERT(j);
+    EXPECT(strcmp(cJSON_GetObjectItemCaseSensitive(j, "model")->valuestring, "support-bot \"v2\"") == 0);
+    EXPECT(strcmp(cJSON_GetObjectItemCaseSensitive(j, "id")->valuestring, "a \"model\": x") == 0);
+    const cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "choices"), 0);
+    EXPECT(strcmp(cJSON_GetObjectItemCaseSensitive(ch, "model")->valuestring, "inner") == 0);
+    EXPECT(strncmp(out.data, in, strstr(in, "\"model\" : ") - in + 10) == 0);   // the bytes before, unchanged
+    cJSON_Delete(j);
+    buf_free(&out);
+    EXPECT_EQ_INT(gw_json_set_model(&out, "{\"id\":1}", 8, "x"), 1);
+    EXPECT_EQ_INT(gw_json_set_model(&out, "not json", 8, "x"), 1);
+    EXPECT(out.len == 0);
+}

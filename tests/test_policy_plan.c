@@ -58,6 +58,39 @@ TEST(ledger_conserves_cost_exactly) {
     EXPECT_EQ_INT(ledger_share_cost(&r2, 1), 0);
 }
 
+// Rule step 5: idle attribution. A replica at $3.6/h (1 nUSD per µs) with charged requests at
+// known times: each takes exactly the replica's time since the previous charged request (or the
+// open) less the busy charges in between, computed here from the times alone; what follows the
+// last charge is the close's unattributed remainder; taken + unattributed = the ledger's idle.
+TEST(ledger_idle_attribution_takes_the_gap_since_the_last_request) {
+    Ledger l;
+    ledger_init(&l);
+    LedgerReplica r;
+    ledger_open(&l, &r, 0, 3.6, 1000);
+    // (charge time µs, busy ns): busy 40 µs at 1 nUSD/µs = 40 nUSD.
+    const int64_t at[4] = {1500, 1600, 1600, 5000}, busy[4] = {40000, 10000, 0, 1000000};
+    int64_t prev = 1000, busy_since = 0, taken = 0;
+    for (int i = 0; i < 4; i++) {
+        int64_t c = ledger_charge(&l, &r, busy[i], at[i]);
+        EXPECT_EQ_INT(c, busy[i] / 1000);
+        busy_since += c;
+        int64_t want = (at[i] - prev) - busy_since;   // µs = nUSD at this rate
+        int64_t got = ledger_take_idle(&l, &r, at[i]);
+        EXPECT_EQ_INT(got, want > 0 ? want : 0);
+        if (want > 0) busy_since = 0, prev = at[i];
+        taken += got;
+    }
+    // The last request was busy 1000 µs of a 3400 µs gap: it took 2400. A second take at the same
+    // moment finds nothing; the 700 µs after it stay unattributed until the close reports them.
+    EXPECT_EQ_INT(ledger_take_idle(&l, &r, 5000), 0);
+    int64_t total = ledger_close(&l, &r, 5700);
+    EXPECT_EQ_INT(total, 4700);
+    EXPECT_EQ_INT(ledger_unattributed_nusd(&r), 700);
+    EXPECT_EQ_INT(taken, l.idle_taken_nusd);
+    EXPECT_EQ_INT(taken + ledger_unattributed_nusd(&r), ledger_idle_nusd(&l));
+    EXPECT_EQ_INT(l.busy_nusd + taken + ledger_unattributed_nusd(&r), total);
+}
+
 // In-flight sharing (backends that report no busy share): random overlapping calls on one
 // replica; each call's share against a float64 processor-sharing reference computed here from
 // the intervals alone (Σ over the elementary intervals it spans of length / calls in flight), the
@@ -151,6 +184,29 @@ TEST(batcher_follows_size_and_delay) {
     c.max_queue = 2;
     EXPECT(batcher_create(&c, err, sizeof err) == NULL);
     EXPECT(strstr(err, "max_queue") != NULL);
+}
+
+// A request whose client left is pulled out of the ring (wrapped around its end too): the others
+// keep their order, the due time follows the new oldest, and an unknown id changes nothing.
+TEST(batcher_remove_keeps_the_order_of_the_rest) {
+    BatcherConfig c = {.max_batch_size = 4, .max_queue_delay_us = 1000, .max_queue = 4};
+    char err[128];
+    Batcher *b = batcher_create(&c, err, sizeof err);
+    ASSERT(b);
+    BatchItem out[4];
+    for (int i = 0; i < 3; i++) batcher_add(b, 1 + (uint64_t)i, 1, 10 + i);
+    EXPECT_EQ_INT(batcher_take(b, 2000, out, 2), 2);   // head moves to slot 2: the ring wraps below
+    for (int i = 0; i < 3; i++) EXPECT_EQ_INT(batcher_add(b, 4 + (uint64_t)i, 1, 20 + i), 0);
+    EXPECT(batcher_remove(b, 3));                       // the oldest: the due time moves
+    EXPECT_EQ_INT(batcher_ready_at(b), 20 + 1000);
+    EXPECT(batcher_remove(b, 5));                       // one in the middle, across the wrap
+    EXPECT(!batcher_remove(b, 5));
+    EXPECT(!batcher_remove(b, 99));
+    EXPECT_EQ_INT(batcher_len(b), 2);
+    EXPECT_EQ_INT(batcher_take(b, 5000, out, 4), 2);
+    EXPECT(out[0].id == 4 && out[1].id == 6);
+    EXPECT_EQ_INT(batcher_ready_at(b), -1);
+    batcher_destroy(b);
 }
 
 TEST(autoscale_delays_windows_and_clamps) {

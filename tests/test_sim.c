@@ -157,6 +157,10 @@ TEST(sim_littles_law_and_cost_conservation) {
     EXPECT_NEAR(r.arrival_rate_per_s, 3.0 * 86400 / r.end_s, 3.0 * 0.01);
     // Costs: every nano-dollar of replica time is attributed to a request or to idle.
     EXPECT_EQ_INT(r.attributed_nusd + r.idle_nusd, r.accel_nusd);
+    // Idle attribution (the ledger's step 5): what requests took is what the ledger says was taken,
+    // a real part of the idle, and never more.
+    EXPECT_EQ_INT(r.records_idle_nusd, r.idle_taken_nusd);
+    EXPECT(r.idle_taken_nusd > 0 && r.idle_taken_nusd <= r.idle_nusd);
     // And it equals Σ replica-hours × rate per pricing kind (rounding: < 1 µ$ per replica).
     double by_rate = r.replica_hours[PRICE_RESERVED_1Y] * 0.50 + r.replica_hours[PRICE_SPOT] * 0.44 +
                      r.replica_hours[PRICE_ON_DEMAND] * 0.805;

@@ -213,9 +213,9 @@ static int write_records(const char *path, const PipeSim *ps, const Pipeline *p,
         json_name(f, "route", r->route >= 0 ? p->routes[r->route].name : NULL);
         json_name(f, "first_tier", tier_name(p, r->first_tier));
         json_name(f, "tier", tier_name(p, r->tier));
-        fprintf(f, ",\"escalated\":%s,\"canary_candidate\":%s,\"status\":%d,\"cost_nusd\":%lld,\"e2e_ms\":%.3f}\n",
+        fprintf(f, ",\"escalated\":%s,\"canary_candidate\":%s,\"status\":%d,\"cost_nusd\":%lld,\"idle_nusd\":%lld,\"e2e_ms\":%.3f}\n",
                 r->escalated ? "true" : "false", r->candidate ? "true" : "false", r->status, (long long)r->cost_nusd,
-                r->e2e_ms);
+                (long long)r->idle_nusd, r->e2e_ms);
     }
     return fclose(f) ? 1 : 0;
 }

@@ -30,8 +30,9 @@ static void usage(FILE *f) {
             "  --html FILE         also write a self-contained HTML page\n"
             "  --since T, --until T  only records with since <= time < until (YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]Z)\n"
             "  --metrics FILE      a scrape of the gateway's /metrics taken at the end of the period: adds the idle\n"
-            "                      replicas' cost (rightsize_cost_usd_total{kind=\"idle\"}) when the records carry none;\n"
-            "                      given twice (start, end), the idle cost between the two scrapes\n"
+            "                      replicas' cost (rightsize_cost_usd_total{kind=\"idle\"}) when the records carry none\n"
+            "                      (records before schema 2's idle split); given twice (start, end), the idle cost is\n"
+            "                      exactly that between the two scrapes, in place of the idle the records carry\n"
             "  --slo-e2e-p95-ms MS, --slo-e2e-p99-ms MS, --slo-ttft-p95-ms MS, --slo-tpot-p95-ms MS\n"
             "                      SLOs to hold latency against (override the plan's)\n"
             "  --quiet             no progress line (it shows on a terminal, or always with --progress)\n"
@@ -163,10 +164,12 @@ int cmd_report(int argc, char **argv) {
             goto done;
         }
         idle -= idle0;
-        if (rv->all.idle_nusd == 0) {
+        // A window (start and end scrapes) replaces the records' idle: a request takes the idle
+        // before it, which for the first ones can lie before the window.
+        if (rv->all.idle_nusd == 0 || a.metrics_start) {
             int64_t n = (int64_t)llround(idle * 1e9);
-            rv->all.idle_nusd += n;
-            rv->all.cost_nusd += n;
+            rv->all.cost_nusd += n - rv->all.idle_nusd;
+            rv->all.idle_nusd = n;
             rv->idle_from_metrics = true;
         }
     }

@@ -11,6 +11,7 @@
 
 const char *const bench_metric_names[BM_METRIC_COUNT] = {
     [BM_OUTPUT_TOK_S] = "output_tok_s", [BM_TOTAL_TOK_S] = "total_tok_s", [BM_ITL_MS] = "itl_ms", [BM_TTFT_MS] = "ttft_ms",
+    [BM_LATENCY_S] = "latency_s", [BM_LATENCY_MS] = "latency_ms",
 };
 
 enum { COL_SPLIT, COL_SOURCE, COL_PUBLISHED, COL_READ, COL_HW, COL_STACK, COL_MODEL, COL_QUANT, COL_TP, COL_ISL,
@@ -80,7 +81,7 @@ static int parse_row(char **f, int line, const char *path, const Catalog *cat, B
     p->concurrency = strtoll(f[COL_CONC], &end, 10);
     if (*end || p->concurrency < 0) BAD(COL_CONC, "expected 0 (offline) or a count, got '%s'", f[COL_CONC]);
     int mt = find_index(f[COL_METRIC], bench_metric_names, BM_METRIC_COUNT);
-    if (mt < 0) BAD(COL_METRIC, "expected output_tok_s, total_tok_s, itl_ms or ttft_ms, got '%s'", f[COL_METRIC]);
+    if (mt < 0) BAD(COL_METRIC, "expected output_tok_s, total_tok_s, itl_ms, ttft_ms, latency_s or latency_ms, got '%s'", f[COL_METRIC]);
     p->metric = (BenchMetric)mt;
     p->value = strtod(f[COL_VALUE], &end);
     if (*end || !(p->value > 0)) BAD(COL_VALUE, "expected a positive number, got '%s'", f[COL_VALUE]);
@@ -156,6 +157,8 @@ double bench_predict(const Catalog *cat, const CatStack *st, const BenchPoint *p
     case BM_TOTAL_TOK_S: return (double)b * (double)seq / cycle_s;
     case BM_ITL_MS: return p->osl > 1 ? t_dec / (double)(p->osl - 1) / 1e3 : 0;
     case BM_TTFT_MS: return prefill_cycle_us(&sm, 1, p->isl, st->max_num_batched_tokens) / 1e3;
+    case BM_LATENCY_S: return cycle_s;
+    case BM_LATENCY_MS: return cycle_s * 1e3;
     case BM_METRIC_COUNT: break;
     }
     CHECK(0);
@@ -261,13 +264,17 @@ int64_t bench_fit(const Catalog *cat, const BenchPoint *pts, int64_t n, int stac
     // Parameters: (pointer, lower, upper). Multiplicative coordinate search on a shrinking step.
     FitParam prm[4 + LINK_COUNT];
     int np = 0;
-    prm[np++] = (FitParam){&out->eff_prefill, 0.05, hi_pre};
+    // In the order the points identify them: decode bandwidth and the per-step cost first (every
+    // point has decode steps), prefill next, the links last; a stack with few train points fits
+    // fewer parameters than it has points (the rest stay at the reference engine's).
     prm[np++] = (FitParam){&out->eff_decode, 0.05, hi_dec};
     prm[np++] = (FitParam){&out->eff_overhead, 0.01, 20.0};
+    prm[np++] = (FitParam){&out->eff_prefill, 0.05, hi_pre};
     bool any_tp = false;
     for (int k = 0; k < LINK_COUNT; k++)
         if (link_used[k]) { prm[np++] = (FitParam){&out->allreduce_eff[k], 0.05, 1.0}; any_tp = true; }
     if (any_tp) prm[np++] = (FitParam){&out->allreduce_alpha_us, 0.5, 500.0};
+    if (np > n_train - 1) np = n_train > 1 ? (int)n_train - 1 : 1;
     coord_search(prm, np, ctx_loss, &(LossCtx){cat, pts, n, stack, -1, out});
     return n_train;
 }
@@ -289,6 +296,29 @@ int64_t bench_fit_hw(Catalog *cat, const BenchPoint *pts, int64_t n, int hw, dou
     return n_train;
 }
 
+int bench_fit_joint(Catalog *cat, const BenchPoint *pts, int64_t n, int stack, const int *hw, int n_hw) {
+    for (int round = 1; round <= 30; round++) {
+        CatStack fit;
+        if (!bench_fit(cat, pts, n, stack, &fit)) return 0;
+        double moved = 0;
+        const CatStack *old = &cat->stacks[stack];
+        moved = fmax(moved, fabs(log(fit.eff_prefill / old->eff_prefill)));
+        moved = fmax(moved, fabs(log(fit.eff_decode / old->eff_decode)));
+        moved = fmax(moved, fabs(log(fit.eff_overhead / old->eff_overhead)));
+        cat->stacks[stack] = fit;
+        for (int i = 0; i < n_hw; i++) {
+            double c, b;
+            if (!bench_fit_hw(cat, pts, n, hw[i], &c, &b)) continue;
+            moved = fmax(moved, fabs(log(c / cat->hw[hw[i]].derate_compute)));
+            moved = fmax(moved, fabs(log(b / cat->hw[hw[i]].derate_bandwidth)));
+            cat->hw[hw[i]].derate_compute = c;
+            cat->hw[hw[i]].derate_bandwidth = b;
+        }
+        if (moved < 1e-3) return round;
+    }
+    return 30;
+}
+
 int bench_count_points(const char *path, Catalog *cat, char *err, size_t err_len) {
     BenchPoint *pts = NULL;
     int64_t n = 0;
@@ -296,6 +326,13 @@ int bench_count_points(const char *path, Catalog *cat, char *err, size_t err_len
     if (rc) return rc;
     for (int64_t i = 0; i < cat->n_hw; i++) cat->hw[i].published_points = 0;
     for (int64_t i = 0; i < n; i++) cat->hw[pts[i].hw].published_points++;
+    for (int64_t h = 0; h < cat->n_hw; h++) {
+        CatHardware *hw = &cat->hw[h];
+        BenchErr e = hw->published_points ? bench_error(cat, pts, n, true, (int)h, -1) : (BenchErr){0};
+        hw->published_heldout = e.n;
+        hw->published_median_ratio = e.n ? exp(e.median_abs_log) : 0;
+        hw->published_worst_ratio = e.n ? exp(e.max_abs_log) : 0;
+    }
     free(pts);
     return 0;
 }

@@ -17,7 +17,10 @@
 
 #include "plan/catalog.h"
 
-typedef enum { BM_OUTPUT_TOK_S, BM_TOTAL_TOK_S, BM_ITL_MS, BM_TTFT_MS, BM_METRIC_COUNT } BenchMetric;
+// latency_s / latency_ms: time from submitting `concurrency` requests at once to the last output
+// token (vLLM benchmark_latency: one batch, its prefill and osl - 1 decode steps), in the unit the
+// source publishes.
+typedef enum { BM_OUTPUT_TOK_S, BM_TOTAL_TOK_S, BM_ITL_MS, BM_TTFT_MS, BM_LATENCY_S, BM_LATENCY_MS, BM_METRIC_COUNT } BenchMetric;
 extern const char *const bench_metric_names[BM_METRIC_COUNT];
 
 typedef struct {
@@ -35,8 +38,10 @@ typedef struct {
 // Loads the CSV; every id must name a catalog entry. Returns 0 or a negative Err with
 // "FILE:LINE: column '...': ..." in err. *pts is malloc'ed (caller frees).
 int bench_points_load(const char *path, const Catalog *cat, BenchPoint **pts, int64_t *n, char *err, size_t err_len);
-// Counts each device's points in the CSV at path into cat->hw[].published_points (what the report
-// says of the chosen hardware's derates). Returns 0, or bench_points_load's error (counts untouched).
+// Counts each device's points in the CSV at path into cat->hw[].published_points, and the held-out
+// ones with their median and worst error under the catalog as loaded (published_heldout,
+// published_median_ratio, published_worst_ratio: what the report says of the chosen hardware's
+// derates). Returns 0, or bench_points_load's error (counts untouched).
 int bench_count_points(const char *path, Catalog *cat, char *err, size_t err_len);
 // The planner's prediction of p's metric with stack st (which may be a modified copy of the
 // catalog's). Returns a value <= 0 when the model does not fit the hardware.
@@ -61,5 +66,11 @@ int64_t bench_fit(const Catalog *cat, const BenchPoint *pts, int64_t n, int stac
 // train points, every stack's factors held at the catalog's; *cat is restored before returning.
 // Returns the number of train points used (0: nothing to fit; the outputs are the catalog's).
 int64_t bench_fit_hw(Catalog *cat, const BenchPoint *pts, int64_t n, int hw, double *compute, double *bandwidth);
+
+// Fits stack `stack` and the derates of devices hw[0..n_hw) in turn (bench_fit, then bench_fit_hw
+// of each device with the new stack factors) until neither moves by more than 0.1%, writing both
+// into *cat. A refit of either from the result lands on it again, so the committed figures are
+// reproducible. Returns the rounds taken (0: the stack has no train points).
+int bench_fit_joint(Catalog *cat, const BenchPoint *pts, int64_t n, int stack, const int *hw, int n_hw);
 
 #endif

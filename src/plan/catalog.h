@@ -68,8 +68,10 @@ typedef struct {
     int n_inst;
     // Published benchmark points for this device in the benchmarks file beside the catalog
     // (data/benchmarks/published.csv, what its derates were fitted or checked against); -1 when
-    // that file was not read. catalog_load sets -1; benchfit.h's bench_count_points fills it.
-    int64_t published_points;
+    // that file was not read. catalog_load sets -1; benchfit.h's bench_count_points fills it, and
+    // the held-out points' error with the catalog as loaded (ratios: exp |ln(predicted/published)|).
+    int64_t published_points, published_heldout;
+    double published_median_ratio, published_worst_ratio;
 } CatHardware;
 
 typedef struct {

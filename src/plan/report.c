@@ -115,7 +115,12 @@ static void describe(FILE *f, const Catalog *cat, const Workload *wl, const Cand
     fprintf(f, "  Model         %s at %s (%s), batch knob %lld, step times from %s\n", m->name,
             plan_quant_names[c->quant], qual, (long long)c->batch_knob,
             c->source == STEP_PROFILE ? "a calibrated profile" : "the roofline (uncalibrated)");
-    if (hw->published_points > 0)
+    if (hw->published_points > 0 && hw->published_heldout > 0)
+        fprintf(f, "  Derates       fitted or checked against %lld published benchmark points for %s (data/benchmarks);\n"
+                   "                on the %lld held out the step model is off by x%.2f (median), x%.2f (worst)\n",
+                (long long)hw->published_points, hw->id, (long long)hw->published_heldout, hw->published_median_ratio,
+                hw->published_worst_ratio);
+    else if (hw->published_points > 0)
         fprintf(f, "  Derates       fitted or checked against %lld published benchmark points for %s (data/benchmarks)\n",
                 (long long)hw->published_points, hw->id);
     else if (hw->published_points == 0)

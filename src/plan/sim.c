@@ -20,6 +20,7 @@ static void trace_record(Sim *s, const SimReq *r, int status) {
     s->cfg->records[r->trace_i] = (SimRecord){
         .route = r->route, .first_tier = r->first_tier, .tier = status == 404 ? -1 : r->tier,
         .escalated = r->escalated, .candidate = r->candidate, .status = status, .cost_nusd = r->cost_nusd,
+        .idle_nusd = r->idle_nusd,
         .e2e_ms = (double)(s->now + r->overhead_us - r->arrival_us) / 1e3};
 }
 
@@ -53,6 +54,7 @@ static void record_final(Sim *s, SimReq *r, int64_t first_token_us, int64_t last
     if (r->cache_store && status == 200 && s->rcache) respcache_insert(s->rcache, r->cache_key, 1, s->now);
     s->e2e_sum_all_us += e2e;
     s->done_all++;
+    s->res->records_idle_nusd += r->idle_nusd;
     trace_record(s, r, status);
     if (!r->counted) return;
     SimResult *res = s->res;
@@ -556,6 +558,7 @@ int sim_run(const SimConfig *cfg, SimResult *res, char *err, size_t err_len) {
     res->accel_usd = (double)total * 1e-9;
     res->accel_nusd = total;
     res->idle_nusd = ledger_idle_nusd(&s->ledger);
+    res->idle_taken_nusd = s->ledger.idle_taken_nusd;
     res->mean_in_system = s->area / (double)end;
     res->mean_response_s = s->done_all ? s->e2e_sum_all_us / (double)s->done_all / 1e6 : 0;
     res->arrival_rate_per_s = (double)s->done_all / ((double)end / 1e6);

@@ -88,7 +88,8 @@ typedef struct {
     int first_tier, tier;          // tier asked first; tier that answered or refused it (-1: no route)
     bool escalated, candidate;
     int status;                    // the answer's status: 200, the scripted error, 429, 404, 400
-    int64_t cost_nusd;             // Σ charges over its tiers
+    int64_t cost_nusd;             // Σ busy charges over its tiers
+    int64_t idle_nusd;             // Σ idle it took (policy/ledger's step 5)
     double e2e_ms;
 } SimRecord;
 
@@ -150,6 +151,8 @@ typedef struct {
     double accel_usd;              // all replica time × rate (= busy + idle)
     double busy_usd, idle_usd, attributed_usd;   // attributed = Σ per-request shares
     int64_t accel_nusd, idle_nusd, attributed_nusd;   // the same in exact nano-dollars
+    int64_t idle_taken_nusd;       // idle requests took (policy/ledger's step 5); the rest is unattributed
+    int64_t records_idle_nusd;     // Σ over every finished request of the idle it took (checks the above)
     double mean_in_system;         // time-average requests in the system (Little: = λ·W)
     double mean_response_s, arrival_rate_per_s;
     int64_t in_tokens, out_tokens;

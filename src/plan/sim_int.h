@@ -24,7 +24,7 @@ typedef struct {
 } Event;
 
 typedef struct {
-    int64_t arrival_us, tier_arrival_us, cost_nusd, first_cost_nusd;
+    int64_t arrival_us, tier_arrival_us, cost_nusd, first_cost_nusd, idle_nusd;
     int64_t busy_ns;          // busy share on the replica it is on (charged when it leaves)
     LedgerMark share_mark;    // its entry on the replica's share clock (cost_in_flight tiers)
     int64_t overhead_us;      // Σ the request_overhead_us of the tiers that answered it so far

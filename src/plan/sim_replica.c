@@ -93,6 +93,8 @@ void sim_leave_replica(Sim *s, int t, Rep *rp, uint64_t id) {
     // in-flight share, as the gateway takes it from its own clock.
     if (s->tier[t].cfg.cost_in_flight) r->busy_ns = ledger_share_leave(&rp->inflight, r->share_mark, s->now);
     r->cost_nusd += ledger_charge(&s->ledger, &rp->led, r->busy_ns, s->now);
+    // Step 5, as the gateway takes it: a charged call takes the replica's idle so far.
+    r->idle_nusd += ledger_take_idle(&s->ledger, &rp->led, s->now);
     r->busy_ns = 0;
 }
 

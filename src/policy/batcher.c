@@ -64,3 +64,14 @@ int64_t batcher_take(Batcher *b, int64_t now_us, BatchItem *out, int64_t cap) {
 }
 
 int64_t batcher_len(const Batcher *b) { return b->len; }
+
+bool batcher_remove(Batcher *b, uint64_t id) {
+    int64_t q = b->cfg.max_queue;
+    for (int64_t i = 0; i < b->len; i++) {
+        if (b->ring[(b->head + i) % q].id != id) continue;
+        for (int64_t j = i; j + 1 < b->len; j++) b->ring[(b->head + j) % q] = b->ring[(b->head + j + 1) % q];
+        b->len--;
+        return true;
+    }
+    return false;
+}

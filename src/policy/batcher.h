@@ -6,9 +6,11 @@
 //   batcher_add(b, id, tokens, now_us);          // ERR_FULL when max_queue are waiting (429)
 //   t = batcher_ready_at(b);                      // when the next batch is due (-1: empty)
 //   if (server free && now_us >= t) n = batcher_take(b, now_us, items, cap);
+//   batcher_remove(b, id);                        // a client that left before its batch went out
 #ifndef RS_BATCHER_H
 #define RS_BATCHER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,5 +40,8 @@ int64_t batcher_ready_at(const Batcher *b);
 // returns how many; else 0.
 int64_t batcher_take(Batcher *b, int64_t now_us, BatchItem *out, int64_t cap);
 int64_t batcher_len(const Batcher *b);
+// Removes the queued request id (its client left before its batch went out), keeping the order of
+// the others. True when it was queued.
+bool batcher_remove(Batcher *b, uint64_t id);
 
 #endif

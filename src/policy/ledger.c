@@ -68,6 +68,19 @@ int64_t ledger_charge(Ledger *l, LedgerReplica *r, int64_t busy_ns, int64_t now_
     return c;
 }
 
+int64_t ledger_unattributed_nusd(const LedgerReplica *r) {
+    int64_t v = r->charged_nusd - r->busy_nusd - r->idle_taken_nusd;
+    return v > 0 ? v : 0;
+}
+
+int64_t ledger_take_idle(Ledger *l, LedgerReplica *r, int64_t now_us) {
+    if (r->open) ledger_advance(l, r, now_us);
+    int64_t v = ledger_unattributed_nusd(r);
+    r->idle_taken_nusd += v;
+    l->idle_taken_nusd += v;
+    return v;
+}
+
 int64_t ledger_total_nusd(const Ledger *l) {
     int64_t t = 0;
     for (int k = 0; k < LEDGER_KINDS; k++) t += l->cost_nusd[k];

@@ -14,7 +14,12 @@
 //   3. its charge is floor(rate_nusd_per_hour × busy_ns / 3.6e12) (ledger_charge);
 //   4. whatever of C that no request was charged — time between steps, failed calls, rounding —
 //      is idle (ledger_idle_nusd). A call that fails reports nothing and is charged nothing.
-// So Σ charges + idle = Σ C exactly, and both clocks charge the same traffic the same.
+//   5. idle is attributed too: a request charged on a replica also takes that replica's idle that
+//      no request took yet — its cost from the replica's open (or the previous charged request
+//      there) to now, less the charges (ledger_take_idle). What a replica accrues after its last
+//      charged request stays unattributed; its close reports it (ledger_unattributed_nusd).
+// So Σ charges + idle = Σ C exactly, Σ taken idle + unattributed = idle, and both clocks charge
+// the same traffic the same.
 //
 // Backends that report no busy share (vLLM, TGI, llama.cpp's server: a tier with
 // `cost_share: in_flight`) are charged by the same steps 3 and 4 with step 2's share taken from
@@ -39,11 +44,13 @@ typedef struct {
     int64_t charged_nusd;    // C(t_last)
     int64_t busy_nusd;       // charged to requests
     int64_t busy_ns;         // busy shares charged to requests
+    int64_t idle_taken_nusd; // idle attributed to requests (rule step 5)
     bool open;
 } LedgerReplica;
 
 typedef struct {
     int64_t busy_nusd, busy_ns;              // charged to requests, over all replicas
+    int64_t idle_taken_nusd;                 // idle attributed to requests, over all replicas
     int64_t replica_us[LEDGER_KINDS];        // replica time by pricing kind
     int64_t cost_nusd[LEDGER_KINDS];         // cost by pricing kind (Σ C)
 } Ledger;
@@ -66,6 +73,11 @@ int64_t ledger_share_cost(const LedgerReplica *r, int64_t busy_ns);
 // Charges a request's busy share on replica r (accruing the replica's cost to now_us first).
 // Returns the request's charge.
 int64_t ledger_charge(Ledger *l, LedgerReplica *r, int64_t busy_ns, int64_t now_us);
+// Rule step 5: accrues the replica to now_us and gives the caller (a request just charged there)
+// the replica's idle no request took yet: C − charges − taken, never below 0.
+int64_t ledger_take_idle(Ledger *l, LedgerReplica *r, int64_t now_us);
+// The replica's idle no request has taken (after its close: what it reports as unattributed).
+int64_t ledger_unattributed_nusd(const LedgerReplica *r);
 // Rule step 4: Σ C − Σ charges over all replicas so far.
 int64_t ledger_idle_nusd(const Ledger *l);
 int64_t ledger_total_nusd(const Ledger *l);

@@ -229,10 +229,34 @@ static void record_mix(Review *rv, const TelRec *r) {
     else rv->finish_other++;
 }
 
+static void idle_add(int64_t *cost, int64_t *idle, int64_t v) {
+    *cost += v;
+    *idle += v;
+}
+
+// A replica's close record carries the idle no request took: it counts in the cost of everything,
+// its tier and the day it was written, and in no request count.
+static void replica_add(Review *rv, const TelRec *r) {
+    rv->replica_records++;
+    int64_t v = r->cost_idle_nusd > 0 ? r->cost_idle_nusd : 0;
+    if (v == 0) return;
+    idle_add(&rv->all.cost_nusd, &rv->all.idle_nusd, v);
+    if (r->tier.len) {
+        ReviewGroup *g = groups_get(&rv->tiers, r->tier);
+        if (g) idle_add(&g->cost_nusd, &g->idle_nusd, v);
+    }
+    ReviewDay *d = day_get(rv, telrec_day(r->t_us));
+    if (d) idle_add(&d->cost_nusd, &d->idle_nusd, v);
+}
+
 bool review_add(Review *rv, const TelRec *r) {
     if ((rv->since_us && r->t_us < rv->since_us) || (rv->until_us && r->t_us >= rv->until_us)) {
         rv->filtered_out++;
         return false;
+    }
+    if (str_eq_c(r->record, "replica")) {   // a replica's idle after its last request: cost, no request
+        replica_add(rv, r);
+        return true;
     }
     rv->records++;
     rv->schema_count[r->schema >= 0 && r->schema < 8 ? r->schema : 7]++;

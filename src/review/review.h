@@ -84,6 +84,7 @@ typedef struct {
     int n_days;
     int64_t out_of_range_days;
     bool idle_from_metrics;                  // all.idle_nusd came from a /metrics scrape
+    int64_t replica_records;                 // replicas' close records (their unattributed idle)
 } Review;
 
 // The SLOs latency is held against (from the plan, or flags); 0 = none.

@@ -73,6 +73,7 @@ static void add_inputs(cJSON *root, const ReviewReport *r) {
     cJSON_AddNumberToObject(in, "empty_files", rv->n_empty_files);
     cJSON_AddNumberToObject(in, "lines", (double)rv->lines);
     cJSON_AddNumberToObject(in, "records", (double)rv->records);
+    cJSON_AddNumberToObject(in, "replica_records", (double)rv->replica_records);
     cJSON_AddNumberToObject(in, "corrupt_lines", (double)rv->corrupt);
     cJSON_AddNumberToObject(in, "blank_lines", (double)rv->blank);
     cJSON_AddNumberToObject(in, "filtered_out", (double)rv->filtered_out);

@@ -137,6 +137,33 @@ static void finish_metrics(Gateway *g, const GwReq *r, int status, double e2e_s,
     if (tpot_ms >= 0) metric_observe(g->m.tpot, tier, tpot_ms / 1000.0);
 }
 
+static void record_time(char *ts, size_t cap) {
+    int64_t wall = clock_wall_us();
+    time_t secs = (time_t)(wall / 1000000);
+    struct tm tmv;
+    gmtime_r(&secs, &tmv);
+    snprintf(ts, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tmv.tm_year + 1900, tmv.tm_mon + 1, tmv.tm_mday,
+             tmv.tm_hour, tmv.tm_min, tmv.tm_sec, (long long)(wall % 1000000));
+}
+
+void gw_replica_close_ledger(Gateway *g, Replica *r, int64_t now_us) {
+    ledger_close(&g->ledger, &r->led, now_us);
+    const LedgerReplica *l = &r->led;
+    int64_t left = ledger_unattributed_nusd(l);
+    char ts[48];
+    record_time(ts, sizeof ts);
+    Buf b = {0};
+    buf_printf(&b, "{\"schema\":\"%s\",\"record\":\"replica\",\"time\":\"%s\"", TELEMETRY_SCHEMA, ts);
+    json_str(&b, "tier", g->p.tiers[r->tier].name);
+    json_str(&b, "accelerator", g->p.tiers[r->tier].accelerator);
+    buf_printf(&b, ",\"replica\":%d,\"replica_seconds\":%.6f,\"replica_cost_usd\":%.9f,\"replica_busy_usd\":%.9f,"
+               "\"idle_taken_usd\":%.9f,\"cost_usd\":%.9f,\"cost_busy_usd\":0,\"cost_idle_usd\":%.9f}",
+               r->slot, (double)(l->t_last_us - l->t_open_us) / 1e6, (double)l->charged_nusd / 1e9,
+               (double)l->busy_nusd / 1e9, (double)l->idle_taken_nusd / 1e9, (double)left / 1e9, (double)left / 1e9);
+    telemetry_write(&g->tel, b.data, b.len);
+    buf_free(&b);
+}
+
 // Counts the request, writes its telemetry record (docs/telemetry.md) and drops the loop's
 // reference.
 void gw_finish(Gateway *g, GwReq *r, int64_t now_us) {
@@ -159,13 +186,8 @@ void gw_finish(Gateway *g, GwReq *r, int64_t now_us) {
     req_times(r, now_us, &ttft_ms, &tpot_ms);
     finish_metrics(g, r, status, e2e_s, ttft_ms, tpot_ms);
     Buf b = {0};
-    int64_t wall = clock_wall_us();
-    time_t secs = (time_t)(wall / 1000000);
-    struct tm tmv;
-    gmtime_r(&secs, &tmv);
     char ts[48];
-    snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tmv.tm_year + 1900, tmv.tm_mon + 1, tmv.tm_mday,
-             tmv.tm_hour, tmv.tm_min, tmv.tm_sec, (long long)(wall % 1000000));
+    record_time(ts, sizeof ts);
     buf_printf(&b, "{\"schema\":\"%s\",\"id\":\"req-%llu\",\"time\":\"%s\"", TELEMETRY_SCHEMA, (unsigned long long)r->id, ts);
     json_str(&b, "request_id", gw_req_header(r, "x-request-id"));
     json_str(&b, "endpoint", router_endpoint_name(r->ep));
@@ -205,8 +227,10 @@ void gw_finish(Gateway *g, GwReq *r, int64_t now_us) {
     buf_printf(&b, ",\"status\":%d,\"http_status\":%d", status, http);
     json_str(&b, "error", status >= 400 && r->error[0] ? r->error : NULL);
     buf_printf(&b, ",\"attempts\":%d", r->attempts);
-    buf_printf(&b, ",\"cost_usd\":%.9f,\"cost_busy_usd\":%.9f,\"cost_idle_usd\":0,\"first_tier_cost_usd\":%.9f}",
-               (double)r->cost_nusd / 1e9, (double)r->cost_nusd / 1e9, (double)r->first_cost_nusd / 1e9);
+    // All-in: the busy charges and the idle the request took (policy/ledger's steps 3 and 5).
+    buf_printf(&b, ",\"cost_usd\":%.9f,\"cost_busy_usd\":%.9f,\"cost_idle_usd\":%.9f,\"first_tier_cost_usd\":%.9f}",
+               (double)(r->cost_nusd + r->idle_nusd) / 1e9, (double)r->cost_nusd / 1e9, (double)r->idle_nusd / 1e9,
+               (double)(r->first_cost_nusd + r->first_idle_nusd) / 1e9);
     telemetry_write(&g->tel, b.data, b.len);
     buf_free(&b);
     gw_req_unref(r);

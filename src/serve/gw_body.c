@@ -110,8 +110,9 @@ static int limit_tokens(GwBody *b, const cJSON *json, int64_t limit, int64_t dfl
                             (long long)limit),
                    400;
         given = true;
+        if ((int64_t)v->valuedouble > b->max_tokens) b->max_tokens = (int64_t)v->valuedouble;
     }
-    if (!given) b->add_max_tokens = dflt < limit ? dflt : limit;
+    if (!given) b->add_max_tokens = b->max_tokens = dflt < limit ? dflt : limit;
     return 0;
 }
 

@@ -31,6 +31,7 @@ typedef struct {
     int64_t prompt_chars;      // routing's size of the prompt (characters; 1 per non-string item)
     int64_t n_inputs;          // embeddings: the number of inputs
     int64_t add_max_tokens;    // max_tokens the gateway adds (neither max_tokens nor max_completion_tokens given), or 0
+    int64_t max_tokens;        // the most tokens the backend may generate (given or added; 0: embeddings)
     GwSpan part[GWB_N];        // offsets into the body
     size_t open, close;        // the object's '{' and '}'
     char *usage_options;       // stream_options with include_usage true (a stream whose client did not ask), or NULL; owned

@@ -3,7 +3,8 @@
 // bytes, answers hits (the stored bytes, as JSON or as the stored SSE stream) and stores the
 // successful answers of misses. Loop thread only.
 //
-// An entry is the canonical request text (compared in full on a hit: a hash collision is a miss)
+// An entry is the route, endpoint and stream flag with the canonical request body (compared in
+// full on a hit: a hash collision is a miss)
 // and the exact bytes the client was sent — a JSON body, or the whole event stream of a streamed
 // answer — so a hit returns identical bytes. A hit is charged nothing: no replica worked for it
 // (docs/telemetry.md, Response cache).
@@ -21,7 +22,9 @@
 void gw_finish(Gateway *g, GwReq *r, int64_t now_us);   // gateway.c
 
 typedef struct {
-    char *canon;            // canonical request text (owned)
+    int rule;               // the route rule and endpoint the answer was for
+    int ep;
+    char *canon;            // canonical request body (owned)
     size_t canon_len;
     char *body;             // the bytes the client was sent (owned)
     size_t body_len;
@@ -171,14 +174,29 @@ static int canon(Buf *b, const cJSON *v, bool top) {
 }
 
 // The request's facts for policy/respcache's rule.
-static RespCacheSkip cacheable(const GwReq *r) {
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(r->json, "temperature");
-    const cJSON *s = cJSON_GetObjectItemCaseSensitive(r->json, "seed");
+static RespCacheSkip cacheable(const GwReq *r, const cJSON *json) {
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(json, "temperature");
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(json, "seed");
     RespCacheReq q = {.endpoint = r->ep,
                       .has_temperature = cJSON_IsNumber(t),
                       .temperature = cJSON_IsNumber(t) ? t->valuedouble : 1,
                       .has_seed = cJSON_IsNumber(s) && s->valuedouble == floor(s->valuedouble)};
     return respcache_cacheable(&q);
+}
+
+void gw_cache_prepare(GwReq *r, const cJSON *json) {
+    r->cache_skip = cacheable(r, json);
+    if (r->cache_skip == RESPCACHE_OK) {
+        Buf b = {0};
+        if (canon(&b, json, true) || !b.data) {   // no memory for it: the request goes on uncached
+            buf_free(&b);
+            return;
+        }
+        r->cache_canon = b.data;
+        r->cache_canon_len = b.len;
+        r->cache_body_hash = respcache_hash(RESPCACHE_HASH_INIT, b.data, b.len);
+    }
+    r->cache_ready = true;
 }
 
 // ---- lookups and answers ----
@@ -217,28 +235,27 @@ static bool cache_control_has(const GwReq *r, const char *d) {
 
 bool gw_cache_lookup(Gateway *g, GwReq *r, int rule, int64_t now_us) {
     GwCache *c = g->cache;
-    if (!c || rule < 0) return false;
-    RespCacheSkip why = cacheable(r);
+    if (!c || rule < 0 || !r->cache_ready) return false;   // not ready: checked before the cache came on
+    RespCacheSkip why = (RespCacheSkip)r->cache_skip;
     if (why == RESPCACHE_OK && cache_control_has(r, "no-store")) why = RESPCACHE_SKIP_NO_STORE;
     if (why != RESPCACHE_OK) {
         metric_inc(c->skipped, respcache_skip_name(why), 1);
         return false;
     }
-    Buf b = {0};
-    int rc = buf_printf(&b, "route=%d endpoint=%s stream=%d\n", rule, router_endpoint_name(r->ep), r->stream ? 1 : 0);
-    if (!rc) rc = canon(&b, r->json, true);
-    if (rc || !b.data) {   // no memory for the key: the request goes on uncached
-        buf_free(&b);
-        return false;
-    }
-    uint64_t key = respcache_hash(RESPCACHE_HASH_INIT, b.data, b.len);
+    if (!r->cache_canon) return false;
+    // The key: the body's hash (taken where the body was checked) with the route, endpoint and
+    // stream flag; a hit must match all four (a hash collision is a miss).
+    char pre[96];
+    int pl = snprintf(pre, sizeof pre, "route=%d endpoint=%s stream=%d\n", rule, router_endpoint_name(r->ep),
+                      r->stream ? 1 : 0);
+    uint64_t key = respcache_hash(r->cache_body_hash, pre, (size_t)pl);
     r->cache_state = "miss";
     // Cache-Control: no-cache asks for a fresh answer (which is then stored).
     int64_t slot = cache_control_has(r, "no-cache") ? -1 : respcache_lookup(c->rc, key, now_us);
     if (slot >= 0) {
         const Entry *e = &c->entries[slot];
-        if (e->canon_len == b.len && memcmp(e->canon, b.data, b.len) == 0) {
-            buf_free(&b);
+        if (e->rule == rule && e->ep == (int)r->ep && e->stream == r->stream && e->canon_len == r->cache_canon_len &&
+            memcmp(e->canon, r->cache_canon, r->cache_canon_len) == 0) {
             r->cache_state = "hit";
             answer_hit(g, r, e, rule, now_us);
             return true;
@@ -246,8 +263,7 @@ bool gw_cache_lookup(Gateway *g, GwReq *r, int rule, int64_t now_us) {
     }
     metric_inc(c->misses, NULL, 1);
     r->cache_key = key;
-    r->cache_canon = b.data;   // taken
-    r->cache_canon_len = b.len;
+    r->cache_rule = rule;
     r->cache_capture = r->stream;
     return false;
 }
@@ -259,7 +275,8 @@ void gw_cache_capture(GwReq *r, const char *data, size_t len) {
 
 void gw_cache_store(Gateway *g, GwReq *r, int status, int64_t now_us) {
     GwCache *c = g->cache;
-    if (!c || !r->cache_canon || status != 200 || r->tel_status || gw_req_gone(r)) return;
+    bool missed = r->cache_state && strcmp(r->cache_state, "miss") == 0;   // looked up for this request, not found
+    if (!c || !r->cache_canon || !missed || status != 200 || r->tel_status || gw_req_gone(r)) return;
     if (strcmp(r->finish, "error") == 0) return;
     Buf body = {0};
     pthread_mutex_lock(&r->mu);
@@ -278,7 +295,7 @@ void gw_cache_store(Gateway *g, GwReq *r, int status, int64_t now_us) {
         return;
     }
     Entry *e = &c->entries[slot];
-    *e = (Entry){.canon = r->cache_canon, .canon_len = r->cache_canon_len, .body = body.data, .body_len = body.len,
+    *e = (Entry){.rule = r->cache_rule, .ep = (int)r->ep, .canon = r->cache_canon, .canon_len = r->cache_canon_len, .body = body.data, .body_len = body.len,
                  .stream = r->stream, .prompt_tokens = r->prompt_tokens, .output_tokens = r->output_tokens};
     snprintf(e->finish, sizeof e->finish, "%s", r->finish);
     r->cache_canon = NULL;   // the entry owns it now

@@ -46,7 +46,6 @@ void gw_req_unref(GwReq *r) {
     buf_free(&r->body);
     buf_free(&r->out);
     gw_body_free(&r->parts);
-    if (r->json) cJSON_Delete(r->json);
     for (int i = 0; i < r->n_hdrs; i++) free(r->hdr_name[i]), free(r->hdr_val[i]);
     free(r->shadow_text);
     gw_cache_req_free(r);
@@ -261,8 +260,11 @@ static enum MHD_Result progress(GwReq *r) {
 
 // gw_body_check, and the fields the loop reads. 0, or an HTTP status with msg filled.
 static int check_body(Gateway *g, GwReq *r, char *msg, size_t cap) {
+    cJSON *tree = NULL;
     int st = gw_body_check(&r->parts, r->body.data, r->body.len, r->ep, (int64_t)atomic_load(&g->max_tokens), msg, cap,
-                           r->keep_json ? &r->json : NULL);
+                           r->cache_on ? &tree : NULL);
+    if (tree) gw_cache_prepare(r, tree);   // on this thread, as is the tree's free
+    cJSON_Delete(tree);
     if (st) return st;
     snprintf(r->model, sizeof r->model, "%s", r->parts.model);
     r->stream = r->parts.stream;
@@ -334,7 +336,7 @@ static enum MHD_Result copy_header(void *cls, enum MHD_ValueKind kind, const cha
 // first; its connection waits parked, and gw_front_collect routes it when the check is done.
 static enum MHD_Result submit(Gateway *g, GwReq *r) {
     if (g->check_started && r->body.len > GW_INLINE_CHECK_BYTES) {
-        r->keep_json = g->cache != NULL;
+        r->cache_on = g->cache != NULL;
         MHD_get_connection_values(r->mc, MHD_HEADER_KIND, copy_header, r);
         r->t_arrival_us = clock_now_us();
         r->fstate = FRONT_WAITING;
@@ -349,7 +351,7 @@ static enum MHD_Result submit(Gateway *g, GwReq *r) {
         return progress(r);
     }
     char msg[240];
-    r->keep_json = g->cache != NULL;
+    r->cache_on = g->cache != NULL;
     int st = check_body(g, r, msg, sizeof msg);
     body_release(r);   // checked: the upload's budget goes back (the text stays: calls splice it)
     if (st) {

@@ -62,6 +62,7 @@ struct Replica {
     bool warm;                     // belongs to the warm pool: started and healthy, not dispatched to
     bool term_sent;                // DRAINING: SIGTERM already sent
     CURL *health;                  // in-flight /health probe, or NULL
+    struct curl_slist *health_hdrs; // its headers (a remote tier's credentials), or NULL
     int64_t next_health_us;
     LedgerReplica led;
     LedgerShare share;             // in-flight sharing (cost_share: in_flight tiers)
@@ -71,6 +72,7 @@ struct Replica {
     char why[160];                 // the last failure: how the worker exited, or why it could not start or be reached
     int last_exit;                 // the worker's last exit code (128 + signal when killed), -1: none yet
     bool unreachable;              // remote: the last probe (GET base_url/models) got no HTTP answer
+    bool refused;                  // remote: the last probe, sent with the tier's credentials, got 401/403
 };
 
 typedef enum { CALL_MAIN = 0, CALL_SHADOW, CALL_BATCH, CALL_HEALTH } CallKind;
@@ -95,6 +97,7 @@ struct GwCall {
     int64_t t_start_us, t_first_byte_us;
     int64_t bytes;
     int64_t cost_nusd;             // this call's charge (policy/ledger's rule)
+    int64_t idle_nusd;             // the replica's idle its request takes (the rule's step 5)
     LedgerMark share_mark;         // its entry on the replica's share clock
     int64_t share_ns;              // its in-flight share once ended (cost_share: in_flight)
     // pass-through streams (gw_stream.c)
@@ -119,8 +122,12 @@ struct GwReq {
     const char *suffix;            // "/completions", "/chat/completions", "/embeddings"
     Buf body;                      // the client's bytes, forwarded with the gateway's edits spliced in
     GwBody parts;                  // what the check found in body (gw_body.h)
-    bool keep_json;                // the response cache is on: the check keeps the parsed body
-    cJSON *json;                   // the parsed body when keep_json (gw_cache keys on it), else NULL
+    bool cache_on;                 // the response cache is on: the check prepares the cache's view of the body
+    bool rewrite_model;            // the `models:` map resolved r->model: answers carry it as their "model"
+    // the client key's reservation at admission (gw_keys.c): tokens and nano-dollars counted in
+    // the key's windows while the request runs, settled against what it used when it ends
+    int64_t resv_tokens, resv_nusd;
+    int64_t resv_window[3];        // the TPM, day and month windows they were counted in
     bool stream, client_logprobs;
     char model[96];
     int64_t prompt_chars;
@@ -157,7 +164,8 @@ struct GwReq {
     int tier, first_tier;
     int attempts;
     int64_t t_enqueue_us, t_dispatch_us, t_first_byte_us, queue_us;
-    int64_t cost_nusd, first_cost_nusd;
+    int64_t cost_nusd, first_cost_nusd;   // busy charges (all tiers; the first tier's)
+    int64_t idle_nusd, first_idle_nusd;   // idle taken (the ledger's step 5)
     double confidence;
     bool escalated, cascade_first_call;
     int replica_slot;
@@ -178,7 +186,11 @@ struct GwReq {
     // ---- response cache (gw_cache.c; loop only) ----
     const char *cache_state;       // "hit", "miss" (looked up, not found), NULL (not looked up)
     uint64_t cache_key;
-    char *cache_canon;             // a miss's canonical request, kept to store its answer (owned)
+    int cache_rule;                // the route rule a miss was looked up for
+    bool cache_ready;              // gw_cache_prepare ran: cache_skip, and the canonical body when cacheable
+    int cache_skip;                // RespCacheSkip of the body (RESPCACHE_OK: cacheable)
+    uint64_t cache_body_hash;      // respcache_hash of cache_canon
+    char *cache_canon;             // the canonical body (sorted keys), kept by a miss to store its answer (owned)
     size_t cache_canon_len;
     bool cache_capture;            // a streamed miss: copy what the client is sent into cache_cap
     Buf cache_cap;
@@ -306,6 +318,9 @@ void gw_front_watch(Gateway *g, int64_t now_us);
 int gw_replicas_start(Gateway *g, char *err, size_t err_len);
 void gw_replicas_tick(Gateway *g, int64_t now_us);
 void gw_replicas_stop(Gateway *g);
+// Stops charging replica r (ledger_close) and writes its telemetry record: its cost, busy
+// charges, idle taken by requests and the idle after its last request (unattributed). gateway.c.
+void gw_replica_close_ledger(Gateway *g, Replica *r, int64_t now_us);
 // Least-loaded READY replica of a tier with room, or NULL.
 Replica *gw_replica_pick(Gateway *g, int tier);
 // A call starts/ends on a replica (in-flight list; the replica's cost accrues).
@@ -339,6 +354,12 @@ void gw_stream_feed(GwCall *c, const char *p, size_t len, int64_t now_us);
 void gw_stream_end(GwCall *c, bool ok, int status, const char *why);
 // Reads usage, finish_reason and the backend's timings from a whole (non-streamed) answer.
 void gw_read_answer(GwReq *r, const cJSON *resp);
+// The same, read from the answer's bytes without a tree (only the small members are parsed): what
+// the loop uses when it needs nothing else of the answer, so a big one is not parsed on it.
+void gw_read_answer_raw(GwReq *r, const char *s, size_t len);
+// The JSON object text s with its top-level "model" member's value replaced by the string name,
+// appended to out: 0; 1 when s has no "model" member (out untouched); ERR_NOMEM.
+int gw_json_set_model(Buf *out, const char *s, size_t len, const char *name);
 
 // ---- gw_reload.c ----
 // SIGHUP: re-reads the config; applies it (each change named in the log and GET /admin/reload)
@@ -353,6 +374,10 @@ void gw_cache_reload(Gateway *g);
 // A routed-to-be request (rule: router_match's index): true when it was answered from the cache
 // (and finished); else a cacheable miss keeps its key to store its answer at the end.
 bool gw_cache_lookup(Gateway *g, GwReq *r, int rule, int64_t now_us);
+// The cache's view of a checked body, taken from its tree where the body was checked (the check
+// thread for a big one): whether it is cacheable and its canonical text and hash. No tree is
+// kept, so the loop neither walks nor frees one. Thread-safe (touches only r).
+void gw_cache_prepare(GwReq *r, const cJSON *json);
 // Bytes sent to a streaming client (called as they are appended).
 void gw_cache_capture(GwReq *r, const char *data, size_t len);
 // At the end of a request: stores a successful miss's answer.

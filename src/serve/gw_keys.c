@@ -221,16 +221,38 @@ static void refuse(Gateway *g, GwReq *r, int status, const char *type, const cha
     gw_finish(g, r, now_us);
 }
 
-// The key's rate limits and budgets: counts the request, or refuses it with 429 + Retry-After.
+// What a request may cost before it runs, reserved in its key's windows at admission: tokens, its
+// max_tokens (given or defaulted) plus its prompt at ~4 characters a token; dollars, the recent
+// cost per request of the tier it was routed to (0 until one has finished there).
+static void estimate(const Gateway *g, const GwReq *r, int64_t *tokens, int64_t *nusd) {
+    *tokens = r->parts.max_tokens + (r->prompt_chars + 3) / 4;
+    int tier = r->dec.tier >= 0 && r->dec.tier < g->p.n_tiers ? r->dec.tier : -1;
+    *nusd = tier >= 0 ? g->keys->cost_est_nusd[tier] : 0;
+}
+
+static const QuotaKind resv_kind[3] = {QUOTA_TPM, QUOTA_DAY_NUSD, QUOTA_MONTH_NUSD};
+
+// The key's rate limits and budgets: counts the request and reserves what it may cost (so the
+// requests in flight count against the limits), or refuses it with 429 + Retry-After.
 static bool admit_limits(Gateway *g, GwReq *r, int64_t now_us) {
     GwKeys *k = g->keys;
     char msg[240];
-    int64_t ra = 0, t = wall_s();
+    int64_t ra = 0, t = wall_s(), tok, nusd;
+    estimate(g, r, &tok, &nusd);
     KeyState *ks = &k->states[r->key];
     pthread_mutex_lock(&k->mu);
     int over = quota_admit(&ks->limits, &ks->use, t, &ra);
     int64_t used = over >= 0 ? quota_used(&ks->use, (QuotaKind)over, t) : 0;
-    if (over < 0) quota_add(&ks->use, QUOTA_RPM, 1, t);
+    if (over < 0) {
+        quota_add(&ks->use, QUOTA_RPM, 1, t);
+        const int64_t v[3] = {tok, nusd, nusd};
+        for (int i = 0; i < 3; i++) {
+            quota_add(&ks->use, resv_kind[i], v[i], t);
+            r->resv_window[i] = ks->use.window[resv_kind[i]];
+        }
+        r->resv_tokens = tok;
+        r->resv_nusd = nusd;
+    }
     pthread_mutex_unlock(&k->mu);
     if (over < 0) {
         metric_inc(k->m_requests, ks->name, 1);
@@ -268,6 +290,7 @@ bool gw_keys_route(Gateway *g, GwReq *r, const RouteInput *in, int64_t now_us) {
         refuse(g, r, 404, "invalid_request_error", "model_not_found", "unknown_model", msg, now_us);
         return false;
     }
+    r->rewrite_model = model >= 0;   // answers name the public model the client asked for
     if (model >= 0) {   // the map names the route: its other conditions (endpoint, ...) still hold
         RouteRule rule = g->p.routes[g->p.models[model].route];
         rule.model[0] = 0;
@@ -288,8 +311,13 @@ bool gw_keys_route(Gateway *g, GwReq *r, const RouteInput *in, int64_t now_us) {
 }
 
 void gw_keys_finish(Gateway *g, GwReq *r) {
-    if (r->key < 0 || r->shadow) return;
     GwKeys *k = g->keys;
+    int tier = r->dec.tier;   // the estimate is per tier routed to (a cascade's escalations included)
+    if (!r->shadow && tier >= 0 && tier < g->p.n_tiers && r->cost_nusd > 0) {
+        int64_t *e = &k->cost_est_nusd[tier];
+        *e = *e ? (3 * *e + r->cost_nusd) / 4 : r->cost_nusd;
+    }
+    if (r->key < 0 || r->shadow) return;
     KeyState *ks = &k->states[r->key];
     int64_t tok = 0, t = wall_s();
     const int64_t parts[] = {r->prompt_tokens, r->output_tokens, r->escalated ? r->first_prompt_tokens : -1,
@@ -297,9 +325,13 @@ void gw_keys_finish(Gateway *g, GwReq *r) {
     for (size_t i = 0; i < ARRAY_LEN(parts); i++) tok += parts[i] > 0 ? parts[i] : 0;
     pthread_mutex_lock(&k->mu);
     ks->inflight--;
-    quota_add(&ks->use, QUOTA_TPM, tok, t);
-    quota_add(&ks->use, QUOTA_DAY_NUSD, r->cost_nusd, t);
-    quota_add(&ks->use, QUOTA_MONTH_NUSD, r->cost_nusd, t);
+    // Settle the reservation: in the window it was counted in, the difference; in a later one
+    // (the minute passed), what was used.
+    const int64_t used[3] = {tok, r->cost_nusd, r->cost_nusd}, resv[3] = {r->resv_tokens, r->resv_nusd, r->resv_nusd};
+    for (int i = 0; i < 3; i++) {
+        bool same = resv[i] && quota_window(resv_kind[i], t) == r->resv_window[i];
+        quota_add(&ks->use, resv_kind[i], same ? used[i] - resv[i] : used[i], t);
+    }
     ks->spend_nusd += r->cost_nusd;
     ks->tokens += tok;
     pthread_mutex_unlock(&k->mu);

@@ -47,6 +47,7 @@ typedef struct {
     int redis_port;
     int64_t sync_us;
     Metric *m_store_up, *m_store_errors;
+    int64_t cost_est_nusd[PIPE_MAX_TIERS];   // the tier's recent cost per request (reservations' estimate; loop)
 } GwKeys;
 
 // Start-up: key states, metrics, upstream credentials read (an error names the tier).

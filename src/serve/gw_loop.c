@@ -174,7 +174,17 @@ void gw_abandon(Gateway *g, GwReq *r, int64_t now_us) {
         gw_finish(g, r, now_us);
         return;
     }
-    // Otherwise it waits in a batcher or between calls: its turn sees the client gone.
+    // Waiting in the batcher: pulled out before its batch goes (never sent, never charged).
+    for (int64_t k = 0; ts->batcher && k < ts->bcap; k++) {
+        if (ts->bslots[k] != r) continue;
+        ts->bslots[k] = NULL;
+        CHECK(batcher_remove(ts->batcher, r->id));
+        snprintf(r->reason, sizeof r->reason, "client_gone");
+        r->status = 499;
+        gw_finish(g, r, now_us);
+        return;
+    }
+    // Otherwise it is between calls: its turn sees the client gone.
 }
 
 void gw_dispatch(Gateway *g, int tier, int64_t now_us) {
@@ -223,8 +233,9 @@ static size_t on_data(char *p, size_t size, size_t n, void *u) {
     c->bytes += (int64_t)len;
     if (c->kind == CALL_MAIN && gw_req_gone(c->req)) return 0;   // the client left: stop the transfer
     // limits.max_response_bytes: a buffered answer that grows past it is cut off (502
-    // response_too_large); a passed-through stream is not buffered, so it is not capped.
-    if (!(c->pass_stream && c->status == 200) && (uint64_t)c->bytes > (uint64_t)c->max_resp_bytes) {
+    // response_too_large); a passed-through stream is cut there too (what came before it went to
+    // the client; the stream ends with the typed error event).
+    if ((uint64_t)c->bytes > (uint64_t)c->max_resp_bytes) {
         c->too_large = true;
         return 0;
     }
@@ -362,23 +373,38 @@ static bool start_batch(Gateway *g, int tier, Replica *rep, int64_t now_us) {
         buf_free(&body);
         return false;
     }
-    int64_t n = batcher_take(ts->batcher, now_us, items, cap);
+    int64_t taken = batcher_take(ts->batcher, now_us, items, cap), n = 0;
     bool first = true;
-    for (int64_t i = 0; i < n; i++) {
+    for (int64_t i = 0; i < taken; i++) {
         GwReq *r = NULL;
         for (int64_t k = 0; k < ts->bcap && !r; k++)
             if (ts->bslots[k] && ts->bslots[k]->id == items[i].id) r = ts->bslots[k], ts->bslots[k] = NULL;
         CHECK(r);
+        if (gw_req_gone(r)) {   // left since the last watch: not sent, not charged
+            snprintf(r->reason, sizeof r->reason, "client_gone");
+            snprintf(r->error, sizeof r->error, "the client closed its connection before the answer was complete");
+            r->status = 499;
+            gw_finish(g, r, now_us);
+            continue;
+        }
+        members[n] = r;
+        weight[n++] = items[i].tokens > 0 ? items[i].tokens : 1;
+        if (!rc) rc = gw_body_append_inputs(&body, &r->parts, r->body.data, &first);   // the client's bytes
+    }
+    free(items);
+    for (int64_t i = 0; i < n; i++) {
+        GwReq *r = members[i];
         r->queue_us = now_us - r->t_arrival_us;
         r->t_dispatch_us = now_us;
         r->replica_slot = rep->slot;
         r->batch_size = n;
         r->attempts++;
-        members[i] = r;
-        weight[i] = items[i].tokens > 0 ? items[i].tokens : 1;
-        if (!rc) rc = gw_body_append_inputs(&body, &r->parts, r->body.data, &first);   // the client's bytes
     }
-    free(items);
+    if (n == 0) {   // every member left
+        free(members), free(weight), free(share);
+        buf_free(&body);
+        return true;
+    }
     if (!rc) rc = buf_append_str(&body, "]}");
     char *s = rc ? NULL : body.data;
     if (rc) buf_free(&body);
@@ -476,7 +502,11 @@ static void answer_buffered(Gateway *g, GwReq *r, GwCall *c, cJSON *resp, int64_
         gw_req_respond(r, 200, "application/json", s, strlen(s));
         free(s);
     } else {
-        gw_req_respond(r, (int)c->status, "application/json", c->resp.data ? c->resp.data : "", c->resp.len);
+        Buf m = {0};   // the public model name the client asked for in place of the backend's
+        if (r->rewrite_model && c->status == 200 && !gw_json_set_model(&m, c->resp.data, c->resp.len, r->model) && m.data)
+            gw_req_respond(r, 200, "application/json", m.data, m.len);
+        else gw_req_respond(r, (int)c->status, "application/json", c->resp.data ? c->resp.data : "", c->resp.len);
+        buf_free(&m);
     }
     r->status = (int)c->status;
     gw_finish(g, r, now_us);
@@ -586,6 +616,8 @@ static void charge_call(Gateway *g, GwCall *c, CURLcode rc, int64_t now_us) {
     if (busy < 0) return;   // failed or unreported: the time stays idle
     if (c->kind != CALL_BATCH) {
         c->cost_nusd = ledger_charge(&g->ledger, &c->rep->led, busy, now_us);
+        // A shadow is no request: the replica's idle waits for the next answer it gives.
+        if (c->kind == CALL_MAIN) c->idle_nusd = ledger_take_idle(&g->ledger, &c->rep->led, now_us);
         return;
     }
     ledger_split(busy, c->member_weight, c->n_members, c->member_share);
@@ -594,6 +626,12 @@ static void charge_call(Gateway *g, GwCall *c, CURLcode rc, int64_t now_us) {
         c->members[i]->cost_nusd += v;
         c->cost_nusd += v;
     }
+    // The idle the batch takes is split over its members by the same weights.
+    int64_t idle = ledger_take_idle(&g->ledger, &c->rep->led, now_us);
+    for (int64_t i = 0; i < c->n_members; i++) c->member_share[i] = 0;
+    ledger_split(idle, c->member_weight, c->n_members, c->member_share);
+    for (int64_t i = 0; i < c->n_members; i++) c->members[i]->idle_nusd += c->member_share[i];
+    c->idle_nusd = idle;
 }
 
 static void batch_done(Gateway *g, GwCall *c, CURLcode rc, int64_t now_us) {
@@ -648,7 +686,7 @@ static void batch_done(Gateway *g, GwCall *c, CURLcode rc, int64_t now_us) {
         }
         off += k;
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(resp, "model");
-        cJSON_AddStringToObject(o, "model", cJSON_IsString(m) ? m->valuestring : "");
+        cJSON_AddStringToObject(o, "model", r->rewrite_model ? r->model : cJSON_IsString(m) ? m->valuestring : "");
         cJSON *u = cJSON_AddObjectToObject(o, "usage");
         if (tok_share >= 0) {
             r->prompt_tokens = tok_share;
@@ -672,6 +710,13 @@ static void batch_done(Gateway *g, GwCall *c, CURLcode rc, int64_t now_us) {
 static void main_failed(Gateway *g, GwReq *r, GwCall *c, CURLcode rc, int64_t now_us) {
     if (c->pass_stream && c->status == 200) {   // cut mid-stream: say so in the stream, then end it
         r->status = 200;
+        if (c->too_large && !gw_req_gone(r)) {
+            metric_inc(g->m.rejected, "response_too_large", 1);
+            snprintf(r->error, sizeof r->error,
+                     "tier '%s' streamed more than limits.max_response_bytes (%zu bytes); the stream was cut there",
+                     g->p.tiers[r->tier].name, c->max_resp_bytes);
+            snprintf(r->reason, sizeof r->reason, "response_too_large");
+        }
         snprintf(r->reason + strlen(r->reason), sizeof r->reason - strlen(r->reason), "%s", "+cut");
         set_headers(g, r);
         gw_stream_end(c, false, rc == CURLE_OPERATION_TIMEDOUT ? 504 : 502, curl_easy_strerror(rc));
@@ -718,6 +763,7 @@ static bool maybe_escalate(Gateway *g, GwReq *r, GwCall *c, const cJSON *resp, i
     r->finish[0] = 0;
     r->backend_ttft_ms = r->backend_tpot_ms = r->backend_queue_ms = r->batch_size_mean = -1;
     r->first_cost_nusd = r->cost_nusd;
+    r->first_idle_nusd = r->idle_nusd;
     r->attempts = 0;
     snprintf(r->reason, sizeof r->reason, "escalated");
     if (enqueue(g, r, r->dec.then, true, now_us)) gw_dispatch(g, r->dec.then, now_us);
@@ -730,6 +776,7 @@ static void main_done(Gateway *g, GwCall *c, CURLcode rc, int64_t now_us) {
     int tier = c->rep->tier;
     r->call = NULL;
     r->cost_nusd += c->cost_nusd;
+    r->idle_nusd += c->idle_nusd;
     if (r->t_first_byte_us == 0 && c->t_first_byte_us) r->t_first_byte_us = c->t_first_byte_us;
     if (conn_failure(rc, c) && r->attempts < GW_MAX_ATTEMPTS && !gw_req_gone(r)) {
         LOG_D("request %llu: replica %d of tier %s unreachable (%s); retrying", (unsigned long long)r->id,
@@ -739,9 +786,14 @@ static void main_done(Gateway *g, GwCall *c, CURLcode rc, int64_t now_us) {
     }
     if (!gw_req_gone(r)) canary_feed(g, r, c, rc != CURLE_OK || c->status >= 500, now_us);   // a client leaving is no verdict
     bool streamed = c->pass_stream && c->status == 200;
-    cJSON *resp = rc == CURLE_OK && !streamed ? cJSON_ParseWithLength(c->resp.data ? c->resp.data : "", c->resp.len)
-                                              : NULL;
+    // The tree only where the answer is reworked (a cascade's verdict, a replay as SSE); else
+    // the few members the record needs are read from the bytes.
+    bool tree = rc == CURLE_OK && !streamed && (r->cascade_first_call || r->stream);
+    cJSON *resp = tree ? cJSON_ParseWithLength(c->resp.data ? c->resp.data : "", c->resp.len) : NULL;
     if (resp) gw_read_answer(r, resp);
+    if (resp && r->rewrite_model && cJSON_HasObjectItem(resp, "model"))   // replayed or printed: the public name
+        cJSON_ReplaceItemInObjectCaseSensitive(resp, "model", cJSON_CreateString(r->model));
+    else if (rc == CURLE_OK && !streamed) gw_read_answer_raw(r, c->resp.data, c->resp.len);
     if (r->cascade_first_call && rc == CURLE_OK && maybe_escalate(g, r, c, resp, now_us)) {
         // on its way to the next tier
     } else if (rc != CURLE_OK) {

@@ -19,6 +19,7 @@
 #include "base/log.h"
 #include "policy/dispatch.h"
 #include "serve/gw_int.h"
+#include "serve/gw_keys.h"
 
 #define BACKOFF_MIN_US 250000
 #define BACKOFF_MAX_US 10000000
@@ -220,14 +221,30 @@ static size_t discard(char *p, size_t s, size_t n, void *u) {
     return s * n;
 }
 
-// A local worker's /health, or a remote endpoint's /models (any HTTP answer means reachable: a
-// hosted API may want a key the probe does not send).
+static void health_free(Gateway *g, Replica *r) {
+    if (r->health) {
+        curl_multi_remove_handle(g->multi, r->health);
+        curl_easy_cleanup(r->health);
+        r->health = NULL;
+    }
+    curl_slist_free_all(r->health_hdrs);
+    r->health_hdrs = NULL;
+}
+
+// A local worker's /health, or a remote endpoint's /models sent with the tier's credentials and
+// headers, as its calls are: any HTTP answer means reachable, and 401/403 means the endpoint
+// refuses the credentials (the tier is not ready: every call would fail the same way).
 static void probe(Gateway *g, Replica *r) {
     char url[600];
-    if (g->p.tiers[r->tier].local) snprintf(url, sizeof url, "http://127.0.0.1:%d/health", r->port);
+    bool local = g->p.tiers[r->tier].local;
+    if (local) snprintf(url, sizeof url, "http://127.0.0.1:%d/health", r->port);
     else snprintf(url, sizeof url, "%s/models", r->base_url);
     r->health = curl_easy_init();
     if (!r->health) return;
+    if (!local) {
+        r->health_hdrs = gw_keys_upstream_headers(g, r->tier, curl_slist_append(NULL, "Accept: application/json"));
+        curl_easy_setopt(r->health, CURLOPT_HTTPHEADER, r->health_hdrs);
+    }
     curl_easy_setopt(r->health, CURLOPT_URL, url);
     curl_easy_setopt(r->health, CURLOPT_WRITEFUNCTION, discard);
     curl_easy_setopt(r->health, CURLOPT_TIMEOUT_MS, 2000L);
@@ -242,17 +259,24 @@ void gw_health_done(Gateway *g, CURL *easy, CURLcode rc) {
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
     long code = 0;
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
-    curl_multi_remove_handle(g->multi, easy);
-    curl_easy_cleanup(easy);
-    r->health = NULL;
+    CHECK(easy == r->health);
+    health_free(g, r);
     int64_t now = clock_now_us();
     if (!g->p.tiers[r->tier].local) {
-        bool was = r->unreachable;
+        bool was = r->unreachable, was_refused = r->refused;
         r->unreachable = rc != CURLE_OK;
+        r->refused = rc == CURLE_OK && (code == 401 || code == 403);
+        const PipeTier *t = &g->p.tiers[r->tier];
         if (r->unreachable) snprintf(r->why, sizeof r->why, "%.100s/models: %s", r->base_url, curl_easy_strerror(rc));
+        if (r->refused)
+            snprintf(r->why, sizeof r->why, "GET /models answered %ld: the endpoint refuses %s", code,
+                     t->api_key_env[0]    ? "the key in api_key_env"
+                     : t->api_key_file[0] ? "the key in api_key_file"
+                                          : "calls without credentials (no api_key_env or api_key_file)");
         if (r->unreachable != was)
-            LOG_W("tier %s: endpoint %s %s", g->p.tiers[r->tier].name, r->base_url,
-                  r->unreachable ? "does not answer" : "answers again");
+            LOG_W("tier %s: endpoint %s %s", t->name, r->base_url, r->unreachable ? "does not answer" : "answers again");
+        if (r->refused != was_refused)
+            LOG_W("tier %s: %s", t->name, r->refused ? r->why : "the endpoint accepts the tier's credentials again");
     }
     if (rc == CURLE_OK && code == 200 && r->state == REP_STARTING) {
         set_state(r, r->warm ? REP_WARM : REP_READY, now);
@@ -279,11 +303,7 @@ static void reap(Gateway *g, Replica *r, int64_t now_us) {
     pid_t w = waitpid(r->pid, &status, WNOHANG);
     if (w != r->pid) return;
     r->pid = 0;
-    if (r->health) {
-        curl_multi_remove_handle(g->multi, r->health);
-        curl_easy_cleanup(r->health);
-        r->health = NULL;
-    }
+    health_free(g, r);
     if (r->state == REP_DRAINING || r->state == REP_STOPPED) {
         set_state(r, REP_STOPPED, now_us);
         return;
@@ -323,7 +343,7 @@ void gw_replicas_tick(Gateway *g, int64_t now_us) {
             if (r->state == REP_DRAINING && r->n_inflight == 0) {
                 if (r->pid > 0 && !r->term_sent) kill(r->pid, SIGTERM), r->term_sent = true;
                 else if (r->pid <= 0) set_state(r, REP_STOPPED, now_us);
-                if (r->led.open) ledger_close(&g->ledger, &r->led, now_us);
+                if (r->led.open) gw_replica_close_ledger(g, r, now_us);
             }
             if (r->led.open) ledger_advance(&g->ledger, &r->led, now_us);
             count[r->state]++;
@@ -414,11 +434,7 @@ void gw_replicas_stop(Gateway *g) {
     for (int i = 0; i < g->p.n_tiers; i++)
         for (int k = 0; k < g->tiers[i].n_reps; k++) {
             Replica *r = &g->tiers[i].reps[k];
-            if (r->health) {
-                curl_multi_remove_handle(g->multi, r->health);
-                curl_easy_cleanup(r->health);
-                r->health = NULL;
-            }
+            health_free(g, r);
             if (r->pid > 0) kill(r->pid, SIGTERM);
         }
     // Give workers up to 5 s to drain, then kill what is left.
@@ -434,7 +450,7 @@ void gw_replicas_stop(Gateway *g) {
                 waitpid(r->pid, NULL, 0);
                 r->pid = 0;
             }
-            if (r->led.open) ledger_close(&g->ledger, &r->led, now);
+            if (r->led.open) gw_replica_close_ledger(g, r, now);
             free(r->inflight);
             r->inflight = NULL;
         }
@@ -449,14 +465,17 @@ bool gw_tier_ready(const Gateway *g, int tier, int64_t now_us, char *why, size_t
     const Replica *failed = NULL;
     for (int k = 0; k < ts->n_reps; k++) {
         const Replica *r = &ts->reps[k];
-        if (r->state == REP_READY && !r->warm && (local || !r->unreachable)) return true;
+        bool down = !local && (r->unreachable || r->refused);
+        if (r->state == REP_READY && !r->warm && !down) return true;
         count[r->state]++;
-        if (r->why[0] && (local || r->unreachable) && (!failed || r->t_state_us > failed->t_state_us)) failed = r;
+        if (r->why[0] && (local || down) && (!failed || r->t_state_us > failed->t_state_us)) failed = r;
     }
     if (!why || !cap) return false;
     if (failed && failed->state == REP_BACKOFF)
         snprintf(why, cap, "%s; %lld restarts, next try in %.1f s", failed->why, (long long)failed->restarts,
                  (double)(failed->restart_at_us > now_us ? failed->restart_at_us - now_us : 0) / 1e6);
+    else if (failed && !local && failed->refused)
+        snprintf(why, cap, "%s", failed->why);
     else if (failed && !local)
         snprintf(why, cap, "the endpoint does not answer (%s)", failed->why);
     else if (failed)

@@ -12,7 +12,9 @@
 
 #include "base/check.h"
 #include "base/clock.h"
+#include "serve/gw_body.h"
 #include "serve/gw_int.h"
+#include "serve/json_walk.h"
 #include "serve/openai_err.h"
 #include "serve/openai_resp.h"
 
@@ -53,6 +55,72 @@ void gw_read_answer(GwReq *r, const cJSON *resp) {
     if (cJSON_IsString(f)) snprintf(r->finish, sizeof r->finish, "%s", f->valuestring);
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(resp, "error");
     if (cJSON_IsObject(e)) read_error(r, e);
+}
+
+// A member small enough to parse for what it holds (usage, timings, an error, a finish_reason).
+#define SMALL_MEMBER (64 * 1024)
+
+static cJSON *parse_member(const char *s, const JsonItem *m) {
+    return m->end - m->value <= SMALL_MEMBER ? cJSON_ParseWithLength(s + m->value, m->end - m->value) : NULL;
+}
+
+// choices[0].finish_reason, walked.
+static void read_finish_raw(GwReq *r, const char *s, size_t len, const JsonItem *choices) {
+    JsonIter a, o;
+    JsonItem first, m;
+    if (!json_iter_array(&a, s, len, choices->value) || !json_iter_next_item(&a, &first)) return;
+    if (!json_iter_object(&o, s, first.end, first.value)) return;
+    while (json_iter_next_member(&o, &m)) {
+        if (!json_item_key_is(&o, &m, "finish_reason")) continue;
+        cJSON *f = parse_member(s, &m);
+        if (cJSON_IsString(f)) snprintf(r->finish, sizeof r->finish, "%s", f->valuestring);
+        cJSON_Delete(f);
+        return;
+    }
+}
+
+void gw_read_answer_raw(GwReq *r, const char *s, size_t len) {
+    JsonIter it;
+    JsonItem m;
+    if (!s || !json_iter_object(&it, s, len, 0)) return;
+    enum { USAGE = 1, TIMINGS = 2, CHOICES = 4, ERROR = 8 };
+    unsigned seen = 0;   // the first of a repeated member counts, as in the tree
+    while (json_iter_next_member(&it, &m)) {
+        unsigned k = json_item_key_is(&it, &m, "usage")     ? USAGE
+                     : json_item_key_is(&it, &m, "timings") ? TIMINGS
+                     : json_item_key_is(&it, &m, "choices") ? CHOICES
+                     : json_item_key_is(&it, &m, "error")   ? ERROR
+                                                            : 0;
+        if (!k || (seen & k)) continue;
+        seen |= k;
+        if (k == CHOICES) {
+            read_finish_raw(r, s, len, &m);
+            continue;
+        }
+        cJSON *j = parse_member(s, &m);
+        if (k == USAGE && cJSON_IsObject(j)) read_usage_obj(r, j);
+        if (k == TIMINGS) read_timings(r, j);
+        if (k == ERROR && cJSON_IsObject(j)) read_error(r, j);
+        cJSON_Delete(j);
+    }
+}
+
+// The span of the top-level "model" member's value in the object text s; false when none.
+static bool model_span(const char *s, size_t len, JsonItem *m) {
+    JsonIter it;
+    if (!json_iter_object(&it, s, len, 0)) return false;
+    while (json_iter_next_member(&it, m))
+        if (json_item_key_is(&it, m, "model")) return true;
+    return false;
+}
+
+int gw_json_set_model(Buf *out, const char *s, size_t len, const char *name) {
+    JsonItem m;
+    if (!s || !model_span(s, len, &m)) return 1;
+    int rc = buf_append(out, s, m.value);
+    if (!rc) rc = gw_body_put_string(out, name);
+    if (!rc) rc = buf_append(out, s + m.end, len - m.end);
+    return rc;
 }
 
 // Generated text in a chunk's choice: text, delta content, or tool-call arguments.
@@ -222,8 +290,25 @@ static void one_event(GwCall *c, const char *ev, size_t len, int64_t now_us) {
     }
     if (d && dl == 6 && memcmp(d, "[DONE]", 6) == 0) c->saw_done = true;
     else if (d && dl) keep = read_data(c, d, dl, now_us);
+    bool one_line = d && !joined.data;   // d points into ev
     buf_free(&joined);
-    if (keep) gw_req_stream_append(c->req, ev, len);
+    if (!keep) return;
+    // The public model name the client asked for in place of the backend's (a one-line event).
+    JsonItem m;
+    if (c->req->rewrite_model && one_line && model_span(d, dl, &m)) {
+        size_t at = (size_t)(d - ev);
+        Buf b = {0};
+        int rc = buf_append(&b, ev, at + m.value);
+        if (!rc) rc = gw_body_put_string(&b, c->req->model);
+        if (!rc) rc = buf_append(&b, ev + at + m.end, len - at - m.end);
+        if (!rc && b.data) {
+            gw_req_stream_append(c->req, b.data, b.len);
+            buf_free(&b);
+            return;
+        }
+        buf_free(&b);
+    }
+    gw_req_stream_append(c->req, ev, len);
 }
 
 // End of the first event in [p, p+len): the offset just past its blank line, or 0. Lines end
@@ -271,6 +356,7 @@ void gw_stream_feed(GwCall *c, const char *p, size_t len, int64_t now_us) {
 
 void gw_stream_end(GwCall *c, bool ok, int status, const char *why) {
     GwReq *r = c->req;
+    if (c->too_large) c->sse.len = 0;   // cut at the cap: the event it was in stays unsent
     if (c->sse.len) {   // a last event without its blank line: read and forward it as it is
         size_t n = c->sse.len;
         c->sse.len = 0;
@@ -303,11 +389,13 @@ void gw_stream_end(GwCall *c, bool ok, int status, const char *why) {
     oai_json_str(&b, c->chunk_id, strlen(c->chunk_id));
     buf_printf(&b, ",\"object\":\"%s\",\"created\":%.0f,\"model\":", chat ? "chat.completion.chunk" : "text_completion",
                c->chunk_created);
-    oai_json_str(&b, c->chunk_model, strlen(c->chunk_model));
+    const char *model = r->rewrite_model ? r->model : c->chunk_model;
+    oai_json_str(&b, model, strlen(model));
     buf_printf(&b, ",\"choices\":[{\"index\":0,%s,\"logprobs\":null,\"finish_reason\":\"error\"}]}\n\n",
                chat ? "\"delta\":{}" : "\"text\":\"\"");
     OaiError e;
-    oai_err(&e, status, "server_error", NULL, status == 504 ? "timeout" : "backend_stream_broken", "%s", r->error);
+    oai_err(&e, status, "server_error", NULL,
+            c->too_large ? "response_too_large" : status == 504 ? "timeout" : "backend_stream_broken", "%s", r->error);
     buf_append_str(&b, "data: ");
     oai_resp_error(&b, &e);
     buf_append_str(&b, "\n\ndata: [DONE]\n\n");

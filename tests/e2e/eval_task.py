@@ -6,7 +6,7 @@ A fake OpenAI backend (tests/e2e/lib/fake_backend.py: answers "<name>:<prompt>")
 task file alone; the same prompts sent as completions go to a real worker tier, whose reported
 busy share the gateway charges (the fake backend reports none, so its calls cost nothing). Checks: accuracy and per-item correctness under exact / contains / regex rules
 (chat messages and plain prompts), the total cost equals the sum of the gateway's own telemetry
-cost_usd records (the same numbers the ledger bills), cost per 1K = 1000 x mean, requests really
+cost_busy_usd records (the busy charges the ledger bills), cost per 1K = 1000 x mean, requests really
 run --concurrency at a time, the same task against the bare backend (no cost header) says so,
 and malformed task files are refused with FILE:LINE."""
 import json
@@ -97,12 +97,12 @@ for _ in range(50):   # both runs' records written
         break
     time.sleep(0.1)
 tel_all = gw.telemetry()
-tel_cost = sum(r["cost_usd"] for r in tel_w)
+tel_cost = sum(r["cost_busy_usd"] for r in tel_w)
 check(len(tel_all) == 2 * len(items) and tel_cost > 0, "worker requests cost something ($%.9f)" % tel_cost)
 # Headers carry 9 decimals: sums may differ from telemetry by 5e-10 per request.
 both = rw.get("cost_usd", -1) + float(vals["cost_usd"])
-check(abs(both - sum(r["cost_usd"] for r in tel_all)) <= 5e-10 * len(tel_all) + 1e-12,
-      "eval's costs of both runs = sum of the gateway's telemetry cost_usd")
+check(abs(both - sum(r["cost_busy_usd"] for r in tel_all)) <= 5e-10 * len(tel_all) + 1e-12,
+      "eval's costs of both runs = sum of the gateway's telemetry cost_busy_usd")
 check(abs(rw["cost_per_1k_usd"] - 1000 * rw["cost_usd"] / len(items)) < 1e-9, "cost per 1K = 1000 x mean")
 # 10 requests of >= 150 ms, 5 at a time: about 0.3 s, surely under the 1.5 s they take one by one.
 wall = float(vals["wall_s"])

@@ -26,6 +26,10 @@ n_inf2=$(awk -F, 'NR > 1 && $0 !~ /^#/' data/benchmarks/published.csv | grep -c 
 "$BIN" plan data/workloads/nightly-batch-scoring.yaml --quiet --horizon-hours 2 > "$T/nb.txt" 2>/dev/null || fail "nightly plan"
 grep -q "Derates       fitted or checked against $n_inf2 published benchmark points for inferentia2" "$T/nb.txt" \
     || fail "nightly: want $n_inf2 inferentia2 points, report says: $(grep Derates "$T/nb.txt")"
+# ... and the error on those of them held out (the test split, counted from the CSV).
+n_inf2_test=$(grep -c "^test,.*,inferentia2," data/benchmarks/published.csv)
+grep -q "on the $n_inf2_test held out the step model is off by x[0-9.]* (median), x[0-9.]* (worst)" "$T/nb.txt" \
+    || fail "nightly: want the error on $n_inf2_test held-out inferentia2 points: $(grep -A1 Derates "$T/nb.txt")"
 grep -q "<svg" "$T/r.html" || fail "HTML has no inline SVG"
 [ "$(grep -c "<svg" "$T/r.html")" -ge 3 ] || fail "HTML has fewer than 3 charts"
 grep -q "<script" "$T/r.html" && fail "HTML must be script-free"

@@ -112,16 +112,22 @@ try:
         o.write('{"time":"2026-03-02T05:00:00Z","tier":"big","status":200,"e2e_ms":10,"cost_usd":0.5}\n')
         o.write('{"schema_version":3,"time":"2026-03-02T05:00:01Z","tier":"big","status":200,"e2e_ms":10,'
                 '"cost_usd":0.25,"cost_busy_usd":0.2,"cost_idle_usd":0.05,"new":{"a":[1,{"b":"}"}]},"x":"\\"q\\""}\n')
+        # a replica's close record: its unattributed idle is cost (of its tier), not a request
+        o.write('{"schema":"rightsize.telemetry/2","record":"replica","time":"2026-03-02T05:00:01.5Z","tier":"big",'
+                '"replica":0,"replica_cost_usd":1.25,"replica_busy_usd":0.2,"idle_taken_usd":0.05,"cost_usd":1,'
+                '"cost_busy_usd":0,"cost_idle_usd":1}\n')
         o.write('{"time":"2026-03-02T05:00:02Z","status":200')      # truncated last line, no newline
     p = run(bad, "--json")
     r = json.loads(p.stdout)
     check(r["inputs"]["corrupt_lines"] == 3 and r["inputs"]["blank_lines"] == 1, "corrupt %s" % r["inputs"])
-    check([e["line"] for e in r["inputs"]["corrupt_examples"]] == [11, 21, 203], "line numbers %s" % r["inputs"]["corrupt_examples"])
+    check([e["line"] for e in r["inputs"]["corrupt_examples"]] == [11, 21, 204], "line numbers %s" % r["inputs"]["corrupt_examples"])
     check(r["inputs"]["records"] == 199, "records %s" % r["inputs"]["records"])
     check(r["inputs"]["schema_versions"].get("3") == 1, "schema versions %s" % r["inputs"]["schema_versions"])
     check("bad.jsonl:11" in p.stderr, "stderr names the first corrupt line: " + p.stderr)
     big = [t for t in r["tiers"] if t["name"] == "big"][0]
-    check(abs(big["cost_idle_usd"] - 0.05) < 1e-12, "idle from the newer record %s" % big["cost_idle_usd"])
+    check(abs(big["cost_idle_usd"] - 1.05) < 1e-12 and abs(big["cost_usd"] - big["cost_busy_usd"] - 1.05) < 1e-9,
+          "tier big: idle 0.05 from the newer record + 1 from the replica's close: %s" % big)
+    check(r["inputs"]["replica_records"] == 1, "replica records counted apart: %s" % r["inputs"])
 
     # 4. Empty input says so; an empty file beside a full one is named.
     empty = os.path.join(T, "empty.jsonl")

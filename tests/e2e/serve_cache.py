@@ -133,7 +133,7 @@ check(all(r["cost_usd"] == 0 and r["tier"] is None and r["status"] == 200 for r 
       "hit records: no tier, cost 0, status 200")
 check(all(r["route"] for r in hit_recs), "hit records name their route")
 check(sum(1 for r in recs if r.get("cache") == "miss") == 9, "9 miss records")
-total = sum(round(r["cost_usd"] * 1e9) for r in recs)
+total = sum(round(r["cost_busy_usd"] * 1e9) for r in recs)
 check(led["attributed_nusd"] == total, "ledger attributed %d == telemetry %d" % (led["attributed_nusd"], total))
 check(led["busy_nusd"] == led["attributed_nusd"], "busy == attributed (no shadows)")
 

@@ -6,7 +6,8 @@
   recorded 499 within a second, not 504 after the timeout;
 - D3: a client that half-closes (shutdown(SHUT_WR)) after sending still gets its whole answer;
 - D17: a backend that answers 40 MiB meets limits.max_response_bytes: a typed 502 to the client,
-  a record that says why, and no 40 MiB held by the gateway; serve --check validates the key;
+  a record that says why, and no 40 MiB held by the gateway; a 40 MiB stream is cut at the same
+  size and ends with the typed error event; serve --check validates the key;
 - D7: 200 stalled near-1 MiB uploads: past limits.max_buffered_body_bytes the rest are refused
   at once with 503, the RSS stays bounded and comes back once the stalled ones are closed;
 - D6: 2,000 slowloris connections that keep trickling header bytes are closed at the header
@@ -111,6 +112,31 @@ check(len(rec) == 1 and "max_response_bytes" in (rec[0].get("error") or ""),
       "D17: the record does not say why: %s" % rec)
 check(wait_until(lambda: any(e["event"] == "huge_cut" for e in events()), 2.0),
       "D17: the backend's transfer was not cut")
+# the same cap on a stream passed through: the events before it, then the typed error event
+import http.client  # noqa: E402
+rss0 = A.rss_mb(gw.proc.pid)
+hc = http.client.HTTPConnection("127.0.0.1", gw.port, timeout=10)
+hc.request("POST", "/v1/completions", body=json.dumps({"prompt": "huge:41943040", "max_tokens": 2, "stream": True}),
+           headers={"Content-Type": "application/json"})
+hr = hc.getresponse()
+sbody = hr.read()
+hc.close()
+sevs = [l[6:] for l in sbody.decode().split("\n") if l.startswith("data: ")]
+last = [json.loads(d) for d in sevs[-3:-1]] if len(sevs) >= 3 else []
+check(hr.status == 200 and sevs and sevs[-1] == "[DONE]" and len(last) == 2
+      and last[0]["choices"][0]["finish_reason"] == "error" and last[1].get("error", {}).get("code") == "response_too_large",
+      "D17: a 40 MiB stream did not end with the response_too_large error event: %d, %d bytes, tail %r"
+      % (hr.status, len(sbody), sbody[-300:]))
+check(len(sbody) < 1048576 + 131072, "D17: the client was sent %d bytes of a stream capped at 1 MiB" % len(sbody))
+rss1 = A.rss_mb(gw.proc.pid)
+check(rss1 - rss0 < 16, "D17: RSS grew %.1f MiB for a capped stream" % (rss1 - rss0))
+srec = lambda: [r for r in gw.telemetry() if r.get("stream") and r.get("status") == 502]   # noqa: E731
+check(wait_until(lambda: len(srec()) == 1, 2.0) and "max_response_bytes" in (srec()[0].get("error") or "")
+      and srec()[0].get("reason", "").startswith("response_too_large"), "D17: the stream's record: %s" % srec())
+check(wait_until(lambda: sum(e["event"] == "huge_cut" for e in events()) >= 2, 2.0),
+      "D17: the backend's stream was not cut")
+print("D17: a 40 MiB stream -> cut at 1 MiB (%d bytes sent) with the response_too_large event, RSS +%.1f MiB"
+      % (len(sbody), rss1 - rss0))
 bad = os.path.join(E.T, "bad.yaml")
 open(bad, "w").write(config("max_response_bytes: 10"))
 import subprocess  # noqa: E402

@@ -4,7 +4,8 @@
 // missing or wrong key 401 invalid_api_key; a model the key may not use 403; requests per minute,
 // tokens per minute and a daily USD budget (charged from the ledger: the backend reports its busy
 // share) answer 429 with Retry-After; spend per key is in /metrics, GET /admin/keys and the
-// telemetry (by name: the secret appears nowhere). Loopback only; every process is stopped.
+// telemetry (by name: the secret appears nowhere); answers (plain and streamed) name the public
+// model the client asked for, while the record keeps both. Loopback only; every process is stopped.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -129,6 +130,14 @@ process.kill(gw.pid, 'SIGHUP');
 let rd = null;
 for (let i = 0; i < 100 && !rd; i++) { await sleep(50); rd = await ask(client('sk-team-d-0c4f'), 'big-bot').catch(() => null); }
 check(rd && rd.response.status === 200, 'a key added by SIGHUP works');
+// answers name the public model the client asked for, not the backend's (m-big / m-small):
+// the plain answer and every chunk of a stream (the openai client reads chunk.model)
+check(rb.data.model === 'big-bot' && rd.data.model === 'big-bot', `answer model: ${rb.data.model}, ${rd.data.model}`);
+const st = await client('sk-team-d-0c4f').chat.completions.create({ model: 'support-bot', stream: true,
+  messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 });
+const chunkModels = [];
+for await (const ch of st) chunkModels.push(ch.model);
+check(chunkModels.length >= 1 && chunkModels.every((m) => m === 'support-bot'), `stream chunk models: ${chunkModels}`);
 e = await fails(ask(A, 'support-bot'));
 check(e?.code === 'insufficient_quota', `team-a's spend survives the reload: ${e}`);
 process.kill(gw.pid, 'SIGTERM');
@@ -137,7 +146,10 @@ const recs = fs.readFileSync(tel, 'utf8').trim().split('\n').map((l) => JSON.par
 const byKey = (k) => recs.filter((r) => r.key === k);
 check(byKey('team-a').length === 6 && byKey('team-b').length === 4 && byKey('team-c').length === 3,
   `telemetry key names: ${recs.map((r) => r.key)}`);
-const spentA = byKey('team-a').reduce((s, r) => s + r.cost_usd, 0);
+const served = byKey('team-d');
+check(served.length === 2 && served.every((r) => r.status === 200 && r.requested_model === (r.stream ? 'support-bot' : 'big-bot')
+  && r.model === (r.stream ? 'm-small' : 'm-big')), `telemetry keeps both names: ${JSON.stringify(served.map((r) => [r.model, r.requested_model]))}`);
+const spentA = byKey('team-a').reduce((s, r) => s + r.cost_busy_usd, 0);
 check(Math.abs(spentA - 0.003) < 1e-12, `telemetry team-a spend ${spentA}`);
 check(byKey('team-a').some((r) => r.status === 429 && r.reason === 'budget_day'), 'telemetry says why team-a was refused');
 const everything = fs.readFileSync(tel, 'utf8') + gw.log + metrics + JSON.stringify(adm);

@@ -8,6 +8,11 @@ batched embeddings on remote tiers; concurrent clients):
   * charged agrees with sum(cost_per_hour) x wall time measured by this script (an independent
     clock), within the gateway's 50 ms accounting tick — at $3600/h per replica a cent is 10 ms;
   * /metrics cost_usd_total{kind} match the ledger;
+  * idle attribution (the ledger's step 5): each record's cost_usd = cost_busy_usd + cost_idle_usd;
+    after the stop, each replica's close record has cost = busy + idle its requests took + idle
+    after its last request (exact), the replicas' busy and taken idle equal the requests' sums,
+    and everything the telemetry file charges (requests and replicas) is the replicas' whole cost,
+    within the wall-clock bounds;
   * a student answer's cost is floor(rate x its reported busy share, timings.rightsize.busy_ns)."""
 import json
 import os
@@ -88,9 +93,10 @@ print(json.dumps(led))
 check(led["in_flight"] == 0 and led["requests"] == 180 and len(recs) == 180, "all 180 requests finished")
 check(led["busy_nusd"] == led["attributed_nusd"] + led["shadow_nusd"], "busy == attributed + shadow (exact)")
 check(led["busy_nusd"] + led["idle_nusd"] == led["charged_nusd"], "busy + idle == charged (exact)")
-tel_nusd = sum(round(r["cost_usd"] * 1e9) for r in recs)
+nusd = lambda x: round(x * 1e9)  # noqa: E731
+tel_nusd = sum(nusd(r["cost_busy_usd"]) for r in recs)
 check(tel_nusd == led["attributed_nusd"], "telemetry costs %d == attributed %d" % (tel_nusd, led["attributed_nusd"]))
-stream_nusd = sum(round(r["cost_usd"] * 1e9) for r in recs if r["stream"])
+stream_nusd = sum(nusd(r["cost_busy_usd"]) for r in recs if r["stream"])
 check(header_nusd[0] + stream_nusd == led["attributed_nusd"],
       "header costs %d + stream trailers %d == attributed %d" % (header_nusd[0], stream_nusd, led["attributed_nusd"]))
 rate_usd_s = sum(RATES.values()) / 3600.0
@@ -106,5 +112,26 @@ check(sum(r["escalated"] for r in recs) > 0 and sum(not r["escalated"] and r["ti
 check(any(r["batch_size"] > 1 for r in recs if r["tier"] == "emb"), "some embeddings were batched")
 check(abs(gw.metric("rightsize_cost_usd_total", 'kind="busy"') - (led["busy_nusd"] - led["shadow_nusd"]) / 1e9) < 1e-6,
       "cost_usd_total{busy} matches the ledger")
+check(all(nusd(r["cost_usd"]) == nusd(r["cost_busy_usd"]) + nusd(r["cost_idle_usd"]) for r in recs),
+      "every record: cost_usd = cost_busy_usd + cost_idle_usd")
+taken = sum(nusd(r["cost_idle_usd"]) for r in recs)
+check(0 < taken <= led["idle_nusd"], "requests took %d of the idle %d so far" % (taken, led["idle_nusd"]))
+t_stop0 = time.time()
 check(gw.stop() == 0, "serve exits 0")
+t_stop1 = time.time()
+lines = gw.telemetry()
+reps = [x for x in lines if x.get("record") == "replica"]
+reqs = [x for x in lines if x.get("record") is None]
+check(len(reqs) == 180 and len(reps) == 4, "after the stop: 180 request records and %d replica records (4 replicas)" % len(reps))
+for x in reps:
+    check(nusd(x["replica_cost_usd"]) == nusd(x["replica_busy_usd"]) + nusd(x["idle_taken_usd"]) + nusd(x["cost_usd"]),
+          "replica %s/%d: cost = busy + idle taken + unattributed idle" % (x["tier"], x["replica"]))
+check(sum(nusd(x["replica_busy_usd"]) for x in reps) == sum(nusd(r["cost_busy_usd"]) for r in reqs),
+      "replicas' busy == the requests' busy charges")
+check(sum(nusd(x["idle_taken_usd"]) for x in reps) == sum(nusd(r["cost_idle_usd"]) for r in reqs),
+      "replicas' idle taken == the requests' idle")
+bill = sum(nusd(x["replica_cost_usd"]) for x in reps)
+check(sum(nusd(x["cost_usd"]) for x in lines) == bill, "the file's cost_usd sums to the replicas' whole cost %d" % bill)
+lo, hi = rate_usd_s * (t_stop0 - t_after - 0.12), rate_usd_s * (t_stop1 - t_before)
+check(lo <= bill / 1e9 <= hi, "the bill $%.4f within the wall-clock bounds [$%.4f, $%.4f]" % (bill / 1e9, lo, hi))
 finish()

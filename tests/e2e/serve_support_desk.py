@@ -9,7 +9,7 @@ direct routes of the same gateway), computes the student's confidence from its l
 keeps and whether its intent (the answer's first line) is right. min_confidence is set in the
 widest gap of those confidences so that about half the tickets escalate. Then `rightsize eval`
 through the cascade route must score exactly that accuracy with that many teacher answers, and
-its cost must be the sum of the gateway's telemetry cost_usd over the same requests (the ledger's
+its cost must be the sum of the gateway's telemetry cost_busy_usd over the same requests (the ledger's
 busy delta too); each direct answer's x-rightsize-cost-usd must be floor(price * busy_ns) in
 nano-dollars from the worker's reported busy_ns."""
 import json
@@ -132,7 +132,7 @@ check(all(p["reply"] == first_line(p["text"]) for p in preds), "and its first li
 mine = [x for x in recs if x["requested_model"] == "tickets"]
 check(len(mine) == N and sum(x["escalated"] for x in mine) == esc, "telemetry: %d records, %d escalated"
       % (len(mine), sum(x["escalated"] for x in mine)))
-tel_cost = sum(x["cost_usd"] for x in mine)
+tel_cost = sum(x["cost_busy_usd"] for x in mine)
 check(abs(r["cost_usd"] - tel_cost) < 1e-12, "eval's cost $%.9f == telemetry's sum $%.9f" % (r["cost_usd"], tel_cost))
 check(abs(r["cost_per_1k_usd"] - tel_cost / N * 1000) < 1e-12, "cost per 1K $%.9f == %d requests' sum x 1000 / N"
       % (r["cost_per_1k_usd"], N))

@@ -2,7 +2,9 @@
 """Upstream credentials (loopback only): a remote tier's backend that refuses every request without
 the right `Authorization: Bearer KEY` and `X-Org` headers (as `vllm --api-key` or a hosted endpoint
 does) answers through the gateway when the tier gives `api_key_env` / `api_key_file` and
-`headers:`; the same backend behind a tier without them refuses (401 passed through). `serve
+`headers:`; the same backend behind a tier without them refuses (401 passed through), and
+/health/ready says that tier is not ready because its endpoint refuses it (the probe carries
+each tier's credentials). `serve
 --check` names the tier whose key is missing, and the key never appears in the gateway's log, its
 telemetry, /metrics or the admin API."""
 import os
@@ -60,6 +62,26 @@ st, h, b = gw.post("/v1/chat/completions", msg, {"x-to": "file"})
 check(st == 200 and h.get("x-rightsize-tier") == "viafile", "file key accepted upstream: %d %s" % (st, b[:200]))
 st, h, b = gw.post("/v1/chat/completions", msg)
 check(st == 401 and b"invalid_api_key" in b, "a tier without the key is refused by the backend: %d %s" % (st, b[:200]))
+# /health/ready: the probe carries each tier's credentials; the tier without them is refused by
+# its endpoint (401), so it and its route are not ready, and the body says which and why
+import json  # noqa: E402
+import time  # noqa: E402
+t0 = time.time()
+while True:
+    st, _, b = gw.request("GET", "/health/ready")
+    ready = json.loads(b)
+    tiers = {t["tier"]: t for t in ready["tiers"]}
+    if not tiers["bare"]["ready"] or time.time() - t0 > 10:
+        break
+    time.sleep(0.1)
+check(st == 503 and ready["status"] == "not_ready" and not tiers["bare"]["ready"]
+      and "401" in tiers["bare"].get("reason", "") and "refuses" in tiers["bare"]["reason"]
+      and tiers["viaenv"]["ready"] and tiers["viafile"]["ready"],
+      "/health/ready names the tier whose endpoint refuses its credentials: %d %s" % (st, b[:600]))
+routes = {r["route"]: r for r in ready["routes"]}
+check(not routes["bare"]["ready"] and routes["env"]["ready"] and routes["file"]["ready"],
+      "only the route on the refused tier is not ready: %s" % ready["routes"])
+print("/health/ready: tier 'bare' not ready: %s" % tiers["bare"]["reason"])
 # the client's own Authorization header never goes upstream in place of the tier's
 st, h, b = gw.post("/v1/chat/completions", msg, {"Authorization": "Bearer " + KEY_FILE})
 check(st == 401, "a client's Authorization is not forwarded: %d" % st)

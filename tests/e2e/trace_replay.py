@@ -147,7 +147,7 @@ for r in rows:
         continue
     first_a = a["first_tier"] if a["escalated"] else a["tier"]
     got_a = (a["route"], first_a, a["tier"], a["escalated"], a["canary_candidate"], a["status"],
-             round(a["cost_usd"] * 1e9))
+             round(a["cost_busy_usd"] * 1e9))
     got_b = (b["route"], b["first_tier"], b["tier"], b["escalated"], b["canary_candidate"], b["status"],
              b["cost_nusd"])
     if a["tier"] == "small" and a["status"] == 200:
@@ -185,7 +185,7 @@ cand_after = [r["id"] for r in rows if live.get(r["id"], {}).get("canary_candida
 pred = json.loads(out.stdout) if out.returncode == 0 else {}
 check(pred.get("canary_rollbacks") == 1, "the candidate's failures roll the canary back once (got %s)" %
       pred.get("canary_rollbacks"))
-cost_live = sum(round(a["cost_usd"] * 1e9) for a in live.values())
+cost_live = sum(round(a["cost_busy_usd"] * 1e9) for a in live.values())
 print("%d requests: %d escalated, %d canary (last %s), %d refused 429, %d 4xx kept; %d nUSD on both sides; %.1f s"
       % (len(rows), n_esc, n_cand, cand_after[-1] if cand_after else "-", n_429, n_400, cost_live,
          time.time() - t_wall))

@@ -6,8 +6,8 @@ as one SSE chunk + [DONE] when stream is true) and POST /v1/embeddings with one 
 input ([len(input), name-hash]). --delay-ms adds a fixed delay per request. Every request is
 logged to --log as a JSON line {"path", "n_inputs", "model", "max_tokens"} so a test can count
 calls and batch sizes and see what the gateway forwarded. --port-file receives the chosen port.
---require-header 'Name: value' (repeatable) refuses every request that lacks one of them with
-401, as `vllm --api-key` or a hosted endpoint does. --busy-ns N reports a busy share of N ns per
+--require-header 'Name: value' (repeatable) refuses every request (GET /models too) that lacks
+one of them with 401, as `vllm --api-key` or a hosted endpoint does. --busy-ns N reports a busy share of N ns per
 answer (timings.rightsize.busy_ns, what `rightsize worker` reports), so the gateway charges it.
 """
 import argparse
@@ -44,17 +44,26 @@ class H(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def refuse(self):
+        """401 when a --require-header is missing or wrong (GET /models too, as vllm --api-key does)."""
+        for name, value in required:
+            if self.headers.get(name.strip()) != value.strip():
+                self.send(401, json.dumps({"error": {"message": "missing or wrong %s" % name.strip(),
+                                                     "type": "invalid_request_error", "param": None,
+                                                     "code": "invalid_api_key"}}).encode())
+                return True
+        return False
+
     def do_GET(self):
+        if self.refuse():
+            return
         self.send(200, b'{"status":"ok"}')
 
     def do_POST(self):
         n = int(self.headers.get("Content-Length", 0))
         req = json.loads(self.rfile.read(n) or b"{}")
-        for name, value in required:
-            if self.headers.get(name.strip()) != value.strip():
-                return self.send(401, json.dumps({"error": {"message": "missing or wrong %s" % name.strip(),
-                                                            "type": "invalid_request_error", "param": None,
-                                                            "code": "invalid_api_key"}}).encode())
+        if self.refuse():
+            return
         if args.delay_ms:
             time.sleep(args.delay_ms / 1000)
         path = self.path

@@ -4,7 +4,8 @@
 POST /v1/completions "works" for --work-ms in 10 ms slices, watching its client's socket: a
 client (the gateway) that closes the connection cancels the work, logged as {"event":
 "cancelled"}; work that runs to the end answers like fake_backend.py and logs {"event": "done"}.
-A prompt of the form "huge:N" is answered with an N-byte body (a backend gone wrong: the gateway
+A prompt of the form "huge:N" is answered with an N-byte body (with "stream": true, ~64 KiB SSE
+text events up to N bytes) (a backend gone wrong: the gateway
 must cap it). Every event goes to --log as a JSON line; --port-file receives the chosen port.
 """
 import argparse
@@ -33,10 +34,30 @@ def event(**kw):
 
 class H(QuietHandler):
 
+    def huge_stream(self, size):
+        """An endless-looking stream: SSE text events of ~64 KiB until size bytes (then [DONE])."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        event(event="huge", size=size)
+        ev = ("data: %s\n\n" % json.dumps({"id": "x", "object": "text_completion", "created": 0, "model": "m",
+                                            "choices": [{"index": 0, "text": "z" * 65000, "finish_reason": None}]})).encode()
+        try:
+            for _ in range(0, size, len(ev)):
+                self.wfile.write(ev)
+            self.wfile.write(b"data: [DONE]\n\n")
+            event(event="huge_sent")
+        except OSError:
+            event(event="huge_cut")
+        self.close_connection = True
+
     def do_POST(self):
         n = int(self.headers.get("Content-Length", 0))
         req = json.loads(self.rfile.read(n) or b"{}")
         prompt = req.get("prompt", "")
+        if isinstance(prompt, str) and prompt.startswith("huge:") and req.get("stream"):
+            return self.huge_stream(int(prompt[5:]))
         if isinstance(prompt, str) and prompt.startswith("huge:"):
             size = int(prompt[5:])
             self.send_response(200)
