@@ -1,11 +1,13 @@
 // plan_fit: fits every serving stack's efficiencies on the train split of
 // data/benchmarks/published.csv and prints (1) the fitted values, (2) the held-out error of the
 // catalog's committed values per stack, per hardware and per point, as markdown.
-// Usage: plan_fit [--joint STACK:HW[,HW...]]... [CATALOG_DIR] [POINTS_CSV]
+// Usage: plan_fit [--joint STACK:HW[,HW...][:overhead]]... [CATALOG_DIR] [POINTS_CSV]
 //   --joint fits the stack and those devices' derates in turn until both settle (bench_fit_joint)
-//   and prints the result to copy into stacks.yaml and hardware.yaml (scripts/bench.d/45-plan-fit)
+//   and prints the result to copy into stacks.yaml and hardware.yaml (scripts/bench.d/45-plan-fit);
+//   ":overhead" fits each device's step_overhead_us as well
 #include <math.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,20 +30,32 @@ static int joint(const char *spec, const char *dir, const BenchPoint *pts, int64
     if (colon) *colon = 0;
     const CatStack *st = catalog_stack(&c, buf);
     if (!colon || !st) { fprintf(stderr, "--joint %s: expected STACK:HW[,HW...] with a stack of stacks.yaml\n", spec); catalog_free(&c); return 1; }
+    char *opt = strchr(colon + 1, ':');
+    bool overhead = opt && !strcmp(opt + 1, "overhead");
+    if (opt) *opt = 0;
+    if (opt && !overhead) { fprintf(stderr, "--joint %s: the only option is ':overhead'\n", spec); catalog_free(&c); return 1; }
     for (char *t = strtok(colon + 1, ","); t && n_hw < 16; t = strtok(NULL, ",")) {
         const CatHardware *h = catalog_hw(&c, t);
         if (!h) { fprintf(stderr, "--joint %s: no hardware '%s' in hardware.yaml\n", spec, t); rc = 1; break; }
         hw[n_hw++] = (int)(h - c.hw);
     }
     int s = (int)(st - c.stacks);
-    int rounds = rc ? 0 : bench_fit_joint(&c, pts, n, s, hw, n_hw);
+    int rounds = rc ? 0 : bench_fit_joint(&c, pts, n, s, hw, n_hw, overhead);
     if (rounds) {
         printf("| %s | %d | %.3f / %.3f / %.3f | %.2f / %.2f / %.2f, %.2f us |", st->id, rounds, st->eff_prefill, st->eff_decode,
                st->eff_overhead, st->allreduce_eff[LINK_NVLINK], st->allreduce_eff[LINK_PCIE], st->allreduce_eff[LINK_FABRIC],
                st->allreduce_alpha_us);
         for (int i = 0; i < n_hw; i++)
-            printf(" %s %.3f / %.3f;", c.hw[hw[i]].id, c.hw[hw[i]].derate_compute, c.hw[hw[i]].derate_bandwidth);
-        printf(" %.3f |\n", bench_error(&c, pts, n, false, -1, s).median_abs_log);
+            printf(overhead ? " %s %.3f / %.3f / %.0f us;" : " %s %.3f / %.3f;", c.hw[hw[i]].id, c.hw[hw[i]].derate_compute,
+                   c.hw[hw[i]].derate_bandwidth, c.hw[hw[i]].step_overhead_us);
+        printf(" %.3f |", bench_error(&c, pts, n, false, -1, s).median_abs_log);
+        BenchErr hs = bench_error(&c, pts, n, true, -1, s);
+        printf(" stack %.3f / x%.2f;", hs.median_abs_log, exp(hs.max_abs_log));
+        for (int i = 0; i < n_hw; i++) {
+            BenchErr he = bench_error(&c, pts, n, true, hw[i], -1);
+            if (he.n) printf(" %s %.3f / x%.2f;", c.hw[hw[i]].id, he.median_abs_log, exp(he.max_abs_log));
+        }
+        printf(" |\n");
     }
     catalog_free(&c);
     return rc;
@@ -77,7 +91,7 @@ int main(int argc, char **argv) {
     }
     if (n_joint) {
         printf("\n### Stack and device derates fitted in turn until both settle (copy into stacks.yaml and hardware.yaml)\n\n");
-        printf("| stack | rounds | prefill_compute / decode_bandwidth / step_overhead | allreduce nvlink / pcie / fabric, alpha | device derate.compute / derate.bandwidth | train median abs log err |\n|---|---|---|---|---|---|\n");
+        printf("| stack | rounds | prefill_compute / decode_bandwidth / step_overhead | allreduce nvlink / pcie / fabric, alpha | device derate.compute / derate.bandwidth | train median abs log err | held-out median / worst with these figures |\n|---|---|---|---|---|---|---|\n");
         for (int j = 0; j < n_joint; j++)
             if (joint(joints[j], dir, pts, n)) { free(pts); catalog_free(&cat); return 1; }
     }

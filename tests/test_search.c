@@ -48,7 +48,7 @@ TEST(search_is_deterministic_and_waterfall_nests) {
     SearchOptions o;
     search_options_default(&o);
     o.horizon_s = 3 * 3600;
-    o.keep_per_level = 4;
+    o.keep_per_level = 6;   // enough simulated candidates that some miss an SLO (the early exit below)
     SearchResult a, b;
     ASSERT(search_run(&cat, &wl, &o, &a, err, sizeof err) == 0);
     o.threads = 1;   // a different thread count must not change the answer
@@ -154,10 +154,10 @@ TEST(search_cascade_student_on_other_hardware) {
     catalog_free(&cat);
 }
 
-// Constraints: the support assistant's cheapest plan is an ASIC (TPU) one with spot capacity;
-// restricted to GPUs without spot, with two replicas at least and a budget it cannot meet, the
-// plan is a GPU one, pays no spot hour, keeps two replicas, says the class constraint bound
-// (an excluded ASIC candidate undercuts it) and flags the budget.
+// Constraints: the support assistant's cheapest plan is a GPU (A10G) one; restricted to ASICs
+// without spot, with two replicas at least and a budget it cannot meet, the plan is an ASIC one,
+// pays no spot hour, keeps two replicas, says the class constraint bound (an excluded GPU
+// candidate undercuts it) and flags the budget.
 TEST(search_constraints_exclude_and_say_which_bound) {
     Catalog cat;
     Workload wl;
@@ -165,7 +165,7 @@ TEST(search_constraints_exclude_and_say_which_bound) {
     ASSERT(catalog_load(&cat, "data/catalog", err, sizeof err) == 0);
     snprintf(path, sizeof path, "%s/constrained.yaml", test_tmpdir());
     snprintf(cmd, sizeof cmd, "cp data/workloads/support-assistant.yaml %s && printf '%%s\\n' 'constraints:' "
-             "'  classes: [gpu]' '  allow_spot: false' '  min_replicas: 2' '  budget_usd_month: 100' >> %s", path, path);
+             "'  classes: [asic]' '  allow_spot: false' '  min_replicas: 2' '  budget_usd_month: 100' >> %s", path, path);
     ASSERT(system(cmd) == 0);
     int rc = wl_load(&wl, path, err, sizeof err);
     if (rc) test_fail(__FILE__, __LINE__, "%s", err);
@@ -179,13 +179,13 @@ TEST(search_constraints_exclude_and_say_which_bound) {
     ASSERT(search_run(&cat, &wl, &o, &r, err, sizeof err) == 0);
     ASSERT(r.best >= 0);
     const Candidate *b = &r.cands[r.best];
-    EXPECT(cat.hw[b->hw].cls == HW_GPU);
+    EXPECT(cat.hw[b->hw].cls == HW_ASIC);
     EXPECT(b->mix != MIX_RESERVED_SPOT);
     EXPECT(b->replica_hours_month[PRICE_SPOT] == 0);
     EXPECT((b->scale == SCALE_FIXED ? b->replicas_peak : b->replicas_min) >= 2);
     EXPECT(r.n_excluded[CONS_CLASS] > 0 && r.n_excluded[CONS_SPOT] > 0);
     ASSERT(r.bound_by[CONS_CLASS] >= 0);
-    EXPECT(cat.hw[r.cands[r.bound_by[CONS_CLASS]].hw].cls != HW_GPU);
+    EXPECT(cat.hw[r.cands[r.bound_by[CONS_CLASS]].hw].cls != HW_ASIC);
     EXPECT(r.cands[r.bound_by[CONS_CLASS]].analytic_usd_month < b->analytic_usd_month);
     EXPECT(r.over_budget);
     EXPECT(b->burst_usd_month >= b->usd_month * 0.999);

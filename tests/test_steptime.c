@@ -35,19 +35,19 @@ TEST(steptime_roofline_h100_llama8b_decode_by_hand) {
 
 // Llama 3.2 1B, bf16, one L4, a 512-token prompt in one prefill chunk (pos_start 0):
 //   W = 1.236e9 x 2 = 2.472e9 B; KV per token = 2 x 16 x 8 x 64 x 2 = 32768 B; ctx = 512
-//   T_mem = (2.472e9 + 512 x 32768) / (300e9 x 0.8) = 2.488777216e9 / 240e9 = 10369.905 us
+//   T_mem = (2.472e9 + 512 x 32768) / (300e9 x 0.902) = 2.488777216e9 / 270.6e9 = 9197.255 us
 //   attn pairs = 512 x (0 + 513/2) = 131328
 //   FLOPs = 2 x 1.236e9 x 512 + 4 x 16 x 2048 x 131328 = 1.265664e12 + 17.213423e9 = 1.282877423e12
-//   F_eff = 121e12 x 0.45 = 54.45e12  ->  T_comp = 23560.654 us (compute-bound)
-//   step = 1500 + 23560.654 = 25060.654 us
+//   F_eff = 121e12 x 0.343 = 41.503e12  ->  T_comp = 30910.474 us (compute-bound)
+//   step = 1369 + 30910.474 = 32279.474 us   (L4 derates 0.343 / 0.902 / 1369 us: fitted, hardware.yaml)
 TEST(steptime_roofline_l4_llama1b_prefill_by_hand) {
     load_cat();
     ASSERT(cat_ok);
     StepModel sm;
     step_roofline(&sm, catalog_hw(&cat, "l4"), catalog_model(&cat, "llama-3.2-1b"), QUANT_BF16, 1, NULL);
     StepShape s = {.prefill_tokens = 512, .decode_rows = 0, .ctx_tokens = 512, .attn_pairs = 512 * 256.5};
-    EXPECT_NEAR(step_time_us(&sm, &s), 25060.654, 0.01);
-    EXPECT_NEAR(sm.mem_fixed_us + sm.mem_ctx_us * 512, 10369.905, 0.01);
+    EXPECT_NEAR(step_time_us(&sm, &s), 32279.474, 0.01);
+    EXPECT_NEAR(sm.mem_fixed_us + sm.mem_ctx_us * 512, 9197.255, 0.01);
 }
 
 // Tensor parallel adds 2 all-reduces per layer: Llama 3.1 70B on 4 x H100, one decode row:

@@ -11,7 +11,8 @@
 
 const char *const bench_metric_names[BM_METRIC_COUNT] = {
     [BM_OUTPUT_TOK_S] = "output_tok_s", [BM_TOTAL_TOK_S] = "total_tok_s", [BM_ITL_MS] = "itl_ms", [BM_TTFT_MS] = "ttft_ms",
-    [BM_LATENCY_S] = "latency_s", [BM_LATENCY_MS] = "latency_ms",
+    [BM_LATENCY_S] = "latency_s", [BM_LATENCY_MS] = "latency_ms", [BM_PREFILL_TOK_S] = "prefill_tok_s",
+    [BM_DECODE_TOK_S] = "decode_tok_s",
 };
 
 enum { COL_SPLIT, COL_SOURCE, COL_PUBLISHED, COL_READ, COL_HW, COL_STACK, COL_MODEL, COL_QUANT, COL_TP, COL_ISL,
@@ -74,15 +75,20 @@ static int parse_row(char **f, int line, const char *path, const Catalog *cat, B
     char *end;
     p->tp = (int)strtol(f[COL_TP], &end, 10);
     if (*end || p->tp < 1 || p->tp > 64) BAD(COL_TP, "expected 1..64, got '%s'", f[COL_TP]);
+    int mt = find_index(f[COL_METRIC], bench_metric_names, BM_METRIC_COUNT);
+    if (mt < 0)
+        BAD(COL_METRIC, "expected output_tok_s, total_tok_s, itl_ms, ttft_ms, latency_s, latency_ms, prefill_tok_s or "
+                        "decode_tok_s, got '%s'", f[COL_METRIC]);
+    p->metric = (BenchMetric)mt;
+    // A prompt-only point (llama-bench pp) has no output; a generation-only one (tg) may have no prompt.
     p->isl = strtoll(f[COL_ISL], &end, 10);
-    if (*end || p->isl < 1) BAD(COL_ISL, "expected a token count, got '%s'", f[COL_ISL]);
+    if (*end || p->isl < (p->metric == BM_DECODE_TOK_S ? 0 : 1)) BAD(COL_ISL, "expected a token count, got '%s'", f[COL_ISL]);
     p->osl = strtoll(f[COL_OSL], &end, 10);
-    if (*end || p->osl < 1) BAD(COL_OSL, "expected a token count, got '%s'", f[COL_OSL]);
+    if (*end || p->osl < (p->metric == BM_PREFILL_TOK_S ? 0 : 1)) BAD(COL_OSL, "expected a token count, got '%s'", f[COL_OSL]);
     p->concurrency = strtoll(f[COL_CONC], &end, 10);
     if (*end || p->concurrency < 0) BAD(COL_CONC, "expected 0 (offline) or a count, got '%s'", f[COL_CONC]);
-    int mt = find_index(f[COL_METRIC], bench_metric_names, BM_METRIC_COUNT);
-    if (mt < 0) BAD(COL_METRIC, "expected output_tok_s, total_tok_s, itl_ms, ttft_ms, latency_s or latency_ms, got '%s'", f[COL_METRIC]);
-    p->metric = (BenchMetric)mt;
+    if ((p->metric == BM_PREFILL_TOK_S || p->metric == BM_DECODE_TOK_S) && p->concurrency != 1)
+        BAD(COL_CONC, "a %s point is one sequence: concurrency 1, got '%s'", bench_metric_names[p->metric], f[COL_CONC]);
     p->value = strtod(f[COL_VALUE], &end);
     if (*end || !(p->value > 0)) BAD(COL_VALUE, "expected a positive number, got '%s'", f[COL_VALUE]);
     return 0;
@@ -149,6 +155,9 @@ double bench_predict(const Catalog *cat, const CatStack *st, const BenchPoint *p
     if (kv.kv_blocks_total <= 0 || kv.max_seqs_at_mean < 1) return 0;
     int64_t b = kv.max_seqs_at_mean;   // already capped at max_num_seqs
     if (p->concurrency > 0 && p->concurrency < b) b = p->concurrency;
+    if (p->metric == BM_PREFILL_TOK_S)
+        return (double)p->isl / (prefill_cycle_us(&sm, 1, p->isl, st->max_num_batched_tokens) * 1e-6);
+    if (p->metric == BM_DECODE_TOK_S) return (double)p->osl / (step_decode_run_us(&sm, 1, p->isl + 1, p->osl) * 1e-6);
     double t_pre = prefill_cycle_us(&sm, b, p->isl, st->max_num_batched_tokens);
     double t_dec = step_decode_run_us(&sm, b, b * (p->isl + 1), p->osl - 1);
     double cycle_s = (t_pre + t_dec) * 1e-6;
@@ -159,6 +168,8 @@ double bench_predict(const Catalog *cat, const CatStack *st, const BenchPoint *p
     case BM_TTFT_MS: return prefill_cycle_us(&sm, 1, p->isl, st->max_num_batched_tokens) / 1e3;
     case BM_LATENCY_S: return cycle_s;
     case BM_LATENCY_MS: return cycle_s * 1e3;
+    case BM_PREFILL_TOK_S:
+    case BM_DECODE_TOK_S:
     case BM_METRIC_COUNT: break;
     }
     CHECK(0);
@@ -279,25 +290,35 @@ int64_t bench_fit(const Catalog *cat, const BenchPoint *pts, int64_t n, int stac
     return n_train;
 }
 
-int64_t bench_fit_hw(Catalog *cat, const BenchPoint *pts, int64_t n, int hw, double *compute, double *bandwidth) {
+// bench_fit_hw with the device's step_overhead_us fitted too when overhead_us is not NULL.
+static int64_t fit_hw(Catalog *cat, const BenchPoint *pts, int64_t n, int hw, double *compute, double *bandwidth,
+                      double *overhead_us) {
     CatHardware *h = &cat->hw[hw];
-    double keep_c = h->derate_compute, keep_b = h->derate_bandwidth;
+    double keep_c = h->derate_compute, keep_b = h->derate_bandwidth, keep_o = h->step_overhead_us;
     int64_t n_train = 0;
     for (int64_t i = 0; i < n; i++) n_train += !pts[i].test && pts[i].hw == hw;
     *compute = keep_c;
     *bandwidth = keep_b;
+    if (overhead_us) *overhead_us = keep_o;
     if (!n_train) return 0;
-    FitParam prm[2] = {{&h->derate_compute, 0.05, 0.98}, {&h->derate_bandwidth, 0.05, 0.98}};
-    coord_search(prm, 2, ctx_loss, &(LossCtx){cat, pts, n, -1, hw, NULL});
+    FitParam prm[3] = {{&h->derate_compute, 0.05, 0.98}, {&h->derate_bandwidth, 0.05, 0.98},
+                       {&h->step_overhead_us, 10, 100000}};
+    coord_search(prm, overhead_us && n_train > 3 ? 3 : 2, ctx_loss, &(LossCtx){cat, pts, n, -1, hw, NULL});
     *compute = h->derate_compute;
     *bandwidth = h->derate_bandwidth;
+    if (overhead_us) *overhead_us = h->step_overhead_us;
     h->derate_compute = keep_c;
     h->derate_bandwidth = keep_b;
+    h->step_overhead_us = keep_o;
     return n_train;
 }
 
-int bench_fit_joint(Catalog *cat, const BenchPoint *pts, int64_t n, int stack, const int *hw, int n_hw) {
-    for (int round = 1; round <= 30; round++) {
+int64_t bench_fit_hw(Catalog *cat, const BenchPoint *pts, int64_t n, int hw, double *compute, double *bandwidth) {
+    return fit_hw(cat, pts, n, hw, compute, bandwidth, NULL);
+}
+
+int bench_fit_joint(Catalog *cat, const BenchPoint *pts, int64_t n, int stack, const int *hw, int n_hw, bool overhead) {
+    for (int round = 1; round <= 200; round++) {
         CatStack fit;
         if (!bench_fit(cat, pts, n, stack, &fit)) return 0;
         double moved = 0;
@@ -307,16 +328,20 @@ int bench_fit_joint(Catalog *cat, const BenchPoint *pts, int64_t n, int stack, c
         moved = fmax(moved, fabs(log(fit.eff_overhead / old->eff_overhead)));
         cat->stacks[stack] = fit;
         for (int i = 0; i < n_hw; i++) {
-            double c, b;
-            if (!bench_fit_hw(cat, pts, n, hw[i], &c, &b)) continue;
+            double c, b, o;
+            if (!fit_hw(cat, pts, n, hw[i], &c, &b, overhead ? &o : NULL)) continue;
             moved = fmax(moved, fabs(log(c / cat->hw[hw[i]].derate_compute)));
             moved = fmax(moved, fabs(log(b / cat->hw[hw[i]].derate_bandwidth)));
             cat->hw[hw[i]].derate_compute = c;
             cat->hw[hw[i]].derate_bandwidth = b;
+            if (overhead) {
+                moved = fmax(moved, fabs(log(o / cat->hw[hw[i]].step_overhead_us)));
+                cat->hw[hw[i]].step_overhead_us = o;
+            }
         }
         if (moved < 1e-3) return round;
     }
-    return 30;
+    return 200;
 }
 
 int bench_count_points(const char *path, Catalog *cat, char *err, size_t err_len) {

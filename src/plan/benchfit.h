@@ -19,8 +19,13 @@
 
 // latency_s / latency_ms: time from submitting `concurrency` requests at once to the last output
 // token (vLLM benchmark_latency: one batch, its prefill and osl - 1 decode steps), in the unit the
-// source publishes.
-typedef enum { BM_OUTPUT_TOK_S, BM_TOTAL_TOK_S, BM_ITL_MS, BM_TTFT_MS, BM_LATENCY_S, BM_LATENCY_MS, BM_METRIC_COUNT } BenchMetric;
+// source publishes. prefill_tok_s: isl / the time to prefill one isl-token prompt (llama-bench pp,
+// osl 0); decode_tok_s: osl / the time of osl decode steps of one sequence after an isl-token
+// context (llama-bench tg, isl 0). Both are one sequence (concurrency 1).
+typedef enum {
+    BM_OUTPUT_TOK_S, BM_TOTAL_TOK_S, BM_ITL_MS, BM_TTFT_MS, BM_LATENCY_S, BM_LATENCY_MS, BM_PREFILL_TOK_S, BM_DECODE_TOK_S,
+    BM_METRIC_COUNT
+} BenchMetric;
 extern const char *const bench_metric_names[BM_METRIC_COUNT];
 
 typedef struct {
@@ -69,8 +74,9 @@ int64_t bench_fit_hw(Catalog *cat, const BenchPoint *pts, int64_t n, int hw, dou
 
 // Fits stack `stack` and the derates of devices hw[0..n_hw) in turn (bench_fit, then bench_fit_hw
 // of each device with the new stack factors) until neither moves by more than 0.1%, writing both
-// into *cat. A refit of either from the result lands on it again, so the committed figures are
-// reproducible. Returns the rounds taken (0: the stack has no train points).
-int bench_fit_joint(Catalog *cat, const BenchPoint *pts, int64_t n, int stack, const int *hw, int n_hw);
+// into *cat. With overhead, each device's step_overhead_us is fitted too (devices with more than
+// three train points). A refit of either from the result lands on it again, so the committed
+// figures are reproducible. Returns the rounds taken (0: the stack has no train points).
+int bench_fit_joint(Catalog *cat, const BenchPoint *pts, int64_t n, int stack, const int *hw, int n_hw, bool overhead);
 
 #endif

@@ -18,10 +18,16 @@ for s in "== Recommended plan" "== Runners-up" "== Pareto frontier" "== Decision
          "== Constraints" "Stack " "Burst month" "Monthly cost" "per 1K requests" "per 1M tokens" "per successful outcome" "baseline" "capacity mix"; do
     grep -q -- "$s" "$T/out.txt" || fail "text output lacks '$s'"
 done
-# What its derates rest on, from data/benchmarks/published.csv: the support-assistant's TPU v5e has
-# no published point (an estimate); the nightly batch's Inferentia2 has points (counted from the CSV).
-grep -q "Derates       estimates: no published benchmark point for tpu-v5e" "$T/out.txt" \
-    || fail "the report does not say tpu-v5e's derates are estimates: $(grep Derates "$T/out.txt")"
+# What its derates rest on, from data/benchmarks/published.csv: the support-assistant's A10G has
+# published points (counted from the CSV); restricted to ASICs it takes a TPU v5e, which has none
+# (an estimate); the nightly batch's Inferentia2 has points.
+n_a10g=$(awk -F, 'NR > 1 && $0 !~ /^#/' data/benchmarks/published.csv | grep -c ",a10g,")
+grep -q "Derates       fitted or checked against $n_a10g published benchmark points for a10g" "$T/out.txt" \
+    || fail "support-assistant: want $n_a10g a10g points, report says: $(grep Derates "$T/out.txt")"
+{ cat "$W"; printf '%s\n' 'constraints:' '  classes: [asic]'; } > "$T/asic.yaml"
+"$BIN" plan "$T/asic.yaml" --quiet --horizon-hours 2 > "$T/asic.txt" 2>/dev/null || fail "asic-only plan"
+grep -q "Derates       estimates: no published benchmark point for tpu-v5e" "$T/asic.txt" \
+    || fail "the report does not say tpu-v5e's derates are estimates: $(grep Derates "$T/asic.txt")"
 n_inf2=$(awk -F, 'NR > 1 && $0 !~ /^#/' data/benchmarks/published.csv | grep -c ",inferentia2,")
 "$BIN" plan data/workloads/nightly-batch-scoring.yaml --quiet --horizon-hours 2 > "$T/nb.txt" 2>/dev/null || fail "nightly plan"
 grep -q "Derates       fitted or checked against $n_inf2 published benchmark points for inferentia2" "$T/nb.txt" \

@@ -241,8 +241,8 @@ for w in sorted(glob.glob(os.path.join(ROOT, "data/workloads/*.yaml"))):
 # Candidates other than the chosen ones (plan --explain ID --emit): a local CPU worker tier, a
 # cascade, embeddings on a GPU (TEI). Their files pass serve --check and their objects validate.
 named = [("nightly-batch-scoring", "cpu-c7i-8xlx1/llama-3.2-3b/int8/b64/auto/reserved+spot", "worker"),
-         # a cascade whose student runs on Inferentia2 (Neuron) and its teacher on an L4 GPU
-         ("support-assistant", "l4x1/llama-3.1-8b/int4/b16/auto/reserved+spot/cascade=support-student-1b:int8@inferentia2",
+         # a cascade whose student runs on Inferentia2 (Neuron) and its teacher on an L40S GPU
+         ("support-assistant", "l40sx1/llama-3.1-8b/fp8/b16/auto/reserved+spot/cascade=support-student-1b:int8@inferentia2",
           "cascade"),
          ("embedding-service", "l4x1/bge-small-en/bf16/b32/auto/od", "tei")]
 for wname, cid, tag in named:
