@@ -227,7 +227,7 @@ static void run_shapes(ThreadPool *tp, uint64_t seed) {
     static const int64_t shapes[][2] = {{1, 32}, {37, 96}, {100, 160}, {70, 256}, {130, 1088}};
     static const int64_t float_shapes[][2] = {{5, 7}, {13, 33}, {33, 200}};
     static const int64_t k_shapes[][2] = {{1, 256}, {37, 512}, {70, 256}, {130, 1280}, {17, 256}};
-    static const int64_t ns[] = {1, 2, 3, 4, 5, 16, 17, 35};
+    static const int64_t ns[] = {1, 2, 3, 4, 5, 7, 16, 17, 35};
     const MmKernels *sets[6];
     int n_sets = kernel_sets(sets);
     Rng r;
