@@ -14,11 +14,13 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "serve/gw_int.h"
+#include "serve/jsonw.h"
 
 void gw_expire(Gateway *g, int64_t now_us);
 void gw_call_done(Gateway *g, CURL *easy, CURLcode rc);
 
 #define TICK_US 50000
+#define FRONT_RUNS_MAX 8   // MHD passes per loop turn before the transfers get theirs
 
 // ---- metrics ----
 
@@ -65,31 +67,6 @@ static int metrics_setup(Gateway *g) {
 }
 
 // ---- the end of a request ----
-
-static void json_str(Buf *b, const char *key, const char *v) {
-    buf_printf(b, ",\"%s\":", key);
-    if (!v) {
-        buf_append_str(b, "null");
-        return;
-    }
-    buf_append_str(b, "\"");
-    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-        if (*p == '"' || *p == '\\') buf_printf(b, "\\%c", *p);
-        else if (*p < 0x20) buf_printf(b, "\\u%04x", *p);
-        else buf_append(b, p, 1);
-    }
-    buf_append_str(b, "\"");
-}
-
-static void json_num(Buf *b, const char *key, double v, int digits) {
-    if (isnan(v) || v < 0) buf_printf(b, ",\"%s\":null", key);
-    else buf_printf(b, ",\"%s\":%.*f", key, digits, v);
-}
-
-static void json_int(Buf *b, const char *key, int64_t v) {
-    if (v < 0) buf_printf(b, ",\"%s\":null", key);
-    else buf_printf(b, ",\"%s\":%lld", key, (long long)v);
-}
 
 // The request's times in µs since arrival (-1: unknown): TTFT at the first generated text
 // (streams: the first event with text; a replayed or buffered answer: the backend's own TTFT
@@ -154,8 +131,8 @@ void gw_replica_close_ledger(Gateway *g, Replica *r, int64_t now_us) {
     record_time(ts, sizeof ts);
     Buf b = {0};
     buf_printf(&b, "{\"schema\":\"%s\",\"record\":\"replica\",\"time\":\"%s\"", TELEMETRY_SCHEMA, ts);
-    json_str(&b, "tier", g->p.tiers[r->tier].name);
-    json_str(&b, "accelerator", g->p.tiers[r->tier].accelerator);
+    jsonw_str(&b, "tier", g->p.tiers[r->tier].name);
+    jsonw_str(&b, "accelerator", g->p.tiers[r->tier].accelerator);
     buf_printf(&b, ",\"replica\":%d,\"replica_seconds\":%.6f,\"replica_cost_usd\":%.9f,\"replica_busy_usd\":%.9f,"
                "\"idle_taken_usd\":%.9f,\"cost_usd\":%.9f,\"cost_busy_usd\":0,\"cost_idle_usd\":%.9f}",
                r->slot, (double)(l->t_last_us - l->t_open_us) / 1e6, (double)l->charged_nusd / 1e9,
@@ -186,51 +163,62 @@ void gw_finish(Gateway *g, GwReq *r, int64_t now_us) {
     req_times(r, now_us, &ttft_ms, &tpot_ms);
     finish_metrics(g, r, status, e2e_s, ttft_ms, tpot_ms);
     Buf b = {0};
-    char ts[48];
-    record_time(ts, sizeof ts);
-    buf_printf(&b, "{\"schema\":\"%s\",\"id\":\"req-%llu\",\"time\":\"%s\"", TELEMETRY_SCHEMA, (unsigned long long)r->id, ts);
-    json_str(&b, "request_id", gw_req_header(r, "x-request-id"));
-    json_str(&b, "endpoint", router_endpoint_name(r->ep));
-    json_str(&b, "route", r->dec.rule >= 0 ? g->p.routes[r->dec.rule].name : NULL);
-    json_str(&b, "decision", router_decision_name(r->dec.kind));
-    json_str(&b, "reason", r->reason);
-    json_str(&b, "cache", r->cache_state);
-    json_str(&b, "tier", tier);
-    json_str(&b, "first_tier", r->escalated && r->first_tier >= 0 ? g->p.tiers[r->first_tier].name : NULL);
-    if (r->replica_slot >= 0) buf_printf(&b, ",\"replica\":%d", r->replica_slot);
-    else buf_append_str(&b, ",\"replica\":null");
+    buf_reserve(&b, 1024);
+    buf_append_str(&b, "{\"schema\":\"" TELEMETRY_SCHEMA "\",\"id\":\"req-");
+    char idt[24];
+    buf_append(&b, idt, jsonw_u64(idt, r->id));
+    buf_append(&b, "\"", 1);
+    jsonw_time(&b, "time", &g->rec_clock, clock_wall_us());
+    jsonw_str(&b, "request_id", gw_req_header(r, "x-request-id"));
+    jsonw_str(&b, "endpoint", router_endpoint_name(r->ep));
+    jsonw_str(&b, "route", r->dec.rule >= 0 ? g->p.routes[r->dec.rule].name : NULL);
+    jsonw_str(&b, "decision", router_decision_name(r->dec.kind));
+    jsonw_str(&b, "reason", r->reason);
+    jsonw_str(&b, "cache", r->cache_state);
+    jsonw_str(&b, "tier", tier);
+    jsonw_str(&b, "first_tier", r->escalated && r->first_tier >= 0 ? g->p.tiers[r->first_tier].name : NULL);
+    jsonw_int(&b, "replica", r->replica_slot);
     const TierState *t = r->tier >= 0 ? &g->tiers[r->tier] : NULL;
-    json_str(&b, "model", r->tier >= 0 ? g->p.tiers[r->tier].model : NULL);
-    json_str(&b, "model_version", t && t->id.version[0] ? t->id.version : NULL);
-    json_str(&b, "model_digest", t && t->id.digest[0] ? t->id.digest : NULL);
-    json_str(&b, "requested_model", r->model[0] ? r->model : NULL);
-    json_str(&b, "key", gw_keys_name(g, r));
-    json_str(&b, "accelerator", r->tier >= 0 ? g->p.tiers[r->tier].accelerator : NULL);
-    json_str(&b, "quantization", t && t->id.quantization[0] ? t->id.quantization : NULL);
-    buf_printf(&b, ",\"canary_candidate\":%s,\"escalated\":%s,\"stream\":%s", r->dec.candidate ? "true" : "false",
-               r->escalated ? "true" : "false", r->stream ? "true" : "false");
-    buf_printf(&b, ",\"prompt_chars\":%lld", (long long)r->prompt_chars);
-    json_int(&b, "prompt_tokens", r->prompt_tokens);
-    json_int(&b, "output_tokens", r->output_tokens);
-    json_str(&b, "usage_source", r->usage_source);
-    json_int(&b, "first_tier_prompt_tokens", r->escalated ? r->first_prompt_tokens : -1);
-    json_int(&b, "first_tier_output_tokens", r->escalated ? r->first_output_tokens : -1);
-    json_num(&b, "queue_ms", (double)r->queue_us / 1000.0, 3);
-    json_num(&b, "backend_queue_ms", r->backend_queue_ms, 3);
-    if (r->batch_size) buf_printf(&b, ",\"batch_size\":%lld", (long long)r->batch_size);
-    else json_num(&b, "batch_size", r->batch_size_mean, 3);
-    json_num(&b, "ttft_ms", ttft_ms, 3);
-    json_num(&b, "tpot_ms", tpot_ms, 3);
-    json_num(&b, "e2e_ms", e2e_s * 1000.0, 3);
-    json_str(&b, "finish_reason", r->finish[0] ? r->finish : NULL);
-    json_num(&b, "confidence", r->confidence, 6);
-    buf_printf(&b, ",\"status\":%d,\"http_status\":%d", status, http);
-    json_str(&b, "error", status >= 400 && r->error[0] ? r->error : NULL);
-    buf_printf(&b, ",\"attempts\":%d", r->attempts);
-    // All-in: the busy charges and the idle the request took (policy/ledger's steps 3 and 5).
-    buf_printf(&b, ",\"cost_usd\":%.9f,\"cost_busy_usd\":%.9f,\"cost_idle_usd\":%.9f,\"first_tier_cost_usd\":%.9f}",
-               (double)(r->cost_nusd + r->idle_nusd) / 1e9, (double)r->cost_nusd / 1e9, (double)r->idle_nusd / 1e9,
-               (double)(r->first_cost_nusd + r->first_idle_nusd) / 1e9);
+    jsonw_str(&b, "model", r->tier >= 0 ? g->p.tiers[r->tier].model : NULL);
+    jsonw_str(&b, "model_version", t && t->id.version[0] ? t->id.version : NULL);
+    jsonw_str(&b, "model_digest", t && t->id.digest[0] ? t->id.digest : NULL);
+    jsonw_str(&b, "requested_model", r->model[0] ? r->model : NULL);
+    jsonw_str(&b, "key", gw_keys_name(g, r));
+    jsonw_str(&b, "accelerator", r->tier >= 0 ? g->p.tiers[r->tier].accelerator : NULL);
+    jsonw_str(&b, "quantization", t && t->id.quantization[0] ? t->id.quantization : NULL);
+    jsonw_bool(&b, "canary_candidate", r->dec.candidate);
+    jsonw_bool(&b, "escalated", r->escalated);
+    jsonw_bool(&b, "stream", r->stream);
+    jsonw_sint(&b, "prompt_chars", r->prompt_chars);
+    jsonw_int(&b, "prompt_tokens", r->prompt_tokens);
+    jsonw_int(&b, "output_tokens", r->output_tokens);
+    jsonw_str(&b, "usage_source", r->usage_source);
+    jsonw_int(&b, "first_tier_prompt_tokens", r->escalated ? r->first_prompt_tokens : -1);
+    jsonw_int(&b, "first_tier_output_tokens", r->escalated ? r->first_output_tokens : -1);
+    jsonw_fixed(&b, "queue_ms", r->queue_us, 3);   // µs: exact to the ms's third decimal
+    jsonw_num(&b, "backend_queue_ms", r->backend_queue_ms, 3);
+    if (r->batch_size) jsonw_int(&b, "batch_size", r->batch_size);
+    else jsonw_num(&b, "batch_size", r->batch_size_mean, 3);
+    jsonw_num(&b, "ttft_ms", ttft_ms, 3);
+    jsonw_num(&b, "tpot_ms", tpot_ms, 3);
+    jsonw_fixed(&b, "e2e_ms", now_us - r->t_arrival_us, 3);
+    jsonw_str(&b, "finish_reason", r->finish[0] ? r->finish : NULL);
+    jsonw_num(&b, "confidence", r->confidence, 6);
+    jsonw_sint(&b, "status", status);
+    jsonw_sint(&b, "http_status", http);
+    jsonw_str(&b, "error", status >= 400 && r->error[0] ? r->error : NULL);
+    jsonw_sint(&b, "attempts", r->attempts);
+    // All-in: the busy charges and the idle the request took (policy/ledger's steps 3 and 5), from
+    // the integer nano-dollars (exact).
+    jsonw_key(&b, "cost_usd");
+    jsonw_fixed_text(&b, r->cost_nusd + r->idle_nusd, 9);
+    jsonw_key(&b, "cost_busy_usd");
+    jsonw_fixed_text(&b, r->cost_nusd, 9);
+    jsonw_key(&b, "cost_idle_usd");
+    jsonw_fixed_text(&b, r->idle_nusd, 9);
+    jsonw_key(&b, "first_tier_cost_usd");
+    jsonw_fixed_text(&b, r->first_cost_nusd + r->first_idle_nusd, 9);
+    buf_append(&b, "}", 1);
     telemetry_write(&g->tel, b.data, b.len);
     buf_free(&b);
     gw_req_unref(r);
@@ -391,6 +379,29 @@ fail:
 
 int gateway_port(const Gateway *g) { return g->port; }
 
+// Runs MHD until it has no more work it can do without waiting (bounded, so transfers get their
+// turn): each MHD_run moves a connection by one step (read a request, send the header, send a
+// chunk, send the end), and a resumed connection would otherwise wait one poll per step.
+// A connection resumed in these passes goes back into MHD's epoll set edge-triggered and
+// writable, which makes MHD's fd readable at once: one more pass takes that edge here, instead of
+// a whole loop turn woken for it after the poll.
+static void run_front(Gateway *g) {
+    bool resumed = false;
+    for (int i = 0; i < FRONT_RUNS_MAX; i++) {
+        // A finished request's record is written before its answer goes out (one write(2) for
+        // every record since the last pass; none when there is none).
+        telemetry_flush(&g->tel);
+        resumed |= g->mhd_dirty;
+        g->mhd_dirty = false;
+        MHD_run(g->daemon);
+        gw_front_collect(g);   // big bodies the check thread has finished
+        MHD_UNSIGNED_LONG_LONG ms;
+        if (g->mhd_dirty || (MHD_get_timeout(g->daemon, &ms) == MHD_YES && ms == 0)) continue;
+        if (!resumed) return;
+        resumed = false;   // the extra pass (it may find more work: the loop goes on as above)
+    }
+}
+
 int gateway_run(Gateway *g, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload_flag) {
     int64_t drain_deadline = 0;
     for (;;) {
@@ -405,9 +416,7 @@ int gateway_run(Gateway *g, volatile sig_atomic_t *stop, volatile sig_atomic_t *
             gw_reload(g);
         }
         // clients: accept, read, route (calls start here), send what is ready
-        g->mhd_dirty = false;
-        MHD_run(g->daemon);
-        gw_front_collect(g);   // big bodies the check thread has finished
+        run_front(g);
         // transfers
         int running = 0;
         curl_multi_perform(g->multi, &running);
@@ -422,6 +431,8 @@ int gateway_run(Gateway *g, volatile sig_atomic_t *stop, volatile sig_atomic_t *
             if (*(int *)priv == CALL_HEALTH) gw_health_done(g, e, rc);
             else gw_call_done(g, e, rc);
         }
+        // answers the transfers just published go out in this turn, not after another poll
+        if (g->mhd_dirty) run_front(g);
         now = clock_now_us();
         if (now >= g->next_tick_us) {
             g->next_tick_us = now + TICK_US;
@@ -482,6 +493,7 @@ void gateway_destroy(Gateway *g) {
     gw_keys_stop(g);
     if (g->m.reg) metrics_destroy(g->m.reg);
     telemetry_close(&g->tel);
+    gw_req_pool_free(g);
     pthread_mutex_destroy(&g->inbox_mu);
     free(g);
 }

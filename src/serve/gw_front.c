@@ -21,8 +21,43 @@
 
 // ---- request objects ----
 
+// Finished requests are kept for reuse (up to REQ_POOL_MAX): a GwReq is ~2 KiB, and allocating
+// one per request made glibc consolidate its fast bins on the loop every time. Their body, answer
+// and header buffers keep their memory when it is small.
+#define REQ_POOL_MAX 256
+#define REQ_KEEP_BYTES 4096
+
+GwReq *gw_req_alloc(Gateway *g) {
+    GwReq *r = g->req_pool;
+    if (!r) return calloc(1, sizeof *r);
+    g->req_pool = r->qnext;
+    g->n_req_pool--;
+    Buf body = r->body, out = r->out, hdr = r->hdr_text;
+    memset(r, 0, sizeof *r);
+    r->body = body, r->out = out, r->hdr_text = hdr;   // emptied by gw_req_unref, capacity kept
+    return r;
+}
+
+void gw_req_pool_free(Gateway *g) {
+    for (GwReq *r = g->req_pool, *next; r; r = next) {
+        next = r->qnext;
+        buf_free(&r->body);
+        buf_free(&r->out);
+        buf_free(&r->hdr_text);
+        free(r);
+    }
+    g->req_pool = NULL;
+    g->n_req_pool = 0;
+}
+
+// Empties b, keeping its memory when it is small.
+static void buf_recycle(Buf *b) {
+    if (b->cap > REQ_KEEP_BYTES) buf_free(b);
+    else buf_clear(b);
+}
+
 static GwReq *req_new(Gateway *g, struct MHD_Connection *mc, const char *version) {
-    GwReq *r = calloc(1, sizeof *r);
+    GwReq *r = gw_req_alloc(g);
     if (!r) return NULL;
     r->gw = g;
     r->mc = mc;
@@ -43,13 +78,23 @@ static GwReq *req_new(Gateway *g, struct MHD_Connection *mc, const char *version
 
 void gw_req_unref(GwReq *r) {
     if (!r || atomic_fetch_sub(&r->refs, 1) != 1) return;
-    buf_free(&r->body);
-    buf_free(&r->out);
     gw_body_free(&r->parts);
-    for (int i = 0; i < r->n_hdrs; i++) free(r->hdr_name[i]), free(r->hdr_val[i]);
     free(r->shadow_text);
     gw_cache_req_free(r);
     pthread_mutex_destroy(&r->mu);
+    Gateway *g = r->gw;
+    if (g && g->n_req_pool < REQ_POOL_MAX) {
+        buf_recycle(&r->body);
+        buf_recycle(&r->out);
+        buf_recycle(&r->hdr_text);
+        r->qnext = g->req_pool;
+        g->req_pool = r;
+        g->n_req_pool++;
+        return;
+    }
+    buf_free(&r->body);
+    buf_free(&r->out);
+    buf_free(&r->hdr_text);
     free(r);
 }
 
@@ -233,9 +278,19 @@ static enum MHD_Result progress(GwReq *r) {
         return MHD_YES;
     }
     struct MHD_Response *resp;
-    bool streaming = r->stream && r->status == 200 && !r->out_done;
-    if (r->stream && r->status == 200) streaming = true;
-    if (streaming) {
+    bool sse = r->stream && r->status == 200, streaming = sse && !r->out_done;
+    if (sse && !streaming) {
+        // The whole stream is here before its first byte goes out (a fast backend, a replayed
+        // or cached answer): one sized buffer, sent with its header in one write (MHD sends a
+        // chunked body as header, chunk and end: three writes). Its cost is known, so it comes
+        // in the x-rightsize-cost-usd header instead of a trailer.
+        resp = MHD_create_response_from_buffer(r->out.len, r->out.data, MHD_RESPMEM_MUST_COPY);
+        if (resp) {
+            MHD_add_response_header(resp, "Content-Type", "text/event-stream");
+            MHD_add_response_header(resp, "Cache-Control", "no-cache");
+        }
+        r->fstate = FRONT_ANSWERED;
+    } else if (streaming) {
         resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, r, NULL);
         if (resp) {
             MHD_add_response_header(resp, "Content-Type", "text/event-stream");
@@ -322,14 +377,29 @@ void gw_front_collect(Gateway *g) {
     }
 }
 
+// Headers are copied into one buffer, r->hdr_text ("name\0value\0" each); hdr_name/hdr_val hold
+// offsets while it may still move and pointers once copy_headers has them all.
 static enum MHD_Result copy_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
     (void)kind;
     GwReq *r = cls;
     if (r->n_hdrs >= GW_MAX_HEADERS || !key || !value) return MHD_YES;
-    r->hdr_name[r->n_hdrs] = strdup(key);
-    r->hdr_val[r->n_hdrs] = strdup(value);
-    if (r->hdr_name[r->n_hdrs] && r->hdr_val[r->n_hdrs]) r->n_hdrs++;
+    size_t at = r->hdr_text.len, kl = strlen(key), vl = strlen(value);
+    if (buf_append(&r->hdr_text, key, kl + 1) || buf_append(&r->hdr_text, value, vl + 1)) {
+        r->hdr_text.len = at;   // out of memory: the header is left out, as before
+        return MHD_YES;
+    }
+    r->hdr_name[r->n_hdrs] = (char *)(uintptr_t)at;
+    r->hdr_val[r->n_hdrs] = (char *)(uintptr_t)(at + kl + 1);
+    r->n_hdrs++;
     return MHD_YES;
+}
+
+static void copy_headers(GwReq *r) {
+    MHD_get_connection_values(r->mc, MHD_HEADER_KIND, copy_header, r);
+    for (int i = 0; i < r->n_hdrs; i++) {
+        r->hdr_name[i] = r->hdr_text.data + (uintptr_t)r->hdr_name[i];
+        r->hdr_val[i] = r->hdr_text.data + (uintptr_t)r->hdr_val[i];
+    }
 }
 
 // The body is complete: check it and hand it to the loop. A big body goes to the check thread
@@ -337,7 +407,7 @@ static enum MHD_Result copy_header(void *cls, enum MHD_ValueKind kind, const cha
 static enum MHD_Result submit(Gateway *g, GwReq *r) {
     if (g->check_started && r->body.len > GW_INLINE_CHECK_BYTES) {
         r->cache_on = g->cache != NULL;
-        MHD_get_connection_values(r->mc, MHD_HEADER_KIND, copy_header, r);
+        copy_headers(r);
         r->t_arrival_us = clock_now_us();
         r->fstate = FRONT_WAITING;
         atomic_fetch_add(&r->refs, 1);   // the check's reference (then the loop's)
@@ -362,7 +432,7 @@ static enum MHD_Result submit(Gateway *g, GwReq *r) {
         metric_inc(g->m.requests, code, 1);
         return reply_err(g, r->mc, (unsigned)st, "invalid_request", msg);
     }
-    MHD_get_connection_values(r->mc, MHD_HEADER_KIND, copy_header, r);
+    copy_headers(r);
     r->t_arrival_us = clock_now_us();
     r->fstate = FRONT_WAITING;
     atomic_fetch_add(&r->refs, 1);  // the loop's reference

@@ -30,6 +30,7 @@
 #include "serve/gateway.h"
 #include "serve/gw_body.h"
 #include "serve/gw_keys.h"
+#include "serve/jsonw.h"
 #include "serve/metrics.h"
 #include "serve/model_id.h"
 #include "serve/pipeline.h"
@@ -108,6 +109,7 @@ struct GwCall {
     char chunk_id[64], chunk_model[128];
     double chunk_created;
     bool chunk_chat;
+    bool chunk_read;               // a chunk was parsed in full: later plain text deltas are only scanned
 };
 
 typedef enum { FRONT_READING = 0, FRONT_WAITING, FRONT_STREAMING, FRONT_ANSWERED } FrontState;
@@ -132,7 +134,8 @@ struct GwReq {
     char model[96];
     int64_t prompt_chars;
     int n_hdrs;
-    char *hdr_name[GW_MAX_HEADERS], *hdr_val[GW_MAX_HEADERS];
+    char *hdr_name[GW_MAX_HEADERS], *hdr_val[GW_MAX_HEADERS];   // point into hdr_text
+    Buf hdr_text;                  // the copied headers, "name\0value\0" each
     int64_t t_arrival_us;
     bool shadow;                   // loop-owned shadow copy (no client)
     FrontState fstate;
@@ -249,6 +252,8 @@ struct Gateway {
     int mhd_fd;                               // MHD's epoll fd, polled by the loop
     ConnGuard *guard;                         // deadlines, connection cap, body budget, drain (conn_guard.h)
     GwReq *live;                              // POSTs whose connection is open (gw_front_watch checks them)
+    GwReq *req_pool;                          // finished request objects for reuse (linked by qnext; loop thread)
+    int n_req_pool;
     bool mhd_dirty;                           // a connection was resumed: run MHD before sleeping
     // admin commands and status snapshots
     pthread_mutex_t inbox_mu;
@@ -274,6 +279,7 @@ struct Gateway {
     int64_t ledger_attr_nusd;                 // cost of finished requests
     int64_t closed_nusd;                      // cost of replica slots closed and reopened
     int64_t n_done;
+    JsonwClock rec_clock;                     // telemetry records' time text, its calendar part per second
     int64_t pub_busy, pub_idle, pub_shadow;   // cost_usd_total already published
     GwKeys *keys;                             // client keys, models map, upstream credentials (gw_keys.c)
     CURL *easy_pool[256];                     // reset easy handles kept for the next calls
@@ -307,6 +313,10 @@ void gw_req_stream_end(GwReq *r);
 void gw_req_error(GwReq *r, int status, const char *type, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 void gw_req_unref(GwReq *r);
+// A zeroed request object (from the pool of finished ones, else calloc), or NULL.
+GwReq *gw_req_alloc(Gateway *g);
+// Frees the pool (gateway_destroy, after the last request is released).
+void gw_req_pool_free(Gateway *g);
 bool gw_req_gone(GwReq *r);
 // Loop thread: routes the requests the check thread has finished (or answers their 400s).
 void gw_front_collect(Gateway *g);

@@ -539,7 +539,7 @@ static void canary_feed(Gateway *g, GwReq *r, GwCall *c, bool error, int64_t now
     // A sample of the candidate's plain answers is shadowed to the baseline for agreement.
     if (!error && !r->stream && c->status == 200 && cn->guards.min_agreement > 0 && canary_shadow(cn, &g->shadow_rng)) {
         cJSON *resp = cJSON_ParseWithLength(c->resp.data ? c->resp.data : "", c->resp.len);
-        GwReq *s = calloc(1, sizeof *s);
+        GwReq *s = gw_req_alloc(g);
         if (!s) {   // a shadow is optional: skip it
             cJSON_Delete(resp);
             return;

@@ -254,7 +254,7 @@ static ChunkScan scan_chunk(const char *s, size_t len) {
 // first chunk was read in full, an event without usage, timings, error or a finish_reason is
 // only scanned for text (no parse, no allocation on the loop thread); anything else is parsed.
 static bool read_data(GwCall *c, const char *d, size_t len, int64_t now_us) {
-    if (c->chunk_id[0]) {
+    if (c->chunk_read) {   // (not keyed on an id: a backend may send chunks without one)
         ChunkScan sc = scan_chunk(d, len);
         if (!sc.needs_parse) {
             if (sc.text) {
@@ -268,6 +268,7 @@ static bool read_data(GwCall *c, const char *d, size_t len, int64_t now_us) {
     }
     cJSON *j = cJSON_ParseWithLength(d, len);
     bool keep = j ? read_chunk(c, j, now_us) : true;
+    if (j) c->chunk_read = true;
     cJSON_Delete(j);
     return keep;
 }
