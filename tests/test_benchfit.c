@@ -43,29 +43,41 @@ TEST(benchfit_heldout_error_within_committed_bound) {
     BenchErr e = bench_error(&cat, pts, n, true, -1, -1);
     EXPECT(e.n >= 15);
     EXPECT(e.median_abs_log <= HELDOUT_MEDIAN_BOUND);
-    // No held-out cell off by more than 2x, on every device but those the step model cannot
+    // No held-out cell off by more than 2x, on every device but the one the step model cannot
     // describe (data/benchmarks/README.md says why): trainium1's Llama 2 70B at batch 1 runs 13x its
-    // weight read where 13B runs 4.6x, which no bandwidth, per-step or per-all-reduce factor reproduces.
-    // inferentia2's time to first token under vLLM 0.16 / NxD (the engine the plan emits for the
-    // neuron stack) is 14-18x the step model's, whose neuron prefill efficiency is fitted on
-    // transformers-neuronx 2.16 at TP24: its inter-token latencies stay within 2x, its TTFTs do not.
-    static const char *const outside_model[] = {"trainium1", "inferentia2"};
+    // weight read where 13B runs 4.6x, which no bandwidth, per-step or per-all-reduce factor
+    // reproduces. The one other exception is a metric bench_predict has no model of: a time to first
+    // token under load, which it predicts as one prefill alone, without the queue behind the other
+    // users' prefills (optimum-neuron's 32-user vLLM run on inf2.48xlarge: 1856 ms where the same
+    // run's one-user TTFT is 310 ms); the planner's simulator queues those prefills.
+    static const char *const outside_model[] = {"trainium1"};
     for (int64_t h = 0; h < cat.n_hw; h++) {
         bool outside = false;
         for (size_t i = 0; i < sizeof outside_model / sizeof *outside_model; i++)
             outside |= !strcmp(cat.hw[h].id, outside_model[i]);
-        BenchErr he = bench_error(&cat, pts, n, true, (int)h, -1);
-        if (he.n && !outside) EXPECT(he.max_abs_log <= log(2.0));
-        if (outside) EXPECT(he.n >= 2);   // the points stay in the file and in the report
+        if (outside) EXPECT(bench_error(&cat, pts, n, true, (int)h, -1).n >= 2);   // the points stay in the report
+        int n_queued = 0;
+        for (int64_t i = 0; i < n && !outside; i++) {
+            if (!pts[i].test || pts[i].hw != h) continue;
+            double err_i = fabs(log(bench_predict(&cat, &cat.stacks[pts[i].stack], &pts[i]) / pts[i].value));
+            if (pts[i].metric == BM_TTFT_MS && pts[i].concurrency > 1 && err_i > log(2.0)) {
+                n_queued++;
+                EXPECT(bench_predict(&cat, &cat.stacks[pts[i].stack], &pts[i]) < pts[i].value);   // never over
+                continue;
+            }
+            if (err_i > log(2.0))
+                test_fail(__FILE__, __LINE__, "held-out point (CSV line %d) on %s off by x%.2f", pts[i].line, cat.hw[h].id,
+                          exp(err_i));
+        }
+        EXPECT(n_queued <= 1);
     }
-    int hw_inf2 = (int)(catalog_hw(&cat, "inferentia2") - cat.hw), n_inf2_ttft = 0;
-    for (int64_t i = 0; i < n; i++) {
-        if (!pts[i].test || pts[i].hw != hw_inf2) continue;
-        double err_i = fabs(log(bench_predict(&cat, &cat.stacks[pts[i].stack], &pts[i]) / pts[i].value));
-        if (pts[i].metric == BM_TTFT_MS) n_inf2_ttft++;
-        else EXPECT(err_i <= log(2.0));
-    }
-    EXPECT(n_inf2_ttft >= 2);
+    // vllm-neuron, the stack plan --emit deploys on Inferentia2 and Trainium, is fitted on the
+    // one-user figures of optimum-neuron's vLLM runs; its held-out figures under load (inter-token
+    // latencies, output rates, the 4-user TTFT) stay within 2x.
+    const CatStack *vn = catalog_stack(&cat, "vllm-neuron");
+    ASSERT(vn);
+    BenchErr ve = bench_error(&cat, pts, n, true, -1, (int)(vn - cat.stacks));
+    EXPECT(ve.n >= 6);
     // The fit, rerun on the train split, lands on the committed figures (stacks.yaml is its output).
     for (int64_t s = 0; s < cat.n_stacks; s++) {
         CatStack fit;
@@ -200,7 +212,7 @@ TEST(benchfit_count_points_carries_heldout_error) {
     EXPECT(catalog_hw(&cat, "tpu-v5e")->published_points == -1);
     ASSERT(bench_count_points("data/benchmarks/published.csv", &cat, err, sizeof err) == 0);
     const CatHardware *trn = catalog_hw(&cat, "trainium1"), *h100 = catalog_hw(&cat, "h100-sxm"), *tpu = catalog_hw(&cat, "tpu-v5e");
-    EXPECT(trn->published_points == 5 && trn->published_heldout == 2);
+    EXPECT(trn->published_points == 7 && trn->published_heldout == 2);
     EXPECT(trn->published_worst_ratio > 2.0 && trn->published_worst_ratio >= trn->published_median_ratio);
     EXPECT(h100->published_heldout >= 3 && h100->published_worst_ratio < 1.25 && h100->published_median_ratio >= 1.0);
     EXPECT(tpu->published_points == 0 && tpu->published_heldout == 0);

@@ -11,6 +11,7 @@
 #include "plan/emit.h"
 #include "plan/report.h"
 #include "plan/search.h"
+#include "plan/search_int.h"
 #include "test.h"
 
 TEST(search_prunes_with_reasons) {
@@ -191,5 +192,32 @@ TEST(search_constraints_exclude_and_say_which_bound) {
     EXPECT(b->burst_usd_month >= b->usd_month * 0.999);
     search_free(&r);
     wl_free(&wl);
+    catalog_free(&cat);
+}
+
+// A plan predicts the engine it deploys: on every device of the catalog, the stack the search
+// picks when the workload names none (search_default_stack, which search_stack_on falls back to)
+// is the stack of the engine `plan --emit` writes for a decoder there (emit_engine_of).
+TEST(search_default_stack_is_the_emitted_engine) {
+    Catalog cat;
+    char err[512];
+    ASSERT(catalog_load(&cat, "data/catalog", err, sizeof err) == 0);
+    const CatModel *dec = catalog_model(&cat, "llama-3.1-8b");
+    ASSERT(dec && !dec->encoder);
+    Candidate c = {.stack = -1};
+    int n_neuron = 0;
+    for (int64_t h = 0; h < cat.n_hw; h++) {
+        const CatHardware *hw = &cat.hw[h];
+        int d = search_default_stack(&cat, hw);
+        EmitEngine e = emit_engine_of(hw, dec);
+        const char *want = emit_engine_stack(e);
+        ASSERT(want != NULL);
+        if (d < 0 || strcmp(cat.stacks[d].id, want))
+            test_fail(__FILE__, __LINE__, "%s: default stack '%s', but plan --emit deploys %s (stack '%s')", hw->id,
+                      d >= 0 ? cat.stacks[d].id : "(none)", emit_engine_names[e], want);
+        EXPECT(search_stack_on(&cat, &c, hw) == &cat.stacks[d]);
+        n_neuron += e == ENGINE_VLLM_NEURON;
+    }
+    EXPECT(n_neuron >= 2);   // inferentia2 and trainium1
     catalog_free(&cat);
 }

@@ -43,7 +43,21 @@ static const char *num(char *buf, size_t cap, double v) {
 
 static bool has_prefix(const char *s, const char *p) { return strncmp(s, p, strlen(p)) == 0; }
 
-static EmitEngine engine_of(const CatHardware *hw, const CatModel *m) {
+// The serving stack (stacks.yaml id) each engine's command deploys: the stack a plan must have been
+// simulated with for the emitted deployment to be the one predicted. TEI serves encoders, which
+// the planner prices per batch, not per stack.
+static const char *const engine_stacks[ENGINE_COUNT] = {
+    [ENGINE_WORKER] = "rightsize-worker", [ENGINE_VLLM] = "vllm", [ENGINE_VLLM_ROCM] = "vllm-rocm",
+    [ENGINE_VLLM_NEURON] = "vllm-neuron", [ENGINE_VLLM_TPU] = "vllm", [ENGINE_VLLM_GAUDI] = "vllm",
+    [ENGINE_TEI] = NULL,
+};
+
+const char *emit_engine_stack(EmitEngine e) {
+    CHECK(e >= 0 && e < ENGINE_COUNT);
+    return engine_stacks[e];
+}
+
+EmitEngine emit_engine_of(const CatHardware *hw, const CatModel *m) {
     if (hw->cls == HW_CPU) return m->encoder ? ENGINE_TEI : ENGINE_WORKER;
     if (hw->cls == HW_GPU) return m->encoder ? ENGINE_TEI : has_prefix(hw->id, "mi") ? ENGINE_VLLM_ROCM : ENGINE_VLLM;
     if (has_prefix(hw->id, "inferentia") || has_prefix(hw->id, "trainium")) return ENGINE_VLLM_NEURON;
@@ -226,7 +240,7 @@ static void fill_tier(EmitPlan *p, int i, bool student) {
     t->devices = student ? 1 : c->devices;
     t->cores = cores_of(t->hw);
     t->sim = s;
-    t->engine = engine_of(t->hw, t->model);
+    t->engine = emit_engine_of(t->hw, t->model);
     t->image = p->images[t->engine] ? p->images[t->engine]
                : t->engine == ENGINE_TEI && t->hw->cls == HW_CPU ? TEI_CPU_IMAGE : default_images[t->engine];
     snprintf(t->gguf, sizeof t->gguf, "%s.%s.gguf", t->model->id,

@@ -33,6 +33,14 @@ typedef enum {
 
 extern const char *const emit_engine_names[ENGINE_COUNT];
 
+// The engine `plan --emit` launches for model m on hardware hw (encoders: TEI; CPU decoders: the
+// worker; GPUs: vLLM, on ROCm for AMD; Inferentia2/Trainium: vLLM on Neuron; TPU, Gaudi: vLLM).
+EmitEngine emit_engine_of(const CatHardware *hw, const CatModel *m);
+// The stacks.yaml id of the serving stack engine e deploys (NULL for TEI). search_default_stack
+// must pick that stack on every device, so a default plan predicts the engine it emits
+// (tests/test_search.c checks every hardware of the catalog).
+const char *emit_engine_stack(EmitEngine e);
+
 #define EMIT_MAX_ARGS 48
 
 // One tier of the emitted deployment, derived from the simulated SimTier.
