@@ -221,4 +221,17 @@ TEST(sim_deterministic_per_seed_and_cascade) {
     sim_result_free(&a);
     sim_result_free(&b);
     sim_result_free(&c);
+    // A cascade's first answer is buffered (policy/cascade): with nothing escalated every answer
+    // reaches the client whole, so its time to first token is its end to end, percentile by
+    // percentile; with everything escalated the teacher's stream passes through and TTFT is less.
+    cfg.horizon_s = 3600;
+    cfg.escalation_rate = 0;
+    ASSERT(sim_run(&cfg, &a, err, sizeof err) == 0);
+    EXPECT_EQ_INT(a.escalated, 0);
+    EXPECT(a.ttft_ms.p50 == a.e2e_ms.p50 && a.ttft_ms.p95 == a.e2e_ms.p95 && a.ttft_ms.p99 == a.e2e_ms.p99);
+    cfg.escalation_rate = 1;
+    ASSERT(sim_run(&cfg, &b, err, sizeof err) == 0);
+    EXPECT(b.escalated > 0 && b.ttft_ms.p50 < b.e2e_ms.p50 / 2);
+    sim_result_free(&a);
+    sim_result_free(&b);
 }

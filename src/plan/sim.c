@@ -11,6 +11,7 @@
 #include "base/check.h"
 #include "base/rng.h"
 #include "plan/sim_int.h"
+#include "policy/cascade.h"
 #include "policy/respcache.h"
 
 // ---- records ----
@@ -47,7 +48,10 @@ void sim_drop_request(Sim *s, uint64_t id, int status) {
     leave_system(s, id);
 }
 
-static void record_final(Sim *s, SimReq *r, int64_t first_token_us, int64_t last_token_us, int64_t n_gen, int status) {
+// first_token_us/last_token_us: the answering call's tokens (TPOT); client_first_us: when the
+// client saw the first one (TTFT: later for an answer the gateway buffered, policy/cascade).
+static void record_final(Sim *s, SimReq *r, int64_t first_token_us, int64_t last_token_us, int64_t client_first_us,
+                         int64_t n_gen, int status) {
     // Each call's time outside engine steps (StepModel.request_overhead_us) delays the answer.
     double e2e = (double)(s->now + r->overhead_us - r->arrival_us);
     // The trace's size of an answer is not known: the store counts entries (bytes 1 each).
@@ -70,7 +74,7 @@ static void record_final(Sim *s, SimReq *r, int64_t first_token_us, int64_t last
     res->in_tokens += r->in;
     res->out_tokens += n_gen;
     stats_add(&s->e2e, e2e);
-    stats_add(&s->ttft, (double)((first_token_us >= 0 ? first_token_us : s->now) + r->overhead_us - r->arrival_us));
+    stats_add(&s->ttft, (double)((client_first_us >= 0 ? client_first_us : s->now) + r->overhead_us - r->arrival_us));
     if (n_gen > 1) stats_add(&s->tpot, (double)(last_token_us - first_token_us) / (double)(n_gen - 1));
 }
 
@@ -142,7 +146,8 @@ int sim_finish_request(Sim *s, int t, Rep *rp, uint64_t id, int64_t first_token_
     if (r->candidate && r->canary >= 0 && t == c->candidate_of[r->canary] &&
         canary_answer(&s->canaries[r->canary], s->now, s->now - r->arrival_us, status >= 500) != CANARY_OK)
         s->res->rollbacks++;
-    if (!r->escalated && r->then >= 0) {
+    bool first_call = !r->escalated && r->then >= 0;   // a cascade's first call
+    if (first_call) {
         double conf = status == 200 ? answer_confidence(s, r) : 0;
         r->confidence = (float)conf;
         if (cascade_decide(status, conf, r->min_confidence, r->escalate_on_error)) {
@@ -155,7 +160,8 @@ int sim_finish_request(Sim *s, int t, Rep *rp, uint64_t id, int64_t first_token_
             return rc ? rc : sim_dispatch(s, r->then);
         }
     }
-    record_final(s, r, first_token_us, last_token_us, n_gen, status);
+    record_final(s, r, first_token_us, last_token_us, cascade_call_streams(first_call) ? first_token_us : s->now, n_gen,
+                 status);
     leave_system(s, id);
     return 0;
 }
@@ -214,7 +220,7 @@ static bool cache_draws(Sim *s, SimReq *r, uint64_t id) {
     r->first_tier = r->tier = r->then = -1;   // routed, but no tier answers
     r->candidate = false;
     r->cost_nusd = 0;
-    record_final(s, r, s->now, s->now, 0, 200);
+    record_final(s, r, s->now, s->now, s->now, 0, 200);
     leave_system(s, id);
     return true;
 }
@@ -241,7 +247,7 @@ static bool trace_cache(Sim *s, SimReq *r, uint64_t id) {
     r->candidate = false;
     r->cost_nusd = 0;
     if (r->counted) s->res->cache_hits++;
-    record_final(s, r, s->now, s->now, 0, 200);
+    record_final(s, r, s->now, s->now, s->now, 0, 200);
     leave_system(s, id);
     return true;
 }

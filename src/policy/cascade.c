@@ -22,3 +22,5 @@ bool cascade_decide(int status, double confidence, double min_confidence, bool e
     if (status != 200) return escalate_on_error;
     return cascade_escalate(confidence, min_confidence);
 }
+
+bool cascade_call_streams(bool cascade_first_call) { return !cascade_first_call; }

@@ -24,5 +24,11 @@ bool cascade_escalate(double confidence, double min_confidence);
 // the call failed). A 4xx is the client's fault and is never re-asked; a 5xx or a failed call is
 // re-asked when escalate_on_error; a 200 is re-asked when confidence < min_confidence.
 bool cascade_decide(int status, double confidence, double min_confidence, bool escalate_on_error);
+// Whether a call's answer reaches the client as the backend streams it. A cascade's first call is
+// buffered: its confidence is judged on the whole answer before the client may see a token, so a
+// kept first answer's first token reaches the client when that call ends (its time to first token
+// is its end to end). The gateway passes a stream through by this rule; the simulator times the
+// first token by it.
+bool cascade_call_streams(bool cascade_first_call);
 
 #endif

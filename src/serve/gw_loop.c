@@ -343,7 +343,7 @@ static void start_call(Gateway *g, GwReq *r, Replica *rep, int64_t now_us) {
     r->attempts++;
     r->t_dispatch_us = now_us;
     r->replica_slot = rep->slot;
-    bool buffered = r->cascade_first_call || r->shadow;
+    bool buffered = !cascade_call_streams(r->cascade_first_call) || r->shadow;
     GwCall *c = call_new(g, r->shadow ? CALL_SHADOW : CALL_MAIN, rep, r->suffix, call_body(g, r, r->tier, buffered),
                          r->t_arrival_us + g->p.request_timeout_us + (r->shadow ? g->p.request_timeout_us : 0), now_us);
     if (!c) {
