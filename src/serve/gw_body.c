@@ -1,5 +1,6 @@
 // gw_body.c — see gw_body.h.
 #include "serve/gw_body.h"
+#include "serve/json_walk.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,64 +18,29 @@ static const char *const part_name[GWB_N] = {
 
 // ---- the members' byte ranges (on a body cJSON has already accepted) ----
 
-// cJSON's whitespace: any byte up to the space.
-static size_t skip_ws(const char *s, size_t len, size_t i) {
-    while (i < len && (unsigned char)s[i] <= 32) i++;
-    return i;
-}
-
-// i at an opening quote → one past the closing quote.
-static size_t skip_string(const char *s, size_t len, size_t i) {
-    for (i++; i < len; i++) {
-        if (s[i] == '\\') i++;
-        else if (s[i] == '"') return i + 1;
-    }
-    return len;
-}
-
-// i at a value's first byte → one past its last.
-static size_t skip_value(const char *s, size_t len, size_t i) {
-    if (i >= len) return len;
-    if (s[i] == '"') return skip_string(s, len, i);
-    if (s[i] == '{' || s[i] == '[') {
-        int64_t depth = 0;
-        while (i < len) {
-            char c = s[i];
-            if (c == '"') {
-                i = skip_string(s, len, i);
-                continue;
-            }
-            i++;
-            if (c == '{' || c == '[') depth++;
-            else if ((c == '}' || c == ']') && --depth == 0) return i;
-        }
-        return len;
-    }
-    while (i < len && (unsigned char)s[i] > 32 && s[i] != ',' && s[i] != '}' && s[i] != ']') i++;
-    return i;
-}
+// The byte walk itself (whitespace, strings, whole values) is serve/json_walk's.
 
 // Walks the top-level object in s and records the ranges of the members named in part_name,
 // matching the i-th member to the tree's i-th child (cJSON keeps the order, and its names are
 // decoded: "mod\u0065l" is "model"). False when the walk and the tree disagree.
 static bool find_parts(GwBody *b, const char *s, size_t len, const cJSON *root) {
-    size_t i = skip_ws(s, len, 0);
+    size_t i = json_walk_ws(s, len, 0);
     if (i >= len || s[i] != '{') return false;
     b->open = i;
-    i = skip_ws(s, len, i + 1);
+    i = json_walk_ws(s, len, i + 1);
     for (const cJSON *c = root->child; c; c = c->next) {
         if (i >= len || s[i] != '"' || !c->string) return false;
         GwSpan sp = {.start = i};
-        i = skip_ws(s, len, skip_string(s, len, i));
+        i = json_walk_ws(s, len, json_walk_string(s, len, i));
         if (i >= len || s[i] != ':') return false;
-        sp.value = skip_ws(s, len, i + 1);
-        sp.end = skip_value(s, len, sp.value);
+        sp.value = json_walk_ws(s, len, i + 1);
+        sp.end = json_walk_value(s, len, sp.value);
         for (int k = 0; k < GWB_N; k++)
             if (strcmp(c->string, part_name[k]) == 0) b->part[k] = sp;
-        i = skip_ws(s, len, sp.end);
+        i = json_walk_ws(s, len, sp.end);
         if (c->next) {
             if (i >= len || s[i] != ',') return false;
-            i = skip_ws(s, len, i + 1);
+            i = json_walk_ws(s, len, i + 1);
         }
     }
     if (i >= len || s[i] != '}') return false;

@@ -17,14 +17,12 @@ import http.client
 import json
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from serve_env import PROCS, T, Gateway, check, fake_backend, finish  # noqa: E402
+from serve_env import Gateway, check, fake_backend, finish, start_redis  # noqa: E402
 
 # a slow backend (0.6 s a call) so the burst's requests are all in flight together; 1 ms busy each
 _, bport = fake_backend("b", delay_ms=600, extra=["--busy-ns", "1000000"])   # $3600/h × 1 ms = $0.001
@@ -93,20 +91,7 @@ REDIS = shutil.which("redis-server")
 if not REDIS:
     print("skip the shared part: redis-server is not installed (scripts/deps installs it)")
     finish()
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-rport = s.getsockname()[1]
-s.close()
-redis = subprocess.Popen([REDIS, "--port", str(rport), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                          "--dir", T, "--daemonize", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         start_new_session=True)
-PROCS.append(redis)
-for _ in range(200):
-    try:
-        socket.create_connection(("127.0.0.1", rport), timeout=0.2).close()
-        break
-    except OSError:
-        time.sleep(0.02)
+redis, rport = start_redis()
 shared = 'shared: {redis: "127.0.0.1:%d", sync_ms: 50, prefix: "rs-burst-%d"}\n' % (rport, os.getpid())
 g1 = Gateway(config(shared), name="g1")
 g2 = Gateway(config(shared), name="g2")

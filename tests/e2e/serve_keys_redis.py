@@ -7,32 +7,17 @@ warning in the log and rightsize_shared_store_up 0. Every process started is sto
 import hashlib
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from serve_env import PROCS, T, Gateway, check, fake_backend, finish  # noqa: E402
+from serve_env import T, Gateway, check, fake_backend, finish, start_redis  # noqa: E402
 
 REDIS = shutil.which("redis-server")
 if not REDIS:
     print("skip: redis-server is not installed (scripts/deps installs it)")
     sys.exit(77)
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-rport = s.getsockname()[1]
-s.close()
-redis = subprocess.Popen([REDIS, "--port", str(rport), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                          "--dir", T, "--daemonize", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         start_new_session=True)
-PROCS.append(redis)
-for _ in range(200):
-    try:
-        socket.create_connection(("127.0.0.1", rport), timeout=0.2).close()
-        break
-    except OSError:
-        time.sleep(0.02)
+redis, rport = start_redis()
 
 _, bport = fake_backend("b", extra=["--busy-ns", "1000000"])   # $3600/h × 1 ms = $0.001 a request
 sha = lambda k: hashlib.sha256(k.encode()).hexdigest()  # noqa: E731

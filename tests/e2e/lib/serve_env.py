@@ -168,6 +168,30 @@ class Gateway:
             return -9
 
 
+
+def start_redis():
+    """A redis-server on a free loopback port, data in T, stopped at exit: (process, port), or
+    (None, None) when redis-server is not installed."""
+    exe = shutil.which("redis-server")
+    if not exe:
+        return None, None
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", T, "--daemonize", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    PROCS.append(proc)
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.02)
+    return proc, port
+
 def start_worker(model, extra=()):
     pf = os.path.join(T, "w-%d.port" % len(PROCS))
     import socket
