@@ -12,8 +12,7 @@
 #   of two workers, with a canary of a third on the student's place)
 # Writes DIR/plan.json (the cascade: the served pipeline's prediction; DIR/search.json the
 # search's plan), DIR/pipeline.yaml, DIR/bench.json, DIR/telemetry.jsonl, DIR/report.json,
-# DIR/report.txt, DIR/load.txt (the load average at calibration, before and after the bench) and
-# DIR/hugepages.txt (huge pages backing the calibrated worker and the served one). Env: RS_BIN (default build/rightsize), LOOP_RATE (req/s, default 2),
+# DIR/report.txt and DIR/load.txt (the load average at calibration, before and after the bench). Env: RS_BIN (default build/rightsize), LOOP_RATE (req/s, default 2),
 # LOOP_OUT_TOKENS (default 16), LOOP_IN_WORDS (default 24), LOOP_PRICE (USD/replica-hour, default 1),
 # LOOP_SLO_E2E_P95_MS (the workload's SLO, default 30000), LOOP_MIN_CONFIDENCE (the cascade's threshold; the default escalates about 30% of a synthesized
 # 512-token vocabulary model's answers, whose mean token probability is near 1/512).
@@ -26,13 +25,6 @@ OUT_T=${LOOP_OUT_TOKENS:-16}
 IN_W=${LOOP_IN_WORDS:-24}
 PRICE=${LOOP_PRICE:-1}
 PY=/usr/bin/python3
-# Transparent huge pages backing each worker's memory (AnonHugePages of /proc/PID/smaps_rollup):
-# the engine asks for them with madvise, and how many a process gets changes its decode speed.
-thp() {
-    for w in $(pgrep -P "$1" 2>/dev/null); do
-        printf '%s worker %s: %s\n' "$2" "$w" "$(grep AnonHugePages /proc/"$w"/smaps_rollup 2>/dev/null | tr -s ' ')"
-    done >>"$DIR/hugepages.txt"
-}
 SEQS=8
 TOKS=256
 mkdir -p "$DIR/catalog" "$DIR/profiles"
@@ -106,7 +98,6 @@ if [ "$KIND" = cascade ]; then
     models="main student"
     sed 's/^  model: "synth-main"/  model: "synth-student"/' "$DIR/profiles/main.yaml" >"$DIR/profiles/student.yaml"
 fi
-thp "$CPID" calibration
 kill -TERM "$CPID" 2>/dev/null || true
 wait "$CPID" 2>/dev/null || true
 PIDS=""
@@ -252,7 +243,6 @@ log "bench $DUR s at $RATE req/s"
     >"$DIR/bench.txt" 2>&1 || { log "bench failed: $(tail -3 "$DIR/bench.txt")"; exit 1; }
 curl -sf "http://127.0.0.1:$GPORT/metrics" >"$DIR/metrics-end.txt"
 echo "bench end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$DIR/load.txt"
-thp "$SPID" bench
 kill -TERM "$SPID"; wait "$SPID" || true
 
 # 6. The review against the plan.
