@@ -51,9 +51,8 @@ static char *slurp(const char *path, char *err, size_t err_len) {
     return buf;
 }
 
-static void load_plan1(ReviewPlan *p, const cJSON *root) {
-    const cJSON *wl = cJSON_GetObjectItemCaseSensitive(root, "workload");
-    const cJSON *best = cJSON_GetObjectItemCaseSensitive(root, "plan");
+// The "workload" object both schemas carry: name, traffic, token means, SLOs.
+static void load_workload(ReviewPlan *p, const cJSON *wl) {
     str_at(wl, "name", p->workload, sizeof p->workload);
     p->requests_per_month = num_at(wl, "requests_per_month");
     p->rate_per_s = p->requests_per_month / (30.0 * 86400.0);
@@ -63,6 +62,12 @@ static void load_plan1(ReviewPlan *p, const cJSON *root) {
     p->slo_tpot_p95_ms = num_at(wl, "slo.tpot_p95_ms");
     p->slo_e2e_p95_ms = num_at(wl, "slo.e2e_p95_ms");
     p->slo_e2e_p99_ms = num_at(wl, "slo.e2e_p99_ms");
+}
+
+static void load_plan1(ReviewPlan *p, const cJSON *root) {
+    const cJSON *wl = cJSON_GetObjectItemCaseSensitive(root, "workload");
+    const cJSON *best = cJSON_GetObjectItemCaseSensitive(root, "plan");
+    load_workload(p, wl);
     if (!cJSON_IsObject(best)) return;
     str_at(best, "id", p->id, sizeof p->id);
     p->cascade = cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(best, "cascade"));
@@ -108,15 +113,7 @@ static void load_predict1(ReviewPlan *p, const cJSON *root) {
 // and tiers as served), its money over the simulated span scaled to a month.
 static void load_pipeline1(ReviewPlan *p, const cJSON *root) {
     const cJSON *wl = cJSON_GetObjectItemCaseSensitive(root, "workload");
-    str_at(wl, "name", p->workload, sizeof p->workload);
-    p->requests_per_month = num_at(wl, "requests_per_month");
-    p->rate_per_s = p->requests_per_month / (30.0 * 86400.0);
-    p->input_tokens_mean = num_at(wl, "input_tokens_mean");
-    p->output_tokens_mean = num_at(wl, "output_tokens_mean");
-    p->slo_ttft_p95_ms = num_at(wl, "slo.ttft_p95_ms");
-    p->slo_tpot_p95_ms = num_at(wl, "slo.tpot_p95_ms");
-    p->slo_e2e_p95_ms = num_at(wl, "slo.e2e_p95_ms");
-    p->slo_e2e_p99_ms = num_at(wl, "slo.e2e_p99_ms");
+    load_workload(p, wl);
     double end_s = num_at(root, "end_s");
     if (end_s > 0) p->accelerator_usd_month = num_at(root, "cost_nusd") / 1e9 * (30.0 * 86400.0) / end_s;
     p->accel_usd_per_1k_requests = p->accelerator_usd_month / p->requests_per_month * 1000.0;
