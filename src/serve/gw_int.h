@@ -364,6 +364,12 @@ void gw_stream_feed(GwCall *c, const char *p, size_t len, int64_t now_us);
 void gw_stream_end(GwCall *c, bool ok, int status, const char *why);
 // Reads usage, finish_reason and the backend's timings from a whole (non-streamed) answer.
 void gw_read_answer(GwReq *r, const cJSON *resp);
+// gw_answer.c: choice 0 of an answer; its text ("" when none); its token logprobs (malloc'ed, *n of
+// them; NULL when absent); the kept answer replayed to a streaming client as SSE chunks.
+const cJSON *gw_answer_choice0(const cJSON *resp);
+const char *gw_answer_text(const cJSON *resp);
+double *gw_answer_logprobs(const cJSON *resp, int64_t *n);
+void gw_answer_replay_sse(GwReq *r, cJSON *resp);
 // The same, read from the answer's bytes without a tree (only the small members are parsed): what
 // the loop uses when it needs nothing else of the answer, so a big one is not parsed on it.
 void gw_read_answer_raw(GwReq *r, const char *s, size_t len);

@@ -3,7 +3,6 @@
 // replica over libcurl multi, retry a call that failed before its first byte on another
 // replica, check a cascade's confidence, feed canary guards and shadows, and finish each
 // request with its cost, headers, telemetry and metrics.
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,38 +20,6 @@ static void start_call(Gateway *g, GwReq *r, Replica *rep, int64_t now_us);
 
 #define STREAM_TAIL 16384   // bytes of a passed-through stream kept to read its final chunk
 static bool start_batch(Gateway *g, int tier, Replica *rep, int64_t now_us);
-
-// ---- small JSON readers of OpenAI responses ----
-
-static const cJSON *choice0(const cJSON *resp) {
-    const cJSON *ch = cJSON_GetObjectItemCaseSensitive(resp, "choices");
-    return cJSON_IsArray(ch) ? cJSON_GetArrayItem(ch, 0) : NULL;
-}
-
-static const char *answer_text(const cJSON *resp) {
-    const cJSON *c = choice0(resp);
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(c, "text");
-    if (!t) t = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(c, "message"), "content");
-    return cJSON_IsString(t) ? t->valuestring : "";
-}
-
-// Token logprobs of choice 0 into a malloc'ed array; *n = count (0 when absent).
-static double *answer_logprobs(const cJSON *resp, int64_t *n) {
-    const cJSON *lp = cJSON_GetObjectItemCaseSensitive(choice0(resp), "logprobs"), *x;
-    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(lp, "token_logprobs");
-    bool chat = false;
-    if (!cJSON_IsArray(arr)) arr = cJSON_GetObjectItemCaseSensitive(lp, "content"), chat = true;
-    *n = 0;
-    if (!cJSON_IsArray(arr)) return NULL;
-    int64_t k = cJSON_GetArraySize(arr);
-    double *v = malloc((size_t)(k > 0 ? k : 1) * sizeof *v);
-    if (!v) return NULL;
-    cJSON_ArrayForEach(x, arr) {
-        const cJSON *num = chat ? cJSON_GetObjectItemCaseSensitive(x, "logprob") : x;
-        v[(*n)++] = cJSON_IsNumber(num) ? num->valuedouble : -INFINITY;
-    }
-    return v;
-}
 
 // ---- routing and admission ----
 
@@ -437,66 +404,15 @@ static void set_headers(Gateway *g, GwReq *r) {
     pthread_mutex_unlock(&r->mu);
 }
 
-// The kept first-tier answer for a client that asked for a stream: replayed as SSE chunks.
-static void replay_sse(GwReq *r, cJSON *resp) {
-    bool chat = r->ep == RT_EP_CHAT;
-    cJSON *chunk = cJSON_CreateObject();
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(resp, "id"), *model = cJSON_GetObjectItemCaseSensitive(resp, "model");
-    const cJSON *created = cJSON_GetObjectItemCaseSensitive(resp, "created");
-    cJSON_AddStringToObject(chunk, "id", cJSON_IsString(id) ? id->valuestring : "");
-    cJSON_AddStringToObject(chunk, "object", chat ? "chat.completion.chunk" : "text_completion");
-    cJSON_AddNumberToObject(chunk, "created", cJSON_IsNumber(created) ? created->valuedouble : 0);
-    cJSON_AddStringToObject(chunk, "model", cJSON_IsString(model) ? model->valuestring : "");
-    cJSON *choices = cJSON_AddArrayToObject(chunk, "choices"), *c = cJSON_CreateObject();
-    cJSON_AddNumberToObject(c, "index", 0);
-    if (chat) {
-        cJSON *d = cJSON_AddObjectToObject(c, "delta");
-        cJSON_AddStringToObject(d, "role", "assistant");
-        cJSON_AddStringToObject(d, "content", answer_text(resp));
-    } else {
-        cJSON_AddStringToObject(c, "text", answer_text(resp));
-    }
-    const cJSON *lp = cJSON_GetObjectItemCaseSensitive(choice0(resp), "logprobs");
-    cJSON_AddItemToObject(c, "logprobs", r->client_logprobs && lp ? cJSON_Duplicate(lp, 1) : cJSON_CreateNull());
-    cJSON_AddStringToObject(c, "finish_reason", r->finish[0] ? r->finish : "stop");
-    cJSON_AddItemToArray(choices, c);
-    Buf b = {0};
-    char *s = cJSON_PrintUnformatted(chunk);
-    buf_printf(&b, "data: %s\n\n", s);
-    free(s);
-    const cJSON *usage = cJSON_GetObjectItemCaseSensitive(resp, "usage");
-    if (client_wants_usage(r) && usage) {
-        cJSON_DeleteItemFromObjectCaseSensitive(chunk, "choices");
-        cJSON_AddArrayToObject(chunk, "choices");
-        cJSON_AddItemToObject(chunk, "usage", cJSON_Duplicate(usage, 1));
-        s = cJSON_PrintUnformatted(chunk);
-        buf_printf(&b, "data: %s\n\n", s);
-        free(s);
-    }
-    buf_append_str(&b, "data: [DONE]\n\n");
-    cJSON_Delete(chunk);
-    pthread_mutex_lock(&r->mu);
-    r->status = 200;
-    buf_clear(&r->out);
-    buf_append(&r->out, b.data, b.len);
-    r->resp_ready = r->out_done = true;
-    if (r->suspended && !r->client_gone) {
-        r->suspended = false;
-        MHD_resume_connection(r->mc);
-    }
-    pthread_mutex_unlock(&r->mu);
-    buf_free(&b);
-}
-
 // Answers the client with a buffered backend response (the first tier's, kept, or any
 // non-streamed answer). resp may be NULL (not JSON): the bytes go as they came.
 static void answer_buffered(Gateway *g, GwReq *r, GwCall *c, cJSON *resp, int64_t now_us) {
     set_headers(g, r);
     if (r->stream && c->status == 200 && resp) {
         r->t_first_token_us = r->t_last_token_us = now_us;   // the client's text arrives now, in one event
-        replay_sse(r, resp);
+        gw_answer_replay_sse(r, resp);
     } else if (resp && r->cascade_first_call && !r->client_logprobs && c->status == 200) {
-        cJSON *ch = (cJSON *)choice0(resp);
+        cJSON *ch = (cJSON *)gw_answer_choice0(resp);
         if (ch) cJSON_ReplaceItemInObjectCaseSensitive(ch, "logprobs", cJSON_CreateNull());
         char *s = cJSON_PrintUnformatted(resp);
         gw_req_respond(r, 200, "application/json", s, strlen(s));
@@ -527,7 +443,7 @@ static void canary_feed(Gateway *g, GwReq *r, GwCall *c, bool error, int64_t now
     if (label && cn->guards.min_accuracy > 0 && !r->stream) {
         // Labelled traffic: the candidate's answer is right or wrong (errors count as wrong).
         cJSON *resp = !error && c->status == 200 ? cJSON_ParseWithLength(c->resp.data ? c->resp.data : "", c->resp.len) : NULL;
-        canary_record_accuracy(cn, now_us, resp && canary_label_match(label, answer_text(resp)));
+        canary_record_accuracy(cn, now_us, resp && canary_label_match(label, gw_answer_text(resp)));
         cJSON_Delete(resp);
     }
     CanaryVerdict v = canary_answer(cn, now_us, now_us - r->t_arrival_us, error);
@@ -554,7 +470,7 @@ static void canary_feed(Gateway *g, GwReq *r, GwCall *c, bool error, int64_t now
         s->parts = r->parts;   // the same body, asked buffered with logprobs as a shadow
         s->parts.usage_options = NULL;
         s->parts.client_logprobs = false;
-        s->shadow_text = strdup(answer_text(resp));
+        s->shadow_text = strdup(gw_answer_text(resp));
         if (buf_append(&s->body, r->body.data, r->body.len) || !s->shadow_text) {
             cJSON_Delete(resp);
             gw_req_unref(s);
@@ -577,7 +493,7 @@ static void shadow_done(Gateway *g, GwCall *c, CURLcode rc, int64_t now_us) {
         const char *tn = g->p.tiers[c->rep->tier].name;
         if (s->prompt_tokens > 0) metric_inc(g->m.prompt_tok, tn, (double)s->prompt_tokens);
         if (s->output_tokens > 0) metric_inc(g->m.gen_tok, tn, (double)s->output_tokens);
-        double a = canary_agreement(s->shadow_text ? s->shadow_text : "", answer_text(resp));
+        double a = canary_agreement(s->shadow_text ? s->shadow_text : "", gw_answer_text(resp));
         cJSON_Delete(resp);
         Canary *cn = &g->canaries[s->canary];
         canary_record_agreement(cn, now_us, a);
@@ -749,7 +665,7 @@ static void main_failed(Gateway *g, GwReq *r, GwCall *c, CURLcode rc, int64_t no
 static bool maybe_escalate(Gateway *g, GwReq *r, GwCall *c, const cJSON *resp, int64_t now_us) {
     int status = (int)c->status;
     int64_t n = 0;
-    double *lps = status == 200 ? answer_logprobs(resp, &n) : NULL;
+    double *lps = status == 200 ? gw_answer_logprobs(resp, &n) : NULL;
     r->confidence = status == 200 ? cascade_confidence(lps, n, r->dec.mode) : 0;
     free(lps);
     if (!cascade_decide(status, r->confidence, r->dec.min_confidence, r->dec.escalate_on_error)) return false;
