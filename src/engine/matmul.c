@@ -125,6 +125,7 @@ size_t mm_x16_pack_bytes(const WeightView *w) {
     if (w->rows <= 0 || w->cols <= 0) return 0;
     int64_t groups = (w->rows + MM_X16_ROWS - 1) / MM_X16_ROWS;
     if (w->type == QT_Q4_K && w->cols % QK_K == 0) return (size_t)groups * mm_x16_k_group_bytes(w->cols / QK_K);
+    if (w->type == QT_Q6_K && w->cols % QK_K == 0) return (size_t)groups * mm_x16_q6k_group_bytes(w->cols / QK_K);
     if (w->type != QT_Q8_0 && w->type != QT_Q4_0) return 0;
     if (w->cols % QK8_0) return 0;
     return (size_t)groups * mm_x16_group_bytes(w->cols / QK8_0, w->type == QT_Q4_0);
@@ -156,6 +157,31 @@ static void x16_pack_q4_k(const WeightView *w, uint8_t *grp, int64_t g) {
     }
 }
 
+// One group of Q6_K rows (see MM_X16_Q6K_BYTES), through the reference unpacking (codes q + 32).
+static void x16_pack_q6_k(const WeightView *w, uint8_t *grp, int64_t g) {
+    int64_t nbk = w->cols / QK_K;
+    size_t row_bytes = quant_row_bytes(w->type, w->cols);
+    memset(grp, 0, mm_x16_q6k_group_bytes(nbk));  // padding rows: zero codes, scales and d
+    for (int t = 0; t < MM_X16_ROWS && g * MM_X16_ROWS + t < w->rows; t++) {
+        const BlockQ6K *row = (const BlockQ6K *)((const uint8_t *)w->data + (size_t)(g * MM_X16_ROWS + t) * row_bytes);
+        for (int64_t sb = 0; sb < nbk; sb++) {
+            uint8_t *rec = grp + (size_t)sb * MM_X16_Q6K_BYTES;
+            MmKUnpacked u;
+            mm_unpack_k_ref(QT_Q6_K, &row[sb], &u);
+            for (int j = 0; j < 8; j++)
+                for (int i = 0; i < 4; i++)
+                    for (int c = 0; c < 4; c++) {
+                        uint8_t q0 = u.q[32 * j + 4 * i + c], q1 = u.q[32 * j + 16 + 4 * i + c];
+                        rec[j * 256 + i * 64 + 4 * t + c] = (uint8_t)((q0 & 15) | (q1 & 15) << 4);
+                        rec[MM_X16_Q6K_HI + j * 128 + 4 * t + c] |= (uint8_t)((q0 >> 4) << (2 * i));
+                        rec[MM_X16_Q6K_HI + j * 128 + 64 + 4 * t + c] |= (uint8_t)((q1 >> 4) << (2 * i));
+                    }
+            for (int gi = 0; gi < 16; gi++) rec[MM_X16_Q6K_SC + 16 * gi + t] = (uint8_t)(int8_t)u.sc[gi];
+            ((uint16_t *)(rec + MM_X16_Q6K_D))[t] = row[sb].d;
+        }
+    }
+}
+
 // Stripe j of block b holds the 4 code bytes at qs[4j..4j+3] of each of the group's 16 rows, row t
 // at bytes 4t..4t+3: Q8_0 codes biased to unsigned (xor 0x80 = + 128), Q4_0 nibble bytes as they
 // are; rows past the matrix (a last group's padding) hold a zero weight's code and a zero scale.
@@ -163,6 +189,11 @@ void mm_x16_pack(const WeightView *w, void *dst, int64_t g0, int64_t g1) {
     if (w->type == QT_Q4_K) {
         for (int64_t g = g0; g < g1; g++)
             x16_pack_q4_k(w, (uint8_t *)dst + (size_t)g * mm_x16_k_group_bytes(w->cols / QK_K), g);
+        return;
+    }
+    if (w->type == QT_Q6_K) {
+        for (int64_t g = g0; g < g1; g++)
+            x16_pack_q6_k(w, (uint8_t *)dst + (size_t)g * mm_x16_q6k_group_bytes(w->cols / QK_K), g);
         return;
     }
     int is_q4 = w->type == QT_Q4_0;

@@ -53,7 +53,7 @@
 // padding rows of a last group masked off and filled with the code of a zero weight), biased for
 // Q8_0; the scales are one gather of the 4 bytes at each row's block start, narrowed to their f16.
 static void pack(const WeightView *w, void *dst, int64_t g0, int64_t g1) {
-    if (w->type == QT_Q4_K) {  // its records are not gathers of whole dwords: the portable packer
+    if (w->type == QT_Q4_K || w->type == QT_Q6_K) {  // records not gathers of whole dwords: the portable packer
         mm_x16_pack(w, dst, g0, g1);
         return;
     }
@@ -265,6 +265,91 @@ static void rows_q4_k_x16(const MmArgs *a, int64_t r0, int64_t r1) {
     }
 }
 
+// Q6_K on 512-bit registers (MM_X16_Q6K_BYTES records): per sub-block j the 8 code registers
+// (4 stripes x low/high nibble, each with its 2 high bits or-ed in at bits 4-5: codes 0..63) stay
+// while up to X16K_TILE activation rows pass. Each group of 16 columns (a stripe set's low nibbles:
+// group 2j, high nibbles: 2j+1) sums q x into an int32 that starts at -32 bsum_g, i.e. the dot
+// product of the signed codes q - 32, then takes the rows' int8 group scales (mullo):
+//   y += d_x * d * Σ_g sc_g Σ_16 (q - 32) x        (|Σ| <= 16 x 16 x 127 x 64 x 128, inside int32)
+static ALWAYS_INLINE void x16q6_codes(const uint8_t *rec, int j, __m512i *wl, __m512i *wh) {
+    const uint8_t *blk = rec + j * 256, *hb = rec + MM_X16_Q6K_HI + j * 128;
+    const __m512i lo = _mm512_set1_epi8(0x0f), hi = _mm512_set1_epi8(0x30);
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) _mm_prefetch((const char *)blk + X16_PREFETCH_BYTES + i * 64, X16_HINT);
+    _mm_prefetch((const char *)hb + X16_PREFETCH_BYTES, X16_HINT);
+    _mm_prefetch((const char *)hb + X16_PREFETCH_BYTES + 64, X16_HINT);
+    __m512i h0 = _mm512_load_si512((const void *)hb), h1 = _mm512_load_si512((const void *)(hb + 64));
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) {
+        __m512i v = _mm512_load_si512((const void *)(blk + i * 64));
+        // bits 2i..2i+1 of each byte moved to bits 4..5 (16-bit shifts: what crosses a byte is masked off)
+        __m512i s0 = i == 0 ? _mm512_slli_epi16(h0, 4) : i == 1 ? _mm512_slli_epi16(h0, 2) : i == 2 ? h0 : _mm512_srli_epi16(h0, 2);
+        __m512i s1 = i == 0 ? _mm512_slli_epi16(h1, 4) : i == 1 ? _mm512_slli_epi16(h1, 2) : i == 2 ? h1 : _mm512_srli_epi16(h1, 2);
+        wl[i] = _mm512_or_si512(_mm512_and_si512(v, lo), _mm512_and_si512(s0, hi));
+        wh[i] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(v, 4), lo), _mm512_and_si512(s1, hi));
+    }
+}
+
+static ALWAYS_INLINE void x16q6_tile(const MmArgs *a, int64_t g, int64_t i0, int nr) {
+    int64_t nbk = a->cols / QK_K;
+    const uint8_t *grp = a->w + (size_t)g * mm_x16_q6k_group_bytes(nbk);
+    const BlockQ8K *x = (const BlockQ8K *)a->x + i0 * nbk;
+    __m512 acc[X16K_TILE];
+#pragma GCC unroll 8
+    for (int k = 0; k < nr; k++) acc[k] = _mm512_setzero_ps();
+    for (int64_t sb = 0; sb < nbk; sb++) {
+        const uint8_t *rec = grp + (size_t)sb * MM_X16_Q6K_BYTES;
+        const int8_t *sc = (const int8_t *)(rec + MM_X16_Q6K_SC);
+        __m512i isum[X16K_TILE];
+#pragma GCC unroll 8
+        for (int k = 0; k < nr; k++) isum[k] = _mm512_setzero_si512();
+        for (int j = 0; j < 8; j++) {
+            __m512i wl[4], wh[4];
+            x16q6_codes(rec, j, wl, wh);
+            __m512i sc0 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(sc + 32 * j)));
+            __m512i sc1 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(sc + 32 * j + 16)));
+#pragma GCC unroll 8
+            for (int k = 0; k < nr; k++) {
+                const BlockQ8K *xb = &x[k * nbk + sb];
+                const int8_t *xq = xb->qs + 32 * j;
+                __m512i t = _mm512_set1_epi32(-32 * xb->bsums[2 * j]), u = _mm512_set1_epi32(-32 * xb->bsums[2 * j + 1]);
+#pragma GCC unroll 4
+                for (int i = 0; i < 4; i++) {
+                    t = _mm512_dpbusd_epi32(t, wl[i], _mm512_set1_epi32(load4(xq + 4 * i)));
+                    u = _mm512_dpbusd_epi32(u, wh[i], _mm512_set1_epi32(load4(xq + 16 + 4 * i)));
+                }
+                isum[k] = _mm512_add_epi32(isum[k], _mm512_add_epi32(_mm512_mullo_epi32(t, sc0), _mm512_mullo_epi32(u, sc1)));
+            }
+        }
+#pragma GCC unroll 5
+        for (int l = 0; l < 5; l++)
+            _mm_prefetch((const char *)rec + X16_PREFETCH_BYTES + MM_X16_Q6K_SC + 64 * l, X16_HINT);
+        __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(rec + MM_X16_Q6K_D)));
+#pragma GCC unroll 8
+        for (int k = 0; k < nr; k++)
+            acc[k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[k]), _mm512_mul_ps(d, _mm512_set1_ps(x[k * nbk + sb].d)), acc[k]);
+    }
+    x16_store(a, g, i0, nr, acc);
+}
+
+#define X16Q6_CASE(N) \
+    case N: for (int64_t g = g0; g < g1; g++) x16q6_tile(a, g, i, N); break;
+
+static void rows_q6_k_x16(const MmArgs *a, int64_t r0, int64_t r1) {
+    CHECK(r0 % X16_ROWS == 0);
+    int64_t g0 = r0 / X16_ROWS, g1 = (r1 + X16_ROWS - 1) / X16_ROWS;
+    int64_t tiles = (a->n + X16K_TILE - 1) / X16K_TILE;
+    for (int64_t i = 0, t = 0; t < tiles; t++) {
+        int64_t nr = a->n / tiles + (t < a->n % tiles);
+        switch (nr) {
+            X16Q6_CASE(1) X16Q6_CASE(2) X16Q6_CASE(3) X16Q6_CASE(4) X16Q6_CASE(5) X16Q6_CASE(6) X16Q6_CASE(7)
+            X16Q6_CASE(8)
+        default: break;
+        }
+        i += nr;
+    }
+}
+
 static void rows_q8_0_x16(const MmArgs *a, int64_t r0, int64_t r1) { x16_rows(a, r0, r1, 0); }
 static void rows_q4_0_x16(const MmArgs *a, int64_t r0, int64_t r1) { x16_rows(a, r0, r1, 1); }
 
@@ -428,7 +513,8 @@ bool mm_amx_enable(void) { return cpu_amx_permit(); }
                  [QT_Q2_K] = mm_rows_q2_k_avx2, [QT_Q3_K] = mm_rows_q3_k_avx2, [QT_Q4_K] = mm_rows_q4_k_avx2, \
                  [QT_Q5_K] = mm_rows_q5_k_avx2, [QT_Q6_K] = mm_rows_q6_k_avx2},                   \
         .layout = MM_LAYOUT_X16, .pack_rows = X16_ROWS, .pack_bytes = mm_x16_pack_bytes, .pack = pack,   \
-        .rows_packed = {[QT_Q8_0] = Q8, [QT_Q4_0] = Q4, [QT_Q4_K] = rows_q4_k_x16},                                          \
+        .rows_packed = {[QT_Q8_0] = Q8, [QT_Q4_0] = Q4, [QT_Q4_K] = rows_q4_k_x16,                 \
+                        [QT_Q6_K] = rows_q6_k_x16},                                               \
     }
 
 const MmKernels MM_KERNELS_AVX512VNNI = X16_SET("avx512vnni", rows_q8_0_x16, rows_q4_0_x16);
