@@ -24,6 +24,8 @@
 // All of these are sequentially consistent atomics, so a claim that succeeds for job j reads
 // job j's fn/ctx/n_tasks.
 #define TP_CLOSED 0xffffffffu
+#define TP_MAX_RANGES 64      // tp_run_ranges deals at most this many ranges (threads beyond share them)
+#define TP_RANGE_STRIDE 8     // uint64 per range slot: one cache line each
 
 // The counters each have their own cache line: workers poll `generation` while the others are
 // being written, and a shared line would bounce between cores on every task.
@@ -41,6 +43,11 @@ struct ThreadPool {
     _Alignas(64) _Atomic uint64_t generation;  // bumped once per job; workers wait for it to change
     _Alignas(64) _Atomic uint64_t next;        // (job << 32) | next task index
     _Alignas(64) _Atomic int64_t n_finished;   // tasks of the current job completed
+    // tp_run_ranges: per range, (end << 32) | next, one 64-byte line each (n_threads of them)
+    _Atomic uint64_t *ranges;
+    TpFn range_fn;
+    void *range_ctx;
+    int64_t range_first[TP_MAX_RANGES + 1];  // range r holds tasks [range_first[r], range_first[r + 1])
 };
 
 typedef struct {
@@ -111,7 +118,8 @@ ThreadPool *tp_create(int n_threads) {
     pthread_mutex_init(&tp->mu, NULL);
     pthread_cond_init(&tp->cv, NULL);
     tp->threads = calloc((size_t)n_threads, sizeof(pthread_t));
-    if (!tp->threads) goto fail;
+    tp->ranges = aligned_alloc(64, sizeof(uint64_t) * TP_RANGE_STRIDE * TP_MAX_RANGES);
+    if (!tp->threads || !tp->ranges) goto fail;
     for (int i = 1; i < n_threads; i++) {
         WorkerArg *arg = malloc(sizeof *arg);
         if (!arg) goto fail_started;
@@ -130,6 +138,8 @@ ThreadPool *tp_create(int n_threads) {
 fail:
     pthread_mutex_destroy(&tp->mu);
     pthread_cond_destroy(&tp->cv);
+    free(tp->threads);
+    free(tp->ranges);
     free(tp);
     return NULL;
 }
@@ -144,6 +154,7 @@ void tp_destroy(ThreadPool *tp) {
     pthread_mutex_destroy(&tp->mu);
     pthread_cond_destroy(&tp->cv);
     free(tp->threads);
+    free(tp->ranges);
     free(tp);
 }
 
@@ -175,4 +186,42 @@ void tp_run(ThreadPool *tp, TpFn fn, void *ctx, int64_t n_tasks) {
         if (spins < TP_JOIN_SPINS) cpu_relax();
         else sched_yield();
     }
+}
+
+// ---- tp_run_ranges: one range per thread, taken from its front; idle threads take from the back ----
+
+// Claims the task at the front (own range) or the back (another's) of range r; -1 when it is empty.
+static int64_t range_claim(ThreadPool *tp, int r, int back) {
+    _Atomic uint64_t *slot = &tp->ranges[r * TP_RANGE_STRIDE];
+    uint64_t v = atomic_load(slot);
+    for (;;) {
+        uint32_t next = (uint32_t)v, end = (uint32_t)(v >> 32);
+        if (next >= end) return -1;
+        uint64_t claimed = back ? ((uint64_t)(end - 1) << 32 | next) : ((uint64_t)end << 32 | (next + 1));
+        if (atomic_compare_exchange_weak(slot, &v, claimed)) return tp->range_first[r] + (back ? end - 1 : next);
+    }
+}
+
+static void range_task(void *ctx, int64_t r, int thread) {
+    ThreadPool *tp = ctx;
+    int n = tp->n_threads < TP_MAX_RANGES ? tp->n_threads : TP_MAX_RANGES;
+    for (int64_t t; (t = range_claim(tp, (int)r, 0)) >= 0;) tp->range_fn(tp->range_ctx, t, thread);
+    for (int k = 1; k < n; k++)
+        for (int64_t t; (t = range_claim(tp, (int)((r + k) % n), 1)) >= 0;) tp->range_fn(tp->range_ctx, t, thread);
+}
+
+void tp_run_ranges(ThreadPool *tp, TpFn fn, void *ctx, int64_t n_tasks) {
+    if (n_tasks <= 0) return;
+    if (!tp || tp->n_threads == 1 || n_tasks == 1) {
+        for (int64_t t = 0; t < n_tasks; t++) fn(ctx, t, 0);
+        return;
+    }
+    CHECK(n_tasks < (int64_t)TP_CLOSED);
+    int n = tp->n_threads < TP_MAX_RANGES ? tp->n_threads : TP_MAX_RANGES;
+    tp->range_fn = fn;
+    tp->range_ctx = ctx;
+    for (int r = 0; r <= n; r++) tp->range_first[r] = n_tasks * r / n;
+    for (int r = 0; r < n; r++)
+        atomic_store(&tp->ranges[r * TP_RANGE_STRIDE], (uint64_t)(tp->range_first[r + 1] - tp->range_first[r]) << 32);
+    tp_run(tp, range_task, tp, n);
 }

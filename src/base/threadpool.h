@@ -19,5 +19,12 @@ int tp_size(const ThreadPool *tp);
 // Not reentrant: one tp_run at a time per pool (the engine thread owns its pool).
 // A NULL pool runs every task on the calling thread.
 void tp_run(ThreadPool *tp, TpFn fn, void *ctx, int64_t n_tasks);
+// As tp_run, but the tasks are dealt as contiguous ranges: [0, n_tasks) is cut into one range per
+// thread, each taken in increasing order, and a thread that finishes its range takes tasks from
+// the ends of the others' (so a slow or descheduled thread still costs nothing). For tasks that
+// stream through memory in task order (the rows of a weight matrix), each thread's reads stay one
+// sequential stream that its prefetches run ahead of, instead of hopping between the threads'
+// interleaved chunks.
+void tp_run_ranges(ThreadPool *tp, TpFn fn, void *ctx, int64_t n_tasks);
 
 #endif

@@ -3,7 +3,10 @@
 //
 // Work split: the output rows of W are cut into chunks of MM_CHUNK_* rows, one pool task each;
 // a task computes its rows for all n activation rows, so every weight row is read from memory
-// once per call whatever n is. For Q8_0/Q4_0 weights, X is first quantized to Q8_0 blocks in
+// once per call whatever n is. The chunks go out as one contiguous range per thread
+// (tp_run_ranges), so each thread's reads are one sequential stream (the packed matrices of a
+// model lie in the order they are multiplied) and the kernels' prefetches run ahead into rows the
+// same thread reads next, not into the other thread's chunk. For Q8_0/Q4_0 weights, X is first quantized to Q8_0 blocks in
 // the caller's scratch (in parallel over rows when there is enough of it).
 #include "engine/matmul.h"
 
@@ -394,7 +397,7 @@ void mm_matmul_with(const MmKernels *k, ThreadPool *tp, void *scratch, int n_w, 
             }
         }
     }
-    tp_run(tp, task_rows, &j, tasks);
+    tp_run_ranges(tp, task_rows, &j, tasks);
 }
 
 void mm_matmul(ThreadPool *tp, void *scratch, float *y, const WeightView *w, const float *x, int64_t n) {

@@ -8,8 +8,10 @@
 // W, X is first quantized to Q8_0 blocks in `scratch` and the products use integer dot products, as
 // llama.cpp does; so results match a float reference only to quantization tolerance.
 // The work is split across the thread pool in chunks of output rows (16-256 rows, about 8 tasks
-// per thread); every output element is computed by one task with the same kernel, so the result
-// does not depend on the number of threads.
+// per thread), dealt as one contiguous range of chunks per thread (tp_run_ranges: each thread
+// streams through its own part of W, idle threads take chunks from the others' ends); every
+// output element is computed by one task with the same kernel, so the result does not depend on
+// the number of threads.
 #ifndef RS_MATMUL_H
 #define RS_MATMUL_H
 
