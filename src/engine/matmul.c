@@ -175,9 +175,10 @@ static void x16_pack_q6_k(const WeightView *w, uint8_t *grp, int64_t g) {
                 for (int i = 0; i < 4; i++)
                     for (int c = 0; c < 4; c++) {
                         uint8_t q0 = u.q[32 * j + 4 * i + c], q1 = u.q[32 * j + 16 + 4 * i + c];
-                        rec[j * 256 + i * 64 + 4 * t + c] = (uint8_t)((q0 & 15) | (q1 & 15) << 4);
-                        rec[MM_X16_Q6K_HI + j * 128 + 4 * t + c] |= (uint8_t)((q0 >> 4) << (2 * i));
-                        rec[MM_X16_Q6K_HI + j * 128 + 64 + 4 * t + c] |= (uint8_t)((q1 >> 4) << (2 * i));
+                        uint8_t *sub = rec + j * MM_X16_Q6K_SUB;
+                        sub[i * 64 + 4 * t + c] = (uint8_t)((q0 & 15) | (q1 & 15) << 4);
+                        sub[MM_X16_Q6K_HI + 4 * t + c] |= (uint8_t)((q0 >> 4) << (2 * i));
+                        sub[MM_X16_Q6K_HI + 64 + 4 * t + c] |= (uint8_t)((q1 >> 4) << (2 * i));
                     }
             for (int gi = 0; gi < 16; gi++) rec[MM_X16_Q6K_SC + 16 * gi + t] = (uint8_t)(int8_t)u.sc[gi];
             ((uint16_t *)(rec + MM_X16_Q6K_D))[t] = row[sb].d;

@@ -272,7 +272,7 @@ static void rows_q4_k_x16(const MmArgs *a, int64_t r0, int64_t r1) {
 // product of the signed codes q - 32, then takes the rows' int8 group scales (mullo):
 //   y += d_x * d * Σ_g sc_g Σ_16 (q - 32) x        (|Σ| <= 16 x 16 x 127 x 64 x 128, inside int32)
 static ALWAYS_INLINE void x16q6_codes(const uint8_t *rec, int j, __m512i *wl, __m512i *wh) {
-    const uint8_t *blk = rec + j * 256, *hb = rec + MM_X16_Q6K_HI + j * 128;
+    const uint8_t *blk = rec + j * MM_X16_Q6K_SUB, *hb = blk + MM_X16_Q6K_HI;
     const __m512i lo = _mm512_set1_epi8(0x0f), hi = _mm512_set1_epi8(0x30);
 #pragma GCC unroll 4
     for (int i = 0; i < 4; i++) _mm_prefetch((const char *)blk + X16_PREFETCH_BYTES + i * 64, X16_HINT);

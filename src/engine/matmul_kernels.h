@@ -108,15 +108,17 @@ static inline size_t mm_x16_group_bytes(int64_t nb, int is_q4) {
 #define MM_X16_K_BYTES (8 * 256 + 8 * 16 * 2 + 16 * 2 * 2)
 static inline size_t mm_x16_k_group_bytes(int64_t nbk) { return (size_t)nbk * MM_X16_K_BYTES; }
 // Q6_K in the same layout: per 256-column super-block of a group, one 64-byte aligned record of
-// MM_X16_Q6K_BYTES. Codes are Q6_K's q + 32 (0..63): their low 4 bits as Q4_K's stripes (2048
-// bytes); then their high 2 bits at MM_X16_Q6K_HI, per sub-block j two 64-byte registers (the
-// first for columns 32j..32j+15, the second for 32j+16..32j+31), row t at bytes 4t..4t+3, byte c
-// holding in bits 2i..2i+1 the high bits of the code of stripe i's column c (its low or high
-// nibble, as the register); then the int8 scales at MM_X16_Q6K_SC (group g of 16 columns: 16
-// bytes, row t at t); then the 16 rows' f16 d at MM_X16_Q6K_D; padding to 64 bytes. 212 bytes per
-// row and super-block (Q6_K's own: 210).
-#define MM_X16_Q6K_HI 2048
-#define MM_X16_Q6K_SC (MM_X16_Q6K_HI + 8 * 128)
+// MM_X16_Q6K_BYTES. Codes are Q6_K's q + 32 (0..63). Sub-block j (32 columns) takes
+// MM_X16_Q6K_SUB bytes at j * MM_X16_Q6K_SUB: the low 4 bits of its codes as Q4_K's 4 stripes
+// (256 bytes), then their high 2 bits as two 64-byte registers (the first for columns 32j..32j+15,
+// the second for 32j+16..32j+31): row t at bytes 4t..4t+3, byte c holding in bits 2i..2i+1 the
+// high bits of the code of stripe i's column c (its low or high nibble, as the register). Then the
+// int8 scales at MM_X16_Q6K_SC (group g of 16 columns: 16 bytes, row t at t), the 16 rows' f16 d
+// at MM_X16_Q6K_D, padding to 64 bytes: 212 bytes per row and super-block (Q6_K's own: 210). A
+// kernel reads the record front to back.
+#define MM_X16_Q6K_SUB (256 + 128)
+#define MM_X16_Q6K_HI 256  // within a sub-block
+#define MM_X16_Q6K_SC (8 * MM_X16_Q6K_SUB)
 #define MM_X16_Q6K_D (MM_X16_Q6K_SC + 16 * 16)
 #define MM_X16_Q6K_BYTES ((MM_X16_Q6K_D + 16 * 2 + 63) / 64 * 64)
 static inline size_t mm_x16_q6k_group_bytes(int64_t nbk) { return (size_t)nbk * MM_X16_Q6K_BYTES; }
