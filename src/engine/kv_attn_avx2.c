@@ -27,7 +27,9 @@ static __m128 hsum4(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
     return _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
 }
 
-// Keys: with four or more query heads, each key row is loaded (and converted) once for four heads
+// Keys: with 64-wide heads in groups of four (Llama-style GQA), each key row is converted once
+// into registers for all the heads and four heads' sums are reduced together. Otherwise, with
+// four or more query heads, each key row is loaded (and converted) once for four heads
 // (a group of fewer than four repeats its last head and drops the extra results); with fewer heads
 // (no GQA) each head takes four key rows at a time, the four sums reduced together.
 #define DEFINE_DOTS(NAME, LOAD, ELEM)                                                              \
@@ -58,6 +60,27 @@ static __m128 hsum4(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
     static void NAME(const float *q, int64_t n_q, const void *k, int64_t n_k, size_t stride, int64_t n, \
                      float *out, int64_t out_stride) {                                              \
         const uint8_t *kb = k;                                                                      \
+        if (n == 64 && n_q % 4 == 0) { /* 64-wide heads in groups of 4: each key converted once */  \
+            for (int64_t r = 0; r < n_k; r++) {                                                     \
+                const void *kr = kb + (size_t)r * stride;                                           \
+                __m256 kv[8];                                                                       \
+                _Pragma("GCC unroll 8") for (int i = 0; i < 8; i++) kv[i] = LOAD(kr, 8 * i);        \
+                for (int64_t g0 = 0; g0 < n_q; g0 += 4) {                                           \
+                    const float *q0 = q + g0 * n;                                                   \
+                    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                     \
+                    _Pragma("GCC unroll 8") for (int i = 0; i < 8; i++) {                           \
+                        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q0 + 8 * i), kv[i], a0);               \
+                        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q0 + n + 8 * i), kv[i], a1);           \
+                        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(q0 + 2 * n + 8 * i), kv[i], a2);       \
+                        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(q0 + 3 * n + 8 * i), kv[i], a3);       \
+                    }                                                                               \
+                    float s4[4];                                                                    \
+                    _mm_storeu_ps(s4, hsum4(a0, a1, a2, a3));                                       \
+                    for (int h = 0; h < 4; h++) out[(g0 + h) * out_stride + r] = s4[h];             \
+                }                                                                                   \
+            }                                                                                       \
+            return;                                                                                 \
+        }                                                                                           \
         if (n_q >= 4 || n % 8) {                                                                    \
             for (int64_t r = 0; r < n_k; r++)                                                       \
                 NAME##_heads4(q, n_q, kb + (size_t)r * stride, n, out + r, out_stride);             \
@@ -84,12 +107,38 @@ static __m128 hsum4(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
         }                                                                                           \
     }
 
-// Values: per head, the output row is held in up to eight registers (64 floats) while the tile's
-// rows pass, so it is loaded and stored once per tile instead of once per row.
+// Values: with query heads in groups of four and rows a multiple of 16, 16 output elements of
+// four heads are held in registers while the tile's rows pass, each row's 16 values converted once
+// for the four. Otherwise, per head, the output row is held in up to eight registers (64 floats)
+// while the tile's rows pass, so it is loaded and stored once per tile instead of once per row.
 #define DEFINE_AXPYS(NAME, LOAD, ELEM)                                                              \
     static void NAME(float *out, int64_t n_q, const float *a, int64_t a_stride, const void *v,      \
                      int64_t n_k, size_t stride, int64_t n) {                                       \
         const uint8_t *vb = v;                                                                      \
+        if (n % 16 == 0 && n_q % 4 == 0) { /* 4 heads x 16 elements: each value converted once */  \
+            for (int64_t g0 = 0; g0 < n_q; g0 += 4)                                                 \
+                for (int64_t i = 0; i < n; i += 16) {                                               \
+                    __m256 acc[4][2];                                                               \
+                    _Pragma("GCC unroll 4") for (int h = 0; h < 4; h++) {                           \
+                        acc[h][0] = _mm256_loadu_ps(out + (g0 + h) * n + i);                        \
+                        acc[h][1] = _mm256_loadu_ps(out + (g0 + h) * n + i + 8);                    \
+                    }                                                                               \
+                    for (int64_t r = 0; r < n_k; r++) {                                             \
+                        const void *row = vb + (size_t)r * stride;                                  \
+                        __m256 v0 = LOAD(row, i), v1 = LOAD(row, i + 8);                            \
+                        _Pragma("GCC unroll 4") for (int h = 0; h < 4; h++) {                       \
+                            __m256 c = _mm256_set1_ps(a[(g0 + h) * a_stride + r]);                  \
+                            acc[h][0] = _mm256_fmadd_ps(c, v0, acc[h][0]);                          \
+                            acc[h][1] = _mm256_fmadd_ps(c, v1, acc[h][1]);                          \
+                        }                                                                           \
+                    }                                                                               \
+                    _Pragma("GCC unroll 4") for (int h = 0; h < 4; h++) {                           \
+                        _mm256_storeu_ps(out + (g0 + h) * n + i, acc[h][0]);                        \
+                        _mm256_storeu_ps(out + (g0 + h) * n + i + 8, acc[h][1]);                    \
+                    }                                                                               \
+                }                                                                                   \
+            return;                                                                                 \
+        }                                                                                           \
         for (int64_t g = 0; g < n_q; g++) {                                                         \
             float *o = out + g * n;                                                                 \
             const float *ag = a + g * a_stride;                                                     \
