@@ -1,7 +1,7 @@
 // matmul_bench.c — throughput of one kernel set's product on one thread: GMAC/s (rows x cols x n
 // multiply-adds per second of this thread's CPU time, so other tenants of a shared machine barely
-// move it), median of 5 repetitions, for a weight matrix of random Q8_0 / Q4_0 / Q4_K rows in the
-// set's packed layout when it has one. Build and run:
+// move it), median of 5 repetitions, for a weight matrix of random rows of a quantized type (Q8_0,
+// Q4_0, Q4_K, Q6_K, ...) in the set's packed layout when it has one. Build and run:
 //   make
 //   cc -O2 -std=c11 -D_GNU_SOURCE -Isrc scripts/matmul_bench.c build/librightsize.a -lm -pthread -o build/matmul_bench
 //   build/matmul_bench SET TYPE ROWS COLS N     e.g. build/matmul_bench avxvnni q8_0 2048 768 16
@@ -43,7 +43,7 @@ static const MmKernels *set_named(const char *name) {
 
 int main(int argc, char **argv) {
     if (argc != 6) {
-        fprintf(stderr, "usage: matmul_bench SET TYPE ROWS COLS N   (SET ref|avx2|avxvnni|avx512vnni, TYPE q8_0|q4_0|q4_k)\n");
+        fprintf(stderr, "usage: matmul_bench SET TYPE ROWS COLS N   (SET ref|avx2|avxvnni|avx512vnni, TYPE q8_0|q4_0|q4_k|q6_k|...)\n");
         return 2;
     }
     const MmKernels *k = set_named(argv[1]);
