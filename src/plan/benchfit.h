@@ -35,6 +35,8 @@ typedef struct {
     PlanQuant quant;
     int tp;
     int64_t isl, osl, concurrency;
+    int64_t requests;          // requests the run's mean is over, its `concurrency` users started together
+                               // (0: a steady closed loop); see bench_predict
     BenchMetric metric;
     double value;
     int line;                  // in the CSV, for messages
