@@ -13,7 +13,8 @@
 # Writes DIR/plan.json (the cascade: the served pipeline's prediction; DIR/search.json the
 # search's plan), DIR/pipeline.yaml, DIR/bench.json, DIR/telemetry.jsonl, DIR/report.json,
 # DIR/report.txt and DIR/load.txt (the load average at calibration, before and after the bench). Env: RS_BIN (default build/rightsize), LOOP_RATE (req/s, default 2),
-# LOOP_OUT_TOKENS (default 16), LOOP_IN_WORDS (default 24), LOOP_PRICE (USD/replica-hour, default 1),
+# LOOP_OUT_TOKENS (default 16), LOOP_CAL_ROUNDS (calibration rounds, default 8),
+# LOOP_IN_WORDS (default 24), LOOP_PRICE (USD/replica-hour, default 1),
 # LOOP_SLO_E2E_P95_MS (the workload's SLO, default 30000), LOOP_MIN_CONFIDENCE (the cascade's threshold; the default escalates about 30% of a synthesized
 # 512-token vocabulary model's answers, whose mean token probability is near 1/512).
 # Every process it starts is stopped on exit.
@@ -24,6 +25,7 @@ RATE=${LOOP_RATE:-2}
 OUT_T=${LOOP_OUT_TOKENS:-16}
 IN_W=${LOOP_IN_WORDS:-24}
 PRICE=${LOOP_PRICE:-1}
+CAL_ROUNDS=${LOOP_CAL_ROUNDS:-8}
 PY=/usr/bin/python3
 SEQS=8
 TOKS=256
@@ -84,14 +86,17 @@ PIDS="$PIDS $CPID"
 wait_up "http://127.0.0.1:$GPORT" "$CPID" "$DIR/calibration-serve.log"
 echo "calibration: $(cut -d' ' -f1-3 /proc/loadavg)" >"$DIR/load.txt"
 log "calibrating synth-main through the gateway at :$GPORT"
-# One round is enough on a quiet machine; a busy one can leave too few usable cells (tokens
-# bunched into few stream events), so a failed calibration is repeated once with more rounds.
-for rounds in 1 3; do
+# The calibration's rounds visit every point in turn (calibrate --rounds): with LOOP_CAL_ROUNDS
+# rounds its medians average the machine's speed over ~LOOP_CAL_ROUNDS x 1.5 s, not one instant
+# (a shared VM's speed drifts by 10-30% from one minute to the next). A calibration left with too
+# few usable cells (tokens bunched into few stream events on a busy machine) is repeated once with
+# three times the rounds.
+for rounds in $CAL_ROUNDS $((CAL_ROUNDS * 3)); do
     "$BIN" calibrate --url "http://127.0.0.1:$GPORT/v1" --served-model main --prompt-file "$DIR/words.txt" \
         --prompt-words 8,24,48 --concurrency 1,2,4 --output-tokens "$OUT_T" --rounds $rounds --hardware local-cpu \
         --model-id synth-main --quantization int8 -o "$DIR/profiles/main.yaml" >"$DIR/calibrate-main.txt" 2>&1 && break
-    [ $rounds = 3 ] && { log "calibrate failed: $(tail -3 "$DIR/calibrate-main.txt")"; exit 1; }
-    log "calibrate: $(tail -1 "$DIR/calibrate-main.txt"); again with 3 rounds"
+    [ $rounds != "$CAL_ROUNDS" ] && { log "calibrate failed: $(tail -3 "$DIR/calibrate-main.txt")"; exit 1; }
+    log "calibrate: $(tail -1 "$DIR/calibrate-main.txt"); again with $((CAL_ROUNDS * 3)) rounds"
 done
 models="main"
 if [ "$KIND" = cascade ]; then
