@@ -12,8 +12,9 @@
 #   of two workers, with a canary of a third on the student's place)
 # Writes DIR/plan.json (the cascade: the served pipeline's prediction; DIR/search.json the
 # search's plan), DIR/pipeline.yaml, DIR/bench.json, DIR/telemetry.jsonl, DIR/report.json,
-# DIR/report.txt and DIR/load.txt (the load average at calibration, before and after the bench). Env: RS_BIN (default build/rightsize), LOOP_RATE (req/s, default 2),
-# LOOP_OUT_TOKENS (default 16), LOOP_CAL_ROUNDS (calibration rounds, default 8),
+# DIR/report.txt, DIR/replay.csv + DIR/plan-replay.json + DIR/report-replay.json (the served pipeline
+# predicted on the bench's own arrivals) and DIR/load.txt (the load average at calibration, before and after the bench). Env: RS_BIN (default build/rightsize), LOOP_RATE (req/s, default 2),
+# LOOP_OUT_TOKENS (default 16), LOOP_CAL_ROUNDS (calibration rounds, default 12),
 # LOOP_IN_WORDS (default 24), LOOP_PRICE (USD/replica-hour, default 1),
 # LOOP_SLO_E2E_P95_MS (the workload's SLO, default 30000), LOOP_MIN_CONFIDENCE (the cascade's threshold; the default escalates about 30% of a synthesized
 # 512-token vocabulary model's answers, whose mean token probability is near 1/512).
@@ -25,7 +26,7 @@ RATE=${LOOP_RATE:-2}
 OUT_T=${LOOP_OUT_TOKENS:-16}
 IN_W=${LOOP_IN_WORDS:-24}
 PRICE=${LOOP_PRICE:-1}
-CAL_ROUNDS=${LOOP_CAL_ROUNDS:-8}
+CAL_ROUNDS=${LOOP_CAL_ROUNDS:-12}
 PY=/usr/bin/python3
 SEQS=8
 TOKS=256
@@ -87,7 +88,7 @@ wait_up "http://127.0.0.1:$GPORT" "$CPID" "$DIR/calibration-serve.log"
 echo "calibration: $(cut -d' ' -f1-3 /proc/loadavg)" >"$DIR/load.txt"
 log "calibrating synth-main through the gateway at :$GPORT"
 # The calibration's rounds visit every point in turn (calibrate --rounds): with LOOP_CAL_ROUNDS
-# rounds its medians average the machine's speed over ~LOOP_CAL_ROUNDS x 1.5 s, not one instant
+# rounds its medians average the machine's speed over ~LOOP_CAL_ROUNDS s, not one instant
 # (a shared VM's speed drifts by 10-30% from one minute to the next). A calibration left with too
 # few usable cells (tokens bunched into few stream events on a busy machine) is repeated once with
 # three times the rounds.
@@ -245,12 +246,47 @@ echo "bench start: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$DIR/load.txt"
 log "bench $DUR s at $RATE req/s"
 "$BIN" bench --url "http://127.0.0.1:$GPORT/v1" --endpoint completions --model main --prompt-file "$DIR/words.txt" \
     --ignore-eos --workload "$DIR/workload.yaml" --duration "$DUR" --seed "$SEED" --quiet --json "$DIR/bench.json" \
-    >"$DIR/bench.txt" 2>&1 || { log "bench failed: $(tail -3 "$DIR/bench.txt")"; exit 1; }
+    --trace "$DIR/bench-trace.csv" >"$DIR/bench.txt" 2>&1 || { log "bench failed: $(tail -3 "$DIR/bench.txt")"; exit 1; }
 curl -sf "http://127.0.0.1:$GPORT/metrics" >"$DIR/metrics-end.txt"
 echo "bench end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$DIR/load.txt"
 kill -TERM "$SPID"; wait "$SPID" || true
 
-# 6. The review against the plan.
+# 6. The same pipeline predicted on the arrivals that came: the bench's schedule (send times
+# and token counts) with each request's first-tier confidence from its record, replayed by
+# `plan --pipeline --trace`. Against plan.json (the workload's own draw over an hour) this takes
+# the window's sampling noise out of the latency comparison (a 45 s bursty window holds a few
+# bursts, whose percentiles differ from an hour's), leaving the step model, the policies and the
+# machine's drift.
+$PY - "$DIR" <<'PYEOF'
+import csv, json, sys
+d = sys.argv[1]
+recs = {}
+for line in open(f"{d}/telemetry.jsonl"):
+    r = json.loads(line)
+    if r.get("request_id"):
+        recs[r["request_id"]] = r
+rows = [l for l in open(f"{d}/bench-trace.csv") if not l.startswith("#")]
+with open(f"{d}/replay.csv", "w") as out:
+    out.write("id,t_s,prompt_chars,in_tokens,out_tokens,confidence,status\n")
+    for b in csv.DictReader(rows):
+        r = recs.get("rs-bench-%012d" % int(b["id"]))
+        if r is None or b["outcome"] == "not_sent":
+            continue
+        conf = r.get("confidence")
+        status = r.get("status") or 200
+        if r.get("escalated"):
+            status = 200   # the first tier answered; its confidence sent the request on
+        pt = r.get("first_tier_prompt_tokens") or r.get("prompt_tokens") or int(b["input_tokens"])
+        out.write("%s,%.6f,%d,%d,%d,%s,%d\n" % (b["id"], int(b["sched_us"]) / 1e6, r.get("prompt_chars") or 0, pt,
+                                               r.get("output_tokens") or int(b["max_tokens"]),
+                                               "1" if conf is None else "%.6g" % conf, status))
+PYEOF
+"$BIN" plan --pipeline "$DIR/pipeline.yaml" --trace "$DIR/replay.csv" --endpoint completions --json >"$DIR/plan-replay.json" \
+    2>"$DIR/plan-replay.err" || { log "plan --pipeline --trace failed: $(tail -3 "$DIR/plan-replay.err")"; exit 1; }
+
+# 7. The review against the plan, and against the replay.
+"$BIN" report "$DIR/telemetry.jsonl" --plan "$DIR/plan-replay.json" --metrics "$DIR/metrics-start.txt" \
+    --metrics "$DIR/metrics-end.txt" --quiet --json >"$DIR/report-replay.json"
 "$BIN" report "$DIR/telemetry.jsonl" --plan "$DIR/plan.json" --metrics "$DIR/metrics-start.txt" \
     --metrics "$DIR/metrics-end.txt" --quiet --json >"$DIR/report.json"
 "$BIN" report "$DIR/telemetry.jsonl" --plan "$DIR/plan.json" --metrics "$DIR/metrics-start.txt" \
