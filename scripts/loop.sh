@@ -13,7 +13,8 @@
 # Writes DIR/plan.json (the cascade: the served pipeline's prediction; DIR/search.json the
 # search's plan), DIR/pipeline.yaml, DIR/bench.json, DIR/telemetry.jsonl, DIR/report.json,
 # DIR/report.txt, DIR/replay.csv + DIR/plan-replay.json + DIR/report-replay.json (the served pipeline
-# predicted on the bench's own arrivals) and DIR/load.txt (the load average at calibration, before and after the bench). Env: RS_BIN (default build/rightsize), LOOP_RATE (req/s, default 2),
+# predicted on the bench's own arrivals), DIR/profiles-after/ (the calibration rerun after the
+# bench: how far the machine's speed moved) and DIR/load.txt (the load average at calibration, before and after the bench). Env: RS_BIN (default build/rightsize), LOOP_RATE (req/s, default 2),
 # LOOP_OUT_TOKENS (default 16), LOOP_CAL_ROUNDS (calibration rounds, default 12),
 # LOOP_IN_WORDS (default 24), LOOP_PRICE (USD/replica-hour, default 1),
 # LOOP_SLO_E2E_P95_MS (the workload's SLO, default 30000), LOOP_MIN_CONFIDENCE (the cascade's threshold; the default escalates about 30% of a synthesized
@@ -67,7 +68,8 @@ done >"$DIR/words.txt"
 # thread, the same scheduler knobs): the profile's request_overhead_us then holds the HTTP and the
 # gateway's hop, and the step times are measured among the same processes. The cascade's two
 # models are the same file, so one calibration serves both (the student's profile is a copy).
-GPORT=$(free_port)
+# The same calibration runs again after the bench (profiles-after/): not used by any prediction,
+# it says how far the machine's speed moved while the bench ran.
 cat >"$DIR/calibration.yaml" <<CAL
 tiers:
   - name: main
@@ -81,32 +83,36 @@ routes:
   - {match: {endpoint: completions}, tier: main}
 limits: {max_queue: 64}
 CAL
-"$BIN" serve "$DIR/calibration.yaml" --listen "127.0.0.1:$GPORT" >/dev/null 2>"$DIR/calibration-serve.log" &
-CPID=$!
-PIDS="$PIDS $CPID"
-wait_up "http://127.0.0.1:$GPORT" "$CPID" "$DIR/calibration-serve.log"
-echo "calibration: $(cut -d' ' -f1-3 /proc/loadavg)" >"$DIR/load.txt"
-log "calibrating synth-main through the gateway at :$GPORT"
 # The calibration's rounds visit every point in turn (calibrate --rounds): with LOOP_CAL_ROUNDS
 # rounds its medians average the machine's speed over ~LOOP_CAL_ROUNDS s, not one instant
 # (a shared VM's speed drifts by 10-30% from one minute to the next). A calibration left with too
 # few usable cells (tokens bunched into few stream events on a busy machine) is repeated once with
 # three times the rounds.
-for rounds in $CAL_ROUNDS $((CAL_ROUNDS * 3)); do
-    "$BIN" calibrate --url "http://127.0.0.1:$GPORT/v1" --served-model main --prompt-file "$DIR/words.txt" \
-        --prompt-words 8,24,48 --concurrency 1,2,4 --output-tokens "$OUT_T" --rounds $rounds --hardware local-cpu \
-        --model-id synth-main --quantization int8 -o "$DIR/profiles/main.yaml" >"$DIR/calibrate-main.txt" 2>&1 && break
-    [ $rounds != "$CAL_ROUNDS" ] && { log "calibrate failed: $(tail -3 "$DIR/calibrate-main.txt")"; exit 1; }
-    log "calibrate: $(tail -1 "$DIR/calibrate-main.txt"); again with $((CAL_ROUNDS * 3)) rounds"
-done
+calibrate_into() {   # PROFILE_DIR TAG
+    mkdir -p "$1"
+    CPORT=$(free_port)
+    "$BIN" serve "$DIR/calibration.yaml" --listen "127.0.0.1:$CPORT" >/dev/null 2>"$DIR/calibration-$2-serve.log" &
+    CPID=$!
+    PIDS="$PIDS $CPID"
+    wait_up "http://127.0.0.1:$CPORT" "$CPID" "$DIR/calibration-$2-serve.log"
+    log "calibrating synth-main through the gateway at :$CPORT ($2)"
+    for rounds in $CAL_ROUNDS $((CAL_ROUNDS * 3)); do
+        "$BIN" calibrate --url "http://127.0.0.1:$CPORT/v1" --served-model main --prompt-file "$DIR/words.txt" \
+            --prompt-words 8,24,48 --concurrency 1,2,4 --output-tokens "$OUT_T" --rounds $rounds --hardware local-cpu \
+            --model-id synth-main --quantization int8 -o "$1/main.yaml" >"$DIR/calibrate-$2.txt" 2>&1 && break
+        [ $rounds != "$CAL_ROUNDS" ] && { log "calibrate failed: $(tail -3 "$DIR/calibrate-$2.txt")"; exit 1; }
+        log "calibrate: $(tail -1 "$DIR/calibrate-$2.txt"); again with $((CAL_ROUNDS * 3)) rounds"
+    done
+    kill -TERM "$CPID" 2>/dev/null || true
+    wait "$CPID" 2>/dev/null || true
+}
+echo "calibration: $(cut -d' ' -f1-3 /proc/loadavg)" >"$DIR/load.txt"
+calibrate_into "$DIR/profiles" main
 models="main"
 if [ "$KIND" = cascade ]; then
     models="main student"
     sed 's/^  model: "synth-main"/  model: "synth-student"/' "$DIR/profiles/main.yaml" >"$DIR/profiles/student.yaml"
 fi
-kill -TERM "$CPID" 2>/dev/null || true
-wait "$CPID" 2>/dev/null || true
-PIDS=""
 
 # 2. A one-machine catalog: this CPU at LOOP_PRICE per hour, on demand only; the model's shape
 # from the GGUF (quality: the student is marked lower so a cascade has a reason to exist).
@@ -250,6 +256,7 @@ log "bench $DUR s at $RATE req/s"
 curl -sf "http://127.0.0.1:$GPORT/metrics" >"$DIR/metrics-end.txt"
 echo "bench end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$DIR/load.txt"
 kill -TERM "$SPID"; wait "$SPID" || true
+calibrate_into "$DIR/profiles-after" after
 
 # 6. The same pipeline predicted on the arrivals that came: the bench's schedule (send times
 # and token counts) with each request's first-tier confidence from its record, replayed by
