@@ -14,7 +14,7 @@ trap 'rm -rf "$T"' EXIT
 fails=0
 "$BIN" gguf synth --shape tiny --type q8_0 -q -o "$T/tiny.gguf" || exit 1
 for kind in steady cascade; do
-    if ! LOOP_RATE=6 RS_BIN="$BIN" timeout 120 sh "$ROOT/scripts/loop.sh" "$T/$kind" "$T/tiny.gguf" "$kind" 4 2 \
+    if ! LOOP_RATE=6 LOOP_CAL_ROUNDS=1 RS_BIN="$BIN" timeout 120 sh "$ROOT/scripts/loop.sh" "$T/$kind" "$T/tiny.gguf" "$kind" 4 2 \
         2>"$T/$kind.log"; then
         echo "FAIL: loop $kind: $(tail -5 "$T/$kind.log")"; fails=$((fails + 1)); continue
     fi
