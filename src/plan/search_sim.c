@@ -35,6 +35,13 @@ static void fill_tier(const Catalog *cat, const Workload *wl, const Candidate *c
         t->sched.max_num_queued_reqs = c->batch_knob;
         int64_t need = (int64_t)(wl->in.max + (wl->out.max > 0 ? wl->out.max : 1));
         t->sched.max_model_len = need < m->context ? need : m->context;
+        // A stack that admits prompts only whole (vLLM on Neuron) raises the budget to the longest
+        // request, as its platform does (max_num_batched_tokens = max(budget, max_model_len)).
+        if (search_stack_on(cat, c, hw)->whole_prompts) {
+            t->sched.enable_chunked_prefill = false;
+            if (t->sched.max_num_batched_tokens < t->sched.max_model_len)
+                t->sched.max_num_batched_tokens = t->sched.max_model_len;
+        }
         t->sched.kv_block_tokens = kv->kv_block_tokens;
         t->sched.kv_blocks_total = kv->kv_blocks_total;
     }
