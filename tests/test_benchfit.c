@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/check.h"
 #include "base/rng.h"
@@ -338,5 +339,28 @@ TEST(benchfit_closed_loop_matches_the_scheduler_under_load) {
         EXPECT(pred_ttft <= ttft * 1.02 && pred_ttft >= ttft * 0.75);
         EXPECT(fabs(log(pred_itl / itl)) <= log(1.15));
     }
+    catalog_free(&cat);
+}
+
+// A bad `requests` cell is refused with the file, line and column, and what it must be.
+TEST(benchfit_requests_column_is_checked) {
+    Catalog cat;
+    char err[512] = {0};
+    ASSERT(catalog_load(&cat, "data/catalog", err, sizeof err) == 0);
+    char path[] = "/tmp/rs_benchfit_XXXXXX";
+    int fd = mkstemp(path);
+    ASSERT(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    ASSERT(f);
+    fputs("split,source,published,read,hardware,stack,model,quant,tp,isl,osl,concurrency,requests,metric,value,note\n"
+          "test,a source long enough to name,2026-01-01,2026-12-03,inferentia2,vllm-neuron,llama-3.1-8b,bf16,4,1500,250,"
+          "32,10,ttft_ms,1000,fewer requests than users\n", f);
+    fclose(f);
+    BenchPoint *pts = NULL;
+    int64_t n = 0;
+    EXPECT(bench_points_load(path, &cat, &pts, &n, err, sizeof err) != 0);
+    EXPECT(strstr(err, ":2: column 'requests'") != NULL && strstr(err, "at least the concurrency") != NULL);
+    EXPECT(pts == NULL && n == 0);
+    remove(path);
     catalog_free(&cat);
 }
