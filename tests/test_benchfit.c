@@ -38,16 +38,7 @@ TEST(benchfit_points_load_with_sources_and_a_fixed_split) {
     catalog_free(&cat);
 }
 
-TEST(benchfit_heldout_error_within_committed_bound) {
-    Catalog cat;
-    char err[512] = {0};
-    ASSERT(catalog_load(&cat, "data/catalog", err, sizeof err) == 0);
-    BenchPoint *pts;
-    int64_t n;
-    ASSERT(bench_points_load("data/benchmarks/published.csv", &cat, &pts, &n, err, sizeof err) == 0);
-    BenchErr e = bench_error(&cat, pts, n, true, -1, -1);
-    EXPECT(e.n >= 15);
-    EXPECT(e.median_abs_log <= HELDOUT_MEDIAN_BOUND);
+static void heldout_within_2x_but_the_withdrawn_point(const Catalog *cat, const BenchPoint *pts, int64_t n) {
     // No held-out point off by more than 2x, times to first token and inter-token latencies under
     // load included (bench_predict queues them behind the other users' prefills: benchfit.c
     // closed_loop), but one: Llama 2 70B on trainium1 in the Neuron 2.16 table (stack `neuron`),
@@ -59,15 +50,28 @@ TEST(benchfit_heldout_error_within_committed_bound) {
     int n_outside = 0;
     for (int64_t i = 0; i < n; i++) {
         if (!pts[i].test) continue;
-        double err_i = fabs(log(bench_predict(&cat, &cat.stacks[pts[i].stack], &pts[i]) / pts[i].value));
-        bool outside = !strcmp(cat.hw[pts[i].hw].id, "trainium1") && !strcmp(cat.stacks[pts[i].stack].id, "neuron") &&
-                       !strcmp(cat.models[pts[i].model].id, "llama-2-70b");
+        double err_i = fabs(log(bench_predict(cat, &cat->stacks[pts[i].stack], &pts[i]) / pts[i].value));
+        bool outside = !strcmp(cat->hw[pts[i].hw].id, "trainium1") && !strcmp(cat->stacks[pts[i].stack].id, "neuron") &&
+                       !strcmp(cat->models[pts[i].model].id, "llama-2-70b");
         if (outside) { n_outside++; continue; }
         if (err_i > log(2.0))
             test_fail(__FILE__, __LINE__, "held-out point (CSV line %d) on %s off by x%.2f", pts[i].line,
-                      cat.hw[pts[i].hw].id, exp(err_i));
+                      cat->hw[pts[i].hw].id, exp(err_i));
     }
     EXPECT(n_outside == 1);   // the point stays in the report
+}
+
+TEST(benchfit_heldout_error_within_committed_bound) {
+    Catalog cat;
+    char err[512] = {0};
+    ASSERT(catalog_load(&cat, "data/catalog", err, sizeof err) == 0);
+    BenchPoint *pts;
+    int64_t n;
+    ASSERT(bench_points_load("data/benchmarks/published.csv", &cat, &pts, &n, err, sizeof err) == 0);
+    BenchErr e = bench_error(&cat, pts, n, true, -1, -1);
+    EXPECT(e.n >= 15);
+    EXPECT(e.median_abs_log <= HELDOUT_MEDIAN_BOUND);
+    heldout_within_2x_but_the_withdrawn_point(&cat, pts, n);
     // vllm-neuron, the stack plan --emit deploys on Inferentia2 and Trainium, is fitted on the
     // one-user figures of optimum-neuron's vLLM runs; its held-out figures under load (inter-token
     // latencies, output rates, the 4- and 32-user TTFTs) stay within 2x, with a median within the bound.
