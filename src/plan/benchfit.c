@@ -55,7 +55,8 @@ static int parse_row(char **f, int line, const char *path, const Catalog *cat, B
         return err_set(err, err_len, ERR_FORMAT, "%s:%d: column '%s': %s", path, line, col_names[col], m_); } while (0)
     *p = (BenchPoint){.line = line};
     if (!strcmp(f[COL_SPLIT], "test")) p->test = true;
-    else if (strcmp(f[COL_SPLIT], "train")) BAD(COL_SPLIT, "expected train or test, got '%s'", f[COL_SPLIT]);
+    else if (!strcmp(f[COL_SPLIT], "withdrawn")) p->test = p->withdrawn = true;
+    else if (strcmp(f[COL_SPLIT], "train")) BAD(COL_SPLIT, "expected train, test or withdrawn, got '%s'", f[COL_SPLIT]);
     snprintf(p->source, sizeof p->source, "%s", f[COL_SOURCE]);
     snprintf(p->published, sizeof p->published, "%s", f[COL_PUBLISHED]);
     snprintf(p->read, sizeof p->read, "%s", f[COL_READ]);
@@ -285,7 +286,7 @@ BenchErr bench_error(const Catalog *cat, const BenchPoint *pts, int64_t n, bool 
     double sum = 0;
     for (int64_t i = 0; i < n; i++) {
         const BenchPoint *p = &pts[i];
-        if (p->test != test || (hw >= 0 && p->hw != hw) || (stack >= 0 && p->stack != stack)) continue;
+        if (p->withdrawn || p->test != test || (hw >= 0 && p->hw != hw) || (stack >= 0 && p->stack != stack)) continue;
         double pred = bench_predict(cat, &cat->stacks[p->stack], p);
         double l = pred > 0 ? log(pred / p->value) : 10.0;   // a model that does not fit: off by e^10
         sum += l;
@@ -445,7 +446,7 @@ int bench_count_points(const char *path, Catalog *cat, char *err, size_t err_len
     int rc = bench_points_load(path, cat, &pts, &n, err, err_len);
     if (rc) return rc;
     for (int64_t i = 0; i < cat->n_hw; i++) cat->hw[i].published_points = 0;
-    for (int64_t i = 0; i < n; i++) cat->hw[pts[i].hw].published_points++;
+    for (int64_t i = 0; i < n; i++) cat->hw[pts[i].hw].published_points += !pts[i].withdrawn;
     for (int64_t h = 0; h < cat->n_hw; h++) {
         CatHardware *hw = &cat->hw[h];
         BenchErr e = hw->published_points ? bench_error(cat, pts, n, true, (int)h, -1) : (BenchErr){0};

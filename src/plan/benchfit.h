@@ -30,6 +30,7 @@ extern const char *const bench_metric_names[BM_METRIC_COUNT];
 
 typedef struct {
     bool test;                 // held out
+    bool withdrawn;            // the publisher removed the figure: neither fitted nor scored (test too)
     char source[256], published[16], read[16];
     int hw, model, stack;      // catalog indices
     PlanQuant quant;
