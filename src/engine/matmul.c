@@ -150,10 +150,10 @@ static void x16_pack_q4_k(const WeightView *w, uint8_t *grp, int64_t g) {
                     for (int c = 0; c < 4; c++)
                         rec[j * 256 + i * 64 + 4 * t + c] =
                             (uint8_t)(u.q[32 * j + 4 * i + c] | u.q[32 * j + 16 + 4 * i + c] << 4);
-                rec[2048 + 16 * j + t] = (uint8_t)u.sc[2 * j];
-                rec[2048 + 128 + 16 * j + t] = (uint8_t)u.off[2 * j];
+                rec[MM_X16_K_SM + 16 * j + t] = (uint8_t)(u.sc[2 * j] | (u.off[2 * j] & 3) << 6);
+                rec[MM_X16_K_MH + 4 * t + j / 2] |= (uint8_t)((u.off[2 * j] >> 2) << (4 * (j % 2)));
             }
-            uint16_t *d = (uint16_t *)(rec + 2048 + 256);
+            uint16_t *d = (uint16_t *)(rec + MM_X16_K_D);
             d[t] = row[sb].d;
             d[16 + t] = row[sb].dmin;
         }

@@ -197,8 +197,8 @@ static ALWAYS_INLINE void x16k_tile(const MmArgs *a, int64_t g, int64_t i0, int 
     for (int k = 0; k < nr; k++) acc[k] = _mm512_setzero_ps();
     for (int64_t sb = 0; sb < nbk; sb++) {
         const uint8_t *rec = grp + (size_t)sb * MM_X16_K_BYTES;
-        const uint8_t *sc = rec + 2048, *mn = rec + 2048 + 128;
-        const uint16_t *dd = (const uint16_t *)(rec + 2048 + 256);
+        const uint8_t *sm = rec + MM_X16_K_SM;
+        const uint16_t *dd = (const uint16_t *)(rec + MM_X16_K_D);
         __m512i isum[X16K_TILE];
 #pragma GCC unroll 8
         for (int k = 0; k < nr; k++) isum[k] = _mm512_setzero_si512();
@@ -212,7 +212,8 @@ static ALWAYS_INLINE void x16k_tile(const MmArgs *a, int64_t g, int64_t i0, int 
                 w[i] = _mm512_and_si512(v, lo);
                 w[i + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), lo);
             }
-            __m512i scj = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(sc + 16 * j)));
+            __m512i scj = _mm512_and_si512(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(sm + 16 * j))),
+                                           _mm512_set1_epi32(63));
 #pragma GCC unroll 8
             for (int k = 0; k < nr; k++) {
                 const int8_t *xq = x[k * nbk + sb].qs + 32 * j;
@@ -225,19 +226,24 @@ static ALWAYS_INLINE void x16k_tile(const MmArgs *a, int64_t g, int64_t i0, int 
                 isum[k] = _mm512_add_epi32(isum[k], _mm512_mullo_epi32(_mm512_add_epi32(t, u), scj));
             }
         }
-#pragma GCC unroll 5
-        for (int l = 0; l < 5; l++) _mm_prefetch((const char *)rec + X16_PREFETCH_BYTES + 2048 + 64 * l, X16_HINT);
+#pragma GCC unroll 4
+        for (int l = 0; l < 4; l++) _mm_prefetch((const char *)rec + X16_PREFETCH_BYTES + 2048 + 64 * l, X16_HINT);
         __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)dd));
         __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(dd + 16)));
+        // the 16 rows' mins of each sub-block: 2 low bits atop the scale bytes, 4 high bits per nibble
+        __m512i mins[8], mh = _mm512_load_si512((const void *)(rec + MM_X16_K_MH));
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++)
+            mins[j] = _mm512_or_si512(
+                _mm512_srli_epi32(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(sm + 16 * j))), 6),
+                _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(mh, 4 * j), _mm512_set1_epi32(15)), 2));
 #pragma GCC unroll 8
         for (int k = 0; k < nr; k++) {
             const BlockQ8K *xb = &x[k * nbk + sb];
             __m512i msum = _mm512_setzero_si512();
 #pragma GCC unroll 8
             for (int j = 0; j < 8; j++)
-                msum = _mm512_add_epi32(msum, _mm512_mullo_epi32(
-                    _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(mn + 16 * j))),
-                    _mm512_set1_epi32(xb->bsums[2 * j] + xb->bsums[2 * j + 1])));
+                msum = _mm512_add_epi32(msum, _mm512_mullo_epi32(mins[j], _mm512_set1_epi32(xb->bsums[2 * j] + xb->bsums[2 * j + 1])));
             __m512 dx = _mm512_set1_ps(xb->d);
             acc[k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[k]), _mm512_mul_ps(d, dx), acc[k]);
             acc[k] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(msum), _mm512_mul_ps(dmin, dx), acc[k]);

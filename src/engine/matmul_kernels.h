@@ -102,10 +102,16 @@ static inline size_t mm_x16_group_bytes(int64_t nb, int is_q4) {
 }
 // Q4_K in the same layout: per 256-column super-block of a group, one 64-byte aligned record of
 // MM_X16_K_BYTES: its 8 sub-blocks' codes as Q4_0's 4 stripes each (stripe i of sub-block j: for
-// row t at bytes 4t..4t+3, low nibbles columns 32j+4i.., high nibbles 32j+16+4i..; codes 0..15),
-// then the 6-bit scales (sub-block j: 16 bytes, row t at t), the 6-bit mins likewise, then the 16
-// rows' f16 d and the 16 f16 dmin: 148 bytes per row and super-block (Q4_K's own: 144).
-#define MM_X16_K_BYTES (8 * 256 + 8 * 16 * 2 + 16 * 2 * 2)
+// row t at bytes 4t..4t+3, low nibbles columns 32j+4i.., high nibbles 32j+16+4i..; codes 0..15);
+// then at MM_X16_K_SM the 6-bit scales with the low 2 bits of the 6-bit mins on top (sub-block j:
+// 16 bytes, row t at t: sc | (m & 3) << 6); at MM_X16_K_MH the mins' high 4 bits (row t: the 32-bit
+// word at 4t, bits 4j..4j+3 for sub-block j); at MM_X16_K_D the 16 rows' f16 d, then the 16 f16
+// dmin. 144 bytes per row and super-block, as Q4_K's own, so a decode reads no more than the file.
+#define MM_X16_K_SM 2048
+#define MM_X16_K_MH (MM_X16_K_SM + 8 * 16)
+#define MM_X16_K_D (MM_X16_K_MH + 16 * 4)
+#define MM_X16_K_BYTES (MM_X16_K_D + 16 * 2 * 2)
+_Static_assert(MM_X16_K_BYTES == 16 * 144 && MM_X16_K_BYTES % 64 == 0, "a packed Q4_K record is 16 rows of 144 bytes");
 static inline size_t mm_x16_k_group_bytes(int64_t nbk) { return (size_t)nbk * MM_X16_K_BYTES; }
 // Q6_K in the same layout: per 256-column super-block of a group, one 64-byte aligned record of
 // MM_X16_Q6K_BYTES. Codes are Q6_K's q + 32 (0..63). Sub-block j (32 columns) takes
