@@ -47,7 +47,9 @@ void mm_matmul_many(ThreadPool *tp, void *scratch, int n_w, float *const *y, con
 // once (MM_LAYOUT_X16: for each
 // group of 16 rows and each 32-column block, the codes as 8 stripes of 16 rows x 4 bytes, biased to
 // unsigned; then the group's f16 scales). The packed copy holds the same numbers in the same
-// number of bytes per row; results equal the unpacked path's to float rounding.
+// number of bytes per row; results equal the unpacked path's to float rounding. Q4_K and Q6_K
+// have records of their own in the same 16-row groups (MM_X16_K_BYTES, MM_X16_Q6K_BYTES in
+// matmul_kernels.h), multiplied from them by every SIMD set.
 #define MM_LAYOUT_X16 1
 // Bytes the chosen kernel set's packed copy of w takes, or 0 when that set multiplies w as it is
 // (type without a packed layout, a set without packing, or RIGHTSIZE_KERNELS capping below it).

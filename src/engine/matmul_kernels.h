@@ -11,8 +11,8 @@
 // AVX2, FMA and F16C; the `avxvnni` set (matmul_vnni_avx2.c) replaces its quantized products by
 // AVX-VNNI ones when the CPU also has that (Q8_0/Q4_0 from the packed MM_LAYOUT_X16). All sets quantize X identically (bit for bit), so
 // for Q8_0/Q4_0 weights they differ only in the order of float additions. The `avx512vnni` set
-// (matmul_avx512.c, built with AVX-512 flags) multiplies Q8_0/Q4_0 weights from the same packed
-// layout (MM_LAYOUT_X16, see matmul.h) and otherwise uses the AVX2 set's kernels.
+// (matmul_avx512.c, built with AVX-512 flags) multiplies Q8_0/Q4_0/Q4_K/Q6_K weights from the same
+// packed layout (MM_LAYOUT_X16, see matmul.h) and otherwise uses the AVX2 set's kernels.
 #ifndef RS_MATMUL_KERNELS_H
 #define RS_MATMUL_KERNELS_H
 
