@@ -334,14 +334,6 @@ static uint8_t *tile_ptr(const KvCache *kv, int32_t block, int64_t layer, int se
     return kv->data + idx * kv->elem_bytes;
 }
 
-// Requests the first `left` rows (at most a block's) of a tile into L2.
-static void prefetch_tile(const KvCache *kv, int32_t block, int64_t layer, int sel, int64_t head, int64_t left,
-                          size_t row_bytes) {
-    const uint8_t *t = tile_ptr(kv, block, layer, sel, head);
-    size_t bytes = (size_t)(left < kv->cfg.block_tokens ? left : kv->cfg.block_tokens) * row_bytes;
-    for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(t + off, 0, 2);
-}
-
 static int32_t block_of(const KvCache *kv, int64_t seq, int64_t pos) {
     int64_t bi = pos / kv->cfg.block_tokens;
     CHECK(bi < kv->seq_blocks[seq]);
@@ -391,14 +383,17 @@ void kv_cache_attend(const KvCache *kv, int64_t layer, int64_t seq, int64_t kv_h
 
     // A block holds every layer, so one head's tiles are short runs (2 KiB at 16 x 64 F16) far
     // apart, which the hardware prefetcher does not follow: read one after another, a decode
-    // step's attention waited on DRAM latency tile by tile. So the K tiles are requested two ahead
-    // of the dots, and each V tile while its K tile is used (L2 holds them until the sums).
-    for (int64_t bi = b0; bi < n_blk && bi < b0 + 2; bi++)
-        prefetch_tile(kv, table[bi], layer, 0, kv_head, n_pos - bi * bt, row_bytes);
+    // step's attention waited on DRAM latency tile by tile (most of its time). Ask for all of this
+    // head's K and V tiles up front, K first, into L2.
+    for (int sel = 0; sel < 2; sel++)
+        for (int64_t bi = b0; bi < n_blk; bi++) {
+            const uint8_t *t = tile_ptr(kv, table[bi], layer, sel, kv_head);
+            int64_t nt = n_pos - bi * bt < bt ? n_pos - bi * bt : bt;
+            for (size_t off = 0; off < (size_t)nt * row_bytes; off += 64) __builtin_prefetch(t + off, 0, 2);
+        }
+
     // scores[g][t] = q_g · k_t, reading each key tile once for all query heads
     for (int64_t bi = b0; bi < n_blk; bi++) {
-        if (bi + 2 < n_blk) prefetch_tile(kv, table[bi + 2], layer, 0, kv_head, n_pos - (bi + 2) * bt, row_bytes);
-        prefetch_tile(kv, table[bi], layer, 1, kv_head, n_pos - bi * bt, row_bytes);
         const uint8_t *kt = tile_ptr(kv, table[bi], layer, 0, kv_head);
         int64_t t0 = bi * bt, nt = n_pos - t0 < bt ? n_pos - t0 : bt;
         kv->kern->dots(q, n_q, kt, nt, row_bytes, hd, scores + (t0 - base), n);
