@@ -328,7 +328,7 @@ static int check_body(Gateway *g, GwReq *r, char *msg, size_t cap) {
     return 0;
 }
 
-// The check thread: checks big bodies and hands them back to the loop (woken through curl). It
+// The check thread: checks big bodies and hands them back to the loop (woken through gw_io_wake). It
 // runs at a lower priority than the loop (nice +GW_CHECK_NICE, this thread only), so on a busy
 // machine the loop's short turns come first and the big bodies take what CPU is left.
 static void *check_main(void *arg) {
@@ -348,7 +348,7 @@ static void *check_main(void *arg) {
         if (g->check_done_tail) g->check_done_tail->check_next = r;
         else g->check_done = r;
         g->check_done_tail = r;
-        curl_multi_wakeup(g->multi);
+        gw_io_wake(g);
     }
     pthread_mutex_unlock(&g->check_mu);
     return NULL;

@@ -252,6 +252,7 @@ static GwCall *call_new(Gateway *g, CallKind kind, Replica *rep, const char *suf
     curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, c);
     curl_easy_setopt(c->easy, CURLOPT_PRIVATE, (char *)c);
+    gw_io_easy(g, c->easy);
     curl_easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c->easy, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
