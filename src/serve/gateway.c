@@ -480,7 +480,8 @@ int gateway_run(Gateway *g, volatile sig_atomic_t *stop, volatile sig_atomic_t *
             gw_reload(g);
         }
         curl_done(g);
-        if (mhd_ready || g->mhd_dirty) run_front(g);
+        MHD_UNSIGNED_LONG_LONG mhd_ms;   // MHD's own due work: data it holds, connection timeouts
+        if (mhd_ready || g->mhd_dirty || (MHD_get_timeout(g->daemon, &mhd_ms) == MHD_YES && mhd_ms == 0)) run_front(g);
         run_curl(g);
         if (g->mhd_dirty) run_front(g);
         now = clock_now_us();

@@ -153,10 +153,14 @@ bool gw_io_timer_due(const Gateway *g, int64_t now_us) { return g->io.timer_at_u
 
 int64_t gw_io_timer_at(const Gateway *g) { return g->io.timer_at_us; }
 
+// curl calls on_timer only when its next expiry changes; a timeout taken a little early (our
+// clock rounds to ms) leaves it unchanged and uncalled, so the next one is asked of curl here.
 void gw_io_curl_timeout(Gateway *g) {
     int running;
-    g->io.timer_at_us = -1;   // curl sets the next one (on_timer) during the call
     curl_multi_socket_action(g->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    long ms = -1;
+    curl_multi_timeout(g->multi, &ms);
+    g->io.timer_at_us = ms < 0 ? -1 : clock_now_us() + (int64_t)ms * 1000;
 }
 
 bool gw_io_wait(Gateway *g, int timeout_ms) {
