@@ -57,6 +57,10 @@ static int metrics_setup(Gateway *g) {
     m->tier_ready = metrics_add(r, METRIC_GAUGE, "tier_ready", "1 when the tier has a replica taking calls (local: healthy worker; remote: its last probe answered), else 0 (see /health/ready for why).", "tier", NULL, 0);
     m->last_exit = metrics_add(r, METRIC_GAUGE, "worker_last_exit_code", "Exit code of the tier's last worker to exit (128 + signal when killed); absent until one exits.", "tier", NULL, 0);
     m->conns = metrics_add(r, METRIC_GAUGE, "connections", "Client connections open, by state (reading a request, serving one).", "state", NULL, 0);
+    static const double own_s[] = {5e-6,   10e-6,  15e-6,  20e-6,  25e-6,  30e-6, 40e-6, 50e-6,
+                                   60e-6,  80e-6,  100e-6, 125e-6, 150e-6, 200e-6, 250e-6, 300e-6,
+                                   400e-6, 500e-6, 750e-6, 1e-3,   2.5e-3, 5e-3,  10e-3, 25e-3};
+    m->overhead = metrics_add(r, METRIC_HISTOGRAM, "gateway_overhead_seconds", "The gateway's own time in answered (2xx) requests: headers read to the answer's last byte sent, less the time its calls waited on a backend.", NULL, own_s, (int)ARRAY_LEN(own_s));
     m->conns_closed = metrics_add(r, METRIC_COUNTER, "connections_closed_total", "Client connections closed by the gateway: deadlines, evicted at the connection cap, drain.", "reason", NULL, 0);
     for (int i = 0; i < (int)(sizeof *m / sizeof(Metric *)) - 1; i++)
         if (!((Metric **)&m->requests)[i]) return ERR_NOMEM;

@@ -137,6 +137,8 @@ struct GwReq {
     char *hdr_name[GW_MAX_HEADERS], *hdr_val[GW_MAX_HEADERS];   // point into hdr_text
     Buf hdr_text;                  // the copied headers, "name\0value\0" each
     int64_t t_arrival_us;
+    int64_t t_head_us;             // its headers were read (the gateway's own time starts)
+    int64_t backend_us;            // summed over its calls: request sent to answer received
     bool shadow;                   // loop-owned shadow copy (no client)
     FrontState fstate;
     bool too_large, over_budget;
@@ -216,7 +218,7 @@ typedef struct {
     MetricsRegistry *reg;
     Metric *requests, *rejected, *decisions, *escalations, *cost, *replicas, *desired, *waiting, *running, *e2e,
         *ttft, *queue, *batch, *prompt_tok, *gen_tok, *rollbacks, *canary_weight, *restarts, *retries, *tpot,
-        *req_cost, *conns, *conns_closed, *tier_ready, *last_exit, *reloads;
+        *req_cost, *conns, *conns_closed, *tier_ready, *last_exit, *reloads, *overhead;
 } GwMetrics;
 
 typedef struct {   // gw_cache.c
