@@ -166,8 +166,8 @@ void gw_finish(Gateway *g, GwReq *r, int64_t now_us) {
     double e2e_s = (double)(now_us - r->t_arrival_us) / 1e6, ttft_ms, tpot_ms;
     req_times(r, now_us, &ttft_ms, &tpot_ms);
     finish_metrics(g, r, status, e2e_s, ttft_ms, tpot_ms);
-    Buf b = {0};
-    buf_reserve(&b, 1024);
+    Buf b = g->rec;   // the gateway's record buffer, its memory kept from the last request
+    buf_clear(&b);
     buf_append_str(&b, "{\"schema\":\"" TELEMETRY_SCHEMA "\",\"id\":\"req-");
     char idt[24];
     buf_append(&b, idt, jsonw_u64(idt, r->id));
@@ -224,7 +224,7 @@ void gw_finish(Gateway *g, GwReq *r, int64_t now_us) {
     jsonw_fixed_text(&b, r->first_cost_nusd + r->first_idle_nusd, 9);
     buf_append(&b, "}", 1);
     telemetry_write(&g->tel, b.data, b.len);
-    buf_free(&b);
+    g->rec = b;
     gw_req_unref(r);
 }
 
@@ -524,6 +524,7 @@ void gateway_destroy(Gateway *g) {
     gw_keys_stop(g);
     if (g->m.reg) metrics_destroy(g->m.reg);
     telemetry_close(&g->tel);
+    buf_free(&g->rec);
     gw_req_pool_free(g);
     pthread_mutex_destroy(&g->inbox_mu);
     free(g);

@@ -297,6 +297,7 @@ struct Gateway {
     int64_t closed_nusd;                      // cost of replica slots closed and reopened
     int64_t n_done;
     JsonwClock rec_clock;                     // telemetry records' time text, its calendar part per second
+    Buf rec;                                  // the telemetry record being formatted (kept: no allocation per request)
     int64_t pub_busy, pub_idle, pub_shadow;   // cost_usd_total already published
     GwKeys *keys;                             // client keys, models map, upstream credentials (gw_keys.c)
     CURL *easy_pool[256];                     // reset easy handles kept for the next calls
