@@ -12,8 +12,11 @@
 #   of two workers, with a canary of a third on the student's place)
 # Writes DIR/plan.json (the cascade: the served pipeline's prediction; DIR/search.json the
 # search's plan), DIR/pipeline.yaml, DIR/bench.json, DIR/telemetry.jsonl, DIR/report.json,
-# DIR/report.txt and DIR/load.txt (the load average at calibration, before and after the bench). Env: RS_BIN (default build/rightsize), LOOP_RATE (req/s, default 2),
-# LOOP_OUT_TOKENS (default 16), LOOP_IN_WORDS (default 24), LOOP_PRICE (USD/replica-hour, default 1),
+# DIR/report.txt, DIR/replay.csv + DIR/plan-replay.json + DIR/report-replay.json (the served pipeline
+# predicted on the bench's own arrivals), DIR/profiles-after/ (the calibration rerun after the
+# bench: how far the machine's speed moved) and DIR/load.txt (the load average at calibration, before and after the bench). Env: RS_BIN (default build/rightsize), LOOP_RATE (req/s, default 2),
+# LOOP_OUT_TOKENS (default 16), LOOP_CAL_ROUNDS (calibration rounds, default 12),
+# LOOP_IN_WORDS (default 24), LOOP_PRICE (USD/replica-hour, default 1),
 # LOOP_SLO_E2E_P95_MS (the workload's SLO, default 30000), LOOP_MIN_CONFIDENCE (the cascade's threshold; the default escalates about 30% of a synthesized
 # 512-token vocabulary model's answers, whose mean token probability is near 1/512).
 # Every process it starts is stopped on exit.
@@ -24,6 +27,7 @@ RATE=${LOOP_RATE:-2}
 OUT_T=${LOOP_OUT_TOKENS:-16}
 IN_W=${LOOP_IN_WORDS:-24}
 PRICE=${LOOP_PRICE:-1}
+CAL_ROUNDS=${LOOP_CAL_ROUNDS:-12}
 PY=/usr/bin/python3
 SEQS=8
 TOKS=256
@@ -64,7 +68,8 @@ done >"$DIR/words.txt"
 # thread, the same scheduler knobs): the profile's request_overhead_us then holds the HTTP and the
 # gateway's hop, and the step times are measured among the same processes. The cascade's two
 # models are the same file, so one calibration serves both (the student's profile is a copy).
-GPORT=$(free_port)
+# The same calibration runs again after the bench (profiles-after/): not used by any prediction,
+# it says how far the machine's speed moved while the bench ran.
 cat >"$DIR/calibration.yaml" <<CAL
 tiers:
   - name: main
@@ -78,29 +83,36 @@ routes:
   - {match: {endpoint: completions}, tier: main}
 limits: {max_queue: 64}
 CAL
-"$BIN" serve "$DIR/calibration.yaml" --listen "127.0.0.1:$GPORT" >/dev/null 2>"$DIR/calibration-serve.log" &
-CPID=$!
-PIDS="$PIDS $CPID"
-wait_up "http://127.0.0.1:$GPORT" "$CPID" "$DIR/calibration-serve.log"
+# The calibration's rounds visit every point in turn (calibrate --rounds): with LOOP_CAL_ROUNDS
+# rounds its medians average the machine's speed over ~LOOP_CAL_ROUNDS s, not one instant
+# (a shared VM's speed drifts by 10-30% from one minute to the next). A calibration left with too
+# few usable cells (tokens bunched into few stream events on a busy machine) is repeated once with
+# three times the rounds.
+calibrate_into() {   # PROFILE_DIR TAG
+    mkdir -p "$1"
+    CPORT=$(free_port)
+    "$BIN" serve "$DIR/calibration.yaml" --listen "127.0.0.1:$CPORT" >/dev/null 2>"$DIR/calibration-$2-serve.log" &
+    CPID=$!
+    PIDS="$PIDS $CPID"
+    wait_up "http://127.0.0.1:$CPORT" "$CPID" "$DIR/calibration-$2-serve.log"
+    log "calibrating synth-main through the gateway at :$CPORT ($2)"
+    for rounds in $CAL_ROUNDS $((CAL_ROUNDS * 3)); do
+        "$BIN" calibrate --url "http://127.0.0.1:$CPORT/v1" --served-model main --prompt-file "$DIR/words.txt" \
+            --prompt-words 8,24,48 --concurrency 1,2,4 --output-tokens "$OUT_T" --rounds $rounds --hardware local-cpu \
+            --model-id synth-main --quantization int8 -o "$1/main.yaml" >"$DIR/calibrate-$2.txt" 2>&1 && break
+        [ $rounds != "$CAL_ROUNDS" ] && { log "calibrate failed: $(tail -3 "$DIR/calibrate-$2.txt")"; exit 1; }
+        log "calibrate: $(tail -1 "$DIR/calibrate-$2.txt"); again with $((CAL_ROUNDS * 3)) rounds"
+    done
+    kill -TERM "$CPID" 2>/dev/null || true
+    wait "$CPID" 2>/dev/null || true
+}
 echo "calibration: $(cut -d' ' -f1-3 /proc/loadavg)" >"$DIR/load.txt"
-log "calibrating synth-main through the gateway at :$GPORT"
-# One round is enough on a quiet machine; a busy one can leave too few usable cells (tokens
-# bunched into few stream events), so a failed calibration is repeated once with more rounds.
-for rounds in 1 3; do
-    "$BIN" calibrate --url "http://127.0.0.1:$GPORT/v1" --served-model main --prompt-file "$DIR/words.txt" \
-        --prompt-words 8,24,48 --concurrency 1,2,4 --output-tokens "$OUT_T" --rounds $rounds --hardware local-cpu \
-        --model-id synth-main --quantization int8 -o "$DIR/profiles/main.yaml" >"$DIR/calibrate-main.txt" 2>&1 && break
-    [ $rounds = 3 ] && { log "calibrate failed: $(tail -3 "$DIR/calibrate-main.txt")"; exit 1; }
-    log "calibrate: $(tail -1 "$DIR/calibrate-main.txt"); again with 3 rounds"
-done
+calibrate_into "$DIR/profiles" main
 models="main"
 if [ "$KIND" = cascade ]; then
     models="main student"
     sed 's/^  model: "synth-main"/  model: "synth-student"/' "$DIR/profiles/main.yaml" >"$DIR/profiles/student.yaml"
 fi
-kill -TERM "$CPID" 2>/dev/null || true
-wait "$CPID" 2>/dev/null || true
-PIDS=""
 
 # 2. A one-machine catalog: this CPU at LOOP_PRICE per hour, on demand only; the model's shape
 # from the GGUF (quality: the student is marked lower so a cascade has a reason to exist).
@@ -240,12 +252,48 @@ echo "bench start: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$DIR/load.txt"
 log "bench $DUR s at $RATE req/s"
 "$BIN" bench --url "http://127.0.0.1:$GPORT/v1" --endpoint completions --model main --prompt-file "$DIR/words.txt" \
     --ignore-eos --workload "$DIR/workload.yaml" --duration "$DUR" --seed "$SEED" --quiet --json "$DIR/bench.json" \
-    >"$DIR/bench.txt" 2>&1 || { log "bench failed: $(tail -3 "$DIR/bench.txt")"; exit 1; }
+    --trace "$DIR/bench-trace.csv" >"$DIR/bench.txt" 2>&1 || { log "bench failed: $(tail -3 "$DIR/bench.txt")"; exit 1; }
 curl -sf "http://127.0.0.1:$GPORT/metrics" >"$DIR/metrics-end.txt"
 echo "bench end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$DIR/load.txt"
 kill -TERM "$SPID"; wait "$SPID" || true
+calibrate_into "$DIR/profiles-after" after
 
-# 6. The review against the plan.
+# 6. The same pipeline predicted on the arrivals that came: the bench's schedule (send times
+# and token counts) with each request's first-tier confidence from its record, replayed by
+# `plan --pipeline --trace`. Against plan.json (the workload's own draw over an hour) this takes
+# the window's sampling noise out of the latency comparison (a 45 s bursty window holds a few
+# bursts, whose percentiles differ from an hour's), leaving the step model, the policies and the
+# machine's drift.
+$PY - "$DIR" <<'PYEOF'
+import csv, json, sys
+d = sys.argv[1]
+recs = {}
+for line in open(f"{d}/telemetry.jsonl"):
+    r = json.loads(line)
+    if r.get("request_id"):
+        recs[r["request_id"]] = r
+rows = [l for l in open(f"{d}/bench-trace.csv") if not l.startswith("#")]
+with open(f"{d}/replay.csv", "w") as out:
+    out.write("id,t_s,prompt_chars,in_tokens,out_tokens,confidence,status\n")
+    for b in csv.DictReader(rows):
+        r = recs.get("rs-bench-%012d" % int(b["id"]))
+        if r is None or b["outcome"] == "not_sent":
+            continue
+        conf = r.get("confidence")
+        status = r.get("status") or 200
+        if r.get("escalated"):
+            status = 200   # the first tier answered; its confidence sent the request on
+        pt = r.get("first_tier_prompt_tokens") or r.get("prompt_tokens") or int(b["input_tokens"])
+        out.write("%s,%.6f,%d,%d,%d,%s,%d\n" % (b["id"], int(b["sched_us"]) / 1e6, r.get("prompt_chars") or 0, pt,
+                                               r.get("output_tokens") or int(b["max_tokens"]),
+                                               "1" if conf is None else "%.6g" % conf, status))
+PYEOF
+"$BIN" plan --pipeline "$DIR/pipeline.yaml" --trace "$DIR/replay.csv" --endpoint completions --json >"$DIR/plan-replay.json" \
+    2>"$DIR/plan-replay.err" || { log "plan --pipeline --trace failed: $(tail -3 "$DIR/plan-replay.err")"; exit 1; }
+
+# 7. The review against the plan, and against the replay.
+"$BIN" report "$DIR/telemetry.jsonl" --plan "$DIR/plan-replay.json" --metrics "$DIR/metrics-start.txt" \
+    --metrics "$DIR/metrics-end.txt" --quiet --json >"$DIR/report-replay.json"
 "$BIN" report "$DIR/telemetry.jsonl" --plan "$DIR/plan.json" --metrics "$DIR/metrics-start.txt" \
     --metrics "$DIR/metrics-end.txt" --quiet --json >"$DIR/report.json"
 "$BIN" report "$DIR/telemetry.jsonl" --plan "$DIR/plan.json" --metrics "$DIR/metrics-start.txt" \

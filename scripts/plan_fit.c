@@ -61,6 +61,20 @@ static int joint(const char *spec, const char *dir, const BenchPoint *pts, int64
     return rc;
 }
 
+// The held-out (withdrawn = false) or withdrawn points, one table row each.
+static void print_points(const Catalog *cat, const BenchPoint *pts, int64_t n, bool withdrawn) {
+    printf("\n| %s point (CSV line) | hardware x tp | stack | model | quant | isl/osl | conc | metric | published | predicted | ratio |\n"
+           "|---|---|---|---|---|---|---|---|---|---|---|---|\n", withdrawn ? "withdrawn" : "held-out");
+    for (int64_t i = 0; i < n; i++) {
+        const BenchPoint *p = &pts[i];
+        if (!p->test || p->withdrawn != withdrawn) continue;
+        double pred = bench_predict(cat, &cat->stacks[p->stack], p);
+        printf("| %d | %s x%d | %s | %s | %s | %lld/%lld | %lld | %s | %.6g | %.6g | %.2f |\n", p->line, cat->hw[p->hw].id,
+               p->tp, cat->stacks[p->stack].id, cat->models[p->model].id, plan_quant_names[p->quant], (long long)p->isl,
+               (long long)p->osl, (long long)p->concurrency, bench_metric_names[p->metric], p->value, pred, pred / p->value);
+    }
+}
+
 int main(int argc, char **argv) {
     const char *joints[8];
     int n_joint = 0, a = 1;
@@ -127,15 +141,10 @@ int main(int argc, char **argv) {
         if (!bench_error(&cat, pts, n, true, (int)h, -1).n && !bench_error(&cat, pts, n, false, (int)h, -1).n)
             printf("| hardware %s | 0 | no published point yet: reference derates (est) | - | - |\n", cat.hw[h].id);
     row("(train split, for comparison)", bench_error(&cat, pts, n, false, -1, -1));
-    printf("\n| held-out point (CSV line) | hardware x tp | stack | model | quant | isl/osl | conc | metric | published | predicted | ratio |\n"
-           "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-    for (int64_t i = 0; i < n; i++) {
-        const BenchPoint *p = &pts[i];
-        if (!p->test) continue;
-        double pred = bench_predict(&cat, &cat.stacks[p->stack], p);
-        printf("| %d | %s x%d | %s | %s | %s | %lld/%lld | %lld | %s | %.6g | %.6g | %.2f |\n", p->line, cat.hw[p->hw].id,
-               p->tp, cat.stacks[p->stack].id, cat.models[p->model].id, plan_quant_names[p->quant], (long long)p->isl,
-               (long long)p->osl, (long long)p->concurrency, bench_metric_names[p->metric], p->value, pred, pred / p->value);
+    for (int w = 0; w < 2; w++) {
+        if (w) printf("\nWithdrawn by their publisher (split `withdrawn`: kept for the record, neither fitted nor scored; "
+                      "data/benchmarks/README.md says why):\n");
+        print_points(&cat, pts, n, w);
     }
     free(pts);
     catalog_free(&cat);

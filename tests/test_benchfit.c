@@ -2,12 +2,17 @@
 // catalog predicts the held-out points (never used by the fit) within the bound the issue sets;
 // the fit reproduces the committed efficiencies; the KV dtype rule halves fp8 KV bytes.
 #include <math.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "base/check.h"
+#include "base/rng.h"
 #include "plan/benchfit.h"
 #include "plan/steptime.h"
+#include "policy/sched.h"
 #include "test.h"
 
 // Committed bound on the held-out median |ln(pred/published)| (docs/BENCHMARKS.md, 45-plan-fit).
@@ -33,6 +38,33 @@ TEST(benchfit_points_load_with_sources_and_a_fixed_split) {
     catalog_free(&cat);
 }
 
+static void heldout_within_2x(const Catalog *cat, const BenchPoint *pts, int64_t n) {
+    // No held-out point off by more than 2x, times to first token and inter-token latencies under
+    // load included (bench_predict queues them behind the other users' prefills: benchfit.c
+    // closed_loop). bench_error skips the rows whose publisher withdrew them (split `withdrawn`):
+    // they are the four Llama 2 70B rows of the Neuron 2.16 tables, which AWS removed on
+    // 2024-02-28 ("Remove non performant models", aws-neuron-sdk 446ef6ca) and republished with
+    // Neuron 2.18 at 5.5-5.9x the speed (stack neuron-2.18, held out within 2x here).
+    int n_withdrawn = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (pts[i].withdrawn) {
+            n_withdrawn++;
+            EXPECT(pts[i].test);   // never fitted
+            EXPECT(!strcmp(cat->models[pts[i].model].id, "llama-2-70b") && !strcmp(cat->stacks[pts[i].stack].id, "neuron"));
+            EXPECT(strstr(pts[i].source, "Neuron 2.16") != NULL);
+            continue;
+        }
+        if (!pts[i].test) continue;
+        double err_i = fabs(log(bench_predict(cat, &cat->stacks[pts[i].stack], &pts[i]) / pts[i].value));
+        if (err_i > log(2.0))
+            test_fail(__FILE__, __LINE__, "held-out point (CSV line %d) on %s off by x%.2f", pts[i].line,
+                      cat->hw[pts[i].hw].id, exp(err_i));
+    }
+    EXPECT(n_withdrawn == 4);
+    BenchErr all = bench_error(cat, pts, n, true, -1, -1);
+    EXPECT(all.max_abs_log <= log(2.0));
+}
+
 TEST(benchfit_heldout_error_within_committed_bound) {
     Catalog cat;
     char err[512] = {0};
@@ -43,41 +75,15 @@ TEST(benchfit_heldout_error_within_committed_bound) {
     BenchErr e = bench_error(&cat, pts, n, true, -1, -1);
     EXPECT(e.n >= 15);
     EXPECT(e.median_abs_log <= HELDOUT_MEDIAN_BOUND);
-    // No held-out cell off by more than 2x, on every device but the one the step model cannot
-    // describe (data/benchmarks/README.md says why): trainium1's Llama 2 70B at batch 1 runs 13x its
-    // weight read where 13B runs 4.6x, which no bandwidth, per-step or per-all-reduce factor
-    // reproduces. The one other exception is a metric bench_predict has no model of: a time to first
-    // token under load, which it predicts as one prefill alone, without the queue behind the other
-    // users' prefills (optimum-neuron's 32-user vLLM run on inf2.48xlarge: 1856 ms where the same
-    // run's one-user TTFT is 310 ms); the planner's simulator queues those prefills.
-    static const char *const outside_model[] = {"trainium1"};
-    for (int64_t h = 0; h < cat.n_hw; h++) {
-        bool outside = false;
-        for (size_t i = 0; i < sizeof outside_model / sizeof *outside_model; i++)
-            outside |= !strcmp(cat.hw[h].id, outside_model[i]);
-        if (outside) EXPECT(bench_error(&cat, pts, n, true, (int)h, -1).n >= 2);   // the points stay in the report
-        int n_queued = 0;
-        for (int64_t i = 0; i < n && !outside; i++) {
-            if (!pts[i].test || pts[i].hw != h) continue;
-            double err_i = fabs(log(bench_predict(&cat, &cat.stacks[pts[i].stack], &pts[i]) / pts[i].value));
-            if (pts[i].metric == BM_TTFT_MS && pts[i].concurrency > 1 && err_i > log(2.0)) {
-                n_queued++;
-                EXPECT(bench_predict(&cat, &cat.stacks[pts[i].stack], &pts[i]) < pts[i].value);   // never over
-                continue;
-            }
-            if (err_i > log(2.0))
-                test_fail(__FILE__, __LINE__, "held-out point (CSV line %d) on %s off by x%.2f", pts[i].line, cat.hw[h].id,
-                          exp(err_i));
-        }
-        EXPECT(n_queued <= 1);
-    }
+    heldout_within_2x(&cat, pts, n);
     // vllm-neuron, the stack plan --emit deploys on Inferentia2 and Trainium, is fitted on the
     // one-user figures of optimum-neuron's vLLM runs; its held-out figures under load (inter-token
-    // latencies, output rates, the 4-user TTFT) stay within 2x.
+    // latencies, output rates, the 4- and 32-user TTFTs) stay within 2x, with a median within the bound.
     const CatStack *vn = catalog_stack(&cat, "vllm-neuron");
     ASSERT(vn);
     BenchErr ve = bench_error(&cat, pts, n, true, -1, (int)(vn - cat.stacks));
     EXPECT(ve.n >= 6);
+    EXPECT(ve.median_abs_log <= HELDOUT_MEDIAN_BOUND && ve.max_abs_log <= log(2.0));
     // The fit, rerun on the train split, lands on the committed figures (stacks.yaml is its output).
     for (int64_t s = 0; s < cat.n_stacks; s++) {
         CatStack fit;
@@ -93,7 +99,7 @@ TEST(benchfit_heldout_error_within_committed_bound) {
     static const char *const covered[] = {"h100-sxm", "h200", "a100-80gb", "l40s", "t4", "l4", "cpu-c7i-8xl",
                                           "cpu-c7g-16xl"};
     static const char *const within_2x[] = {"h100-sxm", "h200", "a100-80gb", "l40s", "t4", "l4", "a10g", "gaudi2", "gaudi3",
-                                            "mi300x", "cpu-c7i-large", "cpu-c7i-8xl", "cpu-c7g-16xl"};
+                                            "mi300x", "cpu-c7i-large", "cpu-c7i-8xl", "cpu-c7g-16xl", "inferentia2"};
     for (size_t i = 0; i < sizeof covered / sizeof *covered; i++) {
         int h = (int)(catalog_hw(&cat, covered[i]) - cat.hw);
         BenchErr he = bench_error(&cat, pts, n, true, h, -1);
@@ -204,7 +210,8 @@ TEST(benchfit_few_points_fit_few_parameters_and_latency_bound) {
 }
 
 // The plan report's derate line: each device's points and the error on its held-out ones, from the
-// CSV beside the catalog (bench_count_points). Trainium1 carries its known 70B gap (> 2x); H100 does not.
+// CSV beside the catalog (bench_count_points). Trainium1 has 18 points (6 held out) besides its two
+// withdrawn Neuron 2.16 70B rows, which count nowhere; H100 has no gap either.
 TEST(benchfit_count_points_carries_heldout_error) {
     Catalog cat;
     char err[512] = {0};
@@ -212,8 +219,8 @@ TEST(benchfit_count_points_carries_heldout_error) {
     EXPECT(catalog_hw(&cat, "tpu-v5e")->published_points == -1);
     ASSERT(bench_count_points("data/benchmarks/published.csv", &cat, err, sizeof err) == 0);
     const CatHardware *trn = catalog_hw(&cat, "trainium1"), *h100 = catalog_hw(&cat, "h100-sxm"), *tpu = catalog_hw(&cat, "tpu-v5e");
-    EXPECT(trn->published_points == 7 && trn->published_heldout == 2);
-    EXPECT(trn->published_worst_ratio > 2.0 && trn->published_worst_ratio >= trn->published_median_ratio);
+    EXPECT(trn->published_points == 18 && trn->published_heldout == 6);
+    EXPECT(trn->published_worst_ratio < 2.0 && trn->published_worst_ratio >= trn->published_median_ratio);
     EXPECT(h100->published_heldout >= 3 && h100->published_worst_ratio < 1.25 && h100->published_median_ratio >= 1.0);
     EXPECT(tpu->published_points == 0 && tpu->published_heldout == 0);
     catalog_free(&cat);
@@ -250,5 +257,118 @@ TEST(benchfit_llama_bench_metrics_match_the_roofline_by_hand) {
     double comp = (2.0 * m->params_b * 1e9 * 512 + 4.0 * m->layers * m->heads * m->head_dim * 512.0 * 513 / 2) / f;
     t = hw->step_overhead_us * st->eff_overhead * 1e-6 + fmax((w + 512 * kv) / bw, comp);
     EXPECT_NEAR(bench_predict(&cat, st, &pp), 512 / t, 1e-6 * (512 / t));
+    catalog_free(&cat);
+}
+
+// ---- a closed loop of users through the scheduler the planner's simulator runs ----
+
+// n requests of c users (each sends its next prompt when its last request ends; the first c at
+// once), through policy/sched with the stack's budget and prefill rule, every step timed by
+// step_time_us of its batch (as sim_replica.c does). A prompt that follows a request ending at a
+// step's end arrives just after the next step has started. Outputs are osl +- spread tokens
+// (seeded uniform), so users drift apart as in a benchmark run. Mean TTFT and token-weighted
+// inter-token latency, ms.
+static void sched_closed_loop(const StepModel *sm, const CatStack *st, int64_t c, int64_t n, int64_t isl, int64_t osl,
+                              int64_t spread, double *ttft_ms, double *itl_ms) {
+    SchedConfig cfg;
+    sched_config_default(&cfg);
+    cfg.max_num_seqs = cfg.max_num_queued_reqs = c;
+    cfg.max_num_batched_tokens = st->max_num_batched_tokens;
+    cfg.enable_chunked_prefill = !st->whole_prompts;
+    cfg.max_model_len = isl + osl + spread;
+    cfg.kv_blocks_total = c * (cfg.max_model_len / cfg.kv_block_tokens + 1);
+    char err[256];
+    Sched *s = sched_create(&cfg, err, sizeof err);
+    CHECK(s);
+    Rng rng;
+    rng_seed(&rng, 12);
+    int64_t issued = 0, done = 0, now = 0, arriving = 0;
+    double ttft = 0, gaps = 0, tokens = 0;
+    for (; issued < c; issued++)
+        CHECK(sched_add(s, (uint64_t)issued, isl, osl - spread + (int64_t)rng_below(&rng, 2 * spread + 1), 0, 0) == 0);
+    while (done < n) {
+        SchedBatch b;
+        sched_step(s, now, &b);
+        CHECK(b.n_rows > 0);
+        for (; arriving > 0; arriving--, issued++)
+            CHECK(sched_add(s, (uint64_t)issued, isl, osl - spread + (int64_t)rng_below(&rng, 2 * spread + 1), 0, now) == 0);
+        StepShape sh = {.prefill_tokens = b.n_prefill_tokens, .decode_rows = b.n_decode_rows, .ctx_tokens = b.ctx_tokens};
+        for (int64_t i = 0; i < b.n_rows; i++)
+            sh.attn_pairs += (double)b.rows[i].n_tokens * ((double)b.rows[i].pos_start + 0.5 * (double)(b.rows[i].n_tokens + 1));
+        now += (int64_t)llround(step_time_us(sm, &sh));
+        sched_step_done(s, now, NULL);
+        int64_t nf;
+        const ReqInfo *f = sched_finished(s, &nf);
+        for (int64_t i = 0; i < nf; i++, done++) {
+            ttft += (double)(f[i].first_token_us - f[i].arrival_us);
+            gaps += (double)(f[i].last_token_us - f[i].first_token_us);
+            tokens += (double)(f[i].n_generated - 1);
+            if (issued + arriving < n) arriving++;
+        }
+    }
+    sched_destroy(s);
+    *ttft_ms = ttft / (double)n / 1e3;
+    *itl_ms = gaps / tokens / 1e3;
+}
+
+// bench_predict's closed form of a time to first token and an inter-token latency under load
+// (benchfit.c closed_loop) against policy/sched driven by the same step times: optimum-neuron's
+// two guidellm runs on Inferentia2 (vllm-neuron, whole prompts: 32 users / 115 requests on 4 chips,
+// 4 / 40 on 2) and a chunked-prefill GPU stack (vllm on one H100, 64 users, 2000-token prompts).
+// The closed form queues the start's burst exactly and each later prompt alone; the prompts that
+// still arrive together later are what it leaves out, so it may only be lower, and by little.
+TEST(benchfit_closed_loop_matches_the_scheduler_under_load) {
+    Catalog cat;
+    char err[512] = {0};
+    ASSERT(catalog_load(&cat, "data/catalog", err, sizeof err) == 0);
+    static const struct { const char *hw, *stack; int tp; int64_t c, n, isl, osl; } runs[] = {
+        {"inferentia2", "vllm-neuron", 4, 32, 115, 1500, 250},
+        {"inferentia2", "vllm-neuron", 2, 4, 40, 1500, 250},
+        {"h100-sxm", "vllm", 1, 64, 320, 2000, 200},
+    };
+    for (size_t i = 0; i < sizeof runs / sizeof *runs; i++) {
+        const CatHardware *hw = catalog_hw(&cat, runs[i].hw);
+        const CatStack *st = catalog_stack(&cat, runs[i].stack);
+        const CatModel *m = catalog_model(&cat, "llama-3.1-8b");
+        ASSERT(hw && st && m);
+        BenchPoint p = {.hw = (int)(hw - cat.hw), .model = (int)(m - cat.models), .stack = (int)(st - cat.stacks),
+                        .quant = QUANT_BF16, .tp = runs[i].tp, .isl = runs[i].isl, .osl = runs[i].osl,
+                        .concurrency = runs[i].c, .requests = runs[i].n, .metric = BM_TTFT_MS};
+        StepModel sm;
+        step_roofline(&sm, hw, m, QUANT_BF16, runs[i].tp, st);
+        double ttft, itl;
+        sched_closed_loop(&sm, st, runs[i].c, runs[i].n, runs[i].isl, runs[i].osl, 20, &ttft, &itl);
+        double pred_ttft = bench_predict(&cat, st, &p);
+        p.metric = BM_ITL_MS;
+        double pred_itl = bench_predict(&cat, st, &p);
+        printf("  closed loop %s x%d %s c=%lld n=%lld: TTFT %.1f ms (sched) vs %.1f (closed form); ITL %.2f vs %.2f\n",
+               runs[i].hw, runs[i].tp, runs[i].stack, (long long)runs[i].c, (long long)runs[i].n, ttft, pred_ttft, itl,
+               pred_itl);
+        EXPECT(pred_ttft <= ttft * 1.02 && pred_ttft >= ttft * 0.75);
+        EXPECT(fabs(log(pred_itl / itl)) <= log(1.15));
+    }
+    catalog_free(&cat);
+}
+
+// A bad `requests` cell is refused with the file, line and column, and what it must be.
+TEST(benchfit_requests_column_is_checked) {
+    Catalog cat;
+    char err[512] = {0};
+    ASSERT(catalog_load(&cat, "data/catalog", err, sizeof err) == 0);
+    char path[] = "/tmp/rs_benchfit_XXXXXX";
+    int fd = mkstemp(path);
+    ASSERT(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    ASSERT(f);
+    fputs("split,source,published,read,hardware,stack,model,quant,tp,isl,osl,concurrency,requests,metric,value,note\n"
+          "test,a source long enough to name,2026-01-01,2026-12-03,inferentia2,vllm-neuron,llama-3.1-8b,bf16,4,1500,250,"
+          "32,10,ttft_ms,1000,fewer requests than users\n", f);
+    fclose(f);
+    BenchPoint *pts = NULL;
+    int64_t n = 0;
+    EXPECT(bench_points_load(path, &cat, &pts, &n, err, sizeof err) != 0);
+    EXPECT(strstr(err, ":2: column 'requests'") != NULL && strstr(err, "at least the concurrency") != NULL);
+    EXPECT(pts == NULL && n == 0);
+    remove(path);
     catalog_free(&cat);
 }

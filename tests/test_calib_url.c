@@ -76,6 +76,32 @@ TEST(calib_url_reduce_takes_medians_of_ok_requests) {
     samples_free(&r.itl_us);
 }
 
+// Rounds merge by medians over the rounds that had an ok request; a round that failed entirely
+// counts its errors but not its (empty) figures.
+TEST(calib_url_merge_rounds_takes_medians_over_rounds) {
+    CalibUrlPoint r[4] = {
+        {.words = 24, .conc = 2, .prompt_tokens = 25, .output_tokens = 32, .ttft_us = 0, .itl_us = 1400, .n_ok = 4},
+        {.words = 24, .conc = 2, .prompt_tokens = 25, .output_tokens = 32, .ttft_us = 0, .itl_us = 1000, .n_ok = 4},
+        {.words = 24, .conc = 2, .n_ok = 0, .n_err = 4},
+        {.words = 24, .conc = 2, .prompt_tokens = 26, .output_tokens = 31, .ttft_us = 0, .itl_us = 1100, .n_ok = 3,
+         .n_err = 1},
+    };
+    CalibUrlPoint m;
+    ASSERT(calib_url_merge_rounds(r, 4, &m) == 0);
+    EXPECT_EQ_INT(m.words, 24);
+    EXPECT_EQ_INT(m.conc, 2);
+    EXPECT_EQ_INT(m.n_ok, 11);
+    EXPECT_EQ_INT(m.n_err, 5);
+    EXPECT_NEAR(m.itl_us, 1100, 1e-12);        // median of {1400, 1000, 1100}
+    EXPECT_NEAR(m.ttft_us, 0, 1e-12);          // no round had a TTFT sample
+    EXPECT_NEAR(m.prompt_tokens, 25, 1e-12);
+    EXPECT_NEAR(m.output_tokens, 32, 1e-12);
+    r[0].ttft_us = 500, r[1].ttft_us = 300;
+    ASSERT(calib_url_merge_rounds(r, 2, &m) == 0);
+    EXPECT_NEAR(m.ttft_us, 400, 1e-12);        // even count: the mean of the middle two
+    EXPECT_NEAR(m.itl_us, 1200, 1e-12);
+}
+
 TEST(calib_url_check_rejects_designs_without_concurrency_one) {
     CalibUrlDesign d = {.url = "http://127.0.0.1:1/v1", .prompt_words = {16, 64}, .n_prompts = 2,
                         .concurrency = {2, 4}, .n_conc = 2, .output_tokens = 16, .rounds = 1};

@@ -82,11 +82,53 @@ int calib_url_reduce(LgResult *res, int64_t words, int64_t conc, CalibUrlPoint *
     return 0;
 }
 
+int calib_url_merge_rounds(const CalibUrlPoint *rounds, int64_t n, CalibUrlPoint *out) {
+    double *v[4];
+    for (int j = 0; j < 4; j++) v[j] = malloc((size_t)(n ? n : 1) * sizeof(double));
+    if (!v[0] || !v[1] || !v[2] || !v[3]) {
+        for (int j = 0; j < 4; j++) free(v[j]);
+        return ERR_NOMEM;
+    }
+    *out = (CalibUrlPoint){.words = n ? rounds[0].words : 0, .conc = n ? rounds[0].conc : 0};
+    int64_t nt = 0, ni = 0, nk = 0;
+    for (int64_t r = 0; r < n; r++) {
+        out->n_ok += rounds[r].n_ok;
+        out->n_err += rounds[r].n_err;
+        if (rounds[r].n_ok == 0) continue;
+        if (rounds[r].ttft_us > 0) v[0][nt++] = rounds[r].ttft_us;
+        if (rounds[r].itl_us > 0) v[1][ni++] = rounds[r].itl_us;
+        v[2][nk] = rounds[r].prompt_tokens;
+        v[3][nk++] = rounds[r].output_tokens;
+    }
+    out->ttft_us = median(v[0], nt);
+    out->itl_us = median(v[1], ni);
+    out->prompt_tokens = nk ? median(v[2], nk) : (double)out->words;
+    out->output_tokens = median(v[3], nk);
+    for (int j = 0; j < 4; j++) free(v[j]);
+    return 0;
+}
+
+// One round of one point: max(C, 4) requests at concurrency C, reduced to its medians.
+static int run_point(LgConfig *cfg, const CalibUrlDesign *d, int p, int c, uint64_t seed, CalibUrlPoint *out,
+                     char *err, size_t err_len) {
+    cfg->concurrency = cfg->max_in_flight = d->concurrency[c];
+    // At least 4 requests so concurrency-1 points have TTFT samples to take a median of.
+    cfg->n_requests = d->concurrency[c] > 4 ? d->concurrency[c] : 4;
+    cfg->input_tokens = (int32_t)d->prompt_words[p];
+    cfg->output_tokens = (int32_t)d->output_tokens;
+    cfg->seed = seed;
+    LgResult res = {0};
+    int rc = lg_run(cfg, &res, err, err_len);
+    if (!rc) rc = calib_url_reduce(&res, d->prompt_words[p], d->concurrency[c], out);
+    lg_result_free(&res);
+    return rc;
+}
+
 int calib_url_run(const CalibUrlDesign *d, CalibUrlPoint *pts, int64_t *n_points, CalibUrlProgressFn progress,
                   void *progress_ctx, char *err, size_t err_len) {
     int rc = calib_url_check(d, err, err_len);
     if (rc) return rc;
-    int64_t total = (int64_t)d->n_prompts * d->n_conc, k = 0;
+    int64_t total = (int64_t)d->n_prompts * d->n_conc;
     LgConfig cfg = {.url = d->url, .api = d->api, .model = d->model, .api_key = d->api_key, .concurrency = 1,
                     .n_requests = 1, .input_tokens = (int32_t)d->prompt_words[0], .output_tokens = 4,
                     .max_in_flight = 1, .timeout_us = d->timeout_us, .prompts = d->prompts, .seed = d->seed,
@@ -96,27 +138,28 @@ int calib_url_run(const CalibUrlDesign *d, CalibUrlPoint *pts, int64_t *n_points
     rc = lg_run(&cfg, &res, err, err_len);
     lg_result_free(&res);
     if (rc) return rc;
-    for (int p = 0; p < d->n_prompts; p++)
-        for (int c = 0; c < d->n_conc; c++) {
-            cfg.concurrency = cfg.max_in_flight = d->concurrency[c];
-            // At least 4 requests per round so concurrency-1 points have TTFT samples to take a median of.
-            cfg.n_requests = (d->concurrency[c] > 4 ? d->concurrency[c] : 4) * d->rounds;
-            cfg.input_tokens = (int32_t)d->prompt_words[p];
-            cfg.output_tokens = (int32_t)d->output_tokens;
-            cfg.seed = d->seed + (uint64_t)k;
-            memset(&res, 0, sizeof res);
-            rc = lg_run(&cfg, &res, err, err_len);
-            if (!rc) rc = calib_url_reduce(&res, d->prompt_words[p], d->concurrency[c], &pts[k]);
-            lg_result_free(&res);
-            if (rc) return rc;
-            if (pts[k].n_ok == 0)
-                return err_set(err, err_len, ERR_IO, "every request of the point (%lld words, concurrency %lld) failed; "
-                               "check the URL, --model and the server's limits", (long long)d->prompt_words[p],
-                               (long long)d->concurrency[c]);
-            if (progress) progress(progress_ctx, k, total, &pts[k]);
-            k++;
+    // Rounds are the outer loop: every round visits every point, so a machine whose speed drifts
+    // during the calibration moves all points alike (the medians over rounds see the whole window)
+    // instead of bending the fit between the points measured early and those measured late.
+    CalibUrlPoint *per = malloc((size_t)(total * d->rounds) * sizeof *per);
+    if (!per) return err_set(err, err_len, ERR_NOMEM, "out of memory");
+    for (int64_t r = 0; r < d->rounds && !rc; r++)
+        for (int64_t k = 0; k < total && !rc; k++) {
+            int p = (int)(k / d->n_conc), c = (int)(k % d->n_conc);
+            CalibUrlPoint *pt = &per[k * d->rounds + r];
+            rc = run_point(&cfg, d, p, c, d->seed + (uint64_t)(r * total + k), pt, err, err_len);
+            if (!rc && progress) progress(progress_ctx, r * total + k, total * d->rounds, pt);
         }
-    *n_points = k;
+    for (int64_t k = 0; k < total && !rc; k++) {
+        rc = calib_url_merge_rounds(&per[k * d->rounds], d->rounds, &pts[k]);
+        if (!rc && pts[k].n_ok == 0)
+            rc = err_set(err, err_len, ERR_IO, "every request of the point (%lld words, concurrency %lld) failed; "
+                         "check the URL, --model and the server's limits", (long long)pts[k].words,
+                         (long long)pts[k].conc);
+    }
+    free(per);
+    if (rc) return rc;
+    *n_points = total;
     return 0;
 }
 

@@ -4,7 +4,8 @@
 // (calib_nnls_rel in calibrate.h).
 //
 // Design: prompt lengths P (words) × closed-loop concurrency C. Each point runs C workers,
-// max(C, 4)·rounds requests in all, every request asking for exactly M tokens (ignore_eos). The C workers
+// max(C, 4) requests per round, the rounds interleaved (round r visits every point before r + 1),
+// every request asking for exactly M tokens (ignore_eos). The C workers
 // start together and, with equal lengths, finish together, so a point's steps are one prefill
 // of the C prompts then M−1 pure decode steps of C rows. Observables per point (medians over
 // requests, so a stray slow step does not move them):
@@ -70,9 +71,14 @@ int calib_url_check(const CalibUrlDesign *d, char *err, size_t err_len);
 // 0, or ERR_NOMEM.
 int calib_url_reduce(LgResult *res, int64_t words, int64_t conc, CalibUrlPoint *out);
 
+// Merges the n rounds of one point: medians over the rounds that had an ok request of TTFT, ITL,
+// prompt and output tokens; n_ok and n_err summed. 0, or ERR_NOMEM.
+int calib_url_merge_rounds(const CalibUrlPoint *rounds, int64_t n, CalibUrlPoint *out);
+
 typedef void (*CalibUrlProgressFn)(void *ctx, int64_t i, int64_t n, const CalibUrlPoint *p);
 
-// Runs the design against the endpoint (a warm-up request first). pts must hold
+// Runs the design against the endpoint (a warm-up request first), rounds outermost; a point's
+// figures are the medians of its rounds (calib_url_merge_rounds). pts must hold
 // n_prompts × n_conc points; *n_points gets the count. Returns 0, or ERR_IO/ERR_ARG with one
 // line in err (the endpoint failed every request of a point, the load generator could not start).
 int calib_url_run(const CalibUrlDesign *d, CalibUrlPoint *pts, int64_t *n_points, CalibUrlProgressFn progress,

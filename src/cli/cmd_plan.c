@@ -59,6 +59,8 @@ static void usage(FILE *f) {
             "                      each tier timed by its `step:` model; on WORKLOAD (or --workload FILE)\n"
             "  --trace FILE        replay a recorded trace instead (CSV: id,t_s,prompt_chars,in_tokens,\n"
             "                      out_tokens,confidence,status — docs/serve.md)\n"
+            "  --endpoint E        the endpoint the trace's requests came in on, for the routes' match:\n"
+            "                      chat (default), completions or embeddings\n"
             "  --records FILE      write what happened to each trace request (JSON lines: route, tiers,\n"
             "                      escalation, canary, status, cost in nano-dollars)\n"
             "  (--seed and --horizon-hours default to the file's `planner: {seed, horizon_s}` — an emitted\n"
@@ -261,8 +263,8 @@ static void print_pipeline_result(const char *what, const Workload *wl, const Si
 
 // `plan --pipeline FILE (WORKLOAD | --trace FILE)`: predict a given pipeline. Returns the exit status.
 // seed / horizon_s < 0: the file's `planner:` run (an emitted plan's), else 1 and one hour.
-static int run_pipeline(const char *pipe_path, const char *wl_path, const char *trace, const char *records,
-                        int64_t seed, double horizon_s, bool json) {
+static int run_pipeline(const char *pipe_path, const char *wl_path, const char *trace, int trace_endpoint,
+                        const char *records, int64_t seed, double horizon_s, bool json) {
     char err[1024];
     Pipeline *p = malloc(sizeof *p);
     PipeSim *ps = calloc(1, sizeof *ps);
@@ -287,6 +289,7 @@ static int run_pipeline(const char *pipe_path, const char *wl_path, const char *
         status = 2;
         goto done;
     }
+    if (trace_endpoint >= 0) ps->cfg.endpoint = (RouterEndpoint)trace_endpoint;
     if (records) {
         if (!trace) { fprintf(stderr, "rightsize plan: --records needs --trace\n"); status = 2; goto done; }
         rec = calloc((size_t)ps->n_trace, sizeof *rec);
@@ -336,6 +339,7 @@ int cmd_plan(int argc, char **argv) {
     char err[1024];
     bool json = false, quiet = false;
     const char *profile = NULL, *pipeline = NULL, *trace = NULL, *records = NULL;
+    int trace_endpoint = -1;   // --endpoint: the trace requests' (RouterEndpoint), -1 unset
     bool horizon_set = false, seed_set = false;
     PredictConfig pc;
     predict_config_default(&pc);
@@ -369,6 +373,14 @@ int cmd_plan(int argc, char **argv) {
         else if (!strcmp(a, "--pipeline")) { NEED_VAL(); pipeline = argv[++i]; }
         else if (!strcmp(a, "--workload")) { NEED_VAL(); if (wl_path) { fprintf(stderr, "rightsize plan: one workload file only\n"); return 2; } wl_path = argv[++i]; }
         else if (!strcmp(a, "--trace")) { NEED_VAL(); trace = argv[++i]; }
+        else if (!strcmp(a, "--endpoint")) {
+            NEED_VAL();
+            trace_endpoint = router_endpoint_parse(argv[++i]);
+            if (trace_endpoint < 0 || trace_endpoint == RT_EP_ANY) {
+                fprintf(stderr, "rightsize plan: --endpoint '%s': use chat, completions or embeddings\n", argv[i]);
+                return 2;
+            }
+        }
         else if (!strcmp(a, "--records")) { NEED_VAL(); records = argv[++i]; }
         else if (!strcmp(a, "--replicas")) { NEED_VAL(); if (parse_num(a, argv[++i], 1, 4096, &v)) return 2; pc.replicas = (int)v; }
         else if (!strcmp(a, "--max-num-seqs")) { NEED_VAL(); if (parse_num(a, argv[++i], 1, 65536, &v)) return 2; pc.max_num_seqs = (int64_t)v; }
@@ -397,7 +409,11 @@ int cmd_plan(int argc, char **argv) {
             fprintf(stderr, "rightsize plan: --pipeline needs a workload (WORKLOAD.yaml or --workload FILE) or a --trace FILE, not both\n");
             return 2;
         }
-        return run_pipeline(pipeline, wl_path, trace, records, seed_set ? (int64_t)o.seed : -1,
+        if (trace_endpoint >= 0 && !trace) {
+            fprintf(stderr, "rightsize plan: --endpoint is the endpoint of a --trace's requests (a workload's is its class)\n");
+            return 2;
+        }
+        return run_pipeline(pipeline, wl_path, trace, trace_endpoint, records, seed_set ? (int64_t)o.seed : -1,
                             horizon_set ? o.horizon_s : -1, json);
     }
     if (!wl_path) { fprintf(stderr, "rightsize plan: missing WORKLOAD.yaml (see --help)\n"); return 2; }

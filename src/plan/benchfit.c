@@ -16,9 +16,9 @@ const char *const bench_metric_names[BM_METRIC_COUNT] = {
 };
 
 enum { COL_SPLIT, COL_SOURCE, COL_PUBLISHED, COL_READ, COL_HW, COL_STACK, COL_MODEL, COL_QUANT, COL_TP, COL_ISL,
-       COL_OSL, COL_CONC, COL_METRIC, COL_VALUE, COL_NOTE, COL_COUNT };
+       COL_OSL, COL_CONC, COL_REQUESTS, COL_METRIC, COL_VALUE, COL_NOTE, COL_COUNT };
 static const char *const col_names[COL_COUNT] = {"split", "source", "published", "read", "hardware", "stack", "model",
-    "quant", "tp", "isl", "osl", "concurrency", "metric", "value", "note"};
+    "quant", "tp", "isl", "osl", "concurrency", "requests", "metric", "value", "note"};
 
 // Splits one CSV line (RFC 4180 quotes, no embedded newlines) in place. Returns the field count.
 static int csv_split(char *line, char **f, int cap) {
@@ -55,7 +55,8 @@ static int parse_row(char **f, int line, const char *path, const Catalog *cat, B
         return err_set(err, err_len, ERR_FORMAT, "%s:%d: column '%s': %s", path, line, col_names[col], m_); } while (0)
     *p = (BenchPoint){.line = line};
     if (!strcmp(f[COL_SPLIT], "test")) p->test = true;
-    else if (strcmp(f[COL_SPLIT], "train")) BAD(COL_SPLIT, "expected train or test, got '%s'", f[COL_SPLIT]);
+    else if (!strcmp(f[COL_SPLIT], "withdrawn")) p->test = p->withdrawn = true;
+    else if (strcmp(f[COL_SPLIT], "train")) BAD(COL_SPLIT, "expected train, test or withdrawn, got '%s'", f[COL_SPLIT]);
     snprintf(p->source, sizeof p->source, "%s", f[COL_SOURCE]);
     snprintf(p->published, sizeof p->published, "%s", f[COL_PUBLISHED]);
     snprintf(p->read, sizeof p->read, "%s", f[COL_READ]);
@@ -87,6 +88,10 @@ static int parse_row(char **f, int line, const char *path, const Catalog *cat, B
     if (*end || p->osl < (p->metric == BM_PREFILL_TOK_S ? 0 : 1)) BAD(COL_OSL, "expected a token count, got '%s'", f[COL_OSL]);
     p->concurrency = strtoll(f[COL_CONC], &end, 10);
     if (*end || p->concurrency < 0) BAD(COL_CONC, "expected 0 (offline) or a count, got '%s'", f[COL_CONC]);
+    p->requests = strtoll(f[COL_REQUESTS], &end, 10);
+    if (*end || p->requests < 0 || (p->requests > 0 && p->requests < p->concurrency))
+        BAD(COL_REQUESTS, "expected 0 (steady state) or the run's request count, at least the concurrency, got '%s'",
+            f[COL_REQUESTS]);
     if ((p->metric == BM_PREFILL_TOK_S || p->metric == BM_DECODE_TOK_S) && p->concurrency != 1)
         BAD(COL_CONC, "a %s point is one sequence: concurrency 1, got '%s'", bench_metric_names[p->metric], f[COL_CONC]);
     p->value = strtod(f[COL_VALUE], &end);
@@ -144,6 +149,92 @@ static double prefill_cycle_us(const StepModel *sm, int64_t b, int64_t isl, int6
     return steps * step_time_us(sm, &s);
 }
 
+// ---- a closed loop of users (TTFT and inter-token latency under load) ----
+//
+// c users each send their next request when the last one ends, on one replica scheduled as
+// policy/sched.h (and the planner's simulator) does: a step decodes one token of every running
+// request first, then admits waiting prompts while max_num_batched_tokens lasts — in chunks, or,
+// for a stack that admits prompts only whole (vLLM on Neuron), as many whole prompts as fit (at
+// least one). Every step costs step_time_us of its shape. Prompts and decode rows read a context
+// of isl + 1 positions (the prompt; the few generated tokens are left out).
+
+// One step with `prefill` prompt tokens (attending `pairs` query x key pairs) and r decode rows.
+static double mixed_step_us(const StepModel *sm, int64_t prefill, double pairs, int64_t r, int64_t isl) {
+    StepShape s = {.prefill_tokens = prefill, .decode_rows = r, .ctx_tokens = prefill + r * (isl + 1),
+                   .attn_pairs = pairs + (double)r * (double)(isl + 1)};
+    return step_time_us(sm, &s);
+}
+
+// Time from admitting one prompt alone beside r decode rows to its first token: the steps that
+// prefill it (one when whole; else ceil(isl / (budget - r)) chunks of even size, as prefill_cycle_us).
+static double admit_one_us(const StepModel *sm, const CatStack *st, int64_t isl, int64_t r, int64_t *steps_out) {
+    int64_t budget = st->max_num_batched_tokens - r;
+    if (budget < 1) budget = 1;
+    int64_t steps = st->whole_prompts ? 1 : (isl + budget - 1) / budget;
+    int64_t chunk = (isl + steps - 1) / steps;
+    double pairs = (double)isl * ((double)isl + 1) / 2 / (double)steps;
+    *steps_out = steps;
+    return (double)steps * mixed_step_us(sm, chunk, pairs, r, isl);
+}
+
+typedef struct {
+    double ttft_us;    // mean time to first token over the run's requests
+    double stall_us;   // mean time per request its decode steps wait on other requests' prefills
+} ClosedLoop;
+
+// The run starts with all c users' prompts at once on an idle replica (a benchmark client's
+// start): step j admits what the budget left by the j*k rows already decoding allows, and every
+// prompt's first token comes at the end of the step that finishes it.
+static void burst(const StepModel *sm, const CatStack *st, int64_t c, int64_t isl, double *ttft_sum, double *stall_sum) {
+    double t = 0;
+    int64_t running = 0, left = isl;   // left: tokens of the head prompt still to prefill
+    while (running < c) {
+        int64_t budget = st->max_num_batched_tokens - running, tokens = 0, done = 0;
+        double pairs = 0;
+        if (budget < 1) budget = 1;
+        if (st->whole_prompts) {
+            done = budget / isl < 1 ? 1 : budget / isl;
+            if (done > c - running) done = c - running;
+            tokens = done * isl;
+            pairs = (double)done * (double)isl * ((double)isl + 1) / 2;
+        } else {
+            while (budget > 0 && running + done < c) {
+                int64_t take = left < budget ? left : budget, pos = isl - left;
+                tokens += take;
+                pairs += (double)take * ((double)pos + 0.5 * (double)(take + 1));
+                budget -= take;
+                left -= take;
+                if (!left) { done++; left = isl; }
+            }
+        }
+        double dt = mixed_step_us(sm, tokens, pairs, running, isl);
+        t += dt;
+        *ttft_sum += (double)done * t;
+        if (running) *stall_sum += (double)running * (dt - mixed_step_us(sm, 0, 0, running, isl));
+        running += done;
+    }
+}
+
+// Mean TTFT and decode stall over a run of n requests (0: the steady state) of c users: the first c
+// come as the burst above; each later one follows its user's last request, which ended at a step's
+// end while the other c - 1 decode: the engine has started its next step by the time the prompt
+// arrives, so the prompt waits that decode step whole, then its own prefill steps, which stall the
+// c - 1 decoders for what the prefill adds to each step. Prompts of two users that arrive together
+// queue behind each other; the steady term leaves that out (tests/test_benchfit.c measures the gap
+// against policy/sched driven by the same step times).
+static ClosedLoop closed_loop(const StepModel *sm, const CatStack *st, int64_t c, int64_t n, int64_t isl) {
+    int64_t r = c - 1, steps;
+    double dec = r ? mixed_step_us(sm, 0, 0, r, isl) : 0;
+    double admit = admit_one_us(sm, st, isl, r, &steps);
+    double steady_ttft = dec + admit, steady_stall = (double)r * (admit - (double)steps * dec);
+    if (n <= 0) return (ClosedLoop){steady_ttft, steady_stall};
+    double ttft_sum = 0, stall_sum = 0;
+    burst(sm, st, c, isl, &ttft_sum, &stall_sum);
+    ttft_sum += (double)(n - c) * steady_ttft;
+    stall_sum += (double)(n - c) * steady_stall;
+    return (ClosedLoop){ttft_sum / (double)n, stall_sum / (double)n};
+}
+
 double bench_predict(const Catalog *cat, const CatStack *st, const BenchPoint *p) {
     const CatHardware *hw = &cat->hw[p->hw];
     const CatModel *m = &cat->models[p->model];
@@ -161,11 +252,16 @@ double bench_predict(const Catalog *cat, const CatStack *st, const BenchPoint *p
     double t_pre = prefill_cycle_us(&sm, b, p->isl, st->max_num_batched_tokens);
     double t_dec = step_decode_run_us(&sm, b, b * (p->isl + 1), p->osl - 1);
     double cycle_s = (t_pre + t_dec) * 1e-6;
+    // Under load (a closed loop of b users), a time to first token queues behind the other
+    // users' prefills, and an inter-token latency waits on them (closed_loop).
+    ClosedLoop cl = {0};
+    if (p->metric == BM_TTFT_MS || p->metric == BM_ITL_MS)
+        cl = closed_loop(&sm, st, p->concurrency > 0 ? b : 1, p->requests > 0 && p->concurrency > 0 ? p->requests : 0, p->isl);
     switch (p->metric) {
     case BM_OUTPUT_TOK_S: return (double)b * (double)p->osl / cycle_s;
     case BM_TOTAL_TOK_S: return (double)b * (double)seq / cycle_s;
-    case BM_ITL_MS: return p->osl > 1 ? t_dec / (double)(p->osl - 1) / 1e3 : 0;
-    case BM_TTFT_MS: return prefill_cycle_us(&sm, 1, p->isl, st->max_num_batched_tokens) / 1e3;
+    case BM_ITL_MS: return p->osl > 1 ? (t_dec + cl.stall_us) / (double)(p->osl - 1) / 1e3 : 0;
+    case BM_TTFT_MS: return cl.ttft_us / 1e3;
     case BM_LATENCY_S: return cycle_s;
     case BM_LATENCY_MS: return cycle_s * 1e3;
     case BM_PREFILL_TOK_S:
@@ -190,7 +286,7 @@ BenchErr bench_error(const Catalog *cat, const BenchPoint *pts, int64_t n, bool 
     double sum = 0;
     for (int64_t i = 0; i < n; i++) {
         const BenchPoint *p = &pts[i];
-        if (p->test != test || (hw >= 0 && p->hw != hw) || (stack >= 0 && p->stack != stack)) continue;
+        if (p->withdrawn || p->test != test || (hw >= 0 && p->hw != hw) || (stack >= 0 && p->stack != stack)) continue;
         double pred = bench_predict(cat, &cat->stacks[p->stack], p);
         double l = pred > 0 ? log(pred / p->value) : 10.0;   // a model that does not fit: off by e^10
         sum += l;
@@ -350,7 +446,7 @@ int bench_count_points(const char *path, Catalog *cat, char *err, size_t err_len
     int rc = bench_points_load(path, cat, &pts, &n, err, err_len);
     if (rc) return rc;
     for (int64_t i = 0; i < cat->n_hw; i++) cat->hw[i].published_points = 0;
-    for (int64_t i = 0; i < n; i++) cat->hw[pts[i].hw].published_points++;
+    for (int64_t i = 0; i < n; i++) cat->hw[pts[i].hw].published_points += !pts[i].withdrawn;
     for (int64_t h = 0; h < cat->n_hw; h++) {
         CatHardware *hw = &cat->hw[h];
         BenchErr e = hw->published_points ? bench_error(cat, pts, n, true, (int)h, -1) : (BenchErr){0};

@@ -30,11 +30,14 @@ extern const char *const bench_metric_names[BM_METRIC_COUNT];
 
 typedef struct {
     bool test;                 // held out
+    bool withdrawn;            // the publisher removed the figure: neither fitted nor scored (test too)
     char source[256], published[16], read[16];
     int hw, model, stack;      // catalog indices
     PlanQuant quant;
     int tp;
     int64_t isl, osl, concurrency;
+    int64_t requests;          // requests the run's mean is over, its `concurrency` users started together
+                               // (0: a steady closed loop); see bench_predict
     BenchMetric metric;
     double value;
     int line;                  // in the CSV, for messages

@@ -327,11 +327,13 @@ static void load_stack(YamlDoc *d, const YamlNode *n, CatStack *s) {
     s->logits_buffer = yaml_bool_opt(d, me, "logits_buffer", false);
     s->memory_source = yaml_str_req(d, me, "source");
     const YamlNode *sc = yaml_map_req(d, n, "scheduler");
-    static const char *const skeys[] = {"max_num_seqs", "max_num_batched_tokens", "block_tokens", "source", NULL};
+    static const char *const skeys[] = {"max_num_seqs", "max_num_batched_tokens", "block_tokens", "chunked_prefill",
+                                        "source", NULL};
     yaml_check_keys(d, sc, skeys);
     s->max_num_seqs = yaml_i64_req(d, sc, "max_num_seqs", 1, 1 << 20);
     s->max_num_batched_tokens = yaml_i64_req(d, sc, "max_num_batched_tokens", 1, 1 << 24);
     s->block_tokens = yaml_i64_opt(d, sc, "block_tokens", 16, 1, 1 << 16);
+    s->whole_prompts = !yaml_bool_opt(d, sc, "chunked_prefill", true);
     s->scheduler_source = yaml_str_req(d, sc, "source");
     const YamlNode *ef = yaml_map_req(d, n, "efficiency");
     static const char *const ekeys[] = {"prefill_compute", "decode_bandwidth", "step_overhead", "allreduce_alpha_us",

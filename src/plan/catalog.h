@@ -110,6 +110,8 @@ typedef struct {
     double mem_fraction;       // gpu_memory_utilization (of total) or free_gpu_memory_fraction (of free)
     bool logits_buffer;        // profiling run reserves max_num_seqs x vocab fp32 logits
     int64_t max_num_seqs, max_num_batched_tokens, block_tokens;
+    bool whole_prompts;        // scheduler chunked_prefill: false — a prompt is admitted only whole, in one
+                               // step (vLLM on Neuron); else prefills are split across steps in the budget
     double eff_prefill, eff_decode, eff_overhead;          // x hardware derate_compute/_bandwidth/step_overhead
     double allreduce_alpha_us, allreduce_eff[LINK_COUNT];  // per all-reduce latency; achieved link fraction
     const char *memory_source, *scheduler_source, *efficiency_source;

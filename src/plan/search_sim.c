@@ -9,6 +9,14 @@
 #include "plan/search_int.h"
 
 
+// A stack that admits prompts only whole (vLLM on Neuron) runs without chunked prefill and with a
+// budget of at least the longest request, as its platform sets it (max(budget, max_model_len)).
+static void whole_prompts(SchedConfig *sc, const CatStack *st) {
+    if (!st->whole_prompts) return;
+    sc->enable_chunked_prefill = false;
+    if (sc->max_num_batched_tokens < sc->max_model_len) sc->max_num_batched_tokens = sc->max_model_len;
+}
+
 static void fill_tier(const Catalog *cat, const Workload *wl, const Candidate *c, bool student, SimTier *t) {
     const CatHardware *hw = &cat->hw[student ? c->student_hw : c->hw];
     const CatModel *m = &cat->models[student ? c->student : c->model];
@@ -35,6 +43,7 @@ static void fill_tier(const Catalog *cat, const Workload *wl, const Candidate *c
         t->sched.max_num_queued_reqs = c->batch_knob;
         int64_t need = (int64_t)(wl->in.max + (wl->out.max > 0 ? wl->out.max : 1));
         t->sched.max_model_len = need < m->context ? need : m->context;
+        whole_prompts(&t->sched, search_stack_on(cat, c, hw));
         t->sched.kv_block_tokens = kv->kv_block_tokens;
         t->sched.kv_blocks_total = kv->kv_blocks_total;
     }

@@ -13,6 +13,7 @@
 #define TRAFFIC_LOW 0.70            // measured / planned arrival rate
 #define TRAFFIC_HIGH 1.20
 #define COST_DRIFT 0.10             // |prediction error| of $/1K requests
+#define SPEED_DRIFT 0.15            // |prediction error| of TPOT p50 (the step profile's speed)
 #define CANARY_MIN_N 30
 #define CANARY_ERR_WORSE 0.01       // candidate error rate above baseline's
 #define CANARY_P95_WORSE 1.20       // candidate e2e p95 / baseline's
@@ -137,6 +138,11 @@ int review_advise(const Review *rv, const ReviewFit *f, const ReviewPlan *plan, 
             if (!strcmp(rows[i].name, "accelerator $/1K requests") && fabs(rows[i].error) > COST_DRIFT)
                 n = add(out, n, cap, "cost", "measured accelerator cost $%.4g per 1K requests is %.0f%% %s the plan's $%.4g",
                         rows[i].measured, 100 * fabs(rows[i].error), rows[i].error > 0 ? "below" : "above", rows[i].predicted);
+            else if (!strcmp(rows[i].name, "TPOT p50") && fabs(rows[i].error) > SPEED_DRIFT)
+                n = add(out, n, cap, "speed", "decode ran %s than the plan's step profile (TPOT p50 %.3g ms measured, %.3g ms "
+                        "predicted): its latency predictions are off by about as much; recalibrate the hardware "
+                        "(`rightsize calibrate --url`) and re-plan", rows[i].error > 0 ? "faster" : "slower",
+                        rows[i].measured, rows[i].predicted);
     }
     n = advise_plan(f, plan, out, n, cap);
     ReviewCanary cv[REVIEW_MAX_GROUPS];

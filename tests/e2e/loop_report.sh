@@ -14,7 +14,7 @@ trap 'rm -rf "$T"' EXIT
 fails=0
 "$BIN" gguf synth --shape tiny --type q8_0 -q -o "$T/tiny.gguf" || exit 1
 for kind in steady cascade; do
-    if ! LOOP_RATE=6 RS_BIN="$BIN" timeout 120 sh "$ROOT/scripts/loop.sh" "$T/$kind" "$T/tiny.gguf" "$kind" 4 2 \
+    if ! LOOP_RATE=6 LOOP_CAL_ROUNDS=1 RS_BIN="$BIN" timeout 120 sh "$ROOT/scripts/loop.sh" "$T/$kind" "$T/tiny.gguf" "$kind" 4 2 \
         2>"$T/$kind.log"; then
         echo "FAIL: loop $kind: $(tail -5 "$T/$kind.log")"; fails=$((fails + 1)); continue
     fi
@@ -43,6 +43,16 @@ check(abs(c["usd"] - span_cost) <= 0.05 * span_cost + 1e-7, "report total %g vs 
 rows = {x["figure"]: x for x in r["plan"]["compare"]}
 for k in ("accelerator $/1K requests", "accelerator $/1K at the measured rate", "e2e p50", "e2e p95"):
     check(k in rows and rows[k]["measured"] > 0 and rows[k]["predicted"] > 0 and math.isfinite(rows[k]["error"]), "row %s: %s" % (k, rows.get(k)))
+# The replay of the bench's own arrivals: every sent request, routed as the gateway routed it (the
+# cascade's escalations from the records' confidences), and compared in report-replay.json.
+rp = json.load(open(f"{d}/plan-replay.json"))
+check(rp["arrived"] == b["requests"]["sent"] and rp["unrouted"] == 0 and rp["completed"] == b["requests"]["ok"],
+      "replay: %s vs bench %s" % ({k: rp[k] for k in ("arrived", "unrouted", "completed")}, b["requests"]))
+if kind == "cascade":
+    check(rp["escalated"] == r["overall"]["escalated"], "replay escalated %s vs measured %s" % (rp["escalated"], r["overall"]["escalated"]))
+rr = {x["figure"]: x for x in json.load(open(f"{d}/report-replay.json"))["plan"]["compare"]}
+check(rr.get("e2e p50", {}).get("predicted", 0) > 0, "replay row e2e p50: %s" % rr.get("e2e p50"))
+check("betas: {b0_us:" in open(f"{d}/profiles-after/main.yaml").read(), "no calibration after the bench")
 if kind == "cascade":
     # the prediction is the served pipeline's (plan --pipeline), with its escalations
     check(p["schema"] == "rightsize.pipeline/1" and r["plan"]["schema"] == "rightsize.pipeline/1", "pipeline prediction")

@@ -22,14 +22,14 @@ done
 # published points (counted from the CSV); restricted to ASICs it takes a TPU v5e, which has none
 # (an estimate); the nightly batch restricted to Inferentia2 (planned with vllm-neuron, the stack of
 # the engine it emits, it now prefers an uncalibrated TPU v5e) gets that device's points.
-n_a10g=$(awk -F, 'NR > 1 && $0 !~ /^#/' data/benchmarks/published.csv | grep -c ",a10g,")
+n_a10g=$(awk -F, 'NR > 1 && $0 !~ /^#/ && $1 != "withdrawn"' data/benchmarks/published.csv | grep -c ",a10g,")
 grep -q "Derates       fitted or checked against $n_a10g published benchmark points for a10g" "$T/out.txt" \
     || fail "support-assistant: want $n_a10g a10g points, report says: $(grep Derates "$T/out.txt")"
 { cat "$W"; printf '%s\n' 'constraints:' '  classes: [asic]'; } > "$T/asic.yaml"
 "$BIN" plan "$T/asic.yaml" --quiet --horizon-hours 2 > "$T/asic.txt" 2>/dev/null || fail "asic-only plan"
 grep -q "Derates       estimates: no published benchmark point for tpu-v5e" "$T/asic.txt" \
     || fail "the report does not say tpu-v5e's derates are estimates: $(grep Derates "$T/asic.txt")"
-n_inf2=$(awk -F, 'NR > 1 && $0 !~ /^#/' data/benchmarks/published.csv | grep -c ",inferentia2,")
+n_inf2=$(awk -F, 'NR > 1 && $0 !~ /^#/ && $1 != "withdrawn"' data/benchmarks/published.csv | grep -c ",inferentia2,")
 { cat data/workloads/nightly-batch-scoring.yaml; printf '%s\n' 'constraints:' '  hardware: [inferentia2]'; } > "$T/nb.yaml"
 "$BIN" plan "$T/nb.yaml" --quiet --horizon-hours 2 > "$T/nb.txt" 2>/dev/null || fail "nightly plan on inferentia2"
 grep -q "Derates       fitted or checked against $n_inf2 published benchmark points for inferentia2" "$T/nb.txt" \

@@ -133,6 +133,17 @@ out = plan("--pipeline", pipe, "--trace", bad)
 check(out.returncode != 0 and "bad.csv:3:" in out.stderr, "bad trace: " + out.stderr)
 out = plan("--pipeline", pipe)
 check(out.returncode == 2 and "needs a workload" in out.stderr, "no input: " + out.stderr)
+# A trace's requests carry no endpoint: chat unless --endpoint says; a route that matches on the
+# endpoint takes them only when it is theirs.
+comp = write("comp.yaml", PIPE.replace("match: {endpoint: any}", "match: {endpoint: completions}"))
+for extra, routed in (([], 0), (["--endpoint", "completions"], 3), (["--endpoint", "chat"], 0)):
+    out = plan("--pipeline", comp, "--trace", trace, "--json", *extra)
+    res = json.loads(out.stdout) if out.returncode == 0 else {}
+    check(res.get("completed") == routed and res.get("unrouted") == 3 - routed, "--endpoint %s: %s %s" % (extra, res, out.stderr))
+out = plan("--pipeline", comp, "--trace", trace, "--endpoint", "any")
+check(out.returncode == 2 and "--endpoint 'any'" in out.stderr, "--endpoint any: " + out.stderr)
+out = plan("--pipeline", comp, "--workload", os.path.join(ROOT, "data/workloads/support-assistant.yaml"), "--endpoint", "chat")
+check(out.returncode == 2 and "--trace" in out.stderr, "--endpoint without a trace: " + out.stderr)
 
 if fails:
     print("%d checks failed" % len(fails))

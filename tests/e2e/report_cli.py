@@ -172,6 +172,13 @@ try:
     check(abs(e["error"] - (e["predicted"] - e["measured"]) / e["measured"]) < 1e-12 and e["predicted"] == 3000, "compare row %s" % e)
     check(r4["slo"]["e2e_p95_ms"]["target"] == 4000, "plan's SLO %s" % r4["slo"])
     check(any(x["topic"] == "cascade" for x in r4["recommendations"]), "escalation 25%% vs planned 10%%: %s" % r4["recommendations"])
+    # The speed advice: TPOT p50 more than 15% off the plan's says the step profile is stale.
+    tpot_m = rows["TPOT p50"]["measured"]
+    for factor, want in ((1.05, None), (0.7, "slower"), (1.4, "faster")):
+        plan["plan"]["scenarios"]["expected"]["tpot_ms"]["p50"] = tpot_m * factor
+        json.dump(plan, open(pf, "w"))
+        adv = [x["text"] for x in json.loads(run(f, "--json", "--plan", pf).stdout)["recommendations"] if x["topic"] == "speed"]
+        check(adv == [] if want is None else len(adv) == 1 and want in adv[0], "speed advice at x%.2f: %s" % (factor, adv))
     # A one-deployment prediction (plan --profile --json) compares too; HTML carries the table.
     pred = {"schema": "rightsize.predict/1", "config": {"horizon_s": 3600}, "utilization": 0.4,
             "requests": {"arrived": 10800, "completed": 10800, "rejected": 0, "unfinished": 0},
