@@ -57,6 +57,10 @@ static int metrics_setup(Gateway *g) {
     m->tier_ready = metrics_add(r, METRIC_GAUGE, "tier_ready", "1 when the tier has a replica taking calls (local: healthy worker; remote: its last probe answered), else 0 (see /health/ready for why).", "tier", NULL, 0);
     m->last_exit = metrics_add(r, METRIC_GAUGE, "worker_last_exit_code", "Exit code of the tier's last worker to exit (128 + signal when killed); absent until one exits.", "tier", NULL, 0);
     m->conns = metrics_add(r, METRIC_GAUGE, "connections", "Client connections open, by state (reading a request, serving one).", "state", NULL, 0);
+    static const double own_s[] = {5e-6,   10e-6,  15e-6,  20e-6,  25e-6,  30e-6, 40e-6, 50e-6,
+                                   60e-6,  80e-6,  100e-6, 125e-6, 150e-6, 200e-6, 250e-6, 300e-6,
+                                   400e-6, 500e-6, 750e-6, 1e-3,   2.5e-3, 5e-3,  10e-3, 25e-3};
+    m->overhead = metrics_add(r, METRIC_HISTOGRAM, "gateway_overhead_seconds", "The gateway's own time in answered (2xx) requests: headers read to the answer's last byte sent, less the time its calls waited on a backend.", NULL, own_s, (int)ARRAY_LEN(own_s));
     m->conns_closed = metrics_add(r, METRIC_COUNTER, "connections_closed_total", "Client connections closed by the gateway: deadlines, evicted at the connection cap, drain.", "reason", NULL, 0);
     for (int i = 0; i < (int)(sizeof *m / sizeof(Metric *)) - 1; i++)
         if (!((Metric **)&m->requests)[i]) return ERR_NOMEM;
@@ -162,8 +166,8 @@ void gw_finish(Gateway *g, GwReq *r, int64_t now_us) {
     double e2e_s = (double)(now_us - r->t_arrival_us) / 1e6, ttft_ms, tpot_ms;
     req_times(r, now_us, &ttft_ms, &tpot_ms);
     finish_metrics(g, r, status, e2e_s, ttft_ms, tpot_ms);
-    Buf b = {0};
-    buf_reserve(&b, 1024);
+    Buf b = g->rec;   // the gateway's record buffer, its memory kept from the last request
+    buf_clear(&b);
     buf_append_str(&b, "{\"schema\":\"" TELEMETRY_SCHEMA "\",\"id\":\"req-");
     char idt[24];
     buf_append(&b, idt, jsonw_u64(idt, r->id));
@@ -220,7 +224,7 @@ void gw_finish(Gateway *g, GwReq *r, int64_t now_us) {
     jsonw_fixed_text(&b, r->first_cost_nusd + r->first_idle_nusd, 9);
     buf_append(&b, "}", 1);
     telemetry_write(&g->tel, b.data, b.len);
-    buf_free(&b);
+    g->rec = b;
     gw_req_unref(r);
 }
 
@@ -370,6 +374,7 @@ Gateway *gateway_create(const Pipeline *p, const GatewayOptions *o, char *err, s
     curl_multi_setopt(g->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
     curl_multi_setopt(g->multi, CURLMOPT_MAXCONNECTS, 1024L);
     if (gw_front_start(g, err, err_len)) goto fail;
+    if (gw_io_start(g, err, err_len)) goto fail;
     if (gw_replicas_start(g, err, err_len)) goto fail;
     return g;
 fail:
@@ -380,11 +385,12 @@ fail:
 int gateway_port(const Gateway *g) { return g->port; }
 
 // Runs MHD until it has no more work it can do without waiting (bounded, so transfers get their
-// turn): each MHD_run moves a connection by one step (read a request, send the header, send a
-// chunk, send the end), and a resumed connection would otherwise wait one poll per step.
-// A connection resumed in these passes goes back into MHD's epoll set edge-triggered and
-// writable, which makes MHD's fd readable at once: one more pass takes that edge here, instead of
-// a whole loop turn woken for it after the poll.
+// turn): each MHD_run takes what MHD's epoll set has ready (accept, read and route requests; send
+// the answers of connections resumed since the last pass), and another pass follows while a pass
+// resumed connections or MHD says it has work left (MHD_get_timeout 0). A connection resumed in
+// these passes goes back into MHD's epoll set edge-triggered and writable once it has sent its
+// answer, which makes MHD's fd readable at once: one more pass takes that edge here, instead of
+// a whole loop turn (epoll_wait) woken for it.
 static void run_front(Gateway *g) {
     bool resumed = false;
     for (int i = 0; i < FRONT_RUNS_MAX; i++) {
@@ -402,8 +408,70 @@ static void run_front(Gateway *g) {
     }
 }
 
+// Calls that curl finished: each to its owner (a probe, or gw_call_done).
+static void curl_done(Gateway *g) {
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(g->multi, &left))) {
+        if (msg->msg != CURLMSG_DONE) continue;
+        CURL *e = msg->easy_handle;
+        CURLcode rc = msg->data.result;
+        char *priv = NULL;
+        curl_easy_getinfo(e, CURLINFO_PRIVATE, &priv);
+        if (*(int *)priv == CALL_HEALTH) gw_health_done(g, e, rc);
+        else gw_call_done(g, e, rc);
+    }
+}
+
+// The transfers' turn: curl's due timeout (a call just added starts here: its request is sent in
+// this turn), then what finished.
+static void run_curl(Gateway *g) {
+    for (int i = 0; i < 4 && gw_io_timer_due(g, clock_now_us()); i++) gw_io_curl_timeout(g);
+    curl_done(g);
+}
+
+static void periodic(Gateway *g, int64_t now) {
+    if (now >= g->next_tick_us) {
+        g->next_tick_us = now + TICK_US;
+        admin_commands(g, now);
+        gw_replicas_tick(g, now);
+        gw_expire(g, now);
+        gw_front_watch(g, now);
+        for (int i = 0; i < g->p.n_tiers; i++) gw_dispatch(g, i, now);
+        publish_status(g, now);
+        gw_cache_tick(g, now);
+        gw_dash_tick(g, clock_wall_us());
+    }
+    if (now >= g->next_scale_us) {
+        g->next_scale_us = now + g->p.autoscale_interval_us;
+        gw_autoscale(g, now, clock_wall_us());
+    }
+}
+
+// How long the loop may sleep: until the next tick, batch deadline, curl timeout or MHD timeout
+// (0 while MHD or curl have work now), at most 50 ms.
+static int wait_ms(Gateway *g, int64_t now) {
+    int64_t wake_at = g->next_tick_us, t = gw_io_timer_at(g);
+    if (t >= 0 && t < wake_at) wake_at = t;
+    for (int i = 0; i < g->p.n_tiers; i++)
+        if (g->tiers[i].batcher) {
+            t = batcher_ready_at(g->tiers[i].batcher);
+            if (t >= 0 && t < wake_at) wake_at = t;
+        }
+    int64_t ms = (wake_at - now + 999) / 1000;
+    MHD_UNSIGNED_LONG_LONG mhd_ms;
+    if (MHD_get_timeout(g->daemon, &mhd_ms) == MHD_YES && (int64_t)mhd_ms < ms) ms = (int64_t)mhd_ms;
+    if (g->mhd_dirty) ms = 0;
+    return (int)(ms < 0 ? 0 : ms > 50 ? 50 : ms);
+}
+
+// One epoll set for everything (gw_io.c). A turn: the sockets that are ready (curl reads its
+// backends' answers, which publishes them to their connections), MHD (reads requests, routes them
+// — calls start — and sends what was published), curl's turn (the new calls' requests go out),
+// then MHD again only if that turn published answers (a call that failed at once).
 int gateway_run(Gateway *g, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload_flag) {
     int64_t drain_deadline = 0;
+    bool mhd_ready = true;
     for (;;) {
         int64_t now = clock_now_us();
         if ((*stop || atomic_load(&g->draining)) && !drain_deadline) {
@@ -415,60 +483,22 @@ int gateway_run(Gateway *g, volatile sig_atomic_t *stop, volatile sig_atomic_t *
             *reload_flag = 0;
             gw_reload(g);
         }
-        // clients: accept, read, route (calls start here), send what is ready
-        run_front(g);
-        // transfers
-        int running = 0;
-        curl_multi_perform(g->multi, &running);
-        CURLMsg *msg;
-        int left;
-        while ((msg = curl_multi_info_read(g->multi, &left))) {
-            if (msg->msg != CURLMSG_DONE) continue;
-            CURL *e = msg->easy_handle;
-            CURLcode rc = msg->data.result;
-            char *priv = NULL;
-            curl_easy_getinfo(e, CURLINFO_PRIVATE, &priv);
-            if (*(int *)priv == CALL_HEALTH) gw_health_done(g, e, rc);
-            else gw_call_done(g, e, rc);
-        }
-        // answers the transfers just published go out in this turn, not after another poll
+        curl_done(g);
+        MHD_UNSIGNED_LONG_LONG mhd_ms;   // MHD's own due work: data it holds, connection timeouts
+        if (mhd_ready || g->mhd_dirty || (MHD_get_timeout(g->daemon, &mhd_ms) == MHD_YES && mhd_ms == 0)) run_front(g);
+        run_curl(g);
         if (g->mhd_dirty) run_front(g);
         now = clock_now_us();
-        if (now >= g->next_tick_us) {
-            g->next_tick_us = now + TICK_US;
-            admin_commands(g, now);
-            gw_replicas_tick(g, now);
-            gw_expire(g, now);
-            gw_front_watch(g, now);
-            for (int i = 0; i < g->p.n_tiers; i++) gw_dispatch(g, i, now);
-            publish_status(g, now);
-            gw_cache_tick(g, now);
-            gw_dash_tick(g, clock_wall_us());
-        }
-        if (now >= g->next_scale_us) {
-            g->next_scale_us = now + g->p.autoscale_interval_us;
-            gw_autoscale(g, now, clock_wall_us());
-        }
+        periodic(g, now);
         // drained: nothing held by the loop and every answer handed to its client
         if (drain_deadline && ((g->in_flight == 0 && g->n_open_reqs == 0) || now > drain_deadline)) {
             if (g->in_flight) LOG_W("drain timed out with %lld requests in flight", (long long)g->in_flight);
             break;
         }
-        // sleep until I/O, a wake-up, the next tick or the next batch deadline
-        int64_t wake_at = g->next_tick_us;
-        for (int i = 0; i < g->p.n_tiers; i++)
-            if (g->tiers[i].batcher) {
-                int64_t t = batcher_ready_at(g->tiers[i].batcher);
-                if (t >= 0 && t < wake_at) wake_at = t;
-            }
-        int64_t wait_ms = (wake_at - now + 999) / 1000;
-        MHD_UNSIGNED_LONG_LONG mhd_ms;
-        if (MHD_get_timeout(g->daemon, &mhd_ms) == MHD_YES && (int64_t)mhd_ms < wait_ms) wait_ms = (int64_t)mhd_ms;
-        if (g->mhd_dirty) wait_ms = 0;
+        int ms = wait_ms(g, now);
         telemetry_flush(&g->tel);   // one write(2) per loop turn for every record of the turn
-        struct curl_waitfd wfd = {.fd = g->mhd_fd, .events = CURL_WAIT_POLLIN};
-        curl_multi_poll(g->multi, &wfd, 1, (int)(wait_ms < 0 ? 0 : wait_ms > 50 ? 50 : wait_ms), NULL);
-        if (wait_ms <= 0) {
+        mhd_ready = gw_io_wait(g, ms);
+        if (ms == 0) {
             now = clock_now_us();
             for (int i = 0; i < g->p.n_tiers; i++)
                 if (g->tiers[i].batcher) gw_dispatch(g, i, now);
@@ -489,10 +519,12 @@ void gateway_destroy(Gateway *g) {
     }
     for (int i = 0; i < g->n_easy_pool; i++) curl_easy_cleanup(g->easy_pool[i]);
     if (g->multi) curl_multi_cleanup(g->multi);
+    gw_io_stop(g);
     gw_cache_stop(g);
     gw_keys_stop(g);
     if (g->m.reg) metrics_destroy(g->m.reg);
     telemetry_close(&g->tel);
+    buf_free(&g->rec);
     gw_req_pool_free(g);
     pthread_mutex_destroy(&g->inbox_mu);
     free(g);

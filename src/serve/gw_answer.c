@@ -81,6 +81,7 @@ void gw_answer_replay_sse(GwReq *r, cJSON *resp) {
     if (r->suspended && !r->client_gone) {
         r->suspended = false;
         MHD_resume_connection(r->mc);
+        r->gw->mhd_dirty = true;   // the loop runs MHD before it sleeps (no event says so)
     }
     pthread_mutex_unlock(&r->mu);
     buf_free(&b);

@@ -66,6 +66,7 @@ static GwReq *req_new(Gateway *g, struct MHD_Connection *mc, const char *version
     if (g->live) g->live->lprev = r;
     g->live = r;
     r->id = atomic_fetch_add(&g->next_id, 1);
+    r->t_head_us = clock_now_us();
     atomic_init(&r->refs, 1);
     pthread_mutex_init(&r->mu, NULL);
     r->tier = r->first_tier = r->replica_slot = r->canary = r->key = -1;
@@ -328,7 +329,7 @@ static int check_body(Gateway *g, GwReq *r, char *msg, size_t cap) {
     return 0;
 }
 
-// The check thread: checks big bodies and hands them back to the loop (woken through curl). It
+// The check thread: checks big bodies and hands them back to the loop (woken through gw_io_wake). It
 // runs at a lower priority than the loop (nice +GW_CHECK_NICE, this thread only), so on a busy
 // machine the loop's short turns come first and the big bodies take what CPU is left.
 static void *check_main(void *arg) {
@@ -348,7 +349,7 @@ static void *check_main(void *arg) {
         if (g->check_done_tail) g->check_done_tail->check_next = r;
         else g->check_done = r;
         g->check_done_tail = r;
-        curl_multi_wakeup(g->multi);
+        gw_io_wake(g);
     }
     pthread_mutex_unlock(&g->check_mu);
     return NULL;
@@ -618,13 +619,26 @@ over_budget:
                      "the gateway holds its limit of buffered request bodies (limits.max_buffered_body_bytes); retry later");
 }
 
+// gateway_overhead_seconds: the gateway's own time in an answered (2xx) request, from its headers
+// read to its answer's last byte handed to the socket, less the time its calls waited on a backend
+// (request sent to answer received, curl's TOTAL less PRETRANSFER time).
+static void observe_overhead(Gateway *g, GwReq *r, int64_t now_us) {
+    pthread_mutex_lock(&r->mu);
+    int status = r->status;
+    pthread_mutex_unlock(&r->mu);
+    if (status < 200 || status >= 300 || !r->t_head_us) return;
+    int64_t own = now_us - r->t_head_us - r->backend_us;
+    metric_observe(g->m.overhead, NULL, (double)(own > 0 ? own : 0) / 1e6);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls, enum MHD_RequestTerminationCode toe) {
-    (void)toe;
     Gateway *g = cls;
-    conn_guard_request_done(g->guard, mc, clock_now_us());   // keep-alive: the idle deadline starts
+    int64_t now = clock_now_us();
+    conn_guard_request_done(g->guard, mc, now);   // keep-alive: the idle deadline starts
     GwReq *r = *con_cls;
     if (!r) return;
     *con_cls = NULL;
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && r->suffix) observe_overhead(g, r, now);
     r->gw->n_open_reqs--;
     body_drop(r);
     if (r->lprev) r->lprev->lnext = r->lnext;

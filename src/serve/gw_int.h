@@ -137,6 +137,8 @@ struct GwReq {
     char *hdr_name[GW_MAX_HEADERS], *hdr_val[GW_MAX_HEADERS];   // point into hdr_text
     Buf hdr_text;                  // the copied headers, "name\0value\0" each
     int64_t t_arrival_us;
+    int64_t t_head_us;             // its headers were read (the gateway's own time starts)
+    int64_t backend_us;            // summed over its calls: request sent to answer received
     bool shadow;                   // loop-owned shadow copy (no client)
     FrontState fstate;
     bool too_large, over_budget;
@@ -216,7 +218,7 @@ typedef struct {
     MetricsRegistry *reg;
     Metric *requests, *rejected, *decisions, *escalations, *cost, *replicas, *desired, *waiting, *running, *e2e,
         *ttft, *queue, *batch, *prompt_tok, *gen_tok, *rollbacks, *canary_weight, *restarts, *retries, *tpot,
-        *req_cost, *conns, *conns_closed, *tier_ready, *last_exit, *reloads;
+        *req_cost, *conns, *conns_closed, *tier_ready, *last_exit, *reloads, *overhead;
 } GwMetrics;
 
 typedef struct {   // gw_cache.c
@@ -235,6 +237,20 @@ typedef struct {
     GwDashHour hours[GW_DASH_HOURS];         // ring: oldest at head
     int head, n;
 } GwDash;
+
+// The loop's epoll set (gw_io.c): what it knows of each libcurl socket, by descriptor.
+typedef struct {
+    uint8_t flags;                            // in the epoll set; opened through gw_io's callback
+    bool wanted;                              // curl waits on it (else an event takes it out)
+    uint32_t events;                          // EPOLLIN/EPOLLOUT while in the set
+} GwIoSock;
+typedef struct {
+    int epfd;                                 // the loop's one epoll set
+    int wake_fd;                              // eventfd: the check thread wakes the loop
+    int64_t timer_at_us;                      // curl's next timeout (-1: none)
+    GwIoSock *socks;                          // by descriptor (n_socks)
+    int n_socks;
+} GwIo;
 
 struct Gateway {
     Pipeline p;
@@ -255,6 +271,7 @@ struct Gateway {
     GwReq *req_pool;                          // finished request objects for reuse (linked by qnext; loop thread)
     int n_req_pool;
     bool mhd_dirty;                           // a connection was resumed: run MHD before sleeping
+    GwIo io;                                  // the loop's epoll set (gw_io.c)
     // admin commands and status snapshots
     pthread_mutex_t inbox_mu;
     double admin_weight[PIPE_MAX_CANARIES];   // -1: none pending
@@ -280,6 +297,7 @@ struct Gateway {
     int64_t closed_nusd;                      // cost of replica slots closed and reopened
     int64_t n_done;
     JsonwClock rec_clock;                     // telemetry records' time text, its calendar part per second
+    Buf rec;                                  // the telemetry record being formatted (kept: no allocation per request)
     int64_t pub_busy, pub_idle, pub_shadow;   // cost_usd_total already published
     GwKeys *keys;                             // client keys, models map, upstream credentials (gw_keys.c)
     CURL *easy_pool[256];                     // reset easy handles kept for the next calls
@@ -302,6 +320,23 @@ struct Gateway {
 
 // ---- gw_front.c ----
 int gw_front_start(Gateway *g, char *err, size_t err_len);
+
+// ---- the loop's epoll set (gw_io.c) ----
+// gw_io_start after the multi handle and MHD exist (g->mhd_fd): one epoll set for MHD, the wake-up
+// eventfd and curl's sockets; curl is driven by socket_action from then on.
+int gw_io_start(Gateway *g, char *err, size_t err_len);
+void gw_io_stop(Gateway *g);
+// Sets the socket callbacks gw_io needs on an easy handle (each call and probe, after any reset).
+void gw_io_easy(Gateway *g, CURL *easy);
+// Wakes the loop from another thread.
+void gw_io_wake(Gateway *g);
+// Waits up to timeout_ms and hands each ready curl socket to curl. True when MHD (or the wake-up)
+// has work.
+bool gw_io_wait(Gateway *g, int timeout_ms);
+// curl's own timeout: due, when (-1: none), and running it.
+bool gw_io_timer_due(const Gateway *g, int64_t now_us);
+int64_t gw_io_timer_at(const Gateway *g);
+void gw_io_curl_timeout(Gateway *g);
 void gw_front_stop(Gateway *g);
 // Publishes a response (status, body) to the request's connection. Loop thread.
 void gw_req_respond(GwReq *r, int status, const char *ctype, const char *body, size_t len);

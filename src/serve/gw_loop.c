@@ -252,6 +252,7 @@ static GwCall *call_new(Gateway *g, CallKind kind, Replica *rep, const char *suf
     curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, c);
     curl_easy_setopt(c->easy, CURLOPT_PRIVATE, (char *)c);
+    gw_io_easy(g, c->easy);
     curl_easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c->easy, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
@@ -739,6 +740,12 @@ void gw_call_done(Gateway *g, CURL *easy, CURLcode rc) {
     int tier = rep->tier;
     gw_replica_call_end(g, rep, c, now);
     charge_call(g, c, rc, now);
+    curl_off_t total_us = 0, pre_us = 0;   // the backend's share of the request's time
+    curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME_T, &total_us);
+    curl_easy_getinfo(easy, CURLINFO_PRETRANSFER_TIME_T, &pre_us);
+    int64_t wait_us = total_us > pre_us ? (int64_t)(total_us - pre_us) : 0;
+    if (c->kind == CALL_MAIN) c->req->backend_us += wait_us;
+    for (int64_t i = 0; c->kind == CALL_BATCH && i < c->n_members; i++) c->members[i]->backend_us += wait_us;
     if (conn_failure(rc, c)) {
         gw_replica_failed(g, rep, now);
         metric_inc(g->m.retries, g->p.tiers[tier].name, 1);

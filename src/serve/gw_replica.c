@@ -250,6 +250,7 @@ static void probe(Gateway *g, Replica *r) {
     curl_easy_setopt(r->health, CURLOPT_TIMEOUT_MS, 2000L);
     curl_easy_setopt(r->health, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(r->health, CURLOPT_PRIVATE, (char *)r);
+    gw_io_easy(g, r->health);
     curl_multi_add_handle(g->multi, r->health);
 }
 
