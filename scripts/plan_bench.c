@@ -25,7 +25,8 @@ static int cmp_d(const void *a, const void *b) {
 static double median3(double v[3]) { qsort(v, 3, sizeof *v, cmp_d); return v[1]; }
 
 int main(int argc, char **argv) {
-    const char *cand = argc > 1 ? argv[1] : "l4x1/llama-3.1-8b/int4/b64/auto/od";
+    // The support-assistant plan's pick (rightsize plan data/workloads/support-assistant.yaml), on demand.
+    const char *cand = argc > 1 ? argv[1] : "a10gx1/qwen2.5-7b/int4/b16/auto/od";
     char err[512];
     Catalog cat;
     Workload wl;
