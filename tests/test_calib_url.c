@@ -110,6 +110,11 @@ TEST(calib_url_check_rejects_designs_without_concurrency_one) {
     EXPECT(strstr(err, "include 1") != NULL);
     d.concurrency[0] = 1;
     EXPECT(calib_url_check(&d, err, sizeof err) == 0);
+    d.idle_us = 60000001;
+    EXPECT(calib_url_check(&d, err, sizeof err) == ERR_ARG);
+    EXPECT(strstr(err, "idle") != NULL);
+    d.idle_us = 200000;
+    EXPECT(calib_url_check(&d, err, sizeof err) == 0);
     d.n_prompts = 1;
     EXPECT(calib_url_check(&d, err, sizeof err) == ERR_ARG);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/check.h"
+#include "base/clock.h"
 
 enum { F_B0, F_PREFILL, F_ROWS, F_CTX, F_OVERHEAD, N_F };
 
@@ -31,6 +32,8 @@ int calib_url_check(const CalibUrlDesign *d, char *err, size_t err_len) {
         return err_set(err, err_len, ERR_ARG, "output tokens %lld is outside [4, 100000]", (long long)d->output_tokens);
     if (d->rounds < 1 || d->rounds > 1000)
         return err_set(err, err_len, ERR_ARG, "rounds %lld is outside [1, 1000]", (long long)d->rounds);
+    if (d->idle_us < 0 || d->idle_us > 60000000)
+        return err_set(err, err_len, ERR_ARG, "idle time %lld ms is outside [0, 60000]", (long long)(d->idle_us / 1000));
     return 0;
 }
 
@@ -108,20 +111,37 @@ int calib_url_merge_rounds(const CalibUrlPoint *rounds, int64_t n, CalibUrlPoint
     return 0;
 }
 
-// One round of one point: max(C, 4) requests at concurrency C, reduced to its medians.
-static int run_point(LgConfig *cfg, const CalibUrlDesign *d, int p, int c, uint64_t seed, CalibUrlPoint *out,
-                     char *err, size_t err_len) {
-    cfg->concurrency = cfg->max_in_flight = d->concurrency[c];
-    // At least 4 requests so concurrency-1 points have TTFT samples to take a median of.
-    cfg->n_requests = d->concurrency[c] > 4 ? d->concurrency[c] : 4;
-    cfg->input_tokens = (int32_t)d->prompt_words[p];
-    cfg->output_tokens = (int32_t)d->output_tokens;
+// n requests at concurrency C (closed loop), reduced to their medians.
+static int run_requests(LgConfig *cfg, int64_t words, int64_t conc, int64_t n, uint64_t seed, CalibUrlPoint *out,
+                        char *err, size_t err_len) {
+    cfg->concurrency = cfg->max_in_flight = conc;
+    cfg->n_requests = n;
     cfg->seed = seed;
     LgResult res = {0};
     int rc = lg_run(cfg, &res, err, err_len);
-    if (!rc) rc = calib_url_reduce(&res, d->prompt_words[p], d->concurrency[c], out);
+    if (!rc) rc = calib_url_reduce(&res, words, conc, out);
     lg_result_free(&res);
     return rc;
+}
+
+// One round of one point: max(C, 4) requests at concurrency C (at least 4, so concurrency-1
+// points have TTFT samples to take a median of), reduced to its medians; with idle_us, in waves
+// of C after idle_us each, the medians over the waves.
+static int run_point(LgConfig *cfg, const CalibUrlDesign *d, int p, int c, uint64_t seed, CalibUrlPoint *out,
+                     char *err, size_t err_len) {
+    int64_t conc = d->concurrency[c], n = conc > 4 ? conc : 4, words = d->prompt_words[p];
+    cfg->input_tokens = (int32_t)words;
+    cfg->output_tokens = (int32_t)d->output_tokens;
+    if (d->idle_us <= 0) return run_requests(cfg, words, conc, n, seed, out, err, err_len);
+    int64_t n_waves = (n + conc - 1) / conc;
+    CalibUrlPoint waves[4];
+    CHECK(n_waves <= 4);
+    int rc = 0;
+    for (int64_t w = 0; w < n_waves && !rc; w++) {
+        clock_sleep_us(d->idle_us);
+        rc = run_requests(cfg, words, conc, conc, seed + (uint64_t)w * 7919, &waves[w], err, err_len);
+    }
+    return rc ? rc : calib_url_merge_rounds(waves, n_waves, out);
 }
 
 int calib_url_run(const CalibUrlDesign *d, CalibUrlPoint *pts, int64_t *n_points, CalibUrlProgressFn progress,

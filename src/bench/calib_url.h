@@ -38,6 +38,7 @@ typedef struct {
     int n_conc;
     int64_t output_tokens;   // M per request (>= 4)
     int64_t rounds;          // requests per worker at each point (>= 1)
+    int64_t idle_us;         // > 0: a point's requests go in waves of C, each after this long idle
     int64_t timeout_us;
     const PromptGen *prompts;
     uint64_t seed;
@@ -78,7 +79,10 @@ int calib_url_merge_rounds(const CalibUrlPoint *rounds, int64_t n, CalibUrlPoint
 typedef void (*CalibUrlProgressFn)(void *ctx, int64_t i, int64_t n, const CalibUrlPoint *p);
 
 // Runs the design against the endpoint (a warm-up request first), rounds outermost; a point's
-// figures are the medians of its rounds (calib_url_merge_rounds). pts must hold
+// figures are the medians of its rounds (calib_url_merge_rounds). With idle_us > 0 a round of a
+// point sends its max(C, 4) requests in waves of C, each wave after idle_us with nothing in
+// flight, so every request meets a server gone idle (open-loop traffic below saturation does:
+// a VM's idle vCPUs halt and its caches cool between requests), its figures the waves' medians. pts must hold
 // n_prompts × n_conc points; *n_points gets the count. Returns 0, or ERR_IO/ERR_ARG with one
 // line in err (the endpoint failed every request of a point, the load generator could not start).
 int calib_url_run(const CalibUrlDesign *d, CalibUrlPoint *pts, int64_t *n_points, CalibUrlProgressFn progress,

@@ -56,6 +56,10 @@ static void calibrate_usage(FILE *out) {
 "  --rounds N             rounds over all points, each max(C, 4) requests at concurrency C; a\n"
 "                         point keeps the medians of its rounds, so more rounds average out a\n"
 "                         machine whose speed drifts (default 2)\n"
+"  --idle-ms G            send each point's requests in waves of C, each after G ms with nothing\n"
+"                         in flight, so every request meets a server gone idle as open-loop\n"
+"                         traffic below saturation does (idle vCPUs halt, caches cool); closed\n"
+"                         loop without pauses misses that start-up cost (default 0: no pauses)\n"
 "  --prompt-file FILE     take prompt words from FILE (one word should be one token)\n"
 "  --api-key K            Authorization: Bearer K\n"
 "  --timeout S            per-request timeout in seconds (default 120)\n"
@@ -139,6 +143,7 @@ static int parse_opts(int argc, char **argv, CalOpts *o) {
         else if (!strcmp(a, "--concurrency")) { NEED_VAL(); if (parse_list(a, v, 1, 4096, o->ud.concurrency, &o->ud.n_conc)) return 2; }
         else if (!strcmp(a, "--output-tokens")) { NEED_VAL(); if (parse_i64(a, v, 4, 100000, &o->ud.output_tokens)) return 2; }
         else if (!strcmp(a, "--rounds")) { NEED_VAL(); if (parse_i64(a, v, 1, 1000, &o->ud.rounds)) return 2; }
+        else if (!strcmp(a, "--idle-ms")) { NEED_VAL(); if (parse_i64(a, v, 0, 60000, &n)) return 2; o->ud.idle_us = n * 1000; }
         else if (!strcmp(a, "--timeout")) { NEED_VAL(); if (parse_i64(a, v, 1, 86400, &n)) return 2; o->ud.timeout_us = n * 1000000; }
         else { fprintf(stderr, "calibrate: unknown option '%s' (see --help)\n", a); return 2; }
 #undef NEED_VAL
