@@ -252,24 +252,29 @@ static ALWAYS_INLINE void x16k_tile(const MmArgs *a, int64_t g, int64_t i0, int 
     x16_store(a, g, i0, nr, acc);
 }
 
-#define X16K_CASE(N) \
-    case N: for (int64_t g = g0; g < g1; g++) x16k_tile(a, g, i, N); break;
+#define X16T_CASE(TILE, N) \
+    case N: for (int64_t g = g0; g < g1; g++) TILE(a, g, i, N); break;
 
-// As x16_rows: activation rows in tiles of up to X16K_TILE (balanced: 16 = 8 + 8, 20 = 7 + 7 + 6),
-// the task's groups inner.
-static void rows_q4_k_x16(const MmArgs *a, int64_t r0, int64_t r1) {
-    CHECK(r0 % X16_ROWS == 0);
-    int64_t g0 = r0 / X16_ROWS, g1 = (r1 + X16_ROWS - 1) / X16_ROWS;
-    int64_t tiles = (a->n + X16K_TILE - 1) / X16K_TILE;
-    for (int64_t i = 0, t = 0; t < tiles; t++) {
-        int64_t nr = a->n / tiles + (t < a->n % tiles);
-        switch (nr) {
-            X16K_CASE(1) X16K_CASE(2) X16K_CASE(3) X16K_CASE(4) X16K_CASE(5) X16K_CASE(6) X16K_CASE(7) X16K_CASE(8)
-        default: break;
-        }
-        i += nr;
+// A packed K-quant's row task (x16k_tile, x16q6_tile), as x16_rows: activation rows in tiles of up
+// to X16K_TILE (balanced: 16 = 8 + 8, 20 = 7 + 7 + 6), the task's groups inner; each tile size a
+// case of its own, so the tile function sees a constant row count.
+#define X16_TILED_ROWS(NAME, TILE)                                                                    \
+    static void NAME(const MmArgs *a, int64_t r0, int64_t r1) {                                     \
+        CHECK(r0 % X16_ROWS == 0);                                                                  \
+        int64_t g0 = r0 / X16_ROWS, g1 = (r1 + X16_ROWS - 1) / X16_ROWS;                            \
+        int64_t tiles = (a->n + X16K_TILE - 1) / X16K_TILE;                                         \
+        for (int64_t i = 0, t = 0; t < tiles; t++) {                                                \
+            int64_t nr = a->n / tiles + (t < a->n % tiles);                                         \
+            switch (nr) {                                                                           \
+                X16T_CASE(TILE, 1) X16T_CASE(TILE, 2) X16T_CASE(TILE, 3) X16T_CASE(TILE, 4)         \
+                X16T_CASE(TILE, 5) X16T_CASE(TILE, 6) X16T_CASE(TILE, 7) X16T_CASE(TILE, 8)         \
+            default: break;                                                                         \
+            }                                                                                       \
+            i += nr;                                                                                \
+        }                                                                                           \
     }
-}
+
+X16_TILED_ROWS(rows_q4_k_x16, x16k_tile)
 
 // Q6_K on 512-bit registers (MM_X16_Q6K_BYTES records): per sub-block j the 8 code registers
 // (4 stripes x low/high nibble, each with its 2 high bits or-ed in at bits 4-5: codes 0..63) stay
@@ -338,23 +343,7 @@ static ALWAYS_INLINE void x16q6_tile(const MmArgs *a, int64_t g, int64_t i0, int
     x16_store(a, g, i0, nr, acc);
 }
 
-#define X16Q6_CASE(N) \
-    case N: for (int64_t g = g0; g < g1; g++) x16q6_tile(a, g, i, N); break;
-
-static void rows_q6_k_x16(const MmArgs *a, int64_t r0, int64_t r1) {
-    CHECK(r0 % X16_ROWS == 0);
-    int64_t g0 = r0 / X16_ROWS, g1 = (r1 + X16_ROWS - 1) / X16_ROWS;
-    int64_t tiles = (a->n + X16K_TILE - 1) / X16K_TILE;
-    for (int64_t i = 0, t = 0; t < tiles; t++) {
-        int64_t nr = a->n / tiles + (t < a->n % tiles);
-        switch (nr) {
-            X16Q6_CASE(1) X16Q6_CASE(2) X16Q6_CASE(3) X16Q6_CASE(4) X16Q6_CASE(5) X16Q6_CASE(6) X16Q6_CASE(7)
-            X16Q6_CASE(8)
-        default: break;
-        }
-        i += nr;
-    }
-}
+X16_TILED_ROWS(rows_q6_k_x16, x16q6_tile)
 
 static void rows_q8_0_x16(const MmArgs *a, int64_t r0, int64_t r1) { x16_rows(a, r0, r1, 0); }
 static void rows_q4_0_x16(const MmArgs *a, int64_t r0, int64_t r1) { x16_rows(a, r0, r1, 1); }
