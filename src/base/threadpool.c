@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -160,13 +161,19 @@ void tp_destroy(ThreadPool *tp) {
 
 int tp_size(const ThreadPool *tp) { return tp ? tp->n_threads : 1; }
 
-void tp_run(ThreadPool *tp, TpFn fn, void *ctx, int64_t n_tasks) {
-    if (n_tasks <= 0) return;
-    if (!tp || tp->n_threads == 1 || n_tasks == 1) {
-        for (int64_t t = 0; t < n_tasks; t++) fn(ctx, t, 0);
-        return;
+// Runs the tasks on the calling thread when there is nothing to share them with; true when it
+// did (or there were none), false when the caller dispatches them to the pool.
+static bool run_inline(ThreadPool *tp, TpFn fn, void *ctx, int64_t n_tasks) {
+    if (n_tasks > 0 && tp && tp->n_threads > 1 && n_tasks > 1) {
+        CHECK(n_tasks < (int64_t)TP_CLOSED);
+        return false;
     }
-    CHECK(n_tasks < (int64_t)TP_CLOSED);
+    for (int64_t t = 0; t < n_tasks; t++) fn(ctx, t, 0);
+    return true;
+}
+
+void tp_run(ThreadPool *tp, TpFn fn, void *ctx, int64_t n_tasks) {
+    if (run_inline(tp, fn, ctx, n_tasks)) return;
     uint32_t job = ++tp->job;
     atomic_store(&tp->next, ((uint64_t)job << 32) | TP_CLOSED);
     atomic_store(&tp->fn, fn);
@@ -211,12 +218,7 @@ static void range_task(void *ctx, int64_t r, int thread) {
 }
 
 void tp_run_ranges(ThreadPool *tp, TpFn fn, void *ctx, int64_t n_tasks) {
-    if (n_tasks <= 0) return;
-    if (!tp || tp->n_threads == 1 || n_tasks == 1) {
-        for (int64_t t = 0; t < n_tasks; t++) fn(ctx, t, 0);
-        return;
-    }
-    CHECK(n_tasks < (int64_t)TP_CLOSED);
+    if (run_inline(tp, fn, ctx, n_tasks)) return;
     int n = tp->n_threads < TP_MAX_RANGES ? tp->n_threads : TP_MAX_RANGES;
     tp->range_fn = fn;
     tp->range_ctx = ctx;
