@@ -292,7 +292,7 @@ with open(f"{d}/replay.csv", "w") as out:
         pt = r.get("first_tier_prompt_tokens") or r.get("prompt_tokens") or int(b["input_tokens"])
         out.write("%s,%.6f,%d,%d,%d,%s,%d\n" % (b["id"], int(b["sched_us"]) / 1e6, r.get("prompt_chars") or 0, pt,
                                                r.get("output_tokens") or int(b["max_tokens"]),
-                                               "1" if conf is None else "%.6g" % conf, status))
+                                               "1" if conf is None else repr(float(conf)), status))
 PYEOF
 "$BIN" plan --pipeline "$DIR/pipeline.yaml" --trace "$DIR/replay.csv" --endpoint completions --json >"$DIR/plan-replay.json" \
     2>"$DIR/plan-replay.err" || { log "plan --pipeline --trace failed: $(tail -3 "$DIR/plan-replay.err")"; exit 1; }

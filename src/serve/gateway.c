@@ -207,7 +207,7 @@ void gw_finish(Gateway *g, GwReq *r, int64_t now_us) {
     jsonw_num(&b, "tpot_ms", tpot_ms, 3);
     jsonw_fixed(&b, "e2e_ms", now_us - r->t_arrival_us, 3);
     jsonw_str(&b, "finish_reason", r->finish[0] ? r->finish : NULL);
-    jsonw_num(&b, "confidence", r->confidence, 6);
+    jsonw_real(&b, "confidence", r->confidence);   // exact: report and replays re-judge it
     jsonw_sint(&b, "status", status);
     jsonw_sint(&b, "http_status", http);
     jsonw_str(&b, "error", status >= 400 && r->error[0] ? r->error : NULL);

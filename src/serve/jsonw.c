@@ -91,6 +91,12 @@ void jsonw_num(Buf *b, const char *key, double v, int digits) {
 
 void jsonw_int(Buf *b, const char *key, int64_t v) { jsonw_fixed(b, key, v, 0); }
 
+void jsonw_real(Buf *b, const char *key, double v) {
+    jsonw_key(b, key);
+    if (isnan(v) || isinf(v) || v < 0) buf_append(b, "null", 4);
+    else buf_printf(b, "%.17g", v);
+}
+
 void jsonw_sint(Buf *b, const char *key, int64_t v) {
     jsonw_key(b, key);
     jsonw_fixed_text(b, v, 0);

@@ -27,6 +27,9 @@ void jsonw_str(Buf *b, const char *key, const char *v);   // NULL -> null; '"', 
 void jsonw_fixed(Buf *b, const char *key, int64_t v, int digits);   // null when v < 0
 void jsonw_num(Buf *b, const char *key, double v, int digits);      // rounded; null when NaN or < 0
 void jsonw_int(Buf *b, const char *key, int64_t v);                 // null when v < 0
+// Exact: the shortest-safe %.17g, which reads back as the same double (a value a reader must
+// compare against a threshold as the writer did, e.g. a cascade's confidence); null when NaN or < 0.
+void jsonw_real(Buf *b, const char *key, double v);
 void jsonw_sint(Buf *b, const char *key, int64_t v);                // any sign
 void jsonw_bool(Buf *b, const char *key, bool v);
 // "YYYY-MM-DDThh:mm:ss.uuuuuuZ" (UTC) of wall_us (µs since the epoch, >= 0).
