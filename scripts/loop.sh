@@ -87,10 +87,12 @@ limits: {max_queue: 64}
 CAL
 # The calibration's rounds visit every point in turn (calibrate --rounds): its medians average the
 # machine's speed over the calibration, not one instant (a shared VM's speed drifts by 10-30% from
-# one minute to the next). Each wave of a point's requests starts after LOOP_CAL_IDLE_MS with
-# nothing in flight (calibrate --idle-ms), as the bench's open-loop arrivals mostly meet an idle
-# worker: closed loop without pauses measured TTFT 1.0-1.8 ms and TPOT 4-11% under what the
-# bench then saw (halted vCPUs and cooled caches at each request's start). A calibration left with too
+# one minute to the next). The points run closed loop (the warm speed); each round also probes
+# single requests after idle gaps of LOOP_CAL_IDLE_MS, 1/4 and 1/16 of it (calibrate --idle-ms),
+# against one sent right after each: the profile's cold: rows, which the simulator charges only
+# to requests that find their replica idle, as the bench's open-loop arrivals mostly do (halted
+# vCPUs and cooled caches at a request's start; calibrating every point after a pause instead
+# over-predicted the bursty workload, whose requests mostly queue behind one another). A calibration left with too
 # few usable cells (tokens bunched into few stream events on a busy machine) is repeated once with
 # three times the rounds.
 calibrate_into() {   # PROFILE_DIR TAG

@@ -129,7 +129,37 @@ TEST(steptime_profile_round_trip_and_errors) {
     EXPECT_NEAR(q.b0_us, 1234.5, 0);
     EXPECT_NEAR(q.context_token_us, 0.003, 0);
     EXPECT_EQ_INT(q.kv_blocks_total, 9000);
+    EXPECT_EQ_INT(q.n_cold, 0);
+    // cold rows (calibrate --url --idle-ms) survive exactly, and reach the step model
+    p.cold[0] = (StepCold){.after_us = 12500, .wake_us = 310.25, .step_factor = 1.0125};
+    p.cold[1] = (StepCold){.after_us = 200000, .wake_us = -20, .step_factor = 0.98};
+    p.n_cold = 2;
+    ASSERT(step_profile_save(&p, path, err, sizeof err) == 0);
+    ASSERT(step_profile_load(&q, path, err, sizeof err) == 0);
+    ASSERT(q.n_cold == 2);
+    EXPECT(q.cold[0].after_us == 12500 && q.cold[0].wake_us == 310.25 && q.cold[0].step_factor == 1.0125);
+    EXPECT(q.cold[1].after_us == 200000 && q.cold[1].wake_us == -20 && q.cold[1].step_factor == 0.98);
+    StepModel sm;
+    step_from_profile(&sm, &q);
+    double w, fac;
+    step_cold_at(&sm, 106250, &w, &fac);   // halfway between the rows
+    EXPECT_NEAR(w, 145.125, 1e-9);
+    EXPECT_NEAR(fac, 0.99625, 1e-12);
     FILE *f = fopen(path, "w");
+    ASSERT(f);
+    fputs("profile:\n  hardware: l4\n  model: m\n  date: x\n  betas: {b0_us: 1, prefill_token_us: 1, decode_row_us: 1}\n"
+          "  cold:\n    - {after_us: 500, wake_us: 1, step_factor: 1}\n    - {after_us: 100, wake_us: 1, step_factor: 1}\n", f);
+    fclose(f);
+    EXPECT(step_profile_load(&q, path, err, sizeof err) < 0);
+    EXPECT(strstr(err, "key 'profile.cold': the rows' after_us must ascend") != NULL);
+    f = fopen(path, "w");
+    ASSERT(f);
+    fputs("profile:\n  hardware: l4\n  model: m\n  date: x\n  betas: {b0_us: 1, prefill_token_us: 1, decode_row_us: 1}\n"
+          "  cold:\n    - {after_us: 500, wake: 1, step_factor: 1}\n", f);
+    fclose(f);
+    EXPECT(step_profile_load(&q, path, err, sizeof err) < 0);
+    EXPECT(strstr(err, "unknown key (expected one of: after_us, wake_us, step_factor)") != NULL);
+    f = fopen(path, "w");
     ASSERT(f);
     fputs("profile:\n  hardware: l4\n  model: m\n  date: x\n  betas: {b0_us: 1, prefill_token_us: fast, decode_row_us: 1}\n", f);
     fclose(f);

@@ -124,30 +124,65 @@ static int run_requests(LgConfig *cfg, int64_t words, int64_t conc, int64_t n, u
     return rc;
 }
 
-// One round of one point: max(C, 4) requests at concurrency C (at least 4, so concurrency-1
-// points have TTFT samples to take a median of), reduced to its medians; with idle_us, in waves
-// of C after idle_us each, the medians over the waves.
+// One round of one point: max(C, 4) requests at concurrency C, closed loop (at least 4, so
+// concurrency-1 points have TTFT samples to take a median of), reduced to its medians.
 static int run_point(LgConfig *cfg, const CalibUrlDesign *d, int p, int c, uint64_t seed, CalibUrlPoint *out,
                      char *err, size_t err_len) {
     int64_t conc = d->concurrency[c], n = conc > 4 ? conc : 4, words = d->prompt_words[p];
     cfg->input_tokens = (int32_t)words;
     cfg->output_tokens = (int32_t)d->output_tokens;
-    if (d->idle_us <= 0) return run_requests(cfg, words, conc, n, seed, out, err, err_len);
-    int64_t n_waves = (n + conc - 1) / conc;
-    CalibUrlPoint waves[4];
-    CHECK(n_waves <= 4);
-    int rc = 0;
-    for (int64_t w = 0; w < n_waves && !rc; w++) {
-        clock_sleep_us(d->idle_us);
-        rc = run_requests(cfg, words, conc, conc, seed + (uint64_t)w * 7919, &waves[w], err, err_len);
-    }
-    return rc ? rc : calib_url_merge_rounds(waves, n_waves, out);
+    return run_requests(cfg, words, conc, n, seed, out, err, err_len);
 }
 
-int calib_url_run(const CalibUrlDesign *d, CalibUrlPoint *pts, int64_t *n_points, CalibUrlProgressFn progress,
-                  void *progress_ctx, char *err, size_t err_len) {
+enum { COLD_CYCLES = 2 };
+// Gap levels in the order a cycle visits them (each idle gap followed by a back-to-back request).
+static const int cold_order[] = {3, 0, 2, 0, 1, 0};
+
+static double cold_gap_us(int64_t idle_us, int level) {
+    static const double frac[CALIB_URL_COLD_GAPS + 1] = {0, 1.0 / 16, 1.0 / 4, 1};
+    return frac[level] * (double)idle_us;
+}
+
+// One round of the cold probe: COLD_CYCLES cycles of cold_order; the requests of level l go to
+// req[l·n_per_level + *k_level[l]].
+static int run_cold_round(LgConfig *cfg, const CalibUrlDesign *d, int64_t words, uint64_t seed, CalibUrlPoint *req,
+                          int64_t n_per_level, int64_t *k_level, char *err, size_t err_len) {
+    cfg->input_tokens = (int32_t)words;
+    cfg->output_tokens = (int32_t)d->output_tokens;
+    int rc = 0;
+    for (int c = 0; c < COLD_CYCLES && !rc; c++)
+        for (size_t j = 0; j < ARRAY_LEN(cold_order) && !rc; j++) {
+            int l = cold_order[j];
+            clock_sleep_us((int64_t)cold_gap_us(d->idle_us, l));
+            CHECK(k_level[l] < n_per_level);
+            rc = run_requests(cfg, words, 1, 1, seed + (uint64_t)(c * 16 + (int)j), &req[l * n_per_level + k_level[l]++],
+                              err, err_len);
+        }
+    return rc;
+}
+
+int calib_url_cold_reduce(const CalibUrlPoint *req, int64_t stride, const int64_t *n_level, int64_t idle_us,
+                          CalibUrlCold *cold) {
+    *cold = (CalibUrlCold){.idle_us = idle_us};
+    for (int l = 0; l <= CALIB_URL_COLD_GAPS; l++) {
+        cold->gap_us[l] = cold_gap_us(idle_us, l);
+        int rc = calib_url_merge_rounds(&req[l * stride], n_level[l], &cold->at[l]);
+        if (rc) return rc;
+        if (cold->at[l].ttft_us <= 0 || cold->at[l].itl_us <= 0) return ERR_IO;
+    }
+    for (int l = 0; l <= CALIB_URL_COLD_GAPS; l++) {
+        cold->wake_us[l] = cold->at[l].ttft_us - cold->at[0].ttft_us;
+        cold->step_factor[l] = cold->at[l].itl_us / cold->at[0].itl_us;
+    }
+    return 0;
+}
+
+int calib_url_run(const CalibUrlDesign *d, CalibUrlPoint *pts, int64_t *n_points, CalibUrlCold *cold,
+                  CalibUrlProgressFn progress, void *progress_ctx, char *err, size_t err_len) {
     int rc = calib_url_check(d, err, err_len);
     if (rc) return rc;
+    CHECK(cold || d->idle_us == 0);
+    if (cold) *cold = (CalibUrlCold){0};
     int64_t total = (int64_t)d->n_prompts * d->n_conc;
     LgConfig cfg = {.url = d->url, .api = d->api, .model = d->model, .api_key = d->api_key, .concurrency = 1,
                     .n_requests = 1, .input_tokens = (int32_t)d->prompt_words[0], .output_tokens = 4,
@@ -161,15 +196,26 @@ int calib_url_run(const CalibUrlDesign *d, CalibUrlPoint *pts, int64_t *n_points
     // Rounds are the outer loop: every round visits every point, so a machine whose speed drifts
     // during the calibration moves all points alike (the medians over rounds see the whole window)
     // instead of bending the fit between the points measured early and those measured late.
-    CalibUrlPoint *per = malloc((size_t)(total * d->rounds) * sizeof *per);
+    // The cold probe's requests: per gap level, 2 per cycle at level 0 (else 1), every round.
+    int64_t per_level = 3 * COLD_CYCLES * d->rounds, k_level[CALIB_URL_COLD_GAPS + 1] = {0};
+    int64_t words_mid = d->prompt_words[d->n_prompts / 2];
+    CalibUrlPoint *per = malloc((size_t)(total * d->rounds + (CALIB_URL_COLD_GAPS + 1) * per_level) * sizeof *per);
     if (!per) return err_set(err, err_len, ERR_NOMEM, "out of memory");
-    for (int64_t r = 0; r < d->rounds && !rc; r++)
+    CalibUrlPoint *cold_req = per + total * d->rounds;
+    for (int64_t r = 0; r < d->rounds && !rc; r++) {
         for (int64_t k = 0; k < total && !rc; k++) {
             int p = (int)(k / d->n_conc), c = (int)(k % d->n_conc);
             CalibUrlPoint *pt = &per[k * d->rounds + r];
             rc = run_point(&cfg, d, p, c, d->seed + (uint64_t)(r * total + k), pt, err, err_len);
             if (!rc && progress) progress(progress_ctx, r * total + k, total * d->rounds, pt);
         }
+        if (!rc && d->idle_us > 0)
+            rc = run_cold_round(&cfg, d, words_mid, d->seed + 1000003ULL * (uint64_t)(r + 1), cold_req, per_level,
+                                k_level, err, err_len);
+    }
+    if (!rc && d->idle_us > 0 && (rc = calib_url_cold_reduce(cold_req, per_level, k_level, d->idle_us, cold)))
+        err_set(err, err_len, rc, "the cold probe (%lld words, after idle gaps up to %lld ms) got no answer with two "
+                "tokens at some gap; check the server's limits", (long long)words_mid, (long long)(d->idle_us / 1000));
     for (int64_t k = 0; k < total && !rc; k++) {
         rc = calib_url_merge_rounds(&per[k * d->rounds], d->rounds, &pts[k]);
         if (!rc && pts[k].n_ok == 0)
