@@ -135,44 +135,69 @@ static int run_point(LgConfig *cfg, const CalibUrlDesign *d, int p, int c, uint6
 }
 
 enum { COLD_CYCLES = 2 };
-// Gap levels in the order a cycle visits them (each idle gap followed by a back-to-back request).
-static const int cold_order[] = {3, 0, 2, 0, 1, 0};
+static const int cold_order[] = {3, 2, 1};   // the idle levels a cycle visits
 
 static double cold_gap_us(int64_t idle_us, int level) {
     static const double frac[CALIB_URL_COLD_GAPS + 1] = {0, 1.0 / 16, 1.0 / 4, 1};
     return frac[level] * (double)idle_us;
 }
 
-// One round of the cold probe: COLD_CYCLES cycles of cold_order; the requests of level l go to
-// req[l·n_per_level + *k_level[l]].
-static int run_cold_round(LgConfig *cfg, const CalibUrlDesign *d, int64_t words, uint64_t seed, CalibUrlPoint *req,
-                          int64_t n_per_level, int64_t *k_level, char *err, size_t err_len) {
-    cfg->input_tokens = (int32_t)words;
-    cfg->output_tokens = (int32_t)d->output_tokens;
-    int rc = 0;
+// One round of the cold probe: one open-loop run (the load generator stays up between requests,
+// as a bench's does), COLD_CYCLES cycles of cold_order, each request sent its level's gap after
+// the previous one's expected end (est_us). Request i of level l goes to req[l·stride + k_level[l]]
+// with its real idle gap (its send − the previous one's completion) in gap[...]; a request sent
+// before the previous one ended met no idle server and is left out.
+static int run_cold_round(LgConfig *cfg, const CalibUrlDesign *d, int64_t words, double est_us, uint64_t seed,
+                          CalibUrlPoint *req, double *gap, int64_t stride, int64_t *k_level, char *err, size_t err_len) {
+    ArrivalSchedule s;
+    arrivals_init(&s);
+    int lv[COLD_CYCLES * ARRAY_LEN(cold_order)], n = 0, rc = 0;
+    int64_t t = 0;
     for (int c = 0; c < COLD_CYCLES && !rc; c++)
         for (size_t j = 0; j < ARRAY_LEN(cold_order) && !rc; j++) {
-            int l = cold_order[j];
-            clock_sleep_us((int64_t)cold_gap_us(d->idle_us, l));
-            CHECK(k_level[l] < n_per_level);
-            rc = run_requests(cfg, words, 1, 1, seed + (uint64_t)(c * 16 + (int)j), &req[l * n_per_level + k_level[l]++],
-                              err, err_len);
+            lv[n++] = cold_order[j];
+            t += (int64_t)(est_us + cold_gap_us(d->idle_us, cold_order[j]));
+            rc = arrivals_add(&s, t, (int32_t)words, (int32_t)d->output_tokens);
         }
+    if (rc) { arrivals_free(&s); return err_set(err, err_len, rc, "out of memory"); }
+    cfg->schedule = &s;
+    cfg->max_in_flight = n;
+    cfg->seed = seed;
+    LgResult res = {0};
+    rc = lg_run(cfg, &res, err, err_len);
+    cfg->schedule = NULL;
+    for (int64_t i = 0; i < res.n && i < n && !rc; i++) {
+        const LgRecord *r = &res.rec[i], *p = i ? &res.rec[i - 1] : NULL;
+        if (p && p->e2e_us < 0) continue;
+        // The first request's gap: at least its send time (the points' requests ended before the run).
+        double g = (double)(p ? r->sent_us - (p->sched_us + p->e2e_us) : r->sent_us);
+        if (r->sent_us < 0 || g <= 0) continue;
+        LgResult one = {.rec = &res.rec[i], .n = 1};
+        int l = lv[i];
+        CHECK(k_level[l] < stride);
+        rc = calib_url_reduce(&one, words, 1, &req[l * stride + k_level[l]]);
+        gap[l * stride + k_level[l]++] = g;
+    }
+    lg_result_free(&res);
+    arrivals_free(&s);
     return rc;
 }
 
-int calib_url_cold_reduce(const CalibUrlPoint *req, int64_t stride, const int64_t *n_level, int64_t idle_us,
-                          CalibUrlCold *cold) {
-    *cold = (CalibUrlCold){.idle_us = idle_us};
-    for (int l = 0; l <= CALIB_URL_COLD_GAPS; l++) {
-        cold->gap_us[l] = cold_gap_us(idle_us, l);
+int calib_url_cold_reduce(const CalibUrlPoint *req, const double *gap, int64_t stride, const int64_t *n_level,
+                          const CalibUrlPoint *warm, int64_t idle_us, CalibUrlCold *cold) {
+    *cold = (CalibUrlCold){.idle_us = idle_us, .at[0] = *warm, .step_factor[0] = 1};
+    if (warm->ttft_us <= 0 || warm->itl_us <= 0) return ERR_IO;
+    for (int l = 1; l <= CALIB_URL_COLD_GAPS; l++) {
         int rc = calib_url_merge_rounds(&req[l * stride], n_level[l], &cold->at[l]);
         if (rc) return rc;
         if (cold->at[l].ttft_us <= 0 || cold->at[l].itl_us <= 0) return ERR_IO;
-    }
-    for (int l = 0; l <= CALIB_URL_COLD_GAPS; l++) {
-        cold->wake_us[l] = cold->at[l].ttft_us - cold->at[0].ttft_us;
-        cold->step_factor[l] = cold->at[l].itl_us / cold->at[0].itl_us;
+        double *g = malloc((size_t)n_level[l] * sizeof *g);
+        if (!g) return ERR_NOMEM;
+        memcpy(g, &gap[l * stride], (size_t)n_level[l] * sizeof *g);
+        cold->gap_us[l] = median(g, n_level[l]);
+        free(g);
+        cold->wake_us[l] = cold->at[l].ttft_us - warm->ttft_us;
+        cold->step_factor[l] = cold->at[l].itl_us / warm->itl_us;
     }
     return 0;
 }
@@ -196,11 +221,18 @@ int calib_url_run(const CalibUrlDesign *d, CalibUrlPoint *pts, int64_t *n_points
     // Rounds are the outer loop: every round visits every point, so a machine whose speed drifts
     // during the calibration moves all points alike (the medians over rounds see the whole window)
     // instead of bending the fit between the points measured early and those measured late.
-    // The cold probe's requests: per gap level, 2 per cycle at level 0 (else 1), every round.
-    int64_t per_level = 3 * COLD_CYCLES * d->rounds, k_level[CALIB_URL_COLD_GAPS + 1] = {0};
-    int64_t words_mid = d->prompt_words[d->n_prompts / 2];
-    CalibUrlPoint *per = malloc((size_t)(total * d->rounds + (CALIB_URL_COLD_GAPS + 1) * per_level) * sizeof *per);
-    if (!per) return err_set(err, err_len, ERR_NOMEM, "out of memory");
+    // The cold probe's requests: per idle level COLD_CYCLES a round, at the middle prompt length;
+    // the warm reference is that length's concurrency-1 point (back to back, the same rounds).
+    int64_t stride = COLD_CYCLES * d->rounds, k_level[CALIB_URL_COLD_GAPS + 1] = {0};
+    int p_mid = d->n_prompts / 2, c_one = 0;
+    while (d->concurrency[c_one] != 1) c_one++;   // calib_url_check: there is one
+    int64_t k_mid = (int64_t)p_mid * d->n_conc + c_one;
+    CalibUrlPoint *per = malloc((size_t)(total * d->rounds + (CALIB_URL_COLD_GAPS + 1) * stride) * sizeof *per);
+    double *gap = malloc((size_t)((CALIB_URL_COLD_GAPS + 1) * stride) * sizeof *gap);
+    if (!per || !gap) {
+        free(per); free(gap);
+        return err_set(err, err_len, ERR_NOMEM, "out of memory");
+    }
     CalibUrlPoint *cold_req = per + total * d->rounds;
     for (int64_t r = 0; r < d->rounds && !rc; r++) {
         for (int64_t k = 0; k < total && !rc; k++) {
@@ -209,13 +241,14 @@ int calib_url_run(const CalibUrlDesign *d, CalibUrlPoint *pts, int64_t *n_points
             rc = run_point(&cfg, d, p, c, d->seed + (uint64_t)(r * total + k), pt, err, err_len);
             if (!rc && progress) progress(progress_ctx, r * total + k, total * d->rounds, pt);
         }
-        if (!rc && d->idle_us > 0)
-            rc = run_cold_round(&cfg, d, words_mid, d->seed + 1000003ULL * (uint64_t)(r + 1), cold_req, per_level,
-                                k_level, err, err_len);
+        if (rc || d->idle_us <= 0) continue;
+        // A request of the middle length takes about its point's TTFT + (M − 1) ITL: the next one
+        // goes out a quarter more (and 2 ms) after, plus its idle gap.
+        const CalibUrlPoint *m = &per[k_mid * d->rounds + r];
+        double est = 1.25 * (m->ttft_us + (double)(d->output_tokens - 1) * m->itl_us) + 2000;
+        rc = run_cold_round(&cfg, d, d->prompt_words[p_mid], est, d->seed + 1000003ULL * (uint64_t)(r + 1), cold_req,
+                            gap, stride, k_level, err, err_len);
     }
-    if (!rc && d->idle_us > 0 && (rc = calib_url_cold_reduce(cold_req, per_level, k_level, d->idle_us, cold)))
-        err_set(err, err_len, rc, "the cold probe (%lld words, after idle gaps up to %lld ms) got no answer with two "
-                "tokens at some gap; check the server's limits", (long long)words_mid, (long long)(d->idle_us / 1000));
     for (int64_t k = 0; k < total && !rc; k++) {
         rc = calib_url_merge_rounds(&per[k * d->rounds], d->rounds, &pts[k]);
         if (!rc && pts[k].n_ok == 0)
@@ -223,6 +256,12 @@ int calib_url_run(const CalibUrlDesign *d, CalibUrlPoint *pts, int64_t *n_points
                          "check the URL, --model and the server's limits", (long long)pts[k].words,
                          (long long)pts[k].conc);
     }
+    if (!rc && d->idle_us > 0 &&
+        (rc = calib_url_cold_reduce(cold_req, gap, stride, k_level, &pts[k_mid], d->idle_us, cold)))
+        err_set(err, err_len, rc, "the cold probe (%lld words, after idle gaps up to %lld ms) got no answer with two "
+                "tokens at some gap; check the server's limits", (long long)d->prompt_words[p_mid],
+                (long long)(d->idle_us / 1000));
+    free(gap);
     free(per);
     if (rc) return rc;
     *n_points = total;

@@ -76,24 +76,26 @@ int calib_url_reduce(LgResult *res, int64_t words, int64_t conc, CalibUrlPoint *
 // prompt and output tokens; n_ok and n_err summed. 0, or ERR_NOMEM.
 int calib_url_merge_rounds(const CalibUrlPoint *rounds, int64_t n, CalibUrlPoint *out);
 
-// The cold probe (idle_us > 0): each round, two cycles of single requests at the middle prompt
-// length, each after a gap with nothing in flight: idle, 0 (right after the one before), idle/4, 0,
-// idle/16, 0. Per gap level, the medians over every round's requests; the warm points above run
-// back to back, so level 0 is their speed and the others what an idle gap adds.
+// The cold probe (idle_us > 0): each round, after its points, one open-loop run of single
+// requests at the middle prompt length (the load generator stays up between them, as a bench's
+// does), two cycles of idle gaps idle, idle/4 and idle/16: each request goes out its gap after the
+// previous one's expected end. The warm reference is the same length's concurrency-1 point (back
+// to back). Per level, the medians over every round's requests and of their real idle gaps.
 #define CALIB_URL_COLD_GAPS 3
 typedef struct {
     int64_t idle_us;   // 0: not probed
-    double gap_us[CALIB_URL_COLD_GAPS + 1];           // 0, idle/16, idle/4, idle
-    CalibUrlPoint at[CALIB_URL_COLD_GAPS + 1];        // medians of the requests after each gap
-    double wake_us[CALIB_URL_COLD_GAPS + 1];          // TTFT after the gap − TTFT back to back
-    double step_factor[CALIB_URL_COLD_GAPS + 1];      // ITL after the gap / ITL back to back
+    double gap_us[CALIB_URL_COLD_GAPS + 1];           // [0] 0 (warm); then the median real idle gaps
+    CalibUrlPoint at[CALIB_URL_COLD_GAPS + 1];        // [0] the warm point; medians after each gap
+    double wake_us[CALIB_URL_COLD_GAPS + 1];          // TTFT after the gap − warm TTFT
+    double step_factor[CALIB_URL_COLD_GAPS + 1];      // ITL after the gap / warm ITL
 } CalibUrlCold;
 
-// Reduces the probe's per-request points (level l's n_level[l] requests at req[l·stride ..]) into
-// cold: per level the medians (calib_url_merge_rounds), wake_us and step_factor against level 0
-// (pure). 0, ERR_NOMEM, or ERR_IO when a level has no ok request with two tokens.
-int calib_url_cold_reduce(const CalibUrlPoint *req, int64_t stride, const int64_t *n_level, int64_t idle_us,
-                          CalibUrlCold *cold);
+// Reduces the probe (pure): level l in 1..CALIB_URL_COLD_GAPS has n_level[l] requests at
+// req[l·stride ..] with their real idle gaps at gap[l·stride ..]; per level the medians
+// (calib_url_merge_rounds) and the median gap, wake_us and step_factor against warm.
+// 0, ERR_NOMEM, or ERR_IO when warm or a level has no ok request with two tokens.
+int calib_url_cold_reduce(const CalibUrlPoint *req, const double *gap, int64_t stride, const int64_t *n_level,
+                          const CalibUrlPoint *warm, int64_t idle_us, CalibUrlCold *cold);
 
 typedef void (*CalibUrlProgressFn)(void *ctx, int64_t i, int64_t n, const CalibUrlPoint *p);
 

@@ -1,6 +1,7 @@
 // cmd_calibrate.c — `rightsize calibrate`: measure the CPU engine's step times over a designed set
 // of batch compositions, fit the planner's step-time model and write the profile `plan` loads.
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,10 +59,11 @@ static void calibrate_usage(FILE *out) {
 "                         machine whose speed drifts (default 2)\n"
 "  --idle-ms G            also probe what a request meeting an idle server pays (idle vCPUs halt,\n"
 "                         caches cool; open-loop traffic below saturation meets one): each round,\n"
-"                         single requests after G, G/4 and G/16 ms with nothing in flight, each\n"
-"                         against one sent right after it; the profile's cold: rows (extra TTFT\n"
-"                         and step-time factor per gap) let the simulator charge it only to\n"
-"                         requests that find their replica idle (default 0: no probe)\n"
+"                         single requests (open loop) after about G, G/4 and G/16 ms with\n"
+"                         nothing in flight, against the same prompt back to back; the\n"
+"                         profile's cold: rows (extra TTFT and step-time factor per idle gap)\n"
+"                         let the simulator charge it only to requests that find their replica\n"
+"                         idle (default 0: no probe)\n"
 "  --prompt-file FILE     take prompt words from FILE (one word should be one token)\n"
 "  --api-key K            Authorization: Bearer K\n"
 "  --timeout S            per-request timeout in seconds (default 120)\n"
@@ -220,9 +222,11 @@ static int write_profile(const CalOpts *o, const CalibFit *fit, double overhead_
                      .decode_row_us = fit->decode_row_us, .context_token_us = fit->context_token_us,
                      .n_points = fit->n_points, .rmse_us = fit->rmse_us, .mape = fit->mape,
                      .request_overhead_us = overhead_us};
+    // Rows by ascending gap (the levels' real gaps ascend unless the machine stalled; such a row is left out).
     for (int l = 1; cold && cold->idle_us > 0 && l <= CALIB_URL_COLD_GAPS; l++)
-        p.cold[p.n_cold++] = (StepCold){.after_us = cold->gap_us[l], .wake_us = cold->wake_us[l],
-                                        .step_factor = cold->step_factor[l]};
+        if (p.n_cold == 0 || cold->gap_us[l] > p.cold[p.n_cold - 1].after_us)
+            p.cold[p.n_cold++] = (StepCold){.after_us = cold->gap_us[l], .wake_us = cold->wake_us[l],
+                                            .step_factor = fmin(1e4, fmax(1e-3, cold->step_factor[l]))};
     snprintf(p.hardware, sizeof p.hardware, "%s", o->hardware);
     snprintf(p.model, sizeof p.model, "%.63s", o->model_id ? o->model_id : model_name);
     for (char *c = p.model; *c; c++)
@@ -293,7 +297,7 @@ static int calibrate_url(CalOpts *o) {
            "rows %lld: %.2f%%)\n", (long long)fit.step.n_points, fit.step.rmse_us, 100 * fit.step.mape,
            (long long)fit.n_ttft_rows, 100 * fit.mape_ttft, (long long)fit.n_itl_rows, 100 * fit.mape_itl);
     if (cold.idle_us > 0) {
-        printf("cold probe (%lld words, 1 request at a time): after an idle gap, against one sent right after\n",
+        printf("cold probe (%lld words, 1 request at a time): after an idle gap, against the point sent back to back\n",
                (long long)cold.at[0].words);
         printf("%10s %5s %10s %10s %10s %12s\n", "gap_ms", "ok", "ttft_ms", "itl_ms", "wake_ms", "step_factor");
         for (int l = 0; l <= CALIB_URL_COLD_GAPS; l++)

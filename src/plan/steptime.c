@@ -154,7 +154,7 @@ void step_kv_capacity(KvCapacity *kv, const CatHardware *hw, const CatModel *m, 
 // ---- profile files ----
 
 const char *const step_cold_cols[3] = {"after_us", "wake_us", "step_factor"};
-const double step_cold_lo[3] = {1, -1e8, 0.1}, step_cold_hi[3] = {1e9, 1e8, 10};
+const double step_cold_lo[3] = {1, -1e8, 1e-3}, step_cold_hi[3] = {1e9, 1e8, 1e4};
 
 int step_profile_load(StepProfile *p, const char *path, char *err, size_t err_len) {
     *p = (StepProfile){0};

@@ -184,7 +184,7 @@ static void load_tier(YamlDoc *doc, Pipeline *p, const YamlNode *n, bool check_f
                                           "mem_fixed_us", "mem_ctx_us", "comp_token_us", "comp_pair_us",
                                           "request_overhead_us", "cold", NULL};
         static const char *const cold_cols[] = {"after_us", "wake_us", "step_factor"};
-        static const double cold_lo[] = {1, -1e8, 0.1}, cold_hi[] = {1e9, 1e8, 10};
+        static const double cold_lo[] = {1, -1e8, 1e-3}, cold_hi[] = {1e9, 1e8, 1e4};
         yaml_check_keys(doc, st, stk);
         t->has_step = true;
         t->step_b0_us = yaml_f64_opt(doc, st, "b0_us", 0, 0, 1e9);
