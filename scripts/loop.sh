@@ -89,7 +89,7 @@ CAL
 # machine's speed over the calibration, not one instant (a shared VM's speed drifts by 10-30% from
 # one minute to the next). The points run closed loop (the warm speed); each round also probes
 # single requests after idle gaps of LOOP_CAL_IDLE_MS, 1/4 and 1/16 of it (calibrate --idle-ms),
-# against one sent right after each: the profile's cold: rows, which the simulator charges only
+# (open loop), against the same prompt back to back: the profile's cold: rows, which the simulator charges only
 # to requests that find their replica idle, as the bench's open-loop arrivals mostly do (halted
 # vCPUs and cooled caches at a request's start; calibrating every point after a pause instead
 # over-predicted the bursty workload, whose requests mostly queue behind one another). A calibration left with too
