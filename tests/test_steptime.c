@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/check.h"
 #include "plan/catalog.h"
 #include "plan/steptime.h"
 #include "test.h"
@@ -145,21 +146,23 @@ TEST(steptime_profile_round_trip_and_errors) {
     step_cold_at(&sm, 106250, &w, &fac);   // halfway between the rows
     EXPECT_NEAR(w, 145.125, 1e-9);
     EXPECT_NEAR(fac, 0.99625, 1e-12);
+    // Bad files: each refused with the key that was wrong.
+    const char *head = "profile:\n  hardware: l4\n  model: m\n  date: x\n  betas: {b0_us: 1, prefill_token_us: 1, decode_row_us: 1}\n";
+    const char *bad[][2] = {
+        {"  cold:\n    - {after_us: 500, wake_us: 1, step_factor: 1}\n    - {after_us: 100, wake_us: 1, step_factor: 1}\n",
+         "key 'profile.cold': the rows' after_us must ascend"},
+        {"  cold:\n    - {after_us: 500, wake: 1, step_factor: 1}\n", "unknown key (expected one of: after_us, wake_us, step_factor)"},
+        {"  tp: fast\n", ":6: key 'profile.tp': expected a whole number, got 'fast'"},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        FILE *f = fopen(path, "w");
+        ASSERT(f);
+        fprintf(f, "%s%s", head, bad[i][0]);
+        fclose(f);
+        EXPECT(step_profile_load(&q, path, err, sizeof err) < 0);
+        if (!strstr(err, bad[i][1])) test_fail(__FILE__, __LINE__, "got '%s', want '%s'", err, bad[i][1]);
+    }
     FILE *f = fopen(path, "w");
-    ASSERT(f);
-    fputs("profile:\n  hardware: l4\n  model: m\n  date: x\n  betas: {b0_us: 1, prefill_token_us: 1, decode_row_us: 1}\n"
-          "  cold:\n    - {after_us: 500, wake_us: 1, step_factor: 1}\n    - {after_us: 100, wake_us: 1, step_factor: 1}\n", f);
-    fclose(f);
-    EXPECT(step_profile_load(&q, path, err, sizeof err) < 0);
-    EXPECT(strstr(err, "key 'profile.cold': the rows' after_us must ascend") != NULL);
-    f = fopen(path, "w");
-    ASSERT(f);
-    fputs("profile:\n  hardware: l4\n  model: m\n  date: x\n  betas: {b0_us: 1, prefill_token_us: 1, decode_row_us: 1}\n"
-          "  cold:\n    - {after_us: 500, wake: 1, step_factor: 1}\n", f);
-    fclose(f);
-    EXPECT(step_profile_load(&q, path, err, sizeof err) < 0);
-    EXPECT(strstr(err, "unknown key (expected one of: after_us, wake_us, step_factor)") != NULL);
-    f = fopen(path, "w");
     ASSERT(f);
     fputs("profile:\n  hardware: l4\n  model: m\n  date: x\n  betas: {b0_us: 1, prefill_token_us: fast, decode_row_us: 1}\n", f);
     fclose(f);
