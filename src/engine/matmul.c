@@ -28,7 +28,7 @@
 // finish together only if the last task is short, so it is cut finer (a range's tasks are still
 // read in order, one stream per thread). At 8 tasks per thread a 2-thread decode of TinyLlama's
 // shape had 256-row chunks on the gate/up product (~12 us of one thread's stream at 25 GB/s), so
-// a product could end with one thread idle for up to that long; at 32 they are 96-176 rows.
+// a product could end with one thread idle for up to that long; at 32 they are 32-176 rows.
 #define MM_DECODE_ROWS 4
 #define MM_DECODE_TASKS_PER_THREAD 32
 #define MM_CHUNK_MIN 16
