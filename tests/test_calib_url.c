@@ -102,6 +102,41 @@ TEST(calib_url_merge_rounds_takes_medians_over_rounds) {
     EXPECT_NEAR(m.itl_us, 1200, 1e-12);
 }
 
+// The cold probe's reduction: per idle level the medians of its requests and of their real gaps,
+// and each level's extra TTFT and step-time factor against the warm (back-to-back) point.
+TEST(calib_url_cold_reduce_against_back_to_back) {
+    enum { STRIDE = 4 };
+    CalibUrlPoint req[4 * STRIDE] = {0};
+    double gap[4 * STRIDE] = {0};
+    const int64_t n_level[4] = {0, 2, 2, 3};
+    const double ttft[4][3] = {{0}, {3400, 3600}, {4000, 4200}, {5000, 5200, 5400}};
+    const double itl[4][3] = {{0}, {1000, 1020}, {1040, 1060}, {1100, 1080, 1200}};
+    const double g[4][3] = {{0}, {30000, 20000}, {70000, 60000}, {210000, 220000, 260000}};
+    for (int l = 1; l < 4; l++)
+        for (int i = 0; i < n_level[l]; i++) {
+            req[l * STRIDE + i] = (CalibUrlPoint){.words = 24, .conc = 1, .prompt_tokens = 25, .output_tokens = 32,
+                                                  .ttft_us = ttft[l][i], .itl_us = itl[l][i], .n_ok = 1};
+            gap[l * STRIDE + i] = g[l][i];
+        }
+    CalibUrlPoint warm = {.words = 24, .conc = 1, .prompt_tokens = 25, .output_tokens = 32, .ttft_us = 3025,
+                          .itl_us = 1002.5, .n_ok = 20};
+    CalibUrlCold c;
+    ASSERT(calib_url_cold_reduce(req, gap, STRIDE, n_level, &warm, 160000, &c) == 0);
+    EXPECT_EQ_INT(c.idle_us, 160000);
+    EXPECT(c.gap_us[0] == 0 && c.gap_us[1] == 25000 && c.gap_us[2] == 65000 && c.gap_us[3] == 220000);
+    EXPECT_NEAR(c.at[0].ttft_us, 3025, 1e-9);
+    EXPECT_NEAR(c.wake_us[1], 3500 - 3025, 1e-9);
+    EXPECT_NEAR(c.wake_us[3], 5200 - 3025, 1e-9);
+    EXPECT_NEAR(c.step_factor[2], 1050 / 1002.5, 1e-12);
+    EXPECT_NEAR(c.step_factor[3], 1100 / 1002.5, 1e-12);
+    EXPECT(c.wake_us[0] == 0 && c.step_factor[0] == 1);
+    // A level with no answer, or no warm point, is an error, not a silent zero.
+    req[2 * STRIDE] = req[2 * STRIDE + 1] = (CalibUrlPoint){.words = 24, .conc = 1, .n_err = 1};
+    EXPECT(calib_url_cold_reduce(req, gap, STRIDE, n_level, &warm, 160000, &c) == ERR_IO);
+    warm.ttft_us = 0;
+    EXPECT(calib_url_cold_reduce(req, gap, STRIDE, n_level, &warm, 160000, &c) == ERR_IO);
+}
+
 TEST(calib_url_check_rejects_designs_without_concurrency_one) {
     CalibUrlDesign d = {.url = "http://127.0.0.1:1/v1", .prompt_words = {16, 64}, .n_prompts = 2,
                         .concurrency = {2, 4}, .n_conc = 2, .output_tokens = 16, .rounds = 1};

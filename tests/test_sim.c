@@ -235,3 +235,58 @@ TEST(sim_deterministic_per_seed_and_cascade) {
     sim_result_free(&a);
     sim_result_free(&b);
 }
+
+// A replica woken from idle (StepModel.cold, steptime.h): the request that wakes it pays wake_us
+// once and its steps run step_factor× slower; a request that starts right after another (its
+// replica never idle) runs warm; between the rows the cost is interpolated. Closed forms on a
+// replayed trace, step by step and on the decode fast path alike.
+TEST(sim_cold_start_charges_only_the_waking_request) {
+    Workload wl = poisson_wl(1, (TokSpec){.dist = TOK_FIXED, .mean = 10}, (TokSpec){.dist = TOK_FIXED, .mean = 5});
+    SimTier t = fixed_tier(1, 1.0);
+    t.sched = single_seq_sched();
+    t.sched.max_num_queued_reqs = 16;
+    // Prefill 10 tokens: 1000 + 10·10 = 1100 µs; each decode step 1000 + 100 = 1100 µs; 5 tokens.
+    t.step = (StepModel){.source = STEP_PROFILE, .b0_us = 1000, .prefill_token_us = 10, .decode_row_us = 100};
+    const double rows[] = {10000, 500, 1.2, 100000, 2000, 1.5};
+    step_cold_set(&t.step, rows, 2);
+    const double warm_us = 5 * 1100;
+    // A: replica idle since it started at 0 (1 s, past the last row): 2000 + 5500·1.5 = 10250 µs.
+    // B: arrives during A, starts when A ends (no idle): waits 8250 µs, then 5500 warm.
+    // C: 55 ms after B's end: halfway between the rows: 1250 + 5500·1.35 = 8675 µs.
+    double a = 1.0, b = 1.002, b_end = a + 0.01025 + 0.0055, c = b_end + 0.055;
+    SimTraceReq tr[3] = {{.t_s = a, .in_tokens = 10, .out_tokens = 5, .confidence = 1, .status = 200},
+                         {.t_s = b, .in_tokens = 10, .out_tokens = 5, .confidence = 1, .status = 200},
+                         {.t_s = c, .in_tokens = 10, .out_tokens = 5, .confidence = 1, .status = 200}};
+    const double want_ms[3] = {10.25, (b_end - b) * 1e3, 8.675};
+    for (int fast = 0; fast < 2; fast++) {
+        SimRecord rec[3];
+        SimConfig cfg = {.wl = &wl, .n_tiers = 1, .rate_scale = 1, .seed = 1, .horizon_s = 10, .trace = tr,
+                         .n_trace = 3, .records = rec, .no_fast_path = !fast};
+        cfg.tier[0] = t;
+        SimResult r;
+        char err[256] = {0};
+        int rc = sim_run(&cfg, &r, err, sizeof err);
+        if (rc) test_fail(__FILE__, __LINE__, "%s", err);
+        ASSERT(rc == 0);
+        for (int i = 0; i < 3; i++) {
+            EXPECT_EQ_INT(rec[i].status, 200);
+            EXPECT_NEAR(rec[i].e2e_ms, want_ms[i], 0.004);   // whole µs per step
+        }
+        sim_result_free(&r);
+        // Without the rows every request is warm.
+        cfg.tier[0].step.n_cold = 0;
+        ASSERT(sim_run(&cfg, &r, err, sizeof err) == 0);
+        EXPECT_NEAR(rec[0].e2e_ms, warm_us / 1e3, 0.004);
+        EXPECT_NEAR(rec[2].e2e_ms, warm_us / 1e3, 0.004);
+        sim_result_free(&r);
+    }
+    // The interpolation itself: 0 and ×1 at no gap, linear to the first row, the last row beyond.
+    double w, f;
+    step_cold_at(&t.step, 0, &w, &f);
+    EXPECT(w == 0 && f == 1);
+    step_cold_at(&t.step, 5000, &w, &f);
+    EXPECT_NEAR(w, 250, 1e-9);
+    EXPECT_NEAR(f, 1.1, 1e-12);
+    step_cold_at(&t.step, 1e7, &w, &f);
+    EXPECT(w == 2000 && f == 1.5);
+}

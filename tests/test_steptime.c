@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/check.h"
 #include "plan/catalog.h"
 #include "plan/steptime.h"
 #include "test.h"
@@ -129,6 +130,38 @@ TEST(steptime_profile_round_trip_and_errors) {
     EXPECT_NEAR(q.b0_us, 1234.5, 0);
     EXPECT_NEAR(q.context_token_us, 0.003, 0);
     EXPECT_EQ_INT(q.kv_blocks_total, 9000);
+    EXPECT_EQ_INT(q.n_cold, 0);
+    // cold rows (calibrate --url --idle-ms) survive exactly, and reach the step model
+    p.cold[0] = (StepCold){.after_us = 12500, .wake_us = 310.25, .step_factor = 1.0125};
+    p.cold[1] = (StepCold){.after_us = 200000, .wake_us = -20, .step_factor = 0.98};
+    p.n_cold = 2;
+    ASSERT(step_profile_save(&p, path, err, sizeof err) == 0);
+    ASSERT(step_profile_load(&q, path, err, sizeof err) == 0);
+    ASSERT(q.n_cold == 2);
+    EXPECT(q.cold[0].after_us == 12500 && q.cold[0].wake_us == 310.25 && q.cold[0].step_factor == 1.0125);
+    EXPECT(q.cold[1].after_us == 200000 && q.cold[1].wake_us == -20 && q.cold[1].step_factor == 0.98);
+    StepModel sm;
+    step_from_profile(&sm, &q);
+    double w, fac;
+    step_cold_at(&sm, 106250, &w, &fac);   // halfway between the rows
+    EXPECT_NEAR(w, 145.125, 1e-9);
+    EXPECT_NEAR(fac, 0.99625, 1e-12);
+    // Bad files: each refused with the key that was wrong.
+    const char *head = "profile:\n  hardware: l4\n  model: m\n  date: x\n  betas: {b0_us: 1, prefill_token_us: 1, decode_row_us: 1}\n";
+    const char *bad[][2] = {
+        {"  cold:\n    - {after_us: 500, wake_us: 1, step_factor: 1}\n    - {after_us: 100, wake_us: 1, step_factor: 1}\n",
+         "key 'profile.cold': the rows' after_us must ascend"},
+        {"  cold:\n    - {after_us: 500, wake: 1, step_factor: 1}\n", "unknown key (expected one of: after_us, wake_us, step_factor)"},
+        {"  tp: fast\n", ":6: key 'profile.tp': expected a whole number, got 'fast'"},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        FILE *f = fopen(path, "w");
+        ASSERT(f);
+        fprintf(f, "%s%s", head, bad[i][0]);
+        fclose(f);
+        EXPECT(step_profile_load(&q, path, err, sizeof err) < 0);
+        if (!strstr(err, bad[i][1])) test_fail(__FILE__, __LINE__, "got '%s', want '%s'", err, bad[i][1]);
+    }
     FILE *f = fopen(path, "w");
     ASSERT(f);
     fputs("profile:\n  hardware: l4\n  model: m\n  date: x\n  betas: {b0_us: 1, prefill_token_us: fast, decode_row_us: 1}\n", f);

@@ -486,6 +486,29 @@ const YamlNode *yaml_seq_opt(YamlDoc *doc, const YamlNode *map, const char *key)
     return child_of_kind(doc, map, key, YAML_SEQ, false);
 }
 
+int64_t yaml_f64_rows(YamlDoc *doc, const YamlNode *map, const char *key, const char *const *cols, int n_cols,
+                      const double *lo, const double *hi, double *out, int64_t max_rows) {
+    const YamlNode *seq = yaml_seq_opt(doc, map, key);
+    if (!seq) return 0;
+    if (seq->n > max_rows) {
+        yaml_error(doc, seq, "%lld entries, at most %lld", (long long)seq->n, (long long)max_rows);
+        return 0;
+    }
+    const char *allowed[9] = {0};
+    CHECK(n_cols < (int)(sizeof allowed / sizeof *allowed));
+    for (int j = 0; j < n_cols; j++) allowed[j] = cols[j];
+    for (int64_t i = 0; i < seq->n; i++) {
+        const YamlNode *row = seq->vals[i];
+        if (row->kind != YAML_MAP) {
+            yaml_error(doc, row, "expected a map {%s: ...}", cols[0]);
+            return 0;
+        }
+        yaml_check_keys(doc, row, allowed);
+        for (int j = 0; j < n_cols; j++) out[i * n_cols + j] = yaml_f64_req(doc, row, cols[j], lo[j], hi[j]);
+    }
+    return doc->rc ? 0 : seq->n;
+}
+
 int yaml_check_keys(YamlDoc *doc, const YamlNode *map, const char *const *allowed) {
     if (!map || map->kind != YAML_MAP) return 0;
     for (int64_t i = 0; i < map->n; i++) {

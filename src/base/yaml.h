@@ -82,6 +82,11 @@ const YamlNode *yaml_map_req(YamlDoc *doc, const YamlNode *map, const char *key)
 const YamlNode *yaml_seq_opt(YamlDoc *doc, const YamlNode *map, const char *key);
 // Parses a scalar node itself (for sequence items). Errors name the node's path.
 double yaml_node_f64(YamlDoc *doc, const YamlNode *node, double lo, double hi);
+// Reads the sequence under key (absent = 0 rows) whose items are maps with exactly the numeric
+// keys cols[0..n_cols), each required and within [lo[j], hi[j]], into out[row·n_cols + j].
+// Returns the row count; more than max_rows is an error naming the sequence.
+int64_t yaml_f64_rows(YamlDoc *doc, const YamlNode *map, const char *key, const char *const *cols, int n_cols,
+                      const double *lo, const double *hi, double *out, int64_t max_rows);
 // Records an error for the first key of map not in allowed (a NULL-terminated list) — catches typos.
 int yaml_check_keys(YamlDoc *doc, const YamlNode *map, const char *const *allowed);
 

@@ -124,30 +124,90 @@ static int run_requests(LgConfig *cfg, int64_t words, int64_t conc, int64_t n, u
     return rc;
 }
 
-// One round of one point: max(C, 4) requests at concurrency C (at least 4, so concurrency-1
-// points have TTFT samples to take a median of), reduced to its medians; with idle_us, in waves
-// of C after idle_us each, the medians over the waves.
+// One round of one point: max(C, 4) requests at concurrency C, closed loop (at least 4, so
+// concurrency-1 points have TTFT samples to take a median of), reduced to its medians.
 static int run_point(LgConfig *cfg, const CalibUrlDesign *d, int p, int c, uint64_t seed, CalibUrlPoint *out,
                      char *err, size_t err_len) {
     int64_t conc = d->concurrency[c], n = conc > 4 ? conc : 4, words = d->prompt_words[p];
     cfg->input_tokens = (int32_t)words;
     cfg->output_tokens = (int32_t)d->output_tokens;
-    if (d->idle_us <= 0) return run_requests(cfg, words, conc, n, seed, out, err, err_len);
-    int64_t n_waves = (n + conc - 1) / conc;
-    CalibUrlPoint waves[4];
-    CHECK(n_waves <= 4);
-    int rc = 0;
-    for (int64_t w = 0; w < n_waves && !rc; w++) {
-        clock_sleep_us(d->idle_us);
-        rc = run_requests(cfg, words, conc, conc, seed + (uint64_t)w * 7919, &waves[w], err, err_len);
-    }
-    return rc ? rc : calib_url_merge_rounds(waves, n_waves, out);
+    return run_requests(cfg, words, conc, n, seed, out, err, err_len);
 }
 
-int calib_url_run(const CalibUrlDesign *d, CalibUrlPoint *pts, int64_t *n_points, CalibUrlProgressFn progress,
-                  void *progress_ctx, char *err, size_t err_len) {
+enum { COLD_CYCLES = 2 };
+static const int cold_order[] = {3, 2, 1};   // the idle levels a cycle visits
+
+static double cold_gap_us(int64_t idle_us, int level) {
+    static const double frac[CALIB_URL_COLD_GAPS + 1] = {0, 1.0 / 16, 1.0 / 4, 1};
+    return frac[level] * (double)idle_us;
+}
+
+// One round of the cold probe: one open-loop run (the load generator stays up between requests,
+// as a bench's does), COLD_CYCLES cycles of cold_order, each request sent its level's gap after
+// the previous one's expected end (est_us). Request i of level l goes to req[l·stride + k_level[l]]
+// with its real idle gap (its send − the previous one's completion) in gap[...]; a request sent
+// before the previous one ended met no idle server and is left out.
+static int run_cold_round(LgConfig *cfg, const CalibUrlDesign *d, int64_t words, double est_us, uint64_t seed,
+                          CalibUrlPoint *req, double *gap, int64_t stride, int64_t *k_level, char *err, size_t err_len) {
+    ArrivalSchedule s;
+    arrivals_init(&s);
+    int lv[COLD_CYCLES * ARRAY_LEN(cold_order)], n = 0, rc = 0;
+    int64_t t = 0;
+    for (int c = 0; c < COLD_CYCLES && !rc; c++)
+        for (size_t j = 0; j < ARRAY_LEN(cold_order) && !rc; j++) {
+            lv[n++] = cold_order[j];
+            t += (int64_t)(est_us + cold_gap_us(d->idle_us, cold_order[j]));
+            rc = arrivals_add(&s, t, (int32_t)words, (int32_t)d->output_tokens);
+        }
+    if (rc) { arrivals_free(&s); return err_set(err, err_len, rc, "out of memory"); }
+    cfg->schedule = &s;
+    cfg->max_in_flight = n;
+    cfg->seed = seed;
+    LgResult res = {0};
+    rc = lg_run(cfg, &res, err, err_len);
+    cfg->schedule = NULL;
+    for (int64_t i = 0; i < res.n && i < n && !rc; i++) {
+        const LgRecord *r = &res.rec[i], *p = i ? &res.rec[i - 1] : NULL;
+        if (p && p->e2e_us < 0) continue;
+        // The first request's gap: at least its send time (the points' requests ended before the run).
+        double g = (double)(p ? r->sent_us - (p->sched_us + p->e2e_us) : r->sent_us);
+        if (r->sent_us < 0 || g <= 0) continue;
+        LgResult one = {.rec = &res.rec[i], .n = 1};
+        int l = lv[i];
+        CHECK(k_level[l] < stride);
+        rc = calib_url_reduce(&one, words, 1, &req[l * stride + k_level[l]]);
+        gap[l * stride + k_level[l]++] = g;
+    }
+    lg_result_free(&res);
+    arrivals_free(&s);
+    return rc;
+}
+
+int calib_url_cold_reduce(const CalibUrlPoint *req, const double *gap, int64_t stride, const int64_t *n_level,
+                          const CalibUrlPoint *warm, int64_t idle_us, CalibUrlCold *cold) {
+    *cold = (CalibUrlCold){.idle_us = idle_us, .at[0] = *warm, .step_factor[0] = 1};
+    if (warm->ttft_us <= 0 || warm->itl_us <= 0) return ERR_IO;
+    for (int l = 1; l <= CALIB_URL_COLD_GAPS; l++) {
+        int rc = calib_url_merge_rounds(&req[l * stride], n_level[l], &cold->at[l]);
+        if (rc) return rc;
+        if (cold->at[l].ttft_us <= 0 || cold->at[l].itl_us <= 0) return ERR_IO;
+        double *g = malloc((size_t)n_level[l] * sizeof *g);
+        if (!g) return ERR_NOMEM;
+        memcpy(g, &gap[l * stride], (size_t)n_level[l] * sizeof *g);
+        cold->gap_us[l] = median(g, n_level[l]);
+        free(g);
+        cold->wake_us[l] = cold->at[l].ttft_us - warm->ttft_us;
+        cold->step_factor[l] = cold->at[l].itl_us / warm->itl_us;
+    }
+    return 0;
+}
+
+int calib_url_run(const CalibUrlDesign *d, CalibUrlPoint *pts, int64_t *n_points, CalibUrlCold *cold,
+                  CalibUrlProgressFn progress, void *progress_ctx, char *err, size_t err_len) {
     int rc = calib_url_check(d, err, err_len);
     if (rc) return rc;
+    CHECK(cold || d->idle_us == 0);
+    if (cold) *cold = (CalibUrlCold){0};
     int64_t total = (int64_t)d->n_prompts * d->n_conc;
     LgConfig cfg = {.url = d->url, .api = d->api, .model = d->model, .api_key = d->api_key, .concurrency = 1,
                     .n_requests = 1, .input_tokens = (int32_t)d->prompt_words[0], .output_tokens = 4,
@@ -161,15 +221,34 @@ int calib_url_run(const CalibUrlDesign *d, CalibUrlPoint *pts, int64_t *n_points
     // Rounds are the outer loop: every round visits every point, so a machine whose speed drifts
     // during the calibration moves all points alike (the medians over rounds see the whole window)
     // instead of bending the fit between the points measured early and those measured late.
-    CalibUrlPoint *per = malloc((size_t)(total * d->rounds) * sizeof *per);
-    if (!per) return err_set(err, err_len, ERR_NOMEM, "out of memory");
-    for (int64_t r = 0; r < d->rounds && !rc; r++)
+    // The cold probe's requests: per idle level COLD_CYCLES a round, at the middle prompt length;
+    // the warm reference is that length's concurrency-1 point (back to back, the same rounds).
+    int64_t stride = COLD_CYCLES * d->rounds, k_level[CALIB_URL_COLD_GAPS + 1] = {0};
+    int p_mid = d->n_prompts / 2, c_one = 0;
+    while (d->concurrency[c_one] != 1) c_one++;   // calib_url_check: there is one
+    int64_t k_mid = (int64_t)p_mid * d->n_conc + c_one;
+    CalibUrlPoint *per = malloc((size_t)(total * d->rounds + (CALIB_URL_COLD_GAPS + 1) * stride) * sizeof *per);
+    double *gap = malloc((size_t)((CALIB_URL_COLD_GAPS + 1) * stride) * sizeof *gap);
+    if (!per || !gap) {
+        free(per); free(gap);
+        return err_set(err, err_len, ERR_NOMEM, "out of memory");
+    }
+    CalibUrlPoint *cold_req = per + total * d->rounds;
+    for (int64_t r = 0; r < d->rounds && !rc; r++) {
         for (int64_t k = 0; k < total && !rc; k++) {
             int p = (int)(k / d->n_conc), c = (int)(k % d->n_conc);
             CalibUrlPoint *pt = &per[k * d->rounds + r];
             rc = run_point(&cfg, d, p, c, d->seed + (uint64_t)(r * total + k), pt, err, err_len);
             if (!rc && progress) progress(progress_ctx, r * total + k, total * d->rounds, pt);
         }
+        if (rc || d->idle_us <= 0) continue;
+        // A request of the middle length takes about its point's TTFT + (M − 1) ITL: the next one
+        // goes out a quarter more (and 2 ms) after, plus its idle gap.
+        const CalibUrlPoint *m = &per[k_mid * d->rounds + r];
+        double est = 1.25 * (m->ttft_us + (double)(d->output_tokens - 1) * m->itl_us) + 2000;
+        rc = run_cold_round(&cfg, d, d->prompt_words[p_mid], est, d->seed + 1000003ULL * (uint64_t)(r + 1), cold_req,
+                            gap, stride, k_level, err, err_len);
+    }
     for (int64_t k = 0; k < total && !rc; k++) {
         rc = calib_url_merge_rounds(&per[k * d->rounds], d->rounds, &pts[k]);
         if (!rc && pts[k].n_ok == 0)
@@ -177,6 +256,12 @@ int calib_url_run(const CalibUrlDesign *d, CalibUrlPoint *pts, int64_t *n_points
                          "check the URL, --model and the server's limits", (long long)pts[k].words,
                          (long long)pts[k].conc);
     }
+    if (!rc && d->idle_us > 0 &&
+        (rc = calib_url_cold_reduce(cold_req, gap, stride, k_level, &pts[k_mid], d->idle_us, cold)))
+        err_set(err, err_len, rc, "the cold probe (%lld words, after idle gaps up to %lld ms) got no answer with two "
+                "tokens at some gap; check the server's limits", (long long)d->prompt_words[p_mid],
+                (long long)(d->idle_us / 1000));
+    free(gap);
     free(per);
     if (rc) return rc;
     *n_points = total;

@@ -38,7 +38,7 @@ typedef struct {
     int n_conc;
     int64_t output_tokens;   // M per request (>= 4)
     int64_t rounds;          // requests per worker at each point (>= 1)
-    int64_t idle_us;         // > 0: a point's requests go in waves of C, each after this long idle
+    int64_t idle_us;         // > 0: also probe what waking an idle server costs (CalibUrlCold)
     int64_t timeout_us;
     const PromptGen *prompts;
     uint64_t seed;
@@ -76,17 +76,39 @@ int calib_url_reduce(LgResult *res, int64_t words, int64_t conc, CalibUrlPoint *
 // prompt and output tokens; n_ok and n_err summed. 0, or ERR_NOMEM.
 int calib_url_merge_rounds(const CalibUrlPoint *rounds, int64_t n, CalibUrlPoint *out);
 
+// The cold probe (idle_us > 0): each round, after its points, one open-loop run of single
+// requests at the middle prompt length (the load generator stays up between them, as a bench's
+// does), two cycles of idle gaps idle, idle/4 and idle/16: each request goes out its gap after the
+// previous one's expected end. The warm reference is the same length's concurrency-1 point (back
+// to back). Per level, the medians over every round's requests and of their real idle gaps.
+#define CALIB_URL_COLD_GAPS 3
+typedef struct {
+    int64_t idle_us;   // 0: not probed
+    double gap_us[CALIB_URL_COLD_GAPS + 1];           // [0] 0 (warm); then the median real idle gaps
+    CalibUrlPoint at[CALIB_URL_COLD_GAPS + 1];        // [0] the warm point; medians after each gap
+    double wake_us[CALIB_URL_COLD_GAPS + 1];          // TTFT after the gap − warm TTFT
+    double step_factor[CALIB_URL_COLD_GAPS + 1];      // ITL after the gap / warm ITL
+} CalibUrlCold;
+
+// Reduces the probe (pure): level l in 1..CALIB_URL_COLD_GAPS has n_level[l] requests at
+// req[l·stride ..] with their real idle gaps at gap[l·stride ..]; per level the medians
+// (calib_url_merge_rounds) and the median gap, wake_us and step_factor against warm.
+// 0, ERR_NOMEM, or ERR_IO when warm or a level has no ok request with two tokens.
+int calib_url_cold_reduce(const CalibUrlPoint *req, const double *gap, int64_t stride, const int64_t *n_level,
+                          const CalibUrlPoint *warm, int64_t idle_us, CalibUrlCold *cold);
+
 typedef void (*CalibUrlProgressFn)(void *ctx, int64_t i, int64_t n, const CalibUrlPoint *p);
 
 // Runs the design against the endpoint (a warm-up request first), rounds outermost; a point's
-// figures are the medians of its rounds (calib_url_merge_rounds). With idle_us > 0 a round of a
-// point sends its max(C, 4) requests in waves of C, each wave after idle_us with nothing in
-// flight, so every request meets a server gone idle (open-loop traffic below saturation does:
-// a VM's idle vCPUs halt and its caches cool between requests), its figures the waves' medians. pts must hold
-// n_prompts × n_conc points; *n_points gets the count. Returns 0, or ERR_IO/ERR_ARG with one
-// line in err (the endpoint failed every request of a point, the load generator could not start).
-int calib_url_run(const CalibUrlDesign *d, CalibUrlPoint *pts, int64_t *n_points, CalibUrlProgressFn progress,
-                  void *progress_ctx, char *err, size_t err_len);
+// figures are the medians of its rounds (calib_url_merge_rounds), its requests closed loop (back
+// to back: the warm speed). With idle_us > 0 each round also runs the cold probe (open-loop
+// traffic below saturation meets an idle server: a VM's idle vCPUs halt and its caches cool
+// between requests), reduced into *cold (cold->idle_us = 0 otherwise; cold may be NULL without
+// idle_us). pts must hold n_prompts × n_conc points; *n_points gets the count. Returns 0, or
+// ERR_IO/ERR_ARG with one line in err (the endpoint failed every request of a point, the load
+// generator could not start).
+int calib_url_run(const CalibUrlDesign *d, CalibUrlPoint *pts, int64_t *n_points, CalibUrlCold *cold,
+                  CalibUrlProgressFn progress, void *progress_ctx, char *err, size_t err_len);
 
 // Fits the five unknowns over the points (rows as in the header comment; points without a
 // sample are skipped) and fills each point's fitted values. Returns 0; ERR_ARG with one line in

@@ -1,6 +1,7 @@
 // cmd_calibrate.c — `rightsize calibrate`: measure the CPU engine's step times over a designed set
 // of batch compositions, fit the planner's step-time model and write the profile `plan` loads.
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,10 +57,13 @@ static void calibrate_usage(FILE *out) {
 "  --rounds N             rounds over all points, each max(C, 4) requests at concurrency C; a\n"
 "                         point keeps the medians of its rounds, so more rounds average out a\n"
 "                         machine whose speed drifts (default 2)\n"
-"  --idle-ms G            send each point's requests in waves of C, each after G ms with nothing\n"
-"                         in flight, so every request meets a server gone idle as open-loop\n"
-"                         traffic below saturation does (idle vCPUs halt, caches cool); closed\n"
-"                         loop without pauses misses that start-up cost (default 0: no pauses)\n"
+"  --idle-ms G            also probe what a request meeting an idle server pays (idle vCPUs halt,\n"
+"                         caches cool; open-loop traffic below saturation meets one): each round,\n"
+"                         single requests (open loop) after about G, G/4 and G/16 ms with\n"
+"                         nothing in flight, against the same prompt back to back; the\n"
+"                         profile's cold: rows (extra TTFT and step-time factor per idle gap)\n"
+"                         let the simulator charge it only to requests that find their replica\n"
+"                         idle (default 0: no probe)\n"
 "  --prompt-file FILE     take prompt words from FILE (one word should be one token)\n"
 "  --api-key K            Authorization: Bearer K\n"
 "  --timeout S            per-request timeout in seconds (default 120)\n"
@@ -210,13 +214,19 @@ static void print_point(void *ctx, int64_t i, int64_t n, const CalibPoint *p) {
 }
 
 // Writes the profile of a fit to o->out (when given) and says so. Returns 0 or 1 (printed).
-static int write_profile(const CalOpts *o, const CalibFit *fit, double overhead_us, const char *model_name,
-                         const char *quant, int threads) {
+// cold: the probe of `--url --idle-ms` (its idle gaps become the profile's cold: rows), or NULL.
+static int write_profile(const CalOpts *o, const CalibFit *fit, double overhead_us, const CalibUrlCold *cold,
+                         const char *model_name, const char *quant, int threads) {
     if (!o->out) return 0;
     StepProfile p = {.tp = 1, .b0_us = fit->b0_us, .prefill_token_us = fit->prefill_token_us,
                      .decode_row_us = fit->decode_row_us, .context_token_us = fit->context_token_us,
                      .n_points = fit->n_points, .rmse_us = fit->rmse_us, .mape = fit->mape,
                      .request_overhead_us = overhead_us};
+    // Rows by ascending gap (the levels' real gaps ascend unless the machine stalled; such a row is left out).
+    for (int l = 1; cold && cold->idle_us > 0 && l <= CALIB_URL_COLD_GAPS; l++)
+        if (p.n_cold == 0 || cold->gap_us[l] > p.cold[p.n_cold - 1].after_us)
+            p.cold[p.n_cold++] = (StepCold){.after_us = cold->gap_us[l], .wake_us = cold->wake_us[l],
+                                            .step_factor = fmin(1e4, fmax(1e-3, cold->step_factor[l]))};
     snprintf(p.hardware, sizeof p.hardware, "%s", o->hardware);
     snprintf(p.model, sizeof p.model, "%.63s", o->model_id ? o->model_id : model_name);
     for (char *c = p.model; *c; c++)
@@ -259,7 +269,8 @@ static int calibrate_url(CalOpts *o) {
     CalibUrlPoint pts[CALIB_URL_MAX_LEVELS * CALIB_URL_MAX_LEVELS];
     int64_t n = 0;
     CalibUrlFit fit;
-    rc = calib_url_run(&o->ud, pts, &n, print_url_point, &o->quiet, err, sizeof err);
+    CalibUrlCold cold;
+    rc = calib_url_run(&o->ud, pts, &n, &cold, print_url_point, &o->quiet, err, sizeof err);
     if (!rc) rc = calib_url_fit(pts, n, &fit, err, sizeof err);
     promptgen_free(&pg);
     if (rc) { fprintf(stderr, "calibrate: %s\n", err[0] ? err : err_str(rc)); return 1; }
@@ -285,7 +296,15 @@ static int calibrate_url(CalOpts *o) {
     printf("fit error over %lld rows: rmse %.1f us, mean abs error %.2f%% (TTFT rows %lld: %.2f%%, inter-token "
            "rows %lld: %.2f%%)\n", (long long)fit.step.n_points, fit.step.rmse_us, 100 * fit.step.mape,
            (long long)fit.n_ttft_rows, 100 * fit.mape_ttft, (long long)fit.n_itl_rows, 100 * fit.mape_itl);
-    return write_profile(o, &fit.step, fit.overhead_us, o->served, "bf16", 0);
+    if (cold.idle_us > 0) {
+        printf("cold probe (%lld words, 1 request at a time): after an idle gap, against the point sent back to back\n",
+               (long long)cold.at[0].words);
+        printf("%10s %5s %10s %10s %10s %12s\n", "gap_ms", "ok", "ttft_ms", "itl_ms", "wake_ms", "step_factor");
+        for (int l = 0; l <= CALIB_URL_COLD_GAPS; l++)
+            printf("%10.1f %5lld %10.2f %10.3f %10.2f %12.3f\n", cold.gap_us[l] / 1e3, (long long)cold.at[l].n_ok,
+                   cold.at[l].ttft_us / 1e3, cold.at[l].itl_us / 1e3, cold.wake_us[l] / 1e3, cold.step_factor[l]);
+    }
+    return write_profile(o, &fit.step, fit.overhead_us, &cold, o->served, "bf16", 0);
 }
 
 int cmd_calibrate(int argc, char **argv) {
@@ -328,7 +347,7 @@ int cmd_calibrate(int argc, char **argv) {
            fit.prefill_token_us, fit.decode_row_us, fit.context_token_us);
     printf("fit error over %lld points: rmse %.1f us, mean abs error %.2f%%\n", (long long)fit.n_points, fit.rmse_us,
            100.0 * fit.mape);
-    rc = write_profile(&o, &fit, 0, info->name, quant_class(info->quant), info->n_threads);
+    rc = write_profile(&o, &fit, 0, NULL, info->name, quant_class(info->quant), info->n_threads);
     engine_destroy(e);
     return rc;
 }

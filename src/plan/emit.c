@@ -385,6 +385,9 @@ static void emit_tier(FILE *f, const EmitPlan *p, const EmitTier *t, bool k8s) {
         fprintf(f, ",\n           mem_fixed_us: %.17g, mem_ctx_us: %.17g, comp_token_us: %.17g, comp_pair_us: %.17g",
                 m->mem_fixed_us, m->mem_ctx_us, m->comp_token_us, m->comp_pair_us);
     if (m->request_overhead_us > 0) fprintf(f, ",\n           request_overhead_us: %.17g", m->request_overhead_us);
+    for (int i = 0; i < m->n_cold; i++)
+        fprintf(f, "%s{after_us: %.17g, wake_us: %.17g, step_factor: %.17g}%s", i ? ",\n                  " : ",\n           cold: [",
+                m->cold[i].after_us, m->cold[i].wake_us, m->cold[i].step_factor, i + 1 == m->n_cold ? "]" : "");
     fprintf(f, "}\n");
     // The rest of the simulated tier (plan --pipeline; serve ignores it).
     fprintf(f, "    planner: {startup_s: %s, warm_start_s: %s, spot_interruptions_per_hour: %s, spot_replace_s: %s",

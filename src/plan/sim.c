@@ -376,6 +376,8 @@ static int on_ready(Sim *s, const Event *e) {
         if (!rp->sched) return ERR_NOMEM;
     }
     rp->st = R_READY;
+    rp->idle_from = s->now;
+    rp->cold = false;
     return sim_dispatch(s, e->tier);
 }
 

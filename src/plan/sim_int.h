@@ -60,6 +60,12 @@ typedef struct {
     int64_t *w, *share;                   // cap each: step weights, shares (ns)
     BatchItem *batch;
     int64_t n_batch;
+    // Waking from idle (StepModel.cold, steptime.h): when its last step ended (or it became ready),
+    // and while `cold`, the request that woke it (cold_by) still runs: steps × cold_factor.
+    int64_t idle_from;
+    uint64_t cold_by;
+    double cold_factor, run_factor;   // run_factor: of the decode run in flight (cut_run)
+    bool cold;
 } Rep;
 
 typedef struct {

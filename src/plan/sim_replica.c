@@ -88,6 +88,7 @@ void sim_leave_replica(Sim *s, int t, Rep *rp, uint64_t id) {
     if (pos < rp->n_live) sim_req(s, rp->live[pos])->rep_pos = (int32_t)pos;
     r->rep_pos = -1;
     r->rep = -1;
+    if (rp->cold && rp->cold_by == id) rp->cold = false;   // the waking request is gone: warm again
     s->tier[t].live--;
     // The rule's step 2: the step share the engine adds up, or (a backend that reports none) the
     // in-flight share, as the gateway takes it from its own clock.
@@ -109,6 +110,21 @@ static double attn_pairs_of(const SchedBatch *b) {
     return p;
 }
 
+// A step starting after the replica sat idle (its last step ended before now) wakes it: the
+// profile's cold cost for that gap (steptime.h: wake_us once on this step, step_factor while the
+// request `by` runs). Returns the extra µs of this step; sets the replica's cold state.
+static double wake(Sim *s, const StepModel *sm, Rep *rp, uint64_t by) {
+    if (rp->cold || s->now <= rp->idle_from || sm->n_cold == 0) return 0;
+    double wake_us, factor;
+    step_cold_at(sm, (double)(s->now - rp->idle_from), &wake_us, &factor);
+    rp->cold = true;
+    rp->cold_by = by;
+    rp->cold_factor = factor;
+    return wake_us;
+}
+
+static double factor_of(const Rep *rp) { return rp->cold ? rp->cold_factor : 1; }
+
 // Starts the next step (or decode run, or batch) on an idle READY/DRAINING replica.
 static int start_work(Sim *s, int t, int ri) {
     TierState *ts = &s->tier[t];
@@ -119,6 +135,7 @@ static int start_work(Sim *s, int t, int ri) {
         int64_t due = batcher_ready_at(ts->batcher);
         if (due < 0 || due > s->now) return 0;
         rp->n_batch = batcher_take(ts->batcher, s->now, rp->batch, rp->cap);
+        double extra = rp->n_batch > 0 ? wake(s, &c->step, rp, rp->batch[0].id) : 0;
         StepShape sh = {0};
         for (int64_t i = 0; i < rp->n_batch; i++) {
             BatchItem *it = &rp->batch[i];
@@ -136,11 +153,13 @@ static int start_work(Sim *s, int t, int ri) {
         rp->busy = true;
         rp->is_run = false;
         rp->t0 = s->now;
-        rp->t_end = s->now + fmax(1, round_us(step_time_us(&c->step, &sh)));
+        rp->t_end = s->now + fmax(1, round_us(step_time_us(&c->step, &sh) * factor_of(rp) + extra));
         s->res->steps++;
         return sim_push_ev(s, rp->t_end, EV_STEP, t, ri, rp->ver);
     }
-    // Continuous batching: hand pending requests to the scheduler first.
+    // Continuous batching: a request handed to a replica with nothing running wakes it.
+    double extra = rp->n_running == 0 && rp->n_pending > 0 ? wake(s, &c->step, rp, rp->pending[0]) : 0;
+    // Hand pending requests to the scheduler first.
     for (int64_t i = 0; i < rp->n_pending; i++) {
         uint64_t id = rp->pending[i];
         SimReq *r = sim_req(s, id);
@@ -155,8 +174,9 @@ static int start_work(Sim *s, int t, int ri) {
     if (k > 0) {
         rp->busy = rp->is_run = true;
         rp->run_k = k;
-        rp->t0 = s->now;
-        rp->t_end = s->now + round_us(step_decode_run_us(&c->step, rp->run.n_rows, rp->run.ctx_tokens, k));
+        rp->run_factor = factor_of(rp);
+        rp->t0 = s->now + llround(fmax(0, extra));   // (a waking request prefills first: extra is 0 here)
+        rp->t_end = s->now + round_us(step_decode_run_us(&c->step, rp->run.n_rows, rp->run.ctx_tokens, k) * rp->run_factor);
         if (rp->t_end <= s->now) rp->t_end = s->now + 1;
         return sim_push_ev(s, rp->t_end, EV_STEP, t, ri, rp->ver);
     }
@@ -179,7 +199,7 @@ static int start_work(Sim *s, int t, int ri) {
     rp->busy = true;
     rp->is_run = false;
     rp->t0 = s->now;
-    rp->t_end = s->now + fmax(1, round_us(step_time_us(&c->step, &sh)));
+    rp->t_end = s->now + fmax(1, round_us(step_time_us(&c->step, &sh) * factor_of(rp) + extra));
     s->res->steps++;
     return sim_push_ev(s, rp->t_end, EV_STEP, t, ri, rp->ver);
 }
@@ -193,20 +213,20 @@ static int cut_run(Sim *s, int t, int ri) {
     // Steps done by now: the largest j with end(j) <= now. Steps only grow longer within a run,
     // so (now - t0) / (first step) bounds j from above; search below that bound.
     int64_t lo = 0, hi = rp->run_k;
-    double first = step_decode_run_us(sm, rp->run.n_rows, rp->run.ctx_tokens, 1);
+    double f = rp->run_factor, first = step_decode_run_us(sm, rp->run.n_rows, rp->run.ctx_tokens, 1) * f;
     if (first > 0) {
         double guess = (double)(s->now - rp->t0) / first + 1;
         if (guess < (double)hi) hi = (int64_t)guess;
     }
     while (lo < hi) {
         int64_t mid = lo + (hi - lo + 1) / 2;
-        int64_t end = rp->t0 + round_us(step_decode_run_us(sm, rp->run.n_rows, rp->run.ctx_tokens, mid));
+        int64_t end = rp->t0 + round_us(step_decode_run_us(sm, rp->run.n_rows, rp->run.ctx_tokens, mid) * f);
         if (end <= s->now) lo = mid; else hi = mid - 1;
     }
     int64_t k = lo + 1;
     if (k >= rp->run_k) return 0;
     rp->run_k = k;
-    rp->t_end = rp->t0 + round_us(step_decode_run_us(sm, rp->run.n_rows, rp->run.ctx_tokens, k));
+    rp->t_end = rp->t0 + round_us(step_decode_run_us(sm, rp->run.n_rows, rp->run.ctx_tokens, k) * f);
     if (rp->t_end <= rp->t0) rp->t_end = rp->t0 + 1;
     rp->ver++;
     return sim_push_ev(s, rp->t_end, EV_STEP, t, ri, rp->ver);
@@ -216,6 +236,7 @@ int sim_step_end(Sim *s, int t, int ri) {
     TierState *ts = &s->tier[t];
     Rep *rp = &ts->reps[ri];
     rp->busy = false;
+    rp->idle_from = s->now;
     int rc = 0;
     if (ts->cfg.one_shot) {
         for (int64_t i = 0; i < rp->n_batch; i++) rp->w[i] = rp->batch[i].tokens, rp->running[i] = rp->batch[i].id;

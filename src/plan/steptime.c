@@ -48,6 +48,34 @@ void step_from_profile(StepModel *sm, const StepProfile *p) {
     sm->context_token_us = p->context_token_us;
     sm->err_frac = p->mape;
     sm->request_overhead_us = p->request_overhead_us;
+    memcpy(sm->cold, p->cold, sizeof sm->cold);
+    sm->n_cold = p->n_cold;
+}
+
+void step_cold_set(StepModel *sm, const double *rows, int n) {
+    CHECK(n >= 0 && n <= STEP_COLD_MAX);
+    for (int i = 0; i < n; i++)
+        sm->cold[i] = (StepCold){.after_us = rows[3 * i], .wake_us = rows[3 * i + 1], .step_factor = rows[3 * i + 2]};
+    sm->n_cold = n;
+}
+
+void step_cold_at(const StepModel *sm, double gap_us, double *wake_us, double *step_factor) {
+    *wake_us = 0;
+    *step_factor = 1;
+    if (sm->n_cold == 0 || !(gap_us > 0)) return;
+    StepCold lo = {.after_us = 0, .wake_us = 0, .step_factor = 1};
+    for (int i = 0; i < sm->n_cold; i++) {
+        const StepCold *hi = &sm->cold[i];
+        if (gap_us < hi->after_us) {
+            double f = (gap_us - lo.after_us) / (hi->after_us - lo.after_us);
+            *wake_us = lo.wake_us + f * (hi->wake_us - lo.wake_us);
+            *step_factor = lo.step_factor + f * (hi->step_factor - lo.step_factor);
+            return;
+        }
+        lo = *hi;
+    }
+    *wake_us = lo.wake_us;
+    *step_factor = lo.step_factor;
 }
 
 double step_time_us(const StepModel *sm, const StepShape *s) {
@@ -125,6 +153,9 @@ void step_kv_capacity(KvCapacity *kv, const CatHardware *hw, const CatModel *m, 
 
 // ---- profile files ----
 
+const char *const step_cold_cols[3] = {"after_us", "wake_us", "step_factor"};
+const double step_cold_lo[3] = {1, -1e8, 1e-3}, step_cold_hi[3] = {1e9, 1e8, 1e4};
+
 int step_profile_load(StepProfile *p, const char *path, char *err, size_t err_len) {
     *p = (StepProfile){0};
     YamlDoc doc;
@@ -134,7 +165,7 @@ int step_profile_load(StepProfile *p, const char *path, char *err, size_t err_le
     const YamlNode *pr = yaml_map_req(d, d->root, "profile");
     static const char *const keys[] = {"hardware", "model", "quantization", "tp", "date", "machine", "betas",
                                        "fit", "kv_blocks_total", "kv_block_tokens",
-                                       "request_overhead_us", NULL};
+                                       "request_overhead_us", "cold", NULL};
     yaml_check_keys(d, pr, keys);
     snprintf(p->hardware, sizeof p->hardware, "%s", yaml_str_req(d, pr, "hardware"));
     snprintf(p->model, sizeof p->model, "%s", yaml_str_req(d, pr, "model"));
@@ -159,6 +190,13 @@ int step_profile_load(StepProfile *p, const char *path, char *err, size_t err_le
     p->kv_blocks_total = yaml_i64_opt(d, pr, "kv_blocks_total", 0, 0, (int64_t)1 << 40);
     p->kv_block_tokens = yaml_i64_opt(d, pr, "kv_block_tokens", 16, 1, 1 << 16);
     p->request_overhead_us = yaml_f64_opt(d, pr, "request_overhead_us", 0, 0, 1e9);
+    double rows[STEP_COLD_MAX * 3];
+    p->n_cold = (int)yaml_f64_rows(d, pr, "cold", step_cold_cols, 3, step_cold_lo, step_cold_hi, rows, STEP_COLD_MAX);
+    for (int i = 0; i < p->n_cold; i++) {
+        p->cold[i] = (StepCold){.after_us = rows[3 * i], .wake_us = rows[3 * i + 1], .step_factor = rows[3 * i + 2]};
+        if (i > 0 && p->cold[i].after_us <= p->cold[i - 1].after_us)
+            yaml_error(d, yaml_get(pr, "cold"), "the rows' after_us must ascend");
+    }
     rc = d->rc;
     if (rc) snprintf(err, err_len, "%s", d->err);
     yaml_doc_free(&doc);
@@ -181,6 +219,10 @@ int step_profile_save(const StepProfile *p, const char *path, char *err, size_t 
         fprintf(f, "  kv_blocks_total: %lld\n  kv_block_tokens: %lld\n", (long long)p->kv_blocks_total,
                 (long long)p->kv_block_tokens);
     if (p->request_overhead_us > 0) fprintf(f, "  request_overhead_us: %.17g\n", p->request_overhead_us);
+    if (p->n_cold > 0) fprintf(f, "  cold:   # a request meeting a replica idle after_us: +wake_us once, steps x step_factor\n");
+    for (int i = 0; i < p->n_cold; i++)
+        fprintf(f, "    - {after_us: %.17g, wake_us: %.17g, step_factor: %.17g}\n", p->cold[i].after_us, p->cold[i].wake_us,
+                p->cold[i].step_factor);
     if (fclose(f) != 0) return err_set(err, err_len, ERR_IO, "%s: write failed", path);
     return 0;
 }

@@ -27,6 +27,13 @@
 //     kv_block_tokens: 16
 //     request_overhead_us: 900    # optional (`calibrate --url`): per-request time outside engine
 //                                 # steps, added to TTFT and e2e by `plan --profile`
+//     cold:                       # optional (`calibrate --url --idle-ms`): what a request that
+//       - {after_us: 12500, wake_us: 400, step_factor: 1.03}   # finds the replica idle this long
+//       - {after_us: 200000, wake_us: 1100, step_factor: 1.08} # pays (step_cold_at)
+//   The betas are the warm speed (steps back to back). A request that starts a replica's busy
+//   period after an idle gap g pays wake_us(g) once, on its first step, and the replica's steps
+//   take step_factor(g)× as long while that request runs; between rows g is interpolated linearly
+//   (from 0 µs / ×1 at g = 0), beyond the last row the last row holds.
 #ifndef RS_PLAN_STEPTIME_H
 #define RS_PLAN_STEPTIME_H
 
@@ -45,6 +52,15 @@ typedef struct {
     double attn_pairs;        // Σ n_tokens·(pos_start + (n_tokens+1)/2): query×key pairs
 } StepShape;
 
+#define STEP_COLD_MAX 6   // = PIPE_STEP_COLD_MAX (serve/pipeline.h)
+
+// What a replica gone idle costs the request that wakes it (calibrate --url --idle-ms).
+typedef struct {
+    double after_us;      // the idle gap this row was measured after
+    double wake_us;       // extra time of the first step (TTFT above the warm TTFT)
+    double step_factor;   // step time cold / warm while the waking request runs
+} StepCold;
+
 typedef struct {
     char hardware[64], model[64], quantization[16], date[16], machine[128];
     int tp;
@@ -53,6 +69,8 @@ typedef struct {
     double rmse_us, mape;
     int64_t kv_blocks_total, kv_block_tokens;   // 0 = not measured
     double request_overhead_us;   // per request outside engine steps (HTTP, tokenize); 0 = not measured
+    StepCold cold[STEP_COLD_MAX]; // ascending after_us; n_cold = 0: not measured (always warm)
+    int n_cold;
 } StepProfile;
 
 typedef struct {
@@ -66,6 +84,8 @@ typedef struct {
     // Per call, outside engine steps (HTTP, tokenization, the gateway's hop: a profile's
     // request_overhead_us); the simulator adds it to the TTFT and e2e of every call to the tier.
     double request_overhead_us;
+    StepCold cold[STEP_COLD_MAX]; // the profile's (ascending after_us); n_cold = 0: never cold
+    int n_cold;
 } StepModel;
 
 // Builds a roofline model for model m at quantization q on tp devices of hw served by stack st
@@ -76,6 +96,14 @@ double step_eff_compute(const CatHardware *hw, const CatStack *st);
 double step_eff_bandwidth(const CatHardware *hw, const CatStack *st);
 // Builds a model from a calibrated profile.
 void step_from_profile(StepModel *sm, const StepProfile *p);
+// The cost of waking a replica idle for gap_us (the profile's cold rows, interpolated; 0 and 1
+// without rows or at gap 0).
+void step_cold_at(const StepModel *sm, double gap_us, double *wake_us, double *step_factor);
+// The columns of a `cold:` row and their ranges (profiles and pipeline tiers' step: read them).
+extern const char *const step_cold_cols[3];
+extern const double step_cold_lo[3], step_cold_hi[3];
+// Copies n rows of (after_us, wake_us, step_factor) into sm (a pipeline tier's step: cold rows).
+void step_cold_set(StepModel *sm, const double *rows, int n);
 // Time of one step, microseconds.
 double step_time_us(const StepModel *sm, const StepShape *s);
 // Total time of k identical pure-decode steps of n_rows rows; step j reads ctx0 + j·n_rows

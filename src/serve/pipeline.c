@@ -182,7 +182,9 @@ static void load_tier(YamlDoc *doc, Pipeline *p, const YamlNode *n, bool check_f
     if (st) {
         static const char *const stk[] = {"b0_us", "prefill_token_us", "decode_row_us", "context_token_us",
                                           "mem_fixed_us", "mem_ctx_us", "comp_token_us", "comp_pair_us",
-                                          "request_overhead_us", NULL};
+                                          "request_overhead_us", "cold", NULL};
+        static const char *const cold_cols[] = {"after_us", "wake_us", "step_factor"};
+        static const double cold_lo[] = {1, -1e8, 1e-3}, cold_hi[] = {1e9, 1e8, 1e4};
         yaml_check_keys(doc, st, stk);
         t->has_step = true;
         t->step_b0_us = yaml_f64_opt(doc, st, "b0_us", 0, 0, 1e9);
@@ -194,6 +196,11 @@ static void load_tier(YamlDoc *doc, Pipeline *p, const YamlNode *n, bool check_f
         t->step_comp_token_us = yaml_f64_opt(doc, st, "comp_token_us", 0, 0, 1e9);
         t->step_comp_pair_us = yaml_f64_opt(doc, st, "comp_pair_us", 0, 0, 1e9);
         t->step_request_overhead_us = yaml_f64_opt(doc, st, "request_overhead_us", 0, 0, 1e9);
+        t->step_n_cold = (int)yaml_f64_rows(doc, st, "cold", cold_cols, 3, cold_lo, cold_hi, t->step_cold,
+                                            PIPE_STEP_COLD_MAX);
+        for (int i = 1; i < t->step_n_cold; i++)
+            if (t->step_cold[3 * i] <= t->step_cold[3 * (i - 1)])
+                yaml_error(doc, yaml_get(st, "cold"), "the rows' after_us must ascend");
         t->step_line = st->line;
     }
     static const char *const shares[] = {"steps", "in_flight"};

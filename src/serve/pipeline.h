@@ -23,6 +23,7 @@
 #define PIPE_MAX_MODELS 64      // public model names (`models:`)
 #define PIPE_MAX_HEADERS 8      // extra headers sent to one remote tier
 #define PIPE_MAX_KEYS 256       // client API keys (`keys:` + `keys_file:`)
+#define PIPE_STEP_COLD_MAX 6    // rows of a tier's step.cold (plan/steptime.h STEP_COLD_MAX)
 
 // Pricing kinds of a replica, as the ledger counts them (LedgerReplica.kind; the planner's
 // PriceKind has the same order).
@@ -59,6 +60,10 @@ typedef struct {
     double step_b0_us, step_prefill_token_us, step_decode_row_us, step_context_token_us;
     double step_mem_fixed_us, step_mem_ctx_us, step_comp_token_us, step_comp_pair_us;
     double step_request_overhead_us;   // per call outside engine steps (HTTP, the gateway's hop)
+    // step.cold: rows of (after_us, wake_us, step_factor), what waking an idle replica costs
+    // (plan/steptime.h's StepCold, as a calibrated profile has them); serve ignores them.
+    double step_cold[PIPE_STEP_COLD_MAX * 3];
+    int step_n_cold;
     int step_line;
     // planner: the rest of what the planner simulated for this tier (plan --pipeline; serve
     // ignores it): replica start-up (cold, and from the warm pool), spot interruptions and their

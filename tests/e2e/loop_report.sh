@@ -53,6 +53,12 @@ if kind == "cascade":
 rr = {x["figure"]: x for x in json.load(open(f"{d}/report-replay.json"))["plan"]["compare"]}
 check(rr.get("e2e p50", {}).get("predicted", 0) > 0, "replay row e2e p50: %s" % rr.get("e2e p50"))
 check("betas: {b0_us:" in open(f"{d}/profiles-after/main.yaml").read(), "no calibration after the bench")
+# The cold probe (calibrate --idle-ms) reaches the profile, the emitted pipeline and its replay.
+check(open(f"{d}/profiles/main.yaml").read().count("- {after_us: ") >= 1, "profile's cold rows")
+check("cold: [{after_us: " in open(f"{d}/pipeline.yaml").read(), "pipeline's cold rows")
+# The replay at the bench's speed (the mean of the calibrations before and after) has its rows too.
+rm = {x["figure"]: x for x in json.load(open(f"{d}/report-replay-mid.json"))["plan"]["compare"]}
+check(rm.get("e2e p50", {}).get("predicted", 0) > 0, "mid replay row e2e p50: %s" % rm.get("e2e p50"))
 if kind == "cascade":
     # the prediction is the served pipeline's (plan --pipeline), with its escalations
     check(p["schema"] == "rightsize.pipeline/1" and r["plan"]["schema"] == "rightsize.pipeline/1", "pipeline prediction")
