@@ -24,6 +24,13 @@
 // line shared by all cores, ~100 ns, and re-reads X) nor over MM_CHUNK_MAX (a task's rows of W
 // should stay in L2 while the groups of X rows pass over them).
 #define MM_TASKS_PER_THREAD 8
+// A product of a few X rows (a decode step) streams W once and does little else: its threads
+// finish together only if the last task is short, so it is cut finer (a range's tasks are still
+// read in order, one stream per thread). At 8 tasks per thread a 2-thread decode of TinyLlama's
+// shape had 256-row chunks on the gate/up product (~12 us of one thread's stream at 25 GB/s), so
+// a product could end with one thread idle for up to that long; at 32 they are 32-176 rows.
+#define MM_DECODE_ROWS 4
+#define MM_DECODE_TASKS_PER_THREAD 32
 #define MM_CHUNK_MIN 16
 #define MM_CHUNK_MAX 256
 #define MM_PARALLEL_QUANTIZE_MIN 32768  // X elements below which quantizing on one thread wins
@@ -352,7 +359,7 @@ void mm_matmul_with(const MmKernels *k, ThreadPool *tp, void *scratch, int n_w, 
     MmJob j = {.k = k, .n_w = n_w, .cols = w[0]->cols};
     int64_t total_rows = 0;
     for (int i = 0; i < n_w; i++) total_rows += w[i]->rows;
-    int64_t want = MM_TASKS_PER_THREAD * tp_size(tp);
+    int64_t want = (n <= MM_DECODE_ROWS ? MM_DECODE_TASKS_PER_THREAD : MM_TASKS_PER_THREAD) * tp_size(tp);
     j.chunk = (total_rows + want - 1) / want;
     j.chunk = (j.chunk + MM_CHUNK_MIN - 1) / MM_CHUNK_MIN * MM_CHUNK_MIN;
     j.chunk = j.chunk < MM_CHUNK_MIN ? MM_CHUNK_MIN : j.chunk > MM_CHUNK_MAX ? MM_CHUNK_MAX : j.chunk;

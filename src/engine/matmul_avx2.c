@@ -24,6 +24,7 @@
 #ifndef MM_PREFETCH_HINT
 #define MM_PREFETCH_HINT _MM_HINT_T1
 #endif
+#define MM_PF(p, nr) ((void)(nr), _mm_prefetch((p) + MM_PREFETCH_BYTES, MM_PREFETCH_HINT))  // packed tiles, any nr
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
 static ALWAYS_INLINE float hsum_ps(__m256 v) {

@@ -4,7 +4,8 @@
 // projection for the rows that want logits. The architectures differ only where a trait or a
 // hyperparameter says so (biases, q/k norms, RoPE style, post-norms, windows, soft-caps).
 // Every matrix product goes through mm_matmul over all rows at once, so each weight is read once
-// per step. Elementwise work and attention are spread over the thread pool by row / (row, head).
+// per step. Elementwise work and attention are spread over the thread pool by row / (row, head),
+// the gated activations by (row, column chunk).
 #include "engine/model.h"
 #include "engine/vexp.h"
 
@@ -230,17 +231,34 @@ static void job_attention(void *ctx, int64_t task, int thread) {
                     hp->attn_softcap, scores, out);
 }
 
-// hb[r] = silu(hb[r]) * hb2[r]
-static void job_swiglu(void *ctx, int64_t r, int thread) {
+// The gated activations are split by columns as well as rows, FFN_COLS per task, so a decode
+// step's one row is shared by the pool instead of one thread working while the others wait.
+// A multiple of 256 (job_swiglu's exp chunk): the chunks, and so the results, are the same
+// whatever the split.
+#define FFN_COLS 1024
+
+static int64_t ffn_tasks(const LlamaHparams *hp, int64_t n) { return n * ((hp->n_ff + FFN_COLS - 1) / FFN_COLS); }
+
+// Task t's row r and columns [*c0, *c1) of the (n, n_ff) gate/up buffers.
+static int64_t ffn_task(const LlamaHparams *hp, int64_t t, int64_t *c0, int64_t *c1) {
+    int64_t per_row = (hp->n_ff + FFN_COLS - 1) / FFN_COLS;
+    *c0 = t % per_row * FFN_COLS;
+    *c1 = *c0 + FFN_COLS < hp->n_ff ? *c0 + FFN_COLS : hp->n_ff;
+    return t / per_row;
+}
+
+// hb[r] = silu(hb[r]) * hb2[r], columns c0..c1 of task t's row r
+static void job_swiglu(void *ctx, int64_t t, int thread) {
     (void)thread;
     const Job *j = ctx;
-    int64_t f = j->m->hp.n_ff;
+    int64_t f = j->m->hp.n_ff, c0, c1;
+    int64_t r = ffn_task(&j->m->hp, t, &c0, &c1);
     float *g = j->b->hb + r * f;
     const float *u = j->b->hb2 + r * f;
     const VexpKernels *vx = vexp_kernels();
     float e[256];  // exp(-g), a chunk at a time
-    for (int64_t c = 0; c < f; c += 256) {
-        int64_t len = f - c < 256 ? f - c : 256;
+    for (int64_t c = c0; c < c1; c += 256) {
+        int64_t len = c1 - c < 256 ? c1 - c : 256;
         vx->exp_sum(g + c, len, 0.0f, -1.0f, e);
         int64_t i = 0;
         for (; i + 4 <= len; i += 4)
@@ -249,14 +267,15 @@ static void job_swiglu(void *ctx, int64_t r, int thread) {
     }
 }
 
-// hb[r] = gelu(hb[r]) * hb2[r]
-static void job_geglu(void *ctx, int64_t r, int thread) {
+// hb[r] = gelu(hb[r]) * hb2[r], columns c0..c1 of task t's row r
+static void job_geglu(void *ctx, int64_t t, int thread) {
     (void)thread;
     const Job *j = ctx;
-    int64_t f = j->m->hp.n_ff;
+    int64_t f = j->m->hp.n_ff, c0, c1;
+    int64_t r = ffn_task(&j->m->hp, t, &c0, &c1);
     float *g = j->b->hb + r * f;
     const float *u = j->b->hb2 + r * f;
-    for (int64_t i = 0; i < f; i++) g[i] = gelu_tanh(g[i]) * u[i];
+    for (int64_t i = c0; i < c1; i++) g[i] = gelu_tanh(g[i]) * u[i];
 }
 
 // ---- the forward pass ----
@@ -323,7 +342,7 @@ void model_forward(const Model *m, ModelBuffers *b, KvCache *kv, ThreadPool *tp,
         float *const ffn_out[2] = {b->hb, b->hb2};
         const WeightView *const ffn_w[2] = {&L->w_gate, &L->w_up};
         mm_matmul_many(tp, b->mm_scratch, 2, ffn_out, ffn_w, b->xb, n);
-        tp_run(tp, at->geglu ? job_geglu : job_swiglu, &job, n);
+        tp_run(tp, at->geglu ? job_geglu : job_swiglu, &job, ffn_tasks(hp, n));
         // xb = hb·Wdownᵀ                                                xb: (n, n_embd)
         mm_matmul(tp, b->mm_scratch, b->xb, &L->w_down, b->hb, n);
         if (L->ffn_post_norm) {  // xb = rmsnorm(xb) (gemma)
