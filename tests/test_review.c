@@ -7,6 +7,7 @@
 
 #include "base/rng.h"
 #include "review/loghist.h"
+#include "review/review.h"
 #include "review/review_read.h"
 #include "review/telrec.h"
 #include "test.h"
@@ -122,4 +123,43 @@ TEST(review_rotated_order) {
     review_order_files(p, 7);
     const char *want[] = {"a.jsonl.2", "a.jsonl.1", "a.jsonl", "b.jsonl.1", "b.jsonl", "c.jsonl.10", "c.jsonl.9"};
     for (int i = 0; i < 7; i++) EXPECT(strcmp(p[i], want[i]) == 0);
+}
+
+// A cascade route with a canary in the first call's place: the canary's requests meet a cascade's
+// first call too (reason "cascade-first", decision "canary"), so they count in the escalation
+// rate's denominator as the simulator's escalated / completed does. The four kinds of record a
+// gateway writes there (scripts/loop.sh's cascade), 104 + 12 + 45 + 3: 15 escalated of 164.
+TEST(review_escalation_rate_counts_the_canary_arm) {
+    const char *kinds[] = {
+        "{\"time\":\"2026-03-02T00:00:01Z\",\"decision\":\"cascade\",\"reason\":\"cascade-first\",\"tier\":\"student\","
+        "\"escalated\":false,\"status\":200,\"e2e_ms\":40}",
+        "{\"time\":\"2026-03-02T00:00:02Z\",\"decision\":\"cascade\",\"reason\":\"escalated\",\"tier\":\"main\","
+        "\"first_tier\":\"student\",\"escalated\":true,\"status\":200,\"e2e_ms\":90}",
+        "{\"time\":\"2026-03-02T00:00:03Z\",\"decision\":\"canary\",\"reason\":\"cascade-first\",\"tier\":\"candidate\","
+        "\"canary_candidate\":true,\"escalated\":false,\"status\":200,\"e2e_ms\":40}",
+        "{\"time\":\"2026-03-02T00:00:04Z\",\"decision\":\"canary\",\"reason\":\"escalated\",\"tier\":\"main\","
+        "\"first_tier\":\"candidate\",\"canary_candidate\":true,\"escalated\":true,\"status\":200,\"e2e_ms\":90}",
+        // a plain canary on a route without a cascade: not a cascade request
+        "{\"time\":\"2026-03-02T00:00:05Z\",\"decision\":\"canary\",\"reason\":\"canary\",\"tier\":\"b\","
+        "\"canary_candidate\":true,\"escalated\":false,\"status\":200,\"e2e_ms\":40}",
+    };
+    const int count[] = {104, 12, 45, 3, 0};
+    Review rv;
+    review_init(&rv);
+    char err[128];
+    for (int k = 0; k < 5; k++)
+        for (int i = 0; i < count[k]; i++) {
+            TelRec r;
+            ASSERT(telrec_parse(kinds[k], strlen(kinds[k]), &r, err, sizeof err) == 0);
+            review_add(&rv, &r);
+        }
+    TelRec plain;
+    ASSERT(telrec_parse(kinds[4], strlen(kinds[4]), &plain, err, sizeof err) == 0);
+    review_add(&rv, &plain);
+    ReviewFit f;
+    review_finish(&rv, &f);
+    EXPECT_EQ_INT(rv.all.n_escalated, 15);
+    EXPECT_EQ_INT(rv.all.n_cascade, 164);
+    EXPECT(fabs(f.escalation_rate - 15.0 / 164.0) < 1e-12);
+    review_free(&rv);
 }

@@ -58,7 +58,10 @@ static void group_add(ReviewGroup *g, const TelRec *r, bool success) {
     if (r->status >= 200 && r->status < 300 && !success) g->n_stream_error++;
     if (success) g->n_success++;
     if (r->escalated) g->n_escalated++;
-    if (r->escalated || r->first_tier.len || str_eq_c(r->decision, "cascade")) g->n_cascade++;
+    // A request met a cascade's first call: decided as one, escalated from one, or sent by a canary
+    // to a candidate in the first call's place (decision "canary", reason "cascade-first").
+    if (r->escalated || r->first_tier.len || str_eq_c(r->decision, "cascade") || str_starts_with(r->reason, "cascade-first"))
+        g->n_cascade++;
     if (r->cost_nusd >= 0) {
         g->n_cost++;
         g->cost_nusd += r->cost_nusd;

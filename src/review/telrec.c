@@ -21,7 +21,7 @@ typedef struct {
 #define FLD(k, kind, m) {k, kind, offsetof(TelRec, m)}
 static const Field FIELDS[] = {
     FLD("schema_version", F_INT, schema), FLD("schema", F_SCHEMA, schema), FLD("time", F_TIME, t_us), FLD("id", F_STR, id), FLD("record", F_STR, record),
-    FLD("endpoint", F_STR, endpoint), FLD("route", F_STR, route), FLD("decision", F_STR, decision),
+    FLD("endpoint", F_STR, endpoint), FLD("route", F_STR, route), FLD("decision", F_STR, decision), FLD("reason", F_STR, reason),
     FLD("tier", F_STR, tier), FLD("first_tier", F_STR, first_tier), FLD("model", F_STR, model),
     FLD("finish_reason", F_STR, finish_reason), FLD("error", F_STR, error),
     FLD("quantization", F_STR, quantization), FLD("accelerator", F_STR, accelerator),

@@ -24,7 +24,7 @@ typedef struct {
     int64_t t_us;               // "time": when the record was written (the request's end), µs since 1970 UTC
     bool has_time;
     Str record;                 // "record": absent for a request; "replica" for a replica's close
-    Str id, endpoint, route, decision, tier, first_tier, model, finish_reason, error, quantization, accelerator;
+    Str id, endpoint, route, decision, reason, tier, first_tier, model, finish_reason, error, quantization, accelerator;
     bool escalated, canary_candidate, stream;
     // Numbers: NAN when absent or null.
     double prompt_tokens, output_tokens, queue_ms, ttft_ms, tpot_ms, e2e_ms, batch_size, confidence;

@@ -50,6 +50,11 @@ check(rp["arrived"] == b["requests"]["sent"] and rp["unrouted"] == 0 and rp["com
       "replay: %s vs bench %s" % ({k: rp[k] for k in ("arrived", "unrouted", "completed")}, b["requests"]))
 if kind == "cascade":
     check(rp["escalated"] == r["overall"]["escalated"], "replay escalated %s vs measured %s" % (rp["escalated"], r["overall"]["escalated"]))
+    # the same rate on both clocks: escalated over every request that met the cascade's first call,
+    # the canary's candidate in its place included
+    re_ = {x["figure"]: x for x in json.load(open(f"{d}/report-replay.json"))["plan"]["compare"]}.get("escalation rate", {})
+    check(re_.get("predicted") is not None and abs(re_["predicted"] - re_["measured"]) < 1e-9,
+          "replay escalation rate %s vs measured %s" % (re_.get("predicted"), re_.get("measured")))
 rr = {x["figure"]: x for x in json.load(open(f"{d}/report-replay.json"))["plan"]["compare"]}
 check(rr.get("e2e p50", {}).get("predicted", 0) > 0, "replay row e2e p50: %s" % rr.get("e2e p50"))
 check("betas: {b0_us:" in open(f"{d}/profiles-after/main.yaml").read(), "no calibration after the bench")
