@@ -105,7 +105,7 @@ calibrate_into() {   # PROFILE_DIR TAG
     log "calibrating synth-main through the gateway at :$CPORT ($2)"
     for rounds in $CAL_ROUNDS $((CAL_ROUNDS * 3)); do
         "$BIN" calibrate --url "http://127.0.0.1:$CPORT/v1" --served-model main --prompt-file "$DIR/words.txt" \
-            --prompt-words 8,24,48 --concurrency 1,2,4 --output-tokens "$OUT_T" --rounds $rounds \
+            --prompt-words 8,24,48 --concurrency 1,2,4,8 --output-tokens "$OUT_T" --rounds $rounds \
             --idle-ms "$CAL_IDLE_MS" --hardware local-cpu \
             --model-id synth-main --quantization int8 -o "$1/main.yaml" >"$DIR/calibrate-$2.txt" 2>&1 && break
         [ $rounds != "$CAL_ROUNDS" ] && { log "calibrate failed: $(tail -3 "$DIR/calibrate-$2.txt")"; exit 1; }
@@ -217,7 +217,7 @@ esac
 # 4. Serve the emitted pipeline as emitted, its local tier running MODEL with one engine thread (as
 # calibrated).
 GPORT=$(free_port)
-$PY - "$DIR" "$MODEL" "$KIND" "${LOOP_MIN_CONFIDENCE:-0.00195}" <<'PYEOF'
+$PY - "$DIR" "$MODEL" "$KIND" "${LOOP_MIN_CONFIDENCE:-0.00208}" <<'PYEOF'
 import re, sys
 d, model, kind, conf = sys.argv[1:5]
 y = open(f"{d}/pipeline.emitted.yaml").read()
@@ -310,15 +310,16 @@ NUM = r"([0-9.e+-]+)"
 def prof(path):
     t = open(path).read()
     v = {k: float(re.search(k + ": " + NUM, t).group(1)) for k in ("b0_us", "prefill_token_us", "decode_row_us", "context_token_us")}
-    m = re.search("request_overhead_us: " + NUM, t)
-    v["request_overhead_us"] = float(m.group(1)) if m else 0.0
+    for k in ("request_overhead_us", "multi_row_us"):   # optional keys
+        m = re.search(k + ": " + NUM, t)
+        v[k] = float(m.group(1)) if m else 0.0
     v["cold"] = [tuple(float(x) for x in r) for r in
                  re.findall(r"- \{after_us: " + NUM + ", wake_us: " + NUM + ", step_factor: " + NUM + r"\}", t)]
     return v
 a, b = prof(f"{d}/profiles/main.yaml"), prof(f"{d}/profiles-after/main.yaml")
 mid = {k: (a[k] + b[k]) / 2 for k in a if k != "cold"}
 step = "step: {" + ", ".join("%s: %.17g" % (k, mid[k]) for k in ("b0_us", "prefill_token_us", "decode_row_us", "context_token_us",
-                                                                 "request_overhead_us"))
+                                                                 "multi_row_us", "request_overhead_us"))
 if a["cold"] and len(a["cold"]) == len(b["cold"]):
     step += ", cold: [" + ", ".join("{after_us: %.17g, wake_us: %.17g, step_factor: %.17g}" % (x[0], (x[1] + y[1]) / 2, (x[2] + y[2]) / 2)
                                     for x, y in zip(a["cold"], b["cold"])) + "]"

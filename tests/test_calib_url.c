@@ -8,33 +8,41 @@
 #include "test.h"
 
 // Points generated from known unknowns with the model the header states: the fit must give them
-// back (the design identifies all five: ITL rows at several C and contexts place b0, b2, b3; TTFT
-// rows at several prompt lengths place b1 + b3 and overhead + b0).
+// back (the design identifies all six: ITL rows at C = 1 and at several C > 1 and contexts place
+// b0, b2, b3 and the multi-row term b4; TTFT rows at several prompt lengths place b1 + b3 and
+// overhead + b0 + b4). With b4 = 0 (a linear engine) and b4 > 0 (one row cheaper than the line
+// through the batched steps, as our worker measures).
 TEST(calib_url_fit_recovers_known_step_model_and_overhead) {
     const double b0 = 9000, b1 = 3500, b2 = 4200, b3 = 12, ovh = 1800;
-    const int64_t words[] = {16, 64, 128}, conc[] = {1, 2, 4, 8};
-    CalibUrlPoint pts[12];
-    int64_t n = 0;
-    for (int p = 0; p < 3; p++)
-        for (int c = 0; c < 4; c++) {
-            CalibUrlPoint *q = &pts[n++];
-            *q = (CalibUrlPoint){.words = words[p], .conc = conc[c], .prompt_tokens = (double)words[p] + 1,
-                                 .output_tokens = 32, .n_ok = 4};
-            q->ttft_us = ovh + b0 + (b1 + b3) * q->prompt_tokens;
-            q->itl_us = b0 + b2 * (double)conc[c] + b3 * (double)conc[c] * (q->prompt_tokens + 16);
-        }
-    CalibUrlFit f;
-    char err[256];
-    ASSERT(calib_url_fit(pts, n, &f, err, sizeof err) == 0);
-    EXPECT_NEAR(f.step.b0_us, b0, 1e-6 * b0);
-    EXPECT_NEAR(f.step.prefill_token_us, b1, 1e-6 * b1);
-    EXPECT_NEAR(f.step.decode_row_us, b2, 1e-6 * b2);
-    EXPECT_NEAR(f.step.context_token_us, b3, 1e-6 * b3);
-    EXPECT_NEAR(f.overhead_us, ovh, 1e-5 * ovh);
-    EXPECT_EQ_INT(f.n_ttft_rows, 3);
-    EXPECT_EQ_INT(f.n_itl_rows, 12);
-    EXPECT(f.step.mape < 1e-9);
-    EXPECT_NEAR(pts[5].itl_fit_us, pts[5].itl_us, 1e-6 * pts[5].itl_us);
+    for (int v = 0; v < 2; v++) {
+        const double b4 = v ? 2500 : 0;
+        const int64_t words[] = {16, 64, 128}, conc[] = {1, 2, 4, 8};
+        CalibUrlPoint pts[12];
+        int64_t n = 0;
+        for (int p = 0; p < 3; p++)
+            for (int c = 0; c < 4; c++) {
+                CalibUrlPoint *q = &pts[n++];
+                *q = (CalibUrlPoint){.words = words[p], .conc = conc[c], .prompt_tokens = (double)words[p] + 1,
+                                     .output_tokens = 32, .n_ok = 4};
+                q->ttft_us = ovh + b0 + b4 + (b1 + b3) * q->prompt_tokens;
+                q->itl_us = b0 + b2 * (double)conc[c] + b3 * (double)conc[c] * (q->prompt_tokens + 16) +
+                            (conc[c] > 1 ? b4 : 0);
+            }
+        CalibUrlFit f;
+        char err[256];
+        ASSERT(calib_url_fit(pts, n, &f, err, sizeof err) == 0);
+        EXPECT_NEAR(f.step.b0_us, b0, 1e-6 * b0);
+        EXPECT_NEAR(f.step.prefill_token_us, b1, 1e-6 * b1);
+        EXPECT_NEAR(f.step.decode_row_us, b2, 1e-6 * b2);
+        EXPECT_NEAR(f.step.context_token_us, b3, 1e-6 * b3);
+        EXPECT_NEAR(f.step.multi_row_us, b4, 1e-6 * b0);
+        EXPECT_NEAR(f.overhead_us, ovh, 1e-5 * ovh);
+        EXPECT_EQ_INT(f.n_ttft_rows, 3);
+        EXPECT_EQ_INT(f.n_itl_rows, 12);
+        EXPECT(f.step.mape < 1e-9);
+        EXPECT_NEAR(pts[5].itl_fit_us, pts[5].itl_us, 1e-6 * pts[5].itl_us);
+        EXPECT_NEAR(pts[4].itl_fit_us, pts[4].itl_us, 1e-6 * pts[4].itl_us);   // C = 1: one row, no b4
+    }
 }
 
 // Without TTFT rows (no concurrency-1 point) the overhead cannot be placed: refused.
@@ -135,6 +143,39 @@ TEST(calib_url_cold_reduce_against_back_to_back) {
     EXPECT(calib_url_cold_reduce(req, gap, STRIDE, n_level, &warm, 160000, &c) == ERR_IO);
     warm.ttft_us = 0;
     EXPECT(calib_url_cold_reduce(req, gap, STRIDE, n_level, &warm, 160000, &c) == ERR_IO);
+}
+
+// The noise gate: a level whose median differs from the warm point by no more than two standard
+// errors of its median (1.2533·sd/√n over its requests) keeps no wake and a ×1 factor; a clear
+// difference is kept. Level 1: ITL {900, 1100, 1000, 1200, 800} (sd 158.1, 2·SE = 177.2) around a
+// warm 1050 (diff −50: noise); TTFT {3000, 3100, 2900, 3050, 2950} (sd 79.1, 2·SE = 88.6) against
+// 2800 (+200: kept).
+TEST(calib_url_cold_reduce_gates_noise) {
+    enum { STRIDE = 5 };
+    CalibUrlPoint req[4 * STRIDE] = {0};
+    double gap[4 * STRIDE] = {0};
+    const int64_t n_level[4] = {0, 5, 5, 5};
+    const double itl[5] = {900, 1100, 1000, 1200, 800}, ttft[5] = {3000, 3100, 2900, 3050, 2950};
+    for (int l = 1; l < 4; l++)
+        for (int i = 0; i < 5; i++) {
+            req[l * STRIDE + i] = (CalibUrlPoint){.words = 24, .conc = 1, .prompt_tokens = 25, .output_tokens = 32,
+                                                  .ttft_us = ttft[i] + (l == 3 ? 1000 : 0),
+                                                  .itl_us = itl[i] * (l == 3 ? 1.5 : 1), .n_ok = 1};
+            gap[l * STRIDE + i] = 10000.0 * l + i;
+        }
+    CalibUrlPoint warm = {.words = 24, .conc = 1, .prompt_tokens = 25, .output_tokens = 32, .ttft_us = 2800,
+                          .itl_us = 1050, .n_ok = 20};
+    CalibUrlCold c;
+    ASSERT(calib_url_cold_reduce(req, gap, STRIDE, n_level, &warm, 160000, &c) == 0);
+    EXPECT_NEAR(c.at[1].itl_us, 1000, 1e-9);
+    EXPECT(c.step_factor[1] == 1);              // |1000 − 1050| = 50 <= 177.2
+    EXPECT_NEAR(c.wake_us[1], 3000 - 2800, 1e-9);   // 200 > 88.6
+    // level 3: ITL 1.5x ({1350, 1650, 1500, 1800, 1200}: diff 450 > 2·SE 265.8), TTFT +1000
+    EXPECT_NEAR(c.step_factor[3], 1500.0 / 1050, 1e-12);
+    EXPECT_NEAR(c.wake_us[3], 4000 - 2800, 1e-9);
+    warm.ttft_us = 2950;                        // TTFT diff 50 <= 88.6: no wake
+    ASSERT(calib_url_cold_reduce(req, gap, STRIDE, n_level, &warm, 160000, &c) == 0);
+    EXPECT(c.wake_us[1] == 0);
 }
 
 TEST(calib_url_check_rejects_designs_without_concurrency_one) {

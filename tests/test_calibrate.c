@@ -45,6 +45,30 @@ TEST(calib_fit_recovers_exact_betas) {
     for (int i = 0; i < 40; i++) EXPECT_NEAR(pts[i].fit_us, pts[i].step_us, 1e-8);
 }
 
+// The multi-row term: compositions of one row (one decode row, or a one-token prefill) pay no b4,
+// every other composition pays it once a step. Exact data from the five betas come back exactly.
+TEST(calib_fit_recovers_the_multi_row_term) {
+    Rng r;
+    rng_seed(&r, 11);
+    CalibPoint pts[40];
+    for (int i = 0; i < 40; i++) {
+        pts[i] = (CalibPoint){0};
+        int64_t rows = i % 4 == 0 ? 1 : (int64_t)rng_below(&r, 32) + 1, pre = i % 4 == 0 ? 0 : (int64_t)rng_below(&r, 256);
+        pts[i].shape = (CalibShape){.prefill = pre, .rows = rows, .ctx = 64};
+        pts[i].prefill_tokens = (double)pre;
+        pts[i].decode_rows = (double)rows;
+        pts[i].ctx_tokens = (double)rows * (double)(1 + rng_below(&r, 2000)) + (double)pre;
+        pts[i].step_us = 850 + 3.25 * pts[i].prefill_tokens + 41.5 * pts[i].decode_rows + 0.0625 * pts[i].ctx_tokens +
+                         (pre + rows > 1 ? 120 : 0);
+    }
+    CalibFit f;
+    ASSERT(calib_fit(pts, 40, &f) == 0);
+    EXPECT_NEAR(f.b0_us, 850, 1e-6);
+    EXPECT_NEAR(f.multi_row_us, 120, 1e-6);
+    EXPECT_NEAR(f.decode_row_us, 41.5, 1e-8);
+    EXPECT(f.mape < 1e-12);
+}
+
 // Objective Σ ((fit_i − y_i) / y_i)² and its gradient in beta.
 static double objective(const CalibPoint *p, int64_t n, const double b[4], double grad[4]) {
     double sse = 0;

@@ -90,6 +90,24 @@ TEST(steptime_decode_run_closed_form_matches_step_sum) {
     step_from_profile(&sm, &p);
     // Profile: Σ_j (1000 + 30·8 + 0.01·(800 + 8j)) over j < 10 = 10·1248 + 0.08·45 = 12483.6
     EXPECT_NEAR(step_decode_run_us(&sm, 8, 800, 10), 12483.6, 1e-9);
+    // The multi-row term: paid once by every step of 8 rows (+10·150), by no step of one row
+    // (Σ_j (1000 + 30 + 0.01·(800 + j)) over j < 10 = 10·1038 + 0.01·45 = 10380.45).
+    p.multi_row_us = 150;
+    step_from_profile(&sm, &p);
+    EXPECT_NEAR(step_decode_run_us(&sm, 8, 800, 10), 12483.6 + 1500, 1e-9);
+    EXPECT_NEAR(step_decode_run_us(&sm, 1, 800, 10), 10380.45, 1e-9);
+    for (int64_t n = 1; n <= 3; n++) {   // and the closed form is the sum of its steps
+        double sum = 0;
+        for (int64_t j = 0; j < 10; j++) {
+            StepShape s = {.decode_rows = n, .ctx_tokens = 800 + j * n, .attn_pairs = (double)(800 + j * n)};
+            sum += step_time_us(&sm, &s);
+        }
+        EXPECT_NEAR(step_decode_run_us(&sm, n, 800, 10), sum, 1e-9);
+    }
+    // a prefill of one token is one row; of two, a multi-row step
+    StepShape one = {.prefill_tokens = 1, .ctx_tokens = 1}, two = {.prefill_tokens = 2, .ctx_tokens = 2};
+    EXPECT_NEAR(step_time_us(&sm, &one), 1000 + 0.5 + 0.01, 1e-9);
+    EXPECT_NEAR(step_time_us(&sm, &two), 1000 + 1 + 0.02 + 150, 1e-9);
 }
 
 // vLLM-style block count for Llama 3.1 8B bf16 on one H100 (util 0.9, 2048 batched tokens,
@@ -129,7 +147,12 @@ TEST(steptime_profile_round_trip_and_errors) {
     EXPECT(strcmp(q.model, "llama-3.1-8b") == 0 && strcmp(q.quantization, "int4") == 0 && q.tp == 2);
     EXPECT_NEAR(q.b0_us, 1234.5, 0);
     EXPECT_NEAR(q.context_token_us, 0.003, 0);
+    EXPECT_NEAR(q.multi_row_us, 0, 0);   // a profile without the term (older files too)
     EXPECT_EQ_INT(q.kv_blocks_total, 9000);
+    p.multi_row_us = 61.75;
+    ASSERT(step_profile_save(&p, path, err, sizeof err) == 0);
+    ASSERT(step_profile_load(&q, path, err, sizeof err) == 0);
+    EXPECT_NEAR(q.multi_row_us, 61.75, 0);
     EXPECT_EQ_INT(q.n_cold, 0);
     // cold rows (calibrate --url --idle-ms) survive exactly, and reach the step model
     p.cold[0] = (StepCold){.after_us = 12500, .wake_us = 310.25, .step_factor = 1.0125};

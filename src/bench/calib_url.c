@@ -2,13 +2,14 @@
 #include "bench/calib_url.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/check.h"
 #include "base/clock.h"
 
-enum { F_B0, F_PREFILL, F_ROWS, F_CTX, F_OVERHEAD, N_F };
+enum { F_B0, F_PREFILL, F_ROWS, F_CTX, F_OVERHEAD, F_MULTI, N_F };
 
 int calib_url_check(const CalibUrlDesign *d, char *err, size_t err_len) {
     if (!d->url) return err_set(err, err_len, ERR_ARG, "no URL");
@@ -183,6 +184,20 @@ static int run_cold_round(LgConfig *cfg, const CalibUrlDesign *d, int64_t words,
     return rc;
 }
 
+// Standard error of the median of the field at offset off over the n requests at req (those with a
+// sample): 1.2533·sd/√n, the large-sample figure for a normal spread; 0 with fewer than two.
+static double median_se(const CalibUrlPoint *req, int64_t n, size_t off) {
+    double s = 0, s2 = 0;
+    int64_t k = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double v = *(const double *)((const char *)&req[i] + off);
+        if (v > 0) s += v, s2 += v * v, k++;
+    }
+    if (k < 2) return 0;
+    double var = (s2 - s * s / (double)k) / (double)(k - 1);
+    return 1.2533 * sqrt(var > 0 ? var : 0) / sqrt((double)k);
+}
+
 int calib_url_cold_reduce(const CalibUrlPoint *req, const double *gap, int64_t stride, const int64_t *n_level,
                           const CalibUrlPoint *warm, int64_t idle_us, CalibUrlCold *cold) {
     *cold = (CalibUrlCold){.idle_us = idle_us, .at[0] = *warm, .step_factor[0] = 1};
@@ -198,6 +213,13 @@ int calib_url_cold_reduce(const CalibUrlPoint *req, const double *gap, int64_t s
         free(g);
         cold->wake_us[l] = cold->at[l].ttft_us - warm->ttft_us;
         cold->step_factor[l] = cold->at[l].itl_us / warm->itl_us;
+        // A difference within two standard errors of the level's median is the machine's noise, not
+        // a cold start: kept as none (a ±10% factor drawn from noise would scale every step of
+        // every request that finds its replica idle — most of them at low load).
+        double se_t = median_se(&req[l * stride], n_level[l], offsetof(CalibUrlPoint, ttft_us));
+        double se_i = median_se(&req[l * stride], n_level[l], offsetof(CalibUrlPoint, itl_us));
+        if (fabs(cold->wake_us[l]) <= 2 * se_t) cold->wake_us[l] = 0;
+        if (fabs(cold->at[l].itl_us - warm->itl_us) <= 2 * se_i) cold->step_factor[l] = 1;
     }
     return 0;
 }
@@ -275,12 +297,14 @@ static void ttft_row(const CalibUrlPoint *p, double f[N_F]) {
     f[F_PREFILL] = p->prompt_tokens;
     f[F_CTX] = p->prompt_tokens;
     f[F_OVERHEAD] = 1;
+    f[F_MULTI] = p->prompt_tokens > 1;
 }
 static void itl_row(const CalibUrlPoint *p, double f[N_F]) {
     memset(f, 0, N_F * sizeof *f);
     f[F_B0] = 1;
     f[F_ROWS] = (double)p->conc;
     f[F_CTX] = (double)p->conc * (p->prompt_tokens + 0.5 * p->output_tokens);
+    f[F_MULTI] = p->conc > 1;   // C sequences decode together: one row at C = 1, several above
 }
 static double dot(const double *f, const double *b) {
     double s = 0;
@@ -310,7 +334,7 @@ int calib_url_fit(CalibUrlPoint *pts, int64_t n, CalibUrlFit *out, char *err, si
     int rc = 0;
     if (m < N_F || n_ttft == 0 || n_itl == 0) {
         rc = err_set(err, err_len, ERR_ARG, "too few usable measurements (%lld TTFT rows, %lld ITL rows; need both "
-                     "kinds and 5 in all)", (long long)n_ttft, (long long)n_itl);
+                     "kinds and 6 in all)", (long long)n_ttft, (long long)n_itl);
         goto done;
     }
     double b[N_F];
@@ -333,7 +357,7 @@ int calib_url_fit(CalibUrlPoint *pts, int64_t n, CalibUrlFit *out, char *err, si
         if (F[r * N_F + F_OVERHEAD] > 0) ape_t += e; else ape_i += e;
     }
     *out = (CalibUrlFit){.step = {.b0_us = b[F_B0], .prefill_token_us = b[F_PREFILL], .decode_row_us = b[F_ROWS],
-                                  .context_token_us = b[F_CTX], .n_points = m, .rmse_us = sqrt(se / (double)m),
+                                  .context_token_us = b[F_CTX], .multi_row_us = b[F_MULTI], .n_points = m, .rmse_us = sqrt(se / (double)m),
                                   .mape = ape / (double)m},
                          .overhead_us = b[F_OVERHEAD], .n_ttft_rows = n_ttft, .n_itl_rows = n_itl,
                          .mape_ttft = ape_t / (double)n_ttft, .mape_itl = ape_i / (double)n_itl};

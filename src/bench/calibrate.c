@@ -10,7 +10,7 @@
 #include "base/clock.h"
 #include "base/rng.h"
 
-enum { N_BETA = 4 };
+enum { N_BETA = 5 };   // b0, prefill token, decode row, context token, multi-row step
 
 // ---- design ----
 
@@ -271,6 +271,11 @@ int calib_nnls_rel(const double *F, const double *y, int64_t n, int k, double *b
     return 0;
 }
 
+// 1 for a point whose steps compute more than one row (its shape is fixed over the repeats).
+static double multi_row(const CalibPoint *p) {
+    return p->shape.prefill + p->shape.rows > 1 ? 1.0 : 0.0;
+}
+
 int calib_fit(CalibPoint *pts, int64_t n, CalibFit *out) {
     if (n < N_BETA) return ERR_ARG;
     double *F = malloc((size_t)n * N_BETA * sizeof *F), *y = malloc((size_t)n * sizeof *y);
@@ -279,7 +284,7 @@ int calib_fit(CalibPoint *pts, int64_t n, CalibFit *out) {
         return ERR_NOMEM;
     }
     for (int64_t i = 0; i < n; i++) {
-        const double f[N_BETA] = {1, pts[i].prefill_tokens, pts[i].decode_rows, pts[i].ctx_tokens};
+        const double f[N_BETA] = {1, pts[i].prefill_tokens, pts[i].decode_rows, pts[i].ctx_tokens, multi_row(&pts[i])};
         memcpy(&F[i * N_BETA], f, sizeof f);
         y[i] = pts[i].step_us;
     }
@@ -291,12 +296,13 @@ int calib_fit(CalibPoint *pts, int64_t n, CalibFit *out) {
     double se = 0, ape = 0;
     for (int64_t i = 0; i < n; i++) {
         CalibPoint *p = &pts[i];
-        p->fit_us = best[0] + best[1] * p->prefill_tokens + best[2] * p->decode_rows + best[3] * p->ctx_tokens;
+        p->fit_us = best[0] + best[1] * p->prefill_tokens + best[2] * p->decode_rows + best[3] * p->ctx_tokens +
+                    best[4] * multi_row(p);
         se += (p->fit_us - p->step_us) * (p->fit_us - p->step_us);
         ape += fabs(p->fit_us - p->step_us) / p->step_us;
     }
     *out = (CalibFit){.b0_us = best[0], .prefill_token_us = best[1], .decode_row_us = best[2],
-                      .context_token_us = best[3], .n_points = n, .rmse_us = sqrt(se / (double)n),
+                      .context_token_us = best[3], .multi_row_us = best[4], .n_points = n, .rmse_us = sqrt(se / (double)n),
                       .mape = ape / (double)n};
     return 0;
 }

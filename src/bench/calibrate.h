@@ -49,6 +49,7 @@ typedef struct {
 
 typedef struct {
     double b0_us, prefill_token_us, decode_row_us, context_token_us;
+    double multi_row_us;  // once per step of more than one row (steptime.h)
     int64_t n_points;
     double rmse_us;       // sqrt(mean (fit - y)²)
     double mape;          // mean |fit - y| / y (a fraction)
@@ -78,8 +79,8 @@ typedef void (*CalibProgressFn)(void *ctx, int64_t i, int64_t n, const CalibPoin
 int calib_run(Engine *e, const CalibDesign *d, CalibPoint *pts, int64_t *n_points,
               CalibProgressFn progress, void *progress_ctx, char *err, size_t err_len);
 
-// Non-negative, relative least-squares fit of the four betas over pts[0..n) (fills each
-// pts[i].fit_us and *out). Returns 0; ERR_ARG when n < 4 or a step_us is not > 0.
+// Non-negative, relative least-squares fit of the five betas over pts[0..n) (fills each
+// pts[i].fit_us and *out). Returns 0; ERR_ARG when n < 5 or a step_us is not > 0.
 int calib_fit(CalibPoint *pts, int64_t n, CalibFit *out);
 
 // The most unknowns calib_nnls_rel solves.

@@ -24,6 +24,7 @@ static void calibrate_usage(FILE *out) {
 "Runs a designed set of batch compositions (prefill chunk x decode rows x context) through the\n"
 "CPU engine in-process, fits the planner's step-time model\n"
 "    step_us = b0 + b1*prefill_tokens + b2*decode_rows + b3*context_tokens\n"
+"              + b4*[the step computes more than one row]\n"
 "(non-negative least squares on relative error), prints every point against the fit and the fit\n"
 "error, and writes the profile YAML that `rightsize plan` loads for this tier.\n"
 "\n"
@@ -63,7 +64,8 @@ static void calibrate_usage(FILE *out) {
 "                         nothing in flight, against the same prompt back to back; the\n"
 "                         profile's cold: rows (extra TTFT and step-time factor per idle gap)\n"
 "                         let the simulator charge it only to requests that find their replica\n"
-"                         idle (default 0: no probe)\n"
+"                         idle; a level within two standard errors of the warm point is noise\n"
+"                         and keeps none (default 0: no probe)\n"
 "  --prompt-file FILE     take prompt words from FILE (one word should be one token)\n"
 "  --api-key K            Authorization: Bearer K\n"
 "  --timeout S            per-request timeout in seconds (default 120)\n"
@@ -220,7 +222,7 @@ static int write_profile(const CalOpts *o, const CalibFit *fit, double overhead_
     if (!o->out) return 0;
     StepProfile p = {.tp = 1, .b0_us = fit->b0_us, .prefill_token_us = fit->prefill_token_us,
                      .decode_row_us = fit->decode_row_us, .context_token_us = fit->context_token_us,
-                     .n_points = fit->n_points, .rmse_us = fit->rmse_us, .mape = fit->mape,
+                     .multi_row_us = fit->multi_row_us, .n_points = fit->n_points, .rmse_us = fit->rmse_us, .mape = fit->mape,
                      .request_overhead_us = overhead_us};
     // Rows by ascending gap (the levels' real gaps ascend unless the machine stalled; such a row is left out).
     for (int l = 1; cold && cold->idle_us > 0 && l <= CALIB_URL_COLD_GAPS; l++)
@@ -290,9 +292,9 @@ static int calibrate_url(CalOpts *o) {
                    p->itl_us > 0 ? 100 * (p->itl_fit_us - p->itl_us) / p->itl_us : 0);
         }
     }
-    printf("fit: step_us = %.3f + %.5f*prefill_tokens + %.4f*decode_rows + %.6f*context_tokens; "
+    printf("fit: step_us = %.3f + %.5f*prefill_tokens + %.4f*decode_rows + %.6f*context_tokens + %.3f*[rows > 1]; "
            "request_overhead_us = %.1f\n", fit.step.b0_us, fit.step.prefill_token_us, fit.step.decode_row_us,
-           fit.step.context_token_us, fit.overhead_us);
+           fit.step.context_token_us, fit.step.multi_row_us, fit.overhead_us);
     printf("fit error over %lld rows: rmse %.1f us, mean abs error %.2f%% (TTFT rows %lld: %.2f%%, inter-token "
            "rows %lld: %.2f%%)\n", (long long)fit.step.n_points, fit.step.rmse_us, 100 * fit.step.mape,
            (long long)fit.n_ttft_rows, 100 * fit.mape_ttft, (long long)fit.n_itl_rows, 100 * fit.mape_itl);
@@ -343,8 +345,8 @@ int cmd_calibrate(int argc, char **argv) {
                    pts[i].ctx_tokens, pts[i].step_us, pts[i].fit_us,
                    100.0 * (pts[i].fit_us - pts[i].step_us) / pts[i].step_us);
     }
-    printf("fit: step_us = %.3f + %.5f*prefill_tokens + %.4f*decode_rows + %.6f*context_tokens\n", fit.b0_us,
-           fit.prefill_token_us, fit.decode_row_us, fit.context_token_us);
+    printf("fit: step_us = %.3f + %.5f*prefill_tokens + %.4f*decode_rows + %.6f*context_tokens + %.3f*[rows > 1]\n",
+           fit.b0_us, fit.prefill_token_us, fit.decode_row_us, fit.context_token_us, fit.multi_row_us);
     printf("fit error over %lld points: rmse %.1f us, mean abs error %.2f%%\n", (long long)fit.n_points, fit.rmse_us,
            100.0 * fit.mape);
     rc = write_profile(&o, &fit, 0, NULL, info->name, quant_class(info->quant), info->n_threads);

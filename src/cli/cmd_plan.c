@@ -181,9 +181,9 @@ static void print_prediction(const char *wl_path, const char *prof_path, const S
     printf("  deployment: %d replica(s), max_num_seqs %lld, max_num_batched_tokens %lld, queue %lld; "
            "%.0f s simulated, seed %llu\n", pc->replicas, (long long)pc->max_num_seqs,
            (long long)pc->max_num_batched_tokens, (long long)pc->max_queue, pc->horizon_s, (unsigned long long)pc->seed);
-    printf("  step_us = %.1f + %.3f*prefill_tokens + %.3f*decode_rows + %.5f*context_tokens; "
+    printf("  step_us = %.1f + %.3f*prefill_tokens + %.3f*decode_rows + %.5f*context_tokens + %.1f*[rows > 1]; "
            "per-request overhead %.2f ms\n", p->b0_us, p->prefill_token_us, p->decode_row_us, p->context_token_us,
-           pr->overhead_ms);
+           p->multi_row_us, pr->overhead_ms);
     printf("  %-12s %10s %10s %10s %10s\n", "latency_ms", "mean", "p50", "p95", "p99");
     const struct { const char *name; const SimPct *v; } m[] = {{"ttft", &r->ttft_ms}, {"tpot", &r->tpot_ms},
                                                                {"e2e", &r->e2e_ms}, {"queue_wait", &r->wait_ms}};

@@ -381,6 +381,7 @@ static void emit_tier(FILE *f, const EmitPlan *p, const EmitTier *t, bool k8s) {
     const StepModel *m = &s->step;
     fprintf(f, "    step: {b0_us: %.17g, prefill_token_us: %.17g, decode_row_us: %.17g, context_token_us: %.17g",
             m->b0_us, m->prefill_token_us, m->decode_row_us, m->context_token_us);
+    if (m->multi_row_us > 0) fprintf(f, ", multi_row_us: %.17g", m->multi_row_us);
     if (m->source == STEP_ROOFLINE)
         fprintf(f, ",\n           mem_fixed_us: %.17g, mem_ctx_us: %.17g, comp_token_us: %.17g, comp_pair_us: %.17g",
                 m->mem_fixed_us, m->mem_ctx_us, m->comp_token_us, m->comp_pair_us);

@@ -20,7 +20,8 @@ static int tier_config(SimTier *st, const Pipeline *p, const PipeTier *t, const 
                     t->step_comp_pair_us > 0;
     st->step = (StepModel){.source = roofline ? STEP_ROOFLINE : STEP_PROFILE, .b0_us = t->step_b0_us,
                            .prefill_token_us = t->step_prefill_token_us, .decode_row_us = t->step_decode_row_us,
-                           .context_token_us = t->step_context_token_us, .mem_fixed_us = t->step_mem_fixed_us,
+                           .context_token_us = t->step_context_token_us, .multi_row_us = t->step_multi_row_us,
+                           .mem_fixed_us = t->step_mem_fixed_us,
                            .mem_ctx_us = t->step_mem_ctx_us, .comp_token_us = t->step_comp_token_us,
                            .comp_pair_us = t->step_comp_pair_us,
                            .request_overhead_us = t->step_request_overhead_us};

@@ -46,6 +46,7 @@ void step_from_profile(StepModel *sm, const StepProfile *p) {
     sm->prefill_token_us = p->prefill_token_us;
     sm->decode_row_us = p->decode_row_us;
     sm->context_token_us = p->context_token_us;
+    sm->multi_row_us = p->multi_row_us;
     sm->err_frac = p->mape;
     sm->request_overhead_us = p->request_overhead_us;
     memcpy(sm->cold, p->cold, sizeof sm->cold);
@@ -80,7 +81,8 @@ void step_cold_at(const StepModel *sm, double gap_us, double *wake_us, double *s
 
 double step_time_us(const StepModel *sm, const StepShape *s) {
     double lin = sm->b0_us + sm->prefill_token_us * (double)s->prefill_tokens +
-                 sm->decode_row_us * (double)s->decode_rows + sm->context_token_us * (double)s->ctx_tokens;
+                 sm->decode_row_us * (double)s->decode_rows + sm->context_token_us * (double)s->ctx_tokens +
+                 (s->prefill_tokens + s->decode_rows > 1 ? sm->multi_row_us : 0);
     if (sm->source == STEP_PROFILE) return lin;
     double mem = sm->mem_fixed_us + sm->mem_ctx_us * (double)s->ctx_tokens;
     double comp = sm->comp_token_us * (double)(s->prefill_tokens + s->decode_rows) + sm->comp_pair_us * s->attn_pairs;
@@ -97,7 +99,7 @@ double step_decode_run_us(const StepModel *sm, int64_t n_rows, int64_t ctx0, int
     if (k <= 0) return 0;
     double n = (double)n_rows, c0 = (double)ctx0, K = (double)k;
     // For a decode row, pos_start + 1 = its context, so attn_pairs = ctx_tokens.
-    double lin_a = sm->b0_us + sm->decode_row_us * n + sm->context_token_us * c0;
+    double lin_a = sm->b0_us + sm->decode_row_us * n + sm->context_token_us * c0 + (n_rows > 1 ? sm->multi_row_us : 0);
     double lin_b = sm->context_token_us * n;
     double total = sum_lin(lin_a, lin_b, 0, K);
     if (sm->source == STEP_PROFILE) return total;
@@ -175,12 +177,13 @@ int step_profile_load(StepProfile *p, const char *path, char *err, size_t err_le
     snprintf(p->date, sizeof p->date, "%s", yaml_str_req(d, pr, "date"));
     snprintf(p->machine, sizeof p->machine, "%s", yaml_str_opt(d, pr, "machine", ""));
     const YamlNode *b = yaml_map_req(d, pr, "betas");
-    static const char *const bkeys[] = {"b0_us", "prefill_token_us", "decode_row_us", "context_token_us", NULL};
+    static const char *const bkeys[] = {"b0_us", "prefill_token_us", "decode_row_us", "context_token_us", "multi_row_us", NULL};
     yaml_check_keys(d, b, bkeys);
     p->b0_us = yaml_f64_req(d, b, "b0_us", 0, 1e8);
     p->prefill_token_us = yaml_f64_req(d, b, "prefill_token_us", 0, 1e6);
     p->decode_row_us = yaml_f64_req(d, b, "decode_row_us", 0, 1e6);
     p->context_token_us = yaml_f64_opt(d, b, "context_token_us", 0, 0, 1e6);
+    p->multi_row_us = yaml_f64_opt(d, b, "multi_row_us", 0, 0, 1e8);
     const YamlNode *f = yaml_map_opt(d, pr, "fit");
     static const char *const fkeys[] = {"n_points", "rmse_us", "mape", NULL};
     yaml_check_keys(d, f, fkeys);
@@ -208,13 +211,14 @@ int step_profile_save(const StepProfile *p, const char *path, char *err, size_t 
     if (!f) return err_set(err, err_len, ERR_IO, "%s: cannot write", path);
     fprintf(f,
             "# step-time profile: step_us = b0 + prefill_token_us*prefill_tokens + decode_row_us*decode_rows\n"
-            "#                              + context_token_us*context_tokens\n"
+            "#                              + context_token_us*context_tokens + multi_row_us*[more than one row]\n"
             "profile:\n  hardware: \"%s\"\n  model: \"%s\"\n  quantization: %s\n  tp: %d\n  date: \"%s\"\n"
             "  machine: \"%s\"\n"
-            "  betas: {b0_us: %.17g, prefill_token_us: %.17g, decode_row_us: %.17g, context_token_us: %.17g}\n"
+            "  betas: {b0_us: %.17g, prefill_token_us: %.17g, decode_row_us: %.17g, context_token_us: %.17g, "
+            "multi_row_us: %.17g}\n"
             "  fit: {n_points: %lld, rmse_us: %.17g, mape: %.17g}\n",
             p->hardware, p->model, p->quantization, p->tp, p->date, p->machine, p->b0_us, p->prefill_token_us,
-            p->decode_row_us, p->context_token_us, (long long)p->n_points, p->rmse_us, p->mape);
+            p->decode_row_us, p->context_token_us, p->multi_row_us, (long long)p->n_points, p->rmse_us, p->mape);
     if (p->kv_blocks_total > 0)
         fprintf(f, "  kv_blocks_total: %lld\n  kv_block_tokens: %lld\n", (long long)p->kv_blocks_total,
                 (long long)p->kv_block_tokens);

@@ -11,7 +11,13 @@
 //    (weights are read once per step for all rows; every attended KV position is read once;
 //    F is the peak for the quantization's compute type, see cat_peak_flops).
 //  * PROFILE, fitted from measurements by `rightsize calibrate` (it wins where present):
-//      step = β0 + β1·prefill_tokens + β2·decode_rows + β3·ctx_tokens
+//      step = β0 + β1·prefill_tokens + β2·decode_rows + β3·ctx_tokens + β4·[prefill_tokens + decode_rows > 1]
+//    β4 (multi_row_us) is what a step pays for computing more than one row at once: a CPU engine
+//    runs one row through matrix-vector kernels and several through matrix-matrix tiles, whose
+//    first extra row costs more than the next ones (measured through our worker: one sequence
+//    0.81 ms a step, two 1.16, four 1.36, eight 2.08). Without it the linear fit over-predicts the
+//    one-row step (the step of every lightly loaded replica) by 5-10% and under-predicts two rows
+//    by 12-17%. Absent (0) in older profiles and in the roofline.
 //
 // Profile file (YAML), as `rightsize calibrate` writes it:
 //   profile:
@@ -21,7 +27,7 @@
 //     tp: 1
 //     date: 2026-11-29
 //     machine: "g6.xlarge, vLLM 0.9"
-//     betas: {b0_us: 1800, prefill_token_us: 0.9, decode_row_us: 40, context_token_us: 0.02}
+//     betas: {b0_us: 1800, prefill_token_us: 0.9, decode_row_us: 40, context_token_us: 0.02, multi_row_us: 60}
 //     fit: {n_points: 48, rmse_us: 210, mape: 0.035}
 //     kv_blocks_total: 9000       # optional: the engine's real num_gpu_blocks
 //     kv_block_tokens: 16
@@ -65,6 +71,7 @@ typedef struct {
     char hardware[64], model[64], quantization[16], date[16], machine[128];
     int tp;
     double b0_us, prefill_token_us, decode_row_us, context_token_us;
+    double multi_row_us;          // added to a step of more than one row (optional, 0 = none)
     int64_t n_points;
     double rmse_us, mape;
     int64_t kv_blocks_total, kv_block_tokens;   // 0 = not measured
@@ -77,6 +84,7 @@ typedef struct {
     StepSource source;
     // Linear part (always added): overhead, communication, or the calibrated betas.
     double b0_us, prefill_token_us, decode_row_us, context_token_us;
+    double multi_row_us;                  // + once per step of more than one row (a profile's; 0 = none)
     // Roofline max(memory, compute) part; all zero for a profile.
     double mem_fixed_us, mem_ctx_us;      // weights; per KV position read
     double comp_token_us, comp_pair_us;   // per computed token; per attention pair

@@ -92,7 +92,7 @@ static void diff_tiers(const Pipeline *a, const Pipeline *b, Notes *ns) {
             note(ns, "tiers[%d].launch changed (used by deploy output; serve runs no launch command)", i);
         if (x->has_step != y->has_step || x->step_b0_us != y->step_b0_us ||
             x->step_prefill_token_us != y->step_prefill_token_us || x->step_decode_row_us != y->step_decode_row_us ||
-            x->step_context_token_us != y->step_context_token_us || x->step_mem_fixed_us != y->step_mem_fixed_us ||
+            x->step_context_token_us != y->step_context_token_us || x->step_multi_row_us != y->step_multi_row_us || x->step_mem_fixed_us != y->step_mem_fixed_us ||
             x->step_mem_ctx_us != y->step_mem_ctx_us || x->step_comp_token_us != y->step_comp_token_us ||
             x->step_comp_pair_us != y->step_comp_pair_us)
             note(ns, "tiers[%d].step changed (the planner's model; serve does not use it)", i);

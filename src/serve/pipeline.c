@@ -181,7 +181,7 @@ static void load_tier(YamlDoc *doc, Pipeline *p, const YamlNode *n, bool check_f
     const YamlNode *st = yaml_map_opt(doc, n, "step");
     if (st) {
         static const char *const stk[] = {"b0_us", "prefill_token_us", "decode_row_us", "context_token_us",
-                                          "mem_fixed_us", "mem_ctx_us", "comp_token_us", "comp_pair_us",
+                                          "multi_row_us", "mem_fixed_us", "mem_ctx_us", "comp_token_us", "comp_pair_us",
                                           "request_overhead_us", "cold", NULL};
         static const char *const cold_cols[] = {"after_us", "wake_us", "step_factor"};
         static const double cold_lo[] = {1, -1e8, 1e-3}, cold_hi[] = {1e9, 1e8, 1e4};
@@ -191,6 +191,7 @@ static void load_tier(YamlDoc *doc, Pipeline *p, const YamlNode *n, bool check_f
         t->step_prefill_token_us = yaml_f64_opt(doc, st, "prefill_token_us", 0, 0, 1e9);
         t->step_decode_row_us = yaml_f64_opt(doc, st, "decode_row_us", 0, 0, 1e9);
         t->step_context_token_us = yaml_f64_opt(doc, st, "context_token_us", 0, 0, 1e9);
+        t->step_multi_row_us = yaml_f64_opt(doc, st, "multi_row_us", 0, 0, 1e9);
         t->step_mem_fixed_us = yaml_f64_opt(doc, st, "mem_fixed_us", 0, 0, 1e9);
         t->step_mem_ctx_us = yaml_f64_opt(doc, st, "mem_ctx_us", 0, 0, 1e9);
         t->step_comp_token_us = yaml_f64_opt(doc, st, "comp_token_us", 0, 0, 1e9);

@@ -57,7 +57,7 @@ typedef struct {
     // step: the planner's step-time model (µs; plan --pipeline), unused by serve: the linear part
     // (calibrated betas) plus an optional roofline max(memory, compute) part (steptime.h)
     bool has_step;
-    double step_b0_us, step_prefill_token_us, step_decode_row_us, step_context_token_us;
+    double step_b0_us, step_prefill_token_us, step_decode_row_us, step_context_token_us, step_multi_row_us;
     double step_mem_fixed_us, step_mem_ctx_us, step_comp_token_us, step_comp_pair_us;
     double step_request_overhead_us;   // per call outside engine steps (HTTP, the gateway's hop)
     // step.cold: rows of (after_us, wake_us, step_factor), what waking an idle replica costs

@@ -85,6 +85,20 @@ for rid, _, _, n_in, n_out in rows:
     check(abs(r.get("e2e_ms", -1) - busy_us / 1000) < 1e-9, "roofline %s: e2e %s ms, expected %.3f" %
           (rid, r.get("e2e_ms"), busy_us / 1000))
 
+# 1c. the multi-row term (a calibrated profile's multi_row_us): paid by a step of more than one
+# row — every prefill here (10 to 200 tokens) — and by no one-row decode step (requests never
+# overlap in this trace)
+multi = write("multi.yaml", PIPE.replace("step: {b0_us: 1200, prefill_token_us: 3, decode_row_us: 900}",
+                                         "step: {b0_us: 1200, prefill_token_us: 3, decode_row_us: 900, multi_row_us: 250}"))
+out = plan("--pipeline", multi, "--trace", trace, "--records", recs, "--json")
+check(out.returncode == 0, "multi-row trace replay failed: " + out.stderr)
+got = {json.loads(l)["request_id"]: json.loads(l) for l in open(recs)} if out.returncode == 0 else {}
+for rid, _, _, n_in, n_out in rows:
+    busy_us = (1200 + 3 * n_in + 250) + (n_out - 1) * (1200 + 900)
+    r = got.get(rid, {})
+    check(abs(r.get("e2e_ms", -1) - busy_us / 1000) < 1e-9, "multi-row %s: e2e %s ms, expected %.3f" %
+          (rid, r.get("e2e_ms"), busy_us / 1000))
+
 # 2. a shipped workload
 out = plan(os.path.join(ROOT, "data/workloads/support-assistant.yaml"), "--pipeline", pipe, "--json",
            "--horizon-hours", "0.25")
