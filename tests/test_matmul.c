@@ -11,6 +11,9 @@
 // - Against the unquantized X ("loose"): rounding x to Q8_0 moves each element by at most
 //   d/2 + 127 d 2^-11 (round to the step d = amax/127, then d stored as f16), so
 //   |error| <= sum over blocks of amax_b (1/254 + 1/2048) sum_b |w_c|, plus the float term.
+// - Q4_0/Q5_0 multiply the unsigned codes (q + 8, q + 16) and take the bias off through the
+//   activations' code sums, per lane before the lanes are scaled and summed in float: S sums
+//   |w x| + 2 bias |d x| per weight (wmag).
 // - Types with a min or an offset applied separately (Q4_1, Q5_1, the K-quants) compute
 //   d*q*x and m*x (or c_g*bsum) apart and subtract: S then sums |d q x| + |m x| per weight
 //   (wmag), and K-quant products round about 24 times per 256-weight block, not 8 per 32.
@@ -68,6 +71,17 @@ static void weight_magnitudes(QuantType t, const uint8_t *row, const float *wf, 
             double m = fabs((double)quant_f16_to_f32(m16));
             for (int e = 0; e < 32; e++) mag[b * 32 + e] = fabs(wf[b * 32 + e]) + 2 * m;
         }
+    } else if (t == QT_Q4_0 || t == QT_Q5_0) {
+        // unsigned codes q + bias times x, with the bias taken off through the code sums: each
+        // lane's partial sum holds |q + bias| |x| + bias |x| <= |w| + 2 bias |d| per weight
+        size_t bs = QUANT_TRAITS[t].type_size;
+        double bias = t == QT_Q4_0 ? 8 : 16;
+        for (int64_t b = 0; b < cols / 32; b++) {
+            uint16_t d16;
+            memcpy(&d16, row + (size_t)b * bs, 2);
+            double d = fabs((double)quant_f16_to_f32(d16));
+            for (int e = 0; e < 32; e++) mag[b * 32 + e] = fabs(wf[b * 32 + e]) + 2 * bias * d;
+        }
     }
 }
 
@@ -91,7 +105,13 @@ static void make_weights(Case *c, Rng *r) {
                 for (size_t k = 2; k < bs; k++) blk[k] = (uint8_t)rng_below(r, 256);
             }
         } else {
-            for (int64_t k = 0; k < c->cols; k++) row[k] = rand_f(r, 0.1);
+            // rows of different magnitudes, blocks of 32 of different spreads and centres, so a
+            // kernel that takes one row's (or block's) scale or min for another's is caught
+            double rs = 0.1 * exp(0.7 * rng_normal(r)), bs = 1, off = 0;
+            for (int64_t k = 0; k < c->cols; k++) {
+                if (k % 32 == 0) bs = exp(0.5 * rng_normal(r)), off = 0.5 * rs * rng_normal(r);
+                row[k] = (float)off + rand_f(r, rs * bs);
+            }
             quant_quantize_row(c->type, row, dst, c->cols);
         }
         quant_dequantize_row(c->type, dst, row, c->cols);
