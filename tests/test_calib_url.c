@@ -159,7 +159,7 @@ TEST(calib_url_cold_reduce_gates_noise) {
     for (int l = 1; l < 4; l++)
         for (int i = 0; i < 5; i++) {
             req[l * STRIDE + i] = (CalibUrlPoint){.words = 24, .conc = 1, .prompt_tokens = 25, .output_tokens = 32,
-                                                  .ttft_us = ttft[i] + (l == 3 ? 1000 : 0),
+                                                  .ttft_us = ttft[i] + (l == 3 ? 1000 : 0) + (l == 2 && i == 4 ? 6000 : 0),
                                                   .itl_us = itl[i] * (l == 3 ? 1.5 : 1), .n_ok = 1};
             gap[l * STRIDE + i] = 10000.0 * l + i;
         }
@@ -167,13 +167,17 @@ TEST(calib_url_cold_reduce_gates_noise) {
                           .itl_us = 1050, .n_ok = 20};
     CalibUrlCold c;
     ASSERT(calib_url_cold_reduce(req, gap, STRIDE, n_level, &warm, 160000, &c) == 0);
+    // 2 SE = 2 x 1.2533 x 1.4826 MAD / sqrt(5) = 1.6620 MAD
     EXPECT_NEAR(c.at[1].itl_us, 1000, 1e-9);
-    EXPECT(c.step_factor[1] == 1);              // |1000 − 1050| = 50 <= 177.2
-    EXPECT_NEAR(c.wake_us[1], 3000 - 2800, 1e-9);   // 200 > 88.6
-    // level 3: ITL 1.5x ({1350, 1650, 1500, 1800, 1200}: diff 450 > 2·SE 265.8), TTFT +1000
+    EXPECT(c.step_factor[1] == 1);              // |1000 − 1050| = 50 <= 1.662 x MAD 100
+    EXPECT_NEAR(c.wake_us[1], 3000 - 2800, 1e-9);   // 200 > 1.662 x MAD 50
+    // level 2: one stalled request (TTFT 8950) moves the median to 3000 -> 3050 and makes the
+    // standard deviation 2,700, but not the MAD (50): the wake of 250 stays
+    EXPECT_NEAR(c.wake_us[2], 3050 - 2800, 1e-9);
+    // level 3: ITL 1.5x ({1350, 1650, 1500, 1800, 1200}: diff 450 > 1.662 x MAD 150), TTFT +1000
     EXPECT_NEAR(c.step_factor[3], 1500.0 / 1050, 1e-12);
     EXPECT_NEAR(c.wake_us[3], 4000 - 2800, 1e-9);
-    warm.ttft_us = 2950;                        // TTFT diff 50 <= 88.6: no wake
+    warm.ttft_us = 2950;                        // TTFT diff 50 <= 1.662 x MAD 50: no wake
     ASSERT(calib_url_cold_reduce(req, gap, STRIDE, n_level, &warm, 160000, &c) == 0);
     EXPECT(c.wake_us[1] == 0);
 }

@@ -186,16 +186,25 @@ static int run_cold_round(LgConfig *cfg, const CalibUrlDesign *d, int64_t words,
 
 // Standard error of the median of the field at offset off over the n requests at req (those with a
 // sample): 1.2533·sd/√n, the large-sample figure for a normal spread; 0 with fewer than two.
+// Standard error of a level's median, from the median absolute deviation (1.4826 MAD estimates
+// sigma; the median's SE is 1.2533 sigma / sqrt(k)): robust to the odd request a shared machine
+// stalls, whose square would otherwise swamp a standard deviation and gate a real cold start out.
 static double median_se(const CalibUrlPoint *req, int64_t n, size_t off) {
-    double s = 0, s2 = 0;
+    double *v = malloc((size_t)(n > 0 ? n : 1) * sizeof *v);
+    if (!v) return 0;
     int64_t k = 0;
     for (int64_t i = 0; i < n; i++) {
-        double v = *(const double *)((const char *)&req[i] + off);
-        if (v > 0) s += v, s2 += v * v, k++;
+        double x = *(const double *)((const char *)&req[i] + off);
+        if (x > 0) v[k++] = x;
     }
-    if (k < 2) return 0;
-    double var = (s2 - s * s / (double)k) / (double)(k - 1);
-    return 1.2533 * sqrt(var > 0 ? var : 0) / sqrt((double)k);
+    double se = 0;
+    if (k >= 2) {
+        double m = median(v, k);
+        for (int64_t i = 0; i < k; i++) v[i] = fabs(v[i] - m);
+        se = 1.2533 * 1.4826 * median(v, k) / sqrt((double)k);
+    }
+    free(v);
+    return se;
 }
 
 int calib_url_cold_reduce(const CalibUrlPoint *req, const double *gap, int64_t stride, const int64_t *n_level,
