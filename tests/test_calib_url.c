@@ -167,19 +167,26 @@ TEST(calib_url_cold_reduce_gates_noise) {
                           .itl_us = 1050, .n_ok = 20};
     CalibUrlCold c;
     ASSERT(calib_url_cold_reduce(req, gap, STRIDE, n_level, &warm, 160000, &c) == 0);
-    // 2 SE = 2 x 1.2533 x 1.4826 MAD / sqrt(5) = 1.6620 MAD
+    // step factor: 2 SE = 2 x 1.2533 x 1.4826 MAD / sqrt(5) = 1.6620 MAD
     EXPECT_NEAR(c.at[1].itl_us, 1000, 1e-9);
     EXPECT(c.step_factor[1] == 1);              // |1000 − 1050| = 50 <= 1.662 x MAD 100
-    EXPECT_NEAR(c.wake_us[1], 3000 - 2800, 1e-9);   // 200 > 1.662 x MAD 50
-    // level 2: one stalled request (TTFT 8950) moves the median to 3000 -> 3050 and makes the
-    // standard deviation 2,700, but not the MAD (50): the wake of 250 stays
+    EXPECT_NEAR(c.wake_us[1], 3000 - 2800, 1e-9);   // the extra TTFT as measured
+    // level 2: one stalled request (TTFT 8950) moves the median from 3000 to 3050 only
     EXPECT_NEAR(c.wake_us[2], 3050 - 2800, 1e-9);
     // level 3: ITL 1.5x ({1350, 1650, 1500, 1800, 1200}: diff 450 > 1.662 x MAD 150), TTFT +1000
     EXPECT_NEAR(c.step_factor[3], 1500.0 / 1050, 1e-12);
     EXPECT_NEAR(c.wake_us[3], 4000 - 2800, 1e-9);
-    warm.ttft_us = 2950;                        // TTFT diff 50 <= 1.662 x MAD 50: no wake
+    // level 3 with one stalled request (ITL 1800 -> 7800; the median stays 1500): 2 SE from the
+    // standard deviation would be 3,100 and hide the 1.5x factor; from the MAD it stays 249
+    req[3 * STRIDE + 3].itl_us += 6000;
+    warm.ttft_us = 3100;                        // warm slower than level 1: no wake, not a negative one
     ASSERT(calib_url_cold_reduce(req, gap, STRIDE, n_level, &warm, 160000, &c) == 0);
     EXPECT(c.wake_us[1] == 0);
+    EXPECT_NEAR(c.step_factor[3], 1500.0 / 1050, 1e-12);
+    // a warm point slower than a level by far more than its noise: factor 1, never below
+    warm.itl_us = 1400;                         // level 1: 1000, MAD 100
+    ASSERT(calib_url_cold_reduce(req, gap, STRIDE, n_level, &warm, 160000, &c) == 0);
+    EXPECT(c.step_factor[1] == 1);
 }
 
 TEST(calib_url_check_rejects_designs_without_concurrency_one) {
