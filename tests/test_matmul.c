@@ -105,8 +105,8 @@ static void make_weights(Case *c, Rng *r) {
                 for (size_t k = 2; k < bs; k++) blk[k] = (uint8_t)rng_below(r, 256);
             }
         } else {
-            // rows of different magnitudes, blocks of 32 of different spreads and centres, so a
-            // kernel that takes one row's (or block's) scale or min for another's is caught
+            // rows of different magnitudes, blocks of 32 of different spreads and centres off zero
+            // (so mins, offsets and code biases carry real weight in the sums)
             double rs = 0.1 * exp(0.7 * rng_normal(r)), bs = 1, off = 0;
             for (int64_t k = 0; k < c->cols; k++) {
                 if (k % 32 == 0) bs = exp(0.5 * rng_normal(r)), off = 0.5 * rs * rng_normal(r);

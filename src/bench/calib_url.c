@@ -185,10 +185,9 @@ static int run_cold_round(LgConfig *cfg, const CalibUrlDesign *d, int64_t words,
 }
 
 // Standard error of the median of the field at offset off over the n requests at req (those with a
-// sample): 1.2533·sd/√n, the large-sample figure for a normal spread; 0 with fewer than two.
-// Standard error of a level's median, from the median absolute deviation (1.4826 MAD estimates
-// sigma; the median's SE is 1.2533 sigma / sqrt(k)): robust to the odd request a shared machine
-// stalls, whose square would otherwise swamp a standard deviation and gate a real cold start out.
+// sample; 0 with fewer than two): 1.2533 sigma / sqrt(k), sigma estimated as 1.4826 x the median
+// absolute deviation, robust to the odd request a shared machine stalls, whose square would
+// otherwise swamp a standard deviation and gate a real slowdown out.
 static double median_se(const CalibUrlPoint *req, int64_t n, size_t off) {
     double *v = malloc((size_t)(n > 0 ? n : 1) * sizeof *v);
     if (!v) return 0;
