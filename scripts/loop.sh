@@ -300,7 +300,7 @@ PYEOF
     2>"$DIR/plan-replay.err" || { log "plan --pipeline --trace failed: $(tail -3 "$DIR/plan-replay.err")"; exit 1; }
 
 # 6b. The same replay at the machine's speed during the bench, as near as it can be known: every
-# step-time figure (betas, overhead, cold rows) the mean of the calibrations before and after. Not
+# step-time figure (betas, overhead, cold rows, spread) the mean of the calibrations before and after. Not
 # a prediction (it uses the after-calibration): the error left is the model's, with the drift of a
 # shared machine's speed between calibration and bench taken out.
 $PY - "$DIR" <<'PYEOF'
@@ -315,14 +315,19 @@ def prof(path):
         v[k] = float(m.group(1)) if m else 0.0
     v["cold"] = [tuple(float(x) for x in r) for r in
                  re.findall(r"- \{after_us: " + NUM + ", wake_us: " + NUM + ", step_factor: " + NUM + r"\}", t)]
+    m = re.search(r"\n  spread: \[([^\]]*)\]\n  spread_window_us: " + NUM, t)
+    v["spread"] = ([float(x) for x in m.group(1).split(",")], float(m.group(2))) if m else None
     return v
 a, b = prof(f"{d}/profiles/main.yaml"), prof(f"{d}/profiles-after/main.yaml")
-mid = {k: (a[k] + b[k]) / 2 for k in a if k != "cold"}
+mid = {k: (a[k] + b[k]) / 2 for k in a if k not in ("cold", "spread")}
 step = "step: {" + ", ".join("%s: %.17g" % (k, mid[k]) for k in ("b0_us", "prefill_token_us", "decode_row_us", "context_token_us",
                                                                  "multi_row_us", "request_overhead_us"))
 if a["cold"] and len(a["cold"]) == len(b["cold"]):
     step += ", cold: [" + ", ".join("{after_us: %.17g, wake_us: %.17g, step_factor: %.17g}" % (x[0], (x[1] + y[1]) / 2, (x[2] + y[2]) / 2)
                                     for x, y in zip(a["cold"], b["cold"])) + "]"
+if a["spread"] and b["spread"] and len(a["spread"][0]) == len(b["spread"][0]):   # quantile by quantile
+    step += ", spread: [" + ", ".join("%.17g" % ((x + y) / 2) for x, y in zip(a["spread"][0], b["spread"][0])) + "]"
+    step += ", spread_window_us: %.17g" % ((a["spread"][1] + b["spread"][1]) / 2)
 step += "}"
 y = open(f"{d}/pipeline.yaml").read()
 out, i, n = [], 0, 0

@@ -231,3 +231,24 @@ TEST(calib_nnls_rel_five_unknowns_nonnegative) {
     EXPECT_NEAR(b[2], 0, 1e-12);
     EXPECT(calib_nnls_rel(F, y, N, 7, b) == ERR_ARG);
 }
+
+// The spread: quantiles at (i + 1/2)/16 of the ratios, interpolated between order statistics (as
+// numpy's default percentile does); too few ratios, or no span, give none.
+TEST(calib_url_spread_takes_quantiles_of_the_ratios) {
+    double r[100];
+    for (int i = 0; i < 100; i++) r[i] = 0.5 + (double)((i * 37) % 100) / 100;   // 0.50 .. 1.49, shuffled
+    CalibUrlSpread s;
+    calib_url_spread(r, 100, 35000, &s);
+    ASSERT(s.n == CALIB_URL_SPREAD_N);
+    EXPECT_EQ_INT(s.n_samples, 100);
+    EXPECT(s.window_us == 35000);
+    for (int i = 0; i < CALIB_URL_SPREAD_N; i++) {
+        double h = (i + 0.5) / CALIB_URL_SPREAD_N * 99;   // sorted r[j] = 0.5 + j/100
+        EXPECT_NEAR(s.factor[i], 0.5 + h / 100, 1e-12);
+    }
+    calib_url_spread(r, CALIB_URL_SPREAD_MIN - 1, 35000, &s);
+    EXPECT_EQ_INT(s.n, 0);
+    EXPECT_EQ_INT(s.n_samples, CALIB_URL_SPREAD_MIN - 1);
+    calib_url_spread(r, 100, 0, &s);
+    EXPECT_EQ_INT(s.n, 0);
+}

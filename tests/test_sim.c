@@ -290,3 +290,60 @@ TEST(sim_cold_start_charges_only_the_waking_request) {
     step_cold_at(&t.step, 1e7, &w, &f);
     EXPECT(w == 2000 && f == 1.5);
 }
+
+// The machine's scatter (StepModel.spread, steptime.h): a replica draws one factor uniformly and
+// holds it spread_window_us; its steps take factor× as long. Requests a second apart on one
+// replica each start past the last window, so each runs wholly at one draw: its e2e is the warm
+// time × 0.5 or × 1.5, each about half the time. With a window shorter than a request, the decode
+// fast path ends its runs where the window does, so it draws exactly as step by step does.
+TEST(sim_spread_scales_steps_by_window) {
+    Workload wl = poisson_wl(1, (TokSpec){.dist = TOK_FIXED, .mean = 10}, (TokSpec){.dist = TOK_FIXED, .mean = 5});
+    SimTier t = fixed_tier(1, 1.0);
+    t.sched = single_seq_sched();
+    t.sched.max_num_queued_reqs = 16;
+    // Prefill 10 tokens: 1000 + 10·10 = 1100 µs; each decode step 1000 + 100 = 1100 µs; 5 tokens.
+    t.step = (StepModel){.source = STEP_PROFILE, .b0_us = 1000, .prefill_token_us = 10, .decode_row_us = 100};
+    const double factors[] = {0.5, 1.5};
+    step_spread_set(&t.step, factors, 2, 100000);
+    enum { N = 200 };
+    static SimTraceReq tr[N];
+    static SimRecord rec[N], rec2[N];
+    for (int i = 0; i < N; i++)
+        tr[i] = (SimTraceReq){.t_s = 1 + i, .in_tokens = 10, .out_tokens = 5, .confidence = 1, .status = 200};
+    SimConfig cfg = {.wl = &wl, .n_tiers = 1, .rate_scale = 1, .seed = 3, .horizon_s = N + 5, .trace = tr,
+                     .n_trace = N, .records = rec};
+    cfg.tier[0] = t;
+    SimResult r;
+    char err[256] = {0};
+    ASSERT(sim_run(&cfg, &r, err, sizeof err) == 0);
+    int n_fast = 0, n_slow = 0;
+    for (int i = 0; i < N; i++) {
+        EXPECT_EQ_INT(rec[i].status, 200);
+        if (fabs(rec[i].e2e_ms - 2.75) < 0.004) n_fast++;
+        else if (fabs(rec[i].e2e_ms - 8.25) < 0.004) n_slow++;
+    }
+    EXPECT_EQ_INT(n_fast + n_slow, N);
+    EXPECT(n_fast > 70 && n_slow > 70);   // binomial(200, 1/2): 100 ± 7 (σ)
+    EXPECT(r.tpot_ms.p95 > r.tpot_ms.p50 * 2.5 || r.tpot_ms.p50 > 1.5);   // the scatter reaches the percentiles
+    sim_result_free(&r);
+    // A window of 2.5 steps: draws within a request; the fast path and step by step agree record by record.
+    step_spread_set(&cfg.tier[0].step, factors, 2, 2750);
+    ASSERT(sim_run(&cfg, &r, err, sizeof err) == 0);
+    sim_result_free(&r);
+    cfg.records = rec2;
+    cfg.no_fast_path = true;
+    ASSERT(sim_run(&cfg, &r, err, sizeof err) == 0);
+    sim_result_free(&r);
+    int n_mixed = 0;
+    for (int i = 0; i < N; i++) {
+        EXPECT_NEAR(rec[i].e2e_ms, rec2[i].e2e_ms, 1e-9);
+        EXPECT_EQ_INT(rec[i].cost_nusd, rec2[i].cost_nusd);
+        n_mixed += fabs(rec[i].e2e_ms - 2.75) > 0.004 && fabs(rec[i].e2e_ms - 8.25) > 0.004;
+    }
+    EXPECT(n_mixed > N / 4);   // most requests span two or three windows
+    // No spread: every request at the fitted speed.
+    cfg.tier[0].step.n_spread = 0;
+    ASSERT(sim_run(&cfg, &r, err, sizeof err) == 0);
+    for (int i = 0; i < N; i++) EXPECT_NEAR(rec2[i].e2e_ms, 5.5, 0.004);
+    sim_result_free(&r);
+}

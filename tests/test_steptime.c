@@ -169,6 +169,18 @@ TEST(steptime_profile_round_trip_and_errors) {
     step_cold_at(&sm, 106250, &w, &fac);   // halfway between the rows
     EXPECT_NEAR(w, 145.125, 1e-9);
     EXPECT_NEAR(fac, 0.99625, 1e-12);
+    EXPECT_EQ_INT(sm.n_spread, 0);
+    // the spread (calibrate --url) survives exactly, and reaches the step model
+    for (int i = 0; i < 16; i++) p.spread[i] = 0.8 + 0.05 * i + 1e-9 * i;
+    p.n_spread = 16;
+    p.spread_window_us = 36789.5;
+    ASSERT(step_profile_save(&p, path, err, sizeof err) == 0);
+    ASSERT(step_profile_load(&q, path, err, sizeof err) == 0);
+    ASSERT(q.n_spread == 16);
+    for (int i = 0; i < 16; i++) EXPECT(q.spread[i] == p.spread[i]);
+    EXPECT(q.spread_window_us == 36789.5);
+    step_from_profile(&sm, &q);
+    EXPECT(sm.n_spread == 16 && sm.spread[15] == p.spread[15] && sm.spread_window_us == 36789.5);
     // Bad files: each refused with the key that was wrong.
     const char *head = "profile:\n  hardware: l4\n  model: m\n  date: x\n  betas: {b0_us: 1, prefill_token_us: 1, decode_row_us: 1}\n";
     const char *bad[][2] = {
@@ -176,6 +188,8 @@ TEST(steptime_profile_round_trip_and_errors) {
          "key 'profile.cold': the rows' after_us must ascend"},
         {"  cold:\n    - {after_us: 500, wake: 1, step_factor: 1}\n", "unknown key (expected one of: after_us, wake_us, step_factor)"},
         {"  tp: fast\n", ":6: key 'profile.tp': expected a whole number, got 'fast'"},
+        {"  spread: [0.9, 1.1]\n", "key 'profile.spread': a spread needs spread_window_us"},
+        {"  spread: [0.9, 0]\n  spread_window_us: 100\n", "key 'profile.spread[1]': 0 is out of range [0.05, 20]"},
     };
     for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
         FILE *f = fopen(path, "w");

@@ -509,6 +509,18 @@ int64_t yaml_f64_rows(YamlDoc *doc, const YamlNode *map, const char *key, const 
     return doc->rc ? 0 : seq->n;
 }
 
+int64_t yaml_f64_list(YamlDoc *doc, const YamlNode *map, const char *key, double lo, double hi, double *out,
+                      int64_t max_n) {
+    const YamlNode *seq = yaml_seq_opt(doc, map, key);
+    if (!seq) return 0;
+    if (seq->n > max_n) {
+        yaml_error(doc, seq, "%lld entries, at most %lld", (long long)seq->n, (long long)max_n);
+        return 0;
+    }
+    for (int64_t i = 0; i < seq->n; i++) out[i] = yaml_node_f64(doc, seq->vals[i], lo, hi);
+    return doc->rc ? 0 : seq->n;
+}
+
 int yaml_check_keys(YamlDoc *doc, const YamlNode *map, const char *const *allowed) {
     if (!map || map->kind != YAML_MAP) return 0;
     for (int64_t i = 0; i < map->n; i++) {

@@ -87,6 +87,10 @@ double yaml_node_f64(YamlDoc *doc, const YamlNode *node, double lo, double hi);
 // Returns the row count; more than max_rows is an error naming the sequence.
 int64_t yaml_f64_rows(YamlDoc *doc, const YamlNode *map, const char *key, const char *const *cols, int n_cols,
                       const double *lo, const double *hi, double *out, int64_t max_rows);
+// Reads the sequence of numbers under key (absent = 0), each within [lo, hi], into out; returns
+// the count. More than max_n is an error naming the sequence.
+int64_t yaml_f64_list(YamlDoc *doc, const YamlNode *map, const char *key, double lo, double hi, double *out,
+                      int64_t max_n);
 // Records an error for the first key of map not in allowed (a NULL-terminated list) — catches typos.
 int yaml_check_keys(YamlDoc *doc, const YamlNode *map, const char *const *allowed);
 

@@ -50,6 +50,15 @@ static double median(double *v, int64_t n) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+// The request's decode time per token (false without two tokens): when the server's HTTP thread
+// lags, several tokens arrive in one stream event and the gaps between events say little, but the
+// span from the first token to the end does not depend on how the tokens were grouped.
+static bool req_tpot(const LgRecord *r, double *tpot) {
+    if (r->outcome != LG_OK || r->ttft_us < 0 || r->output_tokens < 2 || r->e2e_us <= r->ttft_us) return false;
+    *tpot = (double)(r->e2e_us - r->ttft_us) / (double)(r->output_tokens - 1);
+    return true;
+}
+
 int calib_url_reduce(LgResult *res, int64_t words, int64_t conc, CalibUrlPoint *out) {
     *out = (CalibUrlPoint){.words = words, .conc = conc};
     int64_t n = res->n;
@@ -70,11 +79,7 @@ int calib_url_reduce(LgResult *res, int64_t words, int64_t conc, CalibUrlPoint *
         ttft[k] = (double)r->ttft_us;
         pt[k] = r->prompt_tokens >= 0 ? (double)r->prompt_tokens : (double)words;
         ot[k] = (double)r->output_tokens;
-        // The request's decode time per token: when the server's HTTP thread lags, several tokens
-        // arrive in one stream event and the gaps between events say little, but the span from
-        // the first token to the end does not depend on how the tokens were grouped.
-        if (r->output_tokens >= 2 && r->e2e_us > r->ttft_us)
-            tpot[n_tpot++] = (double)(r->e2e_us - r->ttft_us) / (double)(r->output_tokens - 1);
+        if (req_tpot(r, &tpot[n_tpot])) n_tpot++;
         k++;
     }
     out->n_ok = k;
@@ -112,27 +117,49 @@ int calib_url_merge_rounds(const CalibUrlPoint *rounds, int64_t n, CalibUrlPoint
     return 0;
 }
 
-// n requests at concurrency C (closed loop), reduced to their medians.
-static int run_requests(LgConfig *cfg, int64_t words, int64_t conc, int64_t n, uint64_t seed, CalibUrlPoint *out,
-                        char *err, size_t err_len) {
+// The concurrency-1 requests' own figures, for the spread: decode time per token, span (e2e),
+// and the point they belong to.
+typedef struct {
+    double *tpot, *e2e;
+    int64_t *point;
+    int64_t n, cap;
+} OneReqs;
+
+// One round of one point: max(C, 4) requests at concurrency C, closed loop (at least 4, so
+// concurrency-1 points have TTFT samples to take a median of), reduced to its medians; a C = 1
+// point's requests also go to one (point k).
+static int run_point(LgConfig *cfg, const CalibUrlDesign *d, int p, int c, int64_t k, uint64_t seed,
+                     CalibUrlPoint *out, OneReqs *one, char *err, size_t err_len) {
+    int64_t conc = d->concurrency[c], n = conc > 4 ? conc : 4, words = d->prompt_words[p];
+    cfg->input_tokens = (int32_t)words;
+    cfg->output_tokens = (int32_t)d->output_tokens;
     cfg->concurrency = cfg->max_in_flight = conc;
     cfg->n_requests = n;
     cfg->seed = seed;
     LgResult res = {0};
     int rc = lg_run(cfg, &res, err, err_len);
     if (!rc) rc = calib_url_reduce(&res, words, conc, out);
+    for (int64_t i = 0; i < res.n && !rc && conc == 1; i++) {
+        const LgRecord *r = &res.rec[i];
+        if (one->n == one->cap || !req_tpot(r, &one->tpot[one->n])) continue;
+        one->e2e[one->n] = (double)r->e2e_us;
+        one->point[one->n++] = k;
+    }
     lg_result_free(&res);
     return rc;
 }
 
-// One round of one point: max(C, 4) requests at concurrency C, closed loop (at least 4, so
-// concurrency-1 points have TTFT samples to take a median of), reduced to its medians.
-static int run_point(LgConfig *cfg, const CalibUrlDesign *d, int p, int c, uint64_t seed, CalibUrlPoint *out,
-                     char *err, size_t err_len) {
-    int64_t conc = d->concurrency[c], n = conc > 4 ? conc : 4, words = d->prompt_words[p];
-    cfg->input_tokens = (int32_t)words;
-    cfg->output_tokens = (int32_t)d->output_tokens;
-    return run_requests(cfg, words, conc, n, seed, out, err, err_len);
+void calib_url_spread(double *ratio, int64_t n, double window_us, CalibUrlSpread *out) {
+    *out = (CalibUrlSpread){.n_samples = n, .window_us = window_us};
+    if (n < CALIB_URL_SPREAD_MIN || !(window_us > 0)) return;
+    qsort(ratio, (size_t)n, sizeof *ratio, cmp_double);
+    for (int i = 0; i < CALIB_URL_SPREAD_N; i++) {
+        double h = ((double)i + 0.5) / CALIB_URL_SPREAD_N * (double)(n - 1);
+        int64_t j = (int64_t)h;
+        double f = h - (double)j;
+        out->factor[i] = j + 1 < n ? ratio[j] + f * (ratio[j + 1] - ratio[j]) : ratio[j];
+    }
+    out->n = CALIB_URL_SPREAD_N;
 }
 
 enum { COLD_CYCLES = 2 };
@@ -237,12 +264,38 @@ int calib_url_cold_reduce(const CalibUrlPoint *req, const double *gap, int64_t s
     return 0;
 }
 
+// The spread of the run (calib_url_spread): every concurrency-1 request's ITL over its point's
+// median, and every cold-probe request's over its level's.
+static int reduce_spread(const OneReqs *one, const CalibUrlPoint *pts, const CalibUrlPoint *cold_req, int64_t stride,
+                         const int64_t *k_level, const CalibUrlCold *cold, CalibUrlSpread *out) {
+    int64_t cap = one->n + (CALIB_URL_COLD_GAPS + 1) * stride;
+    double *ratio = malloc((size_t)(cap ? cap : 1) * sizeof *ratio), *e2e = malloc((size_t)(one->n ? one->n : 1) * sizeof *e2e);
+    if (!ratio || !e2e) {
+        free(ratio); free(e2e);
+        return ERR_NOMEM;
+    }
+    int64_t n = 0;
+    for (int64_t i = 0; i < one->n; i++)
+        if (pts[one->point[i]].itl_us > 0) ratio[n++] = one->tpot[i] / pts[one->point[i]].itl_us;
+    for (int l = 1; cold && cold->idle_us > 0 && l <= CALIB_URL_COLD_GAPS; l++)
+        for (int64_t i = 0; i < k_level[l]; i++)
+            if (cold_req[l * stride + i].itl_us > 0 && cold->at[l].itl_us > 0)
+                ratio[n++] = cold_req[l * stride + i].itl_us / cold->at[l].itl_us;
+    memcpy(e2e, one->e2e, (size_t)one->n * sizeof *e2e);
+    calib_url_spread(ratio, n, median(e2e, one->n), out);
+    free(ratio);
+    free(e2e);
+    return 0;
+}
+
 int calib_url_run(const CalibUrlDesign *d, CalibUrlPoint *pts, int64_t *n_points, CalibUrlCold *cold,
-                  CalibUrlProgressFn progress, void *progress_ctx, char *err, size_t err_len) {
+                  CalibUrlSpread *spread, CalibUrlProgressFn progress, void *progress_ctx, char *err,
+                  size_t err_len) {
     int rc = calib_url_check(d, err, err_len);
     if (rc) return rc;
     CHECK(cold || d->idle_us == 0);
     if (cold) *cold = (CalibUrlCold){0};
+    if (spread) *spread = (CalibUrlSpread){0};
     int64_t total = (int64_t)d->n_prompts * d->n_conc;
     LgConfig cfg = {.url = d->url, .api = d->api, .model = d->model, .api_key = d->api_key, .concurrency = 1,
                     .n_requests = 1, .input_tokens = (int32_t)d->prompt_words[0], .output_tokens = 4,
@@ -264,8 +317,12 @@ int calib_url_run(const CalibUrlDesign *d, CalibUrlPoint *pts, int64_t *n_points
     int64_t k_mid = (int64_t)p_mid * d->n_conc + c_one;
     CalibUrlPoint *per = malloc((size_t)(total * d->rounds + (CALIB_URL_COLD_GAPS + 1) * stride) * sizeof *per);
     double *gap = malloc((size_t)((CALIB_URL_COLD_GAPS + 1) * stride) * sizeof *gap);
-    if (!per || !gap) {
-        free(per); free(gap);
+    OneReqs one = {.cap = (int64_t)d->n_prompts * 4 * d->rounds};   // run_point: 4 requests a C = 1 round
+    one.tpot = malloc((size_t)one.cap * sizeof *one.tpot);
+    one.e2e = malloc((size_t)one.cap * sizeof *one.e2e);
+    one.point = malloc((size_t)one.cap * sizeof *one.point);
+    if (!per || !gap || !one.tpot || !one.e2e || !one.point) {
+        free(per); free(gap); free(one.tpot); free(one.e2e); free(one.point);
         return err_set(err, err_len, ERR_NOMEM, "out of memory");
     }
     CalibUrlPoint *cold_req = per + total * d->rounds;
@@ -273,7 +330,7 @@ int calib_url_run(const CalibUrlDesign *d, CalibUrlPoint *pts, int64_t *n_points
         for (int64_t k = 0; k < total && !rc; k++) {
             int p = (int)(k / d->n_conc), c = (int)(k % d->n_conc);
             CalibUrlPoint *pt = &per[k * d->rounds + r];
-            rc = run_point(&cfg, d, p, c, d->seed + (uint64_t)(r * total + k), pt, err, err_len);
+            rc = run_point(&cfg, d, p, c, k, d->seed + (uint64_t)(r * total + k), pt, &one, err, err_len);
             if (!rc && progress) progress(progress_ctx, r * total + k, total * d->rounds, pt);
         }
         if (rc || d->idle_us <= 0) continue;
@@ -296,6 +353,9 @@ int calib_url_run(const CalibUrlDesign *d, CalibUrlPoint *pts, int64_t *n_points
         err_set(err, err_len, rc, "the cold probe (%lld words, after idle gaps up to %lld ms) got no answer with two "
                 "tokens at some gap; check the server's limits", (long long)d->prompt_words[p_mid],
                 (long long)(d->idle_us / 1000));
+    if (!rc && spread && (rc = reduce_spread(&one, pts, cold_req, stride, k_level, cold, spread)))
+        err_set(err, err_len, rc, "out of memory");
+    free(one.tpot); free(one.e2e); free(one.point);
     free(gap);
     free(per);
     if (rc) return rc;

@@ -97,6 +97,24 @@ typedef struct {
 int calib_url_cold_reduce(const CalibUrlPoint *req, const double *gap, int64_t stride, const int64_t *n_level,
                           const CalibUrlPoint *warm, int64_t idle_us, CalibUrlCold *cold);
 
+// The machine's scatter: how a single request's decode time per token spreads around its point's
+// median, pooled over every concurrency-1 request (the points' and the cold probe's, each over
+// the median of its own point or idle level, so neither the prompt length nor a cold start moves
+// it). A shared VM's steps move ±25% from one request to the next; the fit's medians leave that
+// out, and the plan's p95 with it (the profile's spread:, steptime.h).
+#define CALIB_URL_SPREAD_N 16      // quantiles kept, at probabilities (i + 1/2) / N
+#define CALIB_URL_SPREAD_MIN 32    // fewer ratios than this: no spread (the tails would be guesses)
+typedef struct {
+    int n;                           // 0: too few samples
+    double factor[CALIB_URL_SPREAD_N];
+    double window_us;                // the median span (e2e) of the requests measured
+    int64_t n_samples;
+} CalibUrlSpread;
+
+// Reduces n ratios (request ITL / its point's median; sorted in place) and the requests' median
+// span to a spread (pure). Quantiles interpolate linearly between order statistics.
+void calib_url_spread(double *ratio, int64_t n, double window_us, CalibUrlSpread *out);
+
 typedef void (*CalibUrlProgressFn)(void *ctx, int64_t i, int64_t n, const CalibUrlPoint *p);
 
 // Runs the design against the endpoint (a warm-up request first), rounds outermost; a point's
@@ -106,9 +124,10 @@ typedef void (*CalibUrlProgressFn)(void *ctx, int64_t i, int64_t n, const CalibU
 // between requests), reduced into *cold (cold->idle_us = 0 otherwise; cold may be NULL without
 // idle_us). pts must hold n_prompts × n_conc points; *n_points gets the count. Returns 0, or
 // ERR_IO/ERR_ARG with one line in err (the endpoint failed every request of a point, the load
-// generator could not start).
+// generator could not start). spread (may be NULL) gets the concurrency-1 requests' scatter.
 int calib_url_run(const CalibUrlDesign *d, CalibUrlPoint *pts, int64_t *n_points, CalibUrlCold *cold,
-                  CalibUrlProgressFn progress, void *progress_ctx, char *err, size_t err_len);
+                  CalibUrlSpread *spread, CalibUrlProgressFn progress, void *progress_ctx, char *err,
+                  size_t err_len);
 
 // Fits the five unknowns over the points (rows as in the header comment; points without a
 // sample are skipped) and fills each point's fitted values. Returns 0; ERR_ARG with one line in

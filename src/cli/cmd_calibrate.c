@@ -48,6 +48,11 @@ static void calibrate_usage(FILE *out) {
 "--output-tokens tokens. Median inter-token gap at concurrency C = one decode step of C rows;\n"
 "median TTFT at concurrency 1 = per-request overhead (HTTP, tokenization) + one prefill. Fits\n"
 "b0..b3 and request_overhead_us jointly (non-negative, relative error) and reports the error.\n"
+"Every request at concurrency 1 (and of the cold probe) also gives its own decode time per\n"
+"token over its point's median: the quantiles of that ratio (16, from 32 requests up) and the\n"
+"requests' median span are the profile's spread: and spread_window_us, the machine's scatter\n"
+"that the simulator draws from per window so the plan's p95 carries it (steps under ~0.1 ms\n"
+"are dominated by how the server groups stream events, and their spread with them).\n"
 "  --url URL              base URL ending in /v1\n"
 "  --served-model-name NAME  the \"model\" field the server expects (default \"default\";\n"
 "                         --served-model is an alias)\n"
@@ -219,8 +224,9 @@ static void print_point(void *ctx, int64_t i, int64_t n, const CalibPoint *p) {
 
 // Writes the profile of a fit to o->out (when given) and says so. Returns 0 or 1 (printed).
 // cold: the probe of `--url --idle-ms` (its idle gaps become the profile's cold: rows), or NULL.
+// spread: the concurrency-1 requests' scatter of `--url` (the profile's spread:), or NULL.
 static int write_profile(const CalOpts *o, const CalibFit *fit, double overhead_us, const CalibUrlCold *cold,
-                         const char *model_name, const char *quant, int threads) {
+                         const CalibUrlSpread *spread, const char *model_name, const char *quant, int threads) {
     if (!o->out) return 0;
     StepProfile p = {.tp = 1, .b0_us = fit->b0_us, .prefill_token_us = fit->prefill_token_us,
                      .decode_row_us = fit->decode_row_us, .context_token_us = fit->context_token_us,
@@ -231,6 +237,12 @@ static int write_profile(const CalOpts *o, const CalibFit *fit, double overhead_
         if (p.n_cold == 0 || cold->gap_us[l] > p.cold[p.n_cold - 1].after_us)
             p.cold[p.n_cold++] = (StepCold){.after_us = cold->gap_us[l], .wake_us = cold->wake_us[l],
                                             .step_factor = fmin(1e4, fmax(1e-3, cold->step_factor[l]))};
+    if (spread && spread->n > 0) {
+        for (int i = 0; i < spread->n; i++)
+            p.spread[i] = fmin(STEP_SPREAD_HI, fmax(STEP_SPREAD_LO, spread->factor[i]));
+        p.n_spread = spread->n;
+        p.spread_window_us = fmax(1, spread->window_us);
+    }
     snprintf(p.hardware, sizeof p.hardware, "%s", o->hardware);
     snprintf(p.model, sizeof p.model, "%.63s", o->model_id ? o->model_id : model_name);
     for (char *c = p.model; *c; c++)
@@ -274,7 +286,8 @@ static int calibrate_url(CalOpts *o) {
     int64_t n = 0;
     CalibUrlFit fit;
     CalibUrlCold cold;
-    rc = calib_url_run(&o->ud, pts, &n, &cold, print_url_point, &o->quiet, err, sizeof err);
+    CalibUrlSpread spread;
+    rc = calib_url_run(&o->ud, pts, &n, &cold, &spread, print_url_point, &o->quiet, err, sizeof err);
     if (!rc) rc = calib_url_fit(pts, n, &fit, err, sizeof err);
     promptgen_free(&pg);
     if (rc) { fprintf(stderr, "calibrate: %s\n", err[0] ? err : err_str(rc)); return 1; }
@@ -308,7 +321,16 @@ static int calibrate_url(CalOpts *o) {
             printf("%10.1f %5lld %10.2f %10.3f %10.2f %12.3f\n", cold.gap_us[l] / 1e3, (long long)cold.at[l].n_ok,
                    cold.at[l].ttft_us / 1e3, cold.at[l].itl_us / 1e3, cold.wake_us[l] / 1e3, cold.step_factor[l]);
     }
-    return write_profile(o, &fit.step, fit.overhead_us, &cold, o->served, "bf16", 0);
+    if (spread.n > 0) {
+        const double *f = spread.factor;
+        printf("spread (%lld requests at concurrency 1, each over its point's median ITL; held %.1f ms): "
+               "p3 %.3f, p22 %.3f, p47 %.3f, p72 %.3f, p97 %.3f\n", (long long)spread.n_samples, spread.window_us / 1e3,
+               f[0], f[3], f[7], f[11], f[15]);
+    } else {
+        printf("spread: not measured (%lld requests at concurrency 1 with two tokens, need %d; raise --rounds)\n",
+               (long long)spread.n_samples, CALIB_URL_SPREAD_MIN);
+    }
+    return write_profile(o, &fit.step, fit.overhead_us, &cold, &spread, o->served, "bf16", 0);
 }
 
 int cmd_calibrate(int argc, char **argv) {
@@ -351,7 +373,7 @@ int cmd_calibrate(int argc, char **argv) {
            fit.b0_us, fit.prefill_token_us, fit.decode_row_us, fit.context_token_us, fit.multi_row_us);
     printf("fit error over %lld points: rmse %.1f us, mean abs error %.2f%%\n", (long long)fit.n_points, fit.rmse_us,
            100.0 * fit.mape);
-    rc = write_profile(&o, &fit, 0, NULL, info->name, quant_class(info->quant), info->n_threads);
+    rc = write_profile(&o, &fit, 0, NULL, NULL, info->name, quant_class(info->quant), info->n_threads);
     engine_destroy(e);
     return rc;
 }

@@ -389,6 +389,8 @@ static void emit_tier(FILE *f, const EmitPlan *p, const EmitTier *t, bool k8s) {
     for (int i = 0; i < m->n_cold; i++)
         fprintf(f, "%s{after_us: %.17g, wake_us: %.17g, step_factor: %.17g}%s", i ? ",\n                  " : ",\n           cold: [",
                 m->cold[i].after_us, m->cold[i].wake_us, m->cold[i].step_factor, i + 1 == m->n_cold ? "]" : "");
+    for (int i = 0; i < m->n_spread; i++) fprintf(f, "%s%.17g", i ? ", " : ",\n           spread: [", m->spread[i]);
+    if (m->n_spread > 0) fprintf(f, "], spread_window_us: %.17g", m->spread_window_us);
     fprintf(f, "}\n");
     // The rest of the simulated tier (plan --pipeline; serve ignores it).
     fprintf(f, "    planner: {startup_s: %s, warm_start_s: %s, spot_interruptions_per_hour: %s, spot_replace_s: %s",

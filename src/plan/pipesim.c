@@ -26,6 +26,7 @@ static int tier_config(SimTier *st, const Pipeline *p, const PipeTier *t, const 
                            .comp_pair_us = t->step_comp_pair_us,
                            .request_overhead_us = t->step_request_overhead_us};
     step_cold_set(&st->step, t->step_cold, t->step_n_cold);
+    step_spread_set(&st->step, t->step_spread, t->step_n_spread, t->step_spread_window_us);
     sched_config_default(&st->sched);
     st->sched.max_num_seqs = t->max_num_seqs;
     st->sched.max_num_batched_tokens = t->max_num_batched_tokens;

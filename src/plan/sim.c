@@ -378,6 +378,7 @@ static int on_ready(Sim *s, const Event *e) {
     rp->st = R_READY;
     rp->idle_from = s->now;
     rp->cold = false;
+    rp->speed_until = s->now;   // a new replica draws its own speed on its first step
     return sim_dispatch(s, e->tier);
 }
 
@@ -498,6 +499,7 @@ int sim_run(const SimConfig *cfg, SimResult *res, char *err, size_t err_len) {
     rng_seed(&s->rng, cfg->seed);
     rng_seed(&s->route_rng, cfg->route_seed ? cfg->route_seed : 1);
     rng_seed(&s->cache_rng, cfg->seed ^ 0xcac4ec0ffee5eedULL);
+    rng_seed(&s->speed_rng, cfg->seed ^ 0x5b3ed5b3ed5b3edULL);
     if (cfg->resp_cache && cfg->trace) {
         RespCacheConfig rc = {.max_bytes = cfg->resp_cache_max_entries, .max_entries = cfg->resp_cache_max_entries,
                               .ttl_us = cfg->resp_cache_ttl_us};

@@ -66,6 +66,9 @@ typedef struct {
     uint64_t cold_by;
     double cold_factor, run_factor;   // run_factor: of the decode run in flight (cut_run)
     bool cold;
+    // The machine's scatter (StepModel.spread): steps × speed until speed_until, then a new draw.
+    double speed;
+    int64_t speed_until;
 } Rep;
 
 typedef struct {
@@ -89,6 +92,7 @@ typedef struct {
     SimResult *res;
     Rng rng, route_rng;
     Rng cache_rng;
+    Rng speed_rng;            // the replicas' step-time spread draws, apart from the others
     struct RespCache *rcache; // the pipeline's response cache on a replayed trace, or NULL            // response-cache and prefix-cache draws (workload cache:), apart from the others
     Ledger ledger;
     Event *heap;

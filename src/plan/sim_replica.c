@@ -123,7 +123,18 @@ static double wake(Sim *s, const StepModel *sm, Rep *rp, uint64_t by) {
     return wake_us;
 }
 
-static double factor_of(const Rep *rp) { return rp->cold ? rp->cold_factor : 1; }
+// The factor of a step starting now: the cold one while the waking request runs, times the
+// replica's speed (StepModel.spread: a factor drawn uniformly from the profile's once the last
+// one's window has passed; 1 without a spread).
+static double factor_of(Sim *s, const StepModel *sm, Rep *rp) {
+    double f = rp->cold ? rp->cold_factor : 1;
+    if (sm->n_spread == 0) return f;
+    if (s->now >= rp->speed_until) {
+        rp->speed = sm->spread[rng_below(&s->speed_rng, (uint64_t)sm->n_spread)];
+        rp->speed_until = s->now + llround(sm->spread_window_us);
+    }
+    return f * rp->speed;
+}
 
 // Starts the next step (or decode run, or batch) on an idle READY/DRAINING replica.
 static int start_work(Sim *s, int t, int ri) {
@@ -153,7 +164,7 @@ static int start_work(Sim *s, int t, int ri) {
         rp->busy = true;
         rp->is_run = false;
         rp->t0 = s->now;
-        rp->t_end = s->now + fmax(1, round_us(step_time_us(&c->step, &sh) * factor_of(rp) + extra));
+        rp->t_end = s->now + fmax(1, round_us(step_time_us(&c->step, &sh) * factor_of(s, &c->step, rp) + extra));
         s->res->steps++;
         return sim_push_ev(s, rp->t_end, EV_STEP, t, ri, rp->ver);
     }
@@ -172,9 +183,15 @@ static int start_work(Sim *s, int t, int ri) {
     rp->n_pending = 0;
     int64_t k = s->cfg->no_fast_path ? 0 : sched_steps_until_change(rp->sched, &rp->run);
     if (k > 0) {
+        rp->run_factor = factor_of(s, &c->step, rp);
+        // With a spread, a run ends about when its speed's window does (the next step draws anew).
+        if (c->step.n_spread > 0) {
+            double first = step_decode_run_us(&c->step, rp->run.n_rows, rp->run.ctx_tokens, 1) * rp->run_factor;
+            double left = (double)(rp->speed_until - s->now);
+            if (first > 0 && left / first < (double)k) k = left > first ? (int64_t)ceil(left / first) : 1;
+        }
         rp->busy = rp->is_run = true;
         rp->run_k = k;
-        rp->run_factor = factor_of(rp);
         rp->t0 = s->now + llround(fmax(0, extra));   // (a waking request prefills first: extra is 0 here)
         rp->t_end = s->now + round_us(step_decode_run_us(&c->step, rp->run.n_rows, rp->run.ctx_tokens, k) * rp->run_factor);
         if (rp->t_end <= s->now) rp->t_end = s->now + 1;
@@ -199,7 +216,7 @@ static int start_work(Sim *s, int t, int ri) {
     rp->busy = true;
     rp->is_run = false;
     rp->t0 = s->now;
-    rp->t_end = s->now + fmax(1, round_us(step_time_us(&c->step, &sh) * factor_of(rp) + extra));
+    rp->t_end = s->now + fmax(1, round_us(step_time_us(&c->step, &sh) * factor_of(s, &c->step, rp) + extra));
     s->res->steps++;
     return sim_push_ev(s, rp->t_end, EV_STEP, t, ri, rp->ver);
 }

@@ -51,6 +51,14 @@ void step_from_profile(StepModel *sm, const StepProfile *p) {
     sm->request_overhead_us = p->request_overhead_us;
     memcpy(sm->cold, p->cold, sizeof sm->cold);
     sm->n_cold = p->n_cold;
+    step_spread_set(sm, p->spread, p->n_spread, p->spread_window_us);
+}
+
+void step_spread_set(StepModel *sm, const double *factors, int n, double window_us) {
+    CHECK(n >= 0 && n <= STEP_SPREAD_MAX && (n == 0 || window_us > 0));
+    memcpy(sm->spread, factors, (size_t)n * sizeof *factors);
+    sm->n_spread = n;
+    sm->spread_window_us = n ? window_us : 0;
 }
 
 void step_cold_set(StepModel *sm, const double *rows, int n) {
@@ -167,7 +175,7 @@ int step_profile_load(StepProfile *p, const char *path, char *err, size_t err_le
     const YamlNode *pr = yaml_map_req(d, d->root, "profile");
     static const char *const keys[] = {"hardware", "model", "quantization", "tp", "date", "machine", "betas",
                                        "fit", "kv_blocks_total", "kv_block_tokens",
-                                       "request_overhead_us", "cold", NULL};
+                                       "request_overhead_us", "cold", "spread", "spread_window_us", NULL};
     yaml_check_keys(d, pr, keys);
     snprintf(p->hardware, sizeof p->hardware, "%s", yaml_str_req(d, pr, "hardware"));
     snprintf(p->model, sizeof p->model, "%s", yaml_str_req(d, pr, "model"));
@@ -200,6 +208,10 @@ int step_profile_load(StepProfile *p, const char *path, char *err, size_t err_le
         if (i > 0 && p->cold[i].after_us <= p->cold[i - 1].after_us)
             yaml_error(d, yaml_get(pr, "cold"), "the rows' after_us must ascend");
     }
+    p->n_spread = (int)yaml_f64_list(d, pr, "spread", STEP_SPREAD_LO, STEP_SPREAD_HI, p->spread, STEP_SPREAD_MAX);
+    p->spread_window_us = yaml_f64_opt(d, pr, "spread_window_us", 0, 1, 1e9);
+    if (p->n_spread > 0 && p->spread_window_us == 0)
+        yaml_error(d, yaml_get(pr, "spread"), "a spread needs spread_window_us (how long one factor holds)");
     rc = d->rc;
     if (rc) snprintf(err, err_len, "%s", d->err);
     yaml_doc_free(&doc);
@@ -227,6 +239,11 @@ int step_profile_save(const StepProfile *p, const char *path, char *err, size_t 
     for (int i = 0; i < p->n_cold; i++)
         fprintf(f, "    - {after_us: %.17g, wake_us: %.17g, step_factor: %.17g}\n", p->cold[i].after_us, p->cold[i].wake_us,
                 p->cold[i].step_factor);
+    if (p->n_spread > 0) {
+        fprintf(f, "  spread: [");   // one request's step time / the fit's, equally likely; held spread_window_us
+        for (int i = 0; i < p->n_spread; i++) fprintf(f, "%s%.17g", i ? ", " : "", p->spread[i]);
+        fprintf(f, "]\n  spread_window_us: %.17g\n", p->spread_window_us);
+    }
     if (fclose(f) != 0) return err_set(err, err_len, ERR_IO, "%s: write failed", path);
     return 0;
 }

@@ -36,10 +36,17 @@
 //     cold:                       # optional (`calibrate --url --idle-ms`): what a request that
 //       - {after_us: 12500, wake_us: 400, step_factor: 1.03}   # finds the replica idle this long
 //       - {after_us: 200000, wake_us: 1100, step_factor: 1.08} # pays (step_cold_at)
+//     spread: [0.86, 0.9, ..., 1.41]  # optional (`calibrate --url`): how one request's step time
+//     spread_window_us: 37000          # scatters around the fit, and over how long it holds
 //   The betas are the warm speed (steps back to back). A request that starts a replica's busy
 //   period after an idle gap g pays wake_us(g) once, on its first step, and the replica's steps
 //   take step_factor(g)× as long while that request runs; between rows g is interpolated linearly
 //   (from 0 µs / ×1 at g = 0), beyond the last row the last row holds.
+//   The spread is the machine's own noise: the quantiles, at equal steps of probability, of a
+//   concurrency-1 request's decode time per token over its point's median (a shared VM's steps
+//   move ±25% from one request to the next). The simulator draws one of them uniformly for a
+//   replica and holds it for spread_window_us (the span of one measured request), so a plan's
+//   TPOT and e2e p95 carry the scatter the fit's medians leave out. Absent: every step as fitted.
 #ifndef RS_PLAN_STEPTIME_H
 #define RS_PLAN_STEPTIME_H
 
@@ -59,6 +66,10 @@ typedef struct {
 } StepShape;
 
 #define STEP_COLD_MAX 6   // = PIPE_STEP_COLD_MAX (serve/pipeline.h)
+#define STEP_SPREAD_MAX 32   // = PIPE_STEP_SPREAD_MAX (serve/pipeline.h)
+// The range a spread factor and its window may take (profiles and pipeline tiers' step:).
+#define STEP_SPREAD_LO 0.05
+#define STEP_SPREAD_HI 20.0
 
 // What a replica gone idle costs the request that wakes it (calibrate --url --idle-ms).
 typedef struct {
@@ -78,6 +89,9 @@ typedef struct {
     double request_overhead_us;   // per request outside engine steps (HTTP, tokenize); 0 = not measured
     StepCold cold[STEP_COLD_MAX]; // ascending after_us; n_cold = 0: not measured (always warm)
     int n_cold;
+    double spread[STEP_SPREAD_MAX];   // equally likely step-time factors; n_spread = 0: not measured
+    int n_spread;
+    double spread_window_us;          // how long one factor holds (> 0 with a spread)
 } StepProfile;
 
 typedef struct {
@@ -94,6 +108,9 @@ typedef struct {
     double request_overhead_us;
     StepCold cold[STEP_COLD_MAX]; // the profile's (ascending after_us); n_cold = 0: never cold
     int n_cold;
+    double spread[STEP_SPREAD_MAX];   // the profile's; n_spread = 0: every step as fitted
+    int n_spread;
+    double spread_window_us;
 } StepModel;
 
 // Builds a roofline model for model m at quantization q on tp devices of hw served by stack st
@@ -112,6 +129,8 @@ extern const char *const step_cold_cols[3];
 extern const double step_cold_lo[3], step_cold_hi[3];
 // Copies n rows of (after_us, wake_us, step_factor) into sm (a pipeline tier's step: cold rows).
 void step_cold_set(StepModel *sm, const double *rows, int n);
+// Copies a spread of n factors held window_us each into sm (a pipeline tier's step: spread).
+void step_spread_set(StepModel *sm, const double *factors, int n, double window_us);
 // Time of one step, microseconds.
 double step_time_us(const StepModel *sm, const StepShape *s);
 // Total time of k identical pure-decode steps of n_rows rows; step j reads ctx0 + j·n_rows

@@ -182,7 +182,7 @@ static void load_tier(YamlDoc *doc, Pipeline *p, const YamlNode *n, bool check_f
     if (st) {
         static const char *const stk[] = {"b0_us", "prefill_token_us", "decode_row_us", "context_token_us",
                                           "multi_row_us", "mem_fixed_us", "mem_ctx_us", "comp_token_us", "comp_pair_us",
-                                          "request_overhead_us", "cold", NULL};
+                                          "request_overhead_us", "cold", "spread", "spread_window_us", NULL};
         static const char *const cold_cols[] = {"after_us", "wake_us", "step_factor"};
         static const double cold_lo[] = {1, -1e8, 1e-3}, cold_hi[] = {1e9, 1e8, 1e4};
         yaml_check_keys(doc, st, stk);
@@ -202,6 +202,10 @@ static void load_tier(YamlDoc *doc, Pipeline *p, const YamlNode *n, bool check_f
         for (int i = 1; i < t->step_n_cold; i++)
             if (t->step_cold[3 * i] <= t->step_cold[3 * (i - 1)])
                 yaml_error(doc, yaml_get(st, "cold"), "the rows' after_us must ascend");
+        t->step_n_spread = (int)yaml_f64_list(doc, st, "spread", 0.05, 20, t->step_spread, PIPE_STEP_SPREAD_MAX);
+        t->step_spread_window_us = yaml_f64_opt(doc, st, "spread_window_us", 0, 1, 1e9);
+        if (t->step_n_spread > 0 && t->step_spread_window_us == 0)
+            yaml_error(doc, yaml_get(st, "spread"), "a spread needs spread_window_us (how long one factor holds)");
         t->step_line = st->line;
     }
     static const char *const shares[] = {"steps", "in_flight"};

@@ -24,6 +24,7 @@
 #define PIPE_MAX_HEADERS 8      // extra headers sent to one remote tier
 #define PIPE_MAX_KEYS 256       // client API keys (`keys:` + `keys_file:`)
 #define PIPE_STEP_COLD_MAX 6    // rows of a tier's step.cold (plan/steptime.h STEP_COLD_MAX)
+#define PIPE_STEP_SPREAD_MAX 32 // factors of a tier's step.spread (plan/steptime.h STEP_SPREAD_MAX)
 
 // Pricing kinds of a replica, as the ledger counts them (LedgerReplica.kind; the planner's
 // PriceKind has the same order).
@@ -64,6 +65,10 @@ typedef struct {
     // (plan/steptime.h's StepCold, as a calibrated profile has them); serve ignores them.
     double step_cold[PIPE_STEP_COLD_MAX * 3];
     int step_n_cold;
+    // step.spread, step.spread_window_us: equally likely step-time factors, each held that long
+    // (steptime.h's spread, as a profile from `calibrate --url` has it); serve ignores them.
+    double step_spread[PIPE_STEP_SPREAD_MAX], step_spread_window_us;
+    int step_n_spread;
     int step_line;
     // planner: the rest of what the planner simulated for this tier (plan --pipeline; serve
     // ignores it): replica start-up (cold, and from the warm pool), spot interruptions and their

@@ -14,7 +14,7 @@ trap 'rm -rf "$T"' EXIT
 fails=0
 "$BIN" gguf synth --shape tiny --type q8_0 -q -o "$T/tiny.gguf" || exit 1
 for kind in steady cascade; do
-    if ! LOOP_RATE=6 LOOP_CAL_ROUNDS=1 RS_BIN="$BIN" timeout 120 sh "$ROOT/scripts/loop.sh" "$T/$kind" "$T/tiny.gguf" "$kind" 4 2 \
+    if ! LOOP_RATE=6 LOOP_CAL_ROUNDS=2 RS_BIN="$BIN" timeout 120 sh "$ROOT/scripts/loop.sh" "$T/$kind" "$T/tiny.gguf" "$kind" 4 2 \
         2>"$T/$kind.log"; then
         echo "FAIL: loop $kind: $(tail -5 "$T/$kind.log")"; fails=$((fails + 1)); continue
     fi
@@ -61,6 +61,10 @@ check("betas: {b0_us:" in open(f"{d}/profiles-after/main.yaml").read(), "no cali
 # The cold probe (calibrate --idle-ms) reaches the profile, the emitted pipeline and its replay.
 check(open(f"{d}/profiles/main.yaml").read().count("- {after_us: ") >= 1, "profile's cold rows")
 check("cold: [{after_us: " in open(f"{d}/pipeline.yaml").read(), "pipeline's cold rows")
+# The spread (2 rounds: 36 requests at concurrency 1) reaches the profile, the pipeline and the mid replay.
+check("\n  spread: [" in open(f"{d}/profiles/main.yaml").read(), "profile's spread")
+check(re.search(r",\s+spread: \[", open(f"{d}/pipeline.yaml").read()), "pipeline's spread")
+check(", spread: [" in open(f"{d}/pipeline-mid.yaml").read(), "mid pipeline's spread")
 # The replay at the bench's speed (the mean of the calibrations before and after) has its rows too.
 rm = {x["figure"]: x for x in json.load(open(f"{d}/report-replay-mid.json"))["plan"]["compare"]}
 check(rm.get("e2e p50", {}).get("predicted", 0) > 0, "mid replay row e2e p50: %s" % rm.get("e2e p50"))

@@ -99,6 +99,26 @@ for rid, _, _, n_in, n_out in rows:
     check(abs(r.get("e2e_ms", -1) - busy_us / 1000) < 1e-9, "multi-row %s: e2e %s ms, expected %.3f" %
           (rid, r.get("e2e_ms"), busy_us / 1000))
 
+# 1d. the spread (a calibrated profile's spread: and spread_window_us): every step takes one of
+# the factors, drawn per window; with every factor 2 each request takes twice its steps' sum. A
+# spread without its window is refused with the key.
+spread = write("spread.yaml", PIPE.replace("step: {b0_us: 1200, prefill_token_us: 3, decode_row_us: 900}",
+                                           "step: {b0_us: 1200, prefill_token_us: 3, decode_row_us: 900, "
+                                           "spread: [2, 2, 2], spread_window_us: 5000}"))
+out = plan("--pipeline", spread, "--trace", trace, "--records", recs, "--json")
+check(out.returncode == 0, "spread trace replay failed: " + out.stderr)
+got = {json.loads(l)["request_id"]: json.loads(l) for l in open(recs)} if out.returncode == 0 else {}
+for rid, _, _, n_in, n_out in rows:
+    busy_us = 2 * ((1200 + 3 * n_in) + (n_out - 1) * (1200 + 900))
+    r = got.get(rid, {})
+    check(abs(r.get("e2e_ms", -1) - busy_us / 1000) < 1e-9, "spread %s: e2e %s ms, expected %.3f" %
+          (rid, r.get("e2e_ms"), busy_us / 1000))
+nowin = write("nowin.yaml", PIPE.replace("step: {b0_us: 1200, prefill_token_us: 3, decode_row_us: 900}",
+                                         "step: {b0_us: 1200, prefill_token_us: 3, decode_row_us: 900, spread: [0.9, 1.1]}"))
+out = plan("--pipeline", nowin, "--trace", trace)
+check(out.returncode != 0 and "nowin.yaml:8: key 'tiers[0].step.spread': a spread needs spread_window_us" in out.stderr,
+      "spread without a window: " + out.stderr)
+
 # 2. a shipped workload
 out = plan(os.path.join(ROOT, "data/workloads/support-assistant.yaml"), "--pipeline", pipe, "--json",
            "--horizon-hours", "0.25")
