@@ -71,33 +71,33 @@ for rid, _, _, n_in, n_out in rows:
           "%s: cost %s nUSD, expected %d" % (rid, r.get("cost_nusd"), int(rate * busy_us * 1000 // 3.6e12)))
     check(r.get("route") == "all" and r.get("tier") == "only" and r.get("status") == 200, "%s: %s" % (rid, r))
 
+
+def replay_e2e(path, name, busy_us_of):
+    """Replays the trace through the pipeline at path; each request's e2e must be busy_us_of(in, out) µs."""
+    out = plan("--pipeline", path, "--trace", trace, "--records", recs, "--json")
+    check(out.returncode == 0, "%s trace replay failed: %s" % (name, out.stderr))
+    got = {json.loads(l)["request_id"]: json.loads(l) for l in open(recs)} if out.returncode == 0 else {}
+    for rid, _, _, n_in, n_out in rows:
+        busy_us = busy_us_of(n_in, n_out)
+        r = got.get(rid, {})
+        check(abs(r.get("e2e_ms", -1) - busy_us / 1000) < 1e-9, "%s %s: e2e %s ms, expected %.3f" %
+              (name, rid, r.get("e2e_ms"), busy_us / 1000))
+
+
 # 1b. a roofline step model (linear + max(memory, compute), steptime.h) — memory-bound here:
 # step = b0 + prefill·tokens + decode·rows + mem_fixed + mem_ctx·Σ context
 roof = write("roof.yaml", PIPE.replace("step: {b0_us: 1200, prefill_token_us: 3, decode_row_us: 900}",
                                        "step: {b0_us: 1200, prefill_token_us: 3, decode_row_us: 900, mem_fixed_us: 500, "
                                        "mem_ctx_us: 1, comp_token_us: 1, comp_pair_us: 0.001}"))
-out = plan("--pipeline", roof, "--trace", trace, "--records", recs, "--json")
-check(out.returncode == 0, "roofline trace replay failed: " + out.stderr)
-got = {json.loads(l)["request_id"]: json.loads(l) for l in open(recs)} if out.returncode == 0 else {}
-for rid, _, _, n_in, n_out in rows:
-    busy_us = (1200 + 3 * n_in + 500 + n_in) + sum(1200 + 900 + 500 + (n_in + j + 1) for j in range(n_out - 1))
-    r = got.get(rid, {})
-    check(abs(r.get("e2e_ms", -1) - busy_us / 1000) < 1e-9, "roofline %s: e2e %s ms, expected %.3f" %
-          (rid, r.get("e2e_ms"), busy_us / 1000))
+replay_e2e(roof, "roofline", lambda n_in, n_out: (1200 + 3 * n_in + 500 + n_in)
+           + sum(1200 + 900 + 500 + (n_in + j + 1) for j in range(n_out - 1)))
 
 # 1c. the multi-row term (a calibrated profile's multi_row_us): paid by a step of more than one
 # row — every prefill here (10 to 200 tokens) — and by no one-row decode step (requests never
 # overlap in this trace)
 multi = write("multi.yaml", PIPE.replace("step: {b0_us: 1200, prefill_token_us: 3, decode_row_us: 900}",
                                          "step: {b0_us: 1200, prefill_token_us: 3, decode_row_us: 900, multi_row_us: 250}"))
-out = plan("--pipeline", multi, "--trace", trace, "--records", recs, "--json")
-check(out.returncode == 0, "multi-row trace replay failed: " + out.stderr)
-got = {json.loads(l)["request_id"]: json.loads(l) for l in open(recs)} if out.returncode == 0 else {}
-for rid, _, _, n_in, n_out in rows:
-    busy_us = (1200 + 3 * n_in + 250) + (n_out - 1) * (1200 + 900)
-    r = got.get(rid, {})
-    check(abs(r.get("e2e_ms", -1) - busy_us / 1000) < 1e-9, "multi-row %s: e2e %s ms, expected %.3f" %
-          (rid, r.get("e2e_ms"), busy_us / 1000))
+replay_e2e(multi, "multi-row", lambda n_in, n_out: (1200 + 3 * n_in + 250) + (n_out - 1) * (1200 + 900))
 
 # 1d. the spread (a calibrated profile's spread: and spread_window_us): every step takes one of
 # the factors, drawn per window; with every factor 2 each request takes twice its steps' sum. A
@@ -105,14 +105,7 @@ for rid, _, _, n_in, n_out in rows:
 spread = write("spread.yaml", PIPE.replace("step: {b0_us: 1200, prefill_token_us: 3, decode_row_us: 900}",
                                            "step: {b0_us: 1200, prefill_token_us: 3, decode_row_us: 900, "
                                            "spread: [2, 2, 2], spread_window_us: 5000}"))
-out = plan("--pipeline", spread, "--trace", trace, "--records", recs, "--json")
-check(out.returncode == 0, "spread trace replay failed: " + out.stderr)
-got = {json.loads(l)["request_id"]: json.loads(l) for l in open(recs)} if out.returncode == 0 else {}
-for rid, _, _, n_in, n_out in rows:
-    busy_us = 2 * ((1200 + 3 * n_in) + (n_out - 1) * (1200 + 900))
-    r = got.get(rid, {})
-    check(abs(r.get("e2e_ms", -1) - busy_us / 1000) < 1e-9, "spread %s: e2e %s ms, expected %.3f" %
-          (rid, r.get("e2e_ms"), busy_us / 1000))
+replay_e2e(spread, "spread", lambda n_in, n_out: 2 * ((1200 + 3 * n_in) + (n_out - 1) * (1200 + 900)))
 nowin = write("nowin.yaml", PIPE.replace("step: {b0_us: 1200, prefill_token_us: 3, decode_row_us: 900}",
                                          "step: {b0_us: 1200, prefill_token_us: 3, decode_row_us: 900, spread: [0.9, 1.1]}"))
 out = plan("--pipeline", nowin, "--trace", trace)
