@@ -125,12 +125,14 @@ typedef struct {
     int64_t n, cap;
 } OneReqs;
 
-// One round of one point: max(C, 4) requests at concurrency C, closed loop (at least 4, so
-// concurrency-1 points have TTFT samples to take a median of), reduced to its medians; a C = 1
-// point's requests also go to one (point k).
+enum { POINT_MIN_REQUESTS = 4 };
+
+// One round of one point: max(C, POINT_MIN_REQUESTS) requests at concurrency C, closed loop (at
+// least 4, so concurrency-1 points have TTFT samples to take a median of), reduced to its medians;
+// a C = 1 point's requests also go to one (point k).
 static int run_point(LgConfig *cfg, const CalibUrlDesign *d, int p, int c, int64_t k, uint64_t seed,
                      CalibUrlPoint *out, OneReqs *one, char *err, size_t err_len) {
-    int64_t conc = d->concurrency[c], n = conc > 4 ? conc : 4, words = d->prompt_words[p];
+    int64_t conc = d->concurrency[c], n = conc > POINT_MIN_REQUESTS ? conc : POINT_MIN_REQUESTS, words = d->prompt_words[p];
     cfg->input_tokens = (int32_t)words;
     cfg->output_tokens = (int32_t)d->output_tokens;
     cfg->concurrency = cfg->max_in_flight = conc;
@@ -317,7 +319,7 @@ int calib_url_run(const CalibUrlDesign *d, CalibUrlPoint *pts, int64_t *n_points
     int64_t k_mid = (int64_t)p_mid * d->n_conc + c_one;
     CalibUrlPoint *per = malloc((size_t)(total * d->rounds + (CALIB_URL_COLD_GAPS + 1) * stride) * sizeof *per);
     double *gap = malloc((size_t)((CALIB_URL_COLD_GAPS + 1) * stride) * sizeof *gap);
-    OneReqs one = {.cap = (int64_t)d->n_prompts * 4 * d->rounds};   // run_point: 4 requests a C = 1 round
+    OneReqs one = {.cap = (int64_t)d->n_prompts * POINT_MIN_REQUESTS * d->rounds};   // run_point's C = 1 rounds
     one.tpot = malloc((size_t)one.cap * sizeof *one.tpot);
     one.e2e = malloc((size_t)one.cap * sizeof *one.e2e);
     one.point = malloc((size_t)one.cap * sizeof *one.point);

@@ -322,10 +322,12 @@ static int calibrate_url(CalOpts *o) {
                    cold.at[l].ttft_us / 1e3, cold.at[l].itl_us / 1e3, cold.wake_us[l] / 1e3, cold.step_factor[l]);
     }
     if (spread.n > 0) {
-        const double *f = spread.factor;
-        printf("spread (%lld requests at concurrency 1, each over its point's median ITL; held %.1f ms): "
-               "p3 %.3f, p22 %.3f, p47 %.3f, p72 %.3f, p97 %.3f\n", (long long)spread.n_samples, spread.window_us / 1e3,
-               f[0], f[3], f[7], f[11], f[15]);
+        printf("spread (%lld requests at concurrency 1, each over its point's median ITL; held %.1f ms):",
+               (long long)spread.n_samples, spread.window_us / 1e3);
+        const int at[] = {0, spread.n / 4 - 1, spread.n / 2 - 1, 3 * spread.n / 4 - 1, spread.n - 1};
+        for (size_t j = 0; j < ARRAY_LEN(at); j++)   // quantile i sits at probability (i + 1/2) / n
+            printf("%s p%.0f %.3f", j ? "," : "", 100 * (at[j] + 0.5) / spread.n, spread.factor[at[j]]);
+        printf("\n");
     } else {
         printf("spread: not measured (%lld requests at concurrency 1 with two tokens, need %d; raise --rounds)\n",
                (long long)spread.n_samples, CALIB_URL_SPREAD_MIN);

@@ -188,7 +188,7 @@ static int start_work(Sim *s, int t, int ri) {
         if (c->step.n_spread > 0) {
             double first = step_decode_run_us(&c->step, rp->run.n_rows, rp->run.ctx_tokens, 1) * rp->run_factor;
             double left = (double)(rp->speed_until - s->now);
-            if (first > 0 && left / first < (double)k) k = left > first ? (int64_t)ceil(left / first) : 1;
+            if (first > 0 && left / first < (double)k) k = (int64_t)fmax(1, ceil(left / first));
         }
         rp->busy = rp->is_run = true;
         rp->run_k = k;
