@@ -71,7 +71,16 @@ done >"$DIR/words.txt"
 # gateway's hop, and the step times are measured among the same processes. The cascade's two
 # models are the same file, so one calibration serves both (the student's profile is a copy).
 # The same calibration runs again after the bench (profiles-after/): not used by any prediction,
-# it says how far the machine's speed moved while the bench ran.
+# it says how far the machine's speed moved while the bench ran. The cascade runs three workers on
+# this machine: its calibration serves a second worker beside the first and probes what one busy
+# neighbour costs a step (calibrate --neighbour-model: the profile's colocated:), and its pipeline
+# puts the three tiers on one host (planner.host), so the simulator charges it to overlapping work.
+NB_TIER="" NB_ROUTE=""
+if [ "$KIND" = cascade ]; then
+    NB_TIER="  - {name: neighbour, model: $MODEL, threads: 1, cost_per_hour: $PRICE, replicas: 1, max_concurrency: $SEQS,
+     scheduler: {max_num_seqs: $SEQS, max_num_batched_tokens: $TOKS}}"
+    NB_ROUTE="  - {match: {model: neighbour}, tier: neighbour}"
+fi
 cat >"$DIR/calibration.yaml" <<CAL
 tiers:
   - name: main
@@ -81,7 +90,9 @@ tiers:
     replicas: 1
     max_concurrency: $SEQS
     scheduler: {max_num_seqs: $SEQS, max_num_batched_tokens: $TOKS}
+$NB_TIER
 routes:
+$NB_ROUTE
   - {match: {endpoint: completions}, tier: main}
 limits: {max_queue: 64}
 CAL
@@ -95,6 +106,8 @@ CAL
 # over-predicted the bursty workload, whose requests mostly queue behind one another). A calibration left with too
 # few usable cells (tokens bunched into few stream events on a busy machine) is repeated once with
 # three times the rounds.
+NEIGHBOUR=""
+[ "$KIND" = cascade ] && NEIGHBOUR="--neighbour-model neighbour"
 calibrate_into() {   # PROFILE_DIR TAG
     mkdir -p "$1"
     CPORT=$(free_port)
@@ -106,7 +119,7 @@ calibrate_into() {   # PROFILE_DIR TAG
     for rounds in $CAL_ROUNDS $((CAL_ROUNDS * 3)); do
         "$BIN" calibrate --url "http://127.0.0.1:$CPORT/v1" --served-model main --prompt-file "$DIR/words.txt" \
             --prompt-words 8,24,48 --concurrency 1,2,4,8 --output-tokens "$OUT_T" --rounds $rounds \
-            --idle-ms "$CAL_IDLE_MS" --hardware local-cpu \
+            --idle-ms "$CAL_IDLE_MS" --hardware local-cpu $NEIGHBOUR \
             --model-id synth-main --quantization int8 -o "$1/main.yaml" >"$DIR/calibrate-$2.txt" 2>&1 && break
         [ $rounds != "$CAL_ROUNDS" ] && { log "calibrate failed: $(tail -3 "$DIR/calibrate-$2.txt")"; exit 1; }
         log "calibrate: $(tail -1 "$DIR/calibrate-$2.txt"); again with $((CAL_ROUNDS * 3)) rounds"
@@ -240,6 +253,9 @@ if kind == "cascade":
                r"\1    cascade: {first: student, then: \2, min_confidence: " + conf + r"}\n", y)
     y += ("canary:\n  - {route: completions, baseline: student, candidate: candidate, weight_percent: 30,\n"
           "     rollback: {p95_ms: 600000, error_rate: 0.5, window_s: 60, min_samples: 1024}}\n")
+    # The three workers share this machine: one host for the simulator (step.colocated).
+    y, n = re.subn(r"\n    planner: \{", "\n    planner: {host: this-machine, ", y)
+    assert n == 3, "expected three tiers' planner: lines, got %d" % n
 open(f"{d}/pipeline.yaml", "w").write(y)
 PYEOF
 if [ "$KIND" = cascade ]; then
@@ -310,7 +326,7 @@ NUM = r"([0-9.e+-]+)"
 def prof(path):
     t = open(path).read()
     v = {k: float(re.search(k + ": " + NUM, t).group(1)) for k in ("b0_us", "prefill_token_us", "decode_row_us", "context_token_us")}
-    for k in ("request_overhead_us", "multi_row_us"):   # optional keys
+    for k in ("request_overhead_us", "multi_row_us", "colocated"):   # optional keys
         m = re.search(k + ": " + NUM, t)
         v[k] = float(m.group(1)) if m else 0.0
     v["cold"] = [tuple(float(x) for x in r) for r in
@@ -322,6 +338,8 @@ a, b = prof(f"{d}/profiles/main.yaml"), prof(f"{d}/profiles-after/main.yaml")
 mid = {k: (a[k] + b[k]) / 2 for k in a if k not in ("cold", "spread")}
 step = "step: {" + ", ".join("%s: %.17g" % (k, mid[k]) for k in ("b0_us", "prefill_token_us", "decode_row_us", "context_token_us",
                                                                  "multi_row_us", "request_overhead_us"))
+if mid["colocated"] > 0:
+    step += ", colocated: %.17g" % mid["colocated"]
 if a["cold"] and len(a["cold"]) == len(b["cold"]):
     step += ", cold: [" + ", ".join("{after_us: %.17g, wake_us: %.17g, step_factor: %.17g}" % (x[0], (x[1] + y[1]) / 2, (x[2] + y[2]) / 2)
                                     for x, y in zip(a["cold"], b["cold"])) + "]"

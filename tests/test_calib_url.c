@@ -189,6 +189,26 @@ TEST(calib_url_cold_reduce_gates_noise) {
     EXPECT(c.step_factor[1] == 1);
 }
 
+// The co-location probe's reduction: the median beside a busy neighbour over the alone point's,
+// kept only beyond two standard errors (1.2533 x 1.4826 MAD / sqrt(n)), never below 1.
+TEST(calib_url_colo_reduce_gates_noise) {
+    double v[5] = {1380, 1150, 1200, 1250, 7000};   // one stalled request: median 1250, MAD 100
+    CalibUrlColo c;
+    ASSERT(calib_url_colo_reduce(v, 5, 1000, &c) == 0);
+    EXPECT_EQ_INT(c.n, 5);
+    EXPECT_NEAR(c.itl_us, 1250, 1e-9);
+    EXPECT_NEAR(c.se_us, 1.2533 * 1.4826 * 100 / sqrt(5.0), 1e-9);  // 83.1 µs
+    EXPECT_NEAR(c.factor, 1.25, 1e-12);                               // 250 > 2 x 83.1
+    double w[5] = {1380, 1150, 1200, 1250, 7000};
+    ASSERT(calib_url_colo_reduce(w, 5, 1200, &c) == 0);               // 50 < 166: noise
+    EXPECT(c.factor == 1);
+    double x[3] = {900, 950, 1000};
+    ASSERT(calib_url_colo_reduce(x, 3, 1200, &c) == 0);               // faster beside a neighbour: 1
+    EXPECT(c.factor == 1);
+    EXPECT(calib_url_colo_reduce(x, 0, 1200, &c) == ERR_IO);          // nothing measured
+    EXPECT(calib_url_colo_reduce(x, 3, 0, &c) == ERR_IO);             // no alone reference
+}
+
 TEST(calib_url_check_rejects_designs_without_concurrency_one) {
     CalibUrlDesign d = {.url = "http://127.0.0.1:1/v1", .prompt_words = {16, 64}, .n_prompts = 2,
                         .concurrency = {2, 4}, .n_conc = 2, .output_tokens = 16, .rounds = 1};

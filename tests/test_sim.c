@@ -236,6 +236,55 @@ TEST(sim_deterministic_per_seed_and_cascade) {
     sim_result_free(&b);
 }
 
+// Two tiers on one host (SimTier.host, StepModel.colocated = 1.5): a step starting while the other
+// tier's replica is busy takes 1.5x as long, a decode run is cut when the neighbour goes idle, and
+// the fast path agrees with stepping one step at a time. Steps: 1000 + 10/prompt token + 100/row.
+// A (10 in, 5 out, confidence 0) at 0 ms: the student alone 0-5.5 ms, escalated to the teacher:
+// prefill 5.5-6.6 (started alone), 4 decode steps at 1.65 ms (B busy) -> 13.2 ms.
+// B (10 in, 9 out, confidence 1) at 6 ms: prefill 6.0-7.65 (A busy), decode steps of 1.65 ending
+// 9.3, 10.95, 12.6, 14.25 (A went idle at 13.2, during the fourth), then 4 alone -> 18.65 ms, e2e 12.65.
+TEST(sim_colocated_tiers_slow_each_other) {
+    Workload wl = poisson_wl(1, (TokSpec){.dist = TOK_FIXED, .mean = 10}, (TokSpec){.dist = TOK_FIXED, .mean = 5});
+    SimTier t = fixed_tier(1, 1.0);
+    t.sched = single_seq_sched();
+    t.sched.max_num_queued_reqs = 16;
+    t.step = (StepModel){.source = STEP_PROFILE, .b0_us = 1000, .prefill_token_us = 10, .decode_row_us = 100,
+                         .colocated = 1.5};
+    t.host = 1;
+    static SimTraceReq tr[2];
+    static SimRecord rec[2], rec2[2];
+    tr[0] = (SimTraceReq){.t_s = 1, .in_tokens = 10, .out_tokens = 5, .confidence = 0, .status = 200};
+    tr[1] = (SimTraceReq){.t_s = 1.006, .in_tokens = 10, .out_tokens = 9, .confidence = 1, .status = 200};
+    SimConfig cfg = {.wl = &wl, .n_tiers = 2, .rate_scale = 1, .seed = 3, .horizon_s = 5, .trace = tr, .n_trace = 2,
+                     .records = rec};
+    cfg.tier[0] = cfg.tier[1] = t;
+    SimResult r;
+    char err[256] = {0};
+    ASSERT(sim_run(&cfg, &r, err, sizeof err) == 0);
+    sim_result_free(&r);
+    EXPECT(rec[0].escalated && !rec[1].escalated);
+    EXPECT_NEAR(rec[0].e2e_ms, 13.2, 0.002);
+    EXPECT_NEAR(rec[1].e2e_ms, 12.65, 0.002);
+    cfg.records = rec2;
+    cfg.no_fast_path = true;
+    ASSERT(sim_run(&cfg, &r, err, sizeof err) == 0);
+    sim_result_free(&r);
+    for (int i = 0; i < 2; i++) {
+        EXPECT_NEAR(rec2[i].e2e_ms, rec[i].e2e_ms, 0.002);
+        EXPECT_EQ_INT(rec2[i].cost_nusd, rec[i].cost_nusd);
+    }
+    // Machines of their own (host 0), or no contention measured: A 5.5 + 5.5 ms, B 1.1 + 8 x 1.1 ms.
+    cfg.no_fast_path = false;
+    for (int k = 0; k < 2; k++) {
+        cfg.tier[0].host = cfg.tier[1].host = k ? 1 : 0;
+        cfg.tier[0].step.colocated = cfg.tier[1].step.colocated = k ? 1 : 1.5;
+        ASSERT(sim_run(&cfg, &r, err, sizeof err) == 0);
+        sim_result_free(&r);
+        EXPECT_NEAR(rec2[0].e2e_ms, 11.0, 0.002);
+        EXPECT_NEAR(rec2[1].e2e_ms, 9.9, 0.002);
+    }
+}
+
 // A replica woken from idle (StepModel.cold, steptime.h): the request that wakes it pays wake_us
 // once and its steps run step_factor× slower; a request that starts right after another (its
 // replica never idle) runs warm; between the rows the cost is interpolated. Closed forms on a

@@ -181,6 +181,14 @@ TEST(steptime_profile_round_trip_and_errors) {
     EXPECT(q.spread_window_us == 36789.5);
     step_from_profile(&sm, &q);
     EXPECT(sm.n_spread == 16 && sm.spread[15] == p.spread[15] && sm.spread_window_us == 36789.5);
+    EXPECT(sm.colocated == 0);
+    // the co-location factor (calibrate --url --neighbour-model) survives exactly, and reaches the step model
+    p.colocated = 1.1734375;
+    ASSERT(step_profile_save(&p, path, err, sizeof err) == 0);
+    ASSERT(step_profile_load(&q, path, err, sizeof err) == 0);
+    EXPECT(q.colocated == 1.1734375);
+    step_from_profile(&sm, &q);
+    EXPECT(sm.colocated == 1.1734375);
     // Bad files: each refused with the key that was wrong.
     const char *head = "profile:\n  hardware: l4\n  model: m\n  date: x\n  betas: {b0_us: 1, prefill_token_us: 1, decode_row_us: 1}\n";
     const char *bad[][2] = {
@@ -190,6 +198,7 @@ TEST(steptime_profile_round_trip_and_errors) {
         {"  tp: fast\n", ":6: key 'profile.tp': expected a whole number, got 'fast'"},
         {"  spread: [0.9, 1.1]\n", "key 'profile.spread': a spread needs spread_window_us"},
         {"  spread: [0.9, 0]\n  spread_window_us: 100\n", "key 'profile.spread[1]': 0 is out of range [0.05, 20]"},
+        {"  colocated: 0.8\n", "key 'profile.colocated': 0.8 is out of range [1, 10]"},
     };
     for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
         FILE *f = fopen(path, "w");

@@ -2,6 +2,8 @@
 #include "bench/calib_url.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,6 +268,76 @@ int calib_url_cold_reduce(const CalibUrlPoint *req, const double *gap, int64_t s
     return 0;
 }
 
+// The neighbour's load during one co-location round: a closed loop of concurrency-1 requests
+// until stop is set (lg_run finishes the request in flight).
+typedef struct {
+    LgConfig cfg;
+    volatile sig_atomic_t stop;
+    LgResult res;
+    int rc;
+    char err[256];
+} Neighbour;
+
+static void *neighbour_main(void *arg) {
+    Neighbour *nb = arg;
+    nb->cfg.stop = &nb->stop;
+    nb->rc = lg_run(&nb->cfg, &nb->res, nb->err, sizeof nb->err);
+    return NULL;
+}
+
+// One round of the co-location probe: the neighbour busy, then POINT_MIN_REQUESTS requests of
+// `words` to the endpoint back to back (the first after est_ttft_us, once the neighbour decodes);
+// their decode times per token appended to itl[*n..], the neighbour's ok requests to *nb_ok.
+static int run_colo_round(const LgConfig *base, const CalibUrlDesign *d, int64_t words, double est_ttft_us,
+                          uint64_t seed, double *itl, int64_t *n, int64_t *nb_ok, char *err, size_t err_len) {
+    Neighbour nb = {.cfg = *base};
+    nb.cfg.url = d->neighbour_url ? d->neighbour_url : d->url;
+    nb.cfg.model = d->neighbour_model;
+    nb.cfg.schedule = NULL;
+    nb.cfg.concurrency = nb.cfg.max_in_flight = 1;
+    nb.cfg.n_requests = 4 * POINT_MIN_REQUESTS;   // until stop: 4x the endpoint's, of the same length
+    nb.cfg.input_tokens = (int32_t)words;
+    nb.cfg.output_tokens = (int32_t)d->output_tokens;
+    nb.cfg.seed = seed ^ 0x6e6569676862ULL;
+    pthread_t th;
+    if (pthread_create(&th, NULL, neighbour_main, &nb) != 0)
+        return err_set(err, err_len, ERR_IO, "cannot start the neighbour's load thread");
+    clock_sleep_us((int64_t)(2 * est_ttft_us) + 2000);   // the neighbour past its first prefill
+    LgConfig cfg = *base;
+    cfg.schedule = NULL;
+    cfg.input_tokens = (int32_t)words;
+    cfg.output_tokens = (int32_t)d->output_tokens;
+    cfg.concurrency = cfg.max_in_flight = 1;
+    cfg.n_requests = POINT_MIN_REQUESTS;
+    cfg.seed = seed;
+    LgResult res = {0};
+    int rc = lg_run(&cfg, &res, err, err_len);
+    nb.stop = 1;
+    pthread_join(th, NULL);
+    for (int64_t i = 0; i < res.n && !rc; i++)
+        if (req_tpot(&res.rec[i], &itl[*n])) (*n)++;
+    for (int64_t i = 0; i < nb.res.n; i++) *nb_ok += nb.res.rec[i].outcome == LG_OK;
+    if (!rc && nb.rc) rc = err_set(err, err_len, nb.rc, "the neighbour's load: %s", nb.err);
+    lg_result_free(&res);
+    lg_result_free(&nb.res);
+    return rc;
+}
+
+int calib_url_colo_reduce(double *itl, int64_t n, double alone_itl_us, CalibUrlColo *out) {
+    *out = (CalibUrlColo){.n = n, .alone_itl_us = alone_itl_us, .factor = 1};
+    if (n == 0 || !(alone_itl_us > 0)) return ERR_IO;
+    out->itl_us = median(itl, n);
+    if (n >= 2) {   // 1.2533 sigma / sqrt(n), sigma from the median absolute deviation (as median_se)
+        double *dev = malloc((size_t)n * sizeof *dev);
+        if (!dev) return ERR_NOMEM;
+        for (int64_t i = 0; i < n; i++) dev[i] = fabs(itl[i] - out->itl_us);
+        out->se_us = 1.2533 * 1.4826 * median(dev, n) / sqrt((double)n);
+        free(dev);
+    }
+    if (out->itl_us - alone_itl_us > 2 * out->se_us) out->factor = out->itl_us / alone_itl_us;
+    return 0;
+}
+
 // The spread of the run (calib_url_spread): every concurrency-1 request's ITL over its point's
 // median, and every cold-probe request's over its level's.
 static int reduce_spread(const OneReqs *one, const CalibUrlPoint *pts, const CalibUrlPoint *cold_req, int64_t stride,
@@ -291,13 +363,15 @@ static int reduce_spread(const OneReqs *one, const CalibUrlPoint *pts, const Cal
 }
 
 int calib_url_run(const CalibUrlDesign *d, CalibUrlPoint *pts, int64_t *n_points, CalibUrlCold *cold,
-                  CalibUrlSpread *spread, CalibUrlProgressFn progress, void *progress_ctx, char *err,
-                  size_t err_len) {
+                  CalibUrlSpread *spread, CalibUrlColo *colo, CalibUrlProgressFn progress, void *progress_ctx,
+                  char *err, size_t err_len) {
     int rc = calib_url_check(d, err, err_len);
     if (rc) return rc;
     CHECK(cold || d->idle_us == 0);
+    CHECK(colo || !d->neighbour_model);
     if (cold) *cold = (CalibUrlCold){0};
     if (spread) *spread = (CalibUrlSpread){0};
+    if (colo) *colo = (CalibUrlColo){0};
     int64_t total = (int64_t)d->n_prompts * d->n_conc;
     LgConfig cfg = {.url = d->url, .api = d->api, .model = d->model, .api_key = d->api_key, .concurrency = 1,
                     .n_requests = 1, .input_tokens = (int32_t)d->prompt_words[0], .output_tokens = 4,
@@ -323,8 +397,10 @@ int calib_url_run(const CalibUrlDesign *d, CalibUrlPoint *pts, int64_t *n_points
     one.tpot = malloc((size_t)one.cap * sizeof *one.tpot);
     one.e2e = malloc((size_t)one.cap * sizeof *one.e2e);
     one.point = malloc((size_t)one.cap * sizeof *one.point);
-    if (!per || !gap || !one.tpot || !one.e2e || !one.point) {
-        free(per); free(gap); free(one.tpot); free(one.e2e); free(one.point);
+    double *colo_itl = malloc((size_t)(POINT_MIN_REQUESTS * d->rounds) * sizeof *colo_itl);
+    int64_t n_colo = 0, nb_ok = 0;
+    if (!per || !gap || !one.tpot || !one.e2e || !one.point || !colo_itl) {
+        free(per); free(gap); free(one.tpot); free(one.e2e); free(one.point); free(colo_itl);
         return err_set(err, err_len, ERR_NOMEM, "out of memory");
     }
     CalibUrlPoint *cold_req = per + total * d->rounds;
@@ -335,10 +411,13 @@ int calib_url_run(const CalibUrlDesign *d, CalibUrlPoint *pts, int64_t *n_points
             rc = run_point(&cfg, d, p, c, k, d->seed + (uint64_t)(r * total + k), pt, &one, err, err_len);
             if (!rc && progress) progress(progress_ctx, r * total + k, total * d->rounds, pt);
         }
+        const CalibUrlPoint *m = &per[k_mid * d->rounds + r];
+        if (!rc && d->neighbour_model)
+            rc = run_colo_round(&cfg, d, d->prompt_words[p_mid], m->ttft_us, d->seed + 2000003ULL * (uint64_t)(r + 1),
+                                colo_itl, &n_colo, &nb_ok, err, err_len);
         if (rc || d->idle_us <= 0) continue;
         // A request of the middle length takes about its point's TTFT + (M − 1) ITL: the next one
         // goes out a quarter more (and 2 ms) after, plus its idle gap.
-        const CalibUrlPoint *m = &per[k_mid * d->rounds + r];
         double est = 1.25 * (m->ttft_us + (double)(d->output_tokens - 1) * m->itl_us) + 2000;
         rc = run_cold_round(&cfg, d, d->prompt_words[p_mid], est, d->seed + 1000003ULL * (uint64_t)(r + 1), cold_req,
                             gap, stride, k_level, err, err_len);
@@ -357,7 +436,19 @@ int calib_url_run(const CalibUrlDesign *d, CalibUrlPoint *pts, int64_t *n_points
                 (long long)(d->idle_us / 1000));
     if (!rc && spread && (rc = reduce_spread(&one, pts, cold_req, stride, k_level, cold, spread)))
         err_set(err, err_len, rc, "out of memory");
-    free(one.tpot); free(one.e2e); free(one.point);
+    if (!rc && d->neighbour_model) {
+        if (nb_ok == 0)
+            rc = err_set(err, err_len, ERR_IO, "the co-location probe's neighbour (model '%s' at %s) answered no request; "
+                         "check --neighbour-model and --neighbour-url", d->neighbour_model,
+                         d->neighbour_url ? d->neighbour_url : d->url);
+        else if ((rc = calib_url_colo_reduce(colo_itl, n_colo, pts[k_mid].itl_us, colo)) == ERR_IO)
+            err_set(err, err_len, rc, "the co-location probe (%lld words) got no answer with two tokens; check the "
+                    "server's limits", (long long)d->prompt_words[p_mid]);
+        else if (rc)
+            err_set(err, err_len, rc, "out of memory");
+        if (colo) colo->neighbour_ok = nb_ok;
+    }
+    free(one.tpot); free(one.e2e); free(one.point); free(colo_itl);
     free(gap);
     free(per);
     if (rc) return rc;

@@ -39,6 +39,9 @@ typedef struct {
     int64_t output_tokens;   // M per request (>= 4)
     int64_t rounds;          // requests per worker at each point (>= 1)
     int64_t idle_us;         // > 0: also probe what waking an idle server costs (CalibUrlCold)
+    // non-NULL: also probe what a busy neighbour costs (CalibUrlColo): neighbour_model is served at
+    // neighbour_url (NULL: url) by another replica on the same machine
+    const char *neighbour_model, *neighbour_url;
     int64_t timeout_us;
     const PromptGen *prompts;
     uint64_t seed;
@@ -115,6 +118,27 @@ typedef struct {
 // span to a spread (pure). Quantiles interpolate linearly between order statistics.
 void calib_url_spread(double *ratio, int64_t n, double window_us, CalibUrlSpread *out);
 
+// The co-location probe (neighbour_model): each round, after its points, a closed loop of
+// concurrency-1 requests to the neighbour (another replica on the same machine: a second worker
+// behind the same gateway, say) keeps it decoding while POINT_MIN_REQUESTS (4) requests of the middle
+// prompt length go to the endpoint one after another; their decode times per token, pooled over
+// the rounds, against the same length's concurrency-1 point (back to back, no neighbour busy) give
+// the profile's colocated: factor — what sharing the machine's cores, memory bandwidth and the
+// gateway's CPU with one busy neighbour costs a step. A factor below 1, or above it by less than
+// two standard errors of its median (from the median absolute deviation), is kept as 1.
+typedef struct {
+    int64_t n;               // 0: not probed; else the requests measured beside a busy neighbour
+    int64_t neighbour_ok;    // the neighbour's requests that ended ok
+    double itl_us;           // their median decode time per token
+    double alone_itl_us;     // the reference point's (no neighbour busy)
+    double se_us;            // standard error of itl_us
+    double factor;           // itl_us / alone_itl_us, gated as above (>= 1)
+} CalibUrlColo;
+
+// Reduces the probe (pure): n decode times per token beside a busy neighbour (sorted in place)
+// against the alone reference. 0, or ERR_IO when either has no sample.
+int calib_url_colo_reduce(double *itl, int64_t n, double alone_itl_us, CalibUrlColo *out);
+
 typedef void (*CalibUrlProgressFn)(void *ctx, int64_t i, int64_t n, const CalibUrlPoint *p);
 
 // Runs the design against the endpoint (a warm-up request first), rounds outermost; a point's
@@ -124,10 +148,11 @@ typedef void (*CalibUrlProgressFn)(void *ctx, int64_t i, int64_t n, const CalibU
 // between requests), reduced into *cold (cold->idle_us = 0 otherwise; cold may be NULL without
 // idle_us). pts must hold n_prompts × n_conc points; *n_points gets the count. Returns 0, or
 // ERR_IO/ERR_ARG with one line in err (the endpoint failed every request of a point, the load
-// generator could not start). spread (may be NULL) gets the concurrency-1 requests' scatter.
+// generator could not start). spread (may be NULL) gets the concurrency-1 requests' scatter; colo
+// (needed with neighbour_model, else may be NULL) the co-location probe's result.
 int calib_url_run(const CalibUrlDesign *d, CalibUrlPoint *pts, int64_t *n_points, CalibUrlCold *cold,
-                  CalibUrlSpread *spread, CalibUrlProgressFn progress, void *progress_ctx, char *err,
-                  size_t err_len);
+                  CalibUrlSpread *spread, CalibUrlColo *colo, CalibUrlProgressFn progress, void *progress_ctx,
+                  char *err, size_t err_len);
 
 // Fits the five unknowns over the points (rows as in the header comment; points without a
 // sample are skipped) and fills each point's fitted values. Returns 0; ERR_ARG with one line in

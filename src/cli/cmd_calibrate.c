@@ -73,6 +73,15 @@ static void calibrate_usage(FILE *out) {
 "                         than two standard errors (from its median absolute deviation), keeps\n"
 "                         factor 1; the extra TTFT is kept as measured, none below 0\n"
 "                         (default 0: no probe)\n"
+"  --neighbour-model NAME also probe what sharing the machine costs: each round, a closed loop of\n"
+"                         requests to NAME (another replica on the same machine, e.g. a second\n"
+"                         worker behind the same gateway) keeps it decoding while 4 requests of\n"
+"                         the middle prompt length go to --served-model-name one after another;\n"
+"                         their decode time per token over the same point's alone is the\n"
+"                         profile's colocated: factor, which the simulator applies to a step per\n"
+"                         busy replica of another tier naming the same planner.host (kept as 1\n"
+"                         when below 1 or within two standard errors of it)\n"
+"  --neighbour-url URL    where NAME is served (default: --url)\n"
 "  --prompt-file FILE     take prompt words from FILE (one word should be one token)\n"
 "  --api-key K            Authorization: Bearer K\n"
 "  --timeout S            per-request timeout in seconds (default 120)\n"
@@ -157,12 +166,19 @@ static int parse_opts(int argc, char **argv, CalOpts *o) {
         else if (!strcmp(a, "--output-tokens")) { NEED_VAL(); if (parse_i64(a, v, 4, 100000, &o->ud.output_tokens)) return 2; }
         else if (!strcmp(a, "--rounds")) { NEED_VAL(); if (parse_i64(a, v, 1, 1000, &o->ud.rounds)) return 2; }
         else if (!strcmp(a, "--idle-ms")) { NEED_VAL(); if (parse_i64(a, v, 0, 60000, &n)) return 2; o->ud.idle_us = n * 1000; }
+        else if (!strcmp(a, "--neighbour-model")) { NEED_VAL(); o->ud.neighbour_model = v; }
+        else if (!strcmp(a, "--neighbour-url")) { NEED_VAL(); o->ud.neighbour_url = v; }
         else if (!strcmp(a, "--timeout")) { NEED_VAL(); if (parse_i64(a, v, 1, 86400, &n)) return 2; o->ud.timeout_us = n * 1000000; }
         else { fprintf(stderr, "calibrate: unknown option '%s' (see --help)\n", a); return 2; }
 #undef NEED_VAL
     }
     if (!o->model == !o->url) {
         fprintf(stderr, "calibrate: give either -m FILE (in-process engine) or --url URL (a live endpoint); see --help\n");
+        return 2;
+    }
+    if ((o->ud.neighbour_model || o->ud.neighbour_url) && (!o->url || !o->ud.neighbour_model)) {
+        fprintf(stderr, "calibrate: %s\n", !o->url ? "--neighbour-model and --neighbour-url probe a live endpoint: give --url too"
+                                                   : "--neighbour-url says where --neighbour-model is served: give --neighbour-model too");
         return 2;
     }
     if (strcmp(o->endpoint, "completions") && strcmp(o->endpoint, "chat")) {
@@ -225,8 +241,10 @@ static void print_point(void *ctx, int64_t i, int64_t n, const CalibPoint *p) {
 // Writes the profile of a fit to o->out (when given) and says so. Returns 0 or 1 (printed).
 // cold: the probe of `--url --idle-ms` (its idle gaps become the profile's cold: rows), or NULL.
 // spread: the concurrency-1 requests' scatter of `--url` (the profile's spread:), or NULL.
+// colo: the co-location probe of `--url --neighbour-model` (the profile's colocated:), or NULL.
 static int write_profile(const CalOpts *o, const CalibFit *fit, double overhead_us, const CalibUrlCold *cold,
-                         const CalibUrlSpread *spread, const char *model_name, const char *quant, int threads) {
+                         const CalibUrlSpread *spread, const CalibUrlColo *colo, const char *model_name,
+                         const char *quant, int threads) {
     if (!o->out) return 0;
     StepProfile p = {.tp = 1, .b0_us = fit->b0_us, .prefill_token_us = fit->prefill_token_us,
                      .decode_row_us = fit->decode_row_us, .context_token_us = fit->context_token_us,
@@ -243,6 +261,7 @@ static int write_profile(const CalOpts *o, const CalibFit *fit, double overhead_
         p.n_spread = spread->n;
         p.spread_window_us = fmax(1, spread->window_us);
     }
+    if (colo && colo->n > 0) p.colocated = fmin(STEP_COLOCATED_HI, fmax(STEP_COLOCATED_LO, colo->factor));
     snprintf(p.hardware, sizeof p.hardware, "%s", o->hardware);
     snprintf(p.model, sizeof p.model, "%.63s", o->model_id ? o->model_id : model_name);
     for (char *c = p.model; *c; c++)
@@ -287,7 +306,8 @@ static int calibrate_url(CalOpts *o) {
     CalibUrlFit fit;
     CalibUrlCold cold;
     CalibUrlSpread spread;
-    rc = calib_url_run(&o->ud, pts, &n, &cold, &spread, print_url_point, &o->quiet, err, sizeof err);
+    CalibUrlColo colo;
+    rc = calib_url_run(&o->ud, pts, &n, &cold, &spread, &colo, print_url_point, &o->quiet, err, sizeof err);
     if (!rc) rc = calib_url_fit(pts, n, &fit, err, sizeof err);
     promptgen_free(&pg);
     if (rc) { fprintf(stderr, "calibrate: %s\n", err[0] ? err : err_str(rc)); return 1; }
@@ -332,7 +352,12 @@ static int calibrate_url(CalOpts *o) {
         printf("spread: not measured (%lld requests at concurrency 1 with two tokens, need %d; raise --rounds)\n",
                (long long)spread.n_samples, CALIB_URL_SPREAD_MIN);
     }
-    return write_profile(o, &fit.step, fit.overhead_us, &cold, &spread, o->served, "bf16", 0);
+    if (colo.n > 0)
+        printf("co-location (%lld requests beside a busy '%s', %lld of its requests ok): itl %.3f ms (se %.3f) against "
+               "%.3f ms alone: colocated %.3f%s\n", (long long)colo.n, o->ud.neighbour_model, (long long)colo.neighbour_ok,
+               colo.itl_us / 1e3, colo.se_us / 1e3, colo.alone_itl_us / 1e3, colo.factor,
+               colo.factor == 1 ? " (no slowdown beyond two standard errors)" : "");
+    return write_profile(o, &fit.step, fit.overhead_us, &cold, &spread, &colo, o->served, "bf16", 0);
 }
 
 int cmd_calibrate(int argc, char **argv) {
@@ -375,7 +400,7 @@ int cmd_calibrate(int argc, char **argv) {
            fit.b0_us, fit.prefill_token_us, fit.decode_row_us, fit.context_token_us, fit.multi_row_us);
     printf("fit error over %lld points: rmse %.1f us, mean abs error %.2f%%\n", (long long)fit.n_points, fit.rmse_us,
            100.0 * fit.mape);
-    rc = write_profile(&o, &fit, 0, NULL, NULL, info->name, quant_class(info->quant), info->n_threads);
+    rc = write_profile(&o, &fit, 0, NULL, NULL, NULL, info->name, quant_class(info->quant), info->n_threads);
     engine_destroy(e);
     return rc;
 }

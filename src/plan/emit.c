@@ -391,6 +391,7 @@ static void emit_tier(FILE *f, const EmitPlan *p, const EmitTier *t, bool k8s) {
                 m->cold[i].after_us, m->cold[i].wake_us, m->cold[i].step_factor, i + 1 == m->n_cold ? "]" : "");
     for (int i = 0; i < m->n_spread; i++) fprintf(f, "%s%.17g", i ? ", " : ",\n           spread: [", m->spread[i]);
     if (m->n_spread > 0) fprintf(f, "], spread_window_us: %.17g", m->spread_window_us);
+    if (m->colocated > 0) fprintf(f, ",\n           colocated: %.17g", m->colocated);
     fprintf(f, "}\n");
     // The rest of the simulated tier (plan --pipeline; serve ignores it).
     fprintf(f, "    planner: {startup_s: %s, warm_start_s: %s, spot_interruptions_per_hour: %s, spot_replace_s: %s",

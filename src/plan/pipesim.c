@@ -27,6 +27,10 @@ static int tier_config(SimTier *st, const Pipeline *p, const PipeTier *t, const 
                            .request_overhead_us = t->step_request_overhead_us};
     step_cold_set(&st->step, t->step_cold, t->step_n_cold);
     step_spread_set(&st->step, t->step_spread, t->step_n_spread, t->step_spread_window_us);
+    st->step.colocated = t->step_colocated;
+    // Tiers naming one host share it: host ids number the distinct names from 1, in tier order.
+    for (int j = 0; j <= ti && t->plan_host[0]; j++)
+        if (strcmp(p->tiers[j].plan_host, t->plan_host) == 0) { st->host = j + 1; break; }
     sched_config_default(&st->sched);
     st->sched.max_num_seqs = t->max_num_seqs;
     st->sched.max_num_batched_tokens = t->max_num_batched_tokens;

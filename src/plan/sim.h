@@ -26,6 +26,9 @@
 //    the next tier; the answer's confidence is the trace's, else a Beta(alpha, beta) draw, else 0
 //    with probability escalation_rate and 1 otherwise; a canary candidate's answers feed its
 //    guards (canary_answer) and can roll it back;
+//  * co-location: replicas of tiers on one host (SimTier.host) slow each other's steps by the
+//    step model's colocated factor per busy neighbour; a neighbour starting or going idle cuts a
+//    decode run at the step in flight, so the next step runs at the new factor;
 //  * cost: policy/ledger's one rule — each step's time split over its rows by tokens, each
 //    request charged its busy share at its replica's rate when it leaves the replica.
 #ifndef RS_PLAN_SIM_H
@@ -65,6 +68,9 @@ typedef struct {
     int64_t max_concurrency;       // requests a replica holds (0: max_num_seqs, or the batch size)
     bool cost_in_flight;           // the backend reports no busy share: charge by in-flight sharing
                                    // (policy/ledger: LedgerShare), else by step share
+    int host;                      // > 0: tiers with the same host share one machine — a step
+                                   // starting while n other replicas of the host are busy takes
+                                   // 1 + n·(step.colocated − 1) times as long; 0: machines of its own
 } SimTier;
 
 // One recorded request (trace replay): what the gateway saw and what its first tier answered.

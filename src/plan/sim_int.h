@@ -69,6 +69,8 @@ typedef struct {
     // The machine's scatter (StepModel.spread): steps × speed until speed_until, then a new draw.
     double speed;
     int64_t speed_until;
+    // Co-location (SimTier.host): busy replicas on the host when its last step or run started.
+    int host_n;
 } Rep;
 
 typedef struct {

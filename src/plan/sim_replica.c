@@ -123,11 +123,26 @@ static double wake(Sim *s, const StepModel *sm, Rep *rp, uint64_t by) {
     return wake_us;
 }
 
-// The factor of a step starting now: the cold one while the waking request runs, times the
-// replica's speed (StepModel.spread: a factor drawn uniformly from the profile's once the last
-// one's window has passed; 1 without a spread).
-static double factor_of(Sim *s, const StepModel *sm, Rep *rp) {
+// Busy replicas other than self on tier t's host (SimTier.host; 0 without one).
+static int host_busy(const Sim *s, int t, const Rep *self) {
+    int h = s->tier[t].cfg.host, n = 0;
+    if (h == 0) return 0;
+    for (int u = 0; u < s->cfg->n_tiers; u++) {
+        if (s->tier[u].cfg.host != h) continue;
+        for (int i = 0; i < s->tier[u].n_reps; i++) n += &s->tier[u].reps[i] != self && s->tier[u].reps[i].busy;
+    }
+    return n;
+}
+
+// The factor of a step starting now on tier t: the cold one while the waking request runs, times
+// the replica's speed (StepModel.spread: a factor drawn uniformly from the profile's once the last
+// one's window has passed; 1 without a spread), times the host's contention (StepModel.colocated
+// per busy neighbour, whose count is kept in host_n for host_changed).
+static double factor_of(Sim *s, int t, Rep *rp) {
+    const StepModel *sm = &s->tier[t].cfg.step;
     double f = rp->cold ? rp->cold_factor : 1;
+    rp->host_n = host_busy(s, t, rp);
+    if (sm->colocated > 1) f *= 1 + (sm->colocated - 1) * rp->host_n;
     if (sm->n_spread == 0) return f;
     if (s->now >= rp->speed_until) {
         rp->speed = sm->spread[rng_below(&s->speed_rng, (uint64_t)sm->n_spread)];
@@ -136,8 +151,26 @@ static double factor_of(Sim *s, const StepModel *sm, Rep *rp) {
     return f * rp->speed;
 }
 
+static int cut_run(Sim *s, int t, int ri);
+
+// A replica of tier t started or stopped working: the decode runs of its host's other replicas
+// that were timed with another count of busy neighbours end at the step in flight, and their
+// next step runs at the new factor (a replica between two steps of its own changes nothing).
+static int host_changed(Sim *s, int t) {
+    int h = s->tier[t].cfg.host, rc = 0;
+    if (h == 0) return 0;
+    for (int u = 0; u < s->cfg->n_tiers && !rc; u++) {
+        if (s->tier[u].cfg.host != h || !(s->tier[u].cfg.step.colocated > 1)) continue;
+        for (int i = 0; i < s->tier[u].n_reps && !rc; i++) {
+            Rep *rp = &s->tier[u].reps[i];
+            if (rp->busy && rp->is_run && host_busy(s, u, rp) != rp->host_n) rc = cut_run(s, u, i);
+        }
+    }
+    return rc;
+}
+
 // Starts the next step (or decode run, or batch) on an idle READY/DRAINING replica.
-static int start_work(Sim *s, int t, int ri) {
+static int start_work_on(Sim *s, int t, int ri) {
     TierState *ts = &s->tier[t];
     Rep *rp = &ts->reps[ri];
     CHECK(!rp->busy);
@@ -164,7 +197,7 @@ static int start_work(Sim *s, int t, int ri) {
         rp->busy = true;
         rp->is_run = false;
         rp->t0 = s->now;
-        rp->t_end = s->now + fmax(1, round_us(step_time_us(&c->step, &sh) * factor_of(s, &c->step, rp) + extra));
+        rp->t_end = s->now + fmax(1, round_us(step_time_us(&c->step, &sh) * factor_of(s, t, rp) + extra));
         s->res->steps++;
         return sim_push_ev(s, rp->t_end, EV_STEP, t, ri, rp->ver);
     }
@@ -183,7 +216,7 @@ static int start_work(Sim *s, int t, int ri) {
     rp->n_pending = 0;
     int64_t k = s->cfg->no_fast_path ? 0 : sched_steps_until_change(rp->sched, &rp->run);
     if (k > 0) {
-        rp->run_factor = factor_of(s, &c->step, rp);
+        rp->run_factor = factor_of(s, t, rp);
         // With a spread, a run ends about when its speed's window does (the next step draws anew).
         if (c->step.n_spread > 0) {
             double first = step_decode_run_us(&c->step, rp->run.n_rows, rp->run.ctx_tokens, 1) * rp->run_factor;
@@ -216,9 +249,14 @@ static int start_work(Sim *s, int t, int ri) {
     rp->busy = true;
     rp->is_run = false;
     rp->t0 = s->now;
-    rp->t_end = s->now + fmax(1, round_us(step_time_us(&c->step, &sh) * factor_of(s, &c->step, rp) + extra));
+    rp->t_end = s->now + fmax(1, round_us(step_time_us(&c->step, &sh) * factor_of(s, t, rp) + extra));
     s->res->steps++;
     return sim_push_ev(s, rp->t_end, EV_STEP, t, ri, rp->ver);
+}
+
+static int start_work(Sim *s, int t, int ri) {
+    int rc = start_work_on(s, t, ri);
+    return rc ? rc : host_changed(s, t);
 }
 
 // A request was dispatched to a replica in the middle of a decode run: end the run with the
@@ -285,11 +323,15 @@ int sim_step_end(Sim *s, int t, int ri) {
         }
     }
     if (rc) return rc;
-    if (rp->st == R_DRAINING && rp->n_live == 0) { sim_stop_replica(s, t, rp); return sim_dispatch(s, t); }
-    if (rp->st == R_DEAD) return 0;
+    if (rp->st == R_DRAINING && rp->n_live == 0) {
+        sim_stop_replica(s, t, rp);
+        rc = sim_dispatch(s, t);
+        return rc ? rc : host_changed(s, t);
+    }
+    if (rp->st == R_DEAD) return host_changed(s, t);
     rc = sim_dispatch(s, t);
     if (!rc && !rp->busy && rp->n_live > 0) rc = start_work(s, t, ri);
-    return rc;
+    return rc ? rc : host_changed(s, t);   // gone idle: its neighbours speed up
 }
 
 // ---- dispatch (policy/dispatch) ----

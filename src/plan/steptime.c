@@ -52,6 +52,7 @@ void step_from_profile(StepModel *sm, const StepProfile *p) {
     memcpy(sm->cold, p->cold, sizeof sm->cold);
     sm->n_cold = p->n_cold;
     step_spread_set(sm, p->spread, p->n_spread, p->spread_window_us);
+    sm->colocated = p->colocated;
 }
 
 void step_spread_set(StepModel *sm, const double *factors, int n, double window_us) {
@@ -175,7 +176,7 @@ int step_profile_load(StepProfile *p, const char *path, char *err, size_t err_le
     const YamlNode *pr = yaml_map_req(d, d->root, "profile");
     static const char *const keys[] = {"hardware", "model", "quantization", "tp", "date", "machine", "betas",
                                        "fit", "kv_blocks_total", "kv_block_tokens",
-                                       "request_overhead_us", "cold", "spread", "spread_window_us", NULL};
+                                       "request_overhead_us", "cold", "spread", "spread_window_us", "colocated", NULL};
     yaml_check_keys(d, pr, keys);
     snprintf(p->hardware, sizeof p->hardware, "%s", yaml_str_req(d, pr, "hardware"));
     snprintf(p->model, sizeof p->model, "%s", yaml_str_req(d, pr, "model"));
@@ -212,6 +213,7 @@ int step_profile_load(StepProfile *p, const char *path, char *err, size_t err_le
     p->spread_window_us = yaml_f64_opt(d, pr, "spread_window_us", 0, 1, 1e9);
     if (p->n_spread > 0 && p->spread_window_us == 0)
         yaml_error(d, yaml_get(pr, "spread"), "a spread needs spread_window_us (how long one factor holds)");
+    p->colocated = yaml_f64_opt(d, pr, "colocated", 0, STEP_COLOCATED_LO, STEP_COLOCATED_HI);
     rc = d->rc;
     if (rc) snprintf(err, err_len, "%s", d->err);
     yaml_doc_free(&doc);
@@ -244,6 +246,8 @@ int step_profile_save(const StepProfile *p, const char *path, char *err, size_t 
         for (int i = 0; i < p->n_spread; i++) fprintf(f, "%s%.17g", i ? ", " : "", p->spread[i]);
         fprintf(f, "]\n  spread_window_us: %.17g\n", p->spread_window_us);
     }
+    // a step's time x this while another replica on the same host is busy
+    if (p->colocated > 0) fprintf(f, "  colocated: %.17g\n", p->colocated);
     if (fclose(f) != 0) return err_set(err, err_len, ERR_IO, "%s: write failed", path);
     return 0;
 }

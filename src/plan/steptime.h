@@ -38,6 +38,8 @@
 //       - {after_us: 200000, wake_us: 1100, step_factor: 1.08} # pays (step_cold_at)
 //     spread: [0.86, 0.9, ..., 1.41]  # optional (`calibrate --url`): how one request's step time
 //     spread_window_us: 37000          # scatters around the fit, and over how long it holds
+//     colocated: 1.15             # optional (`calibrate --url --neighbour-model`): a step's time x
+//                                 # this while one other replica on the same host is busy
 //   The betas are the warm speed (steps back to back). A request that starts a replica's busy
 //   period after an idle gap g pays wake_us(g) once, on its first step, and the replica's steps
 //   take step_factor(g)× as long while that request runs; between rows g is interpolated linearly
@@ -47,6 +49,10 @@
 //   move ±25% from one request to the next). The simulator draws one of them uniformly for a
 //   replica and holds it for spread_window_us (the span of one measured request), so a plan's
 //   TPOT and e2e p95 carry the scatter the fit's medians leave out. Absent: every step as fitted.
+//   colocated is what sharing a machine costs: replicas of tiers that name the same host (a
+//   pipeline tier's planner.host) contend for its cores, memory bandwidth and the gateway's CPU. A
+//   step starting while n other replicas of the host are busy takes 1 + n·(colocated − 1) times
+//   as long (measured with one busy neighbour; linear beyond). Absent (0) or 1: no contention.
 #ifndef RS_PLAN_STEPTIME_H
 #define RS_PLAN_STEPTIME_H
 
@@ -70,6 +76,9 @@ typedef struct {
 // The range a spread factor and its window may take (profiles and pipeline tiers' step:).
 #define STEP_SPREAD_LO 0.05
 #define STEP_SPREAD_HI 20.0
+// The range of a colocated factor (profiles and pipeline tiers' step:).
+#define STEP_COLOCATED_LO 1.0
+#define STEP_COLOCATED_HI 10.0
 
 // What a replica gone idle costs the request that wakes it (calibrate --url --idle-ms).
 typedef struct {
@@ -92,6 +101,7 @@ typedef struct {
     double spread[STEP_SPREAD_MAX];   // equally likely step-time factors; n_spread = 0: not measured
     int n_spread;
     double spread_window_us;          // how long one factor holds (> 0 with a spread)
+    double colocated;                 // step-time factor per busy neighbour on the host; 0 = not measured
 } StepProfile;
 
 typedef struct {
@@ -111,6 +121,7 @@ typedef struct {
     double spread[STEP_SPREAD_MAX];   // the profile's; n_spread = 0: every step as fitted
     int n_spread;
     double spread_window_us;
+    double colocated;                 // the profile's (a factor >= 1 per busy neighbour); 0 or 1 = none
 } StepModel;
 
 // Builds a roofline model for model m at quantization q on tp devices of hw served by stack st

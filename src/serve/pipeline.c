@@ -182,7 +182,7 @@ static void load_tier(YamlDoc *doc, Pipeline *p, const YamlNode *n, bool check_f
     if (st) {
         static const char *const stk[] = {"b0_us", "prefill_token_us", "decode_row_us", "context_token_us",
                                           "multi_row_us", "mem_fixed_us", "mem_ctx_us", "comp_token_us", "comp_pair_us",
-                                          "request_overhead_us", "cold", "spread", "spread_window_us", NULL};
+                                          "request_overhead_us", "cold", "spread", "spread_window_us", "colocated", NULL};
         static const char *const cold_cols[] = {"after_us", "wake_us", "step_factor"};
         static const double cold_lo[] = {1, -1e8, 1e-3}, cold_hi[] = {1e9, 1e8, 1e4};
         yaml_check_keys(doc, st, stk);
@@ -206,6 +206,7 @@ static void load_tier(YamlDoc *doc, Pipeline *p, const YamlNode *n, bool check_f
         t->step_spread_window_us = yaml_f64_opt(doc, st, "spread_window_us", 0, 1, 1e9);
         if (t->step_n_spread > 0 && t->step_spread_window_us == 0)
             yaml_error(doc, yaml_get(st, "spread"), "a spread needs spread_window_us (how long one factor holds)");
+        t->step_colocated = yaml_f64_opt(doc, st, "colocated", 0, 1, 10);
         t->step_line = st->line;
     }
     static const char *const shares[] = {"steps", "in_flight"};
@@ -213,13 +214,17 @@ static void load_tier(YamlDoc *doc, Pipeline *p, const YamlNode *n, bool check_f
     // The rest of the planner's facts about this tier (plan --pipeline); serve ignores them.
     const YamlNode *pl = yaml_map_opt(doc, n, "planner");
     static const char *const plk[] = {"startup_s", "warm_start_s", "spot_interruptions_per_hour", "spot_replace_s",
-                                      "kv_block_tokens", NULL};
+                                      "kv_block_tokens", "host", NULL};
     yaml_check_keys(doc, pl, plk);
     t->plan_startup_s = yaml_f64_opt(doc, pl, "startup_s", 0, 0, 86400);
     t->plan_warm_start_s = yaml_f64_opt(doc, pl, "warm_start_s", t->plan_startup_s, 0, 86400);
     t->plan_spot_interruptions_per_hour = yaml_f64_opt(doc, pl, "spot_interruptions_per_hour", 0, 0, 3600);
     t->plan_spot_replace_s = yaml_f64_opt(doc, pl, "spot_replace_s", 0, 0, 86400);
     t->plan_kv_block_tokens = yaml_i64_opt(doc, pl, "kv_block_tokens", 0, 1, 1 << 16);
+    const char *host = yaml_str_opt(doc, pl, "host", "");
+    if (strlen(host) >= sizeof t->plan_host)
+        yaml_error(doc, yaml_get(pl, "host"), "a host name is at most %zu bytes", sizeof t->plan_host - 1);
+    copy_str(t->plan_host, sizeof t->plan_host, host);
     pipe_load_tier_access(doc, t, n, check_files);
     if (!doc->rc) p->n_tiers++;
 }

@@ -69,6 +69,9 @@ typedef struct {
     // (steptime.h's spread, as a profile from `calibrate --url` has it); serve ignores them.
     double step_spread[PIPE_STEP_SPREAD_MAX], step_spread_window_us;
     int step_n_spread;
+    // step.colocated: a step's time x this per busy replica of another tier on the same host
+    // (steptime.h's colocated, from `calibrate --url --neighbour-model`); 0 = none; serve ignores it.
+    double step_colocated;
     int step_line;
     // planner: the rest of what the planner simulated for this tier (plan --pipeline; serve
     // ignores it): replica start-up (cold, and from the warm pool), spot interruptions and their
@@ -76,6 +79,9 @@ typedef struct {
     double plan_startup_s, plan_warm_start_s;
     double plan_spot_interruptions_per_hour, plan_spot_replace_s;
     int64_t plan_kv_block_tokens;          // 0: the scheduler's default
+    // planner.host: tiers naming the same host share one machine (their replicas contend for it:
+    // step.colocated); "" = the tier's replicas have machines of their own.
+    char plan_host[48];
     // cost_share: in_flight — the backend reports no busy share (vLLM, TGI, llama.cpp's server):
     // the ledger charges each call its in-flight share of the replica's time (policy/ledger).
     bool cost_in_flight;

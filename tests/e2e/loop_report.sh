@@ -74,6 +74,13 @@ if kind == "cascade":
     check("escalation rate" in rows and rows["escalation rate"]["predicted"] > 0, "predicted escalation %s" % rows.get("escalation rate"))
     y = open(f"{d}/pipeline.yaml").read()
     check(y.count("request_overhead_us:") == 3, "every served tier carries the calibrated overhead (the gateway's hop)")
+    # The co-location probe (calibrate --neighbour-model against a second worker) reaches the
+    # profile, and the three tiers of the pipeline share one host with that factor.
+    m = re.search(r"\n  colocated: ([0-9.]+)\n", open(f"{d}/profiles/main.yaml").read())
+    check(m and float(m.group(1)) >= 1, "profile's colocated factor")
+    check(y.count("planner: {host: this-machine, ") == 3 and len(re.findall(r",\s+colocated: [0-9.]+", y)) == 3,
+          "pipeline's host and colocated")
+    check(", colocated: " in open(f"{d}/pipeline-mid.yaml").read(), "mid pipeline's colocated")
 else:
     check(r["plan"]["id"] == p["plan"]["id"], "plan id")
 if kind == "cascade":

@@ -112,6 +112,46 @@ out = plan("--pipeline", nowin, "--trace", trace)
 check(out.returncode != 0 and "nowin.yaml:8: key 'tiers[0].step.spread': a spread needs spread_window_us" in out.stderr,
       "spread without a window: " + out.stderr)
 
+# 1e. two tiers sharing a host (planner.host) with a calibrated co-location factor (step.colocated
+# 1.5): a step starting while the other tier's replica is busy takes 1.5x as long. A (10 in, 5 out,
+# confidence 0) escalates from the student (0-5.5 ms, alone) to the teacher: prefill 5.5-6.6 (alone),
+# 4 decode steps of 1.65 ms (B busy) -> 13.2 ms. B (10 in, 9 out) at 6 ms: prefill 1.65 ms (A busy),
+# decode steps ending 9.3, 10.95, 12.6, 14.25 (A left at 13.2, during the fourth), 4 of 1.1 alone
+# -> e2e 12.65 ms. Without the host: 11.0 and 9.9 ms. A factor below 1 is refused with the key.
+HOSTED = """tiers:
+  - name: student
+    url: http://127.0.0.1:9/v1
+    model: m
+    cost_per_hour: 1
+    replicas: 1
+    scheduler: {max_num_seqs: 1, max_num_batched_tokens: 4096}
+    step: {b0_us: 1000, prefill_token_us: 10, decode_row_us: 100, colocated: 1.5}
+    planner: {host: box}
+  - name: teacher
+    url: http://127.0.0.1:9/v1
+    model: m
+    cost_per_hour: 1
+    replicas: 1
+    scheduler: {max_num_seqs: 1, max_num_batched_tokens: 4096}
+    step: {b0_us: 1000, prefill_token_us: 10, decode_row_us: 100, colocated: 1.5}
+    planner: {host: box}
+routes:
+  - {name: all, match: {endpoint: any}, cascade: {first: student, then: teacher, min_confidence: 0.5}}
+"""
+htrace = write("ht.csv", "id,t_s,prompt_chars,in_tokens,out_tokens,confidence,status\n"
+               "A,0.000,40,10,5,0,200\nB,0.006,40,10,9,1,200\n")
+for name, text, want in (("hosted", HOSTED, {"A": 13.2, "B": 12.65}),
+                         ("own machines", HOSTED.replace("    planner: {host: box}\n", ""), {"A": 11.0, "B": 9.9})):
+    out = plan("--pipeline", write("hosted.yaml", text), "--trace", htrace, "--records", recs, "--json")
+    check(out.returncode == 0, "%s replay failed: %s" % (name, out.stderr))
+    got = {json.loads(l)["request_id"]: json.loads(l) for l in open(recs)} if out.returncode == 0 else {}
+    for rid, ms in want.items():
+        check(abs(got.get(rid, {}).get("e2e_ms", -1) - ms) < 0.002, "%s %s: e2e %s ms, expected %.3f" %
+              (name, rid, got.get(rid, {}).get("e2e_ms"), ms))
+out = plan("--pipeline", write("badcol.yaml", HOSTED.replace("colocated: 1.5}", "colocated: 0.8}", 1)), "--trace", htrace)
+check(out.returncode != 0 and "badcol.yaml:8: key 'tiers[0].step.colocated': 0.8 is out of range [1, 10]" in out.stderr,
+      "colocated below 1: " + out.stderr)
+
 # 2. a shipped workload
 out = plan(os.path.join(ROOT, "data/workloads/support-assistant.yaml"), "--pipeline", pipe, "--json",
            "--horizon-hours", "0.25")
