@@ -84,6 +84,42 @@ TEST(calib_url_reduce_takes_medians_of_ok_requests) {
     samples_free(&r.itl_us);
 }
 
+// Through a rightsize gateway (x-rightsize-ttft-ms): a point's TTFT is the gateway's own, and the
+// client's side of the hop (client TTFT − gateway TTFT) is kept apart; a request without the header
+// keeps its client TTFT; the decode time per token stays the client's (e2e − TTFT) / (n − 1).
+TEST(calib_url_reduce_takes_the_gateways_ttft) {
+    LgResult r = {0};
+    LgRecord rec[4] = {
+        {.outcome = LG_OK, .ttft_us = 5000, .server_ttft_us = 4400, .e2e_us = 36000, .output_tokens = 32, .prompt_tokens = 25},
+        {.outcome = LG_OK, .ttft_us = 4800, .server_ttft_us = 4000, .e2e_us = 35800, .output_tokens = 32, .prompt_tokens = 25},
+        {.outcome = LG_OK, .ttft_us = 6000, .server_ttft_us = 5100, .e2e_us = 37000, .output_tokens = 32, .prompt_tokens = 25},
+        {.outcome = LG_OK, .ttft_us = 4300, .server_ttft_us = -1, .e2e_us = 35300, .output_tokens = 32, .prompt_tokens = 25},
+    };
+    r.rec = rec;
+    r.n = 4;
+    samples_init(&r.itl_us);
+    CalibUrlPoint p[2];
+    ASSERT(calib_url_reduce(&r, 24, 1, &p[0]) == 0);
+    EXPECT_EQ_INT(p[0].n_server, 3);
+    EXPECT_NEAR(p[0].ttft_us, 4350, 1e-9);     // median of {4400, 4000, 5100, 4300 (client's: no header)}
+    EXPECT_NEAR(p[0].hop_us, 800, 1e-9);       // median of {600, 800, 900}
+    EXPECT_NEAR(p[0].itl_us, 1000, 1e-9);      // (e2e − client TTFT) / 31 = 1000 for every request
+    rec[0].server_ttft_us = rec[1].server_ttft_us = rec[2].server_ttft_us = -1;   // a plain server
+    ASSERT(calib_url_reduce(&r, 24, 1, &p[1]) == 0);
+    EXPECT_EQ_INT(p[1].n_server, 0);
+    EXPECT_NEAR(p[1].ttft_us, 4900, 1e-9);     // the client's: median of {5000, 4800, 6000, 4300}
+    EXPECT_NEAR(p[1].hop_us, 0, 0);
+    int64_t n_server;
+    EXPECT_NEAR(calib_url_hop_us(p, 2, &n_server), 800, 1e-9);   // points without the header left out
+    EXPECT_EQ_INT(n_server, 3);
+    CalibUrlPoint m;
+    p[1].hop_us = 600, p[1].n_server = 2;
+    ASSERT(calib_url_merge_rounds(p, 2, &m) == 0);
+    EXPECT_NEAR(m.hop_us, 700, 1e-9);
+    EXPECT_EQ_INT(m.n_server, 5);
+    samples_free(&r.itl_us);
+}
+
 // Rounds merge by medians over the rounds that had an ok request; a round that failed entirely
 // counts its errors but not its (empty) figures.
 TEST(calib_url_merge_rounds_takes_medians_over_rounds) {

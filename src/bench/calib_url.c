@@ -66,11 +66,12 @@ int calib_url_reduce(LgResult *res, int64_t words, int64_t conc, CalibUrlPoint *
     int64_t n = res->n;
     double *ttft = malloc((size_t)(n ? n : 1) * sizeof *ttft), *pt = malloc((size_t)(n ? n : 1) * sizeof *pt);
     double *ot = malloc((size_t)(n ? n : 1) * sizeof *ot), *tpot = malloc((size_t)(n ? n : 1) * sizeof *tpot);
-    if (!ttft || !pt || !ot || !tpot) {
-        free(ttft); free(pt); free(ot); free(tpot);
+    double *hop = malloc((size_t)(n ? n : 1) * sizeof *hop);
+    if (!ttft || !pt || !ot || !tpot || !hop) {
+        free(ttft); free(pt); free(ot); free(tpot); free(hop);
         return ERR_NOMEM;
     }
-    int64_t k = 0, n_tpot = 0;
+    int64_t k = 0, n_tpot = 0, n_hop = 0;
     for (int64_t i = 0; i < n; i++) {
         const LgRecord *r = &res->rec[i];
         if (r->outcome != LG_OK) {
@@ -79,6 +80,10 @@ int calib_url_reduce(LgResult *res, int64_t words, int64_t conc, CalibUrlPoint *
         }
         if (r->ttft_us < 0) continue;
         ttft[k] = (double)r->ttft_us;
+        if (r->server_ttft_us > 0 && r->server_ttft_us <= r->ttft_us) {   // the gateway's own (CalibUrlPoint)
+            hop[n_hop++] = (double)(r->ttft_us - r->server_ttft_us);
+            ttft[k] = (double)r->server_ttft_us;
+        }
         pt[k] = r->prompt_tokens >= 0 ? (double)r->prompt_tokens : (double)words;
         ot[k] = (double)r->output_tokens;
         if (req_tpot(r, &tpot[n_tpot])) n_tpot++;
@@ -89,23 +94,27 @@ int calib_url_reduce(LgResult *res, int64_t words, int64_t conc, CalibUrlPoint *
     out->prompt_tokens = k ? median(pt, k) : (double)words;
     out->output_tokens = median(ot, k);
     out->itl_us = n_tpot ? median(tpot, n_tpot) : res->itl_us.n ? samples_quantile(&res->itl_us, 0.5) : 0;
-    free(ttft); free(pt); free(ot); free(tpot);
+    out->n_server = n_hop;
+    out->hop_us = median(hop, n_hop);
+    free(ttft); free(pt); free(ot); free(tpot); free(hop);
     return 0;
 }
 
 int calib_url_merge_rounds(const CalibUrlPoint *rounds, int64_t n, CalibUrlPoint *out) {
-    double *v[4];
-    for (int j = 0; j < 4; j++) v[j] = malloc((size_t)(n ? n : 1) * sizeof(double));
-    if (!v[0] || !v[1] || !v[2] || !v[3]) {
-        for (int j = 0; j < 4; j++) free(v[j]);
+    double *v[5];
+    for (int j = 0; j < 5; j++) v[j] = malloc((size_t)(n ? n : 1) * sizeof(double));
+    if (!v[0] || !v[1] || !v[2] || !v[3] || !v[4]) {
+        for (int j = 0; j < 5; j++) free(v[j]);
         return ERR_NOMEM;
     }
     *out = (CalibUrlPoint){.words = n ? rounds[0].words : 0, .conc = n ? rounds[0].conc : 0};
-    int64_t nt = 0, ni = 0, nk = 0;
+    int64_t nt = 0, ni = 0, nk = 0, nh = 0;
     for (int64_t r = 0; r < n; r++) {
         out->n_ok += rounds[r].n_ok;
         out->n_err += rounds[r].n_err;
+        out->n_server += rounds[r].n_server;
         if (rounds[r].n_ok == 0) continue;
+        if (rounds[r].n_server > 0) v[4][nh++] = rounds[r].hop_us;
         if (rounds[r].ttft_us > 0) v[0][nt++] = rounds[r].ttft_us;
         if (rounds[r].itl_us > 0) v[1][ni++] = rounds[r].itl_us;
         v[2][nk] = rounds[r].prompt_tokens;
@@ -115,8 +124,22 @@ int calib_url_merge_rounds(const CalibUrlPoint *rounds, int64_t n, CalibUrlPoint
     out->itl_us = median(v[1], ni);
     out->prompt_tokens = nk ? median(v[2], nk) : (double)out->words;
     out->output_tokens = median(v[3], nk);
-    for (int j = 0; j < 4; j++) free(v[j]);
+    out->hop_us = median(v[4], nh);
+    for (int j = 0; j < 5; j++) free(v[j]);
     return 0;
+}
+
+double calib_url_hop_us(const CalibUrlPoint *pts, int64_t n, int64_t *n_server) {
+    double *v = malloc((size_t)(n > 0 ? n : 1) * sizeof *v);
+    int64_t k = 0;
+    *n_server = 0;
+    for (int64_t i = 0; i < n; i++) {
+        *n_server += pts[i].n_server;
+        if (pts[i].n_server > 0 && v) v[k++] = pts[i].hop_us;
+    }
+    double m = v ? median(v, k) : 0;
+    free(v);
+    return m;
 }
 
 // The concurrency-1 requests' own figures, for the spread: decode time per token, span (e2e),

@@ -11,7 +11,8 @@
 // requests, so a stray slow step does not move them):
 //   ITL  ≈ one decode step of C rows, context per row Pt + i on step i (Pt = usage.prompt_tokens):
 //          itl = b0 + b2·C + b3·C·(Pt + M/2)                       (mean context over the steps)
-//   TTFT at C = 1 ≈ the request's time outside engine steps (HTTP, tokenization) + one prefill:
+//   TTFT at C = 1 ≈ the request's time outside engine steps (HTTP, tokenization) + one prefill
+//          (the server's own TTFT where it says it: CalibUrlPoint.hop_us):
 //          ttft = overhead + b0 + b1·Pt + b3·Pt
 // Five unknowns (b0..b3 and the per-request overhead), fitted jointly on relative error with
 // every unknown >= 0. b1 and b3 are told apart only by the ITL rows' context term, b0 and the
@@ -58,7 +59,17 @@ typedef struct {
                              // the median event gap when no request had two tokens
     int64_t n_ok, n_err;
     double ttft_fit_us, itl_fit_us;  // filled by calib_url_fit
+    // Against a rightsize gateway or worker (its x-rightsize-ttft-ms): ttft_us is the server's own
+    // TTFT, from its reading of the request, as its telemetry records it, so the fitted overhead is
+    // what the records see; hop_us is the median of the client's TTFT less it (the client's side of the
+    // hop: sending, connecting, the gateway reading the request), which no record sees. 0 without.
+    double hop_us;
+    int64_t n_server;                // requests that carried the gateway's TTFT
 } CalibUrlPoint;
+
+// The client's side of the hop over n points: the median of the points' hop_us among those that
+// carried the gateway's TTFT (0 when none did); *n_server gets the requests that carried it.
+double calib_url_hop_us(const CalibUrlPoint *pts, int64_t n, int64_t *n_server);
 
 typedef struct {
     CalibFit step;           // b0..b3 and the error over every row used (rmse, mape)

@@ -15,6 +15,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,21 +132,30 @@ static void read_status(Slot *s) {
     s->status_read = true;
 }
 
+// The number after a header's name (klen bytes, the colon included) in p[0..n): false unless it
+// parses and lies in [0, 1e9).
+static bool header_num(const char *p, size_t n, size_t klen, double *v) {
+    char tmp[64];
+    size_t vn = n - klen;
+    if (vn >= sizeof tmp) vn = sizeof tmp - 1;
+    memcpy(tmp, p + klen, vn);
+    tmp[vn] = 0;
+    char *end;
+    *v = strtod(tmp, &end);
+    return end != tmp && *v >= 0 && *v < 1e9;
+}
+
 static size_t on_header(char *p, size_t size, size_t nmemb, void *ud) {
     Slot *s = ud;
     size_t n = size * nmemb;
     LgRecord *r = &s->lg->res->rec[s->req];
-    static const char cost[] = "x-rightsize-cost-usd:", ctype[] = "content-type:";
-    if (n > sizeof cost - 1 && strncasecmp(p, cost, sizeof cost - 1) == 0) {
-        char tmp[64];
-        size_t vn = n - (sizeof cost - 1);
-        if (vn >= sizeof tmp) vn = sizeof tmp - 1;
-        memcpy(tmp, p + sizeof cost - 1, vn);
-        tmp[vn] = 0;
-        char *end;
-        double v = strtod(tmp, &end);
-        if (end != tmp && v >= 0 && v < 1e9) {
-            r->cost_usd = v;
+    static const char cost[] = "x-rightsize-cost-usd:", ctype[] = "content-type:", ttft[] = "x-rightsize-ttft-ms:";
+    double num;
+    if (n > sizeof ttft - 1 && strncasecmp(p, ttft, sizeof ttft - 1) == 0) {
+        if (header_num(p, n, sizeof ttft - 1, &num)) r->server_ttft_us = llround(num * 1000);
+    } else if (n > sizeof cost - 1 && strncasecmp(p, cost, sizeof cost - 1) == 0) {
+        if (header_num(p, n, sizeof cost - 1, &num)) {
+            r->cost_usd = num;
             r->cost_seen = true;
         }
     } else if (n > sizeof ctype - 1 && strncasecmp(p, ctype, sizeof ctype - 1) == 0) {
@@ -485,7 +495,7 @@ static int records_init(const LgConfig *cfg, LgResult *out) {
     if (!out->rec) return ERR_NOMEM;
     for (int64_t i = 0; i < out->n; i++) {
         const Arrival *a = cfg->schedule ? &cfg->schedule->a[i] : NULL;
-        out->rec[i] = (LgRecord){.sched_us = a ? a->t_us : -1, .sent_us = -1, .ttft_us = -1, .e2e_us = -1,
+        out->rec[i] = (LgRecord){.sched_us = a ? a->t_us : -1, .sent_us = -1, .ttft_us = -1, .e2e_us = -1, .server_ttft_us = -1,
                                  .prompt_tokens = -1, .outcome = LG_NOT_SENT,
                                  .input_tokens = a ? a->input_tokens : cfg->input_tokens,
                                  .max_tokens = a ? a->output_tokens : cfg->output_tokens};

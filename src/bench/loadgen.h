@@ -61,6 +61,8 @@ typedef struct {
     bool cost_seen;         // the response had an x-rightsize-cost-usd header
     bool delayed_by_cap;    // open loop: it was due while max_in_flight streams were open
     double cost_usd;        // x-rightsize-cost-usd (header or trailer), 0 when absent
+    int64_t server_ttft_us; // x-rightsize-ttft-ms (header or trailer): the TTFT a rightsize
+                            // gateway's record carries, from its reading of the request; -1 when absent
 } LgRecord;
 
 typedef struct {

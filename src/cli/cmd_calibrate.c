@@ -48,6 +48,9 @@ static void calibrate_usage(FILE *out) {
 "--output-tokens tokens. Median inter-token gap at concurrency C = one decode step of C rows;\n"
 "median TTFT at concurrency 1 = per-request overhead (HTTP, tokenization) + one prefill. Fits\n"
 "b0..b3 and request_overhead_us jointly (non-negative, relative error) and reports the error.\n"
+"Against a rightsize gateway or worker, TTFT is the server's own (its x-rightsize-ttft-ms, from\n"
+"its reading of the request), as its telemetry records it, so `report --plan` compares like with\n"
+"like; the client's side of the hop, which no record sees, is printed.\n"
 "Every request at concurrency 1 (and of the cold probe) also gives its own decode time per\n"
 "token over its point's median: the quantiles of that ratio (16, from 32 requests up) and the\n"
 "requests' median span are the profile's spread: and spread_window_us, the machine's scatter\n"
@@ -333,6 +336,12 @@ static int calibrate_url(CalOpts *o) {
     printf("fit error over %lld rows: rmse %.1f us, mean abs error %.2f%% (TTFT rows %lld: %.2f%%, inter-token "
            "rows %lld: %.2f%%)\n", (long long)fit.step.n_points, fit.step.rmse_us, 100 * fit.step.mape,
            (long long)fit.n_ttft_rows, 100 * fit.mape_ttft, (long long)fit.n_itl_rows, 100 * fit.mape_itl);
+    int64_t n_server = 0;
+    double hop_us = calib_url_hop_us(pts, n, &n_server);
+    if (n_server > 0)
+        printf("TTFT as the server's records see it (x-rightsize-ttft-ms on %lld requests): request_overhead_us "
+               "leaves out the client's side of the hop, median %.2f ms over the points\n", (long long)n_server,
+               hop_us / 1e3);
     if (cold.idle_us > 0) {
         printf("cold probe (%lld words, 1 request at a time): after an idle gap, against the point sent back to back\n",
                (long long)cold.at[0].words);

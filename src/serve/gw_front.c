@@ -238,6 +238,8 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
         if (r->out_done) {
             if (r->h_cost[0] && r->stream_resp)
                 MHD_add_response_footer(r->stream_resp, "x-rightsize-cost-usd", r->h_cost);
+            if (r->h_ttft[0] && r->stream_resp)
+                MHD_add_response_footer(r->stream_resp, "x-rightsize-ttft-ms", r->h_ttft);
             pthread_mutex_unlock(&r->mu);
             return MHD_CONTENT_READER_END_OF_STREAM;
         }
@@ -257,6 +259,7 @@ static void add_headers(struct MHD_Response *resp, GwReq *r) {
     if (r->h_tier[0]) MHD_add_response_header(resp, "x-rightsize-tier", r->h_tier);
     if (r->h_queue[0]) MHD_add_response_header(resp, "x-rightsize-queue-ms", r->h_queue);
     if (r->h_cost[0]) MHD_add_response_header(resp, "x-rightsize-cost-usd", r->h_cost);
+    if (r->h_ttft[0]) MHD_add_response_header(resp, "x-rightsize-ttft-ms", r->h_ttft);
     if (r->cache_state) MHD_add_response_header(resp, "x-rightsize-cache", r->cache_state);
     if (r->retry_after) {
         char ra[16];

@@ -160,6 +160,7 @@ struct GwReq {
     Buf out;                       // whole body, or SSE bytes not yet handed to MHD
     size_t out_off;
     char h_tier[48], h_queue[32], h_cost[40];
+    char h_ttft[32];   // x-rightsize-ttft-ms: the record's TTFT ("" until the first text)
     bool retry_after;
     struct MHD_Response *stream_resp;
     // ---- loop only ----

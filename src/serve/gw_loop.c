@@ -402,15 +402,20 @@ static void set_headers(Gateway *g, GwReq *r) {
     snprintf(r->h_tier, sizeof r->h_tier, "%s", g->p.tiers[r->tier].name);
     snprintf(r->h_queue, sizeof r->h_queue, "%.3f", (double)r->queue_us / 1000.0);
     snprintf(r->h_cost, sizeof r->h_cost, "%.9f", (double)r->cost_nusd / 1e9);
+    // The TTFT the gateway's record will carry (from the request read to the first text), so a
+    // client (calibrate --url) can tell its own side of the hop from the gateway's.
+    if (r->t_first_token_us)
+        snprintf(r->h_ttft, sizeof r->h_ttft, "%.3f", (double)(r->t_first_token_us - r->t_arrival_us) / 1000.0);
     pthread_mutex_unlock(&r->mu);
 }
 
 // Answers the client with a buffered backend response (the first tier's, kept, or any
 // non-streamed answer). resp may be NULL (not JSON): the bytes go as they came.
 static void answer_buffered(Gateway *g, GwReq *r, GwCall *c, cJSON *resp, int64_t now_us) {
+    if (r->stream && c->status == 200 && resp)
+        r->t_first_token_us = r->t_last_token_us = now_us;   // the client's text arrives now, in one event
     set_headers(g, r);
     if (r->stream && c->status == 200 && resp) {
-        r->t_first_token_us = r->t_last_token_us = now_us;   // the client's text arrives now, in one event
         gw_answer_replay_sse(r, resp);
     } else if (resp && r->cascade_first_call && !r->client_logprobs && c->status == 200) {
         cJSON *ch = (cJSON *)gw_answer_choice0(resp);

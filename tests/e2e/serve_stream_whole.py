@@ -4,7 +4,8 @@ write, Content-Length) with its cost in the x-rightsize-cost-usd header; a strea
 when its headers go out stays chunked with the cost as a trailer (docs/serve.md). Either way the
 client gets the backend's events byte for byte, keep-alive framing holds over many requests on
 one connection, and the cost it is told equals its telemetry record's cost_busy_usd, which is the
-ledger's rule for the busy share the backend reported (1 ms at $3.6/h = $0.000001).
+ledger's rule for the busy share the backend reported (1 ms at $3.6/h = $0.000001); so does the TTFT
+it is told (x-rightsize-ttft-ms, header or trailer alike) the record's ttft_ms.
 Client: a raw HTTP/1.1 socket that reads either framing (and trailers)."""
 import json
 import os
@@ -109,6 +110,10 @@ for rid, (slow, st, hdrs, body, trailers, is_sized) in sorted(got.items()):
           "%s: cost told %r, record %r (want $0.000001: 1 ms busy at $3.6/h)" % (rid, cost, rec.get("cost_busy_usd")))
     check(rec.get("status") == 200 and rec.get("output_tokens") == 3 and rec.get("finish_reason") == "stop",
           "%s: record %s" % (rid, rec))
+    # the gateway's TTFT, as its record has it (calibrate --url tells its own side of the hop by it)
+    ttft = hdrs.get("x-rightsize-ttft-ms") if is_sized else trailers.get("x-rightsize-ttft-ms")
+    check(ttft is not None and rec.get("ttft_ms") is not None and abs(float(ttft) - rec["ttft_ms"]) < 0.0015,
+          "%s: TTFT told %r, record %r" % (rid, ttft, rec.get("ttft_ms")))
     sized += is_sized
     chunked += not is_sized
 print("%d streams sent sized (cost in the header), %d chunked (cost in the trailer), one connection" % (sized, chunked))
