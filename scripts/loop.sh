@@ -16,7 +16,8 @@
 # predicted on the bench's own arrivals), DIR/profiles-after/ (the calibration rerun after the
 # bench: how far the machine's speed moved) and DIR/load.txt (the load average at calibration, before and after the bench). Env: RS_BIN (default build/rightsize), LOOP_RATE (req/s, default 2),
 # LOOP_OUT_TOKENS (default 16), LOOP_CAL_ROUNDS (calibration rounds, default 5), LOOP_CAL_IDLE_MS
-# (idle before each calibration wave, default 80% of the mean gap between arrivals, 800 / LOOP_RATE),
+# (the cold probe's longest idle gap, default 4x the mean gap between arrivals, 4000 / LOOP_RATE: its
+# gaps, G, G/4 and G/16, then span the exponential gaps the bench's workers see, up to its tail),
 # LOOP_IN_WORDS (default 24), LOOP_PRICE (USD/replica-hour, default 1),
 # LOOP_SLO_E2E_P95_MS (the workload's SLO, default 30000), LOOP_MIN_CONFIDENCE (the cascade's threshold; the default escalates about 30% of a synthesized
 # 512-token vocabulary model's answers, whose mean token probability is near 1/512).
@@ -29,7 +30,7 @@ OUT_T=${LOOP_OUT_TOKENS:-16}
 IN_W=${LOOP_IN_WORDS:-24}
 PRICE=${LOOP_PRICE:-1}
 CAL_ROUNDS=${LOOP_CAL_ROUNDS:-5}
-CAL_IDLE_MS=${LOOP_CAL_IDLE_MS:-$(awk "BEGIN { printf \"%d\", 800 / $RATE }")}
+CAL_IDLE_MS=${LOOP_CAL_IDLE_MS:-$(awk "BEGIN { printf \"%d\", 4000 / $RATE }")}
 PY=/usr/bin/python3
 SEQS=8
 TOKS=256
