@@ -238,10 +238,18 @@ static int run_cold_round(LgConfig *cfg, const CalibUrlDesign *d, int64_t words,
     return rc;
 }
 
-// Standard error of the median of the field at offset off over the n requests at req (those with a
-// sample; 0 with fewer than two): 1.2533 sigma / sqrt(k), sigma estimated as 1.4826 x the median
-// absolute deviation, robust to the odd request a shared machine stalls, whose square would
-// otherwise swamp a standard deviation and gate a real slowdown out.
+// Standard error of the median of v[0..k) (overwritten; 0 with fewer than two): 1.2533 sigma /
+// sqrt(k), sigma estimated as 1.4826 x the median absolute deviation, robust to the odd request a
+// shared machine stalls, whose square would otherwise swamp a standard deviation and gate a real
+// slowdown out.
+static double mad_se(double *v, int64_t k) {
+    if (k < 2) return 0;
+    double m = median(v, k);
+    for (int64_t i = 0; i < k; i++) v[i] = fabs(v[i] - m);
+    return 1.2533 * 1.4826 * median(v, k) / sqrt((double)k);
+}
+
+// mad_se of the field at offset off over the n requests at req (those with a sample).
 static double median_se(const CalibUrlPoint *req, int64_t n, size_t off) {
     double *v = malloc((size_t)(n > 0 ? n : 1) * sizeof *v);
     if (!v) return 0;
@@ -250,12 +258,7 @@ static double median_se(const CalibUrlPoint *req, int64_t n, size_t off) {
         double x = *(const double *)((const char *)&req[i] + off);
         if (x > 0) v[k++] = x;
     }
-    double se = 0;
-    if (k >= 2) {
-        double m = median(v, k);
-        for (int64_t i = 0; i < k; i++) v[i] = fabs(v[i] - m);
-        se = 1.2533 * 1.4826 * median(v, k) / sqrt((double)k);
-    }
+    double se = mad_se(v, k);
     free(v);
     return se;
 }
@@ -350,13 +353,7 @@ int calib_url_colo_reduce(double *itl, int64_t n, double alone_itl_us, CalibUrlC
     *out = (CalibUrlColo){.n = n, .alone_itl_us = alone_itl_us, .factor = 1};
     if (n == 0 || !(alone_itl_us > 0)) return ERR_IO;
     out->itl_us = median(itl, n);
-    if (n >= 2) {   // 1.2533 sigma / sqrt(n), sigma from the median absolute deviation (as median_se)
-        double *dev = malloc((size_t)n * sizeof *dev);
-        if (!dev) return ERR_NOMEM;
-        for (int64_t i = 0; i < n; i++) dev[i] = fabs(itl[i] - out->itl_us);
-        out->se_us = 1.2533 * 1.4826 * median(dev, n) / sqrt((double)n);
-        free(dev);
-    }
+    out->se_us = mad_se(itl, n);
     if (out->itl_us - alone_itl_us > 2 * out->se_us) out->factor = out->itl_us / alone_itl_us;
     return 0;
 }

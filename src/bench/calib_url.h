@@ -146,7 +146,7 @@ typedef struct {
     double factor;           // itl_us / alone_itl_us, gated as above (>= 1)
 } CalibUrlColo;
 
-// Reduces the probe (pure): n decode times per token beside a busy neighbour (sorted in place)
+// Reduces the probe (pure): n decode times per token beside a busy neighbour (overwritten)
 // against the alone reference. 0, or ERR_IO when either has no sample.
 int calib_url_colo_reduce(double *itl, int64_t n, double alone_itl_us, CalibUrlColo *out);
 
