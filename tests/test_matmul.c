@@ -304,8 +304,15 @@ static void run_shapes(ThreadPool *tp, uint64_t seed) {
 TEST(matmul_kernels_match_float64_reference) {
     ThreadPool *tp = tp_create(2);
     ASSERT(tp);
+    // One-row tiles are compiled twice, prefetching into L1 or L2 (mm_stream_l1, chosen by CPU
+    // vendor): each pass takes one, so both are checked on any CPU.
+    (void)mm_kernel_name();  // the choice is made once, before the flag is set here
+    bool stream_l1 = mm_stream_l1;
+    mm_stream_l1 = true;
     run_shapes(tp, 1234);
+    mm_stream_l1 = false;
     run_shapes(NULL, 99);  // single-threaded path too
+    mm_stream_l1 = stream_l1;
     tp_destroy(tp);
 }
 
@@ -327,6 +334,21 @@ static bool cpuinfo_has(const char *flag) {
     return has;
 }
 
+static bool cpuinfo_vendor_is(const char *vendor) {
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return false;
+    char line[512];
+    bool is = false;
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "vendor_id", 9) != 0) continue;
+        const char *v = strchr(line, ':');
+        is = v && strncmp(v + 2, vendor, strlen(vendor)) == 0;
+        break;
+    }
+    fclose(f);
+    return is;
+}
+
 TEST(matmul_best_kernels_chosen) {
     CpuFeatures f = cpu_features();
     if (access("/proc/cpuinfo", R_OK) == 0) {
@@ -341,6 +363,7 @@ TEST(matmul_best_kernels_chosen) {
         EXPECT(f.avx512vnni == cpuinfo_has("avx512_vnni"));
         EXPECT(f.amx_tile == cpuinfo_has("amx_tile"));
         EXPECT(f.amx_int8 == cpuinfo_has("amx_int8"));
+        EXPECT(f.amd == cpuinfo_vendor_is("AuthenticAMD"));
     }
     // the ladder, best last; RIGHTSIZE_KERNELS stops the climb at its rung
     const char *forced = getenv("RIGHTSIZE_KERNELS");
@@ -357,6 +380,10 @@ TEST(matmul_best_kernels_chosen) {
         }
     }
     EXPECT(strcmp(mm_kernel_name(), want) == 0);
+    // one-row tiles stream into L1 on AMD cores, into L2 elsewhere; RIGHTSIZE_STREAM_PREFETCH overrides
+    const char *pf = getenv("RIGHTSIZE_STREAM_PREFETCH");
+    if (strcmp(want, "ref") != 0 && !(pf && (strcmp(pf, "l1") == 0 || strcmp(pf, "l2") == 0)))
+        EXPECT(mm_stream_l1 == f.amd);
     // packing is offered exactly by the sets that have a layout
     WeightView w = {.type = QT_Q8_0, .rows = 20, .cols = 64};
     bool packs = strcmp(want, "ref") != 0;  // every SIMD set multiplies Q8_0 from MM_LAYOUT_X16

@@ -15,6 +15,8 @@ static uint64_t xgetbv0(void) {
 CpuFeatures cpu_features(void) {
     CpuFeatures f = {0};
     unsigned a, b, c, d;
+    if (!__get_cpuid(0, &a, &b, &c, &d)) return f;
+    f.amd = b == 0x68747541u && d == 0x69746e65u && c == 0x444d4163u;  // "Auth" "enti" "cAMD"
     if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
     bool osxsave = c & (1u << 27), avx = c & (1u << 28);
     // the OS must save XMM and YMM state (XCR0 bits 1 and 2) for any VEX-encoded 256-bit code

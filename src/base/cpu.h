@@ -17,6 +17,9 @@ typedef struct {
     // state (XCR0 bits 17-18). Linux also wants each process to ask before its first tile
     // instruction (arch_prctl ARCH_REQ_XCOMP_PERM, see cpu_amx_permit).
     bool amx_tile, amx_int8;
+    // The vendor string is "AuthenticAMD": a memory-bound kernel's best prefetch differs between
+    // vendors' cores (see mm_stream_l1 in engine/matmul_kernels.h).
+    bool amd;
 } CpuFeatures;
 
 // The features of the CPU running this process (all false on non-x86 builds). Thread-safe.

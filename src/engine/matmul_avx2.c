@@ -24,7 +24,7 @@
 #ifndef MM_PREFETCH_HINT
 #define MM_PREFETCH_HINT _MM_HINT_T1
 #endif
-#define MM_PF(p, nr) ((void)(nr), _mm_prefetch((p) + MM_PREFETCH_BYTES, MM_PREFETCH_HINT))  // packed tiles, any nr
+#define MM_PF(p, l1) ((void)(l1), _mm_prefetch((p) + MM_PREFETCH_BYTES, MM_PREFETCH_HINT))  // packed tiles, any row count
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
 static ALWAYS_INLINE float hsum_ps(__m256 v) {

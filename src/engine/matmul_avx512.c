@@ -48,19 +48,18 @@
 #ifndef X16_PREFETCH_BYTES
 #define X16_PREFETCH_BYTES 16384
 #endif
-// A tile of one activation row (a decode step: each weight byte used once, straight from DRAM)
-// prefetches 8 KiB ahead into L1 instead: TinyLlama-shape Q4_K_M decode on one thread +11%
-// (45.1 -> 49.9 tok/s, median of 5 alternated runs), and scripts/matmul_bench.c's n=1 products
-// +8-45% (Q4_K, Q6_K, Q8_0; Q4_0 +3%). Batched tiles keep the L2 prefetch: into L1 it cost a
-// 64-row Q4_K product ~5%. nr is a compile-time constant in every tile, so the choice is free.
+// A tile of one activation row (a decode step) prefetches X16_STREAM_BYTES ahead into L1 where
+// mm_stream_l1 says so (AMD: TinyLlama-shape Q4_K_M decode on one thread +11%, 45.1 -> 49.9 tok/s,
+// median of 5 alternated runs, and scripts/matmul_bench.c's n=1 products +8-45%), else as the
+// batched tiles do (an AMX Xeon: 8 KiB into L1 cost that decode a third). Batched tiles keep the
+// L2 prefetch: into L1 it cost a 64-row Q4_K product ~5%.
 #ifndef X16_STREAM_BYTES
 #define X16_STREAM_BYTES 8192
 #endif
-#ifndef X16_STREAM_HINT
-#define X16_STREAM_HINT _MM_HINT_T0
-#endif
-#define MM_PF(p, nr) \
-    ((nr) == 1 ? _mm_prefetch((p) + X16_STREAM_BYTES, X16_STREAM_HINT) : _mm_prefetch((p) + X16_PREFETCH_BYTES, X16_HINT))
+// l1: a compile-time constant in every tile, 1 for a one-row tile where mm_stream_l1 (the row
+// tasks test the flag once and call the tile specialised either way).
+#define MM_PF(p, l1) \
+    ((l1) ? _mm_prefetch((p) + X16_STREAM_BYTES, _MM_HINT_T0) : _mm_prefetch((p) + X16_PREFETCH_BYTES, X16_HINT))
 
 // Groups [g0, g1) of w. Each stripe is one gather of 4 bytes from each of the group's 16 rows (the
 // padding rows of a last group masked off and filled with the code of a zero weight), biased for
@@ -116,7 +115,7 @@ static ALWAYS_INLINE void x16_store(const MmArgs *a, int64_t g, int64_t i0, int 
 // compile-time constant after inlining. Per block: the 8 stripes (and scales) are loaded once
 // and stay in registers while the nr activation rows pass: 8 vpdpbusd with a broadcast operand,
 // one convert, one multiply and one FMA per row.
-static ALWAYS_INLINE void x16_tile(const MmArgs *a, int64_t g, int64_t i0, int nr, int is_q4) {
+static ALWAYS_INLINE void x16_tile(const MmArgs *a, int64_t g, int64_t i0, int nr, int is_q4, int l1) {
     int64_t nb = a->cols / QK8_0, cb = mm_x16_code_bytes(is_q4);
     const uint8_t *codes = a->w + (size_t)g * mm_x16_group_bytes(nb, is_q4);
     const uint16_t *scales = (const uint16_t *)(codes + nb * cb);
@@ -132,7 +131,7 @@ static ALWAYS_INLINE void x16_tile(const MmArgs *a, int64_t g, int64_t i0, int n
         __m512i w[8];
         if (is_q4) {
 #pragma GCC unroll 4
-            for (int j = 0; j < 4; j++) MM_PF((const char *)blk + j * 64, nr);
+            for (int j = 0; j < 4; j++) MM_PF((const char *)blk + j * 64, l1);
             const __m512i lo = _mm512_set1_epi8(0x0f);
 #pragma GCC unroll 4
             for (int j = 0; j < 4; j++) {
@@ -143,7 +142,7 @@ static ALWAYS_INLINE void x16_tile(const MmArgs *a, int64_t g, int64_t i0, int n
         } else {
 #pragma GCC unroll 8
             for (int j = 0; j < 8; j++) {
-                MM_PF((const char *)blk + j * 64, nr);
+                MM_PF((const char *)blk + j * 64, l1);
                 w[j] = _mm512_load_si512((const void *)(blk + j * 64));
             }
         }
@@ -167,8 +166,13 @@ static ALWAYS_INLINE void x16_tile(const MmArgs *a, int64_t g, int64_t i0, int n
     x16_store(a, g, i0, nr, acc);
 }
 
-#define X16_CASE(N) \
-    case N: for (int64_t g = g0; g < g1; g++) x16_tile(a, g, i, N, is_q4); break;
+#define X16_CASE(N)                                                           \
+    case N:                                                                   \
+        if (N == 1 && mm_stream_l1)                                           \
+            for (int64_t g = g0; g < g1; g++) x16_tile(a, g, i, N, is_q4, 1); \
+        else                                                                  \
+            for (int64_t g = g0; g < g1; g++) x16_tile(a, g, i, N, is_q4, 0); \
+        break;
 
 // Activation rows in tiles of up to X16_TILE (outer: the tile stays in L1), groups of the task's
 // rows inner (its part of W stays in L2 across tiles). Tasks start on a multiple of 16 rows
@@ -200,7 +204,7 @@ static ALWAYS_INLINE void x16_rows(const MmArgs *a, int64_t r0, int64_t r1, int 
 // X16K_TILE activation rows pass; each row's 16 dot products are scaled by the rows' integer
 // sub-block scales (mullo) into one int32 per super-block; the mins through Q8_K's code sums.
 #define X16K_TILE 8
-static ALWAYS_INLINE void x16k_tile(const MmArgs *a, int64_t g, int64_t i0, int nr) {
+static ALWAYS_INLINE void x16k_tile(const MmArgs *a, int64_t g, int64_t i0, int nr, int l1) {
     int64_t nbk = a->cols / QK_K;
     const uint8_t *grp = a->w + (size_t)g * mm_x16_k_group_bytes(nbk);
     const BlockQ8K *x = (const BlockQ8K *)a->x + i0 * nbk;
@@ -220,7 +224,7 @@ static ALWAYS_INLINE void x16k_tile(const MmArgs *a, int64_t g, int64_t i0, int 
             __m512i w[8];
 #pragma GCC unroll 4
             for (int i = 0; i < 4; i++) {
-                MM_PF((const char *)blk + i * 64, nr);
+                MM_PF((const char *)blk + i * 64, l1);
                 __m512i v = _mm512_load_si512((const void *)(blk + i * 64));
                 w[i] = _mm512_and_si512(v, lo);
                 w[i + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), lo);
@@ -240,7 +244,7 @@ static ALWAYS_INLINE void x16k_tile(const MmArgs *a, int64_t g, int64_t i0, int 
             }
         }
 #pragma GCC unroll 4
-        for (int l = 0; l < 4; l++) MM_PF((const char *)rec + 2048 + 64 * l, nr);
+        for (int l = 0; l < 4; l++) MM_PF((const char *)rec + 2048 + 64 * l, l1);
         __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)dd));
         __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(dd + 16)));
         // the 16 rows' mins of each sub-block: 2 low bits atop the scale bytes, 4 high bits per nibble
@@ -265,8 +269,13 @@ static ALWAYS_INLINE void x16k_tile(const MmArgs *a, int64_t g, int64_t i0, int 
     x16_store(a, g, i0, nr, acc);
 }
 
-#define X16T_CASE(TILE, N) \
-    case N: for (int64_t g = g0; g < g1; g++) TILE(a, g, i, N); break;
+#define X16T_CASE(TILE, N)                                         \
+    case N:                                                        \
+        if (N == 1 && mm_stream_l1)                                \
+            for (int64_t g = g0; g < g1; g++) TILE(a, g, i, N, 1); \
+        else                                                       \
+            for (int64_t g = g0; g < g1; g++) TILE(a, g, i, N, 0); \
+        break;
 
 // A packed K-quant's row task (x16k_tile, x16q6_tile), as x16_rows: activation rows in tiles of up
 // to X16K_TILE (balanced: 16 = 8 + 8, 20 = 7 + 7 + 6), the task's groups inner; each tile size a
@@ -295,13 +304,13 @@ X16_TILED_ROWS(rows_q4_k_x16, x16k_tile)
 // group 2j, high nibbles: 2j+1) sums q x into an int32 that starts at -32 bsum_g, i.e. the dot
 // product of the signed codes q - 32, then takes the rows' int8 group scales (mullo):
 //   y += d_x * d * Σ_g sc_g Σ_16 (q - 32) x        (|Σ| <= 16 x 16 x 127 x 64 x 128, inside int32)
-static ALWAYS_INLINE void x16q6_codes(const uint8_t *rec, int j, int nr, __m512i *wl, __m512i *wh) {
+static ALWAYS_INLINE void x16q6_codes(const uint8_t *rec, int j, int l1, __m512i *wl, __m512i *wh) {
     const uint8_t *blk = rec + j * MM_X16_Q6K_SUB, *hb = blk + MM_X16_Q6K_HI;
     const __m512i lo = _mm512_set1_epi8(0x0f), hi = _mm512_set1_epi8(0x30);
 #pragma GCC unroll 4
-    for (int i = 0; i < 4; i++) MM_PF((const char *)blk + i * 64, nr);
-    MM_PF((const char *)hb, nr);
-    MM_PF((const char *)hb + 64, nr);
+    for (int i = 0; i < 4; i++) MM_PF((const char *)blk + i * 64, l1);
+    MM_PF((const char *)hb, l1);
+    MM_PF((const char *)hb + 64, l1);
     __m512i h0 = _mm512_load_si512((const void *)hb), h1 = _mm512_load_si512((const void *)(hb + 64));
 #pragma GCC unroll 4
     for (int i = 0; i < 4; i++) {
@@ -314,7 +323,7 @@ static ALWAYS_INLINE void x16q6_codes(const uint8_t *rec, int j, int nr, __m512i
     }
 }
 
-static ALWAYS_INLINE void x16q6_tile(const MmArgs *a, int64_t g, int64_t i0, int nr) {
+static ALWAYS_INLINE void x16q6_tile(const MmArgs *a, int64_t g, int64_t i0, int nr, int l1) {
     int64_t nbk = a->cols / QK_K;
     const uint8_t *grp = a->w + (size_t)g * mm_x16_q6k_group_bytes(nbk);
     const BlockQ8K *x = (const BlockQ8K *)a->x + i0 * nbk;
@@ -329,7 +338,7 @@ static ALWAYS_INLINE void x16q6_tile(const MmArgs *a, int64_t g, int64_t i0, int
         for (int k = 0; k < nr; k++) isum[k] = _mm512_setzero_si512();
         for (int j = 0; j < 8; j++) {
             __m512i wl[4], wh[4];
-            x16q6_codes(rec, j, nr, wl, wh);
+            x16q6_codes(rec, j, l1, wl, wh);
             __m512i sc0 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(sc + 32 * j)));
             __m512i sc1 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(sc + 32 * j + 16)));
 #pragma GCC unroll 8
@@ -347,7 +356,7 @@ static ALWAYS_INLINE void x16q6_tile(const MmArgs *a, int64_t g, int64_t i0, int
         }
 #pragma GCC unroll 5
         for (int l = 0; l < 5; l++)
-            MM_PF((const char *)rec + MM_X16_Q6K_SC + 64 * l, nr);
+            MM_PF((const char *)rec + MM_X16_Q6K_SC + 64 * l, l1);
         __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(rec + MM_X16_Q6K_D)));
 #pragma GCC unroll 8
         for (int k = 0; k < nr; k++)

@@ -34,6 +34,14 @@ typedef struct {
 } MmArgs;
 
 typedef void (*MmRowsFn)(const MmArgs *a, int64_t r0, int64_t r1);
+
+// Where a one-activation-row tile (a decode step: each weight byte used once, straight from DRAM)
+// of the VNNI sets prefetches its weight stream: true, 8 KiB ahead into L1; false, the batched
+// tiles' 16 KiB ahead into L2. Set once with the kernel set, before any product: true on AMD
+// cores (Zen 4: TinyLlama-shape Q4_K_M decode +11% over L2), false elsewhere (an AMX Xeon: 8 KiB
+// into L1 stalled that decode, 16.6 tok/s against 25.3 into L2 on one thread, 33 against 47.6 on
+// two); RIGHTSIZE_STREAM_PREFETCH=l1|l2 overrides it.
+extern bool mm_stream_l1;
 // Quantizes one row of cols floats (cols a multiple of 32) to Q8_0, exactly as quant_quantize_row,
 // and writes minus each block's sum of codes to nsums[cols/32] (Q4_0 kernels use it for the -8
 // offset) and its f16 scale widened to float to scales[cols/32] (saves a conversion per weight row).

@@ -27,12 +27,12 @@
 #define MM_PREFETCH_BYTES 16384
 #endif
 #define MM_PREFETCH_HINT _MM_HINT_T1
-// A one-row tile (decode) prefetches 8 KiB ahead into L1 instead, as the avx512vnni set does
-// (matmul_avx512.c): TinyLlama-shape Q4_K_M decode on one thread +11% (42.4 -> 46.9 tok/s,
-// median of 5 alternated runs; 8 KiB into L2 alone: no gain).
+// A one-row tile (decode) prefetches 8 KiB ahead into L1 instead where mm_stream_l1 says so
+// (AMD), as the avx512vnni set does (matmul_avx512.c): TinyLlama-shape Q4_K_M decode on one thread
+// +11% (42.4 -> 46.9 tok/s, median of 5 alternated runs; 8 KiB into L2 alone: no gain).
 #define MM_STREAM_BYTES 8192
-#define MM_PF(p, nr) \
-    ((nr) == 1 ? _mm_prefetch((p) + MM_STREAM_BYTES, _MM_HINT_T0) : _mm_prefetch((p) + MM_PREFETCH_BYTES, MM_PREFETCH_HINT))
+#define MM_PF(p, l1) \
+    ((l1) ? _mm_prefetch((p) + MM_STREAM_BYTES, _MM_HINT_T0) : _mm_prefetch((p) + MM_PREFETCH_BYTES, MM_PREFETCH_HINT))
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
 static ALWAYS_INLINE float hsum_ps(__m256 v) {
