@@ -166,13 +166,7 @@ static ALWAYS_INLINE void x16_tile(const MmArgs *a, int64_t g, int64_t i0, int n
     x16_store(a, g, i0, nr, acc);
 }
 
-#define X16_CASE(N)                                                           \
-    case N:                                                                   \
-        if (N == 1 && mm_stream_l1)                                           \
-            for (int64_t g = g0; g < g1; g++) x16_tile(a, g, i, N, is_q4, 1); \
-        else                                                                  \
-            for (int64_t g = g0; g < g1; g++) x16_tile(a, g, i, N, is_q4, 0); \
-        break;
+#define X16_CASE(N) MM_TILE_CASE(N, x16_tile, a, g, i, N, is_q4)
 
 // Activation rows in tiles of up to X16_TILE (outer: the tile stays in L1), groups of the task's
 // rows inner (its part of W stays in L2 across tiles). Tasks start on a multiple of 16 rows
@@ -269,13 +263,7 @@ static ALWAYS_INLINE void x16k_tile(const MmArgs *a, int64_t g, int64_t i0, int 
     x16_store(a, g, i0, nr, acc);
 }
 
-#define X16T_CASE(TILE, N)                                         \
-    case N:                                                        \
-        if (N == 1 && mm_stream_l1)                                \
-            for (int64_t g = g0; g < g1; g++) TILE(a, g, i, N, 1); \
-        else                                                       \
-            for (int64_t g = g0; g < g1; g++) TILE(a, g, i, N, 0); \
-        break;
+#define X16T_CASE(TILE, N) MM_TILE_CASE(N, TILE, a, g, i, N)
 
 // A packed K-quant's row task (x16k_tile, x16q6_tile), as x16_rows: activation rows in tiles of up
 // to X16K_TILE (balanced: 16 = 8 + 8, 20 = 7 + 7 + 6), the task's groups inner; each tile size a

@@ -42,6 +42,16 @@ typedef void (*MmRowsFn)(const MmArgs *a, int64_t r0, int64_t r1);
 // into L1 stalled that decode, 16.6 tok/s against 25.3 into L2 on one thread, 33 against 47.6 on
 // two); RIGHTSIZE_STREAM_PREFETCH=l1|l2 overrides it.
 extern bool mm_stream_l1;
+// A case of a packed row task's switch on the tile's activation-row count N (the VNNI sets): the
+// task's groups g0..g1 each through FN(args..., l1), with l1 a compile-time constant, 1 for a
+// one-row tile where mm_stream_l1, so the tile is compiled both ways and its loop has no branch.
+#define MM_TILE_CASE(N, FN, ...)                                   \
+    case N:                                                        \
+        if ((N) == 1 && mm_stream_l1)                              \
+            for (int64_t g = g0; g < g1; g++) FN(__VA_ARGS__, 1);  \
+        else                                                       \
+            for (int64_t g = g0; g < g1; g++) FN(__VA_ARGS__, 0);  \
+        break;
 // Quantizes one row of cols floats (cols a multiple of 32) to Q8_0, exactly as quant_quantize_row,
 // and writes minus each block's sum of codes to nsums[cols/32] (Q4_0 kernels use it for the -8
 // offset) and its f16 scale widened to float to scales[cols/32] (saves a conversion per weight row).
