@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/bigalloc.h"
 #include "base/cpu.h"
 #include "base/rng.h"
 #include "engine/matmul.h"
@@ -46,6 +47,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: matmul_bench SET TYPE ROWS COLS N   (SET ref|avx2|avxvnni|avx512vnni, TYPE q8_0|q4_0|q4_k|q6_k|...)\n");
         return 2;
     }
+    (void)mm_kernel_name();  // the process-wide choices (mm_stream_pf) are made as for the engine
     const MmKernels *k = set_named(argv[1]);
     int type = quant_from_name(argv[2]);
     int64_t rows = atoll(argv[3]), cols = atoll(argv[4]), n = atoll(argv[5]);
@@ -70,7 +72,7 @@ int main(int argc, char **argv) {
     void *packed = NULL;
     size_t pb = k->pack_bytes ? k->pack_bytes(&w) : 0;
     if (pb) {
-        packed = aligned_alloc(64, (pb + 63) & ~(size_t)63);
+        packed = big_alloc(pb);  // as the loader packs a model: 2 MiB pages where the OS grants them
         k->pack(&w, packed, 0, (rows + k->pack_rows - 1) / k->pack_rows);
         w.packed = packed;
         w.packed_layout = k->layout;

@@ -304,15 +304,17 @@ static void run_shapes(ThreadPool *tp, uint64_t seed) {
 TEST(matmul_kernels_match_float64_reference) {
     ThreadPool *tp = tp_create(2);
     ASSERT(tp);
-    // One-row tiles are compiled twice, prefetching into L1 or L2 (mm_stream_l1, chosen by CPU
-    // vendor): each pass takes one, so both are checked on any CPU.
-    (void)mm_kernel_name();  // the choice is made once, before the flag is set here
-    bool stream_l1 = mm_stream_l1;
-    mm_stream_l1 = true;
+    // One-row tiles are compiled once per prefetch mode (mm_stream_pf, chosen by CPU vendor): each
+    // pass takes one, so all are checked on any CPU.
+    (void)mm_kernel_name();  // the choice is made once, before the mode is set here
+    int stream_pf = mm_stream_pf;
+    mm_stream_pf = MM_STREAM_L1;
     run_shapes(tp, 1234);
-    mm_stream_l1 = false;
+    mm_stream_pf = MM_STREAM_L2L1;
+    run_shapes(tp, 4321);
+    mm_stream_pf = MM_STREAM_L2;
     run_shapes(NULL, 99);  // single-threaded path too
-    mm_stream_l1 = stream_l1;
+    mm_stream_pf = stream_pf;
     tp_destroy(tp);
 }
 
@@ -380,10 +382,11 @@ TEST(matmul_best_kernels_chosen) {
         }
     }
     EXPECT(strcmp(mm_kernel_name(), want) == 0);
-    // one-row tiles stream into L1 on AMD cores, into L2 elsewhere; RIGHTSIZE_STREAM_PREFETCH overrides
+    // one-row tiles stream into L1 on AMD cores, into L2 then L1 elsewhere; RIGHTSIZE_STREAM_PREFETCH
+    // overrides
     const char *pf = getenv("RIGHTSIZE_STREAM_PREFETCH");
-    if (strcmp(want, "ref") != 0 && !(pf && (strcmp(pf, "l1") == 0 || strcmp(pf, "l2") == 0)))
-        EXPECT(mm_stream_l1 == f.amd);
+    if (strcmp(want, "ref") != 0 && !(pf && (!strcmp(pf, "l1") || !strcmp(pf, "l2") || !strcmp(pf, "l2l1"))))
+        EXPECT(mm_stream_pf == (f.amd ? MM_STREAM_L1 : MM_STREAM_L2L1));
     // packing is offered exactly by the sets that have a layout
     WeightView w = {.type = QT_Q8_0, .rows = 20, .cols = 64};
     bool packs = strcmp(want, "ref") != 0;  // every SIMD set multiplies Q8_0 from MM_LAYOUT_X16

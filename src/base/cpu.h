@@ -18,7 +18,7 @@ typedef struct {
     // instruction (arch_prctl ARCH_REQ_XCOMP_PERM, see cpu_amx_permit).
     bool amx_tile, amx_int8;
     // The vendor string is "AuthenticAMD": a memory-bound kernel's best prefetch differs between
-    // vendors' cores (see mm_stream_l1 in engine/matmul_kernels.h).
+    // vendors' cores (see mm_stream_pf in engine/matmul_kernels.h).
     bool amd;
 } CpuFeatures;
 

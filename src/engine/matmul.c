@@ -239,18 +239,21 @@ void mm_x16_pack(const WeightView *w, void *dst, int64_t g0, int64_t g1) {
 
 static const MmKernels *g_kernels = &MM_KERNELS_REF;
 static pthread_once_t g_kernels_once = PTHREAD_ONCE_INIT;
-bool mm_stream_l1;
+int mm_stream_pf;
 
 // The best set the CPU runs; RIGHTSIZE_KERNELS=ref|avx2|avxvnni|avx512vnni caps it (for tests
-// and comparisons). RIGHTSIZE_STREAM_PREFETCH=l1|l2 sets mm_stream_l1 (any other value: the
-// CPU's default).
+// and comparisons). RIGHTSIZE_STREAM_PREFETCH=l1|l2|l2l1 sets mm_stream_pf (any other value:
+// the CPU's default, l1 on AMD cores and l2l1 elsewhere).
 static void choose_kernels(void) {
     const char *force = getenv("RIGHTSIZE_KERNELS");
     if (force && strcmp(force, "ref") == 0) return;
 #if defined(__x86_64__) || defined(__i386__)
     CpuFeatures f = cpu_features();
     const char *pf = getenv("RIGHTSIZE_STREAM_PREFETCH");
-    mm_stream_l1 = pf && strcmp(pf, "l1") == 0 ? true : pf && strcmp(pf, "l2") == 0 ? false : f.amd;
+    mm_stream_pf = f.amd ? MM_STREAM_L1 : MM_STREAM_L2L1;
+    if (pf && strcmp(pf, "l1") == 0) mm_stream_pf = MM_STREAM_L1;
+    if (pf && strcmp(pf, "l2") == 0) mm_stream_pf = MM_STREAM_L2;
+    if (pf && strcmp(pf, "l2l1") == 0) mm_stream_pf = MM_STREAM_L2L1;
     if (!f.avx2 || !f.fma || !f.f16c) return;
     g_kernels = &MM_KERNELS_AVX2;
     if (force && strcmp(force, "avx2") == 0) return;

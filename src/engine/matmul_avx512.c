@@ -48,18 +48,23 @@
 #ifndef X16_PREFETCH_BYTES
 #define X16_PREFETCH_BYTES 16384
 #endif
-// A tile of one activation row (a decode step) prefetches X16_STREAM_BYTES ahead into L1 where
-// mm_stream_l1 says so (AMD: TinyLlama-shape Q4_K_M decode on one thread +11%, 45.1 -> 49.9 tok/s,
-// median of 5 alternated runs, and scripts/matmul_bench.c's n=1 products +8-45%), else as the
-// batched tiles do (an AMX Xeon: 8 KiB into L1 cost that decode a third). Batched tiles keep the
-// L2 prefetch: into L1 it cost a 64-row Q4_K product ~5%.
+// A tile of one activation row (a decode step) prefetches as mm_stream_pf says (matmul_kernels.h):
+// X16_STREAM_BYTES ahead into L1 (AMD: TinyLlama-shape Q4_K_M decode on one thread +11%, 45.1 ->
+// 49.9 tok/s, median of 5 alternated runs, and scripts/matmul_bench.c's n=1 products +8-45%), or
+// as the batched tiles do and again X16_STREAM_NEAR ahead into L1 (an AMX Xeon: 8 KiB into L1
+// alone cost that decode a third). Batched tiles keep the L2 prefetch alone: into L1 it cost a
+// 64-row Q4_K product ~5%.
 #ifndef X16_STREAM_BYTES
 #define X16_STREAM_BYTES 8192
 #endif
-// l1: a compile-time constant in every tile, 1 for a one-row tile where mm_stream_l1 (the row
-// tasks test the flag once and call the tile specialised either way).
-#define MM_PF(p, l1) \
-    ((l1) ? _mm_prefetch((p) + X16_STREAM_BYTES, _MM_HINT_T0) : _mm_prefetch((p) + X16_PREFETCH_BYTES, X16_HINT))
+#define X16_STREAM_NEAR 2048
+// pf: a compile-time MM_STREAM_* constant in every tile (the row tasks test mm_stream_pf once and
+// call the tile specialised for it).
+#define MM_PF(p, pf)                                                                              \
+    ((pf) == MM_STREAM_L1 ? _mm_prefetch((p) + X16_STREAM_BYTES, _MM_HINT_T0)                     \
+                          : ((pf) == MM_STREAM_L2L1 ? _mm_prefetch((p) + X16_STREAM_NEAR, _MM_HINT_T0) \
+                                                    : (void)0,                                    \
+                             _mm_prefetch((p) + X16_PREFETCH_BYTES, X16_HINT)))
 
 // Groups [g0, g1) of w. Each stripe is one gather of 4 bytes from each of the group's 16 rows (the
 // padding rows of a last group masked off and filled with the code of a zero weight), biased for

@@ -35,22 +35,34 @@ typedef struct {
 
 typedef void (*MmRowsFn)(const MmArgs *a, int64_t r0, int64_t r1);
 
-// Where a one-activation-row tile (a decode step: each weight byte used once, straight from DRAM)
-// of the VNNI sets prefetches its weight stream: true, 8 KiB ahead into L1; false, the batched
-// tiles' 16 KiB ahead into L2. Set once with the kernel set, before any product: true on AMD
-// cores (Zen 4: TinyLlama-shape Q4_K_M decode +11% over L2), false elsewhere (an AMX Xeon: 8 KiB
-// into L1 stalled that decode, 16.6 tok/s against 25.3 into L2 on one thread, 33 against 47.6 on
-// two); RIGHTSIZE_STREAM_PREFETCH=l1|l2 overrides it.
-extern bool mm_stream_l1;
+// How a tile prefetches its weight stream (the VNNI sets' MM_PF). A tile of several activation
+// rows reuses each line from L2, so it prefetches 16 KiB ahead into L2 (MM_STREAM_L2). A tile of
+// one activation row (a decode step: each weight byte used once, straight from DRAM) takes
+// mm_stream_pf, set once with the kernel set, before any product:
+//  - MM_STREAM_L1 on AMD cores: 8 KiB ahead into L1 (Zen 4: TinyLlama-shape Q4_K_M decode on one
+//    thread +11% over L2);
+//  - MM_STREAM_L2L1 elsewhere: 16 KiB ahead into L2 and again 2 KiB ahead into L1. On an AMX
+//    Xeon the load that finds its line in L2 but not L1 stalled the stream: the L1 prefetch of
+//    a line already on its way to L2 took a decode step's Q4_K product (scripts/matmul_bench.c,
+//    262144 x 2048, n=1, avxvnni) from 17.3 to 19-21 GMAC/s (code placement moves it), near the
+//    same reads with no arithmetic (~20), and TinyLlama-shape Q4_K_M decode +10% at 1 and 2
+//    threads (+18% with the native avx512vnni set); 8 KiB into L1 alone stalled that decode
+//    (16.6 tok/s against 25.3 into L2 on one thread).
+// RIGHTSIZE_STREAM_PREFETCH=l1|l2|l2l1 overrides the choice (l2: as the batched tiles).
+enum { MM_STREAM_L2 = 0, MM_STREAM_L1 = 1, MM_STREAM_L2L1 = 2 };
+extern int mm_stream_pf;
 // A case of a packed row task's switch on the tile's activation-row count N (the VNNI sets): the
-// task's groups g0..g1 each through FN(args..., l1), with l1 a compile-time constant, 1 for a
-// one-row tile where mm_stream_l1, so the tile is compiled both ways and its loop has no branch.
-#define MM_TILE_CASE(N, FN, ...)                                   \
-    case N:                                                        \
-        if ((N) == 1 && mm_stream_l1)                              \
-            for (int64_t g = g0; g < g1; g++) FN(__VA_ARGS__, 1);  \
-        else                                                       \
-            for (int64_t g = g0; g < g1; g++) FN(__VA_ARGS__, 0);  \
+// task's groups g0..g1 each through FN(args..., pf), with pf a compile-time MM_STREAM_* constant
+// (mm_stream_pf for a one-row tile, MM_STREAM_L2 otherwise), so a one-row tile is compiled once
+// per mode and its loop has no branch.
+#define MM_TILE_CASE(N, FN, ...)                                               \
+    case N:                                                                    \
+        if ((N) == 1 && mm_stream_pf == MM_STREAM_L1)                          \
+            for (int64_t g = g0; g < g1; g++) FN(__VA_ARGS__, MM_STREAM_L1);   \
+        else if ((N) == 1 && mm_stream_pf == MM_STREAM_L2L1)                   \
+            for (int64_t g = g0; g < g1; g++) FN(__VA_ARGS__, MM_STREAM_L2L1); \
+        else                                                                   \
+            for (int64_t g = g0; g < g1; g++) FN(__VA_ARGS__, MM_STREAM_L2);   \
         break;
 // Quantizes one row of cols floats (cols a multiple of 32) to Q8_0, exactly as quant_quantize_row,
 // and writes minus each block's sum of codes to nsums[cols/32] (Q4_0 kernels use it for the -8
