@@ -1,8 +1,12 @@
 // membw.c — STREAM-like read bandwidth: T threads each sum their slice of one large buffer
 // (much larger than the last-level cache), repeated R times; prints the best and median GB/s.
-//   cc -O3 -march=native -pthread membw.c -o membw && ./membw THREADS MIB REPS
-// Built and run by scripts/bench.d/20-engine; decode of a quantized model is such a read of the
-// weights once per token, so this is the ceiling the engine's decode speed is compared to.
+//   cc -O3 -march=native -pthread -Isrc scripts/bench.d/membw.c src/base/bigalloc.c -o build/membw
+//   build/membw THREADS MIB REPS
+// Built and run by scripts/bench.d/20-engine and 21-kquant; decode of a quantized model is such a
+// read of the weights once per token, so this is the ceiling the engine's decode speed is compared
+// to. The buffer comes from big_alloc, as the engine's packed weights do (2 MiB pages where the OS
+// grants them): read through 4 KiB pages the same loop is slower (an AMX Xeon: ~11.4 against
+// ~13 GB/s on one thread, ~21 against ~26 on two), which would flatter the engine's share of it.
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdint.h>
@@ -10,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "base/bigalloc.h"
 
 typedef struct {
     const uint64_t *p;
@@ -62,7 +68,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     size_t bytes = mib << 20, n = bytes / 8;
-    uint64_t *buf = aligned_alloc(4096, bytes);
+    uint64_t *buf = big_alloc(bytes);
     if (!buf) {
         fprintf(stderr, "membw: cannot allocate %zu MiB\n", mib);
         return 1;
