@@ -35,12 +35,12 @@ typedef struct {
 
 typedef void (*MmRowsFn)(const MmArgs *a, int64_t r0, int64_t r1);
 
-// How a tile prefetches its weight stream (the VNNI sets' MM_PF). A tile of several activation
+// How a tile prefetches its weight stream (MM_PF of every set with packed tiles). A tile of several activation
 // rows reuses each line from L2, so it prefetches 16 KiB ahead into L2 (MM_STREAM_L2). A tile of
 // one activation row (a decode step: each weight byte used once, straight from DRAM) takes
 // mm_stream_pf, set once with the kernel set, before any product:
 //  - MM_STREAM_L1 on AMD cores: 8 KiB ahead into L1 (Zen 4: TinyLlama-shape Q4_K_M decode on one
-//    thread +11% over L2);
+//    thread +11% over L2; Zen 5 with the `avx2` set, which now honours it too: see matmul_avx2.c);
 //  - MM_STREAM_L2L1 elsewhere: 16 KiB ahead into L2 and again 2 KiB ahead into L1. On an AMX
 //    Xeon the load that finds its line in L2 but not L1 stalled the stream: the L1 prefetch of
 //    a line already on its way to L2 took a decode step's Q4_K product (scripts/matmul_bench.c,
