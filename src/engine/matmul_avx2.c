@@ -25,18 +25,10 @@
 #define MM_PREFETCH_HINT _MM_HINT_T1
 #endif
 // A one-row tile (decode) of the packed products prefetches as mm_stream_pf says, as the VNNI
-// set does (matmul_vnni_avx2.c): on a Zen 5 EPYC, whose cores get this set under
+// set does (MM_PF in matmul_x16_avx2.inc): on a Zen 5 EPYC, whose cores get this set under
 // RIGHTSIZE_KERNELS=avxvnni, 8 KiB ahead into L1 took the one-row Q4_K product from 34 to 40-43
 // GMAC/s and Q6_K's from 18 to 24 (scripts/matmul_bench.c, n=1); Q4_0/Q8_0's one-row tile
-// (x8_one) keeps the far one.
-#ifndef MM_STREAM_BYTES
-#define MM_STREAM_BYTES 8192
-#endif
-#define MM_STREAM_NEAR 2048
-#define MM_PF(p, pf)                                                                        \
-    ((pf) == MM_STREAM_L1 ? _mm_prefetch((p) + MM_STREAM_BYTES, _MM_HINT_T0)                \
-                          : (_mm_prefetch((p) + MM_PREFETCH_BYTES, MM_PREFETCH_HINT),       \
-                             (pf) == MM_STREAM_L2L1 ? _mm_prefetch((p) + MM_STREAM_NEAR, _MM_HINT_T0) : (void)0))
+// (x8_one) keeps a far one.
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
 static ALWAYS_INLINE float hsum_ps(__m256 v) {

@@ -27,17 +27,7 @@
 #define MM_PREFETCH_BYTES 16384
 #endif
 #define MM_PREFETCH_HINT _MM_HINT_T1
-// A one-row tile (decode) prefetches as mm_stream_pf says (matmul_kernels.h): 8 KiB ahead into L1
-// (AMD: TinyLlama-shape Q4_K_M decode on one thread +11%, 42.4 -> 46.9 tok/s, median of 5
-// alternated runs; 8 KiB into L2 alone: no gain), or into L2 and again MM_STREAM_NEAR ahead into
-// L1 (an AMX Xeon: that decode +11% at 1 and 2 threads; 1-2 KiB measured best, 4 KiB less, 512
-// bytes less).
-#define MM_STREAM_BYTES 8192
-#define MM_STREAM_NEAR 2048
-#define MM_PF(p, pf)                                                                        \
-    ((pf) == MM_STREAM_L1 ? _mm_prefetch((p) + MM_STREAM_BYTES, _MM_HINT_T0)                \
-                          : (_mm_prefetch((p) + MM_PREFETCH_BYTES, MM_PREFETCH_HINT),       \
-                             (pf) == MM_STREAM_L2L1 ? _mm_prefetch((p) + MM_STREAM_NEAR, _MM_HINT_T0) : (void)0))
+// A one-row tile (decode) prefetches as mm_stream_pf says: MM_PF in matmul_x16_avx2.inc.
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
 static ALWAYS_INLINE float hsum_ps(__m256 v) {
