@@ -30,7 +30,7 @@ static CmdFn verb_fn(const char *name) {
 
 static const struct { const char *name, *summary; } VERBS[] = {
     {"run", "generate text from a GGUF model on the terminal"},
-    {"gguf", "inspect a GGUF file (info) or synthesize a random-weight model (synth)"},
+    {"gguf", "inspect a GGUF file (info, dump, tokenize, render-chat, embed) or synthesize one (synth)"},
     {"worker", "serve one GGUF model over an OpenAI-compatible HTTP API"},
     {"serve", "run a pipeline: routing, cascade, canary, batching, autoscaling, cost"},
     {"plan", "find the cheapest pipeline that meets a workload's SLOs"},
