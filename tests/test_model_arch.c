@@ -84,6 +84,18 @@ TEST(model_arch_loader_reads_each_archs_switches) {
     EXPECT((const uint8_t *)L->w_up.data == (const uint8_t *)L->w_gate.data + 128 * rb && L->w_up.rows == 128);
     EXPECT(m.rope_long && m.rope_short && m.hp.rope_attn_factor == 1.1f && m.hp.n_ctx_orig == 256);
     model_free(&m);
+
+    // granite: the four multipliers from their keys; elsewhere residual and logit scales are 1.
+    p = synth_arch(ARCH_GRANITE, QT_F32, 0);
+    ASSERT(p && model_load(&m, p, err, sizeof err) == 0);
+    EXPECT(m.hp.embd_scale == SYNTH_GRANITE_EMBEDDING_SCALE && m.hp.residual_scale == SYNTH_GRANITE_RESIDUAL_SCALE);
+    EXPECT(m.hp.logit_scale == SYNTH_GRANITE_LOGIT_SCALE && m.hp.n_swa == 0 && !m.layers[0].bq);
+    EXPECT_NEAR(m.hp.attn_scale, 1.0 / 16.0, 1e-9);  // 1/head_dim, not 1/sqrt(head_dim)
+    model_free(&m);
+    p = synth_arch(ARCH_QWEN3, QT_F32, 0);
+    ASSERT(p && model_load(&m, p, err, sizeof err) == 0);
+    EXPECT(m.hp.residual_scale == 1.0f && m.hp.logit_scale == 1.0f);
+    model_free(&m);
 }
 
 // Every arch, batched (three sequences in shared steps, KV blocks of 4 so windows start inside
@@ -149,7 +161,7 @@ TEST(model_arch_refuses_missing_tensors_and_unknown_archs) {
     // as phi3 its ffn_up is half the fused size; as falcon it is an unknown architecture.
     struct { const char *arch, *want; } cases[] = {
         {"qwen3", "blk.0.attn_q_norm.weight"}, {"gemma2", "post_attention_norm.weight"},
-        {"phi3", "ffn_up.weight"}, {"falcon", "supported: " MODEL_ARCH_NAMES}};
+        {"phi3", "ffn_up.weight"}, {"granite", "granite.logit_scale"}, {"falcon", "supported: " MODEL_ARCH_NAMES}};
     for (size_t c = 0; c < ARRAY_LEN(cases); c++) {
         GgufWriter *w = gguf_writer_create();
         ASSERT(w);
@@ -210,6 +222,28 @@ static void add_bool_pattern(GgufWriter *w) {
     gguf_writer_set_arr(w, "gemma3.attention.sliding_window_pattern", GGUF_BOOL, local, 6);
 }
 static void add_period_3(GgufWriter *w) { gguf_writer_set_u32(w, "gemma2.attention.sliding_window_pattern", 3); }
+static void add_no_rope(GgufWriter *w) { gguf_writer_set_bool(w, "granite.rope.scaling.finetuned", false); }
+static void add_out_bias(GgufWriter *w) {
+    static const float b[64];
+    const int64_t ne[1] = {64};
+    gguf_writer_add_tensor(w, "blk.1.attn_output.bias", QT_F32, 1, ne, b, sizeof b);
+}
+
+// What granite (and any arch) files may hold that the engine cannot apply is refused by name,
+// not ignored: no RoPE (rope.scaling.finetuned = false), a bias on attn_output or the FFN.
+TEST(model_arch_refuses_what_it_cannot_apply) {
+    char err[256] = "";
+    Model m;
+    const char *p = with_key(synth_arch(ARCH_GRANITE, QT_F32, 0), "granite-norope.gguf", add_no_rope);
+    ASSERT(p);
+    EXPECT(model_load(&m, p, err, sizeof err) != 0 && strstr(err, "granite.rope.scaling.finetuned"));
+    p = with_key(synth_arch(ARCH_GRANITE, QT_F32, 0), "granite-bo.gguf", add_out_bias);
+    ASSERT(p);
+    EXPECT(model_load(&m, p, err, sizeof err) != 0 && strstr(err, "blk.1.attn_output.bias"));
+    p = with_key(synth_arch(ARCH_LLAMA, QT_F32, 0), "llama-bo.gguf", add_out_bias);
+    ASSERT(p);
+    EXPECT(model_load(&m, p, err, sizeof err) != 0 && strstr(err, "not supported"));
+}
 
 // attention.sliding_window_pattern: a period (l % p < p - 1 is local) or one bool per layer.
 TEST(model_arch_window_pattern_key) {

@@ -170,17 +170,25 @@ typedef struct {
     bool add;              // residual add before the norm
 } Job;
 
-// x[r] += xb[r] (when add); xb[r] = rmsnorm(x[r]) · w
+// x += xb · residual_scale (granite's multiplier; 1 elsewhere), over d features
+static void residual_add(float *x, const float *xb, int64_t d, float scale) {
+    int64_t i = 0;
+    if (scale == 1.0f) {
+        for (; i + 4 <= d; i += 4) f4_store(x + i, f4_load(x + i) + f4_load(xb + i));
+        for (; i < d; i++) x[i] += xb[i];
+        return;
+    }
+    for (; i + 4 <= d; i += 4) f4_store(x + i, f4_load(x + i) + f4_load(xb + i) * scale);
+    for (; i < d; i++) x[i] += xb[i] * scale;
+}
+
+// x[r] += xb[r] · residual_scale (when add); xb[r] = rmsnorm(x[r]) · w
 static void job_residual_norm(void *ctx, int64_t r, int thread) {
     (void)thread;
     const Job *j = ctx;
     int64_t d = j->m->hp.n_embd;
     float *x = j->b->x + r * d, *xb = j->b->xb + r * d;
-    if (j->add) {
-        int64_t i = 0;
-        for (; i + 4 <= d; i += 4) f4_store(x + i, f4_load(x + i) + f4_load(xb + i));
-        for (; i < d; i++) x[i] += xb[i];
-    }
+    if (j->add) residual_add(x, xb, d, j->m->hp.residual_scale);
     rmsnorm(xb, x, j->norm_w, d, j->m->hp.norm_eps);
 }
 
@@ -358,8 +366,7 @@ void model_forward(const Model *m, ModelBuffers *b, KvCache *kv, ThreadPool *tp,
     for (int64_t j = 0; j < n_want; j++) {
         int64_t r = b->want[j];
         float *x = b->x + r * d;
-        const float *xb = b->xb + r * d;
-        for (int64_t i = 0; i < d; i++) x[i] += xb[i];
+        residual_add(x, b->xb + r * d, d, hp->residual_scale);
         rmsnorm(b->xl + j * d, x, m->output_norm, d, hp->norm_eps);
     }
     // logits = xl·Woutputᵀ (+ bias), soft-capped as c·tanh(l/c) (gemma2)  (n_want, n_vocab)
@@ -367,6 +374,10 @@ void model_forward(const Model *m, ModelBuffers *b, KvCache *kv, ThreadPool *tp,
     mm_matmul(tp, b->mm_scratch, logits, &m->output, b->xl, n_want);
     if (m->output_b)
         for (int64_t j = 0; j < n_want; j++) add_bias(logits + j * hp->n_vocab, m->output_b, hp->n_vocab);
+    if (hp->logit_scale != 1.0f) {  // granite: logits / logit_scale, as a multiply by its inverse (llama.cpp's)
+        float inv = 1.0f / hp->logit_scale;
+        for (int64_t i = 0; i < n_want * hp->n_vocab; i++) logits[i] *= inv;
+    }
     if (hp->final_softcap > 0) {
         float c = hp->final_softcap, inv = 1.0f / c;
         for (int64_t i = 0; i < n_want * hp->n_vocab; i++) logits[i] = tanhf(logits[i] * inv) * c;

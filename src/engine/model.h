@@ -1,14 +1,15 @@
 // model.h — decoder-only transformers as GGUF describes them, and their one batched forward pass
 // over a paged KV cache.
 //
-// general.architecture picks a row of ARCH_TRAITS (llama, qwen2, qwen3, gemma2, gemma3, phi3; a
+// general.architecture picks a row of ARCH_TRAITS (llama, qwen2, qwen3, gemma2, gemma3, phi3, granite; a
 // Mistral file says "llama"): the per-architecture switches of one forward pass, not copies of it.
 // Hyperparameters come only from the file's metadata under that prefix (<arch>.embedding_length,
 // block_count, feed_forward_length, attention.head_count, attention.head_count_kv,
 // attention.key_length, attention.layer_norm_rms_epsilon, context_length, rope.freq_base,
 // rope.dimension_count, rope.scaling.type/factor or rope.scale_linear, attention.sliding_window,
 // attention.sliding_window_pattern, rope.freq_base_swa, rope.scaling.original_context_length,
-// rope.scaling.attn_factor, attn_logit_softcapping, final_logit_softcapping), with llama.cpp's
+// rope.scaling.attn_factor, attn_logit_softcapping, final_logit_softcapping; granite's
+// logit_scale, embedding_scale, attention.scale, residual_scale), with llama.cpp's
 // defaults where a key is optional. Weights are WeightViews into the mmap'ed file; a fused
 // attn_qkv (any arch) or a fused ffn_up holding gate then up (phi3) is viewed as its parts.
 // When the chosen matmul kernel set has a packed layout (mm_pack_bytes, matmul.h), model_pack
@@ -44,6 +45,7 @@ typedef enum {
     ARCH_GEMMA2,   // GeGLU, sqrt(dim) embedding scale, post-norms, soft-capping, SWA every other layer
     ARCH_GEMMA3,   // gemma2 less the soft-caps, plus q/k norm; SWA 5 local : 1 global, own local RoPE base
     ARCH_PHI3,     // fused qkv and gate_up, longrope factors
+    ARCH_GRANITE,  // llama with multipliers: embeddings, attention scores, residual branches, logits
     ARCH_COUNT
 } ModelArch;
 
@@ -67,10 +69,11 @@ typedef struct {
     float rope_base_swa;       // default RoPE base of local layers (0: the global one)
     bool swa_unscaled;         // local layers ignore the RoPE scaling factor
     int64_t q_scale_embd_layers; // at this block count q is scaled by 1/sqrt(n_embd/n_head), not 1/sqrt(head_dim)
+    bool multipliers;          // reads embedding_scale, attention.scale, residual_scale, logit_scale
 } ArchTraits;
 
 extern const ArchTraits ARCH_TRAITS[ARCH_COUNT];
-#define MODEL_ARCH_NAMES "llama, qwen2, qwen3, gemma2, gemma3, phi3"
+#define MODEL_ARCH_NAMES "llama, qwen2, qwen3, gemma2, gemma3, phi3, granite"
 // The architecture named s, or -1.
 int model_arch_find(Str s);
 
@@ -91,6 +94,8 @@ typedef struct {
     float attn_softcap;                   // scores become c·tanh(s/c) (0: none)
     float final_softcap;                  // logits become c·tanh(l/c) (0: none)
     float embd_scale;                     // token embeddings multiplied by this (1: none)
+    float residual_scale;                 // each sublayer's output multiplied by this before its residual add
+    float logit_scale;                    // logits divided by this (1: none)
     int64_t n_swa;                        // sliding window of local layers, in positions (0: none)
     int64_t swa_period;                   // layer l is local when l % p < p - 1 (p = 0: every layer)
     const uint8_t *swa_layers;            // or, when the pattern key is a bool array, (n_layer) flags

@@ -31,6 +31,7 @@ const ArchTraits ARCH_TRAITS[ARCH_COUNT] = {
                      .rope_base_swa = 10000.0f,
                      .swa_unscaled = true, .q_scale_embd_layers = 62},
     [ARCH_PHI3] = {.name = "phi3", .rope_neox = true, .fused_gate_up = true, .output_bias = true},
+    [ARCH_GRANITE] = {.name = "granite", .multipliers = true},
 };
 
 int model_arch_find(Str s) {
@@ -52,6 +53,35 @@ static void str_copy(char *dst, size_t cap, Str s) {
     size_t n = s.len < cap - 1 ? s.len : cap - 1;
     memcpy(dst, s.ptr, n);
     dst[n] = 0;
+}
+
+// granite's multipliers, as llama.cpp reads them: logit_scale is required (logits are divided by
+// it); embedding_scale, attention.scale (the q·k multiplier) and residual_scale are optional, and
+// absent or 0 means none (the default 1/sqrt(head_dim) for attention). rope.scaling.finetuned
+// false would mean no RoPE at all, which the engine does not run.
+static int load_multipliers(Model *m, char *err, size_t err_len) {
+    const GgufFile *f = &m->file;
+    LlamaHparams *hp = &m->hp;
+    const char *a = m->arch;
+    int rc;
+    if ((rc = gguf_meta_f32(f, a, "logit_scale", &hp->logit_scale, true, err, err_len))) return rc;
+    if (!(isfinite(hp->logit_scale) && hp->logit_scale != 0.0f))
+        return err_set(err, err_len, ERR_FORMAT, "%s.logit_scale = %g must be finite and not 0", a,
+                       (double)hp->logit_scale);
+    static const char *const keys[3] = {"embedding_scale", "attention.scale", "residual_scale"};
+    float *const dst[3] = {&hp->embd_scale, &hp->attn_scale, &hp->residual_scale};
+    for (int i = 0; i < 3; i++) {
+        float v = 0.0f;
+        if ((rc = gguf_meta_f32(f, a, keys[i], &v, false, err, err_len)) && rc != ERR_NOTFOUND) return rc;
+        if (!isfinite(v)) return err_set(err, err_len, ERR_FORMAT, "%s.%s = %g must be finite", a, keys[i], (double)v);
+        if (v != 0.0f) *dst[i] = v;
+    }
+    char key[128];
+    bool finetuned = true;
+    snprintf(key, sizeof key, "%s.rope.scaling.finetuned", a);
+    if (gguf_get_bool(f, key, &finetuned) == 0 && !finetuned)
+        return err_set(err, err_len, ERR_UNSUPP, "%s = false (a model without RoPE) is not supported", key);
+    return 0;
 }
 
 // The keys only some architectures have (windows, soft-caps, RoPE extras), with llama.cpp's
@@ -122,7 +152,9 @@ static int load_arch_hparams(Model *m, char *err, size_t err_len) {
     int64_t q_len = hp->n_layer == at->q_scale_embd_layers ? hp->n_embd / hp->n_head : hp->head_dim;
     hp->attn_scale = 1.0f / sqrtf((float)q_len);
     hp->embd_scale = at->embd_scale ? sqrtf((float)hp->n_embd) : 1.0f;
-    return 0;
+    hp->residual_scale = 1.0f;
+    hp->logit_scale = 1.0f;
+    return at->multipliers ? load_multipliers(m, err, err_len) : 0;
 }
 
 static int load_hparams(Model *m, char *err, size_t err_len) {
@@ -325,6 +357,14 @@ static int load_layer(Model *m, int64_t l, float **spare, char *err, size_t err_
     } else if ((rc = weight(m, NAME("ffn_gate.weight"), d, hp->n_ff, &L->w_gate, err, err_len)) ||
                (rc = weight(m, NAME("ffn_up.weight"), d, hp->n_ff, &L->w_up, err, err_len))) {
         return rc;
+    }
+    // Biases the forward pass has no place for (some llama fine-tunes and granite files may carry
+    // them): refused rather than ignored, which would give wrong logits without a word.
+    static const char *const unapplied[4] = {"attn_output.bias", "ffn_gate.bias", "ffn_up.bias", "ffn_down.bias"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(n, sizeof n, "blk.%lld.%s", (long long)l, unapplied[i]);
+        if (gguf_find_tensor(&m->file, n))
+            return err_set(err, err_len, ERR_UNSUPP, "tensor '%s': this bias is not supported by the engine", n);
     }
 #undef NAME
     return 0;

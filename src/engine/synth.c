@@ -294,6 +294,12 @@ static int set_metadata(const SynthOptions *o, GgufWriter *w, const SynthShape *
         if (!rc && o->rope_attn_factor > 0)
             rc = gguf_writer_set_f32(w, KEY("rope.scaling.attn_factor"), o->rope_attn_factor);
     }
+    if (!rc && o->arch == ARCH_GRANITE) {  // Granite 3.x's kind of multipliers (attention: 1/head_dim)
+        rc = gguf_writer_set_f32(w, KEY("embedding_scale"), SYNTH_GRANITE_EMBEDDING_SCALE);
+        if (!rc) rc = gguf_writer_set_f32(w, KEY("residual_scale"), SYNTH_GRANITE_RESIDUAL_SCALE);
+        if (!rc) rc = gguf_writer_set_f32(w, KEY("attention.scale"), 1.0f / (float)(s->dim / s->n_heads));
+        if (!rc) rc = gguf_writer_set_f32(w, KEY("logit_scale"), SYNTH_GRANITE_LOGIT_SCALE);
+    }
     if (!rc) rc = gguf_writer_set_u32(w, "general.file_type", file_type(o->type));
 #undef KEY
     return rc;

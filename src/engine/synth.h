@@ -55,6 +55,12 @@ int synth_shape_check(const SynthShape *s, QuantType type, QuantType output_type
 // Parameter count of a llama model of that shape (every tensor, norms included).
 int64_t synth_shape_params(const SynthShape *s);
 
+// The multipliers a synthesized granite model carries (granite-3.x-like; its attention.scale is
+// 1/head_dim, as Granite 3.x's 1/128 at head_dim 128).
+#define SYNTH_GRANITE_EMBEDDING_SCALE 12.0f
+#define SYNTH_GRANITE_RESIDUAL_SCALE 0.22f
+#define SYNTH_GRANITE_LOGIT_SCALE 8.0f
+
 typedef void (*SynthProgressFn)(void *ctx, uint64_t done_bytes, uint64_t total_bytes, const char *tensor);
 
 typedef struct {

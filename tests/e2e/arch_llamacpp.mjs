@@ -1,4 +1,4 @@
-// Every architecture the engine runs (llama, qwen2, qwen3, gemma2, gemma3, phi3) against
+// Every architecture the engine runs (llama, qwen2, qwen3, gemma2, gemma3, phi3, granite) against
 // llama.cpp itself, through the npm package node-llama-cpp: for each arch a tiny model is
 // synthesized (`rightsize gguf synth --arch A`, llama.cpp's own key and tensor names) in F32 and
 // F16, and both engines evaluate the same token sequence.
@@ -13,8 +13,8 @@
 // The synthesized models make each arch's feature count: q/k scaled up (sharp attention), prompt
 // longer than the 8-position sliding window, small soft-caps (gemma2), 6 layers for gemma3 (5
 // local with RoPE base 10000, 1 global with base 1e6), random rope_factors and an attention
-// factor for phi3. Control: every tensor draws from a stream seeded by (seed, tensor name), so the
-// llama model of the same seed shares each arch's common weights; our llama logits on the prompt
+// factor for phi3, and granite's four multipliers (gguf synth's). Control: every tensor draws
+// from a stream seeded by (seed, tensor name), so the llama model of the same seed shares each arch's common weights; our llama logits on the prompt
 // must differ from llama.cpp's logits of every other arch by more than 100x the tolerance — the
 // arch's features are what the comparison measures.
 //
@@ -59,6 +59,7 @@ const ARCHS = [
     ["gemma2", ["--sliding-window", "8", "--attn-softcap", "3", "--final-softcap", "0.4"]],
     ["gemma3", ["--layers", "6", "--sliding-window", "8", "--rope-theta", "1000000"]],
     ["phi3", ["--rope-attn-factor", "1.2"]],
+    ["granite", []],
 ];
 
 // Prompt: 24 deterministic ids in [3, 512) after BOS (1), longer than the 8-position window.

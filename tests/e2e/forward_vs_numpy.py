@@ -216,6 +216,7 @@ ARCH_ARGS = {
     "gemma2": ("gemma2", ["--sliding-window", "8", "--attn-softcap", "3", "--final-softcap", "0.4"]),
     "gemma3": ("gemma3", ["--layers", "6", "--sliding-window", "8", "--rope-theta", "1000000", "--final-softcap", "2"]),
     "phi3": ("phi3", ["--rope-attn-factor", "1.2"]),
+    "granite": ("granite", []),
 }
 
 

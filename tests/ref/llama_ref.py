@@ -35,6 +35,9 @@ The other architectures, as their GGUF files and llama.cpp define them:
   * phi3: attn_qkv holds q, k, v rows; ffn_up holds gate rows then up rows; NeoX RoPE divided by
     rope_factors_short (rope_factors_long when the context exceeds
     rope.scaling.original_context_length), cos/sin times rope.scaling.attn_factor.
+  * granite: llama with four multipliers: embeddings times embedding_scale, scores q.k times
+    attention.scale (instead of 1/sqrt(head_dim)), each sublayer's output times residual_scale
+    before its residual add, logits divided by logit_scale (absent or 0: none).
 """
 import os
 import sys
@@ -49,7 +52,7 @@ class Model:
     pass
 
 
-ARCHS = ("llama", "qwen2", "qwen3", "gemma2", "gemma3", "phi3")
+ARCHS = ("llama", "qwen2", "qwen3", "gemma2", "gemma3", "phi3", "granite")
 
 
 def load(path, n_ctx=None):
@@ -77,7 +80,7 @@ def load(path, n_ctx=None):
         factor = g("rope.scale_linear")
     m.freq_scale = 1.0 / factor if factor else 1.0
     m.gemma = arch in ("gemma2", "gemma3")
-    m.rope_default = "normal" if arch == "llama" else "neox"
+    m.rope_default = "normal" if arch in ("llama", "granite") else "neox"
     m.attn_factor = g("rope.scaling.attn_factor", 1.0)
     m.n_swa, period = 0, 0
     if arch == "gemma2":
@@ -94,6 +97,12 @@ def load(path, n_ctx=None):
     m.final_softcap = g("final_logit_softcapping", 30.0 if arch == "gemma2" else 0.0) if m.gemma else 0.0
     big = {"gemma2": 46, "gemma3": 62}.get(arch)
     m.q_scale = 1.0 / np.sqrt(m.n_embd // m.n_head if m.n_layer == big else m.head_dim)
+    granite = arch == "granite"
+    m.embd_scale = (g("embedding_scale") or 1.0) if granite else np.sqrt(m.n_embd) if m.gemma else 1.0
+    if granite and g("attention.scale"):
+        m.q_scale = g("attention.scale")
+    m.residual_scale = (g("residual_scale") or 1.0) if granite else 1.0
+    m.logit_scale = g("logit_scale") if granite else 1.0
 
     m.w = {}
     m.qtype = {}
@@ -188,8 +197,7 @@ def forward(m, tokens, rope_variant=None, act_q8=False):
     T, hd, group = len(tokens), m.head_dim, m.n_head // m.n_head_kv
     pos = np.arange(T)
     x = m.w["token_embd.weight"][tokens].copy()                      # (T, n_embd)
-    if m.gemma:
-        x *= np.sqrt(m.n_embd)
+    x *= m.embd_scale
     mask = np.triu(np.full((T, T), -np.inf), k=1)                    # causal
     window = mask + np.tril(np.full((T, T), -np.inf), k=-m.n_swa) if m.n_swa else mask
     w = lambda name: m.w.get(name)  # noqa: E731  (optional tensors)
@@ -212,7 +220,7 @@ def forward(m, tokens, rope_variant=None, act_q8=False):
         att = np.empty((T, m.n_head, hd))
         for head in range(m.n_head):
             kvh = head // group
-            s = q[:, head, :] @ k[:, kvh, :].T * (m.q_scale if m.gemma else 1.0 / np.sqrt(hd))
+            s = q[:, head, :] @ k[:, kvh, :].T * (m.q_scale if m.gemma or m.arch == "granite" else 1.0 / np.sqrt(hd))
             if m.attn_softcap:
                 s = m.attn_softcap * np.tanh(s / m.attn_softcap)
             s = s + (window if local else mask)                      # (T, T)
@@ -221,7 +229,7 @@ def forward(m, tokens, rope_variant=None, act_q8=False):
         o = matmul(m, att.reshape(T, m.n_head * hd), p + "attn_output.weight", act_q8)
         if m.gemma:
             o = rmsnorm(o, m.w[p + "post_attention_norm.weight"], m.eps)
-        x = x + o
+        x = x + o * m.residual_scale
         h = rmsnorm(x, m.w[p + "ffn_norm.weight"], m.eps)
         gate = matmul(m, h, p + "ffn_gate.weight", act_q8)
         up = matmul(m, h, p + "ffn_up.weight", act_q8)
@@ -229,11 +237,12 @@ def forward(m, tokens, rope_variant=None, act_q8=False):
         o = matmul(m, act * up, p + "ffn_down.weight", act_q8)
         if m.gemma:
             o = rmsnorm(o, m.w[p + "post_ffw_norm.weight"], m.eps)
-        x = x + o
+        x = x + o * m.residual_scale
     h = rmsnorm(x, m.w["output_norm.weight"], m.eps)
     logits = matmul(m, h, m.out_name, act_q8)                        # (T, n_vocab)
     if m.arch in ("qwen2", "phi3") and w("output.bias") is not None:
         logits = logits + m.w["output.bias"]
+    logits = logits / m.logit_scale
     if m.final_softcap:
         logits = m.final_softcap * np.tanh(logits / m.final_softcap)
     return logits
