@@ -9,6 +9,7 @@
 #include "base/clock.h"
 #include "base/rng.h"
 #include "cli/cli.h"
+#include "engine/chat.h"
 #include "engine/matmul.h"
 #include "engine/engine.h"
 #include "engine/sampler.h"
@@ -17,8 +18,10 @@
 static void run_usage(FILE *out) {
     fprintf(out,
 "usage: rightsize run -m FILE (-p PROMPT | --prompt-ids IDS | --prompt-tokens N) [options]\n"
+"       rightsize run -m FILE --chat [--system TEXT] -p MESSAGE [options]\n"
 "\n"
-"Generates from a Llama-family GGUF model with the CPU engine. Text streams to stdout as tokens\n"
+"Generates from a GGUF model (llama, qwen2, qwen3, gemma2, gemma3, phi3, granite) with the CPU\n"
+"engine. Text streams to stdout as tokens\n"
 "arrive; at the end one line goes to stderr:\n"
 "  prompt eval: N tokens in X ms (Y tokens/s); generation: M tokens in X ms (Z tokens/s); kernels K\n"
 "(generation time counts sampling and the forward pass of each generated token; K is the matrix\n"
@@ -26,8 +29,15 @@ static void run_usage(FILE *out) {
 "avxvnni|avx512vnni caps it; RIGHTSIZE_STREAM_PREFETCH=l1|l2|l2l1 sets where a decode step\n"
 "prefetches its weights: by default l1 on AMD CPUs, l2l1 (into L2, then L1) on others).\n"
 "\n"
-"  -m, --model FILE       GGUF model (general.architecture = llama)\n"
-"  -p, --prompt TEXT      prompt, tokenized with the model's tokenizer (BOS added as it asks)\n"
+"  -m, --model FILE       GGUF model\n"
+"  -p, --prompt TEXT      prompt, tokenized with the model's tokenizer (BOS added as it asks;\n"
+"                         special-token texts such as <|im_start|> become those tokens)\n"
+"  --chat                 -p is a user message: the prompt is the model's chat template\n"
+"                         (tokenizer.chat_template, as the worker's /v1/chat/completions\n"
+"                         renders it) around it, ending where the assistant's reply begins\n"
+"  --system TEXT          with --chat: a system message before the user's\n"
+"  --chat-template NAME   with --chat: use a built-in family instead of the model's template\n"
+"                         (llama2, mistral, llama3, chatml, zephyr)\n"
 "  --prompt-ids IDS       prompt as comma-separated token ids (skips the tokenizer)\n"
 "  --prompt-tokens N      synthetic prompt of N ids (BOS then seeded pseudo-random ids), for\n"
 "                         speed measurements like llama-bench -p N\n"
@@ -52,7 +62,8 @@ static void run_usage(FILE *out) {
 }
 
 typedef struct {
-    const char *model, *prompt, *prompt_ids, *dump_path;
+    const char *model, *prompt, *prompt_ids, *dump_path, *system, *chat_template;
+    bool chat;
     int64_t n_predict, prompt_tokens, n_ctx, batch;
     int threads;
     float temp, top_p, min_p;
@@ -117,6 +128,9 @@ static int parse_opts(int argc, char **argv, RunOpts *o) {
             else if (!strcmp(v, "f32")) o->kv_type = QT_F32;
             else { fprintf(stderr, "run: --kv-type must be f16 or f32, got '%s'\n", v); return 2; }
         }
+        else if (!strcmp(a, "--system")) { NEED_VAL(); o->system = v; }
+        else if (!strcmp(a, "--chat-template")) { NEED_VAL(); o->chat_template = v; }
+        else if (!strcmp(a, "--chat")) o->chat = true;
         else if (!strcmp(a, "--ignore-eos")) o->ignore_eos = true;
         else if (!strcmp(a, "--print-ids")) o->print_ids = true;
         else { fprintf(stderr, "run: unknown option '%s' (see rightsize run --help)\n", a); return 2; }
@@ -126,6 +140,14 @@ static int parse_opts(int argc, char **argv, RunOpts *o) {
     int n_src = (o->prompt != NULL) + (o->prompt_ids != NULL) + (o->prompt_tokens > 0);
     if (n_src != 1) {
         fprintf(stderr, "run: give exactly one of -p PROMPT, --prompt-ids IDS, --prompt-tokens N\n");
+        return 2;
+    }
+    if (o->chat && !o->prompt) {
+        fprintf(stderr, "run: --chat takes the user's message from -p MESSAGE\n");
+        return 2;
+    }
+    if (!o->chat && (o->system || o->chat_template)) {
+        fprintf(stderr, "run: --system and --chat-template apply to --chat (add --chat)\n");
         return 2;
     }
     return 0;
@@ -177,7 +199,29 @@ static int64_t build_prompt(const RunOpts *o, const Engine *e, int32_t *ids, int
                 info->tokenizer_error);
         return -1;
     }
-    int64_t n = tok_encode(tok, o->prompt, strlen(o->prompt), true, true, ids, cap);
+    Buf chat = {0};
+    const char *text = o->prompt;
+    size_t len = strlen(o->prompt);
+    if (o->chat) {  // [system,] user → the model's template, ending at the assistant's turn
+        ChatPrompt cp;
+        char err[300];
+        ChatMsg msgs[2];
+        int64_t n_msgs = 0;
+        if (o->system) msgs[n_msgs++] = (ChatMsg){CHAT_SYSTEM, str_from_c(o->system)};
+        msgs[n_msgs++] = (ChatMsg){CHAT_USER, str_from_c(o->prompt)};
+        int rc = chat_prompt_init(&cp, o->chat_template, o->model, tok, err, sizeof err);
+        if (!rc) rc = chat_prompt_render(&cp, msgs, n_msgs, true, &chat, err, sizeof err);
+        chat_prompt_free(&cp);
+        if (rc) {
+            fprintf(stderr, "run: --chat: %s\n", err);
+            buf_free(&chat);
+            return -1;
+        }
+        text = chat.data;
+        len = chat.len;
+    }
+    int64_t n = tok_encode(tok, text, len, true, true, ids, cap);
+    buf_free(&chat);
     if (n < 0) {
         fprintf(stderr, "run: tokenizing the prompt failed (%s)\n", err_str((int)n));
         return -1;

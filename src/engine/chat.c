@@ -1,11 +1,15 @@
-// chat.c — chat template families: detection by markers, one formatter per family. See chat.h.
+// chat.c — chat template families: detection by markers, one formatter per family; a model's
+// chat prompt (ChatPrompt). See chat.h.
 #include "engine/chat.h"
 
 #include <cjson/cJSON.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/check.h"
+#include "engine/gguf.h"
+#include "engine/tokenizer.h"
 
 static const char *const family_names[CHAT_FAMILY_COUNT] = {
     [CHAT_LLAMA2] = "llama2", [CHAT_MISTRAL] = "mistral", [CHAT_LLAMA3] = "llama3",
@@ -226,4 +230,56 @@ int chat_render_jinja(const JinjaTemplate *t, const ChatMsg *msgs, int64_t n, bo
     }
     buf_free(&text);
     return rc;
+}
+
+// ---- a model's chat prompt (the worker's and `run --chat`'s) ----
+
+int chat_prompt_init(ChatPrompt *p, const char *family, const char *gguf_path, const Tokenizer *tok, char *err,
+                     size_t err_len) {
+    *p = (ChatPrompt){0};
+    int32_t eos = tok ? tok_eos(tok) : -1, bos = tok ? tok_bos(tok) : -1;
+    p->eos = eos >= 0 ? tok_text(tok, eos) : STR_LIT("</s>");
+    p->bos = bos >= 0 && tok_add_bos(tok) ? tok_text(tok, bos) : STR_LIT("");
+    if (family) {
+        if (chat_family_from_name(family, &p->family, err, err_len) != 0) {
+            *p = (ChatPrompt){0};
+            return ERR_ARG;
+        }
+        p->ok = true;
+        return 0;
+    }
+    GgufFile f;
+    char gerr[200];
+    if (!gguf_path || gguf_open(&f, gguf_path, gerr, sizeof gerr) != 0) {
+        snprintf(p->why, sizeof p->why, "cannot read the model's chat template; name one with --chat-template FAMILY");
+        return 0;
+    }
+    Str tmpl;
+    if (gguf_get_str(&f, "tokenizer.chat_template", &tmpl) != 0) {
+        snprintf(p->why, sizeof p->why,
+                 "the model has no tokenizer.chat_template; name one with --chat-template "
+                 "llama2|mistral|llama3|chatml|zephyr");
+    } else if ((p->jinja = jinja_parse(tmpl, p->why, sizeof p->why)) != NULL) {
+        p->ok = true;  // the interpreter runs the model's template itself
+    } else if (chat_detect(tmpl, &p->family, p->why, sizeof p->why) == 0) {
+        p->ok = true;  // a template the interpreter cannot parse, of a known family
+    }
+    gguf_close(&f);
+    return 0;
+}
+
+int chat_prompt_render(const ChatPrompt *p, const ChatMsg *msgs, int64_t n, bool add_generation_prompt, Buf *out,
+                       char *err, size_t err_len) {
+    if (!p->ok) return err_set(err, err_len, ERR_UNSUPP, "%s", p->why);
+    if (p->jinja) return chat_render_jinja(p->jinja, msgs, n, add_generation_prompt, p->bos, p->eos, out, err, err_len);
+    return chat_render(p->family, msgs, n, add_generation_prompt, p->eos, out, err, err_len);
+}
+
+const char *chat_prompt_name(const ChatPrompt *p) {
+    return !p->ok ? NULL : p->jinja ? "the model's own (Jinja)" : chat_family_name(p->family);
+}
+
+void chat_prompt_free(ChatPrompt *p) {
+    jinja_free(p->jinja);
+    *p = (ChatPrompt){0};
 }

@@ -69,4 +69,30 @@ int chat_render(ChatFamily f, const ChatMsg *msgs, int64_t n, bool add_generatio
 int chat_render_jinja(const JinjaTemplate *t, const ChatMsg *msgs, int64_t n, bool add_generation_prompt,
                       Str bos, Str eos, Buf *out, char *err, size_t err_len);
 
+// How a model's chat messages become its prompt, as the worker and `rightsize run --chat` both
+// resolve it: a named family when one is given, else the model's tokenizer.chat_template run by
+// the interpreter, else (a template it cannot parse) the family its markers show. A model
+// without a usable template is not an error here: ok is false and why says what to do.
+typedef struct Tokenizer Tokenizer;
+typedef struct {
+    bool ok;
+    JinjaTemplate *jinja;  // the model's own template, when it parses (else family)
+    ChatFamily family;
+    char why[240];         // when !ok: why there is no chat, and the fix
+    Str bos, eos;          // the vocabulary's texts the templates see (borrowed from tok)
+} ChatPrompt;
+
+// Resolves p for the model at gguf_path with tokenizer tok. family: a family name (see
+// chat_family_from_name), or NULL for the model's own. Returns 0, or ERR_ARG for an unknown family
+// name (with the list); *p is then zeroed. chat_prompt_free releases it either way.
+int chat_prompt_init(ChatPrompt *p, const char *family, const char *gguf_path, const Tokenizer *tok, char *err,
+                     size_t err_len);
+// Renders msgs (ending with the assistant's turn opening when add_generation_prompt) into out:
+// 0, or an error code with a message (no template: p->why; a template's raise_exception text).
+int chat_prompt_render(const ChatPrompt *p, const ChatMsg *msgs, int64_t n, bool add_generation_prompt, Buf *out,
+                       char *err, size_t err_len);
+// "the model's own (Jinja)", the family's name, or NULL when !ok.
+const char *chat_prompt_name(const ChatPrompt *p);
+void chat_prompt_free(ChatPrompt *p);
+
 #endif

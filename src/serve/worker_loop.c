@@ -34,12 +34,7 @@ struct WorkerLoop {
     Sched *sched;
     ServeMetrics *m;
     GenBackend backend;
-    bool has_chat;
-    ChatFamily chat;
-    char chat_why[240];
-    JinjaTemplate *jinja;  // the model's own chat template, when it parses (else the family above)
-    Str bos_text;
-    Str eos_text;
+    ChatPrompt chat;  // how chat messages become the prompt (the model's template, or a family)
 
     // ---- shared with HTTP threads (under mu) ----
     pthread_mutex_t mu;
@@ -340,7 +335,7 @@ static int to_chat_role(const char *role, ChatRole *out) {
 
 // Renders the messages with the model's template; 0 or -1 with *e.
 static int render_chat(WorkerLoop *w, const OaiRequest *q, Buf *text, OaiError *e) {
-    if (!w->has_chat) return oai_err(e, 400, "invalid_request_error", "messages", "no_chat_template", "%s", w->chat_why);
+    if (!w->chat.ok) return oai_err(e, 400, "invalid_request_error", "messages", "no_chat_template", "%s", w->chat.why);
     ChatMsg *msgs = calloc((size_t)q->n_messages, sizeof *msgs);
     if (!msgs) return oai_err(e, 500, "server_error", NULL, NULL, "out of memory");
     int rc = 0;
@@ -351,9 +346,7 @@ static int render_chat(WorkerLoop *w, const OaiRequest *q, Buf *text, OaiError *
         msgs[i].content = str_from_c(q->messages[i].content);
     }
     char err[240];
-    if (!rc && w->jinja && chat_render_jinja(w->jinja, msgs, q->n_messages, true, w->bos_text, w->eos_text, text, err, sizeof err) != 0)
-        rc = oai_err(e, 400, "invalid_request_error", "messages", "invalid_value", "%s", err);
-    else if (!rc && !w->jinja && chat_render(w->chat, msgs, q->n_messages, true, w->eos_text, text, err, sizeof err) != 0)
+    if (!rc && chat_prompt_render(&w->chat, msgs, q->n_messages, true, text, err, sizeof err) != 0)
         rc = oai_err(e, 400, "invalid_request_error", "messages", "invalid_value", "%s", err);
     free(msgs);
     return rc;
@@ -434,34 +427,6 @@ static void backend_wake(void *self) {
 
 // ---- lifecycle ----
 
-// Chooses the chat family: the flag, else the GGUF's template. A missing or unknown template is
-// not fatal (completions still work): chat requests then get a 400 that says why.
-static int resolve_chat(WorkerLoop *w, const WorkerLoopConfig *cfg, char *err, size_t err_len) {
-    if (cfg->chat_template) {
-        if (chat_family_from_name(cfg->chat_template, &w->chat, err, err_len) != 0) return ERR_ARG;
-        w->has_chat = true;
-        return 0;
-    }
-    GgufFile f;
-    char gerr[200];
-    if (!cfg->model_path || gguf_open(&f, cfg->model_path, gerr, sizeof gerr) != 0) {
-        snprintf(w->chat_why, sizeof w->chat_why, "cannot read the model's chat template; start the worker with --chat-template FAMILY");
-        return 0;
-    }
-    Str tmpl;
-    if (gguf_get_str(&f, "tokenizer.chat_template", &tmpl) != 0) {
-        snprintf(w->chat_why, sizeof w->chat_why,
-                 "the model has no tokenizer.chat_template; start the worker with --chat-template "
-                 "llama2|mistral|llama3|chatml|zephyr to serve chat");
-    } else if ((w->jinja = jinja_parse(tmpl, w->chat_why, sizeof w->chat_why)) != NULL) {
-        w->has_chat = true;  // the interpreter runs the model's template itself
-    } else if (chat_detect(tmpl, &w->chat, w->chat_why, sizeof w->chat_why) == 0) {
-        w->has_chat = true;  // a template the interpreter cannot parse, of a known family
-    }
-    gguf_close(&f);
-    return 0;
-}
-
 WorkerLoop *worker_loop_create(Engine *e, const WorkerLoopConfig *cfg, ServeMetrics *metrics, char *err,
                                size_t err_len) {
     WorkerLoop *w = calloc(1, sizeof *w);
@@ -476,11 +441,8 @@ WorkerLoop *worker_loop_create(Engine *e, const WorkerLoopConfig *cfg, ServeMetr
         err_set(err, err_len, ERR_UNSUPP, "the model has no usable tokenizer: %s", w->info->tokenizer_error);
         goto fail;
     }
-    if (resolve_chat(w, cfg, err, err_len)) goto fail;
-    int32_t eos = tok_eos(w->tok);
-    w->eos_text = eos >= 0 ? tok_text(w->tok, eos) : STR_LIT("</s>");
-    int32_t bos = tok_bos(w->tok);
-    w->bos_text = bos >= 0 && tok_add_bos(w->tok) ? tok_text(w->tok, bos) : STR_LIT("");
+    // A model without a usable template still serves completions; chat requests get a 400 saying why.
+    if (chat_prompt_init(&w->chat, cfg->chat_template, cfg->model_path, w->tok, err, err_len)) goto fail;
     SchedConfig sc = cfg->sched;
     sc.max_model_len = w->info->n_ctx;
     sc.kv_block_tokens = w->info->kv_block_tokens;
@@ -530,8 +492,8 @@ GenBackend *worker_loop_backend(WorkerLoop *w) { return &w->backend; }
 int64_t worker_loop_live(WorkerLoop *w) { return atomic_load(&w->n_live); }
 
 const char *worker_loop_chat_family(const WorkerLoop *w, const char **why) {
-    if (why) *why = w->chat_why;
-    return !w->has_chat ? NULL : w->jinja ? "the model's own (Jinja)" : chat_family_name(w->chat);
+    if (why) *why = w->chat.why;
+    return chat_prompt_name(&w->chat);
 }
 
 void worker_loop_abort_all(WorkerLoop *w) {
@@ -552,7 +514,7 @@ void worker_loop_destroy(WorkerLoop *w) {
     }
     for (int64_t i = 0; i < w->n_inbox; i++) refuse(w, w->inbox[i], GEN_ABORT, NULL);
     sched_destroy(w->sched);
-    jinja_free(w->jinja);
+    chat_prompt_free(&w->chat);
     sampler_work_free(&w->sw);
     free(w->inbox);
     free(w->taken);
