@@ -94,7 +94,18 @@ TEST(model_arch_loader_reads_each_archs_switches) {
     model_free(&m);
     p = synth_arch(ARCH_QWEN3, QT_F32, 0);
     ASSERT(p && model_load(&m, p, err, sizeof err) == 0);
-    EXPECT(m.hp.residual_scale == 1.0f && m.hp.logit_scale == 1.0f);
+    EXPECT(m.hp.residual_scale == 1.0f && m.hp.logit_scale == 1.0f && m.hp.n_expert == 0);
+    model_free(&m);
+
+    // qwen3moe: the router and, per expert, views one expert apart into the 3-D tensors.
+    p = synth_arch(ARCH_QWEN3MOE, QT_Q8_0, 0);
+    ASSERT(p && model_load(&m, p, err, sizeof err) == 0);
+    EXPECT(m.hp.n_expert == SYNTH_MOE_EXPERTS && m.hp.n_expert_used == SYNTH_MOE_USED && m.hp.n_ff_exp == 128);
+    EXPECT(m.hp.n_ff == 128 * SYNTH_MOE_USED && m.hp.expert_weights_norm && m.layers[1].q_norm);
+    const LlamaLayer *M = &m.layers[1];
+    EXPECT(M->router.rows == SYNTH_MOE_EXPERTS && M->router.cols == 64 && M->router.type == QT_F32);
+    EXPECT(M->w_gate.rows == 0 && M->exp_up[3].rows == 128 && M->exp_down[3].rows == 64 && M->exp_down[3].cols == 128);
+    EXPECT((const uint8_t *)M->exp_gate[5].data == (const uint8_t *)M->exp_gate[4].data + 128 * rb);
     model_free(&m);
 }
 
@@ -161,7 +172,8 @@ TEST(model_arch_refuses_missing_tensors_and_unknown_archs) {
     // as phi3 its ffn_up is half the fused size; as falcon it is an unknown architecture.
     struct { const char *arch, *want; } cases[] = {
         {"qwen3", "blk.0.attn_q_norm.weight"}, {"gemma2", "post_attention_norm.weight"},
-        {"phi3", "ffn_up.weight"}, {"granite", "granite.logit_scale"}, {"falcon", "supported: " MODEL_ARCH_NAMES}};
+        {"phi3", "ffn_up.weight"}, {"granite", "granite.logit_scale"}, {"qwen3moe", "qwen3moe.expert_count"},
+        {"falcon", "supported: " MODEL_ARCH_NAMES}};
     for (size_t c = 0; c < ARRAY_LEN(cases); c++) {
         GgufWriter *w = gguf_writer_create();
         ASSERT(w);
@@ -223,6 +235,7 @@ static void add_bool_pattern(GgufWriter *w) {
 }
 static void add_period_3(GgufWriter *w) { gguf_writer_set_u32(w, "gemma2.attention.sliding_window_pattern", 3); }
 static void add_no_rope(GgufWriter *w) { gguf_writer_set_bool(w, "granite.rope.scaling.finetuned", false); }
+static void add_too_many_used(GgufWriter *w) { gguf_writer_set_u32(w, "qwen3moe.expert_used_count", 9); }
 static void add_out_bias(GgufWriter *w) {
     static const float b[64];
     const int64_t ne[1] = {64};
@@ -243,6 +256,10 @@ TEST(model_arch_refuses_what_it_cannot_apply) {
     p = with_key(synth_arch(ARCH_LLAMA, QT_F32, 0), "llama-bo.gguf", add_out_bias);
     ASSERT(p);
     EXPECT(model_load(&m, p, err, sizeof err) != 0 && strstr(err, "not supported"));
+    // more experts per token than there are (the key set again replaces the synthesized one)
+    p = with_key(synth_arch(ARCH_QWEN3MOE, QT_F32, 0), "moe-used9.gguf", add_too_many_used);
+    ASSERT(p);
+    EXPECT(model_load(&m, p, err, sizeof err) != 0 && strstr(err, "expert_used_count = 9"));
 }
 
 // attention.sliding_window_pattern: a period (l % p < p - 1 is local) or one bool per layer.

@@ -44,7 +44,9 @@ static const char USAGE[] =
     "                        (post-norms, soft-caps, window every other layer, tied output), gemma3\n"
     "                        (q/k norms, post-norms, 5 local : 1 global layers), phi3 (fused qkv\n"
     "                        and gate_up, rope_factors_long/short), granite (embedding 12x,\n"
-    "                        attention 1/head_dim, residual 0.22x, logits /8)\n"
+    "                        attention 1/head_dim, residual 0.22x, logits /8), qwen3moe (qwen3\n"
+    "                        with a mixture of --experts N (default 8), --experts-used K (default\n"
+    "                        2) of them per token, each --ffn wide; the router in f32)\n"
     "  --sliding-window N    attention.sliding_window (gemma2 default 4096; gemma3, llama: none)\n"
     "  --attn-softcap F --final-softcap F       gemma2 soft-caps (default 50, 30); gemma3 final\n"
     "  --rope-attn-factor F  phi3 rope.scaling.attn_factor (default: absent, i.e. 1)\n"
@@ -317,6 +319,8 @@ static int gguf_synth(int argc, char **argv) {
         else if (strcmp(a, "--attn-softcap") == 0) fnum = &o.attn_softcap;
         else if (strcmp(a, "--final-softcap") == 0) fnum = &o.final_softcap;
         else if (strcmp(a, "--rope-attn-factor") == 0) fnum = &o.rope_attn_factor;
+        else if (strcmp(a, "--experts") == 0) num = &o.n_expert;
+        else if (strcmp(a, "--experts-used") == 0) num = &o.n_expert_used;
         else if (strcmp(a, "--vocab-from") == 0) o.vocab_path = v;
         else if (strcmp(a, "--chat-template") == 0) o.chat_template = v;
         else if (strcmp(a, "--vocab") == 0 && v[strspn(v, "0123456789")] != 0) o.vocab_path = v;  // a file

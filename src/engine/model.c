@@ -23,7 +23,16 @@ struct ModelBuffers {
     float *q;           // (R, n_head*head_dim)   queries (rotated in place)
     float *k, *v;       // (R, n_head_kv*head_dim) new keys (rotated) and values
     float *att;         // (R, n_head*head_dim)   attention output, heads side by side
-    float *hb, *hb2;    // (R, n_ff)              gate, up; then silu(gate)*up or gelu(gate)*up in hb
+    float *hb, *hb2;    // (R, max(n_ff, n_ff_exp)) gate, up; then silu(gate)*up or gelu(gate)*up in hb
+    // mixture of experts (allocated only for one)
+    float *moe_logits;  // (R, n_expert)          router logits, then probabilities
+    int32_t *moe_sel;   // (R, n_expert_used)     each row's chosen experts
+    float *moe_w;       // (R, n_expert_used)     and their weights
+    float *moe_in;      // (R, n_embd)            the FFN's normed input (xb before the experts add into it)
+    float *moe_x;       // (R, n_embd)            the rows routed to one expert, gathered
+    float *moe_y;       // (R, n_embd)            that expert's output for them
+    int64_t *moe_rows;  // (R)                    their row indices
+    float *moe_rw;      // (R)                    and weights
     float *xl;          // (R, n_embd)            final-normed rows that want logits
     float *rope_cs;     // (R, n_rot/2, 2)        cos, sin of each row's rotation angles (global layers)
     float *rope_cs_swa; // (R, n_rot/2, 2)        the same for sliding-window layers
@@ -47,7 +56,8 @@ ModelBuffers *model_buffers_create(const Model *m, int64_t max_rows, int64_t n_c
     b->group = hp->n_head / hp->n_head_kv;
     b->n_threads = n_threads < 1 ? 1 : n_threads;
     size_t mm = mm_scratch_bytes(hp->n_embd, R);
-    size_t mm2 = mm_scratch_bytes(q_dim, R), mm3 = mm_scratch_bytes(hp->n_ff, R);
+    int64_t ff = hp->n_ff_exp > hp->n_ff ? hp->n_ff_exp : hp->n_ff, E = hp->n_expert, K = hp->n_expert_used;
+    size_t mm2 = mm_scratch_bytes(q_dim, R), mm3 = mm_scratch_bytes(ff, R);
     mm = mm2 > mm ? mm2 : mm;
     mm = mm3 > mm ? mm3 : mm;
     struct { void **ptr; size_t bytes; } table[] = {
@@ -57,8 +67,16 @@ ModelBuffers *model_buffers_create(const Model *m, int64_t max_rows, int64_t n_c
         {(void **)&b->k, (size_t)(R * kv_dim) * sizeof(float)},
         {(void **)&b->v, (size_t)(R * kv_dim) * sizeof(float)},
         {(void **)&b->att, (size_t)(R * q_dim) * sizeof(float)},
-        {(void **)&b->hb, (size_t)(R * hp->n_ff) * sizeof(float)},
-        {(void **)&b->hb2, (size_t)(R * hp->n_ff) * sizeof(float)},
+        {(void **)&b->hb, (size_t)(R * ff) * sizeof(float)},
+        {(void **)&b->hb2, (size_t)(R * ff) * sizeof(float)},
+        {(void **)&b->moe_logits, (size_t)(R * E) * sizeof(float)},
+        {(void **)&b->moe_sel, (size_t)(R * K) * sizeof(int32_t)},
+        {(void **)&b->moe_w, (size_t)(R * K) * sizeof(float)},
+        {(void **)&b->moe_in, (size_t)(E ? R * hp->n_embd : 0) * sizeof(float)},
+        {(void **)&b->moe_x, (size_t)(E ? R * hp->n_embd : 0) * sizeof(float)},
+        {(void **)&b->moe_y, (size_t)(E ? R * hp->n_embd : 0) * sizeof(float)},
+        {(void **)&b->moe_rows, (size_t)(E ? R : 0) * sizeof(int64_t)},
+        {(void **)&b->moe_rw, (size_t)(E ? R : 0) * sizeof(float)},
         {(void **)&b->xl, (size_t)(R * hp->n_embd) * sizeof(float)},
         {(void **)&b->rope_cs, (size_t)(R * hp->n_rot) * sizeof(float)},
         {(void **)&b->rope_cs_swa, (size_t)(R * hp->n_rot) * sizeof(float)},
@@ -168,6 +186,7 @@ typedef struct {
     int64_t layer;
     const float *norm_w;   // norm weight of the current job
     bool add;              // residual add before the norm
+    int64_t ffn_width;     // columns of hb/hb2 rows: n_ff, or n_ff_exp in an expert
 } Job;
 
 // x += xb · residual_scale (granite's multiplier; 1 elsewhere), over d features
@@ -245,13 +264,13 @@ static void job_attention(void *ctx, int64_t task, int thread) {
 // whatever the split.
 #define FFN_COLS 1024
 
-static int64_t ffn_tasks(const LlamaHparams *hp, int64_t n) { return n * ((hp->n_ff + FFN_COLS - 1) / FFN_COLS); }
+static int64_t ffn_tasks(int64_t width, int64_t n) { return n * ((width + FFN_COLS - 1) / FFN_COLS); }
 
-// Task t's row r and columns [*c0, *c1) of the (n, n_ff) gate/up buffers.
-static int64_t ffn_task(const LlamaHparams *hp, int64_t t, int64_t *c0, int64_t *c1) {
-    int64_t per_row = (hp->n_ff + FFN_COLS - 1) / FFN_COLS;
+// Task t's row r and columns [*c0, *c1) of the (n, width) gate/up buffers.
+static int64_t ffn_task(int64_t width, int64_t t, int64_t *c0, int64_t *c1) {
+    int64_t per_row = (width + FFN_COLS - 1) / FFN_COLS;
     *c0 = t % per_row * FFN_COLS;
-    *c1 = *c0 + FFN_COLS < hp->n_ff ? *c0 + FFN_COLS : hp->n_ff;
+    *c1 = *c0 + FFN_COLS < width ? *c0 + FFN_COLS : width;
     return t / per_row;
 }
 
@@ -259,8 +278,8 @@ static int64_t ffn_task(const LlamaHparams *hp, int64_t t, int64_t *c0, int64_t 
 static void job_swiglu(void *ctx, int64_t t, int thread) {
     (void)thread;
     const Job *j = ctx;
-    int64_t f = j->m->hp.n_ff, c0, c1;
-    int64_t r = ffn_task(&j->m->hp, t, &c0, &c1);
+    int64_t f = j->ffn_width, c0, c1;
+    int64_t r = ffn_task(f, t, &c0, &c1);
     float *g = j->b->hb + r * f;
     const float *u = j->b->hb2 + r * f;
     const VexpKernels *vx = vexp_kernels();
@@ -279,11 +298,79 @@ static void job_swiglu(void *ctx, int64_t t, int thread) {
 static void job_geglu(void *ctx, int64_t t, int thread) {
     (void)thread;
     const Job *j = ctx;
-    int64_t f = j->m->hp.n_ff, c0, c1;
-    int64_t r = ffn_task(&j->m->hp, t, &c0, &c1);
+    int64_t f = j->ffn_width, c0, c1;
+    int64_t r = ffn_task(f, t, &c0, &c1);
     float *g = j->b->hb + r * f;
     const float *u = j->b->hb2 + r * f;
     for (int64_t i = c0; i < c1; i++) g[i] = gelu_tanh(g[i]) * u[i];
+}
+
+// ---- mixture of experts ----
+
+// Row r's experts from its router logits (overwritten with the probabilities): p = softmax, the
+// K largest (a tie to the lower index), their p as weights, renormalized to sum 1 when norm (the
+// sum clamped below at 2^-14, as llama.cpp's build_moe_ffn does).
+static void choose_experts(float *p, int64_t E, int64_t K, bool norm, int32_t *sel, float *w) {
+    float mx = p[0];
+    for (int64_t e = 1; e < E; e++) mx = p[e] > mx ? p[e] : mx;
+    double sum = 0;
+    for (int64_t e = 0; e < E; e++) sum += (p[e] = expf(p[e] - mx));
+    for (int64_t e = 0; e < E; e++) p[e] = (float)(p[e] / sum);
+    float wsum = 0;
+    for (int64_t k = 0; k < K; k++) {  // K <= 64: selection by repeated scans
+        int32_t best = -1;
+        for (int64_t e = 0; e < E; e++) {
+            bool taken = false;
+            for (int64_t i = 0; i < k && !taken; i++) taken = sel[i] == e;
+            if (!taken && (best < 0 || p[e] > p[best])) best = (int32_t)e;
+        }
+        sel[k] = best;
+        w[k] = p[best];
+        wsum += w[k];
+    }
+    if (norm) {
+        wsum = wsum > 6.103515625e-5f ? wsum : 6.103515625e-5f;
+        for (int64_t k = 0; k < K; k++) w[k] /= wsum;
+    }
+}
+
+// The FFN of a mixture of experts over rows [0, n): xb (the normed input) becomes
+// Σ_k w_k · down_k(silu(gate_k · x) · up_k · x) over each row's chosen experts, as llama.cpp's
+// build_moe_ffn with softmax gating. Experts run one at a time, each over the rows that chose
+// it (gathered), so every expert's weights are read once per step whatever the batch.
+static void moe_ffn(Job *job, ThreadPool *tp, const LlamaLayer *L, int64_t n) {
+    const LlamaHparams *hp = &job->m->hp;
+    ModelBuffers *b = job->b;
+    int64_t d = hp->n_embd, E = hp->n_expert, K = hp->n_expert_used, f = hp->n_ff_exp;
+    mm_matmul(tp, b->mm_scratch, b->moe_logits, &L->router, b->xb, n);
+    for (int64_t r = 0; r < n; r++)
+        choose_experts(b->moe_logits + r * E, E, K, hp->expert_weights_norm, b->moe_sel + r * K, b->moe_w + r * K);
+    memcpy(b->moe_in, b->xb, (size_t)(n * d) * sizeof(float));
+    memset(b->xb, 0, (size_t)(n * d) * sizeof(float));
+    job->ffn_width = f;
+    for (int64_t e = 0; e < E; e++) {
+        int64_t ne = 0;
+        for (int64_t r = 0; r < n; r++)
+            for (int64_t k = 0; k < K; k++)
+                if (b->moe_sel[r * K + k] == e) b->moe_rows[ne] = r, b->moe_rw[ne++] = b->moe_w[r * K + k];
+        if (ne == 0) continue;
+        const float *xe = b->moe_in + b->moe_rows[0] * d;
+        if (ne > 1) {
+            for (int64_t i = 0; i < ne; i++) memcpy(b->moe_x + i * d, b->moe_in + b->moe_rows[i] * d, (size_t)d * sizeof(float));
+            xe = b->moe_x;
+        }
+        float *const out[2] = {b->hb, b->hb2};
+        const WeightView *const w[2] = {&L->exp_gate[e], &L->exp_up[e]};
+        mm_matmul_many(tp, b->mm_scratch, 2, out, w, xe, ne);
+        tp_run(tp, job_swiglu, job, ffn_tasks(f, ne));
+        mm_matmul(tp, b->mm_scratch, b->moe_y, &L->exp_down[e], b->hb, ne);
+        for (int64_t i = 0; i < ne; i++) {
+            float *y = b->xb + b->moe_rows[i] * d;
+            const float *ye = b->moe_y + i * d;
+            for (int64_t c = 0; c < d; c++) y[c] += b->moe_rw[i] * ye[c];
+        }
+    }
+    job->ffn_width = hp->n_ff;
 }
 
 // ---- the forward pass ----
@@ -294,7 +381,7 @@ void model_forward(const Model *m, ModelBuffers *b, KvCache *kv, ThreadPool *tp,
     const ArchTraits *at = &ARCH_TRAITS[hp->arch];
     CHECK(n >= 1 && n <= b->max_rows);
     int64_t d = hp->n_embd;
-    Job job = {.m = m, .b = b, .kv = kv, .rows = rows};
+    Job job = {.m = m, .b = b, .kv = kv, .rows = rows, .ffn_width = hp->n_ff};
 
     // Token embeddings: x[r] = token_embd[token_r] · embd_scale           x: (n, n_embd)
     size_t emb_row = quant_row_bytes(m->tok_embd.type, d);
@@ -346,13 +433,17 @@ void model_forward(const Model *m, ModelBuffers *b, KvCache *kv, ThreadPool *tp,
         job.norm_w = L->ffn_norm;
         job.add = true;
         tp_run(tp, job_residual_norm, &job, n);
-        // hb = xb·Wgateᵀ, hb2 = xb·Wupᵀ (n, n_ff); hb = silu(hb)·hb2, or gelu(hb)·hb2
-        float *const ffn_out[2] = {b->hb, b->hb2};
-        const WeightView *const ffn_w[2] = {&L->w_gate, &L->w_up};
-        mm_matmul_many(tp, b->mm_scratch, 2, ffn_out, ffn_w, b->xb, n);
-        tp_run(tp, at->geglu ? job_geglu : job_swiglu, &job, ffn_tasks(hp, n));
-        // xb = hb·Wdownᵀ                                                xb: (n, n_embd)
-        mm_matmul(tp, b->mm_scratch, b->xb, &L->w_down, b->hb, n);
+        if (hp->n_expert) {
+            moe_ffn(&job, tp, L, n);
+        } else {
+            // hb = xb·Wgateᵀ, hb2 = xb·Wupᵀ (n, n_ff); hb = silu(hb)·hb2, or gelu(hb)·hb2
+            float *const ffn_out[2] = {b->hb, b->hb2};
+            const WeightView *const ffn_w[2] = {&L->w_gate, &L->w_up};
+            mm_matmul_many(tp, b->mm_scratch, 2, ffn_out, ffn_w, b->xb, n);
+            tp_run(tp, at->geglu ? job_geglu : job_swiglu, &job, ffn_tasks(hp->n_ff, n));
+            // xb = hb·Wdownᵀ                                            xb: (n, n_embd)
+            mm_matmul(tp, b->mm_scratch, b->xb, &L->w_down, b->hb, n);
+        }
         if (L->ffn_post_norm) {  // xb = rmsnorm(xb) (gemma)
             job.norm_w = L->ffn_post_norm;
             tp_run(tp, job_post_norm, &job, n);

@@ -1,8 +1,8 @@
 // model.h — decoder-only transformers as GGUF describes them, and their one batched forward pass
 // over a paged KV cache.
 //
-// general.architecture picks a row of ARCH_TRAITS (llama, qwen2, qwen3, gemma2, gemma3, phi3, granite; a
-// Mistral file says "llama"): the per-architecture switches of one forward pass, not copies of it.
+// general.architecture picks a row of ARCH_TRAITS (llama, qwen2, qwen3, gemma2, gemma3, phi3, granite,
+// qwen3moe; a Mistral file says "llama"): the per-architecture switches of one forward pass, not copies of it.
 // Hyperparameters come only from the file's metadata under that prefix (<arch>.embedding_length,
 // block_count, feed_forward_length, attention.head_count, attention.head_count_kv,
 // attention.key_length, attention.layer_norm_rms_epsilon, context_length, rope.freq_base,
@@ -46,6 +46,7 @@ typedef enum {
     ARCH_GEMMA3,   // gemma2 less the soft-caps, plus q/k norm; SWA 5 local : 1 global, own local RoPE base
     ARCH_PHI3,     // fused qkv and gate_up, longrope factors
     ARCH_GRANITE,  // llama with multipliers: embeddings, attention scores, residual branches, logits
+    ARCH_QWEN3MOE, // qwen3 with a mixture-of-experts FFN: a router picks expert_used_count of expert_count
     ARCH_COUNT
 } ModelArch;
 
@@ -70,10 +71,11 @@ typedef struct {
     bool swa_unscaled;         // local layers ignore the RoPE scaling factor
     int64_t q_scale_embd_layers; // at this block count q is scaled by 1/sqrt(n_embd/n_head), not 1/sqrt(head_dim)
     bool multipliers;          // reads embedding_scale, attention.scale, residual_scale, logit_scale
+    bool moe;                  // FFN of experts: ffn_gate_inp router, ffn_{gate,up,down}_exps (3-D)
 } ArchTraits;
 
 extern const ArchTraits ARCH_TRAITS[ARCH_COUNT];
-#define MODEL_ARCH_NAMES "llama, qwen2, qwen3, gemma2, gemma3, phi3, granite"
+#define MODEL_ARCH_NAMES "llama, qwen2, qwen3, gemma2, gemma3, phi3, granite, qwen3moe"
 // The architecture named s, or -1.
 int model_arch_find(Str s);
 
@@ -96,6 +98,9 @@ typedef struct {
     float embd_scale;                     // token embeddings multiplied by this (1: none)
     float residual_scale;                 // each sublayer's output multiplied by this before its residual add
     float logit_scale;                    // logits divided by this (1: none)
+    int64_t n_expert, n_expert_used;      // mixture of experts (0, 0: a dense FFN)
+    int64_t n_ff_exp;                     // an expert's FFN width
+    bool expert_weights_norm;             // the chosen experts' weights renormalized to sum 1
     int64_t n_swa;                        // sliding window of local layers, in positions (0: none)
     int64_t swa_period;                   // layer l is local when l % p < p - 1 (p = 0: every layer)
     const uint8_t *swa_layers;            // or, when the pattern key is a bool array, (n_layer) flags
@@ -113,6 +118,11 @@ typedef struct {
     WeightView w_gate, w_up;         // (n_ff, n_embd)
     WeightView w_down;               // (n_embd, n_ff)
     const float *ffn_post_norm;      // (n_embd) or NULL
+    // Mixture of experts (hp.n_expert > 0; then w_gate/w_up/w_down are empty): the router and
+    // each expert's matrices, views into the 3-D ffn_*_exps tensors (expert e: rows e·n_ff_exp..)
+    WeightView router;               // (n_expert, n_embd) ffn_gate_inp
+    WeightView *exp_gate, *exp_up;   // (n_expert) views of (n_ff_exp, n_embd)
+    WeightView *exp_down;            // (n_expert) views of (n_embd, n_ff_exp)
     bool swa;                        // a sliding-window (local) layer
 } LlamaLayer;
 
@@ -127,6 +137,7 @@ typedef struct {
     const float *rope_freqs;         // (n_rot/2) frequency divisors, or NULL
     const float *rope_long, *rope_short; // (n_rot/2) phi3 longrope divisors, or NULL
     float *owned;                    // vectors stored as F16/BF16 in the file, converted to F32
+    WeightView *experts;             // every layer's expert views (3 · n_expert per layer), or NULL
     void *packed;                    // the packed copies of the matrices (NULL when none)
     size_t packed_bytes;
     char arch[32], name[128], quant[16];

@@ -32,6 +32,7 @@ const ArchTraits ARCH_TRAITS[ARCH_COUNT] = {
                      .swa_unscaled = true, .q_scale_embd_layers = 62},
     [ARCH_PHI3] = {.name = "phi3", .rope_neox = true, .fused_gate_up = true, .output_bias = true},
     [ARCH_GRANITE] = {.name = "granite", .multipliers = true},
+    [ARCH_QWEN3MOE] = {.name = "qwen3moe", .rope_neox = true, .qk_norm = true, .moe = true},
 };
 
 int model_arch_find(Str s) {
@@ -157,18 +158,49 @@ static int load_arch_hparams(Model *m, char *err, size_t err_len) {
     return at->multipliers ? load_multipliers(m, err, err_len) : 0;
 }
 
+// A mixture of experts' sizes, as llama.cpp reads them: expert_count and expert_used_count are
+// required; an expert's width is expert_feed_forward_length, or feed_forward_length /
+// expert_used_count without it. The chosen experts' weights are renormalized (qwen3moe).
+#define MAX_EXPERTS 1024
+#define MAX_EXPERTS_USED 64
+static int load_experts(Model *m, char *err, size_t err_len) {
+    const GgufFile *f = &m->file;
+    LlamaHparams *hp = &m->hp;
+    const char *a = m->arch;
+    int rc;
+    if ((rc = meta_int(f, a, "expert_count", &hp->n_expert, true, err, err_len)) ||
+        (rc = meta_int(f, a, "expert_used_count", &hp->n_expert_used, true, err, err_len)))
+        return rc;
+    if (hp->n_expert < 1 || hp->n_expert > MAX_EXPERTS || hp->n_expert_used < 1 ||
+        hp->n_expert_used > hp->n_expert || hp->n_expert_used > MAX_EXPERTS_USED)
+        return err_set(err, err_len, ERR_FORMAT, "%s.expert_count = %lld and expert_used_count = %lld must satisfy "
+                       "1 <= used <= count, count <= %d, used <= %d", a, (long long)hp->n_expert,
+                       (long long)hp->n_expert_used, MAX_EXPERTS, MAX_EXPERTS_USED);
+    rc = meta_int(f, a, "expert_feed_forward_length", &hp->n_ff_exp, false, err, err_len);
+    if (rc == ERR_NOTFOUND) hp->n_ff_exp = hp->n_ff / hp->n_expert_used;
+    else if (rc) return rc;
+    if (hp->n_ff_exp <= 0)
+        return err_set(err, err_len, ERR_FORMAT, "%s.expert_feed_forward_length is missing or not positive "
+                       "(nor can feed_forward_length / expert_used_count stand in for it)", a);
+    if (hp->n_ff <= 0) hp->n_ff = hp->n_ff_exp;  // the buffers' FFN width when the file gives none
+    hp->expert_weights_norm = true;
+    return 0;
+}
+
 static int load_hparams(Model *m, char *err, size_t err_len) {
     const GgufFile *f = &m->file;
     LlamaHparams *hp = &m->hp;
     const char *a = m->arch;
     int rc;
+    bool moe = ARCH_TRAITS[hp->arch].moe;  // a mixture of experts may have no dense FFN width
     if ((rc = meta_int(f, a, "embedding_length", &hp->n_embd, true, err, err_len)) ||
         (rc = meta_int(f, a, "block_count", &hp->n_layer, true, err, err_len)) ||
-        (rc = meta_int(f, a, "feed_forward_length", &hp->n_ff, true, err, err_len)) ||
+        (rc = meta_int(f, a, "feed_forward_length", &hp->n_ff, !moe, err, err_len)) ||
         (rc = meta_int(f, a, "attention.head_count", &hp->n_head, true, err, err_len)) ||
         (rc = meta_int(f, a, "context_length", &hp->n_ctx_train, true, err, err_len)) ||
         (rc = gguf_meta_f32(f, a, "attention.layer_norm_rms_epsilon", &hp->norm_eps, true, err, err_len)))
         return rc;
+    if (moe && (rc = load_experts(m, err, err_len))) return rc;
     if (hp->n_embd <= 0 || hp->n_layer <= 0 || hp->n_ff <= 0 || hp->n_head <= 0 || hp->n_ctx_train <= 0)
         return err_set(err, err_len, ERR_FORMAT, "%s: embedding_length, block_count, feed_forward_length, "
                        "head_count and context_length must be positive", a);
@@ -257,6 +289,31 @@ static int weight(const Model *m, const char *name, int64_t cols, int64_t rows, 
     return 0;
 }
 
+// A 3-D tensor [cols, rows, n] (a mixture's experts) as n views of (rows, cols), expert e at
+// rows e·rows.. of the data.
+static int weight_experts(const Model *m, const char *name, int64_t cols, int64_t rows, int64_t n, WeightView *out,
+                          char *err, size_t err_len) {
+    const GgufTensor *t = gguf_find_tensor(&m->file, name);
+    if (!t) return err_set(err, err_len, ERR_FORMAT, "missing tensor '%s'", name);
+    if (t->n_dims != 3 || t->ne[0] != cols || t->ne[1] != rows || t->ne[2] != n)
+        return err_set(err, err_len, ERR_FORMAT,
+                       "tensor '%s': shape [%lld, %lld, %lld] (%u dims), expected [%lld, %lld, %lld]", name,
+                       (long long)t->ne[0], (long long)t->ne[1], (long long)(t->n_dims > 2 ? t->ne[2] : 1), t->n_dims,
+                       (long long)cols, (long long)rows, (long long)n);
+    const QuantTraits *tr = quant_traits((uint32_t)t->type);
+    if (!tr || !tr->supported)
+        return err_set(err, err_len, ERR_UNSUPP, "tensor '%s': type %s is not supported (see `rightsize gguf info`)",
+                       name, tr ? tr->name : "unknown");
+    size_t row_bytes = quant_row_bytes(t->type, cols), expert_bytes = row_bytes * (size_t)rows;
+    if (!row_bytes || t->nbytes / (size_t)n < expert_bytes)
+        return err_set(err, err_len, ERR_FORMAT, "tensor '%s': %zu bytes do not hold [%lld, %lld, %lld] of %s", name,
+                       t->nbytes, (long long)cols, (long long)rows, (long long)n, tr->name);
+    for (int64_t e = 0; e < n; e++)
+        out[e] = (WeightView){.type = t->type, .rows = rows, .cols = cols,
+                              .data = (const uint8_t *)t->data + expert_bytes * (size_t)e};
+    return 0;
+}
+
 // A 1-D float vector of n elements: F32 is used in place, F16/BF16 converted into *spare.
 static int vector(const Model *m, const char *name, int64_t n, const float **out, float **spare,
                   char *err, size_t err_len) {
@@ -342,20 +399,32 @@ static int load_layer(Model *m, int64_t l, float **spare, char *err, size_t err_
                         (rc = vector(m, NAME("attn_k_norm.weight"), hp->head_dim, &L->k_norm, spare, err, err_len))))
         return rc;
     if ((rc = weight(m, NAME("attn_output.weight"), q_dim, d, &L->wo, err, err_len)) ||
-        (rc = vector(m, NAME("ffn_norm.weight"), d, &L->ffn_norm, spare, err, err_len)) ||
-        (rc = weight(m, NAME("ffn_down.weight"), hp->n_ff, d, &L->w_down, err, err_len)))
+        (rc = vector(m, NAME("ffn_norm.weight"), d, &L->ffn_norm, spare, err, err_len)))
         return rc;
+    if (at->moe) {  // router and experts instead of the dense FFN
+        int64_t E = hp->n_expert, f = hp->n_ff_exp;
+        L->exp_gate = m->experts + l * 3 * E;
+        L->exp_up = L->exp_gate + E;
+        L->exp_down = L->exp_up + E;
+        if ((rc = weight(m, NAME("ffn_gate_inp.weight"), d, E, &L->router, err, err_len)) ||
+            (rc = weight_experts(m, NAME("ffn_gate_exps.weight"), d, f, E, L->exp_gate, err, err_len)) ||
+            (rc = weight_experts(m, NAME("ffn_up_exps.weight"), d, f, E, L->exp_up, err, err_len)) ||
+            (rc = weight_experts(m, NAME("ffn_down_exps.weight"), f, d, E, L->exp_down, err, err_len)))
+            return rc;
+    } else if ((rc = weight(m, NAME("ffn_down.weight"), hp->n_ff, d, &L->w_down, err, err_len))) {
+        return rc;
+    }
     if (at->post_norms &&
         ((rc = vector(m, NAME("post_attention_norm.weight"), d, &L->attn_post_norm, spare, err, err_len)) ||
          (rc = vector(m, NAME("post_ffw_norm.weight"), d, &L->ffn_post_norm, spare, err, err_len))))
         return rc;
-    if (at->fused_gate_up) {
+    if (!at->moe && at->fused_gate_up) {
         WeightView gate_up;
         if ((rc = weight(m, NAME("ffn_up.weight"), d, 2 * hp->n_ff, &gate_up, err, err_len))) return rc;
         L->w_gate = weight_part(&gate_up, 0, hp->n_ff);
         L->w_up = weight_part(&gate_up, hp->n_ff, hp->n_ff);
-    } else if ((rc = weight(m, NAME("ffn_gate.weight"), d, hp->n_ff, &L->w_gate, err, err_len)) ||
-               (rc = weight(m, NAME("ffn_up.weight"), d, hp->n_ff, &L->w_up, err, err_len))) {
+    } else if (!at->moe && ((rc = weight(m, NAME("ffn_gate.weight"), d, hp->n_ff, &L->w_gate, err, err_len)) ||
+                            (rc = weight(m, NAME("ffn_up.weight"), d, hp->n_ff, &L->w_up, err, err_len)))) {
         return rc;
     }
     // Biases the forward pass has no place for (some llama fine-tunes and granite files may carry
@@ -378,7 +447,7 @@ static void summarize(Model *m) {
         for (uint32_t d = 0; d < t->n_dims; d++) n *= t->ne[d];
         m->n_params += n;
         m->weight_bytes += t->nbytes;
-        if ((uint32_t)t->type < QT_COUNT && t->n_dims == 2) by_type[t->type] += t->nbytes;
+        if ((uint32_t)t->type < QT_COUNT && t->n_dims >= 2) by_type[t->type] += t->nbytes;
     }
     int best = QT_F32;
     for (int i = 0; i < QT_COUNT; i++)
@@ -393,9 +462,10 @@ static int matrices(Model *m, WeightView **out) {
     int n = 0;
     for (int64_t l = 0; l < m->hp.n_layer; l++) {
         LlamaLayer *L = &m->layers[l];
-        WeightView *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        WeightView *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down, &L->router};
         for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) out[n++] = ws[i];
     }
+    for (int64_t i = 0; m->experts && i < m->hp.n_layer * 3 * m->hp.n_expert; i++) out[n++] = &m->experts[i];
     out[n++] = &m->output;
     return n;
 }
@@ -406,7 +476,7 @@ static int matrices(Model *m, WeightView **out) {
 // which embedding lookups still read.
 int model_pack(Model *m, ThreadPool *tp, char *err, size_t err_len) {
     if (m->packed) return 0;  // done already
-    int cap = (int)m->hp.n_layer * 7 + 1;
+    int cap = (int)(m->hp.n_layer * (8 + 3 * m->hp.n_expert)) + 1;
     WeightView **ws = malloc((size_t)cap * sizeof *ws);
     if (!ws) return err_set(err, err_len, ERR_NOMEM, "out of memory packing %s's weights", m->name);
     int n = matrices(m, ws);
@@ -512,7 +582,8 @@ static int load_opened(Model *m, const char *path, char *err, size_t err_len) {
     int64_t n_owned = hp->n_layer * per_layer + hp->n_embd + hp->n_vocab + 3 * hp->n_rot;
     m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
     m->owned = malloc((size_t)n_owned * sizeof(float));
-    if (!m->layers || !m->owned) {
+    if (hp->n_expert) m->experts = calloc((size_t)(hp->n_layer * 3 * hp->n_expert), sizeof *m->experts);
+    if (!m->layers || !m->owned || (hp->n_expert && !m->experts)) {
         rc = err_set(err, err_len, ERR_NOMEM, "out of memory loading %s", path);
         goto fail;
     }
@@ -539,6 +610,7 @@ fail:
 void model_free(Model *m) {
     gguf_close(&m->file);
     free(m->layers);
+    free(m->experts);
     free(m->owned);
     free(m->packed);
     memset(m, 0, sizeof *m);

@@ -85,13 +85,13 @@ static uint32_t file_type(QuantType t) {
 
 // ---- tensor list ----
 
-typedef enum { INIT_MATRIX, INIT_QK, INIT_NORM, INIT_BIAS, INIT_FACTOR } InitKind;
+typedef enum { INIT_MATRIX, INIT_QK, INIT_NORM, INIT_BIAS, INIT_FACTOR, INIT_ROUTER } InitKind;
 
 typedef struct {
     char name[64];
     QuantType type;
     uint32_t n_dims;
-    int64_t ne[2];
+    int64_t ne[3];  // ne[2] > 1: a 3-D tensor (a mixture's experts), written as ne[1]·ne[2] rows
     InitKind init;
 } TensorSpec;
 
@@ -102,8 +102,11 @@ static void add_spec(TensorSpec *t, const char *name, QuantType type, uint32_t n
     t->n_dims = n_dims;
     t->ne[0] = ne0;
     t->ne[1] = ne1;
+    t->ne[2] = 1;
     t->init = init;
 }
+
+static int64_t spec_rows(const TensorSpec *t) { return t->ne[1] * t->ne[2]; }
 
 // The most tensors one layer has (gemma3: 13), and outside the layers (phi3: 5).
 #define SYNTH_LAYER_TENSORS 13
@@ -142,13 +145,22 @@ static int64_t list_tensors(const SynthOptions *o, TensorSpec *specs) {
         BLK("attn_output.weight", o->type, 2, s->dim, s->dim, INIT_MATRIX);
         if (at->post_norms) BLK("post_attention_norm.weight", QT_F32, 1, s->dim, 1, INIT_NORM);
         BLK("ffn_norm.weight", QT_F32, 1, s->dim, 1, INIT_NORM);
-        if (at->fused_gate_up) {
+        if (at->moe) {  // the router (F32, as llama-quantize leaves it) and the experts, 3-D
+            int64_t E = o->n_expert ? o->n_expert : SYNTH_MOE_EXPERTS;
+            BLK("ffn_gate_inp.weight", QT_F32, 2, s->dim, E, INIT_ROUTER);
+            BLK("ffn_gate_exps.weight", o->type, 3, s->dim, s->ffn, INIT_MATRIX);
+            specs[n - 1].ne[2] = E;
+            BLK("ffn_down_exps.weight", o->type, 3, s->ffn, s->dim, INIT_MATRIX);
+            specs[n - 1].ne[2] = E;
+            BLK("ffn_up_exps.weight", o->type, 3, s->dim, s->ffn, INIT_MATRIX);
+            specs[n - 1].ne[2] = E;
+        } else if (at->fused_gate_up) {
             BLK("ffn_up.weight", o->type, 2, s->dim, 2 * s->ffn, INIT_MATRIX);
         } else {
             BLK("ffn_gate.weight", o->type, 2, s->dim, s->ffn, INIT_MATRIX);
             BLK("ffn_up.weight", o->type, 2, s->dim, s->ffn, INIT_MATRIX);
         }
-        BLK("ffn_down.weight", o->type, 2, s->ffn, s->dim, INIT_MATRIX);
+        if (!at->moe) BLK("ffn_down.weight", o->type, 2, s->ffn, s->dim, INIT_MATRIX);
         if (at->post_norms) BLK("post_ffw_norm.weight", QT_F32, 1, s->dim, 1, INIT_NORM);
     }
     ADD("output_norm.weight", QT_F32, 1, s->dim, 1, INIT_NORM);
@@ -166,7 +178,7 @@ int64_t synth_params(const SynthOptions *o) {
     TensorSpec *specs = calloc((size_t)(SYNTH_OTHER_TENSORS + SYNTH_LAYER_TENSORS * o->shape.n_layers), sizeof *specs);
     if (!specs) return synth_shape_params(&o->shape);
     int64_t n = list_tensors(o, specs), total = 0;
-    for (int64_t i = 0; i < n; i++) total += specs[i].ne[0] * specs[i].ne[1];
+    for (int64_t i = 0; i < n; i++) total += specs[i].ne[0] * spec_rows(&specs[i]);
     free(specs);
     return total;
 }
@@ -212,6 +224,7 @@ static void gen_row(void *ctx, int64_t task, int thread) {
     case INIT_QK: synth_fill_normal(&r, x, ne0, 0.0f, j->std * j->qk_scale); break;
     case INIT_MATRIX: synth_fill_normal(&r, x, ne0, 0.0f, j->std); break;
     case INIT_BIAS: synth_fill_normal(&r, x, ne0, 0.0f, 0.1f); break;
+    case INIT_ROUTER: synth_fill_normal(&r, x, ne0, 0.0f, 0.5f); break;  // well-separated expert choices
     case INIT_FACTOR:
         synth_fill_normal(&r, x, ne0, 0.0f, 2.0f);
         for (int64_t i = 0; i < ne0; i++) x[i] = 1.0f + fabsf(x[i]);
@@ -227,7 +240,7 @@ static int write_tensors(const SynthOptions *o, GgufWriter *w, const TensorSpec 
     uint64_t total = 0, done = 0;
     int64_t max_ne0 = 1;
     for (int64_t i = 0; i < n; i++) {
-        total += quant_row_bytes(specs[i].type, specs[i].ne[0]) * (uint64_t)specs[i].ne[1];
+        total += quant_row_bytes(specs[i].type, specs[i].ne[0]) * (uint64_t)spec_rows(&specs[i]);
         if (specs[i].ne[0] > max_ne0) max_ne0 = specs[i].ne[0];
     }
     int64_t chunk_rows = SYNTH_CHUNK_FLOATS / max_ne0;
@@ -242,8 +255,8 @@ static int write_tensors(const SynthOptions *o, GgufWriter *w, const TensorSpec 
                       .row_bytes = quant_row_bytes(t->type, t->ne[0]),
                       .std = o->init_std > 0 ? o->init_std : 0.02f, .qk_scale = o->qk_scale > 0 ? o->qk_scale : 1.0f};
         if (t->type == QT_F32) j.q = (uint8_t *)x;  // the floats are the data
-        for (int64_t r0 = 0; r0 < t->ne[1] && !rc; r0 += chunk_rows) {
-            int64_t rows = t->ne[1] - r0 < chunk_rows ? t->ne[1] - r0 : chunk_rows;
+        for (int64_t r0 = 0; r0 < spec_rows(t) && !rc; r0 += chunk_rows) {
+            int64_t rows = spec_rows(t) - r0 < chunk_rows ? spec_rows(t) - r0 : chunk_rows;
             j.row0 = r0;
             tp_run(o->pool, gen_row, &j, rows);
             rc = gguf_writer_put_data(w, j.q, (size_t)rows * j.row_bytes, err, err_len);
@@ -269,7 +282,10 @@ static int set_metadata(const SynthOptions *o, GgufWriter *w, const SynthShape *
     if (!rc) rc = gguf_writer_set_u32(w, KEY("context_length"), (uint32_t)s->ctx);
     if (!rc) rc = gguf_writer_set_u32(w, KEY("embedding_length"), (uint32_t)s->dim);
     if (!rc) rc = gguf_writer_set_u32(w, KEY("block_count"), (uint32_t)s->n_layers);
-    if (!rc) rc = gguf_writer_set_u32(w, KEY("feed_forward_length"), (uint32_t)s->ffn);
+    if (!rc) {
+        int64_t K = o->n_expert_used ? o->n_expert_used : SYNTH_MOE_USED;
+        rc = gguf_writer_set_u32(w, KEY("feed_forward_length"), (uint32_t)(s->ffn * (ARCH_TRAITS[o->arch].moe ? K : 1)));
+    }
     if (!rc) rc = gguf_writer_set_u32(w, KEY("attention.head_count"), (uint32_t)s->n_heads);
     if (!rc) rc = gguf_writer_set_u32(w, KEY("attention.head_count_kv"), (uint32_t)s->n_kv_heads);
     if (!rc) rc = gguf_writer_set_f32(w, KEY("rope.freq_base"), s->rope_theta);
@@ -294,6 +310,12 @@ static int set_metadata(const SynthOptions *o, GgufWriter *w, const SynthShape *
         if (!rc && o->rope_attn_factor > 0)
             rc = gguf_writer_set_f32(w, KEY("rope.scaling.attn_factor"), o->rope_attn_factor);
     }
+    if (!rc && ARCH_TRAITS[o->arch].moe) {  // the dense width Qwen3's converter writes: used x expert
+        int64_t E = o->n_expert ? o->n_expert : SYNTH_MOE_EXPERTS, K = o->n_expert_used ? o->n_expert_used : SYNTH_MOE_USED;
+        rc = gguf_writer_set_u32(w, KEY("expert_count"), (uint32_t)E);
+        if (!rc) rc = gguf_writer_set_u32(w, KEY("expert_used_count"), (uint32_t)K);
+        if (!rc) rc = gguf_writer_set_u32(w, KEY("expert_feed_forward_length"), (uint32_t)s->ffn);
+    }
     if (!rc && o->arch == ARCH_GRANITE) {  // Granite 3.x's kind of multipliers (attention: 1/head_dim)
         rc = gguf_writer_set_f32(w, KEY("embedding_scale"), SYNTH_GRANITE_EMBEDDING_SCALE);
         if (!rc) rc = gguf_writer_set_f32(w, KEY("residual_scale"), SYNTH_GRANITE_RESIDUAL_SCALE);
@@ -313,6 +335,12 @@ int synth_write(const SynthOptions *o, const char *path, int64_t *vocab_out, cha
     if (!w) return err_set(err, err_len, ERR_NOMEM, "out of memory");
     if ((unsigned)o->arch >= ARCH_COUNT) {
         rc = err_set(err, err_len, ERR_ARG, "unknown architecture %d", (int)o->arch);
+        goto fail;
+    }
+    int64_t E = o->n_expert ? o->n_expert : SYNTH_MOE_EXPERTS, K = o->n_expert_used ? o->n_expert_used : SYNTH_MOE_USED;
+    if (ARCH_TRAITS[o->arch].moe && (E < 1 || E > 1024 || K < 1 || K > E || K > 64)) {
+        rc = err_set(err, err_len, ERR_ARG, "--experts %lld and --experts-used %lld must satisfy 1 <= used <= experts, "
+                     "experts <= 1024, used <= 64", (long long)E, (long long)K);
         goto fail;
     }
     if (o->chat_template && !synth_chat_template(o->chat_template)) {

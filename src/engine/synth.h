@@ -60,6 +60,10 @@ int64_t synth_shape_params(const SynthShape *s);
 #define SYNTH_GRANITE_EMBEDDING_SCALE 12.0f
 #define SYNTH_GRANITE_RESIDUAL_SCALE 0.22f
 #define SYNTH_GRANITE_LOGIT_SCALE 8.0f
+// A synthesized mixture's default expert count and experts per token (--experts, --experts-used);
+// each expert's FFN is the shape's ffn wide.
+#define SYNTH_MOE_EXPERTS 8
+#define SYNTH_MOE_USED 2
 
 typedef void (*SynthProgressFn)(void *ctx, uint64_t done_bytes, uint64_t total_bytes, const char *tensor);
 
@@ -71,6 +75,8 @@ typedef struct {
     float attn_softcap;       // gemma2 attn_logit_softcapping (0 → 50)
     float final_softcap;      // gemma2/3 final_logit_softcapping (0 → 30 on gemma2, absent on gemma3)
     float rope_attn_factor;   // phi3 rope.scaling.attn_factor (0 → absent)
+    int64_t n_expert;         // qwen3moe expert_count (0 → SYNTH_MOE_EXPERTS)
+    int64_t n_expert_used;    // qwen3moe expert_used_count (0 → SYNTH_MOE_USED)
     QuantType type;           // matrices and token_embd
     QuantType output_type;    // output.weight (ignored when tied)
     uint64_t seed;

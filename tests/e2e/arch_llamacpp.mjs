@@ -1,4 +1,4 @@
-// Every architecture the engine runs (llama, qwen2, qwen3, gemma2, gemma3, phi3, granite) against
+// Every architecture the engine runs (llama, qwen2, qwen3, gemma2, gemma3, phi3, granite, qwen3moe) against
 // llama.cpp itself, through the npm package node-llama-cpp: for each arch a tiny model is
 // synthesized (`rightsize gguf synth --arch A`, llama.cpp's own key and tensor names) in F32 and
 // F16, and both engines evaluate the same token sequence.
@@ -13,7 +13,8 @@
 // The synthesized models make each arch's feature count: q/k scaled up (sharp attention), prompt
 // longer than the 8-position sliding window, small soft-caps (gemma2), 6 layers for gemma3 (5
 // local with RoPE base 10000, 1 global with base 1e6), random rope_factors and an attention
-// factor for phi3, and granite's four multipliers (gguf synth's). Control: every tensor draws
+// factor for phi3, granite's four multipliers (gguf synth's), 3 of 8 experts per token for
+// qwen3moe (a router wide enough apart that the choice is not a near-tie). Control: every tensor draws
 // from a stream seeded by (seed, tensor name), so the llama model of the same seed shares each arch's common weights; our llama logits on the prompt
 // must differ from llama.cpp's logits of every other arch by more than 100x the tolerance — the
 // arch's features are what the comparison measures.
@@ -60,6 +61,7 @@ const ARCHS = [
     ["gemma3", ["--layers", "6", "--sliding-window", "8", "--rope-theta", "1000000"]],
     ["phi3", ["--rope-attn-factor", "1.2"]],
     ["granite", []],
+    ["qwen3moe", ["--experts", "8", "--experts-used", "3"]],
 ];
 
 // Prompt: 24 deterministic ids in [3, 512) after BOS (1), longer than the 8-position window.
@@ -181,6 +183,19 @@ try {
         const gap = maxDiff(ourF32.gemma2.slice(0, prompt.length), (await theirs(llama, wide, prompt, 512)));
         check(gap > 100 * TOL_GELU_F32, `control: gemma2 window 8 vs 4096 differ by only ${gap.toExponential(2)}`);
         console.log(`control: our gemma2 (window 8) vs llama.cpp's gemma2 (window 4096): max |Δ log p| ${gap.toExponential(2)}`);
+    }
+    // The routing matters: the same experts mixed 2 per token (llama.cpp) are far from ours with 3,
+    // and a dense qwen3 of the same seed is far from both.
+    const two = join(tmp, "qwen3moe-2.gguf");
+    execFileSync(BIN, ["gguf", "synth", "--arch", "qwen3moe", ...base, "--experts", "8", "--experts-used", "2",
+        "-q", "-o", two], { stdio: "inherit" });
+    if (ourF32.qwen3moe && ourF32.qwen3) {
+        const gap = maxDiff(ourF32.qwen3moe.slice(0, prompt.length), (await theirs(llama, two, prompt, 512)));
+        check(gap > 100 * TOL.f32, `control: qwen3moe 3 vs 2 experts per token differ by only ${gap.toExponential(2)}`);
+        console.log(`control: our qwen3moe (3 of 8 experts) vs llama.cpp's (2 of 8): max |Δ log p| ${gap.toExponential(2)}`);
+        const dense = maxDiff(ourF32.qwen3.slice(0, prompt.length), theirF32.qwen3moe.slice(0, prompt.length));
+        check(dense > 100 * TOL.f32, `control: qwen3 and qwen3moe differ by only ${dense.toExponential(2)}`);
+        console.log(`control: our qwen3 (dense) vs llama.cpp's qwen3moe: max |Δ log p| ${dense.toExponential(2)}`);
     }
 } finally {
     if (llama) await llama.dispose();

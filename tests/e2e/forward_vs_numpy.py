@@ -217,6 +217,7 @@ ARCH_ARGS = {
     "gemma3": ("gemma3", ["--layers", "6", "--sliding-window", "8", "--rope-theta", "1000000", "--final-softcap", "2"]),
     "phi3": ("phi3", ["--rope-attn-factor", "1.2"]),
     "granite": ("granite", []),
+    "qwen3moe": ("qwen3moe", ["--experts", "8", "--experts-used", "3"]),
 }
 
 

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib/worker_env.sh"
 
 PROMPT="Once upon a time, the little dog saw a big red ball in the park and ran"
-for arch in llama qwen2 qwen3 gemma2 gemma3 phi3 granite; do
+for arch in llama qwen2 qwen3 gemma2 gemma3 phi3 granite qwen3moe; do
     m="$T/$arch.gguf"
     extra=""
     case $arch in gemma2|gemma3|llama) extra="--sliding-window 6" ;; esac
@@ -32,7 +32,7 @@ for arch in llama qwen2 qwen3 gemma2 gemma3 phi3 granite; do
         $PY - "$T/c$i.json" "$T/run.txt" <<'PYEOF' || fail "$arch: concurrent completion $i differs from run: $(head -c 400 "$T/c$i.json")"
 import json, sys
 got = json.load(open(sys.argv[1]))["choices"][0]["text"]
-want = open(sys.argv[2], encoding="utf-8", errors="replace").read()[:-1]  # run ends with "\n"
+want = open(sys.argv[2], encoding="utf-8", errors="replace", newline="").read()[:-1]  # run ends with "\n"
 assert got == want, (got, want)
 PYEOF
     done
@@ -54,7 +54,7 @@ print(json.dumps({"messages": m, "max_tokens": 10, "temperature": 0, "ignore_eos
         $PY - "$T/chat2.json" "$T/runchat.txt" "$T/runchat.err" <<'PYEOF' || fail "$arch: run --chat (system '$sys_msg') differs from the worker's chat reply: $(head -c 300 "$T/chat2.json") / $(head -c 200 "$T/runchat.txt")"
 import json, re, sys
 r = json.load(open(sys.argv[1]))
-got = open(sys.argv[2], encoding="utf-8", errors="replace").read()[:-1]
+got = open(sys.argv[2], encoding="utf-8", errors="replace", newline="").read()[:-1]
 assert r["choices"][0]["message"]["content"] == got, (r, got)
 n_prompt = int(re.search(r"prompt eval: (\d+) tokens", open(sys.argv[3]).read()).group(1))
 assert n_prompt == r["usage"]["prompt_tokens"], (n_prompt, r["usage"])

@@ -38,6 +38,10 @@ The other architectures, as their GGUF files and llama.cpp define them:
   * granite: llama with four multipliers: embeddings times embedding_scale, scores q.k times
     attention.scale (instead of 1/sqrt(head_dim)), each sublayer's output times residual_scale
     before its residual add, logits divided by logit_scale (absent or 0: none).
+  * qwen3moe: qwen3 whose FFN is a mixture of experts (Qwen3MoeSparseMoeBlock): router
+    probabilities p = softmax(ffn_gate_inp . x); the expert_used_count largest, their p renormalized
+    to sum 1; the output sum_k p_k * down_k(silu(gate_k x) * up_k x), expert k's matrices being
+    slice k of the 3-D ffn_{gate,up,down}_exps.
 """
 import os
 import sys
@@ -52,7 +56,7 @@ class Model:
     pass
 
 
-ARCHS = ("llama", "qwen2", "qwen3", "gemma2", "gemma3", "phi3", "granite")
+ARCHS = ("llama", "qwen2", "qwen3", "gemma2", "gemma3", "phi3", "granite", "qwen3moe")
 
 
 def load(path, n_ctx=None):
@@ -103,6 +107,7 @@ def load(path, n_ctx=None):
         m.q_scale = g("attention.scale")
     m.residual_scale = (g("residual_scale") or 1.0) if granite else 1.0
     m.logit_scale = g("logit_scale") if granite else 1.0
+    m.n_expert_used = g("expert_used_count") if arch == "qwen3moe" else 0
 
     m.w = {}
     m.qtype = {}
@@ -157,6 +162,25 @@ def matmul(m, x, name, act_q8):
     if act_q8 and m.qtype[name] not in (F32, F16, BF16):
         x = q8_round(x)
     return x @ w.T
+
+
+def moe(m, h, p, act_q8):
+    """The mixture-of-experts FFN of rows h (T, n_embd)."""
+    logits = matmul(m, h, p + "ffn_gate_inp.weight", act_q8)        # (T, n_expert)
+    prob = np.exp(logits - logits.max(axis=1, keepdims=True))
+    prob /= prob.sum(axis=1, keepdims=True)
+    out = np.zeros_like(h)
+    quant = act_q8 and m.qtype[p + "ffn_gate_exps.weight"] not in (F32, F16, BF16)
+    for t in range(h.shape[0]):
+        top = np.argsort(-prob[t], kind="stable")[:m.n_expert_used]
+        w = prob[t, top] / prob[t, top].sum()
+        xt = q8_round(h[t:t + 1]) if quant else h[t:t + 1]
+        for e, we in zip(top, w):
+            gate = xt @ m.w[p + "ffn_gate_exps.weight"][e].T
+            up = xt @ m.w[p + "ffn_up_exps.weight"][e].T
+            a = gate / (1.0 + np.exp(-gate)) * up
+            out[t] += we * ((q8_round(a) if quant else a) @ m.w[p + "ffn_down_exps.weight"][e].T)[0]
+    return out
 
 
 def rmsnorm(x, w, eps):
@@ -231,10 +255,13 @@ def forward(m, tokens, rope_variant=None, act_q8=False):
             o = rmsnorm(o, m.w[p + "post_attention_norm.weight"], m.eps)
         x = x + o * m.residual_scale
         h = rmsnorm(x, m.w[p + "ffn_norm.weight"], m.eps)
-        gate = matmul(m, h, p + "ffn_gate.weight", act_q8)
-        up = matmul(m, h, p + "ffn_up.weight", act_q8)
-        act = gelu_tanh(gate) if m.gemma else gate / (1.0 + np.exp(-gate))
-        o = matmul(m, act * up, p + "ffn_down.weight", act_q8)
+        if m.n_expert_used:
+            o = moe(m, h, p, act_q8)
+        else:
+            gate = matmul(m, h, p + "ffn_gate.weight", act_q8)
+            up = matmul(m, h, p + "ffn_up.weight", act_q8)
+            act = gelu_tanh(gate) if m.gemma else gate / (1.0 + np.exp(-gate))
+            o = matmul(m, act * up, p + "ffn_down.weight", act_q8)
         if m.gemma:
             o = rmsnorm(o, m.w[p + "post_ffw_norm.weight"], m.eps)
         x = x + o * m.residual_scale
