@@ -107,6 +107,20 @@ TEST(model_arch_loader_reads_each_archs_switches) {
     EXPECT(M->w_gate.rows == 0 && M->exp_up[3].rows == 128 && M->exp_down[3].rows == 64 && M->exp_down[3].cols == 128);
     EXPECT((const uint8_t *)M->exp_gate[5].data == (const uint8_t *)M->exp_gate[4].data + 128 * rb);
     model_free(&m);
+
+    // A llama file with llama.expert_count is a Mixtral: its experts are feed_forward_length wide.
+    SynthOptions o = {.shape = {NULL, 64, 2, 4, 2, 128, A_VOCAB, 256, 10000.0f, 1e-5f, false}, .arch = ARCH_LLAMA,
+                      .type = QT_F32, .output_type = QT_F32, .seed = 3, .n_expert = 4, .n_expert_used = 2};
+    char mpath[512];
+    snprintf(mpath, sizeof mpath, "%s/mixtral.gguf", test_tmpdir());
+    ASSERT(synth_write(&o, mpath, NULL, err, sizeof err) == 0 && model_load(&m, mpath, err, sizeof err) == 0);
+    EXPECT(m.hp.arch == ARCH_LLAMA && m.hp.n_expert == 4 && m.hp.n_expert_used == 2 && m.hp.n_ff_exp == 128);
+    EXPECT(m.hp.n_ff == 128 && m.layers[0].exp_down[3].cols == 128 && m.layers[0].w_down.rows == 0);
+    model_free(&m);
+    p = synth_arch(ARCH_GRANITEMOE, QT_F32, 0);
+    ASSERT(p && model_load(&m, p, err, sizeof err) == 0);
+    EXPECT(m.hp.n_expert == SYNTH_MOE_EXPERTS && m.hp.n_ff_exp == 128 && m.hp.logit_scale == SYNTH_GRANITE_LOGIT_SCALE);
+    model_free(&m);
 }
 
 // Every arch, batched (three sequences in shared steps, KV blocks of 4 so windows start inside
@@ -236,6 +250,7 @@ static void add_bool_pattern(GgufWriter *w) {
 static void add_period_3(GgufWriter *w) { gguf_writer_set_u32(w, "gemma2.attention.sliding_window_pattern", 3); }
 static void add_no_rope(GgufWriter *w) { gguf_writer_set_bool(w, "granite.rope.scaling.finetuned", false); }
 static void add_too_many_used(GgufWriter *w) { gguf_writer_set_u32(w, "qwen3moe.expert_used_count", 9); }
+static void add_shared_expert(GgufWriter *w) { gguf_writer_set_u32(w, "granitemoe.expert_shared_feed_forward_length", 64); }
 static void add_out_bias(GgufWriter *w) {
     static const float b[64];
     const int64_t ne[1] = {64};
@@ -260,6 +275,9 @@ TEST(model_arch_refuses_what_it_cannot_apply) {
     p = with_key(synth_arch(ARCH_QWEN3MOE, QT_F32, 0), "moe-used9.gguf", add_too_many_used);
     ASSERT(p);
     EXPECT(model_load(&m, p, err, sizeof err) != 0 && strstr(err, "expert_used_count = 9"));
+    p = with_key(synth_arch(ARCH_GRANITEMOE, QT_F32, 0), "moe-shared.gguf", add_shared_expert);
+    ASSERT(p);
+    EXPECT(model_load(&m, p, err, sizeof err) != 0 && strstr(err, "shared expert"));
 }
 
 // attention.sliding_window_pattern: a period (l % p < p - 1 is local) or one bool per layer.

@@ -2,7 +2,7 @@
 // over a paged KV cache.
 //
 // general.architecture picks a row of ARCH_TRAITS (llama, qwen2, qwen3, gemma2, gemma3, phi3, granite,
-// qwen3moe; a Mistral file says "llama"): the per-architecture switches of one forward pass, not copies of it.
+// qwen3moe, granitemoe; a Mistral or Mixtral file says "llama"): the per-architecture switches of one forward pass, not copies of it.
 // Hyperparameters come only from the file's metadata under that prefix (<arch>.embedding_length,
 // block_count, feed_forward_length, attention.head_count, attention.head_count_kv,
 // attention.key_length, attention.layer_norm_rms_epsilon, context_length, rope.freq_base,
@@ -47,6 +47,7 @@ typedef enum {
     ARCH_PHI3,     // fused qkv and gate_up, longrope factors
     ARCH_GRANITE,  // llama with multipliers: embeddings, attention scores, residual branches, logits
     ARCH_QWEN3MOE, // qwen3 with a mixture-of-experts FFN: a router picks expert_used_count of expert_count
+    ARCH_GRANITEMOE, // granite with a mixture-of-experts FFN
     ARCH_COUNT
 } ModelArch;
 
@@ -71,11 +72,13 @@ typedef struct {
     bool swa_unscaled;         // local layers ignore the RoPE scaling factor
     int64_t q_scale_embd_layers; // at this block count q is scaled by 1/sqrt(n_embd/n_head), not 1/sqrt(head_dim)
     bool multipliers;          // reads embedding_scale, attention.scale, residual_scale, logit_scale
-    bool moe;                  // FFN of experts: ffn_gate_inp router, ffn_{gate,up,down}_exps (3-D)
+    bool moe;                  // FFN of experts: ffn_gate_inp router, ffn_{gate,up,down}_exps (3-D);
+                               // llama too when the file has llama.expert_count (Mixtral)
+    bool expert_width_key;     // an expert is expert_feed_forward_length wide (else feed_forward_length)
 } ArchTraits;
 
 extern const ArchTraits ARCH_TRAITS[ARCH_COUNT];
-#define MODEL_ARCH_NAMES "llama, qwen2, qwen3, gemma2, gemma3, phi3, granite, qwen3moe"
+#define MODEL_ARCH_NAMES "llama, qwen2, qwen3, gemma2, gemma3, phi3, granite, qwen3moe, granitemoe"
 // The architecture named s, or -1.
 int model_arch_find(Str s);
 

@@ -32,7 +32,8 @@ const ArchTraits ARCH_TRAITS[ARCH_COUNT] = {
                      .swa_unscaled = true, .q_scale_embd_layers = 62},
     [ARCH_PHI3] = {.name = "phi3", .rope_neox = true, .fused_gate_up = true, .output_bias = true},
     [ARCH_GRANITE] = {.name = "granite", .multipliers = true},
-    [ARCH_QWEN3MOE] = {.name = "qwen3moe", .rope_neox = true, .qk_norm = true, .moe = true},
+    [ARCH_QWEN3MOE] = {.name = "qwen3moe", .rope_neox = true, .qk_norm = true, .moe = true, .expert_width_key = true},
+    [ARCH_GRANITEMOE] = {.name = "granitemoe", .multipliers = true, .moe = true},
 };
 
 int model_arch_find(Str s) {
@@ -158,9 +159,12 @@ static int load_arch_hparams(Model *m, char *err, size_t err_len) {
     return at->multipliers ? load_multipliers(m, err, err_len) : 0;
 }
 
-// A mixture of experts' sizes, as llama.cpp reads them: expert_count and expert_used_count are
-// required; an expert's width is expert_feed_forward_length, or feed_forward_length /
-// expert_used_count without it. The chosen experts' weights are renormalized (qwen3moe).
+// A mixture of experts' sizes, as llama.cpp reads them: expert_count (required by the mixture
+// architectures; on llama, its presence makes a Mixtral) and expert_used_count; an expert's width
+// is feed_forward_length (llama, granitemoe) or (qwen3moe) expert_feed_forward_length, else
+// feed_forward_length / expert_used_count. The chosen
+// experts' weights are renormalized (llama, qwen3moe, granitemoe alike). A shared expert
+// (expert_shared_feed_forward_length, Granite's "MoE shared") is refused by name.
 #define MAX_EXPERTS 1024
 #define MAX_EXPERTS_USED 64
 static int load_experts(Model *m, char *err, size_t err_len) {
@@ -168,17 +172,29 @@ static int load_experts(Model *m, char *err, size_t err_len) {
     LlamaHparams *hp = &m->hp;
     const char *a = m->arch;
     int rc;
-    if ((rc = meta_int(f, a, "expert_count", &hp->n_expert, true, err, err_len)) ||
-        (rc = meta_int(f, a, "expert_used_count", &hp->n_expert_used, true, err, err_len)))
+    if ((rc = meta_int(f, a, "expert_count", &hp->n_expert, ARCH_TRAITS[hp->arch].moe, err, err_len))) {
+        hp->n_expert = 0;
+        return rc == ERR_NOTFOUND ? 0 : rc;  // a dense llama
+    }
+    if ((rc = meta_int(f, a, "expert_used_count", &hp->n_expert_used, true, err, err_len))) return rc;
+    int64_t shared = 0;
+    if ((rc = meta_int(f, a, "expert_shared_feed_forward_length", &shared, false, err, err_len)) && rc != ERR_NOTFOUND)
         return rc;
+    if (shared > 0)
+        return err_set(err, err_len, ERR_UNSUPP, "%s.expert_shared_feed_forward_length = %lld: a shared expert is "
+                       "not supported by the engine", a, (long long)shared);
     if (hp->n_expert < 1 || hp->n_expert > MAX_EXPERTS || hp->n_expert_used < 1 ||
         hp->n_expert_used > hp->n_expert || hp->n_expert_used > MAX_EXPERTS_USED)
         return err_set(err, err_len, ERR_FORMAT, "%s.expert_count = %lld and expert_used_count = %lld must satisfy "
                        "1 <= used <= count, count <= %d, used <= %d", a, (long long)hp->n_expert,
                        (long long)hp->n_expert_used, MAX_EXPERTS, MAX_EXPERTS_USED);
-    rc = meta_int(f, a, "expert_feed_forward_length", &hp->n_ff_exp, false, err, err_len);
-    if (rc == ERR_NOTFOUND) hp->n_ff_exp = hp->n_ff / hp->n_expert_used;
-    else if (rc) return rc;
+    if (!ARCH_TRAITS[hp->arch].expert_width_key) {
+        hp->n_ff_exp = hp->n_ff;
+    } else if ((rc = meta_int(f, a, "expert_feed_forward_length", &hp->n_ff_exp, false, err, err_len)) == ERR_NOTFOUND) {
+        hp->n_ff_exp = hp->n_ff / hp->n_expert_used;
+    } else if (rc) {
+        return rc;
+    }
     if (hp->n_ff_exp <= 0)
         return err_set(err, err_len, ERR_FORMAT, "%s.expert_feed_forward_length is missing or not positive "
                        "(nor can feed_forward_length / expert_used_count stand in for it)", a);
@@ -193,6 +209,9 @@ static int load_hparams(Model *m, char *err, size_t err_len) {
     const char *a = m->arch;
     int rc;
     bool moe = ARCH_TRAITS[hp->arch].moe;  // a mixture of experts may have no dense FFN width
+    char ekey[128];
+    snprintf(ekey, sizeof ekey, "%s.expert_count", a);
+    if (hp->arch == ARCH_LLAMA && gguf_find_kv(f, ekey)) moe = true;  // Mixtral
     if ((rc = meta_int(f, a, "embedding_length", &hp->n_embd, true, err, err_len)) ||
         (rc = meta_int(f, a, "block_count", &hp->n_layer, true, err, err_len)) ||
         (rc = meta_int(f, a, "feed_forward_length", &hp->n_ff, !moe, err, err_len)) ||
@@ -401,7 +420,7 @@ static int load_layer(Model *m, int64_t l, float **spare, char *err, size_t err_
     if ((rc = weight(m, NAME("attn_output.weight"), q_dim, d, &L->wo, err, err_len)) ||
         (rc = vector(m, NAME("ffn_norm.weight"), d, &L->ffn_norm, spare, err, err_len)))
         return rc;
-    if (at->moe) {  // router and experts instead of the dense FFN
+    if (hp->n_expert) {  // router and experts instead of the dense FFN
         int64_t E = hp->n_expert, f = hp->n_ff_exp;
         L->exp_gate = m->experts + l * 3 * E;
         L->exp_up = L->exp_gate + E;
@@ -418,12 +437,12 @@ static int load_layer(Model *m, int64_t l, float **spare, char *err, size_t err_
         ((rc = vector(m, NAME("post_attention_norm.weight"), d, &L->attn_post_norm, spare, err, err_len)) ||
          (rc = vector(m, NAME("post_ffw_norm.weight"), d, &L->ffn_post_norm, spare, err, err_len))))
         return rc;
-    if (!at->moe && at->fused_gate_up) {
+    if (!hp->n_expert && at->fused_gate_up) {
         WeightView gate_up;
         if ((rc = weight(m, NAME("ffn_up.weight"), d, 2 * hp->n_ff, &gate_up, err, err_len))) return rc;
         L->w_gate = weight_part(&gate_up, 0, hp->n_ff);
         L->w_up = weight_part(&gate_up, hp->n_ff, hp->n_ff);
-    } else if (!at->moe && ((rc = weight(m, NAME("ffn_gate.weight"), d, hp->n_ff, &L->w_gate, err, err_len)) ||
+    } else if (!hp->n_expert && ((rc = weight(m, NAME("ffn_gate.weight"), d, hp->n_ff, &L->w_gate, err, err_len)) ||
                             (rc = weight(m, NAME("ffn_up.weight"), d, hp->n_ff, &L->w_up, err, err_len)))) {
         return rc;
     }

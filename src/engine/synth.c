@@ -108,6 +108,11 @@ static void add_spec(TensorSpec *t, const char *name, QuantType type, uint32_t n
 
 static int64_t spec_rows(const TensorSpec *t) { return t->ne[1] * t->ne[2]; }
 
+// A mixture of experts: the mixture architectures, and llama given --experts (a Mixtral).
+static bool synth_moe(const SynthOptions *o) {
+    return ARCH_TRAITS[o->arch].moe || (o->arch == ARCH_LLAMA && o->n_expert > 0);
+}
+
 // The most tensors one layer has (gemma3: 13), and outside the layers (phi3: 5).
 #define SYNTH_LAYER_TENSORS 13
 #define SYNTH_OTHER_TENSORS 5
@@ -145,7 +150,7 @@ static int64_t list_tensors(const SynthOptions *o, TensorSpec *specs) {
         BLK("attn_output.weight", o->type, 2, s->dim, s->dim, INIT_MATRIX);
         if (at->post_norms) BLK("post_attention_norm.weight", QT_F32, 1, s->dim, 1, INIT_NORM);
         BLK("ffn_norm.weight", QT_F32, 1, s->dim, 1, INIT_NORM);
-        if (at->moe) {  // the router (F32, as llama-quantize leaves it) and the experts, 3-D
+        if (synth_moe(o)) {  // the router (F32, as llama-quantize leaves it) and the experts, 3-D
             int64_t E = o->n_expert ? o->n_expert : SYNTH_MOE_EXPERTS;
             BLK("ffn_gate_inp.weight", QT_F32, 2, s->dim, E, INIT_ROUTER);
             BLK("ffn_gate_exps.weight", o->type, 3, s->dim, s->ffn, INIT_MATRIX);
@@ -160,7 +165,7 @@ static int64_t list_tensors(const SynthOptions *o, TensorSpec *specs) {
             BLK("ffn_gate.weight", o->type, 2, s->dim, s->ffn, INIT_MATRIX);
             BLK("ffn_up.weight", o->type, 2, s->dim, s->ffn, INIT_MATRIX);
         }
-        if (!at->moe) BLK("ffn_down.weight", o->type, 2, s->ffn, s->dim, INIT_MATRIX);
+        if (!synth_moe(o)) BLK("ffn_down.weight", o->type, 2, s->ffn, s->dim, INIT_MATRIX);
         if (at->post_norms) BLK("post_ffw_norm.weight", QT_F32, 1, s->dim, 1, INIT_NORM);
     }
     ADD("output_norm.weight", QT_F32, 1, s->dim, 1, INIT_NORM);
@@ -284,7 +289,8 @@ static int set_metadata(const SynthOptions *o, GgufWriter *w, const SynthShape *
     if (!rc) rc = gguf_writer_set_u32(w, KEY("block_count"), (uint32_t)s->n_layers);
     if (!rc) {
         int64_t K = o->n_expert_used ? o->n_expert_used : SYNTH_MOE_USED;
-        rc = gguf_writer_set_u32(w, KEY("feed_forward_length"), (uint32_t)(s->ffn * (ARCH_TRAITS[o->arch].moe ? K : 1)));
+        bool wide = synth_moe(o) && ARCH_TRAITS[o->arch].expert_width_key;  // else the experts' own width
+        rc = gguf_writer_set_u32(w, KEY("feed_forward_length"), (uint32_t)(s->ffn * (wide ? K : 1)));
     }
     if (!rc) rc = gguf_writer_set_u32(w, KEY("attention.head_count"), (uint32_t)s->n_heads);
     if (!rc) rc = gguf_writer_set_u32(w, KEY("attention.head_count_kv"), (uint32_t)s->n_kv_heads);
@@ -310,13 +316,14 @@ static int set_metadata(const SynthOptions *o, GgufWriter *w, const SynthShape *
         if (!rc && o->rope_attn_factor > 0)
             rc = gguf_writer_set_f32(w, KEY("rope.scaling.attn_factor"), o->rope_attn_factor);
     }
-    if (!rc && ARCH_TRAITS[o->arch].moe) {  // the dense width Qwen3's converter writes: used x expert
+    if (!rc && synth_moe(o)) {  // the mixture (feed_forward_length above: used x expert on qwen3moe, as its converter writes)
         int64_t E = o->n_expert ? o->n_expert : SYNTH_MOE_EXPERTS, K = o->n_expert_used ? o->n_expert_used : SYNTH_MOE_USED;
         rc = gguf_writer_set_u32(w, KEY("expert_count"), (uint32_t)E);
         if (!rc) rc = gguf_writer_set_u32(w, KEY("expert_used_count"), (uint32_t)K);
-        if (!rc) rc = gguf_writer_set_u32(w, KEY("expert_feed_forward_length"), (uint32_t)s->ffn);
+        if (!rc && ARCH_TRAITS[o->arch].expert_width_key)
+            rc = gguf_writer_set_u32(w, KEY("expert_feed_forward_length"), (uint32_t)s->ffn);
     }
-    if (!rc && o->arch == ARCH_GRANITE) {  // Granite 3.x's kind of multipliers (attention: 1/head_dim)
+    if (!rc && ARCH_TRAITS[o->arch].multipliers) {  // Granite 3.x's kind of multipliers (attention: 1/head_dim)
         rc = gguf_writer_set_f32(w, KEY("embedding_scale"), SYNTH_GRANITE_EMBEDDING_SCALE);
         if (!rc) rc = gguf_writer_set_f32(w, KEY("residual_scale"), SYNTH_GRANITE_RESIDUAL_SCALE);
         if (!rc) rc = gguf_writer_set_f32(w, KEY("attention.scale"), 1.0f / (float)(s->dim / s->n_heads));
@@ -338,7 +345,12 @@ int synth_write(const SynthOptions *o, const char *path, int64_t *vocab_out, cha
         goto fail;
     }
     int64_t E = o->n_expert ? o->n_expert : SYNTH_MOE_EXPERTS, K = o->n_expert_used ? o->n_expert_used : SYNTH_MOE_USED;
-    if (ARCH_TRAITS[o->arch].moe && (E < 1 || E > 1024 || K < 1 || K > E || K > 64)) {
+    if ((o->n_expert || o->n_expert_used) && !synth_moe(o)) {
+        rc = err_set(err, err_len, ERR_ARG, "--experts/--experts-used make a mixture of experts of llama (Mixtral), "
+                     "qwen3moe or granitemoe, not %s", ARCH_TRAITS[o->arch].name);
+        goto fail;
+    }
+    if (synth_moe(o) && (E < 1 || E > 1024 || K < 1 || K > E || K > 64)) {
         rc = err_set(err, err_len, ERR_ARG, "--experts %lld and --experts-used %lld must satisfy 1 <= used <= experts, "
                      "experts <= 1024, used <= 64", (long long)E, (long long)K);
         goto fail;

@@ -75,8 +75,9 @@ typedef struct {
     float attn_softcap;       // gemma2 attn_logit_softcapping (0 → 50)
     float final_softcap;      // gemma2/3 final_logit_softcapping (0 → 30 on gemma2, absent on gemma3)
     float rope_attn_factor;   // phi3 rope.scaling.attn_factor (0 → absent)
-    int64_t n_expert;         // qwen3moe expert_count (0 → SYNTH_MOE_EXPERTS)
-    int64_t n_expert_used;    // qwen3moe expert_used_count (0 → SYNTH_MOE_USED)
+    int64_t n_expert;         // expert_count of qwen3moe/granitemoe (0 → SYNTH_MOE_EXPERTS); on
+                              // llama, > 0 makes a Mixtral-style mixture
+    int64_t n_expert_used;    // expert_used_count (0 → SYNTH_MOE_USED)
     QuantType type;           // matrices and token_embd
     QuantType output_type;    // output.weight (ignored when tied)
     uint64_t seed;

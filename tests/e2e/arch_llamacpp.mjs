@@ -1,4 +1,5 @@
-// Every architecture the engine runs (llama, qwen2, qwen3, gemma2, gemma3, phi3, granite, qwen3moe) against
+// Every architecture the engine runs (llama, qwen2, qwen3, gemma2, gemma3, phi3, granite, qwen3moe,
+// granitemoe, and llama with experts as Mixtral files have them) against
 // llama.cpp itself, through the npm package node-llama-cpp: for each arch a tiny model is
 // synthesized (`rightsize gguf synth --arch A`, llama.cpp's own key and tensor names) in F32 and
 // F16, and both engines evaluate the same token sequence.
@@ -13,8 +14,9 @@
 // The synthesized models make each arch's feature count: q/k scaled up (sharp attention), prompt
 // longer than the 8-position sliding window, small soft-caps (gemma2), 6 layers for gemma3 (5
 // local with RoPE base 10000, 1 global with base 1e6), random rope_factors and an attention
-// factor for phi3, granite's four multipliers (gguf synth's), 3 of 8 experts per token for
-// qwen3moe (a router wide enough apart that the choice is not a near-tie). Control: every tensor draws
+// factor for phi3, granite's four multipliers (gguf synth's; weights of std 0.1, as at 0.02 the
+// 12x embeddings drown the FFN's share), 3 of 8 experts per token for qwen3moe (a router wide
+// enough apart that the choice is not a near-tie). Control: every tensor draws
 // from a stream seeded by (seed, tensor name), so the llama model of the same seed shares each arch's common weights; our llama logits on the prompt
 // must differ from llama.cpp's logits of every other arch by more than 100x the tolerance — the
 // arch's features are what the comparison measures.
@@ -60,8 +62,10 @@ const ARCHS = [
     ["gemma2", ["--sliding-window", "8", "--attn-softcap", "3", "--final-softcap", "0.4"]],
     ["gemma3", ["--layers", "6", "--sliding-window", "8", "--rope-theta", "1000000"]],
     ["phi3", ["--rope-attn-factor", "1.2"]],
-    ["granite", []],
+    ["granite", ["--init-std", "0.1"]],
     ["qwen3moe", ["--experts", "8", "--experts-used", "3"]],
+    ["granitemoe", ["--experts", "6", "--experts-used", "2", "--init-std", "0.1"]],
+    ["llama", ["--experts", "4", "--experts-used", "2"], "mixtral"],
 ];
 
 // Prompt: 24 deterministic ids in [3, 512) after BOS (1), longer than the 8-position window.
@@ -134,9 +138,9 @@ try {
         process.exit(77);
     }
     const summary = [], ourF32 = {}, theirF32 = {};
-    for (const [arch, extra] of ARCHS) {
+    for (const [arch, extra, label = arch] of ARCHS) {
         for (const type of ["f32", "f16", "q8_0"]) {
-            const name = `${arch}-${type}`, path = join(tmp, name + ".gguf");
+            const name = `${label}-${type}`, path = join(tmp, name + ".gguf");
             execFileSync(BIN, ["gguf", "synth", "--arch", arch, ...base, ...extra, "--type", type, "-q", "-o", path],
                 { stdio: "inherit" });
             const us = ours(path, 512);
@@ -164,16 +168,16 @@ try {
             }
             check(decided > 0 && theirGreedy.join(" ") === us.gen.join(" "),
                 `${name}: greedy ${us.gen.join(" ")} vs llama.cpp ${theirGreedy.join(" ")} (${decided} decided steps)`);
-            if (type === "f32") { ourF32[arch] = us.rows; theirF32[arch] = them; }
+            if (type === "f32") { ourF32[label] = us.rows; theirF32[label] = them; }
             summary.push(`${name}: max |Δ log p| ${d.toExponential(2)} (tol ${tol}), greedy ${us.gen.join(" ")}`);
             console.log(summary[summary.length - 1]);
         }
     }
-    for (const [arch] of ARCHS.slice(1)) {
-        if (!ourF32.llama || !theirF32[arch]) continue;
-        const gap = maxDiff(ourF32.llama.slice(0, prompt.length), theirF32[arch].slice(0, prompt.length));
-        check(gap > 100 * TOL.f32, `control: our llama logits are within ${gap.toExponential(2)} of llama.cpp's ${arch}`);
-        console.log(`control: our llama vs llama.cpp's ${arch} on the prompt: max |Δ log p| ${gap.toExponential(2)}`);
+    for (const [arch, , label = arch] of ARCHS.slice(1)) {
+        if (!ourF32.llama || !theirF32[label]) continue;
+        const gap = maxDiff(ourF32.llama.slice(0, prompt.length), theirF32[label].slice(0, prompt.length));
+        check(gap > 100 * TOL.f32, `control: our llama logits are within ${gap.toExponential(2)} of llama.cpp's ${label}`);
+        console.log(`control: our llama vs llama.cpp's ${label} on the prompt: max |Δ log p| ${gap.toExponential(2)}`);
     }
     // The window matters: llama.cpp's gemma2 with a window longer than the prompt is far from ours with 8.
     const wide = join(tmp, "gemma2-wide.gguf");
@@ -193,9 +197,13 @@ try {
         const gap = maxDiff(ourF32.qwen3moe.slice(0, prompt.length), (await theirs(llama, two, prompt, 512)));
         check(gap > 100 * TOL.f32, `control: qwen3moe 3 vs 2 experts per token differ by only ${gap.toExponential(2)}`);
         console.log(`control: our qwen3moe (3 of 8 experts) vs llama.cpp's (2 of 8): max |Δ log p| ${gap.toExponential(2)}`);
-        const dense = maxDiff(ourF32.qwen3.slice(0, prompt.length), theirF32.qwen3moe.slice(0, prompt.length));
-        check(dense > 100 * TOL.f32, `control: qwen3 and qwen3moe differ by only ${dense.toExponential(2)}`);
-        console.log(`control: our qwen3 (dense) vs llama.cpp's qwen3moe: max |Δ log p| ${dense.toExponential(2)}`);
+    }
+    // and each mixture is far from the dense arch it extends (same seed: same attention weights)
+    for (const [dense, moe] of [["qwen3", "qwen3moe"], ["granite", "granitemoe"], ["llama", "mixtral"]]) {
+        if (!ourF32[dense] || !theirF32[moe]) continue;
+        const gap = maxDiff(ourF32[dense].slice(0, prompt.length), theirF32[moe].slice(0, prompt.length));
+        check(gap > 100 * TOL.f32, `control: ${dense} and ${moe} differ by only ${gap.toExponential(2)}`);
+        console.log(`control: our ${dense} (dense) vs llama.cpp's ${moe}: max |Δ log p| ${gap.toExponential(2)}`);
     }
 } finally {
     if (llama) await llama.dispose();

@@ -216,8 +216,10 @@ ARCH_ARGS = {
     "gemma2": ("gemma2", ["--sliding-window", "8", "--attn-softcap", "3", "--final-softcap", "0.4"]),
     "gemma3": ("gemma3", ["--layers", "6", "--sliding-window", "8", "--rope-theta", "1000000", "--final-softcap", "2"]),
     "phi3": ("phi3", ["--rope-attn-factor", "1.2"]),
-    "granite": ("granite", []),
+    "granite": ("granite", ["--init-std", "0.1"]),
     "qwen3moe": ("qwen3moe", ["--experts", "8", "--experts-used", "3"]),
+    "granitemoe": ("granitemoe", ["--experts", "6", "--experts-used", "2", "--init-std", "0.1"]),
+    "llama with experts (Mixtral)": ("llama", ["--experts", "4", "--experts-used", "2"]),
 }
 
 
@@ -228,7 +230,8 @@ def arch_models(tmp, rng):
     f32_kv = ("--kv-type", "f32")
     for name, (arch, extra) in ARCH_ARGS.items():
         for wtype in ("f32", "q8_0"):
-            path = os.path.join(tmp, f"arch-{arch}-{wtype}.gguf")
+            slug = "".join(c if c.isalnum() else "-" for c in name.lower())
+            path = os.path.join(tmp, f"arch-{slug}-{wtype}.gguf")
             subprocess.run([BIN, "gguf", "synth", "--arch", arch, *base, *extra, "--type", wtype, "--seed", "5",
                             "-q", "-o", path], check=True, stdout=subprocess.DEVNULL)
             quant = wtype != "f32"

@@ -38,6 +38,7 @@ The other architectures, as their GGUF files and llama.cpp define them:
   * granite: llama with four multipliers: embeddings times embedding_scale, scores q.k times
     attention.scale (instead of 1/sqrt(head_dim)), each sublayer's output times residual_scale
     before its residual add, logits divided by logit_scale (absent or 0: none).
+  * granitemoe: granite with the mixture below; llama with llama.expert_count: Mixtral's mixture.
   * qwen3moe: qwen3 whose FFN is a mixture of experts (Qwen3MoeSparseMoeBlock): router
     probabilities p = softmax(ffn_gate_inp . x); the expert_used_count largest, their p renormalized
     to sum 1; the output sum_k p_k * down_k(silu(gate_k x) * up_k x), expert k's matrices being
@@ -56,7 +57,7 @@ class Model:
     pass
 
 
-ARCHS = ("llama", "qwen2", "qwen3", "gemma2", "gemma3", "phi3", "granite", "qwen3moe")
+ARCHS = ("llama", "qwen2", "qwen3", "gemma2", "gemma3", "phi3", "granite", "qwen3moe", "granitemoe")
 
 
 def load(path, n_ctx=None):
@@ -84,7 +85,7 @@ def load(path, n_ctx=None):
         factor = g("rope.scale_linear")
     m.freq_scale = 1.0 / factor if factor else 1.0
     m.gemma = arch in ("gemma2", "gemma3")
-    m.rope_default = "normal" if arch in ("llama", "granite") else "neox"
+    m.rope_default = "normal" if arch in ("llama", "granite", "granitemoe") else "neox"
     m.attn_factor = g("rope.scaling.attn_factor", 1.0)
     m.n_swa, period = 0, 0
     if arch == "gemma2":
@@ -101,13 +102,13 @@ def load(path, n_ctx=None):
     m.final_softcap = g("final_logit_softcapping", 30.0 if arch == "gemma2" else 0.0) if m.gemma else 0.0
     big = {"gemma2": 46, "gemma3": 62}.get(arch)
     m.q_scale = 1.0 / np.sqrt(m.n_embd // m.n_head if m.n_layer == big else m.head_dim)
-    granite = arch == "granite"
+    granite = arch in ("granite", "granitemoe")
     m.embd_scale = (g("embedding_scale") or 1.0) if granite else np.sqrt(m.n_embd) if m.gemma else 1.0
     if granite and g("attention.scale"):
         m.q_scale = g("attention.scale")
     m.residual_scale = (g("residual_scale") or 1.0) if granite else 1.0
     m.logit_scale = g("logit_scale") if granite else 1.0
-    m.n_expert_used = g("expert_used_count") if arch == "qwen3moe" else 0
+    m.n_expert_used = g("expert_used_count", 0) if g("expert_count") else 0
 
     m.w = {}
     m.qtype = {}
@@ -162,6 +163,10 @@ def matmul(m, x, name, act_q8):
     if act_q8 and m.qtype[name] not in (F32, F16, BF16):
         x = q8_round(x)
     return x @ w.T
+
+
+def granite_arch(m):
+    return m.arch in ("granite", "granitemoe")
 
 
 def moe(m, h, p, act_q8):
@@ -244,7 +249,7 @@ def forward(m, tokens, rope_variant=None, act_q8=False):
         att = np.empty((T, m.n_head, hd))
         for head in range(m.n_head):
             kvh = head // group
-            s = q[:, head, :] @ k[:, kvh, :].T * (m.q_scale if m.gemma or m.arch == "granite" else 1.0 / np.sqrt(hd))
+            s = q[:, head, :] @ k[:, kvh, :].T * (m.q_scale if m.gemma or granite_arch(m) else 1.0 / np.sqrt(hd))
             if m.attn_softcap:
                 s = m.attn_softcap * np.tanh(s / m.attn_softcap)
             s = s + (window if local else mask)                      # (T, T)
