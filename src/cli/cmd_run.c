@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/check.h"
 #include "base/clock.h"
@@ -14,11 +15,12 @@
 #include "engine/engine.h"
 #include "engine/sampler.h"
 #include "engine/tokenizer.h"
+#include "serve/textout.h"
 
 static void run_usage(FILE *out) {
     fprintf(out,
 "usage: rightsize run -m FILE (-p PROMPT | --prompt-ids IDS | --prompt-tokens N) [options]\n"
-"       rightsize run -m FILE --chat [--system TEXT] -p MESSAGE [options]\n"
+"       rightsize run -m FILE --chat [--system TEXT] [-p MESSAGE] [options]\n"
 "\n"
 "Generates from a GGUF model (llama, qwen2, qwen3, gemma2, gemma3, phi3, granite, qwen3moe,\n"
 "granitemoe) with the CPU engine. Text streams to stdout as tokens\n"
@@ -34,7 +36,11 @@ static void run_usage(FILE *out) {
 "                         special-token texts such as <|im_start|> become those tokens)\n"
 "  --chat                 -p is a user message: the prompt is the model's chat template\n"
 "                         (tokenizer.chat_template, as the worker's /v1/chat/completions\n"
-"                         renders it) around it, ending where the assistant's reply begins\n"
+"                         renders it) around it, ending where the assistant's reply begins.\n"
+"                         Without -p, a conversation: each line on stdin is the next user\n"
+"                         message, answered with the whole conversation as context (the KV of\n"
+"                         what earlier turns share is reused); the timing line follows each\n"
+"                         answer; end of input ends it\n"
 "  --system TEXT          with --chat: a system message before the user's\n"
 "  --chat-template NAME   with --chat: use a built-in family instead of the model's template\n"
 "                         (llama2, mistral, llama3, chatml, zephyr)\n"
@@ -138,12 +144,16 @@ static int parse_opts(int argc, char **argv, RunOpts *o) {
     }
     if (!o->model) { fprintf(stderr, "run: -m FILE is required (a GGUF model)\n"); return 2; }
     int n_src = (o->prompt != NULL) + (o->prompt_ids != NULL) + (o->prompt_tokens > 0);
-    if (n_src != 1) {
-        fprintf(stderr, "run: give exactly one of -p PROMPT, --prompt-ids IDS, --prompt-tokens N\n");
+    if (o->chat && (o->prompt_ids || o->prompt_tokens > 0)) {
+        fprintf(stderr, "run: --chat takes text (-p MESSAGE, or a conversation on stdin), not --prompt-ids/--prompt-tokens\n");
         return 2;
     }
-    if (o->chat && !o->prompt) {
-        fprintf(stderr, "run: --chat takes the user's message from -p MESSAGE\n");
+    if (o->chat && !o->prompt && o->dump_path) {
+        fprintf(stderr, "run: --dump-logits applies to one generation, not to a --chat conversation\n");
+        return 2;
+    }
+    if (n_src != 1 && !(o->chat && n_src == 0)) {
+        fprintf(stderr, "run: give exactly one of -p PROMPT, --prompt-ids IDS, --prompt-tokens N\n");
         return 2;
     }
     if (!o->chat && (o->system || o->chat_template)) {
@@ -237,6 +247,201 @@ static int64_t build_prompt(const RunOpts *o, const Engine *e, int32_t *ids, int
 
 static double rate(int64_t n, int64_t us) { return us > 0 ? (double)n * 1e6 / (double)us : 0.0; }
 
+// What one generation needs, set up once.
+typedef struct {
+    const RunOpts *o;
+    Engine *e;
+    const Tokenizer *tok;
+    int64_t n_ctx, n_vocab, batch;
+    float *logits;
+    EngineRow *rows;
+    FILE *dump;
+    char *text;
+    size_t text_cap;
+    SamplerParams sp;
+    SamplerWork work;
+    Rng rng;
+} Run;
+
+// Runs ids[start, n) through sequence 0 (its positions [0, start) already cached), then samples
+// up to n_predict tokens, streaming them to stdout and appending their text to reply (when not
+// NULL), and prints the timing line on stderr. Returns 0, or 1 with a message printed.
+static int generate(Run *r, const int32_t *ids, int64_t n_prompt, int64_t start, Buf *reply) {
+    const RunOpts *o = r->o;
+    char err[1024] = "";
+    // ---- prefill, in chunks of up to `batch` rows; logits of the last row (all rows when dumping)
+    int64_t t0 = clock_now_us();
+    const float *last = NULL;
+    for (int64_t s = start; s < n_prompt; s += r->batch) {
+        int64_t n = n_prompt - s < r->batch ? n_prompt - s : r->batch;
+        for (int64_t i = 0; i < n; i++)
+            r->rows[i] = (EngineRow){0, s + i, ids[s + i], r->dump != NULL || s + i == n_prompt - 1};
+        if (engine_forward(r->e, r->rows, n, r->logits, err, sizeof err)) {
+            fprintf(stderr, "run: %s\n", err);
+            return 1;
+        }
+        int64_t n_out = r->dump ? n : (s + n == n_prompt);
+        if (r->dump && fwrite(r->logits, sizeof(float) * (size_t)r->n_vocab, (size_t)n_out, r->dump) != (size_t)n_out)
+            goto dump_fail;
+        if (s + n == n_prompt) last = r->logits + (n_out - 1) * r->n_vocab;
+    }
+    int64_t t_prompt_us = clock_now_us() - t0;
+
+    // ---- generation: sample, stream, feed the token back
+    TokStream ts;
+    if (r->tok) tok_stream_init(&ts, r->tok, false, false, false);
+    int64_t n_gen = 0, pos = n_prompt;
+    t0 = clock_now_us();
+    while (n_gen < o->n_predict && pos < r->n_ctx) {
+        SampleResult res;
+        if (sampler_sample(&r->sp, last, r->n_vocab, NULL, 0, 0, &r->rng, &r->work, &res)) {
+            fprintf(stderr, "run: sampling failed (logits are all -inf or NaN)\n");
+            return 1;
+        }
+        bool eog = r->tok && tok_is_eog(r->tok, res.token);
+        if (eog && !o->ignore_eos) break;
+        n_gen++;
+        if (o->print_ids || !r->tok) {
+            printf(n_gen > 1 ? " %d" : "%d", res.token);
+        } else {
+            int64_t k = tok_stream_feed(&ts, res.token, r->text, r->text_cap);
+            if (k > 0) fwrite(r->text, 1, (size_t)k, stdout);
+            if (k > 0 && reply && buf_append(reply, r->text, (size_t)k)) {
+                fprintf(stderr, "run: out of memory\n");
+                return 1;
+            }
+        }
+        fflush(stdout);
+        EngineRow row = {0, pos++, res.token, true};
+        if (engine_forward(r->e, &row, 1, r->logits, err, sizeof err)) {
+            fprintf(stderr, "run: %s\n", err);
+            return 1;
+        }
+        if (r->dump && fwrite(r->logits, sizeof(float) * (size_t)r->n_vocab, 1, r->dump) != 1) goto dump_fail;
+        last = r->logits;
+    }
+    int64_t t_gen_us = clock_now_us() - t0;
+    if (r->tok && !o->print_ids) {
+        int64_t k = tok_stream_flush(&ts, r->text, r->text_cap);
+        if (k > 0) fwrite(r->text, 1, (size_t)k, stdout);
+        if (k > 0 && reply && buf_append(reply, r->text, (size_t)k)) {
+            fprintf(stderr, "run: out of memory\n");
+            return 1;
+        }
+    }
+    printf("\n");
+    fflush(stdout);
+    if (n_gen < o->n_predict && pos >= r->n_ctx)
+        fprintf(stderr, "run: stopped at the context limit (%lld positions; raise --ctx)\n", (long long)r->n_ctx);
+    fprintf(stderr,
+            "prompt eval: %lld tokens in %.2f ms (%.2f tokens/s); generation: %lld tokens in %.2f ms (%.2f tokens/s); "
+            "kernels %s\n",
+            (long long)(n_prompt - start), (double)t_prompt_us / 1000.0, rate(n_prompt - start, t_prompt_us),
+            (long long)n_gen, (double)t_gen_us / 1000.0, rate(n_gen, t_gen_us), mm_kernel_name());
+    return 0;
+dump_fail:
+    fprintf(stderr, "run: writing '%s' failed: %s\n", o->dump_path, strerror(errno));
+    return 1;
+}
+
+// The reply as the conversation keeps it: invalid UTF-8 (a maximal subpart at a time) as U+FFFD,
+// the text a chat client receives from the worker's JSON.
+static int utf8_clean(const Buf *in, Buf *out) {
+    int rc = 0;
+    for (size_t i = 0; i < in->len && !rc;) {
+        int n = textout_utf8_char_len(in->data + i, in->len - i);
+        if (n > 0) rc = buf_append(out, in->data + i, (size_t)n), i += (size_t)n;
+        else rc = buf_append(out, "\xef\xbf\xbd", 3), i += (size_t)textout_utf8_invalid_len(in->data + i, in->len - i);
+    }
+    return rc ? rc : buf_append(out, "", 0);
+}
+
+// The conversation of `run --chat` without -p: a user message per stdin line, each answered with
+// the whole conversation in the model's chat template as the prompt. Sequence 0 is freed between
+// turns and the new prompt re-attaches the KV blocks it shares with the last one (prefix caching),
+// so a turn computes only what is new. Returns 0 at end of input, 1 on an error (printed).
+static int chat_loop(Run *r, int32_t *ids) {
+    const RunOpts *o = r->o;
+    ChatPrompt cp;
+    char err[300];
+    if (chat_prompt_init(&cp, o->chat_template, o->model, r->tok, err, sizeof err) || !cp.ok) {
+        fprintf(stderr, "run: --chat: %s\n", cp.ok ? err : cp.why[0] ? cp.why : err);
+        chat_prompt_free(&cp);
+        return 1;
+    }
+    ChatMsg *msgs = NULL;
+    char **owned = NULL;
+    int64_t n_msgs = 0, cap = 0;
+    char *line = NULL;
+    size_t line_cap = 0;
+    int status = 0;
+    bool tty = isatty(STDIN_FILENO);
+#define ADD_MSG(role, str)                                                                          \
+    do {                                                                                            \
+        if (n_msgs == cap) {                                                                        \
+            cap = cap ? 2 * cap : 16;                                                               \
+            ChatMsg *m2 = realloc(msgs, (size_t)cap * sizeof *msgs);                                \
+            char **o2 = m2 ? realloc(owned, (size_t)cap * sizeof *owned) : NULL;                    \
+            if (m2) msgs = m2;                                                                      \
+            if (!o2) { fprintf(stderr, "run: out of memory\n"); status = 1; goto done; }            \
+            owned = o2;                                                                             \
+        }                                                                                           \
+        owned[n_msgs] = strdup(str);                                                                \
+        if (!owned[n_msgs]) { fprintf(stderr, "run: out of memory\n"); status = 1; goto done; }     \
+        msgs[n_msgs] = (ChatMsg){role, str_from_c(owned[n_msgs])};                                  \
+        n_msgs++;                                                                                   \
+    } while (0)
+    if (o->system) ADD_MSG(CHAT_SYSTEM, o->system);
+    if (tty) fprintf(stderr, "chat with %s (%s template); one message per line, end with Ctrl-D\n",
+                     engine_info(r->e)->name, chat_prompt_name(&cp));
+    for (;;) {
+        if (tty) fputs("> ", stderr);
+        ssize_t len = getline(&line, &line_cap, stdin);
+        if (len < 0) break;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
+        if (len == 0) continue;
+        ADD_MSG(CHAT_USER, line);
+        Buf prompt = {0}, reply = {0};
+        if (chat_prompt_render(&cp, msgs, n_msgs, true, &prompt, err, sizeof err)) {
+            fprintf(stderr, "run: --chat: %s\n", err);
+            buf_free(&prompt);
+            status = 1;
+            break;
+        }
+        int64_t n = tok_encode(r->tok, prompt.data, prompt.len, true, true, ids, r->n_ctx);
+        buf_free(&prompt);
+        if (n < 1 || n >= r->n_ctx) {
+            fprintf(stderr, "run: --chat: the conversation is %lld tokens, beyond the context (%lld; raise --ctx)\n",
+                    (long long)n, (long long)r->n_ctx);
+            status = 1;
+            break;
+        }
+        engine_seq_free(r->e, 0);
+        int64_t start = engine_seq_attach_prefix(r->e, 0, ids, engine_prefix_lookup(r->e, ids, n));
+        Buf kept = {0};
+        int rc = generate(r, ids, n, start, &reply);
+        if (!rc && utf8_clean(&reply, &kept)) {
+            fprintf(stderr, "run: out of memory\n");
+            rc = 1;
+        }
+        if (!rc) ADD_MSG(CHAT_ASSISTANT, kept.data ? kept.data : "");
+        buf_free(&kept);
+        buf_free(&reply);
+        if (rc) {
+            status = 1;
+            break;
+        }
+    }
+#undef ADD_MSG
+done:
+    for (int64_t i = 0; i < n_msgs; i++) free(owned[i]);
+    free(owned);
+    free(msgs);
+    free(line);
+    chat_prompt_free(&cp);
+    return status;
+}
+
 int cmd_run(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         run_usage(stdout);
@@ -247,13 +452,9 @@ int cmd_run(int argc, char **argv) {
     if (rc) return rc;
 
     int status = 1;
-    Engine *e = NULL;
+    Run r = {.o = &o};
     int32_t *ids = NULL;
-    float *logits = NULL;
-    EngineRow *rows = NULL;
-    FILE *dump = NULL;
-    SamplerWork work = {0};
-    char err[1024] = "", *text = NULL;
+    char err[1024] = "";
 
     EngineOptions eo;
     engine_options_default(&eo);
@@ -262,120 +463,63 @@ int cmd_run(int argc, char **argv) {
     eo.max_rows = o.batch;
     eo.max_seqs = 1;
     eo.kv_type = o.kv_type;
-    e = engine_create(o.model, &eo, err, sizeof err);
-    if (!e) {
+    r.e = engine_create(o.model, &eo, err, sizeof err);
+    if (!r.e) {
         fprintf(stderr, "run: %s\n", err);
         goto done;
     }
-    const EngineInfo *info = engine_info(e);
-    const Tokenizer *tok = engine_tokenizer(e);
-    int64_t n_ctx = info->n_ctx, n_vocab = info->n_vocab, batch = info->max_rows;
-    ids = malloc((size_t)n_ctx * sizeof *ids);
+    const EngineInfo *info = engine_info(r.e);
+    r.tok = engine_tokenizer(r.e);
+    r.n_ctx = info->n_ctx, r.n_vocab = info->n_vocab, r.batch = info->max_rows;
+    ids = malloc((size_t)r.n_ctx * sizeof *ids);
     // Logits for every prompt row only when dumping them; else just the last row's.
-    logits = malloc((size_t)(o.dump_path ? batch : 1) * (size_t)n_vocab * sizeof *logits);
-    rows = malloc((size_t)batch * sizeof *rows);
-    size_t text_cap = tok ? tok_stream_min_cap(tok) : 0;
-    text = malloc(text_cap + 1);
-    if (!ids || !logits || !rows || !text || sampler_work_init(&work, n_vocab)) {
+    r.logits = malloc((size_t)(o.dump_path ? r.batch : 1) * (size_t)r.n_vocab * sizeof *r.logits);
+    r.rows = malloc((size_t)r.batch * sizeof *r.rows);
+    r.text_cap = r.tok ? tok_stream_min_cap(r.tok) : 0;
+    r.text = malloc(r.text_cap + 1);
+    if (!ids || !r.logits || !r.rows || !r.text || sampler_work_init(&r.work, r.n_vocab)) {
         fprintf(stderr, "run: out of memory\n");
         goto done;
     }
-    int64_t n_prompt = build_prompt(&o, e, ids, n_ctx);
+    r.sp = sampler_params_default();
+    r.sp.temperature = o.temp;
+    r.sp.top_k = o.top_k;
+    r.sp.top_p = o.top_p;
+    r.sp.min_p = o.min_p;
+    if (sampler_params_validate(&r.sp, err, sizeof err)) {
+        fprintf(stderr, "run: %s\n", err);
+        status = 2;
+        goto done;
+    }
+    rng_seed(&r.rng, o.have_seed ? o.seed : (uint64_t)clock_wall_us());
+    if (o.chat && !o.prompt) {  // a conversation from stdin
+        if (!r.tok) {
+            fprintf(stderr, "run: --chat needs the model's tokenizer (%s)\n", info->tokenizer_error);
+            goto done;
+        }
+        status = chat_loop(&r, ids);
+        goto done;
+    }
+    int64_t n_prompt = build_prompt(&o, r.e, ids, r.n_ctx);
     if (n_prompt < 0) {
         status = 2;
         goto done;
     }
-    if (o.dump_path && !(dump = fopen(o.dump_path, "wb"))) {
+    if (o.dump_path && !(r.dump = fopen(o.dump_path, "wb"))) {
         fprintf(stderr, "run: cannot write --dump-logits file '%s': %s\n", o.dump_path, strerror(errno));
         goto done;
     }
-    SamplerParams sp = sampler_params_default();
-    sp.temperature = o.temp;
-    sp.top_k = o.top_k;
-    sp.top_p = o.top_p;
-    sp.min_p = o.min_p;
-    if (sampler_params_validate(&sp, err, sizeof err)) {
-        fprintf(stderr, "run: %s\n", err);
-        status = 2;
-        goto done;
-    }
-    Rng rng;
-    rng_seed(&rng, o.have_seed ? o.seed : (uint64_t)clock_wall_us());
-
-    // ---- prefill, in chunks of up to `batch` rows; logits of the last row (all rows when dumping)
-    int64_t t0 = clock_now_us();
-    const float *last = NULL;
-    for (int64_t start = 0; start < n_prompt; start += batch) {
-        int64_t n = n_prompt - start < batch ? n_prompt - start : batch;
-        for (int64_t i = 0; i < n; i++)
-            rows[i] = (EngineRow){0, start + i, ids[start + i], dump != NULL || start + i == n_prompt - 1};
-        if (engine_forward(e, rows, n, logits, err, sizeof err)) {
-            fprintf(stderr, "run: %s\n", err);
-            goto done;
-        }
-        int64_t n_out = dump ? n : (start + n == n_prompt);
-        if (dump && fwrite(logits, sizeof(float) * (size_t)n_vocab, (size_t)n_out, dump) != (size_t)n_out) goto dump_fail;
-        if (start + n == n_prompt) last = logits + (n_out - 1) * n_vocab;
-    }
-    int64_t t_prompt_us = clock_now_us() - t0;
-
-    // ---- generation: sample, stream, feed the token back
-    TokStream ts;
-    if (tok) tok_stream_init(&ts, tok, false, false, false);
-    int64_t n_gen = 0, pos = n_prompt;
-    t0 = clock_now_us();
-    while (n_gen < o.n_predict && pos < n_ctx) {
-        SampleResult res;
-        if (sampler_sample(&sp, last, n_vocab, NULL, 0, 0, &rng, &work, &res)) {
-            fprintf(stderr, "run: sampling failed (logits are all -inf or NaN)\n");
-            goto done;
-        }
-        bool eog = tok && tok_is_eog(tok, res.token);
-        if (eog && !o.ignore_eos) break;
-        n_gen++;
-        if (o.print_ids || !tok) {
-            printf(n_gen > 1 ? " %d" : "%d", res.token);
-        } else {
-            int64_t k = tok_stream_feed(&ts, res.token, text, text_cap);
-            if (k > 0) fwrite(text, 1, (size_t)k, stdout);
-        }
-        fflush(stdout);
-        EngineRow row = {0, pos++, res.token, true};
-        if (engine_forward(e, &row, 1, logits, err, sizeof err)) {
-            fprintf(stderr, "run: %s\n", err);
-            goto done;
-        }
-        if (dump && fwrite(logits, sizeof(float) * (size_t)n_vocab, 1, dump) != 1) goto dump_fail;
-        last = logits;
-    }
-    int64_t t_gen_us = clock_now_us() - t0;
-    if (tok && !o.print_ids) {
-        int64_t k = tok_stream_flush(&ts, text, text_cap);
-        if (k > 0) fwrite(text, 1, (size_t)k, stdout);
-    }
-    printf("\n");
-    fflush(stdout);
-    if (n_gen < o.n_predict && pos >= n_ctx)
-        fprintf(stderr, "run: stopped at the context limit (%lld positions; raise --ctx)\n", (long long)n_ctx);
-    fprintf(stderr,
-            "prompt eval: %lld tokens in %.2f ms (%.2f tokens/s); generation: %lld tokens in %.2f ms (%.2f tokens/s); "
-            "kernels %s\n",
-            (long long)n_prompt, (double)t_prompt_us / 1000.0, rate(n_prompt, t_prompt_us), (long long)n_gen,
-            (double)t_gen_us / 1000.0, rate(n_gen, t_gen_us), mm_kernel_name());
-    status = 0;
-    goto done;
-dump_fail:
-    fprintf(stderr, "run: writing '%s' failed: %s\n", o.dump_path, strerror(errno));
+    status = generate(&r, ids, n_prompt, 0, NULL);
 done:
-    if (dump && fclose(dump) && status == 0) {
+    if (r.dump && fclose(r.dump) && status == 0) {
         fprintf(stderr, "run: closing '%s' failed: %s\n", o.dump_path, strerror(errno));
         status = 1;
     }
-    sampler_work_free(&work);
-    free(text);
-    free(rows);
-    free(logits);
+    sampler_work_free(&r.work);
+    free(r.text);
+    free(r.rows);
+    free(r.logits);
     free(ids);
-    engine_destroy(e);
+    engine_destroy(r.e);
     return status;
 }
