@@ -348,6 +348,29 @@ static void moe_ffn(Job *job, ThreadPool *tp, const LlamaLayer *L, int64_t n) {
     memcpy(b->moe_in, b->xb, (size_t)(n * d) * sizeof(float));
     memset(b->xb, 0, (size_t)(n * d) * sizeof(float));
     job->ffn_width = f;
+    if (n == 1 && K <= b->max_rows) {
+        // A decode step: every chosen expert reads the same row, so their gate/up products go out
+        // MM_MANY_MAX / 2 experts per job (hb row k: expert k's), one SwiGLU job covers them all,
+        // then each expert's down product; the outputs add up in the order of k.
+        const int32_t *sel = b->moe_sel;
+        for (int64_t k0 = 0; k0 < K; k0 += MM_MANY_MAX / 2) {
+            int64_t kn = K - k0 < MM_MANY_MAX / 2 ? K - k0 : MM_MANY_MAX / 2;
+            float *out[MM_MANY_MAX];
+            const WeightView *w[MM_MANY_MAX];
+            for (int64_t i = 0; i < kn; i++) {
+                out[2 * i] = b->hb + (k0 + i) * f, out[2 * i + 1] = b->hb2 + (k0 + i) * f;
+                w[2 * i] = &L->exp_gate[sel[k0 + i]], w[2 * i + 1] = &L->exp_up[sel[k0 + i]];
+            }
+            mm_matmul_many(tp, b->mm_scratch, (int)(2 * kn), out, w, b->moe_in, 1);
+        }
+        tp_run(tp, job_swiglu, job, ffn_tasks(f, K));
+        for (int64_t k = 0; k < K; k++) {
+            mm_matmul(tp, b->mm_scratch, b->moe_y, &L->exp_down[sel[k]], b->hb + k * f, 1);
+            for (int64_t c = 0; c < d; c++) b->xb[c] += b->moe_w[k] * b->moe_y[c];
+        }
+        job->ffn_width = hp->n_ff;
+        return;
+    }
     for (int64_t e = 0; e < E; e++) {
         int64_t ne = 0;
         for (int64_t r = 0; r < n; r++)
