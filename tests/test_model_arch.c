@@ -120,6 +120,13 @@ TEST(model_arch_loader_reads_each_archs_switches) {
     p = synth_arch(ARCH_GRANITEMOE, QT_F32, 0);
     ASSERT(p && model_load(&m, p, err, sizeof err) == 0);
     EXPECT(m.hp.n_expert == SYNTH_MOE_EXPERTS && m.hp.n_ff_exp == 128 && m.hp.logit_scale == SYNTH_GRANITE_LOGIT_SCALE);
+    EXPECT(m.hp.n_ff_shexp == 0 && m.layers[0].sh_gate.rows == 0 && m.hp.expert_weights_norm);
+    model_free(&m);
+    // qwen2moe: biases, weights as the router gives them, and a gated shared expert 4 x 128 wide
+    p = synth_arch(ARCH_QWEN2MOE, QT_F32, 0);
+    ASSERT(p && model_load(&m, p, err, sizeof err) == 0);
+    EXPECT(!m.hp.expert_weights_norm && m.hp.n_ff_shexp == 512 && m.layers[1].sh_gate_inp && m.layers[1].bq);
+    EXPECT(m.layers[1].sh_up.rows == 512 && m.layers[1].sh_down.cols == 512 && m.layers[1].exp_up[0].rows == 128);
     model_free(&m);
 }
 
@@ -258,7 +265,8 @@ static void add_out_bias(GgufWriter *w) {
 }
 
 // What granite (and any arch) files may hold that the engine cannot apply is refused by name,
-// not ignored: no RoPE (rope.scaling.finetuned = false), a bias on attn_output or the FFN.
+// not ignored: no RoPE (rope.scaling.finetuned = false), a bias on attn_output or the FFN; and a
+// mixture's impossible sizes, or a shared expert the file declares without its tensors.
 TEST(model_arch_refuses_what_it_cannot_apply) {
     char err[256] = "";
     Model m;
@@ -277,7 +285,7 @@ TEST(model_arch_refuses_what_it_cannot_apply) {
     EXPECT(model_load(&m, p, err, sizeof err) != 0 && strstr(err, "expert_used_count = 9"));
     p = with_key(synth_arch(ARCH_GRANITEMOE, QT_F32, 0), "moe-shared.gguf", add_shared_expert);
     ASSERT(p);
-    EXPECT(model_load(&m, p, err, sizeof err) != 0 && strstr(err, "shared expert"));
+    EXPECT(model_load(&m, p, err, sizeof err) != 0 && strstr(err, "blk.0.ffn_gate_shexp.weight"));
 }
 
 // attention.sliding_window_pattern: a period (l % p < p - 1 is local) or one bool per layer.

@@ -47,8 +47,11 @@ static const char USAGE[] =
     "                        attention 1/head_dim, residual 0.22x, logits /8), qwen3moe (qwen3\n"
     "                        with a mixture of --experts N (default 8), --experts-used K (default\n"
     "                        2) of them per token, each --ffn wide; the router in f32), granitemoe\n"
-    "                        (granite's multipliers and such a mixture); llama with --experts N\n"
-    "                        is a Mixtral-style mixture\n"
+    "                        (granite's multipliers and such a mixture), qwen2moe (qwen2's biases,\n"
+    "                        a mixture without renormalized weights, and a shared expert gated by\n"
+    "                        sigmoid(ffn_gate_inp_shexp . x), --shared-expert-ffn wide, default 4 x\n"
+    "                        --ffn; on granitemoe the option adds an ungated one); llama with\n"
+    "                        --experts N is a Mixtral-style mixture\n"
     "  --sliding-window N    attention.sliding_window (gemma2 default 4096; gemma3, llama: none)\n"
     "  --attn-softcap F --final-softcap F       gemma2 soft-caps (default 50, 30); gemma3 final\n"
     "  --rope-attn-factor F  phi3 rope.scaling.attn_factor (default: absent, i.e. 1)\n"
@@ -323,6 +326,7 @@ static int gguf_synth(int argc, char **argv) {
         else if (strcmp(a, "--rope-attn-factor") == 0) fnum = &o.rope_attn_factor;
         else if (strcmp(a, "--experts") == 0) num = &o.n_expert;
         else if (strcmp(a, "--experts-used") == 0) num = &o.n_expert_used;
+        else if (strcmp(a, "--shared-expert-ffn") == 0) num = &o.n_ff_shexp;
         else if (strcmp(a, "--vocab-from") == 0) o.vocab_path = v;
         else if (strcmp(a, "--chat-template") == 0) o.chat_template = v;
         else if (strcmp(a, "--vocab") == 0 && v[strspn(v, "0123456789")] != 0) o.vocab_path = v;  // a file

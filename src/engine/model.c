@@ -57,6 +57,7 @@ ModelBuffers *model_buffers_create(const Model *m, int64_t max_rows, int64_t n_c
     b->n_threads = n_threads < 1 ? 1 : n_threads;
     size_t mm = mm_scratch_bytes(hp->n_embd, R);
     int64_t ff = hp->n_ff_exp > hp->n_ff ? hp->n_ff_exp : hp->n_ff, E = hp->n_expert, K = hp->n_expert_used;
+    ff = hp->n_ff_shexp > ff ? hp->n_ff_shexp : ff;
     size_t mm2 = mm_scratch_bytes(q_dim, R), mm3 = mm_scratch_bytes(ff, R);
     mm = mm2 > mm ? mm2 : mm;
     mm = mm3 > mm ? mm3 : mm;
@@ -334,6 +335,35 @@ static void choose_experts(float *p, int64_t E, int64_t K, bool norm, int32_t *s
     }
 }
 
+// The shared expert, when the layer has one: xb[r] += g_r · down(silu(gate · x_r) · up · x_r) over
+// the FFN input x_r (moe_in), g_r = sigmoid(sh_gate_inp · x_r) (qwen2moe) or 1 (granitemoe). Leaves
+// job->ffn_width at n_ff.
+static void shared_expert(Job *job, ThreadPool *tp, const LlamaLayer *L, int64_t n) {
+    const LlamaHparams *hp = &job->m->hp;
+    ModelBuffers *b = job->b;
+    int64_t d = hp->n_embd, s = hp->n_ff_shexp;
+    job->ffn_width = s;
+    if (s) {
+        float *const out[2] = {b->hb, b->hb2};
+        const WeightView *const w[2] = {&L->sh_gate, &L->sh_up};
+        mm_matmul_many(tp, b->mm_scratch, 2, out, w, b->moe_in, n);
+        tp_run(tp, job_swiglu, job, ffn_tasks(s, n));
+        mm_matmul(tp, b->mm_scratch, b->moe_y, &L->sh_down, b->hb, n);
+        for (int64_t r = 0; r < n; r++) {
+            const float *x = b->moe_in + r * d, *y = b->moe_y + r * d;
+            float g = 1.0f;
+            if (L->sh_gate_inp) {
+                float dot = 0.0f;
+                for (int64_t c = 0; c < d; c++) dot += L->sh_gate_inp[c] * x[c];
+                g = 1.0f / (1.0f + expf(-dot));
+            }
+            float *o = b->xb + r * d;
+            for (int64_t c = 0; c < d; c++) o[c] += g * y[c];
+        }
+    }
+    job->ffn_width = hp->n_ff;
+}
+
 // The FFN of a mixture of experts over rows [0, n): xb (the normed input) becomes
 // Σ_k w_k · down_k(silu(gate_k · x) · up_k · x) over each row's chosen experts, as llama.cpp's
 // build_moe_ffn with softmax gating. Experts run one at a time, each over the rows that chose
@@ -368,7 +398,7 @@ static void moe_ffn(Job *job, ThreadPool *tp, const LlamaLayer *L, int64_t n) {
             mm_matmul(tp, b->mm_scratch, b->moe_y, &L->exp_down[sel[k]], b->hb + k * f, 1);
             for (int64_t c = 0; c < d; c++) b->xb[c] += b->moe_w[k] * b->moe_y[c];
         }
-        job->ffn_width = hp->n_ff;
+        shared_expert(job, tp, L, n);
         return;
     }
     for (int64_t e = 0; e < E; e++) {
@@ -393,7 +423,7 @@ static void moe_ffn(Job *job, ThreadPool *tp, const LlamaLayer *L, int64_t n) {
             for (int64_t c = 0; c < d; c++) y[c] += b->moe_rw[i] * ye[c];
         }
     }
-    job->ffn_width = hp->n_ff;
+    shared_expert(job, tp, L, n);
 }
 
 // ---- the forward pass ----

@@ -2,7 +2,7 @@
 // over a paged KV cache.
 //
 // general.architecture picks a row of ARCH_TRAITS (llama, qwen2, qwen3, gemma2, gemma3, phi3, granite,
-// qwen3moe, granitemoe; a Mistral or Mixtral file says "llama"): the per-architecture switches of one forward pass, not copies of it.
+// qwen3moe, granitemoe, qwen2moe; a Mistral or Mixtral file says "llama"): the per-architecture switches of one forward pass, not copies of it.
 // Hyperparameters come only from the file's metadata under that prefix (<arch>.embedding_length,
 // block_count, feed_forward_length, attention.head_count, attention.head_count_kv,
 // attention.key_length, attention.layer_norm_rms_epsilon, context_length, rope.freq_base,
@@ -48,6 +48,7 @@ typedef enum {
     ARCH_GRANITE,  // llama with multipliers: embeddings, attention scores, residual branches, logits
     ARCH_QWEN3MOE, // qwen3 with a mixture-of-experts FFN: a router picks expert_used_count of expert_count
     ARCH_GRANITEMOE, // granite with a mixture-of-experts FFN
+    ARCH_QWEN2MOE, // qwen2 with a mixture of experts (weights not renormalized) and a gated shared expert
     ARCH_COUNT
 } ModelArch;
 
@@ -75,10 +76,12 @@ typedef struct {
     bool moe;                  // FFN of experts: ffn_gate_inp router, ffn_{gate,up,down}_exps (3-D);
                                // llama too when the file has llama.expert_count (Mixtral)
     bool expert_width_key;     // an expert is expert_feed_forward_length wide (else feed_forward_length)
+    bool experts_unnormalized; // the chosen experts' weights are their router probabilities as they are
+    bool shared_expert;        // always a shared expert (ffn_*_shexp), gated by sigmoid(ffn_gate_inp_shexp·x)
 } ArchTraits;
 
 extern const ArchTraits ARCH_TRAITS[ARCH_COUNT];
-#define MODEL_ARCH_NAMES "llama, qwen2, qwen3, gemma2, gemma3, phi3, granite, qwen3moe, granitemoe"
+#define MODEL_ARCH_NAMES "llama, qwen2, qwen3, gemma2, gemma3, phi3, granite, qwen3moe, granitemoe, qwen2moe"
 // The architecture named s, or -1.
 int model_arch_find(Str s);
 
@@ -104,6 +107,7 @@ typedef struct {
     int64_t n_expert, n_expert_used;      // mixture of experts (0, 0: a dense FFN)
     int64_t n_ff_exp;                     // an expert's FFN width
     bool expert_weights_norm;             // the chosen experts' weights renormalized to sum 1
+    int64_t n_ff_shexp;                   // the shared expert's FFN width (0: none)
     int64_t n_swa;                        // sliding window of local layers, in positions (0: none)
     int64_t swa_period;                   // layer l is local when l % p < p - 1 (p = 0: every layer)
     const uint8_t *swa_layers;            // or, when the pattern key is a bool array, (n_layer) flags
@@ -126,6 +130,9 @@ typedef struct {
     WeightView router;               // (n_expert, n_embd) ffn_gate_inp
     WeightView *exp_gate, *exp_up;   // (n_expert) views of (n_ff_exp, n_embd)
     WeightView *exp_down;            // (n_expert) views of (n_embd, n_ff_exp)
+    WeightView sh_gate, sh_up;       // (n_ff_shexp, n_embd) the shared expert, run for every row
+    WeightView sh_down;              // (n_embd, n_ff_shexp)
+    const float *sh_gate_inp;        // (n_embd) its gate, sigmoid(sh_gate_inp·x) (qwen2moe), or NULL
     bool swa;                        // a sliding-window (local) layer
 } LlamaLayer;
 

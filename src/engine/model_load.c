@@ -34,6 +34,8 @@ const ArchTraits ARCH_TRAITS[ARCH_COUNT] = {
     [ARCH_GRANITE] = {.name = "granite", .multipliers = true},
     [ARCH_QWEN3MOE] = {.name = "qwen3moe", .rope_neox = true, .qk_norm = true, .moe = true, .expert_width_key = true},
     [ARCH_GRANITEMOE] = {.name = "granitemoe", .multipliers = true, .moe = true},
+    [ARCH_QWEN2MOE] = {.name = "qwen2moe", .rope_neox = true, .moe = true, .expert_width_key = true,
+                       .experts_unnormalized = true, .shared_expert = true},
 };
 
 int model_arch_find(Str s) {
@@ -163,8 +165,10 @@ static int load_arch_hparams(Model *m, char *err, size_t err_len) {
 // architectures; on llama, its presence makes a Mixtral) and expert_used_count; an expert's width
 // is feed_forward_length (llama, granitemoe) or (qwen3moe) expert_feed_forward_length, else
 // feed_forward_length / expert_used_count. The chosen
-// experts' weights are renormalized (llama, qwen3moe, granitemoe alike). A shared expert
-// (expert_shared_feed_forward_length, Granite's "MoE shared") is refused by name.
+// experts' weights are renormalized (llama, qwen3moe, granitemoe; not qwen2moe). A shared expert
+// runs for every row when expert_shared_feed_forward_length > 0 (Granite's "MoE shared"), and
+// always on qwen2moe (feed_forward_length wide without the key). expert_weights_scale, which no
+// supported architecture uses, is refused unless 0 or 1.
 #define MAX_EXPERTS 1024
 #define MAX_EXPERTS_USED 64
 static int load_experts(Model *m, char *err, size_t err_len) {
@@ -177,12 +181,19 @@ static int load_experts(Model *m, char *err, size_t err_len) {
         return rc == ERR_NOTFOUND ? 0 : rc;  // a dense llama
     }
     if ((rc = meta_int(f, a, "expert_used_count", &hp->n_expert_used, true, err, err_len))) return rc;
-    int64_t shared = 0;
-    if ((rc = meta_int(f, a, "expert_shared_feed_forward_length", &shared, false, err, err_len)) && rc != ERR_NOTFOUND)
-        return rc;
-    if (shared > 0)
-        return err_set(err, err_len, ERR_UNSUPP, "%s.expert_shared_feed_forward_length = %lld: a shared expert is "
-                       "not supported by the engine", a, (long long)shared);
+    const ArchTraits *at = &ARCH_TRAITS[hp->arch];
+    hp->n_ff_shexp = 0;
+    rc = meta_int(f, a, "expert_shared_feed_forward_length", &hp->n_ff_shexp, false, err, err_len);
+    if (rc == ERR_NOTFOUND) hp->n_ff_shexp = at->shared_expert ? hp->n_ff : 0;
+    else if (rc) return rc;
+    if (hp->n_ff_shexp < 0 || (at->shared_expert && hp->n_ff_shexp == 0))
+        return err_set(err, err_len, ERR_FORMAT, "%s.expert_shared_feed_forward_length = %lld must be positive", a,
+                       (long long)hp->n_ff_shexp);
+    float wscale = 0.0f;
+    if ((rc = gguf_meta_f32(f, a, "expert_weights_scale", &wscale, false, err, err_len)) && rc != ERR_NOTFOUND) return rc;
+    if (wscale != 0.0f && wscale != 1.0f)
+        return err_set(err, err_len, ERR_UNSUPP, "%s.expert_weights_scale = %g is not supported by the engine", a,
+                       (double)wscale);
     if (hp->n_expert < 1 || hp->n_expert > MAX_EXPERTS || hp->n_expert_used < 1 ||
         hp->n_expert_used > hp->n_expert || hp->n_expert_used > MAX_EXPERTS_USED)
         return err_set(err, err_len, ERR_FORMAT, "%s.expert_count = %lld and expert_used_count = %lld must satisfy "
@@ -199,7 +210,8 @@ static int load_experts(Model *m, char *err, size_t err_len) {
         return err_set(err, err_len, ERR_FORMAT, "%s.expert_feed_forward_length is missing or not positive "
                        "(nor can feed_forward_length / expert_used_count stand in for it)", a);
     if (hp->n_ff <= 0) hp->n_ff = hp->n_ff_exp;  // the buffers' FFN width when the file gives none
-    hp->expert_weights_norm = true;
+    if (hp->n_ff_shexp == 0 && at->shared_expert) hp->n_ff_shexp = hp->n_ff;
+    hp->expert_weights_norm = !at->experts_unnormalized;
     return 0;
 }
 
@@ -430,6 +442,13 @@ static int load_layer(Model *m, int64_t l, float **spare, char *err, size_t err_
             (rc = weight_experts(m, NAME("ffn_up_exps.weight"), d, f, E, L->exp_up, err, err_len)) ||
             (rc = weight_experts(m, NAME("ffn_down_exps.weight"), f, d, E, L->exp_down, err, err_len)))
             return rc;
+        int64_t s = hp->n_ff_shexp;
+        if (s && ((rc = weight(m, NAME("ffn_gate_shexp.weight"), d, s, &L->sh_gate, err, err_len)) ||
+                  (rc = weight(m, NAME("ffn_up_shexp.weight"), d, s, &L->sh_up, err, err_len)) ||
+                  (rc = weight(m, NAME("ffn_down_shexp.weight"), s, d, &L->sh_down, err, err_len))))
+            return rc;
+        if (s && at->shared_expert && (rc = vector(m, NAME("ffn_gate_inp_shexp.weight"), d, &L->sh_gate_inp, spare, err, err_len)))
+            return rc;
     } else if ((rc = weight(m, NAME("ffn_down.weight"), hp->n_ff, d, &L->w_down, err, err_len))) {
         return rc;
     }
@@ -481,7 +500,8 @@ static int matrices(Model *m, WeightView **out) {
     int n = 0;
     for (int64_t l = 0; l < m->hp.n_layer; l++) {
         LlamaLayer *L = &m->layers[l];
-        WeightView *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down, &L->router};
+        WeightView *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down, &L->router,
+                            &L->sh_gate, &L->sh_up, &L->sh_down};
         for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) out[n++] = ws[i];
     }
     for (int64_t i = 0; m->experts && i < m->hp.n_layer * 3 * m->hp.n_expert; i++) out[n++] = &m->experts[i];
@@ -495,7 +515,7 @@ static int matrices(Model *m, WeightView **out) {
 // which embedding lookups still read.
 int model_pack(Model *m, ThreadPool *tp, char *err, size_t err_len) {
     if (m->packed) return 0;  // done already
-    int cap = (int)(m->hp.n_layer * (8 + 3 * m->hp.n_expert)) + 1;
+    int cap = (int)(m->hp.n_layer * (11 + 3 * m->hp.n_expert)) + 1;
     WeightView **ws = malloc((size_t)cap * sizeof *ws);
     if (!ws) return err_set(err, err_len, ERR_NOMEM, "out of memory packing %s's weights", m->name);
     int n = matrices(m, ws);
@@ -595,9 +615,9 @@ static int load_opened(Model *m, const char *path, char *err, size_t err_len) {
         goto fail;
     }
     int64_t q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
-    // Room for every vector the file may store as F16/BF16: per layer 4 norms, 2 head norms and
-    // the q/k/v biases; the output norm, output bias and 3 RoPE factor vectors.
-    int64_t per_layer = 4 * hp->n_embd + 2 * hp->head_dim + q_dim + 2 * kv_dim;
+    // Room for every vector the file may store as F16/BF16: per layer 4 norms, a shared expert's
+    // gate, 2 head norms and the q/k/v biases; the output norm, output bias and 3 RoPE factor vectors.
+    int64_t per_layer = 5 * hp->n_embd + 2 * hp->head_dim + q_dim + 2 * kv_dim;  // + a shared expert's gate
     int64_t n_owned = hp->n_layer * per_layer + hp->n_embd + hp->n_vocab + 3 * hp->n_rot;
     m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
     m->owned = malloc((size_t)n_owned * sizeof(float));

@@ -113,8 +113,15 @@ static bool synth_moe(const SynthOptions *o) {
     return ARCH_TRAITS[o->arch].moe || (o->arch == ARCH_LLAMA && o->n_expert > 0);
 }
 
-// The most tensors one layer has (gemma3: 13), and outside the layers (phi3: 5).
-#define SYNTH_LAYER_TENSORS 13
+// The shared expert's width: --shared-expert-ffn, else (qwen2moe, which always has one) the
+// experts' 4x, as Qwen1.5-MoE's 5632 to 1408; 0 for none.
+static int64_t synth_shexp(const SynthOptions *o) {
+    if (!synth_moe(o)) return 0;
+    return o->n_ff_shexp ? o->n_ff_shexp : ARCH_TRAITS[o->arch].shared_expert ? 4 * o->shape.ffn : 0;
+}
+
+// The most tensors one layer has (qwen2moe: 17), and outside the layers (phi3: 5).
+#define SYNTH_LAYER_TENSORS 17
 #define SYNTH_OTHER_TENSORS 5
 
 // The tensors of o's architecture in llama.cpp's order. Returns the count (specs must hold
@@ -123,7 +130,8 @@ static int64_t list_tensors(const SynthOptions *o, TensorSpec *specs) {
     const SynthShape *s = &o->shape;
     const ArchTraits *at = &ARCH_TRAITS[o->arch];
     int64_t hd = s->dim / s->n_heads, kv_dim = hd * s->n_kv_heads, n = 0;
-    bool fused = o->arch == ARCH_PHI3, biases = o->arch == ARCH_QWEN2;
+    bool fused = o->arch == ARCH_PHI3, biases = o->arch == ARCH_QWEN2 || o->arch == ARCH_QWEN2MOE;
+    int64_t shexp = synth_shexp(o);
 #define ADD(nm, ty, nd, e0, e1, ini) add_spec(&specs[n++], nm, ty, nd, e0, e1, ini)
 #define BLK(suffix, ty, nd, e0, e1, ini) \
     (snprintf(name, sizeof name, "blk.%d." suffix, l), ADD(name, ty, nd, e0, e1, ini))
@@ -159,6 +167,12 @@ static int64_t list_tensors(const SynthOptions *o, TensorSpec *specs) {
             specs[n - 1].ne[2] = E;
             BLK("ffn_up_exps.weight", o->type, 3, s->dim, s->ffn, INIT_MATRIX);
             specs[n - 1].ne[2] = E;
+            if (shexp) {  // the shared expert (qwen2moe: with its gate vector)
+                if (at->shared_expert) BLK("ffn_gate_inp_shexp.weight", QT_F32, 1, s->dim, 1, INIT_ROUTER);
+                BLK("ffn_gate_shexp.weight", o->type, 2, s->dim, shexp, INIT_MATRIX);
+                BLK("ffn_down_shexp.weight", o->type, 2, shexp, s->dim, INIT_MATRIX);
+                BLK("ffn_up_shexp.weight", o->type, 2, s->dim, shexp, INIT_MATRIX);
+            }
         } else if (at->fused_gate_up) {
             BLK("ffn_up.weight", o->type, 2, s->dim, 2 * s->ffn, INIT_MATRIX);
         } else {
@@ -322,6 +336,8 @@ static int set_metadata(const SynthOptions *o, GgufWriter *w, const SynthShape *
         if (!rc) rc = gguf_writer_set_u32(w, KEY("expert_used_count"), (uint32_t)K);
         if (!rc && ARCH_TRAITS[o->arch].expert_width_key)
             rc = gguf_writer_set_u32(w, KEY("expert_feed_forward_length"), (uint32_t)s->ffn);
+        if (!rc && synth_shexp(o))
+            rc = gguf_writer_set_u32(w, KEY("expert_shared_feed_forward_length"), (uint32_t)synth_shexp(o));
     }
     if (!rc && ARCH_TRAITS[o->arch].multipliers) {  // Granite 3.x's kind of multipliers (attention: 1/head_dim)
         rc = gguf_writer_set_f32(w, KEY("embedding_scale"), SYNTH_GRANITE_EMBEDDING_SCALE);
@@ -345,9 +361,9 @@ int synth_write(const SynthOptions *o, const char *path, int64_t *vocab_out, cha
         goto fail;
     }
     int64_t E = o->n_expert ? o->n_expert : SYNTH_MOE_EXPERTS, K = o->n_expert_used ? o->n_expert_used : SYNTH_MOE_USED;
-    if ((o->n_expert || o->n_expert_used) && !synth_moe(o)) {
-        rc = err_set(err, err_len, ERR_ARG, "--experts/--experts-used make a mixture of experts of llama (Mixtral), "
-                     "qwen3moe or granitemoe, not %s", ARCH_TRAITS[o->arch].name);
+    if ((o->n_expert || o->n_expert_used || o->n_ff_shexp) && !synth_moe(o)) {
+        rc = err_set(err, err_len, ERR_ARG, "--experts/--experts-used/--shared-expert-ffn make a mixture of experts of "
+                     "llama (Mixtral), qwen3moe, granitemoe or qwen2moe, not %s", ARCH_TRAITS[o->arch].name);
         goto fail;
     }
     if (synth_moe(o) && (E < 1 || E > 1024 || K < 1 || K > E || K > 64)) {

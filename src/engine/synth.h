@@ -78,6 +78,7 @@ typedef struct {
     int64_t n_expert;         // expert_count of qwen3moe/granitemoe (0 → SYNTH_MOE_EXPERTS); on
                               // llama, > 0 makes a Mixtral-style mixture
     int64_t n_expert_used;    // expert_used_count (0 → SYNTH_MOE_USED)
+    int64_t n_ff_shexp;       // a shared expert's width (0: qwen2moe 4 x ffn, none elsewhere)
     QuantType type;           // matrices and token_embd
     QuantType output_type;    // output.weight (ignored when tied)
     uint64_t seed;

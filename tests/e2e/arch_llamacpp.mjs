@@ -1,5 +1,6 @@
 // Every architecture the engine runs (llama, qwen2, qwen3, gemma2, gemma3, phi3, granite, qwen3moe,
-// granitemoe, and llama with experts as Mixtral files have them) against
+// granitemoe with and without a shared expert, qwen2moe, and llama with experts as Mixtral files
+// have them) against
 // llama.cpp itself, through the npm package node-llama-cpp: for each arch a tiny model is
 // synthesized (`rightsize gguf synth --arch A`, llama.cpp's own key and tensor names) in F32 and
 // F16, and both engines evaluate the same token sequence.
@@ -65,6 +66,9 @@ const ARCHS = [
     ["granite", ["--init-std", "0.1"]],
     ["qwen3moe", ["--experts", "8", "--experts-used", "3"]],
     ["granitemoe", ["--experts", "6", "--experts-used", "2", "--init-std", "0.1"]],
+    ["granitemoe", ["--experts", "6", "--experts-used", "2", "--init-std", "0.1", "--shared-expert-ffn", "96"],
+        "granitemoe-shared"],
+    ["qwen2moe", ["--experts", "8", "--experts-used", "2"]],
     ["llama", ["--experts", "4", "--experts-used", "2"], "mixtral"],
 ];
 
@@ -199,11 +203,12 @@ try {
         console.log(`control: our qwen3moe (3 of 8 experts) vs llama.cpp's (2 of 8): max |Δ log p| ${gap.toExponential(2)}`);
     }
     // and each mixture is far from the dense arch it extends (same seed: same attention weights)
-    for (const [dense, moe] of [["qwen3", "qwen3moe"], ["granite", "granitemoe"], ["llama", "mixtral"]]) {
+    for (const [dense, moe] of [["qwen3", "qwen3moe"], ["granite", "granitemoe"], ["llama", "mixtral"],
+        ["granitemoe", "granitemoe-shared"], ["qwen2", "qwen2moe"]]) {
         if (!ourF32[dense] || !theirF32[moe]) continue;
         const gap = maxDiff(ourF32[dense].slice(0, prompt.length), theirF32[moe].slice(0, prompt.length));
         check(gap > 100 * TOL.f32, `control: ${dense} and ${moe} differ by only ${gap.toExponential(2)}`);
-        console.log(`control: our ${dense} (dense) vs llama.cpp's ${moe}: max |Δ log p| ${gap.toExponential(2)}`);
+        console.log(`control: our ${dense} vs llama.cpp's ${moe} (what the experts add): max |Δ log p| ${gap.toExponential(2)}`);
     }
 } finally {
     if (llama) await llama.dispose();

@@ -220,6 +220,9 @@ ARCH_ARGS = {
     "qwen3moe": ("qwen3moe", ["--experts", "8", "--experts-used", "3"]),
     "granitemoe": ("granitemoe", ["--experts", "6", "--experts-used", "2", "--init-std", "0.1"]),
     "llama with experts (Mixtral)": ("llama", ["--experts", "4", "--experts-used", "2"]),
+    "granitemoe with a shared expert": ("granitemoe", ["--experts", "6", "--experts-used", "2", "--init-std", "0.1",
+                                                       "--shared-expert-ffn", "96"]),
+    "qwen2moe": ("qwen2moe", ["--experts", "8", "--experts-used", "2"]),
 }
 
 

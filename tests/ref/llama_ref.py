@@ -39,6 +39,9 @@ The other architectures, as their GGUF files and llama.cpp define them:
     attention.scale (instead of 1/sqrt(head_dim)), each sublayer's output times residual_scale
     before its residual add, logits divided by logit_scale (absent or 0: none).
   * granitemoe: granite with the mixture below; llama with llama.expert_count: Mixtral's mixture.
+  * qwen2moe: qwen2 (biases, NeoX RoPE) with the mixture below, its weights not renormalized, plus
+    a shared expert (ffn_*_shexp) on every row times sigmoid(ffn_gate_inp_shexp . x); granitemoe's
+    shared expert, when the file has one, is added ungated.
   * qwen3moe: qwen3 whose FFN is a mixture of experts (Qwen3MoeSparseMoeBlock): router
     probabilities p = softmax(ffn_gate_inp . x); the expert_used_count largest, their p renormalized
     to sum 1; the output sum_k p_k * down_k(silu(gate_k x) * up_k x), expert k's matrices being
@@ -57,7 +60,7 @@ class Model:
     pass
 
 
-ARCHS = ("llama", "qwen2", "qwen3", "gemma2", "gemma3", "phi3", "granite", "qwen3moe", "granitemoe")
+ARCHS = ("llama", "qwen2", "qwen3", "gemma2", "gemma3", "phi3", "granite", "qwen3moe", "granitemoe", "qwen2moe")
 
 
 def load(path, n_ctx=None):
@@ -109,6 +112,7 @@ def load(path, n_ctx=None):
     m.residual_scale = (g("residual_scale") or 1.0) if granite else 1.0
     m.logit_scale = g("logit_scale") if granite else 1.0
     m.n_expert_used = g("expert_used_count", 0) if g("expert_count") else 0
+    m.expert_norm = arch != "qwen2moe"
 
     m.w = {}
     m.qtype = {}
@@ -178,13 +182,19 @@ def moe(m, h, p, act_q8):
     quant = act_q8 and m.qtype[p + "ffn_gate_exps.weight"] not in (F32, F16, BF16)
     for t in range(h.shape[0]):
         top = np.argsort(-prob[t], kind="stable")[:m.n_expert_used]
-        w = prob[t, top] / prob[t, top].sum()
+        w = prob[t, top] / prob[t, top].sum() if m.expert_norm else prob[t, top]
         xt = q8_round(h[t:t + 1]) if quant else h[t:t + 1]
         for e, we in zip(top, w):
             gate = xt @ m.w[p + "ffn_gate_exps.weight"][e].T
             up = xt @ m.w[p + "ffn_up_exps.weight"][e].T
             a = gate / (1.0 + np.exp(-gate)) * up
             out[t] += we * ((q8_round(a) if quant else a) @ m.w[p + "ffn_down_exps.weight"][e].T)[0]
+    if p + "ffn_gate_shexp.weight" in m.w:                           # the shared expert
+        gate = matmul(m, h, p + "ffn_gate_shexp.weight", act_q8)
+        up = matmul(m, h, p + "ffn_up_shexp.weight", act_q8)
+        y = matmul(m, gate / (1.0 + np.exp(-gate)) * up, p + "ffn_down_shexp.weight", act_q8)
+        g = m.w.get(p + "ffn_gate_inp_shexp.weight")
+        out += y if g is None else y / (1.0 + np.exp(-(h @ g)))[:, None]
     return out
 
 
