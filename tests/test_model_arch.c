@@ -122,6 +122,16 @@ TEST(model_arch_loader_reads_each_archs_switches) {
     EXPECT(m.hp.n_expert == SYNTH_MOE_EXPERTS && m.hp.n_ff_exp == 128 && m.hp.logit_scale == SYNTH_GRANITE_LOGIT_SCALE);
     EXPECT(m.hp.n_ff_shexp == 0 && m.layers[0].sh_gate.rows == 0 && m.hp.expert_weights_norm);
     model_free(&m);
+    // smollm3: layer 3 of 4 (and every 4th) rotates nothing
+    p = synth_arch(ARCH_SMOLLM3, QT_F32, 0);
+    ASSERT(p && model_load(&m, p, err, sizeof err) == 0);
+    EXPECT(m.hp.n_layer == 2 && !m.layers[0].no_rope && !m.layers[1].no_rope);
+    model_free(&m);
+    o.arch = ARCH_SMOLLM3, o.shape.n_layers = 8, o.n_expert = 0, o.n_expert_used = 0;
+    snprintf(mpath, sizeof mpath, "%s/smollm3-8.gguf", test_tmpdir());
+    ASSERT(synth_write(&o, mpath, NULL, err, sizeof err) == 0 && model_load(&m, mpath, err, sizeof err) == 0);
+    for (int l = 0; l < 8; l++) EXPECT(m.layers[l].no_rope == (l == 3 || l == 7));
+    model_free(&m);
     // qwen2moe: biases, weights as the router gives them, and a gated shared expert 4 x 128 wide
     p = synth_arch(ARCH_QWEN2MOE, QT_F32, 0);
     ASSERT(p && model_load(&m, p, err, sizeof err) == 0);

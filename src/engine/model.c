@@ -237,8 +237,10 @@ static void job_rope_store(void *ctx, int64_t r, int thread) {
     if (L->q_norm) head_norm(q, hp->n_head, hp->head_dim, L->q_norm, hp->norm_eps);
     if (L->k_norm) head_norm(k, hp->n_head_kv, hp->head_dim, L->k_norm, hp->norm_eps);
     bool neox = ARCH_TRAITS[hp->arch].rope_neox;
-    rope(q, hp->n_head, hp->head_dim, hp->n_rot, cs, neox);
-    rope(k, hp->n_head_kv, hp->head_dim, hp->n_rot, cs, neox);
+    if (!L->no_rope) {
+        rope(q, hp->n_head, hp->head_dim, hp->n_rot, cs, neox);
+        rope(k, hp->n_head_kv, hp->head_dim, hp->n_rot, cs, neox);
+    }
     kv_cache_write(j->kv, j->layer, j->rows[r].seq_id, j->rows[r].pos, k, v);
 }
 

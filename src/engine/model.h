@@ -2,7 +2,7 @@
 // over a paged KV cache.
 //
 // general.architecture picks a row of ARCH_TRAITS (llama, qwen2, qwen3, gemma2, gemma3, phi3, granite,
-// qwen3moe, granitemoe, qwen2moe; a Mistral or Mixtral file says "llama"): the per-architecture switches of one forward pass, not copies of it.
+// qwen3moe, granitemoe, qwen2moe, smollm3; a Mistral or Mixtral file says "llama"): the per-architecture switches of one forward pass, not copies of it.
 // Hyperparameters come only from the file's metadata under that prefix (<arch>.embedding_length,
 // block_count, feed_forward_length, attention.head_count, attention.head_count_kv,
 // attention.key_length, attention.layer_norm_rms_epsilon, context_length, rope.freq_base,
@@ -49,6 +49,7 @@ typedef enum {
     ARCH_QWEN3MOE, // qwen3 with a mixture-of-experts FFN: a router picks expert_used_count of expert_count
     ARCH_GRANITEMOE, // granite with a mixture-of-experts FFN
     ARCH_QWEN2MOE, // qwen2 with a mixture of experts (weights not renormalized) and a gated shared expert
+    ARCH_SMOLLM3,  // llama whose every 4th layer has no RoPE (NoPE)
     ARCH_COUNT
 } ModelArch;
 
@@ -78,10 +79,11 @@ typedef struct {
     bool expert_width_key;     // an expert is expert_feed_forward_length wide (else feed_forward_length)
     bool experts_unnormalized; // the chosen experts' weights are their router probabilities as they are
     bool shared_expert;        // always a shared expert (ffn_*_shexp), gated by sigmoid(ffn_gate_inp_shexp·x)
+    int64_t no_rope_step;      // layer l rotates no q/k when (l + 1) % step == 0 (0: every layer rotates)
 } ArchTraits;
 
 extern const ArchTraits ARCH_TRAITS[ARCH_COUNT];
-#define MODEL_ARCH_NAMES "llama, qwen2, qwen3, gemma2, gemma3, phi3, granite, qwen3moe, granitemoe, qwen2moe"
+#define MODEL_ARCH_NAMES "llama, qwen2, qwen3, gemma2, gemma3, phi3, granite, qwen3moe, granitemoe, qwen2moe, smollm3"
 // The architecture named s, or -1.
 int model_arch_find(Str s);
 
@@ -134,6 +136,7 @@ typedef struct {
     WeightView sh_down;              // (n_embd, n_ff_shexp)
     const float *sh_gate_inp;        // (n_embd) its gate, sigmoid(sh_gate_inp·x) (qwen2moe), or NULL
     bool swa;                        // a sliding-window (local) layer
+    bool no_rope;                    // q and k are not rotated in this layer (smollm3's NoPE layers)
 } LlamaLayer;
 
 typedef struct {

@@ -36,6 +36,8 @@ const ArchTraits ARCH_TRAITS[ARCH_COUNT] = {
     [ARCH_GRANITEMOE] = {.name = "granitemoe", .multipliers = true, .moe = true},
     [ARCH_QWEN2MOE] = {.name = "qwen2moe", .rope_neox = true, .moe = true, .expert_width_key = true,
                        .experts_unnormalized = true, .shared_expert = true},
+    // llama.cpp fixes the step at 4 (no GGUF key holds it)
+    [ARCH_SMOLLM3] = {.name = "smollm3", .no_rope_step = 4},
 };
 
 int model_arch_find(Str s) {
@@ -633,6 +635,7 @@ static int load_opened(Model *m, const char *path, char *err, size_t err_len) {
     for (int64_t l = 0; l < hp->n_layer; l++) {
         m->layers[l].swa = hp->n_swa > 0 && (hp->swa_layers ? hp->swa_layers[l] != 0
                                                             : hp->swa_period == 0 || l % hp->swa_period < hp->swa_period - 1);
+        m->layers[l].no_rope = at->no_rope_step > 0 && (l + 1) % at->no_rope_step == 0;
         if ((rc = load_layer(m, l, &spare, err, err_len))) goto fail;
     }
     if ((rc = rope_factors(m, "rope_freqs.weight", &m->rope_freqs, err, err_len)) ||

@@ -1,6 +1,6 @@
 // Every architecture the engine runs (llama, qwen2, qwen3, gemma2, gemma3, phi3, granite, qwen3moe,
-// granitemoe with and without a shared expert, qwen2moe, and llama with experts as Mixtral files
-// have them) against
+// granitemoe with and without a shared expert, qwen2moe, smollm3, and llama with experts as Mixtral
+// files have them) against
 // llama.cpp itself, through the npm package node-llama-cpp: for each arch a tiny model is
 // synthesized (`rightsize gguf synth --arch A`, llama.cpp's own key and tensor names) in F32 and
 // F16, and both engines evaluate the same token sequence.
@@ -69,6 +69,7 @@ const ARCHS = [
     ["granitemoe", ["--experts", "6", "--experts-used", "2", "--init-std", "0.1", "--shared-expert-ffn", "96"],
         "granitemoe-shared"],
     ["qwen2moe", ["--experts", "8", "--experts-used", "2"]],
+    ["smollm3", ["--layers", "4"]],
     ["llama", ["--experts", "4", "--experts-used", "2"], "mixtral"],
 ];
 
@@ -201,6 +202,15 @@ try {
         const gap = maxDiff(ourF32.qwen3moe.slice(0, prompt.length), (await theirs(llama, two, prompt, 512)));
         check(gap > 100 * TOL.f32, `control: qwen3moe 3 vs 2 experts per token differ by only ${gap.toExponential(2)}`);
         console.log(`control: our qwen3moe (3 of 8 experts) vs llama.cpp's (2 of 8): max |Δ log p| ${gap.toExponential(2)}`);
+    }
+    // NoPE matters: our 4-layer llama (rotating every layer) is far from llama.cpp's smollm3 of the
+    // same weights, which differs only in its 4th layer not rotating
+    const l4 = join(tmp, "llama-4.gguf");
+    execFileSync(BIN, ["gguf", "synth", "--arch", "llama", ...base, "--layers", "4", "-q", "-o", l4], { stdio: "inherit" });
+    if (theirF32.smollm3) {
+        const gap = maxDiff(ours(l4, 512).rows.slice(0, prompt.length), theirF32.smollm3.slice(0, prompt.length));
+        check(gap > 100 * TOL.f32, `control: llama and smollm3 (NoPE layer) differ by only ${gap.toExponential(2)}`);
+        console.log(`control: our llama (4 layers) vs llama.cpp's smollm3: max |Δ log p| ${gap.toExponential(2)}`);
     }
     // and each mixture is far from the dense arch it extends (same seed: same attention weights)
     for (const [dense, moe] of [["qwen3", "qwen3moe"], ["granite", "granitemoe"], ["llama", "mixtral"],

@@ -223,6 +223,7 @@ ARCH_ARGS = {
     "granitemoe with a shared expert": ("granitemoe", ["--experts", "6", "--experts-used", "2", "--init-std", "0.1",
                                                        "--shared-expert-ffn", "96"]),
     "qwen2moe": ("qwen2moe", ["--experts", "8", "--experts-used", "2"]),
+    "smollm3": ("smollm3", ["--layers", "4"]),
 }
 
 

@@ -42,6 +42,7 @@ The other architectures, as their GGUF files and llama.cpp define them:
   * qwen2moe: qwen2 (biases, NeoX RoPE) with the mixture below, its weights not renormalized, plus
     a shared expert (ffn_*_shexp) on every row times sigmoid(ffn_gate_inp_shexp . x); granitemoe's
     shared expert, when the file has one, is added ungated.
+  * smollm3: llama whose layers l with (l + 1) % 4 == 0 rotate neither q nor k (NoPE).
   * qwen3moe: qwen3 whose FFN is a mixture of experts (Qwen3MoeSparseMoeBlock): router
     probabilities p = softmax(ffn_gate_inp . x); the expert_used_count largest, their p renormalized
     to sum 1; the output sum_k p_k * down_k(silu(gate_k x) * up_k x), expert k's matrices being
@@ -60,7 +61,8 @@ class Model:
     pass
 
 
-ARCHS = ("llama", "qwen2", "qwen3", "gemma2", "gemma3", "phi3", "granite", "qwen3moe", "granitemoe", "qwen2moe")
+ARCHS = ("llama", "qwen2", "qwen3", "gemma2", "gemma3", "phi3", "granite", "qwen3moe", "granitemoe", "qwen2moe",
+         "smollm3")
 
 
 def load(path, n_ctx=None):
@@ -88,7 +90,7 @@ def load(path, n_ctx=None):
         factor = g("rope.scale_linear")
     m.freq_scale = 1.0 / factor if factor else 1.0
     m.gemma = arch in ("gemma2", "gemma3")
-    m.rope_default = "normal" if arch in ("llama", "granite", "granitemoe") else "neox"
+    m.rope_default = "normal" if arch in ("llama", "granite", "granitemoe", "smollm3") else "neox"
     m.attn_factor = g("rope.scaling.attn_factor", 1.0)
     m.n_swa, period = 0, 0
     if arch == "gemma2":
@@ -255,7 +257,8 @@ def forward(m, tokens, rope_variant=None, act_q8=False):
             k = rmsnorm(k, m.w[p + "attn_k_norm.weight"], m.eps)
         local = m.swa[l]
         rb = (m.base_swa, m.freq_scale_swa) if local else (m.base, m.freq_scale)
-        q, k = rope(q, pos, m, rope_variant, *rb), rope(k, pos, m, rope_variant, *rb)
+        if not (m.arch == "smollm3" and (l + 1) % 4 == 0):            # smollm3: every 4th layer NoPE
+            q, k = rope(q, pos, m, rope_variant, *rb), rope(k, pos, m, rope_variant, *rb)
         att = np.empty((T, m.n_head, hd))
         for head in range(m.n_head):
             kvh = head // group
