@@ -122,6 +122,12 @@ TEST(model_arch_loader_reads_each_archs_switches) {
     EXPECT(m.hp.n_expert == SYNTH_MOE_EXPERTS && m.hp.n_ff_exp == 128 && m.hp.logit_scale == SYNTH_GRANITE_LOGIT_SCALE);
     EXPECT(m.hp.n_ff_shexp == 0 && m.layers[0].sh_gate.rows == 0 && m.hp.expert_weights_norm);
     model_free(&m);
+    // gemma (1): gemma2's embedding scale and tied output, without its post-norms, caps or window
+    p = synth_arch(ARCH_GEMMA, QT_F32, 0);
+    ASSERT(p && model_load(&m, p, err, sizeof err) == 0);
+    EXPECT(m.hp.embd_scale == 8.0f && m.output.data == m.tok_embd.data && !m.layers[1].attn_post_norm);
+    EXPECT(m.hp.attn_softcap == 0.0f && m.hp.final_softcap == 0.0f && m.hp.n_swa == 0);
+    model_free(&m);
     // smollm3: layer 3 of 4 (and every 4th) rotates nothing
     p = synth_arch(ARCH_SMOLLM3, QT_F32, 0);
     ASSERT(p && model_load(&m, p, err, sizeof err) == 0);

@@ -22,7 +22,7 @@ static void run_usage(FILE *out) {
 "usage: rightsize run -m FILE (-p PROMPT | --prompt-ids IDS | --prompt-tokens N) [options]\n"
 "       rightsize run -m FILE --chat [--system TEXT] [-p MESSAGE] [options]\n"
 "\n"
-"Generates from a GGUF model (llama, qwen2, qwen3, gemma2, gemma3, phi3, granite, qwen3moe,\n"
+"Generates from a GGUF model (llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3, granite, qwen3moe,\n"
 "granitemoe, qwen2moe, smollm3) with the CPU engine. Text streams to stdout as tokens\n"
 "arrive; at the end one line goes to stderr:\n"
 "  prompt eval: N tokens in X ms (Y tokens/s); generation: M tokens in X ms (Z tokens/s); kernels K\n"

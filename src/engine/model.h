@@ -2,7 +2,7 @@
 // over a paged KV cache.
 //
 // general.architecture picks a row of ARCH_TRAITS (llama, qwen2, qwen3, gemma2, gemma3, phi3, granite,
-// qwen3moe, granitemoe, qwen2moe, smollm3; a Mistral or Mixtral file says "llama"): the per-architecture switches of one forward pass, not copies of it.
+// qwen3moe, granitemoe, qwen2moe, smollm3, gemma; a Mistral or Mixtral file says "llama"): the per-architecture switches of one forward pass, not copies of it.
 // Hyperparameters come only from the file's metadata under that prefix (<arch>.embedding_length,
 // block_count, feed_forward_length, attention.head_count, attention.head_count_kv,
 // attention.key_length, attention.layer_norm_rms_epsilon, context_length, rope.freq_base,
@@ -50,6 +50,7 @@ typedef enum {
     ARCH_GRANITEMOE, // granite with a mixture-of-experts FFN
     ARCH_QWEN2MOE, // qwen2 with a mixture of experts (weights not renormalized) and a gated shared expert
     ARCH_SMOLLM3,  // llama whose every 4th layer has no RoPE (NoPE)
+    ARCH_GEMMA,    // Gemma 1 (CodeGemma): GeGLU, sqrt(dim) embedding scale, tied output; no post-norms
     ARCH_COUNT
 } ModelArch;
 
@@ -83,7 +84,7 @@ typedef struct {
 } ArchTraits;
 
 extern const ArchTraits ARCH_TRAITS[ARCH_COUNT];
-#define MODEL_ARCH_NAMES "llama, qwen2, qwen3, gemma2, gemma3, phi3, granite, qwen3moe, granitemoe, qwen2moe, smollm3"
+#define MODEL_ARCH_NAMES "llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3, granite, qwen3moe, granitemoe, qwen2moe, smollm3"
 // The architecture named s, or -1.
 int model_arch_find(Str s);
 

@@ -38,6 +38,7 @@ const ArchTraits ARCH_TRAITS[ARCH_COUNT] = {
                        .experts_unnormalized = true, .shared_expert = true},
     // llama.cpp fixes the step at 4 (no GGUF key holds it)
     [ARCH_SMOLLM3] = {.name = "smollm3", .no_rope_step = 4},
+    [ARCH_GEMMA] = {.name = "gemma", .rope_neox = true, .geglu = true, .embd_scale = true, .always_tied = true},
 };
 
 int model_arch_find(Str s) {

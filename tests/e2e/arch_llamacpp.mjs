@@ -1,4 +1,4 @@
-// Every architecture the engine runs (llama, qwen2, qwen3, gemma2, gemma3, phi3, granite, qwen3moe,
+// Every architecture the engine runs (llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3, granite, qwen3moe,
 // granitemoe with and without a shared expert, qwen2moe, smollm3, and llama with experts as Mixtral
 // files have them) against
 // llama.cpp itself, through the npm package node-llama-cpp: for each arch a tiny model is
@@ -70,6 +70,7 @@ const ARCHS = [
         "granitemoe-shared"],
     ["qwen2moe", ["--experts", "8", "--experts-used", "2"]],
     ["smollm3", ["--layers", "4"]],
+    ["gemma", []],
     ["llama", ["--experts", "4", "--experts-used", "2"], "mixtral"],
 ];
 

@@ -224,6 +224,7 @@ ARCH_ARGS = {
                                                        "--shared-expert-ffn", "96"]),
     "qwen2moe": ("qwen2moe", ["--experts", "8", "--experts-used", "2"]),
     "smollm3": ("smollm3", ["--layers", "4"]),
+    "gemma": ("gemma", []),
 }
 
 

@@ -42,6 +42,7 @@ The other architectures, as their GGUF files and llama.cpp define them:
   * qwen2moe: qwen2 (biases, NeoX RoPE) with the mixture below, its weights not renormalized, plus
     a shared expert (ffn_*_shexp) on every row times sigmoid(ffn_gate_inp_shexp . x); granitemoe's
     shared expert, when the file has one, is added ungated.
+  * gemma (Gemma 1): gemma2 without post-norms, soft-caps or windows; output tied.
   * smollm3: llama whose layers l with (l + 1) % 4 == 0 rotate neither q nor k (NoPE).
   * qwen3moe: qwen3 whose FFN is a mixture of experts (Qwen3MoeSparseMoeBlock): router
     probabilities p = softmax(ffn_gate_inp . x); the expert_used_count largest, their p renormalized
@@ -61,7 +62,7 @@ class Model:
     pass
 
 
-ARCHS = ("llama", "qwen2", "qwen3", "gemma2", "gemma3", "phi3", "granite", "qwen3moe", "granitemoe", "qwen2moe",
+ARCHS = ("llama", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3", "granite", "qwen3moe", "granitemoe", "qwen2moe",
          "smollm3")
 
 
@@ -89,7 +90,8 @@ def load(path, n_ctx=None):
     elif g("rope.scale_linear") is not None:
         factor = g("rope.scale_linear")
     m.freq_scale = 1.0 / factor if factor else 1.0
-    m.gemma = arch in ("gemma2", "gemma3")
+    m.gemma = arch in ("gemma", "gemma2", "gemma3")
+    m.post_norms = arch in ("gemma2", "gemma3")
     m.rope_default = "normal" if arch in ("llama", "granite", "granitemoe", "smollm3") else "neox"
     m.attn_factor = g("rope.scaling.attn_factor", 1.0)
     m.n_swa, period = 0, 0
@@ -121,7 +123,7 @@ def load(path, n_ctx=None):
     for name, (ttype, ne, raw) in tensors.items():
         m.w[name] = dequant(ttype, raw, ne)
         m.qtype[name] = ttype
-    m.tied = "output.weight" not in m.w or arch == "gemma2"
+    m.tied = "output.weight" not in m.w or arch in ("gemma", "gemma2")
     m.out_name = "token_embd.weight" if m.tied else "output.weight"
     m.rope_freqs = m.w.get("rope_freqs.weight")
     if m.rope_freqs is None:
@@ -269,7 +271,7 @@ def forward(m, tokens, rope_variant=None, act_q8=False):
             s = np.exp(s - s.max(axis=1, keepdims=True))
             att[:, head, :] = (s / s.sum(axis=1, keepdims=True)) @ v[:, kvh, :]
         o = matmul(m, att.reshape(T, m.n_head * hd), p + "attn_output.weight", act_q8)
-        if m.gemma:
+        if m.post_norms:
             o = rmsnorm(o, m.w[p + "post_attention_norm.weight"], m.eps)
         x = x + o * m.residual_scale
         h = rmsnorm(x, m.w[p + "ffn_norm.weight"], m.eps)
@@ -280,7 +282,7 @@ def forward(m, tokens, rope_variant=None, act_q8=False):
             up = matmul(m, h, p + "ffn_up.weight", act_q8)
             act = gelu_tanh(gate) if m.gemma else gate / (1.0 + np.exp(-gate))
             o = matmul(m, act * up, p + "ffn_down.weight", act_q8)
-        if m.gemma:
+        if m.post_norms:
             o = rmsnorm(o, m.w[p + "post_ffw_norm.weight"], m.eps)
         x = x + o * m.residual_scale
     h = rmsnorm(x, m.w["output_norm.weight"], m.eps)
