@@ -128,6 +128,13 @@ TEST(model_arch_loader_reads_each_archs_switches) {
     EXPECT(m.hp.embd_scale == 8.0f && m.output.data == m.tok_embd.data && !m.layers[1].attn_post_norm);
     EXPECT(m.hp.attn_softcap == 0.0f && m.hp.final_softcap == 0.0f && m.hp.n_swa == 0);
     model_free(&m);
+    // glm4: post-norms, biases, gate then up rows of one ffn_up
+    p = synth_arch(ARCH_GLM4, QT_F32, 0);
+    ASSERT(p && model_load(&m, p, err, sizeof err) == 0);
+    EXPECT(m.layers[1].attn_post_norm && m.layers[1].ffn_post_norm && m.layers[1].bq && m.layers[1].bv);
+    EXPECT(m.layers[1].w_gate.rows == 128 && (const uint8_t *)m.layers[1].w_up.data ==
+           (const uint8_t *)m.layers[1].w_gate.data + 128 * quant_row_bytes(QT_F32, 64));
+    model_free(&m);
     // smollm3: layer 3 of 4 (and every 4th) rotates nothing
     p = synth_arch(ARCH_SMOLLM3, QT_F32, 0);
     ASSERT(p && model_load(&m, p, err, sizeof err) == 0);

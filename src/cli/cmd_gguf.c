@@ -53,10 +53,12 @@ static const char USAGE[] =
     "                        sigmoid(ffn_gate_inp_shexp . x), --shared-expert-ffn wide, default 4 x\n"
     "                        --ffn; on granitemoe the option adds an ungated one); llama with\n"
     "                        --experts N is a Mixtral-style mixture; smollm3 (llama with every\n"
-    "                        4th layer unrotated)\n"
+    "                        4th layer unrotated), glm4 (post-norms, fused gate_up, q/k/v biases)\n"
     "  --sliding-window N    attention.sliding_window (gemma2 default 4096; gemma3, llama: none)\n"
     "  --attn-softcap F --final-softcap F       gemma2 soft-caps (default 50, 30); gemma3 final\n"
     "  --rope-attn-factor F  phi3 rope.scaling.attn_factor (default: absent, i.e. 1)\n"
+    "  --rope-dim N          rope.dimension_count: RoPE turns only a head's first N features\n"
+    "                        (partial rotary, as GLM-4 and Phi-2; default the whole head)\n"
     "  SHAPE, --shape NAME   a named shape (see --list-shapes); explicit options below override it\n"
     "  --dim N --layers N --heads N --kv-heads N --ffn N --vocab N --ctx N\n"
     "  --rope-theta F --rms-eps F --tied        explicit dimensions (without SHAPE: --dim, --layers,\n"
@@ -329,6 +331,7 @@ static int gguf_synth(int argc, char **argv) {
         else if (strcmp(a, "--experts") == 0) num = &o.n_expert;
         else if (strcmp(a, "--experts-used") == 0) num = &o.n_expert_used;
         else if (strcmp(a, "--shared-expert-ffn") == 0) num = &o.n_ff_shexp;
+        else if (strcmp(a, "--rope-dim") == 0) num = &o.rope_dim;
         else if (strcmp(a, "--vocab-from") == 0) o.vocab_path = v;
         else if (strcmp(a, "--chat-template") == 0) o.chat_template = v;
         else if (strcmp(a, "--vocab") == 0 && v[strspn(v, "0123456789")] != 0) o.vocab_path = v;  // a file

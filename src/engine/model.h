@@ -2,7 +2,7 @@
 // over a paged KV cache.
 //
 // general.architecture picks a row of ARCH_TRAITS (llama, qwen2, qwen3, gemma2, gemma3, phi3, granite,
-// qwen3moe, granitemoe, qwen2moe, smollm3, gemma; a Mistral or Mixtral file says "llama"): the per-architecture switches of one forward pass, not copies of it.
+// qwen3moe, granitemoe, qwen2moe, smollm3, gemma, glm4; a Mistral or Mixtral file says "llama"): the per-architecture switches of one forward pass, not copies of it.
 // Hyperparameters come only from the file's metadata under that prefix (<arch>.embedding_length,
 // block_count, feed_forward_length, attention.head_count, attention.head_count_kv,
 // attention.key_length, attention.layer_norm_rms_epsilon, context_length, rope.freq_base,
@@ -51,6 +51,7 @@ typedef enum {
     ARCH_QWEN2MOE, // qwen2 with a mixture of experts (weights not renormalized) and a gated shared expert
     ARCH_SMOLLM3,  // llama whose every 4th layer has no RoPE (NoPE)
     ARCH_GEMMA,    // Gemma 1 (CodeGemma): GeGLU, sqrt(dim) embedding scale, tied output; no post-norms
+    ARCH_GLM4,     // GLM-4-0414: post-norms after both sublayers, fused gate_up, q/k/v biases
     ARCH_COUNT
 } ModelArch;
 
@@ -84,7 +85,7 @@ typedef struct {
 } ArchTraits;
 
 extern const ArchTraits ARCH_TRAITS[ARCH_COUNT];
-#define MODEL_ARCH_NAMES "llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3, granite, qwen3moe, granitemoe, qwen2moe, smollm3"
+#define MODEL_ARCH_NAMES "llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3, granite, qwen3moe, granitemoe, qwen2moe, smollm3, glm4"
 // The architecture named s, or -1.
 int model_arch_find(Str s);
 

@@ -39,6 +39,7 @@ const ArchTraits ARCH_TRAITS[ARCH_COUNT] = {
     // llama.cpp fixes the step at 4 (no GGUF key holds it)
     [ARCH_SMOLLM3] = {.name = "smollm3", .no_rope_step = 4},
     [ARCH_GEMMA] = {.name = "gemma", .rope_neox = true, .geglu = true, .embd_scale = true, .always_tied = true},
+    [ARCH_GLM4] = {.name = "glm4", .post_norms = true, .fused_gate_up = true},
 };
 
 int model_arch_find(Str s) {

@@ -130,7 +130,7 @@ static int64_t list_tensors(const SynthOptions *o, TensorSpec *specs) {
     const SynthShape *s = &o->shape;
     const ArchTraits *at = &ARCH_TRAITS[o->arch];
     int64_t hd = s->dim / s->n_heads, kv_dim = hd * s->n_kv_heads, n = 0;
-    bool fused = o->arch == ARCH_PHI3, biases = o->arch == ARCH_QWEN2 || o->arch == ARCH_QWEN2MOE;
+    bool fused = o->arch == ARCH_PHI3, biases = o->arch == ARCH_QWEN2 || o->arch == ARCH_QWEN2MOE || o->arch == ARCH_GLM4;
     int64_t shexp = synth_shexp(o);
 #define ADD(nm, ty, nd, e0, e1, ini) add_spec(&specs[n++], nm, ty, nd, e0, e1, ini)
 #define BLK(suffix, ty, nd, e0, e1, ini) \
@@ -309,7 +309,7 @@ static int set_metadata(const SynthOptions *o, GgufWriter *w, const SynthShape *
     if (!rc) rc = gguf_writer_set_u32(w, KEY("attention.head_count"), (uint32_t)s->n_heads);
     if (!rc) rc = gguf_writer_set_u32(w, KEY("attention.head_count_kv"), (uint32_t)s->n_kv_heads);
     if (!rc) rc = gguf_writer_set_f32(w, KEY("rope.freq_base"), s->rope_theta);
-    if (!rc) rc = gguf_writer_set_u32(w, KEY("rope.dimension_count"), (uint32_t)(s->dim / s->n_heads));
+    if (!rc) rc = gguf_writer_set_u32(w, KEY("rope.dimension_count"), (uint32_t)(o->rope_dim ? o->rope_dim : s->dim / s->n_heads));
     if (!rc) rc = gguf_writer_set_f32(w, KEY("attention.layer_norm_rms_epsilon"), s->rms_eps);
     if (!rc) rc = gguf_writer_set_u32(w, KEY("vocab_size"), (uint32_t)s->vocab);
     if (!rc && (o->arch == ARCH_GEMMA2 || o->arch == ARCH_GEMMA3))
@@ -361,6 +361,11 @@ int synth_write(const SynthOptions *o, const char *path, int64_t *vocab_out, cha
         goto fail;
     }
     int64_t E = o->n_expert ? o->n_expert : SYNTH_MOE_EXPERTS, K = o->n_expert_used ? o->n_expert_used : SYNTH_MOE_USED;
+    if (o->rope_dim && (o->rope_dim % 2 || o->rope_dim > o->shape.dim / (o->shape.n_heads ? o->shape.n_heads : 1))) {
+        rc = err_set(err, err_len, ERR_ARG, "--rope-dim %lld must be even and at most the head dimension",
+                     (long long)o->rope_dim);
+        goto fail;
+    }
     if ((o->n_expert || o->n_expert_used || o->n_ff_shexp) && !synth_moe(o)) {
         rc = err_set(err, err_len, ERR_ARG, "--experts/--experts-used/--shared-expert-ffn make a mixture of experts of "
                      "llama (Mixtral), qwen3moe, granitemoe or qwen2moe, not %s", ARCH_TRAITS[o->arch].name);

@@ -79,6 +79,7 @@ typedef struct {
                               // llama, > 0 makes a Mixtral-style mixture
     int64_t n_expert_used;    // expert_used_count (0 → SYNTH_MOE_USED)
     int64_t n_ff_shexp;       // a shared expert's width (0: qwen2moe 4 x ffn, none elsewhere)
+    int64_t rope_dim;         // rope.dimension_count: leading features of a head RoPE turns (0: all)
     QuantType type;           // matrices and token_embd
     QuantType output_type;    // output.weight (ignored when tied)
     uint64_t seed;

@@ -15,7 +15,8 @@
 // The synthesized models make each arch's feature count: q/k scaled up (sharp attention), prompt
 // longer than the 8-position sliding window, small soft-caps (gemma2), 6 layers for gemma3 (5
 // local with RoPE base 10000, 1 global with base 1e6), random rope_factors and an attention
-// factor for phi3, granite's four multipliers (gguf synth's; weights of std 0.1, as at 0.02 the
+// factor for phi3, half of each head rotated for glm4 (as GLM-4's files say), granite's four
+// multipliers (gguf synth's; weights of std 0.1, as at 0.02 the
 // 12x embeddings drown the FFN's share), 3 of 8 experts per token for qwen3moe (a router wide
 // enough apart that the choice is not a near-tie). Control: every tensor draws
 // from a stream seeded by (seed, tensor name), so the llama model of the same seed shares each arch's common weights; our llama logits on the prompt
@@ -71,6 +72,7 @@ const ARCHS = [
     ["qwen2moe", ["--experts", "8", "--experts-used", "2"]],
     ["smollm3", ["--layers", "4"]],
     ["gemma", []],
+    ["glm4", ["--rope-dim", "8"]],
     ["llama", ["--experts", "4", "--experts-used", "2"], "mixtral"],
 ];
 

@@ -225,6 +225,7 @@ ARCH_ARGS = {
     "qwen2moe": ("qwen2moe", ["--experts", "8", "--experts-used", "2"]),
     "smollm3": ("smollm3", ["--layers", "4"]),
     "gemma": ("gemma", []),
+    "glm4 (half of each head rotated)": ("glm4", ["--rope-dim", "8"]),
 }
 
 

@@ -42,6 +42,9 @@ The other architectures, as their GGUF files and llama.cpp define them:
   * qwen2moe: qwen2 (biases, NeoX RoPE) with the mixture below, its weights not renormalized, plus
     a shared expert (ffn_*_shexp) on every row times sigmoid(ffn_gate_inp_shexp . x); granitemoe's
     shared expert, when the file has one, is added ungated.
+  * glm4: llama's adjacent-pair RoPE (often on part of each head: rope.dimension_count), q/k/v
+    biases, ffn_up holding gate rows then up rows as phi3's, and gemma2's post-norms of both
+    sublayers' outputs before their residual adds.
   * gemma (Gemma 1): gemma2 without post-norms, soft-caps or windows; output tied.
   * smollm3: llama whose layers l with (l + 1) % 4 == 0 rotate neither q nor k (NoPE).
   * qwen3moe: qwen3 whose FFN is a mixture of experts (Qwen3MoeSparseMoeBlock): router
@@ -62,7 +65,7 @@ class Model:
     pass
 
 
-ARCHS = ("llama", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3", "granite", "qwen3moe", "granitemoe", "qwen2moe",
+ARCHS = ("llama", "qwen2", "qwen3", "glm4", "gemma", "gemma2", "gemma3", "phi3", "granite", "qwen3moe", "granitemoe", "qwen2moe",
          "smollm3")
 
 
@@ -91,8 +94,8 @@ def load(path, n_ctx=None):
         factor = g("rope.scale_linear")
     m.freq_scale = 1.0 / factor if factor else 1.0
     m.gemma = arch in ("gemma", "gemma2", "gemma3")
-    m.post_norms = arch in ("gemma2", "gemma3")
-    m.rope_default = "normal" if arch in ("llama", "granite", "granitemoe", "smollm3") else "neox"
+    m.post_norms = arch in ("gemma2", "gemma3", "glm4")
+    m.rope_default = "normal" if arch in ("llama", "granite", "granitemoe", "smollm3", "glm4") else "neox"
     m.attn_factor = g("rope.scaling.attn_factor", 1.0)
     m.n_swa, period = 0, 0
     if arch == "gemma2":
@@ -135,7 +138,7 @@ def load(path, n_ctx=None):
 
 
 def split(m):
-    """Views fused tensors as their parts: attn_qkv as attn_q/k/v, phi3's ffn_up as ffn_gate + ffn_up."""
+    """Views fused tensors as their parts: attn_qkv as attn_q/k/v, phi3's and glm4's ffn_up as ffn_gate + ffn_up."""
     q_dim, kv_dim = m.n_head * m.head_dim, m.n_head_kv * m.head_dim
     for l in range(m.n_layer):
         p = f"blk.{l}."
@@ -147,7 +150,7 @@ def split(m):
             parts = (w[:q_dim], w[q_dim:q_dim + kv_dim], w[q_dim + kv_dim:])
             for nm, part in zip(("attn_q", "attn_k", "attn_v"), parts):
                 m.w[f"{p}{nm}.{suffix}"], m.qtype[f"{p}{nm}.{suffix}"] = part, qt
-        if m.arch == "phi3":
+        if m.arch in ("phi3", "glm4"):
             w, qt = m.w[p + "ffn_up.weight"], m.qtype[p + "ffn_up.weight"]
             m.w[p + "ffn_gate.weight"], m.w[p + "ffn_up.weight"] = w[:m.n_ff], w[m.n_ff:]
             m.qtype[p + "ffn_gate.weight"] = qt
