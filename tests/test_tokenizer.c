@@ -483,3 +483,42 @@ TEST(tok_create_validates) {
     tok_destroy(t);
     tok_destroy(NULL);
 }
+
+// Whether a BPE vocabulary without tokenizer.ggml.add_bos_token adds BOS follows llama.cpp's
+// default for its pre-tokenizer name: only the Llama 3 family does (llama-bpe, llama3, ...);
+// smaug-bpe (SmolLM3), dbrx and GLM-4's glm4/chatglm-bpe do not. The llama-bpe fixture has no
+// add_bos_token key; relabelled, it must follow the new name's default.
+static Tokenizer *relabelled_bpe(const char *pre) {
+    char src[1024], dst[1024], err[256] = "";
+    vocab_path("ggml-vocab-llama-bpe.gguf", src, sizeof src);
+    snprintf(dst, sizeof dst, "%s/vocab-pre-%s.gguf", test_tmpdir(), pre);
+    GgufFile f;
+    if (gguf_open(&f, src, err, sizeof err)) return NULL;
+    GgufWriter *w = gguf_writer_create();
+    int rc = w ? 0 : -1;
+    for (uint64_t i = 0; i < f.n_kv && !rc; i++)
+        if (!str_eq_c(f.kv[i].key, "tokenizer.ggml.pre")) rc = gguf_writer_copy_kv(w, &f, &f.kv[i]);
+    if (!rc) rc = gguf_writer_set_str(w, "tokenizer.ggml.pre", pre);
+    if (!rc) rc = gguf_writer_write(w, dst, err, sizeof err);
+    gguf_writer_destroy(w);
+    gguf_close(&f);
+    if (rc || gguf_open(&f, dst, err, sizeof err)) return NULL;
+    Tokenizer *t = tok_create_from_gguf(&f, err, sizeof err);
+    gguf_close(&f);
+    return t;
+}
+
+TEST(tokenizer_bpe_bos_default_follows_the_pre_tokenizer) {
+    const struct { const char *pre; bool bos; } cases[] = {
+        {"llama-bpe", true}, {"llama3", true}, {"smaug-bpe", false}, {"dbrx", false}, {"glm4", false},
+        {"chatglm-bpe", false}, {"qwen2", false}};
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        Tokenizer *t = relabelled_bpe(cases[i].pre);
+        ASSERT(t);
+        EXPECT(tok_add_bos(t) == cases[i].bos);
+        int32_t ids[8];
+        int64_t n = tok_encode(t, "hi", 2, true, false, ids, 8);
+        EXPECT(n >= 1 && (ids[0] == 128000) == cases[i].bos);
+        tok_destroy(t);
+    }
+}

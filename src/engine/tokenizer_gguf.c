@@ -29,7 +29,7 @@ static const struct {
 } pre_names[] = {
     {"llama-bpe", TOK_PRE_LLAMA3}, {"llama3", TOK_PRE_LLAMA3}, {"llama-v3", TOK_PRE_LLAMA3},
     {"dbrx", TOK_PRE_LLAMA3}, {"smaug-bpe", TOK_PRE_LLAMA3}, {"falcon3", TOK_PRE_LLAMA3},
-    {"pixtral", TOK_PRE_LLAMA3}, {"chatglm-bpe", TOK_PRE_LLAMA3},
+    {"pixtral", TOK_PRE_LLAMA3}, {"chatglm-bpe", TOK_PRE_LLAMA3}, {"glm4", TOK_PRE_LLAMA3},
     {"gpt-2", TOK_PRE_GPT2}, {"gpt2", TOK_PRE_GPT2}, {"mpt", TOK_PRE_GPT2}, {"olmo", TOK_PRE_GPT2},
     {"jais", TOK_PRE_GPT2}, {"phi-2", TOK_PRE_GPT2}, {"jina-es", TOK_PRE_GPT2},
     {"jina-de", TOK_PRE_GPT2}, {"roberta-bpe", TOK_PRE_GPT2},
@@ -45,8 +45,9 @@ static const struct {
     {"deepseek-coder", TOK_PRE_DEEPSEEK_CODER},
 };
 
-// The pre-tokenizer a gpt2 vocabulary names; TOK_PRE_NONE with err set when absent or unknown.
-static TokPre pre_of(const GgufFile *f, char *err, size_t err_len) {
+// The pre-tokenizer a gpt2 vocabulary names (and in *bos its add_bos default); TOK_PRE_NONE with err
+// set when absent or unknown.
+static TokPre pre_of(const GgufFile *f, bool *bos, char *err, size_t err_len) {
     Str p;
     char name[64];
     if (gguf_get_str(f, "tokenizer.ggml.pre", &p)) {
@@ -54,6 +55,11 @@ static TokPre pre_of(const GgufFile *f, char *err, size_t err_len) {
                 "(its split rules are unknown; convert the model with a current llama.cpp)");
         return TOK_PRE_NONE;
     }
+    // llama.cpp's add_bos default: its Llama 3 family only; every other BPE vocabulary adds no BOS
+    // unless tokenizer.ggml.add_bos_token says so
+    static const char *const bos_names[] = {"llama-bpe", "llama3", "llama-v3", "falcon3", "pixtral"};
+    *bos = false;
+    for (size_t i = 0; i < ARRAY_LEN(bos_names); i++) *bos |= str_eq_c(p, bos_names[i]);
     for (size_t i = 0; i < ARRAY_LEN(pre_names); i++)
         if (str_eq_c(p, pre_names[i].name)) return pre_names[i].pre;
     err_set(err, err_len, ERR_UNSUPP, "tokenizer.ggml.pre '%s' is not supported (supported: llama-bpe, gpt-2, mpt, "
@@ -81,7 +87,8 @@ Tokenizer *tok_create_from_gguf(const GgufFile *f, char *err, size_t err_len) {
         goto fail;
     }
     TokPre pre = TOK_PRE_NONE;
-    if (bpe && (pre = pre_of(f, err, err_len)) == TOK_PRE_NONE) goto fail;
+    bool pre_bos = false;
+    if (bpe && (pre = pre_of(f, &pre_bos, err, err_len)) == TOK_PRE_NONE) goto fail;
     const GgufKv *kt, *ks = NULL, *ky = NULL;
     if (gguf_get_arr(f, "tokenizer.ggml.tokens", GGUF_STRING, &kt)) {
         err_set(err, err_len, ERR_FORMAT, "tokenizer: tokenizer.ggml.tokens is missing or not a string array");
@@ -132,7 +139,7 @@ Tokenizer *tok_create_from_gguf(const GgufFile *f, char *err, size_t err_len) {
         spec.kind = TOK_VOCAB_BPE;
         spec.pre = pre;
         spec.bos_id = spec.eos_id = spec.unk_id = -1;
-        spec.add_bos = pre == TOK_PRE_LLAMA3;
+        spec.add_bos = pre_bos;
         spec.add_space_prefix = false;
         const GgufKv *km;
         if (gguf_get_arr(f, "tokenizer.ggml.merges", GGUF_STRING, &km)) {
