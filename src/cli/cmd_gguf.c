@@ -28,7 +28,8 @@ static const char USAGE[] =
     "       --layers, --heads, --ffn, --ctx, --pooling mean|cls|last, --type f32|f16|bf16|q8_0, --seed\n"
     "\n"
     "info   prints a GGUF file's metadata (long arrays abbreviated) and its tensor table\n"
-    "       (name, type, shape, bytes, offset), with totals: parameters, bytes, bits per weight.\n"
+    "       (name, type, shape, bytes, offset), with totals: parameters, bytes, bits per weight;\n"
+    "       for a mixture of experts, the parameters a token runs (its chosen experts only).\n"
     "       Any valid file opens, whatever its tensor types (every type ggml defines: f32, f16,\n"
     "       bf16, q4_0, q4_1, q5_0, q5_1, q8_0, q8_1, q2_k..q8_k, iq*, i8..i64, f64, tq1_0, tq2_0,\n"
     "       mxfp4, ...); a type the engine cannot compute with is marked '*' and listed at the end.\n"
@@ -158,7 +159,7 @@ static int gguf_info(const char *path) {
         putchar('\n');
     }
     printf("\ntensors:\n  %-32s %-8s %-24s %14s %14s\n", "name", "type", "shape", "bytes", "offset");
-    int64_t params = 0;
+    int64_t params = 0, expert_params = 0;
     size_t bytes = 0;
     int64_t unsupported[QT_COUNT] = {0};
     for (uint64_t i = 0; i < f.n_tensors; i++) {
@@ -175,11 +176,27 @@ static int gguf_info(const char *path) {
         printf("  %-32.*s %-8s %-24s %14zu %14" PRIu64 "\n", (int)t->name.len, t->name.ptr, type, shape, t->nbytes,
                t->offset);
         params += gguf_tensor_nelements(t);
+        if (t->n_dims == 3 && t->name.len > 12 && memcmp(t->name.ptr + t->name.len - 12, "_exps.weight", 12) == 0)
+            expert_params += gguf_tensor_nelements(t);
         bytes += t->nbytes;
     }
     printf("\ntotals: %" PRIu64 " tensors, %" PRId64 " parameters (%.2f M), %zu bytes (%.2f MiB), %.3f bits per weight\n",
            f.n_tensors, params, (double)params / 1e6, bytes, (double)bytes / (1024.0 * 1024.0),
            params ? 8.0 * (double)bytes / (double)params : 0.0);
+    // A mixture of experts: a token runs only expert_used_count of each layer's expert_count experts.
+    Str arch_s;
+    char arch[64] = "", key[128];
+    int64_t n_exp = 0, n_used = 0;
+    if (gguf_get_str(&f, "general.architecture", &arch_s) == 0)
+        snprintf(arch, sizeof arch, "%.*s", (int)arch_s.len, arch_s.ptr);
+    if (expert_params && arch[0] &&
+        gguf_meta_i64(&f, arch, "expert_count", 1 << 20, &n_exp, false, key, sizeof key) == 0 &&
+        gguf_meta_i64(&f, arch, "expert_used_count", 1 << 20, &n_used, false, key, sizeof key) == 0 && n_exp > 0) {
+        int64_t active = params - expert_params + expert_params / n_exp * n_used;
+        printf("mixture of experts: %" PRId64 " experts, %" PRId64 " per token: %" PRId64
+               " parameters (%.2f M) active per token of %.2f M\n", n_exp, n_used, active, (double)active / 1e6,
+               (double)params / 1e6);
+    }
     int n_unsupported = 0;
     for (int t = 0; t < QT_COUNT; t++) n_unsupported += unsupported[t] > 0;
     if (n_unsupported) {

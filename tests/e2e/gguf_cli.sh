@@ -101,5 +101,13 @@ expect 1 "tensor 'token_embd.weight': data \[0, 131072) beyond the end" "$BIN" g
 printf 'GGML\003\000\000\000' >"$T/bad.gguf"; head -c 100 /dev/zero >>"$T/bad.gguf"
 expect 1 "bad magic" "$BIN" gguf info "$T/bad.gguf"
 
+# A mixture of experts: info counts the parameters a token runs. 64 wide, 2 layers, 6 experts of 96
+# (3 matrices of 64 x 96: 18432 parameters an expert), 2 per token: 2 layers x 4 idle experts x 18432.
+"$BIN" gguf synth --arch qwen3moe --dim 64 --layers 2 --heads 4 --ffn 96 --vocab 300 --experts 6 --experts-used 2 \
+    -q -o "$T/moe.gguf" || fail "synth qwen3moe"
+total=$("$BIN" gguf info "$T/moe.gguf" | sed -n 's/^totals: [0-9]* tensors, \([0-9]*\) parameters.*/\1/p')
+active=$((total - 2 * 4 * 18432))
+expect 0 "mixture of experts: 6 experts, 2 per token: $active parameters" "$BIN" gguf info "$T/moe.gguf"
+
 [ "$fails" -eq 0 ] || { echo "$fails failures"; exit 1; }
 echo "gguf cli: all checks passed"
