@@ -135,6 +135,12 @@ TEST(model_arch_loader_reads_each_archs_switches) {
     EXPECT(m.layers[1].w_gate.rows == 128 && (const uint8_t *)m.layers[1].w_up.data ==
            (const uint8_t *)m.layers[1].w_gate.data + 128 * quant_row_bytes(QT_F32, 64));
     model_free(&m);
+    // olmo2: no pre-norms, whole-vector q/k norms, post-norms; a window makes 3 of 4 layers local
+    p = synth_arch(ARCH_OLMO2, QT_F32, 5);
+    ASSERT(p && model_load(&m, p, err, sizeof err) == 0);
+    EXPECT(!m.layers[0].attn_norm && !m.layers[0].ffn_norm && m.layers[0].q_norm && m.layers[0].attn_post_norm);
+    EXPECT(m.hp.n_swa == 5 && m.layers[0].swa && m.layers[1].swa && m.hp.rope_freq_scale_swa == 1.0f);
+    model_free(&m);
     // smollm3: layer 3 of 4 (and every 4th) rotates nothing
     p = synth_arch(ARCH_SMOLLM3, QT_F32, 0);
     ASSERT(p && model_load(&m, p, err, sizeof err) == 0);

@@ -23,7 +23,7 @@ static void run_usage(FILE *out) {
 "       rightsize run -m FILE --chat [--system TEXT] [-p MESSAGE] [options]\n"
 "\n"
 "Generates from a GGUF model (llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3, granite, qwen3moe,\n"
-"granitemoe, qwen2moe, smollm3) with the CPU engine. Text streams to stdout as tokens\n"
+"granitemoe, qwen2moe, smollm3, glm4, olmo2) with the CPU engine. Text streams to stdout as tokens\n"
 "arrive; at the end one line goes to stderr:\n"
 "  prompt eval: N tokens in X ms (Y tokens/s); generation: M tokens in X ms (Z tokens/s); kernels K\n"
 "(generation time counts sampling and the forward pass of each generated token; K is the matrix\n"

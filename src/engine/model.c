@@ -202,14 +202,16 @@ static void residual_add(float *x, const float *xb, int64_t d, float scale) {
     for (; i < d; i++) x[i] += xb[i] * scale;
 }
 
-// x[r] += xb[r] · residual_scale (when add); xb[r] = rmsnorm(x[r]) · w
+// x[r] += xb[r] · residual_scale (when add); xb[r] = rmsnorm(x[r]) · w, or x[r] as it is when
+// there is no pre-norm (w NULL: olmo2)
 static void job_residual_norm(void *ctx, int64_t r, int thread) {
     (void)thread;
     const Job *j = ctx;
     int64_t d = j->m->hp.n_embd;
     float *x = j->b->x + r * d, *xb = j->b->xb + r * d;
     if (j->add) residual_add(x, xb, d, j->m->hp.residual_scale);
-    rmsnorm(xb, x, j->norm_w, d, j->m->hp.norm_eps);
+    if (j->norm_w) rmsnorm(xb, x, j->norm_w, d, j->m->hp.norm_eps);
+    else memcpy(xb, x, (size_t)d * sizeof *x);
 }
 
 // xb[r] = rmsnorm(xb[r]) · w — a sublayer's post-norm (gemma), before the residual add
@@ -234,8 +236,13 @@ static void job_rope_store(void *ctx, int64_t r, int thread) {
     add_bias(q, L->bq, q_dim);
     add_bias(k, L->bk, kv_dim);
     add_bias(v, L->bv, kv_dim);
-    if (L->q_norm) head_norm(q, hp->n_head, hp->head_dim, L->q_norm, hp->norm_eps);
-    if (L->k_norm) head_norm(k, hp->n_head_kv, hp->head_dim, L->k_norm, hp->norm_eps);
+    if (ARCH_TRAITS[hp->arch].qk_norm_whole) {  // olmo2: one RMSNorm over all of q, one over k
+        if (L->q_norm) rmsnorm(q, q, L->q_norm, q_dim, hp->norm_eps);
+        if (L->k_norm) rmsnorm(k, k, L->k_norm, kv_dim, hp->norm_eps);
+    } else {
+        if (L->q_norm) head_norm(q, hp->n_head, hp->head_dim, L->q_norm, hp->norm_eps);
+        if (L->k_norm) head_norm(k, hp->n_head_kv, hp->head_dim, L->k_norm, hp->norm_eps);
+    }
     bool neox = ARCH_TRAITS[hp->arch].rope_neox;
     if (!L->no_rope) {
         rope(q, hp->n_head, hp->head_dim, hp->n_rot, cs, neox);

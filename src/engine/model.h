@@ -2,7 +2,7 @@
 // over a paged KV cache.
 //
 // general.architecture picks a row of ARCH_TRAITS (llama, qwen2, qwen3, gemma2, gemma3, phi3, granite,
-// qwen3moe, granitemoe, qwen2moe, smollm3, gemma, glm4; a Mistral or Mixtral file says "llama"): the per-architecture switches of one forward pass, not copies of it.
+// qwen3moe, granitemoe, qwen2moe, smollm3, gemma, glm4, olmo2; a Mistral or Mixtral file says "llama"): the per-architecture switches of one forward pass, not copies of it.
 // Hyperparameters come only from the file's metadata under that prefix (<arch>.embedding_length,
 // block_count, feed_forward_length, attention.head_count, attention.head_count_kv,
 // attention.key_length, attention.layer_norm_rms_epsilon, context_length, rope.freq_base,
@@ -52,6 +52,7 @@ typedef enum {
     ARCH_SMOLLM3,  // llama whose every 4th layer has no RoPE (NoPE)
     ARCH_GEMMA,    // Gemma 1 (CodeGemma): GeGLU, sqrt(dim) embedding scale, tied output; no post-norms
     ARCH_GLM4,     // GLM-4-0414: post-norms after both sublayers, fused gate_up, q/k/v biases
+    ARCH_OLMO2,    // OLMo 2/3: post-norms only (no pre-norms), whole-vector q/k norms, optional windows
     ARCH_COUNT
 } ModelArch;
 
@@ -82,10 +83,12 @@ typedef struct {
     bool experts_unnormalized; // the chosen experts' weights are their router probabilities as they are
     bool shared_expert;        // always a shared expert (ffn_*_shexp), gated by sigmoid(ffn_gate_inp_shexp·x)
     int64_t no_rope_step;      // layer l rotates no q/k when (l + 1) % step == 0 (0: every layer rotates)
+    bool no_pre_norms;         // no attn_norm/ffn_norm: each sublayer reads the residual stream as it is
+    bool qk_norm_whole;        // attn_q_norm/attn_k_norm: RMSNorm of all of q (and of k), not per head
 } ArchTraits;
 
 extern const ArchTraits ARCH_TRAITS[ARCH_COUNT];
-#define MODEL_ARCH_NAMES "llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3, granite, qwen3moe, granitemoe, qwen2moe, smollm3, glm4"
+#define MODEL_ARCH_NAMES "llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3, granite, qwen3moe, granitemoe, qwen2moe, smollm3, glm4, olmo2"
 // The architecture named s, or -1.
 int model_arch_find(Str s);
 
@@ -118,14 +121,15 @@ typedef struct {
 } LlamaHparams;
 
 typedef struct {
-    const float *attn_norm;          // (n_embd)
+    const float *attn_norm;          // (n_embd), or NULL (olmo2: no pre-norm)
     WeightView wq;                   // (n_head*head_dim, n_embd)
     WeightView wk, wv;               // (n_head_kv*head_dim, n_embd)
     const float *bq, *bk, *bv;       // (n_head*head_dim), (n_head_kv*head_dim) ×2, or NULL
-    const float *q_norm, *k_norm;    // (head_dim) per-head RMSNorm weights, or NULL
+    const float *q_norm, *k_norm;    // (head_dim) per-head RMSNorm weights ((n_head*head_dim),
+                                     // (n_head_kv*head_dim) whole-vector on olmo2), or NULL
     WeightView wo;                   // (n_embd, n_head*head_dim)
     const float *attn_post_norm;     // (n_embd) or NULL
-    const float *ffn_norm;           // (n_embd)
+    const float *ffn_norm;           // (n_embd), or NULL (olmo2)
     WeightView w_gate, w_up;         // (n_ff, n_embd)
     WeightView w_down;               // (n_embd, n_ff)
     const float *ffn_post_norm;      // (n_embd) or NULL

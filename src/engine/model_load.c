@@ -40,6 +40,9 @@ const ArchTraits ARCH_TRAITS[ARCH_COUNT] = {
     [ARCH_SMOLLM3] = {.name = "smollm3", .no_rope_step = 4},
     [ARCH_GEMMA] = {.name = "gemma", .rope_neox = true, .geglu = true, .embd_scale = true, .always_tied = true},
     [ARCH_GLM4] = {.name = "glm4", .post_norms = true, .fused_gate_up = true},
+    // a window only with the key, then 3 local : 1 global by default, local layers' RoPE unscaled
+    [ARCH_OLMO2] = {.name = "olmo2", .rope_neox = true, .qk_norm = true, .post_norms = true, .no_pre_norms = true, .qk_norm_whole = true,
+                    .window_key = true, .swa_period = 4, .swa_unscaled = true},
 };
 
 int model_arch_find(Str s) {
@@ -411,7 +414,8 @@ static int load_layer(Model *m, int64_t l, float **spare, char *err, size_t err_
     char n[96];
     int rc;
 #define NAME(suffix) (snprintf(n, sizeof n, "blk.%lld." suffix, (long long)l), n)
-    if ((rc = vector(m, NAME("attn_norm.weight"), d, &L->attn_norm, spare, err, err_len))) return rc;
+    if (!at->no_pre_norms && (rc = vector(m, NAME("attn_norm.weight"), d, &L->attn_norm, spare, err, err_len)))
+        return rc;
     if (gguf_find_tensor(&m->file, NAME("attn_qkv.weight"))) {
         WeightView qkv;
         const float *b;
@@ -430,11 +434,12 @@ static int load_layer(Model *m, int64_t l, float **spare, char *err, size_t err_
                (rc = opt_vector(m, NAME("attn_v.bias"), kv_dim, &L->bv, spare, err, err_len))) {
         return rc;
     }
-    if (at->qk_norm && ((rc = vector(m, NAME("attn_q_norm.weight"), hp->head_dim, &L->q_norm, spare, err, err_len)) ||
-                        (rc = vector(m, NAME("attn_k_norm.weight"), hp->head_dim, &L->k_norm, spare, err, err_len))))
+    int64_t qn = at->qk_norm_whole ? q_dim : hp->head_dim, kn = at->qk_norm_whole ? kv_dim : hp->head_dim;
+    if (at->qk_norm && ((rc = vector(m, NAME("attn_q_norm.weight"), qn, &L->q_norm, spare, err, err_len)) ||
+                        (rc = vector(m, NAME("attn_k_norm.weight"), kn, &L->k_norm, spare, err, err_len))))
         return rc;
     if ((rc = weight(m, NAME("attn_output.weight"), q_dim, d, &L->wo, err, err_len)) ||
-        (rc = vector(m, NAME("ffn_norm.weight"), d, &L->ffn_norm, spare, err, err_len)))
+        (!at->no_pre_norms && (rc = vector(m, NAME("ffn_norm.weight"), d, &L->ffn_norm, spare, err, err_len))))
         return rc;
     if (hp->n_expert) {  // router and experts instead of the dense FFN
         int64_t E = hp->n_expert, f = hp->n_ff_exp;
@@ -620,8 +625,9 @@ static int load_opened(Model *m, const char *path, char *err, size_t err_len) {
     }
     int64_t q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
     // Room for every vector the file may store as F16/BF16: per layer 4 norms, a shared expert's
-    // gate, 2 head norms and the q/k/v biases; the output norm, output bias and 3 RoPE factor vectors.
-    int64_t per_layer = 5 * hp->n_embd + 2 * hp->head_dim + q_dim + 2 * kv_dim;  // + a shared expert's gate
+    // gate, 2 head (or whole-vector) norms and the q/k/v biases; the output norm, output bias and 3 RoPE factor vectors.
+    // (+ a shared expert's gate, and olmo2's whole-vector q/k norms)
+    int64_t per_layer = 5 * hp->n_embd + 2 * hp->head_dim + 2 * q_dim + 3 * kv_dim;
     int64_t n_owned = hp->n_layer * per_layer + hp->n_embd + hp->n_vocab + 3 * hp->n_rot;
     m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
     m->owned = malloc((size_t)n_owned * sizeof(float));

@@ -138,7 +138,7 @@ static int64_t list_tensors(const SynthOptions *o, TensorSpec *specs) {
     char name[64];
     ADD("token_embd.weight", o->type, 2, s->dim, s->vocab, INIT_MATRIX);
     for (int l = 0; l < (int)s->n_layers; l++) {
-        BLK("attn_norm.weight", QT_F32, 1, s->dim, 1, INIT_NORM);
+        if (!at->no_pre_norms) BLK("attn_norm.weight", QT_F32, 1, s->dim, 1, INIT_NORM);
         if (fused) {
             BLK("attn_qkv.weight", o->type, 2, s->dim, s->dim + 2 * kv_dim, INIT_QK);
         } else {
@@ -152,12 +152,12 @@ static int64_t list_tensors(const SynthOptions *o, TensorSpec *specs) {
             BLK("attn_v.bias", QT_F32, 1, kv_dim, 1, INIT_BIAS);
         }
         if (at->qk_norm) {
-            BLK("attn_q_norm.weight", QT_F32, 1, hd, 1, INIT_NORM);
-            BLK("attn_k_norm.weight", QT_F32, 1, hd, 1, INIT_NORM);
+            BLK("attn_q_norm.weight", QT_F32, 1, at->qk_norm_whole ? s->dim : hd, 1, INIT_NORM);
+            BLK("attn_k_norm.weight", QT_F32, 1, at->qk_norm_whole ? kv_dim : hd, 1, INIT_NORM);
         }
         BLK("attn_output.weight", o->type, 2, s->dim, s->dim, INIT_MATRIX);
         if (at->post_norms) BLK("post_attention_norm.weight", QT_F32, 1, s->dim, 1, INIT_NORM);
-        BLK("ffn_norm.weight", QT_F32, 1, s->dim, 1, INIT_NORM);
+        if (!at->no_pre_norms) BLK("ffn_norm.weight", QT_F32, 1, s->dim, 1, INIT_NORM);
         if (synth_moe(o)) {  // the router (F32, as llama-quantize leaves it) and the experts, 3-D
             int64_t E = o->n_expert ? o->n_expert : SYNTH_MOE_EXPERTS;
             BLK("ffn_gate_inp.weight", QT_F32, 2, s->dim, E, INIT_ROUTER);

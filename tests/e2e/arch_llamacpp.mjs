@@ -1,6 +1,6 @@
 // Every architecture the engine runs (llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3, granite, qwen3moe,
-// granitemoe with and without a shared expert, qwen2moe, smollm3, and llama with experts as Mixtral
-// files have them) against
+// granitemoe with and without a shared expert, qwen2moe, smollm3, glm4, olmo2 with and without
+// windows, and llama with experts as Mixtral files have them) against
 // llama.cpp itself, through the npm package node-llama-cpp: for each arch a tiny model is
 // synthesized (`rightsize gguf synth --arch A`, llama.cpp's own key and tensor names) in F32 and
 // F16, and both engines evaluate the same token sequence.
@@ -73,6 +73,8 @@ const ARCHS = [
     ["smollm3", ["--layers", "4"]],
     ["gemma", []],
     ["glm4", ["--rope-dim", "8"]],
+    ["olmo2", ["--layers", "4"]],
+    ["olmo2", ["--layers", "4", "--sliding-window", "8"], "olmo2-swa"],
     ["llama", ["--experts", "4", "--experts-used", "2"], "mixtral"],
 ];
 
@@ -216,12 +218,13 @@ try {
         console.log(`control: our llama (4 layers) vs llama.cpp's smollm3: max |Δ log p| ${gap.toExponential(2)}`);
     }
     // and each mixture is far from the dense arch it extends (same seed: same attention weights)
+    // (and olmo2's window changes it)
     for (const [dense, moe] of [["qwen3", "qwen3moe"], ["granite", "granitemoe"], ["llama", "mixtral"],
-        ["granitemoe", "granitemoe-shared"], ["qwen2", "qwen2moe"]]) {
+        ["granitemoe", "granitemoe-shared"], ["qwen2", "qwen2moe"], ["olmo2", "olmo2-swa"]]) {
         if (!ourF32[dense] || !theirF32[moe]) continue;
         const gap = maxDiff(ourF32[dense].slice(0, prompt.length), theirF32[moe].slice(0, prompt.length));
         check(gap > 100 * TOL.f32, `control: ${dense} and ${moe} differ by only ${gap.toExponential(2)}`);
-        console.log(`control: our ${dense} vs llama.cpp's ${moe} (what the experts add): max |Δ log p| ${gap.toExponential(2)}`);
+        console.log(`control: our ${dense} vs llama.cpp's ${moe} (what the latter adds): max |Δ log p| ${gap.toExponential(2)}`);
     }
 } finally {
     if (llama) await llama.dispose();

@@ -226,6 +226,7 @@ ARCH_ARGS = {
     "smollm3": ("smollm3", ["--layers", "4"]),
     "gemma": ("gemma", []),
     "glm4 (half of each head rotated)": ("glm4", ["--rope-dim", "8"]),
+    "olmo2 (window 8 on 3 of 4 layers)": ("olmo2", ["--layers", "4", "--sliding-window", "8"]),
 }
 
 

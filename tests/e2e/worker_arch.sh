@@ -8,10 +8,10 @@
 . "$(dirname "$0")/lib/worker_env.sh"
 
 PROMPT="Once upon a time, the little dog saw a big red ball in the park and ran"
-for arch in llama qwen2 qwen3 gemma gemma2 gemma3 phi3 granite qwen3moe granitemoe qwen2moe smollm3 glm4; do
+for arch in llama qwen2 qwen3 gemma gemma2 gemma3 phi3 granite qwen3moe granitemoe qwen2moe smollm3 glm4 olmo2; do
     m="$T/$arch.gguf"
     extra=""
-    case $arch in gemma2|gemma3|llama) extra="--sliding-window 6" ;; esac
+    case $arch in gemma2|gemma3|llama|olmo2) extra="--sliding-window 6" ;; esac
     # shellcheck disable=SC2086
     "$BIN" gguf synth --arch "$arch" --dim 128 --layers 2 --heads 4 --kv-heads 2 --ffn 256 --vocab 1000 \
         --qk-scale 4 --type q8_0 --chat-template chatml $extra -q -o "$m" || { fail "$arch: synth"; continue; }

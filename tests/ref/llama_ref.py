@@ -45,6 +45,9 @@ The other architectures, as their GGUF files and llama.cpp define them:
   * glm4: llama's adjacent-pair RoPE (often on part of each head: rope.dimension_count), q/k/v
     biases, ffn_up holding gate rows then up rows as phi3's, and gemma2's post-norms of both
     sublayers' outputs before their residual adds.
+  * olmo2 (OLMo 2 and 3): no pre-norms (each sublayer reads the residual stream as it is), an
+    RMSNorm over all of q and one over all of k (not per head), gemma2's post-norms, NeoX RoPE;
+    with attention.sliding_window, layers l % 4 < 3 are local, their RoPE unscaled.
   * gemma (Gemma 1): gemma2 without post-norms, soft-caps or windows; output tied.
   * smollm3: llama whose layers l with (l + 1) % 4 == 0 rotate neither q nor k (NoPE).
   * qwen3moe: qwen3 whose FFN is a mixture of experts (Qwen3MoeSparseMoeBlock): router
@@ -65,7 +68,7 @@ class Model:
     pass
 
 
-ARCHS = ("llama", "qwen2", "qwen3", "glm4", "gemma", "gemma2", "gemma3", "phi3", "granite", "qwen3moe", "granitemoe", "qwen2moe",
+ARCHS = ("llama", "qwen2", "qwen3", "glm4", "olmo2", "gemma", "gemma2", "gemma3", "phi3", "granite", "qwen3moe", "granitemoe", "qwen2moe",
          "smollm3")
 
 
@@ -94,7 +97,7 @@ def load(path, n_ctx=None):
         factor = g("rope.scale_linear")
     m.freq_scale = 1.0 / factor if factor else 1.0
     m.gemma = arch in ("gemma", "gemma2", "gemma3")
-    m.post_norms = arch in ("gemma2", "gemma3", "glm4")
+    m.post_norms = arch in ("gemma2", "gemma3", "glm4", "olmo2")
     m.rope_default = "normal" if arch in ("llama", "granite", "granitemoe", "smollm3", "glm4") else "neox"
     m.attn_factor = g("rope.scaling.attn_factor", 1.0)
     m.n_swa, period = 0, 0
@@ -104,10 +107,12 @@ def load(path, n_ctx=None):
         m.n_swa, period = g("attention.sliding_window"), 6
     elif arch == "llama" and g("attention.sliding_window"):
         m.n_swa = g("attention.sliding_window")
+    elif arch == "olmo2" and g("attention.sliding_window"):
+        m.n_swa, period = g("attention.sliding_window"), 4
     period = g("attention.sliding_window_pattern", period)
     m.swa = [m.n_swa > 0 and (period == 0 or l % period < period - 1) for l in range(m.n_layer)]
     m.base_swa = g("rope.freq_base_swa", 10000.0 if arch == "gemma3" else m.base)
-    m.freq_scale_swa = 1.0 if arch == "gemma3" else m.freq_scale
+    m.freq_scale_swa = 1.0 if arch in ("gemma3", "olmo2") else m.freq_scale
     m.attn_softcap = g("attn_logit_softcapping", 50.0) if arch == "gemma2" else 0.0
     m.final_softcap = g("final_logit_softcapping", 30.0 if arch == "gemma2" else 0.0) if m.gemma else 0.0
     big = {"gemma2": 46, "gemma3": 62}.get(arch)
@@ -249,7 +254,7 @@ def forward(m, tokens, rope_variant=None, act_q8=False):
     w = lambda name: m.w.get(name)  # noqa: E731  (optional tensors)
     for l in range(m.n_layer):
         p = f"blk.{l}."
-        h = rmsnorm(x, m.w[p + "attn_norm.weight"], m.eps)
+        h = rmsnorm(x, m.w[p + "attn_norm.weight"], m.eps) if m.arch != "olmo2" else x   # olmo2: no pre-norms
         q = matmul(m, h, p + "attn_q.weight", act_q8)
         k = matmul(m, h, p + "attn_k.weight", act_q8)
         v = matmul(m, h, p + "attn_v.weight", act_q8)
@@ -257,7 +262,10 @@ def forward(m, tokens, rope_variant=None, act_q8=False):
             if w(p + nm) is not None:
                 t += w(p + nm)
         q, k, v = q.reshape(T, m.n_head, hd), k.reshape(T, m.n_head_kv, hd), v.reshape(T, m.n_head_kv, hd)
-        if w(p + "attn_q_norm.weight") is not None:
+        if w(p + "attn_q_norm.weight") is not None and m.arch == "olmo2":  # over all of q, all of k
+            q = rmsnorm(q.reshape(T, -1), m.w[p + "attn_q_norm.weight"], m.eps).reshape(q.shape)
+            k = rmsnorm(k.reshape(T, -1), m.w[p + "attn_k_norm.weight"], m.eps).reshape(k.shape)
+        elif w(p + "attn_q_norm.weight") is not None:
             q = rmsnorm(q, m.w[p + "attn_q_norm.weight"], m.eps)
             k = rmsnorm(k, m.w[p + "attn_k_norm.weight"], m.eps)
         local = m.swa[l]
@@ -277,7 +285,7 @@ def forward(m, tokens, rope_variant=None, act_q8=False):
         if m.post_norms:
             o = rmsnorm(o, m.w[p + "post_attention_norm.weight"], m.eps)
         x = x + o * m.residual_scale
-        h = rmsnorm(x, m.w[p + "ffn_norm.weight"], m.eps)
+        h = rmsnorm(x, m.w[p + "ffn_norm.weight"], m.eps) if m.arch != "olmo2" else x
         if m.n_expert_used:
             o = moe(m, h, p, act_q8)
         else:
