@@ -56,7 +56,7 @@ static const char USAGE[] =
     "                        --experts N is a Mixtral-style mixture; smollm3 (llama with every\n"
     "                        4th layer unrotated), glm4 (post-norms, fused gate_up, q/k/v biases),\n"
     "                        olmo2 (post-norms only, whole-vector q/k norms; with\n"
-    "                        --sliding-window, 3 local : 1 global layers)\n"
+    "                        --sliding-window, 3 local : 1 global layers), ernie4_5 (llama's layout)\n"
     "  --sliding-window N    attention.sliding_window (gemma2 default 4096; gemma3, llama: none)\n"
     "  --attn-softcap F --final-softcap F       gemma2 soft-caps (default 50, 30); gemma3 final\n"
     "  --rope-attn-factor F  phi3 rope.scaling.attn_factor (default: absent, i.e. 1)\n"

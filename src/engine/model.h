@@ -1,8 +1,8 @@
 // model.h — decoder-only transformers as GGUF describes them, and their one batched forward pass
 // over a paged KV cache.
 //
-// general.architecture picks a row of ARCH_TRAITS (llama, qwen2, qwen3, gemma2, gemma3, phi3, granite,
-// qwen3moe, granitemoe, qwen2moe, smollm3, gemma, glm4, olmo2; a Mistral or Mixtral file says "llama"): the per-architecture switches of one forward pass, not copies of it.
+// general.architecture picks a row of ARCH_TRAITS (MODEL_ARCH_NAMES; a Mistral or Mixtral file says
+// "llama"): the per-architecture switches of one forward pass, not copies of it.
 // Hyperparameters come only from the file's metadata under that prefix (<arch>.embedding_length,
 // block_count, feed_forward_length, attention.head_count, attention.head_count_kv,
 // attention.key_length, attention.layer_norm_rms_epsilon, context_length, rope.freq_base,
@@ -53,6 +53,7 @@ typedef enum {
     ARCH_GEMMA,    // Gemma 1 (CodeGemma): GeGLU, sqrt(dim) embedding scale, tied output; no post-norms
     ARCH_GLM4,     // GLM-4-0414: post-norms after both sublayers, fused gate_up, q/k/v biases
     ARCH_OLMO2,    // OLMo 2/3: post-norms only (no pre-norms), whole-vector q/k norms, optional windows
+    ARCH_ERNIE4_5, // ERNIE 4.5 (dense): llama's layout
     ARCH_COUNT
 } ModelArch;
 
@@ -88,7 +89,7 @@ typedef struct {
 } ArchTraits;
 
 extern const ArchTraits ARCH_TRAITS[ARCH_COUNT];
-#define MODEL_ARCH_NAMES "llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3, granite, qwen3moe, granitemoe, qwen2moe, smollm3, glm4, olmo2"
+#define MODEL_ARCH_NAMES "llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3, granite, qwen3moe, granitemoe, qwen2moe, smollm3, glm4, olmo2, ernie4_5"
 // The architecture named s, or -1.
 int model_arch_find(Str s);
 

@@ -43,6 +43,7 @@ const ArchTraits ARCH_TRAITS[ARCH_COUNT] = {
     // a window only with the key, then 3 local : 1 global by default, local layers' RoPE unscaled
     [ARCH_OLMO2] = {.name = "olmo2", .rope_neox = true, .qk_norm = true, .post_norms = true, .no_pre_norms = true, .qk_norm_whole = true,
                     .window_key = true, .swa_period = 4, .swa_unscaled = true},
+    [ARCH_ERNIE4_5] = {.name = "ernie4_5"},
 };
 
 int model_arch_find(Str s) {

@@ -48,6 +48,7 @@ The other architectures, as their GGUF files and llama.cpp define them:
   * olmo2 (OLMo 2 and 3): no pre-norms (each sublayer reads the residual stream as it is), an
     RMSNorm over all of q and one over all of k (not per head), gemma2's post-norms, NeoX RoPE;
     with attention.sliding_window, layers l % 4 < 3 are local, their RoPE unscaled.
+  * ernie4_5 (ERNIE 4.5, dense): llama's layout.
   * gemma (Gemma 1): gemma2 without post-norms, soft-caps or windows; output tied.
   * smollm3: llama whose layers l with (l + 1) % 4 == 0 rotate neither q nor k (NoPE).
   * qwen3moe: qwen3 whose FFN is a mixture of experts (Qwen3MoeSparseMoeBlock): router
@@ -68,7 +69,7 @@ class Model:
     pass
 
 
-ARCHS = ("llama", "qwen2", "qwen3", "glm4", "olmo2", "gemma", "gemma2", "gemma3", "phi3", "granite", "qwen3moe", "granitemoe", "qwen2moe",
+ARCHS = ("llama", "ernie4_5", "qwen2", "qwen3", "glm4", "olmo2", "gemma", "gemma2", "gemma3", "phi3", "granite", "qwen3moe", "granitemoe", "qwen2moe",
          "smollm3")
 
 
@@ -98,7 +99,7 @@ def load(path, n_ctx=None):
     m.freq_scale = 1.0 / factor if factor else 1.0
     m.gemma = arch in ("gemma", "gemma2", "gemma3")
     m.post_norms = arch in ("gemma2", "gemma3", "glm4", "olmo2")
-    m.rope_default = "normal" if arch in ("llama", "granite", "granitemoe", "smollm3", "glm4") else "neox"
+    m.rope_default = "normal" if arch in ("llama", "ernie4_5", "granite", "granitemoe", "smollm3", "glm4") else "neox"
     m.attn_factor = g("rope.scaling.attn_factor", 1.0)
     m.n_swa, period = 0, 0
     if arch == "gemma2":
