@@ -44,6 +44,7 @@ const ArchTraits ARCH_TRAITS[ARCH_COUNT] = {
     [ARCH_OLMO2] = {.name = "olmo2", .rope_neox = true, .qk_norm = true, .post_norms = true, .no_pre_norms = true, .qk_norm_whole = true,
                     .window_key = true, .swa_period = 4, .swa_unscaled = true},
     [ARCH_ERNIE4_5] = {.name = "ernie4_5"},
+    [ARCH_EXAONE] = {.name = "exaone", .rope_neox = true},
 };
 
 int model_arch_find(Str s) {

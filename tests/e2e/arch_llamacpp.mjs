@@ -76,6 +76,7 @@ const ARCHS = [
     ["olmo2", ["--layers", "4"]],
     ["olmo2", ["--layers", "4", "--sliding-window", "8"], "olmo2-swa"],
     ["ernie4_5", []],
+    ["exaone", []],
     ["llama", ["--experts", "4", "--experts-used", "2"], "mixtral"],
 ];
 

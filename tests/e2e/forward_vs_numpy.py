@@ -227,6 +227,7 @@ ARCH_ARGS = {
     "gemma": ("gemma", []),
     "glm4 (half of each head rotated)": ("glm4", ["--rope-dim", "8"]),
     "olmo2 (window 8 on 3 of 4 layers)": ("olmo2", ["--layers", "4", "--sliding-window", "8"]),
+    "exaone": ("exaone", []),
 }
 
 

@@ -48,7 +48,7 @@ The other architectures, as their GGUF files and llama.cpp define them:
   * olmo2 (OLMo 2 and 3): no pre-norms (each sublayer reads the residual stream as it is), an
     RMSNorm over all of q and one over all of k (not per head), gemma2's post-norms, NeoX RoPE;
     with attention.sliding_window, layers l % 4 < 3 are local, their RoPE unscaled.
-  * ernie4_5 (ERNIE 4.5, dense): llama's layout.
+  * ernie4_5 (ERNIE 4.5, dense): llama's layout. exaone (EXAONE 3/3.5): llama's layout, NeoX RoPE.
   * gemma (Gemma 1): gemma2 without post-norms, soft-caps or windows; output tied.
   * smollm3: llama whose layers l with (l + 1) % 4 == 0 rotate neither q nor k (NoPE).
   * qwen3moe: qwen3 whose FFN is a mixture of experts (Qwen3MoeSparseMoeBlock): router
@@ -69,7 +69,7 @@ class Model:
     pass
 
 
-ARCHS = ("llama", "ernie4_5", "qwen2", "qwen3", "glm4", "olmo2", "gemma", "gemma2", "gemma3", "phi3", "granite", "qwen3moe", "granitemoe", "qwen2moe",
+ARCHS = ("llama", "ernie4_5", "exaone", "qwen2", "qwen3", "glm4", "olmo2", "gemma", "gemma2", "gemma3", "phi3", "granite", "qwen3moe", "granitemoe", "qwen2moe",
          "smollm3")
 
 
