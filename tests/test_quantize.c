@@ -65,7 +65,8 @@ TEST(quantize_ref_matches_ggml) {
 }
 
 // A llama skeleton: n_layer blocks of 256-wide, 2-row matrices (the rules read names, shapes
-// and metadata only), 1-D norms, an untied output.
+// and metadata only), 1-D norms, an untied output; with n_expert, llama.expert_count and (as
+// qwen2moe's shared expert) a second ffn_down per layer, ffn_down_shexp.
 static int write_skeleton(const char *path, int n_layer, int n_head, int n_head_kv, int n_expert) {
     static const char *const mats[] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
     GgufWriter *w = gguf_writer_create();
@@ -87,6 +88,8 @@ static int write_skeleton(const char *path, int n_layer, int n_head, int n_head_
         }
         snprintf(name, sizeof name, "blk.%d.attn_norm.weight", l);
         gguf_writer_add_tensor(w, name, QT_F32, 1, ne, data, 256 * sizeof(float));
+        snprintf(name, sizeof name, "blk.%d.ffn_down_shexp.weight", l);
+        if (n_expert) gguf_writer_add_tensor(w, name, QT_F32, 2, ne, data, sizeof data);
     }
     char err[256];
     int rc = gguf_writer_write(w, path, err, sizeof err);
@@ -171,16 +174,31 @@ TEST(quantize_mix_layers) {
     mix_types(path, "q2_k", "attn_v", got80, 80);   // n_head / n_head_kv = 8
     expect_layers(got80, 80, NULL, 0, QT_Q5_K, QT_Q5_K, "70B q2_k attn_v");
 
-    // Mixture-of-experts models are refused, with the reason.
-    snprintf(path, sizeof path, "%s/moe.gguf", test_tmpdir());
-    ASSERT(write_skeleton(path, 2, 8, 8, 8) == 0);
-    GgufFile f;
-    char err[256] = "";
-    QuantizeMix m;
-    ASSERT(gguf_open(&f, path, err, sizeof err) == 0);
-    EXPECT(quantize_mix_init(&m, &f, quantize_ftype_by_name("q4_k_m"), -1, err, sizeof err) != 0 &&
-           strstr(err, "mixture-of-experts") != NULL);
-    gguf_close(&f);
+    // Mixtures of experts. With 8 experts (Mixtral) llama.cpp gives attn_v and attn_k Q8_0 and
+    // attn_output Q5_K; with any count it takes ffn_down's layer from the name, so a layer's two
+    // ffn_down tensors (here the shared expert's too) follow use_more_bits by layer, not by count.
+    snprintf(path, sizeof path, "%s/moe8.gguf", test_tmpdir());
+    ASSERT(write_skeleton(path, 32, 8, 8, 8) == 0);
+    mix_types(path, "q4_k_m", "attn_v", got, 32);
+    expect_layers(got, 32, NULL, 0, QT_Q8_0, QT_Q8_0, "8 experts q4_k_m attn_v");
+    mix_types(path, "q4_k_m", "attn_k", got, 32);
+    expect_layers(got, 32, NULL, 0, QT_Q8_0, QT_Q8_0, "8 experts q4_k_m attn_k");
+    mix_types(path, "q4_k_m", "attn_output", got, 32);
+    expect_layers(got, 32, NULL, 0, QT_Q5_K, QT_Q5_K, "8 experts q4_k_m attn_output");
+    mix_types(path, "q5_k_m", "attn_output", got, 32);
+    expect_layers(got, 32, NULL, 0, QT_Q5_K, QT_Q5_K, "8 experts q5_k_m attn_output (unchanged)");
+    mix_types(path, "q4_k_m", "ffn_down", got, 32);
+    expect_layers(got, 32, more, 16, QT_Q6_K, QT_Q4_K, "8 experts q4_k_m ffn_down");
+    mix_types(path, "q4_k_m", "ffn_down_shexp", got, 32);
+    expect_layers(got, 32, more, 16, QT_Q6_K, QT_Q4_K, "8 experts q4_k_m ffn_down_shexp");
+    snprintf(path, sizeof path, "%s/moe128.gguf", test_tmpdir());
+    ASSERT(write_skeleton(path, 32, 8, 8, 128) == 0);
+    mix_types(path, "q4_k_m", "attn_v", got, 32);
+    expect_layers(got, 32, more, 16, QT_Q6_K, QT_Q4_K, "128 experts q4_k_m attn_v");
+    mix_types(path, "q4_k_m", "attn_k", got, 32);
+    expect_layers(got, 32, NULL, 0, QT_Q4_K, QT_Q4_K, "128 experts q4_k_m attn_k");
+    mix_types(path, "q4_k_m", "ffn_down_shexp", got, 32);
+    expect_layers(got, 32, more, 16, QT_Q6_K, QT_Q4_K, "128 experts q4_k_m ffn_down_shexp");
 }
 
 TEST(quantize_ftype_lookup) {

@@ -115,11 +115,7 @@ int quantize_mix_init(QuantizeMix *m, const GgufFile *f, const QuantizeFtype *ft
     char arch[64] = "";
     if (gguf_get_str(f, "general.architecture", &arch_s) == 0) snprintf(arch, sizeof arch, "%.*s", (int)arch_s.len, arch_s.ptr);
     if (QUANT_TRAITS[ft->type].block_size == 1) return 0;   // float file types: no rules apply
-    int64_t n_expert = meta_or(f, arch, "expert_count", 0);
-    if (n_expert > 1)
-        return err_set(err, err_len, ERR_UNSUPP,
-                       "'%s' is a mixture-of-experts model (%lld experts): this build quantizes dense models only", arch,
-                       (long long)n_expert);
+    m->n_expert = meta_or(f, arch, "expert_count", 0);
     int rc = gguf_meta_i64(f, arch, "block_count", INT32_MAX, &m->n_layer, true, err, err_len);
     if (rc) return rc;
     int64_t n_head = meta_or(f, arch, "attention.head_count", 0);
@@ -135,6 +131,15 @@ int quantize_mix_init(QuantizeMix *m, const GgufFile *f, const QuantizeFtype *ft
 
 static bool use_more_bits(int i, int n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; }
 
+// A tensor's layer, from its "blk.N." name; -1 when it has none.
+static int layer_of(Str name) {
+    if (name.len < 5 || memcmp(name.ptr, "blk.", 4) != 0) return -1;
+    int l = 0;
+    size_t i = 4;
+    for (; i < name.len && name.ptr[i] >= '0' && name.ptr[i] <= '9' && l < 1000000; i++) l = 10 * l + (name.ptr[i] - '0');
+    return i > 4 && i < name.len && name.ptr[i] == '.' ? l : -1;
+}
+
 static QuantType attn_v_type(QuantizeMix *m, QuantType t) {
     const uint32_t ft = m->ft->ftype;
     const int i = m->i_attn_v++;
@@ -145,12 +150,16 @@ static QuantType attn_v_type(QuantizeMix *m, QuantType t) {
     else if ((ft == FT_Q4_K_M || ft == FT_Q5_K_M) && use_more_bits(i, m->n_attn_v)) t = QT_Q6_K;
     else if (ft == FT_Q4_K_S && i < 4) t = QT_Q5_K;
     if (m->is_70b && (t == QT_Q3_K || t == QT_Q4_K)) t = QT_Q5_K;
+    if (m->n_expert == 8) t = QT_Q8_0;  // llama.cpp: "for the 8-expert model ... just ~128MB"
     return t;
 }
 
-static QuantType ffn_down_type(QuantizeMix *m, QuantType t) {
+// In a mixture the layer comes from the name (llama.cpp's layer_info: experts, and a shared
+// expert's ffn_down, are not one tensor per layer in order).
+static QuantType ffn_down_type(QuantizeMix *m, QuantType t, int layer) {
     const uint32_t ft = m->ft->ftype;
-    const int i = m->i_ffn_down++, n = (int)m->n_layer;
+    const int i = m->n_expert > 1 && layer >= 0 ? layer : m->i_ffn_down, n = (int)m->n_layer;
+    m->i_ffn_down++;
     if (ft == FT_Q2_K) t = QT_Q3_K;
     else if (ft == FT_Q3_K_M) t = i < n / 16 ? QT_Q5_K : !m->falcon || use_more_bits(i, n) ? QT_Q4_K : QT_Q3_K;
     else if (ft == FT_Q3_K_L) t = m->falcon ? QT_Q4_K : QT_Q5_K;
@@ -165,6 +174,11 @@ static QuantType ffn_down_type(QuantizeMix *m, QuantType t) {
 static QuantType attn_out_type(const QuantizeMix *m, QuantType t) {
     const uint32_t ft = m->ft->ftype;
     if (m->falcon) return ft == FT_Q3_K_L ? QT_Q4_K : t;
+    if (m->n_expert == 8)
+        return ft == FT_Q2_K || ft == FT_Q3_K_S || ft == FT_Q3_K_M || ft == FT_IQ4_NL || ft == FT_Q4_K_S ||
+                       ft == FT_Q4_K_M
+                   ? QT_Q5_K
+                   : t;
     if (ft == FT_Q2_K) return QT_Q3_K;
     if (ft == FT_Q3_K_M) return QT_Q4_K;
     if (ft == FT_Q3_K_L) return QT_Q5_K;
@@ -194,8 +208,10 @@ QuantType quantize_mix_type(QuantizeMix *m, const GgufTensor *t) {
         else if (type != QT_Q8_0) type = QT_Q6_K;
     } else if (role == ROLE_ATTN_V) {
         type = attn_v_type(m, type);
+    } else if (role == ROLE_ATTN_K && m->n_expert == 8) {
+        type = QT_Q8_0;
     } else if (role == ROLE_FFN_DOWN) {
-        type = ffn_down_type(m, type);
+        type = ffn_down_type(m, type, layer_of(t->name));
     } else if (role == ROLE_ATTN_OUT) {
         type = attn_out_type(m, type);
     }

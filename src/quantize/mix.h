@@ -41,6 +41,7 @@ typedef struct {
     int output_type;               // -1: the rule above; else a QuantType for the output tensor
     bool falcon, is_70b, tied;
     int64_t n_layer, n_gqa;        // block_count; head_count / head_count_kv (0 when unknown)
+    int64_t n_expert;              // expert_count (0: a dense model)
     int n_attn_v, i_attn_v, i_ffn_down;
 } QuantizeMix;
 

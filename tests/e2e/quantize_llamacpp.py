@@ -6,8 +6,9 @@ against the llama.h of the same release (read from the package's source bundle).
 model and file type (every single type and every mix this build writes), both outputs must be
 identical files. The inputs cover llama (untied, 8 layers, so the use_more_bits layers of the
 _M mixes differ from the rest), qwen2 with grouped-query attention (n_head/n_head_kv = 4 changes
-Q2_K's and IQ4_NL's attn_v), phi3 (fused attn_qkv) and a tied model whose rows are not
-multiples of 256 (K-quant fallbacks) nor of 32 for ffn_down (F16). The quantized files must load
+Q2_K's and IQ4_NL's attn_v), phi3 (fused attn_qkv), a tied model whose rows are not
+multiples of 256 (K-quant fallbacks) nor of 32 for ffn_down (F16), and mixtures of experts
+(Mixtral's 8 experts, qwen2moe's shared expert). The quantized files must load
 (`gguf info`) and run (`run`), and their KL divergence from the f32 model must order as their
 bits do. Skips (77) when node-llama-cpp@3 is not installed: set NODE_LLAMA_CPP_DIR to a folder
 whose node_modules holds it (npm i -E node-llama-cpp@3.21.1), or install it under tests/e2e/ or
@@ -120,6 +121,13 @@ def main():
             # rows of 320 (K-quants fall back to 32-blocks) and ffn 200 (ffn_down falls back to F16); tied output.
             ("odd-tied", synth("odd.gguf", "--dim", "320", "--layers", "2", "--heads", "5", "--ffn", "200", "--vocab", "300",
                                "--tied", "--type", "f32"), MIXES + ["q4_1", "q5_0", "q8_0", "f32"]),
+            # mixtures of experts: 8 experts (Mixtral's rules: attn_v/attn_k Q8_0, attn_output Q5_K), and
+            # qwen2moe's shared expert (a second ffn_down per layer: the layer comes from the name)
+            ("mixtral", synth("mixtral.gguf", "--dim", "256", "--layers", "8", "--heads", "4", "--ffn", "256", "--vocab",
+                              "300", "--experts", "8", "--experts-used", "2", "--type", "f32"), MIXES + ["q8_0"]),
+            ("qwen2moe", synth("qwen2moe.gguf", "--arch", "qwen2moe", "--dim", "256", "--layers", "8", "--heads", "4",
+                               "--ffn", "256", "--vocab", "300", "--experts", "4", "--experts-used", "2",
+                               "--shared-expert-ffn", "256", "--type", "f32"), ["q4_k_m", "q5_k_m", "q3_k_m"]),
         ]
         outs = {}
         for name, path, types in inputs:
@@ -137,6 +145,16 @@ def main():
         check(rc == 0 and ty.get("token_embd.weight") == "q8_0" and ty.get("blk.0.attn_q.weight") == "q5_0"
               and ty.get("blk.0.ffn_down.weight") == "f16",
               "q4_k_m of rows 320/200: tied embedding Q8_0, Q4_K -> Q5_0, ffn_down -> F16")
+
+        rc, ty = tensor_types(outs[("mixtral", "q4_k_m")] or llama8)
+        check(rc == 0 and ty.get("blk.0.attn_v.weight") == "q8_0" and ty.get("blk.0.attn_k.weight") == "q8_0"
+              and ty.get("blk.0.attn_output.weight") == "q5_k" and ty.get("blk.0.ffn_gate_inp.weight") == "f32",
+              "q4_k_m of 8 experts: attn_v and attn_k Q8_0, attn_output Q5_K, the router left f32")
+        for name in ("mixtral", "qwen2moe"):
+            path = outs.get((name, "q4_k_m"))
+            g = subprocess.run([BIN, "run", "-m", path or llama8, "--prompt-ids", "1,5,9,13", "-n", "4", "--temp", "0",
+                                "--print-ids", "-t", "2"], capture_output=True, text=True, timeout=60)
+            check(path is not None and g.returncode == 0, f"{name} q4_k_m runs: {g.stderr.strip()[-200:]}")
 
         # They load and run, and their error orders as their bits do.
         text = os.path.join(tmp, "t.txt")
