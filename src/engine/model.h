@@ -55,6 +55,7 @@ typedef enum {
     ARCH_OLMO2,    // OLMo 2/3: post-norms only (no pre-norms), whole-vector q/k norms, optional windows
     ARCH_ERNIE4_5, // ERNIE 4.5 (dense): llama's layout
     ARCH_EXAONE,   // EXAONE 3/3.5: llama's layout with NeoX RoPE
+    ARCH_OLMOE,    // OLMoE: whole-vector q/k norms and a mixture of experts (weights not renormalized)
     ARCH_COUNT
 } ModelArch;
 
@@ -90,7 +91,7 @@ typedef struct {
 } ArchTraits;
 
 extern const ArchTraits ARCH_TRAITS[ARCH_COUNT];
-#define MODEL_ARCH_NAMES "llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3, granite, qwen3moe, granitemoe, qwen2moe, smollm3, glm4, olmo2, ernie4_5, exaone"
+#define MODEL_ARCH_NAMES "llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3, granite, qwen3moe, granitemoe, qwen2moe, smollm3, glm4, olmo2, ernie4_5, exaone, olmoe"
 // The architecture named s, or -1.
 int model_arch_find(Str s);
 

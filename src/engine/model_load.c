@@ -45,6 +45,8 @@ const ArchTraits ARCH_TRAITS[ARCH_COUNT] = {
                     .window_key = true, .swa_period = 4, .swa_unscaled = true},
     [ARCH_ERNIE4_5] = {.name = "ernie4_5"},
     [ARCH_EXAONE] = {.name = "exaone", .rope_neox = true},
+    [ARCH_OLMOE] = {.name = "olmoe", .rope_neox = true, .qk_norm = true, .qk_norm_whole = true, .moe = true,
+                    .experts_unnormalized = true},
 };
 
 int model_arch_find(Str s) {
@@ -174,7 +176,7 @@ static int load_arch_hparams(Model *m, char *err, size_t err_len) {
 // architectures; on llama, its presence makes a Mixtral) and expert_used_count; an expert's width
 // is feed_forward_length (llama, granitemoe) or (qwen3moe) expert_feed_forward_length, else
 // feed_forward_length / expert_used_count. The chosen
-// experts' weights are renormalized (llama, qwen3moe, granitemoe; not qwen2moe). A shared expert
+// experts' weights are renormalized (llama, qwen3moe, granitemoe; not qwen2moe, olmoe). A shared expert
 // runs for every row when expert_shared_feed_forward_length > 0 (Granite's "MoE shared"), and
 // always on qwen2moe (feed_forward_length wide without the key). expert_weights_scale, which no
 // supported architecture uses, is refused unless 0 or 1.

@@ -77,6 +77,7 @@ const ARCHS = [
     ["olmo2", ["--layers", "4", "--sliding-window", "8"], "olmo2-swa"],
     ["ernie4_5", []],
     ["exaone", []],
+    ["olmoe", ["--kv-heads", "4", "--experts", "8", "--experts-used", "3"]],
     ["llama", ["--experts", "4", "--experts-used", "2"], "mixtral"],
 ];
 

@@ -228,6 +228,7 @@ ARCH_ARGS = {
     "glm4 (half of each head rotated)": ("glm4", ["--rope-dim", "8"]),
     "olmo2 (window 8 on 3 of 4 layers)": ("olmo2", ["--layers", "4", "--sliding-window", "8"]),
     "exaone": ("exaone", []),
+    "olmoe": ("olmoe", ["--kv-heads", "4", "--experts", "8", "--experts-used", "3"]),
 }
 
 

@@ -49,6 +49,8 @@ The other architectures, as their GGUF files and llama.cpp define them:
     RMSNorm over all of q and one over all of k (not per head), gemma2's post-norms, NeoX RoPE;
     with attention.sliding_window, layers l % 4 < 3 are local, their RoPE unscaled.
   * ernie4_5 (ERNIE 4.5, dense): llama's layout. exaone (EXAONE 3/3.5): llama's layout, NeoX RoPE.
+  * olmoe (OLMoE): olmo2's whole-vector q/k norms with pre-norms, and the mixture below without
+    renormalized weights; NeoX RoPE.
   * gemma (Gemma 1): gemma2 without post-norms, soft-caps or windows; output tied.
   * smollm3: llama whose layers l with (l + 1) % 4 == 0 rotate neither q nor k (NoPE).
   * qwen3moe: qwen3 whose FFN is a mixture of experts (Qwen3MoeSparseMoeBlock): router
@@ -69,7 +71,7 @@ class Model:
     pass
 
 
-ARCHS = ("llama", "ernie4_5", "exaone", "qwen2", "qwen3", "glm4", "olmo2", "gemma", "gemma2", "gemma3", "phi3", "granite", "qwen3moe", "granitemoe", "qwen2moe",
+ARCHS = ("llama", "ernie4_5", "exaone", "olmoe", "qwen2", "qwen3", "glm4", "olmo2", "gemma", "gemma2", "gemma3", "phi3", "granite", "qwen3moe", "granitemoe", "qwen2moe",
          "smollm3")
 
 
@@ -125,7 +127,7 @@ def load(path, n_ctx=None):
     m.residual_scale = (g("residual_scale") or 1.0) if granite else 1.0
     m.logit_scale = g("logit_scale") if granite else 1.0
     m.n_expert_used = g("expert_used_count", 0) if g("expert_count") else 0
-    m.expert_norm = arch != "qwen2moe"
+    m.expert_norm = arch not in ("qwen2moe", "olmoe")
 
     m.w = {}
     m.qtype = {}
@@ -263,7 +265,7 @@ def forward(m, tokens, rope_variant=None, act_q8=False):
             if w(p + nm) is not None:
                 t += w(p + nm)
         q, k, v = q.reshape(T, m.n_head, hd), k.reshape(T, m.n_head_kv, hd), v.reshape(T, m.n_head_kv, hd)
-        if w(p + "attn_q_norm.weight") is not None and m.arch == "olmo2":  # over all of q, all of k
+        if w(p + "attn_q_norm.weight") is not None and m.arch in ("olmo2", "olmoe"):  # over all of q, all of k
             q = rmsnorm(q.reshape(T, -1), m.w[p + "attn_q_norm.weight"], m.eps).reshape(q.shape)
             k = rmsnorm(k.reshape(T, -1), m.w[p + "attn_k_norm.weight"], m.eps).reshape(k.shape)
         elif w(p + "attn_q_norm.weight") is not None:
