@@ -141,6 +141,12 @@ TEST(model_arch_loader_reads_each_archs_switches) {
     EXPECT(!m.layers[0].attn_norm && !m.layers[0].ffn_norm && m.layers[0].q_norm && m.layers[0].attn_post_norm);
     EXPECT(m.hp.n_swa == 5 && m.layers[0].swa && m.layers[1].swa && m.hp.rope_freq_scale_swa == 1.0f);
     model_free(&m);
+    // qwen2vl/qwen3vl: the M-RoPE sections gguf synth writes (Qwen's proportions of 8 pairs: 4, 2, 2, 0)
+    p = synth_arch(ARCH_QWEN3VL, QT_F32, 0);
+    ASSERT(p && model_load(&m, p, err, sizeof err) == 0);
+    EXPECT(m.hp.mrope_sections[0] == 4 && m.hp.mrope_sections[1] == 2 && m.hp.mrope_sections[2] == 2 &&
+           m.hp.mrope_sections[3] == 0 && m.layers[0].q_norm);
+    model_free(&m);
     // smollm3: layer 3 of 4 (and every 4th) rotates nothing
     p = synth_arch(ARCH_SMOLLM3, QT_F32, 0);
     ASSERT(p && model_load(&m, p, err, sizeof err) == 0);

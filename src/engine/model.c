@@ -44,6 +44,23 @@ struct ModelBuffers {
     void *mem;          // the one allocation everything above is carved from
 };
 
+// M-RoPE (qwen2vl, qwen3vl) turns each rotated pair by one of a token's four positions (time,
+// height, width, extra), the pair's "sector" (pair i % the sections' sum) choosing which, as
+// ggml's rope_multi does. A text token's first three positions are its position and its extra
+// one is 0, so the pairs that take the extra position do not turn; every other pair turns as in
+// NeoX RoPE. True for pair i when it is such a still pair.
+static bool mrope_static(const Model *m, int64_t i) {
+    const LlamaHparams *hp = &m->hp;
+    const ArchTraits *at = &ARCH_TRAITS[hp->arch];
+    if (!at->mrope) return false;
+    const int32_t *s = hp->mrope_sections;
+    int64_t sum = (int64_t)s[0] + s[1] + s[2] + s[3], sector = i % sum;
+    if (at->mrope_interleaved)  // t, h, w in turn while each section lasts
+        return !((sector % 3 == 0 && sector < 3 * s[0]) || (sector % 3 == 1 && sector < 3 * s[1]) ||
+                 (sector % 3 == 2 && sector < 3 * s[2]));
+    return sector >= (int64_t)s[0] + s[1] + s[2];
+}
+
 // ---- buffers: one allocation carved by a table of sizes (llm.c style) ----
 
 ModelBuffers *model_buffers_create(const Model *m, int64_t max_rows, int64_t n_ctx, int n_threads) {
@@ -106,6 +123,7 @@ ModelBuffers *model_buffers_create(const Model *m, int64_t max_rows, int64_t n_c
         b->inv_freq[i] = hp->rope_freq_scale * pow((double)hp->rope_base, e);
         b->inv_freq_swa[i] = hp->rope_freq_scale_swa * pow((double)hp->rope_base_swa, e);
         if (factors) b->inv_freq[i] /= factors[i], b->inv_freq_swa[i] /= factors[i];
+        if (mrope_static(m, i)) b->inv_freq[i] = b->inv_freq_swa[i] = 0.0;
     }
     return b;
 }

@@ -56,6 +56,8 @@ typedef enum {
     ARCH_ERNIE4_5, // ERNIE 4.5 (dense): llama's layout
     ARCH_EXAONE,   // EXAONE 3/3.5: llama's layout with NeoX RoPE
     ARCH_OLMOE,    // OLMoE: whole-vector q/k norms and a mixture of experts (weights not renormalized)
+    ARCH_QWEN2VL,  // Qwen2-VL/2.5-VL's language model: qwen2 with M-RoPE
+    ARCH_QWEN3VL,  // Qwen3-VL's language model: qwen3 with interleaved M-RoPE
     ARCH_COUNT
 } ModelArch;
 
@@ -88,10 +90,12 @@ typedef struct {
     int64_t no_rope_step;      // layer l rotates no q/k when (l + 1) % step == 0 (0: every layer rotates)
     bool no_pre_norms;         // no attn_norm/ffn_norm: each sublayer reads the residual stream as it is
     bool qk_norm_whole;        // attn_q_norm/attn_k_norm: RMSNorm of all of q (and of k), not per head
+    bool mrope;                // multimodal RoPE (rope.dimension_sections), run for text: see mrope_static
+    bool mrope_interleaved;    // its sections interleave (qwen3vl) instead of following each other
 } ArchTraits;
 
 extern const ArchTraits ARCH_TRAITS[ARCH_COUNT];
-#define MODEL_ARCH_NAMES "llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3, granite, qwen3moe, granitemoe, qwen2moe, smollm3, glm4, olmo2, ernie4_5, exaone, olmoe"
+#define MODEL_ARCH_NAMES "llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3, granite, qwen3moe, granitemoe, qwen2moe, smollm3, glm4, olmo2, ernie4_5, exaone, olmoe, qwen2vl, qwen3vl"
 // The architecture named s, or -1.
 int model_arch_find(Str s);
 
@@ -117,6 +121,7 @@ typedef struct {
     int64_t n_expert, n_expert_used;      // mixture of experts (0, 0: a dense FFN)
     int64_t n_ff_exp;                     // an expert's FFN width
     bool expert_weights_norm;             // the chosen experts' weights renormalized to sum 1
+    int32_t mrope_sections[4];            // M-RoPE's rotated pairs per position component (t, h, w, e)
     int64_t n_ff_shexp;                   // the shared expert's FFN width (0: none)
     int64_t n_swa;                        // sliding window of local layers, in positions (0: none)
     int64_t swa_period;                   // layer l is local when l % p < p - 1 (p = 0: every layer)

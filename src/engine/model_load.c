@@ -47,6 +47,9 @@ const ArchTraits ARCH_TRAITS[ARCH_COUNT] = {
     [ARCH_EXAONE] = {.name = "exaone", .rope_neox = true},
     [ARCH_OLMOE] = {.name = "olmoe", .rope_neox = true, .qk_norm = true, .qk_norm_whole = true, .moe = true,
                     .experts_unnormalized = true},
+    // vision-language models' text towers (the engine runs text; their vision encoders are not run)
+    [ARCH_QWEN2VL] = {.name = "qwen2vl", .rope_neox = true, .output_bias = true, .mrope = true},
+    [ARCH_QWEN3VL] = {.name = "qwen3vl", .rope_neox = true, .qk_norm = true, .mrope = true, .mrope_interleaved = true},
 };
 
 int model_arch_find(Str s) {
@@ -169,6 +172,23 @@ static int load_arch_hparams(Model *m, char *err, size_t err_len) {
     hp->embd_scale = at->embd_scale ? sqrtf((float)hp->n_embd) : 1.0f;
     hp->residual_scale = 1.0f;
     hp->logit_scale = 1.0f;
+    if (at->mrope) {  // M-RoPE's sections, required as llama.cpp requires them
+        char key[128];
+        const GgufKv *arr;
+        snprintf(key, sizeof key, "%s.rope.dimension_sections", a);
+        if (gguf_get_arr(f, key, GGUF_INT32, &arr) != 0 || arr->arr_len < 1 || arr->arr_len > 4)
+            return err_set(err, err_len, ERR_FORMAT, "%s is missing or not an array of 1 to 4 int32", key);
+        int64_t sum = 0;
+        for (uint64_t i = 0; i < arr->arr_len; i++) {
+            memcpy(&hp->mrope_sections[i], arr->value + 4 * i, 4);
+            if (hp->mrope_sections[i] < 0)
+                return err_set(err, err_len, ERR_FORMAT, "%s[%llu] is negative", key, (unsigned long long)i);
+            sum += hp->mrope_sections[i];
+        }
+        if (sum < 1 || sum > hp->n_rot / 2)
+            return err_set(err, err_len, ERR_FORMAT, "%s sums to %lld: must be 1 to the %lld rotated pairs", key,
+                           (long long)sum, (long long)(hp->n_rot / 2));
+    }
     return at->multipliers ? load_multipliers(m, err, err_len) : 0;
 }
 

@@ -130,7 +130,8 @@ static int64_t list_tensors(const SynthOptions *o, TensorSpec *specs) {
     const SynthShape *s = &o->shape;
     const ArchTraits *at = &ARCH_TRAITS[o->arch];
     int64_t hd = s->dim / s->n_heads, kv_dim = hd * s->n_kv_heads, n = 0;
-    bool fused = o->arch == ARCH_PHI3, biases = o->arch == ARCH_QWEN2 || o->arch == ARCH_QWEN2MOE || o->arch == ARCH_GLM4;
+    bool fused = o->arch == ARCH_PHI3, biases = o->arch == ARCH_QWEN2 || o->arch == ARCH_QWEN2MOE ||
+                                                o->arch == ARCH_GLM4 || o->arch == ARCH_QWEN2VL;
     int64_t shexp = synth_shexp(o);
 #define ADD(nm, ty, nd, e0, e1, ini) add_spec(&specs[n++], nm, ty, nd, e0, e1, ini)
 #define BLK(suffix, ty, nd, e0, e1, ini) \
@@ -338,6 +339,11 @@ static int set_metadata(const SynthOptions *o, GgufWriter *w, const SynthShape *
             rc = gguf_writer_set_u32(w, KEY("expert_feed_forward_length"), (uint32_t)s->ffn);
         if (!rc && synth_shexp(o))
             rc = gguf_writer_set_u32(w, KEY("expert_shared_feed_forward_length"), (uint32_t)synth_shexp(o));
+    }
+    if (!rc && ARCH_TRAITS[o->arch].mrope) {  // Qwen's proportions, [24, 20, 20, 0] of 64 pairs: 3/8, 5/16, 5/16
+        int32_t half = (int32_t)((o->rope_dim ? o->rope_dim : s->dim / s->n_heads) / 2), hw = half * 5 / 16;
+        const int32_t sec[4] = {half - 2 * hw, hw, hw, 0};
+        rc = gguf_writer_set_arr_i32(w, KEY("rope.dimension_sections"), sec, 4);
     }
     if (!rc && ARCH_TRAITS[o->arch].multipliers) {  // Granite 3.x's kind of multipliers (attention: 1/head_dim)
         rc = gguf_writer_set_f32(w, KEY("embedding_scale"), SYNTH_GRANITE_EMBEDDING_SCALE);

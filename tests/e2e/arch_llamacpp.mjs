@@ -78,6 +78,10 @@ const ARCHS = [
     ["ernie4_5", []],
     ["exaone", []],
     ["olmoe", ["--kv-heads", "4", "--experts", "8", "--experts-used", "3"]],
+    // this llama.cpp does not read qwen2vl's RMS epsilon (it uses 0): an epsilon of ~0 on both sides
+    ["qwen2vl", ["--rms-eps", "1e-30"]],
+    // RoPE base 20, so that the pair qwen3vl leaves unturned turns visibly in qwen3
+    ["qwen3vl", ["--rope-theta", "20"]],
     ["llama", ["--experts", "4", "--experts-used", "2"], "mixtral"],
 ];
 
@@ -221,6 +225,15 @@ try {
         const gap = maxDiff(ours(l4, 512).rows.slice(0, prompt.length), theirF32.smollm3.slice(0, prompt.length));
         check(gap > 100 * TOL.f32, `control: llama and smollm3 (NoPE layer) differ by only ${gap.toExponential(2)}`);
         console.log(`control: our llama (4 layers) vs llama.cpp's smollm3: max |Δ log p| ${gap.toExponential(2)}`);
+    }
+    // qwen3vl's interleaved M-RoPE leaves a text pair unturned: our qwen3 of the same weights and
+    // RoPE base is far from llama.cpp's qwen3vl
+    const q3 = join(tmp, "qwen3-theta20.gguf");
+    execFileSync(BIN, ["gguf", "synth", "--arch", "qwen3", ...base, "--rope-theta", "20", "-q", "-o", q3], { stdio: "inherit" });
+    if (theirF32.qwen3vl) {
+        const gap = maxDiff(ours(q3, 512).rows.slice(0, prompt.length), theirF32.qwen3vl.slice(0, prompt.length));
+        check(gap > 100 * TOL.f32, `control: qwen3 and qwen3vl (a still pair) differ by only ${gap.toExponential(2)}`);
+        console.log(`control: our qwen3 vs llama.cpp's qwen3vl, RoPE base 20 (the unturned pair): max |Δ log p| ${gap.toExponential(2)}`);
     }
     // and each mixture is far from the dense arch it extends (same seed: same attention weights)
     // (and olmo2's window changes it)

@@ -229,6 +229,8 @@ ARCH_ARGS = {
     "olmo2 (window 8 on 3 of 4 layers)": ("olmo2", ["--layers", "4", "--sliding-window", "8"]),
     "exaone": ("exaone", []),
     "olmoe": ("olmoe", ["--kv-heads", "4", "--experts", "8", "--experts-used", "3"]),
+    "qwen2vl (text)": ("qwen2vl", []),
+    "qwen3vl (text, RoPE base 20)": ("qwen3vl", ["--rope-theta", "20"]),
 }
 
 

@@ -49,6 +49,9 @@ The other architectures, as their GGUF files and llama.cpp define them:
     RMSNorm over all of q and one over all of k (not per head), gemma2's post-norms, NeoX RoPE;
     with attention.sliding_window, layers l % 4 < 3 are local, their RoPE unscaled.
   * ernie4_5 (ERNIE 4.5, dense): llama's layout. exaone (EXAONE 3/3.5): llama's layout, NeoX RoPE.
+  * qwen2vl, qwen3vl (text): qwen2 and qwen3 with M-RoPE, which for text is NeoX RoPE except
+    that the pairs M-RoPE gives a token's 4th position (0 for text) do not turn; qwen3vl's
+    sections interleave (sector % 3 picks t, h, w while 3 x the section lasts).
   * olmoe (OLMoE): olmo2's whole-vector q/k norms with pre-norms, and the mixture below without
     renormalized weights; NeoX RoPE.
   * gemma (Gemma 1): gemma2 without post-norms, soft-caps or windows; output tied.
@@ -71,7 +74,7 @@ class Model:
     pass
 
 
-ARCHS = ("llama", "ernie4_5", "exaone", "olmoe", "qwen2", "qwen3", "glm4", "olmo2", "gemma", "gemma2", "gemma3", "phi3", "granite", "qwen3moe", "granitemoe", "qwen2moe",
+ARCHS = ("llama", "ernie4_5", "exaone", "olmoe", "qwen2vl", "qwen3vl", "qwen2", "qwen3", "glm4", "olmo2", "gemma", "gemma2", "gemma3", "phi3", "granite", "qwen3moe", "granitemoe", "qwen2moe",
          "smollm3")
 
 
@@ -128,6 +131,21 @@ def load(path, n_ctx=None):
     m.logit_scale = g("logit_scale") if granite else 1.0
     m.n_expert_used = g("expert_used_count", 0) if g("expert_count") else 0
     m.expert_norm = arch not in ("qwen2moe", "olmoe")
+    # M-RoPE on text (all of a token's positions equal but the 4th, which is 0): the pairs whose
+    # sector takes the 4th position stay put
+    m.rope_still = None
+    if arch in ("qwen2vl", "qwen3vl"):
+        sec = list(g("rope.dimension_sections")) + [0] * 4
+        total = sum(sec[:4])
+        still = []
+        for i in range(m.n_rot // 2):
+            s = i % total
+            if arch == "qwen3vl":
+                still.append(not ((s % 3 == 0 and s < 3 * sec[0]) or (s % 3 == 1 and s < 3 * sec[1])
+                                  or (s % 3 == 2 and s < 3 * sec[2])))
+            else:
+                still.append(s >= sec[0] + sec[1] + sec[2])
+        m.rope_still = np.array(still)
 
     m.w = {}
     m.qtype = {}
@@ -226,6 +244,8 @@ def rope(x, pos, m, variant, base=None, freq_scale=None):
     theta = np.outer(np.asarray(pos, dtype=np.float64) * freq_scale, base ** (-2.0 * i / m.n_rot))
     if m.rope_freqs is not None:
         theta = theta / m.rope_freqs[None, :]
+    if getattr(m, "rope_still", None) is not None:
+        theta = theta * ~m.rope_still[None, :]
     c, s = np.cos(theta)[:, None, :] * m.attn_factor, np.sin(theta)[:, None, :] * m.attn_factor
     y = x.copy()
     if variant == "normal":       # GGUF llama: adjacent pairs
