@@ -58,6 +58,7 @@ typedef enum {
     ARCH_OLMOE,    // OLMoE: whole-vector q/k norms and a mixture of experts (weights not renormalized)
     ARCH_QWEN2VL,  // Qwen2-VL/2.5-VL's language model: qwen2 with M-RoPE
     ARCH_QWEN3VL,  // Qwen3-VL's language model: qwen3 with interleaved M-RoPE
+    ARCH_QWEN3VLMOE, // Qwen3-VL-30B-A3B's: qwen3moe with interleaved M-RoPE
     ARCH_COUNT
 } ModelArch;
 
@@ -95,7 +96,7 @@ typedef struct {
 } ArchTraits;
 
 extern const ArchTraits ARCH_TRAITS[ARCH_COUNT];
-#define MODEL_ARCH_NAMES "llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3, granite, qwen3moe, granitemoe, qwen2moe, smollm3, glm4, olmo2, ernie4_5, exaone, olmoe, qwen2vl, qwen3vl"
+#define MODEL_ARCH_NAMES "llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3, granite, qwen3moe, granitemoe, qwen2moe, smollm3, glm4, olmo2, ernie4_5, exaone, olmoe, qwen2vl, qwen3vl, qwen3vlmoe"
 // The architecture named s, or -1.
 int model_arch_find(Str s);
 

@@ -50,6 +50,8 @@ const ArchTraits ARCH_TRAITS[ARCH_COUNT] = {
     // vision-language models' text towers (the engine runs text; their vision encoders are not run)
     [ARCH_QWEN2VL] = {.name = "qwen2vl", .rope_neox = true, .output_bias = true, .mrope = true},
     [ARCH_QWEN3VL] = {.name = "qwen3vl", .rope_neox = true, .qk_norm = true, .mrope = true, .mrope_interleaved = true},
+    [ARCH_QWEN3VLMOE] = {.name = "qwen3vlmoe", .rope_neox = true, .qk_norm = true, .mrope = true,
+                         .mrope_interleaved = true, .moe = true, .expert_width_key = true},
 };
 
 int model_arch_find(Str s) {

@@ -82,6 +82,7 @@ const ARCHS = [
     ["qwen2vl", ["--rms-eps", "1e-30"]],
     // RoPE base 20, so that the pair qwen3vl leaves unturned turns visibly in qwen3
     ["qwen3vl", ["--rope-theta", "20"]],
+    ["qwen3vlmoe", ["--rope-theta", "20", "--experts", "8", "--experts-used", "3"]],
     ["llama", ["--experts", "4", "--experts-used", "2"], "mixtral"],
 ];
 

@@ -51,7 +51,8 @@ The other architectures, as their GGUF files and llama.cpp define them:
   * ernie4_5 (ERNIE 4.5, dense): llama's layout. exaone (EXAONE 3/3.5): llama's layout, NeoX RoPE.
   * qwen2vl, qwen3vl (text): qwen2 and qwen3 with M-RoPE, which for text is NeoX RoPE except
     that the pairs M-RoPE gives a token's 4th position (0 for text) do not turn; qwen3vl's
-    sections interleave (sector % 3 picks t, h, w while 3 x the section lasts).
+    sections interleave (sector % 3 picks t, h, w while 3 x the section lasts); qwen3vlmoe is
+    qwen3moe with qwen3vl's M-RoPE.
   * olmoe (OLMoE): olmo2's whole-vector q/k norms with pre-norms, and the mixture below without
     renormalized weights; NeoX RoPE.
   * gemma (Gemma 1): gemma2 without post-norms, soft-caps or windows; output tied.
@@ -74,7 +75,7 @@ class Model:
     pass
 
 
-ARCHS = ("llama", "ernie4_5", "exaone", "olmoe", "qwen2vl", "qwen3vl", "qwen2", "qwen3", "glm4", "olmo2", "gemma", "gemma2", "gemma3", "phi3", "granite", "qwen3moe", "granitemoe", "qwen2moe",
+ARCHS = ("llama", "ernie4_5", "exaone", "olmoe", "qwen2vl", "qwen3vl", "qwen3vlmoe", "qwen2", "qwen3", "glm4", "olmo2", "gemma", "gemma2", "gemma3", "phi3", "granite", "qwen3moe", "granitemoe", "qwen2moe",
          "smollm3")
 
 
@@ -134,13 +135,13 @@ def load(path, n_ctx=None):
     # M-RoPE on text (all of a token's positions equal but the 4th, which is 0): the pairs whose
     # sector takes the 4th position stay put
     m.rope_still = None
-    if arch in ("qwen2vl", "qwen3vl"):
+    if arch in ("qwen2vl", "qwen3vl", "qwen3vlmoe"):
         sec = list(g("rope.dimension_sections")) + [0] * 4
         total = sum(sec[:4])
         still = []
         for i in range(m.n_rot // 2):
             s = i % total
-            if arch == "qwen3vl":
+            if arch in ("qwen3vl", "qwen3vlmoe"):
                 still.append(not ((s % 3 == 0 and s < 3 * sec[0]) or (s % 3 == 1 and s < 3 * sec[1])
                                   or (s % 3 == 2 and s < 3 * sec[2])))
             else:
