@@ -147,6 +147,12 @@ TEST(model_arch_loader_reads_each_archs_switches) {
     EXPECT(m.hp.mrope_sections[0] == 4 && m.hp.mrope_sections[1] == 2 && m.hp.mrope_sections[2] == 2 &&
            m.hp.mrope_sections[3] == 0 && m.layers[0].q_norm);
     model_free(&m);
+    // starcoder2: LayerNorm biases, biases on every matrix, no gate
+    p = synth_arch(ARCH_STARCODER2, QT_F32, 0);
+    ASSERT(p && model_load(&m, p, err, sizeof err) == 0);
+    EXPECT(m.layers[1].attn_norm_b && m.layers[1].ffn_norm_b && m.layers[1].bo && m.layers[1].b_up &&
+           m.layers[1].b_down && m.layers[1].bq && m.output_norm_b && m.layers[1].w_gate.rows == 0);
+    model_free(&m);
     // smollm3: layer 3 of 4 (and every 4th) rotates nothing
     p = synth_arch(ARCH_SMOLLM3, QT_F32, 0);
     ASSERT(p && model_load(&m, p, err, sizeof err) == 0);

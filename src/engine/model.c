@@ -163,6 +163,17 @@ static void rmsnorm(float *out, const float *x, const float *w, int64_t n, float
     for (; i < n; i++) out[i] = x[i] * scale * w[i];
 }
 
+// out = (x - mean(x)) / sqrt(var(x) + eps) · w + b   (LayerNorm; mean and variance in double, as
+// ggml's norm does)
+static void layernorm(float *out, const float *x, const float *w, const float *b, int64_t n, float eps) {
+    double sum = 0, var = 0;
+    for (int64_t i = 0; i < n; i++) sum += x[i];
+    float mean = (float)(sum / (double)n);
+    for (int64_t i = 0; i < n; i++) var += (double)(x[i] - mean) * (x[i] - mean);
+    float scale = (float)(1.0 / sqrt(var / (double)n + eps));
+    for (int64_t i = 0; i < n; i++) out[i] = (x[i] - mean) * scale * w[i] + (b ? b[i] : 0.0f);
+}
+
 // Rotates each of n_heads heads by the row's angles, cs: (n_rot/2, 2) cos, sin. Pair i is
 // (x[2i], x[2i+1]) in GGUF's `llama` style (mode 0), (x[i], x[i + n_rot/2]) in NeoX style.
 static void rope(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, const float *cs, bool neox) {
@@ -204,6 +215,7 @@ typedef struct {
     const EngineRow *rows;
     int64_t layer;
     const float *norm_w;   // norm weight of the current job
+    const float *norm_b;   // its LayerNorm bias (LayerNorm architectures), or NULL
     bool add;              // residual add before the norm
     int64_t ffn_width;     // columns of hb/hb2 rows: n_ff, or n_ff_exp in an expert
 } Job;
@@ -228,8 +240,9 @@ static void job_residual_norm(void *ctx, int64_t r, int thread) {
     int64_t d = j->m->hp.n_embd;
     float *x = j->b->x + r * d, *xb = j->b->xb + r * d;
     if (j->add) residual_add(x, xb, d, j->m->hp.residual_scale);
-    if (j->norm_w) rmsnorm(xb, x, j->norm_w, d, j->m->hp.norm_eps);
-    else memcpy(xb, x, (size_t)d * sizeof *x);
+    if (!j->norm_w) memcpy(xb, x, (size_t)d * sizeof *x);
+    else if (ARCH_TRAITS[j->m->hp.arch].layer_norm) layernorm(xb, x, j->norm_w, j->norm_b, d, j->m->hp.norm_eps);
+    else rmsnorm(xb, x, j->norm_w, d, j->m->hp.norm_eps);
 }
 
 // xb[r] = rmsnorm(xb[r]) · w — a sublayer's post-norm (gemma), before the residual add
@@ -320,6 +333,17 @@ static void job_swiglu(void *ctx, int64_t t, int thread) {
             f4_store(g + c + i, f4_load(g + c + i) / (1.0f + f4_load(e + i)) * f4_load(u + c + i));
         for (; i < len; i++) g[c + i] = g[c + i] / (1.0f + e[i]) * u[c + i];
     }
+}
+
+// hb[r] = gelu(hb[r] + b_up), columns c0..c1 of task t's row r: a plain (gateless) GELU FFN
+static void job_gelu(void *ctx, int64_t t, int thread) {
+    (void)thread;
+    const Job *j = ctx;
+    int64_t f = j->ffn_width, c0, c1;
+    int64_t r = ffn_task(f, t, &c0, &c1);
+    float *g = j->b->hb + r * f;
+    const float *bias = j->m->layers[j->layer].b_up;
+    for (int64_t i = c0; i < c1; i++) g[i] = gelu_tanh(g[i] + (bias ? bias[i] : 0.0f));
 }
 
 // hb[r] = gelu(hb[r]) * hb2[r], columns c0..c1 of task t's row r
@@ -492,6 +516,7 @@ void model_forward(const Model *m, ModelBuffers *b, KvCache *kv, ThreadPool *tp,
 
         // Attention sublayer. xb = rmsnorm(x) (adding the previous FFN output first)
         job.norm_w = L->attn_norm;
+        job.norm_b = L->attn_norm_b;
         job.add = l > 0;
         tp_run(tp, job_residual_norm, &job, n);
         // q = xb·Wqᵀ (n, n_head*hd); k, v = xb·Wkᵀ, xb·Wvᵀ (n, n_head_kv*hd) — one job
@@ -502,8 +527,9 @@ void model_forward(const Model *m, ModelBuffers *b, KvCache *kv, ThreadPool *tp,
         tp_run(tp, job_rope_store, &job, n);
         // att = softmax(q·Kᵀ/√hd)·V per (row, kv head)                  att: (n, n_head*hd)
         tp_run(tp, job_attention, &job, n * hp->n_head_kv);
-        // xb = att·Woᵀ                                                  xb: (n, n_embd)
+        // xb = att·Woᵀ (+ bo)                                           xb: (n, n_embd)
         mm_matmul(tp, b->mm_scratch, b->xb, &L->wo, b->att, n);
+        for (int64_t r = 0; L->bo && r < n; r++) add_bias(b->xb + r * d, L->bo, d);
         if (L->attn_post_norm) {  // xb = rmsnorm(xb) (gemma)
             job.norm_w = L->attn_post_norm;
             tp_run(tp, job_post_norm, &job, n);
@@ -511,10 +537,17 @@ void model_forward(const Model *m, ModelBuffers *b, KvCache *kv, ThreadPool *tp,
 
         // FFN sublayer. x += xb; xb = rmsnorm(x)
         job.norm_w = L->ffn_norm;
+        job.norm_b = L->ffn_norm_b;
         job.add = true;
         tp_run(tp, job_residual_norm, &job, n);
         if (hp->n_expert) {
             moe_ffn(&job, tp, L, n);
+        } else if (at->ffn_plain_gelu) {
+            // xb = gelu(xb·Wupᵀ + b_up)·Wdownᵀ + b_down (starcoder2)
+            mm_matmul(tp, b->mm_scratch, b->hb, &L->w_up, b->xb, n);
+            tp_run(tp, job_gelu, &job, ffn_tasks(hp->n_ff, n));
+            mm_matmul(tp, b->mm_scratch, b->xb, &L->w_down, b->hb, n);
+            for (int64_t r = 0; L->b_down && r < n; r++) add_bias(b->xb + r * d, L->b_down, d);
         } else {
             // hb = xb·Wgateᵀ, hb2 = xb·Wupᵀ (n, n_ff); hb = silu(hb)·hb2, or gelu(hb)·hb2
             float *const ffn_out[2] = {b->hb, b->hb2};
@@ -538,7 +571,8 @@ void model_forward(const Model *m, ModelBuffers *b, KvCache *kv, ThreadPool *tp,
         int64_t r = b->want[j];
         float *x = b->x + r * d;
         residual_add(x, b->xb + r * d, d, hp->residual_scale);
-        rmsnorm(b->xl + j * d, x, m->output_norm, d, hp->norm_eps);
+        if (at->layer_norm) layernorm(b->xl + j * d, x, m->output_norm, m->output_norm_b, d, hp->norm_eps);
+        else rmsnorm(b->xl + j * d, x, m->output_norm, d, hp->norm_eps);
     }
     // logits = xl·Woutputᵀ (+ bias), soft-capped as c·tanh(l/c) (gemma2)  (n_want, n_vocab)
     if (n_want == 0) return;

@@ -59,6 +59,7 @@ typedef enum {
     ARCH_QWEN2VL,  // Qwen2-VL/2.5-VL's language model: qwen2 with M-RoPE
     ARCH_QWEN3VL,  // Qwen3-VL's language model: qwen3 with interleaved M-RoPE
     ARCH_QWEN3VLMOE, // Qwen3-VL-30B-A3B's: qwen3moe with interleaved M-RoPE
+    ARCH_STARCODER2, // StarCoder2: LayerNorm with biases, biases on every matrix, a plain GELU FFN
     ARCH_COUNT
 } ModelArch;
 
@@ -93,10 +94,13 @@ typedef struct {
     bool qk_norm_whole;        // attn_q_norm/attn_k_norm: RMSNorm of all of q (and of k), not per head
     bool mrope;                // multimodal RoPE (rope.dimension_sections), run for text: see mrope_static
     bool mrope_interleaved;    // its sections interleave (qwen3vl) instead of following each other
+    bool layer_norm;           // LayerNorm (mean and variance, weight and bias; layer_norm_epsilon)
+                               // instead of RMSNorm, and biases on attn_output and the FFN
+    bool ffn_plain_gelu;       // FFN down(gelu(up x)), no gate
 } ArchTraits;
 
 extern const ArchTraits ARCH_TRAITS[ARCH_COUNT];
-#define MODEL_ARCH_NAMES "llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3, granite, qwen3moe, granitemoe, qwen2moe, smollm3, glm4, olmo2, ernie4_5, exaone, olmoe, qwen2vl, qwen3vl, qwen3vlmoe"
+#define MODEL_ARCH_NAMES "llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3, granite, qwen3moe, granitemoe, qwen2moe, smollm3, glm4, olmo2, ernie4_5, exaone, olmoe, qwen2vl, qwen3vl, qwen3vlmoe, starcoder2"
 // The architecture named s, or -1.
 int model_arch_find(Str s);
 
@@ -137,6 +141,9 @@ typedef struct {
     const float *q_norm, *k_norm;    // (head_dim) per-head RMSNorm weights ((n_head*head_dim),
                                      // (n_head_kv*head_dim) whole-vector on olmo2), or NULL
     WeightView wo;                   // (n_embd, n_head*head_dim)
+    const float *bo;                 // (n_embd) its bias (starcoder2), or NULL
+    const float *attn_norm_b, *ffn_norm_b; // (n_embd) LayerNorm biases (starcoder2), or NULL
+    const float *b_up, *b_down;      // (n_ff), (n_embd) FFN biases (starcoder2), or NULL
     const float *attn_post_norm;     // (n_embd) or NULL
     const float *ffn_norm;           // (n_embd), or NULL (olmo2)
     WeightView w_gate, w_up;         // (n_ff, n_embd)
@@ -160,6 +167,7 @@ typedef struct {
     WeightView tok_embd;             // (n_vocab, n_embd) — rows are token embeddings
     LlamaLayer *layers;              // (n_layer)
     const float *output_norm;        // (n_embd)
+    const float *output_norm_b;      // (n_embd) its LayerNorm bias, or NULL
     WeightView output;               // (n_vocab, n_embd); token_embd when tied
     const float *output_b;           // (n_vocab) or NULL
     const float *rope_freqs;         // (n_rot/2) frequency divisors, or NULL

@@ -52,6 +52,7 @@ const ArchTraits ARCH_TRAITS[ARCH_COUNT] = {
     [ARCH_QWEN3VL] = {.name = "qwen3vl", .rope_neox = true, .qk_norm = true, .mrope = true, .mrope_interleaved = true},
     [ARCH_QWEN3VLMOE] = {.name = "qwen3vlmoe", .rope_neox = true, .qk_norm = true, .mrope = true,
                          .mrope_interleaved = true, .moe = true, .expert_width_key = true},
+    [ARCH_STARCODER2] = {.name = "starcoder2", .rope_neox = true, .layer_norm = true, .ffn_plain_gelu = true},
 };
 
 int model_arch_find(Str s) {
@@ -262,7 +263,9 @@ static int load_hparams(Model *m, char *err, size_t err_len) {
         (rc = meta_int(f, a, "feed_forward_length", &hp->n_ff, !moe, err, err_len)) ||
         (rc = meta_int(f, a, "attention.head_count", &hp->n_head, true, err, err_len)) ||
         (rc = meta_int(f, a, "context_length", &hp->n_ctx_train, true, err, err_len)) ||
-        (rc = gguf_meta_f32(f, a, "attention.layer_norm_rms_epsilon", &hp->norm_eps, true, err, err_len)))
+        (rc = gguf_meta_f32(f, a, ARCH_TRAITS[hp->arch].layer_norm ? "attention.layer_norm_epsilon"
+                                                                     : "attention.layer_norm_rms_epsilon",
+                            &hp->norm_eps, true, err, err_len)))
         return rc;
     if (moe && (rc = load_experts(m, err, err_len))) return rc;
     if (hp->n_embd <= 0 || hp->n_layer <= 0 || hp->n_ff <= 0 || hp->n_head <= 0 || hp->n_ctx_train <= 0)
@@ -442,6 +445,12 @@ static int load_layer(Model *m, int64_t l, float **spare, char *err, size_t err_
 #define NAME(suffix) (snprintf(n, sizeof n, "blk.%lld." suffix, (long long)l), n)
     if (!at->no_pre_norms && (rc = vector(m, NAME("attn_norm.weight"), d, &L->attn_norm, spare, err, err_len)))
         return rc;
+    if (at->layer_norm && ((rc = vector(m, NAME("attn_norm.bias"), d, &L->attn_norm_b, spare, err, err_len)) ||
+                           (rc = vector(m, NAME("ffn_norm.bias"), d, &L->ffn_norm_b, spare, err, err_len)) ||
+                           (rc = vector(m, NAME("attn_output.bias"), d, &L->bo, spare, err, err_len)) ||
+                           (rc = vector(m, NAME("ffn_up.bias"), hp->n_ff, &L->b_up, spare, err, err_len)) ||
+                           (rc = vector(m, NAME("ffn_down.bias"), d, &L->b_down, spare, err, err_len))))
+        return rc;
     if (gguf_find_tensor(&m->file, NAME("attn_qkv.weight"))) {
         WeightView qkv;
         const float *b;
@@ -496,14 +505,17 @@ static int load_layer(Model *m, int64_t l, float **spare, char *err, size_t err_
         if ((rc = weight(m, NAME("ffn_up.weight"), d, 2 * hp->n_ff, &gate_up, err, err_len))) return rc;
         L->w_gate = weight_part(&gate_up, 0, hp->n_ff);
         L->w_up = weight_part(&gate_up, hp->n_ff, hp->n_ff);
+    } else if (!hp->n_expert && at->ffn_plain_gelu) {
+        if ((rc = weight(m, NAME("ffn_up.weight"), d, hp->n_ff, &L->w_up, err, err_len))) return rc;
     } else if (!hp->n_expert && ((rc = weight(m, NAME("ffn_gate.weight"), d, hp->n_ff, &L->w_gate, err, err_len)) ||
                             (rc = weight(m, NAME("ffn_up.weight"), d, hp->n_ff, &L->w_up, err, err_len)))) {
         return rc;
     }
     // Biases the forward pass has no place for (some llama fine-tunes and granite files may carry
     // them): refused rather than ignored, which would give wrong logits without a word.
-    static const char *const unapplied[4] = {"attn_output.bias", "ffn_gate.bias", "ffn_up.bias", "ffn_down.bias"};
-    for (int i = 0; i < 4; i++) {
+    // (the LayerNorm architectures apply theirs but for a gate's, which they have no gate for)
+    static const char *const unapplied[4] = {"ffn_gate.bias", "attn_output.bias", "ffn_up.bias", "ffn_down.bias"};
+    for (int i = 0; i < (at->layer_norm ? 1 : 4); i++) {
         snprintf(n, sizeof n, "blk.%lld.%s", (long long)l, unapplied[i]);
         if (gguf_find_tensor(&m->file, n))
             return err_set(err, err_len, ERR_UNSUPP, "tensor '%s': this bias is not supported by the engine", n);
@@ -650,11 +662,12 @@ static int load_opened(Model *m, const char *path, char *err, size_t err_len) {
         goto fail;
     }
     int64_t q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
-    // Room for every vector the file may store as F16/BF16: per layer 4 norms, a shared expert's
-    // gate, 2 head (or whole-vector) norms and the q/k/v biases; the output norm, output bias and 3 RoPE factor vectors.
-    // (+ a shared expert's gate, and olmo2's whole-vector q/k norms)
-    int64_t per_layer = 5 * hp->n_embd + 2 * hp->head_dim + 2 * q_dim + 3 * kv_dim;
-    int64_t n_owned = hp->n_layer * per_layer + hp->n_embd + hp->n_vocab + 3 * hp->n_rot;
+    // Room for every vector the file may store as F16/BF16: per layer 4 norms, their 2 LayerNorm
+    // biases, a shared expert's gate, the attn_output and FFN biases, 2 head (or whole-vector)
+    // norms and the q/k/v biases; the output norm and its bias, the output bias and 3 RoPE factor
+    // vectors.
+    int64_t per_layer = 9 * hp->n_embd + hp->n_ff + 2 * hp->head_dim + 2 * q_dim + 3 * kv_dim;
+    int64_t n_owned = hp->n_layer * per_layer + 2 * hp->n_embd + hp->n_vocab + 3 * hp->n_rot;
     m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
     m->owned = malloc((size_t)n_owned * sizeof(float));
     if (hp->n_expert) m->experts = calloc((size_t)(hp->n_layer * 3 * hp->n_expert), sizeof *m->experts);
@@ -664,6 +677,8 @@ static int load_opened(Model *m, const char *path, char *err, size_t err_len) {
     }
     float *spare = m->owned;
     if ((rc = vector(m, "output_norm.weight", hp->n_embd, &m->output_norm, &spare, err, err_len))) goto fail;
+    if (at->layer_norm && (rc = vector(m, "output_norm.bias", hp->n_embd, &m->output_norm_b, &spare, err, err_len)))
+        goto fail;
     if (at->output_bias && (rc = opt_vector(m, "output.bias", hp->n_vocab, &m->output_b, &spare, err, err_len)))
         goto fail;
     for (int64_t l = 0; l < hp->n_layer; l++) {

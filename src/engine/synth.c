@@ -120,9 +120,9 @@ static int64_t synth_shexp(const SynthOptions *o) {
     return o->n_ff_shexp ? o->n_ff_shexp : ARCH_TRAITS[o->arch].shared_expert ? 4 * o->shape.ffn : 0;
 }
 
-// The most tensors one layer has (qwen2moe: 17), and outside the layers (phi3: 5).
+// The most tensors one layer has (qwen2moe: 17), and outside the layers (phi3, starcoder2: 6 at most).
 #define SYNTH_LAYER_TENSORS 17
-#define SYNTH_OTHER_TENSORS 5
+#define SYNTH_OTHER_TENSORS 6
 
 // The tensors of o's architecture in llama.cpp's order. Returns the count (specs must hold
 // SYNTH_OTHER_TENSORS + SYNTH_LAYER_TENSORS * n_layers).
@@ -131,7 +131,7 @@ static int64_t list_tensors(const SynthOptions *o, TensorSpec *specs) {
     const ArchTraits *at = &ARCH_TRAITS[o->arch];
     int64_t hd = s->dim / s->n_heads, kv_dim = hd * s->n_kv_heads, n = 0;
     bool fused = o->arch == ARCH_PHI3, biases = o->arch == ARCH_QWEN2 || o->arch == ARCH_QWEN2MOE ||
-                                                o->arch == ARCH_GLM4 || o->arch == ARCH_QWEN2VL;
+                                                o->arch == ARCH_GLM4 || o->arch == ARCH_QWEN2VL || at->layer_norm;
     int64_t shexp = synth_shexp(o);
 #define ADD(nm, ty, nd, e0, e1, ini) add_spec(&specs[n++], nm, ty, nd, e0, e1, ini)
 #define BLK(suffix, ty, nd, e0, e1, ini) \
@@ -140,6 +140,7 @@ static int64_t list_tensors(const SynthOptions *o, TensorSpec *specs) {
     ADD("token_embd.weight", o->type, 2, s->dim, s->vocab, INIT_MATRIX);
     for (int l = 0; l < (int)s->n_layers; l++) {
         if (!at->no_pre_norms) BLK("attn_norm.weight", QT_F32, 1, s->dim, 1, INIT_NORM);
+        if (at->layer_norm) BLK("attn_norm.bias", QT_F32, 1, s->dim, 1, INIT_BIAS);
         if (fused) {
             BLK("attn_qkv.weight", o->type, 2, s->dim, s->dim + 2 * kv_dim, INIT_QK);
         } else {
@@ -157,8 +158,10 @@ static int64_t list_tensors(const SynthOptions *o, TensorSpec *specs) {
             BLK("attn_k_norm.weight", QT_F32, 1, at->qk_norm_whole ? kv_dim : hd, 1, INIT_NORM);
         }
         BLK("attn_output.weight", o->type, 2, s->dim, s->dim, INIT_MATRIX);
+        if (at->layer_norm) BLK("attn_output.bias", QT_F32, 1, s->dim, 1, INIT_BIAS);
         if (at->post_norms) BLK("post_attention_norm.weight", QT_F32, 1, s->dim, 1, INIT_NORM);
         if (!at->no_pre_norms) BLK("ffn_norm.weight", QT_F32, 1, s->dim, 1, INIT_NORM);
+        if (at->layer_norm) BLK("ffn_norm.bias", QT_F32, 1, s->dim, 1, INIT_BIAS);
         if (synth_moe(o)) {  // the router (F32, as llama-quantize leaves it) and the experts, 3-D
             int64_t E = o->n_expert ? o->n_expert : SYNTH_MOE_EXPERTS;
             BLK("ffn_gate_inp.weight", QT_F32, 2, s->dim, E, INIT_ROUTER);
@@ -174,6 +177,9 @@ static int64_t list_tensors(const SynthOptions *o, TensorSpec *specs) {
                 BLK("ffn_down_shexp.weight", o->type, 2, shexp, s->dim, INIT_MATRIX);
                 BLK("ffn_up_shexp.weight", o->type, 2, s->dim, shexp, INIT_MATRIX);
             }
+        } else if (at->ffn_plain_gelu) {
+            BLK("ffn_up.weight", o->type, 2, s->dim, s->ffn, INIT_MATRIX);
+            BLK("ffn_up.bias", QT_F32, 1, s->ffn, 1, INIT_BIAS);
         } else if (at->fused_gate_up) {
             BLK("ffn_up.weight", o->type, 2, s->dim, 2 * s->ffn, INIT_MATRIX);
         } else {
@@ -181,9 +187,11 @@ static int64_t list_tensors(const SynthOptions *o, TensorSpec *specs) {
             BLK("ffn_up.weight", o->type, 2, s->dim, s->ffn, INIT_MATRIX);
         }
         if (!synth_moe(o)) BLK("ffn_down.weight", o->type, 2, s->ffn, s->dim, INIT_MATRIX);
+        if (at->layer_norm) BLK("ffn_down.bias", QT_F32, 1, s->dim, 1, INIT_BIAS);
         if (at->post_norms) BLK("post_ffw_norm.weight", QT_F32, 1, s->dim, 1, INIT_NORM);
     }
     ADD("output_norm.weight", QT_F32, 1, s->dim, 1, INIT_NORM);
+    if (at->layer_norm) ADD("output_norm.bias", QT_F32, 1, s->dim, 1, INIT_BIAS);
     if (!s->tied && !at->always_tied) ADD("output.weight", o->output_type, 2, s->dim, s->vocab, INIT_MATRIX);
     if (o->arch == ARCH_PHI3) {
         ADD("rope_factors_long.weight", QT_F32, 1, hd / 2, 1, INIT_FACTOR);
@@ -311,7 +319,9 @@ static int set_metadata(const SynthOptions *o, GgufWriter *w, const SynthShape *
     if (!rc) rc = gguf_writer_set_u32(w, KEY("attention.head_count_kv"), (uint32_t)s->n_kv_heads);
     if (!rc) rc = gguf_writer_set_f32(w, KEY("rope.freq_base"), s->rope_theta);
     if (!rc) rc = gguf_writer_set_u32(w, KEY("rope.dimension_count"), (uint32_t)(o->rope_dim ? o->rope_dim : s->dim / s->n_heads));
-    if (!rc) rc = gguf_writer_set_f32(w, KEY("attention.layer_norm_rms_epsilon"), s->rms_eps);
+    if (!rc)
+        rc = gguf_writer_set_f32(w, ARCH_TRAITS[o->arch].layer_norm ? KEY("attention.layer_norm_epsilon")
+                                                                    : KEY("attention.layer_norm_rms_epsilon"), s->rms_eps);
     if (!rc) rc = gguf_writer_set_u32(w, KEY("vocab_size"), (uint32_t)s->vocab);
     if (!rc && (o->arch == ARCH_GEMMA2 || o->arch == ARCH_GEMMA3))
         rc = gguf_writer_set_u32(w, KEY("attention.key_length"), (uint32_t)(s->dim / s->n_heads));

@@ -230,6 +230,7 @@ ARCH_ARGS = {
     "exaone": ("exaone", []),
     "olmoe": ("olmoe", ["--kv-heads", "4", "--experts", "8", "--experts-used", "3"]),
     "qwen2vl (text)": ("qwen2vl", []),
+    "starcoder2": ("starcoder2", []),
     "qwen3vl (text, RoPE base 20)": ("qwen3vl", ["--rope-theta", "20"]),
     "qwen3vlmoe (text, RoPE base 20)": ("qwen3vlmoe", ["--rope-theta", "20", "--experts", "8", "--experts-used", "3"]),
 }

@@ -53,6 +53,8 @@ The other architectures, as their GGUF files and llama.cpp define them:
     that the pairs M-RoPE gives a token's 4th position (0 for text) do not turn; qwen3vl's
     sections interleave (sector % 3 picks t, h, w while 3 x the section lasts); qwen3vlmoe is
     qwen3moe with qwen3vl's M-RoPE.
+  * starcoder2: LayerNorm (mean removed; weight and bias; layer_norm_epsilon) for every norm, biases
+    on q/k/v, attn_output, ffn_up and ffn_down, and a gateless FFN down(gelu_tanh(up x)); NeoX RoPE.
   * olmoe (OLMoE): olmo2's whole-vector q/k norms with pre-norms, and the mixture below without
     renormalized weights; NeoX RoPE.
   * gemma (Gemma 1): gemma2 without post-norms, soft-caps or windows; output tied.
@@ -75,7 +77,7 @@ class Model:
     pass
 
 
-ARCHS = ("llama", "ernie4_5", "exaone", "olmoe", "qwen2vl", "qwen3vl", "qwen3vlmoe", "qwen2", "qwen3", "glm4", "olmo2", "gemma", "gemma2", "gemma3", "phi3", "granite", "qwen3moe", "granitemoe", "qwen2moe",
+ARCHS = ("llama", "ernie4_5", "exaone", "olmoe", "qwen2vl", "qwen3vl", "qwen3vlmoe", "starcoder2", "qwen2", "qwen3", "glm4", "olmo2", "gemma", "gemma2", "gemma3", "phi3", "granite", "qwen3moe", "granitemoe", "qwen2moe",
          "smollm3")
 
 
@@ -95,7 +97,8 @@ def load(path, n_ctx=None):
     m.n_head_kv = g("attention.head_count_kv", m.n_head)
     m.head_dim = g("attention.key_length", m.n_embd // m.n_head)
     m.n_rot = g("rope.dimension_count", m.head_dim)
-    m.eps = g("attention.layer_norm_rms_epsilon")
+    m.layer_norm = arch == "starcoder2"
+    m.eps = g("attention.layer_norm_epsilon" if m.layer_norm else "attention.layer_norm_rms_epsilon")
     m.base = g("rope.freq_base", 10000.0)
     factor = 1.0
     if g("rope.scaling.type", "none") == "linear":
@@ -232,6 +235,14 @@ def moe(m, h, p, act_q8):
     return out
 
 
+def norm(m, x, name):
+    """The model's pre-norm of x: RMSNorm, or LayerNorm with its bias (starcoder2)."""
+    if not m.layer_norm:
+        return rmsnorm(x, m.w[name + ".weight"], m.eps)
+    c = x - x.mean(axis=-1, keepdims=True)
+    return c / np.sqrt(np.mean(c * c, axis=-1, keepdims=True) + m.eps) * m.w[name + ".weight"] + m.w[name + ".bias"]
+
+
 def rmsnorm(x, w, eps):
     return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * w
 
@@ -278,7 +289,7 @@ def forward(m, tokens, rope_variant=None, act_q8=False):
     w = lambda name: m.w.get(name)  # noqa: E731  (optional tensors)
     for l in range(m.n_layer):
         p = f"blk.{l}."
-        h = rmsnorm(x, m.w[p + "attn_norm.weight"], m.eps) if m.arch != "olmo2" else x   # olmo2: no pre-norms
+        h = norm(m, x, p + "attn_norm") if m.arch != "olmo2" else x   # olmo2: no pre-norms
         q = matmul(m, h, p + "attn_q.weight", act_q8)
         k = matmul(m, h, p + "attn_k.weight", act_q8)
         v = matmul(m, h, p + "attn_v.weight", act_q8)
@@ -306,12 +317,17 @@ def forward(m, tokens, rope_variant=None, act_q8=False):
             s = np.exp(s - s.max(axis=1, keepdims=True))
             att[:, head, :] = (s / s.sum(axis=1, keepdims=True)) @ v[:, kvh, :]
         o = matmul(m, att.reshape(T, m.n_head * hd), p + "attn_output.weight", act_q8)
+        if w(p + "attn_output.bias") is not None:
+            o = o + m.w[p + "attn_output.bias"]
         if m.post_norms:
             o = rmsnorm(o, m.w[p + "post_attention_norm.weight"], m.eps)
         x = x + o * m.residual_scale
-        h = rmsnorm(x, m.w[p + "ffn_norm.weight"], m.eps) if m.arch != "olmo2" else x
+        h = norm(m, x, p + "ffn_norm") if m.arch != "olmo2" else x
         if m.n_expert_used:
             o = moe(m, h, p, act_q8)
+        elif m.arch == "starcoder2":                                  # down(gelu(up x + b) ) + b
+            a = gelu_tanh(matmul(m, h, p + "ffn_up.weight", act_q8) + m.w[p + "ffn_up.bias"])
+            o = matmul(m, a, p + "ffn_down.weight", act_q8) + m.w[p + "ffn_down.bias"]
         else:
             gate = matmul(m, h, p + "ffn_gate.weight", act_q8)
             up = matmul(m, h, p + "ffn_up.weight", act_q8)
@@ -320,7 +336,7 @@ def forward(m, tokens, rope_variant=None, act_q8=False):
         if m.post_norms:
             o = rmsnorm(o, m.w[p + "post_ffw_norm.weight"], m.eps)
         x = x + o * m.residual_scale
-    h = rmsnorm(x, m.w["output_norm.weight"], m.eps)
+    h = norm(m, x, "output_norm")
     logits = matmul(m, h, m.out_name, act_q8)                        # (T, n_vocab)
     if m.arch in ("qwen2", "phi3") and w("output.bias") is not None:
         logits = logits + m.w["output.bias"]
