@@ -153,6 +153,12 @@ TEST(model_arch_loader_reads_each_archs_switches) {
     EXPECT(m.layers[1].attn_norm_b && m.layers[1].ffn_norm_b && m.layers[1].bo && m.layers[1].b_up &&
            m.layers[1].b_down && m.layers[1].bq && m.output_norm_b && m.layers[1].w_gate.rows == 0);
     model_free(&m);
+    // stablelm: LayerNorm biases and q/k/v biases, but no attn_output/FFN biases and a gated FFN
+    p = synth_arch(ARCH_STABLELM, QT_F32, 0);
+    ASSERT(p && model_load(&m, p, err, sizeof err) == 0);
+    EXPECT(m.layers[1].attn_norm_b && m.layers[1].bq && !m.layers[1].bo && !m.layers[1].b_up &&
+           m.layers[1].w_gate.rows == 128 && m.output_norm_b);
+    model_free(&m);
     // smollm3: layer 3 of 4 (and every 4th) rotates nothing
     p = synth_arch(ARCH_SMOLLM3, QT_F32, 0);
     ASSERT(p && model_load(&m, p, err, sizeof err) == 0);
@@ -228,7 +234,7 @@ TEST(model_arch_refuses_missing_tensors_and_unknown_archs) {
     const char *p = synth_arch(ARCH_LLAMA, QT_F32, 0);
     ASSERT(p);
     GgufFile f;
-    char err[256] = "";
+    char err[512] = "";  // the unknown-arch message lists every architecture
     ASSERT(gguf_open(&f, p, err, sizeof err) == 0);
     // Relabel the llama file: as qwen3 it lacks attn_q_norm; as gemma2 it lacks post norms;
     // as phi3 its ffn_up is half the fused size; as falcon it is an unknown architecture.

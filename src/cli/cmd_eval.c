@@ -359,7 +359,7 @@ static cJSON *task_json(const EvalOpts *o, const TaskResult *r) {
 }
 
 static int run_task(const EvalOpts *o) {
-    char err[320];
+    char err[512];
     Task t;
     if (task_load(&t, o->task, o->label_field, err, sizeof err)) { fprintf(stderr, "eval: %s\n", err); return 1; }
     TaskOptions to = {.url = o->url, .model = o->req_model, .concurrency = o->concurrency,
@@ -385,7 +385,7 @@ static int run_task(const EvalOpts *o) {
 
 // Runs the dev set on the first tier (with logprobs) and the teacher, then picks min_confidence.
 static int run_choose(const EvalOpts *o) {
-    char err[320];
+    char err[512];
     Task t;
     if (task_load(&t, o->task, o->label_field, err, sizeof err)) { fprintf(stderr, "eval: %s\n", err); return 1; }
     TaskOptions so = {.url = o->url, .model = o->req_model, .concurrency = o->concurrency, .max_tokens = o->max_tokens,

@@ -60,6 +60,7 @@ typedef enum {
     ARCH_QWEN3VL,  // Qwen3-VL's language model: qwen3 with interleaved M-RoPE
     ARCH_QWEN3VLMOE, // Qwen3-VL-30B-A3B's: qwen3moe with interleaved M-RoPE
     ARCH_STARCODER2, // StarCoder2: LayerNorm with biases, biases on every matrix, a plain GELU FFN
+    ARCH_STABLELM, // StableLM 2: LayerNorm with biases, partial rotary, SwiGLU
     ARCH_COUNT
 } ModelArch;
 
@@ -95,12 +96,13 @@ typedef struct {
     bool mrope;                // multimodal RoPE (rope.dimension_sections), run for text: see mrope_static
     bool mrope_interleaved;    // its sections interleave (qwen3vl) instead of following each other
     bool layer_norm;           // LayerNorm (mean and variance, weight and bias; layer_norm_epsilon)
-                               // instead of RMSNorm, and biases on attn_output and the FFN
+                               // instead of RMSNorm, and biases on attn_output and the FFN when
+                               // the file has them
     bool ffn_plain_gelu;       // FFN down(gelu(up x)), no gate
 } ArchTraits;
 
 extern const ArchTraits ARCH_TRAITS[ARCH_COUNT];
-#define MODEL_ARCH_NAMES "llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3, granite, qwen3moe, granitemoe, qwen2moe, smollm3, glm4, olmo2, ernie4_5, exaone, olmoe, qwen2vl, qwen3vl, qwen3vlmoe, starcoder2"
+#define MODEL_ARCH_NAMES "llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3, granite, qwen3moe, granitemoe, qwen2moe, smollm3, glm4, olmo2, ernie4_5, exaone, olmoe, qwen2vl, qwen3vl, qwen3vlmoe, starcoder2, stablelm"
 // The architecture named s, or -1.
 int model_arch_find(Str s);
 

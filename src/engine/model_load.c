@@ -53,6 +53,7 @@ const ArchTraits ARCH_TRAITS[ARCH_COUNT] = {
     [ARCH_QWEN3VLMOE] = {.name = "qwen3vlmoe", .rope_neox = true, .qk_norm = true, .mrope = true,
                          .mrope_interleaved = true, .moe = true, .expert_width_key = true},
     [ARCH_STARCODER2] = {.name = "starcoder2", .rope_neox = true, .layer_norm = true, .ffn_plain_gelu = true},
+    [ARCH_STABLELM] = {.name = "stablelm", .rope_neox = true, .layer_norm = true},
 };
 
 int model_arch_find(Str s) {
@@ -447,10 +448,13 @@ static int load_layer(Model *m, int64_t l, float **spare, char *err, size_t err_
         return rc;
     if (at->layer_norm && ((rc = vector(m, NAME("attn_norm.bias"), d, &L->attn_norm_b, spare, err, err_len)) ||
                            (rc = vector(m, NAME("ffn_norm.bias"), d, &L->ffn_norm_b, spare, err, err_len)) ||
-                           (rc = vector(m, NAME("attn_output.bias"), d, &L->bo, spare, err, err_len)) ||
-                           (rc = vector(m, NAME("ffn_up.bias"), hp->n_ff, &L->b_up, spare, err, err_len)) ||
-                           (rc = vector(m, NAME("ffn_down.bias"), d, &L->b_down, spare, err, err_len))))
+                           (rc = opt_vector(m, NAME("attn_output.bias"), d, &L->bo, spare, err, err_len)) ||
+                           (rc = opt_vector(m, NAME("ffn_up.bias"), hp->n_ff, &L->b_up, spare, err, err_len)) ||
+                           (rc = opt_vector(m, NAME("ffn_down.bias"), d, &L->b_down, spare, err, err_len))))
         return rc;
+    // StableLM 2 12B's per-head q/k LayerNorms and parallel residual (no ffn_norm) are not run
+    if (at->layer_norm && !at->qk_norm && gguf_find_tensor(&m->file, NAME("attn_q_norm.weight")))
+        return err_set(err, err_len, ERR_UNSUPP, "tensor '%s': a per-head q/k LayerNorm is not supported by the engine", n);
     if (gguf_find_tensor(&m->file, NAME("attn_qkv.weight"))) {
         WeightView qkv;
         const float *b;

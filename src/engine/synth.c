@@ -158,7 +158,7 @@ static int64_t list_tensors(const SynthOptions *o, TensorSpec *specs) {
             BLK("attn_k_norm.weight", QT_F32, 1, at->qk_norm_whole ? kv_dim : hd, 1, INIT_NORM);
         }
         BLK("attn_output.weight", o->type, 2, s->dim, s->dim, INIT_MATRIX);
-        if (at->layer_norm) BLK("attn_output.bias", QT_F32, 1, s->dim, 1, INIT_BIAS);
+        if (at->ffn_plain_gelu) BLK("attn_output.bias", QT_F32, 1, s->dim, 1, INIT_BIAS);  // starcoder2
         if (at->post_norms) BLK("post_attention_norm.weight", QT_F32, 1, s->dim, 1, INIT_NORM);
         if (!at->no_pre_norms) BLK("ffn_norm.weight", QT_F32, 1, s->dim, 1, INIT_NORM);
         if (at->layer_norm) BLK("ffn_norm.bias", QT_F32, 1, s->dim, 1, INIT_BIAS);
@@ -187,7 +187,7 @@ static int64_t list_tensors(const SynthOptions *o, TensorSpec *specs) {
             BLK("ffn_up.weight", o->type, 2, s->dim, s->ffn, INIT_MATRIX);
         }
         if (!synth_moe(o)) BLK("ffn_down.weight", o->type, 2, s->ffn, s->dim, INIT_MATRIX);
-        if (at->layer_norm) BLK("ffn_down.bias", QT_F32, 1, s->dim, 1, INIT_BIAS);
+        if (at->ffn_plain_gelu) BLK("ffn_down.bias", QT_F32, 1, s->dim, 1, INIT_BIAS);
         if (at->post_norms) BLK("post_ffw_norm.weight", QT_F32, 1, s->dim, 1, INIT_NORM);
     }
     ADD("output_norm.weight", QT_F32, 1, s->dim, 1, INIT_NORM);

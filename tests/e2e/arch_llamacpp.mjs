@@ -84,6 +84,7 @@ const ARCHS = [
     ["qwen3vl", ["--rope-theta", "20"]],
     ["qwen3vlmoe", ["--rope-theta", "20", "--experts", "8", "--experts-used", "3"]],
     ["starcoder2", []],
+    ["stablelm", ["--rope-dim", "4"]],
     ["llama", ["--experts", "4", "--experts-used", "2"], "mixtral"],
 ];
 

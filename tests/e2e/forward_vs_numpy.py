@@ -231,6 +231,7 @@ ARCH_ARGS = {
     "olmoe": ("olmoe", ["--kv-heads", "4", "--experts", "8", "--experts-used", "3"]),
     "qwen2vl (text)": ("qwen2vl", []),
     "starcoder2": ("starcoder2", []),
+    "stablelm (a quarter of each head rotated)": ("stablelm", ["--rope-dim", "4"]),
     "qwen3vl (text, RoPE base 20)": ("qwen3vl", ["--rope-theta", "20"]),
     "qwen3vlmoe (text, RoPE base 20)": ("qwen3vlmoe", ["--rope-theta", "20", "--experts", "8", "--experts-used", "3"]),
 }

@@ -55,6 +55,7 @@ The other architectures, as their GGUF files and llama.cpp define them:
     qwen3moe with qwen3vl's M-RoPE.
   * starcoder2: LayerNorm (mean removed; weight and bias; layer_norm_epsilon) for every norm, biases
     on q/k/v, attn_output, ffn_up and ffn_down, and a gateless FFN down(gelu_tanh(up x)); NeoX RoPE.
+    stablelm (StableLM 2): the same LayerNorm, q/k/v biases, SwiGLU, NeoX RoPE on part of each head.
   * olmoe (OLMoE): olmo2's whole-vector q/k norms with pre-norms, and the mixture below without
     renormalized weights; NeoX RoPE.
   * gemma (Gemma 1): gemma2 without post-norms, soft-caps or windows; output tied.
@@ -77,7 +78,7 @@ class Model:
     pass
 
 
-ARCHS = ("llama", "ernie4_5", "exaone", "olmoe", "qwen2vl", "qwen3vl", "qwen3vlmoe", "starcoder2", "qwen2", "qwen3", "glm4", "olmo2", "gemma", "gemma2", "gemma3", "phi3", "granite", "qwen3moe", "granitemoe", "qwen2moe",
+ARCHS = ("llama", "ernie4_5", "exaone", "olmoe", "qwen2vl", "qwen3vl", "qwen3vlmoe", "starcoder2", "stablelm", "qwen2", "qwen3", "glm4", "olmo2", "gemma", "gemma2", "gemma3", "phi3", "granite", "qwen3moe", "granitemoe", "qwen2moe",
          "smollm3")
 
 
@@ -97,7 +98,7 @@ def load(path, n_ctx=None):
     m.n_head_kv = g("attention.head_count_kv", m.n_head)
     m.head_dim = g("attention.key_length", m.n_embd // m.n_head)
     m.n_rot = g("rope.dimension_count", m.head_dim)
-    m.layer_norm = arch == "starcoder2"
+    m.layer_norm = arch in ("starcoder2", "stablelm")
     m.eps = g("attention.layer_norm_epsilon" if m.layer_norm else "attention.layer_norm_rms_epsilon")
     m.base = g("rope.freq_base", 10000.0)
     factor = 1.0
