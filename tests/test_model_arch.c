@@ -159,6 +159,11 @@ TEST(model_arch_loader_reads_each_archs_switches) {
     EXPECT(m.layers[1].attn_norm_b && m.layers[1].bq && !m.layers[1].bo && !m.layers[1].b_up &&
            m.layers[1].w_gate.rows == 128 && m.output_norm_b);
     model_free(&m);
+    // phi2: no ffn_norm (the FFN reads the attention's input), an output bias
+    p = synth_arch(ARCH_PHI2, QT_F32, 0);
+    ASSERT(p && model_load(&m, p, err, sizeof err) == 0);
+    EXPECT(!m.layers[1].ffn_norm && m.layers[1].attn_norm_b && m.layers[1].b_up && m.output_b && m.output_norm_b);
+    model_free(&m);
     // smollm3: layer 3 of 4 (and every 4th) rotates nothing
     p = synth_arch(ARCH_SMOLLM3, QT_F32, 0);
     ASSERT(p && model_load(&m, p, err, sizeof err) == 0);

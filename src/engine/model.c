@@ -33,6 +33,8 @@ struct ModelBuffers {
     float *moe_y;       // (R, n_embd)            that expert's output for them
     int64_t *moe_rows;  // (R)                    their row indices
     float *moe_rw;      // (R)                    and weights
+    float *par_in;      // (R, n_embd)            parallel residual (phi2): the layer's normed input
+    float *par_att;     // (R, n_embd)            and its attention output, while the FFN runs
     float *xl;          // (R, n_embd)            final-normed rows that want logits
     float *rope_cs;     // (R, n_rot/2, 2)        cos, sin of each row's rotation angles (global layers)
     float *rope_cs_swa; // (R, n_rot/2, 2)        the same for sliding-window layers
@@ -95,6 +97,8 @@ ModelBuffers *model_buffers_create(const Model *m, int64_t max_rows, int64_t n_c
         {(void **)&b->moe_y, (size_t)(E ? R * hp->n_embd : 0) * sizeof(float)},
         {(void **)&b->moe_rows, (size_t)(E ? R : 0) * sizeof(int64_t)},
         {(void **)&b->moe_rw, (size_t)(E ? R : 0) * sizeof(float)},
+        {(void **)&b->par_in, (size_t)(ARCH_TRAITS[hp->arch].parallel_residual ? R * hp->n_embd : 0) * sizeof(float)},
+        {(void **)&b->par_att, (size_t)(ARCH_TRAITS[hp->arch].parallel_residual ? R * hp->n_embd : 0) * sizeof(float)},
         {(void **)&b->xl, (size_t)(R * hp->n_embd) * sizeof(float)},
         {(void **)&b->rope_cs, (size_t)(R * hp->n_rot) * sizeof(float)},
         {(void **)&b->rope_cs_swa, (size_t)(R * hp->n_rot) * sizeof(float)},
@@ -519,6 +523,7 @@ void model_forward(const Model *m, ModelBuffers *b, KvCache *kv, ThreadPool *tp,
         job.norm_b = L->attn_norm_b;
         job.add = l > 0;
         tp_run(tp, job_residual_norm, &job, n);
+        if (at->parallel_residual) memcpy(b->par_in, b->xb, (size_t)(n * d) * sizeof(float));
         // q = xb·Wqᵀ (n, n_head*hd); k, v = xb·Wkᵀ, xb·Wvᵀ (n, n_head_kv*hd) — one job
         float *const qkv_out[3] = {b->q, b->k, b->v};
         const WeightView *const qkv_w[3] = {&L->wq, &L->wk, &L->wv};
@@ -535,11 +540,17 @@ void model_forward(const Model *m, ModelBuffers *b, KvCache *kv, ThreadPool *tp,
             tp_run(tp, job_post_norm, &job, n);
         }
 
-        // FFN sublayer. x += xb; xb = rmsnorm(x)
-        job.norm_w = L->ffn_norm;
-        job.norm_b = L->ffn_norm_b;
-        job.add = true;
-        tp_run(tp, job_residual_norm, &job, n);
+        // FFN sublayer. x += xb; xb = rmsnorm(x) — or, in parallel (phi2), the FFN reads the same
+        // normed input as the attention and the layer adds both outputs: xb = attn + ffn
+        if (at->parallel_residual) {
+            memcpy(b->par_att, b->xb, (size_t)(n * d) * sizeof(float));
+            memcpy(b->xb, b->par_in, (size_t)(n * d) * sizeof(float));
+        } else {
+            job.norm_w = L->ffn_norm;
+            job.norm_b = L->ffn_norm_b;
+            job.add = true;
+            tp_run(tp, job_residual_norm, &job, n);
+        }
         if (hp->n_expert) {
             moe_ffn(&job, tp, L, n);
         } else if (at->ffn_plain_gelu) {
@@ -561,6 +572,8 @@ void model_forward(const Model *m, ModelBuffers *b, KvCache *kv, ThreadPool *tp,
             job.norm_w = L->ffn_post_norm;
             tp_run(tp, job_post_norm, &job, n);
         }
+        if (at->parallel_residual)
+            for (int64_t i = 0; i < n * d; i++) b->xb[i] += b->par_att[i];
     }
 
     // Final norm, only for the rows that want logits: xl[j] = rmsnorm(x[r] + xb[r])

@@ -61,6 +61,7 @@ typedef enum {
     ARCH_QWEN3VLMOE, // Qwen3-VL-30B-A3B's: qwen3moe with interleaved M-RoPE
     ARCH_STARCODER2, // StarCoder2: LayerNorm with biases, biases on every matrix, a plain GELU FFN
     ARCH_STABLELM, // StableLM 2: LayerNorm with biases, partial rotary, SwiGLU
+    ARCH_PHI2,     // Phi-2: starcoder2's LayerNorm, biases and GELU FFN, in parallel with attention
     ARCH_COUNT
 } ModelArch;
 
@@ -99,10 +100,11 @@ typedef struct {
                                // instead of RMSNorm, and biases on attn_output and the FFN when
                                // the file has them
     bool ffn_plain_gelu;       // FFN down(gelu(up x)), no gate
+    bool parallel_residual;    // the FFN reads the attention's normed input, x += attn + ffn (no ffn_norm)
 } ArchTraits;
 
 extern const ArchTraits ARCH_TRAITS[ARCH_COUNT];
-#define MODEL_ARCH_NAMES "llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3, granite, qwen3moe, granitemoe, qwen2moe, smollm3, glm4, olmo2, ernie4_5, exaone, olmoe, qwen2vl, qwen3vl, qwen3vlmoe, starcoder2, stablelm"
+#define MODEL_ARCH_NAMES "llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3, granite, qwen3moe, granitemoe, qwen2moe, smollm3, glm4, olmo2, ernie4_5, exaone, olmoe, qwen2vl, qwen3vl, qwen3vlmoe, starcoder2, stablelm, phi2"
 // The architecture named s, or -1.
 int model_arch_find(Str s);
 

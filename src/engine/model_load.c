@@ -54,6 +54,8 @@ const ArchTraits ARCH_TRAITS[ARCH_COUNT] = {
                          .mrope_interleaved = true, .moe = true, .expert_width_key = true},
     [ARCH_STARCODER2] = {.name = "starcoder2", .rope_neox = true, .layer_norm = true, .ffn_plain_gelu = true},
     [ARCH_STABLELM] = {.name = "stablelm", .rope_neox = true, .layer_norm = true},
+    [ARCH_PHI2] = {.name = "phi2", .rope_neox = true, .layer_norm = true, .ffn_plain_gelu = true,
+                   .parallel_residual = true, .output_bias = true},
 };
 
 int model_arch_find(Str s) {
@@ -447,7 +449,8 @@ static int load_layer(Model *m, int64_t l, float **spare, char *err, size_t err_
     if (!at->no_pre_norms && (rc = vector(m, NAME("attn_norm.weight"), d, &L->attn_norm, spare, err, err_len)))
         return rc;
     if (at->layer_norm && ((rc = vector(m, NAME("attn_norm.bias"), d, &L->attn_norm_b, spare, err, err_len)) ||
-                           (rc = vector(m, NAME("ffn_norm.bias"), d, &L->ffn_norm_b, spare, err, err_len)) ||
+                           (!at->parallel_residual &&
+                            (rc = vector(m, NAME("ffn_norm.bias"), d, &L->ffn_norm_b, spare, err, err_len))) ||
                            (rc = opt_vector(m, NAME("attn_output.bias"), d, &L->bo, spare, err, err_len)) ||
                            (rc = opt_vector(m, NAME("ffn_up.bias"), hp->n_ff, &L->b_up, spare, err, err_len)) ||
                            (rc = opt_vector(m, NAME("ffn_down.bias"), d, &L->b_down, spare, err, err_len))))
@@ -478,7 +481,8 @@ static int load_layer(Model *m, int64_t l, float **spare, char *err, size_t err_
                         (rc = vector(m, NAME("attn_k_norm.weight"), kn, &L->k_norm, spare, err, err_len))))
         return rc;
     if ((rc = weight(m, NAME("attn_output.weight"), q_dim, d, &L->wo, err, err_len)) ||
-        (!at->no_pre_norms && (rc = vector(m, NAME("ffn_norm.weight"), d, &L->ffn_norm, spare, err, err_len))))
+        (!at->no_pre_norms && !at->parallel_residual &&
+         (rc = vector(m, NAME("ffn_norm.weight"), d, &L->ffn_norm, spare, err, err_len))))
         return rc;
     if (hp->n_expert) {  // router and experts instead of the dense FFN
         int64_t E = hp->n_expert, f = hp->n_ff_exp;

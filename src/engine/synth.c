@@ -160,8 +160,8 @@ static int64_t list_tensors(const SynthOptions *o, TensorSpec *specs) {
         BLK("attn_output.weight", o->type, 2, s->dim, s->dim, INIT_MATRIX);
         if (at->ffn_plain_gelu) BLK("attn_output.bias", QT_F32, 1, s->dim, 1, INIT_BIAS);  // starcoder2
         if (at->post_norms) BLK("post_attention_norm.weight", QT_F32, 1, s->dim, 1, INIT_NORM);
-        if (!at->no_pre_norms) BLK("ffn_norm.weight", QT_F32, 1, s->dim, 1, INIT_NORM);
-        if (at->layer_norm) BLK("ffn_norm.bias", QT_F32, 1, s->dim, 1, INIT_BIAS);
+        if (!at->no_pre_norms && !at->parallel_residual) BLK("ffn_norm.weight", QT_F32, 1, s->dim, 1, INIT_NORM);
+        if (at->layer_norm && !at->parallel_residual) BLK("ffn_norm.bias", QT_F32, 1, s->dim, 1, INIT_BIAS);
         if (synth_moe(o)) {  // the router (F32, as llama-quantize leaves it) and the experts, 3-D
             int64_t E = o->n_expert ? o->n_expert : SYNTH_MOE_EXPERTS;
             BLK("ffn_gate_inp.weight", QT_F32, 2, s->dim, E, INIT_ROUTER);
@@ -193,6 +193,7 @@ static int64_t list_tensors(const SynthOptions *o, TensorSpec *specs) {
     ADD("output_norm.weight", QT_F32, 1, s->dim, 1, INIT_NORM);
     if (at->layer_norm) ADD("output_norm.bias", QT_F32, 1, s->dim, 1, INIT_BIAS);
     if (!s->tied && !at->always_tied) ADD("output.weight", o->output_type, 2, s->dim, s->vocab, INIT_MATRIX);
+    if (o->arch == ARCH_PHI2) ADD("output.bias", QT_F32, 1, s->vocab, 1, INIT_BIAS);  // llama.cpp requires it
     if (o->arch == ARCH_PHI3) {
         ADD("rope_factors_long.weight", QT_F32, 1, hd / 2, 1, INIT_FACTOR);
         ADD("rope_factors_short.weight", QT_F32, 1, hd / 2, 1, INIT_FACTOR);

@@ -56,6 +56,8 @@ The other architectures, as their GGUF files and llama.cpp define them:
   * starcoder2: LayerNorm (mean removed; weight and bias; layer_norm_epsilon) for every norm, biases
     on q/k/v, attn_output, ffn_up and ffn_down, and a gateless FFN down(gelu_tanh(up x)); NeoX RoPE.
     stablelm (StableLM 2): the same LayerNorm, q/k/v biases, SwiGLU, NeoX RoPE on part of each head.
+    phi2: starcoder2's layer computed in parallel (x + attn(h) + ffn(h), h = LayerNorm(x)), an
+    output bias, NeoX RoPE on part of each head.
   * olmoe (OLMoE): olmo2's whole-vector q/k norms with pre-norms, and the mixture below without
     renormalized weights; NeoX RoPE.
   * gemma (Gemma 1): gemma2 without post-norms, soft-caps or windows; output tied.
@@ -78,7 +80,7 @@ class Model:
     pass
 
 
-ARCHS = ("llama", "ernie4_5", "exaone", "olmoe", "qwen2vl", "qwen3vl", "qwen3vlmoe", "starcoder2", "stablelm", "qwen2", "qwen3", "glm4", "olmo2", "gemma", "gemma2", "gemma3", "phi3", "granite", "qwen3moe", "granitemoe", "qwen2moe",
+ARCHS = ("llama", "ernie4_5", "exaone", "olmoe", "qwen2vl", "qwen3vl", "qwen3vlmoe", "starcoder2", "stablelm", "phi2", "qwen2", "qwen3", "glm4", "olmo2", "gemma", "gemma2", "gemma3", "phi3", "granite", "qwen3moe", "granitemoe", "qwen2moe",
          "smollm3")
 
 
@@ -98,7 +100,7 @@ def load(path, n_ctx=None):
     m.n_head_kv = g("attention.head_count_kv", m.n_head)
     m.head_dim = g("attention.key_length", m.n_embd // m.n_head)
     m.n_rot = g("rope.dimension_count", m.head_dim)
-    m.layer_norm = arch in ("starcoder2", "stablelm")
+    m.layer_norm = arch in ("starcoder2", "stablelm", "phi2")
     m.eps = g("attention.layer_norm_epsilon" if m.layer_norm else "attention.layer_norm_rms_epsilon")
     m.base = g("rope.freq_base", 10000.0)
     factor = 1.0
@@ -322,11 +324,14 @@ def forward(m, tokens, rope_variant=None, act_q8=False):
             o = o + m.w[p + "attn_output.bias"]
         if m.post_norms:
             o = rmsnorm(o, m.w[p + "post_attention_norm.weight"], m.eps)
-        x = x + o * m.residual_scale
-        h = norm(m, x, p + "ffn_norm") if m.arch != "olmo2" else x
+        if m.arch == "phi2":                       # parallel: the FFN reads the attention's input h
+            attn_out = o
+        else:
+            x = x + o * m.residual_scale
+            h = norm(m, x, p + "ffn_norm") if m.arch != "olmo2" else x
         if m.n_expert_used:
             o = moe(m, h, p, act_q8)
-        elif m.arch == "starcoder2":                                  # down(gelu(up x + b) ) + b
+        elif m.arch in ("starcoder2", "phi2"):                        # down(gelu(up x + b) ) + b
             a = gelu_tanh(matmul(m, h, p + "ffn_up.weight", act_q8) + m.w[p + "ffn_up.bias"])
             o = matmul(m, a, p + "ffn_down.weight", act_q8) + m.w[p + "ffn_down.bias"]
         else:
@@ -336,10 +341,12 @@ def forward(m, tokens, rope_variant=None, act_q8=False):
             o = matmul(m, act * up, p + "ffn_down.weight", act_q8)
         if m.post_norms:
             o = rmsnorm(o, m.w[p + "post_ffw_norm.weight"], m.eps)
+        if m.arch == "phi2":
+            o = o + attn_out
         x = x + o * m.residual_scale
     h = norm(m, x, "output_norm")
     logits = matmul(m, h, m.out_name, act_q8)                        # (T, n_vocab)
-    if m.arch in ("qwen2", "phi3") and w("output.bias") is not None:
+    if m.arch in ("qwen2", "phi3", "phi2") and w("output.bias") is not None:
         logits = logits + m.w["output.bias"]
     logits = logits / m.logit_scale
     if m.final_softcap:
