@@ -164,6 +164,12 @@ TEST(model_arch_loader_reads_each_archs_switches) {
     ASSERT(p && model_load(&m, p, err, sizeof err) == 0);
     EXPECT(!m.layers[1].ffn_norm && m.layers[1].attn_norm_b && m.layers[1].b_up && m.output_b && m.output_norm_b);
     model_free(&m);
+    // command-r: LayerNorm without biases, parallel, tied, logits times logit_scale
+    p = synth_arch(ARCH_COMMAND_R, QT_F32, 0);
+    ASSERT(p && model_load(&m, p, err, sizeof err) == 0);
+    EXPECT(!m.layers[1].ffn_norm && !m.layers[1].attn_norm_b && !m.output_norm_b && m.output.data == m.tok_embd.data);
+    EXPECT(m.hp.logit_multiplier == 0.0625f && m.hp.logit_scale == 16.0f);
+    model_free(&m);
     // smollm3: layer 3 of 4 (and every 4th) rotates nothing
     p = synth_arch(ARCH_SMOLLM3, QT_F32, 0);
     ASSERT(p && model_load(&m, p, err, sizeof err) == 0);

@@ -592,8 +592,9 @@ void model_forward(const Model *m, ModelBuffers *b, KvCache *kv, ThreadPool *tp,
     mm_matmul(tp, b->mm_scratch, logits, &m->output, b->xl, n_want);
     if (m->output_b)
         for (int64_t j = 0; j < n_want; j++) add_bias(logits + j * hp->n_vocab, m->output_b, hp->n_vocab);
-    if (hp->logit_scale != 1.0f) {  // granite: logits / logit_scale, as a multiply by its inverse (llama.cpp's)
-        float inv = 1.0f / hp->logit_scale;
+    if (hp->logit_scale != 1.0f) {  // granite: logits / logit_scale, as a multiply by its inverse (llama.cpp's);
+        // command-r: times its logit_scale
+        float inv = hp->logit_multiplier != 0.0f ? hp->logit_multiplier : 1.0f / hp->logit_scale;
         for (int64_t i = 0; i < n_want * hp->n_vocab; i++) logits[i] *= inv;
     }
     if (hp->final_softcap > 0) {

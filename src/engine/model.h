@@ -62,6 +62,7 @@ typedef enum {
     ARCH_STARCODER2, // StarCoder2: LayerNorm with biases, biases on every matrix, a plain GELU FFN
     ARCH_STABLELM, // StableLM 2: LayerNorm with biases, partial rotary, SwiGLU
     ARCH_PHI2,     // Phi-2: starcoder2's LayerNorm, biases and GELU FFN, in parallel with attention
+    ARCH_COMMAND_R, // Command-R, Aya: LayerNorm without bias, attention and SwiGLU in parallel, logits scaled
     ARCH_COUNT
 } ModelArch;
 
@@ -99,12 +100,14 @@ typedef struct {
     bool layer_norm;           // LayerNorm (mean and variance, weight and bias; layer_norm_epsilon)
                                // instead of RMSNorm, and biases on attn_output and the FFN when
                                // the file has them
+    bool norm_bias;            // the LayerNorms have biases (attn_norm.bias, ffn_norm.bias, output_norm.bias)
     bool ffn_plain_gelu;       // FFN down(gelu(up x)), no gate
     bool parallel_residual;    // the FFN reads the attention's normed input, x += attn + ffn (no ffn_norm)
+    bool logit_multiplier;     // logits multiplied by logit_scale (command-r; granite divides)
 } ArchTraits;
 
 extern const ArchTraits ARCH_TRAITS[ARCH_COUNT];
-#define MODEL_ARCH_NAMES "llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3, granite, qwen3moe, granitemoe, qwen2moe, smollm3, glm4, olmo2, ernie4_5, exaone, olmoe, qwen2vl, qwen3vl, qwen3vlmoe, starcoder2, stablelm, phi2"
+#define MODEL_ARCH_NAMES "llama, qwen2, qwen3, gemma, gemma2, gemma3, phi3, granite, qwen3moe, granitemoe, qwen2moe, smollm3, glm4, olmo2, ernie4_5, exaone, olmoe, qwen2vl, qwen3vl, qwen3vlmoe, starcoder2, stablelm, phi2, command-r"
 // The architecture named s, or -1.
 int model_arch_find(Str s);
 
@@ -127,6 +130,7 @@ typedef struct {
     float embd_scale;                     // token embeddings multiplied by this (1: none)
     float residual_scale;                 // each sublayer's output multiplied by this before its residual add
     float logit_scale;                    // logits divided by this (1: none)
+    float logit_multiplier;               // or multiplied by this (command-r; 0: none)
     int64_t n_expert, n_expert_used;      // mixture of experts (0, 0: a dense FFN)
     int64_t n_ff_exp;                     // an expert's FFN width
     bool expert_weights_norm;             // the chosen experts' weights renormalized to sum 1

@@ -52,10 +52,13 @@ const ArchTraits ARCH_TRAITS[ARCH_COUNT] = {
     [ARCH_QWEN3VL] = {.name = "qwen3vl", .rope_neox = true, .qk_norm = true, .mrope = true, .mrope_interleaved = true},
     [ARCH_QWEN3VLMOE] = {.name = "qwen3vlmoe", .rope_neox = true, .qk_norm = true, .mrope = true,
                          .mrope_interleaved = true, .moe = true, .expert_width_key = true},
-    [ARCH_STARCODER2] = {.name = "starcoder2", .rope_neox = true, .layer_norm = true, .ffn_plain_gelu = true},
-    [ARCH_STABLELM] = {.name = "stablelm", .rope_neox = true, .layer_norm = true},
-    [ARCH_PHI2] = {.name = "phi2", .rope_neox = true, .layer_norm = true, .ffn_plain_gelu = true,
+    [ARCH_STARCODER2] = {.name = "starcoder2", .rope_neox = true, .layer_norm = true, .norm_bias = true,
+                         .ffn_plain_gelu = true},
+    [ARCH_STABLELM] = {.name = "stablelm", .rope_neox = true, .layer_norm = true, .norm_bias = true},
+    [ARCH_PHI2] = {.name = "phi2", .rope_neox = true, .layer_norm = true, .norm_bias = true, .ffn_plain_gelu = true,
                    .parallel_residual = true, .output_bias = true},
+    [ARCH_COMMAND_R] = {.name = "command-r", .layer_norm = true, .parallel_residual = true, .always_tied = true,
+                        .logit_multiplier = true},
 };
 
 int model_arch_find(Str s) {
@@ -178,6 +181,12 @@ static int load_arch_hparams(Model *m, char *err, size_t err_len) {
     hp->embd_scale = at->embd_scale ? sqrtf((float)hp->n_embd) : 1.0f;
     hp->residual_scale = 1.0f;
     hp->logit_scale = 1.0f;
+    if (at->logit_multiplier) {  // command-r: logits times logit_scale (0 or absent: none)
+        float v = 0.0f;
+        if ((rc = gguf_meta_f32(f, a, "logit_scale", &v, false, err, err_len)) && rc != ERR_NOTFOUND) return rc;
+        if (!isfinite(v)) return err_set(err, err_len, ERR_FORMAT, "%s.logit_scale = %g must be finite", a, (double)v);
+        if (v != 0.0f) hp->logit_scale = 1.0f / v, hp->logit_multiplier = v;
+    }
     if (at->mrope) {  // M-RoPE's sections, required as llama.cpp requires them
         char key[128];
         const GgufKv *arr;
@@ -448,8 +457,8 @@ static int load_layer(Model *m, int64_t l, float **spare, char *err, size_t err_
 #define NAME(suffix) (snprintf(n, sizeof n, "blk.%lld." suffix, (long long)l), n)
     if (!at->no_pre_norms && (rc = vector(m, NAME("attn_norm.weight"), d, &L->attn_norm, spare, err, err_len)))
         return rc;
-    if (at->layer_norm && ((rc = vector(m, NAME("attn_norm.bias"), d, &L->attn_norm_b, spare, err, err_len)) ||
-                           (!at->parallel_residual &&
+    if (at->layer_norm && ((at->norm_bias && (rc = vector(m, NAME("attn_norm.bias"), d, &L->attn_norm_b, spare, err, err_len))) ||
+                           (at->norm_bias && !at->parallel_residual &&
                             (rc = vector(m, NAME("ffn_norm.bias"), d, &L->ffn_norm_b, spare, err, err_len))) ||
                            (rc = opt_vector(m, NAME("attn_output.bias"), d, &L->bo, spare, err, err_len)) ||
                            (rc = opt_vector(m, NAME("ffn_up.bias"), hp->n_ff, &L->b_up, spare, err, err_len)) ||
@@ -685,7 +694,7 @@ static int load_opened(Model *m, const char *path, char *err, size_t err_len) {
     }
     float *spare = m->owned;
     if ((rc = vector(m, "output_norm.weight", hp->n_embd, &m->output_norm, &spare, err, err_len))) goto fail;
-    if (at->layer_norm && (rc = vector(m, "output_norm.bias", hp->n_embd, &m->output_norm_b, &spare, err, err_len)))
+    if (at->norm_bias && (rc = vector(m, "output_norm.bias", hp->n_embd, &m->output_norm_b, &spare, err, err_len)))
         goto fail;
     if (at->output_bias && (rc = opt_vector(m, "output.bias", hp->n_vocab, &m->output_b, &spare, err, err_len)))
         goto fail;

@@ -131,7 +131,7 @@ static int64_t list_tensors(const SynthOptions *o, TensorSpec *specs) {
     const ArchTraits *at = &ARCH_TRAITS[o->arch];
     int64_t hd = s->dim / s->n_heads, kv_dim = hd * s->n_kv_heads, n = 0;
     bool fused = o->arch == ARCH_PHI3, biases = o->arch == ARCH_QWEN2 || o->arch == ARCH_QWEN2MOE ||
-                                                o->arch == ARCH_GLM4 || o->arch == ARCH_QWEN2VL || at->layer_norm;
+                                                o->arch == ARCH_GLM4 || o->arch == ARCH_QWEN2VL || at->norm_bias;
     int64_t shexp = synth_shexp(o);
 #define ADD(nm, ty, nd, e0, e1, ini) add_spec(&specs[n++], nm, ty, nd, e0, e1, ini)
 #define BLK(suffix, ty, nd, e0, e1, ini) \
@@ -140,7 +140,7 @@ static int64_t list_tensors(const SynthOptions *o, TensorSpec *specs) {
     ADD("token_embd.weight", o->type, 2, s->dim, s->vocab, INIT_MATRIX);
     for (int l = 0; l < (int)s->n_layers; l++) {
         if (!at->no_pre_norms) BLK("attn_norm.weight", QT_F32, 1, s->dim, 1, INIT_NORM);
-        if (at->layer_norm) BLK("attn_norm.bias", QT_F32, 1, s->dim, 1, INIT_BIAS);
+        if (at->norm_bias) BLK("attn_norm.bias", QT_F32, 1, s->dim, 1, INIT_BIAS);
         if (fused) {
             BLK("attn_qkv.weight", o->type, 2, s->dim, s->dim + 2 * kv_dim, INIT_QK);
         } else {
@@ -161,7 +161,7 @@ static int64_t list_tensors(const SynthOptions *o, TensorSpec *specs) {
         if (at->ffn_plain_gelu) BLK("attn_output.bias", QT_F32, 1, s->dim, 1, INIT_BIAS);  // starcoder2
         if (at->post_norms) BLK("post_attention_norm.weight", QT_F32, 1, s->dim, 1, INIT_NORM);
         if (!at->no_pre_norms && !at->parallel_residual) BLK("ffn_norm.weight", QT_F32, 1, s->dim, 1, INIT_NORM);
-        if (at->layer_norm && !at->parallel_residual) BLK("ffn_norm.bias", QT_F32, 1, s->dim, 1, INIT_BIAS);
+        if (at->norm_bias && !at->parallel_residual) BLK("ffn_norm.bias", QT_F32, 1, s->dim, 1, INIT_BIAS);
         if (synth_moe(o)) {  // the router (F32, as llama-quantize leaves it) and the experts, 3-D
             int64_t E = o->n_expert ? o->n_expert : SYNTH_MOE_EXPERTS;
             BLK("ffn_gate_inp.weight", QT_F32, 2, s->dim, E, INIT_ROUTER);
@@ -191,7 +191,7 @@ static int64_t list_tensors(const SynthOptions *o, TensorSpec *specs) {
         if (at->post_norms) BLK("post_ffw_norm.weight", QT_F32, 1, s->dim, 1, INIT_NORM);
     }
     ADD("output_norm.weight", QT_F32, 1, s->dim, 1, INIT_NORM);
-    if (at->layer_norm) ADD("output_norm.bias", QT_F32, 1, s->dim, 1, INIT_BIAS);
+    if (at->norm_bias) ADD("output_norm.bias", QT_F32, 1, s->dim, 1, INIT_BIAS);
     if (!s->tied && !at->always_tied) ADD("output.weight", o->output_type, 2, s->dim, s->vocab, INIT_MATRIX);
     if (o->arch == ARCH_PHI2) ADD("output.bias", QT_F32, 1, s->vocab, 1, INIT_BIAS);  // llama.cpp requires it
     if (o->arch == ARCH_PHI3) {
@@ -356,6 +356,8 @@ static int set_metadata(const SynthOptions *o, GgufWriter *w, const SynthShape *
         const int32_t sec[4] = {half - 2 * hw, hw, hw, 0};
         rc = gguf_writer_set_arr_i32(w, KEY("rope.dimension_sections"), sec, 4);
     }
+    if (!rc && ARCH_TRAITS[o->arch].logit_multiplier)  // Command-R's 0.0625
+        rc = gguf_writer_set_f32(w, KEY("logit_scale"), 0.0625f);
     if (!rc && ARCH_TRAITS[o->arch].multipliers) {  // Granite 3.x's kind of multipliers (attention: 1/head_dim)
         rc = gguf_writer_set_f32(w, KEY("embedding_scale"), SYNTH_GRANITE_EMBEDDING_SCALE);
         if (!rc) rc = gguf_writer_set_f32(w, KEY("residual_scale"), SYNTH_GRANITE_RESIDUAL_SCALE);

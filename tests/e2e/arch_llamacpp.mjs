@@ -86,6 +86,7 @@ const ARCHS = [
     ["starcoder2", []],
     ["stablelm", ["--rope-dim", "4"]],
     ["phi2", ["--rope-dim", "8"]],
+    ["command-r", []],
     ["llama", ["--experts", "4", "--experts-used", "2"], "mixtral"],
 ];
 

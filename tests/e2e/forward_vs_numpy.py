@@ -233,6 +233,7 @@ ARCH_ARGS = {
     "starcoder2": ("starcoder2", []),
     "stablelm (a quarter of each head rotated)": ("stablelm", ["--rope-dim", "4"]),
     "phi2 (parallel attention and FFN)": ("phi2", ["--rope-dim", "8"]),
+    "command-r": ("command-r", []),
     "qwen3vl (text, RoPE base 20)": ("qwen3vl", ["--rope-theta", "20"]),
     "qwen3vlmoe (text, RoPE base 20)": ("qwen3vlmoe", ["--rope-theta", "20", "--experts", "8", "--experts-used", "3"]),
 }

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib/worker_env.sh"
 
 PROMPT="Once upon a time, the little dog saw a big red ball in the park and ran"
-for arch in llama qwen2 qwen3 gemma gemma2 gemma3 phi3 granite qwen3moe granitemoe qwen2moe smollm3 glm4 olmo2 ernie4_5 exaone olmoe qwen2vl qwen3vl qwen3vlmoe starcoder2 stablelm phi2; do
+for arch in llama qwen2 qwen3 gemma gemma2 gemma3 phi3 granite qwen3moe granitemoe qwen2moe smollm3 glm4 olmo2 ernie4_5 exaone olmoe qwen2vl qwen3vl qwen3vlmoe starcoder2 stablelm phi2 command-r; do
     m="$T/$arch.gguf"
     extra=""
     case $arch in gemma2|gemma3|llama|olmo2) extra="--sliding-window 6" ;; esac

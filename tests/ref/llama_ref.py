@@ -57,7 +57,8 @@ The other architectures, as their GGUF files and llama.cpp define them:
     on q/k/v, attn_output, ffn_up and ffn_down, and a gateless FFN down(gelu_tanh(up x)); NeoX RoPE.
     stablelm (StableLM 2): the same LayerNorm, q/k/v biases, SwiGLU, NeoX RoPE on part of each head.
     phi2: starcoder2's layer computed in parallel (x + attn(h) + ffn(h), h = LayerNorm(x)), an
-    output bias, NeoX RoPE on part of each head.
+    output bias, NeoX RoPE on part of each head. command-r: LayerNorm without biases, attention and
+    SwiGLU in parallel, llama's RoPE, output tied, logits times logit_scale.
   * olmoe (OLMoE): olmo2's whole-vector q/k norms with pre-norms, and the mixture below without
     renormalized weights; NeoX RoPE.
   * gemma (Gemma 1): gemma2 without post-norms, soft-caps or windows; output tied.
@@ -80,7 +81,7 @@ class Model:
     pass
 
 
-ARCHS = ("llama", "ernie4_5", "exaone", "olmoe", "qwen2vl", "qwen3vl", "qwen3vlmoe", "starcoder2", "stablelm", "phi2", "qwen2", "qwen3", "glm4", "olmo2", "gemma", "gemma2", "gemma3", "phi3", "granite", "qwen3moe", "granitemoe", "qwen2moe",
+ARCHS = ("llama", "ernie4_5", "exaone", "olmoe", "qwen2vl", "qwen3vl", "qwen3vlmoe", "starcoder2", "stablelm", "phi2", "command-r", "qwen2", "qwen3", "glm4", "olmo2", "gemma", "gemma2", "gemma3", "phi3", "granite", "qwen3moe", "granitemoe", "qwen2moe",
          "smollm3")
 
 
@@ -100,7 +101,8 @@ def load(path, n_ctx=None):
     m.n_head_kv = g("attention.head_count_kv", m.n_head)
     m.head_dim = g("attention.key_length", m.n_embd // m.n_head)
     m.n_rot = g("rope.dimension_count", m.head_dim)
-    m.layer_norm = arch in ("starcoder2", "stablelm", "phi2")
+    m.layer_norm = arch in ("starcoder2", "stablelm", "phi2", "command-r")
+    m.parallel = arch in ("phi2", "command-r")
     m.eps = g("attention.layer_norm_epsilon" if m.layer_norm else "attention.layer_norm_rms_epsilon")
     m.base = g("rope.freq_base", 10000.0)
     factor = 1.0
@@ -111,7 +113,7 @@ def load(path, n_ctx=None):
     m.freq_scale = 1.0 / factor if factor else 1.0
     m.gemma = arch in ("gemma", "gemma2", "gemma3")
     m.post_norms = arch in ("gemma2", "gemma3", "glm4", "olmo2")
-    m.rope_default = "normal" if arch in ("llama", "ernie4_5", "granite", "granitemoe", "smollm3", "glm4") else "neox"
+    m.rope_default = "normal" if arch in ("llama", "ernie4_5", "granite", "granitemoe", "smollm3", "glm4", "command-r") else "neox"
     m.attn_factor = g("rope.scaling.attn_factor", 1.0)
     m.n_swa, period = 0, 0
     if arch == "gemma2":
@@ -209,6 +211,11 @@ def matmul(m, x, name, act_q8):
     return x @ w.T
 
 
+def g_logit_mult(m):
+    """command-r multiplies its logits by logit_scale (granite divides)."""
+    return m.kv.get("command-r.logit_scale", 0.0)
+
+
 def granite_arch(m):
     return m.arch in ("granite", "granitemoe")
 
@@ -243,7 +250,8 @@ def norm(m, x, name):
     if not m.layer_norm:
         return rmsnorm(x, m.w[name + ".weight"], m.eps)
     c = x - x.mean(axis=-1, keepdims=True)
-    return c / np.sqrt(np.mean(c * c, axis=-1, keepdims=True) + m.eps) * m.w[name + ".weight"] + m.w[name + ".bias"]
+    y = c / np.sqrt(np.mean(c * c, axis=-1, keepdims=True) + m.eps) * m.w[name + ".weight"]
+    return y + m.w[name + ".bias"] if name + ".bias" in m.w else y
 
 
 def rmsnorm(x, w, eps):
@@ -324,7 +332,7 @@ def forward(m, tokens, rope_variant=None, act_q8=False):
             o = o + m.w[p + "attn_output.bias"]
         if m.post_norms:
             o = rmsnorm(o, m.w[p + "post_attention_norm.weight"], m.eps)
-        if m.arch == "phi2":                       # parallel: the FFN reads the attention's input h
+        if m.parallel:                             # the FFN reads the attention's input h
             attn_out = o
         else:
             x = x + o * m.residual_scale
@@ -341,7 +349,7 @@ def forward(m, tokens, rope_variant=None, act_q8=False):
             o = matmul(m, act * up, p + "ffn_down.weight", act_q8)
         if m.post_norms:
             o = rmsnorm(o, m.w[p + "post_ffw_norm.weight"], m.eps)
-        if m.arch == "phi2":
+        if m.parallel:
             o = o + attn_out
         x = x + o * m.residual_scale
     h = norm(m, x, "output_norm")
@@ -349,6 +357,8 @@ def forward(m, tokens, rope_variant=None, act_q8=False):
     if m.arch in ("qwen2", "phi3", "phi2") and w("output.bias") is not None:
         logits = logits + m.w["output.bias"]
     logits = logits / m.logit_scale
+    if m.arch == "command-r" and g_logit_mult(m):
+        logits = logits * g_logit_mult(m)
     if m.final_softcap:
         logits = m.final_softcap * np.tanh(logits / m.final_softcap)
     return logits
