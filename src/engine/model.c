@@ -33,8 +33,8 @@ struct ModelBuffers {
     float *moe_y;       // (R, n_embd)            that expert's output for them
     int64_t *moe_rows;  // (R)                    their row indices
     float *moe_rw;      // (R)                    and weights
-    float *par_in;      // (R, n_embd)            parallel residual (phi2): the layer's normed input
-    float *par_att;     // (R, n_embd)            and its attention output, while the FFN runs
+    float *par_att;     // (R, n_embd)            parallel residual (phi2, command-r): the attention's
+                        //                        output, while the FFN reads the normed input in xb
     float *xl;          // (R, n_embd)            final-normed rows that want logits
     float *rope_cs;     // (R, n_rot/2, 2)        cos, sin of each row's rotation angles (global layers)
     float *rope_cs_swa; // (R, n_rot/2, 2)        the same for sliding-window layers
@@ -97,7 +97,6 @@ ModelBuffers *model_buffers_create(const Model *m, int64_t max_rows, int64_t n_c
         {(void **)&b->moe_y, (size_t)(E ? R * hp->n_embd : 0) * sizeof(float)},
         {(void **)&b->moe_rows, (size_t)(E ? R : 0) * sizeof(int64_t)},
         {(void **)&b->moe_rw, (size_t)(E ? R : 0) * sizeof(float)},
-        {(void **)&b->par_in, (size_t)(ARCH_TRAITS[hp->arch].parallel_residual ? R * hp->n_embd : 0) * sizeof(float)},
         {(void **)&b->par_att, (size_t)(ARCH_TRAITS[hp->arch].parallel_residual ? R * hp->n_embd : 0) * sizeof(float)},
         {(void **)&b->xl, (size_t)(R * hp->n_embd) * sizeof(float)},
         {(void **)&b->rope_cs, (size_t)(R * hp->n_rot) * sizeof(float)},
@@ -236,17 +235,22 @@ static void residual_add(float *x, const float *xb, int64_t d, float scale) {
     for (; i < d; i++) x[i] += xb[i] * scale;
 }
 
-// x[r] += xb[r] · residual_scale (when add); xb[r] = rmsnorm(x[r]) · w, or x[r] as it is when
-// there is no pre-norm (w NULL: olmo2)
+// out = the model's pre-norm of x: RMSNorm, or LayerNorm (+ bias b) on the LayerNorm archs
+static void pre_norm(const Model *m, float *out, const float *x, const float *w, const float *b) {
+    if (ARCH_TRAITS[m->hp.arch].layer_norm) layernorm(out, x, w, b, m->hp.n_embd, m->hp.norm_eps);
+    else rmsnorm(out, x, w, m->hp.n_embd, m->hp.norm_eps);
+}
+
+// x[r] += xb[r] · residual_scale (when add); xb[r] = pre_norm(x[r]), or x[r] as it is when there
+// is no pre-norm (w NULL: olmo2)
 static void job_residual_norm(void *ctx, int64_t r, int thread) {
     (void)thread;
     const Job *j = ctx;
     int64_t d = j->m->hp.n_embd;
     float *x = j->b->x + r * d, *xb = j->b->xb + r * d;
     if (j->add) residual_add(x, xb, d, j->m->hp.residual_scale);
-    if (!j->norm_w) memcpy(xb, x, (size_t)d * sizeof *x);
-    else if (ARCH_TRAITS[j->m->hp.arch].layer_norm) layernorm(xb, x, j->norm_w, j->norm_b, d, j->m->hp.norm_eps);
-    else rmsnorm(xb, x, j->norm_w, d, j->m->hp.norm_eps);
+    if (j->norm_w) pre_norm(j->m, xb, x, j->norm_w, j->norm_b);
+    else memcpy(xb, x, (size_t)d * sizeof *x);
 }
 
 // xb[r] = rmsnorm(xb[r]) · w — a sublayer's post-norm (gemma), before the residual add
@@ -523,7 +527,6 @@ void model_forward(const Model *m, ModelBuffers *b, KvCache *kv, ThreadPool *tp,
         job.norm_b = L->attn_norm_b;
         job.add = l > 0;
         tp_run(tp, job_residual_norm, &job, n);
-        if (at->parallel_residual) memcpy(b->par_in, b->xb, (size_t)(n * d) * sizeof(float));
         // q = xb·Wqᵀ (n, n_head*hd); k, v = xb·Wkᵀ, xb·Wvᵀ (n, n_head_kv*hd) — one job
         float *const qkv_out[3] = {b->q, b->k, b->v};
         const WeightView *const qkv_w[3] = {&L->wq, &L->wk, &L->wv};
@@ -533,19 +536,18 @@ void model_forward(const Model *m, ModelBuffers *b, KvCache *kv, ThreadPool *tp,
         // att = softmax(q·Kᵀ/√hd)·V per (row, kv head)                  att: (n, n_head*hd)
         tp_run(tp, job_attention, &job, n * hp->n_head_kv);
         // xb = att·Woᵀ (+ bo)                                           xb: (n, n_embd)
-        mm_matmul(tp, b->mm_scratch, b->xb, &L->wo, b->att, n);
-        for (int64_t r = 0; L->bo && r < n; r++) add_bias(b->xb + r * d, L->bo, d);
+        // (par_att in parallel, xb keeping the normed input the FFN reads too)
+        float *attn_out = at->parallel_residual ? b->par_att : b->xb;
+        mm_matmul(tp, b->mm_scratch, attn_out, &L->wo, b->att, n);
+        for (int64_t r = 0; L->bo && r < n; r++) add_bias(attn_out + r * d, L->bo, d);
         if (L->attn_post_norm) {  // xb = rmsnorm(xb) (gemma)
             job.norm_w = L->attn_post_norm;
             tp_run(tp, job_post_norm, &job, n);
         }
 
-        // FFN sublayer. x += xb; xb = rmsnorm(x) — or, in parallel (phi2), the FFN reads the same
-        // normed input as the attention and the layer adds both outputs: xb = attn + ffn
-        if (at->parallel_residual) {
-            memcpy(b->par_att, b->xb, (size_t)(n * d) * sizeof(float));
-            memcpy(b->xb, b->par_in, (size_t)(n * d) * sizeof(float));
-        } else {
+        // FFN sublayer. x += xb; xb = rmsnorm(x) — or, in parallel (phi2, command-r), the FFN
+        // reads the attention's normed input, still in xb, and the layer adds both outputs
+        if (!at->parallel_residual) {
             job.norm_w = L->ffn_norm;
             job.norm_b = L->ffn_norm_b;
             job.add = true;
@@ -584,8 +586,7 @@ void model_forward(const Model *m, ModelBuffers *b, KvCache *kv, ThreadPool *tp,
         int64_t r = b->want[j];
         float *x = b->x + r * d;
         residual_add(x, b->xb + r * d, d, hp->residual_scale);
-        if (at->layer_norm) layernorm(b->xl + j * d, x, m->output_norm, m->output_norm_b, d, hp->norm_eps);
-        else rmsnorm(b->xl + j * d, x, m->output_norm, d, hp->norm_eps);
+        pre_norm(m, b->xl + j * d, x, m->output_norm, m->output_norm_b);
     }
     // logits = xl·Woutputᵀ (+ bias), soft-capped as c·tanh(l/c) (gemma2)  (n_want, n_vocab)
     if (n_want == 0) return;
