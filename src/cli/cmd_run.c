@@ -357,6 +357,34 @@ static int utf8_clean(const Buf *in, Buf *out) {
     return rc ? rc : buf_append(out, "", 0);
 }
 
+// The messages so far, each content an owned copy.
+typedef struct {
+    ChatMsg *v;
+    int64_t n, cap;
+} Conversation;
+
+// Appends a copy of text as the next message: 0, or -1 (out of memory, printed).
+static int conv_add(Conversation *c, ChatRole role, const char *text) {
+    char *copy = NULL;
+    if (c->n == c->cap) {
+        int64_t cap = c->cap ? 2 * c->cap : 16;
+        ChatMsg *v = realloc(c->v, (size_t)cap * sizeof *v);
+        if (!v) goto oom;
+        c->v = v, c->cap = cap;
+    }
+    if (!(copy = strdup(text))) goto oom;
+    c->v[c->n++] = (ChatMsg){role, str_from_c(copy)};
+    return 0;
+oom:
+    fprintf(stderr, "run: out of memory\n");
+    return -1;
+}
+
+static void conv_free(Conversation *c) {
+    for (int64_t i = 0; i < c->n; i++) free((char *)c->v[i].content.ptr);
+    free(c->v);
+}
+
 // The conversation of `run --chat` without -p: a user message per stdin line, each answered with
 // the whole conversation in the model's chat template as the prompt. Sequence 0 is freed between
 // turns and the new prompt re-attaches the KV blocks it shares with the last one (prefix caching),
@@ -370,40 +398,25 @@ static int chat_loop(Run *r, int32_t *ids) {
         chat_prompt_free(&cp);
         return 1;
     }
-    ChatMsg *msgs = NULL;
-    char **owned = NULL;
-    int64_t n_msgs = 0, cap = 0;
+    Conversation conv = {0};
     char *line = NULL;
     size_t line_cap = 0;
-    int status = 0;
+    int status = o->system && conv_add(&conv, CHAT_SYSTEM, o->system) ? 1 : 0;
     bool tty = isatty(STDIN_FILENO);
-#define ADD_MSG(role, str)                                                                          \
-    do {                                                                                            \
-        if (n_msgs == cap) {                                                                        \
-            cap = cap ? 2 * cap : 16;                                                               \
-            ChatMsg *m2 = realloc(msgs, (size_t)cap * sizeof *msgs);                                \
-            char **o2 = m2 ? realloc(owned, (size_t)cap * sizeof *owned) : NULL;                    \
-            if (m2) msgs = m2;                                                                      \
-            if (!o2) { fprintf(stderr, "run: out of memory\n"); status = 1; goto done; }            \
-            owned = o2;                                                                             \
-        }                                                                                           \
-        owned[n_msgs] = strdup(str);                                                                \
-        if (!owned[n_msgs]) { fprintf(stderr, "run: out of memory\n"); status = 1; goto done; }     \
-        msgs[n_msgs] = (ChatMsg){role, str_from_c(owned[n_msgs])};                                  \
-        n_msgs++;                                                                                   \
-    } while (0)
-    if (o->system) ADD_MSG(CHAT_SYSTEM, o->system);
     if (tty) fprintf(stderr, "chat with %s (%s template); one message per line, end with Ctrl-D\n",
                      engine_info(r->e)->name, chat_prompt_name(&cp));
-    for (;;) {
+    while (!status) {
         if (tty) fputs("> ", stderr);
         ssize_t len = getline(&line, &line_cap, stdin);
         if (len < 0) break;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
         if (len == 0) continue;
-        ADD_MSG(CHAT_USER, line);
-        Buf prompt = {0}, reply = {0};
-        if (chat_prompt_render(&cp, msgs, n_msgs, true, &prompt, err, sizeof err)) {
+        if (conv_add(&conv, CHAT_USER, line)) {
+            status = 1;
+            break;
+        }
+        Buf prompt = {0}, reply = {0}, kept = {0};
+        if (chat_prompt_render(&cp, conv.v, conv.n, true, &prompt, err, sizeof err)) {
             fprintf(stderr, "run: --chat: %s\n", err);
             buf_free(&prompt);
             status = 1;
@@ -419,25 +432,13 @@ static int chat_loop(Run *r, int32_t *ids) {
         }
         engine_seq_free(r->e, 0);
         int64_t start = engine_seq_attach_prefix(r->e, 0, ids, engine_prefix_lookup(r->e, ids, n));
-        Buf kept = {0};
-        int rc = generate(r, ids, n, start, &reply);
-        if (!rc && utf8_clean(&reply, &kept)) {
-            fprintf(stderr, "run: out of memory\n");
-            rc = 1;
-        }
-        if (!rc) ADD_MSG(CHAT_ASSISTANT, kept.data ? kept.data : "");
+        if (generate(r, ids, n, start, &reply)) status = 1;
+        else if (utf8_clean(&reply, &kept)) status = 1, fprintf(stderr, "run: out of memory\n");
+        else if (conv_add(&conv, CHAT_ASSISTANT, kept.data ? kept.data : "")) status = 1;
         buf_free(&kept);
         buf_free(&reply);
-        if (rc) {
-            status = 1;
-            break;
-        }
     }
-#undef ADD_MSG
-done:
-    for (int64_t i = 0; i < n_msgs; i++) free(owned[i]);
-    free(owned);
-    free(msgs);
+    conv_free(&conv);
     free(line);
     chat_prompt_free(&cp);
     return status;
