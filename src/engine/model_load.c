@@ -228,13 +228,6 @@ static int load_experts(Model *m, char *err, size_t err_len) {
     }
     if ((rc = meta_int(f, a, "expert_used_count", &hp->n_expert_used, true, err, err_len))) return rc;
     const ArchTraits *at = &ARCH_TRAITS[hp->arch];
-    hp->n_ff_shexp = 0;
-    rc = meta_int(f, a, "expert_shared_feed_forward_length", &hp->n_ff_shexp, false, err, err_len);
-    if (rc == ERR_NOTFOUND) hp->n_ff_shexp = at->shared_expert ? hp->n_ff : 0;
-    else if (rc) return rc;
-    if (hp->n_ff_shexp < 0 || (at->shared_expert && hp->n_ff_shexp == 0))
-        return err_set(err, err_len, ERR_FORMAT, "%s.expert_shared_feed_forward_length = %lld must be positive", a,
-                       (long long)hp->n_ff_shexp);
     float wscale = 0.0f;
     if ((rc = gguf_meta_f32(f, a, "expert_weights_scale", &wscale, false, err, err_len)) && rc != ERR_NOTFOUND) return rc;
     if (wscale != 0.0f && wscale != 1.0f)
@@ -245,7 +238,7 @@ static int load_experts(Model *m, char *err, size_t err_len) {
         return err_set(err, err_len, ERR_FORMAT, "%s.expert_count = %lld and expert_used_count = %lld must satisfy "
                        "1 <= used <= count, count <= %d, used <= %d", a, (long long)hp->n_expert,
                        (long long)hp->n_expert_used, MAX_EXPERTS, MAX_EXPERTS_USED);
-    if (!ARCH_TRAITS[hp->arch].expert_width_key) {
+    if (!at->expert_width_key) {
         hp->n_ff_exp = hp->n_ff;
     } else if ((rc = meta_int(f, a, "expert_feed_forward_length", &hp->n_ff_exp, false, err, err_len)) == ERR_NOTFOUND) {
         hp->n_ff_exp = hp->n_ff / hp->n_expert_used;
@@ -256,7 +249,13 @@ static int load_experts(Model *m, char *err, size_t err_len) {
         return err_set(err, err_len, ERR_FORMAT, "%s.expert_feed_forward_length is missing or not positive "
                        "(nor can feed_forward_length / expert_used_count stand in for it)", a);
     if (hp->n_ff <= 0) hp->n_ff = hp->n_ff_exp;  // the buffers' FFN width when the file gives none
-    if (hp->n_ff_shexp == 0 && at->shared_expert) hp->n_ff_shexp = hp->n_ff;
+    hp->n_ff_shexp = 0;
+    rc = meta_int(f, a, "expert_shared_feed_forward_length", &hp->n_ff_shexp, false, err, err_len);
+    if (rc == ERR_NOTFOUND) hp->n_ff_shexp = at->shared_expert ? hp->n_ff : 0;
+    else if (rc) return rc;
+    if (hp->n_ff_shexp < 0 || (at->shared_expert && hp->n_ff_shexp == 0))
+        return err_set(err, err_len, ERR_FORMAT, "%s.expert_shared_feed_forward_length = %lld must be positive", a,
+                       (long long)hp->n_ff_shexp);
     hp->expert_weights_norm = !at->experts_unnormalized;
     return 0;
 }
