@@ -113,6 +113,12 @@ static bool synth_moe(const SynthOptions *o) {
     return ARCH_TRAITS[o->arch].moe || (o->arch == ARCH_LLAMA && o->n_expert > 0);
 }
 
+// A mixture's expert count and experts per token, the options' or the defaults.
+static int64_t synth_experts(const SynthOptions *o) { return o->n_expert ? o->n_expert : SYNTH_MOE_EXPERTS; }
+static int64_t synth_experts_used(const SynthOptions *o) {
+    return o->n_expert_used ? o->n_expert_used : SYNTH_MOE_USED;
+}
+
 // The shared expert's width: --shared-expert-ffn, else (qwen2moe, which always has one) the
 // experts' 4x, as Qwen1.5-MoE's 5632 to 1408; 0 for none.
 static int64_t synth_shexp(const SynthOptions *o) {
@@ -163,7 +169,7 @@ static int64_t list_tensors(const SynthOptions *o, TensorSpec *specs) {
         if (!at->no_pre_norms && !at->parallel_residual) BLK("ffn_norm.weight", QT_F32, 1, s->dim, 1, INIT_NORM);
         if (at->norm_bias && !at->parallel_residual) BLK("ffn_norm.bias", QT_F32, 1, s->dim, 1, INIT_BIAS);
         if (synth_moe(o)) {  // the router (F32, as llama-quantize leaves it) and the experts, 3-D
-            int64_t E = o->n_expert ? o->n_expert : SYNTH_MOE_EXPERTS;
+            int64_t E = synth_experts(o);
             BLK("ffn_gate_inp.weight", QT_F32, 2, s->dim, E, INIT_ROUTER);
             BLK("ffn_gate_exps.weight", o->type, 3, s->dim, s->ffn, INIT_MATRIX);
             specs[n - 1].ne[2] = E;
@@ -312,7 +318,7 @@ static int set_metadata(const SynthOptions *o, GgufWriter *w, const SynthShape *
     if (!rc) rc = gguf_writer_set_u32(w, KEY("embedding_length"), (uint32_t)s->dim);
     if (!rc) rc = gguf_writer_set_u32(w, KEY("block_count"), (uint32_t)s->n_layers);
     if (!rc) {
-        int64_t K = o->n_expert_used ? o->n_expert_used : SYNTH_MOE_USED;
+        int64_t K = synth_experts_used(o);
         bool wide = synth_moe(o) && ARCH_TRAITS[o->arch].expert_width_key;  // else the experts' own width
         rc = gguf_writer_set_u32(w, KEY("feed_forward_length"), (uint32_t)(s->ffn * (wide ? K : 1)));
     }
@@ -343,9 +349,8 @@ static int set_metadata(const SynthOptions *o, GgufWriter *w, const SynthShape *
             rc = gguf_writer_set_f32(w, KEY("rope.scaling.attn_factor"), o->rope_attn_factor);
     }
     if (!rc && synth_moe(o)) {  // the mixture (feed_forward_length above: used x expert on qwen3moe, as its converter writes)
-        int64_t E = o->n_expert ? o->n_expert : SYNTH_MOE_EXPERTS, K = o->n_expert_used ? o->n_expert_used : SYNTH_MOE_USED;
-        rc = gguf_writer_set_u32(w, KEY("expert_count"), (uint32_t)E);
-        if (!rc) rc = gguf_writer_set_u32(w, KEY("expert_used_count"), (uint32_t)K);
+        rc = gguf_writer_set_u32(w, KEY("expert_count"), (uint32_t)synth_experts(o));
+        if (!rc) rc = gguf_writer_set_u32(w, KEY("expert_used_count"), (uint32_t)synth_experts_used(o));
         if (!rc && ARCH_TRAITS[o->arch].expert_width_key)
             rc = gguf_writer_set_u32(w, KEY("expert_feed_forward_length"), (uint32_t)s->ffn);
         if (!rc && synth_shexp(o))
@@ -379,7 +384,7 @@ int synth_write(const SynthOptions *o, const char *path, int64_t *vocab_out, cha
         rc = err_set(err, err_len, ERR_ARG, "unknown architecture %d", (int)o->arch);
         goto fail;
     }
-    int64_t E = o->n_expert ? o->n_expert : SYNTH_MOE_EXPERTS, K = o->n_expert_used ? o->n_expert_used : SYNTH_MOE_USED;
+    int64_t E = synth_experts(o), K = synth_experts_used(o);
     if (o->rope_dim && (o->rope_dim % 2 || o->rope_dim > o->shape.dim / (o->shape.n_heads ? o->shape.n_heads : 1))) {
         rc = err_set(err, err_len, ERR_ARG, "--rope-dim %lld must be even and at most the head dimension",
                      (long long)o->rope_dim);
